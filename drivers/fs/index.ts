@@ -1,0 +1,313 @@
+/**
+ * Stores each image once, at `{root}/{h[0:2]}/{h[2:4]}/{h}.jpg` where h is its SHA-256 hex: the
+ * layout the Python service writes, so both can share one store.
+ *
+ * A write goes to a uniquely named temp file in `{root}/.tmp`, is fsynced, linked into place
+ * without overwriting, and the shard directory is fsynced before `store` resolves. A writer that
+ * finds the name taken checks the bytes there: intact means another writer won (a duplicate);
+ * anything else (a 0-byte or truncated file from a crashed writer) is replaced.
+ *
+ * @example
+ * ```ts
+ * const storage = new FilesystemDriver({ root: '/mnt/raid/images' })
+ * const { hash, key, isDuplicate } = await storage.store(jpegBuffer)
+ * const bytes = await storage.fetch(hash) // verified against the hash
+ * ```
+ */
+import { createHash, randomUUID } from 'node:crypto'
+import { chmod, link, mkdir, open, readFile, rename, rm, stat, unlink, type FileHandle } from 'node:fs/promises'
+import { dirname, join, resolve } from 'node:path'
+import { addAbortSignal, pipeline, Transform, type Readable } from 'node:stream'
+import { IntegrityError, isUnavailable, NotFoundError, StorageUnavailableError } from '../../src/errors.js'
+import { digestBytes, ImageHasher, readInput, type ImageInput, type InputLimits } from '../../src/input.js'
+import { resolveLimits, type LimitsInit } from '../../src/limits.js'
+import { SNIFF_BYTES, sniffImageType, UNKNOWN_MIME_TYPE } from '../../src/mime.js'
+import { parseImageRef } from '../../src/ref.js'
+import { PrefixSharding, type ShardingStrategy } from '../../src/sharding.js'
+import type { AbortOptions, ImageEntry, ImageStat, ImageStorage, StorageResult, StoreOptions } from '../../src/types.js'
+import { fsyncDir, hashFile, isMissing, openIfExists, statIfIntact } from './files.js'
+import { verifyStore, walkStore, TEMP_DIR, type VerifyOptions, type VerifyReport } from './verify.js'
+
+export const DEFAULT_ROOT = './data/images'
+
+export interface FilesystemDriverInit extends LimitsInit {
+  /** Default `./data/images`, resolved against the working directory. */
+  root?: string
+  /** Default: storage.py's layout, depth 2, width 2. */
+  sharding?: ShardingStrategy
+  /** Exact mode of new objects (e.g. `0o664`). Default: 0o666 less the umask. */
+  fileMode?: number
+  /** Exact mode of new directories (e.g. `0o2775`). Default: 0o777 less the umask. */
+  dirMode?: number
+  /** Default true. False skips every fsync: faster, and a power cut may leave empty or missing objects. */
+  fsync?: boolean
+  /** Default true. False: a missing root is `ERR_STORAGE_UNAVAILABLE` (a mount that is not there). */
+  createRoot?: boolean
+}
+
+export class FilesystemDriver implements ImageStorage {
+  readonly driver = 'fs'
+  readonly root: string
+  readonly sharding: ShardingStrategy
+  private readonly init: FilesystemDriverInit
+  private readonly fsync: boolean
+  /** Directories whose entry in their parent this process has made durable. */
+  private readonly durableDirs = new Set<string>()
+  private ready?: Promise<void>
+
+  constructor (init: FilesystemDriverInit = {}) {
+    this.init = init
+    this.root = resolve(init.root ?? DEFAULT_ROOT)
+    this.sharding = init.sharding ?? new PrefixSharding()
+    this.fsync = init.fsync ?? true
+  }
+
+  async store (input: ImageInput, options: StoreOptions = {}): Promise<StorageResult> {
+    options.signal?.throwIfAborted()
+    const limits = resolveLimits(this.init, options)
+    const source = await readInput(input, limits)
+    return await this.guard(async () => 'bytes' in source
+      ? await this.storeBytes(source.bytes, limits, options.signal)
+      : await this.storeChunks(source.chunks, limits, options.signal))
+  }
+
+  private async storeBytes (bytes: Buffer, limits: InputLimits, signal?: AbortSignal): Promise<StorageResult> {
+    const digest = digestBytes(bytes, limits)
+    const path = join(this.root, this.sharding.encode(digest.sha256))
+    const sameBytes = async (handle: FileHandle): Promise<boolean> => (await handle.readFile()).equals(bytes)
+    const existing = await statIfIntact(path, bytes.length, sameBytes)
+    if (existing !== undefined) return this.result(digest, true, existing.mtime)
+    signal?.throwIfAborted()
+    const temp = await this.writeTemp(async handle => { await handle.writeFile(bytes) })
+    return await this.commit(temp, digest, sameBytes, signal)
+  }
+
+  private async storeChunks (chunks: AsyncIterable<Uint8Array>, limits: InputLimits, signal?: AbortSignal): Promise<StorageResult> {
+    const hasher = new ImageHasher(limits)
+    let digest!: ReturnType<ImageHasher['digest']>
+    const temp = await this.writeTemp(async handle => {
+      for await (const chunk of chunks) {
+        signal?.throwIfAborted()
+        hasher.update(chunk)
+        await handle.write(chunk)
+      }
+      digest = hasher.digest()
+    })
+    const sameHash = async (handle: FileHandle): Promise<boolean> => await hashFile(handle, signal) === digest.sha256
+    return await this.commit(temp, digest, sameHash, signal)
+  }
+
+  /** A complete, durable temp file written by `write`; removed again if anything fails. */
+  private async writeTemp (write: (handle: FileHandle) => Promise<void>): Promise<string> {
+    await this.ensureRoot()
+    const temp = join(this.root, TEMP_DIR, `${randomUUID()}.tmp`)
+    const handle = await open(temp, 'wx', this.init.fileMode ?? 0o666)
+    try {
+      await write(handle)
+      if (this.init.fileMode !== undefined) await handle.chmod(this.init.fileMode)
+      if (this.fsync) await handle.sync()
+    } catch (err) {
+      await handle.close()
+      await rm(temp, { force: true })
+      throw err
+    }
+    await handle.close()
+    return temp
+  }
+
+  /** Moves the temp into place without overwriting an intact object, then makes the name durable. */
+  private async commit (temp: string, digest: Digest, isIntact: (handle: FileHandle) => Promise<boolean>, signal?: AbortSignal): Promise<StorageResult> {
+    const path = join(this.root, this.sharding.encode(digest.sha256))
+    try {
+      signal?.throwIfAborted()
+      await this.makeShardDir(dirname(path))
+      try {
+        await link(temp, path)
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err
+        const existing = await statIfIntact(path, digest.size, isIntact)
+        if (existing !== undefined) return this.result(digest, true, existing.mtime)
+        await rename(temp, path)
+      }
+      if (this.fsync) await fsyncDir(dirname(path))
+      return this.result(digest, false, new Date())
+    } finally {
+      await rm(temp, { force: true })
+    }
+  }
+
+  async fetch (ref: string, options: AbortOptions = {}): Promise<Buffer> {
+    const { sha256, path } = this.locate(ref)
+    let bytes: Buffer
+    try {
+      bytes = await readFile(path, { signal: options.signal })
+    } catch (err) {
+      throw this.readError(err, sha256, path)
+    }
+    const actual = createHash('sha256').update(bytes).digest('hex')
+    if (actual !== sha256) throw new IntegrityError(sha256, actual, path)
+    return bytes
+  }
+
+  async fetchStream (ref: string, options: AbortOptions = {}): Promise<Readable> {
+    const { sha256, path } = this.locate(ref)
+    options.signal?.throwIfAborted()
+    const handle = await this.openObject(sha256, path)
+    const hash = createHash('sha256')
+    const verify = new Transform({
+      transform (chunk: Buffer, _encoding, done) {
+        hash.update(chunk)
+        done(null, chunk)
+      },
+      flush (done) {
+        const actual = hash.digest('hex')
+        done(actual === sha256 ? null : new IntegrityError(sha256, actual, path))
+      }
+    })
+    pipeline(handle.createReadStream(), verify, () => {})
+    return options.signal === undefined ? verify : addAbortSignal(options.signal, verify)
+  }
+
+  /** Present and non-empty. Does not re-hash: `fetch` and `verify` do. */
+  async exists (ref: string, options: AbortOptions = {}): Promise<boolean> {
+    const { path } = this.locate(ref)
+    options.signal?.throwIfAborted()
+    try {
+      const stats = await stat(path)
+      return stats.isFile() && stats.size > 0
+    } catch (err) {
+      if (isMissing(err)) return false
+      throw this.readError(err, '', path)
+    }
+  }
+
+  async stat (ref: string, options: AbortOptions = {}): Promise<ImageStat> {
+    const { sha256, path } = this.locate(ref)
+    options.signal?.throwIfAborted()
+    const handle = await this.openObject(sha256, path)
+    try {
+      const stats = await handle.stat()
+      const { buffer: head, bytesRead } = await handle.read(Buffer.alloc(SNIFF_BYTES), 0, SNIFF_BYTES, 0)
+      const mimeType = sniffImageType(head.subarray(0, bytesRead)) ?? UNKNOWN_MIME_TYPE
+      return { hash: sha256, sha256, path, key: this.sharding.encode(sha256), size: stats.size, storedAt: stats.mtime, mimeType }
+    } finally {
+      await handle.close()
+    }
+  }
+
+  async delete (ref: string, options: AbortOptions = {}): Promise<boolean> {
+    const { path } = this.locate(ref)
+    options.signal?.throwIfAborted()
+    return await this.guard(async () => {
+      try {
+        await unlink(path)
+      } catch (err) {
+        if (isMissing(err)) return false
+        throw err
+      }
+      if (this.fsync) await fsyncDir(dirname(path))
+      return true
+    })
+  }
+
+  async * list (options: AbortOptions = {}): AsyncGenerator<ImageEntry> {
+    for await (const file of walkStore(this.root, this.sharding, options.signal)) {
+      const sha256 = this.sharding.decode(file.key)
+      if (sha256 !== undefined) yield { hash: sha256, sha256, key: file.key, path: file.path }
+    }
+  }
+
+  /**
+   * The fsck to run after a crash: re-hashes every object, finds corrupt, truncated and misnamed
+   * files and stray temps; with `repair`, quarantines the bad and removes the strays.
+   */
+  async verify (options: VerifyOptions = {}): Promise<VerifyReport> {
+    return await this.guard(async () => await verifyStore(this.root, this.sharding, options))
+  }
+
+  pathOf (ref: string): string {
+    return this.locate(ref).path
+  }
+
+  keyOf (ref: string): string {
+    return this.sharding.encode(parseImageRef(ref).sha256)
+  }
+
+  async close (): Promise<void> {}
+
+  private locate (ref: string): { sha256: string, path: string } {
+    const { sha256 } = parseImageRef(ref)
+    return { sha256, path: join(this.root, this.sharding.encode(sha256)) }
+  }
+
+  private async openObject (sha256: string, path: string): Promise<FileHandle> {
+    try {
+      const handle = await openIfExists(path)
+      if (handle === undefined) throw new NotFoundError(sha256, path)
+      return handle
+    } catch (err) {
+      throw this.readError(err, sha256, path)
+    }
+  }
+
+  private readError (err: unknown, sha256: string, path: string): unknown {
+    if (isMissing(err)) return new NotFoundError(sha256, path)
+    return isUnavailable(err) ? StorageUnavailableError.fromSystemError(err, path) : err
+  }
+
+  private result (digest: Digest, isDuplicate: boolean, storedAt: Date): StorageResult {
+    const key = this.sharding.encode(digest.sha256)
+    return { hash: digest.sha256, sha256: digest.sha256, key, path: join(this.root, key), size: digest.size, isDuplicate, storedAt, mimeType: digest.mimeType }
+  }
+
+  /** OS errors that mean the store cannot be used become `ERR_STORAGE_UNAVAILABLE`. */
+  private async guard<T> (work: () => Promise<T>): Promise<T> {
+    try {
+      return await work()
+    } catch (err) {
+      throw isUnavailable(err) ? StorageUnavailableError.fromSystemError(err, this.root) : err
+    }
+  }
+
+  private async ensureRoot (): Promise<void> {
+    this.ready ??= (async () => {
+      if (!(this.init.createRoot ?? true) && !(await stat(this.root)).isDirectory()) {
+        throw Object.assign(new Error(`${this.root} is not a directory`), { code: 'ENOTDIR' })
+      }
+      await this.makeDirs(join(this.root, TEMP_DIR), dirname(this.root))
+    })()
+    try {
+      await this.ready
+    } catch (err) {
+      this.ready = undefined // the mount may come back
+      throw err
+    }
+  }
+
+  private async makeShardDir (dir: string): Promise<void> {
+    if (!this.durableDirs.has(dir)) await this.makeDirs(dir, this.root)
+  }
+
+  /**
+   * Creates `dir` and its parents below `base` with the exact mode (mkdir applies the umask and
+   * drops setgid), then fsyncs each one's parent once per process, so that the new names survive
+   * a power cut whoever created them.
+   */
+  private async makeDirs (dir: string, base: string): Promise<void> {
+    const first = await mkdir(dir, { recursive: true, mode: this.init.dirMode ?? 0o777 })
+    const chain: string[] = []
+    for (let d = dir; d !== base && d !== dirname(d); d = dirname(d)) chain.unshift(d)
+    if (first !== undefined && this.init.dirMode !== undefined) {
+      for (const d of chain) if (d.length >= first.length) await chmod(d, this.init.dirMode)
+    }
+    for (const d of chain) {
+      if (this.fsync && !this.durableDirs.has(d)) await fsyncDir(dirname(d))
+      this.durableDirs.add(d)
+    }
+  }
+}
+
+type Digest = ReturnType<ImageHasher['digest']>
+
+export type { VerifyOptions, VerifyReport } from './verify.js'
+export { PrefixSharding, type ShardingStrategy } from '../../src/sharding.js'

@@ -1,0 +1,115 @@
+/**
+ * The same behaviour as the filesystem driver, in memory: for unit tests of code that stores
+ * images (Jest or vitest), with no disk. Keys and paths have the filesystem driver's shape.
+ *
+ * @example
+ * ```ts
+ * const storage = new MemoryDriver()
+ * const { hash } = await storage.store(jpeg)
+ * expect(await storage.fetch(hash)).toEqual(jpeg)
+ * ```
+ */
+import { Readable } from 'node:stream'
+import { NotFoundError } from '../src/errors.js'
+import { digestBytes, ImageHasher, readInput, type ImageInput } from '../src/input.js'
+import { resolveLimits, type LimitsInit } from '../src/limits.js'
+import { parseImageRef } from '../src/ref.js'
+import { PrefixSharding, type ShardingStrategy } from '../src/sharding.js'
+import type { AbortOptions, ImageEntry, ImageStat, ImageStorage, StorageResult, StoreOptions } from '../src/types.js'
+
+export interface MemoryDriverInit extends LimitsInit {
+  sharding?: ShardingStrategy
+}
+
+interface MemoryObject {
+  bytes: Buffer
+  storedAt: Date
+  mimeType: string
+}
+
+export class MemoryDriver implements ImageStorage {
+  readonly driver = 'memory'
+  private readonly objects = new Map<string, MemoryObject>()
+  private readonly sharding: ShardingStrategy
+
+  constructor (private readonly init: MemoryDriverInit = {}) {
+    this.sharding = init.sharding ?? new PrefixSharding()
+  }
+
+  async store (input: ImageInput, options: StoreOptions = {}): Promise<StorageResult> {
+    options.signal?.throwIfAborted()
+    const limits = resolveLimits(this.init, options)
+    const source = await readInput(input, limits)
+    let bytes: Buffer
+    let digest
+    if ('bytes' in source) {
+      digest = digestBytes(source.bytes, limits)
+      bytes = Buffer.from(source.bytes) // a copy: the caller may reuse its buffer
+    } else {
+      const hasher = new ImageHasher(limits)
+      const chunks: Buffer[] = []
+      for await (const chunk of source.chunks) {
+        options.signal?.throwIfAborted()
+        hasher.update(chunk)
+        chunks.push(Buffer.from(chunk))
+      }
+      digest = hasher.digest()
+      bytes = Buffer.concat(chunks)
+    }
+    options.signal?.throwIfAborted()
+    const existing = this.objects.get(digest.sha256)
+    const object = existing ?? { bytes, storedAt: new Date(), mimeType: digest.mimeType }
+    this.objects.set(digest.sha256, object)
+    const key = this.sharding.encode(digest.sha256)
+    return { ...digest, hash: digest.sha256, key, path: this.pathOf(digest.sha256), isDuplicate: existing !== undefined, storedAt: object.storedAt }
+  }
+
+  async fetch (ref: string, options: AbortOptions = {}): Promise<Buffer> {
+    return Buffer.from(this.get(ref, options).bytes)
+  }
+
+  async fetchStream (ref: string, options: AbortOptions = {}): Promise<Readable> {
+    return Readable.from([Buffer.from(this.get(ref, options).bytes)], { objectMode: false })
+  }
+
+  async exists (ref: string, options: AbortOptions = {}): Promise<boolean> {
+    options.signal?.throwIfAborted()
+    return this.objects.has(parseImageRef(ref).sha256)
+  }
+
+  async stat (ref: string, options: AbortOptions = {}): Promise<ImageStat> {
+    const { sha256 } = parseImageRef(ref)
+    const object = this.get(ref, options)
+    return { hash: sha256, sha256, path: this.pathOf(sha256), key: this.keyOf(sha256), size: object.bytes.length, storedAt: object.storedAt, mimeType: object.mimeType }
+  }
+
+  async delete (ref: string, options: AbortOptions = {}): Promise<boolean> {
+    options.signal?.throwIfAborted()
+    return this.objects.delete(parseImageRef(ref).sha256)
+  }
+
+  async * list (options: AbortOptions = {}): AsyncGenerator<ImageEntry> {
+    for (const sha256 of [...this.objects.keys()]) {
+      options.signal?.throwIfAborted()
+      yield { hash: sha256, sha256, key: this.keyOf(sha256), path: this.pathOf(sha256) }
+    }
+  }
+
+  pathOf (ref: string): string {
+    return `memory://${this.keyOf(ref)}`
+  }
+
+  keyOf (ref: string): string {
+    return this.sharding.encode(parseImageRef(ref).sha256)
+  }
+
+  async close (): Promise<void> {}
+
+  private get (ref: string, options: AbortOptions): MemoryObject {
+    const { sha256 } = parseImageRef(ref)
+    options.signal?.throwIfAborted()
+    const object = this.objects.get(sha256)
+    if (object === undefined) throw new NotFoundError(sha256)
+    return object
+  }
+}

@@ -1,0 +1,73 @@
+/**
+ * Picks and configures the driver from options and the environment. Options win over the
+ * environment; nothing touches the disk or the network until the first call.
+ *
+ * @example
+ * ```ts
+ * const storage = createImageStorage()                       // SAI_IMAGE_STORAGE_* or ./data/images
+ * const memory = createImageStorage({ driver: 'memory' })    // for tests
+ * ```
+ */
+import { FilesystemDriver, type FilesystemDriverInit } from '../drivers/fs/index.js'
+import { MemoryDriver, type MemoryDriverInit } from '../drivers/memory.js'
+import { readBoolean, readChoice, readInteger, readMode, readString, type Env } from './config.js'
+import { PrefixSharding } from './sharding.js'
+import type { ImageStorage } from './types.js'
+
+export const DRIVERS = ['fs', 'memory'] as const
+export type DriverName = typeof DRIVERS[number]
+
+export type CreateImageStorageOptions =
+  | ({ driver?: 'fs' } & FilesystemDriverInit)
+  | ({ driver: 'memory' } & MemoryDriverInit)
+
+export function createImageStorage (options: CreateImageStorageOptions = {}, env: Env = process.env): ImageStorage {
+  const driver = options.driver ?? readChoice(env, 'SAI_IMAGE_STORAGE_DRIVER', DRIVERS) ?? 'fs'
+  const limits = {
+    maxBytes: readInteger(env, 'SAI_IMAGE_STORAGE_MAX_BYTES', 1),
+    allowNonImage: readBoolean(env, 'SAI_IMAGE_STORAGE_ALLOW_NON_IMAGE')
+  }
+  if (driver === 'memory') return new MemoryDriver({ ...limits, ...options })
+  return new FilesystemDriver({ ...limits, ...filesystemConfig(env), ...options })
+}
+
+/** `FilesystemDriverInit` from `SAI_IMAGE_STORAGE_*`; unset variables are left out. */
+export function filesystemConfig (env: Env = process.env): FilesystemDriverInit {
+  const depth = readInteger(env, 'SAI_IMAGE_STORAGE_SHARD_DEPTH', 0, 8)
+  const width = readInteger(env, 'SAI_IMAGE_STORAGE_SHARD_WIDTH', 1, 8)
+  const init: FilesystemDriverInit = {
+    root: readString(env, 'SAI_IMAGE_STORAGE_PATH'),
+    fileMode: readMode(env, 'SAI_IMAGE_STORAGE_FILE_MODE'),
+    dirMode: readMode(env, 'SAI_IMAGE_STORAGE_DIR_MODE'),
+    fsync: readBoolean(env, 'SAI_IMAGE_STORAGE_FSYNC'),
+    createRoot: readBoolean(env, 'SAI_IMAGE_STORAGE_CREATE_ROOT'),
+    sharding: depth === undefined && width === undefined ? undefined : new PrefixSharding({ depth, width })
+  }
+  return Object.fromEntries(Object.entries(init).filter(([, value]) => value !== undefined))
+}
+
+let defaultStorage: ImageStorage | undefined
+
+/** The counterpart of storage.py's module singleton: created from the environment on first use. */
+export const imageStorage: ImageStorage = {
+  get driver () { return current().driver },
+  store: async (input, options) => await current().store(input, options),
+  fetch: async (ref, options) => await current().fetch(ref, options),
+  fetchStream: async (ref, options) => await current().fetchStream(ref, options),
+  exists: async (ref, options) => await current().exists(ref, options),
+  stat: async (ref, options) => await current().stat(ref, options),
+  delete: async (ref, options) => await current().delete(ref, options),
+  list: (options) => current().list(options),
+  pathOf: (ref) => current().pathOf(ref),
+  keyOf: (ref) => current().keyOf(ref),
+  close: async () => {
+    const storage = defaultStorage
+    defaultStorage = undefined
+    await storage?.close()
+  }
+}
+
+function current (): ImageStorage {
+  defaultStorage ??= createImageStorage()
+  return defaultStorage
+}

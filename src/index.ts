@@ -1,0 +1,24 @@
+/**
+ * sai-image-storage: every raw camera frame stored once, under its content hash.
+ *
+ * @example
+ * ```ts
+ * import { createImageStorage, toInferenceFields } from 'sai-image-storage'
+ *
+ * const storage = createImageStorage() // SAI_IMAGE_STORAGE_DRIVER, SAI_IMAGE_STORAGE_PATH, ...
+ * const result = await storage.store(jpegBuffer) // resolves once the bytes are durable
+ * const bytes = await storage.fetch(result.hash) // verified against the hash
+ * response.json({ ...prediction, ...toInferenceFields(result) })
+ * ```
+ */
+export { createImageStorage, filesystemConfig, imageStorage, DRIVERS, type CreateImageStorageOptions, type DriverName } from './factory.js'
+export { FilesystemDriver, DEFAULT_ROOT, type FilesystemDriverInit, type VerifyOptions, type VerifyReport } from '../drivers/fs/index.js'
+export { MemoryDriver, type MemoryDriverInit } from '../drivers/memory.js'
+export * from './errors.js'
+export { parseImageRef, sha256ToCid, type ImageRef } from './ref.js'
+export { PrefixSharding, OBJECT_EXTENSION, type ShardingStrategy, type PrefixShardingInit } from './sharding.js'
+export { sniffImageType, UNKNOWN_MIME_TYPE, type ImageMimeType } from './mime.js'
+export { decodeImageString, type ImageInput } from './input.js'
+export { DEFAULT_MAX_BYTES, type LimitsInit } from './limits.js'
+export { toInferenceFields } from './types.js'
+export type { AbortOptions, ImageEntry, ImageStat, ImageStorage, StorageResult, StoreOptions } from './types.js'

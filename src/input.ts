@@ -1,0 +1,133 @@
+/**
+ * Everything `store` accepts, reduced to one of two shapes: bytes already in memory, or a
+ * stream of chunks that drivers hash while they write it.
+ */
+import { createHash, type Hash } from 'node:crypto'
+import { open } from 'node:fs/promises'
+import { InvalidInputError, TooLargeError } from './errors.js'
+import { SNIFF_BYTES, sniffImageType, UNKNOWN_MIME_TYPE } from './mime.js'
+
+export type ImageInput =
+  | Uint8Array
+  | ArrayBuffer
+  | string
+  | Blob
+  | ReadableStream<Uint8Array>
+  | AsyncIterable<Uint8Array>
+  | { path: string }
+
+export type ImageSource = { bytes: Buffer } | { chunks: AsyncIterable<Uint8Array> }
+
+export interface InputLimits {
+  maxBytes: number
+  /** Store bytes that match no image signature instead of rejecting them. */
+  allowNonImage: boolean
+}
+
+/** Files up to this size are read whole: one read, and duplicates need no temp file. */
+const READ_WHOLE_FILE_BYTES = 16 * 1024 * 1024
+
+export async function readInput (input: ImageInput, limits: InputLimits): Promise<ImageSource> {
+  if (typeof input === 'string') return { bytes: decodeImageString(input, limits.maxBytes) }
+  if (input instanceof Uint8Array) return { bytes: Buffer.from(input.buffer, input.byteOffset, input.byteLength) }
+  if (input instanceof ArrayBuffer) return { bytes: Buffer.from(input) }
+  if (typeof Blob !== 'undefined' && input instanceof Blob) {
+    if (input.size > limits.maxBytes) throw new TooLargeError(limits.maxBytes)
+    return { bytes: Buffer.from(await input.arrayBuffer()) }
+  }
+  if (input != null && typeof (input as AsyncIterable<Uint8Array>)[Symbol.asyncIterator] === 'function') {
+    return { chunks: input as AsyncIterable<Uint8Array> }
+  }
+  if (input != null && typeof (input as { path?: unknown }).path === 'string') return await readFileInput((input as { path: string }).path, limits.maxBytes)
+  throw new InvalidInputError('Unsupported input: expected bytes, a base64 string, a data URL, a stream, a Blob or { path }')
+}
+
+async function readFileInput (path: string, maxBytes: number): Promise<ImageSource> {
+  let handle
+  try {
+    handle = await open(path, 'r')
+  } catch (err) {
+    throw new InvalidInputError(`Cannot read input file ${path}: ${(err as Error).message}`, { cause: err })
+  }
+  const { size } = await handle.stat()
+  if (size > maxBytes) {
+    await handle.close()
+    throw new TooLargeError(maxBytes)
+  }
+  if (size <= READ_WHOLE_FILE_BYTES) {
+    try {
+      return { bytes: await handle.readFile() }
+    } finally {
+      await handle.close()
+    }
+  }
+  return { chunks: handle.createReadStream() }
+}
+
+/** A base64 string or a `data:…;base64,` URL, decoded strictly (Node's decoder skips bad characters). */
+export function decodeImageString (text: string, maxBytes: number): Buffer {
+  let payload = text
+  if (text.startsWith('data:')) {
+    const comma = text.indexOf(',')
+    if (comma < 0 || !/;base64$/i.test(text.slice(0, comma))) {
+      throw new InvalidInputError('Only base64 data URLs are accepted (data:image/jpeg;base64,...)')
+    }
+    payload = text.slice(comma + 1)
+  }
+  payload = payload.replace(/[\t\n\r ]+/g, '')
+  const urlSafe = /[-_]/.test(payload)
+  if (!(urlSafe ? /^[A-Za-z0-9_-]*={0,2}$/ : /^[A-Za-z0-9+/]*={0,2}$/).test(payload)) {
+    throw new InvalidInputError('Invalid base64: unexpected characters (a file path must be given as { path })')
+  }
+  const data = payload.replace(/=+$/, '')
+  if (data.length % 4 === 1 || (data.length !== payload.length && payload.length % 4 !== 0)) {
+    throw new InvalidInputError('Invalid base64: wrong length or padding')
+  }
+  if (Math.floor(data.length * 3 / 4) > maxBytes) throw new TooLargeError(maxBytes)
+  return Buffer.from(data, urlSafe ? 'base64url' : 'base64')
+}
+
+/**
+ * Hashes, counts and type-checks bytes as they pass, in one place for every driver:
+ * oversize and non-image input fail as early as the bytes allow.
+ */
+export class ImageHasher {
+  private readonly hash: Hash = createHash('sha256')
+  private head: Buffer = Buffer.alloc(0)
+  private mimeType?: string
+  size = 0
+
+  constructor (private readonly limits: InputLimits) {}
+
+  update (chunk: Uint8Array): void {
+    if (!(chunk instanceof Uint8Array)) throw new InvalidInputError('Stream chunks must be bytes (Uint8Array or Buffer), not strings or objects')
+    this.size += chunk.byteLength
+    if (this.size > this.limits.maxBytes) throw new TooLargeError(this.limits.maxBytes)
+    if (this.mimeType === undefined) {
+      this.head = Buffer.concat([this.head, chunk.subarray(0, SNIFF_BYTES)])
+      if (this.head.length >= SNIFF_BYTES) this.mimeType = this.checkType()
+    }
+    this.hash.update(chunk)
+  }
+
+  /** Ends the input: the hex SHA-256, the size and the sniffed type. */
+  digest (): { sha256: string, size: number, mimeType: string } {
+    if (this.size === 0) throw new InvalidInputError('Empty input: there is no image to store')
+    const mimeType = this.mimeType ?? this.checkType()
+    return { sha256: this.hash.digest('hex'), size: this.size, mimeType }
+  }
+
+  private checkType (): string {
+    const type = sniffImageType(this.head)
+    if (type !== undefined) return type
+    if (this.limits.allowNonImage) return UNKNOWN_MIME_TYPE
+    throw new InvalidInputError('Input is not an image: no JPEG, PNG, WebP, GIF, BMP, TIFF, HEIC or AVIF signature (set allowNonImage to store any bytes)')
+  }
+}
+
+/** Hashes bytes already in memory: the same checks as a stream, in one call. */
+export function digestBytes (bytes: Buffer, limits: InputLimits): { sha256: string, size: number, mimeType: string } {
+  const hasher = new ImageHasher(limits)
+  hasher.update(bytes)
+  return hasher.digest()
+}

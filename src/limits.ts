@@ -1,0 +1,20 @@
+import type { InputLimits } from './input.js'
+import type { StoreOptions } from './types.js'
+
+/** The inference service's upload limit. */
+export const DEFAULT_MAX_BYTES = 50 * 1024 * 1024
+
+export interface LimitsInit {
+  /** Default 50 MiB. */
+  maxBytes?: number
+  /** Default false: input that is not a recognised image is `ERR_INVALID_INPUT`. */
+  allowNonImage?: boolean
+}
+
+/** A driver's limits, overridden per call by `store` options. */
+export function resolveLimits (init: LimitsInit, options: StoreOptions = {}): InputLimits {
+  return {
+    maxBytes: options.maxBytes ?? init.maxBytes ?? DEFAULT_MAX_BYTES,
+    allowNonImage: options.allowNonImage ?? init.allowNonImage ?? false
+  }
+}

@@ -1,0 +1,51 @@
+/**
+ * Refs name a stored image. Two spellings name the same object: the SHA-256 hex of its bytes,
+ * and the CIDv1 (raw codec, sha2-256) that wraps the same digest.
+ *
+ * @example
+ * ```ts
+ * parseImageRef('bafkrei…').sha256 // the 64-character hex digest
+ * sha256ToCid(hex)                  // 'bafkrei…'
+ * ```
+ */
+import { CID } from 'multiformats/cid'
+import { create as createDigest } from 'multiformats/hashes/digest'
+import { base32 } from 'multiformats/bases/base32'
+import { InvalidRefError } from './errors.js'
+
+export const RAW_CODEC = 0x55
+export const SHA2_256 = 0x12
+
+export interface ImageRef {
+  /** Lower-case SHA-256 hex digest of the bytes. */
+  sha256: string
+}
+
+const HEX64 = /^[0-9a-fA-F]{64}$/
+const MAX_REF_LENGTH = 200
+
+/** Validates `ref` without touching any storage; throws {@link InvalidRefError}. */
+export function parseImageRef (ref: unknown): ImageRef {
+  if (typeof ref !== 'string') throw new InvalidRefError(ref, 'expected a string')
+  if (HEX64.test(ref)) {
+    return { sha256: ref.toLowerCase() }
+  }
+  if (ref.length === 0 || ref.length > MAX_REF_LENGTH || !/^[a-zA-Z0-9]+$/.test(ref)) {
+    throw new InvalidRefError(ref, 'expected a 64-character SHA-256 hex digest or a CIDv1 (raw, sha2-256)')
+  }
+  let cid: CID
+  try {
+    cid = CID.parse(ref)
+  } catch {
+    throw new InvalidRefError(ref, 'neither a SHA-256 hex digest nor a CID')
+  }
+  if (cid.version !== 1 || cid.code !== RAW_CODEC || cid.multihash.code !== SHA2_256 || cid.multihash.size !== 32) {
+    throw new InvalidRefError(ref, 'only CIDv1 with the raw codec and sha2-256 names the same bytes as a SHA-256 digest')
+  }
+  return { sha256: Buffer.from(cid.multihash.digest).toString('hex') }
+}
+
+/** CIDv1 (raw, sha2-256) in base32 for a SHA-256 hex digest. */
+export function sha256ToCid (sha256: string): string {
+  return CID.createV1(RAW_CODEC, createDigest(SHA2_256, Buffer.from(sha256, 'hex'))).toString(base32)
+}

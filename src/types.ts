@@ -1,0 +1,80 @@
+import type { Readable } from 'node:stream'
+import type { ImageInput } from './input.js'
+
+export interface AbortOptions {
+  signal?: AbortSignal
+}
+
+export interface StoreOptions extends AbortOptions {
+  /** Rejects larger input with `ERR_TOO_LARGE`, while it streams. Default: the driver's (50 MB). */
+  maxBytes?: number
+  /** Stores bytes that are not a recognised image instead of rejecting them. Default: the driver's (false). */
+  allowNonImage?: boolean
+}
+
+/** What `store` tells about the stored object. */
+export interface StorageResult {
+  /** The driver's address: SHA-256 hex for fs and memory, the CID for IPFS. */
+  hash: string
+  /** Absolute path (fs), or the driver's URL (`ipfs://<cid>`). */
+  path: string
+  /** Path relative to the store's root: what a database keeps. */
+  key: string
+  size: number
+  /** True when the store already held these bytes, intact, and nothing was written. */
+  isDuplicate: boolean
+  /** When the object was first stored (for a duplicate: the earlier time, where the driver knows it). */
+  storedAt: Date
+  /** SHA-256 hex of the bytes, whatever the driver. */
+  sha256: string
+  /** Sniffed from the bytes; `application/octet-stream` for non-images stored with `allowNonImage`. */
+  mimeType: string
+}
+
+export interface ImageStat {
+  hash: string
+  sha256: string
+  path: string
+  key: string
+  size: number
+  storedAt: Date
+  mimeType: string
+}
+
+export interface ImageEntry {
+  hash: string
+  sha256: string
+  path: string
+  key: string
+}
+
+/**
+ * A content-addressed image store. Refs are the `hash` of a result, or for sha256-addressed
+ * drivers the SHA-256 hex or the equivalent CIDv1 (see `parseImageRef`).
+ */
+export interface ImageStorage {
+  /** Which driver this is: `fs`, `memory`, `ipfs`. */
+  readonly driver: string
+  /** Resolves only once the bytes are durable. */
+  store: (input: ImageInput, options?: StoreOptions) => Promise<StorageResult>
+  /** The verified bytes; `ERR_NOT_FOUND` if absent, `ERR_INTEGRITY` if they no longer match the ref. */
+  fetch: (ref: string, options?: AbortOptions) => Promise<Buffer>
+  /** A stream of the bytes that errors with `ERR_INTEGRITY` at its end if they do not match. */
+  fetchStream: (ref: string, options?: AbortOptions) => Promise<Readable>
+  exists: (ref: string, options?: AbortOptions) => Promise<boolean>
+  stat: (ref: string, options?: AbortOptions) => Promise<ImageStat>
+  /** True if an object was removed, false if there was none. */
+  delete: (ref: string, options?: AbortOptions) => Promise<boolean>
+  /** Every stored object, streamed: the whole tree is never held in memory. */
+  list: (options?: AbortOptions) => AsyncIterable<ImageEntry>
+  /** Where the object for `ref` is (or would be): absolute path or URL. */
+  pathOf: (ref: string) => string
+  /** `pathOf` relative to the root. */
+  keyOf: (ref: string) => string
+  close: () => Promise<void>
+}
+
+/** The two fields the inference service adds to its response. */
+export function toInferenceFields (result: Pick<StorageResult, 'hash' | 'path'>): { image_hash: string, image_path: string } {
+  return { image_hash: result.hash, image_path: result.path }
+}

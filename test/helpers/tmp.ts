@@ -1,0 +1,14 @@
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterAll } from 'vitest'
+
+const made: string[] = []
+afterAll(async () => { await Promise.all(made.map(async dir => await rm(dir, { recursive: true, force: true }))) })
+
+/** A fresh directory on the real filesystem, removed after the file's tests. */
+export async function tempDir (label = 'sai'): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), `${label}-`))
+  made.push(dir)
+  return dir
+}
