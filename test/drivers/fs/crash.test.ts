@@ -1,0 +1,69 @@
+import { createHash } from 'node:crypto'
+import { mkdir, readdir, writeFile } from 'node:fs/promises'
+import { dirname, join } from 'node:path'
+import { describe, expect, it } from 'vitest'
+import { FilesystemDriver } from '../../../drivers/fs/index.js'
+import { testJpeg } from '../../../src/testing/index.js'
+import { startChild } from '../../helpers/child.js'
+import { tempDir } from '../../helpers/tmp.js'
+
+const ITERATIONS = 24
+const SIZE = 8 * 1024 * 1024
+
+describe('FilesystemDriver survives SIGKILL at random moments', () => {
+  it(`${ITERATIONS} kills during large streaming stores leave no partial object and no false duplicate`, async () => {
+    const root = await tempDir()
+    const storage = new FilesystemDriver({ root })
+    const images = ['crash a', 'crash b', 'crash c'].map(seed => {
+      const bytes = testJpeg(seed, SIZE)
+      return { seed, bytes, sha256: createHash('sha256').update(bytes).digest('hex') }
+    })
+    // plant what the old Python writer leaves after a crash: a 0-byte file under the object's name
+    const planted = storage.pathOf(images[2]!.sha256)
+    await mkdir(dirname(planted), { recursive: true })
+    await writeFile(planted, '')
+    const isIntact = async (sha256: string): Promise<boolean> => await storage.fetch(sha256).then(() => true, () => false)
+
+    // how long one store takes here, from the child's "ready" to its exit: kills land inside that
+    const timed = startChild('stream', { root: await tempDir(), seed: 'calibrate', size: SIZE, delayMs: 2 })
+    await new Promise<void>(resolve => timed.child.stdout!.once('data', () => resolve()))
+    const started = Date.now()
+    expect(await timed.done).toBe(0)
+    const duration = Date.now() - started
+
+    const outcomes = { killed: 0, finishedFirst: 0, killedAfterCommit: 0 }
+    for (let i = 0; outcomes.killed < ITERATIONS && i < ITERATIONS * 2; i++) {
+      const image = images[i % images.length]!
+      const before = await isIntact(image.sha256)
+      const run = startChild('stream', { root, seed: image.seed, size: SIZE, delayMs: 2 })
+      await new Promise<void>(resolve => run.child.stdout!.once('data', () => resolve()))
+      await new Promise(resolve => setTimeout(resolve, Math.random() * duration))
+      run.child.kill('SIGKILL')
+      if (await run.done === 0) outcomes.finishedFirst++
+      else outcomes.killed++
+
+      // every object visible under its name is whole; only temps may be left over
+      const report = await storage.verify({ tempMinAgeMs: Number.POSITIVE_INFINITY })
+      expect(report.problems.filter(p => p.reason !== 'stray-temp' && p.path !== planted)).toEqual([])
+      for (const other of images) {
+        if (await storage.exists(other.sha256)) expect(Buffer.compare(await storage.fetch(other.sha256), other.bytes)).toBe(0)
+      }
+      if (!before && await isIntact(image.sha256) && run.child.signalCode === 'SIGKILL') outcomes.killedAfterCommit++
+    }
+    console.log(`crash: store takes ~${duration} ms; ${JSON.stringify(outcomes)}`)
+    expect(outcomes.killed).toBe(ITERATIONS)
+
+    // stray temps are found and cleaned; nothing is left behind
+    const cleaned = await storage.verify({ repair: true, tempMinAgeMs: 0 })
+    console.log(`crash: stray temps found and removed: ${cleaned.problems.filter(p => p.reason === 'stray-temp').length}`)
+    expect(await readdir(join(root, '.tmp'))).toEqual([])
+
+    // no false duplicate: a store is a duplicate exactly when an intact copy was already there
+    for (const image of images) {
+      const wasIntact = await isIntact(image.sha256)
+      expect((await storage.store(image.bytes)).isDuplicate).toBe(wasIntact)
+      expect(Buffer.compare(await storage.fetch(image.sha256), image.bytes)).toBe(0)
+    }
+    expect((await storage.verify()).problems).toEqual([])
+  }, 300_000)
+})

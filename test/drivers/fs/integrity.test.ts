@@ -1,0 +1,65 @@
+import { readdir, readFile, stat, truncate, writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { describe, expect, it } from 'vitest'
+import { FilesystemDriver } from '../../../drivers/fs/index.js'
+import { IntegrityError } from '../../../src/errors.js'
+import { testJpeg } from '../../../src/testing/index.js'
+import { tempDir } from '../../helpers/tmp.js'
+
+async function flipByte (path: string, at: number): Promise<void> {
+  const bytes = await readFile(path)
+  bytes[at] = bytes[at]! ^ 0xff
+  await writeFile(path, bytes)
+}
+
+async function drain (stream: AsyncIterable<unknown>): Promise<void> {
+  for await (const _ of stream);
+}
+
+describe('FilesystemDriver never returns wrong bytes, never trusts a damaged object', () => {
+  it('fetch throws ERR_INTEGRITY for a flipped byte; fetchStream errors at its end', async () => {
+    const storage = new FilesystemDriver({ root: await tempDir() })
+    const { hash, path } = await storage.store(testJpeg('flip', 300_000))
+    await flipByte(path, 150_000)
+    const error = await storage.fetch(hash).catch(err => err)
+    expect(error).toBeInstanceOf(IntegrityError)
+    expect(error).toMatchObject({ code: 'ERR_INTEGRITY', expected: hash, path })
+    await expect(drain(await storage.fetchStream(hash))).rejects.toMatchObject({ code: 'ERR_INTEGRITY' })
+  })
+
+  it.each([
+    ['a 0-byte file (a crashed writer without fsync)', async (path: string) => { await truncate(path, 0) }],
+    ['a truncated file', async (path: string) => { await truncate(path, 1000) }],
+    ['a same-size file with a flipped byte', async (path: string) => { await flipByte(path, 500) }]
+  ])('store of the right bytes repairs %s, and does not call it a duplicate', async (_name, damage) => {
+    for (const input of ['buffer', 'stream'] as const) {
+      const storage = new FilesystemDriver({ root: await tempDir() })
+      const jpeg = testJpeg(`repair ${input}`, 50_000)
+      const { path } = await storage.store(jpeg)
+      await damage(path)
+      const again = await storage.store(input === 'buffer' ? jpeg : (async function * () { yield jpeg })())
+      expect(again.isDuplicate).toBe(false)
+      expect(Buffer.compare(await readFile(path), jpeg)).toBe(0)
+      expect((await storage.store(jpeg)).isDuplicate).toBe(true)
+      expect(await readdir(join(storage.root, '.tmp'))).toEqual([])
+    }
+  })
+
+  it('exists is false for a 0-byte object', async () => {
+    const storage = new FilesystemDriver({ root: await tempDir() })
+    const { hash, path } = await storage.store(testJpeg('empty'))
+    await truncate(path, 0)
+    expect(await storage.exists(hash)).toBe(false)
+  })
+
+  it('a duplicate keeps the original object and its time', async () => {
+    const storage = new FilesystemDriver({ root: await tempDir() })
+    const jpeg = testJpeg('keeps')
+    const first = await storage.store(jpeg)
+    const before = await stat(first.path)
+    await new Promise(resolve => setTimeout(resolve, 20))
+    const second = await storage.store(jpeg)
+    expect(second.storedAt.getTime()).toBe(before.mtime.getTime())
+    expect((await stat(first.path)).ino).toBe(before.ino)
+  })
+})
