@@ -4,12 +4,24 @@ const entry = {
   index: 'src/index.ts',
   'drivers/fs': 'drivers/fs/index.ts',
   'drivers/memory': 'drivers/memory.ts',
+  'drivers/ipfs': 'drivers/ipfs/index.ts',
   testing: 'src/testing/index.ts'
 }
 
-// multiformats is ESM-only: the CommonJS build carries its own copy so `require` works on Node 20.
-// Splitting in both formats keeps one copy of each class, so `instanceof` holds across subpaths.
 export default defineConfig([
+  // ESM: one file per subpath, shared chunks, so each class exists once.
   { entry, format: 'esm', dts: true, splitting: true, sourcemap: true, target: 'node20' },
-  { entry, format: 'cjs', dts: true, splitting: true, sourcemap: true, target: 'node20', noExternal: [/^multiformats/] }
+  // CommonJS: one bundle that every subpath but ./testing resolves to (see package.json "exports"),
+  // so each class exists once here too. No splitting: tsup's CJS splitting rewrites the import()
+  // that loads the ESM-only kubo-rpc-client into a require() that Node 20 refuses.
+  // multiformats is ESM-only as well: it is bundled in.
+  {
+    entry: { index: entry.index, testing: entry.testing },
+    format: 'cjs',
+    dts: { entry },
+    splitting: false,
+    sourcemap: true,
+    target: 'node20',
+    noExternal: [/^multiformats/]
+  }
 ])

@@ -11,7 +11,7 @@
  */
 import { Readable } from 'node:stream'
 import { NotFoundError } from '../src/errors.js'
-import { digestBytes, ImageHasher, readInput, type ImageInput } from '../src/input.js'
+import { readAll, readInput, type ImageInput } from '../src/input.js'
 import { resolveLimits, type LimitsInit } from '../src/limits.js'
 import { parseImageRef } from '../src/ref.js'
 import { PrefixSharding, type ShardingStrategy } from '../src/sharding.js'
@@ -40,22 +40,7 @@ export class MemoryDriver implements ImageStorage {
     options.signal?.throwIfAborted()
     const limits = resolveLimits(this.init, options)
     const source = await readInput(input, limits)
-    let bytes: Buffer
-    let digest
-    if ('bytes' in source) {
-      digest = digestBytes(source.bytes, limits)
-      bytes = Buffer.from(source.bytes) // a copy: the caller may reuse its buffer
-    } else {
-      const hasher = new ImageHasher(limits)
-      const chunks: Buffer[] = []
-      for await (const chunk of source.chunks) {
-        options.signal?.throwIfAborted()
-        hasher.update(chunk)
-        chunks.push(Buffer.from(chunk))
-      }
-      digest = hasher.digest()
-      bytes = Buffer.concat(chunks)
-    }
+    const { bytes, digest } = await readAll('bytes' in source ? { bytes: Buffer.from(source.bytes) } : source, limits, options.signal)
     options.signal?.throwIfAborted()
     const existing = this.objects.get(digest.sha256)
     const object = existing ?? { bytes, storedAt: new Date(), mimeType: digest.mimeType }

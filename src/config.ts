@@ -44,6 +44,18 @@ export function readMode (env: Env, name: string): number | undefined {
   return parseInt(digits, 8)
 }
 
+/** `SAI_IPFS_AUTH`: an Authorization value (`Bearer …`, `Basic …`) or `user:password`. Never echoed. */
+export function readAuth (env: Env, name: string): string | undefined {
+  const value = readString(env, name)
+  if (value === undefined || /^(Basic|Bearer) \S+$/.test(value) || /^[^:\s]+:\S+$/.test(value)) return value
+  throw new ConfigError(name, 'expected "Bearer <token>", "Basic <base64>" or "user:password" (the value is not shown)')
+}
+
+/** The settings that were given: unset ones are left out, so that defaults apply. */
+export function defined<T extends object> (settings: T): Partial<T> {
+  return Object.fromEntries(Object.entries(settings).filter(([, value]) => value !== undefined)) as Partial<T>
+}
+
 /** An http(s) URL, for the IPFS settings. */
 export function readUrl (env: Env, name: string): URL | undefined {
   const value = readString(env, name)

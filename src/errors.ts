@@ -50,8 +50,8 @@ export class TooLargeError extends ImageStorageError {
 export class NotFoundError extends ImageStorageError {
   readonly code = 'ERR_NOT_FOUND'
 
-  constructor (readonly hash: string, readonly path?: string) {
-    super(`No image stored under ${hash}${path === undefined ? '' : ` (${path})`}`)
+  constructor (readonly hash: string, readonly path?: string, hint?: string) {
+    super(`No image stored under ${hash}${path === undefined ? '' : ` (${path})`}${hint === undefined ? '' : `: ${hint}`}`)
   }
 }
 

@@ -9,17 +9,19 @@
  * ```
  */
 import { FilesystemDriver, type FilesystemDriverInit } from '../drivers/fs/index.js'
+import { IpfsDriver, type IpfsDriverInit } from '../drivers/ipfs/index.js'
 import { MemoryDriver, type MemoryDriverInit } from '../drivers/memory.js'
-import { readBoolean, readChoice, readInteger, readMode, readString, type Env } from './config.js'
+import { defined, readAuth, readBoolean, readChoice, readInteger, readMode, readString, readUrl, type Env } from './config.js'
 import { PrefixSharding } from './sharding.js'
 import type { ImageStorage } from './types.js'
 
-export const DRIVERS = ['fs', 'memory'] as const
+export const DRIVERS = ['fs', 'memory', 'ipfs'] as const
 export type DriverName = typeof DRIVERS[number]
 
 export type CreateImageStorageOptions =
   | ({ driver?: 'fs' } & FilesystemDriverInit)
   | ({ driver: 'memory' } & MemoryDriverInit)
+  | ({ driver: 'ipfs' } & IpfsDriverInit)
 
 export function createImageStorage (options: CreateImageStorageOptions = {}, env: Env = process.env): ImageStorage {
   const driver = options.driver ?? readChoice(env, 'SAI_IMAGE_STORAGE_DRIVER', DRIVERS) ?? 'fs'
@@ -28,6 +30,7 @@ export function createImageStorage (options: CreateImageStorageOptions = {}, env
     allowNonImage: readBoolean(env, 'SAI_IMAGE_STORAGE_ALLOW_NON_IMAGE')
   }
   if (driver === 'memory') return new MemoryDriver({ ...limits, ...options })
+  if (driver === 'ipfs') return new IpfsDriver({ ...limits, ...ipfsConfig(env), ...options })
   return new FilesystemDriver({ ...limits, ...filesystemConfig(env), ...options })
 }
 
@@ -35,15 +38,24 @@ export function createImageStorage (options: CreateImageStorageOptions = {}, env
 export function filesystemConfig (env: Env = process.env): FilesystemDriverInit {
   const depth = readInteger(env, 'SAI_IMAGE_STORAGE_SHARD_DEPTH', 0, 8)
   const width = readInteger(env, 'SAI_IMAGE_STORAGE_SHARD_WIDTH', 1, 8)
-  const init: FilesystemDriverInit = {
+  return defined({
     root: readString(env, 'SAI_IMAGE_STORAGE_PATH'),
     fileMode: readMode(env, 'SAI_IMAGE_STORAGE_FILE_MODE'),
     dirMode: readMode(env, 'SAI_IMAGE_STORAGE_DIR_MODE'),
     fsync: readBoolean(env, 'SAI_IMAGE_STORAGE_FSYNC'),
     createRoot: readBoolean(env, 'SAI_IMAGE_STORAGE_CREATE_ROOT'),
     sharding: depth === undefined && width === undefined ? undefined : new PrefixSharding({ depth, width })
-  }
-  return Object.fromEntries(Object.entries(init).filter(([, value]) => value !== undefined))
+  })
+}
+
+/** `IpfsDriverInit` from `SAI_IPFS_*`; unset variables are left out. */
+export function ipfsConfig (env: Env = process.env): IpfsDriverInit {
+  return defined({
+    url: readUrl(env, 'SAI_IPFS_API_URL'),
+    auth: readAuth(env, 'SAI_IPFS_AUTH'),
+    timeoutMs: readInteger(env, 'SAI_IPFS_TIMEOUT_MS', 1),
+    gatewayUrl: readUrl(env, 'SAI_IPFS_GATEWAY_URL')
+  })
 }
 
 let defaultStorage: ImageStorage | undefined

@@ -11,9 +11,10 @@
  * response.json({ ...prediction, ...toInferenceFields(result) })
  * ```
  */
-export { createImageStorage, filesystemConfig, imageStorage, DRIVERS, type CreateImageStorageOptions, type DriverName } from './factory.js'
+export { createImageStorage, filesystemConfig, ipfsConfig, imageStorage, DRIVERS, type CreateImageStorageOptions, type DriverName } from './factory.js'
 export { FilesystemDriver, DEFAULT_ROOT, type FilesystemDriverInit, type VerifyOptions, type VerifyReport } from '../drivers/fs/index.js'
 export { MemoryDriver, type MemoryDriverInit } from '../drivers/memory.js'
+export { IpfsDriver, parseIpfsRef, DEFAULT_IPFS_API_URL, type IpfsDriverInit } from '../drivers/ipfs/index.js'
 export * from './errors.js'
 export { parseImageRef, sha256ToCid, type ImageRef } from './ref.js'
 export { PrefixSharding, OBJECT_EXTENSION, type ShardingStrategy, type PrefixShardingInit } from './sharding.js'

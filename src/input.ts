@@ -131,3 +131,16 @@ export function digestBytes (bytes: Buffer, limits: InputLimits): { sha256: stri
   hasher.update(bytes)
   return hasher.digest()
 }
+
+/** The whole input in memory, checked and hashed: for drivers that need every byte before they write. */
+export async function readAll (source: ImageSource, limits: InputLimits, signal?: AbortSignal): Promise<{ bytes: Buffer, digest: ReturnType<ImageHasher['digest']> }> {
+  if ('bytes' in source) return { bytes: source.bytes, digest: digestBytes(source.bytes, limits) }
+  const hasher = new ImageHasher(limits)
+  const chunks: Buffer[] = []
+  for await (const chunk of source.chunks) {
+    signal?.throwIfAborted()
+    hasher.update(chunk)
+    chunks.push(Buffer.from(chunk)) // a copy: the producer may reuse its buffer
+  }
+  return { bytes: Buffer.concat(chunks), digest: hasher.digest() }
+}

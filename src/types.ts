@@ -33,17 +33,20 @@ export interface StorageResult {
 
 export interface ImageStat {
   hash: string
-  sha256: string
+  /** Undefined where the address does not hold it (an IPFS object over 1 MiB). */
+  sha256?: string
   path: string
   key: string
   size: number
-  storedAt: Date
+  /** Undefined where the driver does not know (IPFS). */
+  storedAt?: Date
   mimeType: string
 }
 
 export interface ImageEntry {
   hash: string
-  sha256: string
+  /** Undefined where the address does not hold it (an IPFS object over 1 MiB). */
+  sha256?: string
   path: string
   key: string
 }

@@ -1,19 +1,13 @@
 import { execFileSync } from 'node:child_process'
-import { copyFile, mkdir, symlink, writeFile } from 'node:fs/promises'
+import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { beforeAll, describe, expect, it } from 'vitest'
-import { tempDir } from './helpers/tmp.js'
-
-const ROOT = new URL('..', import.meta.url).pathname
-const FIXTURES = join(ROOT, 'test/fixtures/consumers')
+import { consumerApp, ROOT } from './helpers/consumer.js'
 
 describe('consumers of the built package', () => {
   let app: string
   beforeAll(async () => {
-    app = await tempDir('sai-consumer')
-    await mkdir(join(app, 'node_modules'))
-    await symlink(ROOT, join(app, 'node_modules', 'sai-image-storage'))
-    for (const file of ['consumer.cjs', 'consumer.mjs', 'node10.ts']) await copyFile(join(FIXTURES, file), join(app, file))
+    app = await consumerApp(['consumer.cjs', 'consumer.mjs', 'node10.ts'])
   })
 
   it('a CommonJS script requires it, stores and fetches', async () => {

@@ -1,0 +1,214 @@
+// One file for everything that uses the shared IPFS node, so that nothing else changes its pin set
+// while the conformance suite counts.
+import { execFileSync } from 'node:child_process'
+import { createHash } from 'node:crypto'
+import { createServer, request, type IncomingMessage, type Server } from 'node:http'
+import { inspect } from 'node:util'
+import { afterAll, describe, expect, inject, it } from 'vitest'
+import { IpfsDriver, parseIpfsRef } from '../../drivers/ipfs/index.js'
+import { cidOf } from '../../drivers/ipfs/cid.js'
+import { createImageStorage } from '../../src/factory.js'
+import { describeImageStorage, seededBytes, testJpeg } from '../../src/testing/index.js'
+import { consumerApp } from '../helpers/consumer.js'
+
+const apiUrl = inject('ipfsApiUrl')
+const sha256 = (bytes: Uint8Array): string => createHash('sha256').update(bytes).digest('hex')
+const MiB = 1024 * 1024
+
+describeImageStorage({ name: `IpfsDriver (${apiUrl})`, create: () => new IpfsDriver({ url: apiUrl }), timeout: 60_000 }, { describe, it, expect })
+
+/** A proxy in front of the real node that can rewrite what it answers. */
+async function proxy (rewrite: (path: string, body: Buffer, response: IncomingMessage) => Buffer | 'hang'): Promise<{ url: string, server: Server, seen: IncomingMessage[] }> {
+  const seen: IncomingMessage[] = []
+  const target = new URL(apiUrl)
+  const server = createServer((req, res) => {
+    seen.push(req)
+    const upstream = request({ host: target.hostname, port: target.port, path: req.url, method: req.method, headers: req.headers }, response => {
+      const chunks: Buffer[] = []
+      response.on('data', chunk => chunks.push(chunk))
+      response.on('end', () => {
+        const body = rewrite(req.url!, Buffer.concat(chunks), response)
+        if (body === 'hang') return // never answers
+        const headers = { ...response.headers }
+        delete headers['content-length']
+        delete headers['transfer-encoding']
+        delete headers.trailer
+        res.writeHead(response.statusCode!, headers)
+        res.end(body)
+      })
+    })
+    req.pipe(upstream)
+  })
+  await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
+  const { port } = server.address() as { port: number }
+  return { url: `http://127.0.0.1:${port}`, server, seen }
+}
+
+describe('IpfsDriver on a real IPFS node', () => {
+  const storage = new IpfsDriver({ url: apiUrl })
+
+  it.each([
+    ['1 B', 1], ['1 MiB', MiB], ['1 MiB + 1 B', MiB + 1], ['5 MB', 5_000_000]
+  ])('computes the same CID as the node for %s', async (_name, size) => {
+    const bytes = size < 700 ? Buffer.from([0xff, 0xd8, 0xff].slice(0, size)) : testJpeg(`parity ${size} ${Date.now()}`, size)
+    const local = await cidOf(bytes, sha256(bytes))
+    const result = await storage.store(bytes, { allowNonImage: true })
+    expect(result.hash).toBe(local)
+    expect(result.hash).toMatch(size <= MiB ? /^bafkrei/ : /^bafybei/)
+    expect(result.sha256).toBe(sha256(bytes))
+    expect(result.path).toBe(`ipfs://${local}`)
+    expect(Buffer.compare(await storage.fetch(result.hash), bytes)).toBe(0)
+  })
+
+  it('answers in CIDv1 base32 whatever spelling it is given', async () => {
+    const big = await storage.store(testJpeg(`v0 ${Date.now()}`, 2 * MiB))
+    const { CID } = await import('multiformats/cid')
+    const v0 = CID.parse(big.hash).toV0().toString()
+    expect(v0).toMatch(/^Qm/)
+    expect(parseIpfsRef(v0).cid).toBe(big.hash)
+    expect(storage.pathOf(v0)).toBe(big.path)
+    expect(await storage.exists(v0)).toBe(true)
+  })
+
+  it('a SHA-256 hex finds a single-block image; for a larger one the error says a CID is needed', async () => {
+    const small = testJpeg(`hex small ${Date.now()}`, 10_000)
+    await storage.store(small)
+    expect((await storage.fetch(sha256(small))).length).toBe(small.length)
+    const large = testJpeg(`hex large ${Date.now()}`, MiB + 100)
+    const { hash } = await storage.store(large)
+    await expect(storage.fetch(sha256(large))).rejects.toMatchObject({ code: 'ERR_NOT_FOUND', message: expect.stringContaining('need their CID') })
+    expect((await storage.fetch(hash)).length).toBe(large.length)
+  })
+
+  it('delete unpins: exists is false, and the next store is not a duplicate', async () => {
+    const jpeg = testJpeg(`unpin ${Date.now()}`)
+    const { hash } = await storage.store(jpeg)
+    expect(await storage.delete(hash)).toBe(true)
+    expect(await storage.exists(hash)).toBe(false)
+    expect((await storage.store(jpeg)).isDuplicate).toBe(false)
+  })
+
+  it('gives a gateway URL, and says when none is configured', () => {
+    const cid = parseIpfsRef(sha256(Buffer.from('x'))).cid
+    expect(new IpfsDriver({ gatewayUrl: 'https://gw.example/' }).url(cid)).toBe(`https://gw.example/ipfs/${cid}`)
+    expect(() => storage.url(cid)).toThrow(expect.objectContaining({ code: 'ERR_CONFIG' }))
+  })
+
+  it('works from CommonJS: the built package loads the ESM-only client with import()', async () => {
+    const app = await consumerApp(['consumer-ipfs.cjs'])
+    const out = execFileSync(process.execPath, ['consumer-ipfs.cjs', apiUrl], { cwd: app, encoding: 'utf8' })
+    expect(JSON.parse(out)).toMatchObject({ ok: true, small: expect.stringMatching(/^bafkrei/), large: expect.stringMatching(/^bafybei/) })
+  })
+
+  it('is chosen by the factory with SAI_IMAGE_STORAGE_DRIVER=ipfs', async () => {
+    const fromEnv = createImageStorage({}, { SAI_IMAGE_STORAGE_DRIVER: 'ipfs', SAI_IPFS_API_URL: apiUrl, SAI_IPFS_TIMEOUT_MS: '5000' })
+    expect(fromEnv).toBeInstanceOf(IpfsDriver)
+    expect((await fromEnv.store(testJpeg(`factory ${Date.now()}`))).path).toMatch(/^ipfs:\/\/bafkrei/)
+  })
+})
+
+describe('IpfsDriver faults', () => {
+  const servers: Server[] = []
+  afterAll(() => { for (const server of servers) server.close() })
+
+  it('bytes corrupted on the way from cat are ERR_INTEGRITY, never returned', async () => {
+    const jpeg = testJpeg(`corrupt ${Date.now()}`, 50_000)
+    const { hash } = await new IpfsDriver({ url: apiUrl }).store(jpeg)
+    const bad = await proxy((path, body) => {
+      if (path.startsWith('/api/v0/cat') && body.length > 100) body[100] = body[100]! ^ 0xff
+      return body
+    })
+    servers.push(bad.server)
+    await expect(new IpfsDriver({ url: bad.url }).fetch(hash)).rejects.toMatchObject({ code: 'ERR_INTEGRITY', expected: hash })
+  })
+
+  it('an add that answers with another CID is ERR_INTEGRITY', async () => {
+    const other = parseIpfsRef(sha256(Buffer.from('something else'))).cid
+    const lying = await proxy((path, body) => path.startsWith('/api/v0/add')
+      ? Buffer.from(body.toString().replace(/"Hash":"[^"]+"/, `"Hash":"${other}"`))
+      : body)
+    servers.push(lying.server)
+    const error = await new IpfsDriver({ url: lying.url }).store(testJpeg(`lie ${Date.now()}`)).catch(err => err)
+    expect(error).toMatchObject({ code: 'ERR_INTEGRITY', actual: other })
+  })
+
+  it('a node that is down is ERR_STORAGE_UNAVAILABLE, fast, naming the URL without credentials', async () => {
+    const down = await proxy((_path, body) => body)
+    await new Promise(resolve => down.server.close(resolve))
+    const driver = new IpfsDriver({ url: down.url.replace('http://', 'http://admin:hunter2@'), timeoutMs: 5000 })
+    const started = Date.now()
+    for (const call of [async () => await driver.exists(sha256(Buffer.from('x'))), async () => await driver.store(testJpeg('down')), async () => await driver.fetch(sha256(Buffer.from('x')))]) {
+      const error = await call().catch(err => err)
+      expect(error).toMatchObject({ code: 'ERR_STORAGE_UNAVAILABLE', path: down.url })
+      expect(error.message).toContain(down.url)
+      expect(inspect(error, { depth: 10 })).not.toContain('hunter2')
+    }
+    expect(Date.now() - started).toBeLessThan(3000)
+  })
+
+  it('a hung node aborts at the timeout (kubo-rpc-client\'s own timeout option does not)', async () => {
+    const hung = await proxy(() => 'hang')
+    servers.push(hung.server)
+    const timeoutMs = 700
+    const started = Date.now()
+    const error = await new IpfsDriver({ url: hung.url, timeoutMs }).exists(sha256(Buffer.from('x'))).catch(err => err)
+    const elapsed = Date.now() - started
+    expect(error).toMatchObject({ code: 'ERR_STORAGE_UNAVAILABLE', message: expect.stringContaining(`no answer within ${timeoutMs} ms`) })
+    expect(elapsed).toBeGreaterThanOrEqual(timeoutMs - 50)
+    expect(elapsed).toBeLessThan(timeoutMs + 3000)
+
+    // the bare client's global timeout is never applied: the same call is still waiting long after
+    const { create } = await import('kubo-rpc-client')
+    const bare = create({ url: hung.url, timeout: timeoutMs })
+    const outcome = await Promise.race([
+      bare.pin.ls({ type: 'recursive' })[Symbol.asyncIterator]().next().then(() => 'answered', () => 'failed'),
+      new Promise(resolve => setTimeout(() => resolve('still waiting'), timeoutMs * 3))
+    ])
+    expect(outcome).toBe('still waiting')
+  })
+
+  it('a caller\'s AbortSignal stops a call to a hung node', async () => {
+    const hung = await proxy(() => 'hang')
+    servers.push(hung.server)
+    const controller = new AbortController()
+    setTimeout(() => controller.abort(), 200)
+    await expect(new IpfsDriver({ url: hung.url }).exists(sha256(Buffer.from('x')), { signal: controller.signal })).rejects.toMatchObject({ name: 'AbortError' })
+  })
+
+  it('sends the Authorization header, and never prints it', async () => {
+    const watched = await proxy((_path, body) => body)
+    servers.push(watched.server)
+    const token = 'secret-token-123'
+    const driver = new IpfsDriver({ url: watched.url, auth: `Bearer ${token}` })
+    await driver.store(testJpeg(`auth ${Date.now()}`))
+    expect(watched.seen.every(req => req.headers.authorization === `Bearer ${token}`)).toBe(true)
+    expect(watched.seen.length).toBeGreaterThan(0)
+    const basic = await proxy((_path, body) => body)
+    servers.push(basic.server)
+    await new IpfsDriver({ url: basic.url.replace('http://', 'http://user:pa%3Ass@') }).exists(sha256(Buffer.from('x')))
+    expect(basic.seen[0]!.headers.authorization).toBe(`Basic ${Buffer.from('user:pa:ss').toString('base64')}`)
+    // an error from the node carries no secret either
+    await new Promise(resolve => watched.server.close(resolve))
+    const error = await driver.exists(sha256(Buffer.from('x'))).catch(err => err)
+    expect(error.code).toBe('ERR_STORAGE_UNAVAILABLE')
+    expect(inspect(error, { depth: 10 }) + String(error.stack) + JSON.stringify(driver) + inspect(driver, { depth: 10 })).not.toContain(token)
+  })
+
+  it('rejects refs no IPFS image can have', async () => {
+    const driver = new IpfsDriver({ url: apiUrl })
+    for (const ref of ['bafyreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy', '../etc', seededBytes(8, 'x').toString('hex')]) {
+      await expect(driver.exists(ref)).rejects.toMatchObject({ code: 'ERR_INVALID_REF' })
+    }
+  })
+})
+
+describe('IpfsDriver configuration', () => {
+  it.each([
+    ['SAI_IPFS_API_URL', 'ftp://node'], ['SAI_IPFS_API_URL', 'not a url'], ['SAI_IPFS_TIMEOUT_MS', 'soon'],
+    ['SAI_IPFS_GATEWAY_URL', '://'], ['SAI_IPFS_AUTH', 's3cr3t with spaces']
+  ])('a malformed %s is ERR_CONFIG naming it, without echoing the value', (name, value) => {
+    const error = (() => { try { createImageStorage({}, { SAI_IMAGE_STORAGE_DRIVER: 'ipfs', [name]: value }) } catch (err) { return err } })() as Error
+    expect(error).toMatchObject({ code: 'ERR_CONFIG', variable: name })
+    if (name !== 'SAI_IPFS_TIMEOUT_MS') expect(error.message).not.toContain(value)
+  })
+})
