@@ -15,6 +15,8 @@ export default defineConfig([
   // so each class exists once here too. No splitting: tsup's CJS splitting rewrites the import()
   // that loads the ESM-only kubo-rpc-client into a require() that Node 20 refuses.
   // multiformats is ESM-only as well: it is bundled in.
+  // the sai-images command
+  { entry: { cli: 'src/cli/index.ts' }, format: 'esm', splitting: true, sourcemap: true, target: 'node20', banner: { js: '#!/usr/bin/env node' } },
   {
     entry: { index: entry.index, testing: entry.testing },
     format: 'cjs',

@@ -22,4 +22,5 @@ export { sniffImageType, UNKNOWN_MIME_TYPE, type ImageMimeType } from './mime.js
 export { decodeImageString, type ImageInput } from './input.js'
 export { DEFAULT_MAX_BYTES, type LimitsInit } from './limits.js'
 export { toInferenceFields } from './types.js'
+export { createImageHandler, type ImageHandlerOptions } from './http.js'
 export type { AbortOptions, ImageEntry, ImageStat, ImageStorage, StorageResult, StoreOptions } from './types.js'

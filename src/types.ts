@@ -62,7 +62,7 @@ export interface ImageStorage {
   store: (input: ImageInput, options?: StoreOptions) => Promise<StorageResult>
   /** The verified bytes; `ERR_NOT_FOUND` if absent, `ERR_INTEGRITY` if they no longer match the ref. */
   fetch: (ref: string, options?: AbortOptions) => Promise<Buffer>
-  /** A stream of the bytes that errors with `ERR_INTEGRITY` at its end if they do not match. */
+  /** A stream of the bytes that errors with `ERR_INTEGRITY` at its end if they do not match; it never delivers all of wrong bytes. */
   fetchStream: (ref: string, options?: AbortOptions) => Promise<Readable>
   exists: (ref: string, options?: AbortOptions) => Promise<boolean>
   stat: (ref: string, options?: AbortOptions) => Promise<ImageStat>

@@ -154,14 +154,20 @@ export class FilesystemDriver implements ImageStorage {
     options.signal?.throwIfAborted()
     const handle = await this.openObject(sha256, path)
     const hash = createHash('sha256')
+    // the last chunk is held back until the bytes check out: a consumer never receives them all
+    // when they are wrong (an HTTP client with the whole Content-Length would take them as good)
+    let held: Buffer | undefined
     const verify = new Transform({
       transform (chunk: Buffer, _encoding, done) {
         hash.update(chunk)
-        done(null, chunk)
+        const previous = held
+        held = chunk
+        done(null, previous)
       },
       flush (done) {
         const actual = hash.digest('hex')
-        done(actual === sha256 ? null : new IntegrityError(sha256, actual, path))
+        if (actual !== sha256) return done(new IntegrityError(sha256, actual, path))
+        done(null, held)
       }
     })
     pipeline(handle.createReadStream(), verify, () => {})

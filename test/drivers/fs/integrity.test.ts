@@ -25,6 +25,10 @@ describe('FilesystemDriver never returns wrong bytes, never trusts a damaged obj
     expect(error).toBeInstanceOf(IntegrityError)
     expect(error).toMatchObject({ code: 'ERR_INTEGRITY', expected: hash, path })
     await expect(drain(await storage.fetchStream(hash))).rejects.toMatchObject({ code: 'ERR_INTEGRITY' })
+    // and the consumer never receives all of the wrong bytes
+    let received = 0
+    await expect((async () => { for await (const chunk of await storage.fetchStream(hash)) received += (chunk as Buffer).length })()).rejects.toThrow()
+    expect(received).toBeLessThan(300_000)
   })
 
   it.each([

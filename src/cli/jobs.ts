@@ -1,0 +1,113 @@
+/**
+ * `import` and `migrate`: one-time jobs over many files. Bounded concurrency, a JSONL mapping that
+ * makes them resumable, a progress bar, and a clean stop on Ctrl-C (work under way finishes, no
+ * new work starts, the summary says how far it got).
+ */
+import { opendir } from 'node:fs/promises'
+import { join } from 'node:path'
+import { forEachConcurrent } from '../concurrency.js'
+import { ImageStorageError, IntegrityError } from '../errors.js'
+import type { ImageStorage } from '../types.js'
+import { Mapping } from './mapping.js'
+import { Progress } from './progress.js'
+
+export interface JobOptions {
+  mapping: string
+  concurrency: number
+  progress: boolean
+  /** Set when the user asks to stop: no new work starts. */
+  stop: AbortSignal
+}
+
+export interface JobSummary {
+  total: number
+  /** Done in an earlier run, found in the mapping. */
+  skipped: number
+  done: number
+  failed: Array<{ item: string, code: string, message: string }>
+  interrupted: boolean
+  mapping: string
+}
+
+/** Runs `work` over `items` not yet in the mapping; failures of single items are collected. */
+async function run<T> (label: string, items: T[], idOf: (item: T) => string, mappingField: string, options: JobOptions,
+  work: (item: T) => Promise<Record<string, unknown> | undefined>): Promise<JobSummary> {
+  const mapping = await Mapping.open(options.mapping)
+  const finished = mapping.done(mappingField)
+  const todo = items.filter(item => !finished.has(idOf(item)))
+  const summary: JobSummary = { total: items.length, skipped: items.length - todo.length, done: 0, failed: [], interrupted: false, mapping: options.mapping }
+  const progress = new Progress(label, todo.length, options.progress)
+  function * pending (): Generator<T> {
+    for (const item of todo) {
+      if (options.stop.aborted) return
+      yield item
+    }
+  }
+  try {
+    await forEachConcurrent(pending(), options.concurrency, async item => {
+      try {
+        const line = await work(item)
+        if (line !== undefined) await mapping.append(line)
+        summary.done++
+      } catch (err) {
+        // a store that cannot be used stops the job; a bad item is recorded and passed over
+        if (!(err instanceof ImageStorageError) || err.code === 'ERR_STORAGE_UNAVAILABLE' || err.code === 'ERR_CONFIG') throw err
+        summary.failed.push({ item: idOf(item), code: err.code, message: err.message })
+      } finally {
+        progress.tick()
+      }
+    })
+  } finally {
+    progress.stop()
+    await mapping.close()
+  }
+  summary.interrupted = options.stop.aborted && summary.done + summary.failed.length < todo.length
+  return summary
+}
+
+/** Every regular file below `dir`, sorted, as paths relative to it. */
+async function filesBelow (dir: string, prefix = ''): Promise<string[]> {
+  const found: string[] = []
+  for await (const entry of await opendir(join(dir, prefix))) {
+    const path = prefix === '' ? entry.name : `${prefix}/${entry.name}`
+    if (entry.isDirectory()) found.push(...await filesBelow(dir, path))
+    else if (entry.isFile()) found.push(path)
+  }
+  return found.sort()
+}
+
+/** Stores every file below `dir`; the mapping says source → hash, key, size, duplicate. */
+export async function importTree (storage: ImageStorage, dir: string, options: JobOptions): Promise<JobSummary> {
+  const files = await filesBelow(dir)
+  return await run('import', files, file => file, 'source', options, async file => {
+    const result = await storage.store({ path: join(dir, file) })
+    return { source: file, hash: result.hash, key: result.key, size: result.size, duplicate: result.isDuplicate }
+  })
+}
+
+/**
+ * Copies every object of `from` into `to`, checks each on the target (fetched back, verified by
+ * the target's own address, and compared by SHA-256), and maps sha256 → hash and path there.
+ */
+export async function migrate (from: ImageStorage, to: ImageStorage, options: JobOptions & { dryRun: boolean }): Promise<JobSummary & { bytes: number }> {
+  const entries = []
+  for await (const entry of from.list()) entries.push(entry)
+  let bytes = 0
+  if (options.dryRun) {
+    const mapping = await Mapping.open(options.mapping)
+    const finished = mapping.done('sha256')
+    await mapping.close()
+    const todo = entries.filter(entry => !finished.has(entry.sha256 ?? entry.hash))
+    for (const entry of todo) bytes += (await from.stat(entry.hash)).size
+    return { total: entries.length, skipped: entries.length - todo.length, done: 0, failed: [], interrupted: false, mapping: options.mapping, bytes }
+  }
+  const summary = await run('migrate', entries, entry => entry.sha256 ?? entry.hash, 'sha256', options, async entry => {
+    const source = await from.fetch(entry.hash)
+    const stored = await to.store(source, { allowNonImage: true })
+    const copy = await to.fetch(stored.hash)
+    if (!copy.equals(source)) throw new IntegrityError(entry.hash, `a different copy at ${stored.hash}`, stored.path)
+    bytes += source.length
+    return { sha256: stored.sha256, source: entry.hash, hash: stored.hash, path: stored.path, key: stored.key, size: stored.size }
+  })
+  return { ...summary, bytes }
+}
