@@ -2,14 +2,18 @@
 // while the conformance suite counts.
 import { execFileSync } from 'node:child_process'
 import { createHash } from 'node:crypto'
+import { readFile } from 'node:fs/promises'
 import { createServer, request, type IncomingMessage, type Server } from 'node:http'
+import { join } from 'node:path'
 import { inspect } from 'node:util'
 import { afterAll, describe, expect, inject, it } from 'vitest'
+import { FilesystemDriver } from '../../drivers/fs/index.js'
 import { IpfsDriver, parseIpfsRef } from '../../drivers/ipfs/index.js'
 import { cidOf } from '../../drivers/ipfs/cid.js'
 import { createImageStorage } from '../../src/factory.js'
 import { describeImageStorage, seededBytes, testJpeg } from '../../src/testing/index.js'
 import { consumerApp } from '../helpers/consumer.js'
+import { tempDir } from '../helpers/tmp.js'
 
 const apiUrl = inject('ipfsApiUrl')
 const sha256 = (bytes: Uint8Array): string => createHash('sha256').update(bytes).digest('hex')
@@ -98,6 +102,29 @@ describe('IpfsDriver on a real IPFS node', () => {
     const app = await consumerApp(['consumer-ipfs.cjs'])
     const out = execFileSync(process.execPath, ['consumer-ipfs.cjs', apiUrl], { cwd: app, encoding: 'utf8' })
     expect(JSON.parse(out)).toMatchObject({ ok: true, small: expect.stringMatching(/^bafkrei/), large: expect.stringMatching(/^bafybei/) })
+  })
+
+  it('sai-images migrate --from fs --to ipfs copies, verifies on the node, maps sha256 to CID, and resumes', async () => {
+    const root = await tempDir()
+    const fs = new FilesystemDriver({ root })
+    const images = [testJpeg(`migrate small ${Date.now()}`, 40_000), testJpeg(`migrate large ${Date.now()}`, 3 * MiB)]
+    for (let i = 0; i < 10; i++) images.push(testJpeg(`migrate ${i} ${Date.now()}`, 5000))
+    for (const image of images) await fs.store(image)
+    const mapping = join(await tempDir(), 'migrate.jsonl')
+    const cli = new URL('../../dist/cli.js', import.meta.url).pathname
+    const run = (...extra: string[]): string => execFileSync(process.execPath, [cli, 'migrate', '--from', 'fs', '--to', 'ipfs', '--root', root, '--mapping', mapping, '--json', ...extra],
+      { env: { ...process.env, SAI_IPFS_API_URL: apiUrl }, encoding: 'utf8' })
+    expect(JSON.parse(run('--dry-run'))).toMatchObject({ total: 12, skipped: 0 })
+    expect(JSON.parse(run())).toMatchObject({ total: 12, done: 12, failed: [], interrupted: false })
+    const entries = (await readFile(mapping, 'utf8')).trim().split('\n').map(line => JSON.parse(line))
+    expect(entries).toHaveLength(12)
+    for (const entry of entries) {
+      expect(entry.path).toBe(`ipfs://${entry.hash}`)
+      const bytes = await storage.fetch(entry.hash)
+      expect(sha256(bytes)).toBe(entry.sha256)
+      expect(entry.hash.startsWith(bytes.length > MiB ? 'bafybei' : 'bafkrei')).toBe(true)
+    }
+    expect(JSON.parse(run())).toMatchObject({ total: 12, done: 0, skipped: 12 })
   })
 
   it('is chosen by the factory with SAI_IMAGE_STORAGE_DRIVER=ipfs', async () => {
