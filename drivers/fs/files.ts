@@ -1,6 +1,6 @@
 /** Small filesystem steps the driver and `verify` share. */
 import { createHash } from 'node:crypto'
-import { open, type FileHandle } from 'node:fs/promises'
+import { open, unlink, type FileHandle } from 'node:fs/promises'
 import type { Stats } from 'node:fs'
 
 /** Makes a directory's entries (a new link, a new subdirectory) survive a power cut. */
@@ -38,11 +38,23 @@ export async function statIfIntact (path: string, size: number, check: (handle: 
   const handle = await openIfExists(path)
   if (handle === undefined) return undefined
   try {
-    const stats = await handle.stat()
-    return stats.isFile() && stats.size === size && await check(handle) ? stats : undefined
+    const [stats, intact] = await Promise.all([handle.stat(), check(handle)])
+    return stats.isFile() && stats.size === size && intact ? stats : undefined
   } finally {
     await handle.close()
   }
+}
+
+/** Whether an open file holds exactly `bytes`: one read of one byte more than expected. */
+export async function holdsBytes (handle: FileHandle, bytes: Buffer): Promise<boolean> {
+  const buffer = Buffer.allocUnsafe(bytes.length + 1)
+  const { bytesRead } = await handle.read(buffer, 0, buffer.length, 0)
+  return bytesRead === bytes.length && buffer.subarray(0, bytesRead).equals(bytes)
+}
+
+/** Removes a file that may already be gone. */
+export async function removeIfExists (path: string): Promise<void> {
+  await unlink(path).catch((err: unknown) => { if (!isMissing(err)) throw err })
 }
 
 export function isMissing (err: unknown): boolean {

@@ -15,7 +15,7 @@
  * ```
  */
 import { createHash, randomUUID } from 'node:crypto'
-import { chmod, link, mkdir, open, readFile, rename, rm, stat, unlink, type FileHandle } from 'node:fs/promises'
+import { chmod, link, mkdir, open, readFile, rename, stat, unlink, type FileHandle } from 'node:fs/promises'
 import { dirname, join, resolve } from 'node:path'
 import { addAbortSignal, pipeline, Transform, type Readable } from 'node:stream'
 import { IntegrityError, isUnavailable, NotFoundError, StorageUnavailableError } from '../../src/errors.js'
@@ -25,7 +25,7 @@ import { SNIFF_BYTES, sniffImageType, UNKNOWN_MIME_TYPE } from '../../src/mime.j
 import { parseImageRef } from '../../src/ref.js'
 import { PrefixSharding, type ShardingStrategy } from '../../src/sharding.js'
 import type { AbortOptions, ImageEntry, ImageStat, ImageStorage, StorageResult, StoreOptions } from '../../src/types.js'
-import { fsyncDir, hashFile, isMissing, openIfExists, statIfIntact } from './files.js'
+import { fsyncDir, hashFile, holdsBytes, isMissing, openIfExists, removeIfExists, statIfIntact } from './files.js'
 import { verifyStore, walkStore, TEMP_DIR, type VerifyOptions, type VerifyReport } from './verify.js'
 
 export const DEFAULT_ROOT = './data/images'
@@ -51,8 +51,6 @@ export class FilesystemDriver implements ImageStorage {
   readonly sharding: ShardingStrategy
   private readonly init: FilesystemDriverInit
   private readonly fsync: boolean
-  /** Directories whose entry in their parent this process has made durable. */
-  private readonly durableDirs = new Set<string>()
   private ready?: Promise<void>
 
   constructor (init: FilesystemDriverInit = {}) {
@@ -74,7 +72,7 @@ export class FilesystemDriver implements ImageStorage {
   private async storeBytes (bytes: Buffer, limits: InputLimits, signal?: AbortSignal): Promise<StorageResult> {
     const digest = digestBytes(bytes, limits)
     const path = join(this.root, this.sharding.encode(digest.sha256))
-    const sameBytes = async (handle: FileHandle): Promise<boolean> => (await handle.readFile()).equals(bytes)
+    const sameBytes = async (handle: FileHandle): Promise<boolean> => await holdsBytes(handle, bytes)
     const existing = await statIfIntact(path, bytes.length, sameBytes)
     if (existing !== undefined) return this.result(digest, true, existing.mtime)
     signal?.throwIfAborted()
@@ -108,7 +106,7 @@ export class FilesystemDriver implements ImageStorage {
       if (this.fsync) await handle.sync()
     } catch (err) {
       await handle.close()
-      await rm(temp, { force: true })
+      await removeIfExists(temp)
       throw err
     }
     await handle.close()
@@ -120,19 +118,15 @@ export class FilesystemDriver implements ImageStorage {
     const path = join(this.root, this.sharding.encode(digest.sha256))
     try {
       signal?.throwIfAborted()
-      await this.makeShardDir(dirname(path))
-      try {
-        await link(temp, path)
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err
+      if (!await this.linkIntoPlace(temp, path)) {
         const existing = await statIfIntact(path, digest.size, isIntact)
         if (existing !== undefined) return this.result(digest, true, existing.mtime)
-        await rename(temp, path)
+        await rename(temp, path) // the object there is damaged: replace it, atomically
       }
       if (this.fsync) await fsyncDir(dirname(path))
       return this.result(digest, false, new Date())
     } finally {
-      await rm(temp, { force: true })
+      await removeIfExists(temp)
     }
   }
 
@@ -290,25 +284,38 @@ export class FilesystemDriver implements ImageStorage {
     }
   }
 
-  private async makeShardDir (dir: string): Promise<void> {
-    if (!this.durableDirs.has(dir)) await this.makeDirs(dir, this.root)
+  /**
+   * Links the temp to `path` without overwriting: false if the name is taken. The shard directory
+   * is made only when the link says it is missing, so the steady state costs no extra call.
+   */
+  private async linkIntoPlace (temp: string, path: string): Promise<boolean> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await link(temp, path)
+        return true
+      } catch (err) {
+        const code = (err as NodeJS.ErrnoException).code
+        if (code === 'EEXIST') return false
+        if (code !== 'ENOENT' || attempt > 0) throw err
+        await this.makeDirs(dirname(path), this.root)
+      }
+    }
   }
 
   /**
    * Creates `dir` and its parents below `base` with the exact mode (mkdir applies the umask and
-   * drops setgid), then fsyncs each one's parent once per process, so that the new names survive
-   * a power cut whoever created them.
+   * drops setgid), and fsyncs the parent of each directory made here, so that its name survives a
+   * power cut. A directory another writer made is that writer's to make durable (on ext4 and XFS,
+   * the fsync of a directory commits its creation too).
    */
   private async makeDirs (dir: string, base: string): Promise<void> {
     const first = await mkdir(dir, { recursive: true, mode: this.init.dirMode ?? 0o777 })
-    const chain: string[] = []
-    for (let d = dir; d !== base && d !== dirname(d); d = dirname(d)) chain.unshift(d)
-    if (first !== undefined && this.init.dirMode !== undefined) {
-      for (const d of chain) if (d.length >= first.length) await chmod(d, this.init.dirMode)
-    }
-    for (const d of chain) {
-      if (this.fsync && !this.durableDirs.has(d)) await fsyncDir(dirname(d))
-      this.durableDirs.add(d)
+    if (first === undefined) return
+    const created: string[] = []
+    for (let d = dir; d.length >= first.length && d !== base; d = dirname(d)) created.unshift(d)
+    for (const d of created) {
+      if (this.init.dirMode !== undefined) await chmod(d, this.init.dirMode)
+      if (this.fsync) await fsyncDir(dirname(d))
     }
   }
 }

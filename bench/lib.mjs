@@ -1,0 +1,65 @@
+// Timing helpers. Every ratio compares figures taken side by side in the same run: candidates are
+// measured in interleaved rounds (a, b, a, b, ...) and each keeps its median round, so a noisy
+// neighbour slows both alike.
+import { testJpeg } from '../dist/testing.js'
+
+export const KB = 1024
+export const MB = 1024 * 1024
+
+/** Runs `op(i, worker)` from `concurrency` workers for about `seconds`; ops per second and latency. */
+export async function run (op, { concurrency = 1, seconds = 0.5, minOps = 10, maxOps = 100_000 } = {}) {
+  let next = 0
+  const latencies = []
+  const started = performance.now()
+  const deadline = started + seconds * 1000
+  await Promise.all(Array.from({ length: concurrency }, async (_, worker) => {
+    while (next < maxOps && (performance.now() < deadline || next < minOps)) {
+      const i = next++
+      const t = performance.now()
+      await op(i, worker)
+      latencies.push(performance.now() - t)
+    }
+  }))
+  const elapsed = (performance.now() - started) / 1000
+  latencies.sort((a, b) => a - b)
+  return {
+    ops: latencies.length,
+    opsPerSec: latencies.length / elapsed,
+    meanMs: latencies.reduce((a, b) => a + b, 0) / latencies.length,
+    p50Ms: latencies[Math.floor(latencies.length / 2)],
+    p99Ms: latencies[Math.min(latencies.length - 1, Math.floor(latencies.length * 0.99))]
+  }
+}
+
+/** Measures each candidate in `rounds` interleaved rounds; each keeps its median round by ops/s. */
+export async function compare (candidates, options = {}, rounds = 3) {
+  const results = Object.fromEntries(Object.keys(candidates).map(name => [name, []]))
+  for (let round = 0; round < rounds; round++) {
+    for (const [name, op] of Object.entries(candidates)) results[name].push(await run(op, options))
+  }
+  return Object.fromEntries(Object.entries(results).map(([name, list]) => {
+    list.sort((a, b) => a.opsPerSec - b.opsPerSec)
+    return [name, list[Math.floor(list.length / 2)]]
+  }))
+}
+
+/**
+ * Payloads of one size: `count` buffers of random bytes behind a valid JPEG header, one per worker.
+ * `fresh(worker)` writes a counter into the first comment segment of that worker's buffer, so every
+ * call gives bytes never stored before.
+ */
+export function payloads (size, count, seed = 'bench') {
+  const buffers = Array.from({ length: count }, (_, i) => testJpeg(`${seed} ${size} ${i}`, size))
+  let counter = 0
+  return {
+    size,
+    buffers,
+    fresh (worker) {
+      const buffer = buffers[worker]
+      buffer.writeBigUInt64BE(BigInt(++counter) + (BigInt(process.pid) << 40n), 6)
+      return buffer
+    }
+  }
+}
+
+export const ratio = (a, b) => Math.round((a / b) * 1000) / 1000

@@ -1,0 +1,287 @@
+// npm run bench: the filesystem driver side by side with the irreducible work (the limit) and with
+// cacache, memory use on a 512 MB stream, latency at scale, bulk import, and the IPFS driver against
+// the bare client. Writes bench/RESULTS.md and bench/results.json.
+//   node bench/run.mjs [--quick] [--only fs,cacache,memory,scale,bulk,ipfs]
+import { execFileSync } from 'node:child_process'
+import { createHash, randomUUID } from 'node:crypto'
+import { mkdirSync } from 'node:fs'
+import { mkdir, mkdtemp, open, readFile, rename, rm, writeFile } from 'node:fs/promises'
+import { cpus, freemem, totalmem, tmpdir } from 'node:os'
+import { join } from 'node:path'
+import cacache from 'cacache'
+import { FilesystemDriver } from '../dist/drivers/fs.js'
+import { compare, KB, MB, payloads, ratio, run } from './lib.mjs'
+
+const quick = process.argv.includes('--quick')
+const only = process.argv.includes('--only') ? process.argv[process.argv.indexOf('--only') + 1].split(',') : undefined
+const want = section => only === undefined || only.includes(section)
+const SECONDS = quick ? 0.2 : 0.5
+const SIZES = quick ? [64 * KB, 600 * KB, 5 * MB] : [16 * KB, 64 * KB, 256 * KB, 600 * KB, MB, 2 * MB, 5 * MB]
+const CONCURRENCY = [1, 4, 16]
+const here = new URL('.', import.meta.url).pathname
+const scratch = await mkdtemp(join(process.env.BENCH_DIR ?? tmpdir(), 'sai-bench-'))
+const results = { machine: machine(), date: new Date().toISOString(), quick, sections: {} }
+const targets = []
+const log = (...args) => console.log(...args)
+
+function machine () {
+  let fs = '?'
+  try { fs = execFileSync('df', ['-T', tmpdir()], { encoding: 'utf8' }).split('\n')[1].split(/\s+/)[1] } catch {}
+  return { cpu: cpus()[0]?.model, cores: cpus().length, memoryGB: Math.round(totalmem() / 2 ** 30), freeGB: Math.round(freemem() / 2 ** 30), node: process.version, platform: `${process.platform} ${process.arch}`, filesystem: fs }
+}
+
+function target (name, value, limit, direction, note = '') {
+  const met = direction === '>=' ? value >= limit : value <= limit
+  targets.push({ name, value, limit: `${direction} ${limit}`, met, note })
+  log(`  target ${met ? 'MET ' : 'MISS'} ${name}: ${value} (${direction} ${limit}) ${note}`)
+}
+
+const sha256 = bytes => createHash('sha256').update(bytes).digest('hex')
+
+async function fsyncDir (dir) {
+  const handle = await open(dir, 'r')
+  await handle.sync()
+  await handle.close()
+}
+
+/** Every shard directory of the default layout, made once: the steady state of a store in use. */
+function shardDirs (root) {
+  for (let a = 0; a < 256; a++) {
+    for (let b = 0; b < 256; b++) mkdirSync(join(root, hex(a), hex(b)), { recursive: true })
+  }
+  return root
+}
+const hex = n => n.toString(16).padStart(2, '0')
+
+/**
+ * The irreducible work of a store in the same layout: SHA-256, a temp file in the shard directory,
+ * [fsync], rename into place, [fsync the directory]. Returns the path, to be removed later.
+ */
+async function limitStore (root, bytes, durable) {
+  const name = sha256(bytes)
+  const dir = join(root, name.slice(0, 2), name.slice(2, 4))
+  const temp = join(dir, `${randomUUID()}.tmp`)
+  const handle = await open(temp, 'wx')
+  await handle.writeFile(bytes)
+  if (durable) await handle.sync()
+  await handle.close()
+  await rename(temp, join(dir, `${name}.jpg`))
+  if (durable) await fsyncDir(dir)
+  return join(dir, `${name}.jpg`)
+}
+
+async function filesystem () {
+  const rows = []
+  const base = await mkdtemp(join(scratch, 'fs-'))
+  const roots = Object.fromEntries(['durable', 'plain', 'limitDurable', 'limitPlain'].map(name => [name, shardDirs(join(base, name))]))
+  const durable = new FilesystemDriver({ root: roots.durable })
+  const plain = new FilesystemDriver({ root: roots.plain, fsync: false })
+  for (const size of SIZES) {
+    for (const concurrency of CONCURRENCY) {
+      const label = `${size / KB} KB, concurrency ${concurrency}`
+      const written = []
+      const keep = path => { written.push(path) }
+      const data = payloads(size, concurrency)
+      const options = { concurrency, seconds: SECONDS }
+      const store = await compare({
+        storeDurable: async (_, w) => keep((await durable.store(data.fresh(w))).path),
+        limitDurable: async (_, w) => keep(await limitStore(roots.limitDurable, data.fresh(w), true)),
+        storeNoFsync: async (_, w) => keep((await plain.store(data.fresh(w))).path),
+        limitPlain: async (_, w) => keep(await limitStore(roots.limitPlain, data.fresh(w), false))
+      }, options, 5) // fsync latency varies most: more rounds
+      const stored = await durable.store(data.buffers[0])
+      const read = await compare({
+        duplicate: async () => durable.store(data.buffers[0]),
+        hashAlone: async () => sha256(data.buffers[0]),
+        fetch: async () => durable.fetch(stored.hash),
+        readFileAndHash: async () => sha256(await readFile(stored.path)),
+        readFile: async () => readFile(stored.path),
+        fetchStream: async () => { for await (const _ of await durable.fetchStream(stored.hash)); },
+        existsHit: async () => durable.exists(stored.hash),
+        existsMiss: async (i) => durable.exists(sha256(Buffer.from(`miss ${i}`)))
+      }, options)
+      const row = { size, concurrency, ...Object.fromEntries(Object.entries({ ...store, ...read }).map(([k, v]) => [k, { opsPerSec: Math.round(v.opsPerSec), meanMs: +v.meanMs.toFixed(3), p99Ms: +v.p99Ms.toFixed(3) }])) }
+      row.ratios = {
+        durableVsLimit: ratio(store.storeDurable.opsPerSec, store.limitDurable.opsPerSec),
+        noFsyncVsLimit: ratio(store.storeNoFsync.opsPerSec, store.limitPlain.opsPerSec),
+        duplicateVsHash: ratio(read.duplicate.meanMs, read.hashAlone.meanMs),
+        fetchVsReadAndHash: ratio(read.fetch.meanMs, read.readFileAndHash.meanMs)
+      }
+      log(`${label}: ${JSON.stringify(row.ratios)}`)
+      rows.push(row)
+      await Promise.all([...written, stored.path].map(async path => rm(path, { force: true })))
+    }
+  }
+  await rm(base, { recursive: true, force: true })
+  results.sections.filesystem = rows
+  const at = (size, c) => rows.find(r => r.size === size && r.concurrency === c)
+  for (const c of CONCURRENCY) {
+    const r = at(600 * KB, c)
+    target(`durable store / durable limit loop (600 KB, c${c})`, r.ratios.durableVsLimit, 0.85, '>=')
+    target(`fsync-off store / plain loop (600 KB, c${c})`, r.ratios.noFsyncVsLimit, 0.9, '>=')
+  }
+  const sequential = at(600 * KB, 1)
+  target('duplicate store time / SHA-256 alone (600 KB)', sequential.ratios.duplicateVsHash, 1.2, '<=')
+  target('verified fetch time / readFile + SHA-256 (600 KB)', sequential.ratios.fetchVsReadAndHash, 1.3, '<=')
+}
+
+async function peer () {
+  const rows = []
+  for (const size of SIZES) {
+    const dir = await mkdtemp(join(scratch, 'peer-'))
+    const durable = new FilesystemDriver({ root: join(dir, 'ours') })
+    const plain = new FilesystemDriver({ root: join(dir, 'ours-nofsync'), fsync: false })
+    const cache = join(dir, 'cacache')
+    const data = payloads(size, 1)
+    const options = { seconds: SECONDS }
+    const puts = await compare({
+      oursDurable: async () => durable.store(data.fresh(0)),
+      oursNoFsync: async () => plain.store(data.fresh(0)),
+      cacachePut: async () => cacache.put(cache, randomUUID(), data.fresh(0), { algorithms: ['sha256'] })
+    }, options)
+    const ours = await plain.store(data.buffers[0])
+    const integrity = await cacache.put(cache, 'fixed', data.buffers[0], { algorithms: ['sha256'] })
+    const gets = await compare({
+      oursFetch: async () => plain.fetch(ours.hash),
+      cacacheGet: async () => cacache.get.byDigest(cache, integrity)
+    }, options)
+    const row = {
+      size,
+      opsPerSec: Object.fromEntries(Object.entries({ ...puts, ...gets }).map(([k, v]) => [k, Math.round(v.opsPerSec)])),
+      ratios: {
+        storeNoFsyncVsCacache: ratio(puts.oursNoFsync.opsPerSec, puts.cacachePut.opsPerSec),
+        storeDurableVsCacache: ratio(puts.oursDurable.opsPerSec, puts.cacachePut.opsPerSec),
+        fetchVsCacache: ratio(gets.oursFetch.opsPerSec, gets.cacacheGet.opsPerSec)
+      }
+    }
+    log(`cacache ${size / KB} KB: ${JSON.stringify(row.ratios)}`)
+    rows.push(row)
+    await rm(dir, { recursive: true, force: true })
+  }
+  results.sections.cacache = rows
+  const r = rows.find(row => row.size === 600 * KB)
+  target('store ops/s / cacache put (600 KB, both without fsync)', r.ratios.storeNoFsyncVsCacache, 2, '>=', 'cacache does not fsync; durable: ' + r.ratios.storeDurableVsCacache)
+  target('fetch ops/s / cacache get.byDigest (600 KB)', r.ratios.fetchVsCacache, 2, '>=')
+}
+
+async function memory () {
+  const root = await mkdtemp(join(scratch, 'memory-'))
+  const child = (...args) => JSON.parse(execFileSync(process.execPath, [join(here, 'memory-child.mjs'), args[0], root, String(quick ? 128 : 512), ...args.slice(1)], { encoding: 'utf8' }))
+  const store = child('store')
+  const fetch = child('fetch', store.hash)
+  results.sections.memory = { store, fetch }
+  log(`memory: ${JSON.stringify(results.sections.memory)}`)
+  target(`peak RSS growth, store of a ${store.megabytes} MB stream (MB)`, store.growthMB, 64, '<=')
+  target(`peak RSS growth, fetchStream of a ${fetch.megabytes} MB object (MB)`, fetch.growthMB, 64, '<=')
+  await rm(root, { recursive: true, force: true })
+}
+
+async function scale () {
+  const root = await mkdtemp(join(scratch, 'scale-'))
+  const storage = new FilesystemDriver({ root, fsync: false })
+  const data = payloads(2 * KB, 1, 'scale')
+  const hashes = []
+  const latency = async () => {
+    const pick = i => hashes[(i * 7919) % hashes.length]
+    const measured = await compare({
+      existsHit: async i => storage.exists(pick(i)),
+      existsMiss: async i => storage.exists(sha256(Buffer.from(`absent ${i}`))),
+      fetch: async i => storage.fetch(pick(i))
+    }, { seconds: SECONDS * 2 })
+    return Object.fromEntries(Object.entries(measured).map(([k, v]) => [k, +v.meanMs.toFixed(4)]))
+  }
+  const fill = async count => {
+    await run(async (_, w) => { hashes.push((await storage.store(data.fresh(w))).hash) }, { concurrency: 8, seconds: 3600, minOps: 0, maxOps: count - hashes.length })
+  }
+  const small = quick ? 2_000 : 10_000
+  const large = quick ? 20_000 : 200_000
+  await fill(small)
+  const at10k = await latency()
+  await fill(large)
+  const at200k = await latency()
+  results.sections.scale = { objects: [small, large], at10k, at200k }
+  log(`scale: ${JSON.stringify(results.sections.scale)}`)
+  for (const op of ['existsHit', 'existsMiss', 'fetch']) target(`${op} latency at ${large} / at ${small} objects`, ratio(at200k[op], at10k[op]), 1.3, '<=')
+  await rm(root, { recursive: true, force: true })
+}
+
+async function bulk () {
+  const count = quick ? 1000 : 10_000
+  const source = await mkdtemp(join(scratch, 'bulk-src-'))
+  const data = payloads(64 * KB, 1, 'bulk')
+  for (let id = 0; id < count; id++) {
+    const dir = join(source, 'original', String(Math.floor(id / 1000)))
+    if (id % 1000 === 0) await mkdir(dir, { recursive: true })
+    await writeFile(join(dir, `${id}.jpg`), data.fresh(0))
+  }
+  const rows = []
+  for (const concurrency of CONCURRENCY) {
+    const root = await mkdtemp(join(scratch, 'bulk-store-'))
+    const started = performance.now()
+    execFileSync(process.execPath, [join(here, '../dist/cli.js'), 'import', source, '--mapping', join(root, 'map.jsonl'), '--concurrency', String(concurrency), '--json'],
+      { env: { ...process.env, SAI_IMAGE_STORAGE_PATH: join(root, 'store') }, encoding: 'utf8' })
+    const seconds = (performance.now() - started) / 1000
+    rows.push({ files: count, fileKB: 64, concurrency, seconds: +seconds.toFixed(2), filesPerSec: Math.round(count / seconds), MBPerSec: +((count * 64 / 1024) / seconds).toFixed(1) })
+    log(`bulk import c${concurrency}: ${JSON.stringify(rows.at(-1))}`)
+    await rm(root, { recursive: true, force: true })
+  }
+  results.sections.bulk = rows
+  await rm(source, { recursive: true, force: true })
+}
+
+async function ipfs () {
+  const { startIpfsNode } = await import('../test/ipfs-node/node.mjs')
+  const { IpfsDriver } = await import('../dist/drivers/ipfs.js')
+  const { create } = await import('kubo-rpc-client')
+  // the same parameters the driver sends, so both sides do the same work on the node
+  const ADD_OPTIONS = { cidVersion: 1, rawLeaves: true, chunker: 'size-1048576', hashAlg: 'sha2-256', trickle: false, pin: true }
+  const node = await startIpfsNode()
+  try {
+    const driver = new IpfsDriver({ url: node.url })
+    const bare = create({ url: node.url })
+    const rows = []
+    for (const size of [64 * KB, 600 * KB, 2 * MB]) {
+      const data = payloads(size, 1, 'ipfs')
+      const stores = await compare({
+        driverStore: async () => driver.store(data.fresh(0)),
+        bareAdd: async () => bare.add(data.fresh(0), ADD_OPTIONS)
+      }, { seconds: SECONDS * 2 })
+      const { hash } = await driver.store(data.buffers[0])
+      const fetches = await compare({
+        driverFetch: async () => driver.fetch(hash),
+        bareCat: async () => { const chunks = []; for await (const c of bare.cat(hash)) chunks.push(c); return Buffer.concat(chunks) }
+      }, { seconds: SECONDS * 2 })
+      const row = {
+        size,
+        meanMs: Object.fromEntries(Object.entries({ ...stores, ...fetches }).map(([k, v]) => [k, +v.meanMs.toFixed(2)])),
+        ratios: { store: ratio(stores.driverStore.meanMs, stores.bareAdd.meanMs), fetch: ratio(fetches.driverFetch.meanMs, fetches.bareCat.meanMs) }
+      }
+      log(`ipfs ${size / KB} KB: ${JSON.stringify(row)}`)
+      rows.push(row)
+    }
+    results.sections.ipfs = rows
+    const r = rows.find(row => row.size === 600 * KB)
+    target('IPFS driver store time / bare add (600 KB)', r.ratios.store, 1.15, '<=')
+    target('IPFS driver fetch time / bare cat (600 KB)', r.ratios.fetch, 1.15, '<=')
+  } finally {
+    await node.stop()
+  }
+}
+
+try {
+  log(`machine: ${JSON.stringify(results.machine)}`)
+  for (const [name, section] of Object.entries({ fs: filesystem, cacache: peer, memory, scale, bulk, ipfs })) {
+    if (!want(name)) continue
+    log(`\n== ${name}`)
+    const started = performance.now()
+    await section()
+    log(`   (${((performance.now() - started) / 1000).toFixed(0)} s)`)
+  }
+} finally {
+  await rm(scratch, { recursive: true, force: true })
+}
+results.targets = targets
+const file = quick ? 'results-quick' : 'results'
+await writeFile(join(here, `${file}.json`), JSON.stringify(results, null, 2) + '\n')
+await writeFile(join(here, quick ? 'RESULTS-quick.md' : 'RESULTS.md'), (await import('./report.mjs')).report(results))
+log(`\nwritten: bench/${file}.json, bench/${quick ? 'RESULTS-quick.md' : 'RESULTS.md'}; ${targets.filter(t => t.met).length} of ${targets.length} targets met`)
