@@ -76,14 +76,16 @@ export class FilesystemDriver implements ImageStorage {
     const existing = await statIfIntact(path, bytes.length, sameBytes)
     if (existing !== undefined) return this.result(digest, true, existing.mtime)
     signal?.throwIfAborted()
-    const temp = await this.writeTemp(async handle => { await handle.writeFile(bytes) })
-    return await this.commit(temp, digest, sameBytes, signal)
+    // beside its final name: writers of different images never share a directory lock
+    const temp = await this.writeTemp(`${path}.${randomUUID()}.tmp`, async handle => { await handle.writeFile(bytes) })
+    return await this.commit(temp, path, digest, sameBytes, signal)
   }
 
   private async storeChunks (chunks: AsyncIterable<Uint8Array>, limits: InputLimits, signal?: AbortSignal): Promise<StorageResult> {
     const hasher = new ImageHasher(limits)
     let digest!: ReturnType<ImageHasher['digest']>
-    const temp = await this.writeTemp(async handle => {
+    // the shard is known only at the end: staged in {root}/.tmp, on the same filesystem
+    const temp = await this.writeTemp(join(this.root, TEMP_DIR, `${randomUUID()}.tmp`), async handle => {
       for await (const chunk of chunks) {
         signal?.throwIfAborted()
         hasher.update(chunk)
@@ -92,14 +94,13 @@ export class FilesystemDriver implements ImageStorage {
       digest = hasher.digest()
     })
     const sameHash = async (handle: FileHandle): Promise<boolean> => await hashFile(handle, signal) === digest.sha256
-    return await this.commit(temp, digest, sameHash, signal)
+    return await this.commit(temp, join(this.root, this.sharding.encode(digest.sha256)), digest, sameHash, signal)
   }
 
   /** A complete, durable temp file written by `write`; removed again if anything fails. */
-  private async writeTemp (write: (handle: FileHandle) => Promise<void>): Promise<string> {
+  private async writeTemp (temp: string, write: (handle: FileHandle) => Promise<void>): Promise<string> {
     await this.ensureRoot()
-    const temp = join(this.root, TEMP_DIR, `${randomUUID()}.tmp`)
-    const handle = await open(temp, 'wx', this.init.fileMode ?? 0o666)
+    const handle = await this.inShardDir(temp, async () => await open(temp, 'wx', this.init.fileMode ?? 0o666))
     try {
       await write(handle)
       if (this.init.fileMode !== undefined) await handle.chmod(this.init.fileMode)
@@ -114,8 +115,7 @@ export class FilesystemDriver implements ImageStorage {
   }
 
   /** Moves the temp into place without overwriting an intact object, then makes the name durable. */
-  private async commit (temp: string, digest: Digest, isIntact: (handle: FileHandle) => Promise<boolean>, signal?: AbortSignal): Promise<StorageResult> {
-    const path = join(this.root, this.sharding.encode(digest.sha256))
+  private async commit (temp: string, path: string, digest: Digest, isIntact: (handle: FileHandle) => Promise<boolean>, signal?: AbortSignal): Promise<StorageResult> {
     try {
       signal?.throwIfAborted()
       if (!await this.linkIntoPlace(temp, path)) {
@@ -271,7 +271,9 @@ export class FilesystemDriver implements ImageStorage {
 
   private async ensureRoot (): Promise<void> {
     this.ready ??= (async () => {
-      if (!(this.init.createRoot ?? true) && !(await stat(this.root)).isDirectory()) {
+      if (this.init.createRoot ?? true) {
+        await mkdir(dirname(this.root), { recursive: true })
+      } else if (!(await stat(this.root)).isDirectory()) {
         throw Object.assign(new Error(`${this.root} is not a directory`), { code: 'ENOTDIR' })
       }
       await this.makeDirs(join(this.root, TEMP_DIR), dirname(this.root))
@@ -284,36 +286,48 @@ export class FilesystemDriver implements ImageStorage {
     }
   }
 
-  /**
-   * Links the temp to `path` without overwriting: false if the name is taken. The shard directory
-   * is made only when the link says it is missing, so the steady state costs no extra call.
-   */
+  /** Links the temp to `path` without overwriting: false if the name is taken. */
   private async linkIntoPlace (temp: string, path: string): Promise<boolean> {
-    for (let attempt = 0; ; attempt++) {
-      try {
-        await link(temp, path)
-        return true
-      } catch (err) {
-        const code = (err as NodeJS.ErrnoException).code
-        if (code === 'EEXIST') return false
-        if (code !== 'ENOENT' || attempt > 0) throw err
-        await this.makeDirs(dirname(path), this.root)
-      }
+    try {
+      await this.inShardDir(path, async () => { await link(temp, path) })
+      return true
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'EEXIST') return false
+      throw err
     }
   }
 
   /**
-   * Creates `dir` and its parents below `base` with the exact mode (mkdir applies the umask and
-   * drops setgid), and fsyncs the parent of each directory made here, so that its name survives a
-   * power cut. A directory another writer made is that writer's to make durable (on ext4 and XFS,
-   * the fsync of a directory commits its creation too).
+   * Runs `work` on a file in a shard directory, making the directory only when `work` reports it
+   * missing: the steady state costs no extra call.
+   */
+  private async inShardDir<T> (file: string, work: () => Promise<T>): Promise<T> {
+    try {
+      return await work()
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err
+      await this.makeDirs(dirname(file), this.root)
+      return await work()
+    }
+  }
+
+  /**
+   * Creates `dir` and its parents below `base`, one level at a time (Node's recursive mkdir reports
+   * ENOENT where the disk said EROFS), with the exact mode (mkdir applies the umask and drops
+   * setgid), and fsyncs the parent of each directory made here, so that its name survives a power
+   * cut. A directory another writer made is that writer's to make durable (on ext4 and XFS, the
+   * fsync of a directory commits its creation too).
    */
   private async makeDirs (dir: string, base: string): Promise<void> {
-    const first = await mkdir(dir, { recursive: true, mode: this.init.dirMode ?? 0o777 })
-    if (first === undefined) return
-    const created: string[] = []
-    for (let d = dir; d.length >= first.length && d !== base; d = dirname(d)) created.unshift(d)
-    for (const d of created) {
+    const chain: string[] = []
+    for (let d = dir; d !== base && d !== dirname(d); d = dirname(d)) chain.unshift(d)
+    for (const d of chain) {
+      try {
+        await mkdir(d, { mode: this.init.dirMode ?? 0o777 })
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'EEXIST') continue
+        throw err
+      }
       if (this.init.dirMode !== undefined) await chmod(d, this.init.dirMode)
       if (this.fsync) await fsyncDir(dirname(d))
     }

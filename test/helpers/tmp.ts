@@ -12,3 +12,8 @@ export async function tempDir (label = 'sai'): Promise<string> {
   made.push(dir)
   return dir
 }
+
+/** Temp files left anywhere in a store (its .tmp folder and the shard directories). */
+export async function strayTemps (storage: { verify: (options: { tempMinAgeMs: number }) => Promise<{ problems: Array<{ reason: string, key: string }> }> }): Promise<string[]> {
+  return (await storage.verify({ tempMinAgeMs: 0 })).problems.filter(p => p.reason === 'stray-temp').map(p => p.key)
+}

@@ -6,7 +6,7 @@ import { FilesystemDriver } from '../../../drivers/fs/index.js'
 import { StorageUnavailableError } from '../../../src/errors.js'
 import { testJpeg } from '../../../src/testing/index.js'
 import { startChild } from '../../helpers/child.js'
-import { tempDir } from '../../helpers/tmp.js'
+import { strayTemps, tempDir } from '../../helpers/tmp.js'
 
 const isRoot = process.getuid?.() === 0
 const why = 'needs root to mount a tmpfs and to drop to another user; CI runs as root'
@@ -23,7 +23,7 @@ async function smallTmpfs (size: string): Promise<string> {
 }
 
 async function leftovers (storage: FilesystemDriver): Promise<string[]> {
-  const temps = await readdir(join(storage.root, '.tmp'))
+  const temps = await strayTemps(storage)
   const objects = []
   for await (const entry of storage.list()) objects.push(entry.key)
   return [...temps, ...objects]

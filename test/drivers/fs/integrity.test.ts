@@ -1,10 +1,9 @@
-import { readdir, readFile, stat, truncate, writeFile } from 'node:fs/promises'
-import { join } from 'node:path'
+import { readFile, stat, truncate, writeFile } from 'node:fs/promises'
 import { describe, expect, it } from 'vitest'
 import { FilesystemDriver } from '../../../drivers/fs/index.js'
 import { IntegrityError } from '../../../src/errors.js'
 import { testJpeg } from '../../../src/testing/index.js'
-import { tempDir } from '../../helpers/tmp.js'
+import { strayTemps, tempDir } from '../../helpers/tmp.js'
 
 async function flipByte (path: string, at: number): Promise<void> {
   const bytes = await readFile(path)
@@ -45,7 +44,7 @@ describe('FilesystemDriver never returns wrong bytes, never trusts a damaged obj
       expect(again.isDuplicate).toBe(false)
       expect(Buffer.compare(await readFile(path), jpeg)).toBe(0)
       expect((await storage.store(jpeg)).isDuplicate).toBe(true)
-      expect(await readdir(join(storage.root, '.tmp'))).toEqual([])
+      expect(await strayTemps(storage)).toEqual([])
     }
   })
 

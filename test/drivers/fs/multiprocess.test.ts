@@ -1,10 +1,8 @@
-import { readdir } from 'node:fs/promises'
-import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { FilesystemDriver } from '../../../drivers/fs/index.js'
 import { testJpeg } from '../../../src/testing/index.js'
 import { startChild } from '../../helpers/child.js'
-import { tempDir } from '../../helpers/tmp.js'
+import { strayTemps, tempDir } from '../../helpers/tmp.js'
 
 describe('FilesystemDriver across processes', () => {
   it('4 processes storing the same bytes at the same instant: exactly one writes', async () => {
@@ -22,7 +20,7 @@ describe('FilesystemDriver across processes', () => {
       for await (const entry of storage.list()) files.push(entry)
       expect(files).toHaveLength(1)
       expect(Buffer.compare(await storage.fetch(files[0]!.hash), testJpeg(`race ${size}`, size))).toBe(0)
-      expect(await readdir(join(root, '.tmp'))).toEqual([])
+      expect(await strayTemps(storage)).toEqual([])
     }
   })
 })
