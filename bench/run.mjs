@@ -179,7 +179,7 @@ async function memory () {
 async function scale () {
   const root = await mkdtemp(join(scratch, 'scale-'))
   const storage = new FilesystemDriver({ root, fsync: false })
-  const data = payloads(2 * KB, 1, 'scale')
+  const data = payloads(2 * KB, 8, 'scale') // one buffer per worker of fill()
   const hashes = []
   const latency = async () => {
     const pick = i => hashes[(i * 7919) % hashes.length]
@@ -278,7 +278,8 @@ try {
     log(`   (${((performance.now() - started) / 1000).toFixed(0)} s)`)
   }
 } finally {
-  await rm(scratch, { recursive: true, force: true })
+  // a failure above may leave writes in flight: never let the cleanup hide it
+  await rm(scratch, { recursive: true, force: true }).catch(err => log(`cleanup of ${scratch} failed: ${err.message}`))
 }
 results.targets = targets
 const file = quick ? 'results-quick' : 'results'

@@ -206,7 +206,7 @@ describe('sai-images CLI (the built binary)', () => {
     await expectCompleteImport(files, mapping, root)
   })
 
-  it('migrate to another store: dry run, interrupted by SIGKILL, resumed, verified on the target', async () => {
+  it.each(['SIGINT', 'SIGKILL'] as const)('migrate to another store: dry run, interrupted by %s, resumed, verified on the target', async signal => {
     const { dir } = await dashboardTree(400)
     const from = await tempDir()
     const to = await tempDir()
@@ -222,8 +222,13 @@ describe('sai-images CLI (the built binary)', () => {
     expect(dry).toMatchObject({ dryRun: true, total: hashes.size, skipped: 0, bytes: hashes.size * 20_000 })
     expect(await lines(mapping)).toEqual([])
 
-    const stopped = await interrupt([...args, '--concurrency', '1'], {}, mapping, 40, 'SIGKILL')
-    expect(stopped.signalCode).toBe('SIGKILL')
+    const stopped = await interrupt([...args, '--concurrency', '1'], {}, mapping, 40, signal)
+    if (signal === 'SIGINT') {
+      expect(stopped.code).toBe(130)
+      expect(JSON.parse(stopped.stdout)).toMatchObject({ interrupted: true, done: (await lines(mapping)).length })
+    } else {
+      expect(stopped.signalCode).toBe('SIGKILL')
+    }
     const resumed = cli(args)
     expect(resumed.code).toBe(0)
     const entries = (await lines(mapping)).map(l => JSON.parse(l))

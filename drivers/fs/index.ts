@@ -116,18 +116,20 @@ export class FilesystemDriver implements ImageStorage {
 
   /** Moves the temp into place without overwriting an intact object, then makes the name durable. */
   private async commit (temp: string, path: string, digest: Digest, isIntact: (handle: FileHandle) => Promise<boolean>, signal?: AbortSignal): Promise<StorageResult> {
+    let existing
     try {
       signal?.throwIfAborted()
       if (!await this.linkIntoPlace(temp, path)) {
-        const existing = await statIfIntact(path, digest.size, isIntact)
-        if (existing !== undefined) return this.result(digest, true, existing.mtime)
-        await rename(temp, path) // the object there is damaged: replace it, atomically
+        existing = await statIfIntact(path, digest.size, isIntact)
+        if (existing === undefined) await rename(temp, path) // the object there is damaged: replace it, atomically
       }
-      if (this.fsync) await fsyncDir(dirname(path))
-      return this.result(digest, false, new Date())
-    } finally {
+    } catch (err) {
       await removeIfExists(temp)
+      throw err
     }
+    // the temp goes while the directory syncs: both are done before store resolves
+    await Promise.all([removeIfExists(temp), this.fsync && existing === undefined ? fsyncDir(dirname(path)) : undefined])
+    return existing === undefined ? this.result(digest, false, new Date()) : this.result(digest, true, existing.mtime)
   }
 
   async fetch (ref: string, options: AbortOptions = {}): Promise<Buffer> {
