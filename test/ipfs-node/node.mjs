@@ -14,7 +14,8 @@ const PRELOAD = join(HERE, 'preload.cjs')
 
 export function installIpfsNode () {
   if (existsSync(CLI)) return
-  execFileSync('npm', ['ci', '--no-audit', '--no-fund', '--loglevel=error'], { cwd: HERE, stdio: ['ignore', 'ignore', 'inherit'] })
+  // install, not ci: see .ci/run (optional packages the registry here does not serve)
+  execFileSync('npm', ['install', '--no-audit', '--no-fund', '--loglevel=error'], { cwd: HERE, stdio: ['ignore', 'ignore', 'inherit'] })
 }
 
 async function freePort () {
