@@ -4,6 +4,7 @@
  * leaf reduced to itself. Up to 1 MiB that is the raw sha2-256 CID of the bytes (`bafkrei…`);
  * beyond, a dag-pb root (`bafybei…`).
  */
+import { createHash } from 'node:crypto'
 import { CID } from 'multiformats/cid'
 import { base32 } from 'multiformats/bases/base32'
 import { sha256ToCid } from '../../src/ref.js'
@@ -27,8 +28,9 @@ export function canonicalCid (cid: { toString: () => string } | string): string 
   return CID.parse(String(cid)).toV1().toString(base32)
 }
 
-export async function cidOf (bytes: Uint8Array, sha256: string): Promise<string> {
-  if (bytes.byteLength <= CHUNK_SIZE) return sha256ToCid(sha256) // one raw leaf: the same digest
+/** The CID of `bytes`; pass their SHA-256 hex if it is known, so that a small image is hashed once. */
+export async function cidOf (bytes: Uint8Array, sha256?: string): Promise<string> {
+  if (bytes.byteLength <= CHUNK_SIZE) return sha256ToCid(sha256 ?? createHash('sha256').update(bytes).digest('hex')) // one raw leaf: the same digest
   const [{ importBytes }, { fixedSize }, { balanced }] = await Promise.all([
     import('ipfs-unixfs-importer'), import('ipfs-unixfs-importer/chunker'), import('ipfs-unixfs-importer/layout')
   ])
