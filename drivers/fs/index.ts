@@ -172,14 +172,14 @@ export class FilesystemDriver implements ImageStorage {
 
   /** Present and non-empty. Does not re-hash: `fetch` and `verify` do. */
   async exists (ref: string, options: AbortOptions = {}): Promise<boolean> {
-    const { path } = this.locate(ref)
+    const { sha256, path } = this.locate(ref)
     options.signal?.throwIfAborted()
     try {
       const stats = await stat(path)
       return stats.isFile() && stats.size > 0
     } catch (err) {
       if (isMissing(err)) return false
-      throw this.readError(err, '', path)
+      throw this.readError(err, sha256, path)
     }
   }
 

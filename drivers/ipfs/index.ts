@@ -80,11 +80,11 @@ export class IpfsDriver implements ImageStorage {
 
   async fetch (ref: string, options: AbortOptions = {}): Promise<Buffer> {
     const { cid, fromSha256 } = parseIpfsRef(ref)
-    const maxBytes = this.init.maxBytes ?? resolveLimits({}).maxBytes
+    const { maxBytes } = resolveLimits(this.init)
     // pinned means stored; asked alongside cat, which would wait for the network on a missing CID
     const cat = new AbortController()
     const pinned = this.isPinned(cid, options.signal).then(isPinned => {
-      if (!isPinned) cat.abort(new NotFoundError(cid, this.pathOf(cid), fromSha256 ? SHA256_HINT : undefined))
+      if (!isPinned) cat.abort(this.notFound(cid, fromSha256))
     }, (err: unknown) => cat.abort(err))
     const signal = options.signal === undefined ? cat.signal : AbortSignal.any([options.signal, cat.signal])
     const bytes = await this.call('cat', signal, async (ipfs, callSignal) => {
@@ -117,7 +117,7 @@ export class IpfsDriver implements ImageStorage {
 
   async stat (ref: string, options: AbortOptions = {}): Promise<ImageStat> {
     const { cid, fromSha256 } = parseIpfsRef(ref)
-    if (!await this.isPinned(cid, options.signal)) throw new NotFoundError(cid, this.pathOf(cid), fromSha256 ? SHA256_HINT : undefined)
+    if (!await this.isPinned(cid, options.signal)) throw this.notFound(cid, fromSha256)
     const [stat, head] = await this.call('stat', options.signal, async (ipfs, signal) => await Promise.all([
       ipfs.files.stat(`/ipfs/${cid}`, { signal }),
       (async () => {
@@ -180,6 +180,10 @@ export class IpfsDriver implements ImageStorage {
         throw err
       }
     })
+  }
+
+  private notFound (cid: string, fromSha256: boolean): NotFoundError {
+    return new NotFoundError(cid, this.pathOf(cid), fromSha256 ? SHA256_HINT : undefined)
   }
 
   private async exclusive<T> (cid: string, work: () => Promise<T>): Promise<T> {
