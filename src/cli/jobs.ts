@@ -33,8 +33,7 @@ export interface JobSummary {
 async function run<T> (label: string, items: T[], idOf: (item: T) => string, mappingField: string, options: JobOptions,
   work: (item: T) => Promise<Record<string, unknown> | undefined>): Promise<JobSummary> {
   const mapping = await Mapping.open(options.mapping)
-  const finished = mapping.done(mappingField)
-  const todo = items.filter(item => !finished.has(idOf(item)))
+  const todo = unfinished(mapping, items, idOf, mappingField)
   const summary: JobSummary = { total: items.length, skipped: items.length - todo.length, done: 0, failed: [], interrupted: false, mapping: options.mapping }
   const progress = new Progress(label, todo.length, options.progress)
   function * pending (): Generator<T> {
@@ -63,6 +62,12 @@ async function run<T> (label: string, items: T[], idOf: (item: T) => string, map
   }
   summary.interrupted = options.stop.aborted && summary.done + summary.failed.length < todo.length
   return summary
+}
+
+/** The items whose id the mapping does not hold yet under `field`. */
+function unfinished<T> (mapping: Mapping, items: T[], idOf: (item: T) => string, field: string): T[] {
+  const finished = mapping.done(field)
+  return items.filter(item => !finished.has(idOf(item)))
 }
 
 /** Every regular file below `dir`, sorted, as paths relative to it. */
@@ -95,13 +100,13 @@ export async function migrate (from: ImageStorage, to: ImageStorage, options: Jo
   let bytes = 0
   if (options.dryRun) {
     const mapping = await Mapping.open(options.mapping)
-    const finished = mapping.done('sha256')
+    const todo = unfinished(mapping, entries, entry => entry.hash, 'source')
     await mapping.close()
-    const todo = entries.filter(entry => !finished.has(entry.sha256 ?? entry.hash))
     for (const entry of todo) bytes += (await from.stat(entry.hash)).size
     return { total: entries.length, skipped: entries.length - todo.length, done: 0, failed: [], interrupted: false, mapping: options.mapping, bytes }
   }
-  const summary = await run('migrate', entries, entry => entry.sha256 ?? entry.hash, 'sha256', options, async entry => {
+  // resumed by the source's own ref: an IPFS object over 1 MiB has no SHA-256 in its listing
+  const summary = await run('migrate', entries, entry => entry.hash, 'source', options, async entry => {
     const source = await from.fetch(entry.hash)
     const stored = await to.store(source, { allowNonImage: true })
     const copy = await to.fetch(stored.hash)

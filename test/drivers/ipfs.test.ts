@@ -127,6 +127,22 @@ describe('IpfsDriver on a real IPFS node', () => {
     expect(JSON.parse(run())).toMatchObject({ total: 12, done: 0, skipped: 12 })
   })
 
+  it('sai-images migrate --from ipfs --to fs resumes by the source CID, objects over 1 MiB included', async () => {
+    await storage.store(testJpeg(`migrate back large ${Date.now()}`, 2 * MiB))
+    const root = await tempDir()
+    const mapping = join(await tempDir(), 'back.jsonl')
+    const cli = new URL('../../dist/cli.js', import.meta.url).pathname
+    const run = (): { total: number, done: number, skipped: number, failed: unknown[] } => JSON.parse(execFileSync(process.execPath,
+      [cli, 'migrate', '--from', 'ipfs', '--to', 'fs', '--to-root', root, '--mapping', mapping, '--json'],
+      { env: { ...process.env, SAI_IPFS_API_URL: apiUrl }, encoding: 'utf8' }))
+    const first = run()
+    expect(first).toMatchObject({ failed: [], done: first.total, skipped: 0 })
+    const entries = (await readFile(mapping, 'utf8')).trim().split('\n').map(line => JSON.parse(line))
+    expect(entries.some(entry => entry.source.startsWith('bafybei'))).toBe(true)
+    expect(run()).toMatchObject({ total: first.total, done: 0, skipped: first.total })
+    expect((await new FilesystemDriver({ root }).verify()).problems).toEqual([])
+  })
+
   it('is chosen by the factory with SAI_IMAGE_STORAGE_DRIVER=ipfs', async () => {
     const fromEnv = createImageStorage({}, { SAI_IMAGE_STORAGE_DRIVER: 'ipfs', SAI_IPFS_API_URL: apiUrl, SAI_IPFS_TIMEOUT_MS: '5000' })
     expect(fromEnv).toBeInstanceOf(IpfsDriver)
