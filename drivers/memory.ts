@@ -10,12 +10,12 @@
  * ```
  */
 import { Readable } from 'node:stream'
-import { NotFoundError } from '../src/errors.js'
-import { readAll, readInput, type ImageInput } from '../src/input.js'
-import { resolveLimits, type LimitsInit } from '../src/limits.js'
-import { parseImageRef } from '../src/ref.js'
-import { PrefixSharding, type ShardingStrategy } from '../src/sharding.js'
-import type { AbortOptions, ImageEntry, ImageStat, ImageStorage, StorageResult, StoreOptions } from '../src/types.js'
+import { NotFoundError } from '../src/core/errors.js'
+import { readAll, readInput, type ImageInput } from '../src/core/input.js'
+import { resolveLimits, type LimitsInit } from '../src/core/limits.js'
+import { parseImageRef } from '../src/core/ref.js'
+import { PrefixSharding, type ShardingStrategy } from '../src/core/sharding.js'
+import type { AbortOptions, ImageEntry, ImageStat, ImageStorage, StorageResult, StoreOptions } from '../src/core/types.js'
 
 export interface MemoryDriverInit extends LimitsInit {
   sharding?: ShardingStrategy

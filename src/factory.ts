@@ -11,9 +11,9 @@
 import { FilesystemDriver, type FilesystemDriverInit } from '../drivers/fs/index.js'
 import { IpfsDriver, type IpfsDriverInit } from '../drivers/ipfs/index.js'
 import { MemoryDriver, type MemoryDriverInit } from '../drivers/memory.js'
-import { defined, readAuth, readBoolean, readChoice, readInteger, readMode, readString, readUrl, type Env } from './config.js'
-import { PrefixSharding } from './sharding.js'
-import type { ImageStorage } from './types.js'
+import { defined, readAuth, readBoolean, readChoice, readInteger, readMode, readString, readUrl, type Env } from './core/config.js'
+import { PrefixSharding } from './core/sharding.js'
+import type { ImageStorage } from './core/types.js'
 
 export const DRIVERS = ['fs', 'memory', 'ipfs'] as const
 export type DriverName = typeof DRIVERS[number]

@@ -11,8 +11,8 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { pipeline } from 'node:stream'
-import { ImageStorageError } from './errors.js'
-import type { ImageStorage } from './types.js'
+import { ImageStorageError } from './core/errors.js'
+import type { ImageStorage } from './core/types.js'
 
 export interface ImageHandlerOptions {
   /**

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { FilesystemDriver } from '../drivers/fs/index.js'
 import { MemoryDriver } from '../drivers/memory.js'
-import { PrefixSharding } from '../src/sharding.js'
+import { PrefixSharding } from '../src/core/sharding.js'
 import { describeImageStorage } from '../src/testing/index.js'
 import { tempDir } from './helpers/tmp.js'
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
-import { decodeImageString, digestBytes } from '../src/input.js'
-import { sniffImageType } from '../src/mime.js'
+import { decodeImageString, digestBytes } from '../src/core/input.js'
+import { sniffImageType } from '../src/core/mime.js'
 import { testJpeg, testPng } from '../src/testing/index.js'
 
 const limits = { maxBytes: 1_000_000, allowNonImage: false }

@@ -4,9 +4,9 @@
 import { mkdir, opendir, rename, stat, unlink } from 'node:fs/promises'
 import type { Dirent } from 'node:fs'
 import { basename, join } from 'node:path'
-import { forEachConcurrent } from '../../src/concurrency.js'
-import type { ShardingStrategy } from '../../src/sharding.js'
-import type { AbortOptions } from '../../src/types.js'
+import { forEachConcurrent } from '../../src/core/concurrency.js'
+import type { ShardingStrategy } from '../../src/core/sharding.js'
+import type { AbortOptions } from '../../src/core/types.js'
 import { hashFile, isMissing, openIfExists } from './files.js'
 
 /** Where writes are staged: one place to sweep after a crash. */

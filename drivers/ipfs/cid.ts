@@ -7,7 +7,7 @@
 import { createHash } from 'node:crypto'
 import { CID } from 'multiformats/cid'
 import { base32 } from 'multiformats/bases/base32'
-import { sha256ToCid } from '../../src/ref.js'
+import { sha256ToCid } from '../../src/core/ref.js'
 
 export const CHUNK_SIZE = 1024 * 1024
 export const MAX_CHILDREN = 174

@@ -5,9 +5,9 @@
  */
 import { opendir } from 'node:fs/promises'
 import { join } from 'node:path'
-import { forEachConcurrent } from '../concurrency.js'
-import { ImageStorageError, IntegrityError } from '../errors.js'
-import type { ImageStorage } from '../types.js'
+import { forEachConcurrent } from '../core/concurrency.js'
+import { ImageStorageError, IntegrityError } from '../core/errors.js'
+import type { ImageStorage } from '../core/types.js'
 import { Mapping } from './mapping.js'
 import { Progress } from './progress.js'
 

@@ -16,8 +16,8 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Readable } from 'node:stream'
-import { sha256ToCid } from '../ref.js'
-import type { ImageStorage } from '../types.js'
+import { sha256ToCid } from '../core/ref.js'
+import type { ImageStorage } from '../core/types.js'
 import { seededBytes, testJpeg as makeJpeg, testPng as makePng } from './images.js'
 
 export interface TestApi {

@@ -14,8 +14,8 @@ const PRELOAD = join(HERE, 'preload.cjs')
 
 export function installIpfsNode () {
   if (existsSync(CLI)) return
-  // install, not ci: see .ci/run (optional packages the registry here does not serve)
-  execFileSync('npm', ['install', '--no-audit', '--no-fund', '--loglevel=error'], { cwd: HERE, stdio: ['ignore', 'ignore', 'inherit'] })
+  process.stderr.write('test setup: installing the IPFS test node (ipfs@0.66.1, about 1,000 packages) from test/ipfs-node/package-lock.json; once per checkout, about a minute\n')
+  execFileSync('npm', ['ci', '--no-audit', '--no-fund', '--loglevel=error'], { cwd: HERE, stdio: ['ignore', 'ignore', 'inherit'] })
 }
 
 async function freePort () {

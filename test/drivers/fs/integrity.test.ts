@@ -1,7 +1,7 @@
 import { readFile, stat, truncate, writeFile } from 'node:fs/promises'
 import { describe, expect, it } from 'vitest'
 import { FilesystemDriver } from '../../../drivers/fs/index.js'
-import { IntegrityError } from '../../../src/errors.js'
+import { IntegrityError } from '../../../src/core/errors.js'
 import { testJpeg } from '../../../src/testing/index.js'
 import { strayTemps, tempDir } from '../../helpers/tmp.js'
 

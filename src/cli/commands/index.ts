@@ -1,0 +1,17 @@
+/** Every `sai-images` command, in the order `--help` lists them. A new command is one file and one line here. */
+import type { Command } from '../context.js'
+import { importCommand, migrate } from './jobs.js'
+import { exists, fetch, stat, store } from './objects.js'
+import { stats } from './stats.js'
+import { verify } from './verify.js'
+
+export const COMMANDS: Command[] = [
+  store,
+  fetch,
+  exists,
+  stat,
+  stats,
+  verify,
+  importCommand,
+  migrate
+]

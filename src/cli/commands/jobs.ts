@@ -1,0 +1,43 @@
+/** The long jobs over many items: import and migrate. */
+import { importTree, migrate as migrateJob } from '../jobs.js'
+import { UsageError, type Command } from '../context.js'
+
+export const importCommand: Command = {
+  name: 'import',
+  usage: 'import <dir> --mapping F',
+  summary: 'store every file below <dir>; F (JSONL) maps source to hash and key; run again to resume',
+  options: { mapping: { type: 'string' } },
+  async run (cli) {
+    const dir = cli.arg(0, 'dir')
+    const mapping = cli.string('mapping')
+    if (mapping === undefined) throw new UsageError('import needs --mapping FILE (JSONL), which also makes it resumable')
+    const summary = await importTree(cli.storage(), dir, { mapping, concurrency: cli.concurrency(), progress: cli.progress, stop: cli.stopSignal() })
+    return cli.report('import', summary)
+  }
+}
+
+export const migrate: Command = {
+  name: 'migrate',
+  usage: 'migrate --from D --to D --mapping F [--dry-run] [--to-root DIR]',
+  summary: 'copy every object to another driver and check it there; resumable',
+  options: {
+    from: { type: 'string' },
+    to: { type: 'string' },
+    'to-root': { type: 'string' },
+    mapping: { type: 'string' },
+    'dry-run': { type: 'boolean', default: false }
+  },
+  async run (cli) {
+    const [fromName, toName, mapping] = [cli.string('from'), cli.string('to'), cli.string('mapping')]
+    if (fromName === undefined || toName === undefined || mapping === undefined) throw new UsageError('migrate needs --from, --to and --mapping')
+    const from = cli.storageFor(fromName, cli.string('root'))
+    const to = cli.storageFor(toName, cli.string('to-root'))
+    const dryRun = cli.flags['dry-run'] === true
+    const summary = await migrateJob(from, to, { mapping, concurrency: cli.concurrency(), progress: cli.progress, stop: cli.stopSignal(), dryRun })
+    if (dryRun) {
+      cli.out(`dry run: ${summary.total - summary.skipped} objects (${summary.bytes} bytes) to copy, ${summary.skipped} already copied`, { dryRun: true, ...summary })
+      return 0
+    }
+    return cli.report('migrate', summary)
+  }
+}
