@@ -11,8 +11,8 @@ import { tempDir } from './helpers/tmp.js'
 const CLI = join(ROOT, 'dist/cli.js')
 const sha256 = (bytes: Uint8Array): string => createHash('sha256').update(bytes).digest('hex')
 
-function cli (args: string[], env: Record<string, string> = {}, input?: Buffer): { code: number | null, stdout: string, stderr: string, bytes: Buffer } {
-  const result = spawnSync(process.execPath, [CLI, ...args], { env: { ...process.env, ...env }, input })
+function cli (args: string[], env: Record<string, string> = {}, input?: Buffer, cwd?: string): { code: number | null, stdout: string, stderr: string, bytes: Buffer } {
+  const result = spawnSync(process.execPath, [CLI, ...args], { env: { ...process.env, ...env }, input, cwd })
   return { code: result.status, stdout: result.stdout.toString(), stderr: result.stderr.toString(), bytes: result.stdout }
 }
 
@@ -113,7 +113,7 @@ describe('sai-images CLI (the built binary)', () => {
       [['store', '-'], { SAI_IMAGE_STORAGE_PATH: file }, 5, 'ERR_STORAGE_UNAVAILABLE'],
       [['exists', '0'.repeat(64)], { SAI_IMAGE_STORAGE_FSYNC: 'maybe' }, 6, 'ERR_CONFIG'],
       [['frobnicate'], env, 2, 'unknown command'],
-      [['import', dir], env, 2, '--mapping'],
+      [['import'], env, 2, 'missing <dir>'],
       [['exists', '0'.repeat(64), '--bogus'], env, 2, 'Unknown option']
     ]
     for (const [args, caseEnv, code, message] of cases) {
@@ -151,6 +151,24 @@ describe('sai-images CLI (the built binary)', () => {
     expect(after).toMatchObject({ code: 0 })
     expect(after.stdout).toContain('3 objects checked')
     expect(after.stdout).toContain('clean')
+  })
+
+  it('import without options writes a default mapping in the working folder, names it, and resumes from it', async () => {
+    const { dir, files } = await dashboardTree(12)
+    const root = await tempDir()
+    const cwd = await tempDir()
+    const first = cli(['import', join(dir, 'original')], { SAI_IMAGE_STORAGE_PATH: root }, undefined, cwd)
+    expect(first.code).toBe(0)
+    const named = /mapping: (\S+)/.exec(first.stdout)?.[1]
+    expect(named).toMatch(/^sai-images-import-original-[0-9a-f]{8}\.jsonl$/)
+    expect(await lines(join(cwd, named!))).toHaveLength(files.size)
+    const second = JSON.parse(cli(['import', join(dir, 'original'), '--json'], { SAI_IMAGE_STORAGE_PATH: root }, undefined, cwd).stdout)
+    expect(second).toMatchObject({ total: files.size, done: 0, skipped: files.size, mapping: named })
+    // another tree of the same name gets a mapping of its own, so nothing of it is skipped
+    const other = await dashboardTree(3)
+    const third = JSON.parse(cli(['import', join(other.dir, 'original'), '--json'], { SAI_IMAGE_STORAGE_PATH: root }, undefined, cwd).stdout)
+    expect(third.mapping).not.toBe(named)
+    expect(third).toMatchObject({ total: 3, skipped: 0 })
   })
 
   it('import writes a complete mapping, and a second run skips the finished work', async () => {

@@ -77,7 +77,11 @@ export interface ImageStorage {
   close: () => Promise<void>
 }
 
-/** The two fields the inference service adds to its response. */
-export function toInferenceFields (result: Pick<StorageResult, 'hash' | 'path'>): { image_hash: string, image_path: string } {
-  return { image_hash: result.hash, image_path: result.path }
+/**
+ * The two fields the inference service adds to its response: `image_hash` is always the SHA-256
+ * hex of the bytes (the dashboard accepts exactly 64 hex characters), whatever the driver's own
+ * address; `image_path` is the driver's path (absolute on fs, `ipfs://<cid>` on IPFS).
+ */
+export function toInferenceFields (result: Pick<StorageResult, 'sha256' | 'path'>): { image_hash: string, image_path: string } {
+  return { image_hash: result.sha256, image_path: result.path }
 }

@@ -1,16 +1,19 @@
 /** The long jobs over many items: import and migrate. */
+import { createHash } from 'node:crypto'
+import { basename, resolve } from 'node:path'
 import { importTree, migrate as migrateJob } from '../jobs.js'
 import { UsageError, type Command } from '../context.js'
 
 export const importCommand: Command = {
   name: 'import',
-  usage: 'import <dir> --mapping F',
+  usage: 'import <dir> [--mapping F]',
   summary: 'store every file below <dir>; F (JSONL) maps source to hash and key; run again to resume',
+  help: 'The mapping defaults to ./sai-images-import-<dir name>-<8 hex of its absolute path>.jsonl, so that\n' +
+    'the same command run again in the same folder resumes, and two trees never share a mapping.',
   options: { mapping: { type: 'string' } },
   async run (cli) {
     const dir = cli.arg(0, 'dir')
-    const mapping = cli.string('mapping')
-    if (mapping === undefined) throw new UsageError('import needs --mapping FILE (JSONL), which also makes it resumable')
+    const mapping = cli.string('mapping') ?? defaultMapping(dir)
     const summary = await importTree(cli.storage(), dir, { mapping, concurrency: cli.concurrency(), progress: cli.progress, stop: cli.stopSignal() })
     return cli.report('import', summary)
   }
@@ -40,4 +43,11 @@ export const migrate: Command = {
     }
     return cli.report('migrate', summary)
   }
+}
+
+/** `./sai-images-import-original-1a2b3c4d.jsonl` for `/srv/dashboard/original`. */
+export function defaultMapping (dir: string): string {
+  const absolute = resolve(dir)
+  const tag = createHash('sha256').update(absolute).digest('hex').slice(0, 8)
+  return `sai-images-import-${basename(absolute).replace(/[^\w.-]/g, '_') || 'root'}-${tag}.jsonl`
 }
