@@ -1,12 +1,28 @@
 import { execFileSync } from 'node:child_process'
 import { join } from 'node:path'
-import { describe, expect, it } from 'vitest'
+import pg from 'pg'
+import { describe, expect, inject, it } from 'vitest'
 import { FilesystemDriver } from '../drivers/fs/index.js'
 import { ROOT } from './helpers/consumer.js'
 import { tempDir } from './helpers/tmp.js'
 
-const run = (script: string, root: string): string =>
-  execFileSync(process.execPath, [join(ROOT, 'examples', script)], { env: { ...process.env, SAI_IMAGE_STORAGE_PATH: root }, encoding: 'utf8', cwd: ROOT })
+const run = (script: string, root: string, env: Record<string, string> = {}): string =>
+  execFileSync(process.execPath, [join(ROOT, 'examples', script)], { env: { ...process.env, DATABASE_URL: '', SAI_IMAGE_STORAGE_PATH: root, ...env }, encoding: 'utf8', cwd: ROOT })
+
+/** A database of its own on the test PostgreSQL, so that each test starts from no tables. */
+async function freshDatabase (name: string): Promise<string> {
+  const admin = new pg.Client({ connectionString: inject('databaseUrl') })
+  await admin.connect()
+  const db = `${name}_${process.pid}_${Date.now()}`
+  try {
+    await admin.query(`CREATE DATABASE ${db}`)
+  } finally {
+    await admin.end()
+  }
+  const url = new URL(inject('databaseUrl'))
+  url.pathname = `/${db}`
+  return url.toString()
+}
 
 describe('the examples run against the real filesystem driver', () => {
   it('quickstart (npm run demo) stores real frames, fetches them back, and deduplicates on a second run', async () => {
@@ -45,6 +61,30 @@ describe('the examples run against the real filesystem driver', () => {
       expect(row.image_path).toBe(storage.keyOf(row.image_hash))
       expect(row.image_path.startsWith('/')).toBe(false)
       expect((await storage.fetch(row.image_hash)).length).toBe(row.size)
+    }
+  })
+
+  it('dashboard-etl writes execution_images rows with the SHA-256 and the relative key into a real PostgreSQL, and a rerun changes nothing', async () => {
+    const root = await tempDir()
+    const url = await freshDatabase('etl')
+    run('dashboard-etl/etl.cjs', root, { DATABASE_URL: url })
+    run('dashboard-etl/etl.cjs', root, { DATABASE_URL: url }) // sent again: the same three rows
+    const client = new pg.Client({ connectionString: url })
+    await client.connect()
+    try {
+      const { rows } = await client.query('SELECT execution_id::int AS id, original_path, image_hash, size_bytes FROM execution_images ORDER BY execution_id')
+      expect(rows.map(r => r.id)).toEqual([1, 2, 3])
+      const storage = new FilesystemDriver({ root })
+      for (const row of rows) {
+        expect(row.image_hash).toMatch(/^[0-9a-f]{64}$/)
+        expect(row.original_path).toBe(storage.keyOf(row.image_hash))
+        expect((await storage.fetch(row.image_hash)).length).toBe(row.size_bytes)
+      }
+      // the table's own checks: no absolute paths, no hash that is not 64 lower-case hex
+      await expect(client.query("INSERT INTO execution_images VALUES (9, '/abs/x.jpg', NULL, 1, 'image/jpeg')")).rejects.toMatchObject({ code: '23514' })
+      await expect(client.query(`INSERT INTO execution_images VALUES (9, 'ab/x.jpg', '${'A'.repeat(64)}', 1, 'image/jpeg')`)).rejects.toMatchObject({ code: '23514' })
+    } finally {
+      await client.end()
     }
   })
 })

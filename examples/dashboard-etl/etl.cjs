@@ -16,7 +16,8 @@ const storage = createImageStorage()
 async function rowFor (result) {
   const image = result.image !== undefined ? await storage.store(result.image) : await storage.stat(result.image_hash)
   // the key is relative to the store's root: the database never holds absolute paths
-  return { execution_id: result.execution_id, image_hash: image.hash, image_path: image.key, size: image.size, mime_type: image.mimeType }
+  // image_hash is the SHA-256 hex on every driver (image.hash is the CID on IPFS)
+  return { execution_id: result.execution_id, image_hash: image.sha256, image_path: image.key, size: image.size, mime_type: image.mimeType }
 }
 
 async function sampleResults () {
@@ -34,12 +35,17 @@ async function database () {
   const { Client } = require('pg')
   const client = new Client({ connectionString: process.env.DATABASE_URL })
   await client.connect()
+  // the dashboard's table, with the image_hash column that `sai-images backfill-hashes --migrate` adds
   await client.query(`CREATE TABLE IF NOT EXISTS execution_images (
-    execution_id bigint NOT NULL, image_hash text NOT NULL, image_path text NOT NULL CHECK (image_path NOT LIKE '/%'),
-    size integer NOT NULL, mime_type text NOT NULL, PRIMARY KEY (execution_id, image_hash))`)
+    execution_id bigint PRIMARY KEY,
+    original_path text NOT NULL CHECK (original_path NOT LIKE '/%' AND original_path NOT LIKE './%'),
+    image_hash char(64) CHECK (image_hash ~ '^[0-9a-f]{64}$'),
+    size_bytes integer NOT NULL, mime_type text NOT NULL)`)
   return {
-    write: async row => client.query('INSERT INTO execution_images (execution_id, image_hash, image_path, size, mime_type) VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING',
-      [row.execution_id, row.image_hash, row.image_path, row.size, row.mime_type]),
+    // a result sent again updates its row: the ETL can be rerun
+    write: async row => client.query(`INSERT INTO execution_images (execution_id, original_path, image_hash, size_bytes, mime_type) VALUES ($1, $2, $3, $4, $5)
+      ON CONFLICT (execution_id) DO UPDATE SET original_path = $2, image_hash = $3, size_bytes = $4, mime_type = $5`,
+      [row.execution_id, row.image_path, row.image_hash, row.size, row.mime_type]),
     end: async () => client.end()
   }
 }

@@ -86,7 +86,7 @@ export async function importTree (storage: ImageStorage, dir: string, options: J
   const files = await filesBelow(dir)
   return await run('import', files, file => file, 'source', options, async file => {
     const result = await storage.store({ path: join(dir, file) })
-    return { source: file, hash: result.hash, key: result.key, size: result.size, duplicate: result.isDuplicate }
+    return { source: file, hash: result.hash, sha256: result.sha256, key: result.key, size: result.size, duplicate: result.isDuplicate }
   })
 }
 

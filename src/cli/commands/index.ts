@@ -1,5 +1,6 @@
 /** Every `sai-images` command, in the order `--help` lists them. A new command is one file and one line here. */
 import type { Command } from '../context.js'
+import { backfillHashes } from './backfill.js'
 import { importCommand, migrate } from './jobs.js'
 import { exists, fetch, stat, store } from './objects.js'
 import { stats } from './stats.js'
@@ -13,5 +14,6 @@ export const COMMANDS: Command[] = [
   stats,
   verify,
   importCommand,
-  migrate
+  migrate,
+  backfillHashes
 ]
