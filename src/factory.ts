@@ -54,7 +54,8 @@ export function ipfsConfig (env: Env = process.env): IpfsDriverInit {
     url: readUrl(env, 'SAI_IPFS_API_URL'),
     auth: readAuth(env, 'SAI_IPFS_AUTH'),
     timeoutMs: readInteger(env, 'SAI_IPFS_TIMEOUT_MS', 1),
-    gatewayUrl: readUrl(env, 'SAI_IPFS_GATEWAY_URL')
+    gatewayUrl: readUrl(env, 'SAI_IPFS_GATEWAY_URL'),
+    indexPath: readString(env, 'SAI_IPFS_INDEX_PATH')
   })
 }
 

@@ -13,6 +13,7 @@
  * storage.url(hash) // 'https://gw.example/ipfs/bafkrei…'
  * ```
  */
+import { createHash } from 'node:crypto'
 import { Readable } from 'node:stream'
 import type { KuboRPCClient } from 'kubo-rpc-client'
 import { CID } from 'multiformats/cid'
@@ -23,6 +24,7 @@ import { SNIFF_BYTES, sniffImageType, UNKNOWN_MIME_TYPE } from '../../src/core/m
 import { RAW_CODEC, SHA2_256, sha256ToCid } from '../../src/core/ref.js'
 import type { AbortOptions, ImageEntry, ImageStat, ImageStorage, StorageResult, StoreOptions } from '../../src/core/types.js'
 import { ADD_OPTIONS, canonicalCid, cidOf } from './cid.js'
+import { DEFAULT_INDEX_PATH, MfsIndex } from './mfs-index.js'
 
 export const DEFAULT_IPFS_API_URL = 'http://127.0.0.1:5001'
 export const DEFAULT_IPFS_TIMEOUT_MS = 30_000
@@ -37,6 +39,17 @@ export interface IpfsDriverInit extends LimitsInit {
   timeoutMs?: number
   /** A gateway for `url(ref)`, e.g. `https://ipfs.example.org`. */
   gatewayUrl?: string | URL
+  /** The MFS folder of the SHA-256 → CID index. Default `/sai-images`. */
+  indexPath?: string
+}
+
+export interface ReindexReport {
+  /** Pins that had no index entry and got one. */
+  indexed: number
+  /** Pins that had their entry already. */
+  alreadyIndexed: number
+  /** Index entries whose object is not pinned (not stored): listed, left alone. */
+  unpinnedEntries: Array<{ sha256: string, cid: string }>
 }
 
 export class IpfsDriver implements ImageStorage {
@@ -50,6 +63,7 @@ export class IpfsDriver implements ImageStorage {
   private client?: Promise<KuboRPCClient>
   /** Stores of one CID in this process run one after another, so `isDuplicate` is exact here. */
   private readonly inflight = new Map<string, Promise<unknown>>()
+  private readonly index: MfsIndex
 
   constructor (init: IpfsDriverInit = {}) {
     this.init = { maxBytes: init.maxBytes, allowNonImage: init.allowNonImage, gatewayUrl: init.gatewayUrl }
@@ -61,6 +75,9 @@ export class IpfsDriver implements ImageStorage {
     if (init.auth !== undefined) this.#authorization = /^(Basic|Bearer) \S+$/.test(init.auth) ? init.auth : basic(init.auth)
     this.apiUrl = url.toString().replace(/\/$/, '')
     this.timeoutMs = init.timeoutMs ?? DEFAULT_IPFS_TIMEOUT_MS
+    const indexPath = init.indexPath ?? DEFAULT_INDEX_PATH
+    if (!/^(\/[\w.-]+)+\/?$/.test(indexPath)) throw new ConfigError('SAI_IPFS_INDEX_PATH', `expected an absolute MFS folder such as /sai-images, got ${JSON.stringify(indexPath)}`)
+    this.index = new MfsIndex(indexPath.replace(/\/$/, ''), this.call.bind(this))
   }
 
   async store (input: ImageInput, options: StoreOptions = {}): Promise<StorageResult> {
@@ -70,16 +87,23 @@ export class IpfsDriver implements ImageStorage {
     const cid = await cidOf(bytes, digest.sha256)
     return await this.exclusive(cid, async () => {
       const result = { ...digest, hash: cid, key: cid, path: this.pathOf(cid), storedAt: new Date() }
-      if (await this.isPinned(cid, options.signal)) return { ...result, isDuplicate: true }
-      const added = await this.call('add', options.signal, async (ipfs, signal) => await ipfs.add(bytes, { ...ADD_OPTIONS, signal }))
-      const actual = canonicalCid(added.cid)
-      if (actual !== cid) throw new IntegrityError(cid, actual, this.apiUrl)
-      return { ...result, isDuplicate: false }
+      const [indexed, pinned] = await Promise.all([this.index.lookup(digest.sha256, options.signal), this.isPinned(cid, options.signal)])
+      if (indexed === cid && pinned) return { ...result, isDuplicate: true }
+      if (!pinned) {
+        const added = await this.call('add', options.signal, async (ipfs, signal) => await ipfs.add(bytes, { ...ADD_OPTIONS, signal }))
+        const actual = canonicalCid(added.cid)
+        if (actual !== cid) throw new IntegrityError(cid, actual, this.apiUrl)
+      }
+      // the entry is made once the object is pinned; of racing writers, one creates it
+      if (indexed !== undefined && indexed !== cid) await this.index.remove(digest.sha256, options.signal) // an entry for other bytes: replaced
+      const created = await this.index.claim(digest.sha256, cid, options.signal)
+      // stored before the index (pinned, no entry): a duplicate; re-pinned under an old entry: stored anew
+      return { ...result, isDuplicate: pinned || (!created && indexed === undefined) }
     })
   }
 
   async fetch (ref: string, options: AbortOptions = {}): Promise<Buffer> {
-    const { cid, fromSha256 } = parseIpfsRef(ref)
+    const { cid, fromSha256 } = await this.resolve(ref, options.signal)
     const { maxBytes } = resolveLimits(this.init)
     // pinned means stored; asked alongside cat, which would wait for the network on a missing CID
     const cat = new AbortController()
@@ -112,11 +136,16 @@ export class IpfsDriver implements ImageStorage {
 
   /** Pinned means stored. An unreachable node is `ERR_STORAGE_UNAVAILABLE`, never `false`. */
   async exists (ref: string, options: AbortOptions = {}): Promise<boolean> {
-    return await this.isPinned(parseIpfsRef(ref).cid, options.signal)
+    return await this.isPinned((await this.resolve(ref, options.signal)).cid, options.signal)
   }
 
   async stat (ref: string, options: AbortOptions = {}): Promise<ImageStat> {
-    const { cid, fromSha256 } = parseIpfsRef(ref)
+    const { cid, fromSha256, sha256: known } = await this.resolve(ref, options.signal)
+    if (known === undefined) {
+      // a dag-pb CID names no SHA-256: the bytes tell it (fetch verifies them against the CID)
+      const bytes = await this.fetch(cid, options)
+      return { hash: cid, sha256: createHash('sha256').update(bytes).digest('hex'), path: this.pathOf(cid), key: cid, size: bytes.length, mimeType: sniffImageType(bytes) ?? UNKNOWN_MIME_TYPE }
+    }
     if (!await this.isPinned(cid, options.signal)) throw this.notFound(cid, fromSha256)
     const [stat, head] = await this.call('stat', options.signal, async (ipfs, signal) => await Promise.all([
       ipfs.files.stat(`/ipfs/${cid}`, { signal }),
@@ -126,30 +155,55 @@ export class IpfsDriver implements ImageStorage {
         return Buffer.concat(chunks)
       })()
     ]))
-    const sha256 = sha256Of(cid)
-    return { hash: cid, sha256, path: this.pathOf(cid), key: cid, size: Number(stat.size), mimeType: sniffImageType(head) ?? UNKNOWN_MIME_TYPE }
+    return { hash: cid, sha256: known, path: this.pathOf(cid), key: cid, size: Number(stat.size), mimeType: sniffImageType(head) ?? UNKNOWN_MIME_TYPE }
   }
 
-  /** Unpins. The blocks stay until the node's garbage collection (`ipfs repo gc`) removes them. */
+  /**
+   * Unpins and removes the index entry. The blocks stay until the node's garbage collection
+   * (`ipfs repo gc`) removes them.
+   */
   async delete (ref: string, options: AbortOptions = {}): Promise<boolean> {
-    const { cid } = parseIpfsRef(ref)
-    if (!await this.isPinned(cid, options.signal)) return false
-    await this.call('pin/rm', options.signal, async (ipfs, signal) => await ipfs.pin.rm(cid, { signal }))
-    return true
+    const resolved = await this.resolve(ref, options.signal)
+    const { cid } = resolved
+    const pinned = await this.isPinned(cid, options.signal)
+    const sha256 = resolved.sha256 ?? (pinned ? (await this.stat(cid, options)).sha256 : undefined)
+    if (pinned) await this.call('pin/rm', options.signal, async (ipfs, signal) => await ipfs.pin.rm(cid, { signal }))
+    const unindexed = sha256 === undefined ? false : await this.index.remove(sha256, options.signal)
+    return pinned || unindexed
   }
 
-  /** Every recursive pin of the node, streamed. */
+  /**
+   * Every stored (pinned) object: those of the index first, with their SHA-256, then pins that
+   * have no entry (stored before the index; `reindex()` adds theirs). Holds the set of pinned CIDs.
+   */
   async * list (options: AbortOptions = {}): AsyncGenerator<ImageEntry> {
-    const ipfs = await this.connect()
-    const signal = this.signal(options.signal)
-    try {
-      for await (const pin of ipfs.pin.ls({ type: 'recursive', signal })) {
-        const cid = canonicalCid(pin.cid)
-        yield { hash: cid, sha256: sha256Of(cid), key: cid, path: this.pathOf(cid) }
-      }
-    } catch (err) {
-      throw this.failure(err, 'pin/ls', options.signal)
+    const pins = await this.pins(options.signal)
+    for await (const { sha256, cid } of this.index.entries(options.signal)) {
+      if (!pins.delete(cid)) continue // an entry whose object is not pinned is not stored
+      yield { hash: cid, sha256, key: cid, path: this.pathOf(cid) }
     }
+    for (const cid of pins) yield { hash: cid, sha256: sha256Of(cid), key: cid, path: this.pathOf(cid) }
+  }
+
+  /**
+   * Adds the index entries that pins stored before the index lack (each object is fetched,
+   * verified and hashed), and lists entries whose object is not pinned. Safe to rerun.
+   */
+  async reindex (options: AbortOptions & { onProgress?: (report: ReindexReport) => void } = {}): Promise<ReindexReport> {
+    const report: ReindexReport = { indexed: 0, alreadyIndexed: 0, unpinnedEntries: [] }
+    const pins = await this.pins(options.signal)
+    for await (const entry of this.index.entries(options.signal)) {
+      if (pins.delete(entry.cid)) report.alreadyIndexed++
+      else report.unpinnedEntries.push(entry)
+    }
+    for (const cid of pins) {
+      options.signal?.throwIfAborted()
+      const sha256 = sha256Of(cid) ?? createHash('sha256').update(await this.fetch(cid, options)).digest('hex')
+      if (await this.index.claim(sha256, cid, options.signal)) report.indexed++
+      else report.alreadyIndexed++
+      options.onProgress?.(report)
+    }
+    return report
   }
 
   pathOf (ref: string): string {
@@ -167,6 +221,22 @@ export class IpfsDriver implements ImageStorage {
   }
 
   async close (): Promise<void> {}
+
+  /** The CID behind a ref: a SHA-256 hex is looked up in the index, else taken as the raw CID (one block). */
+  private async resolve (ref: string, signal?: AbortSignal): Promise<{ cid: string, fromSha256: boolean, sha256?: string }> {
+    const parsed = parseIpfsRef(ref)
+    if (!parsed.fromSha256) return { ...parsed, sha256: sha256Of(parsed.cid) }
+    const sha256 = ref.toLowerCase()
+    return { cid: await this.index.lookup(sha256, signal) ?? parsed.cid, fromSha256: true, sha256 }
+  }
+
+  private async pins (signal?: AbortSignal): Promise<Set<string>> {
+    return await this.call('pin/ls', signal, async (ipfs, callSignal) => {
+      const pins = new Set<string>()
+      for await (const pin of ipfs.pin.ls({ type: 'recursive', signal: callSignal })) pins.add(canonicalCid(pin.cid))
+      return pins
+    })
+  }
 
   private async isPinned (cid: string, signal?: AbortSignal): Promise<boolean> {
     return await this.call('pin/ls', signal, async (ipfs, callSignal) => {
@@ -235,7 +305,7 @@ export class IpfsDriver implements ImageStorage {
   }
 }
 
-const SHA256_HINT = 'a SHA-256 hex names only images of up to 1 MiB here (a single raw block); larger ones need their CID'
+const SHA256_HINT = 'not in the SHA-256 index, and no single-block image has this digest; an image stored before the index needs `sai-images ipfs-reindex` (or its CID)'
 
 /** A ref for the IPFS driver: any sha2-256 CID of raw or dag-pb data, or a SHA-256 hex. */
 export function parseIpfsRef (ref: unknown): { cid: string, fromSha256: boolean } {

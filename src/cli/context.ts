@@ -88,7 +88,7 @@ export class Context {
   }
 }
 
-/** "1 object", "2 objects". */
-export function plural (n: number, noun: string): string {
-  return `${n} ${noun}${n === 1 ? '' : 's'}`
+/** "1 object", "2 objects"; "1 entry", "2 entries" with the plural given. */
+export function plural (n: number, noun: string, nouns = `${noun}s`): string {
+  return `${n} ${n === 1 ? noun : nouns}`
 }

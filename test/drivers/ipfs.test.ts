@@ -11,6 +11,8 @@ import { FilesystemDriver } from '../../drivers/fs/index.js'
 import { IpfsDriver, parseIpfsRef } from '../../drivers/ipfs/index.js'
 import { cidOf } from '../../drivers/ipfs/cid.js'
 import { createImageStorage } from '../../src/factory.js'
+import { toInferenceFields } from '../../src/core/types.js'
+import { startChild } from '../helpers/child.js'
 import { describeImageStorage, seededBytes, testJpeg } from '../../src/testing/index.js'
 import { consumerApp } from '../helpers/consumer.js'
 import { tempDir } from '../helpers/tmp.js'
@@ -74,14 +76,21 @@ describe('IpfsDriver on a real IPFS node', () => {
     expect(await storage.exists(v0)).toBe(true)
   })
 
-  it('a SHA-256 hex finds a single-block image; for a larger one the error says a CID is needed', async () => {
+  it('a SHA-256 hex finds every image, over 1 MiB too, through the index; stat, list and toInferenceFields carry the SHA-256', async () => {
     const small = testJpeg(`hex small ${Date.now()}`, 10_000)
     await storage.store(small)
     expect((await storage.fetch(sha256(small))).length).toBe(small.length)
     const large = testJpeg(`hex large ${Date.now()}`, MiB + 100)
-    const { hash } = await storage.store(large)
-    await expect(storage.fetch(sha256(large))).rejects.toMatchObject({ code: 'ERR_NOT_FOUND', message: expect.stringContaining('need their CID') })
-    expect((await storage.fetch(hash)).length).toBe(large.length)
+    const stored = await storage.store(large)
+    expect(stored.hash).toMatch(/^bafybei/)
+    expect(Buffer.compare(await storage.fetch(sha256(large)), large)).toBe(0)
+    expect(await storage.exists(sha256(large))).toBe(true)
+    expect(await storage.stat(sha256(large))).toMatchObject({ hash: stored.hash, sha256: sha256(large), size: large.length, mimeType: 'image/jpeg' })
+    expect(await storage.stat(stored.hash)).toMatchObject({ hash: stored.hash, sha256: sha256(large) }) // by its CID: the bytes tell
+    expect(toInferenceFields(stored)).toEqual({ image_hash: sha256(large), image_path: `ipfs://${stored.hash}` })
+    const listed = []
+    for await (const entry of storage.list()) if (entry.hash === stored.hash) listed.push(entry)
+    expect(listed).toEqual([{ hash: stored.hash, sha256: sha256(large), key: stored.hash, path: stored.path }])
   })
 
   it('delete unpins: exists is false, and the next store is not a duplicate', async () => {
@@ -147,6 +156,71 @@ describe('IpfsDriver on a real IPFS node', () => {
     const fromEnv = createImageStorage({}, { SAI_IMAGE_STORAGE_DRIVER: 'ipfs', SAI_IPFS_API_URL: apiUrl, SAI_IPFS_TIMEOUT_MS: '5000' })
     expect(fromEnv).toBeInstanceOf(IpfsDriver)
     expect((await fromEnv.store(testJpeg(`factory ${Date.now()}`))).path).toMatch(/^ipfs:\/\/bafkrei/)
+  })
+})
+
+describe('the SHA-256 index in the node\'s MFS', () => {
+  const storage = new IpfsDriver({ url: apiUrl })
+  const raw = async (): Promise<import('kubo-rpc-client').KuboRPCClient> => (await import('kubo-rpc-client')).create({ url: apiUrl })
+
+  it('three processes storing one new image at once: exactly one reports isDuplicate false', async () => {
+    for (const size of [50_000, 2 * MiB]) {
+      const seed = `ipfs race ${size} ${Date.now()}`
+      const startAt = Date.now() + 1500
+      const children = [0, 1, 2].map(() => startChild('race', { ipfsApiUrl: apiUrl, seed, size, count: 2, startAt }))
+      expect(await Promise.all(children.map(async c => await c.done))).toEqual([0, 0, 0])
+      const results = children.flatMap(c => c.lines())
+      expect(results).toHaveLength(6)
+      expect(new Set(results.map(r => r.hash)).size).toBe(1)
+      expect(results.filter(r => r.isDuplicate === false)).toHaveLength(1)
+      expect(Buffer.compare(await storage.fetch(results[0].sha256), testJpeg(seed, size))).toBe(0)
+    }
+  })
+
+  it('pins stored before the index are found by CID, and ipfs-reindex adds their entries', async () => {
+    const ipfs = await raw()
+    const large = testJpeg(`pre-index ${Date.now()}`, MiB + 5000)
+    const added = await ipfs.add(large, { cidVersion: 1, rawLeaves: true, chunker: `size-${MiB}`, pin: true }) // as the driver did before the index
+    const cid = added.cid.toString()
+    expect(await storage.exists(cid)).toBe(true)
+    await expect(storage.fetch(sha256(large))).rejects.toMatchObject({ code: 'ERR_NOT_FOUND', message: expect.stringContaining('ipfs-reindex') })
+    let listed
+    for await (const entry of storage.list()) if (entry.hash === cid) listed = entry
+    expect(listed).toEqual({ hash: cid, sha256: undefined, key: cid, path: `ipfs://${cid}` })
+
+    const cli = new URL('../../dist/cli.js', import.meta.url).pathname
+    const reindex = (): { indexed: number, alreadyIndexed: number } => JSON.parse(execFileSync(process.execPath, [cli, 'ipfs-reindex', '--json'], { env: { ...process.env, SAI_IPFS_API_URL: apiUrl }, encoding: 'utf8' }))
+    expect(reindex().indexed).toBeGreaterThanOrEqual(1)
+    expect(Buffer.compare(await storage.fetch(sha256(large)), large)).toBe(0)
+    for await (const entry of storage.list()) if (entry.hash === cid) listed = entry
+    expect(listed).toMatchObject({ hash: cid, sha256: sha256(large) })
+    expect(reindex()).toMatchObject({ indexed: 0 }) // a rerun has nothing to do
+    expect((await storage.store(large)).isDuplicate).toBe(true)
+  })
+
+  it('an entry whose pin is gone is not stored: exists is false, reindex lists it, and a store pins it again as new', async () => {
+    const ipfs = await raw()
+    const jpeg = testJpeg(`unpinned entry ${Date.now()}`, MiB + 10)
+    const stored = await storage.store(jpeg)
+    await ipfs.pin.rm(stored.hash) // an operator unpins by hand; the index entry stays
+    expect(await storage.exists(sha256(jpeg))).toBe(false)
+    await expect(storage.fetch(sha256(jpeg))).rejects.toMatchObject({ code: 'ERR_NOT_FOUND' })
+    const report = await storage.reindex()
+    expect(report.unpinnedEntries).toContainEqual({ sha256: sha256(jpeg), cid: stored.hash })
+    const again = await storage.store(jpeg)
+    expect(again).toMatchObject({ hash: stored.hash, isDuplicate: false })
+    expect(await storage.exists(sha256(jpeg))).toBe(true)
+  })
+
+  it('delete removes the pin and the entry; a hex ref then finds nothing', async () => {
+    const jpeg = testJpeg(`delete indexed ${Date.now()}`, MiB + 20)
+    const stored = await storage.store(jpeg)
+    expect(await storage.delete(sha256(jpeg))).toBe(true)
+    expect(await storage.exists(stored.hash)).toBe(false)
+    expect(await storage.delete(sha256(jpeg))).toBe(false)
+    const ipfs = await raw()
+    await expect(ipfs.files.stat(`/sai-images/${sha256(jpeg).slice(0, 2)}/${sha256(jpeg).slice(2, 4)}/${sha256(jpeg)}`)).rejects.toThrow()
+    expect((await storage.store(jpeg)).isDuplicate).toBe(false)
   })
 })
 

@@ -1,6 +1,7 @@
 /** Every `sai-images` command, in the order `--help` lists them. A new command is one file and one line here. */
 import type { Command } from '../context.js'
 import { backfillHashes } from './backfill.js'
+import { ipfsReindex } from './ipfs.js'
 import { importCommand, migrate } from './jobs.js'
 import { exists, fetch, stat, store } from './objects.js'
 import { stats } from './stats.js'
@@ -15,5 +16,6 @@ export const COMMANDS: Command[] = [
   verify,
   importCommand,
   migrate,
-  backfillHashes
+  backfillHashes,
+  ipfsReindex
 ]

@@ -1,0 +1,92 @@
+/**
+ * The node's own index from SHA-256 to CID, in its MFS (the files API, which every Kubo has and
+ * which survives restarts): `/sai-images/ab/cd/<sha256>` is a copy of the object's root itself, so
+ * its CID is the object's. `files/cp` refuses a name that is taken, and the node runs MFS
+ * operations one at a time, so of the writers that store one new image at once, in any process,
+ * exactly one creates the entry: that one reports `isDuplicate: false`.
+ */
+import type { KuboRPCClient } from 'kubo-rpc-client'
+import { canonicalCid } from './cid.js'
+
+export const DEFAULT_INDEX_PATH = '/sai-images'
+
+type Call = <T>(name: string, signal: AbortSignal | undefined, work: (ipfs: KuboRPCClient, signal: AbortSignal) => Promise<T>) => Promise<T>
+
+const MISSING = /does not exist|not exist|no link named|file does not exist|not found/i
+const TAKEN = /already has entry|already exists/i
+
+export class MfsIndex {
+  constructor (private readonly root: string, private readonly call: Call) {}
+
+  entryOf (sha256: string): string {
+    return `${this.root}/${sha256.slice(0, 2)}/${sha256.slice(2, 4)}/${sha256}`
+  }
+
+  /** The CID the index holds for `sha256`, or undefined. */
+  async lookup (sha256: string, signal?: AbortSignal): Promise<string | undefined> {
+    return await this.call('files/stat', signal, async (ipfs, callSignal) => {
+      try {
+        return canonicalCid((await ipfs.files.stat(this.entryOf(sha256), { signal: callSignal })).cid)
+      } catch (err) {
+        if (MISSING.test((err as Error).message)) return undefined
+        throw err
+      }
+    })
+  }
+
+  /** Creates the entry; false if it was there already (another writer won). */
+  async claim (sha256: string, cid: string, signal?: AbortSignal): Promise<boolean> {
+    return await this.call('files/cp', signal, async (ipfs, callSignal) => {
+      try {
+        await ipfs.files.cp(`/ipfs/${cid}`, this.entryOf(sha256), { parents: true, signal: callSignal })
+        return true
+      } catch (err) {
+        if (TAKEN.test((err as Error).message)) return false
+        throw err
+      }
+    })
+  }
+
+  /** Removes the entry; false if there was none. */
+  async remove (sha256: string, signal?: AbortSignal): Promise<boolean> {
+    return await this.call('files/rm', signal, async (ipfs, callSignal) => {
+      try {
+        await ipfs.files.rm(this.entryOf(sha256), { signal: callSignal })
+        return true
+      } catch (err) {
+        if (MISSING.test((err as Error).message)) return false
+        throw err
+      }
+    })
+  }
+
+  /** Every entry, streamed shard by shard: `{ sha256, cid }`. */
+  async * entries (signal?: AbortSignal): AsyncGenerator<{ sha256: string, cid: string }> {
+    for (const first of await this.names(this.root, signal)) {
+      for (const second of await this.names(`${this.root}/${first}`, signal)) {
+        const shard = `${this.root}/${first}/${second}`
+        const found = await this.call('files/ls', signal, async (ipfs, callSignal) => {
+          const list: Array<{ sha256: string, cid: string }> = []
+          for await (const entry of ipfs.files.ls(shard, { signal: callSignal })) {
+            if (/^[0-9a-f]{64}$/.test(entry.name)) list.push({ sha256: entry.name, cid: canonicalCid(entry.cid) })
+          }
+          return list
+        })
+        yield * found
+      }
+    }
+  }
+
+  private async names (dir: string, signal?: AbortSignal): Promise<string[]> {
+    return await this.call('files/ls', signal, async (ipfs, callSignal) => {
+      const names: string[] = []
+      try {
+        for await (const entry of ipfs.files.ls(dir, { signal: callSignal })) if (/^[0-9a-f]{2}$/.test(entry.name)) names.push(entry.name)
+      } catch (err) {
+        if (MISSING.test((err as Error).message)) return []
+        throw err
+      }
+      return names.sort()
+    })
+  }
+}
