@@ -22,6 +22,18 @@ export interface ImageHandlerOptions {
   accelRedirect?: string
   /** Default: one year, immutable (the bytes behind a ref never change). */
   cacheControl?: string
+  /**
+   * Objects up to this size are read and verified whole before the first byte is sent, so that
+   * damaged bytes get a clean 500 instead of a cut connection. Larger ones stream, verified as they
+   * pass, the last chunk held back. Default 8 MiB.
+   */
+  verifyBeforeSendBytes?: number
+  /**
+   * Told of every failure the client gets a 5xx for (`ERR_INTEGRITY`: damaged bytes, answered 500;
+   * `ERR_STORAGE_UNAVAILABLE`: answered 503; anything else). Default: one line on stderr, unless
+   * Express's `next` takes the error.
+   */
+  onError?: (err: unknown, req: IncomingMessage) => void
 }
 
 type Request = IncomingMessage & { params?: Record<string, string | undefined> }
@@ -29,11 +41,14 @@ type Request = IncomingMessage & { params?: Record<string, string | undefined> }
 const STATUS: Partial<Record<string, number>> = {
   ERR_INVALID_REF: 400,
   ERR_NOT_FOUND: 404,
+  ERR_INTEGRITY: 500,
   ERR_STORAGE_UNAVAILABLE: 503
 }
+const TEXT: Record<number, string> = { 400: 'Bad Request: not an image ref\n', 404: 'Not Found\n', 500: 'Internal Server Error\n', 503: 'Service Unavailable\n' }
 
 export function createImageHandler (storage: ImageStorage, options: ImageHandlerOptions = {}): (req: Request, res: ServerResponse, next?: (err?: unknown) => void) => void {
   const cacheControl = options.cacheControl ?? 'public, max-age=31536000, immutable'
+  const verifyBeforeSend = options.verifyBeforeSendBytes ?? 8 * 1024 * 1024
 
   const serve = async (req: Request, res: ServerResponse): Promise<void> => {
     if (req.method !== 'GET' && req.method !== 'HEAD') {
@@ -57,22 +72,40 @@ export function createImageHandler (storage: ImageStorage, options: ImageHandler
       res.writeHead(200, { ...headers, 'X-Accel-Redirect': options.accelRedirect + stat.key }).end()
       return
     }
-    res.writeHead(200, { ...headers, 'Content-Length': stat.size })
     if (req.method === 'HEAD') {
-      res.end()
+      res.writeHead(200, { ...headers, 'Content-Length': stat.size }).end()
       return
     }
-    // verified as it streams: on a mismatch the response is cut short, so the client sees a failure
-    pipeline(await storage.fetchStream(ref), res, err => { if (err != null) res.destroy(err) })
+    if (stat.size <= verifyBeforeSend) {
+      const bytes = await storage.fetch(ref) // verified: a damaged object is a 500, never a 200
+      res.writeHead(200, { ...headers, 'Content-Length': bytes.length }).end(bytes)
+      return
+    }
+    res.writeHead(200, { ...headers, 'Content-Length': stat.size })
+    // verified as it streams: on a mismatch the connection is cut before the last chunk, so no
+    // client takes the body as complete
+    await new Promise<void>((resolve, reject) => {
+      storage.fetchStream(ref).then(stream => {
+        pipeline(stream, res, err => { if (err == null) resolve(); else reject(err) })
+      }, reject)
+    })
   }
 
   return (req, res, next) => {
     serve(req, res).catch((err: unknown) => {
       const status = err instanceof ImageStorageError ? STATUS[err.code] ?? 500 : 500
-      if (status === 500 && next !== undefined) return next(err)
+      if (status >= 500) {
+        options.onError?.(err, req)
+        if (next !== undefined) {
+          if (res.headersSent) res.destroy()
+          // Express's error handlers read the status from the error
+          if (err instanceof Error && !('status' in err)) Object.defineProperty(err, 'status', { value: status, configurable: true })
+          return next(err)
+        }
+        if (options.onError === undefined) console.error(`sai-image-storage: ${req.method ?? 'GET'} ${req.url ?? ''}: ${(err as { code?: string }).code ?? 'error'}: ${(err as Error)?.message ?? String(err)}`)
+      }
       if (res.headersSent) return res.destroy()
-      res.writeHead(status, { 'Content-Type': 'text/plain', 'X-Content-Type-Options': 'nosniff' })
-        .end(status === 400 ? 'Bad Request: not an image ref\n' : status === 404 ? 'Not Found\n' : status === 503 ? 'Service Unavailable\n' : 'Internal Server Error\n')
+      res.writeHead(status, { 'Content-Type': 'text/plain', 'X-Content-Type-Options': 'nosniff' }).end(TEXT[status] ?? TEXT[500])
     })
   }
 }

@@ -1,6 +1,6 @@
 import { spawn, spawnSync } from 'node:child_process'
 import { createHash } from 'node:crypto'
-import { mkdir, readFile, rename, truncate, utimes, writeFile } from 'node:fs/promises'
+import { mkdir, readFile, rename, symlink, truncate, utimes, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { FilesystemDriver } from '../drivers/fs/index.js'
@@ -256,4 +256,85 @@ describe('sai-images CLI (the built binary)', () => {
     expect((await target.verify()).problems).toEqual([])
     for (const entry of entries) expect(entry.path).toBe(target.pathOf(entry.hash))
   }, 120_000)
+})
+
+describe('sai-images on an operator\'s mistakes: a documented exit code and one line, no stack', () => {
+  it('answers each mistake with its exit code and a one-line message', async () => {
+    const root = await tempDir()
+    const env = { SAI_IMAGE_STORAGE_PATH: root }
+    const dir = await tempDir()
+    const file = join(dir, 'frame.jpg')
+    await writeFile(file, testJpeg('mistakes'))
+    const missing = join(dir, 'no-such-dir')
+    const cases: Array<[string[], number, RegExp]> = [
+      [['store', dir], 3, /ERR_INVALID_INPUT.*not a regular file but a directory/],
+      [['import', missing], 3, /ERR_INVALID_INPUT.*no such file or directory/],
+      [['import', file], 3, /ERR_INVALID_INPUT.*a part of the path is not a directory|ENOTDIR/],
+      [['import', dir, '--mapping', join(missing, 'map.jsonl')], 3, /ERR_INVALID_INPUT.*mapping/],
+      [['fetch', (await new FilesystemDriver({ root }).store(testJpeg('mistakes'))).hash, '-o', join(missing, 'out.jpg')], 3, /ERR_INVALID_INPUT.*Cannot write/],
+      [['verify', '--bogus'], 2, /Unknown option|takes no/],
+      [['stat'], 2, /missing <ref>/],
+      [['frobnicate'], 2, /unknown command/]
+    ]
+    for (const [args, code, message] of cases) {
+      const result = cli(args, env)
+      expect({ args, code: result.code }).toEqual({ args, code })
+      expect(result.stderr).toMatch(message)
+      expect(result.stderr).not.toMatch(/\n\s+at /) // no stack
+      expect(result.stderr.split('\n').filter(l => l !== '').length).toBeLessThanOrEqual(2) // the message, and a usage line for usage errors
+    }
+    expect(cli(['store', dir, '--verbose'], env).stderr).toMatch(/\n\s+at /) // --verbose shows it
+  })
+
+  it('--version, help <command>, and the usage line', () => {
+    expect(cli(['--version']).stdout.trim()).toMatch(/^\d+\.\d+\.\d+/)
+    const help = cli(['help', 'import'])
+    expect(help.code).toBe(0)
+    expect(help.stdout).toMatch(/^Usage: sai-images import <dir>/)
+    expect(help.stdout).toContain('--follow-symlinks')
+    const wrong = cli(['import'])
+    expect(wrong.code).toBe(2)
+    expect(wrong.stderr).toContain('Usage: sai-images import <dir>')
+    expect(wrong.stderr.length).toBeLessThan(300) // a line, not the whole help
+  })
+
+  it('fetch of a damaged object into a pipe writes zero bytes and exits 4; a reader that goes away is no error', async () => {
+    const root = await tempDir()
+    const storage = new FilesystemDriver({ root })
+    const damaged = await storage.store(testJpeg('damaged for stdout', 1_500_000))
+    const bytes = await readFile(damaged.path)
+    bytes[bytes.length - 10] = bytes[bytes.length - 10]! ^ 1
+    await writeFile(damaged.path, bytes)
+    const result = cli(['fetch', damaged.hash], { SAI_IMAGE_STORAGE_PATH: root })
+    expect({ code: result.code, bytes: result.bytes.length }).toEqual({ code: 4, bytes: 0 })
+    const good = await storage.store(testJpeg('good for head', 2_000_000))
+    const piped = spawnSync('sh', ['-c', `node ${CLI} fetch ${good.hash} | head -c 10 | wc -c; exit \${PIPESTATUS:-0}`], { env: { ...process.env, SAI_IMAGE_STORAGE_PATH: root }, encoding: 'utf8' })
+    expect(piped.stdout.trim()).toBe('10')
+    expect(piped.stderr).toBe('') // no EPIPE, no stack
+  })
+
+  it('migrate refuses a target that is the source store', async () => {
+    const root = await tempDir()
+    await new FilesystemDriver({ root }).store(testJpeg('self'))
+    const mapping = join(await tempDir(), 'self.jsonl')
+    for (const extra of [[], ['--to-root', root], ['--to-root', `${root}/./`]]) {
+      const result = cli(['migrate', '--from', 'fs', '--to', 'fs', '--root', root, '--mapping', mapping, ...extra], { SAI_IMAGE_STORAGE_PATH: root })
+      expect(result.code).toBe(2)
+      expect(result.stderr).toContain('the target is the source store')
+    }
+    expect(await lines(mapping)).toEqual([])
+  })
+
+  it('import reports symbolic links as skipped, and follows them with --follow-symlinks', async () => {
+    const { dir, files } = await dashboardTree(4)
+    const outside = await tempDir()
+    await writeFile(join(outside, 'linked.jpg'), testJpeg('linked frame'))
+    await symlink(join(outside, 'linked.jpg'), join(dir, 'original', 'link.jpg'))
+    await symlink(join(dir, 'original'), join(dir, 'original', 'loop')) // a loop: read once
+    const root = await tempDir()
+    const skipped = JSON.parse(cli(['import', dir, '--mapping', join(await tempDir(), 'a.jsonl'), '--json'], { SAI_IMAGE_STORAGE_PATH: root }).stdout)
+    expect(skipped).toMatchObject({ total: files.size, symlinks: ['original/link.jpg', 'original/loop'] })
+    const followed = JSON.parse(cli(['import', dir, '--mapping', join(await tempDir(), 'b.jsonl'), '--json', '--follow-symlinks'], { SAI_IMAGE_STORAGE_PATH: root }).stdout)
+    expect(followed).toMatchObject({ total: files.size + 1, symlinks: [], failed: [] })
+  })
 })

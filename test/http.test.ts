@@ -88,13 +88,48 @@ describe('createImageHandler over real HTTP', () => {
     expect(await response.text()).toBe('')
   })
 
-  it('a corrupted object is never served whole: the response fails', async () => {
+  it('a damaged object is a 500 with no image bytes, reported to onError; over verifyBeforeSendBytes the stream is cut before its end', async () => {
     const bad = await storage.store(testJpeg('http corrupt', 200_000))
     const bytes = await readFile(bad.path)
     bytes[199_000] = bytes[199_000]! ^ 0xff
     await writeFile(bad.path, bytes)
-    const response = await fetch(`${base}/images/${bad.hash}`)
-    await expect(response.arrayBuffer()).rejects.toThrow()
+    const reported: Array<{ code: string, url: string }> = []
+    const onError = (err: unknown, req: { url?: string }): void => { reported.push({ code: (err as { code: string }).code, url: req.url! }) }
+    const verified = await listen(createServer(createImageHandler(storage, { onError })))
+    const response = await fetch(`${verified}/images/${bad.hash}`)
+    expect(response.status).toBe(500)
+    expect(response.headers.get('content-type')).toBe('text/plain')
+    expect(await response.text()).toBe('Internal Server Error\n')
+    const streamed = await listen(createServer(createImageHandler(storage, { onError, verifyBeforeSendBytes: 0 })))
+    const cut = await fetch(`${streamed}/images/${bad.hash}`)
+    expect(cut.status).toBe(200) // the headers went before the damage was seen ...
+    await expect(cut.arrayBuffer()).rejects.toThrow() // ... and the body never completes
+    await new Promise(resolve => setTimeout(resolve, 50))
+    expect(reported).toEqual([{ code: 'ERR_INTEGRITY', url: `/images/${bad.hash}` }, { code: 'ERR_INTEGRITY', url: `/images/${bad.hash}` }])
+  })
+
+  it('Express-style: integrity and storage failures go to next(err) with their status', async () => {
+    const bad = await storage.store(testJpeg('http next', 50_000))
+    const bytes = await readFile(bad.path)
+    bytes[40_000] = bytes[40_000]! ^ 0xff
+    await writeFile(bad.path, bytes)
+    const handler = createImageHandler(storage)
+    const passed: Array<{ code: string, status: number }> = []
+    const app = await listen(createServer((req, res) => handler(Object.assign(req, { params: { ref: req.url!.split('/').pop() } }), res, (err: any) => {
+      passed.push({ code: err.code, status: err.status })
+      res.writeHead(err.status).end()
+    })))
+    expect((await fetch(`${app}/images/${bad.hash}`)).status).toBe(500)
+    const gone = new FilesystemDriver({ root: `${await tempDir()}/not-mounted`, createRoot: false })
+    const app2 = await listen(createServer((req, res) => createImageHandler(gone)(Object.assign(req, { params: { ref: hash } }), res, (err: any) => {
+      passed.push({ code: err.code, status: err.status })
+      res.writeHead(err.status).end()
+    })))
+    expect((await fetch(`${app2}/images/${hash}`)).status).toBe(503)
+    expect(passed).toEqual([{ code: 'ERR_INTEGRITY', status: 500 }, { code: 'ERR_STORAGE_UNAVAILABLE', status: 503 }])
+    // with node:http alone, the handler answers 503 itself
+    const plain = await listen(createServer(createImageHandler(gone, { onError: () => {} })))
+    expect((await fetch(`${plain}/images/${hash}`)).status).toBe(503)
   })
 
   it('works as Express-style middleware: the ref from req.params, other errors to next()', async () => {

@@ -18,7 +18,7 @@ import { createHash, randomUUID } from 'node:crypto'
 import { chmod, link, mkdir, open, readFile, rename, stat, unlink, type FileHandle } from 'node:fs/promises'
 import { dirname, join, resolve } from 'node:path'
 import { addAbortSignal, pipeline, Transform, type Readable } from 'node:stream'
-import { IntegrityError, isUnavailable, NotFoundError, StorageUnavailableError } from '../../src/core/errors.js'
+import { ImageStorageError, IntegrityError, InvalidInputError, isUnavailable, NotFoundError, StorageUnavailableError } from '../../src/core/errors.js'
 import { digestBytes, ImageHasher, readInput, type ImageInput, type InputLimits } from '../../src/core/input.js'
 import { resolveLimits, type LimitsInit } from '../../src/core/limits.js'
 import { SNIFF_BYTES, sniffImageType, UNKNOWN_MIME_TYPE } from '../../src/core/mime.js'
@@ -26,6 +26,7 @@ import { parseImageRef } from '../../src/core/ref.js'
 import { PrefixSharding, type ShardingStrategy } from '../../src/core/sharding.js'
 import type { AbortOptions, ImageEntry, ImageStat, ImageStorage, StorageResult, StoreOptions } from '../../src/core/types.js'
 import { fsyncDir, hashFile, holdsBytes, isMissing, openIfExists, removeIfExists, statIfIntact } from './files.js'
+import { StoreRoot } from './root.js'
 import { verifyStore, walkStore, TEMP_DIR, type VerifyOptions, type VerifyReport } from './verify.js'
 
 export const DEFAULT_ROOT = './data/images'
@@ -52,12 +53,14 @@ export class FilesystemDriver implements ImageStorage {
   private readonly init: FilesystemDriverInit
   private readonly fsync: boolean
   private ready?: Promise<void>
+  private readonly watched: StoreRoot
 
   constructor (init: FilesystemDriverInit = {}) {
     this.init = init
     this.root = resolve(init.root ?? DEFAULT_ROOT)
     this.sharding = init.sharding ?? new PrefixSharding()
     this.fsync = init.fsync ?? true
+    this.watched = new StoreRoot(this.root, init.createRoot ?? true)
   }
 
   async store (input: ImageInput, options: StoreOptions = {}): Promise<StorageResult> {
@@ -138,7 +141,7 @@ export class FilesystemDriver implements ImageStorage {
     try {
       bytes = await readFile(path, { signal: options.signal })
     } catch (err) {
-      throw this.readError(err, sha256, path)
+      throw await this.readError(err, sha256, path)
     }
     const actual = createHash('sha256').update(bytes).digest('hex')
     if (actual !== sha256) throw new IntegrityError(sha256, actual, path)
@@ -178,8 +181,11 @@ export class FilesystemDriver implements ImageStorage {
       const stats = await stat(path)
       return stats.isFile() && stats.size > 0
     } catch (err) {
-      if (isMissing(err)) return false
-      throw this.readError(err, sha256, path)
+      if (isMissing(err)) {
+        await this.watched.check() // an unmounted store is unavailable, not empty
+        return false
+      }
+      throw await this.readError(err, sha256, path)
     }
   }
 
@@ -204,8 +210,9 @@ export class FilesystemDriver implements ImageStorage {
       try {
         await unlink(path)
       } catch (err) {
-        if (isMissing(err)) return false
-        throw err
+        if (!isMissing(err)) throw err
+        await this.watched.check() // an unmounted store is unavailable, not empty
+        return false
       }
       if (this.fsync) await fsyncDir(dirname(path))
       return true
@@ -213,6 +220,7 @@ export class FilesystemDriver implements ImageStorage {
   }
 
   async * list (options: AbortOptions = {}): AsyncGenerator<ImageEntry> {
+    if (!await this.watched.check()) return
     for await (const file of walkStore(this.root, this.sharding, options.signal)) {
       const sha256 = this.sharding.decode(file.key)
       if (sha256 !== undefined) yield { hash: sha256, sha256, key: file.key, path: file.path }
@@ -224,7 +232,10 @@ export class FilesystemDriver implements ImageStorage {
    * files and stray temps; with `repair`, quarantines the bad and removes the strays.
    */
   async verify (options: VerifyOptions = {}): Promise<VerifyReport> {
-    return await this.guard(async () => await verifyStore(this.root, this.sharding, options))
+    return await this.guard(async () => {
+      const rootExists = await this.watched.check()
+      return { ...await verifyStore(this.root, this.sharding, options), rootExists }
+    })
   }
 
   pathOf (ref: string): string {
@@ -245,16 +256,21 @@ export class FilesystemDriver implements ImageStorage {
   private async openObject (sha256: string, path: string): Promise<FileHandle> {
     try {
       const handle = await openIfExists(path)
-      if (handle === undefined) throw new NotFoundError(sha256, path)
+      if (handle === undefined) throw await this.readError(Object.assign(new Error('missing'), { code: 'ENOENT' }), sha256, path)
       return handle
     } catch (err) {
-      throw this.readError(err, sha256, path)
+      throw await this.readError(err, sha256, path)
     }
   }
 
-  private readError (err: unknown, sha256: string, path: string): unknown {
-    if (isMissing(err)) return new NotFoundError(sha256, path)
-    return isUnavailable(err) ? StorageUnavailableError.fromSystemError(err, path) : err
+  /** A miss is "not found" only while the root is the one it was: an unmounted store is unavailable. */
+  private async readError (err: unknown, sha256: string, path: string): Promise<unknown> {
+    if (err instanceof ImageStorageError) return err
+    if (isMissing(err)) {
+      await this.watched.check()
+      return new NotFoundError(sha256, path)
+    }
+    return isUnavailable(err) ? StorageUnavailableError.fromSystemError(err, path) : InvalidInputError.unreadable(path, err)
   }
 
   private result (digest: Digest, isDuplicate: boolean, storedAt: Date): StorageResult {
@@ -273,12 +289,9 @@ export class FilesystemDriver implements ImageStorage {
 
   private async ensureRoot (): Promise<void> {
     this.ready ??= (async () => {
-      if (this.init.createRoot ?? true) {
-        await mkdir(dirname(this.root), { recursive: true })
-      } else if (!(await stat(this.root)).isDirectory()) {
-        throw Object.assign(new Error(`${this.root} is not a directory`), { code: 'ENOTDIR' })
-      }
+      if (!await this.watched.check()) await mkdir(dirname(this.root), { recursive: true }) // ours to create
       await this.makeDirs(join(this.root, TEMP_DIR), dirname(this.root))
+      await this.watched.require()
     })()
     try {
       await this.ready
@@ -308,6 +321,7 @@ export class FilesystemDriver implements ImageStorage {
       return await work()
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err
+      await this.watched.require() // never a new shard directory on a bare mount point
       await this.makeDirs(dirname(file), this.root)
       return await work()
     }

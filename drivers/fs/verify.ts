@@ -69,6 +69,8 @@ export interface VerifyReport {
   repaired: boolean
   /** No problem left: nothing found, or everything found was repaired. */
   clean: boolean
+  /** False when the root does not exist yet (and is the library's to create): nothing was ever stored. */
+  rootExists?: boolean
 }
 
 export async function verifyStore (root: string, sharding: ShardingStrategy, options: VerifyOptions = {}): Promise<VerifyReport> {
@@ -92,13 +94,13 @@ export async function verifyStore (root: string, sharding: ShardingStrategy, opt
 
   await forEachConcurrent(walkStore(root, sharding, signal), concurrency, async file => {
     if (file.key.endsWith('.tmp')) {
-      if (await isStrayTemp(file.path)) await found({ ...file, reason: 'stray-temp' })
+      if (await isStrayTemp(file.path)) await found({ path: file.path, key: file.key, reason: 'stray-temp' })
       return
     }
     const sha256 = sharding.decode(file.key)
-    if (sha256 === undefined) return await found({ ...file, reason: 'misnamed' })
+    if (sha256 === undefined) return await found({ path: file.path, key: file.key, reason: 'misnamed' })
     const reason = await checkObject(file.path, sha256, signal, report)
-    if (reason !== undefined) await found({ ...file, reason })
+    if (reason !== undefined) await found({ path: file.path, key: file.key, reason })
     options.onProgress?.({ checked: report.checked, bytes: report.bytes })
   })
 

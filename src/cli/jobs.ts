@@ -3,10 +3,10 @@
  * makes them resumable, a progress bar, and a clean stop on Ctrl-C (work under way finishes, no
  * new work starts, the summary says how far it got).
  */
-import { opendir } from 'node:fs/promises'
+import { opendir, realpath, stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import { forEachConcurrent } from '../core/concurrency.js'
-import { ImageStorageError, IntegrityError } from '../core/errors.js'
+import { ImageStorageError, IntegrityError, InvalidInputError } from '../core/errors.js'
 import type { ImageStorage } from '../core/types.js'
 import { Mapping } from './mapping.js'
 import { Progress } from './progress.js'
@@ -70,24 +70,44 @@ function unfinished<T> (mapping: Mapping, items: T[], idOf: (item: T) => string,
   return items.filter(item => !finished.has(idOf(item)))
 }
 
-/** Every regular file below `dir`, sorted, as paths relative to it. */
-async function filesBelow (dir: string, prefix = ''): Promise<string[]> {
-  const found: string[] = []
-  for await (const entry of await opendir(join(dir, prefix))) {
-    const path = prefix === '' ? entry.name : `${prefix}/${entry.name}`
-    if (entry.isDirectory()) found.push(...await filesBelow(dir, path))
-    else if (entry.isFile()) found.push(path)
+/**
+ * Every regular file below `dir`, sorted, as paths relative to it; symbolic links are listed apart,
+ * or followed (a folder reached twice, as by a loop, is read once).
+ */
+async function filesBelow (dir: string, followSymlinks: boolean): Promise<{ files: string[], symlinks: string[] }> {
+  const files: string[] = []
+  const symlinks: string[] = []
+  const seen = new Set<string>()
+  const walk = async (prefix: string): Promise<void> => {
+    const real = await realpath(join(dir, prefix))
+    if (seen.has(real)) return
+    seen.add(real)
+    for await (const entry of await opendir(join(dir, prefix))) {
+      const path = prefix === '' ? entry.name : `${prefix}/${entry.name}`
+      let kind: { isDirectory: () => boolean, isFile: () => boolean } = entry
+      if (entry.isSymbolicLink()) {
+        if (!followSymlinks) {
+          symlinks.push(path)
+          continue
+        }
+        kind = await stat(join(dir, path)).catch(() => ({ isDirectory: () => false, isFile: () => false }))
+      }
+      if (kind.isDirectory()) await walk(path)
+      else if (kind.isFile()) files.push(path)
+    }
   }
-  return found.sort()
+  await walk('')
+  return { files: files.sort(), symlinks: symlinks.sort() }
 }
 
 /** Stores every file below `dir`; the mapping says source → hash, key, size, duplicate. */
-export async function importTree (storage: ImageStorage, dir: string, options: JobOptions): Promise<JobSummary> {
-  const files = await filesBelow(dir)
-  return await run('import', files, file => file, 'source', options, async file => {
+export async function importTree (storage: ImageStorage, dir: string, options: JobOptions & { followSymlinks?: boolean }): Promise<JobSummary & { symlinks: string[] }> {
+  const { files, symlinks } = await filesBelow(dir, options.followSymlinks ?? false).catch((err: unknown) => { throw InvalidInputError.unreadable(dir, err, 'import the directory') })
+  const summary = await run('import', files, file => file, 'source', options, async file => {
     const result = await storage.store({ path: join(dir, file) })
     return { source: file, hash: result.hash, sha256: result.sha256, key: result.key, size: result.size, duplicate: result.isDuplicate }
   })
+  return { ...summary, symlinks }
 }
 
 /**

@@ -4,12 +4,13 @@
  * appends to whole lines only, and tells which work is already done.
  */
 import { open, type FileHandle } from 'node:fs/promises'
+import { InvalidInputError } from '../core/errors.js'
 
 export class Mapping {
   private constructor (private readonly handle: FileHandle, readonly entries: Array<Record<string, unknown>>) {}
 
   static async open (path: string): Promise<Mapping> {
-    const handle = await open(path, 'a+')
+    const handle = await open(path, 'a+').catch((err: unknown) => { throw InvalidInputError.unreadable(path, err, 'open the mapping') })
     const text = (await handle.readFile()).toString('utf8')
     const whole = text.slice(0, text.lastIndexOf('\n') + 1)
     if (whole.length !== Buffer.byteLength(text)) await handle.truncate(Buffer.byteLength(whole))

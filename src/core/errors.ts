@@ -37,6 +37,29 @@ export class InvalidRefError extends ImageStorageError {
 
 export class InvalidInputError extends ImageStorageError {
   readonly code = 'ERR_INVALID_INPUT'
+
+  /** A file or folder named as input (or output) that cannot be used: ENOENT, EISDIR, EACCES, ... */
+  static unreadable (path: string, err: unknown, verb = 'read'): InvalidInputError {
+    const code = (err as NodeJS.ErrnoException)?.code
+    const why = FILE_REASONS[code ?? ''] ?? (err as Error)?.message ?? String(err)
+    return new InvalidInputError(`Cannot ${verb} ${path}: ${why}${code === undefined ? '' : ` (${code})`}`, { cause: err })
+  }
+}
+
+const FILE_REASONS: Record<string, string> = {
+  ENOENT: 'no such file or directory',
+  EISDIR: 'is a directory',
+  ENOTDIR: 'a part of the path is not a directory',
+  EACCES: 'permission denied',
+  EPERM: 'operation not permitted',
+  ELOOP: 'too many symbolic links',
+  ENAMETOOLONG: 'name too long',
+  EMFILE: 'too many open files',
+  ENFILE: 'too many open files in the system',
+  EIO: 'input/output error',
+  EROFS: 'read-only file system',
+  ENOSPC: 'no space left on device',
+  EEXIST: 'already exists'
 }
 
 export class TooLargeError extends ImageStorageError {

@@ -4,7 +4,7 @@
  */
 import { createHash, type Hash } from 'node:crypto'
 import { open } from 'node:fs/promises'
-import { InvalidInputError, TooLargeError } from './errors.js'
+import { ImageStorageError, InvalidInputError, TooLargeError } from './errors.js'
 import { SNIFF_BYTES, sniffImageType, UNKNOWN_MIME_TYPE } from './mime.js'
 
 export type ImageInput =
@@ -43,25 +43,36 @@ export async function readInput (input: ImageInput, limits: InputLimits): Promis
 }
 
 async function readFileInput (path: string, maxBytes: number): Promise<ImageSource> {
+  const unreadable = (err: unknown): InvalidInputError => InvalidInputError.unreadable(path, err)
   let handle
   try {
     handle = await open(path, 'r')
   } catch (err) {
-    throw new InvalidInputError(`Cannot read input file ${path}: ${(err as Error).message}`, { cause: err })
+    throw unreadable(err)
   }
-  const { size } = await handle.stat()
-  if (size > maxBytes) {
-    await handle.close()
-    throw new TooLargeError(maxBytes)
-  }
-  if (size <= READ_WHOLE_FILE_BYTES) {
-    try {
-      return { bytes: await handle.readFile() }
-    } finally {
+  try {
+    const stats = await handle.stat()
+    if (!stats.isFile()) throw new InvalidInputError(`Input ${path} is not a regular file${stats.isDirectory() ? ' but a directory' : ''}`)
+    if (stats.size > maxBytes) throw new TooLargeError(maxBytes)
+    if (stats.size <= READ_WHOLE_FILE_BYTES) {
+      const bytes = await handle.readFile()
       await handle.close()
+      return { bytes }
     }
+  } catch (err) {
+    await handle.close()
+    throw err instanceof ImageStorageError ? err : unreadable(err)
   }
-  return { chunks: handle.createReadStream() }
+  return { chunks: rethrowAs(handle.createReadStream(), unreadable) }
+}
+
+/** The chunks of `source`, its read errors made typed. */
+async function * rethrowAs (source: AsyncIterable<Uint8Array>, wrap: (err: unknown) => Error): AsyncGenerator<Uint8Array> {
+  try {
+    yield * source
+  } catch (err) {
+    throw wrap(err)
+  }
 }
 
 /** A base64 string or a `data:…;base64,` URL, decoded strictly (Node's decoder skips bad characters). */

@@ -2,6 +2,7 @@
 import { createWriteStream } from 'node:fs'
 import { rename, rm } from 'node:fs/promises'
 import { pipeline } from 'node:stream/promises'
+import { ImageStorageError, InvalidInputError } from '../../core/errors.js'
 import type { Command } from '../context.js'
 
 export const store: Command = {
@@ -22,16 +23,20 @@ export const fetch: Command = {
   summary: 'write the verified bytes to a file or standard output',
   options: { output: { type: 'string', short: 'o' } },
   async run (cli) {
-    const stream = await cli.storage().fetchStream(cli.arg(0, 'ref'))
     const output = cli.string('output')
     if (output === undefined) {
-      await pipeline(stream, process.stdout)
+      // a pipe cannot take bytes back: nothing is written until all of them are verified
+      const bytes = await cli.storage().fetch(cli.arg(0, 'ref'))
+      await new Promise<void>((resolve, reject) => process.stdout.write(bytes, err => { if (err == null) resolve(); else reject(err) }))
       return 0
     }
+    const stream = await cli.storage().fetchStream(cli.arg(0, 'ref'))
     // written next to the target and renamed: a failed check leaves no file behind
     const temp = `${output}.partial`
     try {
-      await pipeline(stream, createWriteStream(temp))
+      await pipeline(stream, createWriteStream(temp)).catch((err: unknown) => {
+        throw err instanceof ImageStorageError ? err : InvalidInputError.unreadable(output, err, 'write')
+      })
       await rename(temp, output)
     } finally {
       await rm(temp, { force: true })

@@ -12,7 +12,8 @@ export const verify: Command = {
     if (!(store instanceof FilesystemDriver)) throw new UsageError('verify works on the filesystem driver')
     const repair = cli.flags.repair === true
     const result = await store.verify({ repair, concurrency: cli.concurrency() })
-    cli.out(`${plural(result.checked, 'object')} checked, ${result.bytes} bytes: ${result.problems.length === 0 ? 'clean' : `${plural(result.problems.length, 'problem')}${repair ? ', repaired' : ''}`}` +
+    const empty = result.rootExists === false ? ` (the root ${store.root} does not exist yet: nothing was stored)` : ''
+    cli.out(`${plural(result.checked, 'object')} checked, ${result.bytes} bytes: ${result.problems.length === 0 ? 'clean' : `${plural(result.problems.length, 'problem')}${repair ? ', repaired' : ''}`}${empty}` +
       result.problems.map(p => `\n  ${p.reason.padEnd(10)} ${p.path}${p.movedTo === undefined ? '' : ` -> ${p.movedTo}`}`).join(''), result)
     return result.clean ? 0 : 1
   }

@@ -1,0 +1,44 @@
+/**
+ * The store's root, watched: an unmounted array must never read as an empty store. The root is
+ * checked where a lookup misses (costing nothing on the hits), and its identity (device and inode)
+ * is remembered, so that a root that disappears or is replaced while the process runs (an unmount
+ * leaves the bare mount point behind) is `ERR_STORAGE_UNAVAILABLE`, not "not found".
+ */
+import { stat } from 'node:fs/promises'
+import { StorageUnavailableError } from '../../src/core/errors.js'
+import { isMissing } from './files.js'
+
+export class StoreRoot {
+  private identity?: { dev: number, ino: number }
+
+  /** `creatable`: a missing root is the library's to make (until it has been seen once). */
+  constructor (readonly path: string, private readonly creatable: boolean) {}
+
+  /**
+   * True if the root is there and is the directory seen before; false if it is missing and the
+   * library's to create (nothing was stored yet). Anything else throws `ERR_STORAGE_UNAVAILABLE`.
+   */
+  async check (): Promise<boolean> {
+    let stats
+    try {
+      stats = await stat(this.path)
+    } catch (err) {
+      if (isMissing(err) && this.creatable && this.identity === undefined) return false
+      if (isMissing(err)) throw this.unavailable(this.identity === undefined ? 'does not exist (SAI_IMAGE_STORAGE_CREATE_ROOT=false: is the array mounted?)' : 'has disappeared (unmounted?)', err)
+      throw StorageUnavailableError.fromSystemError(err as NodeJS.ErrnoException, this.path)
+    }
+    if (!stats.isDirectory()) throw this.unavailable('is not a directory')
+    if (this.identity === undefined) this.identity = { dev: stats.dev, ino: stats.ino }
+    else if (this.identity.dev !== stats.dev || this.identity.ino !== stats.ino) throw this.unavailable('is no longer the directory it was (unmounted, or replaced)')
+    return true
+  }
+
+  /** Like `check`, for a root that must be there now. */
+  async require (): Promise<void> {
+    if (!await this.check()) throw this.unavailable('does not exist')
+  }
+
+  private unavailable (why: string, cause?: unknown): StorageUnavailableError {
+    return new StorageUnavailableError(`Image storage unavailable: the root ${this.path} ${why}. Check the mount or set SAI_IMAGE_STORAGE_PATH.`, this.path, { cause })
+  }
+}
