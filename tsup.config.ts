@@ -5,7 +5,8 @@ const entry = {
   'drivers/fs': 'drivers/fs/index.ts',
   'drivers/memory': 'drivers/memory.ts',
   'drivers/ipfs': 'drivers/ipfs/index.ts',
-  testing: 'src/testing/index.ts'
+  testing: 'src/testing/index.ts',
+  variants: 'src/variants/index.ts'
 }
 
 export default defineConfig([

@@ -11,8 +11,10 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { pipeline } from 'node:stream'
-import { ImageStorageError } from './core/errors.js'
+import { ImageStorageError, NotFoundError } from './core/errors.js'
+import { parseImageRef } from './core/ref.js'
 import type { ImageStorage } from './core/types.js'
+import type { Variants } from './variants/index.js'
 
 export interface ImageHandlerOptions {
   /**
@@ -34,6 +36,12 @@ export interface ImageHandlerOptions {
    * Express's `next` takes the error.
    */
   onError?: (err: unknown, req: IncomingMessage) => void
+  /**
+   * Serves `/images/:ref/:preset` too (Express param `preset`, or the last two path segments):
+   * made once, cached, with an ETag of its own. With `accelRedirect`, a cached variant under the
+   * store's root is sent by nginx as well.
+   */
+  variants?: Variants
 }
 
 type Request = IncomingMessage & { params?: Record<string, string | undefined> }
@@ -55,7 +63,8 @@ export function createImageHandler (storage: ImageStorage, options: ImageHandler
       res.writeHead(405, { Allow: 'GET, HEAD', 'Content-Type': 'text/plain' }).end('Method Not Allowed\n')
       return
     }
-    const ref = req.params?.ref ?? lastSegment(req.url ?? '')
+    const { ref, preset } = route(req, options.variants !== undefined)
+    if (preset !== undefined) return await serveVariant(req, res, ref, preset)
     const stat = await storage.stat(ref) // validates the ref: ERR_INVALID_REF before any lookup
     const etag = `"${stat.hash}"`
     const headers = {
@@ -91,6 +100,28 @@ export function createImageHandler (storage: ImageStorage, options: ImageHandler
     })
   }
 
+  const serveVariant = async (req: Request, res: ServerResponse, ref: string, name: string): Promise<void> => {
+    const variants = options.variants!
+    const preset = variants.preset(name) // 404 for an unknown preset
+    const stat = await storage.stat(ref)
+    if (stat.sha256 === undefined) throw new NotFoundError(ref)
+    const etag = variants.etagOf(stat.sha256, preset)
+    const headers = { ETag: etag, 'Cache-Control': cacheControl, 'X-Content-Type-Options': 'nosniff', 'Content-Type': `image/${preset.format}` }
+    if (matches(req.headers['if-none-match'], etag)) {
+      res.writeHead(304, headers).end() // known without reading or making anything
+      return
+    }
+    const variant = await variants.get(ref, name)
+    const root = (storage as { root?: unknown }).root
+    if (options.accelRedirect !== undefined && typeof root === 'string' && variants.cache.dir.startsWith(`${root}/`)) {
+      const key = `${variants.cache.dir.slice(root.length + 1)}/${variant.key}`
+      res.writeHead(200, { ...headers, 'X-Accel-Redirect': options.accelRedirect + key }).end()
+      return
+    }
+    res.writeHead(200, { ...headers, 'Content-Length': variant.size })
+    res.end(req.method === 'HEAD' ? undefined : variant.bytes)
+  }
+
   return (req, res, next) => {
     serve(req, res).catch((err: unknown) => {
       const status = err instanceof ImageStorageError ? STATUS[err.code] ?? 500 : 500
@@ -110,9 +141,29 @@ export function createImageHandler (storage: ImageStorage, options: ImageHandler
   }
 }
 
-function lastSegment (url: string): string {
-  const path = url.split('?')[0]!
-  const segment = path.slice(path.lastIndexOf('/') + 1)
+/**
+ * The ref, and the preset for a variant: Express's params, or from the path: `/…/<ref>` is the
+ * image, `/…/<ref>/<preset>` its variant (when the segment before the last is a ref).
+ */
+function route (req: Request, withVariants: boolean): { ref: string, preset?: string } {
+  if (req.params?.ref !== undefined) return { ref: req.params.ref, preset: withVariants ? req.params.preset : undefined }
+  const segments = (req.url ?? '').split('?')[0]!.split('/').map(decode)
+  const last = segments[segments.length - 1] ?? ''
+  const before = segments[segments.length - 2]
+  if (withVariants && before !== undefined && !isRef(last) && isRef(before)) return { ref: before, preset: last }
+  return { ref: last }
+}
+
+function isRef (segment: string): boolean {
+  try {
+    parseImageRef(segment)
+    return true
+  } catch {
+    return /^[a-zA-Z0-9]{40,}$/.test(segment) // a CID of another driver
+  }
+}
+
+function decode (segment: string): string {
   try {
     return decodeURIComponent(segment)
   } catch {

@@ -65,8 +65,8 @@ const FILE_REASONS: Record<string, string> = {
 export class TooLargeError extends ImageStorageError {
   readonly code = 'ERR_TOO_LARGE'
 
-  constructor (readonly limit: number) {
-    super(`Image is larger than the limit of ${limit} bytes (option maxBytes, env SAI_IMAGE_STORAGE_MAX_BYTES)`)
+  constructor (readonly limit: number, message = `Image is larger than the limit of ${limit} bytes (option maxBytes, env SAI_IMAGE_STORAGE_MAX_BYTES)`) {
+    super(message)
   }
 }
 

@@ -5,6 +5,7 @@ import { ipfsReindex } from './ipfs.js'
 import { importCommand, migrate } from './jobs.js'
 import { exists, fetch, stat, store } from './objects.js'
 import { stats } from './stats.js'
+import { variants } from './variants.js'
 import { verify } from './verify.js'
 
 export const COMMANDS: Command[] = [
@@ -14,6 +15,7 @@ export const COMMANDS: Command[] = [
   stat,
   stats,
   verify,
+  variants,
   importCommand,
   migrate,
   backfillHashes,

@@ -1,0 +1,58 @@
+import { forEachConcurrent } from '../../core/concurrency.js'
+import { ImageStorageError } from '../../core/errors.js'
+import { createVariants } from '../../variants/index.js'
+import { Progress } from '../progress.js'
+import { plural, UsageError, type Command } from '../context.js'
+
+export const variants: Command = {
+  name: 'variants',
+  usage: 'variants <preset...> [--dry-run]',
+  summary: 'make the variants (thumb, webp) of every stored object ahead of time; resumable',
+  help: 'Variants already cached are skipped at the cost of one lookup, so a run stopped with Ctrl-C\n' +
+    'resumes where it stopped. The cache is {root}/.variants on the filesystem driver, else\n' +
+    'SAI_IMAGE_VARIANTS_PATH. Images that cannot be made into a variant are listed (exit 1).',
+  options: { 'dry-run': { type: 'boolean', default: false } },
+  async run (cli) {
+    const names = cli.positionals
+    if (names.length === 0) throw new UsageError('name at least one preset, e.g. thumb webp')
+    const storage = cli.storage()
+    const cache = createVariants(storage)
+    for (const name of names) if (!cache.presets.has(name)) throw new UsageError(`unknown preset ${name}: the presets are ${[...cache.presets.keys()].join(', ')}`)
+    const dryRun = cli.flags['dry-run'] === true
+    const stop = cli.stopSignal()
+    const summary = { objects: 0, made: 0, cached: 0, failed: [] as Array<{ item: string, preset: string, code: string, message: string }>, interrupted: false, dryRun }
+    const refs: string[] = [] // listed first, so the progress bar knows the total
+    for await (const entry of storage.list({ signal: stop })) refs.push(entry.sha256 ?? entry.hash)
+    const progress = new Progress('variants', refs.length, cli.progress)
+    function * pending (): Generator<string> {
+      for (const ref of refs) {
+        if (stop.aborted) return
+        yield ref
+      }
+    }
+    try {
+      await forEachConcurrent(pending(), cli.concurrency(), async ref => {
+        summary.objects++
+        for (const name of names) {
+          try {
+            if (await cache.has(ref, name)) summary.cached++
+            else if (dryRun) summary.made++
+            else if ((await cache.get(ref, name)).cached) summary.cached++
+            else summary.made++
+          } catch (err) {
+            if (!(err instanceof ImageStorageError) || err.code === 'ERR_STORAGE_UNAVAILABLE' || err.code === 'ERR_CONFIG') throw err
+            summary.failed.push({ item: ref, preset: name, code: err.code, message: err.message })
+          }
+        }
+        progress.tick()
+      })
+    } finally {
+      progress.stop()
+    }
+    summary.interrupted = stop.aborted
+    cli.out(`variants ${summary.interrupted ? 'interrupted' : 'complete'}: ${plural(summary.objects, 'object')}, ${summary.made} ${dryRun ? 'to make' : 'made'}, ${summary.cached} already cached, ${summary.failed.length} failed` +
+      summary.failed.map(f => `\n  ${f.code} ${f.item} ${f.preset}: ${f.message}`).join(''), { command: 'variants', ...summary })
+    if (summary.interrupted) return 130
+    return summary.failed.length > 0 ? 1 : 0
+  }
+}
