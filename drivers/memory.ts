@@ -24,6 +24,8 @@ export interface MemoryDriverInit extends LimitsInit {
 interface MemoryObject {
   bytes: Buffer
   storedAt: Date
+  /** Renewed by a duplicate store, as the filesystem driver's mtime. */
+  lastStoredAt: Date
   mimeType: string
 }
 
@@ -43,7 +45,10 @@ export class MemoryDriver implements ImageStorage {
     const { bytes, digest } = await readAll('bytes' in source ? { bytes: Buffer.from(source.bytes) } : source, limits, options.signal)
     options.signal?.throwIfAborted()
     const existing = this.objects.get(digest.sha256)
-    const object = existing ?? { bytes, storedAt: new Date(), mimeType: digest.mimeType }
+    const now = new Date()
+    const object = existing ?? { bytes, storedAt: now, lastStoredAt: now, mimeType: digest.mimeType }
+    // strictly later, as on fs: a prune that saw the old time keeps the object
+    if (existing !== undefined) existing.lastStoredAt = new Date(Math.max(now.getTime(), existing.lastStoredAt.getTime() + 1))
     this.objects.set(digest.sha256, object)
     const key = this.sharding.encode(digest.sha256)
     return { ...digest, hash: digest.sha256, key, path: this.pathOf(digest.sha256), isDuplicate: existing !== undefined, storedAt: object.storedAt }
@@ -65,12 +70,21 @@ export class MemoryDriver implements ImageStorage {
   async stat (ref: string, options: AbortOptions = {}): Promise<ImageStat> {
     const { sha256 } = parseImageRef(ref)
     const object = this.get(ref, options)
-    return { hash: sha256, sha256, path: this.pathOf(sha256), key: this.keyOf(sha256), size: object.bytes.length, storedAt: object.storedAt, mimeType: object.mimeType }
+    return { hash: sha256, sha256, path: this.pathOf(sha256), key: this.keyOf(sha256), size: object.bytes.length, storedAt: object.storedAt, lastStoredAt: object.lastStoredAt, mimeType: object.mimeType }
   }
 
   async delete (ref: string, options: AbortOptions = {}): Promise<boolean> {
     options.signal?.throwIfAborted()
     return this.objects.delete(parseImageRef(ref).sha256)
+  }
+
+  /** Deletes the object unless it was stored again after `lastStoredAt` (what `prune` uses): true if deleted. */
+  async deleteIfNotRenewedSince (ref: string, lastStoredAt: Date, options: AbortOptions = {}): Promise<boolean> {
+    options.signal?.throwIfAborted()
+    const { sha256 } = parseImageRef(ref)
+    const object = this.objects.get(sha256)
+    if (object === undefined || object.lastStoredAt.getTime() > lastStoredAt.getTime()) return false
+    return this.objects.delete(sha256)
   }
 
   async * list (options: AbortOptions = {}): AsyncGenerator<ImageEntry> {

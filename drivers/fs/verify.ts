@@ -1,13 +1,13 @@
 /**
  * Walking the tree, and the fsck: what a server operator runs after a power cut.
  */
-import { mkdir, opendir, rename, stat, unlink } from 'node:fs/promises'
-import type { Dirent } from 'node:fs'
+import { mkdir, rename, stat, unlink } from 'node:fs/promises'
 import { basename, join } from 'node:path'
 import { forEachConcurrent } from '../../src/core/concurrency.js'
 import type { ShardingStrategy } from '../../src/core/sharding.js'
 import type { AbortOptions } from '../../src/core/types.js'
-import { hashFile, isMissing, openIfExists } from './files.js'
+import { hashFile, isMissing, opendirIfExists, openIfExists } from './files.js'
+import { restoreSetAside } from './prune.js'
 
 /** Where writes are staged: one place to sweep after a crash. */
 export const TEMP_DIR = '.tmp'
@@ -24,15 +24,7 @@ export interface StoreFile {
 
 /** Every file below the shard directories, streamed; the root's other entries are not ours. */
 export async function * walkStore (root: string, sharding: ShardingStrategy, signal?: AbortSignal, level = 0, prefix = ''): AsyncGenerator<StoreFile> {
-  const dir = join(root, prefix)
-  let entries
-  try {
-    entries = await opendir(dir)
-  } catch (err) {
-    if (isMissing(err)) return
-    throw err
-  }
-  for await (const entry of entries) {
+  for await (const entry of await opendirIfExists(join(root, prefix))) {
     signal?.throwIfAborted()
     const key = prefix + entry.name
     if (entry.isDirectory() && level < sharding.depth && sharding.isShardDir(entry.name)) {
@@ -56,7 +48,8 @@ export interface VerifyOptions extends AbortOptions {
 export interface Finding {
   path: string
   key: string
-  reason: 'empty' | 'truncated' | 'corrupt' | 'misnamed' | 'stray-temp'
+  /** `set-aside`: left in `{root}/.pruning` by a prune that was killed; `repair` puts it back. */
+  reason: 'empty' | 'truncated' | 'corrupt' | 'misnamed' | 'stray-temp' | 'set-aside'
   /** Where `repair` moved it, or undefined if it was removed or left. */
   movedTo?: string
 }
@@ -91,6 +84,11 @@ export async function verifyStore (root: string, sharding: ShardingStrategy, opt
   }
   const isStrayTemp = async (path: string): Promise<boolean> =>
     now - (await stat(path)).mtimeMs >= tempMinAgeMs
+
+  // first, so that the objects put back are checked with the rest
+  for await (const aside of restoreSetAside(root, sharding, repair)) {
+    report.problems.push({ path: aside.path, key: aside.key, reason: 'set-aside', ...(repair ? { movedTo: aside.restoredTo } : {}) })
+  }
 
   await forEachConcurrent(walkStore(root, sharding, signal), concurrency, async file => {
     if (file.key.endsWith('.tmp')) {
@@ -127,14 +125,5 @@ async function checkObject (path: string, sha256: string, signal: AbortSignal | 
     return isJpeg && tail.readUInt16BE() !== 0xffd9 ? 'truncated' : 'corrupt'
   } finally {
     await handle.close()
-  }
-}
-
-async function opendirIfExists (dir: string): Promise<AsyncIterable<Dirent>> {
-  try {
-    return await opendir(dir)
-  } catch (err) {
-    if (isMissing(err)) return (async function * () {})()
-    throw err
   }
 }

@@ -38,8 +38,10 @@ export interface ImageStat {
   path: string
   key: string
   size: number
-  /** Undefined where the driver does not know (IPFS). */
+  /** The first store (fs: the file's birth time where the filesystem records it, else its mtime). Undefined where the driver does not know (IPFS). */
   storedAt?: Date
+  /** The latest store: a duplicate store renews it (fs: the file's mtime). What `prune` ages objects by. Undefined where the driver does not know. */
+  lastStoredAt?: Date
   mimeType: string
 }
 

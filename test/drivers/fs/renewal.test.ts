@@ -1,0 +1,79 @@
+import { rename, stat, utimes } from 'node:fs/promises'
+import { Readable } from 'node:stream'
+import { describe, expect, it } from 'vitest'
+import { FilesystemDriver } from '../../../drivers/fs/index.js'
+import { MemoryDriver } from '../../../drivers/memory.js'
+import { testJpeg } from '../../../src/testing/index.js'
+import { tempDir } from '../../helpers/tmp.js'
+
+const YEAR_AGO = new Date(Date.now() - 365 * 24 * 3600 * 1000)
+
+describe('age: a duplicate store renews the last store, storedAt stays the first', () => {
+  it('fs: the mtime is the last store, renewed by a duplicate store of bytes and of a stream', async () => {
+    const storage = new FilesystemDriver({ root: await tempDir() })
+    const jpeg = testJpeg('renew', 50_000)
+    const first = await storage.store(jpeg)
+    const born = (await stat(first.path)).birthtime
+    await utimes(first.path, YEAR_AGO, YEAR_AGO)
+    expect((await storage.stat(first.hash)).lastStoredAt).toEqual(YEAR_AGO)
+    const before = Date.now()
+    const again = await storage.store(jpeg)
+    expect(again).toMatchObject({ isDuplicate: true, storedAt: born })
+    const renewed = await storage.stat(first.hash)
+    expect(renewed.lastStoredAt!.getTime()).toBeGreaterThanOrEqual(before)
+    expect(renewed.storedAt).toEqual(born) // birth time: the first store
+
+    await utimes(first.path, YEAR_AGO, YEAR_AGO)
+    expect((await storage.store(Readable.from([jpeg]))).isDuplicate).toBe(true)
+    expect((await storage.stat(first.hash)).lastStoredAt!.getTime()).toBeGreaterThanOrEqual(before)
+  })
+
+  it('fs: a renewal is later than the old mtime even when that is in the future (clock stepped back)', async () => {
+    const storage = new FilesystemDriver({ root: await tempDir() })
+    const { path, hash } = await storage.store(testJpeg('future'))
+    const future = new Date(Date.now() + 3600_000)
+    await utimes(path, future, future)
+    await storage.store(testJpeg('future'))
+    expect((await storage.stat(hash)).lastStoredAt!.getTime()).toBeGreaterThan(future.getTime())
+  })
+
+  it('fs: a duplicate store whose object is moved away (by a prune) writes it anew', async () => {
+    const root = await tempDir()
+    const storage = new FilesystemDriver({ root })
+    const jpeg = testJpeg('moved')
+    const { path, hash } = await storage.store(jpeg)
+    await rename(path, `${root}/elsewhere`)
+    expect(await storage.store(jpeg)).toMatchObject({ isDuplicate: false })
+    expect(Buffer.compare(await storage.fetch(hash), jpeg)).toBe(0)
+  })
+
+  it('fs: deleteIfNotRenewedSince keeps a renewed object and deletes one that was not', async () => {
+    const root = await tempDir()
+    const storage = new FilesystemDriver({ root })
+    const { hash, path } = await storage.store(testJpeg('del'))
+    await utimes(path, YEAR_AGO, YEAR_AGO)
+    const seen = (await storage.stat(hash)).lastStoredAt!
+    await storage.store(testJpeg('del')) // renewed after the prune looked
+    expect(await storage.deleteIfNotRenewedSince(hash, seen)).toBe(false)
+    expect(await storage.exists(hash)).toBe(true)
+    const now = (await storage.stat(hash)).lastStoredAt!
+    expect(await storage.deleteIfNotRenewedSince(hash, now)).toBe(true)
+    expect(await storage.exists(hash)).toBe(false)
+    expect(await storage.deleteIfNotRenewedSince(hash, now)).toBe(false)
+    expect((await storage.verify()).problems).toEqual([]) // nothing left set aside
+  })
+
+  it('memory: the same', async () => {
+    const storage = new MemoryDriver()
+    const first = await storage.store(testJpeg('memory'))
+    const seen = (await storage.stat(first.hash)).lastStoredAt!
+    const again = await storage.store(testJpeg('memory'))
+    expect(again.storedAt).toEqual(first.storedAt)
+    const renewed = await storage.stat(first.hash)
+    expect(renewed.storedAt).toEqual(first.storedAt)
+    expect(renewed.lastStoredAt!.getTime()).toBeGreaterThan(seen.getTime())
+    expect(await storage.deleteIfNotRenewedSince(first.hash, seen)).toBe(false)
+    expect(await storage.deleteIfNotRenewedSince(first.hash, renewed.lastStoredAt!)).toBe(true)
+    expect(await storage.exists(first.hash)).toBe(false)
+  })
+})
