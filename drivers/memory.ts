@@ -24,7 +24,6 @@ export interface MemoryDriverInit extends LimitsInit {
 interface MemoryObject {
   bytes: Buffer
   storedAt: Date
-  /** Renewed by a duplicate store, as the filesystem driver's mtime. */
   lastStoredAt: Date
   mimeType: string
 }
@@ -45,10 +44,9 @@ export class MemoryDriver implements ImageStorage {
     const { bytes, digest } = await readAll('bytes' in source ? { bytes: Buffer.from(source.bytes) } : source, limits, options.signal)
     options.signal?.throwIfAborted()
     const existing = this.objects.get(digest.sha256)
-    const now = new Date()
+    const now = new Date(Math.max(Date.now(), (existing?.lastStoredAt.getTime() ?? 0) + 1))
+    if (existing !== undefined) existing.lastStoredAt = now // a duplicate store renews it, as on disk
     const object = existing ?? { bytes, storedAt: now, lastStoredAt: now, mimeType: digest.mimeType }
-    // strictly later, as on fs: a prune that saw the old time keeps the object
-    if (existing !== undefined) existing.lastStoredAt = new Date(Math.max(now.getTime(), existing.lastStoredAt.getTime() + 1))
     this.objects.set(digest.sha256, object)
     const key = this.sharding.encode(digest.sha256)
     return { ...digest, hash: digest.sha256, key, path: this.pathOf(digest.sha256), isDuplicate: existing !== undefined, storedAt: object.storedAt }
@@ -78,12 +76,12 @@ export class MemoryDriver implements ImageStorage {
     return this.objects.delete(parseImageRef(ref).sha256)
   }
 
-  /** Deletes the object unless it was stored again after `lastStoredAt` (what `prune` uses): true if deleted. */
-  async deleteIfNotRenewedSince (ref: string, lastStoredAt: Date, options: AbortOptions = {}): Promise<boolean> {
+  /** Deletes unless stored again since `lastStoredAt`: one synchronous step, so no store can fall between. */
+  async deleteIfNotRenewed (ref: string, lastStoredAt: Date, options: AbortOptions = {}): Promise<boolean> {
     options.signal?.throwIfAborted()
     const { sha256 } = parseImageRef(ref)
     const object = this.objects.get(sha256)
-    if (object === undefined || object.lastStoredAt.getTime() > lastStoredAt.getTime()) return false
+    if (object === undefined || object.lastStoredAt.getTime() !== lastStoredAt.getTime()) return false
     return this.objects.delete(sha256)
   }
 

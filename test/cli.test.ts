@@ -94,6 +94,7 @@ describe('sai-images CLI (the built binary)', () => {
     expect(JSON.parse(cli(['stats', '--json'], env).stdout)).toEqual({
       objects: 2, bytes: jpeg.length + testPng('cli png').length,
       byType: { 'image/jpeg': { objects: 1, bytes: jpeg.length }, 'image/png': { objects: 1, bytes: testPng('cli png').length } },
+      byMonth: { [new Date().toISOString().slice(0, 7)]: { objects: 2, bytes: jpeg.length + testPng('cli png').length } },
       variants: { entries: 0, bytes: 0, byPreset: {} }
     })
   })

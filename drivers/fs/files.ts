@@ -1,7 +1,7 @@
 /** Small filesystem steps the driver and `verify` share. */
 import { createHash } from 'node:crypto'
-import { open, opendir, stat, unlink, type FileHandle } from 'node:fs/promises'
-import type { Dirent, Stats } from 'node:fs'
+import { open, unlink, type FileHandle } from 'node:fs/promises'
+import { futimesSync, statSync, type Stats } from 'node:fs'
 
 /** Makes a directory's entries (a new link, a new subdirectory) survive a power cut. */
 export async function fsyncDir (dir: string): Promise<void> {
@@ -31,48 +31,39 @@ export async function hashFile (handle: FileHandle, signal?: AbortSignal): Promi
 }
 
 /**
- * The stored object's stat if the file at `path` is intact by `check`, else undefined (absent,
- * truncated, corrupt: only an intact object counts as a duplicate). A duplicate store renews the object's mtime (its last store) through
- * the open handle, then checks that `path` still names that same file. A prune that moved it aside
- * before the check makes this undefined (the caller writes it anew); one that moves it after sees
- * the renewal and puts it back (the protocol is in prune.ts). Undefined also when the file is not
- * ours to renew (EPERM: another user's): the caller replaces it with its own copy. On a read-only
- * store nothing can prune, so the object is returned as it is. The renewal is not fsynced: a
- * power cut may lose it, and then the object is older than it should be, never missing.
+ * The stored object's stat if the file at `path` is intact by `check`, else undefined
+ * (absent, truncated, corrupt): only an intact object counts as a duplicate.
  */
-export async function renewIfIntact (path: string, size: number, check: (handle: FileHandle) => Promise<boolean>): Promise<Stats | undefined> {
+export async function statIfIntact (path: string, size: number, check: (handle: FileHandle) => Promise<boolean>): Promise<Stats | undefined> {
   const handle = await openIfExists(path)
   if (handle === undefined) return undefined
   try {
     const [stats, intact] = await Promise.all([handle.stat(), check(handle)])
-    if (!stats.isFile() || stats.size !== size || !intact) return undefined
-    try {
-      await handle.utimes(stats.atime, renewalTime(stats.mtimeMs))
-    } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code
-      if (code === 'EROFS') return stats
-      if (code === 'EPERM' || code === 'EACCES') return undefined
-      throw err
-    }
-    const now = await stat(path).catch((err: unknown) => { if (isMissing(err)) return undefined; throw err })
-    return now?.ino === stats.ino && now.dev === stats.dev ? stats : undefined
+    if (!(stats.isFile() && stats.size === size && intact)) return undefined
+    // A duplicate store is a store: the object is young again (retention ages objects by mtime).
+    // Then it must still be in place: a prune sets a candidate aside before it deletes it, and puts
+    // it back if it sees the new mtime; if the name is empty now, the caller writes the bytes anew.
+    const renewed = Math.max(Date.now(), Math.floor(stats.mtimeMs) + 1) / 1000
+    futimesSync(handle.fd, stats.atimeMs / 1000, renewed) // microseconds: no thread-pool round trip
+    const now = statIfThere(path)
+    return now !== undefined && now.ino === stats.ino && now.dev === stats.dev ? stats : undefined
   } finally {
     await handle.close()
   }
 }
 
-/**
- * The new mtime of a renewed object: now, and in any case 2 ms past the old one, so that a prune
- * that read the old mtime (to the millisecond) sees a later one even with a clock step or a
- * coarse timestamp (one millisecond more survives the float rounding of `futimes`).
- */
-export function renewalTime (oldMtimeMs: number): Date {
-  return new Date(Math.max(Date.now(), Math.floor(oldMtimeMs) + 2))
+/** When the object was first stored: its birth time where the filesystem keeps one, else its mtime. */
+export function firstStored (stats: Stats): Date {
+  return stats.birthtimeMs > 0 ? stats.birthtime : stats.mtime
 }
 
-/** When the object was first stored: its birth time where the filesystem records one, else its mtime. */
-export function firstStoredAt (stats: Stats): Date {
-  return stats.birthtimeMs > 0 ? stats.birthtime : stats.mtime
+function statIfThere (path: string): Stats | undefined {
+  try {
+    return statSync(path)
+  } catch (err) {
+    if (isMissing(err)) return undefined
+    throw err
+  }
 }
 
 /** Whether an open file holds exactly `bytes`: one read of one byte more than expected. */
@@ -90,14 +81,4 @@ export async function removeIfExists (path: string): Promise<void> {
 export function isMissing (err: unknown): boolean {
   const code = (err as NodeJS.ErrnoException)?.code
   return code === 'ENOENT' || code === 'ENOTDIR'
-}
-
-/** The entries of `dir`, none if it does not exist. */
-export async function opendirIfExists (dir: string): Promise<AsyncIterable<Dirent>> {
-  try {
-    return await opendir(dir)
-  } catch (err) {
-    if (isMissing(err)) return (async function * () {})()
-    throw err
-  }
 }

@@ -25,7 +25,7 @@ import { SNIFF_BYTES, sniffImageType, UNKNOWN_MIME_TYPE } from '../../src/core/m
 import { parseImageRef } from '../../src/core/ref.js'
 import { PrefixSharding, type ShardingStrategy } from '../../src/core/sharding.js'
 import type { AbortOptions, ImageEntry, ImageStat, ImageStorage, StorageResult, StoreOptions } from '../../src/core/types.js'
-import { firstStoredAt, fsyncDir, hashFile, holdsBytes, isMissing, openIfExists, removeIfExists, renewIfIntact } from './files.js'
+import { firstStored, fsyncDir, hashFile, holdsBytes, isMissing, openIfExists, removeIfExists, statIfIntact } from './files.js'
 import { deleteIfNotRenewed } from './prune.js'
 import { StoreRoot } from './root.js'
 import { verifyStore, walkStore, TEMP_DIR, type VerifyOptions, type VerifyReport } from './verify.js'
@@ -77,8 +77,8 @@ export class FilesystemDriver implements ImageStorage {
     const digest = digestBytes(bytes, limits)
     const path = join(this.root, this.sharding.encode(digest.sha256))
     const sameBytes = async (handle: FileHandle): Promise<boolean> => await holdsBytes(handle, bytes)
-    const existing = await renewIfIntact(path, bytes.length, sameBytes) // a duplicate store renews the object
-    if (existing !== undefined) return this.result(digest, true, firstStoredAt(existing))
+    const existing = await statIfIntact(path, bytes.length, sameBytes)
+    if (existing !== undefined) return this.result(digest, true, firstStored(existing))
     signal?.throwIfAborted()
     // beside its final name: writers of different images never share a directory lock
     const temp = await this.writeTemp(`${path}.${randomUUID()}.tmp`, async handle => { await handle.writeFile(bytes) })
@@ -124,8 +124,8 @@ export class FilesystemDriver implements ImageStorage {
     try {
       signal?.throwIfAborted()
       if (!await this.linkIntoPlace(temp, path)) {
-        existing = await renewIfIntact(path, digest.size, isIntact)
-        if (existing === undefined) await rename(temp, path) // damaged, or pruned meanwhile: replace it, atomically
+        existing = await statIfIntact(path, digest.size, isIntact)
+        if (existing === undefined) await rename(temp, path) // the object there is damaged (or was just pruned): replace it, atomically
       }
     } catch (err) {
       await removeIfExists(temp)
@@ -133,7 +133,7 @@ export class FilesystemDriver implements ImageStorage {
     }
     // the temp goes while the directory syncs: both are done before store resolves
     await Promise.all([removeIfExists(temp), this.fsync && existing === undefined ? fsyncDir(dirname(path)) : undefined])
-    return existing === undefined ? this.result(digest, false, new Date()) : this.result(digest, true, firstStoredAt(existing))
+    return existing === undefined ? this.result(digest, false, new Date()) : this.result(digest, true, firstStored(existing))
   }
 
   async fetch (ref: string, options: AbortOptions = {}): Promise<Buffer> {
@@ -198,7 +198,7 @@ export class FilesystemDriver implements ImageStorage {
       const stats = await handle.stat()
       const { buffer: head, bytesRead } = await handle.read(Buffer.alloc(SNIFF_BYTES), 0, SNIFF_BYTES, 0)
       const mimeType = sniffImageType(head.subarray(0, bytesRead)) ?? UNKNOWN_MIME_TYPE
-      return { hash: sha256, sha256, path, key: this.sharding.encode(sha256), size: stats.size, storedAt: firstStoredAt(stats), lastStoredAt: stats.mtime, mimeType }
+      return { hash: sha256, sha256, path, key: this.sharding.encode(sha256), size: stats.size, storedAt: firstStored(stats), lastStoredAt: stats.mtime, mimeType }
     } finally {
       await handle.close()
     }
@@ -220,19 +220,23 @@ export class FilesystemDriver implements ImageStorage {
     })
   }
 
-  /** Deletes the object unless a store renewed it after `lastStoredAt`, safe against concurrent stores (prune.ts): true if deleted. */
-  async deleteIfNotRenewedSince (ref: string, lastStoredAt: Date, options: AbortOptions = {}): Promise<boolean> {
-    const { sha256, path } = this.locate(ref)
-    options.signal?.throwIfAborted()
-    return await this.guard(async () => await deleteIfNotRenewed(this.root, path, sha256, lastStoredAt, this.fsync))
-  }
-
   async * list (options: AbortOptions = {}): AsyncGenerator<ImageEntry> {
     if (!await this.watched.check()) return
     for await (const file of walkStore(this.root, this.sharding, options.signal)) {
       const sha256 = this.sharding.decode(file.key)
       if (sha256 !== undefined) yield { hash: sha256, sha256, key: file.key, path: file.path }
     }
+  }
+
+  /** Deletes the object unless a store renewed it after `lastStoredAt`: see prune.ts. */
+  async deleteIfNotRenewed (ref: string, lastStoredAt: Date, options: AbortOptions = {}): Promise<boolean> {
+    const { sha256, path } = this.locate(ref)
+    options.signal?.throwIfAborted()
+    return await this.guard(async () => {
+      const deleted = await deleteIfNotRenewed(this.root, path, sha256, lastStoredAt, this.fsync)
+      if (!deleted) await this.watched.check() // a miss on an unmounted store is no "gone already"
+      return deleted
+    })
   }
 
   /**

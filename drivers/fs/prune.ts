@@ -1,81 +1,54 @@
 /**
- * Deleting an object that a store may renew at the same moment, with nothing lost to the race
- * and nothing lost to a SIGKILL. Used by `prune` through `FilesystemDriver.deleteIfNotRenewedSince`.
+ * Deleting an object that a concurrent store may be renewing, without ever losing a stored one.
  *
- * The protocol. A prune read the object's mtime T (its last store) and decided it may go:
- *   P1. rename `path` to `{root}/.pruning/{sha256}.{uuid}` (atomic: the name is free from now on);
- *   P2. stat the set-aside file: an mtime after T means a store renewed it, so
- *   P3a. put it back: link it to `path` (never overwriting: EEXIST means a store wrote it anew,
- *        same bytes), fsync the shard directory, unlink the set-aside name; or else
- *   P3b. unlink the set-aside file.
- * A duplicate store (files.ts `renewIfIntact`):
- *   S1. opens `path` and checks the bytes; S2. sets the mtime, through the open file, strictly
- *   after the old one; S3. resolves only if `path` still names that same file (device, inode),
- *   else writes the object anew (temp file, link or atomic rename into `path`).
- * Why every interleaving keeps a stored object: if P1 comes after S3, then S2 came before P2, so
- * P2 sees the renewal and P3a puts the object back. If P1 comes before S3, S3 sees the name empty
- * or holding another file, and the store writes its own copy, which nothing of this prune touches
- * again (P3a never overwrites). A store of a new object links its temp into the free name; the
- * same holds. The mtime only moves forward (renewal is max(now, old + 2 ms)), and `prune` never
- * picks an object last stored after it started, so T is always older than any renewal it races.
- * A SIGKILL between P1 and the end of P3 leaves the file in `.pruning`: `verify --repair` links
- * it back into place (see `restoreSetAside`), so each object is present, deleted, or set aside.
+ * prune:  rename the object into {root}/.pruning (atomic), then read its mtime there:
+ *         unchanged → unlink it; renewed → link it back (never over a newer copy), unlink the aside.
+ * store:  a duplicate sets the object's mtime (on its open file), then checks the name still
+ *         holds that file; if not, it writes the bytes anew (see files.ts, statIfIntact).
+ *
+ * If the store's check finds the file in place, the prune's rename came after the store's mtime
+ * update, so the prune reads the new mtime and puts the object back. If the check finds the name
+ * empty, the store writes the object again. A SIGKILL between the steps leaves the object in
+ * place, gone, or in .pruning, where `verify({ repair: true })` puts it back.
  */
 import { randomUUID } from 'node:crypto'
 import { link, mkdir, rename, stat, unlink } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
-import type { ShardingStrategy } from '../../src/core/sharding.js'
-import { fsyncDir, isMissing, opendirIfExists, removeIfExists } from './files.js'
+import { fsyncDir, isMissing } from './files.js'
 
-/** Where a prune sets objects aside before deleting them. */
 export const PRUNING_DIR = '.pruning'
+const made = new Set<string>()
 
-/** P1 to P3 above: true if the object was deleted, false if it was absent or renewed since `lastStoredAt`. */
-export async function deleteIfNotRenewed (root: string, path: string, sha256: string, lastStoredAt: Date, fsync: boolean): Promise<boolean> {
-  const dir = join(root, PRUNING_DIR)
-  const aside = join(dir, `${sha256}.${randomUUID()}`)
-  await mkdir(dir, { recursive: true })
+/** True if `path` was deleted; false if it was gone already or was stored again after `seen`. */
+export async function deleteIfNotRenewed (root: string, path: string, sha256: string, seen: Date, fsync: boolean): Promise<boolean> {
+  const aside = join(root, PRUNING_DIR, `${sha256}.${randomUUID()}`)
+  if (!made.has(root)) {
+    await mkdir(join(root, PRUNING_DIR), { recursive: true })
+    made.add(root)
+  }
   try {
     await rename(path, aside)
   } catch (err) {
-    if (isMissing(err)) return false
+    if (isMissing(err)) return false // gone already
     throw err
   }
-  if (Math.floor((await stat(aside)).mtimeMs) > lastStoredAt.getTime()) {
-    await putBack(aside, path, fsync)
-    return false
+  if ((await stat(aside)).mtime.getTime() === seen.getTime()) {
+    await unlink(aside)
+    if (fsync) await fsyncDir(dirname(path))
+    return true
   }
-  await unlink(aside)
-  if (fsync) await fsyncDir(dir)
-  return true
+  await putBack(aside, path, fsync)
+  return false
 }
 
-/** Links a set-aside object back to `path` without overwriting, then drops the set-aside name. */
-async function putBack (aside: string, path: string, fsync: boolean): Promise<void> {
+/** Links a set-aside object back to its name, unless the name holds a newer copy, and drops the aside. */
+export async function putBack (aside: string, path: string, fsync: boolean): Promise<void> {
   try {
     await link(aside, path)
     if (fsync) await fsyncDir(dirname(path))
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err // a store wrote it anew: the same bytes are in place
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err // stored anew meanwhile: that copy stays
   }
-  await removeIfExists(aside)
+  await unlink(aside)
 }
 
-/**
- * The objects a killed prune left set aside; with `repair`, each is put back where it belongs
- * (a prune that was killed had not finished deciding, so keeping is the safe side).
- */
-export async function * restoreSetAside (root: string, sharding: ShardingStrategy, repair: boolean): AsyncGenerator<{ path: string, key: string, restoredTo: string }> {
-  const dir = join(root, PRUNING_DIR)
-  for await (const entry of await opendirIfExists(dir)) {
-    const sha256 = entry.name.slice(0, 64)
-    if (!entry.isFile() || !/^[0-9a-f]{64}\./.test(entry.name)) continue
-    const path = join(dir, entry.name)
-    const restoredTo = join(root, sharding.encode(sha256))
-    if (repair) {
-      await mkdir(dirname(restoredTo), { recursive: true })
-      await putBack(path, restoredTo, true)
-    }
-    yield { path, key: `${PRUNING_DIR}/${entry.name}`, restoredTo }
-  }
-}

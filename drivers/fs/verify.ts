@@ -1,18 +1,20 @@
 /**
  * Walking the tree, and the fsck: what a server operator runs after a power cut.
  */
-import { mkdir, rename, stat, unlink } from 'node:fs/promises'
+import { mkdir, opendir, rename, stat, unlink } from 'node:fs/promises'
+import type { Dirent } from 'node:fs'
 import { basename, join } from 'node:path'
 import { forEachConcurrent } from '../../src/core/concurrency.js'
 import type { ShardingStrategy } from '../../src/core/sharding.js'
 import type { AbortOptions } from '../../src/core/types.js'
-import { hashFile, isMissing, opendirIfExists, openIfExists } from './files.js'
-import { restoreSetAside } from './prune.js'
+import { hashFile, isMissing, openIfExists } from './files.js'
+import { PRUNING_DIR, putBack } from './prune.js'
 
 /** Where writes are staged: one place to sweep after a crash. */
 export const TEMP_DIR = '.tmp'
 /** Where `verify --repair` moves bad objects, so that nothing is deleted unseen. */
 export const QUARANTINE_DIR = '.quarantine'
+export { PRUNING_DIR }
 
 export interface StoreFile {
   path: string
@@ -24,7 +26,15 @@ export interface StoreFile {
 
 /** Every file below the shard directories, streamed; the root's other entries are not ours. */
 export async function * walkStore (root: string, sharding: ShardingStrategy, signal?: AbortSignal, level = 0, prefix = ''): AsyncGenerator<StoreFile> {
-  for await (const entry of await opendirIfExists(join(root, prefix))) {
+  const dir = join(root, prefix)
+  let entries
+  try {
+    entries = await opendir(dir)
+  } catch (err) {
+    if (isMissing(err)) return
+    throw err
+  }
+  for await (const entry of entries) {
     signal?.throwIfAborted()
     const key = prefix + entry.name
     if (entry.isDirectory() && level < sharding.depth && sharding.isShardDir(entry.name)) {
@@ -48,7 +58,7 @@ export interface VerifyOptions extends AbortOptions {
 export interface Finding {
   path: string
   key: string
-  /** `set-aside`: left in `{root}/.pruning` by a prune that was killed; `repair` puts it back. */
+  /** `set-aside`: an object a prune moved to .pruning and did not finish with (a crash): `repair` puts it back. */
   reason: 'empty' | 'truncated' | 'corrupt' | 'misnamed' | 'stray-temp' | 'set-aside'
   /** Where `repair` moved it, or undefined if it was removed or left. */
   movedTo?: string
@@ -76,6 +86,9 @@ export async function verifyStore (root: string, sharding: ShardingStrategy, opt
     if (!repair) return
     if (finding.reason === 'stray-temp') {
       await unlink(finding.path).catch(err => { if (!isMissing(err)) throw err })
+    } else if (finding.reason === 'set-aside') {
+      finding.movedTo = join(root, sharding.encode(finding.key.split('/')[1]!.slice(0, 64)))
+      await putBack(finding.path, finding.movedTo, true)
     } else {
       await mkdir(join(root, QUARANTINE_DIR), { recursive: true })
       finding.movedTo = join(root, QUARANTINE_DIR, `${basename(finding.path)}.${now}`)
@@ -84,11 +97,6 @@ export async function verifyStore (root: string, sharding: ShardingStrategy, opt
   }
   const isStrayTemp = async (path: string): Promise<boolean> =>
     now - (await stat(path)).mtimeMs >= tempMinAgeMs
-
-  // first, so that the objects put back are checked with the rest
-  for await (const aside of restoreSetAside(root, sharding, repair)) {
-    report.problems.push({ path: aside.path, key: aside.key, reason: 'set-aside', ...(repair ? { movedTo: aside.restoredTo } : {}) })
-  }
 
   await forEachConcurrent(walkStore(root, sharding, signal), concurrency, async file => {
     if (file.key.endsWith('.tmp')) {
@@ -105,6 +113,13 @@ export async function verifyStore (root: string, sharding: ShardingStrategy, opt
   for await (const entry of await opendirIfExists(join(root, TEMP_DIR))) {
     const path = join(root, TEMP_DIR, entry.name)
     if (entry.isFile() && await isStrayTemp(path)) await found({ path, key: `${TEMP_DIR}/${entry.name}`, reason: 'stray-temp' })
+  }
+  // a prune's set-aside objects; a live prune's (changed, by its rename, less than tempMinAgeMs ago) are its own
+  for await (const entry of await opendirIfExists(join(root, PRUNING_DIR))) {
+    const path = join(root, PRUNING_DIR, entry.name)
+    if (entry.isFile() && /^[0-9a-f]{64}\./.test(entry.name) && now - (await stat(path)).ctimeMs >= tempMinAgeMs) {
+      await found({ path, key: `${PRUNING_DIR}/${entry.name}`, reason: 'set-aside' })
+    }
   }
   report.clean = repair || report.problems.length === 0
   return report
@@ -125,5 +140,14 @@ async function checkObject (path: string, sha256: string, signal: AbortSignal | 
     return isJpeg && tail.readUInt16BE() !== 0xffd9 ? 'truncated' : 'corrupt'
   } finally {
     await handle.close()
+  }
+}
+
+async function opendirIfExists (dir: string): Promise<AsyncIterable<Dirent>> {
+  try {
+    return await opendir(dir)
+  } catch (err) {
+    if (isMissing(err)) return (async function * () {})()
+    throw err
   }
 }

@@ -88,15 +88,18 @@ export class IpfsDriver implements ImageStorage {
     return await this.exclusive(cid, async () => {
       const result = { ...digest, hash: cid, key: cid, path: this.pathOf(cid), storedAt: new Date() }
       const [indexed, pinned] = await Promise.all([this.index.lookup(digest.sha256, options.signal), this.isPinned(cid, options.signal)])
-      if (indexed === cid && pinned) return { ...result, isDuplicate: true }
-      if (!pinned) {
-        const added = await this.call('add', options.signal, async (ipfs, signal) => await ipfs.add(bytes, { ...ADD_OPTIONS, signal }))
-        const actual = canonicalCid(added.cid)
-        if (actual !== cid) throw new IntegrityError(cid, actual, this.apiUrl)
+      if (indexed === cid && pinned) {
+        // a duplicate store renews the object's time, then checks that no prune unpinned it meanwhile
+        await this.index.touch(digest.sha256, result.storedAt, options.signal)
+        if (await this.isPinned(cid, options.signal)) return { ...result, isDuplicate: true }
+        await this.add(bytes, cid, options.signal)
+        return { ...result, isDuplicate: false }
       }
+      if (!pinned) await this.add(bytes, cid, options.signal)
       // the entry is made once the object is pinned; of racing writers, one creates it
       if (indexed !== undefined && indexed !== cid) await this.index.remove(digest.sha256, options.signal) // an entry for other bytes: replaced
       const created = await this.index.claim(digest.sha256, cid, options.signal)
+      await this.index.touch(digest.sha256, result.storedAt, options.signal)
       // stored before the index (pinned, no entry): a duplicate; re-pinned under an old entry: stored anew
       return { ...result, isDuplicate: pinned || (!created && indexed === undefined) }
     })
@@ -147,15 +150,16 @@ export class IpfsDriver implements ImageStorage {
       return { hash: cid, sha256: createHash('sha256').update(bytes).digest('hex'), path: this.pathOf(cid), key: cid, size: bytes.length, mimeType: sniffImageType(bytes) ?? UNKNOWN_MIME_TYPE }
     }
     if (!await this.isPinned(cid, options.signal)) throw this.notFound(cid, fromSha256)
-    const [stat, head] = await this.call('stat', options.signal, async (ipfs, signal) => await Promise.all([
+    const [stat, head, lastStoredAt] = await this.call('stat', options.signal, async (ipfs, signal) => await Promise.all([
       ipfs.files.stat(`/ipfs/${cid}`, { signal }),
       (async () => {
         const chunks: Uint8Array[] = []
         for await (const chunk of ipfs.cat(cid, { signal, length: SNIFF_BYTES })) chunks.push(chunk)
         return Buffer.concat(chunks)
-      })()
+      })(),
+      this.index.storedTime(known, signal)
     ]))
-    return { hash: cid, sha256: known, path: this.pathOf(cid), key: cid, size: Number(stat.size), mimeType: sniffImageType(head) ?? UNKNOWN_MIME_TYPE }
+    return { hash: cid, sha256: known, path: this.pathOf(cid), key: cid, size: Number(stat.size), lastStoredAt, mimeType: sniffImageType(head) ?? UNKNOWN_MIME_TYPE }
   }
 
   /**
@@ -170,6 +174,24 @@ export class IpfsDriver implements ImageStorage {
     if (pinned) await this.call('pin/rm', options.signal, async (ipfs, signal) => await ipfs.pin.rm(cid, { signal }))
     const unindexed = sha256 === undefined ? false : await this.index.remove(sha256, options.signal)
     return pinned || unindexed
+  }
+
+  /**
+   * Unpins unless a store renewed the object after `lastStoredAt`. IPFS has no atomic step for
+   * it, so: unpin, then read the time again, and pin again if a store renewed it meanwhile; a store
+   * renews first and then checks the pin, and adds the bytes again if it is gone.
+   */
+  async deleteIfNotRenewed (ref: string, lastStoredAt: Date, options: AbortOptions = {}): Promise<boolean> {
+    const { cid, sha256 } = await this.resolve(ref, options.signal)
+    const renewed = async (): Promise<boolean> => sha256 !== undefined && (await this.index.storedTime(sha256, options.signal))?.getTime() !== lastStoredAt.getTime()
+    if (await renewed() || !await this.isPinned(cid, options.signal)) return false
+    await this.call('pin/rm', options.signal, async (ipfs, signal) => await ipfs.pin.rm(cid, { signal }))
+    if (await renewed()) {
+      await this.call('pin/add', options.signal, async (ipfs, signal) => await ipfs.pin.add(CID.parse(cid), { signal }))
+      return false
+    }
+    if (sha256 !== undefined) await this.index.remove(sha256, options.signal)
+    return true
   }
 
   /**
@@ -221,6 +243,12 @@ export class IpfsDriver implements ImageStorage {
   }
 
   async close (): Promise<void> {}
+
+  private async add (bytes: Uint8Array, cid: string, signal?: AbortSignal): Promise<void> {
+    const added = await this.call('add', signal, async (ipfs, callSignal) => await ipfs.add(bytes, { ...ADD_OPTIONS, signal: callSignal }))
+    const actual = canonicalCid(added.cid)
+    if (actual !== cid) throw new IntegrityError(cid, actual, this.apiUrl)
+  }
 
   /** The CID behind a ref: a SHA-256 hex is looked up in the index, else taken as the raw CID (one block). */
   private async resolve (ref: string, signal?: AbortSignal): Promise<{ cid: string, fromSha256: boolean, sha256?: string }> {

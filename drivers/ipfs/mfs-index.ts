@@ -47,14 +47,43 @@ export class MfsIndex {
     })
   }
 
-  /** Removes the entry; false if there was none. */
+  /** Removes the entry and its time; false if there was no entry. */
   async remove (sha256: string, signal?: AbortSignal): Promise<boolean> {
     return await this.call('files/rm', signal, async (ipfs, callSignal) => {
+      const rm = async (path: string): Promise<boolean> => {
+        try {
+          await ipfs.files.rm(path, { signal: callSignal })
+          return true
+        } catch (err) {
+          if (MISSING.test((err as Error).message)) return false
+          throw err
+        }
+      }
+      const [removed] = await Promise.all([rm(this.entryOf(sha256)), rm(`${this.entryOf(sha256)}.stored`)])
+      return removed
+    })
+  }
+
+  /**
+   * Records the time of a store beside the entry (`<sha256>.stored`, milliseconds): IPFS keeps no
+   * time of its own, and retention ages objects by their last store.
+   */
+  async touch (sha256: string, when: Date, signal?: AbortSignal): Promise<void> {
+    await this.call('files/write', signal, async (ipfs, callSignal) => {
+      await ipfs.files.write(`${this.entryOf(sha256)}.stored`, new TextEncoder().encode(String(when.getTime())), { create: true, truncate: true, parents: true, signal: callSignal })
+    })
+  }
+
+  /** The time `touch` recorded, or undefined (stored before it was recorded). */
+  async storedTime (sha256: string, signal?: AbortSignal): Promise<Date | undefined> {
+    return await this.call('files/read', signal, async (ipfs, callSignal) => {
       try {
-        await ipfs.files.rm(this.entryOf(sha256), { signal: callSignal })
-        return true
+        let text = ''
+        for await (const chunk of ipfs.files.read(`${this.entryOf(sha256)}.stored`, { signal: callSignal })) text += new TextDecoder().decode(chunk)
+        const ms = Number(text)
+        return Number.isFinite(ms) && text !== '' ? new Date(ms) : undefined
       } catch (err) {
-        if (MISSING.test((err as Error).message)) return false
+        if (MISSING.test((err as Error).message)) return undefined
         throw err
       }
     })

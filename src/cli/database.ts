@@ -35,10 +35,10 @@ function where (url: string): string {
 }
 
 /** A PostgreSQL error as ours: a missing table or column is the operator's to fix (ERR_CONFIG). */
-export function databaseError (err: unknown, hint: string): unknown {
+export function databaseError (err: unknown, hint: string, option = '--table'): unknown {
   const code = (err as { code?: unknown })?.code
   if (typeof code !== 'string' || !/^[0-9A-Z]{5}$/.test(code)) return err
   const message = (err as Error).message
-  if (code === '42P01' || code === '42703') return new ConfigError('--table', `${message}: ${hint}`)
+  if (code === '42P01' || code === '42703') return new ConfigError(option, `${message}: ${hint}`)
   return new StorageUnavailableError(`The database refused: ${message} (SQLSTATE ${code})`, 'DATABASE_URL', { cause: err })
 }

@@ -38,9 +38,12 @@ export interface ImageStat {
   path: string
   key: string
   size: number
-  /** The first store (fs: the file's birth time where the filesystem records it, else its mtime). Undefined where the driver does not know (IPFS). */
+  /** When the object was first stored; undefined where the driver does not know. */
   storedAt?: Date
-  /** The latest store: a duplicate store renews it (fs: the file's mtime). What `prune` ages objects by. Undefined where the driver does not know. */
+  /**
+   * When it was last stored: a duplicate store renews it (fs: the file's mtime). Retention ages
+   * objects by it. Undefined where the driver does not know.
+   */
   lastStoredAt?: Date
   mimeType: string
 }
@@ -74,6 +77,11 @@ export interface ImageStorage {
   list: (options?: AbortOptions) => AsyncIterable<ImageEntry>
   /** Where the object for `ref` is (or would be): absolute path or URL. */
   pathOf: (ref: string) => string
+  /**
+   * Deletes the object only if it was not stored again since `lastStoredAt` (as `stat` gave it):
+   * true if it was deleted. Drivers that have it make `prune` safe against concurrent stores.
+   */
+  deleteIfNotRenewed?: (ref: string, lastStoredAt: Date, options?: AbortOptions) => Promise<boolean>
   /** `pathOf` relative to the root. */
   keyOf: (ref: string) => string
   close: () => Promise<void>

@@ -11,7 +11,8 @@ import { FilesystemDriver } from '../../drivers/fs/index.js'
 import { IpfsDriver, parseIpfsRef } from '../../drivers/ipfs/index.js'
 import { cidOf } from '../../drivers/ipfs/cid.js'
 import { createImageStorage } from '../../src/factory.js'
-import { toInferenceFields } from '../../src/core/types.js'
+import { prune } from '../../src/retention/prune.js'
+import { toInferenceFields, type StorageResult } from '../../src/core/types.js'
 import { startChild } from '../helpers/child.js'
 import { describeImageStorage, seededBytes, testJpeg } from '../../src/testing/index.js'
 import { consumerApp } from '../helpers/consumer.js'
@@ -221,6 +222,31 @@ describe('the SHA-256 index in the node\'s MFS', () => {
     const ipfs = await raw()
     await expect(ipfs.files.stat(`/sai-images/${sha256(jpeg).slice(0, 2)}/${sha256(jpeg).slice(2, 4)}/${sha256(jpeg)}`)).rejects.toThrow()
     expect((await storage.store(jpeg)).isDuplicate).toBe(false)
+  })
+})
+
+describe('prune on the IPFS driver (the real node)', () => {
+  const storage = new IpfsDriver({ url: apiUrl })
+
+  it('unpins by age and removes the index entries; protected ones stay; a store since the scan keeps its object', async () => {
+    const images = [0, 1, 2].map(i => testJpeg(`ipfs prune ${i} ${Date.now()}`, i === 2 ? MiB + 7 : 5000))
+    const stored: StorageResult[] = []
+    for (const image of images) stored.push(await storage.store(image))
+    const ours = new Set(stored.map(s => s.sha256))
+    const stat = await storage.stat(stored[0]!.sha256)
+    expect(Date.now() - stat.lastStoredAt!.getTime()).toBeLessThan(60_000)
+    // everything else on the shared node is protected; "now" is 10 days ahead
+    const report = await prune(storage, { olderThan: 5 * 24 * 3600 * 1000, now: new Date(Date.now() + 10 * 24 * 3600 * 1000), keep: o => !ours.has(o.sha256!) || o.sha256 === stored[1]!.sha256 })
+    expect(report).toMatchObject({ deleted: 2, bytesFreed: images[0]!.length + images[2]!.length })
+    expect(await Promise.all(stored.map(async s => await storage.exists(s.sha256)))).toEqual([false, true, false])
+    expect(await Promise.all(stored.map(async s => await storage.exists(s.hash)))).toEqual([false, true, false]) // unpinned
+    expect((await storage.store(images[2]!)).isDuplicate).toBe(false)
+
+    const seen = (await storage.stat(stored[1]!.sha256)).lastStoredAt!
+    await new Promise(resolve => setTimeout(resolve, 5))
+    expect((await storage.store(images[1]!)).isDuplicate).toBe(true) // renews it
+    expect(await storage.deleteIfNotRenewed(stored[1]!.sha256, seen)).toBe(false)
+    expect(await storage.exists(stored[1]!.hash)).toBe(true)
   })
 })
 

@@ -4,6 +4,7 @@ import { backfillHashes } from './backfill.js'
 import { ipfsReindex } from './ipfs.js'
 import { importCommand, migrate } from './jobs.js'
 import { exists, fetch, stat, store } from './objects.js'
+import { prune } from './prune.js'
 import { stats } from './stats.js'
 import { variants } from './variants.js'
 import { verify } from './verify.js'
@@ -16,6 +17,7 @@ export const COMMANDS: Command[] = [
   stats,
   verify,
   variants,
+  prune,
   importCommand,
   migrate,
   backfillHashes,

@@ -12,10 +12,15 @@ export const stats: Command = {
   async run (cli) {
     const store = cli.storage()
     const byType: Record<string, { objects: number, bytes: number }> = {}
+    const byMonth: Record<string, { objects: number, bytes: number }> = {} // of the last store: to choose a retention policy
     let objects = 0
     let bytes = 0
     await forEachConcurrent(store.list(), cli.concurrency(), async entry => {
-      const { size, mimeType } = await store.stat(entry.sha256 ?? entry.hash) // by SHA-256 where known: no read of a large IPFS object
+      const { size, mimeType, lastStoredAt, storedAt } = await store.stat(entry.sha256 ?? entry.hash) // by SHA-256 where known: no read of a large IPFS object
+      const month = (lastStoredAt ?? storedAt)?.toISOString().slice(0, 7) ?? 'unknown'
+      byMonth[month] ??= { objects: 0, bytes: 0 }
+      byMonth[month].objects++
+      byMonth[month].bytes += size
       objects++
       bytes += size
       byType[mimeType] ??= { objects: 0, bytes: 0 }
@@ -24,8 +29,9 @@ export const stats: Command = {
     })
     const variants = await cachedVariants(store)
     cli.out(`${plural(objects, 'object')}, ${bytes} bytes` + Object.entries(byType).map(([type, t]) => `\n  ${type.padEnd(26)} ${plural(t.objects, 'object')}, ${t.bytes} bytes`).join('') +
+      '\nby month of the last store:' + Object.keys(byMonth).sort().map(month => `\n  ${month.padEnd(26)} ${plural(byMonth[month]!.objects, 'object')}, ${byMonth[month]!.bytes} bytes`).join('') +
       (variants === undefined ? '' : `\nvariant cache: ${plural(variants.entries, 'variant')}, ${variants.bytes} bytes` + Object.entries(variants.byPreset).map(([preset, p]) => `\n  ${preset.padEnd(26)} ${plural(p.entries, 'variant')}, ${p.bytes} bytes`).join('')),
-    { objects, bytes, byType, variants })
+    { objects, bytes, byType, byMonth: Object.fromEntries(Object.keys(byMonth).sort().map(m => [m, byMonth[m]])), variants })
     return 0
   }
 }

@@ -47,19 +47,19 @@ describe('age: a duplicate store renews the last store, storedAt stays the first
     expect(Buffer.compare(await storage.fetch(hash), jpeg)).toBe(0)
   })
 
-  it('fs: deleteIfNotRenewedSince keeps a renewed object and deletes one that was not', async () => {
+  it('fs: deleteIfNotRenewed keeps a renewed object and deletes one that was not', async () => {
     const root = await tempDir()
     const storage = new FilesystemDriver({ root })
     const { hash, path } = await storage.store(testJpeg('del'))
     await utimes(path, YEAR_AGO, YEAR_AGO)
     const seen = (await storage.stat(hash)).lastStoredAt!
     await storage.store(testJpeg('del')) // renewed after the prune looked
-    expect(await storage.deleteIfNotRenewedSince(hash, seen)).toBe(false)
+    expect(await storage.deleteIfNotRenewed(hash, seen)).toBe(false)
     expect(await storage.exists(hash)).toBe(true)
     const now = (await storage.stat(hash)).lastStoredAt!
-    expect(await storage.deleteIfNotRenewedSince(hash, now)).toBe(true)
+    expect(await storage.deleteIfNotRenewed(hash, now)).toBe(true)
     expect(await storage.exists(hash)).toBe(false)
-    expect(await storage.deleteIfNotRenewedSince(hash, now)).toBe(false)
+    expect(await storage.deleteIfNotRenewed(hash, now)).toBe(false)
     expect((await storage.verify()).problems).toEqual([]) // nothing left set aside
   })
 
@@ -72,8 +72,8 @@ describe('age: a duplicate store renews the last store, storedAt stays the first
     const renewed = await storage.stat(first.hash)
     expect(renewed.storedAt).toEqual(first.storedAt)
     expect(renewed.lastStoredAt!.getTime()).toBeGreaterThan(seen.getTime())
-    expect(await storage.deleteIfNotRenewedSince(first.hash, seen)).toBe(false)
-    expect(await storage.deleteIfNotRenewedSince(first.hash, renewed.lastStoredAt!)).toBe(true)
+    expect(await storage.deleteIfNotRenewed(first.hash, seen)).toBe(false)
+    expect(await storage.deleteIfNotRenewed(first.hash, renewed.lastStoredAt!)).toBe(true)
     expect(await storage.exists(first.hash)).toBe(false)
   })
 })
