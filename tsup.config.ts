@@ -5,6 +5,7 @@ const entry = {
   'drivers/fs': 'drivers/fs/index.ts',
   'drivers/memory': 'drivers/memory.ts',
   'drivers/ipfs': 'drivers/ipfs/index.ts',
+  'drivers/s3': 'drivers/s3/index.ts',
   testing: 'src/testing/index.ts',
   variants: 'src/variants/index.ts'
 }

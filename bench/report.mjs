@@ -11,7 +11,7 @@ export function report (r) {
   const out = [
     `# Benchmark results${r.quick ? ' (quick run)' : ''}`,
     '',
-    `- date: ${r.date}`,
+    `- date: ${r.date}${r.sectionDates === undefined ? '' : `; sections run again since: ${Object.entries(r.sectionDates).map(([name, date]) => `${name} on ${date}`).join(', ')}`}`,
     `- machine: ${m.cpu}, ${m.cores} cores, ${m.memoryGB} GB (${m.freeGB} GB free), ${m.platform}, filesystem ${m.filesystem}`,
     `- node: ${m.node}`,
     '- method: each ratio compares candidates measured in interleaved rounds in this run (median round each); ops/s are per process.',
@@ -20,6 +20,20 @@ export function report (r) {
     '',
     table(['target', 'measured', 'wanted', 'met'], r.targets.map(t => [t.name, t.value, t.limit, t.met ? 'yes' : '**no**' + (t.note ? ` (${t.note})` : '')]))
   ]
+  if (r.sections.python) {
+    out.push('', '## Against the Python module we replace (sequential, ops/s)', '',
+      "storage.py's algorithm with aiofiles (bench/storage_py_peer.py: SHA-256, exists, aiofiles write to {hash}.tmp, rename; fetch: exists, aiofiles read; no fsync, nothing verified), each phase timed inside its process. Ours: store without fsync, duplicate store (compares the bytes), verified fetch, durable store; the fair durable loop also fsyncs the parents of the directories it makes. Empty: no shard directory exists; warm: they all do. Median of 3 rounds.", '',
+      table(['frame', 'store', 'python store', 'ours no fsync', 'ratio', 'python duplicate', 'ours duplicate', 'ratio', 'python fetch', 'ours fetch', 'ratio', 'fair durable loop', 'ours durable', 'ratio'],
+        r.sections.python.map(x => [size(x.size), x.regime, x.opsPerSec.pythonStore, x.opsPerSec.storeNoFsync, x.ratios.storeNoFsyncVsPython, x.opsPerSec.pythonDuplicate, x.opsPerSec.duplicate, x.ratios.duplicateVsPython, x.opsPerSec.pythonFetch, x.opsPerSec.fetch, x.ratios.fetchVsPython, x.opsPerSec.fairDurable, x.opsPerSec.storeDurable, x.ratios.durableVsFairLoop])))
+  }
+  if (r.sections.eventLoop) {
+    out.push('', '## Event-loop delay while 16 stores or 16 fetches run (ms, `monitorEventLoopDelay`, resolution 1 ms)', '',
+      table(['frame', 'SHA-256 of it', 'stores: mean', 'p99', 'max', 'fetches: mean', 'p99', 'max'],
+        r.sections.eventLoop.map(x => [size(x.size), x.hashMs, x.stores.meanMs, x.stores.p99Ms, x.stores.maxMs, x.fetches.meanMs, x.fetches.p99Ms, x.fetches.maxMs])))
+  }
+  if (r.history) {
+    out.push('', '## Before and after', '', ...r.history.map(h => `- ${h}`))
+  }
   const fs = r.sections.filesystem
   if (fs) {
     out.push('', '## Filesystem driver against the limit', '', 'ops/s (mean ms). Limit loops: SHA-256, temp file, [fsync], rename, [fsync dir]; limits for reads: readFile + SHA-256, readFile, SHA-256 alone.', '',
@@ -52,6 +66,12 @@ export function report (r) {
   if (r.sections.ipfs) {
     out.push('', '## IPFS driver against the bare client (same node, same bytes; mean ms)', '', table(['size', 'driver store', 'bare add', 'ratio', 'driver fetch', 'bare cat', 'ratio'],
       r.sections.ipfs.map(x => [size(x.size), x.meanMs.driverStore, x.meanMs.bareAdd, x.ratios.store, x.meanMs.driverFetch, x.meanMs.bareCat, x.ratios.fetch])))
+  }
+  if (r.sections.s3) {
+    out.push('', '## S3 driver against the bare SDK (same Ceph RADOS Gateway, same bytes; ops/s)', '',
+      'The driver hashes (SHA-256, MD5), sends Content-MD5 and `If-None-Match: *`; fetches re-hash. Ratios are time per operation, driver / bare.', '',
+      table(['size', 'conc.', 'driver store', 'bare PutObject', 'ratio', 'driver fetch', 'bare GetObject', 'ratio'],
+        r.sections.s3.map(x => [size(x.size), x.concurrency, x.opsPerSec.driverStore, x.opsPerSec.barePut, x.ratios.store, x.opsPerSec.driverFetch, x.opsPerSec.bareGet, x.ratios.fetch])))
   }
   return out.join('\n') + '\n'
 }

@@ -1,13 +1,14 @@
 // npm run bench: the filesystem driver side by side with the irreducible work (the limit) and with
 // cacache, memory use on a 512 MB stream, latency at scale, bulk import, and the IPFS driver against
 // the bare client. Writes bench/RESULTS.md and bench/results.json.
-//   node bench/run.mjs [--quick] [--only fs,cacache,memory,scale,bulk,ipfs]
+//   node bench/run.mjs [--quick] [--only python,eventloop,fs,cacache,memory,scale,bulk,ipfs,s3]
 import { execFileSync } from 'node:child_process'
 import { createHash, randomUUID } from 'node:crypto'
-import { mkdirSync } from 'node:fs'
+import { existsSync, mkdirSync } from 'node:fs'
 import { mkdir, mkdtemp, open, readFile, rename, rm, writeFile } from 'node:fs/promises'
 import { cpus, freemem, totalmem, tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { dirname, join } from 'node:path'
+import { monitorEventLoopDelay } from 'node:perf_hooks'
 import cacache from 'cacache'
 import { FilesystemDriver } from '../dist/drivers/fs.js'
 import { compare, KB, MB, payloads, ratio, run } from './lib.mjs'
@@ -30,9 +31,10 @@ function machine () {
   return { cpu: cpus()[0]?.model, cores: cpus().length, memoryGB: Math.round(totalmem() / 2 ** 30), freeGB: Math.round(freemem() / 2 ** 30), node: process.version, platform: `${process.platform} ${process.arch}`, filesystem: fs }
 }
 
+let section = ''
 function target (name, value, limit, direction, note = '') {
   const met = direction === '>=' ? value >= limit : value <= limit
-  targets.push({ name, value, limit: `${direction} ${limit}`, met, note })
+  targets.push({ section, name, value, limit: `${direction} ${limit}`, met, note })
   log(`  target ${met ? 'MET ' : 'MISS'} ${name}: ${value} (${direction} ${limit}) ${note}`)
 }
 
@@ -268,10 +270,211 @@ async function ipfs () {
   }
 }
 
+/** Is Debian's python3 with aiofiles here? Installs python3-aiofiles as root; else says why it skips. */
+function pythonPeer () {
+  const python = '/usr/bin/python3'
+  const ok = () => { try { execFileSync(python, ['-c', 'import aiofiles'], { stdio: 'ignore' }); return true } catch { return false } }
+  if (ok()) return python
+  if (process.getuid?.() === 0) {
+    log('installing python3-aiofiles from Debian for the Python peer')
+    try { execFileSync('apt-get', ['install', '-y', '-qq', '--no-install-recommends', 'python3-aiofiles'], { stdio: 'ignore', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } }) } catch {}
+    if (ok()) return python
+  }
+  log('skipped: the Python peer needs /usr/bin/python3 with aiofiles (apt-get install python3-aiofiles)')
+  return undefined
+}
+
+/**
+ * The fair durable loop: what any durable store must do, and nothing else. SHA-256, make the shard
+ * directories, write a temp file, fsync it, rename it into place, fsync its directory, and fsync
+ * the parent of every directory it made (or a power cut can lose the new directory, and the file).
+ */
+async function fairDurableStore (root, bytes) {
+  const name = sha256(bytes)
+  const dir = join(root, name.slice(0, 2), name.slice(2, 4))
+  const created = await mkdir(dir, { recursive: true })
+  const temp = join(dir, `${name}.tmp`)
+  const handle = await open(temp, 'w')
+  await handle.writeFile(bytes)
+  await handle.sync()
+  await handle.close()
+  await rename(temp, join(dir, `${name}.jpg`))
+  await fsyncDir(dir)
+  if (created !== undefined) {
+    for (let parent = dirname(dir); parent.length >= dirname(created).length; parent = dirname(parent)) await fsyncDir(parent)
+  }
+}
+
+/**
+ * Against the Python module we replace (storage.py's algorithm with aiofiles), sequentially, on
+ * real-size JPEG frames, in an empty store and in a warm one (shard directories already there).
+ * Each phase is timed inside its own process; rounds alternate between the two.
+ */
+async function python () {
+  const py = pythonPeer()
+  if (py === undefined) return
+  const rows = []
+  const count = quick ? 100 : 300
+  for (const size of [164 * KB, 600 * KB]) {
+    const framesDir = await mkdtemp(join(scratch, 'frames-'))
+    const data = payloads(size, 1, 'python')
+    const frames = []
+    for (let i = 0; i < count; i++) {
+      frames.push(Buffer.from(data.fresh(0)))
+      await writeFile(join(framesDir, `${String(i).padStart(5, '0')}.jpg`), frames.at(-1))
+    }
+    const hashes = frames.map(sha256)
+    for (const regime of ['empty', 'warm']) {
+      const samples = {}
+      const add = (name, opsPerSec) => { (samples[name] ??= []).push(opsPerSec) }
+      const timed = async (name, work) => {
+        const started = performance.now()
+        for (let i = 0; i < frames.length; i++) await work(i)
+        add(name, frames.length / ((performance.now() - started) / 1000))
+      }
+      for (let round = 0; round < 3; round++) {
+        const base = await mkdtemp(join(scratch, 'py-'))
+        const roots = Object.fromEntries(['python', 'plain', 'durable', 'fair'].map(name => [name, join(base, name)]))
+        for (const root of Object.values(roots)) {
+          await mkdir(root, { recursive: true })
+          if (regime === 'warm') for (const hash of hashes) mkdirSync(join(root, hash.slice(0, 2), hash.slice(2, 4)), { recursive: true })
+        }
+        const peer = phase => JSON.parse(execFileSync(py, [join(here, 'storage_py_peer.py'), roots.python, phase, framesDir], { encoding: 'utf8' })).opsPerSec
+        add('pythonStore', peer('store'))
+        const plain = new FilesystemDriver({ root: roots.plain, fsync: false })
+        await timed('storeNoFsync', async i => plain.store(frames[i]))
+        add('pythonDuplicate', peer('duplicate'))
+        await timed('duplicate', async i => plain.store(frames[i]))
+        add('pythonFetch', peer('fetch'))
+        await timed('fetch', async i => plain.fetch(hashes[i]))
+        const durable = new FilesystemDriver({ root: roots.durable })
+        await timed('storeDurable', async i => durable.store(frames[i]))
+        await timed('fairDurable', async i => fairDurableStore(roots.fair, frames[i]))
+        await rm(base, { recursive: true, force: true })
+      }
+      const median = list => [...list].sort((a, b) => a - b)[Math.floor(list.length / 2)]
+      const opsPerSec = Object.fromEntries(Object.entries(samples).map(([name, list]) => [name, Math.round(median(list))]))
+      const row = {
+        size,
+        regime,
+        frames: count,
+        opsPerSec,
+        ratios: {
+          storeNoFsyncVsPython: ratio(opsPerSec.storeNoFsync, opsPerSec.pythonStore),
+          fetchVsPython: ratio(opsPerSec.fetch, opsPerSec.pythonFetch),
+          duplicateVsPython: ratio(opsPerSec.duplicate, opsPerSec.pythonDuplicate),
+          durableVsFairLoop: ratio(opsPerSec.storeDurable, opsPerSec.fairDurable)
+        }
+      }
+      log(`python peer ${size / KB} KB, ${regime} store: ${JSON.stringify(row)}`)
+      rows.push(row)
+    }
+    await rm(framesDir, { recursive: true, force: true })
+  }
+  results.sections.python = rows
+  for (const r of rows) {
+    const at = `${r.size / KB} KB, ${r.regime} store`
+    target(`store without fsync / Python module's store (${at})`, r.ratios.storeNoFsyncVsPython, 1, '>=')
+    target(`verified fetch / Python module's unverified fetch (${at})`, r.ratios.fetchVsPython, 1, '>=')
+    target(`duplicate store (bytes compared) / Python module's (exists only) (${at})`, r.ratios.duplicateVsPython, 0.5, '>=')
+    target(`durable store / fair durable loop (${at})`, r.ratios.durableVsFairLoop, 0.9, '>=')
+  }
+}
+
+/**
+ * How long one store or fetch holds the event loop: `monitorEventLoopDelay` while 16 run at once,
+ * against the time to hash the same bytes (which a store and a verified fetch must do on the loop).
+ */
+async function eventLoop () {
+  const rows = []
+  for (const size of [600 * KB, 5 * MB]) {
+    const root = await mkdtemp(join(scratch, 'loop-'))
+    const storage = new FilesystemDriver({ root })
+    const data = payloads(size, 16, 'loop')
+    const hashMs = (await compare({ hash: async () => sha256(data.buffers[0]) }, { seconds: SECONDS })).hash.meanMs
+    const stored = []
+    const measure = async (op) => {
+      const histogram = monitorEventLoopDelay({ resolution: 1 })
+      histogram.enable()
+      await run(op, { concurrency: 16, seconds: SECONDS * 4 })
+      histogram.disable()
+      return { maxMs: +(histogram.max / 1e6).toFixed(2), p99Ms: +(histogram.percentile(99) / 1e6).toFixed(2), meanMs: +(histogram.mean / 1e6).toFixed(2) }
+    }
+    const stores = await measure(async (_, w) => { stored.push((await storage.store(data.fresh(w))).hash) })
+    const fetches = await measure(async i => storage.fetch(stored[i % stored.length]))
+    const row = { size, hashMs: +hashMs.toFixed(2), stores, fetches }
+    log(`event loop ${size / KB} KB: ${JSON.stringify(row)}`)
+    rows.push(row)
+    await rm(root, { recursive: true, force: true })
+  }
+  results.sections.eventLoop = rows
+  for (const r of rows) {
+    target(`longest event-loop delay, 16 concurrent stores (${r.size / KB} KB) / (SHA-256 of the bytes + 1 ms)`, ratio(r.stores.maxMs, r.hashMs + 1), 1, '<=', `max ${r.stores.maxMs} ms, hash ${r.hashMs} ms`)
+    target(`longest event-loop delay, 16 concurrent fetches (${r.size / KB} KB) / (SHA-256 of the bytes + 1 ms)`, ratio(r.fetches.maxMs, r.hashMs + 1), 1, '<=', `max ${r.fetches.maxMs} ms, hash ${r.hashMs} ms`)
+  }
+}
+
+async function s3 () {
+  if (!existsSync('/usr/bin/radosgw')) {
+    log('skipped: no Ceph here (apt-get install ceph-mon ceph-osd radosgw ceph-common); the S3 section needs a RADOS Gateway')
+    return
+  }
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true'
+  const { startCeph } = await import('../test/ceph/cluster.mjs')
+  const { S3Driver } = await import('../dist/drivers/s3.js')
+  const sdk = await import('@aws-sdk/client-s3')
+  const cluster = await startCeph()
+  try {
+    const { endpoint, region, accessKeyId, secretAccessKey } = cluster.connection
+    const credentials = { accessKeyId, secretAccessKey }
+    const Bucket = 'bench'
+    // the bare client as the driver configures it, so both send the same requests but for ours
+    const bare = new sdk.S3Client({ endpoint, region, credentials, forcePathStyle: true, requestChecksumCalculation: 'WHEN_REQUIRED', responseChecksumValidation: 'WHEN_REQUIRED', maxAttempts: 2 })
+    await bare.send(new sdk.CreateBucketCommand({ Bucket }))
+    const driver = new S3Driver({ endpoint, region, credentials, bucket: Bucket, prefix: 'driver/' })
+    const rows = []
+    for (const size of [64 * KB, 600 * KB, 2 * MB]) {
+      for (const concurrency of [1, 8]) {
+        const data = payloads(size, concurrency, 's3')
+        const options = { concurrency, seconds: SECONDS * 2 }
+        const stores = await compare({
+          driverStore: async (_, w) => driver.store(data.fresh(w)),
+          barePut: async (_, w) => { const body = data.fresh(w); await bare.send(new sdk.PutObjectCommand({ Bucket, Key: `bare/${sha256(body)}.jpg`, Body: body })) }
+        }, options)
+        const { hash, key } = await driver.store(data.buffers[0])
+        const fetches = await compare({
+          driverFetch: async () => driver.fetch(hash),
+          bareGet: async () => (await bare.send(new sdk.GetObjectCommand({ Bucket, Key: `driver/${key}` }))).Body.transformToByteArray()
+        }, options)
+        const row = {
+          size,
+          concurrency,
+          opsPerSec: Object.fromEntries(Object.entries({ ...stores, ...fetches }).map(([k, v]) => [k, Math.round(v.opsPerSec)])),
+          // time per operation, as ratios of throughput measured side by side
+          ratios: { store: ratio(stores.barePut.opsPerSec, stores.driverStore.opsPerSec), fetch: ratio(fetches.bareGet.opsPerSec, fetches.driverFetch.opsPerSec) }
+        }
+        log(`s3 ${size / KB} KB c${concurrency}: ${JSON.stringify(row)}`)
+        rows.push(row)
+      }
+    }
+    bare.destroy()
+    await driver.close()
+    results.sections.s3 = rows
+    for (const c of [1, 8]) {
+      const r = rows.find(row => row.size === 600 * KB && row.concurrency === c)
+      target(`S3 driver store time / bare PutObject (600 KB, c${c})`, r.ratios.store, 1.15, '<=')
+      target(`S3 driver fetch time / bare GetObject (600 KB, c${c})`, r.ratios.fetch, 1.15, '<=')
+    }
+  } finally {
+    await cluster.stop()
+  }
+}
+
 try {
   log(`machine: ${JSON.stringify(results.machine)}`)
-  for (const [name, section] of Object.entries({ fs: filesystem, cacache: peer, memory, scale, bulk, ipfs })) {
+  for (const [name, section] of Object.entries({ python, eventloop: eventLoop, fs: filesystem, cacache: peer, memory, scale, bulk, ipfs, s3 })) {
     if (!want(name)) continue
+    section = name
     log(`\n== ${name}`)
     const started = performance.now()
     await section()
@@ -283,6 +486,15 @@ try {
 }
 results.targets = targets
 const file = quick ? 'results-quick' : 'results'
+if (only !== undefined) {
+  // a partial run updates its sections of the last full run's results, and keeps the others
+  const last = JSON.parse(await readFile(join(here, `${file}.json`), 'utf8').catch(() => '{"sections":{},"targets":[]}'))
+  results.sections = { ...last.sections, ...results.sections }
+  const ran = new Set(targets.map(t => t.name))
+  results.targets = [...last.targets.filter(t => !only.includes(t.section) && !ran.has(t.name)), ...targets]
+  results.sectionDates = { ...last.sectionDates, ...Object.fromEntries(only.map(name => [name, results.date])) }
+  results.date = last.date ?? results.date
+}
 await writeFile(join(here, `${file}.json`), JSON.stringify(results, null, 2) + '\n')
 await writeFile(join(here, quick ? 'RESULTS-quick.md' : 'RESULTS.md'), (await import('./report.mjs')).report(results))
 log(`\nwritten: bench/${file}.json, bench/${quick ? 'RESULTS-quick.md' : 'RESULTS.md'}; ${targets.filter(t => t.met).length} of ${targets.length} targets met`)

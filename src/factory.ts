@@ -11,17 +11,20 @@
 import { FilesystemDriver, type FilesystemDriverInit } from '../drivers/fs/index.js'
 import { IpfsDriver, type IpfsDriverInit } from '../drivers/ipfs/index.js'
 import { MemoryDriver, type MemoryDriverInit } from '../drivers/memory.js'
+import { S3Driver, type S3DriverInit } from '../drivers/s3/index.js'
+import { ConfigError } from './core/errors.js'
 import { defined, readAuth, readBoolean, readChoice, readInteger, readMode, readString, readUrl, type Env } from './core/config.js'
 import { PrefixSharding } from './core/sharding.js'
 import type { ImageStorage } from './core/types.js'
 
-export const DRIVERS = ['fs', 'memory', 'ipfs'] as const
+export const DRIVERS = ['fs', 'memory', 'ipfs', 's3'] as const
 export type DriverName = typeof DRIVERS[number]
 
 export type CreateImageStorageOptions =
   | ({ driver?: 'fs' } & FilesystemDriverInit)
   | ({ driver: 'memory' } & MemoryDriverInit)
   | ({ driver: 'ipfs' } & IpfsDriverInit)
+  | ({ driver: 's3' } & Partial<S3DriverInit>)
 
 export function createImageStorage (options: CreateImageStorageOptions = {}, env: Env = process.env): ImageStorage {
   const driver = options.driver ?? readChoice(env, 'SAI_IMAGE_STORAGE_DRIVER', DRIVERS) ?? 'fs'
@@ -31,6 +34,11 @@ export function createImageStorage (options: CreateImageStorageOptions = {}, env
   }
   if (driver === 'memory') return new MemoryDriver({ ...limits, ...options })
   if (driver === 'ipfs') return new IpfsDriver({ ...limits, ...ipfsConfig(env), ...options })
+  if (driver === 's3') {
+    const init = { ...limits, ...s3Config(env), ...options } as Partial<S3DriverInit>
+    if (init.bucket === undefined) throw new ConfigError('SAI_S3_BUCKET', 'the s3 driver needs a bucket')
+    return new S3Driver(init as S3DriverInit)
+  }
   return new FilesystemDriver({ ...limits, ...filesystemConfig(env), ...options })
 }
 
@@ -56,6 +64,29 @@ export function ipfsConfig (env: Env = process.env): IpfsDriverInit {
     timeoutMs: readInteger(env, 'SAI_IPFS_TIMEOUT_MS', 1),
     gatewayUrl: readUrl(env, 'SAI_IPFS_GATEWAY_URL'),
     indexPath: readString(env, 'SAI_IPFS_INDEX_PATH')
+  })
+}
+
+/**
+ * `S3DriverInit` from `SAI_S3_*`; unset variables are left out. Without both keys the SDK's own
+ * credential chain applies (AWS_* variables, ~/.aws, instance roles). Secrets are never echoed.
+ */
+export function s3Config (env: Env = process.env): Partial<S3DriverInit> {
+  const accessKeyId = readString(env, 'SAI_S3_ACCESS_KEY_ID')
+  const secretAccessKey = readString(env, 'SAI_S3_SECRET_ACCESS_KEY')
+  if ((accessKeyId === undefined) !== (secretAccessKey === undefined)) {
+    throw new ConfigError(accessKeyId === undefined ? 'SAI_S3_ACCESS_KEY_ID' : 'SAI_S3_SECRET_ACCESS_KEY', 'set both SAI_S3_ACCESS_KEY_ID and SAI_S3_SECRET_ACCESS_KEY, or neither (the values are not shown)')
+  }
+  const region = readString(env, 'SAI_S3_REGION')
+  if (region !== undefined && !/^[a-z0-9-]{1,64}$/.test(region)) throw new ConfigError('SAI_S3_REGION', `expected a region such as us-east-1, got ${JSON.stringify(region)}`)
+  return defined({
+    endpoint: readUrl(env, 'SAI_S3_ENDPOINT'),
+    bucket: readString(env, 'SAI_S3_BUCKET'),
+    region,
+    prefix: readString(env, 'SAI_S3_PREFIX'),
+    credentials: accessKeyId === undefined ? undefined : { accessKeyId, secretAccessKey: secretAccessKey! },
+    forcePathStyle: readBoolean(env, 'SAI_S3_FORCE_PATH_STYLE'),
+    timeoutMs: readInteger(env, 'SAI_S3_TIMEOUT_MS', 1)
   })
 }
 

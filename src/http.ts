@@ -22,6 +22,12 @@ export interface ImageHandlerOptions {
    * from an `internal` location (filesystem driver). E.g. `/protected-images/`.
    */
   accelRedirect?: string
+  /**
+   * Answer GET with a 302 to a presigned link to the object (S3 driver: `storage.url`), valid for
+   * `expiresIn` seconds (default 900). The redirect itself may be cached for half that, privately;
+   * the object behind it is served by the S3 endpoint with its own `Content-Type`.
+   */
+  redirect?: { expiresIn?: number }
   /** Default: one year, immutable (the bytes behind a ref never change). */
   cacheControl?: string
   /**
@@ -42,6 +48,10 @@ export interface ImageHandlerOptions {
    * store's root is sent by nginx as well.
    */
   variants?: Variants
+}
+
+interface Presigning {
+  url: (ref: string, options: { expiresIn: number }) => Promise<string>
 }
 
 type Request = IncomingMessage & { params?: Record<string, string | undefined> }
@@ -79,6 +89,14 @@ export function createImageHandler (storage: ImageStorage, options: ImageHandler
     }
     if (options.accelRedirect !== undefined) {
       res.writeHead(200, { ...headers, 'X-Accel-Redirect': options.accelRedirect + stat.key }).end()
+      return
+    }
+    if (options.redirect !== undefined) {
+      const { url } = storage as Partial<Presigning>
+      if (typeof url !== 'function') throw new TypeError(`the handler's redirect option needs a driver with url(ref, { expiresIn }) (S3); this one is ${storage.driver}`)
+      const expiresIn = options.redirect.expiresIn ?? 900
+      const location = await url.call(storage, ref, { expiresIn })
+      res.writeHead(302, { Location: location, 'Cache-Control': `private, max-age=${Math.floor(expiresIn / 2)}`, 'X-Content-Type-Options': 'nosniff' }).end()
       return
     }
     if (req.method === 'HEAD') {

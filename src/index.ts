@@ -11,10 +11,11 @@
  * response.json({ ...prediction, ...toInferenceFields(result) })
  * ```
  */
-export { createImageStorage, filesystemConfig, ipfsConfig, imageStorage, DRIVERS, type CreateImageStorageOptions, type DriverName } from './factory.js'
+export { createImageStorage, filesystemConfig, ipfsConfig, s3Config, imageStorage, DRIVERS, type CreateImageStorageOptions, type DriverName } from './factory.js'
 export { FilesystemDriver, DEFAULT_ROOT, type FilesystemDriverInit, type VerifyOptions, type VerifyReport } from '../drivers/fs/index.js'
 export { MemoryDriver, type MemoryDriverInit } from '../drivers/memory.js'
 export { IpfsDriver, parseIpfsRef, DEFAULT_IPFS_API_URL, type IpfsDriverInit } from '../drivers/ipfs/index.js'
+export { S3Driver, DEFAULT_S3_REGION, DEFAULT_S3_TIMEOUT_MS, type S3DriverInit, type S3VerifyReport } from '../drivers/s3/index.js'
 export * from './core/errors.js'
 export { parseImageRef, sha256ToCid, type ImageRef } from './core/ref.js'
 export { PrefixSharding, OBJECT_EXTENSION, type ShardingStrategy, type PrefixShardingInit } from './core/sharding.js'

@@ -44,7 +44,7 @@ describe('createImageStorage', () => {
   })
 
   it.each([
-    ['SAI_IMAGE_STORAGE_DRIVER', 's3'],
+    ['SAI_IMAGE_STORAGE_DRIVER', 'ftp'],
     ['SAI_IMAGE_STORAGE_FSYNC', 'maybe'],
     ['SAI_IMAGE_STORAGE_FILE_MODE', '999'],
     ['SAI_IMAGE_STORAGE_DIR_MODE', 'rwxr-xr-x'],

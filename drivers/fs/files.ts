@@ -43,8 +43,15 @@ export async function statIfIntact (path: string, size: number, check: (handle: 
     // A duplicate store is a store: the object is young again (retention ages objects by mtime).
     // Then it must still be in place: a prune sets a candidate aside before it deletes it, and puts
     // it back if it sees the new mtime; if the name is empty now, the caller writes the bytes anew.
-    const renewed = Math.max(Date.now(), Math.floor(stats.mtimeMs) + 1) / 1000
-    futimesSync(handle.fd, stats.atimeMs / 1000, renewed) // microseconds: no thread-pool round trip
+    // (+0.5 ms: seconds as a double lose a little on the way to nanoseconds, and must not fall back to the old ms)
+    const renewed = (Math.max(Date.now(), Math.floor(stats.mtimeMs) + 1) + 0.5) / 1000
+    try {
+      futimesSync(handle.fd, stats.atimeMs / 1000, renewed) // microseconds: no thread-pool round trip
+    } catch (err) {
+      // a read-only mount, or a file of another user (the Python service's): intact, not renewed
+      if (['EROFS', 'EPERM', 'EACCES'].includes((err as NodeJS.ErrnoException).code ?? '')) return stats
+      throw err
+    }
     const now = statIfThere(path)
     return now !== undefined && now.ino === stats.ino && now.dev === stats.dev ? stats : undefined
   } finally {

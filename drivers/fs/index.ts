@@ -17,12 +17,13 @@
 import { createHash, randomUUID } from 'node:crypto'
 import { chmod, link, mkdir, open, readFile, rename, stat, unlink, type FileHandle } from 'node:fs/promises'
 import { dirname, join, resolve } from 'node:path'
-import { addAbortSignal, pipeline, Transform, type Readable } from 'node:stream'
+import { addAbortSignal, type Readable } from 'node:stream'
 import { ImageStorageError, IntegrityError, InvalidInputError, isUnavailable, NotFoundError, StorageUnavailableError } from '../../src/core/errors.js'
 import { digestBytes, ImageHasher, readInput, type ImageInput, type InputLimits } from '../../src/core/input.js'
 import { resolveLimits, type LimitsInit } from '../../src/core/limits.js'
 import { SNIFF_BYTES, sniffImageType, UNKNOWN_MIME_TYPE } from '../../src/core/mime.js'
 import { parseImageRef } from '../../src/core/ref.js'
+import { verifiedStream } from '../../src/core/verified-stream.js'
 import { PrefixSharding, type ShardingStrategy } from '../../src/core/sharding.js'
 import type { AbortOptions, ImageEntry, ImageStat, ImageStorage, StorageResult, StoreOptions } from '../../src/core/types.js'
 import { firstStored, fsyncDir, hashFile, holdsBytes, isMissing, openIfExists, removeIfExists, statIfIntact } from './files.js'
@@ -153,24 +154,7 @@ export class FilesystemDriver implements ImageStorage {
     const { sha256, path } = this.locate(ref)
     options.signal?.throwIfAborted()
     const handle = await this.openObject(sha256, path)
-    const hash = createHash('sha256')
-    // the last chunk is held back until the bytes check out: a consumer never receives them all
-    // when they are wrong (an HTTP client with the whole Content-Length would take them as good)
-    let held: Buffer | undefined
-    const verify = new Transform({
-      transform (chunk: Buffer, _encoding, done) {
-        hash.update(chunk)
-        const previous = held
-        held = chunk
-        done(null, previous)
-      },
-      flush (done) {
-        const actual = hash.digest('hex')
-        if (actual !== sha256) return done(new IntegrityError(sha256, actual, path))
-        done(null, held)
-      }
-    })
-    pipeline(handle.createReadStream(), verify, () => {})
+    const verify = verifiedStream(handle.createReadStream(), sha256, path)
     return options.signal === undefined ? verify : addAbortSignal(options.signal, verify)
   }
 
@@ -277,7 +261,7 @@ export class FilesystemDriver implements ImageStorage {
 
   /** A miss is "not found" only while the root is the one it was: an unmounted store is unavailable. */
   private async readError (err: unknown, sha256: string, path: string): Promise<unknown> {
-    if (err instanceof ImageStorageError) return err
+    if (err instanceof ImageStorageError || (err as Error)?.name === 'AbortError') return err
     if (isMissing(err)) {
       await this.watched.check()
       return new NotFoundError(sha256, path)

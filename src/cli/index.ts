@@ -1,12 +1,16 @@
 /**
  * sai-images: check, repair, back-fill and move the store without writing code. Configured by the
- * same SAI_IMAGE_STORAGE_* / SAI_IPFS_* environment as the library, and by flags.
+ * same SAI_IMAGE_STORAGE_* / SAI_S3_* / SAI_IPFS_* environment as the library, and by flags.
  */
 import { readFileSync } from 'node:fs'
 import { parseArgs, type ParseArgsConfig } from 'node:util'
 import { ImageStorageError, type ErrorCode } from '../core/errors.js'
 import { COMMANDS } from './commands/index.js'
 import { Context, UsageError, type Command, type Flags } from './context.js'
+
+// the AWS SDK is pinned to releases that support Node 20 (see the README): its notice that later
+// releases will not is for developers, not for every operator's command
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true'
 
 const COMMON: NonNullable<ParseArgsConfig['options']> = {
   driver: { type: 'string' },
@@ -19,7 +23,7 @@ const COMMON: NonNullable<ParseArgsConfig['options']> = {
 }
 
 const COMMON_HELP = `Options for every command:
-  --driver fs|ipfs|memory      default: SAI_IMAGE_STORAGE_DRIVER, or fs
+  --driver fs|s3|ipfs|memory   default: SAI_IMAGE_STORAGE_DRIVER, or fs
   --root DIR                   the filesystem store (default: SAI_IMAGE_STORAGE_PATH, or ./data/images)
   --concurrency N              for commands over many objects; default 4
   --json                       machine-readable output

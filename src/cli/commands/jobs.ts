@@ -4,6 +4,7 @@ import { realpath } from 'node:fs/promises'
 import { basename, resolve } from 'node:path'
 import { FilesystemDriver } from '../../../drivers/fs/index.js'
 import { IpfsDriver } from '../../../drivers/ipfs/index.js'
+import { S3Driver } from '../../../drivers/s3/index.js'
 import type { ImageStorage } from '../../core/types.js'
 import { importTree, migrate as migrateJob } from '../jobs.js'
 import { UsageError, type Command } from '../context.js'
@@ -59,6 +60,10 @@ async function sameStore (a: ImageStorage, b: ImageStorage): Promise<string | un
     return ra === rb ? ra : undefined
   }
   if (a instanceof IpfsDriver && b instanceof IpfsDriver) return a.apiUrl === b.apiUrl ? a.apiUrl : undefined
+  if (a instanceof S3Driver && b instanceof S3Driver) {
+    const [pa, pb] = [a, b].map(s => `${s.endpoint}/${s.bucket}/${s.prefix}`)
+    return pa === pb ? pa : undefined
+  }
   return undefined
 }
 
