@@ -31,10 +31,10 @@ function machine () {
   return { cpu: cpus()[0]?.model, cores: cpus().length, memoryGB: Math.round(totalmem() / 2 ** 30), freeGB: Math.round(freemem() / 2 ** 30), node: process.version, platform: `${process.platform} ${process.arch}`, filesystem: fs }
 }
 
-let section = ''
+let currentSection = ''
 function target (name, value, limit, direction, note = '') {
   const met = direction === '>=' ? value >= limit : value <= limit
-  targets.push({ section, name, value, limit: `${direction} ${limit}`, met, note })
+  targets.push({ section: currentSection, name, value, limit: `${direction} ${limit}`, met, note })
   log(`  target ${met ? 'MET ' : 'MISS'} ${name}: ${value} (${direction} ${limit}) ${note}`)
 }
 
@@ -474,7 +474,7 @@ try {
   log(`machine: ${JSON.stringify(results.machine)}`)
   for (const [name, section] of Object.entries({ python, eventloop: eventLoop, fs: filesystem, cacache: peer, memory, scale, bulk, ipfs, s3 })) {
     if (!want(name)) continue
-    section = name
+    currentSection = name
     log(`\n== ${name}`)
     const started = performance.now()
     await section()
