@@ -15,18 +15,19 @@
  * ```
  */
 import { createHash, randomUUID } from 'node:crypto'
-import { chmod, link, mkdir, open, readFile, rename, stat, unlink, type FileHandle } from 'node:fs/promises'
+import { closeSync, fchmodSync, linkSync, mkdirSync, chmodSync, openSync, renameSync, statSync } from 'node:fs'
+import { mkdir, unlink, type FileHandle } from 'node:fs/promises'
 import { dirname, join, resolve } from 'node:path'
 import { addAbortSignal, type Readable } from 'node:stream'
 import { ImageStorageError, IntegrityError, InvalidInputError, isUnavailable, NotFoundError, StorageUnavailableError } from '../../src/core/errors.js'
-import { digestBytes, ImageHasher, readInput, type ImageInput, type InputLimits } from '../../src/core/input.js'
+import { digestBytesInSlices, ImageHasher, readInput, updateInSlices, type ImageInput, type InputLimits } from '../../src/core/input.js'
 import { resolveLimits, type LimitsInit } from '../../src/core/limits.js'
 import { SNIFF_BYTES, sniffImageType, UNKNOWN_MIME_TYPE } from '../../src/core/mime.js'
 import { parseImageRef } from '../../src/core/ref.js'
 import { verifiedStream } from '../../src/core/verified-stream.js'
 import { PrefixSharding, type ShardingStrategy } from '../../src/core/sharding.js'
 import type { AbortOptions, ImageEntry, ImageStat, ImageStorage, StorageResult, StoreOptions } from '../../src/core/types.js'
-import { firstStored, fsyncDir, hashFile, holdsBytes, isMissing, openIfExists, removeIfExists, statIfIntact } from './files.js'
+import { firstStored, fsyncDir, hashFile, holdsBytes, isMissing, openIfExists, readWhole, removeIfExistsSync, statIfIntact, syncFile, writeAll } from './files.js'
 import { deleteIfNotRenewed } from './prune.js'
 import { StoreRoot } from './root.js'
 import { verifyStore, walkStore, TEMP_DIR, type VerifyOptions, type VerifyReport } from './verify.js'
@@ -75,14 +76,14 @@ export class FilesystemDriver implements ImageStorage {
   }
 
   private async storeBytes (bytes: Buffer, limits: InputLimits, signal?: AbortSignal): Promise<StorageResult> {
-    const digest = digestBytes(bytes, limits)
+    const digest = await digestBytesInSlices(bytes, limits)
     const path = join(this.root, this.sharding.encode(digest.sha256))
-    const sameBytes = async (handle: FileHandle): Promise<boolean> => await holdsBytes(handle, bytes)
+    const sameBytes = async (fd: number): Promise<boolean> => await holdsBytes(fd, bytes)
     const existing = await statIfIntact(path, bytes.length, sameBytes)
     if (existing !== undefined) return this.result(digest, true, firstStored(existing))
     signal?.throwIfAborted()
     // beside its final name: writers of different images never share a directory lock
-    const temp = await this.writeTemp(`${path}.${randomUUID()}.tmp`, async handle => { await handle.writeFile(bytes) })
+    const temp = await this.writeTemp(`${path}.${randomUUID()}.tmp`, async fd => { await writeAll(fd, bytes) })
     return await this.commit(temp, path, digest, sameBytes, signal)
   }
 
@@ -90,50 +91,52 @@ export class FilesystemDriver implements ImageStorage {
     const hasher = new ImageHasher(limits)
     let digest!: ReturnType<ImageHasher['digest']>
     // the shard is known only at the end: staged in {root}/.tmp, on the same filesystem
-    const temp = await this.writeTemp(join(this.root, TEMP_DIR, `${randomUUID()}.tmp`), async handle => {
+    const temp = await this.writeTemp(join(this.root, TEMP_DIR, `${randomUUID()}.tmp`), async fd => {
+      let position = 0
       for await (const chunk of chunks) {
         signal?.throwIfAborted()
         hasher.update(chunk)
-        await handle.write(chunk)
+        await writeAll(fd, chunk, position)
+        position += chunk.byteLength
       }
       digest = hasher.digest()
     })
-    const sameHash = async (handle: FileHandle): Promise<boolean> => await hashFile(handle, signal) === digest.sha256
+    const sameHash = async (fd: number): Promise<boolean> => await hashFile(fd, signal) === digest.sha256
     return await this.commit(temp, join(this.root, this.sharding.encode(digest.sha256)), digest, sameHash, signal)
   }
 
   /** A complete, durable temp file written by `write`; removed again if anything fails. */
-  private async writeTemp (temp: string, write: (handle: FileHandle) => Promise<void>): Promise<string> {
+  private async writeTemp (temp: string, write: (fd: number) => Promise<void>): Promise<string> {
     await this.ensureRoot()
-    const handle = await this.inShardDir(temp, async () => await open(temp, 'wx', this.init.fileMode ?? 0o666))
+    const fd = await this.inShardDir(temp, () => openSync(temp, 'wx', this.init.fileMode ?? 0o666))
     try {
-      await write(handle)
-      if (this.init.fileMode !== undefined) await handle.chmod(this.init.fileMode)
-      if (this.fsync) await handle.sync()
+      await write(fd)
+      if (this.init.fileMode !== undefined) fchmodSync(fd, this.init.fileMode)
+      if (this.fsync) await syncFile(fd)
     } catch (err) {
-      await handle.close()
-      await removeIfExists(temp)
+      closeSync(fd)
+      removeIfExistsSync(temp)
       throw err
     }
-    await handle.close()
+    closeSync(fd)
     return temp
   }
 
   /** Moves the temp into place without overwriting an intact object, then makes the name durable. */
-  private async commit (temp: string, path: string, digest: Digest, isIntact: (handle: FileHandle) => Promise<boolean>, signal?: AbortSignal): Promise<StorageResult> {
+  private async commit (temp: string, path: string, digest: Digest, isIntact: (fd: number) => Promise<boolean>, signal?: AbortSignal): Promise<StorageResult> {
     let existing
     try {
       signal?.throwIfAborted()
       if (!await this.linkIntoPlace(temp, path)) {
         existing = await statIfIntact(path, digest.size, isIntact)
-        if (existing === undefined) await rename(temp, path) // the object there is damaged (or was just pruned): replace it, atomically
+        if (existing === undefined) renameSync(temp, path) // the object there is damaged (or was just pruned): replace it, atomically
       }
     } catch (err) {
-      await removeIfExists(temp)
+      removeIfExistsSync(temp)
       throw err
     }
-    // the temp goes while the directory syncs: both are done before store resolves
-    await Promise.all([removeIfExists(temp), this.fsync && existing === undefined ? fsyncDir(dirname(path)) : undefined])
+    removeIfExistsSync(temp)
+    if (this.fsync && existing === undefined) await fsyncDir(dirname(path))
     return existing === undefined ? this.result(digest, false, new Date()) : this.result(digest, true, firstStored(existing))
   }
 
@@ -141,11 +144,14 @@ export class FilesystemDriver implements ImageStorage {
     const { sha256, path } = this.locate(ref)
     let bytes: Buffer
     try {
-      bytes = await readFile(path, { signal: options.signal })
+      options.signal?.throwIfAborted()
+      bytes = await readWhole(path)
     } catch (err) {
       throw await this.readError(err, sha256, path)
     }
-    const actual = createHash('sha256').update(bytes).digest('hex')
+    const hash = createHash('sha256')
+    await updateInSlices(bytes, slice => hash.update(slice))
+    const actual = hash.digest('hex')
     if (actual !== sha256) throw new IntegrityError(sha256, actual, path)
     return bytes
   }
@@ -163,7 +169,7 @@ export class FilesystemDriver implements ImageStorage {
     const { sha256, path } = this.locate(ref)
     options.signal?.throwIfAborted()
     try {
-      const stats = await stat(path)
+      const stats = statSync(path)
       return stats.isFile() && stats.size > 0
     } catch (err) {
       if (isMissing(err)) {
@@ -300,7 +306,7 @@ export class FilesystemDriver implements ImageStorage {
   /** Links the temp to `path` without overwriting: false if the name is taken. */
   private async linkIntoPlace (temp: string, path: string): Promise<boolean> {
     try {
-      await this.inShardDir(path, async () => { await link(temp, path) })
+      await this.inShardDir(path, () => { linkSync(temp, path) })
       return true
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'EEXIST') return false
@@ -312,7 +318,7 @@ export class FilesystemDriver implements ImageStorage {
    * Runs `work` on a file in a shard directory, making the directory only when `work` reports it
    * missing: the steady state costs no extra call.
    */
-  private async inShardDir<T> (file: string, work: () => Promise<T>): Promise<T> {
+  private async inShardDir<T> (file: string, work: () => T | Promise<T>): Promise<T> {
     try {
       return await work()
     } catch (err) {
@@ -335,12 +341,12 @@ export class FilesystemDriver implements ImageStorage {
     for (let d = dir; d !== base && d !== dirname(d); d = dirname(d)) chain.unshift(d)
     for (const d of chain) {
       try {
-        await mkdir(d, { mode: this.init.dirMode ?? 0o777 })
+        mkdirSync(d, { mode: this.init.dirMode ?? 0o777 })
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code === 'EEXIST') continue
         throw err
       }
-      if (this.init.dirMode !== undefined) await chmod(d, this.init.dirMode)
+      if (this.init.dirMode !== undefined) chmodSync(d, this.init.dirMode)
       if (this.fsync) await fsyncDir(dirname(d))
     }
   }
