@@ -437,7 +437,8 @@ async function s3 () {
   const { startCeph } = await import('../test/ceph/cluster.mjs')
   const { S3Driver } = await import('../dist/drivers/s3.js')
   const sdk = await import('@aws-sdk/client-s3')
-  const cluster = await startCeph()
+  // the OSD keeps objects in RAM, about twice their bytes; each row's objects are deleted after it
+  const cluster = await startCeph({ memstoreBytes: 8 * 2 ** 30 })
   try {
     const { endpoint, region, accessKeyId, secretAccessKey } = cluster.connection
     const credentials = { accessKeyId, secretAccessKey }
@@ -469,6 +470,9 @@ async function s3 () {
         }
         log(`s3 ${size / KB} KB c${concurrency}: ${JSON.stringify(row)}`)
         rows.push(row)
+        for (let page; (page = await bare.send(new sdk.ListObjectsV2Command({ Bucket }))).KeyCount > 0;) {
+          await Promise.all(page.Contents.map(({ Key }) => bare.send(new sdk.DeleteObjectCommand({ Bucket, Key }))))
+        }
       }
     }
     bare.destroy()

@@ -1,5 +1,5 @@
 // A throwaway one-node Ceph 16 (Debian's packages) with a RADOS Gateway, for the S3 driver's tests
-// (test/setup/ceph.ts) and benchmarks (bench/s3.mjs): one mon, one memstore OSD, auth none, free
+// (test/setup/ceph.ts) and benchmarks (bench/run.mjs): one mon, one memstore OSD, auth none, free
 // loopback ports, everything in a temp dir. Plain JavaScript so that both can load it.
 import { execFile, spawn } from 'node:child_process'
 import { randomBytes, randomUUID } from 'node:crypto'
@@ -12,8 +12,10 @@ import { promisify } from 'node:util'
 const run = promisify(execFile)
 const RGW_POOLS = ['.rgw.root', 'default.rgw.log', 'default.rgw.control', 'default.rgw.meta', 'default.rgw.buckets.index', 'default.rgw.buckets.data', 'default.rgw.buckets.non-ec']
 
-/** Starts the cluster: { connection: { endpoint, region, accessKeyId, secretAccessKey }, stop }. Throws with the daemons' last log lines if it does not come up. */
-export async function startCeph () {
+/**
+ * Starts the cluster: { connection: { endpoint, region, accessKeyId, secretAccessKey }, stop }. The
+ * OSD keeps objects in RAM, about twice their bytes, up to `memstoreBytes` (then it is full). Throws with the daemons' last log lines if it does not come up. */
+export async function startCeph ({ memstoreBytes = 2 * 2 ** 30 } = {}) {
   const dir = mkdtempSync(join(tmpdir(), 'sai-ceph-'))
   const [monPort, rgwPort] = [await freePort(), await freePort()]
   const fsid = randomUUID()
@@ -44,7 +46,7 @@ paxos min wait = 0.01
 [osd]
 osd data = ${dir}/osd
 osd objectstore = memstore
-memstore device bytes = ${2 * 2 ** 30}
+memstore device bytes = ${memstoreBytes}
 [client]
 ms mon client mode = crc secure
 [client.rgw]

@@ -27,7 +27,7 @@ export default async function setup (project: TestProject): Promise<(() => Promi
     return undefined
   }
   ensureDebianPackages('/usr/bin/radosgw', ['ceph-mon', 'ceph-osd', 'radosgw', 'ceph-common'], 'the S3 driver tests (a Ceph RADOS Gateway)')
-  // @ts-expect-error a plain ES module without types (shared with bench/s3.mjs)
+  // @ts-expect-error a plain ES module without types (shared with bench/run.mjs)
   const { startCeph } = await import('../ceph/cluster.mjs')
   const cluster: { connection: S3Connection, stop: () => Promise<void> } = await startCeph()
   project.provide('s3', cluster.connection)
