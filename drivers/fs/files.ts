@@ -101,8 +101,9 @@ export async function statIfIntact (path: string, size: number, check: (fd: numb
     // A duplicate store is a store: the object is young again (retention ages objects by mtime).
     // Then it must still be in place: a prune sets a candidate aside before it deletes it, and puts
     // it back if it sees the new mtime; if the name is empty now, the caller writes the bytes anew.
-    // (+0.5 ms: seconds as a double lose a little on the way to nanoseconds, and must not fall back to the old ms)
-    const renewed = (Math.max(Date.now(), Math.floor(stats.mtimeMs) + 1) + 0.5) / 1000
+    // (seconds as a double lose a little on the way to nanoseconds: an mtime set to 376 ms may read
+    // 375.999999, so round up, and add 0.5 ms so that the new one cannot fall back to the old ms)
+    const renewed = (Math.max(Date.now(), Math.ceil(stats.mtimeMs) + 1) + 0.5) / 1000
     try {
       futimesSync(fd, stats.atimeMs / 1000, renewed)
     } catch (err) {
