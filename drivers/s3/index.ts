@@ -67,6 +67,8 @@ type Work<T> = (sdk: Sdk, send: (command: unknown) => Promise<any>) => Promise<T
 
 interface StoredObject {
   bytes: Buffer
+  /** SHA-256 hex of `bytes`. */
+  actual: string
   storedAt?: Date
   lastStoredAt: Date
 }
@@ -128,8 +130,7 @@ export class S3Driver implements ImageStorage {
     const { sha256 } = parseImageRef(ref)
     const object = await this.read(sha256, options.signal)
     if (object === undefined) throw new NotFoundError(sha256, this.pathOf(sha256))
-    const actual = createHash('sha256').update(object.bytes).digest('hex')
-    if (actual !== sha256) throw new IntegrityError(sha256, actual, this.pathOf(sha256))
+    if (object.actual !== sha256) throw new IntegrityError(sha256, object.actual, this.pathOf(sha256))
     return object.bytes
   }
 
@@ -206,7 +207,7 @@ export class S3Driver implements ImageStorage {
       if (object === undefined) continue // deleted meanwhile
       report.checked++
       report.bytes += object.bytes.length
-      if (createHash('sha256').update(object.bytes).digest('hex') === sha256) continue
+      if (object.actual === sha256) continue
       const problem: S3VerifyReport['problems'][number] = { reason: 'corrupt', key, path: this.pathOf(sha256!) }
       if (options.repair === true) {
         problem.movedTo = this.prefix + QUARANTINE + key
@@ -263,15 +264,24 @@ export class S3Driver implements ImageStorage {
 
   /** Writes the object; with `ifAbsent`, only if the key is free: false when it was taken (412). */
   private async put (sha256: string, bytes: Buffer, mimeType: string, times: { storedAt: Date, lastStoredAt: Date }, ifAbsent: boolean, signal?: AbortSignal): Promise<boolean> {
-    const written = await this.request('PutObject', sha256, signal, async (sdk, send) => await send(new sdk.PutObjectCommand({
-      Bucket: this.bucket,
-      Key: this.objectKey(sha256),
-      Body: bytes, // a Buffer: the SDK signs its SHA-256, and the MD5 is checked on arrival
-      ContentMD5: createHash('md5').update(bytes).digest('base64'),
-      ContentType: mimeType,
-      Metadata: metadataOf(times),
-      ...(ifAbsent ? { IfNoneMatch: '*' } : {})
-    })), 412)
+    const written = await this.request('PutObject', sha256, signal, async (sdk, send) => {
+      const command = new sdk.PutObjectCommand({
+        Bucket: this.bucket,
+        Key: this.objectKey(sha256),
+        Body: bytes, // a Buffer, never an unsigned stream: the signature covers its SHA-256
+        ContentMD5: createHash('md5').update(bytes).digest('base64'), // checked on arrival
+        ContentType: mimeType,
+        Metadata: metadataOf(times),
+        ...(ifAbsent ? { IfNoneMatch: '*' } : {})
+      })
+      // the SHA-256 of the body is the object's name, known already: the signer takes it from this
+      // header instead of hashing the body a second time
+      command.middlewareStack.add((next: any) => async (args: any) => {
+        args.request.headers['x-amz-content-sha256'] = sha256
+        return await next(args)
+      }, { step: 'build', name: 'saiPayloadHash' })
+      return await send(command)
+    }, 412)
     return written !== undefined
   }
 
@@ -303,8 +313,17 @@ export class S3Driver implements ImageStorage {
   private async read (sha256: string, signal?: AbortSignal): Promise<StoredObject | undefined> {
     const answer = await this.request('GetObject', sha256, signal, async (sdk, send) => await send(new sdk.GetObjectCommand({ Bucket: this.bucket, Key: this.objectKey(sha256) })), 404)
     if (answer === undefined) return undefined
-    const bytes = await this.request('GetObject', sha256, signal, async () => Buffer.from(await answer.Body!.transformToByteArray()))
-    return { bytes, ...timesOf(answer.Metadata, answer.LastModified) }
+    // hashed as the body arrives, so that the hash overlaps the transfer
+    const { bytes, actual } = await this.request('GetObject', sha256, signal, async () => {
+      const hash = createHash('sha256')
+      const chunks: Buffer[] = []
+      for await (const chunk of answer.Body as Readable) {
+        hash.update(chunk as Buffer)
+        chunks.push(chunk as Buffer)
+      }
+      return { bytes: Buffer.concat(chunks), actual: hash.digest('hex') }
+    })
+    return { bytes, actual, ...timesOf(answer.Metadata, answer.LastModified) }
   }
 
   private async head (key: string, signal?: AbortSignal): Promise<{ size: number, modified: Date, lastStoredAt: Date } | undefined> {
