@@ -39,16 +39,19 @@ export async function writeAll (fd: number, bytes: Uint8Array, position = 0): Pr
 }
 
 /** Up to `length` bytes from the start of the file, in as few reads as the OS allows (one, as a rule). */
-export async function readUpTo (fd: number, length: number): Promise<Buffer> {
-  const buffer = Buffer.allocUnsafe(length)
+export async function readUpTo (fd: number, length: number, buffer: Buffer = Buffer.allocUnsafe(length)): Promise<Buffer> {
   let done = 0
   while (done < length) {
     const { bytesRead } = await readAt(fd, buffer, done, length - done, done)
     if (bytesRead === 0) break
     done += bytesRead
   }
-  return done === length ? buffer : buffer.subarray(0, done)
+  return buffer.subarray(0, done)
 }
+
+/** Buffers up to this size are kept for the next duplicate check. */
+const KEPT_SCRATCH_BYTES = 8 * 1024 * 1024
+let scratch: Buffer | undefined
 
 /** The whole file: open, fstat, one read of the known size, close; one round trip. */
 export async function readWhole (path: string): Promise<Buffer> {
@@ -134,8 +137,14 @@ function statIfThere (path: string): Stats | undefined {
 
 /** Whether an open file holds exactly `bytes`: one read of one byte more than expected. */
 export async function holdsBytes (fd: number, bytes: Buffer): Promise<boolean> {
-  const held = await readUpTo(fd, bytes.length + 1)
-  return held.equals(bytes)
+  // one buffer reused while it is free: no allocation (and its page faults) per duplicate
+  const buffer = scratch !== undefined && scratch.length > bytes.length ? scratch : Buffer.allocUnsafe(bytes.length + 1)
+  if (buffer === scratch) scratch = undefined
+  try {
+    return (await readUpTo(fd, bytes.length + 1, buffer)).equals(bytes)
+  } finally {
+    if (buffer.length <= KEPT_SCRATCH_BYTES && (scratch === undefined || scratch.length < buffer.length)) scratch = buffer
+  }
 }
 
 /** Removes a file that may already be gone. */

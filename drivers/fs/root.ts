@@ -4,7 +4,7 @@
  * is remembered, so that a root that disappears or is replaced while the process runs (an unmount
  * leaves the bare mount point behind) is `ERR_STORAGE_UNAVAILABLE`, not "not found".
  */
-import { stat } from 'node:fs/promises'
+import { statSync } from 'node:fs'
 import { StorageUnavailableError } from '../../src/core/errors.js'
 import { isMissing } from './files.js'
 
@@ -21,7 +21,7 @@ export class StoreRoot {
   async check (): Promise<boolean> {
     let stats
     try {
-      stats = await stat(this.path)
+      stats = statSync(this.path) // microseconds: a miss, or a new shard directory, costs no round trip
     } catch (err) {
       if (isMissing(err) && this.creatable && this.identity === undefined) return false
       if (isMissing(err)) throw this.unavailable(this.identity === undefined ? 'does not exist (SAI_IMAGE_STORAGE_CREATE_ROOT=false: is the array mounted?)' : 'has disappeared (unmounted?)', err)
