@@ -2,26 +2,32 @@
  * Small filesystem steps the driver and `verify` share.
  *
  * Each asynchronous fs call is a round trip through libuv's thread pool (50 to 100 µs on these
- * machines), so the hot paths make only the calls that move data asynchronously (read, write,
- * fsync) and make the metadata calls (open, fstat, link, unlink, close, utimes) synchronously:
- * microseconds on a local disk, far below the time the event loop spends hashing the same bytes.
+ * machines). The calls that only read metadata (open for reading, fstat, stat, close after a
+ * read) are synchronous: microseconds on a local disk, far below the time the event loop spends
+ * hashing the same bytes. The calls that change the tree (create, link, unlink, mkdir, utimes,
+ * and close of a written file) stay asynchronous: under fsync load on ext4 they wait for the
+ * journal, measured at up to 18 ms, which would stop the event loop.
  */
 import { createHash } from 'node:crypto'
-import { closeSync, createReadStream, fstatSync, fsync, futimesSync, openSync, read, statSync, unlinkSync, write, type Stats } from 'node:fs'
+import { close, closeSync, createReadStream, fstatSync, fsync, futimes, open as openCallback, openSync, read, statSync, write, type Stats } from 'node:fs'
 import { open, unlink, type FileHandle } from 'node:fs/promises'
 import { promisify } from 'node:util'
 
 const readAt = promisify(read)
 const writeAt = promisify(write)
 const fsyncFd = promisify(fsync)
+const futimesFd = promisify(futimes)
+/** open and close as descriptors, asynchronously: for files being written (their close may wait for the journal). */
+export const openFd = promisify(openCallback)
+export const closeFd = promisify(close)
 
 /** Makes a directory's entries (a new link, a new subdirectory) survive a power cut. */
 export async function fsyncDir (dir: string): Promise<void> {
-  const fd = openSync(dir, 'r')
+  const fd = await openFd(dir, 'r')
   try {
     await fsyncFd(fd)
   } finally {
-    closeSync(fd)
+    await closeFd(fd)
   }
 }
 
@@ -73,6 +79,15 @@ export function openSyncIfExists (path: string): number | undefined {
   }
 }
 
+function statIfThere (path: string): Stats | undefined {
+  try {
+    return statSync(path)
+  } catch (err) {
+    if (isMissing(err)) return undefined
+    throw err
+  }
+}
+
 /** Opens `path` for reading, or undefined if nothing is there. */
 export async function openIfExists (path: string): Promise<FileHandle | undefined> {
   try {
@@ -96,7 +111,7 @@ export async function hashFile (file: FileHandle | number, signal?: AbortSignal)
  * (absent, truncated, corrupt): only an intact object counts as a duplicate.
  */
 export async function statIfIntact (path: string, size: number, check: (fd: number) => Promise<boolean>): Promise<Stats | undefined> {
-  const fd = openSyncIfExists(path)
+  const fd = openSyncIfExists(path) // a lookup: microseconds
   if (fd === undefined) return undefined
   try {
     const stats = fstatSync(fd)
@@ -108,7 +123,7 @@ export async function statIfIntact (path: string, size: number, check: (fd: numb
     // 375.999999, so round up, and add 0.5 ms so that the new one cannot fall back to the old ms)
     const renewed = (Math.max(Date.now(), Math.ceil(stats.mtimeMs) + 1) + 0.5) / 1000
     try {
-      futimesSync(fd, stats.atimeMs / 1000, renewed)
+      await futimesFd(fd, stats.atimeMs / 1000, renewed)
     } catch (err) {
       // a read-only mount, or a file of another user (the Python service's): intact, not renewed
       if (['EROFS', 'EPERM', 'EACCES'].includes((err as NodeJS.ErrnoException).code ?? '')) return stats
@@ -126,15 +141,6 @@ export function firstStored (stats: Stats): Date {
   return stats.birthtimeMs > 0 ? stats.birthtime : stats.mtime
 }
 
-function statIfThere (path: string): Stats | undefined {
-  try {
-    return statSync(path)
-  } catch (err) {
-    if (isMissing(err)) return undefined
-    throw err
-  }
-}
-
 /** Whether an open file holds exactly `bytes`: one read of one byte more than expected. */
 export async function holdsBytes (fd: number, bytes: Buffer): Promise<boolean> {
   // one buffer reused while it is free: no allocation (and its page faults) per duplicate
@@ -150,15 +156,6 @@ export async function holdsBytes (fd: number, bytes: Buffer): Promise<boolean> {
 /** Removes a file that may already be gone. */
 export async function removeIfExists (path: string): Promise<void> {
   await unlink(path).catch((err: unknown) => { if (!isMissing(err)) throw err })
-}
-
-/** The same, synchronously: an unlink takes microseconds. */
-export function removeIfExistsSync (path: string): void {
-  try {
-    unlinkSync(path)
-  } catch (err) {
-    if (!isMissing(err)) throw err
-  }
 }
 
 export function isMissing (err: unknown): boolean {

@@ -15,8 +15,8 @@
  * ```
  */
 import { createHash, randomUUID } from 'node:crypto'
-import { closeSync, fchmodSync, linkSync, mkdirSync, chmodSync, openSync, renameSync, statSync } from 'node:fs'
-import { mkdir, unlink, type FileHandle } from 'node:fs/promises'
+import { statSync } from 'node:fs'
+import { chmod, link, mkdir, rename, unlink, type FileHandle } from 'node:fs/promises'
 import { dirname, join, resolve } from 'node:path'
 import { addAbortSignal, type Readable } from 'node:stream'
 import { ImageStorageError, IntegrityError, InvalidInputError, isUnavailable, NotFoundError, StorageUnavailableError } from '../../src/core/errors.js'
@@ -27,7 +27,7 @@ import { parseImageRef } from '../../src/core/ref.js'
 import { verifiedStream } from '../../src/core/verified-stream.js'
 import { PrefixSharding, type ShardingStrategy } from '../../src/core/sharding.js'
 import type { AbortOptions, ImageEntry, ImageStat, ImageStorage, StorageResult, StoreOptions } from '../../src/core/types.js'
-import { firstStored, fsyncDir, hashFile, holdsBytes, isMissing, openIfExists, readWhole, removeIfExistsSync, statIfIntact, syncFile, writeAll } from './files.js'
+import { closeFd, firstStored, fsyncDir, hashFile, holdsBytes, isMissing, openFd, openIfExists, readWhole, removeIfExists, statIfIntact, syncFile, writeAll } from './files.js'
 import { deleteIfNotRenewed } from './prune.js'
 import { StoreRoot } from './root.js'
 import { verifyStore, walkStore, TEMP_DIR, type VerifyOptions, type VerifyReport } from './verify.js'
@@ -108,17 +108,18 @@ export class FilesystemDriver implements ImageStorage {
   /** A complete, durable temp file written by `write`; removed again if anything fails. */
   private async writeTemp (temp: string, write: (fd: number) => Promise<void>): Promise<string> {
     await this.ensureRoot()
-    const fd = await this.inShardDir(temp, () => openSync(temp, 'wx', this.init.fileMode ?? 0o666))
+    // the calls that change the tree are asynchronous: under fsync load they wait for the journal
+    const fd = await this.inShardDir(temp, async () => await openFd(temp, 'wx', this.init.fileMode ?? 0o666))
     try {
       await write(fd)
-      if (this.init.fileMode !== undefined) fchmodSync(fd, this.init.fileMode)
+      if (this.init.fileMode !== undefined) await chmod(temp, this.init.fileMode)
       if (this.fsync) await syncFile(fd)
     } catch (err) {
-      closeSync(fd)
-      removeIfExistsSync(temp)
+      await closeFd(fd)
+      await removeIfExists(temp)
       throw err
     }
-    closeSync(fd)
+    await closeFd(fd)
     return temp
   }
 
@@ -129,14 +130,14 @@ export class FilesystemDriver implements ImageStorage {
       signal?.throwIfAborted()
       if (!await this.linkIntoPlace(temp, path)) {
         existing = await statIfIntact(path, digest.size, isIntact)
-        if (existing === undefined) renameSync(temp, path) // the object there is damaged (or was just pruned): replace it, atomically
+        if (existing === undefined) await rename(temp, path) // the object there is damaged (or was just pruned): replace it, atomically
       }
     } catch (err) {
-      removeIfExistsSync(temp)
+      await removeIfExists(temp)
       throw err
     }
-    removeIfExistsSync(temp)
-    if (this.fsync && existing === undefined) await fsyncDir(dirname(path))
+    // the temp goes while the directory syncs: both are done before store resolves
+    await Promise.all([removeIfExists(temp), this.fsync && existing === undefined ? fsyncDir(dirname(path)) : undefined])
     return existing === undefined ? this.result(digest, false, new Date()) : this.result(digest, true, firstStored(existing))
   }
 
@@ -306,7 +307,7 @@ export class FilesystemDriver implements ImageStorage {
   /** Links the temp to `path` without overwriting: false if the name is taken. */
   private async linkIntoPlace (temp: string, path: string): Promise<boolean> {
     try {
-      await this.inShardDir(path, () => { linkSync(temp, path) })
+      await this.inShardDir(path, async () => { await link(temp, path) })
       return true
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'EEXIST') return false
@@ -341,12 +342,12 @@ export class FilesystemDriver implements ImageStorage {
     for (let d = dir; d !== base && d !== dirname(d); d = dirname(d)) chain.unshift(d)
     for (const d of chain) {
       try {
-        mkdirSync(d, { mode: this.init.dirMode ?? 0o777 })
+        await mkdir(d, { mode: this.init.dirMode ?? 0o777 })
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code === 'EEXIST') continue
         throw err
       }
-      if (this.init.dirMode !== undefined) chmodSync(d, this.init.dirMode)
+      if (this.init.dirMode !== undefined) await chmod(d, this.init.dirMode)
       if (this.fsync) await fsyncDir(dirname(d))
     }
   }
