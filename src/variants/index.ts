@@ -150,8 +150,8 @@ export class Variants {
   }
 
   private async make (ref: string, sha256: string, preset: ResolvedPreset, options: AbortOptions): Promise<Variant> {
-    // verified as it streams, the last chunk held back: never a variant of wrong bytes
-    const rendered = await this.renderer.render(async () => await this.storage.fetchStream(ref, options), preset, options.signal)
+    // the verified bytes: never a variant of wrong bytes
+    const rendered = await this.renderer.render(async () => await this.storage.fetch(ref, options), preset, options.signal)
     const entry = await this.cache.write(sha256, preset, rendered.bytes)
     return { bytes: rendered.bytes, mimeType: mimeTypeOf(preset.format), width: rendered.width, height: rendered.height, size: rendered.bytes.length, etag: this.etagOf(sha256, preset), cached: false, key: entry.key }
   }
