@@ -1,5 +1,6 @@
+import { createHash } from 'node:crypto'
 import { describe, expect, it } from 'vitest'
-import { decodeImageString, digestBytes } from '../src/core/input.js'
+import { decodeImageString, digestBytes, digestBytesInSlices, HASH_SLICE, updateInSlices } from '../src/core/input.js'
 import { sniffImageType } from '../src/core/mime.js'
 import { testJpeg, testPng } from '../src/testing/index.js'
 
@@ -46,5 +47,30 @@ describe('sniffImageType', () => {
   it('checks the type on the first bytes of a stream, before the rest arrives', () => {
     expect(() => digestBytes(Buffer.from('%PDF-1.7' + ' '.repeat(100)), limits)).toThrow(expect.objectContaining({ code: 'ERR_INVALID_INPUT' }))
     expect(digestBytes(Buffer.from([0xff, 0xd8, 0xff]), limits).mimeType).toBe('image/jpeg')
+  })
+})
+
+describe('hashing in slices', () => {
+  it('concurrent large inputs hash correctly, one slice per turn of the event loop across all calls', async () => {
+    const inputs = Array.from({ length: 6 }, (_, i) => testJpeg(`slices ${i}`, 1_500_000 + i * 70_000))
+    const slices = inputs.reduce((sum, bytes) => sum + Math.ceil(bytes.length / HASH_SLICE), 0)
+    // counts the turns of the event loop while they are hashed: an immediate that re-arms itself
+    let turns = 0
+    let counting = true
+    const count = (): void => { if (counting) { turns++; setImmediate(count) } }
+    setImmediate(count)
+    const digests = await Promise.all(inputs.map(async bytes => await digestBytesInSlices(bytes, { maxBytes: 50_000_000, allowNonImage: false })))
+    counting = false
+    expect(digests.map(d => d.sha256)).toEqual(inputs.map(bytes => createHash('sha256').update(bytes).digest('hex')))
+    expect(digests.map(d => d.size)).toEqual(inputs.map(bytes => bytes.length))
+    // about one turn per slice: slices of different calls never run back to back in one turn
+    expect(turns).toBeGreaterThanOrEqual(slices - 2)
+
+    // a small input is hashed at once, without a turn of the loop
+    let smallTurns = 0
+    const immediate = setImmediate(() => { smallTurns++ })
+    await updateInSlices(testJpeg('slices small', 100_000), () => {})
+    clearImmediate(immediate)
+    expect(smallTurns).toBe(0)
   })
 })
