@@ -9,11 +9,13 @@
  * journal, measured at up to 18 ms, which would stop the event loop.
  */
 import { createHash } from 'node:crypto'
-import { close, closeSync, createReadStream, fstatSync, fsync, futimes, open as openCallback, openSync, read, statSync, write, type Stats } from 'node:fs'
+import { close, closeSync, createReadStream, fstatSync, fsync, futimes, open as openCallback, openSync, statSync, write, type Stats } from 'node:fs'
 import { open, unlink, type FileHandle } from 'node:fs/promises'
 import { promisify } from 'node:util'
+import { readUpTo } from '../../src/core/read.js'
 
-const readAt = promisify(read)
+export { readWhole } from '../../src/core/read.js'
+
 const writeAt = promisify(write)
 const fsyncFd = promisify(fsync)
 const futimesFd = promisify(futimes)
@@ -44,30 +46,9 @@ export async function writeAll (fd: number, bytes: Uint8Array, position = 0): Pr
   }
 }
 
-/** Up to `length` bytes from the start of the file, in as few reads as the OS allows (one, as a rule). */
-export async function readUpTo (fd: number, length: number, buffer: Buffer = Buffer.allocUnsafe(length)): Promise<Buffer> {
-  let done = 0
-  while (done < length) {
-    const { bytesRead } = await readAt(fd, buffer, done, length - done, done)
-    if (bytesRead === 0) break
-    done += bytesRead
-  }
-  return buffer.subarray(0, done)
-}
-
 /** Buffers up to this size are kept for the next duplicate check. */
 const KEPT_SCRATCH_BYTES = 8 * 1024 * 1024
 let scratch: Buffer | undefined
-
-/** The whole file: open, fstat, one read of the known size, close; one round trip. */
-export async function readWhole (path: string): Promise<Buffer> {
-  const fd = openSync(path, 'r')
-  try {
-    return await readUpTo(fd, fstatSync(fd).size)
-  } finally {
-    closeSync(fd)
-  }
-}
 
 /** Opens `path` for reading (synchronously), or undefined if nothing is there. */
 export function openSyncIfExists (path: string): number | undefined {

@@ -1,13 +1,16 @@
 /**
- * The variant cache on disk: `{dir}/ab/cd/<source sha256>/<preset>.<preset id>.<variant sha256>.<ext>`.
+ * The variant cache on disk: `{dir}/ab/cd/<source sha256>.<preset>.<preset id>.<variant sha256>.<ext>`,
+ * sharded as the objects are, so a frame's first variant creates no folder of its own.
  * The variant's own digest in its name lets every read be checked: a damaged entry is removed and
- * made again, never served. Entries are written as objects are (temp file, fsync, link without
- * overwriting, directory fsync), so a crash leaves a whole entry or none, and of two processes
- * that write the same variant at once, one file stays.
+ * made again, never served. An entry is written to a temp file and renamed into place (with fsync
+ * of both when asked), so a crash leaves a whole entry or none, and of two processes that write
+ * the same variant at once, one file stays: the same bytes under the same name.
  */
 import { createHash, randomUUID } from 'node:crypto'
-import { link, mkdir, open, readdir, readFile, rm, unlink } from 'node:fs/promises'
+import { readdirSync } from 'node:fs'
+import { mkdir, open, readdir, rename, rm, unlink, type FileHandle } from 'node:fs/promises'
 import { join } from 'node:path'
+import { readWhole } from '../core/read.js'
 import type { ResolvedPreset } from './presets.js'
 
 export interface CacheEntry {
@@ -17,7 +20,15 @@ export interface CacheEntry {
   sha256: string
 }
 
-const ENTRY = /^([a-z0-9_-]+)\.([0-9a-f]{12})\.([0-9a-f]{64})\.([a-z]+)$/
+/** An entry being made: its folder and temp file exist, ready for the bytes. */
+export interface PendingEntry {
+  commit: (bytes: Buffer) => Promise<CacheEntry>
+  /** Removes the temp file (the variant could not be made). */
+  abandon: () => Promise<void>
+}
+
+/** source sha256, preset name, preset id, variant sha256, extension */
+const ENTRY = /^([0-9a-f]{64})\.([a-z0-9_-]+)\.([0-9a-f]{12})\.([0-9a-f]{64})\.([a-z]+)$/
 
 export class VariantCache {
   /** Entry names already found, so that a hit costs no directory listing. */
@@ -26,25 +37,25 @@ export class VariantCache {
   constructor (readonly dir: string, private readonly fsync: boolean) {}
 
   private folderOf (sha256: string): string {
-    return `${sha256.slice(0, 2)}/${sha256.slice(2, 4)}/${sha256}`
+    return `${sha256.slice(0, 2)}/${sha256.slice(2, 4)}`
   }
 
   /** The verified bytes of the cached variant, or undefined (none, or a damaged one, now removed). */
   async read (sha256: string, preset: ResolvedPreset): Promise<{ bytes: Buffer, entry: CacheEntry } | undefined> {
     const memo = `${sha256}/${preset.name}.${preset.id}`
-    const name = this.known.get(memo) ?? await this.find(sha256, preset)
+    const name = this.known.get(memo) ?? this.find(sha256, preset)
     if (name === undefined) return undefined
     const key = `${this.folderOf(sha256)}/${name}`
     const path = join(this.dir, key)
     let bytes: Buffer
     try {
-      bytes = await readFile(path)
+      bytes = await readWhole(path) // one round trip; readFile takes four
     } catch (err) {
       this.known.delete(memo)
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined
       throw err
     }
-    const digest = ENTRY.exec(name)![3]!
+    const digest = ENTRY.exec(name)![4]!
     if (createHash('sha256').update(bytes).digest('hex') !== digest) {
       this.known.delete(memo)
       await unlink(path).catch(() => {}) // damaged: made again by the caller
@@ -54,60 +65,87 @@ export class VariantCache {
     return { bytes, entry: { path, key, sha256: digest } }
   }
 
-  /** Writes the entry durably; an identical entry written meanwhile by another process is kept. */
-  async write (sha256: string, preset: ResolvedPreset, bytes: Buffer): Promise<CacheEntry> {
-    const digest = createHash('sha256').update(bytes).digest('hex')
-    const name = `${preset.name}.${preset.id}.${digest}.${preset.format}`
+  /**
+   * Opens a temp file in the source's folder, so that the variant's bytes, once made, take one
+   * write, a close and a rename: begun while sharp works, the folder and file cost no time.
+   */
+  async begin (sha256: string, preset: ResolvedPreset): Promise<PendingEntry> {
     const folder = join(this.dir, this.folderOf(sha256))
-    await mkdir(folder, { recursive: true })
     const temp = join(folder, `.${randomUUID()}.tmp`)
-    const handle = await open(temp, 'wx')
+    let handle: FileHandle
     try {
-      await handle.writeFile(bytes)
-      if (this.fsync) await handle.sync()
-    } finally {
-      await handle.close()
-    }
-    try {
-      await link(temp, join(folder, name))
+      handle = await open(temp, 'wx')
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err
-    } finally {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err
+      await mkdir(folder, { recursive: true }) // the shard's first variant
+      handle = await open(temp, 'wx')
+    }
+    let isOpen = true
+    const close = async (): Promise<void> => {
+      if (isOpen) await handle.close()
+      isOpen = false
+    }
+    const abandon = async (): Promise<void> => {
+      await close().catch(() => {})
       await unlink(temp).catch(() => {})
     }
-    if (this.fsync) await fsyncDir(folder)
-    this.known.set(`${sha256}/${preset.name}.${preset.id}`, name)
-    const key = `${this.folderOf(sha256)}/${name}`
-    return { path: join(this.dir, key), key, sha256: digest }
+    const commit = async (bytes: Buffer): Promise<CacheEntry> => {
+      const digest = createHash('sha256').update(bytes).digest('hex')
+      const name = `${sha256}.${preset.name}.${preset.id}.${digest}.${preset.format}`
+      try {
+        await handle.writeFile(bytes)
+        if (this.fsync) {
+          await handle.sync()
+          await close()
+        }
+        // Another process may have put the same entry there: same name, same bytes, so replacing it is harmless.
+        await rename(temp, join(folder, name))
+      } catch (err) {
+        await abandon()
+        throw err
+      }
+      if (this.fsync) await fsyncDir(folder)
+      else close().catch(() => {}) // the bytes are in place; a bad entry is found by its digest on read
+      this.known.set(`${sha256}/${preset.name}.${preset.id}`, name)
+      const key = `${this.folderOf(sha256)}/${name}`
+      return { path: join(this.dir, key), key, sha256: digest }
+    }
+    return { commit, abandon }
   }
 
   /** Removes every variant of `sha256`; how many there were. */
   async remove (sha256: string): Promise<number> {
     const folder = join(this.dir, this.folderOf(sha256))
-    const names = await readdir(folder).catch(() => [])
-    await rm(folder, { recursive: true, force: true })
+    const names = (await listDir(folder)).filter(name => name.startsWith(`${sha256}.`) && ENTRY.test(name))
+    await Promise.all(names.map(async name => await rm(join(folder, name), { force: true })))
     for (const memo of this.known.keys()) if (memo.startsWith(`${sha256}/`)) this.known.delete(memo)
-    return names.filter(name => ENTRY.test(name)).length
+    return names.length
   }
 
   /** Every file of the cache: entries (name parsed) and anything else (temps, strays). */
-  async * walk (): AsyncGenerator<{ path: string, key: string, source: string, entry?: { preset: string, sha256: string } }> {
+  async * walk (): AsyncGenerator<{ path: string, key: string, entry?: { source: string, preset: string, sha256: string } }> {
     for (const a of await listDir(this.dir)) {
       for (const b of await listDir(join(this.dir, a))) {
-        for (const source of await listDir(join(this.dir, a, b))) {
-          for (const name of await listDir(join(this.dir, a, b, source))) {
-            const match = ENTRY.exec(name)
-            const key = `${a}/${b}/${source}/${name}`
-            yield { path: join(this.dir, key), key, source, entry: match === null ? undefined : { preset: match[1]!, sha256: match[3]! } }
-          }
+        for (const name of await listDir(join(this.dir, a, b))) {
+          const match = ENTRY.exec(name)
+          const key = `${a}/${b}/${name}`
+          yield { path: join(this.dir, key), key, entry: match === null ? undefined : { source: match[1]!, preset: match[2]!, sha256: match[4]! } }
         }
       }
     }
   }
 
-  private async find (sha256: string, preset: ResolvedPreset): Promise<string | undefined> {
-    const prefix = `${preset.name}.${preset.id}.`
-    return (await listDir(join(this.dir, this.folderOf(sha256)))).find(name => name.startsWith(prefix) && ENTRY.test(name))
+  /** A lookup in the shard's folder (a few dozen names): synchronous, microseconds, no round trip. */
+  private find (sha256: string, preset: ResolvedPreset): string | undefined {
+    const prefix = `${sha256}.${preset.name}.${preset.id}.`
+    let names: string[]
+    try {
+      names = readdirSync(join(this.dir, this.folderOf(sha256))).sort()
+    } catch (err) {
+      if (isAbsent(err)) return undefined
+      throw err
+    }
+    return names.find(name => name.startsWith(prefix) && ENTRY.test(name))
   }
 }
 
@@ -115,9 +153,14 @@ async function listDir (dir: string): Promise<string[]> {
   try {
     return (await readdir(dir)).sort()
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT' || (err as NodeJS.ErrnoException).code === 'ENOTDIR') return []
+    if (isAbsent(err)) return []
     throw err
   }
+}
+
+function isAbsent (err: unknown): boolean {
+  const code = (err as NodeJS.ErrnoException).code
+  return code === 'ENOENT' || code === 'ENOTDIR'
 }
 
 async function fsyncDir (dir: string): Promise<void> {

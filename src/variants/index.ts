@@ -15,7 +15,7 @@ import { availableParallelism } from 'node:os'
 import { join } from 'node:path'
 import { ConfigError, NotFoundError } from '../core/errors.js'
 import type { AbortOptions, ImageStorage } from '../core/types.js'
-import { VariantCache } from './cache.js'
+import { VariantCache, type PendingEntry } from './cache.js'
 import { DEFAULT_PRESETS, mimeTypeOf, resolvePresets, type ResolvedPreset, type VariantPreset } from './presets.js'
 import { Renderer } from './render.js'
 
@@ -137,8 +137,8 @@ export class Variants {
         report.bytes += bytes.length
         if (createHash('sha256').update(bytes).digest('hex') !== file.entry.sha256) reason = 'corrupt'
         else {
-          if (!sources.has(file.source)) sources.set(file.source, await this.storage.exists(file.source, options))
-          if (sources.get(file.source) === false) reason = 'orphan'
+          if (!sources.has(file.entry.source)) sources.set(file.entry.source, await this.storage.exists(file.entry.source, options))
+          if (sources.get(file.entry.source) === false) reason = 'orphan'
         }
       }
       if (reason === undefined) continue
@@ -150,9 +150,23 @@ export class Variants {
   }
 
   private async make (ref: string, sha256: string, preset: ResolvedPreset, options: AbortOptions): Promise<Variant> {
-    // the verified bytes: never a variant of wrong bytes
-    const rendered = await this.renderer.render(async () => await this.storage.fetch(ref, options), preset, options.signal)
-    const entry = await this.cache.write(sha256, preset, rendered.bytes)
+    // The cache's temp file is made while sharp works (once a job slot is free, so that waiting
+    // jobs hold no files). The verified bytes: never a variant of wrong bytes.
+    let pending: Promise<PendingEntry> | undefined
+    const source = async (): Promise<Buffer> => {
+      const bytes = await this.storage.fetch(ref, options)
+      pending = this.cache.begin(sha256, preset)
+      pending.catch(() => {}) // reported below, once the render is done
+      return bytes
+    }
+    let rendered
+    try {
+      rendered = await this.renderer.render(source, preset, options.signal)
+    } catch (err) {
+      await (await pending?.catch(() => undefined))?.abandon()
+      throw err
+    }
+    const entry = await (await pending!).commit(rendered.bytes)
     return { bytes: rendered.bytes, mimeType: mimeTypeOf(preset.format), width: rendered.width, height: rendered.height, size: rendered.bytes.length, etag: this.etagOf(sha256, preset), cached: false, key: entry.key }
   }
 
