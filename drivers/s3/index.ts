@@ -50,7 +50,7 @@ export interface S3DriverInit extends LimitsInit {
   credentials?: { accessKeyId: string, secretAccessKey: string, sessionToken?: string }
   /** `http://host/bucket/key` URLs. Default: true when an endpoint is given (Ceph, MinIO), else false. */
   forcePathStyle?: boolean
-  /** Each request is aborted after this long. Default 30 s. */
+  /** Connecting, waiting for an answer, and any silence while a body flows: each fails after this long. Default 30 s. */
   timeoutMs?: number
 }
 
@@ -314,16 +314,17 @@ export class S3Driver implements ImageStorage {
     const answer = await this.request('GetObject', sha256, signal, async (sdk, send) => await send(new sdk.GetObjectCommand({ Bucket: this.bucket, Key: this.objectKey(sha256) })), 404)
     if (answer === undefined) return undefined
     // hashed as the body arrives, so that the hash overlaps the transfer
-    const { bytes, actual } = await this.request('GetObject', sha256, signal, async () => {
-      const hash = createHash('sha256')
-      const chunks: Buffer[] = []
+    const hash = createHash('sha256')
+    const chunks: Buffer[] = []
+    try {
       for await (const chunk of answer.Body as Readable) {
         hash.update(chunk as Buffer)
         chunks.push(chunk as Buffer)
       }
-      return { bytes: Buffer.concat(chunks), actual: hash.digest('hex') }
-    })
-    return { bytes, actual, ...timesOf(answer.Metadata, answer.LastModified) }
+    } catch (err) {
+      throw this.failure(err, 'GetObject', signal)
+    }
+    return { bytes: Buffer.concat(chunks), actual: hash.digest('hex'), ...timesOf(answer.Metadata, answer.LastModified) }
   }
 
   private async head (key: string, signal?: AbortSignal): Promise<{ size: number, modified: Date, lastStoredAt: Date } | undefined> {
@@ -355,7 +356,10 @@ export class S3Driver implements ImageStorage {
         // the defaults add CRC32 checksums that Ceph 16 ignores, and fail stream bodies with 411
         requestChecksumCalculation: 'WHEN_REQUIRED',
         responseChecksumValidation: 'WHEN_REQUIRED',
-        maxAttempts: 2
+        maxAttempts: 2,
+        // the timeout as the HTTP handler's own timers (connect, answer, and silence while a body
+        // flows): an AbortSignal.timeout per request measured 0.3 ms of a 4 ms fetch
+        requestHandler: { connectionTimeout: this.timeoutMs, requestTimeout: this.timeoutMs, throwOnRequestTimeout: true, socketTimeout: this.timeoutMs }
       }
       if (this.init.endpoint !== undefined) config.endpoint = String(this.init.endpoint)
       if (this.#credentials !== undefined) config.credentials = { ...this.#credentials }
@@ -374,10 +378,9 @@ export class S3Driver implements ImageStorage {
   private async request<T> (name: string, subject: string, signal: AbortSignal | undefined, work: Work<T>, tolerated?: 404 | 412): Promise<T | undefined> {
     signal?.throwIfAborted()
     const { client, sdk } = await this.connect()
-    const timeout = AbortSignal.timeout(this.timeoutMs)
-    const abortSignal = signal === undefined ? timeout : AbortSignal.any([signal, timeout])
+    const options = signal === undefined ? undefined : { abortSignal: signal }
     try {
-      return await work(sdk, async command => await client.send(command as never, { abortSignal }))
+      return await work(sdk, async command => await client.send(command as never, options))
     } catch (err) {
       const status = (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode
       if (status === tolerated && (err as Error).name !== 'NoSuchBucket') return undefined

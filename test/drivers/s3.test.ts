@@ -6,6 +6,7 @@ import { execFileSync, spawn } from 'node:child_process'
 import { createHash } from 'node:crypto'
 import { readFile } from 'node:fs/promises'
 import { createServer, request as httpRequest, type Server } from 'node:http'
+import { createServer as createNetServer, type Server as NetServer, type Socket } from 'node:net'
 import { join } from 'node:path'
 import { inspect } from 'node:util'
 import { CopyObjectCommand, CreateBucketCommand, HeadObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3'
@@ -141,6 +142,36 @@ describe('S3Driver on a real RADOS Gateway', () => {
     }
   })
 
+  it('a gateway that never answers, or stalls in the middle of a body, is ERR_STORAGE_UNAVAILABLE after timeoutMs', async () => {
+    // a real socket that accepts and then says nothing (or half a body): faults a healthy Ceph will not make on demand
+    const jpeg = testJpeg(`stalled ${Date.now()}`, 50_000)
+    const sockets = new Set<Socket>()
+    const silent = createNetServer(socket => { sockets.add(socket); socket.on('error', () => {}) })
+    const stalling = createServer((req, res) => {
+      req.resume()
+      res.writeHead(200, { 'content-type': 'image/jpeg', 'content-length': String(jpeg.length) })
+      res.write(jpeg.subarray(0, 1000)) // then nothing more
+    })
+    try {
+      for (const [server, call] of [[silent, 'exists'], [stalling, 'fetch']] as const) {
+        const port = await listen(server)
+        const storage = fresh({ endpoint: `http://127.0.0.1:${port}`, timeoutMs: 1000 })
+        const started = Date.now()
+        const error = await storage[call](sha256(jpeg)).catch(err => err)
+        const took = Date.now() - started
+        expect(error).toMatchObject({ code: 'ERR_STORAGE_UNAVAILABLE', message: expect.stringContaining('127.0.0.1') })
+        expect(took).toBeGreaterThanOrEqual(900)
+        expect(took).toBeLessThan(5000) // two attempts at most (maxAttempts 2)
+        await storage.close()
+      }
+    } finally {
+      for (const socket of sockets) socket.destroy()
+      stalling.closeAllConnections()
+      silent.close()
+      stalling.close()
+    }
+  })
+
   it('a dead endpoint fails fast; a wrong secret is a typed error that shows no secret anywhere', async () => {
     const dead = fresh({ endpoint: `http://127.0.0.1:${await freePort()}` })
     const started = Date.now()
@@ -269,6 +300,6 @@ describe('S3Driver on a real RADOS Gateway', () => {
   })
 })
 
-async function listen (server: Server): Promise<number> {
+async function listen (server: Server | NetServer): Promise<number> {
   return await new Promise(resolve => server.listen(0, '127.0.0.1', () => { resolve((server.address() as { port: number }).port) }))
 }
