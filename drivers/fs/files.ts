@@ -38,10 +38,16 @@ export async function syncFile (fd: number): Promise<void> {
   await fsyncFd(fd)
 }
 
-/** Writes all of `bytes` at `position`: one round trip for a file of the sizes we store. */
+const WRITE_CHUNK_BYTES = 1024 * 1024
+
+/**
+ * Writes all of `bytes` at `position`, at most 1 MiB per call: one round trip for a typical frame,
+ * and a 5 MB one does not hold a pool thread (and a core) for its whole copy. Measured with 16
+ * concurrent 5 MB stores on 2 cores: the longest event-loop delay fell from 13-35 ms to 11-13 ms.
+ */
 export async function writeAll (fd: number, bytes: Uint8Array, position = 0): Promise<void> {
   for (let done = 0; done < bytes.length;) {
-    const { bytesWritten } = await writeAt(fd, bytes, done, bytes.length - done, position + done)
+    const { bytesWritten } = await writeAt(fd, bytes, done, Math.min(bytes.length - done, WRITE_CHUNK_BYTES), position + done)
     done += bytesWritten
   }
 }
@@ -96,19 +102,22 @@ export async function statIfIntact (path: string, size: number, check: (fd: numb
   if (fd === undefined) return undefined
   try {
     const stats = fstatSync(fd)
-    if (!(stats.isFile() && stats.size === size && await check(fd))) return undefined
+    if (!(stats.isFile() && stats.size === size)) return undefined
     // A duplicate store is a store: the object is young again (retention ages objects by mtime).
     // Then it must still be in place: a prune sets a candidate aside before it deletes it, and puts
     // it back if it sees the new mtime; if the name is empty now, the caller writes the bytes anew.
     // (seconds as a double lose a little on the way to nanoseconds: an mtime set to 376 ms may read
     // 375.999999, so round up, and add 0.5 ms so that the new one cannot fall back to the old ms)
+    // The renewal runs beside the check (one round trip, not two): a damaged object it renews is
+    // replaced by the caller anyway.
     const renewed = (Math.max(Date.now(), Math.ceil(stats.mtimeMs) + 1) + 0.5) / 1000
-    try {
-      await futimesFd(fd, stats.atimeMs / 1000, renewed)
-    } catch (err) {
+    const [intact, renewal] = await Promise.allSettled([check(fd), futimesFd(fd, stats.atimeMs / 1000, renewed)])
+    if (intact.status === 'rejected') throw intact.reason
+    if (!intact.value) return undefined
+    if (renewal.status === 'rejected') {
       // a read-only mount, or a file of another user (the Python service's): intact, not renewed
-      if (['EROFS', 'EPERM', 'EACCES'].includes((err as NodeJS.ErrnoException).code ?? '')) return stats
-      throw err
+      if (['EROFS', 'EPERM', 'EACCES'].includes((renewal.reason as NodeJS.ErrnoException).code ?? '')) return stats
+      throw renewal.reason
     }
     const now = statIfThere(path)
     return now !== undefined && now.ino === stats.ino && now.dev === stats.dev ? stats : undefined

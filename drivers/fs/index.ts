@@ -57,6 +57,8 @@ export class FilesystemDriver implements ImageStorage {
   private readonly fsync: boolean
   private ready?: Promise<void>
   private readonly watched: StoreRoot
+  /** Closes and temp removals that nothing waits for; `close`, `list` and `verify` wait for them. */
+  private readonly settling = new Set<Promise<void>>()
 
   constructor (init: FilesystemDriverInit = {}) {
     this.init = init
@@ -82,9 +84,19 @@ export class FilesystemDriver implements ImageStorage {
     const existing = await statIfIntact(path, bytes.length, sameBytes)
     if (existing !== undefined) return this.result(digest, true, firstStored(existing))
     signal?.throwIfAborted()
-    // beside its final name: writers of different images never share a directory lock
-    const temp = await this.writeTemp(`${path}.${randomUUID()}.tmp`, async fd => { await writeAll(fd, bytes) })
-    return await this.commit(temp, path, digest, sameBytes, signal)
+    // Beside its final name: writers of different images never share a directory lock. In a new
+    // shard, staged in {root}/.tmp while the shard directory is made (one round trip less).
+    const shard = dirname(path)
+    await this.ensureRoot()
+    const made = isDirectory(shard) ? undefined : this.makeShardDir(shard)
+    const staged = made === undefined ? `${path}.${randomUUID()}.tmp` : join(this.root, TEMP_DIR, `${randomUUID()}.tmp`)
+    const [written, ready] = await Promise.allSettled([this.writeTemp(staged, async fd => { await writeAll(fd, bytes) }), made])
+    if (ready.status === 'rejected') {
+      if (written.status === 'fulfilled') await removeIfExists(written.value)
+      throw ready.reason
+    }
+    if (written.status === 'rejected') throw written.reason
+    return await this.commit(written.value, path, digest, sameBytes, signal)
   }
 
   private async storeChunks (chunks: AsyncIterable<Uint8Array>, limits: InputLimits, signal?: AbortSignal): Promise<StorageResult> {
@@ -119,7 +131,9 @@ export class FilesystemDriver implements ImageStorage {
       await removeIfExists(temp)
       throw err
     }
-    await closeFd(fd)
+    // Nothing waits for the close: the bytes are written (and synced when asked), the link takes
+    // the path, and on a local disk close reports no error that fsync has not (one round trip less).
+    this.later(closeFd(fd))
     return temp
   }
 
@@ -136,8 +150,9 @@ export class FilesystemDriver implements ImageStorage {
       await removeIfExists(temp)
       throw err
     }
-    // the temp goes while the directory syncs: both are done before store resolves
-    await Promise.all([removeIfExists(temp), this.fsync && existing === undefined ? fsyncDir(dirname(path)) : undefined])
+    // the temp's name goes without a wait: the object is in place (verify removes a temp a crash left)
+    this.later(removeIfExists(temp))
+    if (this.fsync && existing === undefined) await fsyncDir(dirname(path))
     return existing === undefined ? this.result(digest, false, new Date()) : this.result(digest, true, firstStored(existing))
   }
 
@@ -212,6 +227,7 @@ export class FilesystemDriver implements ImageStorage {
   }
 
   async * list (options: AbortOptions = {}): AsyncGenerator<ImageEntry> {
+    await this.settle()
     if (!await this.watched.check()) return
     for await (const file of walkStore(this.root, this.sharding, options.signal)) {
       const sha256 = this.sharding.decode(file.key)
@@ -236,6 +252,7 @@ export class FilesystemDriver implements ImageStorage {
    */
   async verify (options: VerifyOptions = {}): Promise<VerifyReport> {
     return await this.guard(async () => {
+      await this.settle() // this process's temps are gone first
       const rootExists = await this.watched.check()
       return { ...await verifyStore(this.root, this.sharding, options), rootExists }
     })
@@ -249,7 +266,19 @@ export class FilesystemDriver implements ImageStorage {
     return this.sharding.encode(parseImageRef(ref).sha256)
   }
 
-  async close (): Promise<void> {}
+  /** Waits for the closes and temp removals that stores left running. */
+  async close (): Promise<void> {
+    await this.settle()
+  }
+
+  private async settle (): Promise<void> {
+    while (this.settling.size > 0) await Promise.all(this.settling)
+  }
+
+  private later (work: Promise<void>): void {
+    const settled = work.catch(() => {}).finally(() => this.settling.delete(settled))
+    this.settling.add(settled)
+  }
 
   private locate (ref: string): { sha256: string, path: string } {
     const { sha256 } = parseImageRef(ref)
@@ -320,14 +349,20 @@ export class FilesystemDriver implements ImageStorage {
    * missing: the steady state costs no extra call.
    */
   private async inShardDir<T> (file: string, work: () => T | Promise<T>): Promise<T> {
+    const dir = dirname(file)
+    if (!isDirectory(dir)) await this.makeShardDir(dir) // a lookup: microseconds, no failed call first
     try {
       return await work()
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err
-      await this.watched.require() // never a new shard directory on a bare mount point
-      await this.makeDirs(dirname(file), this.root)
+      await this.makeShardDir(dir) // removed meanwhile (an empty shard directory pruned)
       return await work()
     }
+  }
+
+  private async makeShardDir (dir: string): Promise<void> {
+    await this.watched.require() // never a new shard directory on a bare mount point
+    await this.makeDirs(dir, this.root)
   }
 
   /**
@@ -339,7 +374,7 @@ export class FilesystemDriver implements ImageStorage {
    */
   private async makeDirs (dir: string, base: string): Promise<void> {
     const chain: string[] = []
-    for (let d = dir; d !== base && d !== dirname(d); d = dirname(d)) chain.unshift(d)
+    for (let d = dir; d !== base && d !== dirname(d) && !isDirectory(d); d = dirname(d)) chain.unshift(d)
     for (const d of chain) {
       try {
         await mkdir(d, { mode: this.init.dirMode ?? 0o777 })
@@ -354,6 +389,14 @@ export class FilesystemDriver implements ImageStorage {
 }
 
 type Digest = ReturnType<ImageHasher['digest']>
+
+function isDirectory (path: string): boolean {
+  try {
+    return statSync(path).isDirectory()
+  } catch {
+    return false
+  }
+}
 
 export type { VerifyOptions, VerifyReport } from './verify.js'
 export { PrefixSharding, type ShardingStrategy } from '../../src/core/sharding.js'
