@@ -98,8 +98,8 @@ export class IpfsDriver implements ImageStorage {
       if (!pinned) await this.add(bytes, cid, options.signal)
       // the entry is made once the object is pinned; of racing writers, one creates it
       if (indexed !== undefined && indexed !== cid) await this.index.remove(digest.sha256, options.signal) // an entry for other bytes: replaced
-      const created = await this.index.claim(digest.sha256, cid, options.signal)
-      await this.index.touch(digest.sha256, result.storedAt, options.signal)
+      // the entry and its time side by side: the node runs MFS writes one at a time, but the round trips overlap
+      const [created] = await Promise.all([this.index.claim(digest.sha256, cid, options.signal), this.index.touch(digest.sha256, result.storedAt, options.signal)])
       // stored before the index (pinned, no entry): a duplicate; re-pinned under an old entry: stored anew
       return { ...result, isDuplicate: pinned || (!created && indexed === undefined) }
     })
