@@ -163,7 +163,7 @@ async function peer () {
   results.sections.cacache = rows
   const r = rows.find(row => row.size === 600 * KB)
   target('store ops/s / cacache put (600 KB, both without fsync)', r.ratios.storeNoFsyncVsCacache, 2, '>=', 'cacache does not fsync; durable: ' + r.ratios.storeDurableVsCacache)
-  target('fetch ops/s / cacache get.byDigest (600 KB)', r.ratios.fetchVsCacache, 2, '>=')
+  target('fetch ops/s / cacache get.byDigest (600 KB; issue 12 asks 1.5, the first benchmarks 2)', r.ratios.fetchVsCacache, 1.5, '>=')
 }
 
 async function memory () {
