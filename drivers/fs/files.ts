@@ -12,9 +12,9 @@ import { createHash } from 'node:crypto'
 import { close, closeSync, createReadStream, fstatSync, fsync, futimes, open as openCallback, openSync, statSync, write, type Stats } from 'node:fs'
 import { open, unlink, type FileHandle } from 'node:fs/promises'
 import { promisify } from 'node:util'
-import { readUpTo } from '../../src/core/read.js'
+import { readUpTo } from '../../src/core/files.js'
 
-export { readWhole } from '../../src/core/read.js'
+export { fsyncDir, readWhole } from '../../src/core/files.js'
 
 const writeAt = promisify(write)
 const fsyncFd = promisify(fsync)
@@ -22,16 +22,6 @@ const futimesFd = promisify(futimes)
 /** open and close as descriptors, asynchronously: for files being written (their close may wait for the journal). */
 export const openFd = promisify(openCallback)
 export const closeFd = promisify(close)
-
-/** Makes a directory's entries (a new link, a new subdirectory) survive a power cut. */
-export async function fsyncDir (dir: string): Promise<void> {
-  const fd = await openFd(dir, 'r')
-  try {
-    await fsyncFd(fd)
-  } finally {
-    await closeFd(fd)
-  }
-}
 
 /** fsync of an open file: one round trip. */
 export async function syncFile (fd: number): Promise<void> {
@@ -63,6 +53,15 @@ export function openSyncIfExists (path: string): number | undefined {
   } catch (err) {
     if (isMissing(err)) return undefined
     throw err
+  }
+}
+
+/** A lookup: false for anything but a directory, or nothing there. */
+export function isDirectory (path: string): boolean {
+  try {
+    return statSync(path).isDirectory()
+  } catch {
+    return false
   }
 }
 

@@ -27,7 +27,7 @@ import { parseImageRef } from '../../src/core/ref.js'
 import { verifiedStream } from '../../src/core/verified-stream.js'
 import { PrefixSharding, type ShardingStrategy } from '../../src/core/sharding.js'
 import type { AbortOptions, ImageEntry, ImageStat, ImageStorage, StorageResult, StoreOptions } from '../../src/core/types.js'
-import { closeFd, firstStored, fsyncDir, hashFile, holdsBytes, isMissing, openFd, openIfExists, readWhole, removeIfExists, statIfIntact, syncFile, writeAll } from './files.js'
+import { closeFd, firstStored, fsyncDir, hashFile, holdsBytes, isDirectory, isMissing, openFd, openIfExists, readWhole, removeIfExists, statIfIntact, syncFile, writeAll } from './files.js'
 import { deleteIfNotRenewed } from './prune.js'
 import { StoreRoot } from './root.js'
 import { verifyStore, walkStore, TEMP_DIR, type VerifyOptions, type VerifyReport } from './verify.js'
@@ -389,14 +389,6 @@ export class FilesystemDriver implements ImageStorage {
 }
 
 type Digest = ReturnType<ImageHasher['digest']>
-
-function isDirectory (path: string): boolean {
-  try {
-    return statSync(path).isDirectory()
-  } catch {
-    return false
-  }
-}
 
 export type { VerifyOptions, VerifyReport } from './verify.js'
 export { PrefixSharding, type ShardingStrategy } from '../../src/core/sharding.js'

@@ -10,7 +10,7 @@ import { createHash, randomUUID } from 'node:crypto'
 import { readdirSync } from 'node:fs'
 import { mkdir, open, readdir, rename, rm, unlink, type FileHandle } from 'node:fs/promises'
 import { join } from 'node:path'
-import { readWhole } from '../core/read.js'
+import { fsyncDir, readWhole } from '../core/files.js'
 import type { ResolvedPreset } from './presets.js'
 
 export interface CacheEntry {
@@ -66,8 +66,8 @@ export class VariantCache {
   }
 
   /**
-   * Opens a temp file in the source's folder, so that the variant's bytes, once made, take one
-   * write, a close and a rename: begun while sharp works, the folder and file cost no time.
+   * Opens a temp file in the shard's folder, so that the variant's bytes, once made, take one
+   * write and a rename: begun while sharp works, the folder and file cost no time.
    */
   async begin (sha256: string, preset: ResolvedPreset): Promise<PendingEntry> {
     const folder = join(this.dir, this.folderOf(sha256))
@@ -80,13 +80,9 @@ export class VariantCache {
       await mkdir(folder, { recursive: true }) // the shard's first variant
       handle = await open(temp, 'wx')
     }
-    let isOpen = true
-    const close = async (): Promise<void> => {
-      if (isOpen) await handle.close()
-      isOpen = false
-    }
+    // (a FileHandle closes once: closing it again is a no-op)
     const abandon = async (): Promise<void> => {
-      await close().catch(() => {})
+      await handle.close().catch(() => {})
       await unlink(temp).catch(() => {})
     }
     const commit = async (bytes: Buffer): Promise<CacheEntry> => {
@@ -96,7 +92,7 @@ export class VariantCache {
         await handle.writeFile(bytes)
         if (this.fsync) {
           await handle.sync()
-          await close()
+          await handle.close()
         }
         // Another process may have put the same entry there: same name, same bytes, so replacing it is harmless.
         await rename(temp, join(folder, name))
@@ -105,7 +101,7 @@ export class VariantCache {
         throw err
       }
       if (this.fsync) await fsyncDir(folder)
-      else close().catch(() => {}) // the bytes are in place; a bad entry is found by its digest on read
+      else handle.close().catch(() => {}) // the bytes are in place; a bad entry is found by its digest on read
       this.known.set(`${sha256}/${preset.name}.${preset.id}`, name)
       const key = `${this.folderOf(sha256)}/${name}`
       return { path: join(this.dir, key), key, sha256: digest }
@@ -161,13 +157,4 @@ async function listDir (dir: string): Promise<string[]> {
 function isAbsent (err: unknown): boolean {
   const code = (err as NodeJS.ErrnoException).code
   return code === 'ENOENT' || code === 'ENOTDIR'
-}
-
-async function fsyncDir (dir: string): Promise<void> {
-  const handle = await open(dir, 'r')
-  try {
-    await handle.sync()
-  } finally {
-    await handle.close()
-  }
 }

@@ -1,12 +1,15 @@
 /**
- * Reading a whole file in one round trip through libuv's thread pool: open, fstat and close are
- * synchronous (microseconds for a file being read), the read of the known size is not.
- * `readFile` takes four round trips for the same bytes.
+ * Disk steps the filesystem driver and the variant cache share. A whole file is read in one round
+ * trip through libuv's thread pool: open, fstat and close are synchronous (microseconds for a file
+ * being read), the read of the known size is not; `readFile` takes four round trips for the same bytes.
  */
-import { closeSync, fstatSync, openSync, read } from 'node:fs'
+import { close, closeSync, fstatSync, fsync, open, openSync, read } from 'node:fs'
 import { promisify } from 'node:util'
 
 const readAt = promisify(read)
+const openFd = promisify(open)
+const fsyncFd = promisify(fsync)
+const closeFd = promisify(close)
 
 /** Up to `length` bytes from the start of the file, in as few reads as the OS allows (one, as a rule). */
 export async function readUpTo (fd: number, length: number, buffer: Buffer = Buffer.allocUnsafe(length)): Promise<Buffer> {
@@ -26,5 +29,15 @@ export async function readWhole (path: string): Promise<Buffer> {
     return await readUpTo(fd, fstatSync(fd).size)
   } finally {
     closeSync(fd)
+  }
+}
+
+/** Makes a directory's entries (a new link, a new subdirectory) survive a power cut. */
+export async function fsyncDir (dir: string): Promise<void> {
+  const fd = await openFd(dir, 'r')
+  try {
+    await fsyncFd(fd)
+  } finally {
+    await closeFd(fd)
   }
 }
