@@ -20,6 +20,7 @@
  */
 import { createHash } from 'node:crypto'
 import type { Readable } from 'node:stream'
+import { finished } from 'node:stream/promises'
 import type { S3Client, S3ClientConfig } from '@aws-sdk/client-s3'
 import { ConfigError, ImageStorageError, IntegrityError, NotFoundError, StorageUnavailableError } from '../../src/core/errors.js'
 import { readAll, readInput, type ImageInput } from '../../src/core/input.js'
@@ -313,18 +314,13 @@ export class S3Driver implements ImageStorage {
   private async read (sha256: string, signal?: AbortSignal): Promise<StoredObject | undefined> {
     const answer = await this.request('GetObject', sha256, signal, async (sdk, send) => await send(new sdk.GetObjectCommand({ Bucket: this.bucket, Key: this.objectKey(sha256) })), 404)
     if (answer === undefined) return undefined
-    // hashed as the body arrives, so that the hash overlaps the transfer
-    const hash = createHash('sha256')
-    const chunks: Buffer[] = []
+    // a length over maxBytes (copied in by another tool) is not trusted for the allocation
+    const length = answer.ContentLength !== undefined && answer.ContentLength <= resolveLimits(this.init).maxBytes ? answer.ContentLength : 0
     try {
-      for await (const chunk of answer.Body as Readable) {
-        hash.update(chunk as Buffer)
-        chunks.push(chunk as Buffer)
-      }
+      return { ...await receive(answer.Body as Readable, length), ...timesOf(answer.Metadata, answer.LastModified) }
     } catch (err) {
       throw this.failure(err, 'GetObject', signal)
     }
-    return { bytes: Buffer.concat(chunks), actual: hash.digest('hex'), ...timesOf(answer.Metadata, answer.LastModified) }
   }
 
   private async head (key: string, signal?: AbortSignal): Promise<{ size: number, modified: Date, lastStoredAt: Date } | undefined> {
@@ -419,6 +415,23 @@ function metadataOf (times: { storedAt: Date, lastStoredAt: Date }): Record<stri
 function timesOf (metadata: Record<string, string> | undefined, lastModified: Date | undefined): { storedAt?: Date, lastStoredAt: Date } {
   const date = (value: string | undefined): Date | undefined => value === undefined || Number.isNaN(Date.parse(value)) ? undefined : new Date(value)
   return { storedAt: date(metadata?.['stored-at']), lastStoredAt: date(metadata?.['last-stored-at']) ?? lastModified ?? new Date(0) }
+}
+
+/**
+ * A body, hashed as it arrives, copied into one buffer of the announced length: the bytes are
+ * held once (chunks and their concatenation held them twice). More than announced grows it.
+ */
+async function receive (body: Readable, length: number): Promise<{ bytes: Buffer, actual: string }> {
+  const hash = createHash('sha256')
+  let bytes = Buffer.allocUnsafe(length)
+  let filled = 0
+  body.on('data', (chunk: Buffer) => {
+    hash.update(chunk)
+    if (filled + chunk.length > bytes.length) bytes = Buffer.concat([bytes.subarray(0, filled)], Math.max(2 * bytes.length, filled + chunk.length))
+    filled += chunk.copy(bytes, filled)
+  })
+  await finished(body)
+  return { bytes: bytes.subarray(0, filled), actual: hash.digest('hex') }
 }
 
 function missingPackage (name: string, err: unknown): ConfigError {

@@ -96,6 +96,19 @@ describe('S3Driver on a real RADOS Gateway', () => {
     expect(await storage.verify()).toMatchObject({ checked: 1, clean: true })
   })
 
+  it('an object over maxBytes (copied in by another tool) is fetched whole and verified; the same bytes offered to store are ERR_TOO_LARGE', async () => {
+    const storage = fresh({ maxBytes: 100_000 })
+    const jpeg = testJpeg(`large ${Date.now()}`, 350_000)
+    const key = storage.keyOf(sha256(jpeg))
+    await raw.send(new PutObjectCommand({ Bucket: bucket, Key: storage.prefix + key, Body: jpeg }))
+    expect(Buffer.compare(await storage.fetch(sha256(jpeg)), jpeg)).toBe(0)
+    await expect(storage.store(jpeg)).rejects.toMatchObject({ code: 'ERR_TOO_LARGE' })
+    const bad = Buffer.from(jpeg)
+    bad[300_000] ^= 0x01
+    await raw.send(new PutObjectCommand({ Bucket: bucket, Key: storage.prefix + key, Body: bad }))
+    await expect(storage.fetch(sha256(jpeg))).rejects.toMatchObject({ code: 'ERR_INTEGRITY' })
+  })
+
   it('verify --repair moves damaged objects to .quarantine; the CLI exits 1, then 0', async () => {
     const storage = fresh()
     const jpeg = testJpeg(`quarantine ${Date.now()}`)
