@@ -332,7 +332,7 @@ async function python () {
         for (let i = 0; i < frames.length; i++) await work(i)
         add(name, frames.length / ((performance.now() - started) / 1000))
       }
-      for (let round = 0; round < 3; round++) {
+      for (let round = 0; round < 4; round++) {
         const base = await mkdtemp(join(scratch, 'py-'))
         const roots = Object.fromEntries(['python', 'plain', 'durable', 'fair'].map(name => [name, join(base, name)]))
         for (const root of Object.values(roots)) {
@@ -340,19 +340,24 @@ async function python () {
           if (regime === 'warm') for (const hash of hashes) mkdirSync(join(root, hash.slice(0, 2), hash.slice(2, 4)), { recursive: true })
         }
         const peer = phase => JSON.parse(execFileSync(py, [join(here, 'storage_py_peer.py'), roots.python, phase, framesDir], { encoding: 'utf8' })).opsPerSec
-        add('pythonStore', peer('store'))
         const plain = new FilesystemDriver({ root: roots.plain, fsync: false })
-        await timed('storeNoFsync', async i => plain.store(frames[i]))
-        add('pythonDuplicate', peer('duplicate'))
-        await timed('duplicate', async i => plain.store(frames[i]))
-        add('pythonFetch', peer('fetch'))
-        await timed('fetch', async i => plain.fetch(hashes[i]))
         const durable = new FilesystemDriver({ root: roots.durable })
-        await timed('storeDurable', async i => durable.store(frames[i]))
-        await timed('fairDurable', async i => fairDurableStore(roots.fair, frames[i]))
+        // Each pair runs in turn order, alternating between rounds, and every phase starts with the
+        // page cache written back: otherwise the second of a pair meets the first one's writeback.
+        const pair = async (first, second) => {
+          for (const phase of round % 2 === 0 ? [first, second] : [second, first]) {
+            execFileSync('sync')
+            await phase()
+          }
+        }
+        await pair(() => add('pythonStore', peer('store')), () => timed('storeNoFsync', async i => plain.store(frames[i])))
+        await pair(() => add('pythonDuplicate', peer('duplicate')), () => timed('duplicate', async i => plain.store(frames[i])))
+        await pair(() => add('pythonFetch', peer('fetch')), () => timed('fetch', async i => plain.fetch(hashes[i])))
+        await pair(() => timed('storeDurable', async i => durable.store(frames[i])), () => timed('fairDurable', async i => fairDurableStore(roots.fair, frames[i])))
+        await Promise.all([plain.close(), durable.close()])
         await rm(base, { recursive: true, force: true })
       }
-      const median = list => [...list].sort((a, b) => a - b)[Math.floor(list.length / 2)]
+      const median = list => { const s = [...list].sort((a, b) => a - b); return (s[Math.floor((s.length - 1) / 2)] + s[Math.ceil((s.length - 1) / 2)]) / 2 }
       const opsPerSec = Object.fromEntries(Object.entries(samples).map(([name, list]) => [name, Math.round(median(list))]))
       const row = {
         size,

@@ -130,13 +130,17 @@ export function firstStored (stats: Stats): Date {
   return stats.birthtimeMs > 0 ? stats.birthtime : stats.mtime
 }
 
-/** Whether an open file holds exactly `bytes`: one read of one byte more than expected. */
+/**
+ * Whether an open file holds exactly `bytes`: one read of their length, then the size once more (a
+ * file that grew meanwhile is not them). Asking for one byte more would cost a second round trip,
+ * a read that finds the end of the file.
+ */
 export async function holdsBytes (fd: number, bytes: Buffer): Promise<boolean> {
   // one buffer reused while it is free: no allocation (and its page faults) per duplicate
-  const buffer = scratch !== undefined && scratch.length > bytes.length ? scratch : Buffer.allocUnsafe(bytes.length + 1)
+  const buffer = scratch !== undefined && scratch.length >= bytes.length ? scratch : Buffer.allocUnsafe(bytes.length)
   if (buffer === scratch) scratch = undefined
   try {
-    return (await readUpTo(fd, bytes.length + 1, buffer)).equals(bytes)
+    return (await readUpTo(fd, bytes.length, buffer)).equals(bytes) && fstatSync(fd).size === bytes.length
   } finally {
     if (buffer.length <= KEPT_SCRATCH_BYTES && (scratch === undefined || scratch.length < buffer.length)) scratch = buffer
   }
