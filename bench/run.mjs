@@ -123,7 +123,7 @@ async function filesystem () {
     target(`fsync-off store / plain loop (600 KB, c${c})`, r.ratios.noFsyncVsLimit, 0.9, '>=')
   }
   const sequential = at(600 * KB, 1)
-  target('duplicate store time / SHA-256 alone (600 KB)', sequential.ratios.duplicateVsHash, 1.2, '<=')
+  target('duplicate store time / SHA-256 alone (600 KB)', sequential.ratios.duplicateVsHash, 1.2, '<=', "issue 5's figure, from before a duplicate compared the bytes and renewed its time: reading 600 KB back costs about what hashing them does; issue 12 measures the duplicate against the Python module")
   target('verified fetch time / readFile + SHA-256 (600 KB)', sequential.ratios.fetchVsReadAndHash, 1.3, '<=')
 }
 
