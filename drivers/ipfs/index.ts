@@ -311,14 +311,21 @@ export class IpfsDriver implements ImageStorage {
     return signal === undefined ? timeout : AbortSignal.any([signal, timeout])
   }
 
-  /** One RPC call with the timeout, its failures made typed. */
+  /**
+   * One RPC call with the timeout, its failures made typed. A call that only reads is made once
+   * more if its connection was closed under it: a kept-alive connection that the node (or a proxy)
+   * closed as idle just as the request went out on it.
+   */
   private async call<T> (name: string, signal: AbortSignal | undefined, work: (ipfs: KuboRPCClient, signal: AbortSignal) => Promise<T>): Promise<T> {
     signal?.throwIfAborted()
     const ipfs = await this.connect()
-    try {
-      return await work(ipfs, this.signal(signal))
-    } catch (err) {
-      throw this.failure(err, name, signal)
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await work(ipfs, this.signal(signal))
+      } catch (err) {
+        if (attempt === 1 && READS.has(name) && closedUnder(err) && signal?.aborted !== true) continue
+        throw this.failure(err, name, signal)
+      }
     }
   }
 
@@ -331,6 +338,17 @@ export class IpfsDriver implements ImageStorage {
       : `${error.message}${error.cause instanceof Error ? ` (${error.cause.message})` : ''}`
     return new StorageUnavailableError(`IPFS node unavailable at ${this.apiUrl} (${name}): ${why}. Check the node or set SAI_IPFS_API_URL.`, this.apiUrl, { cause: redact(err, this.#authorization) })
   }
+}
+
+/** The RPC calls that change nothing on the node: safe to make twice. */
+const READS = new Set(['cat', 'stat', 'pin/ls', 'files/stat', 'files/read', 'files/ls'])
+
+/** The connection was closed or reset under the request (fetch's own error, or its cause). */
+function closedUnder (err: unknown): boolean {
+  for (let e = err as { code?: string, cause?: unknown } | undefined, depth = 0; e != null && depth < 4; e = e.cause as typeof e, depth++) {
+    if (['UND_ERR_SOCKET', 'ECONNRESET', 'EPIPE'].includes(e.code ?? '')) return true
+  }
+  return false
 }
 
 const SHA256_HINT = 'not in the SHA-256 index, and no single-block image has this digest; an image stored before the index needs `sai-images ipfs-reindex` (or its CID)'

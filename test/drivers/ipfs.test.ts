@@ -24,12 +24,16 @@ const MiB = 1024 * 1024
 
 describeImageStorage({ name: `IpfsDriver (${apiUrl})`, create: () => new IpfsDriver({ url: apiUrl }), timeout: 60_000 }, { describe, it, expect })
 
-/** A proxy in front of the real node that can rewrite what it answers. */
-async function proxy (rewrite: (path: string, body: Buffer, response: IncomingMessage) => Buffer | 'hang'): Promise<{ url: string, server: Server, seen: IncomingMessage[] }> {
+/** A proxy in front of the real node that can rewrite what it answers, or close the connection as a request arrives. */
+async function proxy (rewrite: (path: string, body: Buffer, response: IncomingMessage) => Buffer | 'hang', drop: (req: IncomingMessage) => boolean = () => false): Promise<{ url: string, server: Server, seen: IncomingMessage[] }> {
   const seen: IncomingMessage[] = []
   const target = new URL(apiUrl)
   const server = createServer((req, res) => {
     seen.push(req)
+    if (drop(req)) {
+      req.socket.destroy()
+      return
+    }
     const upstream = request({ host: target.hostname, port: target.port, path: req.url, method: req.method, headers: req.headers }, response => {
       const chunks: Buffer[] = []
       response.on('data', chunk => chunks.push(chunk))
@@ -287,6 +291,33 @@ describe('IpfsDriver faults', () => {
       expect(inspect(error, { depth: 10 })).not.toContain('hunter2')
     }
     expect(Date.now() - started).toBeLessThan(3000)
+  })
+
+  it('a read is made once more when the node closes the connection under it (an idle kept-alive one, as the request goes out); a write is not', async () => {
+    const jpeg = testJpeg(`closed connection ${Date.now()}`)
+    const { hash } = await new IpfsDriver({ url: apiUrl }).store(jpeg)
+    let armed = false
+    let dropAdds = false
+    const dropped: string[] = []
+    const closing = await proxy((_path, body) => body, req => {
+      const path = new URL(req.url!, apiUrl).pathname
+      if (!(dropAdds ? path === '/api/v0/add' : armed)) return false
+      armed = false
+      dropped.push(path)
+      return true
+    })
+    servers.push(closing.server)
+    const through = new IpfsDriver({ url: closing.url })
+    for (const read of [async () => expect(await through.exists(hash)).toBe(true), async () => expect(Buffer.compare(await through.fetch(hash), jpeg)).toBe(0)]) {
+      armed = true
+      await read()
+      expect(armed).toBe(false) // a request was closed under it, and it was made again
+    }
+    expect(dropped).toHaveLength(2)
+    dropAdds = true
+    await expect(through.store(testJpeg(`not added ${Date.now()}`))).rejects.toMatchObject({ code: 'ERR_STORAGE_UNAVAILABLE' })
+    expect(closing.seen.filter(req => req.url!.startsWith('/api/v0/add'))).toHaveLength(1)
+    closing.server.closeAllConnections()
   })
 
   it('a hung node aborts at the timeout (kubo-rpc-client\'s own timeout option does not)', async () => {
