@@ -59,6 +59,11 @@ export class FilesystemDriver implements ImageStorage {
   private readonly watched: StoreRoot
   /** Closes and temp removals that nothing waits for; `close`, `list` and `verify` wait for them. */
   private readonly settling = new Set<Promise<void>>()
+  /**
+   * Stores and fetches in progress. A stored object is read synchronously only by an operation that
+   * runs alone (see `inPageCache`): beside others, the thread pool copies while the loop hashes.
+   */
+  private running = 0
 
   constructor (init: FilesystemDriverInit = {}) {
     this.init = init
@@ -72,15 +77,15 @@ export class FilesystemDriver implements ImageStorage {
     options.signal?.throwIfAborted()
     const limits = resolveLimits(this.init, options)
     const source = await readInput(input, limits)
-    return await this.guard(async () => 'bytes' in source
+    return await this.counted(async () => await this.guard(async () => 'bytes' in source
       ? await this.storeBytes(source.bytes, limits, options.signal)
-      : await this.storeChunks(source.chunks, limits, options.signal))
+      : await this.storeChunks(source.chunks, limits, options.signal)))
   }
 
   private async storeBytes (bytes: Buffer, limits: InputLimits, signal?: AbortSignal): Promise<StorageResult> {
     const digest = await digestBytesInSlices(bytes, limits)
     const path = join(this.root, this.sharding.encode(digest.sha256))
-    const sameBytes = async (fd: number): Promise<boolean> => await holdsBytes(fd, bytes)
+    const sameBytes = async (fd: number, cached: boolean): Promise<boolean> => await holdsBytes(fd, bytes, cached && this.running === 1)
     const existing = await statIfIntact(path, bytes.length, sameBytes)
     if (existing !== undefined) return this.result(digest, true, firstStored(existing))
     signal?.throwIfAborted()
@@ -138,7 +143,7 @@ export class FilesystemDriver implements ImageStorage {
   }
 
   /** Moves the temp into place without overwriting an intact object, then makes the name durable. */
-  private async commit (temp: string, path: string, digest: Digest, isIntact: (fd: number) => Promise<boolean>, signal?: AbortSignal): Promise<StorageResult> {
+  private async commit (temp: string, path: string, digest: Digest, isIntact: (fd: number, cached: boolean) => Promise<boolean>, signal?: AbortSignal): Promise<StorageResult> {
     let existing
     try {
       signal?.throwIfAborted()
@@ -158,18 +163,20 @@ export class FilesystemDriver implements ImageStorage {
 
   async fetch (ref: string, options: AbortOptions = {}): Promise<Buffer> {
     const { sha256, path } = this.locate(ref)
-    let bytes: Buffer
-    try {
-      options.signal?.throwIfAborted()
-      bytes = await readWhole(path)
-    } catch (err) {
-      throw await this.readError(err, sha256, path)
-    }
-    const hash = createHash('sha256')
-    await updateInSlices(bytes, slice => hash.update(slice))
-    const actual = hash.digest('hex')
-    if (actual !== sha256) throw new IntegrityError(sha256, actual, path)
-    return bytes
+    return await this.counted(async () => {
+      let bytes: Buffer
+      try {
+        options.signal?.throwIfAborted()
+        bytes = await readWhole(path, this.running === 1)
+      } catch (err) {
+        throw await this.readError(err, sha256, path)
+      }
+      const hash = createHash('sha256')
+      await updateInSlices(bytes, slice => hash.update(slice))
+      const actual = hash.digest('hex')
+      if (actual !== sha256) throw new IntegrityError(sha256, actual, path)
+      return bytes
+    })
   }
 
   async fetchStream (ref: string, options: AbortOptions = {}): Promise<Readable> {
@@ -273,6 +280,15 @@ export class FilesystemDriver implements ImageStorage {
 
   private async settle (): Promise<void> {
     while (this.settling.size > 0) await Promise.all(this.settling)
+  }
+
+  private async counted<T> (work: () => Promise<T>): Promise<T> {
+    this.running++
+    try {
+      return await work()
+    } finally {
+      this.running--
+    }
   }
 
   private later (work: Promise<void>): void {

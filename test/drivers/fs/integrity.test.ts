@@ -1,4 +1,4 @@
-import { readFile, stat, truncate, writeFile } from 'node:fs/promises'
+import { readFile, stat, truncate, utimes, writeFile } from 'node:fs/promises'
 import { describe, expect, it } from 'vitest'
 import { FilesystemDriver } from '../../../drivers/fs/index.js'
 import { IntegrityError } from '../../../src/core/errors.js'
@@ -11,15 +11,21 @@ async function flipByte (path: string, at: number): Promise<void> {
   await writeFile(path, bytes)
 }
 
+const HOUR_AGO = new Date(Date.now() - 3600_000)
+
+/** Damage just done (read back synchronously: see inPageCache), or damage found an hour later (read through the thread pool). */
+const AGES = [['just written', async () => {}], ['an hour old', async (path: string) => { await utimes(path, HOUR_AGO, HOUR_AGO) }]] as const
+
 async function drain (stream: AsyncIterable<unknown>): Promise<void> {
   for await (const _ of stream);
 }
 
 describe('FilesystemDriver never returns wrong bytes, never trusts a damaged object', () => {
-  it('fetch throws ERR_INTEGRITY for a flipped byte; fetchStream errors at its end', async () => {
+  it.each(AGES)('fetch throws ERR_INTEGRITY for a flipped byte (%s); fetchStream errors at its end', async (_age, age) => {
     const storage = new FilesystemDriver({ root: await tempDir() })
     const { hash, path } = await storage.store(testJpeg('flip', 300_000))
     await flipByte(path, 150_000)
+    await age(path)
     const error = await storage.fetch(hash).catch(err => err)
     expect(error).toBeInstanceOf(IntegrityError)
     expect(error).toMatchObject({ code: 'ERR_INTEGRITY', expected: hash, path })
@@ -30,16 +36,18 @@ describe('FilesystemDriver never returns wrong bytes, never trusts a damaged obj
     expect(received).toBeLessThan(300_000)
   })
 
-  it.each([
+  const damages = [
     ['a 0-byte file (a crashed writer without fsync)', async (path: string) => { await truncate(path, 0) }],
     ['a truncated file', async (path: string) => { await truncate(path, 1000) }],
     ['a same-size file with a flipped byte', async (path: string) => { await flipByte(path, 500) }]
-  ])('store of the right bytes repairs %s, and does not call it a duplicate', async (_name, damage) => {
+  ] as const
+  it.each(damages.flatMap(([name, damage]) => AGES.map(([age, aged]) => [`${name}, ${age}`, damage, aged] as const)))('store of the right bytes repairs %s, and does not call it a duplicate', async (_name, damage, age) => {
     for (const input of ['buffer', 'stream'] as const) {
       const storage = new FilesystemDriver({ root: await tempDir() })
       const jpeg = testJpeg(`repair ${input}`, 50_000)
       const { path } = await storage.store(jpeg)
       await damage(path)
+      await age(path)
       const again = await storage.store(input === 'buffer' ? jpeg : (async function * () { yield jpeg })())
       expect(again.isDuplicate).toBe(false)
       expect(Buffer.compare(await readFile(path), jpeg)).toBe(0)
