@@ -10,7 +10,7 @@
  * event loop.
  */
 import { createHash } from 'node:crypto'
-import { close, closeSync, createReadStream, fstatSync, fsync, futimesSync, open as openCallback, openSync, statSync, write, type Stats } from 'node:fs'
+import { close, closeSync, constants, createReadStream, fstatSync, fsync, futimesSync, open as openCallback, openSync, statSync, write, type Stats } from 'node:fs'
 import { open, unlink, type FileHandle } from 'node:fs/promises'
 import { promisify } from 'node:util'
 import { inPageCache, readUpTo } from '../../src/core/files.js'
@@ -29,6 +29,18 @@ export async function syncFile (fd: number): Promise<void> {
 }
 
 const WRITE_CHUNK_BYTES = 1024 * 1024
+
+/** Whether `size` bytes go to disk in one write call (see `writeAll`). */
+export function fitsOneWrite (size: number): boolean {
+  return size <= WRITE_CHUNK_BYTES
+}
+
+/**
+ * Flags of a new file whose one write is also its sync: with O_DSYNC, the write returns once the
+ * bytes and what is needed to read them back are on stable storage, as write and fdatasync would,
+ * in one thread-pool round trip instead of two.
+ */
+export const CREATE_DSYNC = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_DSYNC
 
 /**
  * Writes all of `bytes` at `position`, at most 1 MiB per call: one round trip for a typical frame,

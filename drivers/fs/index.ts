@@ -27,7 +27,7 @@ import { parseImageRef } from '../../src/core/ref.js'
 import { verifiedStream } from '../../src/core/verified-stream.js'
 import { PrefixSharding, type ShardingStrategy } from '../../src/core/sharding.js'
 import type { AbortOptions, ImageEntry, ImageStat, ImageStorage, StorageResult, StoreOptions } from '../../src/core/types.js'
-import { closeFd, firstStored, fsyncDir, hashFile, holdsBytes, isDirectory, isMissing, openFd, openIfExists, readWhole, removeIfExists, statIfIntact, syncFile, writeAll } from './files.js'
+import { closeFd, CREATE_DSYNC, firstStored, fitsOneWrite, fsyncDir, hashFile, holdsBytes, isDirectory, isMissing, openFd, openIfExists, readWhole, removeIfExists, statIfIntact, syncFile, writeAll } from './files.js'
 import { deleteIfNotRenewed } from './prune.js'
 import { StoreRoot } from './root.js'
 import { verifyStore, walkStore, TEMP_DIR, type VerifyOptions, type VerifyReport } from './verify.js'
@@ -95,7 +95,7 @@ export class FilesystemDriver implements ImageStorage {
     await this.ensureRoot()
     const made = isDirectory(shard) ? undefined : this.makeShardDir(shard)
     const staged = made === undefined ? `${path}.${randomUUID()}.tmp` : join(this.root, TEMP_DIR, `${randomUUID()}.tmp`)
-    const [written, ready] = await Promise.allSettled([this.writeTemp(staged, async fd => { await writeAll(fd, bytes) }), made])
+    const [written, ready] = await Promise.allSettled([this.writeTemp(staged, async fd => { await writeAll(fd, bytes) }, fitsOneWrite(bytes.length)), made])
     if (ready.status === 'rejected') {
       if (written.status === 'fulfilled') await removeIfExists(written.value)
       throw ready.reason
@@ -122,15 +122,20 @@ export class FilesystemDriver implements ImageStorage {
     return await this.commit(temp, join(this.root, this.sharding.encode(digest.sha256)), digest, sameHash, signal)
   }
 
-  /** A complete, durable temp file written by `write`; removed again if anything fails. */
-  private async writeTemp (temp: string, write: (fd: number) => Promise<void>): Promise<string> {
+  /**
+   * A complete, durable temp file written by `write`; removed again if anything fails. A durable
+   * file written in one call (`oneWrite`) is opened with O_DSYNC (see CREATE_DSYNC): one round trip less.
+   */
+  private async writeTemp (temp: string, write: (fd: number) => Promise<void>, oneWrite = false): Promise<string> {
     await this.ensureRoot()
+    // with an exact mode, the chmod after the write is synced by fsync as before
+    const dsync = this.fsync && oneWrite && this.init.fileMode === undefined
     // the calls that change the tree are asynchronous: under fsync load they wait for the journal
-    const fd = await this.inShardDir(temp, async () => await openFd(temp, 'wx', this.init.fileMode ?? 0o666))
+    const fd = await this.inShardDir(temp, async () => await openFd(temp, dsync ? CREATE_DSYNC : 'wx', this.init.fileMode ?? 0o666))
     try {
       await write(fd)
       if (this.init.fileMode !== undefined) await chmod(temp, this.init.fileMode)
-      if (this.fsync) await syncFile(fd)
+      if (this.fsync && !dsync) await syncFile(fd)
     } catch (err) {
       await closeFd(fd)
       await removeIfExists(temp)

@@ -1,7 +1,9 @@
 import { createHook } from 'node:async_hooks'
+import { constants, readdirSync, readFileSync, readlinkSync } from 'node:fs'
 import { utimes } from 'node:fs/promises'
 import { describe, expect, it } from 'vitest'
-import { FilesystemDriver } from '../../../drivers/fs/index.js'
+import { FilesystemDriver, type FilesystemDriverInit } from '../../../drivers/fs/index.js'
+import { PrefixSharding } from '../../../src/core/sharding.js'
 import { testJpeg } from '../../../src/testing/index.js'
 import { tempDir } from '../../helpers/tmp.js'
 
@@ -19,6 +21,59 @@ async function roundTrips (work: () => Promise<unknown>): Promise<number> {
   }
   return count
 }
+
+/** The open flags of every temp file open when `work` starts an asynchronous fs call, as the kernel holds them. */
+async function tempFlags (work: () => Promise<unknown>): Promise<number[]> {
+  const flags: number[] = []
+  const hook = createHook({
+    init (_id, type) {
+      if (type !== 'FSREQCALLBACK') return
+      for (const fd of readdirSync('/proc/self/fd')) {
+        let target = ''
+        try { target = readlinkSync(`/proc/self/fd/${fd}`) } catch { continue }
+        if (target.endsWith('.tmp')) flags.push(parseInt(/^flags:\s+([0-7]+)/m.exec(readFileSync(`/proc/self/fdinfo/${fd}`, 'utf8'))![1]!, 8))
+      }
+    }
+  })
+  hook.enable()
+  try {
+    await work()
+  } finally {
+    hook.disable()
+  }
+  return flags
+}
+
+describe('FilesystemDriver: a durable store of a frame of at most 1 MiB syncs it with its write', () => {
+  // no shard directories (depth 0): every store goes to the same, existing directory
+  const driver = async (init: FilesystemDriverInit): Promise<FilesystemDriver> => {
+    const storage = new FilesystemDriver({ root: await tempDir(), sharding: new PrefixSharding({ depth: 0 }), ...init })
+    await storage.store(testJpeg(`first ${JSON.stringify(init)}`)) // the root and its .tmp exist
+    return storage
+  }
+
+  it('opened with O_DSYNC, it waits for one round trip more than a store without fsync (the directory), not two', async () => {
+    const durable = await driver({})
+    const plain = await driver({ fsync: false })
+    const frame = testJpeg('dsync', 600_000)
+    const flags = await tempFlags(async () => await durable.store(frame))
+    expect(flags.length).toBeGreaterThan(0)
+    expect(flags.every(f => (f & constants.O_DSYNC) === constants.O_DSYNC)).toBe(true)
+    expect(await roundTrips(async () => await durable.store(testJpeg('dsync 2', 600_000)))).toBe(await roundTrips(async () => await plain.store(testJpeg('dsync 2', 600_000))) + 1)
+    expect(Buffer.compare(await durable.fetch((await durable.store(frame)).hash), frame)).toBe(0)
+    await Promise.all([durable.close(), plain.close()])
+  })
+
+  it('a larger frame (written in pieces), an exact file mode (a chmod after the write) and no fsync: no O_DSYNC', async () => {
+    for (const [init, size] of [[{}, 2_000_000], [{ fileMode: 0o640 }, 600_000], [{ fsync: false }, 600_000]] as const) {
+      const storage = await driver(init)
+      const flags = await tempFlags(async () => await storage.store(testJpeg(`no dsync ${size}`, size)))
+      expect(flags.length).toBeGreaterThan(0)
+      expect(flags.some(f => (f & constants.O_DSYNC) === constants.O_DSYNC)).toBe(false)
+      await storage.close()
+    }
+  })
+})
 
 describe('FilesystemDriver: what a duplicate and a fetch cost in thread-pool round trips', () => {
   it('a frame stored in the last minute is compared, renewed and fetched with none; an older one with one read', async () => {
