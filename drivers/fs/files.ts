@@ -106,22 +106,22 @@ export async function hashFile (file: FileHandle | number, signal?: AbortSignal)
 
 /**
  * The stored object's stat if the file at `path` is intact by `check`, else undefined
- * (absent, truncated, corrupt): only an intact object counts as a duplicate. `check` is told
- * whether the object can be read synchronously (see `inPageCache`).
+ * (absent, truncated, corrupt): only an intact object counts as a duplicate. `check` is told to
+ * read synchronously when the caller runs `alone` and the object is in the page cache (see `inPageCache`).
  */
-export async function statIfIntact (path: string, size: number, check: (fd: number, cached: boolean) => Promise<boolean>): Promise<Stats | undefined> {
+export async function statIfIntact (path: string, size: number, check: (fd: number, sync: boolean) => Promise<boolean>, alone = false): Promise<Stats | undefined> {
   const fd = openSyncIfExists(path) // a lookup: microseconds
   if (fd === undefined) return undefined
   try {
     const stats = fstatSync(fd)
     if (!(stats.isFile() && stats.size === size)) return undefined
-    const cached = inPageCache(stats)
+    const sync = alone && inPageCache(stats)
     // A duplicate store is a store: the object is young again (retention ages objects by mtime).
     // Then it must still be in place: a prune sets a candidate aside before it deletes it, and puts
     // it back if it sees the new mtime; if the name is empty now, the caller writes the bytes anew.
     // A damaged object renewed here is replaced by the caller anyway.
     const renewed = renew(fd, stats)
-    if (!await check(fd, cached)) return undefined
+    if (!await check(fd, sync)) return undefined
     if (!renewed) return stats
     const now = statIfThere(path)
     return now !== undefined && now.ino === stats.ino && now.dev === stats.dev ? stats : undefined

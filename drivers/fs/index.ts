@@ -85,8 +85,8 @@ export class FilesystemDriver implements ImageStorage {
   private async storeBytes (bytes: Buffer, limits: InputLimits, signal?: AbortSignal): Promise<StorageResult> {
     const digest = await digestBytesInSlices(bytes, limits)
     const path = join(this.root, this.sharding.encode(digest.sha256))
-    const sameBytes = async (fd: number, cached: boolean): Promise<boolean> => await holdsBytes(fd, bytes, cached && this.running === 1)
-    const existing = await statIfIntact(path, bytes.length, sameBytes)
+    const sameBytes = async (fd: number, sync: boolean): Promise<boolean> => await holdsBytes(fd, bytes, sync)
+    const existing = await statIfIntact(path, bytes.length, sameBytes, this.running === 1)
     if (existing !== undefined) return this.result(digest, true, firstStored(existing))
     signal?.throwIfAborted()
     // Beside its final name: writers of different images never share a directory lock. In a new
@@ -148,12 +148,12 @@ export class FilesystemDriver implements ImageStorage {
   }
 
   /** Moves the temp into place without overwriting an intact object, then makes the name durable. */
-  private async commit (temp: string, path: string, digest: Digest, isIntact: (fd: number, cached: boolean) => Promise<boolean>, signal?: AbortSignal): Promise<StorageResult> {
+  private async commit (temp: string, path: string, digest: Digest, isIntact: (fd: number, sync: boolean) => Promise<boolean>, signal?: AbortSignal): Promise<StorageResult> {
     let existing
     try {
       signal?.throwIfAborted()
       if (!await this.linkIntoPlace(temp, path)) {
-        existing = await statIfIntact(path, digest.size, isIntact)
+        existing = await statIfIntact(path, digest.size, isIntact, this.running === 1)
         if (existing === undefined) await rename(temp, path) // the object there is damaged (or was just pruned): replace it, atomically
       }
     } catch (err) {
