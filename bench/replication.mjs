@@ -3,7 +3,7 @@
 // filesystem fetch; a reconcile of objects already replicated against listing both sides, with the
 // requests it makes counted. Ratios are measured side by side in one run, in alternating order.
 // Writes bench/RESULTS-replication.md and bench/results-replication.json.
-//   node bench/replication.mjs [--quick]
+//   node bench/replication.mjs [--quick] [--only drain|fetchHit|reconcile]
 import { execFileSync, spawnSync } from 'node:child_process'
 import { createServer, request } from 'node:http'
 import { existsSync } from 'node:fs'
@@ -80,7 +80,7 @@ async function drainVsRclone () {
     return rate
   }
   const rounds = { ours: [], rclone: [] }
-  for (let round = 0; round < 2; round++) {
+  for (let round = 0; round < 3; round++) {
     for (const [name, run] of round % 2 === 0 ? [['ours', ours], ['rclone', rclone]] : [['rclone', rclone], ['ours', ours]]) {
       const prefix = `${name}-${round}/`
       rounds[name].push(await run(prefix))
@@ -151,7 +151,9 @@ async function countingProxy (to) {
 }
 
 try {
-  for (const [name, section] of Object.entries({ fetchHit, reconcile: reconcileVsListing, drain: drainVsRclone })) {
+  // the drain first, in a fresh process's heap, as rclone's is; `--only drain` runs one section
+  const only = process.argv.includes('--only') ? process.argv[process.argv.indexOf('--only') + 1] : undefined
+  for (const [name, section] of Object.entries({ drain: drainVsRclone, fetchHit, reconcile: reconcileVsListing }).filter(([name]) => only === undefined || name === only)) {
     log(`\n== replication: ${name}`)
     const started = performance.now()
     await section()
@@ -162,6 +164,7 @@ try {
   await cluster.stop()
   await rm(scratch, { recursive: true, force: true })
 }
+if (process.argv.includes('--only')) process.exit(0) // one section: printed, not recorded
 const file = quick ? 'results-replication-quick' : 'results-replication'
 const last = JSON.parse(await readFile(join(here, `${file}.json`), 'utf8').catch(() => '{}'))
 results.history = [...(last.history ?? []), ...(last.date === undefined ? [] : [{ date: last.date, targets: last.targets }])].slice(-10)

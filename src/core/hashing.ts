@@ -6,6 +6,7 @@ import { createHash, type Hash } from 'node:crypto'
 import { InvalidInputError } from './errors.js'
 import { tooLarge, type ImageSource, type InputLimits } from './input.js'
 import { SNIFF_BYTES, sniffImageType, UNKNOWN_MIME_TYPE } from './mime.js'
+import { SHA256_HEX } from './ref.js'
 
 export interface Digest {
   sha256: string
@@ -31,25 +32,38 @@ export class ImageHasher {
     if (this.size > this.limits.maxBytes) throw tooLarge(this.limits)
     if (this.mimeType === undefined) {
       this.head = Buffer.concat([this.head, chunk.subarray(0, SNIFF_BYTES)])
-      if (this.head.length >= SNIFF_BYTES) this.mimeType = this.checkType()
+      if (this.head.length >= SNIFF_BYTES) this.mimeType = typeOf(this.head, this.limits)
     }
     this.hash.update(chunk)
   }
 
   /** Ends the input: the hex SHA-256, the size and the sniffed type. */
   digest (): Digest {
-    if (this.size === 0) throw new InvalidInputError('Empty input: there is no image to store')
-    const mimeType = this.mimeType ?? this.checkType()
+    if (this.size === 0) throw emptyInput()
+    const mimeType = this.mimeType ?? typeOf(this.head, this.limits)
     return { sha256: this.hash.digest('hex'), size: this.size, mimeType }
   }
-
-  private checkType (): string {
-    const type = sniffImageType(this.head)
-    if (type !== undefined) return type
-    if (this.limits.allowNonImage) return UNKNOWN_MIME_TYPE
-    throw new InvalidInputError(`Input is not an image: no JPEG, PNG, WebP, GIF, BMP, TIFF, HEIC or AVIF signature (set ${this.limits.names?.allowNonImage ?? 'allowNonImage'} to store any bytes)`)
-  }
 }
+
+/**
+ * The digest of bytes whose SHA-256 the caller has verified already: the size and type checks of a
+ * store, without hashing again. Only for a driver whose server checks that SHA-256 on arrival.
+ */
+export function digestKnown (bytes: Buffer, sha256: string, limits: InputLimits): Digest {
+  if (typeof sha256 !== 'string' || !SHA256_HEX.test(sha256)) throw new InvalidInputError(`Expected the SHA-256 hex of the bytes, got ${JSON.stringify(sha256)}`)
+  if (bytes.length > limits.maxBytes) throw tooLarge(limits)
+  if (bytes.length === 0) throw emptyInput()
+  return { sha256: sha256.toLowerCase(), size: bytes.length, mimeType: typeOf(bytes.subarray(0, SNIFF_BYTES), limits) }
+}
+
+function typeOf (head: Buffer, limits: InputLimits): string {
+  const type = sniffImageType(head)
+  if (type !== undefined) return type
+  if (limits.allowNonImage) return UNKNOWN_MIME_TYPE
+  throw new InvalidInputError(`Input is not an image: no JPEG, PNG, WebP, GIF, BMP, TIFF, HEIC or AVIF signature (set ${limits.names?.allowNonImage ?? 'allowNonImage'} to store any bytes)`)
+}
+
+const emptyInput = (): InvalidInputError => new InvalidInputError('Empty input: there is no image to store')
 
 /** Hashes bytes already in memory: the same checks as a stream, in one call. */
 export function digestBytes (bytes: Buffer, limits: InputLimits): Digest {

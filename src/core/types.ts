@@ -114,6 +114,12 @@ export interface ImageStorage {
    * sees the renewal, or the store sees the object gone.
    */
   deleteIfNotRenewed?: (ref: string, lastStoredAt: Date, options?: AbortOptions) => Promise<boolean>
+  /**
+   * Stores bytes whose SHA-256 the caller has verified already, without hashing them again: only a
+   * driver whose server checks that SHA-256 on arrival offers it (S3: it is the signed payload
+   * hash), so bytes that do not match are refused, never stored. Replication copies with it.
+   */
+  storeKnown?: (bytes: Buffer, sha256: string, options?: StoreOptions) => Promise<StorageResult>
   /** The local directory that holds each object as the file `{root}/{key}`: nginx can send it, variants are cached beside it. */
   readonly root?: string
   /** Where the store is, safe to print (never a credential): an absolute root, `s3://bucket/prefix at endpoint`, an API URL. */

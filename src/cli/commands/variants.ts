@@ -38,7 +38,7 @@ export const variants: Command = {
         for (const name of names) {
           let cached = false
           try {
-            cached = await cache.has(ref, name)
+            cached = entry.sha256 !== undefined ? cache.isCached(entry.sha256, name) : await cache.has(ref, name)
           } catch (err) {
             failed(ref, name, err)
             continue

@@ -144,7 +144,9 @@ export function scan (job: UnitJob, deps: ScanDeps): { keys: string[], actual: s
     key.slice(0, key.length - 68).replaceAll('/', '') === name.slice(0, job.depth * job.width)
   const sha256 = deps.hash === undefined ? (bytes: Buffer) => deps.createHash('sha256').update(bytes).digest('hex') : (bytes: Buffer) => deps.hash!('sha256', bytes)
   // A file's stat and bytes from one open (open, fstat, read, close: readFileSync and a statSync
-  // take two calls more), into one buffer reused for every file that fits; null if it is gone
+  // take three calls more), into one buffer reused for every file that fits; null if it is gone.
+  // A read asks for more than the size: fewer is the end (no second read to see it), and all of
+  // it a file that grew, read on to its end (it then hashes as damaged).
   let scratch = Buffer.allocUnsafe(1 << 20)
   const statAndRead = (path: string): { stats: Stats, bytes: Buffer } | null => {
     let fd
@@ -157,8 +159,11 @@ export function scan (job: UnitJob, deps: ScanDeps): { keys: string[], actual: s
       const stats = deps.fstatSync(fd)
       if (stats.size >= scratch.length) scratch = Buffer.allocUnsafe(stats.size + 1)
       let length = 0
-      for (let got; length < scratch.length && (got = deps.readSync(fd, scratch, length, scratch.length - length, length)) > 0;) length += got
-      return { stats, bytes: scratch.subarray(0, length) } // (a file that grew past its size reads as damaged)
+      for (let got; length < scratch.length && (got = deps.readSync(fd, scratch, length, scratch.length - length, length)) > 0;) {
+        length += got
+        if (length === stats.size) break // the read asked for more: this is the end
+      }
+      return { stats, bytes: scratch.subarray(0, length) }
     } catch {
       return null
     } finally {

@@ -6,6 +6,7 @@
 import type { S3Client, S3ClientConfig } from '@aws-sdk/client-s3'
 import { NotFoundError, passThrough, serviceUnavailable, settingName, type SettingNames } from '../../core/errors.js'
 import { optionalPeer } from '../../core/optional-peer.js'
+import { bucketBase, Uploader, type Identity } from './put.js'
 
 export type Sdk = typeof import('@aws-sdk/client-s3')
 export type Send = (command: unknown) => Promise<any>
@@ -31,6 +32,7 @@ export class S3Connection {
   readonly endpoint: string
   readonly #credentials?: ClientSettings['credentials']
   #client?: Promise<{ client: S3Client, sdk: Sdk }>
+  #uploader?: Promise<Uploader>
 
   constructor (private readonly settings: ClientSettings) {
     this.endpoint = settings.endpoint === undefined ? `https://s3.${settings.region}.amazonaws.com` : String(settings.endpoint).replace(/\/$/, '')
@@ -65,6 +67,28 @@ export class S3Connection {
       throw err
     })
     return await this.#client
+  }
+
+  /**
+   * A PUT of `bytes` (whose SHA-256 is `sha256`) as `key`, without the SDK (put.ts): true once
+   * written; with `ifAbsent`, false if the key was taken (412).
+   */
+  async upload (key: string, bytes: Buffer, sha256: string, headers: Record<string, string>, ifAbsent: boolean, signal?: AbortSignal): Promise<boolean> {
+    this.#uploader ??= this.connect().then(({ client }) => {
+      const { settings } = this
+      const pathStyle = settings.forcePathStyle ?? (settings.endpoint !== undefined || settings.bucket.includes('.'))
+      // the credentials given, else those the SDK's chain finds (and renews)
+      const identity = this.#credentials === undefined ? client.config.credentials as () => Promise<Identity> : async () => this.#credentials!
+      return new Uploader(bucketBase(this.endpoint, settings.bucket, pathStyle), settings.region, identity, settings.timeoutMs)
+    })
+    try {
+      const answer = await (await this.#uploader).put(key, bytes, sha256, ifAbsent ? { ...headers, 'if-none-match': '*' } : headers, signal)
+      if (answer.status < 300) return true
+      if (answer.status === 412 && ifAbsent) return false
+      throw Object.assign(new Error(answer.message), { name: answer.code, $metadata: { httpStatusCode: answer.status } })
+    } catch (err) {
+      throw this.failure(err, 'PutObject', signal)
+    }
   }
 
   /** One request with the timeout, its failures made ours; a 404 is `ERR_NOT_FOUND` for `subject` (a hash or a key). */
@@ -109,8 +133,10 @@ export class S3Connection {
   }
 
   destroy (): void {
-    const connected = this.#client
+    const [connected, uploader] = [this.#client, this.#uploader]
     this.#client = undefined
+    this.#uploader = undefined
+    void uploader?.then(u => { u.destroy() }, () => {})
     void connected?.then(({ client }) => client.destroy(), () => {})
   }
 }

@@ -4,8 +4,8 @@
  * with `rclone` or `aws s3 sync` is a valid store, and the other way round.
  *
  * - A store is one `PutObject` with `If-None-Match: *`: one writer per image, on any host (store.ts).
- * - Uploads carry `Content-MD5` and a signed payload hash: the server refuses bytes altered on the
- *   way. `fetch` re-hashes; `fetchStream` verifies as it flows, as on the filesystem.
+ * - Uploads are signed with the SHA-256 of the body (the object's name): the server refuses bytes
+ *   altered on the way. `fetch` re-hashes; `fetchStream` verifies as it flows, as on the filesystem.
  * - A store holds the whole input in memory (at most `maxBytes`), to hash it before the upload.
  * - `@aws-sdk/client-s3` (and `@aws-sdk/s3-request-presigner` for `url()`) are loaded on first use.
  *
@@ -17,8 +17,8 @@
  * ```
  */
 import type { Readable } from 'node:stream'
-import { ConfigError, IntegrityError, NotFoundError, settingName } from '../../core/errors.js'
-import { readAll } from '../../core/hashing.js'
+import { IntegrityError, NotFoundError } from '../../core/errors.js'
+import { digestKnown, readAll, type Digest } from '../../core/hashing.js'
 import { readInput, type ImageInput } from '../../core/input.js'
 import { resolveLimits } from '../../core/limits.js'
 import { sniffImageType, UNKNOWN_MIME_TYPE } from '../../core/mime.js'
@@ -31,7 +31,7 @@ import { verifiedStream } from '../../core/verified-stream.js'
 import type { VerifyOptions, VerifyReport } from '../../core/verify-report.js'
 import { PruneClaims } from './claim.js'
 import { loadPresigner, S3Connection } from './client.js'
-import { DEFAULT_S3_REGION, DEFAULT_S3_TIMEOUT_MS, type S3DriverInit } from './init.js'
+import { checkedPlace, DEFAULT_S3_REGION, DEFAULT_S3_TIMEOUT_MS, type S3DriverInit } from './init.js'
 import { S3Objects } from './objects.js'
 import { putOnce } from './store.js'
 import { S3Quarantine, verifyBucket } from './verify.js'
@@ -55,15 +55,12 @@ export class S3Driver implements ImageStorage {
   private readonly claims: PruneClaims
 
   constructor (init: S3DriverInit) {
-    const name = (option: string): string => settingName(init?.settingNames, option)
-    if (typeof init?.bucket !== 'string' || !/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(init.bucket)) throw new ConfigError(name('bucket'), `expected an S3 bucket name (3 to 63 of a-z 0-9 . -), got ${JSON.stringify(init?.bucket)}`)
-    const prefix = init.prefix ?? ''
-    if (prefix.startsWith('/') || /[^\w./-]|\.\.|\/\//.test(prefix)) throw new ConfigError(name('prefix'), `expected a key prefix such as frames/ (letters, digits, _ . - /; no leading /), got ${JSON.stringify(prefix)}`)
+    const { bucket, prefix } = checkedPlace(init)
     this.init = { ...init, credentials: undefined }
-    this.bucket = init.bucket
-    this.prefix = prefix === '' || prefix.endsWith('/') ? prefix : `${prefix}/`
+    this.bucket = bucket
+    this.prefix = prefix
     this.connection = new S3Connection({
-      bucket: init.bucket,
+      bucket,
       endpoint: init.endpoint,
       region: init.region ?? DEFAULT_S3_REGION,
       credentials: init.credentials,
@@ -87,10 +84,22 @@ export class S3Driver implements ImageStorage {
       options.signal?.throwIfAborted()
       const limits = resolveLimits(this.init, options)
       const { bytes, digest } = await readAll(await readInput(input, limits), limits, options.signal)
-      const { sha256 } = digest
-      const { isDuplicate, storedAt } = await putOnce(this.objects, this.claims, this.objectKey(sha256), bytes, digest, options.signal)
-      return { ...digest, hash: sha256, key: this.keyOf(sha256), path: this.pathOf(sha256), isDuplicate, storedAt }
+      return await this.put(bytes, digest, options.signal)
     })
+  }
+
+  /** A store of bytes whose SHA-256 is known: not hashed here, the server checks it (the signed payload hash). */
+  async storeKnown (bytes: Buffer, sha256: string, options: StoreOptions = {}): Promise<StorageResult> {
+    return await traced('store', this.driver, sha256, async () => {
+      options.signal?.throwIfAborted()
+      return await this.put(bytes, digestKnown(bytes, sha256, resolveLimits(this.init, options)), options.signal)
+    })
+  }
+
+  private async put (bytes: Buffer, digest: Digest, signal?: AbortSignal): Promise<StorageResult> {
+    const { sha256 } = digest
+    const { isDuplicate, storedAt } = await putOnce(this.objects, this.claims, this.objectKey(sha256), bytes, digest, signal)
+    return { ...digest, hash: sha256, key: this.keyOf(sha256), path: this.pathOf(sha256), isDuplicate, storedAt }
   }
 
   async fetch (ref: string, options: AbortOptions = {}): Promise<Buffer> {

@@ -1,7 +1,7 @@
 /**
  * The copier: drains the outbox into the replicas. A copy is the primary's bytes (verified by its
- * fetch) stored on the replica, whose store acknowledges their SHA-256 (S3: Content-MD5 and the
- * signed payload hash; IPFS: the CID the node computes); only then is the outbox entry removed
+ * fetch) stored on the replica, whose store acknowledges their SHA-256 (S3: the signed payload
+ * hash, which the server checks; IPFS: the CID the node computes); only then is the outbox entry removed
  * and the ledger told. A replica that fails is retried with backoff (1 s, doubling, at most 5 min);
  * it never blocks a store, it only grows the backlog. Several copies at once per replica.
  */
@@ -61,7 +61,10 @@ export class Copier {
           return 'gone'
         }
       }
-      const stored = await replica.storage.store(source, { allowNonImage: true, signal })
+      const { storage } = replica
+      const options = { allowNonImage: true, signal }
+      // verified already: a replica whose server checks the SHA-256 (S3) is not made to hash it again
+      const stored = storage.storeKnown !== undefined ? await storage.storeKnown(source, sha256, options) : await storage.store(source, options)
       if (stored.sha256 !== sha256) throw new IntegrityError(sha256, stored.sha256, stored.path)
       await this.ledger.append(replica.name, [{ sha256, at: Date.now(), how: 'upload' }])
       await this.outbox.done(replica.name, sha256)

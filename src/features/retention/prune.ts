@@ -1,8 +1,9 @@
 /**
  * Retention: deletes objects by age and by a byte budget, oldest first, never a protected one, and
  * never one that a store renewed while the prune ran (on drivers with `deleteIfNotRenewed`). In
- * bounded memory at any size: ages and sizes come from the listing (no request per object), an
- * age limit deletes while it lists, and a budget finds its cut first (budget.ts).
+ * bounded memory at any size, in one walk: ages and sizes come from the listing (no request per
+ * object), an age limit deletes while it lists, and a budget spills what it may delete to a file
+ * (spill.ts), where it finds its cut (budget.ts) and takes it.
  *
  * @example
  * ```ts
@@ -23,6 +24,7 @@ import type { AbortOptions, ImageEntry, ImageStorage } from '../../core/types.js
 import { Histogram, MAX_HELD, type Cut } from './budget.js'
 import { keeper, type Keep, type KeepCandidate } from './keep.js'
 import { listing, remove } from './objects.js'
+import { Spill } from './spill.js'
 
 export type PruneCandidate = KeepCandidate & { chosenBy?: 'age' | 'budget' }
 
@@ -81,7 +83,7 @@ export interface PruneReport {
   variantsRemoved: number
   dryRun: boolean
   interrupted: boolean
-  /** Listing passes over the store: 1 for an age limit, 2 or more for a budget. */
+  /** Listing passes over the store: 1 (a budget reads its spill file again, not the store). */
   passes: number
 }
 
@@ -117,37 +119,14 @@ async function run (storage: ImageStorage, options: PruneOptions): Promise<Prune
   }
   const candidateOf = (entry: ImageEntry): PruneCandidate => ({ hash: entry.hash, sha256: entry.sha256, size: entry.size ?? 0, lastStoredAt: entry.lastStoredAt })
 
-  // A budget's cut, found by listing passes that count (the first one counts everything too).
-  let cut: Cut | undefined
-  if (maxBytes !== undefined) {
-    let histogram: Histogram | undefined = new Histogram()
-    let excess: number | undefined
-    while (histogram !== undefined) {
-      report.passes++
-      let total = 0
-      let ageBytes = 0
-      for await (const entry of listing(storage, options)) {
-        const object = candidateOf(entry)
-        total += object.size
-        let kind = verdict(object)
-        if (typeof kind !== 'string') kind = await kind
-        if (kind !== 'eligible') continue
-        const time = object.lastStoredAt!.getTime()
-        if (time < cutoff) ageBytes += object.size
-        else histogram.add(time, object.size)
-      }
-      excess ??= total - ageBytes - maxBytes
-      if (excess <= 0) break
-      const found: Cut & { held: number } = histogram.cut(cut?.bytes ?? excess)
-      cut = found
-      histogram = found.held > MAX_HELD ? histogram.finer(found) : undefined
-    }
-  }
-
-  // The pass that deletes (or counts): age-chosen and before the cut as it lists, the cut's own at the end.
-  report.passes++
-  const held: PruneCandidate[] = []
-  async function * chosen (): AsyncGenerator<PruneCandidate> {
+  // One walk of the store: the age limit's choices go as they are listed; with a budget, the
+  // other eligible objects are counted by time and spilled to a file, where the cut is found
+  // (finer over the spill while its slice holds too many to sort) and taken.
+  report.passes = 1
+  const spill = maxBytes === undefined ? undefined : await Spill.create()
+  async function * chosen (spill: Spill | undefined): AsyncGenerator<PruneCandidate> {
+    const histogram = new Histogram()
+    let ageBytes = 0
     for await (const entry of listing(storage, options)) {
       const object = candidateOf(entry)
       report.examined++
@@ -162,16 +141,37 @@ async function run (storage: ImageStorage, options: PruneOptions): Promise<Prune
         continue
       }
       const time = object.lastStoredAt!.getTime()
-      // chosenBy set on the candidate itself (made for this pass): a million objects, no copy each
-      if (time < cutoff || (cut !== undefined && time < cut.before)) {
-        object.chosenBy = time < cutoff ? 'age' : 'budget'
+      if (time < cutoff) {
+        ageBytes += object.size
+        object.chosenBy = 'age' // set on the candidate itself (made for this walk): a million objects, no copy each
         yield object
-      } else if (cut !== undefined && time < cut.end && cut.bytes > 0) held.push(object)
-      else report.kept++
+      } else if (spill !== undefined) {
+        histogram.add(time, object.size)
+        spill.add(object)
+      } else report.kept++
     }
-    if (signal?.aborted === true) return
+    if (spill === undefined || signal?.aborted === true) return
+    const excess = report.totalBytes - ageBytes - maxBytes!
+    if (excess <= 0) {
+      report.kept += spill.count
+      return
+    }
+    let cut: Cut & { held: number } = histogram.cut(excess)
+    for (let finer = histogram.finer(cut); cut.held > MAX_HELD && finer !== undefined; finer = finer.finer(cut)) {
+      const slice = finer
+      for (const _ of spill.read((time, size) => { slice.add(time, size); return false }));
+      cut = finer.cut(cut.bytes)
+    }
+    const held: PruneCandidate[] = []
+    const { before, end } = cut
+    for (const object of spill.read(time => time < end || (report.kept++, false))) {
+      if (object.lastStoredAt!.getTime() < before) {
+        object.chosenBy = 'budget'
+        yield object
+      } else held.push(object)
+    }
     held.sort((a, b) => a.lastStoredAt!.getTime() - b.lastStoredAt!.getTime() || (a.hash < b.hash ? -1 : 1))
-    let needed = cut?.bytes ?? 0
+    let needed = cut.bytes
     for (const object of held) {
       if (needed <= 0) report.kept++
       else {
@@ -189,23 +189,27 @@ async function run (storage: ImageStorage, options: PruneOptions): Promise<Prune
     if (report.newestChosen === undefined || time > report.newestChosen) report.newestChosen = time
     if (dryRun) chosenBytes += object.size
   }
-  if (dryRun && options.onCandidate === undefined) for await (const object of chosen()) count(object) // nothing to wait for
-  else await forEachConcurrent(chosen(), options.concurrency ?? 4, async object => {
-    count(object)
-    await options.onCandidate?.(object)
-    if (dryRun) return
-    if (await remove(storage, object, signal)) {
-      report.deleted++
-      report.bytesFreed += object.size
-      if (options.variants !== undefined && object.sha256 !== undefined) {
-        const removed = await options.variants.remove(object.sha256)
-        report.variantsRemoved += removed // added after the await: deletions run side by side
+  try {
+    if (dryRun && options.onCandidate === undefined) for await (const object of chosen(spill)) count(object) // nothing to wait for
+    else await forEachConcurrent(chosen(spill), options.concurrency ?? 4, async object => {
+      count(object)
+      await options.onCandidate?.(object)
+      if (dryRun) return
+      if (await remove(storage, object, signal)) {
+        report.deleted++
+        report.bytesFreed += object.size
+        if (options.variants !== undefined && object.sha256 !== undefined) {
+          const removed = await options.variants.remove(object.sha256)
+          report.variantsRemoved += removed // added after the await: deletions run side by side
+        }
+      } else {
+        report.renewed++
       }
-    } else {
-      report.renewed++
-    }
-    options.onProgress?.({ phase: 'delete', done: report.deleted + report.renewed })
-  })
+      options.onProgress?.({ phase: 'delete', done: report.deleted + report.renewed })
+    })
+  } finally {
+    await spill?.remove()
+  }
   report.interrupted = signal?.aborted === true
   if (dryRun) {
     report.wouldDelete = report.chosenByAge + report.chosenByBudget

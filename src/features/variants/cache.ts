@@ -65,7 +65,7 @@ export class VariantCache {
 
   /** Whether an entry is there: a lookup, no read. */
   holds (sha256: string, preset: ResolvedPreset): boolean {
-    return this.known.has(`${sha256}/${preset.name}.${preset.id}`) || this.find(sha256, preset) !== undefined
+    return (this.known.size > 0 && this.known.has(`${sha256}/${preset.name}.${preset.id}`)) || this.find(sha256, preset) !== undefined
   }
 
   /** The verified bytes of the cached variant, or undefined (none, or a damaged one, now removed). */
@@ -202,8 +202,10 @@ export class VariantCache {
 
   /** A lookup in the shard's folder (a few dozen names): synchronous, microseconds, no round trip. */
   private find (sha256: string, preset: ResolvedPreset): string | undefined {
+    const names = this.listings.names(this.folderOf(sha256))
+    if (names.length === 0) return undefined // (most folders, in a first run over millions: no string made)
     const prefix = `${sha256}.${preset.name}.${preset.id}.`
-    return this.listings.names(this.folderOf(sha256)).find(name => name.startsWith(prefix) && ENTRY.test(name))
+    return names.find(name => name.startsWith(prefix) && ENTRY.test(name))
   }
 
   /** Remembers an entry's name, the oldest forgotten past a bound (a pre-generation of millions must not hold them all). */

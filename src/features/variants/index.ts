@@ -14,7 +14,7 @@
 import { availableParallelism } from 'node:os'
 import { join } from 'node:path'
 import { readInteger, readString } from '../../core/config.js'
-import { ConfigError, NotFoundError } from '../../core/errors.js'
+import { ConfigError, InvalidRefError, NotFoundError } from '../../core/errors.js'
 import type { Logger } from '../../core/logger.js'
 import { asSha256 } from '../../core/ref.js'
 import { SPECIAL_DIRS } from '../../core/special-dirs.js'
@@ -126,6 +126,13 @@ export class Variants {
    */
   async has (ref: string, presetName: string, options: AbortOptions = {}): Promise<boolean> {
     return this.cache.holds(await this.sha256Of(ref, options), this.preset(presetName))
+  }
+
+  /** `has` for a SHA-256 hex (as a listing gives it), at once: a run over millions asks it per object, with no promise each. */
+  isCached (sha256: string, presetName: string): boolean {
+    const hex = asSha256(sha256)
+    if (hex === undefined) throw new InvalidRefError(sha256, 'expected a SHA-256 hex')
+    return this.cache.holds(hex, this.preset(presetName))
   }
 
   /** Removes every cached variant of `ref`'s image; how many there were. */

@@ -67,6 +67,19 @@ export function storeCases ({ test, expect, testJpeg, testPng, countObjects }: S
     }
   })
 
+  test('storeKnown, where offered: the bytes under the SHA-256 given; a SHA-256 that is not theirs is refused, and nothing is stored', async storage => {
+    if (storage.storeKnown === undefined) return
+    const jpeg = testJpeg('store-known', 4096)
+    const result = await storage.storeKnown(jpeg, sha256(jpeg))
+    expect(result).toMatchObject({ sha256: sha256(jpeg), size: jpeg.length, mimeType: 'image/jpeg' })
+    expect(Buffer.compare(await storage.fetch(result.hash), jpeg)).toBe(0)
+    const other = testJpeg('store-known, another', 4096)
+    const before = await countObjects(storage)
+    await expect(storage.storeKnown(jpeg, sha256(other))).rejects.toHaveProperty('code')
+    expect(await storage.exists(sha256(other))).toBe(false)
+    expect(await countObjects(storage)).toBe(before)
+  })
+
   test('rejects bad input with a typed error and stores nothing', async storage => {
     const jpeg = testJpeg('bad-input', 5000)
     const cases: Array<[Parameters<ImageStorage['store']>[0], string, object?]> = [

@@ -2,9 +2,9 @@
  * The S3 driver against a real Ceph RADOS Gateway (test/setup/ceph.ts starts one), or the S3 that
  * SAI_TEST_S3_* names.
  */
-import { execFileSync, spawn } from 'node:child_process'
+import { execFileSync, spawn, spawnSync } from 'node:child_process'
 import { createHash } from 'node:crypto'
-import { readFile } from 'node:fs/promises'
+import { readFile, writeFile } from 'node:fs/promises'
 import { createServer, request as httpRequest, type Server } from 'node:http'
 import { createServer as createNetServer, type Server as NetServer, type Socket } from 'node:net'
 import { join } from 'node:path'
@@ -14,6 +14,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
 import type { ImageStorage } from '../../../src/core/types.js'
 import { FilesystemDriver } from '../../../src/drivers/fs/index.js'
 import { S3Driver, type S3DriverInit } from '../../../src/drivers/s3/index.js'
+import { bucketBase } from '../../../src/drivers/s3/put.js'
 import { createImageHandler } from '../../../src/features/http/index.js'
 import { createImageStorage } from '../../../src/features/factory/index.js'
 import { prune } from '../../../src/features/retention/prune.js'
@@ -174,6 +175,25 @@ describe('S3Driver on a real RADOS Gateway', () => {
     }
   })
 
+  it('storeKnown stores bytes under the SHA-256 given without hashing them here: the server checks it, and refuses bytes that do not match', async () => {
+    const storage = fresh()
+    const jpeg = testJpeg(`known ${Date.now()}`, 200_000)
+    const h = sha256(jpeg)
+    expect(await storage.storeKnown(jpeg, h.toUpperCase())).toMatchObject({ hash: h, sha256: h, size: jpeg.length, mimeType: 'image/jpeg', isDuplicate: false })
+    expect((await storage.fetch(h)).equals(jpeg)).toBe(true)
+    expect(await storage.storeKnown(jpeg, h)).toMatchObject({ hash: h, isDuplicate: true })
+    // a SHA-256 that is not the bytes': the gateway recomputes it from the body and refuses them
+    const other = testJpeg(`not these bytes ${Date.now()}`, 200_000)
+    const wrong = sha256(other)
+    await expect(storage.storeKnown(jpeg, wrong)).rejects.toMatchObject({ code: 'ERR_STORAGE_UNAVAILABLE', message: expect.stringContaining('XAmzContentSHA256Mismatch') })
+    expect(await storage.exists(wrong)).toBe(false)
+    await expect(raw.send(new HeadObjectCommand({ Bucket: bucket, Key: storage.prefix + storage.keyOf(wrong) }))).rejects.toMatchObject({ name: 'NotFound' })
+    // the checks of a store, without the hash
+    await expect(storage.storeKnown(jpeg, 'abc')).rejects.toMatchObject({ code: 'ERR_INVALID_INPUT' })
+    await expect(storage.storeKnown(Buffer.from('plain text, not an image'), sha256(Buffer.from('plain text, not an image')))).rejects.toMatchObject({ code: 'ERR_INVALID_INPUT' })
+    await expect(storage.storeKnown(jpeg, h, { maxBytes: 1000 })).rejects.toMatchObject({ code: 'ERR_TOO_LARGE' })
+  })
+
   it('a gateway that never answers, or stalls in the middle of a body, is ERR_STORAGE_UNAVAILABLE after timeoutMs', async () => {
     // a real socket that accepts and then says nothing (or half a body): faults a healthy Ceph will not make on demand
     const jpeg = testJpeg(`stalled ${Date.now()}`, 50_000)
@@ -225,6 +245,28 @@ describe('S3Driver on a real RADOS Gateway', () => {
     expect(() => createImageStorage({}, { SAI_IMAGE_STORAGE_DRIVER: 's3', SAI_S3_BUCKET: 'Bad_Bucket' })).toThrow(expect.objectContaining({ code: 'ERR_CONFIG', variable: 'SAI_S3_BUCKET' }))
     expect(() => createImageStorage({}, { SAI_IMAGE_STORAGE_DRIVER: 's3', SAI_S3_BUCKET: bucket, SAI_S3_TIMEOUT_MS: 'soon' })).toThrow(expect.objectContaining({ variable: 'SAI_S3_TIMEOUT_MS' }))
     expect(() => createImageStorage({}, { SAI_IMAGE_STORAGE_DRIVER: 's3', SAI_S3_BUCKET: bucket, SAI_S3_ENDPOINT: 'ftp://x' })).toThrow(expect.objectContaining({ variable: 'SAI_S3_ENDPOINT' }))
+  })
+
+  it('without credentials given, stores (and reads) with those the SDK\'s chain finds: AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY', async () => {
+    const dir = await tempDir('s3-chain')
+    const jpeg = testJpeg(`chain ${Date.now()}`, 100_000)
+    await writeFile(join(dir, 'frame.jpg'), jpeg)
+    const { SAI_S3_ACCESS_KEY_ID, SAI_S3_SECRET_ACCESS_KEY, ...rest } = env
+    const chained = { ...rest, SAI_IMAGE_STORAGE_DRIVER: 's3', SAI_S3_PREFIX: `chain-${Date.now()}/`, AWS_ACCESS_KEY_ID: s3.accessKeyId, AWS_SECRET_ACCESS_KEY: s3.secretAccessKey, AWS_CONFIG_FILE: join(dir, 'none'), AWS_SHARED_CREDENTIALS_FILE: join(dir, 'none') }
+    const stored = JSON.parse(execFileSync(process.execPath, [cli, 'store', join(dir, 'frame.jpg'), '--json'], { env: chained, encoding: 'utf8' }))
+    expect(stored).toMatchObject({ sha256: sha256(jpeg), isDuplicate: false })
+    expect((await new S3Driver({ ...init, prefix: chained.SAI_S3_PREFIX }).fetch(sha256(jpeg))).equals(jpeg)).toBe(true)
+    // a wrong secret from the chain is refused, and not shown
+    const wrong = spawnSync(process.execPath, [cli, 'store', join(dir, 'frame.jpg'), '--json'], { env: { ...chained, SAI_S3_PREFIX: `chain-wrong-${Date.now()}/`, AWS_SECRET_ACCESS_KEY: 'not-the-secret-0123456789' }, encoding: 'utf8' })
+    expect(wrong.status).toBe(5) // ERR_STORAGE_UNAVAILABLE
+    expect(JSON.parse(wrong.stdout)).toMatchObject({ error: { code: 'ERR_STORAGE_UNAVAILABLE', message: expect.stringContaining('access denied') } })
+    expect(wrong.stdout + wrong.stderr).not.toContain('not-the-secret-0123456789')
+  })
+
+  it('uploads go path style to an endpoint, virtual-hosted to AWS', () => {
+    expect(bucketBase('http://127.0.0.1:7480', 'frames', true).href).toBe('http://127.0.0.1:7480/frames')
+    expect(bucketBase('http://gw.lan/s3/', 'frames', true).href).toBe('http://gw.lan/s3/frames')
+    expect(bucketBase('https://s3.eu-west-1.amazonaws.com', 'frames', false).href).toBe('https://frames.s3.eu-west-1.amazonaws.com/')
   })
 
   it('a missing bucket is ERR_STORAGE_UNAVAILABLE with a hint; a missing key is ERR_NOT_FOUND', async () => {

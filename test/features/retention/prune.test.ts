@@ -153,6 +153,27 @@ describe('prune on the filesystem driver', () => {
 })
 
 describe('prune on other drivers', () => {
+  it('a budget whose cut falls among 60,000 objects of the same hour: cut finer in its spill file, the oldest taken, in one walk', async () => {
+    const storage = new MemoryDriver()
+    for (let i = 0; i < 60_000; i++) await storage.store(testJpeg(`same hour ${i}`, 700))
+    const entries: Array<{ hash: string, size: number, time: number }> = []
+    for await (const e of storage.list()) entries.push({ hash: e.hash, size: e.size!, time: e.lastStoredAt!.getTime() })
+    const total = entries.reduce((sum, e) => sum + e.size, 0)
+    const maxBytes = Math.floor(total * 0.4)
+    const chosen: string[] = []
+    const report = await prune(storage, { maxBytes, dryRun: true, minAgeMs: 0, onCandidate: c => { chosen.push(c.hash) } })
+    // the oldest first (by time, then hash), until the budget is met and not one more
+    entries.sort((a, b) => a.time - b.time || (a.hash < b.hash ? -1 : 1))
+    const expected: string[] = []
+    for (let freed = 0, i = 0; freed < total - maxBytes; i++) {
+      expected.push(entries[i]!.hash)
+      freed += entries[i]!.size
+    }
+    expect(report).toMatchObject({ examined: 60_000, passes: 1, chosenByBudget: expected.length, kept: 60_000 - expected.length, overBudget: false })
+    expect(chosen.sort()).toEqual(expected.sort())
+    expect(report.remainingBytes).toBeLessThanOrEqual(maxBytes)
+  }, 120_000)
+
   it('memory: by age, renewed by a duplicate store', async () => {
     const storage = new MemoryDriver()
     const old = await storage.store(testJpeg('memory old'))

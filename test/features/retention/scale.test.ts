@@ -50,7 +50,7 @@ describe('whole-store commands in bounded memory', () => {
     expect(report).toMatchObject({ examined: 150_000, deleted: 0, dryRun: true, overBudget: false })
     expect(report.wouldFree).toBeGreaterThanOrEqual(bytes / 2 - 100)
     expect(report.wouldFree).toBeLessThan(bytes / 2 + 100)
-    expect(report.passes).toBeGreaterThanOrEqual(2)
+    expect(report.passes).toBe(1) // one walk: the budget's cut is found in its spill file
     expect(report.chosenByBudget).toBe(report.wouldDelete)
     // the budget's choice is the oldest: nothing chosen is younger than anything kept
     expect(new Date(report.newestChosen).getTime()).toBeLessThan(Date.now() - 100 * DAY)

@@ -84,6 +84,10 @@ describe('variants of real camera frames', () => {
     expect(await child.done).toBe(0)
     await new Promise(resolve => setTimeout(resolve, 1100))
     expect(await variants.has(b!.hash, 'thumb')).toBe(true)
+    // isCached: the same answers at once, for a SHA-256 hex in either case, and nothing else
+    expect([variants.isCached(a!.sha256, 'thumb'), variants.isCached(b!.sha256.toUpperCase(), 'thumb'), variants.isCached('0'.repeat(64), 'thumb')]).toEqual([true, true, false])
+    for (const bad of ['../'.repeat(21) + 'x', 'g'.repeat(64), a!.sha256.slice(1)]) expect(() => variants.isCached(bad, 'thumb')).toThrow(expect.objectContaining({ code: 'ERR_INVALID_REF' }))
+    expect(() => variants.isCached(a!.sha256, 'nope')).toThrow()
   })
 
   it('two processes asking at once leave one cache file and no temp', async () => {
