@@ -20,72 +20,14 @@
 import { forEachConcurrent } from '../../core/concurrency.js'
 import { ConfigError } from '../../core/errors.js'
 import { traced } from '../../core/tracing.js'
-import type { AbortOptions, ImageEntry, ImageStorage } from '../../core/types.js'
+import type { ImageEntry, ImageStorage } from '../../core/types.js'
 import { Histogram, MAX_HELD, type Cut } from './budget.js'
-import { keeper, type Keep, type KeepCandidate } from './keep.js'
-import { listing, remove } from './objects.js'
+import { keeper } from './keep.js'
+import { complete, remove } from './objects.js'
 import { Spill } from './spill.js'
+import type { PruneCandidate, PruneOptions, PruneReport } from './types.js'
 
-export type PruneCandidate = KeepCandidate & { chosenBy?: 'age' | 'budget' }
-
-export interface PruneOptions extends AbortOptions {
-  /** Deletes objects last stored longer ago than this many milliseconds. */
-  olderThan?: number
-  /** Then deletes the oldest until the objects total at most this many bytes. */
-  maxBytes?: number
-  /** Objects never deleted: refs (SHA-256 hex or the driver's hash; a `RefSet` for millions), or a predicate. */
-  keep?: Keep
-  /** Counts what would go; deletes nothing. */
-  dryRun?: boolean
-  /** Objects last stored less than this long before the prune looked at them stay, whatever the limits. Default 60 s. */
-  minAgeMs?: number
-  /** Their cached variants are removed with them (`createVariants(storage)`). */
-  variants?: { remove: (ref: string) => Promise<number> }
-  /** Each object chosen, as it is chosen (a dry run's list: `sai-images prune --dry-run --list F`). */
-  onCandidate?: (candidate: PruneCandidate) => void | Promise<void>
-  onProgress?: (progress: { phase: 'scan' | 'delete', done: number, total?: number }) => void
-  /** Deletions at once. Default 4. */
-  concurrency?: number
-  /** "Now", for the age limit. Default: the time prune starts. */
-  now?: Date
-}
-
-export interface PruneReport {
-  /** Objects looked at. */
-  examined: number
-  /** Deleted: 0 in a dry run (see `wouldDelete`). */
-  deleted: number
-  bytesFreed: number
-  /** In a dry run: what a real run would delete and free. */
-  wouldDelete?: number
-  wouldFree?: number
-  /** Of those chosen (deleted, or that would be): by `olderThan`, by `maxBytes`. */
-  chosenByAge: number
-  chosenByBudget: number
-  /** Not chosen: younger than `olderThan` (if given) and within `maxBytes` (if given). */
-  kept: number
-  /** Kept by `keep`. */
-  protected: number
-  /** Chosen, then stored again while the prune ran: kept. */
-  renewed: number
-  /** Objects whose age the driver does not know: kept. */
-  unknownAge: number
-  /** Stored less than `minAgeMs` before the prune looked: kept. */
-  recent: number
-  /** The last store of the oldest and newest object chosen. */
-  oldestChosen?: Date
-  newestChosen?: Date
-  /** Bytes of all objects before, and of those left. */
-  totalBytes: number
-  remainingBytes: number
-  /** `maxBytes` could not be met without deleting protected, recent or unknown-age objects. */
-  overBudget: boolean
-  variantsRemoved: number
-  dryRun: boolean
-  interrupted: boolean
-  /** Listing passes over the store: 1 (a budget reads its spill file again, not the store). */
-  passes: number
-}
+export type { PruneCandidate, PruneOptions, PruneReport } from './types.js'
 
 type Verdict = 'protected' | 'unknown' | 'recent' | 'eligible'
 
@@ -105,6 +47,9 @@ async function run (storage: ImageStorage, options: PruneOptions): Promise<Prune
   const isKept = await keeper(options.keep)
   const report: PruneReport = { examined: 0, deleted: 0, bytesFreed: 0, chosenByAge: 0, chosenByBudget: 0, kept: 0, protected: 0, renewed: 0, unknownAge: 0, recent: 0, totalBytes: 0, remainingBytes: 0, overBudget: false, variantsRemoved: 0, dryRun, interrupted: false, passes: 0 }
   let chosenBytes = 0
+  let [oldest, newest] = [NaN, NaN] // of the objects chosen
+  // a dry run that tells no one of each candidate only counts: a budget's are never made into objects
+  const countOnly = dryRun && options.onCandidate === undefined
 
   // a million objects: no promise per object where the keep rule answers at once
   const verdict = (object: PruneCandidate): Verdict | Promise<Verdict> => {
@@ -127,8 +72,11 @@ async function run (storage: ImageStorage, options: PruneOptions): Promise<Prune
   async function * chosen (spill: Spill | undefined): AsyncGenerator<PruneCandidate> {
     const histogram = new Histogram()
     let ageBytes = 0
-    for await (const entry of listing(storage, options)) {
-      const object = candidateOf(entry)
+    for await (const listed of storage.list()) {
+      if (signal?.aborted === true) break // (the listing ends early, it does not fail)
+      let entry: ImageEntry | Promise<ImageEntry | undefined> | undefined = complete(storage, listed)
+      if (entry instanceof Promise && (entry = await entry) === undefined) continue // deleted while we looked
+      const object = candidateOf(entry as ImageEntry)
       report.examined++
       report.totalBytes += object.size
       options.onProgress?.({ phase: 'scan', done: report.examined })
@@ -164,7 +112,13 @@ async function run (storage: ImageStorage, options: PruneOptions): Promise<Prune
     }
     const held: PruneCandidate[] = []
     const { before, end } = cut
-    for (const object of spill.read(time => time < end || (report.kept++, false))) {
+    const visit = (time: number, size: number): boolean => {
+      if (time >= end) report.kept++
+      else if (time >= before || !countOnly) return true
+      else tally('budget', time, size)
+      return false
+    }
+    for (const object of spill.read(visit)) {
       if (object.lastStoredAt!.getTime() < before) {
         object.chosenBy = 'budget'
         yield object
@@ -181,16 +135,16 @@ async function run (storage: ImageStorage, options: PruneOptions): Promise<Prune
       }
     }
   }
-  const count = (object: PruneCandidate): void => {
-    if (object.chosenBy === 'age') report.chosenByAge++
+  const tally = (chosenBy: PruneCandidate['chosenBy'], time: number, size: number): void => {
+    if (chosenBy === 'age') report.chosenByAge++
     else report.chosenByBudget++
-    const time = object.lastStoredAt!
-    if (report.oldestChosen === undefined || time < report.oldestChosen) report.oldestChosen = time
-    if (report.newestChosen === undefined || time > report.newestChosen) report.newestChosen = time
-    if (dryRun) chosenBytes += object.size
+    if (!(time >= oldest)) oldest = time
+    if (!(time <= newest)) newest = time
+    if (dryRun) chosenBytes += size
   }
+  const count = (object: PruneCandidate): void => { tally(object.chosenBy, object.lastStoredAt!.getTime(), object.size) }
   try {
-    if (dryRun && options.onCandidate === undefined) for await (const object of chosen(spill)) count(object) // nothing to wait for
+    if (countOnly) for await (const object of chosen(spill)) count(object) // nothing to wait for
     else await forEachConcurrent(chosen(spill), options.concurrency ?? 4, async object => {
       count(object)
       await options.onCandidate?.(object)
@@ -210,6 +164,7 @@ async function run (storage: ImageStorage, options: PruneOptions): Promise<Prune
   } finally {
     await spill?.remove()
   }
+  if (!Number.isNaN(oldest)) [report.oldestChosen, report.newestChosen] = [new Date(oldest), new Date(newest)]
   report.interrupted = signal?.aborted === true
   if (dryRun) {
     report.wouldDelete = report.chosenByAge + report.chosenByBudget
