@@ -1,9 +1,9 @@
 /**
- * Where a byte budget cuts, in bounded memory: a listing pass counts bytes per slice of time (an
- * hour at first); the slice where the oldest bytes to delete end is the cut. Objects older than
- * the cut go, and the cut's own objects are sorted and taken oldest first. A cut slice with too
- * many objects to hold (an import gives a million objects one hour) is cut again, finer, in
- * another pass, down to a millisecond.
+ * Where a byte budget cuts, in bounded memory: the walk counts bytes per slice of time (an hour at
+ * first); the slice where the oldest bytes to delete end is the cut. Objects older than the cut
+ * go, and the cut's own objects are sorted and taken oldest first. A cut slice with too many
+ * objects to hold (an import gives a million objects one hour) is cut again, finer, in another
+ * pass over the spill file (spill.ts), down to a millisecond.
  */
 
 /** Objects of the cut slice held at once; a fuller slice is cut finer. */

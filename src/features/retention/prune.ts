@@ -45,7 +45,7 @@ async function run (storage: ImageStorage, options: PruneOptions): Promise<Prune
   const cutoff = olderThan === undefined ? -Infinity : now - olderThan
   const minAge = options.minAgeMs ?? 60_000
   const isKept = await keeper(options.keep)
-  const report: PruneReport = { examined: 0, deleted: 0, bytesFreed: 0, chosenByAge: 0, chosenByBudget: 0, kept: 0, protected: 0, renewed: 0, unknownAge: 0, recent: 0, totalBytes: 0, remainingBytes: 0, overBudget: false, variantsRemoved: 0, dryRun, interrupted: false, passes: 0 }
+  const report: PruneReport = { examined: 0, deleted: 0, bytesFreed: 0, chosenByAge: 0, chosenByBudget: 0, kept: 0, protected: 0, renewed: 0, unknownAge: 0, recent: 0, totalBytes: 0, remainingBytes: 0, overBudget: false, variantsRemoved: 0, dryRun, interrupted: false, passes: 1 }
   let chosenBytes = 0
   let [oldest, newest] = [NaN, NaN] // of the objects chosen
   // a dry run that tells no one of each candidate only counts: a budget's are never made into objects
@@ -67,7 +67,6 @@ async function run (storage: ImageStorage, options: PruneOptions): Promise<Prune
   // One walk of the store: the age limit's choices go as they are listed; with a budget, the
   // other eligible objects are counted by time and spilled to a file, where the cut is found
   // (finer over the spill while its slice holds too many to sort) and taken.
-  report.passes = 1
   const spill = maxBytes === undefined ? undefined : await Spill.create()
   async function * chosen (spill: Spill | undefined): AsyncGenerator<PruneCandidate> {
     const histogram = new Histogram()
