@@ -16,9 +16,9 @@ export function sha256OfKey (key: string, kind: number, sharding: ShardingStrate
 export async function * listEntries (root: string, sharding: ShardingStrategy, options: ListOptions, ready: () => Promise<boolean>): AsyncGenerator<ImageEntry> {
   if (!await ready()) return
   const prefix = join(root, '/')
-  for await (const { keys, numbers } of walkUnits(root, sharding, options)) {
-    for (let i = 0; i < keys.length; i++) {
-      const key = keys[i]!
+  for await (const { count, key: keyOf, numbers } of walkUnits(root, sharding, options)) {
+    for (let i = 0; i < count; i++) {
+      const key = keyOf(i)
       const sha256 = sha256OfKey(key, numbers[i * 5 + 2]!, sharding)
       // lastStoredAt rounded as fs.Stats rounds the mtime: `deleteIfNotRenewed` compares the two
       if (sha256 !== undefined) yield { hash: sha256, sha256, key, path: prefix + key, size: numbers[i * 5]!, lastStoredAt: new Date(Math.round(numbers[i * 5 + 1]!)) }

@@ -43,10 +43,11 @@ export async function verifyStore (root: string, sharding: ShardingStrategy, qua
 
   // a million files: read from the unit's columns (walk.ts), a path made only for a finding
   const prefix = join(root, '/')
-  for await (const { keys, actual, numbers: n } of walkUnits(root, sharding, { hash: true, subset: options.subset, after: options.after, signal, workers: options.concurrency })) {
+  for await (const unit of walkUnits(root, sharding, { hash: true, subset: options.subset, after: options.after, signal, workers: options.concurrency })) {
+    const n = unit.numbers
     let lastDone: string | undefined
-    for (let i = 0; i < keys.length; i++) {
-      const key = keys[i]!
+    for (let i = 0; i < unit.count; i++) {
+      const key = unit.key(i)
       const [size, mtimeMs, kind, head, tail] = [n[i * 5]!, n[i * 5 + 1]!, n[i * 5 + 2]!, n[i * 5 + 3]!, n[i * 5 + 4]!]
       if (key.endsWith('.tmp')) {
         if (now - mtimeMs >= tempMinAgeMs) await found({ path: prefix + key, key, reason: 'stray-temp' })
@@ -54,14 +55,15 @@ export async function verifyStore (root: string, sharding: ShardingStrategy, qua
       }
       const sha256 = sha256OfKey(key, kind, sharding)
       if (sha256 === undefined) {
-        await found({ path: prefix + key, key, reason: 'misnamed' }, claimedHash(key, actual[i]!))
+        await found({ path: prefix + key, key, reason: 'misnamed' }, claimedHash(key, unit.actual(i)))
         continue
       }
-      if (actual[i] === '') continue // removed while we walked
+      const actual = unit.actual(i)
+      if (actual === '') continue // removed while we walked
       report.checked++
       report.bytes += size
       lastDone = sha256
-      if (actual[i] !== sha256) await found({ path: prefix + key, key, reason: size === 0 ? 'empty' : head === JPEG_START && tail !== JPEG_END ? 'truncated' : 'corrupt' }, sha256)
+      if (actual !== sha256) await found({ path: prefix + key, key, reason: size === 0 ? 'empty' : head === JPEG_START && tail !== JPEG_END ? 'truncated' : 'corrupt' }, sha256)
     }
     options.onProgress?.({ checked: report.checked, bytes: report.bytes, lastDone })
   }

@@ -5,7 +5,7 @@
  * it); through the thread pool 6+ s (a round trip per call). So each first-level shard folder is
  * one unit of work, read with synchronous calls in a worker thread, two or more at once, and
  * delivered in order: the stats of two cores for the walk of one. A small store is walked inline
- * (a worker costs 30 ms to start). The same workers hash objects for `verify`.
+ * (a worker costs 30 ms to start). The same workers hash for `verify`.
  */
 import * as crypto from 'node:crypto'
 import { createHash } from 'node:crypto'
@@ -13,7 +13,7 @@ import { closeSync, fstatSync, openSync, readdirSync, readSync, statSync, type S
 import { availableParallelism } from 'node:os'
 import { join } from 'node:path'
 import { PrefixSharding, type ShardingStrategy } from '../../core/sharding.js'
-import { Pool } from './walk-workers.js'
+import { Pool, type UnitJob, type UnitResult } from './walk-workers.js'
 
 export interface WalkOptions {
   /** Only keys whose SHA-256 (as the key names it) starts with this. */
@@ -21,7 +21,7 @@ export interface WalkOptions {
   /** Only keys that sort after this one's place: the SHA-256 hex to resume after. */
   after?: string
   subset?: { index: number, count: number }
-  /** Read and hash every file too (for verify). */
+  /** Read and hash every file (for verify). */
   hash?: boolean
   signal?: AbortSignal
   /** Worker threads for a large store. Default: the cores, 2 to 4. */
@@ -29,13 +29,9 @@ export interface WalkOptions {
 }
 
 /**
- * The files of a unit as columns, as they cross from a worker: their keys, and per file five
- * numbers (size, mtime, kind, first and last two bytes); kind 0 is a file above the objects' depth,
- * 1 one at that depth, 2 one whose key is an object's of a prefix layout (its hash: `keys[i].slice(-68, -4)`).
+ * Walk up to 8 units inline, until they held 64 files: a large store, whose workers walk the rest
+ * (not 8 of its units: their columns outlived the young generation and grew it, 4 to 16 MB at 1M).
  */
-export interface UnitResult { keys: string[], actual: string[], numbers: Float64Array, hash: boolean }
-
-/** Walk a few units inline; if they held this many files, the store is large: use workers for the rest. */
 const INLINE_UNITS = 8
 const LARGE_STORE_FILES = 64
 
@@ -46,22 +42,23 @@ const LARGE_STORE_FILES = 64
 export async function * walkUnits (root: string, sharding: ShardingStrategy, options: WalkOptions = {}): AsyncGenerator<UnitResult> {
   const units = planUnits(root, sharding, options)
   const job = { root, depth: sharding.depth, width: (sharding as PrefixSharding).width ?? 0, hash: options.hash === true, subset: options.subset, after: afterKey(sharding, options.after), prefix: options.prefix ?? '' }
+  const isShardDir = (name: string): boolean => sharding.isShardDir(name)
   let pool: Pool | undefined
   try {
     let seen = 0
     let next = 0
-    for (; next < units.length && next < INLINE_UNITS; next++) {
+    for (; next < units.length && next < INLINE_UNITS && seen < LARGE_STORE_FILES; next++) {
       options.signal?.throwIfAborted()
-      const unit = scanUnit({ ...job, unit: units[next]! }, isShardDirOf(sharding))
-      seen += unit.keys.length
-      if (unit.keys.length > 0) yield unit
+      const unit = scanUnit({ ...job, unit: units[next]! }, isShardDir)
+      seen += unit.count
+      if (unit.count > 0) yield unit
     }
     if (next >= units.length) return
     if (seen < LARGE_STORE_FILES || !(sharding instanceof PrefixSharding)) {
       for (; next < units.length; next++) {
         options.signal?.throwIfAborted()
-        const unit = scanUnit({ ...job, unit: units[next]! }, isShardDirOf(sharding))
-        if (unit.keys.length > 0) yield unit
+        const unit = scanUnit({ ...job, unit: units[next]! }, isShardDir)
+        if (unit.count > 0) yield unit
       }
       return
     }
@@ -72,7 +69,8 @@ export async function * walkUnits (root: string, sharding: ShardingStrategy, opt
       while (inFlight.length < window && next < units.length) inFlight.push(pool.run({ ...job, unit: units[next++]! }))
       options.signal?.throwIfAborted()
       const unit = await inFlight.shift()!
-      if (unit.keys.length > 0) yield unit
+      if (unit.count > 0) yield unit
+      pool.release(unit)
     }
   } finally {
     await pool?.close()
@@ -101,22 +99,6 @@ function afterKey (sharding: ShardingStrategy, after: string | undefined): strin
   return after === undefined ? undefined : sharding.encode(after)
 }
 
-function isShardDirOf (sharding: ShardingStrategy): (name: string) => boolean {
-  return name => sharding.isShardDir(name)
-}
-
-export interface UnitJob {
-  root: string
-  unit: string
-  depth: number
-  /** The width of a shard folder's name (prefix sharding), or 0 for a custom sharding. */
-  width: number
-  hash: boolean
-  subset?: { index: number, count: number }
-  after?: string
-  prefix: string
-}
-
 /** What `scan` needs: passed in, so that the same function runs inline and, as its source, in a worker. */
 interface ScanDeps {
   readdirSync: typeof readdirSync
@@ -133,13 +115,13 @@ interface ScanDeps {
 }
 
 /**
- * The files of one unit, sorted by key, as flat columns (they cross to the main thread as one
- * array of keys and one typed array). Self-contained: it runs in a worker from its source text.
+ * The files of one unit, sorted by key, as flat columns. Self-contained: it runs in a worker from
+ * its source text.
  */
 export function scan (job: UnitJob, deps: ScanDeps): { keys: string[], actual: string[], numbers: Float64Array } {
   const inSubset = (sha: string, subset: { index: number, count: number }): boolean => parseInt(sha.slice(0, 4), 16) % subset.count === subset.index
-  // a prefix layout's object key, checked here (in the worker) so that the main thread only slices
-  // the hash out: `<sha256>.jpg` in the folders its first digits name
+  // a prefix layout's object key, checked here (in the worker): `<sha256>.jpg` in the folders its
+  // first digits name
   const isObjectKey = (key: string, name: string): boolean => job.width > 0 && name.length === 68 && name.endsWith('.jpg') && /^[0-9a-f]{64}$/.test(name.slice(0, 64)) &&
     key.slice(0, key.length - 68).replaceAll('/', '') === name.slice(0, job.depth * job.width)
   const sha256 = deps.hash === undefined ? (bytes: Buffer) => deps.createHash('sha256').update(bytes).digest('hex') : (bytes: Buffer) => deps.hash!('sha256', bytes)
@@ -220,5 +202,6 @@ export function scan (job: UnitJob, deps: ScanDeps): { keys: string[], actual: s
 const INLINE_DEPS = { readdirSync, statSync, openSync, fstatSync, readSync, closeSync, createHash, hash: (crypto as { hash?: ScanDeps['hash'] }).hash, join }
 
 function scanUnit (job: UnitJob, isShardDir: (name: string) => boolean): UnitResult {
-  return { ...scan(job, { ...INLINE_DEPS, isShardDir }), hash: job.hash }
+  const { keys, actual, numbers } = scan(job, { ...INLINE_DEPS, isShardDir })
+  return { count: keys.length, key: i => keys[i]!, actual: i => actual[i] ?? '', numbers, hash: job.hash }
 }

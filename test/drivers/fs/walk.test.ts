@@ -1,0 +1,69 @@
+// The walk of a large store runs in worker threads, which hand each unit (first-level folder) over
+// in a shared slot used again: a unit larger than a slot's first size, more units than slots, a
+// key that is not ASCII. list() and verify() must say exactly what the files on disk say.
+import { hash as digest } from 'node:crypto'
+import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { describe, expect, it } from 'vitest'
+import { FilesystemDriver } from '../../../src/drivers/fs/index.js'
+import { tempDir } from '../../infra/helpers/tmp.js'
+
+/** Objects written straight to disk: `big` of them in the folder `ab`, `each` in the folders 00 to 0f. */
+function store (root: string, big: number, each: number): string[] {
+  const counts = new Map<string, number>()
+  const hashes: string[] = []
+  for (let i = 0; (counts.get('ab') ?? 0) < big; i++) {
+    const body = `frame ${i}` // (verify needs no JPEG: it compares digests)
+    const hash = digest('sha256', body, 'hex')
+    const unit = hash.slice(0, 2)
+    const count = counts.get(unit) ?? 0
+    if (count >= (unit === 'ab' ? big : unit < '10' ? each : 0)) continue
+    counts.set(unit, count + 1)
+    const dir = join(root, unit, hash.slice(2, 4))
+    mkdirSync(dir, { recursive: true })
+    writeFileSync(join(dir, `${hash}.jpg`), body)
+    hashes.push(hash)
+  }
+  return hashes.sort()
+}
+
+describe('the walk in worker threads', () => {
+  it('a unit larger than a slot, more units than slots, a key not in ASCII: list() and verify() say what the disk says', async () => {
+    const root = await tempDir()
+    // 9,000 files are about 1.06 MB of columns, 1.35 MB hashed: more than a slot's first 1 MB; and
+    // the first eight folders hold 80, a large store, walked by workers: nine units, four slots
+    const hashes = store(root, 9000, 10)
+    expect(hashes.length).toBe(9000 + 16 * 10)
+    const damaged = hashes.find(h => h.startsWith('ab'))!
+    const damagedPath = join(root, 'ab', damaged.slice(2, 4), `${damaged}.jpg`)
+    const bytes = readFileSync(damagedPath)
+    bytes[0] ^= 1
+    writeFileSync(damagedPath, bytes)
+    const strayKey = `ab/${damaged.slice(2, 4)}/café-ñandú-写真.jpg`
+    writeFileSync(join(root, strayKey), 'not a frame')
+
+    const storage = new FilesystemDriver({ root, fsync: false })
+    const listed = []
+    for await (const entry of storage.list()) listed.push(entry)
+    expect(listed.map(e => e.hash)).toEqual(hashes)
+    const onDisk = hashes.map(sha256 => {
+      const key = `${sha256.slice(0, 2)}/${sha256.slice(2, 4)}/${sha256}.jpg`
+      const stats = statSync(join(root, key))
+      return { hash: sha256, sha256, key, path: join(root, key), size: stats.size, lastStoredAt: stats.mtime.getTime() }
+    })
+    expect(listed.map(e => ({ ...e, lastStoredAt: e.lastStoredAt?.getTime() }))).toEqual(onDisk)
+
+    const report = await storage.verify()
+    expect(report).toMatchObject({ clean: false, checked: hashes.length, bytes: listed.reduce((sum, e) => sum + e.size!, 0) })
+    expect(report.problems.map(p => [p.key, p.reason])).toEqual([[`ab/${damaged.slice(2, 4)}/${damaged}.jpg`, 'corrupt'], [strayKey, 'misnamed']].sort((a, b) => a[0]! < b[0]! ? -1 : 1))
+
+    // a cursor into the big unit, and a prefix inside it
+    const after = hashes[hashes.length - 10]!
+    const tail = []
+    for await (const entry of storage.list({ after })) tail.push(entry.hash)
+    expect(tail).toEqual(hashes.slice(-9))
+    const inside = []
+    for await (const entry of storage.list({ prefix: 'ab' })) inside.push(entry.hash)
+    expect(inside).toEqual(hashes.filter(h => h.startsWith('ab')))
+  }, 120_000)
+})
