@@ -6,7 +6,8 @@
 import type { S3Client, S3ClientConfig } from '@aws-sdk/client-s3'
 import { NotFoundError, passThrough, serviceUnavailable, settingName, type SettingNames } from '../../core/errors.js'
 import { optionalPeer } from '../../core/optional-peer.js'
-import { bucketBase, Uploader, type Identity } from './put.js'
+import type { IncomingMessage } from 'node:http'
+import { bucketBase, DirectClient, type Identity } from './direct.js'
 
 export type Sdk = typeof import('@aws-sdk/client-s3')
 export type Send = (command: unknown) => Promise<any>
@@ -32,7 +33,7 @@ export class S3Connection {
   readonly endpoint: string
   readonly #credentials?: ClientSettings['credentials']
   #client?: Promise<{ client: S3Client, sdk: Sdk }>
-  #uploader?: Promise<Uploader>
+  #direct?: Promise<DirectClient>
 
   constructor (private readonly settings: ClientSettings) {
     this.endpoint = settings.endpoint === undefined ? `https://s3.${settings.region}.amazonaws.com` : String(settings.endpoint).replace(/\/$/, '')
@@ -69,25 +70,45 @@ export class S3Connection {
     return await this.#client
   }
 
-  /**
-   * A PUT of `bytes` (whose SHA-256 is `sha256`) as `key`, without the SDK (put.ts): true once
-   * written; with `ifAbsent`, false if the key was taken (412).
-   */
-  async upload (key: string, bytes: Buffer, sha256: string, headers: Record<string, string>, ifAbsent: boolean, signal?: AbortSignal): Promise<boolean> {
-    this.#uploader ??= this.connect().then(({ client }) => {
+  /** The client of the requests sent without the SDK (direct.ts): PUT and GET of an object. */
+  private async direct (): Promise<DirectClient> {
+    this.#direct ??= this.connect().then(({ client }) => {
       const { settings } = this
       const pathStyle = settings.forcePathStyle ?? (settings.endpoint !== undefined || settings.bucket.includes('.'))
       // the credentials given, else those the SDK's chain finds (and renews)
       const identity = this.#credentials === undefined ? client.config.credentials as () => Promise<Identity> : async () => this.#credentials!
-      return new Uploader(bucketBase(this.endpoint, settings.bucket, pathStyle), settings.region, identity, settings.timeoutMs)
+      return new DirectClient(bucketBase(this.endpoint, settings.bucket, pathStyle), settings.region, identity, settings.timeoutMs)
+    }, (err: unknown) => {
+      this.#direct = undefined
+      throw err
     })
+    return await this.#direct
+  }
+
+  /**
+   * A PUT of `bytes` (whose SHA-256 is `sha256`) as `key`: true once written; with `ifAbsent`,
+   * false if the key was taken (412).
+   */
+  async upload (key: string, bytes: Buffer, sha256: string, headers: Record<string, string>, ifAbsent: boolean, signal?: AbortSignal): Promise<boolean> {
     try {
-      const answer = await (await this.#uploader).put(key, bytes, sha256, ifAbsent ? { ...headers, 'if-none-match': '*' } : headers, signal)
+      const answer = await (await this.direct()).put(key, bytes, sha256, ifAbsent ? { ...headers, 'if-none-match': '*' } : headers, signal)
       if (answer.status < 300) return true
       if (answer.status === 412 && ifAbsent) return false
-      throw Object.assign(new Error(answer.message), { name: answer.code, $metadata: { httpStatusCode: answer.status } })
+      throw answerError(answer)
     } catch (err) {
       throw this.failure(err, 'PutObject', signal)
+    }
+  }
+
+  /** A GET of `key`: the answer with its body to read, or undefined if there is no such object. */
+  async download (key: string, signal?: AbortSignal): Promise<IncomingMessage | undefined> {
+    try {
+      const answer = await (await this.direct()).get(key, signal)
+      if (answer.body !== undefined) return answer.body
+      if (answer.status === 404 && answer.code !== 'NoSuchBucket') return undefined
+      throw answerError(answer)
+    } catch (err) {
+      throw this.failure(err, 'GetObject', signal)
     }
   }
 
@@ -133,10 +154,15 @@ export class S3Connection {
   }
 
   destroy (): void {
-    const [connected, uploader] = [this.#client, this.#uploader]
+    const [connected, direct] = [this.#client, this.#direct]
     this.#client = undefined
-    this.#uploader = undefined
-    void uploader?.then(u => { u.destroy() }, () => {})
+    this.#direct = undefined
+    void direct?.then(d => { d.destroy() }, () => {})
     void connected?.then(({ client }) => client.destroy(), () => {})
   }
+}
+
+/** A server's failure answer as the SDK's errors are shaped (its code as the name), for `failure`. */
+function answerError (answer: { status: number, code?: string, message?: string }): Error {
+  return Object.assign(new Error(answer.message), { name: answer.code, $metadata: { httpStatusCode: answer.status } })
 }

@@ -105,7 +105,7 @@ export class S3Driver implements ImageStorage {
   async fetch (ref: string, options: AbortOptions = {}): Promise<Buffer> {
     return await traced('fetch', this.driver, ref, async () => {
       const { sha256 } = parseImageRef(ref)
-      const object = await this.objects.read(this.objectKey(sha256), sha256, options.signal)
+      const object = await this.objects.read(this.objectKey(sha256), options.signal)
       if (object === undefined) throw await this.notFound(sha256, options.signal)
       if (object.actual !== sha256) throw new IntegrityError(sha256, object.actual, this.pathOf(sha256))
       return object.bytes

@@ -36,7 +36,7 @@ export class S3Objects {
   /**
    * Writes the object; with `ifAbsent`, only if the key is free: false when it was taken (412).
    * Signed with the SHA-256 of the body, which the server checks on arrival (a Content-MD5
-   * besides would check it again, at 14% of a copy's CPU); sent without the SDK (put.ts).
+   * besides would check it again, at 14% of a copy's CPU); sent without the SDK (direct.ts).
    */
   async put (key: string, sha256: string, bytes: Buffer, mimeType: string, storedAt: Date, ifAbsent: boolean, signal?: AbortSignal): Promise<boolean> {
     return await this.connection.upload(key, bytes, sha256, { 'content-type': mimeType, 'x-amz-meta-stored-at': storedAt.toISOString() }, ifAbsent, signal)
@@ -72,13 +72,15 @@ export class S3Objects {
   }
 
   /** The bytes and times, or undefined if there is no such object. */
-  async read (key: string, sha256: string, signal?: AbortSignal): Promise<StoredObject | undefined> {
-    const answer = await this.connection.request('GetObject', sha256, signal, async (sdk, send) => await send(new sdk.GetObjectCommand({ Bucket: this.bucket, Key: key })), 404)
+  async read (key: string, signal?: AbortSignal): Promise<StoredObject | undefined> {
+    const answer = await this.connection.download(key, signal)
     if (answer === undefined) return undefined
     // a length over maxBytes (copied in by another tool) is not trusted for the allocation
-    const length = answer.ContentLength !== undefined && answer.ContentLength <= this.maxBytes() ? answer.ContentLength : 0
+    const announced = Number(answer.headers['content-length'])
+    const length = Number.isSafeInteger(announced) && announced <= this.maxBytes() ? announced : 0
+    const modified = answer.headers['last-modified']
     try {
-      return { ...await receive(answer.Body as Readable, length), ...timesOf(answer.Metadata, answer.LastModified) }
+      return { ...await receive(answer, length), ...timesOf({ 'stored-at': header(answer.headers['x-amz-meta-stored-at']) }, modified === undefined ? undefined : new Date(modified)) }
     } catch (err) {
       throw this.connection.failure(err, 'GetObject', signal)
     }
@@ -86,8 +88,9 @@ export class S3Objects {
 
   /** The body as a stream, or `ERR_NOT_FOUND`. */
   async stream (key: string, sha256: string, signal?: AbortSignal): Promise<Readable> {
-    const { Body } = await this.connection.request('GetObject', sha256, signal, async (sdk, send) => await send(new sdk.GetObjectCommand({ Bucket: this.bucket, Key: key })))
-    return Body as Readable
+    const answer = await this.connection.download(key, signal)
+    if (answer === undefined) throw this.connection.notFound(sha256)
+    return answer
   }
 
   /** The first bytes (for the type), the size and the times, in one ranged request. */
@@ -136,9 +139,13 @@ export function sameSecond (a: Date, b: Date): boolean {
   return Math.floor(a.getTime() / 1000) === Math.floor(b.getTime() / 1000)
 }
 
-function timesOf (metadata: Record<string, string> | undefined, lastModified: Date | undefined): { storedAt?: Date, lastStoredAt: Date } {
+function timesOf (metadata: Record<string, string | undefined> | undefined, lastModified: Date | undefined): { storedAt?: Date, lastStoredAt: Date } {
   const stored = metadata?.['stored-at']
   return { storedAt: stored === undefined || Number.isNaN(Date.parse(stored)) ? undefined : new Date(stored), lastStoredAt: lastModified ?? new Date(0) }
+}
+
+function header (value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? value[0] : value
 }
 
 /**

@@ -15,7 +15,7 @@ export async function putOnce (objects: S3Objects, claims: PruneClaims, key: str
     const now = new Date()
     if (await objects.put(key, sha256, bytes, mimeType, now, true, signal)) return { isDuplicate: false, storedAt: now }
     // another writer won, now or long ago: what is there?
-    const existing = await objects.read(key, sha256, signal)
+    const existing = await objects.read(key, signal)
     if (existing === undefined) continue // deleted since: try again
     if (!existing.bytes.equals(bytes)) {
       // empty or damaged: replaced, as the filesystem driver does

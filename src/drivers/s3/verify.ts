@@ -98,7 +98,7 @@ export async function verifyBucket (objects: S3Objects, prefix: string, sharding
     }
   }
   await forEachConcurrent(objectsToCheck(), options.concurrency ?? 4, async ({ key, sha256 }) => {
-    const object = await objects.read(key, sha256, signal)
+    const object = await objects.read(key, signal)
     if (object === undefined) return // deleted meanwhile
     report.checked++
     report.bytes += object.bytes.length

@@ -14,7 +14,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
 import type { ImageStorage } from '../../../src/core/types.js'
 import { FilesystemDriver } from '../../../src/drivers/fs/index.js'
 import { S3Driver, type S3DriverInit } from '../../../src/drivers/s3/index.js'
-import { bucketBase } from '../../../src/drivers/s3/put.js'
+import { bucketBase } from '../../../src/drivers/s3/direct.js'
 import { createImageHandler } from '../../../src/features/http/index.js'
 import { createImageStorage } from '../../../src/features/factory/index.js'
 import { prune } from '../../../src/features/retention/prune.js'
@@ -170,6 +170,65 @@ describe('S3Driver on a real RADOS Gateway', () => {
       const direct = new S3Driver({ ...init, prefix: storage.prefix })
       expect(await direct.exists(sha256(jpeg))).toBe(false)
       await expect(raw.send(new HeadObjectCommand({ Bucket: bucket, Key: storage.prefix + storage.keyOf(sha256(jpeg)) }))).rejects.toMatchObject({ name: 'NotFound' })
+    } finally {
+      proxy.close()
+    }
+  })
+
+  it('fetches through a proxy in front of the gateway: a 503 is asked once more, two are an error; a flipped bit is refused; a wrong secret is denied', async () => {
+    const target = new URL(s3.endpoint)
+    const jpeg = testJpeg(`fetched ${Date.now()}`, 300_000)
+    let unavailable = 0 // GETs to answer 503 (SlowDown), then pass on
+    let flip = false
+    const gets: string[] = []
+    const proxy = createServer((req, res) => {
+      if (req.method === 'GET' && !req.url!.includes('list-type')) {
+        gets.push(unavailable > 0 ? '503' : 'passed')
+        if (unavailable > 0) {
+          unavailable--
+          req.resume()
+          res.writeHead(503, { 'content-type': 'application/xml' }).end('<Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message></Error>')
+          return
+        }
+      }
+      req.pipe(httpRequest({ host: target.hostname, port: target.port, method: req.method, path: req.url, headers: req.headers }, answer => {
+        res.writeHead(answer.statusCode!, answer.headers)
+        if (!flip || req.method !== 'GET') return answer.pipe(res)
+        const chunks: Buffer[] = []
+        answer.on('data', (chunk: Buffer) => chunks.push(chunk)).on('end', () => {
+          const body = Buffer.concat(chunks)
+          body[body.length >> 1] ^= 0x01
+          res.end(body)
+        })
+      }))
+    })
+    const port = await listen(proxy)
+    try {
+      const storage = fresh({ endpoint: `http://127.0.0.1:${port}`, timeoutMs: 5000 })
+      const { hash } = await storage.store(jpeg)
+      gets.length = 0
+      unavailable = 1
+      expect((await storage.fetch(hash)).equals(jpeg)).toBe(true)
+      expect(gets).toEqual(['503', 'passed'])
+      gets.length = 0
+      unavailable = 2
+      await expect(storage.fetch(hash)).rejects.toMatchObject({ code: 'ERR_STORAGE_UNAVAILABLE', message: expect.stringMatching(/SlowDown \(HTTP 503\): Please reduce/) })
+      expect(gets).toEqual(['503', '503'])
+      flip = true
+      await expect(storage.fetch(hash)).rejects.toMatchObject({ code: 'ERR_INTEGRITY' })
+      const streamed = await storage.fetchStream(hash)
+      await expect((async () => { for await (const _ of streamed); })()).rejects.toMatchObject({ code: 'ERR_INTEGRITY' })
+      flip = false
+      await expect(storage.fetch(sha256(testJpeg('never stored')))).rejects.toMatchObject({ code: 'ERR_NOT_FOUND' })
+      await expect(storage.fetchStream(sha256(testJpeg('never stored')))).rejects.toMatchObject({ code: 'ERR_NOT_FOUND' })
+      await storage.close()
+
+      const secret = 'wrong-secret-for-a-get-9c1F'
+      const wrong = new S3Driver({ ...init, prefix: storage.prefix, credentials: { accessKeyId: s3.accessKeyId, secretAccessKey: secret } })
+      const denied = await wrong.fetch(hash).catch(err => err)
+      expect(denied).toMatchObject({ code: 'ERR_STORAGE_UNAVAILABLE', message: expect.stringContaining('access denied') })
+      for (const shown of [denied.message, denied.stack, inspect(denied, { depth: 9 }), JSON.stringify(denied)]) expect(shown).not.toContain(secret)
+      await wrong.close()
     } finally {
       proxy.close()
     }
