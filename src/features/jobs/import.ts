@@ -68,7 +68,8 @@ export async function importTree (storage: ImageStorage, dir: string, options: I
       }
     }
   }, options)
-  return { ...summary, done: summary.done - notImagesFound, ...extra }
+  // found in the order the concurrent work ended: reported sorted, the same in every run
+  return { ...summary, done: summary.done - notImagesFound, ...extra, notImages: extra.notImages.sort(), symlinks: extra.symlinks.sort() }
 }
 
 /** Paths in walk order: folder by folder, names sorted (`a/b` before `a-c`). */
