@@ -3,11 +3,11 @@
  * every failure made ours. The credentials live in a true private field: neither JSON.stringify
  * nor util.inspect (so no logger) shows them, and no message or cause carries them.
  */
+import type { IncomingMessage } from 'node:http'
 import type { S3Client, S3ClientConfig } from '@aws-sdk/client-s3'
 import { NotFoundError, passThrough, serviceUnavailable, settingName, type SettingNames } from '../../core/errors.js'
 import { optionalPeer } from '../../core/optional-peer.js'
-import type { IncomingMessage } from 'node:http'
-import { bucketBase, DirectClient, type Identity } from './direct.js'
+import { bucketBase, DirectClient, type Answer, type Identity } from './direct.js'
 
 export type Sdk = typeof import('@aws-sdk/client-s3')
 export type Send = (command: unknown) => Promise<any>
@@ -163,6 +163,6 @@ export class S3Connection {
 }
 
 /** A server's failure answer as the SDK's errors are shaped (its code as the name), for `failure`. */
-function answerError (answer: { status: number, code?: string, message?: string }): Error {
+function answerError (answer: Answer): Error {
   return Object.assign(new Error(answer.message), { name: answer.code, $metadata: { httpStatusCode: answer.status } })
 }

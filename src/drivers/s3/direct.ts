@@ -21,7 +21,6 @@ export interface Download extends Answer { body?: IncomingMessage }
 /** SigV4's payload hash of a request without a body. */
 const EMPTY_SHA256 = 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855'
 
-
 /**
  * Where a bucket's objects are: path style (`http://host:port/bucket/key`: Ceph, MinIO, and any
  * endpoint unless `forcePathStyle` is false) or virtual-hosted (`https://bucket.s3.region.amazonaws.com/key`).
