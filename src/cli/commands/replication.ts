@@ -1,6 +1,6 @@
 /** Replication's commands: replicate (once or as a service), whereis, status, evict. */
 import { setTimeout as sleep } from 'node:timers/promises'
-import { ReplicatedStorage } from '../../features/replication/index.js'
+import { countUnseen, PrimaryWatcher, readWatchHealth, ReplicatedStorage, type Unseen } from '../../features/replication/index.js'
 import type { ImageStorage } from '../../core/types.js'
 import { readRefFiles } from '../../features/retention/keep.js'
 import { plural, storeLine, UsageError, type Command, type Context } from '../context.js'
@@ -19,39 +19,67 @@ function failing (replica: { failing?: { since: Date, code: string } }, separato
 
 export const replicate: Command = {
   name: 'replicate',
-  usage: 'replicate [--watch [--reconcile-every 24h]] [--no-reconcile]',
+  usage: 'replicate [--watch [--reconcile-every 24h] [--watch-every 5s]] [--no-reconcile] | replicate --health',
   summary: 'copy what the outbox holds to the replicas, then reconcile',
   help: 'Drains the outbox (every store records there what remains to copy), then reconciles: the\n' +
     'listings of every copy compared, what a replica lacks queued and copied (no request per\n' +
     'object). --watch keeps doing it as a service (see examples/systemd), reconciling at start and\n' +
-    'every --reconcile-every; Ctrl-C or SIGTERM stops it cleanly. Exit 1 if something is left.',
-  options: { watch: { type: 'boolean' }, 'reconcile-every': { type: 'string' }, 'no-reconcile': { type: 'boolean' } },
+    'every --reconcile-every, and finds within --watch-every (5 s) the frames other processes put\n' +
+    'into the primary (storage.py, rsync, a rename), which no outbox names. Ctrl-C stops it (exit\n' +
+    '130), SIGTERM too (exit 0: a service stopped as asked). Exit 1 if something is left.\n' +
+    '--health answers for a monitor: exit 0 if the watcher passed within 3 --watch-every, else 1.',
+  options: { watch: { type: 'boolean' }, 'reconcile-every': { type: 'string' }, 'no-reconcile': { type: 'boolean' }, 'watch-every': { type: 'string' }, health: { type: 'boolean' } },
   async run (cli) {
     const storage = replicated(cli)
+    if (cli.flags.health === true) return health(cli, storage)
+    let terminated = false
+    process.once('SIGTERM', () => { terminated = true })
     const stop = cli.stopSignal()
     const every = parseDuration(cli.string('reconcile-every') ?? '24h', '--reconcile-every')
     const reconciling = cli.flags['no-reconcile'] !== true
+    // started before the first reconcile: what lands while it lists is found too
+    const watcher = cli.flags.watch === true && storage.root !== undefined
+      ? new PrimaryWatcher(storage, { everyMs: parseDuration(cli.string('watch-every') ?? '5s', '--watch-every') })
+      : undefined
+    watcher?.start()
     let lastReconcile = 0
     let copied = 0
-    for (;;) {
-      const drained = await storage.drain({ signal: stop })
-      copied += drained.copied
-      if (reconciling && Date.now() - lastReconcile >= every && !stop.aborted) {
-        const report = await storage.reconcile({ signal: stop })
-        lastReconcile = Date.now()
-        cli.note(`reconcile: ${report.primary} on the primary; ${report.replicas.map(r => `${r.name}: ${r.missing + r.mismatched} queued, ${r.evicted} evicted, ${r.extra} extra`).join('; ')}`)
-        copied += (await storage.drain({ signal: stop })).copied
+    try {
+      for (;;) {
+        const drained = await storage.drain({ signal: stop })
+        copied += drained.copied
+        if (reconciling && Date.now() - lastReconcile >= every && !stop.aborted) {
+          const report = await storage.reconcile({ signal: stop })
+          lastReconcile = Date.now()
+          cli.note(`reconcile: ${report.primary} on the primary; ${report.replicas.map(r => `${r.name}: ${r.missing + r.mismatched} queued, ${r.evicted} evicted, ${r.extra} extra`).join('; ')}`)
+          copied += (await storage.drain({ signal: stop })).copied
+        }
+        if (cli.flags.watch !== true || stop.aborted) break
+        await sleep(1000, undefined, { signal: stop }).catch(() => {}) // woken by Ctrl-C or SIGTERM
       }
-      if (cli.flags.watch !== true || stop.aborted) break
-      await sleep(1000, undefined, { signal: stop }).catch(() => {}) // woken by Ctrl-C or SIGTERM
+    } finally {
+      await watcher?.stop()
     }
     const status = storage.status()
     const pending = status.replicas.reduce((sum, r) => sum + r.pending, 0)
     cli.out(`replicate ${stop.aborted ? 'stopped' : 'complete'}: ${plural(copied, 'copy', 'copies')} made, ${pending} pending` +
       status.replicas.map(r => `\n  ${r.name}: ${r.pending} pending${failing(r, ', ')}`).join('') +
       `\n${storeLine(storage)}`, { command: 'replicate', copied, pending, status, store: storage.location })
-    return stop.aborted ? 130 : pending > 0 ? 1 : 0
+    if (stop.aborted) return terminated ? 0 : 130
+    return pending > 0 ? 1 : 0
   }
+}
+
+/** `replicate --health`: the watcher's last pass, for a monitor (exit 0 recent, 1 stale or none). */
+function health (cli: Context, storage: ReplicatedStorage): number {
+  const last = readWatchHealth(storage.parts.stateDir)
+  const age = last === undefined ? undefined : Date.now() - Date.parse(last.at)
+  const live = last !== undefined && age! < 3 * last.everyMs + 10_000
+  cli.out(last === undefined
+    ? 'watcher: never ran on this store (replicate --watch writes its health after each pass)'
+    : `watcher: ${live ? 'live' : 'STALE'}, last pass ${Math.round(age! / 1000)} s ago (every ${last.everyMs / 1000} s, pid ${last.pid}); ` +
+      `${plural(last.queued, 'frame')} from other writers queued since it started`, { command: 'replicate', live, watcher: last ?? null })
+  return live ? 0 : 1
 }
 
 export const whereis: Command = {
@@ -75,12 +103,22 @@ export const status: Command = {
   async run (cli) {
     const storage = replicated(cli)
     const s = storage.status()
+    const unseen = await countUnseen(storage)
     cli.out(s.replicas.map(r => `${r.name}: ${r.pending} pending${r.oldestPendingAt === undefined ? '' : ` (oldest since ${r.oldestPendingAt.toISOString()})`}` +
-      `${failing(r, '; ')}`).join('\n') +
+      `${failing(r, '; ')}`).join('\n') + unseenLines(unseen) +
       `\nlast reconcile: ${s.lastReconcileAt?.toISOString() ?? 'never'}${s.belowWantedCopies === undefined ? '' : `; ${plural(s.belowWantedCopies, 'object')} below the wanted copies then`}` +
-      `\nheals: ${s.heals.healed}${s.heals.lastAt === undefined ? '' : ` (last ${s.heals.lastAt.toISOString()})`}\n${storeLine(storage)}`, { ...s, store: storage.location })
+      `\nheals: ${s.heals.healed}${s.heals.lastAt === undefined ? '' : ` (last ${s.heals.lastAt.toISOString()})`}\n${storeLine(storage)}`, { ...s, unseen: unseen ?? null, store: storage.location })
     return 0
   }
+}
+
+/** Frames other writers put on the primary that no outbox names yet, and the watcher's state. */
+function unseenLines (unseen: Unseen | undefined): string {
+  if (unseen === undefined) return ''
+  const { watcher } = unseen
+  return `\nnot yet queued: ${plural(unseen.frames, 'frame')} on the primary from other writers, in folders changed ` +
+    `${unseen.since === undefined ? 'ever (no watcher pass or reconcile yet)' : `since ${unseen.since.toISOString()}`} (counted ${unseen.at.toISOString()})` +
+    `\nwatcher: ${watcher === undefined ? 'never ran here (replicate --watch)' : `${watcher.live ? 'live' : 'STALE'}, last pass ${watcher.at.toISOString()}`}`
 }
 
 export const evict: Command = {
