@@ -14,7 +14,7 @@ const { values } = parseArgs({
   }
 })
 const seed = Number(values.seed)
-const names = values.workload ?? Object.keys(workloads)
+const names = values.workload ?? Object.keys(workloads).filter(name => !workloads[name].hidden)
 for (const name of names) if (workloads[name] === undefined) throw new Error(`no workload ${name}: ${Object.keys(workloads).join(', ')}`)
 const started = Date.now()
 process.stderr.write(`crash: seed ${seed}, ${values.states} states over ${names.join(', ')}\n`)
