@@ -71,6 +71,7 @@ export async function createReplicationMetrics (storage: ReplicatedStorage): Pro
   for (const replica of replicas) { // every series from the start: rate() and alerts see them at once
     copies.inc({ replica }, 0)
     bytes.inc({ replica }, 0)
+    foreign.zero({ replica })
   }
 
   const replicate = tracingChannel<unknown, TraceContext>(TRACING_CHANNELS.replicate)
