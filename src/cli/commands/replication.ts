@@ -4,6 +4,7 @@ import { ReplicatedStorage } from '../../features/replication/index.js'
 import type { ImageStorage } from '../../core/types.js'
 import { readRefFiles } from '../../features/retention/keep.js'
 import { plural, storeLine, UsageError, type Command, type Context } from '../context.js'
+import { METRICS_OPTIONS, startMetrics } from '../metrics-server.js'
 import { DURATION_UNITS, formatBytes, parseDuration } from '../units.js'
 
 function replicated (cli: Context): ReplicatedStorage {
@@ -19,17 +20,21 @@ function failing (replica: { failing?: { since: Date, code: string } }, separato
 
 export const replicate: Command = {
   name: 'replicate',
-  usage: 'replicate [--watch [--reconcile-every 24h]] [--no-reconcile]',
+  usage: 'replicate [--watch [--reconcile-every 24h] [--metrics-port N | --metrics-address host:port]] [--no-reconcile]',
   summary: 'copy what the outbox holds to the replicas, then reconcile',
   help: 'Drains the outbox (every store records there what remains to copy), then reconciles: the\n' +
     'listings of every copy compared, what a replica lacks queued and copied (no request per\n' +
     'object). --watch keeps doing it as a service (see examples/systemd), reconciling at start and\n' +
     'every --reconcile-every; Ctrl-C or SIGTERM stops it cleanly. Exit 1 if something is left.\n' +
+    '--metrics-port N serves Prometheus metrics at http://127.0.0.1:N/metrics (loopback only);\n' +
+    '--metrics-address host:port listens elsewhere (0.0.0.0:9465). Needs prom-client; see\n' +
+    'docs/observability.md and examples/grafana.\n' +
     `Durations: ${DURATION_UNITS}.`,
-  options: { watch: { type: 'boolean' }, 'reconcile-every': { type: 'string' }, 'no-reconcile': { type: 'boolean' } },
+  options: { watch: { type: 'boolean' }, 'reconcile-every': { type: 'string' }, 'no-reconcile': { type: 'boolean' }, ...METRICS_OPTIONS },
   async run (cli) {
     const every = parseDuration(cli.string('reconcile-every') ?? '24h', '--reconcile-every')
     const storage = replicated(cli)
+    const metrics = await startMetrics(cli, storage)
     const stop = cli.stopSignal()
     const reconciling = cli.flags['no-reconcile'] !== true
     let lastReconcile = 0
@@ -38,14 +43,17 @@ export const replicate: Command = {
       const drained = await storage.drain({ signal: stop })
       copied += drained.copied
       if (reconciling && Date.now() - lastReconcile >= every && !stop.aborted) {
+        const started = Date.now()
         const report = await storage.reconcile({ signal: stop })
         lastReconcile = Date.now()
+        await metrics?.reconciled(lastReconcile - started, stop)
         cli.note(`reconcile: ${report.primary} on the primary; ${report.replicas.map(r => `${r.name}: ${r.missing + r.mismatched} queued, ${r.evicted} evicted, ${r.extra} extra`).join('; ')}`)
         copied += (await storage.drain({ signal: stop })).copied
       }
       if (cli.flags.watch !== true || stop.aborted) break
       await sleep(1000, undefined, { signal: stop }).catch(() => {}) // woken by Ctrl-C or SIGTERM
     }
+    await metrics?.close()
     const status = storage.status()
     const pending = status.replicas.reduce((sum, r) => sum + r.pending, 0)
     cli.out(`replicate ${stop.aborted ? 'stopped' : 'complete'}: ${plural(copied, 'copy', 'copies')} made, ${pending} pending` +
