@@ -7,6 +7,7 @@ import { importTree, migrate as migrateJob, planMigration, type JobSummary } fro
 import { Progress } from '../progress.js'
 import { plural, storeLine, UsageError, type Command, type Context } from '../context.js'
 import { formatBytes } from '../units.js'
+import { copyBeforeExit } from './replication.js'
 
 export const importCommand: Command = {
   name: 'import',
@@ -32,7 +33,9 @@ export const importCommand: Command = {
       summary.notImages.length === 0 ? '' : `\nnot images (recorded; later runs pass over them): ${summary.notImages.slice(0, 5).join(', ')}${summary.notImages.length > 5 ? ', …' : ''}`,
       summary.excluded === 0 ? '' : `\nexcluded: ${plural(summary.excluded, 'file')}`
     ].join('')
-    return report(cli, 'import', summary, storage, notes)
+    const code = report(cli, 'import', summary, storage, notes)
+    await copyBeforeExit(cli, storage)
+    return code
   }
 }
 

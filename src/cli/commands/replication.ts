@@ -52,8 +52,23 @@ function unseenLines (unseen: Unseen | undefined): string {
   if (unseen === undefined) return ''
   const { watcher } = unseen
   return `\nnot yet queued: ${plural(unseen.frames, 'frame')} on the primary from other writers, in folders changed ` +
-    `${unseen.since === undefined ? 'ever (no watcher pass or reconcile yet)' : `since ${unseen.since.toISOString()}`} (counted ${unseen.at.toISOString()})` +
-    `\nwatcher: ${watcher === undefined ? 'never ran here (replicate --watch)' : `${watcher.live ? 'live' : 'STALE'}, last pass ${watcher.at.toISOString()}`}`
+    `${unseen.since === null ? 'ever (no watcher pass or reconcile yet)' : `since ${unseen.since.toISOString()}`} (counted ${unseen.at.toISOString()})` +
+    `\nwatcher: ${watcher === null ? 'never ran here (replicate --watch)' : `${watcher.live ? 'live' : 'STALE'}, last pass ${watcher.at.toISOString()}`}`
+}
+
+/**
+ * `store` and `import` copy what they stored before they exit, rather than leave it to the outbox
+ * (docs/replication.md); a line on stderr says so, and how many wait for the service if some do.
+ */
+export async function copyBeforeExit (cli: Context, storage: ImageStorage): Promise<void> {
+  if (!(storage instanceof ReplicatedStorage)) return
+  if (storage.init.background !== false) {
+    await storage.parts.copier.idle() // the copies the stores started
+    await storage.drain()
+  }
+  const pending = storage.status().replicas.reduce((sum, r) => sum + r.pending, 0)
+  if (pending === 0) cli.note('replication: every copy made before exit')
+  else cli.note(`replication: ${pending} pending; \`sai-images replicate --watch\` (the service) copies them`)
 }
 
 export const evict: Command = {
