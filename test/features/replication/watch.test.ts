@@ -9,7 +9,7 @@ import { mkdir, readdir, rename, rm, writeFile } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { FilesystemDriver } from '../../../src/drivers/fs/index.js'
-import { createReplicatedStorage, PrimaryWatcher } from '../../../src/features/replication/index.js'
+import { createReplicatedStorage, PrimaryWatcher, readWatchHealth } from '../../../src/features/replication/index.js'
 import { testJpeg } from '../../../src/testing/index.js'
 import { answer, cli, CLI } from '../../cli/run.js'
 import { ROOT } from '../../infra/helpers/consumer.js'
@@ -134,7 +134,8 @@ describe('replicate --watch finds what other writers put into the primary', () =
     await written.done
     const last = watcher(env, '--watch-every', '0.5s')
     const arrived = await arrivals(replica, frames.hashes, 15_000)
-    last.child.kill('SIGTERM')
+    for (let waited = 0; waited < 100 && readWatchHealth(join(root, '.replication'))?.pid !== last.child.pid; waited++) await new Promise(resolve => setTimeout(resolve, 100))
+    last.child.kill('SIGTERM') // once it runs (a SIGTERM while Node starts kills it by the signal)
     expect(await last.exit).toBe(0)
     expect(frames.hashes.filter(hash => !arrived.has(hash))).toEqual([])
   }, 90_000)
