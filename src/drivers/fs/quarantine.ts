@@ -4,7 +4,7 @@
  * taken out, and why, so that a fetch of a missing object can say that it sits here.
  */
 import { readdirSync, statSync } from 'node:fs'
-import { link, mkdir, rename, unlink } from 'node:fs/promises'
+import { link, rename, unlink } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
 import { fsyncDir } from '../../core/durable-files.js'
 import { isMissing } from '../../core/errors.js'
@@ -33,7 +33,8 @@ export class FilesystemQuarantine implements Quarantine {
 
   /** Moves the file at `path` (the object of `sha256`, or a misnamed file) here. */
   async take (path: string, sha256: string, reason: string): Promise<string> {
-    await mkdir(this.dir, { recursive: true })
+    // made with its name durable (dirs.make): a rename into a folder a power cut loses loses the object
+    await this.dirs.make(this.dir, this.root)
     const target = join(this.dir, quarantineName(sha256, reason))
     await rename(path, target)
     if (this.fsync) await Promise.all([fsyncDir(this.dir), fsyncDir(dirname(path))])
