@@ -69,7 +69,7 @@ export class FilesystemQuarantine implements Quarantine {
     }
     try {
       if (entry.originalKey !== undefined) {
-        await mkdir(dirname(target), { recursive: true })
+        await this.dirs.make(dirname(target), this.root) // its names durable, as take's
         await link(entry.path, target)
       } else await this.dirs.inShardDir(target, async () => { await link(entry.path, target) })
     } catch (err) {
