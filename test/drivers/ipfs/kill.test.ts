@@ -93,7 +93,8 @@ async function storeUntilKilled (round: number, indexPath: string): Promise<Ackn
 async function problemsOf (storage: IpfsDriver, indexPath: string, { bytes, result }: Acknowledged): Promise<string[]> {
   const problems: string[] = []
   const fetched = await storage.fetch(result.hash).catch((err: Error) => err)
-  if (!(fetched instanceof Buffer) || !fetched.equals(bytes)) problems.push(`fetch: ${fetched instanceof Buffer ? 'other bytes' : fetched.message}`)
+  if (fetched instanceof Error) problems.push(`fetch: ${fetched.message}`)
+  else if (!fetched.equals(bytes)) problems.push('fetch: other bytes')
   if (!await storage.exists(result.hash)) problems.push('not pinned')
   const entry = await rpc(node.url, 'files/stat', { arg: new MfsIndex(indexPath, undefined as never).entryOf(result.sha256), hash: true })
   if (entry.json?.Hash !== result.hash) problems.push(`index entry: ${entry.message ?? entry.json?.Hash}`)
