@@ -10,6 +10,8 @@ import { formatBytes } from '../units.js'
 
 export const importCommand: Command = {
   name: 'import',
+  operands: 1,
+  operandsNote: 'run import once per folder: each has its own mapping',
   usage: 'import <dir> [--mapping F] [--exclude GLOB]... [--follow-symlinks] [--allow-non-image]',
   summary: 'store every file below <dir>, resumably; F maps source to hash',
   help: 'The mapping defaults to ./sai-images-import-<dir name>-<8 hex of its absolute path>.jsonl, so that\n' +

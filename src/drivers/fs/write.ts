@@ -34,7 +34,7 @@ export async function writeBytes (context: WriteContext, bytes: Buffer, limits: 
   const digest = await digestBytesInSlices(bytes, limits)
   const path = join(context.root, context.sharding.encode(digest.sha256))
   const sameBytes = async (fd: number, sync: boolean): Promise<boolean> => await holdsBytes(fd, bytes, sync)
-  const existing = await statIfIntact(path, bytes.length, sameBytes, context.alone())
+  const existing = await statIfIntact(path, bytes.length, sameBytes, context.alone(), context.fsync)
   if (existing !== undefined) return { digest, isDuplicate: true, storedAt: firstStored(existing) }
   signal?.throwIfAborted()
   // Beside its final name: writers of different images never share a directory lock. In a new
@@ -102,7 +102,7 @@ async function commit (context: WriteContext, temp: string, path: string, digest
   try {
     signal?.throwIfAborted()
     if (!await linkIntoPlace(context, temp, path)) {
-      existing = await statIfIntact(path, digest.size, isIntact, context.alone())
+      existing = await statIfIntact(path, digest.size, isIntact, context.alone(), context.fsync)
       if (existing === undefined) await rename(temp, path) // the object there is damaged (or was just pruned): replace it, atomically
     }
   } catch (err) {

@@ -105,13 +105,13 @@ export function createImageHandler (storage: ImageStorage, options: ImageHandler
       res.writeHead(200, { ...headers, 'Content-Length': bytes.length }).end(bytes)
       return
     }
+    // opened before the status goes out: a copy that cannot be read (a damaged last copy) is a 500
+    const stream = await storage.fetchStream(ref)
     res.writeHead(200, { ...headers, 'Content-Length': stat.size })
     // verified as it streams: on a mismatch the connection is cut before the last chunk, so no
     // client takes the body as complete
     await new Promise<void>((resolve, reject) => {
-      storage.fetchStream(ref).then(stream => {
-        pipeline(stream, res, err => { if (err == null) resolve(); else reject(err) })
-      }, reject)
+      pipeline(stream, res, err => { if (err == null) resolve(); else reject(err) })
     })
   }
 

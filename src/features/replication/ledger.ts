@@ -15,6 +15,9 @@ import { appendFile, mkdir, rename, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { isMissing } from '../../core/errors.js'
 
+/** The ledger's name for the primary's copy (a replica's is its own name, which is never this). */
+export const PRIMARY = 'primary'
+
 export type How = 'upload' | 'rehash' | 'listed' | 'gone' | 'evicted' | 'restored'
 
 export interface LedgerRecord {

@@ -14,7 +14,9 @@ import { once } from 'node:events'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { failureFields } from '../../core/logger.js'
+import type { ImageStorage } from '../../core/types.js'
 import { addFinding, emptyReport, inSubset, mergeReports, type Finding, type FindingReason, type VerifyOptions, type VerifyReport } from '../../core/verify-report.js'
+import { PRIMARY } from './ledger.js'
 import { mergeListings } from './merge.js'
 import type { ReplicatedStorage } from './storage.js'
 
@@ -73,7 +75,7 @@ export async function verifyReplicated (storage: ReplicatedStorage, options: Ver
     }
     report.clean = report.problems.every(p => p.action === 'restored' || p.action === 'removed') && Object.values(report.counts).reduce((a, b) => a + b, 0) === report.problems.length
     for await (const { sha256, reason } of spill.read(0)) {
-      const finding: Finding = { path: primary.pathOf(sha256), key: primary.keyOf(sha256), reason, copy: 'primary' }
+      const finding: Finding = { path: primary.pathOf(sha256), key: primary.keyOf(sha256), reason, copy: PRIMARY }
       if (act) finding.action = await heal(storage, sha256, 'missing') ? 'restored' : 'left'
       addFinding(copies, finding)
     }
@@ -107,8 +109,10 @@ export async function verifyReplicated (storage: ReplicatedStorage, options: Ver
 
 /** Heals one primary copy from the replicas: true once it is whole again. */
 async function heal (storage: ReplicatedStorage, sha256: string, reason: string): Promise<boolean> {
-  const found = await storage.parts.healer.fromReplicas(sha256)
-  return found !== undefined && await storage.parts.healer.writeBack(sha256, found.bytes, found.from, reason)
+  // the replicas only (the primary's copy is what is being healed), by the one read policy (reads.ts)
+  const fromReplica = async (copy: ImageStorage, name: string): Promise<Buffer | undefined> => name === PRIMARY ? undefined : await copy.fetch(sha256)
+  const found = await storage.parts.reader.read(sha256, fromReplica).catch(() => undefined) // (a damaged last copy is logged)
+  return found !== undefined && await storage.parts.healer.writeBack(sha256, found.value, found.from, reason)
 }
 
 /** Findings written to files as they come (`<sha256> <reason>` lines), read back once the pass is over. */
