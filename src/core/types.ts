@@ -146,6 +146,13 @@ export interface QuarantineEntry {
   quarantinedAt: Date
   /** Why, where known: `empty`, `truncated`, `corrupt`, `misnamed`, `healed` (replaced by a good copy). */
   reason?: string
+  /** A misnamed file's key before it was taken out (`restore` puts it back there). */
+  originalKey?: string
+}
+
+export interface RestoreOptions extends AbortOptions {
+  /** Puts back bytes that do not match their name too (a fetch of them fails). */
+  force?: boolean
 }
 
 export interface Quarantine {
@@ -153,8 +160,11 @@ export interface Quarantine {
   list: (options?: AbortOptions) => AsyncIterable<QuarantineEntry>
   /** Quarantines what is stored under `ref` (before it is written anew from a good copy), if anything. */
   add: (ref: string, reason: string, options?: AbortOptions) => Promise<QuarantineEntry | undefined>
-  /** Puts the object back under its name if no object is there; false if one is (the quarantined copy stays). */
-  restore: (id: string, options?: AbortOptions) => Promise<boolean>
+  /**
+   * Puts the object back under its name if no object is there; false if one is (the quarantined
+   * copy stays). Bytes that do not match their name are `ERR_INTEGRITY`, unless `force`.
+   */
+  restore: (id: string, options?: RestoreOptions) => Promise<boolean>
   /** Deletes it for good: true if it was there. */
   purge: (id: string, options?: AbortOptions) => Promise<boolean>
 }
