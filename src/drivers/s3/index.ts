@@ -38,9 +38,6 @@ import { S3Quarantine, verifyBucket } from './verify.js'
 
 export { DEFAULT_S3_REGION, DEFAULT_S3_TIMEOUT_MS, type S3DriverInit } from './init.js'
 
-/** @deprecated The S3 driver's verify gives the same `VerifyReport` as every driver. */
-export type S3VerifyReport = VerifyReport
-
 export class S3Driver implements ImageStorage {
   readonly driver = 's3'
   readonly bucket: string
