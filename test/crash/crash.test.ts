@@ -9,7 +9,7 @@ import { afterAll, describe, expect, it } from 'vitest'
 import { checkStates, describe as explain, record, REPO, run } from './harness.mjs'
 
 const SEED = Number(process.env.SAI_CRASH_SEED ?? 1)
-const STATES = Number(process.env.SAI_CRASH_STATES ?? 320)
+const STATES = Number(process.env.SAI_CRASH_STATES ?? 1200)
 const work = mkdtempSync(join(tmpdir(), 'sai-crash-test-'))
 afterAll(() => { rmSync(work, { recursive: true, force: true }) })
 

@@ -12,6 +12,8 @@ import { parseAcks, workloads } from './workloads.mjs'
 
 const HERE = new URL('.', import.meta.url).pathname
 export const REPO = join(HERE, '../..')
+/** The package the workloads run: this checkout's build, or another's (as the CLI's tests take it). */
+export const PACKAGE = process.env.PACKAGE_UNDER_TEST || REPO
 
 /** Fails, saying what to install, where FUSE cannot mount: never a silent skip. */
 export function requireFuse () {
@@ -44,7 +46,7 @@ async function mount (binary, src, mnt, log) {
 }
 
 /** Runs `name` once through crashfs: the tree before it, and the log of its changes. */
-export async function record (name, { pkg = REPO, work }) {
+export async function record (name, { pkg = PACKAGE, work }) {
   const binary = ensureCrashfs()
   requireFuse()
   const src = join(work, 'src')
@@ -73,7 +75,7 @@ export async function record (name, { pkg = REPO, work }) {
  * by round until the budget is spent. Resolves with what was checked and each violation, with the
  * seed and cut that rebuild its state.
  */
-export async function checkStates (recording, { pkg = REPO, work, seed = 1, states = 100, onState } = {}) {
+export async function checkStates (recording, { pkg = PACKAGE, work, seed = 1, states = 100, onState } = {}) {
   const lib = await loadLib(pkg)
   const { name, initial, ops } = recording
   const cuts = cutPoints(ops)
@@ -104,7 +106,7 @@ export async function checkStates (recording, { pkg = REPO, work, seed = 1, stat
 }
 
 /** Records each workload and checks `states` states in all, shared among them. */
-export async function run ({ names = Object.keys(workloads).filter(name => !workloads[name].hidden), pkg = REPO, seed = 1, states = 300, log = () => {} } = {}) {
+export async function run ({ names = Object.keys(workloads).filter(name => !workloads[name].hidden), pkg = PACKAGE, seed = 1, states = 300, log = () => {} } = {}) {
   const root = mkdtempSync(join(tmpdir(), 'sai-crash-'))
   const results = []
   try {
