@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
 // @ts-expect-error: test code in plain ESM, without declarations
-import { checkStates, describe as explain, record, REPO, run } from './harness.mjs'
+import { checkStates, describe as explain, liveCuts, record, REPO, run } from './harness.mjs'
 
 const SEED = Number(process.env.SAI_CRASH_SEED ?? 1)
 const STATES = Number(process.env.SAI_CRASH_STATES ?? 1200)
@@ -40,6 +40,12 @@ describe('crash harness', () => {
     expect(checked).toBeGreaterThanOrEqual(300)
     expect(violations.map(explain), `seed ${SEED}: rerun with npm run crash -- --seed ${SEED} --states ${STATES}`).toEqual([])
   }, 240_000)
+
+  it('survives live cuts: each workload killed with SIGKILL at a seeded moment, its unsynced changes dropped', async () => {
+    const { checked, violations } = await liveCuts({ seed: SEED, rounds: 3 })
+    expect(checked).toBeGreaterThanOrEqual(40)
+    expect(violations.map(explain), `seed ${SEED}`).toEqual([])
+  }, 120_000)
 
   it('records a directory fsync, a file fsync, an O_DSYNC write and an acknowledgement in order', async () => {
     // the workload is the harness's own `probe`: mkdir, create, write, fsync, fsync of the folder, ack

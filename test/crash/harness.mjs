@@ -45,8 +45,11 @@ async function mount (binary, src, mnt, log) {
   }
 }
 
-/** Runs `name` once through crashfs: the tree before it, and the log of its changes. */
-export async function record (name, { pkg = PACKAGE, work }) {
+/**
+ * Runs `name` once through crashfs: the tree before it, and the log of its changes. With `killAfterMs`
+ * (a live cut), the workload is killed with SIGKILL then, wherever it is.
+ */
+export async function record (name, { pkg = PACKAGE, work, killAfterMs }) {
   const binary = ensureCrashfs()
   requireFuse()
   const src = join(work, 'src')
@@ -61,7 +64,12 @@ export async function record (name, { pkg = PACKAGE, work }) {
       const child = spawn(process.execPath, [join(HERE, 'work.mjs'), name, mnt, pkg], { stdio: ['ignore', 'inherit', 'pipe'] })
       let stderr = ''
       child.stderr.on('data', chunk => { stderr += chunk })
-      child.on('exit', code => code === 0 ? resolve() : reject(new Error(`workload ${name} failed (${code}): ${stderr}`)))
+      const timer = killAfterMs === undefined ? undefined : setTimeout(() => child.kill('SIGKILL'), killAfterMs)
+      child.on('exit', (code, signal) => {
+        clearTimeout(timer)
+        if (code === 0 || (signal === 'SIGKILL' && killAfterMs !== undefined)) resolve()
+        else reject(new Error(`workload ${name} failed (${code ?? signal}): ${stderr}`))
+      })
     })
   } finally {
     await stop()
@@ -103,6 +111,47 @@ export async function checkStates (recording, { pkg = PACKAGE, work, seed = 1, s
     }
   }
   return { checked, cuts: cuts.length, ops: ops.length, violations }
+}
+
+/**
+ * Live cuts: each workload killed with SIGKILL at a seeded moment while it runs (timed once first),
+ * then the power cut at that moment: the state with only what was durable, and `variants` seeded
+ * states of what the layer held unsynced, each recovered and checked.
+ */
+export async function liveCuts ({ names = Object.keys(workloads).filter(name => !workloads[name].hidden), pkg = PACKAGE, seed = 1, rounds = 4, maxMs = 1500, variants = 3 } = {}) {
+  const root = mkdtempSync(join(tmpdir(), 'sai-crash-live-'))
+  const rnd = random(seed)
+  const lib = await loadLib(pkg)
+  const violations = []
+  let checked = 0
+  try {
+    // how long each workload's process runs here, start-up included: the kills fall within it
+    const took = {}
+    for (const name of names) {
+      const started = Date.now()
+      await record(name, { pkg, work: join(root, `${name}-timing`) })
+      took[name] = Math.min(maxMs, Date.now() - started)
+    }
+    for (let round = 0; round < rounds; round++) {
+      for (const name of names) {
+        const work = join(root, `${name}-${round}`)
+        const killAfterMs = Math.floor(rnd() * took[name])
+        const { initial, ops } = await record(name, { pkg, work, killAfterMs })
+        for (let v = 0; v <= variants; v++) {
+          const stateSeed = Math.floor(rnd() * 2 ** 31)
+          const dir = join(work, `state-${v}`)
+          materialize(crashState(initial, ops, ops.length, v === 0 ? 'durable' : 'random', stateSeed), dir)
+          const found = await workloads[name].check(dir, parseAcks(ops), lib).catch(err => [`recovery failed: ${err.stack ?? err}`])
+          for (const message of found) violations.push({ workload: name, cut: ops.length, mode: `live cut at ${killAfterMs} ms (${ops.length} records), ${v === 0 ? 'durable' : 'random'}`, stateSeed, message, before: ops.at(-1) })
+          checked++
+        }
+        rmSync(work, { recursive: true, force: true })
+      }
+    }
+  } finally {
+    rmSync(root, { recursive: true, force: true })
+  }
+  return { checked, violations }
 }
 
 /** Records each workload and checks `states` states in all, shared among them. */
