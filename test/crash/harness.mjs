@@ -2,7 +2,7 @@
 // may leave at each cut point (replay.mjs), runs the recovery on each and checks the invariants
 // (workloads.mjs). See docs/durability.md.
 import { execFileSync, spawn } from 'node:child_process'
-import { existsSync, mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs'
+import { existsSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { ensureCrashfs } from '../infra/crashfs/install.mjs'
@@ -45,6 +45,63 @@ async function mount (binary, src, mnt, log) {
   }
 }
 
+/** Runs work.mjs (`args`) on the mount, killed after `killAfterMs` if given. */
+async function runChild (name, args, killAfterMs) {
+  await new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [join(HERE, 'work.mjs'), ...args], { stdio: ['ignore', 'inherit', 'pipe'] })
+    let stderr = ''
+    child.stderr.on('data', chunk => { stderr += chunk })
+    const timer = killAfterMs === undefined ? undefined : setTimeout(() => child.kill('SIGKILL'), killAfterMs)
+    child.on('exit', (code, signal) => {
+      clearTimeout(timer)
+      if (code === 0 || (signal === 'SIGKILL' && killAfterMs !== undefined)) resolve()
+      else reject(new Error(`workload ${name} failed (${code ?? signal}): ${stderr}`))
+    })
+  })
+}
+
+/**
+ * Invariant 6: the recovery itself cut. The recovery (the workload's check: verify --repair and the
+ * reruns) runs through crashfs on the crash state `state`; then at seeded cut points of that run
+ * (`states` of them), the state it leaves is recovered again and checked, with the acknowledgements `acks`.
+ */
+export async function checkRecoveryCuts (name, state, acks, { pkg = PACKAGE, work, seed = 1, states = 20 }) {
+  const binary = ensureCrashfs()
+  const src = join(work, 'rsrc')
+  const mnt = join(work, 'rmnt')
+  mkdirSync(work, { recursive: true })
+  materialize(state, src)
+  mkdirSync(mnt, { recursive: true })
+  const initial = snapshot(src)
+  const acksFile = join(work, 'acks.json')
+  writeFileSync(acksFile, JSON.stringify(acks))
+  const stop = await mount(binary, src, mnt, join(work, 'rlog'))
+  try {
+    await runChild(name, ['--recover', name, mnt, pkg, acksFile])
+  } finally {
+    await stop()
+  }
+  const ops = readLog(join(work, 'rlog'))
+  const lib = await loadLib(pkg)
+  const rnd = random(seed)
+  const cuts = cutPoints(ops)
+  const violations = []
+  let checked = 0
+  for (let i = 0; i < states; i++) {
+    const cut = cuts[Math.floor(rnd() * cuts.length)]
+    const mode = i % 2 === 0 ? 'durable' : 'random'
+    const stateSeed = Math.floor(rnd() * 2 ** 31)
+    const dir = join(work, `rstate-${i}`)
+    materialize(crashState(initial, ops, cut, mode, stateSeed), dir)
+    const found = await workloads[name].check(dir, acks, lib).catch(err => [`recovery failed: ${err.stack ?? err}`])
+    for (const message of found) violations.push({ workload: `${name} (its recovery cut)`, cut, mode, stateSeed, message: `after the recovery was cut and rerun: ${message}`, before: ops[cut - 1], after: ops[cut] })
+    rmSync(dir, { recursive: true, force: true })
+    checked++
+  }
+  rmSync(work, { recursive: true, force: true })
+  return { checked, violations }
+}
+
 /**
  * Runs `name` once through crashfs: the tree before it, and the log of its changes. With `killAfterMs`
  * (a live cut), the workload is killed with SIGKILL then, wherever it is.
@@ -60,17 +117,7 @@ export async function record (name, { pkg = PACKAGE, work, killAfterMs }) {
   const initial = snapshot(src)
   const stop = await mount(binary, src, mnt, join(work, 'log'))
   try {
-    await new Promise((resolve, reject) => {
-      const child = spawn(process.execPath, [join(HERE, 'work.mjs'), name, mnt, pkg], { stdio: ['ignore', 'inherit', 'pipe'] })
-      let stderr = ''
-      child.stderr.on('data', chunk => { stderr += chunk })
-      const timer = killAfterMs === undefined ? undefined : setTimeout(() => child.kill('SIGKILL'), killAfterMs)
-      child.on('exit', (code, signal) => {
-        clearTimeout(timer)
-        if (code === 0 || (signal === 'SIGKILL' && killAfterMs !== undefined)) resolve()
-        else reject(new Error(`workload ${name} failed (${code ?? signal}): ${stderr}`))
-      })
-    })
+    await runChild(name, [name, mnt, pkg], killAfterMs)
   } finally {
     await stop()
   }
@@ -155,7 +202,7 @@ export async function liveCuts ({ names = Object.keys(workloads).filter(name => 
 }
 
 /** Records each workload and checks `states` states in all, shared among them. */
-export async function run ({ names = Object.keys(workloads).filter(name => !workloads[name].hidden), pkg = PACKAGE, seed = 1, states = 300, log = () => {} } = {}) {
+export async function run ({ names = Object.keys(workloads).filter(name => !workloads[name].hidden), pkg = PACKAGE, seed = 1, states = 300, recoveryShare = 0.2, log = () => {} } = {}) {
   const root = mkdtempSync(join(tmpdir(), 'sai-crash-'))
   const results = []
   try {
@@ -163,8 +210,21 @@ export async function run ({ names = Object.keys(workloads).filter(name => !work
       const work = join(root, name)
       const recording = await record(name, { pkg, work })
       const share = Math.floor(states / names.length) + (i < states % names.length ? 1 : 0)
-      const result = await checkStates(recording, { pkg, work, seed: seed + i, states: share })
-      log(`${name}: ${recording.ops.length} records, ${result.cuts} cut points, ${result.checked} states, ${result.violations.length} violations\n`)
+      const result = await checkStates(recording, { pkg, work, seed: seed + i, states: share - Math.floor(share * recoveryShare) })
+      // the rest of the share: the recovery itself cut, from the durable state at seeded cut points
+      const rnd = random(seed + 1000 + i)
+      const cuts = cutPoints(recording.ops)
+      result.recoveryStates = 0
+      for (let n = 0; result.checked < share && n < 100; n++) {
+        const cut = cuts[Math.floor(rnd() * cuts.length)]
+        const state = crashState(recording.initial, recording.ops, cut, 'durable')
+        const acks = parseAcks(recording.ops.slice(0, cut))
+        const again = await checkRecoveryCuts(name, state, acks, { pkg, work: join(work, `recovery-${n}`), seed: seed + n, states: Math.min(25, share - result.checked) })
+        result.checked += again.checked
+        result.recoveryStates += again.checked
+        result.violations.push(...again.violations)
+      }
+      log(`${name}: ${recording.ops.length} records, ${result.cuts} cut points, ${result.checked} states (${result.recoveryStates} after a cut recovery), ${result.violations.length} violations\n`)
       results.push({ name, ...result })
     }
   } finally {
