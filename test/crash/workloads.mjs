@@ -270,6 +270,43 @@ export const workloads = {
   }
 }
 
+// import with its mapping and checkpoint (invariant 5: a mapping line or checkpoint claims only
+// frames that are durably stored), resumed after the cut
+workloads.import = {
+  async setup (src, lib) {
+    for (let i = 0; i < 6; i++) {
+      const path = join(src, 'photos', i % 2 === 0 ? 'a' : 'b', `f${i}.jpg`)
+      mkdirSync(dirname(path), { recursive: true })
+      writeFileSync(path, lib.testing.testJpeg(`import-${i}`, 4000 + 1000 * i))
+    }
+  },
+  async run (mnt, lib, ack) {
+    const storage = new lib.FilesystemDriver({ root: join(mnt, 'store') })
+    await lib.importTree(storage, join(mnt, 'photos'), { mapping: join(mnt, 'map.jsonl'), concurrency: 2 })
+    ack('import')
+  },
+  async check (dir, acks, lib) {
+    const violations = []
+    const storage = new lib.FilesystemDriver({ root: join(dir, 'store') })
+    await repairAndWalk(storage, [storage.root], violations)
+    const sources = new Map(allFiles(join(dir, 'photos')).map(path => [path.slice(join(dir, 'photos').length + 1), sha256(readFileSync(path))]))
+    const lines = (statOrUndefined(join(dir, 'map.jsonl')) === undefined ? '' : readFileSync(join(dir, 'map.jsonl'), 'utf8')).split('\n')
+    const claimed = []
+    for (const line of lines) {
+      let entry
+      try { entry = JSON.parse(line) } catch { continue } // a torn line: dropped on reopening
+      if (typeof entry.sha256 === 'string') claimed.push(entry.sha256)
+      if (typeof entry.checkpoint === 'string') for (const [source, sha] of sources) if (source <= entry.checkpoint) claimed.push(sha)
+    }
+    await fetchAll(storage, [...new Set(claimed)], violations, 'mapped')
+    if (acks.some(a => a.kind === 'import')) await fetchAll(storage, [...sources.values()], violations, 'imported')
+    // resumed: then every source frame is stored
+    await lib.importTree(storage, join(dir, 'photos'), { mapping: join(dir, 'map.jsonl') })
+    await fetchAll(storage, [...sources.values()], violations, 'imported after the resume')
+    return violations
+  }
+}
+
 function replicated (lib, root) {
   const primary = new lib.FilesystemDriver({ root: join(root, 'primary'), createRoot: false })
   const replica = new lib.FilesystemDriver({ root: join(root, 'replica'), createRoot: false })
