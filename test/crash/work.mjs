@@ -14,6 +14,7 @@ if (process.argv[2] === '--recover') {
   process.exit(0)
 }
 const [name, mnt, pkg] = process.argv.slice(2)
+process.env.CRASH_PACKAGE = pkg // for a workload's other processes
 const lib = await loadLib(pkg)
 const ack = (kind, sha = undefined, at = undefined) => {
   const label = [kind, sha, at].filter(part => part !== undefined).join('.')

@@ -8,6 +8,8 @@
 import { closeSync, constants, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, statSync, utimesSync, writeFileSync, writeSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { Readable } from 'node:stream'
+import { pathToFileURL } from 'node:url'
+import { spawn } from 'node:child_process'
 import { sha256 } from './replay.mjs'
 
 const DAY = 86_400_000
@@ -303,6 +305,38 @@ workloads.import = {
     // resumed: then every source frame is stored
     await lib.importTree(storage, join(dir, 'photos'), { mapping: join(dir, 'map.jsonl') })
     await fetchAll(storage, [...sources.values()], violations, 'imported after the resume')
+    return violations
+  }
+}
+
+// two processes storing the same new frames at once, in opposite orders: each acknowledges its own
+workloads.race = {
+  async setup (src) { mkdirSync(join(src, 'store')) }, // the mounted array, there before the service
+  async run (mnt, lib, ack) {
+    const seeds = ['race-0', 'race-1', 'race-2', 'race-3']
+    const other = spawn(process.execPath, ['--input-type=module', '-e', `
+      const { statSync } = await import('node:fs')
+      const lib = await import(${JSON.stringify(pathToFileURL(join(process.env.CRASH_PACKAGE, 'dist/index.js')).href)})
+      const { testJpeg } = await import(${JSON.stringify(pathToFileURL(join(process.env.CRASH_PACKAGE, 'dist/testing.js')).href)})
+      const storage = new lib.FilesystemDriver({ root: ${JSON.stringify(join(mnt, 'store'))} })
+      for (const seed of ${JSON.stringify(seeds)}.reverse()) {
+        const at = Date.now()
+        const { sha256 } = await storage.store(testJpeg(seed, 9000))
+        try { statSync(${JSON.stringify(join(mnt, '.crashfs-ack-'))} + ['store', sha256, at].join('.')) } catch {}
+      }`], { stdio: 'inherit' })
+    const done = new Promise((resolve, reject) => other.on('exit', code => code === 0 ? resolve() : reject(new Error(`the other writer failed (${code})`))))
+    const storage = new lib.FilesystemDriver({ root: join(mnt, 'store') })
+    for (const seed of seeds) {
+      const at = Date.now()
+      ack('store', (await storage.store(lib.testing.testJpeg(seed, 9000))).sha256, at)
+    }
+    await done
+  },
+  async check (dir, acks, lib) {
+    const violations = []
+    const storage = new lib.FilesystemDriver({ root: join(dir, 'store'), createRoot: false })
+    await repairAndWalk(storage, [storage.root], violations)
+    await fetchAll(storage, [...new Set(storesOf(acks).map(a => a.sha256))], violations)
     return violations
   }
 }
