@@ -341,6 +341,39 @@ workloads.race = {
   }
 }
 
+// the variant cache (no fsync by default: an entry checks itself on every read)
+workloads.variants = {
+  async setup (src, lib) {
+    const storage = new lib.FilesystemDriver({ root: join(src, 'store') })
+    for (const seed of ['v-0', 'v-1']) await storage.store(lib.testing.testJpeg(seed, 5000))
+  },
+  async run (mnt, lib, ack) {
+    const storage = new lib.FilesystemDriver({ root: join(mnt, 'store') })
+    const variants = lib.createVariants(storage)
+    for (const seed of ['v-0', 'v-1']) {
+      const sha = sha256(lib.testing.testJpeg(seed, 5000))
+      await variants.get(sha, 'thumb')
+      ack('variant', sha, Date.now())
+    }
+    await variants.close()
+  },
+  async check (dir, acks, lib) {
+    const violations = []
+    const storage = new lib.FilesystemDriver({ root: join(dir, 'store'), createRoot: false })
+    const variants = lib.createVariants(storage)
+    const fresh = lib.createVariants(storage, { path: join(dir, 'fresh-variants') })
+    for (const seed of ['v-0', 'v-1']) {
+      const sha = sha256(lib.testing.testJpeg(seed, 5000))
+      const served = await variants.get(sha, 'thumb')
+      const made = await fresh.get(sha, 'thumb')
+      if (!served.bytes.equals(made.bytes)) violations.push(`the cached thumb of ${sha.slice(0, 12)} differs from a fresh one (${served.cached ? 'from the cache' : 'made'})`)
+    }
+    await variants.close()
+    await fresh.close()
+    return violations
+  }
+}
+
 function replicated (lib, root) {
   const primary = new lib.FilesystemDriver({ root: join(root, 'primary'), createRoot: false })
   const replica = new lib.FilesystemDriver({ root: join(root, 'replica'), createRoot: false })
