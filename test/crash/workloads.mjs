@@ -374,6 +374,39 @@ workloads.variants = {
   }
 }
 
+// a prune by budget (its spill file is a temp outside the store): new frames stored, then the
+// oldest deleted down to the budget; rerun after the cut, it keeps the new frames and ends at the
+// budget, and a second rerun deletes nothing
+const BUDGET = 30_000
+workloads.budget = {
+  async setup (src, lib) {
+    const storage = new lib.FilesystemDriver({ root: join(src, 'store') })
+    for (let i = 0; i < 6; i++) old(storage, (await storage.store(lib.testing.testJpeg(`aged-${i}`, 6000))).sha256, 10 + i)
+  },
+  async run (mnt, lib, ack) {
+    const storage = new lib.FilesystemDriver({ root: join(mnt, 'store') })
+    for (let i = 0; i < 2; i++) {
+      const at = Date.now()
+      ack('store', (await storage.store(lib.testing.testJpeg(`fresh-${i}`, 5000))).sha256, at)
+    }
+    await lib.prune(storage, { maxBytes: BUDGET, minAgeMs: 0 })
+    ack('prune')
+  },
+  async check (dir, acks, lib) {
+    const violations = []
+    const storage = new lib.FilesystemDriver({ root: join(dir, 'store'), createRoot: false })
+    await repairAndWalk(storage, [storage.root], violations)
+    await lib.prune(storage, { maxBytes: BUDGET, minAgeMs: 0 })
+    await fetchAll(storage, storesOf(acks).map(a => a.sha256), violations)
+    let total = 0
+    for await (const entry of storage.list()) total += entry.size
+    if (total > BUDGET) violations.push(`after the prune was rerun the store holds ${total} bytes, over the budget of ${BUDGET}`)
+    const again = await lib.prune(storage, { maxBytes: BUDGET, minAgeMs: 0 })
+    if (again.deleted !== 0) violations.push(`a second rerun of the prune deleted ${again.deleted} more`)
+    return violations
+  }
+}
+
 function replicated (lib, root) {
   const primary = new lib.FilesystemDriver({ root: join(root, 'primary'), createRoot: false })
   const replica = new lib.FilesystemDriver({ root: join(root, 'replica'), createRoot: false })
