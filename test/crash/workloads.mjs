@@ -5,7 +5,7 @@
 //   check (dir, acks, lib): after a cut, the recovery an operator runs (open, verify --repair,
 //     rerun the command) on the state in `dir`, and the invariants; returns the violations found.
 // `lib` is the built package under test (its dist/), so that a broken copy can be tested too.
-import { closeSync, constants, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, statSync, utimesSync, writeFileSync, writeSync } from 'node:fs'
+import { closeSync, constants, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync, writeSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { Readable } from 'node:stream'
 import { pathToFileURL } from 'node:url'
@@ -403,6 +403,42 @@ workloads.budget = {
     if (total > BUDGET) violations.push(`after the prune was rerun the store holds ${total} bytes, over the budget of ${BUDGET}`)
     const again = await lib.prune(storage, { maxBytes: BUDGET, minAgeMs: 0 })
     if (again.deleted !== 0) violations.push(`a second rerun of the prune deleted ${again.deleted} more`)
+    return violations
+  }
+}
+
+// heal-on-fetch: a primary copy lost, another damaged; each fetch heals it from the replica
+workloads.heal = {
+  async setup (src, lib) {
+    const primary = new lib.FilesystemDriver({ root: join(src, 'primary') })
+    const replica = new lib.FilesystemDriver({ root: join(src, 'replica') })
+    const storage = lib.createReplicatedStorage({ primary, replicas: [{ name: 'r1', storage: replica }], background: false })
+    const [lost, damaged] = [await storage.store(lib.testing.testJpeg('h-0', 6000)), await storage.store(lib.testing.testJpeg('h-1', 7000))]
+    await storage.drain()
+    rmSync(join(primary.root, primary.sharding.encode(lost.sha256)))
+    const path = join(primary.root, primary.sharding.encode(damaged.sha256))
+    const bytes = readFileSync(path)
+    bytes[200] ^= 0xff
+    writeFileSync(path, bytes)
+  },
+  async run (mnt, lib, ack) {
+    const storage = replicated(lib, mnt)
+    for (const [seed, size] of [['h-0', 6000], ['h-1', 7000]]) {
+      const sha = sha256(lib.testing.testJpeg(seed, size))
+      await storage.fetch(sha)
+      ack('healed', sha)
+    }
+  },
+  async check (dir, acks, lib) {
+    const violations = []
+    const storage = replicated(lib, dir)
+    // a fetch that returned healed the primary copy durably first
+    for (const a of acks.filter(a => a.kind === 'healed')) {
+      const ok = await storage.primary.fetch(a.sha256).then(bytes => sha256(bytes) === a.sha256, () => false)
+      if (!ok) violations.push(`the primary copy of ${a.sha256.slice(0, 12)}, healed before the cut, is not whole`)
+    }
+    await repairAndWalk(storage, [join(dir, 'primary'), join(dir, 'replica')], violations)
+    await fetchAll(storage, [['h-0', 6000], ['h-1', 7000]].map(([seed, size]) => sha256(lib.testing.testJpeg(seed, size))), violations, 'kept')
     return violations
   }
 }
