@@ -443,6 +443,41 @@ workloads.heal = {
   }
 }
 
+// migrate between two stores with its mapping and checkpoint (cursor: the SHA-256), resumed after the cut
+workloads.migrate = {
+  async setup (src, lib) {
+    const from = new lib.FilesystemDriver({ root: join(src, 'old') })
+    for (let i = 0; i < 5; i++) await from.store(lib.testing.testJpeg(`m-${i}`, 4000 + 500 * i))
+  },
+  async run (mnt, lib, ack) {
+    const from = new lib.FilesystemDriver({ root: join(mnt, 'old') })
+    const to = new lib.FilesystemDriver({ root: join(mnt, 'new') })
+    await lib.migrate(from, to, { mapping: join(mnt, 'migrate.jsonl'), concurrency: 2 })
+    ack('migrate')
+  },
+  async check (dir, acks, lib) {
+    const violations = []
+    const from = new lib.FilesystemDriver({ root: join(dir, 'old'), createRoot: false })
+    const to = new lib.FilesystemDriver({ root: join(dir, 'new') })
+    await repairAndWalk(to, [to.root], violations)
+    const all = []
+    for await (const entry of from.list()) all.push(entry.sha256)
+    const text = statOrUndefined(join(dir, 'migrate.jsonl')) === undefined ? '' : readFileSync(join(dir, 'migrate.jsonl'), 'utf8')
+    const claimed = []
+    for (const line of text.split('\n')) {
+      let entry
+      try { entry = JSON.parse(line) } catch { continue } // a torn line: dropped on reopening
+      if (typeof entry.sha256 === 'string') claimed.push(entry.sha256)
+      if (typeof entry.checkpoint === 'string') claimed.push(...all.filter(sha => sha <= entry.checkpoint))
+    }
+    await fetchAll(to, [...new Set(claimed)], violations, 'mapped')
+    if (acks.some(a => a.kind === 'migrate')) await fetchAll(to, all, violations, 'migrated')
+    await lib.migrate(from, to, { mapping: join(dir, 'migrate.jsonl') })
+    await fetchAll(to, all, violations, 'migrated after the resume')
+    return violations
+  }
+}
+
 function replicated (lib, root) {
   const primary = new lib.FilesystemDriver({ root: join(root, 'primary'), createRoot: false })
   const replica = new lib.FilesystemDriver({ root: join(root, 'replica'), createRoot: false })
