@@ -20,7 +20,7 @@ function brokenCopy (name: string, from: string | RegExp, to: string): string {
   cpSync(join(REPO, 'package.json'), join(pkg, 'package.json'))
   symlinkSync(join(REPO, 'node_modules'), join(pkg, 'node_modules'))
   let changed = 0
-  for (const file of readdirSync(join(pkg, 'dist')).filter(f => f.endsWith('.js')).map(f => `dist/${f}`)) {
+  for (const file of readdirSync(join(pkg, 'dist'), { recursive: true }).map(String).filter(f => f.endsWith('.js')).map(f => `dist/${f}`)) {
     const text = readFileSync(join(pkg, file), 'utf8')
     const broken = text.replace(from, to)
     if (broken !== text) {

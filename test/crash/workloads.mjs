@@ -8,7 +8,6 @@
 import { closeSync, constants, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync, writeSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { Readable } from 'node:stream'
-import { pathToFileURL } from 'node:url'
 import { spawn } from 'node:child_process'
 import { sha256 } from './replay.mjs'
 
@@ -316,8 +315,9 @@ workloads.race = {
     const seeds = ['race-0', 'race-1', 'race-2', 'race-3']
     const other = spawn(process.execPath, ['--input-type=module', '-e', `
       const { statSync } = await import('node:fs')
-      const lib = await import(${JSON.stringify(pathToFileURL(join(process.env.CRASH_PACKAGE, 'dist/index.js')).href)})
-      const { testJpeg } = await import(${JSON.stringify(pathToFileURL(join(process.env.CRASH_PACKAGE, 'dist/testing.js')).href)})
+      const { loadLib } = await import(${JSON.stringify(new URL('./lib.mjs', import.meta.url).href)})
+      const lib = await loadLib(${JSON.stringify(process.env.CRASH_PACKAGE)})
+      const { testJpeg } = lib.testing
       const storage = new lib.FilesystemDriver({ root: ${JSON.stringify(join(mnt, 'store'))} })
       for (const seed of ${JSON.stringify(seeds)}.reverse()) {
         const at = Date.now()
