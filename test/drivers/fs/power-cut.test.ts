@@ -5,10 +5,7 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
-// @ts-expect-error: test code in plain ESM, without declarations
-import { record } from '../../crash/harness.mjs'
-
-interface Op { seq: number, op: string, name?: string, ino?: string, dir?: string, to?: string, mtime?: number, label?: string }
+import { record, type LogRecord as Op } from '../../crash/harness.mjs'
 
 const work = mkdtempSync(join(tmpdir(), 'sai-power-cut-'))
 afterAll(() => { rmSync(work, { recursive: true, force: true }) })
@@ -33,7 +30,7 @@ function expectDurableBeforeUse (ops: Op[], name: string): void {
 
 describe('filesystem driver, under a power cut', () => {
   it('makes a duplicate store\'s renewal (the new mtime) durable before the store resolves', async () => {
-    const { ops } = await record('store', { work: join(work, 'store') }) as { ops: Op[] }
+    const { ops } = await record('store', { work: join(work, 'store') })
     const renewed = find(ops, op => op.op === 'setattr' && op.mtime !== undefined)
     expect(renewed).toBeGreaterThanOrEqual(0)
     const acked = find(ops, op => op.op === 'ack' && op.label!.startsWith('renew.'), renewed)
@@ -43,12 +40,12 @@ describe('filesystem driver, under a power cut', () => {
   })
 
   it('makes the prune\'s .pruning folder durable before it sets an object aside there', async () => {
-    const { ops } = await record('prune-race', { work: join(work, 'prune') }) as { ops: Op[] }
+    const { ops } = await record('prune-race', { work: join(work, 'prune') })
     expectDurableBeforeUse(ops, '.pruning')
   })
 
   it('makes the .quarantine folder durable before it moves an object there', async () => {
-    const { ops } = await record('repair', { work: join(work, 'repair') }) as { ops: Op[] }
+    const { ops } = await record('repair', { work: join(work, 'repair') })
     expectDurableBeforeUse(ops, '.quarantine')
   })
 })
