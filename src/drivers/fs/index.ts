@@ -86,8 +86,7 @@ export class FilesystemDriver implements ImageStorage {
         ? await writeBytes(this.writing, source.bytes, limits, options.signal, options.keepTimes?.lastStoredAt)
         : await writeChunks(this.writing, source.chunks, limits, options.signal, options.keepTimes?.lastStoredAt)))
       const key = this.sharding.encode(digest.sha256)
-      const first = isDuplicate ? storedAt : options.keepTimes?.lastStoredAt ?? storedAt // as stat will say (files.ts)
-      return { hash: digest.sha256, sha256: digest.sha256, key, path: join(this.root, key), size: digest.size, isDuplicate, storedAt: first, mimeType: digest.mimeType }
+      return { hash: digest.sha256, sha256: digest.sha256, key, path: join(this.root, key), size: digest.size, isDuplicate, storedAt, mimeType: digest.mimeType }
     })
   }
 
