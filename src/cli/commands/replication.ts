@@ -6,26 +6,28 @@ import { readRefFiles } from '../../features/retention/keep.js'
 import { plural, storeLine, UsageError, type Command, type Context } from '../context.js'
 import { formatBytes, parseDuration } from '../units.js'
 
-function replicated (cli: Context): ReplicatedStorage {
+export function replicated (cli: Context): ReplicatedStorage {
   const storage: ImageStorage = cli.storage()
   if (!(storage instanceof ReplicatedStorage)) throw new UsageError('this store has no replicas: name them with SAI_IMAGE_STORAGE_REPLICAS (s3, ipfs or fs) and their own settings')
   return storage
 }
 
 /** Since when a replica fails, and how, after `separator`; nothing if it does not. */
-function failing (replica: { failing?: { since: Date, code: string } }, separator: string): string {
+export function failing (replica: { failing?: { since: Date, code: string } }, separator: string): string {
   return replica.failing === undefined ? '' : `${separator}failing since ${replica.failing.since.toISOString()} (${replica.failing.code})`
 }
 
 export const replicate: Command = {
   name: 'replicate',
-  usage: 'replicate [--watch [--reconcile-every 24h]] [--no-reconcile]',
+  usage: 'replicate [--watch [--reconcile-every 24h]] [--no-reconcile] [--wait]',
   summary: 'copy what the outbox holds to the replicas, then reconcile',
   help: 'Drains the outbox (every store records there what remains to copy), then reconciles: the\n' +
     'listings of every copy compared, what a replica lacks queued and copied (no request per\n' +
     'object). --watch keeps doing it as a service (see examples/systemd), reconciling at start and\n' +
-    'every --reconcile-every; Ctrl-C or SIGTERM stops it cleanly. Exit 1 if something is left.',
-  options: { watch: { type: 'boolean' }, 'reconcile-every': { type: 'string' }, 'no-reconcile': { type: 'boolean' } },
+    'every --reconcile-every; Ctrl-C or SIGTERM stops it cleanly. Exit 1 if something is left, or a\n' +
+    'frame is lost. One copier at a time: while another (a --watch service) holds the lock, exit 75\n' +
+    'and say which process, or with --wait wait for it.',
+  options: { watch: { type: 'boolean' }, 'reconcile-every': { type: 'string' }, 'no-reconcile': { type: 'boolean' }, wait: { type: 'boolean' } },
   async run (cli) {
     const storage = replicated(cli)
     const stop = cli.stopSignal()
@@ -33,13 +35,21 @@ export const replicate: Command = {
     const reconciling = cli.flags['no-reconcile'] !== true
     let lastReconcile = 0
     let copied = 0
+    let lost = 0
     for (;;) {
       const drained = await storage.drain({ signal: stop })
       copied += drained.copied
+      if (drained.busy && cli.flags.wait === true && !stop.aborted) {
+        await sleep(1000, undefined, { signal: stop }).catch(() => {})
+        continue
+      }
+      if (drained.busy && cli.flags.watch !== true) return busy(cli, storage, drained.heldBy)
       if (reconciling && Date.now() - lastReconcile >= every && !stop.aborted) {
         const report = await storage.reconcile({ signal: stop })
         lastReconcile = Date.now()
-        cli.note(`reconcile: ${report.primary} on the primary; ${report.replicas.map(r => `${r.name}: ${r.missing + r.mismatched} queued, ${r.evicted} evicted, ${r.extra} extra`).join('; ')}`)
+        lost = report.lost
+        cli.note(`reconcile: ${report.primary} on the primary; ${report.replicas.map(r => `${r.name}: ${r.missing + r.mismatched} queued, ${r.evicted} evicted, ${r.extra} extra`).join('; ')}` +
+          (report.lost === 0 ? '' : `; ${plural(report.lost, 'frame')} LOST (evicted, and no replica holds a copy: see sai-images verify)`))
         copied += (await storage.drain({ signal: stop })).copied
       }
       if (cli.flags.watch !== true || stop.aborted) break
@@ -49,9 +59,20 @@ export const replicate: Command = {
     const pending = status.replicas.reduce((sum, r) => sum + r.pending, 0)
     cli.out(`replicate ${stop.aborted ? 'stopped' : 'complete'}: ${plural(copied, 'copy', 'copies')} made, ${pending} pending` +
       status.replicas.map(r => `\n  ${r.name}: ${r.pending} pending${failing(r, ', ')}`).join('') +
-      `\n${storeLine(storage)}`, { command: 'replicate', copied, pending, status, store: storage.location })
-    return stop.aborted ? 130 : pending > 0 ? 1 : 0
+      (lost === 0 ? '' : `\n${plural(lost, 'frame')} LOST: evicted from the primary and on no replica; run sai-images verify, restore from a backup`) +
+      `\n${storeLine(storage)}`, { command: 'replicate', copied, pending, lost, status, store: storage.location })
+    return stop.aborted ? 130 : pending > 0 || lost > 0 ? 1 : 0
   }
+}
+
+/** Another copier holds the lock: say which, and what to do; exit 75 (EX_TEMPFAIL: try again later). */
+function busy (cli: Context, storage: ReplicatedStorage, heldBy: number | undefined): number {
+  const who = heldBy === undefined ? 'another process' : `process ${heldBy}`
+  const pending = storage.status().replicas.reduce((sum, r) => sum + r.pending, 0)
+  cli.out(`replicate: nothing copied here: ${who} holds the copier's lock and is copying now (${pending} pending); ` +
+    'run again later, or with --wait to wait for it\n' + storeLine(storage),
+  { command: 'replicate', copied: 0, pending, busy: true, heldBy, store: storage.location })
+  return 75
 }
 
 export const whereis: Command = {
@@ -65,21 +86,6 @@ export const whereis: Command = {
       `${c.size === undefined ? '' : ` ${c.size} bytes`}${c.verifiedAt === undefined ? '' : `, verified ${c.verifiedAt.toISOString()} (${c.how})`}`)
     cli.out(`${where.sha256}\n${rows.join('\n')}\n${storeLine(storage)}`, { ...where, store: storage.location })
     return where.copies.some(c => c.present) ? 0 : 1
-  }
-}
-
-export const status: Command = {
-  name: 'status',
-  usage: 'status',
-  summary: 'replication: the backlog, the last reconcile, heals',
-  async run (cli) {
-    const storage = replicated(cli)
-    const s = storage.status()
-    cli.out(s.replicas.map(r => `${r.name}: ${r.pending} pending${r.oldestPendingAt === undefined ? '' : ` (oldest since ${r.oldestPendingAt.toISOString()})`}` +
-      `${failing(r, '; ')}`).join('\n') +
-      `\nlast reconcile: ${s.lastReconcileAt?.toISOString() ?? 'never'}${s.belowWantedCopies === undefined ? '' : `; ${plural(s.belowWantedCopies, 'object')} below the wanted copies then`}` +
-      `\nheals: ${s.heals.healed}${s.heals.lastAt === undefined ? '' : ` (last ${s.heals.lastAt.toISOString()})`}\n${storeLine(storage)}`, { ...s, store: storage.location })
-    return 0
   }
 }
 
