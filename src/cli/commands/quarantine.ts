@@ -1,14 +1,16 @@
 import { plural, storeLine, UsageError, type Command } from '../context.js'
-import { formatBytes, parseDuration } from '../units.js'
+import { DURATION_UNITS, formatBytes, parseDuration } from '../units.js'
 
 export const quarantine: Command = {
   name: 'quarantine',
+  operands: Infinity,
   usage: 'quarantine [list | restore [--force] <id>... | purge <id>... | purge --older-than 90d]',
   summary: 'what repairs took out of the store: list, restore or purge it',
   help: 'A repair never deletes a damaged object: it moves it to the quarantine ({root}/.quarantine, or\n' +
     '{prefix}.quarantine/ on S3). `restore` puts an object back under its name (if no object is there\n' +
     'now); bytes that do not match their name are refused (exit 4) unless --force. A misnamed file goes\n' +
-    'back under the name it had. `purge` deletes it for good. Ids are the names `list` prints.',
+    'back under the name it had. `purge` deletes it for good. Ids are the names `list` prints.\n' +
+    `Durations (--older-than): ${DURATION_UNITS}.`,
   options: { 'older-than': { type: 'string' }, force: { type: 'boolean' } },
   async run (cli) {
     const storage = cli.storage()

@@ -1,10 +1,9 @@
-/** Replication's commands: replicate (once or as a service), whereis, status, evict. */
-import { setTimeout as sleep } from 'node:timers/promises'
+/** Replication's commands: whereis, evict (replicate, the service: replicate.ts; status: status.ts). */
 import { ReplicatedStorage } from '../../features/replication/index.js'
 import type { ImageStorage } from '../../core/types.js'
 import { readRefFiles } from '../../features/retention/keep.js'
 import { plural, storeLine, UsageError, type Command, type Context } from '../context.js'
-import { formatBytes, parseDuration } from '../units.js'
+import { DURATION_UNITS, formatBytes, parseDuration } from '../units.js'
 
 export function replicated (cli: Context): ReplicatedStorage {
   const storage: ImageStorage = cli.storage()
@@ -17,66 +16,9 @@ export function failing (replica: { failing?: { since: Date, code: string } }, s
   return replica.failing === undefined ? '' : `${separator}failing since ${replica.failing.since.toISOString()} (${replica.failing.code})`
 }
 
-export const replicate: Command = {
-  name: 'replicate',
-  usage: 'replicate [--watch [--reconcile-every 24h]] [--no-reconcile] [--wait]',
-  summary: 'copy what the outbox holds to the replicas, then reconcile',
-  help: 'Drains the outbox (every store records there what remains to copy), then reconciles: the\n' +
-    'listings of every copy compared, what a replica lacks queued and copied (no request per\n' +
-    'object). --watch keeps doing it as a service (see examples/systemd), reconciling at start and\n' +
-    'every --reconcile-every; Ctrl-C or SIGTERM stops it cleanly. Exit 1 if something is left, or a\n' +
-    'frame is lost. One copier at a time: while another (a --watch service) holds the lock, exit 75\n' +
-    'and say which process, or with --wait wait for it.',
-  options: { watch: { type: 'boolean' }, 'reconcile-every': { type: 'string' }, 'no-reconcile': { type: 'boolean' }, wait: { type: 'boolean' } },
-  async run (cli) {
-    const storage = replicated(cli)
-    const stop = cli.stopSignal()
-    const every = parseDuration(cli.string('reconcile-every') ?? '24h', '--reconcile-every')
-    const reconciling = cli.flags['no-reconcile'] !== true
-    let lastReconcile = 0
-    let copied = 0
-    let lost = 0
-    for (;;) {
-      const drained = await storage.drain({ signal: stop })
-      copied += drained.copied
-      if (drained.busy && cli.flags.wait === true && !stop.aborted) {
-        await sleep(1000, undefined, { signal: stop }).catch(() => {})
-        continue
-      }
-      if (drained.busy && cli.flags.watch !== true) return busy(cli, storage, drained.heldBy)
-      if (reconciling && Date.now() - lastReconcile >= every && !stop.aborted) {
-        const report = await storage.reconcile({ signal: stop })
-        lastReconcile = Date.now()
-        lost = report.lost
-        cli.note(`reconcile: ${report.primary} on the primary; ${report.replicas.map(r => `${r.name}: ${r.missing + r.mismatched} queued, ${r.evicted} evicted, ${r.extra} extra`).join('; ')}` +
-          (report.lost === 0 ? '' : `; ${plural(report.lost, 'frame')} LOST (evicted, and no replica holds a copy: see sai-images verify)`))
-        copied += (await storage.drain({ signal: stop })).copied
-      }
-      if (cli.flags.watch !== true || stop.aborted) break
-      await sleep(1000, undefined, { signal: stop }).catch(() => {}) // woken by Ctrl-C or SIGTERM
-    }
-    const status = storage.status()
-    const pending = status.replicas.reduce((sum, r) => sum + r.pending, 0)
-    cli.out(`replicate ${stop.aborted ? 'stopped' : 'complete'}: ${plural(copied, 'copy', 'copies')} made, ${pending} pending` +
-      status.replicas.map(r => `\n  ${r.name}: ${r.pending} pending${failing(r, ', ')}`).join('') +
-      (lost === 0 ? '' : `\n${plural(lost, 'frame')} LOST: evicted from the primary and on no replica; run sai-images verify, restore from a backup`) +
-      `\n${storeLine(storage)}`, { command: 'replicate', copied, pending, lost, status, store: storage.location })
-    return stop.aborted ? 130 : pending > 0 || lost > 0 ? 1 : 0
-  }
-}
-
-/** Another copier holds the lock: say which, and what to do; exit 75 (EX_TEMPFAIL: try again later). */
-function busy (cli: Context, storage: ReplicatedStorage, heldBy: number | undefined): number {
-  const who = heldBy === undefined ? 'another process' : `process ${heldBy}`
-  const pending = storage.status().replicas.reduce((sum, r) => sum + r.pending, 0)
-  cli.out(`replicate: nothing copied here: ${who} holds the copier's lock and is copying now (${pending} pending); ` +
-    'run again later, or with --wait to wait for it\n' + storeLine(storage),
-  { command: 'replicate', copied: 0, pending, busy: true, heldBy, store: storage.location })
-  return 75
-}
-
 export const whereis: Command = {
   name: 'whereis',
+  operands: 1,
   usage: 'whereis <ref>',
   summary: 'each copy of an object: present or missing, and when verified',
   async run (cli) {
@@ -96,14 +38,16 @@ export const evict: Command = {
   help: 'A primary copy goes only once --min-copies (default 1) replica copies were read back and\n' +
     'hashed in this same run; never the last copy, never one a store renews meanwhile. The frame is\n' +
     'still served (from a replica). --dry-run counts from the listings alone. Exit 1 if some old\n' +
-    'frame had too few good replica copies (they are kept and queued to be copied again).',
+    'frame had too few good replica copies (they are kept and queued to be copied again).\n' +
+    `Durations: ${DURATION_UNITS}.`,
   options: { 'older-than': { type: 'string' }, 'min-copies': { type: 'string' }, 'keep-file': { type: 'string', multiple: true }, 'dry-run': { type: 'boolean' } },
   async run (cli) {
-    const olderThan = cli.string('older-than')
-    if (olderThan === undefined) throw new UsageError('say which primary copies may go: --older-than 30d')
+    const given = cli.string('older-than')
+    if (given === undefined) throw new UsageError('say which primary copies may go: --older-than 30d')
+    const olderThan = parseDuration(given, '--older-than')
     const storage = replicated(cli)
     const keep = await readRefFiles(cli.strings('keep-file'))
-    const report = await storage.evict({ olderThan: parseDuration(olderThan, '--older-than'), minCopies: cli.string('min-copies') === undefined ? undefined : Number(cli.string('min-copies')), keep, dryRun: cli.flags['dry-run'] === true, concurrency: cli.concurrency(), signal: cli.stopSignal() })
+    const report = await storage.evict({ olderThan, minCopies: cli.string('min-copies') === undefined ? undefined : Number(cli.string('min-copies')), keep, dryRun: cli.flags['dry-run'] === true, concurrency: cli.concurrency(), signal: cli.stopSignal() })
     const head = report.dryRun
       ? `dry run: would evict ${plural(report.wouldEvict ?? 0, 'primary copy', 'primary copies')} of ${report.examined}, freeing ${formatBytes(report.wouldFree ?? 0)}; nothing was deleted`
       : `evict ${report.interrupted ? 'interrupted' : 'complete'}: ${plural(report.evicted, 'primary copy', 'primary copies')} evicted of ${report.examined}, freed ${formatBytes(report.bytesFreed)}`

@@ -1,5 +1,5 @@
 /** `status`: replication's state for people and for monitors (an exit code per condition). */
-import type { ReplicatedStorage } from '../../features/replication/index.js'
+import { countUnseen, type ReplicatedStorage, type Unseen } from '../../features/replication/index.js'
 import { plural, storeLine, type Command } from '../context.js'
 import { parseDuration } from '../units.js'
 import { failing, replicated } from './replication.js'
@@ -21,15 +21,16 @@ export const status: Command = {
     const storage = replicated(cli)
     const maxAge = parseDuration(cli.string('max-backlog-age') ?? '1h', '--max-backlog-age')
     const s = storage.status()
+    const unseen = await countUnseen(storage)
     const alerts = statusAlerts(s, maxAge)
     const scan = s.countedBy === undefined ? 'never' : `by ${s.countedBy} at ${(s.countedBy === 'verify' ? s.lastVerifyAt : s.lastReconcileAt)!.toISOString()}`
     cli.out(s.replicas.map(r => `${r.name}: ${r.pending} pending${r.oldestPendingAt === undefined ? '' : ` (oldest since ${r.oldestPendingAt.toISOString()})`}` +
-      `${failing(r, '; ')}`).join('\n') +
+      `${failing(r, '; ')}`).join('\n') + unseenLines(unseen) +
       `\nlast reconcile: ${s.lastReconcileAt?.toISOString() ?? 'never'}; last whole scan: ${scan}` +
       (s.belowWantedCopies === undefined ? '' : `; ${plural(s.belowWantedCopies, 'frame')} below the wanted copies, ${s.lost ?? 0} lost`) +
       `\nheals: ${s.heals.healed}${s.heals.lastAt === undefined ? '' : ` (last ${s.heals.lastAt.toISOString()})`}` +
       alerts.map(a => `\nALERT (exit ${a.exit}): ${a.message}`).join('') + `\n${storeLine(storage)}`,
-    { ...s, alerts, store: storage.location })
+    { ...s, unseen: unseen ?? null, alerts, store: storage.location })
     return Math.max(0, ...alerts.map(a => a.exit))
   }
 }
@@ -46,3 +47,12 @@ function statusAlerts (s: ReturnType<ReplicatedStorage['status']>, maxAge: numbe
   return alerts
 }
 
+
+/** Frames other writers put on the primary that no outbox names yet, and the watcher's state. */
+function unseenLines (unseen: Unseen | undefined): string {
+  if (unseen === undefined) return ''
+  const { watcher } = unseen
+  return `\nnot yet queued: ${plural(unseen.frames, 'frame')} on the primary from other writers, in folders changed ` +
+    `${unseen.since === undefined ? 'ever (no watcher pass or reconcile yet)' : `since ${unseen.since.toISOString()}`} (counted ${unseen.at.toISOString()})` +
+    `\nwatcher: ${watcher === undefined ? 'never ran here (replicate --watch)' : `${watcher.live ? 'live' : 'STALE'}, last pass ${watcher.at.toISOString()}`}`
+}

@@ -36,6 +36,8 @@ export type { DrainReport } from './copier.js'
 export type { EvictOptions, EvictReport } from './evict.js'
 export type { ReplicatedVerifyReport } from './verify.js'
 export type * from './types.js'
+export { PrimaryWatcher, readWatchHealth, type WatchHealth, type WatchOptions } from './watch.js'
+export { countUnseen, type Unseen } from './unseen.js'
 
 export function createReplicatedStorage (init: ReplicatedStorageInit): ReplicatedStorage {
   if (init.replicas.length === 0) throw new ConfigError('replicas', 'name at least one replica')
