@@ -15,7 +15,7 @@ import type { ReconcileReport } from './types.js'
 
 export async function reconcile (storage: ReplicatedStorage, options: AbortOptions = {}): Promise<ReconcileReport> {
   const { primary, replicas, parts } = storage
-  const report: ReconcileReport = { at: new Date(), primary: 0, replicas: replicas.map(r => ({ name: r.name, present: 0, missing: 0, mismatched: 0, evicted: 0, extra: 0 })), belowWantedCopies: 0, interrupted: false }
+  const report: ReconcileReport = { at: new Date(), primary: 0, replicas: replicas.map(r => ({ name: r.name, present: 0, missing: 0, mismatched: 0, evicted: 0, extra: 0 })), belowWantedCopies: 0, lost: 0, interrupted: false }
   const copies = [PRIMARY, ...replicas.map(r => r.name)]
   let shard: string | undefined
   let ledger: Array<Map<string, LedgerRecord>> = []
@@ -30,7 +30,10 @@ export async function reconcile (storage: ReplicatedStorage, options: AbortOptio
     for (const map of seen) map.clear()
   }
   const now = Date.now()
-  for await (const { sha256, entries } of mergeListings([primary, ...replicas.map(r => r.storage)].map(s => s.list({ signal: options.signal })))) {
+  const listings = [primary, ...replicas.map(r => r.storage)].map(s => s.list({ signal: options.signal }))
+  // the ledger's eviction marks too: a frame no copy lists any more is still the store's (lost)
+  for await (const { sha256, entries: all } of mergeListings([...listings, parts.ledger.evicted()])) {
+    const entries = all.slice(0, copies.length)
     if (sha256.slice(0, 2) !== shard) {
       await flush()
       shard = sha256.slice(0, 2)
@@ -65,6 +68,7 @@ export async function reconcile (storage: ReplicatedStorage, options: AbortOptio
       }
     }
     if (copiesHeld < copies.length - (evicted ? 1 : 0)) report.belowWantedCopies++
+    if (copiesHeld === 0) report.lost++
   }
   await flush()
   report.interrupted = options.signal?.aborted === true
