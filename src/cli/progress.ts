@@ -4,7 +4,7 @@
  */
 export class Progress {
   private readonly started = Date.now()
-  private readonly timer?: NodeJS.Timeout
+  private timer?: NodeJS.Timeout
   done = 0
 
   constructor (private readonly label: string, private total: number, private readonly enabled: boolean) {

@@ -1,6 +1,7 @@
 /** Replication's commands: replicate (once or as a service), whereis, status, evict. */
 import { setTimeout as sleep } from 'node:timers/promises'
 import { ReplicatedStorage } from '../../features/replication/index.js'
+import { minCopiesProblem } from '../../features/replication/evict.js'
 import type { ImageStorage } from '../../core/types.js'
 import { readRefFiles } from '../../features/retention/keep.js'
 import { plural, storeLine, UsageError, type Command, type Context } from '../context.js'
@@ -105,7 +106,10 @@ export const evict: Command = {
     if (olderThan === undefined) throw new UsageError('say which primary copies may go: --older-than 30d')
     const storage = replicated(cli)
     const keep = await readRefFiles(cli.strings('keep-file'))
-    const report = await storage.evict({ olderThan: parseDuration(olderThan, '--older-than'), minCopies: cli.string('min-copies') === undefined ? undefined : Number(cli.string('min-copies')), keep, dryRun: cli.flags['dry-run'] === true, concurrency: cli.concurrency(), signal: cli.stopSignal() })
+    const minCopies = cli.string('min-copies') === undefined ? undefined : Number(cli.string('min-copies'))
+    const names = storage.replicas.map(r => r.name)
+    if (minCopies !== undefined && !(Number.isInteger(minCopies) && minCopies >= 1 && minCopies <= names.length)) throw new UsageError(`--min-copies ${cli.string('min-copies')}: ${minCopiesProblem(minCopies, names)}`)
+    const report = await storage.evict({ olderThan: parseDuration(olderThan, '--older-than'), minCopies, keep, dryRun: cli.flags['dry-run'] === true, concurrency: cli.concurrency(), signal: cli.stopSignal() })
     const head = report.dryRun
       ? `dry run: would evict ${plural(report.wouldEvict ?? 0, 'primary copy', 'primary copies')} of ${report.examined}, freeing ${formatBytes(report.wouldFree ?? 0)}; nothing was deleted`
       : `evict ${report.interrupted ? 'interrupted' : 'complete'}: ${plural(report.evicted, 'primary copy', 'primary copies')} evicted of ${report.examined}, freed ${formatBytes(report.bytesFreed)}`
