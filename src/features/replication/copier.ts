@@ -38,6 +38,8 @@ export class Copier {
   private again = false
   private timer?: NodeJS.Timeout
   private readonly stopping = new AbortController()
+  /** Told of each verified copy, after its outbox entry went (the watcher's latency: watch.ts). */
+  readonly copied = new Set<(replica: string, sha256: string) => void>()
 
   constructor (
     private readonly primary: ImageStorage,
@@ -70,6 +72,7 @@ export class Copier {
       size = source.length
       await this.ledger.append(replica.name, [{ sha256, at: Date.now(), how: 'upload' }])
       await this.outbox.done(replica.name, sha256)
+      for (const listener of this.copied) listener(replica.name, sha256)
       return 'copied'
     }, outcome => ({ outcome, size }))
   }
