@@ -1,5 +1,6 @@
 /** Replication's commands: whereis, evict (replicate, the service: replicate.ts; status: status.ts). */
 import { ReplicatedStorage } from '../../features/replication/index.js'
+import { minCopiesProblem } from '../../features/replication/evict.js'
 import type { ImageStorage } from '../../core/types.js'
 import { readRefFiles } from '../../features/retention/keep.js'
 import { plural, storeLine, UsageError, type Command, type Context } from '../context.js'
@@ -47,7 +48,10 @@ export const evict: Command = {
     const olderThan = parseDuration(given, '--older-than')
     const storage = replicated(cli)
     const keep = await readRefFiles(cli.strings('keep-file'))
-    const report = await storage.evict({ olderThan, minCopies: cli.string('min-copies') === undefined ? undefined : Number(cli.string('min-copies')), keep, dryRun: cli.flags['dry-run'] === true, concurrency: cli.concurrency(), signal: cli.stopSignal() })
+    const minCopies = cli.string('min-copies') === undefined ? undefined : Number(cli.string('min-copies'))
+    const names = storage.replicas.map(r => r.name)
+    if (minCopies !== undefined && !(Number.isInteger(minCopies) && minCopies >= 1 && minCopies <= names.length)) throw new UsageError(`--min-copies ${cli.string('min-copies')}: ${minCopiesProblem(minCopies, names)}`)
+    const report = await storage.evict({ olderThan, minCopies, keep, dryRun: cli.flags['dry-run'] === true, concurrency: cli.concurrency(), signal: cli.stopSignal() })
     const head = report.dryRun
       ? `dry run: would evict ${plural(report.wouldEvict ?? 0, 'primary copy', 'primary copies')} of ${report.examined}, freeing ${formatBytes(report.wouldFree ?? 0)}; nothing was deleted`
       : `evict ${report.interrupted ? 'interrupted' : 'complete'}: ${plural(report.evicted, 'primary copy', 'primary copies')} evicted of ${report.examined}, freed ${formatBytes(report.bytesFreed)}`
