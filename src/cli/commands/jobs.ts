@@ -7,6 +7,7 @@ import { importTree, migrate as migrateJob, notImagesFile, planMigration, type J
 import { Progress } from '../progress.js'
 import { plural, storeLine, UsageError, type Command, type Context } from '../context.js'
 import { formatBytes } from '../units.js'
+import { copyBeforeExit } from './replication.js'
 
 export const importCommand: Command = {
   name: 'import',
@@ -34,7 +35,9 @@ export const importCommand: Command = {
       summary.notImages.length === 0 ? '' : `\n${plural(summary.notImages.length, 'file')} not an image (recorded in ${notImagesFile(mapping)}; later runs pass over them): ${summary.notImages.slice(0, 5).join(', ')}${summary.notImages.length > 5 ? ', …' : ''}`,
       summary.excluded === 0 ? '' : `\nexcluded: ${plural(summary.excluded, 'file')}`
     ].join('')
-    return report(cli, 'import', summary, storage, notes)
+    const code = report(cli, 'import', summary, storage, notes)
+    await copyBeforeExit(cli, storage)
+    return code
   }
 }
 

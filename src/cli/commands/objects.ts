@@ -2,6 +2,7 @@
 import type { ImageStat, StorageResult } from '../../core/types.js'
 import { storeLine, UsageError, type Command } from '../context.js'
 import { eachOperand, reportOutcomes } from '../operands.js'
+import { copyBeforeExit } from './replication.js'
 
 export const store: Command = {
   name: 'store',
@@ -20,9 +21,13 @@ export const store: Command = {
     if (files.length === 1) {
       const result = await put(files[0]!)
       cli.out(`${line(result)}\n${result.path}`, { ...result, store: storage.location })
+      await copyBeforeExit(cli, storage)
       return 0
     }
-    return reportOutcomes(cli, storage, await eachOperand(files, put), { verb: 'stored', human: (r, file) => `${file}: ${line(r)}`, json: (r, file) => ({ file, ...r }) })
+    const outcomes = await eachOperand(files, put)
+    const code = reportOutcomes(cli, storage, outcomes, { verb: 'stored', human: (r, file) => `${file}: ${line(r)}`, json: (r, file) => ({ file, ...r }) })
+    await copyBeforeExit(cli, storage)
+    return code
   }
 }
 

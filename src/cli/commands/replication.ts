@@ -32,6 +32,21 @@ export const whereis: Command = {
   }
 }
 
+/**
+ * `store` and `import` copy what they stored before they exit, rather than leave it to the outbox
+ * (docs/replication.md); a line on stderr says so, and how many wait for the service if some do.
+ */
+export async function copyBeforeExit (cli: Context, storage: ImageStorage): Promise<void> {
+  if (!(storage instanceof ReplicatedStorage)) return
+  if (storage.init.background !== false) {
+    await storage.parts.copier.idle() // the copies the stores started
+    await storage.drain()
+  }
+  const pending = storage.status().replicas.reduce((sum, r) => sum + r.pending, 0)
+  if (pending === 0) cli.note('replication: every copy made before exit')
+  else cli.note(`replication: ${pending} pending; \`sai-images replicate --watch\` (the service) copies them`)
+}
+
 export const evict: Command = {
   name: 'evict',
   usage: 'evict --older-than 30d [--min-copies N] [--keep-file F]... [--dry-run]',

@@ -53,6 +53,6 @@ function unseenLines (unseen: Unseen | undefined): string {
   if (unseen === undefined) return ''
   const { watcher } = unseen
   return `\nnot yet queued: ${plural(unseen.frames, 'frame')} on the primary from other writers, in folders changed ` +
-    `${unseen.since === undefined ? 'ever (no watcher pass or reconcile yet)' : `since ${unseen.since.toISOString()}`} (counted ${unseen.at.toISOString()})` +
-    `\nwatcher: ${watcher === undefined ? 'never ran here (replicate --watch)' : `${watcher.live ? 'live' : 'STALE'}, last pass ${watcher.at.toISOString()}`}`
+    `${unseen.since === null ? 'ever (no watcher pass or reconcile yet)' : `since ${unseen.since.toISOString()}`} (counted ${unseen.at.toISOString()})` +
+    `\nwatcher: ${watcher === null ? 'never ran here (replicate --watch)' : `${watcher.live ? 'live' : 'STALE'}, last pass ${watcher.at.toISOString()}`}`
 }

@@ -143,6 +143,11 @@ export class Copier {
     })
   }
 
+  /** Resolves once no background drain runs (nor one asked for after it). */
+  async idle (): Promise<void> {
+    while (this.running !== undefined) await this.running
+  }
+
   /** Stops the background drain: copies under way are abandoned (their entries stay in the outbox). */
   async stop (): Promise<void> {
     this.stopping.abort()

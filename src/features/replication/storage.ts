@@ -21,6 +21,7 @@ import type { Outbox } from './outbox.js'
 import { reconcile } from './reconcile.js'
 import { status, whereis } from './status.js'
 import type { ReconcileReport, ReplicatedStorageInit, ReplicationStatus, Whereis } from './types.js'
+import { toQueue } from './unqueued.js'
 import { verifyReplicated } from './verify.js'
 
 export interface Parts {
@@ -57,9 +58,11 @@ export class ReplicatedStorage implements ImageStorage {
 
   async store (input: ImageInput, options: StoreOptions = {}): Promise<StorageResult> {
     const result = await this.primary.store(input, options)
-    await this.parts.outbox.add(result.sha256, this.replicas.map(r => r.name))
+    const queue = toQueue(this.parts, this.replicas, result) // a duplicate: the replicas without a verified copy
+    if (queue.length > 0) await this.parts.outbox.add(result.sha256, queue)
     // on the primary again, should it have been evicted: a later loss of this copy is healed
     if (!result.isDuplicate) this.parts.background.add(this.parts.ledger.append(PRIMARY, [{ sha256: result.sha256, at: Date.now(), how: 'restored' }]), 'replication.ledger-failed')
+    if (queue.length === 0) return result // every replica holds it, verified: nothing to wait for
     if (this.init.ack === 2) await this.acknowledged(result.sha256, options.signal)
     else if (this.init.background !== false) this.parts.copier.kick()
     return result

@@ -40,6 +40,12 @@ export class CopyBook {
   }
 }
 
+/** The replicas a store of `result` queues: all for a new frame; for a duplicate, those that lack it. */
+export function toQueue (parts: { outbox: Outbox, ledger: Ledger }, replicas: Array<{ name: string }>, result: { sha256: string, isDuplicate: boolean }): string[] {
+  const names = replicas.map(r => r.name)
+  return result.isDuplicate ? new CopyBook(parts.outbox, parts.ledger, names).lacking(result.sha256) : names
+}
+
 /** The frames in one shard folder (`ab/cd`), as the layout names them; anything else is passed over. */
 export function framesIn (root: string, key: string, sharding: ShardingStrategy): string[] {
   let names: string[]

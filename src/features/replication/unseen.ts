@@ -13,12 +13,12 @@ import { caughtUpTo, readWatchHealth } from './watch.js'
 export interface Unseen {
   /** Frames on the primary with no outbox record and no verified replica copy. */
   frames: number
-  /** Folders changed since this were listed (undefined: every folder, nothing was caught up). */
-  since?: Date
+  /** Folders changed since this were listed (null: every folder, nothing was caught up yet). */
+  since: Date | null
   /** When this count was made. */
   at: Date
-  /** The watcher's last pass, if one ever ran here, and whether it is recent (within 3 passes). */
-  watcher?: { at: Date, everyMs: number, live: boolean }
+  /** The watcher's last pass, and whether it is recent (within 3 passes); null if none ever ran here. */
+  watcher: { at: Date, everyMs: number, live: boolean } | null
 }
 
 /** Counts the unqueued frames now; a primary without a local folder has none to find. */
@@ -37,7 +37,7 @@ export async function countUnseen (storage: ReplicatedStorage): Promise<Unseen |
   }
   const health = readWatchHealth(stateDir)
   const watcher = health === undefined
-    ? undefined
+    ? null
     : { at: new Date(health.at), everyMs: health.everyMs, live: at.getTime() - Date.parse(health.at) < 3 * health.everyMs + 10_000 }
-  return { frames, since: since === 0 ? undefined : new Date(since), at, watcher }
+  return { frames, since: since === 0 ? null : new Date(since), at, watcher }
 }
