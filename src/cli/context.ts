@@ -14,6 +14,10 @@ export interface Command {
   summary: string
   /** What `sai-images help <command>` adds below the usage line (lines of at most 100 columns). */
   help?: string
+  /** How many operands (positionals) it takes at most: default 0; more are refused, never ignored. */
+  operands?: number
+  /** Said when there are too many: what to do instead. */
+  operandsNote?: string
   /** Options of this command only; the common ones (--driver, --root, --json, ...) are always there. */
   options?: NonNullable<ParseArgsConfig['options']>
   /** True when this run writes data (an image's bytes) to stdout: its answer and errors then go to stderr. */
@@ -92,6 +96,12 @@ export class Context {
     const value = this.positionals[index]
     if (value === undefined) throw new UsageError(`missing <${name}>`)
     return value
+  }
+
+  /** Every positional, at least one: the operands of a command that takes several. */
+  operands (name: string): string[] {
+    if (this.positionals.length === 0) throw new UsageError(`missing <${name}>`)
+    return this.positionals
   }
 
   concurrency (): number {

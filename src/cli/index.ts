@@ -6,9 +6,10 @@
  */
 import { readFileSync } from 'node:fs'
 import { parseArgs, type ParseArgsConfig } from 'node:util'
-import { ImageStorageError, type ErrorCode } from '../core/errors.js'
+import { ImageStorageError } from '../core/errors.js'
 import { COMMANDS } from './commands/index.js'
 import { answerStream, Context, UsageError, type Command, type Flags } from './context.js'
+import { EXIT } from './exit-codes.js'
 import { commandHelp, overview, usageLines } from './help.js'
 import { traceToStderr } from './verbose.js'
 
@@ -24,16 +25,6 @@ const COMMON: NonNullable<ParseArgsConfig['options']> = {
   verbose: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
   version: { type: 'boolean', short: 'V' }
-}
-
-const EXIT: Record<ErrorCode, number> = {
-  ERR_NOT_FOUND: 1,
-  ERR_INVALID_INPUT: 3,
-  ERR_INVALID_REF: 3,
-  ERR_TOO_LARGE: 3,
-  ERR_INTEGRITY: 4,
-  ERR_STORAGE_UNAVAILABLE: 5,
-  ERR_CONFIG: 6
 }
 
 interface Parsed { command?: Command, name?: string, flags: Flags, positionals: string[], tokens: NonNullable<ReturnType<typeof parseArgs>['tokens']> }
@@ -75,6 +66,14 @@ function check ({ command, tokens }: Parsed): void {
   }
 }
 
+/** Every operand is taken or the command is refused before it does anything: none is silently ignored. */
+function checkOperands (command: Command, positionals: string[]): void {
+  const most = command.operands ?? 0
+  if (positionals.length <= most) return
+  const extra = positionals.slice(most).join(' ')
+  throw new UsageError(most === 0 ? `${command.name} takes no operands, not ${extra}` : `${command.name} takes ${most === 1 ? 'one operand' : `at most ${most} operands`}: ${extra} would be left out${command.operandsNote === undefined ? '' : ` (${command.operandsNote})`}`)
+}
+
 /** Help and version are answers too: with --json, one object. */
 function print (text: string, json: object, flags: Flags): number {
   process.stdout.write(flags.json === true ? JSON.stringify(json) + '\n' : text + '\n')
@@ -91,6 +90,7 @@ async function main (parsed: Parsed): Promise<number> {
   }
   if (command === undefined) throw new UsageError(`unknown command ${name}`)
   if (flags.help === true) return print(commandHelp(command), { help: commandHelp(command), usage: usageLines(command, '') }, flags)
+  checkOperands(command, positionals)
   if (flags.verbose === true) traceToStderr()
   const cli = new Context(command, flags, positionals)
   try {

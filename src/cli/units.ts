@@ -1,13 +1,21 @@
-/** `90d`, `12h`, `2w`, `30m`, `45s` as milliseconds; `500G`, `1.5T`, `200M`, `64K`, `1000` as bytes (binary units). */
+/** `90d`, `12h`, `2w`, `6mo`, `1y`, `30min`, `45s` as milliseconds; `500G`, `1.5T`, `200M`, `64K`, `1000` as bytes (binary units). */
 import { UsageError } from './context.js'
 
-const TIME: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 }
+const DAY = 86_400_000
+/** A month is 30 days and a year 365 (as restic and systemd count them for ages): no calendar. */
+const TIME: Record<string, number> = { s: 1000, min: 60_000, h: 3_600_000, d: DAY, w: 7 * DAY, mo: 30 * DAY, month: 30 * DAY, y: 365 * DAY }
 const SIZE: Record<string, number> = { '': 1, K: 2 ** 10, M: 2 ** 20, G: 2 ** 30, T: 2 ** 40 }
 
+/** The units, for every help text that takes a duration. */
+export const DURATION_UNITS = 'units: s, min, h, d, w, mo (30 days), y (365 days); a bare m is refused'
+
 export function parseDuration (text: string, option: string): number {
-  const match = /^(\d+(?:\.\d+)?)([smhdw])$/.exec(text.trim())
-  if (match === null) throw new UsageError(`${option} takes a duration such as 90d, 12h, 2w, 30m or 45s, not ${JSON.stringify(text)}`)
-  return Math.round(Number(match[1]) * TIME[match[2]!]!)
+  const match = /^(\d+(?:\.\d+)?)\s*([a-z]+)$/.exec(text.trim())
+  // `m` is minutes to some tools and months to others (restic's --keep-within 6m): never guessed
+  if (match?.[2] === 'm') throw new UsageError(`${option} ${text} is ambiguous: write ${match[1]}min for minutes or ${match[1]}mo for months`)
+  const unit = match === null ? undefined : TIME[match[2]!]
+  if (unit === undefined) throw new UsageError(`${option} takes a duration such as 90d, 12h, 2w, 6mo, 1y, 30min or 45s, not ${JSON.stringify(text)}`)
+  return Math.round(Number(match![1]) * unit)
 }
 
 export function parseSize (text: string, option: string): number {

@@ -67,8 +67,9 @@ export class NotFoundError extends ImageStorageError {
 export class IntegrityError extends ImageStorageError {
   readonly code = 'ERR_INTEGRITY'
 
-  constructor (readonly expected: string, readonly actual: string, readonly path?: string) {
-    super(`Stored bytes do not match their address${path === undefined ? '' : ` at ${path}`}: expected ${expected}, got ${actual}`)
+  constructor (readonly expected: string, readonly actual: string, readonly path?: string, hint?: string) {
+    super(`Stored bytes do not match their address${path === undefined ? '' : ` at ${path}`}: expected ${expected}, got ${actual}` +
+      (hint === undefined ? '' : `: ${hint}`))
   }
 }
 

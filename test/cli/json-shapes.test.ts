@@ -88,6 +88,18 @@ const SCENARIOS: Record<string, () => Promise<unknown>> = {
   error: async () => answer(cli(['fetch', '0'.repeat(64), '-o', join(await tempDir(), 'x.jpg'), '--json'], { env: shared.env })),
   'usage-error': async () => answer(cli(['verify', '--fix', '--json'])),
   store: async () => answer(cli(['store', await frameFile('json store'), '--json'], { env: shared.env })),
+  'store-several': async () => {
+    const notes = join(await tempDir(), 'notes.txt')
+    await writeFile(notes, 'a note')
+    const run = cli(['store', await frameFile('json store several'), notes, '--json'], { env: shared.env })
+    expect(run.code).toBe(3)
+    return answer(run)
+  },
+  delete: async () => {
+    const env = { SAI_IMAGE_STORAGE_PATH: await tempDir() }
+    const { hash } = answer(cli(['store', await frameFile('json delete'), '--json'], { env }))
+    return answer(cli(['delete', hash, '--json'], { env }))
+  },
   'fetch-file': async () => answer(cli(['fetch', shared.hashes[1]!, '-o', join(await tempDir(), 'f.jpg'), '--json'], { env: shared.env })),
   'fetch-stdout': async () => answer(cli(['fetch', shared.hashes[1]!, '--json'], { env: shared.env }), 'stderr'),
   exists: async () => answer(cli(['exists', shared.hashes[1]!, '--json'], { env: shared.env })),

@@ -1,12 +1,15 @@
 /** Every `sai-images` command, in the order `--help` lists them. A new command is one file and one line here. */
 import type { Command } from '../context.js'
 import { backfillHashes } from './backfill.js'
+import { deleteCommand } from './delete.js'
+import { fetch } from './fetch.js'
 import { ipfsReindex } from './ipfs.js'
 import { importCommand, migrate } from './jobs.js'
-import { exists, fetch, list, stat, store } from './objects.js'
+import { exists, list, stat, store } from './objects.js'
 import { prune } from './prune.js'
 import { quarantine } from './quarantine.js'
-import { evict, replicate, status, whereis } from './replication.js'
+import { replicate } from './replicate.js'
+import { evict, status, whereis } from './replication.js'
 import { stats } from './stats.js'
 import { variants } from './variants.js'
 import { verify } from './verify.js'
@@ -22,6 +25,7 @@ export const COMMANDS: Command[] = [
   quarantine,
   variants,
   prune,
+  deleteCommand,
   replicate,
   status,
   whereis,

@@ -1,92 +1,72 @@
-/** One object at a time: store, fetch, exists, stat; and the listing. */
-import { createWriteStream } from 'node:fs'
-import { rename, rm } from 'node:fs/promises'
-import { pipeline } from 'node:stream/promises'
-import { ImageStorageError, InvalidInputError } from '../../core/errors.js'
+/** One object at a time, or several: store, exists, stat; and the listing. (fetch and delete: their own files.) */
+import type { ImageStat, StorageResult } from '../../core/types.js'
 import { storeLine, UsageError, type Command } from '../context.js'
+import { eachOperand, reportOutcomes } from '../operands.js'
 
 export const store: Command = {
   name: 'store',
-  usage: 'store <file|-> [--allow-non-image]',
-  summary: 'store an image (- reads standard input)',
+  operands: Infinity,
+  usage: 'store <file|->... [--allow-non-image]',
+  summary: 'store images (- reads standard input)',
+  help: 'Several files are stored one by one, each with its own line; the exit code is the worst of\n' +
+    'theirs, so `store *.jpg && rm *.jpg` removes nothing that was not stored.',
   options: { 'allow-non-image': { type: 'boolean' } },
   async run (cli) {
-    const file = cli.arg(0, 'file|-')
+    const files = cli.operands('file|-')
+    if (files.length > 1 && files.includes('-')) throw new UsageError('- (standard input) is stored alone, not beside files')
     const storage = cli.storage()
-    const result = await storage.store(file === '-' ? process.stdin : { path: file })
-    cli.out(`${result.hash} ${result.key} ${result.size} ${result.mimeType}${result.isDuplicate ? ' (duplicate)' : ''}\n${result.path}`, { ...result, store: storage.location })
-    return 0
-  }
-}
-
-export const fetch: Command = {
-  name: 'fetch',
-  usage: 'fetch <ref> [-o file] [--force]',
-  summary: 'write the verified bytes to a file or standard output',
-  help: 'Without -o the bytes go to standard output, which must not be a terminal unless --force;\n' +
-    'there, --json writes its answer to standard error (standard output holds only the bytes).\n' +
-    'With -o, the file is written beside its name and renamed once the bytes are verified.',
-  options: { output: { type: 'string', short: 'o' }, force: { type: 'boolean' } },
-  writesBytesToStdout: flags => flags.output === undefined,
-  async run (cli) {
-    const output = cli.string('output')
-    const ref = cli.arg(0, 'ref')
-    if (output === undefined) {
-      if (process.stdout.isTTY === true && cli.flags.force !== true) throw new UsageError('refusing to write image bytes to a terminal: use -o FILE, a pipe, or --force')
-      // a pipe cannot take bytes back: nothing is written until all of them are verified
-      const storage = cli.storage()
-      const bytes = await storage.fetch(ref)
-      await new Promise<void>((resolve, reject) => process.stdout.write(bytes, err => { if (err == null) resolve(); else reject(err) }))
-      // the answer goes to stderr (stdout holds the bytes): only with --json, a summary line would be noise
-      if (cli.json) cli.out('', { ref, size: bytes.length, written: '-', store: storage.location })
+    const put = async (file: string): Promise<StorageResult> => await storage.store(file === '-' ? process.stdin : { path: file })
+    const line = (r: StorageResult): string => `${r.hash} ${r.key} ${r.size} ${r.mimeType}${r.isDuplicate ? ' (duplicate)' : ''}`
+    if (files.length === 1) {
+      const result = await put(files[0]!)
+      cli.out(`${line(result)}\n${result.path}`, { ...result, store: storage.location })
       return 0
     }
-    const storage = cli.storage()
-    const stream = await storage.fetchStream(ref)
-    // written next to the target and renamed: a failed check leaves no file behind
-    const temp = `${output}.partial`
-    let size = 0
-    stream.on('data', (chunk: Buffer) => { size += chunk.length })
-    try {
-      await pipeline(stream, createWriteStream(temp)).catch((err: unknown) => {
-        throw err instanceof ImageStorageError ? err : InvalidInputError.unreadable(output, err, 'write')
-      })
-      await rename(temp, output)
-    } finally {
-      await rm(temp, { force: true })
-    }
-    cli.out(`${size} bytes written to ${output}\n${storeLine(storage)}`, { ref, size, written: output, store: storage.location })
-    return 0
+    return reportOutcomes(cli, storage, await eachOperand(files, put), { verb: 'stored', human: (r, file) => `${file}: ${line(r)}`, json: (r, file) => ({ file, ...r }) })
   }
 }
 
 export const exists: Command = {
   name: 'exists',
-  usage: 'exists <ref>',
-  summary: 'exit 0 if stored, 1 if not',
+  operands: Infinity,
+  usage: 'exists <ref>...',
+  summary: 'exit 0 if every ref is stored, 1 if one is not',
   async run (cli) {
-    const ref = cli.arg(0, 'ref')
+    const refs = cli.operands('ref')
     const storage = cli.storage()
-    const exists = await storage.exists(ref)
-    cli.out(String(exists), { ref, exists, store: storage.location })
-    return exists ? 0 : 1
+    if (refs.length === 1) {
+      const exists = await storage.exists(refs[0]!)
+      cli.out(String(exists), { ref: refs[0], exists, store: storage.location })
+      return exists ? 0 : 1
+    }
+    const outcomes = await eachOperand(refs, async ref => await storage.exists(ref))
+    return reportOutcomes(cli, storage, outcomes, { verb: 'checked', human: (exists, ref) => `${ref} ${exists}`, json: (exists, ref) => ({ ref, exists }), exit: exists => exists ? 0 : 1 })
   }
 }
 
 export const stat: Command = {
   name: 'stat',
-  usage: 'stat <ref>',
-  summary: 'size, type, times and place of one object',
+  operands: Infinity,
+  usage: 'stat <ref>...',
+  summary: 'size, type, times and place of objects',
   async run (cli) {
-    const ref = cli.arg(0, 'ref')
+    const refs = cli.operands('ref')
     const storage = cli.storage()
-    const stat = await storage.stat(ref)
-    // one aligned column of values; what the driver does not know (IPFS: storedAt) is left out
-    const rows = Object.entries(stat).filter(([, v]) => v !== undefined).map(([k, v]) => [k, v instanceof Date ? v.toISOString() : String(v)] as const)
-    const width = Math.max(...rows.map(([k]) => k.length)) + 1
-    cli.out(rows.map(([k, v]) => `${k.padEnd(width)} ${v}`).join('\n'), { ...stat, store: storage.location })
-    return 0
+    if (refs.length === 1) {
+      const stat = await storage.stat(refs[0]!)
+      cli.out(statRows(stat), { ...stat, store: storage.location })
+      return 0
+    }
+    const outcomes = await eachOperand(refs, async ref => await storage.stat(ref))
+    return reportOutcomes(cli, storage, outcomes, { verb: 'found', human: stat => statRows(stat) + '\n', json: stat => stat })
   }
+}
+
+/** One aligned column of values; what the driver does not know (IPFS: storedAt) is left out. */
+function statRows (stat: ImageStat): string {
+  const rows = Object.entries(stat).filter(([, v]) => v !== undefined).map(([k, v]) => [k, v instanceof Date ? v.toISOString() : String(v)] as const)
+  const width = Math.max(...rows.map(([k]) => k.length)) + 1
+  return rows.map(([k, v]) => `${k.padEnd(width)} ${v}`).join('\n')
 }
 
 export const list: Command = {

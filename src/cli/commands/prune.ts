@@ -8,7 +8,7 @@ import { createVariants } from '../../features/variants/index.js'
 import { connectDatabase, databaseError } from '../database.js'
 import { Progress } from '../progress.js'
 import { plural, storeLine, UsageError, type Command } from '../context.js'
-import { formatBytes, parseDuration, parseSize } from '../units.js'
+import { DURATION_UNITS, formatBytes, parseDuration, parseSize } from '../units.js'
 
 export const prune: Command = {
   name: 'prune',
@@ -21,7 +21,8 @@ export const prune: Command = {
     'Sizes are binary (500G = 500 GiB). The variants of a deleted object go with it. An object stored\n' +
     'in the last minute always stays. --dry-run counts what would go; --list F writes it to F, one\n' +
     '"sha256 size last-stored limit" line each. A store that renews an object while the prune runs\n' +
-    'keeps it; a prune killed midway leaves objects in {root}/.pruning that `verify --repair` puts back.',
+    'keeps it; a prune killed midway leaves objects in {root}/.pruning that `verify --repair` puts back.\n' +
+    `Durations: ${DURATION_UNITS}.`,
   options: {
     'older-than': { type: 'string' },
     'max-bytes': { type: 'string' },
@@ -75,7 +76,7 @@ function summary (report: PruneReport, byAge: boolean, byBudget: boolean): strin
 }
 
 /** The refs of every --keep-file and of --keep-sql's first column, in a compact set (millions fit). */
-async function keepSet (files: string[], sql: string | undefined): Promise<RefSet> {
+export async function keepSet (files: string[], sql: string | undefined): Promise<RefSet> {
   const refs = new RefSet()
   for (const file of files) {
     try {

@@ -6,6 +6,7 @@ import { plural, storeLine, UsageError, type Command } from '../context.js'
 
 export const variants: Command = {
   name: 'variants',
+  operands: Infinity,
   usage: 'variants <preset...> [--dry-run]',
   summary: 'make the variants (thumb, webp) of every object ahead; resumable',
   help: 'Variants already cached are skipped at the cost of one lookup, so a run stopped with Ctrl-C\n' +

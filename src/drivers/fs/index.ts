@@ -83,8 +83,8 @@ export class FilesystemDriver implements ImageStorage {
       const limits = resolveLimits(this.init, options)
       const source = await readInput(input, limits)
       const { digest, isDuplicate, storedAt } = await this.counted(async () => await this.files.guard(async () => 'bytes' in source
-        ? await writeBytes(this.writing, source.bytes, limits, options.signal)
-        : await writeChunks(this.writing, source.chunks, limits, options.signal)))
+        ? await writeBytes(this.writing, source.bytes, limits, options.signal, options.keepTimes?.lastStoredAt)
+        : await writeChunks(this.writing, source.chunks, limits, options.signal, options.keepTimes?.lastStoredAt)))
       const key = this.sharding.encode(digest.sha256)
       return { hash: digest.sha256, sha256: digest.sha256, key, path: join(this.root, key), size: digest.size, isDuplicate, storedAt, mimeType: digest.mimeType }
     })
@@ -228,5 +228,6 @@ export class FilesystemDriver implements ImageStorage {
   }
 }
 
-export type { VerifyOptions, VerifyReport } from '../../core/verify-report.js'
-export { PrefixSharding, type ShardingStrategy } from '../../core/sharding.js'
+export type { Finding, FindingAction, FindingReason, VerifyOptions, VerifyReport } from '../../core/verify-report.js'
+export type { Quarantine, QuarantineEntry, RestoreOptions } from '../../core/types.js'
+export { PrefixSharding, OBJECT_EXTENSION, type PrefixShardingInit, type ShardingStrategy } from '../../core/sharding.js'

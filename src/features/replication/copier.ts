@@ -38,6 +38,8 @@ export class Copier {
   private again = false
   private timer?: NodeJS.Timeout
   private readonly stopping = new AbortController()
+  /** Told of each verified copy, after its outbox entry went (the watcher's latency: watch.ts). */
+  readonly copied = new Set<(replica: string, sha256: string) => void>()
 
   constructor (
     private readonly primary: ImageStorage,
@@ -50,6 +52,7 @@ export class Copier {
 
   /** Copies one object to one replica, verified; `bytes` are the primary's verified bytes, if at hand. */
   async copy (replica: Replica, sha256: string, bytes?: Buffer, signal?: AbortSignal): Promise<'copied' | 'gone'> {
+    let size: number | undefined // for the trace's result: the metrics count the bytes copied
     return await traced('replicate', replica.name, sha256, async () => {
       let source = bytes
       if (source === undefined) {
@@ -66,10 +69,12 @@ export class Copier {
       // verified already: a replica whose server checks the SHA-256 (S3) is not made to hash it again
       const stored = storage.storeKnown !== undefined ? await storage.storeKnown(source, sha256, options) : await storage.store(source, options)
       if (stored.sha256 !== sha256) throw new IntegrityError(sha256, stored.sha256, stored.path)
+      size = source.length
       await this.ledger.append(replica.name, [{ sha256, at: Date.now(), how: 'upload' }])
       await this.outbox.done(replica.name, sha256)
+      for (const listener of this.copied) listener(replica.name, sha256)
       return 'copied'
-    }, outcome => ({ outcome }))
+    }, outcome => ({ outcome, size }))
   }
 
   /** Drains what is pending now, every replica side by side; a replica in backoff waits its turn. */

@@ -11,6 +11,7 @@ import { ConfigError } from '../../core/errors.js'
 import { failureFields } from '../../core/logger.js'
 import type { AbortOptions } from '../../core/types.js'
 import { keeper, type Keep } from '../retention/keep.js'
+import { PRIMARY } from './ledger.js'
 import { mergeListings } from './merge.js'
 import type { ReplicatedStorage } from './storage.js'
 
@@ -96,7 +97,7 @@ export async function evict (storage: ReplicatedStorage, options: EvictOptions):
       report.wouldEvict!++
       report.wouldFree! += size
     } else if (await primary.deleteIfNotRenewed!(sha256, lastStoredAt)) {
-      await parts.ledger.append('primary', [{ sha256, at: Date.now(), how: 'evicted', lastStoredAt: lastStoredAt.getTime() }])
+      await parts.ledger.append(PRIMARY, [{ sha256, at: Date.now(), how: 'evicted', lastStoredAt: lastStoredAt.getTime() }])
       report.evicted++
       report.bytesFreed += size
     } else report.renewed++

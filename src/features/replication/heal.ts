@@ -10,26 +10,11 @@ import { KeyedLock } from '../../core/concurrency.js'
 import { failureFields, log, type Logger } from '../../core/logger.js'
 import { traced } from '../../core/tracing.js'
 import type { ImageStorage } from '../../core/types.js'
-import type { Replica } from './types.js'
 
 export class Healer {
   private readonly perObject = new KeyedLock()
 
-  constructor (private readonly primary: ImageStorage, private readonly replicas: Replica[], private readonly stateDir: string, private readonly logger?: Logger) {}
-
-  /** The verified bytes from the first replica that has them, or undefined. */
-  async fromReplicas (sha256: string, signal?: AbortSignal): Promise<{ bytes: Buffer, from: string } | undefined> {
-    for (const replica of this.replicas) {
-      try {
-        return { bytes: await replica.storage.fetch(sha256, { signal }), from: replica.name }
-      } catch (err) {
-        if (signal?.aborted === true) throw err
-        const { code } = failureFields(err)
-        if (code !== 'ERR_NOT_FOUND') log(this.logger, 'warn', { event: 'replication.replica-read-failed', replica: replica.name, sha256, ...failureFields(err) }, `could not read ${sha256} from ${replica.name}: ${(err as Error).message}`)
-      }
-    }
-    return undefined
-  }
+  constructor (private readonly primary: ImageStorage, private readonly stateDir: string, private readonly logger?: Logger) {}
 
   /**
    * Writes `bytes` back to the primary (the damaged copy, if any, quarantined first); true once the

@@ -8,7 +8,7 @@
 import { rename, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { AbortOptions } from '../../core/types.js'
-import type { LedgerRecord } from './ledger.js'
+import { PRIMARY, type LedgerRecord } from './ledger.js'
 import { mergeListings } from './merge.js'
 import type { ReplicatedStorage } from './storage.js'
 import type { ReconcileReport } from './types.js'
@@ -16,7 +16,7 @@ import type { ReconcileReport } from './types.js'
 export async function reconcile (storage: ReplicatedStorage, options: AbortOptions = {}): Promise<ReconcileReport> {
   const { primary, replicas, parts } = storage
   const report: ReconcileReport = { at: new Date(), primary: 0, replicas: replicas.map(r => ({ name: r.name, present: 0, missing: 0, mismatched: 0, evicted: 0, extra: 0 })), belowWantedCopies: 0, interrupted: false }
-  const copies = ['primary', ...replicas.map(r => r.name)]
+  const copies = [PRIMARY, ...replicas.map(r => r.name)]
   let shard: string | undefined
   let ledger: Array<Map<string, LedgerRecord>> = []
   // the shard's records, rewritten as this pass saw them (records of hashes no copy holds go)

@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { parseImageRef } from '../../core/ref.js'
 import type { AbortOptions } from '../../core/types.js'
-import type { LedgerRecord } from './ledger.js'
+import { PRIMARY, type LedgerRecord } from './ledger.js'
 import type { ReplicatedStorage } from './storage.js'
 import type { CopyLocation, ReconcileReport, ReplicationStatus, Whereis } from './types.js'
 
@@ -19,8 +19,8 @@ export async function whereis (storage: ReplicatedStorage, ref: string, options:
     if (record?.how === 'upload' || record?.how === 'rehash' || record?.how === 'listed') Object.assign(location, { verifiedAt: new Date(record.at), how: record.how })
     return location
   }
-  const mark = parts.ledger.lookup('primary', sha256)
-  const own = await locate('primary', primary, undefined)
+  const mark = parts.ledger.lookup(PRIMARY, sha256)
+  const own = await locate(PRIMARY, primary, undefined)
   if (!own.present && mark?.how === 'evicted') own.evictedAt = new Date(mark.at)
   return { sha256, copies: [own, ...await Promise.all(replicas.map(async r => await locate(r.name, r.storage, parts.ledger.lookup(r.name, sha256))))] }
 }

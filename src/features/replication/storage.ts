@@ -4,7 +4,7 @@
  * the primary; a copy found missing or damaged there is read, verified, from a replica, and
  * healed (unless it was evicted on purpose). The listing is the union of every copy.
  */
-import type { Readable } from 'node:stream'
+import { Readable } from 'node:stream'
 import type { Background } from '../../core/background.js'
 import { StorageUnavailableError } from '../../core/errors.js'
 import type { ImageInput } from '../../core/input.js'
@@ -14,8 +14,9 @@ import type { VerifyOptions, VerifyReport } from '../../core/verify-report.js'
 import { Copier, type DrainReport } from './copier.js'
 import { evict, type EvictOptions, type EvictReport } from './evict.js'
 import { Healer } from './heal.js'
-import { Ledger, type LedgerRecord } from './ledger.js'
-import { mergeListings } from './merge.js'
+import { PRIMARY, type Ledger } from './ledger.js'
+import type { CopyReader } from './reads.js'
+import { listCopies } from './listing.js'
 import type { Outbox } from './outbox.js'
 import { reconcile } from './reconcile.js'
 import { status, whereis } from './status.js'
@@ -27,6 +28,7 @@ export interface Parts {
   ledger: Ledger
   copier: Copier
   healer: Healer
+  reader: CopyReader
   background: Background
   stateDir: string
 }
@@ -57,60 +59,45 @@ export class ReplicatedStorage implements ImageStorage {
     const result = await this.primary.store(input, options)
     await this.parts.outbox.add(result.sha256, this.replicas.map(r => r.name))
     // on the primary again, should it have been evicted: a later loss of this copy is healed
-    if (!result.isDuplicate) this.parts.background.add(this.parts.ledger.append('primary', [{ sha256: result.sha256, at: Date.now(), how: 'restored' }]), 'replication.ledger-failed')
+    if (!result.isDuplicate) this.parts.background.add(this.parts.ledger.append(PRIMARY, [{ sha256: result.sha256, at: Date.now(), how: 'restored' }]), 'replication.ledger-failed')
     if (this.init.ack === 2) await this.acknowledged(result.sha256, options.signal)
     else if (this.init.background !== false) this.parts.copier.kick()
     return result
   }
 
+  /** The verified bytes: a missing or damaged primary copy is read from a replica and healed (reads.ts). */
   async fetch (ref: string, options: AbortOptions = {}): Promise<Buffer> {
-    try {
-      return await this.primary.fetch(ref, options)
-    } catch (err) {
-      const code = (err as { code?: string }).code
-      if (code !== 'ERR_NOT_FOUND' && code !== 'ERR_INTEGRITY') throw err
-      const { sha256 } = parseImageRef(ref)
-      const found = await this.parts.healer.fromReplicas(sha256, options.signal)
-      if (found === undefined) throw err
-      // a copy evicted on purpose is served from the replica; a lost or damaged one is healed
-      if (code === 'ERR_INTEGRITY' || !this.evicted(sha256)) await this.parts.healer.writeBack(sha256, found.bytes, found.from, code === 'ERR_INTEGRITY' ? 'damaged' : 'missing')
-      return found.bytes
-    }
+    const { sha256 } = parseImageRef(ref)
+    const found = await this.parts.reader.need(sha256, async copy => await copy.fetch(sha256, options), options.signal)
+    if (found.primaryFailed !== undefined) await this.healFrom(sha256, found.value, found.from, found.primaryFailed)
+    return found.value
   }
 
-  /** The primary's stream; an object missing there (evicted, lost) is streamed from a replica, verified. */
+  /**
+   * The verified bytes as a stream. The frame is read whole and verified before the first byte goes
+   * out, so that a damaged primary copy is answered from a replica (and healed) instead of cut off.
+   */
   async fetchStream (ref: string, options: AbortOptions = {}): Promise<Readable> {
-    try {
-      return await this.primary.fetchStream(ref, options)
-    } catch (err) {
-      if ((err as { code?: string }).code !== 'ERR_NOT_FOUND') throw err
-      for (const replica of this.replicas) {
-        const stream = await replica.storage.fetchStream(ref, options).catch(() => undefined)
-        if (stream !== undefined) return stream
-      }
-      throw err
-    }
+    return Readable.from([await this.fetch(ref, options)], { objectMode: false })
   }
 
   async exists (ref: string, options: AbortOptions = {}): Promise<boolean> {
-    if (await this.primary.exists(ref, options)) return true
-    for (const replica of this.replicas) if (await replica.storage.exists(ref, options).catch(() => false)) return true
-    return false
+    const { sha256 } = parseImageRef(ref)
+    const held = async (copy: ImageStorage): Promise<true | undefined> => await copy.exists(sha256, options) ? true : undefined
+    return (await this.parts.reader.read(sha256, held, options.signal))?.value === true
   }
 
+  /** The primary's stat; a lost primary copy is healed first; an evicted frame's is a replica's, with its last store. */
   async stat (ref: string, options: AbortOptions = {}): Promise<ImageStat> {
-    try {
-      return await this.primary.stat(ref, options)
-    } catch (err) {
-      if ((err as { code?: string }).code !== 'ERR_NOT_FOUND') throw err
-      for (const replica of this.replicas) {
-        const stat = await replica.storage.stat(ref, options).catch(() => undefined)
-        if (stat === undefined) continue
-        const mark = this.parts.ledger.lookup('primary', parseImageRef(ref).sha256)
-        return mark?.how === 'evicted' && mark.lastStoredAt !== undefined ? { ...stat, lastStoredAt: new Date(mark.lastStoredAt) } : stat
-      }
-      throw err
+    const { sha256 } = parseImageRef(ref)
+    const found = await this.parts.reader.need(sha256, async copy => await copy.stat(sha256, options), options.signal)
+    if (found.primaryFailed === undefined) return found.value
+    if (!this.evicted(sha256)) { // lost from the primary: healed from a verified copy, and the primary's stat is the answer
+      await this.fetch(sha256, options)
+      return await this.primary.stat(sha256, options).catch(() => found.value) // (a failed heal is logged)
     }
+    const mark = this.parts.ledger.lookup(PRIMARY, sha256)
+    return mark?.lastStoredAt !== undefined ? { ...found.value, lastStoredAt: new Date(mark.lastStoredAt) } : found.value
   }
 
   /** Deletes every copy. */
@@ -134,24 +121,9 @@ export class ReplicatedStorage implements ImageStorage {
     return deleted || removed.some(Boolean)
   }
 
-  /** Every object on any copy, in SHA-256 order: the primary's entry where it has one. */
+  /** Every object on any copy, in SHA-256 order: the primary's entry where it has one (listing.ts). */
   async * list (options: ListOptions = {}): AsyncGenerator<ImageEntry> {
-    let shard = ''
-    let marks = new Map<string, LedgerRecord>()
-    for await (const { sha256, entries } of mergeListings([this.primary, ...this.replicas.map(r => r.storage)].map(s => s.list(options)))) {
-      const [own, ...copies] = entries
-      if (own !== undefined) {
-        yield own
-        continue
-      }
-      if (sha256.slice(0, 2) !== shard) { // marks of evicted copies, a shard at a time: the listing is in order
-        shard = sha256.slice(0, 2)
-        marks = this.parts.ledger.shard('primary', shard)
-      }
-      const copy = copies.find(entry => entry !== undefined)!
-      const mark = marks.get(sha256)
-      yield mark?.how === 'evicted' && mark.lastStoredAt !== undefined ? { ...copy, lastStoredAt: new Date(mark.lastStoredAt) } : copy
-    }
+    yield * listCopies(this.primary, this.replicas, this.parts.ledger, options)
   }
 
   /** Every copy checked; a repair heals from the replicas (verify.ts). */
@@ -204,9 +176,15 @@ export class ReplicatedStorage implements ImageStorage {
     await Promise.all([this.primary, ...this.replicas.map(r => r.storage)].map(async storage => await storage.close()))
   }
 
+  /** Heals the primary from a replica's verified bytes, unless its copy was evicted on purpose. */
+  private async healFrom (sha256: string, bytes: Buffer, from: string, primaryFailed: string): Promise<void> {
+    const damaged = primaryFailed === 'ERR_INTEGRITY'
+    if (damaged || !this.evicted(sha256)) await this.parts.healer.writeBack(sha256, bytes, from, damaged ? 'damaged' : 'missing')
+  }
+
   /** Whether the primary's copy was evicted on purpose (and not stored again since). */
   evicted (sha256: string): boolean {
-    return this.parts.ledger.lookup('primary', sha256)?.how === 'evicted'
+    return this.parts.ledger.lookup(PRIMARY, sha256)?.how === 'evicted'
   }
 
   /** `ack: 2`: one replica holds a verified copy, or the store fails (the primary copy stays queued). */
@@ -231,6 +209,7 @@ export class ReplicatedStorage implements ImageStorage {
   /** The ledger and the outbox forget an object deleted on purpose. */
   private async gone (sha256: string): Promise<void> {
     const at = Date.now()
+    await this.parts.ledger.append(PRIMARY, [{ sha256, at, how: 'gone' }]) // (an eviction mark would count it as lost)
     await Promise.all(this.replicas.map(async r => {
       await this.parts.outbox.done(r.name, sha256)
       await this.parts.ledger.append(r.name, [{ sha256, at, how: 'gone' }])

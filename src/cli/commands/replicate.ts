@@ -1,0 +1,77 @@
+/** `replicate`: the outbox drained and the copies reconciled, once or as a service (`--watch`). */
+import { setTimeout as sleep } from 'node:timers/promises'
+import { PrimaryWatcher, readWatchHealth, type ReplicatedStorage } from '../../features/replication/index.js'
+import { plural, storeLine, type Command, type Context } from '../context.js'
+import { METRICS_OPTIONS, startMetrics } from '../metrics-server.js'
+import { DURATION_UNITS, parseDuration } from '../units.js'
+import { failing, replicated } from './replication.js'
+
+export const replicate: Command = {
+  name: 'replicate',
+  usage: 'replicate [--watch [--reconcile-every 24h] [--watch-every 5s] [--metrics-port N | --metrics-address host:port]] [--no-reconcile] | replicate --health',
+  summary: 'copy what the outbox holds to the replicas, then reconcile',
+  help: 'Drains the outbox (every store records there what remains to copy), then reconciles: the\n' +
+    'listings of every copy compared, what a replica lacks queued and copied (no request per\n' +
+    'object). --watch keeps doing it as a service (see examples/systemd), reconciling at start and\n' +
+    'every --reconcile-every, and finds within --watch-every (5 s) the frames other processes put\n' +
+    'into the primary (storage.py, rsync, a rename), which no outbox names. Ctrl-C stops it (exit\n' +
+    '130), SIGTERM too (exit 0: a service stopped as asked). Exit 1 if something is left.\n' +
+    '--health answers for a monitor: exit 0 if the watcher passed within 3 --watch-every, else 1.\n' +
+    '--metrics-port N serves Prometheus metrics at http://127.0.0.1:N/metrics (loopback only);\n' +
+    '--metrics-address host:port listens elsewhere (0.0.0.0:9465). Needs prom-client; see\n' +
+    'docs/observability.md and examples/grafana.\n' +
+    `Durations: ${DURATION_UNITS}.`,
+  options: { watch: { type: 'boolean' }, 'reconcile-every': { type: 'string' }, 'no-reconcile': { type: 'boolean' }, 'watch-every': { type: 'string' }, health: { type: 'boolean' }, ...METRICS_OPTIONS },
+  async run (cli) {
+    const every = parseDuration(cli.string('reconcile-every') ?? '24h', '--reconcile-every')
+    const storage = replicated(cli)
+    if (cli.flags.health === true) return health(cli, storage)
+    const metrics = await startMetrics(cli, storage)
+    let terminated = false
+    process.once('SIGTERM', () => { terminated = true })
+    const stop = cli.stopSignal()
+    const reconciling = cli.flags['no-reconcile'] !== true
+    // started before the first reconcile: what lands while it lists is found too
+    const watcher = cli.flags.watch === true && storage.root !== undefined
+      ? new PrimaryWatcher(storage, { everyMs: parseDuration(cli.string('watch-every') ?? '5s', '--watch-every') })
+      : undefined
+    watcher?.start()
+    let lastReconcile = 0
+    let copied = 0
+    for (;;) {
+      const drained = await storage.drain({ signal: stop })
+      copied += drained.copied
+      if (reconciling && Date.now() - lastReconcile >= every && !stop.aborted) {
+        const started = Date.now()
+        const report = await storage.reconcile({ signal: stop })
+        lastReconcile = Date.now()
+        await metrics?.reconciled(lastReconcile - started, stop)
+        cli.note(`reconcile: ${report.primary} on the primary; ${report.replicas.map(r => `${r.name}: ${r.missing + r.mismatched} queued, ${r.evicted} evicted, ${r.extra} extra`).join('; ')}`)
+        copied += (await storage.drain({ signal: stop })).copied
+      }
+      if (cli.flags.watch !== true || stop.aborted) break
+      await sleep(1000, undefined, { signal: stop }).catch(() => {}) // woken by Ctrl-C or SIGTERM
+    }
+    await watcher?.stop()
+    await metrics?.close()
+    const status = storage.status()
+    const pending = status.replicas.reduce((sum, r) => sum + r.pending, 0)
+    cli.out(`replicate ${stop.aborted ? 'stopped' : 'complete'}: ${plural(copied, 'copy', 'copies')} made, ${pending} pending` +
+      status.replicas.map(r => `\n  ${r.name}: ${r.pending} pending${failing(r, ', ')}`).join('') +
+      `\n${storeLine(storage)}`, { command: 'replicate', copied, pending, status, store: storage.location })
+    if (stop.aborted) return terminated ? 0 : 130
+    return pending > 0 ? 1 : 0
+  }
+}
+
+/** `replicate --health`: the watcher's last pass, for a monitor (exit 0 recent, 1 stale or none). */
+function health (cli: Context, storage: ReplicatedStorage): number {
+  const last = readWatchHealth(storage.parts.stateDir)
+  const age = last === undefined ? undefined : Date.now() - Date.parse(last.at)
+  const live = last !== undefined && age! < 3 * last.everyMs + 10_000
+  cli.out(last === undefined
+    ? 'watcher: never ran on this store (replicate --watch writes its health after each pass)'
+    : `watcher: ${live ? 'live' : 'STALE'}, last pass ${Math.round(age! / 1000)} s ago (every ${last.everyMs / 1000} s, pid ${last.pid}); ` +
+      `${plural(last.queued, 'frame')} from other writers queued since it started`, { command: 'replicate', live, watcher: last ?? null })
+  return live ? 0 : 1
+}

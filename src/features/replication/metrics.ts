@@ -1,0 +1,173 @@
+/**
+ * Prometheus metrics of the replication service (`sai-images replicate --watch --metrics-port`),
+ * with prom-client, an optional peer loaded on first use. Counters come from this process' work
+ * (the `replicate` tracing channel, the foreign-write hook); gauges are read from `status()` (the
+ * outbox, the last reconcile, the failing state, the heal log: shared by every process) at each
+ * scrape. Labels are bounded: a replica's name (validated, from the configuration) and an error's
+ * stable code; never a path, a ref or a credential. docs/observability.md lists every series.
+ */
+import { channel, tracingChannel } from 'node:diagnostics_channel'
+import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import type * as PromClient from 'prom-client'
+import { optionalPeer } from '../../core/optional-peer.js'
+import { TRACING_CHANNELS, type TraceContext } from '../../core/tracing.js'
+import type { AbortOptions } from '../../core/types.js'
+import { FOREIGN_WRITE_CHANNEL, type ForeignWriteCopied } from './foreign-writes.js'
+import type { ReplicatedStorage } from './storage.js'
+
+const loadPromClient = optionalPeer<typeof PromClient>({
+  neededBy: 'the metrics of replicate --watch',
+  setting: '--metrics-port',
+  install: 'prom-client@15',
+  load: async () => await import('prom-client')
+})
+
+export const METRICS_PREFIX = 'sai_image_storage_replication_'
+const FINDINGS = ['present', 'missing', 'mismatched', 'evicted', 'extra'] as const
+/** An error code as a label: ours, an OS code, an abort; anything else is ERR_UNKNOWN (bounded). */
+const CODE = /^(ERR_[A-Z0-9_]{1,40}|E[A-Z0-9]{2,20}|ABORT_ERR|TIMEOUT_ERR)$/
+
+export interface ReplicationMetrics {
+  readonly contentType: string
+  /** Every series in Prometheus' text format, the gauges read now. */
+  text: () => Promise<string>
+  /** A reconcile of this process ended: its duration. */
+  reconciled: (seconds: number) => void
+  /** Counts the frames lost (quarantined, and no copy holds them): at start and after each reconcile. */
+  scanLost: (options?: AbortOptions) => Promise<number>
+  close: () => void
+}
+
+export async function createReplicationMetrics (storage: ReplicatedStorage): Promise<ReplicationMetrics> {
+  const prom = await loadPromClient()
+  const registers = [new prom.Registry()]
+  const replicas = new Set(storage.replicas.map(r => r.name))
+  const gauge = (name: string, help: string, labelNames: string[] = []): PromClient.Gauge => new prom.Gauge({ name: METRICS_PREFIX + name, help, labelNames, registers })
+  const counter = (name: string, help: string, labelNames: string[] = []): PromClient.Counter => new prom.Counter({ name: METRICS_PREFIX + name, help, labelNames, registers })
+
+  const pending = gauge('pending', 'Objects waiting in the outbox to be copied to the replica', ['replica'])
+  const oldest = gauge('oldest_pending_age_seconds', 'Age of the oldest object waiting for the replica (0: none waits)', ['replica'])
+  const failing = gauge('replica_failing', '1 while the replica cannot be reached (the copier backs off), else 0', ['replica'])
+  const failingSince = gauge('replica_failing_since_timestamp_seconds', 'Since when the replica fails (no sample while it works)', ['replica'])
+  const copies = counter('copies_total', 'Copies made by this process and verified by the replica', ['replica'])
+  const failures = counter('copy_failures_total', 'Copies that failed, by stable error code (an unreachable replica: once per round)', ['replica', 'code'])
+  const bytes = counter('copied_bytes_total', 'Bytes of the copies made by this process', ['replica'])
+  const heals = counter('heals_total', 'Primary copies rewritten from a good replica copy, by every process (the heal log)')
+  const below = gauge('below_wanted_copies', 'Objects with fewer copies than wanted, at the last reconcile')
+  const lost = gauge('lost_frames', 'Frames quarantined that no copy holds any more (counted at start and after each reconcile)')
+  const lastAt = gauge('last_reconcile_timestamp_seconds', 'When the last reconcile (of any process) ended')
+  const lastDuration = gauge('last_reconcile_duration_seconds', 'How long the last reconcile of this process took')
+  const primaryObjects = gauge('last_reconcile_primary_objects', 'Objects on the primary, at the last reconcile')
+  const found = gauge('last_reconcile_objects', 'What the last reconcile found on each replica, by finding', ['replica', 'finding'])
+  const foreign = new prom.Histogram({
+    name: `${METRICS_PREFIX}foreign_write_to_copy_seconds`,
+    help: 'From a write by another program on the primary to its first verified copy on the replica',
+    labelNames: ['replica'],
+    buckets: [1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, 3600],
+    registers
+  })
+  prom.collectDefaultMetrics({ register: registers[0] })
+  for (const replica of replicas) { // every series from the start: rate() and alerts see them at once
+    copies.inc({ replica }, 0)
+    bytes.inc({ replica }, 0)
+    foreign.zero({ replica })
+  }
+
+  const replicate = tracingChannel<unknown, TraceContext>(TRACING_CHANNELS.replicate)
+  const handlers = {
+    start () {},
+    end () {},
+    asyncStart () {},
+    asyncEnd (context: TraceContext) {
+      const replica = context.driver
+      if (!replicas.has(replica) || context.error !== undefined || context.result?.outcome !== 'copied') return
+      copies.inc({ replica })
+      if (typeof context.result.size === 'number') bytes.inc({ replica }, context.result.size)
+    },
+    error (context: TraceContext) {
+      const code = context.code ?? 'ERR_UNKNOWN'
+      if (!replicas.has(context.driver) || code === 'ABORT_ERR') return // stopped on purpose, or after another copy failed
+      failures.inc({ replica: context.driver, code: CODE.test(code) ? code : 'ERR_UNKNOWN' })
+    }
+  }
+  replicate.subscribe(handlers)
+  const foreignWrites = channel(FOREIGN_WRITE_CHANNEL)
+  const onForeignWrite = (message: unknown): void => {
+    const { replica, seconds } = message as ForeignWriteCopied
+    if (replicas.has(replica) && Number.isFinite(seconds)) foreign.observe({ replica }, seconds)
+  }
+  foreignWrites.subscribe(onForeignWrite)
+
+  const refresh = (): void => {
+    const status = storage.status()
+    const now = Date.now()
+    for (const metric of [failingSince, found]) metric.reset()
+    for (const r of status.replicas) {
+      const replica = r.name
+      pending.set({ replica }, r.pending)
+      oldest.set({ replica }, r.pending > 0 && r.oldestPendingAt !== undefined ? Math.max(0, (now - r.oldestPendingAt.getTime()) / 1000) : 0)
+      failing.set({ replica }, r.failing === undefined ? 0 : 1)
+      if (r.failing !== undefined) failingSince.set({ replica }, r.failing.since.getTime() / 1000)
+      for (const finding of FINDINGS) if (r.lastReconcile !== undefined) found.set({ replica, finding }, r.lastReconcile[finding])
+    }
+    heals.reset()
+    heals.inc(status.heals.healed)
+    if (status.belowWantedCopies !== undefined) below.set(status.belowWantedCopies)
+    if (status.lastReconcileAt !== undefined) lastAt.set(status.lastReconcileAt.getTime() / 1000)
+    const primary = lastReconcilePrimary(storage.parts.stateDir)
+    if (primary !== undefined) primaryObjects.set(primary)
+  }
+
+  return {
+    contentType: registers[0]!.contentType,
+    async text () {
+      refresh()
+      return await registers[0]!.metrics()
+    },
+    reconciled (seconds) {
+      lastDuration.set(seconds)
+    },
+    async scanLost (options = {}) {
+      const count = await countLost(storage, options.signal)
+      lost.set(count)
+      return count
+    },
+    close () {
+      replicate.unsubscribe(handlers)
+      foreignWrites.unsubscribe(onForeignWrite)
+    }
+  }
+}
+
+/** The primary's object count in the last reconcile's report (status() gives the replicas' findings). */
+function lastReconcilePrimary (stateDir: string): number | undefined {
+  try {
+    const { primary } = JSON.parse(readFileSync(join(stateDir, 'reconcile.json'), 'utf8')) as { primary?: unknown }
+    return typeof primary === 'number' ? primary : undefined
+  } catch {
+    return undefined
+  }
+}
+
+/**
+ * Frames lost: quarantined by a repair (not the `healed` leftovers of a heal), and held by no copy.
+ * A copy that cannot be asked (a replica down) counts as holding it: an outage is no loss.
+ */
+async function countLost (storage: ReplicatedStorage, signal?: AbortSignal): Promise<number> {
+  const quarantine = storage.primary.quarantine
+  if (quarantine === undefined) return 0
+  const seen = new Set<string>()
+  let lost = 0
+  for await (const entry of quarantine.list({ signal })) {
+    if (entry.reason === 'healed' || seen.has(entry.sha256)) continue
+    seen.add(entry.sha256)
+    let held = false
+    for (const copy of [storage.primary, ...storage.replicas.map(r => r.storage)]) {
+      held = await copy.exists(entry.sha256, { signal }).catch(() => true)
+      if (held) break
+    }
+    if (!held) lost++
+  }
+  return lost
+}

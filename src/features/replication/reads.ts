@@ -1,0 +1,91 @@
+/**
+ * Reading from the copies, with one policy for every read method of `ReplicatedStorage`:
+ * - the primary is asked first; its `ERR_NOT_FOUND` and `ERR_INTEGRITY` mean "try a replica",
+ *   any other failure (a bad ref, an unmounted root) is the caller's answer;
+ * - each replica in turn: `ERR_NOT_FOUND` means "not here" (quiet), any other failure is logged
+ *   (`replication.replica-read-failed`) and the next replica is tried;
+ * - no copy answered: a damaged copy anywhere makes it `ERR_INTEGRITY` (logged as
+ *   `replication.no-good-copy`: the frame is lost unless an operator finds a copy), never
+ *   "not found"; an evicted frame whose replicas could not be reached is their error (unavailable);
+ *   otherwise the primary's own error (its "not found" names the quarantine, if it is there).
+ */
+import { IntegrityError } from '../../core/errors.js'
+import { failureFields, log, type Logger } from '../../core/logger.js'
+import type { ImageStorage } from '../../core/types.js'
+import { PRIMARY, type Ledger } from './ledger.js'
+import type { Replica } from './types.js'
+
+/** The primary's failures that a replica's copy can answer. */
+const TRY_A_REPLICA = new Set(['ERR_NOT_FOUND', 'ERR_INTEGRITY'])
+
+export interface CopyRead<T> {
+  value: T
+  /** `primary`, or the replica's name. */
+  from: string
+  /** Why the primary could not answer (its code), when a replica did. */
+  primaryFailed?: string
+}
+
+/** A copy's answer: the value, or undefined for "this copy does not hold it". */
+export type ReadCopy<T> = (storage: ImageStorage, copy: string) => Promise<T | undefined>
+
+export class CopyReader {
+  constructor (
+    private readonly primary: ImageStorage,
+    private readonly replicas: Replica[],
+    private readonly ledger: Ledger,
+    private readonly logger?: Logger
+  ) {}
+
+  /**
+   * `read` on the primary, then on each replica where the primary's copy is missing or damaged;
+   * undefined when every copy said it holds none (and none failed otherwise).
+   */
+  async read<T> (sha256: string, read: ReadCopy<T>, signal?: AbortSignal): Promise<CopyRead<T> | undefined> {
+    let primaryError: unknown
+    try {
+      const value = await read(this.primary, PRIMARY)
+      if (value !== undefined) return { value, from: PRIMARY }
+    } catch (err) {
+      if (!TRY_A_REPLICA.has(failureFields(err).code)) throw err
+      primaryError = err
+    }
+    const failures: Array<{ copy: string, err: unknown }> = primaryError === undefined ? [] : [{ copy: PRIMARY, err: primaryError }]
+    for (const replica of this.replicas) {
+      try {
+        const value = await read(replica.storage, replica.name)
+        if (value !== undefined) return { value, from: replica.name, primaryFailed: primaryError === undefined ? 'ERR_NOT_FOUND' : failureFields(primaryError).code }
+      } catch (err) {
+        if (signal?.aborted === true) throw err
+        if (failureFields(err).code === 'ERR_NOT_FOUND') continue
+        failures.push({ copy: replica.name, err })
+        log(this.logger, 'warn', { event: 'replication.replica-read-failed', replica: replica.name, sha256, ...failureFields(err) },
+          `could not read ${sha256} from ${replica.name}: ${(err as Error).message}`)
+      }
+    }
+    if (failures.some(f => failureFields(f.err).code === 'ERR_INTEGRITY')) throw this.noGoodCopy(sha256, failures)
+    // a replica that could not be asked may hold the only copy of an evicted frame: that is the answer
+    const unreachable = failures.find(f => f.copy !== PRIMARY)
+    if (unreachable !== undefined && this.ledger.lookup(PRIMARY, sha256)?.how === 'evicted') throw unreachable.err
+    if (primaryError !== undefined) throw primaryError
+    return undefined
+  }
+
+  /** As `read`, for a value every caller needs: a frame no copy holds is the primary's "not found". */
+  async need<T> (sha256: string, read: ReadCopy<T>, signal?: AbortSignal): Promise<CopyRead<T>> {
+    const found = await this.read(sha256, read, signal)
+    if (found === undefined) throw new Error(`no copy of ${sha256} holds it, and the primary gave no reason`)
+    return found
+  }
+
+  /** A damaged copy and no good one: the frame is lost (see the module's comment). */
+  private noGoodCopy (sha256: string, failures: Array<{ copy: string, err: unknown }>): IntegrityError {
+    const first = failures.find(f => failureFields(f.err).code === 'ERR_INTEGRITY')!.err as Partial<IntegrityError>
+    const copies = failures.map(f => `${f.copy} ${failureFields(f.err).code}`).join(', ')
+    const hint = `no good copy of ${sha256} is left (${copies}); ` +
+      'run `sai-images whereis` and `sai-images verify` to see every copy, and restore the frame from a backup if none is good'
+    const err = new IntegrityError(sha256, first.actual ?? 'unknown', first.path, hint)
+    log(this.logger, 'error', { event: 'replication.no-good-copy', sha256, copies }, err.message)
+    return err
+  }
+}

@@ -1,0 +1,57 @@
+/**
+ * Which replicas still lack a frame that no outbox record names: the question the watcher asks of
+ * each frame it finds in a changed folder, `status` of the frames written since the last pass, and
+ * a duplicate `store` of its frame. A replica is served if the outbox holds the frame for it, or if
+ * the ledger records a verified copy there (`upload`, `rehash`, `listed`). The ledger is read a
+ * shard file at a time and kept for one pass (a 256th of the store each).
+ */
+import { existsSync, readdirSync } from 'node:fs'
+import { join } from 'node:path'
+import type { ShardingStrategy } from '../../core/sharding.js'
+import type { Ledger, LedgerRecord } from './ledger.js'
+import type { Outbox } from './outbox.js'
+
+const VERIFIED = new Set(['upload', 'rehash', 'listed'])
+
+export class CopyBook {
+  private readonly shards = new Map<string, Map<string, LedgerRecord>>()
+
+  constructor (private readonly outbox: Outbox, private readonly ledger: Ledger, private readonly replicas: string[]) {}
+
+  /** The replica's verified record of `sha256`, if any. */
+  verified (replica: string, sha256: string): LedgerRecord | undefined {
+    const id = `${replica}/${sha256.slice(0, 2)}`
+    let shard = this.shards.get(id)
+    if (shard === undefined) {
+      shard = this.ledger.shard(replica, sha256.slice(0, 2))
+      this.shards.set(id, shard)
+    }
+    const record = shard.get(sha256)
+    return record !== undefined && VERIFIED.has(record.how) ? record : undefined
+  }
+
+  queued (replica: string, sha256: string): boolean {
+    return existsSync(join(this.outbox.dir, replica, sha256))
+  }
+
+  /** The replicas that neither hold a verified copy of `sha256` nor have it queued. */
+  lacking (sha256: string): string[] {
+    return this.replicas.filter(replica => !this.queued(replica, sha256) && this.verified(replica, sha256) === undefined)
+  }
+}
+
+/** The frames in one shard folder (`ab/cd`), as the layout names them; anything else is passed over. */
+export function framesIn (root: string, key: string, sharding: ShardingStrategy): string[] {
+  let names: string[]
+  try {
+    names = readdirSync(join(root, key))
+  } catch {
+    return [] // gone meanwhile
+  }
+  const frames: string[] = []
+  for (const name of names) {
+    const sha256 = sharding.decode(`${key}/${name}`)
+    if (sha256 !== undefined) frames.push(sha256)
+  }
+  return frames
+}

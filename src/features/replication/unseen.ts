@@ -1,0 +1,43 @@
+/**
+ * What `status` cannot see in the outbox: frames other processes put on the primary that nobody
+ * queued yet. The folders changed since the last watcher pass or reconcile (whichever is later)
+ * are listed, and their frames that no replica holds verified nor has queued are counted. Without
+ * either, every folder is listed once: the count is never a "0 pending" by default.
+ */
+import { PrefixSharding, type ShardingStrategy } from '../../core/sharding.js'
+import { ShardFolders } from './folders.js'
+import type { ReplicatedStorage } from './storage.js'
+import { CopyBook, framesIn } from './unqueued.js'
+import { caughtUpTo, readWatchHealth } from './watch.js'
+
+export interface Unseen {
+  /** Frames on the primary with no outbox record and no verified replica copy. */
+  frames: number
+  /** Folders changed since this were listed (undefined: every folder, nothing was caught up). */
+  since?: Date
+  /** When this count was made. */
+  at: Date
+  /** The watcher's last pass, if one ever ran here, and whether it is recent (within 3 passes). */
+  watcher?: { at: Date, everyMs: number, live: boolean }
+}
+
+/** Counts the unqueued frames now; a primary without a local folder has none to find. */
+export async function countUnseen (storage: ReplicatedStorage): Promise<Unseen | undefined> {
+  const root = storage.primary.root
+  if (root === undefined) return undefined
+  const { stateDir, outbox, ledger } = storage.parts
+  const at = new Date()
+  const since = caughtUpTo(stateDir)
+  const sharding = (storage.primary as { sharding?: ShardingStrategy }).sharding ?? new PrefixSharding()
+  const folders = new ShardFolders({ root, depth: sharding.depth, isShardDir: name => sharding.isShardDir(name), since: since - 2000 })
+  const book = new CopyBook(outbox, ledger, storage.replicas.map(r => r.name))
+  let frames = 0
+  for (const key of await folders.changed()) {
+    for (const sha256 of framesIn(root, key, sharding)) if (book.lacking(sha256).length > 0) frames++
+  }
+  const health = readWatchHealth(stateDir)
+  const watcher = health === undefined
+    ? undefined
+    : { at: new Date(health.at), everyMs: health.everyMs, live: at.getTime() - Date.parse(health.at) < 3 * health.everyMs + 10_000 }
+  return { frames, since: since === 0 ? undefined : new Date(since), at, watcher }
+}

@@ -1,0 +1,188 @@
+/**
+ * The watcher of `replicate --watch`: frames that any process puts into the primary's layout
+ * (storage.py, rsync, a rename by hand) are queued in the outbox and copied within seconds, though
+ * no outbox record was written for them. Every `everyMs` (5 s) a pass finds the shard folders whose
+ * ctime moved (folders.ts) and, in them, the frames no replica holds verified nor has queued
+ * (unqueued.ts). A frame replaced under its name is compared with the replica's copy by size, as
+ * the reconcile compares them; a frame deleted by another process is left to the copier ("gone").
+ * Each pass writes `{state}/watch.json`: the health a monitor reads, and where the next watcher
+ * (after a restart, even a SIGKILL) or `status` starts looking.
+ *
+ * @example
+ * ```ts
+ * const watcher = new PrimaryWatcher(storage, { onCopied: (sha256, seconds) => histogram.observe(seconds) })
+ * watcher.start()
+ * await watcher.stop()
+ * ```
+ */
+import { mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { ConfigError } from '../../core/errors.js'
+import { failureFields, log, type Logger } from '../../core/logger.js'
+import { PrefixSharding, type ShardingStrategy } from '../../core/sharding.js'
+import { ShardFolders } from './folders.js'
+import type { ReplicatedStorage } from './storage.js'
+import { CopyBook, framesIn } from './unqueued.js'
+
+export interface WatchOptions {
+  /** Between passes, ms. Default 5000: a frame is queued within about that, copied moments later. */
+  everyMs?: number
+  /**
+   * Told of each verified replica copy of a frame this watcher found, with the seconds from its
+   * rename into place (the file's ctime) to the verified copy: the latency a metric observes.
+   */
+  onCopied?: (sha256: string, latencySeconds: number, replica: string) => void
+  logger?: Logger
+}
+
+/** `{state}/watch.json`, rewritten after each pass. */
+export interface WatchHealth {
+  pid: number
+  /** When the last pass ended (ISO). A monitor alarms when it is older than a few `everyMs`. */
+  at: string
+  everyMs: number
+  /** Every frame renamed into place before this (ISO) was queued or held verified by then. */
+  caughtUpTo: string
+  folders: number
+  /** Frames this watcher queued since it started, and when the last one was. */
+  queued: number
+  lastQueuedAt?: string
+}
+
+/** Before the last pass's start, by this much: a change in the same clock tick is not missed. */
+const SLACK_MS = 2000
+
+export class PrimaryWatcher {
+  readonly everyMs: number
+  queued = 0
+  private lastQueuedAt?: number
+  private readonly folders: ShardFolders
+  private readonly sharding: ShardingStrategy
+  private readonly root: string
+  /** Frames found here, until each replica has its copy: when they appeared. */
+  private readonly appeared = new Map<string, { at: number, left: number }>()
+  private timer?: NodeJS.Timeout
+  private running?: Promise<void>
+  private stopped = false
+  private readonly listener = (replica: string, sha256: string): void => { this.copied(replica, sha256) }
+
+  constructor (private readonly storage: ReplicatedStorage, private readonly options: WatchOptions = {}) {
+    const root = storage.primary.root
+    if (root === undefined) throw new ConfigError('primary', `the ${storage.primary.driver} primary has no local folder to watch`)
+    this.root = root
+    this.everyMs = options.everyMs ?? 5000
+    this.sharding = (storage.primary as { sharding?: ShardingStrategy }).sharding ?? new PrefixSharding()
+    this.folders = new ShardFolders({ root, depth: this.sharding.depth, isShardDir: name => this.sharding.isShardDir(name), since: caughtUpTo(storage.parts.stateDir) - SLACK_MS })
+    storage.parts.copier.copied.add(this.listener) // until stop()
+  }
+
+  /** Passes every `everyMs` until stopped; the first at once. */
+  start (): void {
+    const loop = (): void => {
+      this.running = this.pass().then(() => {}, (err: unknown) => {
+        log(this.options.logger ?? this.storage.init.logger, 'error', { event: 'replication.watch-failed', ...failureFields(err) }, `watch: ${(err as Error).message}`)
+      }).finally(() => {
+        if (!this.stopped) this.timer = setTimeout(loop, this.everyMs)
+      })
+    }
+    loop()
+  }
+
+  /** Ends the passes, and the latency reports (a watcher only used for `pass()` is stopped too). */
+  async stop (): Promise<void> {
+    this.stopped = true
+    clearTimeout(this.timer)
+    await this.running
+    this.storage.parts.copier.copied.delete(this.listener)
+  }
+
+  /** One pass: the changed folders' unqueued frames queued, the copier woken; how many were queued. */
+  async pass (): Promise<number> {
+    const started = Date.now()
+    const { outbox, ledger, copier } = this.storage.parts
+    const book = new CopyBook(outbox, ledger, this.storage.replicas.map(r => r.name))
+    let queued = 0
+    for (const key of await this.folders.changed()) {
+      for (const sha256 of framesIn(this.root, key, this.sharding)) {
+        const file = statSync(join(this.root, this.sharding.encode(sha256)), { throwIfNoEntry: false })
+        if (file === undefined) continue // deleted meanwhile: nothing to copy
+        const lacking: string[] = []
+        for (const { name } of this.storage.replicas) {
+          if (book.queued(name, sha256)) continue
+          const record = book.verified(name, sha256)
+          // written after its copy was verified: replaced (or renewed); the reconcile's size check decides
+          if (record === undefined || (file.mtimeMs > record.at && await this.differs(name, sha256, file.size))) lacking.push(name)
+        }
+        if (lacking.length === 0) continue
+        await outbox.add(sha256, lacking)
+        this.appeared.set(sha256, { at: Math.max(file.ctimeMs, file.mtimeMs), left: lacking.length })
+        queued++
+      }
+    }
+    if (queued > 0) {
+      this.queued += queued
+      this.lastQueuedAt = Date.now()
+      if (this.storage.init.background !== false) copier.kick() // else whoever drains (replicate --watch's loop)
+    }
+    this.writeHealth(started)
+    return queued
+  }
+
+  /** Whether the replica's copy is missing or of another size than the primary's. */
+  private async differs (replica: string, sha256: string, size: number): Promise<boolean> {
+    const storage = this.storage.replicas.find(r => r.name === replica)!.storage
+    const stat = await storage.stat(sha256).catch(() => undefined)
+    return stat?.size !== size
+  }
+
+  private copied (replica: string, sha256: string): void {
+    const seen = this.appeared.get(sha256)
+    if (seen === undefined) return
+    if (--seen.left <= 0) this.appeared.delete(sha256)
+    try {
+      this.options.onCopied?.(sha256, Math.max(0, Date.now() - seen.at) / 1000, replica)
+    } catch {} // a listener that throws is not a failed copy
+  }
+
+  private writeHealth (started: number): void {
+    const health: WatchHealth = {
+      pid: process.pid,
+      at: new Date().toISOString(),
+      everyMs: this.everyMs,
+      caughtUpTo: new Date(started).toISOString(),
+      folders: this.folders.leaves,
+      queued: this.queued,
+      lastQueuedAt: this.lastQueuedAt === undefined ? undefined : new Date(this.lastQueuedAt).toISOString()
+    }
+    const path = watchHealthPath(this.storage.parts.stateDir)
+    mkdirSync(this.storage.parts.stateDir, { recursive: true })
+    writeFileSync(`${path}.tmp`, JSON.stringify(health))
+    renameSync(`${path}.tmp`, path)
+  }
+}
+
+export function watchHealthPath (stateDir: string): string {
+  return join(stateDir, 'watch.json')
+}
+
+export function readWatchHealth (stateDir: string): WatchHealth | undefined {
+  try {
+    return JSON.parse(readFileSync(watchHealthPath(stateDir), 'utf8')) as WatchHealth
+  } catch {
+    return undefined
+  }
+}
+
+/**
+ * Until when (ms) every frame renamed into place was seen: the last watcher's pass, or the last
+ * reconcile's start (its listings saw every frame there then), whichever is later; 0 if neither.
+ */
+export function caughtUpTo (stateDir: string): number {
+  const watched = Date.parse(readWatchHealth(stateDir)?.caughtUpTo ?? '')
+  let reconciled = Number.NaN
+  try {
+    const last = JSON.parse(readFileSync(join(stateDir, 'reconcile.json'), 'utf8')) as { at: string, interrupted?: boolean }
+    if (last.interrupted !== true) reconciled = Date.parse(last.at) // an interrupted one did not list everything
+  } catch {}
+  return Math.max(0, Number.isNaN(watched) ? 0 : watched, Number.isNaN(reconciled) ? 0 : reconciled)
+}

@@ -1,0 +1,69 @@
+// Power cuts, simulated: each workload is recorded once through crashfs (a FUSE layer, see
+// test/infra/crashfs) and the states a power cut may leave are rebuilt at every cut point and checked
+// (docs/durability.md). Needs /dev/fuse and root (or fuse3): fails, saying so, where they are missing.
+import { cpSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterAll, describe, expect, it } from 'vitest'
+import { checkStates, describe as explain, liveCuts, record, REPO, run } from './harness.mjs'
+
+const SEED = Number(process.env.SAI_CRASH_SEED ?? 1)
+const STATES = Number(process.env.SAI_CRASH_STATES ?? 1200)
+const work = mkdtempSync(join(tmpdir(), 'sai-crash-test-'))
+afterAll(() => { rmSync(work, { recursive: true, force: true }) })
+
+/** A copy of the built package with one change to its code: the break never reaches src/. */
+function brokenCopy (name: string, from: string | RegExp, to: string): string {
+  const pkg = join(work, `broken-${name}`)
+  cpSync(realpathSync(join(REPO, 'dist')), join(pkg, 'dist'), { recursive: true })
+  cpSync(join(REPO, 'package.json'), join(pkg, 'package.json'))
+  symlinkSync(join(REPO, 'node_modules'), join(pkg, 'node_modules'))
+  let changed = 0
+  for (const file of readdirSync(join(pkg, 'dist'), { recursive: true }).map(String).filter(f => f.endsWith('.js')).map(f => `dist/${f}`)) {
+    const text = readFileSync(join(pkg, file), 'utf8')
+    const broken = text.replace(from, to)
+    if (broken !== text) {
+      writeFileSync(join(pkg, file), broken)
+      changed++
+    }
+  }
+  if (changed === 0) throw new Error(`the break of ${name} matched nothing in dist/: the write path changed, update the test`)
+  return pkg
+}
+
+describe('crash harness', () => {
+  it(`finds no violation in ${STATES} crash states of every workload (seed ${SEED})`, async () => {
+    const results = await run({ seed: SEED, states: STATES, log: (line: string) => process.stderr.write(line) })
+    const violations = results.flatMap(r => r.violations)
+    const checked = results.reduce((sum, r) => sum + r.checked, 0)
+    expect(checked).toBeGreaterThanOrEqual(300)
+    expect(violations.map(explain), `seed ${SEED}: rerun with npm run crash -- --seed ${SEED} --states ${STATES}`).toEqual([])
+  }, 240_000)
+
+  it('survives live cuts: each workload killed with SIGKILL at a seeded moment, its unsynced changes dropped', async () => {
+    const { checked, violations } = await liveCuts({ seed: SEED, rounds: 3 })
+    expect(checked).toBeGreaterThanOrEqual(40)
+    expect(violations.map(explain), `seed ${SEED}`).toEqual([])
+  }, 120_000)
+
+  it('records a directory fsync, a file fsync, an O_DSYNC write and an acknowledgement in order', async () => {
+    // the workload is the harness's own `probe`: mkdir, create, write, fsync, fsync of the folder, ack
+    const recording = await record('probe', { work: join(work, 'probe') })
+    const ops = recording.ops.map(op => [op.op, op.name ?? op.label ?? (op.sync === true ? 'sync' : '')].join(' ').trim())
+    expect(ops).toEqual(['mkdir d', 'create f', 'write', 'fsync', 'fsyncdir', 'create g', 'write sync', 'fsync', 'ack done'])
+  })
+
+  it('catches a build without the directory fsync after the link', async () => {
+    const pkg = brokenCopy('no-dir-fsync', /if \(context\.fsync && existing === void 0\) await fsyncDir\(dirname\d*\(path\)\);/g, '')
+    const recording = await record('store', { pkg, work: join(work, 'no-dir-fsync') })
+    const result = await checkStates(recording, { pkg, work: join(work, 'no-dir-fsync'), states: 120 })
+    expect(result.violations.map(explain).join('\n')).toMatch(/acknowledged frame \w+ lost/)
+  }, 120_000)
+
+  it('catches a build whose duplicate store does not make its renewal durable', async () => {
+    const pkg = brokenCopy('no-renewal-fsync', /if \(durable\) await syncFile\(fd\);/g, '')
+    const recording = await record('store', { pkg, work: join(work, 'no-renewal-fsync') })
+    const result = await checkStates(recording, { pkg, work: join(work, 'no-renewal-fsync'), states: 120 })
+    expect(result.violations.map(explain).join('\n')).toMatch(/renewal of \w+ lost/)
+  }, 120_000)
+})

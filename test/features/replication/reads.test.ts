@@ -1,0 +1,149 @@
+// Every read path of a replicated store takes the one read policy (reads.ts): fetch, fetchStream,
+// exists, stat and the HTTP handler heal a missing or damaged primary copy from a verified replica
+// copy, and a damaged last copy is ERR_INTEGRITY everywhere (a 500 from the handler), never "not found".
+import { createServer, type Server } from 'node:http'
+import { readFile, truncate, unlink, utimes, writeFile } from 'node:fs/promises'
+import { describe, expect, it } from 'vitest'
+import { FilesystemDriver } from '../../../src/drivers/fs/index.js'
+import { createImageHandler } from '../../../src/features/http/index.js'
+import { createReplicatedStorage, type ReplicatedStorage } from '../../../src/features/replication/index.js'
+import { testJpeg } from '../../../src/testing/index.js'
+import { tempDir } from '../../infra/helpers/tmp.js'
+
+const DAY = 24 * 3600 * 1000
+
+interface Logged { level: string, fields: Record<string, unknown> }
+
+async function pair (): Promise<{ storage: ReplicatedStorage, primary: FilesystemDriver, replica: FilesystemDriver, logged: Logged[] }> {
+  const primary = new FilesystemDriver({ root: await tempDir('sai-primary') })
+  const replica = new FilesystemDriver({ root: await tempDir('sai-replica') })
+  const logged: Logged[] = []
+  const logger = Object.fromEntries(['debug', 'info', 'warn', 'error'].map(level => [level, (fields: Record<string, unknown>) => { logged.push({ level, fields }) }]))
+  const storage = createReplicatedStorage({ primary, replicas: [{ name: 'copy', storage: replica }], background: false, logger })
+  return { storage, primary, replica, logged }
+}
+
+async function flip (path: string): Promise<void> {
+  const bytes = await readFile(path)
+  bytes[bytes.length >> 1] = bytes[bytes.length >> 1]! ^ 0x20
+  await writeFile(path, bytes)
+}
+
+const damage = { flipped: flip, truncated: async (path: string) => { await truncate(path, 1000) }, deleted: unlink }
+
+async function streamed (storage: ReplicatedStorage, hash: string): Promise<Buffer> {
+  const chunks: Buffer[] = []
+  for await (const chunk of await storage.fetchStream(hash)) chunks.push(chunk as Buffer)
+  return Buffer.concat(chunks)
+}
+
+async function listen (server: Server): Promise<string> {
+  await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
+  const address = server.address() as { port: number }
+  return `http://127.0.0.1:${address.port}/`
+}
+
+/** A frame stored, copied to the replica, evicted from the primary: the replica holds the last copy. */
+async function evicted (storage: ReplicatedStorage, primary: FilesystemDriver, seed: string): Promise<{ hash: string, bytes: Buffer }> {
+  const bytes = testJpeg(seed, 30_000)
+  const { hash, path } = await storage.store(bytes)
+  await storage.drain()
+  await utimes(path, new Date(Date.now() - 40 * DAY), new Date(Date.now() - 40 * DAY))
+  expect(await storage.evict({ olderThan: 30 * DAY })).toMatchObject({ evicted: 1 })
+  expect(await primary.exists(hash)).toBe(false)
+  return { hash, bytes }
+}
+
+describe('every read path heals the primary from a verified replica copy', () => {
+  for (const [how, harm] of Object.entries(damage)) {
+    it(`fetchStream serves the exact bytes of a ${how} primary copy and writes them back`, async () => {
+      const { storage, primary } = await pair()
+      const bytes = testJpeg(`stream ${how}`, 80_000)
+      const { hash, path } = await storage.store(bytes)
+      await storage.drain()
+      await harm(path)
+      expect(Buffer.compare(await streamed(storage, hash), bytes)).toBe(0)
+      expect(Buffer.compare(await primary.fetch(hash), bytes)).toBe(0) // healed
+      expect(storage.status().heals.healed).toBe(1)
+      await storage.close()
+    })
+  }
+
+  it('stat of a frame lost from the primary (not evicted) heals it and answers the primary copy', async () => {
+    const { storage, primary } = await pair()
+    const bytes = testJpeg('stat heals', 20_000)
+    const { hash, path } = await storage.store(bytes)
+    await storage.drain()
+    await unlink(path)
+    expect(await storage.stat(hash)).toMatchObject({ hash, size: 20_000, path })
+    expect(Buffer.compare(await primary.fetch(hash), bytes)).toBe(0)
+    await storage.close()
+  })
+
+  it('the handler answers 200 with the exact bytes of a damaged primary copy, and heals it', async () => {
+    const { storage, primary } = await pair()
+    const bytes = testJpeg('handler heals', 40_000)
+    const { hash, path } = await storage.store(bytes)
+    await storage.drain()
+    await flip(path)
+    const server = createServer(createImageHandler(storage, { verifyBeforeSendBytes: 0 }))
+    try {
+      const response = await fetch(await listen(server) + hash)
+      expect(response.status).toBe(200)
+      expect(Buffer.compare(Buffer.from(await response.arrayBuffer()), bytes)).toBe(0)
+    } finally {
+      server.close()
+    }
+    expect(Buffer.compare(await primary.fetch(hash), bytes)).toBe(0)
+    await storage.close()
+  })
+})
+
+describe('a damaged last copy is ERR_INTEGRITY on every read path, never "not found"', () => {
+  it('evicted, its replica copy flipped: fetch, fetchStream and the handler say so, and the logger is told', async () => {
+    const { storage, primary, replica, logged } = await pair()
+    const { hash } = await evicted(storage, primary, 'sole damaged')
+    await flip(replica.pathOf(hash))
+    await expect(storage.fetch(hash)).rejects.toMatchObject({ code: 'ERR_INTEGRITY', message: expect.stringContaining('no good copy') })
+    await expect(streamed(storage, hash)).rejects.toMatchObject({ code: 'ERR_INTEGRITY' })
+    expect(await storage.exists(hash)).toBe(true) // a copy is there, damaged: fetch and verify judge the bytes
+    expect(logged.filter(l => l.fields.event === 'replication.no-good-copy' && l.level === 'error').length).toBeGreaterThanOrEqual(2)
+    for (const verifyBeforeSendBytes of [undefined, 0]) {
+      const reported: string[] = []
+      const onError = (err: unknown): void => { reported.push((err as { code: string }).code) }
+      const server = createServer(createImageHandler(storage, { onError, verifyBeforeSendBytes }))
+      try {
+        const response = await fetch(await listen(server) + hash)
+        expect(response.status).toBe(500)
+        expect(await response.text()).not.toContain('JFIF')
+      } finally {
+        server.close()
+      }
+      expect(reported).toEqual(['ERR_INTEGRITY'])
+    }
+    expect(await primary.exists(hash)).toBe(false) // nothing was "healed" from damaged bytes
+    await storage.close()
+  })
+
+  it('a damaged primary copy and no replica copy: ERR_INTEGRITY from fetch and fetchStream', async () => {
+    const { storage, primary, replica } = await pair()
+    const { hash, path } = await storage.store(testJpeg('primary only damaged', 20_000))
+    await storage.drain()
+    await replica.delete(hash)
+    await flip(path)
+    await expect(storage.fetch(hash)).rejects.toMatchObject({ code: 'ERR_INTEGRITY' })
+    await expect(streamed(storage, hash)).rejects.toMatchObject({ code: 'ERR_INTEGRITY' })
+    expect(await primary.exists(hash)).toBe(true) // the damaged copy stays for an operator to see
+    await storage.close()
+  })
+
+  it('a frame no copy holds is ERR_NOT_FOUND, and exists is false', async () => {
+    const { storage } = await pair()
+    const hash = 'ab'.repeat(32)
+    await expect(storage.fetch(hash)).rejects.toMatchObject({ code: 'ERR_NOT_FOUND' })
+    await expect(storage.stat(hash)).rejects.toMatchObject({ code: 'ERR_NOT_FOUND' })
+    await expect(storage.fetchStream(hash)).rejects.toMatchObject({ code: 'ERR_NOT_FOUND' })
+    expect(await storage.exists(hash)).toBe(false)
+    await storage.close()
+  })
+})
