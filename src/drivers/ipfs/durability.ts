@@ -49,12 +49,12 @@ function blocksSpec (spec: Spec | undefined): Spec | undefined {
   return spec.child !== undefined ? blocksSpec(spec.child) : spec
 }
 
-export const NOT_POWER_CUT_SAFE = 'SAI_IPFS_NOT_POWER_CUT_SAFE'
+export const NOT_POWER_CUT_SAFE = 'IPFS_NOT_POWER_CUT_SAFE'
 /** The nodes warned about in this process. */
 const warned = new Set<string>()
 
 /**
- * Checks the node when a driver first stores: a process warning (`SAI_IPFS_NOT_POWER_CUT_SAFE`),
+ * Checks the node when a driver first stores: a process warning (`IPFS_NOT_POWER_CUT_SAFE`),
  * once per node, where an acknowledged store would not survive a power cut. A node that does not
  * show its config (an `API.Authorizations` token without `config/show`) is left unchecked: stores
  * do not depend on it.

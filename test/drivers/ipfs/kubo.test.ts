@@ -123,9 +123,9 @@ describe('what a resolved store survives', () => {
     expect((await storage.store(testJpeg(`synced ${Date.now()}`))).isDuplicate).toBe(false)
   })
 
-  it('the first store on a node whose flatfs does not sync warns once per node (SAI_IPFS_NOT_POWER_CUT_SAFE, with the advice); on a synced node none', async () => {
+  it('the first store on a node whose flatfs does not sync warns once per node (IPFS_NOT_POWER_CUT_SAFE, with the advice); on a synced node none', async () => {
     const warnings: Error[] = []
-    const onWarning = (warning: Error): void => { if ((warning as { code?: string }).code === 'SAI_IPFS_NOT_POWER_CUT_SAFE') warnings.push(warning) }
+    const onWarning = (warning: Error): void => { if ((warning as { code?: string }).code === 'IPFS_NOT_POWER_CUT_SAFE') warnings.push(warning) }
     process.on('warning', onWarning)
     const storeTwice = async (url: string): Promise<void> => {
       for (const i of [0, 1]) {
