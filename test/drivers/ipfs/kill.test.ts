@@ -7,7 +7,7 @@ import { IpfsDriver } from '../../../src/drivers/ipfs/index.js'
 import { MfsIndex } from '../../../src/drivers/ipfs/mfs-index.js'
 import type { StorageResult } from '../../../src/core/types.js'
 import { testJpeg } from '../../../src/testing/index.js'
-import { keepTrailers, MiB, proxy, rpc, sha256, useKubo } from './helpers.js'
+import { addRaw, keepTrailers, MiB, proxy, rpc, sha256, useKubo } from './helpers.js'
 
 const ROUNDS = Number(process.env.SAI_TEST_IPFS_KILL_ROUNDS ?? 50)
 const node = useKubo()
@@ -127,4 +127,43 @@ describe('a kill -9 of the node under load', () => {
     expect(checked).toBeGreaterThanOrEqual(4 * ROUNDS)
     expect(failures).toEqual([])
   }, 600_000)
+})
+
+describe('the index changes other than a store survive a kill -9 right after they resolve', () => {
+  it('reindex: the entries it counts as indexed', async () => {
+    const images = [0, 1, 2].map(i => testJpeg(`reindexed ${i} ${Date.now()}`, i === 0 ? MiB + 11 : 4000 + i))
+    const cids = await Promise.all(images.map(async image => await addRaw(node.url, image, { trickle: false, 'max-file-links': 174 })))
+    const indexPath = `/reindexed-${Date.now()}`
+    const storage = new IpfsDriver({ url: node.url, indexPath })
+    expect((await storage.reindex()).indexed).toBeGreaterThanOrEqual(3)
+    await storage.close()
+    await node.crash()
+    for (const [i, image] of images.entries()) {
+      expect((await rpc(node.url, 'files/stat', { arg: new MfsIndex(indexPath, undefined as never).entryOf(sha256(image)), hash: true })).json?.Hash).toBe(cids[i])
+    }
+  })
+
+  it('deleteIfNotRenewed: the entry it puts back for a store that ran during its removal', async () => {
+    const indexPath = `/put-back-${Date.now()}`
+    const image = testJpeg(`put back ${Date.now()}`, 5000)
+    const storage = new IpfsDriver({ url: node.url, indexPath })
+    const first = await storage.store(image)
+    // the prune's removal of the entry waits until a store of the same bytes has resolved
+    let removing!: () => void
+    const removalHeld = new Promise<void>(resolve => { removing = resolve })
+    let stored!: () => void
+    const storeDone = new Promise<void>(resolve => { stored = resolve })
+    const held = await proxy(node.url, { trailers: keepTrailers, before: path => path === '/api/v0/files/rm' ? (removing(), storeDone) : undefined })
+    const pruner = new IpfsDriver({ url: held.url, indexPath })
+    const pruned = pruner.deleteIfNotRenewed(first.sha256, first.storedAt)
+    await removalHeld
+    await new Promise(resolve => setTimeout(resolve, 5))
+    expect((await storage.store(image)).isDuplicate).toBe(true)
+    stored()
+    expect(await pruned).toBe(false)
+    await Promise.all([storage.close(), pruner.close(), held.close()])
+    await node.crash()
+    expect((await rpc(node.url, 'files/stat', { arg: new MfsIndex(indexPath, undefined as never).entryOf(first.sha256), hash: true })).json?.Hash).toBe(first.hash)
+    expect(await new IpfsDriver({ url: node.url, indexPath }).exists(first.hash)).toBe(true)
+  })
 })
