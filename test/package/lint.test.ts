@@ -9,7 +9,7 @@ import { ROOT } from '../infra/helpers/consumer.js'
 import { tempDir } from '../infra/helpers/tmp.js'
 import { ENTRY_POINTS, PACKAGE } from './package.js'
 
-/** The package's tarball, packed from a copy (npm pack leaves out the `dist` link the test setup makes), without the build. */
+/** The package's tarball, without a build: packed from a copy (npm pack leaves out the test setup's `dist` link). */
 async function pack (): Promise<string> {
   const copy = await tempDir('sai-pack')
   const pkg = JSON.parse(readFileSync(join(PACKAGE, 'package.json'), 'utf8'))
@@ -17,7 +17,8 @@ async function pack (): Promise<string> {
     cpSync(join(PACKAGE, file), join(copy, file), { recursive: true, dereference: true })
   }
   const out = await tempDir('sai-tarball')
-  const [packed] = JSON.parse(execFileSync('npm', ['pack', '--ignore-scripts', '--json', '--pack-destination', out], { cwd: copy, encoding: 'utf8' }))
+  const args = ['pack', '--ignore-scripts', '--json', '--pack-destination', out]
+  const [packed] = JSON.parse(execFileSync('npm', args, { cwd: copy, encoding: 'utf8' }))
   return join(out, packed.filename)
 }
 
@@ -36,7 +37,8 @@ describe('the packed package', () => {
   })
 
   it('publint --strict finds nothing', () => {
-    expect(run('publint', ['run', tarball, '--strict'])).toEqual({ status: 0, stdout: expect.stringContaining('All good!') })
+    const { status, stdout } = run('publint', ['run', tarball, '--strict'])
+    expect({ status, stdout }).toEqual({ status: 0, stdout: expect.stringContaining('All good!') })
   })
 
   it('attw finds no problem at any entry point', () => {
