@@ -16,6 +16,13 @@ export interface StoreOptions extends AbortOptions {
   maxBytes?: number
   /** Stores bytes that are not a recognised image instead of rejecting them. Default: the driver's (false). */
   allowNonImage?: boolean
+  /**
+   * A copy's history (`migrate`): a new object keeps the times it had in its first store, where the
+   * driver can hold them; a duplicate keeps its own. fs: `lastStoredAt` (the mtime), and `storedAt`
+   * only as far as the mtime (a file's birth time cannot be set); s3: `storedAt` (metadata), not
+   * `lastStoredAt` (Last-Modified is the server's); memory: both; ipfs: neither.
+   */
+  keepTimes?: { storedAt?: Date, lastStoredAt?: Date }
 }
 
 /** What `store` tells about the stored object. */

@@ -154,7 +154,8 @@ function renew (fd: number, stats: Stats): boolean {
 
 /** When the object was first stored: its birth time where the filesystem keeps one, else its mtime. */
 export function firstStored (stats: Stats): Date {
-  return stats.birthtimeMs > 0 ? stats.birthtime : stats.mtime
+  // born after its last store: a copy that kept its times (migrate); its birth says nothing
+  return stats.birthtimeMs > 0 && stats.birthtimeMs <= stats.mtimeMs ? stats.birthtime : stats.mtime
 }
 
 /**

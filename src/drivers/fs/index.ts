@@ -83,10 +83,11 @@ export class FilesystemDriver implements ImageStorage {
       const limits = resolveLimits(this.init, options)
       const source = await readInput(input, limits)
       const { digest, isDuplicate, storedAt } = await this.counted(async () => await this.files.guard(async () => 'bytes' in source
-        ? await writeBytes(this.writing, source.bytes, limits, options.signal)
-        : await writeChunks(this.writing, source.chunks, limits, options.signal)))
+        ? await writeBytes(this.writing, source.bytes, limits, options.signal, options.keepTimes?.lastStoredAt)
+        : await writeChunks(this.writing, source.chunks, limits, options.signal, options.keepTimes?.lastStoredAt)))
       const key = this.sharding.encode(digest.sha256)
-      return { hash: digest.sha256, sha256: digest.sha256, key, path: join(this.root, key), size: digest.size, isDuplicate, storedAt, mimeType: digest.mimeType }
+      const first = isDuplicate ? storedAt : options.keepTimes?.lastStoredAt ?? storedAt // as stat will say (files.ts)
+      return { hash: digest.sha256, sha256: digest.sha256, key, path: join(this.root, key), size: digest.size, isDuplicate, storedAt: first, mimeType: digest.mimeType }
     })
   }
 

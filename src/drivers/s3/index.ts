@@ -81,7 +81,7 @@ export class S3Driver implements ImageStorage {
       options.signal?.throwIfAborted()
       const limits = resolveLimits(this.init, options)
       const { bytes, digest } = await readAll(await readInput(input, limits), limits, options.signal)
-      return await this.put(bytes, digest, options.signal)
+      return await this.put(bytes, digest, options.signal, options.keepTimes?.storedAt)
     })
   }
 
@@ -93,9 +93,9 @@ export class S3Driver implements ImageStorage {
     })
   }
 
-  private async put (bytes: Buffer, digest: Digest, signal?: AbortSignal): Promise<StorageResult> {
+  private async put (bytes: Buffer, digest: Digest, signal?: AbortSignal, firstStore?: Date): Promise<StorageResult> {
     const { sha256 } = digest
-    const { isDuplicate, storedAt } = await putOnce(this.objects, this.claims, this.objectKey(sha256), bytes, digest, signal)
+    const { isDuplicate, storedAt } = await putOnce(this.objects, this.claims, this.objectKey(sha256), bytes, digest, signal, firstStore)
     return { ...digest, hash: sha256, key: this.keyOf(sha256), path: this.pathOf(sha256), isDuplicate, storedAt }
   }
 

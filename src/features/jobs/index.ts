@@ -1,6 +1,6 @@
 /**
  * Jobs over many objects that any application can run: `importTree` (a folder into a store) and
- * `migrate` (a store into another), resumable from their JSONL mapping, in bounded memory.
+ * `migrate` (a store into another), incremental: a rerun copies every item its JSONL mapping does not record.
  *
  * @example
  * ```ts
@@ -10,6 +10,6 @@
  * await migrate(fsStore, s3Store, { mapping: 'migrate.jsonl', concurrency: 8 })
  * ```
  */
-export { importTree, type ImportOptions, type ImportSummary } from './import.js'
-export { migrate, planMigration, type MigrateSummary } from './migrate.js'
+export { importTree, notImagesFile, type ImportOptions, type ImportSummary } from './import.js'
+export { copyObject, migrate, planMigration, type MigrateSummary } from './migrate.js'
 export type { JobOptions, JobSummary } from './runner.js'
