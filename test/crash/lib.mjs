@@ -3,7 +3,7 @@ import { join } from 'node:path'
 import { pathToFileURL } from 'node:url'
 
 export async function loadLib (pkg) {
-  const index = await import(pathToFileURL(join(pkg, 'dist/index.js')).href)
-  const testing = await import(pathToFileURL(join(pkg, 'dist/testing.js')).href)
-  return { ...index, testing }
+  const load = async file => await import(pathToFileURL(join(pkg, 'dist', file)).href)
+  const entries = await Promise.all(['index.js', 'drivers/fs.js', 'replication.js', 'retention.js'].map(load))
+  return { ...Object.assign({}, ...entries), testing: await load('testing.js') }
 }
