@@ -33,7 +33,8 @@ const commonjsEntries: Plugin = {
         const bundle = relative(dirname(file), join(out, 'commonjs.cjs'))
         const line = `module.exports = require('${bundle.startsWith('.') ? bundle : `./${bundle}`}')['${subpath}']`
         await mkdir(dirname(file), { recursive: true })
-        await writeFile(file, `'use strict'\n// sai-image-storage${subpath.slice(1)} for require(): see src/commonjs.ts\n${line}\n`)
+        const comment = `// sai-image-storage${subpath.slice(1)} for require(): see src/commonjs.ts`
+        await writeFile(file, `'use strict'\n${comment}\n${line}\n`)
       }
     })
   }

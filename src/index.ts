@@ -15,9 +15,13 @@
  * response.json({ ...prediction, ...toInferenceFields(result) })
  * ```
  */
-export { createImageStorage, imageStorage, filesystemConfig, ipfsConfig, s3Config, type CreateImageStorageOptions } from './features/factory/index.js'
+export {
+  createImageStorage, imageStorage, filesystemConfig, ipfsConfig, s3Config, type CreateImageStorageOptions
+} from './features/factory/index.js'
 export { toInferenceFields } from './core/types.js'
-export type { AbortOptions, ImageEntry, ImageStat, ImageStorage, ListOptions, StorageResult, StoreOptions } from './core/types.js'
+export type {
+  AbortOptions, ImageEntry, ImageStat, ImageStorage, ListOptions, StorageResult, StoreOptions
+} from './core/types.js'
 export type { ImageInput } from './core/input.js'
 export type { VerifyOptions, VerifyReport } from './core/verify-report.js'
 export { parseImageRef, type ImageRef } from './core/ref.js'
@@ -26,5 +30,5 @@ export {
   StorageUnavailableError, ConfigError, type ErrorCode
 } from './core/errors.js'
 export { createImageHandler, type ImageHandlerOptions } from './features/http/index.js'
-export { TRACING_CHANNELS, type TraceContext } from './core/tracing.js'
+export { TRACING_CHANNELS, type TraceContext, type TracedOperation } from './core/tracing.js'
 export type { Logger } from './core/logger.js'

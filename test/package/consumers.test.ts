@@ -20,17 +20,21 @@ describe('consumers of the built package', () => {
     expect(JSON.parse(out)).toMatchObject({ ok: true })
   })
 
-  it.each(Object.keys(RESOLUTIONS))('TypeScript with moduleResolution "%s" type-checks every entry point against the built declarations', async resolution => {
-    const { options, files } = RESOLUTIONS[resolution]!
+  it.each(Object.keys(RESOLUTIONS))('TypeScript, moduleResolution "%s": every entry point type-checks', async name => {
+    const { options, files } = RESOLUTIONS[name]!
     const dir = await consumerApp(['types.ts'])
     for (const file of files) await copyFile(join(dir, 'types.ts'), join(dir, file))
     await writeFile(join(dir, 'tsconfig.json'), JSON.stringify({
-      compilerOptions: { ...options, target: 'ES2022', strict: true, noEmit: true, types: ['node'], typeRoots: [join(ROOT, 'node_modules/@types')] },
+      compilerOptions: {
+        ...options, target: 'ES2022', strict: true, noEmit: true, types: ['node'],
+        typeRoots: [join(ROOT, 'node_modules/@types')]
+      },
       files
     }))
     expect(tsc(dir)).toBe('')
     // and the check can fail: a type error in the consumer is reported
-    await writeFile(join(dir, files[0]!), "import { createImageStorage } from 'sai-image-storage'\nexport const n: number = createImageStorage()\n")
+    const wrong = "import { createImageStorage } from 'sai-image-storage'\nexport const n: number = createImageStorage()"
+    await writeFile(join(dir, files[0]!), wrong)
     expect(tsc(dir)).toContain('error TS2322')
   })
 })
@@ -42,10 +46,12 @@ const RESOLUTIONS: Record<string, { options: Record<string, string>, files: stri
   bundler: { options: { module: 'esnext', moduleResolution: 'bundler' }, files: ['types.ts'] }
 }
 
+const TSC = join(ROOT, 'node_modules/typescript/bin/tsc')
+
 /** tsc's report on the project in `dir`: '' when it type-checks. */
 function tsc (dir: string): string {
   try {
-    return execFileSync(process.execPath, [join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', dir], { cwd: dir, encoding: 'utf8' })
+    return execFileSync(process.execPath, [TSC, '-p', dir], { encoding: 'utf8' })
   } catch (err) {
     return (err as { stdout: string }).stdout
   }

@@ -126,6 +126,6 @@ describe('the built package\'s channels', () => {
     expect(stored.stdout).toContain(hash) // the command's own output is unchanged
     expect(cli('stat', hash).stderr).toMatch(new RegExp(`^sai-images: stat fs ${hash} \\d+\\.\\d ms \\{.*"size":4096`, 'm'))
     const missing = 'f'.repeat(64)
-    expect(cli('fetch', missing, join(dir, 'out.jpg')).stderr).toMatch(new RegExp(`^sai-images: fetch fs ${missing} \\d+\\.\\d ms failed: ERR_NOT_FOUND$`, 'm'))
+    expect(cli('fetch', missing).stderr).toMatch(new RegExp(`^sai-images: fetch fs ${missing} \\d+\\.\\d ms failed: ERR_NOT_FOUND$`, 'm'))
   })
 })
