@@ -16,6 +16,13 @@ export interface StoreOptions extends AbortOptions {
   maxBytes?: number
   /** Stores bytes that are not a recognised image instead of rejecting them. Default: the driver's (false). */
   allowNonImage?: boolean
+  /**
+   * A copy's history (`migrate`): a new object keeps the times it had in its first store, where the
+   * driver can hold them; a duplicate keeps its own. fs: `lastStoredAt` (the mtime), not `storedAt`
+   * (the file's birth time, which cannot be set: the copy's first store reads as the migration); s3: `storedAt` (metadata), not
+   * `lastStoredAt` (Last-Modified is the server's); memory: both; ipfs: neither.
+   */
+  keepTimes?: { storedAt?: Date, lastStoredAt?: Date }
 }
 
 /** What `store` tells about the stored object. */
@@ -146,6 +153,13 @@ export interface QuarantineEntry {
   quarantinedAt: Date
   /** Why, where known: `empty`, `truncated`, `corrupt`, `misnamed`, `healed` (replaced by a good copy). */
   reason?: string
+  /** A misnamed file's key before it was taken out (`restore` puts it back there). */
+  originalKey?: string
+}
+
+export interface RestoreOptions extends AbortOptions {
+  /** Puts back bytes that do not match their name too (a fetch of them fails). */
+  force?: boolean
 }
 
 export interface Quarantine {
@@ -153,8 +167,11 @@ export interface Quarantine {
   list: (options?: AbortOptions) => AsyncIterable<QuarantineEntry>
   /** Quarantines what is stored under `ref` (before it is written anew from a good copy), if anything. */
   add: (ref: string, reason: string, options?: AbortOptions) => Promise<QuarantineEntry | undefined>
-  /** Puts the object back under its name if no object is there; false if one is (the quarantined copy stays). */
-  restore: (id: string, options?: AbortOptions) => Promise<boolean>
+  /**
+   * Puts the object back under its name if no object is there; false if one is (the quarantined
+   * copy stays). Bytes that do not match their name are `ERR_INTEGRITY`, unless `force`.
+   */
+  restore: (id: string, options?: RestoreOptions) => Promise<boolean>
   /** Deletes it for good: true if it was there. */
   purge: (id: string, options?: AbortOptions) => Promise<boolean>
 }

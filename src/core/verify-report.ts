@@ -2,6 +2,7 @@
  * One report for every fsck (the filesystem and S3 drivers, the variant cache, replication): what
  * was checked, what was wrong, what a repair did about each, and whether anything is lost.
  */
+import type { Storm, StormLimit } from './storm.js'
 import type { AbortOptions } from './types.js'
 
 export interface VerifyOptions extends AbortOptions {
@@ -17,10 +18,12 @@ export interface VerifyOptions extends AbortOptions {
   /** Resumes after this SHA-256 hex (a checkpoint): objects up to it are skipped. */
   after?: string
   /**
-   * Repairs even when one pass finds more damage than the storm limit (replication: then it
-   * repairs nothing, since so much damage means a wrong mount, bucket or credentials, not bit rot).
+   * Repairs even when one pass would quarantine, move or rewrite more than the storm limit (then it
+   * repairs nothing, since so much damage means a wrong layout setting, mount or bucket, not bit rot).
    */
   force?: boolean
+  /** The storm limit (storm.ts): more than `count` objects, or than `fraction` of the store. */
+  stormLimit?: StormLimit
   /** A temp file younger than this may belong to a live writer and is left alone. Default 1 hour. */
   tempMinAgeMs?: number
   /** Called after each object; `lastDone` is the highest SHA-256 below which every object is checked (a checkpoint). */
@@ -29,6 +32,8 @@ export interface VerifyOptions extends AbortOptions {
 
 export type FindingReason =
   | 'empty' | 'truncated' | 'corrupt' | 'misnamed' // objects
+  | 'misplaced' // intact bytes under a wrong name or folder (a case, a shard): moved into place
+  | 'lost' // no good copy of the frame is left anywhere
   | 'stray-temp' | 'set-aside' | 'stale-claim' // leftovers of a crash
   | 'stray' | 'orphan' // variant cache files: not an entry; an entry whose source is gone
   | 'missing' // a replica lacks a copy the primary has
@@ -40,6 +45,8 @@ export type FindingAction =
   | 'quarantined'
   /** A leftover that held no frame (a temp, a claim, a cache file): deleted. */
   | 'removed'
+  /** Intact, put where its name says (a misplaced object). */
+  | 'moved'
   /** Seen, not touched (a repair that found no good copy to heal from, and was told not to quarantine). */
   | 'left'
 
@@ -82,6 +89,8 @@ export interface VerifyReport {
   rootExists?: boolean
   /** What the quarantine holds after the run. */
   quarantine?: { objects: number, bytes: number }
+  /** A repair that would have done too much (storm.ts): nothing was changed. */
+  storm?: Storm
 }
 
 export function emptyReport (repair: boolean): VerifyReport {
@@ -92,10 +101,10 @@ export function emptyReport (repair: boolean): VerifyReport {
 export function addFinding (report: VerifyReport, finding: Finding): void {
   report.counts[finding.reason] = (report.counts[finding.reason] ?? 0) + 1
   if (report.problems.length < MAX_LISTED_FINDINGS) report.problems.push(finding)
-  if (finding.action === 'restored') report.restored++
+  if (finding.action === 'restored' || finding.action === 'moved') report.restored++
   else if (finding.action === 'quarantined') report.quarantined++
   else if (finding.action === 'removed') report.removed++
-  if (finding.action !== 'restored' && finding.action !== 'removed') report.clean = false
+  if (finding.action !== 'restored' && finding.action !== 'removed' && finding.action !== 'moved') report.clean = false
 }
 
 /** Two reports of one run (a store and its variant cache) as one. */

@@ -88,14 +88,17 @@ describe('import: --exclude, and files that are not images', () => {
     const first = cli(['import', dir, '--mapping', mapping, '--exclude', 'thumbs/**', '--json'], { env })
     expect(first.code).toBe(0)
     expect(answer(first)).toMatchObject({ total: 4, failed: [], notImages: ['original/1/.DS_Store', 'original/notes.txt'] })
-    const recorded = (await readFile(mapping, 'utf8')).trim().split('\n').map(line => JSON.parse(line)).filter(line => line.notImage === true)
+    // recorded beside the mapping, which holds mappings only (every line has a hash)
+    const recorded = (await readFile(`${mapping}.not-images.jsonl`, 'utf8')).trim().split('\n').map(line => JSON.parse(line))
     expect(recorded.map(line => line.source).sort()).toEqual(['original/1/.DS_Store', 'original/notes.txt'])
+    const mapped = (await readFile(mapping, 'utf8')).trim().split('\n').map(line => JSON.parse(line))
+    expect(mapped.map(line => typeof line.hash)).toEqual(['string', 'string'])
     const second = cli(['import', dir, '--mapping', mapping, '--exclude', 'thumbs/**', '--json'], { env })
     expect(second.code).toBe(0)
     expect(answer(second)).toMatchObject({ total: 4, skipped: 4, done: 0, failed: [], notImages: [] })
     const text = cli(['import', dir, '--mapping', mapping, '--exclude', 'thumbs/**'], { env })
     expect(text.code).toBe(0)
-    expect(text.stdout).not.toContain('not images')
+    expect(text.stdout).not.toContain('not an image')
     // the frames were stored, the notes were not
     let stored = 0
     for await (const _ of new FilesystemDriver({ root }).list()) stored++

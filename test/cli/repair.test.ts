@@ -87,13 +87,18 @@ describe('sai-images quarantine: list, restore, purge', () => {
     expect(Date.parse(entry.quarantinedAt)).toBeGreaterThan(Date.now() - 60_000)
     expect(cli(['quarantine', 'list'], { env }).stdout).toContain(entry.id)
 
-    const restored = cli(['quarantine', 'restore', entry.id, '--json'], { env })
+    // its bytes do not match its name: refused, with why and what to do, unless --force
+    const refusedRun = cli(['quarantine', 'restore', entry.id, '--json'], { env })
+    expect(refusedRun.code).toBe(4)
+    expect(answer(refusedRun)).toMatchObject({ restored: [], refused: [entry.id], reasons: { [entry.id]: expect.stringContaining(`quarantine restore --force ${entry.id}`) } })
+    expect(cli(['quarantine', 'restore', entry.id], { env }).stdout).toContain('do not match their name')
+    const restored = cli(['quarantine', 'restore', '--force', entry.id, '--json'], { env })
     expect(restored.code).toBe(0)
     expect(answer(restored)).toEqual({ restored: [entry.id], refused: [], store: root })
     // the damaged bytes are back under their name: fetch refuses them, verify finds them again
     expect(cli(['fetch', frames[0]!.hash, '-o', join(root, '..', 'x.jpg')], { env }).code).toBe(4)
     expect(cli(['verify'], { env }).code).toBe(1)
-    const again = cli(['quarantine', 'restore', entry.id, '--json'], { env })
+    const again = cli(['quarantine', 'restore', '--force', entry.id, '--json'], { env })
     expect(again.code).toBe(1)
     expect(answer(again)).toEqual({ restored: [], refused: [entry.id], store: root })
   })

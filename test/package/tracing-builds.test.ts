@@ -24,8 +24,10 @@ import { createRequire } from 'node:module'
 import { mkdtempSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-const esm = await import('sai-image-storage')
-const cjs = createRequire(import.meta.url)('sai-image-storage')
+const require = createRequire(import.meta.url)
+const entries = ['sai-image-storage', 'sai-image-storage/drivers/memory', 'sai-image-storage/drivers/fs']
+const esm = Object.assign({}, ...await Promise.all(entries.map(async entry => await import(entry))))
+const cjs = Object.assign({}, ...entries.map(entry => require(entry)))
 const { testJpeg } = await import('sai-image-storage/testing')
 const names = Object.values(esm.TRACING_CHANNELS)
 const kinds = ['start', 'end', 'asyncStart', 'asyncEnd', 'error']
@@ -124,6 +126,6 @@ describe('the built package\'s channels', () => {
     expect(stored.stdout).toContain(hash) // the command's own output is unchanged
     expect(cli('stat', hash).stderr).toMatch(new RegExp(`^sai-images: stat fs ${hash} \\d+\\.\\d ms \\{.*"size":4096`, 'm'))
     const missing = 'f'.repeat(64)
-    expect(cli('fetch', missing, join(dir, 'out.jpg')).stderr).toMatch(new RegExp(`^sai-images: fetch fs ${missing} \\d+\\.\\d ms failed: ERR_NOT_FOUND$`, 'm'))
+    expect(cli('fetch', missing).stderr).toMatch(new RegExp(`^sai-images: fetch fs ${missing} \\d+\\.\\d ms failed: ERR_NOT_FOUND$`, 'm'))
   })
 })

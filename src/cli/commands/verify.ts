@@ -1,7 +1,7 @@
 import { readFile, rm, writeFile, rename } from 'node:fs/promises'
 import { ConfigError } from '../../core/errors.js'
 import type { ImageStorage } from '../../core/types.js'
-import { mergeReports, type VerifyReport } from '../../core/verify-report.js'
+import { inSubset, mergeReports, type VerifyReport } from '../../core/verify-report.js'
 import { createVariants } from '../../features/variants/index.js'
 import { Progress } from '../progress.js'
 import { missingRootLine, plural, storeLine, UsageError, type Command } from '../context.js'
@@ -9,13 +9,18 @@ import { formatBytes } from '../units.js'
 
 export const verify: Command = {
   name: 'verify',
-  usage: 'verify [--repair] [--subset K/N] [--checkpoint F [--resume]] [--allow-empty]',
+  usage: 'verify [--repair [--force]] [--subset K/N] [--checkpoint F [--resume]] [--allow-empty]',
   summary: 're-hash every object and cached variant; exit 0 only if clean',
   help: 'With --repair: bad objects are quarantined ({root}/.quarantine, or {prefix}.quarantine/ on S3;\n' +
     'see `sai-images quarantine`), stray temps removed, a killed prune\'s objects put back, bad\n' +
     'variants removed. A repair that quarantined a frame is not clean: the frame is lost from the store.\n' +
+    'An intact frame under a wrong name or folder (an upper-case name, another shard) is moved into place.\n' +
     'With replicas (SAI_IMAGE_STORAGE_REPLICAS) a damaged frame is healed from a good copy instead, and\n' +
-    'each replica is checked for a copy of every object (the full re-read is the subset\'s).\n' +
+    'each replica is checked for a copy of every frame, evicted ones too (the full re-read is the\n' +
+    'subset\'s): a frame with fewer good copies than wanted is a problem, one with none is "lost".\n' +
+    'The storm guard: a repair that would quarantine, move or copy more than 100 objects, or more than\n' +
+    'half the store, changes nothing and says the likely cause (a layout setting, an unmounted root, a\n' +
+    'wrong bucket); --force repairs anyway.\n' +
     '--subset K/N checks one of N fixed parts of the store (by hash): --subset $((day % 30))/30 reads\n' +
     'every object once in 30 days. --checkpoint F records progress; --resume continues after it.\n' +
     'A root that does not exist is an error (a typo, an unmounted array) unless --allow-empty.',
@@ -28,7 +33,10 @@ export const verify: Command = {
     const checkpoint = cli.string('checkpoint')
     if (cli.flags.resume === true && checkpoint === undefined) throw new UsageError('--resume needs --checkpoint F')
     const after = cli.flags.resume === true ? await readCheckpoint(checkpoint!) : undefined
+    const stop = cli.stopSignal()
     const progress = new Progress('verify', 0, cli.progress)
+    // the objects to check, counted beside the check (names only): the bar's total and its ETA
+    progress.countTotal(() => storage.list({ after, signal: stop }), entry => entry.sha256 === undefined || inSubset(entry.sha256, subset))
     let saved = Date.now()
     let report: VerifyReport
     try {
@@ -38,7 +46,7 @@ export const verify: Command = {
         after,
         force: cli.flags.force === true,
         concurrency: cli.flags.concurrency === undefined ? undefined : cli.concurrency(),
-        signal: cli.stopSignal(),
+        signal: stop,
         onProgress: p => {
           progress.set(p.checked)
           if (checkpoint !== undefined && p.lastDone !== undefined && Date.now() - saved > 1000) {
@@ -60,14 +68,24 @@ export const verify: Command = {
     const empty = missingRoot ? `\n${missingRootLine(cli)}` : ''
     const quarantine = report.quarantine === undefined || report.quarantine.objects === 0 ? '' : `\nquarantine: ${plural(report.quarantine.objects, 'object')}, ${formatBytes(report.quarantine.bytes)} (sai-images quarantine lists them)`
     const problems = Object.values(total.counts).reduce((a, b) => a + b, 0)
+    const storm = total.storm === undefined ? '' : total.storm.refused
+      ? `\nREPAIR REFUSED, nothing was changed: it would have acted on ${total.storm.found} of ${total.storm.objects} objects ` +
+        `(the limit: ${total.storm.limit}, or ${total.storm.fraction * 100}% of the store). ${total.storm.cause}`
+      : `\nrepaired although it acted on ${total.storm.found} of ${total.storm.objects} objects (--force)`
+    const copies = (report as { copies?: { belowWanted: number, lost: number } }).copies
+    const copyLine = copies === undefined ? '' : `\ncopies: ${plural(copies.belowWanted, 'frame')} below the wanted copies, ${copies.lost} lost (no good copy left)`
+    const shown = total.storm !== undefined && !cli.json ? total.problems.slice(0, 20) : total.problems
+    const more = shown.length < total.problems.length ? `\n  … and ${total.problems.length - shown.length} more (--json lists them)` : ''
     const outcome = unexpectedlyEmpty
       ? 'nothing to check'
       : problems === 0
         ? 'clean'
-        : `${plural(problems, 'problem')}${repair ? `: ${total.restored} restored, ${total.quarantined} quarantined (lost from the store), ${total.removed} removed` : ''}${total.clean ? ', clean now' : ''}`
+        : `${plural(problems, 'problem')}${repair ? `: ${total.restored} restored, ${total.quarantined} quarantined (lost from the store), ${total.removed} removed` : ''}${total.clean ? ', clean now' : ''}` +
+          (total.counts.lost === undefined ? '' : `; ${plural(total.counts.lost, 'frame')} LOST: no good copy is left anywhere (restore it from a backup)`)
     cli.out(`verify: ${plural(report.checked, 'object')} checked (${formatBytes(report.bytes)})${subset === undefined ? '' : ` in subset ${subset.index}/${subset.count}`}` +
       `${variants === undefined ? '' : `, ${plural(variants.checked, 'variant')}`}: ${outcome}` +
-      total.problems.map(p => `\n  ${p.reason.padEnd(10)} ${p.path}${p.action === undefined ? '' : ` ${p.action}`}${p.movedTo === undefined ? '' : ` -> ${p.movedTo}`}`).join('') +
+      shown.map(p => `\n  ${p.reason.padEnd(10)} ${p.copy === undefined || p.copy === 'primary' ? '' : `${p.copy}: `}${p.path}${p.action === undefined ? '' : ` ${p.action}`}` +
+        `${p.movedTo === undefined ? '' : ` -> ${p.movedTo}`}`).join('') + more + storm + copyLine +
       quarantine + empty + `\n${storeLine(storage)}`, { ...total, clean, subset, store: storage.location, variants })
     return clean ? 0 : 1
   }

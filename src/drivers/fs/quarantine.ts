@@ -3,16 +3,17 @@
  * purges them. Each is the file `<sha256>.<ms>.<reason>`: the hash its name claimed, when it was
  * taken out, and why, so that a fetch of a missing object can say that it sits here.
  */
-import { readdirSync, statSync } from 'node:fs'
-import { link, mkdir, rename, unlink } from 'node:fs/promises'
+import { createHash } from 'node:crypto'
+import { createReadStream, readdirSync, statSync } from 'node:fs'
+import { link, rename, unlink } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
 import { fsyncDir } from '../../core/durable-files.js'
-import { isMissing } from '../../core/errors.js'
+import { IntegrityError, isMissing } from '../../core/errors.js'
 import { quarantineEntry, quarantineName } from '../../core/quarantine.js'
 import { parseImageRef } from '../../core/ref.js'
 import type { ShardingStrategy } from '../../core/sharding.js'
 import { SPECIAL_DIRS } from '../../core/special-dirs.js'
-import type { AbortOptions, Quarantine, QuarantineEntry } from '../../core/types.js'
+import type { AbortOptions, Quarantine, QuarantineEntry, RestoreOptions } from '../../core/types.js'
 import type { StoreDirs } from './dirs.js'
 
 export class FilesystemQuarantine implements Quarantine {
@@ -31,10 +32,11 @@ export class FilesystemQuarantine implements Quarantine {
     }
   }
 
-  /** Moves the file at `path` (the object of `sha256`, or a misnamed file) here. */
-  async take (path: string, sha256: string, reason: string): Promise<string> {
-    await mkdir(this.dir, { recursive: true })
-    const target = join(this.dir, quarantineName(sha256, reason))
+  /** Moves the file at `path` (the object of `sha256`, or a misnamed file, whose `originalKey` its entry keeps) here. */
+  async take (path: string, sha256: string, reason: string, originalKey?: string): Promise<string> {
+    // made with its name durable (dirs.make): a rename into a folder a power cut loses loses the object
+    await this.dirs.make(this.dir, this.root)
+    const target = join(this.dir, quarantineName(sha256, reason, Date.now(), originalKey))
     await rename(path, target)
     if (this.fsync) await Promise.all([fsyncDir(this.dir), fsyncDir(dirname(path))])
     return target
@@ -52,13 +54,24 @@ export class FilesystemQuarantine implements Quarantine {
     }
   }
 
-  async restore (id: string, options: AbortOptions = {}): Promise<boolean> {
+  /**
+   * Puts an entry back: under its hash's name if its bytes match it (else `ERR_INTEGRITY`, unless
+   * `force`: the next fetch would fail on them), a misnamed file under the name it had.
+   */
+  async restore (id: string, options: RestoreOptions = {}): Promise<boolean> {
     options.signal?.throwIfAborted()
     const entry = this.entryOf(id)
     if (entry === undefined) return false
-    const target = join(this.root, this.sharding.encode(entry.sha256))
+    const target = join(this.root, entry.originalKey ?? this.sharding.encode(entry.sha256))
+    if (entry.originalKey === undefined && options.force !== true) {
+      const actual = await sha256OfFile(entry.path)
+      if (actual !== entry.sha256) throw new IntegrityError(entry.sha256, actual, entry.path, 'the quarantined bytes do not match their name, so a fetch would fail on them: ' + `\`sai-images quarantine restore --force ${id}\` puts them back anyway; \`quarantine purge ${id}\` deletes them`)
+    }
     try {
-      await this.dirs.inShardDir(target, async () => { await link(entry.path, target) })
+      if (entry.originalKey !== undefined) {
+        await this.dirs.make(dirname(target), this.root) // its names durable, as take's
+        await link(entry.path, target)
+      } else await this.dirs.inShardDir(target, async () => { await link(entry.path, target) })
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'EEXIST') return false // an object is there: this copy stays
       throw err
@@ -113,4 +126,10 @@ export class FilesystemQuarantine implements Quarantine {
     const stats = quarantineEntry(id, path, 0) === undefined ? undefined : statSync(path, { throwIfNoEntry: false })
     return stats === undefined ? undefined : quarantineEntry(id, path, stats.size)
   }
+}
+
+async function sha256OfFile (path: string): Promise<string> {
+  const hash = createHash('sha256')
+  for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer)
+  return hash.digest('hex')
 }

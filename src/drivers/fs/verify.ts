@@ -4,12 +4,14 @@
  * bad objects go to the quarantine, strays are removed, set-aside objects are put back.
  */
 import { readdirSync, statSync } from 'node:fs'
-import { unlink } from 'node:fs/promises'
-import { join } from 'node:path'
+import { link, mkdir, unlink } from 'node:fs/promises'
+import { dirname, join } from 'node:path'
+import { fsyncDir } from '../../core/durable-files.js'
 import { isMissing } from '../../core/errors.js'
 import type { ShardingStrategy } from '../../core/sharding.js'
 import { SPECIAL_DIRS } from '../../core/special-dirs.js'
-import { addFinding, emptyReport, type Finding, type VerifyOptions, type VerifyReport } from '../../core/verify-report.js'
+import { stormOf } from '../../core/storm.js'
+import { addFinding, emptyReport, type Finding, type FindingReason, type VerifyOptions, type VerifyReport } from '../../core/verify-report.js'
 import type { FilesystemQuarantine } from './quarantine.js'
 import { sha256OfKey } from './listing.js'
 import { putBack } from './set-aside.js'
@@ -19,26 +21,62 @@ const HOUR_MS = 60 * 60 * 1000
 const JPEG_START = 0xffd8
 const JPEG_END = 0xffd9
 
+/** What a repair would quarantine or move: the storm guard counts these (storm.ts). */
+const HARMFUL = new Set(['empty', 'truncated', 'corrupt', 'misnamed', 'misplaced'])
+
 export async function verifyStore (root: string, sharding: ShardingStrategy, quarantine: FilesystemQuarantine, options: VerifyOptions = {}): Promise<VerifyReport> {
-  const { repair = false, tempMinAgeMs = HOUR_MS, signal } = options
+  if (options.repair !== true || options.force === true) return await pass(root, sharding, quarantine, options, options.repair === true)
+  // a repair looks first, and acts only if what it would do is no storm (a wrong layout setting quarantines everything)
+  const acts = new Map<Finding, string | undefined>()
+  const seen = await pass(root, sharding, quarantine, options, false, acts)
+  const count = (reason: FindingReason): number => seen.counts[reason] ?? 0
+  const harmful = [...HARMFUL].reduce((sum, reason) => sum + count(reason as FindingReason), 0)
+  const by = { misnamed: count('misnamed') + count('misplaced'), damaged: count('empty') + count('truncated') + count('corrupt') }
+  const storm = stormOf(harmful, seen.checked + by.misnamed, by, options.stormLimit)
+  if (storm !== undefined) return { ...seen, repaired: true, clean: false, storm }
+  const total = Object.values(seen.counts).reduce((a, b) => a + b, 0)
+  if (total > seen.problems.length) return await pass(root, sharding, quarantine, options, true) // more than it listed
+  const report = { ...seen, ...emptyReport(true), checked: seen.checked, bytes: seen.bytes }
+  const act = actor(root, sharding, quarantine)
+  for (const finding of seen.problems) {
+    await act(finding, acts.get(finding))
+    addFinding(report, finding)
+  }
+  report.quarantine = quarantine.totals()
+  return report
+}
+
+/** What a repair does about one finding (its `action` set). */
+function actor (root: string, sharding: ShardingStrategy, quarantine: FilesystemQuarantine): (finding: Finding, sha256?: string) => Promise<void> {
+  return async (finding, sha256) => {
+    if (finding.reason === 'stray-temp') {
+      await unlink(finding.path).catch((err: unknown) => { if (!isMissing(err)) throw err })
+      finding.action = 'removed'
+    } else if (finding.reason === 'set-aside') {
+      finding.movedTo = join(root, sharding.encode(sha256!))
+      await putBack(finding.path, finding.movedTo, true)
+      finding.action = 'restored'
+    } else if (finding.reason === 'misplaced') {
+      const target = join(root, sharding.encode(sha256!))
+      finding.action = await moveIntoPlace(finding.path, target) ? 'moved' : 'left'
+      if (finding.action === 'moved') finding.movedTo = target
+    } else {
+      finding.movedTo = await quarantine.take(finding.path, sha256!, finding.reason, finding.reason === 'misnamed' ? finding.key : undefined)
+      finding.action = 'quarantined'
+    }
+  }
+}
+
+async function pass (root: string, sharding: ShardingStrategy, quarantine: FilesystemQuarantine, options: VerifyOptions, repair: boolean, acts?: Map<Finding, string | undefined>): Promise<VerifyReport> {
+  const { tempMinAgeMs = HOUR_MS, signal } = options
   const report = emptyReport(repair)
   const now = Date.now()
+  const act = actor(root, sharding, quarantine)
 
   const found = async (finding: Finding, sha256?: string): Promise<void> => {
-    if (repair) {
-      if (finding.reason === 'stray-temp') {
-        await unlink(finding.path).catch((err: unknown) => { if (!isMissing(err)) throw err })
-        finding.action = 'removed'
-      } else if (finding.reason === 'set-aside') {
-        finding.movedTo = join(root, sharding.encode(sha256!))
-        await putBack(finding.path, finding.movedTo, true)
-        finding.action = 'restored'
-      } else {
-        finding.movedTo = await quarantine.take(finding.path, sha256!, finding.reason)
-        finding.action = 'quarantined'
-      }
-    }
+    if (repair) await act(finding, sha256)
     addFinding(report, finding)
+    if (acts !== undefined && report.problems.at(-1) === finding) acts.set(finding, sha256)
   }
 
   // a million files: read from the unit's columns (walk.ts), a path made only for a finding
@@ -55,7 +93,10 @@ export async function verifyStore (root: string, sharding: ShardingStrategy, qua
       }
       const sha256 = sha256OfKey(key, kind, sharding)
       if (sha256 === undefined) {
-        await found({ path: prefix + key, key, reason: 'misnamed' }, claimedHash(key, unit.actual(i)))
+        const actual = unit.actual(i)
+        if (actual === '') continue // removed while we walked
+        const named = nameHash(key)
+        await found({ path: prefix + key, key, reason: named === actual ? 'misplaced' : 'misnamed' }, named ?? actual)
         continue
       }
       const actual = unit.actual(i)
@@ -85,10 +126,28 @@ export async function verifyStore (root: string, sharding: ShardingStrategy, qua
   return report
 }
 
-/** The SHA-256 a misnamed file's name claims, else that of its bytes (the quarantine files it by one). */
-function claimedHash (key: string, actual: string): string {
+/**
+ * Links an intact object where its name puts it, then unlinks the misplaced name; false, and
+ * nothing changed, if an object is already there (that copy stays, this one is left for an operator).
+ */
+async function moveIntoPlace (from: string, to: string): Promise<boolean> {
+  await mkdir(dirname(to), { recursive: true })
+  try {
+    await link(from, to)
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'EEXIST') return false
+    throw err
+  }
+  await fsyncDir(dirname(to))
+  await unlink(from)
+  await fsyncDir(dirname(from))
+  return true
+}
+
+/** The SHA-256 a misnamed file's name claims (in any case), if it claims one. */
+function nameHash (key: string): string | undefined {
   const name = key.slice(key.lastIndexOf('/') + 1)
-  return /^[0-9a-f]{64}/.test(name) ? name.slice(0, 64) : actual === '' ? '0'.repeat(64) : actual
+  return /^[0-9a-f]{64}/i.test(name) ? name.slice(0, 64).toLowerCase() : undefined
 }
 
 function names (dir: string): string[] {

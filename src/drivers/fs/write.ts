@@ -6,6 +6,7 @@
  * or truncated file from a crashed writer) is replaced.
  */
 import { randomUUID } from 'node:crypto'
+import { futimes } from 'node:fs'
 import { chmod, link, rename } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
 import type { Background } from '../../core/background.js'
@@ -30,7 +31,8 @@ export interface WriteContext {
 
 type Written = { digest: Digest, isDuplicate: boolean, storedAt: Date }
 
-export async function writeBytes (context: WriteContext, bytes: Buffer, limits: InputLimits, signal?: AbortSignal): Promise<Written> {
+/** `mtime`: the last store of a copy that keeps its times (set before the fsync that makes it durable). */
+export async function writeBytes (context: WriteContext, bytes: Buffer, limits: InputLimits, signal?: AbortSignal, mtime?: Date): Promise<Written> {
   const digest = await digestBytesInSlices(bytes, limits)
   const path = join(context.root, context.sharding.encode(digest.sha256))
   const sameBytes = async (fd: number, sync: boolean): Promise<boolean> => await holdsBytes(fd, bytes, sync)
@@ -43,7 +45,12 @@ export async function writeBytes (context: WriteContext, bytes: Buffer, limits: 
   await context.dirs.ensureRoot()
   const made = isDirectory(shard) ? undefined : context.dirs.makeShard(shard)
   const staged = made === undefined ? `${path}.${randomUUID()}.tmp` : join(context.root, SPECIAL_DIRS.temp, `${randomUUID()}.tmp`)
-  const [written, ready] = await Promise.allSettled([writeTemp(context, staged, async fd => { await writeAll(fd, bytes) }, fitsOneWrite(bytes.length)), made])
+  const write = async (fd: number): Promise<void> => {
+    await writeAll(fd, bytes)
+    if (mtime !== undefined) await keepTime(fd, mtime)
+  }
+  // O_DSYNC makes the write durable, not a later change of times: those need the fsync
+  const [written, ready] = await Promise.allSettled([writeTemp(context, staged, write, mtime === undefined && fitsOneWrite(bytes.length)), made])
   if (ready.status === 'rejected') {
     if (written.status === 'fulfilled') await removeIfExists(written.value).catch(() => {})
     throw ready.reason
@@ -52,7 +59,7 @@ export async function writeBytes (context: WriteContext, bytes: Buffer, limits: 
   return await commit(context, written.value, path, digest, sameBytes, signal)
 }
 
-export async function writeChunks (context: WriteContext, chunks: AsyncIterable<Uint8Array>, limits: InputLimits, signal?: AbortSignal): Promise<Written> {
+export async function writeChunks (context: WriteContext, chunks: AsyncIterable<Uint8Array>, limits: InputLimits, signal?: AbortSignal, mtime?: Date): Promise<Written> {
   const hasher = new ImageHasher(limits)
   let digest!: Digest
   // the shard is known only at the end: staged in {root}/.tmp, on the same filesystem
@@ -65,9 +72,14 @@ export async function writeChunks (context: WriteContext, chunks: AsyncIterable<
       position += chunk.byteLength
     }
     digest = hasher.digest()
+    if (mtime !== undefined) await keepTime(fd, mtime)
   })
   const sameHash = async (fd: number): Promise<boolean> => await hashFile(fd, signal) === digest.sha256
   return await commit(context, temp, join(context.root, context.sharding.encode(digest.sha256)), digest, sameHash, signal)
+}
+
+async function keepTime (fd: number, mtime: Date): Promise<void> {
+  await new Promise<void>((resolve, reject) => { futimes(fd, mtime, mtime, err => { if (err === null) resolve(); else reject(err) }) })
 }
 
 /**

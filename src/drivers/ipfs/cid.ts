@@ -42,6 +42,20 @@ export function canonicalCid (cid: { toString: () => string } | string): string 
   return CID.parse(String(cid)).toV1().toString(base32)
 }
 
+/**
+ * The CID of `bytes` as a function to call later: the import of an image over 1 MiB hashes every
+ * chunk again, which a store does while the node imports (store.ts). The importer is loaded now, so
+ * that a missing peer fails before the node is asked anything.
+ */
+export async function cidLater (bytes: Uint8Array, sha256: string): Promise<() => Promise<string>> {
+  if (bytes.byteLength <= CHUNK_SIZE) {
+    const cid = sha256ToCid(sha256)
+    return async () => cid
+  }
+  await loadImporter()
+  return async () => await cidOf(bytes, sha256)
+}
+
 /** The CID of `bytes`; pass their SHA-256 hex if it is known, so that a small image is hashed once. */
 export async function cidOf (bytes: Uint8Array, sha256?: string): Promise<string> {
   if (bytes.byteLength <= CHUNK_SIZE) return sha256ToCid(sha256 ?? createHash('sha256').update(bytes).digest('hex')) // one raw leaf: the same digest

@@ -48,3 +48,21 @@ function blocksSpec (spec: Spec | undefined): Spec | undefined {
   }
   return spec.child !== undefined ? blocksSpec(spec.child) : spec
 }
+
+export const NOT_POWER_CUT_SAFE = 'IPFS_NOT_POWER_CUT_SAFE'
+/** The nodes warned about in this process. */
+const warned = new Set<string>()
+
+/**
+ * Checks the node when a driver first stores: a process warning (`IPFS_NOT_POWER_CUT_SAFE`),
+ * once per node, where an acknowledged store would not survive a power cut. A node that does not
+ * show its config (an `API.Authorizations` token without `config/show`) is left unchecked: stores
+ * do not depend on it.
+ */
+export async function warnIfNotPowerCutSafe (rpc: KuboConnection): Promise<void> {
+  if (warned.has(rpc.apiUrl)) return
+  const found = await durabilityOf(rpc).catch(() => undefined)
+  if (found?.powerCutSafe !== false || warned.has(rpc.apiUrl)) return
+  warned.add(rpc.apiUrl)
+  process.emitWarning(`the IPFS node at ${rpc.apiUrl} keeps its blocks on flatfs without "sync": a store survives a crash of the node, not a power cut; ${found.advice ?? ''}`, { code: NOT_POWER_CUT_SAFE })
+}

@@ -22,9 +22,9 @@ import { readInput, type ImageInput } from '../../core/input.js'
 import { resolveLimits } from '../../core/limits.js'
 import { traced, tracedIterable } from '../../core/tracing.js'
 import type { AbortOptions, ImageEntry, ImageStat, ImageStorage, ListOptions, ReindexReport, StorageResult, StoreOptions } from '../../core/types.js'
-import { cidOf } from './cid.js'
+import { cidLater } from './cid.js'
 import { KuboConnection } from './client.js'
-import { durabilityOf, type NodeDurability } from './durability.js'
+import { durabilityOf, warnIfNotPowerCutSafe, type NodeDurability } from './durability.js'
 import { DEFAULT_IPFS_API_URL, DEFAULT_IPFS_TIMEOUT_MS, type IpfsDriverInit } from './init.js'
 import { indexEntries, listStored } from './listing.js'
 import { DEFAULT_INDEX_PATH, MfsIndex } from './mfs-index.js'
@@ -40,6 +40,7 @@ export { DEFAULT_IPFS_API_URL, DEFAULT_IPFS_TIMEOUT_MS, type IpfsDriverInit } fr
 export type { NodeDurability } from './durability.js'
 export type { ReindexReport } from '../../core/types.js'
 export { parseIpfsRef } from './ref.js'
+export { sha256ToCid } from '../../core/ref.js'
 
 export class IpfsDriver implements ImageStorage {
   readonly driver = 'ipfs'
@@ -47,13 +48,14 @@ export class IpfsDriver implements ImageStorage {
   readonly apiUrl: string
   private readonly init: Pick<IpfsDriverInit, 'maxBytes' | 'allowNonImage' | 'gatewayUrl' | 'settingNames'>
   private readonly rpc: KuboConnection
-  /** Stores of one CID in this process run one after another (across processes, the entry decides). */
-  private readonly perCid = new KeyedLock()
+  /** Stores of one image in this process run one after another (across processes, the entry decides). */
+  private readonly perSha256 = new KeyedLock()
   private readonly index: MfsIndex
   private readonly pins: Pins
   /** Drops a duplicate's older markers after the store. */
   private readonly background = new Background()
   private readonly node: Node
+  private checked = false
 
   constructor (init: IpfsDriverInit = {}) {
     this.init = { maxBytes: init.maxBytes, allowNonImage: init.allowNonImage, gatewayUrl: init.gatewayUrl, settingNames: init.settingNames }
@@ -73,10 +75,13 @@ export class IpfsDriver implements ImageStorage {
   async store (input: ImageInput, options: StoreOptions = {}): Promise<StorageResult> {
     return await traced('store', this.driver, undefined, async () => {
       options.signal?.throwIfAborted()
+      if (!this.checked) this.background.add(warnIfNotPowerCutSafe(this.rpc), 'ipfs.durability')
+      this.checked = true
       const limits = resolveLimits(this.init, options)
       const { bytes, digest } = await readAll(await readInput(input, limits), limits, options.signal)
-      const cid = await cidOf(bytes, digest.sha256)
-      const { isDuplicate, storedAt } = await this.perCid.run(cid, async () => await storeOnNode(this.node, bytes, digest.sha256, cid, options.signal))
+      const cidOf = await cidLater(bytes, digest.sha256)
+      const stored = await this.perSha256.run(digest.sha256, async () => await storeOnNode(this.node, bytes, digest.sha256, cidOf, options.signal))
+      const { cid, isDuplicate, storedAt } = stored
       if (isDuplicate) this.background.add(this.index.dropMarkersBefore(digest.sha256, storedAt.getTime()), 'ipfs.markers')
       return { ...digest, hash: cid, key: cid, path: this.pathOf(cid), storedAt, isDuplicate }
     })

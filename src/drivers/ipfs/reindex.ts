@@ -20,8 +20,10 @@ export async function reindex (index: MfsIndex, entries: AsyncIterable<IndexedOb
     options.signal?.throwIfAborted()
     const sha256 = sha256Of(cid) ?? await hashOf(fetch, cid)
     if (sha256 === undefined) continue // not an image (a folder someone pinned): left alone
-    if (await index.claim(sha256, cid, options.signal) === 'created') report.indexed++
-    else report.alreadyIndexed++
+    if (await index.claim(sha256, cid, options.signal) === 'created') {
+      await index.flush(sha256, options.signal) // counted once it survives a kill -9 of the node
+      report.indexed++
+    } else report.alreadyIndexed++
     options.onProgress?.(report)
   }
   return report

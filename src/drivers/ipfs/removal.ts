@@ -41,6 +41,7 @@ export async function deleteIfNotRenewed (index: MfsIndex, pins: Pins, target: R
   if (markersOf(await index.names(sha256, signal), sha256).length > 0) {
     await pins.pin(cid, signal)
     await index.claim(sha256, cid, signal)
+    await index.flush(sha256, signal) // the store's entry, put back: as lasting as the store made it
     return false
   }
   return true

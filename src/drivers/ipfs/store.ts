@@ -27,14 +27,22 @@ export interface Node {
   pins: Pins
 }
 
-export async function storeOnNode (node: Node, bytes: Buffer, sha256: string, cid: string, signal?: AbortSignal): Promise<{ isDuplicate: boolean, storedAt: Date }> {
+/**
+ * `cidOf` gives the CID the driver expects (cid.ts: `cidLater`); over 1 MiB it is computed once the
+ * add is on its way, while the node imports, and compared with the node's when the add has ended.
+ */
+export async function storeOnNode (node: Node, bytes: Buffer, sha256: string, cidOf: () => Promise<string>, signal?: AbortSignal): Promise<{ cid: string, isDuplicate: boolean, storedAt: Date }> {
   const { index, pins } = node
   const storedAt = new Date()
   const marker = index.renew(sha256, storedAt.getTime(), signal)
   marker.catch(() => {}) // awaited below; when a request before that fails, its error is the one thrown
   let claim: 'created' | 'taken'
+  let cid: string
   if (await node.rpc.trailersArrive(signal)) {
-    const added = await pins.add(bytes, { gate: marker, toFiles: index.entryOf(sha256), signal })
+    const adding = pins.add(bytes, { gate: marker, toFiles: index.entryOf(sha256), signal })
+    adding.catch(() => {}) // awaited below, after our CID
+    cid = await afterSending(cidOf)
+    const added = await adding
     await marker
     if (added.cid !== cid) {
       if (added.linked === 'created') await index.remove(sha256, [sha256], signal) // the entry names the node's CID
@@ -42,7 +50,10 @@ export async function storeOnNode (node: Node, bytes: Buffer, sha256: string, ci
     }
     claim = added.linked ?? await index.claim(sha256, cid, signal) // no parent folder: made by cp
   } else {
-    const [, added] = await Promise.all([marker, pins.add(bytes, { signal })])
+    const adding = Promise.all([marker, pins.add(bytes, { signal })])
+    adding.catch(() => {})
+    cid = await afterSending(cidOf)
+    const [, added] = await adding
     if (added.cid !== cid) throw new IntegrityError(cid, added.cid, node.rpc.apiUrl)
     const [made, pinned] = await Promise.all([index.claim(sha256, cid, signal), pins.has(cid, signal)])
     if (!pinned) await pins.pin(cid, signal) // a concurrent delete, or a node that did not pin: the store stands
@@ -54,8 +65,14 @@ export async function storeOnNode (node: Node, bytes: Buffer, sha256: string, ci
     if (indexed !== undefined && indexed !== cid) {
       // an entry for other bytes' import (other parameters, an older version): replaced by ours
       await index.remove(sha256, [sha256], signal)
-      return { ...(await storeOnNode(node, bytes, sha256, cid, signal)), isDuplicate: false }
+      return { ...(await storeOnNode(node, bytes, sha256, async () => cid, signal)), isDuplicate: false }
     }
   }
-  return { isDuplicate: claim === 'taken', storedAt }
+  return { cid, isDuplicate: claim === 'taken', storedAt }
+}
+
+/** Runs `work` once the requests started before it are written (the hashing would hold them back). */
+async function afterSending<T> (work: () => Promise<T>): Promise<T> {
+  await new Promise(resolve => setImmediate(resolve))
+  return await work()
 }

@@ -50,7 +50,8 @@ export class MemoryDriver implements ImageStorage {
       const existing = this.objects.get(digest.sha256)
       const now = new Date(Math.max(Date.now(), (existing?.lastStoredAt.getTime() ?? 0) + 1))
       if (existing !== undefined) existing.lastStoredAt = now // a duplicate store renews it, as on disk
-      const object = existing ?? { bytes, storedAt: now, lastStoredAt: now, mimeType: digest.mimeType }
+      const kept = options.keepTimes // a copy's history (migrate)
+      const object = existing ?? { bytes, storedAt: kept?.storedAt ?? now, lastStoredAt: kept?.lastStoredAt ?? now, mimeType: digest.mimeType }
       this.objects.set(digest.sha256, object)
       const key = this.sharding.encode(digest.sha256)
       return { ...digest, hash: digest.sha256, key, path: this.pathOf(digest.sha256), isDuplicate: existing !== undefined, storedAt: object.storedAt }

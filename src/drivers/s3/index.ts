@@ -38,9 +38,6 @@ import { S3Quarantine, verifyBucket } from './verify.js'
 
 export { DEFAULT_S3_REGION, DEFAULT_S3_TIMEOUT_MS, type S3DriverInit } from './init.js'
 
-/** @deprecated The S3 driver's verify gives the same `VerifyReport` as every driver. */
-export type S3VerifyReport = VerifyReport
-
 export class S3Driver implements ImageStorage {
   readonly driver = 's3'
   readonly bucket: string
@@ -84,7 +81,7 @@ export class S3Driver implements ImageStorage {
       options.signal?.throwIfAborted()
       const limits = resolveLimits(this.init, options)
       const { bytes, digest } = await readAll(await readInput(input, limits), limits, options.signal)
-      return await this.put(bytes, digest, options.signal)
+      return await this.put(bytes, digest, options.signal, options.keepTimes?.storedAt)
     })
   }
 
@@ -92,13 +89,14 @@ export class S3Driver implements ImageStorage {
   async storeKnown (bytes: Buffer, sha256: string, options: StoreOptions = {}): Promise<StorageResult> {
     return await traced('store', this.driver, sha256, async () => {
       options.signal?.throwIfAborted()
-      return await this.put(bytes, digestKnown(bytes, sha256, resolveLimits(this.init, options)), options.signal)
+      const digest = digestKnown(bytes, sha256, resolveLimits(this.init, options))
+      return await this.put(bytes, digest, options.signal, options.keepTimes?.storedAt)
     })
   }
 
-  private async put (bytes: Buffer, digest: Digest, signal?: AbortSignal): Promise<StorageResult> {
+  private async put (bytes: Buffer, digest: Digest, signal?: AbortSignal, firstStore?: Date): Promise<StorageResult> {
     const { sha256 } = digest
-    const { isDuplicate, storedAt } = await putOnce(this.objects, this.claims, this.objectKey(sha256), bytes, digest, signal)
+    const { isDuplicate, storedAt } = await putOnce(this.objects, this.claims, this.objectKey(sha256), bytes, digest, signal, firstStore)
     return { ...digest, hash: sha256, key: this.keyOf(sha256), path: this.pathOf(sha256), isDuplicate, storedAt }
   }
 

@@ -9,10 +9,11 @@ import type { Digest } from '../../core/hashing.js'
 import type { PruneClaims } from './claim.js'
 import type { S3Objects } from './objects.js'
 
-export async function putOnce (objects: S3Objects, claims: PruneClaims, key: string, bytes: Buffer, digest: Digest, signal?: AbortSignal): Promise<{ isDuplicate: boolean, storedAt: Date }> {
+/** `firstStore`: a copy's first store (migrate), kept in the new object's metadata. */
+export async function putOnce (objects: S3Objects, claims: PruneClaims, key: string, bytes: Buffer, digest: Digest, signal?: AbortSignal, firstStore?: Date): Promise<{ isDuplicate: boolean, storedAt: Date }> {
   const { sha256, mimeType } = digest
   for (let attempt = 0; attempt < 5; attempt++) {
-    const now = new Date()
+    const now = firstStore ?? new Date()
     if (await objects.put(key, sha256, bytes, mimeType, now, true, signal)) return { isDuplicate: false, storedAt: now }
     // another writer won, now or long ago: what is there?
     const existing = await objects.read(key, signal)

@@ -8,7 +8,8 @@ import { quarantineEntry, quarantineName } from '../../core/quarantine.js'
 import { parseImageRef } from '../../core/ref.js'
 import type { PrefixSharding } from '../../core/sharding.js'
 import { SPECIAL_DIRS } from '../../core/special-dirs.js'
-import type { AbortOptions, Quarantine, QuarantineEntry } from '../../core/types.js'
+import { IntegrityError } from '../../core/errors.js'
+import type { AbortOptions, Quarantine, QuarantineEntry, RestoreOptions } from '../../core/types.js'
 import { addFinding, emptyReport, inSubset, type FindingReason, type VerifyOptions, type VerifyReport } from '../../core/verify-report.js'
 import { STALE_CLAIM_MS } from './claim.js'
 import type { S3Objects } from './objects.js'
@@ -56,11 +57,14 @@ export class S3Quarantine implements Quarantine {
     return this.entryOf(target.slice(this.prefix.length), head.size)
   }
 
-  async restore (id: string, options: AbortOptions = {}): Promise<boolean> {
+  async restore (id: string, options: RestoreOptions = {}): Promise<boolean> {
     const entry = this.entryOf(id, 0)
     if (entry === undefined) return false
     const key = this.storePrefix + this.sharding.encode(entry.sha256)
     if (await this.objects.head(key, options.signal) !== undefined) return false // an object is there: this copy stays
+    const actual = options.force === true ? entry.sha256 : (await this.objects.read(this.prefix + id, options.signal))?.actual
+    if (actual === undefined) return false
+    if (actual !== entry.sha256) throw new IntegrityError(entry.sha256, actual, this.prefix + id, 'the quarantined bytes do not match their name, so a fetch would fail on them: ' + `\`sai-images quarantine restore --force ${id}\` puts them back anyway; \`quarantine purge ${id}\` deletes them`)
     await this.objects.copy(this.prefix + id, key, options.signal)
     await this.objects.remove(this.prefix + id, options.signal)
     return true

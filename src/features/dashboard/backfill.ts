@@ -115,7 +115,8 @@ export async function backfillImageHashes (db: Queryable, mapping: string, optio
       report.interrupted = true
       break
     }
-    if (line.trim() === '' || /^\{"checkpoint":/.test(line)) continue // a job's checkpoint, not an item
+    // what mappings of earlier releases also held: a job's checkpoint, a file that is not an image, a failure
+    if (line.trim() === '' || /^\{"checkpoint":|"notImage":true|"failed":"ERR_/.test(line)) continue
     report.lines++
     const entry = parseLine(line)
     if (entry === undefined) {

@@ -1,4 +1,4 @@
-/** What the handler reads of a request: the ref and preset (Express params, or the path), and If-None-Match. */
+/** What the handler reads of a request's path: the ref and preset (Express params, or the path). */
 import type { IncomingMessage } from 'node:http'
 import { parseImageRef } from '../../core/ref.js'
 
@@ -32,9 +32,4 @@ function decode (segment: string): string {
   } catch {
     return segment // not valid percent-encoding: the ref check rejects it
   }
-}
-
-export function matches (header: string | string[] | undefined, etag: string): boolean {
-  if (header === undefined) return false
-  return String(header).split(',').some(tag => { const t = tag.trim(); return t === '*' || t === etag || t === `W/${etag}` })
 }

@@ -1,15 +1,16 @@
 /**
- * `importTree`: stores every file below a folder (the dashboard's `original/` tree), resumably.
- * The tree is walked in a fixed order (names sorted in each folder), streamed, so memory stays
- * flat. A file that is not an image is recorded once (`notImage`), not as a failure, and passed
- * over by later runs.
+ * `importTree`: stores every file below a folder (the dashboard's `original/` tree), resumably and
+ * incrementally. The tree is walked in a fixed order (names sorted in each folder), streamed; each
+ * file the mapping records (or `{mapping}.not-images.jsonl` beside it) is passed over by a lookup,
+ * so a rerun over a growing tree stores every file added since, wherever its name sorts.
  */
-import type { Dirent } from 'node:fs'
 import { opendir, realpath, stat } from 'node:fs/promises'
+import type { Dirent } from 'node:fs'
 import { join } from 'node:path'
 import { InvalidInputError } from '../../core/errors.js'
 import type { ImageStorage } from '../../core/types.js'
 import { globMatcher } from './glob.js'
+import { JsonLines } from './mapping.js'
 import { runJob, type JobOptions, type JobSummary } from './runner.js'
 
 export interface ImportOptions extends JobOptions {
@@ -30,10 +31,12 @@ export interface ImportSummary extends JobSummary {
   excluded: number
 }
 
+/** Where `import` records the files that are not images: beside the mapping, which holds only mappings. */
+export const notImagesFile = (mapping: string): string => `${mapping}.not-images.jsonl`
+
 /** Stores every file below `dir`; the mapping says source → hash, key, size, duplicate. */
 export async function importTree (storage: ImageStorage, dir: string, options: ImportOptions): Promise<ImportSummary> {
   const extra = { symlinks: [] as string[], notImages: [] as string[], excluded: 0 }
-  let notImagesFound = 0
   const excluded = globMatcher(options.exclude ?? [])
   try {
     if (!(await stat(dir)).isDirectory()) throw Object.assign(new Error('not a directory'), { code: 'ENOTDIR' })
@@ -46,39 +49,31 @@ export async function importTree (storage: ImageStorage, dir: string, options: I
       else if (symlink) { if (extra.symlinks.length < 100) extra.symlinks.push(path) } else yield path
     }
   }
+  // files recorded as not images: passed over, until non-images are to be stored
+  const notImage = new Set<string>()
+  let notImages: JsonLines | undefined
   const summary = await runJob({
     name: 'import',
     field: 'source',
     idOf: path => path,
-    keyOf: path => path,
-    keyOfLine: line => typeof line.source === 'string' ? line.source : undefined,
-    compare: comparePaths,
-    // a file recorded as not an image is tried again once non-images are to be stored
-    finishedLine: line => line.notImage !== true || options.allowNonImage !== true,
     items: files,
+    onNotImage: path => notImage.add(path),
+    finishedElsewhere: path => options.allowNonImage !== true && notImage.has(path),
+    prepare: async () => { notImages = await JsonLines.open(notImagesFile(options.mapping), entry => { if (typeof entry.source === 'string') notImage.add(entry.source) }) },
     work: async file => {
       try {
         const result = await storage.store({ path: join(dir, file) }, { allowNonImage: options.allowNonImage })
         return { source: file, hash: result.hash, sha256: result.sha256, key: result.key, size: result.size, duplicate: result.isDuplicate }
       } catch (err) {
         if (!(err instanceof InvalidInputError) || !/^Input is not an image/.test(err.message)) throw err
-        notImagesFound++
         if (extra.notImages.length < 100) extra.notImages.push(file)
-        return { source: file, notImage: true }
+        await notImages!.append({ source: file, notImage: true })
+        return undefined
       }
     }
-  }, options)
+  }, options).finally(async () => { await notImages?.close() })
   // found in the order the concurrent work ended: reported sorted, the same in every run
-  return { ...summary, done: summary.done - notImagesFound, ...extra, notImages: extra.notImages.sort(), symlinks: extra.symlinks.sort() }
-}
-
-/** Paths in walk order: folder by folder, names sorted (`a/b` before `a-c`). */
-export function comparePaths (a: string, b: string): number {
-  const [x, y] = [a.split('/'), b.split('/')]
-  for (let i = 0; i < Math.min(x.length, y.length); i++) {
-    if (x[i] !== y[i]) return x[i]! < y[i]! ? -1 : 1
-  }
-  return x.length - y.length
+  return { ...summary, ...extra, notImages: extra.notImages.sort(), symlinks: extra.symlinks.sort() }
 }
 
 /** Every regular file below `dir` (and each symbolic link, unfollowed), relative to it, in walk order. */

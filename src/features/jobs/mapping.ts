@@ -1,67 +1,44 @@
 /**
- * The JSONL mapping that `import` and `migrate` write: one object per line, appended once the work
- * it records is durable, with its place in the job's order (`cursor`), and now and then a
- * checkpoint, `{"checkpoint": cursor}`: every item up to that place is finished. Reopening it drops a torn last line (a kill mid-write),
- * so a resumed run appends to whole lines only, and learns, in memory bounded by the work that
- * was under way at the last checkpoint: where to resume, which later items are finished already,
- * and which items failed (tried again first).
+ * The JSONL files a job keeps: its mapping (one record per item copied, what users load into a
+ * database) and, beside it, what the job itself needs to remember (`import`'s files that are not
+ * images). A line is appended once the work it records is durable, in one write, so lines never
+ * interleave; reopening a file drops a torn last line (a kill mid-write), so a rerun appends to
+ * whole lines only. No checkpoint: a rerun walks every item and skips those recorded, so an item
+ * that appears anywhere in the order (a folder `10/` added before `2/`) is never passed over.
  */
 import { createReadStream } from 'node:fs'
 import { open, type FileHandle } from 'node:fs/promises'
 import { createInterface } from 'node:readline'
 import { InvalidInputError } from '../../core/errors.js'
 
-export interface MappingState {
-  /** Every item up to this key is finished. */
-  checkpoint?: string
-  /** Items after the checkpoint that are finished: id → key. */
-  finished: Map<string, string>
-  /** Items whose last line says they failed: id → key. */
-  failed: Map<string, string>
-}
+export class JsonLines {
+  private constructor (private readonly handle: FileHandle) {}
 
-export class Mapping {
-  private constructor (private readonly handle: FileHandle, readonly state: MappingState) {}
-
-  /**
-   * Opens (or creates) the mapping at `path`; `field` names the id in an item's line, `keyOf` gives
-   * its key from its line, `compare` orders keys.
-   */
-  static async open (path: string, field: string, keyOf: (line: Record<string, unknown>) => string | undefined, compare: (a: string, b: string) => number, finished: (line: Record<string, unknown>) => boolean = () => true): Promise<Mapping> {
+  /** Opens (or creates) `path`, calling `read` with each whole line's object (lines that are not JSON are passed over). */
+  static async open (path: string, read: (entry: Record<string, unknown>) => void): Promise<JsonLines> {
     const handle = await open(path, 'a+').catch((err: unknown) => { throw InvalidInputError.unreadable(path, err, 'open the mapping') })
-    const { size } = await handle.stat()
-    const state: MappingState = { finished: new Map(), failed: new Map() }
-    let whole = 0
-    const lines = createInterface({ input: createReadStream('', { fd: handle.fd, autoClose: false, start: 0, end: Math.max(0, size - 1) }), crlfDelay: Infinity })
-    for await (const line of size === 0 ? [] : lines) {
-      const length = Buffer.byteLength(line) + 1
-      if (whole + length > size) break // the last line, torn: no newline after it
-      whole += length
-      if (line === '') continue
-      let entry: Record<string, unknown>
-      try {
-        entry = JSON.parse(line)
-      } catch {
-        continue
+    try {
+      const { size } = await handle.stat()
+      let whole = 0
+      const lines = createInterface({ input: createReadStream('', { fd: handle.fd, autoClose: false, start: 0, end: Math.max(0, size - 1) }), crlfDelay: Infinity })
+      for await (const line of size === 0 ? [] : lines) {
+        const length = Buffer.byteLength(line) + 1
+        if (whole + length > size) break // the last line, torn: no newline after it
+        whole += length
+        let entry: unknown
+        try {
+          entry = JSON.parse(line)
+        } catch {
+          continue
+        }
+        if (typeof entry === 'object' && entry !== null) read(entry as Record<string, unknown>)
       }
-      if (typeof entry.checkpoint === 'string') {
-        state.checkpoint = entry.checkpoint
-        for (const [id, key] of state.finished) if (compare(key, entry.checkpoint) <= 0) state.finished.delete(id)
-        continue
-      }
-      const id = entry[field]
-      const key = typeof entry.cursor === 'string' ? entry.cursor : keyOf(entry)
-      if (typeof id !== 'string' || key === undefined) continue
-      if (entry.failed !== undefined || !finished(entry)) {
-        state.failed.set(id, key)
-        state.finished.delete(id)
-        continue
-      }
-      state.failed.delete(id)
-      if (state.checkpoint === undefined || compare(key, state.checkpoint) > 0) state.finished.set(id, key)
+      if (whole !== size) await handle.truncate(whole)
+    } catch (err) {
+      await handle.close()
+      throw err
     }
-    if (whole !== size) await handle.truncate(whole)
-    return new Mapping(handle, state)
+    return new JsonLines(handle)
   }
 
   /** One line, in one write: lines never interleave. */
@@ -73,4 +50,20 @@ export class Mapping {
     await this.handle.sync()
     await this.handle.close()
   }
+}
+
+/**
+ * The ids a mapping records as copied (`field` of each record with a `hash`). Lines of mappings
+ * of earlier releases that are not records (`{"checkpoint":…}`, `{…,"failed":…}`) are passed over;
+ * their `{…,"notImage":true}` lines are given to `onNotImage`.
+ */
+export async function openMapping (path: string, field: string, onNotImage?: (id: string) => void): Promise<{ file: JsonLines, copied: Set<string> }> {
+  const copied = new Set<string>()
+  const file = await JsonLines.open(path, entry => {
+    const id = entry[field]
+    if (typeof id !== 'string') return
+    if (typeof entry.hash === 'string') copied.add(id)
+    else if (entry.notImage === true) onNotImage?.(id)
+  })
+  return { file, copied }
 }

@@ -1,56 +1,64 @@
 /**
  * `migrate`: copies every object of one store into another, checks each on the target (fetched
- * back, verified by the target's own address, compared by SHA-256), and maps sha256 → hash and
- * path there. Streams the source's listing in SHA-256 order; a rerun passes over what the
- * mapping's checkpoint covers, reading none of it.
+ * back, verified by the target's own address, compared byte for byte), and maps the source's hash
+ * to the hash and path there. Two parts, kept apart: which objects to copy (the source's listing,
+ * less what the mapping records: a rerun from cron copies exactly the objects stored since), and
+ * how one object is copied (`copyObject`, with its first and last store times where the target can
+ * hold them: see `StoreOptions.keepTimes`).
  */
 import { IntegrityError } from '../../core/errors.js'
 import type { ImageEntry, ImageStorage } from '../../core/types.js'
-import { Mapping } from './mapping.js'
+import { openMapping } from './mapping.js'
 import { runJob, type JobOptions, type JobSummary } from './runner.js'
 
 export interface MigrateSummary extends JobSummary {
   bytes: number
 }
 
-/** The order of the source's listing: SHA-256 hex, then (IPFS objects that have none) by CID. */
-const keyOf = (entry: { hash: string, sha256?: string }): string => entry.sha256 ?? `~${entry.hash}`
-const compare = (a: string, b: string): number => a < b ? -1 : a > b ? 1 : 0
-
 export async function migrate (from: ImageStorage, to: ImageStorage, options: JobOptions): Promise<MigrateSummary> {
   let bytes = 0
   const summary = await runJob<ImageEntry>({
     name: 'migrate',
-    // resumed by the source's own ref: an IPFS object over 1 MiB may have no SHA-256 in its listing
+    // recorded by the source's own ref: an IPFS object over 1 MiB may have no SHA-256 in its listing
     field: 'source',
     idOf: entry => entry.hash,
-    keyOf,
-    keyOfLine: line => typeof line.sha256 === 'string' ? line.sha256 : undefined,
-    compare,
+    // no signal below: a stop lets the copies under way finish (the runner starts no new one)
     items: () => from.list(),
     work: async entry => {
-      const source = await from.fetch(entry.hash)
-      const stored = await to.store(source, { allowNonImage: true })
-      const copy = await to.fetch(stored.hash)
-      if (!copy.equals(source)) throw new IntegrityError(entry.hash, `a different copy at ${stored.hash}`, stored.path)
-      bytes += source.length
-      return { sha256: stored.sha256, source: entry.hash, hash: stored.hash, path: stored.path, key: stored.key, size: stored.size }
+      const copied = await copyObject(from, to, entry.hash)
+      bytes += copied.size
+      return copied
     }
   }, options)
   return { ...summary, bytes }
 }
 
+/** One object: read (verified), stored on the target with its times, read back there and compared. The mapping record. */
+export async function copyObject (from: ImageStorage, to: ImageStorage, ref: string, signal?: AbortSignal): Promise<{ sha256: string, source: string, hash: string, path: string, key: string, size: number }> {
+  const { storedAt, lastStoredAt, sha256 } = await from.stat(ref, { signal })
+  const source = await from.fetch(ref, { signal }) // verified by the source
+  const options = { allowNonImage: true, keepTimes: { storedAt, lastStoredAt }, signal }
+  // the drain's upload: a target that checks the SHA-256 it is sent (S3's signed payload hash) need not be read back
+  const known = sha256 !== undefined && to.storeKnown !== undefined
+  const stored = known ? await to.storeKnown!(source, sha256, options) : await to.store(source, options)
+  if (!known || stored.isDuplicate) { // a copy already there was not sent: read it back
+    const copy = await to.fetch(stored.hash, { signal })
+    if (!copy.equals(source)) throw new IntegrityError(ref, `a different copy at ${stored.hash}`, stored.path)
+  }
+  if (stored.sha256 !== sha256 && known) throw new IntegrityError(ref, stored.sha256, stored.path)
+  return { sha256: stored.sha256, source: ref, hash: stored.hash, path: stored.path, key: stored.key, size: stored.size }
+}
+
 /** What a migrate would copy (objects and bytes), and what is copied already, from the listing alone. */
 export async function planMigration (from: ImageStorage, mappingPath: string, signal?: AbortSignal): Promise<{ wouldCopy: number, wouldCopyBytes: number, alreadyCopied: number }> {
-  const mapping = await Mapping.open(mappingPath, 'source', line => typeof line.sha256 === 'string' ? line.sha256 : undefined, compare)
-  await mapping.close()
-  const { checkpoint, finished } = mapping.state
+  const { file, copied } = await openMapping(mappingPath, 'source')
+  await file.close()
   const plan = { wouldCopy: 0, wouldCopyBytes: 0, alreadyCopied: 0 }
   for await (const entry of from.list({ signal })) {
-    if ((checkpoint !== undefined && compare(keyOf(entry), checkpoint) <= 0) || finished.has(entry.hash)) plan.alreadyCopied++
+    if (copied.has(entry.hash)) plan.alreadyCopied++
     else {
       plan.wouldCopy++
-      plan.wouldCopyBytes += entry.size ?? (await from.stat(entry.hash)).size
+      plan.wouldCopyBytes += entry.size ?? (await from.stat(entry.hash, { signal })).size
     }
   }
   return plan

@@ -14,6 +14,7 @@ import { readFileSync } from 'node:fs'
 import { appendFile, mkdir, rename, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { isMissing } from '../../core/errors.js'
+import type { ImageEntry } from '../../core/types.js'
 
 /** The ledger's name for the primary's copy (a replica's is its own name, which is never this). */
 export const PRIMARY = 'primary'
@@ -65,6 +66,19 @@ export class Ledger {
       records.set(sha256, { sha256, at: Number(at), how: how as How, lastStoredAt: lastStoredAt === undefined ? undefined : Number(lastStoredAt) })
     }
     return records
+  }
+
+  /**
+   * The frames evicted from the primary, in SHA-256 order: a listing to merge with the copies', so
+   * that a frame no copy lists any more is still counted (lost), a shard file at a time.
+   */
+  async * evicted (after?: string): AsyncGenerator<ImageEntry> {
+    for (let i = 0; i < 256; i++) {
+      const shard = i.toString(16).padStart(2, '0')
+      if (after !== undefined && shard < after.slice(0, 2)) continue
+      const marks = [...this.shard(PRIMARY, shard).values()].filter(r => r.how === 'evicted' && (after === undefined || r.sha256 > after))
+      for (const sha256 of marks.map(r => r.sha256).sort()) yield { hash: sha256, sha256, key: sha256, path: '' }
+    }
   }
 
   /** Rewrites a shard file with only `records` (the reconcile's compaction). */

@@ -212,6 +212,7 @@ export class ReplicatedStorage implements ImageStorage {
   /** The ledger and the outbox forget an object deleted on purpose. */
   private async gone (sha256: string): Promise<void> {
     const at = Date.now()
+    await this.parts.ledger.append(PRIMARY, [{ sha256, at, how: 'gone' }]) // (an eviction mark would count it as lost)
     await Promise.all(this.replicas.map(async r => {
       await this.parts.outbox.done(r.name, sha256)
       await this.parts.ledger.append(r.name, [{ sha256, at, how: 'gone' }])

@@ -1,7 +1,8 @@
-import { mkdir, readdir, readFile, rename, truncate, utimes, writeFile } from 'node:fs/promises'
-import { join } from 'node:path'
+import { mkdir, readdir, readFile, rename, stat, truncate, utimes, writeFile } from 'node:fs/promises'
+import { dirname, join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { FilesystemDriver } from '../../../src/drivers/fs/index.js'
+import { PrefixSharding } from '../../../src/core/sharding.js'
 import { testJpeg } from '../../../src/testing/index.js'
 import { tempDir } from '../../infra/helpers/tmp.js'
 
@@ -36,7 +37,7 @@ describe('FilesystemDriver.verify: the fsck', () => {
       [flipped!.path]: 'corrupt',
       [truncated!.path]: 'truncated',
       [emptied!.path]: 'empty',
-      [wrongPlace]: 'misnamed',
+      [wrongPlace]: 'misplaced',
       [ourTemp]: 'stray-temp',
       [pythonTemp]: 'stray-temp'
     })
@@ -44,18 +45,108 @@ describe('FilesystemDriver.verify: the fsck', () => {
 
     const repaired = await storage.verify({ repair: true })
     expect(repaired.problems).toHaveLength(6)
-    // four frames are lost from the store (quarantined): a repair that removed a frame is never clean
-    expect(repaired).toMatchObject({ clean: false, quarantined: 4, removed: 2, restored: 0, counts: { corrupt: 1, truncated: 1, empty: 1, misnamed: 1, 'stray-temp': 2 }, quarantine: { objects: 4 } })
-    expect(repaired.problems.filter(p => p.action === 'quarantined').map(p => p.reason).sort()).toEqual(['corrupt', 'empty', 'misnamed', 'truncated'])
+    // three frames are lost from the store (quarantined): a repair that removed a frame is never clean;
+    // the intact one in the wrong folder is moved into place, not quarantined as lost
+    expect(repaired).toMatchObject({ clean: false, quarantined: 3, removed: 2, restored: 1, counts: { corrupt: 1, truncated: 1, empty: 1, misplaced: 1, 'stray-temp': 2 }, quarantine: { objects: 3 } })
+    expect(repaired.problems.filter(p => p.action === 'quarantined').map(p => p.reason).sort()).toEqual(['corrupt', 'empty', 'truncated'])
+    expect(repaired.problems.find(p => p.reason === 'misplaced')).toMatchObject({ action: 'moved', movedTo: misnamed!.path })
     const quarantined = await readdir(join(storage.root, '.quarantine'))
-    expect(quarantined).toHaveLength(4)
+    expect(quarantined).toHaveLength(3)
     expect(await readdir(join(storage.root, '.tmp'))).toEqual(['live-writer.tmp'])
     const after = await storage.verify()
-    expect(after).toMatchObject({ clean: true, problems: [], checked: 4, quarantine: { objects: 4 } })
+    expect(after).toMatchObject({ clean: true, problems: [], checked: 5, quarantine: { objects: 3 } })
     for (const result of intact) expect(await storage.exists(result.hash)).toBe(true)
     // the quarantined objects are absent now, and a store of the right bytes brings them back
     expect(await storage.exists(flipped!.hash)).toBe(false)
     await expect(storage.fetch(flipped!.hash)).rejects.toMatchObject({ code: 'ERR_NOT_FOUND', message: expect.stringContaining('a repair quarantined it') })
     expect((await storage.store(testJpeg('verify 0', 10_000))).isDuplicate).toBe(false)
+  })
+})
+
+describe('FilesystemDriver.verify: repairs that cannot do harm', () => {
+  async function store (count: number): Promise<{ root: string, hashes: string[] }> {
+    const root = await tempDir()
+    const storage = new FilesystemDriver({ root })
+    const hashes = []
+    for (let i = 0; i < count; i++) hashes.push((await storage.store(testJpeg(`storm ${root} ${i}`, 3000))).hash)
+    return { root, hashes }
+  }
+
+  it('a wrong shard depth is a storm: the repair changes nothing, names the layout setting, and --force is the way on', async () => {
+    const { root, hashes } = await store(21)
+    const wrong = new FilesystemDriver({ root, sharding: new PrefixSharding({ depth: 3 }) })
+    let report
+    try {
+      report = await wrong.verify({ repair: true })
+    } catch (err) {
+      expect(err).toMatchObject({ code: 'ERR_CONFIG' }) // a store that records its layout refuses the setting outright
+      return
+    }
+    expect(report).toMatchObject({ clean: false, quarantined: 0, restored: 0, storm: { found: 21, objects: 21 } })
+    expect(report.storm!.cause).toMatch(/SAI_IMAGE_STORAGE_SHARD_DEPTH/)
+    expect(report.storm!.cause).toMatch(/--force/)
+    const right = new FilesystemDriver({ root })
+    for (const hash of hashes) expect(await right.exists(hash)).toBe(true)
+    expect(await readdir(join(root, '.quarantine')).catch(() => [])).toEqual([])
+  })
+
+  it('a few damaged frames in a store are no storm: the repair quarantines them', async () => {
+    const { root, hashes } = await store(30)
+    const storage = new FilesystemDriver({ root })
+    for (const hash of hashes.slice(0, 3)) await truncate(storage.pathOf(hash), 100)
+    const report = await storage.verify({ repair: true })
+    expect(report).toMatchObject({ quarantined: 3 })
+    expect(report.storm).toBeUndefined()
+  })
+
+  it('over the count limit of the store, a storm too; --force repairs', async () => {
+    const { root, hashes } = await store(40)
+    const storage = new FilesystemDriver({ root })
+    for (const hash of hashes.slice(0, 6)) await truncate(storage.pathOf(hash), 100)
+    const refused = await storage.verify({ repair: true, stormLimit: { count: 5 } })
+    expect(refused).toMatchObject({ quarantined: 0, clean: false, storm: { found: 6, limit: 5 } })
+    expect(refused.storm!.cause).toMatch(/failing disk or a wrong mount/)
+    expect(await storage.verify({ repair: true, stormLimit: { count: 5 }, force: true })).toMatchObject({ quarantined: 6 })
+  })
+
+  it('an intact frame under an upper-case name is moved into place, not quarantined', async () => {
+    const { root, hashes } = await store(2)
+    const storage = new FilesystemDriver({ root })
+    const path = storage.pathOf(hashes[0]!)
+    const upper = join(dirname(path), `${hashes[0]!.toUpperCase()}.jpg`)
+    await rename(path, upper)
+    const report = await storage.verify({ repair: true })
+    expect(report).toMatchObject({ clean: true, quarantined: 0, restored: 1, problems: [{ reason: 'misplaced', action: 'moved', movedTo: path }] })
+    expect(await storage.exists(hashes[0]!)).toBe(true)
+    await expect(stat(upper)).rejects.toMatchObject({ code: 'ENOENT' })
+  })
+
+  it('a misnamed file is quarantined with its original name, and restore puts it back there', async () => {
+    const { root } = await store(1)
+    const storage = new FilesystemDriver({ root })
+    const photo = join(root, 'ab', 'cd', 'photo.jpg')
+    await mkdir(dirname(photo), { recursive: true })
+    await writeFile(photo, 'not a frame')
+    const report = await storage.verify({ repair: true })
+    expect(report).toMatchObject({ quarantined: 1, problems: [{ reason: 'misnamed', action: 'quarantined' }] })
+    const entries = []
+    for await (const entry of storage.quarantine.list()) entries.push(entry)
+    expect(entries).toMatchObject([{ reason: 'misnamed', originalKey: 'ab/cd/photo.jpg' }])
+    expect(await storage.quarantine.restore(entries[0]!.id)).toBe(true)
+    expect(await readFile(photo, 'utf8')).toBe('not a frame')
+  })
+
+  it('quarantine restore refuses bytes that do not match their name, unless forced', async () => {
+    const { root, hashes } = await store(1)
+    const storage = new FilesystemDriver({ root })
+    await truncate(storage.pathOf(hashes[0]!), 10)
+    await storage.verify({ repair: true })
+    const entries = []
+    for await (const entry of storage.quarantine.list()) entries.push(entry)
+    const [entry] = entries
+    await expect(storage.quarantine.restore(entry!.id)).rejects.toMatchObject({ code: 'ERR_INTEGRITY', message: expect.stringContaining('--force') })
+    expect(await storage.exists(hashes[0]!)).toBe(false)
+    expect(await storage.quarantine.restore(entry!.id, { force: true })).toBe(true)
+    expect(await storage.exists(hashes[0]!)).toBe(true)
   })
 })

@@ -123,6 +123,35 @@ describe('what a resolved store survives', () => {
     expect((await storage.store(testJpeg(`synced ${Date.now()}`))).isDuplicate).toBe(false)
   })
 
+  it('the first store on a node whose flatfs does not sync warns once per node (IPFS_NOT_POWER_CUT_SAFE, with the advice); on a synced node none', async () => {
+    const warnings: Error[] = []
+    const onWarning = (warning: Error): void => { if ((warning as { code?: string }).code === 'IPFS_NOT_POWER_CUT_SAFE') warnings.push(warning) }
+    process.on('warning', onWarning)
+    const storeTwice = async (url: string): Promise<void> => {
+      for (const i of [0, 1]) {
+        const storage = new IpfsDriver({ url })
+        await storage.store(testJpeg(`warned ${i} ${Date.now()}`))
+        await storage.close() // the check runs beside the first store; close waits for it
+      }
+      await new Promise(resolve => setImmediate(resolve)) // a warning is emitted on the next tick
+    }
+    let synced: KuboNode | undefined
+    let unsynced: KuboNode | undefined
+    try {
+      synced = await startKubo({ binary: binary(), flatfsSync: true })
+      await storeTwice(synced.url)
+      expect(warnings).toEqual([])
+      unsynced = await startKubo({ binary: binary() })
+      await storeTwice(unsynced.url)
+      expect(warnings).toHaveLength(1)
+      expect(warnings[0]!.message).toContain(unsynced.url)
+      expect(warnings[0]!.message).toContain('"sync": true')
+    } finally {
+      process.off('warning', onWarning)
+      await Promise.all([synced?.stop(), unsynced?.stop()])
+    }
+  })
+
   it('a node made with flatfs sync from the start reports it', async () => {
     let synced: KuboNode | undefined
     try {

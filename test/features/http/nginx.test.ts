@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { FilesystemDriver } from '../../../src/drivers/fs/index.js'
 import { createImageHandler } from '../../../src/features/http/index.js'
 import { testJpeg, testPng } from '../../../src/testing/index.js'
+import { DAMAGES, wholeSecondTimes } from '../../infra/helpers/damage.js'
 import { startNginx, type Nginx } from '../../infra/helpers/nginx.js'
 import { tempDir } from '../../infra/helpers/tmp.js'
 
@@ -20,6 +21,7 @@ describe('the accelRedirect handler behind a real nginx (Debian\'s), with the RE
   let nginx: Nginx
   let storage: FilesystemDriver
   let root: string
+  const reported: string[] = []
 
   beforeAll(async () => {
     // nginx workers run as www-data: the store must be world- (or group-) readable, as documented
@@ -27,7 +29,7 @@ describe('the accelRedirect handler behind a real nginx (Debian\'s), with the RE
     await chmod(parent, 0o755)
     root = `${parent}/images`
     storage = new FilesystemDriver({ root, fileMode: 0o644, dirMode: 0o755 })
-    app = createServer(createImageHandler(storage, { accelRedirect: '/protected-images/' }))
+    app = createServer(createImageHandler(storage, { accelRedirect: '/protected-images/', onError: err => reported.push((err as { code: string }).code) }))
     await new Promise<void>(resolve => app.listen(0, '127.0.0.1', resolve))
     const appPort = (app.address() as { port: number }).port
     const config = await snippet(appPort, root)
@@ -86,6 +88,26 @@ describe('the accelRedirect handler behind a real nginx (Debian\'s), with the RE
     expect((await fetch(`${nginx.url}/images/not-a-ref`)).status).toBe(400)
     expect((await fetch(`${nginx.url}/images/${'0'.repeat(64)}`)).status).toBe(404)
     expect((await fetch(`${nginx.url}/protected-images/${stored.key}`)).status).toBe(404)
+  })
+
+  it.each(Object.keys(DAMAGES))('a %s file is a 500 from nginx, never the redirect nor its bytes', async damage => {
+    const bytes = testJpeg(`nginx ${damage}`, 120_000)
+    const stored = await storage.store(bytes)
+    await wholeSecondTimes(stored.path)
+    for (let i = 0; i < 2; i++) { // verified, then sent from the record
+      const good = await fetch(`${nginx.url}/images/${stored.hash}`)
+      expect(Buffer.from(await good.arrayBuffer()).equals(bytes)).toBe(true)
+    }
+    await DAMAGES[damage as keyof typeof DAMAGES](stored.path, testJpeg(`nginx other ${damage}`, 120_000))
+    reported.length = 0
+    for (const headers of [{}, { Range: 'bytes=0-99' }] as Array<Record<string, string>>) {
+      const res = await fetch(`${nginx.url}/images/${stored.hash}`, { headers })
+      const body = Buffer.from(await res.arrayBuffer())
+      expect({ status: res.status, cache: res.headers.get('cache-control'), etag: res.headers.get('etag') })
+        .toEqual({ status: 500, cache: null, etag: null })
+      expect(body.includes(bytes.subarray(0, 64))).toBe(false)
+    }
+    expect(reported).toEqual(['ERR_INTEGRITY', 'ERR_INTEGRITY'])
   })
 
   it('an object www-data cannot read is a 403 from nginx, not bytes: modes matter', async () => {

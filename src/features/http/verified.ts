@@ -1,0 +1,72 @@
+/**
+ * The handler's record of local files whose bytes it hashed and found right, so that a frame asked
+ * for again a moment later is not hashed again.
+ *
+ * What it trusts: that a file whose device, inode, size, mtime and ctime (nanoseconds) are what
+ * they were when its bytes were hashed still holds those bytes. Any write through the filesystem
+ * changes the ctime (restoring the mtime with `utimes` changes it too, and nobody can set it back),
+ * and a file replaced by rename is another inode. For how long: `maxAgeMs` after the hash, then the
+ * bytes are hashed again. What it cannot see: damage below the filesystem (a bad sector, a write
+ * to the block device) within that time; a scrub (`verify`) or the next hash finds it.
+ */
+import type { BigIntStats } from 'node:fs'
+
+export interface VerifiedRecordOptions {
+  /** How many files are remembered at most (the oldest verification is forgotten first). Default 4096. */
+  maxEntries?: number
+  /** How long a verification is trusted, in milliseconds. Default 30 000. */
+  maxAgeMs?: number
+}
+
+/** What the handler learned when it last verified an object's file. */
+export interface Verified {
+  path: string
+  /** Relative to the root: what an `X-Accel-Redirect` names. */
+  key: string
+  size: number
+  mimeType: string
+  lastModified?: Date
+  /** `identity(stats)` of the file when it was hashed. */
+  identity: string
+  at: number
+}
+
+/** The file's identity as the record compares it: any change to the file changes it. */
+export function identity (stats: BigIntStats): string {
+  return `${stats.dev}:${stats.ino}:${stats.size}:${stats.mtimeNs}:${stats.ctimeNs}`
+}
+
+export class VerifiedRecord {
+  private readonly entries = new Map<string, Verified>()
+  private readonly maxEntries: number
+  private readonly maxAgeMs: number
+
+  constructor (options: VerifiedRecordOptions = {}) {
+    this.maxEntries = Math.max(0, options.maxEntries ?? 4096)
+    this.maxAgeMs = Math.max(0, options.maxAgeMs ?? 30_000)
+  }
+
+  /** The record for `sha256` if it is younger than `maxAgeMs`. */
+  get (sha256: string, now = Date.now()): Verified | undefined {
+    const entry = this.entries.get(sha256)
+    if (entry === undefined) return undefined
+    if (now - entry.at < this.maxAgeMs) return entry
+    this.entries.delete(sha256)
+    return undefined
+  }
+
+  set (sha256: string, entry: Verified): void {
+    if (this.maxEntries === 0 || this.maxAgeMs === 0) return
+    this.entries.delete(sha256) // re-inserted last: the map's order is the order of verification
+    this.entries.set(sha256, entry)
+    if (this.entries.size > this.maxEntries) this.entries.delete(this.entries.keys().next().value!)
+  }
+
+  forget (sha256: string): void {
+    this.entries.delete(sha256)
+  }
+
+  get size (): number {
+    return this.entries.size
+  }
+}

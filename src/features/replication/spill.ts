@@ -1,0 +1,41 @@
+/** A verify pass's findings, spilled to files as they come: memory stays bounded at any count. */
+import { createReadStream, createWriteStream, type WriteStream } from 'node:fs'
+import { rm } from 'node:fs/promises'
+import { once } from 'node:events'
+import { join } from 'node:path'
+import { createInterface } from 'node:readline'
+import type { FindingReason } from '../../core/verify-report.js'
+
+/** Findings written to files as they come (`<sha256> <reason>` lines), read back once the pass is over. */
+export class Spill {
+  readonly counts: number[]
+  private readonly files: WriteStream[]
+  private readonly paths: string[]
+
+  constructor (dir: string, n: number) {
+    const tag = `${process.pid}-${Date.now()}`
+    this.paths = Array.from({ length: n }, (_, i) => join(dir, `verify-${tag}-${i}.tmp`))
+    this.files = this.paths.map(path => createWriteStream(path))
+    this.counts = this.paths.map(() => 0)
+  }
+
+  async add (i: number, sha256: string, reason: FindingReason): Promise<void> {
+    this.counts[i]!++
+    if (!this.files[i]!.write(`${sha256} ${reason}\n`)) await once(this.files[i]!, 'drain')
+  }
+
+  async close (): Promise<void> {
+    await Promise.all(this.files.map(async file => await new Promise(resolve => file.end(resolve))))
+  }
+
+  async * read (i: number): AsyncGenerator<{ sha256: string, reason: FindingReason }> {
+    for await (const line of createInterface({ input: createReadStream(this.paths[i]!), crlfDelay: Infinity })) {
+      const [sha256, reason] = line.split(' ')
+      if (sha256 !== undefined && reason !== undefined) yield { sha256, reason: reason as FindingReason }
+    }
+  }
+
+  async remove (): Promise<void> {
+    await Promise.all(this.paths.map(async path => await rm(path, { force: true })))
+  }
+}

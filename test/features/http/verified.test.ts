@@ -1,0 +1,90 @@
+import { createServer, type Server } from 'node:http'
+import { afterAll, describe, expect, it } from 'vitest'
+import { FilesystemDriver } from '../../../src/drivers/fs/index.js'
+import { createImageHandler, type ImageHandlerOptions } from '../../../src/features/http/index.js'
+import { VerifiedRecord } from '../../../src/features/http/verified.js'
+import { testJpeg } from '../../../src/testing/index.js'
+import { DAMAGES, wholeSecondTimes } from '../../infra/helpers/damage.js'
+import { tempDir } from '../../infra/helpers/tmp.js'
+
+const servers: Server[] = []
+afterAll(() => { for (const server of servers) server.close() })
+
+async function listen (storage: FilesystemDriver, options: ImageHandlerOptions): Promise<string> {
+  const server = createServer(createImageHandler(storage, options))
+  servers.push(server)
+  await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
+  return `http://127.0.0.1:${(server.address() as { port: number }).port}`
+}
+
+describe('the record of verified files', () => {
+  it('forgets the oldest verification past maxEntries, and any past maxAgeMs; 0 keeps nothing', () => {
+    const record = new VerifiedRecord({ maxEntries: 2, maxAgeMs: 1000 })
+    const entry = (at: number) => ({ path: '/p', key: 'k', size: 1, mimeType: 'image/jpeg', identity: 'i', at })
+    record.set('a', entry(0))
+    record.set('b', entry(0))
+    record.set('a', entry(10)) // verified again: now the newest
+    record.set('c', entry(20))
+    expect([record.get('a', 20)?.at, record.get('b', 20), record.get('c', 20)?.at]).toEqual([10, undefined, 20])
+    expect(record.get('a', 1009)?.at).toBe(10)
+    expect(record.get('a', 1010)).toBeUndefined()
+    expect(record.size).toBe(1)
+    for (const off of [new VerifiedRecord({ maxEntries: 0 }), new VerifiedRecord({ maxAgeMs: 0 })]) {
+      off.set('a', entry(0))
+      expect(off.get('a', 0)).toBeUndefined()
+    }
+  })
+})
+
+// a file verified and recorded, then changed by another process: hashed again, and a 500
+const modes: Array<[string, ImageHandlerOptions]> = [
+  ['read whole', {}],
+  ['streamed', { verifyBeforeSendBytes: 1000 }],
+  ['accelRedirect', { accelRedirect: '/protected-images/' }]
+]
+
+describe.each(modes)('a recorded file that changes is verified again (%s)', (mode, options) => {
+  it.each(Object.keys(DAMAGES))('%s: 500 for GET and Range, reported, never a redirect', async (damage) => {
+    const storage = new FilesystemDriver({ root: await tempDir() })
+    const stored = await storage.store(testJpeg(`verified ${mode} ${damage}`, 100_000))
+    const other = testJpeg(`another frame ${damage}`, 100_000)
+    await wholeSecondTimes(stored.path)
+    const reported: string[] = []
+    const base = await listen(storage, { ...options, onError: err => reported.push((err as { code: string }).code) })
+    const url = `${base}/images/${stored.hash}`
+    for (let i = 0; i < 2; i++) { // the second answer comes from the record
+      const good = await fetch(url)
+      expect(good.status).toBe(200)
+      const body = Buffer.from(await good.arrayBuffer())
+      if (options.accelRedirect === undefined) expect(body.length).toBe(100_000)
+      else expect(good.headers.get('x-accel-redirect')).toBe(`/protected-images/${stored.key}`)
+    }
+    await DAMAGES[damage as keyof typeof DAMAGES](stored.path, other)
+    for (const headers of [{}, { Range: 'bytes=0-99' }, { Range: 'bytes=-10' }] as Array<Record<string, string>>) {
+      const res = await fetch(url, { headers })
+      if (mode === 'streamed' && res.status === 200 && !('Range' in headers)) {
+        // a whole large object streams, verified as it goes: cut before its end, never complete
+        await expect(res.arrayBuffer()).rejects.toThrow()
+        continue
+      }
+      expect({ headers, status: res.status, accel: res.headers.get('x-accel-redirect'), body: await res.text() })
+        .toEqual({ headers, status: 500, accel: null, body: 'Internal Server Error\n' })
+    }
+    await new Promise(resolve => setTimeout(resolve, 50))
+    expect(reported).toEqual(['ERR_INTEGRITY', 'ERR_INTEGRITY', 'ERR_INTEGRITY'])
+  })
+})
+
+describe('a file put back as it was is served again', () => {
+  it('after a replacement with the right bytes, 200 with them', async () => {
+    const storage = new FilesystemDriver({ root: await tempDir() })
+    const bytes = testJpeg('verified restored', 50_000)
+    const stored = await storage.store(bytes)
+    const base = await listen(storage, {})
+    expect((await fetch(`${base}/images/${stored.hash}`)).status).toBe(200)
+    await DAMAGES.replaced(stored.path, bytes)
+    const res = await fetch(`${base}/images/${stored.hash}`, { headers: { Range: 'bytes=10-19' } })
+    expect(res.status).toBe(206)
+    expect(Buffer.from(await res.arrayBuffer()).equals(bytes.subarray(10, 20))).toBe(true)
+  })
+})
