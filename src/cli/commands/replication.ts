@@ -1,5 +1,5 @@
-/** Replication's commands: whereis, status, evict (replicate, the service: replicate.ts). */
-import { countUnseen, ReplicatedStorage, type Unseen } from '../../features/replication/index.js'
+/** Replication's commands: whereis, evict (replicate, the service: replicate.ts; status: status.ts). */
+import { ReplicatedStorage } from '../../features/replication/index.js'
 import { minCopiesProblem } from '../../features/replication/evict.js'
 import type { ImageStorage } from '../../core/types.js'
 import { readRefFiles } from '../../features/retention/keep.js'
@@ -30,31 +30,6 @@ export const whereis: Command = {
     cli.out(`${where.sha256}\n${rows.join('\n')}\n${storeLine(storage)}`, { ...where, store: storage.location })
     return where.copies.some(c => c.present) ? 0 : 1
   }
-}
-
-export const status: Command = {
-  name: 'status',
-  usage: 'status',
-  summary: 'replication: the backlog, the last reconcile, heals',
-  async run (cli) {
-    const storage = replicated(cli)
-    const s = storage.status()
-    const unseen = await countUnseen(storage)
-    cli.out(s.replicas.map(r => `${r.name}: ${r.pending} pending${r.oldestPendingAt === undefined ? '' : ` (oldest since ${r.oldestPendingAt.toISOString()})`}` +
-      `${failing(r, '; ')}`).join('\n') + unseenLines(unseen) +
-      `\nlast reconcile: ${s.lastReconcileAt?.toISOString() ?? 'never'}${s.belowWantedCopies === undefined ? '' : `; ${plural(s.belowWantedCopies, 'object')} below the wanted copies then`}` +
-      `\nheals: ${s.heals.healed}${s.heals.lastAt === undefined ? '' : ` (last ${s.heals.lastAt.toISOString()})`}\n${storeLine(storage)}`, { ...s, unseen: unseen ?? null, store: storage.location })
-    return 0
-  }
-}
-
-/** Frames other writers put on the primary that no outbox names yet, and the watcher's state. */
-function unseenLines (unseen: Unseen | undefined): string {
-  if (unseen === undefined) return ''
-  const { watcher } = unseen
-  return `\nnot yet queued: ${plural(unseen.frames, 'frame')} on the primary from other writers, in folders changed ` +
-    `${unseen.since === undefined ? 'ever (no watcher pass or reconcile yet)' : `since ${unseen.since.toISOString()}`} (counted ${unseen.at.toISOString()})` +
-    `\nwatcher: ${watcher === undefined ? 'never ran here (replicate --watch)' : `${watcher.live ? 'live' : 'STALE'}, last pass ${watcher.at.toISOString()}`}`
 }
 
 export const evict: Command = {

@@ -68,7 +68,7 @@ export const verify: Command = {
     const empty = missingRoot ? `\n${missingRootLine(cli)}` : ''
     const quarantine = report.quarantine === undefined || report.quarantine.objects === 0 ? '' : `\nquarantine: ${plural(report.quarantine.objects, 'object')}, ${formatBytes(report.quarantine.bytes)} (sai-images quarantine lists them)`
     const problems = Object.values(total.counts).reduce((a, b) => a + b, 0)
-    const storm = total.storm === undefined ? '' : total.repaired && total.restored + total.quarantined === 0
+    const storm = total.storm === undefined ? '' : total.storm.refused
       ? `\nREPAIR REFUSED, nothing was changed: it would have acted on ${total.storm.found} of ${total.storm.objects} objects ` +
         `(the limit: ${total.storm.limit}, or ${total.storm.fraction * 100}% of the store). ${total.storm.cause}`
       : `\nrepaired although it acted on ${total.storm.found} of ${total.storm.objects} objects (--force)`
