@@ -1,7 +1,7 @@
 // examples/grafana: the alert rules checked and unit-tested by Debian's promtool, the scrape config
 // checked, and every metric the dashboard, the rules and docs/observability.md name is one the real
 // `replicate --watch --metrics-port` exports (and every series it exports is documented).
-import { spawn, spawnSync } from 'node:child_process'
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { copyFileSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -20,13 +20,18 @@ const namesIn = (text: string): string[] => [...new Set([...text.matchAll(/\b(sa
 
 /** The names of every series the real service exports (a histogram's _bucket, _sum and _count too). */
 let exported: Set<string>
+let service: ChildProcess | undefined
+afterAll(async () => {
+  if (service === undefined || service.exitCode !== null) return
+  const exit = new Promise(resolve => service!.once('exit', resolve))
+  service.kill('SIGTERM')
+  await exit
+})
 beforeAll(async () => {
   ensurePrometheus()
   const port = await freePort()
   const env = { ...process.env, SAI_IMAGE_STORAGE_PATH: await tempDir(), SAI_IMAGE_STORAGE_REPLICAS: 'fs', SAI_IMAGE_STORAGE_REPLICA_PATH: await tempDir() }
-  const child = spawn(process.execPath, [join(ROOT, 'dist/cli.js'), 'replicate', '--watch', '--metrics-port', String(port)], { env, stdio: 'ignore' })
-  const exit = new Promise(resolve => child.once('exit', resolve))
-  afterAll(async () => { child.kill('SIGTERM'); await exit })
+  service = spawn(process.execPath, [join(ROOT, 'dist/cli.js'), 'replicate', '--watch', '--metrics-port', String(port)], { env, stdio: 'ignore' })
   let text = ''
   await waitFor('replicate --watch --metrics-port', async () => (text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text()).includes('lost_frames'))
   exported = new Set()

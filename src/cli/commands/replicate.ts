@@ -1,5 +1,6 @@
 /** `replicate`: the outbox drained and the copies reconciled, once or as a service (`--watch`). */
 import { setTimeout as sleep } from 'node:timers/promises'
+import { foreignWriteCopied } from '../../features/replication/foreign-writes.js'
 import { PrimaryWatcher, readWatchHealth, type ReplicatedStorage } from '../../features/replication/index.js'
 import { plural, storeLine, type Command, type Context } from '../context.js'
 import { METRICS_OPTIONS, startMetrics } from '../metrics-server.js'
@@ -35,7 +36,11 @@ export const replicate: Command = {
     const reconciling = cli.flags['no-reconcile'] !== true
     // started before the first reconcile: what lands while it lists is found too
     const watcher = cli.flags.watch === true && storage.root !== undefined
-      ? new PrimaryWatcher(storage, { everyMs: parseDuration(cli.string('watch-every') ?? '5s', '--watch-every') })
+      ? new PrimaryWatcher(storage, {
+        everyMs: parseDuration(cli.string('watch-every') ?? '5s', '--watch-every'),
+        // a foreign write's first verified copy: the metrics' histogram (free without --metrics-*)
+        onCopied: (_sha256, seconds, replica) => { foreignWriteCopied(replica, Date.now() - seconds * 1000) }
+      })
       : undefined
     watcher?.start()
     let lastReconcile = 0

@@ -67,8 +67,7 @@ export class FilesystemDriver implements ImageStorage {
     this.root = resolve(init.root ?? DEFAULT_ROOT)
     this.sharding = init.sharding ?? new PrefixSharding()
     this.fsync = init.fsync ?? true
-    const notCreatedBecause = init.notCreatedBecause ?? `${this.setting('createRoot')} is false`
-    this.watched = new StoreRoot(this.root, init.createRoot ?? true, { root: this.setting('root'), notCreatedBecause })
+    this.watched = new StoreRoot(this.root, init)
     this.background = new Background(init.logger)
     this.layout = new StoreLayout(this.root, this.sharding, this.setting('sharding'))
     const dirs = new StoreDirs(this.watched, { dirMode: init.dirMode, fsync: this.fsync, layout: this.layout })

@@ -5,17 +5,22 @@
  * leaves the bare mount point behind) is `ERR_STORAGE_UNAVAILABLE`, not "not found".
  */
 import { statSync } from 'node:fs'
-import { isMissing, StorageUnavailableError } from '../../core/errors.js'
+import { isMissing, settingName, StorageUnavailableError } from '../../core/errors.js'
+import type { FilesystemDriverInit } from './init.js'
 
 export class StoreRoot {
   private identity?: { dev: number, ino: number }
 
-  /**
-   * `creatable`: a missing root is the library's to make (until it has been seen once).
-   * `names`: how messages name the root setting (`--root`, `SAI_IMAGE_STORAGE_PATH`...), and why a
-   * missing root is not created (`SAI_IMAGE_STORAGE_CREATE_ROOT is false`).
-   */
-  constructor (readonly path: string, private readonly creatable: boolean, private readonly names: { root: string, notCreatedBecause: string }) {}
+  /** `creatable`: a missing root is the library's to make (until it has been seen once). */
+  private readonly creatable: boolean
+  /** How messages name the root setting (`--root`...), and why a missing root is not created. */
+  private readonly names: { root: string, notCreatedBecause: string }
+
+  constructor (readonly path: string, init: Pick<FilesystemDriverInit, 'createRoot' | 'notCreatedBecause' | 'settingNames'>) {
+    this.creatable = init.createRoot ?? true
+    const notCreatedBecause = init.notCreatedBecause ?? `${settingName(init.settingNames, 'createRoot')} is false`
+    this.names = { root: settingName(init.settingNames, 'root'), notCreatedBecause }
+  }
 
   /**
    * True if the root is there and is the directory seen before; false if it is missing and the

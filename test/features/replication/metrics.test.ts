@@ -3,10 +3,11 @@
 // stores), then a real RADOS Gateway stopped and started again under a real Prometheus that scrapes
 // the service and is asked through its HTTP API.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
-import { readFileSync } from 'node:fs'
+import { createHash } from 'node:crypto'
+import { mkdirSync, readFileSync } from 'node:fs'
 import { writeFile } from 'node:fs/promises'
 import { createServer, type Socket } from 'node:net'
-import { join } from 'node:path'
+import { dirname, join } from 'node:path'
 import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3'
 import { afterAll, describe, expect, inject, it } from 'vitest'
 import { FilesystemDriver } from '../../../src/drivers/fs/index.js'
@@ -120,9 +121,32 @@ describe('replicate --watch --metrics-port, two filesystem stores', () => {
     const text = await service.text()
     for (const value of labelValues(text)) expect(['fs', 'ERR_INTEGRITY', 'present', 'missing', 'mismatched', 'evicted', 'extra']).toContain(value)
     for (const secretOrPath of [root, replicaRoot, storedA.sha256, storedC.sha256, '/tmp']) expect(text).not.toContain(secretOrPath)
-    expect(await stopChild(service.child)).toBe(0) // stopped by SIGTERM: a service stopped as asked
+    expect(await stopChild(service.child)).toBe(0) // stopped by SIGTERM, as a service is stopped: exit 0
     await storage.close()
   }, 120_000)
+
+  it('a foreign write: the watcher finds it, the copy is made, the latency from the write to the verified copy observed', async () => {
+    const root = await tempDir('sai-metrics-primary')
+    const replicaRoot = await tempDir('sai-metrics-replica')
+    const primary = new FilesystemDriver({ root })
+    const replica = new FilesystemDriver({ root: replicaRoot })
+    const env = { ...process.env as Record<string, string>, SAI_IMAGE_STORAGE_PATH: root, SAI_IMAGE_STORAGE_REPLICAS: 'fs', SAI_IMAGE_STORAGE_REPLICA_PATH: replicaRoot }
+    // no reconcile: only the watcher can find the frame (a reconcile would queue it too, unobserved)
+    const service = await startService(env, ['--no-reconcile', '--watch-every', '0.5s'])
+    const before = await service.scrape()
+    expect(before.get(`${P}foreign_write_to_copy_seconds_count{replica="fs"}`)).toBe(0)
+    const foreign = testJpeg(`metrics foreign ${Date.now()}`, 10_000)
+    const hash = createHash('sha256').update(foreign).digest('hex')
+    mkdirSync(dirname(primary.pathOf(hash)), { recursive: true })
+    await writeFile(primary.pathOf(hash), foreign) // another program writes it (no store, no outbox)
+    const s = await until('the foreign write copied', service.scrape, s => s.get(`${P}foreign_write_to_copy_seconds_count{replica="fs"}`) === 1)
+    const sum = s.get(`${P}foreign_write_to_copy_seconds_sum{replica="fs"}`)!
+    expect(sum).toBeGreaterThan(0)
+    expect(sum).toBeLessThan(30)
+    expect(await replica.exists(hash)).toBe(true)
+    expect(await stopChild(service.child)).toBe(0) // stopped by SIGTERM: a service stopped as asked
+    await primary.close()
+  }, 60_000)
 
   it('refuses what it cannot serve: no --watch, a bad address, a port in use; a bare port listens on loopback only', async () => {
     const root = await tempDir()
@@ -143,7 +167,7 @@ describe('replicate --watch --metrics-port, two filesystem stores', () => {
     expect(listening.map(line => line.trim().split(/\s+/)[1])).toEqual([`0100007F:${Number(port).toString(16).toUpperCase().padStart(4, '0')}`]) // 127.0.0.1 only
     expect((await fetch(service.url.replace('/metrics', '/'))).status).toBe(404)
     expect((await fetch(service.url, { method: 'POST' })).status).toBe(405)
-    expect(await stopChild(service.child)).toBe(0) // stopped by SIGTERM: a service stopped as asked
+    expect(await stopChild(service.child)).toBe(0) // stopped by SIGTERM, as a service is stopped: exit 0
   }, 60_000)
 })
 
@@ -247,7 +271,7 @@ describe('replicate --watch scraped by a real Prometheus, the replica a real RAD
       for (const secret of [s3.secretAccessKey, s3.accessKeyId, root, prefix, bucket].filter(s => s !== '')) expect(scraped).not.toContain(secret)
     } finally {
       await prometheus.stop()
-      expect(await stopChild(service.child)).toBe(0) // stopped by SIGTERM: a service stopped as asked
+      expect(await stopChild(service.child)).toBe(0) // stopped by SIGTERM, as a service is stopped: exit 0
       await storage.close()
       await gateway.stop().catch(() => {})
     }
