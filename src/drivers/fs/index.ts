@@ -235,6 +235,6 @@ export class FilesystemDriver implements ImageStorage {
   }
 }
 
-export type { Finding, FindingAction, FindingReason, VerifyOptions, VerifyReport } from '../../core/verify-report.js'
-export type { Quarantine, QuarantineEntry, RestoreOptions } from '../../core/types.js'
-export { PrefixSharding, OBJECT_EXTENSION, type PrefixShardingInit, type ShardingStrategy } from '../../core/sharding.js'
+export type { VerifyOptions, VerifyReport } from '../../core/verify-report.js'
+export type { Quarantine, QuarantineEntry } from '../../core/types.js'
+export { PrefixSharding, type PrefixShardingInit, type ShardingStrategy } from '../../core/sharding.js'
