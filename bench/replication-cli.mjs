@@ -2,7 +2,7 @@
 // real camera frames of mixed sizes (bench/frames.mjs) to a Ceph RADOS Gateway, against `rclone copy
 // --transfers 4` of the same tree to the same gateway. Both timed as whole commands, from the start
 // of the process to its exit; 400 and 2,000 frames; three rounds alternating which goes first; best
-// and median reported. Uses the shared test gateway when SAI_TEST_S3_* are set, else starts one.
+// and median reported. `sai-images migrate --from fs --to s3` of the same kind of tree too. Uses the shared test gateway when SAI_TEST_S3_* are set, else starts one.
 // Writes bench/RESULTS-replication-cli.md and bench/results-replication-cli.json.
 //   node bench/replication-cli.mjs [--quick] [--frames 400,2000]
 import { execFileSync, spawnSync } from 'node:child_process'
@@ -83,6 +83,12 @@ const ours = async (count, prefix) => {
   execFileSync('sync')
   return timed(process.execPath, [CLI, 'replicate'], env)
 }
+const migrate = async (count, prefix) => {
+  const root = await backlog(count, `unused-${prefix}`)
+  const env = { ...process.env, SAI_IMAGE_STORAGE_PATH: root, SAI_S3_ENDPOINT: endpoint, SAI_S3_REGION: region, SAI_S3_BUCKET: Bucket, SAI_S3_PREFIX: prefix, SAI_S3_FORCE_PATH_STYLE: 'true', SAI_S3_ACCESS_KEY_ID: accessKeyId, SAI_S3_SECRET_ACCESS_KEY: secretAccessKey }
+  execFileSync('sync')
+  return timed(process.execPath, [CLI, 'migrate', '--from', 'fs', '--to', 's3', '--mapping', `${root}.migrate.jsonl`], env)
+}
 const rclone = async (count, prefix) => {
   const root = await backlog(count, `unused-${prefix}`) // the same kind of tree, made the same way
   const { AWS_CA_BUNDLE, ...inherited } = process.env
@@ -93,9 +99,10 @@ const rclone = async (count, prefix) => {
 
 try {
   for (const count of COUNTS) {
-    const times = { ours: [], rclone: [] }
+    const times = { ours: [], rclone: [], migrate: [] }
     for (let round = 0; round < ROUNDS; round++) {
-      for (const [name, run] of round % 2 === 0 ? [['ours', ours], ['rclone', rclone]] : [['rclone', rclone], ['ours', ours]]) {
+      const candidates = [['ours', ours], ['rclone', rclone], ['migrate', migrate]]
+      for (const [name, run] of round % 2 === 0 ? candidates : candidates.reverse()) {
         const prefix = `${name}-${count}-${round}/`
         times[name].push(await run(count, prefix))
         log(`  ${count} frames, round ${round + 1}, ${name}: ${times[name].at(-1).toFixed(2)} s`)
@@ -105,10 +112,12 @@ try {
     }
     const best = list => Math.min(...list)
     const median = list => [...list].sort((a, b) => a - b)[Math.floor(list.length / 2)]
-    results.sections[count] = { seconds: { ours: times.ours.map(s => +s.toFixed(2)), rclone: times.rclone.map(s => +s.toFixed(2)) } }
+    results.sections[count] = { seconds: Object.fromEntries(Object.entries(times).map(([k, list]) => [k, list.map(s => +s.toFixed(2))])) }
     const note = `ours ${times.ours.map(s => s.toFixed(2)).join(', ')} s; rclone ${times.rclone.map(s => s.toFixed(2)).join(', ')} s`
     target(`sai-images replicate of ${count} real frames, speed / rclone copy --transfers 4, best rounds`, ratio(best(times.rclone), best(times.ours)), 1, '>=', note)
     target(`sai-images replicate of ${count} real frames, speed / rclone copy --transfers 4, median rounds`, ratio(median(times.rclone), median(times.ours)), 1, '>=')
+    target(`sai-images migrate --from fs --to s3 of ${count} real frames, speed / rclone copy, best rounds`, ratio(best(times.rclone), best(times.migrate)), 1, '>=', `migrate ${times.migrate.map(s => s.toFixed(2)).join(', ')} s`)
+    target(`sai-images migrate --from fs --to s3 of ${count} real frames, speed / rclone copy, median rounds`, ratio(median(times.rclone), median(times.migrate)), 1, '>=')
   }
 } finally {
   await empty('')

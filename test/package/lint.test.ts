@@ -2,19 +2,22 @@
 // resolves, for require() and import and for each TypeScript resolution, to a file of the right
 // module kind with its own types.
 import { execFileSync } from 'node:child_process'
-import { cpSync, readFileSync } from 'node:fs'
+import { cpSync, readdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { beforeAll, describe, expect, it } from 'vitest'
 import { ROOT } from '../infra/helpers/consumer.js'
 import { tempDir } from '../infra/helpers/tmp.js'
 import { ENTRY_POINTS, PACKAGE } from './package.js'
 
-/** The package's tarball, packed from a copy (npm pack leaves out the `dist` link the test setup makes), without the build. */
+/**
+ * The package's tarball, packed from a copy of the tree with the `dist` link the test setup makes
+ * resolved (npm pack does not follow it), node_modules and git aside, so that npm applies the
+ * `files` globs itself; without the build.
+ */
 async function pack (): Promise<string> {
   const copy = await tempDir('sai-pack')
-  const pkg = JSON.parse(readFileSync(join(PACKAGE, 'package.json'), 'utf8'))
-  for (const file of ['package.json', 'README.md', 'LICENSE', ...pkg.files]) {
-    cpSync(join(PACKAGE, file), join(copy, file), { recursive: true, dereference: true })
+  for (const name of readdirSync(PACKAGE).filter(name => !/^(node_modules|\.git|\.dist-build.*)$/.test(name))) {
+    cpSync(join(PACKAGE, name), join(copy, name), { recursive: true, dereference: true })
   }
   const out = await tempDir('sai-tarball')
   const [packed] = JSON.parse(execFileSync('npm', ['pack', '--ignore-scripts', '--json', '--pack-destination', out], { cwd: copy, encoding: 'utf8' }))

@@ -1,5 +1,6 @@
 /** Replication's commands: whereis, evict (replicate, the service: replicate.ts; status: status.ts). */
 import { ReplicatedStorage } from '../../features/replication/index.js'
+import { minCopiesProblem } from '../../features/replication/evict.js'
 import type { ImageStorage } from '../../core/types.js'
 import { plural, storeLine, UsageError, type Command, type Context } from '../context.js'
 import { keepSet } from './prune.js'
@@ -47,7 +48,10 @@ export const evict: Command = {
     const olderThan = parseDuration(given, '--older-than')
     const storage = replicated(cli)
     const keep = await keepSet(cli.strings('keep-file'), undefined, { lenient: cli.flags['keep-file-lenient'] === true, note: text => { cli.note(text) } })
-    const report = await storage.evict({ olderThan, minCopies: cli.string('min-copies') === undefined ? undefined : Number(cli.string('min-copies')), keep, dryRun: cli.flags['dry-run'] === true, concurrency: cli.concurrency(), signal: cli.stopSignal() })
+    const minCopies = cli.string('min-copies') === undefined ? undefined : Number(cli.string('min-copies'))
+    const names = storage.replicas.map(r => r.name)
+    if (minCopies !== undefined && !(Number.isInteger(minCopies) && minCopies >= 1 && minCopies <= names.length)) throw new UsageError(`--min-copies ${cli.string('min-copies')}: ${minCopiesProblem(minCopies, names)}`)
+    const report = await storage.evict({ olderThan, minCopies, keep, dryRun: cli.flags['dry-run'] === true, concurrency: cli.concurrency(), signal: cli.stopSignal() })
     const head = report.dryRun
       ? `dry run: would evict ${plural(report.wouldEvict ?? 0, 'primary copy', 'primary copies')} of ${report.examined}, freeing ${formatBytes(report.wouldFree ?? 0)}; nothing was deleted`
       : `evict ${report.interrupted ? 'interrupted' : 'complete'}: ${plural(report.evicted, 'primary copy', 'primary copies')} evicted of ${report.examined}, freed ${formatBytes(report.bytesFreed)}`

@@ -7,19 +7,21 @@ import { dirname, join } from 'node:path'
 import { fsyncDir } from '../../core/durable-files.js'
 import { SPECIAL_DIRS } from '../../core/special-dirs.js'
 import { isDirectory } from './files.js'
+import type { StoreLayout } from './layout.js'
 import type { StoreRoot } from './root.js'
 
 export class StoreDirs {
   private ready?: Promise<void>
 
-  constructor (private readonly root: StoreRoot, private readonly options: { dirMode?: number, fsync: boolean }) {}
+  constructor (private readonly root: StoreRoot, private readonly options: { dirMode?: number, fsync: boolean, layout?: StoreLayout }) {}
 
-  /** The root and its `.tmp` exist (made if the library may), and the root is the one it was. */
+  /** The root and its `.tmp` exist (made if the library may), the root is the one it was, and its layout the settings'. */
   async ensureRoot (): Promise<void> {
     this.ready ??= (async () => {
       if (!this.root.check()) await mkdir(dirname(this.root.path), { recursive: true }) // ours to create
       await this.make(join(this.root.path, SPECIAL_DIRS.temp), dirname(this.root.path))
       this.root.require()
+      await this.options.layout?.record(this.options.fsync) // an empty store records its layout
     })()
     try {
       await this.ready
@@ -46,6 +48,7 @@ export class StoreDirs {
   }
 
   async makeShard (dir: string): Promise<void> {
+    await this.ensureRoot() // the layout is recorded before the first shard folder (done once: no round trip after)
     this.root.require() // never a new shard directory on a bare mount point
     await this.make(dir, this.root.path)
   }

@@ -35,6 +35,7 @@ import { listEntries } from './listing.js'
 import { ObjectFiles } from './objects.js'
 import { readObject } from './page-cache.js'
 import { FilesystemQuarantine } from './quarantine.js'
+import { StoreLayout } from './layout.js'
 import { StoreRoot } from './root.js'
 import { deleteIfNotRenewed } from './set-aside.js'
 import { verifyStore } from './verify.js'
@@ -50,6 +51,7 @@ export class FilesystemDriver implements ImageStorage {
   private readonly init: FilesystemDriverInit
   private readonly fsync: boolean
   private readonly watched: StoreRoot
+  private readonly layout: StoreLayout
   /** Closes and temp removals that nothing waits for; `close`, `list` and `verify` wait for them. */
   private readonly background: Background
   private readonly writing: WriteContext
@@ -65,11 +67,13 @@ export class FilesystemDriver implements ImageStorage {
     this.root = resolve(init.root ?? DEFAULT_ROOT)
     this.sharding = init.sharding ?? new PrefixSharding()
     this.fsync = init.fsync ?? true
-    this.watched = new StoreRoot(this.root, init.createRoot ?? true, { root: this.setting('root'), createRoot: this.setting('createRoot') })
+    const notCreatedBecause = init.notCreatedBecause ?? `${this.setting('createRoot')} is false`
+    this.watched = new StoreRoot(this.root, init.createRoot ?? true, { root: this.setting('root'), notCreatedBecause })
     this.background = new Background(init.logger)
-    const dirs = new StoreDirs(this.watched, { dirMode: init.dirMode, fsync: this.fsync })
+    this.layout = new StoreLayout(this.root, this.sharding, this.setting('sharding'))
+    const dirs = new StoreDirs(this.watched, { dirMode: init.dirMode, fsync: this.fsync, layout: this.layout })
     this.quarantine = new FilesystemQuarantine(this.root, this.sharding, dirs, this.fsync)
-    this.files = new ObjectFiles(this.root, this.sharding, this.watched, this.quarantine)
+    this.files = new ObjectFiles(this.root, this.sharding, this.watched, this.quarantine, this.layout)
     this.writing = { root: this.root, sharding: this.sharding, fsync: this.fsync, fileMode: init.fileMode, dirs, background: this.background, alone: () => this.running === 1 }
   }
 
@@ -80,14 +84,14 @@ export class FilesystemDriver implements ImageStorage {
   async store (input: ImageInput, options: StoreOptions = {}): Promise<StorageResult> {
     return await traced('store', this.driver, undefined, async () => {
       options.signal?.throwIfAborted()
+      this.layout.check()
       const limits = resolveLimits(this.init, options)
       const source = await readInput(input, limits)
       const { digest, isDuplicate, storedAt } = await this.counted(async () => await this.files.guard(async () => 'bytes' in source
         ? await writeBytes(this.writing, source.bytes, limits, options.signal, options.keepTimes?.lastStoredAt)
         : await writeChunks(this.writing, source.chunks, limits, options.signal, options.keepTimes?.lastStoredAt)))
       const key = this.sharding.encode(digest.sha256)
-      const first = isDuplicate ? storedAt : options.keepTimes?.lastStoredAt ?? storedAt // as stat will say (files.ts)
-      return { hash: digest.sha256, sha256: digest.sha256, key, path: join(this.root, key), size: digest.size, isDuplicate, storedAt: first, mimeType: digest.mimeType }
+      return { hash: digest.sha256, sha256: digest.sha256, key, path: join(this.root, key), size: digest.size, isDuplicate, storedAt, mimeType: digest.mimeType }
     })
   }
 
@@ -172,7 +176,9 @@ export class FilesystemDriver implements ImageStorage {
   list (options: ListOptions = {}): AsyncGenerator<ImageEntry> {
     const ready = async (): Promise<boolean> => {
       await this.background.settle()
-      return this.watched.check()
+      const exists = this.watched.check()
+      if (exists) this.layout.checkWhole()
+      return exists
     }
     return tracedIterable('list', this.driver, listEntries(this.root, this.sharding, options, ready), options)
   }
@@ -198,6 +204,7 @@ export class FilesystemDriver implements ImageStorage {
     return await traced('verify', this.driver, undefined, async () => await this.files.guard(async () => {
       await this.background.settle() // this process's temps are gone first
       const rootExists = this.watched.check()
+      if (rootExists) this.layout.checkWhole()
       return { ...await verifyStore(this.root, this.sharding, this.quarantine, options), rootExists }
     }), undefined, { repair: options.repair === true })
   }
@@ -215,7 +222,7 @@ export class FilesystemDriver implements ImageStorage {
     await this.background.settle()
   }
 
-  private setting (option: 'root' | 'createRoot'): string {
+  private setting (option: 'root' | 'createRoot' | 'sharding'): string {
     return settingName(this.init.settingNames, option)
   }
 

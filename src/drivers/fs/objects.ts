@@ -10,13 +10,15 @@ import { quarantinedHint } from '../../core/quarantine.js'
 import { parseImageRef } from '../../core/ref.js'
 import type { ShardingStrategy } from '../../core/sharding.js'
 import { openIfExists } from './files.js'
+import type { StoreLayout } from './layout.js'
 import type { FilesystemQuarantine } from './quarantine.js'
 import type { StoreRoot } from './root.js'
 
 export class ObjectFiles {
-  constructor (private readonly root: string, private readonly sharding: ShardingStrategy, private readonly watched: StoreRoot, private readonly quarantine: FilesystemQuarantine) {}
+  constructor (private readonly root: string, private readonly sharding: ShardingStrategy, private readonly watched: StoreRoot, private readonly quarantine: FilesystemQuarantine, private readonly layout?: StoreLayout) {}
 
   locate (ref: string): { sha256: string, path: string } {
+    this.layout?.check() // the first call of a process whose settings are not the store's: ERR_CONFIG
     const { sha256 } = parseImageRef(ref)
     return { sha256, path: join(this.root, this.sharding.encode(sha256)) }
   }

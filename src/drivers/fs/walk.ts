@@ -174,7 +174,7 @@ export function scan (job: UnitJob, deps: ScanDeps): { keys: string[], actual: s
         // the default layout's subsets are whole second-level folders: the others are not read
         if (level === 1 && job.subset !== undefined && job.width === 2 && !inSubset(digits, job.subset)) continue
         visit(key + '/', level + 1)
-      } else if (entry.isFile() && (level > 0 || job.depth === 0)) {
+      } else if (entry.isFile() && (level > 0 || (job.depth === 0 && !entry.name.startsWith('.')))) { // a dot-file at the root is the store's own (.sai-layout.json)
         if (job.after !== undefined && key <= job.after) continue
         const name = entry.name.slice(0, 64)
         if (job.prefix !== '' && !name.startsWith(job.prefix)) continue

@@ -89,7 +89,8 @@ export class S3Driver implements ImageStorage {
   async storeKnown (bytes: Buffer, sha256: string, options: StoreOptions = {}): Promise<StorageResult> {
     return await traced('store', this.driver, sha256, async () => {
       options.signal?.throwIfAborted()
-      return await this.put(bytes, digestKnown(bytes, sha256, resolveLimits(this.init, options)), options.signal)
+      const digest = digestKnown(bytes, sha256, resolveLimits(this.init, options))
+      return await this.put(bytes, digest, options.signal, options.keepTimes?.storedAt)
     })
   }
 

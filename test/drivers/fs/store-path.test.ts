@@ -21,7 +21,7 @@ async function files (dir: string): Promise<string[]> {
 
 describe('FilesystemDriver store path', () => {
   for (const fsync of [true, false]) {
-    it(`new and existing shards, new and duplicate images: once close() resolves, only the objects are on disk (fsync ${fsync})`, async () => {
+    it(`new and existing shards, new and duplicate images: once close() resolves, only the objects (and the layout record) are on disk (fsync ${fsync})`, async () => {
       const root = join(await tempDir(), 'store')
       const storage = new FilesystemDriver({ root, fsync })
       const images = Array.from({ length: 24 }, (_, i) => testJpeg(`store path ${fsync} ${i}`, 20_000 + i))
@@ -31,13 +31,14 @@ describe('FilesystemDriver store path', () => {
       await storage.close()
       expect(first.map(r => r.isDuplicate)).toEqual(images.map(() => false))
       expect(again.map(r => r.isDuplicate)).toEqual(images.map(() => true))
-      expect(await files(root)).toEqual(images.map(image => storage.keyOf(sha256(image))).sort())
+      // the objects, and the store's record of its layout (layout.ts)
+      expect(await files(root)).toEqual(['.sai-layout.json', ...images.map(image => storage.keyOf(sha256(image)))].sort())
 
       // an existing shard: the temp sits beside the final name, and is gone too
       await mkdir(join(root, storage.keyOf(sha256(more)), '..'), { recursive: true })
       await storage.store(more)
       await storage.close()
-      expect(await files(root)).toEqual([...images, more].map(image => storage.keyOf(sha256(image))).sort())
+      expect(await files(root)).toEqual(['.sai-layout.json', ...[...images, more].map(image => storage.keyOf(sha256(image)))].sort())
       for (const image of [...images, more]) expect((await storage.fetch(sha256(image))).equals(image)).toBe(true)
     })
   }
