@@ -58,6 +58,17 @@ export function parseImageRef (ref: unknown): ImageRef {
   return { sha256: Buffer.from(cid.multihash.digest).toString('hex') }
 }
 
+/** Whether `text` is a CID of any kind (a driver's own hash, as IPFS gives for old objects). */
+export function isCid (text: string): boolean {
+  if (text.length > MAX_REF_LENGTH || !/^[a-zA-Z0-9]+$/.test(text)) return false
+  try {
+    CID.parse(text)
+    return true
+  } catch {
+    return false
+  }
+}
+
 /** CIDv1 (raw, sha2-256) in base32 for a SHA-256 hex digest. */
 export function sha256ToCid (sha256: string): string {
   return CID.createV1(RAW_CODEC, createDigest(SHA2_256, Buffer.from(sha256, 'hex'))).toString(base32)

@@ -114,7 +114,7 @@ const SCENARIOS: Record<string, () => Promise<unknown>> = {
   'quarantine-list': async () => answer(cli(['quarantine', 'list', '--json'], { env: (await quarantinedStore()).env })),
   'quarantine-restore': async () => {
     const { env, id } = await quarantinedStore()
-    return answer(cli(['quarantine', 'restore', id, '--json'], { env }))
+    return answer(cli(['quarantine', 'restore', '--force', id, '--json'], { env })) // (its bytes are damaged: --force)
   },
   'quarantine-purge': async () => {
     const { env, id } = await quarantinedStore()

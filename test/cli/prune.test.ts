@@ -1,6 +1,6 @@
 // A dry run speaks in the conditional (wouldDelete, wouldFree), deletes nothing, and names the limit
 // that chose each object; the real run then deletes exactly what it said.
-import { readFile, utimes } from 'node:fs/promises'
+import { readFile, utimes, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { FilesystemDriver } from '../../src/drivers/fs/index.js'
@@ -78,5 +78,47 @@ describe('prune --dry-run', () => {
     ].sort(byHash))
     for (const [, , time] of lines) expect(Number.isNaN(Date.parse(time!))).toBe(false)
     expect(cli(['prune', '--older-than', '1d', '--list', list], { env })).toMatchObject({ code: 2, stderr: expect.stringContaining('--list writes what a --dry-run would delete') })
+  })
+})
+
+describe('keep files are strict', () => {
+  it('a key path (any shard depth) and an upper-case hash protect their frames', async () => {
+    const { env, root, frames } = await agedStore()
+    const keep = join(root, '..', 'keep-keys.txt')
+    const key = `${frames[0]!.hash.slice(0, 2)}/${frames[0]!.hash.slice(2, 4)}/${frames[0]!.hash}.jpg`
+    const deep = `${frames[1]!.hash.slice(0, 1)}/${frames[1]!.hash.slice(1, 3)}/${frames[1]!.hash.slice(3, 4)}/${frames[1]!.hash}.jpg`
+    await writeFile(keep, `# frames with detections\n\n${key}\n${deep}\n${frames[2]!.hash.toUpperCase()}\n`)
+    const run = cli(['prune', '--older-than', '5d', '--keep-file', keep, '--json'], { env })
+    expect(run.code).toBe(0)
+    expect(answer(run)).toMatchObject({ deleted: 1, protected: 3 })
+    expect(await count(root)).toBe(3)
+  })
+
+  for (const [label, line] of [['a 63-hex line', 'a'.repeat(63)], ['junk', 'zzz'], ['a key whose folders do not match its hash', `00/00/${'ab'.repeat(32)}.jpg`]]) {
+    it(`${label} stops the prune before it deletes anything (exit 2, the line number and the line)`, async () => {
+      const { env, root, frames } = await agedStore()
+      const keep = join(root, '..', 'keep-bad.txt')
+      await writeFile(keep, `${frames[0]!.hash}\n${line}\n`)
+      const run = cli(['prune', '--older-than', '5d', '--keep-file', keep], { env })
+      expect(run.code).toBe(2)
+      expect(run.stderr).toContain(`${keep}:2: ${JSON.stringify(line)}`)
+      expect(run.stderr).toContain('--keep-file-lenient')
+      expect(await count(root)).toBe(4)
+      const json = cli(['prune', '--older-than', '5d', '--keep-file', keep, '--json'], { env })
+      expect(json.code).toBe(2)
+      expect(answer(json).error.message).toContain('nothing was deleted')
+      // told to go on: the line is skipped, and said; the frame it failed to name is not protected
+      const lenient = cli(['prune', '--older-than', '5d', '--keep-file', keep, '--keep-file-lenient', '--json'], { env })
+      expect(lenient.code).toBe(0)
+      expect(answer(lenient)).toMatchObject({ deleted: 3, protected: 1, keepFileSkipped: expect.stringContaining('1 line skipped') })
+    })
+  }
+
+  it('evict takes the same keep files, as strictly', async () => {
+    const root = await tempDir()
+    const env = { SAI_IMAGE_STORAGE_PATH: root, SAI_IMAGE_STORAGE_REPLICAS: 'fs', SAI_IMAGE_STORAGE_REPLICA_PATH: await tempDir() }
+    const keep = join(root, '..', 'evict-keep.txt')
+    await writeFile(keep, 'not a ref\n')
+    expect(cli(['evict', '--older-than', '30d', '--keep-file', keep], { env })).toMatchObject({ code: 2, stderr: expect.stringContaining(':1: "not a ref"') })
   })
 })

@@ -65,6 +65,10 @@ describe('verify --repair is honest about what it took out of the store', () => 
     expect(error.code).toBe('ERR_NOT_FOUND')
     expect(error.message).toMatch(new RegExp(`a repair quarantined it on .* \\(corrupt\\).*sai-images quarantine restore ${frames[0]!.hash}\\.\\d+\\.corrupt`))
     expect(cli(['stat', frames[0]!.hash], { env }).stderr).toContain('a repair quarantined it')
+    const exists = cli(['exists', frames[0]!.hash], { env })
+    expect(exists.code).toBe(1)
+    expect(exists.stdout).toMatch(new RegExp(`^false \\(a repair quarantined it on .*sai-images quarantine restore ${frames[0]!.hash}\\.\\d+\\.corrupt`))
+    expect(answer(cli(['exists', frames[0]!.hash, '--json'], { env }))).toMatchObject({ exists: false, quarantined: expect.stringMatching(/\.corrupt$/), hint: expect.stringContaining('quarantine restore') })
   })
 
   it('stats reports the quarantine', async () => {
@@ -141,6 +145,12 @@ describe('verify and stats on a root that does not exist', () => {
       expect({ command, code: allowed.code }).toEqual({ command, code: 0 })
       expect(answer(allowed)).toMatchObject({ rootExists: false, ...(command === 'verify' ? { clean: true } : {}) })
     }
+    // list refuses too: "0 listed" would read as an empty store
+    const listed = cli(['list', '--root', typo])
+    expect(listed.code).toBe(1)
+    expect(listed.stdout).toContain('the root does not exist')
+    expect(answer(cli(['list', '--root', typo, '--json']))).toMatchObject({ listed: 0, rootExists: false, store: typo })
+    expect(cli(['list', '--root', typo, '--allow-empty']).code).toBe(0)
     // a script that reads the verdict is not told "clean" either
     expect(cli(['verify', '--root', typo]).stdout).toMatch(/^verify: 0 objects checked \(0 B\), 0 variants: nothing to check$/m)
     expect(cli(['verify', '--root', typo, '--allow-empty']).stdout).toMatch(/: clean$/m)

@@ -1,6 +1,9 @@
 /** One object at a time, or several: store, exists, stat; and the listing. (fetch and delete: their own files.) */
-import type { ImageStat, StorageResult } from '../../core/types.js'
-import { storeLine, UsageError, type Command } from '../context.js'
+import { quarantinedHint } from '../../core/quarantine.js'
+import { parseImageRef } from '../../core/ref.js'
+import type { ImageStat, ImageStorage, QuarantineEntry, StorageResult } from '../../core/types.js'
+import { existsSync } from 'node:fs'
+import { missingRootLine, storeLine, UsageError, type Command } from '../context.js'
 import { eachOperand, reportOutcomes } from '../operands.js'
 import { copyBeforeExit } from './replication.js'
 
@@ -41,7 +44,10 @@ export const exists: Command = {
     const storage = cli.storage()
     if (refs.length === 1) {
       const exists = await storage.exists(refs[0]!)
-      cli.out(String(exists), { ref: refs[0], exists, store: storage.location })
+      // not stored, but a repair took it out: say where it is and how to put it back, as fetch and stat do
+      const held = exists ? undefined : await quarantined(storage, refs[0]!)
+      cli.out(`${exists}${held === undefined ? '' : ` (${quarantinedHint(held)})`}`,
+        { ref: refs[0], exists, ...(held === undefined ? {} : { quarantined: held.id, hint: quarantinedHint(held) }), store: storage.location })
       return exists ? 0 : 1
     }
     const outcomes = await eachOperand(refs, async ref => await storage.exists(ref))
@@ -76,11 +82,12 @@ function statRows (stat: ImageStat): string {
 
 export const list: Command = {
   name: 'list',
-  usage: 'list [--prefix HEX] [--after SHA256] [--limit N]',
+  usage: 'list [--prefix HEX] [--after SHA256] [--limit N] [--allow-empty]',
   summary: 'every object, streamed in SHA-256 order: hash, size, last store',
   help: '--prefix lists the objects whose SHA-256 starts with HEX; --after resumes after a SHA-256 (a\n' +
-    'cursor: pass the last one printed). --json prints one JSON object per line (one per object).',
-  options: { prefix: { type: 'string' }, after: { type: 'string' }, limit: { type: 'string' } },
+    'cursor: pass the last one printed). --json prints one JSON object per line (one per object).\n' +
+    'A root that does not exist is an error (exit 1) unless --allow-empty, as for stats and verify.',
+  options: { prefix: { type: 'string' }, after: { type: 'string' }, limit: { type: 'string' }, 'allow-empty': { type: 'boolean' } },
   async run (cli) {
     const prefix = cli.string('prefix')?.toLowerCase()
     const after = cli.string('after')?.toLowerCase()
@@ -89,6 +96,11 @@ export const list: Command = {
     const limit = cli.string('limit') === undefined ? Infinity : Number(cli.string('limit'))
     if (limit !== Infinity && !(Number.isInteger(limit) && limit >= 1)) throw new UsageError('--limit takes a whole number above 0')
     const storage = cli.storage()
+    // a root that is not there (a typo, an unmounted array) is no empty store, unless expected
+    if (storage.root !== undefined && !existsSync(storage.root) && cli.flags['allow-empty'] !== true) {
+      cli.out(`list: nothing listed: ${missingRootLine(cli)}\n${storeLine(storage)}`, { listed: 0, rootExists: false, store: storage.location })
+      return 1
+    }
     let count = 0
     for await (const entry of storage.list({ prefix, after, signal: cli.stopSignal() })) {
       const line = cli.json
@@ -100,4 +112,13 @@ export const list: Command = {
     if (!cli.json) cli.note(`${count} listed; ${storeLine(storage)}`)
     return 0
   }
+}
+
+/** The newest quarantine entry of `ref`, if a repair took it out of the store. */
+async function quarantined (storage: ImageStorage, ref: string): Promise<QuarantineEntry | undefined> {
+  if (storage.quarantine === undefined) return undefined
+  const { sha256 } = parseImageRef(ref)
+  let found: QuarantineEntry | undefined
+  for await (const entry of storage.quarantine.list()) if (entry.sha256 === sha256) found = entry
+  return found
 }

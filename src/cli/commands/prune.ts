@@ -1,8 +1,7 @@
-import { createReadStream, createWriteStream } from 'node:fs'
-import { createInterface } from 'node:readline'
+import { createWriteStream } from 'node:fs'
 import { once } from 'node:events'
-import { ConfigError, InvalidInputError } from '../../core/errors.js'
-import { RefSet } from '../../features/retention/keep.js'
+import { ConfigError } from '../../core/errors.js'
+import { readRefFiles, type RefSet } from '../../features/retention/keep.js'
 import { prune as pruneStore, type PruneOptions, type PruneReport } from '../../features/retention/prune.js'
 import { createVariants } from '../../features/variants/index.js'
 import { connectDatabase, databaseError } from '../database.js'
@@ -12,11 +11,14 @@ import { DURATION_UNITS, formatBytes, parseDuration, parseSize } from '../units.
 
 export const prune: Command = {
   name: 'prune',
-  usage: 'prune [--older-than 90d] [--max-bytes 500G] [--keep-file F]... [--keep-sql Q] [--dry-run [--list F]]',
+  usage: 'prune [--older-than 90d] [--max-bytes 500G] [--keep-file F]... [--keep-file-lenient] [--keep-sql Q] [--dry-run [--list F]]',
   summary: 'delete objects last stored long ago, or the oldest over a budget',
   help: 'Age is the time of the last store: a duplicate store makes an object young again. With both\n' +
     'limits, objects older than --older-than go, then the oldest until at most --max-bytes remain.\n' +
-    '--keep-file F: one ref per line, never deleted (repeatable). --keep-sql QUERY: its first column\n' +
+    '--keep-file F: one ref per line, never deleted (repeatable): a SHA-256 (either case), a key such\n' +
+    'as ab/cd/<sha256>.jpg (any shard depth) or a CID; blank lines and # comments are fine; any other\n' +
+    'line stops the prune before it deletes anything (exit 2), unless --keep-file-lenient skips it.\n' +
+    '--keep-sql QUERY: its first column\n' +
     'holds refs, run on DATABASE_URL (npm install pg), e.g. the hashes of frames with detections.\n' +
     'Sizes are binary (500G = 500 GiB). The variants of a deleted object go with it. An object stored\n' +
     'in the last minute always stays. --dry-run counts what would go; --list F writes it to F, one\n' +
@@ -27,6 +29,7 @@ export const prune: Command = {
     'older-than': { type: 'string' },
     'max-bytes': { type: 'string' },
     'keep-file': { type: 'string', multiple: true },
+    'keep-file-lenient': { type: 'boolean' },
     'keep-sql': { type: 'string' },
     'dry-run': { type: 'boolean' },
     list: { type: 'string' }
@@ -37,7 +40,8 @@ export const prune: Command = {
     if (olderThan === undefined && maxBytes === undefined) throw new UsageError('say what to prune: --older-than, --max-bytes, or both')
     const dryRun = cli.flags['dry-run'] === true
     if (cli.string('list') !== undefined && !dryRun) throw new UsageError('--list writes what a --dry-run would delete')
-    const keep = await keepSet(cli.strings('keep-file'), cli.string('keep-sql'))
+    let skipped: string | undefined
+    const keep = await keepSet(cli.strings('keep-file'), cli.string('keep-sql'), { lenient: cli.flags['keep-file-lenient'] === true, note: text => { skipped = text } })
     const storage = cli.storage()
     let variants
     try {
@@ -57,7 +61,9 @@ export const prune: Command = {
       progress.stop()
       if (list !== undefined) await new Promise(resolve => list.end(resolve))
     }
-    cli.out(summary(report, olderThan !== undefined, maxBytes !== undefined) + (list === undefined ? '' : `\nlisted in ${cli.string('list')}`) + `\n${storeLine(storage)}`, { command: 'prune', ...report, store: storage.location })
+    cli.out(summary(report, olderThan !== undefined, maxBytes !== undefined) + (list === undefined ? '' : `\nlisted in ${cli.string('list')}`) +
+      (skipped === undefined ? '' : `\n${skipped}`) + `\n${storeLine(storage)}`,
+    { command: 'prune', ...report, ...(skipped === undefined ? {} : { keepFileSkipped: skipped }), store: storage.location })
     return report.interrupted ? 130 : 0
   }
 }
@@ -75,15 +81,20 @@ function summary (report: PruneReport, byAge: boolean, byBudget: boolean): strin
   return `${head}\n${kept}${budget}`
 }
 
-/** The refs of every --keep-file and of --keep-sql's first column, in a compact set (millions fit). */
-export async function keepSet (files: string[], sql: string | undefined): Promise<RefSet> {
-  const refs = new RefSet()
-  for (const file of files) {
-    try {
-      for await (const line of createInterface({ input: createReadStream(file), crlfDelay: Infinity })) refs.add(line)
-    } catch (err) {
-      throw InvalidInputError.unreadable(file, err, 'read the keep file')
+/**
+ * The refs of every --keep-file and of --keep-sql's first column, in a compact set (millions fit).
+ * A keep-file line that names no object stops the command before it deletes anything (exit 2),
+ * unless `lenient`: then it is skipped, and said.
+ */
+export async function keepSet (files: string[], sql: string | undefined, options: { lenient?: boolean, note?: (text: string) => void } = {}): Promise<RefSet> {
+  const { set: refs, bad, badLines } = await readRefFiles(files)
+  if (badLines > 0) {
+    const lines = bad.map(b => `\n  ${b.file}:${b.line}: ${JSON.stringify(b.text)}`).join('') + (badLines > bad.length ? `\n  … ${badLines - bad.length} more` : '')
+    if (options.lenient !== true) {
+      throw new UsageError(`${plural(badLines, 'line')} of the keep file name no object (a ref is a SHA-256 in hex, a key such as ` +
+        `ab/cd/<sha256>.jpg, or a CID); nothing was deleted. Fix ${badLines === 1 ? 'it' : 'them'}, or pass --keep-file-lenient to skip such lines:${lines}`)
     }
+    options.note?.(`keep file: ${plural(badLines, 'line')} skipped (they name no object, --keep-file-lenient):${lines}`)
   }
   if (sql !== undefined) {
     const db = await connectDatabase()

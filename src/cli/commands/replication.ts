@@ -2,8 +2,8 @@
 import { ReplicatedStorage } from '../../features/replication/index.js'
 import { minCopiesProblem } from '../../features/replication/evict.js'
 import type { ImageStorage } from '../../core/types.js'
-import { readRefFiles } from '../../features/retention/keep.js'
 import { plural, storeLine, UsageError, type Command, type Context } from '../context.js'
+import { keepSet } from './prune.js'
 import { DURATION_UNITS, formatBytes, parseDuration } from '../units.js'
 
 export function replicated (cli: Context): ReplicatedStorage {
@@ -49,20 +49,20 @@ export async function copyBeforeExit (cli: Context, storage: ImageStorage): Prom
 
 export const evict: Command = {
   name: 'evict',
-  usage: 'evict --older-than 30d [--min-copies N] [--keep-file F]... [--dry-run]',
+  usage: 'evict --older-than 30d [--min-copies N] [--keep-file F]... [--keep-file-lenient] [--dry-run]',
   summary: 'free the primary of old frames the replicas verifiably hold',
   help: 'A primary copy goes only once --min-copies (default 1) replica copies were read back and\n' +
     'hashed in this same run; never the last copy, never one a store renews meanwhile. The frame is\n' +
     'still served (from a replica). --dry-run counts from the listings alone. Exit 1 if some old\n' +
     'frame had too few good replica copies (they are kept and queued to be copied again).\n' +
     `Durations: ${DURATION_UNITS}.`,
-  options: { 'older-than': { type: 'string' }, 'min-copies': { type: 'string' }, 'keep-file': { type: 'string', multiple: true }, 'dry-run': { type: 'boolean' } },
+  options: { 'older-than': { type: 'string' }, 'min-copies': { type: 'string' }, 'keep-file': { type: 'string', multiple: true }, 'keep-file-lenient': { type: 'boolean' }, 'dry-run': { type: 'boolean' } },
   async run (cli) {
     const given = cli.string('older-than')
     if (given === undefined) throw new UsageError('say which primary copies may go: --older-than 30d')
     const olderThan = parseDuration(given, '--older-than')
     const storage = replicated(cli)
-    const keep = await readRefFiles(cli.strings('keep-file'))
+    const keep = await keepSet(cli.strings('keep-file'), undefined, { lenient: cli.flags['keep-file-lenient'] === true, note: text => { cli.note(text) } })
     const minCopies = cli.string('min-copies') === undefined ? undefined : Number(cli.string('min-copies'))
     const names = storage.replicas.map(r => r.name)
     if (minCopies !== undefined && !(Number.isInteger(minCopies) && minCopies >= 1 && minCopies <= names.length)) throw new UsageError(`--min-copies ${cli.string('min-copies')}: ${minCopiesProblem(minCopies, names)}`)

@@ -7,7 +7,7 @@
 import { createReadStream } from 'node:fs'
 import { createInterface } from 'node:readline'
 import { InvalidInputError } from '../../core/errors.js'
-import { asSha256 } from '../../core/ref.js'
+import { asSha256, isCid } from '../../core/ref.js'
 
 export interface KeepCandidate {
   hash: string
@@ -60,14 +60,48 @@ export async function keeper (keep: Keep | undefined): Promise<(object: KeepCand
   return object => set.has(object.hash) || (object.sha256 !== object.hash && set.has(object.sha256))
 }
 
-/** Adds the refs of each file (one per line; blank lines and `#` comments skipped) to `set`. */
-export async function readRefFiles (files: string[], set = new RefSet()): Promise<RefSet> {
+/** A line of a list file that names no object: where, and what it said. */
+export interface BadLine { file: string, line: number, text: string }
+
+/** What a line of a list file names: a SHA-256, another ref (a CID), nothing (blank, `#`), or undefined if it is no ref. */
+export function parseListLine (line: string): { sha256?: string, other?: string } | undefined {
+  const text = line.trim()
+  if (text === '' || text.startsWith('#')) return {}
+  const sha256 = asSha256(text) ?? keyHash(text)
+  if (sha256 !== undefined) return { sha256 }
+  if (isCid(text)) return { other: text }
+  return undefined
+}
+
+/** The hash a key path names in a prefix layout of any depth (`ab/cd/abcd….jpg`, `abcd….jpg`, `abc/abcd….jpg`). */
+function keyHash (text: string): string | undefined {
+  const match = /^((?:[0-9a-fA-F]+\/)*)([0-9a-fA-F]{64})\.jpg$/i.exec(text)
+  if (match === null) return undefined
+  const hash = match[2]!.toLowerCase()
+  return hash.startsWith(match[1]!.replaceAll('/', '').toLowerCase()) ? hash : undefined
+}
+
+/**
+ * Adds the refs of each file (one per line: a SHA-256 in either case, a key path, a CID; blank
+ * lines and `#` comments skipped) to `set`. A line that names no object is returned in `bad`
+ * (the first 10; `badLines` counts them all) and protects nothing: the caller decides whether to go on.
+ */
+export async function readRefFiles (files: string[], set = new RefSet()): Promise<{ set: RefSet, bad: BadLine[], badLines: number }> {
+  const bad: BadLine[] = []
+  let badLines = 0
   for (const file of files) {
+    let number = 0
     try {
-      for await (const line of createInterface({ input: createReadStream(file), crlfDelay: Infinity })) set.add(line)
+      for await (const line of createInterface({ input: createReadStream(file), crlfDelay: Infinity })) {
+        number++
+        const ref = parseListLine(line)
+        if (ref === undefined) {
+          if (badLines++ < 10) bad.push({ file, line: number, text: line.length > 100 ? `${line.slice(0, 100)}…` : line })
+        } else if (ref.sha256 !== undefined || ref.other !== undefined) set.add(ref.sha256 ?? ref.other!)
+      }
     } catch (err) {
       throw InvalidInputError.unreadable(file, err, 'read the keep file')
     }
   }
-  return set
+  return { set, bad, badLines }
 }

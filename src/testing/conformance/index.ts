@@ -16,6 +16,7 @@ import type { ImageStorage } from '../../core/types.js'
 import { testJpeg as makeJpeg, testPng as makePng } from '../images.js'
 import { damageCases } from './damage.js'
 import { listCases } from './list.js'
+import { lostCases } from './lost.js'
 import { readCases } from './read.js'
 import { storeCases } from './store.js'
 
@@ -38,6 +39,11 @@ export interface ConformanceInit {
    * leaves 0 bytes under its name, or its first `keep` bytes. Without it, the damage cases are skipped.
    */
   damage?: (storage: ImageStorage, hash: string, keep: number) => Promise<void>
+  /**
+   * The same store opened with another layout (as a wrong SAI_IMAGE_STORAGE_SHARD_DEPTH would), for
+   * the storm case: a repair through it must change nothing. Without it, that case is skipped.
+   */
+  withLayout?: (storage: ImageStorage, layout: { depth: number, width: number }) => ImageStorage | Promise<ImageStorage>
 }
 
 /** What the cases of one part of the suite are given. */
@@ -95,5 +101,6 @@ export function describeImageStorage (init: ConformanceInit, api: TestApi = glob
     readCases(suite)
     listCases(suite)
     damageCases(suite)
+    lostCases(suite)
   })
 }

@@ -4,6 +4,8 @@ import { createHash } from 'node:crypto'
 import { readdir, readFile, rm, truncate, unlink, utimes, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
+import { PrefixSharding } from '../../../src/core/sharding.js'
+import type { ImageStorage } from '../../../src/core/types.js'
 import { FilesystemDriver } from '../../../src/drivers/fs/index.js'
 import { prune } from '../../../src/features/retention/prune.js'
 import { createReplicatedStorage, type ReplicatedStorage } from '../../../src/features/replication/index.js'
@@ -19,7 +21,14 @@ async function pair (init: { background?: boolean, ack?: 1 | 2, stormLimit?: num
   return { storage, primary, replica }
 }
 
-describeImageStorage({ name: 'ReplicatedStorage (fs to fs)', create: async () => (await pair({ background: true })).storage }, { describe, it, expect })
+/** The same replicated store, its primary and replica opened with another layout setting (a wrong SHARD_DEPTH). */
+function withLayout (storage: ImageStorage, layout: { depth: number, width: number }): ImageStorage {
+  const { primary, replicas } = storage as ReplicatedStorage
+  const wrong = (s: ImageStorage): FilesystemDriver => new FilesystemDriver({ root: s.root!, sharding: new PrefixSharding(layout) })
+  return createReplicatedStorage({ primary: wrong(primary), replicas: replicas.map(r => ({ name: r.name, storage: wrong(r.storage) })), background: false, stateDir: join(primary.root!, '.replication') })
+}
+
+describeImageStorage({ name: 'ReplicatedStorage (fs to fs)', create: async () => (await pair({ background: true })).storage, withLayout }, { describe, it, expect })
 
 describe('replication between two filesystem stores', () => {
   it('a store resolves with its outbox entry durable; a drain copies it, verified, and empties the outbox', async () => {
