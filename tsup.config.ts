@@ -1,34 +1,62 @@
+import { mkdir, writeFile } from 'node:fs/promises'
+import { dirname, join, relative } from 'node:path'
+import type { Plugin } from 'esbuild'
 import { defineConfig } from 'tsup'
 
+/** Each entry point: its file in dist, named for its subpath in package.json "exports" (`index` for `.`). */
 const entry = {
   index: 'src/index.ts',
   'drivers/fs': 'src/drivers/fs/index.ts',
   'drivers/memory': 'src/drivers/memory/index.ts',
-  'drivers/ipfs': 'src/drivers/ipfs/index.ts',
   'drivers/s3': 'src/drivers/s3/index.ts',
-  testing: 'src/testing/index.ts',
+  'drivers/ipfs': 'src/drivers/ipfs/index.ts',
+  replication: 'src/features/replication/index.ts',
+  retention: 'src/features/retention/index.ts',
+  jobs: 'src/features/jobs/index.ts',
   variants: 'src/features/variants/index.ts',
-  replication: 'src/features/replication/index.ts'
+  dashboard: 'src/features/dashboard/backfill.ts',
+  testing: 'src/testing/index.ts'
+}
+
+/**
+ * Writes each entry point's CommonJS file: one line that hands out the entry's namespace of the one
+ * CommonJS bundle (src/commonjs.ts), so a class required from two subpaths is the same class.
+ */
+const commonjsEntries: Plugin = {
+  name: 'commonjs-entries',
+  setup (build) {
+    const out = build.initialOptions.outdir ?? 'dist'
+    build.onEnd(async () => {
+      for (const name of Object.keys(entry)) {
+        const file = join(out, `${name}.cjs`)
+        const subpath = name === 'index' ? '.' : `./${name}`
+        const bundle = relative(dirname(file), join(out, 'commonjs.cjs'))
+        const line = `module.exports = require('${bundle.startsWith('.') ? bundle : `./${bundle}`}')['${subpath}']`
+        await mkdir(dirname(file), { recursive: true })
+        await writeFile(file, `'use strict'\n// sai-image-storage${subpath.slice(1)} for require(): see src/commonjs.ts\n${line}\n`)
+      }
+    })
+  }
 }
 
 // keepNames: class names survive the bundle (`InvalidInputError`, not `_InvalidInputError`), in
 // `err.name` and in stack traces
 export default defineConfig([
-  // ESM: one file per subpath, shared chunks, so each class exists once.
+  // ESM: one file per entry point, shared chunks, so each class exists once.
   { entry, format: 'esm', dts: true, splitting: true, sourcemap: true, target: 'node20', keepNames: true },
-  // CommonJS: one bundle that every subpath but ./testing resolves to (see package.json "exports"),
-  // so each class exists once here too. No splitting: tsup's CJS splitting rewrites the import()
-  // that loads the ESM-only kubo-rpc-client into a require() that Node 20 refuses.
-  // multiformats is ESM-only as well: it is bundled in.
+  // CommonJS: one bundle, and per entry point a one-line file and its types. Not split into chunks
+  // instead: tsup's CJS splitting rewrites the import() that loads the ESM-only kubo-rpc-client
+  // into a require() that Node 20 refuses. multiformats is ESM-only as well: it is bundled in.
   {
-    entry: { index: entry.index, testing: entry.testing },
+    entry: { commonjs: 'src/commonjs.ts' },
     format: 'cjs',
     dts: { entry },
     splitting: false,
     sourcemap: true,
     target: 'node20',
     keepNames: true,
-    noExternal: [/^multiformats/]
+    noExternal: [/^multiformats/],
+    esbuildPlugins: [commonjsEntries]
   },
   // the sai-images command; a young generation of 2 MB semi-spaces (16 by default) keeps a walk of
   // a million objects under 150 MB of RSS, and is as fast (bench/RESULTS-scale.md)

@@ -11,6 +11,13 @@ import { cameraFrame } from '../frames.mjs'
 
 const storage = createImageStorage()
 const STATUS = { ERR_INVALID_INPUT: 400, ERR_TOO_LARGE: 413, ERR_STORAGE_UNAVAILABLE: 503 }
+// what the client is told: what was wrong with its request. Not err.message, which is for the
+// operator and names the server's settings (allowNonImage, SAI_IMAGE_STORAGE_MAX_BYTES...)
+const TOLD = {
+  ERR_INVALID_INPUT: 'not an image: send a JPEG, PNG, WebP, GIF, BMP, TIFF, HEIC or AVIF',
+  ERR_TOO_LARGE: 'the image is too large',
+  ERR_STORAGE_UNAVAILABLE: 'the image store is unavailable: try again later'
+}
 
 /**
  * The image of a request: a multipart field "image", or JSON { "image": base64 or data URL }.
@@ -37,7 +44,7 @@ export function inferenceWrapper (inferenceUrl) {
       const inference = await fetch(inferenceUrl, { method: 'POST', headers: { 'Content-Type': stored.mimeType }, body: bytes })
       reply(inference.status, { ...(await inference.json()), ...toInferenceFields(stored) })
     } catch (err) {
-      if (err instanceof ImageStorageError) return reply(STATUS[err.code] ?? 500, { error: err.code, message: err.message })
+      if (err instanceof ImageStorageError) return reply(STATUS[err.code] ?? 500, { error: err.code, message: TOLD[err.code] ?? 'internal error' })
       reply(500, { error: 'internal error' })
     }
   }

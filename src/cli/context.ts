@@ -3,6 +3,7 @@ import { existsSync } from 'node:fs'
 import type { ParseArgsConfig } from 'node:util'
 import { createImageStorage, DRIVERS, type CreateImageStorageOptions } from '../features/factory/index.js'
 import type { ImageStorage } from '../core/types.js'
+import { withRefPrefixes } from './refs.js'
 
 export type Flags = Record<string, string | boolean | string[] | undefined>
 
@@ -55,7 +56,8 @@ export class Context {
 
   /** The store named by --driver / --root, else by the environment (replicas too: SAI_IMAGE_STORAGE_REPLICAS). */
   storage (): ImageStorage {
-    return this.storageFor(this.string('driver'), this.string('root'), true)
+    // refs may be a unique prefix of 4+ hex digits here, as in git (refs.ts)
+    return withRefPrefixes(this.storageFor(this.string('driver'), this.string('root'), true))
   }
 
   /** A store of its own (no replicas unless `withReplicas`): a migration's source or target. */

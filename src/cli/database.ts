@@ -16,7 +16,7 @@ export async function connectDatabase (url = process.env.DATABASE_URL): Promise<
   try {
     await client.connect()
   } catch (err) {
-    throw serviceUnavailable(err, { service: 'The database', where: where(url), why: (err as Error).message, advice: 'Check DATABASE_URL', secrets: [url, password(url)] })
+    throw serviceUnavailable(err, { service: 'Database', where: where(url), why: (err as Error).message, advice: 'Check DATABASE_URL', secrets: [url, password(url)] })
   }
   return client as unknown as Database
 }
@@ -45,5 +45,5 @@ export function databaseError (err: unknown, hint: string, option = '--table'): 
   if (typeof code !== 'string' || !/^[0-9A-Z]{5}$/.test(code)) return err
   const message = (err as Error).message
   if (code === '42P01' || code === '42703') return new ConfigError(option, `${message}: ${hint}`)
-  return serviceUnavailable(err, { service: 'The database', where: 'DATABASE_URL', why: `it refused: ${message} (SQLSTATE ${code})` })
+  return serviceUnavailable(err, { service: 'Database', where: 'DATABASE_URL', why: `it refused: ${message} (SQLSTATE ${code})` })
 }

@@ -29,6 +29,8 @@ export interface Storm {
   fraction: number
   /** The likely cause, and what to do: for people, in text and JSON alike. */
   cause: string
+  /** True when the repair changed nothing because of it (not forced). */
+  refused: boolean
 }
 
 /** What a pass found, by kind, for the cause. */
@@ -47,7 +49,7 @@ export function stormOf (found: number, objects: number, by: StormFindings, limi
   const fraction = limits.fraction ?? 0.5
   const floor = limits.floor ?? 10
   if (!(found > limit || (found > floor && found > fraction * objects))) return undefined
-  return { found, damaged: found, objects, limit, fraction, cause: causeOf(by) }
+  return { found, damaged: found, objects, limit, fraction, cause: causeOf(by), refused: true }
 }
 
 function causeOf (by: StormFindings): string {

@@ -91,7 +91,7 @@ describe('the filesystem driver\'s logger', () => {
   it('nothing is logged without a logger: a process with the same fault prints nothing', async () => {
     const root = await tempDir('sai-log-silent')
     const script = `
-      import { FilesystemDriver } from ${JSON.stringify(join(ROOT, 'dist/index.js'))}
+      import { FilesystemDriver } from ${JSON.stringify(join(ROOT, 'dist/drivers/fs.js'))}
       import { testJpeg } from ${JSON.stringify(join(ROOT, 'dist/testing.js'))}
       import { execFileSync } from 'node:child_process'
       const storage = new FilesystemDriver({ root: ${JSON.stringify(root)} })

@@ -5,11 +5,10 @@ import { cpSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, s
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
-// @ts-expect-error: test code in plain ESM, without declarations
-import { checkStates, describe as explain, record, REPO, run } from './harness.mjs'
+import { checkStates, describe as explain, liveCuts, record, REPO, run } from './harness.mjs'
 
 const SEED = Number(process.env.SAI_CRASH_SEED ?? 1)
-const STATES = Number(process.env.SAI_CRASH_STATES ?? 320)
+const STATES = Number(process.env.SAI_CRASH_STATES ?? 1200)
 const work = mkdtempSync(join(tmpdir(), 'sai-crash-test-'))
 afterAll(() => { rmSync(work, { recursive: true, force: true }) })
 
@@ -20,7 +19,7 @@ function brokenCopy (name: string, from: string | RegExp, to: string): string {
   cpSync(join(REPO, 'package.json'), join(pkg, 'package.json'))
   symlinkSync(join(REPO, 'node_modules'), join(pkg, 'node_modules'))
   let changed = 0
-  for (const file of readdirSync(join(pkg, 'dist')).filter(f => f.endsWith('.js')).map(f => `dist/${f}`)) {
+  for (const file of readdirSync(join(pkg, 'dist'), { recursive: true }).map(String).filter(f => f.endsWith('.js')).map(f => `dist/${f}`)) {
     const text = readFileSync(join(pkg, file), 'utf8')
     const broken = text.replace(from, to)
     if (broken !== text) {
@@ -35,16 +34,22 @@ function brokenCopy (name: string, from: string | RegExp, to: string): string {
 describe('crash harness', () => {
   it(`finds no violation in ${STATES} crash states of every workload (seed ${SEED})`, async () => {
     const results = await run({ seed: SEED, states: STATES, log: (line: string) => process.stderr.write(line) })
-    const violations = results.flatMap((r: { violations: unknown[] }) => r.violations)
-    const checked = results.reduce((sum: number, r: { checked: number }) => sum + r.checked, 0)
+    const violations = results.flatMap(r => r.violations)
+    const checked = results.reduce((sum, r) => sum + r.checked, 0)
     expect(checked).toBeGreaterThanOrEqual(300)
     expect(violations.map(explain), `seed ${SEED}: rerun with npm run crash -- --seed ${SEED} --states ${STATES}`).toEqual([])
   }, 240_000)
 
+  it('survives live cuts: each workload killed with SIGKILL at a seeded moment, its unsynced changes dropped', async () => {
+    const { checked, violations } = await liveCuts({ seed: SEED, rounds: 3 })
+    expect(checked).toBeGreaterThanOrEqual(40)
+    expect(violations.map(explain), `seed ${SEED}`).toEqual([])
+  }, 120_000)
+
   it('records a directory fsync, a file fsync, an O_DSYNC write and an acknowledgement in order', async () => {
     // the workload is the harness's own `probe`: mkdir, create, write, fsync, fsync of the folder, ack
     const recording = await record('probe', { work: join(work, 'probe') })
-    const ops = recording.ops.map((op: { op: string, name?: string, sync?: boolean, label?: string }) => [op.op, op.name ?? op.label ?? (op.sync === true ? 'sync' : '')].join(' ').trim())
+    const ops = recording.ops.map(op => [op.op, op.name ?? op.label ?? (op.sync === true ? 'sync' : '')].join(' ').trim())
     expect(ops).toEqual(['mkdir d', 'create f', 'write', 'fsync', 'fsyncdir', 'create g', 'write sync', 'fsync', 'ack done'])
   })
 

@@ -2,7 +2,7 @@
 // may leave at each cut point (replay.mjs), runs the recovery on each and checks the invariants
 // (workloads.mjs). See docs/durability.md.
 import { execFileSync, spawn } from 'node:child_process'
-import { existsSync, mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs'
+import { existsSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { ensureCrashfs } from '../infra/crashfs/install.mjs'
@@ -12,6 +12,8 @@ import { parseAcks, workloads } from './workloads.mjs'
 
 const HERE = new URL('.', import.meta.url).pathname
 export const REPO = join(HERE, '../..')
+/** The package the workloads run: this checkout's build, or another's (as the CLI's tests take it). */
+export const PACKAGE = process.env.PACKAGE_UNDER_TEST || REPO
 
 /** Fails, saying what to install, where FUSE cannot mount: never a silent skip. */
 export function requireFuse () {
@@ -43,8 +45,68 @@ async function mount (binary, src, mnt, log) {
   }
 }
 
-/** Runs `name` once through crashfs: the tree before it, and the log of its changes. */
-export async function record (name, { pkg = REPO, work }) {
+/** Runs work.mjs (`args`) on the mount, killed after `killAfterMs` if given. */
+async function runChild (name, args, killAfterMs) {
+  await new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [join(HERE, 'work.mjs'), ...args], { stdio: ['ignore', 'inherit', 'pipe'] })
+    let stderr = ''
+    child.stderr.on('data', chunk => { stderr += chunk })
+    const timer = killAfterMs === undefined ? undefined : setTimeout(() => child.kill('SIGKILL'), killAfterMs)
+    child.on('exit', (code, signal) => {
+      clearTimeout(timer)
+      if (code === 0 || (signal === 'SIGKILL' && killAfterMs !== undefined)) resolve()
+      else reject(new Error(`workload ${name} failed (${code ?? signal}): ${stderr}`))
+    })
+  })
+}
+
+/**
+ * Invariant 6: the recovery itself cut. The recovery (the workload's check: verify --repair and the
+ * reruns) runs through crashfs on the crash state `state`; then at seeded cut points of that run
+ * (`states` of them), the state it leaves is recovered again and checked, with the acknowledgements `acks`.
+ */
+export async function checkRecoveryCuts (name, state, acks, { pkg = PACKAGE, work, seed = 1, states = 20 }) {
+  const binary = ensureCrashfs()
+  const src = join(work, 'rsrc')
+  const mnt = join(work, 'rmnt')
+  mkdirSync(work, { recursive: true })
+  materialize(state, src)
+  mkdirSync(mnt, { recursive: true })
+  const initial = snapshot(src)
+  const acksFile = join(work, 'acks.json')
+  writeFileSync(acksFile, JSON.stringify(acks))
+  const stop = await mount(binary, src, mnt, join(work, 'rlog'))
+  try {
+    await runChild(name, ['--recover', name, mnt, pkg, acksFile])
+  } finally {
+    await stop()
+  }
+  const ops = readLog(join(work, 'rlog'))
+  const lib = await loadLib(pkg)
+  const rnd = random(seed)
+  const cuts = cutPoints(ops)
+  const violations = []
+  let checked = 0
+  for (let i = 0; i < states; i++) {
+    const cut = cuts[Math.floor(rnd() * cuts.length)]
+    const mode = i % 2 === 0 ? 'durable' : 'random'
+    const stateSeed = Math.floor(rnd() * 2 ** 31)
+    const dir = join(work, `rstate-${i}`)
+    materialize(crashState(initial, ops, cut, mode, stateSeed), dir)
+    const found = await workloads[name].check(dir, acks, lib).catch(err => [`recovery failed: ${err.stack ?? err}`])
+    for (const message of found) violations.push({ workload: `${name} (its recovery cut)`, cut, mode, stateSeed, message: `after the recovery was cut and rerun: ${message}`, before: ops[cut - 1], after: ops[cut] })
+    rmSync(dir, { recursive: true, force: true })
+    checked++
+  }
+  rmSync(work, { recursive: true, force: true })
+  return { checked, violations }
+}
+
+/**
+ * Runs `name` once through crashfs: the tree before it, and the log of its changes. With `killAfterMs`
+ * (a live cut), the workload is killed with SIGKILL then, wherever it is.
+ */
+export async function record (name, { pkg = PACKAGE, work, killAfterMs }) {
   const binary = ensureCrashfs()
   requireFuse()
   const src = join(work, 'src')
@@ -55,12 +117,7 @@ export async function record (name, { pkg = REPO, work }) {
   const initial = snapshot(src)
   const stop = await mount(binary, src, mnt, join(work, 'log'))
   try {
-    await new Promise((resolve, reject) => {
-      const child = spawn(process.execPath, [join(HERE, 'work.mjs'), name, mnt, pkg], { stdio: ['ignore', 'inherit', 'pipe'] })
-      let stderr = ''
-      child.stderr.on('data', chunk => { stderr += chunk })
-      child.on('exit', code => code === 0 ? resolve() : reject(new Error(`workload ${name} failed (${code}): ${stderr}`)))
-    })
+    await runChild(name, [name, mnt, pkg], killAfterMs)
   } finally {
     await stop()
   }
@@ -73,7 +130,7 @@ export async function record (name, { pkg = REPO, work }) {
  * by round until the budget is spent. Resolves with what was checked and each violation, with the
  * seed and cut that rebuild its state.
  */
-export async function checkStates (recording, { pkg = REPO, work, seed = 1, states = 100, onState } = {}) {
+export async function checkStates (recording, { pkg = PACKAGE, work, seed = 1, states = 100, onState } = {}) {
   const lib = await loadLib(pkg)
   const { name, initial, ops } = recording
   const cuts = cutPoints(ops)
@@ -103,8 +160,49 @@ export async function checkStates (recording, { pkg = REPO, work, seed = 1, stat
   return { checked, cuts: cuts.length, ops: ops.length, violations }
 }
 
+/**
+ * Live cuts: each workload killed with SIGKILL at a seeded moment while it runs (timed once first),
+ * then the power cut at that moment: the state with only what was durable, and `variants` seeded
+ * states of what the layer held unsynced, each recovered and checked.
+ */
+export async function liveCuts ({ names = Object.keys(workloads).filter(name => !workloads[name].hidden), pkg = PACKAGE, seed = 1, rounds = 4, maxMs = 1500, variants = 3 } = {}) {
+  const root = mkdtempSync(join(tmpdir(), 'sai-crash-live-'))
+  const rnd = random(seed)
+  const lib = await loadLib(pkg)
+  const violations = []
+  let checked = 0
+  try {
+    // how long each workload's process runs here, start-up included: the kills fall within it
+    const took = {}
+    for (const name of names) {
+      const started = Date.now()
+      await record(name, { pkg, work: join(root, `${name}-timing`) })
+      took[name] = Math.min(maxMs, Date.now() - started)
+    }
+    for (let round = 0; round < rounds; round++) {
+      for (const name of names) {
+        const work = join(root, `${name}-${round}`)
+        const killAfterMs = Math.floor(rnd() * took[name])
+        const { initial, ops } = await record(name, { pkg, work, killAfterMs })
+        for (let v = 0; v <= variants; v++) {
+          const stateSeed = Math.floor(rnd() * 2 ** 31)
+          const dir = join(work, `state-${v}`)
+          materialize(crashState(initial, ops, ops.length, v === 0 ? 'durable' : 'random', stateSeed), dir)
+          const found = await workloads[name].check(dir, parseAcks(ops), lib).catch(err => [`recovery failed: ${err.stack ?? err}`])
+          for (const message of found) violations.push({ workload: name, cut: ops.length, mode: `live cut at ${killAfterMs} ms (${ops.length} records), ${v === 0 ? 'durable' : 'random'}`, stateSeed, message, before: ops.at(-1) })
+          checked++
+        }
+        rmSync(work, { recursive: true, force: true })
+      }
+    }
+  } finally {
+    rmSync(root, { recursive: true, force: true })
+  }
+  return { checked, violations }
+}
+
 /** Records each workload and checks `states` states in all, shared among them. */
-export async function run ({ names = Object.keys(workloads).filter(name => !workloads[name].hidden), pkg = REPO, seed = 1, states = 300, log = () => {} } = {}) {
+export async function run ({ names = Object.keys(workloads).filter(name => !workloads[name].hidden), pkg = PACKAGE, seed = 1, states = 300, recoveryShare = 0.2, log = () => {} } = {}) {
   const root = mkdtempSync(join(tmpdir(), 'sai-crash-'))
   const results = []
   try {
@@ -112,8 +210,21 @@ export async function run ({ names = Object.keys(workloads).filter(name => !work
       const work = join(root, name)
       const recording = await record(name, { pkg, work })
       const share = Math.floor(states / names.length) + (i < states % names.length ? 1 : 0)
-      const result = await checkStates(recording, { pkg, work, seed: seed + i, states: share })
-      log(`${name}: ${recording.ops.length} records, ${result.cuts} cut points, ${result.checked} states, ${result.violations.length} violations\n`)
+      const result = await checkStates(recording, { pkg, work, seed: seed + i, states: share - Math.floor(share * recoveryShare) })
+      // the rest of the share: the recovery itself cut, from the durable state at seeded cut points
+      const rnd = random(seed + 1000 + i)
+      const cuts = cutPoints(recording.ops)
+      result.recoveryStates = 0
+      for (let n = 0; result.checked < share && n < 100; n++) {
+        const cut = cuts[Math.floor(rnd() * cuts.length)]
+        const state = crashState(recording.initial, recording.ops, cut, 'durable')
+        const acks = parseAcks(recording.ops.slice(0, cut))
+        const again = await checkRecoveryCuts(name, state, acks, { pkg, work: join(work, `recovery-${n}`), seed: seed + n, states: Math.min(25, share - result.checked) })
+        result.checked += again.checked
+        result.recoveryStates += again.checked
+        result.violations.push(...again.violations)
+      }
+      log(`${name}: ${recording.ops.length} records, ${result.cuts} cut points, ${result.checked} states (${result.recoveryStates} after a cut recovery), ${result.violations.length} violations\n`)
       results.push({ name, ...result })
     }
   } finally {

@@ -1,12 +1,20 @@
 // The workload's process: `node work.mjs <workload> <mount> <package dir>`. Each acknowledgement is a
 // lookup of `.crashfs-ack-<label>` in the mount, which crashfs records in order with the changes
 // before it answers: the ack is in the log before the workload goes on.
-import { statSync } from 'node:fs'
+import { readFileSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import { loadLib } from './lib.mjs'
 import { workloads } from './workloads.mjs'
 
+// `--recover <workload> <mount> <package dir> <acks.json>`: the workload's recovery and checks, run on
+// the mount so that the recovery itself can be cut (harness.mjs, checkRecoveryCuts)
+if (process.argv[2] === '--recover') {
+  const [name, mnt, pkg, acks] = process.argv.slice(3)
+  await workloads[name].check(mnt, JSON.parse(readFileSync(acks, 'utf8')), await loadLib(pkg))
+  process.exit(0)
+}
 const [name, mnt, pkg] = process.argv.slice(2)
+process.env.CRASH_PACKAGE = pkg // for a workload's other processes
 const lib = await loadLib(pkg)
 const ack = (kind, sha = undefined, at = undefined) => {
   const label = [kind, sha, at].filter(part => part !== undefined).join('.')

@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process'
-import { writeFile } from 'node:fs/promises'
+import { copyFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { beforeAll, describe, expect, it } from 'vitest'
 import { consumerApp, ROOT } from '../infra/helpers/consumer.js'
@@ -7,7 +7,7 @@ import { consumerApp, ROOT } from '../infra/helpers/consumer.js'
 describe('consumers of the built package', () => {
   let app: string
   beforeAll(async () => {
-    app = await consumerApp(['consumer.cjs', 'consumer.mjs', 'node10.ts'])
+    app = await consumerApp(['consumer.cjs', 'consumer.mjs'])
   })
 
   it('a CommonJS script requires it, stores and fetches', async () => {
@@ -20,21 +20,33 @@ describe('consumers of the built package', () => {
     expect(JSON.parse(out)).toMatchObject({ ok: true })
   })
 
-  it('TypeScript with moduleResolution "node" type-checks against the built declarations', async () => {
-    await writeFile(join(app, 'tsconfig.json'), JSON.stringify({
-      compilerOptions: { module: 'commonjs', moduleResolution: 'node', target: 'ES2022', strict: true, noEmit: true, types: ['node'], typeRoots: [join(ROOT, 'node_modules/@types')] },
-      files: ['node10.ts']
+  it.each(Object.keys(RESOLUTIONS))('TypeScript with moduleResolution "%s" type-checks every entry point against the built declarations', async resolution => {
+    const { options, files } = RESOLUTIONS[resolution]!
+    const dir = await consumerApp(['types.ts'])
+    for (const file of files) await copyFile(join(dir, 'types.ts'), join(dir, file))
+    await writeFile(join(dir, 'tsconfig.json'), JSON.stringify({
+      compilerOptions: { ...options, target: 'ES2022', strict: true, noEmit: true, types: ['node'], typeRoots: [join(ROOT, 'node_modules/@types')] },
+      files
     }))
-    execFileSync(process.execPath, [join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', app], { cwd: app, encoding: 'utf8' })
+    expect(tsc(dir)).toBe('')
     // and the check can fail: a type error in the consumer is reported
-    await writeFile(join(app, 'node10.ts'), "import { createImageStorage } from 'sai-image-storage'\nexport const n: number = createImageStorage()\n")
-    const failed = (() => {
-      try {
-        execFileSync(process.execPath, [join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', app], { cwd: app, encoding: 'utf8' })
-      } catch (err) {
-        return (err as { stdout: string }).stdout
-      }
-    })()
-    expect(failed).toContain('error TS2322')
+    await writeFile(join(dir, files[0]!), "import { createImageStorage } from 'sai-image-storage'\nexport const n: number = createImageStorage()\n")
+    expect(tsc(dir)).toContain('error TS2322')
   })
 })
+
+/** Each resolution TypeScript offers, and the files checked with it (node16: a CommonJS and an ES module). */
+const RESOLUTIONS: Record<string, { options: Record<string, string>, files: string[] }> = {
+  node: { options: { module: 'commonjs', moduleResolution: 'node' }, files: ['types.ts'] },
+  node16: { options: { module: 'node16', moduleResolution: 'node16' }, files: ['types.cts', 'types.mts'] },
+  bundler: { options: { module: 'esnext', moduleResolution: 'bundler' }, files: ['types.ts'] }
+}
+
+/** tsc's report on the project in `dir`: '' when it type-checks. */
+function tsc (dir: string): string {
+  try {
+    return execFileSync(process.execPath, [join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', dir], { cwd: dir, encoding: 'utf8' })
+  } catch (err) {
+    return (err as { stdout: string }).stdout
+  }
+}

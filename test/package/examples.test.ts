@@ -47,7 +47,9 @@ describe('the examples run against the real filesystem driver', () => {
     for (const name of ['multipart', 'base64', 'data URL']) {
       expect(answers[name]).toMatchObject({ status: 200, model: 'stand-in', image_hash: answers.multipart.image_hash, image_path: storage.pathOf(answers.multipart.image_hash) })
     }
-    expect(answers['not an image']).toMatchObject({ status: 400, error: 'ERR_INVALID_INPUT' })
+    expect(answers['not an image']).toMatchObject({ status: 400, error: 'ERR_INVALID_INPUT', message: expect.stringMatching(/^not an image: send a JPEG/) })
+    // the client is told what was wrong with its request, never the server's settings (issue 34)
+    expect(JSON.stringify(answers['not an image'])).not.toMatch(/SAI_|allowNonImage|option/)
     // a JSON object is never taken for { path }: the server's own files are not read
     for (const name of ['a path instead of an image', 'malformed JSON']) expect(answers[name]).toEqual({ status: 400, error: expect.stringMatching(/^send the image as multipart/) })
     const stored = await storage.fetch(answers.multipart.image_hash)

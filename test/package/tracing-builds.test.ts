@@ -24,8 +24,10 @@ import { createRequire } from 'node:module'
 import { mkdtempSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-const esm = await import('sai-image-storage')
-const cjs = createRequire(import.meta.url)('sai-image-storage')
+const require = createRequire(import.meta.url)
+const entries = ['sai-image-storage', 'sai-image-storage/drivers/memory', 'sai-image-storage/drivers/fs']
+const esm = Object.assign({}, ...await Promise.all(entries.map(async entry => await import(entry))))
+const cjs = Object.assign({}, ...entries.map(entry => require(entry)))
 const { testJpeg } = await import('sai-image-storage/testing')
 const names = Object.values(esm.TRACING_CHANNELS)
 const kinds = ['start', 'end', 'asyncStart', 'asyncEnd', 'error']

@@ -8,20 +8,22 @@ import { failing, replicated } from './replication.js'
 
 export const replicate: Command = {
   name: 'replicate',
-  usage: 'replicate [--watch [--reconcile-every 24h] [--watch-every 5s] [--metrics-port N | --metrics-address host:port]] [--no-reconcile] | replicate --health',
+  usage: 'replicate [--watch [--reconcile-every 24h] [--watch-every 5s] [--metrics-port N | --metrics-address host:port]] [--no-reconcile] [--wait] | replicate --health',
   summary: 'copy what the outbox holds to the replicas, then reconcile',
   help: 'Drains the outbox (every store records there what remains to copy), then reconciles: the\n' +
     'listings of every copy compared, what a replica lacks queued and copied (no request per\n' +
     'object). --watch keeps doing it as a service (see examples/systemd), reconciling at start and\n' +
     'every --reconcile-every, and finds within --watch-every (5 s) the frames other processes put\n' +
     'into the primary (storage.py, rsync, a rename), which no outbox names. Ctrl-C stops it (exit\n' +
-    '130), SIGTERM too (exit 0: a service stopped as asked). Exit 1 if something is left.\n' +
+    '130), SIGTERM too (exit 0: a service stopped as asked). Exit 1 if something is left, or a frame\n' +
+    'is lost. One copier at a time: while another (a --watch service) holds the lock, exit 75 and say\n' +
+    'which process, or with --wait wait for it.\n' +
     '--health answers for a monitor: exit 0 if the watcher passed within 3 --watch-every, else 1.\n' +
     '--metrics-port N serves Prometheus metrics at http://127.0.0.1:N/metrics (loopback only);\n' +
     '--metrics-address host:port listens elsewhere (0.0.0.0:9465). Needs prom-client; see\n' +
     'docs/observability.md and examples/grafana.\n' +
     `Durations: ${DURATION_UNITS}.`,
-  options: { watch: { type: 'boolean' }, 'reconcile-every': { type: 'string' }, 'no-reconcile': { type: 'boolean' }, 'watch-every': { type: 'string' }, health: { type: 'boolean' }, ...METRICS_OPTIONS },
+  options: { watch: { type: 'boolean' }, 'reconcile-every': { type: 'string' }, 'no-reconcile': { type: 'boolean' }, 'watch-every': { type: 'string' }, health: { type: 'boolean' }, wait: { type: 'boolean' }, ...METRICS_OPTIONS },
   async run (cli) {
     const every = parseDuration(cli.string('reconcile-every') ?? '24h', '--reconcile-every')
     const storage = replicated(cli)
@@ -38,15 +40,27 @@ export const replicate: Command = {
     watcher?.start()
     let lastReconcile = 0
     let copied = 0
+    let lost = 0
     for (;;) {
       const drained = await storage.drain({ signal: stop })
       copied += drained.copied
+      if (drained.busy && cli.flags.wait === true && !stop.aborted) {
+        await sleep(1000, undefined, { signal: stop }).catch(() => {})
+        continue
+      }
+      if (drained.busy && cli.flags.watch !== true) {
+        await watcher?.stop()
+        await metrics?.close()
+        return busy(cli, storage, drained.heldBy)
+      }
       if (reconciling && Date.now() - lastReconcile >= every && !stop.aborted) {
         const started = Date.now()
         const report = await storage.reconcile({ signal: stop })
         lastReconcile = Date.now()
         await metrics?.reconciled(lastReconcile - started, stop)
-        cli.note(`reconcile: ${report.primary} on the primary; ${report.replicas.map(r => `${r.name}: ${r.missing + r.mismatched} queued, ${r.evicted} evicted, ${r.extra} extra`).join('; ')}`)
+        lost = report.lost
+        cli.note(`reconcile: ${report.primary} on the primary; ${report.replicas.map(r => `${r.name}: ${r.missing + r.mismatched} queued, ${r.evicted} evicted, ${r.extra} extra`).join('; ')}` +
+          (report.lost === 0 ? '' : `; ${plural(report.lost, 'frame')} LOST (evicted, and no replica holds a copy: see sai-images verify)`))
         copied += (await storage.drain({ signal: stop })).copied
       }
       if (cli.flags.watch !== true || stop.aborted) break
@@ -58,10 +72,21 @@ export const replicate: Command = {
     const pending = status.replicas.reduce((sum, r) => sum + r.pending, 0)
     cli.out(`replicate ${stop.aborted ? 'stopped' : 'complete'}: ${plural(copied, 'copy', 'copies')} made, ${pending} pending` +
       status.replicas.map(r => `\n  ${r.name}: ${r.pending} pending${failing(r, ', ')}`).join('') +
-      `\n${storeLine(storage)}`, { command: 'replicate', copied, pending, status, store: storage.location })
+      (lost === 0 ? '' : `\n${plural(lost, 'frame')} LOST: evicted from the primary and on no replica; run sai-images verify, restore from a backup`) +
+      `\n${storeLine(storage)}`, { command: 'replicate', copied, pending, lost, status, store: storage.location })
     if (stop.aborted) return terminated ? 0 : 130
-    return pending > 0 ? 1 : 0
+    return pending > 0 || lost > 0 ? 1 : 0
   }
+}
+
+/** Another copier holds the lock: say which, and what to do; exit 75 (EX_TEMPFAIL: try again later). */
+function busy (cli: Context, storage: ReplicatedStorage, heldBy: number | undefined): number {
+  const who = heldBy === undefined ? 'another process' : `process ${heldBy}`
+  const pending = storage.status().replicas.reduce((sum, r) => sum + r.pending, 0)
+  cli.out(`replicate: nothing copied here: ${who} holds the copier's lock and is copying now (${pending} pending); ` +
+    'run again later, or with --wait to wait for it\n' + storeLine(storage),
+  { command: 'replicate', copied: 0, pending, busy: true, heldBy, store: storage.location })
+  return 75
 }
 
 /** `replicate --health`: the watcher's last pass, for a monitor (exit 0 recent, 1 stale or none). */

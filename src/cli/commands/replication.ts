@@ -1,5 +1,6 @@
-/** Replication's commands: whereis, status, evict (replicate, the service: replicate.ts). */
-import { countUnseen, ReplicatedStorage, type Unseen } from '../../features/replication/index.js'
+/** Replication's commands: whereis, evict (replicate, the service: replicate.ts; status: status.ts). */
+import { ReplicatedStorage } from '../../features/replication/index.js'
+import { minCopiesProblem } from '../../features/replication/evict.js'
 import type { ImageStorage } from '../../core/types.js'
 import { readRefFiles } from '../../features/retention/keep.js'
 import { plural, storeLine, UsageError, type Command, type Context } from '../context.js'
@@ -31,31 +32,6 @@ export const whereis: Command = {
   }
 }
 
-export const status: Command = {
-  name: 'status',
-  usage: 'status',
-  summary: 'replication: the backlog, the last reconcile, heals',
-  async run (cli) {
-    const storage = replicated(cli)
-    const s = storage.status()
-    const unseen = await countUnseen(storage)
-    cli.out(s.replicas.map(r => `${r.name}: ${r.pending} pending${r.oldestPendingAt === undefined ? '' : ` (oldest since ${r.oldestPendingAt.toISOString()})`}` +
-      `${failing(r, '; ')}`).join('\n') + unseenLines(unseen) +
-      `\nlast reconcile: ${s.lastReconcileAt?.toISOString() ?? 'never'}${s.belowWantedCopies === undefined ? '' : `; ${plural(s.belowWantedCopies, 'object')} below the wanted copies then`}` +
-      `\nheals: ${s.heals.healed}${s.heals.lastAt === undefined ? '' : ` (last ${s.heals.lastAt.toISOString()})`}\n${storeLine(storage)}`, { ...s, unseen: unseen ?? null, store: storage.location })
-    return 0
-  }
-}
-
-/** Frames other writers put on the primary that no outbox names yet, and the watcher's state. */
-function unseenLines (unseen: Unseen | undefined): string {
-  if (unseen === undefined) return ''
-  const { watcher } = unseen
-  return `\nnot yet queued: ${plural(unseen.frames, 'frame')} on the primary from other writers, in folders changed ` +
-    `${unseen.since === undefined ? 'ever (no watcher pass or reconcile yet)' : `since ${unseen.since.toISOString()}`} (counted ${unseen.at.toISOString()})` +
-    `\nwatcher: ${watcher === undefined ? 'never ran here (replicate --watch)' : `${watcher.live ? 'live' : 'STALE'}, last pass ${watcher.at.toISOString()}`}`
-}
-
 export const evict: Command = {
   name: 'evict',
   usage: 'evict --older-than 30d [--min-copies N] [--keep-file F]... [--dry-run]',
@@ -72,7 +48,10 @@ export const evict: Command = {
     const olderThan = parseDuration(given, '--older-than')
     const storage = replicated(cli)
     const keep = await readRefFiles(cli.strings('keep-file'))
-    const report = await storage.evict({ olderThan, minCopies: cli.string('min-copies') === undefined ? undefined : Number(cli.string('min-copies')), keep, dryRun: cli.flags['dry-run'] === true, concurrency: cli.concurrency(), signal: cli.stopSignal() })
+    const minCopies = cli.string('min-copies') === undefined ? undefined : Number(cli.string('min-copies'))
+    const names = storage.replicas.map(r => r.name)
+    if (minCopies !== undefined && !(Number.isInteger(minCopies) && minCopies >= 1 && minCopies <= names.length)) throw new UsageError(`--min-copies ${cli.string('min-copies')}: ${minCopiesProblem(minCopies, names)}`)
+    const report = await storage.evict({ olderThan, minCopies, keep, dryRun: cli.flags['dry-run'] === true, concurrency: cli.concurrency(), signal: cli.stopSignal() })
     const head = report.dryRun
       ? `dry run: would evict ${plural(report.wouldEvict ?? 0, 'primary copy', 'primary copies')} of ${report.examined}, freeing ${formatBytes(report.wouldFree ?? 0)}; nothing was deleted`
       : `evict ${report.interrupted ? 'interrupted' : 'complete'}: ${plural(report.evicted, 'primary copy', 'primary copies')} evicted of ${report.examined}, freed ${formatBytes(report.bytesFreed)}`

@@ -1,7 +1,7 @@
 import { readFile, rm, writeFile, rename } from 'node:fs/promises'
 import { ConfigError } from '../../core/errors.js'
 import type { ImageStorage } from '../../core/types.js'
-import { mergeReports, type VerifyReport } from '../../core/verify-report.js'
+import { inSubset, mergeReports, type VerifyReport } from '../../core/verify-report.js'
 import { createVariants } from '../../features/variants/index.js'
 import { Progress } from '../progress.js'
 import { missingRootLine, plural, storeLine, UsageError, type Command } from '../context.js'
@@ -33,7 +33,10 @@ export const verify: Command = {
     const checkpoint = cli.string('checkpoint')
     if (cli.flags.resume === true && checkpoint === undefined) throw new UsageError('--resume needs --checkpoint F')
     const after = cli.flags.resume === true ? await readCheckpoint(checkpoint!) : undefined
+    const stop = cli.stopSignal()
     const progress = new Progress('verify', 0, cli.progress)
+    // the objects to check, counted beside the check (names only): the bar's total and its ETA
+    progress.countTotal(() => storage.list({ after, signal: stop }), entry => entry.sha256 === undefined || inSubset(entry.sha256, subset))
     let saved = Date.now()
     let report: VerifyReport
     try {
@@ -43,7 +46,7 @@ export const verify: Command = {
         after,
         force: cli.flags.force === true,
         concurrency: cli.flags.concurrency === undefined ? undefined : cli.concurrency(),
-        signal: cli.stopSignal(),
+        signal: stop,
         onProgress: p => {
           progress.set(p.checked)
           if (checkpoint !== undefined && p.lastDone !== undefined && Date.now() - saved > 1000) {
@@ -65,7 +68,7 @@ export const verify: Command = {
     const empty = missingRoot ? `\n${missingRootLine(cli)}` : ''
     const quarantine = report.quarantine === undefined || report.quarantine.objects === 0 ? '' : `\nquarantine: ${plural(report.quarantine.objects, 'object')}, ${formatBytes(report.quarantine.bytes)} (sai-images quarantine lists them)`
     const problems = Object.values(total.counts).reduce((a, b) => a + b, 0)
-    const storm = total.storm === undefined ? '' : total.repaired && total.restored + total.quarantined === 0
+    const storm = total.storm === undefined ? '' : total.storm.refused
       ? `\nREPAIR REFUSED, nothing was changed: it would have acted on ${total.storm.found} of ${total.storm.objects} objects ` +
         `(the limit: ${total.storm.limit}, or ${total.storm.fraction * 100}% of the store). ${total.storm.cause}`
       : `\nrepaired although it acted on ${total.storm.found} of ${total.storm.objects} objects (--force)`

@@ -154,6 +154,8 @@ function renew (fd: number, stats: Stats): boolean {
 
 /** When the object was first stored: its birth time where the filesystem keeps one, else its mtime. */
 export function firstStored (stats: Stats): Date {
+  // Never the mtime when a birth time exists, even for a copy that kept an older mtime (migrate):
+  // a renewal moves the mtime, and the first store must not move with it.
   return stats.birthtimeMs > 0 ? stats.birthtime : stats.mtime
 }
 

@@ -67,7 +67,8 @@ export class FilesystemDriver implements ImageStorage {
     this.root = resolve(init.root ?? DEFAULT_ROOT)
     this.sharding = init.sharding ?? new PrefixSharding()
     this.fsync = init.fsync ?? true
-    this.watched = new StoreRoot(this.root, init.createRoot ?? true, { root: this.setting('root'), createRoot: this.setting('createRoot') })
+    const notCreatedBecause = init.notCreatedBecause ?? `${this.setting('createRoot')} is false`
+    this.watched = new StoreRoot(this.root, init.createRoot ?? true, { root: this.setting('root'), notCreatedBecause })
     this.background = new Background(init.logger)
     this.layout = new StoreLayout(this.root, this.sharding, this.setting('sharding'))
     const dirs = new StoreDirs(this.watched, { dirMode: init.dirMode, fsync: this.fsync, layout: this.layout })
@@ -235,5 +236,6 @@ export class FilesystemDriver implements ImageStorage {
   }
 }
 
-export type { VerifyOptions, VerifyReport } from '../../core/verify-report.js'
-export { PrefixSharding, type ShardingStrategy } from '../../core/sharding.js'
+export type { Finding, FindingAction, FindingReason, VerifyOptions, VerifyReport } from '../../core/verify-report.js'
+export type { Quarantine, QuarantineEntry, RestoreOptions } from '../../core/types.js'
+export { PrefixSharding, OBJECT_EXTENSION, type PrefixShardingInit, type ShardingStrategy } from '../../core/sharding.js'

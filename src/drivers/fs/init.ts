@@ -18,6 +18,11 @@ export interface FilesystemDriverInit extends LimitsInit {
   fsync?: boolean
   /** Default true. False: a missing root is `ERR_STORAGE_UNAVAILABLE` (a mount that is not there). */
   createRoot?: boolean
+  /**
+   * Why a missing root is not created, for that message, where `createRoot: false` is no setting of
+   * the user's (an fs replica's root). Default: "{the createRoot setting} is false".
+   */
+  notCreatedBecause?: string
   /** Told of background failures (a temp file that could not be removed); silent without one. */
   logger?: Logger
 }

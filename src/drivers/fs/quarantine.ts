@@ -5,7 +5,7 @@
  */
 import { createHash } from 'node:crypto'
 import { createReadStream, readdirSync, statSync } from 'node:fs'
-import { link, mkdir, rename, unlink } from 'node:fs/promises'
+import { link, rename, unlink } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
 import { fsyncDir } from '../../core/durable-files.js'
 import { IntegrityError, isMissing } from '../../core/errors.js'
@@ -34,7 +34,8 @@ export class FilesystemQuarantine implements Quarantine {
 
   /** Moves the file at `path` (the object of `sha256`, or a misnamed file, whose `originalKey` its entry keeps) here. */
   async take (path: string, sha256: string, reason: string, originalKey?: string): Promise<string> {
-    await mkdir(this.dir, { recursive: true })
+    // made with its name durable (dirs.make): a rename into a folder a power cut loses loses the object
+    await this.dirs.make(this.dir, this.root)
     const target = join(this.dir, quarantineName(sha256, reason, Date.now(), originalKey))
     await rename(path, target)
     if (this.fsync) await Promise.all([fsyncDir(this.dir), fsyncDir(dirname(path))])
@@ -68,7 +69,7 @@ export class FilesystemQuarantine implements Quarantine {
     }
     try {
       if (entry.originalKey !== undefined) {
-        await mkdir(dirname(target), { recursive: true })
+        await this.dirs.make(dirname(target), this.root) // its names durable, as take's
         await link(entry.path, target)
       } else await this.dirs.inShardDir(target, async () => { await link(entry.path, target) })
     } catch (err) {

@@ -12,9 +12,10 @@ export class StoreRoot {
 
   /**
    * `creatable`: a missing root is the library's to make (until it has been seen once).
-   * `names`: how messages name the root and createRoot settings (`--root`, `SAI_IMAGE_STORAGE_PATH`...).
+   * `names`: how messages name the root setting (`--root`, `SAI_IMAGE_STORAGE_PATH`...), and why a
+   * missing root is not created (`SAI_IMAGE_STORAGE_CREATE_ROOT is false`).
    */
-  constructor (readonly path: string, private readonly creatable: boolean, private readonly names: { root: string, createRoot: string }) {}
+  constructor (readonly path: string, private readonly creatable: boolean, private readonly names: { root: string, notCreatedBecause: string }) {}
 
   /**
    * True if the root is there and is the directory seen before; false if it is missing and the
@@ -26,7 +27,7 @@ export class StoreRoot {
       stats = statSync(this.path) // microseconds: a miss, or a new shard directory, costs no round trip
     } catch (err) {
       if (isMissing(err) && this.creatable && this.identity === undefined) return false
-      if (isMissing(err)) throw this.unavailable(this.identity === undefined ? `does not exist (${this.names.createRoot} is false: is the array mounted?)` : 'has disappeared (unmounted?)', err)
+      if (isMissing(err)) throw this.unavailable(this.identity === undefined ? `does not exist (${this.names.notCreatedBecause}: is the array mounted?)` : 'has disappeared (unmounted?)', err)
       throw StorageUnavailableError.fromSystemError(err as NodeJS.ErrnoException, this.path, this.names.root)
     }
     if (!stats.isDirectory()) throw this.unavailable('is not a directory')

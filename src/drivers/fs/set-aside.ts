@@ -25,6 +25,9 @@ export async function deleteIfNotRenewed (root: string, path: string, sha256: st
   const aside = join(root, SPECIAL_DIRS.pruning, `${sha256}.${randomUUID()}`)
   if (!made.has(root)) {
     await mkdir(join(root, SPECIAL_DIRS.pruning), { recursive: true })
+    // its name durable before an object moves in: else a power cut may keep the move and lose the
+    // folder, and with it a renewed object the prune was putting back (found by test/crash)
+    if (fsync) await fsyncDir(root)
     made.add(root)
   }
   try {

@@ -40,6 +40,7 @@ export { DEFAULT_IPFS_API_URL, DEFAULT_IPFS_TIMEOUT_MS, type IpfsDriverInit } fr
 export type { NodeDurability } from './durability.js'
 export type { ReindexReport } from '../../core/types.js'
 export { parseIpfsRef } from './ref.js'
+export { sha256ToCid } from '../../core/ref.js'
 
 export class IpfsDriver implements ImageStorage {
   readonly driver = 'ipfs'

@@ -15,6 +15,7 @@ import { PrefixSharding } from '../../core/sharding.js'
 import { canonicalCid } from './cid.js'
 import type { Answer, KuboConnection } from './client.js'
 import { FLUSH_LIMIT, MISSING, NO_PARENT, PARENT_RACE, TAKEN } from './messages.js'
+import { propagate } from './propagation.js'
 
 export const DEFAULT_INDEX_PATH = '/sai-images'
 /** The identity CID of no bytes: a marker's target, resolved without any block. */
@@ -58,7 +59,8 @@ export class MfsIndex {
   async renew (sha256: string, at: number, signal?: AbortSignal): Promise<void> {
     let flush = false
     for (let attempt = 1; ; attempt++) {
-      const answer = await this.rpc.send('files/cp', { arg: [`/ipfs/${NOTHING}`, `${this.entryOf(sha256)}.${at}`], parents: true, flush }, { signal })
+      const params = { arg: [`/ipfs/${NOTHING}`, `${this.entryOf(sha256)}.${at}`], parents: true, flush }
+      const answer = flush ? await propagate(this.rpc, 'files/cp', params, signal) : await this.rpc.send('files/cp', params, { signal })
       const refusal = answer.refusal
       if (refusal === undefined) {
         this.ok(answer)
@@ -78,7 +80,8 @@ export class MfsIndex {
   async claim (sha256: string, cid: string, signal?: AbortSignal): Promise<'created' | 'taken'> {
     let flush = false
     for (let attempt = 1; ; attempt++) {
-      const answer = await this.rpc.send('files/cp', { arg: [`/ipfs/${cid}`, this.entryOf(sha256)], flush }, { signal })
+      const params = { arg: [`/ipfs/${cid}`, this.entryOf(sha256)], flush }
+      const answer = flush ? await propagate(this.rpc, 'files/cp', params, signal) : await this.rpc.send('files/cp', params, { signal })
       if (answer.refusal === undefined) {
         this.ok(answer)
         return 'created'
@@ -97,7 +100,7 @@ export class MfsIndex {
    * `files/cp` flushes twice (the file, then its folder).
    */
   async flush (sha256: string, signal?: AbortSignal): Promise<void> {
-    this.rpc.ok(await this.rpc.send('files/flush', { arg: this.shardOf(sha256) }, { signal }))
+    this.rpc.ok(await propagate(this.rpc, 'files/flush', { arg: this.shardOf(sha256) }, signal))
   }
 
   /** The names in the shard folder of `sha256` (no block of any object is read). */
@@ -131,9 +134,9 @@ export class MfsIndex {
     return ours.includes(sha256) && !failed.has(sha256)
   }
 
-  /** Drops the markers of `sha256` older than `at`. */
+  /** Drops the markers of `sha256` older than `at`, but the first (the first store's, `stat().storedAt`). */
   async dropMarkersBefore (sha256: string, at: number, signal?: AbortSignal): Promise<void> {
-    const old = markersOf(await this.names(sha256, signal), sha256).filter(time => time < at)
+    const old = markersOf(await this.names(sha256, signal), sha256).slice(1).filter(time => time < at)
     if (old.length > 0) await this.rm(old.map(time => `${sha256}.${time}`), signal)
   }
 
@@ -143,7 +146,7 @@ export class MfsIndex {
    */
   async makeShard (sha256: string, signal?: AbortSignal): Promise<void> {
     for (let attempt = 1; ; attempt++) {
-      const answer = await this.rpc.send('files/mkdir', { arg: this.shardOf(sha256), parents: true }, { signal })
+      const answer = await propagate(this.rpc, 'files/mkdir', { arg: this.shardOf(sha256), parents: true }, signal) // flushed
       if (answer.refusal === undefined) {
         this.rpc.ok(answer)
         return
@@ -162,7 +165,7 @@ export class MfsIndex {
   /** `files/rm` of names in one shard folder (always flushed: Kubo refuses `flush=false` here): the names that were not there. */
   private async rm (names: string[], signal?: AbortSignal): Promise<Set<string>> {
     const shard = this.shardOf(names[0]!.slice(0, 64))
-    const answer = await this.rpc.send('files/rm', { arg: names.map(name => `${shard}/${name}`) }, { signal })
+    const answer = await propagate(this.rpc, 'files/rm', { arg: names.map(name => `${shard}/${name}`) }, signal)
     if (answer.refusal !== undefined) this.rpc.ok(answer)
     // Kubo answers 200 with one JSON string per path it could not remove, and a trailer
     const failed = new Set<string>()

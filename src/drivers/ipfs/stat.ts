@@ -1,7 +1,7 @@
 /** What `stat` tells of a pinned object whose SHA-256 is known: its size, type and last store, in one round of calls. */
 import { createHash } from 'node:crypto'
 import type { KuboConnection } from './client.js'
-import type { MfsIndex } from './mfs-index.js'
+import { markersOf, type MfsIndex } from './mfs-index.js'
 import { SNIFF_BYTES, sniffImageType, UNKNOWN_MIME_TYPE } from '../../core/mime.js'
 import type { Pins } from './pins.js'
 
@@ -11,7 +11,7 @@ export function statOfBytes (bytes: Buffer): { sha256: string, size: number, mim
 }
 
 /** Undefined when it is not pinned (not stored). */
-export async function statIndexed (rpc: KuboConnection, pins: Pins, index: MfsIndex, cid: string, sha256: string, signal?: AbortSignal): Promise<{ size: number, mimeType: string, lastStoredAt?: Date } | undefined> {
+export async function statIndexed (rpc: KuboConnection, pins: Pins, index: MfsIndex, cid: string, sha256: string, signal?: AbortSignal): Promise<{ size: number, mimeType: string, storedAt?: Date, lastStoredAt?: Date } | undefined> {
   // offline: a pinned object's blocks are local, and an unpinned one is not looked for on the network
   const [pinned, stat, head, names] = await Promise.all([
     pins.has(cid, signal),
@@ -22,5 +22,7 @@ export async function statIndexed (rpc: KuboConnection, pins: Pins, index: MfsIn
   if (!pinned) return undefined
   const size = Number(rpc.json<{ Size: number }>(stat).Size)
   const lastStoredAt = await index.storedTime(sha256, names, signal)
-  return { size, lastStoredAt, mimeType: sniffImageType(rpc.ok(head).body) ?? UNKNOWN_MIME_TYPE }
+  // the first marker is kept when a duplicate store drops the older ones (mfs-index.ts)
+  const first = markersOf(names, sha256)[0]
+  return { size, storedAt: first === undefined ? undefined : new Date(first), lastStoredAt, mimeType: sniffImageType(rpc.ok(head).body) ?? UNKNOWN_MIME_TYPE }
 }

@@ -39,9 +39,6 @@ import { S3Quarantine, verifyBucket } from './verify.js'
 
 export { DEFAULT_S3_REGION, DEFAULT_S3_TIMEOUT_MS, type S3DriverInit } from './init.js'
 
-/** @deprecated The S3 driver's verify gives the same `VerifyReport` as every driver. */
-export type S3VerifyReport = VerifyReport
-
 export class S3Driver implements ImageStorage {
   readonly driver = 's3'
   readonly bucket: string
@@ -94,7 +91,8 @@ export class S3Driver implements ImageStorage {
   async storeKnown (bytes: Buffer, sha256: string, options: StoreOptions = {}): Promise<StorageResult> {
     return await traced('store', this.driver, sha256, async () => {
       options.signal?.throwIfAborted()
-      return await this.put(bytes, digestKnown(bytes, sha256, resolveLimits(this.init, options)), options.signal)
+      const digest = digestKnown(bytes, sha256, resolveLimits(this.init, options))
+      return await this.put(bytes, digest, options.signal, options.keepTimes?.storedAt)
     })
   }
 

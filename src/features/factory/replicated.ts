@@ -33,7 +33,7 @@ export function replicasFromEnv (primary: ImageStorage, env: Env): Replica[] | u
     if (root === undefined) throw new ConfigError('SAI_IMAGE_STORAGE_REPLICA_PATH', 'the fs replica needs its own root (a second disk or a mount)')
     if (primary.root !== undefined && new FilesystemDriver({ root }).root === primary.root) throw new ConfigError('SAI_IMAGE_STORAGE_REPLICA_PATH', 'the fs replica would be the primary itself')
     const { root: _ignored, ...fs } = filesystemConfig(env)
-    return { name, storage: new FilesystemDriver({ ...limits, ...fs, root, createRoot: false, settingNames: { root: 'SAI_IMAGE_STORAGE_REPLICA_PATH' } }) }
+    return { name, storage: new FilesystemDriver({ ...limits, ...fs, root, createRoot: false, notCreatedBecause: 'an fs replica\'s root is never created', settingNames: { root: 'SAI_IMAGE_STORAGE_REPLICA_PATH' } }) }
   })
 }
 

@@ -4,7 +4,7 @@
  *
  * @example
  * ```ts
- * import { importTree, migrate } from 'sai-image-storage'
+ * import { importTree, migrate } from 'sai-image-storage/jobs'
  *
  * const summary = await importTree(storage, '/srv/dashboard/original', { mapping: 'import.jsonl', exclude: ['*.txt'] })
  * await migrate(fsStore, s3Store, { mapping: 'migrate.jsonl', concurrency: 8 })

@@ -35,11 +35,17 @@ export async function migrate (from: ImageStorage, to: ImageStorage, options: Jo
 
 /** One object: read (verified), stored on the target with its times, read back there and compared. The mapping record. */
 export async function copyObject (from: ImageStorage, to: ImageStorage, ref: string, signal?: AbortSignal): Promise<{ sha256: string, source: string, hash: string, path: string, key: string, size: number }> {
-  const { storedAt, lastStoredAt } = await from.stat(ref, { signal })
-  const source = await from.fetch(ref, { signal })
-  const stored = await to.store(source, { allowNonImage: true, keepTimes: { storedAt, lastStoredAt }, signal })
-  const copy = await to.fetch(stored.hash, { signal })
-  if (!copy.equals(source)) throw new IntegrityError(ref, `a different copy at ${stored.hash}`, stored.path)
+  const { storedAt, lastStoredAt, sha256 } = await from.stat(ref, { signal })
+  const source = await from.fetch(ref, { signal }) // verified by the source
+  const options = { allowNonImage: true, keepTimes: { storedAt, lastStoredAt }, signal }
+  // the drain's upload: a target that checks the SHA-256 it is sent (S3's signed payload hash) need not be read back
+  const known = sha256 !== undefined && to.storeKnown !== undefined
+  const stored = known ? await to.storeKnown!(source, sha256, options) : await to.store(source, options)
+  if (!known || stored.isDuplicate) { // a copy already there was not sent: read it back
+    const copy = await to.fetch(stored.hash, { signal })
+    if (!copy.equals(source)) throw new IntegrityError(ref, `a different copy at ${stored.hash}`, stored.path)
+  }
+  if (stored.sha256 !== sha256 && known) throw new IntegrityError(ref, stored.sha256, stored.path)
   return { sha256: stored.sha256, source: ref, hash: stored.hash, path: stored.path, key: stored.key, size: stored.size }
 }
 

@@ -25,8 +25,9 @@ export interface DrainReport {
   failed: Array<{ sha256: string, replica: string, code: string, message: string }>
   /** Left in the outbox (a replica down, or stopped). */
   pending: number
-  /** Another process held the drain (nothing was copied here). */
+  /** Another process held the drain (nothing was copied here), and which (its pid), if known. */
   busy: boolean
+  heldBy?: number
 }
 
 const MAX_BACKOFF_MS = 5 * 60_000
@@ -80,12 +81,13 @@ export class Copier {
   /** Drains what is pending now, every replica side by side; a replica in backoff waits its turn. */
   async drain (signal?: AbortSignal, ignoreBackoff = false): Promise<DrainReport> {
     const report: DrainReport = { copied: 0, gone: 0, failed: [], pending: 0, busy: false }
-    if (!await this.lock.acquire()) return { ...report, busy: true, pending: this.pendingCount() }
+    if (!await this.lock.acquire()) return { ...report, busy: true, heldBy: this.lock.holder(), pending: this.pendingCount() }
     try {
       await Promise.all(this.replicas.map(async replica => {
         const state = this.backoff.get(replica.name)
         if (state !== undefined && !ignoreBackoff && Date.now() < state.until) return
         let unavailable: unknown
+        let copiedHere = 0
         const stop = new AbortController()
         const both = AbortSignal.any([stop.signal, this.stopping.signal, ...(signal === undefined ? [] : [signal])])
         setMaxListeners(4 * this.options.concurrency + 10, both) // each copy in flight listens to it (the SDK, a stream)
@@ -93,7 +95,10 @@ export class Copier {
           if (both.aborted) return
           try {
             if (await this.copy(replica, sha256, undefined, both) === 'gone') report.gone++
-            else report.copied++
+            else {
+              report.copied++
+              copiedHere++
+            }
           } catch (err) {
             if (both.aborted) return
             if (!(err instanceof ImageStorageError) || err.code === 'ERR_STORAGE_UNAVAILABLE') {
@@ -106,7 +111,7 @@ export class Copier {
           }
         })
         if (unavailable !== undefined) this.failing(replica.name, unavailable)
-        else this.recovered(replica.name)
+        else this.recovered(replica.name, copiedHere > 0)
       }))
     } finally {
       await this.lock.release()
@@ -164,8 +169,12 @@ export class Copier {
     if (previous === undefined) log(this.options.logger, 'warn', { event: 'replication.replica-unavailable', replica: name, ...failureFields(err) }, `replica ${name} unavailable: ${(err as Error).message}; retrying with backoff`)
   }
 
-  private recovered (name: string): void {
-    if (!this.backoff.delete(name)) return
+  /** A round without failure: the failing state is cleared, another process's too once a copy went through. */
+  private recovered (name: string, copied: boolean): void {
+    if (!this.backoff.delete(name)) {
+      if (copied) this.writeFailing(name, undefined)
+      return
+    }
     this.writeFailing(name, undefined)
     log(this.options.logger, 'info', { event: 'replication.replica-recovered', replica: name }, `replica ${name} reachable again`)
   }

@@ -55,7 +55,7 @@ export async function evict (storage: ReplicatedStorage, options: EvictOptions):
   if (!(options.olderThan >= 0)) throw new ConfigError('olderThan', 'expected milliseconds, 0 or more')
   if (primary.deleteIfNotRenewed === undefined) throw new ConfigError('primary', `evict needs a primary that can delete a copy only if no store renewed it (deleteIfNotRenewed); the ${primary.driver} driver cannot`)
   const minCopies = options.minCopies ?? 1
-  if (!(Number.isInteger(minCopies) && minCopies >= 1 && minCopies <= replicas.length)) throw new ConfigError('minCopies', `expected a whole number from 1 to ${replicas.length} (the replicas)`)
+  if (!(Number.isInteger(minCopies) && minCopies >= 1 && minCopies <= replicas.length)) throw new ConfigError('minCopies', minCopiesProblem(minCopies, replicas.map(r => r.name)))
   const cutoff = (options.now ?? new Date()).getTime() - options.olderThan
   const isKept = await keeper(options.keep)
   const dryRun = options.dryRun === true
@@ -105,4 +105,11 @@ export async function evict (storage: ReplicatedStorage, options: EvictOptions):
   })
   report.interrupted = options.signal?.aborted === true
   return report
+}
+
+/** What is wrong with `minCopies`, in words: the copies can only be on the replicas there are. */
+export function minCopiesProblem (minCopies: number, replicas: string[]): string {
+  const there = `${replicas.length === 1 ? 'there is one replica' : `there are ${replicas.length} replicas`} (${replicas.join(', ')})`
+  const range = replicas.length === 1 ? '1' : `a whole number from 1 to ${replicas.length}`
+  return `${JSON.stringify(minCopies)} replica copies cannot be proved: ${there}; expected ${range}`
 }

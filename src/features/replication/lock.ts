@@ -1,10 +1,12 @@
 /**
  * One drainer at a time per state folder, so that two processes do not copy the same object at
- * once (a waste, not a danger: a copy is idempotent). The lock is a file naming its process; a
- * lock whose process is gone (a SIGKILL) is taken over. Processes on one host share the state.
+ * once (a waste, not a danger: a copy is idempotent). The lock is a file naming its process, made
+ * whole before it appears (a temp file linked into place), so that no one ever reads it empty and
+ * takes it for abandoned. A lock whose process is gone (a SIGKILL) is taken over: renamed aside
+ * first, so that of two processes taking it over only one wins. Processes on one host share the state.
  */
 import { readFileSync } from 'node:fs'
-import { mkdir, open, unlink } from 'node:fs/promises'
+import { link, mkdir, rename, unlink, writeFile } from 'node:fs/promises'
 import { dirname } from 'node:path'
 
 export class DrainLock {
@@ -16,28 +18,56 @@ export class DrainLock {
   async acquire (): Promise<boolean> {
     if (this.held) return true
     await mkdir(dirname(this.path), { recursive: true })
-    for (let attempt = 0; attempt < 2; attempt++) {
-      try {
-        const file = await open(this.path, 'wx')
-        await file.writeFile(String(process.pid))
-        await file.close()
-        this.held = true
-        return true
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err
+    const mine = `${this.path}.${process.pid}.tmp`
+    await writeFile(mine, String(process.pid))
+    try {
+      for (let attempt = 0; attempt < 2; attempt++) {
+        try {
+          await link(mine, this.path)
+          this.held = true
+          return true
+        } catch (err) {
+          if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err
+        }
+        const holder = this.holder()
+        if (holder === process.pid) return true
+        if (holder === undefined || alive(holder)) return false
+        if (!await this.takeOver(holder)) return false
       }
-      const holder = Number(readFileSync(this.path, 'utf8').trim() || NaN)
-      if (holder === process.pid) return true
-      if (Number.isInteger(holder) && alive(holder)) return false
-      await unlink(this.path).catch(() => {}) // its process is gone: taken over
+      return false
+    } finally {
+      await unlink(mine).catch(() => {})
     }
-    return false
+  }
+
+  /** The process that holds the lock, if any. */
+  holder (): number | undefined {
+    try {
+      const pid = Number(readFileSync(this.path, 'utf8').trim())
+      return Number.isInteger(pid) && pid > 0 ? pid : undefined
+    } catch {
+      return undefined
+    }
   }
 
   async release (): Promise<void> {
     if (!this.held) return
     this.held = false
     await unlink(this.path).catch(() => {})
+  }
+
+  /** Moves aside the lock of `dead`; false if another process took it over first (its lock is put back). */
+  private async takeOver (dead: number): Promise<boolean> {
+    const aside = `${this.path}.${process.pid}.stale`
+    try {
+      await rename(this.path, aside)
+    } catch {
+      return true // gone meanwhile: try again
+    }
+    const moved = Number(readFileSync(aside, 'utf8').trim())
+    if (moved !== dead) await link(aside, this.path).catch(() => {}) // a live process's, just made: put back
+    await unlink(aside).catch(() => {})
+    return moved === dead
   }
 }
 

@@ -15,7 +15,7 @@ import type { ReconcileReport } from './types.js'
 
 export async function reconcile (storage: ReplicatedStorage, options: AbortOptions = {}): Promise<ReconcileReport> {
   const { primary, replicas, parts } = storage
-  const report: ReconcileReport = { at: new Date(), primary: 0, replicas: replicas.map(r => ({ name: r.name, present: 0, missing: 0, mismatched: 0, evicted: 0, extra: 0 })), belowWantedCopies: 0, interrupted: false }
+  const report: ReconcileReport = { at: new Date(), primary: 0, replicas: replicas.map(r => ({ name: r.name, present: 0, missing: 0, mismatched: 0, evicted: 0, extra: 0 })), belowWantedCopies: 0, lost: 0, interrupted: false }
   const copies = [PRIMARY, ...replicas.map(r => r.name)]
   let shard: string | undefined
   let ledger: Array<Map<string, LedgerRecord>> = []
@@ -23,11 +23,17 @@ export async function reconcile (storage: ReplicatedStorage, options: AbortOptio
   const seen: Array<Map<string, LedgerRecord>> = copies.map(() => new Map())
   const flush = async (): Promise<void> => {
     if (shard === undefined) return
-    await Promise.all(copies.map(async (copy, i) => await parts.ledger.rewrite(copy, shard!, seen[i]!.values())))
+    await Promise.all(copies.map(async (copy, i) => {
+      // most shards are as the drain left them: rewriting 512 files for nothing was most of a pass over a small store
+      if (!sameRecords(ledger[i]!, seen[i]!)) await parts.ledger.rewrite(copy, shard!, seen[i]!.values())
+    }))
     for (const map of seen) map.clear()
   }
   const now = Date.now()
-  for await (const { sha256, entries } of mergeListings([primary, ...replicas.map(r => r.storage)].map(s => s.list({ signal: options.signal })))) {
+  const listings = [primary, ...replicas.map(r => r.storage)].map(s => s.list({ signal: options.signal }))
+  // the ledger's eviction marks too: a frame no copy lists any more is still the store's (lost)
+  for await (const { sha256, entries: all } of mergeListings([...listings, parts.ledger.evicted()])) {
+    const entries = all.slice(0, copies.length)
     if (sha256.slice(0, 2) !== shard) {
       await flush()
       shard = sha256.slice(0, 2)
@@ -62,6 +68,7 @@ export async function reconcile (storage: ReplicatedStorage, options: AbortOptio
       }
     }
     if (copiesHeld < copies.length - (evicted ? 1 : 0)) report.belowWantedCopies++
+    if (copiesHeld === 0) report.lost++
   }
   await flush()
   report.interrupted = options.signal?.aborted === true
@@ -69,4 +76,13 @@ export async function reconcile (storage: ReplicatedStorage, options: AbortOptio
   await writeFile(`${path}.tmp`, JSON.stringify(report))
   await rename(`${path}.tmp`, path)
   return report
+}
+
+function sameRecords (before: Map<string, LedgerRecord>, after: Map<string, LedgerRecord>): boolean {
+  if (before.size !== after.size) return false
+  for (const [sha256, b] of after) {
+    const a = before.get(sha256)
+    if (a === undefined || a.at !== b.at || a.how !== b.how || a.lastStoredAt !== b.lastStoredAt) return false
+  }
+  return true
 }

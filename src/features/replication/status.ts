@@ -5,6 +5,7 @@ import { parseImageRef } from '../../core/ref.js'
 import type { AbortOptions } from '../../core/types.js'
 import { PRIMARY, type LedgerRecord } from './ledger.js'
 import type { ReplicatedStorage } from './storage.js'
+import type { VerifyRecord } from './verify.js'
 import type { CopyLocation, ReconcileReport, ReplicationStatus, Whereis } from './types.js'
 
 export async function whereis (storage: ReplicatedStorage, ref: string, options: AbortOptions = {}): Promise<Whereis> {
@@ -28,6 +29,11 @@ export async function whereis (storage: ReplicatedStorage, ref: string, options:
 export function status (storage: ReplicatedStorage): ReplicationStatus {
   const { replicas, parts } = storage
   const last = readJson<ReconcileReport>(join(parts.stateDir, 'reconcile.json'))
+  const verified = readJson<VerifyRecord>(join(parts.stateDir, 'verify.json'))
+  // the counts of the latest whole scan: a reconcile (the listings) or a verify (the listings and the ledger)
+  const scan = verified !== undefined && (last === undefined || Date.parse(verified.at) >= new Date(last.at).getTime())
+    ? { at: new Date(verified.at), belowWantedCopies: verified.belowWantedCopies, lost: verified.lost, by: 'verify' as const }
+    : last === undefined ? undefined : { at: new Date(last.at), belowWantedCopies: last.belowWantedCopies, lost: last.lost ?? 0, by: 'reconcile' as const }
   return {
     replicas: replicas.map(replica => ({
       name: replica.name,
@@ -36,7 +42,10 @@ export function status (storage: ReplicatedStorage): ReplicationStatus {
       failing: parts.copier.failingSince(replica.name) ?? failingOnDisk(parts.stateDir, replica.name)
     })),
     lastReconcileAt: last === undefined ? undefined : new Date(last.at),
-    belowWantedCopies: last?.belowWantedCopies,
+    lastVerifyAt: verified === undefined ? undefined : new Date(verified.at),
+    belowWantedCopies: scan?.belowWantedCopies,
+    lost: scan?.lost,
+    countedBy: scan?.by,
     heals: parts.healer.counts()
   }
 }

@@ -49,9 +49,16 @@ export interface ReplicaStatus {
 
 export interface ReplicationStatus {
   replicas: ReplicaStatus[]
-  /** When the last reconcile ended, and how many objects it found with fewer copies than wanted. */
+  /** When the last reconcile ended, and the last verify. */
   lastReconcileAt?: Date
+  lastVerifyAt?: Date
+  /**
+   * Of the latest whole scan (`countedBy`: a reconcile, or a verify of every frame): frames with
+   * fewer copies than wanted, and frames with no copy left (lost).
+   */
   belowWantedCopies?: number
+  lost?: number
+  countedBy?: 'reconcile' | 'verify'
   heals: { healed: number, lastAt?: Date }
 }
 
@@ -73,8 +80,10 @@ export interface ReconcileReport {
   /** Objects on the primary. */
   primary: number
   replicas: ReconcileReplicaReport[]
-  /** Objects with fewer copies than the primary plus every replica. */
+  /** Objects with fewer copies than the primary plus every replica (an evicted frame: every replica). */
   belowWantedCopies: number
+  /** Evicted frames no replica lists any more: no copy is left. */
+  lost: number
   /** Listing requests would not tell more: no request was made per object. */
   interrupted: boolean
 }

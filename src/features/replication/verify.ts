@@ -28,7 +28,7 @@ export type ReplicatedVerifyReport = VerifyReport & {
 }
 
 /** What `status` reads of the last verify. */
-export interface VerifyRecord { at: string, belowWantedCopies: number, lost: number, subset?: { index: number, count: number } }
+export interface VerifyRecord { at: string, belowWantedCopies: number, lost: number }
 
 export async function verifyReplicated (storage: ReplicatedStorage, options: VerifyOptions = {}): Promise<ReplicatedVerifyReport> {
   const { primary, replicas, parts } = storage
@@ -84,9 +84,10 @@ export async function verifyReplicated (storage: ReplicatedStorage, options: Ver
     for await (const { sha256 } of spill.read(LOST)) {
       addFinding(copies, { path: primary.pathOf(sha256), key: primary.keyOf(sha256), reason: 'lost', ...(repair ? { action: 'left' as const } : {}) })
     }
-    const merged = { ...mergeReports(report, copies), copies: { belowWanted: tally.belowWanted, lost: tally.lost } }
+    const merged = { ...mergeReports(report, copies), repaired: repair, copies: { belowWanted: tally.belowWanted, lost: tally.lost } }
     await record(storage, tally, options)
-    return storm !== undefined && !act ? { ...merged, clean: false, storm } : storm !== undefined ? { ...merged, storm } : merged
+    if (storm === undefined) return merged
+    return act ? { ...merged, storm: { ...storm, refused: false } } : { ...merged, clean: false, storm }
   } finally {
     await spill.close()
     await spill.remove()
@@ -177,9 +178,10 @@ async function heal (storage: ReplicatedStorage, sha256: string, reason: string)
 
 /** The counts of this pass, for `status` (and monitors) in any process. */
 async function record (storage: ReplicatedStorage, tally: { belowWanted: number, lost: number }, options: VerifyOptions): Promise<void> {
-  if (options.after !== undefined || options.signal?.aborted === true) return // a part of the store: not its counts
+  // a part of the store does not give the store's counts
+  if (options.after !== undefined || options.signal?.aborted === true || (options.subset?.count ?? 1) > 1) return
   const path = join(storage.parts.stateDir, 'verify.json')
-  const value: VerifyRecord = { at: new Date().toISOString(), belowWantedCopies: tally.belowWanted, lost: tally.lost, subset: options.subset }
+  const value: VerifyRecord = { at: new Date().toISOString(), belowWantedCopies: tally.belowWanted, lost: tally.lost }
   await writeFile(`${path}.tmp`, JSON.stringify(value))
   await rename(`${path}.tmp`, path)
 }

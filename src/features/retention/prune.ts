@@ -7,7 +7,7 @@
  *
  * @example
  * ```ts
- * import { prune } from 'sai-image-storage'
+ * import { prune } from 'sai-image-storage/retention'
  *
  * const report = await prune(storage, {
  *   olderThan: 90 * 24 * 3600 * 1000,   // last stored more than 90 days ago

@@ -17,6 +17,7 @@ import { S3Driver, type S3DriverInit } from '../../../src/drivers/s3/index.js'
 import { bucketBase } from '../../../src/drivers/s3/direct.js'
 import { createImageHandler } from '../../../src/features/http/index.js'
 import { createImageStorage } from '../../../src/features/factory/index.js'
+import { copyObject } from '../../../src/features/jobs/migrate.js'
 import { prune } from '../../../src/features/retention/prune.js'
 import { describeImageStorage, testJpeg } from '../../../src/testing/index.js'
 import { freePort } from '../../infra/setup/services.js'
@@ -170,6 +171,39 @@ describe('S3Driver on a real RADOS Gateway', () => {
       const direct = new S3Driver({ ...init, prefix: storage.prefix })
       expect(await direct.exists(sha256(jpeg))).toBe(false)
       await expect(raw.send(new HeadObjectCommand({ Bucket: bucket, Key: storage.prefix + storage.keyOf(sha256(jpeg)) }))).rejects.toMatchObject({ name: 'NotFound' })
+    } finally {
+      proxy.close()
+    }
+  })
+
+  it('migrate uploads as the drain does: a bit flipped on the wire is refused, nothing stored; a clean copy keeps its times', async () => {
+    const target = new URL(s3.endpoint)
+    let flip = true
+    const proxy = createServer((req, res) => {
+      const chunks: Buffer[] = []
+      req.on('data', (chunk: Buffer) => chunks.push(chunk)).on('end', () => {
+        const body = Buffer.concat(chunks)
+        if (flip && req.method === 'PUT' && body.length > 1000) body[body.length >> 1] ^= 0x01
+        const out = httpRequest({ host: target.hostname, port: target.port, method: req.method, path: req.url, headers: req.headers }, answer => {
+          res.writeHead(answer.statusCode!, answer.headers)
+          answer.pipe(res)
+        })
+        out.end(body)
+      })
+    })
+    const port = await listen(proxy)
+    try {
+      const from = new FilesystemDriver({ root: await tempDir() })
+      const stored = await from.store(testJpeg(`migrate in flight ${Date.now()}`, 100_000))
+      const to = fresh({ endpoint: `http://127.0.0.1:${port}`, timeoutMs: 5000 })
+      await expect(copyObject(from, to, stored.hash)).rejects.toMatchObject({ code: 'ERR_STORAGE_UNAVAILABLE', message: expect.stringMatching(/BadDigest|XAmzContentSHA256Mismatch/) })
+      expect(await new S3Driver({ ...init, prefix: to.prefix }).exists(stored.hash)).toBe(false)
+      flip = false
+      const copied = await copyObject(from, to, stored.hash)
+      expect(copied).toMatchObject({ sha256: stored.sha256, size: stored.size })
+      const there = await new S3Driver({ ...init, prefix: to.prefix }).stat(stored.hash)
+      expect(there.storedAt?.toISOString()).toBe((await from.stat(stored.hash)).storedAt!.toISOString())
+      expect(sha256(await to.fetch(stored.hash))).toBe(stored.sha256)
     } finally {
       proxy.close()
     }

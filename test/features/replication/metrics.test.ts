@@ -120,7 +120,7 @@ describe('replicate --watch --metrics-port, two filesystem stores', () => {
     const text = await service.text()
     for (const value of labelValues(text)) expect(['fs', 'ERR_INTEGRITY', 'present', 'missing', 'mismatched', 'evicted', 'extra']).toContain(value)
     for (const secretOrPath of [root, replicaRoot, storedA.sha256, storedC.sha256, '/tmp']) expect(text).not.toContain(secretOrPath)
-    expect(await stopChild(service.child)).toBe(130) // stopped by SIGTERM
+    expect(await stopChild(service.child)).toBe(0) // stopped by SIGTERM: a service stopped as asked
     await storage.close()
   }, 120_000)
 
@@ -143,7 +143,7 @@ describe('replicate --watch --metrics-port, two filesystem stores', () => {
     expect(listening.map(line => line.trim().split(/\s+/)[1])).toEqual([`0100007F:${Number(port).toString(16).toUpperCase().padStart(4, '0')}`]) // 127.0.0.1 only
     expect((await fetch(service.url.replace('/metrics', '/'))).status).toBe(404)
     expect((await fetch(service.url, { method: 'POST' })).status).toBe(405)
-    expect(await stopChild(service.child)).toBe(130) // stopped by SIGTERM
+    expect(await stopChild(service.child)).toBe(0) // stopped by SIGTERM: a service stopped as asked
   }, 60_000)
 })
 
@@ -247,7 +247,7 @@ describe('replicate --watch scraped by a real Prometheus, the replica a real RAD
       for (const secret of [s3.secretAccessKey, s3.accessKeyId, root, prefix, bucket].filter(s => s !== '')) expect(scraped).not.toContain(secret)
     } finally {
       await prometheus.stop()
-      expect(await stopChild(service.child)).toBe(130) // stopped by SIGTERM
+      expect(await stopChild(service.child)).toBe(0) // stopped by SIGTERM: a service stopped as asked
       await storage.close()
       await gateway.stop().catch(() => {})
     }

@@ -23,7 +23,8 @@ export interface KuboNode {
   log: string
   config: () => Promise<any>
   restart: () => Promise<void>
-  crash: () => Promise<void>
+  /** `kill -9`, `whileDown`, then a start on the same repo and ports. */
+  crash: (whileDown?: () => Promise<unknown>) => Promise<void>
   stop: () => Promise<void>
 }
 

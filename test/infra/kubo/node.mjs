@@ -88,10 +88,14 @@ export async function startKubo (options = {}) {
       await keepPorts()
       await launch()
     },
-    /** `kill -9`, then a start on the same repo and ports (Kubo needs no cleanup after it). */
-    async crash () {
+    /**
+     * `kill -9`, then a start on the same repo and ports (Kubo needs no cleanup after it);
+     * `whileDown` runs in between (e.g. to let the requests that were in flight fail).
+     */
+    async crash (whileDown) {
       daemon.kill('SIGKILL')
       await exited
+      await whileDown?.()
       await keepPorts()
       await launch()
     },

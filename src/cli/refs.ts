@@ -1,0 +1,55 @@
+/**
+ * Refs on the command line: whole (a SHA-256 or a CID), or as git and restic take them, a unique
+ * prefix of 4 or more hex digits of a stored object's SHA-256. The prefix is looked up with
+ * `list({ prefix })`: on the filesystem 4 hex digits name one shard folder, on S3 a key prefix.
+ * An ambiguous prefix is `ERR_INVALID_REF` listing the candidates; one that names nothing,
+ * `ERR_NOT_FOUND` (and `exists` answers false).
+ */
+import { InvalidRefError, NotFoundError } from '../core/errors.js'
+import type { ImageStorage } from '../core/types.js'
+
+const PREFIX = /^[0-9a-fA-F]{4,63}$/
+/** The methods whose first argument is a ref (whereis and url: where the storage has them). */
+const TAKES_A_REF = new Set(['fetch', 'fetchStream', 'stat', 'exists', 'delete', 'whereis', 'url'])
+const SHOWN = 10
+
+export class AmbiguousRefError extends InvalidRefError {
+  constructor (readonly prefix: string, readonly candidates: string[]) {
+    super(prefix, `ambiguous: ${candidates.length > SHOWN ? `more than ${SHOWN}` : candidates.length} stored objects start with it ` +
+      `(${candidates.slice(0, SHOWN).join(', ')}${candidates.length > SHOWN ? ', …' : ''}); give more digits`)
+  }
+}
+
+/** The whole SHA-256 of the one stored object `prefix` (4 to 63 hex digits) starts. */
+export async function resolvePrefix (storage: ImageStorage, prefix: string, signal?: AbortSignal): Promise<string> {
+  const lower = prefix.toLowerCase()
+  const found = new Set<string>()
+  for await (const entry of storage.list({ prefix: lower, signal })) {
+    found.add(entry.sha256 ?? entry.hash)
+    if (found.size > SHOWN) break
+  }
+  if (found.size === 1) return [...found][0]!
+  if (found.size === 0) throw new NotFoundError(prefix, undefined, 'no stored object\'s SHA-256 starts with these digits')
+  throw new AmbiguousRefError(prefix, [...found])
+}
+
+/** `storage`, its ref-taking methods taking a unique prefix too (the CLI's; the library takes whole refs). */
+export function withRefPrefixes<T extends ImageStorage> (storage: T): T {
+  return new Proxy(storage, {
+    get (target, name, receiver) {
+      const value: unknown = Reflect.get(target, name, receiver)
+      if (typeof name !== 'string' || !TAKES_A_REF.has(name) || typeof value !== 'function') return value
+      return async (ref: unknown, ...rest: unknown[]) => {
+        if (typeof ref !== 'string' || !PREFIX.test(ref)) return await value.call(receiver, ref, ...rest)
+        let whole: string
+        try {
+          whole = await resolvePrefix(target, ref, (rest[0] as { signal?: AbortSignal } | undefined)?.signal)
+        } catch (err) {
+          if (name === 'exists' && err instanceof NotFoundError) return false
+          throw err
+        }
+        return await value.call(receiver, whole, ...rest)
+      }
+    }
+  })
+}

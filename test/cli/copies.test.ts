@@ -1,0 +1,163 @@
+// Copies counted from every source of truth, as an operator meets them through the CLI on the real
+// filesystem: a lost last copy is never "clean" (verify, verify --subset, replicate, status,
+// whereis), a repair with a wrong layout or an empty root changes nothing, a repair claims only
+// the restores it made, status exits non-zero per condition, and a second copier says who holds the lock.
+import { spawn } from 'node:child_process'
+import { mkdir, readFile, rm, utimes, writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { describe, expect, it } from 'vitest'
+import { FilesystemDriver } from '../../src/drivers/fs/index.js'
+import { testJpeg } from '../../src/testing/index.js'
+import { tempDir } from '../infra/helpers/tmp.js'
+import { answer, cli } from './run.js'
+
+const DAY = 24 * 3600 * 1000
+
+async function replicated (count: number): Promise<{ env: Record<string, string>, root: string, copy: string, hashes: string[] }> {
+  const root = await tempDir('sai-primary')
+  const copy = await tempDir('sai-copy')
+  const env = { SAI_IMAGE_STORAGE_PATH: root, SAI_IMAGE_STORAGE_REPLICAS: 'fs', SAI_IMAGE_STORAGE_REPLICA_PATH: copy }
+  const storage = new FilesystemDriver({ root })
+  const hashes = []
+  for (let i = 0; i < count; i++) hashes.push((await storage.store(testJpeg(`copies ${root} ${i}`, 5000))).hash)
+  // stored outside the replicated store: the outbox learns of them from the reconcile
+  expect(cli(['replicate'], { env }).code).toBe(0)
+  return { env, root, copy, hashes }
+}
+
+/** The first frame aged and evicted: its replica copy is the last one. */
+async function evictFirst (env: Record<string, string>, root: string, hash: string): Promise<void> {
+  const path = new FilesystemDriver({ root }).pathOf(hash)
+  await utimes(path, new Date(Date.now() - 40 * DAY), new Date(Date.now() - 40 * DAY))
+  expect(answer(cli(['evict', '--older-than', '30d', '--json'], { env }))).toMatchObject({ evicted: 1 })
+}
+
+async function flip (path: string): Promise<void> {
+  const bytes = await readFile(path)
+  bytes[bytes.length >> 1] = bytes[bytes.length >> 1]! ^ 1
+  await writeFile(path, bytes)
+}
+
+describe('a lost last copy is never "clean"', () => {
+  it('evicted, then its replica copy deleted: verify, verify --subset, replicate and status say lost, exit non-zero; whereis MISSING', async () => {
+    const { env, root, copy, hashes } = await replicated(3)
+    await evictFirst(env, root, hashes[0]!)
+    await rm(new FilesystemDriver({ root: copy }).pathOf(hashes[0]!))
+    for (const args of [['verify'], ['verify', '--subset', '0/1']]) {
+      const run = cli([...args, '--json'], { env })
+      expect({ args, code: run.code }).toEqual({ args, code: 1 })
+      const report = answer(run)
+      expect(report).toMatchObject({ clean: false, copies: { lost: 1, belowWanted: 1 } })
+      expect(report.problems).toContainEqual(expect.objectContaining({ reason: 'lost', key: expect.stringContaining(hashes[0]!) }))
+      expect(cli(args, { env }).stdout).toMatch(/1 frame LOST: no good copy is left anywhere/)
+    }
+    const status = cli(['status', '--json'], { env })
+    expect(status.code).toBe(13)
+    expect(answer(status)).toMatchObject({ lost: 1, belowWantedCopies: 1, alerts: [expect.objectContaining({ condition: 'belowWanted' }), expect.objectContaining({ condition: 'lost', exit: 13 })] })
+    expect(cli(['status'], { env }).stdout).toMatch(/ALERT \(exit 13\): 1 frame LOST/)
+    const replicate = cli(['replicate', '--json'], { env })
+    expect(replicate.code).toBe(1)
+    expect(answer(replicate)).toMatchObject({ lost: 1 })
+    expect(cli(['whereis', hashes[0]!], { env }).stdout).toMatch(/fs\s+MISSING/)
+  })
+
+  it('evicted, then its replica copy flipped: verify --subset re-hashes it and says lost; fetch is ERR_INTEGRITY (exit 4)', async () => {
+    const { env, root, copy, hashes } = await replicated(2)
+    await evictFirst(env, root, hashes[0]!)
+    await flip(new FilesystemDriver({ root: copy }).pathOf(hashes[0]!))
+    const run = cli(['verify', '--subset', '0/1', '--json'], { env })
+    expect(run.code).toBe(1)
+    const report = answer(run)
+    expect(report).toMatchObject({ clean: false, copies: { lost: 1 } })
+    expect(report.problems).toContainEqual(expect.objectContaining({ reason: 'corrupt', copy: 'fs' }))
+    expect(report.checked).toBeGreaterThanOrEqual(2) // the primary's frame and the replica's good copy of it
+    const fetched = cli(['fetch', hashes[0]!, '-o', join(root, '..', `${hashes[0]}.out`)], { env })
+    expect(fetched.code).toBe(4)
+    expect(fetched.stderr).toContain('no good copy')
+  })
+})
+
+describe('repairs that cannot do harm', () => {
+  it('a wrong SAI_IMAGE_STORAGE_SHARD_DEPTH: verify --repair changes nothing, says why in text and JSON, exit 1; --force is in help', async () => {
+    for (const withReplica of [false, true]) {
+      const { env: base, hashes } = withReplica ? await replicated(21) : await (async () => {
+        const root = await tempDir()
+        const storage = new FilesystemDriver({ root })
+        const hashes = []
+        for (let i = 0; i < 21; i++) hashes.push((await storage.store(testJpeg(`layout ${root} ${i}`, 3000))).hash)
+        return { env: { SAI_IMAGE_STORAGE_PATH: root } as Record<string, string>, root, hashes }
+      })()
+      const env = { ...base, SAI_IMAGE_STORAGE_SHARD_DEPTH: '3' }
+      const json = cli(['verify', '--repair', '--json'], { env })
+      if (json.code === 6) continue // the store's layout marker refuses the setting outright (ERR_CONFIG): safe too
+      expect({ withReplica, code: json.code }).toEqual({ withReplica, code: 1 })
+      expect(answer(json)).toMatchObject({ clean: false, quarantined: 0, restored: 0, storm: { cause: expect.stringContaining('SAI_IMAGE_STORAGE_SHARD_DEPTH') } })
+      const text = cli(['verify', '--repair'], { env })
+      expect(text.stdout).toMatch(/REPAIR REFUSED, nothing was changed/)
+      expect(text.stdout).toContain('SAI_IMAGE_STORAGE_SHARD_DEPTH')
+      expect(text.stdout.split('\n').length).toBeLessThan(40) // not a line per object
+      const listed = cli(['list', '--json'], { env: base })
+      expect(listed.stdout.trim().split('\n')).toHaveLength(hashes.length)
+      expect(cli(['quarantine', '--json'], { env: base }).stdout).toContain('"objects":0')
+    }
+    expect(cli(['help', 'verify']).stdout).toContain('--force')
+  })
+
+  it('an emptied primary root with replicas: verify --repair refuses, naming the unmounted root', async () => {
+    const { env, root } = await replicated(12)
+    await rm(root, { recursive: true }) // a disk not mounted: an empty folder in its place
+    await mkdir(root)
+    const run = cli(['verify', '--repair', '--json'], { env })
+    expect(run.code).toBe(1)
+    expect(answer(run)).toMatchObject({ restored: 0, storm: { cause: expect.stringContaining('not mounted') } })
+  })
+
+  it('bytes that match no good source: a repair quarantines them and claims no restore', async () => {
+    const { env, root } = await replicated(1)
+    const bogus = join(root, '11', '11', `${'1'.repeat(64)}.jpg`)
+    await mkdir(join(root, '11', '11'), { recursive: true })
+    await writeFile(bogus, testJpeg('not 1111', 2000))
+    const run = cli(['verify', '--repair', '--json'], { env })
+    expect(run.code).toBe(1)
+    const report = answer(run)
+    expect(report).toMatchObject({ clean: false, restored: 0, quarantined: 1 })
+    expect(report.problems.filter((p: { action?: string }) => p.action === 'restored')).toEqual([])
+  })
+})
+
+describe('status and replicate for machines', () => {
+  it('a failing replica exits 11; the next successful copy clears it, and status exits 0', async () => {
+    const root = await tempDir('sai-primary')
+    const copy = join(await tempDir(), 'not-yet')
+    const env = { SAI_IMAGE_STORAGE_PATH: root, SAI_IMAGE_STORAGE_REPLICAS: 'fs', SAI_IMAGE_STORAGE_REPLICA_PATH: copy }
+    expect(cli(['store', '-'], { env, input: testJpeg('failing', 3000) }).code).toBe(0)
+    expect(cli(['replicate'], { env }).code).not.toBe(0)
+    const failing = cli(['status', '--json'], { env })
+    expect(answer(failing).replicas[0].failing).toMatchObject({ code: 'ERR_STORAGE_UNAVAILABLE' })
+    expect(failing.code).toBe(11)
+    await mkdir(copy)
+    expect(cli(['replicate'], { env }).code).toBe(0)
+    const after = cli(['status', '--json'], { env })
+    expect(answer(after).replicas[0].failing).toBeUndefined()
+    expect(after.code).toBe(0)
+  })
+
+  it('a second copier says that another holds the lock, exit 75; with --wait it waits and copies', async () => {
+    const { env, root } = await replicated(1)
+    const lock = join(root, '.replication', 'drain.lock')
+    const holder = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 4000)'])
+    try {
+      await writeFile(lock, String(holder.pid))
+      const run = cli(['replicate', '--json'], { env })
+      expect(run.code).toBe(75)
+      expect(answer(run)).toMatchObject({ busy: true, heldBy: holder.pid })
+      expect(cli(['replicate'], { env }).stdout).toContain(`process ${holder.pid} holds the copier's lock`)
+      // the holder lets go while the second copier waits (a process of its own: cli() blocks this one)
+      spawn('sh', ['-c', `sleep 1.5; rm -f '${lock}'`], { stdio: 'ignore' }).unref()
+      const waited = cli(['replicate', '--wait'], { env })
+      expect(waited.code).toBe(0)
+    } finally {
+      holder.kill()
+    }
+  })
+})
