@@ -1,13 +1,13 @@
 /**
  * Stores each image once, at `{root}/{h[0:2]}/{h[2:4]}/{h}.jpg` where h is its SHA-256 hex: the
  * layout the Python service writes, so both can share one store. Durable before `store` resolves
- * (see write.ts); every read re-hashed; an unmounted root is unavailable, never empty (root.ts).
+ * (write.ts); every read re-hashed; an unmounted root is unavailable, never empty (root.ts).
  *
  * @example
  * ```ts
  * const storage = new FilesystemDriver({ root: '/mnt/raid/images' })
  * const { hash, key, isDuplicate } = await storage.store(jpegBuffer)
- * const bytes = await storage.fetch(hash) // verified against the hash
+ * const bytes = await storage.fetch(hash) // verified
  * ```
  */
 import { createHash } from 'node:crypto'
@@ -162,7 +162,7 @@ export class FilesystemDriver implements ImageStorage {
           await unlink(path)
         } catch (err) {
           if (!isMissing(err)) throw err
-          this.watched.check() // an unmounted store is unavailable, not empty
+          this.watched.check() // unmounted: unavailable, not empty
           return false
         }
         if (this.fsync) await fsyncDir(dirname(path))
@@ -175,9 +175,7 @@ export class FilesystemDriver implements ImageStorage {
   list (options: ListOptions = {}): AsyncGenerator<ImageEntry> {
     const ready = async (): Promise<boolean> => {
       await this.background.settle()
-      const exists = this.watched.check()
-      if (exists) this.layout.checkWhole()
-      return exists
+      return this.watched.check() && (this.layout.checkWhole() ?? true)
     }
     return tracedIterable('list', this.driver, listEntries(this.root, this.sharding, options, ready), options)
   }
@@ -202,8 +200,7 @@ export class FilesystemDriver implements ImageStorage {
   async verify (options: VerifyOptions = {}): Promise<VerifyReport> {
     return await traced('verify', this.driver, undefined, async () => await this.files.guard(async () => {
       await this.background.settle() // this process's temps are gone first
-      const rootExists = this.watched.check()
-      if (rootExists) this.layout.checkWhole()
+      const rootExists = this.watched.check() && (this.layout.checkWhole() ?? true)
       return { ...await verifyStore(this.root, this.sharding, this.quarantine, options), rootExists }
     }), undefined, { repair: options.repair === true })
   }

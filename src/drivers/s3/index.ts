@@ -1,18 +1,19 @@
 /**
  * Stores images in an S3 bucket (Ceph RADOS Gateway, MinIO, Garage, AWS, B2, R2...) under the
  * filesystem driver's layout: `{prefix}{h[0:2]}/{h[2:4]}/{h}.jpg`, h the SHA-256 hex. A tree copied
- * with `rclone` or `aws s3 sync` is a valid store, and the other way round.
+ * with `rclone` or `aws s3 sync` is a valid store, and back.
  *
  * - A store is one `PutObject` with `If-None-Match: *`: one writer per image, on any host (store.ts).
  * - Uploads are signed with the SHA-256 of the body (the object's name): the server refuses bytes
  *   altered on the way. `fetch` re-hashes; `fetchStream` verifies as it flows, as on the filesystem.
  * - A store holds the whole input in memory (at most `maxBytes`), to hash it before the upload.
- * - `@aws-sdk/client-s3` (and `@aws-sdk/s3-request-presigner` for `url()`) are loaded on first use.
+ * - `@aws-sdk/client-s3` (and `@aws-sdk/s3-request-presigner` for `url()`) are loaded on first use;
+ *   no public type names theirs.
  *
  * @example
  * ```ts
  * const storage = new S3Driver({ endpoint: 'http://127.0.0.1:7480', bucket: 'frames', forcePathStyle: true })
- * const { hash, path } = await storage.store(jpeg)   // sha256 hex, 's3://frames/ab/cd/abcd….jpg'
+ * const { hash, path } = await storage.store(jpeg) // sha256 hex, 's3://frames/ab/cd/abcd….jpg'
  * const link = await storage.url(hash, { expiresIn: 300 })
  * ```
  */
@@ -26,7 +27,7 @@ import { quarantinedHint } from '../../core/quarantine.js'
 import { parseImageRef, SHA256_HEX } from '../../core/ref.js'
 import { PrefixSharding } from '../../core/sharding.js'
 import { traced, tracedIterable } from '../../core/tracing.js'
-import type { AbortOptions, ImageEntry, ImageStat, ImageStorage, ListOptions, StorageResult, StoreOptions } from '../../core/types.js'
+import type { AbortOptions, ImageEntry, ImageStat, ImageStorage, ListOptions, Quarantine, StorageResult, StoreOptions } from '../../core/types.js'
 import { verifiedStream } from '../../core/verified-stream.js'
 import type { VerifyOptions, VerifyReport } from '../../core/verify-report.js'
 import { PruneClaims } from './claim.js'
@@ -44,7 +45,8 @@ export class S3Driver implements ImageStorage {
   readonly prefix: string
   /** Where requests go, without credentials: safe to print. */
   readonly endpoint: string
-  readonly quarantine: S3Quarantine
+  readonly quarantine: Quarantine
+  private readonly held: S3Quarantine
   private readonly sharding = new PrefixSharding()
   private readonly init: S3DriverInit
   private readonly connection: S3Connection
@@ -69,7 +71,7 @@ export class S3Driver implements ImageStorage {
     this.endpoint = this.connection.endpoint
     this.objects = new S3Objects(this.connection, this.bucket, () => resolveLimits(this.init).maxBytes)
     this.claims = new PruneClaims(this.objects, this.prefix)
-    this.quarantine = new S3Quarantine(this.objects, this.prefix, this.sharding, key => this.uri(key))
+    this.quarantine = this.held = new S3Quarantine(this.objects, this.prefix, this.sharding, key => this.uri(key))
   }
 
   get location (): string {
@@ -155,7 +157,7 @@ export class S3Driver implements ImageStorage {
 
   /** Re-hashes every object (or a subset); with `repair`, damaged ones go to the quarantine and a killed prune's claims are removed. */
   async verify (options: VerifyOptions = {}): Promise<VerifyReport> {
-    return await traced('verify', this.driver, undefined, async () => await verifyBucket(this.objects, this.prefix, this.sharding, this.quarantine, key => this.uri(key), options), undefined, { repair: options.repair === true })
+    return await traced('verify', this.driver, undefined, async () => await verifyBucket(this.objects, this.prefix, this.sharding, this.held, key => this.uri(key), options), undefined, { repair: options.repair === true })
   }
 
   /** A presigned GET link, valid for `expiresIn` seconds (default 900): for a browser or a redirect. */
@@ -198,7 +200,7 @@ export class S3Driver implements ImageStorage {
 
   /** `ERR_NOT_FOUND`, saying so if a repair quarantined the object. */
   private async notFound (sha256: string, signal?: AbortSignal): Promise<NotFoundError> {
-    const [held] = await this.quarantine.holding(sha256, signal)
+    const [held] = await this.held.holding(sha256, signal)
     return new NotFoundError(sha256, this.pathOf(sha256), held === undefined ? undefined : quarantinedHint(held))
   }
 

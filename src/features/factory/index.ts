@@ -13,7 +13,7 @@ import { IpfsDriver, type IpfsDriverInit } from '../../drivers/ipfs/index.js'
 import { MemoryDriver, type MemoryDriverInit } from '../../drivers/memory/index.js'
 import { S3Driver, type S3DriverInit } from '../../drivers/s3/index.js'
 import { ConfigError, settingName, type SettingNames } from '../../core/errors.js'
-import { readChoice, type Env } from '../../core/config.js'
+import { readChoice, readString, type Env } from '../../core/config.js'
 import type { Logger } from '../../core/logger.js'
 import type { ImageStorage } from '../../core/types.js'
 import type { Replica } from '../replication/index.js'
@@ -46,6 +46,10 @@ export function createImageStorage (options: CreateImageStorageOptions & Factory
   const { replicas, logger, ...driverOptions } = options
   const primary = createDriver(driverOptions as CreateImageStorageOptions, env, logger)
   const copies = replicas === false ? undefined : replicas ?? replicasFromEnv(primary, env)
+  // two acknowledged copies with one store would be a promise nobody keeps
+  if (replicas !== false && (copies === undefined || copies.length === 0) && readString(env, 'SAI_IMAGE_STORAGE_ACK') === '2') {
+    throw new ConfigError('SAI_IMAGE_STORAGE_ACK', 'is 2 (a store waits for a replica\'s copy), but no replica is configured: name one with SAI_IMAGE_STORAGE_REPLICAS, or set it to 1')
+  }
   return copies === undefined ? primary : replicated(primary, copies, env, logger)
 }
 
