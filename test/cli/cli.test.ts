@@ -149,16 +149,19 @@ describe('sai-images CLI (the built binary)', () => {
     const found = cli(['verify', '--json'], env)
     expect(found.code).toBe(1)
     const reasons = JSON.parse(found.stdout).problems.map((p: { reason: string }) => p.reason).sort()
-    expect(reasons).toEqual(['corrupt', 'misnamed', 'stray-temp', 'truncated'])
-    // three frames are quarantined (lost from the store): the repair is not clean, and says so
+    // the frame in another shard folder is intact: misplaced, not misnamed
+    expect(reasons).toEqual(['corrupt', 'misplaced', 'stray-temp', 'truncated'])
+    // two frames are quarantined (lost from the store): the repair is not clean, and says so; the
+    // misplaced one is moved into place (counted as made whole)
     const repaired = cli(['verify', '--repair', '--json'], env)
     expect(repaired.code).toBe(1)
-    expect(JSON.parse(repaired.stdout)).toMatchObject({ clean: false, quarantined: 3, removed: 1, restored: 0 })
+    expect(JSON.parse(repaired.stdout)).toMatchObject({ clean: false, quarantined: 2, removed: 1, restored: 1 })
+    expect(await readFile(results[2]!.path)).toEqual(testJpeg('cli verify 2', 8000)) // back in its place, whole
     const after = cli(['verify'], env)
     expect(after).toMatchObject({ code: 0 })
-    expect(after.stdout).toContain('3 objects checked')
+    expect(after.stdout).toContain('4 objects checked')
     expect(after.stdout).toContain('clean')
-    expect(after.stdout).toContain('quarantine: 3 objects')
+    expect(after.stdout).toContain('quarantine: 2 objects')
   })
 
   it('import without options writes a default mapping in the working folder, names it, and resumes from it', async () => {

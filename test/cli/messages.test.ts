@@ -17,7 +17,7 @@ function commandNames (): string[] {
 
 describe('a wrong flag gets our one-line message and the command\'s usage', () => {
   it.each([
-    [['verify', '--fix'], 'verify takes no --fix', 'Usage: sai-images verify [--repair]'],
+    [['verify', '--fix'], 'verify takes no --fix', 'Usage: sai-images verify [--repair [--force]]'],
     [['exists', '0'.repeat(64), '--bogus'], 'exists takes no --bogus', 'Usage: sai-images exists <ref>'],
     [['verify', '--repair=yes'], '--repair takes no value', 'Usage: sai-images verify'],
     [['prune', '--older-than'], '--older-than needs a value', 'Usage: sai-images prune'],

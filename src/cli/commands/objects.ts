@@ -96,11 +96,9 @@ export const list: Command = {
     const limit = cli.string('limit') === undefined ? Infinity : Number(cli.string('limit'))
     if (limit !== Infinity && !(Number.isInteger(limit) && limit >= 1)) throw new UsageError('--limit takes a whole number above 0')
     const storage = cli.storage()
-    // a root that is not there (a typo, an unmounted array) is no empty store, unless expected
-    if (storage.root !== undefined && !existsSync(storage.root) && cli.flags['allow-empty'] !== true) {
-      cli.out(`list: nothing listed: ${missingRootLine(cli)}\n${storeLine(storage)}`, { listed: 0, rootExists: false, store: storage.location })
-      return 1
-    }
+    // a root that is not there (a typo, an unmounted array) is no empty store, unless expected; one
+    // the driver may not create is unavailable (exit 5), as the listing itself says
+    const missingRoot = (): boolean => storage.root !== undefined && !existsSync(storage.root) && cli.flags['allow-empty'] !== true
     let count = 0
     for await (const entry of storage.list({ prefix, after, signal: cli.stopSignal() })) {
       const line = cli.json
@@ -108,6 +106,10 @@ export const list: Command = {
         : `${entry.sha256 ?? entry.hash} ${entry.size ?? '?'} ${entry.lastStoredAt?.toISOString() ?? '?'}`
       if (!process.stdout.write(line + '\n')) await new Promise(resolve => process.stdout.once('drain', resolve))
       if (++count >= limit) break
+    }
+    if (count === 0 && missingRoot()) {
+      cli.out(`list: nothing listed: ${missingRootLine(cli)}\n${storeLine(storage)}`, { listed: 0, rootExists: false, store: storage.location })
+      return 1
     }
     if (!cli.json) cli.note(`${count} listed; ${storeLine(storage)}`)
     return 0
@@ -117,7 +119,12 @@ export const list: Command = {
 /** The newest quarantine entry of `ref`, if a repair took it out of the store. */
 async function quarantined (storage: ImageStorage, ref: string): Promise<QuarantineEntry | undefined> {
   if (storage.quarantine === undefined) return undefined
-  const { sha256 } = parseImageRef(ref)
+  let sha256: string
+  try {
+    sha256 = parseImageRef(ref).sha256
+  } catch {
+    return undefined // a prefix of a hash (refs.ts) that names nothing stored: nothing to look for
+  }
   let found: QuarantineEntry | undefined
   for await (const entry of storage.quarantine.list()) if (entry.sha256 === sha256) found = entry
   return found

@@ -5,7 +5,7 @@ import { DURATION_UNITS, formatBytes, parseDuration } from '../units.js'
 export const quarantine: Command = {
   name: 'quarantine',
   operands: Infinity,
-  usage: 'quarantine [list | restore [--force] <id>... | purge <id>... | restore|purge <selection>]',
+  usage: 'quarantine [list] | quarantine restore [--force] <id>... | quarantine purge <id>... | quarantine restore|purge <selection>',
   summary: 'what repairs took out of the store: list, restore or purge it',
   help: 'A repair never deletes a damaged object: it moves it to the quarantine ({root}/.quarantine, or\n' +
     '{prefix}.quarantine/ on S3). `restore` puts an object back under its name (if no object is there\n' +

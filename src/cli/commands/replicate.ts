@@ -9,7 +9,7 @@ import { failing, replicated } from './replication.js'
 
 export const replicate: Command = {
   name: 'replicate',
-  usage: 'replicate [--watch [--reconcile-every 24h] [--watch-every 5s] [--metrics-port N | --metrics-address host:port]] [--no-reconcile] [--wait] | replicate --health',
+  usage: 'replicate [--watch] [--reconcile-every 24h] [--watch-every 5s] [--metrics-port N | --metrics-address host:port] [--no-reconcile] [--wait] | replicate --health',
   summary: 'copy what the outbox holds to the replicas, then reconcile',
   help: 'Drains the outbox (every store records there what remains to copy), then reconciles: the\n' +
     'listings of every copy compared, what a replica lacks queued and copied (no request per\n' +

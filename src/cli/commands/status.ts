@@ -12,9 +12,9 @@ export const status: Command = {
   usage: 'status [--max-backlog-age 1h]',
   summary: 'replication: the backlog, the last scan, heals; exit 0 only if all is well',
   help: 'Exit 0 only when every replica is reachable, nothing in the backlog is older than\n' +
-    '--max-backlog-age (default 1h; units s, min, h, d), and the last whole scan (replicate\'s reconcile or\n' +
-    'verify) found no frame below its wanted copies and none lost. Otherwise, the most severe of:\n' +
-    `${STATUS_EXIT.backlog} backlog too old, ${STATUS_EXIT.unreachable} a replica unreachable, ` +
+    '--max-backlog-age (default 1h; units s, min, h, d), and the last whole scan (replicate\'s\n' +
+    'reconcile or verify) found no frame below its wanted copies and none lost. Otherwise, the most\n' +
+    `severe of: ${STATUS_EXIT.backlog} backlog too old, ${STATUS_EXIT.unreachable} a replica unreachable,\n` +
     `${STATUS_EXIT.belowWanted} frames below the wanted copies, ${STATUS_EXIT.lost} frames lost.`,
   options: { 'max-backlog-age': { type: 'string' } },
   async run (cli) {

@@ -9,12 +9,13 @@ import { formatBytes } from '../units.js'
 
 export const verify: Command = {
   name: 'verify',
-  usage: 'verify [--repair [--force]] [--subset K/N] [--checkpoint F [--resume]] [--allow-empty]',
+  usage: 'verify [--repair [--force]] [--subset K/N] [--checkpoint F [--resume]]',
   summary: 're-hash every object and cached variant; exit 0 only if clean',
   help: 'With --repair: bad objects are quarantined ({root}/.quarantine, or {prefix}.quarantine/ on S3;\n' +
     'see `sai-images quarantine`), stray temps removed, a killed prune\'s objects put back, bad\n' +
     'variants removed. A repair that quarantined a frame is not clean: the frame is lost from the store.\n' +
-    'An intact frame under a wrong name or folder (an upper-case name, another shard) is moved into place.\n' +
+    'An intact frame under a wrong name or folder (an upper-case name, another shard) is moved into\n' +
+    'place.\n' +
     'With replicas (SAI_IMAGE_STORAGE_REPLICAS) a damaged frame is healed from a good copy instead, and\n' +
     'each replica is checked for a copy of every frame, evicted ones too (the full re-read is the\n' +
     'subset\'s): a frame with fewer good copies than wanted is a problem, one with none is "lost".\n' +

@@ -9,8 +9,9 @@ import { parseImageRef } from '../../core/ref.js'
 import type { PrefixSharding } from '../../core/sharding.js'
 import { SPECIAL_DIRS } from '../../core/special-dirs.js'
 import { IntegrityError } from '../../core/errors.js'
+import { stormOf } from '../../core/storm.js'
 import type { AbortOptions, Quarantine, QuarantineEntry, RestoreOptions } from '../../core/types.js'
-import { addFinding, emptyReport, inSubset, type FindingReason, type VerifyOptions, type VerifyReport } from '../../core/verify-report.js'
+import { addFinding, emptyReport, inSubset, type Finding, type FindingReason, type VerifyOptions, type VerifyReport } from '../../core/verify-report.js'
 import { STALE_CLAIM_MS } from './claim.js'
 import type { S3Objects } from './objects.js'
 
@@ -93,7 +94,46 @@ export class S3Quarantine implements Quarantine {
 
 export async function verifyBucket (objects: S3Objects, prefix: string, sharding: PrefixSharding, quarantine: S3Quarantine, uri: (key: string) => string, options: VerifyOptions = {}): Promise<VerifyReport> {
   const { repair = false, signal } = options
-  const report = emptyReport(repair)
+  // a repair looks first and acts only if what it would quarantine is no storm (storm.ts): mass
+  // "damage" is a wrong bucket or endpoint, a proxy that alters bytes, never bit rot
+  const report = await checkBucket(objects, prefix, sharding, uri, { ...options, repair: false })
+  if (!repair) return { ...report, quarantine: await quarantine.totals(signal) }
+  const damaged = report.problems.filter(p => p.reason !== 'stale-claim').length
+  const storm = options.force === true ? undefined : stormOf(damaged, report.checked, { damaged }, options.stormLimit)
+  if (storm !== undefined) return { ...report, repaired: true, clean: false, storm, quarantine: await quarantine.totals(signal) }
+  const found = Object.values(report.counts).reduce((a, b) => a + b, 0)
+  if (found > report.problems.length) { // more than it listed (forced): a second pass acts as it finds
+    const take = async (key: string, sha256: string, finding: Finding): Promise<void> => {
+      finding.movedTo = uri(await quarantine.take(key, sha256, finding.reason, signal))
+      finding.action = 'quarantined'
+    }
+    const again = await checkBucket(objects, prefix, sharding, uri, options, take)
+    return { ...again, repaired: true, quarantine: await quarantine.totals(signal) }
+  }
+  const repaired = { ...emptyReport(true), checked: report.checked, bytes: report.bytes }
+  for (const finding of report.problems) {
+    const key = prefix + finding.key
+    if (finding.reason === 'stale-claim') {
+      await objects.remove(key, signal)
+      addFinding(repaired, { ...finding, action: 'removed' })
+      continue
+    }
+    const sha256 = sharding.decode(finding.key)!
+    const object = await objects.read(key, signal) // still damaged? (healed or deleted meanwhile: left alone)
+    if (object === undefined || object.actual === sha256) continue
+    addFinding(repaired, { ...finding, action: 'quarantined', movedTo: uri(await quarantine.take(key, sha256, finding.reason, signal)) })
+  }
+  repaired.quarantine = await quarantine.totals(signal)
+  return repaired
+}
+
+/** Every object (or a subset) read back and re-hashed, several at once, and the claims of killed prunes. */
+async function checkBucket (
+  objects: S3Objects, prefix: string, sharding: PrefixSharding, uri: (key: string) => string, options: VerifyOptions,
+  act?: (key: string, sha256: string, finding: Finding) => Promise<void>
+): Promise<VerifyReport> {
+  const { signal } = options
+  const report = emptyReport(false)
   const startAfter = options.after === undefined ? undefined : prefix + sharding.encode(options.after)
   async function * objectsToCheck (): AsyncGenerator<{ key: string, sha256: string }> {
     for await (const { Key } of objects.list(prefix, signal, startAfter)) {
@@ -109,18 +149,14 @@ export async function verifyBucket (objects: S3Objects, prefix: string, sharding
     options.onProgress?.({ checked: report.checked, bytes: report.bytes })
     if (object.actual === sha256) return
     const reason: FindingReason = object.bytes.length === 0 ? 'empty' : object.bytes[0] === 0xff && object.bytes[1] === 0xd8 && object.bytes.readUInt16BE(object.bytes.length - 2) !== 0xffd9 ? 'truncated' : 'corrupt'
-    const finding = { reason, key: key.slice(prefix.length), path: uri(key), action: undefined as 'quarantined' | undefined, movedTo: undefined as string | undefined }
-    if (repair) {
-      finding.movedTo = uri(await quarantine.take(key, sha256, reason, signal))
-      finding.action = 'quarantined'
-    }
+    const finding: Finding = { reason, key: key.slice(prefix.length), path: uri(key) }
+    await act?.(key, sha256, finding)
     addFinding(report, finding)
   })
   for await (const { Key, LastModified } of objects.list(`${prefix}${SPECIAL_DIRS.pruning}/`, signal)) {
     if (Date.now() - (LastModified?.getTime() ?? 0) < STALE_CLAIM_MS) continue
-    if (repair) await objects.remove(Key, signal)
-    addFinding(report, { reason: 'stale-claim', key: Key.slice(prefix.length), path: uri(Key), action: repair ? 'removed' : undefined })
+    if (act !== undefined) await objects.remove(Key, signal)
+    addFinding(report, { reason: 'stale-claim', key: Key.slice(prefix.length), path: uri(Key), action: act === undefined ? undefined : 'removed' })
   }
-  report.quarantine = await quarantine.totals(signal)
   return report
 }

@@ -143,9 +143,29 @@ describe('S3Driver on a real RADOS Gateway', () => {
     await expect(storage.fetch(hash)).rejects.toMatchObject({ code: 'ERR_NOT_FOUND', message: expect.stringContaining('a repair quarantined it') })
     const [entry] = await all(storage.quarantine.list())
     expect(entry).toMatchObject({ sha256: hash, reason: 'corrupt', size: 'not the bytes'.length })
-    expect(await storage.quarantine.restore(entry!.id)).toBe(true)
+    // bytes that do not match their name are refused back, and stay in the quarantine
+    await expect(storage.quarantine.restore(entry!.id)).rejects.toMatchObject({ code: 'ERR_INTEGRITY' })
+    expect(await storage.exists(hash)).toBe(false)
+    expect(await all(storage.quarantine.list())).toHaveLength(1)
+    // unless forced: an operator who wants them back on purpose
+    expect(await storage.quarantine.restore(entry!.id, { force: true })).toBe(true)
     expect(await storage.exists(hash)).toBe(true)
     expect(await all(storage.quarantine.list())).toEqual([])
+  })
+
+  it('a repair that would quarantine most of the bucket is a storm: nothing moves unless forced', async () => {
+    const storage = fresh()
+    const stored = await Promise.all(Array.from({ length: 12 }, async (_, i) => await storage.store(testJpeg(`storm ${i} ${Date.now()}`))))
+    // every object altered at once (a proxy rewriting bodies, another tool writing the prefix): no bit rot
+    for (const { key } of stored) await raw.send(new PutObjectCommand({ Bucket: bucket, Key: storage.prefix + key, Body: Buffer.from('not the bytes') }))
+    const refused = await storage.verify({ repair: true })
+    expect(refused).toMatchObject({ checked: 12, clean: false, quarantined: 0, storm: { found: 12, objects: 12, refused: true } })
+    expect(refused.storm!.cause).toMatch(/force/)
+    expect(await all(storage.quarantine.list())).toEqual([])
+    const forced = await storage.verify({ repair: true, force: true })
+    expect(forced).toMatchObject({ quarantined: 12, clean: false })
+    expect(forced.storm).toBeUndefined()
+    expect(await all(storage.quarantine.list())).toHaveLength(12)
   })
 
   it('bytes altered in flight (a proxy flips one bit) are refused by the server: nothing is stored', async () => {
