@@ -71,6 +71,9 @@ async function pass (root: string, sharding: ShardingStrategy, quarantine: Files
   const { tempMinAgeMs = HOUR_MS, signal } = options
   const report = emptyReport(repair)
   const now = Date.now()
+  // 0 takes every leftover: a file time can read a fraction of a millisecond after `now` (the
+  // kernel's clock is coarser than Date.now()), and such a set-aside was skipped (found by test/crash)
+  const old = (ms: number): boolean => tempMinAgeMs <= 0 || now - ms >= tempMinAgeMs
   const act = actor(root, sharding, quarantine)
 
   const found = async (finding: Finding, sha256?: string): Promise<void> => {
@@ -88,7 +91,7 @@ async function pass (root: string, sharding: ShardingStrategy, quarantine: Files
       const key = unit.key(i)
       const [size, mtimeMs, kind, head, tail] = [n[i * 5]!, n[i * 5 + 1]!, n[i * 5 + 2]!, n[i * 5 + 3]!, n[i * 5 + 4]!]
       if (key.endsWith('.tmp')) {
-        if (now - mtimeMs >= tempMinAgeMs) await found({ path: prefix + key, key, reason: 'stray-temp' })
+        if (old(mtimeMs)) await found({ path: prefix + key, key, reason: 'stray-temp' })
         continue
       }
       const sha256 = sha256OfKey(key, kind, sharding)
@@ -112,13 +115,13 @@ async function pass (root: string, sharding: ShardingStrategy, quarantine: Files
   for (const name of names(join(root, SPECIAL_DIRS.temp))) {
     const path = join(root, SPECIAL_DIRS.temp, name)
     const stats = statSync(path, { throwIfNoEntry: false })
-    if (stats?.isFile() === true && now - stats.mtimeMs >= tempMinAgeMs) await found({ path, key: `${SPECIAL_DIRS.temp}/${name}`, reason: 'stray-temp' })
+    if (stats?.isFile() === true && old(stats.mtimeMs)) await found({ path, key: `${SPECIAL_DIRS.temp}/${name}`, reason: 'stray-temp' })
   }
   // a prune's set-aside objects; a live prune's (changed, by its rename, less than tempMinAgeMs ago) are its own
   for (const name of names(join(root, SPECIAL_DIRS.pruning))) {
     const path = join(root, SPECIAL_DIRS.pruning, name)
     const stats = statSync(path, { throwIfNoEntry: false })
-    if (stats?.isFile() === true && /^[0-9a-f]{64}\./.test(name) && now - stats.ctimeMs >= tempMinAgeMs) {
+    if (stats?.isFile() === true && /^[0-9a-f]{64}\./.test(name) && old(stats.ctimeMs)) {
       await found({ path, key: `${SPECIAL_DIRS.pruning}/${name}`, reason: 'set-aside' }, name.slice(0, 64))
     }
   }
