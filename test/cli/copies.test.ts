@@ -142,6 +142,16 @@ describe('status and replicate for machines', () => {
     expect(after.code).toBe(0)
   })
 
+  it('an empty lock (its pid lost to a power cut) is taken over: the copier drains', async () => {
+    const { env, root, copy } = await replicated(1)
+    const { hash } = await new FilesystemDriver({ root }).store(testJpeg(`after the cut ${root}`, 5000))
+    const lock = join(root, '.replication', 'drain.lock')
+    await writeFile(lock, '') // linked, its contents never synced: found by test/crash
+    const run = cli(['replicate', '--json'], { env })
+    expect(run.code).toBe(0)
+    expect(await new FilesystemDriver({ root: copy }).exists(hash)).toBe(true)
+  })
+
   it('a second copier says that another holds the lock, exit 75; with --wait it waits and copies', async () => {
     const { env, root } = await replicated(1)
     const lock = join(root, '.replication', 'drain.lock')

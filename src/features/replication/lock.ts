@@ -31,7 +31,9 @@ export class DrainLock {
         }
         const holder = this.holder()
         if (holder === process.pid) return true
-        if (holder === undefined || alive(holder)) return false
+        // a lock without a process in it was cut by a power cut (a live one is made whole before it
+        // appears): as abandoned as a dead one's (found by test/crash: else no copier ever drained again)
+        if (holder !== undefined && alive(holder)) return false
         if (!await this.takeOver(holder)) return false
       }
       return false
@@ -43,8 +45,7 @@ export class DrainLock {
   /** The process that holds the lock, if any. */
   holder (): number | undefined {
     try {
-      const pid = Number(readFileSync(this.path, 'utf8').trim())
-      return Number.isInteger(pid) && pid > 0 ? pid : undefined
+      return pidIn(readFileSync(this.path, 'utf8'))
     } catch {
       return undefined
     }
@@ -57,14 +58,14 @@ export class DrainLock {
   }
 
   /** Moves aside the lock of `dead`; false if another process took it over first (its lock is put back). */
-  private async takeOver (dead: number): Promise<boolean> {
+  private async takeOver (dead: number | undefined): Promise<boolean> {
     const aside = `${this.path}.${process.pid}.stale`
     try {
       await rename(this.path, aside)
     } catch {
       return true // gone meanwhile: try again
     }
-    const moved = Number(readFileSync(aside, 'utf8').trim())
+    const moved = pidIn(readFileSync(aside, 'utf8'))
     if (moved !== dead) await link(aside, this.path).catch(() => {}) // a live process's, just made: put back
     await unlink(aside).catch(() => {})
     return moved === dead
@@ -78,4 +79,10 @@ function alive (pid: number): boolean {
   } catch (err) {
     return (err as NodeJS.ErrnoException).code === 'EPERM'
   }
+}
+
+/** The process a lock file names, or undefined for an empty or torn one. */
+function pidIn (text: string): number | undefined {
+  const pid = Number(text.trim())
+  return text.trim() !== '' && Number.isInteger(pid) && pid > 0 ? pid : undefined
 }
