@@ -1,0 +1,50 @@
+// The copier's lock (lock.ts): overlapping drains in one process share it and the file goes with the
+// last of them (CI once saw a kick and the watcher race on one temp name: ENOENT, ERR_INTERNAL); a live
+// process's lock is respected, a dead or torn one is taken over.
+import { spawn } from 'node:child_process'
+import { existsSync } from 'node:fs'
+import { readdir, readFile, writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { describe, expect, it } from 'vitest'
+import { DrainLock } from '../../../src/features/replication/lock.js'
+import { tempDir } from '../../infra/helpers/tmp.js'
+
+describe('DrainLock', () => {
+  it('overlapping acquires in one process all hold it, leave no temp file, and the last release removes it', async () => {
+    const dir = await tempDir('sai-lock')
+    const path = join(dir, 'drain.lock')
+    const lock = new DrainLock(path)
+    for (let round = 0; round < 20; round++) {
+      const held = await Promise.all(Array.from({ length: 8 }, async () => await lock.acquire()))
+      expect(held).toEqual(Array(8).fill(true))
+      expect(await readFile(path, 'utf8')).toBe(String(process.pid))
+      for (let i = 0; i < 7; i++) await lock.release()
+      expect(existsSync(path)).toBe(true) // one drain still runs
+      await lock.release()
+      expect(existsSync(path)).toBe(false)
+    }
+    expect(await readdir(dir)).toEqual([])
+  })
+
+  it('a live process holds it; a dead one\'s or an empty one is taken over', async () => {
+    const dir = await tempDir('sai-lock')
+    const path = join(dir, 'drain.lock')
+    const lock = new DrainLock(path)
+    const live = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 10000)'])
+    try {
+      await writeFile(path, String(live.pid))
+      expect(await lock.acquire()).toBe(false)
+      expect(lock.holder()).toBe(live.pid)
+    } finally {
+      live.kill('SIGKILL')
+      await new Promise(resolve => live.on('exit', resolve))
+    }
+    expect(await lock.acquire()).toBe(true) // its process is gone
+    await lock.release()
+    await writeFile(path, '')
+    expect(await lock.acquire()).toBe(true)
+    expect(await readFile(path, 'utf8')).toBe(String(process.pid))
+    await lock.release()
+    expect(await readdir(dir)).toEqual([])
+  })
+})
