@@ -24,7 +24,7 @@ const entry = {
  */
 const commonjsEntries: Plugin = {
   name: 'commonjs-entries',
-  setup (build) {
+  setup(build) {
     const out = build.initialOptions.outdir ?? 'dist'
     build.onEnd(async () => {
       for (const name of Object.keys(entry)) {
@@ -61,5 +61,13 @@ export default defineConfig([
   },
   // the sai-images command; a young generation of 2 MB semi-spaces (16 by default) keeps a walk of
   // a million objects under 150 MB of RSS, and is as fast (bench/RESULTS-scale.md)
-  { entry: { cli: 'src/cli/index.ts' }, format: 'esm', splitting: true, sourcemap: true, target: 'node20', keepNames: true, banner: { js: '#!/usr/bin/env -S node --max-semi-space-size=2 --optimize-for-size' } }
+  {
+    entry: { cli: 'src/cli/index.ts' },
+    format: 'esm',
+    splitting: true,
+    sourcemap: true,
+    target: 'node20',
+    keepNames: true,
+    banner: { js: '#!/usr/bin/env -S node --max-semi-space-size=2 --optimize-for-size' }
+  }
 ])

@@ -8,7 +8,12 @@ process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true'
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
-    globalSetup: ['test/infra/setup/build.ts', 'test/infra/setup/ipfs.ts', 'test/infra/setup/postgres.ts', 'test/infra/setup/ceph.ts'],
+    globalSetup: [
+      'test/infra/setup/build.ts',
+      'test/infra/setup/ipfs.ts',
+      'test/infra/setup/postgres.ts',
+      'test/infra/setup/ceph.ts'
+    ],
     testTimeout: 60_000,
     hookTimeout: 120_000,
     reporters: ['default', ['json', { outputFile: '.test-results.json' }]]

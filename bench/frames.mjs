@@ -13,7 +13,7 @@ const QUALITIES = [55, 75, 90]
 const cache = join(process.env.BENCH_DIR ?? tmpdir(), 'sai-bench-frames-v1')
 
 /** The 27 base frames: 9 sizes by 3 qualities, from 3 scenes. */
-export async function baseFrames () {
+export async function baseFrames() {
   if (existsSync(join(cache, 'done'))) {
     const names = (await readdir(cache)).filter(n => n.endsWith('.jpg')).sort()
     return await Promise.all(names.map(async n => await readFile(join(cache, n))))
@@ -36,7 +36,7 @@ export async function baseFrames () {
  * `count` distinct frames: the base frames in turn, each with a JPEG comment segment naming its
  * number right after the start marker (still a valid, decodable JPEG; different bytes, another hash).
  */
-export async function frames (count, label = 'frame') {
+export async function frames(count, label = 'frame') {
   const base = await baseFrames()
   return Array.from({ length: count }, (_, i) => {
     const frame = base[i % base.length]
@@ -52,5 +52,7 @@ export async function frames (count, label = 'frame') {
 if (import.meta.url === `file://${process.argv[1]}`) {
   const all = await baseFrames()
   const sizes = all.map(f => f.length).sort((a, b) => a - b)
-  console.log(`${all.length} frames, ${sizes[0]}..${sizes.at(-1)} B, mean ${Math.round(sizes.reduce((a, b) => a + b) / sizes.length)} B`)
+  console.log(
+    `${all.length} frames, ${sizes[0]}..${sizes.at(-1)} B, mean ${Math.round(sizes.reduce((a, b) => a + b) / sizes.length)} B`
+  )
 }

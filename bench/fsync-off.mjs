@@ -19,12 +19,22 @@ const RUNS = quick ? 2 : 5
 const FRAMES = quick ? 150 : 400
 const here = new URL('.', import.meta.url).pathname
 const log = (...args) => console.log(...args)
-const results = { machine: { cpu: cpus()[0]?.model, cores: cpus().length, memoryGB: Math.round(totalmem() / 2 ** 30), node: process.version }, date: new Date().toISOString(), runs: [], targets: [] }
+const results = {
+  machine: {
+    cpu: cpus()[0]?.model,
+    cores: cpus().length,
+    memoryGB: Math.round(totalmem() / 2 ** 30),
+    node: process.version
+  },
+  date: new Date().toISOString(),
+  runs: [],
+  targets: []
+}
 const scratch = await mkdtemp(join(process.env.BENCH_DIR ?? tmpdir(), 'sai-bench-nofsync-'))
 const sha256 = bytes => createHash('sha256').update(bytes).digest('hex')
 const hex = n => n.toString(16).padStart(2, '0')
 
-async function plainLoop (root, bytes) {
+async function plainLoop(root, bytes) {
   const name = sha256(bytes)
   const dir = join(root, name.slice(0, 2), name.slice(2, 4))
   await mkdir(dir, { recursive: true })
@@ -35,13 +45,15 @@ async function plainLoop (root, bytes) {
   await rename(temp, join(dir, `${name}.jpg`))
 }
 
-async function timed (concurrency, store) {
+async function timed(concurrency, store) {
   const data = payloads(600 * KB, concurrency, `nofsync ${concurrency}`)
   let next = 0
   const started = performance.now()
-  await Promise.all(Array.from({ length: concurrency }, async (_, w) => {
-    while (next++ < FRAMES) await store(data.fresh(w))
-  }))
+  await Promise.all(
+    Array.from({ length: concurrency }, async (_, w) => {
+      while (next++ < FRAMES) await store(data.fresh(w))
+    })
+  )
   return FRAMES / ((performance.now() - started) / 1000)
 }
 
@@ -53,44 +65,79 @@ for (let run = 0; run < RUNS; run++) {
       const roots = { ours: join(base, 'ours'), plain: join(base, 'plain') }
       for (const root of Object.values(roots)) {
         mkdirSync(root)
-        if (regime === 'warm') for (let a = 0; a < 256; a++) for (let b = 0; b < 256; b++) mkdirSync(join(root, hex(a), hex(b)), { recursive: true })
+        if (regime === 'warm')
+          for (let a = 0; a < 256; a++)
+            for (let b = 0; b < 256; b++) mkdirSync(join(root, hex(a), hex(b)), { recursive: true })
       }
       const storage = new FilesystemDriver({ root: roots.ours, fsync: false })
       const rates = {}
       const order = (run + concurrency) % 2 === 0 ? ['ours', 'plain'] : ['plain', 'ours']
       for (const name of order) {
         execFileSync('sync') // no writeback of the other's files left over
-        rates[name] = await timed(concurrency, name === 'ours' ? async bytes => await storage.store(bytes) : async bytes => await plainLoop(roots.plain, bytes))
+        rates[name] = await timed(
+          concurrency,
+          name === 'ours'
+            ? async bytes => await storage.store(bytes)
+            : async bytes => await plainLoop(roots.plain, bytes)
+        )
       }
       await storage.close()
       await rm(base, { recursive: true, force: true })
-      row[`${regime} c${concurrency}`] = { ours: Math.round(rates.ours), plain: Math.round(rates.plain), ratio: ratio(rates.ours, rates.plain) }
+      row[`${regime} c${concurrency}`] = {
+        ours: Math.round(rates.ours),
+        plain: Math.round(rates.plain),
+        ratio: ratio(rates.ours, rates.plain)
+      }
     }
   }
   results.runs.push(row)
-  log(`run ${run + 1}: ${Object.entries(row).map(([k, v]) => `${k} ${v.ratio} (${v.ours} vs ${v.plain}/s)`).join('; ')}`)
+  log(
+    `run ${run + 1}: ${Object.entries(row)
+      .map(([k, v]) => `${k} ${v.ratio} (${v.ours} vs ${v.plain}/s)`)
+      .join('; ')}`
+  )
 }
 await rm(scratch, { recursive: true, force: true })
 for (const key of Object.keys(results.runs[0])) {
   const ratios = results.runs.map(r => r[key].ratio)
   const met = Math.min(...ratios) >= 0.9
-  results.targets.push({ name: `fsync-off store / plain write loop (600 KB, ${key} store), every run`, value: Math.min(...ratios), limit: '>= 0.9', met, note: `runs ${ratios.join(', ')}` })
-  log(`  target ${met ? 'MET ' : 'MISS'} fsync-off store / plain loop (${key}), lowest of ${ratios.length} runs: ${Math.min(...ratios)} (runs ${ratios.join(', ')})`)
+  results.targets.push({
+    name: `fsync-off store / plain write loop (600 KB, ${key} store), every run`,
+    value: Math.min(...ratios),
+    limit: '>= 0.9',
+    met,
+    note: `runs ${ratios.join(', ')}`
+  })
+  log(
+    `  target ${met ? 'MET ' : 'MISS'} fsync-off store / plain loop (${key}), lowest of ${ratios.length} runs: ${Math.min(...ratios)} (runs ${ratios.join(', ')})`
+  )
 }
 if (!quick) {
   await writeFile(join(here, 'results-fsync-off.json'), JSON.stringify(results, null, 2) + '\n')
-  await writeFile(join(here, 'RESULTS-fsync-off.md'), `# Store without fsync against the plain write loop
+  await writeFile(
+    join(here, 'RESULTS-fsync-off.md'),
+    `# Store without fsync against the plain write loop
 
 ${results.date}, ${results.machine.cpu} (${results.machine.cores} cores, ${results.machine.memoryGB} GB), Node ${results.machine.node}. \`node bench/fsync-off.mjs\`.
 
 Method: ${FRAMES} new frames of 600 KB per measurement; the plain loop is SHA-256, \`mkdir -p\` of the two shard folders, a temp file written, renamed into place. Empty: a new root; warm: all 65,536 shard folders made first. A \`sync\` before each candidate; the order alternates. Frames per second, ${RUNS} runs.
 
 | run | ${Object.keys(results.runs[0]).join(' | ')} |
-| --- | ${Object.keys(results.runs[0]).map(() => '---').join(' | ')} |
-${results.runs.map((r, i) => `| ${i + 1} | ${Object.values(r).map(v => `${v.ratio} (${v.ours} / ${v.plain})`).join(' | ')} |`).join('\n')}
+| --- | ${Object.keys(results.runs[0])
+      .map(() => '---')
+      .join(' | ')} |
+${results.runs
+  .map(
+    (r, i) =>
+      `| ${i + 1} | ${Object.values(r)
+        .map(v => `${v.ratio} (${v.ours} / ${v.plain})`)
+        .join(' | ')} |`
+  )
+  .join('\n')}
 
 | target | value | limit | met | note |
 | --- | --- | --- | --- | --- |
 ${results.targets.map(t => `| ${t.name} | ${t.value} | ${t.limit} | ${t.met ? 'yes' : '**no**'} | ${t.note} |`).join('\n')}
-`)
+`
+  )
 }

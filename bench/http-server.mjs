@@ -15,14 +15,18 @@ if (mode === 'ours') {
 } else {
   const paths = new Map()
   for (const entry of await readdir(root, { recursive: true, withFileTypes: true })) {
-    if (entry.isFile() && entry.name.endsWith('.jpg')) paths.set(entry.name.slice(0, 64), join(entry.parentPath ?? entry.path, entry.name))
+    if (entry.isFile() && entry.name.endsWith('.jpg'))
+      paths.set(entry.name.slice(0, 64), join(entry.parentPath ?? entry.path, entry.name))
   }
   handler = (req, res) => {
     const path = paths.get(req.url.slice(req.url.lastIndexOf('/') + 1))
     if (path === undefined) return res.writeHead(404).end()
-    readFile(path).then(bytes => {
-      res.writeHead(200, { 'Content-Type': 'image/jpeg', 'Content-Length': bytes.length }).end(bytes)
-    }, () => res.writeHead(500).end())
+    readFile(path).then(
+      bytes => {
+        res.writeHead(200, { 'Content-Type': 'image/jpeg', 'Content-Length': bytes.length }).end(bytes)
+      },
+      () => res.writeHead(500).end()
+    )
   }
 }
 const server = createServer(handler)

@@ -15,12 +15,25 @@ import { baseFrames } from './frames.mjs'
 import { ratio } from './lib.mjs'
 
 const quick = process.argv.includes('--quick')
-const profileDir = process.argv.includes('--cpu-prof') ? process.argv[process.argv.indexOf('--cpu-prof') + 1] : undefined
+const profileDir = process.argv.includes('--cpu-prof')
+  ? process.argv[process.argv.indexOf('--cpu-prof') + 1]
+  : undefined
 const ROUNDS = quick ? 2 : 5
 const SECONDS = quick ? 4 : 8
 const here = new URL('.', import.meta.url).pathname
 const log = (...args) => console.log(...args)
-const results = { machine: { cpu: cpus()[0]?.model, cores: cpus().length, memoryGB: Math.round(totalmem() / 2 ** 30), node: process.version }, date: new Date().toISOString(), quick, rounds: [], targets: [] }
+const results = {
+  machine: {
+    cpu: cpus()[0]?.model,
+    cores: cpus().length,
+    memoryGB: Math.round(totalmem() / 2 ** 30),
+    node: process.version
+  },
+  date: new Date().toISOString(),
+  quick,
+  rounds: [],
+  targets: []
+}
 const target = (name, value, limit, direction, note = '') => {
   const met = direction === '>=' ? value >= limit : value <= limit
   results.targets.push({ name, value, limit: `${direction} ${limit}`, met, note })
@@ -36,24 +49,34 @@ const storage = new FilesystemDriver({ root, fsync: false })
 const hashes = []
 for (const frame of await baseFrames()) hashes.push((await storage.store(frame)).hash)
 const script = join(root, 'frames.lua')
-await writeFile(script, `local paths = { ${hashes.map(h => `"/images/${h}"`).join(', ')} }
+await writeFile(
+  script,
+  `local paths = { ${hashes.map(h => `"/images/${h}"`).join(', ')} }
 local i = 0
 request = function()
   i = i + 1
   return wrk.format("GET", paths[(i % #paths) + 1])
 end
-`)
+`
+)
 
-async function start (mode) {
+async function start(mode) {
   const args = profileDir !== undefined && mode === 'ours' ? ['--cpu-prof', '--cpu-prof-dir', profileDir] : []
-  const child = spawn(process.execPath, [...args, join(here, 'http-server.mjs'), mode, root], { stdio: ['ignore', 'pipe', 'inherit'] })
-  const [line] = await createInterface({ input: child.stdout })[Symbol.asyncIterator]().next().then(r => [r.value])
+  const child = spawn(process.execPath, [...args, join(here, 'http-server.mjs'), mode, root], {
+    stdio: ['ignore', 'pipe', 'inherit']
+  })
+  const [line] = await createInterface({ input: child.stdout })
+    [Symbol.asyncIterator]()
+    .next()
+    .then(r => [r.value])
   return { child, url: `http://127.0.0.1:${line.trim()}` }
 }
 
-const toMs = (value, unit) => Number(value) * ({ us: 0.001, ms: 1, s: 1000 }[unit])
-function wrk (url, seconds) {
-  const out = execFileSync('wrk', ['-t1', '-c32', `-d${seconds}s`, '--latency', '-s', script, url], { encoding: 'utf8' })
+const toMs = (value, unit) => Number(value) * { us: 0.001, ms: 1, s: 1000 }[unit]
+function wrk(url, seconds) {
+  const out = execFileSync('wrk', ['-t1', '-c32', `-d${seconds}s`, '--latency', '-s', script, url], {
+    encoding: 'utf8'
+  })
   const p99 = /^\s+99%\s+([\d.]+)(us|ms|s)$/m.exec(out)
   const errors = /Non-2xx or 3xx responses: (\d+)/.exec(out)
   if (errors !== null) throw new Error(`wrk saw ${errors[1]} failed answers from ${url}`)
@@ -61,7 +84,7 @@ function wrk (url, seconds) {
 }
 
 /** One measured run of one server: started fresh, warmed up, measured, its peak RSS read, stopped. */
-async function measure (mode) {
+async function measure(mode) {
   const { child, url } = await start(mode)
   try {
     wrk(url, 2) // warm-up: JIT, page cache, the record
@@ -86,30 +109,71 @@ for (let round = 0; round < ROUNDS; round++) {
   const order = round % 2 === 0 ? ['bare', 'ours'] : ['ours', 'bare']
   const figures = {}
   for (const mode of order) figures[mode] = await measure(mode)
-  const r = { bare: figures.bare, ours: figures.ours, reqRatio: ratio(figures.ours.reqPerSec, figures.bare.reqPerSec), p99Ratio: ratio(figures.ours.p99Ms, figures.bare.p99Ms), rssRatio: ratio(figures.ours.peakRssMB, figures.bare.peakRssMB) }
+  const r = {
+    bare: figures.bare,
+    ours: figures.ours,
+    reqRatio: ratio(figures.ours.reqPerSec, figures.bare.reqPerSec),
+    p99Ratio: ratio(figures.ours.p99Ms, figures.bare.p99Ms),
+    rssRatio: ratio(figures.ours.peakRssMB, figures.bare.peakRssMB)
+  }
   results.rounds.push(r)
-  log(`  round ${round + 1}: bare ${figures.bare.reqPerSec} req/s p99 ${figures.bare.p99Ms} ms ${figures.bare.peakRssMB} MB; ours ${figures.ours.reqPerSec} req/s p99 ${figures.ours.p99Ms} ms ${figures.ours.peakRssMB} MB`)
+  log(
+    `  round ${round + 1}: bare ${figures.bare.reqPerSec} req/s p99 ${figures.bare.p99Ms} ms ${figures.bare.peakRssMB} MB; ours ${figures.ours.reqPerSec} req/s p99 ${figures.ours.p99Ms} ms ${figures.ours.peakRssMB} MB`
+  )
 }
 const median = key => results.rounds.map(r => r[key]).sort((a, b) => a - b)[Math.floor(results.rounds.length / 2)]
-target('handler req/s / bare read-and-send (wrk c32, 27 real frames), median round', median('reqRatio'), 0.8, '>=', `rounds ${results.rounds.map(r => r.reqRatio).join(', ')}`)
-target('handler p99 / bare p99, median round', median('p99Ratio'), 2, '<=', `rounds ${results.rounds.map(r => r.p99Ratio).join(', ')}`)
-target('handler peak RSS / bare peak RSS, median round', median('rssRatio'), 1.5, '<=', `rounds ${results.rounds.map(r => r.rssRatio).join(', ')}`)
+target(
+  'handler req/s / bare read-and-send (wrk c32, 27 real frames), median round',
+  median('reqRatio'),
+  0.8,
+  '>=',
+  `rounds ${results.rounds.map(r => r.reqRatio).join(', ')}`
+)
+target(
+  'handler p99 / bare p99, median round',
+  median('p99Ratio'),
+  2,
+  '<=',
+  `rounds ${results.rounds.map(r => r.p99Ratio).join(', ')}`
+)
+target(
+  'handler peak RSS / bare peak RSS, median round',
+  median('rssRatio'),
+  1.5,
+  '<=',
+  `rounds ${results.rounds.map(r => r.rssRatio).join(', ')}`
+)
 execFileSync('rm', ['-rf', root])
 
 if (!quick || process.argv.includes('--write')) {
   await writeFile(join(here, 'results-http.json'), JSON.stringify(results, null, 2) + '\n')
-  const row = (name, f) => `| ${name} | ${f.reqPerSec} | ${f.p99Ms} | ${f.peakRssMB} |`
-  await writeFile(join(here, 'RESULTS-http.md'), [
-    '# HTTP handler against a bare read-and-send server', '',
-    `${results.date}, ${results.machine.cpu} (${results.machine.cores} cores, ${results.machine.memoryGB} GB), Node ${results.machine.node}. \`node bench/http.mjs\`.`, '',
-    `Method: the 27 real frames of bench/frames.mjs (4-530 KB, mean 161 KB) in one filesystem store; each server in its own process, started fresh for each round, warmed up for 2 s, then \`wrk -t1 -c32 -d${SECONDS}s --latency\` requesting the frames in turn; peak RSS is the server's VmHWM. Rounds alternate which server goes first; a ratio is ours / bare within one round. Bare: \`readFile\` + \`res.end\`. Ours: \`createImageHandler(new FilesystemDriver({ root }))\`, defaults (the record of verified files on: 30 s, 4096 files).`, '',
-    '| round | bare req/s | bare p99 ms | bare RSS MB | ours req/s | ours p99 ms | ours RSS MB | req/s ratio | p99 ratio | RSS ratio |',
-    '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
-    ...results.rounds.map((r, i) => `| ${i + 1} | ${r.bare.reqPerSec} | ${r.bare.p99Ms} | ${r.bare.peakRssMB} | ${r.ours.reqPerSec} | ${r.ours.p99Ms} | ${r.ours.peakRssMB} | ${r.reqRatio} | ${r.p99Ratio} | ${r.rssRatio} |`),
-    '', '## Targets', '',
-    '| target | value | limit | met |', '| --- | --- | --- | --- |',
-    ...results.targets.map(t => `| ${t.name} | ${t.value} | ${t.limit} | ${t.met ? 'yes' : 'NO'} |`), '',
-    '## Before and after', '', ...HISTORY.map(line => `- ${line}`), ''
-  ].join('\n'))
+  const _row = (name, f) => `| ${name} | ${f.reqPerSec} | ${f.p99Ms} | ${f.peakRssMB} |`
+  await writeFile(
+    join(here, 'RESULTS-http.md'),
+    [
+      '# HTTP handler against a bare read-and-send server',
+      '',
+      `${results.date}, ${results.machine.cpu} (${results.machine.cores} cores, ${results.machine.memoryGB} GB), Node ${results.machine.node}. \`node bench/http.mjs\`.`,
+      '',
+      `Method: the 27 real frames of bench/frames.mjs (4-530 KB, mean 161 KB) in one filesystem store; each server in its own process, started fresh for each round, warmed up for 2 s, then \`wrk -t1 -c32 -d${SECONDS}s --latency\` requesting the frames in turn; peak RSS is the server's VmHWM. Rounds alternate which server goes first; a ratio is ours / bare within one round. Bare: \`readFile\` + \`res.end\`. Ours: \`createImageHandler(new FilesystemDriver({ root }))\`, defaults (the record of verified files on: 30 s, 4096 files).`,
+      '',
+      '| round | bare req/s | bare p99 ms | bare RSS MB | ours req/s | ours p99 ms | ours RSS MB | req/s ratio | p99 ratio | RSS ratio |',
+      '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+      ...results.rounds.map(
+        (r, i) =>
+          `| ${i + 1} | ${r.bare.reqPerSec} | ${r.bare.p99Ms} | ${r.bare.peakRssMB} | ${r.ours.reqPerSec} | ${r.ours.p99Ms} | ${r.ours.peakRssMB} | ${r.reqRatio} | ${r.p99Ratio} | ${r.rssRatio} |`
+      ),
+      '',
+      '## Targets',
+      '',
+      '| target | value | limit | met |',
+      '| --- | --- | --- | --- |',
+      ...results.targets.map(t => `| ${t.name} | ${t.value} | ${t.limit} | ${t.met ? 'yes' : 'NO'} |`),
+      '',
+      '## Before and after',
+      '',
+      ...HISTORY.map(line => `- ${line}`),
+      ''
+    ].join('\n')
+  )
 }
-

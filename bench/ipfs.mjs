@@ -20,23 +20,51 @@ const ROUNDS = quick ? 4 : 8
 const OPS = quick ? 8 : 20
 const SIZES = quick ? [600 * 1024] : [64 * 1024, 600 * 1024, 2 * 1024 * 1024]
 const here = new URL('.', import.meta.url).pathname
-const PARAMS = { 'cid-version': 1, 'raw-leaves': true, chunker: 'size-1048576', hash: 'sha2-256', trickle: false, 'max-file-links': 174, pin: true }
-const CLIENT = { cidVersion: 1, rawLeaves: true, chunker: 'size-1048576', hashAlg: 'sha2-256', trickle: false, maxFileLinks: 174, pin: true }
+const PARAMS = {
+  'cid-version': 1,
+  'raw-leaves': true,
+  chunker: 'size-1048576',
+  hash: 'sha2-256',
+  trickle: false,
+  'max-file-links': 174,
+  pin: true
+}
+const CLIENT = {
+  cidVersion: 1,
+  rawLeaves: true,
+  chunker: 'size-1048576',
+  hashAlg: 'sha2-256',
+  trickle: false,
+  maxFileLinks: 174,
+  pin: true
+}
 
 const agent = new Agent({ keepAlive: true, maxSockets: 16 })
 /** One bare RPC call: POST, an optional multipart file, the whole answer read. */
-function bare (url, command, params, bytes) {
+function bare(url, command, params, bytes) {
   const target = new URL(`${url}/api/v0/${command}`)
   for (const [name, value] of Object.entries(params)) target.searchParams.append(name, String(value))
   const boundary = 'bench-boundary'
-  const head = Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="f"\r\nContent-Type: application/octet-stream\r\n\r\n`)
+  const head = Buffer.from(
+    `--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="f"\r\nContent-Type: application/octet-stream\r\n\r\n`
+  )
   const tail = Buffer.from(`\r\n--${boundary}--\r\n`)
   return new Promise((resolve, reject) => {
-    const headers = bytes === undefined ? {} : { 'content-type': `multipart/form-data; boundary=${boundary}`, 'content-length': head.length + bytes.length + tail.length }
+    const headers =
+      bytes === undefined
+        ? {}
+        : {
+            'content-type': `multipart/form-data; boundary=${boundary}`,
+            'content-length': head.length + bytes.length + tail.length
+          }
     const req = request(target, { method: 'POST', agent, headers }, res => {
       const chunks = []
       res.on('data', chunk => chunks.push(chunk))
-      res.on('end', () => res.statusCode === 200 && res.trailers['x-stream-error'] === undefined ? resolve(Buffer.concat(chunks)) : reject(new Error(`${command}: ${res.statusCode} ${Buffer.concat(chunks)}`)))
+      res.on('end', () =>
+        res.statusCode === 200 && res.trailers['x-stream-error'] === undefined
+          ? resolve(Buffer.concat(chunks))
+          : reject(new Error(`${command}: ${res.statusCode} ${Buffer.concat(chunks)}`))
+      )
       res.on('error', reject)
     })
     req.on('error', reject)
@@ -57,7 +85,7 @@ const fresh = size => {
 }
 
 /** Interleaved rounds of OPS calls per candidate (order alternating); each keeps its median round's mean. */
-async function compare (candidates) {
+async function compare(candidates) {
   const rounds = Object.fromEntries(Object.keys(candidates).map(name => [name, []]))
   for (let round = 0; round < ROUNDS; round++) {
     const order = Object.entries(candidates)
@@ -72,12 +100,17 @@ async function compare (candidates) {
       rounds[name].push(times.reduce((a, b) => a + b, 0) / times.length)
     }
   }
-  return Object.fromEntries(Object.entries(rounds).map(([name, means]) => [name, +means.sort((a, b) => a - b)[Math.floor(means.length / 2)].toFixed(2)]))
+  return Object.fromEntries(
+    Object.entries(rounds).map(([name, means]) => [
+      name,
+      +means.sort((a, b) => a - b)[Math.floor(means.length / 2)].toFixed(2)
+    ])
+  )
 }
 
 const ratio = (a, b) => Math.round((a / b) * 1000) / 1000
 
-async function section (label, nodeOptions) {
+async function section(label, nodeOptions) {
   const node = await startKubo(nodeOptions)
   const { IpfsDriver } = await import('../dist/drivers/ipfs.js')
   const { create } = await import('kubo-rpc-client')
@@ -94,7 +127,12 @@ async function section (label, nodeOptions) {
         bareAdd: async () => await bare(node.url, 'add', PARAMS, fresh(size)),
         // the least an index entry that survives a kill -9 costs: the add linking it, one flush
         floorAdd: async () => {
-          await bare(node.url, 'add', { ...PARAMS, 'to-files': `/bench-floor/${randomBytes(16).toString('hex')}` }, fresh(size))
+          await bare(
+            node.url,
+            'add',
+            { ...PARAMS, 'to-files': `/bench-floor/${randomBytes(16).toString('hex')}` },
+            fresh(size)
+          )
           await bare(node.url, 'files/flush', { arg: '/bench-floor' })
         },
         clientAdd: async () => await client.add(fresh(size), CLIENT),
@@ -105,7 +143,11 @@ async function section (label, nodeOptions) {
       const fetches = await compare({
         driverFetch: async i => await driver.fetch(stored[i].hash),
         bareCat: async i => await bare(node.url, 'cat', { arg: stored[i].hash }),
-        clientCat: async i => { const chunks = []; for await (const chunk of client.cat(stored[i].hash)) chunks.push(chunk); return Buffer.concat(chunks) },
+        clientCat: async i => {
+          const chunks = []
+          for await (const chunk of client.cat(stored[i].hash)) chunks.push(chunk)
+          return Buffer.concat(chunks)
+        },
         ...(old === undefined ? {} : { beforeFetch: async i => await old.fetch(stored[i].hash) })
       })
       const others = await compare({
@@ -123,7 +165,13 @@ async function section (label, nodeOptions) {
           storeVsClient: ratio(stores.driverStore, stores.clientAdd),
           fetch: ratio(fetches.driverFetch, fetches.bareCat),
           fetchVsClient: ratio(fetches.driverFetch, fetches.clientCat),
-          ...(old === undefined ? {} : { beforeStore: ratio(stores.beforeStore, stores.bareAdd), beforeVsFloor: ratio(stores.beforeStore, stores.floorAdd), beforeFetch: ratio(fetches.beforeFetch, fetches.bareCat) })
+          ...(old === undefined
+            ? {}
+            : {
+                beforeStore: ratio(stores.beforeStore, stores.bareAdd),
+                beforeVsFloor: ratio(stores.beforeStore, stores.floorAdd),
+                beforeFetch: ratio(fetches.beforeFetch, fetches.bareCat)
+              })
         }
       }
       console.log(`${label} ${size / 1024} KB: ${JSON.stringify(row)}`)
@@ -135,36 +183,74 @@ async function section (label, nodeOptions) {
   return { label, flatfsSync: nodeOptions.flatfsSync === true, rows }
 }
 
-const machine = { cpu: cpus()[0]?.model, cores: cpus().length, memoryGB: Math.round(totalmem() / 2 ** 30), node: process.version, kubo: KUBO_VERSION, loadAtStart: loadavg().map(l => +l.toFixed(2)) }
-try { machine.filesystem = execFileSync('df', ['-T', '/tmp'], { encoding: 'utf8' }).split('\n')[1].split(/\s+/)[1] } catch {}
-const sections = [await section('flatfs sync false (Kubo default)', {}), ...(quick ? [] : [await section('flatfs sync true (power-cut safe)', { flatfsSync: true })])]
+const machine = {
+  cpu: cpus()[0]?.model,
+  cores: cpus().length,
+  memoryGB: Math.round(totalmem() / 2 ** 30),
+  node: process.version,
+  kubo: KUBO_VERSION,
+  loadAtStart: loadavg().map(l => +l.toFixed(2))
+}
+try {
+  machine.filesystem = execFileSync('df', ['-T', '/tmp'], { encoding: 'utf8' }).split('\n')[1].split(/\s+/)[1]
+} catch {}
+const sections = [
+  await section('flatfs sync false (Kubo default)', {}),
+  ...(quick ? [] : [await section('flatfs sync true (power-cut safe)', { flatfsSync: true })])
+]
 machine.loadAtEnd = loadavg().map(l => +l.toFixed(2))
 const at600 = sections[0].rows.find(row => row.size === 600 * 1024)
 // issue 33: a store <= 1.5x a bare add, or (the durable index entry costs an add linked into MFS
 // plus one flush, itself about 1.5x a bare add) <= 1.15x that floor, at every size
 const targets = [
-  ...sections[0].rows.map(row => ({ name: `store / bare add, or store / (add + flush) (${row.size / 1024} KB, default node)`, value: `${row.ratios.store}, ${row.ratios.storeVsFloor}`, limit: '<= 1.5, or <= 1.15', met: row.ratios.store <= 1.5 || row.ratios.storeVsFloor <= 1.15 })),
-  { name: 'fetch / bare cat (600 KB, default node)', value: at600.ratios.fetch, limit: '<= 1.15', met: at600.ratios.fetch <= 1.15 }
+  ...sections[0].rows.map(row => ({
+    name: `store / bare add, or store / (add + flush) (${row.size / 1024} KB, default node)`,
+    value: `${row.ratios.store}, ${row.ratios.storeVsFloor}`,
+    limit: '<= 1.5, or <= 1.15',
+    met: row.ratios.store <= 1.5 || row.ratios.storeVsFloor <= 1.15
+  })),
+  {
+    name: 'fetch / bare cat (600 KB, default node)',
+    value: at600.ratios.fetch,
+    limit: '<= 1.15',
+    met: at600.ratios.fetch <= 1.15
+  }
 ]
 const results = { date: new Date().toISOString(), machine, quick, rounds: ROUNDS, opsPerRound: OPS, sections, targets }
 for (const t of targets) console.log(`target ${t.met ? 'MET ' : 'MISS'} ${t.name}: ${t.value} (${t.limit})`)
 if (quick) process.exit(0) // a quick run is for a look, not for the record
 writeFileSync(`${here}results-ipfs.json`, JSON.stringify(results, null, 2) + '\n')
 
-const kb = size => size >= 1024 * 1024 ? `${size / 1024 / 1024} MiB` : `${size / 1024} KB`
+const kb = size => (size >= 1024 * 1024 ? `${size / 1024 / 1024} MiB` : `${size / 1024} KB`)
 const lines = [
-  '# IPFS driver against bare Kubo calls', '',
+  '# IPFS driver against bare Kubo calls',
+  '',
   `${results.date}, ${machine.cpu} (${machine.cores} cores), Node ${machine.node}, Kubo ${machine.kubo}, ${machine.filesystem ?? '?'}; load ${machine.loadAtStart.join(' ')} at the start, ${machine.loadAtEnd.join(' ')} at the end.`,
-  `Mean ms per call, the median of ${ROUNDS} interleaved rounds of ${OPS} calls (order alternating). \`bare\` is the RPC call over node:http with keep-alive and the driver's parameters; \`add + flush\` is a bare add that links the object into MFS (\`to-files\`) and one \`files/flush\`, the least that an index entry surviving a kill -9 of the node costs; \`client\` is kubo-rpc-client.${before ? ' \`before\`: the build given with --before, in the same rounds.' : ''}`, ''
+  `Mean ms per call, the median of ${ROUNDS} interleaved rounds of ${OPS} calls (order alternating). \`bare\` is the RPC call over node:http with keep-alive and the driver's parameters; \`add + flush\` is a bare add that links the object into MFS (\`to-files\`) and one \`files/flush\`, the least that an index entry surviving a kill -9 of the node costs; \`client\` is kubo-rpc-client.${before ? ' `before`: the build given with --before, in the same rounds.' : ''}`,
+  ''
 ]
 for (const { label, rows } of sections) {
-  lines.push(`## ${label}`, '', '| size | driver store | bare add | add + flush | client add | store / bare | add + flush / bare | store / (add + flush) | driver fetch | bare cat | client cat | fetch / bare | duplicate store | fetch by SHA-256 | exists |' + (before ? ' before: store / bare | before: store / (add + flush) | before: fetch / bare |' : ''),
-    '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |' + (before ? ' --- | --- | --- |' : ''))
+  lines.push(
+    `## ${label}`,
+    '',
+    '| size | driver store | bare add | add + flush | client add | store / bare | add + flush / bare | store / (add + flush) | driver fetch | bare cat | client cat | fetch / bare | duplicate store | fetch by SHA-256 | exists |' +
+      (before ? ' before: store / bare | before: store / (add + flush) | before: fetch / bare |' : ''),
+    '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |' +
+      (before ? ' --- | --- | --- |' : '')
+  )
   for (const { size, meanMs: m, ratios: r } of rows) {
-    lines.push(`| ${kb(size)} | ${m.driverStore} | ${m.bareAdd} | ${m.floorAdd} | ${m.clientAdd} | **${r.store}** | ${r.floor} | **${r.storeVsFloor}** | ${m.driverFetch} | ${m.bareCat} | ${m.clientCat} | **${r.fetch}** | ${m.duplicateStore} | ${m.fetchBySha256} | ${m.exists} |` + (before ? ` ${r.beforeStore} | ${r.beforeVsFloor} | ${r.beforeFetch} |` : ''))
+    lines.push(
+      `| ${kb(size)} | ${m.driverStore} | ${m.bareAdd} | ${m.floorAdd} | ${m.clientAdd} | **${r.store}** | ${r.floor} | **${r.storeVsFloor}** | ${m.driverFetch} | ${m.bareCat} | ${m.clientCat} | **${r.fetch}** | ${m.duplicateStore} | ${m.fetchBySha256} | ${m.exists} |` +
+        (before ? ` ${r.beforeStore} | ${r.beforeVsFloor} | ${r.beforeFetch} |` : '')
+    )
   }
   lines.push('')
 }
-lines.push('## Targets', '', ...targets.map(t => `- ${t.met ? 'MET' : 'MISSED'}: ${t.name} = ${t.value} (${t.limit})`), '')
+lines.push(
+  '## Targets',
+  '',
+  ...targets.map(t => `- ${t.met ? 'MET' : 'MISSED'}: ${t.name} = ${t.value} (${t.limit})`),
+  ''
+)
 writeFileSync(`${here}RESULTS-ipfs.md`, lines.join('\n'))
 process.exit(0)

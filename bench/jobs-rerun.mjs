@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { FilesystemDriver, migrate } from '../dist/index.js'
 
-async function run (n) {
+async function run(n) {
   const base = mkdtempSync(join(tmpdir(), 'sai-bench-jobs-'))
   const [from, to, mapping] = [join(base, 'from'), join(base, 'to'), join(base, 'm.jsonl')]
   let lines = ''
@@ -18,24 +18,49 @@ async function run (n) {
       writeFileSync(join(root, key), 'x') // the listing reads names and sizes, never bytes
     }
     lines += JSON.stringify({ sha256: hash, source: hash, hash, path: join(to, key), key, size: 1 }) + '\n'
-    if (lines.length > 1 << 20) { appendFileSync(mapping, lines); lines = '' }
+    if (lines.length > 1 << 20) {
+      appendFileSync(mapping, lines)
+      lines = ''
+    }
   }
   appendFileSync(mapping, lines)
   const [source, target] = [new FilesystemDriver({ root: from }), new FilesystemDriver({ root: to })]
-  const time = async work => { const t = process.hrtime.bigint(); await work(); return Number(process.hrtime.bigint() - t) / 1e6 }
-  const count = async storage => { let c = 0; for await (const _ of storage.list()) c++; return c }
+  const time = async work => {
+    const t = process.hrtime.bigint()
+    await work()
+    return Number(process.hrtime.bigint() - t) / 1e6
+  }
+  const count = async storage => {
+    let c = 0
+    for await (const _ of storage.list()) c++
+    return c
+  }
   const rounds = []
   for (let r = 0; r < 3; r++) {
-    const listing = await time(async () => { await count(source); await count(target) })
+    const listing = await time(async () => {
+      await count(source)
+      await count(target)
+    })
     let summary
-    const rerun = await time(async () => { summary = await migrate(source, target, { mapping }) })
+    const rerun = await time(async () => {
+      summary = await migrate(source, target, { mapping })
+    })
     if (summary.done !== 0 || summary.skipped !== n) throw new Error(`rerun copied ${summary.done}`)
     rounds.push({ listing, rerun })
   }
   const best = key => Math.min(...rounds.map(r => r[key]))
   const rss = process.memoryUsage().rss
-  console.log(JSON.stringify({ n, listingBothMs: Math.round(best('listing')), rerunMs: Math.round(best('rerun')), ratio: +(best('rerun') / best('listing')).toFixed(2), rssMB: Math.round(rss / 2 ** 20) }))
+  console.log(
+    JSON.stringify({
+      n,
+      listingBothMs: Math.round(best('listing')),
+      rerunMs: Math.round(best('rerun')),
+      ratio: +(best('rerun') / best('listing')).toFixed(2),
+      rssMB: Math.round(rss / 2 ** 20)
+    })
+  )
   rmSync(base, { recursive: true, force: true })
 }
 
-for (const n of process.argv.slice(2).map(Number).length > 0 ? process.argv.slice(2).map(Number) : [10_000, 100_000]) await run(n)
+for (const n of process.argv.slice(2).map(Number).length > 0 ? process.argv.slice(2).map(Number) : [10_000, 100_000])
+  await run(n)

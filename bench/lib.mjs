@@ -7,19 +7,21 @@ export const KB = 1024
 export const MB = 1024 * 1024
 
 /** Runs `op(i, worker)` from `concurrency` workers for about `seconds`; ops per second and latency. */
-export async function run (op, { concurrency = 1, seconds = 0.5, minOps = 10, maxOps = 100_000 } = {}) {
+export async function run(op, { concurrency = 1, seconds = 0.5, minOps = 10, maxOps = 100_000 } = {}) {
   let next = 0
   const latencies = []
   const started = performance.now()
   const deadline = started + seconds * 1000
-  await Promise.all(Array.from({ length: concurrency }, async (_, worker) => {
-    while (next < maxOps && (performance.now() < deadline || next < minOps)) {
-      const i = next++
-      const t = performance.now()
-      await op(i, worker)
-      latencies.push(performance.now() - t)
-    }
-  }))
+  await Promise.all(
+    Array.from({ length: concurrency }, async (_, worker) => {
+      while (next < maxOps && (performance.now() < deadline || next < minOps)) {
+        const i = next++
+        const t = performance.now()
+        await op(i, worker)
+        latencies.push(performance.now() - t)
+      }
+    })
+  )
   const elapsed = (performance.now() - started) / 1000
   latencies.sort((a, b) => a - b)
   return {
@@ -32,15 +34,17 @@ export async function run (op, { concurrency = 1, seconds = 0.5, minOps = 10, ma
 }
 
 /** Measures each candidate in `rounds` interleaved rounds; each keeps its median round by ops/s. */
-export async function compare (candidates, options = {}, rounds = 3) {
+export async function compare(candidates, options = {}, rounds = 3) {
   const results = Object.fromEntries(Object.keys(candidates).map(name => [name, []]))
   for (let round = 0; round < rounds; round++) {
     for (const [name, op] of Object.entries(candidates)) results[name].push(await run(op, options))
   }
-  return Object.fromEntries(Object.entries(results).map(([name, list]) => {
-    list.sort((a, b) => a.opsPerSec - b.opsPerSec)
-    return [name, list[Math.floor(list.length / 2)]]
-  }))
+  return Object.fromEntries(
+    Object.entries(results).map(([name, list]) => {
+      list.sort((a, b) => a.opsPerSec - b.opsPerSec)
+      return [name, list[Math.floor(list.length / 2)]]
+    })
+  )
 }
 
 /**
@@ -48,13 +52,13 @@ export async function compare (candidates, options = {}, rounds = 3) {
  * `fresh(worker)` writes a counter into the first comment segment of that worker's buffer, so every
  * call gives bytes never stored before.
  */
-export function payloads (size, count, seed = 'bench') {
+export function payloads(size, count, seed = 'bench') {
   const buffers = Array.from({ length: count }, (_, i) => testJpeg(`${seed} ${size} ${i}`, size))
   let counter = 0
   return {
     size,
     buffers,
-    fresh (worker) {
+    fresh(worker) {
       const buffer = buffers[worker]
       buffer.writeBigUInt64BE(BigInt(++counter) + (BigInt(process.pid) << 40n), 6)
       return buffer

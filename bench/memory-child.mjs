@@ -12,7 +12,7 @@ const storage = new FilesystemDriver({ root, maxBytes: size + 1, fsync: false })
 const head = testJpeg('memory', 1024 * 1024)
 const body = Buffer.alloc(1024 * 1024, 7)
 
-async function * stream () {
+async function* stream() {
   yield head
   for (let sent = head.length; sent < size; sent += body.length) yield body
 }
@@ -29,4 +29,13 @@ else for await (const _ of await storage.fetchStream(hash));
 // parent across fork and exec, so a child of a big process starts with the parent's peak)
 const peak = Number(/VmHWM:\s+(\d+) kB/.exec(readFileSync('/proc/self/status', 'utf8'))[1]) * 1024
 const mb = bytes => Math.round(bytes / 1024 / 1024)
-console.log(JSON.stringify({ mode, megabytes: Number(megabytes), hash: result?.hash ?? hash, baselineMB: mb(baseline), peakMB: mb(peak), growthMB: mb(peak - baseline) }))
+console.log(
+  JSON.stringify({
+    mode,
+    megabytes: Number(megabytes),
+    hash: result?.hash ?? hash,
+    baselineMB: mb(baseline),
+    peakMB: mb(peak),
+    growthMB: mb(peak - baseline)
+  })
+)

@@ -17,12 +17,26 @@ import { frames } from './frames.mjs'
 import { ratio } from './lib.mjs'
 
 const quick = process.argv.includes('--quick')
-const COUNTS = process.argv.includes('--frames') ? process.argv[process.argv.indexOf('--frames') + 1].split(',').map(Number) : quick ? [400] : [400, 2000]
+const COUNTS = process.argv.includes('--frames')
+  ? process.argv[process.argv.indexOf('--frames') + 1].split(',').map(Number)
+  : quick
+    ? [400]
+    : [400, 2000]
 const ROUNDS = 3
 const here = new URL('.', import.meta.url).pathname
 const CLI = join(here, '../dist/cli.js')
 const log = (...args) => console.log(...args)
-const results = { machine: { cpu: cpus()[0]?.model, cores: cpus().length, memoryGB: Math.round(totalmem() / 2 ** 30), node: process.version }, date: new Date().toISOString(), sections: {}, targets: [] }
+const results = {
+  machine: {
+    cpu: cpus()[0]?.model,
+    cores: cpus().length,
+    memoryGB: Math.round(totalmem() / 2 ** 30),
+    node: process.version
+  },
+  date: new Date().toISOString(),
+  sections: {},
+  targets: []
+}
 const target = (name, value, limit, direction, note = '') => {
   const met = direction === '>=' ? value >= limit : value <= limit
   results.targets.push({ name, value, limit: `${direction} ${limit}`, met, note })
@@ -37,7 +51,12 @@ if (!existsSync('/usr/bin/rclone')) {
 let cluster
 let connection
 if (process.env.SAI_TEST_S3_ENDPOINT !== undefined) {
-  connection = { endpoint: process.env.SAI_TEST_S3_ENDPOINT, region: process.env.SAI_TEST_S3_REGION ?? 'us-east-1', accessKeyId: process.env.SAI_TEST_S3_ACCESS_KEY_ID, secretAccessKey: process.env.SAI_TEST_S3_SECRET_ACCESS_KEY ?? process.env.SAI_TEST_S3_SECRET }
+  connection = {
+    endpoint: process.env.SAI_TEST_S3_ENDPOINT,
+    region: process.env.SAI_TEST_S3_REGION ?? 'us-east-1',
+    accessKeyId: process.env.SAI_TEST_S3_ACCESS_KEY_ID,
+    secretAccessKey: process.env.SAI_TEST_S3_SECRET_ACCESS_KEY ?? process.env.SAI_TEST_S3_SECRET
+  }
 } else {
   const { startCeph } = await import('../test/infra/ceph/cluster.mjs')
   cluster = await startCeph({ memstoreBytes: 4 * 2 ** 30 })
@@ -50,18 +69,27 @@ const raw = new sdk.S3Client({ endpoint, region, credentials: { accessKeyId, sec
 await raw.send(new sdk.CreateBucketCommand({ Bucket }))
 const scratch = await mkdtemp(join(process.env.BENCH_DIR ?? tmpdir(), 'sai-bench-repl-cli-'))
 
-async function empty (prefix) {
-  for (let page; (page = await raw.send(new sdk.ListObjectsV2Command({ Bucket, Prefix: prefix }))).KeyCount > 0;) {
-    await raw.send(new sdk.DeleteObjectsCommand({ Bucket, Delete: { Objects: page.Contents.map(({ Key }) => ({ Key })) } }))
+async function empty(prefix) {
+  for (let page; (page = await raw.send(new sdk.ListObjectsV2Command({ Bucket, Prefix: prefix }))).KeyCount > 0; ) {
+    await raw.send(
+      new sdk.DeleteObjectsCommand({ Bucket, Delete: { Objects: page.Contents.map(({ Key }) => ({ Key })) } })
+    )
   }
 }
 
 /** A store of `count` frames whose outbox holds them all, as after an outage of the replica. */
-async function backlog (count, prefix) {
+async function backlog(count, prefix) {
   const root = await mkdtemp(join(scratch, 'store-'))
   const primary = new FilesystemDriver({ root, fsync: false })
   for (const frame of await frames(count, `cli ${count}`)) await primary.store(frame)
-  const replica = new S3Driver({ endpoint, region, credentials: { accessKeyId, secretAccessKey }, bucket: Bucket, prefix, forcePathStyle: true })
+  const replica = new S3Driver({
+    endpoint,
+    region,
+    credentials: { accessKeyId, secretAccessKey },
+    bucket: Bucket,
+    prefix,
+    forcePathStyle: true
+  })
   const storage = createReplicatedStorage({ primary, replicas: [{ name: 's3', storage: replica }], background: false })
   await storage.reconcile() // queued, not copied
   if (storage.status().replicas[0].pending !== count) throw new Error(`expected ${count} pending`)
@@ -69,7 +97,7 @@ async function backlog (count, prefix) {
   return root
 }
 
-function timed (command, args, env) {
+function timed(command, args, env) {
   const started = performance.now()
   const run = spawnSync(command, args, { env, encoding: 'utf8' })
   const seconds = (performance.now() - started) / 1000
@@ -79,29 +107,70 @@ function timed (command, args, env) {
 
 const ours = async (count, prefix) => {
   const root = await backlog(count, prefix)
-  const env = { ...process.env, SAI_IMAGE_STORAGE_PATH: root, SAI_IMAGE_STORAGE_REPLICAS: 's3', SAI_S3_ENDPOINT: endpoint, SAI_S3_REGION: region, SAI_S3_BUCKET: Bucket, SAI_S3_PREFIX: prefix, SAI_S3_FORCE_PATH_STYLE: 'true', SAI_S3_ACCESS_KEY_ID: accessKeyId, SAI_S3_SECRET_ACCESS_KEY: secretAccessKey }
+  const env = {
+    ...process.env,
+    SAI_IMAGE_STORAGE_PATH: root,
+    SAI_IMAGE_STORAGE_REPLICAS: 's3',
+    SAI_S3_ENDPOINT: endpoint,
+    SAI_S3_REGION: region,
+    SAI_S3_BUCKET: Bucket,
+    SAI_S3_PREFIX: prefix,
+    SAI_S3_FORCE_PATH_STYLE: 'true',
+    SAI_S3_ACCESS_KEY_ID: accessKeyId,
+    SAI_S3_SECRET_ACCESS_KEY: secretAccessKey
+  }
   execFileSync('sync')
   return timed(process.execPath, [CLI, 'replicate'], env)
 }
 const migrate = async (count, prefix) => {
   const root = await backlog(count, `unused-${prefix}`)
-  const env = { ...process.env, SAI_IMAGE_STORAGE_PATH: root, SAI_S3_ENDPOINT: endpoint, SAI_S3_REGION: region, SAI_S3_BUCKET: Bucket, SAI_S3_PREFIX: prefix, SAI_S3_FORCE_PATH_STYLE: 'true', SAI_S3_ACCESS_KEY_ID: accessKeyId, SAI_S3_SECRET_ACCESS_KEY: secretAccessKey }
+  const env = {
+    ...process.env,
+    SAI_IMAGE_STORAGE_PATH: root,
+    SAI_S3_ENDPOINT: endpoint,
+    SAI_S3_REGION: region,
+    SAI_S3_BUCKET: Bucket,
+    SAI_S3_PREFIX: prefix,
+    SAI_S3_FORCE_PATH_STYLE: 'true',
+    SAI_S3_ACCESS_KEY_ID: accessKeyId,
+    SAI_S3_SECRET_ACCESS_KEY: secretAccessKey
+  }
   execFileSync('sync')
-  return timed(process.execPath, [CLI, 'migrate', '--from', 'fs', '--to', 's3', '--mapping', `${root}.migrate.jsonl`], env)
+  return timed(
+    process.execPath,
+    [CLI, 'migrate', '--from', 'fs', '--to', 's3', '--mapping', `${root}.migrate.jsonl`],
+    env
+  )
 }
 const rclone = async (count, prefix) => {
   const root = await backlog(count, `unused-${prefix}`) // the same kind of tree, made the same way
   const { AWS_CA_BUNDLE, ...inherited } = process.env
-  const env = { ...inherited, RCLONE_CONFIG_CEPH_TYPE: 's3', RCLONE_CONFIG_CEPH_PROVIDER: 'Ceph', RCLONE_CONFIG_CEPH_ENDPOINT: endpoint, RCLONE_CONFIG_CEPH_ACCESS_KEY_ID: accessKeyId, RCLONE_CONFIG_CEPH_SECRET_ACCESS_KEY: secretAccessKey, RCLONE_CONFIG_CEPH_REGION: region }
+  const env = {
+    ...inherited,
+    RCLONE_CONFIG_CEPH_TYPE: 's3',
+    RCLONE_CONFIG_CEPH_PROVIDER: 'Ceph',
+    RCLONE_CONFIG_CEPH_ENDPOINT: endpoint,
+    RCLONE_CONFIG_CEPH_ACCESS_KEY_ID: accessKeyId,
+    RCLONE_CONFIG_CEPH_SECRET_ACCESS_KEY: secretAccessKey,
+    RCLONE_CONFIG_CEPH_REGION: region
+  }
   execFileSync('sync')
-  return timed('rclone', ['copy', root, `ceph:${Bucket}/${prefix}`, '--exclude', '/.*/**', '--transfers', '4', '--checkers', '8'], env)
+  return timed(
+    'rclone',
+    ['copy', root, `ceph:${Bucket}/${prefix}`, '--exclude', '/.*/**', '--transfers', '4', '--checkers', '8'],
+    env
+  )
 }
 
 try {
   for (const count of COUNTS) {
     const times = { ours: [], rclone: [], migrate: [] }
     for (let round = 0; round < ROUNDS; round++) {
-      const candidates = [['ours', ours], ['rclone', rclone], ['migrate', migrate]]
+      const candidates = [
+        ['ours', ours],
+        ['rclone', rclone],
+        ['migrate', migrate]
+      ]
       for (const [name, run] of round % 2 === 0 ? candidates : candidates.reverse()) {
         const prefix = `${name}-${count}-${round}/`
         times[name].push(await run(count, prefix))
@@ -112,12 +181,36 @@ try {
     }
     const best = list => Math.min(...list)
     const median = list => [...list].sort((a, b) => a - b)[Math.floor(list.length / 2)]
-    results.sections[count] = { seconds: Object.fromEntries(Object.entries(times).map(([k, list]) => [k, list.map(s => +s.toFixed(2))])) }
+    results.sections[count] = {
+      seconds: Object.fromEntries(Object.entries(times).map(([k, list]) => [k, list.map(s => +s.toFixed(2))]))
+    }
     const note = `ours ${times.ours.map(s => s.toFixed(2)).join(', ')} s; rclone ${times.rclone.map(s => s.toFixed(2)).join(', ')} s`
-    target(`sai-images replicate of ${count} real frames, speed / rclone copy --transfers 4, best rounds`, ratio(best(times.rclone), best(times.ours)), 1, '>=', note)
-    target(`sai-images replicate of ${count} real frames, speed / rclone copy --transfers 4, median rounds`, ratio(median(times.rclone), median(times.ours)), 1, '>=')
-    target(`sai-images migrate --from fs --to s3 of ${count} real frames, speed / rclone copy, best rounds`, ratio(best(times.rclone), best(times.migrate)), 1, '>=', `migrate ${times.migrate.map(s => s.toFixed(2)).join(', ')} s`)
-    target(`sai-images migrate --from fs --to s3 of ${count} real frames, speed / rclone copy, median rounds`, ratio(median(times.rclone), median(times.migrate)), 1, '>=')
+    target(
+      `sai-images replicate of ${count} real frames, speed / rclone copy --transfers 4, best rounds`,
+      ratio(best(times.rclone), best(times.ours)),
+      1,
+      '>=',
+      note
+    )
+    target(
+      `sai-images replicate of ${count} real frames, speed / rclone copy --transfers 4, median rounds`,
+      ratio(median(times.rclone), median(times.ours)),
+      1,
+      '>='
+    )
+    target(
+      `sai-images migrate --from fs --to s3 of ${count} real frames, speed / rclone copy, best rounds`,
+      ratio(best(times.rclone), best(times.migrate)),
+      1,
+      '>=',
+      `migrate ${times.migrate.map(s => s.toFixed(2)).join(', ')} s`
+    )
+    target(
+      `sai-images migrate --from fs --to s3 of ${count} real frames, speed / rclone copy, median rounds`,
+      ratio(median(times.rclone), median(times.migrate)),
+      1,
+      '>='
+    )
   }
 } finally {
   await empty('')
@@ -129,7 +222,9 @@ try {
 if (!quick) {
   const rcloneVersion = execFileSync('rclone', ['version'], { encoding: 'utf8' }).split('\n')[0]
   await writeFile(join(here, 'results-replication-cli.json'), JSON.stringify(results, null, 2) + '\n')
-  await writeFile(join(here, 'RESULTS-replication-cli.md'), `# Replication as an operator runs it
+  await writeFile(
+    join(here, 'RESULTS-replication-cli.md'),
+    `# Replication as an operator runs it
 
 ${results.date}, ${results.machine.cpu} (${results.machine.cores} cores, ${results.machine.memoryGB} GB), Node ${results.machine.node}, ${rcloneVersion}, a one-node Ceph RGW on the same machine.
 
@@ -138,5 +233,6 @@ Method: a filesystem store of N real camera frames of mixed sizes (bench/frames.
 | target | value | limit | met | note |
 | --- | --- | --- | --- | --- |
 ${results.targets.map(t => `| ${t.name} | ${t.value} | ${t.limit} | ${t.met ? 'yes' : '**no**'} | ${t.note} |`).join('\n')}
-`)
+`
+  )
 }

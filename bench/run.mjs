@@ -27,14 +27,24 @@ const results = { machine: machine(), date: new Date().toISOString(), quick, sec
 const targets = []
 const log = (...args) => console.log(...args)
 
-function machine () {
+function machine() {
   let fs = '?'
-  try { fs = execFileSync('df', ['-T', tmpdir()], { encoding: 'utf8' }).split('\n')[1].split(/\s+/)[1] } catch {}
-  return { cpu: cpus()[0]?.model, cores: cpus().length, memoryGB: Math.round(totalmem() / 2 ** 30), freeGB: Math.round(freemem() / 2 ** 30), node: process.version, platform: `${process.platform} ${process.arch}`, filesystem: fs }
+  try {
+    fs = execFileSync('df', ['-T', tmpdir()], { encoding: 'utf8' }).split('\n')[1].split(/\s+/)[1]
+  } catch {}
+  return {
+    cpu: cpus()[0]?.model,
+    cores: cpus().length,
+    memoryGB: Math.round(totalmem() / 2 ** 30),
+    freeGB: Math.round(freemem() / 2 ** 30),
+    node: process.version,
+    platform: `${process.platform} ${process.arch}`,
+    filesystem: fs
+  }
 }
 
 let currentSection = ''
-function target (name, value, limit, direction, note = '') {
+function target(name, value, limit, direction, note = '') {
   const met = direction === '>=' ? value >= limit : value <= limit
   targets.push({ section: currentSection, name, value, limit: `${direction} ${limit}`, met, note })
   log(`  target ${met ? 'MET ' : 'MISS'} ${name}: ${value} (${direction} ${limit}) ${note}`)
@@ -42,14 +52,14 @@ function target (name, value, limit, direction, note = '') {
 
 const sha256 = bytes => createHash('sha256').update(bytes).digest('hex')
 
-async function fsyncDir (dir) {
+async function fsyncDir(dir) {
   const handle = await open(dir, 'r')
   await handle.sync()
   await handle.close()
 }
 
 /** Every shard directory of the default layout, made once: the steady state of a store in use. */
-function shardDirs (root) {
+function shardDirs(root) {
   for (let a = 0; a < 256; a++) {
     for (let b = 0; b < 256; b++) mkdirSync(join(root, hex(a), hex(b)), { recursive: true })
   }
@@ -61,7 +71,7 @@ const hex = n => n.toString(16).padStart(2, '0')
  * The irreducible work of a store in the same layout: SHA-256, a temp file in the shard directory,
  * [fsync], rename into place, [fsync the directory]. Returns the path, to be removed later.
  */
-async function limitStore (root, bytes, durable) {
+async function limitStore(root, bytes, durable) {
   const name = sha256(bytes)
   const dir = join(root, name.slice(0, 2), name.slice(2, 4))
   const temp = join(dir, `${randomUUID()}.tmp`)
@@ -74,37 +84,59 @@ async function limitStore (root, bytes, durable) {
   return join(dir, `${name}.jpg`)
 }
 
-async function filesystem () {
+async function filesystem() {
   const rows = []
   const base = await mkdtemp(join(scratch, 'fs-'))
-  const roots = Object.fromEntries(['durable', 'plain', 'limitDurable', 'limitPlain'].map(name => [name, shardDirs(join(base, name))]))
+  const roots = Object.fromEntries(
+    ['durable', 'plain', 'limitDurable', 'limitPlain'].map(name => [name, shardDirs(join(base, name))])
+  )
   const durable = new FilesystemDriver({ root: roots.durable })
   const plain = new FilesystemDriver({ root: roots.plain, fsync: false })
   for (const size of SIZES) {
     for (const concurrency of CONCURRENCY) {
       const label = `${size / KB} KB, concurrency ${concurrency}`
       const written = []
-      const keep = path => { written.push(path) }
+      const keep = path => {
+        written.push(path)
+      }
       const data = payloads(size, concurrency)
       const options = { concurrency, seconds: SECONDS }
-      const store = await compare({
-        storeDurable: async (_, w) => keep((await durable.store(data.fresh(w))).path),
-        limitDurable: async (_, w) => keep(await limitStore(roots.limitDurable, data.fresh(w), true)),
-        storeNoFsync: async (_, w) => keep((await plain.store(data.fresh(w))).path),
-        limitPlain: async (_, w) => keep(await limitStore(roots.limitPlain, data.fresh(w), false))
-      }, options, 5) // fsync latency varies most: more rounds
+      const store = await compare(
+        {
+          storeDurable: async (_, w) => keep((await durable.store(data.fresh(w))).path),
+          limitDurable: async (_, w) => keep(await limitStore(roots.limitDurable, data.fresh(w), true)),
+          storeNoFsync: async (_, w) => keep((await plain.store(data.fresh(w))).path),
+          limitPlain: async (_, w) => keep(await limitStore(roots.limitPlain, data.fresh(w), false))
+        },
+        options,
+        5
+      ) // fsync latency varies most: more rounds
       const stored = await durable.store(data.buffers[0])
-      const read = await compare({
-        duplicate: async () => durable.store(data.buffers[0]),
-        hashAlone: async () => sha256(data.buffers[0]),
-        fetch: async () => durable.fetch(stored.hash),
-        readFileAndHash: async () => sha256(await readFile(stored.path)),
-        readFile: async () => readFile(stored.path),
-        fetchStream: async () => { for await (const _ of await durable.fetchStream(stored.hash)); },
-        existsHit: async () => durable.exists(stored.hash),
-        existsMiss: async (i) => durable.exists(sha256(Buffer.from(`miss ${i}`)))
-      }, options)
-      const row = { size, concurrency, ...Object.fromEntries(Object.entries({ ...store, ...read }).map(([k, v]) => [k, { opsPerSec: Math.round(v.opsPerSec), meanMs: +v.meanMs.toFixed(3), p99Ms: +v.p99Ms.toFixed(3) }])) }
+      const read = await compare(
+        {
+          duplicate: async () => durable.store(data.buffers[0]),
+          hashAlone: async () => sha256(data.buffers[0]),
+          fetch: async () => durable.fetch(stored.hash),
+          readFileAndHash: async () => sha256(await readFile(stored.path)),
+          readFile: async () => readFile(stored.path),
+          fetchStream: async () => {
+            for await (const _ of await durable.fetchStream(stored.hash));
+          },
+          existsHit: async () => durable.exists(stored.hash),
+          existsMiss: async i => durable.exists(sha256(Buffer.from(`miss ${i}`)))
+        },
+        options
+      )
+      const row = {
+        size,
+        concurrency,
+        ...Object.fromEntries(
+          Object.entries({ ...store, ...read }).map(([k, v]) => [
+            k,
+            { opsPerSec: Math.round(v.opsPerSec), meanMs: +v.meanMs.toFixed(3), p99Ms: +v.p99Ms.toFixed(3) }
+          ])
+        )
+      }
       row.ratios = {
         durableVsLimit: ratio(store.storeDurable.opsPerSec, store.limitDurable.opsPerSec),
         noFsyncVsLimit: ratio(store.storeNoFsync.opsPerSec, store.limitPlain.opsPerSec),
@@ -125,11 +157,17 @@ async function filesystem () {
     target(`fsync-off store / plain loop (600 KB, c${c})`, r.ratios.noFsyncVsLimit, 0.9, '>=')
   }
   const sequential = at(600 * KB, 1)
-  target('duplicate store time / SHA-256 alone (600 KB)', sequential.ratios.duplicateVsHash, 1.2, '<=', "issue 5's figure, from before a duplicate compared the bytes and renewed its time: reading 600 KB back costs about what hashing them does; issue 12 measures the duplicate against the Python module")
+  target(
+    'duplicate store time / SHA-256 alone (600 KB)',
+    sequential.ratios.duplicateVsHash,
+    1.2,
+    '<=',
+    "issue 5's figure, from before a duplicate compared the bytes and renewed its time: reading 600 KB back costs about what hashing them does; issue 12 measures the duplicate against the Python module"
+  )
   target('verified fetch time / readFile + SHA-256 (600 KB)', sequential.ratios.fetchVsReadAndHash, 1.3, '<=')
 }
 
-async function peer () {
+async function peer() {
   const rows = []
   for (const size of SIZES) {
     const dir = await mkdtemp(join(scratch, 'peer-'))
@@ -138,17 +176,23 @@ async function peer () {
     const cache = join(dir, 'cacache')
     const data = payloads(size, 1)
     const options = { seconds: SECONDS }
-    const puts = await compare({
-      oursDurable: async () => durable.store(data.fresh(0)),
-      oursNoFsync: async () => plain.store(data.fresh(0)),
-      cacachePut: async () => cacache.put(cache, randomUUID(), data.fresh(0), { algorithms: ['sha256'] })
-    }, options)
+    const puts = await compare(
+      {
+        oursDurable: async () => durable.store(data.fresh(0)),
+        oursNoFsync: async () => plain.store(data.fresh(0)),
+        cacachePut: async () => cacache.put(cache, randomUUID(), data.fresh(0), { algorithms: ['sha256'] })
+      },
+      options
+    )
     const ours = await plain.store(data.buffers[0])
     const integrity = await cacache.put(cache, 'fixed', data.buffers[0], { algorithms: ['sha256'] })
-    const gets = await compare({
-      oursFetch: async () => plain.fetch(ours.hash),
-      cacacheGet: async () => cacache.get.byDigest(cache, integrity)
-    }, options)
+    const gets = await compare(
+      {
+        oursFetch: async () => plain.fetch(ours.hash),
+        cacacheGet: async () => cacache.get.byDigest(cache, integrity)
+      },
+      options
+    )
     const row = {
       size,
       opsPerSec: Object.fromEntries(Object.entries({ ...puts, ...gets }).map(([k, v]) => [k, Math.round(v.opsPerSec)])),
@@ -164,13 +208,31 @@ async function peer () {
   }
   results.sections.cacache = rows
   const r = rows.find(row => row.size === 600 * KB)
-  target('store ops/s / cacache put (600 KB, both without fsync)', r.ratios.storeNoFsyncVsCacache, 2, '>=', 'cacache does not fsync; durable: ' + r.ratios.storeDurableVsCacache)
-  target('fetch ops/s / cacache get.byDigest (600 KB; issue 12 asks 1.5, the first benchmarks 2)', r.ratios.fetchVsCacache, 1.5, '>=')
+  target(
+    'store ops/s / cacache put (600 KB, both without fsync)',
+    r.ratios.storeNoFsyncVsCacache,
+    2,
+    '>=',
+    'cacache does not fsync; durable: ' + r.ratios.storeDurableVsCacache
+  )
+  target(
+    'fetch ops/s / cacache get.byDigest (600 KB; issue 12 asks 1.5, the first benchmarks 2)',
+    r.ratios.fetchVsCacache,
+    1.5,
+    '>='
+  )
 }
 
-async function memory () {
+async function memory() {
   const root = await mkdtemp(join(scratch, 'memory-'))
-  const child = (...args) => JSON.parse(execFileSync(process.execPath, [join(here, 'memory-child.mjs'), args[0], root, String(quick ? 128 : 512), ...args.slice(1)], { encoding: 'utf8' }))
+  const child = (...args) =>
+    JSON.parse(
+      execFileSync(
+        process.execPath,
+        [join(here, 'memory-child.mjs'), args[0], root, String(quick ? 128 : 512), ...args.slice(1)],
+        { encoding: 'utf8' }
+      )
+    )
   const store = child('store')
   const fetch = child('fetch', store.hash)
   results.sections.memory = { store, fetch }
@@ -180,7 +242,7 @@ async function memory () {
   await rm(root, { recursive: true, force: true })
 }
 
-async function scale () {
+async function scale() {
   const root = await mkdtemp(join(scratch, 'scale-'))
   const storage = new FilesystemDriver({ root, fsync: false })
   const data = payloads(2 * KB, 8, 'scale') // one buffer per worker of fill()
@@ -192,15 +254,23 @@ async function scale () {
     const hourAgo = new Date(Date.now() - 3600_000)
     for (; aged < hashes.length; aged++) utimesSync(storage.pathOf(hashes[aged]), hourAgo, hourAgo)
     const pick = i => hashes[(i * 7919) % hashes.length]
-    const measured = await compare({
-      existsHit: async i => storage.exists(pick(i)),
-      existsMiss: async i => storage.exists(sha256(Buffer.from(`absent ${i}`))),
-      fetch: async i => storage.fetch(pick(i))
-    }, { seconds: SECONDS * 2 })
+    const measured = await compare(
+      {
+        existsHit: async i => storage.exists(pick(i)),
+        existsMiss: async i => storage.exists(sha256(Buffer.from(`absent ${i}`))),
+        fetch: async i => storage.fetch(pick(i))
+      },
+      { seconds: SECONDS * 2 }
+    )
     return Object.fromEntries(Object.entries(measured).map(([k, v]) => [k, +v.meanMs.toFixed(4)]))
   }
   const fill = async count => {
-    await run(async (_, w) => { hashes.push((await storage.store(data.fresh(w))).hash) }, { concurrency: 8, seconds: 3600, minOps: 0, maxOps: count - hashes.length })
+    await run(
+      async (_, w) => {
+        hashes.push((await storage.store(data.fresh(w))).hash)
+      },
+      { concurrency: 8, seconds: 3600, minOps: 0, maxOps: count - hashes.length }
+    )
   }
   const small = quick ? 2_000 : 10_000
   const large = quick ? 20_000 : 200_000
@@ -210,11 +280,12 @@ async function scale () {
   const at200k = await latency()
   results.sections.scale = { objects: [small, large], at10k, at200k }
   log(`scale: ${JSON.stringify(results.sections.scale)}`)
-  for (const op of ['existsHit', 'existsMiss', 'fetch']) target(`${op} latency at ${large} / at ${small} objects`, ratio(at200k[op], at10k[op]), 1.3, '<=')
+  for (const op of ['existsHit', 'existsMiss', 'fetch'])
+    target(`${op} latency at ${large} / at ${small} objects`, ratio(at200k[op], at10k[op]), 1.3, '<=')
   await rm(root, { recursive: true, force: true })
 }
 
-async function bulk () {
+async function bulk() {
   const count = quick ? 1000 : 10_000
   const source = await mkdtemp(join(scratch, 'bulk-src-'))
   const data = payloads(64 * KB, 1, 'bulk')
@@ -227,10 +298,29 @@ async function bulk () {
   for (const concurrency of CONCURRENCY) {
     const root = await mkdtemp(join(scratch, 'bulk-store-'))
     const started = performance.now()
-    execFileSync(process.execPath, [join(here, '../dist/cli.js'), 'import', source, '--mapping', join(root, 'map.jsonl'), '--concurrency', String(concurrency), '--json'],
-      { env: { ...process.env, SAI_IMAGE_STORAGE_PATH: join(root, 'store') }, encoding: 'utf8' })
+    execFileSync(
+      process.execPath,
+      [
+        join(here, '../dist/cli.js'),
+        'import',
+        source,
+        '--mapping',
+        join(root, 'map.jsonl'),
+        '--concurrency',
+        String(concurrency),
+        '--json'
+      ],
+      { env: { ...process.env, SAI_IMAGE_STORAGE_PATH: join(root, 'store') }, encoding: 'utf8' }
+    )
     const seconds = (performance.now() - started) / 1000
-    rows.push({ files: count, fileKB: 64, concurrency, seconds: +seconds.toFixed(2), filesPerSec: Math.round(count / seconds), MBPerSec: +((count * 64 / 1024) / seconds).toFixed(1) })
+    rows.push({
+      files: count,
+      fileKB: 64,
+      concurrency,
+      seconds: +seconds.toFixed(2),
+      filesPerSec: Math.round(count / seconds),
+      MBPerSec: +((count * 64) / 1024 / seconds).toFixed(1)
+    })
     log(`bulk import c${concurrency}: ${JSON.stringify(rows.at(-1))}`)
     await rm(root, { recursive: true, force: true })
   }
@@ -238,15 +328,26 @@ async function bulk () {
   await rm(source, { recursive: true, force: true })
 }
 
-
 /** Is Debian's python3 with aiofiles here? Installs python3-aiofiles as root; else says why it skips. */
-function pythonPeer () {
+function pythonPeer() {
   const python = '/usr/bin/python3'
-  const ok = () => { try { execFileSync(python, ['-c', 'import aiofiles'], { stdio: 'ignore' }); return true } catch { return false } }
+  const ok = () => {
+    try {
+      execFileSync(python, ['-c', 'import aiofiles'], { stdio: 'ignore' })
+      return true
+    } catch {
+      return false
+    }
+  }
   if (ok()) return python
   if (process.getuid?.() === 0) {
     log('installing python3-aiofiles from Debian for the Python peer')
-    try { execFileSync('apt-get', ['install', '-y', '-qq', '--no-install-recommends', 'python3-aiofiles'], { stdio: 'ignore', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } }) } catch {}
+    try {
+      execFileSync('apt-get', ['install', '-y', '-qq', '--no-install-recommends', 'python3-aiofiles'], {
+        stdio: 'ignore',
+        env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' }
+      })
+    } catch {}
     if (ok()) return python
   }
   log('skipped: the Python peer needs /usr/bin/python3 with aiofiles (apt-get install python3-aiofiles)')
@@ -258,7 +359,7 @@ function pythonPeer () {
  * directories, write a temp file, fsync it, rename it into place, fsync its directory, and fsync
  * the parent of every directory it made (or a power cut can lose the new directory, and the file).
  */
-async function fairDurableStore (root, bytes) {
+async function fairDurableStore(root, bytes) {
   const name = sha256(bytes)
   const dir = join(root, name.slice(0, 2), name.slice(2, 4))
   const created = await mkdir(dir, { recursive: true })
@@ -270,7 +371,8 @@ async function fairDurableStore (root, bytes) {
   await rename(temp, join(dir, `${name}.jpg`))
   await fsyncDir(dir)
   if (created !== undefined) {
-    for (let parent = dirname(dir); parent.length >= dirname(created).length; parent = dirname(parent)) await fsyncDir(parent)
+    for (let parent = dirname(dir); parent.length >= dirname(created).length; parent = dirname(parent))
+      await fsyncDir(parent)
   }
 }
 
@@ -279,7 +381,7 @@ async function fairDurableStore (root, bytes) {
  * real-size JPEG frames, in an empty store and in a warm one (shard directories already there).
  * Each phase is timed inside its own process; rounds alternate between the two.
  */
-async function python () {
+async function python() {
   const py = pythonPeer()
   if (py === undefined) return
   const rows = []
@@ -295,7 +397,9 @@ async function python () {
     const hashes = frames.map(sha256)
     for (const regime of ['empty', 'warm']) {
       const samples = {}
-      const add = (name, opsPerSec) => { (samples[name] ??= []).push(opsPerSec) }
+      const add = (name, opsPerSec) => {
+        ;(samples[name] ??= []).push(opsPerSec)
+      }
       const timed = async (name, work) => {
         const started = performance.now()
         for (let i = 0; i < frames.length; i++) await work(i)
@@ -308,9 +412,13 @@ async function python () {
         const roots = Object.fromEntries(['python', 'plain', 'durable', 'fair'].map(name => [name, join(base, name)]))
         for (const root of Object.values(roots)) {
           await mkdir(root, { recursive: true })
-          if (regime === 'warm') for (const hash of hashes) mkdirSync(join(root, hash.slice(0, 2), hash.slice(2, 4)), { recursive: true })
+          if (regime === 'warm')
+            for (const hash of hashes) mkdirSync(join(root, hash.slice(0, 2), hash.slice(2, 4)), { recursive: true })
         }
-        const peer = phase => JSON.parse(execFileSync(py, [join(here, 'storage_py_peer.py'), roots.python, phase, framesDir], { encoding: 'utf8' })).opsPerSec
+        const peer = phase =>
+          JSON.parse(
+            execFileSync(py, [join(here, 'storage_py_peer.py'), roots.python, phase, framesDir], { encoding: 'utf8' })
+          ).opsPerSec
         const plain = new FilesystemDriver({ root: roots.plain, fsync: false })
         const durable = new FilesystemDriver({ root: roots.durable })
         // Each pair runs in turn order, alternating between rounds, and every phase starts with the
@@ -322,16 +430,33 @@ async function python () {
           }
         }
         if (round < 4) {
-          await pair(() => add('pythonStore', peer('store')), () => timed('storeNoFsync', async i => plain.store(frames[i])))
-          await pair(() => add('pythonDuplicate', peer('duplicate')), () => timed('duplicate', async i => plain.store(frames[i])))
-          await pair(() => add('pythonFetch', peer('fetch')), () => timed('fetch', async i => plain.fetch(hashes[i])))
+          await pair(
+            () => add('pythonStore', peer('store')),
+            () => timed('storeNoFsync', async i => plain.store(frames[i]))
+          )
+          await pair(
+            () => add('pythonDuplicate', peer('duplicate')),
+            () => timed('duplicate', async i => plain.store(frames[i]))
+          )
+          await pair(
+            () => add('pythonFetch', peer('fetch')),
+            () => timed('fetch', async i => plain.fetch(hashes[i]))
+          )
         }
-        await pair(() => timed('storeDurable', async i => durable.store(frames[i])), () => timed('fairDurable', async i => fairDurableStore(roots.fair, frames[i])))
+        await pair(
+          () => timed('storeDurable', async i => durable.store(frames[i])),
+          () => timed('fairDurable', async i => fairDurableStore(roots.fair, frames[i]))
+        )
         await Promise.all([plain.close(), durable.close()])
         await rm(base, { recursive: true, force: true })
       }
-      const median = list => { const s = [...list].sort((a, b) => a - b); return (s[Math.floor((s.length - 1) / 2)] + s[Math.ceil((s.length - 1) / 2)]) / 2 }
-      const opsPerSec = Object.fromEntries(Object.entries(samples).map(([name, list]) => [name, Math.round(median(list))]))
+      const median = list => {
+        const s = [...list].sort((a, b) => a - b)
+        return (s[Math.floor((s.length - 1) / 2)] + s[Math.ceil((s.length - 1) / 2)]) / 2
+      }
+      const opsPerSec = Object.fromEntries(
+        Object.entries(samples).map(([name, list]) => [name, Math.round(median(list))])
+      )
       const row = {
         size,
         regime,
@@ -354,7 +479,12 @@ async function python () {
     const at = `${r.size / KB} KB, ${r.regime} store`
     target(`store without fsync / Python module's store (${at})`, r.ratios.storeNoFsyncVsPython, 1, '>=')
     target(`verified fetch / Python module's unverified fetch (${at})`, r.ratios.fetchVsPython, 1, '>=')
-    target(`duplicate store (bytes compared) / Python module's (exists only) (${at})`, r.ratios.duplicateVsPython, 0.5, '>=')
+    target(
+      `duplicate store (bytes compared) / Python module's (exists only) (${at})`,
+      r.ratios.duplicateVsPython,
+      0.5,
+      '>='
+    )
     target(`durable store / fair durable loop (${at})`, r.ratios.durableVsFairLoop, 0.9, '>=')
   }
 }
@@ -365,7 +495,7 @@ async function python () {
  * On 2 cores the thread pool's copies compete with the loop for CPU: the same 16 bare `writeFile`s
  * or `readFile`s of the same bytes, measured in alternating rounds, give what the machine adds.
  */
-async function eventLoop () {
+async function eventLoop() {
   const rows = []
   for (const size of [600 * KB, 5 * MB]) {
     const root = await mkdtemp(join(scratch, 'loop-'))
@@ -375,7 +505,7 @@ async function eventLoop () {
     const stored = []
     const bareFiles = []
     await mkdir(join(root, 'bare'))
-    const measure = async (op) => {
+    const measure = async op => {
       const histogram = monitorEventLoopDelay({ resolution: 1 })
       histogram.enable()
       await run(op, { concurrency: 16, seconds: SECONDS * 2 })
@@ -384,31 +514,57 @@ async function eventLoop () {
     }
     const samples = { stores: [], bareWrites: [], fetches: [], bareReads: [] }
     for (let round = 0; round < 3; round++) {
-      samples.stores.push(await measure(async (_, w) => { stored.push((await storage.store(data.fresh(w))).hash) }))
-      samples.bareWrites.push(await measure(async (_, w) => { const path = join(root, 'bare', randomUUID()); await writeFile(path, data.fresh(w)); bareFiles.push(path) }))
+      samples.stores.push(
+        await measure(async (_, w) => {
+          stored.push((await storage.store(data.fresh(w))).hash)
+        })
+      )
+      samples.bareWrites.push(
+        await measure(async (_, w) => {
+          const path = join(root, 'bare', randomUUID())
+          await writeFile(path, data.fresh(w))
+          bareFiles.push(path)
+        })
+      )
       samples.fetches.push(await measure(async i => storage.fetch(stored[i % stored.length])))
       samples.bareReads.push(await measure(async i => readFile(bareFiles[i % bareFiles.length])))
     }
     // each figure: the median of the three rounds
     const median = list => [...list].sort((a, b) => a - b)[1]
-    const summary = list => Object.fromEntries(['maxMs', 'p99Ms', 'meanMs'].map(k => [k, +median(list.map(x => x[k])).toFixed(2)]))
-    const row = { size, hashMs: +hashMs.toFixed(2), ...Object.fromEntries(Object.entries(samples).map(([k, list]) => [k, summary(list)])) }
+    const summary = list =>
+      Object.fromEntries(['maxMs', 'p99Ms', 'meanMs'].map(k => [k, +median(list.map(x => x[k])).toFixed(2)]))
+    const row = {
+      size,
+      hashMs: +hashMs.toFixed(2),
+      ...Object.fromEntries(Object.entries(samples).map(([k, list]) => [k, summary(list)]))
+    }
     log(`event loop ${size / KB} KB: ${JSON.stringify(row)}`)
     rows.push(row)
     await rm(root, { recursive: true, force: true })
   }
   results.sections.eventLoop = rows
   for (const r of rows) {
-    for (const [ours, bare, what] of [['stores', 'bareWrites', 'stores'], ['fetches', 'bareReads', 'fetches']]) {
+    for (const [ours, bare, what] of [
+      ['stores', 'bareWrites', 'stores'],
+      ['fetches', 'bareReads', 'fetches']
+    ]) {
       const added = +(r[ours].maxMs - r[bare].maxMs).toFixed(2)
-      target(`longest event-loop delay added by 16 concurrent ${what} over bare I/O (${r.size / KB} KB) / (SHA-256 of the bytes + 1 ms)`, ratio(Math.max(0, added), r.hashMs + 1), 1, '<=', `ours ${r[ours].maxMs} ms, bare ${r[bare].maxMs} ms, hash ${r.hashMs} ms`)
+      target(
+        `longest event-loop delay added by 16 concurrent ${what} over bare I/O (${r.size / KB} KB) / (SHA-256 of the bytes + 1 ms)`,
+        ratio(Math.max(0, added), r.hashMs + 1),
+        1,
+        '<=',
+        `ours ${r[ours].maxMs} ms, bare ${r[bare].maxMs} ms, hash ${r.hashMs} ms`
+      )
     }
   }
 }
 
-async function s3 () {
+async function s3() {
   if (!existsSync('/usr/bin/radosgw')) {
-    log('skipped: no Ceph here (apt-get install ceph-mon ceph-osd radosgw ceph-common); the S3 section needs a RADOS Gateway')
+    log(
+      'skipped: no Ceph here (apt-get install ceph-mon ceph-osd radosgw ceph-common); the S3 section needs a RADOS Gateway'
+    )
     return
   }
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true'
@@ -422,7 +578,15 @@ async function s3 () {
     const credentials = { accessKeyId, secretAccessKey }
     const Bucket = 'bench'
     // the bare client as the driver configures it, so both send the same requests but for ours
-    const bare = new sdk.S3Client({ endpoint, region, credentials, forcePathStyle: true, requestChecksumCalculation: 'WHEN_REQUIRED', responseChecksumValidation: 'WHEN_REQUIRED', maxAttempts: 2 })
+    const bare = new sdk.S3Client({
+      endpoint,
+      region,
+      credentials,
+      forcePathStyle: true,
+      requestChecksumCalculation: 'WHEN_REQUIRED',
+      responseChecksumValidation: 'WHEN_REQUIRED',
+      maxAttempts: 2
+    })
     await bare.send(new sdk.CreateBucketCommand({ Bucket }))
     const driver = new S3Driver({ endpoint, region, credentials, bucket: Bucket, prefix: 'driver/' })
     const rows = []
@@ -430,25 +594,42 @@ async function s3 () {
       for (const concurrency of [1, 8]) {
         const data = payloads(size, concurrency, 's3')
         const options = { concurrency, seconds: SECONDS * 2 }
-        const stores = await compare({
-          driverStore: async (_, w) => driver.store(data.fresh(w)),
-          barePut: async (_, w) => { const body = data.fresh(w); await bare.send(new sdk.PutObjectCommand({ Bucket, Key: `bare/${sha256(body)}.jpg`, Body: body })) }
-        }, options, 5) // a gateway on 2 shared cores swings: more rounds
+        const stores = await compare(
+          {
+            driverStore: async (_, w) => driver.store(data.fresh(w)),
+            barePut: async (_, w) => {
+              const body = data.fresh(w)
+              await bare.send(new sdk.PutObjectCommand({ Bucket, Key: `bare/${sha256(body)}.jpg`, Body: body }))
+            }
+          },
+          options,
+          5
+        ) // a gateway on 2 shared cores swings: more rounds
         const { hash, key } = await driver.store(data.buffers[0])
-        const fetches = await compare({
-          driverFetch: async () => driver.fetch(hash),
-          bareGet: async () => (await bare.send(new sdk.GetObjectCommand({ Bucket, Key: `driver/${key}` }))).Body.transformToByteArray()
-        }, options, 5)
+        const fetches = await compare(
+          {
+            driverFetch: async () => driver.fetch(hash),
+            bareGet: async () =>
+              (await bare.send(new sdk.GetObjectCommand({ Bucket, Key: `driver/${key}` }))).Body.transformToByteArray()
+          },
+          options,
+          5
+        )
         const row = {
           size,
           concurrency,
-          opsPerSec: Object.fromEntries(Object.entries({ ...stores, ...fetches }).map(([k, v]) => [k, Math.round(v.opsPerSec)])),
+          opsPerSec: Object.fromEntries(
+            Object.entries({ ...stores, ...fetches }).map(([k, v]) => [k, Math.round(v.opsPerSec)])
+          ),
           // time per operation, as ratios of throughput measured side by side
-          ratios: { store: ratio(stores.barePut.opsPerSec, stores.driverStore.opsPerSec), fetch: ratio(fetches.bareGet.opsPerSec, fetches.driverFetch.opsPerSec) }
+          ratios: {
+            store: ratio(stores.barePut.opsPerSec, stores.driverStore.opsPerSec),
+            fetch: ratio(fetches.bareGet.opsPerSec, fetches.driverFetch.opsPerSec)
+          }
         }
         log(`s3 ${size / KB} KB c${concurrency}: ${JSON.stringify(row)}`)
         rows.push(row)
-        for (let page; (page = await bare.send(new sdk.ListObjectsV2Command({ Bucket }))).KeyCount > 0;) {
+        for (let page; (page = await bare.send(new sdk.ListObjectsV2Command({ Bucket }))).KeyCount > 0; ) {
           await Promise.all(page.Contents.map(({ Key }) => bare.send(new sdk.DeleteObjectCommand({ Bucket, Key }))))
         }
       }
@@ -468,7 +649,16 @@ async function s3 () {
 
 try {
   log(`machine: ${JSON.stringify(results.machine)}`)
-  for (const [name, section] of Object.entries({ python, eventloop: eventLoop, fs: filesystem, cacache: peer, memory, scale, bulk, s3 })) {
+  for (const [name, section] of Object.entries({
+    python,
+    eventloop: eventLoop,
+    fs: filesystem,
+    cacache: peer,
+    memory,
+    scale,
+    bulk,
+    s3
+  })) {
     if (!want(name)) continue
     currentSection = name
     log(`\n== ${name}`)
@@ -494,4 +684,6 @@ if (only !== undefined) {
 }
 await writeFile(join(here, `${file}.json`), JSON.stringify(results, null, 2) + '\n')
 await writeFile(join(here, quick ? 'RESULTS-quick.md' : 'RESULTS.md'), (await import('./report.mjs')).report(results))
-log(`\nwritten: bench/${file}.json, bench/${quick ? 'RESULTS-quick.md' : 'RESULTS.md'}; ${targets.filter(t => t.met).length} of ${targets.length} targets met`)
+log(
+  `\nwritten: bench/${file}.json, bench/${quick ? 'RESULTS-quick.md' : 'RESULTS.md'}; ${targets.filter(t => t.met).length} of ${targets.length} targets met`
+)

@@ -11,16 +11,29 @@ import { readFile, rm, writeFile } from 'node:fs/promises'
 import { cpus, tmpdir, totalmem } from 'node:os'
 import { join } from 'node:path'
 
-const arg = (name, fallback) => process.argv.includes(name) ? process.argv[process.argv.indexOf(name) + 1] : fallback
+const arg = (name, fallback) => (process.argv.includes(name) ? process.argv[process.argv.indexOf(name) + 1] : fallback)
 const quick = process.argv.includes('--quick')
-const SIZES = arg('--sizes', quick ? '10000,100000' : '100000,1000000').split(',').map(Number)
+const SIZES = arg('--sizes', quick ? '10000,100000' : '100000,1000000')
+  .split(',')
+  .map(Number)
 const RUNS = Number(arg('--runs', quick ? '1' : '3'))
 const here = new URL('.', import.meta.url).pathname
 const CLI = join(here, '../dist/cli.js')
 const base = join(process.env.BENCH_DIR ?? tmpdir(), 'sai-bench-scale')
 const DAY = 86_400_000
 const log = (...args) => console.log(...args)
-const results = { date: new Date().toISOString(), machine: { cpu: cpus()[0]?.model, cores: cpus().length, memoryGB: Math.round(totalmem() / 2 ** 30), node: process.version }, runs: RUNS, sizes: {}, targets: [] }
+const results = {
+  date: new Date().toISOString(),
+  machine: {
+    cpu: cpus()[0]?.model,
+    cores: cpus().length,
+    memoryGB: Math.round(totalmem() / 2 ** 30),
+    node: process.version
+  },
+  runs: RUNS,
+  sizes: {},
+  targets: []
+}
 const target = (name, value, limit, note = '') => {
   const met = value <= limit
   results.targets.push({ name, value, limit: `<= ${limit}`, met, note })
@@ -28,7 +41,7 @@ const target = (name, value, limit, note = '') => {
 }
 
 /** A store of `count` objects (kept between runs of the bench: building a million takes a minute). */
-function store (count) {
+function store(count) {
   const root = join(base, String(count))
   if (existsSync(join(root, '.complete'))) return root
   log(`building a store of ${count} objects in ${root}`)
@@ -38,10 +51,13 @@ function store (count) {
     const body = Buffer.concat([head, Buffer.from(String(i))])
     const hash = createHash('sha256').update(body).digest('hex')
     const dir = join(root, hash.slice(0, 2), hash.slice(2, 4))
-    if (!made.has(dir)) { mkdirSync(dir, { recursive: true }); made.add(dir) }
+    if (!made.has(dir)) {
+      mkdirSync(dir, { recursive: true })
+      made.add(dir)
+    }
     const path = join(dir, `${hash}.jpg`)
     writeFileSync(path, body)
-    const when = (Date.now() - (i * 7919 % 400) * DAY) / 1000
+    const when = (Date.now() - ((i * 7919) % 400) * DAY) / 1000
     utimesSync(path, when, when)
   }
   writeFileSync(join(root, '.complete'), '')
@@ -49,8 +65,11 @@ function store (count) {
 }
 
 /** Wall seconds and peak RSS (MB) of one run of `command`, output thrown away. */
-function measure (command) {
-  const run = spawnSync('/usr/bin/time', ['-f', '%e %M', 'sh', '-c', `${command} > /dev/null`], { encoding: 'utf8', maxBuffer: 2 ** 26 })
+function measure(command) {
+  const run = spawnSync('/usr/bin/time', ['-f', '%e %M', 'sh', '-c', `${command} > /dev/null`], {
+    encoding: 'utf8',
+    maxBuffer: 2 ** 26
+  })
   const [seconds, kb] = run.stderr.trim().split('\n').pop().split(' ').map(Number)
   if (run.status !== 0 && run.status !== 1) throw new Error(`${command} failed (${run.status}): ${run.stderr}`)
   return { seconds, rssMB: Math.round(kb / 1024) }
@@ -58,22 +77,35 @@ function measure (command) {
 
 const median = values => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]
 
-function commands (root) {
+function commands(root) {
   const node = CLI // as `sai-images` runs: by its #! line (with its V8 flags)
   const list = `${process.execPath} --input-type=module -e "import { FilesystemDriver } from '${join(here, '../dist/drivers/fs.js')}'; let n = 0; for await (const e of new FilesystemDriver({ root: '${root}' }).list()) n++; console.log(n)"`
   return {
-    walk: { baseline: `find ${root} -type f -printf '%s %T@\\n'`, ours: {
-      stats: `${node} stats --root ${root} --json`,
-      'prune --dry-run (age)': `${node} prune --older-than 200d --dry-run --json --root ${root}`,
-      'prune --dry-run (budget)': `${node} prune --max-bytes 1M --dry-run --json --root ${root}`,
-      'list()': list,
-      'variants --dry-run (lookups)': `${node} variants thumb --dry-run --json --root ${root}`
-    } },
-    rehash: { baseline: `sh -c "find ${root} -type f -print0 | xargs -0 -P2 sha256sum"`, ours: { verify: `${node} verify --root ${root} --json` } }
+    walk: {
+      baseline: `find ${root} -type f -printf '%s %T@\\n'`,
+      ours: {
+        stats: `${node} stats --root ${root} --json`,
+        'prune --dry-run (age)': `${node} prune --older-than 200d --dry-run --json --root ${root}`,
+        'prune --dry-run (budget)': `${node} prune --max-bytes 1M --dry-run --json --root ${root}`,
+        'list()': list,
+        'variants --dry-run (lookups)': `${node} variants thumb --dry-run --json --root ${root}`
+      }
+    },
+    rehash: {
+      baseline: `sh -c "find ${root} -type f -print0 | xargs -0 -P2 sha256sum"`,
+      ours: { verify: `${node} verify --root ${root} --json` }
+    }
   }
 }
 
-const TARGETS = { stats: 2, 'prune --dry-run (age)': 1.5, 'prune --dry-run (budget)': 1.5, 'list()': 1.2, 'variants --dry-run (lookups)': 1.5, verify: 1.2 }
+const TARGETS = {
+  stats: 2,
+  'prune --dry-run (age)': 1.5,
+  'prune --dry-run (budget)': 1.5,
+  'list()': 1.2,
+  'variants --dry-run (lookups)': 1.5,
+  verify: 1.2
+}
 
 try {
   for (const size of SIZES) {
@@ -85,10 +117,17 @@ try {
       for (const [name, command] of Object.entries(ours)) {
         const pairs = []
         for (let run = 0; run < RUNS; run++) {
-          const [a, b] = run % 2 === 0 ? [measure(command), measure(baseline)] : [measure(baseline), measure(command)].reverse()
+          const [a, b] =
+            run % 2 === 0 ? [measure(command), measure(baseline)] : [measure(baseline), measure(command)].reverse()
           pairs.push({ ours: a, baseline: b, ratio: a.seconds / b.seconds })
         }
-        figures[name] = { kind, seconds: median(pairs.map(p => p.ours.seconds)), baselineSeconds: median(pairs.map(p => p.baseline.seconds)), ratio: +median(pairs.map(p => p.ratio)).toFixed(3), rssMB: Math.max(...pairs.map(p => p.ours.rssMB)) }
+        figures[name] = {
+          kind,
+          seconds: median(pairs.map(p => p.ours.seconds)),
+          baselineSeconds: median(pairs.map(p => p.baseline.seconds)),
+          ratio: +median(pairs.map(p => p.ratio)).toFixed(3),
+          rssMB: Math.max(...pairs.map(p => p.ours.rssMB))
+        }
         log(`${size} ${name}: ${JSON.stringify(figures[name])}`)
       }
     }
@@ -98,12 +137,21 @@ try {
   for (const [name, limit] of Object.entries(TARGETS)) {
     const at = results.sizes[large]?.[name]
     if (at === undefined) continue
-    target(`${name} at ${large} / ${at.kind === 'walk' ? 'the find walk' : 'find | xargs -P2 sha256sum'}`, at.ratio, limit, `${at.seconds} s vs ${at.baselineSeconds} s`)
+    target(
+      `${name} at ${large} / ${at.kind === 'walk' ? 'the find walk' : 'find | xargs -P2 sha256sum'}`,
+      at.ratio,
+      limit,
+      `${at.seconds} s vs ${at.baselineSeconds} s`
+    )
     target(`${name}: peak RSS at ${large} (MB)`, at.rssMB, 150)
     const before = results.sizes[small]?.[name]
     if (before !== undefined) {
       target(`${name}: peak RSS growth from ${small} to ${large} (MB)`, at.rssMB - before.rssMB, 30)
-      target(`${name}: time at ${large} / time at ${small}`, +(at.seconds / before.seconds).toFixed(2), 11 * large / small / 10)
+      target(
+        `${name}: time at ${large} / time at ${small}`,
+        +(at.seconds / before.seconds).toFixed(2),
+        (11 * large) / small / 10
+      )
     }
   }
 } finally {
@@ -111,10 +159,19 @@ try {
 }
 const file = quick ? 'results-scale-quick' : 'results-scale'
 const last = JSON.parse(await readFile(join(here, `${file}.json`), 'utf8').catch(() => '{}'))
-results.history = [...(last.history ?? []), ...(last.date === undefined ? [] : [{ date: last.date, targets: last.targets }])].slice(-10)
+results.history = [
+  ...(last.history ?? []),
+  ...(last.date === undefined ? [] : [{ date: last.date, targets: last.targets }])
+].slice(-10)
 await writeFile(join(here, `${file}.json`), JSON.stringify(results, null, 2) + '\n')
-const rows = Object.entries(results.sizes).flatMap(([size, figures]) => Object.entries(figures).map(([name, f]) => `| ${size} | ${name} | ${f.seconds} | ${f.baselineSeconds} | ${f.ratio} | ${f.rssMB} |`))
-await writeFile(join(here, quick ? 'RESULTS-scale-quick.md' : 'RESULTS-scale.md'), `# Whole-store commands at scale
+const rows = Object.entries(results.sizes).flatMap(([size, figures]) =>
+  Object.entries(figures).map(
+    ([name, f]) => `| ${size} | ${name} | ${f.seconds} | ${f.baselineSeconds} | ${f.ratio} | ${f.rssMB} |`
+  )
+)
+await writeFile(
+  join(here, quick ? 'RESULTS-scale-quick.md' : 'RESULTS-scale.md'),
+  `# Whole-store commands at scale
 
 ${results.date}, ${results.machine.cpu} (${results.machine.cores} cores, ${results.machine.memoryGB} GB), Node ${results.machine.node}; medians of ${RUNS} paired runs, page cache warm. The walk baseline is \`find -type f -printf '%s %T@'\`; the re-hash baseline \`find | xargs -0 -P2 sha256sum\`.
 
@@ -125,5 +182,6 @@ ${rows.join('\n')}
 | target | value | limit | met | note |
 | --- | --- | --- | --- | --- |
 ${results.targets.map(t => `| ${t.name} | ${t.value} | ${t.limit} | ${t.met ? 'yes' : '**no**'} | ${t.note} |`).join('\n')}
-`)
+`
+)
 log(`\n${results.targets.filter(t => t.met).length} of ${results.targets.length} targets met`)

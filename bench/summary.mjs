@@ -8,15 +8,21 @@ const files = (await readdir(here)).filter(f => /^results(-[a-z-]+)?\.json$/.tes
 const rows = []
 for (const file of files) {
   const results = JSON.parse(await readFile(join(here, file), 'utf8'))
-  for (const t of results.targets ?? []) rows.push(`| ${file.replace(/\.json$/, '')} | ${t.name} | ${t.value} | ${t.limit} | ${t.met ? 'yes' : '**no**'} | ${(results.date ?? '').slice(0, 10)} |`)
+  for (const t of results.targets ?? [])
+    rows.push(
+      `| ${file.replace(/\.json$/, '')} | ${t.name} | ${t.value} | ${t.limit} | ${t.met ? 'yes' : '**no**'} | ${(results.date ?? '').slice(0, 10)} |`
+    )
 }
 const met = rows.filter(r => r.includes('| yes |')).length
-await writeFile(join(here, 'RESULTS-summary.md'), `# Every bench target, and whether it holds
+await writeFile(
+  join(here, 'RESULTS-summary.md'),
+  `# Every bench target, and whether it holds
 
 ${met} of ${rows.length} targets met, each as its bench last measured it (\`npm run bench\`; the date of that run).
 
 | bench | target | value | limit | met | measured |
 | --- | --- | --- | --- | --- | --- |
 ${rows.join('\n')}
-`)
+`
+)
 console.log(`${met} of ${rows.length} targets met: bench/RESULTS-summary.md`)

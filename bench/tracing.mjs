@@ -16,7 +16,7 @@ import { join } from 'node:path'
 import { cameraFrame } from '../examples/frames.mjs'
 
 const here = new URL('.', import.meta.url).pathname
-const arg = name => process.argv.includes(name) ? Number(process.argv[process.argv.indexOf(name) + 1]) : undefined
+const arg = name => (process.argv.includes(name) ? Number(process.argv[process.argv.indexOf(name) + 1]) : undefined)
 const STORES = arg('--stores') ?? 1500 // triples; a durable store is a few ms, and an fsync's time swings
 const FETCHES = arg('--fetches') ?? 6000
 const preDist = process.env.PRE_TRACING_DIST ?? '/tmp/pre-tracing/dist'
@@ -33,9 +33,10 @@ const stores = {
   quiet: new current.FilesystemDriver({ root: join(scratch, 'quiet') }),
   subscribed: new current.FilesystemDriver({ root: join(scratch, 'subscribed') })
 }
-const noop = { start () {}, end () {}, asyncStart () {}, asyncEnd () {}, error () {} }
+const noop = { start() {}, end() {}, asyncStart() {}, asyncEnd() {}, error() {} }
 const subscribe = on => {
-  for (const name of Object.values(current.TRACING_CHANNELS)) tracingChannel(name)[on ? 'subscribe' : 'unsubscribe'](noop)
+  for (const name of Object.values(current.TRACING_CHANNELS))
+    tracingChannel(name)[on ? 'subscribe' : 'unsubscribe'](noop)
 }
 
 let counter = 0
@@ -48,7 +49,7 @@ const fresh = () => {
 
 const names = Object.keys(stores)
 /** One operation of `name`, timed in ms; the subscriber is there only for `subscribed`'s. */
-async function timed (name, op) {
+async function timed(name, op) {
   if (name === 'subscribed') subscribe(true)
   try {
     const started = performance.now()
@@ -64,7 +65,7 @@ async function timed (name, op) {
  * the three of a triple meet the same disk and the same neighbours. The stored objects are removed
  * every 50 triples, untimed.
  */
-async function triples (count, op) {
+async function triples(count, op) {
   const list = []
   let written = []
   for (let i = 0; i < count; i++) {
@@ -110,7 +111,11 @@ for (const kind of ['store', 'fetch']) {
 // What a call costs without the disk: the memory driver's fetch of a 2 KB image, 20 batches of
 // 2,000 calls per candidate (alternating), in microseconds per call.
 const small = (await import(join(currentDist, 'testing.js'))).testJpeg('bench tracing', 2048)
-const memory = { before: new before.MemoryDriver(), quiet: new current.MemoryDriver(), subscribed: new current.MemoryDriver() }
+const memory = {
+  before: new before.MemoryDriver(),
+  quiet: new current.MemoryDriver(),
+  subscribed: new current.MemoryDriver()
+}
 const smallHash = {}
 for (const name of names) smallHash[name] = (await memory[name].store(small)).hash
 const perCall = Object.fromEntries(names.map(name => [name, []]))
@@ -120,60 +125,88 @@ for (let batch = 0; batch < 20; batch++) {
     if (name === 'subscribed') subscribe(true)
     const started = performance.now()
     for (let i = 0; i < 2000; i++) await memory[name].fetch(smallHash[name])
-    perCall[name].push((performance.now() - started) * 1000 / 2000)
+    perCall[name].push(((performance.now() - started) * 1000) / 2000)
     if (name === 'subscribed') subscribe(false)
   }
 }
 figures.memoryFetchMicroseconds = Object.fromEntries(names.map(name => [name, +median(perCall[name]).toFixed(3)]))
 
-const targets = ['store', 'fetch'].flatMap(kind => [
-  { name: `${kind}: no subscriber / build before tracing`, value: figures[kind].quietOverBefore, limit: 1.01 },
-  { name: `${kind}: a subscriber that does nothing / no subscriber`, value: figures[kind].subscribedOverQuiet, limit: 1.03 }
-]).map(t => ({ ...t, met: t.value <= t.limit }))
+const targets = ['store', 'fetch']
+  .flatMap(kind => [
+    { name: `${kind}: no subscriber / build before tracing`, value: figures[kind].quietOverBefore, limit: 1.01 },
+    {
+      name: `${kind}: a subscriber that does nothing / no subscriber`,
+      value: figures[kind].subscribedOverQuiet,
+      limit: 1.03
+    }
+  ])
+  .map(t => ({ ...t, met: t.value <= t.limit }))
 
 let filesystem = '?'
-try { filesystem = execFileSync('df', ['-T', scratch], { encoding: 'utf8' }).split('\n')[1].split(/\s+/)[1] } catch {}
-const machine = { cpu: cpus()[0]?.model, cores: cpus().length, memoryGB: Math.round(totalmem() / 2 ** 30), freeGB: Math.round(freemem() / 2 ** 30), node: process.version, platform: `${process.platform} ${process.arch}`, filesystem }
+try {
+  filesystem = execFileSync('df', ['-T', scratch], { encoding: 'utf8' }).split('\n')[1].split(/\s+/)[1]
+} catch {}
+const machine = {
+  cpu: cpus()[0]?.model,
+  cores: cpus().length,
+  memoryGB: Math.round(totalmem() / 2 ** 30),
+  freeGB: Math.round(freemem() / 2 ** 30),
+  node: process.version,
+  platform: `${process.platform} ${process.arch}`,
+  filesystem
+}
 // the figures and targets only: the paired samples behind them (thousands) are not kept
-const results = { date: new Date().toISOString(), machine, storeTriples: STORES, fetchTriples: FETCHES, frameBytes: frame.length, seconds: Math.round((Date.now() - began) / 1000), figures, targets }
+const results = {
+  date: new Date().toISOString(),
+  machine,
+  storeTriples: STORES,
+  fetchTriples: FETCHES,
+  frameBytes: frame.length,
+  seconds: Math.round((Date.now() - began) / 1000),
+  figures,
+  targets
+}
 await writeFile(join(here, 'results-tracing.json'), JSON.stringify(results, null, 2) + '\n')
 
 const pct = ratio => `${ratio >= 1 ? '+' : ''}${((ratio - 1) * 100).toFixed(2)}%`
-await writeFile(join(here, 'RESULTS-tracing.md'), [
-  '# Tracing overhead (bench/tracing.mjs)',
-  '',
-  `- date: ${results.date}`,
-  `- machine: ${machine.cpu}, ${machine.cores} cores, ${machine.memoryGB} GB (${machine.freeGB} GB free), ${machine.platform}, filesystem ${machine.filesystem}; shared with other work while it ran (run under nice)`,
-  `- node: ${machine.node}`,
-  `- method: a durable store (fsync on, a new frame each time) and a verified fetch of one ${Math.round(frame.length / 1024)} KB camera frame, sequential, on the filesystem driver. The candidates take turns operation by operation: ${STORES} triples of stores and ${FETCHES} of fetches, each triple in a rotating order. A ratio is the median over the triples of the two candidates' times in a triple; the times below are medians. ${results.seconds} s in all.`,
-  `- candidates: **before**, the build of commit 1758032 (no tracing, ${preDist}); **quiet**, this build (${currentDist}) with no subscriber; **subscribed**, this build with a subscriber that does nothing on all 12 channels.`,
-  '',
-  '## Targets',
-  '',
-  '| target | measured | wanted | met |',
-  '| --- | --- | --- | --- |',
-  ...targets.map(t => `| ${t.name} | ${t.value} (${pct(t.value)}) | <= ${t.limit} | ${t.met ? 'yes' : '**no**'} |`),
-  '',
-  '## Time per operation (ms, median)',
-  '',
-  '| operation | before | quiet | subscribed | quiet / before | subscribed / quiet | subscribed / before |',
-  '| --- | --- | --- | --- | --- | --- | --- |',
-  ...['store', 'fetch'].map(kind => {
-    const f = figures[kind]
-    return `| ${kind} | ${f.meanMs.before} | ${f.meanMs.quiet} | ${f.meanMs.subscribed} | ${f.quietOverBefore} | ${f.subscribedOverQuiet} | ${f.subscribedOverBefore} |`
-  }),
-  '',
-  '## What a call costs without the disk (µs per call, median of 20 batches of 2,000)',
-  '',
-  'The memory driver\'s fetch of a 2 KB image: the library\'s own work around a call, so the difference between the candidates is the channels\' whole cost.',
-  '',
-  '| before | quiet | subscribed | quiet − before | subscribed − quiet |',
-  '| --- | --- | --- | --- | --- |',
-  (() => {
-    const m = figures.memoryFetchMicroseconds
-    return `| ${m.before} | ${m.quiet} | ${m.subscribed} | ${(m.quiet - m.before).toFixed(3)} | ${(m.subscribed - m.quiet).toFixed(3)} |`
-  })(),
-  ''
-].join('\n'))
+await writeFile(
+  join(here, 'RESULTS-tracing.md'),
+  [
+    '# Tracing overhead (bench/tracing.mjs)',
+    '',
+    `- date: ${results.date}`,
+    `- machine: ${machine.cpu}, ${machine.cores} cores, ${machine.memoryGB} GB (${machine.freeGB} GB free), ${machine.platform}, filesystem ${machine.filesystem}; shared with other work while it ran (run under nice)`,
+    `- node: ${machine.node}`,
+    `- method: a durable store (fsync on, a new frame each time) and a verified fetch of one ${Math.round(frame.length / 1024)} KB camera frame, sequential, on the filesystem driver. The candidates take turns operation by operation: ${STORES} triples of stores and ${FETCHES} of fetches, each triple in a rotating order. A ratio is the median over the triples of the two candidates' times in a triple; the times below are medians. ${results.seconds} s in all.`,
+    `- candidates: **before**, the build of commit 1758032 (no tracing, ${preDist}); **quiet**, this build (${currentDist}) with no subscriber; **subscribed**, this build with a subscriber that does nothing on all 12 channels.`,
+    '',
+    '## Targets',
+    '',
+    '| target | measured | wanted | met |',
+    '| --- | --- | --- | --- |',
+    ...targets.map(t => `| ${t.name} | ${t.value} (${pct(t.value)}) | <= ${t.limit} | ${t.met ? 'yes' : '**no**'} |`),
+    '',
+    '## Time per operation (ms, median)',
+    '',
+    '| operation | before | quiet | subscribed | quiet / before | subscribed / quiet | subscribed / before |',
+    '| --- | --- | --- | --- | --- | --- | --- |',
+    ...['store', 'fetch'].map(kind => {
+      const f = figures[kind]
+      return `| ${kind} | ${f.meanMs.before} | ${f.meanMs.quiet} | ${f.meanMs.subscribed} | ${f.quietOverBefore} | ${f.subscribedOverQuiet} | ${f.subscribedOverBefore} |`
+    }),
+    '',
+    '## What a call costs without the disk (µs per call, median of 20 batches of 2,000)',
+    '',
+    "The memory driver's fetch of a 2 KB image: the library's own work around a call, so the difference between the candidates is the channels' whole cost.",
+    '',
+    '| before | quiet | subscribed | quiet − before | subscribed − quiet |',
+    '| --- | --- | --- | --- | --- |',
+    (() => {
+      const m = figures.memoryFetchMicroseconds
+      return `| ${m.before} | ${m.quiet} | ${m.subscribed} | ${(m.quiet - m.before).toFixed(3)} | ${(m.subscribed - m.quiet).toFixed(3)} |`
+    })(),
+    ''
+  ].join('\n')
+)
 await rm(scratch, { recursive: true, force: true })
 for (const t of targets) console.log(`${t.met ? 'MET ' : 'MISS'} ${t.name}: ${t.value} (<= ${t.limit})`)

@@ -17,8 +17,25 @@ const quick = process.argv.includes('--quick')
 const scratch = await mkdtemp(join(process.env.BENCH_DIR ?? tmpdir(), 'sai-bench-variants-'))
 const log = (...args) => console.log(...args)
 const targets = []
-const target = (name, value, limit, direction) => targets.push({ name, value, limit: `${direction} ${limit}`, met: direction === '>=' ? value >= limit : value <= limit })
-const results = { machine: { cpu: cpus()[0]?.model, cores: cpus().length, memoryGB: Math.round(totalmem() / 2 ** 30), node: process.version, sharp: sharp.versions.sharp, vips: sharp.versions.vips }, date: new Date().toISOString(), quick }
+const target = (name, value, limit, direction) =>
+  targets.push({
+    name,
+    value,
+    limit: `${direction} ${limit}`,
+    met: direction === '>=' ? value >= limit : value <= limit
+  })
+const results = {
+  machine: {
+    cpu: cpus()[0]?.model,
+    cores: cpus().length,
+    memoryGB: Math.round(totalmem() / 2 ** 30),
+    node: process.version,
+    sharp: sharp.versions.sharp,
+    vips: sharp.versions.vips
+  },
+  date: new Date().toISOString(),
+  quick
+}
 
 try {
   const storage = new FilesystemDriver({ root: join(scratch, 'store') })
@@ -37,7 +54,14 @@ try {
     const header = Buffer.from([0xff, 0xfe, 0, comment.length + 2])
     sources.push(await storage.store(Buffer.concat([frame.subarray(0, 2), header, comment, frame.subarray(2)])))
   }
-  const many = Object.fromEntries(['thumb', 'webp'].flatMap(p => Array.from({ length: 100 }, (_, i) => [`${p}${i}`, { width: variants.presets.get(p).width, format: 'webp', quality: 80 }])))
+  const many = Object.fromEntries(
+    ['thumb', 'webp'].flatMap(p =>
+      Array.from({ length: 100 }, (_, i) => [
+        `${p}${i}`,
+        { width: variants.presets.get(p).width, format: 'webp', quality: 80 }
+      ])
+    )
+  )
   const fresh = createVariants(storage, { presets: many })
   await fresh.get(hash, 'thumb')
 
@@ -49,26 +73,63 @@ try {
   for (const preset of [thumb, webp]) {
     let next = 0
     let written = 0
-    const direct = input => sharp(input).resize({ width: preset.width, withoutEnlargement: true, fit: preset.fit }).toFormat(preset.format, { quality: preset.quality })
-    const r = await compare({
-      ours: async () => { const n = next++; return await fresh.get(sources[n % SOURCES].hash, `${preset.name}${Math.floor(n / SOURCES)}`) },
-      sharpDirect: async () => direct(frame).toBuffer(),
-      sharpFileToFile: async () => { const n = written++; return await direct(sources[n % SOURCES].path).toFile(join(scratch, 'out', `${preset.name}-${n}.webp`)) }
-    }, { seconds: quick ? 1 : 2, minOps: 3 }, quick ? 3 : 5)
-    generation[preset.name] = { oursMs: r.ours.meanMs, sharpMs: r.sharpDirect.meanMs, sharpFileToFileMs: r.sharpFileToFile.meanMs, ratio: ratio(r.ours.opsPerSec, r.sharpDirect.opsPerSec), ratioVsFileToFile: ratio(r.ours.opsPerSec, r.sharpFileToFile.opsPerSec) }
+    const direct = input =>
+      sharp(input)
+        .resize({ width: preset.width, withoutEnlargement: true, fit: preset.fit })
+        .toFormat(preset.format, { quality: preset.quality })
+    const r = await compare(
+      {
+        ours: async () => {
+          const n = next++
+          return await fresh.get(sources[n % SOURCES].hash, `${preset.name}${Math.floor(n / SOURCES)}`)
+        },
+        sharpDirect: async () => direct(frame).toBuffer(),
+        sharpFileToFile: async () => {
+          const n = written++
+          return await direct(sources[n % SOURCES].path).toFile(join(scratch, 'out', `${preset.name}-${n}.webp`))
+        }
+      },
+      { seconds: quick ? 1 : 2, minOps: 3 },
+      quick ? 3 : 5
+    )
+    generation[preset.name] = {
+      oursMs: r.ours.meanMs,
+      sharpMs: r.sharpDirect.meanMs,
+      sharpFileToFileMs: r.sharpFileToFile.meanMs,
+      ratio: ratio(r.ours.opsPerSec, r.sharpDirect.opsPerSec),
+      ratioVsFileToFile: ratio(r.ours.opsPerSec, r.sharpFileToFile.opsPerSec)
+    }
     log(`generation ${preset.name}: ${JSON.stringify(generation[preset.name])}`)
-    target(`generation ops/s / sharp directly on the bytes in memory (${preset.name}, 2880x1616 frame)`, generation[preset.name].ratio, 0.95, '>=')
-    target(`generation ops/s / sharp directly, stored file to variant file (${preset.name})`, generation[preset.name].ratioVsFileToFile, 0.95, '>=')
+    target(
+      `generation ops/s / sharp directly on the bytes in memory (${preset.name}, 2880x1616 frame)`,
+      generation[preset.name].ratio,
+      0.95,
+      '>='
+    )
+    target(
+      `generation ops/s / sharp directly, stored file to variant file (${preset.name})`,
+      generation[preset.name].ratioVsFileToFile,
+      0.95,
+      '>='
+    )
   }
 
   // a cached get against readFile of the same bytes
   const cached = await variants.get(hash, 'thumb')
   const cacheFile = join(variants.cache.dir, cached.key)
-  const reads = await compare({
-    cachedGet: async () => variants.get(hash, 'thumb'),
-    readFile: async () => readFile(cacheFile)
-  }, { seconds: quick ? 0.3 : 1 })
-  const cachedGet = { oursMs: reads.cachedGet.meanMs, readFileMs: reads.readFile.meanMs, timeRatio: ratio(reads.cachedGet.meanMs, reads.readFile.meanMs), bytes: cached.size }
+  const reads = await compare(
+    {
+      cachedGet: async () => variants.get(hash, 'thumb'),
+      readFile: async () => readFile(cacheFile)
+    },
+    { seconds: quick ? 0.3 : 1 }
+  )
+  const cachedGet = {
+    oursMs: reads.cachedGet.meanMs,
+    readFileMs: reads.readFile.meanMs,
+    timeRatio: ratio(reads.cachedGet.meanMs, reads.readFile.meanMs),
+    bytes: cached.size
+  }
   log(`cached get: ${JSON.stringify(cachedGet)}`)
   target('cached get time / readFile of the same bytes (thumb)', cachedGet.timeRatio, 1.3, '<=')
 
@@ -77,15 +138,30 @@ try {
   await new Promise(resolve => server.listen(0, '127.0.0.1', resolve))
   const base = `http://127.0.0.1:${server.address().port}/images/${hash}`
   await variants.get(hash, 'webp')
-  const http = await compare({
-    original: async () => (await fetch(base)).arrayBuffer(),
-    thumb: async () => (await fetch(`${base}/thumb`)).arrayBuffer(),
-    webp: async () => (await fetch(`${base}/webp`)).arrayBuffer()
-  }, { seconds: quick ? 0.3 : 1 })
+  const http = await compare(
+    {
+      original: async () => (await fetch(base)).arrayBuffer(),
+      thumb: async () => (await fetch(`${base}/thumb`)).arrayBuffer(),
+      webp: async () => (await fetch(`${base}/webp`)).arrayBuffer()
+    },
+    { seconds: quick ? 0.3 : 1 }
+  )
   server.close()
-  const serving = Object.fromEntries(Object.entries(http).map(([k, v]) => [k, { opsPerSec: Math.round(v.opsPerSec), meanMs: v.meanMs }]))
+  const serving = Object.fromEntries(
+    Object.entries(http).map(([k, v]) => [k, { opsPerSec: Math.round(v.opsPerSec), meanMs: v.meanMs }])
+  )
   log(`http: ${JSON.stringify(serving)}`)
-  results.sections = { generation, cachedGet, http: serving, sizes: { original: frame.length, thumb: cached.size, webp: (await variants.get(hash, 'webp')).size, sourceFile: path } }
+  results.sections = {
+    generation,
+    cachedGet,
+    http: serving,
+    sizes: {
+      original: frame.length,
+      thumb: cached.size,
+      webp: (await variants.get(hash, 'webp')).size,
+      sourceFile: path
+    }
+  }
 } finally {
   await rm(scratch, { recursive: true, force: true })
 }
@@ -94,18 +170,31 @@ const name = quick ? 'variants-quick' : 'variants'
 await writeFile(join(here, `results-${name}.json`), JSON.stringify(results, null, 2) + '\n')
 const s = results.sections
 const md = [
-  `# Variant benchmarks${quick ? ' (quick run)' : ''}`, '',
+  `# Variant benchmarks${quick ? ' (quick run)' : ''}`,
+  '',
   `- date: ${results.date}`,
   `- machine: ${results.machine.cpu}, ${results.machine.cores} cores, ${results.machine.memoryGB} GB, node ${results.machine.node}, sharp ${results.machine.sharp} (libvips ${results.machine.vips})`,
-  '- method: interleaved rounds in one run, median round each (bench/lib.mjs); one synthetic 2880x1616 camera frame (examples/frames.mjs); generation makes each variant of one of 150 stored frames that differ only in a JPEG comment.', '',
-  '| target | measured | wanted | met |', '| --- | --- | --- | --- |',
-  ...targets.map(t => `| ${t.name} | ${t.value} | ${t.limit} | ${t.met ? 'yes' : '**no**'} |`), '',
-  '| preset | get (ms, made) | sharp on the bytes in memory (ms) | ops ratio | sharp, stored file to variant file (ms) | ops ratio |', '| --- | --- | --- | --- | --- | --- |',
-  ...Object.entries(s.generation).map(([k, v]) => `| ${k} | ${v.oursMs.toFixed(1)} | ${v.sharpMs.toFixed(1)} | ${v.ratio} | ${v.sharpFileToFileMs.toFixed(1)} | ${v.ratioVsFileToFile} |`), '',
-  `Cached get of the thumb (${s.cachedGet.bytes} bytes): ${s.cachedGet.oursMs.toFixed(3)} ms against readFile ${s.cachedGet.readFileMs.toFixed(3)} ms (time ratio ${s.cachedGet.timeRatio}).`, '',
-  '| served over HTTP | ops/s | mean ms |', '| --- | --- | --- |',
-  ...Object.entries(s.http).map(([k, v]) => `| ${k} | ${v.opsPerSec} | ${v.meanMs.toFixed(2)} |`), '',
-  `Sizes: original ${s.sizes.original} bytes, thumb ${s.sizes.thumb}, webp ${s.sizes.webp}.`, ''
+  '- method: interleaved rounds in one run, median round each (bench/lib.mjs); one synthetic 2880x1616 camera frame (examples/frames.mjs); generation makes each variant of one of 150 stored frames that differ only in a JPEG comment.',
+  '',
+  '| target | measured | wanted | met |',
+  '| --- | --- | --- | --- |',
+  ...targets.map(t => `| ${t.name} | ${t.value} | ${t.limit} | ${t.met ? 'yes' : '**no**'} |`),
+  '',
+  '| preset | get (ms, made) | sharp on the bytes in memory (ms) | ops ratio | sharp, stored file to variant file (ms) | ops ratio |',
+  '| --- | --- | --- | --- | --- | --- |',
+  ...Object.entries(s.generation).map(
+    ([k, v]) =>
+      `| ${k} | ${v.oursMs.toFixed(1)} | ${v.sharpMs.toFixed(1)} | ${v.ratio} | ${v.sharpFileToFileMs.toFixed(1)} | ${v.ratioVsFileToFile} |`
+  ),
+  '',
+  `Cached get of the thumb (${s.cachedGet.bytes} bytes): ${s.cachedGet.oursMs.toFixed(3)} ms against readFile ${s.cachedGet.readFileMs.toFixed(3)} ms (time ratio ${s.cachedGet.timeRatio}).`,
+  '',
+  '| served over HTTP | ops/s | mean ms |',
+  '| --- | --- | --- |',
+  ...Object.entries(s.http).map(([k, v]) => `| ${k} | ${v.opsPerSec} | ${v.meanMs.toFixed(2)} |`),
+  '',
+  `Sizes: original ${s.sizes.original} bytes, thumb ${s.sizes.thumb}, webp ${s.sizes.webp}.`,
+  ''
 ].join('\n')
 await writeFile(join(here, quick ? 'RESULTS-variants-quick.md' : 'RESULTS-variants.md'), md)
 log(`\nwritten: bench/results-${name}.json; ${targets.filter(t => t.met).length} of ${targets.length} targets met`)

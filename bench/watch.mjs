@@ -7,14 +7,14 @@
 // Writes bench/RESULTS-watch.md and bench/results-watch.json.
 //   node bench/watch.mjs [--sizes 100000,1000000] [--idle-seconds 60] [--frames 1000]
 import { execFileSync, spawn } from 'node:child_process'
-import { createHash, randomBytes } from 'node:crypto'
 import { existsSync, readFileSync } from 'node:fs'
-import { mkdir, mkdtemp, rename, rm, writeFile } from 'node:fs/promises'
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { cpus, tmpdir, totalmem } from 'node:os'
-import { dirname, join } from 'node:path'
+import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 
-const arg = (name, fallback) => process.argv.includes(`--${name}`) ? process.argv[process.argv.indexOf(`--${name}`) + 1] : fallback
+const arg = (name, fallback) =>
+  process.argv.includes(`--${name}`) ? process.argv[process.argv.indexOf(`--${name}`) + 1] : fallback
 const SIZES = arg('sizes', '100000,1000000').split(',').map(Number)
 const IDLE_SECONDS = Number(arg('idle-seconds', '60'))
 const FRAMES = Number(arg('frames', '1000'))
@@ -23,8 +23,12 @@ const CLI = join(here, '..', 'dist', 'cli.js')
 const TICK = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }))
 
 /** N files named as frames in the depth-2 layout, and a replica ledger that lists each (Python: fast). */
-function build (root, n) {
-  execFileSync('python3', ['-c', `
+function build(root, n) {
+  execFileSync(
+    'python3',
+    [
+      '-c',
+      `
 import os, sys, hashlib
 root, n = sys.argv[1], int(sys.argv[2])
 import time
@@ -44,14 +48,25 @@ for i in range(n):
 now = int(time.time() * 1000)  # listed by a reconcile after the files were written
 for shard, hashes in ledger.items():
     open(os.path.join(root, '.replication', 'ledger', 'fs', shard + '.log'), 'w').write(''.join('%s %d listed\\n' % (h, now) for h in hashes))
-`, root, String(n)], { stdio: 'inherit' })
+`,
+      root,
+      String(n)
+    ],
+    { stdio: 'inherit' }
+  )
 }
 
-const cpuSeconds = pid => { const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' '); return (Number(f[11]) + Number(f[12])) / TICK }
+const cpuSeconds = pid => {
+  const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ')
+  return (Number(f[11]) + Number(f[12])) / TICK
+}
 const rssMB = pid => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))[1]) / 1024
-const quantile = (values, q) => { const s = [...values].sort((a, b) => a - b); return s[Math.min(s.length - 1, Math.floor(q * s.length))] }
+const quantile = (values, q) => {
+  const s = [...values].sort((a, b) => a - b)
+  return s[Math.min(s.length - 1, Math.floor(q * s.length))]
+}
 
-async function measure (n) {
+async function measure(n) {
   const base = await mkdtemp(join(process.env.BENCH_DIR ?? tmpdir(), 'sai-bench-watch-'))
   const root = join(base, 'primary')
   const replica = join(base, 'replica')
@@ -61,8 +76,23 @@ async function measure (n) {
   const buildSeconds = (performance.now() - t) / 1000
   await sleep(3000) // the last folders' ctimes are no longer within a pass's racy window
   // as if a watcher ran before: the first pass does not list the whole store (a reconcile would)
-  await writeFile(join(root, '.replication', 'watch.json'), JSON.stringify({ pid: 0, at: new Date().toISOString(), everyMs: 5000, caughtUpTo: new Date().toISOString(), folders: 0, queued: 0 }))
-  const env = { ...process.env, SAI_IMAGE_STORAGE_PATH: root, SAI_IMAGE_STORAGE_REPLICAS: 'fs', SAI_IMAGE_STORAGE_REPLICA_PATH: replica }
+  await writeFile(
+    join(root, '.replication', 'watch.json'),
+    JSON.stringify({
+      pid: 0,
+      at: new Date().toISOString(),
+      everyMs: 5000,
+      caughtUpTo: new Date().toISOString(),
+      folders: 0,
+      queued: 0
+    })
+  )
+  const env = {
+    ...process.env,
+    SAI_IMAGE_STORAGE_PATH: root,
+    SAI_IMAGE_STORAGE_REPLICAS: 'fs',
+    SAI_IMAGE_STORAGE_REPLICA_PATH: replica
+  }
   const service = spawn(process.execPath, [CLI, 'replicate', '--watch', '--no-reconcile'], { env, stdio: 'ignore' })
   const health = join(root, '.replication', 'watch.json')
   const startedAt = Date.now()
@@ -72,11 +102,18 @@ async function measure (n) {
   const cpu0 = cpuSeconds(service.pid)
   t = performance.now()
   let rss = 0
-  for (let s = 0; s < IDLE_SECONDS; s++) { await sleep(1000); rss = Math.max(rss, rssMB(service.pid)) }
-  const idleCpuPercent = 100 * (cpuSeconds(service.pid) - cpu0) / ((performance.now() - t) / 1000)
+  for (let s = 0; s < IDLE_SECONDS; s++) {
+    await sleep(1000)
+    rss = Math.max(rss, rssMB(service.pid))
+  }
+  const idleCpuPercent = (100 * (cpuSeconds(service.pid) - cpu0)) / ((performance.now() - t) / 1000)
 
   // another process writes FRAMES frames at 20/s: write beside, rename into place
-  const writer = spawn(process.execPath, ['-e', `
+  const writer = spawn(
+    process.execPath,
+    [
+      '-e',
+      `
 const { mkdirSync, writeFileSync, renameSync } = require('node:fs'); const { createHash, randomBytes } = require('node:crypto')
 const root = process.argv[1]; let i = 0
 const timer = setInterval(() => {
@@ -85,7 +122,12 @@ const timer = setInterval(() => {
   mkdirSync(d, { recursive: true }); writeFileSync(d + '/' + h + '.tmp', bytes); renameSync(d + '/' + h + '.tmp', d + '/' + h + '.jpg')
   console.log(h + ' ' + Date.now())
   if (++i === Number(process.argv[2])) clearInterval(timer)
-}, 50)`, root, String(FRAMES)], { stdio: ['ignore', 'pipe', 'inherit'] })
+}, 50)`,
+      root,
+      String(FRAMES)
+    ],
+    { stdio: ['ignore', 'pipe', 'inherit'] }
+  )
   const written = new Map()
   const arrived = new Map()
   let buffer = ''
@@ -93,34 +135,59 @@ const timer = setInterval(() => {
     buffer += data.toString()
     const lines = buffer.split('\n')
     buffer = lines.pop()
-    for (const line of lines) { const [h, at] = line.split(' '); written.set(h, Number(at)) }
+    for (const line of lines) {
+      const [h, at] = line.split(' ')
+      written.set(h, Number(at))
+    }
   })
   const writerDone = new Promise(resolve => writer.on('close', resolve))
   let writing = true
-  void writerDone.then(() => { writing = false })
+  void writerDone.then(() => {
+    writing = false
+  })
   const activeCpu0 = cpuSeconds(service.pid)
   t = performance.now()
-  for (let deadline = Infinity; arrived.size < FRAMES && Date.now() < deadline;) {
+  for (let deadline = Infinity; arrived.size < FRAMES && Date.now() < deadline; ) {
     if (!writing && deadline === Infinity) deadline = Date.now() + 60_000
-    for (const [h] of written) if (!arrived.has(h) && existsSync(join(replica, h.slice(0, 2), h.slice(2, 4), `${h}.jpg`))) arrived.set(h, Date.now())
+    for (const [h] of written)
+      if (!arrived.has(h) && existsSync(join(replica, h.slice(0, 2), h.slice(2, 4), `${h}.jpg`)))
+        arrived.set(h, Date.now())
     await sleep(100)
   }
-  const activeCpuPercent = 100 * (cpuSeconds(service.pid) - activeCpu0) / ((performance.now() - t) / 1000)
+  const activeCpuPercent = (100 * (cpuSeconds(service.pid) - activeCpu0)) / ((performance.now() - t) / 1000)
   const activeRss = rssMB(service.pid)
   service.kill('SIGTERM')
   const code = await new Promise(resolve => service.on('close', resolve))
   const latencies = [...arrived].map(([h, at]) => (at - written.get(h)) / 1000)
   await rm(base, { recursive: true, force: true })
   return {
-    objects: n, buildSeconds: +buildSeconds.toFixed(1), firstPassSeconds, idleSeconds: IDLE_SECONDS,
-    idleCpuPercent: +idleCpuPercent.toFixed(2), idleRssMB: +rss.toFixed(0),
-    frames: FRAMES, copied: arrived.size, missed: FRAMES - arrived.size,
-    p50Seconds: +quantile(latencies, 0.5).toFixed(2), p99Seconds: +quantile(latencies, 0.99).toFixed(2), maxSeconds: +Math.max(...latencies).toFixed(2),
-    activeCpuPercent: +activeCpuPercent.toFixed(1), activeRssMB: +activeRss.toFixed(0), sigtermExit: code
+    objects: n,
+    buildSeconds: +buildSeconds.toFixed(1),
+    firstPassSeconds,
+    idleSeconds: IDLE_SECONDS,
+    idleCpuPercent: +idleCpuPercent.toFixed(2),
+    idleRssMB: +rss.toFixed(0),
+    frames: FRAMES,
+    copied: arrived.size,
+    missed: FRAMES - arrived.size,
+    p50Seconds: +quantile(latencies, 0.5).toFixed(2),
+    p99Seconds: +quantile(latencies, 0.99).toFixed(2),
+    maxSeconds: +Math.max(...latencies).toFixed(2),
+    activeCpuPercent: +activeCpuPercent.toFixed(1),
+    activeRssMB: +activeRss.toFixed(0),
+    sigtermExit: code
   }
 }
 
-const machine = { cpu: cpus()[0]?.model, cores: cpus().length, memoryGB: Math.round(totalmem() / 2 ** 30), node: process.version, filesystem: execFileSync('df', ['-T', process.env.BENCH_DIR ?? tmpdir()], { encoding: 'utf8' }).split('\n')[1].split(/\s+/)[1] }
+const machine = {
+  cpu: cpus()[0]?.model,
+  cores: cpus().length,
+  memoryGB: Math.round(totalmem() / 2 ** 30),
+  node: process.version,
+  filesystem: execFileSync('df', ['-T', process.env.BENCH_DIR ?? tmpdir()], { encoding: 'utf8' })
+    .split('\n')[1]
+    .split(/\s+/)[1]
+}
 const results = { machine, date: new Date().toISOString(), runs: [] }
 for (const n of SIZES) {
   console.log(`store of ${n} objects…`)
@@ -129,8 +196,13 @@ for (const n of SIZES) {
   results.runs.push(run)
 }
 await writeFile(join(here, 'results-watch.json'), JSON.stringify(results, null, 2) + '\n')
-const rows = results.runs.map(r => `| ${r.objects.toLocaleString('en')} | ${r.idleCpuPercent} % | ${r.idleRssMB} MB | ${r.p50Seconds} s | ${r.p99Seconds} s | ${r.maxSeconds} s | ${r.copied}/${r.frames} | ${r.activeCpuPercent} % | ${r.firstPassSeconds} s |`)
-await writeFile(join(here, 'RESULTS-watch.md'), `# The watcher of \`replicate --watch\` (bench/watch.mjs)
+const rows = results.runs.map(
+  r =>
+    `| ${r.objects.toLocaleString('en')} | ${r.idleCpuPercent} % | ${r.idleRssMB} MB | ${r.p50Seconds} s | ${r.p99Seconds} s | ${r.maxSeconds} s | ${r.copied}/${r.frames} | ${r.activeCpuPercent} % | ${r.firstPassSeconds} s |`
+)
+await writeFile(
+  join(here, 'RESULTS-watch.md'),
+  `# The watcher of \`replicate --watch\` (bench/watch.mjs)
 
 ${results.date.slice(0, 10)}, ${machine.cpu} (${machine.cores} cores shared with other work), ${machine.memoryGB} GB, Node ${machine.node}, ${machine.filesystem}.
 A store of N objects (depth-2 layout, 65,536 shard folders at 1M), an fs replica; the service run
@@ -142,4 +214,5 @@ Targets: idle <= 2 % of one core and <= 100 MB RSS; p99 <= 10 s.
 | objects | idle CPU | idle RSS | p50 | p99 | max | copied | CPU while writing | first pass |
 | --- | --- | --- | --- | --- | --- | --- | --- | --- |
 ${rows.join('\n')}
-`)
+`
+)

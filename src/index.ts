@@ -16,18 +16,36 @@
  * ```
  */
 export {
-  createImageStorage, imageStorage, filesystemConfig, ipfsConfig, s3Config, type CreateImageStorageOptions
+  createImageStorage,
+  imageStorage,
+  filesystemConfig,
+  ipfsConfig,
+  s3Config,
+  type CreateImageStorageOptions
 } from './features/factory/index.js'
 export { toInferenceFields } from './core/types.js'
 export type {
-  AbortOptions, ImageEntry, ImageStat, ImageStorage, ListOptions, StorageResult, StoreOptions
+  AbortOptions,
+  ImageEntry,
+  ImageStat,
+  ImageStorage,
+  ListOptions,
+  StorageResult,
+  StoreOptions
 } from './core/types.js'
 export type { ImageInput } from './core/input.js'
 export type { VerifyOptions, VerifyReport } from './core/verify-report.js'
 export { parseImageRef, type ImageRef } from './core/ref.js'
 export {
-  ImageStorageError, InvalidRefError, InvalidInputError, TooLargeError, NotFoundError, IntegrityError,
-  StorageUnavailableError, ConfigError, type ErrorCode
+  ImageStorageError,
+  InvalidRefError,
+  InvalidInputError,
+  TooLargeError,
+  NotFoundError,
+  IntegrityError,
+  StorageUnavailableError,
+  ConfigError,
+  type ErrorCode
 } from './core/errors.js'
 export { createImageHandler, type ImageHandlerOptions } from './features/http/index.js'
 export { TRACING_CHANNELS, type TraceContext, type TracedOperation } from './core/tracing.js'

@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest'
 
 const SRC = resolve(new URL('../src', import.meta.url).pathname)
 
-function files (dir: string): string[] {
+function files(dir: string): string[] {
   return readdirSync(dir).flatMap(name => {
     const path = join(dir, name)
     return statSync(path).isDirectory() ? files(path) : path.endsWith('.ts') ? [path] : []
@@ -14,7 +14,7 @@ function files (dir: string): string[] {
 }
 
 /** Each file's room: `core`, `drivers/<name>`, `features/<name>`, `testing`, `cli`, or `index` (the main entry). */
-function roomOf (path: string): { floor: number, room: string } {
+function roomOf(path: string): { floor: number; room: string } {
   const [top, name] = relative(SRC, path).split('/')
   if (top === 'core') return { floor: 1, room: 'core' }
   if (top === 'drivers') return { floor: 2, room: `drivers/${name}` }
@@ -24,10 +24,12 @@ function roomOf (path: string): { floor: number, room: string } {
   return { floor: 4, room: 'index' }
 }
 
-const imports = files(SRC).flatMap(file => [...readFileSync(file, 'utf8').matchAll(/^(?:import|export)\b[^'"]*?from '(\.[^']+)'/gm)].map(match => {
-  const target = resolve(dirname(file), match[1]!.replace(/\.js$/, '.ts'))
-  return { from: relative(SRC, file), to: relative(SRC, target), source: roomOf(file), target: roomOf(target) }
-}))
+const imports = files(SRC).flatMap(file =>
+  [...readFileSync(file, 'utf8').matchAll(/^(?:import|export)\b[^'"]*?from '(\.[^']+)'/gm)].map(match => {
+    const target = resolve(dirname(file), match[1]!.replace(/\.js$/, '.ts'))
+    return { from: relative(SRC, file), to: relative(SRC, target), source: roomOf(file), target: roomOf(target) }
+  })
+)
 
 describe('the floors of the source tree', () => {
   it('finds the imports it checks', () => {
@@ -40,28 +42,50 @@ describe('the floors of the source tree', () => {
   })
 
   it('a driver imports only the core and itself, never another driver', () => {
-    expect(imports.filter(i => i.source.floor === 2 && i.target.room !== 'core' && i.target.room !== i.source.room).map(i => `${i.from} -> ${i.to}`)).toEqual([])
+    expect(
+      imports
+        .filter(i => i.source.floor === 2 && i.target.room !== 'core' && i.target.room !== i.source.room)
+        .map(i => `${i.from} -> ${i.to}`)
+    ).toEqual([])
   })
 
-  it('features and surfaces know no driver\'s insides: only the factory (and the main entry) imports a driver, by its index', () => {
+  it("features and surfaces know no driver's insides: only the factory (and the main entry) imports a driver, by its index", () => {
     const reaching = imports.filter(i => i.source.floor >= 3 && i.target.floor === 2)
     expect(reaching.length).toBeGreaterThan(0)
-    expect(reaching.filter(i => !(['features/factory', 'index'].includes(i.source.room) && i.to.endsWith('/index.ts'))).map(i => `${i.from} -> ${i.to}`)).toEqual([])
+    expect(
+      reaching
+        .filter(i => !(['features/factory', 'index'].includes(i.source.room) && i.to.endsWith('/index.ts')))
+        .map(i => `${i.from} -> ${i.to}`)
+    ).toEqual([])
   })
 
   it('a feature imports no other feature but the factory, the retention and the jobs it builds on', () => {
     // (replication builds on retention's keep sets and the jobs' mapping is its own: listed here when a feature needs another)
-    const allowed = new Set(['features/factory -> features/replication', 'features/replication -> features/retention', 'features/http -> features/variants'])
+    const allowed = new Set([
+      'features/factory -> features/replication',
+      'features/replication -> features/retention',
+      'features/http -> features/variants'
+    ])
     const across = imports.filter(i => i.source.floor === 3 && i.target.floor === 3 && i.source.room !== i.target.room)
-    expect(across.filter(i => !allowed.has(`${i.source.room} -> ${i.target.room}`)).map(i => `${i.from} -> ${i.to}`)).toEqual([])
+    expect(
+      across.filter(i => !allowed.has(`${i.source.room} -> ${i.target.room}`)).map(i => `${i.from} -> ${i.to}`)
+    ).toEqual([])
   })
 
   it('no class is told apart by instanceof of a driver outside its own folder', () => {
-    const offenders = files(SRC).filter(file => roomOf(file).floor !== 2 && /instanceof (FilesystemDriver|S3Driver|IpfsDriver|MemoryDriver)\b/.test(readFileSync(file, 'utf8')))
+    const offenders = files(SRC).filter(
+      file =>
+        roomOf(file).floor !== 2 &&
+        /instanceof (FilesystemDriver|S3Driver|IpfsDriver|MemoryDriver)\b/.test(readFileSync(file, 'utf8'))
+    )
     expect(offenders.map(f => relative(SRC, f))).toEqual([])
   })
 
   it('every source file holds one concern: about 10 KB at most', () => {
-    expect(files(SRC).filter(file => statSync(file).size > 11_000).map(f => `${relative(SRC, f)}: ${statSync(f).size} B`)).toEqual([])
+    expect(
+      files(SRC)
+        .filter(file => statSync(file).size > 11_000)
+        .map(f => `${relative(SRC, f)}: ${statSync(f).size} B`)
+    ).toEqual([])
   })
 })

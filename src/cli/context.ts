@@ -27,7 +27,7 @@ export interface Command {
 }
 
 /** Where a run's answer (its summary, its --json object, its error) goes: stdout, unless stdout carries the bytes. */
-export function answerStream (command: Command | undefined, flags: Flags): NodeJS.WriteStream {
+export function answerStream(command: Command | undefined, flags: Flags): NodeJS.WriteStream {
   return command?.writesBytesToStdout?.(flags) === true ? process.stderr : process.stdout
 }
 
@@ -40,33 +40,45 @@ const FLAG_NAMES = { root: '--root', allowNonImage: '--allow-non-image' }
 export class Context {
   private readonly opened: ImageStorage[] = []
 
-  constructor (readonly command: Command, readonly flags: Flags, readonly positionals: string[]) {}
+  constructor(
+    readonly command: Command,
+    readonly flags: Flags,
+    readonly positionals: string[]
+  ) {}
 
-  get json (): boolean { return this.flags.json === true }
+  get json(): boolean {
+    return this.flags.json === true
+  }
 
   /** Human text, or with --json one JSON object: the command's whole answer (see `answerStream`). */
-  out (human: string, json: object): void {
+  out(human: string, json: object): void {
     answerStream(this.command, this.flags).write(this.json ? JSON.stringify(json) + '\n' : human + '\n')
   }
 
   /** A line for the operator on stderr (never with --json, whose stdout is the answer). */
-  note (text: string): void {
+  note(text: string): void {
     if (!this.json) process.stderr.write(text + '\n')
   }
 
   /** The store named by --driver / --root, else by the environment (replicas too: SAI_IMAGE_STORAGE_REPLICAS). */
-  storage (): ImageStorage {
+  storage(): ImageStorage {
     // refs may be a unique prefix of 4+ hex digits here, as in git (refs.ts)
     return withRefPrefixes(this.storageFor(this.string('driver'), this.string('root'), true))
   }
 
   /** A store of its own (no replicas unless `withReplicas`): a migration's source or target. */
-  storageFor (driver: string | undefined, root?: string, withReplicas = false): ImageStorage {
-    if (driver !== undefined && !(DRIVERS as readonly string[]).includes(driver)) throw new UsageError(`unknown driver ${driver}: expected ${DRIVERS.join(', ')}`)
+  storageFor(driver: string | undefined, root?: string, withReplicas = false): ImageStorage {
+    if (driver !== undefined && !(DRIVERS as readonly string[]).includes(driver))
+      throw new UsageError(`unknown driver ${driver}: expected ${DRIVERS.join(', ')}`)
     const settingNames: Record<string, string> = root === undefined ? {} : { root: FLAG_NAMES.root }
     if (this.flags['allow-non-image'] === true) settingNames.allowNonImage = FLAG_NAMES.allowNonImage
     else settingNames.allowNonImage = `${FLAG_NAMES.allowNonImage} (or SAI_IMAGE_STORAGE_ALLOW_NON_IMAGE)`
-    const options = { ...(driver === undefined ? {} : { driver }), ...(root === undefined ? {} : { root }), ...(this.flags['allow-non-image'] === true ? { allowNonImage: true } : {}), settingNames } as CreateImageStorageOptions
+    const options = {
+      ...(driver === undefined ? {} : { driver }),
+      ...(root === undefined ? {} : { root }),
+      ...(this.flags['allow-non-image'] === true ? { allowNonImage: true } : {}),
+      settingNames
+    } as CreateImageStorageOptions
     const storage = createImageStorage(withReplicas ? options : { ...options, replicas: false })
     const local = storage.root
     if (local !== undefined && !existsSync(local) && process.stderr.isTTY === true) this.rootWatch.push(local)
@@ -78,69 +90,74 @@ export class Context {
   readonly rootWatch: string[] = []
 
   /** Closes what the command opened, and says on a terminal which root it created. */
-  async finish (): Promise<void> {
+  async finish(): Promise<void> {
     await Promise.all(this.opened.map(async storage => await storage.close()))
-    for (const root of this.rootWatch) if (existsSync(root)) this.note(`sai-images: created the store's root ${root} (set SAI_IMAGE_STORAGE_PATH or --root to use another)`)
+    for (const root of this.rootWatch)
+      if (existsSync(root))
+        this.note(`sai-images: created the store's root ${root} (set SAI_IMAGE_STORAGE_PATH or --root to use another)`)
   }
 
-  string (name: string): string | undefined {
+  string(name: string): string | undefined {
     const value = this.flags[name]
     return typeof value === 'string' ? value : undefined
   }
 
-  strings (name: string): string[] {
+  strings(name: string): string[] {
     const value = this.flags[name]
     return Array.isArray(value) ? value : typeof value === 'string' ? [value] : []
   }
 
   /** Positional argument `index` (0 is the first after the command). */
-  arg (index: number, name: string): string {
+  arg(index: number, name: string): string {
     const value = this.positionals[index]
     if (value === undefined) throw new UsageError(`missing <${name}>`)
     return value
   }
 
   /** Every positional, at least one: the operands of a command that takes several. */
-  operands (name: string): string[] {
+  operands(name: string): string[] {
     if (this.positionals.length === 0) throw new UsageError(`missing <${name}>`)
     return this.positionals
   }
 
-  concurrency (): number {
+  concurrency(): number {
     const n = Number(this.flags.concurrency ?? '4')
-    if (!Number.isInteger(n) || n < 1 || n > 256) throw new UsageError('--concurrency takes a whole number from 1 to 256')
+    if (!Number.isInteger(n) || n < 1 || n > 256)
+      throw new UsageError('--concurrency takes a whole number from 1 to 256')
     return n
   }
 
   /** A progress bar only on a terminal and never with --json. */
-  get progress (): boolean {
+  get progress(): boolean {
     return !this.json && process.stderr.isTTY === true
   }
 
   /** Ctrl-C: the first asks the job to stop cleanly, a second one ends the process. */
-  stopSignal (): AbortSignal {
+  stopSignal(): AbortSignal {
     const controller = new AbortController()
     process.once('SIGINT', () => {
       process.stderr.write('\nstopping: letting work under way finish (Ctrl-C again to quit at once)\n')
       controller.abort()
       process.once('SIGINT', () => process.exit(130))
     })
-    process.once('SIGTERM', () => { controller.abort() })
+    process.once('SIGTERM', () => {
+      controller.abort()
+    })
     return controller.signal
   }
 }
 
 /** "1 object", "2 objects"; "1 entry", "2 entries" with the plural given. */
-export function plural (n: number, noun: string, nouns = `${noun}s`): string {
+export function plural(n: number, noun: string, nouns = `${noun}s`): string {
   return `${n} ${n === 1 ? noun : nouns}`
 }
 
 /** The line every summary ends with: where the store is (an absolute root, a bucket, a node). */
-export function storeLine (storage: ImageStorage): string {
+export function storeLine(storage: ImageStorage): string {
   return `store: ${storage.location ?? storage.driver}`
 }
 
 /** What `verify` and `stats` say of a root that does not exist (an error unless --allow-empty). */
-export function missingRootLine (cli: Context): string {
+export function missingRootLine(cli: Context): string {
   return `the root does not exist: nothing was ever stored there${cli.flags['allow-empty'] === true ? '' : ' (a typo? an unmounted array? --allow-empty if this is expected)'}`
 }

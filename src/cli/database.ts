@@ -7,22 +7,34 @@ export interface Database extends Queryable {
   end: () => Promise<void>
 }
 
-const loadPg = optionalPeer({ neededBy: 'this command', setting: 'DATABASE_URL', install: 'pg', load: async () => (await import('pg')).default })
+const loadPg = optionalPeer({
+  neededBy: 'this command',
+  setting: 'DATABASE_URL',
+  install: 'pg',
+  load: async () => (await import('pg')).default
+})
 
-export async function connectDatabase (url = process.env.DATABASE_URL): Promise<Database> {
-  if (url === undefined || url === '') throw new ConfigError('DATABASE_URL', 'not set: the PostgreSQL connection string, e.g. postgres://user@host/db')
+export async function connectDatabase(url = process.env.DATABASE_URL): Promise<Database> {
+  if (url === undefined || url === '')
+    throw new ConfigError('DATABASE_URL', 'not set: the PostgreSQL connection string, e.g. postgres://user@host/db')
   const { Client } = await loadPg()
   const client = new Client({ connectionString: url })
   try {
     await client.connect()
   } catch (err) {
-    throw serviceUnavailable(err, { service: 'Database', where: where(url), why: (err as Error).message, advice: 'Check DATABASE_URL', secrets: [url, password(url)] })
+    throw serviceUnavailable(err, {
+      service: 'Database',
+      where: where(url),
+      why: (err as Error).message,
+      advice: 'Check DATABASE_URL',
+      secrets: [url, password(url)]
+    })
   }
   return client as unknown as Database
 }
 
 /** host:port/db, never the credentials. */
-function where (url: string): string {
+function where(url: string): string {
   try {
     const u = new URL(url)
     return `${u.hostname}:${u.port === '' ? '5432' : u.port}${u.pathname}`
@@ -31,7 +43,7 @@ function where (url: string): string {
   }
 }
 
-function password (url: string): string {
+function password(url: string): string {
   try {
     return decodeURIComponent(new URL(url).password)
   } catch {
@@ -40,10 +52,14 @@ function password (url: string): string {
 }
 
 /** A PostgreSQL error as ours: a missing table or column is the operator's to fix (ERR_CONFIG). */
-export function databaseError (err: unknown, hint: string, option = '--table'): unknown {
+export function databaseError(err: unknown, hint: string, option = '--table'): unknown {
   const code = (err as { code?: unknown })?.code
   if (typeof code !== 'string' || !/^[0-9A-Z]{5}$/.test(code)) return err
   const message = (err as Error).message
   if (code === '42P01' || code === '42703') return new ConfigError(option, `${message}: ${hint}`)
-  return serviceUnavailable(err, { service: 'Database', where: 'DATABASE_URL', why: `it refused: ${message} (SQLSTATE ${code})` })
+  return serviceUnavailable(err, {
+    service: 'Database',
+    where: 'DATABASE_URL',
+    why: `it refused: ${message} (SQLSTATE ${code})`
+  })
 }

@@ -16,7 +16,7 @@ const EXIT_HELP = `Exit codes: 0 done, 1 not found / not clean / some items fail
 4 integrity, 5 storage unavailable, 6 configuration, 70 a bug (please report it), 130 interrupted.`
 
 /** The usage of `sai-images <command>`, wrapped at the top-level spaces, never inside `[...]`. */
-export function usageLines (command: Command | undefined, lead = 'Usage: '): string {
+export function usageLines(command: Command | undefined, lead = 'Usage: '): string {
   const head = `${lead}sai-images `
   const words = splitTopLevel(command?.usage ?? '<command> [options]')
   const indent = ' '.repeat(head.length + (words.length > 1 ? words[0]!.length + 1 : 0))
@@ -30,7 +30,7 @@ export function usageLines (command: Command | undefined, lead = 'Usage: '): str
 }
 
 /** `a [b c] [d [e]]` as `a`, `[b c]`, `[d [e]]`. */
-function splitTopLevel (text: string): string[] {
+function splitTopLevel(text: string): string[] {
   const words: string[] = []
   let depth = 0
   let word = ''
@@ -46,11 +46,11 @@ function splitTopLevel (text: string): string[] {
   return words
 }
 
-export function overview (commands: Command[]): string {
+export function overview(commands: Command[]): string {
   const rows = commands.map(c => `  ${c.name.padEnd(16)} ${c.summary}`)
   return `${usageLines(undefined)}\n\nCommands:\n${rows.join('\n')}\n\n${COMMON_HELP}\n\n${EXIT_HELP}`
 }
 
-export function commandHelp (command: Command): string {
+export function commandHelp(command: Command): string {
   return `${usageLines(command)}\n\n${command.summary}${command.help === undefined ? '' : `\n\n${command.help}`}\n\n${COMMON_HELP}\n\n${EXIT_HELP}`
 }

@@ -27,9 +27,15 @@ const COMMON: NonNullable<ParseArgsConfig['options']> = {
   version: { type: 'boolean', short: 'V' }
 }
 
-interface Parsed { command?: Command, name?: string, flags: Flags, positionals: string[], tokens: NonNullable<ReturnType<typeof parseArgs>['tokens']> }
+interface Parsed {
+  command?: Command
+  name?: string
+  flags: Flags
+  positionals: string[]
+  tokens: NonNullable<ReturnType<typeof parseArgs>['tokens']>
+}
 
-function version (): string {
+function version(): string {
   const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }
   return pkg.version
 }
@@ -38,49 +44,61 @@ function version (): string {
  * The command and its flags, read leniently: every command's options are known at once, so that
  * the command is found wherever it stands, and `--json` is known before anything can fail.
  */
-function read (argv: string[]): Parsed {
+function read(argv: string[]): Parsed {
   const options: NonNullable<ParseArgsConfig['options']> = { ...COMMON }
   for (const command of COMMANDS) Object.assign(options, command.options)
-  const { values, positionals, tokens } = parseArgs({ args: argv, options, allowPositionals: true, tokens: true, strict: false })
+  const { values, positionals, tokens } = parseArgs({
+    args: argv,
+    options,
+    allowPositionals: true,
+    tokens: true,
+    strict: false
+  })
   let [name, ...rest] = positionals
   const flags = values as Flags
   if (name === 'help') {
-    [name, ...rest] = rest
+    ;[name, ...rest] = rest
     flags.help = true
   }
   return { command: COMMANDS.find(c => c.name === name), name, flags, positionals: rest, tokens }
 }
 
 /** Each flag checked against the command's own: a wrong one gets our message (not Node's). */
-function check ({ command, tokens }: Parsed): void {
+function check({ command, tokens }: Parsed): void {
   const known = { ...COMMON, ...command?.options }
   for (const token of tokens) {
     if (token.kind !== 'option') continue
     const option = known[token.name]
     const flag = token.rawName
-    if (option === undefined) throw new UsageError(`${command === undefined ? 'sai-images' : command.name} takes no ${flag}`)
+    if (option === undefined)
+      throw new UsageError(`${command === undefined ? 'sai-images' : command.name} takes no ${flag}`)
     if (option.type === 'string' && token.value === undefined) throw new UsageError(`${flag} needs a value`)
     // `--root --json` is a forgotten value, not a root named --json (a value may start with - as --root=-x)
-    if (option.type === 'string' && token.inlineValue === false && /^-./.test(token.value ?? '')) throw new UsageError(`${flag} needs a value: ${token.value} is an option (or write ${flag}=${token.value})`)
+    if (option.type === 'string' && token.inlineValue === false && /^-./.test(token.value ?? ''))
+      throw new UsageError(`${flag} needs a value: ${token.value} is an option (or write ${flag}=${token.value})`)
     if (option.type === 'boolean' && token.value !== undefined) throw new UsageError(`${flag} takes no value`)
   }
 }
 
 /** Every operand is taken or the command is refused before it does anything: none is silently ignored. */
-function checkOperands (command: Command, positionals: string[]): void {
+function checkOperands(command: Command, positionals: string[]): void {
   const most = command.operands ?? 0
   if (positionals.length <= most) return
   const extra = positionals.slice(most).join(' ')
-  throw new UsageError(most === 0 ? `${command.name} takes no operands, not ${extra}` : `${command.name} takes ${most === 1 ? 'one operand' : `at most ${most} operands`}: ${extra} would be left out${command.operandsNote === undefined ? '' : ` (${command.operandsNote})`}`)
+  throw new UsageError(
+    most === 0
+      ? `${command.name} takes no operands, not ${extra}`
+      : `${command.name} takes ${most === 1 ? 'one operand' : `at most ${most} operands`}: ${extra} would be left out${command.operandsNote === undefined ? '' : ` (${command.operandsNote})`}`
+  )
 }
 
 /** Help and version are answers too: with --json, one object. */
-function print (text: string, json: object, flags: Flags): number {
+function print(text: string, json: object, flags: Flags): number {
   process.stdout.write(flags.json === true ? JSON.stringify(json) + '\n' : text + '\n')
   return 0
 }
 
-async function main (parsed: Parsed): Promise<number> {
+async function main(parsed: Parsed): Promise<number> {
   check(parsed)
   const { command, name, flags, positionals } = parsed
   if (flags.version === true) return print(version(), { version: version() }, flags)
@@ -89,7 +107,8 @@ async function main (parsed: Parsed): Promise<number> {
     return print(overview(COMMANDS), { help: overview(COMMANDS), commands: COMMANDS.map(c => c.name) }, flags)
   }
   if (command === undefined) throw new UsageError(`unknown command ${name}`)
-  if (flags.help === true) return print(commandHelp(command), { help: commandHelp(command), usage: usageLines(command, '') }, flags)
+  if (flags.help === true)
+    return print(commandHelp(command), { help: commandHelp(command), usage: usageLines(command, '') }, flags)
   checkOperands(command, positionals)
   if (flags.verbose === true) traceToStderr()
   const cli = new Context(command, flags, positionals)
@@ -105,7 +124,11 @@ let parsed: Parsed
 try {
   parsed = read(argv)
 } catch {
-  parsed = { flags: { json: argv.includes('--json'), verbose: argv.includes('--verbose') }, positionals: [], tokens: [] }
+  parsed = {
+    flags: { json: argv.includes('--json'), verbose: argv.includes('--verbose') },
+    positionals: [],
+    tokens: []
+  }
 }
 // asked for even where a mistake swallowed it (`--root --json`): before `--`, the words themselves
 const options = argv.includes('--') ? argv.slice(0, argv.indexOf('--')) : argv
@@ -119,25 +142,43 @@ process.stdout.on('error', (err: NodeJS.ErrnoException) => {
   throw err
 })
 
-main(parsed).then(code => { process.exitCode = code }, (err: unknown) => {
-  const fail = (code: number, errorCode: string, message: string, detail?: unknown, extra: { usage?: string } = {}): void => {
-    if (json) answer.write(JSON.stringify({ error: { code: errorCode, message, ...extra } }) + '\n')
-    // the text for a person, on stderr; unless stderr is the answer already (fetch to stdout)
-    if (!json || answer !== process.stderr) {
-      const usage = extra.usage === undefined ? '' : `\n${usageLines(parsed.command)}`
-      process.stderr.write(`sai-images: ${errorCode === 'ERR_USAGE' ? '' : `${errorCode}: `}${message}${usage}\n`)
-    }
-    if (verbose && detail !== undefined) process.stderr.write(`${(detail as Error)?.stack ?? String(detail)}\n`)
+main(parsed).then(
+  code => {
     process.exitCode = code
+  },
+  (err: unknown) => {
+    const fail = (
+      code: number,
+      errorCode: string,
+      message: string,
+      detail?: unknown,
+      extra: { usage?: string } = {}
+    ): void => {
+      if (json) answer.write(JSON.stringify({ error: { code: errorCode, message, ...extra } }) + '\n')
+      // the text for a person, on stderr; unless stderr is the answer already (fetch to stdout)
+      if (!json || answer !== process.stderr) {
+        const usage = extra.usage === undefined ? '' : `\n${usageLines(parsed.command)}`
+        process.stderr.write(`sai-images: ${errorCode === 'ERR_USAGE' ? '' : `${errorCode}: `}${message}${usage}\n`)
+      }
+      if (verbose && detail !== undefined) process.stderr.write(`${(detail as Error)?.stack ?? String(detail)}\n`)
+      process.exitCode = code
+    }
+    if (err instanceof UsageError) {
+      const more = `(see sai-images help${parsed.command === undefined ? '' : ` ${parsed.command.name}`})`
+      fail(2, 'ERR_USAGE', `${err.message} ${more}`, undefined, {
+        usage: usageLines(parsed.command, '').replace(/\n\s+/g, ' ')
+      })
+    } else if (err instanceof ImageStorageError) {
+      fail(EXIT[err.code], err.code, err.message, err)
+    } else if ((err as Error)?.name === 'AbortError') {
+      fail(130, 'ABORT_ERR', 'interrupted')
+    } else {
+      fail(
+        70,
+        'ERR_INTERNAL',
+        `internal error (a bug in sai-images, please report it): ${(err as Error)?.message ?? String(err)}${verbose ? '' : ' (--verbose shows the stack)'}`,
+        err
+      )
+    }
   }
-  if (err instanceof UsageError) {
-    const more = `(see sai-images help${parsed.command === undefined ? '' : ` ${parsed.command.name}`})`
-    fail(2, 'ERR_USAGE', `${err.message} ${more}`, undefined, { usage: usageLines(parsed.command, '').replace(/\n\s+/g, ' ') })
-  } else if (err instanceof ImageStorageError) {
-    fail(EXIT[err.code], err.code, err.message, err)
-  } else if ((err as Error)?.name === 'AbortError') {
-    fail(130, 'ABORT_ERR', 'interrupted')
-  } else {
-    fail(70, 'ERR_INTERNAL', `internal error (a bug in sai-images, please report it): ${(err as Error)?.message ?? String(err)}${verbose ? '' : ' (--verbose shows the stack)'}`, err)
-  }
-})
+)

@@ -21,10 +21,11 @@ export interface ServedMetrics {
 }
 
 /** Starts the metrics server for `replicate --watch`, if asked: before any work, so a bad port fails at once. */
-export async function startMetrics (cli: Context, storage: ReplicatedStorage): Promise<ServedMetrics | undefined> {
+export async function startMetrics(cli: Context, storage: ReplicatedStorage): Promise<ServedMetrics | undefined> {
   const address = parseMetricsAddress(cli.string('metrics-port'), cli.string('metrics-address'))
   if (address === undefined) return undefined
-  if (cli.flags.watch !== true) throw new UsageError('--metrics-port and --metrics-address serve the metrics of the service: add --watch')
+  if (cli.flags.watch !== true)
+    throw new UsageError('--metrics-port and --metrics-address serve the metrics of the service: add --watch')
   const metrics = await createReplicationMetrics(storage)
   const server = await serveMetrics(address, metrics).catch((err: unknown) => {
     metrics.close()
@@ -55,30 +56,43 @@ export interface MetricsAddress {
 }
 
 /** `--metrics-port 9465` (loopback) or `--metrics-address host:port`; undefined if neither is given. */
-export function parseMetricsAddress (port: string | undefined, address: string | undefined): MetricsAddress | undefined {
-  if (port !== undefined && address !== undefined) throw new UsageError('give --metrics-port N (loopback) or --metrics-address host:port, not both')
+export function parseMetricsAddress(port: string | undefined, address: string | undefined): MetricsAddress | undefined {
+  if (port !== undefined && address !== undefined)
+    throw new UsageError('give --metrics-port N (loopback) or --metrics-address host:port, not both')
   if (port !== undefined) return { host: '127.0.0.1', port: parsePort(port, '--metrics-port') }
   if (address === undefined) return undefined
   const match = /^(?:\[([0-9a-fA-F:.]+)\]|([^:[\]\s]+)):(\d+)$/.exec(address)
-  if (match === null) throw new UsageError(`--metrics-address takes host:port (127.0.0.1:9465, 0.0.0.0:9465, [::1]:9465), not ${JSON.stringify(address)}`)
+  if (match === null)
+    throw new UsageError(
+      `--metrics-address takes host:port (127.0.0.1:9465, 0.0.0.0:9465, [::1]:9465), not ${JSON.stringify(address)}`
+    )
   return { host: match[1] ?? match[2]!, port: parsePort(match[3]!, '--metrics-address') }
 }
 
-function parsePort (text: string, option: string): number {
+function parsePort(text: string, option: string): number {
   const port = Number(text)
-  if (!/^\d+$/.test(text) || port > 65535) throw new UsageError(`${option} takes a TCP port, 0 to 65535 (0: any free one), not ${JSON.stringify(text)}`)
+  if (!/^\d+$/.test(text) || port > 65535)
+    throw new UsageError(`${option} takes a TCP port, 0 to 65535 (0: any free one), not ${JSON.stringify(text)}`)
   return port
 }
 
 /** Serves GET /metrics; resolves once listening (a port in use is an error here, before any work). */
-export async function serveMetrics (address: MetricsAddress, metrics: MetricsSource): Promise<{ url: string, close: () => Promise<void> }> {
+export async function serveMetrics(
+  address: MetricsAddress,
+  metrics: MetricsSource
+): Promise<{ url: string; close: () => Promise<void> }> {
   const server = createServer((request, response) => {
     const path = (request.url ?? '/').split('?')[0]
     if (path !== '/metrics') return answer(response, 404, 'not found: the metrics are at /metrics\n')
-    if (request.method !== 'GET' && request.method !== 'HEAD') return answer(response, 405, 'GET /metrics\n', { allow: 'GET, HEAD' })
+    if (request.method !== 'GET' && request.method !== 'HEAD')
+      return answer(response, 405, 'GET /metrics\n', { allow: 'GET, HEAD' })
     metrics.text().then(
-      text => { answer(response, 200, request.method === 'HEAD' ? '' : text, { 'content-type': metrics.contentType }) },
-      (err: unknown) => { answer(response, 500, `collecting the metrics failed: ${(err as Error).message}\n`) }
+      text => {
+        answer(response, 200, request.method === 'HEAD' ? '' : text, { 'content-type': metrics.contentType })
+      },
+      (err: unknown) => {
+        answer(response, 500, `collecting the metrics failed: ${(err as Error).message}\n`)
+      }
     )
   })
   server.unref() // the service's loop keeps the process alive; a failure of it ends the process, server or not
@@ -87,7 +101,9 @@ export async function serveMetrics (address: MetricsAddress, metrics: MetricsSou
     await once(server, 'listening')
   } catch (err) {
     const code = (err as { code?: string }).code
-    throw new UsageError(`cannot serve the metrics on ${address.host}:${address.port}: ${code === 'EADDRINUSE' ? 'the port is in use' : (err as Error).message}`)
+    throw new UsageError(
+      `cannot serve the metrics on ${address.host}:${address.port}: ${code === 'EADDRINUSE' ? 'the port is in use' : (err as Error).message}`
+    )
   }
   const { port } = server.address() as AddressInfo
   const host = address.host.includes(':') ? `[${address.host}]` : address.host
@@ -100,7 +116,12 @@ export async function serveMetrics (address: MetricsAddress, metrics: MetricsSou
   }
 }
 
-function answer (response: import('node:http').ServerResponse, status: number, body: string, headers: Record<string, string> = {}): void {
+function answer(
+  response: import('node:http').ServerResponse,
+  status: number,
+  body: string,
+  headers: Record<string, string> = {}
+): void {
   response.writeHead(status, { 'content-type': 'text/plain; charset=utf-8', ...headers })
   response.end(body)
 }

@@ -7,15 +7,22 @@ export class Progress {
   private timer?: NodeJS.Timeout
   done = 0
 
-  constructor (private readonly label: string, private total: number, private readonly enabled: boolean) {
-    if (enabled) this.timer = setInterval(() => { this.draw() }, 200)
+  constructor(
+    private readonly label: string,
+    private total: number,
+    private readonly enabled: boolean
+  ) {
+    if (enabled)
+      this.timer = setInterval(() => {
+        this.draw()
+      }, 200)
   }
 
-  tick (): void {
+  tick(): void {
     this.done++
   }
 
-  set (done: number, total = this.total): void {
+  set(done: number, total = this.total): void {
     this.done = done
     this.total = total
   }
@@ -24,7 +31,7 @@ export class Progress {
    * Counts `items` beside the work (a listing of names, cheap next to reading every object): the
    * total, and the ETA, are shown once the count ends. Only on a terminal; a failed count shows none.
    */
-  countTotal<T> (items: () => AsyncIterable<T>, counts: (item: T) => boolean = () => true): void {
+  countTotal<T>(items: () => AsyncIterable<T>, counts: (item: T) => boolean = () => true): void {
     if (!this.enabled) return
     void (async () => {
       let total = 0
@@ -36,7 +43,7 @@ export class Progress {
     })().catch(() => {})
   }
 
-  stop (): void {
+  stop(): void {
     if (this.timer === undefined) return
     clearInterval(this.timer)
     this.timer = undefined
@@ -44,7 +51,7 @@ export class Progress {
     process.stderr.write('\n')
   }
 
-  private draw (): void {
+  private draw(): void {
     const seconds = (Date.now() - this.started) / 1000
     const rate = this.done / Math.max(seconds, 0.001)
     if (this.total === 0) {
@@ -54,12 +61,14 @@ export class Progress {
     const share = Math.min(1, this.done / this.total)
     const bar = '#'.repeat(Math.round(share * 30)).padEnd(30, '.')
     const eta = rate > 0 ? formatEta(Math.max(0, this.total - this.done) / rate) : '?'
-    process.stderr.write(`\r${this.label} [${bar}] ${this.done}/${this.total} ${(share * 100).toFixed(0)}% ${rate.toFixed(0)}/s ETA ${eta}  `)
+    process.stderr.write(
+      `\r${this.label} [${bar}] ${this.done}/${this.total} ${(share * 100).toFixed(0)}% ${rate.toFixed(0)}/s ETA ${eta}  `
+    )
   }
 }
 
 /** 45s, 12m 05s, 3h 20m, 2d 04h: the two largest units, rounded up. */
-export function formatEta (seconds: number): string {
+export function formatEta(seconds: number): string {
   const s = Math.ceil(seconds)
   if (s < 60) return `${s}s`
   if (s < 3600) return `${Math.floor(s / 60)}m ${String(s % 60).padStart(2, '0')}s`

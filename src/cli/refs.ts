@@ -14,14 +14,20 @@ const TAKES_A_REF = new Set(['fetch', 'fetchStream', 'stat', 'exists', 'delete',
 const SHOWN = 10
 
 export class AmbiguousRefError extends InvalidRefError {
-  constructor (readonly prefix: string, readonly candidates: string[]) {
-    super(prefix, `ambiguous: ${candidates.length > SHOWN ? `more than ${SHOWN}` : candidates.length} stored objects start with it ` +
-      `(${candidates.slice(0, SHOWN).join(', ')}${candidates.length > SHOWN ? ', …' : ''}); give more digits`)
+  constructor(
+    readonly prefix: string,
+    readonly candidates: string[]
+  ) {
+    super(
+      prefix,
+      `ambiguous: ${candidates.length > SHOWN ? `more than ${SHOWN}` : candidates.length} stored objects start with it ` +
+        `(${candidates.slice(0, SHOWN).join(', ')}${candidates.length > SHOWN ? ', …' : ''}); give more digits`
+    )
   }
 }
 
 /** The whole SHA-256 of the one stored object `prefix` (4 to 63 hex digits) starts. */
-export async function resolvePrefix (storage: ImageStorage, prefix: string, signal?: AbortSignal): Promise<string> {
+export async function resolvePrefix(storage: ImageStorage, prefix: string, signal?: AbortSignal): Promise<string> {
   const lower = prefix.toLowerCase()
   const found = new Set<string>()
   for await (const entry of storage.list({ prefix: lower, signal })) {
@@ -29,14 +35,15 @@ export async function resolvePrefix (storage: ImageStorage, prefix: string, sign
     if (found.size > SHOWN) break
   }
   if (found.size === 1) return [...found][0]!
-  if (found.size === 0) throw new NotFoundError(prefix, undefined, 'no stored object\'s SHA-256 starts with these digits')
+  if (found.size === 0)
+    throw new NotFoundError(prefix, undefined, "no stored object's SHA-256 starts with these digits")
   throw new AmbiguousRefError(prefix, [...found])
 }
 
 /** `storage`, its ref-taking methods taking a unique prefix too (the CLI's; the library takes whole refs). */
-export function withRefPrefixes<T extends ImageStorage> (storage: T): T {
+export function withRefPrefixes<T extends ImageStorage>(storage: T): T {
   return new Proxy(storage, {
-    get (target, name, receiver) {
+    get(target, name, receiver) {
       const value: unknown = Reflect.get(target, name, receiver)
       if (typeof name !== 'string' || !TAKES_A_REF.has(name) || typeof value !== 'function') return value
       return async (ref: unknown, ...rest: unknown[]) => {

@@ -3,30 +3,51 @@ import { UsageError } from './context.js'
 
 const DAY = 86_400_000
 /** A month is 30 days and a year 365 (as restic and systemd count them for ages): no calendar. */
-const TIME: Record<string, number> = { s: 1000, min: 60_000, h: 3_600_000, d: DAY, w: 7 * DAY, mo: 30 * DAY, month: 30 * DAY, y: 365 * DAY }
+const TIME: Record<string, number> = {
+  s: 1000,
+  min: 60_000,
+  h: 3_600_000,
+  d: DAY,
+  w: 7 * DAY,
+  mo: 30 * DAY,
+  month: 30 * DAY,
+  y: 365 * DAY
+}
 const SIZE: Record<string, number> = { '': 1, K: 2 ** 10, M: 2 ** 20, G: 2 ** 30, T: 2 ** 40 }
 
 /** The units, for every help text that takes a duration. */
 export const DURATION_UNITS = 'units: s, min, h, d, w, mo (30 days), y (365 days); a bare m is refused'
 
-export function parseDuration (text: string, option: string): number {
+export function parseDuration(text: string, option: string): number {
   const match = /^(\d+(?:\.\d+)?)\s*([a-z]+)$/.exec(text.trim())
   // `m` is minutes to some tools and months to others (restic's --keep-within 6m): never guessed
-  if (match?.[2] === 'm') throw new UsageError(`${option} ${text} is ambiguous: write ${match[1]}min for minutes or ${match[1]}mo for months`)
+  if (match?.[2] === 'm')
+    throw new UsageError(`${option} ${text} is ambiguous: write ${match[1]}min for minutes or ${match[1]}mo for months`)
   const unit = match === null ? undefined : TIME[match[2]!]
-  if (unit === undefined) throw new UsageError(`${option} takes a duration such as 90d, 12h, 2w, 6mo, 1y, 30min or 45s, not ${JSON.stringify(text)}`)
+  if (unit === undefined)
+    throw new UsageError(
+      `${option} takes a duration such as 90d, 12h, 2w, 6mo, 1y, 30min or 45s, not ${JSON.stringify(text)}`
+    )
   return Math.round(Number(match![1]) * unit)
 }
 
-export function parseSize (text: string, option: string): number {
+export function parseSize(text: string, option: string): number {
   const match = /^(\d+(?:\.\d+)?)\s*([KMGT]?)(?:i?B)?$/i.exec(text.trim())
-  if (match === null) throw new UsageError(`${option} takes a size such as 500G, 1.5T, 200M or a number of bytes, not ${JSON.stringify(text)}`)
+  if (match === null)
+    throw new UsageError(
+      `${option} takes a size such as 500G, 1.5T, 200M or a number of bytes, not ${JSON.stringify(text)}`
+    )
   return Math.floor(Number(match[1]) * SIZE[match[2]!.toUpperCase()]!)
 }
 
 /** 1.5 GiB, 200 MiB, 12 KiB, 900 B. */
-export function formatBytes (bytes: number): string {
-  for (const [unit, size] of [['TiB', 2 ** 40], ['GiB', 2 ** 30], ['MiB', 2 ** 20], ['KiB', 2 ** 10]] as const) {
+export function formatBytes(bytes: number): string {
+  for (const [unit, size] of [
+    ['TiB', 2 ** 40],
+    ['GiB', 2 ** 30],
+    ['MiB', 2 ** 20],
+    ['KiB', 2 ** 10]
+  ] as const) {
     if (bytes >= size) return `${(bytes / size).toFixed(1)} ${unit}`
   }
   return `${bytes} B`

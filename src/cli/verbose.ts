@@ -5,7 +5,7 @@
 import { tracingChannel } from 'node:diagnostics_channel'
 import { TRACING_CHANNELS, type TraceContext } from '../core/tracing.js'
 
-export function traceToStderr (): void {
+export function traceToStderr(): void {
   const started = new WeakMap<object, number>()
   for (const [op, name] of Object.entries(TRACING_CHANNELS)) {
     const line = (context: TraceContext, outcome: string): void => {
@@ -14,11 +14,17 @@ export function traceToStderr (): void {
       process.stderr.write(`sai-images: ${op} ${context.driver}${ref} ${ms} ms ${outcome}\n`)
     }
     tracingChannel<unknown, TraceContext>(name).subscribe({
-      start: context => { started.set(context, performance.now()) },
+      start: context => {
+        started.set(context, performance.now())
+      },
       end: () => {},
       asyncStart: () => {},
-      asyncEnd: context => { if (context.error === undefined) line(context, JSON.stringify(context.result ?? {})) },
-      error: context => { line(context, `failed: ${context.code ?? 'ERR_UNKNOWN'}`) }
+      asyncEnd: context => {
+        if (context.error === undefined) line(context, JSON.stringify(context.result ?? {}))
+      },
+      error: context => {
+        line(context, `failed: ${context.code ?? 'ERR_UNKNOWN'}`)
+      }
     })
   }
 }

@@ -12,7 +12,11 @@ const fsyncFd = promisify(fsync)
 /**
  * Up to `length` bytes from the start of an open file, in as few reads as the OS allows (one, as a rule).
  */
-export async function readUpTo (fd: number, length: number, buffer: Buffer = Buffer.allocUnsafe(length)): Promise<Buffer> {
+export async function readUpTo(
+  fd: number,
+  length: number,
+  buffer: Buffer = Buffer.allocUnsafe(length)
+): Promise<Buffer> {
   let done = 0
   while (done < length) {
     const { bytesRead } = await readAt(fd, buffer, done, length - done, done)
@@ -26,7 +30,7 @@ export async function readUpTo (fd: number, length: number, buffer: Buffer = Buf
  * The whole file: open, fstat and close are synchronous (microseconds for a file being read), the
  * read of the known size is one round trip; `readFile` takes four for the same bytes.
  */
-export async function readWhole (path: string): Promise<Buffer> {
+export async function readWhole(path: string): Promise<Buffer> {
   const fd = openSync(path, 'r')
   try {
     return await readUpTo(fd, fstatSync(fd).size)
@@ -39,7 +43,7 @@ export async function readWhole (path: string): Promise<Buffer> {
  * Makes a directory's entries (a new link, a new subdirectory) survive a power cut: one round trip,
  * the fsync; opening and closing the directory are lookups (microseconds), as for a read.
  */
-export async function fsyncDir (dir: string): Promise<void> {
+export async function fsyncDir(dir: string): Promise<void> {
   const fd = openSync(dir, 'r')
   try {
     await fsyncFd(fd)
@@ -48,16 +52,16 @@ export async function fsyncDir (dir: string): Promise<void> {
   }
 }
 
-const syncing = new Map<string, { running?: Promise<void>, queued?: Promise<void> }>()
+const syncing = new Map<string, { running?: Promise<void>; queued?: Promise<void> }>()
 
 /**
  * `fsyncDir`, shared by callers that ask at once: a caller waits for an fsync that started after
  * it asked (the one running, if any, may have started before its change), so that N new names in
  * one folder cost one or two fsyncs, not N.
  */
-export async function fsyncDirShared (dir: string): Promise<void> {
+export async function fsyncDirShared(dir: string): Promise<void> {
   let state = syncing.get(dir)
-  if (state === undefined) syncing.set(dir, state = {})
+  if (state === undefined) syncing.set(dir, (state = {}))
   const current = state
   const start = (): Promise<void> => {
     const running = fsyncDir(dir).finally(() => {
@@ -68,9 +72,11 @@ export async function fsyncDirShared (dir: string): Promise<void> {
     return running
   }
   if (current.running === undefined) return await start()
-  current.queued ??= current.running.catch(() => {}).then(async () => {
-    current.queued = undefined
-    await start()
-  })
+  current.queued ??= current.running
+    .catch(() => {})
+    .then(async () => {
+      current.queued = undefined
+      await start()
+    })
   return await current.queued
 }

@@ -22,7 +22,7 @@ export type ErrorCode =
 export abstract class ImageStorageError extends Error {
   abstract readonly code: ErrorCode
 
-  constructor (message: string, options?: { cause?: unknown }) {
+  constructor(message: string, options?: { cause?: unknown }) {
     super(message, options)
     // (the bundle keeps class names: tsup's keepNames; a test checks both builds)
     this.name = new.target.name
@@ -32,7 +32,10 @@ export abstract class ImageStorageError extends Error {
 export class InvalidRefError extends ImageStorageError {
   readonly code = 'ERR_INVALID_REF'
 
-  constructor (readonly ref: unknown, reason: string) {
+  constructor(
+    readonly ref: unknown,
+    reason: string
+  ) {
     super(`Invalid image ref ${describe(ref)}: ${reason}`)
   }
 }
@@ -41,17 +44,22 @@ export class InvalidInputError extends ImageStorageError {
   readonly code = 'ERR_INVALID_INPUT'
 
   /** A file or folder named as input (or output) that cannot be used: ENOENT, EISDIR, EACCES, ... */
-  static unreadable (path: string, err: unknown, verb = 'read'): InvalidInputError {
+  static unreadable(path: string, err: unknown, verb = 'read'): InvalidInputError {
     const code = (err as NodeJS.ErrnoException)?.code
     const why = OS_ERRORS[code ?? '']?.file ?? (err as Error)?.message ?? String(err)
-    return new InvalidInputError(`Cannot ${verb} ${path}: ${why}${code === undefined ? '' : ` (${code})`}`, { cause: err })
+    return new InvalidInputError(`Cannot ${verb} ${path}: ${why}${code === undefined ? '' : ` (${code})`}`, {
+      cause: err
+    })
   }
 }
 
 export class TooLargeError extends ImageStorageError {
   readonly code = 'ERR_TOO_LARGE'
 
-  constructor (readonly limit: number, message = `Image is larger than the limit of ${limit} bytes (maxBytes)`) {
+  constructor(
+    readonly limit: number,
+    message = `Image is larger than the limit of ${limit} bytes (maxBytes)`
+  ) {
     super(message)
   }
 }
@@ -59,31 +67,52 @@ export class TooLargeError extends ImageStorageError {
 export class NotFoundError extends ImageStorageError {
   readonly code = 'ERR_NOT_FOUND'
 
-  constructor (readonly hash: string, readonly path?: string, hint?: string) {
-    super(`No image stored under ${hash}${path === undefined ? '' : ` (${path})`}${hint === undefined ? '' : `: ${hint}`}`)
+  constructor(
+    readonly hash: string,
+    readonly path?: string,
+    hint?: string
+  ) {
+    super(
+      `No image stored under ${hash}${path === undefined ? '' : ` (${path})`}${hint === undefined ? '' : `: ${hint}`}`
+    )
   }
 }
 
 export class IntegrityError extends ImageStorageError {
   readonly code = 'ERR_INTEGRITY'
 
-  constructor (readonly expected: string, readonly actual: string, readonly path?: string, hint?: string) {
-    super(`Stored bytes do not match their address${path === undefined ? '' : ` at ${path}`}: expected ${expected}, got ${actual}` +
-      (hint === undefined ? '' : `: ${hint}`))
+  constructor(
+    readonly expected: string,
+    readonly actual: string,
+    readonly path?: string,
+    hint?: string
+  ) {
+    super(
+      `Stored bytes do not match their address${path === undefined ? '' : ` at ${path}`}: expected ${expected}, got ${actual}` +
+        (hint === undefined ? '' : `: ${hint}`)
+    )
   }
 }
 
 export class StorageUnavailableError extends ImageStorageError {
   readonly code = 'ERR_STORAGE_UNAVAILABLE'
 
-  constructor (message: string, readonly path: string, options?: { cause?: unknown }) {
+  constructor(
+    message: string,
+    readonly path: string,
+    options?: { cause?: unknown }
+  ) {
     super(message, options)
   }
 
   /** Wraps an OS error met at `path`; `setting` names what moves the store (a variable, an option or a flag). */
-  static fromSystemError (err: NodeJS.ErrnoException, path: string, setting: string): StorageUnavailableError {
+  static fromSystemError(err: NodeJS.ErrnoException, path: string, setting: string): StorageUnavailableError {
     const why = OS_ERRORS[err.code ?? '']?.store ?? err.message
-    return new StorageUnavailableError(`Image storage unavailable at ${path}: ${why} (${err.code ?? 'error'}). Check the mount or set ${setting}.`, path, { cause: err })
+    return new StorageUnavailableError(
+      `Image storage unavailable at ${path}: ${why} (${err.code ?? 'error'}). Check the mount or set ${setting}.`,
+      path,
+      { cause: err }
+    )
   }
 }
 
@@ -91,7 +120,10 @@ export class ConfigError extends ImageStorageError {
   readonly code = 'ERR_CONFIG'
 
   /** `setting`: the variable, option or flag the user set (see `settingName`). */
-  constructor (readonly variable: string, message: string) {
+  constructor(
+    readonly variable: string,
+    message: string
+  ) {
     super(`${variable}: ${message}`)
   }
 }
@@ -100,7 +132,7 @@ export class ConfigError extends ImageStorageError {
  * The OS errors this library meets, said once: as a reason about a store (`store`, and then the
  * store cannot be used: ERR_STORAGE_UNAVAILABLE), or about a file the user named (`file`).
  */
-const OS_ERRORS: Record<string, { file: string, store?: string }> = {
+const OS_ERRORS: Record<string, { file: string; store?: string }> = {
   EACCES: { file: 'permission denied', store: 'permission denied' },
   EPERM: { file: 'operation not permitted', store: 'operation not permitted' },
   EROFS: { file: 'read-only file system', store: 'read-only file system' },
@@ -118,13 +150,13 @@ const OS_ERRORS: Record<string, { file: string, store?: string }> = {
 }
 
 /** The OS errors that mean "the store cannot be used", as opposed to bugs. */
-export function isUnavailable (err: unknown): err is NodeJS.ErrnoException {
+export function isUnavailable(err: unknown): err is NodeJS.ErrnoException {
   const code = (err as NodeJS.ErrnoException)?.code
   return typeof code === 'string' && OS_ERRORS[code]?.store !== undefined
 }
 
 /** Nothing at the path (or a part of it is a file): ENOENT, ENOTDIR. */
-export function isMissing (err: unknown): boolean {
+export function isMissing(err: unknown): boolean {
   const code = (err as NodeJS.ErrnoException)?.code
   return code === 'ENOENT' || code === 'ENOTDIR'
 }
@@ -133,7 +165,7 @@ export function isMissing (err: unknown): boolean {
  * The error a caller should see for `err`, or undefined if the driver must translate it: the
  * caller's abort (its reason), and errors that are ours already, pass through.
  */
-export function passThrough (err: unknown, signal?: AbortSignal): unknown {
+export function passThrough(err: unknown, signal?: AbortSignal): unknown {
   if (signal?.aborted === true) return signal.reason
   if (err instanceof ImageStorageError || (err as Error)?.name === 'AbortError') return err
   return undefined
@@ -144,9 +176,13 @@ export function passThrough (err: unknown, signal?: AbortSignal): unknown {
  * `{service} unavailable at {where} ({operation}): {why}. {advice}`; the cause keeps only the
  * name and message, with every secret removed (SDK errors carry requests and headers).
  */
-export function serviceUnavailable (err: unknown, context: { service: string, where: string, operation?: string, why: string, advice?: string, secrets?: string[] }): StorageUnavailableError {
+export function serviceUnavailable(
+  err: unknown,
+  context: { service: string; where: string; operation?: string; why: string; advice?: string; secrets?: string[] }
+): StorageUnavailableError {
   // (a secret of a few characters would be cut out of every word: no real credential is that short)
-  const hide = (text: string): string => (context.secrets ?? []).filter(s => s.length >= 4).reduce((t, secret) => t.split(secret).join('[redacted]'), text)
+  const hide = (text: string): string =>
+    (context.secrets ?? []).filter(s => s.length >= 4).reduce((t, secret) => t.split(secret).join('[redacted]'), text)
   const error = err as Error
   const cause = err instanceof Error ? new Error(hide(`${error.name}: ${error.message}`)) : undefined
   const message = `${context.service} unavailable at ${context.where}${context.operation === undefined ? '' : ` (${context.operation})`}: ${context.why}${context.advice === undefined ? '' : `. ${context.advice}`}`
@@ -159,11 +195,11 @@ export function serviceUnavailable (err: unknown, context: { service: string, wh
  */
 export type SettingNames<K extends string = string> = Partial<Record<K, string>>
 
-export function settingName<K extends string> (names: SettingNames<K> | undefined, option: K): string {
+export function settingName<K extends string>(names: SettingNames<K> | undefined, option: K): string {
   return names?.[option] ?? `the ${option} option`
 }
 
-function describe (ref: unknown): string {
+function describe(ref: unknown): string {
   if (typeof ref !== 'string') return `of type ${ref === null ? 'null' : typeof ref}`
   const shown = ref.length > 80 ? `${ref.slice(0, 80)}…` : ref
   return JSON.stringify(shown)

@@ -24,10 +24,11 @@ export class ImageHasher {
   private mimeType?: string
   size = 0
 
-  constructor (private readonly limits: InputLimits) {}
+  constructor(private readonly limits: InputLimits) {}
 
-  update (chunk: Uint8Array): void {
-    if (!(chunk instanceof Uint8Array)) throw new InvalidInputError('Stream chunks must be bytes (Uint8Array or Buffer), not strings or objects')
+  update(chunk: Uint8Array): void {
+    if (!(chunk instanceof Uint8Array))
+      throw new InvalidInputError('Stream chunks must be bytes (Uint8Array or Buffer), not strings or objects')
     this.size += chunk.byteLength
     if (this.size > this.limits.maxBytes) throw tooLarge(this.limits)
     if (this.mimeType === undefined) {
@@ -38,7 +39,7 @@ export class ImageHasher {
   }
 
   /** Ends the input: the hex SHA-256, the size and the sniffed type. */
-  digest (): Digest {
+  digest(): Digest {
     if (this.size === 0) throw emptyInput()
     const mimeType = this.mimeType ?? typeOf(this.head, this.limits)
     return { sha256: this.hash.digest('hex'), size: this.size, mimeType }
@@ -49,24 +50,27 @@ export class ImageHasher {
  * The digest of bytes whose SHA-256 the caller has verified already: the size and type checks of a
  * store, without hashing again. Only for a driver whose server checks that SHA-256 on arrival.
  */
-export function digestKnown (bytes: Buffer, sha256: string, limits: InputLimits): Digest {
-  if (typeof sha256 !== 'string' || !SHA256_HEX.test(sha256)) throw new InvalidInputError(`Expected the SHA-256 hex of the bytes, got ${JSON.stringify(sha256)}`)
+export function digestKnown(bytes: Buffer, sha256: string, limits: InputLimits): Digest {
+  if (typeof sha256 !== 'string' || !SHA256_HEX.test(sha256))
+    throw new InvalidInputError(`Expected the SHA-256 hex of the bytes, got ${JSON.stringify(sha256)}`)
   if (bytes.length > limits.maxBytes) throw tooLarge(limits)
   if (bytes.length === 0) throw emptyInput()
   return { sha256: sha256.toLowerCase(), size: bytes.length, mimeType: typeOf(bytes.subarray(0, SNIFF_BYTES), limits) }
 }
 
-function typeOf (head: Buffer, limits: InputLimits): string {
+function typeOf(head: Buffer, limits: InputLimits): string {
   const type = sniffImageType(head)
   if (type !== undefined) return type
   if (limits.allowNonImage) return UNKNOWN_MIME_TYPE
-  throw new InvalidInputError(`Input is not an image: no JPEG, PNG, WebP, GIF, BMP, TIFF, HEIC or AVIF signature (set ${limits.names?.allowNonImage ?? 'allowNonImage'} to store any bytes)`)
+  throw new InvalidInputError(
+    `Input is not an image: no JPEG, PNG, WebP, GIF, BMP, TIFF, HEIC or AVIF signature (set ${limits.names?.allowNonImage ?? 'allowNonImage'} to store any bytes)`
+  )
 }
 
 const emptyInput = (): InvalidInputError => new InvalidInputError('Empty input: there is no image to store')
 
 /** Hashes bytes already in memory: the same checks as a stream, in one call. */
-export function digestBytes (bytes: Buffer, limits: InputLimits): Digest {
+export function digestBytes(bytes: Buffer, limits: InputLimits): Digest {
   const hasher = new ImageHasher(limits)
   hasher.update(bytes)
   return hasher.digest()
@@ -81,7 +85,7 @@ export const HASH_SLICE = 256 * 1024
  * that however many 5 MB frames are hashed at once, timers and I/O wait for one slice (about
  * 150 µs), never for several frames' worth of SHA-256.
  */
-export async function updateInSlices (bytes: Uint8Array, update: (slice: Uint8Array) => unknown): Promise<void> {
+export async function updateInSlices(bytes: Uint8Array, update: (slice: Uint8Array) => unknown): Promise<void> {
   if (bytes.length <= HASH_SLICE) {
     update(bytes)
     return
@@ -96,7 +100,7 @@ const waiting: Array<() => void> = []
 let pumping = false
 
 /** Resolves on a later turn of the event loop, one waiter per turn, first come first served. */
-async function nextSliceTurn (): Promise<void> {
+async function nextSliceTurn(): Promise<void> {
   await new Promise<void>(resolve => {
     waiting.push(resolve)
     if (!pumping) {
@@ -106,21 +110,27 @@ async function nextSliceTurn (): Promise<void> {
   })
 }
 
-function pump (): void {
+function pump(): void {
   waiting.shift()?.() // its slice runs in the microtasks right after this callback
   if (waiting.length > 0) setImmediate(pump)
   else pumping = false
 }
 
 /** `digestBytes`, a slice at a time (see `updateInSlices`). */
-export async function digestBytesInSlices (bytes: Buffer, limits: InputLimits): Promise<Digest> {
+export async function digestBytesInSlices(bytes: Buffer, limits: InputLimits): Promise<Digest> {
   const hasher = new ImageHasher(limits)
-  await updateInSlices(bytes, slice => { hasher.update(slice) })
+  await updateInSlices(bytes, slice => {
+    hasher.update(slice)
+  })
   return hasher.digest()
 }
 
 /** The whole input in memory, checked and hashed: for drivers that need every byte before they write. */
-export async function readAll (source: ImageSource, limits: InputLimits, signal?: AbortSignal): Promise<{ bytes: Buffer, digest: Digest }> {
+export async function readAll(
+  source: ImageSource,
+  limits: InputLimits,
+  signal?: AbortSignal
+): Promise<{ bytes: Buffer; digest: Digest }> {
   if ('bytes' in source) return { bytes: source.bytes, digest: digestBytes(source.bytes, limits) }
   const hasher = new ImageHasher(limits)
   const chunks: Buffer[] = []

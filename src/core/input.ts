@@ -21,13 +21,13 @@ export interface InputLimits {
   /** Store bytes that match no image signature instead of rejecting them. */
   allowNonImage: boolean
   /** How messages name the two settings: the option, the variable or the flag the user set. */
-  names?: { maxBytes?: string, allowNonImage?: string }
+  names?: { maxBytes?: string; allowNonImage?: string }
 }
 
 /** Files up to this size are read whole: one read, and duplicates need no temp file. */
 const READ_WHOLE_FILE_BYTES = 16 * 1024 * 1024
 
-export async function readInput (input: ImageInput, limits: InputLimits): Promise<ImageSource> {
+export async function readInput(input: ImageInput, limits: InputLimits): Promise<ImageSource> {
   if (typeof input === 'string') return { bytes: decodeImageString(input, limits.maxBytes, limits) }
   if (input instanceof Uint8Array) return { bytes: Buffer.from(input.buffer, input.byteOffset, input.byteLength) }
   if (input instanceof ArrayBuffer) return { bytes: Buffer.from(input) }
@@ -38,11 +38,14 @@ export async function readInput (input: ImageInput, limits: InputLimits): Promis
   if (input != null && typeof (input as AsyncIterable<Uint8Array>)[Symbol.asyncIterator] === 'function') {
     return { chunks: input as AsyncIterable<Uint8Array> }
   }
-  if (input != null && typeof (input as { path?: unknown }).path === 'string') return await readFileInput((input as { path: string }).path, limits)
-  throw new InvalidInputError('Unsupported input: expected bytes, a base64 string, a data URL, a stream, a Blob or { path }')
+  if (input != null && typeof (input as { path?: unknown }).path === 'string')
+    return await readFileInput((input as { path: string }).path, limits)
+  throw new InvalidInputError(
+    'Unsupported input: expected bytes, a base64 string, a data URL, a stream, a Blob or { path }'
+  )
 }
 
-async function readFileInput (path: string, limits: InputLimits): Promise<ImageSource> {
+async function readFileInput(path: string, limits: InputLimits): Promise<ImageSource> {
   const unreadable = (err: unknown): InvalidInputError => InvalidInputError.unreadable(path, err)
   let handle
   try {
@@ -52,7 +55,8 @@ async function readFileInput (path: string, limits: InputLimits): Promise<ImageS
   }
   try {
     const stats = await handle.stat()
-    if (!stats.isFile()) throw new InvalidInputError(`Input ${path} is not a regular file${stats.isDirectory() ? ' but a directory' : ''}`)
+    if (!stats.isFile())
+      throw new InvalidInputError(`Input ${path} is not a regular file${stats.isDirectory() ? ' but a directory' : ''}`)
     if (stats.size > limits.maxBytes) throw tooLarge(limits)
     if (stats.size <= READ_WHOLE_FILE_BYTES) {
       const bytes = await handle.readFile()
@@ -67,16 +71,19 @@ async function readFileInput (path: string, limits: InputLimits): Promise<ImageS
 }
 
 /** The chunks of `source`, its read errors made typed. */
-async function * rethrowAs (source: AsyncIterable<Uint8Array>, wrap: (err: unknown) => Error): AsyncGenerator<Uint8Array> {
+async function* rethrowAs(
+  source: AsyncIterable<Uint8Array>,
+  wrap: (err: unknown) => Error
+): AsyncGenerator<Uint8Array> {
   try {
-    yield * source
+    yield* source
   } catch (err) {
     throw wrap(err)
   }
 }
 
 /** A base64 string or a `data:…;base64,` URL, decoded strictly (Node's decoder skips bad characters). */
-export function decodeImageString (text: string, maxBytes: number, limits?: InputLimits): Buffer {
+export function decodeImageString(text: string, maxBytes: number, limits?: InputLimits): Buffer {
   let payload = text
   if (text.startsWith('data:')) {
     const comma = text.indexOf(',')
@@ -94,11 +101,15 @@ export function decodeImageString (text: string, maxBytes: number, limits?: Inpu
   if (data.length % 4 === 1 || (data.length !== payload.length && payload.length % 4 !== 0)) {
     throw new InvalidInputError('Invalid base64: wrong length or padding')
   }
-  if (Math.floor(data.length * 3 / 4) > maxBytes) throw tooLarge({ maxBytes, allowNonImage: false, names: limits?.names })
+  if (Math.floor((data.length * 3) / 4) > maxBytes)
+    throw tooLarge({ maxBytes, allowNonImage: false, names: limits?.names })
   return Buffer.from(data, urlSafe ? 'base64url' : 'base64')
 }
 
 /** ERR_TOO_LARGE, naming the setting that set the limit. */
-export function tooLarge (limits: InputLimits): TooLargeError {
-  return new TooLargeError(limits.maxBytes, `Image is larger than the limit of ${limits.maxBytes} bytes (${limits.names?.maxBytes ?? 'maxBytes'})`)
+export function tooLarge(limits: InputLimits): TooLargeError {
+  return new TooLargeError(
+    limits.maxBytes,
+    `Image is larger than the limit of ${limits.maxBytes} bytes (${limits.names?.maxBytes ?? 'maxBytes'})`
+  )
 }

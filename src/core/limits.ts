@@ -18,8 +18,9 @@ export interface LimitsInit {
 }
 
 /** A driver's limits, overridden per call by `store` options. */
-export function resolveLimits (init: LimitsInit, options: StoreOptions = {}): InputLimits {
-  const name = (option: 'maxBytes' | 'allowNonImage'): string => options[option] !== undefined ? `the store option ${option}` : settingName(init.settingNames, option)
+export function resolveLimits(init: LimitsInit, options: StoreOptions = {}): InputLimits {
+  const name = (option: 'maxBytes' | 'allowNonImage'): string =>
+    options[option] !== undefined ? `the store option ${option}` : settingName(init.settingNames, option)
   return {
     maxBytes: options.maxBytes ?? init.maxBytes ?? DEFAULT_MAX_BYTES,
     allowNonImage: options.allowNonImage ?? init.allowNonImage ?? false,

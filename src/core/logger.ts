@@ -10,7 +10,7 @@
  * createImageStorage({ logger: { warn: (fields, message) => console.warn(message, fields) } })
  * ```
  */
-export type LogFields = { event: string, code?: string } & Record<string, unknown>
+export type LogFields = { event: string; code?: string } & Record<string, unknown>
 
 export interface Logger {
   debug?: (fields: LogFields, message: string) => void
@@ -22,13 +22,16 @@ export interface Logger {
 export type LogLevel = keyof Logger
 
 /** Logs `event` at `level` if a logger was given; a logger that throws is not our failure. */
-export function log (logger: Logger | undefined, level: LogLevel, fields: LogFields, message: string): void {
+export function log(logger: Logger | undefined, level: LogLevel, fields: LogFields, message: string): void {
   try {
     logger?.[level]?.(fields, message)
   } catch {}
 }
 
 /** The fields of a failure: its code (ours, or the OS's) and message. */
-export function failureFields (err: unknown): { code: string, error: string } {
-  return { code: String((err as { code?: unknown })?.code ?? (err as Error)?.name ?? 'error'), error: (err as Error)?.message ?? String(err) }
+export function failureFields(err: unknown): { code: string; error: string } {
+  return {
+    code: String((err as { code?: unknown })?.code ?? (err as Error)?.name ?? 'error'),
+    error: (err as Error)?.message ?? String(err)
+  }
 }

@@ -2,24 +2,38 @@
 export const SNIFF_BYTES = 32
 
 export type ImageMimeType =
-  | 'image/jpeg' | 'image/png' | 'image/webp' | 'image/gif' | 'image/bmp'
-  | 'image/tiff' | 'image/heic' | 'image/avif'
+  | 'image/jpeg'
+  | 'image/png'
+  | 'image/webp'
+  | 'image/gif'
+  | 'image/bmp'
+  | 'image/tiff'
+  | 'image/heic'
+  | 'image/avif'
 
 /** Returned for bytes that are stored with `allowNonImage` but match no image signature. */
 export const UNKNOWN_MIME_TYPE = 'application/octet-stream'
 
 const ascii = (head: Uint8Array, at: number, text: string): boolean =>
-  head.length >= at + text.length && Buffer.from(head.buffer, head.byteOffset + at, text.length).toString('latin1') === text
+  head.length >= at + text.length &&
+  Buffer.from(head.buffer, head.byteOffset + at, text.length).toString('latin1') === text
 
 const startsWith = (head: Uint8Array, bytes: number[]): boolean =>
   head.length >= bytes.length && bytes.every((b, i) => head[i] === b)
 
 const HEIF_BRANDS: Record<string, ImageMimeType> = {
-  heic: 'image/heic', heix: 'image/heic', hevc: 'image/heic', hevx: 'image/heic', heim: 'image/heic', heis: 'image/heic', mif1: 'image/heic',
-  avif: 'image/avif', avis: 'image/avif'
+  heic: 'image/heic',
+  heix: 'image/heic',
+  hevc: 'image/heic',
+  hevx: 'image/heic',
+  heim: 'image/heic',
+  heis: 'image/heic',
+  mif1: 'image/heic',
+  avif: 'image/avif',
+  avis: 'image/avif'
 }
 
-export function sniffImageType (head: Uint8Array): ImageMimeType | undefined {
+export function sniffImageType(head: Uint8Array): ImageMimeType | undefined {
   if (startsWith(head, [0xff, 0xd8, 0xff])) return 'image/jpeg'
   if (startsWith(head, [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a])) return 'image/png'
   if (ascii(head, 0, 'RIFF') && ascii(head, 8, 'WEBP')) return 'image/webp'

@@ -16,12 +16,15 @@ export interface PeerPackage<T> {
   load: () => Promise<T>
 }
 
-export function optionalPeer<T> (peer: PeerPackage<T>): () => Promise<T> {
+export function optionalPeer<T>(peer: PeerPackage<T>): () => Promise<T> {
   let loading: Promise<T> | undefined
   return async () => {
     loading ??= peer.load().catch((err: unknown) => {
       loading = undefined
-      throw new ConfigError(peer.setting, `${peer.neededBy} needs the package ${peer.install.replace(/(.)@[^@ ]+/g, '$1')}: npm install ${peer.install} (${(err as Error).message})`)
+      throw new ConfigError(
+        peer.setting,
+        `${peer.neededBy} needs the package ${peer.install.replace(/(.)@[^@ ]+/g, '$1')}: npm install ${peer.install} (${(err as Error).message})`
+      )
     })
     return await loading
   }

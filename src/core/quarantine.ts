@@ -7,20 +7,27 @@ import type { QuarantineEntry } from './types.js'
 const ENTRY = /^([0-9a-f]{64})\.(\d+)\.([a-z-]+)(?:\.([A-Za-z0-9_-]+))?$/
 
 /** `<sha256>.<ms>.<reason>`, and for a misnamed file its original key (base64url: a name holds no `/`). */
-export function quarantineName (sha256: string, reason: string, at = Date.now(), originalKey?: string): string {
+export function quarantineName(sha256: string, reason: string, at = Date.now(), originalKey?: string): string {
   return `${sha256}.${at}.${reason}${originalKey === undefined ? '' : `.${Buffer.from(originalKey).toString('base64url')}`}`
 }
 
 /** The entry named `id` at `path`, or undefined if `id` is no entry's name. */
-export function quarantineEntry (id: string, path: string, size: number): QuarantineEntry | undefined {
+export function quarantineEntry(id: string, path: string, size: number): QuarantineEntry | undefined {
   const match = ENTRY.exec(id)
   if (match === null) return undefined
-  const entry: QuarantineEntry = { id, sha256: match[1]!, path, size, quarantinedAt: new Date(Number(match[2])), reason: match[3] }
+  const entry: QuarantineEntry = {
+    id,
+    sha256: match[1]!,
+    path,
+    size,
+    quarantinedAt: new Date(Number(match[2])),
+    reason: match[3]
+  }
   if (match[4] !== undefined) entry.originalKey = Buffer.from(match[4], 'base64url').toString()
   return entry
 }
 
 /** The hint a `NotFoundError` gives for a quarantined object. */
-export function quarantinedHint (entry: QuarantineEntry): string {
+export function quarantinedHint(entry: QuarantineEntry): string {
   return `a repair quarantined it on ${entry.quarantinedAt.toISOString()} (${entry.reason ?? 'damaged'}): ${entry.path}; \`sai-images quarantine restore ${entry.id}\` puts it back`
 }

@@ -26,7 +26,7 @@ export const SHA256_HEX = /^[0-9a-fA-F]{64}$/
 const MAX_REF_LENGTH = 200
 
 /** The lower-case SHA-256 hex that `text` spells, or undefined if it is not one. */
-export function asSha256 (text: string): string | undefined {
+export function asSha256(text: string): string | undefined {
   // a loop, not SHA256_HEX: asked once per object by jobs over millions, where the RegExp was 10% of the time
   if (text.length !== 64) return undefined
   let upper = false
@@ -40,7 +40,7 @@ export function asSha256 (text: string): string | undefined {
 }
 
 /** Validates `ref` without touching any storage; throws {@link InvalidRefError}. */
-export function parseImageRef (ref: unknown): ImageRef {
+export function parseImageRef(ref: unknown): ImageRef {
   if (typeof ref !== 'string') throw new InvalidRefError(ref, 'expected a string')
   if (SHA256_HEX.test(ref)) return { sha256: ref.toLowerCase() }
   if (ref.length === 0 || ref.length > MAX_REF_LENGTH || !/^[a-zA-Z0-9]+$/.test(ref)) {
@@ -53,13 +53,16 @@ export function parseImageRef (ref: unknown): ImageRef {
     throw new InvalidRefError(ref, 'neither a SHA-256 hex digest nor a CID')
   }
   if (cid.version !== 1 || cid.code !== RAW_CODEC || cid.multihash.code !== SHA2_256 || cid.multihash.size !== 32) {
-    throw new InvalidRefError(ref, 'only CIDv1 with the raw codec and sha2-256 names the same bytes as a SHA-256 digest')
+    throw new InvalidRefError(
+      ref,
+      'only CIDv1 with the raw codec and sha2-256 names the same bytes as a SHA-256 digest'
+    )
   }
   return { sha256: Buffer.from(cid.multihash.digest).toString('hex') }
 }
 
 /** Whether `text` is a CID of any kind (a driver's own hash, as IPFS gives for old objects). */
-export function isCid (text: string): boolean {
+export function isCid(text: string): boolean {
   if (text.length > MAX_REF_LENGTH || !/^[a-zA-Z0-9]+$/.test(text)) return false
   try {
     CID.parse(text)
@@ -70,6 +73,6 @@ export function isCid (text: string): boolean {
 }
 
 /** CIDv1 (raw, sha2-256) in base32 for a SHA-256 hex digest. */
-export function sha256ToCid (sha256: string): string {
+export function sha256ToCid(sha256: string): string {
   return CID.createV1(RAW_CODEC, createDigest(SHA2_256, Buffer.from(sha256, 'hex'))).toString(base32)
 }

@@ -38,28 +38,31 @@ export class PrefixSharding implements ShardingStrategy {
   private readonly dirName: RegExp
   private readonly keyPattern: RegExp
 
-  constructor (init: PrefixShardingInit = {}) {
+  constructor(init: PrefixShardingInit = {}) {
     this.depth = init.depth ?? 2
     this.width = init.width ?? 2
-    if (!Number.isInteger(this.depth) || this.depth < 0 || this.depth > 8) throw new ConfigError('SAI_IMAGE_STORAGE_SHARD_DEPTH', 'expected an integer from 0 to 8')
-    if (!Number.isInteger(this.width) || this.width < 1 || this.width > 8) throw new ConfigError('SAI_IMAGE_STORAGE_SHARD_WIDTH', 'expected an integer from 1 to 8')
+    if (!Number.isInteger(this.depth) || this.depth < 0 || this.depth > 8)
+      throw new ConfigError('SAI_IMAGE_STORAGE_SHARD_DEPTH', 'expected an integer from 0 to 8')
+    if (!Number.isInteger(this.width) || this.width < 1 || this.width > 8)
+      throw new ConfigError('SAI_IMAGE_STORAGE_SHARD_WIDTH', 'expected an integer from 1 to 8')
     this.dirName = new RegExp(`^[0-9a-f]{${this.width}}$`)
     this.keyPattern = new RegExp(`^${'[0-9a-f]+/'.repeat(this.depth)}([0-9a-f]{64})\\.jpg$`)
   }
 
-  encode (sha256: string): string {
+  encode(sha256: string): string {
     let key = ''
-    for (let level = 0; level < this.depth; level++) key += sha256.slice(level * this.width, (level + 1) * this.width) + '/'
+    for (let level = 0; level < this.depth; level++)
+      key += sha256.slice(level * this.width, (level + 1) * this.width) + '/'
     return key + sha256 + OBJECT_EXTENSION
   }
 
   /** The folders of a digest's key: `ab/cd/`. */
-  dirOf (sha256: string): string {
+  dirOf(sha256: string): string {
     return this.encode(sha256).slice(0, this.depth * (this.width + 1))
   }
 
   /** The start of every key whose digest starts with `hexPrefix`: `ab/c` for `abc`, `ab/cd/abcde` for `abcde`. */
-  keyPrefix (hexPrefix: string): string {
+  keyPrefix(hexPrefix: string): string {
     let key = ''
     for (let level = 0; level < this.depth; level++) {
       const part = hexPrefix.slice(level * this.width, (level + 1) * this.width)
@@ -69,12 +72,12 @@ export class PrefixSharding implements ShardingStrategy {
     return key + hexPrefix
   }
 
-  decode (key: string): string | undefined {
+  decode(key: string): string | undefined {
     const hash = this.keyPattern.exec(key)?.[1]
     return hash !== undefined && this.encode(hash) === key ? hash : undefined
   }
 
-  isShardDir (name: string): boolean {
+  isShardDir(name: string): boolean {
     return this.dirName.test(name)
   }
 }

@@ -44,7 +44,7 @@ export interface StormFindings {
 }
 
 /** The storm, if `found` of `objects` is one. */
-export function stormOf (found: number, objects: number, by: StormFindings, limits: StormLimit = {}): Storm | undefined {
+export function stormOf(found: number, objects: number, by: StormFindings, limits: StormLimit = {}): Storm | undefined {
   const limit = limits.count ?? 100
   const fraction = limits.fraction ?? 0.5
   const floor = limits.floor ?? 10
@@ -52,21 +52,27 @@ export function stormOf (found: number, objects: number, by: StormFindings, limi
   return { found, damaged: found, objects, limit, fraction, cause: causeOf(by), refused: true }
 }
 
-function causeOf (by: StormFindings): string {
+function causeOf(by: StormFindings): string {
   const [replica, lacking] = Object.entries(by.missingOn ?? {}).sort((a, b) => b[1] - a[1])[0] ?? ['', 0]
   const most = Math.max(by.misnamed ?? 0, by.missing ?? 0, lacking, by.damaged ?? 0)
   const force = 'if you are sure the store itself is damaged this much, run the repair again with --force'
   if (most === (by.misnamed ?? 0)) {
-    return 'most objects are not where the layout setting puts them: SAI_IMAGE_STORAGE_SHARD_DEPTH or ' +
+    return (
+      'most objects are not where the layout setting puts them: SAI_IMAGE_STORAGE_SHARD_DEPTH or ' +
       `SAI_IMAGE_STORAGE_SHARD_WIDTH (shardDepth, shardWidth) likely differs from the store's layout; set it as the store was written, or ${force}`
+    )
   }
   if (most === (by.missing ?? 0)) {
-    return 'most objects are missing from the primary: its root is likely not mounted, or SAI_IMAGE_STORAGE_PATH names ' +
+    return (
+      'most objects are missing from the primary: its root is likely not mounted, or SAI_IMAGE_STORAGE_PATH names ' +
       `another folder; mount it or fix the setting, or ${force}`
+    )
   }
   if (most === lacking) {
-    return `most copies are missing from the replica ${replica}: its bucket, prefix or path setting likely names another ` +
+    return (
+      `most copies are missing from the replica ${replica}: its bucket, prefix or path setting likely names another ` +
       `place (SAI_S3_BUCKET, SAI_S3_PREFIX, SAI_IMAGE_STORAGE_REPLICA_PATH); fix it, or ${force}`
+    )
   }
   return `this many damaged objects is a failing disk or a wrong mount, not bit rot: check the disk and the mount, or ${force}`
 }

@@ -53,13 +53,15 @@ export interface TraceContext {
 }
 
 type Channel = TracingChannel<unknown, TraceContext>
-const channels = Object.fromEntries(Object.entries(TRACING_CHANNELS).map(([op, name]) => [op, tracingChannel(name)])) as Record<TracedOperation, Channel>
+const channels = Object.fromEntries(
+  Object.entries(TRACING_CHANNELS).map(([op, name]) => [op, tracingChannel(name)])
+) as Record<TracedOperation, Channel>
 
 /** Context objects built so far: none while nobody subscribes (a test counts them). */
 export const tracingStats = { contexts: 0 }
 
 /** The only place a context is made, so that `tracingStats` counts every one. */
-function newContext (driver: string, ref: string | undefined, fields?: Record<string, unknown>): TraceContext {
+function newContext(driver: string, ref: string | undefined, fields?: Record<string, unknown>): TraceContext {
   tracingStats.contexts++
   return { driver, ref, ...fields }
 }
@@ -67,10 +69,16 @@ function newContext (driver: string, ref: string | undefined, fields?: Record<st
 /** `TracingChannel.hasSubscribers` came in Node 20.13 (and 22.0): before it, ask each of its channels. */
 const hasOwnGetter = typeof (channels.store as { hasSubscribers?: unknown }).hasSubscribers === 'boolean'
 
-export function hasSubscribers (op: TracedOperation): boolean {
+export function hasSubscribers(op: TracedOperation): boolean {
   const channel = channels[op]
   if (hasOwnGetter) return (channel as Channel & { hasSubscribers: boolean }).hasSubscribers
-  return channel.start.hasSubscribers || channel.end.hasSubscribers || channel.asyncStart.hasSubscribers || channel.asyncEnd.hasSubscribers || channel.error.hasSubscribers
+  return (
+    channel.start.hasSubscribers ||
+    channel.end.hasSubscribers ||
+    channel.asyncStart.hasSubscribers ||
+    channel.asyncEnd.hasSubscribers ||
+    channel.error.hasSubscribers
+  )
 }
 
 /**
@@ -78,12 +86,24 @@ export function hasSubscribers (op: TracedOperation): boolean {
  * `result` shows (default: the operation's, see SUMMARIES); `fields` adds to the start (never a secret).
  * Not async itself: without a subscriber, the caller awaits `work()`'s own promise, nothing more.
  */
-export function traced<T> (op: TracedOperation, driver: string, ref: string | undefined, work: () => Promise<T>, summary?: (value: T) => Record<string, unknown>, fields?: Record<string, unknown>): Promise<T> {
+export function traced<T>(
+  op: TracedOperation,
+  driver: string,
+  ref: string | undefined,
+  work: () => Promise<T>,
+  summary?: (value: T) => Record<string, unknown>,
+  fields?: Record<string, unknown>
+): Promise<T> {
   if (!hasSubscribers(op)) return work()
   return tracedWork(op, newContext(driver, ref, fields), work, summary ?? SUMMARIES[op] ?? summarize)
 }
 
-async function tracedWork<T> (op: TracedOperation, context: TraceContext, work: () => Promise<T>, summary: (value: T) => Record<string, unknown>): Promise<T> {
+async function tracedWork<T>(
+  op: TracedOperation,
+  context: TraceContext,
+  work: () => Promise<T>,
+  summary: (value: T) => Record<string, unknown>
+): Promise<T> {
   let value!: T
   await channels[op].tracePromise(async () => {
     try {
@@ -103,13 +123,23 @@ async function tracedWork<T> (op: TracedOperation, context: TraceContext, work: 
  * has the listing's `prefix` and `after`, `result` counts the items. An iterator dropped without
  * `return()` never ends its span.
  */
-export function tracedIterable<T> (op: TracedOperation, driver: string, items: AsyncGenerator<T>, options: { prefix?: string, after?: string } = {}): AsyncGenerator<T> {
+export function tracedIterable<T>(
+  op: TracedOperation,
+  driver: string,
+  items: AsyncGenerator<T>,
+  options: { prefix?: string; after?: string } = {}
+): AsyncGenerator<T> {
   // no subscriber: the iteration itself, with no generator of ours around each of its steps (a
   // million entries of a listing pay for every layer)
   return hasSubscribers(op) ? traceIteration(op, driver, items, options) : items
 }
 
-async function * traceIteration<T> (op: TracedOperation, driver: string, items: AsyncIterable<T>, options: { prefix?: string, after?: string }): AsyncGenerator<T> {
+async function* traceIteration<T>(
+  op: TracedOperation,
+  driver: string,
+  items: AsyncIterable<T>,
+  options: { prefix?: string; after?: string }
+): AsyncGenerator<T> {
   const channel = channels[op]
   const context = newContext(driver, undefined, { prefix: options.prefix, after: options.after })
   let count = 0
@@ -133,23 +163,33 @@ async function * traceIteration<T> (op: TracedOperation, driver: string, items: 
 }
 
 /** The fields of a stored object's result that a trace shows (a Buffer: its size). */
-export function summarize (value: unknown): Record<string, unknown> {
+export function summarize(value: unknown): Record<string, unknown> {
   if (Buffer.isBuffer(value)) return { size: value.length }
   if (value === null || typeof value !== 'object') return {}
   const { hash, sha256, size, isDuplicate, mimeType } = value as Record<string, unknown>
-  return Object.fromEntries(Object.entries({ hash, sha256, size, isDuplicate, mimeType }).filter(([, v]) => v !== undefined))
+  return Object.fromEntries(
+    Object.entries({ hash, sha256, size, isDuplicate, mimeType }).filter(([, v]) => v !== undefined)
+  )
 }
 
 /** The results that are not an object's: what a delete did, what a verify found. */
 const SUMMARIES: Partial<Record<TracedOperation, (value: any) => Record<string, unknown>>> = {
   delete: (deleted: boolean) => ({ deleted }),
   fetchStream: () => ({}), // the stream is handed over: what flows is the caller's
-  verify: ({ checked, bytes, clean, restored, quarantined, removed, counts }: VerifyReport) => ({ checked, bytes, clean, restored, quarantined, removed, counts })
+  verify: ({ checked, bytes, clean, restored, quarantined, removed, counts }: VerifyReport) => ({
+    checked,
+    bytes,
+    clean,
+    restored,
+    quarantined,
+    removed,
+    counts
+  })
 }
 
 /** A DOMException's `code` is a number: the caller's abort is ABORT_ERR, its `AbortSignal.timeout` TIMEOUT_ERR. */
-function codeOf (err: unknown): string {
-  const { code, name } = (err ?? {}) as { code?: unknown, name?: unknown }
+function codeOf(err: unknown): string {
+  const { code, name } = (err ?? {}) as { code?: unknown; name?: unknown }
   if (typeof code === 'string') return code
   return name === 'AbortError' ? 'ABORT_ERR' : name === 'TimeoutError' ? 'TIMEOUT_ERR' : 'ERR_UNKNOWN'
 }

@@ -22,7 +22,7 @@ export interface StoreOptions extends AbortOptions {
    * (the file's birth time, which cannot be set: the copy's first store reads as the migration); s3: `storedAt` (metadata), not
    * `lastStoredAt` (Last-Modified is the server's); memory: both; ipfs: neither.
    */
-  keepTimes?: { storedAt?: Date, lastStoredAt?: Date }
+  keepTimes?: { storedAt?: Date; lastStoredAt?: Date }
 }
 
 /** What `store` tells about the stored object. */
@@ -182,7 +182,7 @@ export interface ReindexReport {
   /** Objects that had their entry already. */
   alreadyIndexed: number
   /** Index entries whose object is not stored: listed, left alone. */
-  unpinnedEntries: Array<{ sha256: string, cid: string }>
+  unpinnedEntries: Array<{ sha256: string; cid: string }>
 }
 
 /**
@@ -190,6 +190,9 @@ export interface ReindexReport {
  * hex of the bytes (the dashboard accepts exactly 64 hex characters), whatever the driver's own
  * address; `image_path` is the driver's path (absolute on fs, `ipfs://<cid>` on IPFS).
  */
-export function toInferenceFields (result: Pick<StorageResult, 'sha256' | 'path'>): { image_hash: string, image_path: string } {
+export function toInferenceFields(result: Pick<StorageResult, 'sha256' | 'path'>): {
+  image_hash: string
+  image_path: string
+} {
   return { image_hash: result.sha256, image_path: result.path }
 }

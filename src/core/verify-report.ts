@@ -14,7 +14,7 @@ export interface VerifyOptions extends AbortOptions {
    * Checks one of `count` partitions of the store, fixed by the object's hash: over `count` runs
    * with `index` 0 to `count - 1` (`--subset $((day % 30))/30`), every object is read once.
    */
-  subset?: { index: number, count: number }
+  subset?: { index: number; count: number }
   /** Resumes after this SHA-256 hex (a checkpoint): objects up to it are skipped. */
   after?: string
   /**
@@ -27,15 +27,21 @@ export interface VerifyOptions extends AbortOptions {
   /** A temp file younger than this may belong to a live writer and is left alone. Default 1 hour. */
   tempMinAgeMs?: number
   /** Called after each object; `lastDone` is the highest SHA-256 below which every object is checked (a checkpoint). */
-  onProgress?: (progress: { checked: number, bytes: number, lastDone?: string }) => void
+  onProgress?: (progress: { checked: number; bytes: number; lastDone?: string }) => void
 }
 
 export type FindingReason =
-  | 'empty' | 'truncated' | 'corrupt' | 'misnamed' // objects
+  | 'empty'
+  | 'truncated'
+  | 'corrupt'
+  | 'misnamed' // objects
   | 'misplaced' // intact bytes under a wrong name or folder (a case, a shard): moved into place
   | 'lost' // no good copy of the frame is left anywhere
-  | 'stray-temp' | 'set-aside' | 'stale-claim' // leftovers of a crash
-  | 'stray' | 'orphan' // variant cache files: not an entry; an entry whose source is gone
+  | 'stray-temp'
+  | 'set-aside'
+  | 'stale-claim' // leftovers of a crash
+  | 'stray'
+  | 'orphan' // variant cache files: not an entry; an entry whose source is gone
   | 'missing' // a replica lacks a copy the primary has
 
 export type FindingAction =
@@ -88,17 +94,27 @@ export interface VerifyReport {
   /** False when the root does not exist (and was the library's to create): nothing was ever stored. */
   rootExists?: boolean
   /** What the quarantine holds after the run. */
-  quarantine?: { objects: number, bytes: number }
+  quarantine?: { objects: number; bytes: number }
   /** A repair that would have done too much (storm.ts): nothing was changed. */
   storm?: Storm
 }
 
-export function emptyReport (repair: boolean): VerifyReport {
-  return { checked: 0, bytes: 0, problems: [], counts: {}, repaired: repair, restored: 0, quarantined: 0, removed: 0, clean: true }
+export function emptyReport(repair: boolean): VerifyReport {
+  return {
+    checked: 0,
+    bytes: 0,
+    problems: [],
+    counts: {},
+    repaired: repair,
+    restored: 0,
+    quarantined: 0,
+    removed: 0,
+    clean: true
+  }
 }
 
 /** Records a finding (after its `action` is set). */
-export function addFinding (report: VerifyReport, finding: Finding): void {
+export function addFinding(report: VerifyReport, finding: Finding): void {
   report.counts[finding.reason] = (report.counts[finding.reason] ?? 0) + 1
   if (report.problems.length < MAX_LISTED_FINDINGS) report.problems.push(finding)
   if (finding.action === 'restored' || finding.action === 'moved') report.restored++
@@ -108,9 +124,10 @@ export function addFinding (report: VerifyReport, finding: Finding): void {
 }
 
 /** Two reports of one run (a store and its variant cache) as one. */
-export function mergeReports (a: VerifyReport, b: VerifyReport): VerifyReport {
+export function mergeReports(a: VerifyReport, b: VerifyReport): VerifyReport {
   const counts = { ...a.counts }
-  for (const [reason, n] of Object.entries(b.counts) as Array<[FindingReason, number]>) counts[reason] = (counts[reason] ?? 0) + n
+  for (const [reason, n] of Object.entries(b.counts) as Array<[FindingReason, number]>)
+    counts[reason] = (counts[reason] ?? 0) + n
   return {
     ...a,
     checked: a.checked + b.checked,
@@ -125,6 +142,6 @@ export function mergeReports (a: VerifyReport, b: VerifyReport): VerifyReport {
 }
 
 /** Whether `sha256` falls in `subset` (stable: by the first four hex digits, the default layout's shard folders). */
-export function inSubset (sha256: string, subset?: { index: number, count: number }): boolean {
+export function inSubset(sha256: string, subset?: { index: number; count: number }): boolean {
   return subset === undefined || parseInt(sha256.slice(0, 4), 16) % subset.count === subset.index
 }

@@ -9,10 +9,11 @@ import { tempDir } from '../infra/helpers/tmp.js'
 import { CLI, cli as run, type Run } from './run.js'
 
 const sha256 = (bytes: Uint8Array): string => createHash('sha256').update(bytes).digest('hex')
-const cli = (args: string[], env: Record<string, string> = {}, input?: Buffer, cwd?: string): Run => run(args, { env, input, cwd })
+const cli = (args: string[], env: Record<string, string> = {}, input?: Buffer, cwd?: string): Run =>
+  run(args, { env, input, cwd })
 
 /** The dashboard's tree: original/{floor(id/1000)}/{id}.jpg, with some frames sent twice. */
-async function dashboardTree (count: number): Promise<{ dir: string, files: Map<string, Buffer> }> {
+async function dashboardTree(count: number): Promise<{ dir: string; files: Map<string, Buffer> }> {
   const dir = await tempDir('sai-dashboard')
   const files = new Map<string, Buffer>()
   for (let id = 1; id <= count; id++) {
@@ -25,15 +26,25 @@ async function dashboardTree (count: number): Promise<{ dir: string, files: Map<
   return { dir, files }
 }
 
-const lines = async (path: string): Promise<string[]> => (await readFile(path, 'utf8').catch(() => '')).split('\n').filter(l => l !== '')
+const lines = async (path: string): Promise<string[]> =>
+  (await readFile(path, 'utf8').catch(() => '')).split('\n').filter(l => l !== '')
 /** The lines of a mapping that record an item (not its checkpoints). */
-const items = async (path: string): Promise<any[]> => (await lines(path)).map(line => JSON.parse(line)).filter(entry => entry.checkpoint === undefined)
+const items = async (path: string): Promise<any[]> =>
+  (await lines(path)).map(line => JSON.parse(line)).filter(entry => entry.checkpoint === undefined)
 
 /** Starts a long job and sends `signal` once its mapping has at least `after` lines. */
-async function interrupt (args: string[], env: Record<string, string>, mapping: string, after: number, signal: NodeJS.Signals): Promise<{ code: number | null, signalCode: NodeJS.Signals | null, stdout: string, linesAtSignal: number }> {
+async function interrupt(
+  args: string[],
+  env: Record<string, string>,
+  mapping: string,
+  after: number,
+  signal: NodeJS.Signals
+): Promise<{ code: number | null; signalCode: NodeJS.Signals | null; stdout: string; linesAtSignal: number }> {
   const child = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, ...env } })
   let stdout = ''
-  child.stdout.on('data', d => { stdout += d })
+  child.stdout.on('data', d => {
+    stdout += d
+  })
   const closed = new Promise<void>(resolve => child.on('close', () => resolve()))
   let linesAtSignal = -1
   for (;;) {
@@ -50,7 +61,12 @@ async function interrupt (args: string[], env: Record<string, string>, mapping: 
   return { code: child.exitCode, signalCode: child.signalCode, stdout, linesAtSignal }
 }
 
-async function expectCompleteImport (files: Map<string, Buffer>, mapping: string, root: string, maxStrayTemps = 0): Promise<void> {
+async function expectCompleteImport(
+  files: Map<string, Buffer>,
+  mapping: string,
+  root: string,
+  maxStrayTemps = 0
+): Promise<void> {
   const entries = await items(mapping)
   expect(entries).toHaveLength(files.size)
   expect(new Set(entries.map(e => e.source)).size).toBe(files.size)
@@ -87,10 +103,15 @@ describe('sai-images CLI (the built binary)', () => {
 
     expect(cli(['exists', stored.hash], env)).toMatchObject({ code: 0, stdout: 'true\n' })
     expect(cli(['exists', '0'.repeat(64)], env)).toMatchObject({ code: 1, stdout: 'false\n' })
-    expect(JSON.parse(cli(['stat', stored.hash, '--json'], env).stdout)).toMatchObject({ size: jpeg.length, mimeType: 'image/jpeg', key: stored.key })
+    expect(JSON.parse(cli(['stat', stored.hash, '--json'], env).stdout)).toMatchObject({
+      size: jpeg.length,
+      mimeType: 'image/jpeg',
+      key: stored.key
+    })
     const month = new Date().toISOString().slice(0, 7)
     expect(JSON.parse(cli(['stats', '--json'], env).stdout)).toEqual({
-      objects: 2, bytes: jpeg.length + testPng('cli png').length,
+      objects: 2,
+      bytes: jpeg.length + testPng('cli png').length,
       byMonth: { [month]: { objects: 2, bytes: jpeg.length + testPng('cli png').length } },
       quarantine: { objects: 0, bytes: 0 },
       variants: { entries: 0, bytes: 0, byPreset: {} },
@@ -98,7 +119,10 @@ describe('sai-images CLI (the built binary)', () => {
       rootExists: true
     })
     // the type is read from each object's first bytes only when asked for
-    expect(JSON.parse(cli(['stats', '--types', '--json'], env).stdout).byType).toEqual({ 'image/jpeg': { objects: 1, bytes: jpeg.length }, 'image/png': { objects: 1, bytes: testPng('cli png').length } })
+    expect(JSON.parse(cli(['stats', '--types', '--json'], env).stdout).byType).toEqual({
+      'image/jpeg': { objects: 1, bytes: jpeg.length },
+      'image/png': { objects: 1, bytes: testPng('cli png').length }
+    })
   })
 
   it('gives a clear message and exit code for every error class', async () => {
@@ -122,7 +146,11 @@ describe('sai-images CLI (the built binary)', () => {
     ]
     for (const [args, caseEnv, code, message] of cases) {
       const result = cli(args, caseEnv, testJpeg('cli errors'))
-      expect({ args, code: result.code, message: result.stderr.includes(message) }).toEqual({ args, code, message: true })
+      expect({ args, code: result.code, message: result.stderr.includes(message) }).toEqual({
+        args,
+        code,
+        message: true
+      })
     }
     const corrupt = new FilesystemDriver({ root })
     const { hash, path } = await corrupt.store(testJpeg('cli corrupt'))
@@ -148,7 +176,9 @@ describe('sai-images CLI (the built binary)', () => {
 
     const found = cli(['verify', '--json'], env)
     expect(found.code).toBe(1)
-    const reasons = JSON.parse(found.stdout).problems.map((p: { reason: string }) => p.reason).sort()
+    const reasons = JSON.parse(found.stdout)
+      .problems.map((p: { reason: string }) => p.reason)
+      .sort()
     // the frame in another shard folder is intact: misplaced, not misnamed
     expect(reasons).toEqual(['corrupt', 'misplaced', 'stray-temp', 'truncated'])
     // two frames are quarantined (lost from the store): the repair is not clean, and says so; the
@@ -173,11 +203,15 @@ describe('sai-images CLI (the built binary)', () => {
     const named = /mapping: (\S+)/.exec(first.stdout)?.[1]
     expect(named).toMatch(/^sai-images-import-original-[0-9a-f]{8}\.jsonl$/)
     expect(await items(join(cwd, named!))).toHaveLength(files.size)
-    const second = JSON.parse(cli(['import', join(dir, 'original'), '--json'], { SAI_IMAGE_STORAGE_PATH: root }, undefined, cwd).stdout)
+    const second = JSON.parse(
+      cli(['import', join(dir, 'original'), '--json'], { SAI_IMAGE_STORAGE_PATH: root }, undefined, cwd).stdout
+    )
     expect(second).toMatchObject({ total: files.size, done: 0, skipped: files.size, mapping: named })
     // another tree of the same name gets a mapping of its own, so nothing of it is skipped
     const other = await dashboardTree(3)
-    const third = JSON.parse(cli(['import', join(other.dir, 'original'), '--json'], { SAI_IMAGE_STORAGE_PATH: root }, undefined, cwd).stdout)
+    const third = JSON.parse(
+      cli(['import', join(other.dir, 'original'), '--json'], { SAI_IMAGE_STORAGE_PATH: root }, undefined, cwd).stdout
+    )
     expect(third.mapping).not.toBe(named)
     expect(third).toMatchObject({ total: 3, skipped: 0 })
   })
@@ -186,42 +220,56 @@ describe('sai-images CLI (the built binary)', () => {
     const { dir, files } = await dashboardTree(60)
     const root = await tempDir()
     const mapping = join(await tempDir(), 'map.jsonl')
-    const first = cli(['import', dir, '--mapping', mapping, '--json', '--concurrency', '8'], { SAI_IMAGE_STORAGE_PATH: root })
+    const first = cli(['import', dir, '--mapping', mapping, '--json', '--concurrency', '8'], {
+      SAI_IMAGE_STORAGE_PATH: root
+    })
     expect(first.code).toBe(0)
     expect(JSON.parse(first.stdout)).toMatchObject({ total: 60, done: 60, skipped: 0, interrupted: false })
     await expectCompleteImport(files, mapping, root)
     const duplicates = (await lines(mapping)).map(l => JSON.parse(l)).filter(e => e.duplicate)
     expect(duplicates.length).toBeGreaterThan(0) // frames sent twice are stored once
-    const second = JSON.parse(cli(['import', dir, '--mapping', mapping, '--json'], { SAI_IMAGE_STORAGE_PATH: root }).stdout)
+    const second = JSON.parse(
+      cli(['import', dir, '--mapping', mapping, '--json'], { SAI_IMAGE_STORAGE_PATH: root }).stdout
+    )
     expect(second).toMatchObject({ total: 60, done: 0, skipped: 60 })
     expect(await items(mapping)).toHaveLength(60)
   })
 
-  it.each(['SIGINT', 'SIGKILL'] as const)('import interrupted with %s, then resumed, ends complete and verified', async signal => {
-    const { dir, files } = await dashboardTree(1500)
-    const root = await tempDir()
-    const mapping = join(await tempDir(), 'map.jsonl')
-    const env = { SAI_IMAGE_STORAGE_PATH: root }
-    const stopped = await interrupt(['import', dir, '--mapping', mapping, '--json', '--concurrency', '2'], env, mapping, 100, signal)
-    expect(stopped.linesAtSignal).toBeGreaterThanOrEqual(100)
-    if (signal === 'SIGINT') {
-      expect(stopped.code).toBe(130)
-      const summary = JSON.parse(stopped.stdout)
-      expect(summary).toMatchObject({ interrupted: true })
-      expect(summary.done).toBeLessThan(1500)
-      expect((await items(mapping)).length).toBe(summary.done)
-    } else {
-      expect(stopped.signalCode).toBe('SIGKILL')
-    }
-    // every line written is whole and names a stored object
-    for (const line of await lines(mapping)) expect(() => JSON.parse(line)).not.toThrow()
-    const resumed = cli(['import', dir, '--mapping', mapping, '--json', '--concurrency', '8'], env)
-    expect(resumed.code).toBe(0)
-    const summary = JSON.parse(resumed.stdout)
-    expect(summary.skipped).toBeGreaterThanOrEqual(100)
-    expect(summary.skipped + summary.done).toBe(1500)
-    await expectCompleteImport(files, mapping, root, signal === 'SIGKILL' ? 2 : 0)
-  }, 180_000)
+  it.each(['SIGINT', 'SIGKILL'] as const)(
+    'import interrupted with %s, then resumed, ends complete and verified',
+    async signal => {
+      const { dir, files } = await dashboardTree(1500)
+      const root = await tempDir()
+      const mapping = join(await tempDir(), 'map.jsonl')
+      const env = { SAI_IMAGE_STORAGE_PATH: root }
+      const stopped = await interrupt(
+        ['import', dir, '--mapping', mapping, '--json', '--concurrency', '2'],
+        env,
+        mapping,
+        100,
+        signal
+      )
+      expect(stopped.linesAtSignal).toBeGreaterThanOrEqual(100)
+      if (signal === 'SIGINT') {
+        expect(stopped.code).toBe(130)
+        const summary = JSON.parse(stopped.stdout)
+        expect(summary).toMatchObject({ interrupted: true })
+        expect(summary.done).toBeLessThan(1500)
+        expect((await items(mapping)).length).toBe(summary.done)
+      } else {
+        expect(stopped.signalCode).toBe('SIGKILL')
+      }
+      // every line written is whole and names a stored object
+      for (const line of await lines(mapping)) expect(() => JSON.parse(line)).not.toThrow()
+      const resumed = cli(['import', dir, '--mapping', mapping, '--json', '--concurrency', '8'], env)
+      expect(resumed.code).toBe(0)
+      const summary = JSON.parse(resumed.stdout)
+      expect(summary.skipped).toBeGreaterThanOrEqual(100)
+      expect(summary.skipped + summary.done).toBe(1500)
+      await expectCompleteImport(files, mapping, root, signal === 'SIGKILL' ? 2 : 0)
+    },
+    180_000
+  )
 
   it('import drops a torn last line left by a kill mid-write', async () => {
     const { dir, files } = await dashboardTree(20)
@@ -235,41 +283,65 @@ describe('sai-images CLI (the built binary)', () => {
     await expectCompleteImport(files, mapping, root)
   })
 
-  it.each(['SIGINT', 'SIGKILL'] as const)('migrate to another store: dry run, interrupted by %s, resumed, verified on the target', async signal => {
-    const { dir } = await dashboardTree(400)
-    const from = await tempDir()
-    const to = await tempDir()
-    const mapping = join(await tempDir(), 'migrate.jsonl')
-    expect(cli(['import', dir, '--mapping', join(await tempDir(), 'import.jsonl')], { SAI_IMAGE_STORAGE_PATH: from }).code).toBe(0)
-    const source = new FilesystemDriver({ root: from })
-    const hashes = new Set<string>()
-    for await (const entry of source.list()) hashes.add(entry.hash)
-    expect(hashes.size).toBeGreaterThan(300)
+  it.each(['SIGINT', 'SIGKILL'] as const)(
+    'migrate to another store: dry run, interrupted by %s, resumed, verified on the target',
+    async signal => {
+      const { dir } = await dashboardTree(400)
+      const from = await tempDir()
+      const to = await tempDir()
+      const mapping = join(await tempDir(), 'migrate.jsonl')
+      expect(
+        cli(['import', dir, '--mapping', join(await tempDir(), 'import.jsonl')], { SAI_IMAGE_STORAGE_PATH: from }).code
+      ).toBe(0)
+      const source = new FilesystemDriver({ root: from })
+      const hashes = new Set<string>()
+      for await (const entry of source.list()) hashes.add(entry.hash)
+      expect(hashes.size).toBeGreaterThan(300)
 
-    const args = ['migrate', '--from', 'fs', '--to', 'fs', '--root', from, '--to-root', to, '--mapping', mapping, '--json']
-    const dry = JSON.parse(cli([...args, '--dry-run']).stdout)
-    expect(dry).toMatchObject({ dryRun: true, wouldCopy: hashes.size, alreadyCopied: 0, wouldCopyBytes: hashes.size * 20_000 })
-    expect(await lines(mapping)).toEqual([])
+      const args = [
+        'migrate',
+        '--from',
+        'fs',
+        '--to',
+        'fs',
+        '--root',
+        from,
+        '--to-root',
+        to,
+        '--mapping',
+        mapping,
+        '--json'
+      ]
+      const dry = JSON.parse(cli([...args, '--dry-run']).stdout)
+      expect(dry).toMatchObject({
+        dryRun: true,
+        wouldCopy: hashes.size,
+        alreadyCopied: 0,
+        wouldCopyBytes: hashes.size * 20_000
+      })
+      expect(await lines(mapping)).toEqual([])
 
-    const stopped = await interrupt([...args, '--concurrency', '1'], {}, mapping, 40, signal)
-    if (signal === 'SIGINT') {
-      expect(stopped.code).toBe(130)
-      expect(JSON.parse(stopped.stdout)).toMatchObject({ interrupted: true, done: (await items(mapping)).length })
-    } else {
-      expect(stopped.signalCode).toBe('SIGKILL')
-    }
-    const resumed = cli(args)
-    expect(resumed.code).toBe(0)
-    const entries = await items(mapping)
-    expect(entries).toHaveLength(hashes.size)
-    expect(new Set(entries.map(e => e.sha256))).toEqual(hashes)
-    const target = new FilesystemDriver({ root: to })
-    expect((await target.verify()).problems).toEqual([])
-    for (const entry of entries) expect(entry.path).toBe(target.pathOf(entry.hash))
-  }, 120_000)
+      const stopped = await interrupt([...args, '--concurrency', '1'], {}, mapping, 40, signal)
+      if (signal === 'SIGINT') {
+        expect(stopped.code).toBe(130)
+        expect(JSON.parse(stopped.stdout)).toMatchObject({ interrupted: true, done: (await items(mapping)).length })
+      } else {
+        expect(stopped.signalCode).toBe('SIGKILL')
+      }
+      const resumed = cli(args)
+      expect(resumed.code).toBe(0)
+      const entries = await items(mapping)
+      expect(entries).toHaveLength(hashes.size)
+      expect(new Set(entries.map(e => e.sha256))).toEqual(hashes)
+      const target = new FilesystemDriver({ root: to })
+      expect((await target.verify()).problems).toEqual([])
+      for (const entry of entries) expect(entry.path).toBe(target.pathOf(entry.hash))
+    },
+    120_000
+  )
 })
 
-describe('sai-images on an operator\'s mistakes: a documented exit code and one line, no stack', () => {
+describe("sai-images on an operator's mistakes: a documented exit code and one line, no stack", () => {
   it('answers each mistake with its exit code and a one-line message', async () => {
     const root = await tempDir()
     const env = { SAI_IMAGE_STORAGE_PATH: root }
@@ -282,7 +354,16 @@ describe('sai-images on an operator\'s mistakes: a documented exit code and one 
       [['import', missing], 3, /ERR_INVALID_INPUT.*no such file or directory/],
       [['import', file], 3, /ERR_INVALID_INPUT.*a part of the path is not a directory|ENOTDIR/],
       [['import', dir, '--mapping', join(missing, 'map.jsonl')], 3, /ERR_INVALID_INPUT.*mapping/],
-      [['fetch', (await new FilesystemDriver({ root }).store(testJpeg('mistakes'))).hash, '-o', join(missing, 'out.jpg')], 3, /ERR_INVALID_INPUT.*Cannot write/],
+      [
+        [
+          'fetch',
+          (await new FilesystemDriver({ root }).store(testJpeg('mistakes'))).hash,
+          '-o',
+          join(missing, 'out.jpg')
+        ],
+        3,
+        /ERR_INVALID_INPUT.*Cannot write/
+      ],
       [['verify', '--bogus'], 2, /Unknown option|takes no/],
       [['stat'], 2, /missing <ref>/],
       [['frobnicate'], 2, /unknown command/]
@@ -319,7 +400,11 @@ describe('sai-images on an operator\'s mistakes: a documented exit code and one 
     const result = cli(['fetch', damaged.hash], { SAI_IMAGE_STORAGE_PATH: root })
     expect({ code: result.code, bytes: result.bytes.length }).toEqual({ code: 4, bytes: 0 })
     const good = await storage.store(testJpeg('good for head', 2_000_000))
-    const piped = spawnSync('sh', ['-c', `node ${CLI} fetch ${good.hash} | head -c 10 | wc -c; exit \${PIPESTATUS:-0}`], { env: { ...process.env, SAI_IMAGE_STORAGE_PATH: root }, encoding: 'utf8' })
+    const piped = spawnSync(
+      'sh',
+      ['-c', `node ${CLI} fetch ${good.hash} | head -c 10 | wc -c; exit \${PIPESTATUS:-0}`],
+      { env: { ...process.env, SAI_IMAGE_STORAGE_PATH: root }, encoding: 'utf8' }
+    )
     expect(piped.stdout.trim()).toBe('10')
     expect(piped.stderr).toBe('') // no EPIPE, no stack
   })
@@ -329,7 +414,9 @@ describe('sai-images on an operator\'s mistakes: a documented exit code and one 
     await new FilesystemDriver({ root }).store(testJpeg('self'))
     const mapping = join(await tempDir(), 'self.jsonl')
     for (const extra of [[], ['--to-root', root], ['--to-root', `${root}/./`]]) {
-      const result = cli(['migrate', '--from', 'fs', '--to', 'fs', '--root', root, '--mapping', mapping, ...extra], { SAI_IMAGE_STORAGE_PATH: root })
+      const result = cli(['migrate', '--from', 'fs', '--to', 'fs', '--root', root, '--mapping', mapping, ...extra], {
+        SAI_IMAGE_STORAGE_PATH: root
+      })
       expect(result.code).toBe(2)
       expect(result.stderr).toContain('the target is the source store')
     }
@@ -343,9 +430,16 @@ describe('sai-images on an operator\'s mistakes: a documented exit code and one 
     await symlink(join(outside, 'linked.jpg'), join(dir, 'original', 'link.jpg'))
     await symlink(join(dir, 'original'), join(dir, 'original', 'loop')) // a loop: read once
     const root = await tempDir()
-    const skipped = JSON.parse(cli(['import', dir, '--mapping', join(await tempDir(), 'a.jsonl'), '--json'], { SAI_IMAGE_STORAGE_PATH: root }).stdout)
+    const skipped = JSON.parse(
+      cli(['import', dir, '--mapping', join(await tempDir(), 'a.jsonl'), '--json'], { SAI_IMAGE_STORAGE_PATH: root })
+        .stdout
+    )
     expect(skipped).toMatchObject({ total: files.size, symlinks: ['original/link.jpg', 'original/loop'] })
-    const followed = JSON.parse(cli(['import', dir, '--mapping', join(await tempDir(), 'b.jsonl'), '--json', '--follow-symlinks'], { SAI_IMAGE_STORAGE_PATH: root }).stdout)
+    const followed = JSON.parse(
+      cli(['import', dir, '--mapping', join(await tempDir(), 'b.jsonl'), '--json', '--follow-symlinks'], {
+        SAI_IMAGE_STORAGE_PATH: root
+      }).stdout
+    )
     expect(followed).toMatchObject({ total: files.size + 1, symlinks: [], failed: [] })
   })
 })

@@ -13,7 +13,9 @@ import { answer, cli } from './run.js'
 
 const DAY = 24 * 3600 * 1000
 
-async function replicated (count: number): Promise<{ env: Record<string, string>, root: string, copy: string, hashes: string[] }> {
+async function replicated(
+  count: number
+): Promise<{ env: Record<string, string>; root: string; copy: string; hashes: string[] }> {
   const root = await tempDir('sai-primary')
   const copy = await tempDir('sai-copy')
   const env = { SAI_IMAGE_STORAGE_PATH: root, SAI_IMAGE_STORAGE_REPLICAS: 'fs', SAI_IMAGE_STORAGE_REPLICA_PATH: copy }
@@ -26,13 +28,13 @@ async function replicated (count: number): Promise<{ env: Record<string, string>
 }
 
 /** The first frame aged and evicted: its replica copy is the last one. */
-async function evictFirst (env: Record<string, string>, root: string, hash: string): Promise<void> {
+async function evictFirst(env: Record<string, string>, root: string, hash: string): Promise<void> {
   const path = new FilesystemDriver({ root }).pathOf(hash)
   await utimes(path, new Date(Date.now() - 40 * DAY), new Date(Date.now() - 40 * DAY))
   expect(answer(cli(['evict', '--older-than', '30d', '--json'], { env }))).toMatchObject({ evicted: 1 })
 }
 
-async function flip (path: string): Promise<void> {
+async function flip(path: string): Promise<void> {
   const bytes = await readFile(path)
   bytes[bytes.length >> 1] = bytes[bytes.length >> 1]! ^ 1
   await writeFile(path, bytes)
@@ -48,12 +50,21 @@ describe('a lost last copy is never "clean"', () => {
       expect({ args, code: run.code }).toEqual({ args, code: 1 })
       const report = answer(run)
       expect(report).toMatchObject({ clean: false, copies: { lost: 1, belowWanted: 1 } })
-      expect(report.problems).toContainEqual(expect.objectContaining({ reason: 'lost', key: expect.stringContaining(hashes[0]!) }))
+      expect(report.problems).toContainEqual(
+        expect.objectContaining({ reason: 'lost', key: expect.stringContaining(hashes[0]!) })
+      )
       expect(cli(args, { env }).stdout).toMatch(/1 frame LOST: no good copy is left anywhere/)
     }
     const status = cli(['status', '--json'], { env })
     expect(status.code).toBe(13)
-    expect(answer(status)).toMatchObject({ lost: 1, belowWantedCopies: 1, alerts: [expect.objectContaining({ condition: 'belowWanted' }), expect.objectContaining({ condition: 'lost', exit: 13 })] })
+    expect(answer(status)).toMatchObject({
+      lost: 1,
+      belowWantedCopies: 1,
+      alerts: [
+        expect.objectContaining({ condition: 'belowWanted' }),
+        expect.objectContaining({ condition: 'lost', exit: 13 })
+      ]
+    })
     expect(cli(['status'], { env }).stdout).toMatch(/ALERT \(exit 13\): 1 frame LOST/)
     const replicate = cli(['replicate', '--json'], { env })
     expect(replicate.code).toBe(1)
@@ -80,18 +91,25 @@ describe('a lost last copy is never "clean"', () => {
 describe('repairs that cannot do harm', () => {
   it('a wrong SAI_IMAGE_STORAGE_SHARD_DEPTH: verify --repair changes nothing, says why in text and JSON, exit 1; --force is in help', async () => {
     for (const withReplica of [false, true]) {
-      const { env: base, hashes } = withReplica ? await replicated(21) : await (async () => {
-        const root = await tempDir()
-        const storage = new FilesystemDriver({ root })
-        const hashes = []
-        for (let i = 0; i < 21; i++) hashes.push((await storage.store(testJpeg(`layout ${root} ${i}`, 3000))).hash)
-        return { env: { SAI_IMAGE_STORAGE_PATH: root } as Record<string, string>, root, hashes }
-      })()
+      const { env: base, hashes } = withReplica
+        ? await replicated(21)
+        : await (async () => {
+            const root = await tempDir()
+            const storage = new FilesystemDriver({ root })
+            const hashes = []
+            for (let i = 0; i < 21; i++) hashes.push((await storage.store(testJpeg(`layout ${root} ${i}`, 3000))).hash)
+            return { env: { SAI_IMAGE_STORAGE_PATH: root } as Record<string, string>, root, hashes }
+          })()
       const env = { ...base, SAI_IMAGE_STORAGE_SHARD_DEPTH: '3' }
       const json = cli(['verify', '--repair', '--json'], { env })
       if (json.code === 6) continue // the store's layout marker refuses the setting outright (ERR_CONFIG): safe too
       expect({ withReplica, code: json.code }).toEqual({ withReplica, code: 1 })
-      expect(answer(json)).toMatchObject({ clean: false, quarantined: 0, restored: 0, storm: { cause: expect.stringContaining('SAI_IMAGE_STORAGE_SHARD_DEPTH') } })
+      expect(answer(json)).toMatchObject({
+        clean: false,
+        quarantined: 0,
+        restored: 0,
+        storm: { cause: expect.stringContaining('SAI_IMAGE_STORAGE_SHARD_DEPTH') }
+      })
       const text = cli(['verify', '--repair'], { env })
       expect(text.stdout).toMatch(/REPAIR REFUSED, nothing was changed/)
       expect(text.stdout).toContain('SAI_IMAGE_STORAGE_SHARD_DEPTH')

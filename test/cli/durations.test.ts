@@ -10,7 +10,7 @@ import { answer, cli } from './run.js'
 const DAY = 86_400_000
 
 /** Frames last stored 10, 200 and 400 days ago. */
-async function agedStore (): Promise<Record<string, string>> {
+async function agedStore(): Promise<Record<string, string>> {
   const root = await tempDir()
   const storage = new FilesystemDriver({ root })
   for (const days of [10, 200, 400]) {
@@ -24,7 +24,12 @@ async function agedStore (): Promise<Record<string, string>> {
 describe('durations', () => {
   it('a bare m is refused, naming minutes and months, before anything is done', async () => {
     const env = await agedStore()
-    for (const args of [['prune', '--older-than', '7m', '--dry-run'], ['evict', '--older-than', '6m'], ['quarantine', 'purge', '--older-than', '6m'], ['replicate', '--watch', '--reconcile-every', '30m']]) {
+    for (const args of [
+      ['prune', '--older-than', '7m', '--dry-run'],
+      ['evict', '--older-than', '6m'],
+      ['quarantine', 'purge', '--older-than', '6m'],
+      ['replicate', '--watch', '--reconcile-every', '30m']
+    ]) {
       const run = cli([...args, '--json'], { env })
       expect(run.code, args.join(' ')).toBe(2)
       const { error } = answer(run)
@@ -35,7 +40,8 @@ describe('durations', () => {
 
   it('mo and y are months (30 days) and years (365 days); min is minutes', async () => {
     const env = await agedStore()
-    const chosen = (older: string): number => answer(cli(['prune', '--older-than', older, '--dry-run', '--json'], { env })).wouldDelete
+    const chosen = (older: string): number =>
+      answer(cli(['prune', '--older-than', older, '--dry-run', '--json'], { env })).wouldDelete
     expect(chosen('7mo')).toBe(1) // 210 days: only the frame of 400 days
     expect(chosen('6month')).toBe(2) // 180 days
     expect(chosen('1y')).toBe(1)

@@ -8,7 +8,7 @@ import { testJpeg } from '../../src/testing/index.js'
 import { tempDir } from '../infra/helpers/tmp.js'
 import { answer, cli, onTerminal } from './run.js'
 
-async function oneFrame (): Promise<{ env: Record<string, string>, root: string, hash: string, bytes: Buffer }> {
+async function oneFrame(): Promise<{ env: Record<string, string>; root: string; hash: string; bytes: Buffer }> {
   const root = await tempDir()
   const bytes = testJpeg(`fetch ${root}`, 40_000)
   const { hash } = await new FilesystemDriver({ root }).store(bytes)
@@ -18,7 +18,10 @@ async function oneFrame (): Promise<{ env: Record<string, string>, root: string,
 describe('fetch to standard output', () => {
   it('--json: stdout holds exactly the bytes, the answer goes to stderr', async () => {
     const { env, root, hash, bytes } = await oneFrame()
-    for (const args of [['fetch', hash, '--json'], ['--json', 'fetch', hash]]) {
+    for (const args of [
+      ['fetch', hash, '--json'],
+      ['--json', 'fetch', hash]
+    ]) {
       const run = cli(args, { env })
       expect({ args, code: run.code }).toEqual({ args, code: 0 })
       expect(Buffer.compare(run.bytes, bytes)).toBe(0)
@@ -28,11 +31,17 @@ describe('fetch to standard output', () => {
 
   it('a failure writes nothing to stdout: with --json its one JSON error goes to stderr', async () => {
     const { env } = await oneFrame()
-    for (const args of [['fetch', 'f'.repeat(64), '--json'], ['--json', 'fetch', 'f'.repeat(64)], ['--json', 'fetch', '../etc/passwd']]) {
+    for (const args of [
+      ['fetch', 'f'.repeat(64), '--json'],
+      ['--json', 'fetch', 'f'.repeat(64)],
+      ['--json', 'fetch', '../etc/passwd']
+    ]) {
       const run = cli(args, { env })
       expect(run.bytes.length).toBe(0)
       expect(run.code).toBe(args.includes('../etc/passwd') ? 3 : 1)
-      expect(answer(run, 'stderr').error.code).toBe(args.includes('../etc/passwd') ? 'ERR_INVALID_REF' : 'ERR_NOT_FOUND')
+      expect(answer(run, 'stderr').error.code).toBe(
+        args.includes('../etc/passwd') ? 'ERR_INVALID_REF' : 'ERR_NOT_FOUND'
+      )
     }
     const text = cli(['fetch', 'f'.repeat(64)], { env })
     expect({ code: text.code, bytes: text.bytes.length }).toEqual({ code: 1, bytes: 0 })
@@ -48,7 +57,10 @@ describe('fetch to standard output', () => {
     const forced = onTerminal(['fetch', hash, '--force'], { env })
     expect(forced.code).toBe(0)
     // the pty rewrites line ends, so look for the longest run of the bytes that holds none
-    const runs = bytes.toString('latin1').split(/[\r\n]/).sort((a, b) => b.length - a.length)
+    const runs = bytes
+      .toString('latin1')
+      .split(/[\r\n]/)
+      .sort((a, b) => b.length - a.length)
     expect(runs[0]!.length).toBeGreaterThan(500)
     expect(forced.output.includes(runs[0]!)).toBe(true)
     expect(forced.output.length).toBeGreaterThanOrEqual(bytes.length)
@@ -63,7 +75,9 @@ describe('fetch -o file', () => {
     expect(run.code).toBe(0)
     expect(answer(run)).toEqual({ ref: hash, size: bytes.length, written: out, store: root })
     expect(Buffer.compare(await readFile(out), bytes)).toBe(0)
-    expect(cli(['fetch', hash, '-o', out], { env }).stdout).toBe(`${bytes.length} bytes written to ${out}\nstore: ${root}\n`)
+    expect(cli(['fetch', hash, '-o', out], { env }).stdout).toBe(
+      `${bytes.length} bytes written to ${out}\nstore: ${root}\n`
+    )
   })
 
   it('a damaged object leaves no file behind, not even the partial one', async () => {

@@ -11,17 +11,22 @@ import { tempDir } from '../infra/helpers/tmp.js'
 import { answer, cli, type Run } from './run.js'
 
 /** Each `<!-- json: name -->` block of docs/cli.md, parsed. */
-async function documentedShapes (): Promise<Record<string, unknown>> {
+async function documentedShapes(): Promise<Record<string, unknown>> {
   const text = await readFile(join(ROOT, 'docs/cli.md'), 'utf8')
-  return Object.fromEntries([...text.matchAll(/<!-- json: ([\w-]+) -->\n```json\n(.+)\n```/g)].map(([, name, json]) => [name!, JSON.parse(json!)]))
+  return Object.fromEntries(
+    [...text.matchAll(/<!-- json: ([\w-]+) -->\n```json\n(.+)\n```/g)].map(([, name, json]) => [
+      name!,
+      JSON.parse(json!)
+    ])
+  )
 }
 
 /** Objects keyed by data (a month, a type, a preset, a reason): their values have one shape. */
 const MAPS = new Set(['byMonth', 'byType', 'byPreset', 'counts'])
 
 /** Where `real` differs from `documented` in keys or types ([] when the shapes agree). */
-function differences (documented: unknown, real: unknown, path = '$'): string[] {
-  const kind = (v: unknown): string => v === null ? 'null' : Array.isArray(v) ? 'array' : typeof v
+function differences(documented: unknown, real: unknown, path = '$'): string[] {
+  const kind = (v: unknown): string => (v === null ? 'null' : Array.isArray(v) ? 'array' : typeof v)
   if (kind(documented) !== kind(real)) return [`${path}: documented ${kind(documented)}, printed ${kind(real)}`]
   if (Array.isArray(documented) && Array.isArray(real)) {
     return documented.length === 0 || real.length === 0 ? [] : differences(documented[0], real[0], `${path}[0]`)
@@ -41,7 +46,7 @@ function differences (documented: unknown, real: unknown, path = '$'): string[] 
 }
 
 const DAY = 86_400_000
-let shared: { root: string, env: Record<string, string>, hashes: string[] }
+let shared: { root: string; env: Record<string, string>; hashes: string[] }
 
 /** A store with frames, their thumbnails, and one frame quarantined by a repair. */
 beforeAll(async () => {
@@ -58,14 +63,14 @@ beforeAll(async () => {
   shared = { root, env, hashes }
 }, 60_000)
 
-async function frameFile (seed: string, size = 6000): Promise<string> {
+async function frameFile(seed: string, size = 6000): Promise<string> {
   const file = join(await tempDir(), `${seed.replace(/\W/g, '_')}.jpg`)
   await writeFile(file, testJpeg(seed, size))
   return file
 }
 
 /** A store of its own with one frame quarantined: for the commands that change the quarantine. */
-async function quarantinedStore (): Promise<{ env: Record<string, string>, id: string }> {
+async function quarantinedStore(): Promise<{ env: Record<string, string>; id: string }> {
   const root = await tempDir()
   const storage = new FilesystemDriver({ root })
   const { path } = await storage.store(testJpeg(`quarantined ${root}`))
@@ -78,14 +83,21 @@ async function quarantinedStore (): Promise<{ env: Record<string, string>, id: s
 const first = (run: Run): any => JSON.parse(run.stdout.split('\n')[0]!)
 
 /** A filesystem store replicated to a second folder, holding one frame. */
-async function replicatedStore (): Promise<{ env: Record<string, string>, hash: string }> {
-  const env = { SAI_IMAGE_STORAGE_PATH: await tempDir(), SAI_IMAGE_STORAGE_REPLICAS: 'fs', SAI_IMAGE_STORAGE_REPLICA_PATH: await tempDir() }
-  const { hash } = answer(cli(['store', await frameFile(`json replicated ${env.SAI_IMAGE_STORAGE_PATH}`), '--json'], { env }))
+async function replicatedStore(): Promise<{ env: Record<string, string>; hash: string }> {
+  const env = {
+    SAI_IMAGE_STORAGE_PATH: await tempDir(),
+    SAI_IMAGE_STORAGE_REPLICAS: 'fs',
+    SAI_IMAGE_STORAGE_REPLICA_PATH: await tempDir()
+  }
+  const { hash } = answer(
+    cli(['store', await frameFile(`json replicated ${env.SAI_IMAGE_STORAGE_PATH}`), '--json'], { env })
+  )
   return { env, hash }
 }
 
 const SCENARIOS: Record<string, () => Promise<unknown>> = {
-  error: async () => answer(cli(['fetch', '0'.repeat(64), '-o', join(await tempDir(), 'x.jpg'), '--json'], { env: shared.env })),
+  error: async () =>
+    answer(cli(['fetch', '0'.repeat(64), '-o', join(await tempDir(), 'x.jpg'), '--json'], { env: shared.env })),
   'usage-error': async () => answer(cli(['verify', '--fix', '--json'])),
   store: async () => answer(cli(['store', await frameFile('json store'), '--json'], { env: shared.env })),
   'store-several': async () => {
@@ -100,7 +112,8 @@ const SCENARIOS: Record<string, () => Promise<unknown>> = {
     const { hash } = answer(cli(['store', await frameFile('json delete'), '--json'], { env }))
     return answer(cli(['delete', hash, '--json'], { env }))
   },
-  'fetch-file': async () => answer(cli(['fetch', shared.hashes[1]!, '-o', join(await tempDir(), 'f.jpg'), '--json'], { env: shared.env })),
+  'fetch-file': async () =>
+    answer(cli(['fetch', shared.hashes[1]!, '-o', join(await tempDir(), 'f.jpg'), '--json'], { env: shared.env })),
   'fetch-stdout': async () => answer(cli(['fetch', shared.hashes[1]!, '--json'], { env: shared.env }), 'stderr'),
   exists: async () => answer(cli(['exists', shared.hashes[1]!, '--json'], { env: shared.env })),
   stat: async () => answer(cli(['stat', shared.hashes[1]!, '--json'], { env: shared.env })),
@@ -128,7 +141,11 @@ const SCENARIOS: Record<string, () => Promise<unknown>> = {
       const when = new Date(Date.now() - days * DAY)
       await utimes(path, when, when)
     }
-    return answer(cli(['prune', '--older-than', '110d', '--max-bytes', '10000', '--dry-run', '--json'], { env: { SAI_IMAGE_STORAGE_PATH: root } }))
+    return answer(
+      cli(['prune', '--older-than', '110d', '--max-bytes', '10000', '--dry-run', '--json'], {
+        env: { SAI_IMAGE_STORAGE_PATH: root }
+      })
+    )
   },
   import: async () => {
     const dir = await tempDir('sai-tree')
@@ -139,10 +156,49 @@ const SCENARIOS: Record<string, () => Promise<unknown>> = {
     await writeFile(join(dir, '2/Thumbs.db'), 'x')
     await symlink(join(dir, '2/3200.jpg'), join(dir, '2/latest.jpg'))
     const env = { SAI_IMAGE_STORAGE_PATH: await tempDir(), SAI_IMAGE_STORAGE_MAX_BYTES: '10000' }
-    return answer(cli(['import', dir, '--mapping', join(await tempDir(), 'import.jsonl'), '--exclude', 'Thumbs.db', '--json'], { env }))
+    return answer(
+      cli(['import', dir, '--mapping', join(await tempDir(), 'import.jsonl'), '--exclude', 'Thumbs.db', '--json'], {
+        env
+      })
+    )
   },
-  migrate: async () => answer(cli(['migrate', '--from', 'fs', '--to', 'fs', '--to-root', await tempDir(), '--mapping', join(await tempDir(), 'm.jsonl'), '--json'], { env: shared.env })),
-  'migrate-dry-run': async () => answer(cli(['migrate', '--from', 'fs', '--to', 'fs', '--to-root', await tempDir(), '--mapping', join(await tempDir(), 'm.jsonl'), '--dry-run', '--json'], { env: shared.env })),
+  migrate: async () =>
+    answer(
+      cli(
+        [
+          'migrate',
+          '--from',
+          'fs',
+          '--to',
+          'fs',
+          '--to-root',
+          await tempDir(),
+          '--mapping',
+          join(await tempDir(), 'm.jsonl'),
+          '--json'
+        ],
+        { env: shared.env }
+      )
+    ),
+  'migrate-dry-run': async () =>
+    answer(
+      cli(
+        [
+          'migrate',
+          '--from',
+          'fs',
+          '--to',
+          'fs',
+          '--to-root',
+          await tempDir(),
+          '--mapping',
+          join(await tempDir(), 'm.jsonl'),
+          '--dry-run',
+          '--json'
+        ],
+        { env: shared.env }
+      )
+    ),
   variants: async () => {
     const root = await tempDir()
     const storage = new FilesystemDriver({ root })
@@ -170,14 +226,18 @@ const SCENARIOS: Record<string, () => Promise<unknown>> = {
     } finally {
       await db.end()
     }
-    const run = cli(['backfill-hashes', '--mapping', mapping, '--table', table, '--json'], { env: { DATABASE_URL: inject('databaseUrl') } })
+    const run = cli(['backfill-hashes', '--mapping', mapping, '--table', table, '--json'], {
+      env: { DATABASE_URL: inject('databaseUrl') }
+    })
     expect(run.code).toBe(1) // the row that held another hash
     return answer(run)
   },
   'ipfs-reindex': async () => {
     const api = inject('ipfsApiUrl')
     const env = { SAI_IPFS_API_URL: api, SAI_IPFS_INDEX_PATH: `/sai-json-${process.pid}-${Date.now()}` }
-    const { hash } = answer(cli(['store', await frameFile(`json ipfs ${Date.now()}`), '--driver', 'ipfs', '--json'], { env }))
+    const { hash } = answer(
+      cli(['store', await frameFile(`json ipfs ${Date.now()}`), '--driver', 'ipfs', '--json'], { env })
+    )
     const unpinned = await fetch(`${api}/api/v0/pin/rm?arg=${hash}`, { method: 'POST' })
     expect(unpinned.status).toBe(200)
     await unpinned.arrayBuffer()
@@ -208,7 +268,9 @@ const SCENARIOS: Record<string, () => Promise<unknown>> = {
 
 describe('the --json answers that docs/cli.md documents', () => {
   let documented: Record<string, unknown>
-  beforeAll(async () => { documented = await documentedShapes() })
+  beforeAll(async () => {
+    documented = await documentedShapes()
+  })
 
   it('documents each answer tested here, and nothing else', () => {
     expect(Object.keys(documented).sort()).toEqual(Object.keys(SCENARIOS).sort())
@@ -217,13 +279,19 @@ describe('the --json answers that docs/cli.md documents', () => {
   it('documents an answer of every command that help lists', () => {
     const commands: string[] = answer(cli(['help', '--json'])).commands
     expect(commands.length).toBeGreaterThan(10)
-    expect(commands.filter(name => !Object.keys(documented).some(shape => shape === name || shape.startsWith(`${name}-`)))).toEqual([])
+    expect(
+      commands.filter(name => !Object.keys(documented).some(shape => shape === name || shape.startsWith(`${name}-`)))
+    ).toEqual([])
   })
 
-  it.each(Object.keys(SCENARIOS))('%s', async name => {
-    const real = await SCENARIOS[name]!()
-    expect(differences(documented[name], real)).toEqual([])
-  }, 120_000)
+  it.each(Object.keys(SCENARIOS))(
+    '%s',
+    async name => {
+      const real = await SCENARIOS[name]!()
+      expect(differences(documented[name], real)).toEqual([])
+    },
+    120_000
+  )
 
   it('the comparison can fail: a missing, an extra and a retyped field are each found', () => {
     expect(differences({ a: 1, b: { c: 'x' } }, { a: 1, b: { c: 'x' } })).toEqual([])

@@ -9,7 +9,7 @@ import { testJpeg } from '../../src/testing/index.js'
 import { tempDir } from '../infra/helpers/tmp.js'
 import { answer, cli, CLI } from './run.js'
 
-async function storeOf (count: number): Promise<{ env: Record<string, string>, root: string, hashes: string[] }> {
+async function storeOf(count: number): Promise<{ env: Record<string, string>; root: string; hashes: string[] }> {
   const root = await tempDir()
   const storage = new FilesystemDriver({ root })
   const hashes = []
@@ -22,7 +22,10 @@ describe('sai-images list', () => {
     const { env, root, hashes } = await storeOf(5)
     const run = cli(['list'], { env })
     expect(run.code).toBe(0)
-    const rows = run.stdout.trim().split('\n').map(line => line.split(' '))
+    const rows = run.stdout
+      .trim()
+      .split('\n')
+      .map(line => line.split(' '))
     expect(rows.map(r => r[0])).toEqual(hashes)
     for (const [, size, time] of rows) {
       expect(Number(size)).toBeGreaterThanOrEqual(3000)
@@ -33,10 +36,24 @@ describe('sai-images list', () => {
 
   it('--json prints one object per line; --prefix, --after and --limit page through the store', async () => {
     const { env, hashes } = await storeOf(6)
-    const lines = cli(['list', '--json'], { env }).stdout.trim().split('\n').map(line => JSON.parse(line))
+    const lines = cli(['list', '--json'], { env })
+      .stdout.trim()
+      .split('\n')
+      .map(line => JSON.parse(line))
     expect(lines.map(l => l.sha256)).toEqual(hashes)
-    expect(lines[0]).toEqual({ hash: hashes[0], sha256: hashes[0], key: expect.stringMatching(/\.jpg$/), size: expect.any(Number), lastStoredAt: expect.any(String) })
-    const page = (args: string[]): string[] => cli(['list', '--json', ...args], { env }).stdout.trim().split('\n').filter(Boolean).map(line => JSON.parse(line).sha256)
+    expect(lines[0]).toEqual({
+      hash: hashes[0],
+      sha256: hashes[0],
+      key: expect.stringMatching(/\.jpg$/),
+      size: expect.any(Number),
+      lastStoredAt: expect.any(String)
+    })
+    const page = (args: string[]): string[] =>
+      cli(['list', '--json', ...args], { env })
+        .stdout.trim()
+        .split('\n')
+        .filter(Boolean)
+        .map(line => JSON.parse(line).sha256)
     expect(page(['--limit', '2'])).toEqual(hashes.slice(0, 2))
     expect(page(['--after', hashes[1]!, '--limit', '2'])).toEqual(hashes.slice(2, 4))
     expect(page(['--after', hashes[5]!])).toEqual([])
@@ -46,10 +63,18 @@ describe('sai-images list', () => {
 
   it('a reader that stops early ends it quietly; mistakes are usage errors', async () => {
     const { env } = await storeOf(40)
-    const piped = spawnSync('sh', ['-c', `node ${CLI} list | head -n 1`], { env: { ...process.env, ...env }, encoding: 'utf8' })
+    const piped = spawnSync('sh', ['-c', `node ${CLI} list | head -n 1`], {
+      env: { ...process.env, ...env },
+      encoding: 'utf8'
+    })
     expect(piped.stdout.trim()).toMatch(/^[0-9a-f]{64} \d+ \S+$/)
     expect(piped.stderr).not.toMatch(/EPIPE|Error/)
-    for (const args of [['--prefix', 'xyz'], ['--after', 'abc'], ['--limit', '0'], ['--limit', 'many']]) {
+    for (const args of [
+      ['--prefix', 'xyz'],
+      ['--after', 'abc'],
+      ['--limit', '0'],
+      ['--limit', 'many']
+    ]) {
       const run = cli(['list', ...args, '--json'], { env })
       expect({ args, code: run.code }).toEqual({ args, code: 2 })
       expect(answer(run).error.code).toBe('ERR_USAGE')
@@ -58,7 +83,7 @@ describe('sai-images list', () => {
 })
 
 describe('import: --exclude, and files that are not images', () => {
-  async function tree (): Promise<string> {
+  async function tree(): Promise<string> {
     const dir = await tempDir('sai-tree')
     await mkdir(join(dir, 'original/1'), { recursive: true })
     await mkdir(join(dir, 'thumbs/1'), { recursive: true })
@@ -73,10 +98,28 @@ describe('import: --exclude, and files that are not images', () => {
   it('--exclude takes names at any depth and paths from the folder, repeated; the summary counts them', async () => {
     const dir = await tree()
     const root = await tempDir()
-    const run = cli(['import', dir, '--mapping', join(await tempDir(), 'map.jsonl'), '--exclude', '.DS_Store', '--exclude', '*.txt', '--exclude', 'thumbs/**', '--json'], { env: { SAI_IMAGE_STORAGE_PATH: root } })
+    const run = cli(
+      [
+        'import',
+        dir,
+        '--mapping',
+        join(await tempDir(), 'map.jsonl'),
+        '--exclude',
+        '.DS_Store',
+        '--exclude',
+        '*.txt',
+        '--exclude',
+        'thumbs/**',
+        '--json'
+      ],
+      { env: { SAI_IMAGE_STORAGE_PATH: root } }
+    )
     expect(run.code).toBe(0)
     expect(answer(run)).toMatchObject({ total: 2, done: 2, excluded: 3, notImages: [], failed: [] })
-    const text = cli(['import', dir, '--mapping', join(await tempDir(), 'm.jsonl'), '--exclude', '.DS_Store', '--exclude', '*.txt'], { env: { SAI_IMAGE_STORAGE_PATH: root } })
+    const text = cli(
+      ['import', dir, '--mapping', join(await tempDir(), 'm.jsonl'), '--exclude', '.DS_Store', '--exclude', '*.txt'],
+      { env: { SAI_IMAGE_STORAGE_PATH: root } }
+    )
     expect(text.stdout).toContain('excluded: 2 files')
   })
 
@@ -87,11 +130,21 @@ describe('import: --exclude, and files that are not images', () => {
     const env = { SAI_IMAGE_STORAGE_PATH: root }
     const first = cli(['import', dir, '--mapping', mapping, '--exclude', 'thumbs/**', '--json'], { env })
     expect(first.code).toBe(0)
-    expect(answer(first)).toMatchObject({ total: 4, failed: [], notImages: ['original/1/.DS_Store', 'original/notes.txt'] })
+    expect(answer(first)).toMatchObject({
+      total: 4,
+      failed: [],
+      notImages: ['original/1/.DS_Store', 'original/notes.txt']
+    })
     // recorded beside the mapping, which holds mappings only (every line has a hash)
-    const recorded = (await readFile(`${mapping}.not-images.jsonl`, 'utf8')).trim().split('\n').map(line => JSON.parse(line))
+    const recorded = (await readFile(`${mapping}.not-images.jsonl`, 'utf8'))
+      .trim()
+      .split('\n')
+      .map(line => JSON.parse(line))
     expect(recorded.map(line => line.source).sort()).toEqual(['original/1/.DS_Store', 'original/notes.txt'])
-    const mapped = (await readFile(mapping, 'utf8')).trim().split('\n').map(line => JSON.parse(line))
+    const mapped = (await readFile(mapping, 'utf8'))
+      .trim()
+      .split('\n')
+      .map(line => JSON.parse(line))
     expect(mapped.map(line => typeof line.hash)).toEqual(['string', 'string'])
     const second = cli(['import', dir, '--mapping', mapping, '--exclude', 'thumbs/**', '--json'], { env })
     expect(second.code).toBe(0)
@@ -108,7 +161,19 @@ describe('import: --exclude, and files that are not images', () => {
   it('--allow-non-image stores such files too', async () => {
     const dir = await tree()
     const root = await tempDir()
-    const run = cli(['import', dir, '--mapping', join(await tempDir(), 'map.jsonl'), '--exclude', 'thumbs/**', '--allow-non-image', '--json'], { env: { SAI_IMAGE_STORAGE_PATH: root } })
+    const run = cli(
+      [
+        'import',
+        dir,
+        '--mapping',
+        join(await tempDir(), 'map.jsonl'),
+        '--exclude',
+        'thumbs/**',
+        '--allow-non-image',
+        '--json'
+      ],
+      { env: { SAI_IMAGE_STORAGE_PATH: root } }
+    )
     expect(run.code).toBe(0)
     expect(answer(run)).toMatchObject({ total: 4, done: 4, notImages: [] })
     let stored = 0

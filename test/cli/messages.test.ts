@@ -9,13 +9,16 @@ import { tempDir } from '../infra/helpers/tmp.js'
 import { answer, cli } from './run.js'
 
 /** The command names that `sai-images help` lists. */
-function commandNames (): string[] {
+function commandNames(): string[] {
   const help = cli(['help']).stdout
-  const list = help.slice(help.indexOf('Commands:\n') + 'Commands:\n'.length, help.indexOf('\n\n', help.indexOf('Commands:')))
+  const list = help.slice(
+    help.indexOf('Commands:\n') + 'Commands:\n'.length,
+    help.indexOf('\n\n', help.indexOf('Commands:'))
+  )
   return list.split('\n').map(line => line.trim().split(' ')[0]!)
 }
 
-describe('a wrong flag gets our one-line message and the command\'s usage', () => {
+describe("a wrong flag gets our one-line message and the command's usage", () => {
   it.each([
     [['verify', '--fix'], 'verify takes no --fix', 'Usage: sai-images verify [--repair [--force]]'],
     [['exists', '0'.repeat(64), '--bogus'], 'exists takes no --bogus', 'Usage: sai-images exists <ref>'],
@@ -61,7 +64,9 @@ describe('messages name the setting the operator used', () => {
     expect(byFlag.code).toBe(5)
     expect(byFlag.stderr).toContain('--root')
     expect(byFlag.stderr).not.toContain('SAI_IMAGE_STORAGE_PATH')
-    const byEnv = cli(['stat', '0'.repeat(64)], { env: { SAI_IMAGE_STORAGE_CREATE_ROOT: 'false', SAI_IMAGE_STORAGE_PATH: missing } })
+    const byEnv = cli(['stat', '0'.repeat(64)], {
+      env: { SAI_IMAGE_STORAGE_CREATE_ROOT: 'false', SAI_IMAGE_STORAGE_PATH: missing }
+    })
     expect(byEnv.code).toBe(5)
     expect(byEnv.stderr).toContain('SAI_IMAGE_STORAGE_PATH')
   })
@@ -86,8 +91,19 @@ describe('stat', () => {
     const file = join(await tempDir(), 'frame.jpg')
     await writeFile(file, testJpeg('stat aligned'))
     const { hash } = answer(cli(['store', file, '--json'], { env: { SAI_IMAGE_STORAGE_PATH: root } }))
-    const lines = cli(['stat', hash], { env: { SAI_IMAGE_STORAGE_PATH: root } }).stdout.trim().split('\n')
-    expect(lines.map(line => line.split(/\s+/)[0])).toEqual(['hash', 'sha256', 'path', 'key', 'size', 'storedAt', 'lastStoredAt', 'mimeType'])
+    const lines = cli(['stat', hash], { env: { SAI_IMAGE_STORAGE_PATH: root } })
+      .stdout.trim()
+      .split('\n')
+    expect(lines.map(line => line.split(/\s+/)[0])).toEqual([
+      'hash',
+      'sha256',
+      'path',
+      'key',
+      'size',
+      'storedAt',
+      'lastStoredAt',
+      'mimeType'
+    ])
     const columns = new Set(lines.map(line => line.search(/(?<=\S\s+)\S/)))
     expect(columns.size).toBe(1)
   })

@@ -10,7 +10,7 @@ import { testJpeg } from '../../src/testing/index.js'
 import { tempDir } from '../infra/helpers/tmp.js'
 import { answer, cli } from './run.js'
 
-async function setup (): Promise<{ env: Record<string, string>, root: string, files: string[], dir: string }> {
+async function setup(): Promise<{ env: Record<string, string>; root: string; files: string[]; dir: string }> {
   const root = await tempDir()
   const dir = await tempDir()
   const files = []
@@ -40,7 +40,9 @@ describe('several operands', () => {
     expect(run.stdout).toContain('3 of 4 stored, 1 failed')
     const json = answer(cli(['store', ...files, '--json'], { env }))
     expect(json).toMatchObject({ command: 'store', failed: 0, store: root })
-    expect(json.results.map((r: { file: string, isDuplicate: boolean }) => [r.file, r.isDuplicate])).toEqual(files.map(f => [f, true]))
+    expect(json.results.map((r: { file: string; isDuplicate: boolean }) => [r.file, r.isDuplicate])).toEqual(
+      files.map(f => [f, true])
+    )
     const all = cli(['store', ...files], { env })
     expect(all.code).toBe(0)
   })
@@ -52,7 +54,11 @@ describe('several operands', () => {
     expect(cli(['exists', ...hashes], { env }).code).toBe(0)
     const some = cli(['exists', hashes[0]!, missing, hashes[1]!, '--json'], { env })
     expect(some.code).toBe(1)
-    expect(answer(some).results).toEqual([{ ref: hashes[0], exists: true }, { ref: missing, exists: false }, { ref: hashes[1], exists: true }])
+    expect(answer(some).results).toEqual([
+      { ref: hashes[0], exists: true },
+      { ref: missing, exists: false },
+      { ref: hashes[1], exists: true }
+    ])
     const stats = cli(['stat', hashes[0]!, hashes[2]!, '--json'], { env })
     expect(stats.code).toBe(0)
     expect(answer(stats).results.map((r: { sha256: string }) => r.sha256)).toEqual([hashes[0], hashes[2]])
@@ -69,7 +75,8 @@ describe('several operands', () => {
     const run = cli(['fetch', ...hashes, '-o', out], { env })
     expect(run.code).toBe(0)
     expect((await readdir(out)).sort()).toEqual(hashes.map(h => `${h}.jpg`).sort())
-    for (const [i, hash] of hashes.entries()) expect((await readFile(join(out, `${hash}.jpg`))).equals(await readFile(files[i]!))).toBe(true)
+    for (const [i, hash] of hashes.entries())
+      expect((await readFile(join(out, `${hash}.jpg`))).equals(await readFile(files[i]!))).toBe(true)
     // one ref into an existing folder (was ERR_INTERNAL, exit 70)
     const one = await tempDir()
     const single = cli(['fetch', hashes[1]!, '-o', one, '--json'], { env })
@@ -96,10 +103,18 @@ describe('several operands', () => {
     const mapping = join(await tempDir(), 'm.jsonl')
     const imported = cli(['import', dir, other, '--mapping', mapping, '--json'], { env })
     expect(imported.code).toBe(2)
-    expect(answer(imported).error.message).toMatch(/import takes one operand: .* would be left out \(run import once per folder/)
+    expect(answer(imported).error.message).toMatch(
+      /import takes one operand: .* would be left out \(run import once per folder/
+    )
     expect(existsSync(mapping)).toBe(false)
     expect(await count(root)).toBe(0)
-    for (const args of [['list', 'extra'], ['verify', 'now'], ['stats', 'x'], ['prune', '--older-than', '1d', 'x'], ['whereis', '0'.repeat(64), 'x']]) {
+    for (const args of [
+      ['list', 'extra'],
+      ['verify', 'now'],
+      ['stats', 'x'],
+      ['prune', '--older-than', '1d', 'x'],
+      ['whereis', '0'.repeat(64), 'x']
+    ]) {
       const run = cli([...args, '--json'], { env })
       expect(run.code, args.join(' ')).toBe(2)
       expect(answer(run).error.code).toBe('ERR_USAGE')
@@ -115,7 +130,11 @@ describe('delete', () => {
     await writeFile(keep, `# training set\n${hashes[1]!.toUpperCase()}\n`)
     const dry = cli(['delete', ...hashes, '--keep-file', keep, '--dry-run', '--json'], { env })
     expect(dry.code).toBe(1) // the protected one
-    expect(answer(dry).results.map((r: { action: string }) => r.action)).toEqual(['would delete', 'protected', 'would delete'])
+    expect(answer(dry).results.map((r: { action: string }) => r.action)).toEqual([
+      'would delete',
+      'protected',
+      'would delete'
+    ])
     expect(await count(root)).toBe(3)
     const real = cli(['delete', hashes[0]!, hashes[1]!, '0'.repeat(64), '--keep-file', keep], { env })
     expect(real.code).toBe(1)
@@ -127,7 +146,11 @@ describe('delete', () => {
     expect(await storage.exists(hashes[1]!)).toBe(true)
     const last = cli(['delete', hashes[2]!, '--json'], { env })
     expect(last.code).toBe(0)
-    expect(answer(last)).toMatchObject({ command: 'delete', failed: 0, results: [{ ref: hashes[2], action: 'deleted' }] })
+    expect(answer(last)).toMatchObject({
+      command: 'delete',
+      failed: 0,
+      results: [{ ref: hashes[2], action: 'deleted' }]
+    })
     expect(await count(root)).toBe(1)
     expect(cli(['delete'], { env }).code).toBe(2)
   })

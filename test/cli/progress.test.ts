@@ -11,7 +11,7 @@ import { tempDir } from '../infra/helpers/tmp.js'
 import { onTerminal } from './run.js'
 
 describe('progress', () => {
-  it('verify on a terminal shows done/total, the share and an ETA; with --subset, the subset\'s total', async () => {
+  it("verify on a terminal shows done/total, the share and an ETA; with --subset, the subset's total", async () => {
     const root = await tempDir()
     const storage = new FilesystemDriver({ root })
     const hashes = [(await storage.store(testJpeg('progress', 2048))).sha256] // the store's layout, as a store makes it
@@ -37,6 +37,15 @@ describe('progress', () => {
   }, 120_000)
 
   it('an ETA reads as time: seconds, minutes, hours, days, rounded up', () => {
-    expect([0, 44.2, 60, 725, 3600, 12_000, 86_399, 86_400 * 2 + 3600 * 4].map(formatEta)).toEqual(['0s', '45s', '1m 00s', '12m 05s', '1h 00m', '3h 20m', '1d 00h', '2d 04h'])
+    expect([0, 44.2, 60, 725, 3600, 12_000, 86_399, 86_400 * 2 + 3600 * 4].map(formatEta)).toEqual([
+      '0s',
+      '45s',
+      '1m 00s',
+      '12m 05s',
+      '1h 00m',
+      '3h 20m',
+      '1d 00h',
+      '2d 04h'
+    ])
   })
 })

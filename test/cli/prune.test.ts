@@ -11,7 +11,11 @@ import { answer, cli } from './run.js'
 const DAY = 86_400_000
 
 /** Four frames of 1000, 2000, 3000 and 4000 bytes, last stored 40, 30, 20 and 10 days ago. */
-async function agedStore (): Promise<{ env: Record<string, string>, root: string, frames: Array<{ hash: string, size: number }> }> {
+async function agedStore(): Promise<{
+  env: Record<string, string>
+  root: string
+  frames: Array<{ hash: string; size: number }>
+}> {
   const root = await tempDir()
   const storage = new FilesystemDriver({ root })
   const frames = []
@@ -24,7 +28,7 @@ async function agedStore (): Promise<{ env: Record<string, string>, root: string
   return { env: { SAI_IMAGE_STORAGE_PATH: root }, root, frames }
 }
 
-async function count (root: string): Promise<number> {
+async function count(root: string): Promise<number> {
   let n = 0
   for await (const _ of new FilesystemDriver({ root }).list()) n++
   return n
@@ -35,11 +39,30 @@ describe('prune --dry-run', () => {
     const { env, root } = await agedStore()
     const dry = cli(['prune', '--older-than', '25d', '--dry-run', '--json'], { env })
     expect(dry.code).toBe(0)
-    expect(answer(dry)).toMatchObject({ command: 'prune', dryRun: true, deleted: 0, bytesFreed: 0, wouldDelete: 2, wouldFree: 3000, chosenByAge: 2, chosenByBudget: 0, examined: 4, kept: 2, store: root })
+    expect(answer(dry)).toMatchObject({
+      command: 'prune',
+      dryRun: true,
+      deleted: 0,
+      bytesFreed: 0,
+      wouldDelete: 2,
+      wouldFree: 3000,
+      chosenByAge: 2,
+      chosenByBudget: 0,
+      examined: 4,
+      kept: 2,
+      store: root
+    })
     expect(await count(root)).toBe(4)
     // with both limits: the old ones by age, then the oldest until the budget holds
     const both = answer(cli(['prune', '--older-than', '25d', '--max-bytes', '4000', '--dry-run', '--json'], { env }))
-    expect(both).toMatchObject({ deleted: 0, wouldDelete: 3, wouldFree: 6000, chosenByAge: 2, chosenByBudget: 1, kept: 1 })
+    expect(both).toMatchObject({
+      deleted: 0,
+      wouldDelete: 3,
+      wouldFree: 6000,
+      chosenByAge: 2,
+      chosenByBudget: 1,
+      kept: 1
+    })
     // the real run deletes what the dry run said
     const real = cli(['prune', '--older-than', '25d', '--json'], { env })
     expect(answer(real)).toMatchObject({ dryRun: false, deleted: 2, bytesFreed: 3000, chosenByAge: 2 })
@@ -51,7 +74,9 @@ describe('prune --dry-run', () => {
     const budget = cli(['prune', '--max-bytes', '7000', '--dry-run'], { env })
     expect(budget.code).toBe(0)
     const [head, kept] = budget.stdout.split('\n')
-    expect(head).toMatch(/^dry run: would delete 2 objects of 4 \(2 by the budget, last stored \S+ to \S+\), freeing 2\.9 KiB; nothing was deleted$/)
+    expect(head).toMatch(
+      /^dry run: would delete 2 objects of 4 \(2 by the budget, last stored \S+ to \S+\), freeing 2\.9 KiB; nothing was deleted$/
+    )
     expect(head).not.toMatch(/by age/)
     expect(kept).toMatch(/^kept: 2 within --max-bytes, /)
     expect(kept).not.toMatch(/--older-than|by age/)
@@ -69,15 +94,23 @@ describe('prune --dry-run', () => {
     const run = cli(['prune', '--older-than', '25d', '--max-bytes', '4000', '--dry-run', '--list', list], { env })
     expect(run.code).toBe(0)
     expect(run.stdout).toContain(`listed in ${list}`)
-    const lines = (await readFile(list, 'utf8')).trim().split('\n').map(line => line.split(' '))
+    const lines = (await readFile(list, 'utf8'))
+      .trim()
+      .split('\n')
+      .map(line => line.split(' '))
     const byHash = (a: unknown[], b: unknown[]): number => String(a[0]).localeCompare(String(b[0]))
-    expect(lines.map(([hash, size, , limit]) => [hash, Number(size), limit]).sort(byHash)).toEqual([
-      [frames[0]!.hash, 1000, 'age'],
-      [frames[1]!.hash, 2000, 'age'],
-      [frames[2]!.hash, 3000, 'budget']
-    ].sort(byHash))
+    expect(lines.map(([hash, size, , limit]) => [hash, Number(size), limit]).sort(byHash)).toEqual(
+      [
+        [frames[0]!.hash, 1000, 'age'],
+        [frames[1]!.hash, 2000, 'age'],
+        [frames[2]!.hash, 3000, 'budget']
+      ].sort(byHash)
+    )
     for (const [, , time] of lines) expect(Number.isNaN(Date.parse(time!))).toBe(false)
-    expect(cli(['prune', '--older-than', '1d', '--list', list], { env })).toMatchObject({ code: 2, stderr: expect.stringContaining('--list writes what a --dry-run would delete') })
+    expect(cli(['prune', '--older-than', '1d', '--list', list], { env })).toMatchObject({
+      code: 2,
+      stderr: expect.stringContaining('--list writes what a --dry-run would delete')
+    })
   })
 })
 
@@ -94,7 +127,11 @@ describe('keep files are strict', () => {
     expect(await count(root)).toBe(3)
   })
 
-  for (const [label, line] of [['a 63-hex line', 'a'.repeat(63)], ['junk', 'zzz'], ['a key whose folders do not match its hash', `00/00/${'ab'.repeat(32)}.jpg`]]) {
+  for (const [label, line] of [
+    ['a 63-hex line', 'a'.repeat(63)],
+    ['junk', 'zzz'],
+    ['a key whose folders do not match its hash', `00/00/${'ab'.repeat(32)}.jpg`]
+  ]) {
     it(`${label} stops the prune before it deletes anything (exit 2, the line number and the line)`, async () => {
       const { env, root, frames } = await agedStore()
       const keep = join(root, '..', 'keep-bad.txt')
@@ -108,17 +145,30 @@ describe('keep files are strict', () => {
       expect(json.code).toBe(2)
       expect(answer(json).error.message).toContain('nothing was deleted')
       // told to go on: the line is skipped, and said; the frame it failed to name is not protected
-      const lenient = cli(['prune', '--older-than', '5d', '--keep-file', keep, '--keep-file-lenient', '--json'], { env })
+      const lenient = cli(['prune', '--older-than', '5d', '--keep-file', keep, '--keep-file-lenient', '--json'], {
+        env
+      })
       expect(lenient.code).toBe(0)
-      expect(answer(lenient)).toMatchObject({ deleted: 3, protected: 1, keepFileSkipped: expect.stringContaining('1 line skipped') })
+      expect(answer(lenient)).toMatchObject({
+        deleted: 3,
+        protected: 1,
+        keepFileSkipped: expect.stringContaining('1 line skipped')
+      })
     })
   }
 
   it('evict takes the same keep files, as strictly', async () => {
     const root = await tempDir()
-    const env = { SAI_IMAGE_STORAGE_PATH: root, SAI_IMAGE_STORAGE_REPLICAS: 'fs', SAI_IMAGE_STORAGE_REPLICA_PATH: await tempDir() }
+    const env = {
+      SAI_IMAGE_STORAGE_PATH: root,
+      SAI_IMAGE_STORAGE_REPLICAS: 'fs',
+      SAI_IMAGE_STORAGE_REPLICA_PATH: await tempDir()
+    }
     const keep = join(root, '..', 'evict-keep.txt')
     await writeFile(keep, 'not a ref\n')
-    expect(cli(['evict', '--older-than', '30d', '--keep-file', keep], { env })).toMatchObject({ code: 2, stderr: expect.stringContaining(':1: "not a ref"') })
+    expect(cli(['evict', '--older-than', '30d', '--keep-file', keep], { env })).toMatchObject({
+      code: 2,
+      stderr: expect.stringContaining(':1: "not a ref"')
+    })
   })
 })

@@ -23,20 +23,40 @@ describe('quarantine restore and purge by selection', () => {
     const oldId = e3.id.replace(`.${e3.quarantinedAt.getTime()}.`, `.${Date.now() - 10 * DAY}.`)
     await rename(e3.path, join(dirname(e3.path), oldId))
 
-    expect(cli(['quarantine', 'restore', e1.id, '--all'], { env })).toMatchObject({ code: 2, stderr: expect.stringContaining('ids or a selection') })
-    expect(cli(['quarantine', 'purge', '--all', '--reason', 'corrupt'], { env })).toMatchObject({ code: 2, stderr: expect.stringContaining('--all takes every entry') })
-    expect(cli(['quarantine', 'restore'], { env })).toMatchObject({ code: 2, stderr: expect.stringContaining('or a selection') })
+    expect(cli(['quarantine', 'restore', e1.id, '--all'], { env })).toMatchObject({
+      code: 2,
+      stderr: expect.stringContaining('ids or a selection')
+    })
+    expect(cli(['quarantine', 'purge', '--all', '--reason', 'corrupt'], { env })).toMatchObject({
+      code: 2,
+      stderr: expect.stringContaining('--all takes every entry')
+    })
+    expect(cli(['quarantine', 'restore'], { env })).toMatchObject({
+      code: 2,
+      stderr: expect.stringContaining('or a selection')
+    })
 
     // the corrupt ones of the last day: e1 only
-    expect(answer(cli(['quarantine', 'restore', '--reason', 'corrupt', '--since', '1d', '--json'], { env }))).toMatchObject({ restored: [e1.id], refused: [] })
+    expect(
+      answer(cli(['quarantine', 'restore', '--reason', 'corrupt', '--since', '1d', '--json'], { env }))
+    ).toMatchObject({ restored: [e1.id], refused: [] })
     expect(await storage.exists(f1!.sha256)).toBe(true)
     expect(await storage.exists(f3!.sha256)).toBe(false)
     // older than 5 days: e3 only
-    expect(answer(cli(['quarantine', 'purge', '--older-than', '5d', '--json'], { env }))).toMatchObject({ purged: [oldId], refused: [] })
+    expect(answer(cli(['quarantine', 'purge', '--older-than', '5d', '--json'], { env }))).toMatchObject({
+      purged: [oldId],
+      refused: []
+    })
     // a selection that matches nothing does nothing
-    expect(answer(cli(['quarantine', 'restore', '--reason', 'misnamed', '--json'], { env }))).toMatchObject({ restored: [], refused: [] })
+    expect(answer(cli(['quarantine', 'restore', '--reason', 'misnamed', '--json'], { env }))).toMatchObject({
+      restored: [],
+      refused: []
+    })
     // the rest
-    expect(answer(cli(['quarantine', 'restore', '--all', '--json'], { env }))).toMatchObject({ restored: [e2.id], refused: [] })
+    expect(answer(cli(['quarantine', 'restore', '--all', '--json'], { env }))).toMatchObject({
+      restored: [e2.id],
+      refused: []
+    })
     expect(await storage.exists(f2!.sha256)).toBe(true)
     expect(answer(cli(['quarantine', 'list', '--json'], { env }))).toMatchObject({ objects: 0, entries: [] })
     await storage.close()

@@ -10,7 +10,7 @@ import { answer, cli } from './run.js'
 const sha256 = (bytes: Buffer): string => createHash('sha256').update(bytes).digest('hex')
 
 /** Two frames whose SHA-256 share their first 4 hex digits (found by trying seeds), and a third. */
-function twins (): Buffer[] {
+function twins(): Buffer[] {
   const seen = new Map<string, Buffer>()
   for (let i = 0; ; i++) {
     const frame = testJpeg(`twin ${i}`)
@@ -23,7 +23,12 @@ function twins (): Buffer[] {
 describe('a unique prefix of a hash is a ref in the CLI', () => {
   it('fetch, stat, exists, whereis and delete take it; an ambiguous one lists the candidates; 3 digits are no ref', async () => {
     const root = await tempDir()
-    const env = { SAI_IMAGE_STORAGE_PATH: root, SAI_IMAGE_STORAGE_REPLICAS: 'fs', SAI_IMAGE_STORAGE_REPLICA_PATH: await tempDir(), SAI_IMAGE_STORAGE_REPLICATE_IN_BACKGROUND: 'false' }
+    const env = {
+      SAI_IMAGE_STORAGE_PATH: root,
+      SAI_IMAGE_STORAGE_REPLICAS: 'fs',
+      SAI_IMAGE_STORAGE_REPLICA_PATH: await tempDir(),
+      SAI_IMAGE_STORAGE_REPLICATE_IN_BACKGROUND: 'false'
+    }
     const storage = new FilesystemDriver({ root })
     const [a, b] = twins()
     const [ha, hb] = [sha256(a!), sha256(b!)]
@@ -47,8 +52,10 @@ describe('a unique prefix of a hash is a ref in the CLI', () => {
     expect(error.message).toContain('ambiguous: 2 stored objects start with it')
     for (const hash of [ha, hb]) expect(error.message).toContain(hash)
     expect(cli(['delete', ha.slice(0, 4)], { env }).code).not.toBe(0) // nothing deleted on an ambiguous prefix
-    expect(await storage.exists(ha) && await storage.exists(hb)).toBe(true)
-    expect(answer(cli(['exists', ha.slice(0, 3), '--json'], { env }))).toMatchObject({ error: { code: 'ERR_INVALID_REF' } })
+    expect((await storage.exists(ha)) && (await storage.exists(hb))).toBe(true)
+    expect(answer(cli(['exists', ha.slice(0, 3), '--json'], { env }))).toMatchObject({
+      error: { code: 'ERR_INVALID_REF' }
+    })
 
     expect(cli(['delete', prefixOfA], { env }).code).toBe(0)
     expect([await storage.exists(ha), await storage.exists(hb)]).toEqual([false, true])

@@ -8,20 +8,27 @@ import { testJpeg } from '../../src/testing/index.js'
 import { tempDir } from '../infra/helpers/tmp.js'
 import { answer, cli } from './run.js'
 
-async function flipByte (path: string): Promise<void> {
+async function flipByte(path: string): Promise<void> {
   const bytes = await readFile(path)
   bytes[bytes.length >> 1] = bytes[bytes.length >> 1]! ^ 1
   await writeFile(path, bytes)
 }
 
 /** A store of `count` frames, the first `damaged` of them with a flipped byte. */
-async function damagedStore (count: number, damaged: number): Promise<{ root: string, env: Record<string, string>, frames: Array<{ hash: string, path: string, bytes: Buffer }> }> {
+async function damagedStore(
+  count: number,
+  damaged: number
+): Promise<{
+  root: string
+  env: Record<string, string>
+  frames: Array<{ hash: string; path: string; bytes: Buffer }>
+}> {
   const root = await tempDir()
   const storage = new FilesystemDriver({ root })
   const frames = []
   for (let i = 0; i < count; i++) {
     const bytes = testJpeg(`repair ${root} ${i}`, 6000)
-    frames.push({ ...await storage.store(bytes), bytes })
+    frames.push({ ...(await storage.store(bytes)), bytes })
   }
   for (const frame of frames.slice(0, damaged)) await flipByte(frame.path)
   return { root, env: { SAI_IMAGE_STORAGE_PATH: root }, frames }
@@ -33,8 +40,22 @@ describe('verify --repair is honest about what it took out of the store', () => 
     const repaired = cli(['verify', '--repair', '--json'], { env })
     expect(repaired.code).toBe(1)
     const report = answer(repaired)
-    expect(report).toMatchObject({ clean: false, repaired: true, quarantined: 1, restored: 0, removed: 0, quarantine: { objects: 1, bytes: 6000 }, store: root })
-    expect(report.problems).toEqual([expect.objectContaining({ reason: 'corrupt', action: 'quarantined', movedTo: expect.stringMatching(new RegExp(`/\\.quarantine/${frames[0]!.hash}\\.\\d+\\.corrupt$`)) })])
+    expect(report).toMatchObject({
+      clean: false,
+      repaired: true,
+      quarantined: 1,
+      restored: 0,
+      removed: 0,
+      quarantine: { objects: 1, bytes: 6000 },
+      store: root
+    })
+    expect(report.problems).toEqual([
+      expect.objectContaining({
+        reason: 'corrupt',
+        action: 'quarantined',
+        movedTo: expect.stringMatching(new RegExp(`/\\.quarantine/${frames[0]!.hash}\\.\\d+\\.corrupt$`))
+      })
+    ])
     // the text says the frame is lost, and where the quarantine is
     const text = cli(['verify', '--repair'], { env: { SAI_IMAGE_STORAGE_PATH: (await damagedStore(2, 1)).root } })
     expect(text.code).toBe(1)
@@ -53,7 +74,12 @@ describe('verify --repair is honest about what it took out of the store', () => 
     await utimes(join(root, '.tmp', 'stray.tmp'), new Date(0), new Date(0))
     const repaired = cli(['verify', '--repair', '--json'], { env })
     expect(repaired.code).toBe(0)
-    expect(answer(repaired)).toMatchObject({ clean: true, removed: 1, quarantined: 0, problems: [{ reason: 'stray-temp', action: 'removed' }] })
+    expect(answer(repaired)).toMatchObject({
+      clean: true,
+      removed: 1,
+      quarantined: 0,
+      problems: [{ reason: 'stray-temp', action: 'removed' }]
+    })
   })
 
   it('a fetch, stat or exists of a quarantined frame says so, and names the entry to restore', async () => {
@@ -63,12 +89,24 @@ describe('verify --repair is honest about what it took out of the store', () => 
     expect(fetched.code).toBe(1)
     const error = answer(fetched).error
     expect(error.code).toBe('ERR_NOT_FOUND')
-    expect(error.message).toMatch(new RegExp(`a repair quarantined it on .* \\(corrupt\\).*sai-images quarantine restore ${frames[0]!.hash}\\.\\d+\\.corrupt`))
+    expect(error.message).toMatch(
+      new RegExp(
+        `a repair quarantined it on .* \\(corrupt\\).*sai-images quarantine restore ${frames[0]!.hash}\\.\\d+\\.corrupt`
+      )
+    )
     expect(cli(['stat', frames[0]!.hash], { env }).stderr).toContain('a repair quarantined it')
     const exists = cli(['exists', frames[0]!.hash], { env })
     expect(exists.code).toBe(1)
-    expect(exists.stdout).toMatch(new RegExp(`^false \\(a repair quarantined it on .*sai-images quarantine restore ${frames[0]!.hash}\\.\\d+\\.corrupt`))
-    expect(answer(cli(['exists', frames[0]!.hash, '--json'], { env }))).toMatchObject({ exists: false, quarantined: expect.stringMatching(/\.corrupt$/), hint: expect.stringContaining('quarantine restore') })
+    expect(exists.stdout).toMatch(
+      new RegExp(
+        `^false \\(a repair quarantined it on .*sai-images quarantine restore ${frames[0]!.hash}\\.\\d+\\.corrupt`
+      )
+    )
+    expect(answer(cli(['exists', frames[0]!.hash, '--json'], { env }))).toMatchObject({
+      exists: false,
+      quarantined: expect.stringMatching(/\.corrupt$/),
+      hint: expect.stringContaining('quarantine restore')
+    })
   })
 
   it('stats reports the quarantine', async () => {
@@ -85,7 +123,12 @@ describe('sai-images quarantine: list, restore, purge', () => {
     const { root, env, frames } = await damagedStore(2, 1)
     cli(['verify', '--repair'], { env })
     const listed = answer(cli(['quarantine', '--json'], { env }))
-    expect(listed).toMatchObject({ objects: 1, bytes: 6000, store: root, entries: [{ sha256: frames[0]!.hash, size: 6000, reason: 'corrupt' }] })
+    expect(listed).toMatchObject({
+      objects: 1,
+      bytes: 6000,
+      store: root,
+      entries: [{ sha256: frames[0]!.hash, size: 6000, reason: 'corrupt' }]
+    })
     const [entry] = listed.entries
     expect(entry.id).toMatch(new RegExp(`^${frames[0]!.hash}\\.\\d+\\.corrupt$`))
     expect(Date.parse(entry.quarantinedAt)).toBeGreaterThan(Date.now() - 60_000)
@@ -94,7 +137,11 @@ describe('sai-images quarantine: list, restore, purge', () => {
     // its bytes do not match its name: refused, with why and what to do, unless --force
     const refusedRun = cli(['quarantine', 'restore', entry.id, '--json'], { env })
     expect(refusedRun.code).toBe(4)
-    expect(answer(refusedRun)).toMatchObject({ restored: [], refused: [entry.id], reasons: { [entry.id]: expect.stringContaining(`quarantine restore --force ${entry.id}`) } })
+    expect(answer(refusedRun)).toMatchObject({
+      restored: [],
+      refused: [entry.id],
+      reasons: { [entry.id]: expect.stringContaining(`quarantine restore --force ${entry.id}`) }
+    })
     expect(cli(['quarantine', 'restore', entry.id], { env }).stdout).toContain('do not match their name')
     const restored = cli(['quarantine', 'restore', '--force', entry.id, '--json'], { env })
     expect(restored.code).toBe(0)
@@ -114,18 +161,33 @@ describe('sai-images quarantine: list, restore, purge', () => {
     expect(ids).toHaveLength(3)
     const purged = cli(['quarantine', 'purge', ids[0]!, '--json'], { env })
     expect(answer(purged)).toEqual({ purged: [ids[0]], refused: [], store: root })
-    expect(answer(cli(['quarantine', 'purge', '--older-than', '1d', '--json'], { env }))).toEqual({ purged: [], refused: [], store: root })
+    expect(answer(cli(['quarantine', 'purge', '--older-than', '1d', '--json'], { env }))).toEqual({
+      purged: [],
+      refused: [],
+      store: root
+    })
     await new Promise(resolve => setTimeout(resolve, 1100))
-    expect(answer(cli(['quarantine', 'purge', '--older-than', '1s', '--json'], { env })).purged.sort()).toEqual(ids.slice(1).sort())
+    expect(answer(cli(['quarantine', 'purge', '--older-than', '1s', '--json'], { env })).purged.sort()).toEqual(
+      ids.slice(1).sort()
+    )
     expect(await readdir(join(root, '.quarantine'))).toEqual([])
     expect(answer(cli(['stats', '--json'], { env })).quarantine).toEqual({ objects: 0, bytes: 0 })
   })
 
   it('answers mistakes with a usage error', async () => {
     const { env } = await damagedStore(1, 0)
-    expect(cli(['quarantine', 'frobnicate'], { env })).toMatchObject({ code: 2, stderr: expect.stringContaining('unknown action frobnicate') })
-    expect(cli(['quarantine', 'restore'], { env })).toMatchObject({ code: 2, stderr: expect.stringContaining('restore needs the ids') })
-    expect(cli(['quarantine', '--driver', 'memory'], { env })).toMatchObject({ code: 2, stderr: expect.stringContaining('keeps no quarantine') })
+    expect(cli(['quarantine', 'frobnicate'], { env })).toMatchObject({
+      code: 2,
+      stderr: expect.stringContaining('unknown action frobnicate')
+    })
+    expect(cli(['quarantine', 'restore'], { env })).toMatchObject({
+      code: 2,
+      stderr: expect.stringContaining('restore needs the ids')
+    })
+    expect(cli(['quarantine', '--driver', 'memory'], { env })).toMatchObject({
+      code: 2,
+      stderr: expect.stringContaining('keeps no quarantine')
+    })
   })
 })
 
@@ -140,7 +202,11 @@ describe('verify and stats on a root that does not exist', () => {
       expect(run.stdout).toContain(`store: ${typo}`)
       const json = cli([command, '--root', typo, '--json'])
       expect(json.code).toBe(1)
-      expect(answer(json)).toMatchObject({ rootExists: false, store: typo, ...(command === 'verify' ? { clean: false } : {}) })
+      expect(answer(json)).toMatchObject({
+        rootExists: false,
+        store: typo,
+        ...(command === 'verify' ? { clean: false } : {})
+      })
       const allowed = cli([command, '--root', typo, '--allow-empty', '--json'])
       expect({ command, code: allowed.code }).toEqual({ command, code: 0 })
       expect(answer(allowed)).toMatchObject({ rootExists: false, ...(command === 'verify' ? { clean: true } : {}) })
@@ -152,7 +218,9 @@ describe('verify and stats on a root that does not exist', () => {
     expect(answer(cli(['list', '--root', typo, '--json']))).toMatchObject({ listed: 0, rootExists: false, store: typo })
     expect(cli(['list', '--root', typo, '--allow-empty']).code).toBe(0)
     // a script that reads the verdict is not told "clean" either
-    expect(cli(['verify', '--root', typo]).stdout).toMatch(/^verify: 0 objects checked \(0 B\), 0 variants: nothing to check$/m)
+    expect(cli(['verify', '--root', typo]).stdout).toMatch(
+      /^verify: 0 objects checked \(0 B\), 0 variants: nothing to check$/m
+    )
     expect(cli(['verify', '--root', typo, '--allow-empty']).stdout).toMatch(/: clean$/m)
     await expect(readdir(typo)).rejects.toMatchObject({ code: 'ENOENT' }) // and neither made it
   })

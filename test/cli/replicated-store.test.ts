@@ -10,17 +10,37 @@ import { testJpeg } from '../../src/testing/index.js'
 import { tempDir } from '../infra/helpers/tmp.js'
 import { answer, cli } from './run.js'
 
-async function setup (): Promise<{ root: string, replica: FilesystemDriver, env: Record<string, string>, files: string[] }> {
+async function setup(): Promise<{
+  root: string
+  replica: FilesystemDriver
+  env: Record<string, string>
+  files: string[]
+}> {
   const root = await tempDir('sai-cli-repl')
   const replica = new FilesystemDriver({ root: await tempDir('sai-cli-replica') })
   const inputs = await tempDir('sai-cli-inputs')
   const files = [join(inputs, 'a.jpg'), join(inputs, 'b.jpg')]
   await writeFile(files[0]!, testJpeg('cli store a'))
   await writeFile(files[1]!, testJpeg('cli store b'))
-  return { root, replica, files, env: { SAI_IMAGE_STORAGE_PATH: root, SAI_IMAGE_STORAGE_REPLICAS: 'fs', SAI_IMAGE_STORAGE_REPLICA_PATH: replica.root } }
+  return {
+    root,
+    replica,
+    files,
+    env: {
+      SAI_IMAGE_STORAGE_PATH: root,
+      SAI_IMAGE_STORAGE_REPLICAS: 'fs',
+      SAI_IMAGE_STORAGE_REPLICA_PATH: replica.root
+    }
+  }
 }
 
-const outbox = (root: string): string[] => { try { return readdirSync(join(root, '.replication/outbox/fs')) } catch { return [] } }
+const outbox = (root: string): string[] => {
+  try {
+    return readdirSync(join(root, '.replication/outbox/fs'))
+  } catch {
+    return []
+  }
+}
 
 describe('store and import on a replicated store', () => {
   it('store copies before it exits; a duplicate store of a replicated frame queues nothing', async () => {
@@ -38,7 +58,9 @@ describe('store and import on a replicated store', () => {
 
   it('with the copying left to the service, the summary says how many wait for it', async () => {
     const { root, replica, env, files } = await setup()
-    const run = cli(['store', files[0]!, files[1]!], { env: { ...env, SAI_IMAGE_STORAGE_REPLICATE_IN_BACKGROUND: 'false' } })
+    const run = cli(['store', files[0]!, files[1]!], {
+      env: { ...env, SAI_IMAGE_STORAGE_REPLICATE_IN_BACKGROUND: 'false' }
+    })
     expect(run.code).toBe(0)
     expect(run.stderr).toMatch(/replication: 2 pending; `sai-images replicate --watch` \(the service\) copies them/)
     expect(outbox(root)).toHaveLength(2)
@@ -59,7 +81,11 @@ describe('store and import on a replicated store', () => {
   it('in the library: a duplicate store of a frame every replica holds verified is not queued again', async () => {
     const primary = new FilesystemDriver({ root: await tempDir('sai-dup') })
     const replica = new FilesystemDriver({ root: await tempDir('sai-dup-replica') })
-    const storage = createReplicatedStorage({ primary, replicas: [{ name: 'copy', storage: replica }], background: false })
+    const storage = createReplicatedStorage({
+      primary,
+      replicas: [{ name: 'copy', storage: replica }],
+      background: false
+    })
     const jpeg = testJpeg('duplicate')
     const { sha256 } = await storage.store(jpeg)
     expect(storage.parts.outbox.pending('copy')).toEqual([sha256])

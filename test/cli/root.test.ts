@@ -20,8 +20,13 @@ describe('the store a command works on', () => {
     expect(stored).toMatchObject({ store: root, path: join(root, stored.key) })
     const text = cli(['store', frame], { env: unset, cwd })
     expect(text.stdout).toContain(join(root, stored.key))
-    const summaries = [['verify'], ['stats'], ['quarantine'], ['prune', '--older-than', '90d', '--dry-run'],
-      ['import', cwd, '--exclude', 'data/**', '--exclude', '*.jsonl', '--mapping', join(cwd, 'm.jsonl')]]
+    const summaries = [
+      ['verify'],
+      ['stats'],
+      ['quarantine'],
+      ['prune', '--older-than', '90d', '--dry-run'],
+      ['import', cwd, '--exclude', 'data/**', '--exclude', '*.jsonl', '--mapping', join(cwd, 'm.jsonl')]
+    ]
     for (const args of summaries) {
       const run = cli(args, { env: unset, cwd })
       expect({ args, code: run.code }).toEqual({ args, code: 0 })
@@ -41,7 +46,7 @@ describe('the store a command works on', () => {
     const second = onTerminal(['store', frame], { env: unset, cwd })
     expect(second.code).toBe(0)
     expect(second.output).toContain('(duplicate)')
-    expect(second.output).not.toContain('created the store\'s root')
+    expect(second.output).not.toContain("created the store's root")
   })
 
   it('off a terminal (a cron job, a pipe) the note stays out of the output', async () => {

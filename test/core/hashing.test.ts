@@ -10,9 +10,16 @@ describe('hashing in slices', () => {
     // counts the turns of the event loop while they are hashed: an immediate that re-arms itself
     let turns = 0
     let counting = true
-    const count = (): void => { if (counting) { turns++; setImmediate(count) } }
+    const count = (): void => {
+      if (counting) {
+        turns++
+        setImmediate(count)
+      }
+    }
     setImmediate(count)
-    const digests = await Promise.all(inputs.map(async bytes => await digestBytesInSlices(bytes, { maxBytes: 50_000_000, allowNonImage: false })))
+    const digests = await Promise.all(
+      inputs.map(async bytes => await digestBytesInSlices(bytes, { maxBytes: 50_000_000, allowNonImage: false }))
+    )
     counting = false
     expect(digests.map(d => d.sha256)).toEqual(inputs.map(bytes => createHash('sha256').update(bytes).digest('hex')))
     expect(digests.map(d => d.size)).toEqual(inputs.map(bytes => bytes.length))
@@ -21,7 +28,9 @@ describe('hashing in slices', () => {
 
     // a small input is hashed at once, without a turn of the loop
     let smallTurns = 0
-    const immediate = setImmediate(() => { smallTurns++ })
+    const immediate = setImmediate(() => {
+      smallTurns++
+    })
     await updateInSlices(testJpeg('slices small', 100_000), () => {})
     clearImmediate(immediate)
     expect(smallTurns).toBe(0)
@@ -29,16 +38,35 @@ describe('hashing in slices', () => {
 })
 
 describe('ImageHasher', () => {
-  const limits = { maxBytes: 10_000, allowNonImage: false, names: { maxBytes: 'SAI_IMAGE_STORAGE_MAX_BYTES', allowNonImage: '--allow-non-image' } }
+  const limits = {
+    maxBytes: 10_000,
+    allowNonImage: false,
+    names: { maxBytes: 'SAI_IMAGE_STORAGE_MAX_BYTES', allowNonImage: '--allow-non-image' }
+  }
   it('counts, hashes and types bytes as they pass; refuses too many, empty input and non-images, naming the setting', () => {
     const jpeg = testJpeg('hasher', 9000)
     const hasher = new ImageHasher(limits)
     for (let at = 0; at < jpeg.length; at += 1000) hasher.update(jpeg.subarray(at, at + 1000))
-    expect(hasher.digest()).toEqual({ sha256: createHash('sha256').update(jpeg).digest('hex'), size: 9000, mimeType: 'image/jpeg' })
-    expect(() => digestBytes(testJpeg('too big', 10_001), limits)).toThrow(expect.objectContaining({ code: 'ERR_TOO_LARGE', message: expect.stringContaining('SAI_IMAGE_STORAGE_MAX_BYTES') }))
+    expect(hasher.digest()).toEqual({
+      sha256: createHash('sha256').update(jpeg).digest('hex'),
+      size: 9000,
+      mimeType: 'image/jpeg'
+    })
+    expect(() => digestBytes(testJpeg('too big', 10_001), limits)).toThrow(
+      expect.objectContaining({
+        code: 'ERR_TOO_LARGE',
+        message: expect.stringContaining('SAI_IMAGE_STORAGE_MAX_BYTES')
+      })
+    )
     expect(() => new ImageHasher(limits).digest()).toThrow(expect.objectContaining({ code: 'ERR_INVALID_INPUT' }))
-    expect(() => digestBytes(Buffer.from('plain text, not an image at all'), limits)).toThrow(expect.objectContaining({ code: 'ERR_INVALID_INPUT', message: expect.stringContaining('--allow-non-image') }))
-    expect(digestBytes(Buffer.from('plain text, not an image at all'), { ...limits, allowNonImage: true }).mimeType).toBe('application/octet-stream')
-    expect(() => new ImageHasher(limits).update('text' as never)).toThrow(expect.objectContaining({ code: 'ERR_INVALID_INPUT' }))
+    expect(() => digestBytes(Buffer.from('plain text, not an image at all'), limits)).toThrow(
+      expect.objectContaining({ code: 'ERR_INVALID_INPUT', message: expect.stringContaining('--allow-non-image') })
+    )
+    expect(
+      digestBytes(Buffer.from('plain text, not an image at all'), { ...limits, allowNonImage: true }).mimeType
+    ).toBe('application/octet-stream')
+    expect(() => new ImageHasher(limits).update('text' as never)).toThrow(
+      expect.objectContaining({ code: 'ERR_INVALID_INPUT' })
+    )
   })
 })

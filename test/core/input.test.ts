@@ -17,14 +17,23 @@ describe('decodeImageString: strict base64 and data URLs', () => {
   })
 
   it.each([
-    ['a character outside the alphabet', 'QUJD*A=='], ['padding in the middle', 'QU=DQUJD'], ['a stray length', 'QUJDQ'],
-    ['too much padding', 'QQ==='], ['mixed alphabets', 'QU+D_A=='], ['a non-base64 data URL', 'data:image/jpeg,abc'],
-    ['a data URL without a comma', 'data:image/jpeg;base64'], ['a file path', './frames/cam1.jpg']
+    ['a character outside the alphabet', 'QUJD*A=='],
+    ['padding in the middle', 'QU=DQUJD'],
+    ['a stray length', 'QUJDQ'],
+    ['too much padding', 'QQ==='],
+    ['mixed alphabets', 'QU+D_A=='],
+    ['a non-base64 data URL', 'data:image/jpeg,abc'],
+    ['a data URL without a comma', 'data:image/jpeg;base64'],
+    ['a file path', './frames/cam1.jpg']
   ])('rejects %s with ERR_INVALID_INPUT', (_name, text) => {
-    expect(() => decodeImageString(text, limits.maxBytes)).toThrow(expect.objectContaining({ code: 'ERR_INVALID_INPUT' }))
+    expect(() => decodeImageString(text, limits.maxBytes)).toThrow(
+      expect.objectContaining({ code: 'ERR_INVALID_INPUT' })
+    )
   })
 
   it('rejects oversize base64 before decoding it', () => {
-    expect(() => decodeImageString('A'.repeat(4000), 2999)).toThrow(expect.objectContaining({ code: 'ERR_TOO_LARGE', limit: 2999 }))
+    expect(() => decodeImageString('A'.repeat(4000), 2999)).toThrow(
+      expect.objectContaining({ code: 'ERR_TOO_LARGE', limit: 2999 })
+    )
   })
 })

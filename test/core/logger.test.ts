@@ -19,17 +19,19 @@ import { testJpeg } from '../../src/testing/index.js'
 import { ROOT } from '../infra/helpers/consumer.js'
 import { tempDir } from '../infra/helpers/tmp.js'
 
-type Line = { level: string, fields: LogFields, message: string }
+type Line = { level: string; fields: LogFields; message: string }
 
 /** A logger that keeps what it is told. */
-function keeping (): Logger & { lines: Line[] } {
+function keeping(): Logger & { lines: Line[] } {
   const lines: Line[] = []
-  const at = (level: string) => (fields: LogFields, message: string) => { lines.push({ level, fields, message }) }
+  const at = (level: string) => (fields: LogFields, message: string) => {
+    lines.push({ level, fields, message })
+  }
   return { lines, debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') }
 }
 
 /** Runs `work` with `dir` append-only, then makes it ordinary again (so that it can be removed). */
-async function appendOnly<T> (dir: string, work: () => Promise<T>): Promise<T> {
+async function appendOnly<T>(dir: string, work: () => Promise<T>): Promise<T> {
   execFileSync('chattr', ['+a', dir], { stdio: 'pipe' })
   try {
     return await work()
@@ -49,20 +51,49 @@ describe('Background', () => {
     expect(background.size).toBe(2)
     await background.settle()
     expect(background.size).toBe(0)
-    expect(logger.lines).toEqual([{ level: 'warn', fields: { event: 'test.close-failed', path: '/some/temp', code: 'EBADF', error: expect.stringContaining('bad file descriptor') }, message: expect.stringMatching(/^test\.close-failed: /) }])
+    expect(logger.lines).toEqual([
+      {
+        level: 'warn',
+        fields: {
+          event: 'test.close-failed',
+          path: '/some/temp',
+          code: 'EBADF',
+          error: expect.stringContaining('bad file descriptor')
+        },
+        message: expect.stringMatching(/^test\.close-failed: /)
+      }
+    ])
   })
 
-  it('without a logger, or with one that throws, a failure is no one\'s problem', async () => {
-    for (const logger of [undefined, { warn () { throw new Error('the logger broke') } }]) {
+  it("without a logger, or with one that throws, a failure is no one's problem", async () => {
+    for (const logger of [
+      undefined,
+      {
+        warn() {
+          throw new Error('the logger broke')
+        }
+      }
+    ]) {
       const background = new Background(logger)
       background.add(promisify(closeCallback)(987_655), 'test.close-failed')
       await expect(background.settle()).resolves.toBeUndefined()
     }
-    expect(() => log({ error () { throw new Error('no') } }, 'error', { event: 'x' }, 'x')).not.toThrow()
+    expect(() =>
+      log(
+        {
+          error() {
+            throw new Error('no')
+          }
+        },
+        'error',
+        { event: 'x' },
+        'x'
+      )
+    ).not.toThrow()
   })
 })
 
-describe('the filesystem driver\'s logger', () => {
+describe("the filesystem driver's logger", () => {
   it('a temp file that cannot be removed after its store (append-only .tmp): the store succeeds, one fs.temp-remove-failed with EPERM', async () => {
     const root = await tempDir('sai-log-fs')
     const logger = keeping()
@@ -78,7 +109,10 @@ describe('the filesystem driver\'s logger', () => {
     expect(Buffer.compare(await storage.fetch(result.hash), jpeg)).toBe(0) // stored, durable, whole
     expect(logger.lines).toHaveLength(1)
     const [line] = logger.lines
-    expect(line).toMatchObject({ level: 'warn', fields: { event: 'fs.temp-remove-failed', code: 'EPERM', path: expect.stringContaining(join(root, '.tmp')) } })
+    expect(line).toMatchObject({
+      level: 'warn',
+      fields: { event: 'fs.temp-remove-failed', code: 'EPERM', path: expect.stringContaining(join(root, '.tmp')) }
+    })
     expect(line!.message).toContain('operation not permitted')
     const left = await readdir(join(root, '.tmp'))
     expect(left).toHaveLength(1)
@@ -104,14 +138,21 @@ describe('the filesystem driver\'s logger', () => {
         execFileSync('chattr', ['-a', ${JSON.stringify(join(root, '.tmp'))}])
       }
     `
-    const { stdout, stderr } = await promisify(execFile)(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8' })
+    const { stdout, stderr } = await promisify(execFile)(process.execPath, ['--input-type=module', '-e', script], {
+      encoding: 'utf8'
+    })
     expect(stdout + stderr).toBe('')
     expect(await readdir(join(root, '.tmp'))).toHaveLength(1) // the fault was there: the temp is left
   })
 })
 
-describe('the variant cache\'s logger', () => {
-  async function setUp (): Promise<{ root: string, storage: FilesystemDriver, logger: ReturnType<typeof keeping>, variants: ReturnType<typeof createVariants> }> {
+describe("the variant cache's logger", () => {
+  async function setUp(): Promise<{
+    root: string
+    storage: FilesystemDriver
+    logger: ReturnType<typeof keeping>
+    variants: ReturnType<typeof createVariants>
+  }> {
     const root = await tempDir('sai-log-variants')
     const storage = new FilesystemDriver({ root })
     const logger = keeping()
@@ -126,7 +167,18 @@ describe('the variant cache\'s logger', () => {
     const error = await appendOnly(folder, async () => await variants.get(broken.hash, 'thumb').catch(err => err))
     expect(error.code).toBe('ERR_INVALID_INPUT')
     await variants.close()
-    expect(logger.lines).toEqual([{ level: 'warn', fields: { event: 'variants.temp-remove-failed', code: 'EPERM', path: expect.stringMatching(new RegExp(`^${folder}/\\..+\\.tmp$`)), error: expect.any(String) }, message: expect.any(String) }])
+    expect(logger.lines).toEqual([
+      {
+        level: 'warn',
+        fields: {
+          event: 'variants.temp-remove-failed',
+          code: 'EPERM',
+          path: expect.stringMatching(new RegExp(`^${folder}/\\..+\\.tmp$`)),
+          error: expect.any(String)
+        },
+        message: expect.any(String)
+      }
+    ])
     expect(await readdir(folder)).toEqual([(logger.lines[0]!.fields.path as string).slice(folder.length + 1)])
   })
 
@@ -139,7 +191,10 @@ describe('the variant cache\'s logger', () => {
     const error = await appendOnly(folder, async () => await variants.get(hash, 'thumb').catch(err => err))
     expect(error.code).toBe('EPERM') // the remake cannot take the damaged entry's name either
     await variants.close()
-    expect(logger.lines.map(l => [l.fields.event, l.fields.code])).toEqual([['variants.damaged-remove-failed', 'EPERM'], ['variants.temp-remove-failed', 'EPERM']])
+    expect(logger.lines.map(l => [l.fields.event, l.fields.code])).toEqual([
+      ['variants.damaged-remove-failed', 'EPERM'],
+      ['variants.temp-remove-failed', 'EPERM']
+    ])
     expect(logger.lines[0]!.fields.path).toBe(join(root, '.variants', made.key))
   })
 
@@ -150,9 +205,13 @@ describe('the variant cache\'s logger', () => {
     const folder = join(root, '.variants', shardOf(sha256!))
     await writeFile(join(folder, 'stray.bin'), 'left by someone')
     const report = await appendOnly(folder, async () => await variants.verify({ repair: true }))
-    expect(report.problems).toEqual([expect.objectContaining({ key: `${shardOf(sha256!)}/stray.bin`, reason: 'stray', action: 'left' })])
+    expect(report.problems).toEqual([
+      expect.objectContaining({ key: `${shardOf(sha256!)}/stray.bin`, reason: 'stray', action: 'left' })
+    ])
     expect(report).toMatchObject({ removed: 0, clean: false })
-    expect(logger.lines.map(l => [l.fields.event, l.fields.code, l.fields.path])).toEqual([['variants.remove-failed', 'EPERM', join(folder, 'stray.bin')]])
+    expect(logger.lines.map(l => [l.fields.event, l.fields.code, l.fields.path])).toEqual([
+      ['variants.remove-failed', 'EPERM', join(folder, 'stray.bin')]
+    ])
     // once the folder is ordinary again, a repair removes it
     expect(await variants.verify({ repair: true })).toMatchObject({ removed: 1, clean: true })
   })
@@ -168,15 +227,23 @@ describe('the variant cache\'s logger', () => {
     const write = process.stderr.write
     const consoleMethods = ['log', 'info', 'warn', 'error', 'debug'] as const
     const originals = consoleMethods.map(name => console[name])
-    process.stderr.write = ((chunk: unknown) => { printed.push(chunk); return true }) as typeof write
-    for (const name of consoleMethods) console[name] = (...args: unknown[]) => { printed.push(args) }
+    process.stderr.write = ((chunk: unknown) => {
+      printed.push(chunk)
+      return true
+    }) as typeof write
+    for (const name of consoleMethods)
+      console[name] = (...args: unknown[]) => {
+        printed.push(args)
+      }
     let error
     try {
       error = await appendOnly(folder, async () => await variants.get(broken.hash, 'thumb').catch(err => err))
       await variants.close()
     } finally {
       process.stderr.write = write
-      consoleMethods.forEach((name, i) => { console[name] = originals[i]! })
+      consoleMethods.forEach((name, i) => {
+        console[name] = originals[i]!
+      })
     }
     expect(error.code).toBe('ERR_INVALID_INPUT')
     expect(await readdir(folder)).toHaveLength(1) // the fault was there: the temp is left

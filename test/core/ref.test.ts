@@ -20,12 +20,21 @@ describe('parseImageRef', () => {
   })
 
   it.each([
-    ['too short', hex.slice(1)], ['too long', hex + '0'], ['not hex', 'z' + hex.slice(1)],
-    ['traversal', `../${hex.slice(3)}`], ['a slash', `${hex.slice(0, 2)}/${hex.slice(3)}`], ['NUL', `${hex.slice(1)}\0`],
-    ['with extension', `${hex}.jpg`], ['whitespace', ` ${hex}`], ['fullwidth digits', '０'.repeat(64)],
+    ['too short', hex.slice(1)],
+    ['too long', hex + '0'],
+    ['not hex', 'z' + hex.slice(1)],
+    ['traversal', `../${hex.slice(3)}`],
+    ['a slash', `${hex.slice(0, 2)}/${hex.slice(3)}`],
+    ['NUL', `${hex.slice(1)}\0`],
+    ['with extension', `${hex}.jpg`],
+    ['whitespace', ` ${hex}`],
+    ['fullwidth digits', '０'.repeat(64)],
     ['CIDv0 (dag-pb)', 'QmYwAPJzv5CZsnA625s3Xf2nemtYgPpHdWEz79ojWnPbdG'],
     ['CIDv1 dag-pb', 'bafybeigdyrzt5sfp7udm7hu76uh7y26nf3efuylqabf3oclgtqy55fbzdi'],
-    ['CIDv1 identity hash', 'bafkqaaa'], ['empty', ''], ['a number', 42], ['null', null]
+    ['CIDv1 identity hash', 'bafkqaaa'],
+    ['empty', ''],
+    ['a number', 42],
+    ['null', null]
   ])('rejects %s with ERR_INVALID_REF', (_name, ref) => {
     expect(() => parseImageRef(ref)).toThrow(InvalidRefError)
     expect(() => parseImageRef(ref)).toThrow(expect.objectContaining({ code: 'ERR_INVALID_REF' }))
@@ -41,7 +50,8 @@ describe('fuzzed refs never reach the filesystem outside the root', () => {
     const storage = new FilesystemDriver({ root })
     const kept = await storage.store(testJpeg('fuzz kept'))
     const alphabet = '0123456789abcdefABCDEF./\\\0%~ -_:bafkreiQm'
-    const random = (length: number): string => Array.from(randomBytes(length), b => alphabet[b % alphabet.length]).join('')
+    const random = (length: number): string =>
+      Array.from(randomBytes(length), b => alphabet[b % alphabet.length]).join('')
     const mutate = (ref: string): string => {
       const at = randomBytes(1)[0]! % ref.length
       const inserts = ['../', '/', '\0', '..', '%2e%2e%2f', sep, '', ref[at]!.toUpperCase()]
@@ -50,14 +60,17 @@ describe('fuzzed refs never reach the filesystem outside the root', () => {
     let rejected = 0
     let accepted = 0
     for (let i = 0; i < 5000; i++) {
-      const ref = i % 3 === 0 ? random(randomBytes(1)[0]! % 80) : mutate(i % 2 === 0 ? kept.hash : sha256ToCid(kept.hash))
+      const ref =
+        i % 3 === 0 ? random(randomBytes(1)[0]! % 80) : mutate(i % 2 === 0 ? kept.hash : sha256ToCid(kept.hash))
       let path: string
       try {
         path = storage.pathOf(ref)
       } catch (err) {
         expect(err).toBeInstanceOf(InvalidRefError)
         for (const call of [storage.exists, storage.fetch, storage.stat, storage.delete]) {
-          await expect((call as (ref: string) => Promise<unknown>).call(storage, ref)).rejects.toBeInstanceOf(InvalidRefError)
+          await expect((call as (ref: string) => Promise<unknown>).call(storage, ref)).rejects.toBeInstanceOf(
+            InvalidRefError
+          )
         }
         rejected++
         continue

@@ -16,7 +16,13 @@ import { join } from 'node:path'
 import { inspect } from 'node:util'
 import { CreateBucketCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3'
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
-import { hasSubscribers, tracingStats, TRACING_CHANNELS, type TraceContext, type TracedOperation } from '../../src/core/tracing.js'
+import {
+  hasSubscribers,
+  tracingStats,
+  TRACING_CHANNELS,
+  type TraceContext,
+  type TracedOperation
+} from '../../src/core/tracing.js'
 import type { ImageStorage } from '../../src/core/types.js'
 import { FilesystemDriver } from '../../src/drivers/fs/index.js'
 import { IpfsDriver } from '../../src/drivers/ipfs/index.js'
@@ -30,30 +36,50 @@ import { freePort } from '../infra/setup/services.js'
 import { tempDir } from '../infra/helpers/tmp.js'
 
 const EVENTS = ['start', 'end', 'asyncStart', 'asyncEnd', 'error'] as const
-type EventName = typeof EVENTS[number]
+type EventName = (typeof EVENTS)[number]
 const OPS = Object.keys(TRACING_CHANNELS) as TracedOperation[]
 const sha256 = (bytes: Uint8Array): string => createHash('sha256').update(bytes).digest('hex')
 const missing = sha256(Buffer.from(`never stored ${Date.now()}`))
 const aborted = (): AbortSignal => AbortSignal.abort()
 
-interface Recorded { op: TracedOperation, event: EventName, context: TraceContext, at: { ref?: unknown, driver?: unknown, fields: Record<string, unknown> } }
-interface Span { op: TracedOperation, events: EventName[], context: TraceContext, started: Recorded['at'] }
+interface Recorded {
+  op: TracedOperation
+  event: EventName
+  context: TraceContext
+  at: { ref?: unknown; driver?: unknown; fields: Record<string, unknown> }
+}
+interface Span {
+  op: TracedOperation
+  events: EventName[]
+  context: TraceContext
+  started: Recorded['at']
+}
 
 /** Subscribes to every event of every channel until `stop()`. */
-export function recordAll (): { events: Recorded[], stop: () => void } {
+function recordAll(): { events: Recorded[]; stop: () => void } {
   const events: Recorded[] = []
   const subscriptions = OPS.map(op => {
-    const handlers = Object.fromEntries(EVENTS.map(event => [event, (context: TraceContext) => {
-      events.push({ op, event, context, at: { ref: context.ref, driver: context.driver, fields: { ...context } } })
-    }]))
+    const handlers = Object.fromEntries(
+      EVENTS.map(event => [
+        event,
+        (context: TraceContext) => {
+          events.push({ op, event, context, at: { ref: context.ref, driver: context.driver, fields: { ...context } } })
+        }
+      ])
+    )
     tracingChannel(TRACING_CHANNELS[op]).subscribe(handlers as never)
     return () => tracingChannel(TRACING_CHANNELS[op]).unsubscribe(handlers as never)
   })
-  return { events, stop: () => { for (const unsubscribe of subscriptions) unsubscribe() } }
+  return {
+    events,
+    stop: () => {
+      for (const unsubscribe of subscriptions) unsubscribe()
+    }
+  }
 }
 
 /** The events grouped by context, in the order they started. */
-function spansOf (events: Recorded[]): Span[] {
+function spansOf(events: Recorded[]): Span[] {
   const spans = new Map<TraceContext, Span>()
   for (const e of events) {
     if (!spans.has(e.context)) spans.set(e.context, { op: e.op, events: [], context: e.context, started: e.at })
@@ -65,9 +91,11 @@ function spansOf (events: Recorded[]): Span[] {
 }
 
 /** Every span keeps the contract: start, end, then error (on a failure), asyncStart, asyncEnd, each once. */
-function expectContract (span: Span): void {
+function expectContract(span: Span): void {
   const failed = span.events.includes('error')
-  expect(span.events, `${span.op} on ${span.context.driver}`).toEqual(failed ? ['start', 'end', 'error', 'asyncStart', 'asyncEnd'] : ['start', 'end', 'asyncStart', 'asyncEnd'])
+  expect(span.events, `${span.op} on ${span.context.driver}`).toEqual(
+    failed ? ['start', 'end', 'error', 'asyncStart', 'asyncEnd'] : ['start', 'end', 'asyncStart', 'asyncEnd']
+  )
   if (failed) {
     expect(span.context.code).toMatch(/^[A-Z][A-Z0-9_]+$/)
     expect(span.context.error).toBeDefined()
@@ -81,7 +109,7 @@ function expectContract (span: Span): void {
 }
 
 /** Paths in `value` that hold bytes (a Buffer, a typed array): a trace must carry none. */
-function findBytes (value: unknown, path = 'context', seen = new Set<unknown>()): string[] {
+function findBytes(value: unknown, path = 'context', seen = new Set<unknown>()): string[] {
   if (value === null || typeof value !== 'object' || seen.has(value)) return []
   seen.add(value)
   if (ArrayBuffer.isView(value)) return [path]
@@ -90,7 +118,9 @@ function findBytes (value: unknown, path = 'context', seen = new Set<unknown>())
 }
 
 /** Runs `work` with every channel recorded: what it gave or threw, and its spans, each checked. */
-async function trace<T> (work: () => Promise<T>): Promise<{ value?: T, error?: any, spans: Span[], events: Recorded[] }> {
+async function trace<T>(
+  work: () => Promise<T>
+): Promise<{ value?: T; error?: any; spans: Span[]; events: Recorded[] }> {
   const recording = recordAll()
   let value: T | undefined
   let error: unknown
@@ -107,14 +137,23 @@ async function trace<T> (work: () => Promise<T>): Promise<{ value?: T, error?: a
 }
 
 /** The one span of `op` (nested spans of other channels may sit beside it). */
-function only (spans: Span[], op: TracedOperation): Span {
+function only(spans: Span[], op: TracedOperation): Span {
   const found = spans.filter(s => s.op === op)
-  expect(found.map(s => s.op), `spans of ${op}`).toEqual([op])
+  expect(
+    found.map(s => s.op),
+    `spans of ${op}`
+  ).toEqual([op])
   return found[0]!
 }
 
 /** A failure traced as one span of `op` whose code is the thrown error's. */
-async function expectFailure (op: TracedOperation, driver: string, code: string, work: () => Promise<unknown>, ref?: string): Promise<Span> {
+async function expectFailure(
+  op: TracedOperation,
+  driver: string,
+  code: string,
+  work: () => Promise<unknown>,
+  ref?: string
+): Promise<Span> {
   const { error, spans } = await trace(work)
   expect(error, `${op} should fail with ${code}`).toBeDefined()
   const span = only(spans, op)
@@ -122,7 +161,11 @@ async function expectFailure (op: TracedOperation, driver: string, code: string,
   expect(span.context.error).toBe(error)
   expect(span.context.driver).toBe(driver)
   if (ref !== undefined) expect(span.started.ref).toBe(ref)
-  expect(typeof error.code === 'string' ? error.code : { AbortError: 'ABORT_ERR', TimeoutError: 'TIMEOUT_ERR' }[error.name as string]).toBe(code)
+  expect(
+    typeof error.code === 'string'
+      ? error.code
+      : { AbortError: 'ABORT_ERR', TimeoutError: 'TIMEOUT_ERR' }[error.name as string]
+  ).toBe(code)
   return span
 }
 
@@ -137,7 +180,7 @@ interface DriverUnderTest {
   verify: boolean
 }
 
-function channelCases (d: DriverUnderTest): void {
+function channelCases(d: DriverUnderTest): void {
   describe(`the ${d.driver} driver's channels`, () => {
     it('store: the start names the driver and no ref; the result is hash, sha256, size, isDuplicate and mimeType', async () => {
       const storage = await d.make()
@@ -146,7 +189,13 @@ function channelCases (d: DriverUnderTest): void {
         const { value, spans } = await trace(async () => await storage.store(jpeg))
         const span = only(spans, 'store')
         expect(span.started).toMatchObject({ driver: d.driver, ref: undefined })
-        expect(span.context.result).toEqual({ hash: value!.hash, sha256: sha256(jpeg), size: jpeg.length, isDuplicate, mimeType: 'image/jpeg' })
+        expect(span.context.result).toEqual({
+          hash: value!.hash,
+          sha256: sha256(jpeg),
+          size: jpeg.length,
+          isDuplicate,
+          mimeType: 'image/jpeg'
+        })
       }
     })
 
@@ -155,7 +204,10 @@ function channelCases (d: DriverUnderTest): void {
       const jpeg = testJpeg(`reads ${d.driver} ${Date.now()}`, 4096)
       const { hash, sha256: digest } = await storage.store(jpeg)
       const fetched = await trace(async () => await storage.fetch(hash))
-      expect(only(fetched.spans, 'fetch')).toMatchObject({ started: { driver: d.driver, ref: hash }, context: { result: { size: jpeg.length } } })
+      expect(only(fetched.spans, 'fetch')).toMatchObject({
+        started: { driver: d.driver, ref: hash },
+        context: { result: { size: jpeg.length } }
+      })
 
       const recording = recordAll()
       let stream
@@ -186,18 +238,24 @@ function channelCases (d: DriverUnderTest): void {
       const { hash } = await storage.store(testJpeg(`delete ${d.driver} ${Date.now()}`))
       for (const deleted of [true, false]) {
         const { spans } = await trace(async () => await storage.delete(hash))
-        expect(only(spans, 'delete')).toMatchObject({ started: { driver: d.driver, ref: hash }, context: { result: { deleted } } })
+        expect(only(spans, 'delete')).toMatchObject({
+          started: { driver: d.driver, ref: hash },
+          context: { result: { deleted } }
+        })
       }
       const again = await storage.store(testJpeg(`renewed ${d.driver} ${Date.now()}`))
       const { lastStoredAt } = await storage.stat(again.hash)
-      const { value, spans } = await trace(async () => await storage.deleteIfNotRenewed!(again.hash, lastStoredAt ?? new Date()))
+      const { value, spans } = await trace(
+        async () => await storage.deleteIfNotRenewed!(again.hash, lastStoredAt ?? new Date())
+      )
       expect(only(spans, 'delete').context.result).toEqual({ deleted: value })
     })
 
     it('list: nothing until the first step; asyncEnd when it ends or is left, with the count; the start has prefix and after', async () => {
       const storage = await d.make()
       const stored: string[] = []
-      for (let i = 0; i < 3; i++) stored.push((await storage.store(testJpeg(`list ${d.driver} ${i} ${Date.now()}`))).sha256!)
+      for (let i = 0; i < 3; i++)
+        stored.push((await storage.store(testJpeg(`list ${d.driver} ${i} ${Date.now()}`))).sha256!)
       let listed = 0
       const whole = await trace(async () => {
         const listing = storage.list()
@@ -205,7 +263,10 @@ function channelCases (d: DriverUnderTest): void {
         for await (const _ of listing) listed++
       })
       expect(listed).toBeGreaterThanOrEqual(3)
-      expect(only(whole.spans, 'list')).toMatchObject({ started: { driver: d.driver, fields: { prefix: undefined, after: undefined } }, context: { result: { count: listed } } })
+      expect(only(whole.spans, 'list')).toMatchObject({
+        started: { driver: d.driver, fields: { prefix: undefined, after: undefined } },
+        context: { result: { count: listed } }
+      })
 
       const recording = recordAll()
       try {
@@ -217,7 +278,10 @@ function channelCases (d: DriverUnderTest): void {
       }
       const left = only(spansOf(recording.events), 'list')
       expectContract(left)
-      expect(left).toMatchObject({ started: { fields: { prefix: stored[0]!.slice(0, 1), after: '0' } }, context: { result: { count: 1 } } })
+      expect(left).toMatchObject({
+        started: { fields: { prefix: stored[0]!.slice(0, 1), after: '0' } },
+        context: { result: { count: 1 } }
+      })
     })
 
     if (d.verify) {
@@ -228,7 +292,15 @@ function channelCases (d: DriverUnderTest): void {
         const { value, spans } = await trace(async () => await storage.verify!())
         const span = only(spans, 'verify')
         expect(span.started).toMatchObject({ driver: d.driver, fields: { repair: false } })
-        expect(span.context.result).toEqual({ checked: value!.checked, bytes: value!.bytes, clean: true, restored: 0, quarantined: 0, removed: 0, counts: {} })
+        expect(span.context.result).toEqual({
+          checked: value!.checked,
+          bytes: value!.bytes,
+          clean: true,
+          restored: 0,
+          quarantined: 0,
+          removed: 0,
+          counts: {}
+        })
         expect(value!.checked).toBeGreaterThanOrEqual(1)
       })
     }
@@ -237,15 +309,42 @@ function channelCases (d: DriverUnderTest): void {
       const storage = await d.make()
       const { hash } = await storage.store(testJpeg(`errors ${d.driver} ${Date.now()}`))
       for (const op of ['fetch', 'fetchStream', 'stat', 'delete'] as const) {
-        await expectFailure(op, d.driver, 'ERR_INVALID_REF', async () => await storage[op]('../not-a-ref'), '../not-a-ref')
+        await expectFailure(
+          op,
+          d.driver,
+          'ERR_INVALID_REF',
+          async () => await storage[op]('../not-a-ref'),
+          '../not-a-ref'
+        )
       }
       for (const op of ['fetch', 'fetchStream', 'stat'] as const) {
         await expectFailure(op, d.driver, 'ERR_NOT_FOUND', async () => await storage[op](missing), missing)
       }
-      await expectFailure('store', d.driver, 'ERR_INVALID_INPUT', async () => await storage.store(Buffer.from('plain text, not an image')))
-      await expectFailure('store', d.driver, 'ERR_TOO_LARGE', async () => await storage.store(testJpeg('too large', 8192), { maxBytes: 4096 }))
-      await expectFailure('store', d.driver, 'ABORT_ERR', async () => await storage.store(testJpeg(`aborted ${Date.now()}`), { signal: aborted() }))
-      await expectFailure('fetch', d.driver, 'ABORT_ERR', async () => await storage.fetch(hash, { signal: aborted() }), hash)
+      await expectFailure(
+        'store',
+        d.driver,
+        'ERR_INVALID_INPUT',
+        async () => await storage.store(Buffer.from('plain text, not an image'))
+      )
+      await expectFailure(
+        'store',
+        d.driver,
+        'ERR_TOO_LARGE',
+        async () => await storage.store(testJpeg('too large', 8192), { maxBytes: 4096 })
+      )
+      await expectFailure(
+        'store',
+        d.driver,
+        'ABORT_ERR',
+        async () => await storage.store(testJpeg(`aborted ${Date.now()}`), { signal: aborted() })
+      )
+      await expectFailure(
+        'fetch',
+        d.driver,
+        'ABORT_ERR',
+        async () => await storage.fetch(hash, { signal: aborted() }),
+        hash
+      )
     })
 
     if (d.damage !== undefined) {
@@ -260,12 +359,20 @@ function channelCases (d: DriverUnderTest): void {
     if (d.unavailable !== undefined) {
       it('ERR_STORAGE_UNAVAILABLE: every operation on a store that is not there', async () => {
         const storage = await d.unavailable!()
-        await expectFailure('store', d.driver, 'ERR_STORAGE_UNAVAILABLE', async () => await storage.store(testJpeg(`unavailable ${Date.now()}`)))
+        await expectFailure(
+          'store',
+          d.driver,
+          'ERR_STORAGE_UNAVAILABLE',
+          async () => await storage.store(testJpeg(`unavailable ${Date.now()}`))
+        )
         for (const op of ['fetch', 'fetchStream', 'stat', 'delete'] as const) {
           await expectFailure(op, d.driver, 'ERR_STORAGE_UNAVAILABLE', async () => await storage[op](missing), missing)
         }
-        await expectFailure('list', d.driver, 'ERR_STORAGE_UNAVAILABLE', async () => { for await (const _ of storage.list()); })
-        if (d.verify) await expectFailure('verify', d.driver, 'ERR_STORAGE_UNAVAILABLE', async () => await storage.verify!())
+        await expectFailure('list', d.driver, 'ERR_STORAGE_UNAVAILABLE', async () => {
+          for await (const _ of storage.list());
+        })
+        if (d.verify)
+          await expectFailure('verify', d.driver, 'ERR_STORAGE_UNAVAILABLE', async () => await storage.verify!())
       })
     }
   })
@@ -280,7 +387,8 @@ channelCases({
     await writeFile(storage.pathOf(hash), testJpeg('other bytes', 4096))
     return storage
   },
-  unavailable: async () => new FilesystemDriver({ root: join(await tempDir('sai-trace-unmounted'), 'array'), createRoot: false }),
+  unavailable: async () =>
+    new FilesystemDriver({ root: join(await tempDir('sai-trace-unmounted'), 'array'), createRoot: false }),
   verify: true
 })
 
@@ -289,18 +397,45 @@ channelCases({ driver: 'memory', make: async () => new MemoryDriver(), verify: f
 const s3 = inject('s3')
 const credentials = { accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey }
 const bucket = `sai-trace-${Date.now().toString(36)}`
-const raw = new S3Client({ endpoint: s3.endpoint, region: s3.region, credentials, forcePathStyle: true, requestChecksumCalculation: 'WHEN_REQUIRED', responseChecksumValidation: 'WHEN_REQUIRED' })
+const raw = new S3Client({
+  endpoint: s3.endpoint,
+  region: s3.region,
+  credentials,
+  forcePathStyle: true,
+  requestChecksumCalculation: 'WHEN_REQUIRED',
+  responseChecksumValidation: 'WHEN_REQUIRED'
+})
 let prefixes = 0
-const s3Driver = (extra: Record<string, unknown> = {}): S3Driver => new S3Driver({ endpoint: s3.endpoint, region: s3.region, bucket, credentials, forcePathStyle: true, timeoutMs: 10_000, prefix: `trace${++prefixes}/`, ...extra })
-beforeAll(async () => { await raw.send(new CreateBucketCommand({ Bucket: bucket })) })
-afterAll(() => { raw.destroy() })
+const s3Driver = (extra: Record<string, unknown> = {}): S3Driver =>
+  new S3Driver({
+    endpoint: s3.endpoint,
+    region: s3.region,
+    bucket,
+    credentials,
+    forcePathStyle: true,
+    timeoutMs: 10_000,
+    prefix: `trace${++prefixes}/`,
+    ...extra
+  })
+beforeAll(async () => {
+  await raw.send(new CreateBucketCommand({ Bucket: bucket }))
+})
+afterAll(() => {
+  raw.destroy()
+})
 
 channelCases({
   driver: 's3',
   make: async () => s3Driver(),
   damage: async (storage, hash) => {
     const driver = storage as S3Driver
-    await raw.send(new PutObjectCommand({ Bucket: bucket, Key: driver.prefix + driver.keyOf(hash), Body: testJpeg('other bytes', 4096) }))
+    await raw.send(
+      new PutObjectCommand({
+        Bucket: bucket,
+        Key: driver.prefix + driver.keyOf(hash),
+        Body: testJpeg('other bytes', 4096)
+      })
+    )
     return storage
   },
   unavailable: async () => s3Driver({ endpoint: `http://127.0.0.1:${await freePort()}`, timeoutMs: 2000 }),
@@ -309,24 +444,34 @@ channelCases({
 
 const apiUrl = inject('ipfsApiUrl')
 const servers: Server[] = []
-afterAll(async () => { await Promise.all(servers.map(async server => { server.closeAllConnections(); await new Promise(resolve => server.close(resolve)) })) })
+afterAll(async () => {
+  await Promise.all(
+    servers.map(async server => {
+      server.closeAllConnections()
+      await new Promise(resolve => server.close(resolve))
+    })
+  )
+})
 
 /** A proxy in front of the real node that flips a byte of what `cat` answers (bytes damaged on the way). */
-async function damagingProxy (): Promise<string> {
+async function damagingProxy(): Promise<string> {
   const target = new URL(apiUrl)
   const server = createServer((req, res) => {
-    const upstream = request({ host: target.hostname, port: target.port, path: req.url, method: req.method, headers: req.headers }, (answer: IncomingMessage) => {
-      const chunks: Buffer[] = []
-      answer.on('data', chunk => chunks.push(chunk))
-      answer.on('end', () => {
-        const body = Buffer.concat(chunks)
-        if (req.url!.startsWith('/api/v0/cat') && body.length > 100) body[body.length - 10] ^= 0xff
-        const headers = { ...answer.headers }
-        delete headers['content-length']
-        delete headers['transfer-encoding']
-        res.writeHead(answer.statusCode!, headers).end(body)
-      })
-    })
+    const upstream = request(
+      { host: target.hostname, port: target.port, path: req.url, method: req.method, headers: req.headers },
+      (answer: IncomingMessage) => {
+        const chunks: Buffer[] = []
+        answer.on('data', chunk => chunks.push(chunk))
+        answer.on('end', () => {
+          const body = Buffer.concat(chunks)
+          if (req.url!.startsWith('/api/v0/cat') && body.length > 100) body[body.length - 10] ^= 0xff
+          const headers = { ...answer.headers }
+          delete headers['content-length']
+          delete headers['transfer-encoding']
+          res.writeHead(answer.statusCode!, headers).end(body)
+        })
+      }
+    )
     req.pipe(upstream)
   })
   await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
@@ -344,12 +489,14 @@ channelCases({
 
 // ---- the features -------------------------------------------------------------------------------
 
-describe('the features\' channels', () => {
+describe("the features' channels", () => {
   it('prune: the start has its limits, the result what it deleted; an unmounted store is ERR_STORAGE_UNAVAILABLE', async () => {
     const storage = new MemoryDriver()
     const jpeg = testJpeg(`prune ${Date.now()}`)
     await storage.store(jpeg)
-    const { value, spans } = await trace(async () => await prune(storage, { olderThan: 0, minAgeMs: 0, now: new Date(Date.now() + 1000) }))
+    const { value, spans } = await trace(
+      async () => await prune(storage, { olderThan: 0, minAgeMs: 0, now: new Date(Date.now() + 1000) })
+    )
     const span = only(spans, 'prune')
     expect(span.started).toMatchObject({ driver: 'memory', fields: { olderThan: 0, dryRun: false } })
     expect(span.context.result).toEqual({ deleted: 1, bytesFreed: jpeg.length, dryRun: false })
@@ -375,7 +522,13 @@ describe('the features\' channels', () => {
     await expectFailure('variant', 'fs', 'ERR_NOT_FOUND', async () => await variants.get(hash, 'no-such-preset'), hash)
     await expectFailure('variant', 'fs', 'ERR_NOT_FOUND', async () => await variants.get(missing, 'thumb'), missing)
     const broken = await storage.store(Buffer.concat([Buffer.from([0xff, 0xd8, 0xff, 0xe0]), Buffer.alloc(2000, 7)]))
-    await expectFailure('variant', 'fs', 'ERR_INVALID_INPUT', async () => await variants.get(broken.hash, 'thumb'), broken.hash)
+    await expectFailure(
+      'variant',
+      'fs',
+      'ERR_INVALID_INPUT',
+      async () => await variants.get(broken.hash, 'thumb'),
+      broken.hash
+    )
     await variants.close()
   })
 
@@ -384,13 +537,17 @@ describe('the features\' channels', () => {
     await mkdir(join(dir, 'frames'))
     for (let i = 0; i < 3; i++) await writeFile(join(dir, 'frames', `${i}.jpg`), testJpeg(`import ${i} ${Date.now()}`))
     const storage = new MemoryDriver()
-    const { spans } = await trace(async () => await importTree(storage, join(dir, 'frames'), { mapping: join(dir, 'mapping.jsonl') }))
+    const { spans } = await trace(
+      async () => await importTree(storage, join(dir, 'frames'), { mapping: join(dir, 'mapping.jsonl') })
+    )
     const span = only(spans, 'job')
     expect(span.started).toMatchObject({ driver: 'import', fields: { job: 'import' } })
     expect(span.context.result).toEqual({ done: 3, failed: 0, skipped: 0, interrupted: false })
     expect(spans.filter(s => s.op === 'store')).toHaveLength(3)
     await rm(join(dir, 'frames'), { recursive: true })
-    const { error, spans: none } = await trace(async () => await importTree(storage, join(dir, 'frames'), { mapping: join(dir, 'again.jsonl') }))
+    const { error, spans: none } = await trace(
+      async () => await importTree(storage, join(dir, 'frames'), { mapping: join(dir, 'again.jsonl') })
+    )
     expect(error.code).toBe('ERR_INVALID_INPUT')
     expect(none).toEqual([]) // refused before the job starts: no span
   })
@@ -400,17 +557,30 @@ describe('the features\' channels', () => {
 
 describe('without a subscriber', () => {
   /** Counts every publish on every channel of ours (all 60: 12 operations, 5 events each). */
-  function countPublishes (): { count: () => number, restore: () => void } {
+  function countPublishes(): { count: () => number; restore: () => void } {
     let published = 0
-    const patched = OPS.flatMap(op => EVENTS.map(event => (tracingChannel(TRACING_CHANNELS[op]) as any)[event])) as Array<{ publish: (message: unknown) => void }>
+    const patched = OPS.flatMap(op =>
+      EVENTS.map(event => (tracingChannel(TRACING_CHANNELS[op]) as any)[event])
+    ) as Array<{ publish: (message: unknown) => void }>
     for (const channel of patched) {
       // counted, then published as the channel would (its prototype changes as subscribers come and go)
-      Object.defineProperty(channel, 'publish', { configurable: true, value (message: unknown) { published++; Object.getPrototypeOf(this).publish.call(this, message) } })
+      Object.defineProperty(channel, 'publish', {
+        configurable: true,
+        value(message: unknown) {
+          published++
+          Object.getPrototypeOf(this).publish.call(this, message)
+        }
+      })
     }
-    return { count: () => published, restore: () => { for (const channel of patched) delete (channel as any).publish } }
+    return {
+      count: () => published,
+      restore: () => {
+        for (const channel of patched) delete (channel as any).publish
+      }
+    }
   }
 
-  async function everyOperation (storages: ImageStorage[]): Promise<void> {
+  async function everyOperation(storages: ImageStorage[]): Promise<void> {
     for (const storage of storages) {
       const { hash } = await storage.store(testJpeg(`quiet ${storage.driver} ${Date.now()}`))
       await storage.store(testJpeg(`quiet ${storage.driver} ${Date.now()}`)).catch(() => {})
@@ -444,7 +614,14 @@ describe('without a subscriber', () => {
 
       // the counter counts: with a subscriber to store alone, one context per store and none else
       const seen: string[] = []
-      const onlyStore = Object.fromEntries(EVENTS.map(event => [event, () => { seen.push(event) }]))
+      const onlyStore = Object.fromEntries(
+        EVENTS.map(event => [
+          event,
+          () => {
+            seen.push(event)
+          }
+        ])
+      )
       tracingChannel(TRACING_CHANNELS.store).subscribe(onlyStore as never)
       try {
         await everyOperation([new MemoryDriver()])
@@ -467,12 +644,14 @@ describe('without a subscriber', () => {
 // ---- no secret in any message --------------------------------------------------------------------
 
 /** Every string reachable from `value`: own properties enumerable or not, errors' messages, stacks and causes, bytes as text. */
-function strings (value: unknown, seen = new Set<unknown>()): string[] {
+function strings(value: unknown, seen = new Set<unknown>()): string[] {
   if (typeof value === 'string') return [value]
-  if (typeof value === 'number' || typeof value === 'bigint' || typeof value === 'boolean' || typeof value === 'symbol') return [String(value)]
+  if (typeof value === 'number' || typeof value === 'bigint' || typeof value === 'boolean' || typeof value === 'symbol')
+    return [String(value)]
   if (value === null || typeof value !== 'object' || seen.has(value)) return []
   seen.add(value)
-  if (ArrayBuffer.isView(value)) return [Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString('latin1')]
+  if (ArrayBuffer.isView(value))
+    return [Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString('latin1')]
   const found: string[] = []
   if (value instanceof Map) for (const [k, v] of value) found.push(...strings(k, seen), ...strings(v, seen))
   if (value instanceof Set) for (const v of value) found.push(...strings(v, seen))
@@ -485,28 +664,36 @@ function strings (value: unknown, seen = new Set<unknown>()): string[] {
 }
 
 /** Subscribes to every event; each context is taken apart as it is published, and once more at the end. */
-function captureEverything (): { texts: string[], contexts: Set<TraceContext>, stop: () => void } {
+function captureEverything(): { texts: string[]; contexts: Set<TraceContext>; stop: () => void } {
   const texts: string[] = []
   const recording = recordAll()
   return {
     texts,
     contexts: new Set(),
-    stop () {
+    stop() {
       recording.stop()
       for (const e of recording.events) {
-        texts.push(...strings(e.at.fields), ...strings(e.context), inspect(e.context, { depth: Infinity, showHidden: true }))
-        try { texts.push(JSON.stringify(e.context)) } catch {}
+        texts.push(
+          ...strings(e.at.fields),
+          ...strings(e.context),
+          inspect(e.context, { depth: Infinity, showHidden: true })
+        )
+        try {
+          texts.push(JSON.stringify(e.context))
+        } catch {}
         this.contexts.add(e.context)
       }
     }
   }
 }
 
-async function tryEverything (storage: ImageStorage, ref: string): Promise<void> {
+async function tryEverything(storage: ImageStorage, ref: string): Promise<void> {
   await storage.store(testJpeg(`secret ${Date.now()} ${Math.random()}`)).catch(() => {})
   for (const op of ['fetch', 'fetchStream', 'stat', 'delete'] as const) await storage[op](ref).catch(() => {})
   await storage.deleteIfNotRenewed?.(ref, new Date()).catch(() => {})
-  await (async () => { for await (const _ of storage.list()); })().catch(() => {})
+  await (async () => {
+    for await (const _ of storage.list());
+  })().catch(() => {})
   await storage.verify?.().catch(() => {})
 }
 
@@ -523,7 +710,11 @@ describe('no credential in any message', () => {
       for (const storage of [
         s3Driver({ credentials: { accessKeyId: s3.accessKeyId, secretAccessKey: wrongSecret } }),
         s3Driver({ credentials: { ...credentials, sessionToken } }),
-        s3Driver({ endpoint: `http://127.0.0.1:${await freePort()}`, credentials: { accessKeyId: s3.accessKeyId, secretAccessKey: wrongSecret, sessionToken }, timeoutMs: 2000 })
+        s3Driver({
+          endpoint: `http://127.0.0.1:${await freePort()}`,
+          credentials: { accessKeyId: s3.accessKeyId, secretAccessKey: wrongSecret, sessionToken },
+          timeoutMs: 2000
+        })
       ]) {
         failures.push(await storage.fetch(hash).catch(err => err))
         await tryEverything(storage, hash)
@@ -551,10 +742,15 @@ describe('no credential in any message', () => {
         res.writeHead(401, { 'content-type': 'text/plain' }).end(`401 unauthorized: ${req.headers.authorization ?? ''}`)
         return
       }
-      req.pipe(request({ host: target.hostname, port: target.port, path: req.url, method: req.method, headers: req.headers }, answer => {
-        res.writeHead(answer.statusCode!, answer.headers)
-        answer.pipe(res)
-      }))
+      req.pipe(
+        request(
+          { host: target.hostname, port: target.port, path: req.url, method: req.method, headers: req.headers },
+          answer => {
+            res.writeHead(answer.statusCode!, answer.headers)
+            answer.pipe(res)
+          }
+        )
+      )
     })
     await new Promise<void>(resolve => guard.listen(0, '127.0.0.1', resolve))
     servers.push(guard)
@@ -570,7 +766,8 @@ describe('no credential in any message', () => {
         new IpfsDriver({ url: guarded, auth: `admin:${password}` }),
         new IpfsDriver({ url: guarded, auth: 'Bearer not-the-token-Qz1' }),
         new IpfsDriver({ url: `http://admin:${password}@127.0.0.1:${await freePort()}`, timeoutMs: 2000 })
-      ]) await tryEverything(storage, hash)
+      ])
+        await tryEverything(storage, hash)
     } finally {
       capture.stop()
     }

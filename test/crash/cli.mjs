@@ -16,14 +16,26 @@ const { values } = parseArgs({
 })
 const seed = Number(values.seed)
 const names = values.workload ?? Object.keys(workloads).filter(name => !workloads[name].hidden)
-for (const name of names) if (workloads[name] === undefined) throw new Error(`no workload ${name}: ${Object.keys(workloads).join(', ')}`)
+for (const name of names)
+  if (workloads[name] === undefined) throw new Error(`no workload ${name}: ${Object.keys(workloads).join(', ')}`)
 const started = Date.now()
 process.stderr.write(`crash: seed ${seed}, ${values.states} states over ${names.join(', ')}\n`)
-const results = await run({ names, seed, states: Number(values.states), pkg: values.package, log: line => process.stderr.write(line) })
-const live = Number(values.live) > 0 ? await liveCuts({ names, seed, rounds: Number(values.live), pkg: values.package }) : { checked: 0, violations: [] }
+const results = await run({
+  names,
+  seed,
+  states: Number(values.states),
+  pkg: values.package,
+  log: line => process.stderr.write(line)
+})
+const live =
+  Number(values.live) > 0
+    ? await liveCuts({ names, seed, rounds: Number(values.live), pkg: values.package })
+    : { checked: 0, violations: [] }
 if (live.checked > 0) process.stderr.write(`live cuts: ${live.checked} states, ${live.violations.length} violations\n`)
 const violations = [...results.flatMap(r => r.violations), ...live.violations]
 for (const v of violations) console.log(describe(v))
 const states = results.reduce((sum, r) => sum + r.checked, 0) + live.checked
-console.log(`${states} crash states in ${Math.round((Date.now() - started) / 1000)} s, ${violations.length} violations (seed ${seed})`)
+console.log(
+  `${states} crash states in ${Math.round((Date.now() - started) / 1000)} s, ${violations.length} violations (seed ${seed})`
+)
 process.exitCode = violations.length === 0 ? 0 : 1

@@ -1,7 +1,16 @@
 // Power cuts, simulated: each workload is recorded once through crashfs (a FUSE layer, see
 // test/infra/crashfs) and the states a power cut may leave are rebuilt at every cut point and checked
 // (docs/durability.md). Needs /dev/fuse and root (or fuse3): fails, saying so, where they are missing.
-import { cpSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
+import {
+  cpSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  realpathSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync
+} from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
@@ -10,16 +19,21 @@ import { checkStates, describe as explain, liveCuts, record, REPO, run } from '.
 const SEED = Number(process.env.SAI_CRASH_SEED ?? 1)
 const STATES = Number(process.env.SAI_CRASH_STATES ?? 1200)
 const work = mkdtempSync(join(tmpdir(), 'sai-crash-test-'))
-afterAll(() => { rmSync(work, { recursive: true, force: true }) })
+afterAll(() => {
+  rmSync(work, { recursive: true, force: true })
+})
 
 /** A copy of the built package with one change to its code: the break never reaches src/. */
-function brokenCopy (name: string, from: string | RegExp, to: string): string {
+function brokenCopy(name: string, from: string | RegExp, to: string): string {
   const pkg = join(work, `broken-${name}`)
   cpSync(realpathSync(join(REPO, 'dist')), join(pkg, 'dist'), { recursive: true })
   cpSync(join(REPO, 'package.json'), join(pkg, 'package.json'))
   symlinkSync(join(REPO, 'node_modules'), join(pkg, 'node_modules'))
   let changed = 0
-  for (const file of readdirSync(join(pkg, 'dist'), { recursive: true }).map(String).filter(f => f.endsWith('.js')).map(f => `dist/${f}`)) {
+  for (const file of readdirSync(join(pkg, 'dist'), { recursive: true })
+    .map(String)
+    .filter(f => f.endsWith('.js'))
+    .map(f => `dist/${f}`)) {
     const text = readFileSync(join(pkg, file), 'utf8')
     const broken = text.replace(from, to)
     if (broken !== text) {
@@ -27,7 +41,8 @@ function brokenCopy (name: string, from: string | RegExp, to: string): string {
       changed++
     }
   }
-  if (changed === 0) throw new Error(`the break of ${name} matched nothing in dist/: the write path changed, update the test`)
+  if (changed === 0)
+    throw new Error(`the break of ${name} matched nothing in dist/: the write path changed, update the test`)
   return pkg
 }
 
@@ -37,7 +52,10 @@ describe('crash harness', () => {
     const violations = results.flatMap(r => r.violations)
     const checked = results.reduce((sum, r) => sum + r.checked, 0)
     expect(checked).toBeGreaterThanOrEqual(300)
-    expect(violations.map(explain), `seed ${SEED}: rerun with npm run crash -- --seed ${SEED} --states ${STATES}`).toEqual([])
+    expect(
+      violations.map(explain),
+      `seed ${SEED}: rerun with npm run crash -- --seed ${SEED} --states ${STATES}`
+    ).toEqual([])
   }, 240_000)
 
   it('survives live cuts: each workload killed with SIGKILL at a seeded moment, its unsynced changes dropped', async () => {
@@ -49,12 +67,28 @@ describe('crash harness', () => {
   it('records a directory fsync, a file fsync, an O_DSYNC write and an acknowledgement in order', async () => {
     // the workload is the harness's own `probe`: mkdir, create, write, fsync, fsync of the folder, ack
     const recording = await record('probe', { work: join(work, 'probe') })
-    const ops = recording.ops.map(op => [op.op, op.name ?? op.label ?? (op.sync === true ? 'sync' : '')].join(' ').trim())
-    expect(ops).toEqual(['mkdir d', 'create f', 'write', 'fsync', 'fsyncdir', 'create g', 'write sync', 'fsync', 'ack done'])
+    const ops = recording.ops.map(op =>
+      [op.op, op.name ?? op.label ?? (op.sync === true ? 'sync' : '')].join(' ').trim()
+    )
+    expect(ops).toEqual([
+      'mkdir d',
+      'create f',
+      'write',
+      'fsync',
+      'fsyncdir',
+      'create g',
+      'write sync',
+      'fsync',
+      'ack done'
+    ])
   })
 
   it('catches a build without the directory fsync after the link', async () => {
-    const pkg = brokenCopy('no-dir-fsync', /if \(context\.fsync && existing === void 0\) await fsyncDir\(dirname\d*\(path\)\);/g, '')
+    const pkg = brokenCopy(
+      'no-dir-fsync',
+      /if \(context\.fsync && existing === void 0\) await fsyncDir\(dirname\d*\(path\)\);/g,
+      ''
+    )
     const recording = await record('store', { pkg, work: join(work, 'no-dir-fsync') })
     const result = await checkStates(recording, { pkg, work: join(work, 'no-dir-fsync'), states: 120 })
     expect(result.violations.map(explain).join('\n')).toMatch(/acknowledged frame \w+ lost/)

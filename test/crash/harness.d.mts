@@ -1,12 +1,57 @@
-export interface LogRecord { seq: number, op: string, name?: string, newName?: string, ino?: string, dir?: string, to?: string, mtime?: number, label?: string, sync?: boolean }
-export interface Recording { name: string, initial: unknown, ops: LogRecord[] }
-export interface Violation { workload: string, cut: number, mode: string, stateSeed: number, message: string, before?: LogRecord, after?: LogRecord }
-export interface StatesResult { checked: number, cuts: number, ops: number, violations: Violation[] }
+export interface LogRecord {
+  seq: number
+  op: string
+  name?: string
+  newName?: string
+  ino?: string
+  dir?: string
+  to?: string
+  mtime?: number
+  label?: string
+  sync?: boolean
+}
+export interface Recording {
+  name: string
+  initial: unknown
+  ops: LogRecord[]
+}
+export interface Violation {
+  workload: string
+  cut: number
+  mode: string
+  stateSeed: number
+  message: string
+  before?: LogRecord
+  after?: LogRecord
+}
+export interface StatesResult {
+  checked: number
+  cuts: number
+  ops: number
+  violations: Violation[]
+}
 export const REPO: string
 export const PACKAGE: string
-export function requireFuse (): void
-export function record (name: string, options: { pkg?: string, work: string, killAfterMs?: number }): Promise<Recording>
-export function checkStates (recording: Recording, options: { pkg?: string, work: string, seed?: number, states?: number }): Promise<StatesResult>
-export function liveCuts (options?: { names?: string[], pkg?: string, seed?: number, rounds?: number, maxMs?: number, variants?: number }): Promise<{ checked: number, violations: Violation[] }>
-export function run (options?: { names?: string[], pkg?: string, seed?: number, states?: number, recoveryShare?: number, log?: (line: string) => void }): Promise<Array<StatesResult & { name: string, recoveryStates: number }>>
-export function describe (violation: Violation): string
+export function requireFuse(): void
+export function record(name: string, options: { pkg?: string; work: string; killAfterMs?: number }): Promise<Recording>
+export function checkStates(
+  recording: Recording,
+  options: { pkg?: string; work: string; seed?: number; states?: number }
+): Promise<StatesResult>
+export function liveCuts(options?: {
+  names?: string[]
+  pkg?: string
+  seed?: number
+  rounds?: number
+  maxMs?: number
+  variants?: number
+}): Promise<{ checked: number; violations: Violation[] }>
+export function run(options?: {
+  names?: string[]
+  pkg?: string
+  seed?: number
+  states?: number
+  recoveryShare?: number
+  log?: (line: string) => void
+}): Promise<Array<StatesResult & { name: string; recoveryStates: number }>>
+export function describe(violation: Violation): string

@@ -16,41 +16,62 @@ export const REPO = join(HERE, '../..')
 export const PACKAGE = process.env.PACKAGE_UNDER_TEST || REPO
 
 /** Fails, saying what to install, where FUSE cannot mount: never a silent skip. */
-export function requireFuse () {
-  if (!existsSync('/dev/fuse')) throw new Error('the crash tests need FUSE: /dev/fuse is missing (load the fuse module: `modprobe fuse`; in a container, run it with --device /dev/fuse --cap-add SYS_ADMIN)')
+export function requireFuse() {
+  if (!existsSync('/dev/fuse'))
+    throw new Error(
+      'the crash tests need FUSE: /dev/fuse is missing (load the fuse module: `modprobe fuse`; in a container, run it with --device /dev/fuse --cap-add SYS_ADMIN)'
+    )
   if (process.getuid?.() !== 0) {
     try {
       execFileSync('fusermount3', ['-V'], { stdio: 'ignore' })
     } catch {
-      throw new Error('the crash tests mount crashfs with FUSE: run them as root, or install fuse3 (`apt-get install fuse3`) for fusermount3')
+      throw new Error(
+        'the crash tests mount crashfs with FUSE: run them as root, or install fuse3 (`apt-get install fuse3`) for fusermount3'
+      )
     }
   }
 }
 
 /** Mounts crashfs over `src` at `mnt`, recording to `log`; resolves with a stop function once mounted. */
-async function mount (binary, src, mnt, log) {
+async function mount(binary, src, mnt, log) {
   const child = spawn(binary, [src, mnt, log], { stdio: ['ignore', 'pipe', 'pipe'] })
   let stderr = ''
-  child.stderr.on('data', chunk => { stderr += chunk })
+  child.stderr.on('data', chunk => {
+    stderr += chunk
+  })
   const exited = new Promise(resolve => child.on('exit', resolve))
   await new Promise((resolve, reject) => {
-    child.stdout.on('data', chunk => { if (String(chunk).includes('ready')) resolve() })
-    exited.then(code => reject(new Error(`crashfs exited (${code}) before mounting: ${stderr.trim()} (FUSE mounts need root, or fuse3's fusermount3: apt-get install fuse3)`)))
+    child.stdout.on('data', chunk => {
+      if (String(chunk).includes('ready')) resolve()
+    })
+    exited.then(code =>
+      reject(
+        new Error(
+          `crashfs exited (${code}) before mounting: ${stderr.trim()} (FUSE mounts need root, or fuse3's fusermount3: apt-get install fuse3)`
+        )
+      )
+    )
   })
   return async () => {
     child.kill('SIGTERM')
-    const timer = setTimeout(() => { try { execFileSync('umount', ['-l', mnt]) } catch {} }, 5000)
+    const timer = setTimeout(() => {
+      try {
+        execFileSync('umount', ['-l', mnt])
+      } catch {}
+    }, 5000)
     await exited
     clearTimeout(timer)
   }
 }
 
 /** Runs work.mjs (`args`) on the mount, killed after `killAfterMs` if given. */
-async function runChild (name, args, killAfterMs) {
+async function runChild(name, args, killAfterMs) {
   await new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [join(HERE, 'work.mjs'), ...args], { stdio: ['ignore', 'inherit', 'pipe'] })
     let stderr = ''
-    child.stderr.on('data', chunk => { stderr += chunk })
+    child.stderr.on('data', chunk => {
+      stderr += chunk
+    })
     const timer = killAfterMs === undefined ? undefined : setTimeout(() => child.kill('SIGKILL'), killAfterMs)
     child.on('exit', (code, signal) => {
       clearTimeout(timer)
@@ -65,7 +86,7 @@ async function runChild (name, args, killAfterMs) {
  * reruns) runs through crashfs on the crash state `state`; then at seeded cut points of that run
  * (`states` of them), the state it leaves is recovered again and checked, with the acknowledgements `acks`.
  */
-export async function checkRecoveryCuts (name, state, acks, { pkg = PACKAGE, work, seed = 1, states = 20 }) {
+export async function checkRecoveryCuts(name, state, acks, { pkg = PACKAGE, work, seed = 1, states = 20 }) {
   const binary = ensureCrashfs()
   const src = join(work, 'rsrc')
   const mnt = join(work, 'rmnt')
@@ -94,7 +115,16 @@ export async function checkRecoveryCuts (name, state, acks, { pkg = PACKAGE, wor
     const dir = join(work, `rstate-${i}`)
     materialize(crashState(initial, ops, cut, mode, stateSeed), dir)
     const found = await workloads[name].check(dir, acks, lib).catch(err => [`recovery failed: ${err.stack ?? err}`])
-    for (const message of found) violations.push({ workload: `${name} (its recovery cut)`, cut, mode, stateSeed, message: `after the recovery was cut and rerun: ${message}`, before: ops[cut - 1], after: ops[cut] })
+    for (const message of found)
+      violations.push({
+        workload: `${name} (its recovery cut)`,
+        cut,
+        mode,
+        stateSeed,
+        message: `after the recovery was cut and rerun: ${message}`,
+        before: ops[cut - 1],
+        after: ops[cut]
+      })
     rmSync(dir, { recursive: true, force: true })
     checked++
   }
@@ -106,7 +136,7 @@ export async function checkRecoveryCuts (name, state, acks, { pkg = PACKAGE, wor
  * Runs `name` once through crashfs: the tree before it, and the log of its changes. With `killAfterMs`
  * (a live cut), the workload is killed with SIGKILL then, wherever it is.
  */
-export async function record (name, { pkg = PACKAGE, work, killAfterMs }) {
+export async function record(name, { pkg = PACKAGE, work, killAfterMs }) {
   const binary = ensureCrashfs()
   requireFuse()
   const src = join(work, 'src')
@@ -130,7 +160,7 @@ export async function record (name, { pkg = PACKAGE, work, killAfterMs }) {
  * by round until the budget is spent. Resolves with what was checked and each violation, with the
  * seed and cut that rebuild its state.
  */
-export async function checkStates (recording, { pkg = PACKAGE, work, seed = 1, states = 100, onState } = {}) {
+export async function checkStates(recording, { pkg = PACKAGE, work, seed = 1, states = 100, onState } = {}) {
   const lib = await loadLib(pkg)
   const { name, initial, ops } = recording
   const cuts = cutPoints(ops)
@@ -151,7 +181,8 @@ export async function checkStates (recording, { pkg = PACKAGE, work, seed = 1, s
       } catch (err) {
         found = [`recovery failed: ${err.stack ?? err}`]
       }
-      for (const message of found) violations.push({ workload: name, cut, mode, stateSeed, message, before: ops[cut - 1], after: ops[cut] })
+      for (const message of found)
+        violations.push({ workload: name, cut, mode, stateSeed, message, before: ops[cut - 1], after: ops[cut] })
       rmSync(dir, { recursive: true, force: true })
       checked++
       onState?.(checked)
@@ -165,7 +196,14 @@ export async function checkStates (recording, { pkg = PACKAGE, work, seed = 1, s
  * then the power cut at that moment: the state with only what was durable, and `variants` seeded
  * states of what the layer held unsynced, each recovered and checked.
  */
-export async function liveCuts ({ names = Object.keys(workloads).filter(name => !workloads[name].hidden), pkg = PACKAGE, seed = 1, rounds = 4, maxMs = 1500, variants = 3 } = {}) {
+export async function liveCuts({
+  names = Object.keys(workloads).filter(name => !workloads[name].hidden),
+  pkg = PACKAGE,
+  seed = 1,
+  rounds = 4,
+  maxMs = 1500,
+  variants = 3
+} = {}) {
   const root = mkdtempSync(join(tmpdir(), 'sai-crash-live-'))
   const rnd = random(seed)
   const lib = await loadLib(pkg)
@@ -188,8 +226,18 @@ export async function liveCuts ({ names = Object.keys(workloads).filter(name => 
           const stateSeed = Math.floor(rnd() * 2 ** 31)
           const dir = join(work, `state-${v}`)
           materialize(crashState(initial, ops, ops.length, v === 0 ? 'durable' : 'random', stateSeed), dir)
-          const found = await workloads[name].check(dir, parseAcks(ops), lib).catch(err => [`recovery failed: ${err.stack ?? err}`])
-          for (const message of found) violations.push({ workload: name, cut: ops.length, mode: `live cut at ${killAfterMs} ms (${ops.length} records), ${v === 0 ? 'durable' : 'random'}`, stateSeed, message, before: ops.at(-1) })
+          const found = await workloads[name]
+            .check(dir, parseAcks(ops), lib)
+            .catch(err => [`recovery failed: ${err.stack ?? err}`])
+          for (const message of found)
+            violations.push({
+              workload: name,
+              cut: ops.length,
+              mode: `live cut at ${killAfterMs} ms (${ops.length} records), ${v === 0 ? 'durable' : 'random'}`,
+              stateSeed,
+              message,
+              before: ops.at(-1)
+            })
           checked++
         }
         rmSync(work, { recursive: true, force: true })
@@ -202,7 +250,14 @@ export async function liveCuts ({ names = Object.keys(workloads).filter(name => 
 }
 
 /** Records each workload and checks `states` states in all, shared among them. */
-export async function run ({ names = Object.keys(workloads).filter(name => !workloads[name].hidden), pkg = PACKAGE, seed = 1, states = 300, recoveryShare = 0.2, log = () => {} } = {}) {
+export async function run({
+  names = Object.keys(workloads).filter(name => !workloads[name].hidden),
+  pkg = PACKAGE,
+  seed = 1,
+  states = 300,
+  recoveryShare = 0.2,
+  log = () => {}
+} = {}) {
   const root = mkdtempSync(join(tmpdir(), 'sai-crash-'))
   const results = []
   try {
@@ -210,7 +265,12 @@ export async function run ({ names = Object.keys(workloads).filter(name => !work
       const work = join(root, name)
       const recording = await record(name, { pkg, work })
       const share = Math.floor(states / names.length) + (i < states % names.length ? 1 : 0)
-      const result = await checkStates(recording, { pkg, work, seed: seed + i, states: share - Math.floor(share * recoveryShare) })
+      const result = await checkStates(recording, {
+        pkg,
+        work,
+        seed: seed + i,
+        states: share - Math.floor(share * recoveryShare)
+      })
       // the rest of the share: the recovery itself cut, from the durable state at seeded cut points
       const rnd = random(seed + 1000 + i)
       const cuts = cutPoints(recording.ops)
@@ -219,12 +279,19 @@ export async function run ({ names = Object.keys(workloads).filter(name => !work
         const cut = cuts[Math.floor(rnd() * cuts.length)]
         const state = crashState(recording.initial, recording.ops, cut, 'durable')
         const acks = parseAcks(recording.ops.slice(0, cut))
-        const again = await checkRecoveryCuts(name, state, acks, { pkg, work: join(work, `recovery-${n}`), seed: seed + n, states: Math.min(25, share - result.checked) })
+        const again = await checkRecoveryCuts(name, state, acks, {
+          pkg,
+          work: join(work, `recovery-${n}`),
+          seed: seed + n,
+          states: Math.min(25, share - result.checked)
+        })
         result.checked += again.checked
         result.recoveryStates += again.checked
         result.violations.push(...again.violations)
       }
-      log(`${name}: ${recording.ops.length} records, ${result.cuts} cut points, ${result.checked} states (${result.recoveryStates} after a cut recovery), ${result.violations.length} violations\n`)
+      log(
+        `${name}: ${recording.ops.length} records, ${result.cuts} cut points, ${result.checked} states (${result.recoveryStates} after a cut recovery), ${result.violations.length} violations\n`
+      )
       results.push({ name, ...result })
     }
   } finally {
@@ -233,11 +300,14 @@ export async function run ({ names = Object.keys(workloads).filter(name => !work
   return results
 }
 
-export function describe (violation) {
-  const op = record => record === undefined ? 'the end' : `#${record.seq} ${record.op}${record.name === undefined ? '' : ` ${record.name}`}${record.newName === undefined ? '' : ` -> ${record.newName}`}${record.label === undefined ? '' : ` ${record.label}`}`
+export function describe(violation) {
+  const op = record =>
+    record === undefined
+      ? 'the end'
+      : `#${record.seq} ${record.op}${record.name === undefined ? '' : ` ${record.name}`}${record.newName === undefined ? '' : ` -> ${record.newName}`}${record.label === undefined ? '' : ` ${record.label}`}`
   return `${violation.workload}: cut after ${op(violation.before)}, before ${op(violation.after)} (${violation.mode}, state seed ${violation.stateSeed}): ${violation.message}`
 }
 
-export function isMounted (dir) {
+export function isMounted(dir) {
   return statSync(dir).dev !== statSync(join(dir, '..')).dev
 }

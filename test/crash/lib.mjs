@@ -7,11 +7,12 @@ import { pathToFileURL } from 'node:url'
 
 const ENTRIES = ['.', './drivers/fs', './replication', './retention', './jobs', './variants']
 
-export async function loadLib (pkg) {
+export async function loadLib(pkg) {
   const { exports } = JSON.parse(readFileSync(join(pkg, 'package.json'), 'utf8'))
   const file = entry => exports[entry]?.import?.default ?? exports[entry]?.import ?? exports[entry]?.default
   const lib = {}
-  for (const entry of ENTRIES) if (file(entry) !== undefined) Object.assign(lib, await import(pathToFileURL(join(pkg, file(entry))).href))
+  for (const entry of ENTRIES)
+    if (file(entry) !== undefined) Object.assign(lib, await import(pathToFileURL(join(pkg, file(entry))).href))
   lib.testing = await import(pathToFileURL(join(pkg, file('./testing'))).href)
   return lib
 }

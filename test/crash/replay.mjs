@@ -15,10 +15,10 @@ const DIR_OPS = new Set(['create', 'mkdir', 'link', 'unlink', 'rmdir', 'rename']
 const DATA_OPS = new Set(['write', 'truncate', 'setattr'])
 
 /** A small, seedable PRNG (mulberry32): a state is rebuilt exactly from its seed. */
-export function random (seed) {
+export function random(seed) {
   let a = seed >>> 0
   return () => {
-    a = (a + 0x6D2B79F5) >>> 0
+    a = (a + 0x6d2b79f5) >>> 0
     let t = a
     t = Math.imul(t ^ (t >>> 15), t | 1)
     t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
@@ -27,7 +27,7 @@ export function random (seed) {
 }
 
 /** The tree under `dir` before the workload, by inode: { root, dirs: Map<ino, Map<name, ino>>, files: Map<ino, {data, mt}> }. */
-export function snapshot (dir) {
+export function snapshot(dir) {
   const dirs = new Map()
   const files = new Map()
   const visit = path => {
@@ -39,7 +39,8 @@ export function snapshot (dir) {
       const stats = lstatSync(child, { bigint: true })
       entries.set(entry.name, String(stats.ino))
       if (entry.isDirectory()) visit(child)
-      else if (!files.has(String(stats.ino))) files.set(String(stats.ino), { data: readFileSync(child), mt: Number(stats.mtimeNs) })
+      else if (!files.has(String(stats.ino)))
+        files.set(String(stats.ino), { data: readFileSync(child), mt: Number(stats.mtimeNs) })
     }
   }
   visit(dir)
@@ -50,9 +51,12 @@ export function snapshot (dir) {
  * The log's records, in order, each write with its bytes. Inode numbers are reused once freed: each
  * file or directory made is known by `<ino>#<seq>` from then on, one made before by its number.
  */
-export function readLog (path) {
+export function readLog(path) {
   const data = readFileSync(`${path}.data`)
-  const ops = readFileSync(path, 'utf8').split('\n').filter(Boolean).map(line => JSON.parse(line))
+  const ops = readFileSync(path, 'utf8')
+    .split('\n')
+    .filter(Boolean)
+    .map(line => JSON.parse(line))
   const current = new Map()
   const id = ino => current.get(ino) ?? String(ino)
   for (const op of ops) {
@@ -64,7 +68,7 @@ export function readLog (path) {
 }
 
 /** The directories a change touches. */
-function touched (op) {
+function touched(op) {
   return op.op === 'rename' ? [op.dir, op.to] : [op.dir]
 }
 
@@ -73,10 +77,11 @@ function touched (op) {
  * rename and unlink, and just after each acknowledgement; a cut is the number of records that
  * happened before it.
  */
-export function cutPoints (ops) {
+export function cutPoints(ops) {
   const cuts = new Set([0, ops.length])
   ops.forEach((op, i) => {
-    if (['fsync', 'fsyncdir', 'link', 'rename', 'unlink', 'rmdir'].includes(op.op) || (op.op === 'write' && op.sync)) cuts.add(i)
+    if (['fsync', 'fsyncdir', 'link', 'rename', 'unlink', 'rmdir'].includes(op.op) || (op.op === 'write' && op.sync))
+      cuts.add(i)
     if (op.op !== 'write' || op.sync) cuts.add(i + 1)
   })
   return [...cuts].sort((a, b) => a - b)
@@ -86,7 +91,7 @@ export function cutPoints (ops) {
  * The state after a power cut once `cut` records happened. `mode`: 'durable' keeps only what was
  * made durable, 'all' keeps everything (what a SIGKILL leaves), 'random' a seeded subset between.
  */
-export function crashState (initial, ops, cut, mode, seed = 0) {
+export function crashState(initial, ops, cut, mode, seed = 0) {
   const rnd = random(seed)
   const pick = p => mode === 'all' || (mode === 'random' && rnd() < p)
   const dirSynced = new Map()
@@ -108,7 +113,18 @@ export function crashState (initial, ops, cut, mode, seed = 0) {
   const prefix = new Map()
   for (const [dir, list] of pending) {
     const r = rnd()
-    prefix.set(dir, mode === 'all' ? list.length : mode === 'durable' ? 0 : r < 0.3 ? 0 : r < 0.6 ? list.length : Math.floor(rnd() * (list.length + 1)))
+    prefix.set(
+      dir,
+      mode === 'all'
+        ? list.length
+        : mode === 'durable'
+          ? 0
+          : r < 0.3
+            ? 0
+            : r < 0.6
+              ? list.length
+              : Math.floor(rnd() * (list.length + 1))
+    )
   }
   for (const [dir, list] of pending) {
     list.slice(0, prefix.get(dir)).forEach(i => {
@@ -147,16 +163,16 @@ export function crashState (initial, ops, cut, mode, seed = 0) {
   return { root: initial.root, dirs, files }
 }
 
-function resize (data, size) {
+function resize(data, size) {
   if (size <= data.length) return data.subarray(0, size)
   return Buffer.concat([data, Buffer.alloc(size - data.length)])
 }
 
 /** Applies a write, or those of its 4 KiB blocks (aligned in the file) that `keepBlock` keeps. */
-function applyWrite (file, op, keepBlock) {
+function applyWrite(file, op, keepBlock) {
   const end = op.off + op.len
   let kept = false
-  for (let start = op.off; start < end;) {
+  for (let start = op.off; start < end; ) {
     const stop = Math.min(end, (Math.floor(start / BLOCK) + 1) * BLOCK)
     if (keepBlock()) {
       if (file.data.length < stop) file.data = resize(file.data, stop)
@@ -170,7 +186,7 @@ function applyWrite (file, op, keepBlock) {
 }
 
 /** Writes a state out under `dir` (which must not exist): directories, files with their mtimes, hard links. */
-export function materialize (state, dir) {
+export function materialize(state, dir) {
   const made = new Map()
   const visit = (ino, path, depth) => {
     mkdirSync(path)
@@ -194,6 +210,6 @@ export function materialize (state, dir) {
 }
 
 /** SHA-256 hex of bytes. */
-export function sha256 (bytes) {
+export function sha256(bytes) {
   return createHash('sha256').update(bytes).digest('hex')
 }

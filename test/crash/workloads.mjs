@@ -5,7 +5,20 @@
 //   check (dir, acks, lib): after a cut, the recovery an operator runs (open, verify --repair,
 //     rerun the command) on the state in `dir`, and the invariants; returns the violations found.
 // `lib` is the built package under test (its dist/), so that a broken copy can be tested too.
-import { closeSync, constants, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync, writeSync } from 'node:fs'
+import {
+  closeSync,
+  constants,
+  fsyncSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  utimesSync,
+  writeFileSync,
+  writeSync
+} from 'node:fs'
 import { dirname, join } from 'node:path'
 import { Readable } from 'node:stream'
 import { spawn } from 'node:child_process'
@@ -15,7 +28,7 @@ const DAY = 86_400_000
 const CONTENT = /^([0-9a-f]{64})\.jpg$/
 
 /** Every file under a content name outside the special folders: [{ sha256, path, intact }]. */
-export function walkObjects (root) {
+export function walkObjects(root) {
   const found = []
   const visit = dir => {
     let entries
@@ -29,30 +42,33 @@ export function walkObjects (root) {
       const path = join(dir, entry.name)
       if (entry.isDirectory()) visit(path)
       const match = CONTENT.exec(entry.name)
-      if (match !== null && entry.isFile()) found.push({ sha256: match[1], path, intact: sha256(readFileSync(path)) === match[1] })
+      if (match !== null && entry.isFile())
+        found.push({ sha256: match[1], path, intact: sha256(readFileSync(path)) === match[1] })
     }
   }
   visit(root)
   return found
 }
 
-function storesOf (acks) {
+function storesOf(acks) {
   return acks.filter(a => a.kind === 'store' || a.kind === 'renew')
 }
 
 /** Invariant 2: after verify --repair, no file under a content name holds other bytes; what verify saw damaged, it reported. */
-async function repairAndWalk (storage, roots, violations) {
+async function repairAndWalk(storage, roots, violations) {
   const before = roots.flatMap(root => walkObjects(root)).filter(o => !o.intact)
   const report = await storage.verify({ repair: true, tempMinAgeMs: 0 })
   for (const bad of before) {
-    if (!report.problems.some(p => p.key.includes(bad.sha256) || p.path === bad.path)) violations.push(`damaged ${bad.path} not reported by verify`)
+    if (!report.problems.some(p => p.key.includes(bad.sha256) || p.path === bad.path))
+      violations.push(`damaged ${bad.path} not reported by verify`)
   }
-  for (const bad of roots.flatMap(root => walkObjects(root)).filter(o => !o.intact)) violations.push(`after verify --repair, ${bad.path} holds bytes that do not hash to its name`)
+  for (const bad of roots.flatMap(root => walkObjects(root)).filter(o => !o.intact))
+    violations.push(`after verify --repair, ${bad.path} holds bytes that do not hash to its name`)
   return report
 }
 
 /** Invariant 1: every acknowledged frame is fetched whole. */
-async function fetchAll (storage, shas, violations, what = 'acknowledged') {
+async function fetchAll(storage, shas, violations, what = 'acknowledged') {
   for (const sha of shas) {
     try {
       const bytes = await storage.fetch(sha)
@@ -64,14 +80,17 @@ async function fetchAll (storage, shas, violations, what = 'acknowledged') {
 }
 
 /** A renewed frame's age went back: a prune by age would delete a frame just stored. */
-async function checkRenewals (storage, acks, violations) {
+async function checkRenewals(storage, acks, violations) {
   for (const a of acks.filter(a => a.kind === 'renew')) {
     const stat = await storage.stat(a.sha256).catch(() => undefined)
-    if (stat !== undefined && stat.lastStoredAt.getTime() < a.at - 2000) violations.push(`renewal of ${a.sha256.slice(0, 12)} lost: lastStoredAt ${stat.lastStoredAt.toISOString()} is before the acknowledged store at ${new Date(a.at).toISOString()}`)
+    if (stat !== undefined && stat.lastStoredAt.getTime() < a.at - 2000)
+      violations.push(
+        `renewal of ${a.sha256.slice(0, 12)} lost: lastStoredAt ${stat.lastStoredAt.toISOString()} is before the acknowledged store at ${new Date(a.at).toISOString()}`
+      )
   }
 }
 
-function old (storage, sha, days) {
+function old(storage, sha, days) {
   const seconds = (Date.now() - days * DAY) / 1000
   utimesSync(join(storage.root, storage.sharding.encode(sha)), seconds, seconds)
 }
@@ -80,8 +99,8 @@ export const workloads = {
   // the recorder's own check (crash.test.ts): each kind of record it must see, in order
   probe: {
     hidden: true,
-    async setup () {},
-    async run (mnt, lib, ack) {
+    async setup() {},
+    async run(mnt, _lib, ack) {
       mkdirSync(join(mnt, 'd'))
       const fd = openSync(join(mnt, 'd/f'), 'wx')
       writeSync(fd, Buffer.alloc(10, 1))
@@ -90,23 +109,28 @@ export const workloads = {
       const dir = openSync(join(mnt, 'd'), 'r')
       fsyncSync(dir)
       closeSync(dir)
-      const dsync = openSync(join(mnt, 'd/g'), constants.O_CREAT | constants.O_EXCL | constants.O_WRONLY | constants.O_DSYNC)
+      const dsync = openSync(
+        join(mnt, 'd/g'),
+        constants.O_CREAT | constants.O_EXCL | constants.O_WRONLY | constants.O_DSYNC
+      )
       writeSync(dsync, 'durable')
       closeSync(dsync)
       ack('done')
     },
-    async check () { return [] }
+    async check() {
+      return []
+    }
   },
   // new frames (one write with O_DSYNC, a stream through .tmp, two at once), and a duplicate store
   // that renews a 40-day-old frame; then a prune by age, as a service's nightly job would run it
   store: {
-    async setup (src, lib) {
+    async setup(src, lib) {
       const storage = new lib.FilesystemDriver({ root: join(src, 'store') })
       const { testJpeg } = lib.testing
       old(storage, (await storage.store(testJpeg('old-a', 5000))).sha256, 40)
       old(storage, (await storage.store(testJpeg('old-b', 9000))).sha256, 40)
     },
-    async run (mnt, lib, ack) {
+    async run(mnt, lib, ack) {
       const storage = new lib.FilesystemDriver({ root: join(mnt, 'store') })
       const { testJpeg } = lib.testing
       const store = async (input, kind = 'store') => {
@@ -121,26 +145,30 @@ export const workloads = {
       await lib.prune(storage, { olderThan: 30 * DAY, minAgeMs: 0 })
       ack('prune')
     },
-    async check (dir, acks, lib) {
+    async check(dir, acks, lib) {
       const violations = []
       const storage = new lib.FilesystemDriver({ root: join(dir, 'store'), createRoot: false })
       await repairAndWalk(storage, [storage.root], violations)
       await checkRenewals(storage, acks, violations)
       // the nightly prune, rerun after the cut: it must keep every frame stored (or renewed) since
       await lib.prune(storage, { olderThan: 30 * DAY, minAgeMs: 0 })
-      await fetchAll(storage, storesOf(acks).map(a => a.sha256), violations)
+      await fetchAll(
+        storage,
+        storesOf(acks).map(a => a.sha256),
+        violations
+      )
       return violations
     }
   },
   // a duplicate store that renews a frame while a prune by age, having chosen it, sets it aside:
   // the prune must put it back (set-aside.ts), durably
   'prune-race': {
-    async setup (src, lib) {
+    async setup(src, lib) {
       const storage = new lib.FilesystemDriver({ root: join(src, 'store') })
       const { testJpeg } = lib.testing
       for (const seed of ['a', 'b', 'c']) old(storage, (await storage.store(testJpeg(`old-${seed}`, 7000))).sha256, 40)
     },
-    async run (mnt, lib, ack) {
+    async run(mnt, lib, ack) {
       const storage = new lib.FilesystemDriver({ root: join(mnt, 'store') })
       const { testJpeg } = lib.testing
       const renewing = sha256(testJpeg('old-b', 7000))
@@ -157,30 +185,38 @@ export const workloads = {
       })
       ack('prune')
     },
-    async check (dir, acks, lib) {
+    async check(dir, acks, lib) {
       const violations = []
       const storage = new lib.FilesystemDriver({ root: join(dir, 'store'), createRoot: false })
       await repairAndWalk(storage, [storage.root], violations)
       await checkRenewals(storage, acks, violations)
       await lib.prune(storage, { olderThan: 30 * DAY, minAgeMs: 0 })
-      await fetchAll(storage, storesOf(acks).map(a => a.sha256), violations)
+      await fetchAll(
+        storage,
+        storesOf(acks).map(a => a.sha256),
+        violations
+      )
       return violations
     }
   },
   // replication: new frames and the duplicate of a frame stored before replication was set up
   // (its outbox record too), the copier, the reconcile (which compacts the ledger), an eviction
   replicated: {
-    async setup (src, lib) {
+    async setup(src, lib) {
       const { testJpeg } = lib.testing
       const primary = new lib.FilesystemDriver({ root: join(src, 'primary') })
       const replica = new lib.FilesystemDriver({ root: join(src, 'replica') })
       old(primary, (await primary.store(testJpeg('before-replication', 6000))).sha256, 40)
-      const storage = lib.createReplicatedStorage({ primary, replicas: [{ name: 'r1', storage: replica }], background: false })
+      const storage = lib.createReplicatedStorage({
+        primary,
+        replicas: [{ name: 'r1', storage: replica }],
+        background: false
+      })
       const copied = await storage.store(testJpeg('replicated-old', 8000))
       await storage.drain()
       old(primary, copied.sha256, 40)
     },
-    async run (mnt, lib, ack) {
+    async run(mnt, lib, ack) {
       const { testJpeg } = lib.testing
       const storage = replicated(lib, mnt)
       const store = async bytes => {
@@ -197,15 +233,19 @@ export const workloads = {
       await storage.evict({ olderThan: 30 * DAY })
       ack('evict')
     },
-    async check (dir, acks, lib) {
+    async check(dir, acks, lib) {
       const violations = []
       const storage = replicated(lib, dir)
       const stored = storesOf(acks).map(a => a.sha256)
       // invariant 3: an outbox record, or a verified replica copy, for every acknowledged frame
       for (const sha of stored) {
         const queued = statOrUndefined(join(dir, 'primary/.replication/outbox/r1', sha)) !== undefined
-        const copied = await storage.replicas[0].storage.fetch(sha).then(() => true, () => false)
-        if (!queued && !copied) violations.push(`acknowledged frame ${sha.slice(0, 12)} has neither an outbox record nor a replica copy`)
+        const copied = await storage.replicas[0].storage.fetch(sha).then(
+          () => true,
+          () => false
+        )
+        if (!queued && !copied)
+          violations.push(`acknowledged frame ${sha.slice(0, 12)} has neither an outbox record nor a replica copy`)
       }
       await repairAndWalk(storage, [join(dir, 'primary'), join(dir, 'replica')], violations)
       const all = [...stored, ...initialFrames(lib)]
@@ -216,7 +256,8 @@ export const workloads = {
       await storage.drain()
       await storage.evict({ olderThan: 30 * DAY })
       for (const sha of all) {
-        if (!await storage.replicas[0].storage.exists(sha)) violations.push(`after drain, frame ${sha.slice(0, 12)} is not on the replica`)
+        if (!(await storage.replicas[0].storage.exists(sha)))
+          violations.push(`after drain, frame ${sha.slice(0, 12)} is not on the replica`)
       }
       await fetchAll(storage, all, violations, 'kept')
       return violations
@@ -225,11 +266,15 @@ export const workloads = {
   // verify --repair: a damaged primary copy quarantined and healed from the replica; then the
   // quarantine's entries restored and purged
   repair: {
-    async setup (src, lib) {
+    async setup(src, lib) {
       const { testJpeg } = lib.testing
       const primary = new lib.FilesystemDriver({ root: join(src, 'primary') })
       const replica = new lib.FilesystemDriver({ root: join(src, 'replica') })
-      const storage = lib.createReplicatedStorage({ primary, replicas: [{ name: 'r1', storage: replica }], background: false })
+      const storage = lib.createReplicatedStorage({
+        primary,
+        replicas: [{ name: 'r1', storage: replica }],
+        background: false
+      })
       for (const seed of ['x', 'y']) await storage.store(testJpeg(seed, 6000))
       await storage.drain()
       const damaged = join(primary.root, primary.sharding.encode(sha256(testJpeg('x', 6000))))
@@ -242,7 +287,7 @@ export const workloads = {
       mkdirSync(dirname(misnamed), { recursive: true })
       writeFileSync(misnamed, only)
     },
-    async run (mnt, lib, ack) {
+    async run(mnt, lib, ack) {
       const storage = replicated(lib, mnt)
       await storage.verify({ repair: true, tempMinAgeMs: 0 })
       ack('verify')
@@ -250,13 +295,15 @@ export const workloads = {
       for await (const entry of storage.quarantine.list()) entries.push(entry)
       for (const entry of entries) {
         // a restore refuses bytes that do not match their name (ERR_INTEGRITY): those stay
-        const restored = await storage.quarantine.restore(entry.id).catch(err => { if (err.code !== 'ERR_INTEGRITY') throw err })
+        const restored = await storage.quarantine.restore(entry.id).catch(err => {
+          if (err.code !== 'ERR_INTEGRITY') throw err
+        })
         if (restored === true) ack('restored')
-        else if (restored === false && await storage.quarantine.purge(entry.id)) ack('purged') // healed meanwhile
+        else if (restored === false && (await storage.quarantine.purge(entry.id))) ack('purged') // healed meanwhile
       }
       ack('quarantine')
     },
-    async check (dir, acks, lib) {
+    async check(dir, _acks, lib) {
       const violations = []
       const storage = replicated(lib, dir)
       const { testJpeg } = lib.testing
@@ -265,7 +312,12 @@ export const workloads = {
       const holders = allFiles(join(dir, 'primary')).filter(path => sha256(readFileSync(path)) === only)
       if (holders.length === 0) violations.push(`the only copy of ${only.slice(0, 12)} (a misnamed file) is gone`)
       await repairAndWalk(storage, [join(dir, 'primary'), join(dir, 'replica')], violations)
-      await fetchAll(storage, ['x', 'y'].map(seed => sha256(testJpeg(seed, 6000))), violations, 'kept')
+      await fetchAll(
+        storage,
+        ['x', 'y'].map(seed => sha256(testJpeg(seed, 6000))),
+        violations,
+        'kept'
+      )
       return violations
     }
   }
@@ -274,30 +326,42 @@ export const workloads = {
 // import with its mapping and checkpoint (invariant 5: a mapping line or checkpoint claims only
 // frames that are durably stored), resumed after the cut
 workloads.import = {
-  async setup (src, lib) {
+  async setup(src, lib) {
     for (let i = 0; i < 6; i++) {
       const path = join(src, 'photos', i % 2 === 0 ? 'a' : 'b', `f${i}.jpg`)
       mkdirSync(dirname(path), { recursive: true })
       writeFileSync(path, lib.testing.testJpeg(`import-${i}`, 4000 + 1000 * i))
     }
   },
-  async run (mnt, lib, ack) {
+  async run(mnt, lib, ack) {
     const storage = new lib.FilesystemDriver({ root: join(mnt, 'store') })
     await lib.importTree(storage, join(mnt, 'photos'), { mapping: join(mnt, 'map.jsonl'), concurrency: 2 })
     ack('import')
   },
-  async check (dir, acks, lib) {
+  async check(dir, acks, lib) {
     const violations = []
     const storage = new lib.FilesystemDriver({ root: join(dir, 'store') })
     await repairAndWalk(storage, [storage.root], violations)
-    const sources = new Map(allFiles(join(dir, 'photos')).map(path => [path.slice(join(dir, 'photos').length + 1), sha256(readFileSync(path))]))
-    const lines = (statOrUndefined(join(dir, 'map.jsonl')) === undefined ? '' : readFileSync(join(dir, 'map.jsonl'), 'utf8')).split('\n')
+    const sources = new Map(
+      allFiles(join(dir, 'photos')).map(path => [
+        path.slice(join(dir, 'photos').length + 1),
+        sha256(readFileSync(path))
+      ])
+    )
+    const lines = (
+      statOrUndefined(join(dir, 'map.jsonl')) === undefined ? '' : readFileSync(join(dir, 'map.jsonl'), 'utf8')
+    ).split('\n')
     const claimed = []
     for (const line of lines) {
       let entry
-      try { entry = JSON.parse(line) } catch { continue } // a torn line: dropped on reopening
+      try {
+        entry = JSON.parse(line)
+      } catch {
+        continue
+      } // a torn line: dropped on reopening
       if (typeof entry.sha256 === 'string') claimed.push(entry.sha256)
-      if (typeof entry.checkpoint === 'string') for (const [source, sha] of sources) if (source <= entry.checkpoint) claimed.push(sha)
+      if (typeof entry.checkpoint === 'string')
+        for (const [source, sha] of sources) if (source <= entry.checkpoint) claimed.push(sha)
     }
     await fetchAll(storage, [...new Set(claimed)], violations, 'mapped')
     if (acks.some(a => a.kind === 'import')) await fetchAll(storage, [...sources.values()], violations, 'imported')
@@ -310,10 +374,17 @@ workloads.import = {
 
 // two processes storing the same new frames at once, in opposite orders: each acknowledges its own
 workloads.race = {
-  async setup (src) { mkdirSync(join(src, 'store')) }, // the mounted array, there before the service
-  async run (mnt, lib, ack) {
+  async setup(src) {
+    mkdirSync(join(src, 'store'))
+  }, // the mounted array, there before the service
+  async run(mnt, lib, ack) {
     const seeds = ['race-0', 'race-1', 'race-2', 'race-3']
-    const other = spawn(process.execPath, ['--input-type=module', '-e', `
+    const other = spawn(
+      process.execPath,
+      [
+        '--input-type=module',
+        '-e',
+        `
       const { statSync } = await import('node:fs')
       const { loadLib } = await import(${JSON.stringify(new URL('./lib.mjs', import.meta.url).href)})
       const lib = await loadLib(${JSON.stringify(process.env.CRASH_PACKAGE)})
@@ -323,8 +394,13 @@ workloads.race = {
         const at = Date.now()
         const { sha256 } = await storage.store(testJpeg(seed, 9000))
         try { statSync(${JSON.stringify(join(mnt, '.crashfs-ack-'))} + ['store', sha256, at].join('.')) } catch {}
-      }`], { stdio: 'inherit' })
-    const done = new Promise((resolve, reject) => other.on('exit', code => code === 0 ? resolve() : reject(new Error(`the other writer failed (${code})`))))
+      }`
+      ],
+      { stdio: 'inherit' }
+    )
+    const done = new Promise((resolve, reject) =>
+      other.on('exit', code => (code === 0 ? resolve() : reject(new Error(`the other writer failed (${code})`))))
+    )
     const storage = new lib.FilesystemDriver({ root: join(mnt, 'store') })
     for (const seed of seeds) {
       const at = Date.now()
@@ -332,7 +408,7 @@ workloads.race = {
     }
     await done
   },
-  async check (dir, acks, lib) {
+  async check(dir, acks, lib) {
     const violations = []
     const storage = new lib.FilesystemDriver({ root: join(dir, 'store'), createRoot: false })
     await repairAndWalk(storage, [storage.root], violations)
@@ -343,11 +419,11 @@ workloads.race = {
 
 // the variant cache (no fsync by default: an entry checks itself on every read)
 workloads.variants = {
-  async setup (src, lib) {
+  async setup(src, lib) {
     const storage = new lib.FilesystemDriver({ root: join(src, 'store') })
     for (const seed of ['v-0', 'v-1']) await storage.store(lib.testing.testJpeg(seed, 5000))
   },
-  async run (mnt, lib, ack) {
+  async run(mnt, lib, ack) {
     const storage = new lib.FilesystemDriver({ root: join(mnt, 'store') })
     const variants = lib.createVariants(storage)
     for (const seed of ['v-0', 'v-1']) {
@@ -357,7 +433,7 @@ workloads.variants = {
     }
     await variants.close()
   },
-  async check (dir, acks, lib) {
+  async check(dir, _acks, lib) {
     const violations = []
     const storage = new lib.FilesystemDriver({ root: join(dir, 'store'), createRoot: false })
     const variants = lib.createVariants(storage)
@@ -366,7 +442,10 @@ workloads.variants = {
       const sha = sha256(lib.testing.testJpeg(seed, 5000))
       const served = await variants.get(sha, 'thumb')
       const made = await fresh.get(sha, 'thumb')
-      if (!served.bytes.equals(made.bytes)) violations.push(`the cached thumb of ${sha.slice(0, 12)} differs from a fresh one (${served.cached ? 'from the cache' : 'made'})`)
+      if (!served.bytes.equals(made.bytes))
+        violations.push(
+          `the cached thumb of ${sha.slice(0, 12)} differs from a fresh one (${served.cached ? 'from the cache' : 'made'})`
+        )
     }
     await variants.close()
     await fresh.close()
@@ -379,11 +458,12 @@ workloads.variants = {
 // budget, and a second rerun deletes nothing
 const BUDGET = 30_000
 workloads.budget = {
-  async setup (src, lib) {
+  async setup(src, lib) {
     const storage = new lib.FilesystemDriver({ root: join(src, 'store') })
-    for (let i = 0; i < 6; i++) old(storage, (await storage.store(lib.testing.testJpeg(`aged-${i}`, 6000))).sha256, 10 + i)
+    for (let i = 0; i < 6; i++)
+      old(storage, (await storage.store(lib.testing.testJpeg(`aged-${i}`, 6000))).sha256, 10 + i)
   },
-  async run (mnt, lib, ack) {
+  async run(mnt, lib, ack) {
     const storage = new lib.FilesystemDriver({ root: join(mnt, 'store') })
     for (let i = 0; i < 2; i++) {
       const at = Date.now()
@@ -392,15 +472,20 @@ workloads.budget = {
     await lib.prune(storage, { maxBytes: BUDGET, minAgeMs: 0 })
     ack('prune')
   },
-  async check (dir, acks, lib) {
+  async check(dir, acks, lib) {
     const violations = []
     const storage = new lib.FilesystemDriver({ root: join(dir, 'store'), createRoot: false })
     await repairAndWalk(storage, [storage.root], violations)
     await lib.prune(storage, { maxBytes: BUDGET, minAgeMs: 0 })
-    await fetchAll(storage, storesOf(acks).map(a => a.sha256), violations)
+    await fetchAll(
+      storage,
+      storesOf(acks).map(a => a.sha256),
+      violations
+    )
     let total = 0
     for await (const entry of storage.list()) total += entry.size
-    if (total > BUDGET) violations.push(`after the prune was rerun the store holds ${total} bytes, over the budget of ${BUDGET}`)
+    if (total > BUDGET)
+      violations.push(`after the prune was rerun the store holds ${total} bytes, over the budget of ${BUDGET}`)
     const again = await lib.prune(storage, { maxBytes: BUDGET, minAgeMs: 0 })
     if (again.deleted !== 0) violations.push(`a second rerun of the prune deleted ${again.deleted} more`)
     return violations
@@ -409,11 +494,18 @@ workloads.budget = {
 
 // heal-on-fetch: a primary copy lost, another damaged; each fetch heals it from the replica
 workloads.heal = {
-  async setup (src, lib) {
+  async setup(src, lib) {
     const primary = new lib.FilesystemDriver({ root: join(src, 'primary') })
     const replica = new lib.FilesystemDriver({ root: join(src, 'replica') })
-    const storage = lib.createReplicatedStorage({ primary, replicas: [{ name: 'r1', storage: replica }], background: false })
-    const [lost, damaged] = [await storage.store(lib.testing.testJpeg('h-0', 6000)), await storage.store(lib.testing.testJpeg('h-1', 7000))]
+    const storage = lib.createReplicatedStorage({
+      primary,
+      replicas: [{ name: 'r1', storage: replica }],
+      background: false
+    })
+    const [lost, damaged] = [
+      await storage.store(lib.testing.testJpeg('h-0', 6000)),
+      await storage.store(lib.testing.testJpeg('h-1', 7000))
+    ]
     await storage.drain()
     rmSync(join(primary.root, primary.sharding.encode(lost.sha256)))
     const path = join(primary.root, primary.sharding.encode(damaged.sha256))
@@ -421,52 +513,71 @@ workloads.heal = {
     bytes[200] ^= 0xff
     writeFileSync(path, bytes)
   },
-  async run (mnt, lib, ack) {
+  async run(mnt, lib, ack) {
     const storage = replicated(lib, mnt)
-    for (const [seed, size] of [['h-0', 6000], ['h-1', 7000]]) {
+    for (const [seed, size] of [
+      ['h-0', 6000],
+      ['h-1', 7000]
+    ]) {
       const sha = sha256(lib.testing.testJpeg(seed, size))
       await storage.fetch(sha)
       ack('healed', sha)
     }
   },
-  async check (dir, acks, lib) {
+  async check(dir, acks, lib) {
     const violations = []
     const storage = replicated(lib, dir)
     // a fetch that returned healed the primary copy durably first
     for (const a of acks.filter(a => a.kind === 'healed')) {
-      const ok = await storage.primary.fetch(a.sha256).then(bytes => sha256(bytes) === a.sha256, () => false)
+      const ok = await storage.primary.fetch(a.sha256).then(
+        bytes => sha256(bytes) === a.sha256,
+        () => false
+      )
       if (!ok) violations.push(`the primary copy of ${a.sha256.slice(0, 12)}, healed before the cut, is not whole`)
     }
     await repairAndWalk(storage, [join(dir, 'primary'), join(dir, 'replica')], violations)
-    await fetchAll(storage, [['h-0', 6000], ['h-1', 7000]].map(([seed, size]) => sha256(lib.testing.testJpeg(seed, size))), violations, 'kept')
+    await fetchAll(
+      storage,
+      [
+        ['h-0', 6000],
+        ['h-1', 7000]
+      ].map(([seed, size]) => sha256(lib.testing.testJpeg(seed, size))),
+      violations,
+      'kept'
+    )
     return violations
   }
 }
 
 // migrate between two stores with its mapping and checkpoint (cursor: the SHA-256), resumed after the cut
 workloads.migrate = {
-  async setup (src, lib) {
+  async setup(src, lib) {
     const from = new lib.FilesystemDriver({ root: join(src, 'old') })
     for (let i = 0; i < 5; i++) await from.store(lib.testing.testJpeg(`m-${i}`, 4000 + 500 * i))
   },
-  async run (mnt, lib, ack) {
+  async run(mnt, lib, ack) {
     const from = new lib.FilesystemDriver({ root: join(mnt, 'old') })
     const to = new lib.FilesystemDriver({ root: join(mnt, 'new') })
     await lib.migrate(from, to, { mapping: join(mnt, 'migrate.jsonl'), concurrency: 2 })
     ack('migrate')
   },
-  async check (dir, acks, lib) {
+  async check(dir, acks, lib) {
     const violations = []
     const from = new lib.FilesystemDriver({ root: join(dir, 'old'), createRoot: false })
     const to = new lib.FilesystemDriver({ root: join(dir, 'new') })
     await repairAndWalk(to, [to.root], violations)
     const all = []
     for await (const entry of from.list()) all.push(entry.sha256)
-    const text = statOrUndefined(join(dir, 'migrate.jsonl')) === undefined ? '' : readFileSync(join(dir, 'migrate.jsonl'), 'utf8')
+    const text =
+      statOrUndefined(join(dir, 'migrate.jsonl')) === undefined ? '' : readFileSync(join(dir, 'migrate.jsonl'), 'utf8')
     const claimed = []
     for (const line of text.split('\n')) {
       let entry
-      try { entry = JSON.parse(line) } catch { continue } // a torn line: dropped on reopening
+      try {
+        entry = JSON.parse(line)
+      } catch {
+        continue
+      } // a torn line: dropped on reopening
       if (typeof entry.sha256 === 'string') claimed.push(entry.sha256)
       if (typeof entry.checkpoint === 'string') claimed.push(...all.filter(sha => sha <= entry.checkpoint))
     }
@@ -478,17 +589,19 @@ workloads.migrate = {
   }
 }
 
-function replicated (lib, root) {
+function replicated(lib, root) {
   const primary = new lib.FilesystemDriver({ root: join(root, 'primary'), createRoot: false })
   const replica = new lib.FilesystemDriver({ root: join(root, 'replica'), createRoot: false })
   return lib.createReplicatedStorage({ primary, replicas: [{ name: 'r1', storage: replica }], background: false })
 }
 
-function initialFrames (lib) {
-  return ['before-replication', 'replicated-old'].map(seed => sha256(lib.testing.testJpeg(seed, seed === 'replicated-old' ? 8000 : 6000)))
+function initialFrames(lib) {
+  return ['before-replication', 'replicated-old'].map(seed =>
+    sha256(lib.testing.testJpeg(seed, seed === 'replicated-old' ? 8000 : 6000))
+  )
 }
 
-function allFiles (dir) {
+function allFiles(dir) {
   const found = []
   for (const entry of readdirSync(dir, { withFileTypes: true, recursive: true })) {
     if (entry.isFile()) found.push(join(entry.parentPath ?? entry.path, entry.name))
@@ -497,13 +610,15 @@ function allFiles (dir) {
 }
 
 /** Parses the ack records of a log: `<kind>.<sha256>.<ms>` or `<kind>`. */
-export function parseAcks (ops) {
-  return ops.filter(op => op.op === 'ack').map(op => {
-    const [kind, sha, at] = op.label.split('.')
-    return { kind, sha256: sha, at: at === undefined ? undefined : Number(at), seq: op.seq }
-  })
+export function parseAcks(ops) {
+  return ops
+    .filter(op => op.op === 'ack')
+    .map(op => {
+      const [kind, sha, at] = op.label.split('.')
+      return { kind, sha256: sha, at: at === undefined ? undefined : Number(at), seq: op.seq }
+    })
 }
 
-export function statOrUndefined (path) {
+export function statOrUndefined(path) {
   return statSync(path, { throwIfNoEntry: false })
 }

@@ -24,23 +24,31 @@ describe('consumers of the built package', () => {
     const { options, files } = RESOLUTIONS[name]!
     const dir = await consumerApp(['types.ts'])
     for (const file of files) await copyFile(join(dir, 'types.ts'), join(dir, file))
-    await writeFile(join(dir, 'tsconfig.json'), JSON.stringify({
-      compilerOptions: {
-        ...options, target: 'ES2022', strict: true, noEmit: true, types: ['node'],
-        typeRoots: [join(ROOT, 'node_modules/@types')]
-      },
-      files
-    }))
+    await writeFile(
+      join(dir, 'tsconfig.json'),
+      JSON.stringify({
+        compilerOptions: {
+          ...options,
+          target: 'ES2022',
+          strict: true,
+          noEmit: true,
+          types: ['node'],
+          typeRoots: [join(ROOT, 'node_modules/@types')]
+        },
+        files
+      })
+    )
     expect(tsc(dir)).toBe('')
     // and the check can fail: a type error in the consumer is reported
-    const wrong = "import { createImageStorage } from 'sai-image-storage'\nexport const n: number = createImageStorage()"
+    const wrong =
+      "import { createImageStorage } from 'sai-image-storage'\nexport const n: number = createImageStorage()"
     await writeFile(join(dir, files[0]!), wrong)
     expect(tsc(dir)).toContain('error TS2322')
   })
 })
 
 /** Each resolution TypeScript offers, and the files checked with it (node16: a CommonJS and an ES module). */
-const RESOLUTIONS: Record<string, { options: Record<string, string>, files: string[] }> = {
+const RESOLUTIONS: Record<string, { options: Record<string, string>; files: string[] }> = {
   node: { options: { module: 'commonjs', moduleResolution: 'node' }, files: ['types.ts'] },
   node16: { options: { module: 'node16', moduleResolution: 'node16' }, files: ['types.cts', 'types.mts'] },
   bundler: { options: { module: 'esnext', moduleResolution: 'bundler' }, files: ['types.ts'] }
@@ -49,7 +57,7 @@ const RESOLUTIONS: Record<string, { options: Record<string, string>, files: stri
 const TSC = join(ROOT, 'node_modules/typescript/bin/tsc')
 
 /** tsc's report on the project in `dir`: '' when it type-checks. */
-function tsc (dir: string): string {
+function tsc(dir: string): string {
   try {
     return execFileSync(process.execPath, [TSC, '-p', dir], { encoding: 'utf8' })
   } catch (err) {

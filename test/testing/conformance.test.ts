@@ -9,11 +9,39 @@ import { tempDir } from '../infra/helpers/tmp.js'
 
 const api = { describe, it, expect }
 /** What a writer that died leaves under the object's name: its first bytes, or none. */
-const damage = async (storage: ImageStorage, hash: string, keep: number): Promise<void> => { await truncate(storage.pathOf(hash), keep) }
+const damage = async (storage: ImageStorage, hash: string, keep: number): Promise<void> => {
+  await truncate(storage.pathOf(hash), keep)
+}
 /** The same root, opened with another layout setting. */
-const withLayout = (storage: ImageStorage, layout: { depth: number, width: number }): ImageStorage => new FilesystemDriver({ root: storage.root!, sharding: new PrefixSharding(layout) })
+const withLayout = (storage: ImageStorage, layout: { depth: number; width: number }): ImageStorage =>
+  new FilesystemDriver({ root: storage.root!, sharding: new PrefixSharding(layout) })
 
 describeImageStorage({ name: 'MemoryDriver', create: () => new MemoryDriver() }, api)
-describeImageStorage({ name: 'FilesystemDriver (storage.py layout)', create: async () => new FilesystemDriver({ root: await tempDir() }), damage, withLayout }, api)
-describeImageStorage({ name: 'FilesystemDriver (depth 1, width 3)', create: async () => new FilesystemDriver({ root: await tempDir(), sharding: new PrefixSharding({ depth: 1, width: 3 }) }), damage, withLayout }, api)
-describeImageStorage({ name: 'FilesystemDriver (flat, fsync off)', create: async () => new FilesystemDriver({ root: await tempDir(), sharding: new PrefixSharding({ depth: 0 }), fsync: false }), damage }, api)
+describeImageStorage(
+  {
+    name: 'FilesystemDriver (storage.py layout)',
+    create: async () => new FilesystemDriver({ root: await tempDir() }),
+    damage,
+    withLayout
+  },
+  api
+)
+describeImageStorage(
+  {
+    name: 'FilesystemDriver (depth 1, width 3)',
+    create: async () =>
+      new FilesystemDriver({ root: await tempDir(), sharding: new PrefixSharding({ depth: 1, width: 3 }) }),
+    damage,
+    withLayout
+  },
+  api
+)
+describeImageStorage(
+  {
+    name: 'FilesystemDriver (flat, fsync off)',
+    create: async () =>
+      new FilesystemDriver({ root: await tempDir(), sharding: new PrefixSharding({ depth: 0 }), fsync: false }),
+    damage
+  },
+  api
+)

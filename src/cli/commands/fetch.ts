@@ -9,31 +9,49 @@ import { storeLine, UsageError, type Command } from '../context.js'
 import { eachOperand, reportOutcomes } from '../operands.js'
 
 /** The file name extension of each type a store sniffs: `DIR/<hash>.<ext>`. */
-const EXTENSIONS: Record<string, string> = { 'image/jpeg': 'jpg', 'image/png': 'png', 'image/webp': 'webp', 'image/gif': 'gif', 'image/bmp': 'bmp', 'image/tiff': 'tif', 'image/heic': 'heic', 'image/avif': 'avif' }
+const EXTENSIONS: Record<string, string> = {
+  'image/jpeg': 'jpg',
+  'image/png': 'png',
+  'image/webp': 'webp',
+  'image/gif': 'gif',
+  'image/bmp': 'bmp',
+  'image/tiff': 'tif',
+  'image/heic': 'heic',
+  'image/avif': 'avif'
+}
 
 export const fetch: Command = {
   name: 'fetch',
   operands: Infinity,
   usage: 'fetch <ref>... [-o FILE|DIR] [--force]',
   summary: 'write the verified bytes to a file, a folder or standard output',
-  help: 'Without -o the bytes go to standard output, which must not be a terminal unless --force;\n' +
+  help:
+    'Without -o the bytes go to standard output, which must not be a terminal unless --force;\n' +
     'there, --json writes its answer to standard error (standard output holds only the bytes).\n' +
     'With -o FILE, the file is written beside its name and renamed once the bytes are verified.\n' +
     'With -o DIR (a folder that exists, or a name ending in /), each object is written there as\n' +
     '<hash>.<ext> (jpg, png, webp...; bin for other bytes); several refs need a folder.',
   options: { output: { type: 'string', short: 'o' }, force: { type: 'boolean' } },
   writesBytesToStdout: flags => flags.output === undefined,
-  async run (cli) {
+  async run(cli) {
     const output = cli.string('output')
     const refs = cli.operands('ref')
     if (output === '') throw new UsageError('-o needs a file or folder name, not an empty one')
     const folder = output !== undefined && (output.endsWith('/') || isFolder(output))
-    if (refs.length > 1 && !folder) throw new UsageError(`several refs are written into a folder: -o DIR (${output === undefined ? 'standard output would mix them' : `${output} is not a folder`})`)
+    if (refs.length > 1 && !folder)
+      throw new UsageError(
+        `several refs are written into a folder: -o DIR (${output === undefined ? 'standard output would mix them' : `${output} is not a folder`})`
+      )
     const storage = cli.storage()
     if (output === undefined) return await toStdout(cli, storage, refs[0]!)
     if (!folder) {
       const size = await writeVerified(storage, refs[0]!, output)
-      cli.out(`${size} bytes written to ${output}\n${storeLine(storage)}`, { ref: refs[0], size, written: output, store: storage.location })
+      cli.out(`${size} bytes written to ${output}\n${storeLine(storage)}`, {
+        ref: refs[0],
+        size,
+        written: output,
+        store: storage.location
+      })
       return 0
     }
     const outcomes = await eachOperand(refs, async ref => {
@@ -43,15 +61,22 @@ export const fetch: Command = {
     })
     if (refs.length === 1 && 'result' in outcomes[0]!) {
       const { result } = outcomes[0]
-      cli.out(`${result.size} bytes written to ${result.written}\n${storeLine(storage)}`, { ...result, store: storage.location })
+      cli.out(`${result.size} bytes written to ${result.written}\n${storeLine(storage)}`, {
+        ...result,
+        store: storage.location
+      })
       return 0
     }
     if (refs.length === 1 && 'error' in outcomes[0]!) throw outcomes[0].error
-    return reportOutcomes(cli, storage, outcomes, { verb: 'written', human: r => `${r.size} bytes written to ${r.written}`, json: r => r })
+    return reportOutcomes(cli, storage, outcomes, {
+      verb: 'written',
+      human: r => `${r.size} bytes written to ${r.written}`,
+      json: r => r
+    })
   }
 }
 
-function isFolder (path: string): boolean {
+function isFolder(path: string): boolean {
   try {
     return statSync(path).isDirectory()
   } catch {
@@ -60,26 +85,36 @@ function isFolder (path: string): boolean {
 }
 
 /** A pipe cannot take bytes back: nothing is written until all of them are verified. */
-async function toStdout (cli: Parameters<Command['run']>[0], storage: ImageStorage, ref: string): Promise<number> {
-  if (process.stdout.isTTY === true && cli.flags.force !== true) throw new UsageError('refusing to write image bytes to a terminal: use -o FILE, a pipe, or --force')
+async function toStdout(cli: Parameters<Command['run']>[0], storage: ImageStorage, ref: string): Promise<number> {
+  if (process.stdout.isTTY === true && cli.flags.force !== true)
+    throw new UsageError('refusing to write image bytes to a terminal: use -o FILE, a pipe, or --force')
   const bytes = await storage.fetch(ref)
-  await new Promise<void>((resolve, reject) => process.stdout.write(bytes, err => { if (err == null) resolve(); else reject(err) }))
+  await new Promise<void>((resolve, reject) =>
+    process.stdout.write(bytes, err => {
+      if (err == null) resolve()
+      else reject(err)
+    })
+  )
   // the answer goes to stderr (stdout holds the bytes): only with --json, a summary line would be noise
   if (cli.json) cli.out('', { ref, size: bytes.length, written: '-', store: storage.location })
   return 0
 }
 
 /** Streams `ref` into `file`, written beside it and renamed: a failed check leaves no file behind. */
-async function writeVerified (storage: ImageStorage, ref: string, file: string): Promise<number> {
+async function writeVerified(storage: ImageStorage, ref: string, file: string): Promise<number> {
   const stream = await storage.fetchStream(ref)
   const temp = `${file}.partial`
   let size = 0
-  stream.on('data', (chunk: Buffer) => { size += chunk.length })
+  stream.on('data', (chunk: Buffer) => {
+    size += chunk.length
+  })
   try {
     await pipeline(stream, createWriteStream(temp)).catch((err: unknown) => {
       throw err instanceof ImageStorageError ? err : InvalidInputError.unreadable(file, err, 'write')
     })
-    await rename(temp, file).catch((err: unknown) => { throw InvalidInputError.unreadable(file, err, 'write') })
+    await rename(temp, file).catch((err: unknown) => {
+      throw InvalidInputError.unreadable(file, err, 'write')
+    })
   } finally {
     await rm(temp, { force: true })
   }

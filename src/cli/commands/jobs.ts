@@ -3,7 +3,13 @@ import { createHash } from 'node:crypto'
 import { realpath } from 'node:fs/promises'
 import { basename, resolve } from 'node:path'
 import type { ImageStorage } from '../../core/types.js'
-import { importTree, migrate as migrateJob, notImagesFile, planMigration, type JobSummary } from '../../features/jobs/index.js'
+import {
+  importTree,
+  migrate as migrateJob,
+  notImagesFile,
+  planMigration,
+  type JobSummary
+} from '../../features/jobs/index.js'
 import { Progress } from '../progress.js'
 import { plural, storeLine, UsageError, type Command, type Context } from '../context.js'
 import { formatBytes } from '../units.js'
@@ -15,24 +21,45 @@ export const importCommand: Command = {
   operandsNote: 'run import once per folder: each has its own mapping',
   usage: 'import <dir> [--mapping F] [--exclude GLOB]... [--follow-symlinks] [--allow-non-image]',
   summary: 'store every file below <dir>, resumably; F maps source to hash',
-  help: 'The mapping defaults to ./sai-images-import-<dir name>-<8 hex of its absolute path>.jsonl, so that\n' +
+  help:
+    'The mapping defaults to ./sai-images-import-<dir name>-<8 hex of its absolute path>.jsonl, so that\n' +
     'the same command run again in the same folder resumes, and two trees never share a mapping.\n' +
     'A rerun walks the whole tree and stores every file the mapping does not record: the files added\n' +
     'since, wherever they sort. --exclude leaves out names or paths (*.txt, .DS_Store, thumbs/**;\n' +
     'repeatable). A file that is not an image is reported once and recorded in F.not-images.jsonl\n' +
     '(the mapping holds mappings only), not a failure: later runs pass over it. --allow-non-image\n' +
     'stores such files instead. A file that fails is reported, not recorded: the next run tries it again.',
-  options: { mapping: { type: 'string' }, exclude: { type: 'string', multiple: true }, 'follow-symlinks': { type: 'boolean' }, 'allow-non-image': { type: 'boolean' } },
-  async run (cli) {
+  options: {
+    mapping: { type: 'string' },
+    exclude: { type: 'string', multiple: true },
+    'follow-symlinks': { type: 'boolean' },
+    'allow-non-image': { type: 'boolean' }
+  },
+  async run(cli) {
     const dir = cli.arg(0, 'dir')
     const mapping = cli.string('mapping') ?? defaultMapping(dir)
     const storage = cli.storage()
     const progress = new Progress('import', 0, cli.progress)
-    const summary = await importTree(storage, dir, { mapping, concurrency: cli.concurrency(), signal: cli.stopSignal(), exclude: cli.strings('exclude'), followSymlinks: cli.flags['follow-symlinks'] === true, allowNonImage: cli.flags['allow-non-image'] === true, onProgress: s => { progress.set(s.done + s.failed.length + s.skipped) } })
-      .finally(() => { progress.stop() })
+    const summary = await importTree(storage, dir, {
+      mapping,
+      concurrency: cli.concurrency(),
+      signal: cli.stopSignal(),
+      exclude: cli.strings('exclude'),
+      followSymlinks: cli.flags['follow-symlinks'] === true,
+      allowNonImage: cli.flags['allow-non-image'] === true,
+      onProgress: s => {
+        progress.set(s.done + s.failed.length + s.skipped)
+      }
+    }).finally(() => {
+      progress.stop()
+    })
     const notes = [
-      summary.symlinks.length === 0 ? '' : `\nskipped ${plural(summary.symlinks.length, 'symbolic link')} (--follow-symlinks follows them): ${summary.symlinks.slice(0, 5).join(', ')}${summary.symlinks.length > 5 ? ', …' : ''}`,
-      summary.notImages.length === 0 ? '' : `\n${plural(summary.notImages.length, 'file')} not an image (recorded in ${notImagesFile(mapping)}; later runs pass over them): ${summary.notImages.slice(0, 5).join(', ')}${summary.notImages.length > 5 ? ', …' : ''}`,
+      summary.symlinks.length === 0
+        ? ''
+        : `\nskipped ${plural(summary.symlinks.length, 'symbolic link')} (--follow-symlinks follows them): ${summary.symlinks.slice(0, 5).join(', ')}${summary.symlinks.length > 5 ? ', …' : ''}`,
+      summary.notImages.length === 0
+        ? ''
+        : `\n${plural(summary.notImages.length, 'file')} not an image (recorded in ${notImagesFile(mapping)}; later runs pass over them): ${summary.notImages.slice(0, 5).join(', ')}${summary.notImages.length > 5 ? ', …' : ''}`,
       summary.excluded === 0 ? '' : `\nexcluded: ${plural(summary.excluded, 'file')}`
     ].join('')
     const code = report(cli, 'import', summary, storage, notes)
@@ -45,43 +72,86 @@ export const migrate: Command = {
   name: 'migrate',
   usage: 'migrate --from D --to D --mapping F [--dry-run] [--to-root DIR]',
   summary: 'copy every object to another store and check it there; resumable',
-  help: 'A rerun (from cron, say) copies every object the mapping does not record: those stored since.\n' +
+  help:
+    'A rerun (from cron, say) copies every object the mapping does not record: those stored since.\n' +
     'Each copy keeps its first and last store times where the target can hold them (fs: the last\n' +
     'store, as the mtime; s3: the first store, as metadata; see docs/cli.md). The memory driver is\n' +
     'refused as a target: its copies would vanish when the command exits.',
-  options: { from: { type: 'string' }, to: { type: 'string' }, 'to-root': { type: 'string' }, mapping: { type: 'string' }, 'dry-run': { type: 'boolean' } },
-  async run (cli) {
+  options: {
+    from: { type: 'string' },
+    to: { type: 'string' },
+    'to-root': { type: 'string' },
+    mapping: { type: 'string' },
+    'dry-run': { type: 'boolean' }
+  },
+  async run(cli) {
     const [fromName, toName, mapping] = [cli.string('from'), cli.string('to'), cli.string('mapping')]
-    if (fromName === undefined || toName === undefined || mapping === undefined) throw new UsageError('migrate needs --from, --to and --mapping')
-    if (toName === 'memory') throw new UsageError('--to memory keeps nothing: the copies would vanish when this command exits (migrate to fs, s3 or ipfs)')
+    if (fromName === undefined || toName === undefined || mapping === undefined)
+      throw new UsageError('migrate needs --from, --to and --mapping')
+    if (toName === 'memory')
+      throw new UsageError(
+        '--to memory keeps nothing: the copies would vanish when this command exits (migrate to fs, s3 or ipfs)'
+      )
     const from = cli.storageFor(fromName, cli.string('root'))
     const to = cli.storageFor(toName, cli.string('to-root'))
-    if (await sameStore(from, to)) throw new UsageError(`the target is the source store (${from.location ?? from.driver}): name another with --to-root, or another driver`)
+    if (await sameStore(from, to))
+      throw new UsageError(
+        `the target is the source store (${from.location ?? from.driver}): name another with --to-root, or another driver`
+      )
     if (cli.flags['dry-run'] === true) {
       const plan = await planMigration(from, mapping, cli.stopSignal())
-      cli.out(`dry run: would copy ${plural(plan.wouldCopy, 'object')} (${formatBytes(plan.wouldCopyBytes)}); ${plan.alreadyCopied} copied already\nfrom ${from.location ?? from.driver}\nto ${to.location ?? to.driver}`,
-        { command: 'migrate', dryRun: true, ...plan, from: from.location, to: to.location, store: to.location })
+      cli.out(
+        `dry run: would copy ${plural(plan.wouldCopy, 'object')} (${formatBytes(plan.wouldCopyBytes)}); ${plan.alreadyCopied} copied already\nfrom ${from.location ?? from.driver}\nto ${to.location ?? to.driver}`,
+        { command: 'migrate', dryRun: true, ...plan, from: from.location, to: to.location, store: to.location }
+      )
       return 0
     }
     const progress = new Progress('migrate', 0, cli.progress)
-    const summary = await migrateJob(from, to, { mapping, concurrency: cli.concurrency(), signal: cli.stopSignal(), onProgress: s => { progress.set(s.done + s.failed.length + s.skipped) } })
-      .finally(() => { progress.stop() })
-    return report(cli, 'migrate', summary, to, `, ${formatBytes(summary.bytes)}\nfrom ${from.location ?? from.driver}`, { from: from.location, to: to.location })
+    const summary = await migrateJob(from, to, {
+      mapping,
+      concurrency: cli.concurrency(),
+      signal: cli.stopSignal(),
+      onProgress: s => {
+        progress.set(s.done + s.failed.length + s.skipped)
+      }
+    }).finally(() => {
+      progress.stop()
+    })
+    return report(
+      cli,
+      'migrate',
+      summary,
+      to,
+      `, ${formatBytes(summary.bytes)}\nfrom ${from.location ?? from.driver}`,
+      { from: from.location, to: to.location }
+    )
   }
 }
 
 /** The closing lines of a job; its exit code. */
-function report (cli: Context, name: string, summary: JobSummary, storage: ImageStorage, notes: string, extra: object = {}): number {
+function report(
+  cli: Context,
+  name: string,
+  summary: JobSummary,
+  storage: ImageStorage,
+  notes: string,
+  extra: object = {}
+): number {
   const state = summary.interrupted ? 'interrupted' : 'complete'
-  cli.out(`${name} ${state}: ${summary.done} done, ${summary.skipped} already done earlier, ${summary.failed.length} failed, of ${summary.total}` +
-    notes + `\nmapping: ${summary.mapping}` +
-    summary.failed.map(f => `\n  ${f.code} ${f.item}: ${f.message}`).join('') + `\n${storeLine(storage)}`, { command: name, ...summary, ...extra, store: storage.location })
+  cli.out(
+    `${name} ${state}: ${summary.done} done, ${summary.skipped} already done earlier, ${summary.failed.length} failed, of ${summary.total}` +
+      notes +
+      `\nmapping: ${summary.mapping}` +
+      summary.failed.map(f => `\n  ${f.code} ${f.item}: ${f.message}`).join('') +
+      `\n${storeLine(storage)}`,
+    { command: name, ...summary, ...extra, store: storage.location }
+  )
   if (summary.interrupted) return 130
   return summary.failed.length > 0 ? 1 : 0
 }
 
 /** Whether `a` and `b` are one store: the same location (a real path for a local root). */
-async function sameStore (a: ImageStorage, b: ImageStorage): Promise<boolean> {
+async function sameStore(a: ImageStorage, b: ImageStorage): Promise<boolean> {
   if (a.root !== undefined && b.root !== undefined) {
     const [ra, rb] = await Promise.all([a.root, b.root].map(async root => await realpath(root).catch(() => root)))
     return ra === rb
@@ -90,7 +160,7 @@ async function sameStore (a: ImageStorage, b: ImageStorage): Promise<boolean> {
 }
 
 /** `./sai-images-import-original-1a2b3c4d.jsonl` for `/srv/dashboard/original`. */
-export function defaultMapping (dir: string): string {
+export function defaultMapping(dir: string): string {
   const absolute = resolve(dir)
   const tag = createHash('sha256').update(absolute).digest('hex').slice(0, 8)
   return `sai-images-import-${basename(absolute).replace(/[^\w.-]/g, '_') || 'root'}-${tag}.jsonl`

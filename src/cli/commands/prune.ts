@@ -11,9 +11,11 @@ import { DURATION_UNITS, formatBytes, parseDuration, parseSize } from '../units.
 
 export const prune: Command = {
   name: 'prune',
-  usage: 'prune [--older-than 90d] [--max-bytes 500G] [--keep-file F]... [--keep-file-lenient] [--keep-sql Q] [--dry-run [--list F]]',
+  usage:
+    'prune [--older-than 90d] [--max-bytes 500G] [--keep-file F]... [--keep-file-lenient] [--keep-sql Q] [--dry-run [--list F]]',
   summary: 'delete objects last stored long ago, or the oldest over a budget',
-  help: 'Age is the time of the last store: a duplicate store makes an object young again. With both\n' +
+  help:
+    'Age is the time of the last store: a duplicate store makes an object young again. With both\n' +
     'limits, objects older than --older-than go, then the oldest until at most --max-bytes remain.\n' +
     '--keep-file F: one ref per line, never deleted (repeatable): a SHA-256 (either case), a key such\n' +
     'as ab/cd/<sha256>.jpg (any shard depth) or a CID; blank lines and # comments are fine; any other\n' +
@@ -34,14 +36,22 @@ export const prune: Command = {
     'dry-run': { type: 'boolean' },
     list: { type: 'string' }
   },
-  async run (cli) {
-    const olderThan = cli.string('older-than') === undefined ? undefined : parseDuration(cli.string('older-than')!, '--older-than')
-    const maxBytes = cli.string('max-bytes') === undefined ? undefined : parseSize(cli.string('max-bytes')!, '--max-bytes')
-    if (olderThan === undefined && maxBytes === undefined) throw new UsageError('say what to prune: --older-than, --max-bytes, or both')
+  async run(cli) {
+    const olderThan =
+      cli.string('older-than') === undefined ? undefined : parseDuration(cli.string('older-than')!, '--older-than')
+    const maxBytes =
+      cli.string('max-bytes') === undefined ? undefined : parseSize(cli.string('max-bytes')!, '--max-bytes')
+    if (olderThan === undefined && maxBytes === undefined)
+      throw new UsageError('say what to prune: --older-than, --max-bytes, or both')
     const dryRun = cli.flags['dry-run'] === true
     if (cli.string('list') !== undefined && !dryRun) throw new UsageError('--list writes what a --dry-run would delete')
     let skipped: string | undefined
-    const keep = await keepSet(cli.strings('keep-file'), cli.string('keep-sql'), { lenient: cli.flags['keep-file-lenient'] === true, note: text => { skipped = text } })
+    const keep = await keepSet(cli.strings('keep-file'), cli.string('keep-sql'), {
+      lenient: cli.flags['keep-file-lenient'] === true,
+      note: text => {
+        skipped = text
+      }
+    })
     const storage = cli.storage()
     let variants
     try {
@@ -50,34 +60,72 @@ export const prune: Command = {
       if (!(err instanceof ConfigError)) throw err // no variant cache for this driver
     }
     const list = cli.string('list') === undefined ? undefined : createWriteStream(cli.string('list')!)
-    const onCandidate: PruneOptions['onCandidate'] = list === undefined
-      ? undefined
-      : async c => { if (!list.write(`${c.sha256 ?? c.hash} ${c.size} ${c.lastStoredAt?.toISOString() ?? ''} ${c.chosenBy ?? ''}\n`)) await once(list, 'drain') }
+    const onCandidate: PruneOptions['onCandidate'] =
+      list === undefined
+        ? undefined
+        : async c => {
+            if (
+              !list.write(
+                `${c.sha256 ?? c.hash} ${c.size} ${c.lastStoredAt?.toISOString() ?? ''} ${c.chosenBy ?? ''}\n`
+              )
+            )
+              await once(list, 'drain')
+          }
     const progress = new Progress('prune', 0, cli.progress)
     let report: PruneReport
     try {
-      report = await pruneStore(storage, { olderThan, maxBytes, keep, dryRun, variants, onCandidate, signal: cli.stopSignal(), concurrency: cli.concurrency(), onProgress: p => { progress.set(p.done) } })
+      report = await pruneStore(storage, {
+        olderThan,
+        maxBytes,
+        keep,
+        dryRun,
+        variants,
+        onCandidate,
+        signal: cli.stopSignal(),
+        concurrency: cli.concurrency(),
+        onProgress: p => {
+          progress.set(p.done)
+        }
+      })
     } finally {
       progress.stop()
       if (list !== undefined) await new Promise(resolve => list.end(resolve))
     }
-    cli.out(summary(report, olderThan !== undefined, maxBytes !== undefined) + (list === undefined ? '' : `\nlisted in ${cli.string('list')}`) +
-      (skipped === undefined ? '' : `\n${skipped}`) + `\n${storeLine(storage)}`,
-    { command: 'prune', ...report, ...(skipped === undefined ? {} : { keepFileSkipped: skipped }), store: storage.location })
+    cli.out(
+      summary(report, olderThan !== undefined, maxBytes !== undefined) +
+        (list === undefined ? '' : `\nlisted in ${cli.string('list')}`) +
+        (skipped === undefined ? '' : `\n${skipped}`) +
+        `\n${storeLine(storage)}`,
+      {
+        command: 'prune',
+        ...report,
+        ...(skipped === undefined ? {} : { keepFileSkipped: skipped }),
+        store: storage.location
+      }
+    )
     return report.interrupted ? 130 : 0
   }
 }
 
-function summary (report: PruneReport, byAge: boolean, byBudget: boolean): string {
+function summary(report: PruneReport, byAge: boolean, byBudget: boolean): string {
   const chosen = report.chosenByAge + report.chosenByBudget
-  const why = [byAge ? `${report.chosenByAge} by age` : '', byBudget ? `${report.chosenByBudget} by the budget` : ''].filter(Boolean).join(', ')
-  const range = report.oldestChosen === undefined ? '' : `, last stored ${report.oldestChosen.toISOString()} to ${report.newestChosen!.toISOString()}`
-  const limits = [byAge ? 'younger than --older-than' : '', byBudget ? 'within --max-bytes' : ''].filter(Boolean).join(' and ')
+  const why = [byAge ? `${report.chosenByAge} by age` : '', byBudget ? `${report.chosenByBudget} by the budget` : '']
+    .filter(Boolean)
+    .join(', ')
+  const range =
+    report.oldestChosen === undefined
+      ? ''
+      : `, last stored ${report.oldestChosen.toISOString()} to ${report.newestChosen!.toISOString()}`
+  const limits = [byAge ? 'younger than --older-than' : '', byBudget ? 'within --max-bytes' : '']
+    .filter(Boolean)
+    .join(' and ')
   const kept = `kept: ${report.kept} ${limits}, ${report.protected} protected, ${report.recent} stored in the last minute, ${report.renewed} stored again during the prune, ${report.unknownAge} of unknown age`
   const head = report.dryRun
     ? `dry run: would delete ${plural(chosen, 'object')} of ${report.examined} (${why}${range}), freeing ${formatBytes(report.wouldFree ?? 0)}; nothing was deleted`
     : `prune ${report.interrupted ? 'interrupted' : 'complete'}: deleted ${plural(report.deleted, 'object')} of ${report.examined} (${why}${range}), freed ${formatBytes(report.bytesFreed)}, ${plural(report.variantsRemoved, 'variant')} removed`
-  const budget = report.overBudget ? `\nstill over --max-bytes: ${formatBytes(report.remainingBytes)} remain, the rest is protected, recent or of unknown age` : ''
+  const budget = report.overBudget
+    ? `\nstill over --max-bytes: ${formatBytes(report.remainingBytes)} remain, the rest is protected, recent or of unknown age`
+    : ''
   return `${head}\n${kept}${budget}`
 }
 
@@ -86,20 +134,30 @@ function summary (report: PruneReport, byAge: boolean, byBudget: boolean): strin
  * A keep-file line that names no object stops the command before it deletes anything (exit 2),
  * unless `lenient`: then it is skipped, and said.
  */
-export async function keepSet (files: string[], sql: string | undefined, options: { lenient?: boolean, note?: (text: string) => void } = {}): Promise<RefSet> {
+export async function keepSet(
+  files: string[],
+  sql: string | undefined,
+  options: { lenient?: boolean; note?: (text: string) => void } = {}
+): Promise<RefSet> {
   const { set: refs, bad, badLines } = await readRefFiles(files)
   if (badLines > 0) {
-    const lines = bad.map(b => `\n  ${b.file}:${b.line}: ${JSON.stringify(b.text)}`).join('') + (badLines > bad.length ? `\n  … ${badLines - bad.length} more` : '')
+    const lines =
+      bad.map(b => `\n  ${b.file}:${b.line}: ${JSON.stringify(b.text)}`).join('') +
+      (badLines > bad.length ? `\n  … ${badLines - bad.length} more` : '')
     if (options.lenient !== true) {
-      throw new UsageError(`${plural(badLines, 'line')} of the keep file name no object (a ref is a SHA-256 in hex, a key such as ` +
-        `ab/cd/<sha256>.jpg, or a CID); nothing was deleted. Fix ${badLines === 1 ? 'it' : 'them'}, or pass --keep-file-lenient to skip such lines:${lines}`)
+      throw new UsageError(
+        `${plural(badLines, 'line')} of the keep file name no object (a ref is a SHA-256 in hex, a key such as ` +
+          `ab/cd/<sha256>.jpg, or a CID); nothing was deleted. Fix ${badLines === 1 ? 'it' : 'them'}, or pass --keep-file-lenient to skip such lines:${lines}`
+      )
     }
     options.note?.(`keep file: ${plural(badLines, 'line')} skipped (they name no object, --keep-file-lenient):${lines}`)
   }
   if (sql !== undefined) {
     const db = await connectDatabase()
     try {
-      const result = await db.query(sql).catch((err: unknown) => { throw databaseError(err, 'check the query', '--keep-sql') })
+      const result = await db.query(sql).catch((err: unknown) => {
+        throw databaseError(err, 'check the query', '--keep-sql')
+      })
       const first = (result as unknown as { fields: Array<{ name: string }> }).fields[0]?.name
       if (first === undefined) throw new UsageError('--keep-sql must return at least one column (the refs)')
       for (const row of result.rows) refs.add(String(row[first] ?? ''))

@@ -5,17 +5,25 @@ import { DURATION_UNITS, formatBytes, parseDuration } from '../units.js'
 export const quarantine: Command = {
   name: 'quarantine',
   operands: Infinity,
-  usage: 'quarantine [list] | quarantine restore [--force] <id>... | quarantine purge <id>... | quarantine restore|purge <selection>',
+  usage:
+    'quarantine [list] | quarantine restore [--force] <id>... | quarantine purge <id>... | quarantine restore|purge <selection>',
   summary: 'what repairs took out of the store: list, restore or purge it',
-  help: 'A repair never deletes a damaged object: it moves it to the quarantine ({root}/.quarantine, or\n' +
+  help:
+    'A repair never deletes a damaged object: it moves it to the quarantine ({root}/.quarantine, or\n' +
     '{prefix}.quarantine/ on S3). `restore` puts an object back under its name (if no object is there\n' +
     'now); bytes that do not match their name are refused (exit 4) unless --force. A misnamed file goes\n' +
     'back under the name it had. `purge` deletes it for good. Ids are the names `list` prints.\n' +
     'Instead of ids, a selection: --all, or entries of --reason R (repeatable: corrupt, truncated,\n' +
     'empty, misnamed, healed...) and/or quarantined --older-than D or --since D ago (all must hold).\n' +
     `Durations: ${DURATION_UNITS}.`,
-  options: { 'older-than': { type: 'string' }, since: { type: 'string' }, reason: { type: 'string', multiple: true }, all: { type: 'boolean' }, force: { type: 'boolean' } },
-  async run (cli) {
+  options: {
+    'older-than': { type: 'string' },
+    since: { type: 'string' },
+    reason: { type: 'string', multiple: true },
+    all: { type: 'boolean' },
+    force: { type: 'boolean' }
+  },
+  async run(cli) {
     const storage = cli.storage()
     const held = storage.quarantine
     if (held === undefined) throw new UsageError(`the ${storage.driver} driver keeps no quarantine`)
@@ -27,23 +35,37 @@ export const quarantine: Command = {
         entries.push(entry)
         bytes += entry.size
       }
-      cli.out(`${plural(entries.length, 'object')} in quarantine, ${formatBytes(bytes)}` + entries.map(e => `\n  ${e.id}  ${e.size} bytes  ${e.reason ?? ''}${e.originalKey === undefined ? '' : ` (was ${e.originalKey})`}`).join('') + `\n${storeLine(storage)}`,
-        { objects: entries.length, bytes, entries, store: storage.location })
+      cli.out(
+        `${plural(entries.length, 'object')} in quarantine, ${formatBytes(bytes)}` +
+          entries
+            .map(
+              e =>
+                `\n  ${e.id}  ${e.size} bytes  ${e.reason ?? ''}${e.originalKey === undefined ? '' : ` (was ${e.originalKey})`}`
+            )
+            .join('') +
+          `\n${storeLine(storage)}`,
+        { objects: entries.length, bytes, entries, store: storage.location }
+      )
       return 0
     }
-    if (action !== 'restore' && action !== 'purge') throw new UsageError(`unknown action ${action}: list, restore or purge`)
+    if (action !== 'restore' && action !== 'purge')
+      throw new UsageError(`unknown action ${action}: list, restore or purge`)
     const selected = selection(cli)
-    if (selected !== undefined && ids.length > 0) throw new UsageError(`${action} takes ids or a selection (--all, --reason, --older-than, --since), not both`)
+    if (selected !== undefined && ids.length > 0)
+      throw new UsageError(`${action} takes ids or a selection (--all, --reason, --older-than, --since), not both`)
     if (selected !== undefined) {
       for await (const entry of held.list()) if (selected(entry)) ids.push(entry.id)
-    } else if (ids.length === 0) throw new UsageError(`${action} needs the ids that \`sai-images quarantine list\` prints, or a selection: --all, --reason R, --older-than D, --since D`)
+    } else if (ids.length === 0)
+      throw new UsageError(
+        `${action} needs the ids that \`sai-images quarantine list\` prints, or a selection: --all, --reason R, --older-than D, --since D`
+      )
     const done: string[] = []
     const refused: string[] = []
     const why = new Map<string, string>()
     const force = cli.flags.force === true
     for (const id of ids) {
       try {
-        (await (action === 'restore' ? held.restore(id, { force }) : held.purge(id)) ? done : refused).push(id)
+        ;((await (action === 'restore' ? held.restore(id, { force }) : held.purge(id))) ? done : refused).push(id)
       } catch (err) {
         if ((err as { code?: string }).code !== 'ERR_INTEGRITY') throw err
         refused.push(id)
@@ -51,25 +73,41 @@ export const quarantine: Command = {
       }
     }
     const verb = action === 'restore' ? 'restored' : 'purged'
-    const reason = (id: string): string => why.get(id) ?? (action === 'restore' ? 'an object is under its name, or no such entry' : 'no such entry')
-    cli.out(`${plural(done.length, 'object')} ${verb}` + refused.map(id => `\n  not ${verb}: ${id} (${reason(id)})`).join('') + `\n${storeLine(storage)}`,
-      { [verb]: done, refused, ...(why.size === 0 ? {} : { reasons: Object.fromEntries(why) }), store: storage.location })
+    const reason = (id: string): string =>
+      why.get(id) ?? (action === 'restore' ? 'an object is under its name, or no such entry' : 'no such entry')
+    cli.out(
+      `${plural(done.length, 'object')} ${verb}` +
+        refused.map(id => `\n  not ${verb}: ${id} (${reason(id)})`).join('') +
+        `\n${storeLine(storage)}`,
+      {
+        [verb]: done,
+        refused,
+        ...(why.size === 0 ? {} : { reasons: Object.fromEntries(why) }),
+        store: storage.location
+      }
+    )
     if (why.size > 0) return 4
     return refused.length > 0 ? 1 : 0
   }
 }
 
 /** The entries `--all`, `--reason`, `--older-than` and `--since` choose (every one given must hold); undefined if none is given. */
-function selection (cli: Context): ((entry: QuarantineEntry) => boolean) | undefined {
+function selection(cli: Context): ((entry: QuarantineEntry) => boolean) | undefined {
   const reasons = cli.strings('reason')
-  const olderThan = cli.string('older-than') === undefined ? undefined : parseDuration(cli.string('older-than')!, '--older-than')
+  const olderThan =
+    cli.string('older-than') === undefined ? undefined : parseDuration(cli.string('older-than')!, '--older-than')
   const since = cli.string('since') === undefined ? undefined : parseDuration(cli.string('since')!, '--since')
   const all = cli.flags.all === true
   if (!all && reasons.length === 0 && olderThan === undefined && since === undefined) return undefined
-  if (all && (reasons.length > 0 || olderThan !== undefined || since !== undefined)) throw new UsageError('--all takes every entry: leave out --reason, --older-than and --since, or --all')
+  if (all && (reasons.length > 0 || olderThan !== undefined || since !== undefined))
+    throw new UsageError('--all takes every entry: leave out --reason, --older-than and --since, or --all')
   const now = Date.now()
   return entry => {
     const age = now - entry.quarantinedAt.getTime()
-    return (reasons.length === 0 || reasons.includes(entry.reason ?? '')) && (olderThan === undefined || age > olderThan) && (since === undefined || age <= since)
+    return (
+      (reasons.length === 0 || reasons.includes(entry.reason ?? '')) &&
+      (olderThan === undefined || age > olderThan) &&
+      (since === undefined || age <= since)
+    )
   }
 }

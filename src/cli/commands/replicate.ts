@@ -9,9 +9,11 @@ import { failing, replicated } from './replication.js'
 
 export const replicate: Command = {
   name: 'replicate',
-  usage: 'replicate [--watch] [--reconcile-every 24h] [--watch-every 5s] [--metrics-port N | --metrics-address host:port] [--no-reconcile] [--wait] | replicate --health',
+  usage:
+    'replicate [--watch] [--reconcile-every 24h] [--watch-every 5s] [--metrics-port N | --metrics-address host:port] [--no-reconcile] [--wait] | replicate --health',
   summary: 'copy what the outbox holds to the replicas, then reconcile',
-  help: 'Drains the outbox (every store records there what remains to copy), then reconciles: the\n' +
+  help:
+    'Drains the outbox (every store records there what remains to copy), then reconciles: the\n' +
     'listings of every copy compared, what a replica lacks queued and copied (no request per\n' +
     'object). --watch keeps doing it as a service (see examples/systemd), reconciling at start and\n' +
     'every --reconcile-every, and finds within --watch-every (5 s) the frames other processes put\n' +
@@ -24,24 +26,37 @@ export const replicate: Command = {
     '--metrics-address host:port listens elsewhere (0.0.0.0:9465). Needs prom-client; see\n' +
     'docs/observability.md and examples/grafana.\n' +
     `Durations: ${DURATION_UNITS}.`,
-  options: { watch: { type: 'boolean' }, 'reconcile-every': { type: 'string' }, 'no-reconcile': { type: 'boolean' }, 'watch-every': { type: 'string' }, health: { type: 'boolean' }, wait: { type: 'boolean' }, ...METRICS_OPTIONS },
-  async run (cli) {
+  options: {
+    watch: { type: 'boolean' },
+    'reconcile-every': { type: 'string' },
+    'no-reconcile': { type: 'boolean' },
+    'watch-every': { type: 'string' },
+    health: { type: 'boolean' },
+    wait: { type: 'boolean' },
+    ...METRICS_OPTIONS
+  },
+  async run(cli) {
     const every = parseDuration(cli.string('reconcile-every') ?? '24h', '--reconcile-every')
     const storage = replicated(cli)
     if (cli.flags.health === true) return health(cli, storage)
     const metrics = await startMetrics(cli, storage)
     let terminated = false
-    process.once('SIGTERM', () => { terminated = true })
+    process.once('SIGTERM', () => {
+      terminated = true
+    })
     const stop = cli.stopSignal()
     const reconciling = cli.flags['no-reconcile'] !== true
     // started before the first reconcile: what lands while it lists is found too
-    const watcher = cli.flags.watch === true && storage.root !== undefined
-      ? new PrimaryWatcher(storage, {
-        everyMs: parseDuration(cli.string('watch-every') ?? '5s', '--watch-every'),
-        // a foreign write's first verified copy: the metrics' histogram (free without --metrics-*)
-        onCopied: (_sha256, seconds, replica) => { foreignWriteCopied(replica, Date.now() - seconds * 1000) }
-      })
-      : undefined
+    const watcher =
+      cli.flags.watch === true && storage.root !== undefined
+        ? new PrimaryWatcher(storage, {
+            everyMs: parseDuration(cli.string('watch-every') ?? '5s', '--watch-every'),
+            // a foreign write's first verified copy: the metrics' histogram (free without --metrics-*)
+            onCopied: (_sha256, seconds, replica) => {
+              foreignWriteCopied(replica, Date.now() - seconds * 1000)
+            }
+          })
+        : undefined
     watcher?.start()
     let lastReconcile = 0
     let copied = 0
@@ -64,8 +79,12 @@ export const replicate: Command = {
         lastReconcile = Date.now()
         await metrics?.reconciled(lastReconcile - started, stop)
         lost = report.lost
-        cli.note(`reconcile: ${report.primary} on the primary; ${report.replicas.map(r => `${r.name}: ${r.missing + r.mismatched} queued, ${r.evicted} evicted, ${r.extra} extra`).join('; ')}` +
-          (report.lost === 0 ? '' : `; ${plural(report.lost, 'frame')} LOST (evicted, and no replica holds a copy: see sai-images verify)`))
+        cli.note(
+          `reconcile: ${report.primary} on the primary; ${report.replicas.map(r => `${r.name}: ${r.missing + r.mismatched} queued, ${r.evicted} evicted, ${r.extra} extra`).join('; ')}` +
+            (report.lost === 0
+              ? ''
+              : `; ${plural(report.lost, 'frame')} LOST (evicted, and no replica holds a copy: see sai-images verify)`)
+        )
         copied += (await storage.drain({ signal: stop })).copied
       }
       if (cli.flags.watch !== true || stop.aborted) break
@@ -75,33 +94,44 @@ export const replicate: Command = {
     await metrics?.close()
     const status = storage.status()
     const pending = status.replicas.reduce((sum, r) => sum + r.pending, 0)
-    cli.out(`replicate ${stop.aborted ? 'stopped' : 'complete'}: ${plural(copied, 'copy', 'copies')} made, ${pending} pending` +
-      status.replicas.map(r => `\n  ${r.name}: ${r.pending} pending${failing(r, ', ')}`).join('') +
-      (lost === 0 ? '' : `\n${plural(lost, 'frame')} LOST: evicted from the primary and on no replica; run sai-images verify, restore from a backup`) +
-      `\n${storeLine(storage)}`, { command: 'replicate', copied, pending, lost, status, store: storage.location })
+    cli.out(
+      `replicate ${stop.aborted ? 'stopped' : 'complete'}: ${plural(copied, 'copy', 'copies')} made, ${pending} pending` +
+        status.replicas.map(r => `\n  ${r.name}: ${r.pending} pending${failing(r, ', ')}`).join('') +
+        (lost === 0
+          ? ''
+          : `\n${plural(lost, 'frame')} LOST: evicted from the primary and on no replica; run sai-images verify, restore from a backup`) +
+        `\n${storeLine(storage)}`,
+      { command: 'replicate', copied, pending, lost, status, store: storage.location }
+    )
     if (stop.aborted) return terminated ? 0 : 130
     return pending > 0 || lost > 0 ? 1 : 0
   }
 }
 
 /** Another copier holds the lock: say which, and what to do; exit 75 (EX_TEMPFAIL: try again later). */
-function busy (cli: Context, storage: ReplicatedStorage, heldBy: number | undefined): number {
+function busy(cli: Context, storage: ReplicatedStorage, heldBy: number | undefined): number {
   const who = heldBy === undefined ? 'another process' : `process ${heldBy}`
   const pending = storage.status().replicas.reduce((sum, r) => sum + r.pending, 0)
-  cli.out(`replicate: nothing copied here: ${who} holds the copier's lock and is copying now (${pending} pending); ` +
-    'run again later, or with --wait to wait for it\n' + storeLine(storage),
-  { command: 'replicate', copied: 0, pending, busy: true, heldBy, store: storage.location })
+  cli.out(
+    `replicate: nothing copied here: ${who} holds the copier's lock and is copying now (${pending} pending); ` +
+      'run again later, or with --wait to wait for it\n' +
+      storeLine(storage),
+    { command: 'replicate', copied: 0, pending, busy: true, heldBy, store: storage.location }
+  )
   return 75
 }
 
 /** `replicate --health`: the watcher's last pass, for a monitor (exit 0 recent, 1 stale or none). */
-function health (cli: Context, storage: ReplicatedStorage): number {
+function health(cli: Context, storage: ReplicatedStorage): number {
   const last = readWatchHealth(storage.parts.stateDir)
   const age = last === undefined ? undefined : Date.now() - Date.parse(last.at)
   const live = last !== undefined && age! < 3 * last.everyMs + 10_000
-  cli.out(last === undefined
-    ? 'watcher: never ran on this store (replicate --watch writes its health after each pass)'
-    : `watcher: ${live ? 'live' : 'STALE'}, last pass ${Math.round(age! / 1000)} s ago (every ${last.everyMs / 1000} s, pid ${last.pid}); ` +
-      `${plural(last.queued, 'frame')} from other writers queued since it started`, { command: 'replicate', live, watcher: last ?? null })
+  cli.out(
+    last === undefined
+      ? 'watcher: never ran on this store (replicate --watch writes its health after each pass)'
+      : `watcher: ${live ? 'live' : 'STALE'}, last pass ${Math.round(age! / 1000)} s ago (every ${last.everyMs / 1000} s, pid ${last.pid}); ` +
+          `${plural(last.queued, 'frame')} from other writers queued since it started`,
+    { command: 'replicate', live, watcher: last ?? null }
+  )
   return live ? 0 : 1
 }

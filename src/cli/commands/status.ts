@@ -11,48 +11,89 @@ export const status: Command = {
   name: 'status',
   usage: 'status [--max-backlog-age 1h]',
   summary: 'replication: the backlog, the last scan, heals; exit 0 only if all is well',
-  help: 'Exit 0 only when every replica is reachable, nothing in the backlog is older than\n' +
-    '--max-backlog-age (default 1h; units s, min, h, d), and the last whole scan (replicate\'s\n' +
+  help:
+    'Exit 0 only when every replica is reachable, nothing in the backlog is older than\n' +
+    "--max-backlog-age (default 1h; units s, min, h, d), and the last whole scan (replicate's\n" +
     'reconcile or verify) found no frame below its wanted copies and none lost. Otherwise, the most\n' +
     `severe of: ${STATUS_EXIT.backlog} backlog too old, ${STATUS_EXIT.unreachable} a replica unreachable,\n` +
     `${STATUS_EXIT.belowWanted} frames below the wanted copies, ${STATUS_EXIT.lost} frames lost.`,
   options: { 'max-backlog-age': { type: 'string' } },
-  async run (cli) {
+  async run(cli) {
     const storage = replicated(cli)
     const maxAge = parseDuration(cli.string('max-backlog-age') ?? '1h', '--max-backlog-age')
     const s = storage.status()
     const unseen = await countUnseen(storage)
     const alerts = statusAlerts(s, maxAge)
-    const scan = s.countedBy === undefined ? 'never' : `by ${s.countedBy} at ${(s.countedBy === 'verify' ? s.lastVerifyAt : s.lastReconcileAt)!.toISOString()}`
-    cli.out(s.replicas.map(r => `${r.name}: ${r.pending} pending${r.oldestPendingAt === undefined ? '' : ` (oldest since ${r.oldestPendingAt.toISOString()})`}` +
-      `${failing(r, '; ')}`).join('\n') + unseenLines(unseen) +
-      `\nlast reconcile: ${s.lastReconcileAt?.toISOString() ?? 'never'}; last whole scan: ${scan}` +
-      (s.belowWantedCopies === undefined ? '' : `; ${plural(s.belowWantedCopies, 'frame')} below the wanted copies, ${s.lost ?? 0} lost`) +
-      `\nheals: ${s.heals.healed}${s.heals.lastAt === undefined ? '' : ` (last ${s.heals.lastAt.toISOString()})`}` +
-      alerts.map(a => `\nALERT (exit ${a.exit}): ${a.message}`).join('') + `\n${storeLine(storage)}`,
-    { ...s, unseen: unseen ?? null, alerts, store: storage.location })
+    const scan =
+      s.countedBy === undefined
+        ? 'never'
+        : `by ${s.countedBy} at ${(s.countedBy === 'verify' ? s.lastVerifyAt : s.lastReconcileAt)!.toISOString()}`
+    cli.out(
+      s.replicas
+        .map(
+          r =>
+            `${r.name}: ${r.pending} pending${r.oldestPendingAt === undefined ? '' : ` (oldest since ${r.oldestPendingAt.toISOString()})`}` +
+            `${failing(r, '; ')}`
+        )
+        .join('\n') +
+        unseenLines(unseen) +
+        `\nlast reconcile: ${s.lastReconcileAt?.toISOString() ?? 'never'}; last whole scan: ${scan}` +
+        (s.belowWantedCopies === undefined
+          ? ''
+          : `; ${plural(s.belowWantedCopies, 'frame')} below the wanted copies, ${s.lost ?? 0} lost`) +
+        `\nheals: ${s.heals.healed}${s.heals.lastAt === undefined ? '' : ` (last ${s.heals.lastAt.toISOString()})`}` +
+        alerts.map(a => `\nALERT (exit ${a.exit}): ${a.message}`).join('') +
+        `\n${storeLine(storage)}`,
+      { ...s, unseen: unseen ?? null, alerts, store: storage.location }
+    )
     return Math.max(0, ...alerts.map(a => a.exit))
   }
 }
 
 /** What a monitor should hear about, each with its exit code and what to do. */
-function statusAlerts (s: ReturnType<ReplicatedStorage['status']>, maxAge: number): Array<{ condition: keyof typeof STATUS_EXIT, exit: number, message: string }> {
-  const alerts: Array<{ condition: keyof typeof STATUS_EXIT, exit: number, message: string }> = []
-  const old = s.replicas.filter(r => r.oldestPendingAt !== undefined && Date.now() - r.oldestPendingAt.getTime() > maxAge)
-  if (old.length > 0) alerts.push({ condition: 'backlog', exit: STATUS_EXIT.backlog, message: `copies waiting longer than --max-backlog-age for ${old.map(r => r.name).join(', ')}: is \`sai-images replicate --watch\` running?` })
+function statusAlerts(
+  s: ReturnType<ReplicatedStorage['status']>,
+  maxAge: number
+): Array<{ condition: keyof typeof STATUS_EXIT; exit: number; message: string }> {
+  const alerts: Array<{ condition: keyof typeof STATUS_EXIT; exit: number; message: string }> = []
+  const old = s.replicas.filter(
+    r => r.oldestPendingAt !== undefined && Date.now() - r.oldestPendingAt.getTime() > maxAge
+  )
+  if (old.length > 0)
+    alerts.push({
+      condition: 'backlog',
+      exit: STATUS_EXIT.backlog,
+      message: `copies waiting longer than --max-backlog-age for ${old.map(r => r.name).join(', ')}: is \`sai-images replicate --watch\` running?`
+    })
   const down = s.replicas.filter(r => r.failing !== undefined)
-  if (down.length > 0) alerts.push({ condition: 'unreachable', exit: STATUS_EXIT.unreachable, message: `unreachable: ${down.map(r => `${r.name}${failing(r, ' ')}`).join(', ')}; check it, then \`sai-images replicate\`` })
-  if ((s.belowWantedCopies ?? 0) > 0) alerts.push({ condition: 'belowWanted', exit: STATUS_EXIT.belowWanted, message: `${plural(s.belowWantedCopies!, 'frame')} below the wanted copies at the last scan: \`sai-images replicate\` copies them again` })
-  if ((s.lost ?? 0) > 0) alerts.push({ condition: 'lost', exit: STATUS_EXIT.lost, message: `${plural(s.lost!, 'frame')} LOST at the last scan (no good copy left): \`sai-images verify --json\` names them; restore them from a backup` })
+  if (down.length > 0)
+    alerts.push({
+      condition: 'unreachable',
+      exit: STATUS_EXIT.unreachable,
+      message: `unreachable: ${down.map(r => `${r.name}${failing(r, ' ')}`).join(', ')}; check it, then \`sai-images replicate\``
+    })
+  if ((s.belowWantedCopies ?? 0) > 0)
+    alerts.push({
+      condition: 'belowWanted',
+      exit: STATUS_EXIT.belowWanted,
+      message: `${plural(s.belowWantedCopies!, 'frame')} below the wanted copies at the last scan: \`sai-images replicate\` copies them again`
+    })
+  if ((s.lost ?? 0) > 0)
+    alerts.push({
+      condition: 'lost',
+      exit: STATUS_EXIT.lost,
+      message: `${plural(s.lost!, 'frame')} LOST at the last scan (no good copy left): \`sai-images verify --json\` names them; restore them from a backup`
+    })
   return alerts
 }
 
-
 /** Frames other writers put on the primary that no outbox names yet, and the watcher's state. */
-function unseenLines (unseen: Unseen | undefined): string {
+function unseenLines(unseen: Unseen | undefined): string {
   if (unseen === undefined) return ''
   const { watcher } = unseen
-  return `\nnot yet queued: ${plural(unseen.frames, 'frame')} on the primary from other writers, in folders changed ` +
+  return (
+    `\nnot yet queued: ${plural(unseen.frames, 'frame')} on the primary from other writers, in folders changed ` +
     `${unseen.since === null ? 'ever (no watcher pass or reconcile yet)' : `since ${unseen.since.toISOString()}`} (counted ${unseen.at.toISOString()})` +
     `\nwatcher: ${watcher === null ? 'never ran here (replicate --watch)' : `${watcher.live ? 'live' : 'STALE'}, last pass ${watcher.at.toISOString()}`}`
+  )
 }

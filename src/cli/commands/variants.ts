@@ -9,27 +9,38 @@ export const variants: Command = {
   operands: Infinity,
   usage: 'variants <preset...> [--dry-run]',
   summary: 'make the variants (thumb, webp) of every object ahead; resumable',
-  help: 'Variants already cached are skipped at the cost of one lookup, so a run stopped with Ctrl-C\n' +
+  help:
+    'Variants already cached are skipped at the cost of one lookup, so a run stopped with Ctrl-C\n' +
     'resumes where it stopped. The cache is {root}/.variants on the filesystem driver, else\n' +
     'SAI_IMAGE_VARIANTS_PATH. Images that cannot be made into a variant are listed (exit 1).',
   options: { 'dry-run': { type: 'boolean' } },
-  async run (cli) {
+  async run(cli) {
     const names = cli.positionals
     if (names.length === 0) throw new UsageError('name at least one preset, e.g. thumb webp')
     const storage = cli.storage()
     const cache = createVariants(storage)
-    for (const name of names) if (!cache.presets.has(name)) throw new UsageError(`unknown preset ${name}: the presets are ${[...cache.presets.keys()].join(', ')}`)
+    for (const name of names)
+      if (!cache.presets.has(name))
+        throw new UsageError(`unknown preset ${name}: the presets are ${[...cache.presets.keys()].join(', ')}`)
     const dryRun = cli.flags['dry-run'] === true
     const stop = cli.stopSignal()
-    const summary = { objects: 0, made: 0, cached: 0, failed: [] as Array<{ item: string, preset: string, code: string, message: string }>, interrupted: false, dryRun }
+    const summary = {
+      objects: 0,
+      made: 0,
+      cached: 0,
+      failed: [] as Array<{ item: string; preset: string; code: string; message: string }>,
+      interrupted: false,
+      dryRun
+    }
     const progress = new Progress('variants', 0, cli.progress)
     const failed = (ref: string, preset: string, err: unknown): void => {
-      if (!(err instanceof ImageStorageError) || err.code === 'ERR_STORAGE_UNAVAILABLE' || err.code === 'ERR_CONFIG') throw err
+      if (!(err instanceof ImageStorageError) || err.code === 'ERR_STORAGE_UNAVAILABLE' || err.code === 'ERR_CONFIG')
+        throw err
       summary.failed.push({ item: ref, preset, code: err.code, message: err.message })
     }
     // The lookups run in the listing's loop (a cached variant costs a lookup, no task); only the
     // variants to make are handed to the workers.
-    async function * missing (): AsyncGenerator<{ ref: string, name: string }> {
+    async function* missing(): AsyncGenerator<{ ref: string; name: string }> {
       // (the listing is not aborted: it ends when no more is pulled, and the summary says how far it got)
       for await (const entry of storage.list()) {
         if (stop.aborted) return
@@ -63,8 +74,12 @@ export const variants: Command = {
       progress.stop()
     }
     summary.interrupted = stop.aborted
-    cli.out(`variants ${summary.interrupted ? 'interrupted' : 'complete'}: ${plural(summary.objects, 'object')}, ${summary.made} ${dryRun ? 'to make' : 'made'}, ${summary.cached} already cached, ${summary.failed.length} failed` +
-      summary.failed.map(f => `\n  ${f.code} ${f.item} ${f.preset}: ${f.message}`).join('') + `\n${storeLine(storage)}`, { command: 'variants', ...summary, store: storage.location })
+    cli.out(
+      `variants ${summary.interrupted ? 'interrupted' : 'complete'}: ${plural(summary.objects, 'object')}, ${summary.made} ${dryRun ? 'to make' : 'made'}, ${summary.cached} already cached, ${summary.failed.length} failed` +
+        summary.failed.map(f => `\n  ${f.code} ${f.item} ${f.preset}: ${f.message}`).join('') +
+        `\n${storeLine(storage)}`,
+      { command: 'variants', ...summary, store: storage.location }
+    )
     if (summary.interrupted) return 130
     return summary.failed.length > 0 ? 1 : 0
   }

@@ -11,8 +11,9 @@ export const verify: Command = {
   name: 'verify',
   usage: 'verify [--repair [--force]] [--subset K/N] [--checkpoint F [--resume]]',
   summary: 're-hash every object and cached variant; exit 0 only if clean',
-  help: 'With --repair: bad objects are quarantined ({root}/.quarantine, or {prefix}.quarantine/ on S3;\n' +
-    'see `sai-images quarantine`), stray temps removed, a killed prune\'s objects put back, bad\n' +
+  help:
+    'With --repair: bad objects are quarantined ({root}/.quarantine, or {prefix}.quarantine/ on S3;\n' +
+    "see `sai-images quarantine`), stray temps removed, a killed prune's objects put back, bad\n" +
     'variants removed. A repair that quarantined a frame is not clean: the frame is lost from the store.\n' +
     'An intact frame under a wrong name or folder (an upper-case name, another shard) is moved into\n' +
     'place.\n' +
@@ -25,10 +26,20 @@ export const verify: Command = {
     '--subset K/N checks one of N fixed parts of the store (by hash): --subset $((day % 30))/30 reads\n' +
     'every object once in 30 days. --checkpoint F records progress; --resume continues after it.\n' +
     'A root that does not exist is an error (a typo, an unmounted array) unless --allow-empty.',
-  options: { repair: { type: 'boolean' }, subset: { type: 'string' }, checkpoint: { type: 'string' }, resume: { type: 'boolean' }, 'allow-empty': { type: 'boolean' }, force: { type: 'boolean' } },
-  async run (cli) {
+  options: {
+    repair: { type: 'boolean' },
+    subset: { type: 'string' },
+    checkpoint: { type: 'string' },
+    resume: { type: 'boolean' },
+    'allow-empty': { type: 'boolean' },
+    force: { type: 'boolean' }
+  },
+  async run(cli) {
     const storage = cli.storage()
-    if (storage.verify === undefined) throw new UsageError(`verify works on drivers that can re-hash their objects (fs, s3); this one is ${storage.driver}`)
+    if (storage.verify === undefined)
+      throw new UsageError(
+        `verify works on drivers that can re-hash their objects (fs, s3); this one is ${storage.driver}`
+      )
     const repair = cli.flags.repair === true
     const subset = parseSubset(cli.string('subset'))
     const checkpoint = cli.string('checkpoint')
@@ -37,7 +48,10 @@ export const verify: Command = {
     const stop = cli.stopSignal()
     const progress = new Progress('verify', 0, cli.progress)
     // the objects to check, counted beside the check (names only): the bar's total and its ETA
-    progress.countTotal(() => storage.list({ after, signal: stop }), entry => entry.sha256 === undefined || inSubset(entry.sha256, subset))
+    progress.countTotal(
+      () => storage.list({ after, signal: stop }),
+      entry => entry.sha256 === undefined || inSubset(entry.sha256, subset)
+    )
     let saved = Date.now()
     let report: VerifyReport
     try {
@@ -67,52 +81,84 @@ export const verify: Command = {
     const unexpectedlyEmpty = missingRoot && cli.flags['allow-empty'] !== true
     const clean = total.clean && !unexpectedlyEmpty
     const empty = missingRoot ? `\n${missingRootLine(cli)}` : ''
-    const quarantine = report.quarantine === undefined || report.quarantine.objects === 0 ? '' : `\nquarantine: ${plural(report.quarantine.objects, 'object')}, ${formatBytes(report.quarantine.bytes)} (sai-images quarantine lists them)`
+    const quarantine =
+      report.quarantine === undefined || report.quarantine.objects === 0
+        ? ''
+        : `\nquarantine: ${plural(report.quarantine.objects, 'object')}, ${formatBytes(report.quarantine.bytes)} (sai-images quarantine lists them)`
     const problems = Object.values(total.counts).reduce((a, b) => a + b, 0)
-    const storm = total.storm === undefined ? '' : total.storm.refused
-      ? `\nREPAIR REFUSED, nothing was changed: it would have acted on ${total.storm.found} of ${total.storm.objects} objects ` +
-        `(the limit: ${total.storm.limit}, or ${total.storm.fraction * 100}% of the store). ${total.storm.cause}`
-      : `\nrepaired although it acted on ${total.storm.found} of ${total.storm.objects} objects (--force)`
-    const copies = (report as { copies?: { belowWanted: number, lost: number } }).copies
-    const copyLine = copies === undefined ? '' : `\ncopies: ${plural(copies.belowWanted, 'frame')} below the wanted copies, ${copies.lost} lost (no good copy left)`
+    const storm =
+      total.storm === undefined
+        ? ''
+        : total.storm.refused
+          ? `\nREPAIR REFUSED, nothing was changed: it would have acted on ${total.storm.found} of ${total.storm.objects} objects ` +
+            `(the limit: ${total.storm.limit}, or ${total.storm.fraction * 100}% of the store). ${total.storm.cause}`
+          : `\nrepaired although it acted on ${total.storm.found} of ${total.storm.objects} objects (--force)`
+    const copies = (report as { copies?: { belowWanted: number; lost: number } }).copies
+    const copyLine =
+      copies === undefined
+        ? ''
+        : `\ncopies: ${plural(copies.belowWanted, 'frame')} below the wanted copies, ${copies.lost} lost (no good copy left)`
     const shown = total.storm !== undefined && !cli.json ? total.problems.slice(0, 20) : total.problems
-    const more = shown.length < total.problems.length ? `\n  … and ${total.problems.length - shown.length} more (--json lists them)` : ''
+    const more =
+      shown.length < total.problems.length
+        ? `\n  … and ${total.problems.length - shown.length} more (--json lists them)`
+        : ''
     const outcome = unexpectedlyEmpty
       ? 'nothing to check'
       : problems === 0
         ? 'clean'
         : `${plural(problems, 'problem')}${repair ? `: ${total.restored} restored, ${total.quarantined} quarantined (lost from the store), ${total.removed} removed` : ''}${total.clean ? ', clean now' : ''}` +
-          (total.counts.lost === undefined ? '' : `; ${plural(total.counts.lost, 'frame')} LOST: no good copy is left anywhere (restore it from a backup)`)
-    cli.out(`verify: ${plural(report.checked, 'object')} checked (${formatBytes(report.bytes)})${subset === undefined ? '' : ` in subset ${subset.index}/${subset.count}`}` +
-      `${variants === undefined ? '' : `, ${plural(variants.checked, 'variant')}`}: ${outcome}` +
-      shown.map(p => `\n  ${p.reason.padEnd(10)} ${p.copy === undefined || p.copy === 'primary' ? '' : `${p.copy}: `}${p.path}${p.action === undefined ? '' : ` ${p.action}`}` +
-        `${p.movedTo === undefined ? '' : ` -> ${p.movedTo}`}`).join('') + more + storm + copyLine +
-      quarantine + empty + `\n${storeLine(storage)}`, { ...total, clean, subset, store: storage.location, variants })
+          (total.counts.lost === undefined
+            ? ''
+            : `; ${plural(total.counts.lost, 'frame')} LOST: no good copy is left anywhere (restore it from a backup)`)
+    cli.out(
+      `verify: ${plural(report.checked, 'object')} checked (${formatBytes(report.bytes)})${subset === undefined ? '' : ` in subset ${subset.index}/${subset.count}`}` +
+        `${variants === undefined ? '' : `, ${plural(variants.checked, 'variant')}`}: ${outcome}` +
+        shown
+          .map(
+            p =>
+              `\n  ${p.reason.padEnd(10)} ${p.copy === undefined || p.copy === 'primary' ? '' : `${p.copy}: `}${p.path}${p.action === undefined ? '' : ` ${p.action}`}` +
+              `${p.movedTo === undefined ? '' : ` -> ${p.movedTo}`}`
+          )
+          .join('') +
+        more +
+        storm +
+        copyLine +
+        quarantine +
+        empty +
+        `\n${storeLine(storage)}`,
+      { ...total, clean, subset, store: storage.location, variants }
+    )
     return clean ? 0 : 1
   }
 }
 
-function parseSubset (text: string | undefined): { index: number, count: number } | undefined {
+function parseSubset(text: string | undefined): { index: number; count: number } | undefined {
   if (text === undefined) return undefined
   const match = /^(\d+)\/(\d+)$/.exec(text)
   const [index, count] = match === null ? [NaN, NaN] : [Number(match[1]), Number(match[2])]
-  if (!(count >= 1 && count <= 65536 && index >= 0 && index < count)) throw new UsageError('--subset takes K/N with 0 <= K < N <= 65536, e.g. 3/30')
+  if (!(count >= 1 && count <= 65536 && index >= 0 && index < count))
+    throw new UsageError('--subset takes K/N with 0 <= K < N <= 65536, e.g. 3/30')
   return { index, count }
 }
 
-async function readCheckpoint (path: string): Promise<string | undefined> {
+async function readCheckpoint(path: string): Promise<string | undefined> {
   const text = await readFile(path, 'utf8').catch(() => '')
   const after = (JSON.parse(text === '' ? '{}' : text) as { after?: unknown }).after
   return typeof after === 'string' && /^[0-9a-f]{64}$/.test(after) ? after : undefined
 }
 
-async function saveCheckpoint (path: string, after: string): Promise<void> {
+async function saveCheckpoint(path: string, after: string): Promise<void> {
   await writeFile(`${path}.tmp`, JSON.stringify({ after, at: new Date().toISOString() }) + '\n')
   await rename(`${path}.tmp`, path)
 }
 
 /** The variant cache's report, where the store has one (and the whole store is checked). */
-async function variantsReport (storage: ImageStorage, repair: boolean, whole: boolean): Promise<VerifyReport | undefined> {
+async function variantsReport(
+  storage: ImageStorage,
+  repair: boolean,
+  whole: boolean
+): Promise<VerifyReport | undefined> {
   if (!whole) return undefined
   try {
     return await createVariants(storage).verify({ repair })

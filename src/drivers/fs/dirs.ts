@@ -13,10 +13,13 @@ import type { StoreRoot } from './root.js'
 export class StoreDirs {
   private ready?: Promise<void>
 
-  constructor (private readonly root: StoreRoot, private readonly options: { dirMode?: number, fsync: boolean, layout?: StoreLayout }) {}
+  constructor(
+    private readonly root: StoreRoot,
+    private readonly options: { dirMode?: number; fsync: boolean; layout?: StoreLayout }
+  ) {}
 
   /** The root and its `.tmp` exist (made if the library may), the root is the one it was, and its layout the settings'. */
-  async ensureRoot (): Promise<void> {
+  async ensureRoot(): Promise<void> {
     this.ready ??= (async () => {
       if (!this.root.check()) await mkdir(dirname(this.root.path), { recursive: true }) // ours to create
       await this.make(join(this.root.path, SPECIAL_DIRS.temp), dirname(this.root.path))
@@ -35,7 +38,7 @@ export class StoreDirs {
    * Runs `work` on a file in a shard directory, making the directory only when it is missing: the
    * steady state costs no extra call.
    */
-  async inShardDir<T> (file: string, work: () => T | Promise<T>): Promise<T> {
+  async inShardDir<T>(file: string, work: () => T | Promise<T>): Promise<T> {
     const dir = dirname(file)
     if (!isDirectory(dir)) await this.makeShard(dir) // a lookup: microseconds, no failed call first
     try {
@@ -47,7 +50,7 @@ export class StoreDirs {
     }
   }
 
-  async makeShard (dir: string): Promise<void> {
+  async makeShard(dir: string): Promise<void> {
     await this.ensureRoot() // the layout is recorded before the first shard folder (done once: no round trip after)
     this.root.require() // never a new shard directory on a bare mount point
     await this.make(dir, this.root.path)
@@ -60,7 +63,7 @@ export class StoreDirs {
    * cut. A directory another writer made is that writer's to make durable (on ext4 and XFS, the
    * fsync of a directory commits its creation too).
    */
-  async make (dir: string, base: string): Promise<void> {
+  async make(dir: string, base: string): Promise<void> {
     const chain: string[] = []
     for (let d = dir; d !== base && d !== dirname(d) && !isDirectory(d); d = dirname(d)) chain.unshift(d)
     for (const d of chain) {

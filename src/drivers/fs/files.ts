@@ -10,7 +10,20 @@
  * event loop.
  */
 import { createHash } from 'node:crypto'
-import { close, closeSync, constants, createReadStream, fstatSync, fsync, futimesSync, open as openCallback, openSync, statSync, write, type Stats } from 'node:fs'
+import {
+  close,
+  closeSync,
+  constants,
+  createReadStream,
+  fstatSync,
+  fsync,
+  futimesSync,
+  open as openCallback,
+  openSync,
+  statSync,
+  write,
+  type Stats
+} from 'node:fs'
 import { open, unlink, type FileHandle } from 'node:fs/promises'
 import { promisify } from 'node:util'
 import { isMissing } from '../../core/errors.js'
@@ -23,14 +36,14 @@ export const openFd = promisify(openCallback)
 export const closeFd = promisify(close)
 
 /** fsync of an open file: one round trip. */
-export async function syncFile (fd: number): Promise<void> {
+export async function syncFile(fd: number): Promise<void> {
   await fsyncFd(fd)
 }
 
 const WRITE_CHUNK_BYTES = 1024 * 1024
 
 /** Whether `size` bytes go to disk in one write call (see `writeAll`). */
-export function fitsOneWrite (size: number): boolean {
+export function fitsOneWrite(size: number): boolean {
   return size <= WRITE_CHUNK_BYTES
 }
 
@@ -46,9 +59,15 @@ export const CREATE_DSYNC = constants.O_WRONLY | constants.O_CREAT | constants.O
  * and a 5 MB one does not hold a pool thread (and a core) for its whole copy. Measured with 16
  * concurrent 5 MB stores on 2 cores: the longest event-loop delay fell from 13-35 ms to 11-13 ms.
  */
-export async function writeAll (fd: number, bytes: Uint8Array, position = 0): Promise<void> {
-  for (let done = 0; done < bytes.length;) {
-    const { bytesWritten } = await writeAt(fd, bytes, done, Math.min(bytes.length - done, WRITE_CHUNK_BYTES), position + done)
+export async function writeAll(fd: number, bytes: Uint8Array, position = 0): Promise<void> {
+  for (let done = 0; done < bytes.length; ) {
+    const { bytesWritten } = await writeAt(
+      fd,
+      bytes,
+      done,
+      Math.min(bytes.length - done, WRITE_CHUNK_BYTES),
+      position + done
+    )
     done += bytesWritten
   }
 }
@@ -58,7 +77,7 @@ const KEPT_SCRATCH_BYTES = 8 * 1024 * 1024
 let scratch: Buffer | undefined
 
 /** Opens `path` for reading (synchronously), or undefined if nothing is there. */
-export function openSyncIfExists (path: string): number | undefined {
+export function openSyncIfExists(path: string): number | undefined {
   try {
     return openSync(path, 'r')
   } catch (err) {
@@ -68,7 +87,7 @@ export function openSyncIfExists (path: string): number | undefined {
 }
 
 /** A lookup: false for anything but a directory, or nothing there. */
-export function isDirectory (path: string): boolean {
+export function isDirectory(path: string): boolean {
   try {
     return statSync(path).isDirectory()
   } catch {
@@ -76,7 +95,7 @@ export function isDirectory (path: string): boolean {
   }
 }
 
-function statIfThere (path: string): Stats | undefined {
+function statIfThere(path: string): Stats | undefined {
   try {
     return statSync(path)
   } catch (err) {
@@ -86,7 +105,7 @@ function statIfThere (path: string): Stats | undefined {
 }
 
 /** Opens `path` for reading, or undefined if nothing is there. */
-export async function openIfExists (path: string): Promise<FileHandle | undefined> {
+export async function openIfExists(path: string): Promise<FileHandle | undefined> {
   try {
     return await open(path, 'r')
   } catch (err) {
@@ -96,9 +115,12 @@ export async function openIfExists (path: string): Promise<FileHandle | undefine
 }
 
 /** SHA-256 hex of everything an open file holds, read in a stream. */
-export async function hashFile (file: FileHandle | number, signal?: AbortSignal): Promise<string> {
+export async function hashFile(file: FileHandle | number, signal?: AbortSignal): Promise<string> {
   const hash = createHash('sha256')
-  const stream = typeof file === 'number' ? createReadStream('', { fd: file, autoClose: false, start: 0, signal }) : file.createReadStream({ autoClose: false, start: 0, signal })
+  const stream =
+    typeof file === 'number'
+      ? createReadStream('', { fd: file, autoClose: false, start: 0, signal })
+      : file.createReadStream({ autoClose: false, start: 0, signal })
   for await (const chunk of stream) hash.update(chunk as Buffer)
   return hash.digest('hex')
 }
@@ -109,7 +131,13 @@ export async function hashFile (file: FileHandle | number, signal?: AbortSignal)
  * read synchronously when the caller runs `alone` and the object is in the page cache (see `inPageCache`).
  * `durable`: the renewal is fsynced before this resolves.
  */
-export async function statIfIntact (path: string, size: number, check: (fd: number, sync: boolean) => Promise<boolean>, alone = false, durable = false): Promise<Stats | undefined> {
+export async function statIfIntact(
+  path: string,
+  size: number,
+  check: (fd: number, sync: boolean) => Promise<boolean>,
+  alone = false,
+  durable = false
+): Promise<Stats | undefined> {
   const fd = openSyncIfExists(path) // a lookup: microseconds
   if (fd === undefined) return undefined
   try {
@@ -121,7 +149,7 @@ export async function statIfIntact (path: string, size: number, check: (fd: numb
     // before it deletes it, and puts it back if it sees the new mtime; if the name is empty now,
     // the caller writes the bytes anew. A damaged object renewed here is replaced by the caller anyway.
     const renewed = renew(fd, stats)
-    if (!await check(fd, sync)) return undefined
+    if (!(await check(fd, sync))) return undefined
     if (!renewed) return stats
     // the new mtime is the store's acknowledgement to retention: lost to a power cut, a prune by
     // age would delete the frame just stored (found by the crash harness, test/crash)
@@ -139,7 +167,7 @@ export async function statIfIntact (path: string, size: number, check: (fd: numb
  * (p99.9 165 µs) was that of an fstat (117 µs), the scheduler's, not the journal's. False on a
  * read-only mount or a file of another user (the Python service's): intact, not renewed.
  */
-function renew (fd: number, stats: Stats): boolean {
+function renew(fd: number, stats: Stats): boolean {
   // (seconds as a double lose a little on the way to nanoseconds: an mtime set to 376 ms may read
   // 375.999999, so round up, and add 0.5 ms so that the new one cannot fall back to the old ms)
   const renewed = (Math.max(Date.now(), Math.ceil(stats.mtimeMs) + 1) + 0.5) / 1000
@@ -153,7 +181,7 @@ function renew (fd: number, stats: Stats): boolean {
 }
 
 /** When the object was first stored: its birth time where the filesystem keeps one, else its mtime. */
-export function firstStored (stats: Stats): Date {
+export function firstStored(stats: Stats): Date {
   // Never the mtime when a birth time exists, even for a copy that kept an older mtime (migrate):
   // a renewal moves the mtime, and the first store must not move with it.
   return stats.birthtimeMs > 0 ? stats.birthtime : stats.mtime
@@ -164,18 +192,21 @@ export function firstStored (stats: Stats): Date {
  * file that grew meanwhile is not them). Asking for one byte more would cost a second round trip,
  * a read that finds the end of the file.
  */
-export async function holdsBytes (fd: number, bytes: Buffer, sync = false): Promise<boolean> {
+export async function holdsBytes(fd: number, bytes: Buffer, sync = false): Promise<boolean> {
   // one buffer reused while it is free: no allocation (and its page faults) per duplicate
   const buffer = scratch !== undefined && scratch.length >= bytes.length ? scratch : Buffer.allocUnsafe(bytes.length)
   if (buffer === scratch) scratch = undefined
   try {
     return (await readStart(fd, bytes.length, buffer, sync)).equals(bytes) && fstatSync(fd).size === bytes.length
   } finally {
-    if (buffer.length <= KEPT_SCRATCH_BYTES && (scratch === undefined || scratch.length < buffer.length)) scratch = buffer
+    if (buffer.length <= KEPT_SCRATCH_BYTES && (scratch === undefined || scratch.length < buffer.length))
+      scratch = buffer
   }
 }
 
 /** Removes a file that may already be gone. */
-export async function removeIfExists (path: string): Promise<void> {
-  await unlink(path).catch((err: unknown) => { if (!isMissing(err)) throw err })
+export async function removeIfExists(path: string): Promise<void> {
+  await unlink(path).catch((err: unknown) => {
+    if (!isMissing(err)) throw err
+  })
 }

@@ -25,7 +25,15 @@ import { SNIFF_BYTES, sniffImageType, UNKNOWN_MIME_TYPE } from '../../core/mime.
 import { parseImageRef } from '../../core/ref.js'
 import { PrefixSharding, type ShardingStrategy } from '../../core/sharding.js'
 import { traced, tracedIterable } from '../../core/tracing.js'
-import type { AbortOptions, ImageEntry, ImageStat, ImageStorage, ListOptions, StorageResult, StoreOptions } from '../../core/types.js'
+import type {
+  AbortOptions,
+  ImageEntry,
+  ImageStat,
+  ImageStorage,
+  ListOptions,
+  StorageResult,
+  StoreOptions
+} from '../../core/types.js'
 import { verifiedStream } from '../../core/verified-stream.js'
 import type { VerifyOptions, VerifyReport } from '../../core/verify-report.js'
 import { StoreDirs } from './dirs.js'
@@ -62,7 +70,7 @@ export class FilesystemDriver implements ImageStorage {
    */
   private running = 0
 
-  constructor (init: FilesystemDriverInit = {}) {
+  constructor(init: FilesystemDriverInit = {}) {
     this.init = init
     this.root = resolve(init.root ?? DEFAULT_ROOT)
     this.sharding = init.sharding ?? new PrefixSharding()
@@ -73,28 +81,50 @@ export class FilesystemDriver implements ImageStorage {
     const dirs = new StoreDirs(this.watched, { dirMode: init.dirMode, fsync: this.fsync, layout: this.layout })
     this.quarantine = new FilesystemQuarantine(this.root, this.sharding, dirs, this.fsync)
     this.files = new ObjectFiles(this.root, this.sharding, this.watched, this.quarantine, this.layout)
-    this.writing = { root: this.root, sharding: this.sharding, fsync: this.fsync, fileMode: init.fileMode, dirs, background: this.background, alone: () => this.running === 1 }
+    this.writing = {
+      root: this.root,
+      sharding: this.sharding,
+      fsync: this.fsync,
+      fileMode: init.fileMode,
+      dirs,
+      background: this.background,
+      alone: () => this.running === 1
+    }
   }
 
-  get location (): string {
+  get location(): string {
     return this.root
   }
 
-  async store (input: ImageInput, options: StoreOptions = {}): Promise<StorageResult> {
+  async store(input: ImageInput, options: StoreOptions = {}): Promise<StorageResult> {
     return await traced('store', this.driver, undefined, async () => {
       options.signal?.throwIfAborted()
       this.layout.check()
       const limits = resolveLimits(this.init, options)
       const source = await readInput(input, limits)
-      const { digest, isDuplicate, storedAt } = await this.counted(async () => await this.files.guard(async () => 'bytes' in source
-        ? await writeBytes(this.writing, source.bytes, limits, options.signal, options.keepTimes?.lastStoredAt)
-        : await writeChunks(this.writing, source.chunks, limits, options.signal, options.keepTimes?.lastStoredAt)))
+      const { digest, isDuplicate, storedAt } = await this.counted(
+        async () =>
+          await this.files.guard(async () =>
+            'bytes' in source
+              ? await writeBytes(this.writing, source.bytes, limits, options.signal, options.keepTimes?.lastStoredAt)
+              : await writeChunks(this.writing, source.chunks, limits, options.signal, options.keepTimes?.lastStoredAt)
+          )
+      )
       const key = this.sharding.encode(digest.sha256)
-      return { hash: digest.sha256, sha256: digest.sha256, key, path: join(this.root, key), size: digest.size, isDuplicate, storedAt, mimeType: digest.mimeType }
+      return {
+        hash: digest.sha256,
+        sha256: digest.sha256,
+        key,
+        path: join(this.root, key),
+        size: digest.size,
+        isDuplicate,
+        storedAt,
+        mimeType: digest.mimeType
+      }
     })
   }
 
-  async fetch (ref: string, options: AbortOptions = {}): Promise<Buffer> {
+  async fetch(ref: string, options: AbortOptions = {}): Promise<Buffer> {
     return await traced('fetch', this.driver, ref, async () => {
       const { sha256, path } = this.files.locate(ref)
       return await this.counted(async () => {
@@ -114,7 +144,7 @@ export class FilesystemDriver implements ImageStorage {
     })
   }
 
-  async fetchStream (ref: string, options: AbortOptions = {}): Promise<Readable> {
+  async fetchStream(ref: string, options: AbortOptions = {}): Promise<Readable> {
     return await traced('fetchStream', this.driver, ref, async () => {
       const { sha256, path } = this.files.locate(ref)
       options.signal?.throwIfAborted()
@@ -125,7 +155,7 @@ export class FilesystemDriver implements ImageStorage {
   }
 
   /** Whether a file is under the name (damaged or not: `fetch` and `verify` judge the bytes). */
-  async exists (ref: string, options: AbortOptions = {}): Promise<boolean> {
+  async exists(ref: string, options: AbortOptions = {}): Promise<boolean> {
     const { sha256, path } = this.files.locate(ref)
     options.signal?.throwIfAborted()
     try {
@@ -137,7 +167,7 @@ export class FilesystemDriver implements ImageStorage {
     }
   }
 
-  async stat (ref: string, options: AbortOptions = {}): Promise<ImageStat> {
+  async stat(ref: string, options: AbortOptions = {}): Promise<ImageStat> {
     return await traced('stat', this.driver, ref, async () => {
       const { sha256, path } = this.files.locate(ref)
       options.signal?.throwIfAborted()
@@ -146,14 +176,23 @@ export class FilesystemDriver implements ImageStorage {
         const stats = await handle.stat()
         const { buffer: head, bytesRead } = await handle.read(Buffer.alloc(SNIFF_BYTES), 0, SNIFF_BYTES, 0)
         const mimeType = sniffImageType(head.subarray(0, bytesRead)) ?? UNKNOWN_MIME_TYPE
-        return { hash: sha256, sha256, path, key: this.sharding.encode(sha256), size: stats.size, storedAt: firstStored(stats), lastStoredAt: stats.mtime, mimeType }
+        return {
+          hash: sha256,
+          sha256,
+          path,
+          key: this.sharding.encode(sha256),
+          size: stats.size,
+          storedAt: firstStored(stats),
+          lastStoredAt: stats.mtime,
+          mimeType
+        }
       } finally {
         await handle.close()
       }
     })
   }
 
-  async delete (ref: string, options: AbortOptions = {}): Promise<boolean> {
+  async delete(ref: string, options: AbortOptions = {}): Promise<boolean> {
     return await traced('delete', this.driver, ref, async () => {
       const { path } = this.files.locate(ref)
       options.signal?.throwIfAborted()
@@ -172,7 +211,7 @@ export class FilesystemDriver implements ImageStorage {
   }
 
   /** Every object, in SHA-256 order, with its size and mtime from the walk (walk.ts). */
-  list (options: ListOptions = {}): AsyncGenerator<ImageEntry> {
+  list(options: ListOptions = {}): AsyncGenerator<ImageEntry> {
     const ready = async (): Promise<boolean> => {
       await this.background.settle()
       return this.watched.check() && (this.layout.checkWhole() ?? true)
@@ -181,7 +220,7 @@ export class FilesystemDriver implements ImageStorage {
   }
 
   /** Deletes the object unless a store renewed it after `lastStoredAt`: see set-aside.ts. */
-  async deleteIfNotRenewed (ref: string, lastStoredAt: Date, options: AbortOptions = {}): Promise<boolean> {
+  async deleteIfNotRenewed(ref: string, lastStoredAt: Date, options: AbortOptions = {}): Promise<boolean> {
     return await traced('delete', this.driver, ref, async () => {
       const { sha256, path } = this.files.locate(ref)
       options.signal?.throwIfAborted()
@@ -197,32 +236,40 @@ export class FilesystemDriver implements ImageStorage {
    * The fsck to run after a crash: re-hashes every object (or a subset), finds corrupt, truncated
    * and misnamed files and stray temps; with `repair`, quarantines the bad and removes the strays.
    */
-  async verify (options: VerifyOptions = {}): Promise<VerifyReport> {
-    return await traced('verify', this.driver, undefined, async () => await this.files.guard(async () => {
-      await this.background.settle() // this process's temps are gone first
-      const rootExists = this.watched.check() && (this.layout.checkWhole() ?? true)
-      return { ...await verifyStore(this.root, this.sharding, this.quarantine, options), rootExists }
-    }), undefined, { repair: options.repair === true })
+  async verify(options: VerifyOptions = {}): Promise<VerifyReport> {
+    return await traced(
+      'verify',
+      this.driver,
+      undefined,
+      async () =>
+        await this.files.guard(async () => {
+          await this.background.settle() // this process's temps are gone first
+          const rootExists = this.watched.check() && (this.layout.checkWhole() ?? true)
+          return { ...(await verifyStore(this.root, this.sharding, this.quarantine, options)), rootExists }
+        }),
+      undefined,
+      { repair: options.repair === true }
+    )
   }
 
-  pathOf (ref: string): string {
+  pathOf(ref: string): string {
     return this.files.locate(ref).path
   }
 
-  keyOf (ref: string): string {
+  keyOf(ref: string): string {
     return this.sharding.encode(parseImageRef(ref).sha256)
   }
 
   /** Waits for the closes and temp removals that stores left running. */
-  async close (): Promise<void> {
+  async close(): Promise<void> {
     await this.background.settle()
   }
 
-  private setting (option: 'root' | 'createRoot' | 'sharding'): string {
+  private setting(option: 'root' | 'createRoot' | 'sharding'): string {
     return settingName(this.init.settingNames, option)
   }
 
-  private async counted<T> (work: () => Promise<T>): Promise<T> {
+  private async counted<T>(work: () => Promise<T>): Promise<T> {
     this.running++
     try {
       return await work()

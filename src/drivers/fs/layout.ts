@@ -20,7 +20,10 @@ export const LAYOUT_FILE = '.sai-layout.json'
 
 const OBJECT = /^[0-9a-f]{64}\.jpg$/
 
-interface Layout { depth: number, width: number }
+interface Layout {
+  depth: number
+  width: number
+}
 
 export class StoreLayout {
   private checked = false
@@ -29,13 +32,17 @@ export class StoreLayout {
   private readonly wanted?: Layout
 
   /** `setting`: how messages name the shard settings (`SAI_IMAGE_STORAGE_SHARD_DEPTH and ..._WIDTH`). */
-  constructor (private readonly root: string, sharding: ShardingStrategy, private readonly setting: string) {
+  constructor(
+    private readonly root: string,
+    sharding: ShardingStrategy,
+    private readonly setting: string
+  ) {
     // a strategy of the caller's own has no depth and width to record: nothing is checked
     if (sharding instanceof PrefixSharding) this.wanted = { depth: sharding.depth, width: sharding.width }
   }
 
   /** At the first call (one read of a small file): the recorded layout, if any, is the settings'. */
-  check (): void {
+  check(): void {
     if (this.checked || this.wanted === undefined) return
     const recorded = this.recorded()
     if (recorded !== undefined) this.compare(recorded, `its ${LAYOUT_FILE}`)
@@ -44,7 +51,7 @@ export class StoreLayout {
   }
 
   /** Before a walk of the whole store: without a record, the first shard folders must fit the settings. */
-  checkWhole (): void {
+  checkWhole(): void {
     this.check()
     if (this.hasRecord || this.walkChecked || this.wanted === undefined) return
     const found = this.inferred()
@@ -58,7 +65,7 @@ export class StoreLayout {
    * `.tmp`, fsynced, linked into place without overwriting (a writer that raced us wins, and its
    * record is checked), and the root fsynced.
    */
-  async record (fsync: boolean): Promise<void> {
+  async record(fsync: boolean): Promise<void> {
     this.checked = false // read again: another process may have made the store since
     this.check()
     if (this.hasRecord || this.wanted === undefined) return
@@ -86,7 +93,7 @@ export class StoreLayout {
     this.check() // ours, or the record of a writer that raced us
   }
 
-  private recorded (): Layout | undefined {
+  private recorded(): Layout | undefined {
     let text
     try {
       text = readFileSync(join(this.root, LAYOUT_FILE), 'utf8')
@@ -98,7 +105,11 @@ export class StoreLayout {
     try {
       layout = JSON.parse(text)
     } catch {}
-    if (!Number.isInteger(layout?.depth) || !Number.isInteger(layout?.width)) throw new ConfigError(join(this.root, LAYOUT_FILE), `not a layout record: ${JSON.stringify(text.slice(0, 80))} (expected {"depth":2,"width":2})`)
+    if (!Number.isInteger(layout?.depth) || !Number.isInteger(layout?.width))
+      throw new ConfigError(
+        join(this.root, LAYOUT_FILE),
+        `not a layout record: ${JSON.stringify(text.slice(0, 80))} (expected {"depth":2,"width":2})`
+      )
     return { depth: layout!.depth!, width: layout!.width! }
   }
 
@@ -107,15 +118,16 @@ export class StoreLayout {
    * `<sha256>.jpg`): `empty` for a root with nothing but dot-files, `unknown` for a first chain of
    * folders that holds no object (emptied by a prune).
    */
-  private inferred (): Layout | 'empty' | 'unknown' {
+  private inferred(): Layout | 'empty' | 'unknown' {
     let dir = this.root
     let width = 0
     for (let depth = 0; depth <= 8; depth++) {
       let entries: Dirent[]
       try {
         // only what a store holds: hex folders and objects (not lost+found, not dot-files)
-        entries = readdirSync(dir, { withFileTypes: true }).filter(e => (e.isDirectory() && /^[0-9a-f]+$/.test(e.name)) || (e.isFile() && OBJECT.test(e.name)))
-          .sort((a, b) => a.name < b.name ? -1 : 1)
+        entries = readdirSync(dir, { withFileTypes: true })
+          .filter(e => (e.isDirectory() && /^[0-9a-f]+$/.test(e.name)) || (e.isFile() && OBJECT.test(e.name)))
+          .sort((a, b) => (a.name < b.name ? -1 : 1))
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code === 'ENOENT') return 'empty'
         throw err
@@ -129,11 +141,15 @@ export class StoreLayout {
     return 'unknown'
   }
 
-  private compare (found: Layout, where: string): void {
+  private compare(found: Layout, where: string): void {
     const wanted = this.wanted!
     if (found.depth === wanted.depth && (found.width === wanted.width || found.depth === 0)) return // depth 0: no folders, any width
-    const say = (l: Layout): string => l.depth === 0 ? 'depth 0 (no folders)' : `depth ${l.depth} and width ${l.width}`
-    throw new ConfigError(this.setting, `the store at ${this.root} has shard ${say(found)} (${where}), but the settings say ${say(wanted)}: ` +
-      'set them to what the store has, or name another root')
+    const say = (l: Layout): string =>
+      l.depth === 0 ? 'depth 0 (no folders)' : `depth ${l.depth} and width ${l.width}`
+    throw new ConfigError(
+      this.setting,
+      `the store at ${this.root} has shard ${say(found)} (${where}), but the settings say ${say(wanted)}: ` +
+        'set them to what the store has, or name another root'
+    )
   }
 }

@@ -8,20 +8,33 @@ import type { ImageEntry, ListOptions } from '../../core/types.js'
 import { walkUnits } from './walk.js'
 
 /** The SHA-256 a walked file's key names (its `kind` from the walk), or undefined for a misnamed file. */
-export function sha256OfKey (key: string, kind: number, sharding: ShardingStrategy): string | undefined {
+export function sha256OfKey(key: string, kind: number, sharding: ShardingStrategy): string | undefined {
   return kind === 2 ? key.slice(-68, -4) : kind === 1 ? sharding.decode(key) : undefined
 }
 
 /** Every object below `root`, in SHA-256 order, with its size and mtime; none if `ready` says false. */
-export async function * listEntries (root: string, sharding: ShardingStrategy, options: ListOptions, ready: () => Promise<boolean>): AsyncGenerator<ImageEntry> {
-  if (!await ready()) return
+export async function* listEntries(
+  root: string,
+  sharding: ShardingStrategy,
+  options: ListOptions,
+  ready: () => Promise<boolean>
+): AsyncGenerator<ImageEntry> {
+  if (!(await ready())) return
   const prefix = join(root, '/')
   for await (const { count, key: keyOf, numbers } of walkUnits(root, sharding, options)) {
     for (let i = 0; i < count; i++) {
       const key = keyOf(i)
       const sha256 = sha256OfKey(key, numbers[i * 5 + 2]!, sharding)
       // lastStoredAt rounded as fs.Stats rounds the mtime: `deleteIfNotRenewed` compares the two
-      if (sha256 !== undefined) yield { hash: sha256, sha256, key, path: prefix + key, size: numbers[i * 5]!, lastStoredAt: new Date(Math.round(numbers[i * 5 + 1]!)) }
+      if (sha256 !== undefined)
+        yield {
+          hash: sha256,
+          sha256,
+          key,
+          path: prefix + key,
+          size: numbers[i * 5]!,
+          lastStoredAt: new Date(Math.round(numbers[i * 5 + 1]!))
+        }
     }
   }
 }

@@ -15,27 +15,34 @@ import type { FilesystemQuarantine } from './quarantine.js'
 import type { StoreRoot } from './root.js'
 
 export class ObjectFiles {
-  constructor (private readonly root: string, private readonly sharding: ShardingStrategy, private readonly watched: StoreRoot, private readonly quarantine: FilesystemQuarantine, private readonly layout?: StoreLayout) {}
+  constructor(
+    private readonly root: string,
+    private readonly sharding: ShardingStrategy,
+    private readonly watched: StoreRoot,
+    private readonly quarantine: FilesystemQuarantine,
+    private readonly layout?: StoreLayout
+  ) {}
 
-  locate (ref: string): { sha256: string, path: string } {
+  locate(ref: string): { sha256: string; path: string } {
     this.layout?.check() // the first call of a process whose settings are not the store's: ERR_CONFIG
     const { sha256 } = parseImageRef(ref)
     return { sha256, path: join(this.root, this.sharding.encode(sha256)) }
   }
 
-  async open (sha256: string, path: string): Promise<FileHandle> {
+  async open(sha256: string, path: string): Promise<FileHandle> {
     let handle
     try {
       handle = await openIfExists(path)
     } catch (err) {
       throw this.readError(err, sha256, path)
     }
-    if (handle === undefined) throw this.readError(Object.assign(new Error('missing'), { code: 'ENOENT' }), sha256, path)
+    if (handle === undefined)
+      throw this.readError(Object.assign(new Error('missing'), { code: 'ENOENT' }), sha256, path)
     return handle
   }
 
   /** A read's failure as ours. */
-  readError (err: unknown, sha256: string, path: string): unknown {
+  readError(err: unknown, sha256: string, path: string): unknown {
     const ours = passThrough(err)
     if (ours !== undefined) return ours
     if (isMissing(err)) {
@@ -47,7 +54,7 @@ export class ObjectFiles {
   }
 
   /** OS errors that mean the store cannot be used become `ERR_STORAGE_UNAVAILABLE`. */
-  async guard<T> (work: () => Promise<T>): Promise<T> {
+  async guard<T>(work: () => Promise<T>): Promise<T> {
     try {
       return await work()
     } catch (err) {

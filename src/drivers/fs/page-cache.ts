@@ -17,13 +17,18 @@ const SYNC_READ_BYTES = 1024 * 1024
 /** A renewal sets the mtime a little ahead of the clock (never back to its old value): that is recent too. */
 const CLOCK_SLACK_MS = 1000
 
-export function inPageCache (stats: Stats, now = Date.now()): boolean {
+export function inPageCache(stats: Stats, now = Date.now()): boolean {
   const age = now - stats.mtimeMs
   return stats.size <= SYNC_READ_BYTES && age > -CLOCK_SLACK_MS && age < RECENT_MS
 }
 
 /** `readUpTo`, synchronously when `sync`. */
-export async function readStart (fd: number, length: number, buffer: Buffer = Buffer.allocUnsafe(length), sync = false): Promise<Buffer> {
+export async function readStart(
+  fd: number,
+  length: number,
+  buffer: Buffer = Buffer.allocUnsafe(length),
+  sync = false
+): Promise<Buffer> {
   if (!sync) return await readUpTo(fd, length, buffer)
   let done = 0
   while (done < length) {
@@ -35,7 +40,7 @@ export async function readStart (fd: number, length: number, buffer: Buffer = Bu
 }
 
 /** The whole file in one round trip, or none when the caller runs `alone` and the file is in the page cache. */
-export async function readObject (path: string, alone: boolean): Promise<Buffer> {
+export async function readObject(path: string, alone: boolean): Promise<Buffer> {
   const fd = openSync(path, 'r')
   try {
     const stats = fstatSync(fd)

@@ -19,12 +19,19 @@ import type { StoreDirs } from './dirs.js'
 export class FilesystemQuarantine implements Quarantine {
   readonly dir: string
 
-  constructor (private readonly root: string, private readonly sharding: ShardingStrategy, private readonly dirs: StoreDirs, private readonly fsync: boolean) {
+  constructor(
+    private readonly root: string,
+    private readonly sharding: ShardingStrategy,
+    private readonly dirs: StoreDirs,
+    private readonly fsync: boolean
+  ) {
     this.dir = join(root, SPECIAL_DIRS.quarantine)
   }
 
-  async * list (options: AbortOptions = {}): AsyncGenerator<QuarantineEntry> {
-    const entries = this.names().map(name => this.entryOf(name)).filter(entry => entry !== undefined)
+  async *list(options: AbortOptions = {}): AsyncGenerator<QuarantineEntry> {
+    const entries = this.names()
+      .map(name => this.entryOf(name))
+      .filter(entry => entry !== undefined)
     entries.sort((a, b) => a.quarantinedAt.getTime() - b.quarantinedAt.getTime() || (a.id < b.id ? -1 : 1))
     for (const entry of entries) {
       options.signal?.throwIfAborted()
@@ -33,7 +40,7 @@ export class FilesystemQuarantine implements Quarantine {
   }
 
   /** Moves the file at `path` (the object of `sha256`, or a misnamed file, whose `originalKey` its entry keeps) here. */
-  async take (path: string, sha256: string, reason: string, originalKey?: string): Promise<string> {
+  async take(path: string, sha256: string, reason: string, originalKey?: string): Promise<string> {
     // made with its name durable (dirs.make): a rename into a folder a power cut loses loses the object
     await this.dirs.make(this.dir, this.root)
     const target = join(this.dir, quarantineName(sha256, reason, Date.now(), originalKey))
@@ -42,7 +49,7 @@ export class FilesystemQuarantine implements Quarantine {
     return target
   }
 
-  async add (ref: string, reason: string, options: AbortOptions = {}): Promise<QuarantineEntry | undefined> {
+  async add(ref: string, reason: string, options: AbortOptions = {}): Promise<QuarantineEntry | undefined> {
     options.signal?.throwIfAborted()
     const { sha256 } = parseImageRef(ref)
     try {
@@ -58,20 +65,30 @@ export class FilesystemQuarantine implements Quarantine {
    * Puts an entry back: under its hash's name if its bytes match it (else `ERR_INTEGRITY`, unless
    * `force`: the next fetch would fail on them), a misnamed file under the name it had.
    */
-  async restore (id: string, options: RestoreOptions = {}): Promise<boolean> {
+  async restore(id: string, options: RestoreOptions = {}): Promise<boolean> {
     options.signal?.throwIfAborted()
     const entry = this.entryOf(id)
     if (entry === undefined) return false
     const target = join(this.root, entry.originalKey ?? this.sharding.encode(entry.sha256))
     if (entry.originalKey === undefined && options.force !== true) {
       const actual = await sha256OfFile(entry.path)
-      if (actual !== entry.sha256) throw new IntegrityError(entry.sha256, actual, entry.path, 'the quarantined bytes do not match their name, so a fetch would fail on them: ' + `\`sai-images quarantine restore --force ${id}\` puts them back anyway; \`quarantine purge ${id}\` deletes them`)
+      if (actual !== entry.sha256)
+        throw new IntegrityError(
+          entry.sha256,
+          actual,
+          entry.path,
+          'the quarantined bytes do not match their name, so a fetch would fail on them: ' +
+            `\`sai-images quarantine restore --force ${id}\` puts them back anyway; \`quarantine purge ${id}\` deletes them`
+        )
     }
     try {
       if (entry.originalKey !== undefined) {
         await this.dirs.make(dirname(target), this.root) // its names durable, as take's
         await link(entry.path, target)
-      } else await this.dirs.inShardDir(target, async () => { await link(entry.path, target) })
+      } else
+        await this.dirs.inShardDir(target, async () => {
+          await link(entry.path, target)
+        })
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'EEXIST') return false // an object is there: this copy stays
       throw err
@@ -81,7 +98,7 @@ export class FilesystemQuarantine implements Quarantine {
     return true
   }
 
-  async purge (id: string, options: AbortOptions = {}): Promise<boolean> {
+  async purge(id: string, options: AbortOptions = {}): Promise<boolean> {
     options.signal?.throwIfAborted()
     if (this.entryOf(id) === undefined) return false
     try {
@@ -95,12 +112,15 @@ export class FilesystemQuarantine implements Quarantine {
   }
 
   /** The entries of `sha256` (a lookup on a miss: the quarantine is small). */
-  holding (sha256: string): QuarantineEntry[] {
-    return this.names().filter(name => name.startsWith(`${sha256}.`)).map(name => this.entryOf(name)).filter(entry => entry !== undefined)
+  holding(sha256: string): QuarantineEntry[] {
+    return this.names()
+      .filter(name => name.startsWith(`${sha256}.`))
+      .map(name => this.entryOf(name))
+      .filter(entry => entry !== undefined)
   }
 
   /** How many objects and bytes it holds. */
-  totals (): { objects: number, bytes: number } {
+  totals(): { objects: number; bytes: number } {
     let objects = 0
     let bytes = 0
     for (const name of this.names()) {
@@ -112,7 +132,7 @@ export class FilesystemQuarantine implements Quarantine {
     return { objects, bytes }
   }
 
-  private names (): string[] {
+  private names(): string[] {
     try {
       return readdirSync(this.dir)
     } catch (err) {
@@ -121,14 +141,14 @@ export class FilesystemQuarantine implements Quarantine {
     }
   }
 
-  private entryOf (id: string): QuarantineEntry | undefined {
+  private entryOf(id: string): QuarantineEntry | undefined {
     const path = join(this.dir, id)
     const stats = quarantineEntry(id, path, 0) === undefined ? undefined : statSync(path, { throwIfNoEntry: false })
     return stats === undefined ? undefined : quarantineEntry(id, path, stats.size)
   }
 }
 
-async function sha256OfFile (path: string): Promise<string> {
+async function sha256OfFile(path: string): Promise<string> {
   const hash = createHash('sha256')
   for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer)
   return hash.digest('hex')

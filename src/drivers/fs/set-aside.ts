@@ -21,7 +21,13 @@ import { SPECIAL_DIRS } from '../../core/special-dirs.js'
 const made = new Set<string>()
 
 /** True if `path` was deleted; false if it was gone already or was stored again after `seen`. */
-export async function deleteIfNotRenewed (root: string, path: string, sha256: string, seen: Date, fsync: boolean): Promise<boolean> {
+export async function deleteIfNotRenewed(
+  root: string,
+  path: string,
+  sha256: string,
+  seen: Date,
+  fsync: boolean
+): Promise<boolean> {
   const aside = join(root, SPECIAL_DIRS.pruning, `${sha256}.${randomUUID()}`)
   if (!made.has(root)) {
     await mkdir(join(root, SPECIAL_DIRS.pruning), { recursive: true })
@@ -46,7 +52,7 @@ export async function deleteIfNotRenewed (root: string, path: string, sha256: st
 }
 
 /** Links a set-aside object back to its name, unless the name holds a newer copy, and drops the aside. */
-export async function putBack (aside: string, path: string, fsync: boolean): Promise<void> {
+export async function putBack(aside: string, path: string, fsync: boolean): Promise<void> {
   try {
     await link(aside, path)
     if (fsync) await fsyncDir(dirname(path))
@@ -55,4 +61,3 @@ export async function putBack (aside: string, path: string, fsync: boolean): Pro
   }
   await unlink(aside)
 }
-

@@ -11,7 +11,14 @@ import { isMissing } from '../../core/errors.js'
 import type { ShardingStrategy } from '../../core/sharding.js'
 import { SPECIAL_DIRS } from '../../core/special-dirs.js'
 import { stormOf } from '../../core/storm.js'
-import { addFinding, emptyReport, type Finding, type FindingReason, type VerifyOptions, type VerifyReport } from '../../core/verify-report.js'
+import {
+  addFinding,
+  emptyReport,
+  type Finding,
+  type FindingReason,
+  type VerifyOptions,
+  type VerifyReport
+} from '../../core/verify-report.js'
 import type { FilesystemQuarantine } from './quarantine.js'
 import { sha256OfKey } from './listing.js'
 import { putBack } from './set-aside.js'
@@ -24,14 +31,23 @@ const JPEG_END = 0xffd9
 /** What a repair would quarantine or move: the storm guard counts these (storm.ts). */
 const HARMFUL = new Set(['empty', 'truncated', 'corrupt', 'misnamed', 'misplaced'])
 
-export async function verifyStore (root: string, sharding: ShardingStrategy, quarantine: FilesystemQuarantine, options: VerifyOptions = {}): Promise<VerifyReport> {
-  if (options.repair !== true || options.force === true) return await pass(root, sharding, quarantine, options, options.repair === true)
+export async function verifyStore(
+  root: string,
+  sharding: ShardingStrategy,
+  quarantine: FilesystemQuarantine,
+  options: VerifyOptions = {}
+): Promise<VerifyReport> {
+  if (options.repair !== true || options.force === true)
+    return await pass(root, sharding, quarantine, options, options.repair === true)
   // a repair looks first, and acts only if what it would do is no storm (a wrong layout setting quarantines everything)
   const acts = new Map<Finding, string | undefined>()
   const seen = await pass(root, sharding, quarantine, options, false, acts)
   const count = (reason: FindingReason): number => seen.counts[reason] ?? 0
   const harmful = [...HARMFUL].reduce((sum, reason) => sum + count(reason as FindingReason), 0)
-  const by = { misnamed: count('misnamed') + count('misplaced'), damaged: count('empty') + count('truncated') + count('corrupt') }
+  const by = {
+    misnamed: count('misnamed') + count('misplaced'),
+    damaged: count('empty') + count('truncated') + count('corrupt')
+  }
   const storm = stormOf(harmful, seen.checked + by.misnamed, by, options.stormLimit)
   if (storm !== undefined) return { ...seen, repaired: true, clean: false, storm }
   const total = Object.values(seen.counts).reduce((a, b) => a + b, 0)
@@ -47,10 +63,16 @@ export async function verifyStore (root: string, sharding: ShardingStrategy, qua
 }
 
 /** What a repair does about one finding (its `action` set). */
-function actor (root: string, sharding: ShardingStrategy, quarantine: FilesystemQuarantine): (finding: Finding, sha256?: string) => Promise<void> {
+function actor(
+  root: string,
+  sharding: ShardingStrategy,
+  quarantine: FilesystemQuarantine
+): (finding: Finding, sha256?: string) => Promise<void> {
   return async (finding, sha256) => {
     if (finding.reason === 'stray-temp') {
-      await unlink(finding.path).catch((err: unknown) => { if (!isMissing(err)) throw err })
+      await unlink(finding.path).catch((err: unknown) => {
+        if (!isMissing(err)) throw err
+      })
       finding.action = 'removed'
     } else if (finding.reason === 'set-aside') {
       finding.movedTo = join(root, sharding.encode(sha256!))
@@ -58,16 +80,28 @@ function actor (root: string, sharding: ShardingStrategy, quarantine: Filesystem
       finding.action = 'restored'
     } else if (finding.reason === 'misplaced') {
       const target = join(root, sharding.encode(sha256!))
-      finding.action = await moveIntoPlace(finding.path, target) ? 'moved' : 'left'
+      finding.action = (await moveIntoPlace(finding.path, target)) ? 'moved' : 'left'
       if (finding.action === 'moved') finding.movedTo = target
     } else {
-      finding.movedTo = await quarantine.take(finding.path, sha256!, finding.reason, finding.reason === 'misnamed' ? finding.key : undefined)
+      finding.movedTo = await quarantine.take(
+        finding.path,
+        sha256!,
+        finding.reason,
+        finding.reason === 'misnamed' ? finding.key : undefined
+      )
       finding.action = 'quarantined'
     }
   }
 }
 
-async function pass (root: string, sharding: ShardingStrategy, quarantine: FilesystemQuarantine, options: VerifyOptions, repair: boolean, acts?: Map<Finding, string | undefined>): Promise<VerifyReport> {
+async function pass(
+  root: string,
+  sharding: ShardingStrategy,
+  quarantine: FilesystemQuarantine,
+  options: VerifyOptions,
+  repair: boolean,
+  acts?: Map<Finding, string | undefined>
+): Promise<VerifyReport> {
   const { tempMinAgeMs = HOUR_MS, signal } = options
   const report = emptyReport(repair)
   const now = Date.now()
@@ -84,7 +118,13 @@ async function pass (root: string, sharding: ShardingStrategy, quarantine: Files
 
   // a million files: read from the unit's columns (walk.ts), a path made only for a finding
   const prefix = join(root, '/')
-  for await (const unit of walkUnits(root, sharding, { hash: true, subset: options.subset, after: options.after, signal, workers: options.concurrency })) {
+  for await (const unit of walkUnits(root, sharding, {
+    hash: true,
+    subset: options.subset,
+    after: options.after,
+    signal,
+    workers: options.concurrency
+  })) {
     const n = unit.numbers
     let lastDone: string | undefined
     for (let i = 0; i < unit.count; i++) {
@@ -107,7 +147,15 @@ async function pass (root: string, sharding: ShardingStrategy, quarantine: Files
       report.checked++
       report.bytes += size
       lastDone = sha256
-      if (actual !== sha256) await found({ path: prefix + key, key, reason: size === 0 ? 'empty' : head === JPEG_START && tail !== JPEG_END ? 'truncated' : 'corrupt' }, sha256)
+      if (actual !== sha256)
+        await found(
+          {
+            path: prefix + key,
+            key,
+            reason: size === 0 ? 'empty' : head === JPEG_START && tail !== JPEG_END ? 'truncated' : 'corrupt'
+          },
+          sha256
+        )
     }
     options.onProgress?.({ checked: report.checked, bytes: report.bytes, lastDone })
   }
@@ -115,7 +163,8 @@ async function pass (root: string, sharding: ShardingStrategy, quarantine: Files
   for (const name of names(join(root, SPECIAL_DIRS.temp))) {
     const path = join(root, SPECIAL_DIRS.temp, name)
     const stats = statSync(path, { throwIfNoEntry: false })
-    if (stats?.isFile() === true && old(stats.mtimeMs)) await found({ path, key: `${SPECIAL_DIRS.temp}/${name}`, reason: 'stray-temp' })
+    if (stats?.isFile() === true && old(stats.mtimeMs))
+      await found({ path, key: `${SPECIAL_DIRS.temp}/${name}`, reason: 'stray-temp' })
   }
   // a prune's set-aside objects; a live prune's (changed, by its rename, less than tempMinAgeMs ago) are its own
   for (const name of names(join(root, SPECIAL_DIRS.pruning))) {
@@ -133,7 +182,7 @@ async function pass (root: string, sharding: ShardingStrategy, quarantine: Files
  * Links an intact object where its name puts it, then unlinks the misplaced name; false, and
  * nothing changed, if an object is already there (that copy stays, this one is left for an operator).
  */
-async function moveIntoPlace (from: string, to: string): Promise<boolean> {
+async function moveIntoPlace(from: string, to: string): Promise<boolean> {
   await mkdir(dirname(to), { recursive: true })
   try {
     await link(from, to)
@@ -148,12 +197,12 @@ async function moveIntoPlace (from: string, to: string): Promise<boolean> {
 }
 
 /** The SHA-256 a misnamed file's name claims (in any case), if it claims one. */
-function nameHash (key: string): string | undefined {
+function nameHash(key: string): string | undefined {
   const name = key.slice(key.lastIndexOf('/') + 1)
   return /^[0-9a-f]{64}/i.test(name) ? name.slice(0, 64).toLowerCase() : undefined
 }
 
-function names (dir: string): string[] {
+function names(dir: string): string[] {
   try {
     return readdirSync(dir)
   } catch (err) {

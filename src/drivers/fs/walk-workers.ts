@@ -17,7 +17,7 @@ export interface UnitJob {
   /** The width of a shard folder's name (prefix sharding), or 0 for a custom sharding. */
   width: number
   hash: boolean
-  subset?: { index: number, count: number }
+  subset?: { index: number; count: number }
   after?: string
   prefix: string
 }
@@ -45,7 +45,12 @@ const SLOT_BYTES = 1 << 20
  * one more than the files), then 32 bytes of digest per file when hashed, then the keys in UTF-8.
  * Returns the slot written, a larger one if it did not fit. Self-contained: it runs in the worker.
  */
-export function pack (slot: SharedArrayBuffer, keys: string[], actual: string[], numbers: Float64Array): SharedArrayBuffer {
+export function pack(
+  slot: SharedArrayBuffer,
+  keys: string[],
+  actual: string[],
+  numbers: Float64Array
+): SharedArrayBuffer {
   const n = keys.length
   const digestsAt = n * 40 + (n + 1) * 4
   const keysAt = digestsAt + (actual.length > 0 ? n * 32 : 0)
@@ -66,7 +71,7 @@ export function pack (slot: SharedArrayBuffer, keys: string[], actual: string[],
 }
 
 /** The unit a worker packed into `slot`, read in place until it is handed back. */
-export function unpack (slot: SharedArrayBuffer, count: number, hash: boolean): UnitResult {
+export function unpack(slot: SharedArrayBuffer, count: number, hash: boolean): UnitResult {
   const numbers = new Float64Array(slot, 0, count * 5)
   const ends = new Uint32Array(slot, count * 40, count + 1)
   const bytes = Buffer.from(slot)
@@ -78,7 +83,7 @@ export function unpack (slot: SharedArrayBuffer, count: number, hash: boolean): 
     hash,
     slot,
     key: i => bytes.toString('utf8', keysAt + ends[i]!, keysAt + ends[i + 1]!),
-    actual: i => hash ? bytes.toString('hex', digestsAt + i * 32, digestsAt + i * 32 + 32) : ''
+    actual: i => (hash ? bytes.toString('hex', digestsAt + i * 32, digestsAt + i * 32 + 32) : '')
   }
 }
 
@@ -106,23 +111,34 @@ parentPort.on('message', ({ id, job, slot }) => {
 /** Worker threads running units, each answered in its own promise, into slots used again. */
 export class Pool {
   private readonly workers: Worker[]
-  private readonly pending = new Map<number, { resolve: (result: UnitResult) => void, reject: (err: unknown) => void, job: UnitJob }>()
+  private readonly pending = new Map<
+    number,
+    { resolve: (result: UnitResult) => void; reject: (err: unknown) => void; job: UnitJob }
+  >()
   private readonly free: SharedArrayBuffer[] = []
   private nextId = 0
   private turn = 0
 
-  constructor (readonly size: number) {
+  constructor(readonly size: number) {
     this.workers = Array.from({ length: size }, () => {
       // (a young generation of 6 MB: by default it grows to 48 MB a worker while the walk allocates)
       // (and none of the process's flags: `--input-type=module` would make its script a module, without `require`)
-      const worker = new Worker(workerSource(), { eval: true, execArgv: [], resourceLimits: { maxYoungGenerationSizeMb: 6 } })
-      worker.on('message', message => { this.answer(message) })
-      worker.on('error', err => { for (const p of this.pending.values()) p.reject(err) })
+      const worker = new Worker(workerSource(), {
+        eval: true,
+        execArgv: [],
+        resourceLimits: { maxYoungGenerationSizeMb: 6 }
+      })
+      worker.on('message', message => {
+        this.answer(message)
+      })
+      worker.on('error', err => {
+        for (const p of this.pending.values()) p.reject(err)
+      })
       return worker
     })
   }
 
-  async run (job: UnitJob): Promise<UnitResult> {
+  async run(job: UnitJob): Promise<UnitResult> {
     const id = this.nextId++
     const worker = this.workers[this.turn++ % this.workers.length]!
     const slot = this.free.pop() ?? new SharedArrayBuffer(SLOT_BYTES)
@@ -133,15 +149,20 @@ export class Pool {
   }
 
   /** A unit's slot, free again: its consumer has read what it needs. */
-  release (unit: UnitResult): void {
+  release(unit: UnitResult): void {
     if (unit.slot !== undefined) this.free.push(unit.slot)
   }
 
-  async close (): Promise<void> {
+  async close(): Promise<void> {
     await Promise.all(this.workers.map(async worker => await worker.terminate()))
   }
 
-  private answer (message: { id: number, count: number, slot: SharedArrayBuffer, error?: { message: string, code?: string } }): void {
+  private answer(message: {
+    id: number
+    count: number
+    slot: SharedArrayBuffer
+    error?: { message: string; code?: string }
+  }): void {
     const waiting = this.pending.get(message.id)
     if (waiting === undefined) return
     this.pending.delete(message.id)

@@ -20,7 +20,7 @@ export interface WalkOptions {
   prefix?: string
   /** Only keys that sort after this one's place: the SHA-256 hex to resume after. */
   after?: string
-  subset?: { index: number, count: number }
+  subset?: { index: number; count: number }
   /** Read and hash every file (for verify). */
   hash?: boolean
   signal?: AbortSignal
@@ -39,9 +39,21 @@ const LARGE_STORE_FILES = 64
  * Every file below the shard folders, a unit (first-level folder) at a time, in key order. The
  * root's other entries (`.tmp`, `.quarantine`, ...) are not walked.
  */
-export async function * walkUnits (root: string, sharding: ShardingStrategy, options: WalkOptions = {}): AsyncGenerator<UnitResult> {
+export async function* walkUnits(
+  root: string,
+  sharding: ShardingStrategy,
+  options: WalkOptions = {}
+): AsyncGenerator<UnitResult> {
   const units = planUnits(root, sharding, options)
-  const job = { root, depth: sharding.depth, width: (sharding as PrefixSharding).width ?? 0, hash: options.hash === true, subset: options.subset, after: afterKey(sharding, options.after), prefix: options.prefix ?? '' }
+  const job = {
+    root,
+    depth: sharding.depth,
+    width: (sharding as PrefixSharding).width ?? 0,
+    hash: options.hash === true,
+    subset: options.subset,
+    after: afterKey(sharding, options.after),
+    prefix: options.prefix ?? ''
+  }
   const isShardDir = (name: string): boolean => sharding.isShardDir(name)
   let pool: Pool | undefined
   try {
@@ -78,12 +90,15 @@ export async function * walkUnits (root: string, sharding: ShardingStrategy, opt
 }
 
 /** The first-level folders to walk, sorted, that can hold keys of the prefix, after the cursor. */
-function planUnits (root: string, sharding: ShardingStrategy, options: WalkOptions): string[] {
+function planUnits(root: string, sharding: ShardingStrategy, options: WalkOptions): string[] {
   if (sharding.depth === 0) return ['']
   const width = (sharding as PrefixSharding).width
   let names: string[]
   try {
-    names = readdirSync(root, { withFileTypes: true }).filter(e => e.isDirectory() && sharding.isShardDir(e.name)).map(e => e.name).sort()
+    names = readdirSync(root, { withFileTypes: true })
+      .filter(e => e.isDirectory() && sharding.isShardDir(e.name))
+      .map(e => e.name)
+      .sort()
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return []
     throw err
@@ -91,11 +106,13 @@ function planUnits (root: string, sharding: ShardingStrategy, options: WalkOptio
   if (width === undefined) return names
   const prefix = options.prefix ?? ''
   const after = options.after?.slice(0, width)
-  return names.filter(name => (prefix.startsWith(name) || name.startsWith(prefix)) && (after === undefined || name >= after))
+  return names.filter(
+    name => (prefix.startsWith(name) || name.startsWith(prefix)) && (after === undefined || name >= after)
+  )
 }
 
 /** The key to resume after: the key `after` would have (`ab/cd/abcd….jpg`), so that key order is hash order. */
-function afterKey (sharding: ShardingStrategy, after: string | undefined): string | undefined {
+function afterKey(sharding: ShardingStrategy, after: string | undefined): string | undefined {
   return after === undefined ? undefined : sharding.encode(after)
 }
 
@@ -118,19 +135,27 @@ interface ScanDeps {
  * The files of one unit, sorted by key, as flat columns. Self-contained: it runs in a worker from
  * its source text.
  */
-export function scan (job: UnitJob, deps: ScanDeps): { keys: string[], actual: string[], numbers: Float64Array } {
-  const inSubset = (sha: string, subset: { index: number, count: number }): boolean => parseInt(sha.slice(0, 4), 16) % subset.count === subset.index
+export function scan(job: UnitJob, deps: ScanDeps): { keys: string[]; actual: string[]; numbers: Float64Array } {
+  const inSubset = (sha: string, subset: { index: number; count: number }): boolean =>
+    parseInt(sha.slice(0, 4), 16) % subset.count === subset.index
   // a prefix layout's object key, checked here (in the worker): `<sha256>.jpg` in the folders its
   // first digits name
-  const isObjectKey = (key: string, name: string): boolean => job.width > 0 && name.length === 68 && name.endsWith('.jpg') && /^[0-9a-f]{64}$/.test(name.slice(0, 64)) &&
+  const isObjectKey = (key: string, name: string): boolean =>
+    job.width > 0 &&
+    name.length === 68 &&
+    name.endsWith('.jpg') &&
+    /^[0-9a-f]{64}$/.test(name.slice(0, 64)) &&
     key.slice(0, key.length - 68).replaceAll('/', '') === name.slice(0, job.depth * job.width)
-  const sha256 = deps.hash === undefined ? (bytes: Buffer) => deps.createHash('sha256').update(bytes).digest('hex') : (bytes: Buffer) => deps.hash!('sha256', bytes)
+  const sha256 =
+    deps.hash === undefined
+      ? (bytes: Buffer) => deps.createHash('sha256').update(bytes).digest('hex')
+      : (bytes: Buffer) => deps.hash!('sha256', bytes)
   // A file's stat and bytes from one open (open, fstat, read, close: readFileSync and a statSync
   // take three calls more), into one buffer reused for every file that fits; null if it is gone.
   // A read asks for more than the size: fewer is the end (no second read to see it), and all of
   // it a file that grew, read on to its end (it then hashes as damaged).
   let scratch = Buffer.allocUnsafe(1 << 20)
-  const statAndRead = (path: string): { stats: Stats, bytes: Buffer } | null => {
+  const statAndRead = (path: string): { stats: Stats; bytes: Buffer } | null => {
     let fd
     try {
       fd = deps.openSync(path, 'r')
@@ -141,7 +166,10 @@ export function scan (job: UnitJob, deps: ScanDeps): { keys: string[], actual: s
       const stats = deps.fstatSync(fd)
       if (stats.size >= scratch.length) scratch = Buffer.allocUnsafe(stats.size + 1)
       let length = 0
-      for (let got; length < scratch.length && (got = deps.readSync(fd, scratch, length, scratch.length - length, length)) > 0;) {
+      for (
+        let got;
+        length < scratch.length && (got = deps.readSync(fd, scratch, length, scratch.length - length, length)) > 0;
+      ) {
         length += got
         if (length === stats.size) break // the read asked for more: this is the end
       }
@@ -163,7 +191,7 @@ export function scan (job: UnitJob, deps: ScanDeps): { keys: string[], actual: s
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return // removed while we walked
       throw err
     }
-    entries.sort((a, b) => a.name < b.name ? -1 : a.name > b.name ? 1 : 0)
+    entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
     for (const entry of entries) {
       const key = prefix + entry.name
       if (entry.isDirectory() && level < job.depth && deps.isShardDir(entry.name)) {
@@ -174,14 +202,16 @@ export function scan (job: UnitJob, deps: ScanDeps): { keys: string[], actual: s
         // the default layout's subsets are whole second-level folders: the others are not read
         if (level === 1 && job.subset !== undefined && job.width === 2 && !inSubset(digits, job.subset)) continue
         visit(key + '/', level + 1)
-      } else if (entry.isFile() && (level > 0 || (job.depth === 0 && !entry.name.startsWith('.')))) { // a dot-file at the root is the store's own (.sai-layout.json)
+      } else if (entry.isFile() && (level > 0 || (job.depth === 0 && !entry.name.startsWith('.')))) {
+        // a dot-file at the root is the store's own (.sai-layout.json)
         if (job.after !== undefined && key <= job.after) continue
         const name = entry.name.slice(0, 64)
         if (job.prefix !== '' && !name.startsWith(job.prefix)) continue
         if (job.subset !== undefined && job.width !== 2 && !inSubset(name, job.subset)) continue
         const path = `${job.root}/${key}`
         const read = job.hash ? statAndRead(path) : undefined
-        const stats = read === undefined ? deps.statSync(path, { throwIfNoEntry: false }) : read === null ? undefined : read.stats
+        const stats =
+          read === undefined ? deps.statSync(path, { throwIfNoEntry: false }) : read === null ? undefined : read.stats
         if (stats === undefined || !stats.isFile()) continue
         let head = -1
         let tail = -1
@@ -191,7 +221,13 @@ export function scan (job: UnitJob, deps: ScanDeps): { keys: string[], actual: s
           if (bytes.length >= 2) [head, tail] = [bytes.readUInt16BE(0), bytes.readUInt16BE(bytes.length - 2)]
         }
         keys.push(key)
-        numbers.push(stats.size, stats.mtimeMs, level !== job.depth ? 0 : isObjectKey(key, entry.name) ? 2 : 1, head, tail)
+        numbers.push(
+          stats.size,
+          stats.mtimeMs,
+          level !== job.depth ? 0 : isObjectKey(key, entry.name) ? 2 : 1,
+          head,
+          tail
+        )
       }
     }
   }
@@ -199,9 +235,19 @@ export function scan (job: UnitJob, deps: ScanDeps): { keys: string[], actual: s
   return { keys, actual, numbers: Float64Array.from(numbers) }
 }
 
-const INLINE_DEPS = { readdirSync, statSync, openSync, fstatSync, readSync, closeSync, createHash, hash: (crypto as { hash?: ScanDeps['hash'] }).hash, join }
+const INLINE_DEPS = {
+  readdirSync,
+  statSync,
+  openSync,
+  fstatSync,
+  readSync,
+  closeSync,
+  createHash,
+  hash: (crypto as { hash?: ScanDeps['hash'] }).hash,
+  join
+}
 
-function scanUnit (job: UnitJob, isShardDir: (name: string) => boolean): UnitResult {
+function scanUnit(job: UnitJob, isShardDir: (name: string) => boolean): UnitResult {
   const { keys, actual, numbers } = scan(job, { ...INLINE_DEPS, isShardDir })
   return { count: keys.length, key: i => keys[i]!, actual: i => actual[i] ?? '', numbers, hash: job.hash }
 }

@@ -16,7 +16,20 @@ import type { InputLimits } from '../../core/input.js'
 import type { ShardingStrategy } from '../../core/sharding.js'
 import { SPECIAL_DIRS } from '../../core/special-dirs.js'
 import type { StoreDirs } from './dirs.js'
-import { closeFd, CREATE_DSYNC, firstStored, fitsOneWrite, hashFile, holdsBytes, isDirectory, openFd, removeIfExists, statIfIntact, syncFile, writeAll } from './files.js'
+import {
+  closeFd,
+  CREATE_DSYNC,
+  firstStored,
+  fitsOneWrite,
+  hashFile,
+  holdsBytes,
+  isDirectory,
+  openFd,
+  removeIfExists,
+  statIfIntact,
+  syncFile,
+  writeAll
+} from './files.js'
 
 export interface WriteContext {
   root: string
@@ -29,10 +42,16 @@ export interface WriteContext {
   alone: () => boolean
 }
 
-type Written = { digest: Digest, isDuplicate: boolean, storedAt: Date }
+type Written = { digest: Digest; isDuplicate: boolean; storedAt: Date }
 
 /** `mtime`: the last store of a copy that keeps its times (set before the fsync that makes it durable). */
-export async function writeBytes (context: WriteContext, bytes: Buffer, limits: InputLimits, signal?: AbortSignal, mtime?: Date): Promise<Written> {
+export async function writeBytes(
+  context: WriteContext,
+  bytes: Buffer,
+  limits: InputLimits,
+  signal?: AbortSignal,
+  mtime?: Date
+): Promise<Written> {
   const digest = await digestBytesInSlices(bytes, limits)
   const path = join(context.root, context.sharding.encode(digest.sha256))
   const sameBytes = async (fd: number, sync: boolean): Promise<boolean> => await holdsBytes(fd, bytes, sync)
@@ -44,13 +63,17 @@ export async function writeBytes (context: WriteContext, bytes: Buffer, limits: 
   const shard = dirname(path)
   await context.dirs.ensureRoot()
   const made = isDirectory(shard) ? undefined : context.dirs.makeShard(shard)
-  const staged = made === undefined ? `${path}.${randomUUID()}.tmp` : join(context.root, SPECIAL_DIRS.temp, `${randomUUID()}.tmp`)
+  const staged =
+    made === undefined ? `${path}.${randomUUID()}.tmp` : join(context.root, SPECIAL_DIRS.temp, `${randomUUID()}.tmp`)
   const write = async (fd: number): Promise<void> => {
     await writeAll(fd, bytes)
     if (mtime !== undefined) await keepTime(fd, mtime)
   }
   // O_DSYNC makes the write durable, not a later change of times: those need the fsync
-  const [written, ready] = await Promise.allSettled([writeTemp(context, staged, write, mtime === undefined && fitsOneWrite(bytes.length)), made])
+  const [written, ready] = await Promise.allSettled([
+    writeTemp(context, staged, write, mtime === undefined && fitsOneWrite(bytes.length)),
+    made
+  ])
   if (ready.status === 'rejected') {
     if (written.status === 'fulfilled') await removeIfExists(written.value).catch(() => {})
     throw ready.reason
@@ -59,7 +82,13 @@ export async function writeBytes (context: WriteContext, bytes: Buffer, limits: 
   return await commit(context, written.value, path, digest, sameBytes, signal)
 }
 
-export async function writeChunks (context: WriteContext, chunks: AsyncIterable<Uint8Array>, limits: InputLimits, signal?: AbortSignal, mtime?: Date): Promise<Written> {
+export async function writeChunks(
+  context: WriteContext,
+  chunks: AsyncIterable<Uint8Array>,
+  limits: InputLimits,
+  signal?: AbortSignal,
+  mtime?: Date
+): Promise<Written> {
   const hasher = new ImageHasher(limits)
   let digest!: Digest
   // the shard is known only at the end: staged in {root}/.tmp, on the same filesystem
@@ -74,24 +103,44 @@ export async function writeChunks (context: WriteContext, chunks: AsyncIterable<
     digest = hasher.digest()
     if (mtime !== undefined) await keepTime(fd, mtime)
   })
-  const sameHash = async (fd: number): Promise<boolean> => await hashFile(fd, signal) === digest.sha256
-  return await commit(context, temp, join(context.root, context.sharding.encode(digest.sha256)), digest, sameHash, signal)
+  const sameHash = async (fd: number): Promise<boolean> => (await hashFile(fd, signal)) === digest.sha256
+  return await commit(
+    context,
+    temp,
+    join(context.root, context.sharding.encode(digest.sha256)),
+    digest,
+    sameHash,
+    signal
+  )
 }
 
-async function keepTime (fd: number, mtime: Date): Promise<void> {
-  await new Promise<void>((resolve, reject) => { futimes(fd, mtime, mtime, err => { if (err === null) resolve(); else reject(err) }) })
+async function keepTime(fd: number, mtime: Date): Promise<void> {
+  await new Promise<void>((resolve, reject) => {
+    futimes(fd, mtime, mtime, err => {
+      if (err === null) resolve()
+      else reject(err)
+    })
+  })
 }
 
 /**
  * A complete, durable temp file written by `write`; removed again if anything fails. A durable
  * file written in one call (`oneWrite`) is opened with O_DSYNC (see CREATE_DSYNC): one round trip less.
  */
-async function writeTemp (context: WriteContext, temp: string, write: (fd: number) => Promise<void>, oneWrite = false): Promise<string> {
+async function writeTemp(
+  context: WriteContext,
+  temp: string,
+  write: (fd: number) => Promise<void>,
+  oneWrite = false
+): Promise<string> {
   await context.dirs.ensureRoot()
   // with an exact mode, the chmod after the write is synced by fsync as before
   const dsync = context.fsync && oneWrite && context.fileMode === undefined
   // the calls that change the tree are asynchronous: under fsync load they wait for the journal
-  const fd = await context.dirs.inShardDir(temp, async () => await openFd(temp, dsync ? CREATE_DSYNC : 'wx', context.fileMode ?? 0o666))
+  const fd = await context.dirs.inShardDir(
+    temp,
+    async () => await openFd(temp, dsync ? CREATE_DSYNC : 'wx', context.fileMode ?? 0o666)
+  )
   try {
     await write(fd)
     if (context.fileMode !== undefined) await chmod(temp, context.fileMode)
@@ -109,11 +158,18 @@ async function writeTemp (context: WriteContext, temp: string, write: (fd: numbe
 }
 
 /** Moves the temp into place without overwriting an intact object, then makes the name durable. */
-async function commit (context: WriteContext, temp: string, path: string, digest: Digest, isIntact: (fd: number, sync: boolean) => Promise<boolean>, signal?: AbortSignal): Promise<Written> {
+async function commit(
+  context: WriteContext,
+  temp: string,
+  path: string,
+  digest: Digest,
+  isIntact: (fd: number, sync: boolean) => Promise<boolean>,
+  signal?: AbortSignal
+): Promise<Written> {
   let existing
   try {
     signal?.throwIfAborted()
-    if (!await linkIntoPlace(context, temp, path)) {
+    if (!(await linkIntoPlace(context, temp, path))) {
       existing = await statIfIntact(path, digest.size, isIntact, context.alone(), context.fsync)
       if (existing === undefined) await rename(temp, path) // the object there is damaged (or was just pruned): replace it, atomically
     }
@@ -124,13 +180,17 @@ async function commit (context: WriteContext, temp: string, path: string, digest
   // the temp's name goes without a wait: the object is in place (verify removes a temp a crash left)
   context.background.add(removeIfExists(temp), 'fs.temp-remove-failed', { path: temp })
   if (context.fsync && existing === undefined) await fsyncDir(dirname(path))
-  return existing === undefined ? { digest, isDuplicate: false, storedAt: new Date() } : { digest, isDuplicate: true, storedAt: firstStored(existing) }
+  return existing === undefined
+    ? { digest, isDuplicate: false, storedAt: new Date() }
+    : { digest, isDuplicate: true, storedAt: firstStored(existing) }
 }
 
 /** Links the temp to `path` without overwriting: false if the name is taken. */
-async function linkIntoPlace (context: WriteContext, temp: string, path: string): Promise<boolean> {
+async function linkIntoPlace(context: WriteContext, temp: string, path: string): Promise<boolean> {
   try {
-    await context.dirs.inShardDir(path, async () => { await link(temp, path) })
+    await context.dirs.inShardDir(path, async () => {
+      await link(temp, path)
+    })
     return true
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'EEXIST') return false

@@ -14,7 +14,12 @@ const loadImporter = optionalPeer({
   neededBy: 'the IPFS driver (for images over 1 MiB)',
   setting: 'SAI_IMAGE_STORAGE_DRIVER',
   install: 'ipfs-unixfs-importer',
-  load: async () => await Promise.all([import('ipfs-unixfs-importer'), import('ipfs-unixfs-importer/chunker'), import('ipfs-unixfs-importer/layout')])
+  load: async () =>
+    await Promise.all([
+      import('ipfs-unixfs-importer'),
+      import('ipfs-unixfs-importer/chunker'),
+      import('ipfs-unixfs-importer/layout')
+    ])
 })
 
 export const CHUNK_SIZE = 1024 * 1024
@@ -37,7 +42,7 @@ export const ADD_PARAMS = {
 } as const
 
 /** The canonical spelling: CIDv1 in base32, whatever base or version the node answered in. */
-export function canonicalCid (cid: { toString: () => string } | string): string {
+export function canonicalCid(cid: { toString: () => string } | string): string {
   // parsed from its string: the client's CID class may come from another copy of multiformats
   return CID.parse(String(cid)).toV1().toString(base32)
 }
@@ -47,7 +52,7 @@ export function canonicalCid (cid: { toString: () => string } | string): string 
  * chunk again, which a store does while the node imports (store.ts). The importer is loaded now, so
  * that a missing peer fails before the node is asked anything.
  */
-export async function cidLater (bytes: Uint8Array, sha256: string): Promise<() => Promise<string>> {
+export async function cidLater(bytes: Uint8Array, sha256: string): Promise<() => Promise<string>> {
   if (bytes.byteLength <= CHUNK_SIZE) {
     const cid = sha256ToCid(sha256)
     return async () => cid
@@ -57,15 +62,19 @@ export async function cidLater (bytes: Uint8Array, sha256: string): Promise<() =
 }
 
 /** The CID of `bytes`; pass their SHA-256 hex if it is known, so that a small image is hashed once. */
-export async function cidOf (bytes: Uint8Array, sha256?: string): Promise<string> {
+export async function cidOf(bytes: Uint8Array, sha256?: string): Promise<string> {
   if (bytes.byteLength <= CHUNK_SIZE) return sha256ToCid(sha256 ?? createHash('sha256').update(bytes).digest('hex')) // one raw leaf: the same digest
   const [{ importBytes }, { fixedSize }, { balanced }] = await loadImporter()
-  const { cid } = await importBytes(bytes, { put: async (cid: CID) => cid }, {
-    cidVersion: 1,
-    rawLeaves: true,
-    reduceSingleLeafToSelf: true,
-    chunker: fixedSize({ chunkSize: CHUNK_SIZE }),
-    layout: balanced({ maxChildrenPerNode: MAX_CHILDREN })
-  })
+  const { cid } = await importBytes(
+    bytes,
+    { put: async (cid: CID) => cid },
+    {
+      cidVersion: 1,
+      rawLeaves: true,
+      reduceSingleLeafToSelf: true,
+      chunker: fixedSize({ chunkSize: CHUNK_SIZE }),
+      layout: balanced({ maxChildrenPerNode: MAX_CHILDREN })
+    }
+  )
   return canonicalCid(cid)
 }

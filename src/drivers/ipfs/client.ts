@@ -44,11 +44,16 @@ export class KuboConnection {
   readonly apiUrl: string
   readonly #authorization?: string
   /** Uploads apart from the other calls: an add may wait for a marker (store.ts), which must not wait for a socket behind it. */
-  readonly #agents: { upload: Agent, call: Agent }
+  readonly #agents: { upload: Agent; call: Agent }
   #trailers?: Promise<boolean>
 
   /** `url` may carry credentials (Basic auth); `auth` is an Authorization value or `user:password`. */
-  constructor (url: string | URL, auth: string | undefined, private readonly timeoutMs: number, private readonly settingNames?: SettingNames) {
+  constructor(
+    url: string | URL,
+    auth: string | undefined,
+    private readonly timeoutMs: number,
+    private readonly settingNames?: SettingNames
+  ) {
     const parsed = new URL(url)
     if (parsed.username !== '' || parsed.password !== '') {
       this.#authorization = basic(`${decodeURIComponent(parsed.username)}:${decodeURIComponent(parsed.password)}`)
@@ -57,7 +62,10 @@ export class KuboConnection {
     if (auth !== undefined) this.#authorization = /^(Basic|Bearer) \S+$/.test(auth) ? auth : basic(auth)
     this.apiUrl = parsed.toString().replace(/\/$/, '')
     // keep-alive: a store is a few calls, and stores run side by side
-    const agent = (): Agent => parsed.protocol === 'https:' ? new HttpsAgent({ keepAlive: true, maxSockets: 16 }) : new Agent({ keepAlive: true, maxSockets: 16 })
+    const agent = (): Agent =>
+      parsed.protocol === 'https:'
+        ? new HttpsAgent({ keepAlive: true, maxSockets: 16 })
+        : new Agent({ keepAlive: true, maxSockets: 16 })
     this.#agents = { upload: agent(), call: agent() }
   }
 
@@ -65,14 +73,19 @@ export class KuboConnection {
    * One command. Resolves with Kubo's answer, its refusal included; rejects with the caller's
    * abort reason, or `ERR_STORAGE_UNAVAILABLE` (no answer in time, no connection, not Kubo).
    */
-  async send (command: string, params: Params, options: SendOptions = {}): Promise<Answer> {
+  async send(command: string, params: Params, options: SendOptions = {}): Promise<Answer> {
     const { signal } = options
     signal?.throwIfAborted()
     for (let attempt = 1; ; attempt++) {
       // the caller's signal and this driver's timeout in one
       const timeout = AbortSignal.timeout(this.timeoutMs)
       try {
-        return await this.exchange(command, params, options, signal === undefined ? timeout : AbortSignal.any([signal, timeout]))
+        return await this.exchange(
+          command,
+          params,
+          options,
+          signal === undefined ? timeout : AbortSignal.any([signal, timeout])
+        )
       } catch (err) {
         if (attempt === 1 && READS.has(command) && closedUnder(err) && signal?.aborted !== true) continue
         throw this.failure(err, command, signal)
@@ -91,15 +104,22 @@ export class KuboConnection {
   }
 
   /** The answer, if Kubo neither refused nor reported an error later; else `ERR_STORAGE_UNAVAILABLE` with Kubo's message. */
-  ok (answer: Answer): Answer {
+  ok(answer: Answer): Answer {
     const problem = answer.refusal ?? answer.streamError
     if (problem !== undefined) throw this.unavailable(answer.command, `the node answered: ${problem}`)
     return answer
   }
 
   /** `ERR_STORAGE_UNAVAILABLE` for this node, e.g. for a refusal the caller did not expect. */
-  unavailable (command: string, why: string, cause?: unknown): Error {
-    return serviceUnavailable(cause ?? new Error(why), { service: 'IPFS node', where: this.apiUrl, operation: command, why, advice: `Check the node or set ${settingName(this.settingNames, 'url')}`, secrets: this.secrets() })
+  unavailable(command: string, why: string, cause?: unknown): Error {
+    return serviceUnavailable(cause ?? new Error(why), {
+      service: 'IPFS node',
+      where: this.apiUrl,
+      operation: command,
+      why,
+      advice: `Check the node or set ${settingName(this.settingNames, 'url')}`,
+      secrets: this.secrets()
+    })
   }
 
   /**
@@ -108,10 +128,14 @@ export class KuboConnection {
    * `files/rm` under a folder that does not exist, which changes nothing and answers 200 with such
    * a trailer, unless a proxy on the way drops trailers.
    */
-  async trailersArrive (signal?: AbortSignal): Promise<boolean> {
+  async trailersArrive(signal?: AbortSignal): Promise<boolean> {
     this.#trailers ??= Promise.all([
-      this.send('version', {}, { signal }).then(answer => atLeast(String(this.json<{ Version?: string }>(answer)?.Version), [0, 16])),
-      this.send('files/rm', { arg: `/.sai-image-storage-trailer-probe-${randomUUID()}/x` }, { signal }).then(answer => answer.streamError !== undefined)
+      this.send('version', {}, { signal }).then(answer =>
+        atLeast(String(this.json<{ Version?: string }>(answer)?.Version), [0, 16])
+      ),
+      this.send('files/rm', { arg: `/.sai-image-storage-trailer-probe-${randomUUID()}/x` }, { signal }).then(
+        answer => answer.streamError !== undefined
+      )
     ]).then(([recent, trailers]) => recent && trailers)
     try {
       return await this.#trailers
@@ -121,23 +145,32 @@ export class KuboConnection {
     }
   }
 
-  close (): void {
+  close(): void {
     this.#agents.upload.destroy()
     this.#agents.call.destroy()
   }
 
-  private async exchange (command: string, params: Params, options: SendOptions, signal: AbortSignal): Promise<Answer> {
+  private async exchange(command: string, params: Params, options: SendOptions, signal: AbortSignal): Promise<Answer> {
     const url = new URL(`${this.apiUrl}/api/v0/${command}`)
     for (const [name, value] of Object.entries(params)) {
-      for (const item of Array.isArray(value) ? value : value === undefined ? [] : [value]) url.searchParams.append(name, String(item))
+      for (const item of Array.isArray(value) ? value : value === undefined ? [] : [value])
+        url.searchParams.append(name, String(item))
     }
     // te: trailers, so that a proxy that honours it passes Kubo's X-Stream-Error on
-    const headers: Record<string, string | number> = { te: 'trailers', ...(this.#authorization === undefined ? {} : { authorization: this.#authorization }) }
+    const headers: Record<string, string | number> = {
+      te: 'trailers',
+      ...(this.#authorization === undefined ? {} : { authorization: this.#authorization })
+    }
     const multipart = options.body === undefined ? undefined : parts(options.body)
     if (multipart !== undefined) Object.assign(headers, multipart.headers)
     const send = url.protocol === 'https:' ? httpsRequest : request
     return await new Promise<Answer>((resolve, reject) => {
-      const req = send(url, { method: 'POST', agent: multipart === undefined ? this.#agents.call : this.#agents.upload, headers, signal })
+      const req = send(url, {
+        method: 'POST',
+        agent: multipart === undefined ? this.#agents.call : this.#agents.upload,
+        headers,
+        signal
+      })
       req.once('error', reject)
       req.once('response', (res: IncomingMessage) => {
         res.once('error', reject)
@@ -155,16 +188,22 @@ export class KuboConnection {
       }
       req.write(multipart.bytes.subarray(0, -1))
       // Kubo cannot finish (pin, link) an add before its last byte: the caller's gate holds it
-      void options.gate.then(() => req.end(Buffer.concat([multipart.bytes.subarray(-1), multipart.tail])), (err: unknown) => req.destroy(err as Error))
+      void options.gate.then(
+        () => req.end(Buffer.concat([multipart.bytes.subarray(-1), multipart.tail])),
+        (err: unknown) => req.destroy(err as Error)
+      )
     })
   }
 
-  private async read (command: string, res: IncomingMessage, options: SendOptions): Promise<Answer> {
+  private async read(command: string, res: IncomingMessage, options: SendOptions): Promise<Answer> {
     const type = String(res.headers['content-type'] ?? '')
     const kuboError = (res.statusCode === 500 || res.statusCode === 400) && type.startsWith('application/json')
     if (res.statusCode !== 200 && !kuboError) {
       const text = (await collect(res, 200)).toString().trim()
-      throw this.unavailable(command, `answered HTTP ${String(res.statusCode)} (${type === '' ? 'no type' : type}) ${JSON.stringify(text.slice(0, 80))}: not the Kubo RPC API (a gateway, a proxy's path, or another server)`)
+      throw this.unavailable(
+        command,
+        `answered HTTP ${String(res.statusCode)} (${type === '' ? 'no type' : type}) ${JSON.stringify(text.slice(0, 80))}: not the Kubo RPC API (a gateway, a proxy's path, or another server)`
+      )
     }
     if (!kuboError && options.onChunk !== undefined) {
       for await (const chunk of res) options.onChunk(chunk as Buffer)
@@ -176,21 +215,26 @@ export class KuboConnection {
     try {
       message = JSON.parse(body.toString()).Message
     } catch {}
-    if (typeof message !== 'string') throw this.unavailable(command, `answered HTTP ${String(res.statusCode)} without a Kubo error: ${JSON.stringify(body.toString().slice(0, 80))}`)
+    if (typeof message !== 'string')
+      throw this.unavailable(
+        command,
+        `answered HTTP ${String(res.statusCode)} without a Kubo error: ${JSON.stringify(body.toString().slice(0, 80))}`
+      )
     return { command, body, refusal: message }
   }
 
-  private failure (err: unknown, command: string, signal?: AbortSignal): unknown {
+  private failure(err: unknown, command: string, signal?: AbortSignal): unknown {
     if (signal?.aborted === true) return signal.reason
     const error = err as Error
     if (error?.name !== 'AbortError' && passThrough(err) !== undefined) return err // ours already (an abort here is the timeout)
-    const why = error?.name === 'TimeoutError' || error?.name === 'AbortError'
-      ? `no answer within ${this.timeoutMs} ms (${settingName(this.settingNames, 'timeoutMs')})`
-      : `${error?.message ?? String(err)}${typeof (error as NodeJS.ErrnoException)?.code === 'string' && !error.message.includes((error as NodeJS.ErrnoException).code!) ? ` (${(error as NodeJS.ErrnoException).code!})` : ''}`
+    const why =
+      error?.name === 'TimeoutError' || error?.name === 'AbortError'
+        ? `no answer within ${this.timeoutMs} ms (${settingName(this.settingNames, 'timeoutMs')})`
+        : `${error?.message ?? String(err)}${typeof (error as NodeJS.ErrnoException)?.code === 'string' && !error.message.includes((error as NodeJS.ErrnoException).code!) ? ` (${(error as NodeJS.ErrnoException).code!})` : ''}`
     return this.unavailable(command, why, err)
   }
 
-  private secrets (): string[] {
+  private secrets(): string[] {
     if (this.#authorization === undefined) return []
     const token = this.#authorization.split(' ')[1]!
     if (!this.#authorization.startsWith('Basic ')) return [token]

@@ -23,24 +23,33 @@ export interface NodeDurability {
 
 const SAFE: Record<string, boolean> = { levelds: true, pebbleds: true }
 
-export const FLATFS_SYNC_ADVICE = 'set "sync": true on the flatfs datastore in Datastore.Spec of the node\'s config ' +
+export const FLATFS_SYNC_ADVICE =
+  'set "sync": true on the flatfs datastore in Datastore.Spec of the node\'s config ' +
   '(a repo made by Kubo 0.43: jq \'.Datastore.Spec.mounts[0].sync = true\' "$IPFS_PATH/config"), then restart the node'
 
-export async function durabilityOf (rpc: KuboConnection, signal?: AbortSignal): Promise<NodeDurability> {
+export async function durabilityOf(rpc: KuboConnection, signal?: AbortSignal): Promise<NodeDurability> {
   const config = rpc.json<{ Datastore?: { Spec?: Spec } }>(await rpc.send('config/show', {}, { signal }))
   const spec = blocksSpec(config?.Datastore?.Spec)
   const blocks = spec?.type
   if (blocks === 'flatfs') {
     const flatfsSync = spec!.sync === true
-    return flatfsSync ? { powerCutSafe: true, blocks, flatfsSync } : { powerCutSafe: false, blocks, flatfsSync, advice: FLATFS_SYNC_ADVICE }
+    return flatfsSync
+      ? { powerCutSafe: true, blocks, flatfsSync }
+      : { powerCutSafe: false, blocks, flatfsSync, advice: FLATFS_SYNC_ADVICE }
   }
   return { powerCutSafe: blocks === undefined ? undefined : SAFE[blocks], blocks }
 }
 
-interface Spec { type?: string, sync?: boolean, mountpoint?: string, child?: Spec, mounts?: Spec[] }
+interface Spec {
+  type?: string
+  sync?: boolean
+  mountpoint?: string
+  child?: Spec
+  mounts?: Spec[]
+}
 
 /** The spec of the datastore under `/blocks`: the mount for it, else the one under `/`, unwrapped from `measure` and `log`. */
-function blocksSpec (spec: Spec | undefined): Spec | undefined {
+function blocksSpec(spec: Spec | undefined): Spec | undefined {
   if (spec === undefined) return undefined
   if (spec.type === 'mount') {
     const mounts = spec.mounts ?? []
@@ -59,10 +68,13 @@ const warned = new Set<string>()
  * show its config (an `API.Authorizations` token without `config/show`) is left unchecked: stores
  * do not depend on it.
  */
-export async function warnIfNotPowerCutSafe (rpc: KuboConnection): Promise<void> {
+export async function warnIfNotPowerCutSafe(rpc: KuboConnection): Promise<void> {
   if (warned.has(rpc.apiUrl)) return
   const found = await durabilityOf(rpc).catch(() => undefined)
   if (found?.powerCutSafe !== false || warned.has(rpc.apiUrl)) return
   warned.add(rpc.apiUrl)
-  process.emitWarning(`the IPFS node at ${rpc.apiUrl} keeps its blocks on flatfs without "sync": a store survives a crash of the node, not a power cut; ${found.advice ?? ''}`, { code: NOT_POWER_CUT_SAFE })
+  process.emitWarning(
+    `the IPFS node at ${rpc.apiUrl} keeps its blocks on flatfs without "sync": a store survives a crash of the node, not a power cut; ${found.advice ?? ''}`,
+    { code: NOT_POWER_CUT_SAFE }
+  )
 }

@@ -11,7 +11,15 @@ import { sha256Of } from './ref.js'
  * The verified bytes of `cid`; for a SHA-256 ref, `indexed` is the index's answer, asked alongside:
  * the raw CID holds an image of up to 1 MiB, the index names a larger one.
  */
-export async function fetchVerified (rpc: KuboConnection, pins: Pins, indexed: Promise<string | undefined> | undefined, cid: string, maxBytes: number, notFound: (cid: string) => NotFoundError, signal?: AbortSignal): Promise<Buffer> {
+export async function fetchVerified(
+  rpc: KuboConnection,
+  pins: Pins,
+  indexed: Promise<string | undefined> | undefined,
+  cid: string,
+  maxBytes: number,
+  notFound: (cid: string) => NotFoundError,
+  signal?: AbortSignal
+): Promise<Buffer> {
   indexed?.catch(() => {}) // awaited below only if the raw CID is not stored
   try {
     return await catVerified(rpc, pins, cid, maxBytes, () => notFound(cid), signal)
@@ -33,34 +41,49 @@ export async function fetchVerified (rpc: KuboConnection, pins: Pins, indexed: P
  * beside the cat). `cat` is asked offline: a pinned object's blocks are the node's own, and a
  * missing one is damage (`ERR_INTEGRITY`), not a reason to wait for the network.
  */
-export async function catVerified (rpc: KuboConnection, pins: Pins, cid: string, maxBytes: number, notFound: () => NotFoundError, signal?: AbortSignal): Promise<Buffer> {
+export async function catVerified(
+  rpc: KuboConnection,
+  pins: Pins,
+  cid: string,
+  maxBytes: number,
+  notFound: () => NotFoundError,
+  signal?: AbortSignal
+): Promise<Buffer> {
   const unpinned = new AbortController()
-  const pinned = pins.has(cid, signal).then(isPinned => {
-    if (!isPinned) unpinned.abort(notFound()) // the cat is not needed then
-    return isPinned
-  }, (err: unknown) => {
-    unpinned.abort(err)
-    throw err
-  })
+  const pinned = pins.has(cid, signal).then(
+    isPinned => {
+      if (!isPinned) unpinned.abort(notFound()) // the cat is not needed then
+      return isPinned
+    },
+    (err: unknown) => {
+      unpinned.abort(err)
+      throw err
+    }
+  )
   const raw = sha256Of(cid)
   const hash = raw === undefined ? undefined : createHash('sha256')
   const chunks: Buffer[] = []
   let size = 0
-  const cat = rpc.send('cat', { arg: cid, length: maxBytes + 1, offline: true }, {
-    signal: signal === undefined ? unpinned.signal : AbortSignal.any([signal, unpinned.signal]),
-    onChunk: chunk => {
-      size += chunk.length
-      if (size > maxBytes) throw new TooLargeError(maxBytes)
-      hash?.update(chunk) // while the rest arrives
-      chunks.push(chunk)
+  const cat = rpc.send(
+    'cat',
+    { arg: cid, length: maxBytes + 1, offline: true },
+    {
+      signal: signal === undefined ? unpinned.signal : AbortSignal.any([signal, unpinned.signal]),
+      onChunk: chunk => {
+        size += chunk.length
+        if (size > maxBytes) throw new TooLargeError(maxBytes)
+        hash?.update(chunk) // while the rest arrives
+        chunks.push(chunk)
+      }
     }
-  })
+  )
   const [isPinned, answer] = await Promise.all([pinned, cat.catch((err: unknown) => err as Error)])
   if (!isPinned) throw notFound() // a missing pin explains a failed cat better than cat's own error
   if (answer instanceof Error) throw answer
   const problem = answer.refusal ?? answer.streamError
   if (problem !== undefined && NOT_A_FILE.test(problem)) throw notFound() // a folder pinned by someone else
-  if (problem !== undefined && NOT_LOCAL.test(problem)) throw new IntegrityError(cid, `blocks missing on the node (${problem})`, `ipfs://${cid}`)
+  if (problem !== undefined && NOT_LOCAL.test(problem))
+    throw new IntegrityError(cid, `blocks missing on the node (${problem})`, `ipfs://${cid}`)
   rpc.ok(answer)
   const bytes = Buffer.concat(chunks, size)
   // Kubo reports an error after the body has started only in a trailer: the bytes are checked anyway

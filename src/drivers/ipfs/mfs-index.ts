@@ -24,7 +24,7 @@ const SHARDING = new PrefixSharding()
 const MARKER = /^([0-9a-f]{64})\.(\d{1,15})$/
 
 /** The times a folder's names record for `sha256`, oldest first. */
-export function markersOf (names: Iterable<string>, sha256: string): number[] {
+export function markersOf(names: Iterable<string>, sha256: string): number[] {
   const times: number[] = []
   for (const name of names) {
     const match = MARKER.exec(name)
@@ -34,18 +34,21 @@ export function markersOf (names: Iterable<string>, sha256: string): number[] {
 }
 
 export class MfsIndex {
-  constructor (readonly root: string, private readonly rpc: KuboConnection) {}
+  constructor(
+    readonly root: string,
+    private readonly rpc: KuboConnection
+  ) {}
 
-  shardOf (sha256: string): string {
+  shardOf(sha256: string): string {
     return `${this.root}/${SHARDING.dirOf(sha256).replace(/\/$/, '')}`
   }
 
-  entryOf (sha256: string): string {
+  entryOf(sha256: string): string {
     return `${this.shardOf(sha256)}/${sha256}`
   }
 
   /** The CID the index holds for `sha256`, or undefined. */
-  async lookup (sha256: string, signal?: AbortSignal): Promise<string | undefined> {
+  async lookup(sha256: string, signal?: AbortSignal): Promise<string | undefined> {
     const answer = await this.rpc.send('files/stat', { arg: this.entryOf(sha256), hash: true }, { signal })
     if (answer.refusal !== undefined && MISSING.test(answer.refusal)) return undefined
     return canonicalCid(this.rpc.json<{ Hash: string }>(answer).Hash)
@@ -56,19 +59,23 @@ export class MfsIndex {
    * in the same request, unflushed, so a first store into a folder costs no more). Not flushed:
    * the claim that follows in the same folder flushes both.
    */
-  async renew (sha256: string, at: number, signal?: AbortSignal): Promise<void> {
+  async renew(sha256: string, at: number, signal?: AbortSignal): Promise<void> {
     let flush = false
     for (let attempt = 1; ; attempt++) {
       const params = { arg: [`/ipfs/${NOTHING}`, `${this.entryOf(sha256)}.${at}`], parents: true, flush }
-      const answer = flush ? await propagate(this.rpc, 'files/cp', params, signal) : await this.rpc.send('files/cp', params, { signal })
+      const answer = flush
+        ? await propagate(this.rpc, 'files/cp', params, signal)
+        : await this.rpc.send('files/cp', params, { signal })
       const refusal = answer.refusal
       if (refusal === undefined) {
         this.ok(answer)
         return
       }
       if (TAKEN.test(refusal)) return // a store of the same bytes in the same millisecond
-      if (FLUSH_LIMIT.test(refusal) && !flush) flush = true // other clients left too many unflushed: this one flushes
-      else if (!PARENT_RACE.test(refusal) || attempt >= 5) throw this.parentProblem(answer, refusal, attempt, this.shardOf(sha256))
+      if (FLUSH_LIMIT.test(refusal) && !flush)
+        flush = true // other clients left too many unflushed: this one flushes
+      else if (!PARENT_RACE.test(refusal) || attempt >= 5)
+        throw this.parentProblem(answer, refusal, attempt, this.shardOf(sha256))
       else await new Promise(resolve => setTimeout(resolve, attempt * 5)) // another request was making a parent folder
     }
   }
@@ -77,11 +84,13 @@ export class MfsIndex {
    * Creates the entry (unflushed: `flush` follows): `created`, or `taken` if there was one
    * already, which only another writer's entry means (see messages.ts).
    */
-  async claim (sha256: string, cid: string, signal?: AbortSignal): Promise<'created' | 'taken'> {
+  async claim(sha256: string, cid: string, signal?: AbortSignal): Promise<'created' | 'taken'> {
     let flush = false
     for (let attempt = 1; ; attempt++) {
       const params = { arg: [`/ipfs/${cid}`, this.entryOf(sha256)], flush }
-      const answer = flush ? await propagate(this.rpc, 'files/cp', params, signal) : await this.rpc.send('files/cp', params, { signal })
+      const answer = flush
+        ? await propagate(this.rpc, 'files/cp', params, signal)
+        : await this.rpc.send('files/cp', params, { signal })
       if (answer.refusal === undefined) {
         this.ok(answer)
         return 'created'
@@ -99,19 +108,19 @@ export class MfsIndex {
    * MFS root: one `files/flush` writes the changed folders and the root once, where a flushed
    * `files/cp` flushes twice (the file, then its folder).
    */
-  async flush (sha256: string, signal?: AbortSignal): Promise<void> {
+  async flush(sha256: string, signal?: AbortSignal): Promise<void> {
     this.rpc.ok(await propagate(this.rpc, 'files/flush', { arg: this.shardOf(sha256) }, signal))
   }
 
   /** The names in the shard folder of `sha256` (no block of any object is read). */
-  async names (sha256: string, signal?: AbortSignal): Promise<string[]> {
+  async names(sha256: string, signal?: AbortSignal): Promise<string[]> {
     const answer = await this.rpc.send('files/ls', { arg: this.shardOf(sha256) }, { signal })
     if (answer.refusal !== undefined && MISSING.test(answer.refusal)) return []
     return (this.rpc.json<{ Entries: Array<{ Name: string }> | null }>(answer).Entries ?? []).map(entry => entry.Name)
   }
 
   /** When the object was last stored: its latest marker, or an older index's `.stored` file; undefined if neither. */
-  async storedTime (sha256: string, names: string[], signal?: AbortSignal): Promise<Date | undefined> {
+  async storedTime(sha256: string, names: string[], signal?: AbortSignal): Promise<Date | undefined> {
     const times = markersOf(names, sha256)
     if (times.length > 0) return new Date(times[times.length - 1]!)
     if (!names.includes(`${sha256}.stored`)) return undefined
@@ -126,8 +135,8 @@ export class MfsIndex {
    * true if the entry was there and this call removed it. A marker made after `names` were
    * listed stays: it is a store's, newer than what was judged.
    */
-  async remove (sha256: string, names?: string[], signal?: AbortSignal): Promise<boolean> {
-    const listed = names ?? await this.names(sha256, signal)
+  async remove(sha256: string, names?: string[], signal?: AbortSignal): Promise<boolean> {
+    const listed = names ?? (await this.names(sha256, signal))
     const ours = listed.filter(name => name === sha256 || name.startsWith(`${sha256}.`))
     if (ours.length === 0) return false
     const failed = await this.rm(ours, signal)
@@ -135,53 +144,67 @@ export class MfsIndex {
   }
 
   /** Drops the markers of `sha256` older than `at`, but the first (the first store's, `stat().storedAt`). */
-  async dropMarkersBefore (sha256: string, at: number, signal?: AbortSignal): Promise<void> {
-    const old = markersOf(await this.names(sha256, signal), sha256).slice(1).filter(time => time < at)
-    if (old.length > 0) await this.rm(old.map(time => `${sha256}.${time}`), signal)
+  async dropMarkersBefore(sha256: string, at: number, signal?: AbortSignal): Promise<void> {
+    const old = markersOf(await this.names(sha256, signal), sha256)
+      .slice(1)
+      .filter(time => time < at)
+    if (old.length > 0)
+      await this.rm(
+        old.map(time => `${sha256}.${time}`),
+        signal
+      )
   }
 
   /**
    * `files/mkdir -p` of the shard folder. Two requests that create the same missing parent race,
    * and the loser is told `file already exists`: the folder is there then, so it asks again.
    */
-  async makeShard (sha256: string, signal?: AbortSignal): Promise<void> {
+  async makeShard(sha256: string, signal?: AbortSignal): Promise<void> {
     for (let attempt = 1; ; attempt++) {
       const answer = await propagate(this.rpc, 'files/mkdir', { arg: this.shardOf(sha256), parents: true }, signal) // flushed
       if (answer.refusal === undefined) {
         this.rpc.ok(answer)
         return
       }
-      if (!PARENT_RACE.test(answer.refusal) || attempt >= 5) throw this.parentProblem(answer, answer.refusal, attempt, this.shardOf(sha256))
+      if (!PARENT_RACE.test(answer.refusal) || attempt >= 5)
+        throw this.parentProblem(answer, answer.refusal, attempt, this.shardOf(sha256))
       await new Promise(resolve => setTimeout(resolve, attempt * 5))
     }
   }
 
   /** The same parent-race answer every time: a part of the path is a file, not a folder. */
-  private parentProblem (answer: Answer, refusal: string, attempt: number, folder: string): Error {
+  private parentProblem(answer: Answer, refusal: string, attempt: number, folder: string): Error {
     if (!PARENT_RACE.test(refusal)) return this.rpc.unavailable(answer.command, `the node answered: ${refusal}`)
-    return this.rpc.unavailable(answer.command, `cannot make the index folder ${folder}: the node answered "${refusal}" ${attempt} times (is a part of the path a file?)`)
+    return this.rpc.unavailable(
+      answer.command,
+      `cannot make the index folder ${folder}: the node answered "${refusal}" ${attempt} times (is a part of the path a file?)`
+    )
   }
 
   /** `files/rm` of names in one shard folder (always flushed: Kubo refuses `flush=false` here): the names that were not there. */
-  private async rm (names: string[], signal?: AbortSignal): Promise<Set<string>> {
+  private async rm(names: string[], signal?: AbortSignal): Promise<Set<string>> {
     const shard = this.shardOf(names[0]!.slice(0, 64))
     const answer = await propagate(this.rpc, 'files/rm', { arg: names.map(name => `${shard}/${name}`) }, signal)
     if (answer.refusal !== undefined) this.rpc.ok(answer)
     // Kubo answers 200 with one JSON string per path it could not remove, and a trailer
     const failed = new Set<string>()
-    for (const line of answer.body.toString().split('\n').filter(line => line.trim() !== '')) {
+    for (const line of answer.body
+      .toString()
+      .split('\n')
+      .filter(line => line.trim() !== '')) {
       let message = line
       try {
         message = String(JSON.parse(line))
       } catch {}
       const name = names.find(n => message.startsWith(`${shard}/${n}:`))
-      if (name === undefined || !MISSING.test(message)) throw this.rpc.unavailable('files/rm', `the node answered: ${message}`)
+      if (name === undefined || !MISSING.test(message))
+        throw this.rpc.unavailable('files/rm', `the node answered: ${message}`)
       failed.add(name)
     }
     return failed
   }
 
-  private ok (answer: Answer): void {
+  private ok(answer: Answer): void {
     if (answer.streamError !== undefined) this.rpc.ok(answer)
   }
 }

@@ -19,6 +19,11 @@ import type { Answer, KuboConnection, Params } from './client.js'
 /** Per node URL, shared by every driver in this process. */
 const PROPAGATING = new KeyedLock()
 
-export async function propagate (rpc: KuboConnection, command: string, params: Params, signal?: AbortSignal): Promise<Answer> {
+export async function propagate(
+  rpc: KuboConnection,
+  command: string,
+  params: Params,
+  signal?: AbortSignal
+): Promise<Answer> {
   return await PROPAGATING.run(rpc.apiUrl, async () => await rpc.send(command, params, { signal }))
 }

@@ -6,10 +6,11 @@ import { canonicalCid } from './cid.js'
 
 const DAG_PB_CODEC = 0x70
 
-export function parseIpfsRef (ref: unknown): { cid: string, fromSha256: boolean } {
+export function parseIpfsRef(ref: unknown): { cid: string; fromSha256: boolean } {
   const sha256 = typeof ref === 'string' ? asSha256(ref) : undefined
   if (sha256 !== undefined) return { cid: sha256ToCid(sha256), fromSha256: true }
-  if (typeof ref !== 'string' || !/^[a-zA-Z0-9]{1,200}$/.test(ref)) throw new InvalidRefError(ref, 'expected a CID or a 64-character SHA-256 hex digest')
+  if (typeof ref !== 'string' || !/^[a-zA-Z0-9]{1,200}$/.test(ref))
+    throw new InvalidRefError(ref, 'expected a CID or a 64-character SHA-256 hex digest')
   let cid: CID
   try {
     cid = CID.parse(ref)
@@ -23,7 +24,7 @@ export function parseIpfsRef (ref: unknown): { cid: string, fromSha256: boolean 
 }
 
 /** The SHA-256 of the bytes, where the CID holds it: a raw CID. */
-export function sha256Of (cid: string): string | undefined {
+export function sha256Of(cid: string): string | undefined {
   const parsed = CID.parse(cid)
   return parsed.code === RAW_CODEC ? Buffer.from(parsed.multihash.digest).toString('hex') : undefined
 }

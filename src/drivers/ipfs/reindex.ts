@@ -10,7 +10,13 @@ import { sha256Of } from './ref.js'
  * verified bytes; a pin that is no image is left alone), and lists entries whose object is not pinned. Safe to rerun. An entry made here
  * has no time marker: the object's last store is not known.
  */
-export async function reindex (index: MfsIndex, entries: AsyncIterable<IndexedObject>, pins: Set<string>, fetch: (cid: string) => Promise<Buffer>, options: AbortOptions & { onProgress?: (report: ReindexReport) => void }): Promise<ReindexReport> {
+export async function reindex(
+  index: MfsIndex,
+  entries: AsyncIterable<IndexedObject>,
+  pins: Set<string>,
+  fetch: (cid: string) => Promise<Buffer>,
+  options: AbortOptions & { onProgress?: (report: ReindexReport) => void }
+): Promise<ReindexReport> {
   const report: ReindexReport = { indexed: 0, alreadyIndexed: 0, unpinnedEntries: [] }
   for await (const { sha256, cid } of entries) {
     if (pins.delete(cid)) report.alreadyIndexed++
@@ -18,9 +24,9 @@ export async function reindex (index: MfsIndex, entries: AsyncIterable<IndexedOb
   }
   for (const cid of pins) {
     options.signal?.throwIfAborted()
-    const sha256 = sha256Of(cid) ?? await hashOf(fetch, cid)
+    const sha256 = sha256Of(cid) ?? (await hashOf(fetch, cid))
     if (sha256 === undefined) continue // not an image (a folder someone pinned): left alone
-    if (await index.claim(sha256, cid, options.signal) === 'created') {
+    if ((await index.claim(sha256, cid, options.signal)) === 'created') {
       await index.flush(sha256, options.signal) // counted once it survives a kill -9 of the node
       report.indexed++
     } else report.alreadyIndexed++
@@ -30,7 +36,9 @@ export async function reindex (index: MfsIndex, entries: AsyncIterable<IndexedOb
 }
 
 /** The SHA-256 of the verified bytes; undefined for a pin that is no image (`fetch` says not found). */
-async function hashOf (fetch: (cid: string) => Promise<Buffer>, cid: string): Promise<string | undefined> {
-  const bytes = await fetch(cid).catch((err: { code?: string }) => { if (err.code !== 'ERR_NOT_FOUND') throw err })
+async function hashOf(fetch: (cid: string) => Promise<Buffer>, cid: string): Promise<string | undefined> {
+  const bytes = await fetch(cid).catch((err: { code?: string }) => {
+    if (err.code !== 'ERR_NOT_FOUND') throw err
+  })
   return bytes === undefined ? undefined : createHash('sha256').update(bytes).digest('hex')
 }

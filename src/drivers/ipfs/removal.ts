@@ -18,19 +18,31 @@ export interface Target {
 }
 
 /** Unpins and removes the index entry: true if either was there. */
-export async function deleteObject (index: MfsIndex, pins: Pins, target: Target, signal?: AbortSignal): Promise<boolean> {
+export async function deleteObject(
+  index: MfsIndex,
+  pins: Pins,
+  target: Target,
+  signal?: AbortSignal
+): Promise<boolean> {
   const unpinned = await pins.remove(target.cid, signal)
   const unindexed = target.sha256 === undefined ? false : await index.remove(target.sha256, undefined, signal)
   return unpinned || unindexed
 }
 
 /** Deletes unless a store renewed the object after `lastStoredAt` (see above): true if deleted. */
-export async function deleteIfNotRenewed (index: MfsIndex, pins: Pins, target: Required<Target>, lastStoredAt: Date, signal?: AbortSignal): Promise<boolean> {
+export async function deleteIfNotRenewed(
+  index: MfsIndex,
+  pins: Pins,
+  target: Required<Target>,
+  lastStoredAt: Date,
+  signal?: AbortSignal
+): Promise<boolean> {
   const { cid, sha256 } = target
   const judged = lastStoredAt.getTime()
-  const renewed = async (names: string[]): Promise<boolean> => (await index.storedTime(sha256, names, signal))?.getTime() !== judged
+  const renewed = async (names: string[]): Promise<boolean> =>
+    (await index.storedTime(sha256, names, signal))?.getTime() !== judged
   if (await renewed(await index.names(sha256, signal))) return false
-  if (!await pins.remove(cid, signal)) return false // not pinned (any more): not stored, or another prune's
+  if (!(await pins.remove(cid, signal))) return false // not pinned (any more): not stored, or another prune's
   const seen = await index.names(sha256, signal)
   if (await renewed(seen)) {
     await pins.pin(cid, signal)

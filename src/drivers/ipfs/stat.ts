@@ -6,12 +6,23 @@ import { SNIFF_BYTES, sniffImageType, UNKNOWN_MIME_TYPE } from '../../core/mime.
 import type { Pins } from './pins.js'
 
 /** What the bytes themselves tell: their SHA-256, size and type. */
-export function statOfBytes (bytes: Buffer): { sha256: string, size: number, mimeType: string } {
-  return { sha256: createHash('sha256').update(bytes).digest('hex'), size: bytes.length, mimeType: sniffImageType(bytes) ?? UNKNOWN_MIME_TYPE }
+export function statOfBytes(bytes: Buffer): { sha256: string; size: number; mimeType: string } {
+  return {
+    sha256: createHash('sha256').update(bytes).digest('hex'),
+    size: bytes.length,
+    mimeType: sniffImageType(bytes) ?? UNKNOWN_MIME_TYPE
+  }
 }
 
 /** Undefined when it is not pinned (not stored). */
-export async function statIndexed (rpc: KuboConnection, pins: Pins, index: MfsIndex, cid: string, sha256: string, signal?: AbortSignal): Promise<{ size: number, mimeType: string, storedAt?: Date, lastStoredAt?: Date } | undefined> {
+export async function statIndexed(
+  rpc: KuboConnection,
+  pins: Pins,
+  index: MfsIndex,
+  cid: string,
+  sha256: string,
+  signal?: AbortSignal
+): Promise<{ size: number; mimeType: string; storedAt?: Date; lastStoredAt?: Date } | undefined> {
   // offline: a pinned object's blocks are local, and an unpinned one is not looked for on the network
   const [pinned, stat, head, names] = await Promise.all([
     pins.has(cid, signal),
@@ -24,5 +35,10 @@ export async function statIndexed (rpc: KuboConnection, pins: Pins, index: MfsIn
   const lastStoredAt = await index.storedTime(sha256, names, signal)
   // the first marker is kept when a duplicate store drops the older ones (mfs-index.ts)
   const first = markersOf(names, sha256)[0]
-  return { size, storedAt: first === undefined ? undefined : new Date(first), lastStoredAt, mimeType: sniffImageType(rpc.ok(head).body) ?? UNKNOWN_MIME_TYPE }
+  return {
+    size,
+    storedAt: first === undefined ? undefined : new Date(first),
+    lastStoredAt,
+    mimeType: sniffImageType(rpc.ok(head).body) ?? UNKNOWN_MIME_TYPE
+  }
 }

@@ -31,7 +31,13 @@ export interface Node {
  * `cidOf` gives the CID the driver expects (cid.ts: `cidLater`); over 1 MiB it is computed once the
  * add is on its way, while the node imports, and compared with the node's when the add has ended.
  */
-export async function storeOnNode (node: Node, bytes: Buffer, sha256: string, cidOf: () => Promise<string>, signal?: AbortSignal): Promise<{ cid: string, isDuplicate: boolean, storedAt: Date }> {
+export async function storeOnNode(
+  node: Node,
+  bytes: Buffer,
+  sha256: string,
+  cidOf: () => Promise<string>,
+  signal?: AbortSignal
+): Promise<{ cid: string; isDuplicate: boolean; storedAt: Date }> {
   const { index, pins } = node
   const storedAt = new Date()
   const marker = index.renew(sha256, storedAt.getTime(), signal)
@@ -48,7 +54,7 @@ export async function storeOnNode (node: Node, bytes: Buffer, sha256: string, ci
       if (added.linked === 'created') await index.remove(sha256, [sha256], signal) // the entry names the node's CID
       throw new IntegrityError(cid, added.cid, node.rpc.apiUrl)
     }
-    claim = added.linked ?? await index.claim(sha256, cid, signal) // no parent folder: made by cp
+    claim = added.linked ?? (await index.claim(sha256, cid, signal)) // no parent folder: made by cp
   } else {
     const adding = Promise.all([marker, pins.add(bytes, { signal })])
     adding.catch(() => {})
@@ -72,7 +78,7 @@ export async function storeOnNode (node: Node, bytes: Buffer, sha256: string, ci
 }
 
 /** Runs `work` once the requests started before it are written (the hashing would hold them back). */
-async function afterSending<T> (work: () => Promise<T>): Promise<T> {
+async function afterSending<T>(work: () => Promise<T>): Promise<T> {
   await new Promise(resolve => setImmediate(resolve))
   return await work()
 }

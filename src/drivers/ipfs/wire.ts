@@ -2,12 +2,12 @@
 import type { IncomingMessage } from 'node:http'
 
 /** The connection was closed or reset under the request, before any answer. */
-export function closedUnder (err: unknown): boolean {
+export function closedUnder(err: unknown): boolean {
   const code = (err as NodeJS.ErrnoException)?.code
   return code === 'ECONNRESET' || code === 'EPIPE'
 }
 
-export async function collect (res: IncomingMessage, limit = Infinity): Promise<Buffer> {
+export async function collect(res: IncomingMessage, limit = Infinity): Promise<Buffer> {
   const chunks: Buffer[] = []
   let size = 0
   for await (const chunk of res) {
@@ -17,20 +17,35 @@ export async function collect (res: IncomingMessage, limit = Infinity): Promise<
   return Buffer.concat(chunks)
 }
 
-export function parts (bytes: Uint8Array): { head: Buffer, bytes: Buffer, tail: Buffer, headers: Record<string, string | number> } {
+export function parts(bytes: Uint8Array): {
+  head: Buffer
+  bytes: Buffer
+  tail: Buffer
+  headers: Record<string, string | number>
+} {
   const boundary = `sai-image-storage-${Math.random().toString(36).slice(2)}`
-  const head = Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="image"\r\nContent-Type: application/octet-stream\r\n\r\n`)
+  const head = Buffer.from(
+    `--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="image"\r\nContent-Type: application/octet-stream\r\n\r\n`
+  )
   const tail = Buffer.from(`\r\n--${boundary}--\r\n`)
   const body = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)
-  return { head, bytes: body, tail, headers: { 'content-type': `multipart/form-data; boundary=${boundary}`, 'content-length': head.length + body.length + tail.length } }
+  return {
+    head,
+    bytes: body,
+    tail,
+    headers: {
+      'content-type': `multipart/form-data; boundary=${boundary}`,
+      'content-length': head.length + body.length + tail.length
+    }
+  }
 }
 
-export function basic (credentials: string): string {
+export function basic(credentials: string): string {
   return `Basic ${Buffer.from(credentials).toString('base64')}`
 }
 
 /** Whether a version such as `0.43.1` (or `0.16.0-rc1`) is at least `[major, minor]`. */
-export function atLeast (version: string, [major, minor]: [number, number]): boolean {
+export function atLeast(version: string, [major, minor]: [number, number]): boolean {
   const match = /^(\d+)\.(\d+)/.exec(version)
   if (match === null) return false
   return Number(match[1]) > major || (Number(match[1]) === major && Number(match[2]) >= minor)

@@ -19,16 +19,19 @@ import { sameSecond } from './objects.js'
 export const STALE_CLAIM_MS = 60_000
 
 export class PruneClaims {
-  constructor (private readonly objects: S3Objects, private readonly prefix: string) {}
+  constructor(
+    private readonly objects: S3Objects,
+    private readonly prefix: string
+  ) {}
 
-  claimKey (sha256: string): string {
+  claimKey(sha256: string): string {
     return `${this.prefix}${SPECIAL_DIRS.pruning}/${sha256}`
   }
 
   /** True if `key` was deleted; false if it was gone, another prune had it, or a store renewed it after `seen`. */
-  async deleteIfNotRenewed (key: string, sha256: string, seen: Date, signal?: AbortSignal): Promise<boolean> {
+  async deleteIfNotRenewed(key: string, sha256: string, seen: Date, signal?: AbortSignal): Promise<boolean> {
     const claim = this.claimKey(sha256)
-    if (!await this.objects.create(claim, signal)) return false // another prune has it
+    if (!(await this.objects.create(claim, signal))) return false // another prune has it
     try {
       const head = await this.objects.head(key, signal)
       if (head === undefined || !sameSecond(head.lastStoredAt, seen)) return false
@@ -40,12 +43,16 @@ export class PruneClaims {
   }
 
   /** True once no prune holds the object and it is there; false if a prune took it. */
-  async waitForPrune (key: string, sha256: string, signal?: AbortSignal): Promise<boolean> {
+  async waitForPrune(key: string, sha256: string, signal?: AbortSignal): Promise<boolean> {
     const claim = this.claimKey(sha256)
-    for (let head = await this.objects.head(claim, signal); head !== undefined; head = await this.objects.head(claim, signal)) {
+    for (
+      let head = await this.objects.head(claim, signal);
+      head !== undefined;
+      head = await this.objects.head(claim, signal)
+    ) {
       if (Date.now() - head.lastStoredAt.getTime() > STALE_CLAIM_MS) break // left by a killed prune
       await new Promise(resolve => setTimeout(resolve, 50))
     }
-    return await this.objects.head(key, signal) !== undefined
+    return (await this.objects.head(key, signal)) !== undefined
   }
 }

@@ -17,7 +17,7 @@ export interface ClientSettings {
   bucket: string
   endpoint?: string | URL
   region: string
-  credentials?: { accessKeyId: string, secretAccessKey: string, sessionToken?: string }
+  credentials?: { accessKeyId: string; secretAccessKey: string; sessionToken?: string }
   forcePathStyle?: boolean
   timeoutMs: number
   settingNames?: SettingNames
@@ -25,63 +25,95 @@ export interface ClientSettings {
   pathOf: (subject: string) => string
 }
 
-const loadSdk = optionalPeer({ neededBy: 'the S3 driver', setting: 'SAI_IMAGE_STORAGE_DRIVER', install: '@aws-sdk/client-s3@3.1175.0', load: async () => await import('@aws-sdk/client-s3') })
-export const loadPresigner = optionalPeer({ neededBy: 'S3 links (url)', setting: 'SAI_IMAGE_STORAGE_DRIVER', install: '@aws-sdk/s3-request-presigner@3.1169.0', load: async () => await import('@aws-sdk/s3-request-presigner') })
+const loadSdk = optionalPeer({
+  neededBy: 'the S3 driver',
+  setting: 'SAI_IMAGE_STORAGE_DRIVER',
+  install: '@aws-sdk/client-s3@3.1175.0',
+  load: async () => await import('@aws-sdk/client-s3')
+})
+export const loadPresigner = optionalPeer({
+  neededBy: 'S3 links (url)',
+  setting: 'SAI_IMAGE_STORAGE_DRIVER',
+  install: '@aws-sdk/s3-request-presigner@3.1169.0',
+  load: async () => await import('@aws-sdk/s3-request-presigner')
+})
 
 export class S3Connection {
   /** Where requests go, without credentials: safe to print. */
   readonly endpoint: string
   readonly #credentials?: ClientSettings['credentials']
-  #client?: Promise<{ client: S3Client, sdk: Sdk }>
+  #client?: Promise<{ client: S3Client; sdk: Sdk }>
   #direct?: Promise<DirectClient>
 
-  constructor (private readonly settings: ClientSettings) {
-    this.endpoint = settings.endpoint === undefined ? `https://s3.${settings.region}.amazonaws.com` : String(settings.endpoint).replace(/\/$/, '')
+  constructor(private readonly settings: ClientSettings) {
+    this.endpoint =
+      settings.endpoint === undefined
+        ? `https://s3.${settings.region}.amazonaws.com`
+        : String(settings.endpoint).replace(/\/$/, '')
     this.#credentials = settings.credentials
     this.settings = { ...settings, credentials: undefined }
   }
 
   /** `endpoint, bucket b`: for messages. */
-  get where (): string {
+  get where(): string {
     return `${this.endpoint}, bucket ${this.settings.bucket}`
   }
 
-  async connect (): Promise<{ client: S3Client, sdk: Sdk }> {
-    this.#client ??= loadSdk().then(sdk => {
-      const { settings } = this
-      const config: S3ClientConfig = {
-        region: settings.region,
-        forcePathStyle: settings.forcePathStyle ?? settings.endpoint !== undefined,
-        // the defaults add CRC32 checksums that Ceph 16 ignores, and fail stream bodies with 411
-        requestChecksumCalculation: 'WHEN_REQUIRED',
-        responseChecksumValidation: 'WHEN_REQUIRED',
-        maxAttempts: 2,
-        // the timeout as the HTTP handler's own timers (connect, answer, and silence while a body
-        // flows): an AbortSignal.timeout per request measured 0.3 ms of a 4 ms fetch
-        requestHandler: { connectionTimeout: settings.timeoutMs, requestTimeout: settings.timeoutMs, throwOnRequestTimeout: true, socketTimeout: settings.timeoutMs }
+  async connect(): Promise<{ client: S3Client; sdk: Sdk }> {
+    this.#client ??= loadSdk().then(
+      sdk => {
+        const { settings } = this
+        const config: S3ClientConfig = {
+          region: settings.region,
+          forcePathStyle: settings.forcePathStyle ?? settings.endpoint !== undefined,
+          // the defaults add CRC32 checksums that Ceph 16 ignores, and fail stream bodies with 411
+          requestChecksumCalculation: 'WHEN_REQUIRED',
+          responseChecksumValidation: 'WHEN_REQUIRED',
+          maxAttempts: 2,
+          // the timeout as the HTTP handler's own timers (connect, answer, and silence while a body
+          // flows): an AbortSignal.timeout per request measured 0.3 ms of a 4 ms fetch
+          requestHandler: {
+            connectionTimeout: settings.timeoutMs,
+            requestTimeout: settings.timeoutMs,
+            throwOnRequestTimeout: true,
+            socketTimeout: settings.timeoutMs
+          }
+        }
+        if (settings.endpoint !== undefined) config.endpoint = String(settings.endpoint)
+        if (this.#credentials !== undefined) config.credentials = { ...this.#credentials }
+        return { client: new sdk.S3Client(config), sdk }
+      },
+      (err: unknown) => {
+        this.#client = undefined
+        throw err
       }
-      if (settings.endpoint !== undefined) config.endpoint = String(settings.endpoint)
-      if (this.#credentials !== undefined) config.credentials = { ...this.#credentials }
-      return { client: new sdk.S3Client(config), sdk }
-    }, (err: unknown) => {
-      this.#client = undefined
-      throw err
-    })
+    )
     return await this.#client
   }
 
   /** The client of the requests sent without the SDK (direct.ts): PUT and GET of an object. */
-  private async direct (): Promise<DirectClient> {
-    this.#direct ??= this.connect().then(({ client }) => {
-      const { settings } = this
-      const pathStyle = settings.forcePathStyle ?? (settings.endpoint !== undefined || settings.bucket.includes('.'))
-      // the credentials given, else those the SDK's chain finds (and renews)
-      const identity = this.#credentials === undefined ? client.config.credentials as () => Promise<Identity> : async () => this.#credentials!
-      return new DirectClient(bucketBase(this.endpoint, settings.bucket, pathStyle), settings.region, identity, settings.timeoutMs)
-    }, (err: unknown) => {
-      this.#direct = undefined
-      throw err
-    })
+  private async direct(): Promise<DirectClient> {
+    this.#direct ??= this.connect().then(
+      ({ client }) => {
+        const { settings } = this
+        const pathStyle = settings.forcePathStyle ?? (settings.endpoint !== undefined || settings.bucket.includes('.'))
+        // the credentials given, else those the SDK's chain finds (and renews)
+        const identity =
+          this.#credentials === undefined
+            ? (client.config.credentials as () => Promise<Identity>)
+            : async () => this.#credentials!
+        return new DirectClient(
+          bucketBase(this.endpoint, settings.bucket, pathStyle),
+          settings.region,
+          identity,
+          settings.timeoutMs
+        )
+      },
+      (err: unknown) => {
+        this.#direct = undefined
+        throw err
+      }
+    )
     return await this.#direct
   }
 
@@ -89,9 +121,22 @@ export class S3Connection {
    * A PUT of `bytes` (whose SHA-256 is `sha256`) as `key`: true once written; with `ifAbsent`,
    * false if the key was taken (412).
    */
-  async upload (key: string, bytes: Buffer, sha256: string, headers: Record<string, string>, ifAbsent: boolean, signal?: AbortSignal): Promise<boolean> {
+  async upload(
+    key: string,
+    bytes: Buffer,
+    sha256: string,
+    headers: Record<string, string>,
+    ifAbsent: boolean,
+    signal?: AbortSignal
+  ): Promise<boolean> {
     try {
-      const answer = await (await this.direct()).put(key, bytes, sha256, ifAbsent ? { ...headers, 'if-none-match': '*' } : headers, signal)
+      const answer = await (await this.direct()).put(
+        key,
+        bytes,
+        sha256,
+        ifAbsent ? { ...headers, 'if-none-match': '*' } : headers,
+        signal
+      )
       if (answer.status < 300) return true
       if (answer.status === 412 && ifAbsent) return false
       throw answerError(answer)
@@ -101,7 +146,7 @@ export class S3Connection {
   }
 
   /** A GET of `key`: the answer with its body to read, or undefined if there is no such object. */
-  async download (key: string, signal?: AbortSignal): Promise<IncomingMessage | undefined> {
+  async download(key: string, signal?: AbortSignal): Promise<IncomingMessage | undefined> {
     try {
       const answer = await (await this.direct()).get(key, signal)
       if (answer.body !== undefined) return answer.body
@@ -113,10 +158,22 @@ export class S3Connection {
   }
 
   /** One request with the timeout, its failures made ours; a 404 is `ERR_NOT_FOUND` for `subject` (a hash or a key). */
-  async request<T> (name: string, subject: string, signal: AbortSignal | undefined, work: Request<T>): Promise<T>
+  async request<T>(name: string, subject: string, signal: AbortSignal | undefined, work: Request<T>): Promise<T>
   /** The same, but the status `tolerated` (404, 412, 416) resolves undefined. */
-  async request<T> (name: string, subject: string, signal: AbortSignal | undefined, work: Request<T>, tolerated: 404 | 412 | 416): Promise<T | undefined>
-  async request<T> (name: string, subject: string, signal: AbortSignal | undefined, work: Request<T>, tolerated?: 404 | 412 | 416): Promise<T | undefined> {
+  async request<T>(
+    name: string,
+    subject: string,
+    signal: AbortSignal | undefined,
+    work: Request<T>,
+    tolerated: 404 | 412 | 416
+  ): Promise<T | undefined>
+  async request<T>(
+    name: string,
+    subject: string,
+    signal: AbortSignal | undefined,
+    work: Request<T>,
+    tolerated?: 404 | 412 | 416
+  ): Promise<T | undefined> {
     signal?.throwIfAborted()
     const { client, sdk } = await this.connect()
     const options = signal === undefined ? undefined : { abortSignal: signal }
@@ -132,37 +189,51 @@ export class S3Connection {
     }
   }
 
-  notFound (subject: string): NotFoundError {
+  notFound(subject: string): NotFoundError {
     return new NotFoundError(subject, this.settings.pathOf(subject))
   }
 
   /** An SDK (or body) failure as `ERR_STORAGE_UNAVAILABLE`, saying what to check. */
-  failure (err: unknown, name: string, signal?: AbortSignal): unknown {
+  failure(err: unknown, name: string, signal?: AbortSignal): unknown {
     if (signal?.aborted === true) return signal.reason
     if ((err as Error)?.name !== 'AbortError' && passThrough(err) !== undefined) return err // ours already (an SDK abort is its timeout)
-    const error = err as Error & { $metadata?: { httpStatusCode?: number }, code?: string }
+    const error = err as Error & { $metadata?: { httpStatusCode?: number }; code?: string }
     const status = error.$metadata?.httpStatusCode
-    const names = (...options: string[]): string => options.map(o => settingName(this.settings.settingNames, o)).join(' and ')
+    const names = (...options: string[]): string =>
+      options.map(o => settingName(this.settings.settingNames, o)).join(' and ')
     let why: string
-    if (error.name === 'TimeoutError' || error.name === 'AbortError') why = `no answer within ${this.settings.timeoutMs} ms (${names('timeoutMs')})`
-    else if (error.name === 'NoSuchBucket') why = `the bucket does not exist: create it (aws s3 mb) or set ${names('bucket')}`
-    else if (status === 403 || status === 401) why = `access denied (${error.name}): check ${names('credentials')}, or the credentials the SDK found`
-    else if (error.name === 'BadDigest' || error.name === 'XAmzContentSHA256Mismatch') why = `the server received other bytes than were sent (${error.name}); nothing was stored`
-    else why = `${error.name}${status === undefined ? '' : ` (HTTP ${status})`}: ${error.message ?? ''}${error.code === undefined ? '' : ` ${error.code}`}`
+    if (error.name === 'TimeoutError' || error.name === 'AbortError')
+      why = `no answer within ${this.settings.timeoutMs} ms (${names('timeoutMs')})`
+    else if (error.name === 'NoSuchBucket')
+      why = `the bucket does not exist: create it (aws s3 mb) or set ${names('bucket')}`
+    else if (status === 403 || status === 401)
+      why = `access denied (${error.name}): check ${names('credentials')}, or the credentials the SDK found`
+    else if (error.name === 'BadDigest' || error.name === 'XAmzContentSHA256Mismatch')
+      why = `the server received other bytes than were sent (${error.name}); nothing was stored`
+    else
+      why = `${error.name}${status === undefined ? '' : ` (HTTP ${status})`}: ${error.message ?? ''}${error.code === undefined ? '' : ` ${error.code}`}`
     const secrets = [this.#credentials?.secretAccessKey ?? '', this.#credentials?.sessionToken ?? '']
     return serviceUnavailable(err, { service: 'S3', where: this.where, operation: name, why, secrets })
   }
 
-  destroy (): void {
+  destroy(): void {
     const [connected, direct] = [this.#client, this.#direct]
     this.#client = undefined
     this.#direct = undefined
-    void direct?.then(d => { d.destroy() }, () => {})
-    void connected?.then(({ client }) => client.destroy(), () => {})
+    void direct?.then(
+      d => {
+        d.destroy()
+      },
+      () => {}
+    )
+    void connected?.then(
+      ({ client }) => client.destroy(),
+      () => {}
+    )
   }
 }
 
 /** A server's failure answer as the SDK's errors are shaped (its code as the name), for `failure`. */
-function answerError (answer: Answer): Error {
+function answerError(answer: Answer): Error {
   return Object.assign(new Error(answer.message), { name: answer.code, $metadata: { httpStatusCode: answer.status } })
 }

@@ -10,13 +10,23 @@ import { createHash, createHmac } from 'node:crypto'
 import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http'
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https'
 
-export interface Identity { accessKeyId: string, secretAccessKey: string, sessionToken?: string }
+export interface Identity {
+  accessKeyId: string
+  secretAccessKey: string
+  sessionToken?: string
+}
 
 /** What the server answered: the status, and for a failure the error's code and message. */
-export interface Answer { status: number, code?: string, message?: string }
+export interface Answer {
+  status: number
+  code?: string
+  message?: string
+}
 
 /** A GET's answer: for a 200, its body, not read yet. */
-export interface Download extends Answer { body?: IncomingMessage }
+export interface Download extends Answer {
+  body?: IncomingMessage
+}
 
 /** SigV4's payload hash of a request without a body. */
 const EMPTY_SHA256 = 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855'
@@ -25,7 +35,7 @@ const EMPTY_SHA256 = 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b78
  * Where a bucket's objects are: path style (`http://host:port/bucket/key`: Ceph, MinIO, and any
  * endpoint unless `forcePathStyle` is false) or virtual-hosted (`https://bucket.s3.region.amazonaws.com/key`).
  */
-export function bucketBase (endpoint: string, bucket: string, pathStyle: boolean): URL {
+export function bucketBase(endpoint: string, bucket: string, pathStyle: boolean): URL {
   const base = new URL(endpoint)
   const path = base.pathname.replace(/\/$/, '')
   if (pathStyle) base.pathname = `${path}/${bucket}`
@@ -39,21 +49,38 @@ export function bucketBase (endpoint: string, bucket: string, pathStyle: boolean
 export class DirectClient {
   private readonly agent: HttpAgent
   private readonly send: typeof httpRequest
-  private signingKey?: { scope: string, secret: string, key: Buffer }
+  private signingKey?: { scope: string; secret: string; key: Buffer }
 
-  constructor (private readonly base: URL, private readonly region: string, private readonly identity: () => Promise<Identity>, private readonly timeoutMs: number) {
+  constructor(
+    private readonly base: URL,
+    private readonly region: string,
+    private readonly identity: () => Promise<Identity>,
+    private readonly timeoutMs: number
+  ) {
     const https = base.protocol === 'https:'
     this.agent = https ? new HttpsAgent({ keepAlive: true }) : new HttpAgent({ keepAlive: true })
     this.send = https ? httpsRequest : httpRequest
   }
 
   /** PUTs `bytes` as `key` (`headers`: lower-case names). */
-  async put (key: string, bytes: Buffer, sha256: string, headers: Record<string, string>, signal?: AbortSignal): Promise<Answer> {
-    return await this.retried(async () => await settle(await this.request('PUT', key, sha256, { ...headers, 'content-length': String(bytes.length) }, bytes, signal)), signal)
+  async put(
+    key: string,
+    bytes: Buffer,
+    sha256: string,
+    headers: Record<string, string>,
+    signal?: AbortSignal
+  ): Promise<Answer> {
+    return await this.retried(
+      async () =>
+        await settle(
+          await this.request('PUT', key, sha256, { ...headers, 'content-length': String(bytes.length) }, bytes, signal)
+        ),
+      signal
+    )
   }
 
   /** GETs `key`: a 200's body to read, or the failure; a server error is tried once more (a GET may be repeated). */
-  async get (key: string, signal?: AbortSignal): Promise<Download> {
+  async get(key: string, signal?: AbortSignal): Promise<Download> {
     return await this.retried(async last => {
       const res = await this.request('GET', key, EMPTY_SHA256, {}, undefined, signal)
       if (res.statusCode === 200) return { status: 200, body: res }
@@ -64,7 +91,7 @@ export class DirectClient {
   }
 
   /** `attempt`, and once more if it failed on a socket the server had closed (or asked for it). */
-  private async retried<T> (attempt: (last: boolean) => Promise<T>, signal?: AbortSignal): Promise<T> {
+  private async retried<T>(attempt: (last: boolean) => Promise<T>, signal?: AbortSignal): Promise<T> {
     for (let tries = 1; ; tries++) {
       try {
         return await attempt(tries >= 2)
@@ -74,28 +101,48 @@ export class DirectClient {
     }
   }
 
-  destroy (): void {
+  destroy(): void {
     this.agent.destroy()
   }
 
-  private async sign (method: string, key: string, sha256: string, headers: Record<string, string>): Promise<{ path: string, headers: Record<string, string> }> {
+  private async sign(
+    method: string,
+    key: string,
+    sha256: string,
+    headers: Record<string, string>
+  ): Promise<{ path: string; headers: Record<string, string> }> {
     const { accessKeyId, secretAccessKey, sessionToken } = await this.identity()
     const path = `${this.base.pathname}/${key}`.split('/').map(encodeSegment).join('/')
     const now = new Date().toISOString().replace(/[-:]|\.\d+/g, '') // 20261202T021309Z
     const day = now.slice(0, 8)
-    const all: Record<string, string> = { ...headers, host: this.base.host, 'x-amz-content-sha256': sha256, 'x-amz-date': now }
+    const all: Record<string, string> = {
+      ...headers,
+      host: this.base.host,
+      'x-amz-content-sha256': sha256,
+      'x-amz-date': now
+    }
     if (sessionToken !== undefined) all['x-amz-security-token'] = sessionToken
     const names = Object.keys(all).sort()
-    const canonical = [method, path, '', ...names.map(name => `${name}:${all[name]!.trim()}`), '', names.join(';'), sha256].join('\n')
+    const canonical = [
+      method,
+      path,
+      '',
+      ...names.map(name => `${name}:${all[name]!.trim()}`),
+      '',
+      names.join(';'),
+      sha256
+    ].join('\n')
     const scope = `${day}/${this.region}/s3/aws4_request`
     const toSign = ['AWS4-HMAC-SHA256', now, scope, createHash('sha256').update(canonical).digest('hex')].join('\n')
-    const signature = createHmac('sha256', this.keyFor(scope, day, secretAccessKey)).update(toSign).digest('hex')
+    const signature = createHmac('sha256', this.keyFor(scope, day, secretAccessKey))
+      .update(toSign)
+      .digest('hex')
     all.authorization = `AWS4-HMAC-SHA256 Credential=${accessKeyId}/${scope}, SignedHeaders=${names.join(';')}, Signature=${signature}`
     return { path, headers: all }
   }
 
   /** The day's signing key, derived once a day (and again when the secret changes). */
-  private keyFor (scope: string, day: string, secret: string): Buffer {
+  private keyFor(scope: string, day: string, secret: string): Buffer {
     if (this.signingKey?.scope !== scope || this.signingKey.secret !== secret) {
       let key = createHmac('sha256', `AWS4${secret}`).update(day).digest()
       for (const part of [this.region, 's3', 'aws4_request']) key = createHmac('sha256', key).update(part).digest()
@@ -105,11 +152,27 @@ export class DirectClient {
   }
 
   /** The answer once its head arrived; its body is the caller's to read. */
-  private async request (method: string, key: string, sha256: string, headers: Record<string, string>, body: Buffer | undefined, signal?: AbortSignal): Promise<IncomingMessage> {
+  private async request(
+    method: string,
+    key: string,
+    sha256: string,
+    headers: Record<string, string>,
+    body: Buffer | undefined,
+    signal?: AbortSignal
+  ): Promise<IncomingMessage> {
     const signed = await this.sign(method, key, sha256, headers)
     signal?.throwIfAborted()
     return await new Promise<IncomingMessage>((resolve, reject) => {
-      const req = this.send({ agent: this.agent, protocol: this.base.protocol, hostname: this.base.hostname, port: this.base.port, method, path: signed.path, headers: signed.headers, signal })
+      const req = this.send({
+        agent: this.agent,
+        protocol: this.base.protocol,
+        hostname: this.base.hostname,
+        port: this.base.port,
+        method,
+        path: signed.path,
+        headers: signed.headers,
+        signal
+      })
       let answer: IncomingMessage | undefined
       // silence for the timeout, before the answer or while its body flows, ends it
       req.setTimeout(this.timeoutMs, () => {
@@ -118,7 +181,13 @@ export class DirectClient {
         else answer.destroy(err)
       })
       // a kept-alive socket the server closed meanwhile fails at once: such a failure may be retried
-      req.on('error', err => reject(Object.assign(err, { retry: req.reusedSocket && ['ECONNRESET', 'EPIPE'].includes((err as { code?: string }).code ?? '') })))
+      req.on('error', err =>
+        reject(
+          Object.assign(err, {
+            retry: req.reusedSocket && ['ECONNRESET', 'EPIPE'].includes((err as { code?: string }).code ?? '')
+          })
+        )
+      )
       req.on('response', (res: IncomingMessage) => {
         answer = res
         resolve(res)
@@ -129,16 +198,20 @@ export class DirectClient {
 }
 
 /** A failure's answer, read: its status, code and message. */
-async function settle (res: IncomingMessage): Promise<Answer> {
+async function settle(res: IncomingMessage): Promise<Answer> {
   const chunks: Buffer[] = []
   for await (const chunk of res) chunks.push(chunk as Buffer)
   const status = res.statusCode ?? 0
   if (status < 300) return { status }
   const text = Buffer.concat(chunks).toString('utf8')
-  return { status, code: /<Code>([^<]*)<\/Code>/.exec(text)?.[1] ?? `HTTP${status}`, message: /<Message>([^<]*)<\/Message>/.exec(text)?.[1] ?? '' }
+  return {
+    status,
+    code: /<Code>([^<]*)<\/Code>/.exec(text)?.[1] ?? `HTTP${status}`,
+    message: /<Message>([^<]*)<\/Message>/.exec(text)?.[1] ?? ''
+  }
 }
 
 /** A path segment as SigV4 wants it: everything but A-Z a-z 0-9 - _ . ~ percent-encoded. */
-function encodeSegment (segment: string): string {
+function encodeSegment(segment: string): string {
   return encodeURIComponent(segment).replace(/[!'()*]/g, c => `%${c.charCodeAt(0).toString(16).toUpperCase()}`)
 }

@@ -27,7 +27,16 @@ import { quarantinedHint } from '../../core/quarantine.js'
 import { parseImageRef, SHA256_HEX } from '../../core/ref.js'
 import { PrefixSharding } from '../../core/sharding.js'
 import { traced, tracedIterable } from '../../core/tracing.js'
-import type { AbortOptions, ImageEntry, ImageStat, ImageStorage, ListOptions, Quarantine, StorageResult, StoreOptions } from '../../core/types.js'
+import type {
+  AbortOptions,
+  ImageEntry,
+  ImageStat,
+  ImageStorage,
+  ListOptions,
+  Quarantine,
+  StorageResult,
+  StoreOptions
+} from '../../core/types.js'
 import { verifiedStream } from '../../core/verified-stream.js'
 import type { VerifyOptions, VerifyReport } from '../../core/verify-report.js'
 import { PruneClaims } from './claim.js'
@@ -53,7 +62,7 @@ export class S3Driver implements ImageStorage {
   private readonly objects: S3Objects
   private readonly claims: PruneClaims
 
-  constructor (init: S3DriverInit) {
+  constructor(init: S3DriverInit) {
     const { bucket, prefix } = checkedPlace(init)
     this.init = { ...init, credentials: undefined }
     this.bucket = bucket
@@ -66,7 +75,7 @@ export class S3Driver implements ImageStorage {
       forcePathStyle: init.forcePathStyle,
       timeoutMs: init.timeoutMs ?? DEFAULT_S3_TIMEOUT_MS,
       settingNames: init.settingNames,
-      pathOf: subject => SHA256_HEX.test(subject) ? this.pathOf(subject) : this.uri(subject)
+      pathOf: subject => (SHA256_HEX.test(subject) ? this.pathOf(subject) : this.uri(subject))
     })
     this.endpoint = this.connection.endpoint
     this.objects = new S3Objects(this.connection, this.bucket, () => resolveLimits(this.init).maxBytes)
@@ -74,11 +83,11 @@ export class S3Driver implements ImageStorage {
     this.quarantine = this.held = new S3Quarantine(this.objects, this.prefix, this.sharding, key => this.uri(key))
   }
 
-  get location (): string {
+  get location(): string {
     return `s3://${this.bucket}/${this.prefix} at ${this.endpoint}`
   }
 
-  async store (input: ImageInput, options: StoreOptions = {}): Promise<StorageResult> {
+  async store(input: ImageInput, options: StoreOptions = {}): Promise<StorageResult> {
     return await traced('store', this.driver, undefined, async () => {
       options.signal?.throwIfAborted()
       const limits = resolveLimits(this.init, options)
@@ -88,7 +97,7 @@ export class S3Driver implements ImageStorage {
   }
 
   /** A store of bytes whose SHA-256 is known: not hashed here, the server checks it (the signed payload hash). */
-  async storeKnown (bytes: Buffer, sha256: string, options: StoreOptions = {}): Promise<StorageResult> {
+  async storeKnown(bytes: Buffer, sha256: string, options: StoreOptions = {}): Promise<StorageResult> {
     return await traced('store', this.driver, sha256, async () => {
       options.signal?.throwIfAborted()
       const digest = digestKnown(bytes, sha256, resolveLimits(this.init, options))
@@ -96,13 +105,21 @@ export class S3Driver implements ImageStorage {
     })
   }
 
-  private async put (bytes: Buffer, digest: Digest, signal?: AbortSignal, firstStore?: Date): Promise<StorageResult> {
+  private async put(bytes: Buffer, digest: Digest, signal?: AbortSignal, firstStore?: Date): Promise<StorageResult> {
     const { sha256 } = digest
-    const { isDuplicate, storedAt } = await putOnce(this.objects, this.claims, this.objectKey(sha256), bytes, digest, signal, firstStore)
+    const { isDuplicate, storedAt } = await putOnce(
+      this.objects,
+      this.claims,
+      this.objectKey(sha256),
+      bytes,
+      digest,
+      signal,
+      firstStore
+    )
     return { ...digest, hash: sha256, key: this.keyOf(sha256), path: this.pathOf(sha256), isDuplicate, storedAt }
   }
 
-  async fetch (ref: string, options: AbortOptions = {}): Promise<Buffer> {
+  async fetch(ref: string, options: AbortOptions = {}): Promise<Buffer> {
     return await traced('fetch', this.driver, ref, async () => {
       const { sha256 } = parseImageRef(ref)
       const object = await this.objects.read(this.objectKey(sha256), options.signal)
@@ -112,38 +129,55 @@ export class S3Driver implements ImageStorage {
     })
   }
 
-  async fetchStream (ref: string, options: AbortOptions = {}): Promise<Readable> {
+  async fetchStream(ref: string, options: AbortOptions = {}): Promise<Readable> {
     return await traced('fetchStream', this.driver, ref, async () => {
       const { sha256 } = parseImageRef(ref)
-      return verifiedStream(await this.objects.stream(this.objectKey(sha256), sha256, options.signal), sha256, this.pathOf(sha256))
+      return verifiedStream(
+        await this.objects.stream(this.objectKey(sha256), sha256, options.signal),
+        sha256,
+        this.pathOf(sha256)
+      )
     })
   }
 
   /** Whether an object is under the key, damaged or not (`fetch` and `verify` judge the bytes). */
-  async exists (ref: string, options: AbortOptions = {}): Promise<boolean> {
+  async exists(ref: string, options: AbortOptions = {}): Promise<boolean> {
     const { sha256 } = parseImageRef(ref)
-    return await this.objects.head(this.objectKey(sha256), options.signal) !== undefined
+    return (await this.objects.head(this.objectKey(sha256), options.signal)) !== undefined
   }
 
-  async stat (ref: string, options: AbortOptions = {}): Promise<ImageStat> {
+  async stat(ref: string, options: AbortOptions = {}): Promise<ImageStat> {
     return await traced('stat', this.driver, ref, async () => {
       const { sha256 } = parseImageRef(ref)
-      const { head, size, storedAt, lastStoredAt } = await this.objects.start(this.objectKey(sha256), sha256, options.signal)
-      return { hash: sha256, sha256, path: this.pathOf(sha256), key: this.keyOf(sha256), size, storedAt, lastStoredAt, mimeType: sniffImageType(head) ?? UNKNOWN_MIME_TYPE }
+      const { head, size, storedAt, lastStoredAt } = await this.objects.start(
+        this.objectKey(sha256),
+        sha256,
+        options.signal
+      )
+      return {
+        hash: sha256,
+        sha256,
+        path: this.pathOf(sha256),
+        key: this.keyOf(sha256),
+        size,
+        storedAt,
+        lastStoredAt,
+        mimeType: sniffImageType(head) ?? UNKNOWN_MIME_TYPE
+      }
     })
   }
 
-  async delete (ref: string, options: AbortOptions = {}): Promise<boolean> {
+  async delete(ref: string, options: AbortOptions = {}): Promise<boolean> {
     return await traced('delete', this.driver, ref, async () => {
       const { sha256 } = parseImageRef(ref)
-      if (await this.objects.head(this.objectKey(sha256), options.signal) === undefined) return false
+      if ((await this.objects.head(this.objectKey(sha256), options.signal)) === undefined) return false
       await this.objects.remove(this.objectKey(sha256), options.signal)
       return true
     })
   }
 
   /** Deletes the object unless a store renewed it after `lastStoredAt` (compared in whole seconds: see claim.ts). */
-  async deleteIfNotRenewed (ref: string, lastStoredAt: Date, options: AbortOptions = {}): Promise<boolean> {
+  async deleteIfNotRenewed(ref: string, lastStoredAt: Date, options: AbortOptions = {}): Promise<boolean> {
     return await traced('delete', this.driver, ref, async () => {
       const { sha256 } = parseImageRef(ref)
       return await this.claims.deleteIfNotRenewed(this.objectKey(sha256), sha256, lastStoredAt, options.signal)
@@ -151,64 +185,86 @@ export class S3Driver implements ImageStorage {
   }
 
   /** Every stored object, a page (1000 keys) at a time, with its size and Last-Modified. Keys that are not ours are skipped. */
-  list (options: ListOptions = {}): AsyncGenerator<ImageEntry> {
+  list(options: ListOptions = {}): AsyncGenerator<ImageEntry> {
     return tracedIterable('list', this.driver, this.entries(options), options)
   }
 
   /** Re-hashes every object (or a subset); with `repair`, damaged ones go to the quarantine and a killed prune's claims are removed. */
-  async verify (options: VerifyOptions = {}): Promise<VerifyReport> {
-    return await traced('verify', this.driver, undefined, async () => await verifyBucket(this.objects, this.prefix, this.sharding, this.held, key => this.uri(key), options), undefined, { repair: options.repair === true })
+  async verify(options: VerifyOptions = {}): Promise<VerifyReport> {
+    return await traced(
+      'verify',
+      this.driver,
+      undefined,
+      async () =>
+        await verifyBucket(this.objects, this.prefix, this.sharding, this.held, key => this.uri(key), options),
+      undefined,
+      { repair: options.repair === true }
+    )
   }
 
   /** A presigned GET link, valid for `expiresIn` seconds (default 900): for a browser or a redirect. */
-  async url (ref: string, options: { expiresIn?: number } = {}): Promise<string> {
+  async url(ref: string, options: { expiresIn?: number } = {}): Promise<string> {
     const { sha256 } = parseImageRef(ref)
     const [{ client, sdk }, { getSignedUrl }] = await Promise.all([this.connection.connect(), loadPresigner()])
-    return await getSignedUrl(client, new sdk.GetObjectCommand({ Bucket: this.bucket, Key: this.objectKey(sha256) }), { expiresIn: options.expiresIn ?? 900 })
+    return await getSignedUrl(client, new sdk.GetObjectCommand({ Bucket: this.bucket, Key: this.objectKey(sha256) }), {
+      expiresIn: options.expiresIn ?? 900
+    })
   }
 
   /** `s3://bucket/{prefix}{key}`. */
-  pathOf (ref: string): string {
+  pathOf(ref: string): string {
     return this.uri(this.objectKey(parseImageRef(ref).sha256))
   }
 
   /** Relative to the prefix: `ab/cd/abcd….jpg`, as on the filesystem. */
-  keyOf (ref: string): string {
+  keyOf(ref: string): string {
     return this.sharding.encode(parseImageRef(ref).sha256)
   }
 
-  async close (): Promise<void> {
+  async close(): Promise<void> {
     this.connection.destroy()
   }
 
   /** Shown by `util.inspect` (and so by loggers): never the credentials. */
-  [Symbol.for('nodejs.util.inspect.custom')] (): string {
+  [Symbol.for('nodejs.util.inspect.custom')](): string {
     return `S3Driver { endpoint: '${this.endpoint}', bucket: '${this.bucket}', prefix: '${this.prefix}' }`
   }
 
-  toJSON (): object {
+  toJSON(): object {
     return { driver: this.driver, endpoint: this.endpoint, bucket: this.bucket, prefix: this.prefix }
   }
 
-  private async * entries (options: ListOptions): AsyncGenerator<ImageEntry> {
+  private async *entries(options: ListOptions): AsyncGenerator<ImageEntry> {
     const startAfter = options.after === undefined ? undefined : this.objectKey(options.after)
-    for await (const { Key, Size, LastModified } of this.objects.list(this.prefix + this.sharding.keyPrefix(options.prefix ?? ''), options.signal, startAfter)) {
+    for await (const { Key, Size, LastModified } of this.objects.list(
+      this.prefix + this.sharding.keyPrefix(options.prefix ?? ''),
+      options.signal,
+      startAfter
+    )) {
       const sha256 = this.sharding.decode(Key.slice(this.prefix.length))
-      if (sha256 !== undefined) yield { hash: sha256, sha256, key: this.keyOf(sha256), path: this.pathOf(sha256), size: Size, lastStoredAt: LastModified }
+      if (sha256 !== undefined)
+        yield {
+          hash: sha256,
+          sha256,
+          key: this.keyOf(sha256),
+          path: this.pathOf(sha256),
+          size: Size,
+          lastStoredAt: LastModified
+        }
     }
   }
 
   /** `ERR_NOT_FOUND`, saying so if a repair quarantined the object. */
-  private async notFound (sha256: string, signal?: AbortSignal): Promise<NotFoundError> {
+  private async notFound(sha256: string, signal?: AbortSignal): Promise<NotFoundError> {
     const [held] = await this.held.holding(sha256, signal)
     return new NotFoundError(sha256, this.pathOf(sha256), held === undefined ? undefined : quarantinedHint(held))
   }
 
-  private objectKey (sha256: string): string {
+  private objectKey(sha256: string): string {
     return this.prefix + this.sharding.encode(sha256)
   }
 
-  private uri (key: string): string {
+  private uri(key: string): string {
     return `s3://${this.bucket}/${key}`
   }
 }

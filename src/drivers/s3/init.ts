@@ -14,7 +14,7 @@ export interface S3DriverInit extends LimitsInit {
   /** Prepended to every key; a `/` is added if missing. Default: none. */
   prefix?: string
   /** Default: the SDK's credential chain (AWS_* variables, ~/.aws, instance roles). */
-  credentials?: { accessKeyId: string, secretAccessKey: string, sessionToken?: string }
+  credentials?: { accessKeyId: string; secretAccessKey: string; sessionToken?: string }
   /** `http://host/bucket/key` URLs. Default: true when an endpoint is given (Ceph, MinIO), else false. */
   forcePathStyle?: boolean
   /** Connecting, waiting for an answer, and any silence while a body flows: each fails after this long. Default 30 s. */
@@ -22,10 +22,18 @@ export interface S3DriverInit extends LimitsInit {
 }
 
 /** The bucket and the prefix checked (`ERR_CONFIG`, naming the setting); the prefix ends with `/` unless empty. */
-export function checkedPlace (init: S3DriverInit): { bucket: string, prefix: string } {
+export function checkedPlace(init: S3DriverInit): { bucket: string; prefix: string } {
   const name = (option: string): string => settingName(init?.settingNames, option)
-  if (typeof init?.bucket !== 'string' || !/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(init.bucket)) throw new ConfigError(name('bucket'), `expected an S3 bucket name (3 to 63 of a-z 0-9 . -), got ${JSON.stringify(init?.bucket)}`)
+  if (typeof init?.bucket !== 'string' || !/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(init.bucket))
+    throw new ConfigError(
+      name('bucket'),
+      `expected an S3 bucket name (3 to 63 of a-z 0-9 . -), got ${JSON.stringify(init?.bucket)}`
+    )
   const prefix = init.prefix ?? ''
-  if (prefix.startsWith('/') || /[^\w./-]|\.\.|\/\//.test(prefix)) throw new ConfigError(name('prefix'), `expected a key prefix such as frames/ (letters, digits, _ . - /; no leading /), got ${JSON.stringify(prefix)}`)
+  if (prefix.startsWith('/') || /[^\w./-]|\.\.|\/\//.test(prefix))
+    throw new ConfigError(
+      name('prefix'),
+      `expected a key prefix such as frames/ (letters, digits, _ . - /; no leading /), got ${JSON.stringify(prefix)}`
+    )
   return { bucket: init.bucket, prefix: prefix === '' || prefix.endsWith('/') ? prefix : `${prefix}/` }
 }

@@ -31,20 +31,48 @@ export interface ListedObject {
 }
 
 export class S3Objects {
-  constructor (private readonly connection: S3Connection, private readonly bucket: string, private readonly maxBytes: () => number) {}
+  constructor(
+    private readonly connection: S3Connection,
+    private readonly bucket: string,
+    private readonly maxBytes: () => number
+  ) {}
 
   /**
    * Writes the object; with `ifAbsent`, only if the key is free: false when it was taken (412).
    * Signed with the SHA-256 of the body, which the server checks on arrival (a Content-MD5
    * besides would check it again, at 14% of a copy's CPU); sent without the SDK (direct.ts).
    */
-  async put (key: string, sha256: string, bytes: Buffer, mimeType: string, storedAt: Date, ifAbsent: boolean, signal?: AbortSignal): Promise<boolean> {
-    return await this.connection.upload(key, bytes, sha256, { 'content-type': mimeType, 'x-amz-meta-stored-at': storedAt.toISOString() }, ifAbsent, signal)
+  async put(
+    key: string,
+    sha256: string,
+    bytes: Buffer,
+    mimeType: string,
+    storedAt: Date,
+    ifAbsent: boolean,
+    signal?: AbortSignal
+  ): Promise<boolean> {
+    return await this.connection.upload(
+      key,
+      bytes,
+      sha256,
+      { 'content-type': mimeType, 'x-amz-meta-stored-at': storedAt.toISOString() },
+      ifAbsent,
+      signal
+    )
   }
 
   /** An empty object at `key` if the key is free (a claim): false when it was taken. */
-  async create (key: string, signal?: AbortSignal): Promise<boolean> {
-    const created = await this.connection.request('PutObject', key, signal, async (sdk, send) => await send(new sdk.PutObjectCommand({ Bucket: this.bucket, Key: key, Body: Buffer.alloc(0), IfNoneMatch: '*' })), 412)
+  async create(key: string, signal?: AbortSignal): Promise<boolean> {
+    const created = await this.connection.request(
+      'PutObject',
+      key,
+      signal,
+      async (sdk, send) =>
+        await send(
+          new sdk.PutObjectCommand({ Bucket: this.bucket, Key: key, Body: Buffer.alloc(0), IfNoneMatch: '*' })
+        ),
+      412
+    )
     return created !== undefined
   }
 
@@ -53,16 +81,32 @@ export class S3Objects {
    * (the renewal is then always visible to a prune that compares whole seconds: see claim.ts). The
    * new Last-Modified, or undefined if the object is gone.
    */
-  async renew (key: string, sha256: string, mimeType: string, storedAt: Date, previous: Date, signal?: AbortSignal): Promise<Date | undefined> {
+  async renew(
+    key: string,
+    sha256: string,
+    mimeType: string,
+    storedAt: Date,
+    previous: Date,
+    signal?: AbortSignal
+  ): Promise<Date | undefined> {
     for (;;) {
-      const copied = await this.connection.request('CopyObject', sha256, signal, async (sdk, send) => await send(new sdk.CopyObjectCommand({
-        Bucket: this.bucket,
-        Key: key,
-        CopySource: `${this.bucket}/${key}`,
-        MetadataDirective: 'REPLACE',
-        ContentType: mimeType,
-        Metadata: { 'stored-at': storedAt.toISOString() }
-      })), 404)
+      const copied = await this.connection.request(
+        'CopyObject',
+        sha256,
+        signal,
+        async (sdk, send) =>
+          await send(
+            new sdk.CopyObjectCommand({
+              Bucket: this.bucket,
+              Key: key,
+              CopySource: `${this.bucket}/${key}`,
+              MetadataDirective: 'REPLACE',
+              ContentType: mimeType,
+              Metadata: { 'stored-at': storedAt.toISOString() }
+            })
+          ),
+        404
+      )
       if (copied === undefined) return undefined
       const renewed: Date = copied.CopyObjectResult?.LastModified ?? new Date()
       if (!sameSecond(renewed, previous)) return renewed
@@ -72,7 +116,7 @@ export class S3Objects {
   }
 
   /** The bytes and times, or undefined if there is no such object. */
-  async read (key: string, signal?: AbortSignal): Promise<StoredObject | undefined> {
+  async read(key: string, signal?: AbortSignal): Promise<StoredObject | undefined> {
     const answer = await this.connection.download(key, signal)
     if (answer === undefined) return undefined
     // a length over maxBytes (copied in by another tool) is not trusted for the allocation
@@ -80,23 +124,36 @@ export class S3Objects {
     const length = Number.isSafeInteger(announced) && announced <= this.maxBytes() ? announced : 0
     const modified = answer.headers['last-modified']
     try {
-      return { ...await receive(answer, length), ...timesOf({ 'stored-at': header(answer.headers['x-amz-meta-stored-at']) }, modified === undefined ? undefined : new Date(modified)) }
+      return {
+        ...(await receive(answer, length)),
+        ...timesOf(
+          { 'stored-at': header(answer.headers['x-amz-meta-stored-at']) },
+          modified === undefined ? undefined : new Date(modified)
+        )
+      }
     } catch (err) {
       throw this.connection.failure(err, 'GetObject', signal)
     }
   }
 
   /** The body as a stream, or `ERR_NOT_FOUND`. */
-  async stream (key: string, sha256: string, signal?: AbortSignal): Promise<Readable> {
+  async stream(key: string, sha256: string, signal?: AbortSignal): Promise<Readable> {
     const answer = await this.connection.download(key, signal)
     if (answer === undefined) throw this.connection.notFound(sha256)
     return answer
   }
 
   /** The first bytes (for the type), the size and the times, in one ranged request. */
-  async start (key: string, sha256: string, signal?: AbortSignal): Promise<ObjectHead & { head: Buffer }> {
-    const answer = await this.connection.request('GetObject', sha256, signal, async (sdk, send) => await send(new sdk.GetObjectCommand({ Bucket: this.bucket, Key: key, Range: 'bytes=0-63' })), 416)
-    if (answer === undefined) { // an empty object has no byte 0: 416
+  async start(key: string, sha256: string, signal?: AbortSignal): Promise<ObjectHead & { head: Buffer }> {
+    const answer = await this.connection.request(
+      'GetObject',
+      sha256,
+      signal,
+      async (sdk, send) => await send(new sdk.GetObjectCommand({ Bucket: this.bucket, Key: key, Range: 'bytes=0-63' })),
+      416
+    )
+    if (answer === undefined) {
+      // an empty object has no byte 0: 416
       const head = await this.head(key, signal)
       if (head === undefined) throw this.connection.notFound(sha256)
       return { ...head, head: Buffer.alloc(0) }
@@ -106,26 +163,56 @@ export class S3Objects {
     return { head, size, ...timesOf(answer.Metadata, answer.LastModified) }
   }
 
-  async head (key: string, signal?: AbortSignal): Promise<ObjectHead | undefined> {
-    const answer = await this.connection.request('HeadObject', key, signal, async (sdk, send) => await send(new sdk.HeadObjectCommand({ Bucket: this.bucket, Key: key })), 404)
+  async head(key: string, signal?: AbortSignal): Promise<ObjectHead | undefined> {
+    const answer = await this.connection.request(
+      'HeadObject',
+      key,
+      signal,
+      async (sdk, send) => await send(new sdk.HeadObjectCommand({ Bucket: this.bucket, Key: key })),
+      404
+    )
     if (answer === undefined) return undefined
     return { size: answer.ContentLength ?? 0, ...timesOf(answer.Metadata, answer.LastModified) }
   }
 
-  async remove (key: string, signal?: AbortSignal): Promise<void> {
-    await this.connection.request('DeleteObject', key, signal, async (sdk, send) => await send(new sdk.DeleteObjectCommand({ Bucket: this.bucket, Key: key })))
+  async remove(key: string, signal?: AbortSignal): Promise<void> {
+    await this.connection.request(
+      'DeleteObject',
+      key,
+      signal,
+      async (sdk, send) => await send(new sdk.DeleteObjectCommand({ Bucket: this.bucket, Key: key }))
+    )
   }
 
   /** A server-side copy to another key (the quarantine). */
-  async copy (from: string, to: string, signal?: AbortSignal): Promise<void> {
-    await this.connection.request('CopyObject', from, signal, async (sdk, send) => await send(new sdk.CopyObjectCommand({ Bucket: this.bucket, Key: to, CopySource: `${this.bucket}/${from}` })))
+  async copy(from: string, to: string, signal?: AbortSignal): Promise<void> {
+    await this.connection.request(
+      'CopyObject',
+      from,
+      signal,
+      async (sdk, send) =>
+        await send(new sdk.CopyObjectCommand({ Bucket: this.bucket, Key: to, CopySource: `${this.bucket}/${from}` }))
+    )
   }
 
   /** Every key under `prefix`, a page (1000 keys) at a time, after `startAfter`. */
-  async * list (prefix: string, signal?: AbortSignal, startAfter?: string): AsyncGenerator<ListedObject> {
+  async *list(prefix: string, signal?: AbortSignal, startAfter?: string): AsyncGenerator<ListedObject> {
     let token: string | undefined
     do {
-      const page = await this.connection.request('ListObjectsV2', prefix, signal, async (sdk, send) => await send(new sdk.ListObjectsV2Command({ Bucket: this.bucket, Prefix: prefix, ContinuationToken: token, StartAfter: token === undefined ? startAfter : undefined })))
+      const page = await this.connection.request(
+        'ListObjectsV2',
+        prefix,
+        signal,
+        async (sdk, send) =>
+          await send(
+            new sdk.ListObjectsV2Command({
+              Bucket: this.bucket,
+              Prefix: prefix,
+              ContinuationToken: token,
+              StartAfter: token === undefined ? startAfter : undefined
+            })
+          )
+      )
       for (const object of page.Contents ?? []) {
         if (object.Key !== undefined) yield { Key: object.Key, Size: object.Size, LastModified: object.LastModified }
       }
@@ -135,16 +222,22 @@ export class S3Objects {
 }
 
 /** Two times of one object's last store, as a listing and a HEAD give them: the same whole second. */
-export function sameSecond (a: Date, b: Date): boolean {
+export function sameSecond(a: Date, b: Date): boolean {
   return Math.floor(a.getTime() / 1000) === Math.floor(b.getTime() / 1000)
 }
 
-function timesOf (metadata: Record<string, string | undefined> | undefined, lastModified: Date | undefined): { storedAt?: Date, lastStoredAt: Date } {
+function timesOf(
+  metadata: Record<string, string | undefined> | undefined,
+  lastModified: Date | undefined
+): { storedAt?: Date; lastStoredAt: Date } {
   const stored = metadata?.['stored-at']
-  return { storedAt: stored === undefined || Number.isNaN(Date.parse(stored)) ? undefined : new Date(stored), lastStoredAt: lastModified ?? new Date(0) }
+  return {
+    storedAt: stored === undefined || Number.isNaN(Date.parse(stored)) ? undefined : new Date(stored),
+    lastStoredAt: lastModified ?? new Date(0)
+  }
 }
 
-function header (value: string | string[] | undefined): string | undefined {
+function header(value: string | string[] | undefined): string | undefined {
   return Array.isArray(value) ? value[0] : value
 }
 
@@ -152,13 +245,14 @@ function header (value: string | string[] | undefined): string | undefined {
  * A body, hashed as it arrives, copied into one buffer of the announced length: the bytes are
  * held once (chunks and their concatenation held them twice). More than announced grows it.
  */
-async function receive (body: Readable, length: number): Promise<{ bytes: Buffer, actual: string }> {
+async function receive(body: Readable, length: number): Promise<{ bytes: Buffer; actual: string }> {
   const hash = createHash('sha256')
   let bytes = Buffer.allocUnsafe(length)
   let filled = 0
   body.on('data', (chunk: Buffer) => {
     hash.update(chunk)
-    if (filled + chunk.length > bytes.length) bytes = Buffer.concat([bytes.subarray(0, filled)], Math.max(2 * bytes.length, filled + chunk.length))
+    if (filled + chunk.length > bytes.length)
+      bytes = Buffer.concat([bytes.subarray(0, filled)], Math.max(2 * bytes.length, filled + chunk.length))
     filled += chunk.copy(bytes, filled)
   })
   await finished(body)

@@ -10,7 +10,15 @@ import type { PruneClaims } from './claim.js'
 import type { S3Objects } from './objects.js'
 
 /** `firstStore`: a copy's first store (migrate), kept in the new object's metadata. */
-export async function putOnce (objects: S3Objects, claims: PruneClaims, key: string, bytes: Buffer, digest: Digest, signal?: AbortSignal, firstStore?: Date): Promise<{ isDuplicate: boolean, storedAt: Date }> {
+export async function putOnce(
+  objects: S3Objects,
+  claims: PruneClaims,
+  key: string,
+  bytes: Buffer,
+  digest: Digest,
+  signal?: AbortSignal,
+  firstStore?: Date
+): Promise<{ isDuplicate: boolean; storedAt: Date }> {
   const { sha256, mimeType } = digest
   for (let attempt = 0; attempt < 5; attempt++) {
     const now = firstStore ?? new Date()
@@ -26,7 +34,7 @@ export async function putOnce (objects: S3Objects, claims: PruneClaims, key: str
     // Renew, then re-check: a duplicate makes the object young again (retention ages by it), then
     // makes sure no prune took it
     const storedAt = existing.storedAt ?? existing.lastStoredAt
-    if (await objects.renew(key, sha256, mimeType, storedAt, existing.lastStoredAt, signal) === undefined) continue // deleted since
+    if ((await objects.renew(key, sha256, mimeType, storedAt, existing.lastStoredAt, signal)) === undefined) continue // deleted since
     if (await claims.waitForPrune(key, sha256, signal)) return { isDuplicate: true, storedAt }
     // a prune took it between our renewal and its deletion: written anew
     await objects.put(key, sha256, bytes, mimeType, now, false, signal)

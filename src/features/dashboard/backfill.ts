@@ -18,7 +18,7 @@ import { ConfigError } from '../../core/errors.js'
 
 /** What the back-fill needs of a database client: `pg.Client` and `pg.Pool` have it. */
 export interface Queryable {
-  query: (text: string, values?: unknown[]) => Promise<{ rows: any[], rowCount: number | null }>
+  query: (text: string, values?: unknown[]) => Promise<{ rows: any[]; rowCount: number | null }>
 }
 
 export interface BackfillOptions {
@@ -42,7 +42,7 @@ export interface BackfillReport {
   /** Rows that had the same hash already (an earlier run): nothing to do. */
   alreadySet: number
   /** Rows that hold a different hash: left alone, listed by execution id (first 100). */
-  conflicts: Array<{ executionId: string, inDatabase: string, inMapping: string }>
+  conflicts: Array<{ executionId: string; inDatabase: string; inMapping: string }>
   /** Mapping lines whose execution id has no row. */
   noRow: number
   /** Mapping lines that name no execution id (`{id}.jpg`) or no SHA-256. */
@@ -57,7 +57,7 @@ const IDENTIFIER = /^[a-z_][a-z0-9_]*(\.[a-z_][a-z0-9_]*)?$/
  * Adds `image_hash` (64 lower-case hex characters, or NULL until back-filled), its CHECK and an
  * index. Idempotent: run it on every deploy.
  */
-export async function addImageHashColumn (db: Queryable, table = 'execution_images'): Promise<void> {
+export async function addImageHashColumn(db: Queryable, table = 'execution_images'): Promise<void> {
   const t = identifier(table, 'table')
   const name = t.replace('.', '_')
   await db.query(`ALTER TABLE ${t} ADD COLUMN IF NOT EXISTS image_hash char(64)`)
@@ -74,11 +74,23 @@ export async function addImageHashColumn (db: Queryable, table = 'execution_imag
  * already hold the hash are counted, not written, so a rerun changes nothing and an interrupted
  * run resumes where it stopped; a row that holds another hash is reported and left alone.
  */
-export async function backfillImageHashes (db: Queryable, mapping: string, options: BackfillOptions = {}): Promise<BackfillReport> {
+export async function backfillImageHashes(
+  db: Queryable,
+  mapping: string,
+  options: BackfillOptions = {}
+): Promise<BackfillReport> {
   const table = identifier(options.table ?? 'execution_images', 'table')
   const id = identifier(options.idColumn ?? 'execution_id', 'idColumn')
   const batchSize = options.batchSize ?? 1000
-  const report: BackfillReport = { lines: 0, updated: 0, alreadySet: 0, conflicts: [], noRow: 0, unusable: 0, interrupted: false }
+  const report: BackfillReport = {
+    lines: 0,
+    updated: 0,
+    alreadySet: 0,
+    conflicts: [],
+    noRow: 0,
+    unusable: 0,
+    interrupted: false
+  }
   let batch = new Map<string, string>()
 
   const flush = async (): Promise<void> => {
@@ -94,13 +106,16 @@ export async function backfillImageHashes (db: Queryable, mapping: string, optio
               current AS (SELECT v.id, v.hash, t.image_hash AS held FROM v JOIN ${table} t ON t.${id} = v.id),
               updated AS (${options.dryRun === true ? 'SELECT NULL::bigint AS id WHERE false' : `UPDATE ${table} t SET image_hash = c.hash FROM current c WHERE t.${id} = c.id AND t.image_hash IS NULL RETURNING t.${id} AS id`})
          SELECT c.id::text, c.hash, c.held, (u.id IS NOT NULL OR c.held IS NULL) AS set_now
-         FROM current c LEFT JOIN updated u ON u.id = c.id`, [ids, hashes])
+         FROM current c LEFT JOIN updated u ON u.id = c.id`,
+        [ids, hashes]
+      )
       await db.query('COMMIT')
       report.noRow += ids.length - new Set(rows.map(r => r.id)).size
       for (const row of rows) {
         if (row.set_now === true) report.updated++
         else if (row.held === row.hash) report.alreadySet++
-        else if (report.conflicts.length < 100) report.conflicts.push({ executionId: row.id, inDatabase: row.held, inMapping: row.hash })
+        else if (report.conflicts.length < 100)
+          report.conflicts.push({ executionId: row.id, inDatabase: row.held, inMapping: row.hash })
       }
     } catch (err) {
       await db.query('ROLLBACK').catch(() => {})
@@ -132,8 +147,8 @@ export async function backfillImageHashes (db: Queryable, mapping: string, optio
 }
 
 /** `{"source":"original/410/410000.jpg","sha256":"…"}` → execution 410000. */
-function parseLine (line: string): { executionId: string, sha256: string } | undefined {
-  let entry: { source?: unknown, sha256?: unknown, hash?: unknown }
+function parseLine(line: string): { executionId: string; sha256: string } | undefined {
+  let entry: { source?: unknown; sha256?: unknown; hash?: unknown }
   try {
     entry = JSON.parse(line)
   } catch {
@@ -145,7 +160,8 @@ function parseLine (line: string): { executionId: string, sha256: string } | und
   return { executionId: match[1]!.replace(/^0+(?=\d)/, ''), sha256 }
 }
 
-function identifier (name: string, option: string): string {
-  if (!IDENTIFIER.test(name)) throw new ConfigError(option, `not a plain lower-case SQL identifier: ${JSON.stringify(name)}`)
+function identifier(name: string, option: string): string {
+  if (!IDENTIFIER.test(name))
+    throw new ConfigError(option, `not a plain lower-case SQL identifier: ${JSON.stringify(name)}`)
   return name
 }

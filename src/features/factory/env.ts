@@ -8,19 +8,52 @@ import type { FilesystemDriverInit } from '../../drivers/fs/index.js'
 import type { IpfsDriverInit } from '../../drivers/ipfs/index.js'
 import type { S3DriverInit } from '../../drivers/s3/index.js'
 import { ConfigError } from '../../core/errors.js'
-import { defined, readAuth, readBoolean, readInteger, readMode, readString, readUrl, type Env } from '../../core/config.js'
+import {
+  defined,
+  readAuth,
+  readBoolean,
+  readInteger,
+  readMode,
+  readString,
+  readUrl,
+  type Env
+} from '../../core/config.js'
 import { PrefixSharding } from '../../core/sharding.js'
 
 /** How messages name each setting when it comes from (or would come from) the environment. */
 export const ENV_NAMES = {
   // allowNonImage is also an option of each store(): a library's caller is told of the option first
-  limits: { maxBytes: 'SAI_IMAGE_STORAGE_MAX_BYTES', allowNonImage: 'the allowNonImage option (or SAI_IMAGE_STORAGE_ALLOW_NON_IMAGE)' },
-  fs: { root: 'SAI_IMAGE_STORAGE_PATH', fileMode: 'SAI_IMAGE_STORAGE_FILE_MODE', dirMode: 'SAI_IMAGE_STORAGE_DIR_MODE', fsync: 'SAI_IMAGE_STORAGE_FSYNC', createRoot: 'SAI_IMAGE_STORAGE_CREATE_ROOT', sharding: 'SAI_IMAGE_STORAGE_SHARD_DEPTH and SAI_IMAGE_STORAGE_SHARD_WIDTH' },
-  s3: { bucket: 'SAI_S3_BUCKET', endpoint: 'SAI_S3_ENDPOINT', region: 'SAI_S3_REGION', prefix: 'SAI_S3_PREFIX', credentials: 'SAI_S3_ACCESS_KEY_ID and SAI_S3_SECRET_ACCESS_KEY', forcePathStyle: 'SAI_S3_FORCE_PATH_STYLE', timeoutMs: 'SAI_S3_TIMEOUT_MS' },
-  ipfs: { url: 'SAI_IPFS_API_URL', auth: 'SAI_IPFS_AUTH', timeoutMs: 'SAI_IPFS_TIMEOUT_MS', gatewayUrl: 'SAI_IPFS_GATEWAY_URL', indexPath: 'SAI_IPFS_INDEX_PATH' }
+  limits: {
+    maxBytes: 'SAI_IMAGE_STORAGE_MAX_BYTES',
+    allowNonImage: 'the allowNonImage option (or SAI_IMAGE_STORAGE_ALLOW_NON_IMAGE)'
+  },
+  fs: {
+    root: 'SAI_IMAGE_STORAGE_PATH',
+    fileMode: 'SAI_IMAGE_STORAGE_FILE_MODE',
+    dirMode: 'SAI_IMAGE_STORAGE_DIR_MODE',
+    fsync: 'SAI_IMAGE_STORAGE_FSYNC',
+    createRoot: 'SAI_IMAGE_STORAGE_CREATE_ROOT',
+    sharding: 'SAI_IMAGE_STORAGE_SHARD_DEPTH and SAI_IMAGE_STORAGE_SHARD_WIDTH'
+  },
+  s3: {
+    bucket: 'SAI_S3_BUCKET',
+    endpoint: 'SAI_S3_ENDPOINT',
+    region: 'SAI_S3_REGION',
+    prefix: 'SAI_S3_PREFIX',
+    credentials: 'SAI_S3_ACCESS_KEY_ID and SAI_S3_SECRET_ACCESS_KEY',
+    forcePathStyle: 'SAI_S3_FORCE_PATH_STYLE',
+    timeoutMs: 'SAI_S3_TIMEOUT_MS'
+  },
+  ipfs: {
+    url: 'SAI_IPFS_API_URL',
+    auth: 'SAI_IPFS_AUTH',
+    timeoutMs: 'SAI_IPFS_TIMEOUT_MS',
+    gatewayUrl: 'SAI_IPFS_GATEWAY_URL',
+    indexPath: 'SAI_IPFS_INDEX_PATH'
+  }
 } as const
 
-export function limitsConfig (env: Env = process.env): { maxBytes?: number, allowNonImage?: boolean } {
+export function limitsConfig(env: Env = process.env): { maxBytes?: number; allowNonImage?: boolean } {
   return defined({
     maxBytes: readInteger(env, 'SAI_IMAGE_STORAGE_MAX_BYTES', 1),
     allowNonImage: readBoolean(env, 'SAI_IMAGE_STORAGE_ALLOW_NON_IMAGE')
@@ -28,7 +61,7 @@ export function limitsConfig (env: Env = process.env): { maxBytes?: number, allo
 }
 
 /** `FilesystemDriverInit` from `SAI_IMAGE_STORAGE_*`; unset variables are left out. */
-export function filesystemConfig (env: Env = process.env): FilesystemDriverInit {
+export function filesystemConfig(env: Env = process.env): FilesystemDriverInit {
   const depth = readInteger(env, 'SAI_IMAGE_STORAGE_SHARD_DEPTH', 0, 8)
   const width = readInteger(env, 'SAI_IMAGE_STORAGE_SHARD_WIDTH', 1, 8)
   return defined({
@@ -42,7 +75,7 @@ export function filesystemConfig (env: Env = process.env): FilesystemDriverInit 
 }
 
 /** `IpfsDriverInit` from `SAI_IPFS_*`; unset variables are left out. */
-export function ipfsConfig (env: Env = process.env): IpfsDriverInit {
+export function ipfsConfig(env: Env = process.env): IpfsDriverInit {
   return defined({
     url: readUrl(env, 'SAI_IPFS_API_URL'),
     auth: readAuth(env, 'SAI_IPFS_AUTH'),
@@ -56,14 +89,18 @@ export function ipfsConfig (env: Env = process.env): IpfsDriverInit {
  * `S3DriverInit` from `SAI_S3_*`; unset variables are left out. Without both keys the SDK's own
  * credential chain applies (AWS_* variables, ~/.aws, instance roles). Secrets are never echoed.
  */
-export function s3Config (env: Env = process.env): Partial<S3DriverInit> {
+export function s3Config(env: Env = process.env): Partial<S3DriverInit> {
   const accessKeyId = readString(env, 'SAI_S3_ACCESS_KEY_ID')
   const secretAccessKey = readString(env, 'SAI_S3_SECRET_ACCESS_KEY')
   if ((accessKeyId === undefined) !== (secretAccessKey === undefined)) {
-    throw new ConfigError(accessKeyId === undefined ? 'SAI_S3_ACCESS_KEY_ID' : 'SAI_S3_SECRET_ACCESS_KEY', 'set both SAI_S3_ACCESS_KEY_ID and SAI_S3_SECRET_ACCESS_KEY, or neither (the values are not shown)')
+    throw new ConfigError(
+      accessKeyId === undefined ? 'SAI_S3_ACCESS_KEY_ID' : 'SAI_S3_SECRET_ACCESS_KEY',
+      'set both SAI_S3_ACCESS_KEY_ID and SAI_S3_SECRET_ACCESS_KEY, or neither (the values are not shown)'
+    )
   }
   const region = readString(env, 'SAI_S3_REGION')
-  if (region !== undefined && !/^[a-z0-9-]{1,64}$/.test(region)) throw new ConfigError('SAI_S3_REGION', `expected a region such as us-east-1, got ${JSON.stringify(region)}`)
+  if (region !== undefined && !/^[a-z0-9-]{1,64}$/.test(region))
+    throw new ConfigError('SAI_S3_REGION', `expected a region such as us-east-1, got ${JSON.stringify(region)}`)
   return defined({
     endpoint: readUrl(env, 'SAI_S3_ENDPOINT'),
     bucket: readString(env, 'SAI_S3_BUCKET'),

@@ -23,7 +23,7 @@ import { replicasFromEnv, replicated } from './replicated.js'
 export { filesystemConfig, ipfsConfig, s3Config } from './env.js'
 
 export const DRIVERS = ['fs', 'memory', 'ipfs', 's3'] as const
-export type DriverName = typeof DRIVERS[number]
+export type DriverName = (typeof DRIVERS)[number]
 
 export type CreateImageStorageOptions =
   | ({ driver?: 'fs' } & FilesystemDriverInit)
@@ -42,18 +42,28 @@ export interface FactoryOptions {
  * The driver named by `options.driver`, else `SAI_IMAGE_STORAGE_DRIVER`, else `fs`, configured from
  * both; replicated when replicas are given or named by `SAI_IMAGE_STORAGE_REPLICAS`.
  */
-export function createImageStorage (options: CreateImageStorageOptions & FactoryOptions = {}, env: Env = process.env): ImageStorage {
+export function createImageStorage(
+  options: CreateImageStorageOptions & FactoryOptions = {},
+  env: Env = process.env
+): ImageStorage {
   const { replicas, logger, ...driverOptions } = options
   const primary = createDriver(driverOptions as CreateImageStorageOptions, env, logger)
-  const copies = replicas === false ? undefined : replicas ?? replicasFromEnv(primary, env)
+  const copies = replicas === false ? undefined : (replicas ?? replicasFromEnv(primary, env))
   // two acknowledged copies with one store would be a promise nobody keeps
-  if (replicas !== false && (copies === undefined || copies.length === 0) && readString(env, 'SAI_IMAGE_STORAGE_ACK') === '2') {
-    throw new ConfigError('SAI_IMAGE_STORAGE_ACK', 'is 2 (a store waits for a replica\'s copy), but no replica is configured: name one with SAI_IMAGE_STORAGE_REPLICAS, or set it to 1')
+  if (
+    replicas !== false &&
+    (copies === undefined || copies.length === 0) &&
+    readString(env, 'SAI_IMAGE_STORAGE_ACK') === '2'
+  ) {
+    throw new ConfigError(
+      'SAI_IMAGE_STORAGE_ACK',
+      "is 2 (a store waits for a replica's copy), but no replica is configured: name one with SAI_IMAGE_STORAGE_REPLICAS, or set it to 1"
+    )
   }
   return copies === undefined ? primary : replicated(primary, copies, env, logger)
 }
 
-function createDriver (options: CreateImageStorageOptions, env: Env, logger?: Logger): ImageStorage {
+function createDriver(options: CreateImageStorageOptions, env: Env, logger?: Logger): ImageStorage {
   const driver = options.driver ?? readChoice(env, 'SAI_IMAGE_STORAGE_DRIVER', DRIVERS) ?? 'fs'
   // a setting given in code is named as its option in messages; one from (or missing in) the
   // environment, as its variable; the caller may name others (the CLI: its flags)
@@ -64,18 +74,26 @@ function createDriver (options: CreateImageStorageOptions, env: Env, logger?: Lo
   }
   const limits = limitsConfig(env)
   if (driver === 'memory') return new MemoryDriver({ ...limits, ...options, settingNames: names({}) })
-  if (driver === 'ipfs') return new IpfsDriver({ ...limits, ...ipfsConfig(env), ...options, settingNames: names(ENV_NAMES.ipfs) })
+  if (driver === 'ipfs')
+    return new IpfsDriver({ ...limits, ...ipfsConfig(env), ...options, settingNames: names(ENV_NAMES.ipfs) })
   if (driver === 's3') {
     const init = { ...limits, ...s3Config(env), ...options, settingNames: names(ENV_NAMES.s3) } as Partial<S3DriverInit>
-    if (init.bucket === undefined) throw new ConfigError(settingName(init.settingNames, 'bucket'), 'the s3 driver needs a bucket')
+    if (init.bucket === undefined)
+      throw new ConfigError(settingName(init.settingNames, 'bucket'), 'the s3 driver needs a bucket')
     return new S3Driver(init as S3DriverInit)
   }
-  return new FilesystemDriver({ ...limits, ...filesystemConfig(env), ...options, logger, settingNames: names(ENV_NAMES.fs) })
+  return new FilesystemDriver({
+    ...limits,
+    ...filesystemConfig(env),
+    ...options,
+    logger,
+    settingNames: names(ENV_NAMES.fs)
+  })
 }
 
 let defaultStorage: ImageStorage | undefined
 
-function current (): ImageStorage {
+function current(): ImageStorage {
   defaultStorage ??= createImageStorage()
   return defaultStorage
 }
@@ -87,19 +105,19 @@ function current (): ImageStorage {
  * `close()` closes it; the next call makes a new one.
  */
 export const imageStorage: ImageStorage = new Proxy({} as ImageStorage, {
-  get (_target, property) {
+  get(_target, property) {
     if (property === 'close') return closeDefault
     if (property === 'then') return undefined // not a promise: awaiting it must not create the store
     const storage = current()
     const value: unknown = Reflect.get(storage, property, storage)
     return typeof value === 'function' ? value.bind(storage) : value
   },
-  has (_target, property) {
+  has(_target, property) {
     return property in current()
   }
 })
 
-async function closeDefault (): Promise<void> {
+async function closeDefault(): Promise<void> {
   const storage = defaultStorage
   defaultStorage = undefined
   await storage?.close()

@@ -16,35 +16,62 @@ import { ENV_NAMES, filesystemConfig, ipfsConfig, limitsConfig, s3Config } from 
 const KINDS = ['s3', 'ipfs', 'fs'] as const
 
 /** The replicas `SAI_IMAGE_STORAGE_REPLICAS` names, or undefined when it is unset. */
-export function replicasFromEnv (primary: ImageStorage, env: Env): Replica[] | undefined {
-  const names = readString(env, 'SAI_IMAGE_STORAGE_REPLICAS')?.split(',').map(name => name.trim()).filter(name => name !== '')
+export function replicasFromEnv(primary: ImageStorage, env: Env): Replica[] | undefined {
+  const names = readString(env, 'SAI_IMAGE_STORAGE_REPLICAS')
+    ?.split(',')
+    .map(name => name.trim())
+    .filter(name => name !== '')
   if (names === undefined || names.length === 0) return undefined
   const limits = limitsConfig(env)
   return names.map(name => {
-    if (!(KINDS as readonly string[]).includes(name)) throw new ConfigError('SAI_IMAGE_STORAGE_REPLICAS', `expected s3, ipfs or fs (comma-separated), got ${JSON.stringify(name)}`)
-    if (name === primary.driver && name !== 'fs') throw new ConfigError('SAI_IMAGE_STORAGE_REPLICAS', `the ${name} replica would be the primary itself (both read SAI_${name.toUpperCase()}_*)`)
+    if (!(KINDS as readonly string[]).includes(name))
+      throw new ConfigError(
+        'SAI_IMAGE_STORAGE_REPLICAS',
+        `expected s3, ipfs or fs (comma-separated), got ${JSON.stringify(name)}`
+      )
+    if (name === primary.driver && name !== 'fs')
+      throw new ConfigError(
+        'SAI_IMAGE_STORAGE_REPLICAS',
+        `the ${name} replica would be the primary itself (both read SAI_${name.toUpperCase()}_*)`
+      )
     if (name === 's3') {
       const init = { ...limits, ...s3Config(env), settingNames: ENV_NAMES.s3 } as Partial<S3DriverInit>
       if (init.bucket === undefined) throw new ConfigError('SAI_S3_BUCKET', 'the s3 replica needs a bucket')
       return { name, storage: new S3Driver(init as S3DriverInit) }
     }
-    if (name === 'ipfs') return { name, storage: new IpfsDriver({ ...limits, ...ipfsConfig(env), settingNames: ENV_NAMES.ipfs }) }
+    if (name === 'ipfs')
+      return { name, storage: new IpfsDriver({ ...limits, ...ipfsConfig(env), settingNames: ENV_NAMES.ipfs }) }
     const root = readString(env, 'SAI_IMAGE_STORAGE_REPLICA_PATH')
-    if (root === undefined) throw new ConfigError('SAI_IMAGE_STORAGE_REPLICA_PATH', 'the fs replica needs its own root (a second disk or a mount)')
-    if (primary.root !== undefined && new FilesystemDriver({ root }).root === primary.root) throw new ConfigError('SAI_IMAGE_STORAGE_REPLICA_PATH', 'the fs replica would be the primary itself')
+    if (root === undefined)
+      throw new ConfigError(
+        'SAI_IMAGE_STORAGE_REPLICA_PATH',
+        'the fs replica needs its own root (a second disk or a mount)'
+      )
+    if (primary.root !== undefined && new FilesystemDriver({ root }).root === primary.root)
+      throw new ConfigError('SAI_IMAGE_STORAGE_REPLICA_PATH', 'the fs replica would be the primary itself')
     const { root: _ignored, ...fs } = filesystemConfig(env)
-    return { name, storage: new FilesystemDriver({ ...limits, ...fs, root, createRoot: false, notCreatedBecause: 'an fs replica\'s root is never created', settingNames: { root: 'SAI_IMAGE_STORAGE_REPLICA_PATH' } }) }
+    return {
+      name,
+      storage: new FilesystemDriver({
+        ...limits,
+        ...fs,
+        root,
+        createRoot: false,
+        notCreatedBecause: "an fs replica's root is never created",
+        settingNames: { root: 'SAI_IMAGE_STORAGE_REPLICA_PATH' }
+      })
+    }
   })
 }
 
 /** The replicated store over `primary` with `replicas`, its other settings from the environment. */
-export function replicated (primary: ImageStorage, replicas: Replica[], env: Env, logger?: Logger): ReplicatedStorage {
+export function replicated(primary: ImageStorage, replicas: Replica[], env: Env, logger?: Logger): ReplicatedStorage {
   const ack = readChoice(env, 'SAI_IMAGE_STORAGE_ACK', ['1', '2'] as const)
   return createReplicatedStorage({
     primary,
     replicas,
     stateDir: readString(env, 'SAI_IMAGE_STORAGE_REPLICATION_PATH'),
-    ack: ack === undefined ? undefined : Number(ack) as 1 | 2,
+    ack: ack === undefined ? undefined : (Number(ack) as 1 | 2),
     background: readBoolean(env, 'SAI_IMAGE_STORAGE_REPLICATE_IN_BACKGROUND'),
     logger
   })

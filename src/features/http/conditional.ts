@@ -2,16 +2,18 @@
 import type { IncomingHttpHeaders } from 'node:http'
 
 /** Whether an If-None-Match header names `etag` (weakly: a weak tag of ours matches too). */
-export function matches (header: string | string[] | undefined, etag: string): boolean {
+export function matches(header: string | string[] | undefined, etag: string): boolean {
   if (header === undefined) return false
-  return String(header).split(',').some(tag => {
-    const t = tag.trim()
-    return t === '*' || t === etag || t === `W/${etag}`
-  })
+  return String(header)
+    .split(',')
+    .some(tag => {
+      const t = tag.trim()
+      return t === '*' || t === etag || t === `W/${etag}`
+    })
 }
 
 /** Whether the client's copy is current: If-None-Match, or (only without it) If-Modified-Since. */
-export function notModified (headers: IncomingHttpHeaders, etag: string, lastModified: Date | undefined): boolean {
+export function notModified(headers: IncomingHttpHeaders, etag: string, lastModified: Date | undefined): boolean {
   if (headers['if-none-match'] !== undefined) return matches(headers['if-none-match'], etag)
   const since = headers['if-modified-since']
   if (since === undefined || lastModified === undefined) return false
@@ -21,14 +23,20 @@ export function notModified (headers: IncomingHttpHeaders, etag: string, lastMod
 }
 
 /** A satisfiable range: first and last byte, inclusive. */
-export interface ByteRange { start: number, end: number }
+export interface ByteRange {
+  start: number
+  end: number
+}
 
 /**
  * The one range to send of `size` bytes: undefined to send the whole (no Range, a Range we do not
  * serve, such as several ranges, or an If-Range that no longer holds), 'unsatisfiable' for a 416.
  */
-export function rangeOf (
-  headers: IncomingHttpHeaders, size: number, etag: string, lastModified?: Date
+export function rangeOf(
+  headers: IncomingHttpHeaders,
+  size: number,
+  etag: string,
+  lastModified?: Date
 ): ByteRange | 'unsatisfiable' | undefined {
   const header = headers.range
   if (header === undefined) return undefined

@@ -22,14 +22,14 @@ export type { VerifiedRecordOptions } from './verified.js'
 
 type Handler = (req: Request, res: ServerResponse, next?: (err?: unknown) => void) => void
 
-export function createImageHandler (storage: ImageStorage, options: ImageHandlerOptions = {}): Handler {
+export function createImageHandler(storage: ImageStorage, options: ImageHandlerOptions = {}): Handler {
   const ctx = contextOf(storage, options)
   return (req, res, next) => {
     serve(ctx, req, res).catch((err: unknown) => answerError(ctx, req, res, err, next))
   }
 }
 
-async function serve (ctx: Context, req: Request, res: ServerResponse): Promise<void> {
+async function serve(ctx: Context, req: Request, res: ServerResponse): Promise<void> {
   if (req.method !== 'GET' && req.method !== 'HEAD') {
     res.writeHead(405, { Allow: 'GET, HEAD', 'Content-Type': 'text/plain' }).end('Method Not Allowed\n')
     return
@@ -53,10 +53,14 @@ const TEXT: Record<number, string> = {
 }
 
 /** A failure's answer: its status and a line of text, or Express's `next(err)` for a 5xx. */
-function answerError (
-  ctx: Context, req: Request, res: ServerResponse, err: unknown, next?: (err?: unknown) => void
+function answerError(
+  ctx: Context,
+  req: Request,
+  res: ServerResponse,
+  err: unknown,
+  next?: (err?: unknown) => void
 ): void {
-  const status = err instanceof ImageStorageError ? STATUS[err.code] ?? 500 : 500
+  const status = err instanceof ImageStorageError ? (STATUS[err.code] ?? 500) : 500
   const { onError } = ctx.options
   if (status >= 500) {
     onError?.(err, req)
@@ -66,7 +70,8 @@ function answerError (
       if (err instanceof Error && !('status' in err)) {
         Object.defineProperty(err, 'status', { value: status, configurable: true })
       }
-      return next(err)
+      next(err)
+      return
     }
     if (onError === undefined) console.error(`sai-image-storage: ${req.method ?? 'GET'} ${req.url ?? ''}: ${text(err)}`)
   }
@@ -75,6 +80,6 @@ function answerError (
   res.end(TEXT[status] ?? TEXT[500])
 }
 
-function text (err: unknown): string {
+function text(err: unknown): string {
   return `${(err as { code?: string }).code ?? 'error'}: ${(err as Error)?.message ?? String(err)}`
 }

@@ -14,9 +14,9 @@ export interface LocalFile {
   size: number
 }
 
-export async function openLocal (path: string): Promise<LocalFile> {
+export async function openLocal(path: string): Promise<LocalFile> {
   const fd = await new Promise<number>((resolve, reject) => {
-    open(path, 'r', (err, fd) => err === null ? resolve(fd) : reject(err))
+    open(path, 'r', (err, fd) => (err === null ? resolve(fd) : reject(err)))
   })
   try {
     const stats = fstatSync(fd, { bigint: true }) // of an open file: no lookup, no disk
@@ -27,25 +27,25 @@ export async function openLocal (path: string): Promise<LocalFile> {
   }
 }
 
-export function closeLocal (file: LocalFile): void {
+export function closeLocal(file: LocalFile): void {
   close(file.fd, () => {})
 }
 
 /** Whether the file is as it was when opened (nothing wrote, truncated or touched it since). */
-export function unchanged (file: LocalFile): boolean {
+export function unchanged(file: LocalFile): boolean {
   return identity(fstatSync(file.fd, { bigint: true })) === file.id
 }
 
-async function readAt (fd: number, buffer: Buffer, position: number): Promise<number> {
+async function readAt(fd: number, buffer: Buffer, position: number): Promise<number> {
   return await new Promise((resolve, reject) => {
-    read(fd, buffer, 0, buffer.length, position, (err, n) => err === null ? resolve(n) : reject(err))
+    read(fd, buffer, 0, buffer.length, position, (err, n) => (err === null ? resolve(n) : reject(err)))
   })
 }
 
 /** The whole file, or undefined if it is not what was opened (shorter, or changed meanwhile). */
-export async function readWhole (file: LocalFile): Promise<Buffer | undefined> {
+export async function readWhole(file: LocalFile): Promise<Buffer | undefined> {
   const bytes = Buffer.allocUnsafe(file.size)
-  for (let done = 0; done < file.size;) {
+  for (let done = 0; done < file.size; ) {
     const n = await readAt(file.fd, bytes.subarray(done), done)
     if (n === 0) return undefined
     done += n
@@ -59,9 +59,11 @@ const CHUNK = 1024 * 1024
  * Whether the file holds the bytes named `sha256`, unchanged while they were read; `keep`: and
  * them (undefined if not). A large file is hashed a slice at a time, never held whole.
  */
-export async function verifyLocal (
-  file: LocalFile, sha256: string, keep: boolean
-): Promise<{ ok: boolean, bytes?: Buffer }> {
+export async function verifyLocal(
+  file: LocalFile,
+  sha256: string,
+  keep: boolean
+): Promise<{ ok: boolean; bytes?: Buffer }> {
   if (keep) {
     const bytes = await readWhole(file)
     const ok = bytes !== undefined && createHash('sha256').update(bytes).digest('hex') === sha256
@@ -69,7 +71,7 @@ export async function verifyLocal (
   }
   const hash = createHash('sha256')
   const slice = Buffer.allocUnsafe(Math.min(CHUNK, file.size))
-  for (let done = 0; done < file.size;) {
+  for (let done = 0; done < file.size; ) {
     const n = await readAt(file.fd, slice.subarray(0, Math.min(CHUNK, file.size - done)), done)
     if (n === 0) return { ok: false }
     hash.update(slice.subarray(0, n))
@@ -79,6 +81,6 @@ export async function verifyLocal (
 }
 
 /** Bytes `start`..`end` (inclusive) of the open file; closes it when done. */
-export function streamLocal (file: LocalFile, start: number, end: number): Readable {
+export function streamLocal(file: LocalFile, start: number, end: number): Readable {
   return createReadStream('', { fd: file.fd, start, end, autoClose: true })
 }

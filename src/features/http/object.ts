@@ -15,14 +15,18 @@ import type { Request } from './request.js'
 import type { Verified } from './verified.js'
 
 /** What an answer says of the object. */
-type Facts = Pick<Verified, 'size' | 'mimeType' | 'lastModified'> & { hash: string, key: string }
+type Facts = Pick<Verified, 'size' | 'mimeType' | 'lastModified'> & { hash: string; key: string }
 
-interface Hit { sha256: string, facts: Facts, file: LocalFile }
+interface Hit {
+  sha256: string
+  facts: Facts
+  file: LocalFile
+}
 
 /** A file changed while it was read from the record: answered as if the record had not known it. */
 class Changed extends Error {}
 
-export async function serveObject (ctx: Context, req: Request, res: ServerResponse, ref: string): Promise<void> {
+export async function serveObject(ctx: Context, req: Request, res: ServerResponse, ref: string): Promise<void> {
   const hit = await fromRecord(ctx, ref)
   if (hit !== undefined) {
     try {
@@ -39,7 +43,8 @@ export async function serveObject (ctx: Context, req: Request, res: ServerRespon
   const { accelRedirect, redirect } = ctx.options
   const wantsLocal = accelRedirect !== undefined || redirect === undefined
   // read here: what nginx would send, a body held whole, or a range (a whole stream is verified as it goes)
-  const readHere = req.method === 'GET' &&
+  const readHere =
+    req.method === 'GET' &&
     (accelRedirect !== undefined || stat.size <= ctx.verifyBeforeSend || req.headers.range !== undefined)
   if (wantsLocal && readHere && isLocalFile(ctx, stat)) {
     if (await serveVerifiedLocal(ctx, req, res, stat, facts)) return
@@ -50,7 +55,7 @@ export async function serveObject (ctx: Context, req: Request, res: ServerRespon
 }
 
 /** A record of the object's file that still holds, with the file open. */
-async function fromRecord (ctx: Context, ref: string): Promise<Hit | undefined> {
+async function fromRecord(ctx: Context, ref: string): Promise<Hit | undefined> {
   if (ctx.storage.root === undefined || ctx.record.size === 0) return undefined
   let sha256: string
   try {
@@ -68,13 +73,17 @@ async function fromRecord (ctx: Context, ref: string): Promise<Hit | undefined> 
 }
 
 /** Hashes the local file, records it and answers from it; false if it is damaged, changed or gone. */
-async function serveVerifiedLocal (
-  ctx: Context, req: Request, res: ServerResponse, stat: ImageStat, facts: Facts
+async function serveVerifiedLocal(
+  ctx: Context,
+  req: Request,
+  res: ServerResponse,
+  stat: ImageStat,
+  facts: Facts
 ): Promise<boolean> {
   const file = await openLocal(stat.path).catch(() => undefined)
   if (file === undefined) return false
   const small = file.size <= ctx.verifyBeforeSend
-  let verified: { ok: boolean, bytes?: Buffer }
+  let verified: { ok: boolean; bytes?: Buffer }
   try {
     verified = await verifyLocal(file, stat.sha256!, small)
   } catch (err) {
@@ -92,8 +101,13 @@ async function serveVerifiedLocal (
 }
 
 /** Answers from a verified local file (`bytes`: its content, if read already); closes it. */
-async function sendLocal (
-  ctx: Context, req: Request, res: ServerResponse, facts: Facts, file: LocalFile, bytes?: Buffer
+async function sendLocal(
+  ctx: Context,
+  req: Request,
+  res: ServerResponse,
+  facts: Facts,
+  file: LocalFile,
+  bytes?: Buffer
 ): Promise<void> {
   let handedOver = false
   try {
@@ -111,7 +125,7 @@ async function sendLocal (
       const stream = streamLocal(file, range?.start ?? 0, range?.end ?? facts.size - 1)
       return await sendStream(ctx, res, facts, range, stream)
     }
-    const body = bytes ?? await readWhole(file)
+    const body = bytes ?? (await readWhole(file))
     if (body === undefined) throw new Changed()
     sendBytes(ctx, req, res, facts, body)
   } finally {
@@ -120,11 +134,11 @@ async function sendLocal (
 }
 
 /** The object through the storage (no local file, or a whole large one): 302, HEAD, verified bytes. */
-async function serveStored (ctx: Context, req: Request, res: ServerResponse, ref: string, facts: Facts): Promise<void> {
+async function serveStored(ctx: Context, req: Request, res: ServerResponse, ref: string, facts: Facts): Promise<void> {
   const { storage, options } = ctx
   if (options.redirect !== undefined) {
     if (storage.url === undefined) {
-      const needs = 'the handler\'s redirect option needs a driver with url(ref, { expiresIn }) (S3)'
+      const needs = "the handler's redirect option needs a driver with url(ref, { expiresIn }) (S3)"
       throw new TypeError(`${needs}; this one is ${storage.driver}`)
     }
     const expiresIn = options.redirect.expiresIn ?? 900
@@ -146,10 +160,13 @@ async function serveStored (ctx: Context, req: Request, res: ServerResponse, ref
 }
 
 /** Verified bytes: whole, or the one range asked for. */
-function sendBytes (ctx: Context, req: Request, res: ServerResponse, facts: Facts, bytes: Buffer): void {
+function sendBytes(ctx: Context, req: Request, res: ServerResponse, facts: Facts, bytes: Buffer): void {
   const known = { ...facts, size: bytes.length }
   const range = rangeOf(req.headers, bytes.length, `"${facts.hash}"`, facts.lastModified)
-  if (range === 'unsatisfiable') return sendUnsatisfiable(ctx, res, known)
+  if (range === 'unsatisfiable') {
+    sendUnsatisfiable(ctx, res, known)
+    return
+  }
   const body = range === undefined ? bytes : bytes.subarray(range.start, range.end + 1)
   res.writeHead(range === undefined ? 200 : 206, {
     ...headersOf(ctx, known),
@@ -160,8 +177,13 @@ function sendBytes (ctx: Context, req: Request, res: ServerResponse, facts: Fact
   res.end(req.method === 'HEAD' ? undefined : body)
 }
 
-async function sendStream (
-  ctx: Context, res: ServerResponse, facts: Facts, range: ByteRange | undefined, stream: Readable, ranges = true
+async function sendStream(
+  ctx: Context,
+  res: ServerResponse,
+  facts: Facts,
+  range: ByteRange | undefined,
+  stream: Readable,
+  ranges = true
 ): Promise<void> {
   res.writeHead(range === undefined ? 200 : 206, {
     ...headersOf(ctx, facts),
@@ -170,21 +192,28 @@ async function sendStream (
     ...(range === undefined ? {} : { 'Content-Range': contentRange(range, facts.size) })
   })
   await new Promise<void>((resolve, reject) => {
-    pipeline(stream, res, err => { if (err == null) resolve(); else reject(err) })
+    pipeline(stream, res, err => {
+      if (err == null) resolve()
+      else reject(err)
+    })
   })
 }
 
-function sendUnsatisfiable (ctx: Context, res: ServerResponse, facts: Facts): void {
+function sendUnsatisfiable(ctx: Context, res: ServerResponse, facts: Facts): void {
   res.writeHead(416, { ...headersOf(ctx, facts), 'Content-Range': `bytes */${facts.size}`, 'Content-Length': 0 }).end()
 }
 
-function sendHeaders (
-  ctx: Context, res: ServerResponse, status: number, facts: Facts, extra: Record<string, string | number> = {}
+function sendHeaders(
+  ctx: Context,
+  res: ServerResponse,
+  status: number,
+  facts: Facts,
+  extra: Record<string, string | number> = {}
 ): void {
   res.writeHead(status, { ...headersOf(ctx, facts), ...extra }).end()
 }
 
-function headersOf (ctx: Context, facts: Facts): Record<string, string> {
+function headersOf(ctx: Context, facts: Facts): Record<string, string> {
   return {
     ETag: `"${facts.hash}"`,
     'Cache-Control': ctx.cacheControl,
@@ -194,12 +223,12 @@ function headersOf (ctx: Context, facts: Facts): Record<string, string> {
   }
 }
 
-function contentRange (range: ByteRange, size: number): string {
+function contentRange(range: ByteRange, size: number): string {
   return `bytes ${range.start}-${range.end}/${size}`
 }
 
 /** Whether `stat` describes a file under the store's local root (what nginx can send, what we read). */
-function isLocalFile (ctx: Context, stat: ImageStat): boolean {
+function isLocalFile(ctx: Context, stat: ImageStat): boolean {
   const root = ctx.storage.root
   return root !== undefined && stat.sha256 !== undefined && stat.path === join(root, stat.key)
 }

@@ -55,7 +55,7 @@ export interface Context {
   record: VerifiedRecord
 }
 
-export function contextOf (storage: ImageStorage, options: ImageHandlerOptions): Context {
+export function contextOf(storage: ImageStorage, options: ImageHandlerOptions): Context {
   return {
     storage,
     options,

@@ -8,8 +8,9 @@ export type Request = IncomingMessage & { params?: Record<string, string | undef
  * The ref, and the preset for a variant: Express's params, or from the path: `/…/<ref>` is the
  * image, `/…/<ref>/<preset>` its variant (when the segment before the last is a ref).
  */
-export function route (req: Request, withVariants: boolean): { ref: string, preset?: string } {
-  if (req.params?.ref !== undefined) return { ref: req.params.ref, preset: withVariants ? req.params.preset : undefined }
+export function route(req: Request, withVariants: boolean): { ref: string; preset?: string } {
+  if (req.params?.ref !== undefined)
+    return { ref: req.params.ref, preset: withVariants ? req.params.preset : undefined }
   const segments = (req.url ?? '').split('?')[0]!.split('/').map(decode)
   const last = segments[segments.length - 1] ?? ''
   const before = segments[segments.length - 2]
@@ -17,7 +18,7 @@ export function route (req: Request, withVariants: boolean): { ref: string, pres
   return { ref: last }
 }
 
-function isRef (segment: string): boolean {
+function isRef(segment: string): boolean {
   try {
     parseImageRef(segment)
     return true
@@ -26,7 +27,7 @@ function isRef (segment: string): boolean {
   }
 }
 
-function decode (segment: string): string {
+function decode(segment: string): string {
   try {
     return decodeURIComponent(segment)
   } catch {

@@ -5,8 +5,12 @@ import { matches } from './conditional.js'
 import type { Context } from './options.js'
 import type { Request } from './request.js'
 
-export async function serveVariant (
-  ctx: Context, req: Request, res: ServerResponse, ref: string, name: string
+export async function serveVariant(
+  ctx: Context,
+  req: Request,
+  res: ServerResponse,
+  ref: string,
+  name: string
 ): Promise<void> {
   const { storage, options } = ctx
   const variants = options.variants!

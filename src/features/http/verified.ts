@@ -32,7 +32,7 @@ export interface Verified {
 }
 
 /** The file's identity as the record compares it: any change to the file changes it. */
-export function identity (stats: BigIntStats): string {
+export function identity(stats: BigIntStats): string {
   return `${stats.dev}:${stats.ino}:${stats.size}:${stats.mtimeNs}:${stats.ctimeNs}`
 }
 
@@ -41,13 +41,13 @@ export class VerifiedRecord {
   private readonly maxEntries: number
   private readonly maxAgeMs: number
 
-  constructor (options: VerifiedRecordOptions = {}) {
+  constructor(options: VerifiedRecordOptions = {}) {
     this.maxEntries = Math.max(0, options.maxEntries ?? 4096)
     this.maxAgeMs = Math.max(0, options.maxAgeMs ?? 30_000)
   }
 
   /** The record for `sha256` if it is younger than `maxAgeMs`. */
-  get (sha256: string, now = Date.now()): Verified | undefined {
+  get(sha256: string, now = Date.now()): Verified | undefined {
     const entry = this.entries.get(sha256)
     if (entry === undefined) return undefined
     if (now - entry.at < this.maxAgeMs) return entry
@@ -55,18 +55,18 @@ export class VerifiedRecord {
     return undefined
   }
 
-  set (sha256: string, entry: Verified): void {
+  set(sha256: string, entry: Verified): void {
     if (this.maxEntries === 0 || this.maxAgeMs === 0) return
     this.entries.delete(sha256) // re-inserted last: the map's order is the order of verification
     this.entries.set(sha256, entry)
     if (this.entries.size > this.maxEntries) this.entries.delete(this.entries.keys().next().value!)
   }
 
-  forget (sha256: string): void {
+  forget(sha256: string): void {
     this.entries.delete(sha256)
   }
 
-  get size (): number {
+  get size(): number {
     return this.entries.size
   }
 }

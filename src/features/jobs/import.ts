@@ -35,7 +35,7 @@ export interface ImportSummary extends JobSummary {
 export const notImagesFile = (mapping: string): string => `${mapping}.not-images.jsonl`
 
 /** Stores every file below `dir`; the mapping says source → hash, key, size, duplicate. */
-export async function importTree (storage: ImageStorage, dir: string, options: ImportOptions): Promise<ImportSummary> {
+export async function importTree(storage: ImageStorage, dir: string, options: ImportOptions): Promise<ImportSummary> {
   const extra = { symlinks: [] as string[], notImages: [] as string[], excluded: 0 }
   const excluded = globMatcher(options.exclude ?? [])
   try {
@@ -43,52 +43,70 @@ export async function importTree (storage: ImageStorage, dir: string, options: I
   } catch (err) {
     throw InvalidInputError.unreadable(dir, err, 'import the directory')
   }
-  async function * files (): AsyncGenerator<string> {
+  async function* files(): AsyncGenerator<string> {
     for await (const { path, symlink } of walk(dir, options.followSymlinks === true)) {
       if (excluded(path)) extra.excluded++
-      else if (symlink) { if (extra.symlinks.length < 100) extra.symlinks.push(path) } else yield path
+      else if (symlink) {
+        if (extra.symlinks.length < 100) extra.symlinks.push(path)
+      } else yield path
     }
   }
   // files recorded as not images: passed over, until non-images are to be stored
   const notImage = new Set<string>()
   let notImages: JsonLines | undefined
-  const summary = await runJob({
-    name: 'import',
-    field: 'source',
-    idOf: path => path,
-    items: files,
-    onNotImage: path => notImage.add(path),
-    finishedElsewhere: path => options.allowNonImage !== true && notImage.has(path),
-    prepare: async () => { notImages = await JsonLines.open(notImagesFile(options.mapping), entry => { if (typeof entry.source === 'string') notImage.add(entry.source) }) },
-    work: async file => {
-      try {
-        const result = await storage.store({ path: join(dir, file) }, { allowNonImage: options.allowNonImage })
-        return { source: file, hash: result.hash, sha256: result.sha256, key: result.key, size: result.size, duplicate: result.isDuplicate }
-      } catch (err) {
-        if (!(err instanceof InvalidInputError) || !/^Input is not an image/.test(err.message)) throw err
-        if (extra.notImages.length < 100) extra.notImages.push(file)
-        await notImages!.append({ source: file, notImage: true })
-        return undefined
+  const summary = await runJob(
+    {
+      name: 'import',
+      field: 'source',
+      idOf: path => path,
+      items: files,
+      onNotImage: path => notImage.add(path),
+      finishedElsewhere: path => options.allowNonImage !== true && notImage.has(path),
+      prepare: async () => {
+        notImages = await JsonLines.open(notImagesFile(options.mapping), entry => {
+          if (typeof entry.source === 'string') notImage.add(entry.source)
+        })
+      },
+      work: async file => {
+        try {
+          const result = await storage.store({ path: join(dir, file) }, { allowNonImage: options.allowNonImage })
+          return {
+            source: file,
+            hash: result.hash,
+            sha256: result.sha256,
+            key: result.key,
+            size: result.size,
+            duplicate: result.isDuplicate
+          }
+        } catch (err) {
+          if (!(err instanceof InvalidInputError) || !/^Input is not an image/.test(err.message)) throw err
+          if (extra.notImages.length < 100) extra.notImages.push(file)
+          await notImages!.append({ source: file, notImage: true })
+          return undefined
+        }
       }
-    }
-  }, options).finally(async () => { await notImages?.close() })
+    },
+    options
+  ).finally(async () => {
+    await notImages?.close()
+  })
   // found in the order the concurrent work ended: reported sorted, the same in every run
   return { ...summary, ...extra, notImages: extra.notImages.sort(), symlinks: extra.symlinks.sort() }
 }
 
 /** Every regular file below `dir` (and each symbolic link, unfollowed), relative to it, in walk order. */
-async function * walk (dir: string, follow: boolean): AsyncGenerator<{ path: string, symlink: boolean }> {
+async function* walk(dir: string, follow: boolean): AsyncGenerator<{ path: string; symlink: boolean }> {
   const seen = new Set<string>()
-  async function * visit (prefix: string): AsyncGenerator<{ path: string, symlink: boolean }> {
+  async function* visit(prefix: string): AsyncGenerator<{ path: string; symlink: boolean }> {
     const real = await realpath(join(dir, prefix))
     if (seen.has(real)) return
     seen.add(real)
     const entries: Dirent[] = []
     for await (const entry of await opendir(join(dir, prefix))) entries.push(entry)
-    entries.sort((a, b) => a.name < b.name ? -1 : a.name > b.name ? 1 : 0)
+    entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
     for (const entry of entries) {
       const path = prefix === '' ? entry.name : `${prefix}/${entry.name}`
-      let kind: { isDirectory: () => boolean, isFile: () => boolean } = entry
+      let kind: { isDirectory: () => boolean; isFile: () => boolean } = entry
       if (entry.isSymbolicLink()) {
         if (!follow) {
           yield { path, symlink: true }
@@ -97,11 +115,11 @@ async function * walk (dir: string, follow: boolean): AsyncGenerator<{ path: str
         kind = await stat(join(dir, path)).catch(() => ({ isDirectory: () => false, isFile: () => false }))
       }
       if (kind.isDirectory()) {
-        yield * visit(path)
+        yield* visit(path)
       } else if (kind.isFile()) {
         yield { path, symlink: false }
       }
     }
   }
-  yield * visit('')
+  yield* visit('')
 }

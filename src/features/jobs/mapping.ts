@@ -12,15 +12,20 @@ import { createInterface } from 'node:readline'
 import { InvalidInputError } from '../../core/errors.js'
 
 export class JsonLines {
-  private constructor (private readonly handle: FileHandle) {}
+  private constructor(private readonly handle: FileHandle) {}
 
   /** Opens (or creates) `path`, calling `read` with each whole line's object (lines that are not JSON are passed over). */
-  static async open (path: string, read: (entry: Record<string, unknown>) => void): Promise<JsonLines> {
-    const handle = await open(path, 'a+').catch((err: unknown) => { throw InvalidInputError.unreadable(path, err, 'open the mapping') })
+  static async open(path: string, read: (entry: Record<string, unknown>) => void): Promise<JsonLines> {
+    const handle = await open(path, 'a+').catch((err: unknown) => {
+      throw InvalidInputError.unreadable(path, err, 'open the mapping')
+    })
     try {
       const { size } = await handle.stat()
       let whole = 0
-      const lines = createInterface({ input: createReadStream('', { fd: handle.fd, autoClose: false, start: 0, end: Math.max(0, size - 1) }), crlfDelay: Infinity })
+      const lines = createInterface({
+        input: createReadStream('', { fd: handle.fd, autoClose: false, start: 0, end: Math.max(0, size - 1) }),
+        crlfDelay: Infinity
+      })
       for await (const line of size === 0 ? [] : lines) {
         const length = Buffer.byteLength(line) + 1
         if (whole + length > size) break // the last line, torn: no newline after it
@@ -42,11 +47,11 @@ export class JsonLines {
   }
 
   /** One line, in one write: lines never interleave. */
-  async append (entry: Record<string, unknown>): Promise<void> {
+  async append(entry: Record<string, unknown>): Promise<void> {
     await this.handle.write(JSON.stringify(entry) + '\n')
   }
 
-  async close (): Promise<void> {
+  async close(): Promise<void> {
     await this.handle.sync()
     await this.handle.close()
   }
@@ -57,7 +62,11 @@ export class JsonLines {
  * of earlier releases that are not records (`{"checkpoint":…}`, `{…,"failed":…}`) are passed over;
  * their `{…,"notImage":true}` lines are given to `onNotImage`.
  */
-export async function openMapping (path: string, field: string, onNotImage?: (id: string) => void): Promise<{ file: JsonLines, copied: Set<string> }> {
+export async function openMapping(
+  path: string,
+  field: string,
+  onNotImage?: (id: string) => void
+): Promise<{ file: JsonLines; copied: Set<string> }> {
   const copied = new Set<string>()
   const file = await JsonLines.open(path, entry => {
     const id = entry[field]

@@ -15,42 +15,62 @@ export interface MigrateSummary extends JobSummary {
   bytes: number
 }
 
-export async function migrate (from: ImageStorage, to: ImageStorage, options: JobOptions): Promise<MigrateSummary> {
+export async function migrate(from: ImageStorage, to: ImageStorage, options: JobOptions): Promise<MigrateSummary> {
   let bytes = 0
-  const summary = await runJob<ImageEntry>({
-    name: 'migrate',
-    // recorded by the source's own ref: an IPFS object over 1 MiB may have no SHA-256 in its listing
-    field: 'source',
-    idOf: entry => entry.hash,
-    // no signal below: a stop lets the copies under way finish (the runner starts no new one)
-    items: () => from.list(),
-    work: async entry => {
-      const copied = await copyObject(from, to, entry.hash)
-      bytes += copied.size
-      return copied
-    }
-  }, options)
+  const summary = await runJob<ImageEntry>(
+    {
+      name: 'migrate',
+      // recorded by the source's own ref: an IPFS object over 1 MiB may have no SHA-256 in its listing
+      field: 'source',
+      idOf: entry => entry.hash,
+      // no signal below: a stop lets the copies under way finish (the runner starts no new one)
+      items: () => from.list(),
+      work: async entry => {
+        const copied = await copyObject(from, to, entry.hash)
+        bytes += copied.size
+        return copied
+      }
+    },
+    options
+  )
   return { ...summary, bytes }
 }
 
 /** One object: read (verified), stored on the target with its times, read back there and compared. The mapping record. */
-export async function copyObject (from: ImageStorage, to: ImageStorage, ref: string, signal?: AbortSignal): Promise<{ sha256: string, source: string, hash: string, path: string, key: string, size: number }> {
+export async function copyObject(
+  from: ImageStorage,
+  to: ImageStorage,
+  ref: string,
+  signal?: AbortSignal
+): Promise<{ sha256: string; source: string; hash: string; path: string; key: string; size: number }> {
   const { storedAt, lastStoredAt, sha256 } = await from.stat(ref, { signal })
   const source = await from.fetch(ref, { signal }) // verified by the source
   const options = { allowNonImage: true, keepTimes: { storedAt, lastStoredAt }, signal }
   // the drain's upload: a target that checks the SHA-256 it is sent (S3's signed payload hash) need not be read back
   const known = sha256 !== undefined && to.storeKnown !== undefined
   const stored = known ? await to.storeKnown!(source, sha256, options) : await to.store(source, options)
-  if (!known || stored.isDuplicate) { // a copy already there was not sent: read it back
+  if (!known || stored.isDuplicate) {
+    // a copy already there was not sent: read it back
     const copy = await to.fetch(stored.hash, { signal })
     if (!copy.equals(source)) throw new IntegrityError(ref, `a different copy at ${stored.hash}`, stored.path)
   }
   if (stored.sha256 !== sha256 && known) throw new IntegrityError(ref, stored.sha256, stored.path)
-  return { sha256: stored.sha256, source: ref, hash: stored.hash, path: stored.path, key: stored.key, size: stored.size }
+  return {
+    sha256: stored.sha256,
+    source: ref,
+    hash: stored.hash,
+    path: stored.path,
+    key: stored.key,
+    size: stored.size
+  }
 }
 
 /** What a migrate would copy (objects and bytes), and what is copied already, from the listing alone. */
-export async function planMigration (from: ImageStorage, mappingPath: string, signal?: AbortSignal): Promise<{ wouldCopy: number, wouldCopyBytes: number, alreadyCopied: number }> {
+export async function planMigration(
+  from: ImageStorage,
+  mappingPath: string,
+  signal?: AbortSignal
+): Promise<{ wouldCopy: number; wouldCopyBytes: number; alreadyCopied: number }> {
   const { file, copied } = await openMapping(mappingPath, 'source')
   await file.close()
   const plan = { wouldCopy: 0, wouldCopyBytes: 0, alreadyCopied: 0 }

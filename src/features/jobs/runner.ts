@@ -28,7 +28,7 @@ export interface JobSummary {
   /** Finished by this run (import: those recorded as not images included). */
   done: number
   /** Items that failed in this run: not recorded, so the next run tries them again. */
-  failed: Array<{ item: string, code: string, message: string }>
+  failed: Array<{ item: string; code: string; message: string }>
   interrupted: boolean
   mapping: string
 }
@@ -50,14 +50,33 @@ export interface Job<T> {
   prepare?: () => Promise<void>
 }
 
-export async function runJob<T> (job: Job<T>, options: JobOptions): Promise<JobSummary> {
-  return await traced('job', job.name, undefined, async () => await run(job, options), summary => ({ done: summary.done, failed: summary.failed.length, skipped: summary.skipped, interrupted: summary.interrupted }), { job: job.name })
+export async function runJob<T>(job: Job<T>, options: JobOptions): Promise<JobSummary> {
+  return await traced(
+    'job',
+    job.name,
+    undefined,
+    async () => await run(job, options),
+    summary => ({
+      done: summary.done,
+      failed: summary.failed.length,
+      skipped: summary.skipped,
+      interrupted: summary.interrupted
+    }),
+    { job: job.name }
+  )
 }
 
-async function run<T> (job: Job<T>, options: JobOptions): Promise<JobSummary> {
+async function run<T>(job: Job<T>, options: JobOptions): Promise<JobSummary> {
   const { file, copied } = await openMapping(options.mapping, job.field, job.onNotImage)
-  const summary: JobSummary = { total: 0, skipped: 0, done: 0, failed: [], interrupted: false, mapping: options.mapping }
-  async function * todo (): AsyncGenerator<T> {
+  const summary: JobSummary = {
+    total: 0,
+    skipped: 0,
+    done: 0,
+    failed: [],
+    interrupted: false,
+    mapping: options.mapping
+  }
+  async function* todo(): AsyncGenerator<T> {
     for await (const item of job.items()) {
       if (options.signal?.aborted === true) return
       summary.total++
@@ -79,7 +98,8 @@ async function run<T> (job: Job<T>, options: JobOptions): Promise<JobSummary> {
         summary.done++
       } catch (err) {
         // a store that cannot be used stops the job; a bad item is reported, and tried again next run
-        if (!(err instanceof ImageStorageError) || err.code === 'ERR_STORAGE_UNAVAILABLE' || err.code === 'ERR_CONFIG') throw err
+        if (!(err instanceof ImageStorageError) || err.code === 'ERR_STORAGE_UNAVAILABLE' || err.code === 'ERR_CONFIG')
+          throw err
         summary.failed.push({ item: job.idOf(item), code: err.code, message: err.message })
       } finally {
         options.onProgress?.(summary)

@@ -22,7 +22,7 @@ export interface DrainReport {
   copied: number
   /** Gone from the primary meanwhile (pruned): nothing to copy. */
   gone: number
-  failed: Array<{ sha256: string, replica: string, code: string, message: string }>
+  failed: Array<{ sha256: string; replica: string; code: string; message: string }>
   /** Left in the outbox (a replica down, or stopped). */
   pending: number
   /** Another process held the drain (nothing was copied here), and which (its pid), if known. */
@@ -34,7 +34,7 @@ const MAX_BACKOFF_MS = 5 * 60_000
 
 export class Copier {
   /** Per replica: when it may be tried again, after failures. */
-  private readonly backoff = new Map<string, { until: number, delay: number, code: string, since: number }>()
+  private readonly backoff = new Map<string, { until: number; delay: number; code: string; since: number }>()
   private running?: Promise<DrainReport>
   private again = false
   private timer?: NodeJS.Timeout
@@ -42,77 +42,94 @@ export class Copier {
   /** Told of each verified copy, after its outbox entry went (the watcher's latency: watch.ts). */
   readonly copied = new Set<(replica: string, sha256: string) => void>()
 
-  constructor (
+  constructor(
     private readonly primary: ImageStorage,
     private readonly replicas: Replica[],
     private readonly outbox: Outbox,
     private readonly ledger: Ledger,
     private readonly lock: DrainLock,
-    private readonly options: { concurrency: number, logger?: Logger, stateDir: string }
+    private readonly options: { concurrency: number; logger?: Logger; stateDir: string }
   ) {}
 
   /** Copies one object to one replica, verified; `bytes` are the primary's verified bytes, if at hand. */
-  async copy (replica: Replica, sha256: string, bytes?: Buffer, signal?: AbortSignal): Promise<'copied' | 'gone'> {
+  async copy(replica: Replica, sha256: string, bytes?: Buffer, signal?: AbortSignal): Promise<'copied' | 'gone'> {
     let size: number | undefined // for the trace's result: the metrics count the bytes copied
-    return await traced('replicate', replica.name, sha256, async () => {
-      let source = bytes
-      if (source === undefined) {
-        try {
-          source = await this.primary.fetch(sha256, { signal })
-        } catch (err) {
-          if ((err as { code?: string }).code !== 'ERR_NOT_FOUND') throw err
-          await this.outbox.done(replica.name, sha256) // pruned meanwhile, or evicted once copied: nothing to copy
-          return 'gone'
+    return await traced(
+      'replicate',
+      replica.name,
+      sha256,
+      async () => {
+        let source = bytes
+        if (source === undefined) {
+          try {
+            source = await this.primary.fetch(sha256, { signal })
+          } catch (err) {
+            if ((err as { code?: string }).code !== 'ERR_NOT_FOUND') throw err
+            await this.outbox.done(replica.name, sha256) // pruned meanwhile, or evicted once copied: nothing to copy
+            return 'gone'
+          }
         }
-      }
-      const { storage } = replica
-      const options = { allowNonImage: true, signal }
-      // verified already: a replica whose server checks the SHA-256 (S3) is not made to hash it again
-      const stored = storage.storeKnown !== undefined ? await storage.storeKnown(source, sha256, options) : await storage.store(source, options)
-      if (stored.sha256 !== sha256) throw new IntegrityError(sha256, stored.sha256, stored.path)
-      size = source.length
-      await this.ledger.append(replica.name, [{ sha256, at: Date.now(), how: 'upload' }])
-      await this.outbox.done(replica.name, sha256)
-      for (const listener of this.copied) listener(replica.name, sha256)
-      return 'copied'
-    }, outcome => ({ outcome, size }))
+        const { storage } = replica
+        const options = { allowNonImage: true, signal }
+        // verified already: a replica whose server checks the SHA-256 (S3) is not made to hash it again
+        const stored =
+          storage.storeKnown !== undefined
+            ? await storage.storeKnown(source, sha256, options)
+            : await storage.store(source, options)
+        if (stored.sha256 !== sha256) throw new IntegrityError(sha256, stored.sha256, stored.path)
+        size = source.length
+        await this.ledger.append(replica.name, [{ sha256, at: Date.now(), how: 'upload' }])
+        await this.outbox.done(replica.name, sha256)
+        for (const listener of this.copied) listener(replica.name, sha256)
+        return 'copied'
+      },
+      outcome => ({ outcome, size })
+    )
   }
 
   /** Drains what is pending now, every replica side by side; a replica in backoff waits its turn. */
-  async drain (signal?: AbortSignal, ignoreBackoff = false): Promise<DrainReport> {
+  async drain(signal?: AbortSignal, ignoreBackoff = false): Promise<DrainReport> {
     const report: DrainReport = { copied: 0, gone: 0, failed: [], pending: 0, busy: false }
-    if (!await this.lock.acquire()) return { ...report, busy: true, heldBy: this.lock.holder(), pending: this.pendingCount() }
+    if (!(await this.lock.acquire()))
+      return { ...report, busy: true, heldBy: this.lock.holder(), pending: this.pendingCount() }
     try {
-      await Promise.all(this.replicas.map(async replica => {
-        const state = this.backoff.get(replica.name)
-        if (state !== undefined && !ignoreBackoff && Date.now() < state.until) return
-        let unavailable: unknown
-        let copiedHere = 0
-        const stop = new AbortController()
-        const both = AbortSignal.any([stop.signal, this.stopping.signal, ...(signal === undefined ? [] : [signal])])
-        setMaxListeners(4 * this.options.concurrency + 10, both) // each copy in flight listens to it (the SDK, a stream)
-        await forEachConcurrent(this.outbox.pending(replica.name), this.options.concurrency, async sha256 => {
-          if (both.aborted) return
-          try {
-            if (await this.copy(replica, sha256, undefined, both) === 'gone') report.gone++
-            else {
-              report.copied++
-              copiedHere++
-            }
-          } catch (err) {
+      await Promise.all(
+        this.replicas.map(async replica => {
+          const state = this.backoff.get(replica.name)
+          if (state !== undefined && !ignoreBackoff && Date.now() < state.until) return
+          let unavailable: unknown
+          let copiedHere = 0
+          const stop = new AbortController()
+          const both = AbortSignal.any([stop.signal, this.stopping.signal, ...(signal === undefined ? [] : [signal])])
+          setMaxListeners(4 * this.options.concurrency + 10, both) // each copy in flight listens to it (the SDK, a stream)
+          await forEachConcurrent(this.outbox.pending(replica.name), this.options.concurrency, async sha256 => {
             if (both.aborted) return
-            if (!(err instanceof ImageStorageError) || err.code === 'ERR_STORAGE_UNAVAILABLE') {
-              unavailable ??= err // the replica (or the primary) cannot be used: this round stops
-              stop.abort()
-              return
+            try {
+              if ((await this.copy(replica, sha256, undefined, both)) === 'gone') report.gone++
+              else {
+                report.copied++
+                copiedHere++
+              }
+            } catch (err) {
+              if (both.aborted) return
+              if (!(err instanceof ImageStorageError) || err.code === 'ERR_STORAGE_UNAVAILABLE') {
+                unavailable ??= err // the replica (or the primary) cannot be used: this round stops
+                stop.abort()
+                return
+              }
+              report.failed.push({ sha256, replica: replica.name, code: err.code, message: err.message })
+              log(
+                this.options.logger,
+                'error',
+                { event: 'replication.copy-failed', replica: replica.name, sha256, ...failureFields(err) },
+                `could not copy ${sha256} to ${replica.name}: ${err.message}`
+              )
             }
-            report.failed.push({ sha256, replica: replica.name, code: err.code, message: err.message })
-            log(this.options.logger, 'error', { event: 'replication.copy-failed', replica: replica.name, sha256, ...failureFields(err) }, `could not copy ${sha256} to ${replica.name}: ${err.message}`)
-          }
+          })
+          if (unavailable !== undefined) this.failing(replica.name, unavailable)
+          else this.recovered(replica.name, copiedHere > 0)
         })
-        if (unavailable !== undefined) this.failing(replica.name, unavailable)
-        else this.recovered(replica.name, copiedHere > 0)
-      }))
+      )
     } finally {
       await this.lock.release()
     }
@@ -121,71 +138,94 @@ export class Copier {
   }
 
   /** A store came: drain soon, in the background (one drain at a time; a kick during one runs another after it). */
-  kick (): void {
+  kick(): void {
     if (this.stopping.signal.aborted) return
     if (this.running !== undefined) {
       this.again = true
       return
     }
-    this.running = this.drain().catch((err: unknown) => {
-      log(this.options.logger, 'error', { event: 'replication.drain-failed', ...failureFields(err) }, `replication: ${(err as Error).message}`)
-      return undefined
-    }).then(report => {
-      this.running = undefined
-      const retry = Math.min(...[...this.backoff.values()].map(b => b.until - Date.now()))
-      if (this.again) {
-        this.again = false
-        this.kick()
-      } else if (report !== undefined && report.pending > 0 && Number.isFinite(retry)) {
-        this.timer = setTimeout(() => { this.kick() }, Math.max(0, retry)).unref()
-      }
-      return report ?? { copied: 0, gone: 0, failed: [], pending: 0, busy: false }
-    })
+    this.running = this.drain()
+      .catch((err: unknown) => {
+        log(
+          this.options.logger,
+          'error',
+          { event: 'replication.drain-failed', ...failureFields(err) },
+          `replication: ${(err as Error).message}`
+        )
+        return undefined
+      })
+      .then(report => {
+        this.running = undefined
+        const retry = Math.min(...[...this.backoff.values()].map(b => b.until - Date.now()))
+        if (this.again) {
+          this.again = false
+          this.kick()
+        } else if (report !== undefined && report.pending > 0 && Number.isFinite(retry)) {
+          this.timer = setTimeout(
+            () => {
+              this.kick()
+            },
+            Math.max(0, retry)
+          ).unref()
+        }
+        return report ?? { copied: 0, gone: 0, failed: [], pending: 0, busy: false }
+      })
   }
 
   /** Resolves once no background drain runs (nor one asked for after it). */
-  async idle (): Promise<void> {
+  async idle(): Promise<void> {
     while (this.running !== undefined) await this.running
   }
 
   /** Stops the background drain: copies under way are abandoned (their entries stay in the outbox). */
-  async stop (): Promise<void> {
+  async stop(): Promise<void> {
     this.stopping.abort()
     clearTimeout(this.timer)
     await this.running
   }
 
   /** When a replica started failing, and how (for status). */
-  failingSince (name: string): { since: Date, code: string } | undefined {
+  failingSince(name: string): { since: Date; code: string } | undefined {
     const state = this.backoff.get(name)
     return state === undefined ? undefined : { since: new Date(state.since), code: state.code }
   }
 
-  private pendingCount (): number {
+  private pendingCount(): number {
     return this.replicas.reduce((sum, replica) => sum + this.outbox.pending(replica.name).length, 0)
   }
 
-  private failing (name: string, err: unknown): void {
+  private failing(name: string, err: unknown): void {
     const previous = this.backoff.get(name)
     const delay = Math.min(MAX_BACKOFF_MS, (previous?.delay ?? 500) * 2)
     const { code } = failureFields(err)
     this.backoff.set(name, { until: Date.now() + delay, delay, code, since: previous?.since ?? Date.now() })
     this.writeFailing(name, { since: new Date(previous?.since ?? Date.now()), code, retryInMs: delay })
-    if (previous === undefined) log(this.options.logger, 'warn', { event: 'replication.replica-unavailable', replica: name, ...failureFields(err) }, `replica ${name} unavailable: ${(err as Error).message}; retrying with backoff`)
+    if (previous === undefined)
+      log(
+        this.options.logger,
+        'warn',
+        { event: 'replication.replica-unavailable', replica: name, ...failureFields(err) },
+        `replica ${name} unavailable: ${(err as Error).message}; retrying with backoff`
+      )
   }
 
   /** A round without failure: the failing state is cleared, another process's too once a copy went through. */
-  private recovered (name: string, copied: boolean): void {
+  private recovered(name: string, copied: boolean): void {
     if (!this.backoff.delete(name)) {
       if (copied) this.writeFailing(name, undefined)
       return
     }
     this.writeFailing(name, undefined)
-    log(this.options.logger, 'info', { event: 'replication.replica-recovered', replica: name }, `replica ${name} reachable again`)
+    log(
+      this.options.logger,
+      'info',
+      { event: 'replication.replica-recovered', replica: name },
+      `replica ${name} reachable again`
+    )
   }
 
   /** The failing state, for `status` in other processes: `{state}/failing/<replica>.json`. */
-  private writeFailing (name: string, state: object | undefined): void {
+  private writeFailing(name: string, state: object | undefined): void {
     const path = join(this.options.stateDir, 'failing', `${name}.json`)
     if (state === undefined) rmSync(path, { force: true })
     else {

@@ -45,36 +45,72 @@ export interface EvictReport {
   /** Fewer good replica copies than `minCopies` (missing, damaged, unreachable): kept, and queued to be copied again. */
   unsafe: number
   /** The first unsafe objects and why. */
-  unsafeObjects: Array<{ sha256: string, copies: Record<string, string> }>
+  unsafeObjects: Array<{ sha256: string; copies: Record<string, string> }>
   dryRun: boolean
   interrupted: boolean
 }
 
-export async function evict (storage: ReplicatedStorage, options: EvictOptions): Promise<EvictReport> {
+export async function evict(storage: ReplicatedStorage, options: EvictOptions): Promise<EvictReport> {
   const { primary, replicas, parts } = storage
   if (!(options.olderThan >= 0)) throw new ConfigError('olderThan', 'expected milliseconds, 0 or more')
-  if (primary.deleteIfNotRenewed === undefined) throw new ConfigError('primary', `evict needs a primary that can delete a copy only if no store renewed it (deleteIfNotRenewed); the ${primary.driver} driver cannot`)
+  if (primary.deleteIfNotRenewed === undefined)
+    throw new ConfigError(
+      'primary',
+      `evict needs a primary that can delete a copy only if no store renewed it (deleteIfNotRenewed); the ${primary.driver} driver cannot`
+    )
   const minCopies = options.minCopies ?? 1
-  if (!(Number.isInteger(minCopies) && minCopies >= 1 && minCopies <= replicas.length)) throw new ConfigError('minCopies', minCopiesProblem(minCopies, replicas.map(r => r.name)))
+  if (!(Number.isInteger(minCopies) && minCopies >= 1 && minCopies <= replicas.length))
+    throw new ConfigError(
+      'minCopies',
+      minCopiesProblem(
+        minCopies,
+        replicas.map(r => r.name)
+      )
+    )
   const cutoff = (options.now ?? new Date()).getTime() - options.olderThan
   const isKept = await keeper(options.keep)
   const dryRun = options.dryRun === true
-  const report: EvictReport = { examined: 0, evicted: 0, bytesFreed: 0, kept: 0, protected: 0, renewed: 0, unsafe: 0, unsafeObjects: [], dryRun, interrupted: false, ...(dryRun ? { wouldEvict: 0, wouldFree: 0 } : {}) }
+  const report: EvictReport = {
+    examined: 0,
+    evicted: 0,
+    bytesFreed: 0,
+    kept: 0,
+    protected: 0,
+    renewed: 0,
+    unsafe: 0,
+    unsafeObjects: [],
+    dryRun,
+    interrupted: false,
+    ...(dryRun ? { wouldEvict: 0, wouldFree: 0 } : {})
+  }
   const unsafe = async (sha256: string, copies: Record<string, string>): Promise<void> => {
     report.unsafe++
     if (report.unsafeObjects.length < 100) report.unsafeObjects.push({ sha256, copies })
     if (!dryRun) await parts.outbox.add(sha256, Object.keys(copies))
   }
 
-  async function * candidates (): AsyncGenerator<{ sha256: string, size: number, lastStoredAt: Date, listed: boolean[] }> {
-    for await (const { sha256, entries } of mergeListings([primary, ...replicas.map(r => r.storage)].map(s => s.list({ signal: options.signal })))) {
+  async function* candidates(): AsyncGenerator<{
+    sha256: string
+    size: number
+    lastStoredAt: Date
+    listed: boolean[]
+  }> {
+    for await (const { sha256, entries } of mergeListings(
+      [primary, ...replicas.map(r => r.storage)].map(s => s.list({ signal: options.signal }))
+    )) {
       const [ours, ...theirs] = entries
       if (ours === undefined) continue // no primary copy to evict
       report.examined++
       const lastStoredAt = ours.lastStoredAt
       if (lastStoredAt === undefined || lastStoredAt.getTime() >= cutoff) report.kept++
       else if (await isKept({ hash: ours.hash, sha256, size: ours.size ?? 0, lastStoredAt })) report.protected++
-      else yield { sha256, size: ours.size ?? 0, lastStoredAt, listed: theirs.map(copy => copy !== undefined && (copy.size === undefined || copy.size === ours.size)) }
+      else
+        yield {
+          sha256,
+          size: ours.size ?? 0,
+          lastStoredAt,
+          listed: theirs.map(copy => copy !== undefined && (copy.size === undefined || copy.size === ours.size))
+        }
     }
   }
   await forEachConcurrent(candidates(), options.concurrency ?? 4, async ({ sha256, size, lastStoredAt, listed }) => {
@@ -85,7 +121,10 @@ export async function evict (storage: ReplicatedStorage, options: EvictOptions):
       else if (dryRun) good++
       else {
         // verified in this same operation: read back and hashed (the replica's fetch checks the bytes)
-        const failed = await replica.storage.fetch(sha256, { signal: options.signal }).then(() => undefined, (err: unknown) => failureFields(err).code)
+        const failed = await replica.storage.fetch(sha256, { signal: options.signal }).then(
+          () => undefined,
+          (err: unknown) => failureFields(err).code
+        )
         if (failed === undefined) {
           good++
           await parts.ledger.append(replica.name, [{ sha256, at: Date.now(), how: 'rehash' }])
@@ -97,7 +136,9 @@ export async function evict (storage: ReplicatedStorage, options: EvictOptions):
       report.wouldEvict!++
       report.wouldFree! += size
     } else if (await primary.deleteIfNotRenewed!(sha256, lastStoredAt)) {
-      await parts.ledger.append(PRIMARY, [{ sha256, at: Date.now(), how: 'evicted', lastStoredAt: lastStoredAt.getTime() }])
+      await parts.ledger.append(PRIMARY, [
+        { sha256, at: Date.now(), how: 'evicted', lastStoredAt: lastStoredAt.getTime() }
+      ])
       report.evicted++
       report.bytesFreed += size
     } else report.renewed++
@@ -108,7 +149,7 @@ export async function evict (storage: ReplicatedStorage, options: EvictOptions):
 }
 
 /** What is wrong with `minCopies`, in words: the copies can only be on the replicas there are. */
-export function minCopiesProblem (minCopies: number, replicas: string[]): string {
+export function minCopiesProblem(minCopies: number, replicas: string[]): string {
   const there = `${replicas.length === 1 ? 'there is one replica' : `there are ${replicas.length} replicas`} (${replicas.join(', ')})`
   const range = replicas.length === 1 ? '1' : `a whole number from 1 to ${replicas.length}`
   return `${JSON.stringify(minCopies)} replica copies cannot be proved: ${there}; expected ${range}`

@@ -40,13 +40,13 @@ export class ShardFolders {
   /** Leaf folders known at the last pass. */
   leaves = 0
 
-  constructor (private readonly init: ShardFoldersInit) {
+  constructor(private readonly init: ShardFoldersInit) {
     this.top = { path: init.root, key: '', ctime: Number.NaN }
     this.since = init.since ?? 0
   }
 
   /** The leaf folders (keys such as `ab/cd`) that changed since the last pass. */
-  async changed (): Promise<string[]> {
+  async changed(): Promise<string[]> {
     const out: string[] = []
     let leaves = 0
     let stats = 0
@@ -74,11 +74,13 @@ export class ShardFolders {
   }
 
   /** A folder's shard folders, keeping what is known of those seen before. */
-  private children (folder: Folder): Folder[] {
+  private children(folder: Folder): Folder[] {
     const before = new Map((folder.children ?? []).map(child => [child.key, child]))
     let names: string[]
     try {
-      names = readdirSync(folder.path, { withFileTypes: true }).filter(e => e.isDirectory() && this.init.isShardDir(e.name)).map(e => e.name)
+      names = readdirSync(folder.path, { withFileTypes: true })
+        .filter(e => e.isDirectory() && this.init.isShardDir(e.name))
+        .map(e => e.name)
     } catch {
       return []
     }

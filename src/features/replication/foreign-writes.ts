@@ -19,7 +19,10 @@ export interface ForeignWriteCopied {
 const foreignWrites = channel(FOREIGN_WRITE_CHANNEL)
 
 /** A foreign write made at `writtenAtMs` (epoch ms) has a verified copy on `replica` now. */
-export function foreignWriteCopied (replica: string, writtenAtMs: number, copiedAtMs = Date.now()): void {
+export function foreignWriteCopied(replica: string, writtenAtMs: number, copiedAtMs = Date.now()): void {
   if (!foreignWrites.hasSubscribers) return
-  foreignWrites.publish({ replica, seconds: Math.max(0, (copiedAtMs - writtenAtMs) / 1000) } satisfies ForeignWriteCopied)
+  foreignWrites.publish({
+    replica,
+    seconds: Math.max(0, (copiedAtMs - writtenAtMs) / 1000)
+  } satisfies ForeignWriteCopied)
 }

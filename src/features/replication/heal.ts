@@ -14,30 +14,54 @@ import type { ImageStorage } from '../../core/types.js'
 export class Healer {
   private readonly perObject = new KeyedLock()
 
-  constructor (private readonly primary: ImageStorage, private readonly stateDir: string, private readonly logger?: Logger) {}
+  constructor(
+    private readonly primary: ImageStorage,
+    private readonly stateDir: string,
+    private readonly logger?: Logger
+  ) {}
 
   /**
    * Writes `bytes` back to the primary (the damaged copy, if any, quarantined first); true once the
    * primary copy is whole again. A failure is logged, not thrown: the caller has the bytes.
    */
-  async writeBack (sha256: string, bytes: Buffer, from: string, reason: string): Promise<boolean> {
-    return await this.perObject.run(sha256, async () => await traced('heal', this.primary.driver, sha256, async () => {
-      try {
-        await this.primary.quarantine?.add(sha256, 'healed')
-        await this.primary.store(bytes, { allowNonImage: true })
-      } catch (err) {
-        log(this.logger, 'error', { event: 'replication.heal-failed', sha256, from, ...failureFields(err) }, `could not heal ${sha256} from ${from}: ${(err as Error).message}`)
-        return false
-      }
-      await mkdir(this.stateDir, { recursive: true })
-      await appendFile(join(this.stateDir, 'heals.log'), `${Date.now()} ${sha256} ${from} ${reason}\n`)
-      log(this.logger, 'info', { event: 'replication.healed', sha256, from, reason }, `healed ${sha256} (${reason}) from ${from}`)
-      return true
-    }, healed => ({ healed, from, reason })))
+  async writeBack(sha256: string, bytes: Buffer, from: string, reason: string): Promise<boolean> {
+    return await this.perObject.run(
+      sha256,
+      async () =>
+        await traced(
+          'heal',
+          this.primary.driver,
+          sha256,
+          async () => {
+            try {
+              await this.primary.quarantine?.add(sha256, 'healed')
+              await this.primary.store(bytes, { allowNonImage: true })
+            } catch (err) {
+              log(
+                this.logger,
+                'error',
+                { event: 'replication.heal-failed', sha256, from, ...failureFields(err) },
+                `could not heal ${sha256} from ${from}: ${(err as Error).message}`
+              )
+              return false
+            }
+            await mkdir(this.stateDir, { recursive: true })
+            await appendFile(join(this.stateDir, 'heals.log'), `${Date.now()} ${sha256} ${from} ${reason}\n`)
+            log(
+              this.logger,
+              'info',
+              { event: 'replication.healed', sha256, from, reason },
+              `healed ${sha256} (${reason}) from ${from}`
+            )
+            return true
+          },
+          healed => ({ healed, from, reason })
+        )
+    )
   }
 
   /** How many heals `heals.log` holds, and the last one's time. */
-  counts (): { healed: number, lastAt?: Date } {
+  counts(): { healed: number; lastAt?: Date } {
     let text = ''
     try {
       text = readFileSync(join(this.stateDir, 'heals.log'), 'utf8')

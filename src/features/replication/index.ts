@@ -39,18 +39,41 @@ export type * from './types.js'
 export { PrimaryWatcher, readWatchHealth, type WatchHealth, type WatchOptions } from './watch.js'
 export { countUnseen, type Unseen } from './unseen.js'
 
-export function createReplicatedStorage (init: ReplicatedStorageInit): ReplicatedStorage {
+export function createReplicatedStorage(init: ReplicatedStorageInit): ReplicatedStorage {
   if (init.replicas.length === 0) throw new ConfigError('replicas', 'name at least one replica')
   const names = init.replicas.map(r => r.name)
-  for (const name of names) if (!/^[a-z0-9][a-z0-9_-]{0,31}$/.test(name) || name === PRIMARY) throw new ConfigError('replicas', `a replica's name is 1 to 32 of a-z 0-9 _ - (and not "primary"), got ${JSON.stringify(name)}`)
-  if (new Set(names).size !== names.length) throw new ConfigError('replicas', `two replicas are called the same: ${names.join(', ')}`)
-  const stateDir = init.stateDir ?? (init.primary.root === undefined ? undefined : join(init.primary.root, SPECIAL_DIRS.replication))
-  if (stateDir === undefined) throw new ConfigError('stateDir', `the ${init.primary.driver} primary has no local folder: say where replication keeps its outbox and ledger (stateDir, SAI_IMAGE_STORAGE_REPLICATION_PATH)`)
+  for (const name of names)
+    if (!/^[a-z0-9][a-z0-9_-]{0,31}$/.test(name) || name === PRIMARY)
+      throw new ConfigError(
+        'replicas',
+        `a replica's name is 1 to 32 of a-z 0-9 _ - (and not "primary"), got ${JSON.stringify(name)}`
+      )
+  if (new Set(names).size !== names.length)
+    throw new ConfigError('replicas', `two replicas are called the same: ${names.join(', ')}`)
+  const stateDir =
+    init.stateDir ?? (init.primary.root === undefined ? undefined : join(init.primary.root, SPECIAL_DIRS.replication))
+  if (stateDir === undefined)
+    throw new ConfigError(
+      'stateDir',
+      `the ${init.primary.driver} primary has no local folder: say where replication keeps its outbox and ledger (stateDir, SAI_IMAGE_STORAGE_REPLICATION_PATH)`
+    )
   const outbox = new Outbox(join(stateDir, 'outbox'))
   const ledger = new Ledger(join(stateDir, 'ledger'))
   const lock = new DrainLock(join(stateDir, 'drain.lock'))
-  const copier = new Copier(init.primary, init.replicas, outbox, ledger, lock, { concurrency: init.concurrency ?? 4, logger: init.logger, stateDir })
+  const copier = new Copier(init.primary, init.replicas, outbox, ledger, lock, {
+    concurrency: init.concurrency ?? 4,
+    logger: init.logger,
+    stateDir
+  })
   const healer = new Healer(init.primary, stateDir, init.logger)
   const reader = new CopyReader(init.primary, init.replicas, ledger, init.logger)
-  return new ReplicatedStorage(init, { outbox, ledger, copier, healer, reader, background: new Background(init.logger), stateDir })
+  return new ReplicatedStorage(init, {
+    outbox,
+    ledger,
+    copier,
+    healer,
+    reader,
+    background: new Background(init.logger),
+    stateDir
+  })
 }

@@ -32,9 +32,9 @@ export interface LedgerRecord {
 export class Ledger {
   private readonly made = new Set<string>()
 
-  constructor (readonly dir: string) {}
+  constructor(readonly dir: string) {}
 
-  async append (copy: string, records: LedgerRecord[]): Promise<void> {
+  async append(copy: string, records: LedgerRecord[]): Promise<void> {
     const byShard = new Map<string, string>()
     for (const r of records) byShard.set(r.sha256.slice(0, 2), (byShard.get(r.sha256.slice(0, 2)) ?? '') + line(r))
     const folder = join(this.dir, copy)
@@ -42,16 +42,20 @@ export class Ledger {
       await mkdir(folder, { recursive: true })
       this.made.add(folder)
     }
-    await Promise.all([...byShard].map(async ([shard, text]) => { await appendFile(join(folder, `${shard}.log`), text) }))
+    await Promise.all(
+      [...byShard].map(async ([shard, text]) => {
+        await appendFile(join(folder, `${shard}.log`), text)
+      })
+    )
   }
 
   /** The last record of `sha256` for `copy`. */
-  lookup (copy: string, sha256: string): LedgerRecord | undefined {
+  lookup(copy: string, sha256: string): LedgerRecord | undefined {
     return this.shard(copy, sha256.slice(0, 2)).get(sha256)
   }
 
   /** Every hash's last record in one shard file (a 256th of the store: bounded memory). */
-  shard (copy: string, shard: string): Map<string, LedgerRecord> {
+  shard(copy: string, shard: string): Map<string, LedgerRecord> {
     const records = new Map<string, LedgerRecord>()
     let text: string
     try {
@@ -63,7 +67,12 @@ export class Ledger {
     for (const row of text.split('\n')) {
       const [sha256, at, how, lastStoredAt] = row.split(' ')
       if (sha256?.length !== 64 || how === undefined) continue // a torn last line
-      records.set(sha256, { sha256, at: Number(at), how: how as How, lastStoredAt: lastStoredAt === undefined ? undefined : Number(lastStoredAt) })
+      records.set(sha256, {
+        sha256,
+        at: Number(at),
+        how: how as How,
+        lastStoredAt: lastStoredAt === undefined ? undefined : Number(lastStoredAt)
+      })
     }
     return records
   }
@@ -72,17 +81,19 @@ export class Ledger {
    * The frames evicted from the primary, in SHA-256 order: a listing to merge with the copies', so
    * that a frame no copy lists any more is still counted (lost), a shard file at a time.
    */
-  async * evicted (after?: string): AsyncGenerator<ImageEntry> {
+  async *evicted(after?: string): AsyncGenerator<ImageEntry> {
     for (let i = 0; i < 256; i++) {
       const shard = i.toString(16).padStart(2, '0')
       if (after !== undefined && shard < after.slice(0, 2)) continue
-      const marks = [...this.shard(PRIMARY, shard).values()].filter(r => r.how === 'evicted' && (after === undefined || r.sha256 > after))
+      const marks = [...this.shard(PRIMARY, shard).values()].filter(
+        r => r.how === 'evicted' && (after === undefined || r.sha256 > after)
+      )
       for (const sha256 of marks.map(r => r.sha256).sort()) yield { hash: sha256, sha256, key: sha256, path: '' }
     }
   }
 
   /** Rewrites a shard file with only `records` (the reconcile's compaction). */
-  async rewrite (copy: string, shard: string, records: Iterable<LedgerRecord>): Promise<void> {
+  async rewrite(copy: string, shard: string, records: Iterable<LedgerRecord>): Promise<void> {
     const folder = join(this.dir, copy)
     await mkdir(folder, { recursive: true })
     const path = join(folder, `${shard}.log`)
@@ -93,6 +104,6 @@ export class Ledger {
   }
 }
 
-function line (r: LedgerRecord): string {
+function line(r: LedgerRecord): string {
   return `${r.sha256} ${r.at} ${r.how}${r.lastStoredAt === undefined ? '' : ` ${r.lastStoredAt}`}\n`
 }

@@ -5,21 +5,31 @@ import { mergeListings } from './merge.js'
 import type { Replica } from './types.js'
 
 /** Every object on any copy, in SHA-256 order: the primary's entry where it has one. */
-export async function * listCopies (primary: ImageStorage, replicas: Replica[], ledger: Ledger, options: ListOptions): AsyncGenerator<ImageEntry> {
+export async function* listCopies(
+  primary: ImageStorage,
+  replicas: Replica[],
+  ledger: Ledger,
+  options: ListOptions
+): AsyncGenerator<ImageEntry> {
   let shard = ''
   let marks = new Map<string, LedgerRecord>()
-  for await (const { sha256, entries } of mergeListings([primary, ...replicas.map(r => r.storage)].map(s => s.list(options)))) {
+  for await (const { sha256, entries } of mergeListings(
+    [primary, ...replicas.map(r => r.storage)].map(s => s.list(options))
+  )) {
     const [own, ...copies] = entries
     if (own !== undefined) {
       yield own
       continue
     }
-    if (sha256.slice(0, 2) !== shard) { // marks of evicted copies, a shard at a time: the listing is in order
+    if (sha256.slice(0, 2) !== shard) {
+      // marks of evicted copies, a shard at a time: the listing is in order
       shard = sha256.slice(0, 2)
       marks = ledger.shard(PRIMARY, shard)
     }
     const copy = copies.find(entry => entry !== undefined)!
     const mark = marks.get(sha256)
-    yield mark?.how === 'evicted' && mark.lastStoredAt !== undefined ? { ...copy, lastStoredAt: new Date(mark.lastStoredAt) } : copy
+    yield mark?.how === 'evicted' && mark.lastStoredAt !== undefined
+      ? { ...copy, lastStoredAt: new Date(mark.lastStoredAt) }
+      : copy
   }
 }

@@ -18,20 +18,22 @@ export class DrainLock {
   private holders = 0
   private taking: Promise<boolean> | undefined
 
-  constructor (private readonly path: string) {}
+  constructor(private readonly path: string) {}
 
   /** True if this process holds the lock now; each true is paired with one release(). */
-  async acquire (): Promise<boolean> {
+  async acquire(): Promise<boolean> {
     if (this.holders === 0) {
-      this.taking ??= this.take().finally(() => { this.taking = undefined })
-      if (!await this.taking) return false
+      this.taking ??= this.take().finally(() => {
+        this.taking = undefined
+      })
+      if (!(await this.taking)) return false
     }
     this.holders++
     return true
   }
 
   /** The process that holds the lock, if any. */
-  holder (): number | undefined {
+  holder(): number | undefined {
     try {
       const pid = this.read()
       return pid === MISSING ? undefined : pid
@@ -40,12 +42,12 @@ export class DrainLock {
     }
   }
 
-  async release (): Promise<void> {
+  async release(): Promise<void> {
     if (this.holders === 0 || --this.holders > 0) return
     await unlink(this.path).catch(() => {})
   }
 
-  private async take (): Promise<boolean> {
+  private async take(): Promise<boolean> {
     await mkdir(dirname(this.path), { recursive: true })
     const mine = `${this.path}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`
     await writeFile(mine, String(process.pid))
@@ -63,7 +65,7 @@ export class DrainLock {
         // a lock without a process in it was cut by a power cut (a live one is made whole before it
         // appears): as abandoned as a dead one's (found by test/crash: else no copier ever drained again)
         if (holder !== undefined && alive(holder)) return false
-        if (!await this.takeOver(holder)) return false
+        if (!(await this.takeOver(holder))) return false
       }
       return false
     } finally {
@@ -72,7 +74,7 @@ export class DrainLock {
   }
 
   /** The pid in the lock, undefined for an empty or torn lock, MISSING if there is none. */
-  private read (): number | undefined | typeof MISSING {
+  private read(): number | undefined | typeof MISSING {
     try {
       return pidIn(readFileSync(this.path, 'utf8'))
     } catch (err) {
@@ -82,7 +84,7 @@ export class DrainLock {
   }
 
   /** Moves aside the lock of `dead`; false if another process took it over first (its lock is put back). */
-  private async takeOver (dead: number | undefined): Promise<boolean> {
+  private async takeOver(dead: number | undefined): Promise<boolean> {
     const aside = `${this.path}.${process.pid}.stale`
     try {
       await rename(this.path, aside)
@@ -96,7 +98,7 @@ export class DrainLock {
   }
 }
 
-function alive (pid: number): boolean {
+function alive(pid: number): boolean {
   try {
     process.kill(pid, 0)
     return true
@@ -106,7 +108,7 @@ function alive (pid: number): boolean {
 }
 
 /** The process a lock file names, or undefined for an empty or torn one. */
-function pidIn (text: string): number | undefined {
+function pidIn(text: string): number | undefined {
   const pid = Number(text.trim())
   return text.trim() !== '' && Number.isInteger(pid) && pid > 0 ? pid : undefined
 }

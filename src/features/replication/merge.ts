@@ -11,7 +11,7 @@ export interface Merged {
   entries: Array<ImageEntry | undefined>
 }
 
-export async function * mergeListings (listings: Array<AsyncIterable<ImageEntry>>): AsyncGenerator<Merged> {
+export async function* mergeListings(listings: Array<AsyncIterable<ImageEntry>>): AsyncGenerator<Merged> {
   const iterators = listings.map(listing => listing[Symbol.asyncIterator]())
   // entries the listing knows no SHA-256 of (IPFS objects stored before its index) have no place in the merge
   const next = async (i: number): Promise<ImageEntry | undefined> => {
@@ -25,11 +25,16 @@ export async function * mergeListings (listings: Array<AsyncIterable<ImageEntry>
   try {
     for (;;) {
       let least: string | undefined
-      for (const head of heads) if (head !== undefined && (least === undefined || head.sha256! < least)) least = head.sha256
+      for (const head of heads)
+        if (head !== undefined && (least === undefined || head.sha256! < least)) least = head.sha256
       if (least === undefined) return
-      const entries = heads.map(head => head?.sha256 === least ? head : undefined)
+      const entries = heads.map(head => (head?.sha256 === least ? head : undefined))
       yield { sha256: least, entries }
-      await Promise.all(entries.map(async (entry, i) => { if (entry !== undefined) heads[i] = await next(i) }))
+      await Promise.all(
+        entries.map(async (entry, i) => {
+          if (entry !== undefined) heads[i] = await next(i)
+        })
+      )
     }
   } finally {
     await Promise.all(iterators.map(async iterator => await iterator.return?.()))

@@ -39,27 +39,52 @@ export interface ReplicationMetrics {
   close: () => void
 }
 
-export async function createReplicationMetrics (storage: ReplicatedStorage): Promise<ReplicationMetrics> {
+export async function createReplicationMetrics(storage: ReplicatedStorage): Promise<ReplicationMetrics> {
   const prom = await loadPromClient()
   const registers = [new prom.Registry()]
   const replicas = new Set(storage.replicas.map(r => r.name))
-  const gauge = (name: string, help: string, labelNames: string[] = []): PromClient.Gauge => new prom.Gauge({ name: METRICS_PREFIX + name, help, labelNames, registers })
-  const counter = (name: string, help: string, labelNames: string[] = []): PromClient.Counter => new prom.Counter({ name: METRICS_PREFIX + name, help, labelNames, registers })
+  const gauge = (name: string, help: string, labelNames: string[] = []): PromClient.Gauge =>
+    new prom.Gauge({ name: METRICS_PREFIX + name, help, labelNames, registers })
+  const counter = (name: string, help: string, labelNames: string[] = []): PromClient.Counter =>
+    new prom.Counter({ name: METRICS_PREFIX + name, help, labelNames, registers })
 
   const pending = gauge('pending', 'Objects waiting in the outbox to be copied to the replica', ['replica'])
-  const oldest = gauge('oldest_pending_age_seconds', 'Age of the oldest object waiting for the replica (0: none waits)', ['replica'])
-  const failing = gauge('replica_failing', '1 while the replica cannot be reached (the copier backs off), else 0', ['replica'])
-  const failingSince = gauge('replica_failing_since_timestamp_seconds', 'Since when the replica fails (no sample while it works)', ['replica'])
+  const oldest = gauge(
+    'oldest_pending_age_seconds',
+    'Age of the oldest object waiting for the replica (0: none waits)',
+    ['replica']
+  )
+  const failing = gauge('replica_failing', '1 while the replica cannot be reached (the copier backs off), else 0', [
+    'replica'
+  ])
+  const failingSince = gauge(
+    'replica_failing_since_timestamp_seconds',
+    'Since when the replica fails (no sample while it works)',
+    ['replica']
+  )
   const copies = counter('copies_total', 'Copies made by this process and verified by the replica', ['replica'])
-  const failures = counter('copy_failures_total', 'Copies that failed, by stable error code (an unreachable replica: once per round)', ['replica', 'code'])
+  const failures = counter(
+    'copy_failures_total',
+    'Copies that failed, by stable error code (an unreachable replica: once per round)',
+    ['replica', 'code']
+  )
   const bytes = counter('copied_bytes_total', 'Bytes of the copies made by this process', ['replica'])
-  const heals = counter('heals_total', 'Primary copies rewritten from a good replica copy, by every process (the heal log)')
+  const heals = counter(
+    'heals_total',
+    'Primary copies rewritten from a good replica copy, by every process (the heal log)'
+  )
   const below = gauge('below_wanted_copies', 'Objects with fewer copies than wanted, at the last reconcile')
-  const lost = gauge('lost_frames', 'Frames quarantined that no copy holds any more (counted at start and after each reconcile)')
+  const lost = gauge(
+    'lost_frames',
+    'Frames quarantined that no copy holds any more (counted at start and after each reconcile)'
+  )
   const lastAt = gauge('last_reconcile_timestamp_seconds', 'When the last reconcile (of any process) ended')
   const lastDuration = gauge('last_reconcile_duration_seconds', 'How long the last reconcile of this process took')
   const primaryObjects = gauge('last_reconcile_primary_objects', 'Objects on the primary, at the last reconcile')
-  const found = gauge('last_reconcile_objects', 'What the last reconcile found on each replica, by finding', ['replica', 'finding'])
+  const found = gauge('last_reconcile_objects', 'What the last reconcile found on each replica, by finding', [
+    'replica',
+    'finding'
+  ])
   const foreign = new prom.Histogram({
     name: `${METRICS_PREFIX}foreign_write_to_copy_seconds`,
     help: 'From a write by another program on the primary to its first verified copy on the replica',
@@ -68,7 +93,8 @@ export async function createReplicationMetrics (storage: ReplicatedStorage): Pro
     registers
   })
   prom.collectDefaultMetrics({ register: registers[0] })
-  for (const replica of replicas) { // every series from the start: rate() and alerts see them at once
+  for (const replica of replicas) {
+    // every series from the start: rate() and alerts see them at once
     copies.inc({ replica }, 0)
     bytes.inc({ replica }, 0)
     foreign.zero({ replica })
@@ -76,16 +102,16 @@ export async function createReplicationMetrics (storage: ReplicatedStorage): Pro
 
   const replicate = tracingChannel<unknown, TraceContext>(TRACING_CHANNELS.replicate)
   const handlers = {
-    start () {},
-    end () {},
-    asyncStart () {},
-    asyncEnd (context: TraceContext) {
+    start() {},
+    end() {},
+    asyncStart() {},
+    asyncEnd(context: TraceContext) {
       const replica = context.driver
       if (!replicas.has(replica) || context.error !== undefined || context.result?.outcome !== 'copied') return
       copies.inc({ replica })
       if (typeof context.result.size === 'number') bytes.inc({ replica }, context.result.size)
     },
-    error (context: TraceContext) {
+    error(context: TraceContext) {
       const code = context.code ?? 'ERR_UNKNOWN'
       if (!replicas.has(context.driver) || code === 'ABORT_ERR') return // stopped on purpose, or after another copy failed
       failures.inc({ replica: context.driver, code: CODE.test(code) ? code : 'ERR_UNKNOWN' })
@@ -106,10 +132,14 @@ export async function createReplicationMetrics (storage: ReplicatedStorage): Pro
     for (const r of status.replicas) {
       const replica = r.name
       pending.set({ replica }, r.pending)
-      oldest.set({ replica }, r.pending > 0 && r.oldestPendingAt !== undefined ? Math.max(0, (now - r.oldestPendingAt.getTime()) / 1000) : 0)
+      oldest.set(
+        { replica },
+        r.pending > 0 && r.oldestPendingAt !== undefined ? Math.max(0, (now - r.oldestPendingAt.getTime()) / 1000) : 0
+      )
       failing.set({ replica }, r.failing === undefined ? 0 : 1)
       if (r.failing !== undefined) failingSince.set({ replica }, r.failing.since.getTime() / 1000)
-      for (const finding of FINDINGS) if (r.lastReconcile !== undefined) found.set({ replica, finding }, r.lastReconcile[finding])
+      for (const finding of FINDINGS)
+        if (r.lastReconcile !== undefined) found.set({ replica, finding }, r.lastReconcile[finding])
     }
     heals.reset()
     heals.inc(status.heals.healed)
@@ -121,19 +151,19 @@ export async function createReplicationMetrics (storage: ReplicatedStorage): Pro
 
   return {
     contentType: registers[0]!.contentType,
-    async text () {
+    async text() {
       refresh()
       return await registers[0]!.metrics()
     },
-    reconciled (seconds) {
+    reconciled(seconds) {
       lastDuration.set(seconds)
     },
-    async scanLost (options = {}) {
+    async scanLost(options = {}) {
       const count = await countLost(storage, options.signal)
       lost.set(count)
       return count
     },
-    close () {
+    close() {
       replicate.unsubscribe(handlers)
       foreignWrites.unsubscribe(onForeignWrite)
     }
@@ -141,7 +171,7 @@ export async function createReplicationMetrics (storage: ReplicatedStorage): Pro
 }
 
 /** The primary's object count in the last reconcile's report (status() gives the replicas' findings). */
-function lastReconcilePrimary (stateDir: string): number | undefined {
+function lastReconcilePrimary(stateDir: string): number | undefined {
   try {
     const { primary } = JSON.parse(readFileSync(join(stateDir, 'reconcile.json'), 'utf8')) as { primary?: unknown }
     return typeof primary === 'number' ? primary : undefined
@@ -154,7 +184,7 @@ function lastReconcilePrimary (stateDir: string): number | undefined {
  * Frames lost: quarantined by a repair (not the `healed` leftovers of a heal), and held by no copy.
  * A copy that cannot be asked (a replica down) counts as holding it: an outage is no loss.
  */
-async function countLost (storage: ReplicatedStorage, signal?: AbortSignal): Promise<number> {
+async function countLost(storage: ReplicatedStorage, signal?: AbortSignal): Promise<number> {
   const quarantine = storage.primary.quarantine
   if (quarantine === undefined) return 0
   const seen = new Set<string>()

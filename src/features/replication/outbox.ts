@@ -16,32 +16,38 @@ const SHA256 = /^[0-9a-f]{64}$/
 export class Outbox {
   private readonly made = new Map<string, Promise<string>>()
 
-  constructor (readonly dir: string) {}
+  constructor(readonly dir: string) {}
 
   /** Records that `sha256` must reach each replica; resolves once that record is durable. */
-  async add (sha256: string, replicas: string[]): Promise<void> {
-    await Promise.all(replicas.map(async replica => {
-      let folder = await this.folder(replica)
-      const file = await open(join(folder, sha256), 'a').catch(async (err: unknown) => {
-        if (!isMissing(err)) throw err
-        this.made.delete(join(this.dir, replica)) // removed under us (a bad restore): made again
-        folder = await this.folder(replica)
-        return await open(join(folder, sha256), 'a')
+  async add(sha256: string, replicas: string[]): Promise<void> {
+    await Promise.all(
+      replicas.map(async replica => {
+        let folder = await this.folder(replica)
+        const file = await open(join(folder, sha256), 'a').catch(async (err: unknown) => {
+          if (!isMissing(err)) throw err
+          this.made.delete(join(this.dir, replica)) // removed under us (a bad restore): made again
+          folder = await this.folder(replica)
+          return await open(join(folder, sha256), 'a')
+        })
+        await file.close()
+        await fsyncDirShared(folder)
       })
-      await file.close()
-      await fsyncDirShared(folder)
-    }))
+    )
   }
 
   /** The copy is verified: the entry goes (no fsync: an entry a crash brings back is copied again, harmlessly). */
-  async done (replica: string, sha256: string): Promise<void> {
-    await unlink(join(this.dir, replica, sha256)).catch((err: unknown) => { if (!isMissing(err)) throw err })
+  async done(replica: string, sha256: string): Promise<void> {
+    await unlink(join(this.dir, replica, sha256)).catch((err: unknown) => {
+      if (!isMissing(err)) throw err
+    })
   }
 
   /** The objects waiting for `replica`, in SHA-256 order. */
-  pending (replica: string): string[] {
+  pending(replica: string): string[] {
     try {
-      return readdirSync(join(this.dir, replica)).filter(name => SHA256.test(name)).sort()
+      return readdirSync(join(this.dir, replica))
+        .filter(name => SHA256.test(name))
+        .sort()
     } catch (err) {
       if (isMissing(err)) return []
       throw err
@@ -49,7 +55,7 @@ export class Outbox {
   }
 
   /** How many wait, and since when the oldest. */
-  backlog (replica: string): { pending: number, oldestPendingAt?: Date } {
+  backlog(replica: string): { pending: number; oldestPendingAt?: Date } {
     let oldest = Infinity
     const names = this.pending(replica)
     for (const name of names) {
@@ -60,7 +66,7 @@ export class Outbox {
   }
 
   /** The replica's folder, made once, its name and its parents' made durable. */
-  private async folder (replica: string): Promise<string> {
+  private async folder(replica: string): Promise<string> {
     const folder = join(this.dir, replica)
     let made = this.made.get(folder)
     if (made === undefined) {

@@ -30,7 +30,7 @@ export interface CopyRead<T> {
 export type ReadCopy<T> = (storage: ImageStorage, copy: string) => Promise<T | undefined>
 
 export class CopyReader {
-  constructor (
+  constructor(
     private readonly primary: ImageStorage,
     private readonly replicas: Replica[],
     private readonly ledger: Ledger,
@@ -41,7 +41,7 @@ export class CopyReader {
    * `read` on the primary, then on each replica where the primary's copy is missing or damaged;
    * undefined when every copy said it holds none (and none failed otherwise).
    */
-  async read<T> (sha256: string, read: ReadCopy<T>, signal?: AbortSignal): Promise<CopyRead<T> | undefined> {
+  async read<T>(sha256: string, read: ReadCopy<T>, signal?: AbortSignal): Promise<CopyRead<T> | undefined> {
     let primaryError: unknown
     try {
       const value = await read(this.primary, PRIMARY)
@@ -50,17 +50,27 @@ export class CopyReader {
       if (!TRY_A_REPLICA.has(failureFields(err).code)) throw err
       primaryError = err
     }
-    const failures: Array<{ copy: string, err: unknown }> = primaryError === undefined ? [] : [{ copy: PRIMARY, err: primaryError }]
+    const failures: Array<{ copy: string; err: unknown }> =
+      primaryError === undefined ? [] : [{ copy: PRIMARY, err: primaryError }]
     for (const replica of this.replicas) {
       try {
         const value = await read(replica.storage, replica.name)
-        if (value !== undefined) return { value, from: replica.name, primaryFailed: primaryError === undefined ? 'ERR_NOT_FOUND' : failureFields(primaryError).code }
+        if (value !== undefined)
+          return {
+            value,
+            from: replica.name,
+            primaryFailed: primaryError === undefined ? 'ERR_NOT_FOUND' : failureFields(primaryError).code
+          }
       } catch (err) {
         if (signal?.aborted === true) throw err
         if (failureFields(err).code === 'ERR_NOT_FOUND') continue
         failures.push({ copy: replica.name, err })
-        log(this.logger, 'warn', { event: 'replication.replica-read-failed', replica: replica.name, sha256, ...failureFields(err) },
-          `could not read ${sha256} from ${replica.name}: ${(err as Error).message}`)
+        log(
+          this.logger,
+          'warn',
+          { event: 'replication.replica-read-failed', replica: replica.name, sha256, ...failureFields(err) },
+          `could not read ${sha256} from ${replica.name}: ${(err as Error).message}`
+        )
       }
     }
     if (failures.some(f => failureFields(f.err).code === 'ERR_INTEGRITY')) throw this.noGoodCopy(sha256, failures)
@@ -72,17 +82,18 @@ export class CopyReader {
   }
 
   /** As `read`, for a value every caller needs: a frame no copy holds is the primary's "not found". */
-  async need<T> (sha256: string, read: ReadCopy<T>, signal?: AbortSignal): Promise<CopyRead<T>> {
+  async need<T>(sha256: string, read: ReadCopy<T>, signal?: AbortSignal): Promise<CopyRead<T>> {
     const found = await this.read(sha256, read, signal)
     if (found === undefined) throw new Error(`no copy of ${sha256} holds it, and the primary gave no reason`)
     return found
   }
 
   /** A damaged copy and no good one: the frame is lost (see the module's comment). */
-  private noGoodCopy (sha256: string, failures: Array<{ copy: string, err: unknown }>): IntegrityError {
+  private noGoodCopy(sha256: string, failures: Array<{ copy: string; err: unknown }>): IntegrityError {
     const first = failures.find(f => failureFields(f.err).code === 'ERR_INTEGRITY')!.err as Partial<IntegrityError>
     const copies = failures.map(f => `${f.copy} ${failureFields(f.err).code}`).join(', ')
-    const hint = `no good copy of ${sha256} is left (${copies}); ` +
+    const hint =
+      `no good copy of ${sha256} is left (${copies}); ` +
       'run `sai-images whereis` and `sai-images verify` to see every copy, and restore the frame from a backup if none is good'
     const err = new IntegrityError(sha256, first.actual ?? 'unknown', first.path, hint)
     log(this.logger, 'error', { event: 'replication.no-good-copy', sha256, copies }, err.message)

@@ -13,9 +13,16 @@ import { mergeListings } from './merge.js'
 import type { ReplicatedStorage } from './storage.js'
 import type { ReconcileReport } from './types.js'
 
-export async function reconcile (storage: ReplicatedStorage, options: AbortOptions = {}): Promise<ReconcileReport> {
+export async function reconcile(storage: ReplicatedStorage, options: AbortOptions = {}): Promise<ReconcileReport> {
   const { primary, replicas, parts } = storage
-  const report: ReconcileReport = { at: new Date(), primary: 0, replicas: replicas.map(r => ({ name: r.name, present: 0, missing: 0, mismatched: 0, evicted: 0, extra: 0 })), belowWantedCopies: 0, lost: 0, interrupted: false }
+  const report: ReconcileReport = {
+    at: new Date(),
+    primary: 0,
+    replicas: replicas.map(r => ({ name: r.name, present: 0, missing: 0, mismatched: 0, evicted: 0, extra: 0 })),
+    belowWantedCopies: 0,
+    lost: 0,
+    interrupted: false
+  }
   const copies = [PRIMARY, ...replicas.map(r => r.name)]
   let shard: string | undefined
   let ledger: Array<Map<string, LedgerRecord>> = []
@@ -23,10 +30,12 @@ export async function reconcile (storage: ReplicatedStorage, options: AbortOptio
   const seen: Array<Map<string, LedgerRecord>> = copies.map(() => new Map())
   const flush = async (): Promise<void> => {
     if (shard === undefined) return
-    await Promise.all(copies.map(async (copy, i) => {
-      // most shards are as the drain left them: rewriting 512 files for nothing was most of a pass over a small store
-      if (!sameRecords(ledger[i]!, seen[i]!)) await parts.ledger.rewrite(copy, shard!, seen[i]!.values())
-    }))
+    await Promise.all(
+      copies.map(async (copy, i) => {
+        // most shards are as the drain left them: rewriting 512 files for nothing was most of a pass over a small store
+        if (!sameRecords(ledger[i]!, seen[i]!)) await parts.ledger.rewrite(copy, shard!, seen[i]!.values())
+      })
+    )
     for (const map of seen) map.clear()
   }
   const now = Date.now()
@@ -54,7 +63,10 @@ export async function reconcile (storage: ReplicatedStorage, options: AbortOptio
         if (copy !== undefined) {
           if (evicted) counts.evicted++
           else counts.extra++
-          seen[i + 1]!.set(sha256, record !== undefined && record.how !== 'gone' ? record : { sha256, at: now, how: 'listed' })
+          seen[i + 1]!.set(
+            sha256,
+            record !== undefined && record.how !== 'gone' ? record : { sha256, at: now, how: 'listed' }
+          )
         }
       } else if (copy === undefined) {
         counts.missing++
@@ -64,7 +76,10 @@ export async function reconcile (storage: ReplicatedStorage, options: AbortOptio
         await parts.outbox.add(sha256, [replicas[i]!.name])
       } else {
         counts.present++
-        seen[i + 1]!.set(sha256, record !== undefined && record.how !== 'gone' ? record : { sha256, at: now, how: 'listed' })
+        seen[i + 1]!.set(
+          sha256,
+          record !== undefined && record.how !== 'gone' ? record : { sha256, at: now, how: 'listed' }
+        )
       }
     }
     if (copiesHeld < copies.length - (evicted ? 1 : 0)) report.belowWantedCopies++
@@ -78,7 +93,7 @@ export async function reconcile (storage: ReplicatedStorage, options: AbortOptio
   return report
 }
 
-function sameRecords (before: Map<string, LedgerRecord>, after: Map<string, LedgerRecord>): boolean {
+function sameRecords(before: Map<string, LedgerRecord>, after: Map<string, LedgerRecord>): boolean {
   if (before.size !== after.size) return false
   for (const [sha256, b] of after) {
     const a = before.get(sha256)

@@ -12,30 +12,30 @@ export class Spill {
   private readonly files: WriteStream[]
   private readonly paths: string[]
 
-  constructor (dir: string, n: number) {
+  constructor(dir: string, n: number) {
     const tag = `${process.pid}-${Date.now()}`
     this.paths = Array.from({ length: n }, (_, i) => join(dir, `verify-${tag}-${i}.tmp`))
     this.files = this.paths.map(path => createWriteStream(path))
     this.counts = this.paths.map(() => 0)
   }
 
-  async add (i: number, sha256: string, reason: FindingReason): Promise<void> {
+  async add(i: number, sha256: string, reason: FindingReason): Promise<void> {
     this.counts[i]!++
     if (!this.files[i]!.write(`${sha256} ${reason}\n`)) await once(this.files[i]!, 'drain')
   }
 
-  async close (): Promise<void> {
+  async close(): Promise<void> {
     await Promise.all(this.files.map(async file => await new Promise(resolve => file.end(resolve))))
   }
 
-  async * read (i: number): AsyncGenerator<{ sha256: string, reason: FindingReason }> {
+  async *read(i: number): AsyncGenerator<{ sha256: string; reason: FindingReason }> {
     for await (const line of createInterface({ input: createReadStream(this.paths[i]!), crlfDelay: Infinity })) {
       const [sha256, reason] = line.split(' ')
       if (sha256 !== undefined && reason !== undefined) yield { sha256, reason: reason as FindingReason }
     }
   }
 
-  async remove (): Promise<void> {
+  async remove(): Promise<void> {
     await Promise.all(this.paths.map(async path => await rm(path, { force: true })))
   }
 }

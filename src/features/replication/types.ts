@@ -44,7 +44,7 @@ export interface ReplicaStatus {
   /** The last reconcile's findings for this replica. */
   lastReconcile?: ReconcileReplicaReport
   /** When the outbox could not reach it last, and why (its code); cleared by a copy that works. */
-  failing?: { since: Date, code: string }
+  failing?: { since: Date; code: string }
 }
 
 export interface ReplicationStatus {
@@ -59,7 +59,7 @@ export interface ReplicationStatus {
   belowWantedCopies?: number
   lost?: number
   countedBy?: 'reconcile' | 'verify'
-  heals: { healed: number, lastAt?: Date }
+  heals: { healed: number; lastAt?: Date }
 }
 
 export interface ReconcileReplicaReport {

@@ -16,10 +16,14 @@ const VERIFIED = new Set(['upload', 'rehash', 'listed'])
 export class CopyBook {
   private readonly shards = new Map<string, Map<string, LedgerRecord>>()
 
-  constructor (private readonly outbox: Outbox, private readonly ledger: Ledger, private readonly replicas: string[]) {}
+  constructor(
+    private readonly outbox: Outbox,
+    private readonly ledger: Ledger,
+    private readonly replicas: string[]
+  ) {}
 
   /** The replica's verified record of `sha256`, if any. */
-  verified (replica: string, sha256: string): LedgerRecord | undefined {
+  verified(replica: string, sha256: string): LedgerRecord | undefined {
     const id = `${replica}/${sha256.slice(0, 2)}`
     let shard = this.shards.get(id)
     if (shard === undefined) {
@@ -30,24 +34,30 @@ export class CopyBook {
     return record !== undefined && VERIFIED.has(record.how) ? record : undefined
   }
 
-  queued (replica: string, sha256: string): boolean {
+  queued(replica: string, sha256: string): boolean {
     return existsSync(join(this.outbox.dir, replica, sha256))
   }
 
   /** The replicas that neither hold a verified copy of `sha256` nor have it queued. */
-  lacking (sha256: string): string[] {
-    return this.replicas.filter(replica => !this.queued(replica, sha256) && this.verified(replica, sha256) === undefined)
+  lacking(sha256: string): string[] {
+    return this.replicas.filter(
+      replica => !this.queued(replica, sha256) && this.verified(replica, sha256) === undefined
+    )
   }
 }
 
 /** The replicas a store of `result` queues: all for a new frame; for a duplicate, those that lack it. */
-export function toQueue (parts: { outbox: Outbox, ledger: Ledger }, replicas: Array<{ name: string }>, result: { sha256: string, isDuplicate: boolean }): string[] {
+export function toQueue(
+  parts: { outbox: Outbox; ledger: Ledger },
+  replicas: Array<{ name: string }>,
+  result: { sha256: string; isDuplicate: boolean }
+): string[] {
   const names = replicas.map(r => r.name)
   return result.isDuplicate ? new CopyBook(parts.outbox, parts.ledger, names).lacking(result.sha256) : names
 }
 
 /** The frames in one shard folder (`ab/cd`), as the layout names them; anything else is passed over. */
-export function framesIn (root: string, key: string, sharding: ShardingStrategy): string[] {
+export function framesIn(root: string, key: string, sharding: ShardingStrategy): string[] {
   let names: string[]
   try {
     names = readdirSync(join(root, key))

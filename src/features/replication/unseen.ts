@@ -18,26 +18,40 @@ export interface Unseen {
   /** When this count was made. */
   at: Date
   /** The watcher's last pass, and whether it is recent (within 3 passes); null if none ever ran here. */
-  watcher: { at: Date, everyMs: number, live: boolean } | null
+  watcher: { at: Date; everyMs: number; live: boolean } | null
 }
 
 /** Counts the unqueued frames now; a primary without a local folder has none to find. */
-export async function countUnseen (storage: ReplicatedStorage): Promise<Unseen | undefined> {
+export async function countUnseen(storage: ReplicatedStorage): Promise<Unseen | undefined> {
   const root = storage.primary.root
   if (root === undefined) return undefined
   const { stateDir, outbox, ledger } = storage.parts
   const at = new Date()
   const since = caughtUpTo(stateDir)
   const sharding = (storage.primary as { sharding?: ShardingStrategy }).sharding ?? new PrefixSharding()
-  const folders = new ShardFolders({ root, depth: sharding.depth, isShardDir: name => sharding.isShardDir(name), since: since - 2000 })
-  const book = new CopyBook(outbox, ledger, storage.replicas.map(r => r.name))
+  const folders = new ShardFolders({
+    root,
+    depth: sharding.depth,
+    isShardDir: name => sharding.isShardDir(name),
+    since: since - 2000
+  })
+  const book = new CopyBook(
+    outbox,
+    ledger,
+    storage.replicas.map(r => r.name)
+  )
   let frames = 0
   for (const key of await folders.changed()) {
     for (const sha256 of framesIn(root, key, sharding)) if (book.lacking(sha256).length > 0) frames++
   }
   const health = readWatchHealth(stateDir)
-  const watcher = health === undefined
-    ? null
-    : { at: new Date(health.at), everyMs: health.everyMs, live: at.getTime() - Date.parse(health.at) < 3 * health.everyMs + 10_000 }
+  const watcher =
+    health === undefined
+      ? null
+      : {
+          at: new Date(health.at),
+          everyMs: health.everyMs,
+          live: at.getTime() - Date.parse(health.at) < 3 * health.everyMs + 10_000
+        }
   return { frames, since: since === 0 ? null : new Date(since), at, watcher }
 }

@@ -60,36 +60,57 @@ export class PrimaryWatcher {
   private readonly sharding: ShardingStrategy
   private readonly root: string
   /** Frames found here, until each replica has its copy: when they appeared. */
-  private readonly appeared = new Map<string, { at: number, left: number }>()
+  private readonly appeared = new Map<string, { at: number; left: number }>()
   private timer?: NodeJS.Timeout
   private running?: Promise<void>
   private stopped = false
-  private readonly listener = (replica: string, sha256: string): void => { this.copied(replica, sha256) }
+  private readonly listener = (replica: string, sha256: string): void => {
+    this.copied(replica, sha256)
+  }
 
-  constructor (private readonly storage: ReplicatedStorage, private readonly options: WatchOptions = {}) {
+  constructor(
+    private readonly storage: ReplicatedStorage,
+    private readonly options: WatchOptions = {}
+  ) {
     const root = storage.primary.root
-    if (root === undefined) throw new ConfigError('primary', `the ${storage.primary.driver} primary has no local folder to watch`)
+    if (root === undefined)
+      throw new ConfigError('primary', `the ${storage.primary.driver} primary has no local folder to watch`)
     this.root = root
     this.everyMs = options.everyMs ?? 5000
     this.sharding = (storage.primary as { sharding?: ShardingStrategy }).sharding ?? new PrefixSharding()
-    this.folders = new ShardFolders({ root, depth: this.sharding.depth, isShardDir: name => this.sharding.isShardDir(name), since: caughtUpTo(storage.parts.stateDir) - SLACK_MS })
+    this.folders = new ShardFolders({
+      root,
+      depth: this.sharding.depth,
+      isShardDir: name => this.sharding.isShardDir(name),
+      since: caughtUpTo(storage.parts.stateDir) - SLACK_MS
+    })
     storage.parts.copier.copied.add(this.listener) // until stop()
   }
 
   /** Passes every `everyMs` until stopped; the first at once. */
-  start (): void {
+  start(): void {
     const loop = (): void => {
-      this.running = this.pass().then(() => {}, (err: unknown) => {
-        log(this.options.logger ?? this.storage.init.logger, 'error', { event: 'replication.watch-failed', ...failureFields(err) }, `watch: ${(err as Error).message}`)
-      }).finally(() => {
-        if (!this.stopped) this.timer = setTimeout(loop, this.everyMs)
-      })
+      this.running = this.pass()
+        .then(
+          () => {},
+          (err: unknown) => {
+            log(
+              this.options.logger ?? this.storage.init.logger,
+              'error',
+              { event: 'replication.watch-failed', ...failureFields(err) },
+              `watch: ${(err as Error).message}`
+            )
+          }
+        )
+        .finally(() => {
+          if (!this.stopped) this.timer = setTimeout(loop, this.everyMs)
+        })
     }
     loop()
   }
 
   /** Ends the passes, and the latency reports (a watcher only used for `pass()` is stopped too). */
-  async stop (): Promise<void> {
+  async stop(): Promise<void> {
     this.stopped = true
     clearTimeout(this.timer)
     await this.running
@@ -97,10 +118,14 @@ export class PrimaryWatcher {
   }
 
   /** One pass: the changed folders' unqueued frames queued, the copier woken; how many were queued. */
-  async pass (): Promise<number> {
+  async pass(): Promise<number> {
     const started = Date.now()
     const { outbox, ledger, copier } = this.storage.parts
-    const book = new CopyBook(outbox, ledger, this.storage.replicas.map(r => r.name))
+    const book = new CopyBook(
+      outbox,
+      ledger,
+      this.storage.replicas.map(r => r.name)
+    )
     let queued = 0
     for (const key of await this.folders.changed()) {
       for (const sha256 of framesIn(this.root, key, this.sharding)) {
@@ -111,7 +136,8 @@ export class PrimaryWatcher {
           if (book.queued(name, sha256)) continue
           const record = book.verified(name, sha256)
           // written after its copy was verified: replaced (or renewed); the reconcile's size check decides
-          if (record === undefined || (file.mtimeMs > record.at && await this.differs(name, sha256, file.size))) lacking.push(name)
+          if (record === undefined || (file.mtimeMs > record.at && (await this.differs(name, sha256, file.size))))
+            lacking.push(name)
         }
         if (lacking.length === 0) continue
         await outbox.add(sha256, lacking)
@@ -129,13 +155,13 @@ export class PrimaryWatcher {
   }
 
   /** Whether the replica's copy is missing or of another size than the primary's. */
-  private async differs (replica: string, sha256: string, size: number): Promise<boolean> {
+  private async differs(replica: string, sha256: string, size: number): Promise<boolean> {
     const storage = this.storage.replicas.find(r => r.name === replica)!.storage
     const stat = await storage.stat(sha256).catch(() => undefined)
     return stat?.size !== size
   }
 
-  private copied (replica: string, sha256: string): void {
+  private copied(replica: string, sha256: string): void {
     const seen = this.appeared.get(sha256)
     if (seen === undefined) return
     if (--seen.left <= 0) this.appeared.delete(sha256)
@@ -144,7 +170,7 @@ export class PrimaryWatcher {
     } catch {} // a listener that throws is not a failed copy
   }
 
-  private writeHealth (started: number): void {
+  private writeHealth(started: number): void {
     const health: WatchHealth = {
       pid: process.pid,
       at: new Date().toISOString(),
@@ -161,11 +187,11 @@ export class PrimaryWatcher {
   }
 }
 
-export function watchHealthPath (stateDir: string): string {
+export function watchHealthPath(stateDir: string): string {
   return join(stateDir, 'watch.json')
 }
 
-export function readWatchHealth (stateDir: string): WatchHealth | undefined {
+export function readWatchHealth(stateDir: string): WatchHealth | undefined {
   try {
     return JSON.parse(readFileSync(watchHealthPath(stateDir), 'utf8')) as WatchHealth
   } catch {
@@ -177,11 +203,14 @@ export function readWatchHealth (stateDir: string): WatchHealth | undefined {
  * Until when (ms) every frame renamed into place was seen: the last watcher's pass, or the last
  * reconcile's start (its listings saw every frame there then), whichever is later; 0 if neither.
  */
-export function caughtUpTo (stateDir: string): number {
+export function caughtUpTo(stateDir: string): number {
   const watched = Date.parse(readWatchHealth(stateDir)?.caughtUpTo ?? '')
   let reconciled = Number.NaN
   try {
-    const last = JSON.parse(readFileSync(join(stateDir, 'reconcile.json'), 'utf8')) as { at: string, interrupted?: boolean }
+    const last = JSON.parse(readFileSync(join(stateDir, 'reconcile.json'), 'utf8')) as {
+      at: string
+      interrupted?: boolean
+    }
     if (last.interrupted !== true) reconciled = Date.parse(last.at) // an interrupted one did not list everything
   } catch {}
   return Math.max(0, Number.isNaN(watched) ? 0 : watched, Number.isNaN(reconciled) ? 0 : reconciled)

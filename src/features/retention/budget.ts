@@ -21,12 +21,16 @@ export interface Cut {
 
 /** Bytes and objects per slice of time, for one pass. */
 export class Histogram {
-  private readonly slices = new Map<number, { count: number, bytes: number }>()
+  private readonly slices = new Map<number, { count: number; bytes: number }>()
 
   /** Slices of `width` ms from `from` on (the first pass: hours since the epoch). */
-  constructor (readonly from = 0, readonly width = FIRST_SLICE_MS, readonly to = Infinity) {}
+  constructor(
+    readonly from = 0,
+    readonly width = FIRST_SLICE_MS,
+    readonly to = Infinity
+  ) {}
 
-  add (time: number, size: number): void {
+  add(time: number, size: number): void {
     if (time < this.from || time >= this.to) return
     const slice = Math.floor((time - this.from) / this.width)
     const counted = this.slices.get(slice)
@@ -41,7 +45,7 @@ export class Histogram {
    * Where `excess` bytes (of the oldest objects in range) end: the objects before the slice go
    * whole, and `bytes` more of the slice's own. `held` is how many objects that slice has.
    */
-  cut (excess: number): Cut & { held: number } {
+  cut(excess: number): Cut & { held: number } {
     let freed = 0
     for (const slice of [...this.slices.keys()].sort((a, b) => a - b)) {
       const { count, bytes } = this.slices.get(slice)!
@@ -53,7 +57,7 @@ export class Histogram {
   }
 
   /** A finer histogram of the cut's slice, for the next pass; undefined if it cannot be finer. */
-  finer (cut: Cut): Histogram | undefined {
+  finer(cut: Cut): Histogram | undefined {
     if (this.width <= 1) return undefined
     return new Histogram(cut.before, Math.max(1, Math.ceil(this.width / SLICES)), cut.end)
   }

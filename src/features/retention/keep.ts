@@ -16,13 +16,17 @@ export interface KeepCandidate {
   lastStoredAt?: Date
 }
 
-export type Keep = RefSet | Iterable<string> | AsyncIterable<string> | ((object: KeepCandidate) => boolean | Promise<boolean>)
+export type Keep =
+  | RefSet
+  | Iterable<string>
+  | AsyncIterable<string>
+  | ((object: KeepCandidate) => boolean | Promise<boolean>)
 
 export class RefSet {
   private readonly digests = new Set<number>()
   private readonly others = new Set<string>()
 
-  add (ref: string): void {
+  add(ref: string): void {
     const text = ref.trim()
     if (text === '' || text.startsWith('#')) return
     const sha256 = asSha256(text)
@@ -30,23 +34,23 @@ export class RefSet {
     else this.digests.add(prefixOf(sha256))
   }
 
-  has (ref: string | undefined): boolean {
+  has(ref: string | undefined): boolean {
     if (ref === undefined) return false
     const sha256 = asSha256(ref)
     return sha256 === undefined ? this.others.has(ref) : this.digests.has(prefixOf(sha256))
   }
 
-  get size (): number {
+  get size(): number {
     return this.digests.size + this.others.size
   }
 }
 
-function prefixOf (sha256: string): number {
+function prefixOf(sha256: string): number {
   return parseInt(sha256.slice(0, 13), 16)
 }
 
 /** `keep` as one test: refs (SHA-256 hex in any case, or the driver's hash), or the predicate. */
-export async function keeper (keep: Keep | undefined): Promise<(object: KeepCandidate) => boolean | Promise<boolean>> {
+export async function keeper(keep: Keep | undefined): Promise<(object: KeepCandidate) => boolean | Promise<boolean>> {
   if (keep === undefined) return () => false
   if (typeof keep === 'function') return keep
   let refs = keep
@@ -61,10 +65,14 @@ export async function keeper (keep: Keep | undefined): Promise<(object: KeepCand
 }
 
 /** A line of a list file that names no object: where, and what it said. */
-export interface BadLine { file: string, line: number, text: string }
+export interface BadLine {
+  file: string
+  line: number
+  text: string
+}
 
 /** What a line of a list file names: a SHA-256, another ref (a CID), nothing (blank, `#`), or undefined if it is no ref. */
-export function parseListLine (line: string): { sha256?: string, other?: string } | undefined {
+export function parseListLine(line: string): { sha256?: string; other?: string } | undefined {
   const text = line.trim()
   if (text === '' || text.startsWith('#')) return {}
   const sha256 = asSha256(text) ?? keyHash(text)
@@ -74,7 +82,7 @@ export function parseListLine (line: string): { sha256?: string, other?: string 
 }
 
 /** The hash a key path names in a prefix layout of any depth (`ab/cd/abcd….jpg`, `abcd….jpg`, `abc/abcd….jpg`). */
-function keyHash (text: string): string | undefined {
+function keyHash(text: string): string | undefined {
   const match = /^((?:[0-9a-fA-F]+\/)*)([0-9a-fA-F]{64})\.jpg$/i.exec(text)
   if (match === null) return undefined
   const hash = match[2]!.toLowerCase()
@@ -86,7 +94,10 @@ function keyHash (text: string): string | undefined {
  * lines and `#` comments skipped) to `set`. A line that names no object is returned in `bad`
  * (the first 10; `badLines` counts them all) and protects nothing: the caller decides whether to go on.
  */
-export async function readRefFiles (files: string[], set = new RefSet()): Promise<{ set: RefSet, bad: BadLine[], badLines: number }> {
+export async function readRefFiles(
+  files: string[],
+  set = new RefSet()
+): Promise<{ set: RefSet; bad: BadLine[]; badLines: number }> {
   const bad: BadLine[] = []
   let badLines = 0
   for (const file of files) {
@@ -96,7 +107,8 @@ export async function readRefFiles (files: string[], set = new RefSet()): Promis
         number++
         const ref = parseListLine(line)
         if (ref === undefined) {
-          if (badLines++ < 10) bad.push({ file, line: number, text: line.length > 100 ? `${line.slice(0, 100)}…` : line })
+          if (badLines++ < 10)
+            bad.push({ file, line: number, text: line.length > 100 ? `${line.slice(0, 100)}…` : line })
         } else if (ref.sha256 !== undefined || ref.other !== undefined) set.add(ref.sha256 ?? ref.other!)
       }
     } catch (err) {

@@ -31,21 +31,48 @@ export type { PruneCandidate, PruneOptions, PruneReport } from './types.js'
 
 type Verdict = 'protected' | 'unknown' | 'recent' | 'eligible'
 
-export async function prune (storage: ImageStorage, options: PruneOptions = {}): Promise<PruneReport> {
+export async function prune(storage: ImageStorage, options: PruneOptions = {}): Promise<PruneReport> {
   const { olderThan, maxBytes, dryRun = false } = options
-  if (olderThan === undefined && maxBytes === undefined) throw new ConfigError('prune', 'say what to prune: olderThan, maxBytes, or both')
-  if (olderThan !== undefined && !(olderThan >= 0)) throw new ConfigError('olderThan', 'expected milliseconds, 0 or more')
+  if (olderThan === undefined && maxBytes === undefined)
+    throw new ConfigError('prune', 'say what to prune: olderThan, maxBytes, or both')
+  if (olderThan !== undefined && !(olderThan >= 0))
+    throw new ConfigError('olderThan', 'expected milliseconds, 0 or more')
   if (maxBytes !== undefined && !(maxBytes >= 0)) throw new ConfigError('maxBytes', 'expected bytes, 0 or more')
-  return await traced('prune', storage.driver, undefined, async () => await run(storage, options), report => ({ deleted: report.deleted, bytesFreed: report.bytesFreed, dryRun: report.dryRun }), { olderThan, maxBytes, dryRun })
+  return await traced(
+    'prune',
+    storage.driver,
+    undefined,
+    async () => await run(storage, options),
+    report => ({ deleted: report.deleted, bytesFreed: report.bytesFreed, dryRun: report.dryRun }),
+    { olderThan, maxBytes, dryRun }
+  )
 }
 
-async function run (storage: ImageStorage, options: PruneOptions): Promise<PruneReport> {
+async function run(storage: ImageStorage, options: PruneOptions): Promise<PruneReport> {
   const { olderThan, maxBytes, dryRun = false, signal } = options
   const now = (options.now ?? new Date()).getTime()
   const cutoff = olderThan === undefined ? -Infinity : now - olderThan
   const minAge = options.minAgeMs ?? 60_000
   const isKept = await keeper(options.keep)
-  const report: PruneReport = { examined: 0, deleted: 0, bytesFreed: 0, chosenByAge: 0, chosenByBudget: 0, kept: 0, protected: 0, renewed: 0, unknownAge: 0, recent: 0, totalBytes: 0, remainingBytes: 0, overBudget: false, variantsRemoved: 0, dryRun, interrupted: false, passes: 1 }
+  const report: PruneReport = {
+    examined: 0,
+    deleted: 0,
+    bytesFreed: 0,
+    chosenByAge: 0,
+    chosenByBudget: 0,
+    kept: 0,
+    protected: 0,
+    renewed: 0,
+    unknownAge: 0,
+    recent: 0,
+    totalBytes: 0,
+    remainingBytes: 0,
+    overBudget: false,
+    variantsRemoved: 0,
+    dryRun,
+    interrupted: false,
+    passes: 1
+  }
   let chosenBytes = 0
   let [oldest, newest] = [NaN, NaN] // of the objects chosen
   // a dry run that tells no one of each candidate only counts: a budget's are never made into objects
@@ -62,13 +89,18 @@ async function run (storage: ImageStorage, options: PruneOptions): Promise<Prune
     // by the real clock, not `now`: it guards objects that stores are writing while the prune runs
     return Date.now() - object.lastStoredAt.getTime() < minAge ? 'recent' : 'eligible'
   }
-  const candidateOf = (entry: ImageEntry): PruneCandidate => ({ hash: entry.hash, sha256: entry.sha256, size: entry.size ?? 0, lastStoredAt: entry.lastStoredAt })
+  const candidateOf = (entry: ImageEntry): PruneCandidate => ({
+    hash: entry.hash,
+    sha256: entry.sha256,
+    size: entry.size ?? 0,
+    lastStoredAt: entry.lastStoredAt
+  })
 
   // One walk of the store: the age limit's choices go as they are listed; with a budget, the
   // other eligible objects are counted by time and spilled to a file, where the cut is found
   // (finer over the spill while its slice holds too many to sort) and taken.
   const spill = maxBytes === undefined ? undefined : await Spill.create()
-  async function * chosen (spill: Spill | undefined): AsyncGenerator<PruneCandidate> {
+  async function* chosen(spill: Spill | undefined): AsyncGenerator<PruneCandidate> {
     const histogram = new Histogram()
     let ageBytes = 0
     for await (const listed of storage.list()) {
@@ -106,7 +138,10 @@ async function run (storage: ImageStorage, options: PruneOptions): Promise<Prune
     let cut: Cut & { held: number } = histogram.cut(excess)
     for (let finer = histogram.finer(cut); cut.held > MAX_HELD && finer !== undefined; finer = finer.finer(cut)) {
       const slice = finer
-      for (const _ of spill.read((time, size) => { slice.add(time, size); return false }));
+      for (const _ of spill.read((time, size) => {
+        slice.add(time, size)
+        return false
+      }));
       cut = finer.cut(cut.bytes)
     }
     const held: PruneCandidate[] = []
@@ -141,25 +176,29 @@ async function run (storage: ImageStorage, options: PruneOptions): Promise<Prune
     if (!(time <= newest)) newest = time
     if (dryRun) chosenBytes += size
   }
-  const count = (object: PruneCandidate): void => { tally(object.chosenBy, object.lastStoredAt!.getTime(), object.size) }
+  const count = (object: PruneCandidate): void => {
+    tally(object.chosenBy, object.lastStoredAt!.getTime(), object.size)
+  }
   try {
-    if (countOnly) for await (const object of chosen(spill)) count(object) // nothing to wait for
-    else await forEachConcurrent(chosen(spill), options.concurrency ?? 4, async object => {
-      count(object)
-      await options.onCandidate?.(object)
-      if (dryRun) return
-      if (await remove(storage, object, signal)) {
-        report.deleted++
-        report.bytesFreed += object.size
-        if (options.variants !== undefined && object.sha256 !== undefined) {
-          const removed = await options.variants.remove(object.sha256)
-          report.variantsRemoved += removed // added after the await: deletions run side by side
+    if (countOnly)
+      for await (const object of chosen(spill)) count(object) // nothing to wait for
+    else
+      await forEachConcurrent(chosen(spill), options.concurrency ?? 4, async object => {
+        count(object)
+        await options.onCandidate?.(object)
+        if (dryRun) return
+        if (await remove(storage, object, signal)) {
+          report.deleted++
+          report.bytesFreed += object.size
+          if (options.variants !== undefined && object.sha256 !== undefined) {
+            const removed = await options.variants.remove(object.sha256)
+            report.variantsRemoved += removed // added after the await: deletions run side by side
+          }
+        } else {
+          report.renewed++
         }
-      } else {
-        report.renewed++
-      }
-      options.onProgress?.({ phase: 'delete', done: report.deleted + report.renewed })
-    })
+        options.onProgress?.({ phase: 'delete', done: report.deleted + report.renewed })
+      })
   } finally {
     await spill?.remove()
   }

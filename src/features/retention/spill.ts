@@ -23,18 +23,18 @@ export class Spill {
   private filled = 0
   private fd?: number
 
-  private constructor (private readonly dir: string) {}
+  private constructor(private readonly dir: string) {}
 
   /** A spill file in its own folder of the system's temporary directory. */
-  static async create (): Promise<Spill> {
+  static async create(): Promise<Spill> {
     return new Spill(await mkdtemp(join(tmpdir(), 'sai-prune-')))
   }
 
-  private get path (): string {
+  private get path(): string {
     return join(this.dir, 'candidates')
   }
 
-  add (object: PruneCandidate): void {
+  add(object: PruneCandidate): void {
     const { hash, sha256 } = object
     const own = sha256 !== undefined && sha256 !== hash
     if (this.filled + 18 + hash.length + (own ? sha256.length : 0) > CHUNK) this.flush()
@@ -55,14 +55,14 @@ export class Spill {
    * wants: the others are never made into objects (at a million records, most are not wanted).
    * Each string is its own copy, never a slice of a chunk that it would keep alive.
    */
-  * read (visit: (time: number, size: number) => boolean): Generator<PruneCandidate> {
+  *read(visit: (time: number, size: number) => boolean): Generator<PruneCandidate> {
     this.flush()
     if (this.fd === undefined) return
     const fd = openSync(this.path, 'r')
     try {
       const chunk = Buffer.allocUnsafe(CHUNK)
       let carried = 0 // a record's start, read with the chunk before
-      for (let got; (got = readSync(fd, chunk, carried, CHUNK - carried, null)) > 0;) {
+      for (let got; (got = readSync(fd, chunk, carried, CHUNK - carried, null)) > 0; ) {
         const end = carried + got
         let at = 0
         for (;;) {
@@ -75,7 +75,13 @@ export class Spill {
           const [time, size] = [chunk.readDoubleLE(at), chunk.readDoubleLE(at + 8)]
           if (visit(time, size)) {
             const hash = chunk.toString('latin1', at + 17, hashEnd)
-            yield { hash, sha256: kind === NO_SHA256 ? undefined : kind === SAME ? hash : chunk.toString('latin1', hashEnd + 1, next), size, lastStoredAt: new Date(time) }
+            yield {
+              hash,
+              sha256:
+                kind === NO_SHA256 ? undefined : kind === SAME ? hash : chunk.toString('latin1', hashEnd + 1, next),
+              size,
+              lastStoredAt: new Date(time)
+            }
           }
           at = next
         }
@@ -86,16 +92,16 @@ export class Spill {
     }
   }
 
-  async remove (): Promise<void> {
+  async remove(): Promise<void> {
     if (this.fd !== undefined) closeSync(this.fd)
     this.fd = undefined
     await rm(this.dir, { recursive: true, force: true })
   }
 
-  private flush (): void {
+  private flush(): void {
     if (this.filled === 0) return
     this.fd ??= openSync(this.path, 'w', 0o600)
-    for (let at = 0; at < this.filled;) at += writeSync(this.fd, this.out, at, this.filled - at)
+    for (let at = 0; at < this.filled; ) at += writeSync(this.fd, this.out, at, this.filled - at)
     this.filled = 0
   }
 }

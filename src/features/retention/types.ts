@@ -19,7 +19,7 @@ export interface PruneOptions extends AbortOptions {
   variants?: { remove: (ref: string) => Promise<number> }
   /** Each object chosen, as it is chosen (a dry run's list: `sai-images prune --dry-run --list F`). */
   onCandidate?: (candidate: PruneCandidate) => void | Promise<void>
-  onProgress?: (progress: { phase: 'scan' | 'delete', done: number, total?: number }) => void
+  onProgress?: (progress: { phase: 'scan' | 'delete'; done: number; total?: number }) => void
   /** Deletions at once. Default 4. */
   concurrency?: number
   /** "Now", for the age limit. Default: the time prune starts. */

@@ -49,27 +49,34 @@ export class VariantCache {
   private readonly background: Background
 
   /** `logger` is told of a cleanup that failed (see docs/observability.md); silent without one. */
-  constructor (readonly dir: string, private readonly fsync: boolean, private readonly logger?: Logger) {
+  constructor(
+    readonly dir: string,
+    private readonly fsync: boolean,
+    private readonly logger?: Logger
+  ) {
     this.background = new Background(logger)
     this.listings = new FolderListings(dir)
   }
 
   /** Waits for the closes that commits left running. */
-  async settle (): Promise<void> {
+  async settle(): Promise<void> {
     await this.background.settle()
   }
 
-  private folderOf (sha256: string): string {
+  private folderOf(sha256: string): string {
     return SHARDING.dirOf(sha256).slice(0, -1)
   }
 
   /** Whether an entry is there: a lookup, no read. */
-  holds (sha256: string, preset: ResolvedPreset): boolean {
-    return (this.known.size > 0 && this.known.has(`${sha256}/${preset.name}.${preset.id}`)) || this.find(sha256, preset) !== undefined
+  holds(sha256: string, preset: ResolvedPreset): boolean {
+    return (
+      (this.known.size > 0 && this.known.has(`${sha256}/${preset.name}.${preset.id}`)) ||
+      this.find(sha256, preset) !== undefined
+    )
   }
 
   /** The verified bytes of the cached variant, or undefined (none, or a damaged one, now removed). */
-  async read (sha256: string, preset: ResolvedPreset): Promise<{ bytes: Buffer, entry: CacheEntry } | undefined> {
+  async read(sha256: string, preset: ResolvedPreset): Promise<{ bytes: Buffer; entry: CacheEntry } | undefined> {
     const memo = `${sha256}/${preset.name}.${preset.id}`
     const name = this.known.get(memo) ?? this.find(sha256, preset)
     if (name === undefined) return undefined
@@ -97,7 +104,7 @@ export class VariantCache {
    * Opens a temp file in the shard's folder, so that the variant's bytes, once made, take one
    * write and a rename: begun while sharp works, the folder and file cost no time.
    */
-  async begin (sha256: string, preset: ResolvedPreset): Promise<PendingEntry> {
+  async begin(sha256: string, preset: ResolvedPreset): Promise<PendingEntry> {
     const folder = join(this.dir, this.folderOf(sha256))
     const temp = join(folder, `.${randomUUID()}.tmp`)
     let handle: FileHandle
@@ -138,7 +145,7 @@ export class VariantCache {
   }
 
   /** Removes every variant of `sha256`; how many there were. */
-  async remove (sha256: string): Promise<number> {
+  async remove(sha256: string): Promise<number> {
     const folder = join(this.dir, this.folderOf(sha256))
     const names = listDir(folder).filter(name => name.startsWith(`${sha256}.`) && ENTRY.test(name))
     await Promise.all(names.map(async name => await rm(join(folder, name), { force: true })))
@@ -148,13 +155,17 @@ export class VariantCache {
   }
 
   /** Every file of the cache, folder by folder: entries (name parsed) and anything else (temps, strays). */
-  * files (): Generator<{ path: string, key: string, entry?: { source: string, preset: string, sha256: string } }> {
+  *files(): Generator<{ path: string; key: string; entry?: { source: string; preset: string; sha256: string } }> {
     for (const a of listDir(this.dir)) {
       for (const b of listDir(join(this.dir, a))) {
         for (const name of listDir(join(this.dir, a, b))) {
           const match = ENTRY.exec(name)
           const key = `${a}/${b}/${name}`
-          yield { path: join(this.dir, key), key, entry: match === null ? undefined : { source: match[1]!, preset: match[2]!, sha256: match[4]! } }
+          yield {
+            path: join(this.dir, key),
+            key,
+            entry: match === null ? undefined : { source: match[1]!, preset: match[2]!, sha256: match[4]! }
+          }
         }
       }
     }
@@ -164,7 +175,10 @@ export class VariantCache {
    * Checks every file: a damaged entry (`corrupt`), a file that is no entry (`stray`), an entry
    * whose source `isStored` denies (`orphan`). `repair` removes them.
    */
-  async verify (isStored: (source: string) => Promise<boolean>, options: { repair?: boolean, signal?: AbortSignal } = {}): Promise<VerifyReport> {
+  async verify(
+    isStored: (source: string) => Promise<boolean>,
+    options: { repair?: boolean; signal?: AbortSignal } = {}
+  ): Promise<VerifyReport> {
     const report = emptyReport(options.repair === true)
     const sources = new Map<string, boolean>()
     for (const file of this.files()) {
@@ -182,14 +196,19 @@ export class VariantCache {
         }
       }
       if (reason === undefined) continue
-      const removed = options.repair === true && await this.removeOrLog(file.path, 'variants.remove-failed')
-      addFinding(report, { path: file.path, key: file.key, reason, action: options.repair === true ? (removed ? 'removed' : 'left') : undefined })
+      const removed = options.repair === true && (await this.removeOrLog(file.path, 'variants.remove-failed'))
+      addFinding(report, {
+        path: file.path,
+        key: file.key,
+        reason,
+        action: options.repair === true ? (removed ? 'removed' : 'left') : undefined
+      })
     }
     return report
   }
 
   /** Removes a file nobody waits for (gone already is fine); a failure is logged, not thrown. */
-  private async removeOrLog (path: string, event: string): Promise<boolean> {
+  private async removeOrLog(path: string, event: string): Promise<boolean> {
     try {
       await unlink(path)
     } catch (err) {
@@ -201,7 +220,7 @@ export class VariantCache {
   }
 
   /** A lookup in the shard's folder (a few dozen names): synchronous, microseconds, no round trip. */
-  private find (sha256: string, preset: ResolvedPreset): string | undefined {
+  private find(sha256: string, preset: ResolvedPreset): string | undefined {
     const names = this.listings.names(this.folderOf(sha256))
     if (names.length === 0) return undefined // (most folders, in a first run over millions: no string made)
     const prefix = `${sha256}.${preset.name}.${preset.id}.`
@@ -209,7 +228,7 @@ export class VariantCache {
   }
 
   /** Remembers an entry's name, the oldest forgotten past a bound (a pre-generation of millions must not hold them all). */
-  private remember (memo: string, name: string): void {
+  private remember(memo: string, name: string): void {
     this.known.delete(memo)
     this.known.set(memo, name)
     if (this.known.size > MAX_KNOWN) this.known.delete(this.known.keys().next().value!)

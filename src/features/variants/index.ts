@@ -71,10 +71,21 @@ export class Variants {
   private readonly renderer: Renderer
   private readonly making = new Map<string, Promise<Variant>>()
 
-  constructor (readonly storage: ImageStorage, init: VariantsInit = {}, env: NodeJS.ProcessEnv = process.env) {
+  constructor(
+    readonly storage: ImageStorage,
+    init: VariantsInit = {},
+    env: NodeJS.ProcessEnv = process.env
+  ) {
     this.presets = resolvePresets({ ...DEFAULT_PRESETS, ...init.presets })
-    const dir = init.path ?? readString(env, 'SAI_IMAGE_VARIANTS_PATH') ?? (storage.root === undefined ? undefined : join(storage.root, SPECIAL_DIRS.variants))
-    if (dir === undefined) throw new ConfigError('SAI_IMAGE_VARIANTS_PATH', `the ${storage.driver} driver has no local folder: say where variants are cached`)
+    const dir =
+      init.path ??
+      readString(env, 'SAI_IMAGE_VARIANTS_PATH') ??
+      (storage.root === undefined ? undefined : join(storage.root, SPECIAL_DIRS.variants))
+    if (dir === undefined)
+      throw new ConfigError(
+        'SAI_IMAGE_VARIANTS_PATH',
+        `the ${storage.driver} driver has no local folder: say where variants are cached`
+      )
     this.cache = new VariantCache(dir, init.fsync ?? false, init.logger)
     this.renderer = new Renderer({
       concurrency: init.concurrency ?? availableParallelism(),
@@ -84,28 +95,46 @@ export class Variants {
   }
 
   /** The preset called `name`, or `ERR_NOT_FOUND`. */
-  preset (name: string): ResolvedPreset {
+  preset(name: string): ResolvedPreset {
     const preset = this.presets.get(name)
-    if (preset === undefined) throw new NotFoundError(name, undefined, `that is no preset; the presets are ${[...this.presets.keys()].join(', ')}`)
+    if (preset === undefined)
+      throw new NotFoundError(
+        name,
+        undefined,
+        `that is no preset; the presets are ${[...this.presets.keys()].join(', ')}`
+      )
     return preset
   }
 
   /** The strong ETag of a variant, without reading anything. */
-  etagOf (sha256: string, preset: ResolvedPreset): string {
+  etagOf(sha256: string, preset: ResolvedPreset): string {
     return `"${sha256}.${preset.name}.${preset.id}"`
   }
 
   /** The variant, from the cache, or made from the verified source (once, however many ask at once). */
-  async get (ref: string, presetName: string, options: AbortOptions = {}): Promise<Variant> {
-    return await traced('variant', this.storage.driver, ref, async () => await this.getVariant(ref, presetName, options), variant => ({ size: variant.size, cached: variant.cached, width: variant.width, height: variant.height, mimeType: variant.mimeType }), { preset: presetName })
+  async get(ref: string, presetName: string, options: AbortOptions = {}): Promise<Variant> {
+    return await traced(
+      'variant',
+      this.storage.driver,
+      ref,
+      async () => await this.getVariant(ref, presetName, options),
+      variant => ({
+        size: variant.size,
+        cached: variant.cached,
+        width: variant.width,
+        height: variant.height,
+        mimeType: variant.mimeType
+      }),
+      { preset: presetName }
+    )
   }
 
   /** Waits for the cache's closes that nothing waited for. */
-  async close (): Promise<void> {
+  async close(): Promise<void> {
     await this.cache.settle()
   }
 
-  private async getVariant (ref: string, presetName: string, options: AbortOptions): Promise<Variant> {
+  private async getVariant(ref: string, presetName: string, options: AbortOptions): Promise<Variant> {
     const preset = this.preset(presetName)
     const sha256 = await this.sha256Of(ref, options)
     const cached = await this.cache.read(sha256, preset)
@@ -117,27 +146,27 @@ export class Variants {
       this.making.set(job, making)
       return await making
     }
-    return { ...await making, cached: true } // made by the call that started it
+    return { ...(await making), cached: true } // made by the call that started it
   }
 
   /**
    * True if the variant is cached: what a pre-generation run can skip, at the cost of a lookup (its
    * bytes are checked when it is read, and by `verify`).
    */
-  async has (ref: string, presetName: string, options: AbortOptions = {}): Promise<boolean> {
+  async has(ref: string, presetName: string, options: AbortOptions = {}): Promise<boolean> {
     return this.cache.holds(await this.sha256Of(ref, options), this.preset(presetName))
   }
 
   /** `has` for a SHA-256 hex (as a listing gives it), at once: a run over millions asks it per object, with no promise each. */
-  isCached (sha256: string, presetName: string): boolean {
+  isCached(sha256: string, presetName: string): boolean {
     const hex = asSha256(sha256)
     if (hex === undefined) throw new InvalidRefError(sha256, 'expected a SHA-256 hex')
     return this.cache.holds(hex, this.preset(presetName))
   }
 
   /** Removes every cached variant of `ref`'s image; how many there were. */
-  async remove (ref: string, options: AbortOptions = {}): Promise<number> {
-    const sha256 = asSha256(ref) ?? await this.sha256Of(ref, options)
+  async remove(ref: string, options: AbortOptions = {}): Promise<number> {
+    const sha256 = asSha256(ref) ?? (await this.sha256Of(ref, options))
     return await this.cache.remove(sha256)
   }
 
@@ -146,11 +175,11 @@ export class Variants {
    * a crash left), an entry whose source is no longer stored (`orphan`). `repair` removes them
    * (they are made again on the next request).
    */
-  async verify (options: AbortOptions & { repair?: boolean } = {}): Promise<VerifyReport> {
+  async verify(options: AbortOptions & { repair?: boolean } = {}): Promise<VerifyReport> {
     return await this.cache.verify(async source => await this.storage.exists(source, options), options)
   }
 
-  private async make (ref: string, sha256: string, preset: ResolvedPreset, options: AbortOptions): Promise<Variant> {
+  private async make(ref: string, sha256: string, preset: ResolvedPreset, options: AbortOptions): Promise<Variant> {
     // The cache's temp file is made while sharp works (once a job slot is free, so that waiting
     // jobs hold no files). The verified bytes: never a variant of wrong bytes.
     let pending: Promise<PendingEntry> | undefined
@@ -168,17 +197,41 @@ export class Variants {
       throw err
     }
     const entry = await (await pending!).commit(rendered.bytes)
-    return { bytes: rendered.bytes, mimeType: mimeTypeOf(preset.format), width: rendered.width, height: rendered.height, size: rendered.bytes.length, etag: this.etagOf(sha256, preset), cached: false, key: entry.key }
+    return {
+      bytes: rendered.bytes,
+      mimeType: mimeTypeOf(preset.format),
+      width: rendered.width,
+      height: rendered.height,
+      size: rendered.bytes.length,
+      etag: this.etagOf(sha256, preset),
+      cached: false,
+      key: entry.key
+    }
   }
 
   /** Width and height of a cached variant, from its header. */
-  private async describe (sha256: string, preset: ResolvedPreset, bytes: Buffer, key: string, cached: boolean): Promise<Variant> {
+  private async describe(
+    sha256: string,
+    preset: ResolvedPreset,
+    bytes: Buffer,
+    key: string,
+    cached: boolean
+  ): Promise<Variant> {
     const { width, height } = imageSize(bytes)
-    return { bytes, mimeType: mimeTypeOf(preset.format), width, height, size: bytes.length, etag: this.etagOf(sha256, preset), cached, key }
+    return {
+      bytes,
+      mimeType: mimeTypeOf(preset.format),
+      width,
+      height,
+      size: bytes.length,
+      etag: this.etagOf(sha256, preset),
+      cached,
+      key
+    }
   }
 
   /** A SHA-256 hex is its own answer (a miss then fetches the source, which says if it is gone). */
-  private async sha256Of (ref: string, options: AbortOptions): Promise<string> {
+  private async sha256Of(ref: string, options: AbortOptions): Promise<string> {
     const hex = asSha256(ref)
     if (hex !== undefined) return hex
     const { sha256 } = await this.storage.stat(ref, options)
@@ -187,6 +240,6 @@ export class Variants {
   }
 }
 
-export function createVariants (storage: ImageStorage, init?: VariantsInit): Variants {
+export function createVariants(storage: ImageStorage, init?: VariantsInit): Variants {
   return new Variants(storage, init)
 }

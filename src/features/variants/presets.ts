@@ -40,27 +40,37 @@ export interface ResolvedPreset {
 const FITS = ['inside', 'cover', 'contain', 'fill', 'outside']
 const MIME: Record<VariantFormat, string> = { webp: 'image/webp', jpeg: 'image/jpeg', avif: 'image/avif' }
 
-export function mimeTypeOf (format: VariantFormat): string {
+export function mimeTypeOf(format: VariantFormat): string {
   return MIME[format]
 }
 
 /** Checks and completes every preset; a bad one is `ERR_CONFIG` at once, not at the first request. */
-export function resolvePresets (presets: Record<string, VariantPreset>): Map<string, ResolvedPreset> {
+export function resolvePresets(presets: Record<string, VariantPreset>): Map<string, ResolvedPreset> {
   const resolved = new Map<string, ResolvedPreset>()
   for (const [name, preset] of Object.entries(presets)) {
     const bad = (why: string): ConfigError => new ConfigError(`presets.${name}`, why)
-    if (!/^[a-z0-9][a-z0-9_-]{0,31}$/.test(name)) throw bad('a preset name is 1 to 32 lower-case letters, digits, - or _')
+    if (!/^[a-z0-9][a-z0-9_-]{0,31}$/.test(name))
+      throw bad('a preset name is 1 to 32 lower-case letters, digits, - or _')
     for (const side of ['width', 'height'] as const) {
       const value = preset[side]
-      if (value !== undefined && (!Number.isInteger(value) || value < 1 || value > 16384)) throw bad(`${side} must be a whole number from 1 to 16384`)
+      if (value !== undefined && (!Number.isInteger(value) || value < 1 || value > 16384))
+        throw bad(`${side} must be a whole number from 1 to 16384`)
     }
     const format = preset.format ?? 'webp'
     if (!(format in MIME)) throw bad(`format must be one of ${Object.keys(MIME).join(', ')}`)
     const quality = preset.quality ?? 80
-    if (!Number.isInteger(quality) || quality < 1 || quality > 100) throw bad('quality must be a whole number from 1 to 100')
+    if (!Number.isInteger(quality) || quality < 1 || quality > 100)
+      throw bad('quality must be a whole number from 1 to 100')
     const fit = preset.fit ?? 'inside'
     if (!FITS.includes(fit)) throw bad(`fit must be one of ${FITS.join(', ')}`)
-    const params = { width: preset.width ?? null, height: preset.height ?? null, fit, format, quality, withoutEnlargement: true }
+    const params = {
+      width: preset.width ?? null,
+      height: preset.height ?? null,
+      fit,
+      format,
+      quality,
+      withoutEnlargement: true
+    }
     const id = createHash('sha256').update(JSON.stringify(params)).digest('hex').slice(0, 12)
     resolved.set(name, { name, width: preset.width, height: preset.height, fit, format, quality, id })
   }

@@ -12,20 +12,25 @@ export interface Rendered {
   height: number
 }
 
-const loadSharp = optionalPeer({ neededBy: 'variants', setting: 'variants', install: 'sharp', load: async () => (await import('sharp')).default })
+const loadSharp = optionalPeer({
+  neededBy: 'variants',
+  setting: 'variants',
+  install: 'sharp',
+  load: async () => (await import('sharp')).default
+})
 
 export class Renderer {
   private running = 0
   private readonly waiting: Array<() => void> = []
 
-  constructor (private readonly limits: { concurrency: number, timeoutSeconds: number, maxInputPixels: number }) {}
+  constructor(private readonly limits: { concurrency: number; timeoutSeconds: number; maxInputPixels: number }) {}
 
   /**
    * Renders from the source's verified bytes: the source is read and checked first (a fetch of a
    * frame is one read and its hash), then sharp decodes from memory, which it does faster than
    * from a stream (it gathers a stream into memory anyway). Wrong bytes never become a variant.
    */
-  async render (source: () => Promise<Buffer>, preset: ResolvedPreset, signal?: AbortSignal): Promise<Rendered> {
+  async render(source: () => Promise<Buffer>, preset: ResolvedPreset, signal?: AbortSignal): Promise<Rendered> {
     const sharp = await loadSharp()
     await this.slot(signal)
     try {
@@ -41,30 +46,44 @@ export class Renderer {
     } catch (err) {
       if (err instanceof ImageStorageError) throw err // the source: not found, damaged, unavailable
       const message = (err as Error).message
-      if (/pixel limit/i.test(message)) throw new TooLargeError(this.limits.maxInputPixels, `Image has more pixels than the limit of ${this.limits.maxInputPixels} (option maxInputPixels, env SAI_IMAGE_VARIANTS_MAX_PIXELS)`)
-      if (/timeout/i.test(message)) throw new InvalidInputError(`Making the variant took longer than ${this.limits.timeoutSeconds} s`, { cause: err })
+      if (/pixel limit/i.test(message))
+        throw new TooLargeError(
+          this.limits.maxInputPixels,
+          `Image has more pixels than the limit of ${this.limits.maxInputPixels} (option maxInputPixels, env SAI_IMAGE_VARIANTS_MAX_PIXELS)`
+        )
+      if (/timeout/i.test(message))
+        throw new InvalidInputError(`Making the variant took longer than ${this.limits.timeoutSeconds} s`, {
+          cause: err
+        })
       throw new InvalidInputError(`Cannot make a variant of this image: ${message}`, { cause: err })
     } finally {
       this.release()
     }
   }
 
-  private async slot (signal?: AbortSignal): Promise<void> {
+  private async slot(signal?: AbortSignal): Promise<void> {
     if (this.running < this.limits.concurrency) {
       this.running++
       return
     }
     await new Promise<void>((resolve, reject) => {
-      const go = (): void => { signal?.removeEventListener('abort', quit); resolve() }
-      const quit = (): void => { this.waiting.splice(this.waiting.indexOf(go), 1); reject(signal!.reason) }
+      const go = (): void => {
+        signal?.removeEventListener('abort', quit)
+        resolve()
+      }
+      const quit = (): void => {
+        this.waiting.splice(this.waiting.indexOf(go), 1)
+        reject(signal!.reason)
+      }
       signal?.addEventListener('abort', quit, { once: true })
       this.waiting.push(go)
     })
   }
 
-  private release (): void {
+  private release(): void {
     const next = this.waiting.shift()
-    if (next !== undefined) next() // the slot passes on
+    if (next !== undefined)
+      next() // the slot passes on
     else this.running--
   }
 }

@@ -5,10 +5,13 @@
  */
 import type { Suite } from './index.js'
 
-export function damageCases ({ init, test, expect, testJpeg }: Suite): void {
+export function damageCases({ init, test, expect, testJpeg }: Suite): void {
   const damage = init.damage
   if (damage === undefined) return
-  for (const [label, keep] of [['empty', 0], ['truncated', 700]] as const) {
+  for (const [label, keep] of [
+    ['empty', 0],
+    ['truncated', 700]
+  ] as const) {
     test(`an ${label} object is present and damaged: exists, stat and list see it; fetch and verify judge it; a store replaces it`, async storage => {
       const jpeg = testJpeg(`damaged ${label}`, 3000)
       const { hash, sha256 } = await storage.store(jpeg)

@@ -43,7 +43,7 @@ export interface ConformanceInit {
    * The same store opened with another layout (as a wrong SAI_IMAGE_STORAGE_SHARD_DEPTH would), for
    * the storm case: a repair through it must change nothing. Without it, that case is skipped.
    */
-  withLayout?: (storage: ImageStorage, layout: { depth: number, width: number }) => ImageStorage | Promise<ImageStorage>
+  withLayout?: (storage: ImageStorage, layout: { depth: number; width: number }) => ImageStorage | Promise<ImageStorage>
 }
 
 /** What the cases of one part of the suite are given. */
@@ -59,27 +59,40 @@ export interface Suite {
 
 export const sha256 = (bytes: Uint8Array): string => createHash('sha256').update(bytes).digest('hex')
 
-export async function * chunked (bytes: Buffer, size: number): AsyncGenerator<Uint8Array> {
+export async function* chunked(bytes: Buffer, size: number): AsyncGenerator<Uint8Array> {
   for (let at = 0; at < bytes.length; at += size) yield new Uint8Array(bytes.subarray(at, at + size))
 }
 
 export const BAD_REFS = [
-  '', '..', '../../etc/passwd', '/etc/passwd', 'a'.repeat(63), 'a'.repeat(65), 'g'.repeat(64),
-  `${'a'.repeat(62)}/x`, `${'a'.repeat(63)}\0`, `..${'a'.repeat(62)}`, 'a'.repeat(64) + '.jpg',
+  '',
+  '..',
+  '../../etc/passwd',
+  '/etc/passwd',
+  'a'.repeat(63),
+  'a'.repeat(65),
+  'g'.repeat(64),
+  `${'a'.repeat(62)}/x`,
+  `${'a'.repeat(63)}\0`,
+  `..${'a'.repeat(62)}`,
+  'a'.repeat(64) + '.jpg',
   'bafyreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy', // dag-cbor
   'not a ref'
 ]
 
-export function describeImageStorage (init: ConformanceInit, api: TestApi = globalThis as unknown as TestApi): void {
+export function describeImageStorage(init: ConformanceInit, api: TestApi = globalThis as unknown as TestApi): void {
   const test = (name: string, body: (storage: ImageStorage) => Promise<void>): void => {
-    api.it(name, async () => {
-      const storage = await init.create()
-      try {
-        await body(storage)
-      } finally {
-        await (init.destroy ?? (async s => await s.close()))(storage)
-      }
-    }, init.timeout)
+    api.it(
+      name,
+      async () => {
+        const storage = await init.create()
+        try {
+          await body(storage)
+        } finally {
+          await (init.destroy ?? (async s => await s.close()))(storage)
+        }
+      },
+      init.timeout
+    )
   }
   // The store may be shared and long-lived (a real IPFS node): images are unique to this run, and
   // counts are taken before and after rather than assumed to start at zero.

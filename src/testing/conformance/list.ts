@@ -1,7 +1,7 @@
 /** The listing: every object once, in SHA-256 order, with what the walk knows, and a cursor through it. */
 import type { Suite } from './index.js'
 
-export function listCases ({ test, expect, testJpeg }: Suite): void {
+export function listCases({ test, expect, testJpeg }: Suite): void {
   test('lists every object once', async storage => {
     const stored = new Set<string>()
     for (let i = 0; i < 25; i++) stored.add((await storage.store(testJpeg(`list ${i}`))).hash)
@@ -28,7 +28,8 @@ export function listCases ({ test, expect, testJpeg }: Suite): void {
       if (!sizes.has(entry.sha256)) continue
       seen.push(entry.sha256)
       if (entry.size !== undefined) expect(entry.size).toBe(sizes.get(entry.sha256))
-      if (entry.lastStoredAt !== undefined) expect(Math.abs(entry.lastStoredAt.getTime() - Date.now())).toBeLessThan(10 * 60_000)
+      if (entry.lastStoredAt !== undefined)
+        expect(Math.abs(entry.lastStoredAt.getTime() - Date.now())).toBeLessThan(10 * 60_000)
     }
     expect(seen).toEqual([...sizes.keys()].sort())
   })
@@ -37,7 +38,8 @@ export function listCases ({ test, expect, testJpeg }: Suite): void {
     const stored: string[] = []
     for (let i = 0; i < 20; i++) stored.push((await storage.store(testJpeg(`cursor ${i}`))).sha256)
     stored.sort()
-    const ours = (hashes: Array<string | undefined>): string[] => hashes.filter((h): h is string => h !== undefined && stored.includes(h))
+    const ours = (hashes: Array<string | undefined>): string[] =>
+      hashes.filter((h): h is string => h !== undefined && stored.includes(h))
     const all: string[] = []
     for await (const entry of storage.list()) all.push(entry.sha256!)
     // pages of 3 through the listing, each resumed after the last hash of the one before

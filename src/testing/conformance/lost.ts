@@ -6,13 +6,13 @@
 import type { ImageStorage } from '../../core/types.js'
 import type { Suite } from './index.js'
 
-async function readAll (storage: ImageStorage, hash: string): Promise<Buffer> {
+async function readAll(storage: ImageStorage, hash: string): Promise<Buffer> {
   const chunks: Buffer[] = []
   for await (const chunk of await storage.fetchStream(hash)) chunks.push(Buffer.from(chunk as Uint8Array))
   return Buffer.concat(chunks)
 }
 
-export function lostCases ({ init, test, expect, testJpeg, countObjects }: Suite): void {
+export function lostCases({ init, test, expect, testJpeg, countObjects }: Suite): void {
   const { damage, withLayout } = init
   if (damage !== undefined) {
     test('a damaged last copy is ERR_INTEGRITY on fetch and fetchStream, and a repair never calls it restored', async storage => {
@@ -26,7 +26,9 @@ export function lostCases ({ init, test, expect, testJpeg, countObjects }: Suite
       expect(report.clean).toBe(false)
       expect(report.problems.filter(p => p.key.includes(hash) && p.action === 'restored')).toEqual([])
       // afterwards: quarantined (not found, saying where) or still damaged; never bytes
-      await expect(storage.fetch(hash)).rejects.toMatchObject({ code: expect.stringMatching(/^ERR_(NOT_FOUND|INTEGRITY)$/) })
+      await expect(storage.fetch(hash)).rejects.toMatchObject({
+        code: expect.stringMatching(/^ERR_(NOT_FOUND|INTEGRITY)$/)
+      })
     })
   }
   if (withLayout !== undefined) {
@@ -38,8 +40,12 @@ export function lostCases ({ init, test, expect, testJpeg, countObjects }: Suite
       try {
         const report = await wrong.verify?.({ repair: true })
         if (report !== undefined) {
-          expect({ quarantined: report.quarantined, restored: report.restored }).toEqual({ quarantined: 0, restored: 0 })
-          if (report.problems.length > 0) expect(report.storm).toMatchObject({ refused: true, cause: expect.stringContaining('layout') })
+          expect({ quarantined: report.quarantined, restored: report.restored }).toEqual({
+            quarantined: 0,
+            restored: 0
+          })
+          if (report.problems.length > 0)
+            expect(report.storm).toMatchObject({ refused: true, cause: expect.stringContaining('layout') })
         }
       } catch (err) {
         expect(err).toMatchObject({ code: 'ERR_CONFIG' }) // the store knows its layout and refuses the setting

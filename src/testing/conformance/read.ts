@@ -2,11 +2,14 @@
 import { sha256ToCid } from '../../core/ref.js'
 import { BAD_REFS, chunked, sha256, type Suite } from './index.js'
 
-export function readCases ({ test, expect, testJpeg, countObjects }: Suite): void {
+export function readCases({ test, expect, testJpeg, countObjects }: Suite): void {
   test('rejects malformed refs with ERR_INVALID_REF in every call', async storage => {
     for (const ref of BAD_REFS) {
       const calls = [storage.fetch, storage.exists, storage.stat, storage.delete, storage.fetchStream]
-      for (const call of calls) await expect((call as (ref: string) => Promise<unknown>).call(storage, ref)).rejects.toMatchObject({ code: 'ERR_INVALID_REF' })
+      for (const call of calls)
+        await expect((call as (ref: string) => Promise<unknown>).call(storage, ref)).rejects.toMatchObject({
+          code: 'ERR_INVALID_REF'
+        })
       expect(() => storage.pathOf(ref)).toThrow(expect.objectContaining({ code: 'ERR_INVALID_REF' }))
     }
   })

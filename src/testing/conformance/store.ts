@@ -7,7 +7,7 @@ import type { ImageStorage } from '../../core/types.js'
 import { seededBytes } from '../images.js'
 import { chunked, sha256, type Suite } from './index.js'
 
-export function storeCases ({ test, expect, testJpeg, testPng, countObjects }: Suite): void {
+export function storeCases({ test, expect, testJpeg, testPng, countObjects }: Suite): void {
   test('stores, then fetches exactly the same bytes', async storage => {
     const jpeg = testJpeg('store-fetch', 4096)
     const result = await storage.store(jpeg)
@@ -22,7 +22,14 @@ export function storeCases ({ test, expect, testJpeg, testPng, countObjects }: S
     expect(Buffer.compare(await storage.fetch(result.hash), jpeg)).toBe(0)
     expect(await storage.exists(result.hash)).toBe(true)
     const stat = await storage.stat(result.hash)
-    expect(stat).toMatchObject({ hash: result.hash, sha256: result.sha256, size: jpeg.length, mimeType: 'image/jpeg', key: result.key, path: result.path })
+    expect(stat).toMatchObject({
+      hash: result.hash,
+      sha256: result.sha256,
+      size: jpeg.length,
+      mimeType: 'image/jpeg',
+      key: result.key,
+      path: result.path
+    })
   })
 
   test('reports a second store of the same bytes as a duplicate, at the same address', async storage => {
@@ -31,7 +38,13 @@ export function storeCases ({ test, expect, testJpeg, testPng, countObjects }: S
     const first = await storage.store(jpeg)
     const second = await storage.store(Buffer.from(jpeg))
     expect(second.isDuplicate).toBe(true)
-    expect(second).toMatchObject({ hash: first.hash, path: first.path, key: first.key, size: first.size, sha256: first.sha256 })
+    expect(second).toMatchObject({
+      hash: first.hash,
+      path: first.path,
+      key: first.key,
+      size: first.size,
+      sha256: first.sha256
+    })
     expect(await countObjects(storage)).toBe(before + 1)
   })
 
@@ -59,7 +72,11 @@ export function storeCases ({ test, expect, testJpeg, testPng, countObjects }: S
       ]
       for (const [name, input] of inputs) {
         const result = await storage.store(input())
-        expect({ name, sha256: result.sha256, size: result.size }).toEqual({ name, sha256: sha256(jpeg), size: jpeg.length })
+        expect({ name, sha256: result.sha256, size: result.size }).toEqual({
+          name,
+          sha256: sha256(jpeg),
+          size: jpeg.length
+        })
       }
       expect(await countObjects(storage)).toBe(before + 1)
     } finally {
@@ -125,7 +142,9 @@ export function storeCases ({ test, expect, testJpeg, testPng, countObjects }: S
   test('50 concurrent stores of the same bytes: exactly one is not a duplicate', async storage => {
     const jpeg = testJpeg('concurrent', 200_000)
     const before = await countObjects(storage)
-    const results = await Promise.all(Array.from({ length: 50 }, async (_, i) => await storage.store(i % 2 === 0 ? jpeg : chunked(jpeg, 65536))))
+    const results = await Promise.all(
+      Array.from({ length: 50 }, async (_, i) => await storage.store(i % 2 === 0 ? jpeg : chunked(jpeg, 65536)))
+    )
     expect(results.filter(r => !r.isDuplicate)).toHaveLength(1)
     expect(new Set(results.map(r => r.path)).size).toBe(1)
     expect(await countObjects(storage)).toBe(before + 1)
@@ -136,6 +155,7 @@ export function storeCases ({ test, expect, testJpeg, testPng, countObjects }: S
     const images = Array.from({ length: 40 }, (_, i) => testJpeg(`many ${i}`, 1000 + i * 500))
     const results = await Promise.all(images.map(async image => await storage.store(image)))
     expect(results.every(r => !r.isDuplicate)).toBe(true)
-    for (const [i, result] of results.entries()) expect(Buffer.compare(await storage.fetch(result.hash), images[i]!)).toBe(0)
+    for (const [i, result] of results.entries())
+      expect(Buffer.compare(await storage.fetch(result.hash), images[i]!)).toBe(0)
   })
 }

@@ -22,7 +22,11 @@ describe('FilesystemDriver survives SIGKILL at random moments', () => {
     const planted = storage.pathOf(images[2]!.sha256)
     await mkdir(dirname(planted), { recursive: true })
     await writeFile(planted, '')
-    const isIntact = async (sha256: string): Promise<boolean> => await storage.fetch(sha256).then(() => true, () => false)
+    const isIntact = async (sha256: string): Promise<boolean> =>
+      await storage.fetch(sha256).then(
+        () => true,
+        () => false
+      )
 
     // how long one store takes here, from the child's "ready" to its exit: kills land inside that
     const timed = startChild('stream', { root: await tempDir(), seed: 'calibrate', size: SIZE, delayMs: 2 })
@@ -39,7 +43,7 @@ describe('FilesystemDriver survives SIGKILL at random moments', () => {
       await new Promise<void>(resolve => run.child.stdout!.once('data', () => resolve()))
       await new Promise(resolve => setTimeout(resolve, Math.random() * duration))
       run.child.kill('SIGKILL')
-      if (await run.done === 0) outcomes.finishedFirst++
+      if ((await run.done) === 0) outcomes.finishedFirst++
       else outcomes.killed++
 
       // every object visible under its name is whole; only temps may be left over
@@ -49,16 +53,23 @@ describe('FilesystemDriver survives SIGKILL at random moments', () => {
         // whole, absent, or (the planted 0-byte file, until a store replaces it) present and damaged
         const fetched = await storage.fetch(other.sha256).catch((err: { code: string }) => err.code)
         if (Buffer.isBuffer(fetched)) expect(Buffer.compare(fetched, other.bytes)).toBe(0)
-        else expect({ fetched, exists: await storage.exists(other.sha256) }).toEqual(other === images[2] && (await stat(planted).catch(() => undefined))?.size === 0 ? { fetched: 'ERR_INTEGRITY', exists: true } : { fetched: 'ERR_NOT_FOUND', exists: false })
+        else
+          expect({ fetched, exists: await storage.exists(other.sha256) }).toEqual(
+            other === images[2] && (await stat(planted).catch(() => undefined))?.size === 0
+              ? { fetched: 'ERR_INTEGRITY', exists: true }
+              : { fetched: 'ERR_NOT_FOUND', exists: false }
+          )
       }
-      if (!before && await isIntact(image.sha256) && run.child.signalCode === 'SIGKILL') outcomes.killedAfterCommit++
+      if (!before && (await isIntact(image.sha256)) && run.child.signalCode === 'SIGKILL') outcomes.killedAfterCommit++
     }
     console.log(`crash: store takes ~${duration} ms; ${JSON.stringify(outcomes)}`)
     expect(outcomes.killed).toBe(ITERATIONS)
 
     // stray temps are found and cleaned; nothing is left behind
     const cleaned = await storage.verify({ repair: true, tempMinAgeMs: 0 })
-    console.log(`crash: stray temps found and removed: ${cleaned.problems.filter(p => p.reason === 'stray-temp').length}`)
+    console.log(
+      `crash: stray temps found and removed: ${cleaned.problems.filter(p => p.reason === 'stray-temp').length}`
+    )
     expect(await strayTemps(storage)).toEqual([])
 
     // no false duplicate: a store is a duplicate exactly when an intact copy was already there

@@ -13,16 +13,18 @@ const why = 'needs root to mount a tmpfs and to drop to another user; CI runs as
 if (!isRoot) console.warn(`skipped: real ENOSPC, EROFS and EACCES tests (${why})`)
 
 const mounts: string[] = []
-afterAll(() => { for (const dir of mounts) execFileSync('umount', [dir]) })
+afterAll(() => {
+  for (const dir of mounts) execFileSync('umount', [dir])
+})
 
-async function smallTmpfs (size: string): Promise<string> {
+async function smallTmpfs(size: string): Promise<string> {
   const dir = await tempDir('sai-tmpfs')
   execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${size}`, 'tmpfs', dir])
   mounts.push(dir)
   return dir
 }
 
-async function leftovers (storage: FilesystemDriver): Promise<string[]> {
+async function leftovers(storage: FilesystemDriver): Promise<string[]> {
   const temps = await strayTemps(storage)
   const objects = []
   for await (const entry of storage.list()) objects.push(entry.key)
@@ -35,7 +37,12 @@ describe.skipIf(!isRoot)('FilesystemDriver on a failing disk (real faults)', () 
     const storage = new FilesystemDriver({ root })
     const first = await storage.store(testJpeg('enospc first', 1024 * 1024))
     const big = testJpeg('enospc big', 1536 * 1024)
-    for (const input of [big, (async function * () { for (let at = 0; at < big.length; at += 65536) yield big.subarray(at, at + 65536) })()]) {
+    for (const input of [
+      big,
+      (async function* () {
+        for (let at = 0; at < big.length; at += 65536) yield big.subarray(at, at + 65536)
+      })()
+    ]) {
       const error = await storage.store(input).catch(err => err)
       expect(error).toBeInstanceOf(StorageUnavailableError)
       expect(error.code).toBe('ERR_STORAGE_UNAVAILABLE')
@@ -72,7 +79,12 @@ describe.skipIf(!isRoot)('FilesystemDriver on a failing disk (real faults)', () 
   it('EACCES: a user who may not write gets a typed error naming the path', async () => {
     const root = await tempDir()
     await chmod(root, 0o755) // readable by the other user, writable by root only
-    const run = startChild('store', { root, seed: 'eacces' }, ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups'])
+    const run = startChild('store', { root, seed: 'eacces' }, [
+      'setpriv',
+      '--reuid=65534',
+      '--regid=65534',
+      '--clear-groups'
+    ])
     expect(await run.done).toBe(1)
     const [line] = run.lines()
     expect(line.error.code).toBe('ERR_STORAGE_UNAVAILABLE')
@@ -85,7 +97,10 @@ describe('FilesystemDriver root', () => {
   it('a missing root with createRoot: false is ERR_STORAGE_UNAVAILABLE, not a new directory', async () => {
     const root = join(await tempDir(), 'raid-not-mounted')
     const storage = new FilesystemDriver({ root, createRoot: false })
-    await expect(storage.store(testJpeg('no mount'))).rejects.toMatchObject({ code: 'ERR_STORAGE_UNAVAILABLE', path: root })
+    await expect(storage.store(testJpeg('no mount'))).rejects.toMatchObject({
+      code: 'ERR_STORAGE_UNAVAILABLE',
+      path: root
+    })
     await expect(readdir(root)).rejects.toMatchObject({ code: 'ENOENT' })
   })
 })

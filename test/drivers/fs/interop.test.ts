@@ -7,7 +7,8 @@ import { testJpeg, testPng } from '../../../src/testing/index.js'
 import { tempDir } from '../../infra/helpers/tmp.js'
 
 const STORAGE_PY = new URL('../../infra/fixtures/storage_py.py', import.meta.url).pathname
-const python = (...args: string[]): string => execFileSync('python3', [STORAGE_PY, ...args], { encoding: 'utf8' }).trim()
+const python = (...args: string[]): string =>
+  execFileSync('python3', [STORAGE_PY, ...args], { encoding: 'utf8' }).trim()
 
 describe('FilesystemDriver shares one store with the Python service (storage.py)', () => {
   it('finds, fetches and deduplicates what Python wrote', async () => {
@@ -44,7 +45,11 @@ describe('FilesystemDriver shares one store with the Python service (storage.py)
     expect(python(root, 'fetch', ours.hash)).toBe(ours.sha256)
     const file = join(await tempDir(), 'input.jpg')
     await writeFile(file, jpeg)
-    expect(JSON.parse(python(root, 'store', file))).toMatchObject({ hash: ours.hash, path: ours.path, is_duplicate: true })
+    expect(JSON.parse(python(root, 'store', file))).toMatchObject({
+      hash: ours.hash,
+      path: ours.path,
+      is_duplicate: true
+    })
   })
 
   it('names non-JPEG images {hash}.jpg too: one name per digest, found by both', async () => {

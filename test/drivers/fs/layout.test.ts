@@ -24,7 +24,7 @@ describe('the layout record', () => {
     const report = await storage.verify()
     expect(report.problems).toEqual([])
     expect(report.checked).toBe(1)
-    expect((await readdir(join(root, '.tmp')))).toEqual([]) // the record's temp file is gone
+    expect(await readdir(join(root, '.tmp'))).toEqual([]) // the record's temp file is gone
   })
 
   it('a store made with depth 3 width 1 is ERR_CONFIG under the defaults, naming both, at the first call', async () => {
@@ -35,13 +35,23 @@ describe('the layout record', () => {
     const stored = cli(['store', file, '--json'], { env: { ...env, ...DEEP } })
     expect(stored.code).toBe(0)
     const { hash } = answer(stored)
-    for (const args of [['verify'], ['list'], ['stats'], ['exists', hash], ['fetch', hash, '-o', join(root, '..', 'x.jpg')], ['prune', '--older-than', '1d', '--dry-run'], ['store', file]]) {
+    for (const args of [
+      ['verify'],
+      ['list'],
+      ['stats'],
+      ['exists', hash],
+      ['fetch', hash, '-o', join(root, '..', 'x.jpg')],
+      ['prune', '--older-than', '1d', '--dry-run'],
+      ['store', file]
+    ]) {
       const run = cli([...args, '--json'], { env })
       expect(run.code, args.join(' ')).toBe(6)
       const { error } = answer(run)
       expect(error.code).toBe('ERR_CONFIG')
       expect(error.message).toContain('SAI_IMAGE_STORAGE_SHARD_DEPTH and SAI_IMAGE_STORAGE_SHARD_WIDTH')
-      expect(error.message).toContain('has shard depth 3 and width 1 (its .sai-layout.json), but the settings say depth 2 and width 2')
+      expect(error.message).toContain(
+        'has shard depth 3 and width 1 (its .sai-layout.json), but the settings say depth 2 and width 2'
+      )
     }
     // with its own settings, it is whole
     expect(answer(cli(['verify', '--json'], { env: { ...env, ...DEEP } }))).toMatchObject({ checked: 1 })
@@ -58,7 +68,9 @@ describe('the layout record', () => {
     for (const args of [['verify'], ['list']]) {
       const run = cli([...args, '--json'], { env: { ...env, ...DEEP } })
       expect(run.code, args.join(' ')).toBe(6)
-      expect(answer(run).error.message).toContain('has shard depth 2 and width 2 (its first shard folders), but the settings say depth 3 and width 1')
+      expect(answer(run).error.message).toContain(
+        'has shard depth 2 and width 2 (its first shard folders), but the settings say depth 3 and width 1'
+      )
     }
     expect(answer(cli(['verify', '--json'], { env }))).toMatchObject({ checked: 1 })
     // storing into it writes no record (it is storage.py's store, not empty)

@@ -8,8 +8,12 @@ import { tempDir } from '../../infra/helpers/tmp.js'
 
 describe('FilesystemDriver file and directory modes', () => {
   let umask: number
-  beforeEach(() => { umask = process.umask(0o027) })
-  afterEach(() => { process.umask(umask) })
+  beforeEach(() => {
+    umask = process.umask(0o027)
+  })
+  afterEach(() => {
+    process.umask(umask)
+  })
 
   it('applies fileMode and dirMode exactly, setgid included, whatever the umask', async () => {
     const root = join(await tempDir(), 'shared')

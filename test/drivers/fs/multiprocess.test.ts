@@ -9,7 +9,9 @@ describe('FilesystemDriver across processes', () => {
     for (const size of [2_000, 600 * 1024, 5_000_000]) {
       const root = await tempDir()
       const startAt = Date.now() + 1500
-      const children = Array.from({ length: 4 }, () => startChild('race', { root, seed: `race ${size}`, size, count: 8, startAt }))
+      const children = Array.from({ length: 4 }, () =>
+        startChild('race', { root, seed: `race ${size}`, size, count: 8, startAt })
+      )
       expect(await Promise.all(children.map(c => c.done))).toEqual([0, 0, 0, 0])
       const results = children.flatMap(c => c.lines())
       expect(results).toHaveLength(32)

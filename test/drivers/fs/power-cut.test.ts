@@ -8,16 +8,18 @@ import { afterAll, describe, expect, it } from 'vitest'
 import { record, type LogRecord as Op } from '../../crash/harness.mjs'
 
 const work = mkdtempSync(join(tmpdir(), 'sai-power-cut-'))
-afterAll(() => { rmSync(work, { recursive: true, force: true }) })
+afterAll(() => {
+  rmSync(work, { recursive: true, force: true })
+})
 
 /** The index of the first record at or after `from` that `match` accepts, else -1. */
-function find (ops: Op[], match: (op: Op) => boolean, from = 0): number {
+function find(ops: Op[], match: (op: Op) => boolean, from = 0): number {
   for (let i = from; i < ops.length; i++) if (match(ops[i]!)) return i
   return -1
 }
 
 /** A folder made in the workload: its name must be fsynced (its parent's fsyncdir) before anything moves into it. */
-function expectDurableBeforeUse (ops: Op[], name: string): void {
+function expectDurableBeforeUse(ops: Op[], name: string): void {
   const made = find(ops, op => op.op === 'mkdir' && op.name === name)
   expect(made, `${name} is made in the workload`).toBeGreaterThanOrEqual(0)
   const folder = ops[made]!
@@ -29,7 +31,7 @@ function expectDurableBeforeUse (ops: Op[], name: string): void {
 }
 
 describe('filesystem driver, under a power cut', () => {
-  it('makes a duplicate store\'s renewal (the new mtime) durable before the store resolves', async () => {
+  it("makes a duplicate store's renewal (the new mtime) durable before the store resolves", async () => {
     const { ops } = await record('store', { work: join(work, 'store') })
     const renewed = find(ops, op => op.op === 'setattr' && op.mtime !== undefined)
     expect(renewed).toBeGreaterThanOrEqual(0)
@@ -39,7 +41,7 @@ describe('filesystem driver, under a power cut', () => {
     expect(synced).toBeLessThan(acked)
   })
 
-  it('makes the prune\'s .pruning folder durable before it sets an object aside there', async () => {
+  it("makes the prune's .pruning folder durable before it sets an object aside there", async () => {
     const { ops } = await record('prune-race', { work: join(work, 'prune') })
     expectDurableBeforeUse(ops, '.pruning')
   })

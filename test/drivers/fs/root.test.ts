@@ -13,36 +13,50 @@ if (!isRoot) console.warn('skipped: unmount tests (need root to mount a tmpfs; C
 const CLI = join(ROOT, 'dist/cli.js')
 
 const mounted: string[] = []
-afterEach(() => { for (const dir of mounted.splice(0)) spawnSync('umount', ['-l', dir]) })
+afterEach(() => {
+  for (const dir of mounted.splice(0)) spawnSync('umount', ['-l', dir])
+})
 
-async function tmpfs (): Promise<string> {
+async function tmpfs(): Promise<string> {
   const dir = await tempDir('sai-mount')
   execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=8m', 'tmpfs', dir])
   mounted.push(dir)
   return dir
 }
 
-function unmount (dir: string): void {
+function unmount(dir: string): void {
   execFileSync('umount', ['-l', dir])
   mounted.splice(mounted.indexOf(dir), 1)
 }
 
 /** What every call of the driver answers, as `code` or a value. */
-async function answers (storage: FilesystemDriver, hash: string): Promise<Record<string, unknown>> {
-  const settle = async (work: () => Promise<unknown>): Promise<unknown> => await work().then(v => v, (err: { code?: string }) => err.code ?? String(err))
+async function answers(storage: FilesystemDriver, hash: string): Promise<Record<string, unknown>> {
+  const settle = async (work: () => Promise<unknown>): Promise<unknown> =>
+    await work().then(
+      v => v,
+      (err: { code?: string }) => err.code ?? String(err)
+    )
   return {
     exists: await settle(async () => await storage.exists(hash)),
     fetch: await settle(async () => await storage.fetch(hash)),
     fetchStream: await settle(async () => await storage.fetchStream(hash)),
     stat: await settle(async () => await storage.stat(hash)),
     delete: await settle(async () => await storage.delete(hash)),
-    list: await settle(async () => { for await (const entry of storage.list()) return entry; return 'empty' }),
+    list: await settle(async () => {
+      for await (const entry of storage.list()) return entry
+      return 'empty'
+    }),
     verify: await settle(async () => await storage.verify()),
     store: await settle(async () => await storage.store(testJpeg('after the unmount', 3000)))
   }
 }
 
-const UNAVAILABLE = Object.fromEntries(['exists', 'fetch', 'fetchStream', 'stat', 'delete', 'list', 'verify', 'store'].map(call => [call, 'ERR_STORAGE_UNAVAILABLE']))
+const UNAVAILABLE = Object.fromEntries(
+  ['exists', 'fetch', 'fetchStream', 'stat', 'delete', 'list', 'verify', 'store'].map(call => [
+    call,
+    'ERR_STORAGE_UNAVAILABLE'
+  ])
+)
 
 describe.skipIf(!isRoot)('a store on a real mount that goes away', () => {
   it('unmounted while the driver is held (root below the mount point): every call is ERR_STORAGE_UNAVAILABLE', async () => {
@@ -97,8 +111,15 @@ describe('a root that is missing or not a directory', () => {
     expect(await storage.verify()).toMatchObject({ checked: 0, clean: true, rootExists: false })
     // a cron job with a typo in its root must not pass: the CLI says so and exits 1, unless told an empty store is expected
     for (const command of ['verify', 'stats']) {
-      const run = (...extra: string[]): ReturnType<typeof spawnSync> => spawnSync(process.execPath, [CLI, command, ...extra], { env: { ...process.env, SAI_IMAGE_STORAGE_PATH: root }, encoding: 'utf8' })
-      expect(run()).toMatchObject({ status: 1, stdout: expect.stringContaining('the root does not exist: nothing was ever stored there') })
+      const run = (...extra: string[]): ReturnType<typeof spawnSync> =>
+        spawnSync(process.execPath, [CLI, command, ...extra], {
+          env: { ...process.env, SAI_IMAGE_STORAGE_PATH: root },
+          encoding: 'utf8'
+        })
+      expect(run()).toMatchObject({
+        status: 1,
+        stdout: expect.stringContaining('the root does not exist: nothing was ever stored there')
+      })
       expect(run('--allow-empty')).toMatchObject({ status: 0, stdout: expect.stringContaining(`store: ${root}`) })
       expect(existsSync(root)).toBe(false) // and neither made it
     }

@@ -10,9 +10,13 @@ import { tempDir } from '../../infra/helpers/tmp.js'
 const HOUR_AGO = new Date(Date.now() - 3600_000)
 
 /** How many asynchronous fs calls (each a round trip through libuv's thread pool) `work` makes. */
-async function roundTrips (work: () => Promise<unknown>): Promise<number> {
+async function roundTrips(work: () => Promise<unknown>): Promise<number> {
   let count = 0
-  const hook = createHook({ init (_id, type) { if (type === 'FSREQCALLBACK' || type === 'FSREQPROMISE') count++ } })
+  const hook = createHook({
+    init(_id, type) {
+      if (type === 'FSREQCALLBACK' || type === 'FSREQPROMISE') count++
+    }
+  })
   hook.enable()
   try {
     await work()
@@ -23,15 +27,20 @@ async function roundTrips (work: () => Promise<unknown>): Promise<number> {
 }
 
 /** The open flags of every temp file open when `work` starts an asynchronous fs call, as the kernel holds them. */
-async function tempFlags (work: () => Promise<unknown>): Promise<number[]> {
+async function tempFlags(work: () => Promise<unknown>): Promise<number[]> {
   const flags: number[] = []
   const hook = createHook({
-    init (_id, type) {
+    init(_id, type) {
       if (type !== 'FSREQCALLBACK') return
       for (const fd of readdirSync('/proc/self/fd')) {
         let target = ''
-        try { target = readlinkSync(`/proc/self/fd/${fd}`) } catch { continue }
-        if (target.endsWith('.tmp')) flags.push(parseInt(/^flags:\s+([0-7]+)/m.exec(readFileSync(`/proc/self/fdinfo/${fd}`, 'utf8'))![1]!, 8))
+        try {
+          target = readlinkSync(`/proc/self/fd/${fd}`)
+        } catch {
+          continue
+        }
+        if (target.endsWith('.tmp'))
+          flags.push(parseInt(/^flags:\s+([0-7]+)/m.exec(readFileSync(`/proc/self/fdinfo/${fd}`, 'utf8'))![1]!, 8))
       }
     }
   })
@@ -59,13 +68,19 @@ describe('FilesystemDriver: a durable store of a frame of at most 1 MiB syncs it
     const flags = await tempFlags(async () => await durable.store(frame))
     expect(flags.length).toBeGreaterThan(0)
     expect(flags.every(f => (f & constants.O_DSYNC) === constants.O_DSYNC)).toBe(true)
-    expect(await roundTrips(async () => await durable.store(testJpeg('dsync 2', 600_000)))).toBe(await roundTrips(async () => await plain.store(testJpeg('dsync 2', 600_000))) + 1)
+    expect(await roundTrips(async () => await durable.store(testJpeg('dsync 2', 600_000)))).toBe(
+      (await roundTrips(async () => await plain.store(testJpeg('dsync 2', 600_000)))) + 1
+    )
     expect(Buffer.compare(await durable.fetch((await durable.store(frame)).hash), frame)).toBe(0)
     await Promise.all([durable.close(), plain.close()])
   })
 
   it('a larger frame (written in pieces), an exact file mode (a chmod after the write) and no fsync: no O_DSYNC', async () => {
-    for (const [init, size] of [[{}, 2_000_000], [{ fileMode: 0o640 }, 600_000], [{ fsync: false }, 600_000]] as const) {
+    for (const [init, size] of [
+      [{}, 2_000_000],
+      [{ fileMode: 0o640 }, 600_000],
+      [{ fsync: false }, 600_000]
+    ] as const) {
       const storage = await driver(init)
       const flags = await tempFlags(async () => await storage.store(testJpeg(`no dsync ${size}`, size)))
       expect(flags.length).toBeGreaterThan(0)
@@ -83,32 +98,66 @@ describe('FilesystemDriver: what a duplicate and a fetch cost in thread-pool rou
     const frame = testJpeg('round trips', 600_000)
     const { hash, path } = await storage.store(frame)
 
-    expect(await roundTrips(async () => { expect((await storage.store(frame)).isDuplicate).toBe(true) })).toBe(1)
-    expect(await roundTrips(async () => { expect(Buffer.compare(await storage.fetch(hash), frame)).toBe(0) })).toBe(0)
+    expect(
+      await roundTrips(async () => {
+        expect((await storage.store(frame)).isDuplicate).toBe(true)
+      })
+    ).toBe(1)
+    expect(
+      await roundTrips(async () => {
+        expect(Buffer.compare(await storage.fetch(hash), frame)).toBe(0)
+      })
+    ).toBe(0)
 
     await utimes(path, HOUR_AGO, HOUR_AGO) // may have left the page cache: a read must not wait for the disk on the event loop
-    expect(await roundTrips(async () => { expect(Buffer.compare(await storage.fetch(hash), frame)).toBe(0) })).toBe(1)
-    expect(await roundTrips(async () => { expect((await storage.store(frame)).isDuplicate).toBe(true) })).toBe(2)
+    expect(
+      await roundTrips(async () => {
+        expect(Buffer.compare(await storage.fetch(hash), frame)).toBe(0)
+      })
+    ).toBe(1)
+    expect(
+      await roundTrips(async () => {
+        expect((await storage.store(frame)).isDuplicate).toBe(true)
+      })
+    ).toBe(2)
     // the duplicate renewed it: the last store is now, and its bytes were just read
-    expect(await roundTrips(async () => { expect((await storage.store(frame)).isDuplicate).toBe(true) })).toBe(1)
+    expect(
+      await roundTrips(async () => {
+        expect((await storage.store(frame)).isDuplicate).toBe(true)
+      })
+    ).toBe(1)
     expect((await storage.stat(hash)).lastStoredAt!.getTime()).toBeGreaterThan(Date.now() - 60_000)
     await storage.close()
   })
 
-  it('beside another store or fetch, a read goes through the pool (its copy overlaps the other\'s hashing)', async () => {
+  it("beside another store or fetch, a read goes through the pool (its copy overlaps the other's hashing)", async () => {
     const storage = new FilesystemDriver({ root: await tempDir() })
     const frames = [testJpeg('beside 1', 600_000), testJpeg('beside 2', 600_000)]
     const stored = await Promise.all(frames.map(async frame => await storage.store(frame)))
     const fetched: Buffer[] = []
     // the first fetch starts alone and reads at once; the second starts while the first runs
-    expect(await roundTrips(async () => fetched.push(...await Promise.all(stored.map(async ({ hash }) => await storage.fetch(hash)))))).toBe(1)
+    expect(
+      await roundTrips(async () =>
+        fetched.push(...(await Promise.all(stored.map(async ({ hash }) => await storage.fetch(hash)))))
+      )
+    ).toBe(1)
     expect(fetched.map((bytes, i) => Buffer.compare(bytes, frames[i]!))).toEqual([0, 0])
     // a duplicate store beside a fetch of a 5 MB frame (through the pool: over 1 MiB; hashed in 20
     // slices, so that it runs all through the store): the store compares through the pool too. (Two
     // stores side by side are no test of it: the second to check may find the first one done, and
     // then rightly reads at once.)
     const { hash: big } = await storage.store(testJpeg('beside big', 5_000_000))
-    expect(await roundTrips(async () => await Promise.all([storage.fetch(big), (async () => { expect((await storage.store(frames[0]!)).isDuplicate).toBe(true) })()]))).toBe(3) // and the renewal's fsync
+    expect(
+      await roundTrips(
+        async () =>
+          await Promise.all([
+            storage.fetch(big),
+            (async () => {
+              expect((await storage.store(frames[0]!)).isDuplicate).toBe(true)
+            })()
+          ])
+      )
+    ).toBe(3) // and the renewal's fsync
     expect(await roundTrips(async () => await storage.fetch(stored[0]!.hash))).toBe(0) // alone again
     await storage.close()
   })
@@ -117,8 +166,16 @@ describe('FilesystemDriver: what a duplicate and a fetch cost in thread-pool rou
     const storage = new FilesystemDriver({ root: await tempDir() })
     const frame = testJpeg('large round trips', 2_000_000)
     const { hash } = await storage.store(frame)
-    expect(await roundTrips(async () => { expect((await storage.store(frame)).isDuplicate).toBe(true) })).toBe(2) // the read, the renewal's fsync
-    expect(await roundTrips(async () => { expect(Buffer.compare(await storage.fetch(hash), frame)).toBe(0) })).toBe(1)
+    expect(
+      await roundTrips(async () => {
+        expect((await storage.store(frame)).isDuplicate).toBe(true)
+      })
+    ).toBe(2) // the read, the renewal's fsync
+    expect(
+      await roundTrips(async () => {
+        expect(Buffer.compare(await storage.fetch(hash), frame)).toBe(0)
+      })
+    ).toBe(1)
     await storage.close()
   })
 })

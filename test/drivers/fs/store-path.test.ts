@@ -14,9 +14,12 @@ import { tempDir } from '../../infra/helpers/tmp.js'
 const sha256 = (bytes: Buffer): string => createHash('sha256').update(bytes).digest('hex')
 
 /** Every file under `dir`, read from the disk itself (not through the driver). */
-async function files (dir: string): Promise<string[]> {
+async function files(dir: string): Promise<string[]> {
   const entries = await readdir(dir, { recursive: true, withFileTypes: true })
-  return entries.filter(entry => entry.isFile()).map(entry => relative(dir, join(entry.parentPath, entry.name))).sort()
+  return entries
+    .filter(entry => entry.isFile())
+    .map(entry => relative(dir, join(entry.parentPath, entry.name)))
+    .sort()
 }
 
 describe('FilesystemDriver store path', () => {
@@ -32,13 +35,17 @@ describe('FilesystemDriver store path', () => {
       expect(first.map(r => r.isDuplicate)).toEqual(images.map(() => false))
       expect(again.map(r => r.isDuplicate)).toEqual(images.map(() => true))
       // the objects, and the store's record of its layout (layout.ts)
-      expect(await files(root)).toEqual(['.sai-layout.json', ...images.map(image => storage.keyOf(sha256(image)))].sort())
+      expect(await files(root)).toEqual(
+        ['.sai-layout.json', ...images.map(image => storage.keyOf(sha256(image)))].sort()
+      )
 
       // an existing shard: the temp sits beside the final name, and is gone too
       await mkdir(join(root, storage.keyOf(sha256(more)), '..'), { recursive: true })
       await storage.store(more)
       await storage.close()
-      expect(await files(root)).toEqual(['.sai-layout.json', ...[...images, more].map(image => storage.keyOf(sha256(image)))].sort())
+      expect(await files(root)).toEqual(
+        ['.sai-layout.json', ...[...images, more].map(image => storage.keyOf(sha256(image)))].sort()
+      )
       for (const image of [...images, more]) expect((await storage.fetch(sha256(image))).equals(image)).toBe(true)
     })
   }

@@ -61,9 +61,24 @@ describe('FilesystemDriver.verify: the fsck', () => {
     expect(repaired.problems).toHaveLength(6)
     // three frames are lost from the store (quarantined): a repair that removed a frame is never clean;
     // the intact one in the wrong folder is moved into place, not quarantined as lost
-    expect(repaired).toMatchObject({ clean: false, quarantined: 3, removed: 2, restored: 1, counts: { corrupt: 1, truncated: 1, empty: 1, misplaced: 1, 'stray-temp': 2 }, quarantine: { objects: 3 } })
-    expect(repaired.problems.filter(p => p.action === 'quarantined').map(p => p.reason).sort()).toEqual(['corrupt', 'empty', 'truncated'])
-    expect(repaired.problems.find(p => p.reason === 'misplaced')).toMatchObject({ action: 'moved', movedTo: misnamed!.path })
+    expect(repaired).toMatchObject({
+      clean: false,
+      quarantined: 3,
+      removed: 2,
+      restored: 1,
+      counts: { corrupt: 1, truncated: 1, empty: 1, misplaced: 1, 'stray-temp': 2 },
+      quarantine: { objects: 3 }
+    })
+    expect(
+      repaired.problems
+        .filter(p => p.action === 'quarantined')
+        .map(p => p.reason)
+        .sort()
+    ).toEqual(['corrupt', 'empty', 'truncated'])
+    expect(repaired.problems.find(p => p.reason === 'misplaced')).toMatchObject({
+      action: 'moved',
+      movedTo: misnamed!.path
+    })
     const quarantined = await readdir(join(storage.root, '.quarantine'))
     expect(quarantined).toHaveLength(3)
     expect(await readdir(join(storage.root, '.tmp'))).toEqual(['live-writer.tmp'])
@@ -72,13 +87,16 @@ describe('FilesystemDriver.verify: the fsck', () => {
     for (const result of intact) expect(await storage.exists(result.hash)).toBe(true)
     // the quarantined objects are absent now, and a store of the right bytes brings them back
     expect(await storage.exists(flipped!.hash)).toBe(false)
-    await expect(storage.fetch(flipped!.hash)).rejects.toMatchObject({ code: 'ERR_NOT_FOUND', message: expect.stringContaining('a repair quarantined it') })
+    await expect(storage.fetch(flipped!.hash)).rejects.toMatchObject({
+      code: 'ERR_NOT_FOUND',
+      message: expect.stringContaining('a repair quarantined it')
+    })
     expect((await storage.store(testJpeg('verify 0', 10_000))).isDuplicate).toBe(false)
   })
 })
 
 describe('FilesystemDriver.verify: repairs that cannot do harm', () => {
-  async function store (count: number): Promise<{ root: string, hashes: string[] }> {
+  async function store(count: number): Promise<{ root: string; hashes: string[] }> {
     const root = await tempDir()
     const storage = new FilesystemDriver({ root })
     const hashes = []
@@ -120,7 +138,9 @@ describe('FilesystemDriver.verify: repairs that cannot do harm', () => {
     const refused = await storage.verify({ repair: true, stormLimit: { count: 5 } })
     expect(refused).toMatchObject({ quarantined: 0, clean: false, storm: { found: 6, limit: 5 } })
     expect(refused.storm!.cause).toMatch(/failing disk or a wrong mount/)
-    expect(await storage.verify({ repair: true, stormLimit: { count: 5 }, force: true })).toMatchObject({ quarantined: 6 })
+    expect(await storage.verify({ repair: true, stormLimit: { count: 5 }, force: true })).toMatchObject({
+      quarantined: 6
+    })
   })
 
   it('an intact frame under an upper-case name is moved into place, not quarantined', async () => {
@@ -130,7 +150,12 @@ describe('FilesystemDriver.verify: repairs that cannot do harm', () => {
     const upper = join(dirname(path), `${hashes[0]!.toUpperCase()}.jpg`)
     await rename(path, upper)
     const report = await storage.verify({ repair: true })
-    expect(report).toMatchObject({ clean: true, quarantined: 0, restored: 1, problems: [{ reason: 'misplaced', action: 'moved', movedTo: path }] })
+    expect(report).toMatchObject({
+      clean: true,
+      quarantined: 0,
+      restored: 1,
+      problems: [{ reason: 'misplaced', action: 'moved', movedTo: path }]
+    })
     expect(await storage.exists(hashes[0]!)).toBe(true)
     await expect(stat(upper)).rejects.toMatchObject({ code: 'ENOENT' })
   })
@@ -158,7 +183,10 @@ describe('FilesystemDriver.verify: repairs that cannot do harm', () => {
     const entries = []
     for await (const entry of storage.quarantine.list()) entries.push(entry)
     const [entry] = entries
-    await expect(storage.quarantine.restore(entry!.id)).rejects.toMatchObject({ code: 'ERR_INTEGRITY', message: expect.stringContaining('--force') })
+    await expect(storage.quarantine.restore(entry!.id)).rejects.toMatchObject({
+      code: 'ERR_INTEGRITY',
+      message: expect.stringContaining('--force')
+    })
     expect(await storage.exists(hashes[0]!)).toBe(false)
     expect(await storage.quarantine.restore(entry!.id, { force: true })).toBe(true)
     expect(await storage.exists(hashes[0]!)).toBe(true)

@@ -9,7 +9,7 @@ import { FilesystemDriver } from '../../../src/drivers/fs/index.js'
 import { tempDir } from '../../infra/helpers/tmp.js'
 
 /** Objects written straight to disk: `big` of them in the folder `ab`, `each` in the folders 00 to 0f. */
-function store (root: string, big: number, each: number): string[] {
+function store(root: string, big: number, each: number): string[] {
   const counts = new Map<string, number>()
   const hashes: string[] = []
   for (let i = 0; (counts.get('ab') ?? 0) < big; i++) {
@@ -54,8 +54,17 @@ describe('the walk in worker threads', () => {
     expect(listed.map(e => ({ ...e, lastStoredAt: e.lastStoredAt?.getTime() }))).toEqual(onDisk)
 
     const report = await storage.verify()
-    expect(report).toMatchObject({ clean: false, checked: hashes.length, bytes: listed.reduce((sum, e) => sum + e.size!, 0) })
-    expect(report.problems.map(p => [p.key, p.reason])).toEqual([[`ab/${damaged.slice(2, 4)}/${damaged}.jpg`, 'corrupt'], [strayKey, 'misnamed']].sort((a, b) => a[0]! < b[0]! ? -1 : 1))
+    expect(report).toMatchObject({
+      clean: false,
+      checked: hashes.length,
+      bytes: listed.reduce((sum, e) => sum + e.size!, 0)
+    })
+    expect(report.problems.map(p => [p.key, p.reason])).toEqual(
+      [
+        [`ab/${damaged.slice(2, 4)}/${damaged}.jpg`, 'corrupt'],
+        [strayKey, 'misnamed']
+      ].sort((a, b) => (a[0]! < b[0]! ? -1 : 1))
+    )
 
     // a cursor into the big unit, and a prefix inside it
     const after = hashes[hashes.length - 10]!

@@ -6,9 +6,15 @@ import { describeImageStorage } from '../../../src/testing/index.js'
 import { useKubo } from './helpers.js'
 
 const node = useKubo()
-describeImageStorage({ name: 'IpfsDriver on Kubo', create: () => new IpfsDriver({ url: node.url }), timeout: 60_000 }, { describe, it, expect })
+describeImageStorage(
+  { name: 'IpfsDriver on Kubo', create: () => new IpfsDriver({ url: node.url }), timeout: 60_000 },
+  { describe, it, expect }
+)
 
 const external = process.env.SAI_TEST_IPFS_API_URL
 if (external !== undefined && external !== '') {
-  describeImageStorage({ name: `IpfsDriver (${external})`, create: () => new IpfsDriver({ url: external }), timeout: 60_000 }, { describe, it, expect })
+  describeImageStorage(
+    { name: `IpfsDriver (${external})`, create: () => new IpfsDriver({ url: external }), timeout: 60_000 },
+    { describe, it, expect }
+  )
 }

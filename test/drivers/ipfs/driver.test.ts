@@ -21,10 +21,14 @@ describe('IpfsDriver on Kubo', () => {
   const driver = (): IpfsDriver => new IpfsDriver({ url: node.url })
 
   it.each([
-    ['1 B', 1], ['1 MiB', MiB], ['1 MiB + 1 B', MiB + 1], ['5 MB', 5_000_000]
+    ['1 B', 1],
+    ['1 MiB', MiB],
+    ['1 MiB + 1 B', MiB + 1],
+    ['5 MB', 5_000_000]
   ])('computes the same CID as the node for %s', async (_name, size) => {
     const storage = driver()
-    const bytes = size < 700 ? Buffer.from([0xff, 0xd8, 0xff].slice(0, size)) : testJpeg(`parity ${size} ${Date.now()}`, size)
+    const bytes =
+      size < 700 ? Buffer.from([0xff, 0xd8, 0xff].slice(0, size)) : testJpeg(`parity ${size} ${Date.now()}`, size)
     const local = await cidOf(bytes, sha256(bytes))
     const result = await storage.store(bytes, { allowNonImage: true })
     expect(result.hash).toBe(local)
@@ -55,12 +59,27 @@ describe('IpfsDriver on Kubo', () => {
     expect(stored.hash).toMatch(/^bafybei/)
     expect(Buffer.compare(await storage.fetch(sha256(large)), large)).toBe(0)
     expect(await storage.exists(sha256(large))).toBe(true)
-    expect(await storage.stat(sha256(large))).toMatchObject({ hash: stored.hash, sha256: sha256(large), size: large.length, mimeType: 'image/jpeg', lastStoredAt: stored.storedAt })
+    expect(await storage.stat(sha256(large))).toMatchObject({
+      hash: stored.hash,
+      sha256: sha256(large),
+      size: large.length,
+      mimeType: 'image/jpeg',
+      lastStoredAt: stored.storedAt
+    })
     expect(await storage.stat(stored.hash)).toMatchObject({ hash: stored.hash, sha256: sha256(large) }) // by its CID: the bytes tell
     expect(toInferenceFields(stored)).toEqual({ image_hash: sha256(large), image_path: `ipfs://${stored.hash}` })
     const listed = []
     for await (const entry of storage.list()) if (entry.hash === stored.hash) listed.push(entry)
-    expect(listed).toEqual([{ hash: stored.hash, sha256: sha256(large), key: stored.hash, path: stored.path, size: large.length, lastStoredAt: stored.storedAt }])
+    expect(listed).toEqual([
+      {
+        hash: stored.hash,
+        sha256: sha256(large),
+        key: stored.hash,
+        path: stored.path,
+        size: large.length,
+        lastStoredAt: stored.storedAt
+      }
+    ])
   })
 
   it('delete unpins: exists is false, and the next store is not a duplicate', async () => {
@@ -84,11 +103,18 @@ describe('IpfsDriver on Kubo', () => {
   it('works from CommonJS: the built package loads the ESM-only importer (images over 1 MiB) with import()', async () => {
     const app = await consumerApp(['consumer-ipfs.cjs'])
     const out = execFileSync(process.execPath, ['consumer-ipfs.cjs', node.url], { cwd: app, encoding: 'utf8' })
-    expect(JSON.parse(out)).toMatchObject({ ok: true, small: expect.stringMatching(/^bafkrei/), large: expect.stringMatching(/^bafybei/) })
+    expect(JSON.parse(out)).toMatchObject({
+      ok: true,
+      small: expect.stringMatching(/^bafkrei/),
+      large: expect.stringMatching(/^bafybei/)
+    })
   })
 
   it('is chosen by the factory with SAI_IMAGE_STORAGE_DRIVER=ipfs', async () => {
-    const fromEnv = createImageStorage({}, { SAI_IMAGE_STORAGE_DRIVER: 'ipfs', SAI_IPFS_API_URL: node.url, SAI_IPFS_TIMEOUT_MS: '5000' })
+    const fromEnv = createImageStorage(
+      {},
+      { SAI_IMAGE_STORAGE_DRIVER: 'ipfs', SAI_IPFS_API_URL: node.url, SAI_IPFS_TIMEOUT_MS: '5000' }
+    )
     expect(fromEnv).toBeInstanceOf(IpfsDriver)
     expect((await fromEnv.store(testJpeg(`factory ${Date.now()}`))).path).toMatch(/^ipfs:\/\/bafkrei/)
   })
@@ -108,11 +134,19 @@ describe('sai-images migrate with the IPFS driver', () => {
     for (let i = 0; i < 10; i++) images.push(testJpeg(`migrate ${i} ${Date.now()}`, 5000))
     for (const image of images) await fs.store(image)
     const mapping = join(await tempDir(), 'migrate.jsonl')
-    const run = (...extra: string[]): string => execFileSync(process.execPath, [cli, 'migrate', '--from', 'fs', '--to', 'ipfs', '--root', root, '--mapping', mapping, '--json', ...extra],
-      { env: { ...process.env, SAI_IPFS_API_URL: node.url }, encoding: 'utf8' })
+    const run = (...extra: string[]): string =>
+      execFileSync(
+        process.execPath,
+        [cli, 'migrate', '--from', 'fs', '--to', 'ipfs', '--root', root, '--mapping', mapping, '--json', ...extra],
+        { env: { ...process.env, SAI_IPFS_API_URL: node.url }, encoding: 'utf8' }
+      )
     expect(JSON.parse(run('--dry-run'))).toMatchObject({ wouldCopy: 12, alreadyCopied: 0 })
     expect(JSON.parse(run())).toMatchObject({ total: 12, done: 12, failed: [], interrupted: false })
-    const entries = (await readFile(mapping, 'utf8')).trim().split('\n').map(line => JSON.parse(line)).filter(entry => entry.checkpoint === undefined)
+    const entries = (await readFile(mapping, 'utf8'))
+      .trim()
+      .split('\n')
+      .map(line => JSON.parse(line))
+      .filter(entry => entry.checkpoint === undefined)
     expect(entries).toHaveLength(12)
     const storage = new IpfsDriver({ url: node.url })
     for (const entry of entries) {
@@ -128,12 +162,20 @@ describe('sai-images migrate with the IPFS driver', () => {
     await new IpfsDriver({ url: node.url }).store(testJpeg(`migrate back large ${Date.now()}`, 2 * MiB))
     const root = await tempDir()
     const mapping = join(await tempDir(), 'back.jsonl')
-    const run = (): { total: number, done: number, skipped: number, failed: unknown[] } => JSON.parse(execFileSync(process.execPath,
-      [cli, 'migrate', '--from', 'ipfs', '--to', 'fs', '--to-root', root, '--mapping', mapping, '--json'],
-      { env: { ...process.env, SAI_IPFS_API_URL: node.url }, encoding: 'utf8' }))
+    const run = (): { total: number; done: number; skipped: number; failed: unknown[] } =>
+      JSON.parse(
+        execFileSync(
+          process.execPath,
+          [cli, 'migrate', '--from', 'ipfs', '--to', 'fs', '--to-root', root, '--mapping', mapping, '--json'],
+          { env: { ...process.env, SAI_IPFS_API_URL: node.url }, encoding: 'utf8' }
+        )
+      )
     const first = run()
     expect(first).toMatchObject({ failed: [], done: first.total, skipped: 0 })
-    const entries = (await readFile(mapping, 'utf8')).trim().split('\n').map(line => JSON.parse(line))
+    const entries = (await readFile(mapping, 'utf8'))
+      .trim()
+      .split('\n')
+      .map(line => JSON.parse(line))
     expect(entries.some(entry => entry.source.startsWith('bafybei'))).toBe(true)
     expect(run()).toMatchObject({ total: first.total, done: 0, skipped: first.total })
     expect((await new FilesystemDriver({ root }).verify()).problems).toEqual([])
@@ -142,10 +184,19 @@ describe('sai-images migrate with the IPFS driver', () => {
 
 describe('IpfsDriver configuration', () => {
   it.each([
-    ['SAI_IPFS_API_URL', 'ftp://node'], ['SAI_IPFS_API_URL', 'not a url'], ['SAI_IPFS_TIMEOUT_MS', 'soon'],
-    ['SAI_IPFS_GATEWAY_URL', '://'], ['SAI_IPFS_AUTH', 's3cr3t with spaces']
+    ['SAI_IPFS_API_URL', 'ftp://node'],
+    ['SAI_IPFS_API_URL', 'not a url'],
+    ['SAI_IPFS_TIMEOUT_MS', 'soon'],
+    ['SAI_IPFS_GATEWAY_URL', '://'],
+    ['SAI_IPFS_AUTH', 's3cr3t with spaces']
   ])('a malformed %s is ERR_CONFIG naming it, without echoing the value', (name, value) => {
-    const error = (() => { try { createImageStorage({}, { SAI_IMAGE_STORAGE_DRIVER: 'ipfs', [name]: value }) } catch (err) { return err } })() as Error
+    const error = (() => {
+      try {
+        createImageStorage({}, { SAI_IMAGE_STORAGE_DRIVER: 'ipfs', [name]: value })
+      } catch (err) {
+        return err
+      }
+    })() as Error
     expect(error).toMatchObject({ code: 'ERR_CONFIG', variable: name })
     if (name !== 'SAI_IPFS_TIMEOUT_MS') expect(error.message).not.toContain(value)
   })

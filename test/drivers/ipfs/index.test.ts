@@ -11,8 +11,10 @@ import { addRaw, keepTrailers, MiB, proxy, rpc, sha256, useKubo } from './helper
 const node = useKubo()
 const cli = new URL('../../../dist/cli.js', import.meta.url).pathname
 const shard = (root: string, hex: string): string => `${root}/${hex.slice(0, 2)}/${hex.slice(2, 4)}`
-const names = async (folder: string): Promise<string[]> => ((await rpc(node.url, 'files/ls', { arg: folder })).json?.Entries ?? []).map((e: { Name: string }) => e.Name).sort()
-const entryCid = async (root: string, hex: string): Promise<string | undefined> => (await rpc(node.url, 'files/stat', { arg: `${shard(root, hex)}/${hex}` })).json?.Hash
+const names = async (folder: string): Promise<string[]> =>
+  ((await rpc(node.url, 'files/ls', { arg: folder })).json?.Entries ?? []).map((e: { Name: string }) => e.Name).sort()
+const entryCid = async (root: string, hex: string): Promise<string | undefined> =>
+  (await rpc(node.url, 'files/stat', { arg: `${shard(root, hex)}/${hex}` })).json?.Hash
 
 describe('isDuplicate across processes, on Kubo', () => {
   it('3 processes × 2 stores of one new image into an empty index, 50 rounds: exactly one isDuplicate false each round, and the entry is there', async () => {
@@ -21,14 +23,21 @@ describe('isDuplicate across processes, on Kubo', () => {
       const seed = `ipfs race ${round} ${Date.now()}`
       const ipfsIndexPath = `/race-${round}-${Date.now()}`
       const startAt = Date.now() + 700
-      const children = [0, 1, 2].map(() => startChild('race', { ipfsApiUrl: node.url, ipfsIndexPath, seed, size, count: 2, startAt }))
+      const children = [0, 1, 2].map(() =>
+        startChild('race', { ipfsApiUrl: node.url, ipfsIndexPath, seed, size, count: 2, startAt })
+      )
       expect(await Promise.all(children.map(async c => await c.done))).toEqual([0, 0, 0])
       const results = children.flatMap(c => c.lines())
       expect(results).toHaveLength(6)
       expect(new Set(results.map(r => r.hash)).size).toBe(1)
       expect({ round, fresh: results.filter(r => r.isDuplicate === false).length }).toEqual({ round, fresh: 1 })
       expect(await entryCid(ipfsIndexPath, results[0].sha256)).toBeDefined()
-      expect(Buffer.compare(await new IpfsDriver({ url: node.url, indexPath: ipfsIndexPath }).fetch(results[0].sha256), testJpeg(seed, size))).toBe(0)
+      expect(
+        Buffer.compare(
+          await new IpfsDriver({ url: node.url, indexPath: ipfsIndexPath }).fetch(results[0].sha256),
+          testJpeg(seed, size)
+        )
+      ).toBe(0)
     }
   }, 300_000)
 
@@ -40,13 +49,17 @@ describe('isDuplicate across processes, on Kubo', () => {
       for (let i = 0; images.length < 16; i++) {
         const image = testJpeg(`parent race ${round} ${target} ${i} ${Date.now()}`, 3000)
         const hex = sha256(image)
-        if (hex.startsWith(target) && !images.some(other => sha256(other).slice(2, 4) === hex.slice(2, 4))) images.push(image)
+        if (hex.startsWith(target) && !images.some(other => sha256(other).slice(2, 4) === hex.slice(2, 4)))
+          images.push(image)
       }
       // a deep index folder widens the window in which a parent is being created
       const indexPath = `/parents-${round}-${Date.now()}/a/b/c/d/e/f`
       const storage = new IpfsDriver({ url: node.url, indexPath })
       const results = await Promise.all(images.map(async image => await storage.store(image)))
-      expect({ round, isDuplicate: results.map(r => r.isDuplicate) }).toEqual({ round, isDuplicate: images.map(() => false) })
+      expect({ round, isDuplicate: results.map(r => r.isDuplicate) }).toEqual({
+        round,
+        isDuplicate: images.map(() => false)
+      })
       for (const result of results) expect(await entryCid(indexPath, result.sha256)).toBe(result.hash)
     }
   }, 120_000)
@@ -60,19 +73,36 @@ describe('isDuplicate across processes, on Kubo', () => {
       const target = new URL(node.url)
       const server = createServer((req, res) => {
         const url = new URL(req.url!, node.url)
-        if (raced === 0 && /^\/api\/v0\/files\/(cp|mkdir|write)$/.test(url.pathname) && url.searchParams.get('parents') === 'true') {
+        if (
+          raced === 0 &&
+          /^\/api\/v0\/files\/(cp|mkdir|write)$/.test(url.pathname) &&
+          url.searchParams.get('parents') === 'true'
+        ) {
           raced++
           req.resume()
-          res.writeHead(500, { 'content-type': 'application/json' }).end('{"Message":"file already exists","Code":0,"Type":"error"}\n')
+          res
+            .writeHead(500, { 'content-type': 'application/json' })
+            .end('{"Message":"file already exists","Code":0,"Type":"error"}\n')
           return
         }
-        req.pipe(request({ host: target.hostname, port: target.port, path: req.url, method: req.method, headers: req.headers }, answer => {
-          res.writeHead(answer.statusCode!, answer.headers)
-          answer.pipe(res)
-        }))
+        req.pipe(
+          request(
+            { host: target.hostname, port: target.port, path: req.url, method: req.method, headers: req.headers },
+            answer => {
+              res.writeHead(answer.statusCode!, answer.headers)
+              answer.pipe(res)
+            }
+          )
+        )
       })
       await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
-      return { url: `http://127.0.0.1:${(server.address() as { port: number }).port}`, close: () => { server.closeAllConnections(); server.close() } }
+      return {
+        url: `http://127.0.0.1:${(server.address() as { port: number }).port}`,
+        close: () => {
+          server.closeAllConnections()
+          server.close()
+        }
+      }
     })()
     try {
       const indexPath = `/raced-${Date.now()}`
@@ -92,9 +122,15 @@ describe('isDuplicate across processes, on Kubo', () => {
     const image = testJpeg(`blocked ${Date.now()}`, MiB + 10)
     const hex = sha256(image)
     await rpc(node.url, 'files/mkdir', { arg: indexPath, parents: true })
-    expect((await rpc(node.url, 'files/write', { arg: `${indexPath}/${hex.slice(0, 2)}`, create: true }, Buffer.from('x'))).status).toBe(200)
+    expect(
+      (await rpc(node.url, 'files/write', { arg: `${indexPath}/${hex.slice(0, 2)}`, create: true }, Buffer.from('x')))
+        .status
+    ).toBe(200)
     const storage = new IpfsDriver({ url: node.url, indexPath })
-    await expect(storage.store(image)).rejects.toMatchObject({ code: 'ERR_STORAGE_UNAVAILABLE', message: expect.stringMatching(/not a directory|is a part of the path a file/i) })
+    await expect(storage.store(image)).rejects.toMatchObject({
+      code: 'ERR_STORAGE_UNAVAILABLE',
+      message: expect.stringMatching(/not a directory|is a part of the path a file/i)
+    })
     await addRaw(node.url, image) // pinned, no entry: what reindex indexes
     const error = await storage.reindex().catch(err => err)
     expect(error).toMatchObject({ code: 'ERR_STORAGE_UNAVAILABLE', message: expect.stringMatching(/not a directory/i) })
@@ -102,9 +138,10 @@ describe('isDuplicate across processes, on Kubo', () => {
 })
 
 describe('the requests of a store', () => {
-  const paths = (seen: Array<{ url?: string }>): string[] => seen.map(req => new URL(req.url!, node.url).pathname.replace('/api/v0/', ''))
+  const paths = (seen: Array<{ url?: string }>): string[] =>
+    seen.map(req => new URL(req.url!, node.url).pathname.replace('/api/v0/', ''))
 
-  it('where Kubo\'s trailers arrive: the marker, the add that links the entry (to-files), one flush', async () => {
+  it("where Kubo's trailers arrive: the marker, the add that links the entry (to-files), one flush", async () => {
     const counting = await proxy(node.url, { trailers: keepTrailers })
     try {
       const storage = new IpfsDriver({ url: counting.url })
@@ -112,7 +149,9 @@ describe('the requests of a store', () => {
       counting.seen.length = 0
       const stored = await storage.store(testJpeg(`three requests ${Date.now()}`, 600 * 1024))
       expect(paths(counting.seen).sort()).toEqual(['add', 'files/cp', 'files/flush'])
-      expect(new URL(counting.seen.find(req => req.url!.includes('/add'))!.url!, node.url).searchParams.get('to-files')).toBe(`/sai-images/${stored.sha256.slice(0, 2)}/${stored.sha256.slice(2, 4)}/${stored.sha256}`)
+      expect(
+        new URL(counting.seen.find(req => req.url!.includes('/add'))!.url!, node.url).searchParams.get('to-files')
+      ).toBe(`/sai-images/${stored.sha256.slice(0, 2)}/${stored.sha256.slice(2, 4)}/${stored.sha256}`)
       expect(await entryCid('/sai-images', stored.sha256)).toBe(stored.hash)
       expect((await storage.store(testJpeg(`three requests ${Date.now()}`, 600 * 1024))).isDuplicate).toBe(false)
     } finally {
@@ -129,7 +168,9 @@ describe('the requests of a store', () => {
       const jpeg = testJpeg(`five requests ${Date.now()}`, 600 * 1024)
       const stored = await storage.store(jpeg)
       expect(paths(dropping.seen).sort()).toEqual(['add', 'files/cp', 'files/cp', 'files/flush', 'pin/ls'])
-      expect(new URL(dropping.seen.find(req => req.url!.includes('/add'))!.url!, node.url).searchParams.get('to-files')).toBeNull()
+      expect(
+        new URL(dropping.seen.find(req => req.url!.includes('/add'))!.url!, node.url).searchParams.get('to-files')
+      ).toBeNull()
       expect(await entryCid('/sai-images', stored.sha256)).toBe(stored.hash)
       expect((await storage.store(jpeg)).isDuplicate).toBe(true)
     } finally {
@@ -163,7 +204,16 @@ describe('the time markers', () => {
     expect(await storage.stat(first.sha256)).toMatchObject({ storedAt: first.storedAt, lastStoredAt: third.storedAt })
     const listed = []
     for await (const entry of storage.list({ prefix: first.sha256 })) listed.push(entry)
-    expect(listed).toEqual([{ hash: first.hash, sha256: first.sha256, key: first.hash, path: first.path, size: image.length, lastStoredAt: third.storedAt }])
+    expect(listed).toEqual([
+      {
+        hash: first.hash,
+        sha256: first.sha256,
+        key: first.hash,
+        path: first.path,
+        size: image.length,
+        lastStoredAt: third.storedAt
+      }
+    ])
     await storage.close()
   })
 
@@ -172,8 +222,20 @@ describe('the time markers', () => {
     const image = testJpeg(`legacy ${Date.now()}`, MiB + 40)
     const hex = sha256(image)
     const cid = await addRaw(node.url, image, { trickle: false, 'max-file-links': 174 })
-    expect((await rpc(node.url, 'files/cp', { arg: [`/ipfs/${cid}`, `${shard(indexPath, hex)}/${hex}`], parents: true })).status).toBe(200)
-    expect((await rpc(node.url, 'files/write', { arg: `${shard(indexPath, hex)}/${hex}.stored`, create: true, parents: true }, Buffer.from('1700000000000'))).status).toBe(200)
+    expect(
+      (await rpc(node.url, 'files/cp', { arg: [`/ipfs/${cid}`, `${shard(indexPath, hex)}/${hex}`], parents: true }))
+        .status
+    ).toBe(200)
+    expect(
+      (
+        await rpc(
+          node.url,
+          'files/write',
+          { arg: `${shard(indexPath, hex)}/${hex}.stored`, create: true, parents: true },
+          Buffer.from('1700000000000')
+        )
+      ).status
+    ).toBe(200)
     const storage = new IpfsDriver({ url: node.url, indexPath })
     expect((await storage.stat(hex)).lastStoredAt).toEqual(new Date(1700000000000))
     const listed = []
@@ -187,7 +249,12 @@ describe('the time markers', () => {
   it('a listing makes one request per 64 folders, none per object (files/ls --long would read every object)', async () => {
     const indexPath = `/cost-${Date.now()}`
     const storage = new IpfsDriver({ url: node.url, indexPath })
-    const stored = await Promise.all(Array.from({ length: 40 }, async (_, i) => await storage.store(testJpeg(`cost ${i} ${Date.now()}`, i % 4 === 0 ? MiB + i : 5000 + i))))
+    const stored = await Promise.all(
+      Array.from(
+        { length: 40 },
+        async (_, i) => await storage.store(testJpeg(`cost ${i} ${Date.now()}`, i % 4 === 0 ? MiB + i : 5000 + i))
+      )
+    )
     const counting = await proxy(node.url)
     try {
       const through = new IpfsDriver({ url: counting.url, indexPath })
@@ -195,9 +262,16 @@ describe('the time markers', () => {
       const ours = new Set(stored.map(s => s.sha256))
       for await (const entry of through.list()) if (ours.has(entry.sha256!)) listed.push(entry)
       expect(listed.map(e => e.sha256)).toEqual(stored.map(s => s.sha256).sort())
-      for (const entry of listed) expect(entry).toMatchObject({ size: expect.any(Number), lastStoredAt: expect.any(Date) })
+      for (const entry of listed)
+        expect(entry).toMatchObject({ size: expect.any(Number), lastStoredAt: expect.any(Date) })
       // pin/ls, files/stat of the index, ls of its root, ls of its (up to 64) first-level folders, ls of (up to 64) shard folders
-      expect(counting.seen.map(req => new URL(req.url!, node.url).pathname)).toEqual(['/api/v0/pin/ls', '/api/v0/files/stat', '/api/v0/ls', '/api/v0/ls', '/api/v0/ls'])
+      expect(counting.seen.map(req => new URL(req.url!, node.url).pathname)).toEqual([
+        '/api/v0/pin/ls',
+        '/api/v0/files/stat',
+        '/api/v0/ls',
+        '/api/v0/ls',
+        '/api/v0/ls'
+      ])
     } finally {
       await counting.close()
     }
@@ -211,12 +285,21 @@ describe('the index and the pins', () => {
     const large = testJpeg(`pre-index ${Date.now()}`, MiB + 5000)
     const cid = await addRaw(node.url, large) // as the driver did before the index
     expect(await storage().exists(cid)).toBe(true)
-    await expect(storage().fetch(sha256(large))).rejects.toMatchObject({ code: 'ERR_NOT_FOUND', message: expect.stringContaining('ipfs-reindex') })
+    await expect(storage().fetch(sha256(large))).rejects.toMatchObject({
+      code: 'ERR_NOT_FOUND',
+      message: expect.stringContaining('ipfs-reindex')
+    })
     let listed
     for await (const entry of storage().list()) if (entry.hash === cid) listed = entry
     expect(listed).toEqual({ hash: cid, sha256: undefined, key: cid, path: `ipfs://${cid}` })
 
-    const reindex = (): { indexed: number, alreadyIndexed: number } => JSON.parse(execFileSync(process.execPath, [cli, 'ipfs-reindex', '--json'], { env: { ...process.env, SAI_IPFS_API_URL: node.url }, encoding: 'utf8' }))
+    const reindex = (): { indexed: number; alreadyIndexed: number } =>
+      JSON.parse(
+        execFileSync(process.execPath, [cli, 'ipfs-reindex', '--json'], {
+          env: { ...process.env, SAI_IPFS_API_URL: node.url },
+          encoding: 'utf8'
+        })
+      )
     expect(reindex().indexed).toBeGreaterThanOrEqual(1) // and the empty folder `ipfs init` pins is left alone
     expect(Buffer.compare(await storage().fetch(sha256(large)), large)).toBe(0)
     for await (const entry of storage().list()) if (entry.hash === cid) listed = entry
@@ -228,13 +311,22 @@ describe('the index and the pins', () => {
   it('a listing is in SHA-256 order, raw pins that have no entry among the entries (a merge with another store relies on it), and two entries naming one CID are both listed', async () => {
     const root = `/sai-order-${Date.now()}`
     const driver = new IpfsDriver({ url: node.url, indexPath: root })
-    const stored = await Promise.all([0, 1, 2, 3].map(async i => await driver.store(testJpeg(`order ${i} ${Date.now()}`, 20_000 + i))))
+    const stored = await Promise.all(
+      [0, 1, 2, 3].map(async i => await driver.store(testJpeg(`order ${i} ${Date.now()}`, 20_000 + i)))
+    )
     const loose = [4, 5, 6].map(i => testJpeg(`order loose ${i} ${Date.now()}`, 20_000 + i))
     for (const bytes of loose) await addRaw(node.url, bytes) // pinned, no entry in this index
     const hexes = [...stored.map(s => s.sha256!), ...loose.map(sha256)]
     // an entry copied by hand under another name, naming stored[0]'s CID
     const alias = 'f'.repeat(64)
-    expect((await rpc(node.url, 'files/cp', { arg: [`/ipfs/${stored[0]!.hash}`, `${shard(root, alias)}/${alias}`], parents: true })).status).toBe(200)
+    expect(
+      (
+        await rpc(node.url, 'files/cp', {
+          arg: [`/ipfs/${stored[0]!.hash}`, `${shard(root, alias)}/${alias}`],
+          parents: true
+        })
+      ).status
+    ).toBe(200)
     const listed = []
     for await (const entry of driver.list()) if (entry.sha256 !== undefined) listed.push(entry.sha256)
     expect(listed).toEqual([...listed].sort())
@@ -276,7 +368,9 @@ describe('the index and the pins', () => {
     expect(await storage().delete(sha256(jpeg))).toBe(true)
     expect(await storage().exists(stored.hash)).toBe(false)
     expect(await storage().delete(sha256(jpeg))).toBe(false)
-    expect((await names(shard('/sai-images', stored.sha256))).filter(name => name.startsWith(stored.sha256))).toEqual([])
+    expect((await names(shard('/sai-images', stored.sha256))).filter(name => name.startsWith(stored.sha256))).toEqual(
+      []
+    )
     expect((await storage().store(jpeg)).isDuplicate).toBe(false)
   })
 })

@@ -16,18 +16,30 @@ import { addRaw, MiB, rpc, sha256, useKubo } from './helpers.js'
 const binary = (): string => inject('kuboBinary')
 
 /** Every IPv4/IPv6 address a traced connect, bind or send named (strace -e trace=…). */
-async function addressesIn (trace: string): Promise<string[]> {
+async function addressesIn(trace: string): Promise<string[]> {
   const text = await readFile(trace, 'utf8')
-  return [...text.matchAll(/inet_addr\("([^"]+)"\)|inet_pton\(AF_INET6, "([^"]+)"/g)].map(match => match[1] ?? match[2]!)
+  return [...text.matchAll(/inet_addr\("([^"]+)"\)|inet_pton\(AF_INET6, "([^"]+)"/g)].map(
+    match => match[1] ?? match[2]!
+  )
 }
-const loopback = (address: string): boolean => /^127\./.test(address) || address === '::1' || /^::ffff:127\./.test(address)
+const loopback = (address: string): boolean =>
+  /^127\./.test(address) || address === '::1' || /^::ffff:127\./.test(address)
 
 describe('the Kubo test node', () => {
   it('dials nothing outside loopback (traced), while a default `ipfs init` node would', async () => {
     ensureDebianPackages('/usr/bin/strace', ['strace'], 'the IPFS test that traces what Kubo dials')
     const trace = join(tmpdir(), `sai-kubo-trace-${process.pid}-${Date.now()}`)
-    const strace = (file: string, inject = false): string[] => ['strace', '-f', '-qq', '--seccomp-bpf', '-e', 'trace=connect,bind,sendto,sendmsg,sendmmsg',
-      ...(inject ? ['-e', 'inject=connect,sendto,sendmsg,sendmmsg:error=ENETUNREACH'] : []), '-o', file]
+    const strace = (file: string, inject = false): string[] => [
+      'strace',
+      '-f',
+      '-qq',
+      '--seccomp-bpf',
+      '-e',
+      'trace=connect,bind,sendto,sendmsg,sendmmsg',
+      ...(inject ? ['-e', 'inject=connect,sendto,sendmsg,sendmmsg:error=ENETUNREACH'] : []),
+      '-o',
+      file
+    ]
     const isolated = await startKubo({ binary: binary(), command: strace(`${trace}-test`) })
     try {
       const storage = new IpfsDriver({ url: isolated.url, timeoutMs: 3000 })
@@ -35,7 +47,10 @@ describe('the Kubo test node', () => {
       const stored = await storage.store(image)
       expect(Buffer.compare(await storage.fetch(stored.sha256), image)).toBe(0)
       // a CID the node does not have, asked online: the node would look for it on the network if it could
-      const absent = await rpc(isolated.url, 'block/stat', { arg: 'bafkreigaknpexyvxt76zgkitavbwx6ejgfheup5oybpm77f3pxzrvwpfdi', timeout: '2s' })
+      const absent = await rpc(isolated.url, 'block/stat', {
+        arg: 'bafkreigaknpexyvxt76zgkitavbwx6ejgfheup5oybpm77f3pxzrvwpfdi',
+        timeout: '2s'
+      })
       expect(absent.message).toMatch(/context deadline exceeded|not found/)
       expect((await rpc(isolated.url, 'swarm/peers')).json).toMatchObject({ Peers: null })
       await new Promise(resolve => setTimeout(resolve, 2000))
@@ -48,10 +63,16 @@ describe('the Kubo test node', () => {
     expect(seen.filter(address => !loopback(address))).toEqual([])
 
     // the same trace of a node from a plain `ipfs init` (its dials made to fail at once: nothing leaves)
-    const plain = await startKubo({ binary: binary(), defaults: true, config: config => ({ ...config, Addresses: { ...config.Addresses, Swarm: ['/ip4/127.0.0.1/tcp/0'] } }), command: strace(`${trace}-plain`, true) })
+    const plain = await startKubo({
+      binary: binary(),
+      defaults: true,
+      config: config => ({ ...config, Addresses: { ...config.Addresses, Swarm: ['/ip4/127.0.0.1/tcp/0'] } }),
+      command: strace(`${trace}-plain`, true)
+    })
     try {
       const deadline = Date.now() + 15_000
-      while (Date.now() < deadline && (await addressesIn(`${trace}-plain`)).every(loopback)) await new Promise(resolve => setTimeout(resolve, 200))
+      while (Date.now() < deadline && (await addressesIn(`${trace}-plain`)).every(loopback))
+        await new Promise(resolve => setTimeout(resolve, 200))
     } finally {
       await rpc(plain.url, 'shutdown')
       await plain.stop()
@@ -82,7 +103,9 @@ describe('a node on the unixfs-v1-2025 profile (1024 links per node)', () => {
 
   it('Kubo ignores a flag it does not know (so a Kubo before 0.35, which has no max-file-links, uses its fixed 174)', async () => {
     const bytes = testJpeg(`unknown flag ${Date.now()}`, MiB + 5)
-    expect(await addRaw(node.url, bytes, { trickle: false, 'max-file-linkz': 174, 'max-file-links': 174 })).toBe(await cidOf(bytes))
+    expect(await addRaw(node.url, bytes, { trickle: false, 'max-file-linkz': 174, 'max-file-links': 174 })).toBe(
+      await cidOf(bytes)
+    )
   })
 })
 
@@ -91,7 +114,11 @@ describe('what a resolved store survives', () => {
 
   it('a kill -9 of the node right after stores resolved: every entry, marker and pin is there after the restart', async () => {
     const storage = new IpfsDriver({ url: node.url })
-    const stored = await Promise.all([0, 1, 2, 3].map(async i => await storage.store(testJpeg(`crash ${i} ${Date.now()}`, i % 2 === 0 ? MiB + i : 9000 + i))))
+    const stored = await Promise.all(
+      [0, 1, 2, 3].map(
+        async i => await storage.store(testJpeg(`crash ${i} ${Date.now()}`, i % 2 === 0 ? MiB + i : 9000 + i))
+      )
+    )
     await node.crash()
     const after = new IpfsDriver({ url: node.url })
     for (const result of stored) {
@@ -104,15 +131,22 @@ describe('what a resolved store survives', () => {
   })
 
   it('(why a store flushes before it resolves: Kubo loses an unflushed MFS change on kill -9)', async () => {
-    expect((await rpc(node.url, 'files/cp', { arg: ['/ipfs/bafkqaaa', '/unflushed-probe'], flush: false })).status).toBe(200)
+    expect(
+      (await rpc(node.url, 'files/cp', { arg: ['/ipfs/bafkqaaa', '/unflushed-probe'], flush: false })).status
+    ).toBe(200)
     await node.crash()
     expect((await rpc(node.url, 'files/stat', { arg: '/unflushed-probe' })).message).toBe('file does not exist')
   })
 
-  it('durability() reads the node\'s flatfs sync: false on a default node (with the advice), true once the advice is applied', async () => {
+  it("durability() reads the node's flatfs sync: false on a default node (with the advice), true once the advice is applied", async () => {
     const storage = new IpfsDriver({ url: node.url })
     const reported = await storage.durability()
-    expect(reported).toMatchObject({ powerCutSafe: false, blocks: 'flatfs', flatfsSync: false, advice: expect.stringContaining('"sync": true') })
+    expect(reported).toMatchObject({
+      powerCutSafe: false,
+      blocks: 'flatfs',
+      flatfsSync: false,
+      advice: expect.stringContaining('"sync": true')
+    })
     // the advice, as it says: Datastore.Spec.mounts[0].sync = true, then a restart
     const config = JSON.parse(await readFile(join(node.repo, 'config'), 'utf8'))
     expect(config.Datastore.Spec.mounts[0]).toBe(flatfsMount(config))
@@ -125,7 +159,9 @@ describe('what a resolved store survives', () => {
 
   it('the first store on a node whose flatfs does not sync warns once per node (IPFS_NOT_POWER_CUT_SAFE, with the advice); on a synced node none', async () => {
     const warnings: Error[] = []
-    const onWarning = (warning: Error): void => { if ((warning as { code?: string }).code === 'IPFS_NOT_POWER_CUT_SAFE') warnings.push(warning) }
+    const onWarning = (warning: Error): void => {
+      if ((warning as { code?: string }).code === 'IPFS_NOT_POWER_CUT_SAFE') warnings.push(warning)
+    }
     process.on('warning', onWarning)
     const storeTwice = async (url: string): Promise<void> => {
       for (const i of [0, 1]) {
@@ -156,7 +192,10 @@ describe('what a resolved store survives', () => {
     let synced: KuboNode | undefined
     try {
       synced = await startKubo({ binary: binary(), flatfsSync: true })
-      expect(await new IpfsDriver({ url: synced.url }).durability()).toMatchObject({ powerCutSafe: true, flatfsSync: true })
+      expect(await new IpfsDriver({ url: synced.url }).durability()).toMatchObject({
+        powerCutSafe: true,
+        flatfsSync: true
+      })
     } finally {
       await synced?.stop()
     }

@@ -18,7 +18,12 @@ describe('prune on the IPFS driver (Kubo)', () => {
     const stat = await storage.stat(stored[0]!.sha256)
     expect(stat.lastStoredAt).toEqual(stored[0]!.storedAt)
     // everything else on the node is protected; "now" is 10 days ahead
-    const report = await prune(storage, { olderThan: 5 * 24 * 3600 * 1000, now: new Date(Date.now() + 10 * 24 * 3600 * 1000), minAgeMs: 0, keep: o => !ours.has(o.sha256!) || o.sha256 === stored[1]!.sha256 })
+    const report = await prune(storage, {
+      olderThan: 5 * 24 * 3600 * 1000,
+      now: new Date(Date.now() + 10 * 24 * 3600 * 1000),
+      minAgeMs: 0,
+      keep: o => !ours.has(o.sha256!) || o.sha256 === stored[1]!.sha256
+    })
     expect(report).toMatchObject({ deleted: 2, bytesFreed: images[0]!.length + images[2]!.length })
     expect(await Promise.all(stored.map(async s => await storage.exists(s.sha256)))).toEqual([false, true, false])
     expect(await Promise.all(stored.map(async s => await storage.exists(s.hash)))).toEqual([false, true, false]) // unpinned
@@ -29,26 +34,40 @@ describe('prune on the IPFS driver (Kubo)', () => {
     expect((await storage.store(images[1]!)).isDuplicate).toBe(true) // renews it
     expect(await storage.deleteIfNotRenewed(stored[1]!.sha256, seen)).toBe(false)
     expect(await storage.exists(stored[1]!.hash)).toBe(true)
-    expect(await storage.deleteIfNotRenewed(stored[1]!.sha256, (await storage.stat(stored[1]!.sha256)).lastStoredAt!)).toBe(true)
+    expect(
+      await storage.deleteIfNotRenewed(stored[1]!.sha256, (await storage.stat(stored[1]!.sha256)).lastStoredAt!)
+    ).toBe(true)
     expect(await storage.exists(stored[1]!.hash)).toBe(false)
   })
 
   describe('deleteIfNotRenewed and a store of the same bytes, each interleaving made to happen (proxies hold their requests)', () => {
-    const gate = (): { opened: Promise<void>, open: () => void } => {
+    const gate = (): { opened: Promise<void>; open: () => void } => {
       let open = (): void => {}
-      const opened = new Promise<void>(resolve => { open = resolve })
+      const opened = new Promise<void>(resolve => {
+        open = resolve
+      })
       return { opened, open }
     }
     /** The store's first files/cp is its time marker: held until `before`, and `marked` opened once the node answered it. */
-    const storeThrough = async (before: Promise<void>, marked = gate()): Promise<{ storage: IpfsDriver, close: () => Promise<void> }> => {
+    const storeThrough = async (
+      before: Promise<void>,
+      marked = gate()
+    ): Promise<{ storage: IpfsDriver; close: () => Promise<void> }> => {
       let markers = 0
       const server = await proxy(node.url, {
-        before: path => path === '/api/v0/files/cp' && markers++ === 0 ? before : undefined,
-        after: path => { if (path === '/api/v0/files/cp' && markers === 1) marked.open(); return undefined }
+        before: path => (path === '/api/v0/files/cp' && markers++ === 0 ? before : undefined),
+        after: path => {
+          if (path === '/api/v0/files/cp' && markers === 1) marked.open()
+          return undefined
+        }
       })
       return { storage: new IpfsDriver({ url: server.url }), close: server.close }
     }
-    const outcome = async (image: Buffer, pruned: Promise<boolean>, stored: Promise<StorageResult>): Promise<{ deleted: boolean, isDuplicate: boolean }> => {
+    const outcome = async (
+      image: Buffer,
+      pruned: Promise<boolean>,
+      stored: Promise<StorageResult>
+    ): Promise<{ deleted: boolean; isDuplicate: boolean }> => {
       const [deleted, again] = await Promise.all([pruned, stored])
       const storage = new IpfsDriver({ url: node.url })
       // whatever the order, the store stands: pinned, indexed, its time the latest
@@ -63,28 +82,42 @@ describe('prune on the IPFS driver (Kubo)', () => {
       const first = await new IpfsDriver({ url: node.url }).store(image)
       const done = gate()
       const store = await storeThrough(done.opened)
-      const pruned = new IpfsDriver({ url: node.url }).deleteIfNotRenewed(first.sha256, first.storedAt).finally(done.open)
+      const pruned = new IpfsDriver({ url: node.url })
+        .deleteIfNotRenewed(first.sha256, first.storedAt)
+        .finally(done.open)
       expect(await outcome(image, pruned, store.storage.store(image))).toEqual({ deleted: true, isDuplicate: false })
       await store.close()
     })
 
-    it('the store\'s marker between the prune\'s unpin and its second look: the prune pins again and keeps it', async () => {
+    it("the store's marker between the prune's unpin and its second look: the prune pins again and keeps it", async () => {
       const image = testJpeg(`between unpin ${Date.now()}`, MiB + 12)
       const first = await new IpfsDriver({ url: node.url }).store(image)
       const [unpinned, marked] = [gate(), gate()]
       const store = await storeThrough(unpinned.opened, marked)
-      const pruning = await proxy(node.url, { after: path => { if (path !== '/api/v0/pin/rm') return undefined; unpinned.open(); return marked.opened } })
+      const pruning = await proxy(node.url, {
+        after: path => {
+          if (path !== '/api/v0/pin/rm') return undefined
+          unpinned.open()
+          return marked.opened
+        }
+      })
       const pruned = new IpfsDriver({ url: pruning.url }).deleteIfNotRenewed(first.sha256, first.storedAt)
       expect(await outcome(image, pruned, store.storage.store(image))).toEqual({ deleted: false, isDuplicate: true })
       await Promise.all([store.close(), pruning.close()])
     })
 
-    it('the store\'s marker between the prune\'s removal and its last look: the prune puts the pin and the entry back', async () => {
+    it("the store's marker between the prune's removal and its last look: the prune puts the pin and the entry back", async () => {
       const image = testJpeg(`between removal ${Date.now()}`, MiB + 13)
       const first = await new IpfsDriver({ url: node.url }).store(image)
       const [removed, marked] = [gate(), gate()]
       const store = await storeThrough(removed.opened, marked)
-      const pruning = await proxy(node.url, { after: path => { if (path !== '/api/v0/files/rm') return undefined; removed.open(); return marked.opened } })
+      const pruning = await proxy(node.url, {
+        after: path => {
+          if (path !== '/api/v0/files/rm') return undefined
+          removed.open()
+          return marked.opened
+        }
+      })
       const pruned = new IpfsDriver({ url: pruning.url }).deleteIfNotRenewed(first.sha256, first.storedAt)
       expect((await outcome(image, pruned, store.storage.store(image))).deleted).toBe(false)
       await Promise.all([store.close(), pruning.close()])

@@ -16,7 +16,14 @@ import { ROOT } from '../../infra/helpers/consumer.js'
 const s3 = inject('s3')
 const credentials = { accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey }
 const bucket = `sai-count-${Date.now().toString(36)}`
-const raw = new S3Client({ endpoint: s3.endpoint, region: s3.region, credentials, forcePathStyle: true, requestChecksumCalculation: 'WHEN_REQUIRED', responseChecksumValidation: 'WHEN_REQUIRED' })
+const raw = new S3Client({
+  endpoint: s3.endpoint,
+  region: s3.region,
+  credentials,
+  forcePathStyle: true,
+  requestChecksumCalculation: 'WHEN_REQUIRED',
+  responseChecksumValidation: 'WHEN_REQUIRED'
+})
 const COUNT = 2500
 const requests: string[] = []
 let proxy: Server
@@ -25,17 +32,32 @@ let proxyUrl = ''
 beforeAll(async () => {
   await raw.send(new CreateBucketCommand({ Bucket: bucket }))
   const sharding = new PrefixSharding()
-  await forEachConcurrent(Array.from({ length: COUNT }, (_, i) => i), 16, async i => {
-    const body = Buffer.concat([Buffer.from([0xff, 0xd8, 0xff, 0xe0]), Buffer.from(`object ${i}`)])
-    await raw.send(new PutObjectCommand({ Bucket: bucket, Key: `store/${sharding.encode(createHash('sha256').update(body).digest('hex'))}`, Body: body }))
-  })
+  await forEachConcurrent(
+    Array.from({ length: COUNT }, (_, i) => i),
+    16,
+    async i => {
+      const body = Buffer.concat([Buffer.from([0xff, 0xd8, 0xff, 0xe0]), Buffer.from(`object ${i}`)])
+      await raw.send(
+        new PutObjectCommand({
+          Bucket: bucket,
+          Key: `store/${sharding.encode(createHash('sha256').update(body).digest('hex'))}`,
+          Body: body
+        })
+      )
+    }
+  )
   const target = new URL(s3.endpoint)
   proxy = createServer((req, res) => {
     requests.push(`${req.method} ${req.url!.includes('list-type=2') ? 'list' : 'object'}`)
-    req.pipe(request({ host: target.hostname, port: target.port, method: req.method, path: req.url, headers: req.headers }, answer => {
-      res.writeHead(answer.statusCode!, answer.headers)
-      answer.pipe(res)
-    }))
+    req.pipe(
+      request(
+        { host: target.hostname, port: target.port, method: req.method, path: req.url, headers: req.headers },
+        answer => {
+          res.writeHead(answer.statusCode!, answer.headers)
+          answer.pipe(res)
+        }
+      )
+    )
   })
   await new Promise<void>(resolve => proxy.listen(0, '127.0.0.1', resolve))
   proxyUrl = `http://127.0.0.1:${(proxy.address() as { port: number }).port}`
@@ -45,23 +67,45 @@ afterAll(() => {
   proxy?.close()
 })
 
-const tally = (): Record<string, number> => requests.reduce<Record<string, number>>((t, r) => ({ ...t, [r]: (t[r] ?? 0) + 1 }), {})
+function tally(): Record<string, number> {
+  const counts: Record<string, number> = {}
+  for (const r of requests) counts[r] = (counts[r] ?? 0) + 1
+  return counts
+}
 
 describe('whole-store commands over S3 list, they do not HEAD each object', () => {
   it('sai-images stats: three list requests for 2,500 objects, nothing else', async () => {
     requests.length = 0
-    const env = { ...process.env, SAI_IMAGE_STORAGE_DRIVER: 's3', SAI_S3_ENDPOINT: proxyUrl, SAI_S3_BUCKET: bucket, SAI_S3_PREFIX: 'store/', SAI_S3_REGION: s3.region, SAI_S3_ACCESS_KEY_ID: s3.accessKeyId, SAI_S3_SECRET_ACCESS_KEY: s3.secretAccessKey }
+    const env = {
+      ...process.env,
+      SAI_IMAGE_STORAGE_DRIVER: 's3',
+      SAI_S3_ENDPOINT: proxyUrl,
+      SAI_S3_BUCKET: bucket,
+      SAI_S3_PREFIX: 'store/',
+      SAI_S3_REGION: s3.region,
+      SAI_S3_ACCESS_KEY_ID: s3.accessKeyId,
+      SAI_S3_SECRET_ACCESS_KEY: s3.secretAccessKey
+    }
     // (not spawnSync: the proxy runs in this process)
     const stats = spawn(process.execPath, [join(ROOT, 'dist/cli.js'), 'stats', '--json'], { env })
     let stdout = ''
-    stats.stdout.on('data', d => { stdout += d })
+    stats.stdout.on('data', d => {
+      stdout += d
+    })
     expect(await new Promise(resolve => stats.on('close', resolve))).toBe(0)
     expect(JSON.parse(stdout)).toMatchObject({ objects: COUNT })
     expect(tally()).toEqual({ 'GET list': Math.ceil(COUNT / 1000) + 1 }) // the objects' pages, and the quarantine's
   })
 
   it('a prune by age and by budget, in a dry run: list requests only', async () => {
-    const storage = new S3Driver({ endpoint: proxyUrl, region: s3.region, bucket, credentials, prefix: 'store/', forcePathStyle: true })
+    const storage = new S3Driver({
+      endpoint: proxyUrl,
+      region: s3.region,
+      bucket,
+      credentials,
+      prefix: 'store/',
+      forcePathStyle: true
+    })
     requests.length = 0
     const report = await prune(storage, { olderThan: 0, maxBytes: 1000, dryRun: true, minAgeMs: 0 })
     expect(report).toMatchObject({ examined: COUNT, wouldDelete: COUNT, deleted: 0 })

@@ -11,8 +11,14 @@ import { tempDir } from '../../infra/helpers/tmp.js'
 const CLI = join(ROOT, 'dist/cli.js')
 const sha256 = (bytes: Uint8Array): string => createHash('sha256').update(bytes).digest('hex')
 
-function cli (args: string[], env: Record<string, string> = {}): { code: number | null, stdout: string, stderr: string } {
-  const result = spawnSync(process.execPath, [CLI, ...args], { env: { ...process.env, DATABASE_URL: inject('databaseUrl'), ...env }, encoding: 'utf8' })
+function cli(
+  args: string[],
+  env: Record<string, string> = {}
+): { code: number | null; stdout: string; stderr: string } {
+  const result = spawnSync(process.execPath, [CLI, ...args], {
+    env: { ...process.env, DATABASE_URL: inject('databaseUrl'), ...env },
+    encoding: 'utf8'
+  })
   return { code: result.status, stdout: result.stdout, stderr: result.stderr }
 }
 
@@ -20,22 +26,31 @@ let db: pg.Client
 let schemas = 0
 
 /** The dashboard's execution_images, before the migration, in a schema of its own. */
-async function dashboardTable (ids: number[]): Promise<string> {
+async function dashboardTable(ids: number[]): Promise<string> {
   const table = `backfill_${process.pid}_${++schemas}.execution_images`
   await db.query(`CREATE SCHEMA ${table.split('.')[0]}`)
-  await db.query(`CREATE TABLE ${table} (execution_id bigint PRIMARY KEY, original_path text CHECK (original_path NOT LIKE '/%'))`)
-  await db.query(`INSERT INTO ${table} SELECT id, 'original/' || (id / 1000) || '/' || id || '.jpg' FROM unnest($1::bigint[]) AS id`, [ids])
+  await db.query(
+    `CREATE TABLE ${table} (execution_id bigint PRIMARY KEY, original_path text CHECK (original_path NOT LIKE '/%'))`
+  )
+  await db.query(
+    `INSERT INTO ${table} SELECT id, 'original/' || (id / 1000) || '/' || id || '.jpg' FROM unnest($1::bigint[]) AS id`,
+    [ids]
+  )
   return table
 }
 
 const hashes = async (table: string): Promise<Map<number, string | null>> =>
-  new Map((await db.query(`SELECT execution_id::int AS id, image_hash FROM ${table}`)).rows.map(r => [r.id, r.image_hash]))
+  new Map(
+    (await db.query(`SELECT execution_id::int AS id, image_hash FROM ${table}`)).rows.map(r => [r.id, r.image_hash])
+  )
 
 beforeAll(async () => {
   db = new pg.Client({ connectionString: inject('databaseUrl') })
   await db.connect()
 })
-afterAll(async () => { await db?.end() })
+afterAll(async () => {
+  await db?.end()
+})
 
 describe('sai-images backfill-hashes against a real PostgreSQL', () => {
   it('migrates, fills image_hash from a real import of original/{p}/{id}.jpg, and a rerun changes nothing', async () => {
@@ -53,18 +68,43 @@ describe('sai-images backfill-hashes against a real PostgreSQL', () => {
     // 2501 has no row; 7 has a row and no frame
     const table = await dashboardTable([7, 998, 999, 1000, 1001, 2500])
 
-    const first = cli(['backfill-hashes', '--mapping', mapping, '--migrate', '--table', table, '--batch', '2', '--json'])
+    const first = cli([
+      'backfill-hashes',
+      '--mapping',
+      mapping,
+      '--migrate',
+      '--table',
+      table,
+      '--batch',
+      '2',
+      '--json'
+    ])
     expect(first.code).toBe(0)
-    expect(JSON.parse(first.stdout)).toMatchObject({ lines: 6, updated: 5, alreadySet: 0, conflicts: [], noRow: 1, unusable: 0, interrupted: false })
+    expect(JSON.parse(first.stdout)).toMatchObject({
+      lines: 6,
+      updated: 5,
+      alreadySet: 0,
+      conflicts: [],
+      noRow: 1,
+      unusable: 0,
+      interrupted: false
+    })
     const filled = await hashes(table)
     for (const id of [998, 999, 1000, 1001, 2500]) expect(filled.get(id)).toBe(sha256(files.get(id)!))
     expect(filled.get(7)).toBeNull()
 
     // the migration: a CHECK for 64 lower-case hex characters, and an index
-    await expect(db.query(`UPDATE ${table} SET image_hash = $1 WHERE execution_id = 7`, ['F'.repeat(64)])).rejects.toMatchObject({ code: '23514' })
-    await expect(db.query(`UPDATE ${table} SET image_hash = 'abc' WHERE execution_id = 7`)).rejects.toMatchObject({ code: '23514' })
+    await expect(
+      db.query(`UPDATE ${table} SET image_hash = $1 WHERE execution_id = 7`, ['F'.repeat(64)])
+    ).rejects.toMatchObject({ code: '23514' })
+    await expect(db.query(`UPDATE ${table} SET image_hash = 'abc' WHERE execution_id = 7`)).rejects.toMatchObject({
+      code: '23514'
+    })
     const [schema, name] = table.split('.')
-    const indexes = await db.query('SELECT indexdef FROM pg_indexes WHERE schemaname = $1 AND tablename = $2', [schema, name])
+    const indexes = await db.query('SELECT indexdef FROM pg_indexes WHERE schemaname = $1 AND tablename = $2', [
+      schema,
+      name
+    ])
     expect(indexes.rows.some(r => /\(image_hash\)/.test(r.indexdef))).toBe(true)
 
     // a rerun, migration included, writes no row: the row versions stay the same
@@ -77,8 +117,18 @@ describe('sai-images backfill-hashes against a real PostgreSQL', () => {
   it('without --migrate a missing column is a clear error; --dry-run writes nothing; a row with another hash is reported and kept', async () => {
     const table = await dashboardTable([1, 2, 3])
     const mapping = join(await tempDir(), 'import.jsonl')
-    const line = (id: number, hash: string): string => JSON.stringify({ source: `original/0/${id}.jpg`, hash, sha256: hash, key: 'x', size: 1, duplicate: false })
-    await writeFile(mapping, [line(1, 'a'.repeat(64)), line(2, 'b'.repeat(64)), line(3, 'c'.repeat(64)), '{"source":"notes.txt"}', '{"torn'].join('\n'))
+    const line = (id: number, hash: string): string =>
+      JSON.stringify({ source: `original/0/${id}.jpg`, hash, sha256: hash, key: 'x', size: 1, duplicate: false })
+    await writeFile(
+      mapping,
+      [
+        line(1, 'a'.repeat(64)),
+        line(2, 'b'.repeat(64)),
+        line(3, 'c'.repeat(64)),
+        '{"source":"notes.txt"}',
+        '{"torn'
+      ].join('\n')
+    )
     const missing = cli(['backfill-hashes', '--mapping', mapping, '--table', table])
     expect(missing.code).toBe(6) // ERR_CONFIG, with the way out
     expect(missing.stderr).toMatch(/image_hash.*--migrate/)
@@ -93,7 +143,10 @@ describe('sai-images backfill-hashes against a real PostgreSQL', () => {
 
     const real = cli(['backfill-hashes', '--mapping', mapping, '--table', table, '--json'])
     expect(real.code).toBe(1)
-    expect(JSON.parse(real.stdout)).toMatchObject({ updated: 2, conflicts: [{ executionId: '2', inDatabase: 'd'.repeat(64), inMapping: 'b'.repeat(64) }] })
+    expect(JSON.parse(real.stdout)).toMatchObject({
+      updated: 2,
+      conflicts: [{ executionId: '2', inDatabase: 'd'.repeat(64), inMapping: 'b'.repeat(64) }]
+    })
     expect((await hashes(table)).get(2)).toBe('d'.repeat(64))
   })
 
@@ -102,10 +155,19 @@ describe('sai-images backfill-hashes against a real PostgreSQL', () => {
     const table = await dashboardTable(ids)
     const hashOf = (id: number): string => sha256(Buffer.from(String(id)))
     const mapping = join(await tempDir(), 'import.jsonl')
-    await writeFile(mapping, ids.map(id => JSON.stringify({ source: `original/${Math.floor(id / 1000)}/${id}.jpg`, sha256: hashOf(id) })).join('\n') + '\n')
+    await writeFile(
+      mapping,
+      ids
+        .map(id => JSON.stringify({ source: `original/${Math.floor(id / 1000)}/${id}.jpg`, sha256: hashOf(id) }))
+        .join('\n') + '\n'
+    )
     await db.query(`ALTER TABLE ${table} ADD COLUMN image_hash char(64)`)
 
-    const child = spawn(process.execPath, [CLI, 'backfill-hashes', '--mapping', mapping, '--table', table, '--batch', '100'], { env: { ...process.env, DATABASE_URL: inject('databaseUrl') } })
+    const child = spawn(
+      process.execPath,
+      [CLI, 'backfill-hashes', '--mapping', mapping, '--table', table, '--batch', '100'],
+      { env: { ...process.env, DATABASE_URL: inject('databaseUrl') } }
+    )
     const exited = new Promise(resolve => child.on('exit', resolve))
     let filled = 0
     while (filled < 2000 && child.exitCode === null) {

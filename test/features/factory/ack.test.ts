@@ -11,7 +11,12 @@ import { tempDir } from '../../infra/helpers/tmp.js'
 describe('SAI_IMAGE_STORAGE_ACK=2', () => {
   it('without a replica is ERR_CONFIG, in the library and the CLI; nothing is stored', async () => {
     const root = await tempDir()
-    expect(() => createImageStorage({}, { SAI_IMAGE_STORAGE_PATH: root, SAI_IMAGE_STORAGE_ACK: '2' })).toThrow(expect.objectContaining({ code: 'ERR_CONFIG', message: expect.stringMatching(/^SAI_IMAGE_STORAGE_ACK: .*no replica is configured/) }))
+    expect(() => createImageStorage({}, { SAI_IMAGE_STORAGE_PATH: root, SAI_IMAGE_STORAGE_ACK: '2' })).toThrow(
+      expect.objectContaining({
+        code: 'ERR_CONFIG',
+        message: expect.stringMatching(/^SAI_IMAGE_STORAGE_ACK: .*no replica is configured/)
+      })
+    )
     const file = join(await tempDir(), 'f.jpg')
     await writeFile(file, testJpeg(`ack ${root}`))
     const run = cli(['store', file, '--json'], { env: { SAI_IMAGE_STORAGE_PATH: root, SAI_IMAGE_STORAGE_ACK: '2' } })
@@ -21,7 +26,15 @@ describe('SAI_IMAGE_STORAGE_ACK=2', () => {
     // with a replica, and with ACK=1, it is accepted
     expect(() => createImageStorage({}, { SAI_IMAGE_STORAGE_PATH: root, SAI_IMAGE_STORAGE_ACK: '1' })).not.toThrow()
     const replica = await tempDir()
-    const replicated = createImageStorage({}, { SAI_IMAGE_STORAGE_PATH: root, SAI_IMAGE_STORAGE_ACK: '2', SAI_IMAGE_STORAGE_REPLICAS: 'fs', SAI_IMAGE_STORAGE_REPLICA_PATH: replica })
+    const replicated = createImageStorage(
+      {},
+      {
+        SAI_IMAGE_STORAGE_PATH: root,
+        SAI_IMAGE_STORAGE_ACK: '2',
+        SAI_IMAGE_STORAGE_REPLICAS: 'fs',
+        SAI_IMAGE_STORAGE_REPLICA_PATH: replica
+      }
+    )
     await replicated.close()
   })
 })

@@ -18,16 +18,19 @@ describe('createImageStorage', () => {
 
   it('reads every SAI_IMAGE_STORAGE_* variable', async () => {
     const root = join(await tempDir(), 'env-root')
-    const storage = createImageStorage({}, {
-      SAI_IMAGE_STORAGE_DRIVER: 'fs',
-      SAI_IMAGE_STORAGE_PATH: root,
-      SAI_IMAGE_STORAGE_SHARD_DEPTH: '1',
-      SAI_IMAGE_STORAGE_SHARD_WIDTH: '3',
-      SAI_IMAGE_STORAGE_FILE_MODE: '0640',
-      SAI_IMAGE_STORAGE_DIR_MODE: '02750',
-      SAI_IMAGE_STORAGE_FSYNC: 'false',
-      SAI_IMAGE_STORAGE_MAX_BYTES: '5000'
-    }) as FilesystemDriver
+    const storage = createImageStorage(
+      {},
+      {
+        SAI_IMAGE_STORAGE_DRIVER: 'fs',
+        SAI_IMAGE_STORAGE_PATH: root,
+        SAI_IMAGE_STORAGE_SHARD_DEPTH: '1',
+        SAI_IMAGE_STORAGE_SHARD_WIDTH: '3',
+        SAI_IMAGE_STORAGE_FILE_MODE: '0640',
+        SAI_IMAGE_STORAGE_DIR_MODE: '02750',
+        SAI_IMAGE_STORAGE_FSYNC: 'false',
+        SAI_IMAGE_STORAGE_MAX_BYTES: '5000'
+      }
+    ) as FilesystemDriver
     expect(storage.root).toBe(root)
     expect(storage.sharding).toMatchObject({ depth: 1, width: 3 })
     const { key } = await storage.store(testJpeg('env', 4000))
@@ -40,7 +43,9 @@ describe('createImageStorage', () => {
     expect(storage).toBeInstanceOf(MemoryDriver)
     expect(createImageStorage({}, { SAI_IMAGE_STORAGE_DRIVER: 'memory' })).toBeInstanceOf(MemoryDriver)
     const sharding = new PrefixSharding({ depth: 3 })
-    expect((createImageStorage({ sharding }, { SAI_IMAGE_STORAGE_SHARD_DEPTH: '1' }) as FilesystemDriver).sharding).toBe(sharding)
+    expect(
+      (createImageStorage({ sharding }, { SAI_IMAGE_STORAGE_SHARD_DEPTH: '1' }) as FilesystemDriver).sharding
+    ).toBe(sharding)
   })
 
   it.each([
@@ -53,14 +58,22 @@ describe('createImageStorage', () => {
     ['SAI_IMAGE_STORAGE_SHARD_DEPTH', '9'],
     ['SAI_IMAGE_STORAGE_SHARD_WIDTH', '-1']
   ])('a malformed %s=%s is ERR_CONFIG naming the variable', (name, value) => {
-    const error = (() => { try { createImageStorage({}, { [name]: value }) } catch (err) { return err } })()
+    const error = (() => {
+      try {
+        createImageStorage({}, { [name]: value })
+      } catch (err) {
+        return err
+      }
+    })()
     expect(error).toBeInstanceOf(ConfigError)
     expect(error).toMatchObject({ code: 'ERR_CONFIG', variable: name })
     expect((error as Error).message).toContain(name)
   })
 
   it('treats empty variables as unset', () => {
-    expect(createImageStorage({}, { SAI_IMAGE_STORAGE_DRIVER: '', SAI_IMAGE_STORAGE_FSYNC: ' ' })).toBeInstanceOf(FilesystemDriver)
+    expect(createImageStorage({}, { SAI_IMAGE_STORAGE_DRIVER: '', SAI_IMAGE_STORAGE_FSYNC: ' ' })).toBeInstanceOf(
+      FilesystemDriver
+    )
   })
 
   it('touches no disk until the first call', async () => {

@@ -10,7 +10,7 @@ import { startChild } from '../../infra/helpers/child.js'
 import { tempDir } from '../../infra/helpers/tmp.js'
 
 /** Every property name of `value` and its prototypes, but Object's own. */
-function members (value: object): string[] {
+function members(value: object): string[] {
   const names = new Set<string>()
   for (let o: object | null = value; o !== null && o !== Object.prototype; o = Object.getPrototypeOf(o)) {
     for (const name of Object.getOwnPropertyNames(o)) if (name !== 'constructor') names.add(name)
@@ -29,10 +29,25 @@ describe('imageStorage: the store createImageStorage() makes, every member of it
   it('has each method and capability the made store has, of the same kind, bound to it', async () => {
     const made = createImageStorage()
     const names = members(made).filter(name => !name.startsWith('#'))
-    expect(names).toEqual(expect.arrayContaining(['store', 'fetch', 'deleteIfNotRenewed', 'verify', 'quarantine', 'root', 'location', 'list']))
+    expect(names).toEqual(
+      expect.arrayContaining([
+        'store',
+        'fetch',
+        'deleteIfNotRenewed',
+        'verify',
+        'quarantine',
+        'root',
+        'location',
+        'list'
+      ])
+    )
     for (const name of names) {
       const kind = typeof (made as unknown as Record<string, unknown>)[name]
-      expect({ name, kind: typeof (imageStorage as unknown as Record<string, unknown>)[name], present: name in imageStorage }).toEqual({ name, kind, present: true })
+      expect({
+        name,
+        kind: typeof (imageStorage as unknown as Record<string, unknown>)[name],
+        present: name in imageStorage
+      }).toEqual({ name, kind, present: true })
     }
     expect(imageStorage.root).toBe(root)
     // bound: a method taken off the singleton still works on the store
@@ -53,14 +68,28 @@ describe('imageStorage: the store createImageStorage() makes, every member of it
         hashes.push(hash)
       }
       const startAt = Date.now() + 500
-      const children = [0, 1].map(i => startChild('restore', { root, seeds: seeds.filter((_, j) => j % 2 === i), size: 2000, startAt, until: startAt + 300 }))
+      const children = [0, 1].map(i =>
+        startChild('restore', {
+          root,
+          seeds: seeds.filter((_, j) => j % 2 === i),
+          size: 2000,
+          startAt,
+          until: startAt + 300
+        })
+      )
       await new Promise(resolve => setTimeout(resolve, startAt - Date.now() + 30))
       const started = Date.now()
       const report = await prune(imageStorage, { olderThan: 24 * 3600 * 1000, concurrency: 8 })
       expect(await Promise.all(children.map(async c => await c.done))).toEqual([0, 0])
-      const resolved = new Set(children.flatMap(c => c.lines()).filter(l => l.resolvedAt >= started).map(l => l.sha256))
+      const resolved = new Set(
+        children
+          .flatMap(c => c.lines())
+          .filter(l => l.resolvedAt >= started)
+          .map(l => l.sha256)
+      )
       const storage = new FilesystemDriver({ root })
-      for (const hash of resolved) expect({ round, hash, present: await storage.exists(hash) }).toEqual({ round, hash, present: true })
+      for (const hash of resolved)
+        expect({ round, hash, present: await storage.exists(hash) }).toEqual({ round, hash, present: true })
       expect(report.deleted + report.renewed + report.recent).toBeGreaterThanOrEqual(30) // every aged frame was chosen: deleted, or kept because a store renewed it
       for (const hash of hashes) await storage.delete(hash)
     }

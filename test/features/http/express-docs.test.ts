@@ -16,9 +16,11 @@ describe('docs/http.md: the Express setup', () => {
     const docs = await readFile(join(ROOT, 'docs/http.md'), 'utf8')
     const snippet = /```js\n([\s\S]*?)```/.exec(docs)![1]!
     expect(snippet).toContain('app.use((err, req, res, next)')
-    const script = 'const requireLogin = (req, res, next) => next()\n' + snippet
-      .replace("require('sai-image-storage')", `require(${JSON.stringify(join(ROOT, 'dist/index.cjs'))})`)
-      .replace('app.listen(3000)', 'const server = app.listen(0, () => console.log(server.address().port))')
+    const script =
+      'const requireLogin = (req, res, next) => next()\n' +
+      snippet
+        .replace("require('sai-image-storage')", `require(${JSON.stringify(join(ROOT, 'dist/index.cjs'))})`)
+        .replace('app.listen(3000)', 'const server = app.listen(0, () => console.log(server.address().port))')
     const dir = await tempDir()
     await writeFile(join(dir, 'server.cjs'), script)
     const root = await tempDir()
@@ -28,13 +30,23 @@ describe('docs/http.md: the Express setup', () => {
     const bytes = await readFile(damaged.path)
     bytes[bytes.length - 10] = bytes[bytes.length - 10]! ^ 1
     await writeFile(damaged.path, bytes)
-    const env: NodeJS.ProcessEnv = { ...process.env, SAI_IMAGE_STORAGE_PATH: root, NODE_PATH: join(ROOT, 'node_modules') }
+    const env: NodeJS.ProcessEnv = {
+      ...process.env,
+      SAI_IMAGE_STORAGE_PATH: root,
+      NODE_PATH: join(ROOT, 'node_modules')
+    }
     delete env.NODE_ENV
-    const child = spawn(process.execPath, [join(dir, 'server.cjs')], { env, cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] })
+    const child = spawn(process.execPath, [join(dir, 'server.cjs')], {
+      env,
+      cwd: dir,
+      stdio: ['ignore', 'pipe', 'pipe']
+    })
     let logged = ''
-    child.stderr.on('data', d => { logged += d })
+    child.stderr.on('data', d => {
+      logged += d
+    })
     try {
-      const [port] = await once(createInterface({ input: child.stdout }), 'line') as [string]
+      const [port] = (await once(createInterface({ input: child.stdout }), 'line')) as [string]
       const ok = await fetch(`http://127.0.0.1:${port}/images/${whole.hash}`)
       expect(ok.status).toBe(200)
       expect(Buffer.from(await ok.arrayBuffer()).equals(await readFile(whole.path))).toBe(true)

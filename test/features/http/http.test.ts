@@ -27,7 +27,9 @@ describe('createImageHandler over real HTTP', () => {
     base = await listen(createServer(createImageHandler(storage)))
     accelBase = await listen(createServer(createImageHandler(storage, { accelRedirect: '/protected-images/' })))
   })
-  afterAll(() => { for (const server of servers) server.close() })
+  afterAll(() => {
+    for (const server of servers) server.close()
+  })
 
   it('GET streams the verified bytes with a strong ETag, immutable caching, the sniffed type and nosniff', async () => {
     const response = await fetch(`${base}/images/${hash}`)
@@ -65,7 +67,15 @@ describe('createImageHandler over real HTTP', () => {
   it('400 for anything that is not a ref, traversal included; 404 for a missing object; 405 for other methods', async () => {
     const outside = `${storage.root}/../secret.txt`
     await writeFile(outside, 'secret')
-    for (const path of ['/images/..%2Fsecret.txt', '/images/%2e%2e%2f%2e%2e%2fetc%2fpasswd', `/images/${hash}.jpg`, `/images/${key.replace(/\//g, '%2F')}`, '/images/x', '/images/%ZZ', `/images/${hash.slice(1)}`]) {
+    for (const path of [
+      '/images/..%2Fsecret.txt',
+      '/images/%2e%2e%2f%2e%2e%2fetc%2fpasswd',
+      `/images/${hash}.jpg`,
+      `/images/${key.replace(/\//g, '%2F')}`,
+      '/images/x',
+      '/images/%ZZ',
+      `/images/${hash.slice(1)}`
+    ]) {
       const response = await fetch(base + path)
       expect({ path, status: response.status }).toEqual({ path, status: 400 })
       expect(await response.text()).not.toContain('secret')
@@ -93,8 +103,10 @@ describe('createImageHandler over real HTTP', () => {
     const bytes = await readFile(bad.path)
     bytes[199_000] = bytes[199_000]! ^ 0xff
     await writeFile(bad.path, bytes)
-    const reported: Array<{ code: string, url: string }> = []
-    const onError = (err: unknown, req: { url?: string }): void => { reported.push({ code: (err as { code: string }).code, url: req.url! }) }
+    const reported: Array<{ code: string; url: string }> = []
+    const onError = (err: unknown, req: { url?: string }): void => {
+      reported.push({ code: (err as { code: string }).code, url: req.url! })
+    }
     const verified = await listen(createServer(createImageHandler(storage, { onError })))
     const response = await fetch(`${verified}/images/${bad.hash}`)
     expect(response.status).toBe(500)
@@ -105,7 +117,10 @@ describe('createImageHandler over real HTTP', () => {
     expect(cut.status).toBe(200) // the headers went before the damage was seen ...
     await expect(cut.arrayBuffer()).rejects.toThrow() // ... and the body never completes
     await new Promise(resolve => setTimeout(resolve, 50))
-    expect(reported).toEqual([{ code: 'ERR_INTEGRITY', url: `/images/${bad.hash}` }, { code: 'ERR_INTEGRITY', url: `/images/${bad.hash}` }])
+    expect(reported).toEqual([
+      { code: 'ERR_INTEGRITY', url: `/images/${bad.hash}` },
+      { code: 'ERR_INTEGRITY', url: `/images/${bad.hash}` }
+    ])
   })
 
   it('Express-style: integrity and storage failures go to next(err) with their status', async () => {
@@ -114,19 +129,30 @@ describe('createImageHandler over real HTTP', () => {
     bytes[40_000] = bytes[40_000]! ^ 0xff
     await writeFile(bad.path, bytes)
     const handler = createImageHandler(storage)
-    const passed: Array<{ code: string, status: number }> = []
-    const app = await listen(createServer((req, res) => handler(Object.assign(req, { params: { ref: req.url!.split('/').pop() } }), res, (err: any) => {
-      passed.push({ code: err.code, status: err.status })
-      res.writeHead(err.status).end()
-    })))
+    const passed: Array<{ code: string; status: number }> = []
+    const app = await listen(
+      createServer((req, res) =>
+        handler(Object.assign(req, { params: { ref: req.url!.split('/').pop() } }), res, (err: any) => {
+          passed.push({ code: err.code, status: err.status })
+          res.writeHead(err.status).end()
+        })
+      )
+    )
     expect((await fetch(`${app}/images/${bad.hash}`)).status).toBe(500)
     const gone = new FilesystemDriver({ root: `${await tempDir()}/not-mounted`, createRoot: false })
-    const app2 = await listen(createServer((req, res) => createImageHandler(gone)(Object.assign(req, { params: { ref: hash } }), res, (err: any) => {
-      passed.push({ code: err.code, status: err.status })
-      res.writeHead(err.status).end()
-    })))
+    const app2 = await listen(
+      createServer((req, res) =>
+        createImageHandler(gone)(Object.assign(req, { params: { ref: hash } }), res, (err: any) => {
+          passed.push({ code: err.code, status: err.status })
+          res.writeHead(err.status).end()
+        })
+      )
+    )
     expect((await fetch(`${app2}/images/${hash}`)).status).toBe(503)
-    expect(passed).toEqual([{ code: 'ERR_INTEGRITY', status: 500 }, { code: 'ERR_STORAGE_UNAVAILABLE', status: 503 }])
+    expect(passed).toEqual([
+      { code: 'ERR_INTEGRITY', status: 500 },
+      { code: 'ERR_STORAGE_UNAVAILABLE', status: 503 }
+    ])
     // with node:http alone, the handler answers 503 itself
     const plain = await listen(createServer(createImageHandler(gone, { onError: () => {} })))
     expect((await fetch(`${plain}/images/${hash}`)).status).toBe(503)
@@ -137,12 +163,27 @@ describe('createImageHandler over real HTTP', () => {
     const errors: unknown[] = []
     const app = createServer((req, res) => {
       const ref = req.url!.split('/').pop()
-      handler(Object.assign(req, { params: { ref } }), res, err => { errors.push(err); res.writeHead(599).end() })
+      handler(Object.assign(req, { params: { ref } }), res, err => {
+        errors.push(err)
+        res.writeHead(599).end()
+      })
     })
     const url = await listen(app)
     expect((await fetch(`${url}/anything/${hash}`)).status).toBe(200)
-    const broken = createImageHandler({ ...storage, stat: async () => { throw new Error('bug') } } as never)
-    const app2 = await listen(createServer((req, res) => broken(Object.assign(req, { params: { ref: hash } }), res, err => { errors.push(err); res.writeHead(599).end() })))
+    const broken = createImageHandler({
+      ...storage,
+      stat: async () => {
+        throw new Error('bug')
+      }
+    } as never)
+    const app2 = await listen(
+      createServer((req, res) =>
+        broken(Object.assign(req, { params: { ref: hash } }), res, err => {
+          errors.push(err)
+          res.writeHead(599).end()
+        })
+      )
+    )
     expect((await fetch(`${app2}/x`)).status).toBe(599)
     expect(errors).toHaveLength(1)
   })

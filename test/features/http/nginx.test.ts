@@ -12,11 +12,13 @@ import { tempDir } from '../../infra/helpers/tmp.js'
 const SNIPPET = new URL('../../../examples/nginx/images.conf', import.meta.url)
 
 /** The README's nginx snippet, pointed at this test's application and store. */
-async function snippet (appPort: number, root: string): Promise<string> {
-  return (await readFile(SNIPPET, 'utf8')).replaceAll('127.0.0.1:3000', `127.0.0.1:${appPort}`).replaceAll('/srv/images/', `${root}/`)
+async function snippet(appPort: number, root: string): Promise<string> {
+  return (await readFile(SNIPPET, 'utf8'))
+    .replaceAll('127.0.0.1:3000', `127.0.0.1:${appPort}`)
+    .replaceAll('/srv/images/', `${root}/`)
 }
 
-describe('the accelRedirect handler behind a real nginx (Debian\'s), with the README\'s snippet', () => {
+describe("the accelRedirect handler behind a real nginx (Debian's), with the README's snippet", () => {
   let app: Server
   let nginx: Nginx
   let storage: FilesystemDriver
@@ -29,7 +31,12 @@ describe('the accelRedirect handler behind a real nginx (Debian\'s), with the RE
     await chmod(parent, 0o755)
     root = `${parent}/images`
     storage = new FilesystemDriver({ root, fileMode: 0o644, dirMode: 0o755 })
-    app = createServer(createImageHandler(storage, { accelRedirect: '/protected-images/', onError: err => reported.push((err as { code: string }).code) }))
+    app = createServer(
+      createImageHandler(storage, {
+        accelRedirect: '/protected-images/',
+        onError: err => reported.push((err as { code: string }).code)
+      })
+    )
     await new Promise<void>(resolve => app.listen(0, '127.0.0.1', resolve))
     const appPort = (app.address() as { port: number }).port
     const config = await snippet(appPort, root)
@@ -74,12 +81,17 @@ describe('the accelRedirect handler behind a real nginx (Debian\'s), with the RE
     expect(again.status).toBe(304)
     expect(again.headers.get('etag')).toBe(etag)
     expect((await again.arrayBuffer()).byteLength).toBe(0)
-    const changed = await fetch(`${nginx.url}/images/${stored.hash}`, { headers: { 'If-None-Match': '"something-else"' } })
+    const changed = await fetch(`${nginx.url}/images/${stored.hash}`, {
+      headers: { 'If-None-Match': '"something-else"' }
+    })
     expect(changed.status).toBe(200)
     expect((await changed.arrayBuffer()).byteLength).toBe(stored.size)
     const head = await fetch(`${nginx.url}/images/${stored.hash}`, { method: 'HEAD' })
-    expect({ status: head.status, length: head.headers.get('content-length'), type: head.headers.get('content-type') })
-      .toEqual({ status: 200, length: String(stored.size), type: 'image/jpeg' })
+    expect({
+      status: head.status,
+      length: head.headers.get('content-length'),
+      type: head.headers.get('content-type')
+    }).toEqual({ status: 200, length: String(stored.size), type: 'image/jpeg' })
   })
 
   it('answers 400 for a bad ref and 404 for a missing one, and the internal location is not reachable', async () => {
@@ -94,7 +106,8 @@ describe('the accelRedirect handler behind a real nginx (Debian\'s), with the RE
     const bytes = testJpeg(`nginx ${damage}`, 120_000)
     const stored = await storage.store(bytes)
     await wholeSecondTimes(stored.path)
-    for (let i = 0; i < 2; i++) { // verified, then sent from the record
+    for (let i = 0; i < 2; i++) {
+      // verified, then sent from the record
       const good = await fetch(`${nginx.url}/images/${stored.hash}`)
       expect(Buffer.from(await good.arrayBuffer()).equals(bytes)).toBe(true)
     }
@@ -103,8 +116,11 @@ describe('the accelRedirect handler behind a real nginx (Debian\'s), with the RE
     for (const headers of [{}, { Range: 'bytes=0-99' }] as Array<Record<string, string>>) {
       const res = await fetch(`${nginx.url}/images/${stored.hash}`, { headers })
       const body = Buffer.from(await res.arrayBuffer())
-      expect({ status: res.status, cache: res.headers.get('cache-control'), etag: res.headers.get('etag') })
-        .toEqual({ status: 500, cache: null, etag: null })
+      expect({ status: res.status, cache: res.headers.get('cache-control'), etag: res.headers.get('etag') }).toEqual({
+        status: 500,
+        cache: null,
+        etag: null
+      })
       expect(body.includes(bytes.subarray(0, 64))).toBe(false)
     }
     expect(reported).toEqual(['ERR_INTEGRITY', 'ERR_INTEGRITY'])

@@ -9,9 +9,11 @@ import { testJpeg } from '../../../src/testing/index.js'
 import { tempDir } from '../../infra/helpers/tmp.js'
 
 const servers: Server[] = []
-afterAll(() => { for (const server of servers) server.close() })
+afterAll(() => {
+  for (const server of servers) server.close()
+})
 
-async function listen (storage: ImageStorage, options: ImageHandlerOptions = {}): Promise<string> {
+async function listen(storage: ImageStorage, options: ImageHandlerOptions = {}): Promise<string> {
   const server = createServer(createImageHandler(storage, options))
   servers.push(server)
   await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
@@ -21,10 +23,16 @@ async function listen (storage: ImageStorage, options: ImageHandlerOptions = {})
 const jpeg = testJpeg('range', 100_000)
 
 // each store, read whole before sending, streamed from a local file, and without the record
-const setups: Array<[string, () => Promise<{ storage: ImageStorage, options: ImageHandlerOptions }>]> = [
+const setups: Array<[string, () => Promise<{ storage: ImageStorage; options: ImageHandlerOptions }>]> = [
   ['filesystem', async () => ({ storage: new FilesystemDriver({ root: await tempDir() }), options: {} })],
-  ['filesystem, larger than verifyBeforeSendBytes', async () => ({ storage: new FilesystemDriver({ root: await tempDir() }), options: { verifyBeforeSendBytes: 1000 } })],
-  ['filesystem, no record', async () => ({ storage: new FilesystemDriver({ root: await tempDir() }), options: { verified: false } })],
+  [
+    'filesystem, larger than verifyBeforeSendBytes',
+    async () => ({ storage: new FilesystemDriver({ root: await tempDir() }), options: { verifyBeforeSendBytes: 1000 } })
+  ],
+  [
+    'filesystem, no record',
+    async () => ({ storage: new FilesystemDriver({ root: await tempDir() }), options: { verified: false } })
+  ],
   ['memory', async () => ({ storage: new MemoryDriver(), options: {} })]
 ]
 
@@ -32,7 +40,7 @@ describe.each(setups)('Range and conditional requests (%s)', (_, setup) => {
   let base: string
   let hash: string
   let etag: string
-  const get = async (headers: Record<string, string>): Promise<{ status: number, body: Buffer, headers: Headers }> => {
+  const get = async (headers: Record<string, string>): Promise<{ status: number; body: Buffer; headers: Headers }> => {
     const res = await fetch(`${base}/images/${hash}`, { headers })
     return { status: res.status, body: Buffer.from(await res.arrayBuffer()), headers: res.headers }
   }
@@ -45,10 +53,19 @@ describe.each(setups)('Range and conditional requests (%s)', (_, setup) => {
   })
 
   it('answers a single range, an open range and a suffix 206 with the exact bytes and Content-Range', async () => {
-    for (const [range, start, end] of [['bytes=0-99', 0, 99], ['bytes=99000-', 99_000, 99_999], ['bytes=-500', 99_500, 99_999], ['bytes=50-10000000', 50, 99_999]] as const) {
+    for (const [range, start, end] of [
+      ['bytes=0-99', 0, 99],
+      ['bytes=99000-', 99_000, 99_999],
+      ['bytes=-500', 99_500, 99_999],
+      ['bytes=50-10000000', 50, 99_999]
+    ] as const) {
       const res = await get({ Range: range })
-      expect({ range, status: res.status, contentRange: res.headers.get('content-range'), length: res.headers.get('content-length') })
-        .toEqual({ range, status: 206, contentRange: `bytes ${start}-${end}/100000`, length: String(end - start + 1) })
+      expect({
+        range,
+        status: res.status,
+        contentRange: res.headers.get('content-range'),
+        length: res.headers.get('content-length')
+      }).toEqual({ range, status: 206, contentRange: `bytes ${start}-${end}/100000`, length: String(end - start + 1) })
       expect(res.body.equals(jpeg.subarray(start, end + 1))).toBe(true)
       expect(res.headers.get('etag')).toBe(etag)
     }
@@ -57,8 +74,12 @@ describe.each(setups)('Range and conditional requests (%s)', (_, setup) => {
   it('answers 416 with the size for a range past the end; several ranges or a malformed one get the whole 200', async () => {
     for (const range of ['bytes=100000-', 'bytes=200000-300000', 'bytes=-0']) {
       const res = await get({ Range: range })
-      expect({ range, status: res.status, contentRange: res.headers.get('content-range'), body: res.body.length })
-        .toEqual({ range, status: 416, contentRange: 'bytes */100000', body: 0 })
+      expect({
+        range,
+        status: res.status,
+        contentRange: res.headers.get('content-range'),
+        body: res.body.length
+      }).toEqual({ range, status: 416, contentRange: 'bytes */100000', body: 0 })
     }
     for (const range of ['bytes=0-1,5-9', 'items=0-9', 'bytes=9-1']) {
       const res = await get({ Range: range })
@@ -83,7 +104,9 @@ describe.each(setups)('Range and conditional requests (%s)', (_, setup) => {
     expect(lastModified).not.toBeNull()
     expect(Math.abs(Date.parse(lastModified!) - Date.now())).toBeLessThan(120_000)
     expect((await get({ 'If-Modified-Since': lastModified! })).status).toBe(304)
-    expect((await get({ 'If-Modified-Since': new Date(Date.parse(lastModified!) + 3_600_000).toUTCString() })).status).toBe(304)
+    expect(
+      (await get({ 'If-Modified-Since': new Date(Date.parse(lastModified!) + 3_600_000).toUTCString() })).status
+    ).toBe(304)
     const older = await get({ 'If-Modified-Since': new Date(Date.parse(lastModified!) - 3_600_000).toUTCString() })
     expect(older.status).toBe(200)
     expect(older.body.equals(jpeg)).toBe(true)
@@ -93,7 +116,11 @@ describe.each(setups)('Range and conditional requests (%s)', (_, setup) => {
 })
 
 describe('a damaged file never answers a range', () => {
-  it.each([['read whole', {}], ['streamed', { verifyBeforeSendBytes: 1000 }], ['no record', { verified: false as const }]])('%s: 500, reported, no partial body', async (_, options) => {
+  it.each([
+    ['read whole', {}],
+    ['streamed', { verifyBeforeSendBytes: 1000 }],
+    ['no record', { verified: false as const }]
+  ])('%s: 500, reported, no partial body', async (_, options) => {
     const storage = new FilesystemDriver({ root: await tempDir() })
     const stored = await storage.store(testJpeg('range damaged', 100_000))
     const bytes = await readFile(stored.path)
@@ -103,7 +130,11 @@ describe('a damaged file never answers a range', () => {
     const base = await listen(storage, { ...options, onError: err => reported.push((err as { code: string }).code) })
     for (const range of ['bytes=0-99', 'bytes=-100', 'bytes=1000-']) {
       const res = await fetch(`${base}/images/${stored.hash}`, { headers: { Range: range } })
-      expect({ range, status: res.status, body: await res.text() }).toEqual({ range, status: 500, body: 'Internal Server Error\n' })
+      expect({ range, status: res.status, body: await res.text() }).toEqual({
+        range,
+        status: 500,
+        body: 'Internal Server Error\n'
+      })
     }
     expect(reported).toEqual(['ERR_INTEGRITY', 'ERR_INTEGRITY', 'ERR_INTEGRITY'])
   })

@@ -8,9 +8,11 @@ import { DAMAGES, wholeSecondTimes } from '../../infra/helpers/damage.js'
 import { tempDir } from '../../infra/helpers/tmp.js'
 
 const servers: Server[] = []
-afterAll(() => { for (const server of servers) server.close() })
+afterAll(() => {
+  for (const server of servers) server.close()
+})
 
-async function listen (storage: FilesystemDriver, options: ImageHandlerOptions): Promise<string> {
+async function listen(storage: FilesystemDriver, options: ImageHandlerOptions): Promise<string> {
   const server = createServer(createImageHandler(storage, options))
   servers.push(server)
   await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
@@ -44,7 +46,7 @@ const modes: Array<[string, ImageHandlerOptions]> = [
 ]
 
 describe.each(modes)('a recorded file that changes is verified again (%s)', (mode, options) => {
-  it.each(Object.keys(DAMAGES))('%s: 500 for GET and Range, reported, never a redirect', async (damage) => {
+  it.each(Object.keys(DAMAGES))('%s: 500 for GET and Range, reported, never a redirect', async damage => {
     const storage = new FilesystemDriver({ root: await tempDir() })
     const stored = await storage.store(testJpeg(`verified ${mode} ${damage}`, 100_000))
     const other = testJpeg(`another frame ${damage}`, 100_000)
@@ -52,7 +54,8 @@ describe.each(modes)('a recorded file that changes is verified again (%s)', (mod
     const reported: string[] = []
     const base = await listen(storage, { ...options, onError: err => reported.push((err as { code: string }).code) })
     const url = `${base}/images/${stored.hash}`
-    for (let i = 0; i < 2; i++) { // the second answer comes from the record
+    for (let i = 0; i < 2; i++) {
+      // the second answer comes from the record
       const good = await fetch(url)
       expect(good.status).toBe(200)
       const body = Buffer.from(await good.arrayBuffer())
@@ -67,8 +70,12 @@ describe.each(modes)('a recorded file that changes is verified again (%s)', (mod
         await expect(res.arrayBuffer()).rejects.toThrow()
         continue
       }
-      expect({ headers, status: res.status, accel: res.headers.get('x-accel-redirect'), body: await res.text() })
-        .toEqual({ headers, status: 500, accel: null, body: 'Internal Server Error\n' })
+      expect({
+        headers,
+        status: res.status,
+        accel: res.headers.get('x-accel-redirect'),
+        body: await res.text()
+      }).toEqual({ headers, status: 500, accel: null, body: 'Internal Server Error\n' })
     }
     await new Promise(resolve => setTimeout(resolve, 50))
     expect(reported).toEqual(['ERR_INTEGRITY', 'ERR_INTEGRITY', 'ERR_INTEGRITY'])

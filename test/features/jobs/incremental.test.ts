@@ -12,9 +12,13 @@ import { answer, cli } from '../../cli/run.js'
 import { tempDir } from '../../infra/helpers/tmp.js'
 
 const DAY = 86_400_000
-const records = async (path: string): Promise<any[]> => (await readFile(path, 'utf8')).split('\n').filter(Boolean).map(line => JSON.parse(line))
+const records = async (path: string): Promise<any[]> =>
+  (await readFile(path, 'utf8'))
+    .split('\n')
+    .filter(Boolean)
+    .map(line => JSON.parse(line))
 
-async function addFrames (dir: string, paths: string[]): Promise<void> {
+async function addFrames(dir: string, paths: string[]): Promise<void> {
   for (const path of paths) {
     await mkdir(join(dir, path, '..'), { recursive: true })
     await writeFile(join(dir, path), testJpeg(`incremental ${dir} ${path}`, 2000))
@@ -36,7 +40,17 @@ describe('import over a growing tree', () => {
     await addFrames(dir, ['100/100002.jpg'])
     expect(run()).toMatchObject({ total: 9, done: 1, skipped: 8 })
     const lines = await records(mapping)
-    expect(lines.map(l => l.source).sort()).toEqual(['100/100000.jpg', '100/100001.jpg', '100/100002.jpg', '1000/1000000.jpg', '20/20000.jpg', '20/20001.jpg', '3/3000.jpg', '3/3001.jpg', '4/4000.jpg'])
+    expect(lines.map(l => l.source).sort()).toEqual([
+      '100/100000.jpg',
+      '100/100001.jpg',
+      '100/100002.jpg',
+      '1000/1000000.jpg',
+      '20/20000.jpg',
+      '20/20001.jpg',
+      '3/3000.jpg',
+      '3/3001.jpg',
+      '4/4000.jpg'
+    ])
     const storage = new FilesystemDriver({ root: env.SAI_IMAGE_STORAGE_PATH })
     for (const line of lines) {
       expect(typeof line.hash).toBe('string')
@@ -58,12 +72,19 @@ describe('import over a growing tree', () => {
       const summary = answer(run)
       expect(summary.failed.map((f: { item: string }) => f.item)).toEqual(['empty.jpg'])
       // done counts the files this run finished, those recorded as not images included
-      expect(summary).toMatchObject(i === 0 ? { total: 3, done: 2, skipped: 0, notImages: ['notes.txt'] } : { total: 3, done: 0, skipped: 2, notImages: [] })
+      expect(summary).toMatchObject(
+        i === 0
+          ? { total: 3, done: 2, skipped: 0, notImages: ['notes.txt'] }
+          : { total: 3, done: 0, skipped: 2, notImages: [] }
+      )
       expect(summary.total).toBe(summary.done + summary.skipped + summary.failed.length)
       sizes.push((await records(mapping)).length)
     }
     expect(sizes).toEqual([1, 1, 1, 1])
-    expect((await records(mapping))[0]).toMatchObject({ source: 'zz.jpg', hash: expect.stringMatching(/^[0-9a-f]{64}$/) })
+    expect((await records(mapping))[0]).toMatchObject({
+      source: 'zz.jpg',
+      hash: expect.stringMatching(/^[0-9a-f]{64}$/)
+    })
     expect(await records(`${mapping}.not-images.jsonl`)).toEqual([{ source: 'notes.txt', notImage: true }])
     const text = cli(['import', dir, '--mapping', mapping], { env }).stdout
     expect(text).toMatch(/import complete: 0 done, 2 already done earlier, 1 failed, of 3/)
@@ -76,19 +97,29 @@ describe('import over a growing tree', () => {
     const env = { SAI_IMAGE_STORAGE_PATH: await tempDir() }
     const mapping = join(await tempDir(), 'import.jsonl')
     const hash = answer(cli(['store', join(dir, '2/2000.jpg'), '--json'], { env })).hash
-    await writeFile(mapping, [
-      { source: '2/2000.jpg', hash, sha256: hash, key: 'x', size: 1, duplicate: false, cursor: '2/2000.jpg' },
-      { source: 'notes.txt', notImage: true, cursor: 'notes.txt' },
-      { checkpoint: 'notes.txt' }
-    ].map(line => JSON.stringify(line) + '\n').join(''))
+    await writeFile(
+      mapping,
+      [
+        { source: '2/2000.jpg', hash, sha256: hash, key: 'x', size: 1, duplicate: false, cursor: '2/2000.jpg' },
+        { source: 'notes.txt', notImage: true, cursor: 'notes.txt' },
+        { checkpoint: 'notes.txt' }
+      ]
+        .map(line => JSON.stringify(line) + '\n')
+        .join('')
+    )
     // 10/ sorts before the checkpoint's 2/2000.jpg: an earlier release passed over it for good
-    expect(answer(cli(['import', dir, '--mapping', mapping, '--json'], { env }))).toMatchObject({ total: 3, done: 1, skipped: 2, failed: [] })
+    expect(answer(cli(['import', dir, '--mapping', mapping, '--json'], { env }))).toMatchObject({
+      total: 3,
+      done: 1,
+      skipped: 2,
+      failed: []
+    })
     expect((await records(mapping)).filter(l => l.source === '10/10000.jpg')).toHaveLength(1)
   })
 })
 
 /** `count` frames in a fs store, first stored 200 days ago and last stored 100 days ago. */
-async function agedFrames (root: string, count: number, seed: string): Promise<string[]> {
+async function agedFrames(root: string, count: number, seed: string): Promise<string[]> {
   const storage = new FilesystemDriver({ root })
   const hashes = []
   for (let i = 0; i < count; i++) {
@@ -106,11 +137,21 @@ describe('migrate from cron', () => {
     const target = await tempDir()
     const mapping = join(await tempDir(), 'm.jsonl')
     const env = { SAI_IMAGE_STORAGE_PATH: root }
-    const run = (): any => answer(cli(['migrate', '--from', 'fs', '--to', 'fs', '--to-root', target, '--mapping', mapping, '--json'], { env }))
+    const run = (): any =>
+      answer(
+        cli(['migrate', '--from', 'fs', '--to', 'fs', '--to-root', target, '--mapping', mapping, '--json'], { env })
+      )
     const first = await agedFrames(root, 5, `fs ${root} a`)
     expect(run()).toMatchObject({ total: 5, done: 5, skipped: 0 })
     const added = await agedFrames(root, 4, `fs ${root} b`)
-    expect(answer(cli(['migrate', '--from', 'fs', '--to', 'fs', '--to-root', target, '--mapping', mapping, '--dry-run', '--json'], { env }))).toMatchObject({ wouldCopy: 4, alreadyCopied: 5 })
+    expect(
+      answer(
+        cli(
+          ['migrate', '--from', 'fs', '--to', 'fs', '--to-root', target, '--mapping', mapping, '--dry-run', '--json'],
+          { env }
+        )
+      )
+    ).toMatchObject({ wouldCopy: 4, alreadyCopied: 5 })
     expect(run()).toMatchObject({ total: 9, done: 4, skipped: 5 })
     expect(run()).toMatchObject({ total: 9, done: 0, skipped: 9 })
     const lines = await records(mapping)
@@ -121,14 +162,19 @@ describe('migrate from cron', () => {
       expect(Math.abs(stat.lastStoredAt!.getTime() - (Date.now() - 100 * DAY))).toBeLessThan(60_000)
     }
     // a 90-day prune on the target takes them (they were last stored 100 days ago, not today)
-    expect(answer(cli(['prune', '--older-than', '90d', '--dry-run', '--json'], { env: { SAI_IMAGE_STORAGE_PATH: target } })).wouldDelete).toBe(9)
+    expect(
+      answer(cli(['prune', '--older-than', '90d', '--dry-run', '--json'], { env: { SAI_IMAGE_STORAGE_PATH: target } }))
+        .wouldDelete
+    ).toBe(9)
   })
 
   it('refuses --to memory: its copies would vanish at exit', async () => {
     const root = await tempDir()
     await agedFrames(root, 1, `memory ${root}`)
     const mapping = join(await tempDir(), 'm.jsonl')
-    const run = cli(['migrate', '--from', 'fs', '--to', 'memory', '--mapping', mapping, '--json'], { env: { SAI_IMAGE_STORAGE_PATH: root } })
+    const run = cli(['migrate', '--from', 'fs', '--to', 'memory', '--mapping', mapping, '--json'], {
+      env: { SAI_IMAGE_STORAGE_PATH: root }
+    })
     expect(run.code).toBe(2)
     expect(answer(run).error.message).toMatch(/--to memory keeps nothing/)
     await expect(readFile(mapping)).rejects.toMatchObject({ code: 'ENOENT' })
@@ -149,17 +195,31 @@ describe('migrate from cron', () => {
       const mapping = join(await tempDir(), 'm.jsonl')
       const prefix = `jobs-${Date.now().toString(36)}/`
       const env = {
-        SAI_IMAGE_STORAGE_PATH: root, SAI_S3_ENDPOINT: s3.endpoint, SAI_S3_BUCKET: bucket, SAI_S3_PREFIX: prefix, SAI_S3_REGION: s3.region,
-        SAI_S3_ACCESS_KEY_ID: s3.accessKeyId, SAI_S3_SECRET_ACCESS_KEY: s3.secretAccessKey, SAI_S3_FORCE_PATH_STYLE: 'true'
+        SAI_IMAGE_STORAGE_PATH: root,
+        SAI_S3_ENDPOINT: s3.endpoint,
+        SAI_S3_BUCKET: bucket,
+        SAI_S3_PREFIX: prefix,
+        SAI_S3_REGION: s3.region,
+        SAI_S3_ACCESS_KEY_ID: s3.accessKeyId,
+        SAI_S3_SECRET_ACCESS_KEY: s3.secretAccessKey,
+        SAI_S3_FORCE_PATH_STYLE: 'true'
       }
-      const run = (): any => answer(cli(['migrate', '--from', 'fs', '--to', 's3', '--mapping', mapping, '--json'], { env }))
+      const run = (): any =>
+        answer(cli(['migrate', '--from', 'fs', '--to', 's3', '--mapping', mapping, '--json'], { env }))
       const first = await agedFrames(root, 3, `s3 ${root} a`)
       expect(run()).toMatchObject({ total: 3, done: 3, skipped: 0, failed: [] })
       const added = await agedFrames(root, 2, `s3 ${root} b`)
       expect(run()).toMatchObject({ total: 5, done: 2, skipped: 3, failed: [] })
       expect(run()).toMatchObject({ total: 5, done: 0, skipped: 5 })
       expect((await records(mapping)).map(l => l.source).sort()).toEqual([...first, ...added].sort())
-      const target = new S3Driver({ endpoint: s3.endpoint, region: s3.region, bucket, prefix, credentials, forcePathStyle: true })
+      const target = new S3Driver({
+        endpoint: s3.endpoint,
+        region: s3.region,
+        bucket,
+        prefix,
+        credentials,
+        forcePathStyle: true
+      })
       const source = new FilesystemDriver({ root })
       for (const hash of [...first, ...added]) {
         const [there, here] = [await target.stat(hash), await source.stat(hash)]

@@ -14,21 +14,37 @@ import { tempDir } from '../../infra/helpers/tmp.js'
 
 const DAY = 24 * 3600 * 1000
 
-async function pair (init: { background?: boolean, ack?: 1 | 2, stormLimit?: number } = {}): Promise<{ storage: ReplicatedStorage, primary: FilesystemDriver, replica: FilesystemDriver }> {
+async function pair(
+  init: { background?: boolean; ack?: 1 | 2; stormLimit?: number } = {}
+): Promise<{ storage: ReplicatedStorage; primary: FilesystemDriver; replica: FilesystemDriver }> {
   const primary = new FilesystemDriver({ root: await tempDir('sai-primary') })
   const replica = new FilesystemDriver({ root: await tempDir('sai-replica') })
-  const storage = createReplicatedStorage({ primary, replicas: [{ name: 'copy', storage: replica }], background: false, ...init })
+  const storage = createReplicatedStorage({
+    primary,
+    replicas: [{ name: 'copy', storage: replica }],
+    background: false,
+    ...init
+  })
   return { storage, primary, replica }
 }
 
 /** The same replicated store, its primary and replica opened with another layout setting (a wrong SHARD_DEPTH). */
-function withLayout (storage: ImageStorage, layout: { depth: number, width: number }): ImageStorage {
+function withLayout(storage: ImageStorage, layout: { depth: number; width: number }): ImageStorage {
   const { primary, replicas } = storage as ReplicatedStorage
-  const wrong = (s: ImageStorage): FilesystemDriver => new FilesystemDriver({ root: s.root!, sharding: new PrefixSharding(layout) })
-  return createReplicatedStorage({ primary: wrong(primary), replicas: replicas.map(r => ({ name: r.name, storage: wrong(r.storage) })), background: false, stateDir: join(primary.root!, '.replication') })
+  const wrong = (s: ImageStorage): FilesystemDriver =>
+    new FilesystemDriver({ root: s.root!, sharding: new PrefixSharding(layout) })
+  return createReplicatedStorage({
+    primary: wrong(primary),
+    replicas: replicas.map(r => ({ name: r.name, storage: wrong(r.storage) })),
+    background: false,
+    stateDir: join(primary.root!, '.replication')
+  })
 }
 
-describeImageStorage({ name: 'ReplicatedStorage (fs to fs)', create: async () => (await pair({ background: true })).storage, withLayout }, { describe, it, expect })
+describeImageStorage(
+  { name: 'ReplicatedStorage (fs to fs)', create: async () => (await pair({ background: true })).storage, withLayout },
+  { describe, it, expect }
+)
 
 describe('replication between two filesystem stores', () => {
   it('a store resolves with its outbox entry durable; a drain copies it, verified, and empties the outbox', async () => {
@@ -44,7 +60,10 @@ describe('replication between two filesystem stores', () => {
     expect(Buffer.compare(await replica.fetch(stored.hash), jpeg)).toBe(0)
     expect(await readdir(join(primary.root, '.replication', 'outbox', 'copy'))).toEqual([])
     const where = await storage.whereis(stored.hash)
-    expect(where.copies).toMatchObject([{ name: 'primary', present: true, size: jpeg.length }, { name: 'copy', present: true, how: 'upload' }])
+    expect(where.copies).toMatchObject([
+      { name: 'primary', present: true, size: jpeg.length },
+      { name: 'copy', present: true, how: 'upload' }
+    ])
     await storage.close()
   })
 
@@ -52,7 +71,8 @@ describe('replication between two filesystem stores', () => {
     const { storage, replica } = await pair({ background: true })
     const hashes = []
     for (let i = 0; i < 10; i++) hashes.push((await storage.store(testJpeg(`background ${i}`))).hash)
-    for (let wait = 0; wait < 100 && storage.status().replicas[0]!.pending > 0; wait++) await new Promise(resolve => setTimeout(resolve, 50))
+    for (let wait = 0; wait < 100 && storage.status().replicas[0]!.pending > 0; wait++)
+      await new Promise(resolve => setTimeout(resolve, 50))
     expect(storage.status().replicas[0]!.pending).toBe(0)
     for (const hash of hashes) expect(await replica.exists(hash)).toBe(true)
     await storage.close()
@@ -63,9 +83,20 @@ describe('replication between two filesystem stores', () => {
     const jpeg = testJpeg('ack 2')
     const { hash } = await storage.store(jpeg)
     expect(await replica.exists(hash)).toBe(true)
-    const broken = createReplicatedStorage({ primary, replicas: [{ name: 'copy', storage: new FilesystemDriver({ root: join(replica.root, 'gone'), createRoot: false }) }], ack: 2, ackTimeoutMs: 2000, background: false })
+    const broken = createReplicatedStorage({
+      primary,
+      replicas: [
+        { name: 'copy', storage: new FilesystemDriver({ root: join(replica.root, 'gone'), createRoot: false }) }
+      ],
+      ack: 2,
+      ackTimeoutMs: 2000,
+      background: false
+    })
     const other = testJpeg('ack 2 down')
-    await expect(broken.store(other)).rejects.toMatchObject({ code: 'ERR_STORAGE_UNAVAILABLE', message: expect.stringContaining('queued for replication') })
+    await expect(broken.store(other)).rejects.toMatchObject({
+      code: 'ERR_STORAGE_UNAVAILABLE',
+      message: expect.stringContaining('queued for replication')
+    })
     expect(await primary.exists(createHash('sha256').update(other).digest('hex'))).toBe(true)
     expect(broken.status().replicas[0]!.pending).toBe(1)
     await broken.close()
@@ -83,7 +114,9 @@ describe('replication between two filesystem stores', () => {
     await truncate(stored[1]!.path, 10_000)
     await unlink(stored[2]!.path)
     for (const [i, frame] of frames.entries()) {
-      await expect(primary.fetch(stored[i]!.hash)).rejects.toMatchObject({ code: i === 2 ? 'ERR_NOT_FOUND' : 'ERR_INTEGRITY' })
+      await expect(primary.fetch(stored[i]!.hash)).rejects.toMatchObject({
+        code: i === 2 ? 'ERR_NOT_FOUND' : 'ERR_INTEGRITY'
+      })
       expect(Buffer.compare(await storage.fetch(stored[i]!.hash), frame)).toBe(0)
       expect(Buffer.compare(await primary.fetch(stored[i]!.hash), frame)).toBe(0) // written back
     }
@@ -110,7 +143,8 @@ describe('replication between two filesystem stores', () => {
     expect(found.counts).toMatchObject({ corrupt: 1, truncated: 1, missing: 1 })
     const repaired = await storage.verify({ repair: true })
     expect(repaired).toMatchObject({ clean: true, restored: 3, quarantined: 0 })
-    for (const [i, frame] of frames.entries()) expect(Buffer.compare(await primary.fetch(stored[i]!.hash), frame)).toBe(0)
+    for (const [i, frame] of frames.entries())
+      expect(Buffer.compare(await primary.fetch(stored[i]!.hash), frame)).toBe(0)
     expect((await storage.verify()).clean).toBe(true)
     await storage.close()
   })
@@ -133,7 +167,13 @@ describe('replication between two filesystem stores', () => {
     await storage.drain()
     await rm(primary.root, { recursive: true })
     const emptied = new FilesystemDriver({ root: primary.root }) // a new process sees an empty folder there
-    const fresh = createReplicatedStorage({ primary: emptied, replicas: storage.replicas, background: false, stormLimit: 5, stateDir: join(primary.root, '.replication') })
+    const fresh = createReplicatedStorage({
+      primary: emptied,
+      replicas: storage.replicas,
+      background: false,
+      stormLimit: 5,
+      stateDir: join(primary.root, '.replication')
+    })
     const refused = await fresh.verify({ repair: true })
     expect(refused).toMatchObject({ clean: false, storm: { damaged: 12, limit: 5 }, restored: 0 })
     let onPrimary = 0
@@ -166,7 +206,11 @@ describe('replication between two filesystem stores', () => {
     // still served, verified, from the replica; not written back (it was evicted on purpose)
     expect(Buffer.compare(await storage.fetch(stored[0]!.hash), frames[0]!)).toBe(0)
     expect(await primary.exists(stored[0]!.hash)).toBe(false)
-    expect((await storage.whereis(stored[0]!.hash)).copies[0]).toMatchObject({ name: 'primary', present: false, evictedAt: expect.any(Date) })
+    expect((await storage.whereis(stored[0]!.hash)).copies[0]).toMatchObject({
+      name: 'primary',
+      present: false,
+      evictedAt: expect.any(Date)
+    })
     // the unsafe ones were queued to be copied again
     expect(storage.status().replicas[0]!.pending).toBe(2)
     await storage.close()
@@ -200,7 +244,11 @@ describe('replication between two filesystem stores', () => {
     await rm(join(primary.root, '.replication', 'outbox'), { recursive: true }) // lost: a disk swap, a bad restore
     expect(storage.status().replicas[0]!.pending).toBe(0)
     const report = await storage.reconcile()
-    expect(report).toMatchObject({ primary: 30, belowWantedCopies: 30, replicas: [{ name: 'copy', missing: 30, present: 0 }] })
+    expect(report).toMatchObject({
+      primary: 30,
+      belowWantedCopies: 30,
+      replicas: [{ name: 'copy', missing: 30, present: 0 }]
+    })
     expect(storage.status()).toMatchObject({ belowWantedCopies: 30, replicas: [{ pending: 30 }] })
     await storage.drain()
     for (const s of stored) expect(await replica.exists(s.hash)).toBe(true)

@@ -18,28 +18,45 @@ const node = useKubo()
 let made = 0
 
 /** A filesystem primary and an IPFS replica on the shared node, in an index folder of its own. */
-async function pair (url = node.url): Promise<{ storage: ReplicatedStorage, primary: FilesystemDriver, replica: IpfsDriver }> {
+async function pair(
+  url = node.url
+): Promise<{ storage: ReplicatedStorage; primary: FilesystemDriver; replica: IpfsDriver }> {
   const primary = new FilesystemDriver({ root: await tempDir('sai-primary') })
   const replica = new IpfsDriver({ url, indexPath: `/sai-replication-${made++}` })
-  const storage = createReplicatedStorage({ primary, replicas: [{ name: 'kubo', storage: replica }], background: false })
+  const storage = createReplicatedStorage({
+    primary,
+    replicas: [{ name: 'kubo', storage: replica }],
+    background: false
+  })
   return { storage, primary, replica }
 }
 
 /** An HTTP proxy in front of the node that counts the RPC commands it passes. */
-async function countingProxy (to: string): Promise<{ url: string, commands: Map<string, number>, close: () => void }> {
+async function countingProxy(to: string): Promise<{ url: string; commands: Map<string, number>; close: () => void }> {
   const target = new URL(to)
   const commands = new Map<string, number>()
   const server = createServer((req, res) => {
     const command = new URL(req.url ?? '/', 'http://x').pathname.replace('/api/v0/', '')
     commands.set(command, (commands.get(command) ?? 0) + 1)
-    req.pipe(request({ host: target.hostname, port: target.port, method: req.method, path: req.url, headers: req.headers }, answer => {
-      res.writeHead(answer.statusCode ?? 502, answer.headers)
-      answer.pipe(res)
-    }))
+    req.pipe(
+      request(
+        { host: target.hostname, port: target.port, method: req.method, path: req.url, headers: req.headers },
+        answer => {
+          res.writeHead(answer.statusCode ?? 502, answer.headers)
+          answer.pipe(res)
+        }
+      )
+    )
   })
   await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
   const { port } = server.address() as { port: number }
-  return { url: `http://127.0.0.1:${port}`, commands, close: () => { server.close() } }
+  return {
+    url: `http://127.0.0.1:${port}`,
+    commands,
+    close: () => {
+      server.close()
+    }
+  }
 }
 
 describe('replication to a real Kubo node', () => {
@@ -52,7 +69,10 @@ describe('replication to a real Kubo node', () => {
     for (const [i, frame] of frames.entries()) {
       expect(Buffer.compare(await replica.fetch(stored[i]!.sha256), frame)).toBe(0)
       const where = await storage.whereis(stored[i]!.hash)
-      expect(where.copies).toMatchObject([{ name: 'primary', present: true }, { name: 'kubo', present: true, how: 'upload' }])
+      expect(where.copies).toMatchObject([
+        { name: 'primary', present: true },
+        { name: 'kubo', present: true, how: 'upload' }
+      ])
     }
     await storage.close()
   })
@@ -87,8 +107,14 @@ describe('replication to a real Kubo node', () => {
     const url = node.url
     const entry = `${(replica as unknown as { index: { entryOf: (sha: string) => string } }).index.entryOf(stored[1]!.sha256)}`
     const cid0 = (await replica.stat(stored[0]!.sha256)).hash
-    for (const [command, args] of [['files/rm', [entry]], ['files/cp', [`/ipfs/${cid0}`, entry]]] as const) {
-      const answer = await fetch(`${url}/api/v0/${command}?${args.map(a => `arg=${encodeURIComponent(a)}`).join('&')}`, { method: 'POST' })
+    for (const [command, args] of [
+      ['files/rm', [entry]],
+      ['files/cp', [`/ipfs/${cid0}`, entry]]
+    ] as const) {
+      const answer = await fetch(
+        `${url}/api/v0/${command}?${args.map(a => `arg=${encodeURIComponent(a)}`).join('&')}`,
+        { method: 'POST' }
+      )
       expect(answer.status, await answer.text()).toBe(200)
     }
     await replica.delete(stored[2]!.sha256)
@@ -97,13 +123,16 @@ describe('replication to a real Kubo node', () => {
     expect(report.unsafeObjects.map(u => u.copies.kubo).sort()).toEqual(['ERR_INTEGRITY', 'missing'])
     expect(await Promise.all(stored.map(async s => await primary.exists(s.hash)))).toEqual([false, true, true])
     // the evicted frame is served from the node, verified; the others from the primary, unchanged
-    for (const [i, frame] of frames.entries()) expect(Buffer.compare(await storage.fetch(stored[i]!.hash), frame)).toBe(0)
+    for (const [i, frame] of frames.entries())
+      expect(Buffer.compare(await storage.fetch(stored[i]!.hash), frame)).toBe(0)
     await storage.close()
   })
 
-  it('reconcile lists the node\'s index, reading no object: what the outbox lost is found and copied', async () => {
+  it("reconcile lists the node's index, reading no object: what the outbox lost is found and copied", async () => {
     // the raw pins the earlier tests left on the node (outside this pair's index) are listed as extra copies
-    const pins = await (await fetch(`${node.url}/api/v0/pin/ls?type=recursive`, { method: 'POST' })).json() as { Keys: Record<string, unknown> }
+    const pins = (await (await fetch(`${node.url}/api/v0/pin/ls?type=recursive`, { method: 'POST' })).json()) as {
+      Keys: Record<string, unknown>
+    }
     const extra = Object.keys(pins.Keys).filter(cid => cid.startsWith('bafkrei')).length
     const proxy = await countingProxy(node.url)
     try {
@@ -116,7 +145,11 @@ describe('replication to a real Kubo node', () => {
       await rm(join(primary.root, '.replication', 'outbox'), { recursive: true })
       proxy.commands.clear()
       const report = await storage.reconcile()
-      expect(report).toMatchObject({ primary: 40, belowWantedCopies: 10 + extra, replicas: [{ name: 'kubo', missing: 10, present: 30, extra }] })
+      expect(report).toMatchObject({
+        primary: 40,
+        belowWantedCopies: 10 + extra,
+        replicas: [{ name: 'kubo', missing: 10, present: 30, extra }]
+      })
       const requests = [...proxy.commands.values()].reduce((a, b) => a + b, 0)
       expect(requests).toBeLessThanOrEqual(8) // a stat of the index, a few batched ls, the pin list
       for (const command of proxy.commands.keys()) expect(command).toMatch(/^(files\/stat|ls|pin\/ls)$/)

@@ -26,7 +26,7 @@ describe('DrainLock', () => {
     expect(await readdir(dir)).toEqual([])
   })
 
-  it('a live process holds it; a dead one\'s or an empty one is taken over', async () => {
+  it("a live process holds it; a dead one's or an empty one is taken over", async () => {
     const dir = await tempDir('sai-lock')
     const path = join(dir, 'drain.lock')
     const lock = new DrainLock(path)

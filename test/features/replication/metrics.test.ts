@@ -22,12 +22,14 @@ import { freePort, waitFor } from '../../infra/setup/services.js'
 const CLI = join(ROOT, 'dist/cli.js')
 const P = 'sai_image_storage_replication_'
 const children: ChildProcess[] = []
-afterAll(async () => { await Promise.all(children.map(async child => await stopChild(child))) })
+afterAll(async () => {
+  await Promise.all(children.map(async child => await stopChild(child)))
+})
 
 type Samples = Map<string, number>
 
 /** `name{labels}` to its value, as the text format gives them (labels in the order written). */
-export function parseSamples (text: string): Samples {
+function parseSamples(text: string): Samples {
   const samples: Samples = new Map()
   for (const line of text.split('\n')) {
     if (line === '' || line.startsWith('#')) continue
@@ -38,12 +40,20 @@ export function parseSamples (text: string): Samples {
 }
 
 /** The service: `replicate --watch --metrics-port`, its metrics URL once it answers. */
-async function startService (env: Record<string, string>, extra: string[] = []): Promise<{ child: ChildProcess, url: string, scrape: () => Promise<Samples>, text: () => Promise<string> }> {
+async function startService(
+  env: Record<string, string>,
+  extra: string[] = []
+): Promise<{ child: ChildProcess; url: string; scrape: () => Promise<Samples>; text: () => Promise<string> }> {
   const port = await freePort()
-  const child = spawn(process.execPath, [CLI, 'replicate', '--watch', '--metrics-port', String(port), ...extra], { env, stdio: ['ignore', 'ignore', 'pipe'] })
+  const child = spawn(process.execPath, [CLI, 'replicate', '--watch', '--metrics-port', String(port), ...extra], {
+    env,
+    stdio: ['ignore', 'ignore', 'pipe']
+  })
   children.push(child)
   let stderr = ''
-  child.stderr!.on('data', (chunk: Buffer) => { stderr += chunk.toString() })
+  child.stderr!.on('data', (chunk: Buffer) => {
+    stderr += chunk.toString()
+  })
   const url = `http://127.0.0.1:${port}/metrics`
   await waitFor(`the metrics of replicate --watch (${stderr})`, async () => (await fetch(url)).ok, 30_000)
   expect(stderr).toContain(`metrics at ${url}`)
@@ -51,24 +61,37 @@ async function startService (env: Record<string, string>, extra: string[] = []):
   return { child, url, text, scrape: async () => parseSamples(await text()) }
 }
 
-async function stopChild (child: ChildProcess): Promise<number | null> {
+async function stopChild(child: ChildProcess): Promise<number | null> {
   if (child.exitCode !== null || child.signalCode !== null) return child.exitCode
-  const closed = new Promise<number | null>(resolve => child.once('exit', code => { resolve(code) }))
+  const closed = new Promise<number | null>(resolve =>
+    child.once('exit', code => {
+      resolve(code)
+    })
+  )
   child.kill('SIGTERM')
   return await closed
 }
 
-async function until (what: string, scrape: () => Promise<Samples>, ready: (s: Samples) => boolean, ms = 30_000): Promise<Samples> {
+async function until(
+  what: string,
+  scrape: () => Promise<Samples>,
+  ready: (s: Samples) => boolean,
+  ms = 30_000
+): Promise<Samples> {
   let last: Samples = new Map()
-  await waitFor(what, async () => ready(last = await scrape()), ms).catch((err: Error) => {
-    throw new Error(`${err.message}; last scrape: ${JSON.stringify(Object.fromEntries([...last].filter(([k]) => k.startsWith(P))))}`)
+  await waitFor(what, async () => ready((last = await scrape())), ms).catch((err: Error) => {
+    throw new Error(
+      `${err.message}; last scrape: ${JSON.stringify(Object.fromEntries([...last].filter(([k]) => k.startsWith(P))))}`
+    )
   })
   return last
 }
 
 /** Every label value of our series (a histogram's `le` aside): only the bounded ones (replica names, codes, findings). */
-function labelValues (text: string): string[] {
-  return [...text.matchAll(/^sai_image_storage_\w+\{([^}]*)\}/gm)].flatMap(m => [...m[1]!.matchAll(/(\w+)="([^"]*)"/g)].filter(v => v[1] !== 'le').map(v => v[2]!))
+function labelValues(text: string): string[] {
+  return [...text.matchAll(/^sai_image_storage_\w+\{([^}]*)\}/gm)].flatMap(m =>
+    [...m[1]!.matchAll(/(\w+)="([^"]*)"/g)].filter(v => v[1] !== 'le').map(v => v[2]!)
+  )
 }
 
 describe('replicate --watch --metrics-port, two filesystem stores', () => {
@@ -77,8 +100,18 @@ describe('replicate --watch --metrics-port, two filesystem stores', () => {
     const replicaRoot = await tempDir('sai-metrics-replica')
     const primary = new FilesystemDriver({ root })
     const replica = new FilesystemDriver({ root: replicaRoot })
-    const storage: ReplicatedStorage = createReplicatedStorage({ primary, replicas: [{ name: 'fs', storage: replica }], background: false })
-    const env = { ...process.env as Record<string, string>, SAI_IMAGE_STORAGE_PATH: root, SAI_IMAGE_STORAGE_REPLICAS: 'fs', SAI_IMAGE_STORAGE_REPLICA_PATH: replicaRoot, SAI_IMAGE_STORAGE_REPLICATE_IN_BACKGROUND: 'false' }
+    const storage: ReplicatedStorage = createReplicatedStorage({
+      primary,
+      replicas: [{ name: 'fs', storage: replica }],
+      background: false
+    })
+    const env = {
+      ...(process.env as Record<string, string>),
+      SAI_IMAGE_STORAGE_PATH: root,
+      SAI_IMAGE_STORAGE_REPLICAS: 'fs',
+      SAI_IMAGE_STORAGE_REPLICA_PATH: replicaRoot,
+      SAI_IMAGE_STORAGE_REPLICATE_IN_BACKGROUND: 'false'
+    }
     const a = testJpeg(`metrics a ${Date.now()}`, 30_000)
     const c = testJpeg(`metrics c ${Date.now()}`, 20_000)
     const storedA = await storage.store(a)
@@ -86,8 +119,14 @@ describe('replicate --watch --metrics-port, two filesystem stores', () => {
     await writeFile(primary.pathOf(storedC.hash), Buffer.alloc(c.length, 7)) // damaged before any copy: the copy fails
 
     const service = await startService(env, ['--reconcile-every', '2s'])
-    let s = await until('the copy of a, the failure of c', service.scrape, s => s.get(`${P}copies_total{replica="fs"}`) === 1 &&
-      (s.get(`${P}copy_failures_total{replica="fs",code="ERR_INTEGRITY"}`) ?? 0) >= 1 && s.get(`${P}last_reconcile_primary_objects`) === 2)
+    let s = await until(
+      'the copy of a, the failure of c',
+      service.scrape,
+      s =>
+        s.get(`${P}copies_total{replica="fs"}`) === 1 &&
+        (s.get(`${P}copy_failures_total{replica="fs",code="ERR_INTEGRITY"}`) ?? 0) >= 1 &&
+        s.get(`${P}last_reconcile_primary_objects`) === 2
+    )
     expect(s.get(`${P}copied_bytes_total{replica="fs"}`)).toBe(a.length)
     expect(s.get(`${P}pending{replica="fs"}`)).toBe(1) // c stays queued
     expect(s.get(`${P}oldest_pending_age_seconds{replica="fs"}`)).toBeGreaterThan(0)
@@ -104,8 +143,12 @@ describe('replicate --watch --metrics-port, two filesystem stores', () => {
     const storedB = await storage.store(b)
     s = await until('the copy of b', service.scrape, s => s.get(`${P}copies_total{replica="fs"}`) === 2)
     expect(s.get(`${P}copied_bytes_total{replica="fs"}`)).toBe(a.length + b.length)
-    await until('a reconcile that finds a and b on the replica', service.scrape, s => s.get(`${P}last_reconcile_objects{replica="fs",finding="present"}`) === 2)
-    expect(await replica.exists(storedA.hash) && await replica.exists(storedB.hash)).toBe(true)
+    await until(
+      'a reconcile that finds a and b on the replica',
+      service.scrape,
+      s => s.get(`${P}last_reconcile_objects{replica="fs",finding="present"}`) === 2
+    )
+    expect((await replica.exists(storedA.hash)) && (await replica.exists(storedB.hash))).toBe(true)
 
     // a heal, in another process (this one): counted by the service from the heal log
     await writeFile(primary.pathOf(storedB.hash), Buffer.alloc(b.length, 1))
@@ -115,12 +158,18 @@ describe('replicate --watch --metrics-port, two filesystem stores', () => {
     // a lost frame: c's only copy is damaged; a repair quarantines it, and the next reconcile counts it
     const repaired = spawnSync(process.execPath, [CLI, 'verify', '--repair', '--json'], { env, encoding: 'utf8' })
     expect(JSON.parse(repaired.stdout)).toMatchObject({ quarantined: 1 })
-    s = await until('the lost frame', service.scrape, s => s.get(`${P}lost_frames`) === 1 && s.get(`${P}pending{replica="fs"}`) === 0)
+    s = await until(
+      'the lost frame',
+      service.scrape,
+      s => s.get(`${P}lost_frames`) === 1 && s.get(`${P}pending{replica="fs"}`) === 0
+    )
     expect(s.get(`${P}oldest_pending_age_seconds{replica="fs"}`)).toBe(0)
 
     const text = await service.text()
-    for (const value of labelValues(text)) expect(['fs', 'ERR_INTEGRITY', 'present', 'missing', 'mismatched', 'evicted', 'extra']).toContain(value)
-    for (const secretOrPath of [root, replicaRoot, storedA.sha256, storedC.sha256, '/tmp']) expect(text).not.toContain(secretOrPath)
+    for (const value of labelValues(text))
+      expect(['fs', 'ERR_INTEGRITY', 'present', 'missing', 'mismatched', 'evicted', 'extra']).toContain(value)
+    for (const secretOrPath of [root, replicaRoot, storedA.sha256, storedC.sha256, '/tmp'])
+      expect(text).not.toContain(secretOrPath)
     expect(await stopChild(service.child)).toBe(0) // stopped by SIGTERM, as a service is stopped: exit 0
     await storage.close()
   }, 120_000)
@@ -130,7 +179,12 @@ describe('replicate --watch --metrics-port, two filesystem stores', () => {
     const replicaRoot = await tempDir('sai-metrics-replica')
     const primary = new FilesystemDriver({ root })
     const replica = new FilesystemDriver({ root: replicaRoot })
-    const env = { ...process.env as Record<string, string>, SAI_IMAGE_STORAGE_PATH: root, SAI_IMAGE_STORAGE_REPLICAS: 'fs', SAI_IMAGE_STORAGE_REPLICA_PATH: replicaRoot }
+    const env = {
+      ...(process.env as Record<string, string>),
+      SAI_IMAGE_STORAGE_PATH: root,
+      SAI_IMAGE_STORAGE_REPLICAS: 'fs',
+      SAI_IMAGE_STORAGE_REPLICA_PATH: replicaRoot
+    }
     // no reconcile: only the watcher can find the frame (a reconcile would queue it too, unobserved)
     const service = await startService(env, ['--no-reconcile', '--watch-every', '0.5s'])
     const before = await service.scrape()
@@ -139,7 +193,11 @@ describe('replicate --watch --metrics-port, two filesystem stores', () => {
     const hash = createHash('sha256').update(foreign).digest('hex')
     mkdirSync(dirname(primary.pathOf(hash)), { recursive: true })
     await writeFile(primary.pathOf(hash), foreign) // another program writes it (no store, no outbox)
-    const s = await until('the foreign write copied', service.scrape, s => s.get(`${P}foreign_write_to_copy_seconds_count{replica="fs"}`) === 1)
+    const s = await until(
+      'the foreign write copied',
+      service.scrape,
+      s => s.get(`${P}foreign_write_to_copy_seconds_count{replica="fs"}`) === 1
+    )
     const sum = s.get(`${P}foreign_write_to_copy_seconds_sum{replica="fs"}`)!
     expect(sum).toBeGreaterThan(0)
     expect(sum).toBeLessThan(30)
@@ -150,21 +208,45 @@ describe('replicate --watch --metrics-port, two filesystem stores', () => {
 
   it('refuses what it cannot serve: no --watch, a bad address, a port in use; a bare port listens on loopback only', async () => {
     const root = await tempDir()
-    const env = { ...process.env as Record<string, string>, SAI_IMAGE_STORAGE_PATH: root, SAI_IMAGE_STORAGE_REPLICAS: 'fs', SAI_IMAGE_STORAGE_REPLICA_PATH: await tempDir() }
-    const run = (args: string[]): { status: number | null, stderr: string } => spawnSync(process.execPath, [CLI, 'replicate', ...args], { env, encoding: 'utf8' })
+    const env = {
+      ...(process.env as Record<string, string>),
+      SAI_IMAGE_STORAGE_PATH: root,
+      SAI_IMAGE_STORAGE_REPLICAS: 'fs',
+      SAI_IMAGE_STORAGE_REPLICA_PATH: await tempDir()
+    }
+    const run = (args: string[]): { status: number | null; stderr: string } =>
+      spawnSync(process.execPath, [CLI, 'replicate', ...args], { env, encoding: 'utf8' })
     expect(run(['--metrics-port', '9465'])).toMatchObject({ status: 2, stderr: expect.stringContaining('add --watch') })
-    expect(run(['--watch', '--metrics-address', 'localhost'])).toMatchObject({ status: 2, stderr: expect.stringContaining('--metrics-address takes host:port') })
-    expect(run(['--watch', '--metrics-port', '99999'])).toMatchObject({ status: 2, stderr: expect.stringContaining('--metrics-port takes a TCP port') })
-    expect(run(['--watch', '--metrics-port', '1', '--metrics-address', '127.0.0.1:2'])).toMatchObject({ status: 2, stderr: expect.stringContaining('not both') })
+    expect(run(['--watch', '--metrics-address', 'localhost'])).toMatchObject({
+      status: 2,
+      stderr: expect.stringContaining('--metrics-address takes host:port')
+    })
+    expect(run(['--watch', '--metrics-port', '99999'])).toMatchObject({
+      status: 2,
+      stderr: expect.stringContaining('--metrics-port takes a TCP port')
+    })
+    expect(run(['--watch', '--metrics-port', '1', '--metrics-address', '127.0.0.1:2'])).toMatchObject({
+      status: 2,
+      stderr: expect.stringContaining('not both')
+    })
     const busy = createServer()
     await new Promise<void>(resolve => busy.listen(0, '127.0.0.1', resolve))
     const taken = (busy.address() as { port: number }).port
-    expect(run(['--watch', '--metrics-address', `127.0.0.1:${taken}`])).toMatchObject({ status: 2, stderr: expect.stringContaining('the port is in use') })
+    expect(run(['--watch', '--metrics-address', `127.0.0.1:${taken}`])).toMatchObject({
+      status: 2,
+      stderr: expect.stringContaining('the port is in use')
+    })
     busy.close()
     const service = await startService(env)
     const port = new URL(service.url).port
-    const listening = readFileSync('/proc/net/tcp', 'utf8').split('\n').filter(line => line.includes(`:${Number(port).toString(16).toUpperCase().padStart(4, '0')} `) && / 0A /.test(line))
-    expect(listening.map(line => line.trim().split(/\s+/)[1])).toEqual([`0100007F:${Number(port).toString(16).toUpperCase().padStart(4, '0')}`]) // 127.0.0.1 only
+    const listening = readFileSync('/proc/net/tcp', 'utf8')
+      .split('\n')
+      .filter(
+        line => line.includes(`:${Number(port).toString(16).toUpperCase().padStart(4, '0')} `) && / 0A /.test(line)
+      )
+    expect(listening.map(line => line.trim().split(/\s+/)[1])).toEqual([
+      `0100007F:${Number(port).toString(16).toUpperCase().padStart(4, '0')}`
+    ]) // 127.0.0.1 only
     expect((await fetch(service.url.replace('/metrics', '/'))).status).toBe(404)
     expect((await fetch(service.url, { method: 'POST' })).status).toBe(405)
     expect(await stopChild(service.child)).toBe(0) // stopped by SIGTERM, as a service is stopped: exit 0
@@ -172,9 +254,15 @@ describe('replicate --watch --metrics-port, two filesystem stores', () => {
 })
 
 /** A way to take the S3 endpoint away and give it back: a gateway of our own on the real Ceph, or a TCP proxy in front of it. */
-async function outage (s3: ReturnType<typeof inject<'s3'>>): Promise<{ endpoint: string, stop: () => Promise<void>, start: () => Promise<void> }> {
+async function outage(
+  s3: ReturnType<typeof inject<'s3'>>
+): Promise<{ endpoint: string; stop: () => Promise<void>; start: () => Promise<void> }> {
   if (s3.conf !== undefined) {
-    const { startGateway } = await import('../../infra/ceph/cluster.mjs' as string) as { startGateway: (conf: string) => Promise<{ endpoint: string, stop: () => Promise<void>, start: () => Promise<void> }> }
+    const { startGateway } = (await import('../../infra/ceph/cluster.mjs' as string)) as {
+      startGateway: (
+        conf: string
+      ) => Promise<{ endpoint: string; stop: () => Promise<void>; start: () => Promise<void> }>
+    }
     return await startGateway(s3.conf)
   }
   const target = new URL(s3.endpoint)
@@ -187,7 +275,10 @@ async function outage (s3: ReturnType<typeof inject<'s3'>>): Promise<{ endpoint:
       const upstream = connect(Number(target.port || 80), target.hostname)
       for (const s of [socket, upstream]) {
         sockets.add(s)
-        s.on('close', () => sockets.delete(s)).on('error', () => { socket.destroy(); upstream.destroy() })
+        s.on('close', () => sockets.delete(s)).on('error', () => {
+          socket.destroy()
+          upstream.destroy()
+        })
       }
       socket.pipe(upstream).pipe(socket)
     })
@@ -216,7 +307,7 @@ describe('replicate --watch scraped by a real Prometheus, the replica a real RAD
     const root = await tempDir('sai-metrics-s3')
     const prefix = `m-${Date.now().toString(36)}/`
     const env = {
-      ...process.env as Record<string, string>,
+      ...(process.env as Record<string, string>),
       SAI_IMAGE_STORAGE_PATH: root,
       SAI_IMAGE_STORAGE_REPLICAS: 's3',
       SAI_IMAGE_STORAGE_REPLICATE_IN_BACKGROUND: 'false',
@@ -228,8 +319,19 @@ describe('replicate --watch scraped by a real Prometheus, the replica a real RAD
       SAI_S3_SECRET_ACCESS_KEY: s3.secretAccessKey,
       SAI_S3_TIMEOUT_MS: '2000'
     }
-    const replica = new S3Driver({ endpoint: s3.endpoint, region: s3.region, bucket, prefix, credentials, forcePathStyle: true })
-    const storage = createReplicatedStorage({ primary: new FilesystemDriver({ root }), replicas: [{ name: 's3', storage: replica }], background: false })
+    const replica = new S3Driver({
+      endpoint: s3.endpoint,
+      region: s3.region,
+      bucket,
+      prefix,
+      credentials,
+      forcePathStyle: true
+    })
+    const storage = createReplicatedStorage({
+      primary: new FilesystemDriver({ root }),
+      replicas: [{ name: 's3', storage: replica }],
+      background: false
+    })
     const service = await startService(env)
     const prometheus = await startPrometheus('sai-images-replicate', new URL(service.url).host)
     try {
@@ -237,30 +339,58 @@ describe('replicate --watch scraped by a real Prometheus, the replica a real RAD
         const result = await prometheus.query(expr)
         return result.length === 0 ? undefined : Number(result[0]!.value[1])
       }
-      const eventually = async (what: string, check: () => Promise<boolean>): Promise<void> => { await waitFor(`Prometheus to see ${what}`, check, 60_000) }
-      const stored = await Promise.all(Array.from({ length: 5 }, async (_, i) => await storage.store(testJpeg(`scraped ${i} ${Date.now()}`, 8000))))
-      await eventually('5 copies', async () => await value(`${P}copies_total{replica="s3"}`) === 5 && await value(`${P}pending{replica="s3"}`) === 0)
+      const eventually = async (what: string, check: () => Promise<boolean>): Promise<void> => {
+        await waitFor(`Prometheus to see ${what}`, check, 60_000)
+      }
+      const stored = await Promise.all(
+        Array.from({ length: 5 }, async (_, i) => await storage.store(testJpeg(`scraped ${i} ${Date.now()}`, 8000)))
+      )
+      await eventually(
+        '5 copies',
+        async () =>
+          (await value(`${P}copies_total{replica="s3"}`)) === 5 && (await value(`${P}pending{replica="s3"}`)) === 0
+      )
       expect(await value(`${P}copied_bytes_total{replica="s3"}`)).toBe(5 * 8000)
       expect(await value(`${P}replica_failing{replica="s3"}`)).toBe(0)
 
       await gateway.stop()
       for (let i = 0; i < 7; i++) stored.push(await storage.store(testJpeg(`while down ${i} ${Date.now()}`, 8000)))
-      await eventually('the outage', async () => await value(`${P}replica_failing{replica="s3"}`) === 1 && await value(`${P}pending{replica="s3"}`) === 7 &&
-        (await value(`${P}copy_failures_total{replica="s3",code="ERR_STORAGE_UNAVAILABLE"}`) ?? 0) >= 1)
+      await eventually(
+        'the outage',
+        async () =>
+          (await value(`${P}replica_failing{replica="s3"}`)) === 1 &&
+          (await value(`${P}pending{replica="s3"}`)) === 7 &&
+          ((await value(`${P}copy_failures_total{replica="s3",code="ERR_STORAGE_UNAVAILABLE"}`)) ?? 0) >= 1
+      )
       expect(await value(`${P}copies_total{replica="s3"}`)).toBe(5)
-      expect(await value(`time() - ${P}replica_failing_since_timestamp_seconds{replica="s3"}`)).toBeGreaterThanOrEqual(0)
-      await eventually('the backlog ageing', async () => (await value(`${P}oldest_pending_age_seconds{replica="s3"}`) ?? 0) >= 1)
+      expect(await value(`time() - ${P}replica_failing_since_timestamp_seconds{replica="s3"}`)).toBeGreaterThanOrEqual(
+        0
+      )
+      await eventually(
+        'the backlog ageing',
+        async () => ((await value(`${P}oldest_pending_age_seconds{replica="s3"}`)) ?? 0) >= 1
+      )
 
       await gateway.start()
-      await eventually('the recovery', async () => await value(`${P}copies_total{replica="s3"}`) === 12 && await value(`${P}pending{replica="s3"}`) === 0 && await value(`${P}replica_failing{replica="s3"}`) === 0)
+      await eventually(
+        'the recovery',
+        async () =>
+          (await value(`${P}copies_total{replica="s3"}`)) === 12 &&
+          (await value(`${P}pending{replica="s3"}`)) === 0 &&
+          (await value(`${P}replica_failing{replica="s3"}`)) === 0
+      )
       expect(await value(`${P}replica_failing_since_timestamp_seconds{replica="s3"}`)).toBeUndefined()
       for (const frame of stored) expect(await replica.exists(frame.hash)).toBe(true)
 
       // the example's rules load in a real Prometheus, and every query of the dashboard runs on real series
-      const rules = (await prometheus.api('/api/v1/rules') as { groups: Array<{ rules: Array<{ name: string, health: string }> }> }).groups.flatMap(g => g.rules)
+      const rules = (
+        (await prometheus.api('/api/v1/rules')) as { groups: Array<{ rules: Array<{ name: string; health: string }> }> }
+      ).groups.flatMap(g => g.rules)
       expect(rules.map(r => [r.name, r.health])).toEqual(rules.map(r => [r.name, 'ok']))
       expect(rules.length).toBeGreaterThanOrEqual(3)
-      const dashboard = JSON.parse(readFileSync(join(ROOT, 'examples/grafana/sai-images-dashboard.json'), 'utf8')) as { panels: Array<{ title: string, targets?: Array<{ expr: string }> }> }
+      const dashboard = JSON.parse(readFileSync(join(ROOT, 'examples/grafana/sai-images-dashboard.json'), 'utf8')) as {
+        panels: Array<{ title: string; targets?: Array<{ expr: string }> }>
+      }
       for (const panel of dashboard.panels) {
         for (const target of panel.targets ?? []) {
           const expr = target.expr.replaceAll('$instance', '.*').replaceAll('$__rate_interval', '1m')
@@ -268,7 +398,8 @@ describe('replicate --watch scraped by a real Prometheus, the replica a real RAD
         }
       }
       const scraped = await service.text()
-      for (const secret of [s3.secretAccessKey, s3.accessKeyId, root, prefix, bucket].filter(s => s !== '')) expect(scraped).not.toContain(secret)
+      for (const secret of [s3.secretAccessKey, s3.accessKeyId, root, prefix, bucket].filter(s => s !== ''))
+        expect(scraped).not.toContain(secret)
     } finally {
       await prometheus.stop()
       expect(await stopChild(service.child)).toBe(0) // stopped by SIGTERM, as a service is stopped: exit 0

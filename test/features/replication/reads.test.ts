@@ -12,39 +12,69 @@ import { tempDir } from '../../infra/helpers/tmp.js'
 
 const DAY = 24 * 3600 * 1000
 
-interface Logged { level: string, fields: Record<string, unknown> }
+interface Logged {
+  level: string
+  fields: Record<string, unknown>
+}
 
-async function pair (): Promise<{ storage: ReplicatedStorage, primary: FilesystemDriver, replica: FilesystemDriver, logged: Logged[] }> {
+async function pair(): Promise<{
+  storage: ReplicatedStorage
+  primary: FilesystemDriver
+  replica: FilesystemDriver
+  logged: Logged[]
+}> {
   const primary = new FilesystemDriver({ root: await tempDir('sai-primary') })
   const replica = new FilesystemDriver({ root: await tempDir('sai-replica') })
   const logged: Logged[] = []
-  const logger = Object.fromEntries(['debug', 'info', 'warn', 'error'].map(level => [level, (fields: Record<string, unknown>) => { logged.push({ level, fields }) }]))
-  const storage = createReplicatedStorage({ primary, replicas: [{ name: 'copy', storage: replica }], background: false, logger })
+  const logger = Object.fromEntries(
+    ['debug', 'info', 'warn', 'error'].map(level => [
+      level,
+      (fields: Record<string, unknown>) => {
+        logged.push({ level, fields })
+      }
+    ])
+  )
+  const storage = createReplicatedStorage({
+    primary,
+    replicas: [{ name: 'copy', storage: replica }],
+    background: false,
+    logger
+  })
   return { storage, primary, replica, logged }
 }
 
-async function flip (path: string): Promise<void> {
+async function flip(path: string): Promise<void> {
   const bytes = await readFile(path)
   bytes[bytes.length >> 1] = bytes[bytes.length >> 1]! ^ 0x20
   await writeFile(path, bytes)
 }
 
-const damage = { flipped: flip, truncated: async (path: string) => { await truncate(path, 1000) }, deleted: unlink }
+const damage = {
+  flipped: flip,
+  truncated: async (path: string) => {
+    await truncate(path, 1000)
+  },
+  deleted: unlink
+}
 
-async function streamed (storage: ReplicatedStorage, hash: string): Promise<Buffer> {
+async function streamed(storage: ReplicatedStorage, hash: string): Promise<Buffer> {
   const chunks: Buffer[] = []
   for await (const chunk of await storage.fetchStream(hash)) chunks.push(chunk as Buffer)
   return Buffer.concat(chunks)
 }
 
-async function listen (server: Server): Promise<string> {
+async function listen(server: Server): Promise<string> {
   await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
   const address = server.address() as { port: number }
   return `http://127.0.0.1:${address.port}/`
 }
 
 /** A frame stored, copied to the replica, evicted from the primary: the replica holds the last copy. */
-async function evicted (storage: ReplicatedStorage, primary: FilesystemDriver, seed: string): Promise<{ hash: string, bytes: Buffer }> {
+async function evicted(
+  storage: ReplicatedStorage,
+  primary: FilesystemDriver,
+  seed: string
+): Promise<{ hash: string; bytes: Buffer }> {
   const bytes = testJpeg(seed, 30_000)
   const { hash, path } = await storage.store(bytes)
   await storage.drain()
@@ -88,7 +118,7 @@ describe('every read path heals the primary from a verified replica copy', () =>
     await flip(path)
     const server = createServer(createImageHandler(storage, { verifyBeforeSendBytes: 0 }))
     try {
-      const response = await fetch(await listen(server) + hash)
+      const response = await fetch((await listen(server)) + hash)
       expect(response.status).toBe(200)
       expect(Buffer.compare(Buffer.from(await response.arrayBuffer()), bytes)).toBe(0)
     } finally {
@@ -104,16 +134,23 @@ describe('a damaged last copy is ERR_INTEGRITY on every read path, never "not fo
     const { storage, primary, replica, logged } = await pair()
     const { hash } = await evicted(storage, primary, 'sole damaged')
     await flip(replica.pathOf(hash))
-    await expect(storage.fetch(hash)).rejects.toMatchObject({ code: 'ERR_INTEGRITY', message: expect.stringContaining('no good copy') })
+    await expect(storage.fetch(hash)).rejects.toMatchObject({
+      code: 'ERR_INTEGRITY',
+      message: expect.stringContaining('no good copy')
+    })
     await expect(streamed(storage, hash)).rejects.toMatchObject({ code: 'ERR_INTEGRITY' })
     expect(await storage.exists(hash)).toBe(true) // a copy is there, damaged: fetch and verify judge the bytes
-    expect(logged.filter(l => l.fields.event === 'replication.no-good-copy' && l.level === 'error').length).toBeGreaterThanOrEqual(2)
+    expect(
+      logged.filter(l => l.fields.event === 'replication.no-good-copy' && l.level === 'error').length
+    ).toBeGreaterThanOrEqual(2)
     for (const verifyBeforeSendBytes of [undefined, 0]) {
       const reported: string[] = []
-      const onError = (err: unknown): void => { reported.push((err as { code: string }).code) }
+      const onError = (err: unknown): void => {
+        reported.push((err as { code: string }).code)
+      }
       const server = createServer(createImageHandler(storage, { onError, verifyBeforeSendBytes }))
       try {
-        const response = await fetch(await listen(server) + hash)
+        const response = await fetch((await listen(server)) + hash)
         expect(response.status).toBe(500)
         expect(await response.text()).not.toContain('JFIF')
       } finally {

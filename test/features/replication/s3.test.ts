@@ -20,8 +20,22 @@ import { tempDir } from '../../infra/helpers/tmp.js'
 const s3 = inject('s3')
 const credentials = { accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey }
 const bucket = `sai-repl-${Date.now().toString(36)}`
-const base: S3DriverInit = { endpoint: s3.endpoint, region: s3.region, bucket, credentials, forcePathStyle: true, timeoutMs: 5000 }
-const raw = new S3Client({ endpoint: s3.endpoint, region: s3.region, credentials, forcePathStyle: true, requestChecksumCalculation: 'WHEN_REQUIRED', responseChecksumValidation: 'WHEN_REQUIRED' })
+const base: S3DriverInit = {
+  endpoint: s3.endpoint,
+  region: s3.region,
+  bucket,
+  credentials,
+  forcePathStyle: true,
+  timeoutMs: 5000
+}
+const raw = new S3Client({
+  endpoint: s3.endpoint,
+  region: s3.region,
+  credentials,
+  forcePathStyle: true,
+  requestChecksumCalculation: 'WHEN_REQUIRED',
+  responseChecksumValidation: 'WHEN_REQUIRED'
+})
 const CLI = join(ROOT, 'dist/cli.js')
 const DAY = 24 * 3600 * 1000
 const sha256 = (bytes: Buffer): string => createHash('sha256').update(bytes).digest('hex')
@@ -29,12 +43,17 @@ let prefixes = 0
 const prefix = (): string => `r${++prefixes}-${Date.now().toString(36)}/`
 
 /** A fs primary and an S3 replica of their own, and the environment that names them (for the CLI and children). */
-async function setup (extra: { endpoint?: string } = {}): Promise<{ root: string, replica: S3Driver, env: Record<string, string>, storage: ReturnType<typeof createReplicatedStorage> }> {
+async function setup(extra: { endpoint?: string } = {}): Promise<{
+  root: string
+  replica: S3Driver
+  env: Record<string, string>
+  storage: ReturnType<typeof createReplicatedStorage>
+}> {
   const root = await tempDir('sai-repl')
   const p = prefix()
   const replica = new S3Driver({ ...base, prefix: p, ...extra })
   const env = {
-    ...process.env as Record<string, string>,
+    ...(process.env as Record<string, string>),
     SAI_IMAGE_STORAGE_PATH: root,
     SAI_IMAGE_STORAGE_REPLICAS: 's3',
     SAI_S3_ENDPOINT: extra.endpoint ?? s3.endpoint,
@@ -45,27 +64,50 @@ async function setup (extra: { endpoint?: string } = {}): Promise<{ root: string
     SAI_S3_SECRET_ACCESS_KEY: s3.secretAccessKey,
     SAI_S3_TIMEOUT_MS: '5000'
   }
-  const storage = createReplicatedStorage({ primary: new FilesystemDriver({ root }), replicas: [{ name: 's3', storage: replica }], background: false })
+  const storage = createReplicatedStorage({
+    primary: new FilesystemDriver({ root }),
+    replicas: [{ name: 's3', storage: replica }],
+    background: false
+  })
   return { root, replica, env, storage }
 }
 
-beforeAll(async () => { await raw.send(new CreateBucketCommand({ Bucket: bucket })) })
-afterAll(() => { raw.destroy() })
+beforeAll(async () => {
+  await raw.send(new CreateBucketCommand({ Bucket: bucket }))
+})
+afterAll(() => {
+  raw.destroy()
+})
 
-describeImageStorage({
-  name: 'ReplicatedStorage (fs to S3, the copier in the background)',
-  create: async () => createReplicatedStorage({ primary: new FilesystemDriver({ root: await tempDir() }), replicas: [{ name: 's3', storage: new S3Driver({ ...base, prefix: prefix() }) }] }),
-  timeout: 60_000
-}, { describe, it, expect })
+describeImageStorage(
+  {
+    name: 'ReplicatedStorage (fs to S3, the copier in the background)',
+    create: async () =>
+      createReplicatedStorage({
+        primary: new FilesystemDriver({ root: await tempDir() }),
+        replicas: [{ name: 's3', storage: new S3Driver({ ...base, prefix: prefix() }) }]
+      }),
+    timeout: 60_000
+  },
+  { describe, it, expect }
+)
 
 describe('replication to a real RADOS Gateway', () => {
   it('SIGKILLs of the replicating process at random moments, 20 of them, while stores go on: one drain and one reconcile later every frame is on S3, verified', async () => {
     const { replica, env } = await setup()
     const envOnly = { ...env, SAI_IMAGE_STORAGE_REPLICATE_IN_BACKGROUND: 'false' }
-    const storer = startChild('store-new', { fromEnv: true, seed: `kill ${Date.now()}`, count: 120, size: 30_000, delayMs: 40 }, [], envOnly)
+    const storer = startChild(
+      'store-new',
+      { fromEnv: true, seed: `kill ${Date.now()}`, count: 120, size: 30_000, delayMs: 40 },
+      [],
+      envOnly
+    )
     let kills = 0
     for (; kills < 20; kills++) {
-      const replicator = spawn(process.execPath, [CLI, 'replicate', '--watch', '--concurrency', '4'], { env: envOnly, stdio: 'ignore' })
+      const replicator = spawn(process.execPath, [CLI, 'replicate', '--watch', '--concurrency', '4'], {
+        env: envOnly,
+        stdio: 'ignore'
+      })
       await new Promise(resolve => setTimeout(resolve, 100 + Math.random() * 500))
       replicator.kill('SIGKILL')
       await new Promise(resolve => replicator.once('close', resolve))
@@ -81,12 +123,19 @@ describe('replication to a real RADOS Gateway', () => {
   }, 240_000)
 
   it('a gateway stopped while 500 stores run: every store resolves, status shows the backlog, and after a restart it drains', async () => {
-    const { startGateway } = await import('../../infra/ceph/cluster.mjs' as string) as { startGateway: (conf: string) => Promise<{ endpoint: string, stop: () => Promise<void>, start: () => Promise<void> }> }
+    const { startGateway } = (await import('../../infra/ceph/cluster.mjs' as string)) as {
+      startGateway: (
+        conf: string
+      ) => Promise<{ endpoint: string; stop: () => Promise<void>; start: () => Promise<void> }>
+    }
     if (s3.conf === undefined) return console.log('skipped: an external S3 (SAI_TEST_S3_*) cannot be stopped here')
     const gateway = await startGateway(s3.conf)
     const root = await tempDir()
     const replica = new S3Driver({ ...base, endpoint: gateway.endpoint, prefix: prefix(), timeoutMs: 2000 })
-    const storage = createReplicatedStorage({ primary: new FilesystemDriver({ root }), replicas: [{ name: 's3', storage: replica }] })
+    const storage = createReplicatedStorage({
+      primary: new FilesystemDriver({ root }),
+      replicas: [{ name: 's3', storage: replica }]
+    })
     await storage.store(testJpeg(`gateway up ${Date.now()}`))
     await gateway.stop()
     const frames = Array.from({ length: 500 }, (_, i) => testJpeg(`gateway down ${Date.now()} ${i}`, 5000))
@@ -94,7 +143,8 @@ describe('replication to a real RADOS Gateway', () => {
     const results = await Promise.all(frames.map(async frame => await storage.store(frame)))
     expect(results).toHaveLength(500)
     expect(Date.now() - started).toBeLessThan(30_000) // never blocked by the replica
-    for (let wait = 0; wait < 50 && storage.status().replicas[0]!.failing === undefined; wait++) await new Promise(resolve => setTimeout(resolve, 100))
+    for (let wait = 0; wait < 50 && storage.status().replicas[0]!.failing === undefined; wait++)
+      await new Promise(resolve => setTimeout(resolve, 100))
     const down = storage.status().replicas[0]!
     expect(down.pending).toBeGreaterThanOrEqual(500)
     expect(down.failing).toMatchObject({ code: 'ERR_STORAGE_UNAVAILABLE' })
@@ -116,7 +166,9 @@ describe('replication to a real RADOS Gateway', () => {
     for (const s of stored) await utimes(s.path, new Date(Date.now() - 60 * DAY), new Date(Date.now() - 60 * DAY))
     const flipped = Buffer.from(frames[0]!)
     flipped[10_000] ^= 0x01 // the same size: only a hash tells
-    await raw.send(new PutObjectCommand({ Bucket: bucket, Key: replica.prefix + replica.keyOf(stored[0]!.hash), Body: flipped }))
+    await raw.send(
+      new PutObjectCommand({ Bucket: bucket, Key: replica.prefix + replica.keyOf(stored[0]!.hash), Body: flipped })
+    )
     await raw.send(new DeleteObjectCommand({ Bucket: bucket, Key: replica.prefix + replica.keyOf(stored[1]!.hash) }))
     const report = await storage.evict({ olderThan: 30 * DAY })
     expect(report).toMatchObject({ evicted: 1, unsafe: 2 })
@@ -130,26 +182,49 @@ describe('replication to a real RADOS Gateway', () => {
   it('stores racing replication and eviction in other processes: every store that resolves keeps its primary copy', async () => {
     const { root, env } = await setup()
     const seeds = Array.from({ length: 30 }, (_, i) => `race ${Date.now()} ${i}`)
-    const first = startChild('restore', { fromEnv: true, seeds, size: 8000, startAt: Date.now(), until: Date.now() + 300 }, [], env)
+    const first = startChild(
+      'restore',
+      { fromEnv: true, seeds, size: 8000, startAt: Date.now(), until: Date.now() + 300 },
+      [],
+      env
+    )
     expect(await first.done).toBe(0)
     const envOnly = { ...env, SAI_IMAGE_STORAGE_REPLICATE_IN_BACKGROUND: 'false' }
     expect(spawnSync(process.execPath, [CLI, 'replicate'], { env: envOnly }).status).toBe(0)
     const primary = new FilesystemDriver({ root })
-    for await (const entry of primary.list()) await utimes(entry.path, new Date(Date.now() - 60 * DAY), new Date(Date.now() - 60 * DAY))
+    for await (const entry of primary.list())
+      await utimes(entry.path, new Date(Date.now() - 60 * DAY), new Date(Date.now() - 60 * DAY))
     for (let round = 0; round < 3; round++) {
       const startAt = Date.now() + 400
-      const storers = [0, 1].map(i => startChild('restore', { fromEnv: true, seeds: seeds.filter((_, j) => j % 2 === i), size: 8000, startAt, until: startAt + 1200 }, [], env))
+      const storers = [0, 1].map(i =>
+        startChild(
+          'restore',
+          { fromEnv: true, seeds: seeds.filter((_, j) => j % 2 === i), size: 8000, startAt, until: startAt + 1200 },
+          [],
+          env
+        )
+      )
       const replicator = spawn(process.execPath, [CLI, 'replicate', '--watch'], { env: envOnly, stdio: 'ignore' })
       await new Promise(resolve => setTimeout(resolve, startAt - Date.now() + 100))
       const evictStarted = Date.now()
-      const evicted = spawnSync(process.execPath, [CLI, 'evict', '--older-than', '30d', '--json'], { env: envOnly, encoding: 'utf8' })
+      const evicted = spawnSync(process.execPath, [CLI, 'evict', '--older-than', '30d', '--json'], {
+        env: envOnly,
+        encoding: 'utf8'
+      })
       expect([0, 1]).toContain(evicted.status)
       expect(await Promise.all(storers.map(async s => await s.done))).toEqual([0, 0])
       replicator.kill('SIGTERM')
       await new Promise(resolve => replicator.once('close', resolve))
-      const resolvedDuring = new Set(storers.flatMap(s => s.lines()).filter(l => l.resolvedAt >= evictStarted).map(l => l.sha256))
-      for (const hash of resolvedDuring) expect({ round, hash, primary: await primary.exists(hash) }).toEqual({ round, hash, primary: true })
-      for await (const entry of primary.list()) await utimes(entry.path, new Date(Date.now() - 60 * DAY), new Date(Date.now() - 60 * DAY))
+      const resolvedDuring = new Set(
+        storers
+          .flatMap(s => s.lines())
+          .filter(l => l.resolvedAt >= evictStarted)
+          .map(l => l.sha256)
+      )
+      for (const hash of resolvedDuring)
+        expect({ round, hash, primary: await primary.exists(hash) }).toEqual({ round, hash, primary: true })
+      for await (const entry of primary.list())
+        await utimes(entry.path, new Date(Date.now() - 60 * DAY), new Date(Date.now() - 60 * DAY))
     }
   }, 120_000)
 
@@ -162,7 +237,9 @@ describe('replication to a real RADOS Gateway', () => {
       const server = createServer(createImageHandler(storage, options))
       await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
       try {
-        return await fetch(`http://127.0.0.1:${(server.address() as { port: number }).port}/images/${hash}`, { redirect: 'manual' })
+        return await fetch(`http://127.0.0.1:${(server.address() as { port: number }).port}/images/${hash}`, {
+          redirect: 'manual'
+        })
       } finally {
         server.close()
       }
@@ -175,7 +252,8 @@ describe('replication to a real RADOS Gateway', () => {
     expect(after.status).toBe(200)
     expect(Buffer.compare(Buffer.from(await after.arrayBuffer()), jpeg)).toBe(0)
     expect(Buffer.compare(bytesBefore, jpeg)).toBe(0)
-    for (const header of ['etag', 'content-type', 'cache-control', 'content-length']) expect({ header, value: after.headers.get(header) }).toEqual({ header, value: before.headers.get(header) })
+    for (const header of ['etag', 'content-type', 'cache-control', 'content-length'])
+      expect({ header, value: after.headers.get(header) }).toEqual({ header, value: before.headers.get(header) })
     const redirected = await serve({ redirect: { expiresIn: 60 } })
     expect(redirected.status).toBe(302)
     const location = redirected.headers.get('location')!

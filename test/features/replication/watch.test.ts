@@ -34,15 +34,19 @@ async def main():
 asyncio.run(main())
 `
 
-async function setup (): Promise<{ root: string, replica: FilesystemDriver, env: Record<string, string> }> {
+async function setup(): Promise<{ root: string; replica: FilesystemDriver; env: Record<string, string> }> {
   const root = await tempDir('sai-watch')
   const replica = new FilesystemDriver({ root: await tempDir('sai-watch-replica') })
-  const env = { SAI_IMAGE_STORAGE_PATH: root, SAI_IMAGE_STORAGE_REPLICAS: 'fs', SAI_IMAGE_STORAGE_REPLICA_PATH: replica.root }
+  const env = {
+    SAI_IMAGE_STORAGE_PATH: root,
+    SAI_IMAGE_STORAGE_REPLICAS: 'fs',
+    SAI_IMAGE_STORAGE_REPLICA_PATH: replica.root
+  }
   return { root, replica, env }
 }
 
 /** Frames as files, for storage.py to read. */
-async function frameFiles (label: string, count: number): Promise<{ files: string[], hashes: string[] }> {
+async function frameFiles(label: string, count: number): Promise<{ files: string[]; hashes: string[] }> {
   const dir = await tempDir('sai-frames')
   const files: string[] = []
   const hashes: string[] = []
@@ -55,19 +59,36 @@ async function frameFiles (label: string, count: number): Promise<{ files: strin
   return { files, hashes }
 }
 
-function storagePy (root: string, files: string[], delayMs = 0): { child: ChildProcess, done: Promise<Array<{ hash: string, at: number }>> } {
-  const child = spawn(PYTHON, ['-c', WRITER, PEERS, root, String(delayMs), ...files], { env: { ...process.env, SAI_IMAGE_STORAGE_PATH: root }, stdio: ['ignore', 'pipe', 'inherit'] })
+function storagePy(
+  root: string,
+  files: string[],
+  delayMs = 0
+): { child: ChildProcess; done: Promise<Array<{ hash: string; at: number }>> } {
+  const child = spawn(PYTHON, ['-c', WRITER, PEERS, root, String(delayMs), ...files], {
+    env: { ...process.env, SAI_IMAGE_STORAGE_PATH: root },
+    stdio: ['ignore', 'pipe', 'inherit']
+  })
   let out = ''
-  child.stdout!.on('data', (data: Buffer) => { out += data.toString() })
-  const done = new Promise<Array<{ hash: string, at: number }>>((resolve, reject) => child.on('close', code => {
-    if (code !== 0) reject(new Error(`storage.py exited ${code}`))
-    resolve(out.trim().split('\n').filter(Boolean).map(line => ({ hash: line.split(' ')[0]!, at: Number(line.split(' ')[1]) })))
-  }))
+  child.stdout!.on('data', (data: Buffer) => {
+    out += data.toString()
+  })
+  const done = new Promise<Array<{ hash: string; at: number }>>((resolve, reject) =>
+    child.on('close', code => {
+      if (code !== 0) reject(new Error(`storage.py exited ${code}`))
+      resolve(
+        out
+          .trim()
+          .split('\n')
+          .filter(Boolean)
+          .map(line => ({ hash: line.split(' ')[0]!, at: Number(line.split(' ')[1]) }))
+      )
+    })
+  )
   return { child, done }
 }
 
 /** A frame put into place by hand: written beside the layout, then renamed into its folder. */
-async function renameIn (root: string, label: string): Promise<{ hash: string, at: number }> {
+async function renameIn(root: string, label: string): Promise<{ hash: string; at: number }> {
   const jpeg = testJpeg(label, 3000)
   const hash = sha256(jpeg)
   const path = join(root, hash.slice(0, 2), hash.slice(2, 4), `${hash}.jpg`)
@@ -78,9 +99,9 @@ async function renameIn (root: string, label: string): Promise<{ hash: string, a
 }
 
 /** Waits until the replica holds every hash (the exact bytes), up to `ms`; when each arrived. */
-async function arrivals (replica: FilesystemDriver, hashes: string[], ms: number): Promise<Map<string, number>> {
+async function arrivals(replica: FilesystemDriver, hashes: string[], ms: number): Promise<Map<string, number>> {
   const arrived = new Map<string, number>()
-  for (const deadline = Date.now() + ms; arrived.size < hashes.length && Date.now() < deadline;) {
+  for (const deadline = Date.now() + ms; arrived.size < hashes.length && Date.now() < deadline; ) {
     for (const hash of hashes) if (!arrived.has(hash) && existsSync(replica.pathOf(hash))) arrived.set(hash, Date.now())
     await new Promise(resolve => setTimeout(resolve, 50))
   }
@@ -88,8 +109,14 @@ async function arrivals (replica: FilesystemDriver, hashes: string[], ms: number
   return arrived
 }
 
-function watcher (env: Record<string, string>, ...args: string[]): { child: ChildProcess, exit: Promise<number | null> } {
-  const child = spawn(process.execPath, [CLI, 'replicate', '--watch', '--no-reconcile', ...args], { env: { ...process.env, ...env }, stdio: 'ignore' })
+function watcher(
+  env: Record<string, string>,
+  ...args: string[]
+): { child: ChildProcess; exit: Promise<number | null> } {
+  const child = spawn(process.execPath, [CLI, 'replicate', '--watch', '--no-reconcile', ...args], {
+    env: { ...process.env, ...env },
+    stdio: 'ignore'
+  })
   return { child, exit: new Promise(resolve => child.on('close', code => resolve(code))) }
 }
 
@@ -110,8 +137,12 @@ describe('replicate --watch finds what other writers put into the primary', () =
     const during = await frameFiles('during', 6)
     const written = storagePy(root, during.files, 300)
     const byHand = [await renameIn(root, 'renamed during 1'), await renameIn(root, 'renamed during 2')]
-    const stores = [...await written.done, ...byHand]
-    const arrived = await arrivals(replica, stores.map(s => s.hash), 10_000)
+    const stores = [...(await written.done), ...byHand]
+    const arrived = await arrivals(
+      replica,
+      stores.map(s => s.hash),
+      10_000
+    )
     for (const { hash, at } of stores) expect(arrived.get(hash)! - at, hash).toBeLessThanOrEqual(10_000)
     expect(answer(cli(['status', '--json'], { env })).unseen).toMatchObject({ frames: 0, watcher: { live: true } })
     expect(cli(['replicate', '--health'], { env }).code).toBe(0)
@@ -124,7 +155,9 @@ describe('replicate --watch finds what other writers put into the primary', () =
     const frames = await frameFiles('killed', 40)
     const written = storagePy(root, frames.files, 60)
     let ended = false
-    void written.done.finally(() => { ended = true })
+    void written.done.finally(() => {
+      ended = true
+    })
     for (let kills = 0; !ended || kills < 3; kills++) {
       const service = watcher(env, '--watch-every', '0.5s')
       await new Promise(resolve => setTimeout(resolve, 300 + Math.random() * 700))
@@ -134,7 +167,8 @@ describe('replicate --watch finds what other writers put into the primary', () =
     await written.done
     const last = watcher(env, '--watch-every', '0.5s')
     const arrived = await arrivals(replica, frames.hashes, 15_000)
-    for (let waited = 0; waited < 100 && readWatchHealth(join(root, '.replication'))?.pid !== last.child.pid; waited++) await new Promise(resolve => setTimeout(resolve, 100))
+    for (let waited = 0; waited < 100 && readWatchHealth(join(root, '.replication'))?.pid !== last.child.pid; waited++)
+      await new Promise(resolve => setTimeout(resolve, 100))
     last.child.kill('SIGTERM') // once it runs (a SIGTERM while Node starts kills it by the signal)
     expect(await last.exit).toBe(0)
     expect(frames.hashes.filter(hash => !arrived.has(hash))).toEqual([])
@@ -145,9 +179,16 @@ describe('the watcher in the library', () => {
   it('tells each copy and its latency (onCopied); a replaced frame is compared by size, as the reconcile would; a deleted one goes', async () => {
     const primary = new FilesystemDriver({ root: await tempDir('sai-watch') })
     const replica = new FilesystemDriver({ root: await tempDir('sai-watch-replica') })
-    const storage = createReplicatedStorage({ primary, replicas: [{ name: 'copy', storage: replica }], background: false })
-    const copied: Array<{ sha256: string, seconds: number, replica: string }> = []
-    const watcher = new PrimaryWatcher(storage, { everyMs: 60_000, onCopied: (sha256, seconds, replica) => copied.push({ sha256, seconds, replica }) })
+    const storage = createReplicatedStorage({
+      primary,
+      replicas: [{ name: 'copy', storage: replica }],
+      background: false
+    })
+    const copied: Array<{ sha256: string; seconds: number; replica: string }> = []
+    const watcher = new PrimaryWatcher(storage, {
+      everyMs: 60_000,
+      onCopied: (sha256, seconds, replica) => copied.push({ sha256, seconds, replica })
+    })
     expect(await watcher.pass()).toBe(0)
     const a = await renameIn(primary.root, 'library a')
     const b = await renameIn(primary.root, 'library b')

@@ -16,7 +16,12 @@ const CLI = join(ROOT, 'dist/cli.js')
 const DAY = 24 * 3600 * 1000
 
 /** Stores `count` images and dates each `daysAgo(i)` days back, as if last stored then. */
-async function agedStore (count: number, daysAgo: (i: number) => number, size = 3000, label = 'aged'): Promise<{ storage: FilesystemDriver, root: string, hashes: string[] }> {
+async function agedStore(
+  count: number,
+  daysAgo: (i: number) => number,
+  size = 3000,
+  label = 'aged'
+): Promise<{ storage: FilesystemDriver; root: string; hashes: string[] }> {
   const root = await tempDir()
   const storage = new FilesystemDriver({ root })
   const hashes: string[] = []
@@ -29,7 +34,8 @@ async function agedStore (count: number, daysAgo: (i: number) => number, size = 
   return { storage, root, hashes }
 }
 
-const present = async (storage: FilesystemDriver, hashes: string[]): Promise<boolean[]> => await Promise.all(hashes.map(async h => await storage.exists(h)))
+const present = async (storage: FilesystemDriver, hashes: string[]): Promise<boolean[]> =>
+  await Promise.all(hashes.map(async h => await storage.exists(h)))
 
 describe('prune on the filesystem driver', () => {
   it('deletes by age, keeps protected ones, and a duplicate store makes an object young again (storedAt stays the first store)', async () => {
@@ -41,7 +47,18 @@ describe('prune on the filesystem driver', () => {
     expect(Date.now() - renewed.lastStoredAt!.getTime()).toBeLessThan(60_000)
     expect(renewed.storedAt).toEqual(first.storedAt) // the first store, not the last
     const report = await prune(storage, { olderThan: 90 * DAY, keep: [hashes[2]!.toUpperCase()] })
-    expect(report).toMatchObject({ examined: 6, deleted: 2, chosenByAge: 2, chosenByBudget: 0, protected: 1, kept: 2, recent: 1, renewed: 0, bytesFreed: 6000, dryRun: false })
+    expect(report).toMatchObject({
+      examined: 6,
+      deleted: 2,
+      chosenByAge: 2,
+      chosenByBudget: 0,
+      protected: 1,
+      kept: 2,
+      recent: 1,
+      renewed: 0,
+      bytesFreed: 6000,
+      dryRun: false
+    })
     expect(await present(storage, hashes)).toEqual([false, true, true, false, true, true])
     expect((await storage.verify()).clean).toBe(true)
   })
@@ -51,7 +68,7 @@ describe('prune on the filesystem driver', () => {
     const report = await prune(storage, { maxBytes: 4 * 3000 })
     expect(report).toMatchObject({ deleted: 6, remainingBytes: 12_000, overBudget: false })
     expect(await present(storage, hashes)).toEqual([false, false, false, false, false, false, true, true, true, true])
-    const tight = await prune(storage, { maxBytes: 0, keep: (o) => o.sha256 === hashes[9] })
+    const tight = await prune(storage, { maxBytes: 0, keep: o => o.sha256 === hashes[9] })
     expect(tight).toMatchObject({ deleted: 3, protected: 1, overBudget: true, remainingBytes: 3000 })
   })
 
@@ -60,17 +77,43 @@ describe('prune on the filesystem driver', () => {
     const variants = createVariants(storage)
     for (const hash of hashes) await variants.get(hash, 'thumb')
     const candidates: string[] = []
-    const dry = await prune(storage, { olderThan: 30 * DAY, dryRun: true, variants, onCandidate: c => { candidates.push(c.sha256!) } })
-    expect(dry).toMatchObject({ deleted: 0, bytesFreed: 0, wouldDelete: 2, wouldFree: 6000, chosenByAge: 2, dryRun: true })
+    const dry = await prune(storage, {
+      olderThan: 30 * DAY,
+      dryRun: true,
+      variants,
+      onCandidate: c => {
+        candidates.push(c.sha256!)
+      }
+    })
+    expect(dry).toMatchObject({
+      deleted: 0,
+      bytesFreed: 0,
+      wouldDelete: 2,
+      wouldFree: 6000,
+      chosenByAge: 2,
+      dryRun: true
+    })
     expect(candidates.sort()).toEqual([hashes[0], hashes[1]].sort())
     expect(await present(storage, hashes)).toEqual([true, true, true])
     const list = join(await tempDir(), 'candidates.txt')
-    const cli = spawnSync(process.execPath, [CLI, 'prune', '--older-than', '30d', '--dry-run', '--list', list], { env: { ...process.env, SAI_IMAGE_STORAGE_PATH: root }, encoding: 'utf8' })
+    const cli = spawnSync(process.execPath, [CLI, 'prune', '--older-than', '30d', '--dry-run', '--list', list], {
+      env: { ...process.env, SAI_IMAGE_STORAGE_PATH: root },
+      encoding: 'utf8'
+    })
     expect(cli.status).toBe(0)
     expect(cli.stdout).toContain('would delete 2 objects of 3 (2 by age, last stored ')
     expect(cli.stdout).toContain('freeing 5.9 KiB; nothing was deleted')
-    expect((await readFile(list, 'utf8')).trim().split('\n').map(line => line.split(' ')[0]).sort()).toEqual([hashes[0], hashes[1]].sort())
-    const real = spawnSync(process.execPath, [CLI, 'prune', '--older-than', '30d', '--json'], { env: { ...process.env, SAI_IMAGE_STORAGE_PATH: root }, encoding: 'utf8' })
+    expect(
+      (await readFile(list, 'utf8'))
+        .trim()
+        .split('\n')
+        .map(line => line.split(' ')[0])
+        .sort()
+    ).toEqual([hashes[0], hashes[1]].sort())
+    const real = spawnSync(process.execPath, [CLI, 'prune', '--older-than', '30d', '--json'], {
+      env: { ...process.env, SAI_IMAGE_STORAGE_PATH: root },
+      encoding: 'utf8'
+    })
     expect(JSON.parse(real.stdout)).toMatchObject({ deleted: 2, variantsRemoved: 2 })
     expect(await present(storage, hashes)).toEqual([false, false, true])
     expect((await variants.verify()).problems).toEqual([]) // no orphaned variant left behind
@@ -91,12 +134,30 @@ describe('prune on the filesystem driver', () => {
       const stats = JSON.parse(spawnSync(process.execPath, [CLI, 'stats', '--json'], { env, encoding: 'utf8' }).stdout)
       const month = new Date(Date.now() - 365 * DAY).toISOString().slice(0, 7)
       expect(stats.byMonth).toEqual({ [month]: { objects: 4, bytes: 12_000 } })
-      const result = spawnSync(process.execPath, [CLI, 'prune', '--older-than', '90d', '--keep-file', keepFile, '--keep-sql', `SELECT image_hash FROM ${table} WHERE has_fire`, '--json'], { env, encoding: 'utf8' })
+      const result = spawnSync(
+        process.execPath,
+        [
+          CLI,
+          'prune',
+          '--older-than',
+          '90d',
+          '--keep-file',
+          keepFile,
+          '--keep-sql',
+          `SELECT image_hash FROM ${table} WHERE has_fire`,
+          '--json'
+        ],
+        { env, encoding: 'utf8' }
+      )
       expect(result.status).toBe(0)
       expect(JSON.parse(result.stdout)).toMatchObject({ deleted: 2, protected: 2 })
       const storage = new FilesystemDriver({ root })
       expect(await present(storage, hashes)).toEqual([true, true, false, false])
-      const bad = spawnSync(process.execPath, [CLI, 'prune', '--older-than', '90d', '--keep-sql', 'SELECT nope FROM nowhere'], { env, encoding: 'utf8' })
+      const bad = spawnSync(
+        process.execPath,
+        [CLI, 'prune', '--older-than', '90d', '--keep-sql', 'SELECT nope FROM nowhere'],
+        { env, encoding: 'utf8' }
+      )
       expect(bad.status).toBe(6)
       expect(bad.stderr).toContain('--keep-sql')
     } finally {
@@ -117,14 +178,31 @@ describe('prune on the filesystem driver', () => {
         hashes.push(hash)
       }
       const startAt = Date.now() + 700
-      const children = [0, 1, 2].map(i => startChild('restore', { root, seeds: seeds.filter((_, j) => j % 3 === i || j % 2 === 0), size: 2000, startAt, until: startAt + 250 }))
-      await new Promise(resolve => setTimeout(resolve, Math.max(0, startAt - Date.now() + 20 * round % 100)))
+      const children = [0, 1, 2].map(i =>
+        startChild('restore', {
+          root,
+          seeds: seeds.filter((_, j) => j % 3 === i || j % 2 === 0),
+          size: 2000,
+          startAt,
+          until: startAt + 250
+        })
+      )
+      await new Promise(resolve => setTimeout(resolve, Math.max(0, startAt - Date.now() + ((20 * round) % 100))))
       const pruneStarted = Date.now()
-      const pruned = spawnSync(process.execPath, [CLI, 'prune', '--older-than', '1d', '--json'], { env: { ...process.env, SAI_IMAGE_STORAGE_PATH: root }, encoding: 'utf8' })
+      const pruned = spawnSync(process.execPath, [CLI, 'prune', '--older-than', '1d', '--json'], {
+        env: { ...process.env, SAI_IMAGE_STORAGE_PATH: root },
+        encoding: 'utf8'
+      })
       expect(pruned.status).toBe(0)
       expect(await Promise.all(children.map(async c => await c.done))).toEqual([0, 0, 0])
-      const stored = new Set(children.flatMap(c => c.lines()).filter(l => l.resolvedAt >= pruneStarted).map(l => l.sha256))
-      for (const hash of stored) expect({ round, hash, present: await storage.exists(hash) }).toEqual({ round, hash, present: true })
+      const stored = new Set(
+        children
+          .flatMap(c => c.lines())
+          .filter(l => l.resolvedAt >= pruneStarted)
+          .map(l => l.sha256)
+      )
+      for (const hash of stored)
+        expect({ round, hash, present: await storage.exists(hash) }).toEqual({ round, hash, present: true })
       const report = JSON.parse(pruned.stdout)
       expect(report.deleted + report.renewed).toBeLessThanOrEqual(40)
       expect((await storage.verify({ tempMinAgeMs: 0 })).problems).toEqual([])
@@ -134,7 +212,10 @@ describe('prune on the filesystem driver', () => {
   it('a SIGKILL at any moment of a prune leaves every object present, deleted, or set aside where verify --repair puts it back', async () => {
     for (const killAfterMs of [60, 150, 300]) {
       const { storage, root, hashes } = await agedStore(300, () => 365, 1000, `kill ${killAfterMs}`)
-      const child = spawn(process.execPath, [CLI, 'prune', '--older-than', '90d', '--concurrency', '8'], { env: { ...process.env, SAI_IMAGE_STORAGE_PATH: root }, stdio: 'ignore' })
+      const child = spawn(process.execPath, [CLI, 'prune', '--older-than', '90d', '--concurrency', '8'], {
+        env: { ...process.env, SAI_IMAGE_STORAGE_PATH: root },
+        stdio: 'ignore'
+      })
       const exited = new Promise(resolve => child.on('exit', resolve))
       await new Promise(resolve => setTimeout(resolve, killAfterMs))
       child.kill('SIGKILL')
@@ -156,12 +237,19 @@ describe('prune on other drivers', () => {
   it('a budget whose cut falls among 60,000 objects of the same hour: cut finer in its spill file, the oldest taken, in one walk', async () => {
     const storage = new MemoryDriver()
     for (let i = 0; i < 60_000; i++) await storage.store(testJpeg(`same hour ${i}`, 700))
-    const entries: Array<{ hash: string, size: number, time: number }> = []
+    const entries: Array<{ hash: string; size: number; time: number }> = []
     for await (const e of storage.list()) entries.push({ hash: e.hash, size: e.size!, time: e.lastStoredAt!.getTime() })
     const total = entries.reduce((sum, e) => sum + e.size, 0)
     const maxBytes = Math.floor(total * 0.4)
     const chosen: string[] = []
-    const report = await prune(storage, { maxBytes, dryRun: true, minAgeMs: 0, onCandidate: c => { chosen.push(c.hash) } })
+    const report = await prune(storage, {
+      maxBytes,
+      dryRun: true,
+      minAgeMs: 0,
+      onCandidate: c => {
+        chosen.push(c.hash)
+      }
+    })
     // the oldest first (by time, then hash), until the budget is met and not one more
     entries.sort((a, b) => a.time - b.time || (a.hash < b.hash ? -1 : 1))
     const expected: string[] = []
@@ -169,7 +257,13 @@ describe('prune on other drivers', () => {
       expected.push(entries[i]!.hash)
       freed += entries[i]!.size
     }
-    expect(report).toMatchObject({ examined: 60_000, passes: 1, chosenByBudget: expected.length, kept: 60_000 - expected.length, overBudget: false })
+    expect(report).toMatchObject({
+      examined: 60_000,
+      passes: 1,
+      chosenByBudget: expected.length,
+      kept: 60_000 - expected.length,
+      overBudget: false
+    })
     expect(chosen.sort()).toEqual(expected.sort())
     expect(report.remainingBytes).toBeLessThanOrEqual(maxBytes)
   }, 120_000)
@@ -179,13 +273,19 @@ describe('prune on other drivers', () => {
     const old = await storage.store(testJpeg('memory old'))
     const young = await storage.store(testJpeg('memory young'))
     const later = new Date(Date.now() + 10 * DAY)
-    expect(await prune(storage, { olderThan: 5 * DAY, now: later, dryRun: true, minAgeMs: 0 })).toMatchObject({ deleted: 0, wouldDelete: 2 })
+    expect(await prune(storage, { olderThan: 5 * DAY, now: later, dryRun: true, minAgeMs: 0 })).toMatchObject({
+      deleted: 0,
+      wouldDelete: 2
+    })
     await new Promise(resolve => setTimeout(resolve, 5))
     await storage.store(testJpeg('memory young')) // renewed
     const report = await prune(storage, { olderThan: 10 * DAY - 2, now: later, minAgeMs: 0 })
     expect(report).toMatchObject({ deleted: 1, kept: 1 })
     // without minAgeMs, objects stored in the last minute stay whatever the limits
-    expect(await prune(storage, { olderThan: 0, maxBytes: 0, dryRun: true })).toMatchObject({ wouldDelete: 0, recent: 1 })
+    expect(await prune(storage, { olderThan: 0, maxBytes: 0, dryRun: true })).toMatchObject({
+      wouldDelete: 0,
+      recent: 1
+    })
     expect([await storage.exists(old.hash), await storage.exists(young.hash)]).toEqual([false, true])
   })
 })

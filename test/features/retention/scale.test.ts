@@ -16,7 +16,7 @@ const DAY = 24 * 3600 * 1000
 const HEAD = Buffer.from([0xff, 0xd8, 0xff, 0xe0, 0, 0x10, 0x4a, 0x46, 0x49, 0x46, 0, 1])
 
 /** `count` tiny objects in storage.py's layout, last stored over 400 days, written straight to disk (fast). */
-function bigStore (root: string, count: number): { hashes: string[], bytes: number } {
+function bigStore(root: string, count: number): { hashes: string[]; bytes: number } {
   const hashes: string[] = []
   let bytes = 0
   const made = new Set<string>()
@@ -30,7 +30,7 @@ function bigStore (root: string, count: number): { hashes: string[], bytes: numb
     }
     const path = join(dir, `${hash}.jpg`)
     writeFileSync(path, body)
-    const when = (Date.now() - (1 + (i * 7919) % 400) * DAY) / 1000
+    const when = (Date.now() - (1 + ((i * 7919) % 400)) * DAY) / 1000
     utimesSync(path, when, when)
     hashes.push(hash)
     bytes += body.length
@@ -42,7 +42,11 @@ describe('whole-store commands in bounded memory', () => {
   it('a budget prune and a dry run over 150,000 objects in a 24 MB heap: the old way held every candidate and stat', async () => {
     const root = await tempDir('sai-scale')
     const { bytes } = bigStore(root, 150_000)
-    const run = (...args: string[]): ReturnType<typeof spawnSync> => spawnSync(process.execPath, ['--max-old-space-size=24', CLI, 'prune', '--root', root, '--json', ...args], { encoding: 'utf8', maxBuffer: 64 * 2 ** 20 })
+    const run = (...args: string[]): ReturnType<typeof spawnSync> =>
+      spawnSync(process.execPath, ['--max-old-space-size=24', CLI, 'prune', '--root', root, '--json', ...args], {
+        encoding: 'utf8',
+        maxBuffer: 64 * 2 ** 20
+      })
     const dry = run('--max-bytes', String(Math.floor(bytes / 2)), '--dry-run')
     expect(dry.stderr).toBe('')
     expect(dry.status).toBe(0)
@@ -83,7 +87,16 @@ describe('whole-store commands in bounded memory', () => {
     expect(seen.size).toBe(hashes.length)
     expect([...seen.values()].every(n => n === 1)).toBe(true)
     // and the CLI's runs agree with each other
-    const counts = (): number[] => Array.from({ length: N }, (_, k) => JSON.parse(spawnSync(process.execPath, [CLI, 'verify', '--root', root, '--subset', `${k}/${N}`, '--json'], { encoding: 'utf8' }).stdout).checked)
+    const counts = (): number[] =>
+      Array.from(
+        { length: N },
+        (_, k) =>
+          JSON.parse(
+            spawnSync(process.execPath, [CLI, 'verify', '--root', root, '--subset', `${k}/${N}`, '--json'], {
+              encoding: 'utf8'
+            }).stdout
+          ).checked
+      )
     const first = counts()
     expect(first.reduce((a, b) => a + b, 0)).toBe(3000)
     expect(counts()).toEqual(first)
@@ -93,10 +106,14 @@ describe('whole-store commands in bounded memory', () => {
     const root = await tempDir('sai-resume')
     const { hashes } = bigStore(root, 100_000)
     const checkpoint = join(await tempDir(), 'verify.checkpoint')
-    const child = spawn(process.execPath, [CLI, 'verify', '--root', root, '--checkpoint', checkpoint, '--concurrency', '1'], { stdio: 'ignore' })
+    const child = spawn(
+      process.execPath,
+      [CLI, 'verify', '--root', root, '--checkpoint', checkpoint, '--concurrency', '1'],
+      { stdio: 'ignore' }
+    )
     const closed = new Promise(resolve => child.on('close', resolve))
     let saved: { after?: string } = {}
-    for (const deadline = Date.now() + 60_000; Date.now() < deadline && saved.after === undefined;) {
+    for (const deadline = Date.now() + 60_000; Date.now() < deadline && saved.after === undefined; ) {
       await new Promise(resolve => setTimeout(resolve, 100))
       saved = JSON.parse(await readFile(checkpoint, 'utf8').catch(() => '{}'))
     }
@@ -106,7 +123,11 @@ describe('whole-store commands in bounded memory', () => {
     expect(saved.after).toMatch(/^[0-9a-f]{64}$/)
     const left = hashes.filter(h => h > saved.after!).length
     expect(left).toBeLessThan(hashes.length)
-    const resumed = spawnSync(process.execPath, [CLI, 'verify', '--root', root, '--checkpoint', checkpoint, '--resume', '--json'], { encoding: 'utf8' })
+    const resumed = spawnSync(
+      process.execPath,
+      [CLI, 'verify', '--root', root, '--checkpoint', checkpoint, '--resume', '--json'],
+      { encoding: 'utf8' }
+    )
     expect(resumed.status).toBe(0)
     expect(JSON.parse(resumed.stdout).checked).toBe(left)
     await expect(readFile(checkpoint)).rejects.toMatchObject({ code: 'ENOENT' }) // finished: the next run starts over

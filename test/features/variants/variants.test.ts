@@ -24,7 +24,7 @@ beforeAll(() => {
   for (const seed of [1, 2]) frames.push(Buffer.from(cameraFrame(seed)))
 })
 
-async function cacheFiles (dir: string): Promise<string[]> {
+async function cacheFiles(dir: string): Promise<string[]> {
   const found: string[] = []
   const walk = async (d: string): Promise<void> => {
     for (const entry of await readdir(d, { withFileTypes: true }).catch(() => [])) {
@@ -39,15 +39,37 @@ async function cacheFiles (dir: string): Promise<string[]> {
 describe('variants of real camera frames', () => {
   it('thumb is 400 px wide WebP, webp is full size, custom presets give their format and size; never enlarged', async () => {
     const storage = new FilesystemDriver({ root: await tempDir() })
-    const variants = createVariants(storage, { presets: { square: { width: 200, height: 200, fit: 'cover', format: 'jpeg', quality: 70 }, tiny: { width: 64, format: 'avif', quality: 50 } } })
+    const variants = createVariants(storage, {
+      presets: {
+        square: { width: 200, height: 200, fit: 'cover', format: 'jpeg', quality: 70 },
+        tiny: { width: 64, format: 'avif', quality: 50 }
+      }
+    })
     const { hash } = await storage.store(frames[0]!)
-    const expected = { thumb: ['webp', 400, 224], webp: ['webp', 2880, 1616], square: ['jpeg', 200, 200], tiny: ['heif', 64, 36] }
+    const expected = {
+      thumb: ['webp', 400, 224],
+      webp: ['webp', 2880, 1616],
+      square: ['jpeg', 200, 200],
+      tiny: ['heif', 64, 36]
+    }
     for (const [preset, [format, width, height]] of Object.entries(expected)) {
       const variant = await variants.get(hash, preset)
       const meta = await sharp(variant.bytes).metadata() // decoded, not trusted
-      expect({ preset, format: meta.format, width: meta.width, height: meta.height }).toEqual({ preset, format, width, height })
-      expect({ width: variant.width, height: variant.height, size: variant.size, cached: variant.cached }).toEqual({ width, height, size: variant.bytes.length, cached: false })
-      expect(variant.mimeType).toBe(preset === 'square' ? 'image/jpeg' : preset === 'tiny' ? 'image/avif' : 'image/webp')
+      expect({ preset, format: meta.format, width: meta.width, height: meta.height }).toEqual({
+        preset,
+        format,
+        width,
+        height
+      })
+      expect({ width: variant.width, height: variant.height, size: variant.size, cached: variant.cached }).toEqual({
+        width,
+        height,
+        size: variant.bytes.length,
+        cached: false
+      })
+      expect(variant.mimeType).toBe(
+        preset === 'square' ? 'image/jpeg' : preset === 'tiny' ? 'image/avif' : 'image/webp'
+      )
     }
     const small = await storage.store(await sharp(frames[1]!).resize(300).jpeg().toBuffer())
     expect((await variants.get(small.hash, 'thumb')).width).toBe(300) // never enlarged
@@ -65,7 +87,9 @@ describe('variants of real camera frames', () => {
     const again = await createVariants(storage).get(hash, 'thumb') // a new process would see the cache
     expect(again.cached).toBe(true)
     expect(again.etag).toBe(all[0]!.etag)
-    const changed = await createVariants(storage, { presets: { thumb: { width: 320, format: 'webp', quality: 80 } } }).get(hash, 'thumb')
+    const changed = await createVariants(storage, {
+      presets: { thumb: { width: 320, format: 'webp', quality: 80 } }
+    }).get(hash, 'thumb')
     expect(changed.etag).not.toBe(all[0]!.etag)
     expect(changed.cached).toBe(false)
     expect(changed.width).toBe(320)
@@ -85,8 +109,13 @@ describe('variants of real camera frames', () => {
     await new Promise(resolve => setTimeout(resolve, 1100))
     expect(await variants.has(b!.hash, 'thumb')).toBe(true)
     // isCached: the same answers at once, for a SHA-256 hex in either case, and nothing else
-    expect([variants.isCached(a!.sha256, 'thumb'), variants.isCached(b!.sha256.toUpperCase(), 'thumb'), variants.isCached('0'.repeat(64), 'thumb')]).toEqual([true, true, false])
-    for (const bad of ['../'.repeat(21) + 'x', 'g'.repeat(64), a!.sha256.slice(1)]) expect(() => variants.isCached(bad, 'thumb')).toThrow(expect.objectContaining({ code: 'ERR_INVALID_REF' }))
+    expect([
+      variants.isCached(a!.sha256, 'thumb'),
+      variants.isCached(b!.sha256.toUpperCase(), 'thumb'),
+      variants.isCached('0'.repeat(64), 'thumb')
+    ]).toEqual([true, true, false])
+    for (const bad of ['../'.repeat(21) + 'x', 'g'.repeat(64), a!.sha256.slice(1)])
+      expect(() => variants.isCached(bad, 'thumb')).toThrow(expect.objectContaining({ code: 'ERR_INVALID_REF' }))
     expect(() => variants.isCached(a!.sha256, 'nope')).toThrow()
   })
 
@@ -112,11 +141,16 @@ describe('variants of real camera frames', () => {
     const bytes = await readFile(file!)
     bytes[100] = bytes[100]! ^ 0xff
     await writeFile(file!, bytes)
-    const cli = (args: string[]): { code: number | null, stdout: string } => {
-      const r = spawnSync(process.execPath, [CLI, ...args], { env: { ...process.env, SAI_IMAGE_STORAGE_PATH: root }, encoding: 'utf8' })
+    const cli = (args: string[]): { code: number | null; stdout: string } => {
+      const r = spawnSync(process.execPath, [CLI, ...args], {
+        env: { ...process.env, SAI_IMAGE_STORAGE_PATH: root },
+        encoding: 'utf8'
+      })
       return { code: r.status, stdout: r.stdout }
     }
-    expect(JSON.parse(cli(['verify', '--json']).stdout).variants.problems.map((p: { reason: string }) => p.reason)).toEqual(['corrupt'])
+    expect(
+      JSON.parse(cli(['verify', '--json']).stdout).variants.problems.map((p: { reason: string }) => p.reason)
+    ).toEqual(['corrupt'])
     const again = await createVariants(storage).get(hash, 'thumb')
     expect(again.cached).toBe(false)
     expect(Buffer.compare(again.bytes, first.bytes)).toBe(0)
@@ -129,7 +163,10 @@ describe('variants of real camera frames', () => {
     expect(found.variants.problems.map((p: { reason: string }) => p.reason).sort()).toEqual(['orphan', 'stray'])
     expect(cli(['verify', '--repair']).code).toBe(0)
     expect(cli(['verify']).code).toBe(0)
-    expect(JSON.parse(cli(['stats', '--json']).stdout).variants).toMatchObject({ entries: 1, byPreset: { thumb: { entries: 1 } } })
+    expect(JSON.parse(cli(['stats', '--json']).stdout).variants).toMatchObject({
+      entries: 1,
+      byPreset: { thumb: { entries: 1 } }
+    })
   })
 
   it('a 20000x20000 PNG bomb is ERR_TOO_LARGE, quickly, with bounded memory', async () => {
@@ -168,7 +205,9 @@ describe('variants of real camera frames', () => {
 
 describe('variants over HTTP', () => {
   const servers: Server[] = []
-  afterAll(() => { for (const server of servers) server.close() })
+  afterAll(() => {
+    for (const server of servers) server.close()
+  })
   const listen = async (server: Server): Promise<string> => {
     servers.push(server)
     await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
@@ -188,18 +227,28 @@ describe('variants over HTTP', () => {
     const etag = res.headers.get('etag')!
     expect(etag).toMatch(new RegExp(`^"${hash}\\.thumb\\.[0-9a-f]{12}"$`))
     expect(etag).not.toBe(`"${hash}"`)
-    expect({ type: res.headers.get('content-type'), cache: res.headers.get('cache-control'), nosniff: res.headers.get('x-content-type-options') })
-      .toEqual({ type: 'image/webp', cache: 'public, max-age=31536000, immutable', nosniff: 'nosniff' })
+    expect({
+      type: res.headers.get('content-type'),
+      cache: res.headers.get('cache-control'),
+      nosniff: res.headers.get('x-content-type-options')
+    }).toEqual({ type: 'image/webp', cache: 'public, max-age=31536000, immutable', nosniff: 'nosniff' })
     expect((await fetch(`${base}/images/${hash}/thumb`, { headers: { 'If-None-Match': etag } })).status).toBe(304)
     const head = await fetch(`${base}/images/${hash}/thumb`, { method: 'HEAD' })
-    expect({ status: head.status, length: head.headers.get('content-length') }).toEqual({ status: 200, length: String(body.length) })
+    expect({ status: head.status, length: head.headers.get('content-length') }).toEqual({
+      status: 200,
+      length: String(body.length)
+    })
     expect((await fetch(`${base}/images/${hash}/poster`)).status).toBe(404)
     expect((await fetch(`${base}/images/${'0'.repeat(64)}/thumb`)).status).toBe(404)
     expect((await fetch(`${base}/images/not-a-ref/thumb`)).status).toBe(400)
     expect((await fetch(`${base}/images/${hash}`)).headers.get('etag')).toBe(`"${hash}"`) // the original still
-    const accel = await listen(createServer(createImageHandler(storage, { variants, accelRedirect: '/protected-images/' })))
+    const accel = await listen(
+      createServer(createImageHandler(storage, { variants, accelRedirect: '/protected-images/' }))
+    )
     const redirected = await fetch(`${accel}/images/${hash}/thumb`)
-    expect(redirected.headers.get('x-accel-redirect')).toMatch(new RegExp(`^/protected-images/\\.variants/${hash.slice(0, 2)}/${hash.slice(2, 4)}/${hash}\\.thumb\\.`))
+    expect(redirected.headers.get('x-accel-redirect')).toMatch(
+      new RegExp(`^/protected-images/\\.variants/${hash.slice(0, 2)}/${hash.slice(2, 4)}/${hash}\\.thumb\\.`)
+    )
   })
 })
 
@@ -210,13 +259,20 @@ describe('sai-images variants', () => {
     const count = 24
     for (let seed = 10; seed < 10 + count; seed++) await storage.store(Buffer.from(cameraFrame(seed, 960, 540)))
     const env = { ...process.env, SAI_IMAGE_STORAGE_PATH: root }
-    const dry = JSON.parse(execFileSync(process.execPath, [CLI, 'variants', 'thumb', 'webp', '--dry-run', '--json'], { env, encoding: 'utf8' }))
+    const dry = JSON.parse(
+      execFileSync(process.execPath, [CLI, 'variants', 'thumb', 'webp', '--dry-run', '--json'], {
+        env,
+        encoding: 'utf8'
+      })
+    )
     expect(dry).toMatchObject({ objects: count, made: 2 * count, cached: 0 })
     expect(await cacheFiles(join(root, '.variants'))).toHaveLength(0)
 
     const child = spawn(process.execPath, [CLI, 'variants', 'thumb', 'webp', '--json', '--concurrency', '2'], { env })
     let stdout = ''
-    child.stdout.on('data', d => { stdout += d })
+    child.stdout.on('data', d => {
+      stdout += d
+    })
     const closed = new Promise(resolve => child.on('close', resolve))
     while ((await cacheFiles(join(root, '.variants'))).length < 6) await new Promise(resolve => setTimeout(resolve, 20))
     child.kill('SIGINT')
@@ -227,14 +283,22 @@ describe('sai-images variants', () => {
     expect(afterStop.every(f => !f.endsWith('.tmp'))).toBe(true)
     expect(afterStop.length).toBeLessThan(2 * count)
 
-    const resumed = JSON.parse(execFileSync(process.execPath, [CLI, 'variants', 'thumb', 'webp', '--json'], { env, encoding: 'utf8' }))
-    expect(resumed).toMatchObject({ objects: count, made: 2 * count - afterStop.length, cached: afterStop.length, failed: [], interrupted: false })
+    const resumed = JSON.parse(
+      execFileSync(process.execPath, [CLI, 'variants', 'thumb', 'webp', '--json'], { env, encoding: 'utf8' })
+    )
+    expect(resumed).toMatchObject({
+      objects: count,
+      made: 2 * count - afterStop.length,
+      cached: afterStop.length,
+      failed: [],
+      interrupted: false
+    })
     expect(await cacheFiles(join(root, '.variants'))).toHaveLength(2 * count)
   })
 })
 
 /** A real PNG of `width` x `height` black pixels: its zlib stream of zeros packs 1.2 GB into a few MB. */
-async function pngBomb (width: number, height: number): Promise<Buffer> {
+async function pngBomb(width: number, height: number): Promise<Buffer> {
   const { crc32 } = await import('node:zlib')
   const chunk = (type: string, data: Buffer): Buffer => {
     const length = Buffer.alloc(4)
@@ -258,5 +322,10 @@ async function pngBomb (width: number, height: number): Promise<Buffer> {
   }
   deflate.end()
   await done
-  return Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), chunk('IHDR', header), chunk('IDAT', Buffer.concat(parts)), chunk('IEND', Buffer.alloc(0))])
+  return Buffer.concat([
+    Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
+    chunk('IHDR', header),
+    chunk('IDAT', Buffer.concat(parts)),
+    chunk('IEND', Buffer.alloc(0))
+  ])
 }

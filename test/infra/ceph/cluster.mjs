@@ -10,18 +10,28 @@ import { join } from 'node:path'
 import { promisify } from 'node:util'
 
 const run = promisify(execFile)
-const RGW_POOLS = ['.rgw.root', 'default.rgw.log', 'default.rgw.control', 'default.rgw.meta', 'default.rgw.buckets.index', 'default.rgw.buckets.data', 'default.rgw.buckets.non-ec']
+const RGW_POOLS = [
+  '.rgw.root',
+  'default.rgw.log',
+  'default.rgw.control',
+  'default.rgw.meta',
+  'default.rgw.buckets.index',
+  'default.rgw.buckets.data',
+  'default.rgw.buckets.non-ec'
+]
 
 /**
  * Starts the cluster: { connection: { endpoint, region, accessKeyId, secretAccessKey }, stop }. The
  * OSD keeps objects in RAM, about twice their bytes, up to `memstoreBytes` (then it is full). Throws with the daemons' last log lines if it does not come up. */
-export async function startCeph ({ memstoreBytes = 2 * 2 ** 30 } = {}) {
+export async function startCeph({ memstoreBytes = 2 * 2 ** 30 } = {}) {
   const dir = mkdtempSync(join(tmpdir(), 'sai-ceph-'))
   const [monPort, rgwPort] = [await freePort(), await freePort()]
   const fsid = randomUUID()
   const conf = join(dir, 'ceph.conf')
   for (const sub of ['run', 'mon', 'osd']) mkdirSync(join(dir, sub))
-  writeFileSync(conf, `[global]
+  writeFileSync(
+    conf,
+    `[global]
 fsid = ${fsid}
 mon host = 127.0.0.1:${monPort}
 mon initial members = a
@@ -52,14 +62,16 @@ ms mon client mode = crc secure
 [client.rgw]
 rgw frontends = beast endpoint=127.0.0.1:${rgwPort}
 rgw data = ${dir}/rgw
-`)
+`
+  )
   const daemons = []
   const daemon = (name, args) => {
     const child = spawn(name, ['-c', conf, '-f', ...args], { stdio: 'ignore' })
     child.on('error', () => {})
     daemons.push(child)
   }
-  const ceph = async (...args) => (await run('ceph', ['-c', conf, '--connect-timeout', '15', ...args], { timeout: 30_000 })).stdout
+  const ceph = async (...args) =>
+    (await run('ceph', ['-c', conf, '--connect-timeout', '15', ...args], { timeout: 30_000 })).stdout
   // radosgw first, then the OSD, then the mon
   const stop = async () => {
     for (const child of daemons.reverse()) await terminate(child)
@@ -81,36 +93,65 @@ rgw data = ${dir}/rgw
     daemon('radosgw', ['-n', 'client.rgw'])
     const endpoint = `http://127.0.0.1:${rgwPort}`
     await waitFor('the Ceph RADOS Gateway', async () => (await fetch(endpoint)).status > 0, 60_000)
-    const connection = { conf, endpoint, region: 'us-east-1', accessKeyId: `SAI${randomBytes(8).toString('hex').toUpperCase()}`, secretAccessKey: randomBytes(24).toString('base64url') }
-    await run('radosgw-admin', ['-c', conf, '-n', 'client.rgw', 'user', 'create', '--uid=sai', '--display-name=sai tests', `--access-key=${connection.accessKeyId}`, `--secret-key=${connection.secretAccessKey}`], { timeout: 30_000 })
+    const connection = {
+      conf,
+      endpoint,
+      region: 'us-east-1',
+      accessKeyId: `SAI${randomBytes(8).toString('hex').toUpperCase()}`,
+      secretAccessKey: randomBytes(24).toString('base64url')
+    }
+    await run(
+      'radosgw-admin',
+      [
+        '-c',
+        conf,
+        '-n',
+        'client.rgw',
+        'user',
+        'create',
+        '--uid=sai',
+        '--display-name=sai tests',
+        `--access-key=${connection.accessKeyId}`,
+        `--secret-key=${connection.secretAccessKey}`
+      ],
+      { timeout: 30_000 }
+    )
     return { connection, stop }
   } catch (err) {
-    const logs = ['mon.a', 'osd.0', 'client.rgw'].map(name => join(dir, `${name}.log`)).filter(existsSync)
-      .map(log => `--- ${log}\n${readFileSync(log, 'utf8').split('\n').slice(-15).join('\n')}`).join('\n')
+    const logs = ['mon.a', 'osd.0', 'client.rgw']
+      .map(name => join(dir, `${name}.log`))
+      .filter(existsSync)
+      .map(log => `--- ${log}\n${readFileSync(log, 'utf8').split('\n').slice(-15).join('\n')}`)
+      .join('\n')
     await stop()
     throw new Error(`Ceph did not start: ${err.message}\n${logs}`)
   }
 }
 
 /** SIGKILL (the cluster is thrown away: nothing to save); resolves once it has exited, no zombie left. */
-async function terminate (child) {
+async function terminate(child) {
   if (child.exitCode !== null || child.signalCode !== null) return
   const exited = new Promise(resolve => child.once('exit', resolve))
   child.kill('SIGKILL')
   await exited
 }
 
-async function freePort () {
+async function freePort() {
   return await new Promise((resolve, reject) => {
     const server = createServer().once('error', reject)
-    server.listen(0, '127.0.0.1', () => { const { port } = server.address(); server.close(() => resolve(port)) })
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address()
+      server.close(() => resolve(port))
+    })
   })
 }
 
-async function waitFor (what, ready, ms) {
+async function waitFor(what, ready, ms) {
   const deadline = Date.now() + ms
   while (Date.now() < deadline) {
-    try { if (await ready()) return } catch {}
+    try {
+      if (await ready()) return
+    } catch {}
     await new Promise(resolve => setTimeout(resolve, 100))
   }
   throw new Error(`${what} did not start within ${ms} ms`)
@@ -121,13 +162,27 @@ async function waitFor (what, ready, ms) {
  * a test can stop and start it without touching the gateway every other test uses.
  * Resolves { endpoint, stop, start } once it answers.
  */
-export async function startGateway (conf) {
+export async function startGateway(conf) {
   const port = await freePort()
   const name = `gw${port}`
   const dir = join(conf, '..')
   let child
   const start = async () => {
-    child = spawn('radosgw', ['-c', conf, '-f', '-n', 'client.rgw', `--rgw-frontends=beast endpoint=127.0.0.1:${port}`, `--admin-socket=${dir}/run/${name}.asok`, `--log-file=${dir}/${name}.log`, `--pid-file=${dir}/run/${name}.pid`], { stdio: 'ignore' })
+    child = spawn(
+      'radosgw',
+      [
+        '-c',
+        conf,
+        '-f',
+        '-n',
+        'client.rgw',
+        `--rgw-frontends=beast endpoint=127.0.0.1:${port}`,
+        `--admin-socket=${dir}/run/${name}.asok`,
+        `--log-file=${dir}/${name}.log`,
+        `--pid-file=${dir}/run/${name}.pid`
+      ],
+      { stdio: 'ignore' }
+    )
     child.on('error', () => {})
     await waitFor('a second RADOS Gateway', async () => (await fetch(`http://127.0.0.1:${port}`)).status > 0, 60_000)
   }

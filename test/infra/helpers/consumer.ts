@@ -6,7 +6,7 @@ export const ROOT = new URL('../../..', import.meta.url).pathname
 const FIXTURES = join(ROOT, 'test/infra/fixtures/consumers')
 
 /** An application folder that has the built package in node_modules, as npm would install it. */
-export async function consumerApp (files: string[]): Promise<string> {
+export async function consumerApp(files: string[]): Promise<string> {
   const app = await tempDir('sai-consumer')
   await mkdir(join(app, 'node_modules'))
   await symlink(ROOT, join(app, 'node_modules', 'sai-image-storage'))

@@ -8,7 +8,9 @@ export const DAMAGES = {
     await rename(`${path}.other`, path)
   },
   /** Cut to 10 bytes in place (same inode). */
-  truncated: async (path: string): Promise<void> => { await truncate(path, 10) },
+  truncated: async (path: string): Promise<void> => {
+    await truncate(path, 10)
+  },
   /** One bit flipped in place, then the mtime put back as it was: only the ctime tells. */
   flipped: async (path: string): Promise<void> => {
     const before = await stat(path)
@@ -23,12 +25,13 @@ export const DAMAGES = {
     }
     await utimes(path, before.atime, before.mtime)
     const after = await stat(path)
-    if (after.mtimeMs !== before.mtimeMs || after.size !== before.size) throw new Error('the flip changed the mtime or size')
+    if (after.mtimeMs !== before.mtimeMs || after.size !== before.size)
+      throw new Error('the flip changed the mtime or size')
   }
 } satisfies Record<string, (path: string, other: Buffer) => Promise<void>>
 
 /** Whole-second times on the file, so that putting the mtime back is exact to the nanosecond. */
-export async function wholeSecondTimes (path: string): Promise<void> {
+export async function wholeSecondTimes(path: string): Promise<void> {
   const t = new Date(Math.floor(Date.now() / 1000) * 1000 - 60_000)
   await utimes(path, t, t)
 }

@@ -1,5 +1,14 @@
 import { execFileSync } from 'node:child_process'
-import { lstatSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
+import {
+  lstatSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync
+} from 'node:fs'
 
 /**
  * Child-process and consumer tests run the built package: built once, fresh, before them, into a
@@ -7,13 +16,14 @@ import { lstatSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, sy
  * in this tree never sees `dist` half-written or gone. Two runs build one after the other (tsup
  * runs side by side in one folder trip over each other).
  */
-export default function setup (): void {
+export default function setup(): void {
   const out = `.dist-build-${process.pid}-${Date.now().toString(36)}`
   withLock('.dist-build.lock', () => {
     execFileSync('npx', ['tsup', '--out-dir', out, '--silent'], { stdio: ['ignore', 'ignore', 'inherit'] })
     const link = `${out}.link`
     symlinkSync(out, link)
-    if (lstatSync('dist', { throwIfNoEntry: false })?.isDirectory() === true) rmSync('dist', { recursive: true, force: true }) // a real folder from `npm run build`
+    if (lstatSync('dist', { throwIfNoEntry: false })?.isDirectory() === true)
+      rmSync('dist', { recursive: true, force: true }) // a real folder from `npm run build`
     renameSync(link, 'dist')
     // builds more than an hour old are no one's any more (another run may still be using a newer one)
     for (const old of readdirSync('.').filter(name => /^\.dist-build-\d+-[0-9a-z]+$/.test(name) && name !== out)) {
@@ -23,8 +33,8 @@ export default function setup (): void {
 }
 
 /** Runs `work` holding a lock folder; a lock whose process is gone is taken over. */
-function withLock (path: string, work: () => void): void {
-  for (const deadline = Date.now() + 300_000; ;) {
+function withLock(path: string, work: () => void): void {
+  for (const deadline = Date.now() + 300_000; ; ) {
     try {
       mkdirSync(path)
       writeFileSync(`${path}/pid`, String(process.pid))
@@ -46,7 +56,7 @@ function withLock (path: string, work: () => void): void {
   }
 }
 
-function alive (pid: number): boolean {
+function alive(pid: number): boolean {
   try {
     process.kill(pid, 0)
     return true

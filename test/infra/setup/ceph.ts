@@ -23,16 +23,26 @@ declare module 'vitest' {
   }
 }
 
-export default async function setup (project: TestProject): Promise<(() => Promise<void>) | undefined> {
+export default async function setup(project: TestProject): Promise<(() => Promise<void>) | undefined> {
   const env = process.env
   if (env.SAI_TEST_S3_ENDPOINT !== undefined && env.SAI_TEST_S3_ENDPOINT !== '') {
-    project.provide('s3', { conf: env.SAI_TEST_S3_CONF || undefined, endpoint: env.SAI_TEST_S3_ENDPOINT, region: env.SAI_TEST_S3_REGION ?? 'us-east-1', accessKeyId: env.SAI_TEST_S3_ACCESS_KEY_ID ?? '', secretAccessKey: env.SAI_TEST_S3_SECRET_ACCESS_KEY ?? '' })
+    project.provide('s3', {
+      conf: env.SAI_TEST_S3_CONF || undefined,
+      endpoint: env.SAI_TEST_S3_ENDPOINT,
+      region: env.SAI_TEST_S3_REGION ?? 'us-east-1',
+      accessKeyId: env.SAI_TEST_S3_ACCESS_KEY_ID ?? '',
+      secretAccessKey: env.SAI_TEST_S3_SECRET_ACCESS_KEY ?? ''
+    })
     return undefined
   }
-  ensureDebianPackages('/usr/bin/radosgw', ['ceph-mon', 'ceph-osd', 'radosgw', 'ceph-common'], 'the S3 driver tests (a Ceph RADOS Gateway)')
+  ensureDebianPackages(
+    '/usr/bin/radosgw',
+    ['ceph-mon', 'ceph-osd', 'radosgw', 'ceph-common'],
+    'the S3 driver tests (a Ceph RADOS Gateway)'
+  )
   // @ts-expect-error a plain ES module without types (shared with bench/run.mjs)
   const { startCeph } = await import('../ceph/cluster.mjs')
-  const cluster: { connection: S3Connection, stop: () => Promise<void> } = await startCeph()
+  const cluster: { connection: S3Connection; stop: () => Promise<void> } = await startCeph()
   project.provide('s3', cluster.connection)
   return cluster.stop
 }

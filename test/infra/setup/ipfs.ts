@@ -17,7 +17,7 @@ declare module 'vitest' {
   }
 }
 
-export default async function setup (project: TestProject): Promise<(() => Promise<void>) | undefined> {
+export default async function setup(project: TestProject): Promise<(() => Promise<void>) | undefined> {
   const binary = ensureKubo()
   project.provide('kuboBinary', binary)
   const external = process.env.SAI_TEST_IPFS_API_URL

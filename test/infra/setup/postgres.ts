@@ -18,7 +18,7 @@ declare module 'vitest' {
 
 const PG_ROOT = '/usr/lib/postgresql'
 
-export default async function setup (project: TestProject): Promise<(() => Promise<void>) | undefined> {
+export default async function setup(project: TestProject): Promise<(() => Promise<void>) | undefined> {
   const external = process.env.SAI_TEST_DATABASE_URL
   if (external !== undefined && external !== '') {
     project.provide('databaseUrl', external)
@@ -36,9 +36,21 @@ export default async function setup (project: TestProject): Promise<(() => Promi
   }
   run('initdb', ['-D', data, '-A', 'trust', '-U', 'sai', '--no-sync', '-E', 'UTF8', '--locale=C'])
   const port = await freePort()
-  run('pg_ctl', ['-D', data, '-l', join(dir, 'log'), '-w', '-o', `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off -c full_page_writes=off`, 'start'])
+  run('pg_ctl', [
+    '-D',
+    data,
+    '-l',
+    join(dir, 'log'),
+    '-w',
+    '-o',
+    `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off -c full_page_writes=off`,
+    'start'
+  ])
   const url = `postgres://sai@127.0.0.1:${port}/postgres`
-  await waitFor('PostgreSQL', () => spawnSync(join(bin, 'pg_isready'), ['-h', '127.0.0.1', '-p', String(port)]).status === 0)
+  await waitFor(
+    'PostgreSQL',
+    () => spawnSync(join(bin, 'pg_isready'), ['-h', '127.0.0.1', '-p', String(port)]).status === 0
+  )
   project.provide('databaseUrl', url)
   return async () => {
     try {
@@ -49,10 +61,10 @@ export default async function setup (project: TestProject): Promise<(() => Promi
   }
 }
 
-function uid (user: string): number {
+function uid(user: string): number {
   return Number(execFileSync('id', ['-u', user], { encoding: 'utf8' }).trim())
 }
 
-function gid (user: string): number {
+function gid(user: string): number {
   return Number(execFileSync('id', ['-g', user], { encoding: 'utf8' }).trim())
 }
