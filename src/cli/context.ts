@@ -156,5 +156,7 @@ export function storeLine(storage: ImageStorage): string {
 
 /** What `verify` and `stats` say of a root that does not exist (an error unless --allow-empty). */
 export function missingRootLine(cli: Context): string {
-  return `the root does not exist: nothing was ever stored there${cli.flags['allow-empty'] === true ? '' : ' (a typo? an unmounted array? --allow-empty if this is expected)'}`
+  const hint =
+    cli.flags['allow-empty'] === true ? '' : ' (a typo? an unmounted array? --allow-empty if this is expected)'
+  return `the root does not exist: nothing was ever stored there${hint}`
 }

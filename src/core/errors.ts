@@ -88,7 +88,8 @@ export class IntegrityError extends ImageStorageError {
     hint?: string
   ) {
     super(
-      `Stored bytes do not match their address${path === undefined ? '' : ` at ${path}`}: expected ${expected}, got ${actual}` +
+      `Stored bytes do not match their address${path === undefined ? '' : ` at ${path}`}: ` +
+        `expected ${expected}, got ${actual}` +
         (hint === undefined ? '' : `: ${hint}`)
     )
   }
@@ -204,7 +205,9 @@ export function serviceUnavailable(
     (context.secrets ?? []).filter(s => s.length >= 4).reduce((t, secret) => t.split(secret).join('[redacted]'), text)
   const error = err as Error
   const cause = err instanceof Error ? new Error(hide(`${error.name}: ${error.message}`)) : undefined
-  const message = `${context.service} unavailable at ${context.where}${context.operation === undefined ? '' : ` (${context.operation})`}: ${context.why}${context.advice === undefined ? '' : `. ${context.advice}`}`
+  const operation = context.operation === undefined ? '' : ` (${context.operation})`
+  const advice = context.advice === undefined ? '' : `. ${context.advice}`
+  const message = `${context.service} unavailable at ${context.where}${operation}: ${context.why}${advice}`
   return new StorageUnavailableError(hide(message), context.where, { cause })
 }
 

@@ -35,7 +35,10 @@ export type CreateImageStorageOptions =
 export interface FactoryOptions {
   /** Told of background work and its failures; silent without one. */
   logger?: Logger
-  /** Replicas of the store (see `createReplicatedStorage`); default: those `SAI_IMAGE_STORAGE_REPLICAS` names. `false`: none. */
+  /**
+   * Replicas of the store (see `createReplicatedStorage`); default: those `SAI_IMAGE_STORAGE_REPLICAS`
+   * names. `false`: none.
+   */
   replicas?: Replica[] | false
 }
 
@@ -58,7 +61,8 @@ export function createImageStorage(
   ) {
     throw new ConfigError(
       'SAI_IMAGE_STORAGE_ACK',
-      "is 2 (a store waits for a replica's copy), but no replica is configured: name one with SAI_IMAGE_STORAGE_REPLICAS, or set it to 1"
+      "is 2 (a store waits for a replica's copy), but no replica is configured: " +
+        'name one with SAI_IMAGE_STORAGE_REPLICAS, or set it to 1'
     )
   }
   return copies === undefined ? primary : replicated(primary, copies, env, logger)
