@@ -50,7 +50,9 @@ class HandSigner {
     const signature = createHmac('sha256', this.keyFor(scope, day, secretAccessKey))
       .update(toSign)
       .digest('hex')
-    all.authorization = `AWS4-HMAC-SHA256 Credential=${accessKeyId}/${scope}, SignedHeaders=${names.join(';')}, Signature=${signature}`
+    all.authorization =
+      `AWS4-HMAC-SHA256 Credential=${accessKeyId}/${scope}, SignedHeaders=${names.join(';')}, ` +
+      `Signature=${signature}`
     return { headers: all }
   }
 
@@ -100,7 +102,8 @@ for (let round = 0; round < 6; round++)
   }
 const median = xs => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]
 console.log(
-  `sign one request: sdk ${median(perSign.sdk).toFixed(1)} µs, hand ${median(perSign.hand).toFixed(1)} µs (median of 5 rounds of 20,000)`
+  `sign one request: sdk ${median(perSign.sdk).toFixed(1)} µs, hand ${median(perSign.hand).toFixed(1)} µs ` +
+    `(median of 5 rounds of 20,000)`
 )
 
 // 2. PUTs of 600 KB frames to the gateway, one at a time, rounds of 50 alternating
@@ -128,6 +131,7 @@ for (let round = 0; round < 7; round++)
   }
 for (const name of ['sdk', 'hand'])
   console.log(
-    `PUT 600 KB to ${endpoint}: ${name} ${median(puts[name].ms).toFixed(2)} ms each, ${median(puts[name].cpu).toFixed(2)} ms CPU (median of 6 rounds of 50)`
+    `PUT 600 KB to ${endpoint}: ${name} ${median(puts[name].ms).toFixed(2)} ms each, ` +
+      `${median(puts[name].cpu).toFixed(2)} ms CPU (median of 6 rounds of 50)`
   )
 client.destroy()
