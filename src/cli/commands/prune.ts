@@ -110,7 +110,9 @@ function candidateList(path: string): { write: NonNullable<PruneOptions['onCandi
       const line = `${c.sha256 ?? c.hash} ${c.size} ${c.lastStoredAt?.toISOString() ?? ''} ${c.chosenBy ?? ''}\n`
       if (!out.write(line)) await once(out, 'drain')
     },
-    end: async () => await new Promise(resolve => out.end(resolve))
+    end: async () => {
+      await new Promise<void>(resolve => out.end(resolve))
+    }
   }
 }
 
