@@ -14,7 +14,7 @@ import type { StoreRoot } from './root.js'
 
 export function filesystemMarks(root: StoreRoot, dirs: StoreDirs): StoreMarks {
   const dir = join(root.path, SPECIAL_DIRS.marks)
-  /** The marks' folder, made like the store's own (never on a bare mount point); OS errors as ERR_STORAGE_UNAVAILABLE. */
+  /** The marks' folder, made as the store's own (never on a bare mount point); OS errors: ERR_STORAGE_UNAVAILABLE */
   const writing = async <T>(work: () => Promise<T>): Promise<T> => {
     await dirs.ensureRoot()
     try {

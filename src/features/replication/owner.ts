@@ -42,7 +42,10 @@ export interface ReplicaOwner {
   replica: string
   /** Where the mark is, safe to print. */
   location: string
-  /** `none`: no mark yet (a new replica, or one written by an older version or by migrate); `unchecked`: no marks on this driver. */
+  /**
+   * `none`: no mark yet (a new replica, or one written by an older version or by migrate);
+   * `unchecked`: a driver that keeps no marks (IPFS, memory).
+   */
   state: 'mine' | 'other' | 'none' | 'unchecked'
   owner?: HostIdentity
 }

@@ -29,7 +29,7 @@ afterAll(() => {
 })
 const sha256 = (bytes: Buffer): string => createHash('sha256').update(bytes).digest('hex')
 
-/** Where replicas live (a disk, a bucket): `replica(place)` opens one in its own place; `everything` lists every file or key. */
+/** Where replicas live (a disk, a bucket): `replica(place)` opens one in its own place; `everything` lists all. */
 interface Medium {
   replica: (place: string) => ImageStorage
   everything: () => Promise<string[]>
@@ -125,7 +125,8 @@ describe.each(MEDIA)('two primaries on %s', (_name, makeMedium) => {
     await expect(b.storage.verify({ repair: true, force: true })).rejects.toMatchObject(refusal)
     await expect(b.storage.evict({ olderThan: 0 })).rejects.toMatchObject(refusal)
     await expect(b.storage.delete(sha256(frames[1]!))).rejects.toMatchObject(refusal)
-    await expect(prune(b.storage, { olderThan: 0, minAgeMs: 0 })).rejects.toMatchObject(refusal) // A's frames in B's union
+    // a prune of B's union (A's frames, listed from the replica): refused before it deletes
+    await expect(prune(b.storage, { olderThan: 0, minAgeMs: 0 })).rejects.toMatchObject(refusal)
     expect(await objectsOn(b.primary)).toEqual([])
     expect(await readdir(join(b.primary.root, '.replication'))).toEqual(['host-id']) // its identity, nothing else
     expect(await medium.everything()).toEqual(before)
