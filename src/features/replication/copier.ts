@@ -60,6 +60,7 @@ export class Copier {
       replica.name,
       sha256,
       async () => {
+        await this.options.owner?.check({ replica: replica.name }) // a Map lookup, once checked (owner.ts)
         let source = bytes
         if (source === undefined) {
           try {
@@ -91,7 +92,8 @@ export class Copier {
   /** Drains what is pending now, every replica side by side; a replica in backoff waits its turn. */
   async drain(signal?: AbortSignal, ignoreBackoff = false): Promise<DrainReport> {
     const report: DrainReport = { copied: 0, gone: 0, failed: [], pending: 0, busy: false }
-    await this.options.owner?.check() // a replica another primary owns: ERR_CONFIG, nothing copied (owner.ts)
+    // a replica another primary owns: ERR_CONFIG, nothing copied (one that is down: asked again in copy)
+    await this.options.owner?.check({ unreachableOk: true })
     if (!(await this.lock.acquire()))
       return { ...report, busy: true, heldBy: this.lock.holder(), pending: this.pendingCount() }
     try {

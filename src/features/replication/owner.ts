@@ -52,7 +52,8 @@ export interface ReplicaOwner {
 
 export class ReplicaOwnership {
   private me?: Promise<HostIdentity>
-  private checkedAt?: number
+  /** Per replica: when its mark was last read as this primary's. */
+  private readonly fresh = new Map<string, number>()
   private checking?: Promise<void>
 
   constructor(
@@ -70,31 +71,34 @@ export class ReplicaOwnership {
   }
 
   /**
-   * Resolves if this primary owns every replica that keeps marks, marking those nobody owns yet;
-   * `ERR_CONFIG` naming the owner otherwise, before anything of this primary's is written there.
+   * Resolves if this primary owns every replica that keeps marks (or `replica`), marking those
+   * nobody owns yet; `ERR_CONFIG` naming the owner otherwise, before anything of this primary's is
+   * written there. A replica that cannot be reached is `ERR_STORAGE_UNAVAILABLE`, or with
+   * `unreachableOk` (a store, which never fails for a replica that is down) skipped: the copier
+   * asks again for that replica before it copies there.
    */
-  async check(): Promise<void> {
-    if (this.checkedAt !== undefined && Date.now() - this.checkedAt < RECHECK_MS) return
-    this.checking ??= this.claim().finally(() => {
-      this.checking = undefined
-    })
-    await this.checking
+  async check(options: { replica?: string; unreachableOk?: boolean } = {}): Promise<void> {
+    const due = (): Replica[] =>
+      this.replicas.filter(
+        r =>
+          r.storage.marks !== undefined &&
+          (options.replica === undefined || r.name === options.replica) &&
+          !(Date.now() - (this.fresh.get(r.name) ?? Number.NEGATIVE_INFINITY) < RECHECK_MS)
+      )
+    if (due().length === 0) return
+    if (options.replica === undefined) {
+      this.checking ??= this.claim(due(), true).finally(() => {
+        this.checking = undefined
+      })
+      await this.checking
+    }
+    if (options.unreachableOk !== true && due().length > 0) await this.claim(due(), false)
   }
 
   /** Who owns each replica now (nothing is written). */
   async owners(): Promise<ReplicaOwner[]> {
     const me = await this.identity()
-    return await Promise.all(
-      this.replicas.map(async ({ name, storage }): Promise<ReplicaOwner> => {
-        const marks = storage.marks
-        if (marks === undefined)
-          return { replica: name, location: storage.location ?? storage.driver, state: 'unchecked' }
-        const text = await marks.read(OWNER_MARK)
-        const owner = text === undefined ? undefined : parseOwner(text, marks.location)
-        const state = owner === undefined ? 'none' : owner.id === me.id ? 'mine' : 'other'
-        return { replica: name, location: marks.location, state, owner }
-      })
-    )
+    return await Promise.all(this.replicas.map(async replica => await this.ownerOf(replica, me)))
   }
 
   /**
@@ -116,27 +120,48 @@ export class ReplicaOwnership {
       if (o.state === 'other') await marks!.replace(OWNER_MARK, JSON.stringify({ ...me, since: now, ...taken }))
       if (o.state === 'none') await marks!.create(OWNER_MARK, JSON.stringify({ ...me, since: now }))
     }
-    this.checkedAt = undefined
+    this.fresh.clear()
     await this.check() // read back: another host's take-over at the same moment is told here
     return before
   }
 
-  private async claim(): Promise<void> {
+  private async ownerOf({ name, storage }: Replica, me: HostIdentity): Promise<ReplicaOwner> {
+    const marks = storage.marks
+    if (marks === undefined) return { replica: name, location: storage.location ?? storage.driver, state: 'unchecked' }
+    const text = await marks.read(OWNER_MARK)
+    const owner = text === undefined ? undefined : parseOwner(text, marks.location)
+    const state = owner === undefined ? 'none' : owner.id === me.id ? 'mine' : 'other'
+    return { replica: name, location: marks.location, state, owner }
+  }
+
+  /** Reads every mark first, so that a refusal comes before any mark is written; then marks the unowned. */
+  private async claim(replicas: Replica[], unreachableOk: boolean): Promise<void> {
     const me = await this.identity()
-    const owners = await this.owners()
-    const other = owners.find(o => o.state === 'other') // refused before any mark is written
-    if (other !== undefined) throw new ConfigError('replicas', `${refusal(other, me)}. ${WHAT_TO_DO(other)}`)
-    for (const o of owners.filter(o => o.state === 'none')) {
+    const read = await Promise.all(
+      replicas.map(async replica => {
+        try {
+          return await this.ownerOf(replica, me)
+        } catch (err) {
+          if (unreachableOk && (err as { code?: string }).code === 'ERR_STORAGE_UNAVAILABLE') return undefined
+          throw err
+        }
+      })
+    )
+    const owners = read.filter(o => o !== undefined)
+    const other = owners.find(o => o.state === 'other')
+    if (other !== undefined) throw refused(other, me)
+    for (const o of owners) {
       const marks = this.replicas.find(r => r.name === o.replica)!.storage.marks!
-      if (await marks.create(OWNER_MARK, JSON.stringify({ ...me, since: new Date().toISOString() }))) continue
-      // another primary marked it in the same moment: whoever's mark is there owns it
-      const owner = parseOwner((await marks.read(OWNER_MARK)) ?? '', marks.location)
-      if (owner.id !== me.id) {
-        const taken = { ...o, state: 'other' as const, owner }
-        throw new ConfigError('replicas', `${refusal(taken, me)}. ${WHAT_TO_DO(taken)}`)
+      if (
+        o.state === 'none' &&
+        !(await marks.create(OWNER_MARK, JSON.stringify({ ...me, since: new Date().toISOString() })))
+      ) {
+        // another primary marked it in the same moment: whoever's mark is there owns it
+        const owner = parseOwner((await marks.read(OWNER_MARK)) ?? '', marks.location)
+        if (owner.id !== me.id) throw refused({ ...o, state: 'other', owner }, me)
       }
+      this.fresh.set(o.replica, Date.now())
     }
-    this.checkedAt = Date.now()
   }
 
   private async readOrMakeIdentity(): Promise<HostIdentity> {
@@ -166,11 +191,22 @@ function refusal(o: ReplicaOwner, me: HostIdentity): string {
   )
 }
 
-const WHAT_TO_DO = (o: ReplicaOwner): string =>
-  'A replica is not shared between primaries (docs/replication.md#one-primary-per-replica): give each ' +
-  'host its own prefix or folder (SAI_S3_PREFIX, SAI_IMAGE_STORAGE_REPLICA_PATH) in the same bucket or disk. ' +
-  `If that host is gone for good (its disk replaced, this one restored in its place), take the replica over: ` +
-  `sai-images take-over --from ${o.owner!.id}. Nothing was written`
+function refused(o: ReplicaOwner, me: HostIdentity): ConfigError {
+  const { id, hostname, stateDir } = o.owner!
+  const same =
+    hostname === me.hostname && stateDir === me.stateDir
+      ? ' That host is this one, with this very state folder: its host-id is gone, so the folder was ' +
+        'wiped or replaced (a new disk, or an array that is not mounted?).'
+      : ''
+  return new ConfigError(
+    'replicas',
+    `${refusal(o, me)}.${same} A replica is not shared between primaries ` +
+      '(docs/replication.md#one-primary-per-replica): give each host its own prefix or folder ' +
+      '(SAI_S3_PREFIX, SAI_IMAGE_STORAGE_REPLICA_PATH) in the same bucket or disk. If that host is gone for ' +
+      `good (its disk replaced, this one restored in its place), take the replica over: sai-images take-over ` +
+      `--from ${id}. Nothing was written`
+  )
+}
 
 /** A mark or identity as written; one that cannot be read is `ERR_CONFIG` (never taken for nobody's). */
 function parseOwner(text: string, where: string): HostIdentity {

@@ -71,7 +71,7 @@ export class ReplicatedStorage implements ImageStorage {
   }
 
   async store(input: ImageInput, options: StoreOptions = {}): Promise<StorageResult> {
-    await this.parts.owner.check()
+    await this.parts.owner.check({ unreachableOk: true }) // a replica down never fails a store
     const result = await this.primary.store(input, options)
     const queue = toQueue(this.parts, this.replicas, result) // a duplicate: the replicas without a verified copy
     if (queue.length > 0) await this.parts.outbox.add(result.sha256, queue)

@@ -159,6 +159,14 @@ describe.each(MEDIA)('two primaries on %s', (_name, makeMedium) => {
     }
     expect(await objectsOn(medium.replica('host-a'))).toEqual([sha256(shared), sha256(testJpeg('only a'))].sort())
     expect(await objectsOn(medium.replica('host-b'))).toEqual([sha256(shared), sha256(testJpeg('only b'))].sort())
+    // each prefix or folder marked as its own host's
+    for (const [h, place] of [
+      [a, 'host-a'],
+      [b, 'host-b']
+    ] as const) {
+      const id = JSON.parse(await readFile(join(h.primary.root, '.replication', 'host-id'), 'utf8')).id
+      expect(JSON.parse((await medium.replica(place).marks!.read('owner.json'))!)).toMatchObject({ id })
+    }
     for (const storage of [a.storage, b.storage]) await storage.close()
   }, 60_000)
 
