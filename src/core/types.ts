@@ -5,6 +5,7 @@
  */
 import type { Readable } from 'node:stream'
 import type { ImageInput } from './input.js'
+import type { StoreMarks } from './marks.js'
 import type { VerifyOptions, VerifyReport } from './verify-report.js'
 
 export interface AbortOptions {
@@ -139,6 +140,8 @@ export interface ImageStorage {
   readonly quarantine?: Quarantine
   /** Rebuilds the driver's own index from what it holds (IPFS: the SHA-256 → CID index). */
   reindex?: (options?: AbortOptions & { onProgress?: (report: ReindexReport) => void }) => Promise<ReindexReport>
+  /** Small named texts kept beside the objects, never listed as objects (a replica's owner: core/marks.ts). */
+  readonly marks?: StoreMarks
 }
 
 export interface QuarantineEntry {

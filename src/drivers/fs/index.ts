@@ -18,6 +18,7 @@ import { addAbortSignal, type Readable } from 'node:stream'
 import { Background } from '../../core/background.js'
 import { fsyncDir } from '../../core/durable-files.js'
 import { IntegrityError, isMissing, settingName } from '../../core/errors.js'
+import type { StoreMarks } from '../../core/marks.js'
 import { updateInSlices } from '../../core/hashing.js'
 import { readInput, type ImageInput } from '../../core/input.js'
 import { resolveLimits } from '../../core/limits.js'
@@ -40,6 +41,7 @@ import { StoreDirs } from './dirs.js'
 import { firstStored } from './files.js'
 import { DEFAULT_ROOT, type FilesystemDriverInit } from './init.js'
 import { listEntries } from './listing.js'
+import { filesystemMarks } from './marks.js'
 import { ObjectFiles } from './objects.js'
 import { readObject } from './page-cache.js'
 import { FilesystemQuarantine } from './quarantine.js'
@@ -56,6 +58,7 @@ export class FilesystemDriver implements ImageStorage {
   readonly root: string
   readonly sharding: ShardingStrategy
   readonly quarantine: FilesystemQuarantine
+  readonly marks: StoreMarks
   private readonly init: FilesystemDriverInit
   private readonly fsync: boolean
   private readonly watched: StoreRoot
@@ -80,6 +83,7 @@ export class FilesystemDriver implements ImageStorage {
     this.layout = new StoreLayout(this.root, this.sharding, this.setting('sharding'))
     const dirs = new StoreDirs(this.watched, { dirMode: init.dirMode, fsync: this.fsync, layout: this.layout })
     this.quarantine = new FilesystemQuarantine(this.root, this.sharding, dirs, this.fsync)
+    this.marks = filesystemMarks(this.watched, dirs) // a replica's owner (features/replication/owner.ts)
     this.files = new ObjectFiles(this.root, this.sharding, this.watched, this.quarantine, this.layout)
     this.writing = {
       root: this.root,

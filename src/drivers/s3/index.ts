@@ -21,6 +21,7 @@ import type { Readable } from 'node:stream'
 import { IntegrityError, NotFoundError } from '../../core/errors.js'
 import { digestKnown, readAll, type Digest } from '../../core/hashing.js'
 import { readInput, type ImageInput } from '../../core/input.js'
+import type { StoreMarks } from '../../core/marks.js'
 import { resolveLimits } from '../../core/limits.js'
 import { sniffImageType, UNKNOWN_MIME_TYPE } from '../../core/mime.js'
 import { quarantinedHint } from '../../core/quarantine.js'
@@ -42,6 +43,7 @@ import type { VerifyOptions, VerifyReport } from '../../core/verify-report.js'
 import { PruneClaims } from './claim.js'
 import { loadPresigner, S3Connection } from './client.js'
 import { checkedPlace, DEFAULT_S3_REGION, DEFAULT_S3_TIMEOUT_MS, type S3DriverInit } from './init.js'
+import { s3Marks } from './marks.js'
 import { S3Objects } from './objects.js'
 import { putOnce } from './store.js'
 import { S3Quarantine, verifyBucket } from './verify.js'
@@ -55,6 +57,7 @@ export class S3Driver implements ImageStorage {
   /** Where requests go, without credentials: safe to print. */
   readonly endpoint: string
   readonly quarantine: Quarantine
+  readonly marks: StoreMarks
   private readonly held: S3Quarantine
   private readonly sharding = new PrefixSharding()
   private readonly init: S3DriverInit
@@ -81,6 +84,7 @@ export class S3Driver implements ImageStorage {
     this.objects = new S3Objects(this.connection, this.bucket, () => resolveLimits(this.init).maxBytes)
     this.claims = new PruneClaims(this.objects, this.prefix)
     this.quarantine = this.held = new S3Quarantine(this.objects, this.prefix, this.sharding, key => this.uri(key))
+    this.marks = s3Marks(this.objects, this.prefix, key => this.uri(key)) // a replica's owner (replication/owner.ts)
   }
 
   get location(): string {

@@ -16,6 +16,7 @@ import type { ImageStorage } from '../../core/types.js'
 import type { Ledger } from './ledger.js'
 import type { DrainLock } from './lock.js'
 import type { Outbox } from './outbox.js'
+import type { ReplicaOwnership } from './owner.js'
 import type { Replica } from './types.js'
 
 export interface DrainReport {
@@ -48,7 +49,7 @@ export class Copier {
     private readonly outbox: Outbox,
     private readonly ledger: Ledger,
     private readonly lock: DrainLock,
-    private readonly options: { concurrency: number; logger?: Logger; stateDir: string }
+    private readonly options: { concurrency: number; logger?: Logger; stateDir: string; owner?: ReplicaOwnership }
   ) {}
 
   /** Copies one object to one replica, verified; `bytes` are the primary's verified bytes, if at hand. */
@@ -59,6 +60,7 @@ export class Copier {
       replica.name,
       sha256,
       async () => {
+        await this.options.owner?.check({ replica: replica.name }) // a Map lookup, once checked (owner.ts)
         let source = bytes
         if (source === undefined) {
           try {
@@ -90,6 +92,8 @@ export class Copier {
   /** Drains what is pending now, every replica side by side; a replica in backoff waits its turn. */
   async drain(signal?: AbortSignal, ignoreBackoff = false): Promise<DrainReport> {
     const report: DrainReport = { copied: 0, gone: 0, failed: [], pending: 0, busy: false }
+    // a replica another primary owns: ERR_CONFIG, nothing copied (one that is down: asked again in copy)
+    await this.options.owner?.check({ unreachableOk: true })
     if (!(await this.lock.acquire()))
       return { ...report, busy: true, heldBy: this.lock.holder(), pending: this.pendingCount() }
     try {

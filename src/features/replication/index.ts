@@ -27,6 +27,7 @@ import { Healer } from './heal.js'
 import { Ledger, PRIMARY } from './ledger.js'
 import { DrainLock } from './lock.js'
 import { Outbox } from './outbox.js'
+import { ReplicaOwnership } from './owner.js'
 import { CopyReader } from './reads.js'
 import { ReplicatedStorage } from './storage.js'
 import type { ReplicatedStorageInit } from './types.js'
@@ -38,6 +39,7 @@ export type { ReplicatedVerifyReport } from './verify.js'
 export type * from './types.js'
 export { PrimaryWatcher, readWatchHealth, type WatchHealth, type WatchOptions } from './watch.js'
 export { countUnseen, type Unseen } from './unseen.js'
+export { replicaOwners, takeOver, type HostIdentity, type ReplicaOwner } from './owner.js'
 
 export function createReplicatedStorage(init: ReplicatedStorageInit): ReplicatedStorage {
   if (init.replicas.length === 0) throw new ConfigError('replicas', 'name at least one replica')
@@ -60,10 +62,12 @@ export function createReplicatedStorage(init: ReplicatedStorageInit): Replicated
   const outbox = new Outbox(join(stateDir, 'outbox'))
   const ledger = new Ledger(join(stateDir, 'ledger'))
   const lock = new DrainLock(join(stateDir, 'drain.lock'))
+  const owner = new ReplicaOwnership(stateDir, init.replicas) // one primary per replica (owner.ts)
   const copier = new Copier(init.primary, init.replicas, outbox, ledger, lock, {
     concurrency: init.concurrency ?? 4,
     logger: init.logger,
-    stateDir
+    stateDir,
+    owner
   })
   const healer = new Healer(init.primary, stateDir, init.logger)
   const reader = new CopyReader(init.primary, init.replicas, ledger, init.logger)
@@ -73,6 +77,7 @@ export function createReplicatedStorage(init: ReplicatedStorageInit): Replicated
     copier,
     healer,
     reader,
+    owner,
     background: new Background(init.logger),
     stateDir
   })

@@ -26,6 +26,7 @@ import { PRIMARY, type Ledger } from './ledger.js'
 import type { CopyReader } from './reads.js'
 import { listCopies } from './listing.js'
 import type { Outbox } from './outbox.js'
+import type { ReplicaOwnership } from './owner.js'
 import { reconcile } from './reconcile.js'
 import { status, whereis } from './status.js'
 import type { ReconcileReport, ReplicatedStorageInit, ReplicationStatus, Whereis } from './types.js'
@@ -38,6 +39,8 @@ export interface Parts {
   copier: Copier
   healer: Healer
   reader: CopyReader
+  /** One primary per replica: every call that writes to a replica asks it first (owner.ts). */
+  owner: ReplicaOwnership
   background: Background
   stateDir: string
 }
@@ -68,6 +71,7 @@ export class ReplicatedStorage implements ImageStorage {
   }
 
   async store(input: ImageInput, options: StoreOptions = {}): Promise<StorageResult> {
+    await this.parts.owner.check({ unreachableOk: true }) // a replica down never fails a store
     const result = await this.primary.store(input, options)
     const queue = toQueue(this.parts, this.replicas, result) // a duplicate: the replicas without a verified copy
     if (queue.length > 0) await this.parts.outbox.add(result.sha256, queue)
@@ -124,6 +128,7 @@ export class ReplicatedStorage implements ImageStorage {
 
   /** Deletes every copy. */
   async delete(ref: string, options: AbortOptions = {}): Promise<boolean> {
+    await this.parts.owner.check()
     const { sha256 } = parseImageRef(ref)
     const deleted = await Promise.all(
       [this.primary, ...this.replicas.map(r => r.storage)].map(async storage => await storage.delete(sha256, options))
@@ -137,6 +142,7 @@ export class ReplicatedStorage implements ImageStorage {
    * decides (its copy deleted only if not renewed); once it has no copy, the replicas' go too.
    */
   async deleteIfNotRenewed(ref: string, lastStoredAt: Date, options: AbortOptions = {}): Promise<boolean> {
+    await this.parts.owner.check()
     const { sha256 } = parseImageRef(ref)
     const deleted =
       this.primary.deleteIfNotRenewed === undefined
@@ -155,6 +161,7 @@ export class ReplicatedStorage implements ImageStorage {
 
   /** Every copy checked; a repair heals from the replicas (verify.ts). */
   async verify(options: VerifyOptions = {}): Promise<VerifyReport> {
+    await this.parts.owner.check() // another host's frames would read as missing here
     return await verifyReplicated(this, options)
   }
 
@@ -165,11 +172,13 @@ export class ReplicatedStorage implements ImageStorage {
 
   /** Compares every copy's listing, queues what a replica lacks (reconcile.ts). */
   async reconcile(options: AbortOptions = {}): Promise<ReconcileReport> {
+    await this.parts.owner.check()
     return await reconcile(this, options)
   }
 
   /** Frees the primary of old frames whose replica copies are verified now (evict.ts). */
   async evict(options: EvictOptions): Promise<EvictReport> {
+    await this.parts.owner.check()
     return await evict(this, options)
   }
 

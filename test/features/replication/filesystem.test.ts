@@ -8,7 +8,12 @@ import { PrefixSharding } from '../../../src/core/sharding.js'
 import type { ImageStorage } from '../../../src/core/types.js'
 import { FilesystemDriver } from '../../../src/drivers/fs/index.js'
 import { prune } from '../../../src/features/retention/prune.js'
-import { createReplicatedStorage, type ReplicatedStorage } from '../../../src/features/replication/index.js'
+import {
+  createReplicatedStorage,
+  type ReplicatedStorage,
+  replicaOwners,
+  takeOver
+} from '../../../src/features/replication/index.js'
 import { describeImageStorage, testJpeg } from '../../../src/testing/index.js'
 import { tempDir } from '../../infra/helpers/tmp.js'
 
@@ -165,6 +170,7 @@ describe('replication between two filesystem stores', () => {
     const { storage, primary } = await pair({ stormLimit: 5 })
     for (let i = 0; i < 12; i++) await storage.store(testJpeg(`storm ${i}`))
     await storage.drain()
+    const { me: owner } = await replicaOwners(storage)
     await rm(primary.root, { recursive: true })
     const emptied = new FilesystemDriver({ root: primary.root }) // a new process sees an empty folder there
     const fresh = createReplicatedStorage({
@@ -174,6 +180,12 @@ describe('replication between two filesystem stores', () => {
       stormLimit: 5,
       stateDir: join(primary.root, '.replication')
     })
+    // first the replica's owner mark: this state folder lost its host id (owner.ts), refused until taken over
+    await expect(fresh.verify({ repair: true })).rejects.toMatchObject({
+      code: 'ERR_CONFIG',
+      message: expect.stringContaining('this very state folder: its host-id is gone')
+    })
+    await takeOver(fresh, owner.id)
     const refused = await fresh.verify({ repair: true })
     expect(refused).toMatchObject({ clean: false, storm: { damaged: 12, limit: 5 }, restored: 0 })
     let onPrimary = 0
