@@ -6,17 +6,18 @@
  * it never blocks a store, it only grows the backlog. Several copies at once per replica.
  */
 import { setMaxListeners } from 'node:events'
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs'
-import { join } from 'node:path'
+import { rmSync } from 'node:fs'
 import { forEachConcurrent } from '../../core/concurrency.js'
 import { ImageStorageError, IntegrityError } from '../../core/errors.js'
 import { failureFields, log, type Logger } from '../../core/logger.js'
 import { traced } from '../../core/tracing.js'
 import type { ImageStorage } from '../../core/types.js'
-import type { Ledger } from './ledger.js'
+import type { StateLayout } from './layout.js'
+import { HOW, type Ledger } from './ledger.js'
 import type { DrainLock } from './lock.js'
 import type { Outbox } from './outbox.js'
 import type { ReplicaOwnership } from './owner.js'
+import { writeRecordSync } from './records.js'
 import type { Replica } from './types.js'
 
 export interface DrainReport {
@@ -49,7 +50,7 @@ export class Copier {
     private readonly outbox: Outbox,
     private readonly ledger: Ledger,
     private readonly lock: DrainLock,
-    private readonly options: { concurrency: number; logger?: Logger; stateDir: string; owner?: ReplicaOwnership }
+    private readonly options: { concurrency: number; logger?: Logger; layout: StateLayout; owner?: ReplicaOwnership }
   ) {}
 
   /** Copies one object to one replica, verified; `bytes` are the primary's verified bytes, if at hand. */
@@ -80,7 +81,7 @@ export class Copier {
             : await storage.store(source, options)
         if (stored.sha256 !== sha256) throw new IntegrityError(sha256, stored.sha256, stored.path)
         size = source.length
-        await this.ledger.append(replica.name, [{ sha256, at: Date.now(), how: 'upload' }])
+        await this.ledger.append(replica.name, [{ sha256, at: Date.now(), how: HOW.upload }])
         await this.outbox.done(replica.name, sha256)
         for (const listener of this.copied) listener(replica.name, sha256)
         return 'copied'
@@ -105,7 +106,8 @@ export class Copier {
           let copiedHere = 0
           const stop = new AbortController()
           const both = AbortSignal.any([stop.signal, this.stopping.signal, ...(signal === undefined ? [] : [signal])])
-          setMaxListeners(4 * this.options.concurrency + 10, both) // each copy in flight listens to it (the SDK, a stream)
+          // each copy in flight listens to it (the SDK, a stream)
+          setMaxListeners(4 * this.options.concurrency + 10, both)
           await forEachConcurrent(this.outbox.pending(replica.name), this.options.concurrency, async sha256 => {
             if (both.aborted) return
             try {
@@ -228,13 +230,10 @@ export class Copier {
     )
   }
 
-  /** The failing state, for `status` in other processes: `{state}/failing/<replica>.json`. */
+  /** The failing state, for `status` in other processes: `failing/<replica>.json` (layout.ts). */
   private writeFailing(name: string, state: object | undefined): void {
-    const path = join(this.options.stateDir, 'failing', `${name}.json`)
+    const path = this.options.layout.failing(name)
     if (state === undefined) rmSync(path, { force: true })
-    else {
-      mkdirSync(join(this.options.stateDir, 'failing'), { recursive: true })
-      writeFileSync(path, JSON.stringify(state))
-    }
+    else writeRecordSync(path, state)
   }
 }

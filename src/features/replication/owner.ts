@@ -16,6 +16,7 @@ import { hostname } from 'node:os'
 import { join } from 'node:path'
 import { createText } from '../../core/durable-text.js'
 import { ConfigError, isMissing } from '../../core/errors.js'
+import { partsOf } from './parts.js'
 import type { ReplicatedStorage } from './storage.js'
 import type { Replica } from './types.js'
 
@@ -225,7 +226,7 @@ function parseOwner(text: string, where: string): HostIdentity {
 export async function replicaOwners(
   storage: ReplicatedStorage
 ): Promise<{ me: HostIdentity; replicas: ReplicaOwner[] }> {
-  const { owner } = storage.parts
+  const { owner } = partsOf(storage)
   return { me: await owner.identity(), replicas: await owner.owners() }
 }
 
@@ -234,6 +235,6 @@ export async function takeOver(
   storage: ReplicatedStorage,
   from: string
 ): Promise<{ me: HostIdentity; replicas: ReplicaOwner[] }> {
-  const { owner } = storage.parts
+  const { owner } = partsOf(storage)
   return { me: await owner.identity(), replicas: await owner.takeOver(from) }
 }
