@@ -38,14 +38,13 @@ export async function prune(storage: ImageStorage, options: PruneOptions = {}): 
   if (olderThan !== undefined && !(olderThan >= 0))
     throw new ConfigError('olderThan', 'expected milliseconds, 0 or more')
   if (maxBytes !== undefined && !(maxBytes >= 0)) throw new ConfigError('maxBytes', 'expected bytes, 0 or more')
-  return await traced(
-    'prune',
-    storage.driver,
-    undefined,
-    async () => await run(storage, options),
-    report => ({ deleted: report.deleted, bytesFreed: report.bytesFreed, dryRun: report.dryRun }),
-    { olderThan, maxBytes, dryRun }
-  )
+  const summary = ({ deleted, bytesFreed, dryRun }: PruneReport): Record<string, unknown> => ({
+    deleted,
+    bytesFreed,
+    dryRun
+  })
+  const trace = { driver: storage.driver, summary, fields: { olderThan, maxBytes, dryRun } }
+  return await traced('prune', trace, async () => await run(storage, options))
 }
 
 async function run(storage: ImageStorage, options: PruneOptions): Promise<PruneReport> {
