@@ -38,9 +38,9 @@ export function placed(place: Place): { hash: string; key: string; path: string;
 }
 
 export class StorageFront<K = string> implements ImageStorage {
-  // the capabilities: own properties only where the adapter has them (a feature asks `!== undefined`)
   readonly driver: string
   readonly location: string
+  // the capabilities: own properties only where the adapter has them (a feature asks `!== undefined`)
   declare readonly root?: string
   declare readonly quarantine?: Quarantine
   declare readonly storeKnown?: (bytes: Buffer, sha256: string, options?: StoreOptions) => Promise<StorageResult>
