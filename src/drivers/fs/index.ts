@@ -10,276 +10,46 @@
  * const bytes = await storage.fetch(hash) // verified
  * ```
  */
-import { createHash } from 'node:crypto'
-import { statSync } from 'node:fs'
-import { unlink } from 'node:fs/promises'
-import { dirname, join, resolve } from 'node:path'
-import { addAbortSignal, type Readable } from 'node:stream'
+import { resolve } from 'node:path'
 import { Background } from '../../core/background.js'
-import { fsyncDir } from '../../core/durable-files.js'
-import { IntegrityError, isMissing, settingName } from '../../core/errors.js'
+import { settingName } from '../../core/errors.js'
+import { StorageFront } from '../../core/front.js'
 import type { StoreMarks } from '../../core/marks.js'
-import { updateInSlices } from '../../core/hashing.js'
-import { readInput, type ImageInput } from '../../core/input.js'
-import { resolveLimits } from '../../core/limits.js'
-import { SNIFF_BYTES, sniffImageType, UNKNOWN_MIME_TYPE } from '../../core/mime.js'
-import { parseImageRef } from '../../core/ref.js'
 import { PrefixSharding, type ShardingStrategy } from '../../core/sharding.js'
-import { traced, tracedIterable } from '../../core/tracing.js'
-import type {
-  AbortOptions,
-  ImageEntry,
-  ImageStat,
-  ImageStorage,
-  ListOptions,
-  StorageResult,
-  StoreOptions
-} from '../../core/types.js'
-import { verifiedStream } from '../../core/verified-stream.js'
-import type { VerifyOptions, VerifyReport } from '../../core/verify-report.js'
+import { FilesystemAdapter, type ObjectFile } from './adapter.js'
 import { StoreDirs } from './dirs.js'
-import { firstStored } from './files.js'
 import { DEFAULT_ROOT, type FilesystemDriverInit } from './init.js'
-import { listEntries } from './listing.js'
 import { filesystemMarks } from './marks.js'
-import { ObjectFiles } from './objects.js'
-import { readObject } from './page-cache.js'
 import { FilesystemQuarantine } from './quarantine.js'
 import { StoreLayout } from './layout.js'
 import { StoreRoot } from './root.js'
-import { deleteIfNotRenewed } from './set-aside.js'
-import { verifyStore } from './verify.js'
-import { writeBytes, writeChunks, type WriteContext } from './write.js'
 
 export { DEFAULT_ROOT, type FilesystemDriverInit } from './init.js'
 
-export class FilesystemDriver implements ImageStorage {
-  readonly driver = 'fs'
-  readonly root: string
+type Capability<Name extends 'deleteIfNotRenewed' | 'verify'> = NonNullable<StorageFront<ObjectFile>[Name]>
+
+export class FilesystemDriver extends StorageFront<ObjectFile> {
+  declare readonly root: string
+  declare readonly quarantine: FilesystemQuarantine
+  declare readonly deleteIfNotRenewed: Capability<'deleteIfNotRenewed'>
+  declare readonly verify: Capability<'verify'>
   readonly sharding: ShardingStrategy
-  readonly quarantine: FilesystemQuarantine
+  /** A replica's owner and other small texts, under `{root}/.marks/` (features/replication/owner.ts). */
   readonly marks: StoreMarks
-  private readonly init: FilesystemDriverInit
-  private readonly fsync: boolean
-  private readonly watched: StoreRoot
-  private readonly layout: StoreLayout
-  /** Closes and temp removals that nothing waits for; `close`, `list` and `verify` wait for them. */
-  private readonly background: Background
-  private readonly writing: WriteContext
-  private readonly files: ObjectFiles
-  /**
-   * Stores and fetches in progress. A stored object is read synchronously only by an operation that
-   * runs alone (see page-cache.ts): beside others, the thread pool copies while the loop hashes.
-   */
-  private running = 0
 
   constructor(init: FilesystemDriverInit = {}) {
-    this.init = init
-    this.root = resolve(init.root ?? DEFAULT_ROOT)
-    this.sharding = init.sharding ?? new PrefixSharding()
-    this.fsync = init.fsync ?? true
-    this.watched = new StoreRoot(this.root, init)
-    this.background = new Background(init.logger)
-    this.layout = new StoreLayout(this.root, this.sharding, this.setting('sharding'))
-    const dirs = new StoreDirs(this.watched, { dirMode: init.dirMode, fsync: this.fsync, layout: this.layout })
-    this.quarantine = new FilesystemQuarantine(this.root, this.sharding, dirs, this.fsync)
-    this.marks = filesystemMarks(this.watched, dirs) // a replica's owner (features/replication/owner.ts)
-    this.files = new ObjectFiles(this.root, this.sharding, this.watched, this.quarantine, this.layout)
-    this.writing = {
-      root: this.root,
-      sharding: this.sharding,
-      fsync: this.fsync,
-      fileMode: init.fileMode,
-      dirs,
-      background: this.background,
-      alone: () => this.running === 1
-    }
-  }
-
-  get location(): string {
-    return this.root
-  }
-
-  async store(input: ImageInput, options: StoreOptions = {}): Promise<StorageResult> {
-    return await traced('store', this.driver, undefined, async () => {
-      options.signal?.throwIfAborted()
-      this.layout.check()
-      const limits = resolveLimits(this.init, options)
-      const source = await readInput(input, limits)
-      const { digest, isDuplicate, storedAt } = await this.counted(
-        async () =>
-          await this.files.guard(async () =>
-            'bytes' in source
-              ? await writeBytes(this.writing, source.bytes, limits, options.signal, options.keepTimes?.lastStoredAt)
-              : await writeChunks(this.writing, source.chunks, limits, options.signal, options.keepTimes?.lastStoredAt)
-          )
-      )
-      const key = this.sharding.encode(digest.sha256)
-      return {
-        hash: digest.sha256,
-        sha256: digest.sha256,
-        key,
-        path: join(this.root, key),
-        size: digest.size,
-        isDuplicate,
-        storedAt,
-        mimeType: digest.mimeType
-      }
-    })
-  }
-
-  async fetch(ref: string, options: AbortOptions = {}): Promise<Buffer> {
-    return await traced('fetch', this.driver, ref, async () => {
-      const { sha256, path } = this.files.locate(ref)
-      return await this.counted(async () => {
-        let bytes: Buffer
-        try {
-          options.signal?.throwIfAborted()
-          bytes = await readObject(path, this.running === 1)
-        } catch (err) {
-          throw this.files.readError(err, sha256, path)
-        }
-        const hash = createHash('sha256')
-        await updateInSlices(bytes, slice => hash.update(slice))
-        const actual = hash.digest('hex')
-        if (actual !== sha256) throw new IntegrityError(sha256, actual, path)
-        return bytes
-      })
-    })
-  }
-
-  async fetchStream(ref: string, options: AbortOptions = {}): Promise<Readable> {
-    return await traced('fetchStream', this.driver, ref, async () => {
-      const { sha256, path } = this.files.locate(ref)
-      options.signal?.throwIfAborted()
-      const handle = await this.files.open(sha256, path)
-      const verify = verifiedStream(handle.createReadStream(), sha256, path)
-      return options.signal === undefined ? verify : addAbortSignal(options.signal, verify)
-    })
-  }
-
-  /** Whether a file is under the name (damaged or not: `fetch` and `verify` judge the bytes). */
-  async exists(ref: string, options: AbortOptions = {}): Promise<boolean> {
-    const { sha256, path } = this.files.locate(ref)
-    options.signal?.throwIfAborted()
-    try {
-      return statSync(path).isFile()
-    } catch (err) {
-      if (!isMissing(err)) throw this.files.readError(err, sha256, path)
-      this.watched.check() // an unmounted store is unavailable, not empty
-      return false
-    }
-  }
-
-  async stat(ref: string, options: AbortOptions = {}): Promise<ImageStat> {
-    return await traced('stat', this.driver, ref, async () => {
-      const { sha256, path } = this.files.locate(ref)
-      options.signal?.throwIfAborted()
-      const handle = await this.files.open(sha256, path)
-      try {
-        const stats = await handle.stat()
-        const { buffer: head, bytesRead } = await handle.read(Buffer.alloc(SNIFF_BYTES), 0, SNIFF_BYTES, 0)
-        const mimeType = sniffImageType(head.subarray(0, bytesRead)) ?? UNKNOWN_MIME_TYPE
-        return {
-          hash: sha256,
-          sha256,
-          path,
-          key: this.sharding.encode(sha256),
-          size: stats.size,
-          storedAt: firstStored(stats),
-          lastStoredAt: stats.mtime,
-          mimeType
-        }
-      } finally {
-        await handle.close()
-      }
-    })
-  }
-
-  async delete(ref: string, options: AbortOptions = {}): Promise<boolean> {
-    return await traced('delete', this.driver, ref, async () => {
-      const { path } = this.files.locate(ref)
-      options.signal?.throwIfAborted()
-      return await this.files.guard(async () => {
-        try {
-          await unlink(path)
-        } catch (err) {
-          if (!isMissing(err)) throw err
-          this.watched.check() // unmounted: unavailable, not empty
-          return false
-        }
-        if (this.fsync) await fsyncDir(dirname(path))
-        return true
-      })
-    })
-  }
-
-  /** Every object, in SHA-256 order, with its size and mtime from the walk (walk.ts). */
-  list(options: ListOptions = {}): AsyncGenerator<ImageEntry> {
-    const ready = async (): Promise<boolean> => {
-      await this.background.settle()
-      return this.watched.check() && (this.layout.checkWhole() ?? true)
-    }
-    return tracedIterable('list', this.driver, listEntries(this.root, this.sharding, options, ready), options)
-  }
-
-  /** Deletes the object unless a store renewed it after `lastStoredAt`: see set-aside.ts. */
-  async deleteIfNotRenewed(ref: string, lastStoredAt: Date, options: AbortOptions = {}): Promise<boolean> {
-    return await traced('delete', this.driver, ref, async () => {
-      const { sha256, path } = this.files.locate(ref)
-      options.signal?.throwIfAborted()
-      return await this.files.guard(async () => {
-        const deleted = await deleteIfNotRenewed(this.root, path, sha256, lastStoredAt, this.fsync)
-        if (!deleted) this.watched.check() // a miss on an unmounted store is no "gone already"
-        return deleted
-      })
-    })
-  }
-
-  /**
-   * The fsck to run after a crash: re-hashes every object (or a subset), finds corrupt, truncated
-   * and misnamed files and stray temps; with `repair`, quarantines the bad and removes the strays.
-   */
-  async verify(options: VerifyOptions = {}): Promise<VerifyReport> {
-    return await traced(
-      'verify',
-      this.driver,
-      undefined,
-      async () =>
-        await this.files.guard(async () => {
-          await this.background.settle() // this process's temps are gone first
-          const rootExists = this.watched.check() && (this.layout.checkWhole() ?? true)
-          return { ...(await verifyStore(this.root, this.sharding, this.quarantine, options)), rootExists }
-        }),
-      undefined,
-      { repair: options.repair === true }
-    )
-  }
-
-  pathOf(ref: string): string {
-    return this.files.locate(ref).path
-  }
-
-  keyOf(ref: string): string {
-    return this.sharding.encode(parseImageRef(ref).sha256)
-  }
-
-  /** Waits for the closes and temp removals that stores left running. */
-  async close(): Promise<void> {
-    await this.background.settle()
-  }
-
-  private setting(option: 'root' | 'createRoot' | 'sharding'): string {
-    return settingName(this.init.settingNames, option)
-  }
-
-  private async counted<T>(work: () => Promise<T>): Promise<T> {
-    this.running++
-    try {
-      return await work()
-    } finally {
-      this.running--
-    }
+    const root = resolve(init.root ?? DEFAULT_ROOT)
+    const sharding = init.sharding ?? new PrefixSharding()
+    const fsync = init.fsync ?? true
+    const watched = new StoreRoot(root, init)
+    const background = new Background(init.logger)
+    const layout = new StoreLayout(root, sharding, settingName(init.settingNames, 'sharding'))
+    const dirs = new StoreDirs(watched, { dirMode: init.dirMode, fsync, layout })
+    const quarantine = new FilesystemQuarantine(root, sharding, dirs, fsync)
+    const parts = { root, sharding, fsync, watched, layout, dirs, quarantine, background }
+    super(new FilesystemAdapter(parts, init), init)
+    this.sharding = sharding
+    this.marks = filesystemMarks(watched, dirs)
   }
 }
 

@@ -56,38 +56,33 @@ export class Copier {
   /** Copies one object to one replica, verified; `bytes` are the primary's verified bytes, if at hand. */
   async copy(replica: Replica, sha256: string, bytes?: Buffer, signal?: AbortSignal): Promise<'copied' | 'gone'> {
     let size: number | undefined // for the trace's result: the metrics count the bytes copied
-    return await traced(
-      'replicate',
-      replica.name,
-      sha256,
-      async () => {
-        await this.options.owner?.check({ replica: replica.name }) // a Map lookup, once checked (owner.ts)
-        let source = bytes
-        if (source === undefined) {
-          try {
-            source = await this.primary.fetch(sha256, { signal })
-          } catch (err) {
-            if ((err as { code?: string }).code !== 'ERR_NOT_FOUND') throw err
-            await this.outbox.done(replica.name, sha256) // pruned meanwhile, or evicted once copied: nothing to copy
-            return 'gone'
-          }
+    const summary = (outcome: 'copied' | 'gone'): Record<string, unknown> => ({ outcome, size })
+    return await traced('replicate', { driver: replica.name, ref: sha256, summary }, async () => {
+      await this.options.owner?.check({ replica: replica.name }) // a Map lookup, once checked (owner.ts)
+      let source = bytes
+      if (source === undefined) {
+        try {
+          source = await this.primary.fetch(sha256, { signal })
+        } catch (err) {
+          if ((err as { code?: string }).code !== 'ERR_NOT_FOUND') throw err
+          await this.outbox.done(replica.name, sha256) // pruned meanwhile, or evicted once copied: nothing to copy
+          return 'gone'
         }
-        const { storage } = replica
-        const options = { allowNonImage: true, signal }
-        // verified already: a replica whose server checks the SHA-256 (S3) is not made to hash it again
-        const stored =
-          storage.storeKnown !== undefined
-            ? await storage.storeKnown(source, sha256, options)
-            : await storage.store(source, options)
-        if (stored.sha256 !== sha256) throw new IntegrityError(sha256, stored.sha256, stored.path)
-        size = source.length
-        await this.ledger.append(replica.name, [{ sha256, at: Date.now(), how: HOW.upload }])
-        await this.outbox.done(replica.name, sha256)
-        for (const listener of this.copied) listener(replica.name, sha256)
-        return 'copied'
-      },
-      outcome => ({ outcome, size })
-    )
+      }
+      const { storage } = replica
+      const options = { allowNonImage: true, signal }
+      // verified already: a replica whose server checks the SHA-256 (S3) is not made to hash it again
+      const stored =
+        storage.storeKnown !== undefined
+          ? await storage.storeKnown(source, sha256, options)
+          : await storage.store(source, options)
+      if (stored.sha256 !== sha256) throw new IntegrityError(sha256, stored.sha256, stored.path)
+      size = source.length
+      await this.ledger.append(replica.name, [{ sha256, at: Date.now(), how: HOW.upload }])
+      await this.outbox.done(replica.name, sha256)
+      for (const listener of this.copied) listener(replica.name, sha256)
+      return 'copied'
+    })
   }
 
   /** Drains what is pending now, every replica side by side; a replica in backoff waits its turn. */

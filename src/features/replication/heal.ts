@@ -30,8 +30,7 @@ export class Healer {
       async () =>
         await traced(
           'heal',
-          this.primary.driver,
-          sha256,
+          { driver: this.primary.driver, ref: sha256, summary: healed => ({ healed, from, reason }) },
           async () => {
             try {
               await this.primary.quarantine?.add(sha256, 'healed')
@@ -54,8 +53,7 @@ export class Healer {
               `healed ${sha256} (${reason}) from ${from}`
             )
             return true
-          },
-          healed => ({ healed, from, reason })
+          }
         )
     )
   }
