@@ -10,15 +10,14 @@
  * const bytes = await storage.fetch(hash) // verified
  * ```
  */
-import { createHash } from 'node:crypto'
 import { statSync } from 'node:fs'
 import { unlink } from 'node:fs/promises'
-import { dirname, join, resolve } from 'node:path'
+import { dirname, resolve } from 'node:path'
 import { addAbortSignal, type Readable } from 'node:stream'
 import { Background } from '../../core/background.js'
 import { fsyncDir } from '../../core/durable-files.js'
-import { IntegrityError, isMissing, settingName } from '../../core/errors.js'
-import { updateInSlices } from '../../core/hashing.js'
+import { isMissing, settingName } from '../../core/errors.js'
+import { HashSlices } from '../../core/hashing.js'
 import { readInput, type ImageInput } from '../../core/input.js'
 import { resolveLimits } from '../../core/limits.js'
 import { SNIFF_BYTES, sniffImageType, UNKNOWN_MIME_TYPE } from '../../core/mime.js'
@@ -37,17 +36,16 @@ import type {
 import { verifiedStream } from '../../core/verified-stream.js'
 import type { VerifyOptions, VerifyReport } from '../../core/verify-report.js'
 import { StoreDirs } from './dirs.js'
-import { firstStored } from './files.js'
 import { DEFAULT_ROOT, type FilesystemDriverInit } from './init.js'
 import { listEntries } from './listing.js'
 import { ObjectFiles } from './objects.js'
-import { readObject } from './page-cache.js'
 import { FilesystemQuarantine } from './quarantine.js'
 import { StoreLayout } from './layout.js'
 import { StoreRoot } from './root.js'
-import { deleteIfNotRenewed } from './set-aside.js'
+import { chooseReads, firstStored, ObjectReader, type ReadStrategy } from './read.js'
+import { SetAside } from './set-aside.js'
+import { FrameStore } from './store.js'
 import { verifyStore } from './verify.js'
-import { writeBytes, writeChunks, type WriteContext } from './write.js'
 
 export { DEFAULT_ROOT, type FilesystemDriverInit } from './init.js'
 
@@ -62,13 +60,12 @@ export class FilesystemDriver implements ImageStorage {
   private readonly layout: StoreLayout
   /** Closes and temp removals that nothing waits for; `close`, `list` and `verify` wait for them. */
   private readonly background: Background
-  private readonly writing: WriteContext
   private readonly files: ObjectFiles
-  /**
-   * Stores and fetches in progress. A stored object is read synchronously only by an operation that
-   * runs alone (see page-cache.ts): beside others, the thread pool copies while the loop hashes.
-   */
-  private running = 0
+  /** How objects are read (chosen once, read.ts); every store and fetch runs through it. */
+  private readonly reads: ReadStrategy
+  private readonly reader: ObjectReader
+  private readonly frames: FrameStore
+  private readonly setAside: SetAside
 
   constructor(init: FilesystemDriverInit = {}) {
     this.init = init
@@ -81,15 +78,21 @@ export class FilesystemDriver implements ImageStorage {
     const dirs = new StoreDirs(this.watched, { dirMode: init.dirMode, fsync: this.fsync, layout: this.layout })
     this.quarantine = new FilesystemQuarantine(this.root, this.sharding, dirs, this.fsync)
     this.files = new ObjectFiles(this.root, this.sharding, this.watched, this.quarantine, this.layout)
-    this.writing = {
-      root: this.root,
-      sharding: this.sharding,
-      fsync: this.fsync,
+    const slices = new HashSlices()
+    this.reads = chooseReads()
+    this.reader = new ObjectReader(this.reads, slices)
+    const { root, fsync, background, reader } = this
+    this.frames = new FrameStore({
+      root,
+      fsync,
       fileMode: init.fileMode,
       dirs,
-      background: this.background,
-      alone: () => this.running === 1
-    }
+      background,
+      sharding: this.sharding,
+      reader,
+      slices
+    })
+    this.setAside = new SetAside(this.root, dirs, this.fsync)
   }
 
   get location(): string {
@@ -102,20 +105,20 @@ export class FilesystemDriver implements ImageStorage {
       this.layout.check()
       const limits = resolveLimits(this.init, options)
       const source = await readInput(input, limits)
-      const { digest, isDuplicate, storedAt } = await this.counted(
+      const call = { limits, signal: options.signal, mtime: options.keepTimes?.lastStoredAt }
+      const { digest, key, path, isDuplicate, storedAt } = await this.reads.during(
         async () =>
           await this.files.guard(async () =>
             'bytes' in source
-              ? await writeBytes(this.writing, source.bytes, limits, options.signal, options.keepTimes?.lastStoredAt)
-              : await writeChunks(this.writing, source.chunks, limits, options.signal, options.keepTimes?.lastStoredAt)
+              ? await this.frames.storeBytes(source.bytes, call)
+              : await this.frames.storeChunks(source.chunks, call)
           )
       )
-      const key = this.sharding.encode(digest.sha256)
       return {
         hash: digest.sha256,
         sha256: digest.sha256,
         key,
-        path: join(this.root, key),
+        path,
         size: digest.size,
         isDuplicate,
         storedAt,
@@ -127,19 +130,13 @@ export class FilesystemDriver implements ImageStorage {
   async fetch(ref: string, options: AbortOptions = {}): Promise<Buffer> {
     return await traced('fetch', this.driver, ref, async () => {
       const { sha256, path } = this.files.locate(ref)
-      return await this.counted(async () => {
-        let bytes: Buffer
+      return await this.reads.during(async () => {
         try {
           options.signal?.throwIfAborted()
-          bytes = await readObject(path, this.running === 1)
+          return await this.reader.fetch(path, sha256)
         } catch (err) {
           throw this.files.readError(err, sha256, path)
         }
-        const hash = createHash('sha256')
-        await updateInSlices(bytes, slice => hash.update(slice))
-        const actual = hash.digest('hex')
-        if (actual !== sha256) throw new IntegrityError(sha256, actual, path)
-        return bytes
       })
     })
   }
@@ -225,7 +222,7 @@ export class FilesystemDriver implements ImageStorage {
       const { sha256, path } = this.files.locate(ref)
       options.signal?.throwIfAborted()
       return await this.files.guard(async () => {
-        const deleted = await deleteIfNotRenewed(this.root, path, sha256, lastStoredAt, this.fsync)
+        const deleted = await this.setAside.deleteIfNotRenewed(path, sha256, lastStoredAt)
         if (!deleted) this.watched.check() // a miss on an unmounted store is no "gone already"
         return deleted
       })
@@ -268,17 +265,13 @@ export class FilesystemDriver implements ImageStorage {
   private setting(option: 'root' | 'createRoot' | 'sharding'): string {
     return settingName(this.init.settingNames, option)
   }
-
-  private async counted<T>(work: () => Promise<T>): Promise<T> {
-    this.running++
-    try {
-      return await work()
-    } finally {
-      this.running--
-    }
-  }
 }
 
 export type { VerifyOptions, VerifyReport } from '../../core/verify-report.js'
 export type { Quarantine, QuarantineEntry } from '../../core/types.js'
-export { PrefixSharding, type PrefixShardingInit, type ShardingStrategy } from '../../core/sharding.js'
+export {
+  PrefixSharding,
+  type PrefixShardingInit,
+  type ShardingDescriptor,
+  type ShardingStrategy
+} from '../../core/sharding.js'

@@ -8,13 +8,14 @@
 import { readdirSync, statSync } from 'node:fs'
 import { mkdir, open, unlink } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
-import { fsyncDir, fsyncDirShared } from '../../core/durable-files.js'
+import { fsyncDir, SharedDirSync } from '../../core/durable-files.js'
 import { isMissing } from '../../core/errors.js'
 
 const SHA256 = /^[0-9a-f]{64}$/
 
 export class Outbox {
   private readonly made = new Map<string, Promise<string>>()
+  private readonly dirSync = new SharedDirSync()
 
   constructor(readonly dir: string) {}
 
@@ -30,7 +31,7 @@ export class Outbox {
           return await open(join(folder, sha256), 'a')
         })
         await file.close()
-        await fsyncDirShared(folder)
+        await this.dirSync.fsync(folder)
       })
     )
   }
@@ -71,7 +72,8 @@ export class Outbox {
     let made = this.made.get(folder)
     if (made === undefined) {
       made = mkdir(folder, { recursive: true }).then(async () => {
-        for (let dir = folder; dir !== dirname(dirname(this.dir)); dir = dirname(dir)) await fsyncDir(dirname(dir)) // up to the root that holds the state
+        // up to the root that holds the state
+        for (let dir = folder; dir !== dirname(dirname(this.dir)); dir = dirname(dir)) await fsyncDir(dirname(dir))
         return folder
       })
       made.catch(() => this.made.delete(folder))
