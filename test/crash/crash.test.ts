@@ -58,7 +58,7 @@ describe('crash harness', () => {
     ).toEqual([])
   }, 240_000)
 
-  it('survives live cuts: each workload killed with SIGKILL at a seeded moment, its unsynced changes dropped', async () => {
+  it('survives live cuts: each workload SIGKILLed at a seeded moment, its unsynced changes dropped', async () => {
     const { checked, violations } = await liveCuts({ seed: SEED, rounds: 3 })
     expect(checked).toBeGreaterThanOrEqual(40)
     expect(violations.map(explain), `seed ${SEED}`).toEqual([])
