@@ -4,7 +4,7 @@
  * prune:  rename the object into {root}/.pruning (atomic), then read its mtime there:
  *         unchanged → unlink it; renewed → link it back (never over a newer copy), unlink the aside.
  * store:  a duplicate sets the object's mtime (on its open file), then checks the name still
- *         holds that file; if not, it writes the bytes anew (see files.ts, statIfIntact).
+ *         holds that file; if not, it writes the bytes anew (see store.ts, `FrameStore`).
  *
  * If the store's check finds the file in place, the prune's rename came after the store's mtime
  * update, so the prune reads the new mtime and puts the object back. If the check finds the name
