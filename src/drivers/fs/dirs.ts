@@ -55,7 +55,7 @@ export class StoreDirs {
    */
   isDirectory(path: string): boolean {
     try {
-      return statSync(path).isDirectory()
+      return statSync(path, { throwIfNoEntry: false })?.isDirectory() === true // (no error made for a miss)
     } catch {
       return false
     }
