@@ -41,7 +41,8 @@ export async function readWhole(path: string): Promise<Buffer> {
 
 /**
  * Makes a directory's entries (a new link, a new subdirectory) survive a power cut: one round trip,
- * the fsync; opening and closing the directory are lookups (microseconds), as for a read.
+ * the fsync; opening and closing the directory are lookups (microseconds), as for a read (a round
+ * trip less, measured: bench/RESULTS.md, 2026-12-01).
  */
 export async function fsyncDir(dir: string): Promise<void> {
   const fd = openSync(dir, 'r')
@@ -52,31 +53,33 @@ export async function fsyncDir(dir: string): Promise<void> {
   }
 }
 
-const syncing = new Map<string, { running?: Promise<void>; queued?: Promise<void> }>()
-
 /**
- * `fsyncDir`, shared by callers that ask at once: a caller waits for an fsync that started after
- * it asked (the one running, if any, may have started before its change), so that N new names in
- * one folder cost one or two fsyncs, not N.
+ * Directory fsyncs shared by callers that ask at once (an owner's, e.g. an outbox's): a caller waits
+ * for an fsync that started after it asked (the one running, if any, may have started before its
+ * change), so that N new names in one folder cost one or two fsyncs, not N.
  */
-export async function fsyncDirShared(dir: string): Promise<void> {
-  let state = syncing.get(dir)
-  if (state === undefined) syncing.set(dir, (state = {}))
-  const current = state
-  const start = (): Promise<void> => {
-    const running = fsyncDir(dir).finally(() => {
-      if (current.running === running) current.running = undefined
-      if (current.running === undefined && current.queued === undefined) syncing.delete(dir)
-    })
-    current.running = running
-    return running
+export class SharedDirSync {
+  private readonly syncing = new Map<string, { running?: Promise<void>; queued?: Promise<void> }>()
+
+  async fsync(dir: string): Promise<void> {
+    let state = this.syncing.get(dir)
+    if (state === undefined) this.syncing.set(dir, (state = {}))
+    const current = state
+    const start = (): Promise<void> => {
+      const running = fsyncDir(dir).finally(() => {
+        if (current.running === running) current.running = undefined
+        if (current.running === undefined && current.queued === undefined) this.syncing.delete(dir)
+      })
+      current.running = running
+      return running
+    }
+    if (current.running === undefined) return await start()
+    current.queued ??= current.running
+      .catch(() => {})
+      .then(async () => {
+        current.queued = undefined
+        await start()
+      })
+    return await current.queued
   }
-  if (current.running === undefined) return await start()
-  current.queued ??= current.running
-    .catch(() => {})
-    .then(async () => {
-      current.queued = undefined
-      await start()
-    })
-  return await current.queued
 }

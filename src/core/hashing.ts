@@ -63,7 +63,8 @@ function typeOf(head: Buffer, limits: InputLimits): string {
   if (type !== undefined) return type
   if (limits.allowNonImage) return UNKNOWN_MIME_TYPE
   throw new InvalidInputError(
-    `Input is not an image: no JPEG, PNG, WebP, GIF, BMP, TIFF, HEIC or AVIF signature (set ${limits.names?.allowNonImage ?? 'allowNonImage'} to store any bytes)`
+    'Input is not an image: no JPEG, PNG, WebP, GIF, BMP, TIFF, HEIC or AVIF signature ' +
+      `(set ${limits.names?.allowNonImage ?? 'allowNonImage'} to store any bytes)`
   )
 }
 
@@ -80,49 +81,53 @@ export function digestBytes(bytes: Buffer, limits: InputLimits): Digest {
 export const HASH_SLICE = 256 * 1024
 
 /**
- * Feeds `bytes` to `update` a slice at a time. Bytes of one slice or less are hashed at once. Larger
- * ones take their turn in one queue shared by every call: one slice per turn of the event loop, so
- * that however many 5 MB frames are hashed at once, timers and I/O wait for one slice (about
- * 150 µs), never for several frames' worth of SHA-256.
+ * Hashes large inputs a slice at a time, in turns: one slice per turn of the event loop across every
+ * input its owner (a driver) hashes at once, so that however many 5 MB frames are hashed together,
+ * timers and I/O wait for one slice (about 150 µs), never for several frames' worth of SHA-256.
+ * Bytes of one slice or less are hashed at once. The queue is the owner's: no state is shared
+ * between instances.
  */
-export async function updateInSlices(bytes: Uint8Array, update: (slice: Uint8Array) => unknown): Promise<void> {
-  if (bytes.length <= HASH_SLICE) {
-    update(bytes)
-    return
-  }
-  for (let at = 0; at < bytes.length; at += HASH_SLICE) {
-    await nextSliceTurn()
-    update(bytes.subarray(at, at + HASH_SLICE))
-  }
-}
+export class HashSlices {
+  private readonly waiting: Array<() => void> = []
+  private pumping = false
 
-const waiting: Array<() => void> = []
-let pumping = false
-
-/** Resolves on a later turn of the event loop, one waiter per turn, first come first served. */
-async function nextSliceTurn(): Promise<void> {
-  await new Promise<void>(resolve => {
-    waiting.push(resolve)
-    if (!pumping) {
-      pumping = true
-      setImmediate(pump)
+  /** Feeds `bytes` to `update`, a slice per turn. */
+  async update(bytes: Uint8Array, update: (slice: Uint8Array) => unknown): Promise<void> {
+    if (bytes.length <= HASH_SLICE) {
+      update(bytes)
+      return
     }
-  })
-}
+    for (let at = 0; at < bytes.length; at += HASH_SLICE) {
+      await this.nextTurn()
+      update(bytes.subarray(at, at + HASH_SLICE))
+    }
+  }
 
-function pump(): void {
-  waiting.shift()?.() // its slice runs in the microtasks right after this callback
-  if (waiting.length > 0) setImmediate(pump)
-  else pumping = false
-}
+  /** `digestBytes`, a slice per turn. */
+  async digest(bytes: Buffer, limits: InputLimits): Promise<Digest> {
+    const hasher = new ImageHasher(limits)
+    await this.update(bytes, slice => {
+      hasher.update(slice)
+    })
+    return hasher.digest()
+  }
 
-/** `digestBytes`, a slice at a time (see `updateInSlices`). */
-export async function digestBytesInSlices(bytes: Buffer, limits: InputLimits): Promise<Digest> {
-  const hasher = new ImageHasher(limits)
-  await updateInSlices(bytes, slice => {
-    hasher.update(slice)
-  })
-  return hasher.digest()
+  /** Resolves on a later turn of the event loop, one waiter per turn, first come first served. */
+  private async nextTurn(): Promise<void> {
+    await new Promise<void>(resolve => {
+      this.waiting.push(resolve)
+      if (!this.pumping) {
+        this.pumping = true
+        setImmediate(this.pump)
+      }
+    })
+  }
+
+  private readonly pump = (): void => {
+    this.waiting.shift()?.() // its slice runs in the microtasks right after this callback
+    if (this.waiting.length > 0) setImmediate(this.pump)
+    else this.pumping = false
+  }
 }
 
 /** The whole input in memory, checked and hashed: for drivers that need every byte before they write. */

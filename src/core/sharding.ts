@@ -19,6 +19,18 @@ export interface ShardingStrategy {
   decode: (key: string) => string | undefined
   /** Whether a directory name can stand at a shard level. */
   isShardDir: (name: string) => boolean
+  /**
+   * The strategy written down, to be rebuilt elsewhere (`shardingFrom`: a worker thread, a store's
+   * layout record); none for a strategy of the caller's own, which is then used where it was made.
+   */
+  readonly descriptor?: ShardingDescriptor
+}
+
+/** A prefix sharding written down: plain data, cloned to a worker and rebuilt there. */
+export interface ShardingDescriptor {
+  kind: 'prefix'
+  depth: number
+  width: number
 }
 
 export interface PrefixShardingInit {
@@ -32,11 +44,46 @@ export interface PrefixShardingInit {
  */
 export const OBJECT_EXTENSION = '.jpg'
 
+/** The SHA-256 of a key that a prefix sharding's `decode` accepted (its file is `{sha256}.jpg`). */
+export function hashOfDecodedKey(key: string): string {
+  return key.slice(-68, -4)
+}
+
+/**
+ * The keys of a prefix sharding, from its descriptor. Self-contained (no import, no outer name): a
+ * worker thread rebuilds it from its source text.
+ */
+export function prefixKeys({ depth, width }: ShardingDescriptor): Omit<ShardingStrategy, 'descriptor'> {
+  const dirName = new RegExp(`^[0-9a-f]{${width}}$`)
+  const keyPattern = new RegExp(`^${'[0-9a-f]+/'.repeat(depth)}([0-9a-f]{64})\\.jpg$`)
+  const encode = (sha256: string): string => {
+    let key = ''
+    for (let level = 0; level < depth; level++) key += `${sha256.slice(level * width, (level + 1) * width)}/`
+    return `${key}${sha256}.jpg`
+  }
+  return {
+    depth,
+    encode,
+    decode: (key: string): string | undefined => {
+      const hash = keyPattern.exec(key)?.[1]
+      return hash !== undefined && encode(hash) === key ? hash : undefined
+    },
+    isShardDir: (name: string): boolean => dirName.test(name)
+  }
+}
+
+/** Rebuilds a strategy from its descriptor. */
+export function shardingFrom(descriptor: ShardingDescriptor): PrefixSharding {
+  return new PrefixSharding(descriptor)
+}
+
 export class PrefixSharding implements ShardingStrategy {
   readonly depth: number
   readonly width: number
-  private readonly dirName: RegExp
-  private readonly keyPattern: RegExp
+  readonly descriptor: ShardingDescriptor
+  readonly encode: (sha256: string) => string
+  readonly decode: (key: string) => string | undefined
+  readonly isShardDir: (name: string) => boolean
 
   constructor(init: PrefixShardingInit = {}) {
     this.depth = init.depth ?? 2
@@ -45,15 +92,8 @@ export class PrefixSharding implements ShardingStrategy {
       throw ConfigError.forOption('depth', 'expected an integer from 0 to 8')
     if (!Number.isInteger(this.width) || this.width < 1 || this.width > 8)
       throw ConfigError.forOption('width', 'expected an integer from 1 to 8')
-    this.dirName = new RegExp(`^[0-9a-f]{${this.width}}$`)
-    this.keyPattern = new RegExp(`^${'[0-9a-f]+/'.repeat(this.depth)}([0-9a-f]{64})\\.jpg$`)
-  }
-
-  encode(sha256: string): string {
-    let key = ''
-    for (let level = 0; level < this.depth; level++)
-      key += sha256.slice(level * this.width, (level + 1) * this.width) + '/'
-    return key + sha256 + OBJECT_EXTENSION
+    this.descriptor = { kind: 'prefix', depth: this.depth, width: this.width }
+    ;({ encode: this.encode, decode: this.decode, isShardDir: this.isShardDir } = prefixKeys(this.descriptor))
   }
 
   /** The folders of a digest's key: `ab/cd/`. */
@@ -70,14 +110,5 @@ export class PrefixSharding implements ShardingStrategy {
       key += part + '/'
     }
     return key + hexPrefix
-  }
-
-  decode(key: string): string | undefined {
-    const hash = this.keyPattern.exec(key)?.[1]
-    return hash !== undefined && this.encode(hash) === key ? hash : undefined
-  }
-
-  isShardDir(name: string): boolean {
-    return this.dirName.test(name)
   }
 }

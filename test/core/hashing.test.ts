@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto'
 import { describe, expect, it } from 'vitest'
-import { digestBytes, digestBytesInSlices, HASH_SLICE, ImageHasher, updateInSlices } from '../../src/core/hashing.js'
+import { digestBytes, HASH_SLICE, HashSlices, ImageHasher } from '../../src/core/hashing.js'
 import { testJpeg } from '../../src/testing/index.js'
 
 describe('hashing in slices', () => {
@@ -17,8 +17,9 @@ describe('hashing in slices', () => {
       }
     }
     setImmediate(count)
+    const slicer = new HashSlices()
     const digests = await Promise.all(
-      inputs.map(async bytes => await digestBytesInSlices(bytes, { maxBytes: 50_000_000, allowNonImage: false }))
+      inputs.map(async bytes => await slicer.digest(bytes, { maxBytes: 50_000_000, allowNonImage: false }))
     )
     counting = false
     expect(digests.map(d => d.sha256)).toEqual(inputs.map(bytes => createHash('sha256').update(bytes).digest('hex')))
@@ -31,7 +32,7 @@ describe('hashing in slices', () => {
     const immediate = setImmediate(() => {
       smallTurns++
     })
-    await updateInSlices(testJpeg('slices small', 100_000), () => {})
+    await slicer.update(testJpeg('slices small', 100_000), () => {})
     clearImmediate(immediate)
     expect(smallTurns).toBe(0)
   })
@@ -43,7 +44,7 @@ describe('ImageHasher', () => {
     allowNonImage: false,
     names: { maxBytes: 'SAI_IMAGE_STORAGE_MAX_BYTES', allowNonImage: '--allow-non-image' }
   }
-  it('counts, hashes and types bytes as they pass; refuses too many, empty input and non-images, naming the setting', () => {
+  it('counts, hashes and types bytes as they pass; refuses too many, empty and non-images, naming the setting', () => {
     const jpeg = testJpeg('hasher', 9000)
     const hasher = new ImageHasher(limits)
     for (let at = 0; at < jpeg.length; at += 1000) hasher.update(jpeg.subarray(at, at + 1000))

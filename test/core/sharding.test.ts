@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { PrefixSharding } from '../../src/core/sharding.js'
+import { hashOfDecodedKey, PrefixSharding, prefixKeys, shardingFrom } from '../../src/core/sharding.js'
 
 const hash = 'abcdef0123456789'.repeat(4)
 
@@ -49,5 +49,25 @@ describe('PrefixSharding', () => {
     expect(['a', 'abc', 'AB', '.tmp', 'gg'].some(name => new PrefixSharding().isShardDir(name))).toBe(false)
     expect(() => new PrefixSharding({ depth: 9 })).toThrow(expect.objectContaining({ code: 'ERR_CONFIG' }))
     expect(() => new PrefixSharding({ width: 0 })).toThrow(expect.objectContaining({ code: 'ERR_CONFIG' }))
+  })
+})
+
+describe('the sharding descriptor', () => {
+  it('is plain data, rebuilt from a clone and from the source text alone (as the walk worker does): same keys', () => {
+    for (const init of [{}, { depth: 1, width: 3 }, { depth: 0 }, { depth: 3, width: 1 }]) {
+      const sharding = new PrefixSharding(init)
+      const cloned = structuredClone(sharding.descriptor)
+      expect(cloned).toEqual({ kind: 'prefix', depth: sharding.depth, width: sharding.width })
+      // nothing in scope but the function's own text
+      const fromSource = new Function(`return (${prefixKeys.toString()})`)()(cloned)
+      for (const rebuilt of [shardingFrom(cloned), fromSource]) {
+        expect(rebuilt.encode(hash)).toBe(sharding.encode(hash))
+        expect(rebuilt.decode(sharding.encode(hash))).toBe(hash)
+        expect(rebuilt.decode(`zz/${hash}.jpg`)).toBeUndefined()
+        expect(rebuilt.isShardDir('abc'.slice(0, sharding.width))).toBe(true)
+        expect(rebuilt.isShardDir('.tmp')).toBe(false)
+      }
+      expect(hashOfDecodedKey(sharding.encode(hash))).toBe(hash)
+    }
   })
 })

@@ -58,7 +58,7 @@ describe('crash harness', () => {
     ).toEqual([])
   }, 240_000)
 
-  it('survives live cuts: each workload killed with SIGKILL at a seeded moment, its unsynced changes dropped', async () => {
+  it('survives live cuts: each workload SIGKILLed at a seeded moment, its unsynced changes dropped', async () => {
     const { checked, violations } = await liveCuts({ seed: SEED, rounds: 3 })
     expect(checked).toBeGreaterThanOrEqual(40)
     expect(violations.map(explain), `seed ${SEED}`).toEqual([])
@@ -95,7 +95,7 @@ describe('crash harness', () => {
   }, 120_000)
 
   it('catches a build whose duplicate store does not make its renewal durable', async () => {
-    const pkg = brokenCopy('no-renewal-fsync', /if \(durable\) await syncFile\(fd\);/g, '')
+    const pkg = brokenCopy('no-renewal-fsync', /if \(this\.context\.fsync\) await fsyncAsync\d*\(fd\);/g, '')
     const recording = await record('store', { pkg, work: join(work, 'no-renewal-fsync') })
     const result = await checkStates(recording, { pkg, work: join(work, 'no-renewal-fsync'), states: 120 })
     expect(result.violations.map(explain).join('\n')).toMatch(/renewal of \w+ lost/)

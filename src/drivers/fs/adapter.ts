@@ -1,8 +1,7 @@
 /**
  * What the filesystem driver does on disk, under the front (core/front.ts): each call goes to the
- * module that owns it (write.ts, page-cache.ts, set-aside.ts, verify.ts, listing.ts).
+ * module that owns it (store.ts and write.ts, read.ts, set-aside.ts, verify.ts, listing.ts).
  */
-import { createHash } from 'node:crypto'
 import { statSync } from 'node:fs'
 import { unlink } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
@@ -10,8 +9,8 @@ import { addAbortSignal, type Readable } from 'node:stream'
 import type { PutOptions, StatFields, StorageAdapter, Stored } from '../../core/adapter.js'
 import type { Background } from '../../core/background.js'
 import { fsyncDir } from '../../core/durable-files.js'
-import { IntegrityError, isMissing } from '../../core/errors.js'
-import { updateInSlices, type Digest } from '../../core/hashing.js'
+import { isMissing } from '../../core/errors.js'
+import { HashSlices, type Digest } from '../../core/hashing.js'
 import type { ImageSource, InputLimits } from '../../core/input.js'
 import { SNIFF_BYTES, sniffImageType, UNKNOWN_MIME_TYPE } from '../../core/mime.js'
 import { parseImageRef } from '../../core/ref.js'
@@ -20,17 +19,16 @@ import type { ImageEntry, ListOptions } from '../../core/types.js'
 import { verifiedStream } from '../../core/verified-stream.js'
 import type { VerifyOptions, VerifyReport } from '../../core/verify-report.js'
 import type { StoreDirs } from './dirs.js'
-import { firstStored } from './files.js'
 import type { FilesystemDriverInit } from './init.js'
 import { listEntries } from './listing.js'
 import { ObjectFiles } from './objects.js'
-import { readObject } from './page-cache.js'
 import type { FilesystemQuarantine } from './quarantine.js'
 import type { StoreLayout } from './layout.js'
 import type { StoreRoot } from './root.js'
-import { deleteIfNotRenewed } from './set-aside.js'
+import { chooseReads, firstStored, ObjectReader, type ReadStrategy } from './read.js'
+import { SetAside } from './set-aside.js'
+import { FrameStore } from './store.js'
 import { verifyStore } from './verify.js'
-import { writeBytes, writeChunks, type WriteContext } from './write.js'
 
 /** An object's file: its SHA-256, its key under the root and its absolute path. */
 export interface ObjectFile {
@@ -59,12 +57,11 @@ export class FilesystemAdapter implements StorageAdapter<ObjectFile> {
   readonly root: string
   readonly quarantine: FilesystemQuarantine
   private readonly files: ObjectFiles
-  private readonly writing: WriteContext
-  /**
-   * Stores and fetches in progress. A stored object is read synchronously only by an operation that
-   * runs alone (see page-cache.ts): beside others, the thread pool copies while the loop hashes.
-   */
-  private running = 0
+  /** How objects are read (chosen once, read.ts); every store and fetch runs through it. */
+  private readonly reads: ReadStrategy
+  private readonly reader: ObjectReader
+  private readonly frames: FrameStore
+  private readonly setAside: SetAside
 
   constructor(
     private readonly parts: FilesystemParts,
@@ -74,15 +71,13 @@ export class FilesystemAdapter implements StorageAdapter<ObjectFile> {
     this.location = this.root = root
     this.quarantine = quarantine
     this.files = new ObjectFiles(root, sharding, watched, quarantine, layout)
-    this.writing = {
-      root,
-      sharding,
-      fsync: parts.fsync,
-      fileMode: init.fileMode,
-      dirs: parts.dirs,
-      background: parts.background,
-      alone: () => this.running === 1
-    }
+    const { fsync, dirs, background } = parts
+    const slices = new HashSlices()
+    this.reads = chooseReads()
+    this.reader = new ObjectReader(this.reads, slices)
+    const reader = this.reader
+    this.frames = new FrameStore({ root, fsync, fileMode: init.fileMode, dirs, background, sharding, reader, slices })
+    this.setAside = new SetAside(root, dirs, fsync)
   }
 
   key(ref: string): ObjectFile {
@@ -99,32 +94,26 @@ export class FilesystemAdapter implements StorageAdapter<ObjectFile> {
   }
 
   async putSource(source: ImageSource, limits: InputLimits, options: PutOptions): Promise<Put> {
-    const { signal, keepTimes } = options
-    const { digest, isDuplicate, storedAt } = await this.counted(
+    const call = { limits, signal: options.signal, mtime: options.keepTimes?.lastStoredAt }
+    const { digest, key, path, isDuplicate, storedAt } = await this.reads.during(
       async () =>
         await this.files.guard(async () =>
           'bytes' in source
-            ? await writeBytes(this.writing, source.bytes, limits, signal, keepTimes?.lastStoredAt)
-            : await writeChunks(this.writing, source.chunks, limits, signal, keepTimes?.lastStoredAt)
+            ? await this.frames.storeBytes(source.bytes, call)
+            : await this.frames.storeChunks(source.chunks, call)
         )
     )
-    return { digest, key: this.file(digest.sha256), isDuplicate, storedAt }
+    return { digest, key: { sha256: digest.sha256, key, path }, isDuplicate, storedAt }
   }
 
   async get({ sha256, path }: ObjectFile, signal?: AbortSignal): Promise<Buffer> {
-    return await this.counted(async () => {
-      let bytes: Buffer
+    return await this.reads.during(async () => {
       try {
         signal?.throwIfAborted()
-        bytes = await readObject(path, this.running === 1)
+        return await this.reader.fetch(path, sha256)
       } catch (err) {
         throw this.files.readError(err, sha256, path)
       }
-      const hash = createHash('sha256')
-      await updateInSlices(bytes, slice => hash.update(slice))
-      const actual = hash.digest('hex')
-      if (actual !== sha256) throw new IntegrityError(sha256, actual, path)
-      return bytes
     })
   }
 
@@ -174,7 +163,7 @@ export class FilesystemAdapter implements StorageAdapter<ObjectFile> {
   /** Deletes the object unless a store renewed it after `lastStoredAt`: see set-aside.ts. */
   async deleteIfNotRenewed({ sha256, path }: ObjectFile, lastStoredAt: Date): Promise<boolean> {
     return await this.files.guard(async () => {
-      const deleted = await deleteIfNotRenewed(this.root, path, sha256, lastStoredAt, this.parts.fsync)
+      const deleted = await this.setAside.deleteIfNotRenewed(path, sha256, lastStoredAt)
       if (!deleted) this.parts.watched.check() // a miss on an unmounted store is no "gone already"
       return deleted
     })
@@ -210,14 +199,5 @@ export class FilesystemAdapter implements StorageAdapter<ObjectFile> {
   private file(sha256: string): ObjectFile {
     const key = this.parts.sharding.encode(sha256)
     return { sha256, key, path: join(this.root, key) }
-  }
-
-  private async counted<T>(work: () => Promise<T>): Promise<T> {
-    this.running++
-    try {
-      return await work()
-    } finally {
-      this.running--
-    }
   }
 }

@@ -55,4 +55,9 @@ export class FilesystemDriver extends StorageFront<ObjectFile> {
 
 export type { VerifyOptions, VerifyReport } from '../../core/verify-report.js'
 export type { Quarantine, QuarantineEntry } from '../../core/types.js'
-export { PrefixSharding, type PrefixShardingInit, type ShardingStrategy } from '../../core/sharding.js'
+export {
+  PrefixSharding,
+  type PrefixShardingInit,
+  type ShardingDescriptor,
+  type ShardingStrategy
+} from '../../core/sharding.js'

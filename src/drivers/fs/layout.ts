@@ -12,9 +12,9 @@ import { open } from 'node:fs/promises'
 import { join } from 'node:path'
 import { fsyncDir } from '../../core/durable-files.js'
 import { ConfigError } from '../../core/errors.js'
-import { PrefixSharding, type ShardingStrategy } from '../../core/sharding.js'
+import type { ShardingStrategy } from '../../core/sharding.js'
 import { SPECIAL_DIRS } from '../../core/special-dirs.js'
-import { removeIfExists } from './files.js'
+import { removeIfExists } from './write.js'
 
 export const LAYOUT_FILE = '.sai-layout.json'
 
@@ -37,8 +37,9 @@ export class StoreLayout {
     sharding: ShardingStrategy,
     private readonly setting: string
   ) {
-    // a strategy of the caller's own has no depth and width to record: nothing is checked
-    if (sharding instanceof PrefixSharding) this.wanted = { depth: sharding.depth, width: sharding.width }
+    // a strategy of the caller's own has no descriptor to record: nothing is checked
+    const described = sharding.descriptor
+    if (described !== undefined) this.wanted = { depth: described.depth, width: described.width }
   }
 
   /** At the first call (one read of a small file): the recorded layout, if any, is the settings'. */
@@ -143,7 +144,8 @@ export class StoreLayout {
 
   private compare(found: Layout, where: string): void {
     const wanted = this.wanted!
-    if (found.depth === wanted.depth && (found.width === wanted.width || found.depth === 0)) return // depth 0: no folders, any width
+    // depth 0: no folders, any width
+    if (found.depth === wanted.depth && (found.width === wanted.width || found.depth === 0)) return
     const say = (l: Layout): string =>
       l.depth === 0 ? 'depth 0 (no folders)' : `depth ${l.depth} and width ${l.width}`
     throw new ConfigError(

@@ -3,13 +3,13 @@
  * with no object made per file but the entry itself.
  */
 import { join } from 'node:path'
-import type { ShardingStrategy } from '../../core/sharding.js'
+import { hashOfDecodedKey, type ShardingStrategy } from '../../core/sharding.js'
 import type { ImageEntry, ListOptions } from '../../core/types.js'
 import { walkUnits } from './walk.js'
 
 /** The SHA-256 a walked file's key names (its `kind` from the walk), or undefined for a misnamed file. */
 export function sha256OfKey(key: string, kind: number, sharding: ShardingStrategy): string | undefined {
-  return kind === 2 ? key.slice(-68, -4) : kind === 1 ? sharding.decode(key) : undefined
+  return kind === 2 ? hashOfDecodedKey(key) : kind === 1 ? sharding.decode(key) : undefined
 }
 
 /** Every object below `root`, in SHA-256 order, with its size and mtime; none if `ready` says false. */

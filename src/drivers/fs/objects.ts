@@ -9,7 +9,7 @@ import { InvalidInputError, isMissing, isUnavailable, NotFoundError, passThrough
 import { quarantinedHint } from '../../core/quarantine.js'
 import { parseImageRef } from '../../core/ref.js'
 import type { ShardingStrategy } from '../../core/sharding.js'
-import { openIfExists } from './files.js'
+import { openIfExists } from './read.js'
 import type { StoreLayout } from './layout.js'
 import type { FilesystemQuarantine } from './quarantine.js'
 import type { StoreRoot } from './root.js'

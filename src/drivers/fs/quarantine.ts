@@ -39,7 +39,10 @@ export class FilesystemQuarantine implements Quarantine {
     }
   }
 
-  /** Moves the file at `path` (the object of `sha256`, or a misnamed file, whose `originalKey` its entry keeps) here. */
+  /**
+   * Moves the file at `path` (the object of `sha256`, or a misnamed file, whose `originalKey` its
+   * entry keeps) here.
+   */
   async take(path: string, sha256: string, reason: string, originalKey?: string): Promise<string> {
     // made with its name durable (dirs.make): a rename into a folder a power cut loses loses the object
     await this.dirs.make(this.dir, this.root)
@@ -78,7 +81,8 @@ export class FilesystemQuarantine implements Quarantine {
           actual,
           entry.path,
           'the quarantined bytes do not match their name, so a fetch would fail on them: ' +
-            `\`sai-images quarantine restore --force ${id}\` puts them back anyway; \`quarantine purge ${id}\` deletes them`
+            `\`sai-images quarantine restore --force ${id}\` puts them back anyway; ` +
+            `\`quarantine purge ${id}\` deletes them`
         )
     }
     try {

@@ -4,7 +4,7 @@
  * prune:  rename the object into {root}/.pruning (atomic), then read its mtime there:
  *         unchanged → unlink it; renewed → link it back (never over a newer copy), unlink the aside.
  * store:  a duplicate sets the object's mtime (on its open file), then checks the name still
- *         holds that file; if not, it writes the bytes anew (see files.ts, statIfIntact).
+ *         holds that file; if not, it writes the bytes anew (see store.ts, `FrameStore`).
  *
  * If the store's check finds the file in place, the prune's rename came after the store's mtime
  * update, so the prune reads the new mtime and puts the object back. If the check finds the name
@@ -12,43 +12,40 @@
  * place, gone, or in .pruning, where `verify({ repair: true })` puts it back.
  */
 import { randomUUID } from 'node:crypto'
-import { link, mkdir, rename, stat, unlink } from 'node:fs/promises'
+import { link, rename, stat, unlink } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
 import { fsyncDir } from '../../core/durable-files.js'
 import { isMissing } from '../../core/errors.js'
 import { SPECIAL_DIRS } from '../../core/special-dirs.js'
+import type { StoreDirs } from './dirs.js'
 
-const made = new Set<string>()
+export class SetAside {
+  constructor(
+    private readonly root: string,
+    private readonly dirs: StoreDirs,
+    private readonly fsync: boolean
+  ) {}
 
-/** True if `path` was deleted; false if it was gone already or was stored again after `seen`. */
-export async function deleteIfNotRenewed(
-  root: string,
-  path: string,
-  sha256: string,
-  seen: Date,
-  fsync: boolean
-): Promise<boolean> {
-  const aside = join(root, SPECIAL_DIRS.pruning, `${sha256}.${randomUUID()}`)
-  if (!made.has(root)) {
-    await mkdir(join(root, SPECIAL_DIRS.pruning), { recursive: true })
-    // its name durable before an object moves in: else a power cut may keep the move and lose the
-    // folder, and with it a renewed object the prune was putting back (found by test/crash)
-    if (fsync) await fsyncDir(root)
-    made.add(root)
+  /** True if `path` was deleted; false if it was gone already or was stored again after `seen`. */
+  async deleteIfNotRenewed(path: string, sha256: string, seen: Date): Promise<boolean> {
+    const aside = join(this.root, SPECIAL_DIRS.pruning, `${sha256}.${randomUUID()}`)
+    try {
+      // its name durable before an object moves in: else a power cut may keep the move and lose the
+      // folder, and with it a renewed object the prune was putting back (found by test/crash)
+      await this.dirs.ensurePruning()
+      await rename(path, aside)
+    } catch (err) {
+      if (isMissing(err)) return false // gone already (or no root: the caller checks it)
+      throw err
+    }
+    if ((await stat(aside)).mtime.getTime() === seen.getTime()) {
+      await unlink(aside)
+      if (this.fsync) await fsyncDir(dirname(path))
+      return true
+    }
+    await putBack(aside, path, this.fsync)
+    return false
   }
-  try {
-    await rename(path, aside)
-  } catch (err) {
-    if (isMissing(err)) return false // gone already
-    throw err
-  }
-  if ((await stat(aside)).mtime.getTime() === seen.getTime()) {
-    await unlink(aside)
-    if (fsync) await fsyncDir(dirname(path))
-    return true
-  }
-  await putBack(aside, path, fsync)
-  return false
 }
 
 /** Links a set-aside object back to its name, unless the name holds a newer copy, and drops the aside. */

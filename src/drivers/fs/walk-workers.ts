@@ -2,20 +2,19 @@
  * The walk's worker threads: each runs `scan` (walk.ts) from its source text, for one unit at a
  * time, and writes its files into a shared slot (`pack`), which the main thread reads by index
  * (`unpack`) and hands back when the unit is done. Nothing of a unit reaches the main thread's
- * heap but what its consumer makes of it. With a cloned array of keys and a transferred array of
- * numbers per unit, which lived long enough to be promoted, list() over a million objects in a
- * plain `node` peaked at 152 MB, 112 MB with slots (bench/RESULTS-scale.md).
+ * heap but what its consumer makes of it: a cloned array per unit lives long enough to be promoted
+ * (figures: bench/RESULTS-scale.md).
  */
 import { Worker } from 'node:worker_threads'
+import { prefixKeys, type ShardingDescriptor } from '../../core/sharding.js'
 import { scan } from './walk.js'
 
 /** A unit to walk: a first-level folder, what to keep of it, whether to hash its files. */
 export interface UnitJob {
   root: string
   unit: string
-  depth: number
-  /** The width of a shard folder's name (prefix sharding), or 0 for a custom sharding. */
-  width: number
+  /** The sharding, written down; none for a custom one (walked inline only). */
+  sharding?: ShardingDescriptor
   hash: boolean
   subset?: { index: number; count: number }
   after?: string
@@ -25,7 +24,7 @@ export interface UnitJob {
 /**
  * The files of a unit, read by index: their keys, digests (hashed units) and per file five numbers
  * (size, mtime, kind, first and last two bytes); kind 0 is a file above the objects' depth, 1 one
- * at that depth, 2 one whose key is an object's of a prefix layout (its hash: `key(i).slice(-68, -4)`).
+ * at that depth, 2 one whose key the walk decoded (a described sharding's: `hashOfDecodedKey`).
  * A worker's unit is read in its slot (`unpack`): valid until the next unit is asked for.
  */
 export interface UnitResult {
@@ -97,10 +96,10 @@ const { parentPort } = require('node:worker_threads')
 const deps = { ...require('node:fs'), ...require('node:crypto'), join: require('node:path').join }
 const scan = ${scan.toString()}
 const pack = ${pack.toString()}
+const prefixKeys = ${prefixKeys.toString()}
 parentPort.on('message', ({ id, job, slot }) => {
   try {
-    const dirName = new RegExp('^[0-9a-f]{' + job.width + '}$')
-    const { keys, actual, numbers } = scan(job, { ...deps, isShardDir: name => dirName.test(name) })
+    const { keys, actual, numbers } = scan(job, { ...deps, sharding: prefixKeys(job.sharding) })
     parentPort.postMessage({ id, count: keys.length, slot: pack(slot, keys, actual, numbers) })
   } catch (err) {
     parentPort.postMessage({ id, slot, error: { message: err.message, code: err.code } })

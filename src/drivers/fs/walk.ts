@@ -1,18 +1,16 @@
 /**
  * The walk of the tree, in key order (which is SHA-256 order), at the speed of the disk's
- * metadata. Measured on this machine (1,000,000 tiny objects, warm cache): `find -printf '%s %T@'`
- * 3.6-3.8 s; one thread with synchronous readdir and stat 4.2-4.5 s (65,536 readdirs are 1.1 s of
- * it); through the thread pool 6+ s (a round trip per call). So each first-level shard folder is
- * one unit of work, read with synchronous calls in a worker thread, two or more at once, and
- * delivered in order: the stats of two cores for the walk of one. A small store is walked inline
- * (a worker costs 30 ms to start). The same workers hash for `verify`.
+ * metadata: synchronous readdir and stat (a thread-pool round trip per call is far slower), each
+ * first-level shard folder one unit of work, read in a worker thread, two or more at once, and
+ * delivered in order. A small store is walked inline (a worker costs 30 ms to start). The same
+ * workers hash for `verify`. Figures: bench/RESULTS.md ("the walk", 2026-12-04).
  */
 import * as crypto from 'node:crypto'
 import { createHash } from 'node:crypto'
 import { closeSync, fstatSync, openSync, readdirSync, readSync, statSync, type Stats } from 'node:fs'
 import { availableParallelism } from 'node:os'
 import { join } from 'node:path'
-import { PrefixSharding, type ShardingStrategy } from '../../core/sharding.js'
+import type { ShardingStrategy } from '../../core/sharding.js'
 import { Pool, type UnitJob, type UnitResult } from './walk-workers.js'
 
 export interface WalkOptions {
@@ -30,7 +28,7 @@ export interface WalkOptions {
 
 /**
  * Walk up to 8 units inline, until they held 64 files: a large store, whose workers walk the rest
- * (not 8 of its units: their columns outlived the young generation and grew it, 4 to 16 MB at 1M).
+ * (not 8 of its units: their columns outlive the young generation and grow the heap).
  */
 const INLINE_UNITS = 8
 const LARGE_STORE_FILES = 64
@@ -47,29 +45,27 @@ export async function* walkUnits(
   const units = planUnits(root, sharding, options)
   const job = {
     root,
-    depth: sharding.depth,
-    width: (sharding as PrefixSharding).width ?? 0,
+    sharding: sharding.descriptor,
     hash: options.hash === true,
     subset: options.subset,
     after: afterKey(sharding, options.after),
     prefix: options.prefix ?? ''
   }
-  const isShardDir = (name: string): boolean => sharding.isShardDir(name)
   let pool: Pool | undefined
   try {
     let seen = 0
     let next = 0
     for (; next < units.length && next < INLINE_UNITS && seen < LARGE_STORE_FILES; next++) {
       options.signal?.throwIfAborted()
-      const unit = scanUnit({ ...job, unit: units[next]! }, isShardDir)
+      const unit = scanUnit({ ...job, unit: units[next]! }, sharding)
       seen += unit.count
       if (unit.count > 0) yield unit
     }
     if (next >= units.length) return
-    if (seen < LARGE_STORE_FILES || !(sharding instanceof PrefixSharding)) {
+    if (seen < LARGE_STORE_FILES || sharding.descriptor === undefined) {
       for (; next < units.length; next++) {
         options.signal?.throwIfAborted()
-        const unit = scanUnit({ ...job, unit: units[next]! }, isShardDir)
+        const unit = scanUnit({ ...job, unit: units[next]! }, sharding)
         if (unit.count > 0) yield unit
       }
       return
@@ -92,7 +88,7 @@ export async function* walkUnits(
 /** The first-level folders to walk, sorted, that can hold keys of the prefix, after the cursor. */
 function planUnits(root: string, sharding: ShardingStrategy, options: WalkOptions): string[] {
   if (sharding.depth === 0) return ['']
-  const width = (sharding as PrefixSharding).width
+  const width = sharding.descriptor?.width
   let names: string[]
   try {
     names = readdirSync(root, { withFileTypes: true })
@@ -128,7 +124,8 @@ interface ScanDeps {
   /** `crypto.hash` (Node 20.12 on): a one-shot digest, without a Hash object per file. */
   hash?: (algorithm: string, data: Uint8Array) => string
   join: typeof join
-  isShardDir: (name: string) => boolean
+  /** The sharding: rebuilt from its descriptor in a worker, the strategy itself inline. */
+  sharding: Pick<ShardingStrategy, 'depth' | 'isShardDir' | 'decode'>
 }
 
 /**
@@ -138,14 +135,11 @@ interface ScanDeps {
 export function scan(job: UnitJob, deps: ScanDeps): { keys: string[]; actual: string[]; numbers: Float64Array } {
   const inSubset = (sha: string, subset: { index: number; count: number }): boolean =>
     parseInt(sha.slice(0, 4), 16) % subset.count === subset.index
-  // a prefix layout's object key, checked here (in the worker): `<sha256>.jpg` in the folders its
-  // first digits name
-  const isObjectKey = (key: string, name: string): boolean =>
-    job.width > 0 &&
-    name.length === 68 &&
-    name.endsWith('.jpg') &&
-    /^[0-9a-f]{64}$/.test(name.slice(0, 64)) &&
-    key.slice(0, key.length - 68).replaceAll('/', '') === name.slice(0, job.depth * job.width)
+  const { depth, isShardDir, decode } = deps.sharding
+  // a described sharding's keys are decoded here (in the worker); a custom one's by its caller
+  const decodedHere = job.sharding !== undefined
+  // the default layout's subsets are whole second-level folders: their first four digits
+  const subsetByFolder = job.sharding?.width === 2 && depth >= 2
   const sha256 =
     deps.hash === undefined
       ? (bytes: Buffer) => deps.createHash('sha256').update(bytes).digest('hex')
@@ -194,20 +188,19 @@ export function scan(job: UnitJob, deps: ScanDeps): { keys: string[]; actual: st
     entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
     for (const entry of entries) {
       const key = prefix + entry.name
-      if (entry.isDirectory() && level < job.depth && deps.isShardDir(entry.name)) {
+      if (entry.isDirectory() && level < depth && isShardDir(entry.name)) {
         const digits = key.replaceAll('/', '')
         // folders that hold no key of the prefix, or only keys up to the cursor, are not read
         if (!(digits.startsWith(job.prefix) || job.prefix.startsWith(digits))) continue
         if (job.after !== undefined && `${key}/` < job.after && !job.after.startsWith(`${key}/`)) continue
-        // the default layout's subsets are whole second-level folders: the others are not read
-        if (level === 1 && job.subset !== undefined && job.width === 2 && !inSubset(digits, job.subset)) continue
+        if (level === 1 && job.subset !== undefined && subsetByFolder && !inSubset(digits, job.subset)) continue
         visit(key + '/', level + 1)
-      } else if (entry.isFile() && (level > 0 || (job.depth === 0 && !entry.name.startsWith('.')))) {
+      } else if (entry.isFile() && (level > 0 || (depth === 0 && !entry.name.startsWith('.')))) {
         // a dot-file at the root is the store's own (.sai-layout.json)
         if (job.after !== undefined && key <= job.after) continue
         const name = entry.name.slice(0, 64)
         if (job.prefix !== '' && !name.startsWith(job.prefix)) continue
-        if (job.subset !== undefined && job.width !== 2 && !inSubset(name, job.subset)) continue
+        if (job.subset !== undefined && !subsetByFolder && !inSubset(name, job.subset)) continue
         const path = `${job.root}/${key}`
         const read = job.hash ? statAndRead(path) : undefined
         const stats =
@@ -224,7 +217,7 @@ export function scan(job: UnitJob, deps: ScanDeps): { keys: string[]; actual: st
         numbers.push(
           stats.size,
           stats.mtimeMs,
-          level !== job.depth ? 0 : isObjectKey(key, entry.name) ? 2 : 1,
+          level !== depth ? 0 : decodedHere && decode(key) !== undefined ? 2 : 1,
           head,
           tail
         )
@@ -247,7 +240,7 @@ const INLINE_DEPS = {
   join
 }
 
-function scanUnit(job: UnitJob, isShardDir: (name: string) => boolean): UnitResult {
-  const { keys, actual, numbers } = scan(job, { ...INLINE_DEPS, isShardDir })
+function scanUnit(job: UnitJob, sharding: ShardingStrategy): UnitResult {
+  const { keys, actual, numbers } = scan(job, { ...INLINE_DEPS, sharding })
   return { count: keys.length, key: i => keys[i]!, actual: i => actual[i] ?? '', numbers, hash: job.hash }
 }

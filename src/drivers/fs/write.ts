@@ -1,150 +1,102 @@
 /**
- * The write path. A write goes to a uniquely named temp file (beside its final name, or in
- * `{root}/.tmp` for a stream or a new shard), is fsynced, linked into place without overwriting,
- * and the shard directory is fsynced before `store` resolves. A writer that finds the name taken
- * checks the bytes there: intact means another writer won (a duplicate); anything else (a 0-byte
- * or truncated file from a crashed writer) is replaced.
+ * The write path, in cacache's shape: a uniquely named temp file, written, fsynced, linked into
+ * place without overwriting, and the directory fsynced; nothing else. Whether the bytes are new,
+ * and what a name already taken means, is the caller's (store.ts).
  */
 import { randomUUID } from 'node:crypto'
-import { futimes } from 'node:fs'
-import { chmod, link, rename } from 'node:fs/promises'
+import { close, constants, fsync, open, write } from 'node:fs'
+import { chmod, link, rename, unlink } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
+import { promisify } from 'node:util'
 import type { Background } from '../../core/background.js'
 import { fsyncDir } from '../../core/durable-files.js'
-import { digestBytesInSlices, ImageHasher, type Digest } from '../../core/hashing.js'
-import type { InputLimits } from '../../core/input.js'
-import type { ShardingStrategy } from '../../core/sharding.js'
+import { isMissing } from '../../core/errors.js'
 import { SPECIAL_DIRS } from '../../core/special-dirs.js'
 import type { StoreDirs } from './dirs.js'
-import {
-  closeFd,
-  CREATE_DSYNC,
-  firstStored,
-  fitsOneWrite,
-  hashFile,
-  holdsBytes,
-  isDirectory,
-  openFd,
-  removeIfExists,
-  statIfIntact,
-  syncFile,
-  writeAll
-} from './files.js'
+
+const openFd = promisify(open)
+const closeFd = promisify(close)
+const writeAt = promisify(write)
+const fsyncFd = promisify(fsync)
 
 export interface WriteContext {
   root: string
-  sharding: ShardingStrategy
   fsync: boolean
   fileMode?: number
   dirs: StoreDirs
+  /** Closes and temp removals that nothing waits for. */
   background: Background
-  /** Whether this store runs alone in the driver (then a recent object is read synchronously). */
-  alone: () => boolean
 }
 
-type Written = { digest: Digest; isDuplicate: boolean; storedAt: Date }
+/**
+ * Flags of a new file whose one write is also its sync: with O_DSYNC, the write returns once the
+ * bytes and what is needed to read them back are on stable storage, in one round trip instead of two.
+ */
+const CREATE_DSYNC = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_DSYNC
 
-/** `mtime`: the last store of a copy that keeps its times (set before the fsync that makes it durable). */
-export async function writeBytes(
-  context: WriteContext,
-  bytes: Buffer,
-  limits: InputLimits,
-  signal?: AbortSignal,
-  mtime?: Date
-): Promise<Written> {
-  const digest = await digestBytesInSlices(bytes, limits)
-  const path = join(context.root, context.sharding.encode(digest.sha256))
-  const sameBytes = async (fd: number, sync: boolean): Promise<boolean> => await holdsBytes(fd, bytes, sync)
-  const existing = await statIfIntact(path, bytes.length, sameBytes, context.alone(), context.fsync)
-  if (existing !== undefined) return { digest, isDuplicate: true, storedAt: firstStored(existing) }
-  signal?.throwIfAborted()
-  // Beside its final name: writers of different images never share a directory lock. In a new
-  // shard, staged in {root}/.tmp while the shard directory is made (one round trip less).
-  const shard = dirname(path)
-  await context.dirs.ensureRoot()
-  const made = isDirectory(shard) ? undefined : context.dirs.makeShard(shard)
-  const staged =
-    made === undefined ? `${path}.${randomUUID()}.tmp` : join(context.root, SPECIAL_DIRS.temp, `${randomUUID()}.tmp`)
-  const write = async (fd: number): Promise<void> => {
-    await writeAll(fd, bytes)
-    if (mtime !== undefined) await keepTime(fd, mtime)
+/** At most this much per write call: a 5 MB frame does not hold a pool thread (and a core) for its whole copy. */
+const WRITE_CHUNK_BYTES = 1024 * 1024
+
+/** Whether `size` bytes go to disk in one write call (see `writeAll`). */
+export function fitsOneWrite(size: number): boolean {
+  return size <= WRITE_CHUNK_BYTES
+}
+
+/** Writes all of `bytes` at `position`, at most 1 MiB per call. */
+export async function writeAll(fd: number, bytes: Uint8Array, position = 0): Promise<void> {
+  for (let done = 0; done < bytes.length; ) {
+    const length = Math.min(bytes.length - done, WRITE_CHUNK_BYTES)
+    done += (await writeAt(fd, bytes, done, length, position + done)).bytesWritten
   }
-  // O_DSYNC makes the write durable, not a later change of times: those need the fsync
-  const [written, ready] = await Promise.allSettled([
-    writeTemp(context, staged, write, mtime === undefined && fitsOneWrite(bytes.length)),
-    made
-  ])
+}
+
+/**
+ * A complete (and, with fsync, durable) temp file written by `write`, beside `near` (its final
+ * name, when its folder exists: writers of different images never share a directory lock), else
+ * in `{root}/.tmp` (a stream, whose name is known at its end, or a new shard folder, made
+ * meanwhile). `oneWrite`: the bytes go in one call, so O_DSYNC makes them durable with it.
+ */
+export async function writeTemp(
+  context: WriteContext,
+  near: string | undefined,
+  write: (fd: number) => Promise<void>,
+  oneWrite = false
+): Promise<string> {
+  const { dirs } = context
+  await dirs.ensureRoot() // the one call of a store: memoised after the first
+  const shard = near === undefined ? undefined : dirname(near)
+  const made = shard === undefined || dirs.isDirectory(shard) ? undefined : dirs.makeShard(shard)
+  const temp =
+    near !== undefined && made === undefined
+      ? `${near}.${randomUUID()}.tmp`
+      : join(context.root, SPECIAL_DIRS.temp, `${randomUUID()}.tmp`)
+  const [written, ready] = await Promise.allSettled([createTemp(context, temp, write, oneWrite), made])
   if (ready.status === 'rejected') {
     if (written.status === 'fulfilled') await removeIfExists(written.value).catch(() => {})
     throw ready.reason
   }
   if (written.status === 'rejected') throw written.reason
-  return await commit(context, written.value, path, digest, sameBytes, signal)
+  return temp
 }
 
-export async function writeChunks(
-  context: WriteContext,
-  chunks: AsyncIterable<Uint8Array>,
-  limits: InputLimits,
-  signal?: AbortSignal,
-  mtime?: Date
-): Promise<Written> {
-  const hasher = new ImageHasher(limits)
-  let digest!: Digest
-  // the shard is known only at the end: staged in {root}/.tmp, on the same filesystem
-  const temp = await writeTemp(context, join(context.root, SPECIAL_DIRS.temp, `${randomUUID()}.tmp`), async fd => {
-    let position = 0
-    for await (const chunk of chunks) {
-      signal?.throwIfAborted()
-      hasher.update(chunk)
-      await writeAll(fd, chunk, position)
-      position += chunk.byteLength
-    }
-    digest = hasher.digest()
-    if (mtime !== undefined) await keepTime(fd, mtime)
-  })
-  const sameHash = async (fd: number): Promise<boolean> => (await hashFile(fd, signal)) === digest.sha256
-  return await commit(
-    context,
-    temp,
-    join(context.root, context.sharding.encode(digest.sha256)),
-    digest,
-    sameHash,
-    signal
-  )
-}
-
-async function keepTime(fd: number, mtime: Date): Promise<void> {
-  await new Promise<void>((resolve, reject) => {
-    futimes(fd, mtime, mtime, err => {
-      if (err === null) resolve()
-      else reject(err)
-    })
-  })
-}
-
-/**
- * A complete, durable temp file written by `write`; removed again if anything fails. A durable
- * file written in one call (`oneWrite`) is opened with O_DSYNC (see CREATE_DSYNC): one round trip less.
- */
-async function writeTemp(
+async function createTemp(
   context: WriteContext,
   temp: string,
   write: (fd: number) => Promise<void>,
-  oneWrite = false
+  oneWrite: boolean
 ): Promise<string> {
-  await context.dirs.ensureRoot()
   // with an exact mode, the chmod after the write is synced by fsync as before
   const dsync = context.fsync && oneWrite && context.fileMode === undefined
-  // the calls that change the tree are asynchronous: under fsync load they wait for the journal
+  // its folder was just seen (or is .tmp): made again only if a prune removed it meanwhile
   const fd = await context.dirs.inShardDir(
     temp,
-    async () => await openFd(temp, dsync ? CREATE_DSYNC : 'wx', context.fileMode ?? 0o666)
+    async () => await openFd(temp, dsync ? CREATE_DSYNC : 'wx', context.fileMode ?? 0o666),
+    true
   )
   try {
     await write(fd)
     if (context.fileMode !== undefined) await chmod(temp, context.fileMode)
-    if (context.fsync && !dsync) await syncFile(fd)
+    if (context.fsync && !dsync) await fsyncFd(fd)
   } catch (err) {
     // the cleanup's own failure (EROFS after ENOSPC, say) must not hide why the write failed
     await closeFd(fd).catch(() => {})
@@ -157,21 +109,24 @@ async function writeTemp(
   return temp
 }
 
-/** Moves the temp into place without overwriting an intact object, then makes the name durable. */
-async function commit(
+/**
+ * Links the temp to `path` without overwriting, then makes the name durable. If the name is taken,
+ * `taken` says what is there: something (returned, and the temp dropped), or undefined for an
+ * object to replace (damaged, or pruned meanwhile), which the temp then replaces atomically.
+ * `seen`: the caller has just seen (or made) the folder of `path`.
+ */
+export async function linkIntoPlace<T>(
   context: WriteContext,
   temp: string,
   path: string,
-  digest: Digest,
-  isIntact: (fd: number, sync: boolean) => Promise<boolean>,
-  signal?: AbortSignal
-): Promise<Written> {
-  let existing
+  taken: () => Promise<T | undefined>,
+  seen = false
+): Promise<T | undefined> {
+  let existing: T | undefined
   try {
-    signal?.throwIfAborted()
-    if (!(await linkIntoPlace(context, temp, path))) {
-      existing = await statIfIntact(path, digest.size, isIntact, context.alone(), context.fsync)
-      if (existing === undefined) await rename(temp, path) // the object there is damaged (or was just pruned): replace it, atomically
+    if (!(await linkUnlessTaken(context, temp, path, seen))) {
+      existing = await taken()
+      if (existing === undefined) await rename(temp, path)
     }
   } catch (err) {
     await removeIfExists(temp).catch(() => {}) // (verify removes a temp left behind)
@@ -180,20 +135,29 @@ async function commit(
   // the temp's name goes without a wait: the object is in place (verify removes a temp a crash left)
   context.background.add(removeIfExists(temp), 'fs.temp-remove-failed', { path: temp })
   if (context.fsync && existing === undefined) await fsyncDir(dirname(path))
-  return existing === undefined
-    ? { digest, isDuplicate: false, storedAt: new Date() }
-    : { digest, isDuplicate: true, storedAt: firstStored(existing) }
+  return existing
 }
 
 /** Links the temp to `path` without overwriting: false if the name is taken. */
-async function linkIntoPlace(context: WriteContext, temp: string, path: string): Promise<boolean> {
+async function linkUnlessTaken(context: WriteContext, temp: string, path: string, seen: boolean): Promise<boolean> {
   try {
-    await context.dirs.inShardDir(path, async () => {
-      await link(temp, path)
-    })
+    await context.dirs.inShardDir(
+      path,
+      async () => {
+        await link(temp, path)
+      },
+      seen
+    )
     return true
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'EEXIST') return false
     throw err
   }
+}
+
+/** Removes a file that may already be gone. */
+export async function removeIfExists(path: string): Promise<void> {
+  await unlink(path).catch((err: unknown) => {
+    if (!isMissing(err)) throw err
+  })
 }

@@ -9,7 +9,7 @@
 import { existsSync, readdirSync, statSync } from 'node:fs'
 import { mkdir, open, unlink } from 'node:fs/promises'
 import { dirname } from 'node:path'
-import { fsyncDir, fsyncDirShared } from '../../core/durable-files.js'
+import { fsyncDir, SharedDirSync } from '../../core/durable-files.js'
 import { isMissing } from '../../core/errors.js'
 import type { StateLayout } from './layout.js'
 
@@ -17,6 +17,7 @@ const SHA256 = /^[0-9a-f]{64}$/
 
 export class Outbox {
   private readonly made = new Map<string, Promise<string>>()
+  private readonly dirSync = new SharedDirSync()
 
   constructor(private readonly layout: StateLayout) {}
 
@@ -33,7 +34,7 @@ export class Outbox {
           return await open(entry, 'a')
         })
         await file.close()
-        await fsyncDirShared(folder)
+        await this.dirSync.fsync(folder)
       })
     )
   }

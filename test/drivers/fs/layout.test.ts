@@ -27,6 +27,23 @@ describe('the layout record', () => {
     expect(await readdir(join(root, '.tmp'))).toEqual([]) // the record's temp file is gone
   })
 
+  it('is written for any sharding with a descriptor, not only for an instance of our PrefixSharding', async () => {
+    const root = join(await tempDir(), 'images')
+    const prefix = new PrefixSharding({ depth: 1, width: 3 })
+    // as another copy of the library (CommonJS beside ESM) would hand it over: no instanceof holds
+    const sharding = {
+      depth: 1,
+      encode: (sha256: string) => prefix.encode(sha256),
+      decode: (key: string) => prefix.decode(key),
+      isShardDir: (name: string) => prefix.isShardDir(name),
+      descriptor: { kind: 'prefix' as const, depth: 1, width: 3 }
+    }
+    const storage = new FilesystemDriver({ root, sharding })
+    const { hash, key } = await storage.store(testJpeg(`layout described ${root}`))
+    expect(key).toBe(`${hash.slice(0, 3)}/${hash}.jpg`)
+    expect(JSON.parse(await readFile(join(root, '.sai-layout.json'), 'utf8'))).toEqual({ depth: 1, width: 3 })
+  })
+
   it('a store made with depth 3 width 1 is ERR_CONFIG under the defaults, naming both, at the first call', async () => {
     const root = await tempDir()
     const env = { SAI_IMAGE_STORAGE_PATH: root }

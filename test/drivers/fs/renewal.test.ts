@@ -1,4 +1,5 @@
-import { rename, stat, utimes } from 'node:fs/promises'
+import { rename, rm, stat, utimes } from 'node:fs/promises'
+import { join } from 'node:path'
 import { Readable } from 'node:stream'
 import { describe, expect, it } from 'vitest'
 import { FilesystemDriver } from '../../../src/drivers/fs/index.js'
@@ -61,6 +62,19 @@ describe('age: a duplicate store renews the last store, storedAt stays the first
     expect(await storage.exists(hash)).toBe(false)
     expect(await storage.deleteIfNotRenewed(hash, now)).toBe(false)
     expect((await storage.verify()).problems).toEqual([]) // nothing left set aside
+  })
+
+  it('fs: a second driver on the root deletes, though the .pruning folder the first one made was removed', async () => {
+    const root = await tempDir()
+    const first = new FilesystemDriver({ root })
+    const a = await first.store(testJpeg('aside a'))
+    expect(await first.deleteIfNotRenewed(a.hash, (await first.stat(a.hash)).lastStoredAt!)).toBe(true)
+    await rm(join(root, '.pruning'), { recursive: true })
+    // (what a driver knows of the folders it made is its own, not the process's)
+    const second = new FilesystemDriver({ root })
+    const b = await second.store(testJpeg('aside b'))
+    expect(await second.deleteIfNotRenewed(b.hash, (await second.stat(b.hash)).lastStoredAt!)).toBe(true)
+    expect(await second.exists(b.hash)).toBe(false)
   })
 
   it('memory: the same', async () => {

@@ -5,6 +5,7 @@ import { hash as digest } from 'node:crypto'
 import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
+import { PrefixSharding } from '../../../src/core/sharding.js'
 import { FilesystemDriver } from '../../../src/drivers/fs/index.js'
 import { tempDir } from '../../infra/helpers/tmp.js'
 
@@ -28,7 +29,9 @@ function store(root: string, big: number, each: number): string[] {
 }
 
 describe('the walk in worker threads', () => {
-  it('a unit larger than a slot, more units than slots, a key not in ASCII: list() and verify() say what the disk says', async () => {
+  const say =
+    'a unit larger than a slot, more units than slots, a key not in ASCII: list() and verify() say what the disk says'
+  it(say, async () => {
     const root = await tempDir()
     // 9,000 files are about 1.06 MB of columns, 1.35 MB hashed: more than a slot's first 1 MB; and
     // the first eight folders hold 80, a large store, walked by workers: nine units, four slots
@@ -75,4 +78,38 @@ describe('the walk in worker threads', () => {
     for await (const entry of storage.list({ prefix: 'ab' })) inside.push(entry.hash)
     expect(inside).toEqual(hashes.filter(h => h.startsWith('ab')))
   }, 120_000)
+
+  it('workers rebuild a described sharding (depth 1, width 3, plain data): list and verify agree', async () => {
+    const root = await tempDir()
+    const hashes: string[] = []
+    // 80 files in the first eight folders (000 to 007): a large store, walked by workers; 40 elsewhere
+    for (let i = 0, near = 0, far = 0; near < 80 || far < 40; i++) {
+      const body = `wide ${i}`
+      const hash = digest('sha256', body, 'hex')
+      const isNear = hash.slice(0, 3) < '008'
+      if (isNear ? near++ >= 80 : far++ >= 40) continue
+      mkdirSync(join(root, hash.slice(0, 3)), { recursive: true })
+      writeFileSync(join(root, hash.slice(0, 3), `${hash}.jpg`), body)
+      hashes.push(hash)
+    }
+    hashes.sort()
+    const stray = digest('sha256', 'stray', 'hex')
+    const strayKey = `${hashes[0]!.slice(0, 3)}/${stray}.jpg` // in a folder its digits do not name: misplaced
+    writeFileSync(join(root, strayKey), 'stray')
+    const prefix = new PrefixSharding({ depth: 1, width: 3 })
+    const sharding = {
+      depth: 1,
+      encode: (sha256: string) => prefix.encode(sha256),
+      decode: (key: string) => prefix.decode(key),
+      isShardDir: (name: string) => prefix.isShardDir(name),
+      descriptor: prefix.descriptor
+    }
+    const storage = new FilesystemDriver({ root, fsync: false, sharding })
+    const listed = []
+    for await (const entry of storage.list()) listed.push(entry)
+    expect(listed.map(e => [e.hash, e.key])).toEqual(hashes.map(h => [h, `${h.slice(0, 3)}/${h}.jpg`]))
+    const report = await storage.verify()
+    expect(report).toMatchObject({ checked: hashes.length, clean: false })
+    expect(report.problems.map(p => [p.key, p.reason])).toEqual([[strayKey, 'misplaced']])
+  }, 60_000)
 })

@@ -1,0 +1,157 @@
+/**
+ * The read path: every read of an object's bytes goes through here, and through one read strategy
+ * that the driver chooses once (`chooseReads`) and injects. A fetch is verified against the
+ * content address before it returns: wrong bytes are never returned.
+ *
+ * Opening, fstat and closing a file being read are synchronous: a lookup takes microseconds on a
+ * local disk, a thread-pool round trip 50 to 250 µs (measured: bench/RESULTS.md, 2026-12-01).
+ */
+import { createHash } from 'node:crypto'
+import { closeSync, createReadStream, fstatSync, openSync, readSync, type Stats } from 'node:fs'
+import { open, type FileHandle } from 'node:fs/promises'
+import { readUpTo } from '../../core/durable-files.js'
+import { IntegrityError, isMissing } from '../../core/errors.js'
+import type { HashSlices } from '../../core/hashing.js'
+
+/** How the bytes of an open object are read. */
+export interface ReadStrategy {
+  /** Runs one store or fetch of the driver (a strategy may read differently for one that runs alone). */
+  during: <T>(work: () => Promise<T>) => Promise<T>
+  /** Up to `length` bytes from the start of an open file whose stats are `stats`. */
+  read: (fd: number, stats: Stats, length: number, buffer?: Buffer) => Promise<Buffer>
+}
+
+/** Every read through libuv's thread pool: one round trip, and the event loop never waits for a disk. */
+export class ThreadPoolReads implements ReadStrategy {
+  async during<T>(work: () => Promise<T>): Promise<T> {
+    return await work()
+  }
+
+  async read(fd: number, _stats: Stats, length: number, buffer?: Buffer): Promise<Buffer> {
+    return await readUpTo(fd, length, buffer)
+  }
+}
+
+/** A file modified this recently was just written, or read whole by a duplicate store that renewed it. */
+const RECENT_MS = 60_000
+/** Copying this much from the page cache takes about as long as hashing one slice of the input (~100 µs). */
+const SYNC_READ_BYTES = 1024 * 1024
+/** A renewal sets the mtime a little ahead of the clock (never back to its old value): that is recent too. */
+const CLOCK_SLACK_MS = 1000
+
+/**
+ * A recent object (written or renewed in the last minute, at most 1 MiB: in the page cache) is read
+ * synchronously by an operation that runs alone in its driver: no round trip. An older object may
+ * have to come from the disk, which must not hold the event loop; and beside other operations the
+ * pool's copy overlaps the loop's hashing. Figures in bench/RESULTS.md (2026-12-01, afternoon).
+ */
+export class PageCacheReads extends ThreadPoolReads {
+  private running = 0
+
+  override async during<T>(work: () => Promise<T>): Promise<T> {
+    this.running++
+    try {
+      return await work()
+    } finally {
+      this.running--
+    }
+  }
+
+  override async read(
+    fd: number,
+    stats: Stats,
+    length: number,
+    buffer: Buffer = Buffer.allocUnsafe(length)
+  ): Promise<Buffer> {
+    if (!(this.running === 1 && inPageCache(stats))) return await readUpTo(fd, length, buffer)
+    let done = 0
+    for (let got; done < length && (got = readSync(fd, buffer, done, length - done, done)) > 0; ) done += got
+    return buffer.subarray(0, done)
+  }
+}
+
+export function inPageCache(stats: Stats, now = Date.now()): boolean {
+  const age = now - stats.mtimeMs
+  return stats.size <= SYNC_READ_BYTES && age > -CLOCK_SLACK_MS && age < RECENT_MS
+}
+
+/** The one place the read strategy is chosen: `threadPool` for every read through the pool. */
+export function chooseReads(threadPool = false): ReadStrategy {
+  return threadPool ? new ThreadPoolReads() : new PageCacheReads()
+}
+
+/** Buffers up to this size are kept for the next duplicate check. */
+const KEPT_SCRATCH_BYTES = 8 * 1024 * 1024
+
+/** Reads objects for one driver, through its strategy, hashing in its slices. */
+export class ObjectReader {
+  /** One buffer for duplicate checks, reused while it is free: no allocation (and page faults) per duplicate. */
+  private scratch?: Buffer
+
+  constructor(
+    readonly strategy: ReadStrategy,
+    private readonly slices: HashSlices
+  ) {}
+
+  /** The whole object at `path`, verified against `sha256` (`IntegrityError` if it holds other bytes). */
+  async fetch(path: string, sha256: string): Promise<Buffer> {
+    const fd = openSync(path, 'r')
+    let bytes: Buffer
+    try {
+      const stats = fstatSync(fd)
+      bytes = await this.strategy.read(fd, stats, stats.size)
+    } finally {
+      closeSync(fd)
+    }
+    const hash = createHash('sha256')
+    await this.slices.update(bytes, slice => hash.update(slice))
+    const actual = hash.digest('hex')
+    if (actual !== sha256) throw new IntegrityError(sha256, actual, path)
+    return bytes
+  }
+
+  /**
+   * Whether an open file holds exactly `bytes`: one read of their length, then the size once more (a
+   * file that grew meanwhile is not them). Asking for one byte more would cost a second round trip.
+   */
+  async holdsBytes(fd: number, stats: Stats, bytes: Buffer): Promise<boolean> {
+    const scratch = this.scratch
+    const buffer = scratch !== undefined && scratch.length >= bytes.length ? scratch : Buffer.allocUnsafe(bytes.length)
+    if (buffer === scratch) this.scratch = undefined
+    try {
+      const read = await this.strategy.read(fd, stats, bytes.length, buffer)
+      return read.equals(bytes) && fstatSync(fd).size === bytes.length
+    } finally {
+      if (buffer.length <= KEPT_SCRATCH_BYTES && (this.scratch === undefined || this.scratch.length < buffer.length))
+        this.scratch = buffer
+    }
+  }
+}
+
+/** SHA-256 hex of everything an open file holds, read in a stream. */
+export async function hashFile(file: FileHandle | number, signal?: AbortSignal): Promise<string> {
+  const hash = createHash('sha256')
+  const stream =
+    typeof file === 'number'
+      ? createReadStream('', { fd: file, autoClose: false, start: 0, signal })
+      : file.createReadStream({ autoClose: false, start: 0, signal })
+  for await (const chunk of stream) hash.update(chunk as Buffer)
+  return hash.digest('hex')
+}
+
+/** Opens `path` for reading, or undefined if nothing is there. */
+export async function openIfExists(path: string): Promise<FileHandle | undefined> {
+  try {
+    return await open(path, 'r')
+  } catch (err) {
+    if (isMissing(err)) return undefined
+    throw err
+  }
+}
+
+/** When the object was first stored: its birth time where the filesystem keeps one, else its mtime. */
+export function firstStored(stats: Stats): Date {
+  // Never the mtime when a birth time exists, even for a copy that kept an older mtime (migrate):
+  // a renewal moves the mtime, and the first store must not move with it.
+  return stats.birthtimeMs > 0 ? stats.birthtime : stats.mtime
+}
