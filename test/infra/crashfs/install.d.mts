@@ -1,2 +1,2 @@
-export function crashfsBinaryPath (): string
-export function ensureCrashfs (options?: { log?: (message: string) => void }): string
+export function crashfsBinaryPath(): string
+export function ensureCrashfs(options?: { log?: (message: string) => void }): string

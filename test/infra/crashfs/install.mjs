@@ -12,7 +12,7 @@ import { join } from 'node:path'
 const HERE = new URL('.', import.meta.url).pathname
 
 /** Where the binary of this source is (or will be) cached. */
-export function crashfsBinaryPath () {
+export function crashfsBinaryPath() {
   const hash = createHash('sha256')
   for (const file of ['go.sum', 'go.mod', 'main.go']) hash.update(readFileSync(join(HERE, file)))
   const cache = process.env.XDG_CACHE_HOME || join(homedir(), '.cache')
@@ -20,13 +20,15 @@ export function crashfsBinaryPath () {
 }
 
 /** The path of the crashfs binary, built first if it is not cached (about 20 s with a warm Go module cache). */
-export function ensureCrashfs ({ log = message => process.stderr.write(message) } = {}) {
+export function ensureCrashfs({ log = message => process.stderr.write(message) } = {}) {
   const binary = crashfsBinaryPath()
   if (existsSync(binary)) return binary
   try {
     execFileSync('go', ['version'], { stdio: 'ignore' })
   } catch {
-    throw new Error('the crash tests need crashfs, built from test/infra/crashfs/go.mod: install Go 1.26 or later (https://go.dev/dl)')
+    throw new Error(
+      'the crash tests need crashfs, built from test/infra/crashfs/go.mod: install Go 1.26 or later (https://go.dev/dl)'
+    )
   }
   log(`test setup: building crashfs from test/infra/crashfs into ${binary}\n`)
   mkdirSync(join(binary, '..'), { recursive: true })
@@ -40,7 +42,12 @@ export function ensureCrashfs ({ log = message => process.stderr.write(message) 
         env: { ...process.env, GOFLAGS: '', GOWORK: 'off', CGO_ENABLED: '0' }
       })
     } catch (err) {
-      throw new Error(`building crashfs failed:\n${String(err.stderr ?? err.message).split('\n').filter(line => !line.startsWith('go: downloading')).join('\n')}`)
+      throw new Error(
+        `building crashfs failed:\n${String(err.stderr ?? err.message)
+          .split('\n')
+          .filter(line => !line.startsWith('go: downloading'))
+          .join('\n')}`
+      )
     }
     renameSync(temp, binary) // a concurrent build of the same source gives the same binary
   } finally {

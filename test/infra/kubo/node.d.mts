@@ -28,6 +28,6 @@ export interface KuboNode {
   stop: () => Promise<void>
 }
 
-export function startKubo (options?: KuboNodeOptions): Promise<KuboNode>
-export function isolate (config: any): any
-export function flatfsMount (config: any): { type: 'flatfs', sync: boolean, path: string }
+export function startKubo(options?: KuboNodeOptions): Promise<KuboNode>
+export function isolate(config: any): any
+export function flatfsMount(config: any): { type: 'flatfs'; sync: boolean; path: string }

@@ -10,7 +10,7 @@ import { join } from 'node:path'
 import { ensureKubo } from './install.mjs'
 
 /** What the test node changes beyond `ipfs init --profile=test,announce-off` (which sets the loopback API and gateway, no bootstrap, no mDNS, no AutoConf, no AutoTLS, no NAT port mapping, no providing). */
-export function isolate (config) {
+export function isolate(config) {
   config.Addresses.API = config.Addresses.API ?? '/ip4/127.0.0.1/tcp/0'
   config.Addresses.Swarm = [] // no libp2p listener at all
   config.Routing = { ...config.Routing, Type: 'none' } // no DHT
@@ -24,7 +24,7 @@ export function isolate (config) {
  * instead of being looked for), `config(config)` (any other edit), `defaults` (plain `ipfs init`,
  * for a test that shows what isolation prevents), `command` (a prefix such as strace's).
  */
-export async function startKubo (options = {}) {
+export async function startKubo(options = {}) {
   const binary = options.binary ?? ensureKubo()
   const repo = await mkdtemp(join(tmpdir(), 'sai-kubo-'))
   const env = { ...process.env, IPFS_PATH: repo, IPFS_TELEMETRY: 'off', GOLOG_LOG_LEVEL: 'error' }
@@ -43,19 +43,28 @@ export async function startKubo (options = {}) {
   let exited
   const launch = async () => {
     const [command, ...prefix] = [...(options.command ?? []), binary]
-    daemon = spawn(command, [...prefix, 'daemon', ...(options.offline ? ['--offline'] : [])], { env, stdio: ['ignore', 'pipe', 'pipe'] })
+    daemon = spawn(command, [...prefix, 'daemon', ...(options.offline ? ['--offline'] : [])], {
+      env,
+      stdio: ['ignore', 'pipe', 'pipe']
+    })
     node.pid = daemon.pid
-    daemon.stdout.on('data', d => { node.log += d })
-    daemon.stderr.on('data', d => { node.log += d })
+    daemon.stdout.on('data', d => {
+      node.log += d
+    })
+    daemon.stderr.on('data', d => {
+      node.log += d
+    })
     exited = new Promise(resolve => daemon.once('exit', resolve))
     const deadline = Date.now() + 60_000
     for (;;) {
-      if (daemon.exitCode !== null || daemon.signalCode !== null) throw new Error(`the Kubo test node exited: ${node.log}`)
+      if (daemon.exitCode !== null || daemon.signalCode !== null)
+        throw new Error(`the Kubo test node exited: ${node.log}`)
       if (existsSync(join(repo, 'api')) && existsSync(join(repo, 'gateway'))) {
         node.url = `http://${multiaddrHost(await readFile(join(repo, 'api'), 'utf8'))}`
         node.gatewayUrl = (await readFile(join(repo, 'gateway'), 'utf8')).trim()
         try {
-          if ((await fetch(`${node.url}/api/v0/version`, { method: 'POST', signal: AbortSignal.timeout(2000) })).ok) break
+          if ((await fetch(`${node.url}/api/v0/version`, { method: 'POST', signal: AbortSignal.timeout(2000) })).ok)
+            break
         } catch {}
       }
       if (Date.now() > deadline) {
@@ -83,7 +92,7 @@ export async function startKubo (options = {}) {
   return Object.assign(node, {
     config: async () => JSON.parse(await readFile(configPath, 'utf8')),
     /** A graceful stop and a start on the same repo and ports. */
-    async restart () {
+    async restart() {
       await halt()
       await keepPorts()
       await launch()
@@ -92,14 +101,14 @@ export async function startKubo (options = {}) {
      * `kill -9`, then a start on the same repo and ports (Kubo needs no cleanup after it);
      * `whileDown` runs in between (e.g. to let the requests that were in flight fail).
      */
-    async crash (whileDown) {
+    async crash(whileDown) {
       daemon.kill('SIGKILL')
       await exited
       await whileDown?.()
       await keepPorts()
       await launch()
     },
-    async stop () {
+    async stop() {
       await halt()
       await rm(repo, { recursive: true, force: true })
     }
@@ -107,22 +116,28 @@ export async function startKubo (options = {}) {
 }
 
 /** The flatfs mount of the repo's `Datastore.Spec` (where the blocks are). */
-export function flatfsMount (config) {
-  const found = (config.Datastore?.Spec?.mounts ?? []).map(mount => mount.child ?? mount).find(spec => spec.type === 'flatfs')
+export function flatfsMount(config) {
+  const found = (config.Datastore?.Spec?.mounts ?? [])
+    .map(mount => mount.child ?? mount)
+    .find(spec => spec.type === 'flatfs')
   if (found === undefined) throw new Error('this repo has no flatfs mount')
   return found
 }
 
-function multiaddrHost (multiaddr) {
+function multiaddrHost(multiaddr) {
   const [, proto, host, , port] = multiaddr.trim().split('/')
   return proto === 'ip6' ? `[${host}]:${port}` : `${host}:${port}`
 }
 
-async function run (binary, args, env) {
+async function run(binary, args, env) {
   const child = spawn(binary, args, { env, stdio: ['ignore', 'pipe', 'pipe'] })
   let output = ''
-  child.stdout.on('data', d => { output += d })
-  child.stderr.on('data', d => { output += d })
+  child.stdout.on('data', d => {
+    output += d
+  })
+  child.stderr.on('data', d => {
+    output += d
+  })
   const code = await new Promise(resolve => child.on('close', resolve))
   if (code !== 0) throw new Error(`ipfs ${args.join(' ')} failed (${code}): ${output}`)
 }
