@@ -47,7 +47,8 @@ export default defineConfig([
   { entry, format: 'esm', dts: true, splitting: true, sourcemap: true, target: 'node20', keepNames: true },
   // CommonJS: one bundle, and per entry point a one-line file and its types. Not split into chunks
   // instead: tsup's CJS splitting rewrites the import() that loads the ESM-only kubo-rpc-client
-  // into a require() that Node 20 refuses. multiformats is ESM-only as well: it is bundled in.
+  // into a require() that Node 20 refuses. multiformats and p-limit (with its yocto-queue) are
+  // ESM-only as well: they are bundled in.
   {
     entry: { commonjs: 'src/commonjs.ts' },
     format: 'cjs',
@@ -56,7 +57,7 @@ export default defineConfig([
     sourcemap: true,
     target: 'node20',
     keepNames: true,
-    noExternal: [/^multiformats/],
+    noExternal: [/^multiformats/, /^p-limit$/, /^yocto-queue$/],
     esbuildPlugins: [commonjsEntries]
   },
   // the sai-images command; a young generation of 2 MB semi-spaces (16 by default) keeps a walk of

@@ -53,6 +53,7 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   const all = await baseFrames()
   const sizes = all.map(f => f.length).sort((a, b) => a - b)
   console.log(
-    `${all.length} frames, ${sizes[0]}..${sizes.at(-1)} B, mean ${Math.round(sizes.reduce((a, b) => a + b) / sizes.length)} B`
+    `${all.length} frames, ${sizes[0]}..${sizes.at(-1)} B, mean ` +
+      `${Math.round(sizes.reduce((a, b) => a + b) / sizes.length)} B`
   )
 }

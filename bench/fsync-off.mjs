@@ -109,18 +109,23 @@ for (const key of Object.keys(results.runs[0])) {
     note: `runs ${ratios.join(', ')}`
   })
   log(
-    `  target ${met ? 'MET ' : 'MISS'} fsync-off store / plain loop (${key}), lowest of ${ratios.length} runs: ${Math.min(...ratios)} (runs ${ratios.join(', ')})`
+    `  target ${met ? 'MET ' : 'MISS'} fsync-off store / plain loop (${key}), lowest of ${ratios.length} runs: ` +
+      `${Math.min(...ratios)} (runs ${ratios.join(', ')})`
   )
 }
 if (!quick) {
   await writeFile(join(here, 'results-fsync-off.json'), JSON.stringify(results, null, 2) + '\n')
+  const targetRow = t => `| ${t.name} | ${t.value} | ${t.limit} | ${t.met ? 'yes' : '**no**'} | ${t.note} |`
   await writeFile(
     join(here, 'RESULTS-fsync-off.md'),
     `# Store without fsync against the plain write loop
 
-${results.date}, ${results.machine.cpu} (${results.machine.cores} cores, ${results.machine.memoryGB} GB), Node ${results.machine.node}. \`node bench/fsync-off.mjs\`.
+${results.date}, ${results.machine.cpu} (${results.machine.cores} cores, ${results.machine.memoryGB} GB),
+Node ${results.machine.node}. \`node bench/fsync-off.mjs\`.
 
-Method: ${FRAMES} new frames of 600 KB per measurement; the plain loop is SHA-256, \`mkdir -p\` of the two shard folders, a temp file written, renamed into place. Empty: a new root; warm: all 65,536 shard folders made first. A \`sync\` before each candidate; the order alternates. Frames per second, ${RUNS} runs.
+Method: ${FRAMES} new frames of 600 KB per measurement; the plain loop is SHA-256, \`mkdir -p\` of the two
+shard folders, a temp file written, renamed into place. Empty: a new root; warm: all 65,536 shard folders
+made first. A \`sync\` before each candidate; the order alternates. Frames per second, ${RUNS} runs.
 
 | run | ${Object.keys(results.runs[0]).join(' | ')} |
 | --- | ${Object.keys(results.runs[0])
@@ -137,7 +142,7 @@ ${results.runs
 
 | target | value | limit | met | note |
 | --- | --- | --- | --- | --- |
-${results.targets.map(t => `| ${t.name} | ${t.value} | ${t.limit} | ${t.met ? 'yes' : '**no**'} | ${t.note} |`).join('\n')}
+${results.targets.map(targetRow).join('\n')}
 `
   )
 }

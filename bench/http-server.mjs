@@ -31,4 +31,5 @@ if (mode === 'ours') {
 }
 const server = createServer(handler)
 server.listen(0, '127.0.0.1', () => console.log(server.address().port))
-for (const signal of ['SIGTERM', 'SIGINT']) process.on(signal, () => process.exit(0)) // exits cleanly: --cpu-prof writes its profile
+// exits cleanly: --cpu-prof writes its profile
+for (const signal of ['SIGTERM', 'SIGINT']) process.on(signal, () => process.exit(0))

@@ -100,8 +100,13 @@ async function measure(mode) {
 
 // Before and after, recorded by hand on this machine (the same bench, --quick, --cpu-prof on the server)
 const HISTORY = [
-  '2026-12-04, before (main at 61496d6: stat, a second open and read, a full SHA-256 on every answer): ours 2,382-2,440 req/s against bare 6,494-6,784, **0.36-0.37x**; p99 52-54 ms against 10-12 ms (4.4-5.2x); RSS 120 against 102 MB (1.17x). CPU profile of our server: SHA-256 `update` 34% of self time, writev 12.5%, read 12.4%, close 8.6%, open (FileHandle) 6.9%, fstat 3.1%.',
-  '2026-12-04, after (the record of verified files; one open, fstat, read, close per answer, no FileHandle): ours about equal to bare, 0.88-1.06x; p99 1.2-1.8x; RSS 1.05-1.14x. Profile: writev 31%, close 14.5%, read 12.7%, open 10.6%, fstat 4.7%, no hashing: the same system calls as the bare server.'
+  '2026-12-04, before (main at 61496d6: stat, a second open and read, a full SHA-256 on every answer): ours ' +
+    '2,382-2,440 req/s against bare 6,494-6,784, **0.36-0.37x**; p99 52-54 ms against 10-12 ms (4.4-5.2x); RSS ' +
+    '120 against 102 MB (1.17x). CPU profile of our server: SHA-256 `update` 34% of self time, writev 12.5%, ' +
+    'read 12.4%, close 8.6%, open (FileHandle) 6.9%, fstat 3.1%.',
+  '2026-12-04, after (the record of verified files; one open, fstat, read, close per answer, no FileHandle): ' +
+    'ours about equal to bare, 0.88-1.06x; p99 1.2-1.8x; RSS 1.05-1.14x. Profile: writev 31%, close 14.5%, read ' +
+    '12.7%, open 10.6%, fstat 4.7%, no hashing: the same system calls as the bare server.'
 ]
 
 log(`HTTP: ${hashes.length} frames, wrk -c32 -t1, ${ROUNDS} rounds of ${SECONDS} s each, alternating`)
@@ -118,7 +123,9 @@ for (let round = 0; round < ROUNDS; round++) {
   }
   results.rounds.push(r)
   log(
-    `  round ${round + 1}: bare ${figures.bare.reqPerSec} req/s p99 ${figures.bare.p99Ms} ms ${figures.bare.peakRssMB} MB; ours ${figures.ours.reqPerSec} req/s p99 ${figures.ours.p99Ms} ms ${figures.ours.peakRssMB} MB`
+    `  round ${round + 1}: bare ${figures.bare.reqPerSec} req/s p99 ${figures.bare.p99Ms} ms ` +
+      `${figures.bare.peakRssMB} MB; ours ${figures.ours.reqPerSec} req/s p99 ${figures.ours.p99Ms} ms ` +
+      `${figures.ours.peakRssMB} MB`
   )
 }
 const median = key => results.rounds.map(r => r[key]).sort((a, b) => a - b)[Math.floor(results.rounds.length / 2)]
@@ -153,15 +160,23 @@ if (!quick || process.argv.includes('--write')) {
     [
       '# HTTP handler against a bare read-and-send server',
       '',
-      `${results.date}, ${results.machine.cpu} (${results.machine.cores} cores, ${results.machine.memoryGB} GB), Node ${results.machine.node}. \`node bench/http.mjs\`.`,
+      `${results.date}, ${results.machine.cpu} (${results.machine.cores} cores, ${results.machine.memoryGB} ` +
+        `GB), Node ${results.machine.node}. \`node bench/http.mjs\`.`,
       '',
-      `Method: the 27 real frames of bench/frames.mjs (4-530 KB, mean 161 KB) in one filesystem store; each server in its own process, started fresh for each round, warmed up for 2 s, then \`wrk -t1 -c32 -d${SECONDS}s --latency\` requesting the frames in turn; peak RSS is the server's VmHWM. Rounds alternate which server goes first; a ratio is ours / bare within one round. Bare: \`readFile\` + \`res.end\`. Ours: \`createImageHandler(new FilesystemDriver({ root }))\`, defaults (the record of verified files on: 30 s, 4096 files).`,
+      `Method: the 27 real frames of bench/frames.mjs (4-530 KB, mean 161 KB) in one filesystem store; each ` +
+        `server in its own process, started fresh for each round, warmed up for 2 s, then \`wrk -t1 -c32 ` +
+        `-d${SECONDS}s --latency\` requesting the frames in turn; peak RSS is the server's VmHWM. Rounds ` +
+        `alternate which server goes first; a ratio is ours / bare within one round. Bare: \`readFile\` + ` +
+        `\`res.end\`. Ours: \`createImageHandler(new FilesystemDriver({ root }))\`, defaults (the record of ` +
+        `verified files on: 30 s, 4096 files).`,
       '',
-      '| round | bare req/s | bare p99 ms | bare RSS MB | ours req/s | ours p99 ms | ours RSS MB | req/s ratio | p99 ratio | RSS ratio |',
+      '| round | bare req/s | bare p99 ms | bare RSS MB | ours req/s | ours p99 ms | ours RSS MB | req/s ratio ' +
+        '| p99 ratio | RSS ratio |',
       '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
       ...results.rounds.map(
         (r, i) =>
-          `| ${i + 1} | ${r.bare.reqPerSec} | ${r.bare.p99Ms} | ${r.bare.peakRssMB} | ${r.ours.reqPerSec} | ${r.ours.p99Ms} | ${r.ours.peakRssMB} | ${r.reqRatio} | ${r.p99Ratio} | ${r.rssRatio} |`
+          `| ${i + 1} | ${r.bare.reqPerSec} | ${r.bare.p99Ms} | ${r.bare.peakRssMB} | ${r.ours.reqPerSec} | ` +
+          `${r.ours.p99Ms} | ${r.ours.peakRssMB} | ${r.reqRatio} | ${r.p99Ratio} | ${r.rssRatio} |`
       ),
       '',
       '## Targets',

@@ -2,7 +2,8 @@
 // real camera frames of mixed sizes (bench/frames.mjs) to a Ceph RADOS Gateway, against `rclone copy
 // --transfers 4` of the same tree to the same gateway. Both timed as whole commands, from the start
 // of the process to its exit; 400 and 2,000 frames; three rounds alternating which goes first; best
-// and median reported. `sai-images migrate --from fs --to s3` of the same kind of tree too. Uses the shared test gateway when SAI_TEST_S3_* are set, else starts one.
+// and median reported. `sai-images migrate --from fs --to s3` of the same kind of tree too. Uses
+// the shared test gateway when SAI_TEST_S3_* are set, else starts one.
 // Writes bench/RESULTS-replication-cli.md and bench/results-replication-cli.json.
 //   node bench/replication-cli.mjs [--quick] [--frames 400,2000]
 import { execFileSync, spawnSync } from 'node:child_process'
@@ -187,7 +188,9 @@ try {
     results.sections[count] = {
       seconds: Object.fromEntries(Object.entries(times).map(([k, list]) => [k, list.map(s => +s.toFixed(2))]))
     }
-    const note = `ours ${times.ours.map(s => s.toFixed(2)).join(', ')} s; rclone ${times.rclone.map(s => s.toFixed(2)).join(', ')} s`
+    const note =
+      `ours ${times.ours.map(s => s.toFixed(2)).join(', ')} s; rclone ` +
+      `${times.rclone.map(s => s.toFixed(2)).join(', ')} s`
     target(
       `sai-images replicate of ${count} real frames, speed / rclone copy --transfers 4, best rounds`,
       ratio(best(times.rclone), best(times.ours)),
@@ -224,22 +227,28 @@ try {
 }
 if (!quick) {
   const rcloneVersion = execFileSync('rclone', ['version'], { encoding: 'utf8' }).split('\n')[0]
+  const loadEnd = loadavg()
+    .map(v => v.toFixed(2))
+    .join(' ')
   await writeFile(join(here, 'results-replication-cli.json'), JSON.stringify(results, null, 2) + '\n')
+  const targetRow = t => `| ${t.name} | ${t.value} | ${t.limit} | ${t.met ? 'yes' : '**no**'} | ${t.note} |`
   await writeFile(
     join(here, 'RESULTS-replication-cli.md'),
     `# Replication as an operator runs it
 
-${results.date}, ${results.machine.cpu} (nproc ${results.machine.nproc}, ${results.machine.memoryGB} GB), ${results.machine.uname},
-Node ${results.machine.node}, ${rcloneVersion}, a one-node Ceph RGW on the same machine; load ${results.loadStart.map(v => v.toFixed(2)).join(' ')}
-at the start, ${loadavg()
-      .map(v => v.toFixed(2))
-      .join(' ')} at the end.
+${results.date}, ${results.machine.cpu} (nproc ${results.machine.nproc}, ${results.machine.memoryGB} GB),
+${results.machine.uname}, Node ${results.machine.node}, ${rcloneVersion}, a one-node Ceph RGW on the same
+machine; load ${results.loadStart.map(v => v.toFixed(2)).join(' ')} at the start, ${loadEnd} at the end.
 
-Method: a filesystem store of N real camera frames of mixed sizes (bench/frames.mjs: 27 JPEGs of 4-530 KB, mean 161 KB, each copy made distinct by a comment segment), its outbox holding every frame (as after an outage of the replica). Timed from the start of the process to its exit: \`sai-images replicate\` (drain, then reconcile: what an operator runs) against \`rclone copy <root> ceph:bucket/prefix --transfers 4 --checkers 8\`. A \`sync\` before each. Three rounds, alternating which goes first. A ratio above 1 means ours is faster.
+Method: a filesystem store of N real camera frames of mixed sizes (bench/frames.mjs: 27 JPEGs of 4-530 KB,
+mean 161 KB, each copy made distinct by a comment segment), its outbox holding every frame (as after an outage
+of the replica). Timed from the start of the process to its exit: \`sai-images replicate\` (drain, then
+reconcile: what an operator runs) against \`rclone copy <root> ceph:bucket/prefix --transfers 4 --checkers
+8\`. A \`sync\` before each. Three rounds, alternating which goes first. A ratio above 1 means ours is faster.
 
 | target | value | limit | met | note |
 | --- | --- | --- | --- | --- |
-${results.targets.map(t => `| ${t.name} | ${t.value} | ${t.limit} | ${t.met ? 'yes' : '**no**'} | ${t.note} |`).join('\n')}
+${results.targets.map(targetRow).join('\n')}
 `
   )
 }

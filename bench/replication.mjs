@@ -43,7 +43,8 @@ process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true'
 
 if (!existsSync('/usr/bin/radosgw') || !existsSync('/usr/bin/rclone')) {
   log(
-    'skipped: the replication bench needs a Ceph RADOS Gateway and rclone (apt-get install ceph-mon ceph-osd radosgw ceph-common rclone)'
+    'skipped: the replication bench needs a Ceph RADOS Gateway and rclone (apt-get install ceph-mon ceph-osd ' +
+      'radosgw ceph-common rclone)'
   )
   process.exit(0)
 }
@@ -159,7 +160,8 @@ async function drainVsRclone() {
     ratio(best(rounds.ours), best(rounds.rclone)),
     1,
     '>=',
-    `best round each (${rounds.ours.map(Math.round).join(', ')} vs ${rounds.rclone.map(Math.round).join(', ')} frames/s)`
+    `best round each (${rounds.ours.map(Math.round).join(', ')} vs ${rounds.rclone.map(Math.round).join(', ')} ` +
+      `frames/s)`
   )
 }
 
@@ -304,20 +306,29 @@ await writeFile(join(here, `${file}.json`), JSON.stringify(results, null, 2) + '
 // Profiles of the drain (1,000 frames of 600 KB, 4 at once, the inspector around drain() only),
 // recorded by hand on this machine: what each step took away.
 const PROFILES = [
-  "2026-12-02, before: 7.6 ms of CPU per frame in our process (the main thread 96% busy), beside 7.7 ms in Ceph. Self time: MD5 for Content-MD5 13.9%, SHA-256 twice 11.2% (the primary's verify, then the S3 store's own), the AWS SDK about 20% (@smithy/core 13.9, @aws-sdk/core 2.7, signing 1.8), writev 13.6%, GC 7.4%, outbox and ledger files about 6%.",
-  '2026-12-02, no Content-MD5 (the signed SHA-256 is checked by the server) and no second SHA-256 (storeKnown): 4.9 ms per frame; the SDK now 21% of what is left, writev 15.6%, GC 10.2%, the one SHA-256 6.9%. Drain 0.86× rclone (161-163 vs 169-189 frames/s).',
-  '2026-12-02, a PUT signed and sent without the SDK, measured first as a probe: 2.2 ms per frame against 4.4 for the SDK path, 198-225 against 153-168 frames/s, rclone 169. Built: 3.4 ms per frame, the main thread 26% idle (Ceph is the bottleneck); drain 1.10× rclone.'
+  '2026-12-02, before: 7.6 ms of CPU per frame in our process (the main thread 96% busy), beside 7.7 ms in ' +
+    "Ceph. Self time: MD5 for Content-MD5 13.9%, SHA-256 twice 11.2% (the primary's verify, then the S3 store's " +
+    'own), the AWS SDK about 20% (@smithy/core 13.9, @aws-sdk/core 2.7, signing 1.8), writev 13.6%, GC 7.4%, ' +
+    'outbox and ledger files about 6%.',
+  '2026-12-02, no Content-MD5 (the signed SHA-256 is checked by the server) and no second SHA-256 ' +
+    '(storeKnown): 4.9 ms per frame; the SDK now 21% of what is left, writev 15.6%, GC 10.2%, the one SHA-256 ' +
+    '6.9%. Drain 0.86× rclone (161-163 vs 169-189 frames/s).',
+  '2026-12-02, a PUT signed and sent without the SDK, measured first as a probe: 2.2 ms per frame against 4.4 ' +
+    'for the SDK path, 198-225 against 153-168 frames/s, rclone 169. Built: 3.4 ms per frame, the main thread ' +
+    '26% idle (Ceph is the bottleneck); drain 1.10× rclone.'
 ]
 const rclone = execFileSync('rclone', ['version'], { encoding: 'utf8' }).split('\n')[0]
+const targetRow = t => `| ${t.name} | ${t.value} | ${t.limit} | ${t.met ? 'yes' : '**no**'} | ${t.note} |`
 await writeFile(
   join(here, quick ? 'RESULTS-replication-quick.md' : 'RESULTS-replication.md'),
   `# Replication benchmarks
 
-${results.date}, ${results.machine.cpu} (${results.machine.cores} cores, ${results.machine.memoryGB} GB), Node ${results.machine.node}, ${rclone}, a one-node Ceph (memstore OSD) on the same machine.
+${results.date}, ${results.machine.cpu} (${results.machine.cores} cores, ${results.machine.memoryGB} GB), Node
+${results.machine.node}, ${rclone}, a one-node Ceph (memstore OSD) on the same machine.
 
 | target | value | limit | met | note |
 | --- | --- | --- | --- | --- |
-${results.targets.map(t => `| ${t.name} | ${t.value} | ${t.limit} | ${t.met ? 'yes' : '**no**'} | ${t.note} |`).join('\n')}
+${results.targets.map(targetRow).join('\n')}
 
 \`\`\`json
 ${JSON.stringify(results.sections, null, 2)}
@@ -329,5 +340,6 @@ ${PROFILES.map(line => `- ${line}`).join('\n')}
 `
 )
 log(
-  `\n${results.targets.filter(t => t.met).length} of ${results.targets.length} targets met; bench/${quick ? 'RESULTS-replication-quick.md' : 'RESULTS-replication.md'}`
+  `\n${results.targets.filter(t => t.met).length} of ${results.targets.length} targets met; ` +
+    `bench/${quick ? 'RESULTS-replication-quick.md' : 'RESULTS-replication.md'}`
 )

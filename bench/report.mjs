@@ -22,9 +22,11 @@ export function report(r) {
             .map(([name, date]) => `${name} on ${date}`)
             .join(', ')}`
     }`,
-    `- machine: ${m.cpu}, ${m.cores} cores, ${m.memoryGB} GB (${m.freeGB} GB free), ${m.platform}, filesystem ${m.filesystem}`,
+    `- machine: ${m.cpu}, ${m.cores} cores, ${m.memoryGB} GB (${m.freeGB} GB free), ${m.platform}, filesystem ` +
+      `${m.filesystem}`,
     `- node: ${m.node}`,
-    '- method: each ratio compares candidates measured in interleaved rounds in this run (median round each); ops/s are per process.',
+    '- method: each ratio compares candidates measured in interleaved rounds in this run (median round each); ' +
+      'ops/s are per process.',
     '',
     '## Targets',
     '',
@@ -38,7 +40,13 @@ export function report(r) {
       '',
       '## Against the Python module we replace (sequential, ops/s)',
       '',
-      "storage.py's algorithm with aiofiles (bench/storage_py_peer.py: SHA-256, exists, aiofiles write to {hash}.tmp, rename; fetch: exists, aiofiles read; no fsync, nothing verified), each phase timed inside its process. Ours: store without fsync, duplicate store (compares the bytes), verified fetch, durable store; the fair durable loop also fsyncs the parents of the directories it makes. Empty: no shard directory exists; warm: they all do. Median of 4 rounds (8 for the durable pair, which swings most); each phase and its Python peer run in turn, in alternating order, each after a `sync` (no writeback left over from the other).",
+      "storage.py's algorithm with aiofiles (bench/storage_py_peer.py: SHA-256, exists, aiofiles write to " +
+        '{hash}.tmp, rename; fetch: exists, aiofiles read; no fsync, nothing verified), each phase timed inside ' +
+        'its process. Ours: store without fsync, duplicate store (compares the bytes), verified fetch, durable ' +
+        'store; the fair durable loop also fsyncs the parents of the directories it makes. Empty: no shard ' +
+        'directory exists; warm: they all do. Median of 4 rounds (8 for the durable pair, which swings most); ' +
+        'each phase and its Python peer run in turn, in alternating order, each after a `sync` (no writeback ' +
+        'left over from the other).',
       '',
       table(
         [
@@ -79,9 +87,11 @@ export function report(r) {
   if (r.sections.eventLoop) {
     out.push(
       '',
-      '## Event-loop delay while 16 stores or 16 fetches run (ms, `monitorEventLoopDelay`, resolution 1 ms; median of 3 rounds)',
+      '## Event-loop delay while 16 stores or 16 fetches run (ms, `monitorEventLoopDelay`, resolution 1 ms; ' +
+        'median of 3 rounds)',
       '',
-      'Bare: 16 `fs.promises.writeFile` / `readFile` of the same bytes, in alternating rounds: what the machine adds (the thread pool competes with the loop for 2 cores).',
+      'Bare: 16 `fs.promises.writeFile` / `readFile` of the same bytes, in alternating rounds: what the ' +
+        'machine adds (the thread pool competes with the loop for 2 cores).',
       '',
       table(
         [
@@ -120,7 +130,8 @@ export function report(r) {
       '',
       '## Filesystem driver against the limit',
       '',
-      'ops/s (mean ms). Limit loops: SHA-256, temp file, [fsync], rename, [fsync dir]; limits for reads: readFile + SHA-256, readFile, SHA-256 alone.',
+      'ops/s (mean ms). Limit loops: SHA-256, temp file, [fsync], rename, [fsync dir]; limits for reads: ' +
+        'readFile + SHA-256, readFile, SHA-256 alone.',
       '',
       table(
         [
@@ -241,7 +252,8 @@ export function report(r) {
       '',
       '## S3 driver against the bare SDK (same Ceph RADOS Gateway, same bytes; ops/s)',
       '',
-      'The driver hashes (SHA-256, MD5), sends Content-MD5 and `If-None-Match: *`; fetches re-hash. Ratios are time per operation, driver / bare.',
+      'The driver hashes (SHA-256, MD5), sends Content-MD5 and `If-None-Match: *`; fetches re-hash. Ratios are ' +
+        'time per operation, driver / bare.',
       '',
       table(
         ['size', 'conc.', 'driver store', 'bare PutObject', 'ratio', 'driver fetch', 'bare GetObject', 'ratio'],

@@ -162,7 +162,8 @@ async function filesystem() {
     sequential.ratios.duplicateVsHash,
     1.2,
     '<=',
-    "issue 5's figure, from before a duplicate compared the bytes and renewed its time: reading 600 KB back costs about what hashing them does; issue 12 measures the duplicate against the Python module"
+    "issue 5's figure, from before a duplicate compared the bytes and renewed its time: reading 600 KB back " +
+      'costs about what hashing them does; issue 12 measures the duplicate against the Python module'
   )
   target('verified fetch time / readFile + SHA-256 (600 KB)', sequential.ratios.fetchVsReadAndHash, 1.3, '<=')
 }
@@ -550,7 +551,8 @@ async function eventLoop() {
     ]) {
       const added = +(r[ours].maxMs - r[bare].maxMs).toFixed(2)
       target(
-        `longest event-loop delay added by 16 concurrent ${what} over bare I/O (${r.size / KB} KB) / (SHA-256 of the bytes + 1 ms)`,
+        `longest event-loop delay added by 16 concurrent ${what} over bare I/O (${r.size / KB} KB) / (SHA-256 ` +
+          `of the bytes + 1 ms)`,
         ratio(Math.max(0, added), r.hashMs + 1),
         1,
         '<=',
@@ -563,7 +565,8 @@ async function eventLoop() {
 async function s3() {
   if (!existsSync('/usr/bin/radosgw')) {
     log(
-      'skipped: no Ceph here (apt-get install ceph-mon ceph-osd radosgw ceph-common); the S3 section needs a RADOS Gateway'
+      'skipped: no Ceph here (apt-get install ceph-mon ceph-osd radosgw ceph-common); the S3 section needs a ' +
+        'RADOS Gateway'
     )
     return
   }
@@ -685,5 +688,6 @@ if (only !== undefined) {
 await writeFile(join(here, `${file}.json`), JSON.stringify(results, null, 2) + '\n')
 await writeFile(join(here, quick ? 'RESULTS-quick.md' : 'RESULTS.md'), (await import('./report.mjs')).report(results))
 log(
-  `\nwritten: bench/${file}.json, bench/${quick ? 'RESULTS-quick.md' : 'RESULTS.md'}; ${targets.filter(t => t.met).length} of ${targets.length} targets met`
+  `\nwritten: bench/${file}.json, bench/${quick ? 'RESULTS-quick.md' : 'RESULTS.md'}; ` +
+    `${targets.filter(t => t.met).length} of ${targets.length} targets met`
 )

@@ -79,7 +79,10 @@ const median = values => [...values].sort((a, b) => a - b)[Math.floor(values.len
 
 function commands(root) {
   const node = CLI // as `sai-images` runs: by its #! line (with its V8 flags)
-  const list = `${process.execPath} --input-type=module -e "import { FilesystemDriver } from '${join(here, '../dist/drivers/fs.js')}'; let n = 0; for await (const e of new FilesystemDriver({ root: '${root}' }).list()) n++; console.log(n)"`
+  const list =
+    `${process.execPath} --input-type=module -e "import { FilesystemDriver } from ` +
+    `'${join(here, '../dist/drivers/fs.js')}'; let n = 0; for await (const e of new FilesystemDriver({ root: ` +
+    `'${root}' }).list()) n++; console.log(n)"`
   return {
     walk: {
       baseline: `find ${root} -type f -printf '%s %T@\\n'`,
@@ -169,11 +172,14 @@ const rows = Object.entries(results.sizes).flatMap(([size, figures]) =>
     ([name, f]) => `| ${size} | ${name} | ${f.seconds} | ${f.baselineSeconds} | ${f.ratio} | ${f.rssMB} |`
   )
 )
+const targetRow = t => `| ${t.name} | ${t.value} | ${t.limit} | ${t.met ? 'yes' : '**no**'} | ${t.note} |`
 await writeFile(
   join(here, quick ? 'RESULTS-scale-quick.md' : 'RESULTS-scale.md'),
   `# Whole-store commands at scale
 
-${results.date}, ${results.machine.cpu} (${results.machine.cores} cores, ${results.machine.memoryGB} GB), Node ${results.machine.node}; medians of ${RUNS} paired runs, page cache warm. The walk baseline is \`find -type f -printf '%s %T@'\`; the re-hash baseline \`find | xargs -0 -P2 sha256sum\`.
+${results.date}, ${results.machine.cpu} (${results.machine.cores} cores, ${results.machine.memoryGB} GB),
+Node ${results.machine.node}; medians of ${RUNS} paired runs, page cache warm. The walk baseline is
+\`find -type f -printf '%s %T@'\`; the re-hash baseline \`find | xargs -0 -P2 sha256sum\`.
 
 | objects | command | seconds | baseline seconds | × baseline | peak RSS MB |
 | --- | --- | --- | --- | --- | --- |
@@ -181,7 +187,7 @@ ${rows.join('\n')}
 
 | target | value | limit | met | note |
 | --- | --- | --- | --- | --- |
-${results.targets.map(t => `| ${t.name} | ${t.value} | ${t.limit} | ${t.met ? 'yes' : '**no**'} | ${t.note} |`).join('\n')}
+${results.targets.map(targetRow).join('\n')}
 `
 )
 log(`\n${results.targets.filter(t => t.met).length} of ${results.targets.length} targets met`)

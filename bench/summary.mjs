@@ -10,7 +10,8 @@ for (const file of files) {
   const results = JSON.parse(await readFile(join(here, file), 'utf8'))
   for (const t of results.targets ?? [])
     rows.push(
-      `| ${file.replace(/\.json$/, '')} | ${t.name} | ${t.value} | ${t.limit} | ${t.met ? 'yes' : '**no**'} | ${(results.date ?? '').slice(0, 10)} |`
+      `| ${file.replace(/\.json$/, '')} | ${t.name} | ${t.value} | ${t.limit} | ${t.met ? 'yes' : '**no**'} | ` +
+        `${(results.date ?? '').slice(0, 10)} |`
     )
 }
 const met = rows.filter(r => r.includes('| yes |')).length

@@ -20,7 +20,8 @@ const arg = name => (process.argv.includes(name) ? Number(process.argv[process.a
 const STORES = arg('--stores') ?? 1500 // triples; a durable store is a few ms, and an fsync's time swings
 const FETCHES = arg('--fetches') ?? 6000
 const preDist = process.env.PRE_TRACING_DIST ?? '/tmp/pre-tracing/dist'
-const currentDist = process.env.CURRENT_DIST ?? join(here, '../dist') // another checkout's build, while this one's is being rebuilt
+// another checkout's build, while this one's is being rebuilt
+const currentDist = process.env.CURRENT_DIST ?? join(here, '../dist')
 
 const current = await import(join(currentDist, 'index.js'))
 const before = await import(join(preDist, 'index.js'))
@@ -175,10 +176,18 @@ await writeFile(
     '# Tracing overhead (bench/tracing.mjs)',
     '',
     `- date: ${results.date}`,
-    `- machine: ${machine.cpu}, ${machine.cores} cores, ${machine.memoryGB} GB (${machine.freeGB} GB free), ${machine.platform}, filesystem ${machine.filesystem}; shared with other work while it ran (run under nice)`,
+    `- machine: ${machine.cpu}, ${machine.cores} cores, ${machine.memoryGB} GB (${machine.freeGB} GB free), ` +
+      `${machine.platform}, filesystem ${machine.filesystem}; shared with other work while it ran (run under ` +
+      `nice)`,
     `- node: ${machine.node}`,
-    `- method: a durable store (fsync on, a new frame each time) and a verified fetch of one ${Math.round(frame.length / 1024)} KB camera frame, sequential, on the filesystem driver. The candidates take turns operation by operation: ${STORES} triples of stores and ${FETCHES} of fetches, each triple in a rotating order. A ratio is the median over the triples of the two candidates' times in a triple; the times below are medians. ${results.seconds} s in all.`,
-    `- candidates: **before**, the build of commit 1758032 (no tracing, ${preDist}); **quiet**, this build (${currentDist}) with no subscriber; **subscribed**, this build with a subscriber that does nothing on all 12 channels.`,
+    `- method: a durable store (fsync on, a new frame each time) and a verified fetch of one ` +
+      `${Math.round(frame.length / 1024)} KB camera frame, sequential, on the filesystem driver. The candidates ` +
+      `take turns operation by operation: ${STORES} triples of stores and ${FETCHES} of fetches, each triple in ` +
+      `a rotating order. A ratio is the median over the triples of the two candidates' times in a triple; the ` +
+      `times below are medians. ${results.seconds} s in all.`,
+    `- candidates: **before**, the build of commit 1758032 (no tracing, ${preDist}); **quiet**, this build ` +
+      `(${currentDist}) with no subscriber; **subscribed**, this build with a subscriber that does nothing on ` +
+      `all 12 channels.`,
     '',
     '## Targets',
     '',
@@ -192,18 +201,25 @@ await writeFile(
     '| --- | --- | --- | --- | --- | --- | --- |',
     ...['store', 'fetch'].map(kind => {
       const f = figures[kind]
-      return `| ${kind} | ${f.meanMs.before} | ${f.meanMs.quiet} | ${f.meanMs.subscribed} | ${f.quietOverBefore} | ${f.subscribedOverQuiet} | ${f.subscribedOverBefore} |`
+      return (
+        `| ${kind} | ${f.meanMs.before} | ${f.meanMs.quiet} | ${f.meanMs.subscribed} | ${f.quietOverBefore} | ` +
+        `${f.subscribedOverQuiet} | ${f.subscribedOverBefore} |`
+      )
     }),
     '',
     '## What a call costs without the disk (µs per call, median of 20 batches of 2,000)',
     '',
-    "The memory driver's fetch of a 2 KB image: the library's own work around a call, so the difference between the candidates is the channels' whole cost.",
+    "The memory driver's fetch of a 2 KB image: the library's own work around a call, so the difference " +
+      "between the candidates is the channels' whole cost.",
     '',
     '| before | quiet | subscribed | quiet − before | subscribed − quiet |',
     '| --- | --- | --- | --- | --- |',
     (() => {
       const m = figures.memoryFetchMicroseconds
-      return `| ${m.before} | ${m.quiet} | ${m.subscribed} | ${(m.quiet - m.before).toFixed(3)} | ${(m.subscribed - m.quiet).toFixed(3)} |`
+      return (
+        `| ${m.before} | ${m.quiet} | ${m.subscribed} | ${(m.quiet - m.before).toFixed(3)} | ` +
+        `${(m.subscribed - m.quiet).toFixed(3)} |`
+      )
     })(),
     ''
   ].join('\n')

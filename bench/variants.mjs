@@ -173,21 +173,27 @@ const md = [
   `# Variant benchmarks${quick ? ' (quick run)' : ''}`,
   '',
   `- date: ${results.date}`,
-  `- machine: ${results.machine.cpu}, ${results.machine.cores} cores, ${results.machine.memoryGB} GB, node ${results.machine.node}, sharp ${results.machine.sharp} (libvips ${results.machine.vips})`,
-  '- method: interleaved rounds in one run, median round each (bench/lib.mjs); one synthetic 2880x1616 camera frame (examples/frames.mjs); generation makes each variant of one of 150 stored frames that differ only in a JPEG comment.',
+  `- machine: ${results.machine.cpu}, ${results.machine.cores} cores, ${results.machine.memoryGB} GB, node ` +
+    `${results.machine.node}, sharp ${results.machine.sharp} (libvips ${results.machine.vips})`,
+  '- method: interleaved rounds in one run, median round each (bench/lib.mjs); one synthetic 2880x1616 camera ' +
+    'frame (examples/frames.mjs); generation makes each variant of one of 150 stored frames that differ only in ' +
+    'a JPEG comment.',
   '',
   '| target | measured | wanted | met |',
   '| --- | --- | --- | --- |',
   ...targets.map(t => `| ${t.name} | ${t.value} | ${t.limit} | ${t.met ? 'yes' : '**no**'} |`),
   '',
-  '| preset | get (ms, made) | sharp on the bytes in memory (ms) | ops ratio | sharp, stored file to variant file (ms) | ops ratio |',
+  '| preset | get (ms, made) | sharp on the bytes in memory (ms) | ops ratio | sharp, stored file to variant ' +
+    'file (ms) | ops ratio |',
   '| --- | --- | --- | --- | --- | --- |',
   ...Object.entries(s.generation).map(
     ([k, v]) =>
-      `| ${k} | ${v.oursMs.toFixed(1)} | ${v.sharpMs.toFixed(1)} | ${v.ratio} | ${v.sharpFileToFileMs.toFixed(1)} | ${v.ratioVsFileToFile} |`
+      `| ${k} | ${v.oursMs.toFixed(1)} | ${v.sharpMs.toFixed(1)} | ${v.ratio} | ` +
+      `${v.sharpFileToFileMs.toFixed(1)} | ${v.ratioVsFileToFile} |`
   ),
   '',
-  `Cached get of the thumb (${s.cachedGet.bytes} bytes): ${s.cachedGet.oursMs.toFixed(3)} ms against readFile ${s.cachedGet.readFileMs.toFixed(3)} ms (time ratio ${s.cachedGet.timeRatio}).`,
+  `Cached get of the thumb (${s.cachedGet.bytes} bytes): ${s.cachedGet.oursMs.toFixed(3)} ms against readFile ` +
+    `${s.cachedGet.readFileMs.toFixed(3)} ms (time ratio ${s.cachedGet.timeRatio}).`,
   '',
   '| served over HTTP | ops/s | mean ms |',
   '| --- | --- | --- |',

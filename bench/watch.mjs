@@ -47,7 +47,8 @@ for i in range(n):
     ledger.setdefault(h[0:2], []).append(h)
 now = int(time.time() * 1000)  # listed by a reconcile after the files were written
 for shard, hashes in ledger.items():
-    open(os.path.join(root, '.replication', 'ledger', 'fs', shard + '.log'), 'w').write(''.join('%s %d listed\\n' % (h, now) for h in hashes))
+    lines = ''.join('%s %d listed\\n' % (h, now) for h in hashes)
+    open(os.path.join(root, '.replication', 'ledger', 'fs', shard + '.log'), 'w').write(lines)
 `,
       root,
       String(n)
@@ -114,12 +115,15 @@ async function measure(n) {
     [
       '-e',
       `
-const { mkdirSync, writeFileSync, renameSync } = require('node:fs'); const { createHash, randomBytes } = require('node:crypto')
+const { mkdirSync, writeFileSync, renameSync } = require('node:fs')
+const { createHash, randomBytes } = require('node:crypto')
 const root = process.argv[1]; let i = 0
 const timer = setInterval(() => {
   const bytes = Buffer.concat([Buffer.from([0xff, 0xd8, 0xff, 0xe0]), randomBytes(3000), Buffer.from([0xff, 0xd9])])
   const h = createHash('sha256').update(bytes).digest('hex'); const d = root + '/' + h.slice(0, 2) + '/' + h.slice(2, 4)
-  mkdirSync(d, { recursive: true }); writeFileSync(d + '/' + h + '.tmp', bytes); renameSync(d + '/' + h + '.tmp', d + '/' + h + '.jpg')
+  mkdirSync(d, { recursive: true })
+  writeFileSync(d + '/' + h + '.tmp', bytes)
+  renameSync(d + '/' + h + '.tmp', d + '/' + h + '.jpg')
   console.log(h + ' ' + Date.now())
   if (++i === Number(process.argv[2])) clearInterval(timer)
 }, 50)`,
@@ -214,7 +218,18 @@ const load = l => l.map(v => v.toFixed(2)).join(' ')
 await writeFile(join(here, 'results-watch.json'), JSON.stringify(results, null, 2) + '\n')
 const rows = results.runs.map(
   r =>
-    `| ${r.objects.toLocaleString('en')} | ${r.idleCpuPercent} % | ${r.idleRssMB} MB | ${r.p50Seconds} s | ${r.p99Seconds} s | ${r.maxSeconds} s | ${r.copied}/${r.frames} | ${r.activeCpuPercent} % | ${r.activeRssMB} MB | ${r.firstPassSeconds} s |`
+    `| ${[
+      r.objects.toLocaleString('en'),
+      `${r.idleCpuPercent} %`,
+      `${r.idleRssMB} MB`,
+      `${r.p50Seconds} s`,
+      `${r.p99Seconds} s`,
+      `${r.maxSeconds} s`,
+      `${r.copied}/${r.frames}`,
+      `${r.activeCpuPercent} %`,
+      `${r.activeRssMB} MB`,
+      `${r.firstPassSeconds} s`
+    ].join(' | ')} |`
 )
 await writeFile(
   join(here, 'RESULTS-watch.md'),

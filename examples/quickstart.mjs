@@ -23,7 +23,8 @@ for (const [label, bytes] of images) {
   console.log(`  size       ${result.size} bytes, ${result.mimeType}`)
   console.log(`  duplicate  ${result.isDuplicate}`)
   console.log(
-    `  fetched    ${fetched.length} bytes, ${fetched.equals(bytes) ? 'identical, verified against the hash' : 'DIFFERENT'}`
+    `  fetched    ${fetched.length} bytes, ` +
+      `${fetched.equals(bytes) ? 'identical, verified against the hash' : 'DIFFERENT'}`
   )
   console.log(`  response   ${JSON.stringify(toInferenceFields(result))}\n`)
   if (!fetched.equals(bytes)) process.exitCode = 1

@@ -51,7 +51,8 @@ async function database() {
     // a result sent again updates its row: the ETL can be rerun
     write: async row =>
       client.query(
-        `INSERT INTO execution_images (execution_id, original_path, image_hash, size_bytes, mime_type) VALUES ($1, $2, $3, $4, $5)
+        `INSERT INTO execution_images (execution_id, original_path, image_hash, size_bytes, mime_type)
+      VALUES ($1, $2, $3, $4, $5)
       ON CONFLICT (execution_id) DO UPDATE SET original_path = $2, image_hash = $3, size_bytes = $4, mime_type = $5`,
         [row.execution_id, row.image_path, row.image_hash, row.size, row.mime_type]
       ),

@@ -2,6 +2,7 @@
 import { existsSync } from 'node:fs'
 import type { ParseArgsConfig } from 'node:util'
 import { createImageStorage, DRIVERS, type CreateImageStorageOptions } from '../features/factory/index.js'
+import { flagNames } from '../features/factory/settings.js'
 import type { ImageStorage } from '../core/types.js'
 import { withRefPrefixes } from './refs.js'
 
@@ -33,9 +34,6 @@ export function answerStream(command: Command | undefined, flags: Flags): NodeJS
 
 /** A mistake in the command line: exit 2 with a short usage line. */
 export class UsageError extends Error {}
-
-/** The flags that set a store's settings, named in its messages when given. */
-const FLAG_NAMES = { root: '--root', allowNonImage: '--allow-non-image' }
 
 export class Context {
   private readonly opened: ImageStorage[] = []
@@ -70,9 +68,8 @@ export class Context {
   storageFor(driver: string | undefined, root?: string, withReplicas = false): ImageStorage {
     if (driver !== undefined && !(DRIVERS as readonly string[]).includes(driver))
       throw new UsageError(`unknown driver ${driver}: expected ${DRIVERS.join(', ')}`)
-    const settingNames: Record<string, string> = root === undefined ? {} : { root: FLAG_NAMES.root }
-    if (this.flags['allow-non-image'] === true) settingNames.allowNonImage = FLAG_NAMES.allowNonImage
-    else settingNames.allowNonImage = `${FLAG_NAMES.allowNonImage} (or SAI_IMAGE_STORAGE_ALLOW_NON_IMAGE)`
+    // messages name the flags the operator gave (features/factory/settings.ts)
+    const settingNames = flagNames({ root: root !== undefined, allowNonImage: this.flags['allow-non-image'] === true })
     const options = {
       ...(driver === undefined ? {} : { driver }),
       ...(root === undefined ? {} : { root }),
@@ -159,5 +156,7 @@ export function storeLine(storage: ImageStorage): string {
 
 /** What `verify` and `stats` say of a root that does not exist (an error unless --allow-empty). */
 export function missingRootLine(cli: Context): string {
-  return `the root does not exist: nothing was ever stored there${cli.flags['allow-empty'] === true ? '' : ' (a typo? an unmounted array? --allow-empty if this is expected)'}`
+  const hint =
+    cli.flags['allow-empty'] === true ? '' : ' (a typo? an unmounted array? --allow-empty if this is expected)'
+  return `the root does not exist: nothing was ever stored there${hint}`
 }

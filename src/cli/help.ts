@@ -52,5 +52,6 @@ export function overview(commands: Command[]): string {
 }
 
 export function commandHelp(command: Command): string {
-  return `${usageLines(command)}\n\n${command.summary}${command.help === undefined ? '' : `\n\n${command.help}`}\n\n${COMMON_HELP}\n\n${EXIT_HELP}`
+  const help = command.help === undefined ? '' : `\n\n${command.help}`
+  return `${usageLines(command)}\n\n${command.summary}${help}\n\n${COMMON_HELP}\n\n${EXIT_HELP}`
 }

@@ -88,7 +88,8 @@ function checkOperands(command: Command, positionals: string[]): void {
   throw new UsageError(
     most === 0
       ? `${command.name} takes no operands, not ${extra}`
-      : `${command.name} takes ${most === 1 ? 'one operand' : `at most ${most} operands`}: ${extra} would be left out${command.operandsNote === undefined ? '' : ` (${command.operandsNote})`}`
+      : `${command.name} takes ${most === 1 ? 'one operand' : `at most ${most} operands`}: ${extra} would be left out` +
+          (command.operandsNote === undefined ? '' : ` (${command.operandsNote})`)
   )
 }
 
@@ -176,7 +177,8 @@ main(parsed).then(
       fail(
         70,
         'ERR_INTERNAL',
-        `internal error (a bug in sai-images, please report it): ${(err as Error)?.message ?? String(err)}${verbose ? '' : ' (--verbose shows the stack)'}`,
+        `internal error (a bug in sai-images, please report it): ${(err as Error)?.message ?? String(err)}` +
+          (verbose ? '' : ' (--verbose shows the stack)'),
         err
       )
     }

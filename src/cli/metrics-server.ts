@@ -102,7 +102,8 @@ export async function serveMetrics(
   } catch (err) {
     const code = (err as { code?: string }).code
     throw new UsageError(
-      `cannot serve the metrics on ${address.host}:${address.port}: ${code === 'EADDRINUSE' ? 'the port is in use' : (err as Error).message}`
+      `cannot serve the metrics on ${address.host}:${address.port}: ` +
+        (code === 'EADDRINUSE' ? 'the port is in use' : (err as Error).message)
     )
   }
   const { port } = server.address() as AddressInfo

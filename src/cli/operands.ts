@@ -57,7 +57,8 @@ export function reportOutcomes<T>(
       : show.json(o.result, o.item)
   )
   cli.out(
-    `${lines.join('\n')}\n${outcomes.length - failed} of ${outcomes.length} ${show.verb}, ${failed} failed\n${storeLine(storage)}`,
+    `${lines.join('\n')}\n${outcomes.length - failed} of ${outcomes.length} ${show.verb}, ${failed} failed\n` +
+      storeLine(storage),
     { command: cli.command.name, results, failed, store: storage.location }
   )
   return Math.max(0, ...outcomes.map(o => ('error' in o ? EXIT[o.error.code] : (show.exit?.(o.result) ?? 0))))

@@ -62,7 +62,8 @@ export class Progress {
     const bar = '#'.repeat(Math.round(share * 30)).padEnd(30, '.')
     const eta = rate > 0 ? formatEta(Math.max(0, this.total - this.done) / rate) : '?'
     process.stderr.write(
-      `\r${this.label} [${bar}] ${this.done}/${this.total} ${(share * 100).toFixed(0)}% ${rate.toFixed(0)}/s ETA ${eta}  `
+      `\r${this.label} [${bar}] ${this.done}/${this.total} ${(share * 100).toFixed(0)}% ` +
+        `${rate.toFixed(0)}/s ETA ${eta}  `
     )
   }
 }

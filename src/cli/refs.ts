@@ -20,7 +20,8 @@ export class AmbiguousRefError extends InvalidRefError {
   ) {
     super(
       prefix,
-      `ambiguous: ${candidates.length > SHOWN ? `more than ${SHOWN}` : candidates.length} stored objects start with it ` +
+      `ambiguous: ${candidates.length > SHOWN ? `more than ${SHOWN}` : candidates.length} ` +
+        'stored objects start with it ' +
         `(${candidates.slice(0, SHOWN).join(', ')}${candidates.length > SHOWN ? ', …' : ''}); give more digits`
     )
   }

@@ -1,4 +1,7 @@
-/** `90d`, `12h`, `2w`, `6mo`, `1y`, `30min`, `45s` as milliseconds; `500G`, `1.5T`, `200M`, `64K`, `1000` as bytes (binary units). */
+/**
+ * `90d`, `12h`, `2w`, `6mo`, `1y`, `30min`, `45s` as milliseconds; `500G`, `1.5T`, `200M`, `64K`,
+ * `1000` as bytes (binary units).
+ */
 import { UsageError } from './context.js'
 
 const DAY = 86_400_000

@@ -1,23 +1,37 @@
 /**
+ * Concurrency limits: `p-limit` runs the work, at most `concurrency` at a time; a stream is pulled
+ * only as fast as the work starts, so memory stays flat however long it is.
+ */
+import pLimit from 'p-limit'
+
+/**
  * Runs `work` over a stream of items, at most `concurrency` at a time, pulling the next item only
- * when a slot frees: memory stays flat however long the stream is. The first failure stops it.
+ * once the last one pulled has started: at most one item waits for a slot. The first failure stops it.
  */
 export async function forEachConcurrent<T>(
   items: AsyncIterable<T> | Iterable<T>,
   concurrency: number,
   work: (item: T) => Promise<void>
 ): Promise<void> {
+  const limit = pLimit(concurrency)
   const running = new Set<Promise<void>>()
   let failure: { error: unknown } | undefined
   for await (const item of items) {
     if (failure !== undefined) break
-    const task: Promise<void> = work(item)
+    let started!: () => void
+    const slot = new Promise<void>(resolve => {
+      started = resolve
+    })
+    const task: Promise<void> = limit(async () => {
+      started()
+      await work(item)
+    })
       .catch(error => {
         failure ??= { error }
       })
       .finally(() => running.delete(task))
     running.add(task)
-    if (running.size >= concurrency) await Promise.race(running)
+    await slot
   }
   await Promise.all(running)
   if (failure !== undefined) throw failure.error

@@ -88,7 +88,8 @@ export class IntegrityError extends ImageStorageError {
     hint?: string
   ) {
     super(
-      `Stored bytes do not match their address${path === undefined ? '' : ` at ${path}`}: expected ${expected}, got ${actual}` +
+      `Stored bytes do not match their address${path === undefined ? '' : ` at ${path}`}: ` +
+        `expected ${expected}, got ${actual}` +
         (hint === undefined ? '' : `: ${hint}`)
     )
   }
@@ -119,12 +120,31 @@ export class StorageUnavailableError extends ImageStorageError {
 export class ConfigError extends ImageStorageError {
   readonly code = 'ERR_CONFIG'
 
-  /** `setting`: the variable, option or flag the user set (see `settingName`). */
+  /**
+   * `setting`: how the message names what the user set, a variable, a flag or `the bucket option`;
+   * `option`: the setting's name in code (`bucket`, `depth`), where it has one (a variable such as
+   * `DATABASE_URL` that the code reads itself has none).
+   */
   constructor(
-    readonly variable: string,
-    message: string
+    readonly setting: string,
+    readonly reason: string,
+    readonly option?: string
   ) {
-    super(`${variable}: ${message}`)
+    super(`${setting}: ${reason}`)
+  }
+
+  /**
+   * A wrong option, named `the {option} option`: what a driver knows. The factory and the CLI,
+   * which know whether the value came from code, a variable or a flag, name it again
+   * (features/factory/settings.ts).
+   */
+  static forOption(option: string, reason: string): ConfigError {
+    return new ConfigError(`the ${option} option`, reason, option)
+  }
+
+  /** @deprecated Since 0.2: `setting` (it names an option or a flag as well as a variable). */
+  get variable(): string {
+    return this.setting
   }
 }
 
@@ -185,7 +205,9 @@ export function serviceUnavailable(
     (context.secrets ?? []).filter(s => s.length >= 4).reduce((t, secret) => t.split(secret).join('[redacted]'), text)
   const error = err as Error
   const cause = err instanceof Error ? new Error(hide(`${error.name}: ${error.message}`)) : undefined
-  const message = `${context.service} unavailable at ${context.where}${context.operation === undefined ? '' : ` (${context.operation})`}: ${context.why}${context.advice === undefined ? '' : `. ${context.advice}`}`
+  const operation = context.operation === undefined ? '' : ` (${context.operation})`
+  const advice = context.advice === undefined ? '' : `. ${context.advice}`
+  const message = `${context.service} unavailable at ${context.where}${operation}: ${context.why}${advice}`
   return new StorageUnavailableError(hide(message), context.where, { cause })
 }
 

@@ -42,9 +42,9 @@ export class PrefixSharding implements ShardingStrategy {
     this.depth = init.depth ?? 2
     this.width = init.width ?? 2
     if (!Number.isInteger(this.depth) || this.depth < 0 || this.depth > 8)
-      throw new ConfigError('SAI_IMAGE_STORAGE_SHARD_DEPTH', 'expected an integer from 0 to 8')
+      throw ConfigError.forOption('depth', 'expected an integer from 0 to 8')
     if (!Number.isInteger(this.width) || this.width < 1 || this.width > 8)
-      throw new ConfigError('SAI_IMAGE_STORAGE_SHARD_WIDTH', 'expected an integer from 1 to 8')
+      throw ConfigError.forOption('width', 'expected an integer from 1 to 8')
     this.dirName = new RegExp(`^[0-9a-f]{${this.width}}$`)
     this.keyPattern = new RegExp(`^${'[0-9a-f]+/'.repeat(this.depth)}([0-9a-f]{64})\\.jpg$`)
   }

@@ -194,27 +194,30 @@ describe('sai-images CLI (the built binary)', () => {
     expect(after.stdout).toContain('quarantine: 2 objects')
   })
 
-  it('import without options writes a default mapping in the working folder, names it, and resumes from it', async () => {
-    const { dir, files } = await dashboardTree(12)
-    const root = await tempDir()
-    const cwd = await tempDir()
-    const first = cli(['import', join(dir, 'original')], { SAI_IMAGE_STORAGE_PATH: root }, undefined, cwd)
-    expect(first.code).toBe(0)
-    const named = /mapping: (\S+)/.exec(first.stdout)?.[1]
-    expect(named).toMatch(/^sai-images-import-original-[0-9a-f]{8}\.jsonl$/)
-    expect(await items(join(cwd, named!))).toHaveLength(files.size)
-    const second = JSON.parse(
-      cli(['import', join(dir, 'original'), '--json'], { SAI_IMAGE_STORAGE_PATH: root }, undefined, cwd).stdout
-    )
-    expect(second).toMatchObject({ total: files.size, done: 0, skipped: files.size, mapping: named })
-    // another tree of the same name gets a mapping of its own, so nothing of it is skipped
-    const other = await dashboardTree(3)
-    const third = JSON.parse(
-      cli(['import', join(other.dir, 'original'), '--json'], { SAI_IMAGE_STORAGE_PATH: root }, undefined, cwd).stdout
-    )
-    expect(third.mapping).not.toBe(named)
-    expect(third).toMatchObject({ total: 3, skipped: 0 })
-  })
+  it(
+    'import without options writes a default mapping in the working folder, names it, and resumes from ' + 'it',
+    async () => {
+      const { dir, files } = await dashboardTree(12)
+      const root = await tempDir()
+      const cwd = await tempDir()
+      const first = cli(['import', join(dir, 'original')], { SAI_IMAGE_STORAGE_PATH: root }, undefined, cwd)
+      expect(first.code).toBe(0)
+      const named = /mapping: (\S+)/.exec(first.stdout)?.[1]
+      expect(named).toMatch(/^sai-images-import-original-[0-9a-f]{8}\.jsonl$/)
+      expect(await items(join(cwd, named!))).toHaveLength(files.size)
+      const second = JSON.parse(
+        cli(['import', join(dir, 'original'), '--json'], { SAI_IMAGE_STORAGE_PATH: root }, undefined, cwd).stdout
+      )
+      expect(second).toMatchObject({ total: files.size, done: 0, skipped: files.size, mapping: named })
+      // another tree of the same name gets a mapping of its own, so nothing of it is skipped
+      const other = await dashboardTree(3)
+      const third = JSON.parse(
+        cli(['import', join(other.dir, 'original'), '--json'], { SAI_IMAGE_STORAGE_PATH: root }, undefined, cwd).stdout
+      )
+      expect(third.mapping).not.toBe(named)
+      expect(third).toMatchObject({ total: 3, skipped: 0 })
+    }
+  )
 
   it('import writes a complete mapping, and a second run skips the finished work', async () => {
     const { dir, files } = await dashboardTree(60)
@@ -373,7 +376,8 @@ describe("sai-images on an operator's mistakes: a documented exit code and one l
       expect({ args, code: result.code }).toEqual({ args, code })
       expect(result.stderr).toMatch(message)
       expect(result.stderr).not.toMatch(/\n\s+at /) // no stack
-      expect(result.stderr.split('\n').filter(l => l !== '').length).toBeLessThanOrEqual(2) // the message, and a usage line for usage errors
+      // the message, and a usage line for usage errors
+      expect(result.stderr.split('\n').filter(l => l !== '').length).toBeLessThanOrEqual(2)
     }
     expect(cli(['store', dir, '--verbose'], env).stderr).toMatch(/\n\s+at /) // --verbose shows it
   })
@@ -390,24 +394,27 @@ describe("sai-images on an operator's mistakes: a documented exit code and one l
     expect(wrong.stderr.length).toBeLessThan(300) // a line, not the whole help
   })
 
-  it('fetch of a damaged object into a pipe writes zero bytes and exits 4; a reader that goes away is no error', async () => {
-    const root = await tempDir()
-    const storage = new FilesystemDriver({ root })
-    const damaged = await storage.store(testJpeg('damaged for stdout', 1_500_000))
-    const bytes = await readFile(damaged.path)
-    bytes[bytes.length - 10] = bytes[bytes.length - 10]! ^ 1
-    await writeFile(damaged.path, bytes)
-    const result = cli(['fetch', damaged.hash], { SAI_IMAGE_STORAGE_PATH: root })
-    expect({ code: result.code, bytes: result.bytes.length }).toEqual({ code: 4, bytes: 0 })
-    const good = await storage.store(testJpeg('good for head', 2_000_000))
-    const piped = spawnSync(
-      'sh',
-      ['-c', `node ${CLI} fetch ${good.hash} | head -c 10 | wc -c; exit \${PIPESTATUS:-0}`],
-      { env: { ...process.env, SAI_IMAGE_STORAGE_PATH: root }, encoding: 'utf8' }
-    )
-    expect(piped.stdout.trim()).toBe('10')
-    expect(piped.stderr).toBe('') // no EPIPE, no stack
-  })
+  it(
+    'fetch of a damaged object into a pipe writes zero bytes and exits 4; a reader that goes away is no ' + 'error',
+    async () => {
+      const root = await tempDir()
+      const storage = new FilesystemDriver({ root })
+      const damaged = await storage.store(testJpeg('damaged for stdout', 1_500_000))
+      const bytes = await readFile(damaged.path)
+      bytes[bytes.length - 10] = bytes[bytes.length - 10]! ^ 1
+      await writeFile(damaged.path, bytes)
+      const result = cli(['fetch', damaged.hash], { SAI_IMAGE_STORAGE_PATH: root })
+      expect({ code: result.code, bytes: result.bytes.length }).toEqual({ code: 4, bytes: 0 })
+      const good = await storage.store(testJpeg('good for head', 2_000_000))
+      const piped = spawnSync(
+        'sh',
+        ['-c', `node ${CLI} fetch ${good.hash} | head -c 10 | wc -c; exit \${PIPESTATUS:-0}`],
+        { env: { ...process.env, SAI_IMAGE_STORAGE_PATH: root }, encoding: 'utf8' }
+      )
+      expect(piped.stdout.trim()).toBe('10')
+      expect(piped.stderr).toBe('') // no EPIPE, no stack
+    }
+  )
 
   it('migrate refuses a target that is the source store', async () => {
     const root = await tempDir()

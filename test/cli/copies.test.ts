@@ -41,85 +41,98 @@ async function flip(path: string): Promise<void> {
 }
 
 describe('a lost last copy is never "clean"', () => {
-  it('evicted, then its replica copy deleted: verify, verify --subset, replicate and status say lost, exit non-zero; whereis MISSING', async () => {
-    const { env, root, copy, hashes } = await replicated(3)
-    await evictFirst(env, root, hashes[0]!)
-    await rm(new FilesystemDriver({ root: copy }).pathOf(hashes[0]!))
-    for (const args of [['verify'], ['verify', '--subset', '0/1']]) {
-      const run = cli([...args, '--json'], { env })
-      expect({ args, code: run.code }).toEqual({ args, code: 1 })
-      const report = answer(run)
-      expect(report).toMatchObject({ clean: false, copies: { lost: 1, belowWanted: 1 } })
-      expect(report.problems).toContainEqual(
-        expect.objectContaining({ reason: 'lost', key: expect.stringContaining(hashes[0]!) })
-      )
-      expect(cli(args, { env }).stdout).toMatch(/1 frame LOST: no good copy is left anywhere/)
+  it(
+    'evicted, then its replica copy deleted: verify, verify --subset, replicate and status say lost, ' +
+      'exit non-zero; whereis MISSING',
+    async () => {
+      const { env, root, copy, hashes } = await replicated(3)
+      await evictFirst(env, root, hashes[0]!)
+      await rm(new FilesystemDriver({ root: copy }).pathOf(hashes[0]!))
+      for (const args of [['verify'], ['verify', '--subset', '0/1']]) {
+        const run = cli([...args, '--json'], { env })
+        expect({ args, code: run.code }).toEqual({ args, code: 1 })
+        const report = answer(run)
+        expect(report).toMatchObject({ clean: false, copies: { lost: 1, belowWanted: 1 } })
+        expect(report.problems).toContainEqual(
+          expect.objectContaining({ reason: 'lost', key: expect.stringContaining(hashes[0]!) })
+        )
+        expect(cli(args, { env }).stdout).toMatch(/1 frame LOST: no good copy is left anywhere/)
+      }
+      const status = cli(['status', '--json'], { env })
+      expect(status.code).toBe(13)
+      expect(answer(status)).toMatchObject({
+        lost: 1,
+        belowWantedCopies: 1,
+        alerts: [
+          expect.objectContaining({ condition: 'belowWanted' }),
+          expect.objectContaining({ condition: 'lost', exit: 13 })
+        ]
+      })
+      expect(cli(['status'], { env }).stdout).toMatch(/ALERT \(exit 13\): 1 frame LOST/)
+      const replicate = cli(['replicate', '--json'], { env })
+      expect(replicate.code).toBe(1)
+      expect(answer(replicate)).toMatchObject({ lost: 1 })
+      expect(cli(['whereis', hashes[0]!], { env }).stdout).toMatch(/fs\s+MISSING/)
     }
-    const status = cli(['status', '--json'], { env })
-    expect(status.code).toBe(13)
-    expect(answer(status)).toMatchObject({
-      lost: 1,
-      belowWantedCopies: 1,
-      alerts: [
-        expect.objectContaining({ condition: 'belowWanted' }),
-        expect.objectContaining({ condition: 'lost', exit: 13 })
-      ]
-    })
-    expect(cli(['status'], { env }).stdout).toMatch(/ALERT \(exit 13\): 1 frame LOST/)
-    const replicate = cli(['replicate', '--json'], { env })
-    expect(replicate.code).toBe(1)
-    expect(answer(replicate)).toMatchObject({ lost: 1 })
-    expect(cli(['whereis', hashes[0]!], { env }).stdout).toMatch(/fs\s+MISSING/)
-  })
+  )
 
-  it('evicted, then its replica copy flipped: verify --subset re-hashes it and says lost; fetch is ERR_INTEGRITY (exit 4)', async () => {
-    const { env, root, copy, hashes } = await replicated(2)
-    await evictFirst(env, root, hashes[0]!)
-    await flip(new FilesystemDriver({ root: copy }).pathOf(hashes[0]!))
-    const run = cli(['verify', '--subset', '0/1', '--json'], { env })
-    expect(run.code).toBe(1)
-    const report = answer(run)
-    expect(report).toMatchObject({ clean: false, copies: { lost: 1 } })
-    expect(report.problems).toContainEqual(expect.objectContaining({ reason: 'corrupt', copy: 'fs' }))
-    expect(report.checked).toBeGreaterThanOrEqual(2) // the primary's frame and the replica's good copy of it
-    const fetched = cli(['fetch', hashes[0]!, '-o', join(root, '..', `${hashes[0]}.out`)], { env })
-    expect(fetched.code).toBe(4)
-    expect(fetched.stderr).toContain('no good copy')
-  })
+  it(
+    'evicted, then its replica copy flipped: verify --subset re-hashes it and says lost; fetch is ' +
+      'ERR_INTEGRITY (exit 4)',
+    async () => {
+      const { env, root, copy, hashes } = await replicated(2)
+      await evictFirst(env, root, hashes[0]!)
+      await flip(new FilesystemDriver({ root: copy }).pathOf(hashes[0]!))
+      const run = cli(['verify', '--subset', '0/1', '--json'], { env })
+      expect(run.code).toBe(1)
+      const report = answer(run)
+      expect(report).toMatchObject({ clean: false, copies: { lost: 1 } })
+      expect(report.problems).toContainEqual(expect.objectContaining({ reason: 'corrupt', copy: 'fs' }))
+      expect(report.checked).toBeGreaterThanOrEqual(2) // the primary's frame and the replica's good copy of it
+      const fetched = cli(['fetch', hashes[0]!, '-o', join(root, '..', `${hashes[0]}.out`)], { env })
+      expect(fetched.code).toBe(4)
+      expect(fetched.stderr).toContain('no good copy')
+    }
+  )
 })
 
 describe('repairs that cannot do harm', () => {
-  it('a wrong SAI_IMAGE_STORAGE_SHARD_DEPTH: verify --repair changes nothing, says why in text and JSON, exit 1; --force is in help', async () => {
-    for (const withReplica of [false, true]) {
-      const { env: base, hashes } = withReplica
-        ? await replicated(21)
-        : await (async () => {
-            const root = await tempDir()
-            const storage = new FilesystemDriver({ root })
-            const hashes = []
-            for (let i = 0; i < 21; i++) hashes.push((await storage.store(testJpeg(`layout ${root} ${i}`, 3000))).hash)
-            return { env: { SAI_IMAGE_STORAGE_PATH: root } as Record<string, string>, root, hashes }
-          })()
-      const env = { ...base, SAI_IMAGE_STORAGE_SHARD_DEPTH: '3' }
-      const json = cli(['verify', '--repair', '--json'], { env })
-      if (json.code === 6) continue // the store's layout marker refuses the setting outright (ERR_CONFIG): safe too
-      expect({ withReplica, code: json.code }).toEqual({ withReplica, code: 1 })
-      expect(answer(json)).toMatchObject({
-        clean: false,
-        quarantined: 0,
-        restored: 0,
-        storm: { cause: expect.stringContaining('SAI_IMAGE_STORAGE_SHARD_DEPTH') }
-      })
-      const text = cli(['verify', '--repair'], { env })
-      expect(text.stdout).toMatch(/REPAIR REFUSED, nothing was changed/)
-      expect(text.stdout).toContain('SAI_IMAGE_STORAGE_SHARD_DEPTH')
-      expect(text.stdout.split('\n').length).toBeLessThan(40) // not a line per object
-      const listed = cli(['list', '--json'], { env: base })
-      expect(listed.stdout.trim().split('\n')).toHaveLength(hashes.length)
-      expect(cli(['quarantine', '--json'], { env: base }).stdout).toContain('"objects":0')
+  it(
+    'a wrong SAI_IMAGE_STORAGE_SHARD_DEPTH: verify --repair changes nothing, says why in text and JSON, ' +
+      'exit 1; --force is in help',
+    async () => {
+      for (const withReplica of [false, true]) {
+        const { env: base, hashes } = withReplica
+          ? await replicated(21)
+          : await (async () => {
+              const root = await tempDir()
+              const storage = new FilesystemDriver({ root })
+              const hashes = []
+              for (let i = 0; i < 21; i++)
+                hashes.push((await storage.store(testJpeg(`layout ${root} ${i}`, 3000))).hash)
+              return { env: { SAI_IMAGE_STORAGE_PATH: root } as Record<string, string>, root, hashes }
+            })()
+        const env = { ...base, SAI_IMAGE_STORAGE_SHARD_DEPTH: '3' }
+        const json = cli(['verify', '--repair', '--json'], { env })
+        if (json.code === 6) continue // the store's layout marker refuses the setting outright (ERR_CONFIG): safe too
+        expect({ withReplica, code: json.code }).toEqual({ withReplica, code: 1 })
+        expect(answer(json)).toMatchObject({
+          clean: false,
+          quarantined: 0,
+          restored: 0,
+          storm: { cause: expect.stringContaining('SAI_IMAGE_STORAGE_SHARD_DEPTH') }
+        })
+        const text = cli(['verify', '--repair'], { env })
+        expect(text.stdout).toMatch(/REPAIR REFUSED, nothing was changed/)
+        expect(text.stdout).toContain('SAI_IMAGE_STORAGE_SHARD_DEPTH')
+        expect(text.stdout.split('\n').length).toBeLessThan(40) // not a line per object
+        const listed = cli(['list', '--json'], { env: base })
+        expect(listed.stdout.trim().split('\n')).toHaveLength(hashes.length)
+        expect(cli(['quarantine', '--json'], { env: base }).stdout).toContain('"objects":0')
+      }
+      expect(cli(['help', 'verify']).stdout).toContain('--force')
     }
-    expect(cli(['help', 'verify']).stdout).toContain('--force')
-  })
+  )
 
   it('an emptied primary root with replicas: verify --repair refuses, naming the unmounted root', async () => {
     const { env, root } = await replicated(12)

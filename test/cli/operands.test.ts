@@ -28,24 +28,27 @@ const count = async (root: string): Promise<number> => {
 }
 
 describe('several operands', () => {
-  it('store stores each file, a line each; one that fails makes the exit non-zero and the rest are stored', async () => {
-    const { env, root, files, dir } = await setup()
-    await writeFile(join(dir, 'notes.txt'), 'not a frame')
-    const run = cli(['store', files[0]!, join(dir, 'notes.txt'), files[1]!, files[2]!], { env })
-    expect(run.code).toBe(3)
-    expect(await count(root)).toBe(3)
-    const lines = run.stdout.trim().split('\n')
-    expect(lines[0]).toMatch(/WEB0\.jpg: [0-9a-f]{64} /)
-    expect(lines[1]).toMatch(/notes\.txt: ERR_INVALID_INPUT: /)
-    expect(run.stdout).toContain('3 of 4 stored, 1 failed')
-    const json = answer(cli(['store', ...files, '--json'], { env }))
-    expect(json).toMatchObject({ command: 'store', failed: 0, store: root })
-    expect(json.results.map((r: { file: string; isDuplicate: boolean }) => [r.file, r.isDuplicate])).toEqual(
-      files.map(f => [f, true])
-    )
-    const all = cli(['store', ...files], { env })
-    expect(all.code).toBe(0)
-  })
+  it(
+    'store stores each file, a line each; one that fails makes the exit non-zero and the rest are ' + 'stored',
+    async () => {
+      const { env, root, files, dir } = await setup()
+      await writeFile(join(dir, 'notes.txt'), 'not a frame')
+      const run = cli(['store', files[0]!, join(dir, 'notes.txt'), files[1]!, files[2]!], { env })
+      expect(run.code).toBe(3)
+      expect(await count(root)).toBe(3)
+      const lines = run.stdout.trim().split('\n')
+      expect(lines[0]).toMatch(/WEB0\.jpg: [0-9a-f]{64} /)
+      expect(lines[1]).toMatch(/notes\.txt: ERR_INVALID_INPUT: /)
+      expect(run.stdout).toContain('3 of 4 stored, 1 failed')
+      const json = answer(cli(['store', ...files, '--json'], { env }))
+      expect(json).toMatchObject({ command: 'store', failed: 0, store: root })
+      expect(json.results.map((r: { file: string; isDuplicate: boolean }) => [r.file, r.isDuplicate])).toEqual(
+        files.map(f => [f, true])
+      )
+      const all = cli(['store', ...files], { env })
+      expect(all.code).toBe(0)
+    }
+  )
 
   it('exists and stat answer for each ref; exists exits 1 if any is missing', async () => {
     const { env, files } = await setup()
@@ -68,32 +71,35 @@ describe('several operands', () => {
     expect(bad.stdout).toMatch(new RegExp(`\\nsha256 +${hashes[0]}\\n`))
   })
 
-  it('fetch -o DIR writes DIR/<hash>.<ext> for each ref; several refs need a folder; -o "" is a usage error', async () => {
-    const { env, files } = await setup()
-    const hashes = files.map(file => answer(cli(['store', file, '--json'], { env })).hash as string)
-    const out = await tempDir()
-    const run = cli(['fetch', ...hashes, '-o', out], { env })
-    expect(run.code).toBe(0)
-    expect((await readdir(out)).sort()).toEqual(hashes.map(h => `${h}.jpg`).sort())
-    for (const [i, hash] of hashes.entries())
-      expect((await readFile(join(out, `${hash}.jpg`))).equals(await readFile(files[i]!))).toBe(true)
-    // one ref into an existing folder (was ERR_INTERNAL, exit 70)
-    const one = await tempDir()
-    const single = cli(['fetch', hashes[1]!, '-o', one, '--json'], { env })
-    expect(single.code).toBe(0)
-    expect(answer(single).written).toBe(join(one, `${hashes[1]}.jpg`))
-    const missing = cli(['fetch', hashes[0]!, '0'.repeat(64), '-o', await tempDir()], { env })
-    expect(missing.code).toBe(1)
-    for (const args of [['-o', ''], [], ['-o', join(out, 'file.jpg')]]) {
-      const refused = cli(['fetch', ...hashes.slice(0, 2), ...args, '--json'], { env })
-      expect(refused.code, args.join(' ')).toBe(2)
-      // without -o, standard output is for bytes: the answer goes to standard error
-      expect(answer(refused, args.length === 0 ? 'stderr' : 'stdout').error.code).toBe('ERR_USAGE')
+  it(
+    'fetch -o DIR writes DIR/<hash>.<ext> for each ref; several refs need a folder; -o "" is a usage ' + 'error',
+    async () => {
+      const { env, files } = await setup()
+      const hashes = files.map(file => answer(cli(['store', file, '--json'], { env })).hash as string)
+      const out = await tempDir()
+      const run = cli(['fetch', ...hashes, '-o', out], { env })
+      expect(run.code).toBe(0)
+      expect((await readdir(out)).sort()).toEqual(hashes.map(h => `${h}.jpg`).sort())
+      for (const [i, hash] of hashes.entries())
+        expect((await readFile(join(out, `${hash}.jpg`))).equals(await readFile(files[i]!))).toBe(true)
+      // one ref into an existing folder (was ERR_INTERNAL, exit 70)
+      const one = await tempDir()
+      const single = cli(['fetch', hashes[1]!, '-o', one, '--json'], { env })
+      expect(single.code).toBe(0)
+      expect(answer(single).written).toBe(join(one, `${hashes[1]}.jpg`))
+      const missing = cli(['fetch', hashes[0]!, '0'.repeat(64), '-o', await tempDir()], { env })
+      expect(missing.code).toBe(1)
+      for (const args of [['-o', ''], [], ['-o', join(out, 'file.jpg')]]) {
+        const refused = cli(['fetch', ...hashes.slice(0, 2), ...args, '--json'], { env })
+        expect(refused.code, args.join(' ')).toBe(2)
+        // without -o, standard output is for bytes: the answer goes to standard error
+        expect(answer(refused, args.length === 0 ? 'stderr' : 'stdout').error.code).toBe('ERR_USAGE')
+      }
+      const empty = cli(['fetch', hashes[0]!, '-o', '', '--json'], { env })
+      expect(empty.code).toBe(2)
+      expect(answer(empty).error.message).toMatch(/-o needs a file or folder name/)
     }
-    const empty = cli(['fetch', hashes[0]!, '-o', '', '--json'], { env })
-    expect(empty.code).toBe(2)
-    expect(answer(empty).error.message).toMatch(/-o needs a file or folder name/)
-  })
+  )
 
   it('commands that take fewer operands refuse the rest before doing anything (exit 2)', async () => {
     const { env, root, dir } = await setup()

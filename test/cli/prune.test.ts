@@ -75,7 +75,10 @@ describe('prune --dry-run', () => {
     expect(budget.code).toBe(0)
     const [head, kept] = budget.stdout.split('\n')
     expect(head).toMatch(
-      /^dry run: would delete 2 objects of 4 \(2 by the budget, last stored \S+ to \S+\), freeing 2\.9 KiB; nothing was deleted$/
+      new RegExp(
+        String.raw`^dry run: would delete 2 objects of 4 \(2 by the budget, last stored \S+ to \S+\), ` +
+          String.raw`freeing 2\.9 KiB; nothing was deleted$`
+      )
     )
     expect(head).not.toMatch(/by age/)
     expect(kept).toMatch(/^kept: 2 within --max-bytes, /)
@@ -119,7 +122,8 @@ describe('keep files are strict', () => {
     const { env, root, frames } = await agedStore()
     const keep = join(root, '..', 'keep-keys.txt')
     const key = `${frames[0]!.hash.slice(0, 2)}/${frames[0]!.hash.slice(2, 4)}/${frames[0]!.hash}.jpg`
-    const deep = `${frames[1]!.hash.slice(0, 1)}/${frames[1]!.hash.slice(1, 3)}/${frames[1]!.hash.slice(3, 4)}/${frames[1]!.hash}.jpg`
+    const h = frames[1]!.hash
+    const deep = `${h.slice(0, 1)}/${h.slice(1, 3)}/${h.slice(3, 4)}/${h}.jpg`
     await writeFile(keep, `# frames with detections\n\n${key}\n${deep}\n${frames[2]!.hash.toUpperCase()}\n`)
     const run = cli(['prune', '--older-than', '5d', '--keep-file', keep, '--json'], { env })
     expect(run.code).toBe(0)

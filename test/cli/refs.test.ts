@@ -21,7 +21,8 @@ function twins(): Buffer[] {
 }
 
 describe('a unique prefix of a hash is a ref in the CLI', () => {
-  it('fetch, stat, exists, whereis and delete take it; an ambiguous one lists the candidates; 3 digits are no ref', async () => {
+  it('fetch, stat, exists, whereis and delete take it; an ambiguous one lists the candidates; 3 digits ' +
+    'are no ref', async () => {
     const root = await tempDir()
     const env = {
       SAI_IMAGE_STORAGE_PATH: root,
@@ -33,7 +34,8 @@ describe('a unique prefix of a hash is a ref in the CLI', () => {
     const [a, b] = twins()
     const [ha, hb] = [sha256(a!), sha256(b!)]
     for (const frame of [a!, b!]) await storage.store(frame)
-    const unique = ha.slice(0, ha.split('').findIndex((c, i) => hb[i] !== c) + 1) // the shortest prefix of a that b has not
+    // the shortest prefix of a that b has not
+    const unique = ha.slice(0, ha.split('').findIndex((c, i) => hb[i] !== c) + 1)
     const prefixOfA = unique.length >= 4 ? unique : ha.slice(0, 6)
 
     expect(Buffer.compare(cli(['fetch', prefixOfA], { env }).bytes, a!)).toBe(0)

@@ -35,38 +35,41 @@ async function damagedStore(
 }
 
 describe('verify --repair is honest about what it took out of the store', () => {
-  it('a repair that quarantined a frame exits 1, is not clean, and counts it as quarantined, not repaired', async () => {
-    const { root, env, frames } = await damagedStore(3, 1)
-    const repaired = cli(['verify', '--repair', '--json'], { env })
-    expect(repaired.code).toBe(1)
-    const report = answer(repaired)
-    expect(report).toMatchObject({
-      clean: false,
-      repaired: true,
-      quarantined: 1,
-      restored: 0,
-      removed: 0,
-      quarantine: { objects: 1, bytes: 6000 },
-      store: root
-    })
-    expect(report.problems).toEqual([
-      expect.objectContaining({
-        reason: 'corrupt',
-        action: 'quarantined',
-        movedTo: expect.stringMatching(new RegExp(`/\\.quarantine/${frames[0]!.hash}\\.\\d+\\.corrupt$`))
+  it(
+    'a repair that quarantined a frame exits 1, is not clean, and counts it as quarantined, not ' + 'repaired',
+    async () => {
+      const { root, env, frames } = await damagedStore(3, 1)
+      const repaired = cli(['verify', '--repair', '--json'], { env })
+      expect(repaired.code).toBe(1)
+      const report = answer(repaired)
+      expect(report).toMatchObject({
+        clean: false,
+        repaired: true,
+        quarantined: 1,
+        restored: 0,
+        removed: 0,
+        quarantine: { objects: 1, bytes: 6000 },
+        store: root
       })
-    ])
-    // the text says the frame is lost, and where the quarantine is
-    const text = cli(['verify', '--repair'], { env: { SAI_IMAGE_STORAGE_PATH: (await damagedStore(2, 1)).root } })
-    expect(text.code).toBe(1)
-    expect(text.stdout).toMatch(/1 problem: 0 restored, 1 quarantined \(lost from the store\), 0 removed/)
-    expect(text.stdout).not.toMatch(/clean now/)
-    expect(text.stdout).toMatch(/quarantine: 1 object/)
-    // the next verify finds a clean store, and still reports the quarantine
-    const after = cli(['verify', '--json'], { env })
-    expect(after.code).toBe(0)
-    expect(answer(after)).toMatchObject({ clean: true, checked: 2, quarantine: { objects: 1 } })
-  })
+      expect(report.problems).toEqual([
+        expect.objectContaining({
+          reason: 'corrupt',
+          action: 'quarantined',
+          movedTo: expect.stringMatching(new RegExp(`/\\.quarantine/${frames[0]!.hash}\\.\\d+\\.corrupt$`))
+        })
+      ])
+      // the text says the frame is lost, and where the quarantine is
+      const text = cli(['verify', '--repair'], { env: { SAI_IMAGE_STORAGE_PATH: (await damagedStore(2, 1)).root } })
+      expect(text.code).toBe(1)
+      expect(text.stdout).toMatch(/1 problem: 0 restored, 1 quarantined \(lost from the store\), 0 removed/)
+      expect(text.stdout).not.toMatch(/clean now/)
+      expect(text.stdout).toMatch(/quarantine: 1 object/)
+      // the next verify finds a clean store, and still reports the quarantine
+      const after = cli(['verify', '--json'], { env })
+      expect(after.code).toBe(0)
+      expect(answer(after)).toMatchObject({ clean: true, checked: 2, quarantine: { objects: 1 } })
+    }
+  )
 
   it('a repair that only removed leftovers (a stray temp) is clean', async () => {
     const { root, env } = await damagedStore(2, 0)
@@ -192,36 +195,43 @@ describe('sai-images quarantine: list, restore, purge', () => {
 })
 
 describe('verify and stats on a root that does not exist', () => {
-  it('exit 1 and say why (a typo, an unmounted array), unless --allow-empty says an empty store is expected', async () => {
-    const typo = join(await tempDir(), 'imgaes')
-    for (const command of ['verify', 'stats']) {
-      const run = cli([command, '--root', typo])
-      expect({ command, code: run.code }).toEqual({ command, code: 1 })
-      expect(run.stdout).toContain('the root does not exist')
-      expect(run.stdout).toContain('--allow-empty')
-      expect(run.stdout).toContain(`store: ${typo}`)
-      const json = cli([command, '--root', typo, '--json'])
-      expect(json.code).toBe(1)
-      expect(answer(json)).toMatchObject({
+  it(
+    'exit 1 and say why (a typo, an unmounted array), unless --allow-empty says an empty store is ' + 'expected',
+    async () => {
+      const typo = join(await tempDir(), 'imgaes')
+      for (const command of ['verify', 'stats']) {
+        const run = cli([command, '--root', typo])
+        expect({ command, code: run.code }).toEqual({ command, code: 1 })
+        expect(run.stdout).toContain('the root does not exist')
+        expect(run.stdout).toContain('--allow-empty')
+        expect(run.stdout).toContain(`store: ${typo}`)
+        const json = cli([command, '--root', typo, '--json'])
+        expect(json.code).toBe(1)
+        expect(answer(json)).toMatchObject({
+          rootExists: false,
+          store: typo,
+          ...(command === 'verify' ? { clean: false } : {})
+        })
+        const allowed = cli([command, '--root', typo, '--allow-empty', '--json'])
+        expect({ command, code: allowed.code }).toEqual({ command, code: 0 })
+        expect(answer(allowed)).toMatchObject({ rootExists: false, ...(command === 'verify' ? { clean: true } : {}) })
+      }
+      // list refuses too: "0 listed" would read as an empty store
+      const listed = cli(['list', '--root', typo])
+      expect(listed.code).toBe(1)
+      expect(listed.stdout).toContain('the root does not exist')
+      expect(answer(cli(['list', '--root', typo, '--json']))).toMatchObject({
+        listed: 0,
         rootExists: false,
-        store: typo,
-        ...(command === 'verify' ? { clean: false } : {})
+        store: typo
       })
-      const allowed = cli([command, '--root', typo, '--allow-empty', '--json'])
-      expect({ command, code: allowed.code }).toEqual({ command, code: 0 })
-      expect(answer(allowed)).toMatchObject({ rootExists: false, ...(command === 'verify' ? { clean: true } : {}) })
+      expect(cli(['list', '--root', typo, '--allow-empty']).code).toBe(0)
+      // a script that reads the verdict is not told "clean" either
+      expect(cli(['verify', '--root', typo]).stdout).toMatch(
+        /^verify: 0 objects checked \(0 B\), 0 variants: nothing to check$/m
+      )
+      expect(cli(['verify', '--root', typo, '--allow-empty']).stdout).toMatch(/: clean$/m)
+      await expect(readdir(typo)).rejects.toMatchObject({ code: 'ENOENT' }) // and neither made it
     }
-    // list refuses too: "0 listed" would read as an empty store
-    const listed = cli(['list', '--root', typo])
-    expect(listed.code).toBe(1)
-    expect(listed.stdout).toContain('the root does not exist')
-    expect(answer(cli(['list', '--root', typo, '--json']))).toMatchObject({ listed: 0, rootExists: false, store: typo })
-    expect(cli(['list', '--root', typo, '--allow-empty']).code).toBe(0)
-    // a script that reads the verdict is not told "clean" either
-    expect(cli(['verify', '--root', typo]).stdout).toMatch(
-      /^verify: 0 objects checked \(0 B\), 0 variants: nothing to check$/m
-    )
-    expect(cli(['verify', '--root', typo, '--allow-empty']).stdout).toMatch(/: clean$/m)
-    await expect(readdir(typo)).rejects.toMatchObject({ code: 'ENOENT' }) // and neither made it
-  })
+  )
 })

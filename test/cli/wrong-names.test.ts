@@ -8,21 +8,24 @@ import { tempDir } from '../infra/helpers/tmp.js'
 import { cli } from './run.js'
 
 describe('messages name the right thing', () => {
-  it("an fs replica whose root is missing: the replica's variable, and no createRoot option (there is none for it)", async () => {
-    const root = await tempDir()
-    const env = {
-      SAI_IMAGE_STORAGE_PATH: root,
-      SAI_IMAGE_STORAGE_REPLICAS: 'fs',
-      SAI_IMAGE_STORAGE_REPLICA_PATH: join(root, 'not-mounted')
+  it(
+    "an fs replica whose root is missing: the replica's variable, and no createRoot option (there is " + 'none for it)',
+    async () => {
+      const root = await tempDir()
+      const env = {
+        SAI_IMAGE_STORAGE_PATH: root,
+        SAI_IMAGE_STORAGE_REPLICAS: 'fs',
+        SAI_IMAGE_STORAGE_REPLICA_PATH: join(root, 'not-mounted')
+      }
+      const frame = join(root, 'frame.jpg')
+      await writeFile(frame, testJpeg('replica root'))
+      expect(cli(['store', frame], { env }).code).toBe(0)
+      const run = cli(['replicate'], { env })
+      expect(run.stderr).toContain("an fs replica's root is never created: is the array mounted?")
+      expect(run.stderr).toContain('SAI_IMAGE_STORAGE_REPLICA_PATH')
+      expect(run.stderr).not.toMatch(/createRoot|CREATE_ROOT/)
     }
-    const frame = join(root, 'frame.jpg')
-    await writeFile(frame, testJpeg('replica root'))
-    expect(cli(['store', frame], { env }).code).toBe(0)
-    const run = cli(['replicate'], { env })
-    expect(run.stderr).toContain("an fs replica's root is never created: is the array mounted?")
-    expect(run.stderr).toContain('SAI_IMAGE_STORAGE_REPLICA_PATH')
-    expect(run.stderr).not.toMatch(/createRoot|CREATE_ROOT/)
-  })
+  )
 
   it('evict --min-copies beyond the replicas: the flag, and how many replicas there are', async () => {
     const root = await tempDir()

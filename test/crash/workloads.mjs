@@ -469,14 +469,14 @@ workloads.budget = {
       const at = Date.now()
       ack('store', (await storage.store(lib.testing.testJpeg(`fresh-${i}`, 5000))).sha256, at)
     }
-    await lib.prune(storage, { maxBytes: BUDGET, minAgeMs: 0 })
+    await lib.prune(storage, { budgetBytes: BUDGET, minAgeMs: 0 })
     ack('prune')
   },
   async check(dir, acks, lib) {
     const violations = []
     const storage = new lib.FilesystemDriver({ root: join(dir, 'store'), createRoot: false })
     await repairAndWalk(storage, [storage.root], violations)
-    await lib.prune(storage, { maxBytes: BUDGET, minAgeMs: 0 })
+    await lib.prune(storage, { budgetBytes: BUDGET, minAgeMs: 0 })
     await fetchAll(
       storage,
       storesOf(acks).map(a => a.sha256),
@@ -486,7 +486,7 @@ workloads.budget = {
     for await (const entry of storage.list()) total += entry.size
     if (total > BUDGET)
       violations.push(`after the prune was rerun the store holds ${total} bytes, over the budget of ${BUDGET}`)
-    const again = await lib.prune(storage, { maxBytes: BUDGET, minAgeMs: 0 })
+    const again = await lib.prune(storage, { budgetBytes: BUDGET, minAgeMs: 0 })
     if (again.deleted !== 0) violations.push(`a second rerun of the prune deleted ${again.deleted} more`)
     return violations
   }

@@ -44,7 +44,8 @@ async function installed(): Promise<{ unit: string; text: string; app: string; s
     .replaceAll('/etc/sai-images.env', envFile)
   for (const dir of [join(app, 'node_modules/.bin'), store, dirname(envFile)]) await mkdir(dir, { recursive: true })
   await symlink(PACKAGE, join(app, 'node_modules/sai-image-storage'))
-  await symlink(join(ROOT, 'node_modules/multiformats'), join(app, 'node_modules/multiformats'))
+  for (const dependency of ['multiformats', 'p-limit', 'yocto-queue'])
+    await symlink(join(ROOT, 'node_modules', dependency), join(app, 'node_modules', dependency))
   await symlink('../sai-image-storage/dist/cli.js', join(app, 'node_modules/.bin/sai-images')) // as npm links a bin
   const unit = join(base, 'sai-images-replicate.service')
   await writeFile(unit, text)

@@ -40,8 +40,9 @@ export const backfillHashes: Command = {
       })
       const verb = cli.flags['dry-run'] === true ? 'would set' : 'set'
       cli.out(
-        `backfill ${report.interrupted ? 'interrupted' : 'complete'}: ${verb} ${plural(report.updated, 'row')}, ${report.alreadySet} already set, ` +
-          `${report.conflicts.length} held another hash, ${report.noRow} with no row, ${report.unusable} unusable lines, of ${plural(report.lines, 'line')}` +
+        `backfill ${report.interrupted ? 'interrupted' : 'complete'}: ${verb} ${plural(report.updated, 'row')}, ` +
+          `${report.alreadySet} already set, ${report.conflicts.length} held another hash, ` +
+          `${report.noRow} with no row, ${report.unusable} unusable lines, of ${plural(report.lines, 'line')}` +
           report.conflicts
             .map(c => `\n  execution ${c.executionId}: database ${c.inDatabase}, mapping ${c.inMapping}`)
             .join(''),

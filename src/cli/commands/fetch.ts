@@ -40,7 +40,8 @@ export const fetch: Command = {
     const folder = output !== undefined && (output.endsWith('/') || isFolder(output))
     if (refs.length > 1 && !folder)
       throw new UsageError(
-        `several refs are written into a folder: -o DIR (${output === undefined ? 'standard output would mix them' : `${output} is not a folder`})`
+        'several refs are written into a folder: -o DIR ' +
+          `(${output === undefined ? 'standard output would mix them' : `${output} is not a folder`})`
       )
     const storage = cli.storage()
     if (output === undefined) return await toStdout(cli, storage, refs[0]!)

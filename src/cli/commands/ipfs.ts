@@ -16,7 +16,8 @@ export const ipfsReindex: Command = {
       )
     const report = await store.reindex({ signal: cli.stopSignal() })
     cli.out(
-      `${plural(report.indexed, 'pin')} indexed, ${report.alreadyIndexed} already indexed, ${plural(report.unpinnedEntries.length, 'entry', 'entries')} without a pin` +
+      `${plural(report.indexed, 'pin')} indexed, ${report.alreadyIndexed} already indexed, ` +
+        `${plural(report.unpinnedEntries.length, 'entry', 'entries')} without a pin` +
         report.unpinnedEntries.map(e => `\n  ${e.sha256} -> ${e.cid} (not pinned)`).join('') +
         `\n${storeLine(store)}`,
       { command: 'ipfs-reindex', ...report, store: store.location }

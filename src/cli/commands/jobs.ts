@@ -53,13 +53,16 @@ export const importCommand: Command = {
     }).finally(() => {
       progress.stop()
     })
+    const firstFive = (names: string[]): string => `${names.slice(0, 5).join(', ')}${names.length > 5 ? ', …' : ''}`
     const notes = [
       summary.symlinks.length === 0
         ? ''
-        : `\nskipped ${plural(summary.symlinks.length, 'symbolic link')} (--follow-symlinks follows them): ${summary.symlinks.slice(0, 5).join(', ')}${summary.symlinks.length > 5 ? ', …' : ''}`,
+        : `\nskipped ${plural(summary.symlinks.length, 'symbolic link')} (--follow-symlinks follows them): ` +
+          firstFive(summary.symlinks),
       summary.notImages.length === 0
         ? ''
-        : `\n${plural(summary.notImages.length, 'file')} not an image (recorded in ${notImagesFile(mapping)}; later runs pass over them): ${summary.notImages.slice(0, 5).join(', ')}${summary.notImages.length > 5 ? ', …' : ''}`,
+        : `\n${plural(summary.notImages.length, 'file')} not an image ` +
+          `(recorded in ${notImagesFile(mapping)}; later runs pass over them): ${firstFive(summary.notImages)}`,
       summary.excluded === 0 ? '' : `\nexcluded: ${plural(summary.excluded, 'file')}`
     ].join('')
     const code = report(cli, 'import', summary, storage, notes)
@@ -96,12 +99,14 @@ export const migrate: Command = {
     const to = cli.storageFor(toName, cli.string('to-root'))
     if (await sameStore(from, to))
       throw new UsageError(
-        `the target is the source store (${from.location ?? from.driver}): name another with --to-root, or another driver`
+        `the target is the source store (${from.location ?? from.driver}): ` +
+          'name another with --to-root, or another driver'
       )
     if (cli.flags['dry-run'] === true) {
       const plan = await planMigration(from, mapping, cli.stopSignal())
       cli.out(
-        `dry run: would copy ${plural(plan.wouldCopy, 'object')} (${formatBytes(plan.wouldCopyBytes)}); ${plan.alreadyCopied} copied already\nfrom ${from.location ?? from.driver}\nto ${to.location ?? to.driver}`,
+        `dry run: would copy ${plural(plan.wouldCopy, 'object')} (${formatBytes(plan.wouldCopyBytes)}); ` +
+          `${plan.alreadyCopied} copied already\nfrom ${from.location ?? from.driver}\nto ${to.location ?? to.driver}`,
         { command: 'migrate', dryRun: true, ...plan, from: from.location, to: to.location, store: to.location }
       )
       return 0
@@ -139,7 +144,8 @@ function report(
 ): number {
   const state = summary.interrupted ? 'interrupted' : 'complete'
   cli.out(
-    `${name} ${state}: ${summary.done} done, ${summary.skipped} already done earlier, ${summary.failed.length} failed, of ${summary.total}` +
+    `${name} ${state}: ${summary.done} done, ${summary.skipped} already done earlier, ` +
+      `${summary.failed.length} failed, of ${summary.total}` +
       notes +
       `\nmapping: ${summary.mapping}` +
       summary.failed.map(f => `\n  ${f.code} ${f.item}: ${f.message}`).join('') +

@@ -3,7 +3,8 @@ import { once } from 'node:events'
 import { ConfigError } from '../../core/errors.js'
 import { readRefFiles, type RefSet } from '../../features/retention/keep.js'
 import { prune as pruneStore, type PruneOptions, type PruneReport } from '../../features/retention/prune.js'
-import { createVariants } from '../../features/variants/index.js'
+import { createVariants, type Variants } from '../../features/variants/index.js'
+import type { ImageStorage } from '../../core/types.js'
 import { connectDatabase, databaseError } from '../database.js'
 import { Progress } from '../progress.js'
 import { plural, storeLine, UsageError, type Command } from '../context.js'
@@ -12,7 +13,8 @@ import { DURATION_UNITS, formatBytes, parseDuration, parseSize } from '../units.
 export const prune: Command = {
   name: 'prune',
   usage:
-    'prune [--older-than 90d] [--max-bytes 500G] [--keep-file F]... [--keep-file-lenient] [--keep-sql Q] [--dry-run [--list F]]',
+    'prune [--older-than 90d] [--max-bytes 500G] [--keep-file F]... [--keep-file-lenient] [--keep-sql Q] ' +
+    '[--dry-run [--list F]]',
   summary: 'delete objects last stored long ago, or the oldest over a budget',
   help:
     'Age is the time of the last store: a duplicate store makes an object young again. With both\n' +
@@ -39,9 +41,9 @@ export const prune: Command = {
   async run(cli) {
     const olderThan =
       cli.string('older-than') === undefined ? undefined : parseDuration(cli.string('older-than')!, '--older-than')
-    const maxBytes =
+    const budgetBytes =
       cli.string('max-bytes') === undefined ? undefined : parseSize(cli.string('max-bytes')!, '--max-bytes')
-    if (olderThan === undefined && maxBytes === undefined)
+    if (olderThan === undefined && budgetBytes === undefined)
       throw new UsageError('say what to prune: --older-than, --max-bytes, or both')
     const dryRun = cli.flags['dry-run'] === true
     if (cli.string('list') !== undefined && !dryRun) throw new UsageError('--list writes what a --dry-run would delete')
@@ -53,34 +55,17 @@ export const prune: Command = {
       }
     })
     const storage = cli.storage()
-    let variants
-    try {
-      variants = createVariants(storage)
-    } catch (err) {
-      if (!(err instanceof ConfigError)) throw err // no variant cache for this driver
-    }
-    const list = cli.string('list') === undefined ? undefined : createWriteStream(cli.string('list')!)
-    const onCandidate: PruneOptions['onCandidate'] =
-      list === undefined
-        ? undefined
-        : async c => {
-            if (
-              !list.write(
-                `${c.sha256 ?? c.hash} ${c.size} ${c.lastStoredAt?.toISOString() ?? ''} ${c.chosenBy ?? ''}\n`
-              )
-            )
-              await once(list, 'drain')
-          }
+    const list = cli.string('list') === undefined ? undefined : candidateList(cli.string('list')!)
     const progress = new Progress('prune', 0, cli.progress)
     let report: PruneReport
     try {
       report = await pruneStore(storage, {
         olderThan,
-        maxBytes,
+        budgetBytes,
         keep,
         dryRun,
-        variants,
-        onCandidate,
+        variants: variantsOf(storage),
+        onCandidate: list?.write,
         signal: cli.stopSignal(),
         concurrency: cli.concurrency(),
         onProgress: p => {
@@ -89,10 +74,10 @@ export const prune: Command = {
       })
     } finally {
       progress.stop()
-      if (list !== undefined) await new Promise(resolve => list.end(resolve))
+      await list?.end()
     }
     cli.out(
-      summary(report, olderThan !== undefined, maxBytes !== undefined) +
+      summary(report, olderThan !== undefined, budgetBytes !== undefined) +
         (list === undefined ? '' : `\nlisted in ${cli.string('list')}`) +
         (skipped === undefined ? '' : `\n${skipped}`) +
         `\n${storeLine(storage)}`,
@@ -104,6 +89,30 @@ export const prune: Command = {
       }
     )
     return report.interrupted ? 130 : 0
+  }
+}
+
+/** The store's variant cache, whose variants go with their objects; none for a driver without one. */
+function variantsOf(storage: ImageStorage): Variants | undefined {
+  try {
+    return createVariants(storage)
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err
+    return undefined
+  }
+}
+
+/** --list F: a dry run's candidates, one "sha256 size last-stored limit" line each. */
+function candidateList(path: string): { write: NonNullable<PruneOptions['onCandidate']>; end: () => Promise<void> } {
+  const out = createWriteStream(path)
+  return {
+    write: async c => {
+      const line = `${c.sha256 ?? c.hash} ${c.size} ${c.lastStoredAt?.toISOString() ?? ''} ${c.chosenBy ?? ''}\n`
+      if (!out.write(line)) await once(out, 'drain')
+    },
+    end: async () => {
+      await new Promise<void>(resolve => out.end(resolve))
+    }
   }
 }
 
@@ -119,12 +128,18 @@ function summary(report: PruneReport, byAge: boolean, byBudget: boolean): string
   const limits = [byAge ? 'younger than --older-than' : '', byBudget ? 'within --max-bytes' : '']
     .filter(Boolean)
     .join(' and ')
-  const kept = `kept: ${report.kept} ${limits}, ${report.protected} protected, ${report.recent} stored in the last minute, ${report.renewed} stored again during the prune, ${report.unknownAge} of unknown age`
+  const kept =
+    `kept: ${report.kept} ${limits}, ${report.protected} protected, ${report.recent} stored in the last minute, ` +
+    `${report.renewed} stored again during the prune, ${report.unknownAge} of unknown age`
+  const of = `of ${report.examined} (${why}${range})`
   const head = report.dryRun
-    ? `dry run: would delete ${plural(chosen, 'object')} of ${report.examined} (${why}${range}), freeing ${formatBytes(report.wouldFree ?? 0)}; nothing was deleted`
-    : `prune ${report.interrupted ? 'interrupted' : 'complete'}: deleted ${plural(report.deleted, 'object')} of ${report.examined} (${why}${range}), freed ${formatBytes(report.bytesFreed)}, ${plural(report.variantsRemoved, 'variant')} removed`
+    ? `dry run: would delete ${plural(chosen, 'object')} ${of}, freeing ${formatBytes(report.wouldFree ?? 0)}; ` +
+      'nothing was deleted'
+    : `prune ${report.interrupted ? 'interrupted' : 'complete'}: deleted ${plural(report.deleted, 'object')} ${of}, ` +
+      `freed ${formatBytes(report.bytesFreed)}, ${plural(report.variantsRemoved, 'variant')} removed`
   const budget = report.overBudget
-    ? `\nstill over --max-bytes: ${formatBytes(report.remainingBytes)} remain, the rest is protected, recent or of unknown age`
+    ? `\nstill over --max-bytes: ${formatBytes(report.remainingBytes)} remain, ` +
+      'the rest is protected, recent or of unknown age'
     : ''
   return `${head}\n${kept}${budget}`
 }
@@ -147,7 +162,8 @@ export async function keepSet(
     if (options.lenient !== true) {
       throw new UsageError(
         `${plural(badLines, 'line')} of the keep file name no object (a ref is a SHA-256 in hex, a key such as ` +
-          `ab/cd/<sha256>.jpg, or a CID); nothing was deleted. Fix ${badLines === 1 ? 'it' : 'them'}, or pass --keep-file-lenient to skip such lines:${lines}`
+          `ab/cd/<sha256>.jpg, or a CID); nothing was deleted. Fix ${badLines === 1 ? 'it' : 'them'}, ` +
+          `or pass --keep-file-lenient to skip such lines:${lines}`
       )
     }
     options.note?.(`keep file: ${plural(badLines, 'line')} skipped (they name no object, --keep-file-lenient):${lines}`)

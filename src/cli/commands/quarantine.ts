@@ -1,4 +1,4 @@
-import type { QuarantineEntry } from '../../core/types.js'
+import type { ImageStorage, Quarantine, QuarantineEntry } from '../../core/types.js'
 import { plural, storeLine, UsageError, type Command, type Context } from '../context.js'
 import { DURATION_UNITS, formatBytes, parseDuration } from '../units.js'
 
@@ -6,7 +6,8 @@ export const quarantine: Command = {
   name: 'quarantine',
   operands: Infinity,
   usage:
-    'quarantine [list] | quarantine restore [--force] <id>... | quarantine purge <id>... | quarantine restore|purge <selection>',
+    'quarantine [list] | quarantine restore [--force] <id>... | quarantine purge <id>... | ' +
+    'quarantine restore|purge <selection>',
   summary: 'what repairs took out of the store: list, restore or purge it',
   help:
     'A repair never deletes a damaged object: it moves it to the quarantine ({root}/.quarantine, or\n' +
@@ -28,26 +29,7 @@ export const quarantine: Command = {
     const held = storage.quarantine
     if (held === undefined) throw new UsageError(`the ${storage.driver} driver keeps no quarantine`)
     const [action = 'list', ...ids] = cli.positionals
-    if (action === 'list') {
-      const entries = []
-      let bytes = 0
-      for await (const entry of held.list()) {
-        entries.push(entry)
-        bytes += entry.size
-      }
-      cli.out(
-        `${plural(entries.length, 'object')} in quarantine, ${formatBytes(bytes)}` +
-          entries
-            .map(
-              e =>
-                `\n  ${e.id}  ${e.size} bytes  ${e.reason ?? ''}${e.originalKey === undefined ? '' : ` (was ${e.originalKey})`}`
-            )
-            .join('') +
-          `\n${storeLine(storage)}`,
-        { objects: entries.length, bytes, entries, store: storage.location }
-      )
-      return 0
-    }
+    if (action === 'list') return await list(cli, storage, held)
     if (action !== 'restore' && action !== 'purge')
       throw new UsageError(`unknown action ${action}: list, restore or purge`)
     const selected = selection(cli)
@@ -57,41 +39,73 @@ export const quarantine: Command = {
       for await (const entry of held.list()) if (selected(entry)) ids.push(entry.id)
     } else if (ids.length === 0)
       throw new UsageError(
-        `${action} needs the ids that \`sai-images quarantine list\` prints, or a selection: --all, --reason R, --older-than D, --since D`
+        `${action} needs the ids that \`sai-images quarantine list\` prints, or a selection: ` +
+          '--all, --reason R, --older-than D, --since D'
       )
-    const done: string[] = []
-    const refused: string[] = []
-    const why = new Map<string, string>()
-    const force = cli.flags.force === true
-    for (const id of ids) {
-      try {
-        ;((await (action === 'restore' ? held.restore(id, { force }) : held.purge(id))) ? done : refused).push(id)
-      } catch (err) {
-        if ((err as { code?: string }).code !== 'ERR_INTEGRITY') throw err
-        refused.push(id)
-        why.set(id, (err as Error).message)
-      }
-    }
-    const verb = action === 'restore' ? 'restored' : 'purged'
-    const reason = (id: string): string =>
-      why.get(id) ?? (action === 'restore' ? 'an object is under its name, or no such entry' : 'no such entry')
-    cli.out(
-      `${plural(done.length, 'object')} ${verb}` +
-        refused.map(id => `\n  not ${verb}: ${id} (${reason(id)})`).join('') +
-        `\n${storeLine(storage)}`,
-      {
-        [verb]: done,
-        refused,
-        ...(why.size === 0 ? {} : { reasons: Object.fromEntries(why) }),
-        store: storage.location
-      }
-    )
-    if (why.size > 0) return 4
-    return refused.length > 0 ? 1 : 0
+    return await restoreOrPurge(cli, storage, held, action, ids)
   }
 }
 
-/** The entries `--all`, `--reason`, `--older-than` and `--since` choose (every one given must hold); undefined if none is given. */
+async function list(cli: Context, storage: ImageStorage, held: Quarantine): Promise<number> {
+  const entries = []
+  let bytes = 0
+  for await (const entry of held.list()) {
+    entries.push(entry)
+    bytes += entry.size
+  }
+  const line = (e: QuarantineEntry): string =>
+    `\n  ${e.id}  ${e.size} bytes  ${e.reason ?? ''}${e.originalKey === undefined ? '' : ` (was ${e.originalKey})`}`
+  cli.out(
+    `${plural(entries.length, 'object')} in quarantine, ${formatBytes(bytes)}` +
+      entries.map(line).join('') +
+      `\n${storeLine(storage)}`,
+    { objects: entries.length, bytes, entries, store: storage.location }
+  )
+  return 0
+}
+
+async function restoreOrPurge(
+  cli: Context,
+  storage: ImageStorage,
+  held: Quarantine,
+  action: 'restore' | 'purge',
+  ids: string[]
+): Promise<number> {
+  const done: string[] = []
+  const refused: string[] = []
+  const why = new Map<string, string>()
+  const force = cli.flags.force === true
+  for (const id of ids) {
+    try {
+      ;((await (action === 'restore' ? held.restore(id, { force }) : held.purge(id))) ? done : refused).push(id)
+    } catch (err) {
+      if ((err as { code?: string }).code !== 'ERR_INTEGRITY') throw err
+      refused.push(id)
+      why.set(id, (err as Error).message)
+    }
+  }
+  const verb = action === 'restore' ? 'restored' : 'purged'
+  const reason = (id: string): string =>
+    why.get(id) ?? (action === 'restore' ? 'an object is under its name, or no such entry' : 'no such entry')
+  cli.out(
+    `${plural(done.length, 'object')} ${verb}` +
+      refused.map(id => `\n  not ${verb}: ${id} (${reason(id)})`).join('') +
+      `\n${storeLine(storage)}`,
+    {
+      [verb]: done,
+      refused,
+      ...(why.size === 0 ? {} : { reasons: Object.fromEntries(why) }),
+      store: storage.location
+    }
+  )
+  if (why.size > 0) return 4
+  return refused.length > 0 ? 1 : 0
+}
+
+/**
+ * The entries `--all`, `--reason`, `--older-than` and `--since` choose (every one given must hold);
+ * undefined if none is given.
+ */
 function selection(cli: Context): ((entry: QuarantineEntry) => boolean) | undefined {
   const reasons = cli.strings('reason')
   const olderThan =

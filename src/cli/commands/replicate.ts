@@ -10,7 +10,8 @@ import { failing, replicated } from './replication.js'
 export const replicate: Command = {
   name: 'replicate',
   usage:
-    'replicate [--watch] [--reconcile-every 24h] [--watch-every 5s] [--metrics-port N | --metrics-address host:port] [--no-reconcile] [--wait] | replicate --health',
+    'replicate [--watch] [--reconcile-every 24h] [--watch-every 5s] ' +
+    '[--metrics-port N | --metrics-address host:port] [--no-reconcile] [--wait] | replicate --health',
   summary: 'copy what the outbox holds to the replicas, then reconcile',
   help:
     'Drains the outbox (every store records there what remains to copy), then reconciles: the\n' +
@@ -45,67 +46,90 @@ export const replicate: Command = {
       terminated = true
     })
     const stop = cli.stopSignal()
-    const reconciling = cli.flags['no-reconcile'] !== true
     // started before the first reconcile: what lands while it lists is found too
-    const watcher =
-      cli.flags.watch === true && storage.root !== undefined
-        ? new PrimaryWatcher(storage, {
-            everyMs: parseDuration(cli.string('watch-every') ?? '5s', '--watch-every'),
-            // a foreign write's first verified copy: the metrics' histogram (free without --metrics-*)
-            onCopied: (_sha256, seconds, replica) => {
-              foreignWriteCopied(replica, Date.now() - seconds * 1000)
-            }
-          })
-        : undefined
+    const watcher = cli.flags.watch === true && storage.root !== undefined ? watcherOf(cli, storage) : undefined
     watcher?.start()
-    let lastReconcile = 0
-    let copied = 0
-    let lost = 0
-    for (;;) {
-      const drained = await storage.drain({ signal: stop })
-      copied += drained.copied
-      if (drained.busy && cli.flags.wait === true && !stop.aborted) {
-        await sleep(1000, undefined, { signal: stop }).catch(() => {})
-        continue
-      }
-      if (drained.busy && cli.flags.watch !== true) {
-        await watcher?.stop()
-        await metrics?.close()
-        return busy(cli, storage, drained.heldBy)
-      }
-      if (reconciling && Date.now() - lastReconcile >= every && !stop.aborted) {
-        const started = Date.now()
-        const report = await storage.reconcile({ signal: stop })
-        lastReconcile = Date.now()
-        await metrics?.reconciled(lastReconcile - started, stop)
-        lost = report.lost
-        cli.note(
-          `reconcile: ${report.primary} on the primary; ${report.replicas.map(r => `${r.name}: ${r.missing + r.mismatched} queued, ${r.evicted} evicted, ${r.extra} extra`).join('; ')}` +
-            (report.lost === 0
-              ? ''
-              : `; ${plural(report.lost, 'frame')} LOST (evicted, and no replica holds a copy: see sai-images verify)`)
-        )
-        copied += (await storage.drain({ signal: stop })).copied
-      }
-      if (cli.flags.watch !== true || stop.aborted) break
-      await sleep(1000, undefined, { signal: stop }).catch(() => {}) // woken by Ctrl-C or SIGTERM
-    }
+    const done = await copyRounds(cli, storage, { every, stop, metrics })
     await watcher?.stop()
     await metrics?.close()
+    if (done.busy) return busy(cli, storage, done.heldBy)
+    const { copied, lost } = done
     const status = storage.status()
     const pending = status.replicas.reduce((sum, r) => sum + r.pending, 0)
     cli.out(
-      `replicate ${stop.aborted ? 'stopped' : 'complete'}: ${plural(copied, 'copy', 'copies')} made, ${pending} pending` +
+      `replicate ${stop.aborted ? 'stopped' : 'complete'}: ` +
+        `${plural(copied, 'copy', 'copies')} made, ${pending} pending` +
         status.replicas.map(r => `\n  ${r.name}: ${r.pending} pending${failing(r, ', ')}`).join('') +
         (lost === 0
           ? ''
-          : `\n${plural(lost, 'frame')} LOST: evicted from the primary and on no replica; run sai-images verify, restore from a backup`) +
+          : `\n${plural(lost, 'frame')} LOST: evicted from the primary and on no replica; ` +
+            'run sai-images verify, restore from a backup') +
         `\n${storeLine(storage)}`,
       { command: 'replicate', copied, pending, lost, status, store: storage.location }
     )
     if (stop.aborted) return terminated ? 0 : 130
     return pending > 0 || lost > 0 ? 1 : 0
   }
+}
+
+function watcherOf(cli: Context, storage: ReplicatedStorage): PrimaryWatcher {
+  return new PrimaryWatcher(storage, {
+    everyMs: parseDuration(cli.string('watch-every') ?? '5s', '--watch-every'),
+    // a foreign write's first verified copy: the metrics' histogram (free without --metrics-*)
+    onCopied: (_sha256, seconds, replica) => {
+      foreignWriteCopied(replica, Date.now() - seconds * 1000)
+    }
+  })
+}
+
+interface Rounds {
+  /** Reconcile at most this often (ms). */
+  every: number
+  stop: AbortSignal
+  metrics: Awaited<ReturnType<typeof startMetrics>>
+}
+
+/**
+ * Drains, and reconciles when it is time, once or (--watch) until stopped; ends early when another
+ * copier holds the lock (unless --wait or --watch).
+ */
+async function copyRounds(
+  cli: Context,
+  storage: ReplicatedStorage,
+  { every, stop, metrics }: Rounds
+): Promise<{ copied: number; lost: number; busy?: false } | { busy: true; heldBy?: number }> {
+  let [lastReconcile, copied, lost] = [0, 0, 0]
+  for (;;) {
+    const drained = await storage.drain({ signal: stop })
+    copied += drained.copied
+    if (drained.busy && cli.flags.wait === true && !stop.aborted) {
+      await sleep(1000, undefined, { signal: stop }).catch(() => {})
+      continue
+    }
+    if (drained.busy && cli.flags.watch !== true) return { busy: true, heldBy: drained.heldBy }
+    if (cli.flags['no-reconcile'] !== true && Date.now() - lastReconcile >= every && !stop.aborted) {
+      const started = Date.now()
+      const report = await storage.reconcile({ signal: stop })
+      lastReconcile = Date.now()
+      await metrics?.reconciled(lastReconcile - started, stop)
+      lost = report.lost
+      cli.note(reconcileNote(report))
+      copied += (await storage.drain({ signal: stop })).copied
+    }
+    if (cli.flags.watch !== true || stop.aborted) return { copied, lost }
+    await sleep(1000, undefined, { signal: stop }).catch(() => {}) // woken by Ctrl-C or SIGTERM
+  }
+}
+
+function reconcileNote(report: Awaited<ReturnType<ReplicatedStorage['reconcile']>>): string {
+  const replicas = report.replicas.map(
+    r => `${r.name}: ${r.missing + r.mismatched} queued, ${r.evicted} evicted, ${r.extra} extra`
+  )
+  const lost =
+    report.lost === 0
+      ? ''
+      : `; ${plural(report.lost, 'frame')} LOST (evicted, and no replica holds a copy: see sai-images verify)`
+  return `reconcile: ${report.primary} on the primary; ${replicas.join('; ')}${lost}`
 }
 
 /** Another copier holds the lock: say which, and what to do; exit 75 (EX_TEMPFAIL: try again later). */
@@ -129,7 +153,8 @@ function health(cli: Context, storage: ReplicatedStorage): number {
   cli.out(
     last === undefined
       ? 'watcher: never ran on this store (replicate --watch writes its health after each pass)'
-      : `watcher: ${live ? 'live' : 'STALE'}, last pass ${Math.round(age! / 1000)} s ago (every ${last.everyMs / 1000} s, pid ${last.pid}); ` +
+      : `watcher: ${live ? 'live' : 'STALE'}, last pass ${Math.round(age! / 1000)} s ago ` +
+          `(every ${last.everyMs / 1000} s, pid ${last.pid}); ` +
           `${plural(last.queued, 'frame')} from other writers queued since it started`,
     { command: 'replicate', live, watcher: last ?? null }
   )

@@ -30,11 +30,15 @@ export const whereis: Command = {
   async run(cli) {
     const storage = replicated(cli)
     const where = await storage.whereis(cli.arg(0, 'ref'))
-    const rows = where.copies.map(
-      c =>
-        `  ${c.name.padEnd(10)} ${c.present ? 'present' : c.evictedAt !== undefined ? `evicted ${c.evictedAt.toISOString()}` : 'MISSING'}` +
-        `${c.size === undefined ? '' : ` ${c.size} bytes`}${c.verifiedAt === undefined ? '' : `, verified ${c.verifiedAt.toISOString()} (${c.how})`}`
-    )
+    const rows = where.copies.map(c => {
+      const state = c.present
+        ? 'present'
+        : c.evictedAt !== undefined
+          ? `evicted ${c.evictedAt.toISOString()}`
+          : 'MISSING'
+      const verified = c.verifiedAt === undefined ? '' : `, verified ${c.verifiedAt.toISOString()} (${c.how})`
+      return `  ${c.name.padEnd(10)} ${state}${c.size === undefined ? '' : ` ${c.size} bytes`}${verified}`
+    })
     cli.out(`${where.sha256}\n${rows.join('\n')}\n${storeLine(storage)}`, { ...where, store: storage.location })
     return where.copies.some(c => c.present) ? 0 : 1
   }
@@ -96,10 +100,14 @@ export const evict: Command = {
       signal: cli.stopSignal()
     })
     const head = report.dryRun
-      ? `dry run: would evict ${plural(report.wouldEvict ?? 0, 'primary copy', 'primary copies')} of ${report.examined}, freeing ${formatBytes(report.wouldFree ?? 0)}; nothing was deleted`
-      : `evict ${report.interrupted ? 'interrupted' : 'complete'}: ${plural(report.evicted, 'primary copy', 'primary copies')} evicted of ${report.examined}, freed ${formatBytes(report.bytesFreed)}`
+      ? `dry run: would evict ${plural(report.wouldEvict ?? 0, 'primary copy', 'primary copies')} ` +
+        `of ${report.examined}, freeing ${formatBytes(report.wouldFree ?? 0)}; nothing was deleted`
+      : `evict ${report.interrupted ? 'interrupted' : 'complete'}: ` +
+        `${plural(report.evicted, 'primary copy', 'primary copies')} evicted of ${report.examined}, ` +
+        `freed ${formatBytes(report.bytesFreed)}`
     cli.out(
-      `${head}\nkept: ${report.kept} younger, ${report.protected} protected, ${report.renewed} stored again meanwhile, ${report.unsafe} without enough good replica copies` +
+      `${head}\nkept: ${report.kept} younger, ${report.protected} protected, ` +
+        `${report.renewed} stored again meanwhile, ${report.unsafe} without enough good replica copies` +
         report.unsafeObjects
           .slice(0, 20)
           .map(

@@ -3,7 +3,7 @@ import { forEachConcurrent } from '../../core/concurrency.js'
 import { ConfigError } from '../../core/errors.js'
 import type { ImageEntry, ImageStorage } from '../../core/types.js'
 import { createVariants } from '../../features/variants/index.js'
-import { missingRootLine, plural, storeLine, type Command } from '../context.js'
+import { type Context, missingRootLine, plural, storeLine, type Command } from '../context.js'
 import { formatBytes } from '../units.js'
 
 type Tally = Record<string, { objects: number; bytes: number }>
@@ -20,69 +20,27 @@ export const stats: Command = {
   async run(cli) {
     const store = cli.storage()
     const missingRoot = store.root !== undefined && !existsSync(store.root)
-    const byMonth: Tally = {}
-    const byType: Tally = {}
-    let objects = 0
-    let bytes = 0
-    const add = (tally: Tally, name: string, size: number): void => {
-      const row = (tally[name] ??= { objects: 0, bytes: 0 })
-      row.objects++
-      row.bytes += size
-    }
     const types = cli.flags.types === true
-    const monthByDay = new Map<number, string>() // by day since the epoch: a million dates make a few hundred strings
-    const monthOf = (date: Date): string => {
-      const day = Math.floor(date.getTime() / 86_400_000)
-      let month = monthByDay.get(day)
-      if (month === undefined) monthByDay.set(day, (month = date.toISOString().slice(0, 7)))
-      return month
-    }
-    const count = (size: number, lastStoredAt: Date | undefined, mimeType?: string): void => {
-      objects++
-      bytes += size
-      add(byMonth, lastStoredAt === undefined ? 'unknown' : monthOf(lastStoredAt), size)
-      if (mimeType !== undefined && types) add(byType, mimeType, size)
-    }
-    // a million entries: counted in the listing's loop; only those the listing says too little of are stat'ed
-    async function* unknown(): AsyncGenerator<ImageEntry> {
-      for await (const entry of store.list({ signal: cli.stopSignal() })) {
-        if (entry.size !== undefined && entry.lastStoredAt !== undefined && !types)
-          count(entry.size, entry.lastStoredAt)
-        else yield entry
-      }
-    }
-    await forEachConcurrent(unknown(), types ? cli.concurrency() : 1, async entry => {
-      const stat = await store.stat(entry.sha256 ?? entry.hash) // by SHA-256 where known: no read of a large IPFS object
-      count(stat.size, stat.lastStoredAt ?? stat.storedAt, stat.mimeType)
-    })
+    const counts = await countObjects(store, types, cli)
     const quarantine = await quarantined(store)
     const variants = cachedVariants(store)
-    const months = Object.keys(byMonth).sort()
-    const rows = (tally: Tally, names: string[], noun = 'object'): string =>
-      names
-        .map(name => `\n  ${name.padEnd(26)} ${plural(tally[name]!.objects, noun)}, ${formatBytes(tally[name]!.bytes)}`)
-        .join('')
+    const months = Object.keys(counts.byMonth).sort()
     cli.out(
-      `${plural(objects, 'object')}, ${formatBytes(bytes)} (${bytes} bytes)` +
-        (cli.flags.types === true ? rows(byType, Object.keys(byType).sort()) : '') +
+      `${plural(counts.objects, 'object')}, ${formatBytes(counts.bytes)} (${counts.bytes} bytes)` +
+        (types ? rows(counts.byType, Object.keys(counts.byType).sort()) : '') +
         '\nby month of the last store:' +
-        rows(byMonth, months) +
+        rows(counts.byMonth, months) +
         (quarantine === undefined || quarantine.objects === 0
           ? ''
           : `\nquarantine: ${plural(quarantine.objects, 'object')}, ${formatBytes(quarantine.bytes)}`) +
-        (variants === undefined
-          ? ''
-          : `\nvariant cache: ${plural(variants.entries, 'variant')}, ${formatBytes(variants.bytes)}` +
-            Object.entries(variants.byPreset)
-              .map(([preset, p]) => `\n  ${preset.padEnd(26)} ${plural(p.entries, 'variant')}, ${formatBytes(p.bytes)}`)
-              .join('')) +
+        (variants === undefined ? '' : variantsText(variants)) +
         (missingRoot ? `\n${missingRootLine(cli)}` : '') +
         `\n${storeLine(store)}`,
       {
-        objects,
-        bytes,
-        ...(cli.flags.types === true ? { byType } : {}),
-        byMonth: Object.fromEntries(months.map(m => [m, byMonth[m]])),
+        objects: counts.objects,
+        bytes: counts.bytes,
+        ...(types ? { byType: counts.byType } : {}),
+        byMonth: Object.fromEntries(months.map(m => [m, counts.byMonth[m]])),
         quarantine,
         variants,
         store: store.location,
@@ -91,6 +49,70 @@ export const stats: Command = {
     )
     return missingRoot && cli.flags['allow-empty'] !== true ? 1 : 0
   }
+}
+
+/** Objects and bytes in all, by month of the last store and (with --types) by type. */
+class Counts {
+  objects = 0
+  bytes = 0
+  readonly byMonth: Tally = {}
+  readonly byType: Tally = {}
+  // by day since the epoch: a million dates make a few hundred strings
+  private readonly monthByDay = new Map<number, string>()
+
+  add(size: number, lastStoredAt: Date | undefined, mimeType?: string): void {
+    this.objects++
+    this.bytes += size
+    addTo(this.byMonth, lastStoredAt === undefined ? 'unknown' : this.monthOf(lastStoredAt), size)
+    if (mimeType !== undefined) addTo(this.byType, mimeType, size)
+  }
+
+  private monthOf(date: Date): string {
+    const day = Math.floor(date.getTime() / 86_400_000)
+    let month = this.monthByDay.get(day)
+    if (month === undefined) this.monthByDay.set(day, (month = date.toISOString().slice(0, 7)))
+    return month
+  }
+}
+
+function addTo(tally: Tally, name: string, size: number): void {
+  const row = (tally[name] ??= { objects: 0, bytes: 0 })
+  row.objects++
+  row.bytes += size
+}
+
+/** Counts from the listing; only the entries it says too little of (or all, for --types) are stat'ed. */
+async function countObjects(store: ImageStorage, types: boolean, cli: Context): Promise<Counts> {
+  const counts = new Counts()
+  // a million entries: counted in the listing's loop; only those the listing says too little of are stat'ed
+  async function* unknown(): AsyncGenerator<ImageEntry> {
+    for await (const entry of store.list({ signal: cli.stopSignal() })) {
+      if (entry.size !== undefined && entry.lastStoredAt !== undefined && !types)
+        counts.add(entry.size, entry.lastStoredAt)
+      else yield entry
+    }
+  }
+  await forEachConcurrent(unknown(), types ? cli.concurrency() : 1, async entry => {
+    // by SHA-256 where known: no read of a large IPFS object
+    const stat = await store.stat(entry.sha256 ?? entry.hash)
+    counts.add(stat.size, stat.lastStoredAt ?? stat.storedAt, types ? stat.mimeType : undefined)
+  })
+  return counts
+}
+
+function rows(tally: Tally, names: string[], noun = 'object'): string {
+  return names
+    .map(name => `\n  ${name.padEnd(26)} ${plural(tally[name]!.objects, noun)}, ${formatBytes(tally[name]!.bytes)}`)
+    .join('')
+}
+
+function variantsText(variants: NonNullable<ReturnType<typeof cachedVariants>>): string {
+  return (
+    `\nvariant cache: ${plural(variants.entries, 'variant')}, ${formatBytes(variants.bytes)}` +
+    Object.entries(variants.byPreset)
+      .map(([preset, p]) => `\n  ${preset.padEnd(26)} ${plural(p.entries, 'variant')}, ${formatBytes(p.bytes)}`)
+      .join('')
+  )
 }
 
 async function quarantined(storage: ImageStorage): Promise<{ objects: number; bytes: number } | undefined> {

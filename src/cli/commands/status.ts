@@ -32,7 +32,8 @@ export const status: Command = {
       s.replicas
         .map(
           r =>
-            `${r.name}: ${r.pending} pending${r.oldestPendingAt === undefined ? '' : ` (oldest since ${r.oldestPendingAt.toISOString()})`}` +
+            `${r.name}: ${r.pending} pending` +
+            (r.oldestPendingAt === undefined ? '' : ` (oldest since ${r.oldestPendingAt.toISOString()})`) +
             `${failing(r, '; ')}`
         )
         .join('\n') +
@@ -63,26 +64,34 @@ function statusAlerts(
     alerts.push({
       condition: 'backlog',
       exit: STATUS_EXIT.backlog,
-      message: `copies waiting longer than --max-backlog-age for ${old.map(r => r.name).join(', ')}: is \`sai-images replicate --watch\` running?`
+      message:
+        `copies waiting longer than --max-backlog-age for ${old.map(r => r.name).join(', ')}: ` +
+        'is `sai-images replicate --watch` running?'
     })
   const down = s.replicas.filter(r => r.failing !== undefined)
   if (down.length > 0)
     alerts.push({
       condition: 'unreachable',
       exit: STATUS_EXIT.unreachable,
-      message: `unreachable: ${down.map(r => `${r.name}${failing(r, ' ')}`).join(', ')}; check it, then \`sai-images replicate\``
+      message:
+        `unreachable: ${down.map(r => `${r.name}${failing(r, ' ')}`).join(', ')}; ` +
+        'check it, then `sai-images replicate`'
     })
   if ((s.belowWantedCopies ?? 0) > 0)
     alerts.push({
       condition: 'belowWanted',
       exit: STATUS_EXIT.belowWanted,
-      message: `${plural(s.belowWantedCopies!, 'frame')} below the wanted copies at the last scan: \`sai-images replicate\` copies them again`
+      message:
+        `${plural(s.belowWantedCopies!, 'frame')} below the wanted copies at the last scan: ` +
+        '`sai-images replicate` copies them again'
     })
   if ((s.lost ?? 0) > 0)
     alerts.push({
       condition: 'lost',
       exit: STATUS_EXIT.lost,
-      message: `${plural(s.lost!, 'frame')} LOST at the last scan (no good copy left): \`sai-images verify --json\` names them; restore them from a backup`
+      message:
+        `${plural(s.lost!, 'frame')} LOST at the last scan (no good copy left): ` +
+        '`sai-images verify --json` names them; restore them from a backup'
     })
   return alerts
 }
@@ -91,9 +100,15 @@ function statusAlerts(
 function unseenLines(unseen: Unseen | undefined): string {
   if (unseen === undefined) return ''
   const { watcher } = unseen
+  const since =
+    unseen.since === null ? 'ever (no watcher pass or reconcile yet)' : `since ${unseen.since.toISOString()}`
+  const state =
+    watcher === null
+      ? 'never ran here (replicate --watch)'
+      : `${watcher.live ? 'live' : 'STALE'}, last pass ${watcher.at.toISOString()}`
   return (
     `\nnot yet queued: ${plural(unseen.frames, 'frame')} on the primary from other writers, in folders changed ` +
-    `${unseen.since === null ? 'ever (no watcher pass or reconcile yet)' : `since ${unseen.since.toISOString()}`} (counted ${unseen.at.toISOString()})` +
-    `\nwatcher: ${watcher === null ? 'never ran here (replicate --watch)' : `${watcher.live ? 'live' : 'STALE'}, last pass ${watcher.at.toISOString()}`}`
+    `${since} (counted ${unseen.at.toISOString()})` +
+    `\nwatcher: ${state}`
   )
 }

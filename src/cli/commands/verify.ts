@@ -4,8 +4,8 @@ import type { ImageStorage } from '../../core/types.js'
 import { inSubset, mergeReports, type VerifyReport } from '../../core/verify-report.js'
 import { createVariants } from '../../features/variants/index.js'
 import { Progress } from '../progress.js'
-import { missingRootLine, plural, storeLine, UsageError, type Command } from '../context.js'
-import { formatBytes } from '../units.js'
+import { type Context, missingRootLine, storeLine, UsageError, type Command } from '../context.js'
+import { type Subset, verifyText } from './verify-text.js'
 
 export const verify: Command = {
   name: 'verify',
@@ -45,87 +45,24 @@ export const verify: Command = {
     const checkpoint = cli.string('checkpoint')
     if (cli.flags.resume === true && checkpoint === undefined) throw new UsageError('--resume needs --checkpoint F')
     const after = cli.flags.resume === true ? await readCheckpoint(checkpoint!) : undefined
-    const stop = cli.stopSignal()
-    const progress = new Progress('verify', 0, cli.progress)
-    // the objects to check, counted beside the check (names only): the bar's total and its ETA
-    progress.countTotal(
-      () => storage.list({ after, signal: stop }),
-      entry => entry.sha256 === undefined || inSubset(entry.sha256, subset)
-    )
-    let saved = Date.now()
-    let report: VerifyReport
-    try {
-      report = await storage.verify({
-        repair,
-        subset,
-        after,
-        force: cli.flags.force === true,
-        concurrency: cli.flags.concurrency === undefined ? undefined : cli.concurrency(),
-        signal: stop,
-        onProgress: p => {
-          progress.set(p.checked)
-          if (checkpoint !== undefined && p.lastDone !== undefined && Date.now() - saved > 1000) {
-            saved = Date.now()
-            void saveCheckpoint(checkpoint, p.lastDone)
-          }
-        }
-      })
-    } finally {
-      progress.stop()
-    }
+    const report = await verifyWithProgress(cli, storage, { repair, subset, after, checkpoint })
     const variants = await variantsReport(storage, repair, subset === undefined && after === undefined)
     const total = variants === undefined ? report : mergeReports(report, variants)
     if (checkpoint !== undefined) await rm(checkpoint, { force: true }) // finished: the next run starts over
-    const missingRoot = report.rootExists === false
     // a root that is not there (a typo, an unmounted array) is no clean store, unless expected
-    const unexpectedlyEmpty = missingRoot && cli.flags['allow-empty'] !== true
+    const unexpectedlyEmpty = report.rootExists === false && cli.flags['allow-empty'] !== true
     const clean = total.clean && !unexpectedlyEmpty
-    const empty = missingRoot ? `\n${missingRootLine(cli)}` : ''
-    const quarantine =
-      report.quarantine === undefined || report.quarantine.objects === 0
-        ? ''
-        : `\nquarantine: ${plural(report.quarantine.objects, 'object')}, ${formatBytes(report.quarantine.bytes)} (sai-images quarantine lists them)`
-    const problems = Object.values(total.counts).reduce((a, b) => a + b, 0)
-    const storm =
-      total.storm === undefined
-        ? ''
-        : total.storm.refused
-          ? `\nREPAIR REFUSED, nothing was changed: it would have acted on ${total.storm.found} of ${total.storm.objects} objects ` +
-            `(the limit: ${total.storm.limit}, or ${total.storm.fraction * 100}% of the store). ${total.storm.cause}`
-          : `\nrepaired although it acted on ${total.storm.found} of ${total.storm.objects} objects (--force)`
-    const copies = (report as { copies?: { belowWanted: number; lost: number } }).copies
-    const copyLine =
-      copies === undefined
-        ? ''
-        : `\ncopies: ${plural(copies.belowWanted, 'frame')} below the wanted copies, ${copies.lost} lost (no good copy left)`
-    const shown = total.storm !== undefined && !cli.json ? total.problems.slice(0, 20) : total.problems
-    const more =
-      shown.length < total.problems.length
-        ? `\n  … and ${total.problems.length - shown.length} more (--json lists them)`
-        : ''
-    const outcome = unexpectedlyEmpty
-      ? 'nothing to check'
-      : problems === 0
-        ? 'clean'
-        : `${plural(problems, 'problem')}${repair ? `: ${total.restored} restored, ${total.quarantined} quarantined (lost from the store), ${total.removed} removed` : ''}${total.clean ? ', clean now' : ''}` +
-          (total.counts.lost === undefined
-            ? ''
-            : `; ${plural(total.counts.lost, 'frame')} LOST: no good copy is left anywhere (restore it from a backup)`)
     cli.out(
-      `verify: ${plural(report.checked, 'object')} checked (${formatBytes(report.bytes)})${subset === undefined ? '' : ` in subset ${subset.index}/${subset.count}`}` +
-        `${variants === undefined ? '' : `, ${plural(variants.checked, 'variant')}`}: ${outcome}` +
-        shown
-          .map(
-            p =>
-              `\n  ${p.reason.padEnd(10)} ${p.copy === undefined || p.copy === 'primary' ? '' : `${p.copy}: `}${p.path}${p.action === undefined ? '' : ` ${p.action}`}` +
-              `${p.movedTo === undefined ? '' : ` -> ${p.movedTo}`}`
-          )
-          .join('') +
-        more +
-        storm +
-        copyLine +
-        quarantine +
-        empty +
+      verifyText({
+        report,
+        total,
+        variants,
+        subset,
+        repair,
+        unexpectedlyEmpty,
+        short: total.storm !== undefined && !cli.json
+      }) +
+        (report.rootExists === false ? `\n${missingRootLine(cli)}` : '') +
         `\n${storeLine(storage)}`,
       { ...total, clean, subset, store: storage.location, variants }
     )
@@ -133,7 +70,46 @@ export const verify: Command = {
   }
 }
 
-function parseSubset(text: string | undefined): { index: number; count: number } | undefined {
+/**
+ * The store's own verify, with a progress bar whose total is counted beside it, and a checkpoint
+ * saved each second.
+ */
+async function verifyWithProgress(
+  cli: Context,
+  storage: ImageStorage,
+  options: { repair: boolean; subset?: Subset; after?: string; checkpoint?: string }
+): Promise<VerifyReport> {
+  const { subset, after, checkpoint } = options
+  const stop = cli.stopSignal()
+  const progress = new Progress('verify', 0, cli.progress)
+  // the objects to check, counted beside the check (names only): the bar's total and its ETA
+  progress.countTotal(
+    () => storage.list({ after, signal: stop }),
+    entry => entry.sha256 === undefined || inSubset(entry.sha256, subset)
+  )
+  let saved = Date.now()
+  try {
+    return await storage.verify!({
+      repair: options.repair,
+      subset,
+      after,
+      force: cli.flags.force === true,
+      concurrency: cli.flags.concurrency === undefined ? undefined : cli.concurrency(),
+      signal: stop,
+      onProgress: p => {
+        progress.set(p.checked)
+        if (checkpoint !== undefined && p.lastDone !== undefined && Date.now() - saved > 1000) {
+          saved = Date.now()
+          void saveCheckpoint(checkpoint, p.lastDone)
+        }
+      }
+    })
+  } finally {
+    progress.stop()
+  }
+}
+
+function parseSubset(text: string | undefined): Subset | undefined {
   if (text === undefined) return undefined
   const match = /^(\d+)\/(\d+)$/.exec(text)
   const [index, count] = match === null ? [NaN, NaN] : [Number(match[1]), Number(match[2])]

@@ -82,8 +82,8 @@ export class IpfsDriver implements ImageStorage {
     this.apiUrl = this.rpc.apiUrl
     const indexPath = init.indexPath ?? DEFAULT_INDEX_PATH
     if (!/^(\/[\w.-]+)+\/?$/.test(indexPath))
-      throw new ConfigError(
-        settingName(init.settingNames, 'indexPath'),
+      throw ConfigError.forOption(
+        'indexPath',
         `expected an absolute MFS folder such as /sai-images, got ${JSON.stringify(indexPath)}`
       )
     this.index = new MfsIndex(indexPath.replace(/\/$/, ''), this.rpc)

@@ -7,7 +7,7 @@ import type { IncomingMessage } from 'node:http'
 import type { S3Client, S3ClientConfig } from '@aws-sdk/client-s3'
 import { NotFoundError, passThrough, serviceUnavailable, settingName, type SettingNames } from '../../core/errors.js'
 import { optionalPeer } from '../../core/optional-peer.js'
-import { bucketBase, DirectClient, type Answer, type Identity } from './direct.js'
+import { bucketBase, DirectClient, type Answer, type Signer } from './direct.js'
 
 export type Sdk = typeof import('@aws-sdk/client-s3')
 export type Send = (command: unknown) => Promise<any>
@@ -94,20 +94,12 @@ export class S3Connection {
   /** The client of the requests sent without the SDK (direct.ts): PUT and GET of an object. */
   private async direct(): Promise<DirectClient> {
     this.#direct ??= this.connect().then(
-      ({ client }) => {
+      async ({ client }) => {
         const { settings } = this
         const pathStyle = settings.forcePathStyle ?? (settings.endpoint !== undefined || settings.bucket.includes('.'))
-        // the credentials given, else those the SDK's chain finds (and renews)
-        const identity =
-          this.#credentials === undefined
-            ? (client.config.credentials as () => Promise<Identity>)
-            : async () => this.#credentials!
-        return new DirectClient(
-          bucketBase(this.endpoint, settings.bucket, pathStyle),
-          settings.region,
-          identity,
-          settings.timeoutMs
-        )
+        // the SDK's own SigV4 signer, with the client's credentials (given, or its chain's) and region
+        const signer = (await client.config.signer()) as Signer
+        return new DirectClient(bucketBase(this.endpoint, settings.bucket, pathStyle), signer, settings.timeoutMs)
       },
       (err: unknown) => {
         this.#direct = undefined

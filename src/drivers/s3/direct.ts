@@ -1,19 +1,29 @@
 /**
- * An object's upload and download without the SDK: one PUT or GET, signed with AWS Signature V4
- * (a PUT's payload hash is the body's SHA-256, known already, which the server checks), over
- * node:http(s) with kept-alive sockets. Profiled on a drain of 600 KB frames to a Ceph gateway, the
- * SDK's middleware stack cost about 2 ms of CPU per upload, more than hashing the frame; this costs
- * a tenth of that (bench/RESULTS-replication.md). On 8 concurrent fetches of 600 KB it was a
- * quarter of the process's CPU (bench/RESULTS.md). Every other request goes through the SDK (client.ts).
+ * An object's upload and download without the SDK's middleware stack: one PUT or GET, signed by
+ * the SDK's own SigV4 signer (`@smithy/signature-v4`, from the S3 client's config: the SDK's tree,
+ * loaded with it), over node:http(s) with kept-alive sockets. A PUT's payload hash is the body's
+ * SHA-256, known already, which the server checks. Profiled on a drain of 600 KB frames to a Ceph
+ * gateway, the middleware stack cost about 2 ms of CPU per upload, more than hashing the frame
+ * (bench/RESULTS-replication.md); on 8 concurrent fetches of 600 KB it was a quarter of the
+ * process's CPU (bench/RESULTS.md). Every other request goes through the SDK (client.ts).
  */
-import { createHash, createHmac } from 'node:crypto'
 import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http'
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https'
 
-export interface Identity {
-  accessKeyId: string
-  secretAccessKey: string
-  sessionToken?: string
+/** A request as the signer takes it (an `HttpRequest` of `@smithy/types`). */
+export interface SignableRequest {
+  method: string
+  protocol: string
+  hostname: string
+  port?: number
+  path: string
+  query: Record<string, string>
+  headers: Record<string, string>
+}
+
+/** The S3 client's SigV4 signer (`client.config.signer()`): its credentials, region and clock. */
+export interface Signer {
+  sign(request: SignableRequest): Promise<{ headers: Record<string, string> }>
 }
 
 /** What the server answered: the status, and for a failure the error's code and message. */
@@ -49,12 +59,10 @@ export function bucketBase(endpoint: string, bucket: string, pathStyle: boolean)
 export class DirectClient {
   private readonly agent: HttpAgent
   private readonly send: typeof httpRequest
-  private signingKey?: { scope: string; secret: string; key: Buffer }
 
   constructor(
     private readonly base: URL,
-    private readonly region: string,
-    private readonly identity: () => Promise<Identity>,
+    private readonly signer: Signer,
     private readonly timeoutMs: number
   ) {
     const https = base.protocol === 'https:'
@@ -111,44 +119,17 @@ export class DirectClient {
     sha256: string,
     headers: Record<string, string>
   ): Promise<{ path: string; headers: Record<string, string> }> {
-    const { accessKeyId, secretAccessKey, sessionToken } = await this.identity()
     const path = `${this.base.pathname}/${key}`.split('/').map(encodeSegment).join('/')
-    const now = new Date().toISOString().replace(/[-:]|\.\d+/g, '') // 20261202T021309Z
-    const day = now.slice(0, 8)
-    const all: Record<string, string> = {
-      ...headers,
-      host: this.base.host,
-      'x-amz-content-sha256': sha256,
-      'x-amz-date': now
-    }
-    if (sessionToken !== undefined) all['x-amz-security-token'] = sessionToken
-    const names = Object.keys(all).sort()
-    const canonical = [
+    const signed = await this.signer.sign({
       method,
+      protocol: this.base.protocol,
+      hostname: this.base.hostname,
+      port: this.base.port === '' ? undefined : Number(this.base.port),
       path,
-      '',
-      ...names.map(name => `${name}:${all[name]!.trim()}`),
-      '',
-      names.join(';'),
-      sha256
-    ].join('\n')
-    const scope = `${day}/${this.region}/s3/aws4_request`
-    const toSign = ['AWS4-HMAC-SHA256', now, scope, createHash('sha256').update(canonical).digest('hex')].join('\n')
-    const signature = createHmac('sha256', this.keyFor(scope, day, secretAccessKey))
-      .update(toSign)
-      .digest('hex')
-    all.authorization = `AWS4-HMAC-SHA256 Credential=${accessKeyId}/${scope}, SignedHeaders=${names.join(';')}, Signature=${signature}`
-    return { path, headers: all }
-  }
-
-  /** The day's signing key, derived once a day (and again when the secret changes). */
-  private keyFor(scope: string, day: string, secret: string): Buffer {
-    if (this.signingKey?.scope !== scope || this.signingKey.secret !== secret) {
-      let key = createHmac('sha256', `AWS4${secret}`).update(day).digest()
-      for (const part of [this.region, 's3', 'aws4_request']) key = createHmac('sha256', key).update(part).digest()
-      this.signingKey = { scope, secret, key }
-    }
-    return this.signingKey.key
+      query: {},
+      headers: { ...headers, host: this.base.host, 'x-amz-content-sha256': sha256 }
+    })
+    return { path, headers: signed.headers }
   }
 
   /** The answer once its head arrived; its body is the caller's to read. */

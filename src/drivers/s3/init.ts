@@ -1,5 +1,5 @@
 /** The S3 driver's options, with their defaults, and their checks. */
-import { ConfigError, settingName } from '../../core/errors.js'
+import { ConfigError } from '../../core/errors.js'
 import type { LimitsInit } from '../../core/limits.js'
 
 export const DEFAULT_S3_REGION = 'us-east-1'
@@ -23,16 +23,15 @@ export interface S3DriverInit extends LimitsInit {
 
 /** The bucket and the prefix checked (`ERR_CONFIG`, naming the setting); the prefix ends with `/` unless empty. */
 export function checkedPlace(init: S3DriverInit): { bucket: string; prefix: string } {
-  const name = (option: string): string => settingName(init?.settingNames, option)
   if (typeof init?.bucket !== 'string' || !/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(init.bucket))
-    throw new ConfigError(
-      name('bucket'),
+    throw ConfigError.forOption(
+      'bucket',
       `expected an S3 bucket name (3 to 63 of a-z 0-9 . -), got ${JSON.stringify(init?.bucket)}`
     )
   const prefix = init.prefix ?? ''
   if (prefix.startsWith('/') || /[^\w./-]|\.\.|\/\//.test(prefix))
-    throw new ConfigError(
-      name('prefix'),
+    throw ConfigError.forOption(
+      'prefix',
       `expected a key prefix such as frames/ (letters, digits, _ . - /; no leading /), got ${JSON.stringify(prefix)}`
     )
   return { bucket: init.bucket, prefix: prefix === '' || prefix.endsWith('/') ? prefix : `${prefix}/` }

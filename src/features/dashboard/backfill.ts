@@ -81,7 +81,7 @@ export async function backfillImageHashes(
 ): Promise<BackfillReport> {
   const table = identifier(options.table ?? 'execution_images', 'table')
   const id = identifier(options.idColumn ?? 'execution_id', 'idColumn')
-  const batchSize = options.batchSize ?? 1000
+  const statement = batchStatement(table, id, options.dryRun === true)
   const report: BackfillReport = {
     lines: 0,
     updated: 0,
@@ -91,59 +91,88 @@ export async function backfillImageHashes(
     unusable: 0,
     interrupted: false
   }
-  let batch = new Map<string, string>()
-
-  const flush = async (): Promise<void> => {
-    if (batch.size === 0) return
-    const ids = [...batch.keys()]
-    const hashes = ids.map(i => batch.get(i)!)
-    batch = new Map()
-    await db.query('BEGIN')
-    try {
-      // one statement: what each id holds now, and the update of those that hold nothing
-      const { rows } = await db.query(
-        `WITH v AS (SELECT * FROM unnest($1::bigint[], $2::text[]) AS v(id, hash)),
-              current AS (SELECT v.id, v.hash, t.image_hash AS held FROM v JOIN ${table} t ON t.${id} = v.id),
-              updated AS (${options.dryRun === true ? 'SELECT NULL::bigint AS id WHERE false' : `UPDATE ${table} t SET image_hash = c.hash FROM current c WHERE t.${id} = c.id AND t.image_hash IS NULL RETURNING t.${id} AS id`})
-         SELECT c.id::text, c.hash, c.held, (u.id IS NOT NULL OR c.held IS NULL) AS set_now
-         FROM current c LEFT JOIN updated u ON u.id = c.id`,
-        [ids, hashes]
-      )
-      await db.query('COMMIT')
-      report.noRow += ids.length - new Set(rows.map(r => r.id)).size
-      for (const row of rows) {
-        if (row.set_now === true) report.updated++
-        else if (row.held === row.hash) report.alreadySet++
-        else if (report.conflicts.length < 100)
-          report.conflicts.push({ executionId: row.id, inDatabase: row.held, inMapping: row.hash })
-      }
-    } catch (err) {
-      await db.query('ROLLBACK').catch(() => {})
-      throw err
-    }
+  for await (const batch of batches(mapping, options.batchSize ?? 1000, report, options.signal)) {
+    await writeBatch(db, statement, batch, report)
     options.onProgress?.(report)
   }
-
-  const lines = createInterface({ input: createReadStream(mapping), crlfDelay: Infinity })
-  for await (const line of lines) {
-    if (options.signal?.aborted === true) {
-      report.interrupted = true
-      break
-    }
-    // what mappings of earlier releases also held: a job's checkpoint, a file that is not an image, a failure
-    if (line.trim() === '' || /^\{"checkpoint":|"notImage":true|"failed":"ERR_/.test(line)) continue
-    report.lines++
-    const entry = parseLine(line)
-    if (entry === undefined) {
-      report.unusable++
-      continue
-    }
-    batch.set(entry.executionId, entry.sha256)
-    if (batch.size >= batchSize) await flush()
-  }
-  lines.close()
-  if (!report.interrupted) await flush()
   return report
+}
+
+/**
+ * The mapping's lines, as batches of execution id → SHA-256 (the last one when an id comes twice);
+ * lines that name no execution are counted as unusable. A signal ends it, without the last batch.
+ */
+async function* batches(
+  mapping: string,
+  batchSize: number,
+  report: BackfillReport,
+  signal: AbortSignal | undefined
+): AsyncGenerator<Map<string, string>> {
+  let batch = new Map<string, string>()
+  const lines = createInterface({ input: createReadStream(mapping), crlfDelay: Infinity })
+  try {
+    for await (const line of lines) {
+      if (signal?.aborted === true) {
+        report.interrupted = true
+        return
+      }
+      // what mappings of earlier releases also held: a job's checkpoint, a file that is not an image, a failure
+      if (line.trim() === '' || /^\{"checkpoint":|"notImage":true|"failed":"ERR_/.test(line)) continue
+      report.lines++
+      const entry = parseLine(line)
+      if (entry === undefined) report.unusable++
+      else batch.set(entry.executionId, entry.sha256)
+      if (batch.size >= batchSize) {
+        yield batch
+        batch = new Map()
+      }
+    }
+  } finally {
+    lines.close()
+  }
+  if (batch.size > 0) yield batch
+}
+
+/**
+ * One statement: what each id holds now, and the update of those that hold nothing (none in a dry
+ * run). $1 holds the ids, $2 their hashes.
+ */
+function batchStatement(table: string, id: string, dryRun: boolean): string {
+  const update = dryRun
+    ? 'SELECT NULL::bigint AS id WHERE false'
+    : `UPDATE ${table} t SET image_hash = c.hash FROM current c WHERE t.${id} = c.id AND t.image_hash IS NULL ` +
+      `RETURNING t.${id} AS id`
+  return `WITH v AS (SELECT * FROM unnest($1::bigint[], $2::text[]) AS v(id, hash)),
+              current AS (SELECT v.id, v.hash, t.image_hash AS held FROM v JOIN ${table} t ON t.${id} = v.id),
+              updated AS (${update})
+         SELECT c.id::text, c.hash, c.held, (u.id IS NOT NULL OR c.held IS NULL) AS set_now
+         FROM current c LEFT JOIN updated u ON u.id = c.id`
+}
+
+/** Writes one batch in its own transaction and counts what each row held. */
+async function writeBatch(
+  db: Queryable,
+  statement: string,
+  batch: Map<string, string>,
+  report: BackfillReport
+): Promise<void> {
+  const ids = [...batch.keys()]
+  await db.query('BEGIN')
+  let rows: Array<{ id: string; hash: string; held: string | null; set_now: boolean }>
+  try {
+    rows = (await db.query(statement, [ids, ids.map(i => batch.get(i)!)])).rows
+    await db.query('COMMIT')
+  } catch (err) {
+    await db.query('ROLLBACK').catch(() => {})
+    throw err
+  }
+  report.noRow += ids.length - new Set(rows.map(r => r.id)).size
+  for (const row of rows) {
+    if (row.set_now === true) report.updated++
+    else if (row.held === row.hash) report.alreadySet++
+    else if (report.conflicts.length < 100)
+      report.conflicts.push({ executionId: row.id, inDatabase: row.held!, inMapping: row.hash })
+  }
 }
 
 /** `{"source":"original/410/410000.jpg","sha256":"…"}` → execution 410000. */
@@ -154,7 +183,8 @@ function parseLine(line: string): { executionId: string; sha256: string } | unde
   } catch {
     return undefined // a torn last line of an interrupted import
   }
-  const sha256 = typeof entry.sha256 === 'string' ? entry.sha256 : entry.hash // mappings before 0.2 had only `hash` (fs: the SHA-256)
+  // mappings before 0.2 had only `hash` (fs: the SHA-256)
+  const sha256 = typeof entry.sha256 === 'string' ? entry.sha256 : entry.hash
   const match = typeof entry.source === 'string' ? /^(\d{1,18})\.[a-z]+$/i.exec(basename(entry.source)) : null
   if (match === null || typeof sha256 !== 'string' || !HEX64.test(sha256)) return undefined
   return { executionId: match[1]!.replace(/^0+(?=\d)/, ''), sha256 }

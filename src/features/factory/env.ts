@@ -20,39 +20,6 @@ import {
 } from '../../core/config.js'
 import { PrefixSharding } from '../../core/sharding.js'
 
-/** How messages name each setting when it comes from (or would come from) the environment. */
-export const ENV_NAMES = {
-  // allowNonImage is also an option of each store(): a library's caller is told of the option first
-  limits: {
-    maxBytes: 'SAI_IMAGE_STORAGE_MAX_BYTES',
-    allowNonImage: 'the allowNonImage option (or SAI_IMAGE_STORAGE_ALLOW_NON_IMAGE)'
-  },
-  fs: {
-    root: 'SAI_IMAGE_STORAGE_PATH',
-    fileMode: 'SAI_IMAGE_STORAGE_FILE_MODE',
-    dirMode: 'SAI_IMAGE_STORAGE_DIR_MODE',
-    fsync: 'SAI_IMAGE_STORAGE_FSYNC',
-    createRoot: 'SAI_IMAGE_STORAGE_CREATE_ROOT',
-    sharding: 'SAI_IMAGE_STORAGE_SHARD_DEPTH and SAI_IMAGE_STORAGE_SHARD_WIDTH'
-  },
-  s3: {
-    bucket: 'SAI_S3_BUCKET',
-    endpoint: 'SAI_S3_ENDPOINT',
-    region: 'SAI_S3_REGION',
-    prefix: 'SAI_S3_PREFIX',
-    credentials: 'SAI_S3_ACCESS_KEY_ID and SAI_S3_SECRET_ACCESS_KEY',
-    forcePathStyle: 'SAI_S3_FORCE_PATH_STYLE',
-    timeoutMs: 'SAI_S3_TIMEOUT_MS'
-  },
-  ipfs: {
-    url: 'SAI_IPFS_API_URL',
-    auth: 'SAI_IPFS_AUTH',
-    timeoutMs: 'SAI_IPFS_TIMEOUT_MS',
-    gatewayUrl: 'SAI_IPFS_GATEWAY_URL',
-    indexPath: 'SAI_IPFS_INDEX_PATH'
-  }
-} as const
-
 export function limitsConfig(env: Env = process.env): { maxBytes?: number; allowNonImage?: boolean } {
   return defined({
     maxBytes: readInteger(env, 'SAI_IMAGE_STORAGE_MAX_BYTES', 1),

@@ -12,13 +12,14 @@ import { FilesystemDriver, type FilesystemDriverInit } from '../../drivers/fs/in
 import { IpfsDriver, type IpfsDriverInit } from '../../drivers/ipfs/index.js'
 import { MemoryDriver, type MemoryDriverInit } from '../../drivers/memory/index.js'
 import { S3Driver, type S3DriverInit } from '../../drivers/s3/index.js'
-import { ConfigError, settingName, type SettingNames } from '../../core/errors.js'
+import { ConfigError } from '../../core/errors.js'
 import { readChoice, readString, type Env } from '../../core/config.js'
 import type { Logger } from '../../core/logger.js'
 import type { ImageStorage } from '../../core/types.js'
 import type { Replica } from '../replication/index.js'
-import { ENV_NAMES, filesystemConfig, ipfsConfig, limitsConfig, s3Config } from './env.js'
+import { filesystemConfig, ipfsConfig, limitsConfig, s3Config } from './env.js'
 import { replicasFromEnv, replicated } from './replicated.js'
+import { ENV_NAMES, named, settingNamesFor } from './settings.js'
 
 export { filesystemConfig, ipfsConfig, s3Config } from './env.js'
 
@@ -34,7 +35,10 @@ export type CreateImageStorageOptions =
 export interface FactoryOptions {
   /** Told of background work and its failures; silent without one. */
   logger?: Logger
-  /** Replicas of the store (see `createReplicatedStorage`); default: those `SAI_IMAGE_STORAGE_REPLICAS` names. `false`: none. */
+  /**
+   * Replicas of the store (see `createReplicatedStorage`); default: those `SAI_IMAGE_STORAGE_REPLICAS`
+   * names. `false`: none.
+   */
   replicas?: Replica[] | false
 }
 
@@ -57,7 +61,8 @@ export function createImageStorage(
   ) {
     throw new ConfigError(
       'SAI_IMAGE_STORAGE_ACK',
-      "is 2 (a store waits for a replica's copy), but no replica is configured: name one with SAI_IMAGE_STORAGE_REPLICAS, or set it to 1"
+      "is 2 (a store waits for a replica's copy), but no replica is configured: " +
+        'name one with SAI_IMAGE_STORAGE_REPLICAS, or set it to 1'
     )
   }
   return copies === undefined ? primary : replicated(primary, copies, env, logger)
@@ -65,30 +70,21 @@ export function createImageStorage(
 
 function createDriver(options: CreateImageStorageOptions, env: Env, logger?: Logger): ImageStorage {
   const driver = options.driver ?? readChoice(env, 'SAI_IMAGE_STORAGE_DRIVER', DRIVERS) ?? 'fs'
-  // a setting given in code is named as its option in messages; one from (or missing in) the
-  // environment, as its variable; the caller may name others (the CLI: its flags)
-  const names = (variables: Record<string, string>): SettingNames => {
-    const all: SettingNames = { ...ENV_NAMES.limits, ...variables }
-    for (const option of Object.keys(options)) delete all[option]
-    return { ...all, ...options.settingNames }
-  }
+  const { settingNames: callerNames, ...inCode } = options
+  const names = settingNamesFor(ENV_NAMES[driver === 'memory' ? 'limits' : driver], inCode, callerNames)
   const limits = limitsConfig(env)
-  if (driver === 'memory') return new MemoryDriver({ ...limits, ...options, settingNames: names({}) })
-  if (driver === 'ipfs')
-    return new IpfsDriver({ ...limits, ...ipfsConfig(env), ...options, settingNames: names(ENV_NAMES.ipfs) })
-  if (driver === 's3') {
-    const init = { ...limits, ...s3Config(env), ...options, settingNames: names(ENV_NAMES.s3) } as Partial<S3DriverInit>
-    if (init.bucket === undefined)
-      throw new ConfigError(settingName(init.settingNames, 'bucket'), 'the s3 driver needs a bucket')
-    return new S3Driver(init as S3DriverInit)
+  try {
+    if (driver === 'memory') return new MemoryDriver({ ...limits, ...options, settingNames: names })
+    if (driver === 'ipfs') return new IpfsDriver({ ...limits, ...ipfsConfig(env), ...options, settingNames: names })
+    if (driver === 's3') {
+      const init = { ...limits, ...s3Config(env), ...options, settingNames: names } as Partial<S3DriverInit>
+      if (init.bucket === undefined) throw ConfigError.forOption('bucket', 'the s3 driver needs a bucket')
+      return new S3Driver(init as S3DriverInit)
+    }
+    return new FilesystemDriver({ ...limits, ...filesystemConfig(env), ...options, logger, settingNames: names })
+  } catch (err) {
+    throw named(err, names)
   }
-  return new FilesystemDriver({
-    ...limits,
-    ...filesystemConfig(env),
-    ...options,
-    logger,
-    settingNames: names(ENV_NAMES.fs)
-  })
 }
 
 let defaultStorage: ImageStorage | undefined

@@ -11,7 +11,8 @@ import { readBoolean, readChoice, readString, type Env } from '../../core/config
 import type { Logger } from '../../core/logger.js'
 import type { ImageStorage } from '../../core/types.js'
 import { createReplicatedStorage, type Replica, type ReplicatedStorage } from '../replication/index.js'
-import { ENV_NAMES, filesystemConfig, ipfsConfig, limitsConfig, s3Config } from './env.js'
+import { filesystemConfig, ipfsConfig, limitsConfig, s3Config } from './env.js'
+import { ENV_NAMES, named } from './settings.js'
 
 const KINDS = ['s3', 'ipfs', 'fs'] as const
 
@@ -37,10 +38,16 @@ export function replicasFromEnv(primary: ImageStorage, env: Env): Replica[] | un
     if (name === 's3') {
       const init = { ...limits, ...s3Config(env), settingNames: ENV_NAMES.s3 } as Partial<S3DriverInit>
       if (init.bucket === undefined) throw new ConfigError('SAI_S3_BUCKET', 'the s3 replica needs a bucket')
-      return { name, storage: new S3Driver(init as S3DriverInit) }
+      return { name, storage: fromEnv(() => new S3Driver(init as S3DriverInit), ENV_NAMES.s3) }
     }
     if (name === 'ipfs')
-      return { name, storage: new IpfsDriver({ ...limits, ...ipfsConfig(env), settingNames: ENV_NAMES.ipfs }) }
+      return {
+        name,
+        storage: fromEnv(
+          () => new IpfsDriver({ ...limits, ...ipfsConfig(env), settingNames: ENV_NAMES.ipfs }),
+          ENV_NAMES.ipfs
+        )
+      }
     const root = readString(env, 'SAI_IMAGE_STORAGE_REPLICA_PATH')
     if (root === undefined)
       throw new ConfigError(
@@ -75,4 +82,13 @@ export function replicated(primary: ImageStorage, replicas: Replica[], env: Env,
     background: readBoolean(env, 'SAI_IMAGE_STORAGE_REPLICATE_IN_BACKGROUND'),
     logger
   })
+}
+
+/** A replica made from the environment alone: a wrong option is named by its variable. */
+function fromEnv<T>(make: () => T, names: Record<string, string>): T {
+  try {
+    return make()
+  } catch (err) {
+    throw named(err, names)
+  }
 }

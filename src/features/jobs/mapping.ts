@@ -14,7 +14,10 @@ import { InvalidInputError } from '../../core/errors.js'
 export class JsonLines {
   private constructor(private readonly handle: FileHandle) {}
 
-  /** Opens (or creates) `path`, calling `read` with each whole line's object (lines that are not JSON are passed over). */
+  /**
+   * Opens (or creates) `path`, calling `read` with each whole line's object (lines that are not
+   * JSON are passed over).
+   */
   static async open(path: string, read: (entry: Record<string, unknown>) => void): Promise<JsonLines> {
     const handle = await open(path, 'a+').catch((err: unknown) => {
       throw InvalidInputError.unreadable(path, err, 'open the mapping')

@@ -36,7 +36,10 @@ export async function migrate(from: ImageStorage, to: ImageStorage, options: Job
   return { ...summary, bytes }
 }
 
-/** One object: read (verified), stored on the target with its times, read back there and compared. The mapping record. */
+/**
+ * One object: read (verified), stored on the target with its times, read back there and compared.
+ * The mapping record.
+ */
 export async function copyObject(
   from: ImageStorage,
   to: ImageStorage,

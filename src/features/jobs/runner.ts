@@ -44,7 +44,10 @@ export interface Job<T> {
   finishedElsewhere?: (id: string) => boolean
   /** Called with each legacy `notImage` line of the mapping (mappings of earlier releases kept them there). */
   onNotImage?: (id: string) => void
-  /** The work: the mapping record to append, or undefined to record nothing there. A per-item error (bad input) is collected. */
+  /**
+   * The work: the mapping record to append, or undefined to record nothing there. A per-item error
+   * (bad input) is collected.
+   */
   work: (item: T) => Promise<Record<string, unknown> | undefined>
   /** Called once the mapping is read, before any item: whatever else the job needs open. */
   prepare?: () => Promise<void>

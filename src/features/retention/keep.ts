@@ -71,7 +71,10 @@ export interface BadLine {
   text: string
 }
 
-/** What a line of a list file names: a SHA-256, another ref (a CID), nothing (blank, `#`), or undefined if it is no ref. */
+/**
+ * What a line of a list file names: a SHA-256, another ref (a CID), nothing (blank, `#`), or
+ * undefined if it is no ref.
+ */
 export function parseListLine(line: string): { sha256?: string; other?: string } | undefined {
   const text = line.trim()
   if (text === '' || text.startsWith('#')) return {}

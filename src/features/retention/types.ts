@@ -7,13 +7,19 @@ export type PruneCandidate = KeepCandidate & { chosenBy?: 'age' | 'budget' }
 export interface PruneOptions extends AbortOptions {
   /** Deletes objects last stored longer ago than this many milliseconds. */
   olderThan?: number
-  /** Then deletes the oldest until the objects total at most this many bytes. */
-  maxBytes?: number
+  /**
+   * Then deletes the oldest until the objects total at most this many bytes (was `maxBytes`, a name
+   * that is a store's input limit).
+   */
+  budgetBytes?: number
   /** Objects never deleted: refs (SHA-256 hex or the driver's hash; a `RefSet` for millions), or a predicate. */
   keep?: Keep
   /** Counts what would go; deletes nothing. */
   dryRun?: boolean
-  /** Objects last stored less than this long before the prune looked at them stay, whatever the limits. Default 60 s. */
+  /**
+   * Objects last stored less than this long before the prune looked at them stay, whatever the
+   * limits. Default 60 s.
+   */
   minAgeMs?: number
   /** Their cached variants are removed with them (`createVariants(storage)`). */
   variants?: { remove: (ref: string) => Promise<number> }
@@ -35,10 +41,10 @@ export interface PruneReport {
   /** In a dry run: what a real run would delete and free. */
   wouldDelete?: number
   wouldFree?: number
-  /** Of those chosen (deleted, or that would be): by `olderThan`, by `maxBytes`. */
+  /** Of those chosen (deleted, or that would be): by `olderThan`, by `budgetBytes`. */
   chosenByAge: number
   chosenByBudget: number
-  /** Not chosen: younger than `olderThan` (if given) and within `maxBytes` (if given). */
+  /** Not chosen: younger than `olderThan` (if given) and within `budgetBytes` (if given). */
   kept: number
   /** Kept by `keep`. */
   protected: number
@@ -54,7 +60,7 @@ export interface PruneReport {
   /** Bytes of all objects before, and of those left. */
   totalBytes: number
   remainingBytes: number
-  /** `maxBytes` could not be met without deleting protected, recent or unknown-age objects. */
+  /** `budgetBytes` could not be met without deleting protected, recent or unknown-age objects. */
   overBudget: boolean
   variantsRemoved: number
   dryRun: boolean

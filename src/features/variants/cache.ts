@@ -135,8 +135,10 @@ export class VariantCache {
         await abandon()
         throw err
       }
+      // without fsync, the handle is closed in the background: the bytes are in place, and a bad
+      // entry is found by its digest on read
       if (this.fsync) await fsyncDir(folder)
-      else this.background.add(handle.close(), 'variants.close-failed', { path: temp }) // the bytes are in place; a bad entry is found by its digest on read
+      else this.background.add(handle.close(), 'variants.close-failed', { path: temp })
       this.remember(`${sha256}/${preset.name}.${preset.id}`, name)
       const key = `${this.folderOf(sha256)}/${name}`
       return { path: join(this.dir, key), key, sha256: digest }
@@ -227,7 +229,10 @@ export class VariantCache {
     return names.find(name => name.startsWith(prefix) && ENTRY.test(name))
   }
 
-  /** Remembers an entry's name, the oldest forgotten past a bound (a pre-generation of millions must not hold them all). */
+  /**
+   * Remembers an entry's name, the oldest forgotten past a bound (a pre-generation of millions must
+   * not hold them all).
+   */
   private remember(memo: string, name: string): void {
     this.known.delete(memo)
     this.known.set(memo, name)

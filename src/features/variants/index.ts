@@ -157,7 +157,10 @@ export class Variants {
     return this.cache.holds(await this.sha256Of(ref, options), this.preset(presetName))
   }
 
-  /** `has` for a SHA-256 hex (as a listing gives it), at once: a run over millions asks it per object, with no promise each. */
+  /**
+   * `has` for a SHA-256 hex (as a listing gives it), at once: a run over millions asks it per
+   * object, with no promise each.
+   */
   isCached(sha256: string, presetName: string): boolean {
     const hex = asSha256(sha256)
     if (hex === undefined) throw new InvalidRefError(sha256, 'expected a SHA-256 hex')

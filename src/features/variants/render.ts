@@ -49,7 +49,8 @@ export class Renderer {
       if (/pixel limit/i.test(message))
         throw new TooLargeError(
           this.limits.maxInputPixels,
-          `Image has more pixels than the limit of ${this.limits.maxInputPixels} (option maxInputPixels, env SAI_IMAGE_VARIANTS_MAX_PIXELS)`
+          `Image has more pixels than the limit of ${this.limits.maxInputPixels} ` +
+            '(option maxInputPixels, env SAI_IMAGE_VARIANTS_MAX_PIXELS)'
         )
       if (/timeout/i.test(message))
         throw new InvalidInputError(`Making the variant took longer than ${this.limits.timeoutSeconds} s`, {

@@ -107,7 +107,7 @@ describe('whole-store commands over S3 list, they do not HEAD each object', () =
       forcePathStyle: true
     })
     requests.length = 0
-    const report = await prune(storage, { olderThan: 0, maxBytes: 1000, dryRun: true, minAgeMs: 0 })
+    const report = await prune(storage, { olderThan: 0, budgetBytes: 1000, dryRun: true, minAgeMs: 0 })
     expect(report).toMatchObject({ examined: COUNT, wouldDelete: COUNT, deleted: 0 })
     const counted = tally()
     console.log(`prune dry run over S3: ${JSON.stringify(counted)}, ${report.passes} passes`)

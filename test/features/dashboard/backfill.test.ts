@@ -53,102 +53,110 @@ afterAll(async () => {
 })
 
 describe('sai-images backfill-hashes against a real PostgreSQL', () => {
-  it('migrates, fills image_hash from a real import of original/{p}/{id}.jpg, and a rerun changes nothing', async () => {
-    // the dashboard's tree, imported into a real store with the real command
-    const tree = await tempDir('sai-dashboard')
-    const files = new Map<number, Buffer>()
-    for (const id of [998, 999, 1000, 1001, 2500, 2501]) {
-      const bytes = testJpeg(`backfill frame ${id}`, 4000)
-      await mkdir(join(tree, 'original', String(Math.floor(id / 1000))), { recursive: true })
-      await writeFile(join(tree, 'original', String(Math.floor(id / 1000)), `${id}.jpg`), bytes)
-      files.set(id, bytes)
+  it(
+    'migrates, fills image_hash from a real import of original/{p}/{id}.jpg, and a rerun changes ' + 'nothing',
+    async () => {
+      // the dashboard's tree, imported into a real store with the real command
+      const tree = await tempDir('sai-dashboard')
+      const files = new Map<number, Buffer>()
+      for (const id of [998, 999, 1000, 1001, 2500, 2501]) {
+        const bytes = testJpeg(`backfill frame ${id}`, 4000)
+        await mkdir(join(tree, 'original', String(Math.floor(id / 1000))), { recursive: true })
+        await writeFile(join(tree, 'original', String(Math.floor(id / 1000)), `${id}.jpg`), bytes)
+        files.set(id, bytes)
+      }
+      const mapping = join(await tempDir(), 'import.jsonl')
+      expect(cli(['import', tree, '--mapping', mapping, '--root', await tempDir()]).code).toBe(0)
+      // 2501 has no row; 7 has a row and no frame
+      const table = await dashboardTable([7, 998, 999, 1000, 1001, 2500])
+
+      const first = cli([
+        'backfill-hashes',
+        '--mapping',
+        mapping,
+        '--migrate',
+        '--table',
+        table,
+        '--batch',
+        '2',
+        '--json'
+      ])
+      expect(first.code).toBe(0)
+      expect(JSON.parse(first.stdout)).toMatchObject({
+        lines: 6,
+        updated: 5,
+        alreadySet: 0,
+        conflicts: [],
+        noRow: 1,
+        unusable: 0,
+        interrupted: false
+      })
+      const filled = await hashes(table)
+      for (const id of [998, 999, 1000, 1001, 2500]) expect(filled.get(id)).toBe(sha256(files.get(id)!))
+      expect(filled.get(7)).toBeNull()
+
+      // the migration: a CHECK for 64 lower-case hex characters, and an index
+      await expect(
+        db.query(`UPDATE ${table} SET image_hash = $1 WHERE execution_id = 7`, ['F'.repeat(64)])
+      ).rejects.toMatchObject({ code: '23514' })
+      await expect(db.query(`UPDATE ${table} SET image_hash = 'abc' WHERE execution_id = 7`)).rejects.toMatchObject({
+        code: '23514'
+      })
+      const [schema, name] = table.split('.')
+      const indexes = await db.query('SELECT indexdef FROM pg_indexes WHERE schemaname = $1 AND tablename = $2', [
+        schema,
+        name
+      ])
+      expect(indexes.rows.some(r => /\(image_hash\)/.test(r.indexdef))).toBe(true)
+
+      // a rerun, migration included, writes no row: the row versions stay the same
+      const before = (await db.query(`SELECT execution_id, xmin::text FROM ${table} ORDER BY 1`)).rows
+      const again = cli(['backfill-hashes', '--mapping', mapping, '--migrate', '--table', table, '--json'])
+      expect(JSON.parse(again.stdout)).toMatchObject({ updated: 0, alreadySet: 5, noRow: 1 })
+      expect((await db.query(`SELECT execution_id, xmin::text FROM ${table} ORDER BY 1`)).rows).toEqual(before)
     }
-    const mapping = join(await tempDir(), 'import.jsonl')
-    expect(cli(['import', tree, '--mapping', mapping, '--root', await tempDir()]).code).toBe(0)
-    // 2501 has no row; 7 has a row and no frame
-    const table = await dashboardTable([7, 998, 999, 1000, 1001, 2500])
+  )
 
-    const first = cli([
-      'backfill-hashes',
-      '--mapping',
-      mapping,
-      '--migrate',
-      '--table',
-      table,
-      '--batch',
-      '2',
-      '--json'
-    ])
-    expect(first.code).toBe(0)
-    expect(JSON.parse(first.stdout)).toMatchObject({
-      lines: 6,
-      updated: 5,
-      alreadySet: 0,
-      conflicts: [],
-      noRow: 1,
-      unusable: 0,
-      interrupted: false
-    })
-    const filled = await hashes(table)
-    for (const id of [998, 999, 1000, 1001, 2500]) expect(filled.get(id)).toBe(sha256(files.get(id)!))
-    expect(filled.get(7)).toBeNull()
+  it(
+    'without --migrate a missing column is a clear error; --dry-run writes nothing; a row with another ' +
+      'hash is reported and kept',
+    async () => {
+      const table = await dashboardTable([1, 2, 3])
+      const mapping = join(await tempDir(), 'import.jsonl')
+      const line = (id: number, hash: string): string =>
+        JSON.stringify({ source: `original/0/${id}.jpg`, hash, sha256: hash, key: 'x', size: 1, duplicate: false })
+      await writeFile(
+        mapping,
+        [
+          line(1, 'a'.repeat(64)),
+          line(2, 'b'.repeat(64)),
+          line(3, 'c'.repeat(64)),
+          '{"source":"notes.txt"}',
+          '{"torn'
+        ].join('\n')
+      )
+      const missing = cli(['backfill-hashes', '--mapping', mapping, '--table', table])
+      expect(missing.code).toBe(6) // ERR_CONFIG, with the way out
+      expect(missing.stderr).toMatch(/image_hash.*--migrate/)
+      expect(missing.stderr).not.toMatch(/\n\s+at /) // one line, no stack
 
-    // the migration: a CHECK for 64 lower-case hex characters, and an index
-    await expect(
-      db.query(`UPDATE ${table} SET image_hash = $1 WHERE execution_id = 7`, ['F'.repeat(64)])
-    ).rejects.toMatchObject({ code: '23514' })
-    await expect(db.query(`UPDATE ${table} SET image_hash = 'abc' WHERE execution_id = 7`)).rejects.toMatchObject({
-      code: '23514'
-    })
-    const [schema, name] = table.split('.')
-    const indexes = await db.query('SELECT indexdef FROM pg_indexes WHERE schemaname = $1 AND tablename = $2', [
-      schema,
-      name
-    ])
-    expect(indexes.rows.some(r => /\(image_hash\)/.test(r.indexdef))).toBe(true)
+      // a dry run adds no column
+      expect(cli(['backfill-hashes', '--mapping', mapping, '--table', table, '--migrate', '--dry-run']).code).toBe(6)
+      await db.query(`ALTER TABLE ${table} ADD COLUMN image_hash char(64)`)
+      await db.query(`UPDATE ${table} SET image_hash = $1 WHERE execution_id = 2`, ['d'.repeat(64)])
+      const dry = cli(['backfill-hashes', '--mapping', mapping, '--table', table, '--dry-run', '--json'])
+      expect(JSON.parse(dry.stdout)).toMatchObject({ dryRun: true, updated: 2, unusable: 2 })
+      expect([...(await hashes(table)).values()].filter(h => h !== null)).toHaveLength(1)
 
-    // a rerun, migration included, writes no row: the row versions stay the same
-    const before = (await db.query(`SELECT execution_id, xmin::text FROM ${table} ORDER BY 1`)).rows
-    const again = cli(['backfill-hashes', '--mapping', mapping, '--migrate', '--table', table, '--json'])
-    expect(JSON.parse(again.stdout)).toMatchObject({ updated: 0, alreadySet: 5, noRow: 1 })
-    expect((await db.query(`SELECT execution_id, xmin::text FROM ${table} ORDER BY 1`)).rows).toEqual(before)
-  })
-
-  it('without --migrate a missing column is a clear error; --dry-run writes nothing; a row with another hash is reported and kept', async () => {
-    const table = await dashboardTable([1, 2, 3])
-    const mapping = join(await tempDir(), 'import.jsonl')
-    const line = (id: number, hash: string): string =>
-      JSON.stringify({ source: `original/0/${id}.jpg`, hash, sha256: hash, key: 'x', size: 1, duplicate: false })
-    await writeFile(
-      mapping,
-      [
-        line(1, 'a'.repeat(64)),
-        line(2, 'b'.repeat(64)),
-        line(3, 'c'.repeat(64)),
-        '{"source":"notes.txt"}',
-        '{"torn'
-      ].join('\n')
-    )
-    const missing = cli(['backfill-hashes', '--mapping', mapping, '--table', table])
-    expect(missing.code).toBe(6) // ERR_CONFIG, with the way out
-    expect(missing.stderr).toMatch(/image_hash.*--migrate/)
-    expect(missing.stderr).not.toMatch(/\n\s+at /) // one line, no stack
-
-    expect(cli(['backfill-hashes', '--mapping', mapping, '--table', table, '--migrate', '--dry-run']).code).toBe(6) // a dry run adds no column
-    await db.query(`ALTER TABLE ${table} ADD COLUMN image_hash char(64)`)
-    await db.query(`UPDATE ${table} SET image_hash = $1 WHERE execution_id = 2`, ['d'.repeat(64)])
-    const dry = cli(['backfill-hashes', '--mapping', mapping, '--table', table, '--dry-run', '--json'])
-    expect(JSON.parse(dry.stdout)).toMatchObject({ dryRun: true, updated: 2, unusable: 2 })
-    expect([...(await hashes(table)).values()].filter(h => h !== null)).toHaveLength(1)
-
-    const real = cli(['backfill-hashes', '--mapping', mapping, '--table', table, '--json'])
-    expect(real.code).toBe(1)
-    expect(JSON.parse(real.stdout)).toMatchObject({
-      updated: 2,
-      conflicts: [{ executionId: '2', inDatabase: 'd'.repeat(64), inMapping: 'b'.repeat(64) }]
-    })
-    expect((await hashes(table)).get(2)).toBe('d'.repeat(64))
-  })
+      const real = cli(['backfill-hashes', '--mapping', mapping, '--table', table, '--json'])
+      expect(real.code).toBe(1)
+      expect(JSON.parse(real.stdout)).toMatchObject({
+        updated: 2,
+        conflicts: [{ executionId: '2', inDatabase: 'd'.repeat(64), inMapping: 'b'.repeat(64) }]
+      })
+      expect((await hashes(table)).get(2)).toBe('d'.repeat(64))
+    }
+  )
 
   it('a SIGKILL mid-run leaves whole batches; the rerun finishes the rest', async () => {
     const ids = Array.from({ length: 20_000 }, (_, i) => i + 1)

@@ -58,40 +58,44 @@ describe('imageStorage: the store createImageStorage() makes, every member of it
     await expect(Promise.resolve(imageStorage)).resolves.toBe(imageStorage)
   })
 
-  it('prune(imageStorage) with processes storing again: no store that resolves during the prune loses its object', async () => {
-    for (let round = 0; round < 4; round++) {
-      const seeds = Array.from({ length: 30 }, (_, i) => `singleton race ${round} ${i}`)
-      const hashes = []
-      for (const seed of seeds) {
-        const { hash, path } = await imageStorage.store(testJpeg(seed, 2000))
-        await utimes(path, new Date(2020, 0, 1), new Date(2020, 0, 1))
-        hashes.push(hash)
+  it(
+    'prune(imageStorage) with processes storing again: no store that resolves during the prune loses ' + 'its object',
+    async () => {
+      for (let round = 0; round < 4; round++) {
+        const seeds = Array.from({ length: 30 }, (_, i) => `singleton race ${round} ${i}`)
+        const hashes = []
+        for (const seed of seeds) {
+          const { hash, path } = await imageStorage.store(testJpeg(seed, 2000))
+          await utimes(path, new Date(2020, 0, 1), new Date(2020, 0, 1))
+          hashes.push(hash)
+        }
+        const startAt = Date.now() + 500
+        const children = [0, 1].map(i =>
+          startChild('restore', {
+            root,
+            seeds: seeds.filter((_, j) => j % 2 === i),
+            size: 2000,
+            startAt,
+            until: startAt + 300
+          })
+        )
+        await new Promise(resolve => setTimeout(resolve, startAt - Date.now() + 30))
+        const started = Date.now()
+        const report = await prune(imageStorage, { olderThan: 24 * 3600 * 1000, concurrency: 8 })
+        expect(await Promise.all(children.map(async c => await c.done))).toEqual([0, 0])
+        const resolved = new Set(
+          children
+            .flatMap(c => c.lines())
+            .filter(l => l.resolvedAt >= started)
+            .map(l => l.sha256)
+        )
+        const storage = new FilesystemDriver({ root })
+        for (const hash of resolved)
+          expect({ round, hash, present: await storage.exists(hash) }).toEqual({ round, hash, present: true })
+        // every aged frame was chosen: deleted, or kept because a store renewed it
+        expect(report.deleted + report.renewed + report.recent).toBeGreaterThanOrEqual(30)
+        for (const hash of hashes) await storage.delete(hash)
       }
-      const startAt = Date.now() + 500
-      const children = [0, 1].map(i =>
-        startChild('restore', {
-          root,
-          seeds: seeds.filter((_, j) => j % 2 === i),
-          size: 2000,
-          startAt,
-          until: startAt + 300
-        })
-      )
-      await new Promise(resolve => setTimeout(resolve, startAt - Date.now() + 30))
-      const started = Date.now()
-      const report = await prune(imageStorage, { olderThan: 24 * 3600 * 1000, concurrency: 8 })
-      expect(await Promise.all(children.map(async c => await c.done))).toEqual([0, 0])
-      const resolved = new Set(
-        children
-          .flatMap(c => c.lines())
-          .filter(l => l.resolvedAt >= started)
-          .map(l => l.sha256)
-      )
-      const storage = new FilesystemDriver({ root })
-      for (const hash of resolved)
-        expect({ round, hash, present: await storage.exists(hash) }).toEqual({ round, hash, present: true })
-      expect(report.deleted + report.renewed + report.recent).toBeGreaterThanOrEqual(30) // every aged frame was chosen: deleted, or kept because a store renewed it
-      for (const hash of hashes) await storage.delete(hash)
     }
-  })
+  )
 })

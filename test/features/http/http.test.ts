@@ -64,30 +64,33 @@ describe('createImageHandler over real HTTP', () => {
     expect((await fetch(`${base}/${hash.toUpperCase()}`)).status).toBe(200)
   })
 
-  it('400 for anything that is not a ref, traversal included; 404 for a missing object; 405 for other methods', async () => {
-    const outside = `${storage.root}/../secret.txt`
-    await writeFile(outside, 'secret')
-    for (const path of [
-      '/images/..%2Fsecret.txt',
-      '/images/%2e%2e%2f%2e%2e%2fetc%2fpasswd',
-      `/images/${hash}.jpg`,
-      `/images/${key.replace(/\//g, '%2F')}`,
-      '/images/x',
-      '/images/%ZZ',
-      `/images/${hash.slice(1)}`
-    ]) {
-      const response = await fetch(base + path)
-      expect({ path, status: response.status }).toEqual({ path, status: 400 })
-      expect(await response.text()).not.toContain('secret')
+  it(
+    '400 for anything that is not a ref, traversal included; 404 for a missing object; 405 for other ' + 'methods',
+    async () => {
+      const outside = `${storage.root}/../secret.txt`
+      await writeFile(outside, 'secret')
+      for (const path of [
+        '/images/..%2Fsecret.txt',
+        '/images/%2e%2e%2f%2e%2e%2fetc%2fpasswd',
+        `/images/${hash}.jpg`,
+        `/images/${key.replace(/\//g, '%2F')}`,
+        '/images/x',
+        '/images/%ZZ',
+        `/images/${hash.slice(1)}`
+      ]) {
+        const response = await fetch(base + path)
+        expect({ path, status: response.status }).toEqual({ path, status: 400 })
+        expect(await response.text()).not.toContain('secret')
+      }
+      const missing = await fetch(`${base}/images/${'0'.repeat(64)}`)
+      expect(missing.status).toBe(404)
+      expect(missing.headers.get('x-content-type-options')).toBe('nosniff')
+      const post = await fetch(`${base}/images/${hash}`, { method: 'POST' })
+      expect(post.status).toBe(405)
+      expect(post.headers.get('allow')).toBe('GET, HEAD')
+      expect(await readFile(outside, 'utf8')).toBe('secret')
     }
-    const missing = await fetch(`${base}/images/${'0'.repeat(64)}`)
-    expect(missing.status).toBe(404)
-    expect(missing.headers.get('x-content-type-options')).toBe('nosniff')
-    const post = await fetch(`${base}/images/${hash}`, { method: 'POST' })
-    expect(post.status).toBe(405)
-    expect(post.headers.get('allow')).toBe('GET, HEAD')
-    expect(await readFile(outside, 'utf8')).toBe('secret')
-  })
+  )
 
   it('X-Accel-Redirect mode names the internal location and the key, with no body', async () => {
     const response = await fetch(`${accelBase}/images/${hash}`)
@@ -98,30 +101,34 @@ describe('createImageHandler over real HTTP', () => {
     expect(await response.text()).toBe('')
   })
 
-  it('a damaged object is a 500 with no image bytes, reported to onError; over verifyBeforeSendBytes the stream is cut before its end', async () => {
-    const bad = await storage.store(testJpeg('http corrupt', 200_000))
-    const bytes = await readFile(bad.path)
-    bytes[199_000] = bytes[199_000]! ^ 0xff
-    await writeFile(bad.path, bytes)
-    const reported: Array<{ code: string; url: string }> = []
-    const onError = (err: unknown, req: { url?: string }): void => {
-      reported.push({ code: (err as { code: string }).code, url: req.url! })
+  it(
+    'a damaged object is a 500 with no image bytes, reported to onError; over verifyBeforeSendBytes the ' +
+      'stream is cut before its end',
+    async () => {
+      const bad = await storage.store(testJpeg('http corrupt', 200_000))
+      const bytes = await readFile(bad.path)
+      bytes[199_000] = bytes[199_000]! ^ 0xff
+      await writeFile(bad.path, bytes)
+      const reported: Array<{ code: string; url: string }> = []
+      const onError = (err: unknown, req: { url?: string }): void => {
+        reported.push({ code: (err as { code: string }).code, url: req.url! })
+      }
+      const verified = await listen(createServer(createImageHandler(storage, { onError })))
+      const response = await fetch(`${verified}/images/${bad.hash}`)
+      expect(response.status).toBe(500)
+      expect(response.headers.get('content-type')).toBe('text/plain')
+      expect(await response.text()).toBe('Internal Server Error\n')
+      const streamed = await listen(createServer(createImageHandler(storage, { onError, verifyBeforeSendBytes: 0 })))
+      const cut = await fetch(`${streamed}/images/${bad.hash}`)
+      expect(cut.status).toBe(200) // the headers went before the damage was seen ...
+      await expect(cut.arrayBuffer()).rejects.toThrow() // ... and the body never completes
+      await new Promise(resolve => setTimeout(resolve, 50))
+      expect(reported).toEqual([
+        { code: 'ERR_INTEGRITY', url: `/images/${bad.hash}` },
+        { code: 'ERR_INTEGRITY', url: `/images/${bad.hash}` }
+      ])
     }
-    const verified = await listen(createServer(createImageHandler(storage, { onError })))
-    const response = await fetch(`${verified}/images/${bad.hash}`)
-    expect(response.status).toBe(500)
-    expect(response.headers.get('content-type')).toBe('text/plain')
-    expect(await response.text()).toBe('Internal Server Error\n')
-    const streamed = await listen(createServer(createImageHandler(storage, { onError, verifyBeforeSendBytes: 0 })))
-    const cut = await fetch(`${streamed}/images/${bad.hash}`)
-    expect(cut.status).toBe(200) // the headers went before the damage was seen ...
-    await expect(cut.arrayBuffer()).rejects.toThrow() // ... and the body never completes
-    await new Promise(resolve => setTimeout(resolve, 50))
-    expect(reported).toEqual([
-      { code: 'ERR_INTEGRITY', url: `/images/${bad.hash}` },
-      { code: 'ERR_INTEGRITY', url: `/images/${bad.hash}` }
-    ])
-  })
+  )
 
   it('Express-style: integrity and storage failures go to next(err) with their status', async () => {
     const bad = await storage.store(testJpeg('http next', 50_000))

@@ -71,22 +71,25 @@ describe.each(setups)('Range and conditional requests (%s)', (_, setup) => {
     }
   })
 
-  it('answers 416 with the size for a range past the end; several ranges or a malformed one get the whole 200', async () => {
-    for (const range of ['bytes=100000-', 'bytes=200000-300000', 'bytes=-0']) {
-      const res = await get({ Range: range })
-      expect({
-        range,
-        status: res.status,
-        contentRange: res.headers.get('content-range'),
-        body: res.body.length
-      }).toEqual({ range, status: 416, contentRange: 'bytes */100000', body: 0 })
+  it(
+    'answers 416 with the size for a range past the end; several ranges or a malformed one get the ' + 'whole 200',
+    async () => {
+      for (const range of ['bytes=100000-', 'bytes=200000-300000', 'bytes=-0']) {
+        const res = await get({ Range: range })
+        expect({
+          range,
+          status: res.status,
+          contentRange: res.headers.get('content-range'),
+          body: res.body.length
+        }).toEqual({ range, status: 416, contentRange: 'bytes */100000', body: 0 })
+      }
+      for (const range of ['bytes=0-1,5-9', 'items=0-9', 'bytes=9-1']) {
+        const res = await get({ Range: range })
+        expect({ range, status: res.status }).toEqual({ range, status: 200 })
+        expect(res.body.equals(jpeg)).toBe(true)
+      }
     }
-    for (const range of ['bytes=0-1,5-9', 'items=0-9', 'bytes=9-1']) {
-      const res = await get({ Range: range })
-      expect({ range, status: res.status }).toEqual({ range, status: 200 })
-      expect(res.body.equals(jpeg)).toBe(true)
-    }
-  })
+  )
 
   it('If-Range with our ETag gets the range; with another, the whole', async () => {
     expect((await get({ Range: 'bytes=0-9', 'If-Range': etag })).status).toBe(206)

@@ -26,96 +26,107 @@ async function addFrames(dir: string, paths: string[]): Promise<void> {
 }
 
 describe('import over a growing tree', () => {
-  it('stores the files added between runs in 3/, 20/ and 100/, wherever they sort, with no duplicate line', async () => {
-    const dir = await tempDir('sai-original')
-    const env = { SAI_IMAGE_STORAGE_PATH: await tempDir() }
-    const mapping = join(await tempDir(), 'import.jsonl')
-    const run = (): any => answer(cli(['import', dir, '--mapping', mapping, '--concurrency', '2', '--json'], { env }))
-    await addFrames(dir, ['3/3000.jpg', '20/20000.jpg', '100/100000.jpg'])
-    expect(run()).toMatchObject({ total: 3, done: 3, skipped: 0, failed: [] })
-    // 100/ sorts first and 3/ last: new files before, between and after what was imported
-    await addFrames(dir, ['100/100001.jpg', '20/20001.jpg', '3/3001.jpg', '1000/1000000.jpg', '4/4000.jpg'])
-    expect(run()).toMatchObject({ total: 8, done: 5, skipped: 3, failed: [] })
-    expect(run()).toMatchObject({ total: 8, done: 0, skipped: 8, failed: [] })
-    await addFrames(dir, ['100/100002.jpg'])
-    expect(run()).toMatchObject({ total: 9, done: 1, skipped: 8 })
-    const lines = await records(mapping)
-    expect(lines.map(l => l.source).sort()).toEqual([
-      '100/100000.jpg',
-      '100/100001.jpg',
-      '100/100002.jpg',
-      '1000/1000000.jpg',
-      '20/20000.jpg',
-      '20/20001.jpg',
-      '3/3000.jpg',
-      '3/3001.jpg',
-      '4/4000.jpg'
-    ])
-    const storage = new FilesystemDriver({ root: env.SAI_IMAGE_STORAGE_PATH })
-    for (const line of lines) {
-      expect(typeof line.hash).toBe('string')
-      expect((await storage.fetch(line.hash)).equals(await readFile(join(dir, line.source)))).toBe(true)
+  it(
+    'stores the files added between runs in 3/, 20/ and 100/, wherever they sort, with no duplicate ' + 'line',
+    async () => {
+      const dir = await tempDir('sai-original')
+      const env = { SAI_IMAGE_STORAGE_PATH: await tempDir() }
+      const mapping = join(await tempDir(), 'import.jsonl')
+      const run = (): any => answer(cli(['import', dir, '--mapping', mapping, '--concurrency', '2', '--json'], { env }))
+      await addFrames(dir, ['3/3000.jpg', '20/20000.jpg', '100/100000.jpg'])
+      expect(run()).toMatchObject({ total: 3, done: 3, skipped: 0, failed: [] })
+      // 100/ sorts first and 3/ last: new files before, between and after what was imported
+      await addFrames(dir, ['100/100001.jpg', '20/20001.jpg', '3/3001.jpg', '1000/1000000.jpg', '4/4000.jpg'])
+      expect(run()).toMatchObject({ total: 8, done: 5, skipped: 3, failed: [] })
+      expect(run()).toMatchObject({ total: 8, done: 0, skipped: 8, failed: [] })
+      await addFrames(dir, ['100/100002.jpg'])
+      expect(run()).toMatchObject({ total: 9, done: 1, skipped: 8 })
+      const lines = await records(mapping)
+      expect(lines.map(l => l.source).sort()).toEqual([
+        '100/100000.jpg',
+        '100/100001.jpg',
+        '100/100002.jpg',
+        '1000/1000000.jpg',
+        '20/20000.jpg',
+        '20/20001.jpg',
+        '3/3000.jpg',
+        '3/3001.jpg',
+        '4/4000.jpg'
+      ])
+      const storage = new FilesystemDriver({ root: env.SAI_IMAGE_STORAGE_PATH })
+      for (const line of lines) {
+        expect(typeof line.hash).toBe('string')
+        expect((await storage.fetch(line.hash)).equals(await readFile(join(dir, line.source)))).toBe(true)
+      }
     }
-  })
+  )
 
-  it('a failed file is reported once per run, never recorded, and does not make reruns re-import the files after it', async () => {
-    const dir = await tempDir('sai-original')
-    await writeFile(join(dir, 'empty.jpg'), '')
-    await writeFile(join(dir, 'notes.txt'), 'a note')
-    await writeFile(join(dir, 'zz.jpg'), testJpeg(`incremental zz ${dir}`))
-    const env = { SAI_IMAGE_STORAGE_PATH: await tempDir() }
-    const mapping = join(await tempDir(), 'import.jsonl')
-    const sizes = []
-    for (let i = 0; i < 4; i++) {
-      const run = cli(['import', dir, '--mapping', mapping, '--json'], { env })
-      expect(run.code).toBe(1)
-      const summary = answer(run)
-      expect(summary.failed.map((f: { item: string }) => f.item)).toEqual(['empty.jpg'])
-      // done counts the files this run finished, those recorded as not images included
-      expect(summary).toMatchObject(
-        i === 0
-          ? { total: 3, done: 2, skipped: 0, notImages: ['notes.txt'] }
-          : { total: 3, done: 0, skipped: 2, notImages: [] }
+  it(
+    'a failed file is reported once per run, never recorded, and does not make reruns re-import the ' +
+      'files after it',
+    async () => {
+      const dir = await tempDir('sai-original')
+      await writeFile(join(dir, 'empty.jpg'), '')
+      await writeFile(join(dir, 'notes.txt'), 'a note')
+      await writeFile(join(dir, 'zz.jpg'), testJpeg(`incremental zz ${dir}`))
+      const env = { SAI_IMAGE_STORAGE_PATH: await tempDir() }
+      const mapping = join(await tempDir(), 'import.jsonl')
+      const sizes = []
+      for (let i = 0; i < 4; i++) {
+        const run = cli(['import', dir, '--mapping', mapping, '--json'], { env })
+        expect(run.code).toBe(1)
+        const summary = answer(run)
+        expect(summary.failed.map((f: { item: string }) => f.item)).toEqual(['empty.jpg'])
+        // done counts the files this run finished, those recorded as not images included
+        expect(summary).toMatchObject(
+          i === 0
+            ? { total: 3, done: 2, skipped: 0, notImages: ['notes.txt'] }
+            : { total: 3, done: 0, skipped: 2, notImages: [] }
+        )
+        expect(summary.total).toBe(summary.done + summary.skipped + summary.failed.length)
+        sizes.push((await records(mapping)).length)
+      }
+      expect(sizes).toEqual([1, 1, 1, 1])
+      expect((await records(mapping))[0]).toMatchObject({
+        source: 'zz.jpg',
+        hash: expect.stringMatching(/^[0-9a-f]{64}$/)
+      })
+      expect(await records(`${mapping}.not-images.jsonl`)).toEqual([{ source: 'notes.txt', notImage: true }])
+      const text = cli(['import', dir, '--mapping', mapping], { env }).stdout
+      expect(text).toMatch(/import complete: 0 done, 2 already done earlier, 1 failed, of 3/)
+    }
+  )
+
+  it(
+    'reads a mapping of an earlier release: its checkpoint hides nothing, its notImage and failed lines ' +
+      'are no records',
+    async () => {
+      const dir = await tempDir('sai-original')
+      await addFrames(dir, ['2/2000.jpg', '10/10000.jpg'])
+      await writeFile(join(dir, 'notes.txt'), 'a note')
+      const env = { SAI_IMAGE_STORAGE_PATH: await tempDir() }
+      const mapping = join(await tempDir(), 'import.jsonl')
+      const hash = answer(cli(['store', join(dir, '2/2000.jpg'), '--json'], { env })).hash
+      await writeFile(
+        mapping,
+        [
+          { source: '2/2000.jpg', hash, sha256: hash, key: 'x', size: 1, duplicate: false, cursor: '2/2000.jpg' },
+          { source: 'notes.txt', notImage: true, cursor: 'notes.txt' },
+          { checkpoint: 'notes.txt' }
+        ]
+          .map(line => JSON.stringify(line) + '\n')
+          .join('')
       )
-      expect(summary.total).toBe(summary.done + summary.skipped + summary.failed.length)
-      sizes.push((await records(mapping)).length)
+      // 10/ sorts before the checkpoint's 2/2000.jpg: an earlier release passed over it for good
+      expect(answer(cli(['import', dir, '--mapping', mapping, '--json'], { env }))).toMatchObject({
+        total: 3,
+        done: 1,
+        skipped: 2,
+        failed: []
+      })
+      expect((await records(mapping)).filter(l => l.source === '10/10000.jpg')).toHaveLength(1)
     }
-    expect(sizes).toEqual([1, 1, 1, 1])
-    expect((await records(mapping))[0]).toMatchObject({
-      source: 'zz.jpg',
-      hash: expect.stringMatching(/^[0-9a-f]{64}$/)
-    })
-    expect(await records(`${mapping}.not-images.jsonl`)).toEqual([{ source: 'notes.txt', notImage: true }])
-    const text = cli(['import', dir, '--mapping', mapping], { env }).stdout
-    expect(text).toMatch(/import complete: 0 done, 2 already done earlier, 1 failed, of 3/)
-  })
-
-  it('reads a mapping of an earlier release: its checkpoint hides nothing, its notImage and failed lines are no records', async () => {
-    const dir = await tempDir('sai-original')
-    await addFrames(dir, ['2/2000.jpg', '10/10000.jpg'])
-    await writeFile(join(dir, 'notes.txt'), 'a note')
-    const env = { SAI_IMAGE_STORAGE_PATH: await tempDir() }
-    const mapping = join(await tempDir(), 'import.jsonl')
-    const hash = answer(cli(['store', join(dir, '2/2000.jpg'), '--json'], { env })).hash
-    await writeFile(
-      mapping,
-      [
-        { source: '2/2000.jpg', hash, sha256: hash, key: 'x', size: 1, duplicate: false, cursor: '2/2000.jpg' },
-        { source: 'notes.txt', notImage: true, cursor: 'notes.txt' },
-        { checkpoint: 'notes.txt' }
-      ]
-        .map(line => JSON.stringify(line) + '\n')
-        .join('')
-    )
-    // 10/ sorts before the checkpoint's 2/2000.jpg: an earlier release passed over it for good
-    expect(answer(cli(['import', dir, '--mapping', mapping, '--json'], { env }))).toMatchObject({
-      total: 3,
-      done: 1,
-      skipped: 2,
-      failed: []
-    })
-    expect((await records(mapping)).filter(l => l.source === '10/10000.jpg')).toHaveLength(1)
-  })
+  )
 })
 
 /** `count` frames in a fs store, first stored 200 days ago and last stored 100 days ago. */
@@ -132,41 +143,45 @@ async function agedFrames(root: string, count: number, seed: string): Promise<st
 }
 
 describe('migrate from cron', () => {
-  it('fs -> fs: each rerun copies the frames stored since, keeps their last store time, and appends no duplicate', async () => {
-    const root = await tempDir()
-    const target = await tempDir()
-    const mapping = join(await tempDir(), 'm.jsonl')
-    const env = { SAI_IMAGE_STORAGE_PATH: root }
-    const run = (): any =>
-      answer(
-        cli(['migrate', '--from', 'fs', '--to', 'fs', '--to-root', target, '--mapping', mapping, '--json'], { env })
-      )
-    const first = await agedFrames(root, 5, `fs ${root} a`)
-    expect(run()).toMatchObject({ total: 5, done: 5, skipped: 0 })
-    const added = await agedFrames(root, 4, `fs ${root} b`)
-    expect(
-      answer(
-        cli(
-          ['migrate', '--from', 'fs', '--to', 'fs', '--to-root', target, '--mapping', mapping, '--dry-run', '--json'],
-          { env }
+  it(
+    'fs -> fs: each rerun copies the frames stored since, keeps their last store time, and appends no ' + 'duplicate',
+    async () => {
+      const root = await tempDir()
+      const target = await tempDir()
+      const mapping = join(await tempDir(), 'm.jsonl')
+      const env = { SAI_IMAGE_STORAGE_PATH: root }
+      const run = (): any =>
+        answer(
+          cli(['migrate', '--from', 'fs', '--to', 'fs', '--to-root', target, '--mapping', mapping, '--json'], { env })
         )
-      )
-    ).toMatchObject({ wouldCopy: 4, alreadyCopied: 5 })
-    expect(run()).toMatchObject({ total: 9, done: 4, skipped: 5 })
-    expect(run()).toMatchObject({ total: 9, done: 0, skipped: 9 })
-    const lines = await records(mapping)
-    expect(lines.map(l => l.source).sort()).toEqual([...first, ...added].sort())
-    const copy = new FilesystemDriver({ root: target })
-    for (const hash of [...first, ...added]) {
-      const stat = await copy.stat(hash)
-      expect(Math.abs(stat.lastStoredAt!.getTime() - (Date.now() - 100 * DAY))).toBeLessThan(60_000)
+      const first = await agedFrames(root, 5, `fs ${root} a`)
+      expect(run()).toMatchObject({ total: 5, done: 5, skipped: 0 })
+      const added = await agedFrames(root, 4, `fs ${root} b`)
+      expect(
+        answer(
+          cli(
+            ['migrate', '--from', 'fs', '--to', 'fs', '--to-root', target, '--mapping', mapping, '--dry-run', '--json'],
+            { env }
+          )
+        )
+      ).toMatchObject({ wouldCopy: 4, alreadyCopied: 5 })
+      expect(run()).toMatchObject({ total: 9, done: 4, skipped: 5 })
+      expect(run()).toMatchObject({ total: 9, done: 0, skipped: 9 })
+      const lines = await records(mapping)
+      expect(lines.map(l => l.source).sort()).toEqual([...first, ...added].sort())
+      const copy = new FilesystemDriver({ root: target })
+      for (const hash of [...first, ...added]) {
+        const stat = await copy.stat(hash)
+        expect(Math.abs(stat.lastStoredAt!.getTime() - (Date.now() - 100 * DAY))).toBeLessThan(60_000)
+      }
+      // a 90-day prune on the target takes them (they were last stored 100 days ago, not today)
+      expect(
+        answer(
+          cli(['prune', '--older-than', '90d', '--dry-run', '--json'], { env: { SAI_IMAGE_STORAGE_PATH: target } })
+        ).wouldDelete
+      ).toBe(9)
     }
-    // a 90-day prune on the target takes them (they were last stored 100 days ago, not today)
-    expect(
-      answer(cli(['prune', '--older-than', '90d', '--dry-run', '--json'], { env: { SAI_IMAGE_STORAGE_PATH: target } }))
-        .wouldDelete
-    ).toBe(9)
-  })
+  )
 
   it('refuses --to memory: its copies would vanish at exit', async () => {
     const root = await tempDir()

@@ -38,37 +38,41 @@ const present = async (storage: FilesystemDriver, hashes: string[]): Promise<boo
   await Promise.all(hashes.map(async h => await storage.exists(h)))
 
 describe('prune on the filesystem driver', () => {
-  it('deletes by age, keeps protected ones, and a duplicate store makes an object young again (storedAt stays the first store)', async () => {
-    const { storage, root, hashes } = await agedStore(6, i => [200, 150, 120, 100, 10, 1][i]!)
-    const first = await storage.stat(hashes[1]!)
-    const again = await storage.store(testJpeg(`aged 1 ${root}`, 3000)) // stored again today
-    expect(again.isDuplicate).toBe(true)
-    const renewed = await storage.stat(hashes[1]!)
-    expect(Date.now() - renewed.lastStoredAt!.getTime()).toBeLessThan(60_000)
-    expect(renewed.storedAt).toEqual(first.storedAt) // the first store, not the last
-    const report = await prune(storage, { olderThan: 90 * DAY, keep: [hashes[2]!.toUpperCase()] })
-    expect(report).toMatchObject({
-      examined: 6,
-      deleted: 2,
-      chosenByAge: 2,
-      chosenByBudget: 0,
-      protected: 1,
-      kept: 2,
-      recent: 1,
-      renewed: 0,
-      bytesFreed: 6000,
-      dryRun: false
-    })
-    expect(await present(storage, hashes)).toEqual([false, true, true, false, true, true])
-    expect((await storage.verify()).clean).toBe(true)
-  })
+  it(
+    'deletes by age, keeps protected ones, and a duplicate store makes an object young again (storedAt ' +
+      'stays the first store)',
+    async () => {
+      const { storage, root, hashes } = await agedStore(6, i => [200, 150, 120, 100, 10, 1][i]!)
+      const first = await storage.stat(hashes[1]!)
+      const again = await storage.store(testJpeg(`aged 1 ${root}`, 3000)) // stored again today
+      expect(again.isDuplicate).toBe(true)
+      const renewed = await storage.stat(hashes[1]!)
+      expect(Date.now() - renewed.lastStoredAt!.getTime()).toBeLessThan(60_000)
+      expect(renewed.storedAt).toEqual(first.storedAt) // the first store, not the last
+      const report = await prune(storage, { olderThan: 90 * DAY, keep: [hashes[2]!.toUpperCase()] })
+      expect(report).toMatchObject({
+        examined: 6,
+        deleted: 2,
+        chosenByAge: 2,
+        chosenByBudget: 0,
+        protected: 1,
+        kept: 2,
+        recent: 1,
+        renewed: 0,
+        bytesFreed: 6000,
+        dryRun: false
+      })
+      expect(await present(storage, hashes)).toEqual([false, true, true, false, true, true])
+      expect((await storage.verify()).clean).toBe(true)
+    }
+  )
 
   it('a byte budget deletes the oldest first until it is met; protected objects can leave it unmet', async () => {
     const { storage, hashes } = await agedStore(10, i => 100 - i) // 0 is the oldest
-    const report = await prune(storage, { maxBytes: 4 * 3000 })
+    const report = await prune(storage, { budgetBytes: 4 * 3000 })
     expect(report).toMatchObject({ deleted: 6, remainingBytes: 12_000, overBudget: false })
     expect(await present(storage, hashes)).toEqual([false, false, false, false, false, false, true, true, true, true])
-    const tight = await prune(storage, { maxBytes: 0, keep: o => o.sha256 === hashes[9] })
+    const tight = await prune(storage, { budgetBytes: 0, keep: o => o.sha256 === hashes[9] })
     expect(tight).toMatchObject({ deleted: 3, protected: 1, overBudget: true, remainingBytes: 3000 })
   })
 
@@ -120,130 +124,146 @@ describe('prune on the filesystem driver', () => {
     expect((await variants.get(hashes[2]!, 'thumb')).cached).toBe(true)
   })
 
-  it('--keep-file and --keep-sql (a real PostgreSQL) protect frames; stats shows objects by month of the last store', async () => {
-    const { root, hashes } = await agedStore(4, () => 365)
-    const keepFile = join(await tempDir(), 'keep.txt')
-    await writeFile(keepFile, `# frames in training datasets\n${hashes[0]}\n`)
-    const db = new pg.Client({ connectionString: inject('databaseUrl') })
-    await db.connect()
-    const table = `detections_${process.pid}`
-    try {
-      await db.query(`CREATE TABLE ${table} (image_hash char(64), has_fire boolean)`)
-      await db.query(`INSERT INTO ${table} VALUES ($1, true), ($2, false)`, [hashes[1], hashes[2]])
-      const env = { ...process.env, SAI_IMAGE_STORAGE_PATH: root, DATABASE_URL: inject('databaseUrl') }
-      const stats = JSON.parse(spawnSync(process.execPath, [CLI, 'stats', '--json'], { env, encoding: 'utf8' }).stdout)
-      const month = new Date(Date.now() - 365 * DAY).toISOString().slice(0, 7)
-      expect(stats.byMonth).toEqual({ [month]: { objects: 4, bytes: 12_000 } })
-      const result = spawnSync(
-        process.execPath,
-        [
-          CLI,
-          'prune',
-          '--older-than',
-          '90d',
-          '--keep-file',
-          keepFile,
-          '--keep-sql',
-          `SELECT image_hash FROM ${table} WHERE has_fire`,
-          '--json'
-        ],
-        { env, encoding: 'utf8' }
-      )
-      expect(result.status).toBe(0)
-      expect(JSON.parse(result.stdout)).toMatchObject({ deleted: 2, protected: 2 })
-      const storage = new FilesystemDriver({ root })
-      expect(await present(storage, hashes)).toEqual([true, true, false, false])
-      const bad = spawnSync(
-        process.execPath,
-        [CLI, 'prune', '--older-than', '90d', '--keep-sql', 'SELECT nope FROM nowhere'],
-        { env, encoding: 'utf8' }
-      )
-      expect(bad.status).toBe(6)
-      expect(bad.stderr).toContain('--keep-sql')
-    } finally {
-      await db.query(`DROP TABLE IF EXISTS ${table}`)
-      await db.end()
-    }
-  })
-
-  it('processes storing again while a prune runs: no store that resolves during the prune loses its object (many rounds)', async () => {
-    for (let round = 0; round < 8; round++) {
-      const seeds = Array.from({ length: 40 }, (_, i) => `race ${round} ${i}`)
-      const root = await tempDir()
-      const storage = new FilesystemDriver({ root })
-      const hashes = []
-      for (const seed of seeds) {
-        const { hash, path } = await storage.store(testJpeg(seed, 2000))
-        await utimes(path, new Date(2020, 0, 1), new Date(2020, 0, 1))
-        hashes.push(hash)
+  it(
+    '--keep-file and --keep-sql (a real PostgreSQL) protect frames; stats shows objects by month of the ' +
+      'last store',
+    async () => {
+      const { root, hashes } = await agedStore(4, () => 365)
+      const keepFile = join(await tempDir(), 'keep.txt')
+      await writeFile(keepFile, `# frames in training datasets\n${hashes[0]}\n`)
+      const db = new pg.Client({ connectionString: inject('databaseUrl') })
+      await db.connect()
+      const table = `detections_${process.pid}`
+      try {
+        await db.query(`CREATE TABLE ${table} (image_hash char(64), has_fire boolean)`)
+        await db.query(`INSERT INTO ${table} VALUES ($1, true), ($2, false)`, [hashes[1], hashes[2]])
+        const env = { ...process.env, SAI_IMAGE_STORAGE_PATH: root, DATABASE_URL: inject('databaseUrl') }
+        const stats = JSON.parse(
+          spawnSync(process.execPath, [CLI, 'stats', '--json'], { env, encoding: 'utf8' }).stdout
+        )
+        const month = new Date(Date.now() - 365 * DAY).toISOString().slice(0, 7)
+        expect(stats.byMonth).toEqual({ [month]: { objects: 4, bytes: 12_000 } })
+        const result = spawnSync(
+          process.execPath,
+          [
+            CLI,
+            'prune',
+            '--older-than',
+            '90d',
+            '--keep-file',
+            keepFile,
+            '--keep-sql',
+            `SELECT image_hash FROM ${table} WHERE has_fire`,
+            '--json'
+          ],
+          { env, encoding: 'utf8' }
+        )
+        expect(result.status).toBe(0)
+        expect(JSON.parse(result.stdout)).toMatchObject({ deleted: 2, protected: 2 })
+        const storage = new FilesystemDriver({ root })
+        expect(await present(storage, hashes)).toEqual([true, true, false, false])
+        const bad = spawnSync(
+          process.execPath,
+          [CLI, 'prune', '--older-than', '90d', '--keep-sql', 'SELECT nope FROM nowhere'],
+          { env, encoding: 'utf8' }
+        )
+        expect(bad.status).toBe(6)
+        expect(bad.stderr).toContain('--keep-sql')
+      } finally {
+        await db.query(`DROP TABLE IF EXISTS ${table}`)
+        await db.end()
       }
-      const startAt = Date.now() + 700
-      const children = [0, 1, 2].map(i =>
-        startChild('restore', {
-          root,
-          seeds: seeds.filter((_, j) => j % 3 === i || j % 2 === 0),
-          size: 2000,
-          startAt,
-          until: startAt + 250
-        })
-      )
-      await new Promise(resolve => setTimeout(resolve, Math.max(0, startAt - Date.now() + ((20 * round) % 100))))
-      const pruneStarted = Date.now()
-      const pruned = spawnSync(process.execPath, [CLI, 'prune', '--older-than', '1d', '--json'], {
-        env: { ...process.env, SAI_IMAGE_STORAGE_PATH: root },
-        encoding: 'utf8'
-      })
-      expect(pruned.status).toBe(0)
-      expect(await Promise.all(children.map(async c => await c.done))).toEqual([0, 0, 0])
-      const stored = new Set(
-        children
-          .flatMap(c => c.lines())
-          .filter(l => l.resolvedAt >= pruneStarted)
-          .map(l => l.sha256)
-      )
-      for (const hash of stored)
-        expect({ round, hash, present: await storage.exists(hash) }).toEqual({ round, hash, present: true })
-      const report = JSON.parse(pruned.stdout)
-      expect(report.deleted + report.renewed).toBeLessThanOrEqual(40)
-      expect((await storage.verify({ tempMinAgeMs: 0 })).problems).toEqual([])
     }
-  })
+  )
 
-  it('a SIGKILL at any moment of a prune leaves every object present, deleted, or set aside where verify --repair puts it back', async () => {
-    for (const killAfterMs of [60, 150, 300]) {
-      const { storage, root, hashes } = await agedStore(300, () => 365, 1000, `kill ${killAfterMs}`)
-      const child = spawn(process.execPath, [CLI, 'prune', '--older-than', '90d', '--concurrency', '8'], {
-        env: { ...process.env, SAI_IMAGE_STORAGE_PATH: root },
-        stdio: 'ignore'
-      })
-      const exited = new Promise(resolve => child.on('exit', resolve))
-      await new Promise(resolve => setTimeout(resolve, killAfterMs))
-      child.kill('SIGKILL')
-      await exited
-      const aside = await readdir(join(root, '.pruning')).catch(() => [])
-      const before = (await present(storage, hashes)).filter(Boolean).length
-      const report = await storage.verify({ repair: true, tempMinAgeMs: 0 })
-      expect(report.problems.filter(p => p.reason !== 'set-aside')).toEqual([])
-      expect(report.problems).toHaveLength(aside.length)
-      const after = (await present(storage, hashes)).filter(Boolean).length
-      expect(after).toBe(before + aside.length) // each set-aside object is back
-      expect(await readdir(join(root, '.pruning')).catch(() => [])).toEqual([])
-      for (const hash of hashes) if (await storage.exists(hash)) expect((await storage.fetch(hash)).length).toBe(1000) // whole, verified
+  it(
+    'processes storing again while a prune runs: no store that resolves during the prune loses its ' +
+      'object (many rounds)',
+    async () => {
+      for (let round = 0; round < 8; round++) {
+        const seeds = Array.from({ length: 40 }, (_, i) => `race ${round} ${i}`)
+        const root = await tempDir()
+        const storage = new FilesystemDriver({ root })
+        const hashes = []
+        for (const seed of seeds) {
+          const { hash, path } = await storage.store(testJpeg(seed, 2000))
+          await utimes(path, new Date(2020, 0, 1), new Date(2020, 0, 1))
+          hashes.push(hash)
+        }
+        const startAt = Date.now() + 700
+        const children = [0, 1, 2].map(i =>
+          startChild('restore', {
+            root,
+            seeds: seeds.filter((_, j) => j % 3 === i || j % 2 === 0),
+            size: 2000,
+            startAt,
+            until: startAt + 250
+          })
+        )
+        await new Promise(resolve => setTimeout(resolve, Math.max(0, startAt - Date.now() + ((20 * round) % 100))))
+        const pruneStarted = Date.now()
+        const pruned = spawnSync(process.execPath, [CLI, 'prune', '--older-than', '1d', '--json'], {
+          env: { ...process.env, SAI_IMAGE_STORAGE_PATH: root },
+          encoding: 'utf8'
+        })
+        expect(pruned.status).toBe(0)
+        expect(await Promise.all(children.map(async c => await c.done))).toEqual([0, 0, 0])
+        const stored = new Set(
+          children
+            .flatMap(c => c.lines())
+            .filter(l => l.resolvedAt >= pruneStarted)
+            .map(l => l.sha256)
+        )
+        for (const hash of stored)
+          expect({ round, hash, present: await storage.exists(hash) }).toEqual({ round, hash, present: true })
+        const report = JSON.parse(pruned.stdout)
+        expect(report.deleted + report.renewed).toBeLessThanOrEqual(40)
+        expect((await storage.verify({ tempMinAgeMs: 0 })).problems).toEqual([])
+      }
     }
-  })
+  )
+
+  it(
+    'a SIGKILL at any moment of a prune leaves every object present, deleted, or set aside where verify ' +
+      '--repair puts it back',
+    async () => {
+      for (const killAfterMs of [60, 150, 300]) {
+        const { storage, root, hashes } = await agedStore(300, () => 365, 1000, `kill ${killAfterMs}`)
+        const child = spawn(process.execPath, [CLI, 'prune', '--older-than', '90d', '--concurrency', '8'], {
+          env: { ...process.env, SAI_IMAGE_STORAGE_PATH: root },
+          stdio: 'ignore'
+        })
+        const exited = new Promise(resolve => child.on('exit', resolve))
+        await new Promise(resolve => setTimeout(resolve, killAfterMs))
+        child.kill('SIGKILL')
+        await exited
+        const aside = await readdir(join(root, '.pruning')).catch(() => [])
+        const before = (await present(storage, hashes)).filter(Boolean).length
+        const report = await storage.verify({ repair: true, tempMinAgeMs: 0 })
+        expect(report.problems.filter(p => p.reason !== 'set-aside')).toEqual([])
+        expect(report.problems).toHaveLength(aside.length)
+        const after = (await present(storage, hashes)).filter(Boolean).length
+        expect(after).toBe(before + aside.length) // each set-aside object is back
+        expect(await readdir(join(root, '.pruning')).catch(() => [])).toEqual([])
+        // whole, verified
+        for (const hash of hashes) if (await storage.exists(hash)) expect((await storage.fetch(hash)).length).toBe(1000)
+      }
+    }
+  )
 })
 
 describe('prune on other drivers', () => {
-  it('a budget whose cut falls among 60,000 objects of the same hour: cut finer in its spill file, the oldest taken, in one walk', async () => {
+  it('a budget whose cut falls among 60,000 objects of the same hour: cut finer in its spill file, the ' +
+    'oldest taken, in one walk', async () => {
     const storage = new MemoryDriver()
     for (let i = 0; i < 60_000; i++) await storage.store(testJpeg(`same hour ${i}`, 700))
     const entries: Array<{ hash: string; size: number; time: number }> = []
     for await (const e of storage.list()) entries.push({ hash: e.hash, size: e.size!, time: e.lastStoredAt!.getTime() })
     const total = entries.reduce((sum, e) => sum + e.size, 0)
-    const maxBytes = Math.floor(total * 0.4)
+    const budgetBytes = Math.floor(total * 0.4)
     const chosen: string[] = []
     const report = await prune(storage, {
-      maxBytes,
+      budgetBytes,
       dryRun: true,
       minAgeMs: 0,
       onCandidate: c => {
@@ -253,7 +273,7 @@ describe('prune on other drivers', () => {
     // the oldest first (by time, then hash), until the budget is met and not one more
     entries.sort((a, b) => a.time - b.time || (a.hash < b.hash ? -1 : 1))
     const expected: string[] = []
-    for (let freed = 0, i = 0; freed < total - maxBytes; i++) {
+    for (let freed = 0, i = 0; freed < total - budgetBytes; i++) {
       expected.push(entries[i]!.hash)
       freed += entries[i]!.size
     }
@@ -265,7 +285,7 @@ describe('prune on other drivers', () => {
       overBudget: false
     })
     expect(chosen.sort()).toEqual(expected.sort())
-    expect(report.remainingBytes).toBeLessThanOrEqual(maxBytes)
+    expect(report.remainingBytes).toBeLessThanOrEqual(budgetBytes)
   }, 120_000)
 
   it('memory: by age, renewed by a duplicate store', async () => {
@@ -282,10 +302,41 @@ describe('prune on other drivers', () => {
     const report = await prune(storage, { olderThan: 10 * DAY - 2, now: later, minAgeMs: 0 })
     expect(report).toMatchObject({ deleted: 1, kept: 1 })
     // without minAgeMs, objects stored in the last minute stay whatever the limits
-    expect(await prune(storage, { olderThan: 0, maxBytes: 0, dryRun: true })).toMatchObject({
+    expect(await prune(storage, { olderThan: 0, budgetBytes: 0, dryRun: true })).toMatchObject({
       wouldDelete: 0,
       recent: 1
     })
     expect([await storage.exists(old.hash), await storage.exists(young.hash)]).toEqual([false, true])
+  })
+  it('a listing waiting for its next page is cut short by the signal: the prune ends, interrupted', async () => {
+    const storage = new MemoryDriver()
+    const old = await storage.store(testJpeg('signal old'))
+    // a listing whose second page never comes unless its signal aborts it (a slow S3 ListObjects, say)
+    const stalled = Object.create(storage) as MemoryDriver
+    stalled.list = async function* (options) {
+      yield* storage.list(options)
+      const signal = options?.signal
+      await new Promise((_, reject) => signal?.addEventListener('abort', () => reject(signal.reason), { once: true }))
+    }
+    const controller = new AbortController()
+    const report = prune(stalled, {
+      olderThan: 0,
+      minAgeMs: 0,
+      now: new Date(Date.now() + DAY),
+      signal: controller.signal,
+      onProgress: p => {
+        if (p.phase === 'scan') setTimeout(() => controller.abort(), 50)
+      }
+    })
+    expect(await report).toMatchObject({ examined: 1, deleted: 1, interrupted: true })
+    expect(await storage.exists(old.hash)).toBe(false)
+  })
+
+  it("a budget under StoreOptions' name (maxBytes) is refused, naming the option to use", async () => {
+    const storage = new MemoryDriver()
+    await expect(prune(storage, { olderThan: DAY, maxBytes: 10 } as never)).rejects.toMatchObject({
+      code: 'ERR_CONFIG',
+      message: expect.stringContaining('budgetBytes')
+    })
   })
 })

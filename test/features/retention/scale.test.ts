@@ -39,7 +39,8 @@ function bigStore(root: string, count: number): { hashes: string[]; bytes: numbe
 }
 
 describe('whole-store commands in bounded memory', () => {
-  it('a budget prune and a dry run over 150,000 objects in a 24 MB heap: the old way held every candidate and stat', async () => {
+  it('a budget prune and a dry run over 150,000 objects in a 24 MB heap: the old way held every ' +
+    'candidate and stat', async () => {
     const root = await tempDir('sai-scale')
     const { bytes } = bigStore(root, 150_000)
     const run = (...args: string[]): ReturnType<typeof spawnSync> =>

@@ -37,87 +37,99 @@ async function cacheFiles(dir: string): Promise<string[]> {
 }
 
 describe('variants of real camera frames', () => {
-  it('thumb is 400 px wide WebP, webp is full size, custom presets give their format and size; never enlarged', async () => {
-    const storage = new FilesystemDriver({ root: await tempDir() })
-    const variants = createVariants(storage, {
-      presets: {
-        square: { width: 200, height: 200, fit: 'cover', format: 'jpeg', quality: 70 },
-        tiny: { width: 64, format: 'avif', quality: 50 }
+  it(
+    'thumb is 400 px wide WebP, webp is full size, custom presets give their format and size; never ' + 'enlarged',
+    async () => {
+      const storage = new FilesystemDriver({ root: await tempDir() })
+      const variants = createVariants(storage, {
+        presets: {
+          square: { width: 200, height: 200, fit: 'cover', format: 'jpeg', quality: 70 },
+          tiny: { width: 64, format: 'avif', quality: 50 }
+        }
+      })
+      const { hash } = await storage.store(frames[0]!)
+      const expected = {
+        thumb: ['webp', 400, 224],
+        webp: ['webp', 2880, 1616],
+        square: ['jpeg', 200, 200],
+        tiny: ['heif', 64, 36]
       }
-    })
-    const { hash } = await storage.store(frames[0]!)
-    const expected = {
-      thumb: ['webp', 400, 224],
-      webp: ['webp', 2880, 1616],
-      square: ['jpeg', 200, 200],
-      tiny: ['heif', 64, 36]
+      for (const [preset, [format, width, height]] of Object.entries(expected)) {
+        const variant = await variants.get(hash, preset)
+        const meta = await sharp(variant.bytes).metadata() // decoded, not trusted
+        expect({ preset, format: meta.format, width: meta.width, height: meta.height }).toEqual({
+          preset,
+          format,
+          width,
+          height
+        })
+        expect({ width: variant.width, height: variant.height, size: variant.size, cached: variant.cached }).toEqual({
+          width,
+          height,
+          size: variant.bytes.length,
+          cached: false
+        })
+        expect(variant.mimeType).toBe(
+          preset === 'square' ? 'image/jpeg' : preset === 'tiny' ? 'image/avif' : 'image/webp'
+        )
+      }
+      const small = await storage.store(await sharp(frames[1]!).resize(300).jpeg().toBuffer())
+      expect((await variants.get(small.hash, 'thumb')).width).toBe(300) // never enlarged
     }
-    for (const [preset, [format, width, height]] of Object.entries(expected)) {
-      const variant = await variants.get(hash, preset)
-      const meta = await sharp(variant.bytes).metadata() // decoded, not trusted
-      expect({ preset, format: meta.format, width: meta.width, height: meta.height }).toEqual({
-        preset,
-        format,
-        width,
-        height
-      })
-      expect({ width: variant.width, height: variant.height, size: variant.size, cached: variant.cached }).toEqual({
-        width,
-        height,
-        size: variant.bytes.length,
-        cached: false
-      })
-      expect(variant.mimeType).toBe(
-        preset === 'square' ? 'image/jpeg' : preset === 'tiny' ? 'image/avif' : 'image/webp'
-      )
+  )
+
+  it(
+    'is made once: later gets are cached and identical; 16 concurrent gets make one; a changed preset ' +
+      'is a new variant',
+    async () => {
+      const root = await tempDir()
+      const storage = new FilesystemDriver({ root })
+      const { hash } = await storage.store(frames[1]!)
+      const variants = createVariants(storage)
+      const all = await Promise.all(Array.from({ length: 16 }, async () => await variants.get(hash, 'thumb')))
+      expect(all.filter(v => !v.cached)).toHaveLength(1)
+      expect(new Set(all.map(v => v.bytes.toString('base64'))).size).toBe(1)
+      expect(await cacheFiles(join(root, '.variants'))).toHaveLength(1)
+      const again = await createVariants(storage).get(hash, 'thumb') // a new process would see the cache
+      expect(again.cached).toBe(true)
+      expect(again.etag).toBe(all[0]!.etag)
+      const changed = await createVariants(storage, {
+        presets: { thumb: { width: 320, format: 'webp', quality: 80 } }
+      }).get(hash, 'thumb')
+      expect(changed.etag).not.toBe(all[0]!.etag)
+      expect(changed.cached).toBe(false)
+      expect(changed.width).toBe(320)
     }
-    const small = await storage.store(await sharp(frames[1]!).resize(300).jpeg().toBuffer())
-    expect((await variants.get(small.hash, 'thumb')).width).toBe(300) // never enlarged
-  })
+  )
 
-  it('is made once: later gets are cached and identical; 16 concurrent gets make one; a changed preset is a new variant', async () => {
-    const root = await tempDir()
-    const storage = new FilesystemDriver({ root })
-    const { hash } = await storage.store(frames[1]!)
-    const variants = createVariants(storage)
-    const all = await Promise.all(Array.from({ length: 16 }, async () => await variants.get(hash, 'thumb')))
-    expect(all.filter(v => !v.cached)).toHaveLength(1)
-    expect(new Set(all.map(v => v.bytes.toString('base64'))).size).toBe(1)
-    expect(await cacheFiles(join(root, '.variants'))).toHaveLength(1)
-    const again = await createVariants(storage).get(hash, 'thumb') // a new process would see the cache
-    expect(again.cached).toBe(true)
-    expect(again.etag).toBe(all[0]!.etag)
-    const changed = await createVariants(storage, {
-      presets: { thumb: { width: 320, format: 'webp', quality: 80 } }
-    }).get(hash, 'thumb')
-    expect(changed.etag).not.toBe(all[0]!.etag)
-    expect(changed.cached).toBe(false)
-    expect(changed.width).toBe(320)
-  })
-
-  it('a lookup sees an entry this process made at once, and one another process made in a folder it had seen missing a second later', async () => {
-    const root = await tempDir()
-    const storage = new FilesystemDriver({ root })
-    const [a, b] = await Promise.all(frames.map(async frame => await storage.store(frame)))
-    const variants = createVariants(storage)
-    for (const { hash } of [a!, b!]) expect(await variants.has(hash, 'thumb')).toBe(false) // no folder made yet
-    await variants.get(a!.hash, 'thumb')
-    expect(await variants.has(a!.hash, 'thumb')).toBe(true)
-    // another process makes b's: its shard folder (maybe its first-level folder too) appears under this one's listings
-    const child = startChild('variant', { root, ref: b!.hash, preset: 'thumb', count: 1, startAt: Date.now() })
-    expect(await child.done).toBe(0)
-    await new Promise(resolve => setTimeout(resolve, 1100))
-    expect(await variants.has(b!.hash, 'thumb')).toBe(true)
-    // isCached: the same answers at once, for a SHA-256 hex in either case, and nothing else
-    expect([
-      variants.isCached(a!.sha256, 'thumb'),
-      variants.isCached(b!.sha256.toUpperCase(), 'thumb'),
-      variants.isCached('0'.repeat(64), 'thumb')
-    ]).toEqual([true, true, false])
-    for (const bad of ['../'.repeat(21) + 'x', 'g'.repeat(64), a!.sha256.slice(1)])
-      expect(() => variants.isCached(bad, 'thumb')).toThrow(expect.objectContaining({ code: 'ERR_INVALID_REF' }))
-    expect(() => variants.isCached(a!.sha256, 'nope')).toThrow()
-  })
+  it(
+    'a lookup sees an entry this process made at once, and one another process made in a folder it had ' +
+      'seen missing a second later',
+    async () => {
+      const root = await tempDir()
+      const storage = new FilesystemDriver({ root })
+      const [a, b] = await Promise.all(frames.map(async frame => await storage.store(frame)))
+      const variants = createVariants(storage)
+      for (const { hash } of [a!, b!]) expect(await variants.has(hash, 'thumb')).toBe(false) // no folder made yet
+      await variants.get(a!.hash, 'thumb')
+      expect(await variants.has(a!.hash, 'thumb')).toBe(true)
+      // another process makes b's: its shard folder (maybe its first-level folder too) appears under
+      // this one's listings
+      const child = startChild('variant', { root, ref: b!.hash, preset: 'thumb', count: 1, startAt: Date.now() })
+      expect(await child.done).toBe(0)
+      await new Promise(resolve => setTimeout(resolve, 1100))
+      expect(await variants.has(b!.hash, 'thumb')).toBe(true)
+      // isCached: the same answers at once, for a SHA-256 hex in either case, and nothing else
+      expect([
+        variants.isCached(a!.sha256, 'thumb'),
+        variants.isCached(b!.sha256.toUpperCase(), 'thumb'),
+        variants.isCached('0'.repeat(64), 'thumb')
+      ]).toEqual([true, true, false])
+      for (const bad of ['../'.repeat(21) + 'x', 'g'.repeat(64), a!.sha256.slice(1)])
+        expect(() => variants.isCached(bad, 'thumb')).toThrow(expect.objectContaining({ code: 'ERR_INVALID_REF' }))
+      expect(() => variants.isCached(a!.sha256, 'nope')).toThrow()
+    }
+  )
 
   it('two processes asking at once leave one cache file and no temp', async () => {
     const root = await tempDir()
@@ -181,7 +193,8 @@ describe('variants of real camera frames', () => {
       const { hash } = await storage.store({ path: '${dir}/bomb.png' })
       const started = performance.now()
       const error = await createVariants(storage).get(hash, 'thumb').catch(err => err)
-      console.log(JSON.stringify({ code: error.code, ms: performance.now() - started, maxRssMB: process.resourceUsage().maxRSS / 1024 }))`
+      const maxRssMB = process.resourceUsage().maxRSS / 1024
+      console.log(JSON.stringify({ code: error.code, ms: performance.now() - started, maxRssMB }))`
     const out = JSON.parse(execFileSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8' }))
     expect(out.code).toBe('ERR_TOO_LARGE')
     expect(out.ms).toBeLessThan(2000)
@@ -214,42 +227,46 @@ describe('variants over HTTP', () => {
     return `http://127.0.0.1:${(server.address() as { port: number }).port}`
   }
 
-  it('serves /images/:ref/:preset with its own ETag, immutable caching, 304, HEAD, nosniff, 404 for an unknown preset, and X-Accel-Redirect', async () => {
-    const root = await tempDir()
-    const storage = new FilesystemDriver({ root })
-    const { hash } = await storage.store(frames[0]!)
-    const variants = createVariants(storage)
-    const base = await listen(createServer(createImageHandler(storage, { variants })))
-    const res = await fetch(`${base}/images/${hash}/thumb`)
-    expect(res.status).toBe(200)
-    const body = Buffer.from(await res.arrayBuffer())
-    expect((await sharp(body).metadata()).width).toBe(400)
-    const etag = res.headers.get('etag')!
-    expect(etag).toMatch(new RegExp(`^"${hash}\\.thumb\\.[0-9a-f]{12}"$`))
-    expect(etag).not.toBe(`"${hash}"`)
-    expect({
-      type: res.headers.get('content-type'),
-      cache: res.headers.get('cache-control'),
-      nosniff: res.headers.get('x-content-type-options')
-    }).toEqual({ type: 'image/webp', cache: 'public, max-age=31536000, immutable', nosniff: 'nosniff' })
-    expect((await fetch(`${base}/images/${hash}/thumb`, { headers: { 'If-None-Match': etag } })).status).toBe(304)
-    const head = await fetch(`${base}/images/${hash}/thumb`, { method: 'HEAD' })
-    expect({ status: head.status, length: head.headers.get('content-length') }).toEqual({
-      status: 200,
-      length: String(body.length)
-    })
-    expect((await fetch(`${base}/images/${hash}/poster`)).status).toBe(404)
-    expect((await fetch(`${base}/images/${'0'.repeat(64)}/thumb`)).status).toBe(404)
-    expect((await fetch(`${base}/images/not-a-ref/thumb`)).status).toBe(400)
-    expect((await fetch(`${base}/images/${hash}`)).headers.get('etag')).toBe(`"${hash}"`) // the original still
-    const accel = await listen(
-      createServer(createImageHandler(storage, { variants, accelRedirect: '/protected-images/' }))
-    )
-    const redirected = await fetch(`${accel}/images/${hash}/thumb`)
-    expect(redirected.headers.get('x-accel-redirect')).toMatch(
-      new RegExp(`^/protected-images/\\.variants/${hash.slice(0, 2)}/${hash.slice(2, 4)}/${hash}\\.thumb\\.`)
-    )
-  })
+  it(
+    'serves /images/:ref/:preset with its own ETag, immutable caching, 304, HEAD, nosniff, 404 for an ' +
+      'unknown preset, and X-Accel-Redirect',
+    async () => {
+      const root = await tempDir()
+      const storage = new FilesystemDriver({ root })
+      const { hash } = await storage.store(frames[0]!)
+      const variants = createVariants(storage)
+      const base = await listen(createServer(createImageHandler(storage, { variants })))
+      const res = await fetch(`${base}/images/${hash}/thumb`)
+      expect(res.status).toBe(200)
+      const body = Buffer.from(await res.arrayBuffer())
+      expect((await sharp(body).metadata()).width).toBe(400)
+      const etag = res.headers.get('etag')!
+      expect(etag).toMatch(new RegExp(`^"${hash}\\.thumb\\.[0-9a-f]{12}"$`))
+      expect(etag).not.toBe(`"${hash}"`)
+      expect({
+        type: res.headers.get('content-type'),
+        cache: res.headers.get('cache-control'),
+        nosniff: res.headers.get('x-content-type-options')
+      }).toEqual({ type: 'image/webp', cache: 'public, max-age=31536000, immutable', nosniff: 'nosniff' })
+      expect((await fetch(`${base}/images/${hash}/thumb`, { headers: { 'If-None-Match': etag } })).status).toBe(304)
+      const head = await fetch(`${base}/images/${hash}/thumb`, { method: 'HEAD' })
+      expect({ status: head.status, length: head.headers.get('content-length') }).toEqual({
+        status: 200,
+        length: String(body.length)
+      })
+      expect((await fetch(`${base}/images/${hash}/poster`)).status).toBe(404)
+      expect((await fetch(`${base}/images/${'0'.repeat(64)}/thumb`)).status).toBe(404)
+      expect((await fetch(`${base}/images/not-a-ref/thumb`)).status).toBe(400)
+      expect((await fetch(`${base}/images/${hash}`)).headers.get('etag')).toBe(`"${hash}"`) // the original still
+      const accel = await listen(
+        createServer(createImageHandler(storage, { variants, accelRedirect: '/protected-images/' }))
+      )
+      const redirected = await fetch(`${accel}/images/${hash}/thumb`)
+      expect(redirected.headers.get('x-accel-redirect')).toMatch(
+        new RegExp(`^/protected-images/\\.variants/${hash.slice(0, 2)}/${hash.slice(2, 4)}/${hash}\\.thumb\\.`)
+      )
+    }
+  )
 })
 
 describe('sai-images variants', () => {
