@@ -13,6 +13,8 @@ const STORES = Number(arg('stores', '100'))
 const SIZES = arg('sizes', '65536,614400,2097152').split(',').map(Number)
 // --compare a,b: driver builds (node_modules/.perf-variants/<name>.mjs, `dist` for ../dist) in interleaved
 // rounds beside the floor, no proxy: each keeps its median round's mean ms per store
+// (a build: npx esbuild src/drivers/ipfs/index.ts --bundle --platform=node --format=esm --packages=external
+//  --outfile=node_modules/.perf-variants/<name>.mjs; --warm makes the stores' shard folders first)
 const COMPARE = arg('compare', undefined)?.split(',')
 
 if (process.argv[2] === 'proxy') {
