@@ -9,7 +9,7 @@
 import { execFileSync, spawnSync } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
-import { cpus, tmpdir, totalmem } from 'node:os'
+import { cpus, loadavg, tmpdir, totalmem } from 'node:os'
 import { join } from 'node:path'
 import { FilesystemDriver } from '../dist/drivers/fs.js'
 import { S3Driver } from '../dist/drivers/s3.js'
@@ -31,10 +31,13 @@ const results = {
   machine: {
     cpu: cpus()[0]?.model,
     cores: cpus().length,
+    nproc: Number(execFileSync('nproc', { encoding: 'utf8' })),
+    uname: execFileSync('uname', ['-srm'], { encoding: 'utf8' }).trim(),
     memoryGB: Math.round(totalmem() / 2 ** 30),
     node: process.version
   },
   date: new Date().toISOString(),
+  loadStart: loadavg(),
   sections: {},
   targets: []
 }
@@ -224,14 +227,18 @@ try {
 }
 if (!quick) {
   const rcloneVersion = execFileSync('rclone', ['version'], { encoding: 'utf8' }).split('\n')[0]
+  const loadEnd = loadavg()
+    .map(v => v.toFixed(2))
+    .join(' ')
   await writeFile(join(here, 'results-replication-cli.json'), JSON.stringify(results, null, 2) + '\n')
   const targetRow = t => `| ${t.name} | ${t.value} | ${t.limit} | ${t.met ? 'yes' : '**no**'} | ${t.note} |`
   await writeFile(
     join(here, 'RESULTS-replication-cli.md'),
     `# Replication as an operator runs it
 
-${results.date}, ${results.machine.cpu} (${results.machine.cores} cores, ${results.machine.memoryGB} GB), Node
-${results.machine.node}, ${rcloneVersion}, a one-node Ceph RGW on the same machine.
+${results.date}, ${results.machine.cpu} (nproc ${results.machine.nproc}, ${results.machine.memoryGB} GB),
+${results.machine.uname}, Node ${results.machine.node}, ${rcloneVersion}, a one-node Ceph RGW on the same
+machine; load ${results.loadStart.map(v => v.toFixed(2)).join(' ')} at the start, ${loadEnd} at the end.
 
 Method: a filesystem store of N real camera frames of mixed sizes (bench/frames.mjs: 27 JPEGs of 4-530 KB,
 mean 161 KB, each copy made distinct by a comment segment), its outbox holding every frame (as after an outage

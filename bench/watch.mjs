@@ -9,7 +9,7 @@
 import { execFileSync, spawn } from 'node:child_process'
 import { existsSync, readFileSync } from 'node:fs'
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
-import { cpus, tmpdir, totalmem } from 'node:os'
+import { cpus, loadavg, tmpdir, totalmem } from 'node:os'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 
@@ -47,7 +47,8 @@ for i in range(n):
     ledger.setdefault(h[0:2], []).append(h)
 now = int(time.time() * 1000)  # listed by a reconcile after the files were written
 for shard, hashes in ledger.items():
-    open(os.path.join(root, '.replication', 'ledger', 'fs', shard + '.log'), 'w').write(''.join('%s %d listed\\n' % (h, now) for h in hashes))
+    lines = ''.join('%s %d listed\\n' % (h, now) for h in hashes)
+    open(os.path.join(root, '.replication', 'ledger', 'fs', shard + '.log'), 'w').write(lines)
 `,
       root,
       String(n)
@@ -114,12 +115,15 @@ async function measure(n) {
     [
       '-e',
       `
-const { mkdirSync, writeFileSync, renameSync } = require('node:fs'); const { createHash, randomBytes } = require('node:crypto')
+const { mkdirSync, writeFileSync, renameSync } = require('node:fs')
+const { createHash, randomBytes } = require('node:crypto')
 const root = process.argv[1]; let i = 0
 const timer = setInterval(() => {
   const bytes = Buffer.concat([Buffer.from([0xff, 0xd8, 0xff, 0xe0]), randomBytes(3000), Buffer.from([0xff, 0xd9])])
   const h = createHash('sha256').update(bytes).digest('hex'); const d = root + '/' + h.slice(0, 2) + '/' + h.slice(2, 4)
-  mkdirSync(d, { recursive: true }); writeFileSync(d + '/' + h + '.tmp', bytes); renameSync(d + '/' + h + '.tmp', d + '/' + h + '.jpg')
+  mkdirSync(d, { recursive: true })
+  writeFileSync(d + '/' + h + '.tmp', bytes)
+  renameSync(d + '/' + h + '.tmp', d + '/' + h + '.jpg')
   console.log(h + ' ' + Date.now())
   if (++i === Number(process.argv[2])) clearInterval(timer)
 }, 50)`,
@@ -147,15 +151,16 @@ const timer = setInterval(() => {
   })
   const activeCpu0 = cpuSeconds(service.pid)
   t = performance.now()
+  let activeRss = 0
   for (let deadline = Infinity; arrived.size < FRAMES && Date.now() < deadline; ) {
     if (!writing && deadline === Infinity) deadline = Date.now() + 60_000
     for (const [h] of written)
       if (!arrived.has(h) && existsSync(join(replica, h.slice(0, 2), h.slice(2, 4), `${h}.jpg`)))
         arrived.set(h, Date.now())
+    activeRss = Math.max(activeRss, rssMB(service.pid))
     await sleep(100)
   }
   const activeCpuPercent = (100 * (cpuSeconds(service.pid) - activeCpu0)) / ((performance.now() - t) / 1000)
-  const activeRss = rssMB(service.pid)
   service.kill('SIGTERM')
   const code = await new Promise(resolve => service.on('close', resolve))
   const latencies = [...arrived].map(([h, at]) => (at - written.get(h)) / 1000)
@@ -182,37 +187,67 @@ const timer = setInterval(() => {
 const machine = {
   cpu: cpus()[0]?.model,
   cores: cpus().length,
+  nproc: Number(execFileSync('nproc', { encoding: 'utf8' })),
+  uname: execFileSync('uname', ['-srm'], { encoding: 'utf8' }).trim(),
   memoryGB: Math.round(totalmem() / 2 ** 30),
   node: process.version,
   filesystem: execFileSync('df', ['-T', process.env.BENCH_DIR ?? tmpdir()], { encoding: 'utf8' })
     .split('\n')[1]
     .split(/\s+/)[1]
 }
-const results = { machine, date: new Date().toISOString(), runs: [] }
+const results = { machine, date: new Date().toISOString(), loadStart: loadavg(), runs: [], targets: [] }
 for (const n of SIZES) {
   console.log(`store of ${n} objects…`)
   const run = await measure(n)
   console.log(run)
   results.runs.push(run)
 }
+results.loadEnd = loadavg()
+const target = (name, value, limit, direction) => {
+  const met = direction === '>=' ? value >= limit : value <= limit
+  results.targets.push({ name, value, limit: `${direction} ${limit}`, met })
+  console.log(`  target ${met ? 'MET ' : 'MISS'} ${name}: ${value} (${direction} ${limit})`)
+}
+const largest = results.runs.at(-1)
+const at = `${largest.objects.toLocaleString('en')} objects`
+target(`watch: p99 from a foreign rename to a verified replica copy, ${at} (s)`, largest.p99Seconds, 10, '<=')
+target(`watch: frames missed of ${largest.frames}, ${at}`, largest.missed, 0, '<=')
+target(`watch: idle CPU, % of one core, ${at}`, largest.idleCpuPercent, 2, '<=')
+target(`watch: idle RSS, ${at} (MB)`, largest.idleRssMB, 100, '<=')
+const load = l => l.map(v => v.toFixed(2)).join(' ')
 await writeFile(join(here, 'results-watch.json'), JSON.stringify(results, null, 2) + '\n')
 const rows = results.runs.map(
   r =>
-    `| ${r.objects.toLocaleString('en')} | ${r.idleCpuPercent} % | ${r.idleRssMB} MB | ${r.p50Seconds} s | ${r.p99Seconds} s | ${r.maxSeconds} s | ${r.copied}/${r.frames} | ${r.activeCpuPercent} % | ${r.firstPassSeconds} s |`
+    `| ${[
+      r.objects.toLocaleString('en'),
+      `${r.idleCpuPercent} %`,
+      `${r.idleRssMB} MB`,
+      `${r.p50Seconds} s`,
+      `${r.p99Seconds} s`,
+      `${r.maxSeconds} s`,
+      `${r.copied}/${r.frames}`,
+      `${r.activeCpuPercent} %`,
+      `${r.activeRssMB} MB`,
+      `${r.firstPassSeconds} s`
+    ].join(' | ')} |`
 )
 await writeFile(
   join(here, 'RESULTS-watch.md'),
   `# The watcher of \`replicate --watch\` (bench/watch.mjs)
 
-${results.date.slice(0, 10)}, ${machine.cpu} (${machine.cores} cores shared with other work), ${machine.memoryGB} GB, Node ${machine.node}, ${machine.filesystem}.
+${results.date}, ${machine.cpu} (nproc ${machine.nproc}, shared with other work), ${machine.memoryGB} GB,
+${machine.uname}, Node ${machine.node}, ${machine.filesystem}; load ${load(results.loadStart)} at the start,
+${load(results.loadEnd)} at the end.
 A store of N objects (depth-2 layout, 65,536 shard folders at 1M), an fs replica; the service run
 as \`sai-images replicate --watch --no-reconcile\` (the default --watch-every 5s). Idle: ${IDLE_SECONDS} s with
 no writer. Latency: ${FRAMES} frames written by another process at 20 per second (written beside, renamed
 into place), from the rename to the verified copy on the replica (polled every 100 ms).
 Targets: idle <= 2 % of one core and <= 100 MB RSS; p99 <= 10 s.
 
-| objects | idle CPU | idle RSS | p50 | p99 | max | copied | CPU while writing | first pass |
-| --- | --- | --- | --- | --- | --- | --- | --- | --- |
+| objects | idle CPU | idle RSS | p50 | p99 | max | copied | CPU while writing | peak RSS while writing | first pass |
+| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |
 ${rows.join('\n')}
+
+${results.targets.map(t => `- ${t.met ? 'MET' : 'MISSED'}: ${t.name} = ${t.value} (${t.limit})`).join('\n')}
 `
 )
