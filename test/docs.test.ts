@@ -129,7 +129,7 @@ describe('the README', () => {
     ])
     const scripts = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).scripts
     expect(scripts.demo).toMatch(/node examples\/quickstart\.mjs/)
-    expect(scripts.test).toMatch(/^vitest run/)
+    expect(scripts.test).toMatch(/^biome ci \. && vitest run$/) // the linter first, then every test
   })
 
   it('fits in about 10 KB; the rest is in docs/', () => {
