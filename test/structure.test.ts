@@ -125,6 +125,7 @@ const SHORT_FUNCTION_ROOMS = [
   'features/factory',
   'features/http',
   'features/jobs',
+  'features/replication',
   'features/retention',
   'features/variants'
 ]

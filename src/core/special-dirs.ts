@@ -12,5 +12,7 @@ export const SPECIAL_DIRS = {
   /** The variant cache, on a store with a local root. */
   variants: '.variants',
   /** Replication's outbox, ledger and counters, on a primary with a local root. */
-  replication: '.replication'
+  replication: '.replication',
+  /** Small named texts beside the objects (`ImageStorage.marks`): a replica's owner. */
+  marks: '.marks'
 } as const

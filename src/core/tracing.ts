@@ -81,21 +81,25 @@ export function hasSubscribers(op: TracedOperation): boolean {
   )
 }
 
-/**
- * Runs `work` under the operation's channel. `summary` turns its value into what the context's
- * `result` shows (default: the operation's, see SUMMARIES); `fields` adds to the start (never a secret).
- * Not async itself: without a subscriber, the caller awaits `work()`'s own promise, nothing more.
- */
-export function traced<T>(
-  op: TracedOperation,
-  driver: string,
-  ref: string | undefined,
-  work: () => Promise<T>,
-  summary?: (value: T) => Record<string, unknown>,
+/** Who runs a traced operation, and what its context shows. */
+export interface TraceOptions<T> {
+  /** The driver's name (`fs`, `s3`...), or the job's. */
+  driver: string
+  ref?: string
+  /** Turns the value into the context's `result` (default: the operation's, see SUMMARIES). */
+  summary?: (value: T) => Record<string, unknown>
+  /** Added to the start's context (never a secret). */
   fields?: Record<string, unknown>
-): Promise<T> {
+}
+
+/**
+ * Runs `work` under the operation's channel. Not async itself: without a subscriber, the caller
+ * awaits `work()`'s own promise, nothing more.
+ */
+export function traced<T>(op: TracedOperation, trace: TraceOptions<T>, work: () => Promise<T>): Promise<T> {
   if (!hasSubscribers(op)) return work()
-  return tracedWork(op, newContext(driver, ref, fields), work, summary ?? SUMMARIES[op] ?? summarize)
+  const context = newContext(trace.driver, trace.ref, trace.fields)
+  return tracedWork(op, context, work, trace.summary ?? SUMMARIES[op] ?? summarize)
 }
 
 async function tracedWork<T>(

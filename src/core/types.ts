@@ -5,6 +5,7 @@
  */
 import type { Readable } from 'node:stream'
 import type { ImageInput } from './input.js'
+import type { StoreMarks } from './marks.js'
 import type { VerifyOptions, VerifyReport } from './verify-report.js'
 
 export interface AbortOptions {
@@ -19,7 +20,8 @@ export interface StoreOptions extends AbortOptions {
   /**
    * A copy's history (`migrate`): a new object keeps the times it had in its first store, where the
    * driver can hold them; a duplicate keeps its own. fs: `lastStoredAt` (the mtime), not `storedAt`
-   * (the file's birth time, which cannot be set: the copy's first store reads as the migration); s3: `storedAt` (metadata), not
+   * (the file's birth time, which cannot be set: the copy's first store reads as the migration); s3: `storedAt`
+   * (metadata), not
    * `lastStoredAt` (Last-Modified is the server's); memory: both; ipfs: neither.
    */
   keepTimes?: { storedAt?: Date; lastStoredAt?: Date }
@@ -29,8 +31,13 @@ export interface StoreOptions extends AbortOptions {
 export interface StorageResult {
   /** The driver's address: SHA-256 hex for fs, s3 and memory, the CID for IPFS. */
   hash: string
-  /** Absolute path (fs), or the driver's URL (`s3://bucket/key`, `ipfs://<cid>`). */
+  /**
+   * The file's absolute path (fs). Where the object is not a local file, the same as `url`: that
+   * `path` is deprecated and goes in 0.3 (read `url`).
+   */
   path: string
+  /** The object's URL where it is not a local file (`s3://bucket/key`, `ipfs://<cid>`, `memory://key`). */
+  url?: string
   /** Path relative to the store's root: what a database keeps. */
   key: string
   size: number
@@ -48,9 +55,15 @@ export interface ImageStat {
   hash: string
   /** Undefined where the address does not hold it (an IPFS object over 1 MiB stored before the index). */
   sha256?: string
+  /** As `StorageResult.path`: a file's path, or (deprecated) the same as `url`. */
   path: string
+  /** As `StorageResult.url`: where the object is not a local file. */
+  url?: string
   key: string
-  /** What is stored under the name; a damaged object (empty, truncated) is still there: `fetch` and `verify` judge the bytes. */
+  /**
+   * What is stored under the name; a damaged object (empty, truncated) is still there: `fetch` and `verify` judge the
+   * bytes.
+   */
   size: number
   /** When the object was first stored; undefined where the driver does not know. */
   storedAt?: Date
@@ -66,7 +79,10 @@ export interface ImageEntry {
   hash: string
   /** Undefined where the address does not hold it (an IPFS object over 1 MiB stored before the index). */
   sha256?: string
+  /** As `StorageResult.path`: a file's path, or (deprecated) the same as `url`. */
   path: string
+  /** As `StorageResult.url`: where the object is not a local file. */
+  url?: string
   key: string
   /** Bytes under the name, where the listing tells it at no extra cost (fs, s3, memory, ipfs). */
   size?: number
@@ -92,7 +108,10 @@ export interface ImageStorage {
   store: (input: ImageInput, options?: StoreOptions) => Promise<StorageResult>
   /** The verified bytes; `ERR_NOT_FOUND` if absent, `ERR_INTEGRITY` if they no longer match the ref. */
   fetch: (ref: string, options?: AbortOptions) => Promise<Buffer>
-  /** A stream of the bytes that errors with `ERR_INTEGRITY` at its end if they do not match; it never delivers all of wrong bytes. */
+  /**
+   * A stream of the bytes that errors with `ERR_INTEGRITY` at its end if they do not match; it never delivers all of
+   * wrong bytes.
+   */
   fetchStream: (ref: string, options?: AbortOptions) => Promise<Readable>
   /** Whether an object is stored under the ref, damaged or not (`fetch` and `verify` judge the bytes). */
   exists: (ref: string, options?: AbortOptions) => Promise<boolean>
@@ -127,18 +146,32 @@ export interface ImageStorage {
    * hash), so bytes that do not match are refused, never stored. Replication copies with it.
    */
   storeKnown?: (bytes: Buffer, sha256: string, options?: StoreOptions) => Promise<StorageResult>
-  /** The local directory that holds each object as the file `{root}/{key}`: nginx can send it, variants are cached beside it. */
+  /**
+   * The local directory that holds each object as the file `{root}/{key}`: nginx can send it, variants are cached
+   * beside it.
+   */
   readonly root?: string
-  /** Where the store is, safe to print (never a credential): an absolute root, `s3://bucket/prefix at endpoint`, an API URL. */
+  /**
+   * Where the store is, safe to print (never a credential): an absolute root, `s3://bucket/prefix at endpoint`, an
+   * API URL.
+   */
   readonly location?: string
-  /** An HTTP link to the object for a browser or a redirect (S3: presigned, valid `expiresIn` seconds; IPFS: the gateway). */
+  /**
+   * An HTTP link to the object for a browser or a redirect (S3: presigned, valid `expiresIn` seconds; IPFS: the
+   * gateway).
+   */
   url?: (ref: string, options?: { expiresIn?: number }) => string | Promise<string>
-  /** The fsck: re-hashes every object (or a subset), reports what is wrong, and with `repair` sets it right where it can. */
+  /**
+   * The fsck: re-hashes every object (or a subset), reports what is wrong, and with `repair` sets it right where it
+   * can.
+   */
   verify?: (options?: VerifyOptions) => Promise<VerifyReport>
   /** Objects taken out of the store by a repair: kept, never deleted unseen. */
   readonly quarantine?: Quarantine
   /** Rebuilds the driver's own index from what it holds (IPFS: the SHA-256 → CID index). */
   reindex?: (options?: AbortOptions & { onProgress?: (report: ReindexReport) => void }) => Promise<ReindexReport>
+  /** Small named texts kept beside the objects, never listed as objects (a replica's owner: core/marks.ts). */
+  readonly marks?: StoreMarks
 }
 
 export interface QuarantineEntry {
@@ -190,9 +223,9 @@ export interface ReindexReport {
  * hex of the bytes (the dashboard accepts exactly 64 hex characters), whatever the driver's own
  * address; `image_path` is the driver's path (absolute on fs, `ipfs://<cid>` on IPFS).
  */
-export function toInferenceFields(result: Pick<StorageResult, 'sha256' | 'path'>): {
+export function toInferenceFields(result: Pick<StorageResult, 'sha256' | 'path' | 'url'>): {
   image_hash: string
   image_path: string
 } {
-  return { image_hash: result.sha256, image_path: result.path }
+  return { image_hash: result.sha256, image_path: result.url ?? result.path }
 }

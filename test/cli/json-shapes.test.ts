@@ -261,6 +261,7 @@ const SCENARIOS: Record<string, () => Promise<unknown>> = {
     cli(['replicate'], { env })
     return answer(cli(['evict', '--older-than', '1s', '--dry-run', '--json'], { env }))
   },
+  'take-over': async () => answer(cli(['take-over', '--json'], { env: (await replicatedStore()).env })),
   help: async () => answer(cli(['help', '--json'])),
   'help-command': async () => answer(cli(['help', 'verify', '--json'])),
   version: async () => answer(cli(['--version', '--json']))

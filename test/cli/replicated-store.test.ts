@@ -6,6 +6,7 @@ import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { FilesystemDriver } from '../../src/drivers/fs/index.js'
 import { createReplicatedStorage } from '../../src/features/replication/index.js'
+import { partsOf } from '../../src/features/replication/parts.js'
 import { testJpeg } from '../../src/testing/index.js'
 import { tempDir } from '../infra/helpers/tmp.js'
 import { answer, cli } from './run.js'
@@ -88,12 +89,12 @@ describe('store and import on a replicated store', () => {
     })
     const jpeg = testJpeg('duplicate')
     const { sha256 } = await storage.store(jpeg)
-    expect(storage.parts.outbox.pending('copy')).toEqual([sha256])
+    expect(partsOf(storage).outbox.pending('copy')).toEqual([sha256])
     await storage.store(jpeg) // a duplicate before the copy: still one entry
-    expect(storage.parts.outbox.pending('copy')).toEqual([sha256])
+    expect(partsOf(storage).outbox.pending('copy')).toEqual([sha256])
     expect(await storage.drain()).toMatchObject({ copied: 1 })
     expect((await storage.store(jpeg)).isDuplicate).toBe(true)
-    expect(storage.parts.outbox.pending('copy')).toEqual([])
+    expect(partsOf(storage).outbox.pending('copy')).toEqual([])
     await storage.close()
   })
 })

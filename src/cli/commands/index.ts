@@ -12,6 +12,7 @@ import { replicate } from './replicate.js'
 import { evict, whereis } from './replication.js'
 import { status } from './status.js'
 import { stats } from './stats.js'
+import { takeOverCommand } from './take-over.js'
 import { variants } from './variants.js'
 import { verify } from './verify.js'
 
@@ -31,6 +32,7 @@ export const COMMANDS: Command[] = [
   status,
   whereis,
   evict,
+  takeOverCommand,
   importCommand,
   migrate,
   backfillHashes,

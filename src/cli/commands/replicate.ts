@@ -147,7 +147,7 @@ function busy(cli: Context, storage: ReplicatedStorage, heldBy: number | undefin
 
 /** `replicate --health`: the watcher's last pass, for a monitor (exit 0 recent, 1 stale or none). */
 function health(cli: Context, storage: ReplicatedStorage): number {
-  const last = readWatchHealth(storage.parts.stateDir)
+  const last = readWatchHealth(storage.stateDir)
   const age = last === undefined ? undefined : Date.now() - Date.parse(last.at)
   const live = last !== undefined && age! < 3 * last.everyMs + 10_000
   cli.out(

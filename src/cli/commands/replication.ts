@@ -50,8 +50,8 @@ export const whereis: Command = {
  */
 export async function copyBeforeExit(cli: Context, storage: ImageStorage): Promise<void> {
   if (!(storage instanceof ReplicatedStorage)) return
-  if (storage.init.background !== false) {
-    await storage.parts.copier.idle() // the copies the stores started
+  if (storage.background) {
+    await storage.idle() // the copies the stores started
     await storage.drain()
   }
   const pending = storage.status().replicas.reduce((sum, r) => sum + r.pending, 0)

@@ -57,6 +57,7 @@ export async function* listStored(
     sha256,
     key: cid,
     path: `ipfs://${cid}`,
+    url: `ipfs://${cid}`,
     size,
     lastStoredAt
   })

@@ -54,18 +54,16 @@ export interface Job<T> {
 }
 
 export async function runJob<T>(job: Job<T>, options: JobOptions): Promise<JobSummary> {
+  const summary = ({ done, failed, skipped, interrupted }: JobSummary): Record<string, unknown> => ({
+    done,
+    failed: failed.length,
+    skipped,
+    interrupted
+  })
   return await traced(
     'job',
-    job.name,
-    undefined,
-    async () => await run(job, options),
-    summary => ({
-      done: summary.done,
-      failed: summary.failed.length,
-      skipped: summary.skipped,
-      interrupted: summary.interrupted
-    }),
-    { job: job.name }
+    { driver: job.name, summary, fields: { job: job.name } },
+    async () => await run(job, options)
   )
 }
 

@@ -6,16 +6,18 @@
  * it never blocks a store, it only grows the backlog. Several copies at once per replica.
  */
 import { setMaxListeners } from 'node:events'
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs'
-import { join } from 'node:path'
+import { rmSync } from 'node:fs'
 import { forEachConcurrent } from '../../core/concurrency.js'
 import { ImageStorageError, IntegrityError } from '../../core/errors.js'
 import { failureFields, log, type Logger } from '../../core/logger.js'
 import { traced } from '../../core/tracing.js'
 import type { ImageStorage } from '../../core/types.js'
-import type { Ledger } from './ledger.js'
+import type { StateLayout } from './layout.js'
+import { HOW, type Ledger } from './ledger.js'
 import type { DrainLock } from './lock.js'
 import type { Outbox } from './outbox.js'
+import type { ReplicaOwnership } from './owner.js'
+import { writeRecordSync } from './records.js'
 import type { Replica } from './types.js'
 
 export interface DrainReport {
@@ -48,48 +50,46 @@ export class Copier {
     private readonly outbox: Outbox,
     private readonly ledger: Ledger,
     private readonly lock: DrainLock,
-    private readonly options: { concurrency: number; logger?: Logger; stateDir: string }
+    private readonly options: { concurrency: number; logger?: Logger; layout: StateLayout; owner?: ReplicaOwnership }
   ) {}
 
   /** Copies one object to one replica, verified; `bytes` are the primary's verified bytes, if at hand. */
   async copy(replica: Replica, sha256: string, bytes?: Buffer, signal?: AbortSignal): Promise<'copied' | 'gone'> {
     let size: number | undefined // for the trace's result: the metrics count the bytes copied
-    return await traced(
-      'replicate',
-      replica.name,
-      sha256,
-      async () => {
-        let source = bytes
-        if (source === undefined) {
-          try {
-            source = await this.primary.fetch(sha256, { signal })
-          } catch (err) {
-            if ((err as { code?: string }).code !== 'ERR_NOT_FOUND') throw err
-            await this.outbox.done(replica.name, sha256) // pruned meanwhile, or evicted once copied: nothing to copy
-            return 'gone'
-          }
+    const summary = (outcome: 'copied' | 'gone'): Record<string, unknown> => ({ outcome, size })
+    return await traced('replicate', { driver: replica.name, ref: sha256, summary }, async () => {
+      await this.options.owner?.check({ replica: replica.name }) // a Map lookup, once checked (owner.ts)
+      let source = bytes
+      if (source === undefined) {
+        try {
+          source = await this.primary.fetch(sha256, { signal })
+        } catch (err) {
+          if ((err as { code?: string }).code !== 'ERR_NOT_FOUND') throw err
+          await this.outbox.done(replica.name, sha256) // pruned meanwhile, or evicted once copied: nothing to copy
+          return 'gone'
         }
-        const { storage } = replica
-        const options = { allowNonImage: true, signal }
-        // verified already: a replica whose server checks the SHA-256 (S3) is not made to hash it again
-        const stored =
-          storage.storeKnown !== undefined
-            ? await storage.storeKnown(source, sha256, options)
-            : await storage.store(source, options)
-        if (stored.sha256 !== sha256) throw new IntegrityError(sha256, stored.sha256, stored.path)
-        size = source.length
-        await this.ledger.append(replica.name, [{ sha256, at: Date.now(), how: 'upload' }])
-        await this.outbox.done(replica.name, sha256)
-        for (const listener of this.copied) listener(replica.name, sha256)
-        return 'copied'
-      },
-      outcome => ({ outcome, size })
-    )
+      }
+      const { storage } = replica
+      const options = { allowNonImage: true, signal }
+      // verified already: a replica whose server checks the SHA-256 (S3) is not made to hash it again
+      const stored =
+        storage.storeKnown !== undefined
+          ? await storage.storeKnown(source, sha256, options)
+          : await storage.store(source, options)
+      if (stored.sha256 !== sha256) throw new IntegrityError(sha256, stored.sha256, stored.path)
+      size = source.length
+      await this.ledger.append(replica.name, [{ sha256, at: Date.now(), how: HOW.upload }])
+      await this.outbox.done(replica.name, sha256)
+      for (const listener of this.copied) listener(replica.name, sha256)
+      return 'copied'
+    })
   }
 
   /** Drains what is pending now, every replica side by side; a replica in backoff waits its turn. */
   async drain(signal?: AbortSignal, ignoreBackoff = false): Promise<DrainReport> {
     const report: DrainReport = { copied: 0, gone: 0, failed: [], pending: 0, busy: false }
+    // a replica another primary owns: ERR_CONFIG, nothing copied (one that is down: asked again in copy)
+    await this.options.owner?.check({ unreachableOk: true })
     if (!(await this.lock.acquire()))
       return { ...report, busy: true, heldBy: this.lock.holder(), pending: this.pendingCount() }
     try {
@@ -101,7 +101,8 @@ export class Copier {
           let copiedHere = 0
           const stop = new AbortController()
           const both = AbortSignal.any([stop.signal, this.stopping.signal, ...(signal === undefined ? [] : [signal])])
-          setMaxListeners(4 * this.options.concurrency + 10, both) // each copy in flight listens to it (the SDK, a stream)
+          // each copy in flight listens to it (the SDK, a stream)
+          setMaxListeners(4 * this.options.concurrency + 10, both)
           await forEachConcurrent(this.outbox.pending(replica.name), this.options.concurrency, async sha256 => {
             if (both.aborted) return
             try {
@@ -224,13 +225,10 @@ export class Copier {
     )
   }
 
-  /** The failing state, for `status` in other processes: `{state}/failing/<replica>.json`. */
+  /** The failing state, for `status` in other processes: `failing/<replica>.json` (layout.ts). */
   private writeFailing(name: string, state: object | undefined): void {
-    const path = join(this.options.stateDir, 'failing', `${name}.json`)
+    const path = this.options.layout.failing(name)
     if (state === undefined) rmSync(path, { force: true })
-    else {
-      mkdirSync(join(this.options.stateDir, 'failing'), { recursive: true })
-      writeFileSync(path, JSON.stringify(state))
-    }
+    else writeRecordSync(path, state)
   }
 }

@@ -11,9 +11,9 @@ import { ConfigError } from '../../core/errors.js'
 import { failureFields } from '../../core/logger.js'
 import type { AbortOptions } from '../../core/types.js'
 import { keeper, type Keep } from '../retention/keep.js'
-import { PRIMARY } from './ledger.js'
+import { HOW, PRIMARY } from './ledger.js'
 import { mergeListings } from './merge.js'
-import type { ReplicatedStorage } from './storage.js'
+import type { Parts } from './parts.js'
 
 export interface EvictOptions extends AbortOptions {
   /** Primary copies last stored longer ago than this many milliseconds go. */
@@ -42,7 +42,10 @@ export interface EvictReport {
   protected: number
   /** Stored again while the eviction ran: kept. */
   renewed: number
-  /** Fewer good replica copies than `minCopies` (missing, damaged, unreachable): kept, and queued to be copied again. */
+  /**
+   * Fewer good replica copies than `minCopies` (missing, damaged, unreachable): kept, and queued to
+   * be copied again.
+   */
   unsafe: number
   /** The first unsafe objects and why. */
   unsafeObjects: Array<{ sha256: string; copies: Record<string, string> }>
@@ -50,13 +53,45 @@ export interface EvictReport {
   interrupted: boolean
 }
 
-export async function evict(storage: ReplicatedStorage, options: EvictOptions): Promise<EvictReport> {
-  const { primary, replicas, parts } = storage
+type EvictParts = Pick<Parts, 'primary' | 'replicas' | 'outbox' | 'ledger'>
+
+/** An old primary copy that no `keep` protects. */
+interface Candidate {
+  sha256: string
+  size: number
+  lastStoredAt: Date
+  /** Per replica: whether its listing shows a copy of the right size. */
+  listed: boolean[]
+}
+
+interface Pass {
+  minCopies: number
+  dryRun: boolean
+  signal?: AbortSignal
+  report: EvictReport
+}
+
+export async function evict(parts: EvictParts, options: EvictOptions): Promise<EvictReport> {
+  const minCopies = checked(parts, options)
+  const isKept = await keeper(options.keep)
+  const dryRun = options.dryRun === true
+  const pass: Pass = { minCopies, dryRun, signal: options.signal, report: emptyReport(dryRun) }
+  await forEachConcurrent(candidates(parts, options, isKept, pass.report), options.concurrency ?? 4, async c => {
+    await evictOne(parts, c, pass)
+    options.onProgress?.(pass.report)
+  })
+  pass.report.interrupted = options.signal?.aborted === true
+  return pass.report
+}
+
+/** The options checked against the copies there are: `minCopies`, its default applied. */
+function checked({ primary, replicas }: EvictParts, options: EvictOptions): number {
   if (!(options.olderThan >= 0)) throw new ConfigError('olderThan', 'expected milliseconds, 0 or more')
   if (primary.deleteIfNotRenewed === undefined)
     throw new ConfigError(
       'primary',
-      `evict needs a primary that can delete a copy only if no store renewed it (deleteIfNotRenewed); the ${primary.driver} driver cannot`
+      'evict needs a primary that can delete a copy only if no store renewed it (deleteIfNotRenewed); ' +
+        `the ${primary.driver} driver cannot`
     )
   const minCopies = options.minCopies ?? 1
   if (!(Number.isInteger(minCopies) && minCopies >= 1 && minCopies <= replicas.length))
@@ -67,10 +102,11 @@ export async function evict(storage: ReplicatedStorage, options: EvictOptions): 
         replicas.map(r => r.name)
       )
     )
-  const cutoff = (options.now ?? new Date()).getTime() - options.olderThan
-  const isKept = await keeper(options.keep)
-  const dryRun = options.dryRun === true
-  const report: EvictReport = {
+  return minCopies
+}
+
+function emptyReport(dryRun: boolean): EvictReport {
+  return {
     examined: 0,
     evicted: 0,
     bytesFreed: 0,
@@ -83,74 +119,87 @@ export async function evict(storage: ReplicatedStorage, options: EvictOptions): 
     interrupted: false,
     ...(dryRun ? { wouldEvict: 0, wouldFree: 0 } : {})
   }
-  const unsafe = async (sha256: string, copies: Record<string, string>): Promise<void> => {
+}
+
+/** The primary's old frames no `keep` protects, from the listings side by side; the others counted. */
+async function* candidates(
+  { primary, replicas }: EvictParts,
+  options: EvictOptions,
+  isKept: Awaited<ReturnType<typeof keeper>>,
+  report: EvictReport
+): AsyncGenerator<Candidate> {
+  const cutoff = (options.now ?? new Date()).getTime() - options.olderThan
+  const listings = [primary, ...replicas.map(r => r.storage)].map(s => s.list({ signal: options.signal }))
+  for await (const { sha256, entries } of mergeListings(listings)) {
+    const [ours, ...theirs] = entries
+    if (ours === undefined) continue // no primary copy to evict
+    report.examined++
+    const lastStoredAt = ours.lastStoredAt
+    if (lastStoredAt === undefined || lastStoredAt.getTime() >= cutoff) report.kept++
+    else if (await isKept({ hash: ours.hash, sha256, size: ours.size ?? 0, lastStoredAt })) report.protected++
+    else
+      yield {
+        sha256,
+        size: ours.size ?? 0,
+        lastStoredAt,
+        listed: theirs.map(copy => copy !== undefined && (copy.size === undefined || copy.size === ours.size))
+      }
+  }
+}
+
+/** One candidate: its replica copies proved, then its primary copy evicted (or counted as it would be). */
+async function evictOne(parts: EvictParts, candidate: Candidate, pass: Pass): Promise<void> {
+  const { sha256, size, lastStoredAt } = candidate
+  const { report, dryRun } = pass
+  const { good, copies } = await proveCopies(parts, candidate, pass)
+  if (good < pass.minCopies) {
     report.unsafe++
     if (report.unsafeObjects.length < 100) report.unsafeObjects.push({ sha256, copies })
     if (!dryRun) await parts.outbox.add(sha256, Object.keys(copies))
-  }
+  } else if (dryRun) {
+    report.wouldEvict!++
+    report.wouldFree! += size
+  } else if (await parts.primary.deleteIfNotRenewed!(sha256, lastStoredAt)) {
+    const mark = { sha256, at: Date.now(), how: HOW.evicted, lastStoredAt: lastStoredAt.getTime() }
+    await parts.ledger.append(PRIMARY, [mark])
+    report.evicted++
+    report.bytesFreed += size
+  } else report.renewed++
+}
 
-  async function* candidates(): AsyncGenerator<{
-    sha256: string
-    size: number
-    lastStoredAt: Date
-    listed: boolean[]
-  }> {
-    for await (const { sha256, entries } of mergeListings(
-      [primary, ...replicas.map(r => r.storage)].map(s => s.list({ signal: options.signal }))
-    )) {
-      const [ours, ...theirs] = entries
-      if (ours === undefined) continue // no primary copy to evict
-      report.examined++
-      const lastStoredAt = ours.lastStoredAt
-      if (lastStoredAt === undefined || lastStoredAt.getTime() >= cutoff) report.kept++
-      else if (await isKept({ hash: ours.hash, sha256, size: ours.size ?? 0, lastStoredAt })) report.protected++
-      else
-        yield {
-          sha256,
-          size: ours.size ?? 0,
-          lastStoredAt,
-          listed: theirs.map(copy => copy !== undefined && (copy.size === undefined || copy.size === ours.size))
-        }
+/**
+ * The replica copies that are good now: listed, and (unless a dry run) read back and hashed in
+ * this same operation; `copies` says why each other one is not.
+ */
+async function proveCopies(
+  { replicas, ledger }: EvictParts,
+  { sha256, listed }: Candidate,
+  { dryRun, signal }: Pass
+): Promise<{ good: number; copies: Record<string, string> }> {
+  const copies: Record<string, string> = {}
+  let good = 0
+  for (const [i, replica] of replicas.entries()) {
+    if (!listed[i]!) copies[replica.name] = 'missing'
+    else if (dryRun) good++
+    else {
+      // verified in this same operation: read back and hashed (the replica's fetch checks the bytes)
+      const failed = await replica.storage.fetch(sha256, { signal }).then(
+        () => undefined,
+        (err: unknown) => failureFields(err).code
+      )
+      if (failed === undefined) {
+        good++
+        await ledger.append(replica.name, [{ sha256, at: Date.now(), how: HOW.rehash }])
+      } else copies[replica.name] = failed
     }
   }
-  await forEachConcurrent(candidates(), options.concurrency ?? 4, async ({ sha256, size, lastStoredAt, listed }) => {
-    const copies: Record<string, string> = {}
-    let good = 0
-    for (const [i, replica] of replicas.entries()) {
-      if (!listed[i]!) copies[replica.name] = 'missing'
-      else if (dryRun) good++
-      else {
-        // verified in this same operation: read back and hashed (the replica's fetch checks the bytes)
-        const failed = await replica.storage.fetch(sha256, { signal: options.signal }).then(
-          () => undefined,
-          (err: unknown) => failureFields(err).code
-        )
-        if (failed === undefined) {
-          good++
-          await parts.ledger.append(replica.name, [{ sha256, at: Date.now(), how: 'rehash' }])
-        } else copies[replica.name] = failed
-      }
-    }
-    if (good < minCopies) await unsafe(sha256, copies)
-    else if (dryRun) {
-      report.wouldEvict!++
-      report.wouldFree! += size
-    } else if (await primary.deleteIfNotRenewed!(sha256, lastStoredAt)) {
-      await parts.ledger.append(PRIMARY, [
-        { sha256, at: Date.now(), how: 'evicted', lastStoredAt: lastStoredAt.getTime() }
-      ])
-      report.evicted++
-      report.bytesFreed += size
-    } else report.renewed++
-    options.onProgress?.(report)
-  })
-  report.interrupted = options.signal?.aborted === true
-  return report
+  return { good, copies }
 }
 
 /** What is wrong with `minCopies`, in words: the copies can only be on the replicas there are. */
 export function minCopiesProblem(minCopies: number, replicas: string[]): string {
-  const there = `${replicas.length === 1 ? 'there is one replica' : `there are ${replicas.length} replicas`} (${replicas.join(', ')})`
+  const count = replicas.length === 1 ? 'there is one replica' : `there are ${replicas.length} replicas`
+  const there = `${count} (${replicas.join(', ')})`
   const range = replicas.length === 1 ? '1' : `a whole number from 1 to ${replicas.length}`
   return `${JSON.stringify(minCopies)} replica copies cannot be proved: ${there}; expected ${range}`
 }

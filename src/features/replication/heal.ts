@@ -1,22 +1,22 @@
 /**
  * Healing: a primary copy that is missing or damaged is read, verified, from a replica, and
  * written back through the primary's own durable store path, the damaged file quarantined first
- * (kept, never deleted unseen). Every heal is counted in `{state}/heals.log` and told to the logger.
+ * (kept, never deleted unseen). Every heal is counted in `heals.log` (layout.ts) and told to the logger.
  */
 import { appendFile, mkdir } from 'node:fs/promises'
 import { readFileSync } from 'node:fs'
-import { join } from 'node:path'
 import { KeyedLock } from '../../core/concurrency.js'
 import { failureFields, log, type Logger } from '../../core/logger.js'
 import { traced } from '../../core/tracing.js'
 import type { ImageStorage } from '../../core/types.js'
+import type { StateLayout } from './layout.js'
 
 export class Healer {
   private readonly perObject = new KeyedLock()
 
   constructor(
     private readonly primary: ImageStorage,
-    private readonly stateDir: string,
+    private readonly layout: StateLayout,
     private readonly logger?: Logger
   ) {}
 
@@ -30,8 +30,7 @@ export class Healer {
       async () =>
         await traced(
           'heal',
-          this.primary.driver,
-          sha256,
+          { driver: this.primary.driver, ref: sha256, summary: healed => ({ healed, from, reason }) },
           async () => {
             try {
               await this.primary.quarantine?.add(sha256, 'healed')
@@ -45,8 +44,8 @@ export class Healer {
               )
               return false
             }
-            await mkdir(this.stateDir, { recursive: true })
-            await appendFile(join(this.stateDir, 'heals.log'), `${Date.now()} ${sha256} ${from} ${reason}\n`)
+            await mkdir(this.layout.dir, { recursive: true })
+            await appendFile(this.layout.healsLog, `${Date.now()} ${sha256} ${from} ${reason}\n`)
             log(
               this.logger,
               'info',
@@ -54,8 +53,7 @@ export class Healer {
               `healed ${sha256} (${reason}) from ${from}`
             )
             return true
-          },
-          healed => ({ healed, from, reason })
+          }
         )
     )
   }
@@ -64,7 +62,7 @@ export class Healer {
   counts(): { healed: number; lastAt?: Date } {
     let text = ''
     try {
-      text = readFileSync(join(this.stateDir, 'heals.log'), 'utf8')
+      text = readFileSync(this.layout.healsLog, 'utf8')
     } catch {}
     const lines = text.split('\n').filter(line => line !== '')
     const last = lines.length === 0 ? undefined : Number(lines[lines.length - 1]!.split(' ')[0])

@@ -24,9 +24,11 @@ import { ConfigError } from '../../core/errors.js'
 import { SPECIAL_DIRS } from '../../core/special-dirs.js'
 import { Copier } from './copier.js'
 import { Healer } from './heal.js'
+import { StateLayout } from './layout.js'
 import { Ledger, PRIMARY } from './ledger.js'
 import { DrainLock } from './lock.js'
 import { Outbox } from './outbox.js'
+import { ReplicaOwnership } from './owner.js'
 import { CopyReader } from './reads.js'
 import { ReplicatedStorage } from './storage.js'
 import type { ReplicatedStorageInit } from './types.js'
@@ -38,42 +40,60 @@ export type { ReplicatedVerifyReport } from './verify.js'
 export type * from './types.js'
 export { PrimaryWatcher, readWatchHealth, type WatchHealth, type WatchOptions } from './watch.js'
 export { countUnseen, type Unseen } from './unseen.js'
+export { replicaOwners, takeOver, type HostIdentity, type ReplicaOwner } from './owner.js'
 
 export function createReplicatedStorage(init: ReplicatedStorageInit): ReplicatedStorage {
-  if (init.replicas.length === 0) throw new ConfigError('replicas', 'name at least one replica')
-  const names = init.replicas.map(r => r.name)
-  for (const name of names)
-    if (!/^[a-z0-9][a-z0-9_-]{0,31}$/.test(name) || name === PRIMARY)
-      throw new ConfigError(
-        'replicas',
-        `a replica's name is 1 to 32 of a-z 0-9 _ - (and not "primary"), got ${JSON.stringify(name)}`
-      )
-  if (new Set(names).size !== names.length)
-    throw new ConfigError('replicas', `two replicas are called the same: ${names.join(', ')}`)
-  const stateDir =
-    init.stateDir ?? (init.primary.root === undefined ? undefined : join(init.primary.root, SPECIAL_DIRS.replication))
-  if (stateDir === undefined)
-    throw new ConfigError(
-      'stateDir',
-      `the ${init.primary.driver} primary has no local folder: say where replication keeps its outbox and ledger (stateDir, SAI_IMAGE_STORAGE_REPLICATION_PATH)`
-    )
-  const outbox = new Outbox(join(stateDir, 'outbox'))
-  const ledger = new Ledger(join(stateDir, 'ledger'))
-  const lock = new DrainLock(join(stateDir, 'drain.lock'))
-  const copier = new Copier(init.primary, init.replicas, outbox, ledger, lock, {
+  checkReplicas(init.replicas)
+  const layout = new StateLayout(stateDirOf(init))
+  const { primary, replicas, logger } = init
+  const outbox = new Outbox(layout)
+  const ledger = new Ledger(layout)
+  const lock = new DrainLock(layout.drainLock)
+  const owner = new ReplicaOwnership(layout.dir, replicas) // one primary per replica (owner.ts)
+  const copier = new Copier(primary, replicas, outbox, ledger, lock, {
     concurrency: init.concurrency ?? 4,
-    logger: init.logger,
-    stateDir
+    logger,
+    layout,
+    owner
   })
-  const healer = new Healer(init.primary, stateDir, init.logger)
-  const reader = new CopyReader(init.primary, init.replicas, ledger, init.logger)
+  const healer = new Healer(primary, layout, logger)
+  const reader = new CopyReader(primary, replicas, ledger, logger)
+  const background = new Background(logger)
   return new ReplicatedStorage(init, {
+    primary,
+    replicas,
+    layout,
     outbox,
     ledger,
     copier,
     healer,
     reader,
-    background: new Background(init.logger),
-    stateDir
+    owner,
+    background,
+    logger
   })
+}
+
+function checkReplicas(replicas: ReplicatedStorageInit['replicas']): void {
+  if (replicas.length === 0) throw new ConfigError('replicas', 'name at least one replica')
+  const names = replicas.map(r => r.name)
+  for (const name of names)
+    if (!/^[a-z0-9][a-z0-9_-]{0,31}$/.test(name) || name === PRIMARY)
+      throw new ConfigError(
+        'replicas',
+        `a replica's name is 1 to 32 of a-z 0-9 _ - (and not "${PRIMARY}"), got ${JSON.stringify(name)}`
+      )
+  if (new Set(names).size !== names.length)
+    throw new ConfigError('replicas', `two replicas are called the same: ${names.join(', ')}`)
+}
+
+/** The state folder: `stateDir`, or the special folder under the primary's root. */
+function stateDirOf(init: ReplicatedStorageInit): string {
+  if (init.stateDir !== undefined) return init.stateDir
+  if (init.primary.root !== undefined) return join(init.primary.root, SPECIAL_DIRS.replication)
+  throw new ConfigError(
+    'stateDir',
+    `the ${init.primary.driver} primary has no local folder: say where replication keeps its outbox and ledger ` +
+      '(stateDir, SAI_IMAGE_STORAGE_REPLICATION_PATH)'
+  )
 }

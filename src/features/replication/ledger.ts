@@ -4,7 +4,7 @@
  * showed it, of the right size), `gone` (deleted on purpose); for the primary's copy, `evicted`
  * (deleted on purpose, the frame living on in the replicas; with its last store) and `restored`.
  *
- * One text file per copy and first two hex digits, `{state}/ledger/<copy>/<ab>.log`, a line a
+ * One text file per copy and first two hex digits, `ledger/<copy>/<ab>.log` (layout.ts), a line a
  * record: `<sha256> <ms> <how> [<last stored ms>]`, the last line for a hash winning. Any process
  * appends (a line is one write); the reconcile rewrites each file compacted. A record lost to a
  * crash costs a verification, never a copy: the ledger is a shortcut for whereis, status and
@@ -12,14 +12,34 @@
  */
 import { readFileSync } from 'node:fs'
 import { appendFile, mkdir, rename, writeFile } from 'node:fs/promises'
-import { join } from 'node:path'
+import { dirname } from 'node:path'
 import { isMissing } from '../../core/errors.js'
 import type { ImageEntry } from '../../core/types.js'
+import type { StateLayout } from './layout.js'
 
 /** The ledger's name for the primary's copy (a replica's is its own name, which is never this). */
 export const PRIMARY = 'primary'
 
-export type How = 'upload' | 'rehash' | 'listed' | 'gone' | 'evicted' | 'restored'
+/** How a copy was last seen: the ledger's words, written only through these names. */
+export const HOW = {
+  /** The replica acknowledged the bytes with a checksum (copier.ts). */
+  upload: 'upload',
+  /** Read back and hashed (evict.ts, verify.ts). */
+  rehash: 'rehash',
+  /** Its listing showed it, of the right size (reconcile.ts). */
+  listed: 'listed',
+  /** Deleted on purpose. */
+  gone: 'gone',
+  /** The primary's copy, deleted on purpose: the frame lives on in the replicas (evict.ts). */
+  evicted: 'evicted',
+  /** The primary's copy, stored again. */
+  restored: 'restored'
+} as const
+
+export type How = (typeof HOW)[keyof typeof HOW]
+
+/** The records that say a copy was verified. */
+export const VERIFIED: ReadonlySet<How> = new Set([HOW.upload, HOW.rehash, HOW.listed])
 
 export interface LedgerRecord {
   sha256: string
@@ -32,19 +52,19 @@ export interface LedgerRecord {
 export class Ledger {
   private readonly made = new Set<string>()
 
-  constructor(readonly dir: string) {}
+  constructor(private readonly layout: StateLayout) {}
 
   async append(copy: string, records: LedgerRecord[]): Promise<void> {
     const byShard = new Map<string, string>()
     for (const r of records) byShard.set(r.sha256.slice(0, 2), (byShard.get(r.sha256.slice(0, 2)) ?? '') + line(r))
-    const folder = join(this.dir, copy)
+    const folder = this.layout.ledgerFolder(copy)
     if (!this.made.has(folder)) {
       await mkdir(folder, { recursive: true })
       this.made.add(folder)
     }
     await Promise.all(
       [...byShard].map(async ([shard, text]) => {
-        await appendFile(join(folder, `${shard}.log`), text)
+        await appendFile(this.layout.ledgerShard(copy, shard), text)
       })
     )
   }
@@ -54,12 +74,17 @@ export class Ledger {
     return this.shard(copy, sha256.slice(0, 2)).get(sha256)
   }
 
+  /** Whether the primary's copy of `sha256` was evicted on purpose (and not stored again since). */
+  isEvicted(sha256: string): boolean {
+    return this.lookup(PRIMARY, sha256)?.how === HOW.evicted
+  }
+
   /** Every hash's last record in one shard file (a 256th of the store: bounded memory). */
   shard(copy: string, shard: string): Map<string, LedgerRecord> {
     const records = new Map<string, LedgerRecord>()
     let text: string
     try {
-      text = readFileSync(join(this.dir, copy, `${shard}.log`), 'utf8')
+      text = readFileSync(this.layout.ledgerShard(copy, shard), 'utf8')
     } catch (err) {
       if (isMissing(err)) return records
       throw err
@@ -86,7 +111,7 @@ export class Ledger {
       const shard = i.toString(16).padStart(2, '0')
       if (after !== undefined && shard < after.slice(0, 2)) continue
       const marks = [...this.shard(PRIMARY, shard).values()].filter(
-        r => r.how === 'evicted' && (after === undefined || r.sha256 > after)
+        r => r.how === HOW.evicted && (after === undefined || r.sha256 > after)
       )
       for (const sha256 of marks.map(r => r.sha256).sort()) yield { hash: sha256, sha256, key: sha256, path: '' }
     }
@@ -94,9 +119,8 @@ export class Ledger {
 
   /** Rewrites a shard file with only `records` (the reconcile's compaction). */
   async rewrite(copy: string, shard: string, records: Iterable<LedgerRecord>): Promise<void> {
-    const folder = join(this.dir, copy)
-    await mkdir(folder, { recursive: true })
-    const path = join(folder, `${shard}.log`)
+    const path = this.layout.ledgerShard(copy, shard)
+    await mkdir(dirname(path), { recursive: true })
     let text = ''
     for (const record of records) text += line(record)
     await writeFile(`${path}.tmp`, text)

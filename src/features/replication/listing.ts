@@ -1,6 +1,9 @@
-/** The listing of a replicated store: the union of every copy's, an evicted frame with its last store on the primary. */
+/**
+ * The listing of a replicated store: the union of every copy's, an evicted frame with its last
+ * store on the primary.
+ */
 import type { ImageEntry, ImageStorage, ListOptions } from '../../core/types.js'
-import { PRIMARY, type Ledger, type LedgerRecord } from './ledger.js'
+import { HOW, type Ledger, type LedgerRecord, PRIMARY } from './ledger.js'
 import { mergeListings } from './merge.js'
 import type { Replica } from './types.js'
 
@@ -28,7 +31,7 @@ export async function* listCopies(
     }
     const copy = copies.find(entry => entry !== undefined)!
     const mark = marks.get(sha256)
-    yield mark?.how === 'evicted' && mark.lastStoredAt !== undefined
+    yield mark?.how === HOW.evicted && mark.lastStoredAt !== undefined
       ? { ...copy, lastStoredAt: new Date(mark.lastStoredAt) }
       : copy
   }

@@ -7,14 +7,16 @@
  * stable code; never a path, a ref or a credential. docs/observability.md lists every series.
  */
 import { channel, tracingChannel } from 'node:diagnostics_channel'
-import { readFileSync } from 'node:fs'
-import { join } from 'node:path'
 import type * as PromClient from 'prom-client'
 import { optionalPeer } from '../../core/optional-peer.js'
 import { TRACING_CHANNELS, type TraceContext } from '../../core/tracing.js'
 import type { AbortOptions } from '../../core/types.js'
 import { FOREIGN_WRITE_CHANNEL, type ForeignWriteCopied } from './foreign-writes.js'
+import type { StateLayout } from './layout.js'
+import { partsOf } from './parts.js'
+import { readRecord } from './records.js'
 import type { ReplicatedStorage } from './storage.js'
+import type { ReplicationStatus } from './types.js'
 
 const loadPromClient = optionalPeer<typeof PromClient>({
   neededBy: 'the metrics of replicate --watch',
@@ -41,65 +43,112 @@ export interface ReplicationMetrics {
 
 export async function createReplicationMetrics(storage: ReplicatedStorage): Promise<ReplicationMetrics> {
   const prom = await loadPromClient()
-  const registers = [new prom.Registry()]
+  const registry = new prom.Registry()
   const replicas = new Set(storage.replicas.map(r => r.name))
-  const gauge = (name: string, help: string, labelNames: string[] = []): PromClient.Gauge =>
-    new prom.Gauge({ name: METRICS_PREFIX + name, help, labelNames, registers })
-  const counter = (name: string, help: string, labelNames: string[] = []): PromClient.Counter =>
-    new prom.Counter({ name: METRICS_PREFIX + name, help, labelNames, registers })
-
-  const pending = gauge('pending', 'Objects waiting in the outbox to be copied to the replica', ['replica'])
-  const oldest = gauge(
-    'oldest_pending_age_seconds',
-    'Age of the oldest object waiting for the replica (0: none waits)',
-    ['replica']
-  )
-  const failing = gauge('replica_failing', '1 while the replica cannot be reached (the copier backs off), else 0', [
-    'replica'
-  ])
-  const failingSince = gauge(
-    'replica_failing_since_timestamp_seconds',
-    'Since when the replica fails (no sample while it works)',
-    ['replica']
-  )
-  const copies = counter('copies_total', 'Copies made by this process and verified by the replica', ['replica'])
-  const failures = counter(
-    'copy_failures_total',
-    'Copies that failed, by stable error code (an unreachable replica: once per round)',
-    ['replica', 'code']
-  )
-  const bytes = counter('copied_bytes_total', 'Bytes of the copies made by this process', ['replica'])
-  const heals = counter(
-    'heals_total',
-    'Primary copies rewritten from a good replica copy, by every process (the heal log)'
-  )
-  const below = gauge('below_wanted_copies', 'Objects with fewer copies than wanted, at the last reconcile')
-  const lost = gauge(
-    'lost_frames',
-    'Frames quarantined that no copy holds any more (counted at start and after each reconcile)'
-  )
-  const lastAt = gauge('last_reconcile_timestamp_seconds', 'When the last reconcile (of any process) ended')
-  const lastDuration = gauge('last_reconcile_duration_seconds', 'How long the last reconcile of this process took')
-  const primaryObjects = gauge('last_reconcile_primary_objects', 'Objects on the primary, at the last reconcile')
-  const found = gauge('last_reconcile_objects', 'What the last reconcile found on each replica, by finding', [
-    'replica',
-    'finding'
-  ])
-  const foreign = new prom.Histogram({
-    name: `${METRICS_PREFIX}foreign_write_to_copy_seconds`,
-    help: 'From a write by another program on the primary to its first verified copy on the replica',
-    labelNames: ['replica'],
-    buckets: [1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, 3600],
-    registers
-  })
-  prom.collectDefaultMetrics({ register: registers[0] })
+  const define = definer(prom, registry)
+  const series = { ...outboxSeries(define), ...copySeries(define), ...scanSeries(define) }
+  prom.collectDefaultMetrics({ register: registry })
   for (const replica of replicas) {
     // every series from the start: rate() and alerts see them at once
-    copies.inc({ replica }, 0)
-    bytes.inc({ replica }, 0)
-    foreign.zero({ replica })
+    series.copies.inc({ replica }, 0)
+    series.bytes.inc({ replica }, 0)
+    series.foreign.zero({ replica })
   }
+  const unsubscribe = subscribe(series, replicas)
+  const { layout } = partsOf(storage)
+  return {
+    contentType: registry.contentType,
+    async text() {
+      refresh(series, storage.status(), layout)
+      return await registry.metrics()
+    },
+    reconciled(seconds) {
+      series.lastDuration.set(seconds)
+    },
+    async scanLost(options = {}) {
+      const count = await countLost(storage, options.signal)
+      series.lost.set(count)
+      return count
+    },
+    close: unsubscribe
+  }
+}
 
+type Define = ReturnType<typeof definer>
+
+/** Makers of this service's series, in one registry, named with the prefix. */
+function definer(prom: typeof PromClient, registry: PromClient.Registry) {
+  const registers = [registry]
+  return {
+    gauge: (name: string, help: string, labelNames: string[] = []): PromClient.Gauge =>
+      new prom.Gauge({ name: METRICS_PREFIX + name, help, labelNames, registers }),
+    counter: (name: string, help: string, labelNames: string[] = []): PromClient.Counter =>
+      new prom.Counter({ name: METRICS_PREFIX + name, help, labelNames, registers }),
+    histogram: (name: string, help: string, labelNames: string[], buckets: number[]): PromClient.Histogram =>
+      new prom.Histogram({ name: METRICS_PREFIX + name, help, labelNames, buckets, registers })
+  }
+}
+
+/** The outbox and the replicas' failing state (gauges, read at each scrape). */
+function outboxSeries({ gauge }: Define) {
+  return {
+    pending: gauge('pending', 'Objects waiting in the outbox to be copied to the replica', ['replica']),
+    oldest: gauge('oldest_pending_age_seconds', 'Age of the oldest object waiting for the replica (0: none waits)', [
+      'replica'
+    ]),
+    failing: gauge('replica_failing', '1 while the replica cannot be reached (the copier backs off), else 0', [
+      'replica'
+    ]),
+    failingSince: gauge(
+      'replica_failing_since_timestamp_seconds',
+      'Since when the replica fails (no sample while it works)',
+      ['replica']
+    )
+  }
+}
+
+/** This process' copies and every process' heals (counters), and the foreign writes' latency. */
+function copySeries({ counter, histogram }: Define) {
+  return {
+    copies: counter('copies_total', 'Copies made by this process and verified by the replica', ['replica']),
+    failures: counter(
+      'copy_failures_total',
+      'Copies that failed, by stable error code (an unreachable replica: once per round)',
+      ['replica', 'code']
+    ),
+    bytes: counter('copied_bytes_total', 'Bytes of the copies made by this process', ['replica']),
+    heals: counter('heals_total', 'Primary copies rewritten from a good replica copy, by every process (the heal log)'),
+    foreign: histogram(
+      'foreign_write_to_copy_seconds',
+      'From a write by another program on the primary to its first verified copy on the replica',
+      ['replica'],
+      [1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, 3600]
+    )
+  }
+}
+
+/** What the last reconcile (and the lost-frame scan) found. */
+function scanSeries({ gauge }: Define) {
+  return {
+    below: gauge('below_wanted_copies', 'Objects with fewer copies than wanted, at the last reconcile'),
+    lost: gauge(
+      'lost_frames',
+      'Frames quarantined that no copy holds any more (counted at start and after each reconcile)'
+    ),
+    lastAt: gauge('last_reconcile_timestamp_seconds', 'When the last reconcile (of any process) ended'),
+    lastDuration: gauge('last_reconcile_duration_seconds', 'How long the last reconcile of this process took'),
+    primaryObjects: gauge('last_reconcile_primary_objects', 'Objects on the primary, at the last reconcile'),
+    found: gauge('last_reconcile_objects', 'What the last reconcile found on each replica, by finding', [
+      'replica',
+      'finding'
+    ])
+  }
+}
+
+type Series = ReturnType<typeof copySeries> & ReturnType<typeof outboxSeries> & ReturnType<typeof scanSeries>
+
+/** Counts the copies (the `replicate` tracing channel) and the foreign writes' latency; returns the unsubscribe. */
+function subscribe({ copies, bytes, failures, foreign }: Series, replicas: Set<string>): () => void {
   const replicate = tracingChannel<unknown, TraceContext>(TRACING_CHANNELS.replicate)
   const handlers = {
     start() {},
@@ -113,7 +162,8 @@ export async function createReplicationMetrics(storage: ReplicatedStorage): Prom
     },
     error(context: TraceContext) {
       const code = context.code ?? 'ERR_UNKNOWN'
-      if (!replicas.has(context.driver) || code === 'ABORT_ERR') return // stopped on purpose, or after another copy failed
+      // an abort: stopped on purpose, or after another copy failed
+      if (!replicas.has(context.driver) || code === 'ABORT_ERR') return
       failures.inc({ replica: context.driver, code: CODE.test(code) ? code : 'ERR_UNKNOWN' })
     }
   }
@@ -124,60 +174,36 @@ export async function createReplicationMetrics(storage: ReplicatedStorage): Prom
     if (replicas.has(replica) && Number.isFinite(seconds)) foreign.observe({ replica }, seconds)
   }
   foreignWrites.subscribe(onForeignWrite)
-
-  const refresh = (): void => {
-    const status = storage.status()
-    const now = Date.now()
-    for (const metric of [failingSince, found]) metric.reset()
-    for (const r of status.replicas) {
-      const replica = r.name
-      pending.set({ replica }, r.pending)
-      oldest.set(
-        { replica },
-        r.pending > 0 && r.oldestPendingAt !== undefined ? Math.max(0, (now - r.oldestPendingAt.getTime()) / 1000) : 0
-      )
-      failing.set({ replica }, r.failing === undefined ? 0 : 1)
-      if (r.failing !== undefined) failingSince.set({ replica }, r.failing.since.getTime() / 1000)
-      for (const finding of FINDINGS)
-        if (r.lastReconcile !== undefined) found.set({ replica, finding }, r.lastReconcile[finding])
-    }
-    heals.reset()
-    heals.inc(status.heals.healed)
-    if (status.belowWantedCopies !== undefined) below.set(status.belowWantedCopies)
-    if (status.lastReconcileAt !== undefined) lastAt.set(status.lastReconcileAt.getTime() / 1000)
-    const primary = lastReconcilePrimary(storage.parts.stateDir)
-    if (primary !== undefined) primaryObjects.set(primary)
-  }
-
-  return {
-    contentType: registers[0]!.contentType,
-    async text() {
-      refresh()
-      return await registers[0]!.metrics()
-    },
-    reconciled(seconds) {
-      lastDuration.set(seconds)
-    },
-    async scanLost(options = {}) {
-      const count = await countLost(storage, options.signal)
-      lost.set(count)
-      return count
-    },
-    close() {
-      replicate.unsubscribe(handlers)
-      foreignWrites.unsubscribe(onForeignWrite)
-    }
+  return () => {
+    replicate.unsubscribe(handlers)
+    foreignWrites.unsubscribe(onForeignWrite)
   }
 }
 
-/** The primary's object count in the last reconcile's report (status() gives the replicas' findings). */
-function lastReconcilePrimary(stateDir: string): number | undefined {
-  try {
-    const { primary } = JSON.parse(readFileSync(join(stateDir, 'reconcile.json'), 'utf8')) as { primary?: unknown }
-    return typeof primary === 'number' ? primary : undefined
-  } catch {
-    return undefined
+/** The gauges set from `status()` (shared by every process) and the last reconcile's report. */
+function refresh(series: Series, status: ReplicationStatus, layout: StateLayout): void {
+  const { pending, oldest, failing, failingSince, found, heals, below, lastAt, primaryObjects } = series
+  const now = Date.now()
+  for (const metric of [failingSince, found]) metric.reset()
+  for (const r of status.replicas) {
+    const replica = r.name
+    pending.set({ replica }, r.pending)
+    oldest.set(
+      { replica },
+      r.pending > 0 && r.oldestPendingAt !== undefined ? Math.max(0, (now - r.oldestPendingAt.getTime()) / 1000) : 0
+    )
+    failing.set({ replica }, r.failing === undefined ? 0 : 1)
+    if (r.failing !== undefined) failingSince.set({ replica }, r.failing.since.getTime() / 1000)
+    for (const finding of FINDINGS)
+      if (r.lastReconcile !== undefined) found.set({ replica, finding }, r.lastReconcile[finding])
   }
+  heals.reset()
+  heals.inc(status.heals.healed)
+  if (status.belowWantedCopies !== undefined) below.set(status.belowWantedCopies)
+  if (status.lastReconcileAt !== undefined) lastAt.set(status.lastReconcileAt.getTime() / 1000)
+  // the primary's object count (status() gives the replicas' findings)
+  const primary = readRecord<{ primary?: unknown }>(layout.reconcileReport)?.primary
+  if (typeof primary === 'number') primaryObjects.set(primary)
 }
 
 /**

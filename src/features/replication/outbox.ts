@@ -1,15 +1,17 @@
 /**
  * The outbox: what remains to copy, per replica, as one empty file per object,
- * `{state}/outbox/<replica>/<sha256>`, made and fsynced (with its folder) before `store` resolves.
+ * `outbox/<replica>/<sha256>` in the state folder (layout.ts), made and fsynced (with its folder)
+ * before `store` resolves.
  * Files need no log to rotate and no lock: any process adds, the same name twice is one entry,
  * and the copier removes it once the copy is verified. It is a shortcut, not the truth: a lost
  * outbox costs the reconcile's time (reconcile.ts finds what is missing), never a copy.
  */
-import { readdirSync, statSync } from 'node:fs'
+import { existsSync, readdirSync, statSync } from 'node:fs'
 import { mkdir, open, unlink } from 'node:fs/promises'
-import { dirname, join } from 'node:path'
+import { dirname } from 'node:path'
 import { fsyncDir, SharedDirSync } from '../../core/durable-files.js'
 import { isMissing } from '../../core/errors.js'
+import type { StateLayout } from './layout.js'
 
 const SHA256 = /^[0-9a-f]{64}$/
 
@@ -17,18 +19,19 @@ export class Outbox {
   private readonly made = new Map<string, Promise<string>>()
   private readonly dirSync = new SharedDirSync()
 
-  constructor(readonly dir: string) {}
+  constructor(private readonly layout: StateLayout) {}
 
   /** Records that `sha256` must reach each replica; resolves once that record is durable. */
   async add(sha256: string, replicas: string[]): Promise<void> {
     await Promise.all(
       replicas.map(async replica => {
-        let folder = await this.folder(replica)
-        const file = await open(join(folder, sha256), 'a').catch(async (err: unknown) => {
+        const folder = await this.folder(replica)
+        const entry = this.layout.outboxEntry(replica, sha256)
+        const file = await open(entry, 'a').catch(async (err: unknown) => {
           if (!isMissing(err)) throw err
-          this.made.delete(join(this.dir, replica)) // removed under us (a bad restore): made again
-          folder = await this.folder(replica)
-          return await open(join(folder, sha256), 'a')
+          this.made.delete(folder) // removed under us (a bad restore): made again
+          await this.folder(replica)
+          return await open(entry, 'a')
         })
         await file.close()
         await this.dirSync.fsync(folder)
@@ -38,15 +41,20 @@ export class Outbox {
 
   /** The copy is verified: the entry goes (no fsync: an entry a crash brings back is copied again, harmlessly). */
   async done(replica: string, sha256: string): Promise<void> {
-    await unlink(join(this.dir, replica, sha256)).catch((err: unknown) => {
+    await unlink(this.layout.outboxEntry(replica, sha256)).catch((err: unknown) => {
       if (!isMissing(err)) throw err
     })
+  }
+
+  /** Whether `sha256` waits for `replica`. */
+  has(replica: string, sha256: string): boolean {
+    return existsSync(this.layout.outboxEntry(replica, sha256))
   }
 
   /** The objects waiting for `replica`, in SHA-256 order. */
   pending(replica: string): string[] {
     try {
-      return readdirSync(join(this.dir, replica))
+      return readdirSync(this.layout.outboxFolder(replica))
         .filter(name => SHA256.test(name))
         .sort()
     } catch (err) {
@@ -60,7 +68,7 @@ export class Outbox {
     let oldest = Infinity
     const names = this.pending(replica)
     for (const name of names) {
-      const stats = statSync(join(this.dir, replica, name), { throwIfNoEntry: false })
+      const stats = statSync(this.layout.outboxEntry(replica, name), { throwIfNoEntry: false })
       if (stats !== undefined && stats.mtimeMs < oldest) oldest = stats.mtimeMs
     }
     return { pending: names.length, oldestPendingAt: oldest === Infinity ? undefined : new Date(oldest) }
@@ -68,12 +76,12 @@ export class Outbox {
 
   /** The replica's folder, made once, its name and its parents' made durable. */
   private async folder(replica: string): Promise<string> {
-    const folder = join(this.dir, replica)
+    const folder = this.layout.outboxFolder(replica)
     let made = this.made.get(folder)
     if (made === undefined) {
       made = mkdir(folder, { recursive: true }).then(async () => {
-        // up to the root that holds the state
-        for (let dir = folder; dir !== dirname(dirname(this.dir)); dir = dirname(dir)) await fsyncDir(dirname(dir))
+        // its name made durable, and its parents' up to the folder that holds the state
+        for (let dir = folder; dir !== dirname(this.layout.dir); dir = dirname(dir)) await fsyncDir(dirname(dir))
         return folder
       })
       made.catch(() => this.made.delete(folder))

@@ -76,7 +76,7 @@ export class CopyReader {
     if (failures.some(f => failureFields(f.err).code === 'ERR_INTEGRITY')) throw this.noGoodCopy(sha256, failures)
     // a replica that could not be asked may hold the only copy of an evicted frame: that is the answer
     const unreachable = failures.find(f => f.copy !== PRIMARY)
-    if (unreachable !== undefined && this.ledger.lookup(PRIMARY, sha256)?.how === 'evicted') throw unreachable.err
+    if (unreachable !== undefined && this.ledger.isEvicted(sha256)) throw unreachable.err
     if (primaryError !== undefined) throw primaryError
     return undefined
   }
@@ -94,7 +94,8 @@ export class CopyReader {
     const copies = failures.map(f => `${f.copy} ${failureFields(f.err).code}`).join(', ')
     const hint =
       `no good copy of ${sha256} is left (${copies}); ` +
-      'run `sai-images whereis` and `sai-images verify` to see every copy, and restore the frame from a backup if none is good'
+      'run `sai-images whereis` and `sai-images verify` to see every copy, ' +
+      'and restore the frame from a backup if none is good'
     const err = new IntegrityError(sha256, first.actual ?? 'unknown', first.path, hint)
     log(this.logger, 'error', { event: 'replication.no-good-copy', sha256, copies }, err.message)
     return err

@@ -3,94 +3,143 @@
  * side (merge.ts), show what a replica lacks (queued in the outbox), what it holds of another size
  * (queued: the copy is replaced), and what only it holds (evicted on purpose, or extra: left
  * alone). The ledger is compacted as the pass goes, a shard at a time. No request per object: a
- * million objects on S3 are about a thousand list requests per side.
+ * million objects on S3 are about a thousand list requests per side. The report goes to
+ * `reconcile.json` (layout.ts) for `status`.
  */
-import { rename, writeFile } from 'node:fs/promises'
-import { join } from 'node:path'
-import type { AbortOptions } from '../../core/types.js'
-import { PRIMARY, type LedgerRecord } from './ledger.js'
+import type { AbortOptions, ImageEntry } from '../../core/types.js'
+import { HOW, type Ledger, type LedgerRecord, PRIMARY } from './ledger.js'
 import { mergeListings } from './merge.js'
-import type { ReplicatedStorage } from './storage.js'
+import type { Parts } from './parts.js'
+import { writeRecord } from './records.js'
 import type { ReconcileReport } from './types.js'
 
-export async function reconcile(storage: ReplicatedStorage, options: AbortOptions = {}): Promise<ReconcileReport> {
-  const { primary, replicas, parts } = storage
-  const report: ReconcileReport = {
-    at: new Date(),
-    primary: 0,
-    replicas: replicas.map(r => ({ name: r.name, present: 0, missing: 0, mismatched: 0, evicted: 0, extra: 0 })),
-    belowWantedCopies: 0,
-    lost: 0,
-    interrupted: false
-  }
-  const copies = [PRIMARY, ...replicas.map(r => r.name)]
-  let shard: string | undefined
-  let ledger: Array<Map<string, LedgerRecord>> = []
-  // the shard's records, rewritten as this pass saw them (records of hashes no copy holds go)
-  const seen: Array<Map<string, LedgerRecord>> = copies.map(() => new Map())
-  const flush = async (): Promise<void> => {
-    if (shard === undefined) return
-    await Promise.all(
-      copies.map(async (copy, i) => {
-        // most shards are as the drain left them: rewriting 512 files for nothing was most of a pass over a small store
-        if (!sameRecords(ledger[i]!, seen[i]!)) await parts.ledger.rewrite(copy, shard!, seen[i]!.values())
-      })
-    )
-    for (const map of seen) map.clear()
-  }
-  const now = Date.now()
+type ReconcileParts = Pick<Parts, 'primary' | 'replicas' | 'outbox' | 'ledger' | 'layout'>
+
+export async function reconcile(parts: ReconcileParts, options: AbortOptions = {}): Promise<ReconcileReport> {
+  const { primary, replicas, ledger } = parts
+  const pass = new ReconcilePass(parts)
   const listings = [primary, ...replicas.map(r => r.storage)].map(s => s.list({ signal: options.signal }))
   // the ledger's eviction marks too: a frame no copy lists any more is still the store's (lost)
-  for await (const { sha256, entries: all } of mergeListings([...listings, parts.ledger.evicted()])) {
-    const entries = all.slice(0, copies.length)
-    if (sha256.slice(0, 2) !== shard) {
-      await flush()
-      shard = sha256.slice(0, 2)
-      ledger = copies.map(copy => parts.ledger.shard(copy, shard!))
+  for await (const { sha256, entries } of mergeListings([...listings, ledger.evicted()]))
+    await pass.frame(sha256, entries.slice(0, replicas.length + 1))
+  await pass.compaction.flush()
+  pass.report.interrupted = options.signal?.aborted === true
+  await writeRecord(parts.layout.reconcileReport, pass.report)
+  return pass.report
+}
+
+/** One frame as the pass sees it: its primary entry, and whether it was evicted on purpose. */
+interface Frame {
+  sha256: string
+  ours?: ImageEntry
+  evicted: boolean
+}
+
+class ReconcilePass {
+  readonly report: ReconcileReport
+  readonly compaction: Compaction
+  private readonly now = Date.now()
+
+  constructor(private readonly parts: ReconcileParts) {
+    const { replicas, ledger } = parts
+    this.report = {
+      at: new Date(),
+      primary: 0,
+      replicas: replicas.map(r => ({ name: r.name, present: 0, missing: 0, mismatched: 0, evicted: 0, extra: 0 })),
+      belowWantedCopies: 0,
+      lost: 0,
+      interrupted: false
     }
+    this.compaction = new Compaction(ledger, [PRIMARY, ...replicas.map(r => r.name)])
+  }
+
+  /** `entries`: the primary's, then each replica's (undefined where a copy is not listed). */
+  async frame(sha256: string, entries: Array<ImageEntry | undefined>): Promise<void> {
+    await this.compaction.enter(sha256)
     const [ours, ...theirs] = entries
-    const mark = ledger[0]!.get(sha256)
+    const mark = this.compaction.before(0, sha256)
     // an eviction mark stays while the primary has no copy (stored again, the frame is not evicted any more)
-    const evicted = ours === undefined && mark?.how === 'evicted'
-    if (ours !== undefined) report.primary++
-    else if (evicted) seen[0]!.set(sha256, mark)
+    const frame: Frame = { sha256, ours, evicted: ours === undefined && mark?.how === HOW.evicted }
+    if (ours !== undefined) this.report.primary++
+    else if (frame.evicted) this.compaction.keep(0, mark!)
     let copiesHeld = ours === undefined ? 0 : 1
     for (const [i, copy] of theirs.entries()) {
-      const counts = report.replicas[i]!
-      const record = ledger[i + 1]!.get(sha256)
       if (copy !== undefined) copiesHeld++
-      if (ours === undefined) {
-        if (copy !== undefined) {
-          if (evicted) counts.evicted++
-          else counts.extra++
-          seen[i + 1]!.set(
-            sha256,
-            record !== undefined && record.how !== 'gone' ? record : { sha256, at: now, how: 'listed' }
-          )
-        }
-      } else if (copy === undefined) {
-        counts.missing++
-        await parts.outbox.add(sha256, [replicas[i]!.name])
-      } else if (copy.size !== undefined && ours.size !== undefined && copy.size !== ours.size) {
-        counts.mismatched++
-        await parts.outbox.add(sha256, [replicas[i]!.name])
-      } else {
-        counts.present++
-        seen[i + 1]!.set(
-          sha256,
-          record !== undefined && record.how !== 'gone' ? record : { sha256, at: now, how: 'listed' }
-        )
-      }
+      await this.replicaCopy(i, frame, copy)
     }
-    if (copiesHeld < copies.length - (evicted ? 1 : 0)) report.belowWantedCopies++
-    if (copiesHeld === 0) report.lost++
+    if (copiesHeld < entries.length - (frame.evicted ? 1 : 0)) this.report.belowWantedCopies++
+    if (copiesHeld === 0) this.report.lost++
   }
-  await flush()
-  report.interrupted = options.signal?.aborted === true
-  const path = join(parts.stateDir, 'reconcile.json')
-  await writeFile(`${path}.tmp`, JSON.stringify(report))
-  await rename(`${path}.tmp`, path)
-  return report
+
+  /** Replica `i`'s copy of a frame: counted, queued if it is lacking, its ledger record kept if it is there. */
+  private async replicaCopy(i: number, { sha256, ours, evicted }: Frame, copy: ImageEntry | undefined): Promise<void> {
+    const counts = this.report.replicas[i]!
+    const record = this.compaction.before(i + 1, sha256)
+    const listed = record !== undefined && record.how !== HOW.gone ? record : { sha256, at: this.now, how: HOW.listed }
+    if (ours === undefined) {
+      if (copy === undefined) return
+      if (evicted) counts.evicted++
+      else counts.extra++
+      this.compaction.keep(i + 1, listed)
+    } else if (copy === undefined) {
+      counts.missing++
+      await this.parts.outbox.add(sha256, [this.parts.replicas[i]!.name])
+    } else if (copy.size !== undefined && ours.size !== undefined && copy.size !== ours.size) {
+      counts.mismatched++
+      await this.parts.outbox.add(sha256, [this.parts.replicas[i]!.name])
+    } else {
+      counts.present++
+      this.compaction.keep(i + 1, listed)
+    }
+  }
+}
+
+/**
+ * The ledger compacted as the pass goes, a shard at a time: each shard's file is rewritten with
+ * the records this pass kept (those of hashes no copy holds go), per copy.
+ */
+class Compaction {
+  private shard: string | undefined
+  private records: Array<Map<string, LedgerRecord>> = []
+  private readonly kept: Array<Map<string, LedgerRecord>>
+
+  constructor(
+    private readonly ledger: Ledger,
+    private readonly copies: string[]
+  ) {
+    this.kept = copies.map(() => new Map())
+  }
+
+  /** The pass reached `sha256`: a new shard's records are read, the last one's written. */
+  async enter(sha256: string): Promise<void> {
+    if (sha256.slice(0, 2) === this.shard) return
+    await this.flush()
+    const shard = sha256.slice(0, 2)
+    this.shard = shard
+    this.records = this.copies.map(copy => this.ledger.shard(copy, shard))
+  }
+
+  /** Copy `i`'s record of `sha256` before this pass. */
+  before(i: number, sha256: string): LedgerRecord | undefined {
+    return this.records[i]!.get(sha256)
+  }
+
+  keep(i: number, record: LedgerRecord): void {
+    this.kept[i]!.set(record.sha256, record)
+  }
+
+  async flush(): Promise<void> {
+    const shard = this.shard
+    if (shard === undefined) return
+    await Promise.all(
+      this.copies.map(async (copy, i) => {
+        // most shards are as the drain left them: rewriting 512 files for nothing was most of a pass over a small store
+        if (!sameRecords(this.records[i]!, this.kept[i]!))
+          await this.ledger.rewrite(copy, shard, this.kept[i]!.values())
+      })
+    )
+    for (const map of this.kept) map.clear()
+  }
 }
 
 function sameRecords(before: Map<string, LedgerRecord>, after: Map<string, LedgerRecord>): boolean {

@@ -2,9 +2,9 @@
 import { createReadStream, createWriteStream, type WriteStream } from 'node:fs'
 import { rm } from 'node:fs/promises'
 import { once } from 'node:events'
-import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import type { FindingReason } from '../../core/verify-report.js'
+import type { StateLayout } from './layout.js'
 
 /** Findings written to files as they come (`<sha256> <reason>` lines), read back once the pass is over. */
 export class Spill {
@@ -12,9 +12,9 @@ export class Spill {
   private readonly files: WriteStream[]
   private readonly paths: string[]
 
-  constructor(dir: string, n: number) {
+  constructor(layout: StateLayout, n: number) {
     const tag = `${process.pid}-${Date.now()}`
-    this.paths = Array.from({ length: n }, (_, i) => join(dir, `verify-${tag}-${i}.tmp`))
+    this.paths = Array.from({ length: n }, (_, i) => layout.spill(tag, i))
     this.files = this.paths.map(path => createWriteStream(path))
     this.counts = this.paths.map(() => 0)
   }

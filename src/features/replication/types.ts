@@ -30,7 +30,10 @@ export interface ReplicatedStorageInit {
   background?: boolean
   /** Copies at once, per replica. Default 4. */
   concurrency?: number
-  /** A repair (verify) that finds more damaged or missing primary copies than this heals nothing unless forced. Default 100. */
+  /**
+   * A repair (verify) that finds more damaged or missing primary copies than this heals nothing
+   * unless forced. Default 100.
+   */
   stormLimit?: number
   /** Told of background work: copies, retries, heals, and each failure once. */
   logger?: Logger

@@ -5,13 +5,11 @@
  * the ledger records a verified copy there (`upload`, `rehash`, `listed`). The ledger is read a
  * shard file at a time and kept for one pass (a 256th of the store each).
  */
-import { existsSync, readdirSync } from 'node:fs'
+import { readdirSync } from 'node:fs'
 import { join } from 'node:path'
 import type { ShardingStrategy } from '../../core/sharding.js'
-import type { Ledger, LedgerRecord } from './ledger.js'
+import { type Ledger, type LedgerRecord, VERIFIED } from './ledger.js'
 import type { Outbox } from './outbox.js'
-
-const VERIFIED = new Set(['upload', 'rehash', 'listed'])
 
 export class CopyBook {
   private readonly shards = new Map<string, Map<string, LedgerRecord>>()
@@ -35,7 +33,7 @@ export class CopyBook {
   }
 
   queued(replica: string, sha256: string): boolean {
-    return existsSync(join(this.outbox.dir, replica, sha256))
+    return this.outbox.has(replica, sha256)
   }
 
   /** The replicas that neither hold a verified copy of `sha256` nor have it queued. */

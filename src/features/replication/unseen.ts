@@ -6,9 +6,11 @@
  */
 import { PrefixSharding, type ShardingStrategy } from '../../core/sharding.js'
 import { ShardFolders } from './folders.js'
+import { partsOf } from './parts.js'
+import { readRecord } from './records.js'
 import type { ReplicatedStorage } from './storage.js'
 import { CopyBook, framesIn } from './unqueued.js'
-import { caughtUpTo, readWatchHealth } from './watch.js'
+import { caughtUpTo, type WatchHealth } from './watch.js'
 
 export interface Unseen {
   /** Frames on the primary with no outbox record and no verified replica copy. */
@@ -25,9 +27,9 @@ export interface Unseen {
 export async function countUnseen(storage: ReplicatedStorage): Promise<Unseen | undefined> {
   const root = storage.primary.root
   if (root === undefined) return undefined
-  const { stateDir, outbox, ledger } = storage.parts
+  const { layout, outbox, ledger } = partsOf(storage)
   const at = new Date()
-  const since = caughtUpTo(stateDir)
+  const since = caughtUpTo(layout)
   const sharding = (storage.primary as { sharding?: ShardingStrategy }).sharding ?? new PrefixSharding()
   const folders = new ShardFolders({
     root,
@@ -44,7 +46,7 @@ export async function countUnseen(storage: ReplicatedStorage): Promise<Unseen | 
   for (const key of await folders.changed()) {
     for (const sha256 of framesIn(root, key, sharding)) if (book.lacking(sha256).length > 0) frames++
   }
-  const health = readWatchHealth(stateDir)
+  const health = readRecord<WatchHealth>(layout.watchHealth)
   const watcher =
     health === undefined
       ? null

@@ -5,7 +5,7 @@
  * ctime moved (folders.ts) and, in them, the frames no replica holds verified nor has queued
  * (unqueued.ts). A frame replaced under its name is compared with the replica's copy by size, as
  * the reconcile compares them; a frame deleted by another process is left to the copier ("gone").
- * Each pass writes `{state}/watch.json`: the health a monitor reads, and where the next watcher
+ * Each pass writes `watch.json` in the state folder (layout.ts): the health a monitor reads, and where the next watcher
  * (after a restart, even a SIGKILL) or `status` starts looking.
  *
  * @example
@@ -15,12 +15,16 @@
  * await watcher.stop()
  * ```
  */
-import { mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs'
+import { statSync } from 'node:fs'
 import { join } from 'node:path'
 import { ConfigError } from '../../core/errors.js'
 import { failureFields, log, type Logger } from '../../core/logger.js'
 import { PrefixSharding, type ShardingStrategy } from '../../core/sharding.js'
 import { ShardFolders } from './folders.js'
+import { StateLayout } from './layout.js'
+import { partsOf, type Parts } from './parts.js'
+import { readRecord, writeRecordSync } from './records.js'
+import type { ReconcileReport } from './types.js'
 import type { ReplicatedStorage } from './storage.js'
 import { CopyBook, framesIn } from './unqueued.js'
 
@@ -35,7 +39,7 @@ export interface WatchOptions {
   logger?: Logger
 }
 
-/** `{state}/watch.json`, rewritten after each pass. */
+/** `watch.json` in the state folder, rewritten after each pass. */
 export interface WatchHealth {
   pid: number
   /** When the last pass ended (ISO). A monitor alarms when it is older than a few `everyMs`. */
@@ -59,6 +63,7 @@ export class PrimaryWatcher {
   private readonly folders: ShardFolders
   private readonly sharding: ShardingStrategy
   private readonly root: string
+  private readonly parts: Parts
   /** Frames found here, until each replica has its copy: when they appeared. */
   private readonly appeared = new Map<string, { at: number; left: number }>()
   private timer?: NodeJS.Timeout
@@ -72,6 +77,7 @@ export class PrimaryWatcher {
     private readonly storage: ReplicatedStorage,
     private readonly options: WatchOptions = {}
   ) {
+    this.parts = partsOf(storage)
     const root = storage.primary.root
     if (root === undefined)
       throw new ConfigError('primary', `the ${storage.primary.driver} primary has no local folder to watch`)
@@ -82,9 +88,9 @@ export class PrimaryWatcher {
       root,
       depth: this.sharding.depth,
       isShardDir: name => this.sharding.isShardDir(name),
-      since: caughtUpTo(storage.parts.stateDir) - SLACK_MS
+      since: caughtUpTo(this.parts.layout) - SLACK_MS
     })
-    storage.parts.copier.copied.add(this.listener) // until stop()
+    this.parts.copier.copied.add(this.listener) // until stop()
   }
 
   /** Passes every `everyMs` until stopped; the first at once. */
@@ -95,7 +101,7 @@ export class PrimaryWatcher {
           () => {},
           (err: unknown) => {
             log(
-              this.options.logger ?? this.storage.init.logger,
+              this.options.logger ?? this.parts.logger,
               'error',
               { event: 'replication.watch-failed', ...failureFields(err) },
               `watch: ${(err as Error).message}`
@@ -114,13 +120,13 @@ export class PrimaryWatcher {
     this.stopped = true
     clearTimeout(this.timer)
     await this.running
-    this.storage.parts.copier.copied.delete(this.listener)
+    this.parts.copier.copied.delete(this.listener)
   }
 
   /** One pass: the changed folders' unqueued frames queued, the copier woken; how many were queued. */
   async pass(): Promise<number> {
     const started = Date.now()
-    const { outbox, ledger, copier } = this.storage.parts
+    const { outbox, ledger, copier } = this.parts
     const book = new CopyBook(
       outbox,
       ledger,
@@ -148,7 +154,7 @@ export class PrimaryWatcher {
     if (queued > 0) {
       this.queued += queued
       this.lastQueuedAt = Date.now()
-      if (this.storage.init.background !== false) copier.kick() // else whoever drains (replicate --watch's loop)
+      if (this.storage.background) copier.kick() // else whoever drains (replicate --watch's loop)
     }
     this.writeHealth(started)
     return queued
@@ -180,38 +186,23 @@ export class PrimaryWatcher {
       queued: this.queued,
       lastQueuedAt: this.lastQueuedAt === undefined ? undefined : new Date(this.lastQueuedAt).toISOString()
     }
-    const path = watchHealthPath(this.storage.parts.stateDir)
-    mkdirSync(this.storage.parts.stateDir, { recursive: true })
-    writeFileSync(`${path}.tmp`, JSON.stringify(health))
-    renameSync(`${path}.tmp`, path)
+    writeRecordSync(this.parts.layout.watchHealth, health)
   }
 }
 
-export function watchHealthPath(stateDir: string): string {
-  return join(stateDir, 'watch.json')
-}
-
+/** The watcher's health in the state folder `stateDir` (a replicated store's `stateDir`); undefined if none. */
 export function readWatchHealth(stateDir: string): WatchHealth | undefined {
-  try {
-    return JSON.parse(readFileSync(watchHealthPath(stateDir), 'utf8')) as WatchHealth
-  } catch {
-    return undefined
-  }
+  return readRecord<WatchHealth>(new StateLayout(stateDir).watchHealth)
 }
 
 /**
  * Until when (ms) every frame renamed into place was seen: the last watcher's pass, or the last
  * reconcile's start (its listings saw every frame there then), whichever is later; 0 if neither.
  */
-export function caughtUpTo(stateDir: string): number {
-  const watched = Date.parse(readWatchHealth(stateDir)?.caughtUpTo ?? '')
-  let reconciled = Number.NaN
-  try {
-    const last = JSON.parse(readFileSync(join(stateDir, 'reconcile.json'), 'utf8')) as {
-      at: string
-      interrupted?: boolean
-    }
-    if (last.interrupted !== true) reconciled = Date.parse(last.at) // an interrupted one did not list everything
-  } catch {}
+export function caughtUpTo(layout: StateLayout): number {
+  const watched = Date.parse(readRecord<WatchHealth>(layout.watchHealth)?.caughtUpTo ?? '')
+  const last = readRecord<ReconcileReport>(layout.reconcileReport)
+  // an interrupted one did not list everything
+  const reconciled = last === undefined || last.interrupted === true ? Number.NaN : Date.parse(String(last.at))
   return Math.max(0, Number.isNaN(watched) ? 0 : watched, Number.isNaN(reconciled) ? 0 : reconciled)
 }

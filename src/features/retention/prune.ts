@@ -41,14 +41,13 @@ export async function prune(storage: ImageStorage, options: PruneOptions = {}): 
     throw new ConfigError('olderThan', 'expected milliseconds, 0 or more')
   if (budgetBytes !== undefined && !(budgetBytes >= 0))
     throw new ConfigError('budgetBytes', 'expected bytes, 0 or more')
-  return await traced(
-    'prune',
-    storage.driver,
-    undefined,
-    async () => await run(storage, options),
-    report => ({ deleted: report.deleted, bytesFreed: report.bytesFreed, dryRun: report.dryRun }),
-    { olderThan, budgetBytes, dryRun }
-  )
+  const summary = ({ deleted, bytesFreed, dryRun }: PruneReport): Record<string, unknown> => ({
+    deleted,
+    bytesFreed,
+    dryRun
+  })
+  const trace = { driver: storage.driver, summary, fields: { olderThan, budgetBytes, dryRun } }
+  return await traced('prune', trace, async () => await run(storage, options))
 }
 
 async function run(storage: ImageStorage, options: PruneOptions): Promise<PruneReport> {

@@ -113,20 +113,15 @@ export class Variants {
 
   /** The variant, from the cache, or made from the verified source (once, however many ask at once). */
   async get(ref: string, presetName: string, options: AbortOptions = {}): Promise<Variant> {
-    return await traced(
-      'variant',
-      this.storage.driver,
-      ref,
-      async () => await this.getVariant(ref, presetName, options),
-      variant => ({
-        size: variant.size,
-        cached: variant.cached,
-        width: variant.width,
-        height: variant.height,
-        mimeType: variant.mimeType
-      }),
-      { preset: presetName }
-    )
+    const summary = ({ size, cached, width, height, mimeType }: Variant): Record<string, unknown> => ({
+      size,
+      cached,
+      width,
+      height,
+      mimeType
+    })
+    const trace = { driver: this.storage.driver, ref, summary, fields: { preset: presetName } }
+    return await traced('variant', trace, async () => await this.getVariant(ref, presetName, options))
   }
 
   /** Waits for the cache's closes that nothing waited for. */

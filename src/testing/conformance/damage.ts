@@ -12,25 +12,29 @@ export function damageCases({ init, test, expect, testJpeg }: Suite): void {
     ['empty', 0],
     ['truncated', 700]
   ] as const) {
-    test(`an ${label} object is present and damaged: exists, stat and list see it; fetch and verify judge it; a store replaces it`, async storage => {
-      const jpeg = testJpeg(`damaged ${label}`, 3000)
-      const { hash, sha256 } = await storage.store(jpeg)
-      await damage(storage, hash, keep)
-      expect(await storage.exists(hash)).toBe(true)
-      expect(await storage.stat(hash)).toMatchObject({ hash, size: keep })
-      await expect(storage.fetch(hash)).rejects.toMatchObject({ code: 'ERR_INTEGRITY' })
-      const listed: Array<number | undefined> = []
-      for await (const entry of storage.list({ prefix: sha256 })) listed.push(entry.size)
-      expect(listed).toHaveLength(1)
-      if (listed[0] !== undefined) expect(listed[0]).toBe(keep)
-      if (storage.verify !== undefined) {
-        const report = await storage.verify()
-        expect(report.clean).toBe(false)
-        expect(report.problems.find(p => p.key === storage.keyOf(hash))?.reason).toBe(label)
+    test(
+      `an ${label} object is present and damaged: exists, stat and list see it; fetch and verify judge it; ` +
+        'a store replaces it',
+      async storage => {
+        const jpeg = testJpeg(`damaged ${label}`, 3000)
+        const { hash, sha256 } = await storage.store(jpeg)
+        await damage(storage, hash, keep)
+        expect(await storage.exists(hash)).toBe(true)
+        expect(await storage.stat(hash)).toMatchObject({ hash, size: keep })
+        await expect(storage.fetch(hash)).rejects.toMatchObject({ code: 'ERR_INTEGRITY' })
+        const listed: Array<number | undefined> = []
+        for await (const entry of storage.list({ prefix: sha256 })) listed.push(entry.size)
+        expect(listed).toHaveLength(1)
+        if (listed[0] !== undefined) expect(listed[0]).toBe(keep)
+        if (storage.verify !== undefined) {
+          const report = await storage.verify()
+          expect(report.clean).toBe(false)
+          expect(report.problems.find(p => p.key === storage.keyOf(hash))?.reason).toBe(label)
+        }
+        const again = await storage.store(jpeg)
+        expect(again.isDuplicate).toBe(false)
+        expect(Buffer.compare(await storage.fetch(hash), jpeg)).toBe(0)
       }
-      const again = await storage.store(jpeg)
-      expect(again.isDuplicate).toBe(false)
-      expect(Buffer.compare(await storage.fetch(hash), jpeg)).toBe(0)
-    })
+    )
   }
 }

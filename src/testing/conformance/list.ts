@@ -8,6 +8,7 @@ export function listCases({ test, expect, testJpeg }: Suite): void {
     const listed: string[] = []
     for await (const entry of storage.list()) {
       expect(entry.path).toBe(storage.pathOf(entry.hash))
+      if (entry.url !== undefined) expect(entry.path).toBe(entry.url)
       if (stored.has(entry.hash)) listed.push(entry.hash)
     }
     expect(listed.sort()).toEqual([...stored].sort())
@@ -34,38 +35,41 @@ export function listCases({ test, expect, testJpeg }: Suite): void {
     expect(seen).toEqual([...sizes.keys()].sort())
   })
 
-  test('a cursor: list({ after }) resumes after a SHA-256, list({ prefix }) gives those that start with it', async storage => {
-    const stored: string[] = []
-    for (let i = 0; i < 20; i++) stored.push((await storage.store(testJpeg(`cursor ${i}`))).sha256)
-    stored.sort()
-    const ours = (hashes: Array<string | undefined>): string[] =>
-      hashes.filter((h): h is string => h !== undefined && stored.includes(h))
-    const all: string[] = []
-    for await (const entry of storage.list()) all.push(entry.sha256!)
-    // pages of 3 through the listing, each resumed after the last hash of the one before
-    const paged: string[] = []
-    let after: string | undefined
-    for (;;) {
-      const page: string[] = []
-      for await (const entry of storage.list({ after })) {
-        if (entry.sha256 === undefined) break
-        page.push(entry.sha256)
-        if (page.length === 3) break
+  test(
+    'a cursor: list({ after }) resumes after a SHA-256, list({ prefix }) gives those that ' + 'start with it',
+    async storage => {
+      const stored: string[] = []
+      for (let i = 0; i < 20; i++) stored.push((await storage.store(testJpeg(`cursor ${i}`))).sha256)
+      stored.sort()
+      const ours = (hashes: Array<string | undefined>): string[] =>
+        hashes.filter((h): h is string => h !== undefined && stored.includes(h))
+      const all: string[] = []
+      for await (const entry of storage.list()) all.push(entry.sha256!)
+      // pages of 3 through the listing, each resumed after the last hash of the one before
+      const paged: string[] = []
+      let after: string | undefined
+      for (;;) {
+        const page: string[] = []
+        for await (const entry of storage.list({ after })) {
+          if (entry.sha256 === undefined) break
+          page.push(entry.sha256)
+          if (page.length === 3) break
+        }
+        if (page.length === 0) break
+        paged.push(...page)
+        after = page[page.length - 1]
       }
-      if (page.length === 0) break
-      paged.push(...page)
-      after = page[page.length - 1]
+      expect(ours(paged)).toEqual(stored)
+      expect(paged).toEqual(all.filter(h => h !== undefined))
+      for (const prefix of [stored[7]!.slice(0, 1), stored[7]!.slice(0, 3), stored[7]!]) {
+        const listed: Array<string | undefined> = []
+        for await (const entry of storage.list({ prefix })) listed.push(entry.sha256)
+        expect(listed.every(h => h?.startsWith(prefix) === true)).toBe(true)
+        expect(ours(listed)).toEqual(stored.filter(h => h.startsWith(prefix)))
+      }
+      const last: string[] = []
+      for await (const entry of storage.list({ after: stored[stored.length - 1] })) last.push(entry.sha256!)
+      expect(ours(last)).toEqual([])
     }
-    expect(ours(paged)).toEqual(stored)
-    expect(paged).toEqual(all.filter(h => h !== undefined))
-    for (const prefix of [stored[7]!.slice(0, 1), stored[7]!.slice(0, 3), stored[7]!]) {
-      const listed: Array<string | undefined> = []
-      for await (const entry of storage.list({ prefix })) listed.push(entry.sha256)
-      expect(listed.every(h => h?.startsWith(prefix) === true)).toBe(true)
-      expect(ours(listed)).toEqual(stored.filter(h => h.startsWith(prefix)))
-    }
-    const last: string[] = []
-    for await (const entry of storage.list({ after: stored[stored.length - 1] })) last.push(entry.sha256!)
-    expect(ours(last)).toEqual([])
-  })
+  )
 }

@@ -76,6 +76,7 @@ describe('IpfsDriver on Kubo', () => {
         sha256: sha256(large),
         key: stored.hash,
         path: stored.path,
+        url: `ipfs://${stored.hash}`,
         size: large.length,
         lastStoredAt: stored.storedAt
       }

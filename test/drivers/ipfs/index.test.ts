@@ -210,6 +210,7 @@ describe('the time markers', () => {
         sha256: first.sha256,
         key: first.hash,
         path: first.path,
+        url: `ipfs://${first.hash}`,
         size: image.length,
         lastStoredAt: third.storedAt
       }
@@ -291,7 +292,7 @@ describe('the index and the pins', () => {
     })
     let listed
     for await (const entry of storage().list()) if (entry.hash === cid) listed = entry
-    expect(listed).toEqual({ hash: cid, sha256: undefined, key: cid, path: `ipfs://${cid}` })
+    expect(listed).toEqual({ hash: cid, sha256: undefined, key: cid, path: `ipfs://${cid}`, url: `ipfs://${cid}` })
 
     const reindex = (): { indexed: number; alreadyIndexed: number } =>
       JSON.parse(

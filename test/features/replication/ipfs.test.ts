@@ -60,73 +60,86 @@ async function countingProxy(to: string): Promise<{ url: string; commands: Map<s
 }
 
 describe('replication to a real Kubo node', () => {
-  it('a drain pins each frame on the node; the copy is found by its SHA-256, byte for byte, also a 3 MB one (a DAG)', async () => {
-    const { storage, replica } = await pair()
-    const frames = [testJpeg('kubo small', 40_000), testJpeg('kubo large', 3_000_000)]
-    const stored = []
-    for (const frame of frames) stored.push(await storage.store(frame))
-    expect(await storage.drain()).toMatchObject({ copied: 2, failed: [], pending: 0 })
-    for (const [i, frame] of frames.entries()) {
-      expect(Buffer.compare(await replica.fetch(stored[i]!.sha256), frame)).toBe(0)
-      const where = await storage.whereis(stored[i]!.hash)
-      expect(where.copies).toMatchObject([
-        { name: 'primary', present: true },
-        { name: 'kubo', present: true, how: 'upload' }
-      ])
+  it(
+    'a drain pins each frame on the node; the copy is found by its ' +
+      'SHA-256, byte for byte, also a 3 MB one (a DAG)',
+    async () => {
+      const { storage, replica } = await pair()
+      const frames = [testJpeg('kubo small', 40_000), testJpeg('kubo large', 3_000_000)]
+      const stored = []
+      for (const frame of frames) stored.push(await storage.store(frame))
+      expect(await storage.drain()).toMatchObject({ copied: 2, failed: [], pending: 0 })
+      for (const [i, frame] of frames.entries()) {
+        expect(Buffer.compare(await replica.fetch(stored[i]!.sha256), frame)).toBe(0)
+        const where = await storage.whereis(stored[i]!.hash)
+        expect(where.copies).toMatchObject([
+          { name: 'primary', present: true },
+          { name: 'kubo', present: true, how: 'upload' }
+        ])
+      }
+      await storage.close()
     }
-    await storage.close()
-  })
+  )
 
-  it('a deleted and a flipped primary copy are healed from the node on the next fetch, with the exact bytes', async () => {
-    const { storage, primary } = await pair()
-    const frames = [testJpeg('kubo heal deleted', 60_000), testJpeg('kubo heal flipped', 1_500_000)]
-    const stored = []
-    for (const frame of frames) stored.push(await storage.store(frame))
-    await storage.drain()
-    await unlink(stored[0]!.path)
-    const bytes = await readFile(stored[1]!.path)
-    bytes[1_200_000] ^= 0x04
-    await writeFile(stored[1]!.path, bytes)
-    for (const [i, frame] of frames.entries()) {
-      expect(Buffer.compare(await storage.fetch(stored[i]!.hash), frame)).toBe(0)
-      expect(Buffer.compare(await primary.fetch(stored[i]!.hash), frame)).toBe(0) // written back
+  it(
+    'a deleted and a flipped primary copy are healed from the ' + 'node on the next fetch, with the exact bytes',
+    async () => {
+      const { storage, primary } = await pair()
+      const frames = [testJpeg('kubo heal deleted', 60_000), testJpeg('kubo heal flipped', 1_500_000)]
+      const stored = []
+      for (const frame of frames) stored.push(await storage.store(frame))
+      await storage.drain()
+      await unlink(stored[0]!.path)
+      const bytes = await readFile(stored[1]!.path)
+      bytes[1_200_000] ^= 0x04
+      await writeFile(stored[1]!.path, bytes)
+      for (const [i, frame] of frames.entries()) {
+        expect(Buffer.compare(await storage.fetch(stored[i]!.hash), frame)).toBe(0)
+        expect(Buffer.compare(await primary.fetch(stored[i]!.hash), frame)).toBe(0) // written back
+      }
+      expect(storage.status().heals.healed).toBe(2)
+      await storage.close()
     }
-    expect(storage.status().heals.healed).toBe(2)
-    await storage.close()
-  })
+  )
 
-  it('evict frees the primary only where the node serves the right bytes now: not where its index points at other bytes, nor where the copy is gone', async () => {
-    const { storage, primary, replica } = await pair()
-    const frames = [0, 1, 2].map(i => testJpeg(`kubo evict ${i}`, 1_200_000)) // over 1 MiB: found through the index alone
-    const stored = []
-    for (const frame of frames) stored.push(await storage.store(frame))
-    await storage.drain()
-    const old = new Date(Date.now() - 40 * DAY)
-    for (const s of stored) await utimes(s.path, old, old)
-    // the node's index entry of frame 1 made to point at frame 0's CID (a hand-edited or damaged index)
-    const url = node.url
-    const entry = `${(replica as unknown as { index: { entryOf: (sha: string) => string } }).index.entryOf(stored[1]!.sha256)}`
-    const cid0 = (await replica.stat(stored[0]!.sha256)).hash
-    for (const [command, args] of [
-      ['files/rm', [entry]],
-      ['files/cp', [`/ipfs/${cid0}`, entry]]
-    ] as const) {
-      const answer = await fetch(
-        `${url}/api/v0/${command}?${args.map(a => `arg=${encodeURIComponent(a)}`).join('&')}`,
-        { method: 'POST' }
-      )
-      expect(answer.status, await answer.text()).toBe(200)
+  it(
+    'evict frees the primary only where the node serves the right bytes now: not ' +
+      'where its index points at other bytes, nor where the copy is gone',
+    async () => {
+      const { storage, primary, replica } = await pair()
+      // over 1 MiB: found through the index alone
+      const frames = [0, 1, 2].map(i => testJpeg(`kubo evict ${i}`, 1_200_000))
+      const stored = []
+      for (const frame of frames) stored.push(await storage.store(frame))
+      await storage.drain()
+      const old = new Date(Date.now() - 40 * DAY)
+      for (const s of stored) await utimes(s.path, old, old)
+      // the node's index entry of frame 1 made to point at frame 0's CID (a hand-edited or damaged index)
+      const url = node.url
+      const { index } = replica as unknown as { index: { entryOf: (sha: string) => string } }
+      const entry = `${index.entryOf(stored[1]!.sha256)}`
+      const cid0 = (await replica.stat(stored[0]!.sha256)).hash
+      for (const [command, args] of [
+        ['files/rm', [entry]],
+        ['files/cp', [`/ipfs/${cid0}`, entry]]
+      ] as const) {
+        const answer = await fetch(
+          `${url}/api/v0/${command}?${args.map(a => `arg=${encodeURIComponent(a)}`).join('&')}`,
+          { method: 'POST' }
+        )
+        expect(answer.status, await answer.text()).toBe(200)
+      }
+      await replica.delete(stored[2]!.sha256)
+      const report = await storage.evict({ olderThan: 30 * DAY })
+      expect(report).toMatchObject({ evicted: 1, unsafe: 2 })
+      expect(report.unsafeObjects.map(u => u.copies.kubo).sort()).toEqual(['ERR_INTEGRITY', 'missing'])
+      expect(await Promise.all(stored.map(async s => await primary.exists(s.hash)))).toEqual([false, true, true])
+      // the evicted frame is served from the node, verified; the others from the primary, unchanged
+      for (const [i, frame] of frames.entries())
+        expect(Buffer.compare(await storage.fetch(stored[i]!.hash), frame)).toBe(0)
+      await storage.close()
     }
-    await replica.delete(stored[2]!.sha256)
-    const report = await storage.evict({ olderThan: 30 * DAY })
-    expect(report).toMatchObject({ evicted: 1, unsafe: 2 })
-    expect(report.unsafeObjects.map(u => u.copies.kubo).sort()).toEqual(['ERR_INTEGRITY', 'missing'])
-    expect(await Promise.all(stored.map(async s => await primary.exists(s.hash)))).toEqual([false, true, true])
-    // the evicted frame is served from the node, verified; the others from the primary, unchanged
-    for (const [i, frame] of frames.entries())
-      expect(Buffer.compare(await storage.fetch(stored[i]!.hash), frame)).toBe(0)
-    await storage.close()
-  })
+  )
 
   it("reconcile lists the node's index, reading no object: what the outbox lost is found and copied", async () => {
     // the raw pins the earlier tests left on the node (outside this pair's index) are listed as extra copies

@@ -10,21 +10,24 @@ import { DrainLock } from '../../../src/features/replication/lock.js'
 import { tempDir } from '../../infra/helpers/tmp.js'
 
 describe('DrainLock', () => {
-  it('overlapping acquires in one process all hold it, leave no temp file, and the last release removes it', async () => {
-    const dir = await tempDir('sai-lock')
-    const path = join(dir, 'drain.lock')
-    const lock = new DrainLock(path)
-    for (let round = 0; round < 20; round++) {
-      const held = await Promise.all(Array.from({ length: 8 }, async () => await lock.acquire()))
-      expect(held).toEqual(Array(8).fill(true))
-      expect(await readFile(path, 'utf8')).toBe(String(process.pid))
-      for (let i = 0; i < 7; i++) await lock.release()
-      expect(existsSync(path)).toBe(true) // one drain still runs
-      await lock.release()
-      expect(existsSync(path)).toBe(false)
+  it(
+    'overlapping acquires in one process all hold it, leave no ' + 'temp file, and the last release removes it',
+    async () => {
+      const dir = await tempDir('sai-lock')
+      const path = join(dir, 'drain.lock')
+      const lock = new DrainLock(path)
+      for (let round = 0; round < 20; round++) {
+        const held = await Promise.all(Array.from({ length: 8 }, async () => await lock.acquire()))
+        expect(held).toEqual(Array(8).fill(true))
+        expect(await readFile(path, 'utf8')).toBe(String(process.pid))
+        for (let i = 0; i < 7; i++) await lock.release()
+        expect(existsSync(path)).toBe(true) // one drain still runs
+        await lock.release()
+        expect(existsSync(path)).toBe(false)
+      }
+      expect(await readdir(dir)).toEqual([])
     }
-    expect(await readdir(dir)).toEqual([])
-  })
+  )
 
   it("a live process holds it; a dead one's or an empty one is taken over", async () => {
     const dir = await tempDir('sai-lock')

@@ -87,7 +87,10 @@ async function until(
   return last
 }
 
-/** Every label value of our series (a histogram's `le` aside): only the bounded ones (replica names, codes, findings). */
+/**
+ * Every label value of our series (a histogram's `le` aside): only the bounded ones (replica names,
+ * codes, findings).
+ */
 function labelValues(text: string): string[] {
   return [...text.matchAll(/^sai_image_storage_\w+\{([^}]*)\}/gm)].flatMap(m =>
     [...m[1]!.matchAll(/(\w+)="([^"]*)"/g)].filter(v => v[1] !== 'le').map(v => v[2]!)
@@ -95,7 +98,8 @@ function labelValues(text: string): string[] {
 }
 
 describe('replicate --watch --metrics-port, two filesystem stores', () => {
-  it('copies, a copy that fails by its code, the backlog, a heal and a lost frame move the series; no path in any label', async () => {
+  it('copies, a copy that fails by its code, the backlog, a heal and a ' +
+    'lost frame move the series; no path in any label', async () => {
     const root = await tempDir('sai-metrics-primary')
     const replicaRoot = await tempDir('sai-metrics-replica')
     const primary = new FilesystemDriver({ root })
@@ -174,7 +178,8 @@ describe('replicate --watch --metrics-port, two filesystem stores', () => {
     await storage.close()
   }, 120_000)
 
-  it('a foreign write: the watcher finds it, the copy is made, the latency from the write to the verified copy observed', async () => {
+  it('a foreign write: the watcher finds it, the copy is made, the ' +
+    'latency from the write to the verified copy observed', async () => {
     const root = await tempDir('sai-metrics-primary')
     const replicaRoot = await tempDir('sai-metrics-replica')
     const primary = new FilesystemDriver({ root })
@@ -206,7 +211,8 @@ describe('replicate --watch --metrics-port, two filesystem stores', () => {
     await primary.close()
   }, 60_000)
 
-  it('refuses what it cannot serve: no --watch, a bad address, a port in use; a bare port listens on loopback only', async () => {
+  it('refuses what it cannot serve: no --watch, a bad address, a port ' +
+    'in use; a bare port listens on loopback only', async () => {
     const root = await tempDir()
     const env = {
       ...(process.env as Record<string, string>),
@@ -253,7 +259,10 @@ describe('replicate --watch --metrics-port, two filesystem stores', () => {
   }, 60_000)
 })
 
-/** A way to take the S3 endpoint away and give it back: a gateway of our own on the real Ceph, or a TCP proxy in front of it. */
+/**
+ * A way to take the S3 endpoint away and give it back: a gateway of our own on the real Ceph, or a
+ * TCP proxy in front of it.
+ */
 async function outage(
   s3: ReturnType<typeof inject<'s3'>>
 ): Promise<{ endpoint: string; stop: () => Promise<void>; start: () => Promise<void> }> {
@@ -296,7 +305,8 @@ async function outage(
 }
 
 describe('replicate --watch scraped by a real Prometheus, the replica a real RADOS Gateway', () => {
-  it('the backlog and the copy counters through stores, the gateway stopped and started again; every dashboard query runs', async () => {
+  it('the backlog and the copy counters through stores, the gateway ' +
+    'stopped and started again; every dashboard query runs', async () => {
     const s3 = inject('s3')
     const credentials = { accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey }
     const bucket = `sai-metrics-${Date.now().toString(36)}`

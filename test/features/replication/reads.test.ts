@@ -2,6 +2,7 @@
 // exists, stat and the HTTP handler heal a missing or damaged primary copy from a verified replica
 // copy, and a damaged last copy is ERR_INTEGRITY everywhere (a 500 from the handler), never "not found".
 import { createServer, type Server } from 'node:http'
+import { join } from 'node:path'
 import { readFile, truncate, unlink, utimes, writeFile } from 'node:fs/promises'
 import { describe, expect, it } from 'vitest'
 import { FilesystemDriver } from '../../../src/drivers/fs/index.js'
@@ -9,44 +10,11 @@ import { createImageHandler } from '../../../src/features/http/index.js'
 import { createReplicatedStorage, type ReplicatedStorage } from '../../../src/features/replication/index.js'
 import { testJpeg } from '../../../src/testing/index.js'
 import { tempDir } from '../../infra/helpers/tmp.js'
+import { DAY, flip, keepingLogger, type Logged, type Pair, pair as pairOf } from './helpers.js'
 
-const DAY = 24 * 3600 * 1000
-
-interface Logged {
-  level: string
-  fields: Record<string, unknown>
-}
-
-async function pair(): Promise<{
-  storage: ReplicatedStorage
-  primary: FilesystemDriver
-  replica: FilesystemDriver
-  logged: Logged[]
-}> {
-  const primary = new FilesystemDriver({ root: await tempDir('sai-primary') })
-  const replica = new FilesystemDriver({ root: await tempDir('sai-replica') })
-  const logged: Logged[] = []
-  const logger = Object.fromEntries(
-    ['debug', 'info', 'warn', 'error'].map(level => [
-      level,
-      (fields: Record<string, unknown>) => {
-        logged.push({ level, fields })
-      }
-    ])
-  )
-  const storage = createReplicatedStorage({
-    primary,
-    replicas: [{ name: 'copy', storage: replica }],
-    background: false,
-    logger
-  })
-  return { storage, primary, replica, logged }
-}
-
-async function flip(path: string): Promise<void> {
-  const bytes = await readFile(path)
-  bytes[bytes.length >> 1] = bytes[bytes.length >> 1]! ^ 0x20
-  await writeFile(path, bytes)
+async function pair(): Promise<Pair & { logged: Logged[] }> {
+  const { logger, logged } = keepingLogger()
+  return { ...(await pairOf({ logger })), logged }
 }
 
 const damage = {
@@ -85,6 +53,62 @@ async function evicted(
 }
 
 describe('every read path heals the primary from a verified replica copy', () => {
+  it(
+    'a flipped byte, a truncated file and a deleted file on the primary ' +
+      'are healed on the next fetch, with the exact bytes',
+    async () => {
+      const { storage, primary } = await pair()
+      const frames = ['flipped', 'truncated', 'deleted'].map(seed => testJpeg(`heal ${seed}`, 50_000))
+      const stored = []
+      for (const frame of frames) stored.push(await storage.store(frame))
+      await storage.drain()
+      const bytes = await readFile(stored[0]!.path)
+      bytes[25_000] ^= 0x10
+      await writeFile(stored[0]!.path, bytes)
+      await truncate(stored[1]!.path, 10_000)
+      await unlink(stored[2]!.path)
+      for (const [i, frame] of frames.entries()) {
+        await expect(primary.fetch(stored[i]!.hash)).rejects.toMatchObject({
+          code: i === 2 ? 'ERR_NOT_FOUND' : 'ERR_INTEGRITY'
+        })
+        expect(Buffer.compare(await storage.fetch(stored[i]!.hash), frame)).toBe(0)
+        expect(Buffer.compare(await primary.fetch(stored[i]!.hash), frame)).toBe(0) // written back
+      }
+      expect(storage.status().heals.healed).toBe(3)
+      const quarantined = []
+      for await (const entry of primary.quarantine.list()) quarantined.push(entry.reason)
+      expect(quarantined.sort()).toEqual(['healed', 'healed']) // the damaged files are kept, not deleted
+      await storage.close()
+    }
+  )
+
+  it('a replica that fails otherwise than "not found" is logged and the next one is asked', async () => {
+    const primary = new FilesystemDriver({ root: await tempDir('sai-primary') })
+    const down = new FilesystemDriver({ root: join(await tempDir('sai-down'), 'unmounted'), createRoot: false })
+    const replica = new FilesystemDriver({ root: await tempDir('sai-replica') })
+    const { logger, logged } = keepingLogger()
+    const storage = createReplicatedStorage({
+      primary,
+      replicas: [
+        { name: 'down', storage: down },
+        { name: 'copy', storage: replica }
+      ],
+      background: false,
+      logger
+    })
+    const jpeg = testJpeg('policy', 20_000)
+    const { hash } = await replica.store(jpeg)
+    await storage.store(jpeg)
+    await unlink(primary.pathOf(hash))
+    expect(await storage.exists(hash)).toBe(true)
+    expect(Buffer.compare(await storage.fetch(hash), jpeg)).toBe(0)
+    const failed = logged.filter(l => l.fields.event === 'replication.replica-read-failed')
+    expect(failed.length).toBeGreaterThan(0)
+    for (const l of failed) expect(l).toMatchObject({ level: 'warn', fields: { replica: 'down', sha256: hash } })
+    expect(await primary.exists(hash)).toBe(true) // healed from the copy that answered
+    await storage.close()
+  })
+
   for (const [how, harm] of Object.entries(damage)) {
     it(`fetchStream serves the exact bytes of a ${how} primary copy and writes them back`, async () => {
       const { storage, primary } = await pair()
@@ -130,37 +154,40 @@ describe('every read path heals the primary from a verified replica copy', () =>
 })
 
 describe('a damaged last copy is ERR_INTEGRITY on every read path, never "not found"', () => {
-  it('evicted, its replica copy flipped: fetch, fetchStream and the handler say so, and the logger is told', async () => {
-    const { storage, primary, replica, logged } = await pair()
-    const { hash } = await evicted(storage, primary, 'sole damaged')
-    await flip(replica.pathOf(hash))
-    await expect(storage.fetch(hash)).rejects.toMatchObject({
-      code: 'ERR_INTEGRITY',
-      message: expect.stringContaining('no good copy')
-    })
-    await expect(streamed(storage, hash)).rejects.toMatchObject({ code: 'ERR_INTEGRITY' })
-    expect(await storage.exists(hash)).toBe(true) // a copy is there, damaged: fetch and verify judge the bytes
-    expect(
-      logged.filter(l => l.fields.event === 'replication.no-good-copy' && l.level === 'error').length
-    ).toBeGreaterThanOrEqual(2)
-    for (const verifyBeforeSendBytes of [undefined, 0]) {
-      const reported: string[] = []
-      const onError = (err: unknown): void => {
-        reported.push((err as { code: string }).code)
+  it(
+    'evicted, its replica copy flipped: fetch, fetchStream and ' + 'the handler say so, and the logger is told',
+    async () => {
+      const { storage, primary, replica, logged } = await pair()
+      const { hash } = await evicted(storage, primary, 'sole damaged')
+      await flip(replica.pathOf(hash))
+      await expect(storage.fetch(hash)).rejects.toMatchObject({
+        code: 'ERR_INTEGRITY',
+        message: expect.stringContaining('no good copy')
+      })
+      await expect(streamed(storage, hash)).rejects.toMatchObject({ code: 'ERR_INTEGRITY' })
+      expect(await storage.exists(hash)).toBe(true) // a copy is there, damaged: fetch and verify judge the bytes
+      expect(
+        logged.filter(l => l.fields.event === 'replication.no-good-copy' && l.level === 'error').length
+      ).toBeGreaterThanOrEqual(2)
+      for (const verifyBeforeSendBytes of [undefined, 0]) {
+        const reported: string[] = []
+        const onError = (err: unknown): void => {
+          reported.push((err as { code: string }).code)
+        }
+        const server = createServer(createImageHandler(storage, { onError, verifyBeforeSendBytes }))
+        try {
+          const response = await fetch((await listen(server)) + hash)
+          expect(response.status).toBe(500)
+          expect(await response.text()).not.toContain('JFIF')
+        } finally {
+          server.close()
+        }
+        expect(reported).toEqual(['ERR_INTEGRITY'])
       }
-      const server = createServer(createImageHandler(storage, { onError, verifyBeforeSendBytes }))
-      try {
-        const response = await fetch((await listen(server)) + hash)
-        expect(response.status).toBe(500)
-        expect(await response.text()).not.toContain('JFIF')
-      } finally {
-        server.close()
-      }
-      expect(reported).toEqual(['ERR_INTEGRITY'])
+      expect(await primary.exists(hash)).toBe(false) // nothing was "healed" from damaged bytes
+      await storage.close()
     }
-    expect(await primary.exists(hash)).toBe(false) // nothing was "healed" from damaged bytes
-    await storage.close()
-  })
+  )
 
   it('a damaged primary copy and no replica copy: ERR_INTEGRITY from fetch and fetchStream', async () => {
     const { storage, primary, replica } = await pair()

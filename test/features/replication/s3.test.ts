@@ -93,7 +93,8 @@ describeImageStorage(
 )
 
 describe('replication to a real RADOS Gateway', () => {
-  it('SIGKILLs of the replicating process at random moments, 20 of them, while stores go on: one drain and one reconcile later every frame is on S3, verified', async () => {
+  it('SIGKILLs of the replicating process at random moments, 20 of them, while stores go ' +
+    'on: one drain and one reconcile later every frame is on S3, verified', async () => {
     const { replica, env } = await setup()
     const envOnly = { ...env, SAI_IMAGE_STORAGE_REPLICATE_IN_BACKGROUND: 'false' }
     const storer = startChild(
@@ -122,7 +123,8 @@ describe('replication to a real RADOS Gateway', () => {
     console.log(`replication kill test: ${kills} kills, ${stored.length} frames`)
   }, 240_000)
 
-  it('a gateway stopped while 500 stores run: every store resolves, status shows the backlog, and after a restart it drains', async () => {
+  it('a gateway stopped while 500 stores run: every store resolves, ' +
+    'status shows the backlog, and after a restart it drains', async () => {
     const { startGateway } = (await import('../../infra/ceph/cluster.mjs' as string)) as {
       startGateway: (
         conf: string
@@ -157,29 +159,37 @@ describe('replication to a real RADOS Gateway', () => {
     await gateway.stop()
   }, 180_000)
 
-  it('eviction never removes a primary copy whose S3 copy was tampered with (a raw client, just before) or deleted', async () => {
-    const { replica, storage } = await setup()
-    const frames = [0, 1, 2].map(i => testJpeg(`tamper ${Date.now()} ${i}`, 20_000))
-    const stored = []
-    for (const frame of frames) stored.push(await storage.store(frame))
-    await storage.drain()
-    for (const s of stored) await utimes(s.path, new Date(Date.now() - 60 * DAY), new Date(Date.now() - 60 * DAY))
-    const flipped = Buffer.from(frames[0]!)
-    flipped[10_000] ^= 0x01 // the same size: only a hash tells
-    await raw.send(
-      new PutObjectCommand({ Bucket: bucket, Key: replica.prefix + replica.keyOf(stored[0]!.hash), Body: flipped })
-    )
-    await raw.send(new DeleteObjectCommand({ Bucket: bucket, Key: replica.prefix + replica.keyOf(stored[1]!.hash) }))
-    const report = await storage.evict({ olderThan: 30 * DAY })
-    expect(report).toMatchObject({ evicted: 1, unsafe: 2 })
-    expect(await Promise.all(stored.map(async s => await storage.primary.exists(s.hash)))).toEqual([true, true, false])
-    // the damaged and the missing copies are queued, and the next drain puts them right
-    await storage.drain()
-    for (const [i, s] of stored.entries()) expect(Buffer.compare(await replica.fetch(s.hash), frames[i]!)).toBe(0)
-    await storage.close()
-  })
+  it(
+    'eviction never removes a primary copy whose S3 copy was ' + 'tampered with (a raw client, just before) or deleted',
+    async () => {
+      const { replica, storage } = await setup()
+      const frames = [0, 1, 2].map(i => testJpeg(`tamper ${Date.now()} ${i}`, 20_000))
+      const stored = []
+      for (const frame of frames) stored.push(await storage.store(frame))
+      await storage.drain()
+      for (const s of stored) await utimes(s.path, new Date(Date.now() - 60 * DAY), new Date(Date.now() - 60 * DAY))
+      const flipped = Buffer.from(frames[0]!)
+      flipped[10_000] ^= 0x01 // the same size: only a hash tells
+      await raw.send(
+        new PutObjectCommand({ Bucket: bucket, Key: replica.prefix + replica.keyOf(stored[0]!.hash), Body: flipped })
+      )
+      await raw.send(new DeleteObjectCommand({ Bucket: bucket, Key: replica.prefix + replica.keyOf(stored[1]!.hash) }))
+      const report = await storage.evict({ olderThan: 30 * DAY })
+      expect(report).toMatchObject({ evicted: 1, unsafe: 2 })
+      expect(await Promise.all(stored.map(async s => await storage.primary.exists(s.hash)))).toEqual([
+        true,
+        true,
+        false
+      ])
+      // the damaged and the missing copies are queued, and the next drain puts them right
+      await storage.drain()
+      for (const [i, s] of stored.entries()) expect(Buffer.compare(await replica.fetch(s.hash), frames[i]!)).toBe(0)
+      await storage.close()
+    }
+  )
 
-  it('stores racing replication and eviction in other processes: every store that resolves keeps its primary copy', async () => {
+  it('stores racing replication and eviction in other processes: ' +
+    'every store that resolves keeps its primary copy', async () => {
     const { root, env } = await setup()
     const seeds = Array.from({ length: 30 }, (_, i) => `race ${Date.now()} ${i}`)
     const first = startChild(
@@ -228,38 +238,42 @@ describe('replication to a real RADOS Gateway', () => {
     }
   }, 120_000)
 
-  it('the handler serves an evicted frame with the exact bytes and the same headers; with redirect, a presigned link to S3', async () => {
-    const { storage } = await setup()
-    const jpeg = testJpeg(`served ${Date.now()}`, 60_000)
-    const { hash, path } = await storage.store(jpeg)
-    await storage.drain()
-    const serve = async (options: Parameters<typeof createImageHandler>[1] = {}): Promise<Response> => {
-      const server = createServer(createImageHandler(storage, options))
-      await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
-      try {
-        return await fetch(`http://127.0.0.1:${(server.address() as { port: number }).port}/images/${hash}`, {
-          redirect: 'manual'
-        })
-      } finally {
-        server.close()
+  it(
+    'the handler serves an evicted frame with the exact bytes and the ' +
+      'same headers; with redirect, a presigned link to S3',
+    async () => {
+      const { storage } = await setup()
+      const jpeg = testJpeg(`served ${Date.now()}`, 60_000)
+      const { hash, path } = await storage.store(jpeg)
+      await storage.drain()
+      const serve = async (options: Parameters<typeof createImageHandler>[1] = {}): Promise<Response> => {
+        const server = createServer(createImageHandler(storage, options))
+        await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
+        try {
+          return await fetch(`http://127.0.0.1:${(server.address() as { port: number }).port}/images/${hash}`, {
+            redirect: 'manual'
+          })
+        } finally {
+          server.close()
+        }
       }
+      const before = await serve()
+      const bytesBefore = Buffer.from(await before.arrayBuffer())
+      await utimes(path, new Date(Date.now() - 60 * DAY), new Date(Date.now() - 60 * DAY))
+      expect(await storage.evict({ olderThan: 30 * DAY })).toMatchObject({ evicted: 1 })
+      const after = await serve()
+      expect(after.status).toBe(200)
+      expect(Buffer.compare(Buffer.from(await after.arrayBuffer()), jpeg)).toBe(0)
+      expect(Buffer.compare(bytesBefore, jpeg)).toBe(0)
+      for (const header of ['etag', 'content-type', 'cache-control', 'content-length'])
+        expect({ header, value: after.headers.get(header) }).toEqual({ header, value: before.headers.get(header) })
+      const redirected = await serve({ redirect: { expiresIn: 60 } })
+      expect(redirected.status).toBe(302)
+      const location = redirected.headers.get('location')!
+      expect(location).toContain(bucket)
+      expect(Buffer.compare(Buffer.from(await (await fetch(location)).arrayBuffer()), jpeg)).toBe(0)
+      expect(await storage.primary.exists(hash)).toBe(false) // served, not written back
+      await storage.close()
     }
-    const before = await serve()
-    const bytesBefore = Buffer.from(await before.arrayBuffer())
-    await utimes(path, new Date(Date.now() - 60 * DAY), new Date(Date.now() - 60 * DAY))
-    expect(await storage.evict({ olderThan: 30 * DAY })).toMatchObject({ evicted: 1 })
-    const after = await serve()
-    expect(after.status).toBe(200)
-    expect(Buffer.compare(Buffer.from(await after.arrayBuffer()), jpeg)).toBe(0)
-    expect(Buffer.compare(bytesBefore, jpeg)).toBe(0)
-    for (const header of ['etag', 'content-type', 'cache-control', 'content-length'])
-      expect({ header, value: after.headers.get(header) }).toEqual({ header, value: before.headers.get(header) })
-    const redirected = await serve({ redirect: { expiresIn: 60 } })
-    expect(redirected.status).toBe(302)
-    const location = redirected.headers.get('location')!
-    expect(location).toContain(bucket)
-    expect(Buffer.compare(Buffer.from(await (await fetch(location)).arrayBuffer()), jpeg)).toBe(0)
-    expect(await storage.primary.exists(hash)).toBe(false) // served, not written back
-    await storage.close()
-  })
+  )
 })

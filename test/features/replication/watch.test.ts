@@ -10,6 +10,7 @@ import { dirname, join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { FilesystemDriver } from '../../../src/drivers/fs/index.js'
 import { createReplicatedStorage, PrimaryWatcher, readWatchHealth } from '../../../src/features/replication/index.js'
+import { partsOf } from '../../../src/features/replication/parts.js'
 import { testJpeg } from '../../../src/testing/index.js'
 import { answer, cli, CLI } from '../../cli/run.js'
 import { ROOT } from '../../infra/helpers/consumer.js'
@@ -121,7 +122,8 @@ function watcher(
 }
 
 describe('replicate --watch finds what other writers put into the primary', () => {
-  it('storage.py and a rename: counted by status before any watcher ran, then copied within 10 s; SIGTERM exits 0', async () => {
+  it('storage.py and a rename: counted by status before any watcher ' +
+    'ran, then copied within 10 s; SIGTERM exits 0', async () => {
     const { root, replica, env } = await setup()
     const before = await frameFiles('before', 3)
     await storagePy(root, before.files).done
@@ -176,55 +178,59 @@ describe('replicate --watch finds what other writers put into the primary', () =
 })
 
 describe('the watcher in the library', () => {
-  it('tells each copy and its latency (onCopied); a replaced frame is compared by size, as the reconcile would; a deleted one goes', async () => {
-    const primary = new FilesystemDriver({ root: await tempDir('sai-watch') })
-    const replica = new FilesystemDriver({ root: await tempDir('sai-watch-replica') })
-    const storage = createReplicatedStorage({
-      primary,
-      replicas: [{ name: 'copy', storage: replica }],
-      background: false
-    })
-    const copied: Array<{ sha256: string; seconds: number; replica: string }> = []
-    const watcher = new PrimaryWatcher(storage, {
-      everyMs: 60_000,
-      onCopied: (sha256, seconds, replica) => copied.push({ sha256, seconds, replica })
-    })
-    expect(await watcher.pass()).toBe(0)
-    const a = await renameIn(primary.root, 'library a')
-    const b = await renameIn(primary.root, 'library b')
-    expect(await watcher.pass()).toBe(2)
-    expect(storage.parts.outbox.pending('copy')).toEqual([a.hash, b.hash].sort())
-    expect(await storage.drain()).toMatchObject({ copied: 2, pending: 0 })
-    expect(sha256(await replica.fetch(a.hash))).toBe(a.hash)
-    expect(copied.map(c => c.sha256).sort()).toEqual([a.hash, b.hash].sort())
-    for (const c of copied) expect(c).toMatchObject({ replica: 'copy', seconds: expect.any(Number) })
-    expect(await watcher.pass()).toBe(0) // copied and in the ledger: not queued again
-    await watcher.stop()
+  it(
+    'tells each copy and its latency (onCopied); a replaced frame is ' +
+      'compared by size, as the reconcile would; a deleted one goes',
+    async () => {
+      const primary = new FilesystemDriver({ root: await tempDir('sai-watch') })
+      const replica = new FilesystemDriver({ root: await tempDir('sai-watch-replica') })
+      const storage = createReplicatedStorage({
+        primary,
+        replicas: [{ name: 'copy', storage: replica }],
+        background: false
+      })
+      const copied: Array<{ sha256: string; seconds: number; replica: string }> = []
+      const watcher = new PrimaryWatcher(storage, {
+        everyMs: 60_000,
+        onCopied: (sha256, seconds, replica) => copied.push({ sha256, seconds, replica })
+      })
+      expect(await watcher.pass()).toBe(0)
+      const a = await renameIn(primary.root, 'library a')
+      const b = await renameIn(primary.root, 'library b')
+      expect(await watcher.pass()).toBe(2)
+      expect(partsOf(storage).outbox.pending('copy')).toEqual([a.hash, b.hash].sort())
+      expect(await storage.drain()).toMatchObject({ copied: 2, pending: 0 })
+      expect(sha256(await replica.fetch(a.hash))).toBe(a.hash)
+      expect(copied.map(c => c.sha256).sort()).toEqual([a.hash, b.hash].sort())
+      for (const c of copied) expect(c).toMatchObject({ replica: 'copy', seconds: expect.any(Number) })
+      expect(await watcher.pass()).toBe(0) // copied and in the ledger: not queued again
+      await watcher.stop()
 
-    // replaced under its name: the same bytes again is not copied again; other bytes (a size the
-    // replica's copy does not have) are queued, and the copier refuses them (never the wrong bytes)
-    const again = new PrimaryWatcher(storage, { everyMs: 60_000 })
-    await new Promise(resolve => setTimeout(resolve, 20))
-    await writeFile(join(primary.root, 'a.part'), await primary.fetch(a.hash))
-    await rename(join(primary.root, 'a.part'), primary.pathOf(a.hash))
-    expect(await again.pass()).toBe(0)
-    await writeFile(join(primary.root, 'b.part'), Buffer.from('not the frame'))
-    await rename(join(primary.root, 'b.part'), primary.pathOf(b.hash))
-    expect(await again.pass()).toBe(1)
-    expect(storage.parts.outbox.pending('copy')).toEqual([b.hash])
-    const drained = await storage.drain()
-    expect(drained.failed).toMatchObject([{ sha256: b.hash, code: 'ERR_INTEGRITY' }])
-    expect(sha256(await replica.fetch(b.hash))).toBe(b.hash)
+      // replaced under its name: the same bytes again is not copied again; other bytes (a size the
+      // replica's copy does not have) are queued, and the copier refuses them (never the wrong bytes)
+      const again = new PrimaryWatcher(storage, { everyMs: 60_000 })
+      await new Promise(resolve => setTimeout(resolve, 20))
+      await writeFile(join(primary.root, 'a.part'), await primary.fetch(a.hash))
+      await rename(join(primary.root, 'a.part'), primary.pathOf(a.hash))
+      expect(await again.pass()).toBe(0)
+      await writeFile(join(primary.root, 'b.part'), Buffer.from('not the frame'))
+      await rename(join(primary.root, 'b.part'), primary.pathOf(b.hash))
+      expect(await again.pass()).toBe(1)
+      expect(partsOf(storage).outbox.pending('copy')).toEqual([b.hash])
+      const drained = await storage.drain()
+      expect(drained.failed).toMatchObject([{ sha256: b.hash, code: 'ERR_INTEGRITY' }])
+      expect(sha256(await replica.fetch(b.hash))).toBe(b.hash)
 
-    // deleted by another process before the copy: the copier finds it gone, the outbox empties
-    const c = await renameIn(primary.root, 'library c')
-    expect(await again.pass()).toBe(1)
-    await rm(primary.pathOf(c.hash))
-    expect(await again.pass()).toBe(0)
-    await rm(primary.pathOf(b.hash), { force: true }) // the damaged one too (or its quarantine took it)
-    expect(await storage.drain()).toMatchObject({ gone: 2, pending: 0 })
-    expect(await readdir(join(primary.root, '.replication', 'outbox', 'copy'))).toEqual([])
-    await again.stop()
-    await storage.close()
-  })
+      // deleted by another process before the copy: the copier finds it gone, the outbox empties
+      const c = await renameIn(primary.root, 'library c')
+      expect(await again.pass()).toBe(1)
+      await rm(primary.pathOf(c.hash))
+      expect(await again.pass()).toBe(0)
+      await rm(primary.pathOf(b.hash), { force: true }) // the damaged one too (or its quarantine took it)
+      expect(await storage.drain()).toMatchObject({ gone: 2, pending: 0 })
+      expect(await readdir(join(primary.root, '.replication', 'outbox', 'copy'))).toEqual([])
+      await again.stop()
+      await storage.close()
+    }
+  )
 })

@@ -1,0 +1,203 @@
+/**
+ * What the filesystem driver does on disk, under the front (core/front.ts): each call goes to the
+ * module that owns it (store.ts and write.ts, read.ts, set-aside.ts, verify.ts, listing.ts).
+ */
+import { statSync } from 'node:fs'
+import { unlink } from 'node:fs/promises'
+import { dirname, join } from 'node:path'
+import { addAbortSignal, type Readable } from 'node:stream'
+import type { PutOptions, StatFields, StorageAdapter, Stored } from '../../core/adapter.js'
+import type { Background } from '../../core/background.js'
+import { fsyncDir } from '../../core/durable-files.js'
+import { isMissing } from '../../core/errors.js'
+import { HashSlices, type Digest } from '../../core/hashing.js'
+import type { ImageSource, InputLimits } from '../../core/input.js'
+import { SNIFF_BYTES, sniffImageType, UNKNOWN_MIME_TYPE } from '../../core/mime.js'
+import { parseImageRef } from '../../core/ref.js'
+import type { ShardingStrategy } from '../../core/sharding.js'
+import type { ImageEntry, ListOptions } from '../../core/types.js'
+import { verifiedStream } from '../../core/verified-stream.js'
+import type { VerifyOptions, VerifyReport } from '../../core/verify-report.js'
+import type { StoreDirs } from './dirs.js'
+import type { FilesystemDriverInit } from './init.js'
+import { listEntries } from './listing.js'
+import { ObjectFiles } from './objects.js'
+import type { FilesystemQuarantine } from './quarantine.js'
+import type { StoreLayout } from './layout.js'
+import type { StoreRoot } from './root.js'
+import { chooseReads, firstStored, ObjectReader, type ReadStrategy } from './read.js'
+import { SetAside } from './set-aside.js'
+import { FrameStore } from './store.js'
+import { verifyStore } from './verify.js'
+
+/** An object's file: its SHA-256, its key under the root and its absolute path. */
+export interface ObjectFile {
+  sha256: string
+  key: string
+  path: string
+}
+
+/** The parts the driver built (index.ts), shared with the adapter. */
+export interface FilesystemParts {
+  root: string
+  sharding: ShardingStrategy
+  fsync: boolean
+  watched: StoreRoot
+  layout: StoreLayout
+  dirs: StoreDirs
+  quarantine: FilesystemQuarantine
+  background: Background
+}
+
+type Put = Stored<ObjectFile> & { digest: Digest }
+
+export class FilesystemAdapter implements StorageAdapter<ObjectFile> {
+  readonly driver = 'fs'
+  readonly location: string
+  readonly root: string
+  readonly quarantine: FilesystemQuarantine
+  private readonly files: ObjectFiles
+  /** How objects are read (chosen once, read.ts); every store and fetch runs through it. */
+  private readonly reads: ReadStrategy
+  private readonly reader: ObjectReader
+  private readonly frames: FrameStore
+  private readonly setAside: SetAside
+
+  constructor(
+    private readonly parts: FilesystemParts,
+    init: FilesystemDriverInit
+  ) {
+    const { root, sharding, watched, quarantine, layout } = parts
+    this.location = this.root = root
+    this.quarantine = quarantine
+    this.files = new ObjectFiles(root, sharding, watched, quarantine, layout)
+    const { fsync, dirs, background } = parts
+    const slices = new HashSlices()
+    this.reads = chooseReads()
+    this.reader = new ObjectReader(this.reads, slices)
+    const reader = this.reader
+    this.frames = new FrameStore({ root, fsync, fileMode: init.fileMode, dirs, background, sharding, reader, slices })
+    this.setAside = new SetAside(root, dirs, fsync)
+  }
+
+  key(ref: string): ObjectFile {
+    this.parts.layout.check() // the first call of a process whose settings are not the store's: ERR_CONFIG
+    return this.file(parseImageRef(ref).sha256)
+  }
+
+  place({ sha256, key, path }: ObjectFile): { hash: string; key: string; path: string } {
+    return { hash: sha256, key, path }
+  }
+
+  prepare(): void {
+    this.parts.layout.check()
+  }
+
+  async putSource(source: ImageSource, limits: InputLimits, options: PutOptions): Promise<Put> {
+    const call = { limits, signal: options.signal, mtime: options.keepTimes?.lastStoredAt }
+    const { digest, key, path, isDuplicate, storedAt } = await this.reads.during(
+      async () =>
+        await this.files.guard(async () =>
+          'bytes' in source
+            ? await this.frames.storeBytes(source.bytes, call)
+            : await this.frames.storeChunks(source.chunks, call)
+        )
+    )
+    return { digest, key: { sha256: digest.sha256, key, path }, isDuplicate, storedAt }
+  }
+
+  async get({ sha256, path }: ObjectFile, signal?: AbortSignal): Promise<Buffer> {
+    return await this.reads.during(async () => {
+      try {
+        signal?.throwIfAborted()
+        return await this.reader.fetch(path, sha256)
+      } catch (err) {
+        throw this.files.readError(err, sha256, path)
+      }
+    })
+  }
+
+  async getStream({ sha256, path }: ObjectFile, signal?: AbortSignal): Promise<Readable> {
+    const handle = await this.files.open(sha256, path)
+    const verify = verifiedStream(handle.createReadStream(), sha256, path)
+    return signal === undefined ? verify : addAbortSignal(signal, verify)
+  }
+
+  /** Whether a file is under the name (damaged or not: `fetch` and `verify` judge the bytes). */
+  async has({ sha256, path }: ObjectFile): Promise<boolean> {
+    try {
+      return statSync(path).isFile()
+    } catch (err) {
+      if (!isMissing(err)) throw this.files.readError(err, sha256, path)
+      this.parts.watched.check() // an unmounted store is unavailable, not empty
+      return false
+    }
+  }
+
+  async stat({ sha256, path }: ObjectFile): Promise<StatFields<ObjectFile>> {
+    const handle = await this.files.open(sha256, path)
+    try {
+      const stats = await handle.stat()
+      const { buffer: head, bytesRead } = await handle.read(Buffer.alloc(SNIFF_BYTES), 0, SNIFF_BYTES, 0)
+      const mimeType = sniffImageType(head.subarray(0, bytesRead)) ?? UNKNOWN_MIME_TYPE
+      return { sha256, size: stats.size, storedAt: firstStored(stats), lastStoredAt: stats.mtime, mimeType }
+    } finally {
+      await handle.close()
+    }
+  }
+
+  async delete({ path }: ObjectFile): Promise<boolean> {
+    return await this.files.guard(async () => {
+      try {
+        await unlink(path)
+      } catch (err) {
+        if (!isMissing(err)) throw err
+        this.parts.watched.check() // unmounted: unavailable, not empty
+        return false
+      }
+      if (this.parts.fsync) await fsyncDir(dirname(path))
+      return true
+    })
+  }
+
+  /** Deletes the object unless a store renewed it after `lastStoredAt`: see set-aside.ts. */
+  async deleteIfNotRenewed({ sha256, path }: ObjectFile, lastStoredAt: Date): Promise<boolean> {
+    return await this.files.guard(async () => {
+      const deleted = await this.setAside.deleteIfNotRenewed(path, sha256, lastStoredAt)
+      if (!deleted) this.parts.watched.check() // a miss on an unmounted store is no "gone already"
+      return deleted
+    })
+  }
+
+  /** Every object, in SHA-256 order, with its size and mtime from the walk (walk.ts). */
+  list(options: ListOptions): AsyncGenerator<ImageEntry> {
+    const ready = async (): Promise<boolean> => {
+      await this.parts.background.settle()
+      return this.parts.watched.check() && (this.parts.layout.checkWhole() ?? true)
+    }
+    return listEntries(this.root, this.parts.sharding, options, ready)
+  }
+
+  /**
+   * The fsck to run after a crash: re-hashes every object (or a subset), finds corrupt, truncated
+   * and misnamed files and stray temps; with `repair`, quarantines the bad and removes the strays.
+   */
+  async verify(options: VerifyOptions): Promise<VerifyReport> {
+    return await this.files.guard(async () => {
+      await this.parts.background.settle() // this process's temps are gone first
+      const { root, sharding, watched, layout } = this.parts
+      const rootExists = watched.check() && (layout.checkWhole() ?? true)
+      return { ...(await verifyStore(root, sharding, this.quarantine, options)), rootExists }
+    })
+  }
+
+  /** Waits for the closes and temp removals that stores left running. */
+  async close(): Promise<void> {
+    await this.parts.background.settle()
+  }
+
+  private file(sha256: string): ObjectFile {
+    const key = this.parts.sharding.encode(sha256)
+    return { sha256, key, path: join(this.root, key) }
+  }
+}

@@ -1,0 +1,40 @@
+/**
+ * `ack: 2`: a store resolves once one replica holds a verified copy too. The replicas are tried
+ * in turn; none taking it within the timeout fails the store, its primary copy staying queued.
+ */
+import { StorageUnavailableError } from '../../core/errors.js'
+import type { Parts } from './parts.js'
+
+export interface AckOptions {
+  timeoutMs: number
+  /** Whether the copier runs in the background here (it then copies to the other replicas). */
+  background: boolean
+  signal?: AbortSignal
+}
+
+export async function acknowledged(
+  { primary, replicas, copier }: Pick<Parts, 'primary' | 'replicas' | 'copier'>,
+  sha256: string,
+  options: AckOptions
+): Promise<void> {
+  const { signal } = options
+  const timeout = AbortSignal.timeout(options.timeoutMs)
+  const both = signal === undefined ? timeout : AbortSignal.any([signal, timeout])
+  const failures: string[] = []
+  for (const replica of replicas) {
+    try {
+      if ((await copier.copy(replica, sha256, undefined, both)) === 'copied') {
+        if (options.background) copier.kick() // the other replicas
+        return
+      }
+    } catch (err) {
+      if (signal?.aborted === true) throw signal.reason
+      failures.push(`${replica.name}: ${(err as Error).message}`)
+    }
+  }
+  const why = failures.length === 0 ? 'the primary no longer holds it' : failures.join('; ')
+  throw new StorageUnavailableError(
+    `stored on the primary and queued for replication, but no replica acknowledged a copy (ack: 2): ${why}`,
+    primary.pathOf(sha256)
+  )
+}

@@ -1,0 +1,50 @@
+/**
+ * Deleting a frame from a replicated store: every copy goes, and the ledger and the outbox forget
+ * it, so that no copy is made again and no eviction mark counts it as lost.
+ */
+import type { AbortOptions } from '../../core/types.js'
+import { HOW, PRIMARY } from './ledger.js'
+import type { Parts } from './parts.js'
+
+type DeleteParts = Pick<Parts, 'primary' | 'replicas' | 'outbox' | 'ledger'>
+
+/** Deletes every copy; true if any copy was there. */
+export async function deleteEverywhere(parts: DeleteParts, sha256: string, options: AbortOptions): Promise<boolean> {
+  const copies = [parts.primary, ...parts.replicas.map(r => r.storage)]
+  const deleted = await Promise.all(copies.map(async storage => await storage.delete(sha256, options)))
+  await forget(parts, sha256)
+  return deleted.some(Boolean)
+}
+
+/**
+ * Deletes every copy, unless a store renewed the object after `lastStoredAt`: the primary decides
+ * (its copy deleted only if not renewed); once it has no copy, the replicas' go too.
+ */
+export async function deleteIfNotRenewed(
+  parts: DeleteParts,
+  sha256: string,
+  lastStoredAt: Date,
+  options: AbortOptions
+): Promise<boolean> {
+  const { primary, replicas } = parts
+  const deleted =
+    primary.deleteIfNotRenewed === undefined
+      ? await primary.delete(sha256, options)
+      : await primary.deleteIfNotRenewed(sha256, lastStoredAt, options)
+  if (!deleted && (await primary.exists(sha256, options))) return false // stored again: it stays everywhere
+  const removed = await Promise.all(replicas.map(async r => await r.storage.delete(sha256, options)))
+  await forget(parts, sha256)
+  return deleted || removed.some(Boolean)
+}
+
+/** The ledger and the outbox forget an object deleted on purpose. */
+async function forget({ replicas, outbox, ledger }: DeleteParts, sha256: string): Promise<void> {
+  const at = Date.now()
+  await ledger.append(PRIMARY, [{ sha256, at, how: HOW.gone }]) // (an eviction mark would count it as lost)
+  await Promise.all(
+    replicas.map(async r => {
+      await outbox.done(r.name, sha256)
+      await ledger.append(r.name, [{ sha256, at, how: HOW.gone }])
+    })
+  )
+}

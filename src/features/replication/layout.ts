@@ -1,0 +1,83 @@
+/**
+ * The layout of replication's state folder (`{primary root}/.replication` unless `stateDir` says
+ * otherwise): every path in it is named here and nowhere else, as cacache's `content/path.js`
+ * names its own. The modules that write a part of it are told its path by this one.
+ *
+ * ```text
+ * outbox/<replica>/<sha256>   an object still to copy to the replica: an empty file (outbox.ts)
+ * ledger/<copy>/<ab>.log      the ledger, a file per copy and first two hex digits (ledger.ts)
+ * drain.lock                  the copier's lock, its temp and set-aside names beside it (lock.ts)
+ * failing/<replica>.json      the replica the copier cannot reach, since when and why (copier.ts)
+ * heals.log                   a line per heal of a primary copy (heal.ts)
+ * reconcile.json              the last reconcile's report (reconcile.ts)
+ * verify.json                 the last whole verify's counts (verify.ts)
+ * watch.json                  the watcher's health after each pass (watch.ts)
+ * verify-<pid>-<ms>-<n>.tmp   a verify pass's findings, spilled, removed when it ends (spill.ts)
+ * host-id                     this primary's identity, made once (owner.ts)
+ * ```
+ *
+ * A file rewritten whole is written beside itself as `<name>.tmp` and renamed over (records.ts).
+ */
+import { join } from 'node:path'
+
+export class StateLayout {
+  constructor(
+    /** The state folder itself. */
+    readonly dir: string
+  ) {}
+
+  /** The outbox: a folder per replica. */
+  get outbox(): string {
+    return join(this.dir, 'outbox')
+  }
+
+  outboxFolder(replica: string): string {
+    return join(this.outbox, replica)
+  }
+
+  outboxEntry(replica: string, sha256: string): string {
+    return join(this.outbox, replica, sha256)
+  }
+
+  ledgerFolder(copy: string): string {
+    return join(this.dir, 'ledger', copy)
+  }
+
+  /** One ledger file: `shard` is the first two hex digits of the hashes it holds. */
+  ledgerShard(copy: string, shard: string): string {
+    return join(this.ledgerFolder(copy), `${shard}.log`)
+  }
+
+  get drainLock(): string {
+    return join(this.dir, 'drain.lock')
+  }
+
+  get failingFolder(): string {
+    return join(this.dir, 'failing')
+  }
+
+  failing(replica: string): string {
+    return join(this.failingFolder, `${replica}.json`)
+  }
+
+  get healsLog(): string {
+    return join(this.dir, 'heals.log')
+  }
+
+  get reconcileReport(): string {
+    return join(this.dir, 'reconcile.json')
+  }
+
+  get verifyRecord(): string {
+    return join(this.dir, 'verify.json')
+  }
+
+  get watchHealth(): string {
+    return join(this.dir, 'watch.json')
+  }
+
+  /** A verify pass's `n`th spill file; `tag` tells passes apart (process and start). */
+  spill(tag: string, n: number): string {
+    return join(this.dir, `verify-${tag}-${n}.tmp`)
+  }
+}

@@ -1,0 +1,240 @@
+/**
+ * One primary per replica. Replication treats a replica as this primary's copy: verify reports what
+ * the primary lacks, a repair copies it onto the primary, a prune deletes the replica's copy with
+ * the primary's. Two primaries on one replica would copy each other's frames onto their disks and
+ * prune each other's evicted frames away, so sharing is refused. Each primary has an identity
+ * (`{state}/host-id`, made once: a random id and the hostname); the first to write to a replica
+ * leaves it there as the mark `owner.json` (created only if absent, on fs and S3 alike); any other
+ * primary gets `ERR_CONFIG` naming the owner at its first call that would write, before it writes.
+ * A rebuilt host (a new state folder, so a new id) takes its replicas over explicitly (`takeOver`,
+ * `sai-images take-over --from <old id>`). A replica whose driver keeps no marks (IPFS, memory)
+ * is not checked. See docs/replication.md#one-primary-per-replica.
+ */
+import { randomUUID } from 'node:crypto'
+import { readFile } from 'node:fs/promises'
+import { hostname } from 'node:os'
+import { join } from 'node:path'
+import { createText } from '../../core/durable-text.js'
+import { ConfigError, isMissing } from '../../core/errors.js'
+import { partsOf } from './parts.js'
+import type { ReplicatedStorage } from './storage.js'
+import type { Replica } from './types.js'
+
+/** The replica's mark that names its primary. */
+export const OWNER_MARK = 'owner.json'
+/** This primary's identity, in its state folder. */
+export const HOST_ID_FILE = 'host-id'
+/** A running primary reads the marks again after this long: a take-over elsewhere stops it within a minute. */
+const RECHECK_MS = 60_000
+
+export interface HostIdentity {
+  /** Random, made once per state folder. */
+  id: string
+  hostname: string
+  /** The state folder: it tells two primaries on one host apart. */
+  stateDir: string
+  /** When the identity was made; in an owner mark, since when that host owns the replica. */
+  since: string
+  /** In a mark written by a take-over: whose the replica was. */
+  takenOverFrom?: { id: string; hostname: string }
+}
+
+export interface ReplicaOwner {
+  replica: string
+  /** Where the mark is, safe to print. */
+  location: string
+  /**
+   * `none`: no mark yet (a new replica, or one written by an older version or by migrate);
+   * `unchecked`: a driver that keeps no marks (IPFS, memory).
+   */
+  state: 'mine' | 'other' | 'none' | 'unchecked'
+  owner?: HostIdentity
+}
+
+export class ReplicaOwnership {
+  private me?: Promise<HostIdentity>
+  /** Per replica: when its mark was last read as this primary's. */
+  private readonly fresh = new Map<string, number>()
+  private checking?: Promise<void>
+
+  constructor(
+    private readonly stateDir: string,
+    private readonly replicas: Replica[]
+  ) {}
+
+  /** This primary's identity, made durably at its first use (a lost one would lock it out of its own replicas). */
+  async identity(): Promise<HostIdentity> {
+    this.me ??= this.readOrMakeIdentity()
+    this.me.catch(() => {
+      this.me = undefined // a disk error: asked again next time
+    })
+    return await this.me
+  }
+
+  /**
+   * Resolves if this primary owns every replica that keeps marks (or `replica`), marking those
+   * nobody owns yet; `ERR_CONFIG` naming the owner otherwise, before anything of this primary's is
+   * written there. A replica that cannot be reached is `ERR_STORAGE_UNAVAILABLE`, or with
+   * `unreachableOk` (a store, which never fails for a replica that is down) skipped: the copier
+   * asks again for that replica before it copies there.
+   */
+  async check(options: { replica?: string; unreachableOk?: boolean } = {}): Promise<void> {
+    const due = (): Replica[] =>
+      this.replicas.filter(
+        r =>
+          r.storage.marks !== undefined &&
+          (options.replica === undefined || r.name === options.replica) &&
+          !(Date.now() - (this.fresh.get(r.name) ?? Number.NEGATIVE_INFINITY) < RECHECK_MS)
+      )
+    if (due().length === 0) return
+    if (options.replica === undefined) {
+      this.checking ??= this.claim(due(), true).finally(() => {
+        this.checking = undefined
+      })
+      await this.checking
+    }
+    if (options.unreachableOk !== true && due().length > 0) await this.claim(due(), false)
+  }
+
+  /** Who owns each replica now (nothing is written). */
+  async owners(): Promise<ReplicaOwner[]> {
+    const me = await this.identity()
+    return await Promise.all(this.replicas.map(async replica => await this.ownerOf(replica, me)))
+  }
+
+  /**
+   * Makes this primary the owner of every replica that `from` (a host id) owns, and of those nobody
+   * owns; the owners before, as they were. `ERR_CONFIG`, with nothing changed, if a replica belongs
+   * to a host other than `from`. Two take-overs at once: the last write wins, and the other is told
+   * when it reads its mark back (here, or at its next check).
+   */
+  async takeOver(from: string): Promise<ReplicaOwner[]> {
+    const me = await this.identity()
+    const before = await this.owners()
+    for (const o of before)
+      if (o.state === 'other' && o.owner!.id !== from)
+        throw new ConfigError('--from', `${refusal(o, me)}; it is not ${from}'s: nothing was changed`)
+    const now = new Date().toISOString()
+    for (const o of before) {
+      const marks = this.replicas.find(r => r.name === o.replica)!.storage.marks
+      const taken = o.owner === undefined ? {} : { takenOverFrom: { id: o.owner.id, hostname: o.owner.hostname } }
+      if (o.state === 'other') await marks!.replace(OWNER_MARK, JSON.stringify({ ...me, since: now, ...taken }))
+      if (o.state === 'none') await marks!.create(OWNER_MARK, JSON.stringify({ ...me, since: now }))
+    }
+    this.fresh.clear()
+    await this.check() // read back: another host's take-over at the same moment is told here
+    return before
+  }
+
+  private async ownerOf({ name, storage }: Replica, me: HostIdentity): Promise<ReplicaOwner> {
+    const marks = storage.marks
+    if (marks === undefined) return { replica: name, location: storage.location ?? storage.driver, state: 'unchecked' }
+    const text = await marks.read(OWNER_MARK)
+    const owner = text === undefined ? undefined : parseOwner(text, marks.location)
+    const state = owner === undefined ? 'none' : owner.id === me.id ? 'mine' : 'other'
+    return { replica: name, location: marks.location, state, owner }
+  }
+
+  /** Reads every mark first, so that a refusal comes before any mark is written; then marks the unowned. */
+  private async claim(replicas: Replica[], unreachableOk: boolean): Promise<void> {
+    const me = await this.identity()
+    const read = await Promise.all(
+      replicas.map(async replica => {
+        try {
+          return await this.ownerOf(replica, me)
+        } catch (err) {
+          if (unreachableOk && (err as { code?: string }).code === 'ERR_STORAGE_UNAVAILABLE') return undefined
+          throw err
+        }
+      })
+    )
+    const owners = read.filter(o => o !== undefined)
+    const other = owners.find(o => o.state === 'other')
+    if (other !== undefined) throw refused(other, me)
+    for (const o of owners) {
+      const marks = this.replicas.find(r => r.name === o.replica)!.storage.marks!
+      if (
+        o.state === 'none' &&
+        !(await marks.create(OWNER_MARK, JSON.stringify({ ...me, since: new Date().toISOString() })))
+      ) {
+        // another primary marked it in the same moment: whoever's mark is there owns it
+        const owner = parseOwner((await marks.read(OWNER_MARK)) ?? '', marks.location)
+        if (owner.id !== me.id) throw refused({ ...o, state: 'other', owner }, me)
+      }
+      this.fresh.set(o.replica, Date.now())
+    }
+  }
+
+  private async readOrMakeIdentity(): Promise<HostIdentity> {
+    const path = join(this.stateDir, HOST_ID_FILE)
+    const made: HostIdentity = {
+      id: randomUUID(),
+      hostname: hostname(),
+      stateDir: this.stateDir,
+      since: new Date().toISOString()
+    }
+    try {
+      return parseOwner(await readFile(path, 'utf8'), path)
+    } catch (err) {
+      if (!isMissing(err)) throw err
+    }
+    if (await createText(path, `${JSON.stringify(made)}\n`)) return made
+    return parseOwner(await readFile(path, 'utf8'), path) // another process made it first
+  }
+}
+
+function refusal(o: ReplicaOwner, me: HostIdentity): string {
+  const { id, hostname, stateDir, since } = o.owner!
+  return (
+    `replica ${o.replica} (${o.location}) belongs to another primary: ${hostname} (host id ${id}, state ` +
+    `folder ${stateDir}), its owner since ${since}; this primary is ${me.hostname} (host id ${me.id}, ` +
+    `state folder ${me.stateDir})`
+  )
+}
+
+function refused(o: ReplicaOwner, me: HostIdentity): ConfigError {
+  const { id, hostname, stateDir } = o.owner!
+  const same =
+    hostname === me.hostname && stateDir === me.stateDir
+      ? ' That host is this one, with this very state folder: its host-id is gone, so the folder was ' +
+        'wiped or replaced (a new disk, or an array that is not mounted?).'
+      : ''
+  return new ConfigError(
+    'replicas',
+    `${refusal(o, me)}.${same} A replica is not shared between primaries ` +
+      '(docs/replication.md#one-primary-per-replica): give each host its own prefix or folder ' +
+      '(SAI_S3_PREFIX, SAI_IMAGE_STORAGE_REPLICA_PATH) in the same bucket or disk. If that host is gone for ' +
+      `good (its disk replaced, this one restored in its place), take the replica over: sai-images take-over ` +
+      `--from ${id}. Nothing was written`
+  )
+}
+
+/** A mark or identity as written; one that cannot be read is `ERR_CONFIG` (never taken for nobody's). */
+function parseOwner(text: string, where: string): HostIdentity {
+  try {
+    const owner = JSON.parse(text) as HostIdentity
+    if (typeof owner.id === 'string' && owner.id !== '' && typeof owner.hostname === 'string') return owner
+  } catch {}
+  throw new ConfigError(
+    'replicas',
+    `the owner mark or host id at ${where} cannot be read (${JSON.stringify(text.slice(0, 80))}): ` +
+      'see docs/replication.md#one-primary-per-replica'
+  )
+}
+
+/** Who owns each replica of `storage` now, and who this primary is (nothing is written). */
+export async function replicaOwners(
+  storage: ReplicatedStorage
+): Promise<{ me: HostIdentity; replicas: ReplicaOwner[] }> {
+  const { owner } = partsOf(storage)
+  return { me: await owner.identity(), replicas: await owner.owners() }
+}
+
+/** A rebuilt primary takes over the replicas `from` (the old host id) owned: see `ReplicaOwnership.takeOver`. */
+export async function takeOver(
+  storage: ReplicatedStorage,
+  from: string
+): Promise<{ me: HostIdentity; replicas: ReplicaOwner[] }> {
+  const { owner } = partsOf(storage)
+  return { me: await owner.identity(), replicas: await owner.takeOver(from) }
+}

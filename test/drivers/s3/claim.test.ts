@@ -1,0 +1,78 @@
+/**
+ * A prune's claims (claim.ts): renewal against a racing prune, against a real Ceph RADOS Gateway (or the S3
+ * that SAI_TEST_S3_* names).
+ */
+import { describe, expect, it } from 'vitest'
+import { prune } from '../../../src/features/retention/prune.js'
+import { testJpeg } from '../../../src/testing/index.js'
+import { startChild } from '../../infra/helpers/child.js'
+import { sha256, fresh, useBucket, init } from './helpers.js'
+
+useBucket()
+
+describe("a prune's claims (claim.ts): renewal against a racing prune", () => {
+  it(
+    'prune by age on S3, from the listing alone; stores racing in another process keep ' + 'every object they stored',
+    async () => {
+      const seen = { renewed: 0, deleted: 0, stores: 0 }
+      for (let round = 0; round < 3; round++) {
+        const storage = fresh()
+        const seeds = Array.from({ length: 16 }, (_, i) => `s3 prune ${round} ${i} ${Date.now()}`)
+        for (const seed of seeds) await storage.store(testJpeg(seed, 20_000))
+        // Last-Modified is the server's, and cannot be set back: the objects are made old by waiting
+        await new Promise(resolve => setTimeout(resolve, 2500))
+        const restored = seeds.filter((_, i) => i % 2 === 0)
+        const startAt = Date.now() + 300
+        const storer = startChild('restore', {
+          s3: { ...init, prefix: storage.prefix },
+          seeds: restored,
+          size: 20_000,
+          startAt,
+          until: startAt + 1500
+        })
+        await new Promise(resolve => setTimeout(resolve, startAt - Date.now()))
+        const report = await prune(storage, { olderThan: 2000, minAgeMs: 0 })
+        const code = await storer.done
+        const stores = storer.lines()
+        expect({ code, errors: stores.filter(s => s.error !== undefined) }).toEqual({ code: 0, errors: [] })
+        expect(stores.length).toBeGreaterThan(0)
+        // every image whose store resolved is there, intact
+        for (const seed of restored) {
+          const jpeg = testJpeg(seed, 20_000)
+          if (stores.some(s => s.sha256 === sha256(jpeg)))
+            expect(Buffer.compare(await storage.fetch(sha256(jpeg)), jpeg)).toBe(0)
+        }
+        // those never stored again are gone
+        for (const seed of seeds.filter((_, i) => i % 2 === 1))
+          expect(await storage.exists(sha256(testJpeg(seed, 20_000)))).toBe(false)
+        expect(report.deleted).toBeGreaterThanOrEqual(8)
+        expect((await storage.verify()).clean).toBe(true) // no claim left behind
+        seen.renewed += report.renewed
+        seen.deleted += report.deleted
+        seen.stores += stores.length
+      }
+      console.log(
+        `s3 prune race: ${seen.stores} stores during 3 prunes; ${seen.deleted} deleted, ` +
+          `${seen.renewed} found renewed and kept`
+      )
+    }
+  )
+
+  it(
+    'a duplicate store moves Last-Modified to a later second, so that a prune comparing ' +
+      'whole seconds always sees it',
+    async () => {
+      const storage = fresh()
+      const jpeg = testJpeg(`renewal second ${Date.now()}`, 5000)
+      const first = await storage.store(jpeg)
+      const before = (await storage.stat(first.hash)).lastStoredAt!
+      expect((await storage.store(jpeg)).isDuplicate).toBe(true) // at once: within the same second, most often
+      const after = (await storage.stat(first.hash)).lastStoredAt!
+      expect(Math.floor(after.getTime() / 1000)).toBeGreaterThan(Math.floor(before.getTime() / 1000))
+      // and a prune that listed it before the renewal keeps it
+      expect(await storage.deleteIfNotRenewed(first.hash, before)).toBe(false)
+      expect(await storage.exists(first.hash)).toBe(true)
+      expect(await storage.deleteIfNotRenewed(first.hash, after)).toBe(true)
+    }
+  )
+})

@@ -1,0 +1,92 @@
+// The copier (copier.ts) between real filesystem stores: a verified copy clears the outbox entry
+// and tells the ledger; a frame gone from the primary is dropped; an unreachable replica is backed
+// off and its failing state recorded for other processes, cleared once a copy goes through.
+import { readFile, rename, unlink } from 'node:fs/promises'
+import { join } from 'node:path'
+import { describe, expect, it } from 'vitest'
+import { FilesystemDriver } from '../../../src/drivers/fs/index.js'
+import { createReplicatedStorage } from '../../../src/features/replication/index.js'
+import { partsOf } from '../../../src/features/replication/parts.js'
+import { testJpeg } from '../../../src/testing/index.js'
+import { tempDir } from '../../infra/helpers/tmp.js'
+import { keepingLogger, namesIn, pair } from './helpers.js'
+
+describe('Copier', () => {
+  it(
+    'copy: the bytes stored on the replica, the ledger told ' + '(upload), the entry gone, the listeners told',
+    async () => {
+      const { storage, replica, state } = await pair()
+      const jpeg = testJpeg('copier copy', 15_000)
+      const { sha256 } = await storage.store(jpeg)
+      const { copier, ledger } = partsOf(storage)
+      const told: string[] = []
+      copier.copied.add((name, hash) => told.push(`${name} ${hash}`))
+      const before = Date.now()
+      expect(await copier.copy(storage.replicas[0]!, sha256)).toBe('copied')
+      expect(Buffer.compare(await replica.fetch(sha256), jpeg)).toBe(0)
+      expect(ledger.lookup('copy', sha256)).toMatchObject({ how: 'upload' })
+      expect(ledger.lookup('copy', sha256)!.at).toBeGreaterThanOrEqual(before)
+      expect(await namesIn(join(state, 'outbox', 'copy'))).toEqual([])
+      expect(told).toEqual([`copy ${sha256}`])
+      await storage.close()
+    }
+  )
+
+  it('a frame gone from the primary (pruned meanwhile) is dropped from the outbox, not copied', async () => {
+    const { storage, primary, replica } = await pair()
+    const { hash, path } = await storage.store(testJpeg('copier gone'))
+    await unlink(path)
+    expect(await storage.drain()).toMatchObject({ copied: 0, gone: 1, pending: 0, failed: [] })
+    expect(await replica.exists(hash)).toBe(false)
+    expect(await primary.exists(hash)).toBe(false)
+    await storage.close()
+  })
+
+  it(
+    'an unreachable replica: the round stops, the entries stay, ' + 'the failing state is recorded and then cleared',
+    async () => {
+      const primary = new FilesystemDriver({ root: await tempDir('sai-copier') })
+      const parent = await tempDir('sai-copier-replica')
+      const replica = new FilesystemDriver({ root: join(parent, 'mounted'), createRoot: false })
+      const { logger, logged } = keepingLogger()
+      const storage = createReplicatedStorage({
+        primary,
+        replicas: [{ name: 'copy', storage: replica }],
+        background: false,
+        logger
+      })
+      const state = storage.stateDir
+      const stored = [await storage.store(testJpeg('down 1')), await storage.store(testJpeg('down 2'))]
+      const failed = await storage.drain()
+      expect(failed).toMatchObject({ copied: 0, pending: 2, failed: [] })
+      const record = JSON.parse(await readFile(join(state, 'failing', 'copy.json'), 'utf8'))
+      expect(record).toEqual({ since: expect.any(String), code: 'ERR_STORAGE_UNAVAILABLE', retryInMs: 1000 })
+      expect(storage.status().replicas[0]!.failing).toEqual({
+        since: new Date(record.since),
+        code: 'ERR_STORAGE_UNAVAILABLE'
+      })
+      expect(logged.filter(l => l.fields.event === 'replication.replica-unavailable')).toHaveLength(1)
+      await storage.drain() // still down: backed off longer, told once
+      expect(JSON.parse(await readFile(join(state, 'failing', 'copy.json'), 'utf8'))).toMatchObject({ retryInMs: 2000 })
+      expect(logged.filter(l => l.fields.event === 'replication.replica-unavailable')).toHaveLength(1)
+      // mounted again
+      const other = await tempDir('sai-copier-mount')
+      await rename(other, join(parent, 'mounted'))
+      expect(await storage.drain()).toMatchObject({ copied: 2, pending: 0 })
+      expect(await namesIn(join(state, 'failing'))).toEqual([])
+      expect(storage.status().replicas[0]!.failing).toBeUndefined()
+      expect(logged.filter(l => l.fields.event === 'replication.replica-recovered')).toHaveLength(1)
+      for (const { hash } of stored) expect(await replica.exists(hash)).toBe(true)
+      await storage.close()
+    }
+  )
+
+  it('in the background, a store kicks a drain, and idle waits for it', async () => {
+    const { storage, replica } = await pair({ background: true })
+    const { hash } = await storage.store(testJpeg('kicked'))
+    await storage.idle()
+    expect(await replica.exists(hash)).toBe(true)
+    expect(storage.status().replicas[0]!.pending).toBe(0)
+    await storage.close()
+  })
+})

@@ -1,0 +1,90 @@
+// The ledger (ledger.ts) on a real folder: a line per record, the last for a hash winning, a torn
+// last line passed over; the eviction marks in SHA-256 order; a shard rewritten whole.
+import { appendFile, readFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { describe, expect, it } from 'vitest'
+import { StateLayout } from '../../../src/features/replication/layout.js'
+import { HOW, Ledger, PRIMARY, VERIFIED } from '../../../src/features/replication/ledger.js'
+import { tempDir } from '../../infra/helpers/tmp.js'
+
+const A1 = `ab${'1'.repeat(62)}`
+const A2 = `ab${'2'.repeat(62)}`
+const C1 = `cd${'1'.repeat(62)}`
+
+async function ledger(): Promise<{ ledger: Ledger; state: string }> {
+  const state = await tempDir('sai-ledger')
+  return { ledger: new Ledger(new StateLayout(state)), state }
+}
+
+describe('Ledger', () => {
+  it('its names: the primary copy, and how a copy was seen; the verified ones', () => {
+    expect(PRIMARY).toBe('primary')
+    expect(Object.values(HOW).sort()).toEqual(['evicted', 'gone', 'listed', 'rehash', 'restored', 'upload'])
+    expect([...VERIFIED].sort()).toEqual(['listed', 'rehash', 'upload'])
+  })
+
+  it("appends a line per record to the copy's shard file; lookup gives the last record of a hash", async () => {
+    const { ledger: book, state } = await ledger()
+    await book.append('s3', [
+      { sha256: A1, at: 1, how: HOW.upload },
+      { sha256: C1, at: 2, how: HOW.upload }
+    ])
+    await book.append('s3', [{ sha256: A1, at: 3, how: HOW.rehash }])
+    await book.append(PRIMARY, [{ sha256: A1, at: 4, how: HOW.evicted, lastStoredAt: 0 }])
+    expect(await readFile(join(state, 'ledger', 's3', 'ab.log'), 'utf8')).toBe(`${A1} 1 upload\n${A1} 3 rehash\n`)
+    expect(await readFile(join(state, 'ledger', 'primary', 'ab.log'), 'utf8')).toBe(`${A1} 4 evicted 0\n`)
+    expect(book.lookup('s3', A1)).toEqual({ sha256: A1, at: 3, how: 'rehash', lastStoredAt: undefined })
+    expect(book.lookup('s3', C1)).toMatchObject({ at: 2, how: 'upload' })
+    expect(book.lookup('s3', A2)).toBeUndefined()
+    expect(book.lookup('ipfs', A1)).toBeUndefined()
+    expect(book.lookup(PRIMARY, A1)).toEqual({ sha256: A1, at: 4, how: 'evicted', lastStoredAt: 0 })
+  })
+
+  it('a torn last line (a crash mid-append) is passed over, the records before it kept', async () => {
+    const { ledger: book, state } = await ledger()
+    await book.append('s3', [{ sha256: A1, at: 1, how: HOW.upload }])
+    await appendFile(join(state, 'ledger', 's3', 'ab.log'), `${A2} 2`)
+    await appendFile(join(state, 'ledger', 's3', 'ab.log'), `\n${A2.slice(0, 30)}`)
+    expect([...book.shard('s3', 'ab').keys()]).toEqual([A1])
+  })
+
+  it('isEvicted: the primary copy evicted and not stored again since', async () => {
+    const { ledger: book } = await ledger()
+    expect(book.isEvicted(A1)).toBe(false)
+    await book.append(PRIMARY, [{ sha256: A1, at: 1, how: HOW.evicted, lastStoredAt: 0 }])
+    await book.append('s3', [{ sha256: A2, at: 1, how: HOW.evicted, lastStoredAt: 0 }])
+    expect([book.isEvicted(A1), book.isEvicted(A2)]).toEqual([true, false]) // (a replica's record is not the primary's)
+    await book.append(PRIMARY, [{ sha256: A1, at: 2, how: HOW.restored }])
+    expect(book.isEvicted(A1)).toBe(false)
+  })
+
+  it('evicted() lists the eviction marks in SHA-256 order, after a hash if asked', async () => {
+    const { ledger: book } = await ledger()
+    await book.append(PRIMARY, [
+      { sha256: C1, at: 1, how: HOW.evicted, lastStoredAt: 0 },
+      { sha256: A2, at: 1, how: HOW.evicted, lastStoredAt: 0 },
+      { sha256: A1, at: 1, how: HOW.restored }
+    ])
+    const hashes = async (after?: string): Promise<Array<string | undefined>> => {
+      const out = []
+      for await (const entry of book.evicted(after)) out.push(entry.sha256)
+      return out
+    }
+    expect(await hashes()).toEqual([A2, C1])
+    expect(await hashes(A2)).toEqual([C1])
+    expect(await hashes(`ce${'0'.repeat(62)}`)).toEqual([])
+  })
+
+  it('rewrite replaces a shard file with only the records given', async () => {
+    const { ledger: book, state } = await ledger()
+    await book.append('s3', [
+      { sha256: A1, at: 1, how: HOW.upload },
+      { sha256: A2, at: 2, how: HOW.upload }
+    ])
+    await book.rewrite('s3', 'ab', [{ sha256: A2, at: 5, how: HOW.listed }])
+    expect(await readFile(join(state, 'ledger', 's3', 'ab.log'), 'utf8')).toBe(`${A2} 5 listed\n`)
+    expect(book.lookup('s3', A1)).toBeUndefined()
+    await book.rewrite('ipfs', 'cd', [])
+    expect(await readFile(join(state, 'ledger', 'ipfs', 'cd.log'), 'utf8')).toBe('')
+  })
+})

@@ -1,0 +1,136 @@
+// The fsck of every copy (verify.ts, verify-repair.ts) over two real filesystem stores: what each
+// copy lacks or holds damaged, the full tier that reads replica copies back, a repair that heals the
+// primary and copies again what a replica lacks, the storm guard, and the counts kept for status.
+import { readFile, rm, truncate, unlink, writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { describe, expect, it } from 'vitest'
+import { FilesystemDriver } from '../../../src/drivers/fs/index.js'
+import { createReplicatedStorage, replicaOwners, takeOver } from '../../../src/features/replication/index.js'
+import { partsOf } from '../../../src/features/replication/parts.js'
+import { testJpeg } from '../../../src/testing/index.js'
+import { flip, namesIn, pair } from './helpers.js'
+
+describe('verify over the copies', () => {
+  it(
+    'verify --repair heals from the replica (flipped, ' + 'truncated, deleted), says which copy, and is clean',
+    async () => {
+      const { storage, primary } = await pair()
+      const frames = ['flipped', 'truncated', 'deleted', 'intact'].map(seed => testJpeg(`repair ${seed}`, 40_000))
+      const stored = []
+      for (const frame of frames) stored.push(await storage.store(frame))
+      await storage.drain()
+      const bytes = await readFile(stored[0]!.path)
+      bytes[100] ^= 0x01
+      await writeFile(stored[0]!.path, bytes)
+      await truncate(stored[1]!.path, 5000)
+      await unlink(stored[2]!.path)
+      const found = await storage.verify()
+      expect(found.clean).toBe(false)
+      expect(found.counts).toMatchObject({ corrupt: 1, truncated: 1, missing: 1 })
+      const repaired = await storage.verify({ repair: true })
+      expect(repaired).toMatchObject({ clean: true, restored: 3, quarantined: 0 })
+      for (const [i, frame] of frames.entries())
+        expect(Buffer.compare(await primary.fetch(stored[i]!.hash), frame)).toBe(0)
+      expect((await storage.verify()).clean).toBe(true)
+      await storage.close()
+    }
+  )
+
+  it(
+    'without a good copy, a repair quarantines the frame and is ' + 'not clean: the frame is lost from the store',
+    async () => {
+      const { storage, primary, replica } = await pair()
+      const { hash, path } = await storage.store(testJpeg('lost', 10_000))
+      await storage.drain()
+      await replica.delete(hash)
+      await truncate(path, 100)
+      const repaired = await storage.verify({ repair: true })
+      expect(repaired).toMatchObject({ clean: false, quarantined: 1 })
+      expect(await primary.exists(hash)).toBe(false)
+      await storage.close()
+    }
+  )
+
+  it(
+    'the storm guard: a primary root replaced by an empty folder ' + 'makes verify --repair refuse, unless forced',
+    async () => {
+      const { storage, primary } = await pair({ stormLimit: 5 })
+      for (let i = 0; i < 12; i++) await storage.store(testJpeg(`storm ${i}`))
+      await storage.drain()
+      const { me: owner } = await replicaOwners(storage)
+      await rm(primary.root, { recursive: true })
+      const emptied = new FilesystemDriver({ root: primary.root }) // a new process sees an empty folder there
+      const fresh = createReplicatedStorage({
+        primary: emptied,
+        replicas: storage.replicas,
+        background: false,
+        stormLimit: 5,
+        stateDir: join(primary.root, '.replication')
+      })
+      // first the replica's owner mark: this state folder lost its host id (owner.ts), refused until taken over
+      await expect(fresh.verify({ repair: true })).rejects.toMatchObject({
+        code: 'ERR_CONFIG',
+        message: expect.stringContaining('this very state folder: its host-id is gone')
+      })
+      await takeOver(fresh, owner.id)
+      const refused = await fresh.verify({ repair: true })
+      expect(refused).toMatchObject({ clean: false, storm: { damaged: 12, limit: 5 }, restored: 0 })
+      let onPrimary = 0
+      for await (const _ of emptied.list()) onPrimary++
+      expect(onPrimary).toBe(0) // nothing was written
+      const forced = await fresh.verify({ repair: true, force: true })
+      expect(forced).toMatchObject({ restored: 12, clean: true })
+      await fresh.close()
+    }
+  )
+
+  it('a replica copy missing or damaged is named with the copy; the full tier (a subset) reads it back', async () => {
+    const { storage, replica } = await pair()
+    const [a, b, c] = [
+      await storage.store(testJpeg('verify a', 20_000)),
+      await storage.store(testJpeg('verify b', 20_000)),
+      await storage.store(testJpeg('verify c', 20_000))
+    ]
+    await storage.drain()
+    await replica.delete(a.hash)
+    await flip(replica.pathOf(b.hash)) // same size: only a read back finds it
+    const cheap = await storage.verify()
+    expect(cheap.problems).toEqual([
+      { path: replica.pathOf(a.hash), key: replica.keyOf(a.hash), reason: 'missing', copy: 'copy' }
+    ])
+    expect(cheap.copies).toEqual({ belowWanted: 1, lost: 0 })
+    const full = await storage.verify({ subset: { index: 0, count: 1 } })
+    expect(full.problems.map(p => [p.key, p.reason, p.copy]).sort()).toEqual(
+      [
+        [replica.keyOf(a.hash), 'missing', 'copy'],
+        [replica.keyOf(b.hash), 'corrupt', 'copy']
+      ].sort()
+    )
+    expect(full.copies).toEqual({ belowWanted: 2, lost: 0 })
+    expect(partsOf(storage).ledger.lookup('copy', c.sha256)?.how).toBe('rehash') // read back and hashed
+    const repaired = await storage.verify({ repair: true, subset: { index: 0, count: 1 } })
+    expect(repaired).toMatchObject({ clean: true, restored: 2 })
+    for (const { hash } of [a, b]) expect((await replica.fetch(hash)).length).toBe(20_000)
+    await storage.close()
+  })
+
+  it(
+    'a whole pass keeps its counts for status (verify.json); a ' + 'part of the store (a subset, after) does not',
+    async () => {
+      const { storage, replica, state } = await pair()
+      const { hash } = await storage.store(testJpeg('counted', 10_000))
+      await storage.drain()
+      await replica.delete(hash)
+      await storage.verify({ subset: { index: 0, count: 2 } })
+      await storage.verify({ after: '0'.repeat(64) })
+      expect(await namesIn(state)).not.toContain('verify.json')
+      expect(storage.status().lastVerifyAt).toBeUndefined()
+      await storage.verify()
+      const record = JSON.parse(await readFile(join(state, 'verify.json'), 'utf8'))
+      expect(record).toEqual({ at: expect.any(String), belowWantedCopies: 1, lost: 0 })
+      expect(storage.status()).toMatchObject({ belowWantedCopies: 1, lost: 0, countedBy: 'verify' })
+      expect((await namesIn(state)).filter(name => name.startsWith('verify-'))).toEqual([]) // the spill is gone
+      await storage.close()
+    }
+  )
+})
