@@ -2,8 +2,7 @@
 // write loop (SHA-256, mkdir -p the shard folders, temp file, rename; what any store without fsync
 // must do), in an empty store and in a warm one (every shard folder already there). Five runs; in
 // each, both regimes, the two candidates alternating which goes first, 600 KB frames, sequential
-// and 8 at once (in a warm store after an untimed warm-up of each). The target holds only if every
-// run's ratio holds.
+// and 8 at once. The target holds only if every run's ratio holds.
 // Writes bench/RESULTS-fsync-off.md and bench/results-fsync-off.json.
 //   node bench/fsync-off.mjs [--quick] [--cpu-prof-ours]
 import { execFileSync } from 'node:child_process'
@@ -46,24 +45,17 @@ async function plainLoop(root, bytes) {
   await rename(temp, join(dir, `${name}.jpg`))
 }
 
-async function timed(concurrency, store, frames = FRAMES) {
+async function timed(concurrency, store) {
   const data = payloads(600 * KB, concurrency, `nofsync ${concurrency}`)
   let next = 0
   const started = performance.now()
   await Promise.all(
     Array.from({ length: concurrency }, async (_, w) => {
-      while (next++ < frames) await store(data.fresh(w))
+      while (next++ < FRAMES) await store(data.fresh(w))
     })
   )
-  return frames / ((performance.now() - started) / 1000)
+  return FRAMES / ((performance.now() - started) / 1000)
 }
-
-/**
- * Untimed frames of each candidate in a warm store before the timed ones: the first candidate to run
- * after the 131,072 folders are made and synced ran at 0.55-0.7x its rate in second place, whichever it
- * was (bench/RESULTS.md, 2026-12-04).
- */
-const WARM_UP_FRAMES = 100
 
 for (let run = 0; run < RUNS; run++) {
   const row = {}
@@ -80,14 +72,14 @@ for (let run = 0; run < RUNS; run++) {
       const storage = new FilesystemDriver({ root: roots.ours, fsync: false })
       const rates = {}
       const order = (run + concurrency) % 2 === 0 ? ['ours', 'plain'] : ['plain', 'ours']
-      const stores = {
-        ours: async bytes => await storage.store(bytes),
-        plain: async bytes => await plainLoop(roots.plain, bytes)
-      }
-      if (regime === 'warm') for (const name of order) await timed(concurrency, stores[name], WARM_UP_FRAMES)
       for (const name of order) {
         execFileSync('sync') // no writeback of the other's files left over
-        rates[name] = await timed(concurrency, stores[name])
+        rates[name] = await timed(
+          concurrency,
+          name === 'ours'
+            ? async bytes => await storage.store(bytes)
+            : async bytes => await plainLoop(roots.plain, bytes)
+        )
       }
       await storage.close()
       await rm(base, { recursive: true, force: true })
@@ -133,8 +125,7 @@ Node ${results.machine.node}. \`node bench/fsync-off.mjs\`.
 
 Method: ${FRAMES} new frames of 600 KB per measurement; the plain loop is SHA-256, \`mkdir -p\` of the two
 shard folders, a temp file written, renamed into place. Empty: a new root; warm: all 65,536 shard folders
-made first, then ${WARM_UP_FRAMES} untimed frames of each candidate. A \`sync\` before each candidate; the order
-alternates. Frames per second, ${RUNS} runs.
+made first. A \`sync\` before each candidate; the order alternates. Frames per second, ${RUNS} runs.
 
 | run | ${Object.keys(results.runs[0]).join(' | ')} |
 | --- | ${Object.keys(results.runs[0])
