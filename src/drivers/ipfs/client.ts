@@ -13,7 +13,7 @@ import { randomUUID } from 'node:crypto'
 import { Agent, request, type IncomingMessage } from 'node:http'
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https'
 import { passThrough, serviceUnavailable, settingName, type SettingNames } from '../../core/errors.js'
-import { atLeast, basic, closedUnder, collect, parts } from './wire.js'
+import { atLeast, basic, closedUnder, collect, parts, withCode } from './wire.js'
 
 export type Params = Record<string, string | number | boolean | string[] | undefined>
 
@@ -247,11 +247,4 @@ export class KuboConnection {
     const decoded = Buffer.from(token, 'base64').toString()
     return [token, decoded, decoded.slice(decoded.indexOf(':') + 1)]
   }
-}
-
-/** An error's message, with its errno code after it when the message does not say it already. */
-function withCode(error: Error | undefined, err: unknown): string {
-  const message = error?.message ?? String(err)
-  const code = (error as NodeJS.ErrnoException | undefined)?.code
-  return typeof code === 'string' && !message.includes(code) ? `${message} (${code})` : message
 }

@@ -52,3 +52,10 @@ export function atLeast(version: string, [major, minor]: [number, number]): bool
   if (match === null) return false
   return Number(match[1]) > major || (Number(match[1]) === major && Number(match[2]) >= minor)
 }
+
+/** An error's message, with its errno code after it when the message does not say it already. */
+export function withCode(error: Error | undefined, err: unknown): string {
+  const message = error?.message ?? String(err)
+  const code = (error as NodeJS.ErrnoException | undefined)?.code
+  return typeof code === 'string' && !message.includes(code) ? `${message} (${code})` : message
+}
