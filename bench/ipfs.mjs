@@ -225,7 +225,9 @@ const kb = size => (size >= 1024 * 1024 ? `${size / 1024 / 1024} MiB` : `${size 
 const lines = [
   '# IPFS driver against bare Kubo calls',
   '',
-  `${results.date}, ${machine.cpu} (${machine.cores} cores), Node ${machine.node}, Kubo ${machine.kubo}, ${machine.filesystem ?? '?'}; load ${machine.loadAtStart.join(' ')} at the start, ${machine.loadAtEnd.join(' ')} at the end.`,
+  `${results.date}, ${machine.cpu} (${machine.cores} cores), Node ${machine.node}, Kubo ${machine.kubo}, ` +
+    `${machine.filesystem ?? '?'}; load ${machine.loadAtStart.join(' ')} at the start, ` +
+    `${machine.loadAtEnd.join(' ')} at the end.`,
   `Mean ms per call, the median of ${ROUNDS} interleaved rounds of ${OPS} calls (order alternating). \`bare\` is the RPC call over node:http with keep-alive and the driver's parameters; \`add + flush\` is a bare add that links the object into MFS (\`to-files\`) and one \`files/flush\`, the least that an index entry surviving a kill -9 of the node costs; \`client\` is kubo-rpc-client.${before ? ' `before`: the build given with --before, in the same rounds.' : ''}`,
   ''
 ]
@@ -240,7 +242,9 @@ for (const { label, rows } of sections) {
   )
   for (const { size, meanMs: m, ratios: r } of rows) {
     lines.push(
-      `| ${kb(size)} | ${m.driverStore} | ${m.bareAdd} | ${m.floorAdd} | ${m.clientAdd} | **${r.store}** | ${r.floor} | **${r.storeVsFloor}** | ${m.driverFetch} | ${m.bareCat} | ${m.clientCat} | **${r.fetch}** | ${m.duplicateStore} | ${m.fetchBySha256} | ${m.exists} |` +
+      `| ${kb(size)} | ${m.driverStore} | ${m.bareAdd} | ${m.floorAdd} | ${m.clientAdd} | **${r.store}** | ` +
+        `${r.floor} | **${r.storeVsFloor}** | ${m.driverFetch} | ${m.bareCat} | ${m.clientCat} | **${r.fetch}** | ` +
+        `${m.duplicateStore} | ${m.fetchBySha256} | ${m.exists} |` +
         (before ? ` ${r.beforeStore} | ${r.beforeVsFloor} | ${r.beforeFetch} |` : '')
     )
   }

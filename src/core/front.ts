@@ -124,7 +124,9 @@ export class StorageFront<K = string> implements ImageStorage {
         this.adapter.stat === undefined
           ? statOf(await this.fetch(ref, options))
           : await this.adapter.stat(key, options.signal)
-      return { ...placed(this.adapter.place(found ?? key)), ...fields }
+      const { hash, key: name, path, url } = placed(this.adapter.place(found ?? key))
+      // the fields in the order the CLI prints them (and always did): hash, sha256, path, key, size...
+      return { hash, sha256: fields.sha256, path, ...(url === undefined ? {} : { url }), key: name, ...fields }
     })
   }
 
@@ -170,7 +172,9 @@ export class StorageFront<K = string> implements ImageStorage {
   private result(digest: Digest, stored: Stored<K>): StorageResult {
     const { sha256, size, mimeType } = digest
     const { isDuplicate, storedAt } = stored
-    return { ...placed(this.adapter.place(stored.key)), sha256, size, isDuplicate, storedAt, mimeType }
+    const { hash, key, path, url } = placed(this.adapter.place(stored.key))
+    const where = url === undefined ? { key, path } : { key, path, url }
+    return { hash, sha256, ...where, size, isDuplicate, storedAt, mimeType }
   }
 }
 

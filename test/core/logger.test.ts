@@ -161,7 +161,8 @@ describe("the variant cache's logger", () => {
 
   it('a variant that cannot be made leaves a temp that cannot be removed: one variants.temp-remove-failed', async () => {
     const { root, storage, logger, variants } = await setUp()
-    const broken = await storage.store(Buffer.concat([Buffer.from([0xff, 0xd8, 0xff, 0xe0]), Buffer.alloc(3000, 7)])) // a JPEG's first bytes, then nothing sharp can decode
+    // a JPEG's first bytes, then nothing sharp can decode
+    const broken = await storage.store(Buffer.concat([Buffer.from([0xff, 0xd8, 0xff, 0xe0]), Buffer.alloc(3000, 7)]))
     const folder = join(root, '.variants', shardOf(broken.sha256!))
     await mkdir(folder, { recursive: true })
     const error = await appendOnly(folder, async () => await variants.get(broken.hash, 'thumb').catch(err => err))

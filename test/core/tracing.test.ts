@@ -643,7 +643,10 @@ describe('without a subscriber', () => {
 
 // ---- no secret in any message --------------------------------------------------------------------
 
-/** Every string reachable from `value`: own properties enumerable or not, errors' messages, stacks and causes, bytes as text. */
+/**
+ * Every string reachable from `value`: own properties enumerable or not, errors' messages, stacks and causes, bytes as
+ * text.
+ */
 function strings(value: unknown, seen = new Set<unknown>()): string[] {
   if (typeof value === 'string') return [value]
   if (typeof value === 'number' || typeof value === 'bigint' || typeof value === 'boolean' || typeof value === 'symbol')
@@ -776,6 +779,7 @@ describe('no credential in any message', () => {
     expect(failed.map(c => c.code)).toContain('ERR_STORAGE_UNAVAILABLE')
     const text = capture.texts.join('\n')
     expect(text).toContain('401') // the node's refusal is in the errors...
-    for (const secret of [token, password, basic, 'not-the-token-Qz1']) expect(text).not.toContain(secret) // ...its echo of the credentials is not
+    // ...its echo of the credentials is not
+    for (const secret of [token, password, basic, 'not-the-token-Qz1']) expect(text).not.toContain(secret)
   })
 })

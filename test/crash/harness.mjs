@@ -301,10 +301,11 @@ export async function run({
 }
 
 export function describe(violation) {
-  const op = record =>
-    record === undefined
-      ? 'the end'
-      : `#${record.seq} ${record.op}${record.name === undefined ? '' : ` ${record.name}`}${record.newName === undefined ? '' : ` -> ${record.newName}`}${record.label === undefined ? '' : ` ${record.label}`}`
+  const op = record => {
+    if (record === undefined) return 'the end'
+    const names = [record.name, record.newName === undefined ? undefined : `-> ${record.newName}`, record.label]
+    return [`#${record.seq} ${record.op}`, ...names.filter(part => part !== undefined)].join(' ')
+  }
   return `${violation.workload}: cut after ${op(violation.before)}, before ${op(violation.after)} (${violation.mode}, state seed ${violation.stateSeed}): ${violation.message}`
 }
 

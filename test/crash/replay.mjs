@@ -26,7 +26,10 @@ export function random(seed) {
   }
 }
 
-/** The tree under `dir` before the workload, by inode: { root, dirs: Map<ino, Map<name, ino>>, files: Map<ino, {data, mt}> }. */
+/**
+ * The tree under `dir` before the workload, by inode: { root, dirs: Map<ino, Map<name, ino>>, files: Map<ino, {data,
+ * mt}> }.
+ */
 export function snapshot(dir) {
   const dirs = new Map()
   const files = new Map()

@@ -54,7 +54,10 @@ function storesOf(acks) {
   return acks.filter(a => a.kind === 'store' || a.kind === 'renew')
 }
 
-/** Invariant 2: after verify --repair, no file under a content name holds other bytes; what verify saw damaged, it reported. */
+/**
+ * Invariant 2: after verify --repair, no file under a content name holds other bytes; what verify saw damaged, it
+ * reported.
+ */
 async function repairAndWalk(storage, roots, violations) {
   const before = roots.flatMap(root => walkObjects(root)).filter(o => !o.intact)
   const report = await storage.verify({ repair: true, tempMinAgeMs: 0 })

@@ -50,7 +50,10 @@ function parse(text: string): Sample[] {
     })
 }
 
-/** The value of the one sample of `name` whose labels include `labels` (0 when there is none, as Prometheus reads an absent counter). */
+/**
+ * The value of the one sample of `name` whose labels include `labels` (0 when there is none, as Prometheus reads an
+ * absent counter).
+ */
 function sampleValue(samples: Sample[], name: string, labels: Record<string, string> = {}): number {
   const found = samples.filter(s => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v))
   expect(found.length, `${name} ${JSON.stringify(labels)}`).toBeLessThanOrEqual(1)

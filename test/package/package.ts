@@ -25,7 +25,10 @@ export const ENTRY_POINTS = [
   './testing'
 ]
 
-/** An application folder with the package and `dependencies` (from this checkout's node_modules) installed, and `files` written. */
+/**
+ * An application folder with the package and `dependencies` (from this checkout's node_modules) installed, and `files`
+ * written.
+ */
 export async function application(files: Record<string, string>, dependencies: string[] = []): Promise<string> {
   const app = await tempDir('sai-app')
   await mkdir(join(app, 'node_modules'))

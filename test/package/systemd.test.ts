@@ -30,7 +30,9 @@ function service(text: string): Map<string, string[]> {
   return settings
 }
 
-/** The unit with its application folder, store and environment file moved under `base`, and the package installed there. */
+/**
+ * The unit with its application folder, store and environment file moved under `base`, and the package installed there.
+ */
 async function installed(): Promise<{ unit: string; text: string; app: string; store: string; envFile: string }> {
   const base = await tempDir('sai-unit')
   await chmod(base, 0o755)

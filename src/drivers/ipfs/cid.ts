@@ -63,7 +63,8 @@ export async function cidLater(bytes: Uint8Array, sha256: string): Promise<() =>
 
 /** The CID of `bytes`; pass their SHA-256 hex if it is known, so that a small image is hashed once. */
 export async function cidOf(bytes: Uint8Array, sha256?: string): Promise<string> {
-  if (bytes.byteLength <= CHUNK_SIZE) return sha256ToCid(sha256 ?? createHash('sha256').update(bytes).digest('hex')) // one raw leaf: the same digest
+  // one raw leaf: the same digest
+  if (bytes.byteLength <= CHUNK_SIZE) return sha256ToCid(sha256 ?? createHash('sha256').update(bytes).digest('hex'))
   const [{ importBytes }, { fixedSize }, { balanced }] = await loadImporter()
   const { cid } = await importBytes(
     bytes,

@@ -43,7 +43,10 @@ export class KuboConnection {
   /** The API URL with any credentials removed: safe to print. */
   readonly apiUrl: string
   readonly #authorization?: string
-  /** Uploads apart from the other calls: an add may wait for a marker (store.ts), which must not wait for a socket behind it. */
+  /**
+   * Uploads apart from the other calls: an add may wait for a marker (store.ts), which must not wait for a socket
+   * behind it.
+   */
   readonly #agents: { upload: Agent; call: Agent }
   #trailers?: Promise<boolean>
 
@@ -103,7 +106,10 @@ export class KuboConnection {
     }
   }
 
-  /** The answer, if Kubo neither refused nor reported an error later; else `ERR_STORAGE_UNAVAILABLE` with Kubo's message. */
+  /**
+   * The answer, if Kubo neither refused nor reported an error later; else `ERR_STORAGE_UNAVAILABLE` with Kubo's
+   * message.
+   */
   ok(answer: Answer): Answer {
     const problem = answer.refusal ?? answer.streamError
     if (problem !== undefined) throw this.unavailable(answer.command, `the node answered: ${problem}`)
@@ -230,7 +236,7 @@ export class KuboConnection {
     const why =
       error?.name === 'TimeoutError' || error?.name === 'AbortError'
         ? `no answer within ${this.timeoutMs} ms (${settingName(this.settingNames, 'timeoutMs')})`
-        : `${error?.message ?? String(err)}${typeof (error as NodeJS.ErrnoException)?.code === 'string' && !error.message.includes((error as NodeJS.ErrnoException).code!) ? ` (${(error as NodeJS.ErrnoException).code!})` : ''}`
+        : withCode(error, err)
     return this.unavailable(command, why, err)
   }
 
@@ -241,4 +247,11 @@ export class KuboConnection {
     const decoded = Buffer.from(token, 'base64').toString()
     return [token, decoded, decoded.slice(decoded.indexOf(':') + 1)]
   }
+}
+
+/** An error's message, with its errno code after it when the message does not say it already. */
+function withCode(error: Error | undefined, err: unknown): string {
+  const message = error?.message ?? String(err)
+  const code = (error as NodeJS.ErrnoException | undefined)?.code
+  return typeof code === 'string' && !message.includes(code) ? `${message} (${code})` : message
 }

@@ -48,7 +48,10 @@ interface Spec {
   mounts?: Spec[]
 }
 
-/** The spec of the datastore under `/blocks`: the mount for it, else the one under `/`, unwrapped from `measure` and `log`. */
+/**
+ * The spec of the datastore under `/blocks`: the mount for it, else the one under `/`, unwrapped from `measure` and
+ * `log`.
+ */
 function blocksSpec(spec: Spec | undefined): Spec | undefined {
   if (spec === undefined) return undefined
   if (spec.type === 'mount') {

@@ -181,7 +181,10 @@ export class MfsIndex {
     )
   }
 
-  /** `files/rm` of names in one shard folder (always flushed: Kubo refuses `flush=false` here): the names that were not there. */
+  /**
+   * `files/rm` of names in one shard folder (always flushed: Kubo refuses `flush=false` here): the names that were not
+   * there.
+   */
   private async rm(names: string[], signal?: AbortSignal): Promise<Set<string>> {
     const shard = this.shardOf(names[0]!.slice(0, 64))
     const answer = await propagate(this.rpc, 'files/rm', { arg: names.map(name => `${shard}/${name}`) }, signal)

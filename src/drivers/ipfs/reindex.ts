@@ -7,7 +7,8 @@ import { sha256Of } from './ref.js'
 
 /**
  * Indexes every pin that has no entry (its SHA-256 from the CID where it holds one, else from the
- * verified bytes; a pin that is no image is left alone), and lists entries whose object is not pinned. Safe to rerun. An entry made here
+ * verified bytes; a pin that is no image is left alone), and lists entries whose object is not pinned. Safe to rerun.
+ * An entry made here
  * has no time marker: the object's last store is not known.
  */
 export async function reindex(

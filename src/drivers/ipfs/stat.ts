@@ -1,4 +1,6 @@
-/** What `stat` tells of a pinned object whose SHA-256 is known: its size, type and last store, in one round of calls. */
+/**
+ * What `stat` tells of a pinned object whose SHA-256 is known: its size, type and last store, in one round of calls.
+ */
 import { createHash } from 'node:crypto'
 import type { KuboConnection } from './client.js'
 import { markersOf, type MfsIndex } from './mfs-index.js'

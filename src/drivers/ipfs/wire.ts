@@ -1,4 +1,6 @@
-/** The pieces of an RPC exchange that hold no state: the multipart body, reading a body, telling a closed connection. */
+/**
+ * The pieces of an RPC exchange that hold no state: the multipart body, reading a body, telling a closed connection.
+ */
 import type { IncomingMessage } from 'node:http'
 
 /** The connection was closed or reset under the request, before any answer. */

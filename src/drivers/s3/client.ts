@@ -173,7 +173,8 @@ export class S3Connection {
       return await work(sdk, async command => await client.send(command as never, options))
     } catch (err) {
       const status = (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode
-      if (tolerated !== undefined && status === tolerated && (err as Error).name !== 'NoSuchBucket') return undefined // (a failure with no status, a refused connection, is none)
+      // (a failure with no status, a refused connection, is none)
+      if (tolerated !== undefined && status === tolerated && (err as Error).name !== 'NoSuchBucket') return undefined
       if (status === 404 && (err as Error).name !== 'NoSuchBucket' && signal?.aborted !== true) {
         throw this.notFound(subject)
       }
@@ -188,7 +189,8 @@ export class S3Connection {
   /** An SDK (or body) failure as `ERR_STORAGE_UNAVAILABLE`, saying what to check. */
   failure(err: unknown, name: string, signal?: AbortSignal): unknown {
     if (signal?.aborted === true) return signal.reason
-    if ((err as Error)?.name !== 'AbortError' && passThrough(err) !== undefined) return err // ours already (an SDK abort is its timeout)
+    // ours already (an SDK abort is its timeout)
+    if ((err as Error)?.name !== 'AbortError' && passThrough(err) !== undefined) return err
     const error = err as Error & { $metadata?: { httpStatusCode?: number }; code?: string }
     const status = error.$metadata?.httpStatusCode
     const names = (...options: string[]): string =>

@@ -17,7 +17,9 @@ export interface S3DriverInit extends LimitsInit {
   credentials?: { accessKeyId: string; secretAccessKey: string; sessionToken?: string }
   /** `http://host/bucket/key` URLs. Default: true when an endpoint is given (Ceph, MinIO), else false. */
   forcePathStyle?: boolean
-  /** Connecting, waiting for an answer, and any silence while a body flows: each fails after this long. Default 30 s. */
+  /**
+   * Connecting, waiting for an answer, and any silence while a body flows: each fails after this long. Default 30 s.
+   */
   timeoutMs?: number
 }
 

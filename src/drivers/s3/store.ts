@@ -34,7 +34,8 @@ export async function putOnce(
     // Renew, then re-check: a duplicate makes the object young again (retention ages by it), then
     // makes sure no prune took it
     const storedAt = existing.storedAt ?? existing.lastStoredAt
-    if ((await objects.renew(key, sha256, mimeType, storedAt, existing.lastStoredAt, signal)) === undefined) continue // deleted since
+    // deleted since
+    if ((await objects.renew(key, sha256, mimeType, storedAt, existing.lastStoredAt, signal)) === undefined) continue
     if (await claims.waitForPrune(key, sha256, signal)) return { isDuplicate: true, storedAt }
     // a prune took it between our renewal and its deletion: written anew
     await objects.put(key, sha256, bytes, mimeType, now, false, signal)

@@ -75,7 +75,8 @@ export class S3Quarantine implements Quarantine {
     const entry = this.entryOf(id, 0)
     if (entry === undefined) return false
     const key = this.storePrefix + this.sharding.encode(entry.sha256)
-    if ((await this.objects.head(key, options.signal)) !== undefined) return false // an object is there: this copy stays
+    // an object is there: this copy stays
+    if ((await this.objects.head(key, options.signal)) !== undefined) return false
     const actual =
       options.force === true ? entry.sha256 : (await this.objects.read(this.prefix + id, options.signal))?.actual
     if (actual === undefined) return false

@@ -76,6 +76,11 @@ export class StateLayout {
     return join(this.dir, 'watch.json')
   }
 
+  /** This primary's identity, made once (owner.ts). */
+  get hostId(): string {
+    return join(this.dir, 'host-id')
+  }
+
   /** A verify pass's `n`th spill file; `tag` tells passes apart (process and start). */
   spill(tag: string, n: number): string {
     return join(this.dir, `verify-${tag}-${n}.tmp`)

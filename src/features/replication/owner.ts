@@ -13,9 +13,9 @@
 import { randomUUID } from 'node:crypto'
 import { readFile } from 'node:fs/promises'
 import { hostname } from 'node:os'
-import { join } from 'node:path'
 import { createText } from '../../core/durable-text.js'
 import { ConfigError, isMissing } from '../../core/errors.js'
+import { StateLayout } from './layout.js'
 import { partsOf } from './parts.js'
 import type { ReplicatedStorage } from './storage.js'
 import type { Replica } from './types.js'
@@ -23,7 +23,6 @@ import type { Replica } from './types.js'
 /** The replica's mark that names its primary. */
 export const OWNER_MARK = 'owner.json'
 /** This primary's identity, in its state folder. */
-export const HOST_ID_FILE = 'host-id'
 /** A running primary reads the marks again after this long: a take-over elsewhere stops it within a minute. */
 const RECHECK_MS = 60_000
 
@@ -166,7 +165,7 @@ export class ReplicaOwnership {
   }
 
   private async readOrMakeIdentity(): Promise<HostIdentity> {
-    const path = join(this.stateDir, HOST_ID_FILE)
+    const path = new StateLayout(this.stateDir).hostId
     const made: HostIdentity = {
       id: randomUUID(),
       hostname: hostname(),

@@ -13,7 +13,10 @@ async function flipByte(path: string, at: number): Promise<void> {
 
 const HOUR_AGO = new Date(Date.now() - 3600_000)
 
-/** Damage just done (read back synchronously: see inPageCache), or damage found an hour later (read through the thread pool). */
+/**
+ * Damage just done (read back synchronously: see inPageCache), or damage found an hour later (read through the thread
+ * pool).
+ */
 const AGES = [
   ['just written', async () => {}],
   [

@@ -109,7 +109,9 @@ describe('a root that is missing or not a directory', () => {
     expect(await storage.exists('ab'.repeat(32))).toBe(false)
     await expect(storage.fetch('ab'.repeat(32))).rejects.toMatchObject({ code: 'ERR_NOT_FOUND' })
     expect(await storage.verify()).toMatchObject({ checked: 0, clean: true, rootExists: false })
-    // a cron job with a typo in its root must not pass: the CLI says so and exits 1, unless told an empty store is expected
+    // a cron job with a typo in its root must not pass: the CLI says so and exits 1, unless told an empty store is
+    // expected
+
     for (const command of ['verify', 'stats']) {
       const run = (...extra: string[]): ReturnType<typeof spawnSync> =>
         spawnSync(process.execPath, [CLI, command, ...extra], {

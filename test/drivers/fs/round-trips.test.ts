@@ -109,7 +109,8 @@ describe('FilesystemDriver: what a duplicate and a fetch cost in thread-pool rou
       })
     ).toBe(0)
 
-    await utimes(path, HOUR_AGO, HOUR_AGO) // may have left the page cache: a read must not wait for the disk on the event loop
+    // may have left the page cache: a read must not wait for the disk on the event loop
+    await utimes(path, HOUR_AGO, HOUR_AGO)
     expect(
       await roundTrips(async () => {
         expect(Buffer.compare(await storage.fetch(hash), frame)).toBe(0)

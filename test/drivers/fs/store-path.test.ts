@@ -28,7 +28,8 @@ describe('FilesystemDriver store path', () => {
       const root = join(await tempDir(), 'store')
       const storage = new FilesystemDriver({ root, fsync })
       const images = Array.from({ length: 24 }, (_, i) => testJpeg(`store path ${fsync} ${i}`, 20_000 + i))
-      const first = await Promise.all(images.map(async image => await storage.store(image))) // new shards: staged in .tmp
+      // new shards: staged in .tmp
+      const first = await Promise.all(images.map(async image => await storage.store(image)))
       const again = await Promise.all(images.map(async image => await storage.store(image))) // duplicates
       const more = testJpeg(`same shard as the first ${fsync}`, 30_000)
       await storage.close()

@@ -66,7 +66,8 @@ describe('IpfsDriver on Kubo', () => {
       mimeType: 'image/jpeg',
       lastStoredAt: stored.storedAt
     })
-    expect(await storage.stat(stored.hash)).toMatchObject({ hash: stored.hash, sha256: sha256(large) }) // by its CID: the bytes tell
+    // by its CID: the bytes tell
+    expect(await storage.stat(stored.hash)).toMatchObject({ hash: stored.hash, sha256: sha256(large) })
     expect(toInferenceFields(stored)).toEqual({ image_hash: sha256(large), image_path: `ipfs://${stored.hash}` })
     const listed = []
     for await (const entry of storage.list()) if (entry.hash === stored.hash) listed.push(entry)

@@ -48,7 +48,8 @@ describe('IpfsDriver faults on Kubo', () => {
       expected: wanted!.sha256,
       actual: other!.sha256
     })
-    expect((await driver.fetch(other!.sha256)).length).toBe(MiB + 10) // the other object is still served by its own entry
+    // the other object is still served by its own entry
+    expect((await driver.fetch(other!.sha256)).length).toBe(MiB + 10)
   })
 
   it('an add that answers with another CID is ERR_INTEGRITY', async () => {
@@ -150,7 +151,9 @@ describe('IpfsDriver faults on Kubo', () => {
       .map(line => JSON.parse(line).Ref as string)
     const { CID } = await import('multiformats/cid')
     const { base32 } = await import('multiformats/bases/base32')
-    // flatfs names a block by its multihash in base32 (upper case, no prefix), in a folder of the next-to-last two characters
+    // flatfs names a block by its multihash in base32 (upper case, no prefix), in a folder of the next-to-last two
+    // characters
+
     const key = base32.baseEncode(CID.parse(refs[1]!).multihash.bytes).toUpperCase()
     const folder = join(node.repo, 'blocks', key.slice(-3, -1))
     expect(await readdir(folder)).toContain(`${key}.data`)

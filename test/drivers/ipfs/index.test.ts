@@ -241,7 +241,8 @@ describe('the time markers', () => {
     expect((await storage.stat(hex)).lastStoredAt).toEqual(new Date(1700000000000))
     const listed = []
     for await (const entry of storage.list({ prefix: hex })) listed.push(entry)
-    expect(listed).toMatchObject([{ hash: cid, sha256: hex, size: image.length, lastStoredAt: undefined }]) // a read per entry: stat's
+    // a read per entry: stat's
+    expect(listed).toMatchObject([{ hash: cid, sha256: hex, size: image.length, lastStoredAt: undefined }])
     const again = await storage.store(image)
     expect(again.isDuplicate).toBe(true)
     expect((await storage.stat(hex)).lastStoredAt).toEqual(again.storedAt)
@@ -265,7 +266,9 @@ describe('the time markers', () => {
       expect(listed.map(e => e.sha256)).toEqual(stored.map(s => s.sha256).sort())
       for (const entry of listed)
         expect(entry).toMatchObject({ size: expect.any(Number), lastStoredAt: expect.any(Date) })
-      // pin/ls, files/stat of the index, ls of its root, ls of its (up to 64) first-level folders, ls of (up to 64) shard folders
+      // pin/ls, files/stat of the index, ls of its root, ls of its (up to 64) first-level folders, ls of (up to 64)
+      // shard folders
+
       expect(counting.seen.map(req => new URL(req.url!, node.url).pathname)).toEqual([
         '/api/v0/pin/ls',
         '/api/v0/files/stat',
@@ -352,7 +355,8 @@ describe('the index and the pins', () => {
   it('an entry whose pin is gone is not stored: exists is false, reindex lists it, and a store pins it again (a duplicate: the entry decides)', async () => {
     const jpeg = testJpeg(`unpinned entry ${Date.now()}`, MiB + 10)
     const stored = await storage().store(jpeg)
-    expect((await rpc(node.url, 'pin/rm', { arg: stored.hash })).status).toBe(200) // an operator unpins by hand; the entry stays
+    // an operator unpins by hand; the entry stays
+    expect((await rpc(node.url, 'pin/rm', { arg: stored.hash })).status).toBe(200)
     expect(await storage().exists(sha256(jpeg))).toBe(false)
     await expect(storage().fetch(sha256(jpeg))).rejects.toMatchObject({ code: 'ERR_NOT_FOUND' })
     const report = await storage().reindex()

@@ -26,7 +26,8 @@ describe('prune on the IPFS driver (Kubo)', () => {
     })
     expect(report).toMatchObject({ deleted: 2, bytesFreed: images[0]!.length + images[2]!.length })
     expect(await Promise.all(stored.map(async s => await storage.exists(s.sha256)))).toEqual([false, true, false])
-    expect(await Promise.all(stored.map(async s => await storage.exists(s.hash)))).toEqual([false, true, false]) // unpinned
+    // unpinned
+    expect(await Promise.all(stored.map(async s => await storage.exists(s.hash)))).toEqual([false, true, false])
     expect((await storage.store(images[2]!)).isDuplicate).toBe(false)
 
     const seen = (await storage.stat(stored[1]!.sha256)).lastStoredAt!
@@ -48,7 +49,10 @@ describe('prune on the IPFS driver (Kubo)', () => {
       })
       return { opened, open }
     }
-    /** The store's first files/cp is its time marker: held until `before`, and `marked` opened once the node answered it. */
+    /**
+     * The store's first files/cp is its time marker: held until `before`, and `marked` opened once the node answered
+     * it.
+     */
     const storeThrough = async (
       before: Promise<void>,
       marked = gate()

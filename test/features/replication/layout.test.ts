@@ -39,6 +39,7 @@ describe('StateLayout', () => {
       reconcileReport: layout.reconcileReport,
       verifyRecord: layout.verifyRecord,
       watchHealth: layout.watchHealth,
+      hostId: layout.hostId,
       spill: layout.spill('12-34', 2)
     }).toEqual({
       outbox: '/state/outbox',
@@ -53,6 +54,7 @@ describe('StateLayout', () => {
       reconcileReport: '/state/reconcile.json',
       verifyRecord: '/state/verify.json',
       watchHealth: '/state/watch.json',
+      hostId: '/state/host-id',
       spill: '/state/verify-12-34-2.tmp'
     })
   })
@@ -97,7 +99,9 @@ describe('StateLayout', () => {
       if (copies.some(copy => hashes.some(sha256 => path === layout.outboxEntry(copy, sha256)))) return true
       if (copies.some(copy => hashes.some(sha256 => path === layout.ledgerShard(copy, sha256.slice(0, 2))))) return true
       if (copies.some(copy => path === layout.failing(copy))) return true
-      return [layout.healsLog, layout.reconcileReport, layout.verifyRecord, layout.watchHealth].includes(path)
+      return [layout.healsLog, layout.reconcileReport, layout.verifyRecord, layout.watchHealth, layout.hostId].includes(
+        path
+      )
     }
     const files = await filesUnder(layout.dir)
     expect(files.filter(f => !named(f)).map(f => relative(layout.dir, f))).toEqual([])
@@ -108,7 +112,8 @@ describe('StateLayout', () => {
       'heals.log',
       'reconcile.json',
       'verify.json',
-      'watch.json'
+      'watch.json',
+      'host-id'
     ])
       expect(files.some(f => relative(layout.dir, f).startsWith(part))).toBe(true)
     await again.close()

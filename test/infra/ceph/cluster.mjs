@@ -22,7 +22,9 @@ const RGW_POOLS = [
 
 /**
  * Starts the cluster: { connection: { endpoint, region, accessKeyId, secretAccessKey }, stop }. The
- * OSD keeps objects in RAM, about twice their bytes, up to `memstoreBytes` (then it is full). Throws with the daemons' last log lines if it does not come up. */
+ * OSD keeps objects in RAM, about twice their bytes, up to `memstoreBytes` (then it is full). Throws
+ * with the daemons' last log lines if it does not come up.
+ */
 export async function startCeph({ memstoreBytes = 2 * 2 ** 30 } = {}) {
   const dir = mkdtempSync(join(tmpdir(), 'sai-ceph-'))
   const [monPort, rgwPort] = [await freePort(), await freePort()]

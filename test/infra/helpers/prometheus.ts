@@ -19,7 +19,9 @@ export function ensurePrometheus(): void {
 
 export interface Prometheus {
   url: string
-  /** An instant query's result vector: `[{ metric, value: [time, "number"] }]`; throws on a query Prometheus refuses. */
+  /**
+   * An instant query's result vector: `[{ metric, value: [time, "number"] }]`; throws on a query Prometheus refuses.
+   */
   query: (expr: string) => Promise<Array<{ metric: Record<string, string>; value: [number, string] }>>
   /** The API's answer at `path` (`/api/v1/rules`...). */
   api: (path: string) => Promise<any>

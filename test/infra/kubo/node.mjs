@@ -9,7 +9,10 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { ensureKubo } from './install.mjs'
 
-/** What the test node changes beyond `ipfs init --profile=test,announce-off` (which sets the loopback API and gateway, no bootstrap, no mDNS, no AutoConf, no AutoTLS, no NAT port mapping, no providing). */
+/**
+ * What the test node changes beyond `ipfs init --profile=test,announce-off` (which sets the loopback API and gateway,
+ * no bootstrap, no mDNS, no AutoConf, no AutoTLS, no NAT port mapping, no providing).
+ */
 export function isolate(config) {
   config.Addresses.API = config.Addresses.API ?? '/ip4/127.0.0.1/tcp/0'
   config.Addresses.Swarm = [] // no libp2p listener at all

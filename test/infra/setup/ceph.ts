@@ -9,7 +9,9 @@ import type { TestProject } from 'vitest/node'
 import { ensureDebianPackages } from './services.js'
 
 export interface S3Connection {
-  /** The local cluster's ceph.conf (not with SAI_TEST_S3_*): to start a gateway of one's own (cluster.mjs startGateway). */
+  /**
+   * The local cluster's ceph.conf (not with SAI_TEST_S3_*): to start a gateway of one's own (cluster.mjs startGateway).
+   */
   conf?: string
   endpoint: string
   region: string
