@@ -22,6 +22,7 @@ import {
 import type { FilesystemQuarantine } from './quarantine.js'
 import { sha256OfKey } from './listing.js'
 import { putBack } from './set-aside.js'
+import type { UnitResult } from './walk-workers.js'
 import { walkUnits } from './walk.js'
 
 const HOUR_MS = 60 * 60 * 1000
@@ -94,6 +95,7 @@ function actor(
   }
 }
 
+/** One look over the store: every object re-hashed, then the temps and set-aside objects left behind. */
 async function pass(
   root: string,
   sharding: ShardingStrategy,
@@ -102,64 +104,86 @@ async function pass(
   repair: boolean,
   acts?: Map<Finding, string | undefined>
 ): Promise<VerifyReport> {
-  const { tempMinAgeMs = HOUR_MS, signal } = options
+  const { tempMinAgeMs = HOUR_MS } = options
   const report = emptyReport(repair)
   const now = Date.now()
-  // 0 takes every leftover: a file time can read a fraction of a millisecond after `now` (the
-  // kernel's clock is coarser than Date.now()), and such a set-aside was skipped (found by test/crash)
-  const old = (ms: number): boolean => tempMinAgeMs <= 0 || now - ms >= tempMinAgeMs
   const act = actor(root, sharding, quarantine)
-
-  const found = async (finding: Finding, sha256?: string): Promise<void> => {
-    if (repair) await act(finding, sha256)
-    addFinding(report, finding)
-    if (acts !== undefined && report.problems.at(-1) === finding) acts.set(finding, sha256)
+  const look: Look = {
+    root,
+    sharding,
+    report,
+    // 0 takes every leftover: a file time can read a fraction of a millisecond after `now` (the
+    // kernel's clock is coarser than Date.now()), and such a set-aside was skipped (found by test/crash)
+    old: ms => tempMinAgeMs <= 0 || now - ms >= tempMinAgeMs,
+    found: async (finding, sha256) => {
+      if (repair) await act(finding, sha256)
+      addFinding(report, finding)
+      if (acts !== undefined && report.problems.at(-1) === finding) acts.set(finding, sha256)
+    }
   }
+  await checkObjects(look, options)
+  await findLeftovers(look)
+  report.quarantine = quarantine.totals()
+  return report
+}
 
+/** What a pass's steps share: the report they fill and `found`, which repairs (in a repair) and reports. */
+interface Look {
+  root: string
+  sharding: ShardingStrategy
+  report: VerifyReport
+  /** Whether a leftover changed at `ms` is old enough to be no live writer's or prune's. */
+  old: (ms: number) => boolean
+  found: (finding: Finding, sha256?: string) => Promise<void>
+}
+
+/** Every file under the shard folders, re-hashed by the walk, checked against its name, unit by unit. */
+async function checkObjects(look: Look, options: VerifyOptions): Promise<void> {
+  const { report } = look
   // a million files: read from the unit's columns (walk.ts), a path made only for a finding
-  const prefix = join(root, '/')
-  for await (const unit of walkUnits(root, sharding, {
+  const prefix = join(look.root, '/')
+  for await (const unit of walkUnits(look.root, look.sharding, {
     hash: true,
     subset: options.subset,
     after: options.after,
-    signal,
+    signal: options.signal,
     workers: options.concurrency
   })) {
-    const n = unit.numbers
     let lastDone: string | undefined
-    for (let i = 0; i < unit.count; i++) {
-      const key = unit.key(i)
-      const [size, mtimeMs, kind, head, tail] = [n[i * 5]!, n[i * 5 + 1]!, n[i * 5 + 2]!, n[i * 5 + 3]!, n[i * 5 + 4]!]
-      if (key.endsWith('.tmp')) {
-        if (old(mtimeMs)) await found({ path: prefix + key, key, reason: 'stray-temp' })
-        continue
-      }
-      const sha256 = sha256OfKey(key, kind, sharding)
-      if (sha256 === undefined) {
-        const actual = unit.actual(i)
-        if (actual === '') continue // removed while we walked
-        const named = nameHash(key)
-        await found({ path: prefix + key, key, reason: named === actual ? 'misplaced' : 'misnamed' }, named ?? actual)
-        continue
-      }
-      const actual = unit.actual(i)
-      if (actual === '') continue // removed while we walked
-      report.checked++
-      report.bytes += size
-      lastDone = sha256
-      if (actual !== sha256)
-        await found(
-          {
-            path: prefix + key,
-            key,
-            reason: size === 0 ? 'empty' : head === JPEG_START && tail !== JPEG_END ? 'truncated' : 'corrupt'
-          },
-          sha256
-        )
-    }
+    for (let i = 0; i < unit.count; i++) lastDone = (await checkFile(look, unit, i, prefix)) ?? lastDone
     options.onProgress?.({ checked: report.checked, bytes: report.bytes, lastDone })
   }
+}
 
+/** The unit's file `i`: a stray temp, a misnamed or misplaced file, or an object checked; its SHA-256 if checked. */
+async function checkFile(look: Look, unit: UnitResult, i: number, prefix: string): Promise<string | undefined> {
+  const { report, found } = look
+  const n = unit.numbers
+  const key = unit.key(i)
+  const [size, mtimeMs, kind, head, tail] = [n[i * 5]!, n[i * 5 + 1]!, n[i * 5 + 2]!, n[i * 5 + 3]!, n[i * 5 + 4]!]
+  if (key.endsWith('.tmp')) {
+    if (look.old(mtimeMs)) await found({ path: prefix + key, key, reason: 'stray-temp' })
+    return undefined
+  }
+  const sha256 = sha256OfKey(key, kind, look.sharding)
+  const actual = unit.actual(i)
+  if (actual === '') return undefined // removed while we walked
+  if (sha256 === undefined) {
+    const named = nameHash(key)
+    await found({ path: prefix + key, key, reason: named === actual ? 'misplaced' : 'misnamed' }, named ?? actual)
+    return undefined
+  }
+  report.checked++
+  report.bytes += size
+  if (actual !== sha256) {
+    const reason = size === 0 ? 'empty' : head === JPEG_START && tail !== JPEG_END ? 'truncated' : 'corrupt'
+    await found({ path: prefix + key, key, reason }, sha256)
+  }
+  return sha256
+}
+
+/** Stray temps in `.tmp`, and a killed prune's set-aside objects in `.pruning`, old enough to be no live one's. */
+async function findLeftovers({ root, old, found }: Look): Promise<void> {
   for (const name of names(join(root, SPECIAL_DIRS.temp))) {
     const path = join(root, SPECIAL_DIRS.temp, name)
     const stats = statSync(path, { throwIfNoEntry: false })
@@ -174,8 +198,6 @@ async function pass(
       await found({ path, key: `${SPECIAL_DIRS.pruning}/${name}`, reason: 'set-aside' }, name.slice(0, 64))
     }
   }
-  report.quarantine = quarantine.totals()
-  return report
 }
 
 /**

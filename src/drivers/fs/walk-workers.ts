@@ -1,5 +1,5 @@
 /**
- * The walk's worker threads: each runs `scan` (walk.ts) from its source text, for one unit at a
+ * The walk's worker threads: each runs `scan` (walk-scan.ts) from its source text, for one unit at a
  * time, and writes its files into a shared slot (`pack`), which the main thread reads by index
  * (`unpack`) and hands back when the unit is done. Nothing of a unit reaches the main thread's
  * heap but what its consumer makes of it: a cloned array per unit lives long enough to be promoted
@@ -7,7 +7,7 @@
  */
 import { Worker } from 'node:worker_threads'
 import { prefixKeys, type ShardingDescriptor } from '../../core/sharding.js'
-import { scan } from './walk.js'
+import { SCAN_PARTS, scan } from './walk-scan.js'
 
 /** A unit to walk: a first-level folder, what to keep of it, whether to hash its files. */
 export interface UnitJob {
@@ -88,13 +88,15 @@ export function unpack(slot: SharedArrayBuffer, count: number, hash: boolean): U
 
 /**
  * The worker runs `scan` from its source (a bundle needs no extra file, and the ESM and CommonJS
- * builds share it; `__name` is the helper the bundler's keepNames wraps named functions in).
+ * builds share it; `__name` is the helper the bundler's keepNames wraps named functions in). Its
+ * parts are declarations, so that each keeps the name the bundle gave it and `scan` calls it by.
  */
 const workerSource = (): string => `
 const __name = (f) => f
 const { parentPort } = require('node:worker_threads')
 const deps = { ...require('node:fs'), ...require('node:crypto'), join: require('node:path').join }
 const scan = ${scan.toString()}
+${SCAN_PARTS.map(part => part.toString()).join('\n')}
 const pack = ${pack.toString()}
 const prefixKeys = ${prefixKeys.toString()}
 parentPort.on('message', ({ id, job, slot }) => {

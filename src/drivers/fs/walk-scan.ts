@@ -1,0 +1,173 @@
+/**
+ * The scan of one unit of the walk (walk.ts): its files, sorted by key, as flat columns. It runs
+ * inline and in the walk's workers (walk-workers.ts), there from its source text: so these
+ * functions use nothing but their arguments, the globals and each other.
+ */
+import type { createHash } from 'node:crypto'
+import type { closeSync, fstatSync, openSync, readdirSync, readSync, Stats, statSync } from 'node:fs'
+import type { join } from 'node:path'
+import type { ShardingStrategy } from '../../core/sharding.js'
+import type { UnitJob } from './walk-workers.js'
+
+/** What `scan` needs: passed in, so that the same function runs inline and, as its source, in a worker. */
+export interface ScanDeps {
+  readdirSync: typeof readdirSync
+  statSync: typeof statSync
+  openSync: typeof openSync
+  fstatSync: typeof fstatSync
+  readSync: typeof readSync
+  closeSync: typeof closeSync
+  createHash: typeof createHash
+  /** `crypto.hash` (Node 20.12 on): a one-shot digest, without a Hash object per file. */
+  hash?: (algorithm: string, data: Uint8Array) => string
+  join: typeof join
+  /** The sharding: rebuilt from its descriptor in a worker, the strategy itself inline. */
+  sharding: Pick<ShardingStrategy, 'depth' | 'isShardDir' | 'decode'>
+}
+
+/** One unit's scan: what it was asked, how to read, and the columns it fills. */
+interface ScanState {
+  job: UnitJob
+  deps: ScanDeps
+  /** A described sharding's keys are decoded here (in the worker); a custom one's by its caller. */
+  decodedHere: boolean
+  /** The default layout's subsets are whole second-level folders: their first four digits. */
+  subsetByFolder: boolean
+  sha256: (bytes: Buffer) => string
+  /** One buffer reused for every file that fits; replaced by a larger one for a file that does not. */
+  scratch: Buffer
+  keys: string[]
+  actual: string[]
+  numbers: number[]
+}
+
+/**
+ * The files of one unit, sorted by key, as flat columns. Self-contained but for the functions of
+ * `SCAN_PARTS`: they run in a worker from their source text.
+ */
+export function scan(job: UnitJob, deps: ScanDeps): { keys: string[]; actual: string[]; numbers: Float64Array } {
+  const state: ScanState = {
+    job,
+    deps,
+    decodedHere: job.sharding !== undefined,
+    subsetByFolder: job.sharding?.width === 2 && deps.sharding.depth >= 2,
+    sha256:
+      deps.hash === undefined
+        ? (bytes: Buffer) => deps.createHash('sha256').update(bytes).digest('hex')
+        : (bytes: Buffer) => deps.hash!('sha256', bytes),
+    scratch: Buffer.allocUnsafe(1 << 20),
+    keys: [],
+    actual: [],
+    numbers: []
+  }
+  scanFolder(state, job.unit === '' ? '' : `${job.unit}/`, job.unit === '' ? 0 : 1)
+  return { keys: state.keys, actual: state.actual, numbers: Float64Array.from(state.numbers) }
+}
+
+/** One folder of the unit, its entries in name order: shard folders walked into, files scanned. */
+function scanFolder(state: ScanState, prefix: string, level: number): void {
+  const { job, deps } = state
+  const { depth, isShardDir } = deps.sharding
+  let entries
+  try {
+    entries = deps.readdirSync(deps.join(job.root, prefix), { withFileTypes: true })
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return // removed while we walked
+    throw err
+  }
+  entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
+  for (const entry of entries) {
+    const key = prefix + entry.name
+    if (entry.isDirectory() && level < depth && isShardDir(entry.name)) {
+      if (folderWanted(state, key, level)) scanFolder(state, `${key}/`, level + 1)
+    } else if (entry.isFile() && (level > 0 || (depth === 0 && !entry.name.startsWith('.')))) {
+      // a dot-file at the root is the store's own (.sai-layout.json)
+      if (fileWanted(state, key, entry.name.slice(0, 64))) scanFile(state, key, level)
+    }
+  }
+}
+
+/** Whether a shard folder can hold a key of the prefix, after the cursor, in the subset: else it is not read. */
+function folderWanted({ job, subsetByFolder }: ScanState, key: string, level: number): boolean {
+  const digits = key.replaceAll('/', '')
+  if (!(digits.startsWith(job.prefix) || job.prefix.startsWith(digits))) return false
+  if (job.after !== undefined && `${key}/` < job.after && !job.after.startsWith(`${key}/`)) return false
+  return !(level === 1 && job.subset !== undefined && subsetByFolder && !inSubset(digits, job.subset))
+}
+
+/** Whether a file (its key, and the SHA-256 its name starts with) is after the cursor, of the prefix and subset. */
+function fileWanted({ job, subsetByFolder }: ScanState, key: string, name: string): boolean {
+  if (job.after !== undefined && key <= job.after) return false
+  if (job.prefix !== '' && !name.startsWith(job.prefix)) return false
+  return !(job.subset !== undefined && !subsetByFolder && !inSubset(name, job.subset))
+}
+
+function inSubset(sha: string, subset: { index: number; count: number }): boolean {
+  return parseInt(sha.slice(0, 4), 16) % subset.count === subset.index
+}
+
+/** One file into the columns: its key, its digest if hashed, and size, mtime, kind, head and tail. */
+function scanFile(state: ScanState, key: string, level: number): void {
+  const { job, deps } = state
+  const { depth, decode } = deps.sharding
+  const path = `${job.root}/${key}`
+  const read = job.hash ? statAndRead(state, path) : undefined
+  const stats =
+    read === undefined ? deps.statSync(path, { throwIfNoEntry: false }) : read === null ? undefined : read.stats
+  if (stats === undefined || !stats.isFile()) return
+  let head = -1
+  let tail = -1
+  if (read != null) {
+    const { bytes } = read
+    state.actual.push(state.sha256(bytes))
+    if (bytes.length >= 2) [head, tail] = [bytes.readUInt16BE(0), bytes.readUInt16BE(bytes.length - 2)]
+  }
+  state.keys.push(key)
+  state.numbers.push(
+    stats.size,
+    stats.mtimeMs,
+    level !== depth ? 0 : state.decodedHere && decode(key) !== undefined ? 2 : 1,
+    head,
+    tail
+  )
+}
+
+/**
+ * A file's stat and bytes from one open (open, fstat, read, close: readFileSync and a statSync
+ * take three calls more), into the scratch buffer; null if it is gone. A read asks for more than
+ * the size: fewer is the end (no second read to see it), and all of it a file that grew, read on
+ * to its end (it then hashes as damaged).
+ */
+function statAndRead(state: ScanState, path: string): { stats: Stats; bytes: Buffer } | null {
+  const { deps } = state
+  let fd
+  try {
+    fd = deps.openSync(path, 'r')
+  } catch {
+    return null
+  }
+  try {
+    const stats = deps.fstatSync(fd)
+    if (stats.size >= state.scratch.length) state.scratch = Buffer.allocUnsafe(stats.size + 1)
+    const scratch = state.scratch
+    let length = 0
+    for (
+      let got;
+      length < scratch.length && (got = deps.readSync(fd, scratch, length, scratch.length - length, length)) > 0;
+    ) {
+      length += got
+      if (length === stats.size) break // the read asked for more: this is the end
+    }
+    return { stats, bytes: scratch.subarray(0, length) }
+  } catch {
+    return null
+  } finally {
+    deps.closeSync(fd)
+  }
+}
+
+/**
+ * The functions `scan` calls, for the worker's source (walk-workers.ts): each written there as a
+ * declaration under the name it has here, the name the bundle's calls to it use.
+ */
+export const SCAN_PARTS = [scanFolder, folderWanted, fileWanted, inSubset, scanFile, statAndRead]
