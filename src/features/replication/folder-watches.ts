@@ -4,7 +4,7 @@
  * events name it changed instead, and wake the watcher early. Each watch costs Node about 1 KB of
  * RSS (67 MB for 65,536 folders, bench/watch-probe.mjs) and one of the user's inotify watches
  * (`/proc/sys/fs/inotify/max_user_watches`, shared by every process of the user): hence the budget,
- * at most half the user's limit, and no more once the kernel refuses one (ENOSPC). Events can be
+ * at most half the user's limit, and none asked for once the kernel refuses one (ENOSPC). Events can be
  * lost (a full inotify queue): the watcher's full passes, which stat every folder, are the safety net.
  */
 import { type FSWatcher, readFileSync, watch } from 'node:fs'
@@ -21,7 +21,7 @@ export function inotifyShare(limits = '/proc/sys/fs/inotify/max_user_watches'): 
 export class FolderWatches {
   private readonly handles = new Map<string, FSWatcher>()
   private dirty = new Set<string>()
-  /** The kernel refused a watch: none is tried again until `retry()`. */
+  /** The kernel refused a watch for want of budget: none is asked for again. */
   private refused = false
 
   constructor(
@@ -45,8 +45,10 @@ export class FolderWatches {
         this.dirty.add(key)
         this.onEvent()
       })
-    } catch {
-      this.refused = true // ENOSPC (the user's watches are spent), EMFILE: the stat pass covers the rest
+    } catch (err) {
+      // ENOSPC: the user's watches are spent; EMFILE/ENFILE: inotify instances or files. Else (the
+      // folder went away meanwhile) only this one is not watched. The stat pass covers the rest.
+      if (['ENOSPC', 'EMFILE', 'ENFILE'].includes((err as NodeJS.ErrnoException).code ?? '')) this.refused = true
       return false
     }
     handle.on('error', () => this.drop(key)) // the folder went away: the stat pass notices
@@ -68,11 +70,6 @@ export class FolderWatches {
     const keys = [...this.dirty]
     this.dirty = new Set()
     return keys
-  }
-
-  /** After a refusal, tries the kernel again (the user's other programs may have freed watches). */
-  retry(): void {
-    this.refused = false
   }
 
   close(): void {
