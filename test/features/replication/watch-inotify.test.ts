@@ -117,6 +117,30 @@ describe('the watcher with inotify watches', () => {
     watches.close()
   })
 
+  it('an event lost (a full inotify queue) is made up for by the full pass, which stats watched folders', async () => {
+    const root = await tempDir('sai-inotify-lost')
+    const a = await frame(root, 'lost event')
+    let events = 0
+    const watches = new FolderWatches(8, () => events++)
+    const folders = new ShardFolders({
+      root,
+      depth: 2,
+      isShardDir: name => new PrefixSharding().isShardDir(name),
+      watches
+    })
+    await new Promise(r => setTimeout(r, 2100)) // the folders' ctimes out of the racy window
+    await folders.changed('full')
+    expect(folders.complete).toBe(true)
+    await a.put()
+    expect(await until(() => events >= 2, 3000)).toBe(true) // the temporary file, the rename
+    await new Promise(r => setTimeout(r, 100))
+    watches.take() // lost
+    expect(await folders.changed('stat')).toEqual([]) // the watched folder is not stat-ed
+    expect(folders.complete).toBe(false)
+    expect(await folders.changed('full')).toEqual([key(a.hash)])
+    watches.close()
+  })
+
   it("takes at most half the user's inotify limit, none where there is no inotify", async () => {
     const dir = await tempDir('sai-inotify-limit')
     await writeFile(join(dir, 'max_user_watches'), '8192\n')
