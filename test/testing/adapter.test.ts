@@ -35,7 +35,8 @@ class MapAdapter implements StorageAdapter {
   async put(bytes: Buffer, digest: Digest): Promise<Stored<string>> {
     const old = this.objects.get(digest.sha256)
     const intact = old?.bytes.equals(bytes) === true
-    const kept = old !== undefined && intact ? old : { bytes: Buffer.from(bytes), storedAt: new Date(), mimeType: digest.mimeType }
+    const kept =
+      old !== undefined && intact ? old : { bytes: Buffer.from(bytes), storedAt: new Date(), mimeType: digest.mimeType }
     this.objects.set(digest.sha256, kept)
     return { key: digest.sha256, isDuplicate: intact, storedAt: kept.storedAt }
   }
