@@ -10,7 +10,7 @@ import { failing, replicated } from './replication.js'
 export const replicate: Command = {
   name: 'replicate',
   usage:
-    'replicate [--watch] [--reconcile-every 24h] [--watch-every 5s] [--watch-folders 32768] ' +
+    'replicate [--watch] [--reconcile-every 24h] [--watch-every 5s] [--watch-folders 0] ' +
     '[--metrics-port N | --metrics-address host:port] [--no-reconcile] [--wait] | replicate --health',
   summary: 'copy what the outbox holds to the replicas, then reconcile',
   help:
@@ -18,8 +18,8 @@ export const replicate: Command = {
     'listings of every copy compared, what a replica lacks queued and copied (no request per\n' +
     'object). --watch keeps doing it as a service (see examples/systemd), reconciling at start and\n' +
     'every --reconcile-every, and finds within --watch-every (5 s) the frames other processes put\n' +
-    'into the primary (storage.py, rsync, a rename), which no outbox names; --watch-folders N (32768)\n' +
-    'shard folders are watched by inotify instead (less CPU, about 1 KB of RSS each; 0: none; see\n' +
+    'into the primary (storage.py, rsync, a rename), which no outbox names; --watch-folders N\n' +
+    'shard folders are watched by inotify instead (less CPU, about 1.4 KB of RSS each; default 0; see\n' +
     'docs/replication.md). Ctrl-C stops it (exit 130), SIGTERM too (exit 0: a service stopped as\n' +
     'asked). Exit 1 if something is left, or a frame is lost. One copier at a time: while another\n' +
     '(a --watch service) holds the lock, exit 75 and say which process, or with --wait wait for it.\n' +

@@ -37,9 +37,10 @@ export interface WatchOptions {
   /** Between passes, ms. Default 5000: a frame is queued within about that, copied moments later. */
   everyMs?: number
   /**
-   * inotify watches on leaf shard folders, at most; default 32,768 (about 33 MB of RSS), and never more
-   * than half the user's `max_user_watches`. 0: stat passes only. A watched folder costs no CPU between
-   * full passes; its frames are queued within about a second.
+   * inotify watches on leaf shard folders, at most, and never more than half the user's
+   * `max_user_watches`. Default 0: stat passes only. A watched folder costs no CPU between full passes
+   * and its frames are queued within about a second, but about 1.4 KB of RSS in the service (32,768
+   * at 1M objects: idle CPU 3.5 -> 2.1 %, RSS 75 -> 121 MB, bench/RESULTS-watch.md).
    */
   maxWatches?: number
   /** Between full passes (every folder stat'ed, watched or not: the net for lost events), ms. Default 60000. */
@@ -56,7 +57,7 @@ export interface WatchOptions {
 const SLACK_MS = 2000
 /** From a watch's event to the pass that lists its folder: a writer's temporary file is renamed by then. */
 const SETTLE_MS = 500
-export const DEFAULT_MAX_WATCHES = 32_768
+export const DEFAULT_MAX_WATCHES = 0
 
 export class PrimaryWatcher {
   readonly everyMs: number
