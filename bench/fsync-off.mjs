@@ -21,7 +21,7 @@ import { KB, payloads, ratio } from './lib.mjs'
 const quick = process.argv.includes('--quick')
 const RUNS = quick ? 2 : 5
 const ROUNDS = 3
-const FRAMES = quick ? 200 : 600
+const FRAMES = quick ? 200 : 500
 const WARMUP = quick ? 50 : 100
 const here = new URL('.', import.meta.url).pathname
 const log = (...args) => console.log(...args)
