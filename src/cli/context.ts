@@ -1,7 +1,12 @@
 /** What every `sai-images` command is given: its parsed flags, its output, and the store it works on. */
 import { existsSync } from 'node:fs'
 import type { ParseArgsConfig } from 'node:util'
-import { createImageStorage, DRIVERS, type CreateImageStorageOptions } from '../features/factory/index.js'
+import {
+  createImageStorage,
+  DRIVERS,
+  type CreateImageStorageOptions,
+  type FactoryOptions
+} from '../features/factory/index.js'
 import { flagNames } from '../features/factory/settings.js'
 import type { ImageStorage } from '../core/types.js'
 import { withRefPrefixes } from './refs.js'
@@ -64,18 +69,30 @@ export class Context {
     return withRefPrefixes(this.storageFor(this.string('driver'), this.string('root'), true))
   }
 
-  /** A store of its own (no replicas unless `withReplicas`): a migration's source or target. */
-  storageFor(driver: string | undefined, root?: string, withReplicas = false): ImageStorage {
+  /**
+   * A store of its own (no replicas unless `withReplicas`): a migration's source or target. `flags`:
+   * the flags that gave the driver and the root, for messages (`--from`, `--to-root`).
+   */
+  storageFor(
+    driver: string | undefined,
+    root?: string,
+    withReplicas = false,
+    flags: { driver: string; root: string } = { driver: '--driver', root: '--root' }
+  ): ImageStorage {
     if (driver !== undefined && !(DRIVERS as readonly string[]).includes(driver))
       throw new UsageError(`unknown driver ${driver}: expected ${DRIVERS.join(', ')}`)
     // messages name the flags the operator gave (features/factory/settings.ts)
-    const settingNames = flagNames({ root: root !== undefined, allowNonImage: this.flags['allow-non-image'] === true })
+    const settingNames = flagNames({
+      driver: driver === undefined ? undefined : flags.driver,
+      root: root === undefined ? undefined : flags.root,
+      allowNonImage: this.flags['allow-non-image'] === true
+    })
     const options = {
       ...(driver === undefined ? {} : { driver }),
       ...(root === undefined ? {} : { root }),
       ...(this.flags['allow-non-image'] === true ? { allowNonImage: true } : {}),
       settingNames
-    } as CreateImageStorageOptions
+    } as CreateImageStorageOptions & FactoryOptions
     const storage = createImageStorage(withReplicas ? options : { ...options, replicas: false })
     const local = storage.root
     if (local !== undefined && !existsSync(local) && process.stderr.isTTY === true) this.rootWatch.push(local)

@@ -10,6 +10,8 @@
  * }
  * ```
  */
+import { aboutOption, optionName, type Naming, type Wording } from './option-names.js'
+
 export type ErrorCode =
   | 'ERR_INVALID_REF'
   | 'ERR_INVALID_INPUT'
@@ -21,6 +23,13 @@ export type ErrorCode =
 
 export abstract class ImageStorageError extends Error {
   abstract readonly code: ErrorCode
+  /** The option this error is about, by its name in code (`root`, `maxBytes`, `url`), where there is one. */
+  declare readonly option?: string
+  /**
+   * How the message names that option: `the root option` as a driver says it; the factory and the CLI,
+   * which know where the value came from, name the variable or the flag (`SAI_IMAGE_STORAGE_PATH`, `--root`).
+   */
+  declare readonly setting?: string
 
   constructor(message: string, options?: { cause?: unknown }) {
     super(message, options)
@@ -106,13 +115,14 @@ export class StorageUnavailableError extends ImageStorageError {
     super(message, options)
   }
 
-  /** Wraps an OS error met at `path`; `setting` names what moves the store (a variable, an option or a flag). */
-  static fromSystemError(err: NodeJS.ErrnoException, path: string, setting: string): StorageUnavailableError {
+  /** Wraps an OS error met at `path`, naming the option that moves the store (`root`). */
+  static fromSystemError(err: NodeJS.ErrnoException, path: string, option: string): StorageUnavailableError {
     const why = OS_ERRORS[err.code ?? '']?.store ?? err.message
-    return new StorageUnavailableError(
-      `Image storage unavailable at ${path}: ${why} (${err.code ?? 'error'}). Check the mount or set ${setting}.`,
-      path,
-      { cause: err }
+    return aboutOption(
+      option,
+      name =>
+        `Image storage unavailable at ${path}: ${why} (${err.code ?? 'error'}). Check the mount or set ${name(option)}.`,
+      message => new StorageUnavailableError(message, path, { cause: err })
     )
   }
 }
@@ -139,7 +149,11 @@ export class ConfigError extends ImageStorageError {
    * (features/factory/settings.ts).
    */
   static forOption(option: string, reason: string): ConfigError {
-    return new ConfigError(`the ${option} option`, reason, option)
+    return aboutOption(
+      option,
+      name => `${name(option)}: ${reason}`,
+      () => new ConfigError(optionName(option), reason, option)
+    )
   }
 
   /** @deprecated Since 0.2: `setting` (it names an option or a flag as well as a variable). */
@@ -194,11 +208,20 @@ export function passThrough(err: unknown, signal?: AbortSignal): unknown {
 /**
  * A service (an S3 endpoint, an IPFS node, a database) that failed, said one way everywhere:
  * `{service} unavailable at {where} ({operation}): {why}. {advice}`; the cause keeps only the
- * name and message, with every secret removed (SDK errors carry requests and headers).
+ * name and message, with every secret removed (SDK errors carry requests and headers). With
+ * `option`, `why` and `advice` may name options (a `Wording`): the error is about that option.
  */
 export function serviceUnavailable(
   err: unknown,
-  context: { service: string; where: string; operation?: string; why: string; advice?: string; secrets?: string[] }
+  context: {
+    service: string
+    where: string
+    operation?: string
+    why: string | Wording
+    advice?: string | Wording
+    secrets?: string[]
+    option?: string
+  }
 ): StorageUnavailableError {
   // (a secret of a few characters would be cut out of every word: no real credential is that short)
   const hide = (text: string): string =>
@@ -206,19 +229,18 @@ export function serviceUnavailable(
   const error = err as Error
   const cause = err instanceof Error ? new Error(hide(`${error.name}: ${error.message}`)) : undefined
   const operation = context.operation === undefined ? '' : ` (${context.operation})`
-  const advice = context.advice === undefined ? '' : `. ${context.advice}`
-  const message = `${context.service} unavailable at ${context.where}${operation}: ${context.why}${advice}`
-  return new StorageUnavailableError(hide(message), context.where, { cause })
-}
-
-/**
- * How a setting is named in messages: the flag or variable it came from when the caller says so
- * (the CLI passes `--root`, the factory `SAI_IMAGE_STORAGE_PATH`), else the option's own name.
- */
-export type SettingNames<K extends string = string> = Partial<Record<K, string>>
-
-export function settingName<K extends string>(names: SettingNames<K> | undefined, option: K): string {
-  return names?.[option] ?? `the ${option} option`
+  const said = (text: string | Wording | undefined, name: Naming): string | undefined =>
+    typeof text === 'function' ? text(name) : text
+  const wording: Wording = name => {
+    const advice = said(context.advice, name)
+    return (
+      hide(`${context.service} unavailable at ${context.where}${operation}: ${said(context.why, name)}`) +
+      (advice === undefined ? '' : hide(`. ${advice}`))
+    )
+  }
+  const make = (message: string): StorageUnavailableError =>
+    new StorageUnavailableError(message, context.where, { cause })
+  return context.option === undefined ? make(wording(optionName)) : aboutOption(context.option, wording, make)
 }
 
 function describe(ref: unknown): string {

@@ -51,7 +51,7 @@ export class StorageFront<K = string> implements ImageStorage {
 
   constructor(adapter: StorageAdapter<K>, limits: LimitsInit) {
     this.adapter = adapter
-    this.limits = { maxBytes: limits.maxBytes, allowNonImage: limits.allowNonImage, settingNames: limits.settingNames }
+    this.limits = { maxBytes: limits.maxBytes, allowNonImage: limits.allowNonImage }
     this.driver = adapter.driver
     this.location = adapter.location
     this.key = adapter.key?.bind(adapter) ?? (ref => parseImageRef(ref).sha256 as unknown as K)

@@ -4,7 +4,7 @@
  */
 import { createHash, type Hash } from 'node:crypto'
 import { InvalidInputError } from './errors.js'
-import { tooLarge, type ImageSource, type InputLimits } from './input.js'
+import { limitError, tooLarge, type ImageSource, type InputLimits } from './input.js'
 import { SNIFF_BYTES, sniffImageType, UNKNOWN_MIME_TYPE } from './mime.js'
 import { SHA256_HEX } from './ref.js'
 
@@ -62,10 +62,10 @@ function typeOf(head: Buffer, limits: InputLimits): string {
   const type = sniffImageType(head)
   if (type !== undefined) return type
   if (limits.allowNonImage) return UNKNOWN_MIME_TYPE
-  throw new InvalidInputError(
+  const wording = (name: (option: string) => string): string =>
     'Input is not an image: no JPEG, PNG, WebP, GIF, BMP, TIFF, HEIC or AVIF signature ' +
-      `(set ${limits.names?.allowNonImage ?? 'allowNonImage'} to store any bytes)`
-  )
+    `(set ${name('allowNonImage')} to store any bytes)`
+  throw limitError('allowNonImage', wording, limits, message => new InvalidInputError(message))
 }
 
 const emptyInput = (): InvalidInputError => new InvalidInputError('Empty input: there is no image to store')

@@ -4,6 +4,7 @@
  */
 import { open } from 'node:fs/promises'
 import { ImageStorageError, InvalidInputError, TooLargeError } from './errors.js'
+import { aboutOption, type Wording } from './option-names.js'
 
 export type ImageInput =
   | Uint8Array
@@ -20,7 +21,10 @@ export interface InputLimits {
   maxBytes: number
   /** Store bytes that match no image signature instead of rejecting them. */
   allowNonImage: boolean
-  /** How messages name the two settings: the option, the variable or the flag the user set. */
+  /**
+   * A name a message gives a setting as it is (`the store option maxBytes`); without one, the option
+   * (`error.option`), which the factory and the CLI name again.
+   */
   names?: { maxBytes?: string; allowNonImage?: string }
 }
 
@@ -108,8 +112,18 @@ export function decodeImageString(text: string, maxBytes: number, limits?: Input
 
 /** ERR_TOO_LARGE, naming the setting that set the limit. */
 export function tooLarge(limits: InputLimits): TooLargeError {
-  return new TooLargeError(
-    limits.maxBytes,
-    `Image is larger than the limit of ${limits.maxBytes} bytes (${limits.names?.maxBytes ?? 'maxBytes'})`
-  )
+  const wording: Wording = name => `Image is larger than the limit of ${limits.maxBytes} bytes (${name('maxBytes')})`
+  return limitError('maxBytes', wording, limits, message => new TooLargeError(limits.maxBytes, message))
+}
+
+/** An error about a limit: named as `limits.names` says, else by its option (named again by the factory). */
+export function limitError<E extends ImageStorageError>(
+  option: 'maxBytes' | 'allowNonImage',
+  wording: Wording,
+  limits: InputLimits,
+  make: (message: string) => E
+): E {
+  const fixed = limits.names?.[option]
+  if (fixed === undefined) return aboutOption(option, wording, make)
+  return Object.assign(make(wording(() => fixed)), { option, setting: fixed })
 }

@@ -1,4 +1,3 @@
-import { settingName, type SettingNames } from './errors.js'
 import type { InputLimits } from './input.js'
 import type { StoreOptions } from './types.js'
 
@@ -11,19 +10,22 @@ export interface LimitsInit {
   /** Default false: input that is not a recognised image is `ERR_INVALID_INPUT`. */
   allowNonImage?: boolean
   /**
-   * How messages name each setting: the environment variable or flag it came from (the factory and
-   * the CLI fill this in). Default: the option's own name (`root`, `bucket`, `maxBytes`).
+   * @deprecated Since 0.2, and ignored: an error names the option (`error.option`, `the root option`),
+   * and `createImageStorage` names the variable or flag it came from. Removed in the next minor.
    */
-  settingNames?: SettingNames
+  settingNames?: Partial<Record<string, string>>
 }
 
-/** A driver's limits, overridden per call by `store` options. */
+/**
+ * A driver's limits, overridden per call by `store` options. A limit set per call is named as such
+ * in messages (`the store option maxBytes`); one of the driver's is an option the factory may name again.
+ */
 export function resolveLimits(init: LimitsInit, options: StoreOptions = {}): InputLimits {
-  const name = (option: 'maxBytes' | 'allowNonImage'): string =>
-    options[option] !== undefined ? `the store option ${option}` : settingName(init.settingNames, option)
+  const perCall = (option: 'maxBytes' | 'allowNonImage'): string | undefined =>
+    options[option] !== undefined ? `the store option ${option}` : undefined
   return {
     maxBytes: options.maxBytes ?? init.maxBytes ?? DEFAULT_MAX_BYTES,
     allowNonImage: options.allowNonImage ?? init.allowNonImage ?? false,
-    names: { maxBytes: name('maxBytes'), allowNonImage: name('allowNonImage') }
+    names: { maxBytes: perCall('maxBytes'), allowNonImage: perCall('allowNonImage') }
   }
 }

@@ -58,14 +58,15 @@ function causeOf(by: StormFindings): string {
   const force = 'if you are sure the store itself is damaged this much, run the repair again with --force'
   if (most === (by.misnamed ?? 0)) {
     return (
-      'most objects are not where the layout setting puts them: SAI_IMAGE_STORAGE_SHARD_DEPTH or ' +
-      `SAI_IMAGE_STORAGE_SHARD_WIDTH (shardDepth, shardWidth) likely differs from the store's layout; set it as the store was written, or ${force}`
+      'most objects are not where the layout setting puts them: the sharding option (or ' +
+      'SAI_IMAGE_STORAGE_SHARD_DEPTH and SAI_IMAGE_STORAGE_SHARD_WIDTH) likely differs from the ' +
+      `store's layout; set it as the store was written, or ${force}`
     )
   }
   if (most === (by.missing ?? 0)) {
     return (
-      'most objects are missing from the primary: its root is likely not mounted, or SAI_IMAGE_STORAGE_PATH names ' +
-      `another folder; mount it or fix the setting, or ${force}`
+      'most objects are missing from the primary: its root is likely not mounted, or the root option (or ' +
+      `SAI_IMAGE_STORAGE_PATH) names another folder; mount it or fix the setting, or ${force}`
     )
   }
   if (most === lacking) {

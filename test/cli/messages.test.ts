@@ -2,10 +2,12 @@
 // setting named as the operator gave it (a flag, or the variable); help that fits in 100 columns;
 // a stat whose values stand in one column.
 import { writeFile } from 'node:fs/promises'
+import { createServer } from 'node:net'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { testJpeg } from '../../src/testing/index.js'
 import { tempDir } from '../infra/helpers/tmp.js'
+import { freePort } from '../infra/setup/services.js'
 import { answer, cli } from './run.js'
 
 /** The command names that `sai-images help` lists. */
@@ -69,6 +71,68 @@ describe('messages name the setting the operator used', () => {
     })
     expect(byEnv.code).toBe(5)
     expect(byEnv.stderr).toContain('SAI_IMAGE_STORAGE_PATH')
+  })
+
+  it('a root that is a file: --root when given so, the variable from the environment', async () => {
+    const file = join(await tempDir(), 'a-file')
+    await writeFile(file, 'not a folder')
+    const byFlag = cli(['stat', '0'.repeat(64), '--root', file])
+    expect(byFlag.code).toBe(5)
+    expect(byFlag.stderr).toContain(`the root ${file} is not a directory. Check the mount or set --root.`)
+    const byEnv = cli(['stat', '0'.repeat(64)], { env: { SAI_IMAGE_STORAGE_PATH: file } })
+    expect(byEnv.code).toBe(5)
+    expect(byEnv.stderr).toContain('is not a directory. Check the mount or set SAI_IMAGE_STORAGE_PATH.')
+  })
+
+  it("migrate's target root is named by --to-root, not by its source's --root", async () => {
+    const root = await tempDir()
+    const file = join(await tempDir(), 'frame.jpg')
+    await writeFile(file, testJpeg('migrated frame'))
+    expect(cli(['store', file, '--root', root]).code).toBe(0)
+    const target = join(await tempDir(), 'not-mounted')
+    const mapping = join(await tempDir(), 'migrate.jsonl')
+    const args = ['migrate', '--from', 'fs', '--to', 'fs', '--root', root, '--to-root', target, '--mapping', mapping]
+    const run = cli(args, { env: { SAI_IMAGE_STORAGE_CREATE_ROOT: 'false' } })
+    expect(run.code).not.toBe(0)
+    const said = run.stdout + run.stderr
+    expect(said).toContain(`the root ${target} does not exist (SAI_IMAGE_STORAGE_CREATE_ROOT is false`)
+    expect(said).toContain('Check the mount or set --to-root.')
+    expect(said).not.toContain('set --root')
+  })
+
+  it('the input limit from the environment names SAI_IMAGE_STORAGE_MAX_BYTES', async () => {
+    const env = { SAI_IMAGE_STORAGE_PATH: await tempDir(), SAI_IMAGE_STORAGE_MAX_BYTES: '10' }
+    const run = cli(['store', '-', '--json'], { env, input: testJpeg('too big for ten bytes') })
+    expect(run.code).toBe(3)
+    expect(answer(run).error).toEqual({
+      code: 'ERR_TOO_LARGE',
+      message: 'Image is larger than the limit of 10 bytes (SAI_IMAGE_STORAGE_MAX_BYTES)'
+    })
+  })
+
+  it("an IPFS node's URL and an S3 timeout from the environment name their variables", async () => {
+    const dead = `http://127.0.0.1:${await freePort()}`
+    const ipfs = cli(['exists', '0'.repeat(64), '--driver', 'ipfs'], { env: { SAI_IPFS_API_URL: dead } })
+    expect(ipfs.code).toBe(5)
+    expect(ipfs.stderr).toMatch(/Check the node or set SAI_IPFS_API_URL\n$/)
+    // a socket that accepts and never answers (the kernel accepts while this process waits for the CLI)
+    const silent = createServer(socket => socket.on('error', () => {}))
+    await new Promise<void>(resolve => silent.listen(0, '127.0.0.1', resolve))
+    try {
+      const env = {
+        SAI_S3_ENDPOINT: `http://127.0.0.1:${(silent.address() as { port: number }).port}`,
+        SAI_S3_BUCKET: 'frames',
+        SAI_S3_TIMEOUT_MS: '300',
+        SAI_S3_ACCESS_KEY_ID: 'AKIACLINAMES',
+        SAI_S3_SECRET_ACCESS_KEY: 'cli-names-secret-8Jd02'
+      }
+      const s3 = cli(['exists', '0'.repeat(64), '--driver', 's3'], { env })
+      expect(s3.code).toBe(5)
+      expect(s3.stderr).toContain('no answer within 300 ms (SAI_S3_TIMEOUT_MS)')
+      expect(s3.stderr).not.toContain('cli-names-secret-8Jd02')
+    } finally {
+      silent.close()
+    }
   })
 
   it('a file that is not an image points at --allow-non-image, which stores it', async () => {

@@ -95,8 +95,8 @@ export const migrate: Command = {
       throw new UsageError(
         '--to memory keeps nothing: the copies would vanish when this command exits (migrate to fs, s3 or ipfs)'
       )
-    const from = cli.storageFor(fromName, cli.string('root'))
-    const to = cli.storageFor(toName, cli.string('to-root'))
+    const from = cli.storageFor(fromName, cli.string('root'), false, { driver: '--from', root: '--root' })
+    const to = cli.storageFor(toName, cli.string('to-root'), false, { driver: '--to', root: '--to-root' })
     if (await sameStore(from, to))
       throw new UsageError(
         `the target is the source store (${from.location ?? from.driver}): ` +

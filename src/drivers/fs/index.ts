@@ -12,7 +12,6 @@
  */
 import { resolve } from 'node:path'
 import { Background } from '../../core/background.js'
-import { settingName } from '../../core/errors.js'
 import { StorageFront } from '../../core/front.js'
 import type { StoreMarks } from '../../core/marks.js'
 import { PrefixSharding, type ShardingStrategy } from '../../core/sharding.js'
@@ -43,7 +42,7 @@ export class FilesystemDriver extends StorageFront<ObjectFile> {
     const fsync = init.fsync ?? true
     const watched = new StoreRoot(root, init)
     const background = new Background(init.logger)
-    const layout = new StoreLayout(root, sharding, settingName(init.settingNames, 'sharding'))
+    const layout = new StoreLayout(root, sharding)
     const dirs = new StoreDirs(watched, { dirMode: init.dirMode, fsync, layout })
     const quarantine = new FilesystemQuarantine(root, sharding, dirs, fsync)
     const parts = { root, sharding, fsync, watched, layout, dirs, quarantine, background }

@@ -31,11 +31,9 @@ export class StoreLayout {
   private walkChecked = false
   private readonly wanted?: Layout
 
-  /** `setting`: how messages name the shard settings (`SAI_IMAGE_STORAGE_SHARD_DEPTH and ..._WIDTH`). */
   constructor(
     private readonly root: string,
-    sharding: ShardingStrategy,
-    private readonly setting: string
+    sharding: ShardingStrategy
   ) {
     // a strategy of the caller's own has no descriptor to record: nothing is checked
     const described = sharding.descriptor
@@ -148,8 +146,9 @@ export class StoreLayout {
     if (found.depth === wanted.depth && (found.width === wanted.width || found.depth === 0)) return
     const say = (l: Layout): string =>
       l.depth === 0 ? 'depth 0 (no folders)' : `depth ${l.depth} and width ${l.width}`
-    throw new ConfigError(
-      this.setting,
+    // (the sharding option: the factory names the variables, SAI_IMAGE_STORAGE_SHARD_DEPTH and ..._WIDTH)
+    throw ConfigError.forOption(
+      'sharding',
       `the store at ${this.root} has shard ${say(found)} (${where}), but the settings say ${say(wanted)}: ` +
         'set them to what the store has, or name another root'
     )

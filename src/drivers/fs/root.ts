@@ -5,7 +5,8 @@
  * leaves the bare mount point behind) is `ERR_STORAGE_UNAVAILABLE`, not "not found".
  */
 import { statSync } from 'node:fs'
-import { isMissing, settingName, StorageUnavailableError } from '../../core/errors.js'
+import { isMissing, StorageUnavailableError } from '../../core/errors.js'
+import { aboutOption, type Wording } from '../../core/option-names.js'
 import type { FilesystemDriverInit } from './init.js'
 
 export class StoreRoot {
@@ -13,16 +14,16 @@ export class StoreRoot {
 
   /** `creatable`: a missing root is the library's to make (until it has been seen once). */
   private readonly creatable: boolean
-  /** How messages name the root setting (`--root`...), and why a missing root is not created. */
-  private readonly names: { root: string; notCreatedBecause: string }
+  /** Why a missing root is not created, for messages (default: the createRoot option is false). */
+  private readonly notCreatedBecause: Wording
 
   constructor(
     readonly path: string,
-    init: Pick<FilesystemDriverInit, 'createRoot' | 'notCreatedBecause' | 'settingNames'>
+    init: Pick<FilesystemDriverInit, 'createRoot' | 'notCreatedBecause'>
   ) {
     this.creatable = init.createRoot ?? true
-    const notCreatedBecause = init.notCreatedBecause ?? `${settingName(init.settingNames, 'createRoot')} is false`
-    this.names = { root: settingName(init.settingNames, 'root'), notCreatedBecause }
+    const { notCreatedBecause } = init
+    this.notCreatedBecause = name => notCreatedBecause ?? `${name('createRoot')} is false`
   }
 
   /**
@@ -38,11 +39,11 @@ export class StoreRoot {
       if (isMissing(err))
         throw this.unavailable(
           this.identity === undefined
-            ? `does not exist (${this.names.notCreatedBecause}: is the array mounted?)`
+            ? name => `does not exist (${this.notCreatedBecause(name)}: is the array mounted?)`
             : 'has disappeared (unmounted?)',
           err
         )
-      throw StorageUnavailableError.fromSystemError(err as NodeJS.ErrnoException, this.path, this.names.root)
+      throw StorageUnavailableError.fromSystemError(err as NodeJS.ErrnoException, this.path, 'root')
     }
     if (!stats.isDirectory()) throw this.unavailable('is not a directory')
     if (this.identity === undefined) this.identity = { dev: stats.dev, ino: stats.ino }
@@ -56,16 +57,17 @@ export class StoreRoot {
     if (!this.check()) throw this.unavailable('does not exist')
   }
 
-  /** An OS error met in the store, as `ERR_STORAGE_UNAVAILABLE` naming the setting that moves it. */
+  /** An OS error met in the store, as `ERR_STORAGE_UNAVAILABLE` naming the option that moves it (`root`). */
   failure(err: NodeJS.ErrnoException, path = this.path): StorageUnavailableError {
-    return StorageUnavailableError.fromSystemError(err, path, this.names.root)
+    return StorageUnavailableError.fromSystemError(err, path, 'root')
   }
 
-  private unavailable(why: string, cause?: unknown): StorageUnavailableError {
-    return new StorageUnavailableError(
-      `Image storage unavailable: the root ${this.path} ${why}. Check the mount or set ${this.names.root}.`,
-      this.path,
-      { cause }
+  private unavailable(why: string | Wording, cause?: unknown): StorageUnavailableError {
+    const said: Wording = name => (typeof why === 'string' ? why : why(name))
+    return aboutOption(
+      'root',
+      name => `Image storage unavailable: the root ${this.path} ${said(name)}. Check the mount or set ${name('root')}.`,
+      message => new StorageUnavailableError(message, this.path, { cause })
     )
   }
 }

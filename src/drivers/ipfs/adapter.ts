@@ -5,7 +5,7 @@
 import type { PutOptions, StatFields, Stored, StorageAdapter } from '../../core/adapter.js'
 import { Background } from '../../core/background.js'
 import { KeyedLock } from '../../core/concurrency.js'
-import { ConfigError, NotFoundError, settingName } from '../../core/errors.js'
+import { ConfigError, NotFoundError } from '../../core/errors.js'
 import type { Digest } from '../../core/hashing.js'
 import { resolveLimits } from '../../core/limits.js'
 import type { ImageEntry, ListOptions } from '../../core/types.js'
@@ -36,7 +36,7 @@ export class IpfsAdapter implements StorageAdapter<IpfsKey> {
   readonly rpc: KuboConnection
   readonly index: MfsIndex
   readonly pins: Pins
-  private readonly init: Pick<IpfsDriverInit, 'maxBytes' | 'allowNonImage' | 'gatewayUrl' | 'settingNames'>
+  private readonly init: Pick<IpfsDriverInit, 'maxBytes' | 'allowNonImage' | 'gatewayUrl'>
   /** Stores of one image in this process run one after another (across processes, the entry decides). */
   private readonly perSha256 = new KeyedLock()
   /** Drops a duplicate's older markers after the store. */
@@ -45,10 +45,10 @@ export class IpfsAdapter implements StorageAdapter<IpfsKey> {
   private checked = false
 
   constructor(init: IpfsDriverInit) {
-    const { maxBytes, allowNonImage, gatewayUrl, settingNames } = init
-    this.init = { maxBytes, allowNonImage, gatewayUrl, settingNames }
+    const { maxBytes, allowNonImage, gatewayUrl } = init
+    this.init = { maxBytes, allowNonImage, gatewayUrl }
     const url = init.url ?? DEFAULT_IPFS_API_URL
-    this.rpc = new KuboConnection(url, init.auth, init.timeoutMs ?? DEFAULT_IPFS_TIMEOUT_MS, settingNames)
+    this.rpc = new KuboConnection(url, init.auth, init.timeoutMs ?? DEFAULT_IPFS_TIMEOUT_MS)
     this.location = this.rpc.apiUrl
     const indexPath = init.indexPath ?? DEFAULT_INDEX_PATH
     if (!/^(\/[\w.-]+)+\/?$/.test(indexPath))
@@ -133,7 +133,7 @@ export class IpfsAdapter implements StorageAdapter<IpfsKey> {
   /** An HTTP link to the image on the configured gateway, for the dashboard. */
   url({ cid }: IpfsKey): string {
     if (this.init.gatewayUrl === undefined)
-      throw new ConfigError(settingName(this.init.settingNames, 'gatewayUrl'), 'no gateway is configured for url()')
+      throw ConfigError.forOption('gatewayUrl', 'no gateway is configured for url()')
     return `${String(this.init.gatewayUrl).replace(/\/$/, '')}/ipfs/${cid}`
   }
 

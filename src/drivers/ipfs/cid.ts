@@ -12,7 +12,7 @@ import { sha256ToCid } from '../../core/ref.js'
 
 const loadImporter = optionalPeer({
   neededBy: 'the IPFS driver (for images over 1 MiB)',
-  setting: 'SAI_IMAGE_STORAGE_DRIVER',
+  option: 'driver',
   install: 'ipfs-unixfs-importer',
   load: async () =>
     await Promise.all([

@@ -12,7 +12,8 @@
 import { randomUUID } from 'node:crypto'
 import { Agent, request, type IncomingMessage } from 'node:http'
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https'
-import { passThrough, serviceUnavailable, settingName, type SettingNames } from '../../core/errors.js'
+import { passThrough, serviceUnavailable } from '../../core/errors.js'
+import type { Wording } from '../../core/option-names.js'
 import { atLeast, basic, closedUnder, collect, eachChunk, parts, withCode } from './wire.js'
 
 export type Params = Record<string, string | number | boolean | string[] | undefined>
@@ -54,8 +55,7 @@ export class KuboConnection {
   constructor(
     url: string | URL,
     auth: string | undefined,
-    private readonly timeoutMs: number,
-    private readonly settingNames?: SettingNames
+    private readonly timeoutMs: number
   ) {
     const parsed = new URL(url)
     if (parsed.username !== '' || parsed.password !== '') {
@@ -116,15 +116,19 @@ export class KuboConnection {
     return answer
   }
 
-  /** `ERR_STORAGE_UNAVAILABLE` for this node, e.g. for a refusal the caller did not expect. */
-  unavailable(command: string, why: string, cause?: unknown): Error {
-    return serviceUnavailable(cause ?? new Error(why), {
+  /**
+   * `ERR_STORAGE_UNAVAILABLE` for this node, e.g. for a refusal the caller did not expect: about the
+   * `url` option (or `timeoutMs`, for no answer in time), named as code gives it.
+   */
+  unavailable(command: string, why: string | Wording, cause?: unknown, option = 'url'): Error {
+    return serviceUnavailable(cause ?? new Error(typeof why === 'string' ? why : why(o => o)), {
       service: 'IPFS node',
       where: this.apiUrl,
       operation: command,
       why,
-      advice: `Check the node or set ${settingName(this.settingNames, 'url')}`,
-      secrets: this.secrets()
+      advice: name => `Check the node or set ${name('url')}`,
+      secrets: this.secrets(),
+      option
     })
   }
 
@@ -233,11 +237,14 @@ export class KuboConnection {
     if (signal?.aborted === true) return signal.reason
     const error = err as Error
     if (error?.name !== 'AbortError' && passThrough(err) !== undefined) return err // ours already (an abort here is the timeout)
-    const why =
-      error?.name === 'TimeoutError' || error?.name === 'AbortError'
-        ? `no answer within ${this.timeoutMs} ms (${settingName(this.settingNames, 'timeoutMs')})`
-        : withCode(error, err)
-    return this.unavailable(command, why, err)
+    if (error?.name === 'TimeoutError' || error?.name === 'AbortError')
+      return this.unavailable(
+        command,
+        name => `no answer within ${this.timeoutMs} ms (${name('timeoutMs')})`,
+        err,
+        'timeoutMs'
+      )
+    return this.unavailable(command, withCode(error, err), err)
   }
 
   private secrets(): string[] {

@@ -49,12 +49,11 @@ export class S3Adapter implements StorageAdapter {
       credentials: init.credentials,
       forcePathStyle: init.forcePathStyle,
       timeoutMs: init.timeoutMs ?? DEFAULT_S3_TIMEOUT_MS,
-      settingNames: init.settingNames,
       pathOf: subject => this.uri(SHA256_HEX.test(subject) ? this.objectKey(subject.toLowerCase()) : subject)
     })
     this.endpoint = this.connection.endpoint
     this.location = `s3://${bucket}/${prefix} at ${this.endpoint}`
-    const limits = { maxBytes: init.maxBytes, allowNonImage: init.allowNonImage, settingNames: init.settingNames }
+    const limits = { maxBytes: init.maxBytes, allowNonImage: init.allowNonImage }
     this.objects = new S3Objects(this.connection, bucket, () => resolveLimits(limits).maxBytes)
     this.claims = new PruneClaims(this.objects, prefix)
     this.quarantine = new S3Quarantine(this.objects, prefix, this.sharding, key => this.uri(key))

@@ -5,7 +5,8 @@
  */
 import type { IncomingMessage } from 'node:http'
 import type { S3Client, S3ClientConfig } from '@aws-sdk/client-s3'
-import { NotFoundError, passThrough, serviceUnavailable, settingName, type SettingNames } from '../../core/errors.js'
+import { NotFoundError, passThrough, serviceUnavailable } from '../../core/errors.js'
+import type { Wording } from '../../core/option-names.js'
 import { optionalPeer } from '../../core/optional-peer.js'
 import { bucketBase, DirectClient, type Answer, type Signer } from './direct.js'
 
@@ -20,20 +21,19 @@ export interface ClientSettings {
   credentials?: { accessKeyId: string; secretAccessKey: string; sessionToken?: string }
   forcePathStyle?: boolean
   timeoutMs: number
-  settingNames?: SettingNames
   /** The path a message gives for a hash or a key. */
   pathOf: (subject: string) => string
 }
 
 const loadSdk = optionalPeer({
   neededBy: 'the S3 driver',
-  setting: 'SAI_IMAGE_STORAGE_DRIVER',
+  option: 'driver',
   install: '@aws-sdk/client-s3@3.1175.0',
   load: async () => await import('@aws-sdk/client-s3')
 })
 export const loadPresigner = optionalPeer({
   neededBy: 'S3 links (url)',
-  setting: 'SAI_IMAGE_STORAGE_DRIVER',
+  option: 'driver',
   install: '@aws-sdk/s3-request-presigner@3.1169.0',
   load: async () => await import('@aws-sdk/s3-request-presigner')
 })
@@ -193,21 +193,24 @@ export class S3Connection {
     if ((err as Error)?.name !== 'AbortError' && passThrough(err) !== undefined) return err
     const error = err as Error & { $metadata?: { httpStatusCode?: number }; code?: string }
     const status = error.$metadata?.httpStatusCode
-    const names = (...options: string[]): string =>
-      options.map(o => settingName(this.settings.settingNames, o)).join(' and ')
-    let why: string
-    if (error.name === 'TimeoutError' || error.name === 'AbortError')
-      why = `no answer within ${this.settings.timeoutMs} ms (${names('timeoutMs')})`
-    else if (error.name === 'NoSuchBucket')
-      why = `the bucket does not exist: create it (aws s3 mb) or set ${names('bucket')}`
-    else if (status === 403 || status === 401)
-      why = `access denied (${error.name}): check ${names('credentials')}, or the credentials the SDK found`
-    else if (error.name === 'BadDigest' || error.name === 'XAmzContentSHA256Mismatch')
+    // the option a failure is about, named as code gives it (the factory and the CLI name it again)
+    let option: string | undefined
+    let why: string | Wording
+    if (error.name === 'TimeoutError' || error.name === 'AbortError') {
+      option = 'timeoutMs'
+      why = name => `no answer within ${this.settings.timeoutMs} ms (${name('timeoutMs')})`
+    } else if (error.name === 'NoSuchBucket') {
+      option = 'bucket'
+      why = name => `the bucket does not exist: create it (aws s3 mb) or set ${name('bucket')}`
+    } else if (status === 403 || status === 401) {
+      option = 'credentials'
+      why = name => `access denied (${error.name}): check ${name('credentials')}, or the credentials the SDK found`
+    } else if (error.name === 'BadDigest' || error.name === 'XAmzContentSHA256Mismatch')
       why = `the server received other bytes than were sent (${error.name}); nothing was stored`
     else
       why = `${error.name}${status === undefined ? '' : ` (HTTP ${status})`}: ${error.message ?? ''}${error.code === undefined ? '' : ` ${error.code}`}`
     const secrets = [this.#credentials?.secretAccessKey ?? '', this.#credentials?.sessionToken ?? '']
-    return serviceUnavailable(err, { service: 'S3', where: this.where, operation: name, why, secrets })
+    return serviceUnavailable(err, { service: 'S3', where: this.where, operation: name, why, secrets, option })
   }
 
   destroy(): void {

@@ -19,7 +19,7 @@ import type { ImageStorage } from '../../core/types.js'
 import type { Replica } from '../replication/index.js'
 import { filesystemConfig, ipfsConfig, limitsConfig, s3Config } from './env.js'
 import { replicasFromEnv, replicated } from './replicated.js'
-import { ENV_NAMES, named, settingNamesFor } from './settings.js'
+import { named, settingNamesFor, withNames, type SettingNames } from './settings.js'
 
 export { filesystemConfig, ipfsConfig, s3Config } from './env.js'
 
@@ -40,6 +40,12 @@ export interface FactoryOptions {
    * names. `false`: none.
    */
   replicas?: Replica[] | false
+  /**
+   * How messages name the options set neither in code nor by a variable: the CLI gives its flags
+   * (`{ root: '--root' }`). Otherwise an option given in code is named as such (`the root option`),
+   * one from the environment by its variable (features/factory/settings.ts).
+   */
+  settingNames?: SettingNames
 }
 
 /**
@@ -50,8 +56,8 @@ export function createImageStorage(
   options: CreateImageStorageOptions & FactoryOptions = {},
   env: Env = process.env
 ): ImageStorage {
-  const { replicas, logger, ...driverOptions } = options
-  const primary = createDriver(driverOptions as CreateImageStorageOptions, env, logger)
+  const { replicas, logger, settingNames, ...driverOptions } = options
+  const primary = createDriver(driverOptions as CreateImageStorageOptions, env, logger, settingNames)
   const copies = replicas === false ? undefined : (replicas ?? replicasFromEnv(primary, env))
   // two acknowledged copies with one store would be a promise nobody keeps
   if (
@@ -68,23 +74,33 @@ export function createImageStorage(
   return copies === undefined ? primary : replicated(primary, copies, env, logger)
 }
 
-function createDriver(options: CreateImageStorageOptions, env: Env, logger?: Logger): ImageStorage {
+function createDriver(
+  options: CreateImageStorageOptions,
+  env: Env,
+  logger?: Logger,
+  callerNames?: SettingNames
+): ImageStorage {
   const driver = options.driver ?? readChoice(env, 'SAI_IMAGE_STORAGE_DRIVER', DRIVERS) ?? 'fs'
-  const { settingNames: callerNames, ...inCode } = options
-  const names = settingNamesFor(ENV_NAMES[driver === 'memory' ? 'limits' : driver], inCode, callerNames)
+  // (a driver's settingNames, deprecated: the caller's names, until the option goes)
+  const { settingNames: deprecated, ...inCode } = options
+  const names = settingNamesFor(driver, inCode, callerNames ?? deprecated)
   const limits = limitsConfig(env)
   try {
-    if (driver === 'memory') return new MemoryDriver({ ...limits, ...options, settingNames: names })
-    if (driver === 'ipfs') return new IpfsDriver({ ...limits, ...ipfsConfig(env), ...options, settingNames: names })
-    if (driver === 's3') {
-      const init = { ...limits, ...s3Config(env), ...options, settingNames: names } as Partial<S3DriverInit>
-      if (init.bucket === undefined) throw ConfigError.forOption('bucket', 'the s3 driver needs a bucket')
-      return new S3Driver(init as S3DriverInit)
-    }
-    return new FilesystemDriver({ ...limits, ...filesystemConfig(env), ...options, logger, settingNames: names })
+    return withNames(makeDriver(driver, { ...limits, ...inCode } as CreateImageStorageOptions, env, logger), names)
   } catch (err) {
     throw named(err, names)
   }
+}
+
+function makeDriver(driver: DriverName, options: CreateImageStorageOptions, env: Env, logger?: Logger): ImageStorage {
+  if (driver === 'memory') return new MemoryDriver(options as MemoryDriverInit)
+  if (driver === 'ipfs') return new IpfsDriver({ ...ipfsConfig(env), ...(options as IpfsDriverInit) })
+  if (driver === 's3') {
+    const init = { ...s3Config(env), ...options } as Partial<S3DriverInit>
+    if (init.bucket === undefined) throw ConfigError.forOption('bucket', 'the s3 driver needs a bucket')
+    return new S3Driver(init as S3DriverInit)
+  }
+  return new FilesystemDriver({ ...filesystemConfig(env), ...(options as FilesystemDriverInit), logger })
 }
 
 let defaultStorage: ImageStorage | undefined

@@ -12,7 +12,7 @@ import type { Logger } from '../../core/logger.js'
 import type { ImageStorage } from '../../core/types.js'
 import { createReplicatedStorage, type Replica, type ReplicatedStorage } from '../replication/index.js'
 import { filesystemConfig, ipfsConfig, limitsConfig, s3Config } from './env.js'
-import { ENV_NAMES, named } from './settings.js'
+import { named, replicaNames, withNames } from './settings.js'
 
 const KINDS = ['s3', 'ipfs', 'fs'] as const
 
@@ -35,39 +35,37 @@ export function replicasFromEnv(primary: ImageStorage, env: Env): Replica[] | un
         'SAI_IMAGE_STORAGE_REPLICAS',
         `the ${name} replica would be the primary itself (both read SAI_${name.toUpperCase()}_*)`
       )
-    if (name === 's3') {
-      const init = { ...limits, ...s3Config(env), settingNames: ENV_NAMES.s3 } as Partial<S3DriverInit>
-      if (init.bucket === undefined) throw new ConfigError('SAI_S3_BUCKET', 'the s3 replica needs a bucket')
-      return { name, storage: fromEnv(() => new S3Driver(init as S3DriverInit), ENV_NAMES.s3) }
+    const settings = replicaNames(name as (typeof KINDS)[number])
+    try {
+      return { name, storage: withNames(replicaFromEnv(name, primary, env, limits), settings) }
+    } catch (err) {
+      throw named(err, settings) // a wrong option of a replica is named by its variable
     }
-    if (name === 'ipfs')
-      return {
-        name,
-        storage: fromEnv(
-          () => new IpfsDriver({ ...limits, ...ipfsConfig(env), settingNames: ENV_NAMES.ipfs }),
-          ENV_NAMES.ipfs
-        )
-      }
-    const root = readString(env, 'SAI_IMAGE_STORAGE_REPLICA_PATH')
-    if (root === undefined)
-      throw new ConfigError(
-        'SAI_IMAGE_STORAGE_REPLICA_PATH',
-        'the fs replica needs its own root (a second disk or a mount)'
-      )
-    if (primary.root !== undefined && new FilesystemDriver({ root }).root === primary.root)
-      throw new ConfigError('SAI_IMAGE_STORAGE_REPLICA_PATH', 'the fs replica would be the primary itself')
-    const { root: _ignored, ...fs } = filesystemConfig(env)
-    return {
-      name,
-      storage: new FilesystemDriver({
-        ...limits,
-        ...fs,
-        root,
-        createRoot: false,
-        notCreatedBecause: "an fs replica's root is never created",
-        settingNames: { root: 'SAI_IMAGE_STORAGE_REPLICA_PATH' }
-      })
-    }
+  })
+}
+
+function replicaFromEnv(name: string, primary: ImageStorage, env: Env, limits: object): ImageStorage {
+  if (name === 's3') {
+    const init = { ...limits, ...s3Config(env) } as Partial<S3DriverInit>
+    if (init.bucket === undefined) throw new ConfigError('SAI_S3_BUCKET', 'the s3 replica needs a bucket')
+    return new S3Driver(init as S3DriverInit)
+  }
+  if (name === 'ipfs') return new IpfsDriver({ ...limits, ...ipfsConfig(env) })
+  const root = readString(env, 'SAI_IMAGE_STORAGE_REPLICA_PATH')
+  if (root === undefined)
+    throw new ConfigError(
+      'SAI_IMAGE_STORAGE_REPLICA_PATH',
+      'the fs replica needs its own root (a second disk or a mount)'
+    )
+  if (primary.root !== undefined && new FilesystemDriver({ root }).root === primary.root)
+    throw new ConfigError('SAI_IMAGE_STORAGE_REPLICA_PATH', 'the fs replica would be the primary itself')
+  const { root: _ignored, ...fs } = filesystemConfig(env)
+  return new FilesystemDriver({
+    ...limits,
+    ...fs,
+    root,
+    createRoot: false,
+    notCreatedBecause: "an fs replica's root is never created"
   })
 }
 
@@ -82,13 +80,4 @@ export function replicated(primary: ImageStorage, replicas: Replica[], env: Env,
     background: readBoolean(env, 'SAI_IMAGE_STORAGE_REPLICATE_IN_BACKGROUND'),
     logger
   })
-}
-
-/** A replica made from the environment alone: a wrong option is named by its variable. */
-function fromEnv<T>(make: () => T, names: Record<string, string>): T {
-  try {
-    return make()
-  } catch (err) {
-    throw named(err, names)
-  }
 }

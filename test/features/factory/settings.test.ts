@@ -43,14 +43,14 @@ describe('errors carry the option; the factory names where it came from', () => 
     const error = ConfigError.forOption('root', 'is a file')
     expect(named(error, {})).toBe(error)
     expect(named(new Error('x'), { root: '--root' })).toBeInstanceOf(Error)
-    const renamed = named(error, flagNames({ root: true, allowNonImage: false })) as ConfigError
+    const renamed = named(error, flagNames({ root: '--root', allowNonImage: false })) as ConfigError
     expect(renamed).toMatchObject({
       code: 'ERR_CONFIG',
       option: 'root',
       setting: '--root',
       message: '--root: is a file'
     })
-    expect(flagNames({ root: false, allowNonImage: false })).toEqual({
+    expect(flagNames({ allowNonImage: false })).toEqual({
       allowNonImage: '--allow-non-image (or SAI_IMAGE_STORAGE_ALLOW_NON_IMAGE)'
     })
   })
