@@ -1,8 +1,9 @@
 // The restore runbook (docs/replication.md#restoring-a-lost-primary), end to end through the built
-// CLI, on a filesystem replica, on the real RADOS Gateway and on a real Kubo node: host A stores, evicts and copies; its
-// disk and state folder are wiped; the rebuilt host is refused (exit 6, naming A) until it takes
-// the replica over with A's id; verify --repair brings every frame back, each one fetchable; the old
-// disk, should it come back, is refused from then on, naming the new owner.
+// CLI, on a filesystem replica, on the real RADOS Gateway and on a real Kubo node: host A stores,
+// evicts and copies; its disk and state folder are wiped; the rebuilt host is refused (exit 6,
+// naming A) until it takes the replica over with A's id; a second rebuilt host taking it over from A
+// too is told it lost, naming the winner; verify --repair brings every frame back, each one
+// fetchable; the old disk, should it come back, is refused from then on, naming the new owner.
 import { createHash } from 'node:crypto'
 import { cp, readFile, readdir, rm, writeFile } from 'node:fs/promises'
 import { hostname } from 'node:os'

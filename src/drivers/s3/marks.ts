@@ -22,38 +22,7 @@ export function s3Marks(
   uri: (key: string) => string
 ): StoreMarks {
   const key = (name: string): string => `${prefix}${SPECIAL_DIRS.marks}/${name}`
-  /** The text and its ETag (unquoted), or undefined if there is no mark. */
-  const tagged = async (name: string, signal?: AbortSignal): Promise<{ text: string; etag: string } | undefined> =>
-    await connection.request(
-      'GetObject',
-      key(name),
-      signal,
-      async (sdk, send) => {
-        const answer = await send(new sdk.GetObjectCommand({ Bucket: bucket, Key: key(name) }))
-        return { text: await answer.Body!.transformToString('utf8'), etag: String(answer.ETag).replace(/"/g, '') }
-      },
-      404
-    )
-  /** A PUT only if the mark's ETag is `etag`: false on 412. */
-  const putIfMatch = async (name: string, text: string, etag: string, signal?: AbortSignal): Promise<boolean> => {
-    const put = await connection.request(
-      'PutObject',
-      key(name),
-      signal,
-      async (sdk, send) =>
-        await send(
-          new sdk.PutObjectCommand({
-            Bucket: bucket,
-            Key: key(name),
-            Body: Buffer.from(text),
-            ContentType: 'application/json',
-            IfMatch: etag
-          })
-        ),
-      412
-    )
-    return put !== undefined
-  }
+  const tagged = async (name: string, signal?: AbortSignal) => await taggedMark(connection, bucket, key(name), signal)
   return {
     location: uri(`${prefix}${SPECIAL_DIRS.marks}/`),
     async read(name, options = {}) {
@@ -69,7 +38,7 @@ export function s3Marks(
       const now = await tagged(name, signal)
       if (now === undefined || now.text !== from) return false
       for (const etag of [now.etag, `"${now.etag}"`]) {
-        if (await putIfMatch(name, text, etag, signal)) return true
+        if (await putIfMatch(connection, bucket, key(name), text, etag, signal)) return true
         if ((await tagged(name, signal))?.etag !== now.etag) return false // another writer's swap won
       }
       throw ConfigError.forOption(
@@ -80,4 +49,51 @@ export function s3Marks(
       )
     }
   }
+}
+
+/** The text and its ETag (unquoted), or undefined if there is no mark. */
+async function taggedMark(
+  connection: S3Connection,
+  bucket: string,
+  key: string,
+  signal?: AbortSignal
+): Promise<{ text: string; etag: string } | undefined> {
+  return await connection.request(
+    'GetObject',
+    key,
+    signal,
+    async (sdk, send) => {
+      const answer = await send(new sdk.GetObjectCommand({ Bucket: bucket, Key: key }))
+      return { text: await answer.Body!.transformToString('utf8'), etag: String(answer.ETag).replace(/"/g, '') }
+    },
+    404
+  )
+}
+
+/** A PUT only if the mark's ETag is `etag`: false on 412. */
+async function putIfMatch(
+  connection: S3Connection,
+  bucket: string,
+  key: string,
+  text: string,
+  etag: string,
+  signal?: AbortSignal
+): Promise<boolean> {
+  const put = await connection.request(
+    'PutObject',
+    key,
+    signal,
+    async (sdk, send) =>
+      await send(
+        new sdk.PutObjectCommand({
+          Bucket: bucket,
+          Key: key,
+          Body: Buffer.from(text),
+          ContentType: 'application/json',
+          IfMatch: etag
+        })
+      ),
+    412
+  )
+  return put !== undefined
 }
