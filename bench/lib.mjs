@@ -33,11 +33,20 @@ export async function run(op, { concurrency = 1, seconds = 0.5, minOps = 10, max
   }
 }
 
-/** Measures each candidate in `rounds` interleaved rounds; each keeps its median round by ops/s. */
+/**
+ * Measures each candidate in `rounds` interleaved rounds; each keeps its median round by ops/s. The order rotates
+ * every round (a, b, c; b, c, a; ...): no candidate always follows the same one (and meets its writeback).
+ * `options.beforeEach()` runs before every candidate's turn (e.g. a `sync`).
+ */
 export async function compare(candidates, options = {}, rounds = 3) {
   const results = Object.fromEntries(Object.keys(candidates).map(name => [name, []]))
+  const entries = Object.entries(candidates)
   for (let round = 0; round < rounds; round++) {
-    for (const [name, op] of Object.entries(candidates)) results[name].push(await run(op, options))
+    const shift = round % entries.length
+    for (const [name, op] of [...entries.slice(shift), ...entries.slice(0, shift)]) {
+      options.beforeEach?.()
+      results[name].push(await run(op, options))
+    }
   }
   return Object.fromEntries(
     Object.entries(results).map(([name, list]) => {

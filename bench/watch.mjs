@@ -5,7 +5,11 @@
 // The store is N small files named as frames (their bytes are not the frames': nothing reads them
 // while idle), with the replica's ledger holding a `listed` record for each, as after a reconcile.
 // Writes bench/RESULTS-watch.md and bench/results-watch.json.
+// Each size is measured with each configuration of the service (--configs name:args;...): by default
+// inotify watches on up to 32,768 shard folders (the rest stat'ed every 5 s) and the default service
+// (--watch-folders 0: the stat pass alone), one after the other on the same store.
 //   node bench/watch.mjs [--sizes 100000,1000000] [--idle-seconds 60] [--frames 1000]
+//     [--configs 'default:;32768 watches:--watch-folders 32768']
 import { execFileSync, spawn } from 'node:child_process'
 import { existsSync, readFileSync } from 'node:fs'
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
@@ -18,6 +22,9 @@ const arg = (name, fallback) =>
 const SIZES = arg('sizes', '100000,1000000').split(',').map(Number)
 const IDLE_SECONDS = Number(arg('idle-seconds', '60'))
 const FRAMES = Number(arg('frames', '1000'))
+const CONFIGS = arg('configs', 'default:;32768 watches:--watch-folders 32768')
+  .split(';')
+  .map(c => ({ name: c.split(':')[0], args: c.split(':')[1].split(' ').filter(Boolean) }))
 const here = new URL('.', import.meta.url).pathname
 const CLI = join(here, '..', 'dist', 'cli.js')
 const TICK = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }))
@@ -72,7 +79,7 @@ async function measure(n) {
   const root = join(base, 'primary')
   const replica = join(base, 'replica')
   await mkdir(replica, { recursive: true })
-  let t = performance.now()
+  const t = performance.now()
   build(root, n)
   const buildSeconds = (performance.now() - t) / 1000
   await sleep(3000) // the last folders' ctimes are no longer within a pass's racy window
@@ -88,20 +95,41 @@ async function measure(n) {
       queued: 0
     })
   )
+  const runs = []
+  for (const config of CONFIGS) {
+    console.log(`  ${config.name}…`)
+    runs.push({
+      objects: n,
+      config: config.name,
+      buildSeconds: +buildSeconds.toFixed(1),
+      ...(await serve(root, replica, config))
+    })
+    console.log(runs.at(-1))
+  }
+  await rm(base, { recursive: true, force: true })
+  return runs
+}
+
+/** The service run with `config` on the store at `root`: idle, then frames written by another process. */
+async function serve(root, replica, config) {
   const env = {
     ...process.env,
     SAI_IMAGE_STORAGE_PATH: root,
     SAI_IMAGE_STORAGE_REPLICAS: 'fs',
     SAI_IMAGE_STORAGE_REPLICA_PATH: replica
   }
-  const service = spawn(process.execPath, [CLI, 'replicate', '--watch', '--no-reconcile'], { env, stdio: 'ignore' })
+  const service = spawn(process.execPath, [CLI, 'replicate', '--watch', '--no-reconcile', ...config.args], {
+    env,
+    stdio: 'ignore'
+  })
   const health = join(root, '.replication', 'watch.json')
   const startedAt = Date.now()
   while (JSON.parse(readFileSync(health, 'utf8')).pid !== service.pid) await sleep(200) // its first pass ended
   const firstPassSeconds = (Date.now() - startedAt) / 1000
+  const watched = JSON.parse(readFileSync(health, 'utf8')).watched ?? 0
   await sleep(6000) // settled
   const cpu0 = cpuSeconds(service.pid)
-  t = performance.now()
+  let t = performance.now()
   let rss = 0
   for (let s = 0; s < IDLE_SECONDS; s++) {
     await sleep(1000)
@@ -164,10 +192,8 @@ const timer = setInterval(() => {
   service.kill('SIGTERM')
   const code = await new Promise(resolve => service.on('close', resolve))
   const latencies = [...arrived].map(([h, at]) => (at - written.get(h)) / 1000)
-  await rm(base, { recursive: true, force: true })
   return {
-    objects: n,
-    buildSeconds: +buildSeconds.toFixed(1),
+    watched,
     firstPassSeconds,
     idleSeconds: IDLE_SECONDS,
     idleCpuPercent: +idleCpuPercent.toFixed(2),
@@ -198,9 +224,7 @@ const machine = {
 const results = { machine, date: new Date().toISOString(), loadStart: loadavg(), runs: [], targets: [] }
 for (const n of SIZES) {
   console.log(`store of ${n} objects…`)
-  const run = await measure(n)
-  console.log(run)
-  results.runs.push(run)
+  results.runs.push(...(await measure(n)))
 }
 results.loadEnd = loadavg()
 const target = (name, value, limit, direction) => {
@@ -208,7 +232,7 @@ const target = (name, value, limit, direction) => {
   results.targets.push({ name, value, limit: `${direction} ${limit}`, met })
   console.log(`  target ${met ? 'MET ' : 'MISS'} ${name}: ${value} (${direction} ${limit})`)
 }
-const largest = results.runs.at(-1)
+const largest = results.runs.find(r => r.objects === SIZES.at(-1) && r.config === CONFIGS[0].name)
 const at = `${largest.objects.toLocaleString('en')} objects`
 target(`watch: p99 from a foreign rename to a verified replica copy, ${at} (s)`, largest.p99Seconds, 10, '<=')
 target(`watch: frames missed of ${largest.frames}, ${at}`, largest.missed, 0, '<=')
@@ -220,6 +244,8 @@ const rows = results.runs.map(
   r =>
     `| ${[
       r.objects.toLocaleString('en'),
+      r.config,
+      r.watched.toLocaleString('en'),
       `${r.idleCpuPercent} %`,
       `${r.idleRssMB} MB`,
       `${r.p50Seconds} s`,
@@ -239,13 +265,14 @@ ${results.date}, ${machine.cpu} (nproc ${machine.nproc}, shared with other work)
 ${machine.uname}, Node ${machine.node}, ${machine.filesystem}; load ${load(results.loadStart)} at the start,
 ${load(results.loadEnd)} at the end.
 A store of N objects (depth-2 layout, 65,536 shard folders at 1M), an fs replica; the service run
-as \`sai-images replicate --watch --no-reconcile\` (the default --watch-every 5s). Idle: ${IDLE_SECONDS} s with
+as \`sai-images replicate --watch --no-reconcile\` with each configuration's arguments (defaults: --watch-every 5s,
+--watch-folders 0, a full pass every 60 s), one after the other on the same store. Idle: ${IDLE_SECONDS} s with
 no writer. Latency: ${FRAMES} frames written by another process at 20 per second (written beside, renamed
-into place), from the rename to the verified copy on the replica (polled every 100 ms).
+into place), from the rename to the verified copy on the replica (polled every 100 ms); RSS writing: its peak.
 Targets: idle <= 2 % of one core and <= 100 MB RSS; p99 <= 10 s.
 
-| objects | idle CPU | idle RSS | p50 | p99 | max | copied | CPU while writing | peak RSS while writing | first pass |
-| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |
+| objects | service | watches | idle CPU | idle RSS | p50 | p99 | max | copied | CPU writing | RSS writing | 1st pass |
+| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |
 ${rows.join('\n')}
 
 ${results.targets.map(t => `- ${t.met ? 'MET' : 'MISSED'}: ${t.name} = ${t.value} (${t.limit})`).join('\n')}

@@ -13,7 +13,7 @@ import { randomUUID } from 'node:crypto'
 import { Agent, request, type IncomingMessage } from 'node:http'
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https'
 import { passThrough, serviceUnavailable, settingName, type SettingNames } from '../../core/errors.js'
-import { atLeast, basic, closedUnder, collect, parts, withCode } from './wire.js'
+import { atLeast, basic, closedUnder, collect, eachChunk, parts, withCode } from './wire.js'
 
 export type Params = Record<string, string | number | boolean | string[] | undefined>
 
@@ -212,7 +212,7 @@ export class KuboConnection {
       )
     }
     if (!kuboError && options.onChunk !== undefined) {
-      for await (const chunk of res) options.onChunk(chunk as Buffer)
+      await eachChunk(res, options.onChunk)
       return { command, body: Buffer.alloc(0), streamError: res.trailers['x-stream-error'] }
     }
     const body = await collect(res)

@@ -19,6 +19,27 @@ export async function collect(res: IncomingMessage, limit = Infinity): Promise<B
   return Buffer.concat(chunks)
 }
 
+/**
+ * Hands each chunk of `res` to `onChunk` as it arrives ('data' events: `for await` reads through the
+ * stream's buffer, a promise and a copy more per chunk); a throw from `onChunk` ends the read with it.
+ */
+export async function eachChunk(res: IncomingMessage, onChunk: (chunk: Buffer) => void): Promise<void> {
+  await new Promise<void>((resolve, reject) => {
+    res.on('data', (chunk: Buffer) => {
+      try {
+        onChunk(chunk)
+      } catch (err) {
+        res.destroy(err as Error)
+      }
+    })
+    res.once('end', resolve)
+    res.once('error', reject)
+    res.once('close', () => {
+      if (!res.complete) reject(Object.assign(new Error('aborted'), { code: 'ECONNRESET' })) // as the stream's own
+    })
+  })
+}
+
 export function parts(bytes: Uint8Array): {
   head: Buffer
   bytes: Buffer

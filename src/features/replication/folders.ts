@@ -3,12 +3,13 @@
  * place (storage.py's rename, rsync, `mv`) changes its folder's ctime, which nobody can set back
  * (rsync -a restores a folder's mtime, not its ctime). A pass stats every folder and names the
  * leaves whose ctime moved: 65,792 stats at the default depth, about 0.1 s of CPU, and no state
- * per frame. Chosen over inotify (fs.watch) after measuring: a watch per folder costs Node about
- * 1.5 KB (138 MB RSS for 65,792 folders), and watches are a per-user budget (see docs/replication.md).
+ * per frame. With `watches` (folder-watches.ts), the leaves watched by inotify are stat'ed only on a
+ * full pass (the safety net for lost events): their events name them instead.
  */
 import { readdirSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import { setImmediate as yieldToLoop } from 'node:timers/promises'
+import type { FolderWatches } from './folder-watches.js'
 
 /**
  * A ctime this close to the pass may hide a later change in the same clock tick (the kernel's
@@ -30,6 +31,8 @@ interface Folder {
    */
   leafNames?: string[]
   leafCtimes?: Float64Array
+  /** 1 where the leaf is watched (`watches`). */
+  leafWatched?: Uint8Array
 }
 
 export interface ShardFoldersInit {
@@ -39,6 +42,8 @@ export interface ShardFoldersInit {
   isShardDir: (name: string) => boolean
   /** On the first pass, leaves whose ctime is at least this (ms) count as changed; default 0: all. */
   since?: number
+  /** Watches on the leaves, as many as they take (the rest are stat'ed on every pass). */
+  watches?: FolderWatches
 }
 
 const NO_THROW = { throwIfNoEntry: false } as const
@@ -48,15 +53,24 @@ export class ShardFolders {
   private readonly since: number
   /** Leaf folders known at the last pass. */
   leaves = 0
+  /** Whether the last pass stat'ed every leaf (a full pass), so that no change can have been missed. */
+  complete = false
+  private full = false
 
   constructor(private readonly init: ShardFoldersInit) {
     this.top = { path: init.root, key: '', ctime: Number.NaN }
     this.since = init.since ?? 0
   }
 
-  /** The leaf folders (keys such as `ab/cd`) that changed since the last pass. */
-  async changed(): Promise<string[]> {
-    const out: string[] = []
+  /**
+   * The leaf folders (keys such as `ab/cd`) that changed since the last pass. `stat` stats the
+   * folders not watched, `full` every folder; `events` only names the watched ones with events.
+   */
+  async changed(mode: 'events' | 'stat' | 'full' = 'stat'): Promise<string[]> {
+    const out: string[] = this.init.watches?.take() ?? []
+    if (mode === 'events') return out
+    this.full = mode === 'full' || this.init.watches === undefined
+    this.complete = true
     this.leaves = 0
     if (this.init.depth === 0) {
       // the root is the only leaf
@@ -66,7 +80,7 @@ export class ShardFolders {
       return out
     }
     await this.visit(this.top, 1, out)
-    return out
+    return [...new Set(out)]
   }
 
   /** Stats a folder: whether its ctime moved (undefined: gone), its new ctime recorded. */
@@ -81,10 +95,14 @@ export class ShardFolders {
   /** Visits `folder`, `level` levels below the root plus one (`depth`: the leaves' parent); false if it is gone. */
   private async visit(folder: Folder, level: number, out: string[]): Promise<boolean> {
     const moved = this.seen(folder, Date.now())
-    if (moved === undefined) return false
+    if (moved === undefined) {
+      this.forget(folder)
+      return false
+    }
     if (level === this.init.depth) {
       if (moved || folder.leafNames === undefined) this.listLeaves(folder)
-      this.statLeaves(folder, out)
+      // a leaf made again under the same name is another folder: watched anew, stat'ed now
+      this.statLeaves(folder, out, moved)
       await yieldToLoop() // the copier's I/O goes on between folders
       return true
     }
@@ -96,21 +114,27 @@ export class ShardFolders {
   }
 
   /** Stats the leaves of `folder`, naming those whose ctime moved; drops those that are gone. */
-  private statLeaves(folder: Folder, out: string[]): void {
+  private statLeaves(folder: Folder, out: string[], all: boolean): void {
     const names = folder.leafNames!
     const ctimes = folder.leafCtimes!
+    const watched = folder.leafWatched!
     const now = Date.now()
     let gone = 0
     for (let i = 0; i < names.length; i++) {
+      if (watched[i] === 1 && !all && !this.full && !Number.isNaN(ctimes[i]!)) {
+        this.complete = false
+        continue // its events name it
+      }
       const stat = statSync(`${folder.path}/${names[i]!}`, NO_THROW)
       if (stat === undefined) {
+        if (watched[i] === 1) this.init.watches?.drop(this.keyOf(folder, names[i]!))
         names[i] = ''
         gone++
         continue
       }
       const before = ctimes[i]!
       if (Number.isNaN(before) ? stat.ctimeMs >= this.since : stat.ctimeMs !== before)
-        out.push(folder.key === '' ? names[i]! : `${folder.key}/${names[i]!}`)
+        out.push(this.keyOf(folder, names[i]!))
       ctimes[i] = now - stat.ctimeMs < RACY_MS ? Number.NaN : stat.ctimeMs
     }
     this.leaves += names.length - gone
@@ -126,13 +150,32 @@ export class ShardFolders {
     const known = new Map((folder.leafNames ?? []).map((name, i) => [name, folder.leafCtimes![i]!]))
     folder.leafNames = this.shardNames(folder.path)
     folder.leafCtimes = Float64Array.from(folder.leafNames, name => known.get(name) ?? Number.NaN)
+    const watches = this.init.watches
+    folder.leafWatched = Uint8Array.from(folder.leafNames, name => {
+      if (watches === undefined) return 0
+      const key = this.keyOf(folder, name)
+      watches.drop(key) // the folder of that name may be a new one
+      return watches.add(`${folder.path}/${name}`, key) ? 1 : 0
+    })
+  }
+
+  /** Drops the watches below a folder that is gone. */
+  private forget(folder: Folder): void {
+    for (const child of folder.children ?? []) this.forget(child)
+    for (const name of folder.leafNames ?? []) this.init.watches?.drop(this.keyOf(folder, name))
+  }
+
+  private keyOf(folder: Folder, name: string): string {
+    return folder.key === '' ? name : `${folder.key}/${name}`
   }
 
   private keepLeaves(folder: Folder, indexes: number[]): void {
     const names = folder.leafNames!
     const ctimes = folder.leafCtimes!
+    const watched = folder.leafWatched!
     folder.leafNames = indexes.map(i => names[i]!)
     folder.leafCtimes = Float64Array.from(indexes, i => ctimes[i]!)
+    folder.leafWatched = Uint8Array.from(indexes, i => watched[i]!)
   }
 
   /** A folder's shard folders (not leaves), keeping what is known of those seen before. */

@@ -82,24 +82,21 @@ export class Ledger {
   /** Every hash's last record in one shard file (a 256th of the store: bounded memory). */
   shard(copy: string, shard: string): Map<string, LedgerRecord> {
     const records = new Map<string, LedgerRecord>()
-    let text: string
-    try {
-      text = readFileSync(this.layout.ledgerShard(copy, shard), 'utf8')
-    } catch (err) {
-      if (isMissing(err)) return records
-      throw err
-    }
-    for (const row of text.split('\n')) {
-      const [sha256, at, how, lastStoredAt] = row.split(' ')
-      if (sha256?.length !== 64 || how === undefined) continue // a torn last line
-      records.set(sha256, {
-        sha256,
-        at: Number(at),
-        how: how as How,
-        lastStoredAt: lastStoredAt === undefined ? undefined : Number(lastStoredAt)
-      })
+    for (const row of this.shardText(copy, shard).split('\n')) {
+      const record = parse(row)
+      if (record !== undefined) records.set(record.sha256, record)
     }
     return records
+  }
+
+  /** One shard file's text, to look hashes up in with `lastRecord` without parsing every line. */
+  shardText(copy: string, shard: string): string {
+    try {
+      return readFileSync(this.layout.ledgerShard(copy, shard), 'utf8')
+    } catch (err) {
+      if (isMissing(err)) return ''
+      throw err
+    }
   }
 
   /**
@@ -125,6 +122,28 @@ export class Ledger {
     for (const record of records) text += line(record)
     await writeFile(`${path}.tmp`, text)
     await rename(`${path}.tmp`, path)
+  }
+}
+
+/** The last record of `sha256` in a shard file's `text` (as `shard()` would have it), found from the end. */
+export function lastRecord(text: string, sha256: string): LedgerRecord | undefined {
+  for (let at = text.lastIndexOf(sha256); at !== -1; at = at === 0 ? -1 : text.lastIndexOf(sha256, at - 1)) {
+    if (at > 0 && text[at - 1] !== '\n') continue // not at a line's start
+    const end = text.indexOf('\n', at)
+    const record = parse(text.slice(at, end === -1 ? undefined : end))
+    if (record !== undefined) return record // else a torn line: the one before counts
+  }
+  return undefined
+}
+
+function parse(row: string): LedgerRecord | undefined {
+  const [sha256, at, how, lastStoredAt] = row.split(' ')
+  if (sha256?.length !== 64 || how === undefined) return undefined // a torn last line
+  return {
+    sha256,
+    at: Number(at),
+    how: how as How,
+    lastStoredAt: lastStoredAt === undefined ? undefined : Number(lastStoredAt)
   }
 }
 

@@ -5,7 +5,9 @@
  * takes it for abandoned. A lock whose process is gone (a SIGKILL) is taken over: renamed aside
  * first, so that of two processes taking it over only one wins. Processes on one host share the state.
  * Within a process the lock is counted: drains that overlap (a kick, the watcher, an explicit drain)
- * share it, and the file goes when the last of them releases it.
+ * share it, and the file goes when the last of them releases it. The lock also names the boot it was
+ * taken in: after a reboot its pid may belong to another live process, and the lock is abandoned all
+ * the same.
  */
 import { randomBytes } from 'node:crypto'
 import { readFileSync } from 'node:fs'
@@ -13,6 +15,21 @@ import { link, mkdir, rename, unlink, writeFile } from 'node:fs/promises'
 import { dirname } from 'node:path'
 
 const MISSING = Symbol('missing')
+
+/** This boot's id (Linux); '' where there is none, and only the pid tells. */
+const BOOT = (() => {
+  try {
+    return readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim()
+  } catch {
+    return ''
+  }
+})()
+
+/** Who holds a lock: a pid, and the boot it lives in ('' for a lock written before boots were named). */
+interface Holder {
+  pid: number
+  boot: string
+}
 
 export class DrainLock {
   private holders = 0
@@ -35,8 +52,8 @@ export class DrainLock {
   /** The process that holds the lock, if any. */
   holder(): number | undefined {
     try {
-      const pid = this.read()
-      return pid === MISSING ? undefined : pid
+      const holder = this.read()
+      return holder === MISSING || holder === undefined || !current(holder) ? undefined : holder.pid
     } catch {
       return undefined
     }
@@ -50,7 +67,7 @@ export class DrainLock {
   private async take(): Promise<boolean> {
     await mkdir(dirname(this.path), { recursive: true })
     const mine = `${this.path}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`
-    await writeFile(mine, String(process.pid))
+    await writeFile(mine, BOOT === '' ? String(process.pid) : `${process.pid} ${BOOT}`)
     try {
       for (let attempt = 0; attempt < 3; attempt++) {
         try {
@@ -61,10 +78,11 @@ export class DrainLock {
         }
         const holder = this.read()
         if (holder === MISSING) continue // released meanwhile: try again
-        if (holder === process.pid) return true // ours, left by a drain that did not release it
+        if (holder !== undefined && current(holder) && holder.pid === process.pid) return true // ours, not released
         // a lock without a process in it was cut by a power cut (a live one is made whole before it
-        // appears): as abandoned as a dead one's (found by test/crash: else no copier ever drained again)
-        if (holder !== undefined && alive(holder)) return false
+        // appears): as abandoned as a dead one's (found by test/crash: else no copier ever drained again);
+        // so is one taken before a reboot, whatever process has its pid now
+        if (holder !== undefined && current(holder) && alive(holder.pid)) return false
         if (!(await this.takeOver(holder))) return false
       }
       return false
@@ -73,10 +91,10 @@ export class DrainLock {
     }
   }
 
-  /** The pid in the lock, undefined for an empty or torn lock, MISSING if there is none. */
-  private read(): number | undefined | typeof MISSING {
+  /** Who the lock names, undefined for an empty or torn lock, MISSING if there is none. */
+  private read(): Holder | undefined | typeof MISSING {
     try {
-      return pidIn(readFileSync(this.path, 'utf8'))
+      return holderIn(readFileSync(this.path, 'utf8'))
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return MISSING
       throw err
@@ -84,17 +102,18 @@ export class DrainLock {
   }
 
   /** Moves aside the lock of `dead`; false if another process took it over first (its lock is put back). */
-  private async takeOver(dead: number | undefined): Promise<boolean> {
+  private async takeOver(dead: Holder | undefined): Promise<boolean> {
     const aside = `${this.path}.${process.pid}.stale`
     try {
       await rename(this.path, aside)
     } catch {
       return true // gone meanwhile: try again
     }
-    const moved = pidIn(readFileSync(aside, 'utf8'))
-    if (moved !== dead) await link(aside, this.path).catch(() => {}) // a live process's, just made: put back
+    const moved = holderIn(readFileSync(aside, 'utf8'))
+    const same = moved?.pid === dead?.pid && moved?.boot === dead?.boot
+    if (!same) await link(aside, this.path).catch(() => {}) // a live process's, just made: put back
     await unlink(aside).catch(() => {})
-    return moved === dead
+    return same
   }
 }
 
@@ -107,8 +126,14 @@ function alive(pid: number): boolean {
   }
 }
 
-/** The process a lock file names, or undefined for an empty or torn one. */
-function pidIn(text: string): number | undefined {
-  const pid = Number(text.trim())
-  return text.trim() !== '' && Number.isInteger(pid) && pid > 0 ? pid : undefined
+/** Whether a holder's pid means a process of this boot. */
+function current(holder: Holder): boolean {
+  return holder.boot === '' || BOOT === '' || holder.boot === BOOT
+}
+
+/** The holder a lock file names (`pid` or `pid boot`), or undefined for an empty or torn one. */
+function holderIn(text: string): Holder | undefined {
+  const [first = '', boot = '', ...rest] = text.trim().split(' ')
+  const pid = Number(first)
+  return first !== '' && Number.isInteger(pid) && pid > 0 && rest.length === 0 ? { pid, boot } : undefined
 }

@@ -10,7 +10,7 @@ import { partsOf } from './parts.js'
 import { readRecord } from './records.js'
 import type { ReplicatedStorage } from './storage.js'
 import { CopyBook, framesIn } from './unqueued.js'
-import { caughtUpTo, type WatchHealth } from './watch.js'
+import { caughtUpTo, type WatchHealth } from './watch-health.js'
 
 export interface Unseen {
   /** Frames on the primary with no outbox record and no verified replica copy. */

@@ -121,6 +121,18 @@ describe('IpfsDriver on Kubo', () => {
     expect((await fromEnv.store(testJpeg(`factory ${Date.now()}`))).path).toMatch(/^ipfs:\/\/bafkrei/)
   })
 
+  it('stops a fetch over maxBytes mid-answer (ERR_TOO_LARGE) and fetches again on the same connections', async () => {
+    const big = testJpeg(`too large ${Date.now()}`, 300_000)
+    const small = testJpeg(`small enough ${Date.now()}`, 20_000)
+    const { hash: bigCid } = await driver().store(big)
+    const { hash: smallCid } = await driver().store(small)
+    const limited = new IpfsDriver({ url: node.url, maxBytes: 100_000 })
+    for (let i = 0; i < 3; i++) {
+      await expect(limited.fetch(bigCid)).rejects.toMatchObject({ code: 'ERR_TOO_LARGE' })
+      expect(Buffer.compare(await limited.fetch(smallCid), small)).toBe(0)
+    }
+  })
+
   it('rejects refs no IPFS image can have', async () => {
     for (const ref of ['bafyreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy', '../etc', 'ab'.repeat(4)]) {
       await expect(driver().exists(ref)).rejects.toMatchObject({ code: 'ERR_INVALID_REF' })

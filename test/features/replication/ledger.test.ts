@@ -4,7 +4,7 @@ import { appendFile, readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { StateLayout } from '../../../src/features/replication/layout.js'
-import { HOW, Ledger, PRIMARY, VERIFIED } from '../../../src/features/replication/ledger.js'
+import { HOW, lastRecord, Ledger, PRIMARY, VERIFIED } from '../../../src/features/replication/ledger.js'
 import { tempDir } from '../../infra/helpers/tmp.js'
 
 const A1 = `ab${'1'.repeat(62)}`
@@ -73,6 +73,23 @@ describe('Ledger', () => {
     expect(await hashes()).toEqual([A2, C1])
     expect(await hashes(A2)).toEqual([C1])
     expect(await hashes(`ce${'0'.repeat(62)}`)).toEqual([])
+  })
+
+  it('lastRecord finds a hash in a shard text as shard() would, parsing only its lines', async () => {
+    const { ledger: book } = await ledger()
+    await book.append('s3', [
+      { sha256: A1, at: 1, how: HOW.upload },
+      { sha256: A2, at: 2, how: HOW.listed },
+      { sha256: A1, at: 3, how: HOW.gone },
+      { sha256: A1, at: 4, how: HOW.rehash, lastStoredAt: 9 }
+    ])
+    const text = `${book.shardText('s3', 'ab')}${A1} 5` // a torn last line for A1
+    expect(lastRecord(text, A1)).toEqual({ sha256: A1, at: 4, how: 'rehash', lastStoredAt: 9 })
+    expect(lastRecord(text, A2)).toEqual({ sha256: A2, at: 2, how: 'listed', lastStoredAt: undefined })
+    for (const sha256 of [A1, A2]) expect(lastRecord(text, sha256)).toEqual(book.shard('s3', 'ab').get(sha256))
+    expect(lastRecord(text, C1)).toBeUndefined()
+    expect(lastRecord(`x${A2} 1 listed\n`, A2)).toBeUndefined() // only at a line's start
+    expect(book.shardText('s3', 'ef')).toBe('')
   })
 
   it('rewrite replaces a shard file with only the records given', async () => {

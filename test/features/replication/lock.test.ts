@@ -5,9 +5,13 @@ import { spawn } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { readdir, readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
+import { readFileSync } from 'node:fs'
 import { describe, expect, it } from 'vitest'
 import { DrainLock } from '../../../src/features/replication/lock.js'
 import { tempDir } from '../../infra/helpers/tmp.js'
+
+const BOOT = readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim()
+const MINE = `${process.pid} ${BOOT}`
 
 describe('DrainLock', () => {
   it(
@@ -19,7 +23,7 @@ describe('DrainLock', () => {
       for (let round = 0; round < 20; round++) {
         const held = await Promise.all(Array.from({ length: 8 }, async () => await lock.acquire()))
         expect(held).toEqual(Array(8).fill(true))
-        expect(await readFile(path, 'utf8')).toBe(String(process.pid))
+        expect(await readFile(path, 'utf8')).toBe(MINE)
         for (let i = 0; i < 7; i++) await lock.release()
         expect(existsSync(path)).toBe(true) // one drain still runs
         await lock.release()
@@ -46,8 +50,31 @@ describe('DrainLock', () => {
     await lock.release()
     await writeFile(path, '')
     expect(await lock.acquire()).toBe(true)
-    expect(await readFile(path, 'utf8')).toBe(String(process.pid))
+    expect(await readFile(path, 'utf8')).toBe(MINE)
     await lock.release()
+    expect(await readdir(dir)).toEqual([])
+  })
+
+  it('a lock taken before a reboot is abandoned, though a live process has its pid now; one of this boot is held', async () => {
+    const dir = await tempDir('sai-lock')
+    const path = join(dir, 'drain.lock')
+    const lock = new DrainLock(path)
+    const live = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 10000)'])
+    try {
+      await writeFile(path, `${live.pid} ${BOOT}`) // this boot: a live holder
+      expect(await lock.acquire()).toBe(false)
+      expect(lock.holder()).toBe(live.pid)
+      await writeFile(path, String(live.pid)) // written by an older version: the pid alone tells
+      expect(await lock.acquire()).toBe(false)
+      await writeFile(path, `${live.pid} 00000000-0000-0000-0000-000000000000`) // another boot
+      expect(lock.holder()).toBeUndefined()
+      expect(await lock.acquire()).toBe(true)
+      expect(await readFile(path, 'utf8')).toBe(MINE)
+      await lock.release()
+    } finally {
+      live.kill('SIGKILL')
+      await new Promise(resolve => live.on('exit', resolve))
+    }
     expect(await readdir(dir)).toEqual([])
   })
 })

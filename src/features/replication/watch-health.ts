@@ -1,0 +1,41 @@
+/**
+ * `watch.json` in the state folder (layout.ts), rewritten after each pass of the watcher: the
+ * health a monitor reads, and where the next watcher (after a restart, even a SIGKILL) or `status`
+ * starts looking.
+ */
+import { readRecord } from './records.js'
+import { StateLayout } from './layout.js'
+import type { ReconcileReport } from './types.js'
+
+/** `watch.json` in the state folder, rewritten after each pass. */
+export interface WatchHealth {
+  pid: number
+  /** When the last pass ended (ISO). A monitor alarms when it is older than a few `everyMs`. */
+  at: string
+  everyMs: number
+  /** Every frame renamed into place before this (ISO) was queued or held verified by then. */
+  caughtUpTo: string
+  folders: number
+  /** Of those, watched by inotify (the others are stat'ed every pass). */
+  watched?: number
+  /** Frames this watcher queued since it started, and when the last one was. */
+  queued: number
+  lastQueuedAt?: string
+}
+
+/** The watcher's health in the state folder `stateDir` (a replicated store's `stateDir`); undefined if none. */
+export function readWatchHealth(stateDir: string): WatchHealth | undefined {
+  return readRecord<WatchHealth>(new StateLayout(stateDir).watchHealth)
+}
+
+/**
+ * Until when (ms) every frame renamed into place was seen: the last watcher's pass, or the last
+ * reconcile's start (its listings saw every frame there then), whichever is later; 0 if neither.
+ */
+export function caughtUpTo(layout: StateLayout): number {
+  const watched = Date.parse(readRecord<WatchHealth>(layout.watchHealth)?.caughtUpTo ?? '')
+  const last = readRecord<ReconcileReport>(layout.reconcileReport)
+  // an interrupted one did not list everything
+  const reconciled = last === undefined || last.interrupted === true ? Number.NaN : Date.parse(String(last.at))
+  return Math.max(0, Number.isNaN(watched) ? 0 : watched, Number.isNaN(reconciled) ? 0 : reconciled)
+}
