@@ -1,8 +1,9 @@
 // The restore runbook (docs/replication.md#restoring-a-lost-primary), end to end through the built
-// CLI, on a filesystem replica and on the real RADOS Gateway: host A stores, evicts and copies; its
-// disk and state folder are wiped; the rebuilt host is refused (exit 6, naming A) until it takes
-// the replica over with A's id; verify --repair brings every frame back, each one fetchable; the old
-// disk, should it come back, is refused from then on, naming the new owner.
+// CLI, on a filesystem replica, on the real RADOS Gateway and on a real Kubo node: host A stores,
+// evicts and copies; its disk and state folder are wiped; the rebuilt host is refused (exit 6,
+// naming A) until it takes the replica over with A's id; a second rebuilt host taking it over from A
+// too is told it lost, naming the winner; verify --repair brings every frame back, each one
+// fetchable; the old disk, should it come back, is refused from then on, naming the new owner.
 import { createHash } from 'node:crypto'
 import { cp, readFile, readdir, rm, writeFile } from 'node:fs/promises'
 import { hostname } from 'node:os'
@@ -11,8 +12,10 @@ import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3'
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
 import type { ImageStorage } from '../../src/core/types.js'
 import { FilesystemDriver } from '../../src/drivers/fs/index.js'
+import { IpfsDriver } from '../../src/drivers/ipfs/index.js'
 import { S3Driver } from '../../src/drivers/s3/index.js'
 import { testJpeg } from '../../src/testing/index.js'
+import { rpc, useKubo } from '../drivers/ipfs/helpers.js'
 import { tempDir } from '../infra/helpers/tmp.js'
 import { answer, cli } from './run.js'
 
@@ -26,6 +29,7 @@ beforeAll(async () => {
 afterAll(() => {
   raw.destroy()
 })
+const node = useKubo() // a node of this file's own: an IPFS replica is the whole node (its listing holds every pin)
 const sha256 = (bytes: Buffer): string => createHash('sha256').update(bytes).digest('hex')
 
 /** A replica of its own, and the environment that names it for the CLI. */
@@ -56,6 +60,23 @@ const REPLICAS: Array<[string, () => Promise<{ replica: ImageStorage; env: Recor
           SAI_S3_ACCESS_KEY_ID: s3.accessKeyId,
           SAI_S3_SECRET_ACCESS_KEY: s3.secretAccessKey,
           SAI_S3_TIMEOUT_MS: '5000'
+        }
+      }
+    }
+  ],
+  [
+    'an IPFS replica on a Kubo node',
+    async () => {
+      const pins = await rpc(node.url, 'pin/ls', { type: 'recursive' })
+      for (const cid of Object.keys(pins.json.Keys ?? {})) await rpc(node.url, 'pin/rm', { arg: cid })
+      const indexPath = `/t${Math.random().toString(36).slice(2)}`
+      return {
+        replica: new IpfsDriver({ url: node.url, indexPath, timeoutMs: 10_000 }),
+        env: {
+          SAI_IMAGE_STORAGE_REPLICAS: 'ipfs',
+          SAI_IPFS_API_URL: node.url,
+          SAI_IPFS_INDEX_PATH: indexPath,
+          SAI_IPFS_TIMEOUT_MS: '10000'
         }
       }
     }
@@ -134,6 +155,13 @@ describe.each(REPLICAS)('a primary rebuilt and restored from %s', (_name, makeRe
       id: newId,
       takenOverFrom: { id: oldId }
     })
+    // a second rebuilt host taking it over from A too (a moment later, or in the same instant: owner-race.test.ts):
+    // it lost the race, exit 6, naming the winner; the mark stays the winner's
+    const late = cli(['take-over', '--from', oldId], { env: { ...env, SAI_IMAGE_STORAGE_PATH: join(disk, 'late') } })
+    expect(late.code).toBe(6)
+    expect(late.stderr).toMatch(/another take-over of replica \w+ \(/)
+    expect(late.stderr).toContain(`won at the same moment: it belongs to ${hostname()} (host id ${newId}`)
+    expect(JSON.parse((await replica.marks!.read('owner.json'))!)).toMatchObject({ id: newId })
     expect(cli(['verify', '--repair', '--force'], { env }).code).toBe(0)
     expect(await hashesOn(new FilesystemDriver({ root }))).toEqual(held)
     for (const frame of frames.slice(0, 3)) {

@@ -17,7 +17,9 @@ export const takeOverCommand: Command = {
     'and the old host id that the refusal named; then restore: sai-images verify --repair --force.\n' +
     'Without --from, says who owns each replica and changes nothing (exit 2 if another host owns\n' +
     "one). A replica owned by a host other than --from's is left as it is (exit 6). The old host, if\n" +
-    'it comes back, is refused from then on (a running one within a minute). Run it on the new host.',
+    'it comes back, is refused from then on (a running one within a minute). Run it on the new host.\n' +
+    'Two take-overs of one replica at the same moment: exactly one wins (the mark is swapped only if\n' +
+    'it is still the one read); the other exits 6 naming the winner. Works on fs, S3 and IPFS replicas.',
   options: { from: { type: 'string' } },
   async run(cli) {
     const storage = replicated(cli)
@@ -51,7 +53,7 @@ export const takeOverCommand: Command = {
 function ownerLines(replicas: ReplicaOwner[], me: HostIdentity, done = false): string {
   const who = (o: HostIdentity): string => `${o.hostname} (host id ${o.id}, state folder ${o.stateDir})`
   const line = (r: ReplicaOwner): string => {
-    if (r.state === 'unchecked') return 'not checked: its driver keeps no owner mark'
+    if (r.state === 'unchecked') return 'not checked: its driver keeps no owner mark (memory)'
     if (r.state === 'mine') return `${done ? 'already ' : ''}this primary's since ${r.owner!.since}`
     if (r.state === 'none') return done ? "marked as this primary's (it had no owner)" : 'no owner yet'
     return `${done ? 'taken over from' : 'owned by'} ${who(r.owner!)}, its owner since ${r.owner!.since}`

@@ -1,13 +1,14 @@
 /**
- * `marks` on the filesystem: `{root}/.marks/<name>`, each a small file written whole (core/durable-text.ts):
- * `create` links it into place without overwriting, so that of two hosts creating one mark, one wins
- * and the other reads the winner's. A dot folder: no walk of the objects enters it.
+ * `marks` on the filesystem: `{root}/.marks/<name>`, its generations (core/marks.ts) small files
+ * written whole (core/durable-text.ts) and linked into place without overwriting: of two hosts
+ * creating one mark, or swapping it, one wins and the other reads the winner's. A dot folder: no
+ * walk of the objects enters it.
  */
-import { readFile } from 'node:fs/promises'
+import { readdir, readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { isMissing } from '../../core/errors.js'
-import { createText, replaceText } from '../../core/durable-text.js'
-import type { StoreMarks } from '../../core/marks.js'
+import { createText } from '../../core/durable-text.js'
+import { generationName, newestGeneration, type StoreMarks } from '../../core/marks.js'
 import { SPECIAL_DIRS } from '../../core/special-dirs.js'
 import type { StoreDirs } from './dirs.js'
 import type { StoreRoot } from './root.js'
@@ -24,22 +25,29 @@ export function filesystemMarks(root: StoreRoot, dirs: StoreDirs): StoreMarks {
       throw (err as NodeJS.ErrnoException).code === undefined ? err : root.failure(err as NodeJS.ErrnoException)
     }
   }
+  /** The newest generation and its text; undefined if there is none. */
+  const newest = async (name: string): Promise<{ n: number; text: string } | undefined> => {
+    if (!root.check()) return undefined // no root yet: nothing was ever written there
+    try {
+      const n = newestGeneration(await readdir(dir), name)
+      return n === undefined ? undefined : { n, text: await readFile(join(dir, generationName(name, n)), 'utf8') }
+    } catch (err) {
+      if (isMissing(err)) return undefined
+      throw root.failure(err as NodeJS.ErrnoException)
+    }
+  }
   return {
     location: dir,
     async read(name) {
-      if (!root.check()) return undefined // no root yet: nothing was ever written there
-      try {
-        return await readFile(join(dir, name), 'utf8')
-      } catch (err) {
-        if (isMissing(err)) return undefined
-        throw root.failure(err as NodeJS.ErrnoException)
-      }
+      return (await newest(name))?.text
     },
     async create(name, text) {
       return await writing(async () => await createText(join(dir, name), text))
     },
-    async replace(name, text) {
-      await writing(async () => await replaceText(join(dir, name), text))
+    async swap(name, from, text) {
+      const now = await newest(name)
+      if (now === undefined || now.text !== from) return false
+      return await writing(async () => await createText(join(dir, generationName(name, now.n + 1)), text))
     }
   }
 }

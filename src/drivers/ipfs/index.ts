@@ -14,11 +14,13 @@
  * ```
  */
 import { StorageFront } from '../../core/front.js'
+import type { StoreMarks } from '../../core/marks.js'
 import type { AbortOptions, ReindexReport } from '../../core/types.js'
 import { IpfsAdapter, type IpfsKey } from './adapter.js'
 import { durabilityOf, type NodeDurability } from './durability.js'
 import type { IpfsDriverInit } from './init.js'
 import { indexEntries } from './listing.js'
+import { ipfsMarks } from './marks.js'
 import type { MfsIndex } from './mfs-index.js'
 import { reindex } from './reindex.js'
 
@@ -36,6 +38,8 @@ export class IpfsDriver extends StorageFront<IpfsKey> {
   declare readonly url: (ref: string) => string
   /** The API URL with any credentials removed: safe to print. */
   readonly apiUrl: string
+  /** A replica's owner and other small texts, under `{indexPath}/.marks/` in MFS (features/replication/owner.ts). */
+  readonly marks: StoreMarks
   private readonly node: IpfsAdapter
   /** The SHA-256 → CID index (a test reads its entries). */
   private readonly index: MfsIndex
@@ -46,6 +50,7 @@ export class IpfsDriver extends StorageFront<IpfsKey> {
     this.node = node
     this.index = node.index
     this.apiUrl = node.location
+    this.marks = ipfsMarks(node.rpc, node.index.root)
   }
 
   /** Indexes the pins stored before the index (see reindex.ts). */

@@ -23,7 +23,8 @@ export async function propagate(
   rpc: KuboConnection,
   command: string,
   params: Params,
-  signal?: AbortSignal
+  signal?: AbortSignal,
+  body?: Uint8Array
 ): Promise<Answer> {
-  return await PROPAGATING.run(rpc.apiUrl, async () => await rpc.send(command, params, { signal }))
+  return await PROPAGATING.run(rpc.apiUrl, async () => await rpc.send(command, params, { signal, body }))
 }

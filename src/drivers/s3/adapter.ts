@@ -57,7 +57,8 @@ export class S3Adapter implements StorageAdapter {
     this.objects = new S3Objects(this.connection, bucket, () => resolveLimits(limits).maxBytes)
     this.claims = new PruneClaims(this.objects, prefix)
     this.quarantine = new S3Quarantine(this.objects, prefix, this.sharding, key => this.uri(key))
-    this.marks = s3Marks(this.objects, prefix, key => this.uri(key)) // a replica's owner (replication/owner.ts)
+    // a replica's owner (replication/owner.ts)
+    this.marks = s3Marks(this.objects, this.connection, bucket, prefix, key => this.uri(key))
   }
 
   /** `s3://bucket/{prefix}{key}`; the key relative to the prefix, as on the filesystem. */

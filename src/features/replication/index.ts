@@ -41,6 +41,7 @@ export type * from './types.js'
 export { PrimaryWatcher, readWatchHealth, type WatchHealth, type WatchOptions } from './watch.js'
 export { countUnseen, type Unseen } from './unseen.js'
 export { replicaOwners, takeOver, type HostIdentity, type ReplicaOwner } from './owner.js'
+export { TakeOverConflictError } from './owner-messages.js'
 
 export function createReplicatedStorage(init: ReplicatedStorageInit): ReplicatedStorage {
   checkReplicas(init.replicas)

@@ -4,11 +4,12 @@
  * the primary's. Two primaries on one replica would copy each other's frames onto their disks and
  * prune each other's evicted frames away, so sharing is refused. Each primary has an identity
  * (`{state}/host-id`, made once: a random id and the hostname); the first to write to a replica
- * leaves it there as the mark `owner.json` (created only if absent, on fs and S3 alike); any other
+ * leaves it there as the mark `owner.json` (created only if absent, on fs, S3 and IPFS alike); any other
  * primary gets `ERR_CONFIG` naming the owner at its first call that would write, before it writes.
  * A rebuilt host (a new state folder, so a new id) takes its replicas over explicitly (`takeOver`,
- * `sai-images take-over --from <old id>`). A replica whose driver keeps no marks (IPFS, memory)
- * is not checked. See docs/replication.md#one-primary-per-replica.
+ * `sai-images take-over --from <old id>`), a compare-and-swap of the mark: of two take-overs at one
+ * moment, one wins. Marks are kept on fs, S3 and IPFS replicas; a replica whose driver keeps none
+ * (memory) is not checked. See docs/replication.md#one-primary-per-replica.
  */
 import { randomUUID } from 'node:crypto'
 import { readFile } from 'node:fs/promises'
@@ -16,6 +17,7 @@ import { hostname } from 'node:os'
 import { createText } from '../../core/durable-text.js'
 import { ConfigError, isMissing } from '../../core/errors.js'
 import { StateLayout } from './layout.js'
+import { parseOwner, refusal, refused, TakeOverConflictError } from './owner-messages.js'
 import { partsOf } from './parts.js'
 import type { ReplicatedStorage } from './storage.js'
 import type { Replica } from './types.js'
@@ -44,7 +46,7 @@ export interface ReplicaOwner {
   location: string
   /**
    * `none`: no mark yet (a new replica, or one written by an older version or by migrate);
-   * `unchecked`: a driver that keeps no marks (IPFS, memory).
+   * `unchecked`: a driver that keeps no marks (memory).
    */
   state: 'mine' | 'other' | 'none' | 'unchecked'
   owner?: HostIdentity
@@ -98,40 +100,51 @@ export class ReplicaOwnership {
   /** Who owns each replica now (nothing is written). */
   async owners(): Promise<ReplicaOwner[]> {
     const me = await this.identity()
-    return await Promise.all(this.replicas.map(async replica => await this.ownerOf(replica, me)))
+    const read = await Promise.all(this.replicas.map(async replica => await this.ownerOf(replica, me)))
+    return read.map(({ text: _, ...o }) => o)
   }
 
   /**
    * Makes this primary the owner of every replica that `from` (a host id) owns, and of those nobody
    * owns; the owners before, as they were. `ERR_CONFIG`, with nothing changed, if a replica belongs
-   * to a host other than `from`. Two take-overs at once: the last write wins, and the other is told
-   * when it reads its mark back (here, or at its next check).
+   * to a host other than `from`. Each mark is swapped only if it is still the one read (a
+   * compare-and-swap in the store: core/marks.ts), so of several take-overs at one moment exactly one
+   * wins each replica; the others get `TakeOverConflictError` (`ERR_CONFIG`) naming the winner.
    */
   async takeOver(from: string): Promise<ReplicaOwner[]> {
     const me = await this.identity()
-    const before = await this.owners()
-    for (const o of before)
-      if (o.state === 'other' && o.owner!.id !== from)
-        throw new ConfigError('--from', `${refusal(o, me)}; it is not ${from}'s: nothing was changed`)
-    const now = new Date().toISOString()
+    const before = await Promise.all(this.replicas.map(async replica => await this.ownerOf(replica, me)))
     for (const o of before) {
+      if (o.state !== 'other' || o.owner!.id === from) continue
+      // another take-over from the same host, a moment earlier: the same race, lost
+      if (o.owner!.takenOverFrom?.id === from) throw new TakeOverConflictError(o.replica, o.owner!, [], me, o.location)
+      throw new ConfigError('--from', `${refusal(o, me)}; it is not ${from}'s: nothing was changed`)
+    }
+    const now = new Date().toISOString()
+    const taken: string[] = []
+    for (const { text, ...o } of before) {
       const marks = this.replicas.find(r => r.name === o.replica)!.storage.marks
-      const taken = o.owner === undefined ? {} : { takenOverFrom: { id: o.owner.id, hostname: o.owner.hostname } }
-      if (o.state === 'other') await marks!.replace(OWNER_MARK, JSON.stringify({ ...me, since: now, ...taken }))
-      if (o.state === 'none') await marks!.create(OWNER_MARK, JSON.stringify({ ...me, since: now }))
+      if (marks === undefined || o.state === 'mine') continue
+      const taking = o.owner === undefined ? {} : { takenOverFrom: { id: o.owner.id, hostname: o.owner.hostname } }
+      const mark = JSON.stringify({ ...me, since: now, ...taking })
+      const won = o.state === 'other' ? await marks.swap(OWNER_MARK, text!, mark) : await marks.create(OWNER_MARK, mark)
+      const winner = won ? undefined : parseOwner((await marks.read(OWNER_MARK)) ?? '', marks.location)
+      if (winner !== undefined && winner.id !== me.id)
+        throw new TakeOverConflictError(o.replica, winner, taken, me, marks.location)
+      taken.push(o.replica)
     }
     this.fresh.clear()
-    await this.check() // read back: another host's take-over at the same moment is told here
-    return before
+    await this.check()
+    return before.map(({ text: _, ...o }) => o)
   }
 
-  private async ownerOf({ name, storage }: Replica, me: HostIdentity): Promise<ReplicaOwner> {
+  private async ownerOf({ name, storage }: Replica, me: HostIdentity): Promise<ReplicaOwner & { text?: string }> {
     const marks = storage.marks
     if (marks === undefined) return { replica: name, location: storage.location ?? storage.driver, state: 'unchecked' }
     const text = await marks.read(OWNER_MARK)
     const owner = text === undefined ? undefined : parseOwner(text, marks.location)
     const state = owner === undefined ? 'none' : owner.id === me.id ? 'mine' : 'other'
-    return { replica: name, location: marks.location, state, owner }
+    return { replica: name, location: marks.location, state, owner, text }
   }
 
   /** Reads every mark first, so that a refusal comes before any mark is written; then marks the unowned. */
@@ -180,45 +193,6 @@ export class ReplicaOwnership {
     if (await createText(path, `${JSON.stringify(made)}\n`)) return made
     return parseOwner(await readFile(path, 'utf8'), path) // another process made it first
   }
-}
-
-function refusal(o: ReplicaOwner, me: HostIdentity): string {
-  const { id, hostname, stateDir, since } = o.owner!
-  return (
-    `replica ${o.replica} (${o.location}) belongs to another primary: ${hostname} (host id ${id}, state ` +
-    `folder ${stateDir}), its owner since ${since}; this primary is ${me.hostname} (host id ${me.id}, ` +
-    `state folder ${me.stateDir})`
-  )
-}
-
-function refused(o: ReplicaOwner, me: HostIdentity): ConfigError {
-  const { id, hostname, stateDir } = o.owner!
-  const same =
-    hostname === me.hostname && stateDir === me.stateDir
-      ? ' That host is this one, with this very state folder: its host-id is gone, so the folder was ' +
-        'wiped or replaced (a new disk, or an array that is not mounted?).'
-      : ''
-  return new ConfigError(
-    'replicas',
-    `${refusal(o, me)}.${same} A replica is not shared between primaries ` +
-      '(docs/replication.md#one-primary-per-replica): give each host its own prefix or folder ' +
-      '(SAI_S3_PREFIX, SAI_IMAGE_STORAGE_REPLICA_PATH) in the same bucket or disk. If that host is gone for ' +
-      `good (its disk replaced, this one restored in its place), take the replica over: sai-images take-over ` +
-      `--from ${id}. Nothing was written`
-  )
-}
-
-/** A mark or identity as written; one that cannot be read is `ERR_CONFIG` (never taken for nobody's). */
-function parseOwner(text: string, where: string): HostIdentity {
-  try {
-    const owner = JSON.parse(text) as HostIdentity
-    if (typeof owner.id === 'string' && owner.id !== '' && typeof owner.hostname === 'string') return owner
-  } catch {}
-  throw new ConfigError(
-    'replicas',
-    `the owner mark or host id at ${where} cannot be read (${JSON.stringify(text.slice(0, 80))}): ` +
-      'see docs/replication.md#one-primary-per-replica'
-  )
 }
 
 /** Who owns each replica of `storage` now, and who this primary is (nothing is written). */
