@@ -14,9 +14,14 @@ import { createHash } from 'node:crypto'
 import { Readable } from 'node:stream'
 import type { Place, StatFields, Stored, StorageAdapter } from './adapter.js'
 import { digestKnown, readAll, type Digest } from './hashing.js'
-import { readInput, type ImageInput } from './input.js'
-import { resolveLimits, type LimitsInit } from './limits.js'
-import { sniffImageType, UNKNOWN_MIME_TYPE } from './mime.js'
+import {
+  readInput,
+  type ImageInput,
+  resolveLimits,
+  type LimitsInit,
+  sniffImageType,
+  UNKNOWN_MIME_TYPE
+} from './input.js'
 import { parseImageRef } from './ref.js'
 import { traced, tracedIterable } from './tracing.js'
 import type {

@@ -1,9 +1,11 @@
 /**
  * Everything `store` accepts, reduced to one of two shapes: bytes already in memory, or a
- * stream of chunks that drivers hash while they write it.
+ * stream of chunks that drivers hash while they write it; the limits it is held to, and its image
+ * type, sniffed from its first bytes (hashing.ts checks both as the bytes pass).
  */
 import { open } from 'node:fs/promises'
-import { ImageStorageError, InvalidInputError, TooLargeError } from './errors.js'
+import { ImageStorageError, InvalidInputError, TooLargeError, type SettingNames } from './errors.js'
+import type { StoreOptions } from './types.js'
 
 export type ImageInput =
   | Uint8Array
@@ -22,6 +24,34 @@ export interface InputLimits {
   allowNonImage: boolean
   /** How messages name the two settings: the option, the variable or the flag the user set. */
   names?: { maxBytes?: string; allowNonImage?: string }
+}
+
+/** The inference service's upload limit. */
+export const DEFAULT_MAX_BYTES = 50 * 1024 * 1024
+
+export interface LimitsInit {
+  /** Default 50 MiB. */
+  maxBytes?: number
+  /** Default false: input that is not a recognised image is `ERR_INVALID_INPUT`. */
+  allowNonImage?: boolean
+  /**
+   * How messages name each setting: the environment variable or flag it came from (the factory and
+   * the CLI fill this in). Default: the option's own name (`root`, `bucket`, `maxBytes`).
+   */
+  settingNames?: SettingNames
+}
+
+/** A driver's limits, overridden per call by `store` options. */
+export function resolveLimits(init: LimitsInit, options: StoreOptions = {}): InputLimits {
+  const name = (option: 'maxBytes' | 'allowNonImage'): string =>
+    options[option] !== undefined
+      ? `the store option ${option}`
+      : (init.settingNames?.[option] ?? `the ${option} option`)
+  return {
+    maxBytes: options.maxBytes ?? init.maxBytes ?? DEFAULT_MAX_BYTES,
+    allowNonImage: options.allowNonImage ?? init.allowNonImage ?? false,
+    names: { maxBytes: name('maxBytes'), allowNonImage: name('allowNonImage') }
+  }
 }
 
 /** Files up to this size are read whole: one read, and duplicates need no temp file. */
@@ -112,4 +142,51 @@ export function tooLarge(limits: InputLimits): TooLargeError {
     limits.maxBytes,
     `Image is larger than the limit of ${limits.maxBytes} bytes (${limits.names?.maxBytes ?? 'maxBytes'})`
   )
+}
+
+// The image type, from magic bytes: 32 bytes of the head are enough for every type here.
+
+export const SNIFF_BYTES = 32
+
+export type ImageMimeType =
+  | 'image/jpeg'
+  | 'image/png'
+  | 'image/webp'
+  | 'image/gif'
+  | 'image/bmp'
+  | 'image/tiff'
+  | 'image/heic'
+  | 'image/avif'
+
+/** Returned for bytes that are stored with `allowNonImage` but match no image signature. */
+export const UNKNOWN_MIME_TYPE = 'application/octet-stream'
+
+const ascii = (head: Uint8Array, at: number, text: string): boolean =>
+  head.length >= at + text.length &&
+  Buffer.from(head.buffer, head.byteOffset + at, text.length).toString('latin1') === text
+
+const startsWith = (head: Uint8Array, bytes: number[]): boolean =>
+  head.length >= bytes.length && bytes.every((b, i) => head[i] === b)
+
+const HEIF_BRANDS: Record<string, ImageMimeType> = {
+  heic: 'image/heic',
+  heix: 'image/heic',
+  hevc: 'image/heic',
+  hevx: 'image/heic',
+  heim: 'image/heic',
+  heis: 'image/heic',
+  mif1: 'image/heic',
+  avif: 'image/avif',
+  avis: 'image/avif'
+}
+
+export function sniffImageType(head: Uint8Array): ImageMimeType | undefined {
+  if (startsWith(head, [0xff, 0xd8, 0xff])) return 'image/jpeg'
+  if (startsWith(head, [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a])) return 'image/png'
+  if (ascii(head, 0, 'RIFF') && ascii(head, 8, 'WEBP')) return 'image/webp'
+  if (ascii(head, 0, 'GIF87a') || ascii(head, 0, 'GIF89a')) return 'image/gif'
+  if (ascii(head, 0, 'BM') && head.length >= 14) return 'image/bmp'
+  if (startsWith(head, [0x49, 0x49, 0x2a, 0x00]) || startsWith(head, [0x4d, 0x4d, 0x00, 0x2a])) return 'image/tiff'
+  if (ascii(head, 4, 'ftyp')) return HEIF_BRANDS[Buffer.from(head.subarray(8, 12)).toString('latin1')]
+  return undefined
 }
