@@ -1,7 +1,7 @@
 /**
  * Stores each image once, at `{root}/{h[0:2]}/{h[2:4]}/{h}.jpg` where h is its SHA-256 hex: the
  * layout the Python service writes, so both can share one store. Durable before `store` resolves
- * (write.ts); every read re-hashed; an unmounted root is unavailable, never empty (root.ts).
+ * (write.ts); every read re-hashed; an unmounted root is unavailable, never empty (StoreRoot, store.ts).
  *
  * @example
  * ```ts
