@@ -144,8 +144,7 @@ export function tooLarge(limits: InputLimits): TooLargeError {
   )
 }
 
-// The image type, from magic bytes: 32 bytes of the head are enough for every type here.
-
+/** The image type comes from magic bytes: 32 bytes of the head are enough for every type here. */
 export const SNIFF_BYTES = 32
 
 export type ImageMimeType =
