@@ -10,6 +10,7 @@ import { dirname, join } from 'node:path'
 import { addAbortSignal, type Readable } from 'node:stream'
 import type { PutOptions, StatFields, StorageAdapter, Stored } from '../../core/adapter.js'
 import { isMissing, isUnavailable } from '../../core/errors.js'
+import { failureFields, log, type Logger } from '../../core/logger.js'
 import { HashSlices, type Digest } from '../../core/hashing.js'
 import { type ImageSource, type InputLimits, SNIFF_BYTES, sniffImageType, UNKNOWN_MIME_TYPE } from '../../core/input.js'
 import { parseImageRef } from '../../core/ref.js'
@@ -61,6 +62,9 @@ export class FilesystemAdapter implements StorageAdapter<ObjectFile> {
   private readonly setAside: SetAside
   /** Stores and fetches running now: the read strategy reads differently for one that runs alone. */
   private running = 0
+  /** Closes and temp removals that stores left running (write.ts): `close`, `list` and `verify` wait for them. */
+  private readonly leftovers = new Set<Promise<void>>()
+  private readonly logger?: Logger
 
   constructor(
     private readonly parts: FilesystemParts,
@@ -75,8 +79,9 @@ export class FilesystemAdapter implements StorageAdapter<ObjectFile> {
     this.reads = chooseReads(() => this.running === 1)
     this.reader = new ObjectReader(this.reads, slices)
     const reader = this.reader
-    const { fileMode, logger } = init
-    this.frames = new FrameStore({ root, fsync, fileMode, dirs, logger, sharding, reader, slices })
+    this.logger = init.logger
+    const later = this.later.bind(this)
+    this.frames = new FrameStore({ root, fsync, fileMode: init.fileMode, dirs, later, sharding, reader, slices })
     this.setAside = new SetAside(root, dirs, fsync)
   }
 
@@ -173,6 +178,7 @@ export class FilesystemAdapter implements StorageAdapter<ObjectFile> {
   /** Every object, in SHA-256 order, with its size and mtime from the walk (walk.ts). */
   list(options: ListOptions): AsyncGenerator<ImageEntry> {
     const ready = async (): Promise<boolean> => {
+      await this.settle() // this process's temps are gone first
       return this.parts.watched.check() && (this.parts.layout.checkWhole() ?? true)
     }
     return listEntries(this.root, this.parts.sharding, options, ready)
@@ -184,10 +190,16 @@ export class FilesystemAdapter implements StorageAdapter<ObjectFile> {
    */
   async verify(options: VerifyOptions): Promise<VerifyReport> {
     return await this.guard(async () => {
+      await this.settle() // this process's temps are gone first
       const { root, sharding, watched, layout } = this.parts
       const rootExists = watched.check() && (layout.checkWhole() ?? true)
       return { ...(await verifyStore(root, sharding, this.quarantine, options)), rootExists }
     })
+  }
+
+  /** Waits for the closes and temp removals that stores left running. */
+  async close(): Promise<void> {
+    await this.settle()
   }
 
   /** Runs one store or fetch, counted (see `running`). */
@@ -207,6 +219,22 @@ export class FilesystemAdapter implements StorageAdapter<ObjectFile> {
     } catch (err) {
       throw isUnavailable(err) ? this.parts.watched.failure(err) : err
     }
+  }
+
+  /**
+   * Runs `work` on without a wait, logging a failure at warn once (core/background.ts does the same
+   * for the features; here it is the driver's own, so that a store's path crosses no helper file).
+   */
+  private later(work: Promise<unknown>, event: string, path: string): void {
+    const logged = (err: unknown): void => {
+      log(this.logger, 'warn', { event, path, ...failureFields(err) }, `${event}: ${(err as Error)?.message ?? err}`)
+    }
+    const task: Promise<void> = work.then(() => {}, logged).finally(() => this.leftovers.delete(task))
+    this.leftovers.add(task)
+  }
+
+  private async settle(): Promise<void> {
+    while (this.leftovers.size > 0) await Promise.all(this.leftovers)
   }
 
   private file(sha256: string): ObjectFile {

@@ -5,16 +5,16 @@
  * Whether the bytes are new, and what a name already taken means, is the caller's (store.ts).
  */
 import { randomUUID } from 'node:crypto'
-import { closeSync, constants, fsync, open, openSync, statSync, unlinkSync, write } from 'node:fs'
+import { close, closeSync, constants, fsync, open, openSync, statSync, write } from 'node:fs'
 import { chmod, link, mkdir, rename, unlink } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
 import { promisify } from 'node:util'
-import { failureFields, log, type Logger } from '../../core/logger.js'
 import { SPECIAL_DIRS } from '../../core/special-dirs.js'
 import type { StoreLayout } from './layout.js'
 import type { StoreRoot } from './store.js'
 
 const openFd = promisify(open)
+const closeFd = promisify(close)
 const writeAt = promisify(write)
 const fsyncFd = promisify(fsync)
 
@@ -23,8 +23,11 @@ export interface WriteContext {
   fsync: boolean
   fileMode?: number
   dirs: StoreDirs
-  /** Told of a temp that could not be closed or removed once its object was in place. */
-  logger?: Logger
+  /**
+   * Runs `work` on without a wait (a close, a temp's removal: calls that change the tree wait for the
+   * journal under fsync load, up to 18 ms, bench/RESULTS.md); a failure is logged as `event`.
+   */
+  later: (work: Promise<unknown>, event: string, path: string) => void
 }
 
 /** A one-call write that is its own sync (O_DSYNC): one round trip instead of two. */
@@ -92,13 +95,13 @@ async function createTemp(
     if (context.fsync && !dsync) await fsyncFd(fd)
   } catch (err) {
     // the cleanup's own failure (EROFS after ENOSPC, say) must not hide why the write failed
-    quietly(() => closeSync(fd))
+    await closeFd(fd).catch(() => {})
     await removeIfExists(temp).catch(() => {})
     throw err
   }
-  // the bytes are written (and synced when asked): the close is a lookup's cost, no round trip, and
-  // on a local disk it reports no error that fsync has not, so a failure is only logged
-  quietly(() => closeSync(fd), context.logger, 'fs.close-failed', temp)
+  // Nothing waits for the close: the bytes are written (and synced when asked), the link takes
+  // the path, and on a local disk close reports no error that fsync has not (one round trip less).
+  context.later(closeFd(fd), 'fs.close-failed', temp)
   return temp
 }
 
@@ -125,8 +128,8 @@ export async function linkIntoPlace<T>(
     await removeIfExists(temp).catch(() => {}) // (verify removes a temp left behind)
     throw err
   }
-  // the object is in place: the temp's name goes in a lookup's time (verify removes one a crash left)
-  quietly(() => unlinkIfThere(temp), context.logger, 'fs.temp-remove-failed', temp)
+  // the temp's name goes without a wait: the object is in place (verify removes a temp a crash left)
+  context.later(removeIfExists(temp), 'fs.temp-remove-failed', temp)
   if (context.fsync && existing === undefined) await fsyncDir(dirname(path))
   return existing
 }
@@ -145,29 +148,8 @@ async function linkUnlessTaken(context: WriteContext, temp: string, path: string
 /** Removes a file that may already be gone. */
 export async function removeIfExists(path: string): Promise<void> {
   await unlink(path).catch((err: unknown) => {
-    if (!missing(err)) throw err
+    if (!['ENOENT', 'ENOTDIR'].includes(String((err as NodeJS.ErrnoException)?.code))) throw err
   })
-}
-
-function unlinkIfThere(path: string): void {
-  try {
-    unlinkSync(path)
-  } catch (err) {
-    if (!missing(err)) throw err
-  }
-}
-
-const missing = (err: unknown): boolean => ['ENOENT', 'ENOTDIR'].includes(String((err as NodeJS.ErrnoException)?.code))
-
-/** Runs a step whose failure leaves the object in place: logged at warn as `event` (if a logger is given). */
-function quietly(step: () => void, logger?: Logger, event?: string, path?: string): void {
-  try {
-    step()
-  } catch (err) {
-    if (event === undefined) return
-    const message = `${event}: ${(err as Error)?.message ?? String(err)}`
-    log(logger, 'warn', { event, path, ...failureFields(err) }, message)
-  }
 }
 
 /**

@@ -1,6 +1,6 @@
 /**
  * The store's path through the disk: a new shard's temp is staged in {root}/.tmp while the shard
- * directory is made; the temp is closed and its name removed before the store resolves.
+ * directory is made; the temp's close and removal run without a wait, and `close()` waits for them.
  */
 import { createHash } from 'node:crypto'
 import { mkdir, readdir, writeFile } from 'node:fs/promises'
