@@ -15,7 +15,8 @@ const entry = {
   jobs: 'src/features/jobs/index.ts',
   variants: 'src/features/variants/index.ts',
   dashboard: 'src/features/dashboard/backfill.ts',
-  testing: 'src/testing/index.ts'
+  testing: 'src/testing/index.ts',
+  adapter: 'src/adapter.ts'
 }
 
 /**

@@ -6,11 +6,13 @@ import { join } from 'node:path'
 const here = new URL('.', import.meta.url).pathname
 const files = (await readdir(here)).filter(f => /^results(-[a-z-]+)?\.json$/.test(f) && !f.includes('quick')).sort()
 const rows = []
+/** A table cell: a `|` inside it ("find | xargs") would split the row. */
+const cell = value => String(value).replaceAll('|', '\\|')
 for (const file of files) {
   const results = JSON.parse(await readFile(join(here, file), 'utf8'))
   for (const t of results.targets ?? [])
     rows.push(
-      `| ${file.replace(/\.json$/, '')} | ${t.name} | ${t.value} | ${t.limit} | ${t.met ? 'yes' : '**no**'} | ` +
+      `| ${file.replace(/\.json$/, '')} | ${cell(t.name)} | ${cell(t.value)} | ${cell(t.limit)} | ${t.met ? 'yes' : '**no**'} | ` +
         `${(results.date ?? '').slice(0, 10)} |`
     )
 }

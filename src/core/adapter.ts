@@ -10,8 +10,9 @@
  *   driver: 'kv', location: 'kv://local',
  *   place: sha256 => ({ hash: sha256, key: sha256, url: `kv://${sha256}` }),
  *   put: async (bytes, digest) => ({ key: digest.sha256, ...(await kv.putIfAbsent(digest.sha256, bytes)) }),
- *   get: async sha256 => (await kv.get(sha256)) ?? notFound(sha256),
+ *   get: async sha256 => verified(sha256, (await kv.get(sha256)) ?? notFound(sha256)),
  *   has: async sha256 => await kv.has(sha256),
+ *   stat: async sha256 => await kv.stat(sha256),
  *   delete: async sha256 => await kv.delete(sha256),
  *   list: options => kv.entries(options)
  * }
@@ -69,6 +70,11 @@ export interface StorageAdapter<K = string> {
   get: (key: K, signal?: AbortSignal) => Promise<Buffer>
   /** Whether an object is stored under the key, damaged or not. */
   has: (key: K, signal?: AbortSignal) => Promise<boolean>
+  /**
+   * What is stored under the key, damaged or not (an empty or truncated object has its own size; `get` and
+   * `verify` judge the bytes), or `ERR_NOT_FOUND`.
+   */
+  stat: (key: K, signal?: AbortSignal) => Promise<StatFields<K>>
   /** True if an object was removed. */
   delete: (key: K, signal?: AbortSignal) => Promise<boolean>
   /** Every object, in SHA-256 order (see `ImageStorage.list`). */
@@ -84,8 +90,6 @@ export interface StorageAdapter<K = string> {
   checksSha256OnArrival?: boolean
   /** A stream that errors with `ERR_INTEGRITY` at its end if the bytes do not match. Default: `get`'s bytes. */
   getStream?: (key: K, signal?: AbortSignal) => Promise<Readable>
-  /** Default: the bytes of `get`, sized, hashed and sniffed (no times). */
-  stat?: (key: K, signal?: AbortSignal) => Promise<StatFields<K>>
   deleteIfNotRenewed?: (key: K, lastStoredAt: Date, signal?: AbortSignal) => Promise<boolean>
   verify?: (options: VerifyOptions) => Promise<VerifyReport>
   url?: (key: K, options: { expiresIn?: number }) => string | Promise<string>

@@ -10,18 +10,10 @@
  * const { hash, url } = await new KvDriver().store(jpeg)
  * ```
  */
-import { createHash } from 'node:crypto'
 import { Readable } from 'node:stream'
-import type { Place, StatFields, Stored, StorageAdapter } from './adapter.js'
+import type { Place, Stored, StorageAdapter } from './adapter.js'
 import { digestKnown, readAll, type Digest } from './hashing.js'
-import {
-  readInput,
-  type ImageInput,
-  resolveLimits,
-  type LimitsInit,
-  sniffImageType,
-  UNKNOWN_MIME_TYPE
-} from './input.js'
+import { readInput, resolveLimits, type ImageInput, type LimitsInit } from './input.js'
 import { parseImageRef } from './ref.js'
 import { traced, tracedIterable } from './tracing.js'
 import type {
@@ -125,10 +117,7 @@ export class StorageFront<K = string> implements ImageStorage {
     return await traced('stat', { driver: this.driver, ref }, async () => {
       const key = this.key(ref)
       options.signal?.throwIfAborted()
-      const { key: found, ...fields } =
-        this.adapter.stat === undefined
-          ? statOf(await this.fetch(ref, options))
-          : await this.adapter.stat(key, options.signal)
+      const { key: found, ...fields } = await this.adapter.stat(key, options.signal)
       const { hash, key: name, path, url } = placed(this.adapter.place(found ?? key))
       // the fields in the order the CLI prints them (and always did): hash, sha256, path, key, size...
       return { hash, sha256: fields.sha256, path, ...(url === undefined ? {} : { url }), key: name, ...fields }
@@ -181,10 +170,4 @@ export class StorageFront<K = string> implements ImageStorage {
     const where = url === undefined ? { key, path } : { key, path, url }
     return { hash, sha256, ...where, size, isDuplicate, storedAt, mimeType }
   }
-}
-
-/** A stat from the bytes alone, for an adapter that has no cheaper one. */
-function statOf(bytes: Buffer): StatFields<never> {
-  const sha256 = createHash('sha256').update(bytes).digest('hex')
-  return { sha256, size: bytes.length, mimeType: sniffImageType(bytes) ?? UNKNOWN_MIME_TYPE }
 }

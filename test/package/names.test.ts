@@ -81,7 +81,9 @@ const attempts = {
   './jobs': () => lib['./jobs'].importTree(memory, root + '/missing', { mapping: root + '/import.jsonl' }),
   './variants': () => lib['./variants'].createVariants(memory),
   './dashboard': () => lib['./dashboard'].addImageHashColumn({ query: async () => ({ rows: [] }) }, 'Bad-Name'),
-  './testing': () => memory.store(lib['./testing'].seededBytes(100, 'not an image'))
+  './testing': () => memory.store(lib['./testing'].seededBytes(100, 'not an image')),
+  './adapter': () => new lib['./adapter'].StorageFront({ driver: 'kv', location: 'kv', place: h => ({ hash: h, key: h }) }, {})
+    .fetch('../etc/passwd')
 }
 const thrown = {}
 for (const [subpath, attempt] of Object.entries(attempts)) {
@@ -137,6 +139,7 @@ describe('the public surface of the built package', () => {
     expect(names['./drivers/memory']).toEqual(['MemoryDriver'])
     expect(names['./retention']).toEqual(['RefSet', 'prune'])
     expect(names['./dashboard']).toEqual(['addImageHashColumn', 'backfillImageHashes'])
+    expect(names['./adapter']).toEqual(['StorageFront', 'placed'])
     // no name is exported twice, and no plumbing at all
     const all = Object.values(names as Record<string, string[]>).flat()
     expect(all.filter((name, i) => all.indexOf(name) !== i)).toEqual([])
@@ -155,6 +158,7 @@ describe('the public surface of the built package', () => {
     expect(thrown['.'].name).toBe('InvalidRefError')
     expect(thrown['./drivers/fs'].name).toBe('InvalidRefError')
     expect(thrown['./testing'].name).toBe('InvalidInputError')
+    expect(thrown['./adapter'].name).toBe('InvalidRefError')
     expect(factory).toEqual({ fs: true, memory: true, s3: true, ipfs: true })
   })
 

@@ -22,7 +22,8 @@ export const ENTRY_POINTS = [
   './jobs',
   './variants',
   './dashboard',
-  './testing'
+  './testing',
+  './adapter'
 ]
 
 /**
