@@ -21,5 +21,4 @@
 export { placed, StorageFront } from './core/front.js'
 export type { Place, PutOptions, StatFields, StorageAdapter, Stored } from './core/adapter.js'
 export type { Digest } from './core/hashing.js'
-export type { ImageSource, InputLimits } from './core/input.js'
-export type { LimitsInit } from './core/limits.js'
+export type { ImageSource, InputLimits, LimitsInit } from './core/input.js'

@@ -1,7 +1,8 @@
 /**
- * File steps that every room writing to a local disk shares (the filesystem driver, the variant
- * cache, replication's state): a whole file read in one round trip through libuv's thread pool,
- * and a directory fsync, so that a new name survives a power cut.
+ * File steps that the rooms writing to a local disk share (the variant cache, replication's state,
+ * the driver's reads): a whole file read in one round trip through libuv's thread pool, and a
+ * directory fsync, so that a new name survives a power cut. (The filesystem driver's write path has
+ * its directory fsync in drivers/fs/write.ts: a store crosses no helper file for it.)
  */
 import { closeSync, fstatSync, fsync, openSync, read } from 'node:fs'
 import { promisify } from 'node:util'

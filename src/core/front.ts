@@ -13,8 +13,7 @@
 import { Readable } from 'node:stream'
 import type { Place, Stored, StorageAdapter } from './adapter.js'
 import { digestKnown, readAll, type Digest } from './hashing.js'
-import { readInput, type ImageInput } from './input.js'
-import { resolveLimits, type LimitsInit } from './limits.js'
+import { readInput, resolveLimits, type ImageInput, type LimitsInit } from './input.js'
 import { parseImageRef } from './ref.js'
 import { traced, tracedIterable } from './tracing.js'
 import type {

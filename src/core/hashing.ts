@@ -4,8 +4,15 @@
  */
 import { createHash, type Hash } from 'node:crypto'
 import { InvalidInputError } from './errors.js'
-import { limitError, tooLarge, type ImageSource, type InputLimits } from './input.js'
-import { SNIFF_BYTES, sniffImageType, UNKNOWN_MIME_TYPE } from './mime.js'
+import {
+  limitError,
+  tooLarge,
+  type ImageSource,
+  type InputLimits,
+  SNIFF_BYTES,
+  sniffImageType,
+  UNKNOWN_MIME_TYPE
+} from './input.js'
 import { SHA256_HEX } from './ref.js'
 
 export interface Digest {

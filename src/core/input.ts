@@ -1,10 +1,12 @@
 /**
  * Everything `store` accepts, reduced to one of two shapes: bytes already in memory, or a
- * stream of chunks that drivers hash while they write it.
+ * stream of chunks that drivers hash while they write it; the limits it is held to, and its image
+ * type, sniffed from its first bytes (hashing.ts checks both as the bytes pass).
  */
 import { open } from 'node:fs/promises'
 import { ImageStorageError, InvalidInputError, TooLargeError } from './errors.js'
 import { aboutOption, type Wording } from './option-names.js'
+import type { StoreOptions } from './types.js'
 
 export type ImageInput =
   | Uint8Array
@@ -26,6 +28,35 @@ export interface InputLimits {
    * (`error.option`), which the factory and the CLI name again.
    */
   names?: { maxBytes?: string; allowNonImage?: string }
+}
+
+/** The inference service's upload limit. */
+export const DEFAULT_MAX_BYTES = 50 * 1024 * 1024
+
+export interface LimitsInit {
+  /** Default 50 MiB. */
+  maxBytes?: number
+  /** Default false: input that is not a recognised image is `ERR_INVALID_INPUT`. */
+  allowNonImage?: boolean
+  /**
+   * @deprecated Since 0.2, and ignored: an error names the option (`error.option`, `the root option`),
+   * and `createImageStorage` names the variable or flag it came from. Removed in the next minor.
+   */
+  settingNames?: Partial<Record<string, string>>
+}
+
+/**
+ * A driver's limits, overridden per call by `store` options. A limit set per call is named as such
+ * in messages (`the store option maxBytes`); one of the driver's is an option the factory may name again.
+ */
+export function resolveLimits(init: LimitsInit, options: StoreOptions = {}): InputLimits {
+  const perCall = (option: 'maxBytes' | 'allowNonImage'): string | undefined =>
+    options[option] !== undefined ? `the store option ${option}` : undefined
+  return {
+    maxBytes: options.maxBytes ?? init.maxBytes ?? DEFAULT_MAX_BYTES,
+    allowNonImage: options.allowNonImage ?? init.allowNonImage ?? false,
+    names: { maxBytes: perCall('maxBytes'), allowNonImage: perCall('allowNonImage') }
+  }
 }
 
 /** Files up to this size are read whole: one read, and duplicates need no temp file. */
@@ -126,4 +157,50 @@ export function limitError<E extends ImageStorageError>(
   const fixed = limits.names?.[option]
   if (fixed === undefined) return aboutOption(option, wording, make)
   return Object.assign(make(wording(() => fixed)), { option, setting: fixed })
+}
+
+/** The image type comes from magic bytes: 32 bytes of the head are enough for every type here. */
+export const SNIFF_BYTES = 32
+
+export type ImageMimeType =
+  | 'image/jpeg'
+  | 'image/png'
+  | 'image/webp'
+  | 'image/gif'
+  | 'image/bmp'
+  | 'image/tiff'
+  | 'image/heic'
+  | 'image/avif'
+
+/** Returned for bytes that are stored with `allowNonImage` but match no image signature. */
+export const UNKNOWN_MIME_TYPE = 'application/octet-stream'
+
+const ascii = (head: Uint8Array, at: number, text: string): boolean =>
+  head.length >= at + text.length &&
+  Buffer.from(head.buffer, head.byteOffset + at, text.length).toString('latin1') === text
+
+const startsWith = (head: Uint8Array, bytes: number[]): boolean =>
+  head.length >= bytes.length && bytes.every((b, i) => head[i] === b)
+
+const HEIF_BRANDS: Record<string, ImageMimeType> = {
+  heic: 'image/heic',
+  heix: 'image/heic',
+  hevc: 'image/heic',
+  hevx: 'image/heic',
+  heim: 'image/heic',
+  heis: 'image/heic',
+  mif1: 'image/heic',
+  avif: 'image/avif',
+  avis: 'image/avif'
+}
+
+export function sniffImageType(head: Uint8Array): ImageMimeType | undefined {
+  if (startsWith(head, [0xff, 0xd8, 0xff])) return 'image/jpeg'
+  if (startsWith(head, [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a])) return 'image/png'
+  if (ascii(head, 0, 'RIFF') && ascii(head, 8, 'WEBP')) return 'image/webp'
+  if (ascii(head, 0, 'GIF87a') || ascii(head, 0, 'GIF89a')) return 'image/gif'
+  if (ascii(head, 0, 'BM') && head.length >= 14) return 'image/bmp'
+  if (startsWith(head, [0x49, 0x49, 0x2a, 0x00]) || startsWith(head, [0x4d, 0x4d, 0x00, 0x2a])) return 'image/tiff'
+  if (ascii(head, 4, 'ftyp')) return HEIF_BRANDS[Buffer.from(head.subarray(8, 12)).toString('latin1')]
+  return undefined
 }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { digestBytes } from '../../src/core/hashing.js'
-import { sniffImageType, SNIFF_BYTES } from '../../src/core/mime.js'
+import { sniffImageType, SNIFF_BYTES } from '../../src/core/input.js'
 import { testJpeg, testPng } from '../../src/testing/index.js'
 
 const limits = { maxBytes: 1_000_000, allowNonImage: false }

@@ -1,33 +1,32 @@
 /**
  * What the filesystem driver does on disk, under the front (core/front.ts): each call goes to the
- * module that owns it (store.ts and write.ts, read.ts, set-aside.ts, verify.ts, listing.ts).
+ * module that owns it (store.ts and write.ts, read.ts, set-aside.ts, verify.ts, listing.ts). A store
+ * of a new frame crosses front, input and hashing, this file, store.ts, sharding and write.ts:
+ * test/drivers/fs/path-files.test.ts measures it.
  */
 import { statSync } from 'node:fs'
 import { unlink } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
 import { addAbortSignal, type Readable } from 'node:stream'
 import type { PutOptions, StatFields, StorageAdapter, Stored } from '../../core/adapter.js'
-import type { Background } from '../../core/background.js'
-import { fsyncDir } from '../../core/durable-files.js'
-import { isMissing } from '../../core/errors.js'
+import { isMissing, isUnavailable } from '../../core/errors.js'
+import { failureFields, log, type Logger } from '../../core/logger.js'
 import { HashSlices, type Digest } from '../../core/hashing.js'
-import type { ImageSource, InputLimits } from '../../core/input.js'
-import { SNIFF_BYTES, sniffImageType, UNKNOWN_MIME_TYPE } from '../../core/mime.js'
+import { type ImageSource, type InputLimits, SNIFF_BYTES, sniffImageType, UNKNOWN_MIME_TYPE } from '../../core/input.js'
 import { parseImageRef } from '../../core/ref.js'
 import type { ShardingStrategy } from '../../core/sharding.js'
 import type { ImageEntry, ListOptions } from '../../core/types.js'
 import { verifiedStream } from '../../core/verified-stream.js'
 import type { VerifyOptions, VerifyReport } from '../../core/verify-report.js'
-import type { StoreDirs } from './dirs.js'
+import { fsyncDir, type StoreDirs } from './write.js'
 import type { FilesystemDriverInit } from './init.js'
 import { listEntries } from './listing.js'
 import { ObjectFiles } from './objects.js'
 import type { FilesystemQuarantine } from './quarantine.js'
 import type { StoreLayout } from './layout.js'
-import type { StoreRoot } from './root.js'
 import { chooseReads, firstStored, ObjectReader, type ReadStrategy } from './read.js'
 import { SetAside } from './set-aside.js'
-import { FrameStore } from './store.js'
+import { FrameStore, type StoreRoot } from './store.js'
 import { verifyStore } from './verify.js'
 
 /** An object's file: its SHA-256, its key under the root and its absolute path. */
@@ -46,7 +45,6 @@ export interface FilesystemParts {
   layout: StoreLayout
   dirs: StoreDirs
   quarantine: FilesystemQuarantine
-  background: Background
 }
 
 type Put = Stored<ObjectFile> & { digest: Digest }
@@ -62,6 +60,11 @@ export class FilesystemAdapter implements StorageAdapter<ObjectFile> {
   private readonly reader: ObjectReader
   private readonly frames: FrameStore
   private readonly setAside: SetAside
+  /** Stores and fetches running now: the read strategy reads differently for one that runs alone. */
+  private running = 0
+  /** Closes and temp removals that stores left running (write.ts): `close`, `list` and `verify` wait for them. */
+  private readonly leftovers = new Set<Promise<void>>()
+  private readonly logger?: Logger
 
   constructor(
     private readonly parts: FilesystemParts,
@@ -71,17 +74,19 @@ export class FilesystemAdapter implements StorageAdapter<ObjectFile> {
     this.location = this.root = root
     this.quarantine = quarantine
     this.files = new ObjectFiles(root, sharding, watched, quarantine, layout)
-    const { fsync, dirs, background } = parts
+    const { fsync, dirs } = parts
     const slices = new HashSlices()
-    this.reads = chooseReads()
+    this.reads = chooseReads(() => this.running === 1)
     this.reader = new ObjectReader(this.reads, slices)
     const reader = this.reader
-    this.frames = new FrameStore({ root, fsync, fileMode: init.fileMode, dirs, background, sharding, reader, slices })
+    this.logger = init.logger
+    const later = this.later.bind(this)
+    this.frames = new FrameStore({ root, fsync, fileMode: init.fileMode, dirs, later, sharding, reader, slices })
     this.setAside = new SetAside(root, dirs, fsync)
   }
 
   key(ref: string): ObjectFile {
-    this.parts.layout.check() // the first call of a process whose settings are not the store's: ERR_CONFIG
+    this.prepare()
     return this.file(parseImageRef(ref).sha256)
   }
 
@@ -89,15 +94,16 @@ export class FilesystemAdapter implements StorageAdapter<ObjectFile> {
     return { hash: sha256, key, path }
   }
 
+  /** The first call of a process whose settings are not the store's is ERR_CONFIG (layout.ts): checked once. */
   prepare(): void {
-    this.parts.layout.check()
+    if (!this.parts.layout.checked) this.parts.layout.check()
   }
 
   async putSource(source: ImageSource, limits: InputLimits, options: PutOptions): Promise<Put> {
     const call = { limits, signal: options.signal, mtime: options.keepTimes?.lastStoredAt }
-    const { digest, key, path, isDuplicate, storedAt } = await this.reads.during(
+    const { digest, key, path, isDuplicate, storedAt } = await this.counted(
       async () =>
-        await this.files.guard(async () =>
+        await this.guard(async () =>
           'bytes' in source
             ? await this.frames.storeBytes(source.bytes, call)
             : await this.frames.storeChunks(source.chunks, call)
@@ -107,7 +113,7 @@ export class FilesystemAdapter implements StorageAdapter<ObjectFile> {
   }
 
   async get({ sha256, path }: ObjectFile, signal?: AbortSignal): Promise<Buffer> {
-    return await this.reads.during(async () => {
+    return await this.counted(async () => {
       try {
         signal?.throwIfAborted()
         return await this.reader.fetch(path, sha256)
@@ -147,7 +153,7 @@ export class FilesystemAdapter implements StorageAdapter<ObjectFile> {
   }
 
   async delete({ path }: ObjectFile): Promise<boolean> {
-    return await this.files.guard(async () => {
+    return await this.guard(async () => {
       try {
         await unlink(path)
       } catch (err) {
@@ -162,7 +168,7 @@ export class FilesystemAdapter implements StorageAdapter<ObjectFile> {
 
   /** Deletes the object unless a store renewed it after `lastStoredAt`: see set-aside.ts. */
   async deleteIfNotRenewed({ sha256, path }: ObjectFile, lastStoredAt: Date): Promise<boolean> {
-    return await this.files.guard(async () => {
+    return await this.guard(async () => {
       const deleted = await this.setAside.deleteIfNotRenewed(path, sha256, lastStoredAt)
       if (!deleted) this.parts.watched.check() // a miss on an unmounted store is no "gone already"
       return deleted
@@ -172,7 +178,7 @@ export class FilesystemAdapter implements StorageAdapter<ObjectFile> {
   /** Every object, in SHA-256 order, with its size and mtime from the walk (walk.ts). */
   list(options: ListOptions): AsyncGenerator<ImageEntry> {
     const ready = async (): Promise<boolean> => {
-      await this.parts.background.settle()
+      await this.settle() // this process's temps are gone first
       return this.parts.watched.check() && (this.parts.layout.checkWhole() ?? true)
     }
     return listEntries(this.root, this.parts.sharding, options, ready)
@@ -183,8 +189,8 @@ export class FilesystemAdapter implements StorageAdapter<ObjectFile> {
    * and misnamed files and stray temps; with `repair`, quarantines the bad and removes the strays.
    */
   async verify(options: VerifyOptions): Promise<VerifyReport> {
-    return await this.files.guard(async () => {
-      await this.parts.background.settle() // this process's temps are gone first
+    return await this.guard(async () => {
+      await this.settle() // this process's temps are gone first
       const { root, sharding, watched, layout } = this.parts
       const rootExists = watched.check() && (layout.checkWhole() ?? true)
       return { ...(await verifyStore(root, sharding, this.quarantine, options)), rootExists }
@@ -193,7 +199,42 @@ export class FilesystemAdapter implements StorageAdapter<ObjectFile> {
 
   /** Waits for the closes and temp removals that stores left running. */
   async close(): Promise<void> {
-    await this.parts.background.settle()
+    await this.settle()
+  }
+
+  /** Runs one store or fetch, counted (see `running`). */
+  private async counted<T>(work: () => Promise<T>): Promise<T> {
+    this.running++
+    try {
+      return await work()
+    } finally {
+      this.running--
+    }
+  }
+
+  /** OS errors that mean the store cannot be used become `ERR_STORAGE_UNAVAILABLE`. */
+  private async guard<T>(work: () => Promise<T>): Promise<T> {
+    try {
+      return await work()
+    } catch (err) {
+      throw isUnavailable(err) ? this.parts.watched.failure(err) : err
+    }
+  }
+
+  /**
+   * Runs `work` on without a wait, logging a failure at warn once (core/background.ts does the same
+   * for the features; here it is the driver's own, so that a store's path crosses no helper file).
+   */
+  private later(work: Promise<unknown>, event: string, path: string): void {
+    const logged = (err: unknown): void => {
+      log(this.logger, 'warn', { event, path, ...failureFields(err) }, `${event}: ${(err as Error)?.message ?? err}`)
+    }
+    const task: Promise<void> = work.then(() => {}, logged).finally(() => this.leftovers.delete(task))
+    this.leftovers.add(task)
+  }
+
+  private async settle(): Promise<void> {
+    while (this.leftovers.size > 0) await Promise.all(this.leftovers)
   }
 
   private file(sha256: string): ObjectFile {

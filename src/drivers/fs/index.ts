@@ -1,7 +1,7 @@
 /**
  * Stores each image once, at `{root}/{h[0:2]}/{h[2:4]}/{h}.jpg` where h is its SHA-256 hex: the
  * layout the Python service writes, so both can share one store. Durable before `store` resolves
- * (write.ts); every read re-hashed; an unmounted root is unavailable, never empty (root.ts).
+ * (write.ts); every read re-hashed; an unmounted root is unavailable, never empty (StoreRoot, store.ts).
  *
  * @example
  * ```ts
@@ -11,17 +11,16 @@
  * ```
  */
 import { resolve } from 'node:path'
-import { Background } from '../../core/background.js'
 import { StorageFront } from '../../core/front.js'
 import type { StoreMarks } from '../../core/marks.js'
 import { PrefixSharding, type ShardingStrategy } from '../../core/sharding.js'
 import { FilesystemAdapter, type ObjectFile } from './adapter.js'
-import { StoreDirs } from './dirs.js'
+import { StoreDirs } from './write.js'
 import { DEFAULT_ROOT, type FilesystemDriverInit } from './init.js'
 import { filesystemMarks } from './marks.js'
 import { FilesystemQuarantine } from './quarantine.js'
 import { StoreLayout } from './layout.js'
-import { StoreRoot } from './root.js'
+import { StoreRoot } from './store.js'
 
 export { DEFAULT_ROOT, type FilesystemDriverInit } from './init.js'
 
@@ -41,11 +40,10 @@ export class FilesystemDriver extends StorageFront<ObjectFile> {
     const sharding = init.sharding ?? new PrefixSharding()
     const fsync = init.fsync ?? true
     const watched = new StoreRoot(root, init)
-    const background = new Background(init.logger)
     const layout = new StoreLayout(root, sharding)
     const dirs = new StoreDirs(watched, { dirMode: init.dirMode, fsync, layout })
     const quarantine = new FilesystemQuarantine(root, sharding, dirs, fsync)
-    const parts = { root, sharding, fsync, watched, layout, dirs, quarantine, background }
+    const parts = { root, sharding, fsync, watched, layout, dirs, quarantine }
     super(new FilesystemAdapter(parts, init), init)
     this.sharding = sharding
     this.marks = filesystemMarks(watched, dirs)

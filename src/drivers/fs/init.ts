@@ -1,5 +1,5 @@
 /** The filesystem driver's options, with their defaults. */
-import type { LimitsInit } from '../../core/limits.js'
+import type { LimitsInit } from '../../core/input.js'
 import type { Logger } from '../../core/logger.js'
 import type { ShardingStrategy } from '../../core/sharding.js'
 

@@ -10,11 +10,10 @@ import { randomUUID } from 'node:crypto'
 import { linkSync, readdirSync, readFileSync, type Dirent } from 'node:fs'
 import { open } from 'node:fs/promises'
 import { join } from 'node:path'
-import { fsyncDir } from '../../core/durable-files.js'
 import { ConfigError } from '../../core/errors.js'
 import type { ShardingStrategy } from '../../core/sharding.js'
 import { SPECIAL_DIRS } from '../../core/special-dirs.js'
-import { removeIfExists } from './write.js'
+import { fsyncDir, removeIfExists } from './write.js'
 
 export const LAYOUT_FILE = '.sai-layout.json'
 
@@ -26,7 +25,8 @@ interface Layout {
 }
 
 export class StoreLayout {
-  private checked = false
+  /** The recorded layout (if any) was found to be the settings' (`check`). */
+  checked = false
   private hasRecord = false
   private walkChecked = false
   private readonly wanted?: Layout

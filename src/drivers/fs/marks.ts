@@ -10,8 +10,8 @@ import { isMissing } from '../../core/errors.js'
 import { createText } from '../../core/durable-text.js'
 import { generationName, newestGeneration, type StoreMarks } from '../../core/marks.js'
 import { SPECIAL_DIRS } from '../../core/special-dirs.js'
-import type { StoreDirs } from './dirs.js'
-import type { StoreRoot } from './root.js'
+import type { StoreDirs } from './write.js'
+import type { StoreRoot } from './store.js'
 
 export function filesystemMarks(root: StoreRoot, dirs: StoreDirs): StoreMarks {
   const dir = join(root.path, SPECIAL_DIRS.marks)

@@ -12,7 +12,7 @@ import type { ShardingStrategy } from '../../core/sharding.js'
 import { openIfExists } from './read.js'
 import type { StoreLayout } from './layout.js'
 import type { FilesystemQuarantine } from './quarantine.js'
-import type { StoreRoot } from './root.js'
+import type { StoreRoot } from './store.js'
 
 export class ObjectFiles {
   constructor(
@@ -51,14 +51,5 @@ export class ObjectFiles {
       return new NotFoundError(sha256, path, held === undefined ? undefined : quarantinedHint(held))
     }
     return isUnavailable(err) ? this.watched.failure(err, path) : InvalidInputError.unreadable(path, err)
-  }
-
-  /** OS errors that mean the store cannot be used become `ERR_STORAGE_UNAVAILABLE`. */
-  async guard<T>(work: () => Promise<T>): Promise<T> {
-    try {
-      return await work()
-    } catch (err) {
-      throw isUnavailable(err) ? this.watched.failure(err) : err
-    }
   }
 }

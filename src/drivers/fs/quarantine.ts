@@ -7,14 +7,13 @@ import { createHash } from 'node:crypto'
 import { createReadStream, readdirSync, statSync } from 'node:fs'
 import { link, rename, unlink } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
-import { fsyncDir } from '../../core/durable-files.js'
 import { IntegrityError, isMissing } from '../../core/errors.js'
 import { quarantineEntry, quarantineName } from '../../core/quarantine.js'
 import { parseImageRef } from '../../core/ref.js'
 import type { ShardingStrategy } from '../../core/sharding.js'
 import { SPECIAL_DIRS } from '../../core/special-dirs.js'
 import type { AbortOptions, Quarantine, QuarantineEntry, RestoreOptions } from '../../core/types.js'
-import type { StoreDirs } from './dirs.js'
+import { fsyncDir, type StoreDirs } from './write.js'
 
 export class FilesystemQuarantine implements Quarantine {
   readonly dir: string

@@ -15,18 +15,12 @@ import type { HashSlices } from '../../core/hashing.js'
 
 /** How the bytes of an open object are read. */
 export interface ReadStrategy {
-  /** Runs one store or fetch of the driver (a strategy may read differently for one that runs alone). */
-  during: <T>(work: () => Promise<T>) => Promise<T>
   /** Up to `length` bytes from the start of an open file whose stats are `stats`. */
   read: (fd: number, stats: Stats, length: number, buffer?: Buffer) => Promise<Buffer>
 }
 
 /** Every read through libuv's thread pool: one round trip, and the event loop never waits for a disk. */
 export class ThreadPoolReads implements ReadStrategy {
-  async during<T>(work: () => Promise<T>): Promise<T> {
-    return await work()
-  }
-
   async read(fd: number, _stats: Stats, length: number, buffer?: Buffer): Promise<Buffer> {
     return await readUpTo(fd, length, buffer)
   }
@@ -44,17 +38,11 @@ const CLOCK_SLACK_MS = 1000
  * synchronously by an operation that runs alone in its driver: no round trip. An older object may
  * have to come from the disk, which must not hold the event loop; and beside other operations the
  * pool's copy overlaps the loop's hashing. Figures in bench/RESULTS.md (2026-12-01, afternoon).
+ * `alone`: whether the driver runs one store or fetch now (the driver counts them, adapter.ts).
  */
 export class PageCacheReads extends ThreadPoolReads {
-  private running = 0
-
-  override async during<T>(work: () => Promise<T>): Promise<T> {
-    this.running++
-    try {
-      return await work()
-    } finally {
-      this.running--
-    }
+  constructor(private readonly alone: () => boolean) {
+    super()
   }
 
   override async read(
@@ -63,7 +51,7 @@ export class PageCacheReads extends ThreadPoolReads {
     length: number,
     buffer: Buffer = Buffer.allocUnsafe(length)
   ): Promise<Buffer> {
-    if (!(this.running === 1 && inPageCache(stats))) return await readUpTo(fd, length, buffer)
+    if (!(inPageCache(stats) && this.alone())) return await readUpTo(fd, length, buffer)
     let done = 0
     for (let got; done < length && (got = readSync(fd, buffer, done, length - done, done)) > 0; ) done += got
     return buffer.subarray(0, done)
@@ -76,8 +64,8 @@ export function inPageCache(stats: Stats, now = Date.now()): boolean {
 }
 
 /** The one place the read strategy is chosen: `threadPool` for every read through the pool. */
-export function chooseReads(threadPool = false): ReadStrategy {
-  return threadPool ? new ThreadPoolReads() : new PageCacheReads()
+export function chooseReads(alone: () => boolean, threadPool = false): ReadStrategy {
+  return threadPool ? new ThreadPoolReads() : new PageCacheReads(alone)
 }
 
 /** Buffers up to this size are kept for the next duplicate check. */

@@ -14,10 +14,9 @@
 import { randomUUID } from 'node:crypto'
 import { link, rename, stat, unlink } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
-import { fsyncDir } from '../../core/durable-files.js'
 import { isMissing } from '../../core/errors.js'
 import { SPECIAL_DIRS } from '../../core/special-dirs.js'
-import type { StoreDirs } from './dirs.js'
+import { fsyncDir, type StoreDirs } from './write.js'
 
 export class SetAside {
   constructor(

@@ -2,14 +2,17 @@
  * A store: the input hashed, its name found once, a duplicate recognised by its bytes (and
  * renewed: a duplicate store is a store), else the bytes written by write.ts. A name taken by a
  * 0-byte or truncated file from a crashed writer is replaced; an intact one means another writer won.
+ * And the store's root, watched (`StoreRoot`).
  */
 import { closeSync, fstatSync, fsync, futimes, futimesSync, openSync, statSync, type Stats } from 'node:fs'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
-import { isMissing } from '../../core/errors.js'
+import { isMissing, StorageUnavailableError } from '../../core/errors.js'
+import { aboutOption, type Wording } from '../../core/option-names.js'
 import { ImageHasher, type Digest, type HashSlices } from '../../core/hashing.js'
 import type { InputLimits } from '../../core/input.js'
 import type { ShardingStrategy } from '../../core/sharding.js'
+import type { FilesystemDriverInit } from './init.js'
 import { firstStored, hashFile, type ObjectReader } from './read.js'
 import { fitsOneWrite, linkIntoPlace, removeIfExists, writeAll, writeTemp, type WriteContext } from './write.js'
 
@@ -139,7 +142,7 @@ function openIfThere(path: string): number | undefined {
   try {
     return openSync(path, 'r')
   } catch (err) {
-    if (isMissing(err)) return undefined
+    if (['ENOENT', 'ENOTDIR'].includes(String((err as NodeJS.ErrnoException).code))) return undefined
     throw err
   }
 }
@@ -158,5 +161,75 @@ function renew(fd: number, stats: Stats): boolean {
   } catch (err) {
     if (['EROFS', 'EPERM', 'EACCES'].includes((err as NodeJS.ErrnoException).code ?? '')) return false
     throw err
+  }
+}
+
+/**
+ * The store's root, watched: an unmounted array must never read as an empty store. The root is
+ * checked where a lookup misses (costing nothing on the hits), and its identity (device and inode)
+ * is remembered, so that a root that disappears or is replaced while the process runs (an unmount
+ * leaves the bare mount point behind) is `ERR_STORAGE_UNAVAILABLE`, not "not found". (It lives
+ * beside the store: a new shard folder checks it first.)
+ */
+export class StoreRoot {
+  private identity?: { dev: number; ino: number }
+
+  /** `creatable`: a missing root is the library's to make (until it has been seen once). */
+  private readonly creatable: boolean
+  /** Why a missing root is not created, for messages (default: the createRoot option is false). */
+  private readonly notCreatedBecause: Wording
+
+  constructor(
+    readonly path: string,
+    init: Pick<FilesystemDriverInit, 'createRoot' | 'notCreatedBecause'>
+  ) {
+    this.creatable = init.createRoot ?? true
+    const { notCreatedBecause } = init
+    this.notCreatedBecause = name => notCreatedBecause ?? `${name('createRoot')} is false`
+  }
+
+  /**
+   * True if the root is there and is the directory seen before; false if it is missing and the
+   * library's to create (nothing was stored yet). Anything else throws `ERR_STORAGE_UNAVAILABLE`.
+   */
+  check(): boolean {
+    let stats
+    try {
+      stats = statSync(this.path) // microseconds: a miss, or a new shard directory, costs no round trip
+    } catch (err) {
+      if (isMissing(err) && this.creatable && this.identity === undefined) return false
+      if (isMissing(err))
+        throw this.unavailable(
+          this.identity === undefined
+            ? name => `does not exist (${this.notCreatedBecause(name)}: is the array mounted?)`
+            : 'has disappeared (unmounted?)',
+          err
+        )
+      throw StorageUnavailableError.fromSystemError(err as NodeJS.ErrnoException, this.path, 'root')
+    }
+    if (!stats.isDirectory()) throw this.unavailable('is not a directory')
+    if (this.identity === undefined) this.identity = { dev: stats.dev, ino: stats.ino }
+    else if (this.identity.dev !== stats.dev || this.identity.ino !== stats.ino)
+      throw this.unavailable('is no longer the directory it was (unmounted, or replaced)')
+    return true
+  }
+
+  /** Like `check`, for a root that must be there now. */
+  require(): void {
+    if (!this.check()) throw this.unavailable('does not exist')
+  }
+
+  /** An OS error met in the store, as `ERR_STORAGE_UNAVAILABLE` naming the option that moves it (`root`). */
+  failure(err: NodeJS.ErrnoException, path = this.path): StorageUnavailableError {
+    return StorageUnavailableError.fromSystemError(err, path, 'root')
+  }
+
+  private unavailable(why: string | Wording, cause?: unknown): StorageUnavailableError {
+    const said: Wording = name => (typeof why === 'string' ? why : why(name))
+    return aboutOption(
+      'root',
+      name => `Image storage unavailable: the root ${this.path} ${said(name)}. Check the mount or set ${name('root')}.`,
+      message => new StorageUnavailableError(message, this.path, { cause })
+    )
   }
 }

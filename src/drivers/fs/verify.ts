@@ -6,7 +6,7 @@
 import { readdirSync, statSync } from 'node:fs'
 import { link, mkdir, unlink } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
-import { fsyncDir } from '../../core/durable-files.js'
+import { fsyncDir } from './write.js'
 import { isMissing } from '../../core/errors.js'
 import type { ShardingStrategy } from '../../core/sharding.js'
 import { SPECIAL_DIRS } from '../../core/special-dirs.js'

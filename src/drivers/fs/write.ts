@@ -1,18 +1,17 @@
 /**
  * The write path, in cacache's shape: a uniquely named temp file, written, fsynced, linked into
- * place without overwriting, and the directory fsynced; nothing else. Whether the bytes are new,
- * and what a name already taken means, is the caller's (store.ts).
+ * place without overwriting, and the directory fsynced; and the folders it writes into (the root,
+ * `.tmp`, `.pruning`, the shard folders), each made with its mode and its name made durable.
+ * Whether the bytes are new, and what a name already taken means, is the caller's (store.ts).
  */
 import { randomUUID } from 'node:crypto'
-import { close, constants, fsync, open, write } from 'node:fs'
-import { chmod, link, rename, unlink } from 'node:fs/promises'
+import { close, closeSync, constants, fsync, open, openSync, statSync, write } from 'node:fs'
+import { chmod, link, mkdir, rename, unlink } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
 import { promisify } from 'node:util'
-import type { Background } from '../../core/background.js'
-import { fsyncDir } from '../../core/durable-files.js'
-import { isMissing } from '../../core/errors.js'
 import { SPECIAL_DIRS } from '../../core/special-dirs.js'
-import type { StoreDirs } from './dirs.js'
+import type { StoreLayout } from './layout.js'
+import type { StoreRoot } from './store.js'
 
 const openFd = promisify(open)
 const closeFd = promisify(close)
@@ -24,14 +23,14 @@ export interface WriteContext {
   fsync: boolean
   fileMode?: number
   dirs: StoreDirs
-  /** Closes and temp removals that nothing waits for. */
-  background: Background
+  /**
+   * Runs `work` on without a wait (a close, a temp's removal: calls that change the tree wait for the
+   * journal under fsync load, up to 18 ms, bench/RESULTS.md); a failure is logged as `event`.
+   */
+  later: (work: Promise<unknown>, event: string, path: string) => void
 }
 
-/**
- * Flags of a new file whose one write is also its sync: with O_DSYNC, the write returns once the
- * bytes and what is needed to read them back are on stable storage, in one round trip instead of two.
- */
+/** A one-call write that is its own sync (O_DSYNC): one round trip instead of two. */
 const CREATE_DSYNC = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_DSYNC
 
 /** At most this much per write call: a 5 MB frame does not hold a pool thread (and a core) for its whole copy. */
@@ -65,7 +64,7 @@ export async function writeTemp(
   const { dirs } = context
   await dirs.ensureRoot() // the one call of a store: memoised after the first
   const shard = near === undefined ? undefined : dirname(near)
-  const made = shard === undefined || dirs.isDirectory(shard) ? undefined : dirs.makeShard(shard)
+  const made = shard === undefined || isDirectory(shard) ? undefined : dirs.makeShard(shard)
   const temp =
     near !== undefined && made === undefined
       ? `${near}.${randomUUID()}.tmp`
@@ -87,12 +86,9 @@ async function createTemp(
 ): Promise<string> {
   // with an exact mode, the chmod after the write is synced by fsync as before
   const dsync = context.fsync && oneWrite && context.fileMode === undefined
+  const flags = dsync ? CREATE_DSYNC : 'wx'
   // its folder was just seen (or is .tmp): made again only if a prune removed it meanwhile
-  const fd = await context.dirs.inShardDir(
-    temp,
-    async () => await openFd(temp, dsync ? CREATE_DSYNC : 'wx', context.fileMode ?? 0o666),
-    true
-  )
+  const fd = await context.dirs.inShardDir(temp, async () => await openFd(temp, flags, context.fileMode ?? 0o666), true)
   try {
     await write(fd)
     if (context.fileMode !== undefined) await chmod(temp, context.fileMode)
@@ -105,7 +101,7 @@ async function createTemp(
   }
   // Nothing waits for the close: the bytes are written (and synced when asked), the link takes
   // the path, and on a local disk close reports no error that fsync has not (one round trip less).
-  context.background.add(closeFd(fd), 'fs.close-failed', { path: temp })
+  context.later(closeFd(fd), 'fs.close-failed', temp)
   return temp
 }
 
@@ -133,7 +129,7 @@ export async function linkIntoPlace<T>(
     throw err
   }
   // the temp's name goes without a wait: the object is in place (verify removes a temp a crash left)
-  context.background.add(removeIfExists(temp), 'fs.temp-remove-failed', { path: temp })
+  context.later(removeIfExists(temp), 'fs.temp-remove-failed', temp)
   if (context.fsync && existing === undefined) await fsyncDir(dirname(path))
   return existing
 }
@@ -141,13 +137,7 @@ export async function linkIntoPlace<T>(
 /** Links the temp to `path` without overwriting: false if the name is taken. */
 async function linkUnlessTaken(context: WriteContext, temp: string, path: string, seen: boolean): Promise<boolean> {
   try {
-    await context.dirs.inShardDir(
-      path,
-      async () => {
-        await link(temp, path)
-      },
-      seen
-    )
+    await context.dirs.inShardDir(path, async () => await link(temp, path), seen)
     return true
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'EEXIST') return false
@@ -158,6 +148,108 @@ async function linkUnlessTaken(context: WriteContext, temp: string, path: string
 /** Removes a file that may already be gone. */
 export async function removeIfExists(path: string): Promise<void> {
   await unlink(path).catch((err: unknown) => {
-    if (!isMissing(err)) throw err
+    if (!['ENOENT', 'ENOTDIR'].includes(String((err as NodeJS.ErrnoException)?.code))) throw err
   })
+}
+
+/**
+ * Makes a directory's new entries survive a power cut: one round trip, the fsync; its open and close
+ * are lookups (microseconds, bench/RESULTS.md 2026-12-01). (core/durable-files.ts has the features'.)
+ */
+export async function fsyncDir(dir: string): Promise<void> {
+  const fd = openSync(dir, 'r')
+  try {
+    await fsyncFd(fd)
+  } finally {
+    closeSync(fd)
+  }
+}
+
+/** A synchronous lookup: microseconds against a pool round trip (bench/RESULTS.md, 2026-11-25). */
+export function isDirectory(path: string): boolean {
+  try {
+    return statSync(path, { throwIfNoEntry: false })?.isDirectory() === true // (no error made for a miss)
+  } catch {
+    return false
+  }
+}
+
+/** The store's folders: the root (made once, when the library may), `.tmp`, `.pruning`, the shard folders. */
+export class StoreDirs {
+  private ready?: Promise<void>
+  private pruning?: Promise<void>
+
+  constructor(
+    private readonly root: StoreRoot,
+    private readonly options: { dirMode?: number; fsync: boolean; layout?: StoreLayout }
+  ) {}
+
+  /** The root and its `.tmp` exist (made if the library may), the root is the one it was, its layout the settings'. */
+  async ensureRoot(): Promise<void> {
+    this.ready ??= (async () => {
+      if (!this.root.check()) await mkdir(dirname(this.root.path), { recursive: true }) // ours to create
+      await this.make(join(this.root.path, SPECIAL_DIRS.temp), dirname(this.root.path))
+      this.root.require()
+      await this.options.layout?.record(this.options.fsync) // an empty store records its layout
+    })()
+    try {
+      await this.ready
+    } catch (err) {
+      this.ready = undefined // the mount may come back
+      throw err
+    }
+  }
+
+  /** `{root}/.pruning`, made once with its name durable (before a prune moves an object into it). */
+  async ensurePruning(): Promise<void> {
+    this.pruning ??= this.make(join(this.root.path, SPECIAL_DIRS.pruning), this.root.path)
+    try {
+      await this.pruning
+    } catch (err) {
+      this.pruning = undefined
+      throw err
+    }
+  }
+
+  /**
+   * Runs `work` on a file in a shard directory, making the directory only when it is missing: the
+   * steady state costs no extra call. `seen`: the caller just saw the directory (no lookup first).
+   */
+  async inShardDir<T>(file: string, work: () => T | Promise<T>, seen = false): Promise<T> {
+    const dir = dirname(file)
+    if (!seen && !isDirectory(dir)) await this.makeShard(dir) // no failed call first
+    try {
+      return await work()
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err
+      await this.makeShard(dir) // removed meanwhile (an empty shard directory pruned)
+      return await work()
+    }
+  }
+
+  /** A shard directory, in a root the caller has ensured (`ensureRoot`: the layout is recorded first). */
+  async makeShard(dir: string): Promise<void> {
+    this.root.require() // never a new shard directory on a bare mount point
+    await this.make(dir, this.root.path)
+  }
+
+  /**
+   * Creates `dir` and its parents below `base`, a level at a time (a recursive mkdir says ENOENT where
+   * the disk said EROFS), with the exact mode (mkdir applies the umask), each parent fsynced: the name
+   * survives a power cut. A folder another writer made is that writer's to make durable.
+   */
+  async make(dir: string, base: string): Promise<void> {
+    const chain: string[] = []
+    for (let d = dir; d !== base && d !== dirname(d) && !isDirectory(d); d = dirname(d)) chain.unshift(d)
+    for (const d of chain) {
+      try {
+        await mkdir(d, { mode: this.options.dirMode ?? 0o777 })
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'EEXIST') continue
+        throw err
+      }
+      if (this.options.dirMode !== undefined) await chmod(d, this.options.dirMode)
+      if (this.options.fsync) await fsyncDir(dirname(d))
+    }
+  }
 }

@@ -1,5 +1,5 @@
 /** The IPFS driver's options, with their defaults. */
-import type { LimitsInit } from '../../core/limits.js'
+import type { LimitsInit } from '../../core/input.js'
 
 export const DEFAULT_IPFS_API_URL = 'http://127.0.0.1:5001'
 export const DEFAULT_IPFS_TIMEOUT_MS = 30_000

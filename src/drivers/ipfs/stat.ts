@@ -4,7 +4,7 @@
 import { createHash } from 'node:crypto'
 import type { KuboConnection } from './client.js'
 import { markersOf, type MfsIndex } from './mfs-index.js'
-import { SNIFF_BYTES, sniffImageType, UNKNOWN_MIME_TYPE } from '../../core/mime.js'
+import { SNIFF_BYTES, sniffImageType, UNKNOWN_MIME_TYPE } from '../../core/input.js'
 import type { Pins } from './pins.js'
 
 /** What the bytes themselves tell: their SHA-256, size and type. */

@@ -14,7 +14,7 @@ import type { PutOptions, StatFields, Stored, StorageAdapter } from '../../core/
 import { NotFoundError } from '../../core/errors.js'
 import { StorageFront, placed } from '../../core/front.js'
 import type { Digest } from '../../core/hashing.js'
-import type { LimitsInit } from '../../core/limits.js'
+import type { LimitsInit } from '../../core/input.js'
 import { PrefixSharding, type ShardingStrategy } from '../../core/sharding.js'
 import type { ImageEntry, ListOptions } from '../../core/types.js'
 

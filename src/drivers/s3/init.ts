@@ -1,6 +1,6 @@
 /** The S3 driver's options, with their defaults, and their checks. */
 import { ConfigError } from '../../core/errors.js'
-import type { LimitsInit } from '../../core/limits.js'
+import type { LimitsInit } from '../../core/input.js'
 
 export const DEFAULT_S3_REGION = 'us-east-1'
 export const DEFAULT_S3_TIMEOUT_MS = 30_000
