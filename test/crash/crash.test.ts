@@ -11,6 +11,7 @@ import {
   symlinkSync,
   writeFileSync
 } from 'node:fs'
+import { spawnSync } from 'node:child_process'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
@@ -63,6 +64,16 @@ describe('crash harness', () => {
     expect(checked).toBeGreaterThanOrEqual(40)
     expect(violations.map(explain), `seed ${SEED}`).toEqual([])
   }, 120_000)
+
+  it('a cut stops every process of the workload at once: no writer goes on after it', async () => {
+    // the race workload has a second writer, a child of its own; a power cut stops it too
+    for (const killAfterMs of [300, 450, 600, 750, 900, 1050]) {
+      const dir = join(work, `cut-all-${killAfterMs}`)
+      await record('race', { work: dir, killAfterMs })
+      const alive = spawnSync('pgrep', ['-f', join(dir, 'mnt')], { encoding: 'utf8' })
+      expect({ killAfterMs, alive: alive.stdout.trim() }).toEqual({ killAfterMs, alive: '' })
+    }
+  }, 60_000)
 
   it('records a directory fsync, a file fsync, an O_DSYNC write and an acknowledgement in order', async () => {
     // the workload is the harness's own `probe`: mkdir, create, write, fsync, fsync of the folder, ack

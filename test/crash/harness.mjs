@@ -67,12 +67,22 @@ async function mount(binary, src, mnt, log) {
 /** Runs work.mjs (`args`) on the mount, killed after `killAfterMs` if given. */
 async function runChild(name, args, killAfterMs) {
   await new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [join(HERE, 'work.mjs'), ...args], { stdio: ['ignore', 'inherit', 'pipe'] })
+    // a process group of its own: a power cut stops every process of the workload at once (the race
+    // workload's second writer went on writing after its parent's SIGKILL, into a folder being removed)
+    const child = spawn(process.execPath, [join(HERE, 'work.mjs'), ...args], {
+      stdio: ['ignore', 'inherit', 'pipe'],
+      detached: true
+    })
     let stderr = ''
     child.stderr.on('data', chunk => {
       stderr += chunk
     })
-    const timer = killAfterMs === undefined ? undefined : setTimeout(() => child.kill('SIGKILL'), killAfterMs)
+    const cut = () => {
+      try {
+        process.kill(-child.pid, 'SIGKILL')
+      } catch {} // the group is gone already
+    }
+    const timer = killAfterMs === undefined ? undefined : setTimeout(cut, killAfterMs)
     child.on('exit', (code, signal) => {
       clearTimeout(timer)
       if (code === 0 || (signal === 'SIGKILL' && killAfterMs !== undefined)) resolve()
