@@ -11,7 +11,7 @@ import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { FilesystemDriver } from '../../../src/drivers/fs/index.js'
 import { IpfsDriver } from '../../../src/drivers/ipfs/index.js'
-import { createReplicatedStorage, type ReplicatedStorage } from '../../../src/features/replication/index.js'
+import { createReplicatedStorage, type ReplicatedStorage, takeOver } from '../../../src/features/replication/index.js'
 import { prune } from '../../../src/features/retention/prune.js'
 import { testJpeg } from '../../../src/testing/index.js'
 import { rpc, useKubo } from '../../drivers/ipfs/helpers.js'
@@ -59,6 +59,15 @@ async function everything(dir = '/'): Promise<string[]> {
   if (dir !== '/') return files
   const pins = Object.keys((await rpc(node.url, 'pin/ls', { type: 'recursive' })).json.Keys ?? {})
   return [...files, ...pins.map(cid => `pin ${cid}`)].sort()
+}
+
+/** Moves the node's mark into the index folder `indexPath`, as builds before the node mark kept it: its text. */
+async function asAnOlderBuildLeftIt(indexPath: string): Promise<string> {
+  const mark = (await rpc(node.url, 'files/read', { arg: '/.sai-image-storage/owner.json' })).text
+  await rpc(node.url, 'files/mkdir', { arg: `${indexPath}/.marks`, parents: true })
+  await rpc(node.url, 'files/mv', { arg: ['/.sai-image-storage/owner.json', `${indexPath}/.marks/owner.json`] })
+  await rpc(node.url, 'files/rm', { arg: '/.sai-image-storage', recursive: true })
+  return mark
 }
 
 describe('two primaries, each with its own index path, on one Kubo node', () => {
@@ -125,11 +134,7 @@ describe('two primaries, each with its own index path, on one Kubo node', () => 
     await a.storage.store(testJpeg('stored before the upgrade'))
     expect(await a.storage.drain()).toMatchObject({ copied: 1, pending: 0 })
     await a.storage.close()
-    // as an older version left it: the mark in the index folder, none for the node
-    const mark = (await rpc(node.url, 'files/read', { arg: '/.sai-image-storage/owner.json' })).text
-    await rpc(node.url, 'files/mkdir', { arg: '/old/index-a/.marks', parents: true })
-    await rpc(node.url, 'files/mv', { arg: ['/.sai-image-storage/owner.json', '/old/index-a/.marks/owner.json'] })
-    await rpc(node.url, 'files/rm', { arg: '/.sai-image-storage', recursive: true })
+    const mark = await asAnOlderBuildLeftIt('/old/index-a')
 
     // a new host with another index path upgrades first: refused, naming A
     const c = await host('/host-c')
@@ -145,5 +150,35 @@ describe('two primaries, each with its own index path, on one Kubo node', () => 
     expect(await again.storage.drain()).toMatchObject({ copied: 1, pending: 0 })
     expect((await again.storage.verify()).problems).toEqual([])
     for (const h of [c, again]) await h.storage.close()
+  }, 60_000)
+
+  it('a rebuilt host takes over a node whose owner an older build marked in its index folder', async () => {
+    await emptyNode()
+    const a = await host('/index')
+    const frame = testJpeg('the old host stored it')
+    await a.storage.store(frame)
+    expect(await a.storage.drain()).toMatchObject({ copied: 1, pending: 0 })
+    await a.storage.close()
+    const aId = JSON.parse(await asAnOlderBuildLeftIt('/index')).id
+    // A's disk dies; the rebuilt host (a new identity, the same index path) is refused until it takes over
+    const d = await host('/index')
+    await expect(d.storage.store(testJpeg('d'))).rejects.toMatchObject({ code: 'ERR_CONFIG' })
+    const { replicas } = await takeOver(d.storage, aId)
+    expect(replicas).toMatchObject([{ state: 'other', owner: { id: aId } }])
+    const dId = await idOf(d)
+    expect(JSON.parse((await d.replica.marks.read('owner.json'))!)).toMatchObject({
+      id: dId,
+      takenOverFrom: { id: aId }
+    })
+    expect((await everything()).filter(f => f.includes('owner.json'))).toEqual([
+      '/.sai-image-storage/owner.json',
+      '/.sai-image-storage/owner.json.1',
+      '/index/.marks/owner.json' // the older build's, left as it was
+    ])
+    expect((await d.storage.verify({ repair: true, force: true })).problems).toMatchObject([
+      { copy: 'primary', reason: 'missing', action: 'restored' }
+    ])
+    expect(sha256(await d.primary.fetch(sha256(frame)))).toBe(sha256(frame))
+    await d.storage.close()
   }, 60_000)
 })
