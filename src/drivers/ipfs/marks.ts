@@ -25,7 +25,7 @@ import { propagate } from './propagation.js'
 export const NODE_MARKS = '/.sai-image-storage'
 
 /** The newest generation of the mark `name` in the MFS folder `dir`, or undefined. */
-export async function newestMark(
+async function newestMark(
   rpc: KuboConnection,
   dir: string,
   name: string,
