@@ -8,8 +8,9 @@
  * primary gets `ERR_CONFIG` naming the owner at its first call that would write, before it writes.
  * A rebuilt host (a new state folder, so a new id) takes its replicas over explicitly (`takeOver`,
  * `sai-images take-over --from <old id>`), a compare-and-swap of the mark: of two take-overs at one
- * moment, one wins. Marks are kept on fs, S3 and IPFS replicas; a replica whose driver keeps none
- * (memory) is not checked. See docs/replication.md#one-primary-per-replica.
+ * moment, one wins. Marks are kept on fs, S3 and IPFS replicas (on IPFS one per node, whatever the
+ * index path: the node is the replica); a replica whose driver keeps none (memory) is not checked.
+ * See docs/replication.md#one-primary-per-replica.
  */
 import { randomUUID } from 'node:crypto'
 import { readFile } from 'node:fs/promises'
