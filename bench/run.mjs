@@ -176,7 +176,9 @@ async function filesystem() {
   for (const c of CONCURRENCY) {
     const r = at(600 * KB, c)
     target(`durable store / durable limit loop (600 KB, c${c})`, r.ratios.durableVsLimit, 0.85, '>=')
-    target(`fsync-off store / plain loop (600 KB, c${c})`, r.ratios.noFsyncVsLimit, 0.9, '>=')
+    // measured here for the table; its target (>= 0.9, empty and warm store, every run of five) is bench/fsync-off.mjs's:
+    // one 0.5 s turn of page-cache writes follows the writeback of the turns before it more than the code (RESULTS.md)
+    log(`  fsync-off store / plain loop (600 KB, c${c}): ${r.ratios.noFsyncVsLimit} (target: bench/fsync-off.mjs)`)
   }
   const sequential = at(600 * KB, 1)
   target(
