@@ -181,14 +181,9 @@ async function filesystem() {
     log(`  fsync-off store / plain loop (600 KB, c${c}): ${r.ratios.noFsyncVsLimit} (target: bench/fsync-off.mjs)`)
   }
   const sequential = at(600 * KB, 1)
-  target(
-    'duplicate store time / SHA-256 alone (600 KB)',
-    sequential.ratios.duplicateVsHash,
-    1.2,
-    '<=',
-    "issue 5's figure, from before a duplicate compared the bytes and renewed its time: reading 600 KB back " +
-      'costs about what hashing them does; issue 12 measures the duplicate against the Python module'
-  )
+  // issue 5's target (<= 1.2 x SHA-256 alone) predates the duplicate's byte comparison and durable renewal (issue 30):
+  // reading 600 KB back and fsyncing the renewal cost more than the hash, whatever the code. Replaced by the floor below.
+  log(`  duplicate store time / SHA-256 alone (600 KB): ${sequential.ratios.duplicateVsHash} (no target: see the next)`)
   target(
     'duplicate store time / (SHA-256 + read back + compare + durable renewal) (600 KB)',
     sequential.ratios.duplicateVsFloor,
