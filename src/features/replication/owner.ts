@@ -89,13 +89,23 @@ export class ReplicaOwnership {
           !(Date.now() - (this.fresh.get(r.name) ?? Number.NEGATIVE_INFINITY) < RECHECK_MS)
       )
     if (due().length === 0) return
-    if (options.replica === undefined) {
-      this.checking ??= this.claim(due(), true).finally(() => {
-        this.checking = undefined
-      })
-      await this.checking
-    }
+    if (options.replica !== undefined) return await this.claim(due(), options.unreachableOk === true)
+    this.checking ??= this.claim(due(), true).finally(() => {
+      this.checking = undefined
+    })
+    await this.checking
     if (options.unreachableOk !== true && due().length > 0) await this.claim(due(), false)
+  }
+
+  /**
+   * Whether another primary owns `replica` (its mark read; nothing written): a read served from it then heals
+   * nothing, so that a host refused there never receives the owner's frames on its own disk.
+   */
+  async ownedByAnother(replica: string): Promise<boolean> {
+    if (Date.now() - (this.fresh.get(replica) ?? Number.NEGATIVE_INFINITY) < RECHECK_MS) return false
+    const found = this.replicas.find(r => r.name === replica)
+    if (found?.storage.marks === undefined) return false
+    return (await this.ownerOf(found, await this.identity())).state === 'other'
   }
 
   /** Who owns each replica now (nothing is written). */

@@ -170,6 +170,9 @@ describe.each(MEDIA)('two primaries on %s', (_name, makeMedium) => {
     await expect(b.storage.delete(sha256(frames[1]!))).rejects.toMatchObject(refusal)
     // a prune of B's union (A's frames, listed from the replica): refused before it deletes
     await expect(prune(b.storage, { olderThan: 0, minAgeMs: 0 })).rejects.toMatchObject(refusal)
+    // reads are not refused, but heal nothing onto B's disk: the frames are A's
+    expect(sha256(await b.storage.fetch(sha256(frames[2]!)))).toBe(sha256(frames[2]!))
+    expect(await b.storage.exists(sha256(frames[1]!))).toBe(true)
     expect(await objectsOn(b.primary)).toEqual([])
     expect(await readdir(join(b.primary.root, '.replication'))).toEqual(['host-id']) // its identity, nothing else
     expect(await medium.everything()).toEqual(before)
