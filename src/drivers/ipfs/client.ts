@@ -80,15 +80,8 @@ export class KuboConnection {
     const { signal } = options
     signal?.throwIfAborted()
     for (let attempt = 1; ; attempt++) {
-      // the caller's signal and this driver's timeout in one
-      const timeout = AbortSignal.timeout(this.timeoutMs)
       try {
-        return await this.exchange(
-          command,
-          params,
-          options,
-          signal === undefined ? timeout : AbortSignal.any([signal, timeout])
-        )
+        return await this.exchange(command, params, options)
       } catch (err) {
         if (attempt === 1 && READS.has(command) && closedUnder(err) && signal?.aborted !== true) continue
         throw this.failure(err, command, signal)
@@ -160,7 +153,7 @@ export class KuboConnection {
     this.#agents.call.destroy()
   }
 
-  private async exchange(command: string, params: Params, options: SendOptions, signal: AbortSignal): Promise<Answer> {
+  private async exchange(command: string, params: Params, options: SendOptions): Promise<Answer> {
     const url = new URL(`${this.apiUrl}/api/v0/${command}`)
     for (const [name, value] of Object.entries(params)) {
       for (const item of Array.isArray(value) ? value : value === undefined ? [] : [value])
@@ -174,17 +167,38 @@ export class KuboConnection {
     const multipart = options.body === undefined ? undefined : parts(options.body)
     if (multipart !== undefined) Object.assign(headers, multipart.headers)
     const send = url.protocol === 'https:' ? httpsRequest : request
+    const { signal } = options
     return await new Promise<Answer>((resolve, reject) => {
       const req = send(url, {
         method: 'POST',
         agent: multipart === undefined ? this.#agents.call : this.#agents.upload,
-        headers,
-        signal
+        headers
       })
-      req.once('error', reject)
+      // the caller's signal and this driver's timeout: one timer and one listener, dropped at the end
+      // (AbortSignal.timeout and AbortSignal.any cost weak references and GC work on every request)
+      let stopped: unknown
+      const stop = (reason: unknown): void => {
+        stopped ??= reason
+        req.destroy(reason as Error)
+      }
+      const timer = setTimeout(() => stop(new DOMException('no answer in time', 'TimeoutError')), this.timeoutMs)
+      const onAbort = (): void => stop(signal!.reason)
+      signal?.addEventListener('abort', onAbort, { once: true })
+      const settle = (): void => {
+        clearTimeout(timer)
+        signal?.removeEventListener('abort', onAbort)
+      }
+      const fail = (err: unknown): void => {
+        settle()
+        reject(stopped ?? err) // a stop's reason, not the reset it causes
+      }
+      req.once('error', fail)
       req.once('response', (res: IncomingMessage) => {
-        res.once('error', reject)
-        this.read(command, res, options).then(resolve, reject)
+        res.once('error', fail)
+        this.read(command, res, options).then(answer => {
+          settle()
+          resolve(answer)
+        }, fail)
       })
       if (multipart === undefined) {
         req.end()

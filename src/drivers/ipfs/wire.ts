@@ -12,11 +12,11 @@ export function closedUnder(err: unknown): boolean {
 export async function collect(res: IncomingMessage, limit = Infinity): Promise<Buffer> {
   const chunks: Buffer[] = []
   let size = 0
-  for await (const chunk of res) {
-    if (size < limit) chunks.push(chunk as Buffer)
-    size += (chunk as Buffer).length
-  }
-  return Buffer.concat(chunks)
+  await eachChunk(res, chunk => {
+    if (size < limit) chunks.push(chunk)
+    size += chunk.length
+  })
+  return chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks)
 }
 
 /**
