@@ -14,7 +14,7 @@ import { Agent, request, type IncomingMessage } from 'node:http'
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https'
 import { passThrough, serviceUnavailable } from '../../core/errors.js'
 import type { Wording } from '../../core/option-names.js'
-import { atLeast, basic, closedUnder, collect, eachChunk, parts, withCode } from './wire.js'
+import { atLeast, basic, bounded, closedUnder, collect, eachChunk, parts, query, withCode, writeBody } from './wire.js'
 
 export type Params = Record<string, string | number | boolean | string[] | undefined>
 
@@ -163,11 +163,6 @@ export class KuboConnection {
   }
 
   private async exchange(command: string, params: Params, options: SendOptions): Promise<Answer> {
-    let query = ''
-    for (const [name, value] of Object.entries(params)) {
-      for (const item of Array.isArray(value) ? value : value === undefined ? [] : [value])
-        query += `${query === '' ? '?' : '&'}${encodeURIComponent(name)}=${encodeURIComponent(String(item))}`
-    }
     // te: trailers, so that a proxy that honours it passes Kubo's X-Stream-Error on
     const headers: Record<string, string | number> = {
       te: 'trailers',
@@ -177,59 +172,27 @@ export class KuboConnection {
     if (multipart !== undefined) Object.assign(headers, multipart.headers)
     const { protocol, hostname, port, path } = this.#target
     const send = protocol === 'https:' ? httpsRequest : request
-    const { signal } = options
     return await new Promise<Answer>((resolve, reject) => {
       const req = send({
         protocol,
         hostname,
         port,
-        path: `${path}/api/v0/${command}${query}`,
+        path: `${path}/api/v0/${command}${query(params)}`,
         method: 'POST',
         agent: multipart === undefined ? this.#agents.call : this.#agents.upload,
         headers
       })
-      // the caller's signal and this driver's timeout: one timer and one listener, dropped at the end
-      // (AbortSignal.timeout and AbortSignal.any cost weak references and GC work on every request)
-      let stopped: unknown
-      const stop = (reason: unknown): void => {
-        stopped ??= reason
-        req.destroy(reason as Error)
-      }
-      const timer = setTimeout(() => stop(new DOMException('no answer in time', 'TimeoutError')), this.timeoutMs)
-      const onAbort = (): void => stop(signal!.reason)
-      signal?.addEventListener('abort', onAbort, { once: true })
-      const settle = (): void => {
-        clearTimeout(timer)
-        signal?.removeEventListener('abort', onAbort)
-      }
-      const fail = (err: unknown): void => {
-        settle()
-        reject(stopped ?? err) // a stop's reason, not the reset it causes
-      }
+      const bounds = bounded(req, this.timeoutMs, options.signal)
+      const fail = (err: unknown): void => reject(bounds.settle() ?? err) // a stop's reason, not the reset it causes
       req.once('error', fail)
       req.once('response', (res: IncomingMessage) => {
         res.once('error', fail)
         this.read(command, res, options).then(answer => {
-          settle()
+          bounds.settle()
           resolve(answer)
         }, fail)
       })
-      if (multipart === undefined) {
-        req.end()
-        return
-      }
-      req.write(multipart.head)
-      if (options.gate === undefined) {
-        req.write(multipart.bytes)
-        req.end(multipart.tail)
-        return
-      }
-      req.write(multipart.bytes.subarray(0, -1))
-      // Kubo cannot finish (pin, link) an add before its last byte: the caller's gate holds it
-      void options.gate.then(
-        () => req.end(Buffer.concat([multipart.bytes.subarray(-1), multipart.tail])),
-        (err: unknown) => req.destroy(err as Error)
-      )
+      writeBody(req, multipart, options.gate)
     })
   }
 
