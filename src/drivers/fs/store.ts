@@ -141,8 +141,9 @@ export class FrameStore {
       if (!renewed) return stats
       // the new mtime is the store's acknowledgement to retention: lost to a power cut, a prune by
       // age would delete the frame just stored (found by the crash harness, test/crash)
-      // a name made a moment ago may be another writer's whose folder is not fsynced yet: this store is acknowledged too,
-      // so its name must be as durable (an older one is: its writer fsynced the folder before it resolved); side by side
+      // a name made a moment ago may be another writer's whose folder is not fsynced yet: this store is
+      // acknowledged too, so its name must be as durable (an older one is: its writer fsynced the folder
+      // before it resolved); both fsyncs side by side
       if (this.context.fsync) await Promise.all([fsyncAsync(fd), young(stats) ? fsyncDir(dirname(path)) : undefined])
       const now = statSync(path, { throwIfNoEntry: false })
       return now !== undefined && now.ino === stats.ino && now.dev === stats.dev ? stats : undefined

@@ -4,7 +4,7 @@
  * functions use nothing but their arguments, the globals and each other.
  */
 import type { createHash } from 'node:crypto'
-import type { closeSync, fstatSync, openSync, readdirSync, readSync, Stats, statSync } from 'node:fs'
+import type { closeSync, openSync, readdirSync, readSync, statSync } from 'node:fs'
 import type { join } from 'node:path'
 import type { ShardingStrategy } from '../../core/sharding.js'
 import type { UnitJob } from './walk-workers.js'
@@ -14,7 +14,6 @@ export interface ScanDeps {
   readdirSync: typeof readdirSync
   statSync: typeof statSync
   openSync: typeof openSync
-  fstatSync: typeof fstatSync
   readSync: typeof readSync
   closeSync: typeof closeSync
   createHash: typeof createHash
@@ -111,34 +110,32 @@ function scanFile(state: ScanState, key: string, level: number): void {
   const { job, deps } = state
   const { depth, decode } = deps.sharding
   const path = `${job.root}/${key}`
-  const read = job.hash ? statAndRead(state, path) : undefined
-  const stats =
-    read === undefined ? deps.statSync(path, { throwIfNoEntry: false }) : read === null ? undefined : read.stats
-  if (stats === undefined || !stats.isFile()) return
+  const bytes = job.hash ? readWhole(state, path) : undefined
+  if (bytes === null) return
   let head = -1
   let tail = -1
   let digest: string | undefined
-  if (read != null) {
-    const { bytes } = read
+  if (bytes !== undefined) {
     digest = state.sha256(bytes)
     if (bytes.length >= 2) [head, tail] = [bytes.readUInt16BE(0), bytes.readUInt16BE(bytes.length - 2)]
   }
   const named = level === depth && state.decodedHere ? decode(key) : undefined
   // kind 3: its bytes hash to its name, so that a verify makes no string for an intact object (nor is
-  // its digest carried: it is the name's)
+  // its digest carried: it is the name's), and needs no stat (its size is the bytes read; its mtime unused)
   const kind = level !== depth ? 0 : named === undefined ? 1 : named === digest ? 3 : 2
+  const stats = kind === 3 ? undefined : deps.statSync(path, { throwIfNoEntry: false })
+  if (kind !== 3 && (stats === undefined || !stats.isFile())) return
   if (digest !== undefined) state.actual.push(kind === 3 ? '' : digest)
   state.keys.push(key)
-  state.numbers.push(stats.size, stats.mtimeMs, kind, head, tail)
+  state.numbers.push(stats?.size ?? bytes!.length, stats?.mtimeMs ?? 0, kind, head, tail)
 }
 
 /**
- * A file's stat and bytes from one open (open, fstat, read, close: readFileSync and a statSync
- * take three calls more), into the scratch buffer; null if it is gone. A read asks for more than
- * the size: fewer is the end (no second read to see it), and all of it a file that grew, read on
- * to its end (it then hashes as damaged). A read that fails throws: a file that cannot be read is not "gone".
+ * A file's bytes from one open (open, reads to the end, close: no fstat, whose Stats and their four
+ * Dates cost more than a read that finds the end), into the scratch buffer, grown for a larger file;
+ * null if it is gone. A read that fails throws: a file that cannot be read is not "gone".
  */
-function statAndRead(state: ScanState, path: string): { stats: Stats; bytes: Buffer } | null {
+function readWhole(state: ScanState, path: string): Buffer | null {
   const { deps } = state
   let fd
   try {
@@ -150,18 +147,18 @@ function statAndRead(state: ScanState, path: string): { stats: Stats; bytes: Buf
     throw err
   }
   try {
-    const stats = deps.fstatSync(fd)
-    if (stats.size >= state.scratch.length) state.scratch = Buffer.allocUnsafe(stats.size + 1)
-    const scratch = state.scratch
     let length = 0
-    for (
-      let got;
-      length < scratch.length && (got = deps.readSync(fd, scratch, length, scratch.length - length, length)) > 0;
-    ) {
+    for (let got; (got = deps.readSync(fd, state.scratch, length, state.scratch.length - length, length)) > 0; ) {
       length += got
-      if (length === stats.size) break // the read asked for more: this is the end
+      if (length < state.scratch.length) continue
+      const larger = Buffer.allocUnsafe(state.scratch.length * 2)
+      state.scratch.copy(larger)
+      state.scratch = larger
     }
-    return { stats, bytes: scratch.subarray(0, length) }
+    return state.scratch.subarray(0, length)
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'EISDIR') return null // a folder now: no file any more
+    throw err
   } finally {
     deps.closeSync(fd)
   }
@@ -171,4 +168,4 @@ function statAndRead(state: ScanState, path: string): { stats: Stats; bytes: Buf
  * The functions `scan` calls, for the worker's source (walk-workers.ts): each written there as a
  * declaration under the name it has here, the name the bundle's calls to it use.
  */
-export const SCAN_PARTS = [scanFolder, folderWanted, fileWanted, inSubset, scanFile, statAndRead]
+export const SCAN_PARTS = [scanFolder, folderWanted, fileWanted, inSubset, scanFile, readWhole]

@@ -7,7 +7,7 @@
  */
 import * as crypto from 'node:crypto'
 import { createHash } from 'node:crypto'
-import { closeSync, fstatSync, openSync, readdirSync, readSync, statSync } from 'node:fs'
+import { closeSync, openSync, readdirSync, readSync, statSync } from 'node:fs'
 import { availableParallelism } from 'node:os'
 import { join } from 'node:path'
 import { hashOfDecodedKey, type ShardingStrategy } from '../../core/sharding.js'
@@ -117,7 +117,6 @@ const INLINE_DEPS = {
   readdirSync,
   statSync,
   openSync,
-  fstatSync,
   readSync,
   closeSync,
   createHash,

@@ -27,13 +27,12 @@ function deps(failing: string, code: string): ScanDeps {
     if (String(path).endsWith(failing)) throw Object.assign(new Error(`${code}: ${path}`), { code })
     return fs.openSync(path, flags ?? 'r')
   }) as typeof fs.openSync
-  const { readdirSync, statSync, fstatSync, readSync, closeSync } = fs
+  const { readdirSync, statSync, readSync, closeSync } = fs
   const sharding = new PrefixSharding()
   return {
     readdirSync,
     statSync,
     openSync,
-    fstatSync,
     readSync,
     closeSync,
     createHash: crypto.createHash,
