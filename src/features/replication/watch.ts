@@ -99,7 +99,6 @@ export class PrimaryWatcher {
     const loop = (): void => {
       this.timer = undefined
       this.wake = false
-      this.watchLayout()
       this.running = this.pass(this.nextMode())
         .then(
           () => {},
@@ -115,6 +114,7 @@ export class PrimaryWatcher {
         .finally(() => {
           this.running = undefined
           if (this.stopped) return
+          this.watchLayout() // once the first pass counted the folders
           const due = this.wake ? SETTLE_MS : this.lastStat + this.everyMs - Date.now()
           this.dueAt = Date.now() + Math.max(0, due)
           this.timer = setTimeout(loop, Math.max(0, due))
