@@ -35,12 +35,12 @@ export function keepWatching(
   previous: LayoutWatch | undefined,
   init: LayoutWatchInit,
   folders: number,
-  restartMs: number
+  restartMs: number,
+  budget = inotifyBudget()
 ): LayoutWatch {
   if (previous !== undefined && (!previous.ended || previous.missing || previous.refused)) return previous
   if (previous !== undefined && Date.now() - previous.endedAt < restartMs) return previous
   const child = new LayoutWatch(init)
-  const budget = inotifyBudget()
   if (folders * 1.125 <= budget) child.start()
   else child.refuse(`${folders} folders, more than the inotify budget (3/4 of max_user_watches, ${budget})`)
   return child

@@ -2,10 +2,9 @@
  * The watcher of `replicate --watch`: frames that any process puts into the primary's layout
  * (storage.py, rsync, a rename by hand) are queued in the outbox and copied within seconds, though
  * no outbox record was written for them. By default one `inotifywait -m -r` child watches the layout
- * (inotifywait.ts): an event brings the next pass to within `SETTLE_MS`, and a pass stats every folder
- * (folders.ts) only every `fullEveryMs` (60 s) or when events were lost. Without it, every `everyMs`
- * (5 s) a pass stats the folders (all of them, or those that Node's own watches, folder-watches.ts,
- * do not cover). A pass lists the folders that changed and queues their frames that no
+ * (inotifywait.ts): an event brings the next pass to within `SETTLE_MS`; every folder is stat'ed
+ * (folders.ts) only every `fullEveryMs` (60 s) or once events were lost. Without it, a pass every
+ * `everyMs` (5 s) stats the folders (those Node's own watches, folder-watches.ts, do not cover). A pass lists the folders that changed and queues their frames that no
  * replica holds verified nor has queued (unqueued.ts). A frame replaced under its name is compared
  * with the replica's copy by size, as the reconcile compares them; a frame deleted by another process
  * is left to the copier ("gone"). Each pass writes `watch.json` in the state folder (watch-health.ts):
@@ -173,14 +172,10 @@ export class PrimaryWatcher {
       isShardDir: (name: string) => this.sharding.isShardDir(name),
       command: inotifywait,
       onEvent: () => this.soon(),
-      onTrouble: (message: string) => this.trouble(message)
+      onTrouble: (message: string) =>
+        log(this.options.logger ?? this.parts.logger, 'warn', { event: 'replication.watch-inotifywait' }, message)
     }
     this.child = keepWatching(this.child, init, this.folders.count, this.fullEveryMs)
-  }
-
-  private trouble(message: string): void {
-    const logger = this.options.logger ?? this.parts.logger
-    log(logger, 'warn', { event: 'replication.watch-inotifywait' }, `watch: ${message}`)
   }
 
   /**
