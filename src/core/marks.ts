@@ -1,8 +1,8 @@
 /**
  * Marks: small named texts a store keeps beside its objects, never listed as objects (fs:
- * `{root}/.marks/<name>`, S3: `{prefix}.marks/<name>`, IPFS: `{indexPath}/.marks/<name>` in the node's
- * MFS). Replication keeps a replica's owner there (features/replication/owner.ts). A driver without
- * marks leaves `ImageStorage.marks` undefined.
+ * `{root}/.marks/<name>`, S3: `{prefix}.marks/<name>`, IPFS: `/.sai-image-storage/<name>` in the node's
+ * MFS, one set per node, since an IPFS store is the whole node). Replication keeps a replica's owner
+ * there (features/replication/owner.ts). A driver without marks leaves `ImageStorage.marks` undefined.
  *
  * Every write is atomic in the store itself, across hosts: `create` only if the name is free, `swap`
  * only if the text is still the one read (compare-and-swap), so that of N writers at one moment

@@ -89,7 +89,7 @@ describe('a lost last copy is never "clean"', () => {
       expect(report).toMatchObject({ clean: false, copies: { lost: 1 } })
       expect(report.problems).toContainEqual(expect.objectContaining({ reason: 'corrupt', copy: 'fs' }))
       expect(report.checked).toBeGreaterThanOrEqual(2) // the primary's frame and the replica's good copy of it
-      const fetched = cli(['fetch', hashes[0]!, '-o', join(root, '..', `${hashes[0]}.out`)], { env })
+      const fetched = cli(['fetch', hashes[0]!, '-o', join(await tempDir('sai-out'), `${hashes[0]}.out`)], { env })
       expect(fetched.code).toBe(4)
       expect(fetched.stderr).toContain('no good copy')
     }

@@ -120,7 +120,7 @@ describe('prune --dry-run', () => {
 describe('keep files are strict', () => {
   it('a key path (any shard depth) and an upper-case hash protect their frames', async () => {
     const { env, root, frames } = await agedStore()
-    const keep = join(root, '..', 'keep-keys.txt')
+    const keep = join(await tempDir('sai-out'), 'keep-keys.txt')
     const key = `${frames[0]!.hash.slice(0, 2)}/${frames[0]!.hash.slice(2, 4)}/${frames[0]!.hash}.jpg`
     const h = frames[1]!.hash
     const deep = `${h.slice(0, 1)}/${h.slice(1, 3)}/${h.slice(3, 4)}/${h}.jpg`
@@ -138,7 +138,7 @@ describe('keep files are strict', () => {
   ]) {
     it(`${label} stops the prune before it deletes anything (exit 2, the line number and the line)`, async () => {
       const { env, root, frames } = await agedStore()
-      const keep = join(root, '..', 'keep-bad.txt')
+      const keep = join(await tempDir('sai-out'), 'keep-bad.txt')
       await writeFile(keep, `${frames[0]!.hash}\n${line}\n`)
       const run = cli(['prune', '--older-than', '5d', '--keep-file', keep], { env })
       expect(run.code).toBe(2)
@@ -168,7 +168,7 @@ describe('keep files are strict', () => {
       SAI_IMAGE_STORAGE_REPLICAS: 'fs',
       SAI_IMAGE_STORAGE_REPLICA_PATH: await tempDir()
     }
-    const keep = join(root, '..', 'evict-keep.txt')
+    const keep = join(await tempDir('sai-out'), 'evict-keep.txt')
     await writeFile(keep, 'not a ref\n')
     expect(cli(['evict', '--older-than', '30d', '--keep-file', keep], { env })).toMatchObject({
       code: 2,

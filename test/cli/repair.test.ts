@@ -150,7 +150,7 @@ describe('sai-images quarantine: list, restore, purge', () => {
     expect(restored.code).toBe(0)
     expect(answer(restored)).toEqual({ restored: [entry.id], refused: [], store: root })
     // the damaged bytes are back under their name: fetch refuses them, verify finds them again
-    expect(cli(['fetch', frames[0]!.hash, '-o', join(root, '..', 'x.jpg')], { env }).code).toBe(4)
+    expect(cli(['fetch', frames[0]!.hash, '-o', join(await tempDir('sai-out'), 'x.jpg')], { env }).code).toBe(4)
     expect(cli(['verify'], { env }).code).toBe(1)
     const again = cli(['quarantine', 'restore', '--force', entry.id, '--json'], { env })
     expect(again.code).toBe(1)

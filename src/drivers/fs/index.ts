@@ -42,7 +42,7 @@ export class FilesystemDriver extends StorageFront<ObjectFile> {
     const watched = new StoreRoot(root, init)
     const layout = new StoreLayout(root, sharding)
     const dirs = new StoreDirs(watched, { dirMode: init.dirMode, fsync, layout })
-    const quarantine = new FilesystemQuarantine(root, sharding, dirs, fsync)
+    const quarantine = new FilesystemQuarantine(watched, sharding, dirs, fsync)
     const parts = { root, sharding, fsync, watched, layout, dirs, quarantine }
     super(new FilesystemAdapter(parts, init), init)
     this.sharding = sharding

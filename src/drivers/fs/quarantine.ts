@@ -13,18 +13,21 @@ import { parseImageRef } from '../../core/ref.js'
 import type { ShardingStrategy } from '../../core/sharding.js'
 import { SPECIAL_DIRS } from '../../core/special-dirs.js'
 import type { AbortOptions, Quarantine, QuarantineEntry, RestoreOptions } from '../../core/types.js'
+import type { StoreRoot } from './store.js'
 import { fsyncDir, type StoreDirs } from './write.js'
 
 export class FilesystemQuarantine implements Quarantine {
   readonly dir: string
+  private readonly root: string
 
   constructor(
-    private readonly root: string,
+    private readonly watched: StoreRoot,
     private readonly sharding: ShardingStrategy,
     private readonly dirs: StoreDirs,
     private readonly fsync: boolean
   ) {
-    this.dir = join(root, SPECIAL_DIRS.quarantine)
+    this.root = watched.path
+    this.dir = join(this.root, SPECIAL_DIRS.quarantine)
   }
 
   async *list(options: AbortOptions = {}): AsyncGenerator<QuarantineEntry> {
@@ -43,6 +46,7 @@ export class FilesystemQuarantine implements Quarantine {
    * entry keeps) here.
    */
   async take(path: string, sha256: string, reason: string, originalKey?: string): Promise<string> {
+    this.watched.require() // never a `.quarantine` on a bare mount point
     // made with its name durable (dirs.make): a rename into a folder a power cut loses loses the object
     await this.dirs.make(this.dir, this.root)
     const target = join(this.dir, quarantineName(sha256, reason, Date.now(), originalKey))
@@ -54,6 +58,7 @@ export class FilesystemQuarantine implements Quarantine {
   async add(ref: string, reason: string, options: AbortOptions = {}): Promise<QuarantineEntry | undefined> {
     options.signal?.throwIfAborted()
     const { sha256 } = parseImageRef(ref)
+    if (!this.watched.check()) return undefined // a root not made yet holds nothing
     try {
       const path = await this.take(join(this.root, this.sharding.encode(sha256)), sha256, reason)
       return this.entryOf(path.slice(this.dir.length + 1))
@@ -139,8 +144,9 @@ export class FilesystemQuarantine implements Quarantine {
     try {
       return readdirSync(this.dir)
     } catch (err) {
-      if (isMissing(err)) return []
-      throw err
+      if (!isMissing(err)) throw err
+      this.watched.check() // no quarantine yet, or no store at all (unmounted): only the first is empty
+      return []
     }
   }
 

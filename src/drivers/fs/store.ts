@@ -5,7 +5,7 @@
  * And the store's root, watched (`StoreRoot`).
  */
 import { closeSync, fstatSync, fsync, futimes, futimesSync, openSync, statSync, type Stats } from 'node:fs'
-import { join } from 'node:path'
+import { dirname, join } from 'node:path'
 import { promisify } from 'node:util'
 import { isMissing, StorageUnavailableError } from '../../core/errors.js'
 import { aboutOption, type Wording } from '../../core/option-names.js'
@@ -14,7 +14,19 @@ import type { InputLimits } from '../../core/input.js'
 import type { ShardingStrategy } from '../../core/sharding.js'
 import type { FilesystemDriverInit } from './init.js'
 import { firstStored, hashFile, type ObjectReader } from './read.js'
-import { fitsOneWrite, linkIntoPlace, removeIfExists, writeAll, writeTemp, type WriteContext } from './write.js'
+import {
+  fitsOneWrite,
+  fsyncDir,
+  linkIntoPlace,
+  removeIfExists,
+  writeAll,
+  writeTemp,
+  type WriteContext
+} from './write.js'
+
+/** Whether a file was made in the last minute (its birth; its last change where the filesystem keeps no birth). */
+const young = (stats: Stats): boolean =>
+  Date.now() - (stats.birthtimeMs > 0 ? stats.birthtimeMs : stats.ctimeMs) < 60_000
 
 const futimesAsync = promisify(futimes)
 const fsyncAsync = promisify(fsync)
@@ -129,7 +141,9 @@ export class FrameStore {
       if (!renewed) return stats
       // the new mtime is the store's acknowledgement to retention: lost to a power cut, a prune by
       // age would delete the frame just stored (found by the crash harness, test/crash)
-      if (this.context.fsync) await fsyncAsync(fd)
+      // a name made a moment ago may be another writer's whose folder is not fsynced yet: this store is acknowledged too,
+      // so its name must be as durable (an older one is: its writer fsynced the folder before it resolved); side by side
+      if (this.context.fsync) await Promise.all([fsyncAsync(fd), young(stats) ? fsyncDir(dirname(path)) : undefined])
       const now = statSync(path, { throwIfNoEntry: false })
       return now !== undefined && now.ino === stats.ino && now.dev === stats.dev ? stats : undefined
     } finally {

@@ -136,15 +136,18 @@ function scanFile(state: ScanState, key: string, level: number): void {
  * A file's stat and bytes from one open (open, fstat, read, close: readFileSync and a statSync
  * take three calls more), into the scratch buffer; null if it is gone. A read asks for more than
  * the size: fewer is the end (no second read to see it), and all of it a file that grew, read on
- * to its end (it then hashes as damaged).
+ * to its end (it then hashes as damaged). A read that fails throws: a file that cannot be read is not "gone".
  */
 function statAndRead(state: ScanState, path: string): { stats: Stats; bytes: Buffer } | null {
   const { deps } = state
   let fd
   try {
     fd = deps.openSync(path, 'r')
-  } catch {
-    return null
+  } catch (err) {
+    // removed while we walked; any other failure (EIO, EACCES, EMFILE) is the caller's to hear, never a frame
+    // left out of a verify that then says clean
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null
+    throw err
   }
   try {
     const stats = deps.fstatSync(fd)
@@ -159,8 +162,6 @@ function statAndRead(state: ScanState, path: string): { stats: Stats; bytes: Buf
       if (length === stats.size) break // the read asked for more: this is the end
     }
     return { stats, bytes: scratch.subarray(0, length) }
-  } catch {
-    return null
   } finally {
     deps.closeSync(fd)
   }

@@ -38,7 +38,7 @@ export class IpfsDriver extends StorageFront<IpfsKey> {
   declare readonly url: (ref: string) => string
   /** The API URL with any credentials removed: safe to print. */
   readonly apiUrl: string
-  /** A replica's owner and other small texts, under `{indexPath}/.marks/` in MFS (features/replication/owner.ts). */
+  /** A replica's owner and other small texts: the node's, under `/.sai-image-storage/` in MFS (marks.ts). */
   readonly marks: StoreMarks
   private readonly node: IpfsAdapter
   /** The SHA-256 → CID index (a test reads its entries). */

@@ -44,6 +44,8 @@ export class S3Connection {
   readonly #credentials?: ClientSettings['credentials']
   #client?: Promise<{ client: S3Client; sdk: Sdk }>
   #direct?: Promise<DirectClient>
+  /** The bucket answered once: later misses are misses (confirmBucket). */
+  #bucketSeen = false
 
   constructor(private readonly settings: ClientSettings) {
     this.endpoint =
@@ -180,6 +182,27 @@ export class S3Connection {
       }
       throw this.failure(err, name, signal)
     }
+  }
+
+  /**
+   * Throws `ERR_STORAGE_UNAVAILABLE` (the bucket option) if the bucket does not exist. A HEAD's 404 has
+   * no body to say why, so a miss asks once: a typo in the bucket must not read as "not stored".
+   */
+  async confirmBucket(signal?: AbortSignal): Promise<void> {
+    if (this.#bucketSeen) return
+    const bucket = this.settings.bucket
+    const found = await this.request(
+      'HeadBucket',
+      bucket,
+      signal,
+      async (sdk, send) => {
+        return await send(new sdk.HeadBucketCommand({ Bucket: bucket }))
+      },
+      404
+    )
+    if (found === undefined)
+      throw this.failure(Object.assign(new Error(bucket), { name: 'NoSuchBucket' }), 'HeadBucket')
+    this.#bucketSeen = true
   }
 
   notFound(subject: string): NotFoundError {

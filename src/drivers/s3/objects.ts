@@ -171,7 +171,10 @@ export class S3Objects {
       async (sdk, send) => await send(new sdk.HeadObjectCommand({ Bucket: this.bucket, Key: key })),
       404
     )
-    if (answer === undefined) return undefined
+    if (answer === undefined) {
+      await this.connection.confirmBucket(signal)
+      return undefined
+    }
     return { size: answer.ContentLength ?? 0, ...timesOf(answer.Metadata, answer.LastModified) }
   }
 

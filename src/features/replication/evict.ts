@@ -159,12 +159,20 @@ async function evictOne(parts: EvictParts, candidate: Candidate, pass: Pass): Pr
   } else if (dryRun) {
     report.wouldEvict!++
     report.wouldFree! += size
-  } else if (await parts.primary.deleteIfNotRenewed!(sha256, lastStoredAt)) {
+  } else {
+    // the mark is durable before the delete: a frame deleted without it would count as an extra copy, and the loss of
+    // its last copy would go unreported (a mark left by a crash before the delete is dropped by the next reconcile,
+    // which finds the frame on the primary)
     const mark = { sha256, at: Date.now(), how: HOW.evicted, lastStoredAt: lastStoredAt.getTime() }
-    await parts.ledger.append(PRIMARY, [mark])
-    report.evicted++
-    report.bytesFreed += size
-  } else report.renewed++
+    await parts.ledger.append(PRIMARY, [mark], { durable: true })
+    if (await parts.primary.deleteIfNotRenewed!(sha256, lastStoredAt)) {
+      report.evicted++
+      report.bytesFreed += size
+    } else {
+      await parts.ledger.append(PRIMARY, [{ sha256, at: Date.now(), how: HOW.restored }])
+      report.renewed++
+    }
+  }
 }
 
 /**

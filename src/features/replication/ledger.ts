@@ -10,9 +10,10 @@
  * crash costs a verification, never a copy: the ledger is a shortcut for whereis, status and
  * retention, not the truth.
  */
-import { readFileSync } from 'node:fs'
-import { appendFile, mkdir, rename, writeFile } from 'node:fs/promises'
+import { readFileSync, statSync } from 'node:fs'
+import { appendFile, type FileHandle, mkdir, open, rename, writeFile } from 'node:fs/promises'
 import { dirname } from 'node:path'
+import { fsyncDir } from '../../core/durable-files.js'
 import { isMissing } from '../../core/errors.js'
 import type { ImageEntry } from '../../core/types.js'
 import type { StateLayout } from './layout.js'
@@ -54,17 +55,25 @@ export class Ledger {
 
   constructor(private readonly layout: StateLayout) {}
 
-  async append(copy: string, records: LedgerRecord[]): Promise<void> {
+  /**
+   * Appends `records`, a line each. `durable`: fsynced (with the folder when the file is new) before it
+   * resolves, and written again if a reconcile replaced the file meanwhile (see `rewrite`): for an
+   * `evicted` mark, the only record whose loss would hide a loss.
+   */
+  async append(copy: string, records: LedgerRecord[], options: { durable?: boolean } = {}): Promise<void> {
     const byShard = new Map<string, string>()
     for (const r of records) byShard.set(r.sha256.slice(0, 2), (byShard.get(r.sha256.slice(0, 2)) ?? '') + line(r))
     const folder = this.layout.ledgerFolder(copy)
     if (!this.made.has(folder)) {
       await mkdir(folder, { recursive: true })
+      if (options.durable === true) await fsyncDir(dirname(folder))
       this.made.add(folder)
     }
     await Promise.all(
       [...byShard].map(async ([shard, text]) => {
-        await appendFile(this.layout.ledgerShard(copy, shard), text)
+        const path = this.layout.ledgerShard(copy, shard)
+        if (options.durable === true) await appendDurably(path, text)
+        else await appendFile(path, text)
       })
     )
   }
@@ -81,12 +90,18 @@ export class Ledger {
 
   /** Every hash's last record in one shard file (a 256th of the store: bounded memory). */
   shard(copy: string, shard: string): Map<string, LedgerRecord> {
+    return this.shardRead(copy, shard).records
+  }
+
+  /** The same, with the bytes read (a reconcile's rewrite keeps what was appended after them). */
+  shardRead(copy: string, shard: string): { records: Map<string, LedgerRecord>; length: number } {
+    const text = this.shardText(copy, shard)
     const records = new Map<string, LedgerRecord>()
-    for (const row of this.shardText(copy, shard).split('\n')) {
+    for (const row of text.split('\n')) {
       const record = parse(row)
       if (record !== undefined) records.set(record.sha256, record)
     }
-    return records
+    return { records, length: Buffer.byteLength(text) }
   }
 
   /** One shard file's text, to look hashes up in with `lastRecord` without parsing every line. */
@@ -114,14 +129,63 @@ export class Ledger {
     }
   }
 
-  /** Rewrites a shard file with only `records` (the reconcile's compaction). */
-  async rewrite(copy: string, shard: string, records: Iterable<LedgerRecord>): Promise<void> {
+  /**
+   * Rewrites a shard file with only `records` (the reconcile's compaction), which the caller chose from the
+   * file's first `since` bytes. Lines appended after those (by any process, while the pass went on) are
+   * kept, whether they land before the rename (read here) or on the old file after it (read from it
+   * once renamed); an append that opens the old file and writes after that is written again by its
+   * writer if durable (`append`), and otherwise costs a verification.
+   */
+  async rewrite(copy: string, shard: string, records: Iterable<LedgerRecord>, since: number): Promise<void> {
     const path = this.layout.ledgerShard(copy, shard)
     await mkdir(dirname(path), { recursive: true })
-    let text = ''
-    for (const record of records) text += line(record)
-    await writeFile(`${path}.tmp`, text)
-    await rename(`${path}.tmp`, path)
+    let old: FileHandle | undefined
+    try {
+      old = await open(path, 'r')
+    } catch (err) {
+      if (!isMissing(err)) throw err
+    }
+    try {
+      const before = old === undefined ? Buffer.alloc(0) : await old.readFile()
+      let text = ''
+      for (const record of records) text += line(record)
+      await writeFile(`${path}.tmp`, text + wholeLines(before.subarray(since)))
+      await rename(`${path}.tmp`, path)
+      if (old === undefined) return
+      const late = Buffer.alloc(1 << 16)
+      let tail = ''
+      for (let at = before.length, got; (got = (await old.read(late, 0, late.length, at)).bytesRead) > 0; at += got)
+        tail += late.toString('latin1', 0, got)
+      if (tail !== '') await appendFile(path, wholeLines(Buffer.from(tail, 'latin1')))
+    } finally {
+      await old?.close()
+    }
+  }
+}
+
+/** `bytes` as lines, the last one ended (a fragment of a line being written parses as nothing, never as a record). */
+function wholeLines(bytes: Buffer): string {
+  const text = bytes.toString('utf8')
+  return text === '' || text.endsWith('\n') ? text : `${text}\n`
+}
+
+/** Appends `text` and fsyncs it; again to the file now at `path` if a rewrite replaced it meanwhile. */
+async function appendDurably(path: string, text: string): Promise<void> {
+  for (;;) {
+    const handle = await open(path, 'a')
+    let same: boolean
+    try {
+      const made = (await handle.stat()).size === 0
+      await handle.write(text)
+      await handle.sync()
+      if (made) await fsyncDir(dirname(path))
+      const now = statSync(path, { throwIfNoEntry: false })
+      const mine = await handle.stat()
+      same = now !== undefined && now.ino === mine.ino && now.dev === mine.dev
+    } finally {
+      await handle.close()
+    }
+    if (same) return
   }
 }
 

@@ -8,8 +8,9 @@
  * primary gets `ERR_CONFIG` naming the owner at its first call that would write, before it writes.
  * A rebuilt host (a new state folder, so a new id) takes its replicas over explicitly (`takeOver`,
  * `sai-images take-over --from <old id>`), a compare-and-swap of the mark: of two take-overs at one
- * moment, one wins. Marks are kept on fs, S3 and IPFS replicas; a replica whose driver keeps none
- * (memory) is not checked. See docs/replication.md#one-primary-per-replica.
+ * moment, one wins. Marks are kept on fs, S3 and IPFS replicas (on IPFS one per node, whatever the
+ * index path: the node is the replica); a replica whose driver keeps none (memory) is not checked.
+ * See docs/replication.md#one-primary-per-replica.
  */
 import { randomUUID } from 'node:crypto'
 import { readFile } from 'node:fs/promises'
@@ -88,13 +89,23 @@ export class ReplicaOwnership {
           !(Date.now() - (this.fresh.get(r.name) ?? Number.NEGATIVE_INFINITY) < RECHECK_MS)
       )
     if (due().length === 0) return
-    if (options.replica === undefined) {
-      this.checking ??= this.claim(due(), true).finally(() => {
-        this.checking = undefined
-      })
-      await this.checking
-    }
+    if (options.replica !== undefined) return await this.claim(due(), options.unreachableOk === true)
+    this.checking ??= this.claim(due(), true).finally(() => {
+      this.checking = undefined
+    })
+    await this.checking
     if (options.unreachableOk !== true && due().length > 0) await this.claim(due(), false)
+  }
+
+  /**
+   * Whether another primary owns `replica` (its mark read; nothing written): a read served from it then heals
+   * nothing, so that a host refused there never receives the owner's frames on its own disk.
+   */
+  async ownedByAnother(replica: string): Promise<boolean> {
+    if (Date.now() - (this.fresh.get(replica) ?? Number.NEGATIVE_INFINITY) < RECHECK_MS) return false
+    const found = this.replicas.find(r => r.name === replica)
+    if (found?.storage.marks === undefined) return false
+    return (await this.ownerOf(found, await this.identity())).state === 'other'
   }
 
   /** Who owns each replica now (nothing is written). */

@@ -12,7 +12,7 @@
 import { IntegrityError } from '../../core/errors.js'
 import { failureFields, log, type Logger } from '../../core/logger.js'
 import type { ImageStorage } from '../../core/types.js'
-import { PRIMARY, type Ledger } from './ledger.js'
+import { type How, type Ledger, PRIMARY, VERIFIED } from './ledger.js'
 import type { Replica } from './types.js'
 
 /** The primary's failures that a replica's copy can answer. */
@@ -74,9 +74,11 @@ export class CopyReader {
       }
     }
     if (failures.some(f => failureFields(f.err).code === 'ERR_INTEGRITY')) throw this.noGoodCopy(sha256, failures)
-    // a replica that could not be asked may hold the only copy of an evicted frame: that is the answer
-    const unreachable = failures.find(f => f.copy !== PRIMARY)
-    if (unreachable !== undefined && this.ledger.isEvicted(sha256)) throw unreachable.err
+    // a replica that could not be asked may hold the only copy, of an evicted frame or of one the primary lost: that is
+    // the answer when the ledger says the replica held it (a frame never stored stays "not found" during an outage)
+    const held = (copy: string): boolean => VERIFIED.has(this.ledger.lookup(copy, sha256)?.how as How)
+    const unreachable = failures.find(f => f.copy !== PRIMARY && (this.ledger.isEvicted(sha256) || held(f.copy)))
+    if (unreachable !== undefined) throw unreachable.err
     if (primaryError !== undefined) throw primaryError
     return undefined
   }

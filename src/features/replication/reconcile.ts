@@ -50,7 +50,7 @@ class ReconcilePass {
       lost: 0,
       interrupted: false
     }
-    this.compaction = new Compaction(ledger, [PRIMARY, ...replicas.map(r => r.name)])
+    this.compaction = new Compaction(ledger, [PRIMARY, ...replicas.map(r => r.name)], this.now)
   }
 
   /** `entries`: the primary's, then each replica's (undefined where a copy is not listed). */
@@ -101,11 +101,15 @@ class ReconcilePass {
 class Compaction {
   private shard: string | undefined
   private records: Array<Map<string, LedgerRecord>> = []
+  /** How many bytes of each copy's shard file `records` came from. */
+  private lengths: number[] = []
   private readonly kept: Array<Map<string, LedgerRecord>>
 
   constructor(
     private readonly ledger: Ledger,
-    private readonly copies: string[]
+    private readonly copies: string[],
+    /** When the pass began: a record written since is newer than the listings it judges by, and stays. */
+    private readonly began: number
   ) {
     this.kept = copies.map(() => new Map())
   }
@@ -116,7 +120,9 @@ class Compaction {
     await this.flush()
     const shard = sha256.slice(0, 2)
     this.shard = shard
-    this.records = this.copies.map(copy => this.ledger.shard(copy, shard))
+    const read = this.copies.map(copy => this.ledger.shardRead(copy, shard))
+    this.records = read.map(r => r.records)
+    this.lengths = read.map(r => r.length)
   }
 
   /** Copy `i`'s record of `sha256` before this pass. */
@@ -131,11 +137,14 @@ class Compaction {
   async flush(): Promise<void> {
     const shard = this.shard
     if (shard === undefined) return
+    for (const [i, records] of this.records.entries())
+      for (const [sha256, record] of records)
+        if (record.at >= this.began && !this.kept[i]!.has(sha256)) this.keep(i, record)
     await Promise.all(
       this.copies.map(async (copy, i) => {
         // most shards are as the drain left them: rewriting 512 files for nothing was most of a pass over a small store
         if (!sameRecords(this.records[i]!, this.kept[i]!))
-          await this.ledger.rewrite(copy, shard, this.kept[i]!.values())
+          await this.ledger.rewrite(copy, shard, this.kept[i]!.values(), this.lengths[i]!)
       })
     )
     for (const map of this.kept) map.clear()

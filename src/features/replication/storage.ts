@@ -226,7 +226,8 @@ export class ReplicatedStorage implements ImageStorage {
   /** Heals the primary from a replica's verified bytes, unless its copy was evicted on purpose. */
   private async healFrom(sha256: string, bytes: Buffer, from: string, primaryFailed: string): Promise<void> {
     const damaged = primaryFailed === 'ERR_INTEGRITY'
-    if (damaged || !this.parts.ledger.isEvicted(sha256))
-      await this.parts.healer.writeBack(sha256, bytes, from, damaged ? 'damaged' : 'missing')
+    if (!damaged && this.parts.ledger.isEvicted(sha256)) return
+    if (await this.parts.owner.ownedByAnother(from).catch(() => true)) return // (unread: the next read heals)
+    await this.parts.healer.writeBack(sha256, bytes, from, damaged ? 'damaged' : 'missing')
   }
 }

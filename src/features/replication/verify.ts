@@ -10,6 +10,7 @@
  * (layout.ts) for `status`. Findings are spilled to files, not held.
  */
 import { mkdir } from 'node:fs/promises'
+import { StorageUnavailableError } from '../../core/errors.js'
 import { failureFields } from '../../core/logger.js'
 import { type Storm, stormOf } from '../../core/storm.js'
 import type { ImageEntry } from '../../core/types.js'
@@ -184,16 +185,20 @@ async function judge(
   }
   if (options.subset === undefined || !checked) return undefined
   // the full tier: the copy read back and hashed (the replica's fetch verifies it)
-  const failed = await replica.storage.fetch(sha256, { signal: options.signal }).then(
+  const error = await replica.storage.fetch(sha256, { signal: options.signal }).then(
     () => undefined,
-    (err: unknown) => failureFields(err).code
+    (err: unknown) => err
   )
+  const failed = error === undefined ? undefined : failureFields(error).code
   if (failed === 'ERR_INTEGRITY') return 'corrupt'
   if (failed === 'ERR_NOT_FOUND') return 'missing'
-  if (failed !== undefined)
-    throw new Error(
-      `cannot read ${sha256} from the replica ${replica.name} (${failed}): ` +
-        'check that it is reachable, then run verify again'
+  if (options.signal?.aborted === true) throw options.signal.reason
+  if (error !== undefined)
+    throw new StorageUnavailableError(
+      `cannot read ${sha256} from the replica ${replica.name} (${failed ?? (error as Error).message}): ` +
+        'check that it is reachable, then run verify again',
+      replica.storage.location ?? replica.name,
+      { cause: error }
     )
   copies.checked++
   copies.bytes += copy.size ?? 0

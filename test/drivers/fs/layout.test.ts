@@ -57,7 +57,7 @@ describe('the layout record', () => {
       ['list'],
       ['stats'],
       ['exists', hash],
-      ['fetch', hash, '-o', join(root, '..', 'x.jpg')],
+      ['fetch', hash, '-o', join(await tempDir('sai-out'), 'x.jpg')],
       ['prune', '--older-than', '1d', '--dry-run'],
       ['store', file]
     ]) {

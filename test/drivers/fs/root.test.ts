@@ -47,15 +47,28 @@ async function answers(storage: FilesystemDriver, hash: string): Promise<Record<
       return 'empty'
     }),
     verify: await settle(async () => await storage.verify()),
+    quarantineAdd: await settle(async () => await storage.quarantine.add(hash, 'test')),
+    quarantineList: await settle(async () => {
+      for await (const entry of storage.quarantine.list()) return entry
+      return 'empty'
+    }),
     store: await settle(async () => await storage.store(testJpeg('after the unmount', 3000)))
   }
 }
 
 const UNAVAILABLE = Object.fromEntries(
-  ['exists', 'fetch', 'fetchStream', 'stat', 'delete', 'list', 'verify', 'store'].map(call => [
-    call,
-    'ERR_STORAGE_UNAVAILABLE'
-  ])
+  [
+    'exists',
+    'fetch',
+    'fetchStream',
+    'stat',
+    'delete',
+    'list',
+    'verify',
+    'quarantineAdd',
+    'quarantineList',
+    'store'
+  ].map(call => [call, 'ERR_STORAGE_UNAVAILABLE'])
 )
 
 describe.skipIf(!isRoot)('a store on a real mount that goes away', () => {

@@ -1,7 +1,8 @@
 // What the replication tests share: two real filesystem stores replicated one to the other, a
 // logger that keeps what it is told, and the damage a disk does to a file.
 import { createHash } from 'node:crypto'
-import { readdir, readFile, writeFile } from 'node:fs/promises'
+import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises'
+import { hostname } from 'node:os'
 import { join } from 'node:path'
 import type { Logger } from '../../../src/core/logger.js'
 import { FilesystemDriver } from '../../../src/drivers/fs/index.js'
@@ -71,4 +72,16 @@ export async function namesIn(path: string): Promise<string[]> {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return []
     throw err
   }
+}
+
+/**
+ * Gives the primary at `root` the identity `id` (owner.ts), before its first use: the primaries a
+ * test file makes with one id are one host, so that they may share a replica that only one host may
+ * own (an IPFS node: its mark is the node's).
+ */
+export async function asHost(root: string, id: string): Promise<void> {
+  const state = join(root, '.replication')
+  await mkdir(state, { recursive: true })
+  const identity = { id, hostname: hostname(), stateDir: state, since: new Date().toISOString() }
+  await writeFile(join(state, 'host-id'), `${JSON.stringify(identity)}\n`)
 }

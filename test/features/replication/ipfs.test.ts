@@ -1,6 +1,7 @@
 // Replication from a filesystem primary to a real Kubo node: copies addressed by SHA-256 on both
 // sides, healing from the node, eviction that checks the node's copy first, and a reconcile that
 // lists the node's index (a few requests, none per object).
+import { randomUUID } from 'node:crypto'
 import { createServer, request } from 'node:http'
 import { readFile, rm, unlink, utimes, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
@@ -11,17 +12,21 @@ import { createReplicatedStorage, type ReplicatedStorage } from '../../../src/fe
 import { testJpeg } from '../../../src/testing/index.js'
 import { tempDir } from '../../infra/helpers/tmp.js'
 import { useKubo } from '../../drivers/ipfs/helpers.js'
+import { asHost } from './helpers.js'
 
 const DAY = 24 * 3600 * 1000
 // a node of its own: a replica's listing holds every pin on the node, and other files' would be extra copies
 const node = useKubo()
 let made = 0
+// every pair's primary is one host: the node's owner mark is the node's, and each test makes a new primary
+const HOST = randomUUID()
 
-/** A filesystem primary and an IPFS replica on the shared node, in an index folder of its own. */
+/** A filesystem primary (this file's one host) and an IPFS replica on the node, in an index folder of its own. */
 async function pair(
   url = node.url
 ): Promise<{ storage: ReplicatedStorage; primary: FilesystemDriver; replica: IpfsDriver }> {
   const primary = new FilesystemDriver({ root: await tempDir('sai-primary') })
+  await asHost(primary.root, HOST)
   const replica = new IpfsDriver({ url, indexPath: `/sai-replication-${made++}` })
   const storage = createReplicatedStorage({
     primary,

@@ -1,5 +1,6 @@
 // The ledger (ledger.ts) on a real folder: a line per record, the last for a hash winning, a torn
 // last line passed over; the eviction marks in SHA-256 order; a shard rewritten whole.
+import { spawnSync } from 'node:child_process'
 import { appendFile, readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
@@ -98,10 +99,30 @@ describe('Ledger', () => {
       { sha256: A1, at: 1, how: HOW.upload },
       { sha256: A2, at: 2, how: HOW.upload }
     ])
-    await book.rewrite('s3', 'ab', [{ sha256: A2, at: 5, how: HOW.listed }])
+    const { length } = book.shardRead('s3', 'ab')
+    await book.rewrite('s3', 'ab', [{ sha256: A2, at: 5, how: HOW.listed }], length)
     expect(await readFile(join(state, 'ledger', 's3', 'ab.log'), 'utf8')).toBe(`${A2} 5 listed\n`)
     expect(book.lookup('s3', A1)).toBeUndefined()
-    await book.rewrite('ipfs', 'cd', [])
+    await book.rewrite('ipfs', 'cd', [], 0)
     expect(await readFile(join(state, 'ledger', 'ipfs', 'cd.log'), 'utf8')).toBe('')
+  })
+
+  it('rewrite keeps the lines appended after the bytes its records came from, by this process or another', async () => {
+    const { ledger: book, state } = await ledger()
+    await book.append('primary', [{ sha256: A1, at: 1, how: HOW.evicted, lastStoredAt: 1 }])
+    const { length } = book.shardRead('primary', 'ab')
+    // appended while the reconcile's pass went on: by another process (a real child), and by this one, durably
+    const child = spawnSync(process.execPath, [
+      '-e',
+      `require('fs').appendFileSync(${JSON.stringify(
+        join(state, 'ledger', 'primary', 'ab.log')
+      )}, '${A2} 3 evicted 2\\n')`
+    ])
+    expect(child.status).toBe(0)
+    await book.append('primary', [{ sha256: A1, at: 4, how: HOW.restored }], { durable: true })
+    await book.rewrite('primary', 'ab', [], length) // the pass dropped A1's old mark (it listed A1 on the primary)
+    expect(book.lookup('primary', A2)).toEqual({ sha256: A2, at: 3, how: HOW.evicted, lastStoredAt: 2 })
+    expect(book.lookup('primary', A1)).toMatchObject({ at: 4, how: HOW.restored })
+    expect(await readFile(join(state, 'ledger', 'primary', 'ab.log'), 'utf8')).not.toContain(' 1 evicted')
   })
 })

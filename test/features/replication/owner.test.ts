@@ -3,7 +3,8 @@
 // call that would write, before anything is written (the replica listed before and after, marks
 // included); two primaries with their own prefix or folder in one bucket or disk both work; a
 // replica without a mark (an older version, migrate) gets one at the first write, without error. The
-// same on a real Kubo node (its marks in MFS beside the index: `{indexPath}/.marks/`).
+// same on a real Kubo node, whose mark is the node's (`/.sai-image-storage/` in MFS, whatever the index
+// path: owner-ipfs.test.ts has two index paths on one node).
 import { createHash } from 'node:crypto'
 import { readdir, readFile } from 'node:fs/promises'
 import { hostname } from 'node:os'
@@ -33,10 +34,14 @@ afterAll(() => {
 const node = useKubo() // a node of this file's own: every pin on it is one of these replicas'
 const sha256 = (bytes: Buffer): string => createHash('sha256').update(bytes).digest('hex')
 
-/** Where replicas live (a disk, a bucket): `replica(place)` opens one in its own place; `everything` lists all. */
+/**
+ * Where replicas live (a disk, a bucket): `replica(place)` opens one in its own place; `everything` lists all;
+ * `mark` is where the mark of the replica `one` is, as `everything` lists it.
+ */
 interface Medium {
   replica: (place: string) => ImageStorage
   everything: () => Promise<string[]>
+  mark: RegExp
 }
 
 const MEDIA: Array<[string, () => Promise<Medium>]> = [
@@ -50,7 +55,8 @@ const MEDIA: Array<[string, () => Promise<Medium>]> = [
           (await readdir(disk, { recursive: true, withFileTypes: true }))
             .filter(e => e.isFile())
             .map(e => relative(disk, join(e.parentPath, e.name)))
-            .sort()
+            .sort(),
+        mark: /^one\/\.marks\/owner\.json$/
       }
     }
   ],
@@ -80,27 +86,32 @@ const MEDIA: Array<[string, () => Promise<Medium>]> = [
             token = page.NextContinuationToken
           } while (token !== undefined)
           return keys.sort()
-        }
+        },
+        mark: /one\/\.marks\/owner\.json$/
       }
     }
   ],
   [
     'an IPFS replica on a Kubo node',
     async () => {
-      // an IPFS replica is the whole node (its listing holds every pin): each test starts with none
+      // an IPFS replica is the whole node (its listing holds every pin, its mark is the node's): each test
+      // starts with an empty node
       for (const pin of await pins()) await rpc(node.url, 'pin/rm', { arg: pin.slice('pin '.length) })
+      for (const file of (await rpc(node.url, 'files/ls', { arg: '/' })).json.Entries ?? [])
+        await rpc(node.url, 'files/rm', { arg: `/${file.Name}`, recursive: true })
       const top = `/o${Math.random().toString(36).slice(2)}`
       return {
         replica: place => new IpfsDriver({ url: node.url, indexPath: `${top}/${place}`, timeoutMs: 10_000 }),
-        // every file in the MFS tree under `top` (the indexes and their marks), and every pin on the node
-        everything: async () => [...(await mfsFiles(top)), ...(await pins())].sort()
+        // every file in the node's MFS (the indexes and the node's marks), and every pin on the node
+        everything: async () => [...(await mfsFiles('')), ...(await pins())].sort(),
+        mark: /^\/\.sai-image-storage\/owner\.json$/
       }
     }
   ]
 ]
 
 async function mfsFiles(dir: string): Promise<string[]> {
-  const { json, message } = await rpc(node.url, 'files/ls', { arg: dir, long: true })
+  const { json, message } = await rpc(node.url, 'files/ls', { arg: dir === '' ? '/' : dir, long: true })
   if (message !== undefined) return [] // nothing there yet
   const files: string[] = []
   for (const entry of json.Entries ?? [])
@@ -141,7 +152,7 @@ describe.each(MEDIA)('two primaries on %s', (_name, makeMedium) => {
     const mark = JSON.parse((await medium.replica('one').marks!.read('owner.json'))!)
     expect(mark).toMatchObject({ id: aId.id, hostname: hostname() })
     const before = await medium.everything()
-    expect(before.filter(k => k.includes('.marks/'))).toEqual([expect.stringMatching(/one\/\.marks\/owner\.json$/)])
+    expect(before.filter(k => k.includes('owner.json'))).toEqual([expect.stringMatching(medium.mark)])
 
     const refusal = {
       code: 'ERR_CONFIG',
@@ -159,6 +170,9 @@ describe.each(MEDIA)('two primaries on %s', (_name, makeMedium) => {
     await expect(b.storage.delete(sha256(frames[1]!))).rejects.toMatchObject(refusal)
     // a prune of B's union (A's frames, listed from the replica): refused before it deletes
     await expect(prune(b.storage, { olderThan: 0, minAgeMs: 0 })).rejects.toMatchObject(refusal)
+    // reads are not refused, but heal nothing onto B's disk: the frames are A's
+    expect(sha256(await b.storage.fetch(sha256(frames[2]!)))).toBe(sha256(frames[2]!))
+    expect(await b.storage.exists(sha256(frames[1]!))).toBe(true)
     expect(await objectsOn(b.primary)).toEqual([])
     expect(await readdir(join(b.primary.root, '.replication'))).toEqual(['host-id']) // its identity, nothing else
     expect(await medium.everything()).toEqual(before)
@@ -176,7 +190,7 @@ describe.each(MEDIA)('two primaries on %s', (_name, makeMedium) => {
   }, 60_000)
 
   // not on IPFS: an IPFS replica is the whole node (its listing holds every pin on it), so two index
-  // folders on one node are one replica; each host needs a node of its own (docs/replication.md)
+  // folders on one node are one replica, and the second host is refused (owner-ipfs.test.ts)
   it.skipIf(_name.includes('IPFS'))(
     'each primary with its own prefix or folder in one bucket or disk: both store, copy and verify',
     async () => {

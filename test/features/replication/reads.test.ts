@@ -3,7 +3,7 @@
 // copy, and a damaged last copy is ERR_INTEGRITY everywhere (a 500 from the handler), never "not found".
 import { createServer, type Server } from 'node:http'
 import { join } from 'node:path'
-import { readFile, truncate, unlink, utimes, writeFile } from 'node:fs/promises'
+import { readFile, rename, truncate, unlink, utimes, writeFile } from 'node:fs/promises'
 import { describe, expect, it } from 'vitest'
 import { FilesystemDriver } from '../../../src/drivers/fs/index.js'
 import { createImageHandler } from '../../../src/features/http/index.js'
@@ -198,6 +198,23 @@ describe('a damaged last copy is ERR_INTEGRITY on every read path, never "not fo
     await expect(storage.fetch(hash)).rejects.toMatchObject({ code: 'ERR_INTEGRITY' })
     await expect(streamed(storage, hash)).rejects.toMatchObject({ code: 'ERR_INTEGRITY' })
     expect(await primary.exists(hash)).toBe(true) // the damaged copy stays for an operator to see
+    await storage.close()
+  })
+
+  it('a frame the primary lost, its only copy on a replica that is down: unavailable, never "not found"', async () => {
+    const { storage, primary, replica } = await pair()
+    const jpeg = testJpeg('only on the replica', 20_000)
+    const { hash } = await storage.store(jpeg)
+    await storage.drain()
+    await unlink(primary.pathOf(hash)) // a bad sector, an rm
+    const away = `${replica.root}.away`
+    await rename(replica.root, away) // the replica's disk unmounted
+    await expect(storage.fetch(hash)).rejects.toMatchObject({ code: 'ERR_STORAGE_UNAVAILABLE' })
+    await expect(storage.exists(hash)).rejects.toMatchObject({ code: 'ERR_STORAGE_UNAVAILABLE' })
+    await expect(storage.stat(hash)).rejects.toMatchObject({ code: 'ERR_STORAGE_UNAVAILABLE' })
+    await expect(storage.fetch('ab'.repeat(32))).rejects.toMatchObject({ code: 'ERR_NOT_FOUND' }) // never stored
+    await rename(away, replica.root)
+    expect(Buffer.compare(await storage.fetch(hash), jpeg)).toBe(0)
     await storage.close()
   })
 

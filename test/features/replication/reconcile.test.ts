@@ -4,8 +4,11 @@
 import { readFile, rm, utimes, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
+import { FilesystemDriver } from '../../../src/drivers/fs/index.js'
+import { createReplicatedStorage } from '../../../src/features/replication/index.js'
 import { partsOf } from '../../../src/features/replication/parts.js'
 import { testJpeg } from '../../../src/testing/index.js'
+import { tempDir } from '../../infra/helpers/tmp.js'
 import { DAY, namesIn, pair, sha256Of } from './helpers.js'
 
 describe('reconcile', () => {
@@ -90,6 +93,56 @@ describe('reconcile', () => {
     await rm(join(storage.stateDir, 'ledger'), { recursive: true }) // lost: the listing is the proof
     await storage.reconcile()
     expect(ledger.lookup('copy', kept.sha256)).toMatchObject({ how: 'listed' })
+    await storage.close()
+  })
+})
+
+describe('reconcile beside evict', () => {
+  it("an eviction during a pass keeps its mark: the loss of the frame's last copy is reported", async () => {
+    // two frames in one ledger shard: the pass reads the shard's records at the first, then evict marks the second
+    const seen = new Map<string, Buffer>()
+    let frames: Buffer[] | undefined
+    for (let i = 0; frames === undefined; i++) {
+      const frame = testJpeg(`shard mate ${i}`, 2000)
+      const other = seen.get(sha256Of(frame).slice(0, 2))
+      if (other === undefined) seen.set(sha256Of(frame).slice(0, 2), frame)
+      else frames = [other, frame].sort((x, y) => (sha256Of(x) < sha256Of(y) ? -1 : 1))
+    }
+    const primary = new FilesystemDriver({ root: await tempDir('sai-primary') })
+    const real = new FilesystemDriver({ root: await tempDir('sai-replica') })
+    let during: (() => Promise<void>) | undefined
+    // the real replica, its listing paused once after the first entry (the moment cannot be caused otherwise)
+    const replica = new Proxy(real, {
+      get(target, property) {
+        if (property !== 'list') return Reflect.get(target, property, target)
+        return async function* (options?: object) {
+          for await (const entry of target.list(options)) {
+            const work = during
+            during = undefined
+            await work?.()
+            yield entry
+          }
+        }
+      }
+    })
+    const storage = createReplicatedStorage({
+      primary,
+      replicas: [{ name: 'copy', storage: replica }],
+      background: false
+    })
+    const [a, b] = [await storage.store(frames[0]!), await storage.store(frames[1]!)]
+    await storage.drain()
+    const later = new Date(Date.now() + DAY)
+    during = async () => {
+      expect(await storage.evict({ olderThan: 0, now: later, keep: [a!.sha256] })).toMatchObject({ evicted: 1 })
+    }
+    await storage.reconcile()
+    expect(during).toBeUndefined() // the eviction did run inside the pass
+    expect(await primary.exists(b!.sha256)).toBe(false)
+    expect(await storage.reconcile()).toMatchObject({ lost: 0 })
+    await real.delete(b!.sha256) // the replica loses the evicted frame's only copy
+    expect(await storage.reconcile()).toMatchObject({ lost: 1 })
+    expect(await storage.verify()).toMatchObject({ clean: false })
     await storage.close()
   })
 })
