@@ -10,7 +10,7 @@ import { failing, replicated } from './replication.js'
 export const replicate: Command = {
   name: 'replicate',
   usage:
-    'replicate [--watch] [--reconcile-every 24h] [--watch-every 5s] [--watch-folders 0] ' +
+    'replicate [--watch] [--reconcile-every 24h] [--watch-every 5s] [--watch-folders N] ' +
     '[--metrics-port N | --metrics-address host:port] [--no-reconcile] [--wait] | replicate --health',
   summary: 'copy what the outbox holds to the replicas, then reconcile',
   help:

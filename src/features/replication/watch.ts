@@ -4,8 +4,9 @@
  * no outbox record was written for them. By default one `inotifywait -m -r` child watches the layout
  * (inotifywait.ts): an event brings the next pass to within `SETTLE_MS`; every folder is stat'ed
  * (folders.ts) only every `fullEveryMs` (60 s) or once events were lost. Without it, a pass every
- * `everyMs` (5 s) stats the folders (those Node's own watches, folder-watches.ts, do not cover). A pass lists the folders that changed and queues their frames that no
- * replica holds verified nor has queued (unqueued.ts). A frame replaced under its name is compared
+ * `everyMs` (5 s) stats the folders (those Node's own watches, folder-watches.ts, do not cover).
+ * A pass lists the folders that changed and queues their frames that no replica holds verified nor
+ * has queued (unqueued.ts). A frame replaced under its name is compared
  * with the replica's copy by size, as the reconcile compares them; a frame deleted by another process
  * is left to the copier ("gone"). Each pass writes `watch.json` in the state folder (watch-health.ts):
  * the health a monitor reads, and where the next watcher (after a restart, even a SIGKILL) or
