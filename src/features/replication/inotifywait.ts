@@ -46,6 +46,16 @@ export function keepWatching(
   return child
 }
 
+/**
+ * inotifywait ($0 and its arguments) tied to this process by a pipe on the shell's stdin: once it is
+ * closed (by `close()`, or because this process died, even by SIGKILL), the shell's `read` (a builtin)
+ * ends and inotifywait is ended, not left behind holding its watches. The shell waits for it and
+ * exits with its status (127: not found).
+ */
+const TIED =
+  'exec 3<&0; "$0" "$@" </dev/null & w=$!; ' +
+  '{ while read -r _; do :; done <&3; kill $w 2>/dev/null; } & exec 3<&-; wait $w'
+
 export interface LayoutWatchInit {
   root: string
   /** Shard levels below the root. */
@@ -73,27 +83,28 @@ export class LayoutWatch {
   /** Folders above the leaves made (or moved in) since the last take: their leaves are listed. */
   private readonly trees = new Set<string>()
   private child?: ChildProcess
+  private closing = false
   private out = ''
 
   constructor(private readonly init: LayoutWatchInit) {}
 
   start(): void {
     const { root } = this.init
-    // a list of paths (one a line): names with a line break are not excluded, their events are ignored
-    const others = entries(root).filter(name => !this.init.isShardDir(name) && !name.includes('\n'))
-    const list = [root, ...others.map(name => `@${join(root, name)}`)].join('\n')
+    // the root watched, but for its folders that are no shard folder (the state folder): `@path` excludes
+    const others = entries(root).filter(name => !this.init.isShardDir(name))
     const args = ['-m', '-r', '-e', 'create,moved_to,close_write,q_overflow']
     // NUL after each event: a file name may hold any other character
-    args.push('--format', '%e %w%f%0', '--no-newline', '--fromfile', '-')
-    const child = spawn(this.init.command ?? 'inotifywait', args, { stdio: ['pipe', 'pipe', 'pipe'] })
-    this.child = child
-    child.on('error', err => {
-      this.missing = (err as NodeJS.ErrnoException).code === 'ENOENT'
-      this.end(`inotifywait could not start: ${err.message}`)
+    args.push('--format', '%e %w%f%0', '--no-newline', root, ...others.map(name => `@${join(root, name)}`))
+    const child = spawn('/bin/sh', ['-c', TIED, this.init.command ?? 'inotifywait', ...args], {
+      stdio: ['pipe', 'pipe', 'pipe']
     })
-    child.on('exit', (code, signal) => this.end(`inotifywait ended (${signal ?? `exit ${code}`})`))
-    child.stdin!.on('error', () => {}) // it ended before reading the list: 'exit' tells
-    child.stdin!.end(`${list}\n`)
+    this.child = child
+    child.on('error', err => this.end(`inotifywait could not start: ${err.message}`))
+    child.on('exit', (code, signal) => {
+      this.missing = code === 127 // sh: not found
+      this.end(`inotifywait ended (${signal ?? `exit ${code}`})`)
+    })
+    child.stdin!.on('error', () => {}) // it ended: 'exit' tells
     child.stdout!.setEncoding('utf8').on('data', (data: string) => this.events(data))
     let err = ''
     child.stderr!.setEncoding('utf8').on('data', (data: string) => {
@@ -122,12 +133,14 @@ export class LayoutWatch {
 
   close(): void {
     this.live = false
-    this.child?.kill()
+    this.closing = true
+    this.child?.stdin?.end() // its end of the pipe closed: the shell ends inotifywait
   }
 
   private end(message: string): void {
     if (this.ended) return
-    const expected = this.child?.killed === true
+    const expected = this.closing
+    this.child?.stdin?.end() // the shell's reader of the pipe too
     this.ended = true
     this.endedAt = Date.now()
     this.live = false

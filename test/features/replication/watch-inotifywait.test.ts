@@ -73,19 +73,25 @@ function service(env: Record<string, string>, ...args: string[]): { child: Child
   return { child, exit: new Promise(resolve => child.on('close', code => resolve(code ?? -1))) }
 }
 
-/** The processes whose parent is `pid`, by their command name. */
+/** The processes below `pid` (its children, theirs...) of the command `name`. */
 function children(pid: number, name: string): number[] {
-  return readdirSync('/proc')
+  const procs = readdirSync('/proc')
     .filter(p => /^\d+$/.test(p))
-    .filter(p => {
+    .flatMap(p => {
       try {
         const stat = readFileSync(`/proc/${p}/stat`, 'utf8')
-        return stat.includes(`(${name})`) && stat.split(') ')[1]!.split(' ')[1] === String(pid)
+        return [
+          { pid: Number(p), ppid: Number(stat.split(') ')[1]!.split(' ')[1]), name: stat.split(' (')[1]!.split(')')[0] }
+        ]
       } catch {
-        return false // ended meanwhile
+        return [] // ended meanwhile
       }
     })
-    .map(Number)
+  const below = (parent: number): typeof procs =>
+    procs.filter(p => p.ppid === parent).flatMap(p => [p, ...below(p.pid)])
+  return below(pid)
+    .filter(p => p.name === name)
+    .map(p => p.pid)
 }
 
 /** Whether the replica holds each frame, its bytes checked, within `ms`. */
@@ -129,6 +135,22 @@ describe('replicate --watch with inotifywait (the default when installed)', () =
     watcher.child.kill('SIGTERM')
     expect(await watcher.exit).toBe(0)
   }, 60_000)
+})
+
+describe('replicate --watch SIGKILLed', () => {
+  it('leaves no inotifywait behind holding its watches', async () => {
+    const { root, env } = await setup()
+    await renameIn(root, frameWhere('killed'))
+    const watcher = service(env)
+    expect(await until(() => readWatchHealth(join(root, '.replication'))?.mechanism === 'inotifywait', 10_000)).toBe(
+      true
+    )
+    const [child] = children(watcher.child.pid!, 'inotifywait')
+    expect(existsSync(`/proc/${child}`)).toBe(true)
+    watcher.child.kill('SIGKILL')
+    await watcher.exit
+    expect(await until(() => !existsSync(`/proc/${child}`), 5000)).toBe(true)
+  }, 30_000)
 })
 
 describe('replicate --watch without inotifywait', () => {
