@@ -77,17 +77,16 @@ for shard, hashes in ledger.items():
   )
 }
 
-/** The process and its children (the inotifywait child): pids. */
+/** The process and its descendants (the inotifywait child, under a shell): pids. */
 const family = pid => {
-  const children = readdirSync('/proc').filter(p => {
-    if (!/^\d+$/.test(p)) return false
+  const parents = new Map()
+  for (const p of readdirSync('/proc').filter(p => /^\d+$/.test(p))) {
     try {
-      return readFileSync(`/proc/${p}/stat`, 'utf8').split(') ')[1].split(' ')[1] === String(pid)
-    } catch {
-      return false
-    }
-  })
-  return [pid, ...children.map(Number)]
+      parents.set(Number(p), Number(readFileSync(`/proc/${p}/stat`, 'utf8').split(') ')[1].split(' ')[1]))
+    } catch {} // ended meanwhile
+  }
+  const below = parent => [...parents].filter(([, pp]) => pp === parent).flatMap(([p]) => [p, ...below(p)])
+  return [pid, ...below(pid)]
 }
 const cpuOf = pid => {
   try {
