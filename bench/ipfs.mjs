@@ -8,7 +8,7 @@
 // --before adds another build of the driver (e.g. the last release) to the same rounds.
 import { execFileSync } from 'node:child_process'
 import { createHash, randomBytes } from 'node:crypto'
-import { writeFileSync } from 'node:fs'
+import { readFileSync, writeFileSync } from 'node:fs'
 import { Agent, request } from 'node:http'
 import { cpus, loadavg, totalmem } from 'node:os'
 import { startKubo } from '../test/infra/kubo/node.mjs'
@@ -43,7 +43,8 @@ const agent = new Agent({ keepAlive: true, maxSockets: 16 })
 /** One bare RPC call: POST, an optional multipart file, the whole answer read. */
 function bare(url, command, params, bytes) {
   const target = new URL(`${url}/api/v0/${command}`)
-  for (const [name, value] of Object.entries(params)) target.searchParams.append(name, String(value))
+  for (const [name, value] of Object.entries(params))
+    for (const item of [value].flat()) target.searchParams.append(name, String(item))
   const boundary = 'bench-boundary'
   const head = Buffer.from(
     `--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="f"\r\nContent-Type: application/octet-stream\r\n\r\n`
@@ -84,6 +85,46 @@ const fresh = size => {
   return bytes
 }
 
+// A store of this project's size: 1.8M frames a year is ~27 names in each of the index's 256 x 256 shard folders,
+// under folders of 256 entries (a flat MFS folder that large is HAMT-sharded: as many levels). The fair floor links
+// each add into such a folder (one flush), and the driver stores into the same kind of index: the bytes are drawn
+// until their SHA-256 names a folder that holds names (the first HOT x 256 shard folders; all 65,536 exist).
+const HOT = 16
+const NAMES = 27
+const hex2 = n => n.toString(16).padStart(2, '0')
+const shard = i => `${hex2(i >> 8)}/${hex2(i & 255)}`
+async function pool(count, work, width = 8) {
+  let next = 0
+  await Promise.all(
+    Array.from({ length: width }, async () => {
+      while (next < count) await work(next++)
+    })
+  )
+}
+/** The shard folders of `root`, flushed; ~27 names (markers of nothing, as the driver's) in the hot ones. */
+async function populate(url, root) {
+  const started = performance.now()
+  // unflushed but every 64th (Kubo refuses more than 256 unflushed changes); the first level one by one (parents race)
+  for (let i = 0; i < 256; i++) await bare(url, 'files/mkdir', { arg: `${root}/${hex2(i)}`, parents: true })
+  await pool(256 * 256, async i =>
+    bare(url, 'files/mkdir', { arg: `${root}/${shard(i)}`, parents: true, flush: i % 64 === 0 })
+  )
+  await pool(HOT * 256 * NAMES, async i => {
+    const folder = Math.floor(i / NAMES)
+    const name = `${hex2(folder >> 8)}${hex2(folder & 255)}${randomBytes(30).toString('hex')}.${Date.now()}`
+    await bare(url, 'files/cp', { arg: ['/ipfs/bafkqaaa', `${root}/${shard(folder)}/${name}`], flush: i % 64 === 0 })
+  })
+  await bare(url, 'files/flush', { arg: root })
+  return +((performance.now() - started) / 1000).toFixed(1)
+}
+/** Fresh bytes whose SHA-256 names a hot shard folder. */
+function freshHot(size) {
+  for (;;) {
+    const bytes = fresh(size)
+    if (Number.parseInt(createHash('sha256').update(bytes).digest('hex').slice(0, 2), 16) < HOT) return bytes
+  }
+}
+
 /** Interleaved rounds of OPS calls per candidate (order alternating); each keeps its median round's mean. */
 async function compare(candidates) {
   const rounds = Object.fromEntries(Object.keys(candidates).map(name => [name, []]))
@@ -116,10 +157,15 @@ async function section(label, nodeOptions) {
   const { create } = await import('kubo-rpc-client')
   const Before = before === undefined ? undefined : (await import(before)).IpfsDriver
   const rows = []
+  let populateSeconds
   try {
     const driver = new IpfsDriver({ url: node.url })
     const old = Before === undefined ? undefined : new Before({ url: node.url })
     const client = create({ url: node.url })
+    // the default node only: a store, and the floor, at an index of a year's frames
+    const deep =
+      nodeOptions.flatfsSync === undefined ? new IpfsDriver({ url: node.url, indexPath: '/deep' }) : undefined
+    if (deep !== undefined) populateSeconds = await populate(node.url, '/deep')
     for (const size of SIZES) {
       // the floor's folder is new every turn (made before it), so it holds at most OPS entries, like the
       // driver's shard folders: a flush re-encodes the folder, and one that grew all run would flatter us
@@ -170,9 +216,10 @@ async function section(label, nodeOptions) {
         fetchBySha256: async i => await driver.fetch(stored[i].sha256),
         exists: async i => await driver.exists(stored[i].sha256)
       })
+      const atDepth = deep === undefined || size > 1024 * 1024 ? undefined : await storesAtDepth(node.url, deep, size)
       const row = {
         size,
-        meanMs: { ...stores, ...fetches, ...others },
+        meanMs: { ...stores, ...fetches, ...others, ...atDepth },
         ratios: {
           store: ratio(stores.driverStore, stores.bareAdd),
           floor: ratio(stores.floorAdd, stores.bareAdd),
@@ -181,6 +228,13 @@ async function section(label, nodeOptions) {
           fetch: ratio(fetches.driverFetch, fetches.bareCat),
           fetchVsClient: ratio(fetches.driverFetch, fetches.clientCat),
           fetchVsVerified: ratio(fetches.driverFetch, fetches.verifiedCat),
+          ...(atDepth === undefined
+            ? {}
+            : {
+                deepStoreVsDeepFloor: ratio(atDepth.deepStore, atDepth.deepFloor),
+                deepFloorVsFloor: ratio(atDepth.deepFloor, atDepth.deepFloorNew),
+                deepStoreVsBare: ratio(atDepth.deepStore, stores.bareAdd)
+              }),
           ...(old === undefined
             ? {}
             : {
@@ -196,7 +250,31 @@ async function section(label, nodeOptions) {
   } finally {
     await node.stop()
   }
-  return { label, flatfsSync: nodeOptions.flatfsSync === true, rows }
+  return { label, flatfsSync: nodeOptions.flatfsSync === true, rows, populateSeconds }
+}
+
+/** The driver's store and the fair floor (an add linked at the index's depth, one flush), in a populated index. */
+async function storesAtDepth(url, deep, size) {
+  // made before, for both: the driver's are drawn (not timed)
+  const ready = Array.from({ length: ROUNDS * OPS }, () => freshHot(size))
+  const plain = Array.from({ length: 2 * ROUNDS * OPS }, () => fresh(size))
+  // the issue's floor again, its bytes made before too, in these rounds: the ratio of the two floors is like for like
+  for (let round = 0; round < ROUNDS; round++)
+    await bare(url, 'files/mkdir', { arg: `/deep-floor-new-${size}-${round}`, parents: true })
+  let newCalls = 0
+  return await compare({
+    deepFloorNew: async () => {
+      const folder = `/deep-floor-new-${size}-${Math.floor(newCalls++ / OPS)}`
+      await bare(url, 'add', { ...PARAMS, 'to-files': `${folder}/${randomBytes(16).toString('hex')}` }, plain.pop())
+      await bare(url, 'files/flush', { arg: folder })
+    },
+    deepStore: async () => await deep.store(ready.pop()),
+    deepFloor: async () => {
+      const folder = `/deep/${shard(Math.floor(Math.random() * HOT * 256))}`
+      await bare(url, 'add', { ...PARAMS, 'to-files': `${folder}/${randomBytes(32).toString('hex')}` }, plain.pop())
+      await bare(url, 'files/flush', { arg: folder })
+    }
+  })
 }
 
 const machine = {
@@ -235,6 +313,11 @@ const targets = [
 const results = { date: new Date().toISOString(), machine, quick, rounds: ROUNDS, opsPerRound: OPS, sections, targets }
 for (const t of targets) console.log(`target ${t.met ? 'MET ' : 'MISS'} ${t.name}: ${t.value} (${t.limit})`)
 if (quick) process.exit(0) // a quick run is for a look, not for the record
+const last = JSON.parse(readFileSync(`${here}results-ipfs.json`, 'utf8'))
+results.history = [
+  ...(last.history ?? []),
+  ...(last.date === undefined ? [] : [{ date: last.date, targets: last.targets }])
+].slice(-10)
 writeFileSync(`${here}results-ipfs.json`, JSON.stringify(results, null, 2) + '\n')
 
 const kb = size => (size >= 1024 * 1024 ? `${size / 1024 / 1024} MiB` : `${size / 1024} KB`)
@@ -266,6 +349,28 @@ for (const { label, rows } of sections) {
   }
   lines.push('')
 }
+const deepRows = sections[0].rows.filter(row => row.meanMs.deepStore !== undefined)
+if (deepRows.length > 0)
+  lines.push(
+    `## At an index of a year's frames (default node; populated in ${sections[0].populateSeconds} s)`,
+    '',
+    `Every one of the 65,536 shard folders exists under folders of 256 entries, the first ${HOT} x 256 hold ` +
+      `${NAMES} names each (1.8M frames a year); the driver stores bytes whose SHA-256 names one of those, and the ` +
+      "fair floor links each add into one of them (at the same depth) and flushes that folder; the issue's floor " +
+      '(a new folder under the root every turn) again in the same rounds. The bytes of all three are made before ' +
+      "the rounds (in the tables above, each call makes its own). Beside the issue's floor, not instead of it.",
+    '',
+    '| size | driver store | add + flush at depth | store / that | add + flush, new folder | that / this | ' +
+      'store / bare add |',
+    '| --- | --- | --- | --- | --- | --- | --- |',
+    ...deepRows.map(
+      ({ size, meanMs: m, ratios: r }) =>
+        `| ${kb(size)} | ${m.deepStore} | ${m.deepFloor} | **${r.deepStoreVsDeepFloor}** | ${m.deepFloorNew} | ` +
+        `${r.deepFloorVsFloor} | ` +
+        `${r.deepStoreVsBare} |`
+    ),
+    ''
+  )
 lines.push(
   '## Targets',
   '',

@@ -176,13 +176,15 @@ async function filesystem() {
   for (const c of CONCURRENCY) {
     const r = at(600 * KB, c)
     target(`durable store / durable limit loop (600 KB, c${c})`, r.ratios.durableVsLimit, 0.85, '>=')
-    // measured here for the table; its target (>= 0.9, empty and warm store, every run of five) is bench/fsync-off.mjs's:
-    // one 0.5 s turn of page-cache writes follows the writeback of the turns before it more than the code (RESULTS.md)
+    // measured here for the table; its target (>= 0.9, empty and warm store, every run of five) is
+    // bench/fsync-off.mjs's: one 0.5 s turn of page-cache writes follows the writeback of the turns before
+    // it more than the code (RESULTS.md)
     log(`  fsync-off store / plain loop (600 KB, c${c}): ${r.ratios.noFsyncVsLimit} (target: bench/fsync-off.mjs)`)
   }
   const sequential = at(600 * KB, 1)
-  // issue 5's target (<= 1.2 x SHA-256 alone) predates the duplicate's byte comparison and durable renewal (issue 30):
-  // reading 600 KB back and fsyncing the renewal cost more than the hash, whatever the code. Replaced by the floor below.
+  // issue 5's target (<= 1.2 x SHA-256 alone) predates the duplicate's byte comparison and durable renewal
+  // (issue 30): reading 600 KB back and fsyncing the renewal cost more than the hash, whatever the code.
+  // Replaced by the floor below.
   log(`  duplicate store time / SHA-256 alone (600 KB): ${sequential.ratios.duplicateVsHash} (no target: see the next)`)
   target(
     'duplicate store time / (SHA-256 + read back + compare + durable renewal) (600 KB)',

@@ -23,6 +23,7 @@ import type { Readable } from 'node:stream'
 import type { Digest } from './hashing.js'
 import type { ImageSource, InputLimits } from './input.js'
 import type { ImageEntry, ImageStat, ListOptions, Quarantine, StoreOptions } from './types.js'
+import type { StoreMarks } from './marks.js'
 import type { VerifyOptions, VerifyReport } from './verify-report.js'
 
 /** Where an object is: `path` for a local file, `url` for anything else (`s3://…`, `ipfs://…`). */
@@ -94,6 +95,8 @@ export interface StorageAdapter<K = string> {
   verify?: (options: VerifyOptions) => Promise<VerifyReport>
   url?: (key: K, options: { expiresIn?: number }) => string | Promise<string>
   readonly quarantine?: Quarantine
+  /** Small named texts beside the objects, with atomic create and compare-and-swap (core/marks.ts). */
+  readonly marks?: StoreMarks
   readonly root?: string
   close?: () => Promise<void>
 }

@@ -12,6 +12,7 @@
  */
 import { Readable } from 'node:stream'
 import type { Place, Stored, StorageAdapter } from './adapter.js'
+import type { StoreMarks } from './marks.js'
 import { digestKnown, readAll, type Digest } from './hashing.js'
 import { readInput, resolveLimits, type ImageInput, type LimitsInit } from './input.js'
 import { parseImageRef } from './ref.js'
@@ -40,6 +41,8 @@ export class StorageFront<K = string> implements ImageStorage {
   // the capabilities: own properties only where the adapter has them (a feature asks `!== undefined`)
   declare readonly root?: string
   declare readonly quarantine?: Quarantine
+  /** The adapter's marks, if it keeps any (core/marks.ts): replication checks a replica's owner there. */
+  declare readonly marks?: StoreMarks
   declare readonly storeKnown?: (bytes: Buffer, sha256: string, options?: StoreOptions) => Promise<StorageResult>
   declare readonly deleteIfNotRenewed?: (ref: string, lastStoredAt: Date, options?: AbortOptions) => Promise<boolean>
   declare readonly verify?: (options?: VerifyOptions) => Promise<VerifyReport>
@@ -56,6 +59,7 @@ export class StorageFront<K = string> implements ImageStorage {
     this.key = adapter.key?.bind(adapter) ?? (ref => parseImageRef(ref).sha256 as unknown as K)
     if (adapter.root !== undefined) this.root = adapter.root
     if (adapter.quarantine !== undefined) this.quarantine = adapter.quarantine
+    if (adapter.marks !== undefined) this.marks = adapter.marks
     if (adapter.checksSha256OnArrival === true && adapter.put !== undefined) this.storeKnown = this.putKnown.bind(this)
     if (adapter.deleteIfNotRenewed !== undefined) this.deleteIfNotRenewed = this.deleteUnlessRenewed.bind(this)
     if (adapter.verify !== undefined) this.verify = this.check.bind(this)

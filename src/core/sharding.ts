@@ -55,18 +55,29 @@ export function hashOfDecodedKey(key: string): string {
  */
 export function prefixKeys({ depth, width }: ShardingDescriptor): Omit<ShardingStrategy, 'descriptor'> {
   const dirName = new RegExp(`^[0-9a-f]{${width}}$`)
-  const keyPattern = new RegExp(`^${'[0-9a-f]+/'.repeat(depth)}([0-9a-f]{64})\\.jpg$`)
+  const digest = /^[0-9a-f]{64}$/
+  const folders = depth * (width + 1) // `ab/cd/`
   const encode = (sha256: string): string => {
     let key = ''
     for (let level = 0; level < depth; level++) key += `${sha256.slice(level * width, (level + 1) * width)}/`
     return `${key}${sha256}.jpg`
   }
+  // checked in place (a walk decodes every key): no match array, no key built again to compare
+  const foldersName = (key: string): boolean => {
+    for (let level = 0, at = 0; level < depth; level++, at += width + 1) {
+      for (let i = 0; i < width; i++)
+        if (key.charCodeAt(at + i) !== key.charCodeAt(folders + level * width + i)) return false
+      if (key.charCodeAt(at + width) !== 47) return false // '/'
+    }
+    return true
+  }
   return {
     depth,
     encode,
     decode: (key: string): string | undefined => {
-      const hash = keyPattern.exec(key)?.[1]
-      return hash !== undefined && encode(hash) === key ? hash : undefined
+      if (key.length !== folders + 68 || !key.endsWith('.jpg') || !foldersName(key)) return undefined
+      const hash = key.slice(folders, folders + 64)
+      return digest.test(hash) ? hash : undefined
     },
     isShardDir: (name: string): boolean => dirName.test(name)
   }
@@ -98,7 +109,11 @@ export class PrefixSharding implements ShardingStrategy {
 
   /** The folders of a digest's key: `ab/cd/`. */
   dirOf(sha256: string): string {
-    return this.encode(sha256).slice(0, this.depth * (this.width + 1))
+    // the folders alone (no whole key made to be cut): asked per object by lookups over millions
+    let dir = ''
+    for (let level = 0; level < this.depth; level++)
+      dir += `${sha256.slice(level * this.width, (level + 1) * this.width)}/`
+    return dir
   }
 
   /** The start of every key whose digest starts with `hexPrefix`: `ab/c` for `abc`, `ab/cd/abcde` for `abcde`. */

@@ -21,7 +21,14 @@ describe('PrefixSharding', () => {
       `ab/cd/${hash}.png`,
       `ab/cd/${hash}.jpg.tmp`,
       `ab/cd/${hash.slice(1)}.jpg`,
-      `../cd/${hash}.jpg`
+      `../cd/${hash}.jpg`,
+      `abc/d/${hash}.jpg`,
+      `ab-cd/${hash}.jpg`,
+      `ab/cd/${hash.slice(0, 63)}g.jpg`,
+      `ab/cd/abCD${hash.slice(4)}.jpg`,
+      `ab/cd/${hash}.JPG`,
+      `ab/cd/${hash}xjpg`,
+      `ab/cd/${hash}0.jpg`
     ]) {
       expect({ key, decoded: sharding.decode(key) }).toEqual({ key, decoded: undefined })
     }
@@ -64,6 +71,12 @@ describe('the sharding descriptor', () => {
         expect(rebuilt.encode(hash)).toBe(sharding.encode(hash))
         expect(rebuilt.decode(sharding.encode(hash))).toBe(hash)
         expect(rebuilt.decode(`zz/${hash}.jpg`)).toBeUndefined()
+        // a digit of the folders or of the name off the other's: not its key
+        const other = `0${hash.slice(1)}`
+        const mixed = [`${sharding.dirOf(hash)}${other}.jpg`, `${sharding.dirOf(other)}${hash}.jpg`]
+        expect(mixed.map(key => rebuilt.decode(key))).toEqual(
+          sharding.depth > 0 ? [undefined, undefined] : [other, hash]
+        )
         expect(rebuilt.isShardDir('abc'.slice(0, sharding.width))).toBe(true)
         expect(rebuilt.isShardDir('.tmp')).toBe(false)
       }

@@ -10,10 +10,14 @@ import {
   type Digest,
   type StatFields,
   type Stored,
-  type StorageAdapter
+  type StorageAdapter,
+  type StoreMarks
 } from '../../src/adapter.js'
 import type { ImageEntry, ImageStorage, ListOptions } from '../../src/core/types.js'
-import { describeImageStorage } from '../../src/testing/index.js'
+import { FilesystemDriver } from '../../src/drivers/fs/index.js'
+import { createReplicatedStorage, type ReplicatedStorage } from '../../src/features/replication/index.js'
+import { describeImageStorage, testJpeg } from '../../src/testing/index.js'
+import { tempDir } from '../infra/helpers/tmp.js'
 
 interface Kept {
   bytes: Buffer
@@ -26,6 +30,14 @@ class MapAdapter implements StorageAdapter {
   readonly driver = 'map'
   readonly location = 'map://local'
   readonly objects = new Map<string, Kept>()
+  readonly texts = new Map<string, string>()
+  /** Marks (a replica's owner): one Map's get and set run without a turn between them, so each write is atomic. */
+  readonly marks: StoreMarks = {
+    location: 'map://local/marks',
+    read: async name => this.texts.get(name),
+    create: async (name, text) => !this.texts.has(name) && this.texts.set(name, text) !== undefined,
+    swap: async (name, from, text) => this.texts.get(name) === from && this.texts.set(name, text) !== undefined
+  }
 
   place(sha256: string): { hash: string; key: string; url: string } {
     return { hash: sha256, key: sha256, url: `map://${sha256}` }
@@ -104,5 +116,21 @@ describe('the front over a user-written adapter', () => {
     await expect(storage.store(png, { maxBytes: 10 })).rejects.toMatchObject({ code: 'ERR_TOO_LARGE' })
     await expect(storage.fetch('../etc/passwd')).rejects.toMatchObject({ code: 'ERR_INVALID_REF' })
     expect(storage.map.objects.size).toBe(1)
+  })
+
+  it('its marks reach the front: a second primary replicating into it is refused, as on fs, S3 and IPFS', async () => {
+    const replica = new MapDriver()
+    const host = async (): Promise<ReplicatedStorage> =>
+      createReplicatedStorage({
+        primary: new FilesystemDriver({ root: await tempDir('sai-map-host') }),
+        replicas: [{ name: 'map', storage: replica }],
+        background: false
+      })
+    const [a, b] = [await host(), await host()]
+    await a.store(testJpeg('map owner'))
+    expect(await a.drain()).toMatchObject({ copied: 1 })
+    expect(replica.map.texts.has('owner.json')).toBe(true)
+    await expect(b.store(testJpeg('map intruder'))).rejects.toMatchObject({ code: 'ERR_CONFIG' })
+    await Promise.all([a.close(), b.close()])
   })
 })

@@ -84,19 +84,21 @@ function addTo(tally: Tally, name: string, size: number): void {
 /** Counts from the listing; only the entries it says too little of (or all, for --types) are stat'ed. */
 async function countObjects(store: ImageStorage, types: boolean, cli: Context): Promise<Counts> {
   const counts = new Counts()
-  // a million entries: counted in the listing's loop; only those the listing says too little of are stat'ed
-  async function* unknown(): AsyncGenerator<ImageEntry> {
-    for await (const entry of store.list({ signal: cli.stopSignal() })) {
-      if (entry.size !== undefined && entry.lastStoredAt !== undefined && !types)
-        counts.add(entry.size, entry.lastStoredAt)
-      else yield entry
-    }
-  }
-  await forEachConcurrent(unknown(), types ? cli.concurrency() : 1, async entry => {
+  const statOf = async (entry: ImageEntry): Promise<void> => {
     // by SHA-256 where known: no read of a large IPFS object
     const stat = await store.stat(entry.sha256 ?? entry.hash)
     counts.add(stat.size, stat.lastStoredAt ?? stat.storedAt, types ? stat.mimeType : undefined)
-  })
+  }
+  const listing = store.list({ signal: cli.stopSignal() })
+  if (types) {
+    await forEachConcurrent(listing, cli.concurrency(), statOf)
+    return counts
+  }
+  // a million entries: counted in the listing's own loop, with no generator of ours around its steps
+  for await (const entry of listing) {
+    if (entry.size !== undefined && entry.lastStoredAt !== undefined) counts.add(entry.size, entry.lastStoredAt)
+    else await statOf(entry)
+  }
   return counts
 }
 

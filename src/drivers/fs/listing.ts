@@ -9,7 +9,7 @@ import { walkUnits } from './walk.js'
 
 /** The SHA-256 a walked file's key names (its `kind` from the walk), or undefined for a misnamed file. */
 export function sha256OfKey(key: string, kind: number, sharding: ShardingStrategy): string | undefined {
-  return kind === 2 ? hashOfDecodedKey(key) : kind === 1 ? sharding.decode(key) : undefined
+  return kind >= 2 ? hashOfDecodedKey(key) : kind === 1 ? sharding.decode(key) : undefined
 }
 
 /** Every object below `root`, in SHA-256 order, with its size and mtime; none if `ready` says false. */

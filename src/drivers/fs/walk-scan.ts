@@ -117,19 +117,19 @@ function scanFile(state: ScanState, key: string, level: number): void {
   if (stats === undefined || !stats.isFile()) return
   let head = -1
   let tail = -1
+  let digest: string | undefined
   if (read != null) {
     const { bytes } = read
-    state.actual.push(state.sha256(bytes))
+    digest = state.sha256(bytes)
     if (bytes.length >= 2) [head, tail] = [bytes.readUInt16BE(0), bytes.readUInt16BE(bytes.length - 2)]
   }
+  const named = level === depth && state.decodedHere ? decode(key) : undefined
+  // kind 3: its bytes hash to its name, so that a verify makes no string for an intact object (nor is
+  // its digest carried: it is the name's)
+  const kind = level !== depth ? 0 : named === undefined ? 1 : named === digest ? 3 : 2
+  if (digest !== undefined) state.actual.push(kind === 3 ? '' : digest)
   state.keys.push(key)
-  state.numbers.push(
-    stats.size,
-    stats.mtimeMs,
-    level !== depth ? 0 : state.decodedHere && decode(key) !== undefined ? 2 : 1,
-    head,
-    tail
-  )
+  state.numbers.push(stats.size, stats.mtimeMs, kind, head, tail)
 }
 
 /**

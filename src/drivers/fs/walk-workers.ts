@@ -6,7 +6,7 @@
  * (figures: bench/RESULTS-scale.md).
  */
 import { Worker } from 'node:worker_threads'
-import { prefixKeys, type ShardingDescriptor } from '../../core/sharding.js'
+import { hashOfDecodedKey, prefixKeys, type ShardingDescriptor } from '../../core/sharding.js'
 import { SCAN_PARTS, scan } from './walk-scan.js'
 
 /** A unit to walk: a first-level folder, what to keep of it, whether to hash its files. */
@@ -24,7 +24,8 @@ export interface UnitJob {
 /**
  * The files of a unit, read by index: their keys, digests (hashed units) and per file five numbers
  * (size, mtime, kind, first and last two bytes); kind 0 is a file above the objects' depth, 1 one
- * at that depth, 2 one whose key the walk decoded (a described sharding's: `hashOfDecodedKey`).
+ * at that depth, 2 one whose key the walk decoded (a described sharding's: `hashOfDecodedKey`), 3
+ * one decoded whose bytes (a hashed unit's) hash to that name (its digest is not carried: the name's).
  * A worker's unit is read in its slot (`unpack`): valid until the next unit is asked for.
  */
 export interface UnitResult {
@@ -76,14 +77,12 @@ export function unpack(slot: SharedArrayBuffer, count: number, hash: boolean): U
   const bytes = Buffer.from(slot)
   const digestsAt = count * 40 + (count + 1) * 4
   const keysAt = digestsAt + (hash ? count * 32 : 0)
-  return {
-    count,
-    numbers,
-    hash,
-    slot,
-    key: i => bytes.toString('utf8', keysAt + ends[i]!, keysAt + ends[i + 1]!),
-    actual: i => (hash ? bytes.toString('hex', digestsAt + i * 32, digestsAt + i * 32 + 32) : '')
-  }
+  const key = (i: number): string => bytes.toString('utf8', keysAt + ends[i]!, keysAt + ends[i + 1]!)
+  const digest = (i: number): string =>
+    numbers[i * 5 + 2] === 3
+      ? hashOfDecodedKey(key(i))
+      : bytes.toString('hex', digestsAt + i * 32, digestsAt + i * 32 + 32)
+  return { count, numbers, hash, slot, key, actual: i => (hash ? digest(i) : '') }
 }
 
 /**

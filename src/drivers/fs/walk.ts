@@ -10,7 +10,7 @@ import { createHash } from 'node:crypto'
 import { closeSync, fstatSync, openSync, readdirSync, readSync, statSync } from 'node:fs'
 import { availableParallelism } from 'node:os'
 import { join } from 'node:path'
-import type { ShardingStrategy } from '../../core/sharding.js'
+import { hashOfDecodedKey, type ShardingStrategy } from '../../core/sharding.js'
 import { type ScanDeps, scan } from './walk-scan.js'
 import { Pool, type UnitJob, type UnitResult } from './walk-workers.js'
 
@@ -127,5 +127,6 @@ const INLINE_DEPS = {
 
 function scanUnit(job: UnitJob, sharding: ShardingStrategy): UnitResult {
   const { keys, actual, numbers } = scan(job, { ...INLINE_DEPS, sharding })
-  return { count: keys.length, key: i => keys[i]!, actual: i => actual[i] ?? '', numbers, hash: job.hash }
+  const digest = (i: number): string => actual[i] || (numbers[i * 5 + 2] === 3 ? hashOfDecodedKey(keys[i]!) : '')
+  return { count: keys.length, key: i => keys[i]!, actual: digest, numbers, hash: job.hash }
 }

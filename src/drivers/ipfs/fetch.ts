@@ -49,7 +49,11 @@ export async function catVerified(
   notFound: () => NotFoundError,
   signal?: AbortSignal
 ): Promise<Buffer> {
+  signal?.throwIfAborted()
+  // stops the cat when the pin check says no (or fails), or when the caller aborts
   const unpinned = new AbortController()
+  const onAbort = (): void => unpinned.abort(signal!.reason)
+  signal?.addEventListener('abort', onAbort, { once: true })
   const pinned = pins.has(cid, signal).then(
     isPinned => {
       if (!isPinned) unpinned.abort(notFound()) // the cat is not needed then
@@ -68,7 +72,7 @@ export async function catVerified(
     'cat',
     { arg: cid, length: maxBytes + 1, offline: true },
     {
-      signal: signal === undefined ? unpinned.signal : AbortSignal.any([signal, unpinned.signal]),
+      signal: unpinned.signal,
       onChunk: chunk => {
         size += chunk.length
         if (size > maxBytes) throw new TooLargeError(maxBytes)
@@ -77,7 +81,9 @@ export async function catVerified(
       }
     }
   )
-  const [isPinned, answer] = await Promise.all([pinned, cat.catch((err: unknown) => err as Error)])
+  const [isPinned, answer] = await Promise.all([pinned, cat.catch((err: unknown) => err as Error)]).finally(() =>
+    signal?.removeEventListener('abort', onAbort)
+  )
   if (!isPinned) throw notFound() // a missing pin explains a failed cat better than cat's own error
   if (answer instanceof Error) throw answer
   const problem = answer.refusal ?? answer.streamError

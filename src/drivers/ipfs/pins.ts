@@ -90,7 +90,7 @@ export class Pins {
       const answer = await this.rpc.send('pin/ls', { arg: spelling, type: 'recursive' }, { signal })
       if (answer.refusal !== undefined && NOT_PINNED.test(answer.refusal)) continue
       const keys = this.rpc.json<{ Keys?: Record<string, unknown> } | null>(answer)?.Keys ?? {}
-      if (Object.keys(keys).some(key => canonicalCid(key) === cid)) return true
+      if (Object.keys(keys).some(key => key === cid || canonicalCid(key) === cid)) return true
     }
     return false
   }

@@ -1,7 +1,7 @@
 /**
  * The pieces of an RPC exchange that hold no state: the multipart body, reading a body, telling a closed connection.
  */
-import type { IncomingMessage } from 'node:http'
+import type { ClientRequest, IncomingMessage } from 'node:http'
 
 /** The connection was closed or reset under the request, before any answer. */
 export function closedUnder(err: unknown): boolean {
@@ -12,11 +12,11 @@ export function closedUnder(err: unknown): boolean {
 export async function collect(res: IncomingMessage, limit = Infinity): Promise<Buffer> {
   const chunks: Buffer[] = []
   let size = 0
-  for await (const chunk of res) {
-    if (size < limit) chunks.push(chunk as Buffer)
-    size += (chunk as Buffer).length
-  }
-  return Buffer.concat(chunks)
+  await eachChunk(res, chunk => {
+    if (size < limit) chunks.push(chunk)
+    size += chunk.length
+  })
+  return chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks)
 }
 
 /**
@@ -61,6 +61,59 @@ export function parts(bytes: Uint8Array): {
       'content-length': head.length + body.length + tail.length
     }
   }
+}
+
+/** `?name=value&…` of the params: arrays as repeated names, undefined left out. */
+export function query(params: Record<string, string | number | boolean | string[] | undefined>): string {
+  let text = ''
+  for (const [name, value] of Object.entries(params)) {
+    for (const item of Array.isArray(value) ? value : value === undefined ? [] : [value])
+      text += `${text === '' ? '?' : '&'}${encodeURIComponent(name)}=${encodeURIComponent(String(item))}`
+  }
+  return text
+}
+
+/**
+ * Ends `req` at `timeoutMs` or on the caller's abort: one timer and one listener (AbortSignal.timeout and
+ * AbortSignal.any cost weak references and GC work on every request). `settle` drops both once the exchange has
+ * ended, and returns the reason `req` was stopped for, if it was.
+ */
+export function bounded(req: ClientRequest, timeoutMs: number, signal?: AbortSignal): { settle: () => unknown } {
+  let stopped: unknown
+  const stop = (reason: unknown): void => {
+    stopped ??= reason
+    req.destroy(reason as Error)
+  }
+  const timer = setTimeout(() => stop(new DOMException('no answer in time', 'TimeoutError')), timeoutMs)
+  const onAbort = (): void => stop(signal!.reason)
+  signal?.addEventListener('abort', onAbort, { once: true })
+  return {
+    settle: () => {
+      clearTimeout(timer)
+      signal?.removeEventListener('abort', onAbort)
+      return stopped
+    }
+  }
+}
+
+/** Sends the multipart file, if any, and ends the request; with `gate`, its last byte waits for it. */
+export function writeBody(req: ClientRequest, multipart?: ReturnType<typeof parts>, gate?: Promise<unknown>): void {
+  if (multipart === undefined) {
+    req.end()
+    return
+  }
+  req.write(multipart.head)
+  if (gate === undefined) {
+    req.write(multipart.bytes)
+    req.end(multipart.tail)
+    return
+  }
+  req.write(multipart.bytes.subarray(0, -1))
+  // Kubo cannot finish (pin, link) an add before its last byte: the caller's gate holds it
+  void gate.then(
+    () => req.end(Buffer.concat([multipart.bytes.subarray(-1), multipart.tail])),
+    (err: unknown) => req.destroy(err as Error)
+  )
 }
 
 export function basic(credentials: string): string {

@@ -4,7 +4,8 @@
  * hosts creating or swapping one mark, one wins and the others get 412 and read the winner's. Ceph's
  * RGW (16) honours both, but compares If-Match with the bare ETag: a quoted one (as RFC 9110 and AWS
  * write it) never matches there. The bare form goes first, the quoted one if the mark is unchanged
- * after a 412; a server that refuses both is `ERR_CONFIG`, never an unconditional write. Never listed
+ * after a 412; a server that refuses both is `ERR_CONFIG`, never an unconditional write. Each write that won is
+ * asked again, and must be refused: a server that ignores the conditions is `ERR_CONFIG` too. Never listed
  * as a frame: the key is not in the layout.
  */
 import { createHash } from 'node:crypto'
@@ -31,14 +32,25 @@ export function s3Marks(
     async create(name, text, options = {}) {
       const bytes = Buffer.from(text)
       const sha256 = createHash('sha256').update(bytes).digest('hex')
-      return await objects.put(key(name), sha256, bytes, 'application/json', new Date(), true, options.signal)
+      const put = async (): Promise<boolean> =>
+        await objects.put(key(name), sha256, bytes, 'application/json', new Date(), true, options.signal)
+      if (!(await put())) return false
+      // a server that ignores If-None-Match would let two hosts both create the mark and both own the replica: the
+      // same create, asked again, must be refused (it writes the same bytes if it is not)
+      if (await put()) throw ignored(connection, uri(key(name)), 'If-None-Match')
+      return true
     },
     async swap(name, from, text, options = {}) {
       const { signal } = options
       const now = await tagged(name, signal)
       if (now === undefined || now.text !== from) return false
       for (const etag of [now.etag, `"${now.etag}"`]) {
-        if (await putIfMatch(connection, bucket, key(name), text, etag, signal)) return true
+        if (await putIfMatch(connection, bucket, key(name), text, etag, signal)) {
+          // the ETag just replaced must not match any more (a server that ignores If-Match lets two take-overs win)
+          if (await putIfMatch(connection, bucket, key(name), text, etag, signal))
+            throw ignored(connection, uri(key(name)), 'If-Match')
+          return true
+        }
         if ((await tagged(name, signal))?.etag !== now.etag) return false // another writer's swap won
       }
       throw ConfigError.forOption(
@@ -49,6 +61,16 @@ export function s3Marks(
       )
     }
   }
+}
+
+/** A server that ignores a conditional write: the marks cannot keep two primaries apart there. */
+function ignored(connection: S3Connection, where: string, header: string): ConfigError {
+  return ConfigError.forOption(
+    'endpoint',
+    `the S3 server at ${connection.endpoint} ignores ${header}: a second conditional PUT of ${where} was accepted, ` +
+      'so two primaries could both own this replica; use a server that honours conditional writes (Ceph RGW, ' +
+      'AWS S3, MinIO)'
+  )
 }
 
 /** The text and its ETag (unquoted), or undefined if there is no mark. */

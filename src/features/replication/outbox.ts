@@ -10,7 +10,9 @@ import { existsSync, readdirSync, statSync } from 'node:fs'
 import { mkdir, open, unlink } from 'node:fs/promises'
 import { dirname } from 'node:path'
 import { fsyncDir, SharedDirSync } from '../../core/durable-files.js'
-import { isMissing } from '../../core/errors.js'
+import { isMissing, passThrough, StorageUnavailableError } from '../../core/errors.js'
+
+type Errno = NodeJS.ErrnoException
 import type { StateLayout } from './layout.js'
 
 const SHA256 = /^[0-9a-f]{64}$/
@@ -23,6 +25,15 @@ export class Outbox {
 
   /** Records that `sha256` must reach each replica; resolves once that record is durable. */
   async add(sha256: string, replicas: string[]): Promise<void> {
+    try {
+      await this.record(sha256, replicas)
+    } catch (err) {
+      // a full or failing state disk: the store is not acknowledged, and says where (never a bare OS error)
+      throw passThrough(err) ?? StorageUnavailableError.fromSystemError(err as Errno, this.layout.dir, 'stateDir')
+    }
+  }
+
+  private async record(sha256: string, replicas: string[]): Promise<void> {
     await Promise.all(
       replicas.map(async replica => {
         const folder = await this.folder(replica)

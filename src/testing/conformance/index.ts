@@ -17,6 +17,7 @@ import { testJpeg as makeJpeg, testPng as makePng } from '../images.js'
 import { damageCases } from './damage.js'
 import { listCases } from './list.js'
 import { lostCases } from './lost.js'
+import { marksCases } from './marks.js'
 import { readCases } from './read.js'
 import { storeCases } from './store.js'
 
@@ -115,5 +116,6 @@ export function describeImageStorage(init: ConformanceInit, api: TestApi = globa
     listCases(suite)
     damageCases(suite)
     lostCases(suite)
+    marksCases(suite)
   })
 }

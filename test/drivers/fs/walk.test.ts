@@ -69,6 +69,13 @@ describe('the walk in worker threads', () => {
       ].sort((a, b) => (a[0]! < b[0]! ? -1 : 1))
     )
 
+    // the checkpoints: after each unit, the last object checked in it (a corrupt one too)
+    const done: string[] = []
+    await storage.verify({ onProgress: p => p.lastDone !== undefined && done.push(p.lastDone) })
+    expect(done.at(-1)).toBe(hashes.at(-1))
+    expect(done).toContain(hashes.filter(h => h.startsWith('ab')).at(-1))
+    expect(done.every((h, i) => hashes.includes(h) && (i === 0 || h > done[i - 1]!))).toBe(true)
+
     // a cursor into the big unit, and a prefix inside it
     const after = hashes[hashes.length - 10]!
     const tail = []

@@ -5,7 +5,7 @@ import { ConfigError } from '../../../src/core/errors.js'
 import { PrefixSharding } from '../../../src/core/sharding.js'
 import { S3Driver } from '../../../src/drivers/s3/index.js'
 import { createImageStorage } from '../../../src/features/factory/index.js'
-import { flagNames, named } from '../../../src/features/factory/settings.js'
+import { flagNames, named, withNames } from '../../../src/features/factory/settings.js'
 
 const thrown = (make: () => unknown): ConfigError => {
   try {
@@ -53,5 +53,34 @@ describe('errors carry the option; the factory names where it came from', () => 
     expect(flagNames({ allowNonImage: false })).toEqual({
       allowNonImage: '--allow-non-image (or SAI_IMAGE_STORAGE_ALLOW_NON_IMAGE)'
     })
+  })
+
+  it('a listing through withNames: its entries, a stop reaching the source, a failure met midway named', async () => {
+    const closed: string[] = []
+    const store = {
+      async *list(fail: boolean) {
+        try {
+          yield 1
+          yield 2
+          if (fail) throw ConfigError.forOption('root', 'is a file')
+          yield 3
+        } finally {
+          closed.push(fail ? 'failed' : 'ended')
+        }
+      }
+    }
+    const wrapped = withNames(store, { root: 'SAI_IMAGE_STORAGE_PATH' })
+    const seen: number[] = []
+    for await (const n of wrapped.list(false)) seen.push(n)
+    for await (const n of wrapped.list(false)) if (n === 1) break // the source's finally runs now
+    expect({ seen, closed }).toEqual({ seen: [1, 2, 3], closed: ['ended', 'ended'] })
+    const midway: number[] = []
+    const failure = await (async () => {
+      for await (const n of wrapped.list(true)) midway.push(n)
+    })().catch((err: unknown) => err)
+    expect(midway).toEqual([1, 2])
+    expect(failure).toMatchObject({ option: 'root', setting: 'SAI_IMAGE_STORAGE_PATH' })
+    expect((failure as Error).message).toBe('SAI_IMAGE_STORAGE_PATH: is a file')
+    expect(closed).toEqual(['ended', 'ended', 'failed'])
   })
 })

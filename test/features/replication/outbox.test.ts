@@ -69,12 +69,17 @@ describe('Outbox', () => {
     expect(box.pending('s3')).toEqual([B])
   })
 
-  it("a folder that cannot be made is the caller's error: the store does not resolve unrecorded", async () => {
+  it("a folder that cannot be made is the caller's error, typed: the store does not resolve unrecorded", async () => {
     const parent = await tempDir('sai-outbox-file')
     await mkdir(join(parent, 'state'))
     await writeFile(join(parent, 'state', 'outbox'), 'a file where the folder goes')
     const box = new Outbox(new StateLayout(join(parent, 'state')))
-    await expect(box.add(A, ['s3'])).rejects.toMatchObject({ code: expect.stringMatching(/^E/) })
+    await expect(box.add(A, ['s3'])).rejects.toMatchObject({
+      code: 'ERR_STORAGE_UNAVAILABLE',
+      option: 'stateDir',
+      message: expect.stringContaining(join(parent, 'state')),
+      cause: { code: expect.stringMatching(/^E/) }
+    })
     expect(box.has('s3', A)).toBe(false)
   })
 })
