@@ -6,12 +6,16 @@
 // while idle), with the replica's ledger holding a `listed` record for each, as after a reconcile.
 // Writes bench/RESULTS-watch.md and bench/results-watch.json.
 // Each size is measured with each configuration of the service (--configs name:args;...): by default
-// inotify watches on up to 32,768 shard folders (the rest stat'ed every 5 s) and the default service
-// (--watch-folders 0: the stat pass alone), one after the other on the same store.
+// the default service (one inotifywait child watching the layout, if installed) and the stat passes
+// alone (--watch-folders 0: what the service does without inotifywait), one after the other on the
+// same store. An argument `@path/cli.js` runs another build's CLI (an A/B: `main:@.before/dist/cli.js`).
+// CPU and RSS are the service's plus its children's (the inotifywait child). With BENCH_DIR set, the
+// store is kept there (sai-bench-watch-N) and used again by the next run; the frames a run writes are
+// removed after it.
 //   node bench/watch.mjs [--sizes 100000,1000000] [--idle-seconds 60] [--frames 1000]
-//     [--configs 'default:;32768 watches:--watch-folders 32768']
-import { execFileSync, spawn } from 'node:child_process'
-import { existsSync, readFileSync } from 'node:fs'
+//     [--configs 'default:;stat passes:--watch-folders 0']
+import { execFileSync, spawn, spawnSync } from 'node:child_process'
+import { existsSync, readdirSync, readFileSync } from 'node:fs'
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os'
 import { join } from 'node:path'
@@ -22,11 +26,20 @@ const arg = (name, fallback) =>
 const SIZES = arg('sizes', '100000,1000000').split(',').map(Number)
 const IDLE_SECONDS = Number(arg('idle-seconds', '60'))
 const FRAMES = Number(arg('frames', '1000'))
-const CONFIGS = arg('configs', 'default:;32768 watches:--watch-folders 32768')
-  .split(';')
-  .map(c => ({ name: c.split(':')[0], args: c.split(':')[1].split(' ').filter(Boolean) }))
 const here = new URL('.', import.meta.url).pathname
 const CLI = join(here, '..', 'dist', 'cli.js')
+const CONFIGS = arg('configs', 'default:;stat passes:--watch-folders 0')
+  .split(';')
+  .map(c => {
+    const words = c
+      .slice(c.indexOf(':') + 1)
+      .split(' ')
+      .filter(Boolean)
+    const cli = words.find(w => w.startsWith('@'))?.slice(1)
+    return { name: c.split(':')[0], cli: cli ?? CLI, args: words.filter(w => !w.startsWith('@')) }
+  })
+/** Whether inotifywait is installed (the default service then watches the layout with it). */
+const INOTIFYWAIT = spawnSync('inotifywait', ['--help']).error === undefined
 const TICK = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }))
 
 /** N files named as frames in the depth-2 layout, and a replica ledger that lists each (Python: fast). */
@@ -64,49 +77,74 @@ for shard, hashes in ledger.items():
   )
 }
 
-const cpuSeconds = pid => {
-  const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ')
-  return (Number(f[11]) + Number(f[12])) / TICK
+/** The process and its descendants (the inotifywait child, under a shell): pids. */
+const family = pid => {
+  const parents = new Map()
+  for (const p of readdirSync('/proc').filter(p => /^\d+$/.test(p))) {
+    try {
+      parents.set(Number(p), Number(readFileSync(`/proc/${p}/stat`, 'utf8').split(') ')[1].split(' ')[1]))
+    } catch {} // ended meanwhile
+  }
+  const below = parent => [...parents].filter(([, pp]) => pp === parent).flatMap(([p]) => [p, ...below(p)])
+  return [pid, ...below(pid)]
 }
-const rssMB = pid => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))[1]) / 1024
+const cpuOf = pid => {
+  try {
+    const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ')
+    return (Number(f[11]) + Number(f[12])) / TICK
+  } catch {
+    return 0 // ended
+  }
+}
+const rssOf = pid => {
+  try {
+    return Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))[1]) / 1024
+  } catch {
+    return 0
+  }
+}
+/** CPU seconds of the service and of `pids` (its children, counted once found). */
+const cpuSeconds = pids => pids.reduce((sum, p) => sum + cpuOf(p), 0)
+const rssMB = pids => pids.reduce((sum, p) => sum + rssOf(p), 0)
 const quantile = (values, q) => {
   const s = [...values].sort((a, b) => a - b)
   return s[Math.min(s.length - 1, Math.floor(q * s.length))]
 }
 
 async function measure(n) {
-  const base = await mkdtemp(join(process.env.BENCH_DIR ?? tmpdir(), 'sai-bench-watch-'))
+  const kept = process.env.BENCH_DIR === undefined ? undefined : join(process.env.BENCH_DIR, `sai-bench-watch-${n}`)
+  const base = kept ?? (await mkdtemp(join(tmpdir(), 'sai-bench-watch-')))
   const root = join(base, 'primary')
   const replica = join(base, 'replica')
-  await mkdir(replica, { recursive: true })
   const t = performance.now()
-  build(root, n)
+  if (!existsSync(join(base, 'built'))) {
+    await rm(base, { recursive: true, force: true })
+    build(root, n)
+    await writeFile(join(base, 'built'), `${n}\n`)
+  }
   const buildSeconds = (performance.now() - t) / 1000
-  await sleep(3000) // the last folders' ctimes are no longer within a pass's racy window
-  // as if a watcher ran before: the first pass does not list the whole store (a reconcile would)
-  await writeFile(
-    join(root, '.replication', 'watch.json'),
-    JSON.stringify({
-      pid: 0,
-      at: new Date().toISOString(),
-      everyMs: 5000,
-      caughtUpTo: new Date().toISOString(),
-      folders: 0,
-      queued: 0
-    })
-  )
+  const ledger = join(root, '.replication', 'ledger')
+  // the ledger as built, restored after each run (the run's copies add records)
+  if (!existsSync(`${ledger}.built`)) execFileSync('cp', ['-a', ledger, `${ledger}.built`])
   const runs = []
   for (const config of CONFIGS) {
     console.log(`  ${config.name}…`)
-    runs.push({
-      objects: n,
-      config: config.name,
-      buildSeconds: +buildSeconds.toFixed(1),
-      ...(await serve(root, replica, config))
-    })
+    await rm(replica, { recursive: true, force: true })
+    await mkdir(replica, { recursive: true })
+    await rm(join(root, '.replication', 'outbox'), { recursive: true, force: true })
+    await sleep(3000) // the last folders' ctimes are no longer within a pass's racy window
+    // as if a watcher ran before: the first pass does not list the whole store (a reconcile would)
+    const now = new Date().toISOString()
+    const health = { pid: 0, at: now, everyMs: 5000, caughtUpTo: now, folders: 0, queued: 0 }
+    await writeFile(join(root, '.replication', 'watch.json'), JSON.stringify(health))
+    const { result, written } = await serve(root, replica, config)
+    runs.push({ objects: n, config: config.name, buildSeconds: +buildSeconds.toFixed(1), ...result })
     console.log(runs.at(-1))
+    for (const h of written) await rm(join(root, h.slice(0, 2), h.slice(2, 4), `${h}.jpg`), { force: true })
+    await rm(ledger, { recursive: true, force: true })
+    execFileSync('cp', ['-a', `${ledger}.built`, ledger])
   }
-  await rm(base, { recursive: true, force: true })
+  await rm(kept === undefined ? base : replica, { recursive: true, force: true })
   return runs
 }
 
@@ -116,26 +154,37 @@ async function serve(root, replica, config) {
     ...process.env,
     SAI_IMAGE_STORAGE_PATH: root,
     SAI_IMAGE_STORAGE_REPLICAS: 'fs',
-    SAI_IMAGE_STORAGE_REPLICA_PATH: replica
+    SAI_IMAGE_STORAGE_REPLICA_PATH: replica,
+    NODE_OPTIONS: `--import ${join(here, 'watch-memory.mjs')}`,
+    BENCH_WATCH_MEMORY: join(root, '..', 'memory.json')
   }
-  const service = spawn(process.execPath, [CLI, 'replicate', '--watch', '--no-reconcile', ...config.args], {
+  const service = spawn(process.execPath, [config.cli, 'replicate', '--watch', '--no-reconcile', ...config.args], {
     env,
-    stdio: 'ignore'
+    stdio: ['ignore', 'ignore', 'inherit']
   })
-  const health = join(root, '.replication', 'watch.json')
+  const healthFile = join(root, '.replication', 'watch.json')
+  const health = () => JSON.parse(readFileSync(healthFile, 'utf8'))
   const startedAt = Date.now()
-  while (JSON.parse(readFileSync(health, 'utf8')).pid !== service.pid) await sleep(200) // its first pass ended
+  while (health().pid !== service.pid) await sleep(200) // its first pass ended
   const firstPassSeconds = (Date.now() - startedAt) / 1000
-  const watched = JSON.parse(readFileSync(health, 'utf8')).watched ?? 0
+  // a child watching the layout sets up its watches (7 s at 1M objects), then a full pass follows
+  const child = config.cli === CLI && !config.args.includes('--watch-folders') && INOTIFYWAIT
+  for (let waited = 0; child && waited < 60 && health().mechanism !== 'inotifywait'; waited++) await sleep(500)
+  const readySeconds = (Date.now() - startedAt) / 1000
+  const { mechanism = 'stat', watched = 0 } = health()
   await sleep(6000) // settled
-  const cpu0 = cpuSeconds(service.pid)
+  const pids = family(service.pid)
+  const cpu0 = cpuSeconds(pids)
   let t = performance.now()
   let rss = 0
+  let serviceRss = 0
   for (let s = 0; s < IDLE_SECONDS; s++) {
     await sleep(1000)
-    rss = Math.max(rss, rssMB(service.pid))
+    rss = Math.max(rss, rssMB(pids))
+    serviceRss = Math.max(serviceRss, rssOf(service.pid))
   }
-  const idleCpuPercent = (100 * (cpuSeconds(service.pid) - cpu0)) / ((performance.now() - t) / 1000)
+  const idleCpuPercent = (100 * (cpuSeconds(pids) - cpu0)) / ((performance.now() - t) / 1000)
+  const memory = JSON.parse(readFileSync(env.BENCH_WATCH_MEMORY, 'utf8'))
 
   // another process writes FRAMES frames at 20/s: write beside, rename into place
   const writer = spawn(
@@ -177,7 +226,7 @@ const timer = setInterval(() => {
   void writerDone.then(() => {
     writing = false
   })
-  const activeCpu0 = cpuSeconds(service.pid)
+  const activeCpu0 = cpuSeconds(pids)
   t = performance.now()
   let activeRss = 0
   for (let deadline = Infinity; arrived.size < FRAMES && Date.now() < deadline; ) {
@@ -185,19 +234,23 @@ const timer = setInterval(() => {
     for (const [h] of written)
       if (!arrived.has(h) && existsSync(join(replica, h.slice(0, 2), h.slice(2, 4), `${h}.jpg`)))
         arrived.set(h, Date.now())
-    activeRss = Math.max(activeRss, rssMB(service.pid))
+    activeRss = Math.max(activeRss, rssMB(pids))
     await sleep(100)
   }
-  const activeCpuPercent = (100 * (cpuSeconds(service.pid) - activeCpu0)) / ((performance.now() - t) / 1000)
+  const activeCpuPercent = (100 * (cpuSeconds(pids) - activeCpu0)) / ((performance.now() - t) / 1000)
   service.kill('SIGTERM')
   const code = await new Promise(resolve => service.on('close', resolve))
   const latencies = [...arrived].map(([h, at]) => (at - written.get(h)) / 1000)
-  return {
+  const result = {
+    mechanism,
     watched,
     firstPassSeconds,
+    readySeconds,
     idleSeconds: IDLE_SECONDS,
     idleCpuPercent: +idleCpuPercent.toFixed(2),
     idleRssMB: +rss.toFixed(0),
+    idleServiceRssMB: +serviceRss.toFixed(0),
+    memory,
     frames: FRAMES,
     copied: arrived.size,
     missed: FRAMES - arrived.size,
@@ -208,6 +261,7 @@ const timer = setInterval(() => {
     activeRssMB: +activeRss.toFixed(0),
     sigtermExit: code
   }
+  return { result, written: [...written.keys()] }
 }
 
 const machine = {
@@ -239,22 +293,33 @@ target(`watch: frames missed of ${largest.frames}, ${at}`, largest.missed, 0, '<
 target(`watch: idle CPU, % of one core, ${at}`, largest.idleCpuPercent, 2, '<=')
 target(`watch: idle RSS, ${at} (MB)`, largest.idleRssMB, 100, '<=')
 const load = l => l.map(v => v.toFixed(2)).join(' ')
+const last = JSON.parse(readFileSync(join(here, 'results-watch.json'), 'utf8'))
+const summary = r => ({ date: r.date, targets: r.targets, ...(r.note === undefined ? {} : { note: r.note }) })
+results.note = arg('note', undefined)
+results.history = [...(last.history ?? []), ...(last.date === undefined ? [] : [summary(last)])].slice(-10)
 await writeFile(join(here, 'results-watch.json'), JSON.stringify(results, null, 2) + '\n')
+const history = results.history.map(
+  h => `- ${h.date}: ${h.targets.map(t => `${t.met ? 'met' : 'MISSED'} ${t.name} = ${t.value}`).join('; ')}`
+)
 const rows = results.runs.map(
   r =>
     `| ${[
       r.objects.toLocaleString('en'),
       r.config,
+      r.mechanism ?? 'stat',
       r.watched.toLocaleString('en'),
       `${r.idleCpuPercent} %`,
       `${r.idleRssMB} MB`,
+      `${r.idleServiceRssMB ?? r.idleRssMB} MB`,
+      r.memory === undefined ? '' : `${r.memory.heapUsed}/${r.memory.heapTotal}/${r.memory.external} MB`,
       `${r.p50Seconds} s`,
       `${r.p99Seconds} s`,
       `${r.maxSeconds} s`,
       `${r.copied}/${r.frames}`,
       `${r.activeCpuPercent} %`,
       `${r.activeRssMB} MB`,
-      `${r.firstPassSeconds} s`
+      `${r.firstPassSeconds} s`,
+      `${r.readySeconds ?? r.firstPassSeconds} s`
     ].join(' | ')} |`
 )
 await writeFile(
@@ -266,15 +331,24 @@ ${machine.uname}, Node ${machine.node}, ${machine.filesystem}; load ${load(resul
 ${load(results.loadEnd)} at the end.
 A store of N objects (depth-2 layout, 65,536 shard folders at 1M), an fs replica; the service run
 as \`sai-images replicate --watch --no-reconcile\` with each configuration's arguments (defaults: --watch-every 5s,
---watch-folders 0, a full pass every 60 s), one after the other on the same store. Idle: ${IDLE_SECONDS} s with
-no writer. Latency: ${FRAMES} frames written by another process at 20 per second (written beside, renamed
-into place), from the rename to the verified copy on the replica (polled every 100 ms); RSS writing: its peak.
-Targets: idle <= 2 % of one core and <= 100 MB RSS; p99 <= 10 s.
+one inotifywait child watching the layout if installed, a full pass every 60 s; \`--watch-folders 0\`: stat passes
+only, what the service does without inotifywait), one after the other on the same store. Idle: ${IDLE_SECONDS} s with
+no writer, from 6 s after the watcher is ready (its first pass, and the child's watches set up). CPU and RSS are
+the service's plus its children's (the inotifywait child); "service RSS" is Node's alone, and "heap" Node's
+heapUsed/heapTotal/external (process.memoryUsage(), bench/watch-memory.mjs). Latency: ${FRAMES} frames written by
+another process at 20 per second (written beside, renamed into place), from the rename to the verified copy on
+the replica (polled every 100 ms); RSS writing: its peak. Targets: idle <= 2 % of one core and <= 100 MB RSS;
+p99 <= 10 s.${results.note === undefined ? '' : `\n\n${results.note}`}
 
-| objects | service | watches | idle CPU | idle RSS | p50 | p99 | max | copied | CPU writing | RSS writing | 1st pass |
-| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |
+| objects | service | mechanism | watches | idle CPU | idle RSS | service RSS | heap | p50 | p99 | max | copied \
+| CPU writing | RSS writing | 1st pass | ready |
+| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |
 ${rows.join('\n')}
 
 ${results.targets.map(t => `- ${t.met ? 'MET' : 'MISSED'}: ${t.name} = ${t.value} (${t.limit})`).join('\n')}
+
+## History (earlier runs' targets)
+
+${history.join('\n')}
 `
 )

@@ -10,7 +10,7 @@ import { failing, replicated } from './replication.js'
 export const replicate: Command = {
   name: 'replicate',
   usage:
-    'replicate [--watch] [--reconcile-every 24h] [--watch-every 5s] [--watch-folders 0] ' +
+    'replicate [--watch] [--reconcile-every 24h] [--watch-every 5s] [--watch-folders N] ' +
     '[--metrics-port N | --metrics-address host:port] [--no-reconcile] [--wait] | replicate --health',
   summary: 'copy what the outbox holds to the replicas, then reconcile',
   help:
@@ -18,11 +18,13 @@ export const replicate: Command = {
     'listings of every copy compared, what a replica lacks queued and copied (no request per\n' +
     'object). --watch keeps doing it as a service (see examples/systemd), reconciling at start and\n' +
     'every --reconcile-every, and finds within --watch-every (5 s) the frames other processes put\n' +
-    'into the primary (storage.py, rsync, a rename), which no outbox names; --watch-folders N\n' +
-    'shard folders are watched by inotify instead (less CPU, about 1.4 KB of RSS each; default 0; see\n' +
-    'docs/replication.md). Ctrl-C stops it (exit 130), SIGTERM too (exit 0: a service stopped as\n' +
-    'asked). Exit 1 if something is left, or a frame is lost. One copier at a time: while another\n' +
-    '(a --watch service) holds the lock, exit 75 and say which process, or with --wait wait for it.\n' +
+    'into the primary (storage.py, rsync, a rename), which no outbox names: by one inotifywait child\n' +
+    '(Debian package inotify-tools) watching the layout if installed, else by a stat of every shard\n' +
+    "folder each --watch-every; --watch-folders N takes Node's own inotify watches on N folders\n" +
+    'instead (0: stat passes only; see docs/replication.md). Ctrl-C stops it (exit 130), SIGTERM\n' +
+    'too (exit 0: a service stopped as asked). Exit 1 if something is left, or a frame is lost.\n' +
+    'One copier at a time: while another (a --watch service) holds the lock, exit 75 and say which\n' +
+    'process, or with --wait wait for it.\n' +
     '--health answers for a monitor: exit 0 if the watcher passed within 3 --watch-every, else 1.\n' +
     '--metrics-port N serves Prometheus metrics at http://127.0.0.1:N/metrics (loopback only);\n' +
     '--metrics-address host:port listens elsewhere (0.0.0.0:9465). Needs prom-client; see\n' +
@@ -163,7 +165,8 @@ function health(cli: Context, storage: ReplicatedStorage): number {
     last === undefined
       ? 'watcher: never ran on this store (replicate --watch writes its health after each pass)'
       : `watcher: ${live ? 'live' : 'STALE'}, last pass ${Math.round(age! / 1000)} s ago ` +
-          `(every ${last.everyMs / 1000} s, pid ${last.pid}); ` +
+          `(every ${last.everyMs / 1000} s, pid ${last.pid}` +
+          `${last.mechanism === undefined ? '' : `, by ${last.mechanism}`}); ` +
           `${plural(last.queued, 'frame')} from other writers queued since it started`,
     { command: 'replicate', live, watcher: last ?? null }
   )

@@ -105,7 +105,8 @@ function unseenLines(unseen: Unseen | undefined): string {
   const state =
     watcher === null
       ? 'never ran here (replicate --watch)'
-      : `${watcher.live ? 'live' : 'STALE'}, last pass ${watcher.at.toISOString()}`
+      : `${watcher.live ? 'live' : 'STALE'}, last pass ${watcher.at.toISOString()}` +
+        (watcher.mechanism === undefined ? '' : `, finding frames by ${watcher.mechanism}`)
   return (
     `\nnot yet queued: ${plural(unseen.frames, 'frame')} on the primary from other writers, in folders changed ` +
     `${since} (counted ${unseen.at.toISOString()})` +

@@ -53,6 +53,8 @@ export class ShardFolders {
   private readonly since: number
   /** Leaf folders known at the last pass. */
   leaves = 0
+  /** Folders above the leaves (the root too) at the last pass that stat'ed them. */
+  private above = 0
   /** Whether the last pass stat'ed every leaf (a full pass), so that no change can have been missed. */
   complete = false
   private full = false
@@ -72,6 +74,7 @@ export class ShardFolders {
     this.full = mode === 'full' || this.init.watches === undefined
     this.complete = true
     this.leaves = 0
+    this.above = 0
     if (this.init.depth === 0) {
       // the root is the only leaf
       const moved = this.seen(this.top, Date.now())
@@ -81,6 +84,11 @@ export class ShardFolders {
     }
     await this.visit(this.top, 1, out)
     return [...new Set(out)]
+  }
+
+  /** Every folder known at the last pass that stat'ed them: the inotify watches the layout takes. */
+  get count(): number {
+    return this.leaves + this.above
   }
 
   /** Stats a folder: whether its ctime moved (undefined: gone), its new ctime recorded. */
@@ -99,6 +107,7 @@ export class ShardFolders {
       this.forget(folder)
       return false
     }
+    this.above++
     if (level === this.init.depth) {
       if (moved || folder.leafNames === undefined) this.listLeaves(folder)
       // a leaf made again under the same name is another folder: watched anew, stat'ed now

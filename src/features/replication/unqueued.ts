@@ -57,6 +57,18 @@ export function toQueue(
   return result.isDuplicate ? new CopyBook(parts.outbox, parts.ledger, names).lacking(result.sha256) : names
 }
 
+/** Whether the replica's copy is missing or of another size than the primary's (`size`). */
+export async function sizeDiffers(
+  storage: { replicas: Array<{ name: string; storage: { stat: (sha256: string) => Promise<{ size: number }> } }> },
+  replica: string,
+  sha256: string,
+  size: number
+): Promise<boolean> {
+  const copy = storage.replicas.find(r => r.name === replica)!.storage
+  const stat = await copy.stat(sha256).catch(() => undefined)
+  return stat?.size !== size
+}
+
 /** The frames in one shard folder (`ab/cd`), as the layout names them; anything else is passed over. */
 export function framesIn(root: string, key: string, sharding: ShardingStrategy): string[] {
   let names: string[]

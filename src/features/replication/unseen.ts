@@ -20,7 +20,7 @@ export interface Unseen {
   /** When this count was made. */
   at: Date
   /** The watcher's last pass, and whether it is recent (within 3 passes); null if none ever ran here. */
-  watcher: { at: Date; everyMs: number; live: boolean } | null
+  watcher: { at: Date; everyMs: number; live: boolean; mechanism: WatchHealth['mechanism'] } | null
 }
 
 /** Counts the unqueued frames now; a primary without a local folder has none to find. */
@@ -53,7 +53,8 @@ export async function countUnseen(storage: ReplicatedStorage): Promise<Unseen | 
       : {
           at: new Date(health.at),
           everyMs: health.everyMs,
-          live: at.getTime() - Date.parse(health.at) < 3 * health.everyMs + 10_000
+          live: at.getTime() - Date.parse(health.at) < 3 * health.everyMs + 10_000,
+          mechanism: health.mechanism
         }
   return { frames, since: since === 0 ? null : new Date(since), at, watcher }
 }

@@ -16,7 +16,12 @@ export interface WatchHealth {
   /** Every frame renamed into place before this (ISO) was queued or held verified by then. */
   caughtUpTo: string
   folders: number
-  /** Of those, watched by inotify (the others are stat'ed every pass). */
+  /**
+   * How frames of other writers are found: `inotifywait` (one child watching the layout), `fs.watch`
+   * (`--watch-folders N`), or `stat` (every folder stat'ed each pass: inotifywait missing, or refused).
+   */
+  mechanism?: 'inotifywait' | 'fs.watch' | 'stat'
+  /** Of the folders, watched by inotify (the others are stat'ed every pass). */
   watched?: number
   /** Frames this watcher queued since it started, and when the last one was. */
   queued: number

@@ -1,11 +1,12 @@
 /**
  * The watcher of `replicate --watch`: frames that any process puts into the primary's layout
  * (storage.py, rsync, a rename by hand) are queued in the outbox and copied within seconds, though
- * no outbox record was written for them. Leaf shard folders are watched by inotify as far as a budget
- * allows (folder-watches.ts): an event brings the next pass to within `SETTLE_MS`; every `everyMs`
- * (5 s) a pass stats the folders not watched, and every `fullEveryMs` (60 s) all of them (folders.ts),
- * in case an event was lost. A pass lists the folders that changed and queues their frames that no
- * replica holds verified nor has queued (unqueued.ts). A frame replaced under its name is compared
+ * no outbox record was written for them. By default one `inotifywait -m -r` child watches the layout
+ * (inotifywait.ts): an event brings the next pass to within `SETTLE_MS`; every folder is stat'ed
+ * (folders.ts) only every `fullEveryMs` (60 s) or once events were lost. Without it, a pass every
+ * `everyMs` (5 s) stats the folders (those Node's own watches, folder-watches.ts, do not cover).
+ * A pass lists the folders that changed and queues their frames that no replica holds verified nor
+ * has queued (unqueued.ts). A frame replaced under its name is compared
  * with the replica's copy by size, as the reconcile compares them; a frame deleted by another process
  * is left to the copier ("gone"). Each pass writes `watch.json` in the state folder (watch-health.ts):
  * the health a monitor reads, and where the next watcher (after a restart, even a SIGKILL) or
@@ -19,45 +20,27 @@
  * ```
  */
 import { statSync } from 'node:fs'
-import { join } from 'node:path'
+import { join, resolve } from 'node:path'
 import { ConfigError } from '../../core/errors.js'
-import { failureFields, log, type Logger } from '../../core/logger.js'
+import { failureFields, log } from '../../core/logger.js'
 import { PrefixSharding, type ShardingStrategy } from '../../core/sharding.js'
 import { FolderWatches, inotifyShare } from './folder-watches.js'
 import { ShardFolders } from './folders.js'
+import { keepWatching, type LayoutWatch, type WatchMechanism } from './inotifywait.js'
 import { partsOf, type Parts } from './parts.js'
 import { writeRecordSync } from './records.js'
 import type { ReplicatedStorage } from './storage.js'
-import { CopyBook, framesIn } from './unqueued.js'
+import { CopyBook, framesIn, sizeDiffers } from './unqueued.js'
 import { caughtUpTo, type WatchHealth } from './watch-health.js'
+import type { WatchOptions } from './watch-options.js'
 
 export { caughtUpTo, readWatchHealth, type WatchHealth } from './watch-health.js'
-
-export interface WatchOptions {
-  /** Between passes, ms. Default 5000: a frame is queued within about that, copied moments later. */
-  everyMs?: number
-  /**
-   * inotify watches on leaf shard folders, at most, and never more than half the user's
-   * `max_user_watches`. Default 0: stat passes only. A watched folder costs no CPU between full passes
-   * and its frames are queued within about a second, but about 1.4 KB of RSS in the service (32,768
-   * at 1M objects: idle CPU 3.5 -> 2.1 %, RSS 75 -> 121 MB, bench/RESULTS-watch.md).
-   */
-  maxWatches?: number
-  /** Between full passes (every folder stat'ed, watched or not: the net for lost events), ms. Default 60000. */
-  fullEveryMs?: number
-  /**
-   * Told of each verified replica copy of a frame this watcher found, with the seconds from its
-   * rename into place (the file's ctime) to the verified copy: the latency a metric observes.
-   */
-  onCopied?: (sha256: string, latencySeconds: number, replica: string) => void
-  logger?: Logger
-}
+export type { WatchOptions } from './watch-options.js'
 
 /** Before the last pass's start, by this much: a change in the same clock tick is not missed. */
 const SLACK_MS = 2000
 /** From a watch's event to the pass that lists its folder: a writer's temporary file is renamed by then. */
 const SETTLE_MS = 500
-export const DEFAULT_MAX_WATCHES = 0
 
 export class PrimaryWatcher {
   readonly everyMs: number
@@ -66,6 +49,8 @@ export class PrimaryWatcher {
   private lastQueuedAt?: number
   private readonly folders: ShardFolders
   readonly watches?: FolderWatches
+  /** The inotifywait child, once a pass counted the folders. */
+  private child?: LayoutWatch
   private lastStat = Number.NEGATIVE_INFINITY
   private lastFull = Number.NEGATIVE_INFINITY
   /** The start of the last pass that stat'ed every folder. */
@@ -93,14 +78,14 @@ export class PrimaryWatcher {
     const root = storage.primary.root
     if (root === undefined)
       throw new ConfigError('primary', `the ${storage.primary.driver} primary has no local folder to watch`)
-    this.root = root
+    this.root = resolve(root)
     this.everyMs = options.everyMs ?? 5000
     this.fullEveryMs = options.fullEveryMs ?? 60_000
     this.sharding = (storage.primary as { sharding?: ShardingStrategy }).sharding ?? new PrefixSharding()
-    const maxWatches = Math.min(options.maxWatches ?? DEFAULT_MAX_WATCHES, inotifyShare())
+    const maxWatches = Math.min(options.maxWatches ?? 0, inotifyShare())
     if (maxWatches > 0) this.watches = new FolderWatches(maxWatches, () => this.soon())
     this.folders = new ShardFolders({
-      root,
+      root: this.root,
       depth: this.sharding.depth,
       isShardDir: name => this.sharding.isShardDir(name),
       since: caughtUpTo(this.parts.layout) - SLACK_MS,
@@ -129,6 +114,7 @@ export class PrimaryWatcher {
         .finally(() => {
           this.running = undefined
           if (this.stopped) return
+          this.watchLayout() // once the first pass counted the folders
           const due = this.wake ? SETTLE_MS : this.lastStat + this.everyMs - Date.now()
           this.dueAt = Date.now() + Math.max(0, due)
           this.timer = setTimeout(loop, Math.max(0, due))
@@ -155,18 +141,42 @@ export class PrimaryWatcher {
     clearTimeout(this.timer)
     await this.running
     this.watches?.close()
+    this.child?.close()
     this.parts.copier.copied.delete(this.listener)
   }
 
   /**
-   * A started watcher's next pass: it stats the folders not watched if `everyMs` passed since the
-   * last such pass (all of them if `fullEveryMs` did), else (brought forward by a watch's event) it
-   * lists only the folders that watches named.
+   * A started watcher's next pass: every folder stat'ed if `fullEveryMs` passed; with a live
+   * inotifywait, its events only; else the folders not watched stat'ed if `everyMs` passed, else
+   * (brought forward by an event) the folders that watches named.
    */
   private nextMode(): 'events' | 'stat' | 'full' {
     const now = Date.now()
     if (now - this.lastFull >= this.fullEveryMs) return 'full'
+    if (this.child?.live === true) return 'events' // a full pass too if it lost events (pass())
     return now - this.lastStat >= this.everyMs - SETTLE_MS ? 'stat' : 'events'
+  }
+
+  /** Which mechanism finds the frames of other writers now. */
+  get mechanism(): WatchMechanism {
+    if (this.child?.live === true) return 'inotifywait'
+    return this.watches === undefined ? 'stat' : 'fs.watch'
+  }
+
+  /** The inotifywait child (inotifywait.ts), unless told not to or Node's watches were asked for. */
+  private watchLayout(): void {
+    const { inotifywait, maxWatches } = this.options
+    if (inotifywait === false || maxWatches !== undefined || this.folders.count === 0) return
+    const init = {
+      root: this.root,
+      depth: this.sharding.depth,
+      isShardDir: (name: string) => this.sharding.isShardDir(name),
+      command: inotifywait,
+      onEvent: () => this.soon(),
+      onTrouble: (message: string) =>
+        log(this.options.logger ?? this.parts.logger, 'warn', { event: 'replication.watch-inotifywait' }, message)
+    }
+    this.child = keepWatching(this.child, init, this.folders.count, this.fullEveryMs)
   }
 
   /**
@@ -175,10 +185,13 @@ export class PrimaryWatcher {
    */
   async pass(mode: 'events' | 'stat' | 'full' = 'full'): Promise<number> {
     const started = Date.now()
-    const keys = await this.folders.changed(mode)
-    if (mode !== 'events') this.lastStat = started
+    const live = this.child?.live === true
+    const events = this.child?.take()
+    if (events?.lost === true) mode = 'full'
+    const keys = [...(events?.keys ?? []), ...(await this.folders.changed(mode))]
+    if (mode !== 'events' || live) this.lastStat = started
     if (mode === 'full') this.lastFull = started
-    if (mode !== 'events' && this.folders.complete) this.caughtUp = started
+    if (mode !== 'events' ? this.folders.complete : live && this.child?.live === true) this.caughtUp = started
     const { outbox, ledger, copier } = this.parts
     const book = new CopyBook(
       outbox,
@@ -195,7 +208,10 @@ export class PrimaryWatcher {
           if (book.queued(name, sha256)) continue
           const record = book.verified(name, sha256)
           // written after its copy was verified: replaced (or renewed); the reconcile's size check decides
-          if (record === undefined || (file.mtimeMs > record.at && (await this.differs(name, sha256, file.size))))
+          if (
+            record === undefined ||
+            (file.mtimeMs > record.at && (await sizeDiffers(this.storage, name, sha256, file.size)))
+          )
             lacking.push(name)
         }
         if (lacking.length === 0) continue
@@ -211,13 +227,6 @@ export class PrimaryWatcher {
     }
     this.writeHealth()
     return queued
-  }
-
-  /** Whether the replica's copy is missing or of another size than the primary's. */
-  private async differs(replica: string, sha256: string, size: number): Promise<boolean> {
-    const storage = this.storage.replicas.find(r => r.name === replica)!.storage
-    const stat = await storage.stat(sha256).catch(() => undefined)
-    return stat?.size !== size
   }
 
   private copied(replica: string, sha256: string): void {
@@ -236,7 +245,8 @@ export class PrimaryWatcher {
       everyMs: this.everyMs,
       caughtUpTo: new Date(this.caughtUp ?? caughtUpTo(this.parts.layout)).toISOString(),
       folders: this.folders.leaves,
-      watched: this.watches?.size ?? 0,
+      mechanism: this.mechanism,
+      watched: this.mechanism === 'inotifywait' ? this.folders.leaves : (this.watches?.size ?? 0),
       queued: this.queued,
       lastQueuedAt: this.lastQueuedAt === undefined ? undefined : new Date(this.lastQueuedAt).toISOString()
     }
