@@ -55,6 +55,8 @@ export class PrimaryWatcher {
   private lastFull = Number.NEGATIVE_INFINITY
   /** The start of the last pass that stat'ed every folder. */
   private caughtUp?: number
+  /** The folders of a pass that failed before it queued all their frames (a full state disk): the next pass's. */
+  private unfinished: string[] = []
   /** An event came since the current pass began: pass again soon. */
   private wake = false
   private dueAt = 0
@@ -188,10 +190,12 @@ export class PrimaryWatcher {
     const live = this.child?.live === true
     const events = this.child?.take()
     if (events?.lost === true) mode = 'full'
-    const keys = [...(events?.keys ?? []), ...(await this.folders.changed(mode))]
+    // the folders a failed pass did not finish come first: their ctimes are recorded, so no stat names them again
+    const keys = [...new Set([...this.unfinished, ...(events?.keys ?? []), ...(await this.folders.changed(mode))])]
+    this.unfinished = keys
     if (mode !== 'events' || live) this.lastStat = started
     if (mode === 'full') this.lastFull = started
-    if (mode !== 'events' ? this.folders.complete : live && this.child?.live === true) this.caughtUp = started
+    const caughtUp = mode !== 'events' ? this.folders.complete : live && this.child?.live === true
     const { outbox, ledger, copier } = this.parts
     const book = new CopyBook(
       outbox,
@@ -220,6 +224,8 @@ export class PrimaryWatcher {
         queued++
       }
     }
+    this.unfinished = []
+    if (caughtUp) this.caughtUp = started // only once every frame the pass saw is queued
     if (queued > 0) {
       this.queued += queued
       this.lastQueuedAt = Date.now()
