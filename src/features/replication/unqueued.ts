@@ -57,13 +57,33 @@ export function toQueue(
   return result.isDuplicate ? new CopyBook(parts.outbox, parts.ledger, names).lacking(result.sha256) : names
 }
 
-/** Whether the replica's copy is missing or of another size than the primary's (`size`). */
-export async function sizeDiffers(
-  storage: { replicas: Array<{ name: string; storage: { stat: (sha256: string) => Promise<{ size: number }> } }> },
-  replica: string,
+type Replicas = {
+  replicas: Array<{ name: string; storage: { stat: (sha256: string) => Promise<{ size: number }> } }>
+}
+
+/**
+ * The replicas that lack `sha256`, found on the primary as `file`: none has it queued, and none holds it verified
+ * since it was written (a frame written after its copy was verified, replaced or renewed, is compared by size, as
+ * the reconcile compares).
+ */
+export async function lackingCopies(
+  book: CopyBook,
+  storage: Replicas,
   sha256: string,
-  size: number
-): Promise<boolean> {
+  file: { mtimeMs: number; size: number }
+): Promise<string[]> {
+  const lacking: string[] = []
+  for (const { name } of storage.replicas) {
+    if (book.queued(name, sha256)) continue
+    const record = book.verified(name, sha256)
+    if (record === undefined || (file.mtimeMs > record.at && (await sizeDiffers(storage, name, sha256, file.size))))
+      lacking.push(name)
+  }
+  return lacking
+}
+
+/** Whether the replica's copy is missing or of another size than the primary's (`size`). */
+async function sizeDiffers(storage: Replicas, replica: string, sha256: string, size: number): Promise<boolean> {
   const copy = storage.replicas.find(r => r.name === replica)!.storage
   const stat = await copy.stat(sha256).catch(() => undefined)
   return stat?.size !== size

@@ -30,7 +30,7 @@ import { keepWatching, type LayoutWatch, type WatchMechanism } from './inotifywa
 import { partsOf, type Parts } from './parts.js'
 import { writeRecordSync } from './records.js'
 import type { ReplicatedStorage } from './storage.js'
-import { CopyBook, framesIn, sizeDiffers } from './unqueued.js'
+import { CopyBook, framesIn, lackingCopies } from './unqueued.js'
 import { caughtUpTo, type WatchHealth } from './watch-health.js'
 import type { WatchOptions } from './watch-options.js'
 
@@ -207,17 +207,7 @@ export class PrimaryWatcher {
       for (const sha256 of framesIn(this.root, key, this.sharding)) {
         const file = statSync(join(this.root, this.sharding.encode(sha256)), { throwIfNoEntry: false })
         if (file === undefined) continue // deleted meanwhile: nothing to copy
-        const lacking: string[] = []
-        for (const { name } of this.storage.replicas) {
-          if (book.queued(name, sha256)) continue
-          const record = book.verified(name, sha256)
-          // written after its copy was verified: replaced (or renewed); the reconcile's size check decides
-          if (
-            record === undefined ||
-            (file.mtimeMs > record.at && (await sizeDiffers(this.storage, name, sha256, file.size)))
-          )
-            lacking.push(name)
-        }
+        const lacking = await lackingCopies(book, this.storage, sha256, file)
         if (lacking.length === 0) continue
         await outbox.add(sha256, lacking)
         this.appeared.set(sha256, { at: Math.max(file.ctimeMs, file.mtimeMs), left: lacking.length })
