@@ -107,7 +107,11 @@ describe('crash harness', () => {
 
   it('catches a build whose duplicate store does not make its renewal durable', async () => {
     // the renewal's fsync taken out (the young name's folder fsync beside it left: it does not make an mtime durable)
-    const pkg = brokenCopy('no-renewal-fsync', /await Promise\.all\(\[fsyncAsync\d*\(fd\), /g, 'await Promise.all([void 0, ')
+    const pkg = brokenCopy(
+      'no-renewal-fsync',
+      /await Promise\.all\(\[fsyncAsync\d*\(fd\), /g,
+      'await Promise.all([void 0, '
+    )
     const recording = await record('store', { pkg, work: join(work, 'no-renewal-fsync') })
     const result = await checkStates(recording, { pkg, work: join(work, 'no-renewal-fsync'), states: 120 })
     expect(result.violations.map(explain).join('\n')).toMatch(/renewal of \w+ lost/)
