@@ -128,29 +128,35 @@ describe('two primaries, each with its own index path, on one Kubo node', () => 
     for (const h of hosts) await h.storage.close()
   }, 60_000)
 
-  it('a node whose owner an older version marked in its index folder keeps that owner after the upgrade', async () => {
-    await emptyNode()
-    const a = await host('/old/index-a')
-    await a.storage.store(testJpeg('stored before the upgrade'))
-    expect(await a.storage.drain()).toMatchObject({ copied: 1, pending: 0 })
-    await a.storage.close()
-    const mark = await asAnOlderBuildLeftIt('/old/index-a')
+  // a path whose first folder has a shard's name (two hex digits) too: the search passes over an index's shard folders
+  // only, not every folder so named
+  it.each(['/old/index-a', '/ca/frames'])(
+    'a node whose owner an older version marked in its index folder (%s) keeps that owner after the upgrade',
+    async indexPath => {
+      await emptyNode()
+      const a = await host(indexPath)
+      await a.storage.store(testJpeg('stored before the upgrade'))
+      expect(await a.storage.drain()).toMatchObject({ copied: 1, pending: 0 })
+      await a.storage.close()
+      const mark = await asAnOlderBuildLeftIt(indexPath)
 
-    // a new host with another index path upgrades first: refused, naming A
-    const c = await host('/host-c')
-    const aId = JSON.parse(mark).id
-    await expect(c.storage.store(testJpeg('c'))).rejects.toMatchObject({
-      code: 'ERR_CONFIG',
-      message: expect.stringContaining(`host id ${aId}`)
-    })
-    // the old mark is the node's now; A, upgraded, carries on
-    expect((await rpc(node.url, 'files/read', { arg: '/.sai-image-storage/owner.json' })).text).toBe(mark)
-    const again = await host('/old/index-a', a.primary.root)
-    await again.storage.store(testJpeg('stored after the upgrade'))
-    expect(await again.storage.drain()).toMatchObject({ copied: 1, pending: 0 })
-    expect((await again.storage.verify()).problems).toEqual([])
-    for (const h of [c, again]) await h.storage.close()
-  }, 60_000)
+      // a new host with another index path upgrades first: refused, naming A
+      const c = await host('/host-c')
+      const aId = JSON.parse(mark).id
+      await expect(c.storage.store(testJpeg('c'))).rejects.toMatchObject({
+        code: 'ERR_CONFIG',
+        message: expect.stringContaining(`host id ${aId}`)
+      })
+      // the old mark is the node's now; A, upgraded, carries on
+      expect((await rpc(node.url, 'files/read', { arg: '/.sai-image-storage/owner.json' })).text).toBe(mark)
+      const again = await host(indexPath, a.primary.root)
+      await again.storage.store(testJpeg('stored after the upgrade'))
+      expect(await again.storage.drain()).toMatchObject({ copied: 1, pending: 0 })
+      expect((await again.storage.verify()).problems).toEqual([])
+      for (const h of [c, again]) await h.storage.close()
+    },
+    60_000
+  )
 
   it('a rebuilt host takes over a node whose owner an older build marked in its index folder', async () => {
     await emptyNode()
