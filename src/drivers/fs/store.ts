@@ -1,7 +1,6 @@
 /**
- * A store: the input hashed, its name found once, a duplicate recognised by its bytes (and
- * renewed: a duplicate store is a store), else the bytes written by write.ts. A name taken by a
- * 0-byte or truncated file from a crashed writer is replaced; an intact one means another writer won.
+ * A store: the input hashed, named once, a duplicate recognised by its bytes (and renewed), else
+ * written by write.ts. A name taken by a damaged file is replaced; an intact one: another writer won.
  * And the store's root, watched (`StoreRoot`).
  */
 import { closeSync, fstatSync, fsync, futimes, futimesSync, openSync, statSync, type Stats } from 'node:fs'
@@ -24,7 +23,7 @@ import {
   type WriteContext
 } from './write.js'
 
-/** Whether a file was made in the last minute (its birth; its last change where the filesystem keeps no birth). */
+/** Whether a file was made in the last minute (birth, else its last change). */
 const young = (stats: Stats): boolean =>
   Date.now() - (stats.birthtimeMs > 0 ? stats.birthtimeMs : stats.ctimeMs) < 60_000
 
@@ -59,16 +58,39 @@ export class FrameStore {
 
   async storeBytes(bytes: Buffer, { limits, signal, mtime }: StoreCall): Promise<Stored> {
     const { context } = this
-    const digest = await context.slices.digest(bytes, limits)
-    const { key, path } = this.place(digest)
-    const sameBytes: Check = async (fd, stats) => await context.reader.holdsBytes(fd, stats, bytes)
-    const existing = await this.intact(path, bytes.length, sameBytes)
-    if (existing !== undefined) return { digest, key, path, isDuplicate: true, storedAt: firstStored(existing) }
-    signal?.throwIfAborted()
     const write = async (fd: number): Promise<void> => {
       await writeAll(fd, bytes)
       if (mtime !== undefined) await futimesAsync(fd, mtime, mtime)
     }
+    // without fsync the temp (in .tmp) is written while the bytes hash: a duplicate wastes a page-cache
+    // copy; with fsync it would wait for a synced write (bench/RESULTS-fsync-off.md, 2026-12-05)
+    const early = context.fsync ? undefined : writeTemp(context, undefined, write)
+    early?.catch(() => {}) // (awaited, or dropped; a failed one removed its temp)
+    const drop = (): void => {
+      if (early)
+        context.later(
+          early.then(removeIfExists, () => {}),
+          'fs.temp-remove-failed',
+          '.tmp'
+        )
+    }
+    const sameBytes: Check = async (fd, stats) => await context.reader.holdsBytes(fd, stats, bytes)
+    let digest: Digest
+    let existing: Stats | undefined
+    try {
+      digest = await context.slices.digest(bytes, limits)
+      existing = await this.intact(this.place(digest).path, bytes.length, sameBytes)
+    } catch (err) {
+      drop()
+      throw err
+    }
+    const { key, path } = this.place(digest)
+    if (existing !== undefined) {
+      drop()
+      return { digest, key, path, isDuplicate: true, storedAt: firstStored(existing) }
+    }
+    if (early !== undefined) return await this.commit(await early, digest, key, path, sameBytes, signal)
+    signal?.throwIfAborted()
     // O_DSYNC makes the write durable, not a later change of times: those need the fsync
     const temp = await writeTemp(context, path, write, mtime === undefined && fitsOneWrite(bytes.length))
     return await this.commit(temp, digest, key, path, sameBytes, signal, true)
@@ -121,10 +143,8 @@ export class FrameStore {
 
   /**
    * The stored object's stat if the file at `path` is intact by `check`, else undefined (absent,
-   * truncated, corrupt): only an intact object counts as a duplicate. Opening, fstat, the renewal
-   * and closing are synchronous: each takes microseconds (an inode update, even under fsync load
-   * from 4 writers in one folder: p99.9 165 µs against an fstat's 117 µs, bench/RESULTS.md
-   * 2026-12-01), a round trip 50 to 250 µs.
+   * truncated, corrupt): only an intact object is a duplicate. Open, fstat, renewal and close are
+   * synchronous: microseconds each (under fsync load p99.9 165 µs, bench/RESULTS.md 2026-12-01).
    */
   private async intact(path: string, size: number, check: Check): Promise<Stats | undefined> {
     const fd = openIfThere(path)
@@ -132,18 +152,15 @@ export class FrameStore {
     try {
       const stats = fstatSync(fd)
       if (!(stats.isFile() && stats.size === size)) return undefined
-      // A duplicate store is a store: the object is young again (retention ages objects by mtime).
-      // Renew, then re-check (see ImageStorage.deleteIfNotRenewed): a prune sets a candidate aside
-      // before it deletes it, and puts it back if it sees the new mtime; if the name is empty now,
-      // the caller writes the bytes anew. A damaged object renewed here is replaced by the caller.
+      // A duplicate store is a store: the object is young again (retention ages by mtime). Renew,
+      // then re-check (ImageStorage.deleteIfNotRenewed: a prune puts back a candidate it sees renewed);
+      // a name empty now, or a damaged object, is written anew by the caller.
       const renewed = renew(fd, stats)
       if (!(await check(fd, stats))) return undefined
       if (!renewed) return stats
-      // the new mtime is the store's acknowledgement to retention: lost to a power cut, a prune by
-      // age would delete the frame just stored (found by the crash harness, test/crash)
-      // a name made a moment ago may be another writer's whose folder is not fsynced yet: this store is
-      // acknowledged too, so its name must be as durable (an older one is: its writer fsynced the folder
-      // before it resolved); both fsyncs side by side
+      // the new mtime is the store's acknowledgement to retention (lost, a prune by age would delete
+      // the frame: test/crash); a young name may be another writer's whose folder is not fsynced yet
+      // (an older one is): this store is acknowledged too, so both fsyncs, side by side
       if (this.context.fsync) await Promise.all([fsyncAsync(fd), young(stats) ? fsyncDir(dirname(path)) : undefined])
       const now = statSync(path, { throwIfNoEntry: false })
       return now !== undefined && now.ino === stats.ino && now.dev === stats.dev ? stats : undefined
@@ -162,10 +179,7 @@ function openIfThere(path: string): number | undefined {
   }
 }
 
-/**
- * Sets the object's mtime to now (never back, never to its old value). False on a read-only mount
- * or a file of another user (the Python service's): intact, not renewed.
- */
+/** Sets the object's mtime to now (never back). False where it may not (read-only, another user's). */
 function renew(fd: number, stats: Stats): boolean {
   // (seconds as a double lose a little on the way to nanoseconds: an mtime set to 376 ms may read
   // 375.999999, so round up, and add 0.5 ms so that the new one cannot fall back to the old ms)
@@ -180,18 +194,16 @@ function renew(fd: number, stats: Stats): boolean {
 }
 
 /**
- * The store's root, watched: an unmounted array must never read as an empty store. The root is
- * checked where a lookup misses (costing nothing on the hits), and its identity (device and inode)
- * is remembered, so that a root that disappears or is replaced while the process runs (an unmount
- * leaves the bare mount point behind) is `ERR_STORAGE_UNAVAILABLE`, not "not found". (It lives
- * beside the store: a new shard folder checks it first.)
+ * The store's root, watched: an unmounted array never reads as an empty store. Checked where a
+ * lookup misses; its identity (device, inode) remembered: a root that disappears or is replaced
+ * (an unmount leaves the mount point) is `ERR_STORAGE_UNAVAILABLE`. (A new shard folder checks it.)
  */
 export class StoreRoot {
   private identity?: { dev: number; ino: number }
 
   /** `creatable`: a missing root is the library's to make (until it has been seen once). */
   private readonly creatable: boolean
-  /** Why a missing root is not created, for messages (default: the createRoot option is false). */
+  /** Why a missing root is not created, for messages (default: createRoot is false). */
   private readonly notCreatedBecause: Wording
 
   constructor(

@@ -1,0 +1,44 @@
+import { readdirSync } from 'node:fs'
+import { join } from 'node:path'
+import { describe, expect, it } from 'vitest'
+import { FilesystemDriver } from '../../../src/drivers/fs/index.js'
+import { testJpeg } from '../../../src/testing/index.js'
+import { tempDir } from '../../infra/helpers/tmp.js'
+
+/** Every file under `root` whose name ends in `.tmp` (not the `.tmp` folder itself). */
+function temps(root: string): string[] {
+  return readdirSync(root, { recursive: true, encoding: 'utf8' }).filter(
+    name => name.endsWith('.tmp') && name !== '.tmp'
+  )
+}
+
+// without fsync a store writes its temp (in {root}/.tmp) while it hashes the bytes: a duplicate or a
+// rejected input must drop that temp, and racing writers must still make one object, one creator
+describe('FilesystemDriver without fsync: the temp written while hashing', () => {
+  it('a new frame, its duplicate and a rejected input leave one object and no temp', async () => {
+    const root = await tempDir()
+    const storage = new FilesystemDriver({ root, fsync: false })
+    const frame = testJpeg('no fsync', 600_000)
+    const first = await storage.store(frame)
+    const again = await storage.store(frame)
+    expect([first.isDuplicate, again.isDuplicate]).toEqual([false, true])
+    await expect(storage.store(Buffer.alloc(600_000, 7))).rejects.toMatchObject({ code: 'ERR_INVALID_INPUT' })
+    await expect(storage.store(frame, { maxBytes: 1000 })).rejects.toMatchObject({ code: 'ERR_TOO_LARGE' })
+    await storage.close()
+    expect(temps(root)).toEqual([])
+    expect(readdirSync(join(root, '.tmp'))).toEqual([])
+    expect(Buffer.compare(await storage.fetch(first.hash), frame)).toBe(0)
+  })
+
+  it('8 writers of the same bytes at once: exactly one creator, one file, no temp', async () => {
+    const root = await tempDir()
+    const storage = new FilesystemDriver({ root, fsync: false })
+    const frame = testJpeg('no fsync race', 600_000)
+    const results = await Promise.all(Array.from({ length: 8 }, async () => await storage.store(Buffer.from(frame))))
+    expect(results.filter(r => !r.isDuplicate)).toHaveLength(1)
+    expect(new Set(results.map(r => r.path)).size).toBe(1)
+    await storage.close()
+    expect(temps(root)).toEqual([])
+    expect(readdirSync(join(root, results[0]!.key, '..'))).toEqual([`${results[0]!.hash}.jpg`])
+  })
+})
