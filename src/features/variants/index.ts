@@ -182,21 +182,20 @@ export class Variants {
   }
 
   private async make(ref: string, sha256: string, preset: ResolvedPreset, options: AbortOptions): Promise<Variant> {
-    // The cache's temp file is made while sharp works (once a job slot is free, so that waiting
-    // jobs hold no files). The verified bytes: never a variant of wrong bytes.
+    // The cache's temp file is made while sharp works (once it has the bytes: waiting jobs hold no
+    // files). The verified bytes: never a variant of wrong bytes.
     let pending: Promise<PendingEntry> | undefined
-    const begun = <T>(value: T): T => {
+    const begin = (): void => {
       pending ??= this.cache.begin(sha256, preset)
       pending.catch(() => {}) // reported below, once the render is done
-      return value
     }
-    const fetched = async (): Promise<SourceBytes> => begun({ bytes: await this.storage.fetch(ref, options) })
+    const fetched = async (): Promise<SourceBytes> => ({ bytes: await this.storage.fetch(ref, options) })
     const stored = async (): Promise<SourceBytes> =>
-      begun((await readStoredFile(this.storage, ref, sha256, this.slices)) ?? (await fetched()))
+      (await readStoredFile(this.storage, ref, sha256, this.slices)) ?? (await fetched())
     let rendered: Rendered
     try {
-      rendered = await this.renderer.render(stored, preset, options.signal).catch(async (err: unknown) => {
-        if (err instanceof SourceMismatch) return await this.renderer.render(fetched, preset, options.signal)
+      rendered = await this.renderer.render(stored, preset, options.signal, begin).catch(async (err: unknown) => {
+        if (err instanceof SourceMismatch) return await this.renderer.render(fetched, preset, options.signal, begin)
         throw err
       })
     } catch (err) {

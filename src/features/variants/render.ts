@@ -27,11 +27,16 @@ export class Renderer {
   constructor(private readonly limits: { concurrency: number; timeoutSeconds: number; maxInputPixels: number }) {}
 
   /**
-   * Renders from the source's bytes, kept only once they are verified (the check runs while
-   * sharp works: `SourceBytes.verify`); sharp decodes from memory, which it does faster
+   * Renders from the source's bytes, kept only once they are verified (the check, and
+   * `meanwhile`, run while sharp works: `SourceBytes.verify`); sharp decodes from memory, which it does faster
    * than from a stream (it gathers a stream into memory anyway). Wrong bytes never become a variant.
    */
-  async render(source: () => Promise<SourceBytes>, preset: ResolvedPreset, signal?: AbortSignal): Promise<Rendered> {
+  async render(
+    source: () => Promise<SourceBytes>,
+    preset: ResolvedPreset,
+    signal?: AbortSignal,
+    meanwhile?: () => void
+  ): Promise<Rendered> {
     const sharp = await loadSharp()
     await this.slot(signal)
     try {
@@ -44,6 +49,7 @@ export class Renderer {
         .timeout({ seconds: this.limits.timeoutSeconds })
         .toBuffer({ resolveWithObject: true })
       rendering.catch(() => {}) // awaited below: the check's error comes first (a sharp error on wrong bytes is none)
+      meanwhile?.()
       await verify?.()
       const { data, info } = await rendering
       return { bytes: data, width: info.width, height: info.height }
