@@ -24,21 +24,15 @@ export interface Rules {
   onProgress?: PruneOptions['onProgress']
 }
 
-/**
- * Objects handed on at once: one async step per batch, not per object (a million objects pay for every
- * step; a budget's dry run at a million objects took 7 % less CPU, bench/RESULTS-scale.md).
- */
-const BATCH = 256
+/** Objects listed between two readings of the clock (Date.now() per object was 2 % of a million-object prune). */
+const CLOCK_EVERY = 256
 
-/**
- * The listed objects that may go, in batches; the others are counted in `tally`. An aborted listing
- * ends the scan.
- */
-export async function* scan(storage: ImageStorage, rules: Rules, tally: Tally): AsyncGenerator<PruneCandidate[]> {
+/** The listed objects that may go; the others are counted in `tally`. An aborted listing ends the scan. */
+export async function* scan(storage: ImageStorage, rules: Rules, tally: Tally): AsyncGenerator<PruneCandidate> {
   const { signal } = rules
-  let batch: PruneCandidate[] = []
-  // The clock, read once a batch: an older reading spares more objects as recent, never fewer.
+  // The clock, read once every CLOCK_EVERY objects: an older reading spares more objects as recent, never fewer.
   let now = Date.now()
+  let untilClock = CLOCK_EVERY
   try {
     for await (const listed of storage.list({ signal })) {
       if (signal?.aborted === true) break
@@ -50,19 +44,17 @@ export async function* scan(storage: ImageStorage, rules: Rules, tally: Tally): 
       // a million objects: no promise per object where the keep rule answers at once
       let kept = rules.isKept(object)
       if (typeof kept !== 'boolean') kept = await kept
-      const spared = kept ? 'protected' : spareOf(object, rules.minAgeMs, now)
-      if (spared !== undefined) tally.spared(spared)
-      // one the age limit takes goes on at once: its deletion waits for no listing (a slow page, say)
-      else if (batch.push(object) === BATCH || object.lastStoredAt!.getTime() < rules.cutoff) {
-        yield batch
-        batch = []
+      if (--untilClock === 0) {
         now = Date.now()
+        untilClock = CLOCK_EVERY
       }
+      const spared = kept ? 'protected' : spareOf(object, rules.minAgeMs, now)
+      if (spared === undefined) yield object
+      else tally.spared(spared)
     }
   } catch (error) {
     if (signal?.aborted !== true) throw error // (a listing cut short by the signal ends the prune, it does not fail it)
   }
-  if (batch.length > 0) yield batch
 }
 
 function candidateOf(entry: ImageEntry): PruneCandidate {
@@ -77,25 +69,23 @@ function spareOf(object: PruneCandidate, minAgeMs: number, clock: number): Spare
 
 /** The objects chosen, each with its `chosenBy`: by age as they are listed, then by the budget. */
 export async function* choose(
-  eligible: AsyncIterable<PruneCandidate[]>,
+  eligible: AsyncIterable<PruneCandidate>,
   rules: Rules,
   tally: Tally,
   spill: Spill | undefined
 ): AsyncGenerator<PruneCandidate> {
   const histogram = new Histogram()
   let ageBytes = 0
-  for await (const batch of eligible) {
-    for (const object of batch) {
-      const time = object.lastStoredAt!.getTime()
-      if (time < rules.cutoff) {
-        ageBytes += object.size
-        object.chosenBy = 'age' // set on the candidate itself (made for this walk): a million objects, no copy each
-        yield object
-      } else if (spill !== undefined) {
-        histogram.add(time, object.size)
-        spill.add(object)
-      } else tally.kept()
-    }
+  for await (const object of eligible) {
+    const time = object.lastStoredAt!.getTime()
+    if (time < rules.cutoff) {
+      ageBytes += object.size
+      object.chosenBy = 'age' // set on the candidate itself (made for this walk): a million objects, no copy each
+      yield object
+    } else if (spill !== undefined) {
+      histogram.add(time, object.size)
+      spill.add(object)
+    } else tally.kept()
   }
   if (spill === undefined || rules.signal?.aborted === true) return
   const excess = tally.report.totalBytes - ageBytes - rules.budgetBytes!
