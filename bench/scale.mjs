@@ -3,7 +3,8 @@
 // I/O done by the standard tools, in one run, alternating: GNU find statting every file (the walk)
 // and `find | xargs -P2 sha256sum` (the re-hash). Whole processes, timed and measured (peak RSS) by
 // /usr/bin/time. Writes bench/RESULTS-scale.md and bench/results-scale.json.
-//   node bench/scale.mjs [--quick] [--sizes 100000,1000000] [--runs 3]
+//   node bench/scale.mjs [--quick] [--sizes 100000,1000000] [--runs 3] [--only 'prune --dry-run (budget)']
+// --only runs the one command (and its baseline) and writes nothing: the figures are in its output.
 import { execFileSync, spawnSync } from 'node:child_process'
 import { createHash } from 'node:crypto'
 import { existsSync, mkdirSync, utimesSync, writeFileSync } from 'node:fs'
@@ -17,6 +18,7 @@ const SIZES = arg('--sizes', quick ? '10000,100000' : '100000,1000000')
   .split(',')
   .map(Number)
 const RUNS = Number(arg('--runs', quick ? '1' : '3'))
+const ONLY = arg('--only', undefined)
 const here = new URL('.', import.meta.url).pathname
 const CLI = join(here, '../dist/cli.js')
 const base = join(process.env.BENCH_DIR ?? tmpdir(), 'sai-bench-scale')
@@ -116,8 +118,10 @@ try {
     execFileSync('sync')
     const figures = {}
     for (const [kind, { baseline, ours }] of Object.entries(commands(root))) {
+      const chosen = Object.entries(ours).filter(([name]) => ONLY === undefined || name === ONLY)
+      if (chosen.length === 0) continue
       measure(baseline) // the page cache warm for both sides
-      for (const [name, command] of Object.entries(ours)) {
+      for (const [name, command] of chosen) {
         const pairs = []
         for (let run = 0; run < RUNS; run++) {
           const [a, b] =
@@ -159,6 +163,12 @@ try {
   }
 } finally {
   if (process.argv.includes('--clean')) await rm(base, { recursive: true, force: true })
+}
+if (ONLY !== undefined) {
+  log(
+    `\n--only: ${results.targets.filter(t => t.met).length} of ${results.targets.length} targets met; nothing written`
+  )
+  process.exit(0)
 }
 const file = quick ? 'results-scale-quick' : 'results-scale'
 const last = JSON.parse(await readFile(join(here, `${file}.json`), 'utf8').catch(() => '{}'))

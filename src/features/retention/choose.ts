@@ -24,9 +24,15 @@ export interface Rules {
   onProgress?: PruneOptions['onProgress']
 }
 
+/** Objects listed between two readings of the clock (Date.now() per object was 2 % of a million-object prune). */
+const CLOCK_EVERY = 256
+
 /** The listed objects that may go; the others are counted in `tally`. An aborted listing ends the scan. */
 export async function* scan(storage: ImageStorage, rules: Rules, tally: Tally): AsyncGenerator<PruneCandidate> {
   const { signal } = rules
+  // The clock, read once every CLOCK_EVERY objects: an older reading spares more objects as recent, never fewer.
+  let now = Date.now()
+  let untilClock = CLOCK_EVERY
   try {
     for await (const listed of storage.list({ signal })) {
       if (signal?.aborted === true) break
@@ -38,7 +44,11 @@ export async function* scan(storage: ImageStorage, rules: Rules, tally: Tally): 
       // a million objects: no promise per object where the keep rule answers at once
       let kept = rules.isKept(object)
       if (typeof kept !== 'boolean') kept = await kept
-      const spared = kept ? 'protected' : spareOf(object, rules.minAgeMs)
+      if (--untilClock === 0) {
+        now = Date.now()
+        untilClock = CLOCK_EVERY
+      }
+      const spared = kept ? 'protected' : spareOf(object, rules.minAgeMs, now)
       if (spared === undefined) yield object
       else tally.spared(spared)
     }
@@ -51,10 +61,10 @@ function candidateOf(entry: ImageEntry): PruneCandidate {
   return { hash: entry.hash, sha256: entry.sha256, size: entry.size ?? 0, lastStoredAt: entry.lastStoredAt }
 }
 
-function spareOf(object: PruneCandidate, minAgeMs: number): Spared | undefined {
+function spareOf(object: PruneCandidate, minAgeMs: number, clock: number): Spared | undefined {
   if (object.lastStoredAt === undefined) return 'unknown'
-  // by the real clock, not `now`: it guards objects that stores are writing while the prune runs
-  return Date.now() - object.lastStoredAt.getTime() < minAgeMs ? 'recent' : undefined
+  // by the real clock (`clock`), not the prune's `now`: it guards objects that stores are writing while the prune runs
+  return clock - object.lastStoredAt.getTime() < minAgeMs ? 'recent' : undefined
 }
 
 /** The objects chosen, each with its `chosenBy`: by age as they are listed, then by the budget. */

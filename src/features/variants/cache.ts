@@ -7,6 +7,7 @@
  * the same variant at once, one file stays: the same bytes under the same name.
  */
 import { createHash, randomUUID } from 'node:crypto'
+import { renameSync, writeSync } from 'node:fs'
 import { mkdir, open, rename, rm, unlink, type FileHandle } from 'node:fs/promises'
 import { join } from 'node:path'
 import { Background } from '../../core/background.js'
@@ -20,6 +21,12 @@ import type { ResolvedPreset } from './presets.js'
 
 /** Entry names remembered at most (about 1.5 MB). */
 const MAX_KNOWN = 10_000
+/**
+ * Entries up to this size, cached without fsync, are written and renamed synchronously: a copy into
+ * the page cache and a rename take microseconds, two thread-pool round trips took 0.3 ms of a 20 ms
+ * thumbnail (bench/RESULTS-variants.md, 2026-12-05).
+ */
+const SYNC_WRITE_BYTES = 64 * 1024
 /** Sharded as the objects are: a frame's first variant creates no folder of its own. */
 const SHARDING = new PrefixSharding()
 
@@ -124,13 +131,18 @@ export class VariantCache {
       const digest = createHash('sha256').update(bytes).digest('hex')
       const name = `${sha256}.${preset.name}.${preset.id}.${digest}.${preset.format}`
       try {
-        await handle.writeFile(bytes)
-        if (this.fsync) {
-          await handle.sync()
-          await handle.close()
+        if (!this.fsync && bytes.length <= SYNC_WRITE_BYTES) {
+          for (let at = 0; at < bytes.length; ) at += writeSync(handle.fd, bytes, at, bytes.length - at)
+          renameSync(temp, join(folder, name)) // (as below)
+        } else {
+          await handle.writeFile(bytes)
+          if (this.fsync) {
+            await handle.sync()
+            await handle.close()
+          }
+          // Another process may have put the same entry there: same name, same bytes, so replacing it is harmless.
+          await rename(temp, join(folder, name))
         }
-        // Another process may have put the same entry there: same name, same bytes, so replacing it is harmless.
-        await rename(temp, join(folder, name))
       } catch (err) {
         await abandon()
         throw err
