@@ -157,11 +157,12 @@ export class FrameStore {
       // a name empty now, or a damaged object, is written anew by the caller.
       const renewed = renew(fd, stats)
       if (!(await check(fd, stats))) return undefined
+      // the new mtime is retention's acknowledgement (lost, a prune by age deletes the frame: test/crash);
+      // a young name, renewed or not (the Python service's), may be a writer's not yet fsynced: made durable
+      const fresh = young(stats)
+      if (this.context.fsync && (renewed || fresh))
+        await Promise.all([fsyncAsync(fd), fresh ? fsyncDir(dirname(path)) : undefined])
       if (!renewed) return stats
-      // the new mtime is the store's acknowledgement to retention (lost, a prune by age would delete
-      // the frame: test/crash); a young name may be another writer's whose folder is not fsynced yet
-      // (an older one is): this store is acknowledged too, so both fsyncs, side by side
-      if (this.context.fsync) await Promise.all([fsyncAsync(fd), young(stats) ? fsyncDir(dirname(path)) : undefined])
       const now = statSync(path, { throwIfNoEntry: false })
       return now !== undefined && now.ino === stats.ino && now.dev === stats.dev ? stats : undefined
     } finally {
