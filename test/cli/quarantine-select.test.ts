@@ -74,7 +74,8 @@ describe('quarantine restore and purge by selection', () => {
       expect(answer(run).error).toMatchObject({
         code: 'ERR_USAGE',
         message: expect.stringMatching(
-          `^--reason ${reason} is not a reason of the quarantine: empty, truncated, corrupt, misnamed, misplaced, healed`
+          `^--reason ${reason} is not a reason of the quarantine: ` +
+            'empty, truncated, corrupt, misnamed, misplaced, healed'
         )
       })
     }

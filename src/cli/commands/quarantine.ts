@@ -22,7 +22,8 @@ export const quarantine: Command = {
     '(exit 4) unless --force: evidence is never put back as a frame silently. A misnamed file goes\n' +
     'back under the name it had. `purge` deletes it for good. Ids are the names `list` prints; an id\n' +
     'that is not there, or whose name holds an object now, is refused (exit 1).\n' +
-    `Instead of ids, a selection: --all, or entries of --reason R (repeatable: ${REASONS.join(', ')})\n` +
+    'Instead of ids, a selection: --all, or entries of --reason R (repeatable:\n' +
+    `${REASONS.join(', ')})\n` +
     'and/or quarantined --older-than D or --since D ago (all must hold).\n' +
     `Durations: ${DURATION_UNITS}.`,
   options: {
