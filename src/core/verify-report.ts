@@ -28,6 +28,11 @@ export interface VerifyOptions extends AbortOptions {
   tempMinAgeMs?: number
   /** Called after each object; `lastDone` is the highest SHA-256 below which every object is checked (a checkpoint). */
   onProgress?: (progress: { checked: number; bytes: number; lastDone?: string }) => void
+  /**
+   * Called once with each finding as it is found, before a repair acts on it: every finding, where
+   * the report lists at most `MAX_LISTED_FINDINGS` (its `counts` have them all).
+   */
+  onFinding?: (finding: Readonly<Finding>) => void
 }
 
 export type FindingReason =

@@ -266,6 +266,54 @@ export const workloads = {
       return violations
     }
   },
+  // eviction marks through a ledger compaction: an eviction, a reconcile that rewrites the mark's ledger file (a
+  // record of a frame no copy holds is dropped), then an eviction into a new ledger file (its folder fsynced, which
+  // makes the rewrite's rename durable: its data must be too). An evicted frame whose replica copy is then lost must
+  // be reported lost, never clean.
+  'evict-compact': {
+    async setup(src, lib) {
+      const { primary, storage } = evictPair(lib, src)
+      const [a, c] = evictFrames(lib)
+      for (const bytes of [a, c]) old(primary, (await storage.store(bytes)).sha256, 40)
+      await storage.drain()
+      // a record of a frame no copy holds, in the first frame's ledger file: the reconcile drops it and rewrites it
+      const ledger = join(src, 'primary/.replication/ledger/primary')
+      mkdirSync(ledger, { recursive: true })
+      const gone = sha256(a).slice(0, 2) + 'e'.repeat(62)
+      writeFileSync(join(ledger, `${gone.slice(0, 2)}.log`), `${gone} ${Date.now() - 40 * DAY} restored\n`)
+      old(primary, sha256(c), 1) // the second frame is evicted only later, once the run ages it
+    },
+    async run(mnt, lib, ack) {
+      const { primary, storage } = evictPair(lib, mnt, false)
+      const [a, c] = evictFrames(lib).map(bytes => sha256(bytes))
+      const first = await storage.evict({ olderThan: 30 * DAY })
+      if (first.evicted === 1) ack('evict', a, Date.now())
+      await storage.reconcile()
+      ack('reconcile')
+      old(primary, c, 40)
+      const second = await storage.evict({ olderThan: 30 * DAY })
+      if (second.evicted === 1) ack('evict', c, Date.now())
+    },
+    async check(dir, acks, lib) {
+      const violations = []
+      const { primary, replica, storage } = evictPair(lib, dir, false)
+      const evicted = acks.filter(a => a.kind === 'evict').map(a => a.sha256)
+      // the replica's copies of the evicted frames lost: each such frame is lost, and verify must say so
+      for (const sha of evicted) {
+        if (await primary.exists(sha)) continue
+        rmSync(join(replica.root, replica.sharding.encode(sha)), { force: true })
+      }
+      const gone = []
+      for (const sha of evicted) if (!(await primary.exists(sha))) gone.push(sha)
+      const report = await storage.verify()
+      if (gone.length > 0 && (report.clean || report.copies.lost < gone.length))
+        violations.push(
+          `${gone.length} evicted frame(s) lost with their replica copy, verify says clean=${report.clean} ` +
+            `lost=${report.copies.lost}: an eviction mark did not survive`
+        )
+      return violations
+    }
+  },
   // verify --repair: a damaged primary copy quarantined and healed from the replica; then the
   // quarantine's entries restored and purged
   repair: {
@@ -596,6 +644,26 @@ function replicated(lib, root) {
   const primary = new lib.FilesystemDriver({ root: join(root, 'primary'), createRoot: false })
   const replica = new lib.FilesystemDriver({ root: join(root, 'replica'), createRoot: false })
   return lib.createReplicatedStorage({ primary, replicas: [{ name: 'r1', storage: replica }], background: false })
+}
+
+function evictPair(lib, root, createRoot = true) {
+  const primary = new lib.FilesystemDriver({ root: join(root, 'primary'), createRoot })
+  const replica = new lib.FilesystemDriver({ root: join(root, 'replica'), createRoot })
+  const storage = lib.createReplicatedStorage({
+    primary,
+    replicas: [{ name: 'r1', storage: replica }],
+    background: false
+  })
+  return { primary, replica, storage }
+}
+
+/** Two frames whose hashes differ in their first two hex digits: their ledger records are in different files. */
+function evictFrames(lib) {
+  const a = lib.testing.testJpeg('evict-a', 6000)
+  for (let i = 0; ; i++) {
+    const c = lib.testing.testJpeg(`evict-c-${i}`, 6000)
+    if (sha256(c).slice(0, 2) !== sha256(a).slice(0, 2)) return [a, c]
+  }
 }
 
 function initialFrames(lib) {

@@ -52,7 +52,9 @@ export async function verifyStore(
   const storm = stormOf(harmful, seen.checked + by.misnamed, by, options.stormLimit)
   if (storm !== undefined) return { ...seen, repaired: true, clean: false, storm }
   const total = Object.values(seen.counts).reduce((a, b) => a + b, 0)
-  if (total > seen.problems.length) return await pass(root, sharding, quarantine, options, true) // more than it listed
+  // more than it listed: a pass that acts as it finds (the look has called onFinding with every finding)
+  if (total > seen.problems.length)
+    return await pass(root, sharding, quarantine, { ...options, onFinding: undefined }, true)
   const report = { ...seen, ...emptyReport(true), checked: seen.checked, bytes: seen.bytes }
   const act = actor(root, sharding, quarantine)
   for (const finding of seen.problems) {
@@ -116,6 +118,7 @@ async function pass(
     // kernel's clock is coarser than Date.now()), and such a set-aside was skipped (found by test/crash)
     old: ms => tempMinAgeMs <= 0 || now - ms >= tempMinAgeMs,
     found: async (finding, sha256) => {
+      options.onFinding?.({ ...finding })
       if (repair) await act(finding, sha256)
       addFinding(report, finding)
       if (acts !== undefined && report.problems.at(-1) === finding) acts.set(finding, sha256)

@@ -139,7 +139,7 @@ export async function verifyBucket(
       finding.movedTo = uri(await quarantine.take(key, sha256, finding.reason, signal))
       finding.action = 'quarantined'
     }
-    const again = await checkBucket(objects, prefix, sharding, uri, options, take)
+    const again = await checkBucket(objects, prefix, sharding, uri, { ...options, onFinding: undefined }, take)
     return { ...again, repaired: true, quarantine: await quarantine.totals(signal) }
   }
   const repaired = { ...emptyReport(true), checked: report.checked, bytes: report.bytes }
@@ -197,18 +197,16 @@ async function checkBucket(
           ? 'truncated'
           : 'corrupt'
     const finding: Finding = { reason, key: key.slice(prefix.length), path: uri(key) }
+    options.onFinding?.({ ...finding })
     await act?.(key, sha256, finding)
     addFinding(report, finding)
   })
   for await (const { Key, LastModified } of objects.list(`${prefix}${SPECIAL_DIRS.pruning}/`, signal)) {
     if (Date.now() - (LastModified?.getTime() ?? 0) < STALE_CLAIM_MS) continue
+    const finding: Finding = { reason: 'stale-claim', key: Key.slice(prefix.length), path: uri(Key) }
+    options.onFinding?.({ ...finding })
     if (act !== undefined) await objects.remove(Key, signal)
-    addFinding(report, {
-      reason: 'stale-claim',
-      key: Key.slice(prefix.length),
-      path: uri(Key),
-      action: act === undefined ? undefined : 'removed'
-    })
+    addFinding(report, act === undefined ? finding : { ...finding, action: 'removed' })
   }
   return report
 }

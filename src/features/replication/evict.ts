@@ -169,7 +169,8 @@ async function evictOne(parts: EvictParts, candidate: Candidate, pass: Pass): Pr
       report.evicted++
       report.bytesFreed += size
     } else {
-      await parts.ledger.append(PRIMARY, [{ sha256, at: Date.now(), how: HOW.restored }])
+      // durable too: a stale mark on a frame the primary holds would keep a later loss of that copy from being healed
+      await parts.ledger.append(PRIMARY, [{ sha256, at: Date.now(), how: HOW.restored }], { durable: true })
       report.renewed++
     }
   }

@@ -9,6 +9,7 @@
 import { readdirSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import { setImmediate as yieldToLoop } from 'node:timers/promises'
+import { isMissing } from '../../core/errors.js'
 import type { FolderWatches } from './folder-watches.js'
 
 /**
@@ -69,6 +70,7 @@ export class ShardFolders {
    * folders not watched, `full` every folder; `events` only names the watched ones with events.
    */
   async changed(mode: 'events' | 'stat' | 'full' = 'stat'): Promise<string[]> {
+    this.failure = undefined
     const out: string[] = this.init.watches?.take() ?? []
     if (mode === 'events') return out
     this.full = mode === 'full' || this.init.watches === undefined
@@ -82,9 +84,19 @@ export class ShardFolders {
       if (moved === true) out.push('')
       return out
     }
-    await this.visit(this.top, 1, out)
+    try {
+      await this.visit(this.top, 1, out)
+    } catch (err) {
+      // a folder that cannot be listed (EACCES, EIO): the folders named so far are still changed, and the
+      // watcher fails the pass once it has queued their frames (`failure`); that folder is listed again next pass
+      this.complete = false
+      this.failure = err
+    }
     return [...new Set(out)]
   }
+
+  /** What kept the last pass from visiting every folder (thrown by the watcher after the others' frames). */
+  failure: unknown
 
   /** Every folder known at the last pass that stat'ed them: the inotify watches the layout takes. */
   get count(): number {
@@ -109,17 +121,27 @@ export class ShardFolders {
     }
     this.above++
     if (level === this.init.depth) {
-      if (moved || folder.leafNames === undefined) this.listLeaves(folder)
+      if (moved || folder.leafNames === undefined) this.listing(folder, () => this.listLeaves(folder))
       // a leaf made again under the same name is another folder: watched anew, stat'ed now
       this.statLeaves(folder, out, moved)
       await yieldToLoop() // the copier's I/O goes on between folders
       return true
     }
-    if (moved || folder.children === undefined) folder.children = this.children(folder)
+    if (moved || folder.children === undefined) this.listing(folder, () => (folder.children = this.children(folder)))
     const kept: Folder[] = []
-    for (const child of folder.children) if (await this.visit(child, level + 1, out)) kept.push(child)
+    for (const child of folder.children ?? []) if (await this.visit(child, level + 1, out)) kept.push(child)
     folder.children = kept
     return true
+  }
+
+  /** Lists a folder; if that fails, its ctime is forgotten (-1 never matches), so the next pass lists it again. */
+  private listing(folder: Folder, list: () => void): void {
+    try {
+      list()
+    } catch (err) {
+      folder.ctime = -1
+      throw err
+    }
   }
 
   /** Stats the leaves of `folder`, naming those whose ctime moved; drops those that are gone. */
@@ -201,8 +223,9 @@ export class ShardFolders {
       return readdirSync(path, { withFileTypes: true })
         .filter(e => e.isDirectory() && this.init.isShardDir(e.name))
         .map(e => e.name)
-    } catch {
-      return []
+    } catch (err) {
+      if (isMissing(err)) return [] // gone meanwhile
+      throw err // unreadable: never taken for empty (its frames would go unseen)
     }
   }
 }

@@ -7,6 +7,7 @@
  * outbox/<replica>/<sha256>   an object still to copy to the replica: an empty file (outbox.ts)
  * ledger/<copy>/<ab>.log      the ledger, a file per copy and first two hex digits (ledger.ts)
  * drain.lock                  the copier's lock, its temp and set-aside names beside it (lock.ts)
+ * compaction.lock             the reconcile's ledger compaction's lock, the same kind (ledger.ts)
  * failing/<replica>.json      the replica the copier cannot reach, since when and why (copier.ts)
  * heals.log                   a line per heal of a primary copy (heal.ts)
  * reconcile.json              the last reconcile's report (reconcile.ts)
@@ -16,7 +17,8 @@
  * host-id                     this primary's identity, made once (owner.ts)
  * ```
  *
- * A file rewritten whole is written beside itself as `<name>.tmp` and renamed over (records.ts).
+ * A file rewritten whole is written beside itself as `<name>.tmp` and renamed over (records.ts); a ledger
+ * file as `<ab>.log.<pid>.<random>.tmp`, removed by the next compaction if a crash left it.
  */
 import { join } from 'node:path'
 
@@ -50,6 +52,11 @@ export class StateLayout {
 
   get drainLock(): string {
     return join(this.dir, 'drain.lock')
+  }
+
+  /** One reconcile's ledger compaction at a time (ledger.ts). */
+  get compactionLock(): string {
+    return join(this.dir, 'compaction.lock')
   }
 
   get failingFolder(): string {

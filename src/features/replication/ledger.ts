@@ -10,13 +10,15 @@
  * crash costs a verification, never a copy: the ledger is a shortcut for whereis, status and
  * retention, not the truth.
  */
-import { readFileSync, statSync } from 'node:fs'
-import { appendFile, type FileHandle, mkdir, open, rename, writeFile } from 'node:fs/promises'
+import { readFileSync } from 'node:fs'
+import { appendFile, type FileHandle, mkdir, open } from 'node:fs/promises'
 import { dirname } from 'node:path'
 import { fsyncDir } from '../../core/durable-files.js'
 import { isMissing } from '../../core/errors.js'
 import type { ImageEntry } from '../../core/types.js'
 import type { StateLayout } from './layout.js'
+import { appendDurably, removeTemps, replace, wholeLines } from './ledger-files.js'
+import { DrainLock } from './lock.js'
 
 /** The ledger's name for the primary's copy (a replica's is its own name, which is never this). */
 export const PRIMARY = 'primary'
@@ -51,24 +53,42 @@ export interface LedgerRecord {
 }
 
 export class Ledger {
-  private readonly made = new Set<string>()
+  /** Folders made (or found) by this process; `durably`: with every new level's parent fsynced. */
+  private readonly made = { plainly: new Set<string>(), durably: new Set<string>() }
+  private compacting = false
 
   constructor(private readonly layout: StateLayout) {}
 
   /**
-   * Appends `records`, a line each. `durable`: fsynced (with the folder when the file is new) before it
-   * resolves, and written again if a reconcile replaced the file meanwhile (see `rewrite`): for an
-   * `evicted` mark, the only record whose loss would hide a loss.
+   * One compaction (a reconcile's `rewrite`s) at a time per state folder: a file lock across processes, a flag
+   * within this one. Two at once could each rewrite a file from what they read, and the later one drop a mark
+   * appended after the earlier one's rename. Resolves to the release, or undefined if another compaction runs.
+   */
+  async lockCompaction(): Promise<(() => Promise<void>) | undefined> {
+    if (this.compacting) return undefined
+    this.compacting = true
+    const lock = new DrainLock(this.layout.compactionLock)
+    const held = await lock.acquire().catch(() => false)
+    if (!held) {
+      this.compacting = false
+      return undefined
+    }
+    await removeTemps(dirname(this.layout.ledgerFolder(PRIMARY))).catch(() => {}) // a leftover costs a file only
+    return async () => {
+      await lock.release()
+      this.compacting = false
+    }
+  }
+
+  /**
+   * Appends `records`, a line each. `durable`: fsynced (with the folders when new) before it resolves, and written
+   * again if a reconcile replaced the file meanwhile (see `rewrite`): for an `evicted` mark, the only record whose
+   * loss would hide a loss.
    */
   async append(copy: string, records: LedgerRecord[], options: { durable?: boolean } = {}): Promise<void> {
     const byShard = new Map<string, string>()
     for (const r of records) byShard.set(r.sha256.slice(0, 2), (byShard.get(r.sha256.slice(0, 2)) ?? '') + line(r))
-    const folder = this.layout.ledgerFolder(copy)
-    if (!this.made.has(folder)) {
-      await mkdir(folder, { recursive: true })
-      if (options.durable === true) await fsyncDir(dirname(folder))
-      this.made.add(folder)
-    }
+    await this.folder(copy, options.durable === true)
     await Promise.all(
       [...byShard].map(async ([shard, text]) => {
         const path = this.layout.ledgerShard(copy, shard)
@@ -76,6 +96,19 @@ export class Ledger {
         else await appendFile(path, text)
       })
     )
+  }
+
+  /** Makes `copy`'s folder; `durable`: each level it made, and the ledger folder, fsynced in their parents. */
+  private async folder(copy: string, durable: boolean): Promise<void> {
+    const folder = this.layout.ledgerFolder(copy)
+    if (this.made[durable ? 'durably' : 'plainly'].has(folder)) return
+    await mkdir(folder, { recursive: true })
+    if (durable) {
+      await fsyncDir(dirname(folder)) // <state>/ledger: the copy's folder in it
+      await fsyncDir(dirname(dirname(folder))) // <state>: the ledger folder in it
+      this.made.durably.add(folder)
+    }
+    this.made.plainly.add(folder)
   }
 
   /** The last record of `sha256` for `copy`. */
@@ -130,15 +163,19 @@ export class Ledger {
   }
 
   /**
-   * Rewrites a shard file with only `records` (the reconcile's compaction), which the caller chose from the
-   * file's first `since` bytes. Lines appended after those (by any process, while the pass went on) are
-   * kept, whether they land before the rename (read here) or on the old file after it (read from it
-   * once renamed); an append that opens the old file and writes after that is written again by its
-   * writer if durable (`append`), and otherwise costs a verification.
+   * Rewrites a shard file with only `records` (the reconcile's compaction, under `lockCompaction`), which the
+   * caller chose from the file's first `since` bytes. Lines appended after those (by any process, while the
+   * pass went on) are kept, whether they land before the rename (read here) or on the old file after it
+   * (read from it once renamed); an append that opens the old file and writes after that is written again
+   * by its writer if durable (`append`), and otherwise costs a verification. The primary's file holds the
+   * eviction marks, which must outlive a power cut as their appends did: it is replaced durably (the new
+   * file fsynced before its rename, the folder after, the late lines appended with an fsync).
    */
   async rewrite(copy: string, shard: string, records: Iterable<LedgerRecord>, since: number): Promise<void> {
     const path = this.layout.ledgerShard(copy, shard)
-    await mkdir(dirname(path), { recursive: true })
+    const durable = copy === PRIMARY
+    await mkdir(dirname(path), { recursive: true }) // (a ledger folder removed by hand is made again)
+    if (durable) await this.folder(copy, true)
     let old: FileHandle | undefined
     try {
       old = await open(path, 'r')
@@ -149,43 +186,18 @@ export class Ledger {
       const before = old === undefined ? Buffer.alloc(0) : await old.readFile()
       let text = ''
       for (const record of records) text += line(record)
-      await writeFile(`${path}.tmp`, text + wholeLines(before.subarray(since)))
-      await rename(`${path}.tmp`, path)
+      await replace(path, text + wholeLines(before.subarray(since)), durable)
       if (old === undefined) return
       const late = Buffer.alloc(1 << 16)
       let tail = ''
       for (let at = before.length, got; (got = (await old.read(late, 0, late.length, at)).bytesRead) > 0; at += got)
         tail += late.toString('latin1', 0, got)
-      if (tail !== '') await appendFile(path, wholeLines(Buffer.from(tail, 'latin1')))
+      if (tail === '') return
+      if (durable) await appendDurably(path, wholeLines(Buffer.from(tail, 'latin1')))
+      else await appendFile(path, wholeLines(Buffer.from(tail, 'latin1')))
     } finally {
       await old?.close()
     }
-  }
-}
-
-/** `bytes` as lines, the last one ended (a fragment of a line being written parses as nothing, never as a record). */
-function wholeLines(bytes: Buffer): string {
-  const text = bytes.toString('utf8')
-  return text === '' || text.endsWith('\n') ? text : `${text}\n`
-}
-
-/** Appends `text` and fsyncs it; again to the file now at `path` if a rewrite replaced it meanwhile. */
-async function appendDurably(path: string, text: string): Promise<void> {
-  for (;;) {
-    const handle = await open(path, 'a')
-    let same: boolean
-    try {
-      const made = (await handle.stat()).size === 0
-      await handle.write(text)
-      await handle.sync()
-      if (made) await fsyncDir(dirname(path))
-      const now = statSync(path, { throwIfNoEntry: false })
-      const mine = await handle.stat()
-      same = now !== undefined && now.ino === mine.ino && now.dev === mine.dev
-    } finally {
-      await handle.close()
-    }
-    if (same) return
   }
 }
 

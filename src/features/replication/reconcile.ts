@@ -13,19 +13,30 @@ import type { Parts } from './parts.js'
 import { writeRecord } from './records.js'
 import type { ReconcileReport } from './types.js'
 
+/**
+ * Eviction marks written this long before the pass began stay too: a mark is written before its delete, which the
+ * listings may not have seen yet (a mark dropped while its frame is deleted would hide the frame's loss).
+ */
+const LATE_MS = 60_000
+
 type ReconcileParts = Pick<Parts, 'primary' | 'replicas' | 'outbox' | 'ledger' | 'layout'>
 
 export async function reconcile(parts: ReconcileParts, options: AbortOptions = {}): Promise<ReconcileReport> {
   const { primary, replicas, ledger } = parts
-  const pass = new ReconcilePass(parts)
-  const listings = [primary, ...replicas.map(r => r.storage)].map(s => s.list({ signal: options.signal }))
-  // the ledger's eviction marks too: a frame no copy lists any more is still the store's (lost)
-  for await (const { sha256, entries } of mergeListings([...listings, ledger.evicted()]))
-    await pass.frame(sha256, entries.slice(0, replicas.length + 1))
-  await pass.compaction.flush()
-  pass.report.interrupted = options.signal?.aborted === true
-  await writeRecord(parts.layout.reconcileReport, pass.report)
-  return pass.report
+  const release = await ledger.lockCompaction() // another reconcile compacting: this one only counts and queues
+  try {
+    const pass = new ReconcilePass(parts, release !== undefined)
+    const listings = [primary, ...replicas.map(r => r.storage)].map(s => s.list({ signal: options.signal }))
+    // the ledger's eviction marks too: a frame no copy lists any more is still the store's (lost)
+    for await (const { sha256, entries } of mergeListings([...listings, ledger.evicted()]))
+      await pass.frame(sha256, entries.slice(0, replicas.length + 1))
+    await pass.compaction.flush()
+    pass.report.interrupted = options.signal?.aborted === true
+    await writeRecord(parts.layout.reconcileReport, pass.report)
+    return pass.report
+  } finally {
+    await release?.()
+  }
 }
 
 /** One frame as the pass sees it: its primary entry, and whether it was evicted on purpose. */
@@ -40,7 +51,10 @@ class ReconcilePass {
   readonly compaction: Compaction
   private readonly now = Date.now()
 
-  constructor(private readonly parts: ReconcileParts) {
+  constructor(
+    private readonly parts: ReconcileParts,
+    compact: boolean
+  ) {
     const { replicas, ledger } = parts
     this.report = {
       at: new Date(),
@@ -50,7 +64,7 @@ class ReconcilePass {
       lost: 0,
       interrupted: false
     }
-    this.compaction = new Compaction(ledger, [PRIMARY, ...replicas.map(r => r.name)], this.now)
+    this.compaction = new Compaction(ledger, [PRIMARY, ...replicas.map(r => r.name)], this.now, compact)
   }
 
   /** `entries`: the primary's, then each replica's (undefined where a copy is not listed). */
@@ -109,7 +123,9 @@ class Compaction {
     private readonly ledger: Ledger,
     private readonly copies: string[],
     /** When the pass began: a record written since is newer than the listings it judges by, and stays. */
-    private readonly began: number
+    private readonly began: number,
+    /** Whether this pass holds the compaction lock and rewrites the files (else it reads them only). */
+    private readonly compact: boolean
   ) {
     this.kept = copies.map(() => new Map())
   }
@@ -139,7 +155,9 @@ class Compaction {
     if (shard === undefined) return
     for (const [i, records] of this.records.entries())
       for (const [sha256, record] of records)
-        if (record.at >= this.began && !this.kept[i]!.has(sha256)) this.keep(i, record)
+        if (record.at >= this.began - (record.how === HOW.evicted ? LATE_MS : 0) && !this.kept[i]!.has(sha256))
+          this.keep(i, record)
+    if (!this.compact) return this.clear()
     await Promise.all(
       this.copies.map(async (copy, i) => {
         // most shards are as the drain left them: rewriting 512 files for nothing was most of a pass over a small store
@@ -147,6 +165,10 @@ class Compaction {
           await this.ledger.rewrite(copy, shard, this.kept[i]!.values(), this.lengths[i]!)
       })
     )
+    this.clear()
+  }
+
+  private clear(): void {
     for (const map of this.kept) map.clear()
   }
 }

@@ -7,8 +7,9 @@
  * (a pass asks in folder order), not a record per line (at 1M objects, parsing whole shards held
  * 300-400 MB of RSS while frames arrived, bench/watch.mjs).
  */
-import { readdirSync } from 'node:fs'
+import { readdirSync, type Stats, statSync } from 'node:fs'
 import { join } from 'node:path'
+import { isMissing } from '../../core/errors.js'
 import type { ShardingStrategy } from '../../core/sharding.js'
 import { type Ledger, type LedgerRecord, lastRecord, VERIFIED } from './ledger.js'
 import type { Outbox } from './outbox.js'
@@ -89,13 +90,57 @@ async function sizeDiffers(storage: Replicas, replica: string, sha256: string, s
   return stat?.size !== size
 }
 
+/** Where a watcher's pass queues the frames of the folders that changed. */
+interface Queuing {
+  root: string
+  sharding: ShardingStrategy
+  book: CopyBook
+  outbox: Outbox
+  storage: Replicas
+}
+
+/**
+ * Queues the frames in the shard folders `keys` that a replica lacks (`onQueued` for each, with how many copies it
+ * lacks). A folder that cannot be read (EACCES, EIO) is passed over and named in `failed`, with the first error.
+ */
+export async function queueFolders(
+  { root, sharding, book, outbox, storage }: Queuing,
+  keys: string[],
+  onQueued: (sha256: string, file: Stats, copies: number) => void
+): Promise<{ queued: number; failed: string[]; failure?: unknown }> {
+  let queued = 0
+  const failed: string[] = []
+  let failure: unknown
+  for (const key of keys) {
+    let frames: string[]
+    try {
+      frames = framesIn(root, key, sharding)
+    } catch (err) {
+      failed.push(key)
+      failure ??= err
+      continue
+    }
+    for (const sha256 of frames) {
+      const file = statSync(join(root, sharding.encode(sha256)), { throwIfNoEntry: false })
+      if (file === undefined) continue // deleted meanwhile: nothing to copy
+      const lacking = await lackingCopies(book, storage, sha256, file)
+      if (lacking.length === 0) continue
+      await outbox.add(sha256, lacking)
+      onQueued(sha256, file, lacking.length)
+      queued++
+    }
+  }
+  return { queued, failed, failure }
+}
+
 /** The frames in one shard folder (`ab/cd`), as the layout names them; anything else is passed over. */
 export function framesIn(root: string, key: string, sharding: ShardingStrategy): string[] {
   let names: string[]
   try {
     names = readdirSync(join(root, key))
-  } catch {
-    return [] // gone meanwhile
+  } catch (err) {
+    if (isMissing(err)) return [] // gone meanwhile
+    throw err // unreadable (EACCES, EIO): never taken for empty
   }
   const frames: string[] = []
   for (const name of names) {

@@ -29,7 +29,7 @@ export async function healPrimary(
 ): Promise<VerifyReport> {
   if (!act || Object.keys(own.counts).length === 0) return own
   // the storm guard was this pass's: the primary's repair is not to judge it again on its own findings
-  const report = await parts.primary.verify!({ ...options, repair: true, force: true })
+  const report = await parts.primary.verify!({ ...options, repair: true, force: true, onFinding: undefined })
   for (const finding of report.problems) {
     const sha256 = /[0-9a-f]{64}/.exec(finding.key)?.[0]
     if (
@@ -54,11 +54,13 @@ export async function healMissing(
   parts: HealParts,
   missing: AsyncIterable<{ sha256: string; reason: FindingReason }>,
   act: boolean,
-  copies: VerifyReport
+  copies: VerifyReport,
+  onFinding?: VerifyOptions['onFinding']
 ): Promise<void> {
   const { primary } = parts
   for await (const { sha256, reason } of missing) {
     const finding: Finding = { path: primary.pathOf(sha256), key: primary.keyOf(sha256), reason, copy: PRIMARY }
+    onFinding?.({ ...finding })
     if (act) finding.action = (await heal(parts, sha256, 'missing')) ? 'restored' : 'left'
     addFinding(copies, finding)
   }
@@ -70,13 +72,14 @@ export async function copyAgain(
   spill: Spill,
   act: boolean,
   copies: VerifyReport,
-  signal?: AbortSignal
+  { signal, onFinding }: Pick<VerifyOptions, 'signal' | 'onFinding'>
 ): Promise<void> {
   const queued: Array<{ finding: Finding; sha256: string; i: number }> = []
   for (const [i, replica] of replicas.entries()) {
     for await (const { sha256, reason } of spill.read(i + 1)) {
       const { storage } = replica
       const finding: Finding = { path: storage.pathOf(sha256), key: storage.keyOf(sha256), reason, copy: replica.name }
+      onFinding?.({ ...finding })
       if (act) {
         await outbox.add(sha256, [replica.name])
         if (queued.length < 10_000) queued.push({ finding, sha256, i })

@@ -60,8 +60,14 @@ export async function verifyReplicated(
 ): Promise<ReplicatedVerifyReport> {
   const { primary, replicas, layout } = parts
   const repair = options.repair === true
-  const own = primary.verify === undefined ? emptyReport(false) : await primary.verify({ ...options, repair: false })
-  const damagedOwn = new Set(own.problems.filter(p => DAMAGE.has(p.reason)).map(p => /[0-9a-f]{64}/.exec(p.key)?.[0]))
+  // every damaged primary copy, past the report's listed findings: one hash per damaged frame in memory
+  const damagedOwn = new Set<string | undefined>()
+  const onFinding = (finding: Readonly<Finding>): void => {
+    if (DAMAGE.has(finding.reason)) damagedOwn.add(/[0-9a-f]{64}/.exec(finding.key)?.[0])
+    options.onFinding?.(finding)
+  }
+  const own =
+    primary.verify === undefined ? emptyReport(false) : await primary.verify({ ...options, repair: false, onFinding })
   await mkdir(layout.dir, { recursive: true })
   // 0: missing on the primary; i + 1: what replica i lacks or holds damaged; last: lost frames
   const spill = new Spill(layout, replicas.length + 2)
@@ -74,10 +80,11 @@ export async function verifyReplicated(
     const storm = repair ? stormCheck(found, replicas, options) : undefined
     const act = repair && (storm === undefined || options.force === true)
     const report = await healPrimary(parts, own, act, options)
-    await healMissing(parts, spill.read(0), act, copies)
-    await copyAgain(parts, spill, act, copies, options.signal)
+    await healMissing(parts, spill.read(0), act, copies, options.onFinding)
+    await copyAgain(parts, spill, act, copies, options)
     for await (const { sha256 } of spill.read(LOST)) {
       const finding: Finding = { path: primary.pathOf(sha256), key: primary.keyOf(sha256), reason: 'lost' }
+      options.onFinding?.({ ...finding })
       addFinding(copies, repair ? { ...finding, action: 'left' } : finding)
     }
     const merged = {

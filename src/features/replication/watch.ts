@@ -19,8 +19,7 @@
  * await watcher.stop()
  * ```
  */
-import { statSync } from 'node:fs'
-import { join, resolve } from 'node:path'
+import { resolve } from 'node:path'
 import { ConfigError } from '../../core/errors.js'
 import { failureFields, log } from '../../core/logger.js'
 import { PrefixSharding, type ShardingStrategy } from '../../core/sharding.js'
@@ -30,7 +29,7 @@ import { keepWatching, type LayoutWatch, type WatchMechanism } from './inotifywa
 import { partsOf, type Parts } from './parts.js'
 import { writeRecordSync } from './records.js'
 import type { ReplicatedStorage } from './storage.js'
-import { CopyBook, framesIn, lackingCopies } from './unqueued.js'
+import { CopyBook, queueFolders } from './unqueued.js'
 import { caughtUpTo, type WatchHealth } from './watch-health.js'
 import type { WatchOptions } from './watch-options.js'
 
@@ -41,6 +40,8 @@ export type { WatchOptions } from './watch-options.js'
 const SLACK_MS = 2000
 /** From a watch's event to the pass that lists its folder: a writer's temporary file is renamed by then. */
 const SETTLE_MS = 500
+/** How long an inotify event may take from the kernel to the pass (inotifywait, the pipe). */
+const EVENT_LAG_MS = 1000
 
 export class PrimaryWatcher {
   readonly everyMs: number
@@ -190,38 +191,33 @@ export class PrimaryWatcher {
     const live = this.child?.live === true
     const events = this.child?.take()
     if (events?.lost === true) mode = 'full'
-    // the folders a failed pass did not finish come first: their ctimes are recorded, so no stat names them again
-    const keys = [...new Set([...this.unfinished, ...(events?.keys ?? []), ...(await this.folders.changed(mode))])]
+    // first what a failed pass left (no stat names those folders again); the events kept before the stats run
+    this.unfinished = [...new Set([...this.unfinished, ...(events?.keys ?? [])])]
+    const keys = [...new Set([...this.unfinished, ...(await this.folders.changed(mode))])]
     this.unfinished = keys
     if (mode !== 'events' || live) this.lastStat = started
     if (mode === 'full') this.lastFull = started
-    const caughtUp = mode !== 'events' ? this.folders.complete : live && this.child?.live === true
     const { outbox, ledger, copier } = this.parts
     const book = new CopyBook(
       outbox,
       ledger,
       this.storage.replicas.map(r => r.name)
     )
-    let queued = 0
-    for (const key of keys) {
-      for (const sha256 of framesIn(this.root, key, this.sharding)) {
-        const file = statSync(join(this.root, this.sharding.encode(sha256)), { throwIfNoEntry: false })
-        if (file === undefined) continue // deleted meanwhile: nothing to copy
-        const lacking = await lackingCopies(book, this.storage, sha256, file)
-        if (lacking.length === 0) continue
-        await outbox.add(sha256, lacking)
-        this.appeared.set(sha256, { at: Math.max(file.ctimeMs, file.mtimeMs), left: lacking.length })
-        queued++
-      }
-    }
-    this.unfinished = []
-    if (caughtUp) this.caughtUp = started // only once every frame the pass saw is queued
+    const at = { root: this.root, sharding: this.sharding, book, outbox, storage: this.storage }
+    const { queued, failed, failure } = await queueFolders(at, keys, (sha256, file, copies) =>
+      this.appeared.set(sha256, { at: Math.max(file.ctimeMs, file.mtimeMs), left: copies })
+    )
+    this.unfinished = failed // first next pass; a failure is logged by the loop
+    // the events still on their way when the pass began: a margin (EVENT_LAG_MS)
+    if (failure === undefined && (mode !== 'events' ? this.folders.complete : live && this.child?.live === true))
+      this.caughtUp = mode === 'events' ? started - EVENT_LAG_MS : started
     if (queued > 0) {
       this.queued += queued
       this.lastQueuedAt = Date.now()
       if (this.storage.background) copier.kick() // else whoever drains (replicate --watch's loop)
     }
     this.writeHealth()
+    if ((failure ?? this.folders.failure) !== undefined) throw failure ?? this.folders.failure
     return queued
   }
 

@@ -27,9 +27,13 @@ export function damageCases({ init, test, expect, testJpeg }: Suite): void {
         expect(listed).toHaveLength(1)
         if (listed[0] !== undefined) expect(listed[0]).toBe(keep)
         if (storage.verify !== undefined) {
-          const report = await storage.verify()
+          const found: Array<{ key: string; reason: string; action?: string }> = []
+          const report = await storage.verify({ onFinding: f => found.push(f) })
           expect(report.clean).toBe(false)
           expect(report.problems.find(p => p.key === storage.keyOf(hash))?.reason).toBe(label)
+          // onFinding: each finding once, as found (before any repair)
+          expect(found.filter(f => f.key === storage.keyOf(hash))).toEqual([expect.objectContaining({ reason: label })])
+          expect(found.length).toBe(Object.values(report.counts).reduce((a, b) => a + b, 0))
         }
         const again = await storage.store(jpeg)
         expect(again.isDuplicate).toBe(false)

@@ -2,7 +2,7 @@
  * Direct PUT and GET (direct.ts): signed payloads, retries, addressing, against a real Ceph RADOS Gateway (or the S3
  * that SAI_TEST_S3_* names).
  */
-import { createServer, request as httpRequest } from 'node:http'
+import { createServer } from 'node:http'
 import { inspect } from 'node:util'
 import { HeadObjectCommand } from '@aws-sdk/client-s3'
 import { describe, expect, it } from 'vitest'
@@ -12,13 +12,12 @@ import { bucketBase } from '../../../src/drivers/s3/direct.js'
 import { copyObject } from '../../../src/features/jobs/migrate.js'
 import { testJpeg } from '../../../src/testing/index.js'
 import { tempDir } from '../../infra/helpers/tmp.js'
-import { s3, bucket, raw, sha256, fresh, listen, useBucket, init } from './helpers.js'
+import { bucket, forward, raw, s3, sha256, fresh, listen, useBucket, init } from './helpers.js'
 
 useBucket()
 
 describe('direct PUT and GET (direct.ts): signed payloads, retries, addressing', () => {
   it('bytes altered in flight (a proxy flips one bit) are refused by the server: nothing is stored', async () => {
-    const target = new URL(s3.endpoint)
     const proxy = createServer((req, res) => {
       const chunks: Buffer[] = []
       req
@@ -26,14 +25,7 @@ describe('direct PUT and GET (direct.ts): signed payloads, retries, addressing',
         .on('end', () => {
           const body = Buffer.concat(chunks)
           if (req.method === 'PUT' && body.length > 1000) body[body.length >> 1] ^= 0x01
-          const out = httpRequest(
-            { host: target.hostname, port: target.port, method: req.method, path: req.url, headers: req.headers },
-            answer => {
-              res.writeHead(answer.statusCode!, answer.headers)
-              answer.pipe(res)
-            }
-          )
-          out.end(body)
+          forward(req, res, body)
         })
     })
     const port = await listen(proxy)
@@ -59,7 +51,6 @@ describe('direct PUT and GET (direct.ts): signed payloads, retries, addressing',
     'migrate uploads as the drain does: a bit flipped on the wire is refused, nothing ' +
       'stored; a clean copy keeps its times',
     async () => {
-      const target = new URL(s3.endpoint)
       let flip = true
       const proxy = createServer((req, res) => {
         const chunks: Buffer[] = []
@@ -68,14 +59,7 @@ describe('direct PUT and GET (direct.ts): signed payloads, retries, addressing',
           .on('end', () => {
             const body = Buffer.concat(chunks)
             if (flip && req.method === 'PUT' && body.length > 1000) body[body.length >> 1] ^= 0x01
-            const out = httpRequest(
-              { host: target.hostname, port: target.port, method: req.method, path: req.url, headers: req.headers },
-              answer => {
-                res.writeHead(answer.statusCode!, answer.headers)
-                answer.pipe(res)
-              }
-            )
-            out.end(body)
+            forward(req, res, body)
           })
       })
       const port = await listen(proxy)
@@ -104,7 +88,6 @@ describe('direct PUT and GET (direct.ts): signed payloads, retries, addressing',
     'fetches through a proxy in front of the gateway: a 503 is asked once more, two are ' +
       'an error; a flipped bit is refused; a wrong secret is denied',
     async () => {
-      const target = new URL(s3.endpoint)
       const jpeg = testJpeg(`fetched ${Date.now()}`, 300_000)
       let unavailable = 0 // GETs to answer 503 (SlowDown), then pass on
       let flip = false
@@ -121,23 +104,17 @@ describe('direct PUT and GET (direct.ts): signed payloads, retries, addressing',
             return
           }
         }
-        req.pipe(
-          httpRequest(
-            { host: target.hostname, port: target.port, method: req.method, path: req.url, headers: req.headers },
-            answer => {
-              res.writeHead(answer.statusCode!, answer.headers)
-              if (!flip || req.method !== 'GET') return answer.pipe(res)
-              const chunks: Buffer[] = []
-              answer
-                .on('data', (chunk: Buffer) => chunks.push(chunk))
-                .on('end', () => {
-                  const body = Buffer.concat(chunks)
-                  body[body.length >> 1] ^= 0x01
-                  res.end(body)
-                })
-            }
-          )
-        )
+        forward(req, res, undefined, answer => {
+          if (!flip || req.method !== 'GET') return answer.pipe(res)
+          const chunks: Buffer[] = []
+          answer
+            .on('data', (chunk: Buffer) => chunks.push(chunk))
+            .on('end', () => {
+              const body = Buffer.concat(chunks)
+              body[body.length >> 1] ^= 0x01
+              res.end(body)
+            })
+        })
       })
       const port = await listen(proxy)
       try {

@@ -3,7 +3,7 @@
  * names another), a bucket of each test file's own, a driver on a prefix of each test's own.
  */
 import { createHash, randomBytes } from 'node:crypto'
-import type { Server } from 'node:http'
+import { type IncomingMessage, request, type Server, type ServerResponse } from 'node:http'
 import type { Server as NetServer } from 'node:net'
 import { CreateBucketCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3'
 import { afterAll, beforeAll, inject } from 'vitest'
@@ -74,4 +74,26 @@ export async function listen(server: Server | NetServer): Promise<number> {
       resolve((server.address() as { port: number }).port)
     })
   )
+}
+
+/**
+ * A test proxy's pass-through: the request sent on to the gateway (with `body` when the proxy has read it, else
+ * streamed), and the gateway's answer back (through `answer` when the test alters it).
+ */
+export function forward(
+  req: IncomingMessage,
+  res: ServerResponse,
+  body?: Buffer,
+  answer: (from: IncomingMessage) => void = from => from.pipe(res)
+): void {
+  const target = new URL(s3.endpoint)
+  const out = request(
+    { host: target.hostname, port: target.port, method: req.method, path: req.url, headers: req.headers },
+    from => {
+      res.writeHead(from.statusCode!, from.headers)
+      answer(from)
+    }
+  )
+  if (body === undefined) req.pipe(out)
+  else out.end(body)
 }

@@ -1,7 +1,9 @@
 // The ledger (ledger.ts) on a real folder: a line per record, the last for a hash winning, a torn
 // last line passed over; the eviction marks in SHA-256 order; a shard rewritten whole.
-import { spawnSync } from 'node:child_process'
-import { appendFile, readFile } from 'node:fs/promises'
+import { spawn, spawnSync } from 'node:child_process'
+import { once } from 'node:events'
+import { existsSync } from 'node:fs'
+import { appendFile, readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { StateLayout } from '../../../src/features/replication/layout.js'
@@ -124,5 +126,30 @@ describe('Ledger', () => {
     expect(book.lookup('primary', A2)).toEqual({ sha256: A2, at: 3, how: HOW.evicted, lastStoredAt: 2 })
     expect(book.lookup('primary', A1)).toMatchObject({ at: 4, how: HOW.restored })
     expect(await readFile(join(state, 'ledger', 'primary', 'ab.log'), 'utf8')).not.toContain(' 1 evicted')
+  })
+
+  it('one compaction at a time per state folder: another process holding it, or this ledger, and a cut one taken over', async () => {
+    const { ledger: book, state } = await ledger()
+    await book.append('primary', [{ sha256: A1, at: 1, how: HOW.evicted, lastStoredAt: 1 }])
+    const leftover = join(state, 'ledger', 'primary', 'ab.log.4242.0badcafe.tmp')
+    await writeFile(leftover, 'a compaction cut short')
+    const release = await book.lockCompaction()
+    expect(release).toBeTypeOf('function')
+    expect(existsSync(leftover)).toBe(false) // a cut compaction's temp, removed under the lock
+    expect(await book.lockCompaction()).toBeUndefined()
+    // a real other process holds it: the lock is the file, not this ledger's flag
+    await release!()
+    const other = new Ledger(new StateLayout(state))
+    const holder = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)'])
+    try {
+      await writeFile(join(state, 'compaction.lock'), String(holder.pid))
+      expect(await book.lockCompaction()).toBeUndefined()
+    } finally {
+      holder.kill('SIGKILL')
+      await once(holder, 'exit')
+    }
+    const again = await other.lockCompaction() // its holder is dead: taken over
+    expect(again).toBeTypeOf('function')
+    await again!()
   })
 })
