@@ -1,5 +1,7 @@
 // Synthetic camera frames: real, decodable JPEGs shaped like the SAI cameras' (2880x1616, ~600 KB):
-// sky, a ridge line, a smoke plume, sensor noise. Deterministic per seed.
+// sky, a ridge line, a smoke plume, sensor noise. Deterministic per seed. For the repository's benches and
+// tests: it needs jpeg-js (a devDependency; `npm install jpeg-js` to use it elsewhere). The examples that
+// run as shipped (quickstart.mjs, inference-wrapper/) use the package's testJpeg instead.
 import jpeg from 'jpeg-js'
 
 export function cameraFrame(seed, width = 2880, height = 1616) {

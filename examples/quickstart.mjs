@@ -1,15 +1,18 @@
-// npm run demo: stores real camera frames in ./data/images (or SAI_IMAGE_STORAGE_PATH), fetches
+// npm run demo: stores camera-sized frames in ./data/images (or SAI_IMAGE_STORAGE_PATH), fetches
 // them back verified, and shows deduplication: run it twice and every store is a duplicate.
+// Only the package's own exports: it runs as shipped, from node_modules/sai-image-storage/examples.
 import { createImageStorage, toInferenceFields } from 'sai-image-storage'
-import { testPng } from 'sai-image-storage/testing'
-import { cameraFrame } from './frames.mjs'
+import { testJpeg, testPng } from 'sai-image-storage/testing'
+
+/** A valid JPEG of a camera frame's size (~600 KB), the same bytes for the same camera and frame. */
+const cameraFrame = camera => testJpeg(`camera ${camera}, frame 1`, 600_000)
 
 const storage = createImageStorage()
 console.log(`driver: ${storage.driver}, root: ${storage.root ?? '-'}\n`)
 
 const images = [
-  ['camera 1, frame 1 (JPEG 2880x1616)', cameraFrame(1)],
-  ['camera 2, frame 1 (JPEG 2880x1616)', cameraFrame(2)],
+  ['camera 1, frame 1 (JPEG, 600 KB)', cameraFrame(1)],
+  ['camera 2, frame 1 (JPEG, 600 KB)', cameraFrame(2)],
   ['camera 1, frame 1 again (the same bytes)', cameraFrame(1)],
   ['a small PNG', testPng('demo', 64, 64)]
 ]

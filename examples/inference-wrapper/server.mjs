@@ -7,7 +7,7 @@
 import { createServer } from 'node:http'
 import { Readable } from 'node:stream'
 import { createImageStorage, ImageStorageError, toInferenceFields } from 'sai-image-storage'
-import { cameraFrame } from '../frames.mjs'
+import { testJpeg } from 'sai-image-storage/testing'
 
 const storage = createImageStorage()
 const STATUS = { ERR_INVALID_INPUT: 400, ERR_TOO_LARGE: 413, ERR_STORAGE_UNAVAILABLE: 503 }
@@ -96,7 +96,7 @@ if (process.argv.includes('--serve')) {
   )
 } else {
   const url = `${await listen(wrapper)}/infer`
-  const frame = cameraFrame(7)
+  const frame = testJpeg('camera 7', 600_000) // a valid JPEG of a camera frame's size
   const form = new FormData()
   form.set('image', new Blob([frame], { type: 'image/jpeg' }), 'cam7.jpg')
   const requests = {

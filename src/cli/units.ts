@@ -1,6 +1,7 @@
 /**
  * `90d`, `12h`, `2w`, `6mo`, `1y`, `30min`, `45s` as milliseconds; `500G`, `1.5T`, `200M`, `64K`,
- * `1000` as bytes (binary units).
+ * `1000B` as bytes (binary units). A size needs its unit, as a duration does: `--max-bytes 500` meant as
+ * 500 GiB would otherwise prune the store down to 500 bytes.
  */
 import { UsageError } from './context.js'
 
@@ -16,7 +17,7 @@ const TIME: Record<string, number> = {
   month: 30 * DAY,
   y: 365 * DAY
 }
-const SIZE: Record<string, number> = { '': 1, K: 2 ** 10, M: 2 ** 20, G: 2 ** 30, T: 2 ** 40 }
+const SIZE: Record<string, number> = { B: 1, K: 2 ** 10, M: 2 ** 20, G: 2 ** 30, T: 2 ** 40 }
 
 /** The units, for every help text that takes a duration. */
 export const DURATION_UNITS = 'units: s, min, h, d, w, mo (30 days), y (365 days); a bare m is refused'
@@ -34,13 +35,18 @@ export function parseDuration(text: string, option: string): number {
   return Math.round(Number(match![1]) * unit)
 }
 
+/** The units, for every help text that takes a size. */
+export const SIZE_UNITS = 'units: B, K, M, G, T (binary: 500G = 500 GiB); a bare number is refused'
+
 export function parseSize(text: string, option: string): number {
-  const match = /^(\d+(?:\.\d+)?)\s*([KMGT]?)(?:i?B)?$/i.exec(text.trim())
+  // the unit is K/M/G/T (optionally followed by B or iB) or B alone; a bare number matches nothing
+  const match = /^(\d+(?:\.\d+)?)\s*(?:([KMGT])(?:i?B)?|(B))$/i.exec(text.trim())
   if (match === null)
     throw new UsageError(
-      `${option} takes a size such as 500G, 1.5T, 200M or a number of bytes, not ${JSON.stringify(text)}`
+      `${option} takes a size with a unit such as 500G, 1.5T, 200M, 64K or 1000B (binary units), ` +
+        `not ${JSON.stringify(text)}`
     )
-  return Math.floor(Number(match[1]) * SIZE[match[2]!.toUpperCase()]!)
+  return Math.floor(Number(match[1]) * SIZE[(match[2] ?? match[3]!).toUpperCase()]!)
 }
 
 /** 1.5 GiB, 200 MiB, 12 KiB, 900 B. */

@@ -59,4 +59,23 @@ describe('durations', () => {
       expect(help, command).toContain('s, min, h, d, w, mo (30 days), y (365 days); a bare m is refused')
     }
   })
+
+  it('a size without a unit is refused naming the units; nothing is deleted', async () => {
+    const env = await agedStore()
+    for (const size of ['500', '0', '1.5']) {
+      const run = cli(['prune', '--max-bytes', size, '--json'], { env })
+      expect(run.code, size).toBe(2)
+      const { error } = answer(run)
+      expect(error.code).toBe('ERR_USAGE')
+      expect(error.message).toMatch(/--max-bytes takes a size with a unit such as 500G, .*1000B/)
+    }
+    expect(cli(['list', '--json'], { env }).stdout.trim().split('\n')).toHaveLength(3)
+    const budget = (size: string): number =>
+      answer(cli(['prune', '--max-bytes', size, '--dry-run', '--json'], { env })).wouldDelete
+    expect(budget('1T')).toBe(0)
+    expect(budget('100GiB')).toBe(0)
+    expect(budget('1B')).toBe(3)
+    expect(budget('1b')).toBe(3)
+    expect(cli(['help', 'prune']).stdout).toContain('Sizes: units: B, K, M, G, T (binary: 500G = 500 GiB)')
+  })
 })

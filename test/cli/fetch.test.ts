@@ -80,6 +80,24 @@ describe('fetch -o file', () => {
     )
   })
 
+  it('-o with a name ending in / makes the folder (and its parents) and writes each object there', async () => {
+    const { env, hash, bytes } = await oneFrame()
+    const base = await tempDir()
+    for (const refs of [[hash], [hash, hash.slice(0, 8)]]) {
+      const dir = join(base, `new-${refs.length}`, 'frames/')
+      const run = cli(['fetch', ...refs, '-o', dir], { env })
+      expect(run.code, run.stderr).toBe(0)
+      expect(await readdir(dir)).toEqual([`${hash}.jpg`])
+      expect(Buffer.compare(await readFile(join(dir, `${hash}.jpg`)), bytes)).toBe(0)
+    }
+    // a name without the / is a file, as before; a folder that cannot be made fails once, exit 3
+    await writeFile(join(base, 'plain'), 'not a folder')
+    const blocked = cli(['fetch', hash, '-o', join(base, 'plain', 'sub/'), '--json'], { env })
+    expect(blocked.code).toBe(3)
+    expect(answer(blocked).error).toMatchObject({ code: 'ERR_INVALID_INPUT' })
+    expect(answer(blocked).error.message).toMatch(/^Cannot create .*plain\/sub\//)
+  })
+
   it('a damaged object leaves no file behind, not even the partial one', async () => {
     const { env, root, hash } = await oneFrame()
     const storage = new FilesystemDriver({ root })

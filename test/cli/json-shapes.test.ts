@@ -142,7 +142,7 @@ const SCENARIOS: Record<string, () => Promise<unknown>> = {
       await utimes(path, when, when)
     }
     return answer(
-      cli(['prune', '--older-than', '110d', '--max-bytes', '10000', '--dry-run', '--json'], {
+      cli(['prune', '--older-than', '110d', '--max-bytes', '10000B', '--dry-run', '--json'], {
         env: { SAI_IMAGE_STORAGE_PATH: root }
       })
     )

@@ -54,7 +54,7 @@ describe('prune --dry-run', () => {
     })
     expect(await count(root)).toBe(4)
     // with both limits: the old ones by age, then the oldest until the budget holds
-    const both = answer(cli(['prune', '--older-than', '25d', '--max-bytes', '4000', '--dry-run', '--json'], { env }))
+    const both = answer(cli(['prune', '--older-than', '25d', '--max-bytes', '4000B', '--dry-run', '--json'], { env }))
     expect(both).toMatchObject({
       deleted: 0,
       wouldDelete: 3,
@@ -71,7 +71,7 @@ describe('prune --dry-run', () => {
 
   it('the text says "would delete" and names only the limits given', async () => {
     const { env, root } = await agedStore()
-    const budget = cli(['prune', '--max-bytes', '7000', '--dry-run'], { env })
+    const budget = cli(['prune', '--max-bytes', '7000B', '--dry-run'], { env })
     expect(budget.code).toBe(0)
     const [head, kept] = budget.stdout.split('\n')
     expect(head).toMatch(
@@ -94,7 +94,7 @@ describe('prune --dry-run', () => {
   it('--list F writes each candidate: sha256, size, last store, and the limit that chose it', async () => {
     const { env, frames } = await agedStore()
     const list = join(await tempDir(), 'candidates.txt')
-    const run = cli(['prune', '--older-than', '25d', '--max-bytes', '4000', '--dry-run', '--list', list], { env })
+    const run = cli(['prune', '--older-than', '25d', '--max-bytes', '4000B', '--dry-run', '--list', list], { env })
     expect(run.code).toBe(0)
     expect(run.stdout).toContain(`listed in ${list}`)
     const lines = (await readFile(list, 'utf8'))

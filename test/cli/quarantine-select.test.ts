@@ -61,4 +61,36 @@ describe('quarantine restore and purge by selection', () => {
     expect(answer(cli(['quarantine', 'list', '--json'], { env }))).toMatchObject({ objects: 0, entries: [] })
     await storage.close()
   })
+
+  it('an unknown --reason is a usage error naming the reasons; a refused id says which refusal it is', async () => {
+    const root = await tempDir()
+    const env = { SAI_IMAGE_STORAGE_PATH: root }
+    const storage = new FilesystemDriver({ root })
+    const frame = await storage.store(testJpeg('quarantined typo'))
+    const entry = (await storage.quarantine.add(frame.sha256, 'corrupt'))!
+    for (const reason of ['bogus', 'currupt']) {
+      const run = cli(['quarantine', 'restore', '--reason', 'corrupt', '--reason', reason, '--json'], { env })
+      expect(run.code, reason).toBe(2)
+      expect(answer(run).error).toMatchObject({
+        code: 'ERR_USAGE',
+        message: expect.stringMatching(
+          `^--reason ${reason} is not a reason of the quarantine: ` +
+            'empty, truncated, corrupt, misnamed, misplaced, healed'
+        )
+      })
+    }
+    // a reason an entry of this store carries (a library caller's own) still selects it
+    const own = (await storage.quarantine.add((await storage.store(testJpeg('own reason'))).sha256, 'audit'))!
+    expect(answer(cli(['quarantine', 'purge', '--reason', 'audit', '--json'], { env }))).toMatchObject({
+      purged: [own.id]
+    })
+    // intact bytes under their name again: the entry's name is taken; a prefix is no entry at all
+    await storage.store(testJpeg('quarantined typo'))
+    const taken = cli(['quarantine', 'restore', entry.id, frame.sha256.slice(0, 4)], { env })
+    expect(taken.code).toBe(1)
+    expect(taken.stdout).toContain(`not restored: ${entry.id} (an object is already stored under its name)`)
+    expect(taken.stdout).toContain(`not restored: ${frame.sha256.slice(0, 4)} (no such entry: ids are the names`)
+    expect(await storage.quarantine.list().next()).toMatchObject({ value: { id: entry.id } })
+    await storage.close()
+  })
 })

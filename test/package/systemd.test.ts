@@ -6,6 +6,7 @@ import { spawn, spawnSync } from 'node:child_process'
 import { createHash } from 'node:crypto'
 import { existsSync, readFileSync } from 'node:fs'
 import { chmod, mkdir, rename, symlink, writeFile } from 'node:fs/promises'
+import { createServer } from 'node:net'
 import { dirname, join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { testJpeg } from '../../src/testing/index.js'
@@ -14,6 +15,7 @@ import { tempDir } from '../infra/helpers/tmp.js'
 import { PACKAGE } from './package.js'
 
 const UNIT = join(ROOT, 'examples/systemd/sai-images-replicate.service')
+const PROMETHEUS = join(ROOT, 'examples/grafana/prometheus.yml')
 // systemd's PATH for services: the unit is run with it and its own variables, nothing else
 const SYSTEMD_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'
 
@@ -30,28 +32,61 @@ function service(text: string): Map<string, string[]> {
   return settings
 }
 
+/** A port nothing listens on now (the unit's 9465 may be taken on a shared machine). */
+async function freePort(): Promise<number> {
+  const server = createServer()
+  await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
+  const { port } = server.address() as { port: number }
+  await new Promise(resolve => server.close(resolve))
+  return port
+}
+
+interface Installed {
+  unit: string
+  text: string
+  app: string
+  store: string
+  envFile: string
+  port: number
+}
+
 /**
- * The unit with its application folder, store and environment file moved under `base`, and the package installed there.
+ * The unit with its application folder, store, environment file and metrics port moved under `base`
+ * (a free port), and the packages of its install line installed there.
  */
-async function installed(): Promise<{ unit: string; text: string; app: string; store: string; envFile: string }> {
+async function installed(): Promise<Installed> {
   const base = await tempDir('sai-unit')
   await chmod(base, 0o755)
   const shipped = readFileSync(UNIT, 'utf8')
   const app = join(base, 'opt/sai-images')
   const store = join(base, 'mnt/raid/images')
   const envFile = join(base, 'etc/sai-images.env')
+  const port = await freePort()
   const text = shipped
+    .replaceAll('--metrics-port 9465', `--metrics-port ${port}`)
     .replaceAll('/opt/sai-images', app)
     .replaceAll('/mnt/raid/images', store)
     .replaceAll('/etc/sai-images.env', envFile)
   for (const dir of [join(app, 'node_modules/.bin'), store, dirname(envFile)]) await mkdir(dir, { recursive: true })
   await symlink(PACKAGE, join(app, 'node_modules/sai-image-storage'))
-  for (const dependency of ['multiformats', 'p-limit', 'yocto-queue'])
+  // the package's dependencies, and what the unit's install line adds (prom-client for --metrics-port)
+  const added = installLine(shipped).filter(name => !name.startsWith('sai-image-storage') && !name.startsWith('@'))
+  for (const dependency of ['multiformats', 'p-limit', 'yocto-queue', ...added.map(name => name.split('@')[0]!)])
     await symlink(join(ROOT, 'node_modules', dependency), join(app, 'node_modules', dependency))
   await symlink('../sai-image-storage/dist/cli.js', join(app, 'node_modules/.bin/sai-images')) // as npm links a bin
   const unit = join(base, 'sai-images-replicate.service')
   await writeFile(unit, text)
-  return { unit, text, app, store, envFile }
+  return { unit, text, app, store, envFile, port }
+}
+
+/** The packages of the unit's `npm install` line (a comment, possibly wrapped over two lines). */
+function installLine(text: string): string[] {
+  const comment = text
+    .split('\n')
+    .filter(line => line.startsWith('#'))
+    .map(line => line.slice(1).trim())
+    .join(' ')
+  return /npm install ([^()]+?)(?= \(|$)/.exec(comment)![1]!.split(' ')
 }
 
 describe('examples/systemd/sai-images-replicate.service', () => {
@@ -66,6 +101,18 @@ describe('examples/systemd/sai-images-replicate.service', () => {
     expect(settings.get('ReadWritePaths')).toEqual(['/mnt/raid/images'])
   })
 
+  it('fits examples/grafana: it serves the metrics on the port Prometheus scrapes, and installs prom-client', () => {
+    const unit = readFileSync(UNIT, 'utf8')
+    const port = /--metrics-port (\d+)/.exec(service(unit).get('ExecStart')![0]!)?.[1]
+    const scrape = readFileSync(PROMETHEUS, 'utf8')
+    expect(scrape).toContain('job_name: sai-images-replicate')
+    expect(port).toBeDefined()
+    expect(scrape).toContain(`targets: ["127.0.0.1:${port}"]`)
+    const peer = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).peerDependencies['prom-client']
+    expect(peer).toBe('^15.0.0')
+    expect(installLine(unit)).toEqual(['sai-image-storage', '@aws-sdk/client-s3', 'prom-client@15'])
+  })
+
   it('passes systemd-analyze verify', async () => {
     const { unit } = await installed()
     const run = spawnSync('systemd-analyze', ['verify', '--man=no', unit], { encoding: 'utf8' })
@@ -76,7 +123,7 @@ describe('examples/systemd/sai-images-replicate.service', () => {
   it.skipIf(process.getuid?.() !== 0)(
     'its ExecStart, run from / as its User with its environment only, copies a frame and exits 0 on SIGTERM',
     async () => {
-      const { text, store, envFile } = await installed()
+      const { text, store, envFile, port } = await installed()
       const settings = service(text)
       const user = settings.get('User')![0]!
       if (spawnSync('id', [user]).status !== 0) {
@@ -118,6 +165,11 @@ describe('examples/systemd/sai-images-replicate.service', () => {
         await new Promise(resolve => setTimeout(resolve, 100))
       expect(existsSync(join(replica, key)), output).toBe(true)
       expect(existsSync(join(store, '.replication/watch.json')), output).toBe(true)
+      // the metrics Prometheus scrapes (examples/grafana/prometheus.yml), on the unit's --metrics-port
+      const metrics = await (await globalThis.fetch(`http://127.0.0.1:${port}/metrics`)).text()
+      expect(metrics).toMatch(
+        /^sai_image_storage_replication_foreign_write_to_copy_seconds_count\{[^}]*"fs"[^}]*\} 1$/m
+      )
 
       // systemctl stop: SIGTERM to the service's process (runuser's child, the node process)
       const children = readFileSync(`/proc/${runner.pid}/task/${runner.pid}/children`, 'utf8')

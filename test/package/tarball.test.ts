@@ -3,9 +3,10 @@
 // link of the README and of the packed Markdown pages leads to a file in the tarball (and its
 // #anchor to a heading there): someone who installed the package from the registry can follow them.
 import { execFileSync } from 'node:child_process'
-import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs'
+import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, symlinkSync } from 'node:fs'
 import { dirname, join, relative, resolve } from 'node:path'
 import { beforeAll, describe, expect, it } from 'vitest'
+import { ROOT } from '../infra/helpers/consumer.js'
 import { tempDir } from '../infra/helpers/tmp.js'
 import { PACKAGE } from './package.js'
 
@@ -97,4 +98,22 @@ describe('the npm tarball', () => {
     const broken = pages.flatMap(page => brokenLinks(page, unpacked).broken)
     expect(broken).toEqual([])
   })
+
+  it('the examples run as shipped, with only the package.json dependencies installed', async () => {
+    const manifest = JSON.parse(readFileSync(join(unpacked, 'package.json'), 'utf8'))
+    // as `npm install` lays it out: the runtime dependencies beside the package, nothing of the repository's
+    mkdirSync(join(unpacked, 'node_modules'), { recursive: true })
+    for (const name of Object.keys(manifest.dependencies))
+      symlinkSync(join(ROOT, 'node_modules', name), join(unpacked, 'node_modules', name))
+    const root = await tempDir()
+    const cwd = await tempDir()
+    const example = (script: string): string =>
+      execFileSync(process.execPath, [join(unpacked, 'examples', script)], {
+        env: { ...process.env, DATABASE_URL: '', SAI_IMAGE_STORAGE_PATH: root },
+        encoding: 'utf8',
+        cwd
+      })
+    expect(example('quickstart.mjs').match(/identical, verified against the hash/g)).toHaveLength(4)
+    expect(example('inference-wrapper/server.mjs')).toMatch(/^multipart: 200 /m)
+  }, 60_000)
 })

@@ -1,6 +1,6 @@
 /** `fetch`: verified bytes to standard output, to a file, or (several refs) into a folder. */
 import { createWriteStream, statSync } from 'node:fs'
-import { rename, rm } from 'node:fs/promises'
+import { mkdir, rename, rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import { pipeline } from 'node:stream/promises'
 import { ImageStorageError, InvalidInputError } from '../../core/errors.js'
@@ -29,8 +29,8 @@ export const fetch: Command = {
     'Without -o the bytes go to standard output, which must not be a terminal unless --force;\n' +
     'there, --json writes its answer to standard error (standard output holds only the bytes).\n' +
     'With -o FILE, the file is written beside its name and renamed once the bytes are verified.\n' +
-    'With -o DIR (a folder that exists, or a name ending in /), each object is written there as\n' +
-    '<hash>.<ext> (jpg, png, webp...; bin for other bytes); several refs need a folder.',
+    'With -o DIR (a folder that exists, or a name ending in /, made if missing), each object is\n' +
+    'written there as <hash>.<ext> (jpg, png, webp...; bin for other bytes); several refs need a folder.',
   options: { output: { type: 'string', short: 'o' }, force: { type: 'boolean' } },
   writesBytesToStdout: flags => flags.output === undefined,
   async run(cli) {
@@ -45,6 +45,11 @@ export const fetch: Command = {
       )
     const storage = cli.storage()
     if (output === undefined) return await toStdout(cli, storage, refs[0]!)
+    // a name ending in / says "a folder": made as mkdir -p does, once, before any ref is looked up
+    if (folder && output.endsWith('/'))
+      await mkdir(output, { recursive: true }).catch((err: unknown) => {
+        throw InvalidInputError.unreadable(output, err, 'create')
+      })
     if (!folder) {
       const size = await writeVerified(storage, refs[0]!, output)
       cli.out(`${size} bytes written to ${output}\n${storeLine(storage)}`, {

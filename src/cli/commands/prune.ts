@@ -8,7 +8,7 @@ import type { ImageStorage } from '../../core/types.js'
 import { connectDatabase, databaseError } from '../database.js'
 import { Progress } from '../progress.js'
 import { plural, storeLine, UsageError, type Command } from '../context.js'
-import { DURATION_UNITS, formatBytes, parseDuration, parseSize } from '../units.js'
+import { DURATION_UNITS, formatBytes, parseDuration, parseSize, SIZE_UNITS } from '../units.js'
 
 export const prune: Command = {
   name: 'prune',
@@ -24,11 +24,11 @@ export const prune: Command = {
     'line stops the prune before it deletes anything (exit 2), unless --keep-file-lenient skips it.\n' +
     '--keep-sql QUERY: its first column\n' +
     'holds refs, run on DATABASE_URL (npm install pg), e.g. the hashes of frames with detections.\n' +
-    'Sizes are binary (500G = 500 GiB). The variants of a deleted object go with it. An object stored\n' +
+    'The variants of a deleted object go with it. An object stored\n' +
     'in the last minute always stays. --dry-run counts what would go; --list F writes it to F, one\n' +
     '"sha256 size last-stored limit" line each. A store that renews an object while the prune runs\n' +
     'keeps it; a prune killed midway leaves objects in {root}/.pruning that `verify --repair` puts back.\n' +
-    `Durations: ${DURATION_UNITS}.`,
+    `Durations: ${DURATION_UNITS}.\nSizes: ${SIZE_UNITS}.`,
   options: {
     'older-than': { type: 'string' },
     'max-bytes': { type: 'string' },

@@ -2,6 +2,12 @@ import type { ImageStorage, Quarantine, QuarantineEntry } from '../../core/types
 import { plural, storeLine, UsageError, type Command, type Context } from '../context.js'
 import { DURATION_UNITS, formatBytes, parseDuration } from '../units.js'
 
+/**
+ * The reasons entries carry: verify's findings, and `healed` (the damaged primary copy of a frame a
+ * replica healed). An unknown --reason is a typo, refused rather than selecting nothing (exit 0).
+ */
+const REASONS = ['empty', 'truncated', 'corrupt', 'misnamed', 'misplaced', 'healed']
+
 export const quarantine: Command = {
   name: 'quarantine',
   operands: Infinity,
@@ -12,10 +18,13 @@ export const quarantine: Command = {
   help:
     'A repair never deletes a damaged object: it moves it to the quarantine ({root}/.quarantine, or\n' +
     '{prefix}.quarantine/ on S3). `restore` puts an object back under its name (if no object is there\n' +
-    'now); bytes that do not match their name are refused (exit 4) unless --force. A misnamed file goes\n' +
-    'back under the name it had. `purge` deletes it for good. Ids are the names `list` prints.\n' +
-    'Instead of ids, a selection: --all, or entries of --reason R (repeatable: corrupt, truncated,\n' +
-    'empty, misnamed, healed...) and/or quarantined --older-than D or --since D ago (all must hold).\n' +
+    'now); bytes that do not match their name (empty, truncated, corrupt, healed entries) are refused\n' +
+    '(exit 4) unless --force: evidence is never put back as a frame silently. A misnamed file goes\n' +
+    'back under the name it had. `purge` deletes it for good. Ids are the names `list` prints; an id\n' +
+    'that is not there, or whose name holds an object now, is refused (exit 1).\n' +
+    'Instead of ids, a selection: --all, or entries of --reason R (repeatable:\n' +
+    `${REASONS.join(', ')})\n` +
+    'and/or quarantined --older-than D or --since D ago (all must hold).\n' +
     `Durations: ${DURATION_UNITS}.`,
   options: {
     'older-than': { type: 'string' },
@@ -32,7 +41,7 @@ export const quarantine: Command = {
     if (action === 'list') return await list(cli, storage, held)
     if (action !== 'restore' && action !== 'purge')
       throw new UsageError(`unknown action ${action}: list, restore or purge`)
-    const selected = selection(cli)
+    const selected = await selection(cli, held)
     if (selected !== undefined && ids.length > 0)
       throw new UsageError(`${action} takes ids or a selection (--all, --reason, --older-than, --since), not both`)
     if (selected !== undefined) {
@@ -85,8 +94,14 @@ async function restoreOrPurge(
     }
   }
   const verb = action === 'restore' ? 'restored' : 'purged'
+  // a refusal that is not about the bytes: the entry is not there, or (restore) its name is taken
+  const present = new Set<string>()
+  if (refused.length > why.size) for await (const entry of held.list()) present.add(entry.id)
   const reason = (id: string): string =>
-    why.get(id) ?? (action === 'restore' ? 'an object is under its name, or no such entry' : 'no such entry')
+    why.get(id) ??
+    (present.has(id)
+      ? 'an object is already stored under its name'
+      : 'no such entry: ids are the names `sai-images quarantine list` prints')
   cli.out(
     `${plural(done.length, 'object')} ${verb}` +
       refused.map(id => `\n  not ${verb}: ${id} (${reason(id)})`).join('') +
@@ -106,8 +121,14 @@ async function restoreOrPurge(
  * The entries `--all`, `--reason`, `--older-than` and `--since` choose (every one given must hold);
  * undefined if none is given.
  */
-function selection(cli: Context): ((entry: QuarantineEntry) => boolean) | undefined {
+async function selection(cli: Context, held: Quarantine): Promise<((entry: QuarantineEntry) => boolean) | undefined> {
   const reasons = cli.strings('reason')
+  let unknown = reasons.filter(reason => !REASONS.includes(reason))
+  // a reason no entry here carries, nor any repair gives: a typo (`currupt`), not an empty selection
+  if (unknown.length > 0)
+    for await (const entry of held.list()) unknown = unknown.filter(reason => reason !== entry.reason)
+  if (unknown.length > 0)
+    throw new UsageError(`--reason ${unknown[0]} is not a reason of the quarantine: ${REASONS.join(', ')}`)
   const olderThan =
     cli.string('older-than') === undefined ? undefined : parseDuration(cli.string('older-than')!, '--older-than')
   const since = cli.string('since') === undefined ? undefined : parseDuration(cli.string('since')!, '--since')
