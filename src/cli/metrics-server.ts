@@ -9,6 +9,7 @@ import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import type { ReplicatedStorage } from '../features/replication/index.js'
 import { createReplicationMetrics } from '../features/replication/metrics.js'
+import { ConfigError } from '../core/errors.js'
 import { UsageError, type Context } from './context.js'
 
 export const METRICS_OPTIONS = { 'metrics-port': { type: 'string' }, 'metrics-address': { type: 'string' } } as const
@@ -101,9 +102,10 @@ export async function serveMetrics(
     await once(server, 'listening')
   } catch (err) {
     const code = (err as { code?: string }).code
-    throw new UsageError(
-      `cannot serve the metrics on ${address.host}:${address.port}: ` +
-        (code === 'EADDRINUSE' ? 'the port is in use' : (err as Error).message)
+    // the host's state, not the command's spelling: ERR_CONFIG (exit 6), as a monitor reads it
+    throw new ConfigError(
+      `${address.host}:${address.port}`,
+      `cannot serve the metrics there: ${code === 'EADDRINUSE' ? 'the port is in use' : (err as Error).message}`
     )
   }
   const { port } = server.address() as AddressInfo

@@ -9,6 +9,8 @@ import { InvalidRefError, NotFoundError } from '../core/errors.js'
 import type { ImageStorage } from '../core/types.js'
 
 const PREFIX = /^[0-9a-fA-F]{4,63}$/
+/** Hex digits too few to be a prefix (a CID is longer): told so, not "not a CID". */
+const SHORT = /^[0-9a-fA-F]{1,3}$/
 /** The methods whose first argument is a ref (whereis and url: where the storage has them). */
 const TAKES_A_REF = new Set(['fetch', 'fetchStream', 'stat', 'exists', 'delete', 'whereis', 'url'])
 const SHOWN = 10
@@ -48,6 +50,8 @@ export function withRefPrefixes<T extends ImageStorage>(storage: T): T {
       const value: unknown = Reflect.get(target, name, receiver)
       if (typeof name !== 'string' || !TAKES_A_REF.has(name) || typeof value !== 'function') return value
       return async (ref: unknown, ...rest: unknown[]) => {
+        if (typeof ref === 'string' && SHORT.test(ref))
+          throw new InvalidRefError(ref, 'too short a prefix: give 4 or more hex digits of the SHA-256')
         if (typeof ref !== 'string' || !PREFIX.test(ref)) return await value.call(receiver, ref, ...rest)
         let whole: string
         try {

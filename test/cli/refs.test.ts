@@ -1,6 +1,7 @@
 // Refs on the command line as git takes them: a unique prefix of 4+ hex digits works in fetch,
 // stat, exists, delete and whereis; an ambiguous one is ERR_INVALID_REF naming the candidates.
 import { createHash } from 'node:crypto'
+import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { FilesystemDriver } from '../../src/drivers/fs/index.js'
 import { testJpeg } from '../../src/testing/index.js'
@@ -56,11 +57,35 @@ describe('a unique prefix of a hash is a ref in the CLI', () => {
     expect(cli(['delete', ha.slice(0, 4)], { env }).code).not.toBe(0) // nothing deleted on an ambiguous prefix
     expect((await storage.exists(ha)) && (await storage.exists(hb))).toBe(true)
     expect(answer(cli(['exists', ha.slice(0, 3), '--json'], { env }))).toMatchObject({
-      error: { code: 'ERR_INVALID_REF' }
+      error: { code: 'ERR_INVALID_REF', message: expect.stringContaining('give 4 or more hex digits') }
     })
 
     expect(cli(['delete', prefixOfA], { env }).code).toBe(0)
     expect([await storage.exists(ha), await storage.exists(hb)]).toEqual([false, true])
     expect(Buffer.compare(cli(['fetch', hb.slice(0, 4)], { env }).bytes, b!)).toBe(0) // unique now
   }, 60_000)
+
+  it('a command that needs replicas, on a store without them, is ERR_CONFIG (exit 6) naming the variable', async () => {
+    const env = { SAI_IMAGE_STORAGE_PATH: await tempDir() }
+    for (const command of [['status'], ['evict', '--older-than', '30d'], ['whereis', 'a'.repeat(64)]]) {
+      const run = cli(command, { env })
+      expect(run.code).toBe(6)
+      expect(run.stderr).toContain('SAI_IMAGE_STORAGE_REPLICAS')
+      expect(run.stderr).not.toMatch(/^Usage:/m)
+    }
+  })
+
+  it('exists where the root does not exist answers false and says so, with the store line', async () => {
+    const root = join(await tempDir(), 'data', 'images') // a cron job in the wrong folder
+    const run = cli(['exists', 'a'.repeat(64)], { env: { SAI_IMAGE_STORAGE_PATH: root } })
+    expect(run).toMatchObject({ code: 1, stdout: 'false\n' })
+    expect(run.stderr).toContain('the root does not exist')
+    expect(run.stderr).toContain(`store: ${root}`)
+    expect(answer(cli(['exists', 'a'.repeat(64), '--json'], { env: { SAI_IMAGE_STORAGE_PATH: root } }))).toEqual({
+      ref: 'a'.repeat(64),
+      exists: false,
+      rootExists: false,
+      store: root
+    })
+  })
 })

@@ -54,12 +54,16 @@ export const exists: Command = {
       const exists = await storage.exists(refs[0]!)
       // not stored, but a repair took it out: say where it is and how to put it back, as fetch and stat do
       const held = exists ? undefined : await quarantined(storage, refs[0]!)
+      // a cron job in the wrong folder: "false" about a frame stored elsewhere, so say where it looked
+      const noRoot = !exists && storage.root !== undefined && !existsSync(storage.root)
       cli.out(`${exists}${held === undefined ? '' : ` (${quarantinedHint(held)})`}`, {
         ref: refs[0],
         exists,
         ...(held === undefined ? {} : { quarantined: held.id, hint: quarantinedHint(held) }),
+        ...(noRoot ? { rootExists: false } : {}),
         store: storage.location
       })
+      if (noRoot) cli.note(`the root does not exist (a typo? an unmounted array?); ${storeLine(storage)}`)
       return exists ? 0 : 1
     }
     const outcomes = await eachOperand(refs, async ref => await storage.exists(ref))

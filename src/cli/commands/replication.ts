@@ -1,4 +1,5 @@
 /** Replication's commands: whereis, evict (replicate, the service: replicate.ts; status: status.ts). */
+import { ConfigError } from '../../core/errors.js'
 import { ReplicatedStorage } from '../../features/replication/index.js'
 import { minCopiesProblem } from '../../features/replication/evict.js'
 import type { ImageStorage } from '../../core/types.js'
@@ -9,8 +10,9 @@ import { DURATION_UNITS, formatBytes, parseDuration } from '../units.js'
 export function replicated(cli: Context): ReplicatedStorage {
   const storage: ImageStorage = cli.storage()
   if (!(storage instanceof ReplicatedStorage))
-    throw new UsageError(
-      'this store has no replicas: name them with SAI_IMAGE_STORAGE_REPLICAS (s3, ipfs or fs) and their own settings'
+    throw new ConfigError(
+      'SAI_IMAGE_STORAGE_REPLICAS',
+      'not set: this store has no replicas (name them: s3, ipfs or fs, with their own settings)'
     )
   return storage
 }
@@ -36,7 +38,9 @@ export const whereis: Command = {
         : c.evictedAt !== undefined
           ? `evicted ${c.evictedAt.toISOString()}`
           : 'MISSING'
-      const verified = c.verifiedAt === undefined ? '' : `, verified ${c.verifiedAt.toISOString()} (${c.how})`
+      // of a copy that is gone: when it was last seen whole, not a verification of its absence
+      const seen = c.present ? 'verified' : 'last verified'
+      const verified = c.verifiedAt === undefined ? '' : `, ${seen} ${c.verifiedAt.toISOString()} (${c.how})`
       return `  ${c.name.padEnd(10)} ${state}${c.size === undefined ? '' : ` ${c.size} bytes`}${verified}`
     })
     cli.out(`${where.sha256}\n${rows.join('\n')}\n${storeLine(storage)}`, { ...where, store: storage.location })

@@ -15,7 +15,6 @@ import { availableParallelism } from 'node:os'
 import { join } from 'node:path'
 import { readInteger, readString } from '../../core/config.js'
 import { ConfigError, InvalidRefError, NotFoundError } from '../../core/errors.js'
-import { HashSlices } from '../../core/hashing.js'
 import type { Logger } from '../../core/logger.js'
 import { asSha256 } from '../../core/ref.js'
 import { SPECIAL_DIRS } from '../../core/special-dirs.js'
@@ -25,8 +24,7 @@ import type { VerifyReport } from '../../core/verify-report.js'
 import { VariantCache, type PendingEntry } from './cache.js'
 import { imageSize } from './image-size.js'
 import { DEFAULT_PRESETS, mimeTypeOf, resolvePresets, type ResolvedPreset, type VariantPreset } from './presets.js'
-import { Renderer, type Rendered } from './render.js'
-import { readStoredFile, SourceMismatch, type SourceBytes } from './source.js'
+import { Renderer } from './render.js'
 
 export { DEFAULT_PRESETS, type VariantFormat, type VariantPreset } from './presets.js'
 
@@ -71,8 +69,6 @@ export class Variants {
   readonly presets: ReadonlyMap<string, ResolvedPreset>
   readonly cache: VariantCache
   private readonly renderer: Renderer
-  /** Sources read from their files are hashed in slices (source.ts). */
-  private readonly slices = new HashSlices()
   private readonly making = new Map<string, Promise<Variant>>()
 
   constructor(
@@ -182,22 +178,18 @@ export class Variants {
   }
 
   private async make(ref: string, sha256: string, preset: ResolvedPreset, options: AbortOptions): Promise<Variant> {
-    // The cache's temp file is made while sharp works (once it has the bytes: waiting jobs hold no
-    // files). The verified bytes: never a variant of wrong bytes.
+    // The cache's temp file is made while sharp works (once a job slot is free, so that waiting
+    // jobs hold no files). The verified bytes: never a variant of wrong bytes.
     let pending: Promise<PendingEntry> | undefined
-    const begin = (): void => {
-      pending ??= this.cache.begin(sha256, preset)
+    const source = async (): Promise<Buffer> => {
+      const bytes = await this.storage.fetch(ref, options)
+      pending = this.cache.begin(sha256, preset)
       pending.catch(() => {}) // reported below, once the render is done
+      return bytes
     }
-    const fetched = async (): Promise<SourceBytes> => ({ bytes: await this.storage.fetch(ref, options) })
-    const stored = async (): Promise<SourceBytes> =>
-      (await readStoredFile(this.storage, ref, sha256, this.slices)) ?? (await fetched())
-    let rendered: Rendered
+    let rendered
     try {
-      rendered = await this.renderer.render(stored, preset, options.signal, begin).catch(async (err: unknown) => {
-        if (err instanceof SourceMismatch) return await this.renderer.render(fetched, preset, options.signal, begin)
-        throw err
-      })
+      rendered = await this.renderer.render(source, preset, options.signal)
     } catch (err) {
       await (await pending?.catch(() => undefined))?.abandon()
       throw err

@@ -5,7 +5,6 @@
 import { ImageStorageError, InvalidInputError, TooLargeError } from '../../core/errors.js'
 import { optionalPeer } from '../../core/optional-peer.js'
 import type { ResolvedPreset } from './presets.js'
-import { SourceMismatch, type SourceBytes } from './source.js'
 
 export interface Rendered {
   bytes: Buffer
@@ -27,35 +26,25 @@ export class Renderer {
   constructor(private readonly limits: { concurrency: number; timeoutSeconds: number; maxInputPixels: number }) {}
 
   /**
-   * Renders from the source's bytes, kept only once they are verified (the check, and
-   * `meanwhile`, run while sharp works: `SourceBytes.verify`); sharp decodes from memory, which it does faster
-   * than from a stream (it gathers a stream into memory anyway). Wrong bytes never become a variant.
+   * Renders from the source's verified bytes: the source is read and checked first (a fetch of a
+   * frame is one read and its hash), then sharp decodes from memory, which it does faster than
+   * from a stream (it gathers a stream into memory anyway). Wrong bytes never become a variant.
    */
-  async render(
-    source: () => Promise<SourceBytes>,
-    preset: ResolvedPreset,
-    signal?: AbortSignal,
-    meanwhile?: () => void
-  ): Promise<Rendered> {
+  async render(source: () => Promise<Buffer>, preset: ResolvedPreset, signal?: AbortSignal): Promise<Rendered> {
     const sharp = await loadSharp()
     await this.slot(signal)
     try {
       signal?.throwIfAborted()
-      const { bytes: input, verify } = await source()
+      const input = await source()
       signal?.throwIfAborted()
-      const rendering = sharp(input, { limitInputPixels: this.limits.maxInputPixels, failOn: 'error' })
+      const { data, info } = await sharp(input, { limitInputPixels: this.limits.maxInputPixels, failOn: 'error' })
         .resize({ width: preset.width, height: preset.height, fit: preset.fit, withoutEnlargement: true })
         .toFormat(preset.format, { quality: preset.quality })
         .timeout({ seconds: this.limits.timeoutSeconds })
         .toBuffer({ resolveWithObject: true })
-      rendering.catch(() => {}) // awaited below: the check's error comes first (a sharp error on wrong bytes is none)
-      meanwhile?.()
-      await verify?.()
-      const { data, info } = await rendering
       return { bytes: data, width: info.width, height: info.height }
     } catch (err) {
-      // the source: not found, damaged, unavailable, or read again through the store
-      if (err instanceof ImageStorageError || err instanceof SourceMismatch) throw err
+      if (err instanceof ImageStorageError) throw err // the source: not found, damaged, unavailable
       const message = (err as Error).message
       if (/pixel limit/i.test(message))
         throw new TooLargeError(

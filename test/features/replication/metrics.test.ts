@@ -239,7 +239,7 @@ describe('replicate --watch --metrics-port, two filesystem stores', () => {
     await new Promise<void>(resolve => busy.listen(0, '127.0.0.1', resolve))
     const taken = (busy.address() as { port: number }).port
     expect(run(['--watch', '--metrics-address', `127.0.0.1:${taken}`])).toMatchObject({
-      status: 2,
+      status: 6, // the host's state (ERR_CONFIG), not a mistyped command (2)
       stderr: expect.stringContaining('the port is in use')
     })
     busy.close()

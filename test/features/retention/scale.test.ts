@@ -48,7 +48,7 @@ describe('whole-store commands in bounded memory', () => {
         encoding: 'utf8',
         maxBuffer: 64 * 2 ** 20
       })
-    const dry = run('--max-bytes', String(Math.floor(bytes / 2)), '--dry-run')
+    const dry = run('--max-bytes', `${Math.floor(bytes / 2)}B`, '--dry-run')
     expect(dry.stderr).toBe('')
     expect(dry.status).toBe(0)
     const report = JSON.parse(dry.stdout as string)
@@ -61,7 +61,7 @@ describe('whole-store commands in bounded memory', () => {
     expect(new Date(report.newestChosen).getTime()).toBeLessThan(Date.now() - 100 * DAY)
     // a real one, that deletes the oldest 1% (each deletion a set-aside and an fsync: kept short)
     const budget = bytes - Math.floor(bytes / 100)
-    const real = run('--max-bytes', String(budget))
+    const real = run('--max-bytes', `${budget}B`)
     expect(real.status).toBe(0)
     const done = JSON.parse(real.stdout as string)
     expect(done).toMatchObject({ examined: 150_000, overBudget: false, renewed: 0 })
