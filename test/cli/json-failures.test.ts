@@ -41,6 +41,7 @@ beforeAll(async () => {
   const noRoot = { SAI_IMAGE_STORAGE_PATH: missing, SAI_IMAGE_STORAGE_CREATE_ROOT: 'false' }
   const fileRoot = { SAI_IMAGE_STORAGE_PATH: join(dir, 'a-file') }
   const usage = (...args: string[]): Case => ({ args, exit: 2, code: 'ERR_USAGE' })
+  const noReplicas = (...args: string[]): Case => ({ args, exit: 6, code: 'ERR_CONFIG' })
   const list: Case[] = [
     usage(),
     usage('frobnicate'),
@@ -117,10 +118,11 @@ beforeAll(async () => {
       exit: 5,
       code: 'ERR_STORAGE_UNAVAILABLE'
     },
-    usage('replicate'),
-    usage('status'),
-    usage('whereis', ZERO),
-    usage('evict', '--older-than', '30d'),
+    // a store without replicas: a configuration missing (ERR_CONFIG), not a mistyped command
+    noReplicas('replicate'),
+    noReplicas('status'),
+    noReplicas('whereis', ZERO),
+    noReplicas('evict', '--older-than', '30d'),
     usage('evict'),
     usage('ipfs-reindex', '--driver', 'fs'),
     {
