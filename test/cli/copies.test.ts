@@ -73,6 +73,15 @@ describe('a lost last copy is never "clean"', () => {
       expect(replicate.code).toBe(1)
       expect(answer(replicate)).toMatchObject({ lost: 1 })
       expect(cli(['whereis', hashes[0]!], { env }).stdout).toMatch(/fs\s+MISSING/)
+      // a read says what happened, not only "not found" (still ERR_NOT_FOUND, exit 1)
+      const fetched = cli(['fetch', hashes[0]!, '--json'], { env })
+      expect(fetched.code).toBe(1)
+      expect(answer(fetched, 'stderr').error).toMatchObject({
+        code: 'ERR_NOT_FOUND',
+        message: expect.stringContaining(
+          'evicted from the primary, and no replica holds it any more: the frame is LOST'
+        )
+      })
     }
   )
 

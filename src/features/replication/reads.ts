@@ -9,7 +9,7 @@
  *   "not found"; an evicted frame whose replicas could not be reached is their error (unavailable);
  *   otherwise the primary's own error (its "not found" names the quarantine, if it is there).
  */
-import { IntegrityError } from '../../core/errors.js'
+import { IntegrityError, NotFoundError } from '../../core/errors.js'
 import { failureFields, log, type Logger } from '../../core/logger.js'
 import type { ImageStorage } from '../../core/types.js'
 import { type How, type Ledger, PRIMARY, VERIFIED } from './ledger.js'
@@ -79,8 +79,19 @@ export class CopyReader {
     const held = (copy: string): boolean => VERIFIED.has(this.ledger.lookup(copy, sha256)?.how as How)
     const unreachable = failures.find(f => f.copy !== PRIMARY && (this.ledger.isEvicted(sha256) || held(f.copy)))
     if (unreachable !== undefined) throw unreachable.err
+    if (primaryError !== undefined && this.ledger.isEvicted(sha256)) throw this.lost(sha256, primaryError)
     if (primaryError !== undefined) throw primaryError
     return undefined
+  }
+
+  /** An evicted frame that no replica holds any more: lost, and said so (still "not found", exit 1), and logged. */
+  private lost(sha256: string, primaryError: unknown): NotFoundError {
+    const hint =
+      'evicted from the primary, and no replica holds it any more: the frame is LOST ' +
+      '(`sai-images whereis` shows every copy; restore it from a backup)'
+    const err = new NotFoundError(sha256, (primaryError as { path?: string }).path, hint)
+    log(this.logger, 'error', { event: 'replication.lost', sha256 }, err.message)
+    return err
   }
 
   /** As `read`, for a value every caller needs: a frame no copy holds is the primary's "not found". */
