@@ -5,7 +5,7 @@
  * Whether the bytes are new, and what a name already taken means, is the caller's (store.ts).
  */
 import { randomUUID } from 'node:crypto'
-import { close, closeSync, constants, fsync, open, openSync, statSync, write } from 'node:fs'
+import { close, closeSync, constants, fsync, linkSync, open, openSync, statSync, unlinkSync, write } from 'node:fs'
 import { chmod, link, mkdir, rename, unlink } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
 import { promisify } from 'node:util'
@@ -101,7 +101,7 @@ async function createTemp(
   }
   // Nothing waits for the close: the bytes are written (and synced when asked), the link takes
   // the path, and on a local disk close reports no error that fsync has not (one round trip less).
-  context.later(closeFd(fd), 'fs.close-failed', temp)
+  context.later(context.fsync ? closeFd(fd) : now(() => closeSync(fd)), 'fs.close-failed', temp)
   return temp
 }
 
@@ -129,7 +129,7 @@ export async function linkIntoPlace<T>(
     throw err
   }
   // the temp's name goes without a wait: the object is in place (verify removes a temp a crash left)
-  context.later(removeIfExists(temp), 'fs.temp-remove-failed', temp)
+  context.later(context.fsync ? removeIfExists(temp) : now(() => unlinkSync(temp)), 'fs.temp-remove-failed', temp)
   if (context.fsync && existing === undefined) await fsyncDir(dirname(path))
   return existing
 }
@@ -137,13 +137,24 @@ export async function linkIntoPlace<T>(
 /** Links the temp to `path` without overwriting: false if the name is taken. */
 async function linkUnlessTaken(context: WriteContext, temp: string, path: string, seen: boolean): Promise<boolean> {
   try {
-    await context.dirs.inShardDir(path, async () => await link(temp, path), seen)
+    await context.dirs.inShardDir(
+      path,
+      async () => (context.fsync ? await link(temp, path) : linkSync(temp, path)),
+      seen
+    )
     return true
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'EEXIST') return false
     throw err
   }
 }
+
+/**
+ * Runs `call` at once, on this thread, as a promise. Without fsync a close, a link or an unlink waits for no
+ * journal commit: microseconds, where a thread-pool round trip costs the event loop more (a wake-up, a callback:
+ * bench/RESULTS-fsync-off.md, 2026-12-05).
+ */
+const now = async <T>(call: () => T): Promise<T> => call()
 
 /** Removes a file that may already be gone. */
 export async function removeIfExists(path: string): Promise<void> {
