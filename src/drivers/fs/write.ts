@@ -129,7 +129,7 @@ export async function linkIntoPlace<T>(
     throw err
   }
   // the temp's name goes without a wait: the object is in place (verify removes a temp a crash left)
-  context.later(context.fsync ? removeIfExists(temp) : now(() => unlinkSync(temp)), 'fs.temp-remove-failed', temp)
+  context.later(context.fsync ? removeIfExists(temp) : now(() => removeNow(temp)), 'fs.temp-remove-failed', temp)
   if (context.fsync && existing === undefined) await fsyncDir(dirname(path))
   return existing
 }
@@ -149,18 +149,25 @@ async function linkUnlessTaken(context: WriteContext, temp: string, path: string
   }
 }
 
-/**
- * Runs `call` at once, on this thread, as a promise. Without fsync a close, a link or an unlink waits for no
- * journal commit: microseconds, where a thread-pool round trip costs the event loop more (a wake-up, a callback:
- * bench/RESULTS-fsync-off.md, 2026-12-05).
- */
+/** `call` at once, as a promise: without fsync a close, link or unlink costs less than a pool round trip. */
 const now = async <T>(call: () => T): Promise<T> => call()
 
 /** Removes a file that may already be gone. */
 export async function removeIfExists(path: string): Promise<void> {
-  await unlink(path).catch((err: unknown) => {
-    if (!['ENOENT', 'ENOTDIR'].includes(String((err as NodeJS.ErrnoException)?.code))) throw err
-  })
+  await unlink(path).catch(unlessGone)
+}
+
+/** `removeIfExists` on this thread. */
+function removeNow(path: string): void {
+  try {
+    unlinkSync(path)
+  } catch (err) {
+    unlessGone(err)
+  }
+}
+
+function unlessGone(err: unknown): void {
+  if (!['ENOENT', 'ENOTDIR'].includes(String((err as NodeJS.ErrnoException)?.code))) throw err
 }
 
 /**

@@ -1,4 +1,4 @@
-import { readdirSync } from 'node:fs'
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { FilesystemDriver } from '../../../src/drivers/fs/index.js'
@@ -60,6 +60,23 @@ describe('FilesystemDriver without fsync: the temp written while hashing', () =>
     }
     await storage.close()
     expect(seen).toEqual({ temps: 0, fds: 0 })
+    expect(temps(root)).toEqual([])
+  })
+
+  it('a damaged object is replaced by the new bytes, and its temp (moved into place) is not reported', async () => {
+    const root = await tempDir()
+    const warnings: string[] = []
+    const storage = new FilesystemDriver({ root, fsync: false, logger: { warn: f => warnings.push(String(f.event)) } })
+    const frame = testJpeg('no fsync damaged', 300_000)
+    const { path } = await storage.store(frame)
+    const damaged = Buffer.from(frame)
+    damaged[200_000] = damaged[200_000]! ^ 0xff
+    writeFileSync(path, damaged)
+    await new Promise(resolve => setTimeout(resolve, 5)) // a new mtime: the duplicate check reads the bytes
+    expect((await storage.store(frame)).isDuplicate).toBe(false)
+    await storage.close()
+    expect(Buffer.compare(readFileSync(path), frame)).toBe(0)
+    expect(warnings).toEqual([])
     expect(temps(root)).toEqual([])
   })
 })
