@@ -15,7 +15,7 @@ export async function appendLines(path: string, text: string, durable = false): 
   if (durable) return await appendDurably(path, text)
   const handle = await open(path, 'a+')
   try {
-    await handle.write(await afterTornLine(handle, text))
+    await handle.write(await afterTornLine(handle, (await handle.stat()).size, text))
   } finally {
     await handle.close()
   }
@@ -31,14 +31,13 @@ async function appendDurably(path: string, text: string): Promise<void> {
     const handle = await open(path, 'a+')
     let same: boolean
     try {
-      const made = (await handle.stat()).size === 0
-      await handle.write(await afterTornLine(handle, text))
+      const mine = await handle.stat() // (before a rename can unlink it: crashfs cannot stat an unlinked file)
+      await handle.write(await afterTornLine(handle, mine.size, text))
       await handle.sync()
-      if (made) await fsyncDir(dirname(path))
+      if (mine.size === 0) await fsyncDir(dirname(path))
       const marker = compacting(path)
       while (marker.holder() !== undefined) await sleep(2)
       const now = statSync(path, { throwIfNoEntry: false })
-      const mine = await handle.stat()
       same = now !== undefined && now.ino === mine.ino && now.dev === mine.dev
     } finally {
       await handle.close()
@@ -51,8 +50,7 @@ async function appendDurably(path: string, text: string): Promise<void> {
  * `text`, after a newline if the file's last line has none: a power cut tore it, and a line written straight after
  * would be read as one with it (a lost eviction mark, or a junk record hiding an earlier one).
  */
-async function afterTornLine(handle: FileHandle, text: string): Promise<string> {
-  const { size } = await handle.stat()
+async function afterTornLine(handle: FileHandle, size: number, text: string): Promise<string> {
   if (size === 0) return text
   const last = Buffer.alloc(1)
   await handle.read(last, 0, 1, size - 1)
