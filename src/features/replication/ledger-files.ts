@@ -117,12 +117,17 @@ export function wholeLines(bytes: Buffer): string {
   return text === '' || text.endsWith('\n') ? text : `${text}\n`
 }
 
-/** The temps of compactions a crash cut short, in every copy's folder under `ledger` (only a compaction writes one). */
+/**
+ * The temps and markers of compactions a crash cut short, in every copy's folder under `ledger`: only a compaction
+ * writes one, and the caller holds the compaction lock (a marker whose pid a live process took since is not waited
+ * on for longer than this).
+ */
 export async function removeTemps(ledger: string): Promise<void> {
   const copies = await readdir(ledger).catch(() => [])
   for (const copy of copies) {
     const folder = join(ledger, copy)
     const names = await readdir(folder).catch(() => [])
-    for (const name of names.filter(n => n.endsWith('.tmp'))) await unlink(join(folder, name)).catch(() => {})
+    for (const name of names.filter(n => n.endsWith('.tmp') || n.endsWith('.compacting')))
+      await unlink(join(folder, name)).catch(() => {})
   }
 }

@@ -3,7 +3,7 @@
 // lock held twice in one process, and an old mark whose frame the primary still lists (its delete is slow).
 import { spawn } from 'node:child_process'
 import { readlinkSync, realpathSync } from 'node:fs'
-import { appendFile, type FileHandle, open, readFile } from 'node:fs/promises'
+import { appendFile, type FileHandle, open, readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { describe, expect, it } from 'vitest'
@@ -139,6 +139,32 @@ describe('eviction marks', () => {
     expect(again).toBeTypeOf('function')
     expect(await one.lockCompaction()).toBeUndefined()
     await again!()
+  })
+
+  it('a durable append waits while a live process holds its file’s compaction marker; the next compaction clears a leftover one', async () => {
+    const state = await tempDir('sai-ledger')
+    const book = new Ledger(new StateLayout(state))
+    await book.append(PRIMARY, [{ sha256: A1, at: 1, how: HOW.listed }], { durable: true })
+    // a compaction cut short whose pid a live process has now (the lock file's form: pid and boot)
+    const live = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 30000)'])
+    const boot = (await readFile('/proc/sys/kernel/random/boot_id', 'utf8')).trim()
+    try {
+      await writeFile(join(state, 'ledger', PRIMARY, 'ab.log.compacting'), `${live.pid} ${boot}`)
+      let appended = false
+      const appending = book
+        .append(PRIMARY, [{ sha256: A2, at: 2, how: HOW.evicted, lastStoredAt: 1 }], { durable: true })
+        .then(() => {
+          appended = true
+        })
+      await sleep(300)
+      expect(appended).toBe(false) // the compaction may have read the file before the mark
+      const release = await book.lockCompaction()
+      await appending
+      expect(book.isEvicted(A2)).toBe(true)
+      await release!()
+    } finally {
+      live.kill('SIGKILL')
+    }
   })
 
   it('a mark stays while the primary lists its copy as it was when marked, however old; stored again, it goes', async () => {
