@@ -36,7 +36,7 @@ async function appendDurably(path: string, text: string): Promise<void> {
       await handle.sync()
       if (mine.size === 0) await fsyncDir(dirname(path))
       const marker = compacting(path)
-      while (marker.holder() !== undefined) await sleep(2)
+      while (marker.isHeld()) await sleep(2)
       const now = statSync(path, { throwIfNoEntry: false })
       same = now !== undefined && now.ino === mine.ino && now.dev === mine.dev
     } finally {

@@ -63,6 +63,12 @@ export class DrainLock {
     }
   }
 
+  /** Whether a live process holds the lock (one that died, or was cut by a power cut or a reboot, holds nothing). */
+  isHeld(): boolean {
+    const pid = this.holder()
+    return pid !== undefined && alive(pid)
+  }
+
   async release(): Promise<void> {
     if (this.holders === 0 || --this.holders > 0) return
     await unlink(this.path).catch(() => {})

@@ -141,15 +141,21 @@ describe('eviction marks', () => {
     await again!()
   })
 
-  it('a durable append waits while a live process holds its file’s compaction marker; the next compaction clears a leftover one', async () => {
+  it('a durable append waits while a live process holds its file’s compaction marker, not a dead one; the next compaction clears a leftover one', async () => {
     const state = await tempDir('sai-ledger')
     const book = new Ledger(new StateLayout(state))
     await book.append(PRIMARY, [{ sha256: A1, at: 1, how: HOW.listed }], { durable: true })
-    // a compaction cut short whose pid a live process has now (the lock file's form: pid and boot)
-    const live = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 30000)'])
+    const marker = join(state, 'ledger', PRIMARY, 'ab.log.compacting')
     const boot = (await readFile('/proc/sys/kernel/random/boot_id', 'utf8')).trim()
+    // a compaction cut short by a SIGKILL (the lock file's form: pid and boot): its marker holds nothing
+    const dead = spawn(process.execPath, ['-e', ''])
+    await new Promise(resolve => dead.on('exit', resolve))
+    await writeFile(marker, `${dead.pid} ${boot}`)
+    await book.append(PRIMARY, [{ sha256: A1, at: 2, how: HOW.rehash }], { durable: true })
+    // one whose pid a live process has now
+    const live = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 30000)'])
     try {
-      await writeFile(join(state, 'ledger', PRIMARY, 'ab.log.compacting'), `${live.pid} ${boot}`)
+      await writeFile(marker, `${live.pid} ${boot}`)
       let appended = false
       const appending = book
         .append(PRIMARY, [{ sha256: A2, at: 2, how: HOW.evicted, lastStoredAt: 1 }], { durable: true })
