@@ -81,8 +81,11 @@ export class ObjectReader {
     private readonly slices: HashSlices
   ) {}
 
-  /** The whole object at `path`, verified against `sha256` (`IntegrityError` if it holds other bytes). */
-  async fetch(path: string, sha256: string): Promise<Buffer> {
+  /**
+   * The whole object at `path`, verified against `sha256` (`IntegrityError` if it holds other bytes).
+   * `onUnverified` gets the bytes as read, before the check (`FetchOptions`).
+   */
+  async fetch(path: string, sha256: string, onUnverified?: (bytes: Buffer) => void): Promise<Buffer> {
     const fd = openSync(path, 'r')
     let bytes: Buffer
     try {
@@ -91,6 +94,7 @@ export class ObjectReader {
     } finally {
       closeSync(fd)
     }
+    onUnverified?.(bytes)
     const hash = createHash('sha256')
     await this.slices.update(bytes, slice => hash.update(slice))
     const actual = hash.digest('hex')

@@ -11,6 +11,7 @@ import type { ImageInput } from '../../core/input.js'
 import { parseImageRef } from '../../core/ref.js'
 import type {
   AbortOptions,
+  FetchOptions,
   ImageEntry,
   ImageStat,
   ImageStorage,
@@ -96,8 +97,11 @@ export class ReplicatedStorage implements ImageStorage {
     return result
   }
 
-  /** The verified bytes: a missing or damaged primary copy is read from a replica and healed (reads.ts). */
-  async fetch(ref: string, options: AbortOptions = {}): Promise<Buffer> {
+  /**
+   * The verified bytes: a missing or damaged primary copy is read from a replica and healed (reads.ts).
+   * `onUnverified` is handed to each copy's fetch: called again for a replica's bytes after a damaged copy.
+   */
+  async fetch(ref: string, options: FetchOptions = {}): Promise<Buffer> {
     const { sha256 } = parseImageRef(ref)
     const found = await this.parts.reader.need(sha256, async copy => await copy.fetch(sha256, options), options.signal)
     if (found.primaryFailed !== undefined) await this.healFrom(sha256, found.value, found.from, found.primaryFailed)
