@@ -6,6 +6,7 @@
 //     rerun the command) on the state in `dir`, and the invariants; returns the violations found.
 // `lib` is the built package under test (its dist/), so that a broken copy can be tested too.
 import {
+  appendFileSync,
   closeSync,
   constants,
   fsyncSync,
@@ -13,6 +14,8 @@ import {
   openSync,
   readdirSync,
   readFileSync,
+  readlinkSync,
+  realpathSync,
   rmSync,
   statSync,
   utimesSync,
@@ -20,6 +23,7 @@ import {
   writeSync
 } from 'node:fs'
 import { dirname, join } from 'node:path'
+import { open } from 'node:fs/promises'
 import { Readable } from 'node:stream'
 import { spawn } from 'node:child_process'
 import { sha256 } from './replay.mjs'
@@ -692,4 +696,110 @@ export function parseAcks(ops) {
 
 export function statOrUndefined(path) {
   return statSync(path, { throwIfNoEntry: false })
+}
+
+// eviction marks a ledger file could lose (review 7). `evict-torn-ledger`: the primary's ledger file ends in a line
+// a power cut tore (a `restored` record, not fsynced), then an eviction marks a frame of that file: the mark must be
+// a line of its own. `evict-mid-compaction`: an eviction marks a frame while a reconcile compacts the mark's file,
+// between its read and its rename: the mark must survive a cut wherever it falls. In both, an evicted frame whose
+// replica copy is then lost must be reported lost.
+workloads['evict-torn-ledger'] = {
+  async setup(src, lib) {
+    const sha = await evictSetup(lib, src)
+    appendFileSync(ledgerFileOf(src, sha), `${sha.slice(0, 2)}${'d'.repeat(62)} 17`)
+  },
+  async run(mnt, lib, ack) {
+    const { storage } = evictPair(lib, mnt, false)
+    const report = await storage.evict({ olderThan: 30 * DAY })
+    if (report.evicted === 1) ack('evict', sha256(evictFrames(lib)[0]), Date.now())
+  },
+  check: evictedLossReported
+}
+
+workloads['evict-mid-compaction'] = {
+  async setup(src, lib) {
+    const sha = await evictSetup(lib, src)
+    appendFileSync(ledgerFileOf(src, sha), `${sha.slice(0, 2)}${'e'.repeat(62)} ${Date.now() - 40 * DAY} restored\n`)
+  },
+  async run(mnt, lib, ack) {
+    const { storage } = evictPair(lib, mnt, false)
+    const sha = sha256(evictFrames(lib)[0])
+    const file = ledgerFileOf(mnt, sha)
+    let evicting
+    // the compaction has read the file (the record above makes it rewrite it): the eviction runs now
+    const restore = await afterFirstRead(file, async () => {
+      evicting = storage.evict({ olderThan: 30 * DAY }).then(report => {
+        if (report.evicted === 1) ack('evict', sha, Date.now())
+      })
+      let settled = false
+      evicting.then(() => (settled = true))
+      while (!settled && !readFileSync(file, 'utf8').includes(`${sha} `)) await new Promise(r => setTimeout(r, 10))
+      await Promise.race([evicting, new Promise(r => setTimeout(r, 2000))]) // it returns, or waits for the compaction
+    })
+    try {
+      await storage.reconcile()
+    } finally {
+      restore()
+    }
+    await evicting
+    ack('reconcile')
+  },
+  check: evictedLossReported
+}
+
+/** A frame on the primary and the replica, 40 days old, about to be evicted; its ledger folder made. */
+async function evictSetup(lib, src) {
+  const { primary, storage } = evictPair(lib, src)
+  const sha = (await storage.store(evictFrames(lib)[0])).sha256
+  await storage.drain()
+  await storage.close()
+  old(primary, sha, 40)
+  mkdirSync(dirname(ledgerFileOf(src, sha)), { recursive: true })
+  return sha
+}
+
+function ledgerFileOf(root, sha) {
+  return join(root, 'primary/.replication/ledger/primary', `${sha.slice(0, 2)}.log`)
+}
+
+/** Each read of `path` whole through a FileHandle (a ledger compaction's) runs `during` once before it returns. */
+async function afterFirstRead(path, during) {
+  const probe = await open(path, 'r')
+  const proto = Object.getPrototypeOf(probe)
+  await probe.close()
+  const original = proto.readFile
+  const real = realpathSync(path)
+  let armed = true
+  proto.readFile = async function (...args) {
+    const bytes = await original.apply(this, args)
+    if (armed && readlinkSync(`/proc/self/fd/${this.fd}`) === real) {
+      armed = false
+      await during()
+    }
+    return bytes
+  }
+  return () => {
+    proto.readFile = original
+  }
+}
+
+/** After a cut: the reconcile rerun, then each evicted frame's replica copy lost; verify must count each lost. */
+async function evictedLossReported(dir, acks, lib) {
+  const violations = []
+  const { primary, replica, storage } = evictPair(lib, dir, false)
+  await storage.reconcile()
+  const gone = []
+  for (const sha of acks.filter(a => a.kind === 'evict').map(a => a.sha256)) {
+    if (await primary.exists(sha)) continue
+    rmSync(join(replica.root, replica.sharding.encode(sha)), { force: true })
+    gone.push(sha)
+  }
+  const report = await storage.verify()
+  if (gone.length > 0 && (report.clean || report.copies.lost < gone.length))
+    violations.push(
+      `${gone.length} evicted frame(s) lost with their replica copy, verify says clean=${report.clean} ` +
+        `lost=${report.copies.lost}: an eviction mark did not survive`
+    )
+  await storage.close()
+  return violations
 }

@@ -18,7 +18,8 @@
  * ```
  *
  * A file rewritten whole is written beside itself as `<name>.tmp` and renamed over (records.ts); a ledger
- * file as `<ab>.log.<pid>.<random>.tmp`, removed by the next compaction if a crash left it.
+ * file as `<ab>.log.<pid>.<random>.tmp`, removed by the next compaction if a crash left it, under its marker
+ * `<ab>.log.compacting` (a lock file naming the compacting process, which durable appends wait out).
  */
 import { join } from 'node:path'
 
