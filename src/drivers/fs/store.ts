@@ -16,16 +16,13 @@ import { firstStored, hashFile, type ObjectReader } from './read.js'
 import {
   fitsOneWrite,
   fsyncDir,
+  isYoung,
   linkIntoPlace,
   removeIfExists,
   writeAll,
   writeTemp,
   type WriteContext
 } from './write.js'
-
-/** Whether a file was made in the last minute (birth, else its last change). */
-const young = (stats: Stats): boolean =>
-  Date.now() - (stats.birthtimeMs > 0 ? stats.birthtimeMs : stats.ctimeMs) < 60_000
 
 const futimesAsync = promisify(futimes)
 const fsyncAsync = promisify(fsync)
@@ -158,10 +155,13 @@ export class FrameStore {
       const renewed = renew(fd, stats)
       if (!(await check(fd, stats))) return undefined
       // the new mtime is retention's acknowledgement (lost, a prune by age deletes the frame: test/crash);
-      // a young name, renewed or not (the Python service's), may be a writer's not yet fsynced: made durable
-      const fresh = young(stats)
-      if (this.context.fsync && (renewed || fresh))
-        await Promise.all([fsyncAsync(fd), fresh ? fsyncDir(dirname(path)) : undefined])
+      // a young name, renewed or not (the Python service's), may be a writer's not yet fsynced: made
+      // durable, with its folder's (and their parents') if they are young too
+      const fresh = isYoung(stats)
+      if (this.context.fsync && (renewed || fresh)) {
+        const dir = dirname(path)
+        await Promise.all([fsyncAsync(fd), fresh && fsyncDir(dir), fresh && this.context.dirs.settle(dir)])
+      }
       if (!renewed) return stats
       const now = statSync(path, { throwIfNoEntry: false })
       return now !== undefined && now.ino === stats.ino && now.dev === stats.dev ? stats : undefined
