@@ -773,3 +773,69 @@ workloads['repair-misplaced'] = {
 function misplacedFolder(sha) {
   return sha.startsWith('ff') ? '00/00' : 'ff/ff'
 }
+
+// a scan's record (verify.json) after a cut: before the run, a frame evicted from the primary, a reconcile (its
+// record: lost 0), then the frame's replica copy lost; the run's verify counts it lost. Once the verify returned,
+// `status` must not fall back to the reconcile's count and say clean; and the recovery's verify leaves no spill file
+// (verify-*.tmp) of the cut one behind
+workloads['scan-records'] = {
+  async setup(src, lib) {
+    const { primary, replica, storage } = evictPair(lib, src)
+    const lost = await storage.store(lib.testing.testJpeg('record-lost', 5000))
+    await storage.store(lib.testing.testJpeg('record-kept', 5000))
+    await storage.drain()
+    old(primary, lost.sha256, 40)
+    await storage.evict({ olderThan: 30 * DAY })
+    await storage.reconcile() // reconcile.json: lost 0
+    rmSync(join(replica.root, replica.sharding.encode(lost.sha256)))
+  },
+  async run(mnt, lib, ack) {
+    const { storage } = evictPair(lib, mnt, false)
+    const report = await storage.verify()
+    ack('verify', String(report.copies.lost)) // (the count in the hash's place)
+  },
+  async check(dir, acks, lib) {
+    const violations = []
+    const { storage } = evictPair(lib, dir, false)
+    const said = acks.find(a => a.kind === 'verify')
+    const { lost } = storage.status()
+    if (said !== undefined && lost !== Number(said.sha256))
+      violations.push(`the verify that returned said lost ${said.sha256}; status after the cut says lost ${lost}`)
+    await storage.verify()
+    const state = join(dir, 'primary/.replication')
+    const spills = readdirSync(state).filter(name => /^verify-.*\.tmp$/.test(name))
+    if (spills.length > 0) violations.push(`after a verify, spill files of the cut one remain: ${spills.join(', ')}`)
+    return violations
+  }
+}
+
+// a primary's identity (host-id) made in a new state folder: once made, a cut must not lose it (a primary that
+// forgot its identity is refused by the replicas it owns)
+workloads['host-id'] = {
+  async setup(src, lib) {
+    evictPair(lib, src) // (the stores' roots; nothing written yet)
+  },
+  async run(mnt, lib, ack) {
+    const { me } = await lib.replicaOwners(hostIdStorage(lib, mnt))
+    ack('identity', me.id)
+  },
+  async check(dir, acks, lib) {
+    const violations = []
+    const said = acks.find(a => a.kind === 'identity')
+    if (said === undefined) return violations
+    const { me } = await lib.replicaOwners(hostIdStorage(lib, dir))
+    if (me.id !== said.sha256) violations.push(`the identity ${said.sha256} was made, and after the cut it is ${me.id}`)
+    return violations
+  }
+}
+
+function hostIdStorage(lib, root) {
+  const { primary, replica } = evictPair(lib, root)
+  const stateDir = join(root, 'state/primary')
+  return lib.createReplicatedStorage({
+    primary,
+    replicas: [{ name: 'r1', storage: replica }],
+    stateDir,
+    background: false
+  })
+}

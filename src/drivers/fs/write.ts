@@ -4,7 +4,7 @@
  * the bytes are new, and what a name already taken means, is the caller's (store.ts).
  */
 import { randomUUID } from 'node:crypto'
-import { close, closeSync, constants, fsync, open, openSync, type Stats, statSync, write } from 'node:fs'
+import { close, closeSync, constants, fsync, open, openSync, type Stats, statSync } from 'node:fs'
 import { chmod, link, mkdir, rename, unlink } from 'node:fs/promises'
 import { dirname, join, sep } from 'node:path'
 import { promisify } from 'node:util'
@@ -14,7 +14,6 @@ import type { StoreRoot } from './store.js'
 
 const openFd = promisify(open)
 const closeFd = promisify(close)
-const writeAt = promisify(write)
 const fsyncFd = promisify(fsync)
 
 export interface WriteContext {
@@ -28,22 +27,6 @@ export interface WriteContext {
 
 /** A one-call write that is its own sync (O_DSYNC): one round trip instead of two. */
 const CREATE_DSYNC = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_DSYNC
-
-/** At most this much per write call: a 5 MB frame does not hold a pool thread (and a core) for its copy. */
-const WRITE_CHUNK_BYTES = 1024 * 1024
-
-/** Whether `size` bytes go to disk in one write call (see `writeAll`). */
-export function fitsOneWrite(size: number): boolean {
-  return size <= WRITE_CHUNK_BYTES
-}
-
-/** Writes all of `bytes` at `position`, at most 1 MiB per call. */
-export async function writeAll(fd: number, bytes: Uint8Array, position = 0): Promise<void> {
-  for (let done = 0; done < bytes.length; ) {
-    const length = Math.min(bytes.length - done, WRITE_CHUNK_BYTES)
-    done += (await writeAt(fd, bytes, done, length, position + done)).bytesWritten
-  }
-}
 
 /**
  * A complete (with fsync, durable) temp file written by `write`, beside `near` (its final name, when its
@@ -157,9 +140,11 @@ export async function fsyncDir(dir: string): Promise<void> {
   }
 }
 
-/** Whether a file or folder was made in the last minute (birth, else its last change). */
-export const isYoung = (stats: Stats): boolean =>
-  Date.now() - (stats.birthtimeMs > 0 ? stats.birthtimeMs : stats.ctimeMs) < 60_000
+/** When a file or folder was made (its birth, else its last change). */
+const bornMs = (stats: Stats): number => (stats.birthtimeMs > 0 ? stats.birthtimeMs : stats.ctimeMs)
+
+/** Whether a file or folder was made in the last minute. */
+export const isYoung = (stats: Stats): boolean => Date.now() - bornMs(stats) < 60_000
 
 /** A synchronous lookup: microseconds against a pool round trip (bench/RESULTS.md, 2026-11-25). */
 export function isDirectory(path: string): boolean {
@@ -173,8 +158,9 @@ export function isDirectory(path: string): boolean {
 /** The store's folders: the root (made once, when the library may), `.tmp`, the shard folders. */
 export class StoreDirs {
   private ready?: Promise<void>
-  /** Folders whose names (and parents') this process made durable, by inode. */
+  /** Folders whose names (and parents') this process made durable, by inode; when it began a folder's fsync. */
   private readonly durable = new Map<string, number>()
+  private readonly synced = new Map<string, number>()
 
   constructor(
     private readonly root: StoreRoot,
@@ -233,8 +219,9 @@ export class StoreDirs {
         if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err // another's, just made: synced too
       }
       if (!this.options.fsync) continue
+      const began = Date.now()
       await fsyncDir(dirname(d))
-      this.remember(d)
+      this.remember(d, began)
     }
   }
 
@@ -248,14 +235,18 @@ export class StoreDirs {
     for (let d = dir; this.options.fsync && d.startsWith(this.root.path + sep); d = dirname(d)) {
       const stats = statSync(d, { throwIfNoEntry: false })
       if (stats === undefined || this.durable.get(d) === stats.ino || !isYoung(stats)) break
+      // made a clock tick before a parent fsync of ours began: durable, as is the chain above (a warm store)
+      if (bornMs(stats) + 10 < (this.synced.get(dirname(d)) ?? 0)) break
       young.push([d, stats.ino])
     }
+    const began = Date.now()
     await Promise.all(young.map(async ([d]) => await fsyncDir(dirname(d))))
-    for (const [d, ino] of young) this.remember(d, ino)
+    for (const [d, ino] of young) this.remember(d, began, ino)
   }
 
-  private remember(dir: string, ino = statSync(dir).ino): void {
+  private remember(dir: string, began: number, ino = statSync(dir).ino): void {
     if (this.durable.size >= 4096) this.durable.clear()
     this.durable.set(dir, ino)
+    this.synced.set(dirname(dir), began)
   }
 }
