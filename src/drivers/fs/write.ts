@@ -245,7 +245,10 @@ export class StoreDirs {
   }
 
   private remember(dir: string, began: number, ino = statSync(dir).ino): void {
-    if (this.durable.size >= 4096) this.durable.clear()
+    if (this.durable.size >= 4096) {
+      this.durable.clear() // (only a folder's first minute needs them)
+      this.synced.clear()
+    }
     this.durable.set(dir, ino)
     this.synced.set(dirname(dir), began)
   }
