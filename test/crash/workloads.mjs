@@ -803,3 +803,149 @@ async function evictedLossReported(dir, acks, lib) {
   await storage.close()
   return violations
 }
+
+// Workloads below: fs durability gaps (review7, finding 3 and the misplaced move). Kept at the end of the file.
+
+/** A frame in `x`'s shard folder (`same` 4 hex digits), or in another folder of its `ab` (`same` 2). */
+const siblings = new Map()
+function sibling(lib, x, same) {
+  const fits = sha => sha.slice(0, same) === x.slice(0, same) && (same === 4 || sha.slice(2, 4) !== x.slice(2, 4))
+  for (let i = 0; !siblings.has(`${x}:${same}`); i++) {
+    const bytes = lib.testing.testJpeg(`sibling-${i}`, 5000) // a few thousand tries: about a second
+    if (fits(sha256(bytes))) siblings.set(`${x}:${same}`, bytes)
+  }
+  return siblings.get(`${x}:${same}`)
+}
+
+/** The frames of `foreign-dirs`: one another writer puts, one beside it, one in a new folder of its `ab`. */
+function foreignFrames(lib) {
+  const x = lib.testing.testJpeg('foreign-x', 5000)
+  return { x, beside: sibling(lib, sha256(x), 4), cousin: sibling(lib, sha256(x), 2) }
+}
+
+// another writer (the Python service: plain mkdir and write, never an fsync) makes `ab/cd/` and a frame in it; then
+// the library stores that frame (a duplicate), one beside it, and one in a new folder of the same `ab`. Each is
+// acknowledged: the folders' names must be made durable first (review7, finding 3)
+workloads['foreign-dirs'] = {
+  async setup(src, lib) {
+    const storage = new lib.FilesystemDriver({ root: join(src, 'store') })
+    await storage.store(lib.testing.testJpeg('foreign-before', 4000)) // the store in use, its root durable
+  },
+  async run(mnt, lib, ack) {
+    const { x, beside, cousin } = foreignFrames(lib)
+    const storage = new lib.FilesystemDriver({ root: join(mnt, 'store') })
+    const path = join(storage.root, storage.sharding.encode(sha256(x)))
+    mkdirSync(dirname(path), { recursive: true })
+    writeFileSync(path, x)
+    for (const bytes of [x, beside, cousin]) {
+      const at = Date.now()
+      ack('store', (await storage.store(bytes)).sha256, at)
+    }
+  },
+  async check(dir, acks, lib) {
+    const violations = []
+    const storage = new lib.FilesystemDriver({ root: join(dir, 'store'), createRoot: false })
+    await repairAndWalk(storage, [storage.root], violations)
+    await fetchAll(storage, [...new Set(storesOf(acks).map(a => a.sha256))], violations)
+    return violations
+  }
+}
+
+// verify --repair moving a misplaced frame (intact, under its own name in another shard folder) into place: its
+// only copy. Its new folder's name must be durable before the old name's removal is
+workloads['repair-misplaced'] = {
+  async setup(src, lib) {
+    const storage = new lib.FilesystemDriver({ root: join(src, 'store') })
+    await storage.store(lib.testing.testJpeg('misplaced-neighbour', 4000))
+    const bytes = lib.testing.testJpeg('misplaced', 5000)
+    const wrong = join(storage.root, misplacedFolder(sha256(bytes)), `${sha256(bytes)}.jpg`)
+    mkdirSync(dirname(wrong), { recursive: true })
+    writeFileSync(wrong, bytes)
+  },
+  async run(mnt, lib, ack) {
+    const storage = new lib.FilesystemDriver({ root: join(mnt, 'store'), createRoot: false })
+    const report = await storage.verify({ repair: true, tempMinAgeMs: 0 })
+    if (report.problems.some(p => p.reason === 'misplaced' && p.action === 'moved')) ack('moved')
+  },
+  async check(dir, acks, lib) {
+    const violations = []
+    const storage = new lib.FilesystemDriver({ root: join(dir, 'store'), createRoot: false })
+    const sha = sha256(lib.testing.testJpeg('misplaced', 5000))
+    const holders = allFiles(storage.root).filter(path => sha256(readFileSync(path)) === sha)
+    if (holders.length === 0) violations.push(`the only copy of ${sha.slice(0, 12)} (a misplaced frame) is gone`)
+    await repairAndWalk(storage, [storage.root], violations)
+    await fetchAll(storage, [sha], violations, acks.some(a => a.kind === 'moved') ? 'moved' : 'misplaced')
+    return violations
+  }
+}
+
+/** A shard folder other than the frame's: `ff/ff`, or `00/00` for a frame of `ff`. */
+function misplacedFolder(sha) {
+  return sha.startsWith('ff') ? '00/00' : 'ff/ff'
+}
+
+// a scan's record (verify.json) after a cut: before the run, a frame evicted from the primary, a reconcile (its
+// record: lost 0), then the frame's replica copy lost; the run's verify counts it lost. Once the verify returned,
+// `status` must not fall back to the reconcile's count and say clean; and the recovery's verify leaves no spill file
+// (verify-*.tmp) of the cut one behind
+workloads['scan-records'] = {
+  async setup(src, lib) {
+    const { primary, replica, storage } = evictPair(lib, src)
+    const lost = await storage.store(lib.testing.testJpeg('record-lost', 5000))
+    await storage.store(lib.testing.testJpeg('record-kept', 5000))
+    await storage.drain()
+    old(primary, lost.sha256, 40)
+    await storage.evict({ olderThan: 30 * DAY })
+    await storage.reconcile() // reconcile.json: lost 0
+    rmSync(join(replica.root, replica.sharding.encode(lost.sha256)))
+  },
+  async run(mnt, lib, ack) {
+    const { storage } = evictPair(lib, mnt, false)
+    const report = await storage.verify()
+    ack('verify', String(report.copies.lost)) // (the count in the hash's place)
+  },
+  async check(dir, acks, lib) {
+    const violations = []
+    const { storage } = evictPair(lib, dir, false)
+    const said = acks.find(a => a.kind === 'verify')
+    const { lost } = storage.status()
+    if (said !== undefined && lost !== Number(said.sha256))
+      violations.push(`the verify that returned said lost ${said.sha256}; status after the cut says lost ${lost}`)
+    await storage.verify()
+    const state = join(dir, 'primary/.replication')
+    const spills = readdirSync(state).filter(name => /^verify-.*\.tmp$/.test(name))
+    if (spills.length > 0) violations.push(`after a verify, spill files of the cut one remain: ${spills.join(', ')}`)
+    return violations
+  }
+}
+
+// a primary's identity (host-id) made in a new state folder: once made, a cut must not lose it (a primary that
+// forgot its identity is refused by the replicas it owns)
+workloads['host-id'] = {
+  async setup(src, lib) {
+    evictPair(lib, src) // (the stores' roots; nothing written yet)
+  },
+  async run(mnt, lib, ack) {
+    const { me } = await lib.replicaOwners(hostIdStorage(lib, mnt))
+    ack('identity', me.id)
+  },
+  async check(dir, acks, lib) {
+    const violations = []
+    const said = acks.find(a => a.kind === 'identity')
+    if (said === undefined) return violations
+    const { me } = await lib.replicaOwners(hostIdStorage(lib, dir))
+    if (me.id !== said.sha256) violations.push(`the identity ${said.sha256} was made, and after the cut it is ${me.id}`)
+    return violations
+  }
+}
+
+function hostIdStorage(lib, root) {
+  const { primary, replica } = evictPair(lib, root)
+  const stateDir = join(root, 'state/primary')
+  return lib.createReplicatedStorage({
+    primary,
+    replicas: [{ name: 'r1', storage: replica }],
+    stateDir,
+    background: false
+  })
+}

@@ -197,7 +197,7 @@ export class FilesystemAdapter implements StorageAdapter<ObjectFile> {
       await this.settle() // this process's temps are gone first
       const { root, sharding, watched, layout } = this.parts
       const rootExists = watched.check() && (layout.checkWhole() ?? true)
-      return { ...(await verifyStore(root, sharding, this.quarantine, options)), rootExists }
+      return { ...(await verifyStore(root, sharding, this.quarantine, this.parts.dirs, options)), rootExists }
     })
   }
 
