@@ -130,7 +130,10 @@ function copySeries({ counter, histogram }: Define) {
 /** What the last reconcile (and the lost-frame scan) found. */
 function scanSeries({ gauge }: Define) {
   return {
-    below: gauge('below_wanted_copies', 'Objects with fewer copies than wanted, at the last reconcile'),
+    below: gauge(
+      'below_wanted_copies',
+      'Objects with fewer copies than wanted at the last scan, less those copied since'
+    ),
     lost: gauge(
       'lost_frames',
       'Frames quarantined that no copy holds any more (counted at start and after each reconcile)'
