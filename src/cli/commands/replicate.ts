@@ -2,6 +2,7 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import { foreignWriteCopied } from '../../features/replication/foreign-writes.js'
 import { PrimaryWatcher, readWatchHealth, type ReplicatedStorage } from '../../features/replication/index.js'
+import { watcherState } from '../../features/replication/watch-health.js'
 import { plural, storeLine, UsageError, type Command, type Context } from '../context.js'
 import { METRICS_OPTIONS, startMetrics } from '../metrics-server.js'
 import { DURATION_UNITS, parseDuration } from '../units.js'
@@ -25,7 +26,8 @@ export const replicate: Command = {
     'too (exit 0: a service stopped as asked). Exit 1 if something is left, or a frame is lost.\n' +
     'One copier at a time: while another (a --watch service) holds the lock, exit 75 and say which\n' +
     'process, or with --wait wait for it.\n' +
-    '--health answers for a monitor: exit 0 if the watcher passed within 3 --watch-every, else 1.\n' +
+    '--health answers for a monitor: exit 0 if the watcher passed within 3 --watch-every + 10 s and\n' +
+    'runs, else 1 (stale, or stopped: by SIGTERM or Ctrl-C, or its process gone on this host).\n' +
     '--metrics-port N serves Prometheus metrics at http://127.0.0.1:N/metrics (loopback only);\n' +
     '--metrics-address host:port listens elsewhere (0.0.0.0:9465). Needs prom-client; see\n' +
     'docs/observability.md and examples/grafana.\n' +
@@ -156,19 +158,21 @@ function busy(cli: Context, storage: ReplicatedStorage, heldBy: number | undefin
   return 75
 }
 
-/** `replicate --health`: the watcher's last pass, for a monitor (exit 0 recent, 1 stale or none). */
+/** `replicate --health`: the watcher's last pass, for a monitor (exit 0 recent, 1 stale, stopped or none). */
 function health(cli: Context, storage: ReplicatedStorage): number {
   const last = readWatchHealth(storage.stateDir)
   const age = last === undefined ? undefined : Date.now() - Date.parse(last.at)
-  const live = last !== undefined && age! < 3 * last.everyMs + 10_000
+  const state = last === undefined ? undefined : watcherState(last)
+  const live = state === 'live'
+  const said = state === 'stopped' ? `stopped${last!.stoppedAt === undefined ? ' (its process is gone)' : ''}` : state
   cli.out(
     last === undefined
       ? 'watcher: never ran on this store (replicate --watch writes its health after each pass)'
-      : `watcher: ${live ? 'live' : 'STALE'}, last pass ${Math.round(age! / 1000)} s ago ` +
+      : `watcher: ${state === 'stale' ? 'STALE' : said}, last pass ${Math.round(age! / 1000)} s ago ` +
           `(every ${last.everyMs / 1000} s, pid ${last.pid}` +
           `${last.mechanism === undefined ? '' : `, by ${last.mechanism}`}); ` +
           `${plural(last.queued, 'frame')} from other writers queued since it started`,
-    { command: 'replicate', live, watcher: last ?? null }
+    { command: 'replicate', live, state: state ?? null, watcher: last ?? null }
   )
   return live ? 0 : 1
 }

@@ -106,7 +106,7 @@ function unseenLines(unseen: Unseen | undefined): string {
   const state =
     watcher === null
       ? 'never ran here (replicate --watch)'
-      : `${watcher.live ? 'live' : 'STALE'}, last pass ${watcher.at.toISOString()}` +
+      : `${watcher.state === 'stale' ? 'STALE' : watcher.state}, last pass ${watcher.at.toISOString()}` +
         (watcher.mechanism === undefined ? '' : `, finding frames by ${watcher.mechanism}`)
   return (
     `\nnot yet queued: ${plural(unseen.frames, 'frame')} on the primary from other writers, in folders changed ` +

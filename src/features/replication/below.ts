@@ -1,8 +1,8 @@
 /**
  * What a reconcile found below the wanted copies, kept true after the copies it asked for. A frame
  * a replica lacks, the primary holding it, is queued by the pass, which names it in
- * `reconcile-below` (layout.ts: `<sha256> <replica>,<replica>` lines) and counts it in
- * `reconcile.json` (`queuedBelow`). Once the copier has verified those copies (their outbox entries
+ * `reconcile-below` (layout.ts: `<sha256> <replica>,<replica>` lines), written before
+ * `reconcile.json`. Once the copier has verified those copies (their outbox entries
  * gone), `settleBelow` strikes the frame off: `status` and the `below_wanted_copies` gauge say what
  * is still below after the drain, not what the scan found before it (a monitor paged for a day).
  */
@@ -17,12 +17,8 @@ import type { Parts } from './parts.js'
 import { readRecord, writeRecord } from './records.js'
 import type { ReconcileReport } from './types.js'
 
-/** reconcile.json as written: the report, and how many of its frames below the list names. */
-export type ReconcileRecord = ReconcileReport & { queuedBelow?: number }
-
 /** A pass's list of the frames below their copies for a copy it queued: written as it goes, in place at its end. */
 export class QueuedBelow {
-  count = 0
   private readonly temp: string
   private readonly file: WriteStream
 
@@ -33,7 +29,6 @@ export class QueuedBelow {
   }
 
   async add(sha256: string, replicas: string[]): Promise<void> {
-    this.count++
     if (!this.file.write(`${sha256} ${replicas.join(',')}\n`)) await once(this.file, 'drain')
   }
 
@@ -55,16 +50,17 @@ export class QueuedBelow {
  * and rewrites the record's counts: `belowWantedCopies` less them, `copiedSince` more.
  */
 export async function settleBelow({ layout, outbox }: { layout: StateLayout; outbox: Outbox }): Promise<void> {
-  const record = readRecord<ReconcileRecord>(layout.reconcileReport)
-  if (record?.queuedBelow === undefined || record.queuedBelow === 0) return
+  const record = readRecord<ReconcileReport>(layout.reconcileReport)
+  if (record === undefined || record.belowWantedCopies === 0) return
   const temp = `${layout.reconcileBelow}.${process.pid}.settle.tmp`
   const kept = createWriteStream(temp)
-  let still = 0
+  let [listed, still] = [0, 0]
   try {
     const lines = createInterface({ input: createReadStream(layout.reconcileBelow), crlfDelay: Infinity })
     for await (const line of lines) {
       const [sha256, names] = line.split(' ')
       if (sha256 === undefined || names === undefined) continue
+      listed++
       if (!names.split(',').some(name => outbox.has(name, sha256))) continue
       still++
       if (!kept.write(`${line}\n`)) await once(kept, 'drain')
@@ -77,14 +73,13 @@ export async function settleBelow({ layout, outbox }: { layout: StateLayout; out
     throw err
   }
   // nothing copied since, or a reconcile ended meanwhile (its record and its list stay)
-  if (still === record.queuedBelow || readRecord<ReconcileRecord>(layout.reconcileReport)?.at !== record.at)
+  if (still === listed || readRecord<ReconcileReport>(layout.reconcileReport)?.at !== record.at)
     return await rm(temp, { force: true })
   await rename(temp, layout.reconcileBelow)
-  const copied = record.queuedBelow - still
+  const copied = listed - still
   await writeRecord(layout.reconcileReport, {
     ...record,
-    belowWantedCopies: record.belowWantedCopies - copied,
-    queuedBelow: still,
+    belowWantedCopies: Math.max(0, record.belowWantedCopies - copied),
     copiedSince: (record.copiedSince ?? 0) + copied
   })
 }

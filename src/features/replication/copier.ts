@@ -25,6 +25,8 @@ export interface DrainReport {
   /** Gone from the primary meanwhile (pruned): nothing to copy. */
   gone: number
   failed: Array<{ sha256: string; replica: string; code: string; message: string }>
+  /** The replicas this drain could not reach (their copies stopped, not failed), and why. */
+  unavailable?: Array<{ replica: string; code: string; message: string }>
   /** Left in the outbox (a replica down, or stopped). */
   pending: number
   /** Another process held the drain (nothing was copied here), and which (its pid), if known. */
@@ -127,8 +129,11 @@ export class Copier {
               )
             }
           })
-          if (unavailable !== undefined) this.failing(replica.name, unavailable)
-          else this.recovered(replica.name, copiedHere > 0)
+          if (unavailable !== undefined) {
+            this.failing(replica.name, unavailable)
+            const { code, error } = failureFields(unavailable)
+            ;(report.unavailable ??= []).push({ replica: replica.name, code, message: error })
+          } else this.recovered(replica.name, copiedHere > 0)
         })
       )
     } finally {

@@ -7,7 +7,7 @@
  * `reconcile.json` (layout.ts) for `status`.
  */
 import type { AbortOptions, ImageEntry } from '../../core/types.js'
-import { QueuedBelow, type ReconcileRecord } from './below.js'
+import { QueuedBelow } from './below.js'
 import { HOW, type Ledger, type LedgerRecord, PRIMARY } from './ledger.js'
 import { mergeListings } from './merge.js'
 import type { Parts } from './parts.js'
@@ -35,8 +35,7 @@ export async function reconcile(parts: ReconcileParts, options: AbortOptions = {
     await pass.compaction.flush()
     pass.report.interrupted = options.signal?.aborted === true
     await below.close()
-    const record: ReconcileRecord = { ...pass.report, queuedBelow: below.count }
-    await writeRecord(parts.layout.reconcileReport, record)
+    await writeRecord(parts.layout.reconcileReport, pass.report)
     return pass.report
   } catch (err) {
     await below.abandon()
