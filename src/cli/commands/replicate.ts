@@ -1,6 +1,7 @@
 /** `replicate`: the outbox drained and the copies reconciled, once or as a service (`--watch`). */
 import { setTimeout as sleep } from 'node:timers/promises'
 import { foreignWriteCopied } from '../../features/replication/foreign-writes.js'
+import { partsOf } from '../../features/replication/parts.js'
 import { PrimaryWatcher, readWatchHealth, type ReplicatedStorage } from '../../features/replication/index.js'
 import { watcherState } from '../../features/replication/watch-health.js'
 import { plural, storeLine, UsageError, type Command, type Context } from '../context.js'
@@ -54,12 +55,19 @@ export const replicate: Command = {
     const stop = cli.stopSignal()
     // started before the first reconcile: what lands while it lists is found too
     const watcher = cli.flags.watch === true && storage.root !== undefined ? watcherOf(cli, storage) : undefined
+    // every verified copy this process made: the drains', and the background's of the frames the watcher found
+    let copied = 0
+    const count = (): void => {
+      copied++
+    }
+    partsOf(storage).copier.copied.add(count)
     watcher?.start()
     const done = await copyRounds(cli, storage, { every, stop, metrics })
     await watcher?.stop()
+    partsOf(storage).copier.copied.delete(count)
     await metrics?.close()
     if (done.busy) return busy(cli, storage, done.heldBy)
-    const { copied, lost } = done
+    const { lost } = done
     const status = storage.status()
     const pending = status.replicas.reduce((sum, r) => sum + r.pending, 0)
     cli.out(
@@ -110,11 +118,10 @@ async function copyRounds(
   cli: Context,
   storage: ReplicatedStorage,
   { every, stop, metrics }: Rounds
-): Promise<{ copied: number; lost: number; busy?: false } | { busy: true; heldBy?: number }> {
-  let [lastReconcile, copied, lost] = [0, 0, 0]
+): Promise<{ lost: number; busy?: false } | { busy: true; heldBy?: number }> {
+  let [lastReconcile, lost] = [0, 0]
   for (;;) {
     const drained = await storage.drain({ signal: stop })
-    copied += drained.copied
     if (drained.busy && cli.flags.wait === true && !stop.aborted) {
       await sleep(1000, undefined, { signal: stop }).catch(() => {})
       continue
@@ -127,9 +134,9 @@ async function copyRounds(
       await metrics?.reconciled(lastReconcile - started, stop)
       lost = report.lost
       cli.note(reconcileNote(report))
-      copied += (await storage.drain({ signal: stop })).copied
+      await storage.drain({ signal: stop })
     }
-    if (cli.flags.watch !== true || stop.aborted) return { copied, lost }
+    if (cli.flags.watch !== true || stop.aborted) return { lost }
     await sleep(1000, undefined, { signal: stop }).catch(() => {}) // woken by Ctrl-C or SIGTERM
   }
 }

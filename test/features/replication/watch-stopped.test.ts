@@ -1,10 +1,15 @@
 // A watcher that was stopped (SIGTERM, Ctrl-C) or killed is "stopped" at once for `replicate --health`
-// and `status`, not "live" until its last pass ages past 3 × --watch-every + 10 s (the real CLI, child
-// processes and signals, the real filesystem).
+// and `status`, not "live" until its last pass ages past 3 × --watch-every + 10 s; its stop summary
+// counts every copy it made (the real CLI, child processes and signals, the real filesystem).
 import { spawn } from 'node:child_process'
-import { join } from 'node:path'
+import { createHash } from 'node:crypto'
+import { existsSync } from 'node:fs'
+import { mkdir, rename, writeFile } from 'node:fs/promises'
+import { dirname, join } from 'node:path'
 import { describe, expect, it } from 'vitest'
+import { FilesystemDriver } from '../../../src/drivers/fs/index.js'
 import { readWatchHealth } from '../../../src/features/replication/index.js'
+import { testJpeg } from '../../../src/testing/index.js'
 import { answer, cli, CLI } from '../../cli/run.js'
 import { tempDir } from '../../infra/helpers/tmp.js'
 
@@ -51,4 +56,44 @@ describe('a stopped watcher', () => {
       expect(Date.now() - stoppedAt).toBeLessThan(15_000) // well before 3 × 5 s + 10 s
     }
   }, 90_000)
+
+  it("the stop summary counts every copy made, of other writers' frames too (as copies_total does)", async () => {
+    const root = await tempDir('sai-summary')
+    const replica = new FilesystemDriver({ root: await tempDir('sai-summary-replica') })
+    const env = {
+      SAI_IMAGE_STORAGE_PATH: root,
+      SAI_IMAGE_STORAGE_REPLICAS: 'fs',
+      SAI_IMAGE_STORAGE_REPLICA_PATH: replica.root
+    }
+    // one frame through the outbox, left to the service
+    const stored = cli(['store', '-', '--json'], {
+      env: { ...env, SAI_IMAGE_STORAGE_REPLICATE_IN_BACKGROUND: 'false' },
+      input: testJpeg(`outbox ${root}`, 3000)
+    })
+    const hashes: string[] = [answer(stored).hash]
+    const child = spawn(process.execPath, [CLI, 'replicate', '--watch', '--no-reconcile', '--watch-every', '1s'], {
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'pipe', 'ignore']
+    })
+    let out = ''
+    child.stdout!.on('data', (data: Buffer) => {
+      out += data.toString()
+    })
+    const exit = new Promise(resolve => child.on('close', code => resolve(code)))
+    // three frames another program renames into the layout while the watcher runs
+    const primary = new FilesystemDriver({ root })
+    for (let i = 0; i < 3; i++) {
+      const jpeg = testJpeg(`foreign ${root} ${i}`, 3000)
+      const hash = createHash('sha256').update(jpeg).digest('hex')
+      await mkdir(dirname(primary.pathOf(hash)), { recursive: true })
+      await writeFile(join(root, `${hash}.part`), jpeg)
+      await rename(join(root, `${hash}.part`), primary.pathOf(hash))
+      hashes.push(hash)
+    }
+    expect(await until(() => hashes.every(hash => existsSync(replica.pathOf(hash))), 20_000)).toBe(true)
+    await new Promise(resolve => setTimeout(resolve, 500)) // the copies' outbox entries gone
+    child.kill('SIGTERM')
+    expect(await exit).toBe(0)
+    expect(out).toContain('replicate stopped: 4 copies made, 0 pending')
+  }, 60_000)
 })
