@@ -66,9 +66,8 @@ export async function copyBeforeExit(cli: Context, storage: ImageStorage): Promi
   const down = replicas.flatMap(r => {
     if (r.pending === 0 || r.failing === undefined) return []
     const failure = unavailable?.find(f => f.replica === r.name)
-    return [
-      `replica ${r.name} unreachable (${failure?.code ?? r.failing.code}${failure ? `: ${failure.message.replace(/\.$/, '')}` : ''})`
-    ]
+    const why = failure === undefined ? '' : `: ${failure.message.replace(/\.$/, '')}`
+    return [`replica ${r.name} unreachable (${failure?.code ?? r.failing.code}${why})`]
   })
   cli.note(
     `replication: ${pending} pending${down.length === 0 ? '' : `: ${down.join('; ')}`}; ` +

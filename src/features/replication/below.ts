@@ -11,6 +11,7 @@ import { createReadStream, createWriteStream, mkdirSync, type WriteStream } from
 import { rename, rm } from 'node:fs/promises'
 import { createInterface } from 'node:readline'
 import { isMissing } from '../../core/errors.js'
+import { failureFields, log } from '../../core/logger.js'
 import type { StateLayout } from './layout.js'
 import type { Outbox } from './outbox.js'
 import type { Parts } from './parts.js'
@@ -43,6 +44,14 @@ export class QueuedBelow {
     this.file.destroy()
     await rm(this.temp, { force: true })
   }
+}
+
+/** As `settleBelow`; a failure is logged, not thrown: the count is a report, the drain or reconcile stands. */
+export async function settle(parts: Pick<Parts, 'layout' | 'outbox' | 'logger'>): Promise<void> {
+  await settleBelow(parts).catch((err: unknown) => {
+    const message = `replication: could not update the count of frames below their copies: ${(err as Error).message}`
+    log(parts.logger, 'warn', { event: 'replication.settle-failed', ...failureFields(err) }, message)
+  })
 }
 
 /**
@@ -88,7 +97,7 @@ export async function settleBelow({ layout, outbox }: { layout: StateLayout; out
 export class BelowSettler {
   private copied = false
 
-  constructor(private readonly parts: Pick<Parts, 'layout' | 'outbox' | 'copier'>) {
+  constructor(private readonly parts: Pick<Parts, 'layout' | 'outbox' | 'copier' | 'logger'>) {
     parts.copier.copied.add(() => {
       this.copied = true
     })
@@ -97,6 +106,6 @@ export class BelowSettler {
   async afterCopies(): Promise<void> {
     if (!this.copied) return
     this.copied = false
-    await settleBelow(this.parts)
+    await settle(this.parts)
   }
 }

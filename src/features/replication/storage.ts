@@ -20,7 +20,7 @@ import type {
 } from '../../core/types.js'
 import type { VerifyOptions } from '../../core/verify-report.js'
 import { acknowledged } from './ack.js'
-import { BelowSettler, settleBelow } from './below.js'
+import { BelowSettler, settle } from './below.js'
 import type { DrainReport } from './copier.js'
 import { deleteEverywhere, deleteIfNotRenewed } from './deletes.js'
 import { evict, type EvictOptions, type EvictReport } from './evict.js'
@@ -183,7 +183,7 @@ export class ReplicatedStorage implements ImageStorage {
   async reconcile(options: AbortOptions = {}): Promise<ReconcileReport> {
     await this.parts.owner.check()
     const report = await reconcile(this.parts, options)
-    await settleBelow(this.parts) // a drain elsewhere (the watcher) may have made its copies already
+    await settle(this.parts) // a drain elsewhere (the watcher) may have made its copies already
     return report
   }
 
