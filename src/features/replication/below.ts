@@ -9,6 +9,7 @@
 import { once } from 'node:events'
 import { createReadStream, createWriteStream, mkdirSync, type WriteStream } from 'node:fs'
 import { rename, rm } from 'node:fs/promises'
+import { finished } from 'node:stream/promises'
 import { createInterface } from 'node:readline'
 import { isMissing } from '../../core/errors.js'
 import { failureFields, log } from '../../core/logger.js'
@@ -27,6 +28,7 @@ export class QueuedBelow {
     mkdirSync(layout.dir, { recursive: true })
     this.temp = `${layout.reconcileBelow}.${process.pid}.tmp`
     this.file = createWriteStream(this.temp)
+    this.file.on('error', () => {}) // a full state disk: thrown by close() (finished), never an unhandled event
   }
 
   async add(sha256: string, replicas: string[]): Promise<void> {
@@ -35,7 +37,8 @@ export class QueuedBelow {
 
   /** The pass ended: its list replaces the last one (before its record is written). */
   async close(): Promise<void> {
-    await new Promise(resolve => this.file.end(resolve))
+    this.file.end()
+    await finished(this.file)
     await rename(this.temp, this.layout.reconcileBelow)
   }
 
@@ -63,6 +66,7 @@ export async function settleBelow({ layout, outbox }: { layout: StateLayout; out
   if (record === undefined || record.belowWantedCopies === 0) return
   const temp = `${layout.reconcileBelow}.${process.pid}.settle.tmp`
   const kept = createWriteStream(temp)
+  kept.on('error', () => {}) // thrown by finished()
   let [listed, still] = [0, 0]
   try {
     const lines = createInterface({ input: createReadStream(layout.reconcileBelow), crlfDelay: Infinity })
@@ -74,7 +78,8 @@ export async function settleBelow({ layout, outbox }: { layout: StateLayout; out
       still++
       if (!kept.write(`${line}\n`)) await once(kept, 'drain')
     }
-    await new Promise(resolve => kept.end(resolve))
+    kept.end()
+    await finished(kept)
   } catch (err) {
     kept.destroy()
     await rm(temp, { force: true })
