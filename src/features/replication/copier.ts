@@ -18,21 +18,7 @@ import type { DrainLock } from './lock.js'
 import type { Outbox } from './outbox.js'
 import type { ReplicaOwnership } from './owner.js'
 import { writeRecordSync } from './records.js'
-import type { Replica } from './types.js'
-
-export interface DrainReport {
-  copied: number
-  /** Gone from the primary meanwhile (pruned): nothing to copy. */
-  gone: number
-  failed: Array<{ sha256: string; replica: string; code: string; message: string }>
-  /** The replicas this drain could not reach (their copies stopped, not failed), and why. */
-  unavailable?: Array<{ replica: string; code: string; message: string }>
-  /** Left in the outbox (a replica down, or stopped). */
-  pending: number
-  /** Another process held the drain (nothing was copied here), and which (its pid), if known. */
-  busy: boolean
-  heldBy?: number
-}
+import type { DrainReport, Replica } from './types.js'
 
 const MAX_BACKOFF_MS = 5 * 60_000
 
@@ -45,6 +31,8 @@ export class Copier {
   private readonly stopping = new AbortController()
   /** Told of each verified copy, after its outbox entry went (the watcher's latency: watch.ts). */
   readonly copied = new Set<(replica: string, sha256: string) => void>()
+  /** `<replica>/<sha256>` a drain copies now: two drains here never copy one twice. */
+  private readonly underWay = new Set<string>()
 
   constructor(
     private readonly primary: ImageStorage,
@@ -106,7 +94,10 @@ export class Copier {
           // each copy in flight listens to it (the SDK, a stream)
           setMaxListeners(4 * this.options.concurrency + 10, both)
           await forEachConcurrent(this.outbox.pending(replica.name), this.options.concurrency, async sha256 => {
-            if (both.aborted) return
+            const key = `${replica.name}/${sha256}`
+            // another drain here (a kick, replicate's loop) copies it, or did since the listing
+            if (both.aborted || this.underWay.has(key) || !this.outbox.has(replica.name, sha256)) return
+            this.underWay.add(key)
             try {
               if ((await this.copy(replica, sha256, undefined, both)) === 'gone') report.gone++
               else {
@@ -127,12 +118,14 @@ export class Copier {
                 { event: 'replication.copy-failed', replica: replica.name, sha256, ...failureFields(err) },
                 `could not copy ${sha256} to ${replica.name}: ${err.message}`
               )
+            } finally {
+              this.underWay.delete(key)
             }
           })
           if (unavailable !== undefined) {
             this.failing(replica.name, unavailable)
-            const { code, error } = failureFields(unavailable)
-            ;(report.unavailable ??= []).push({ replica: replica.name, code, message: error })
+            const { code, error: message } = failureFields(unavailable)
+            ;(report.unavailable ??= []).push({ replica: replica.name, code, message })
           } else this.recovered(replica.name, copiedHere > 0)
         })
       )

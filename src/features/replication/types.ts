@@ -116,3 +116,18 @@ export interface Whereis {
   sha256: string
   copies: CopyLocation[]
 }
+
+/** What a drain of the outbox did (`ReplicatedStorage.drain`). */
+export interface DrainReport {
+  copied: number
+  /** Gone from the primary meanwhile (pruned): nothing to copy. */
+  gone: number
+  failed: Array<{ sha256: string; replica: string; code: string; message: string }>
+  /** Replicas not reached (their copies stopped, not failed), and why. */
+  unavailable?: Array<{ replica: string; code: string; message: string }>
+  /** Left in the outbox (a replica down, or stopped). */
+  pending: number
+  /** Another process held the drain (nothing was copied here), and which (its pid), if known. */
+  busy: boolean
+  heldBy?: number
+}
