@@ -31,8 +31,8 @@ export class Copier {
   private readonly stopping = new AbortController()
   /** Told of each verified copy, after its outbox entry went (the watcher's latency: watch.ts). */
   readonly copied = new Set<(replica: string, sha256: string) => void>()
-  /** `<replica>/<sha256>` a drain copies now: two drains here never copy one twice. */
-  private readonly underWay = new Set<string>()
+  /** `<replica>/<sha256>` a drain copies now, until done: another drain here waits for it, never copies it too. */
+  private readonly underWay = new Map<string, Promise<void>>()
 
   constructor(
     private readonly primary: ImageStorage,
@@ -95,9 +95,11 @@ export class Copier {
           setMaxListeners(4 * this.options.concurrency + 10, both)
           await forEachConcurrent(this.outbox.pending(replica.name), this.options.concurrency, async sha256 => {
             const key = `${replica.name}/${sha256}`
-            // another drain here (a kick, replicate's loop) copies it, or did since the listing
-            if (both.aborted || this.underWay.has(key) || !this.outbox.has(replica.name, sha256)) return
-            this.underWay.add(key)
+            // another drain here (a kick, replicate's loop) copies it (counted there), or did since the listing
+            if (this.underWay.has(key)) return await this.underWay.get(key)
+            if (both.aborted || !this.outbox.has(replica.name, sha256)) return
+            let done!: () => void
+            this.underWay.set(key, new Promise(resolve => (done = resolve)))
             try {
               if ((await this.copy(replica, sha256, undefined, both)) === 'gone') report.gone++
               else {
@@ -120,6 +122,7 @@ export class Copier {
               )
             } finally {
               this.underWay.delete(key)
+              done()
             }
           })
           if (unavailable !== undefined) {
