@@ -125,11 +125,8 @@ export class Copier {
               done()
             }
           })
-          if (unavailable !== undefined) {
-            this.failing(replica.name, unavailable)
-            const { code, error: message } = failureFields(unavailable)
-            ;(report.unavailable ??= []).push({ replica: replica.name, code, message })
-          } else this.recovered(replica.name, copiedHere > 0)
+          if (unavailable !== undefined) this.unreached(report, replica.name, unavailable)
+          else this.recovered(replica.name, copiedHere > 0)
         })
       )
     } finally {
@@ -194,6 +191,13 @@ export class Copier {
 
   private pendingCount(): number {
     return this.replicas.reduce((sum, replica) => sum + this.outbox.pending(replica.name).length, 0)
+  }
+
+  /** The replica could not be used this round: backed off, and named in the report with why. */
+  private unreached(report: DrainReport, name: string, err: unknown): void {
+    this.failing(name, err)
+    const { code, error: message } = failureFields(err)
+    ;(report.unavailable ??= []).push({ replica: name, code, message })
   }
 
   private failing(name: string, err: unknown): void {
