@@ -7,6 +7,7 @@
  * `reconcile.json` (layout.ts) for `status`.
  */
 import type { AbortOptions, ImageEntry } from '../../core/types.js'
+import { QueuedBelow } from './below.js'
 import { HOW, type Ledger, type LedgerRecord, PRIMARY } from './ledger.js'
 import { mergeListings } from './merge.js'
 import type { Parts } from './parts.js'
@@ -18,16 +19,21 @@ type ReconcileParts = Pick<Parts, 'primary' | 'replicas' | 'outbox' | 'ledger' |
 export async function reconcile(parts: ReconcileParts, options: AbortOptions = {}): Promise<ReconcileReport> {
   const { primary, replicas, ledger } = parts
   const release = await ledger.lockCompaction() // another reconcile compacting: this one only counts and queues
+  const below = new QueuedBelow(parts.layout)
   try {
-    const pass = new ReconcilePass(parts, release !== undefined)
+    const pass = new ReconcilePass(parts, release !== undefined, below)
     const listings = [primary, ...replicas.map(r => r.storage)].map(s => s.list({ signal: options.signal }))
     // the ledger's eviction marks too: a frame no copy lists any more is still the store's (lost)
     for await (const { sha256, entries } of mergeListings([...listings, ledger.evicted()]))
       await pass.frame(sha256, entries.slice(0, replicas.length + 1))
     await pass.compaction.flush()
     pass.report.interrupted = options.signal?.aborted === true
+    await below.close()
     await writeRecord(parts.layout.reconcileReport, pass.report)
     return pass.report
+  } catch (err) {
+    await below.abandon()
+    throw err
   } finally {
     await release?.()
   }
@@ -47,7 +53,9 @@ class ReconcilePass {
 
   constructor(
     private readonly parts: ReconcileParts,
-    compact: boolean
+    compact: boolean,
+    /** The frames below their copies for copies this pass queued: struck off as they are made (below.ts). */
+    private readonly below: QueuedBelow
   ) {
     const { replicas, ledger } = parts
     this.report = {
@@ -74,7 +82,12 @@ class ReconcilePass {
       if (copy !== undefined) copiesHeld++
       await this.replicaCopy(i, frame, copy)
     }
-    if (copiesHeld < entries.length - (frame.evicted ? 1 : 0)) this.report.belowWantedCopies++
+    if (copiesHeld < entries.length - (frame.evicted ? 1 : 0)) {
+      this.report.belowWantedCopies++
+      // the primary holds it: every copy it lacks is queued now
+      const lacking = this.parts.replicas.filter((_, i) => theirs[i] === undefined).map(r => r.name)
+      if (ours !== undefined) await this.below.add(sha256, lacking)
+    }
     if (copiesHeld === 0) this.report.lost++
   }
 

@@ -21,7 +21,8 @@ export class Spill {
     this.counts = this.paths.map(() => 0)
   }
 
-  async add(i: number, sha256: string, reason: FindingReason): Promise<void> {
+  /** `reason`: why, or (the verify's list of frames below their copies) how many copies they lack. */
+  async add(i: number, sha256: string, reason: FindingReason | number): Promise<void> {
     this.counts[i]!++
     if (!this.files[i]!.write(`${sha256} ${reason}\n`)) await once(this.files[i]!, 'drain')
   }
