@@ -10,7 +10,7 @@ import { partsOf } from './parts.js'
 import { readRecord } from './records.js'
 import type { ReplicatedStorage } from './storage.js'
 import { CopyBook, framesIn } from './unqueued.js'
-import { caughtUpTo, type WatchHealth } from './watch-health.js'
+import { caughtUpTo, type WatcherState, type WatchHealth, watcherState } from './watch-health.js'
 
 export interface Unseen {
   /** Frames on the primary with no outbox record and no verified replica copy. */
@@ -19,8 +19,17 @@ export interface Unseen {
   since: Date | null
   /** When this count was made. */
   at: Date
-  /** The watcher's last pass, and whether it is recent (within 3 passes); null if none ever ran here. */
-  watcher: { at: Date; everyMs: number; live: boolean; mechanism: WatchHealth['mechanism'] } | null
+  /**
+   * The watcher's last pass, and its state (`live`: a recent pass, within 3 × `everyMs` + 10 s, by a
+   * process still running); null if none ever ran here.
+   */
+  watcher: {
+    at: Date
+    everyMs: number
+    live: boolean
+    state: WatcherState
+    mechanism: WatchHealth['mechanism']
+  } | null
 }
 
 /** Counts the unqueued frames now; a primary without a local folder has none to find. */
@@ -53,7 +62,8 @@ export async function countUnseen(storage: ReplicatedStorage): Promise<Unseen | 
       : {
           at: new Date(health.at),
           everyMs: health.everyMs,
-          live: at.getTime() - Date.parse(health.at) < 3 * health.everyMs + 10_000,
+          live: watcherState(health, at.getTime()) === 'live',
+          state: watcherState(health, at.getTime()),
           mechanism: health.mechanism
         }
   return { frames, since: since === 0 ? null : new Date(since), at, watcher }
