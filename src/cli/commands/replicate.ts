@@ -1,7 +1,12 @@
 /** `replicate`: the outbox drained and the copies reconciled, once or as a service (`--watch`). */
 import { setTimeout as sleep } from 'node:timers/promises'
 import { foreignWriteCopied } from '../../features/replication/foreign-writes.js'
-import { PrimaryWatcher, readWatchHealth, type ReplicatedStorage } from '../../features/replication/index.js'
+import {
+  PrimaryWatcher,
+  readWatchHealth,
+  type ReplicatedStorage,
+  type WatchHealth
+} from '../../features/replication/index.js'
 import { plural, storeLine, UsageError, type Command, type Context } from '../context.js'
 import { METRICS_OPTIONS, startMetrics } from '../metrics-server.js'
 import { DURATION_UNITS, parseDuration } from '../units.js'
@@ -25,7 +30,8 @@ export const replicate: Command = {
     'too (exit 0: a service stopped as asked). Exit 1 if something is left, or a frame is lost.\n' +
     'One copier at a time: while another (a --watch service) holds the lock, exit 75 and say which\n' +
     'process, or with --wait wait for it.\n' +
-    '--health answers for a monitor: exit 0 if the watcher passed within 3 --watch-every, else 1.\n' +
+    '--health answers for a monitor: exit 0 if the watcher passed within 3 --watch-every and can\n' +
+    'read every folder, else 1.\n' +
     '--metrics-port N serves Prometheus metrics at http://127.0.0.1:N/metrics (loopback only);\n' +
     '--metrics-address host:port listens elsewhere (0.0.0.0:9465). Needs prom-client; see\n' +
     'docs/observability.md and examples/grafana.\n' +
@@ -156,7 +162,7 @@ function busy(cli: Context, storage: ReplicatedStorage, heldBy: number | undefin
   return 75
 }
 
-/** `replicate --health`: the watcher's last pass, for a monitor (exit 0 recent, 1 stale or none). */
+/** `replicate --health`: the watcher's last pass, for a monitor (exit 0 recent, 1 stale, failing or none). */
 function health(cli: Context, storage: ReplicatedStorage): number {
   const last = readWatchHealth(storage.stateDir)
   const age = last === undefined ? undefined : Date.now() - Date.parse(last.at)
@@ -167,8 +173,17 @@ function health(cli: Context, storage: ReplicatedStorage): number {
       : `watcher: ${live ? 'live' : 'STALE'}, last pass ${Math.round(age! / 1000)} s ago ` +
           `(every ${last.everyMs / 1000} s, pid ${last.pid}` +
           `${last.mechanism === undefined ? '' : `, by ${last.mechanism}`}); ` +
-          `${plural(last.queued, 'frame')} from other writers queued since it started`,
+          `${plural(last.queued, 'frame')} from other writers queued since it started` +
+          failingLine(last.failing),
     { command: 'replicate', live, watcher: last ?? null }
   )
-  return live ? 0 : 1
+  return live && last.failing === undefined ? 0 : 1
+}
+
+/** A folder the watcher's passes cannot read: its frames are not queued. */
+function failingLine(failing: WatchHealth['failing']): string {
+  return failing === undefined
+    ? ''
+    : `\nFAILING since ${failing.since}: cannot read the primary's folder ${failing.folder} (${failing.message}); ` +
+        'frames there are not queued'
 }

@@ -13,6 +13,7 @@ import { isMissing } from '../../core/errors.js'
 import type { ShardingStrategy } from '../../core/sharding.js'
 import { type Ledger, type LedgerRecord, lastRecord, VERIFIED } from './ledger.js'
 import type { Outbox } from './outbox.js'
+import type { FolderFailure } from './watch-progress.js'
 
 export class CopyBook {
   /** Per replica, the last shard file read: its name and text. */
@@ -107,17 +108,17 @@ export async function queueFolders(
   { root, sharding, book, outbox, storage }: Queuing,
   keys: string[],
   onQueued: (sha256: string, file: Stats, copies: number) => void
-): Promise<{ queued: number; failed: string[]; failure?: unknown }> {
+): Promise<{ queued: number; failed: string[]; failure?: FolderFailure }> {
   let queued = 0
   const failed: string[] = []
-  let failure: unknown
+  let failure: FolderFailure | undefined
   for (const key of keys) {
     let frames: string[]
     try {
       frames = framesIn(root, key, sharding)
     } catch (err) {
       failed.push(key)
-      failure ??= err
+      failure ??= { folder: key, error: err }
       continue
     }
     for (const sha256 of frames) {

@@ -6,6 +6,7 @@
 import { readRecord } from './records.js'
 import { StateLayout } from './layout.js'
 import type { ReconcileReport } from './types.js'
+import type { WatchFailing } from './watch-progress.js'
 
 /** `watch.json` in the state folder, rewritten after each pass. */
 export interface WatchHealth {
@@ -26,6 +27,11 @@ export interface WatchHealth {
   /** Frames this watcher queued since it started, and when the last one was. */
   queued: number
   lastQueuedAt?: string
+  /**
+   * While its passes cannot read a shard folder (EACCES, EIO): since when, which (`ab/cd`; `.`: the root), the
+   * error. Frames there are not queued, and `caughtUpTo` stays put, until a pass reads it.
+   */
+  failing?: WatchFailing
 }
 
 /** The watcher's health in the state folder `stateDir` (a replicated store's `stateDir`); undefined if none. */
