@@ -95,8 +95,8 @@ async function sizeDiffers(storage: Replicas, replica: string, sha256: string, s
 interface Queuing {
   root: string
   sharding: ShardingStrategy
-  book: CopyBook
   outbox: Outbox
+  ledger: Ledger
   storage: Replicas
 }
 
@@ -105,13 +105,18 @@ interface Queuing {
  * lacks). A folder that cannot be read (EACCES, EIO) is passed over and named in `failed`, with the first error.
  */
 export async function queueFolders(
-  { root, sharding, book, outbox, storage }: Queuing,
+  { root, sharding, outbox, ledger, storage }: Queuing,
   keys: string[],
   onQueued: (sha256: string, file: Stats, copies: number) => void
 ): Promise<{ queued: number; failed: string[]; failure?: FolderFailure }> {
   let queued = 0
   const failed: string[] = []
   let failure: FolderFailure | undefined
+  const book = new CopyBook(
+    outbox,
+    ledger,
+    storage.replicas.map(r => r.name)
+  )
   for (const key of keys) {
     let frames: string[]
     try {

@@ -30,9 +30,12 @@ export class WatchProgress {
 
   /**
    * A pass ended. `complete`: it stat'ed every folder (stat, full) or took every event (events); `caughtUp` is
-   * where it would take the watcher; `failure`: the first folder it could not read.
+   * where it would take the watcher; `failure`: the first folder it could not read. True if it read every folder
+   * after passes that could not: inotifywait (`-r`) passes over a folder it cannot read without a word, and never
+   * watches it once it can, so its events no longer name every change until it is started again.
    */
-  passed(mode: 'events' | 'stat' | 'full', complete: boolean, caughtUp: number, failure?: FolderFailure): void {
+  passed(mode: 'events' | 'stat' | 'full', complete: boolean, caughtUp: number, failure?: FolderFailure): boolean {
+    const hole = this.hole
     if (mode !== 'events' && failure !== undefined) this.hole = true
     else if (mode !== 'events' && complete) this.hole = false
     if (failure === undefined && complete && !this.hole) this.caughtUp = caughtUp
@@ -40,6 +43,7 @@ export class WatchProgress {
       const since = this.failing?.since ?? new Date().toISOString()
       this.failing = { since, folder: failure.folder, ...failureOf(failure.error) }
     } else if (!this.hole) this.failing = undefined
+    return hole && !this.hole
   }
 }
 

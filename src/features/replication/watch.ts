@@ -29,7 +29,7 @@ import { keepWatching, type LayoutWatch, type WatchMechanism } from './inotifywa
 import { partsOf, type Parts } from './parts.js'
 import { writeRecordSync } from './records.js'
 import type { ReplicatedStorage } from './storage.js'
-import { CopyBook, queueFolders } from './unqueued.js'
+import { queueFolders } from './unqueued.js'
 import { CopyLatency } from './watch-latency.js'
 import { caughtUpTo, type WatchHealth } from './watch-health.js'
 import type { WatchOptions } from './watch-options.js'
@@ -197,12 +197,7 @@ export class PrimaryWatcher {
     if (mode !== 'events' || live) this.lastStat = started
     if (mode === 'full') this.lastFull = started
     const { outbox, ledger, copier } = this.parts
-    const book = new CopyBook(
-      outbox,
-      ledger,
-      this.storage.replicas.map(r => r.name)
-    )
-    const at = { root: this.root, sharding: this.sharding, book, outbox, storage: this.storage }
+    const at = { root: this.root, sharding: this.sharding, outbox, ledger, storage: this.storage }
     const { queued, failed, failure } = await queueFolders(at, keys, (sha256, file, copies) =>
       this.latency.found(sha256, file, copies)
     )
@@ -210,7 +205,10 @@ export class PrimaryWatcher {
     const problem = this.folders.failure ?? failure
     const complete = mode !== 'events' ? this.folders.complete : live && this.child?.live === true
     // the events still on their way when the pass began: a margin (EVENT_LAG_MS)
-    this.progress.passed(mode, complete, mode === 'events' ? started - EVENT_LAG_MS : started, problem)
+    if (this.progress.passed(mode, complete, mode === 'events' ? started - EVENT_LAG_MS : started, problem)) {
+      this.child?.close() // started again by the loop, watching the folders readable now (stat passes meanwhile)
+      this.child = undefined
+    }
     if (queued > 0) {
       this.queued += queued
       this.lastQueuedAt = Date.now()
