@@ -63,7 +63,9 @@ if (process.env.SAI_TEST_S3_ENDPOINT !== undefined) {
   }
 } else {
   const { startCeph } = await import('../test/infra/ceph/cluster.mjs')
-  cluster = await startCeph({ memstoreBytes: 4 * 2 ** 30 })
+  // 8 GiB: six uploads of 2,000 frames filled 4 GiB while the gateway's garbage collection lagged behind the deletes
+  // (the run of 2026-12-05 stalled there: "1 full osd(s)"); empty() also runs that collection.
+  cluster = await startCeph({ memstoreBytes: 8 * 2 ** 30 })
   connection = cluster.connection
 }
 const { endpoint, region, accessKeyId, secretAccessKey } = connection
@@ -78,6 +80,11 @@ async function empty(prefix) {
     await raw.send(
       new sdk.DeleteObjectsCommand({ Bucket, Delete: { Objects: page.Contents.map(({ Key }) => ({ Key })) } })
     )
+  }
+  // The deleted objects' space comes back only once the gateway's garbage collection has run (a local cluster only).
+  if (cluster !== undefined) {
+    const args = ['-c', cluster.connection.conf, '-n', 'client.rgw', 'gc', 'process', '--include-all']
+    execFileSync('radosgw-admin', args, { stdio: 'ignore', timeout: 120_000 })
   }
 }
 
