@@ -18,16 +18,18 @@ const quick = process.argv.includes('--quick')
 const PROFILE = [
   "## Where a made thumb's time goes (profile, 2026-12-05)",
   '',
-  'Timestamps in `get` over 600 thumbs, before the change: cache lookup 0.2 ms, verified fetch of the 600 KB ' +
-    'source 0.68 ms (one read, then SHA-256 in slices), sharp 20.5 ms, cache write (write and rename through the ' +
-    "thread pool) 0.37 ms. sharp's options (failOn, limitInputPixels, timeout, resolveWithObject) cost nothing " +
-    'measurable against the bare pipeline; sharp decodes once, with shrink-on-load, in one thread ' +
-    '(concurrency 1: CPU per op = wall). Kept: a thumb is written and renamed synchronously. Tried and taken ' +
-    'out: reading the stored file directly and hashing it while sharp renders (file to file 0.945 -> 0.966, in ' +
-    "memory 0.934 -> 0.942): it bypassed the store's front door (its read policy, heals and trace spans). The " +
-    'peers do less: on the bytes in memory reads, hashes and writes nothing; file to file reads the file (no ' +
-    'check) and writes it without fsync, as our cache (fsync false by default): like with like there. What is ' +
-    'left is the check of the source (a verified fetch: one read and its SHA-256), which no peer does.'
+  'Timestamps in `get` over 300 thumbs (the 150 sources, a new preset each round, sharp alone beside it in the ' +
+    'same run), main at 89417a5 -> this change: get 19.6 -> 18.9 ms, against sharp on the bytes in memory 18.0 / ' +
+    '17.7 ms and sharp file to file 18.4 / 18.2 ms. Before, sharp waited for the verified fetch (0.71 ms: one ' +
+    "read, then SHA-256 in slices). Now sharp starts on the source's bytes as read (`fetch`'s `onUnverified`) " +
+    "while the store's front door checks them (its read policy, heals, the `fetch` span); a render is kept only " +
+    "if `fetch` then resolves with those very bytes, else its error or the bytes it gave (a replica's) are used. " +
+    'What is left against sharp in memory (~1.2 ms): sharp takes ~0.5 ms longer in `get` than alone (a fresh ' +
+    '600 KB buffer each time, hashed on the other core meanwhile), the cache lookup of a miss 0.14 ms (two ' +
+    "directory listings, cold after a render: 23 us in a loop), the read of the 600 KB and the entry's write and " +
+    'rename (synchronous for a thumb). Two runs after the change (05:18-05:21, heavy lock): in memory 0.923 and ' +
+    '0.968, file to file 0.952 and 0.956 (the tables above are the second). The in-memory ratio moves by 0.04 ' +
+    "between runs of the same code; the full bench's run of main (04:35, loaded machine) had 1.002 and 0.971."
 ]
 const scratch = await mkdtemp(join(process.env.BENCH_DIR ?? tmpdir(), 'sai-bench-variants-'))
 const log = (...args) => console.log(...args)

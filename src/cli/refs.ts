@@ -6,7 +6,8 @@
  * `ERR_NOT_FOUND` (and `exists` answers false).
  */
 import { InvalidRefError, NotFoundError } from '../core/errors.js'
-import type { ImageStorage } from '../core/types.js'
+import { quarantinedHint } from '../core/quarantine.js'
+import type { ImageStorage, QuarantineEntry } from '../core/types.js'
 
 const PREFIX = /^[0-9a-fA-F]{4,63}$/
 /** Hex digits too few to be a prefix (a CID is longer): told so, not "not a CID". */
@@ -38,9 +39,34 @@ export async function resolvePrefix(storage: ImageStorage, prefix: string, signa
     if (found.size > SHOWN) break
   }
   if (found.size === 1) return [...found][0]!
-  if (found.size === 0)
-    throw new NotFoundError(prefix, undefined, "no stored object's SHA-256 starts with these digits")
+  if (found.size === 0) throw new NotFoundError(prefix, undefined, await notStoredHint(storage, lower, signal))
   throw new AmbiguousRefError(prefix, [...found])
+}
+
+/**
+ * The quarantine's entries for `ref` (a whole SHA-256, or a prefix of one), the latest of each
+ * frame last; [] for any other ref, or a store without a quarantine.
+ */
+export async function quarantinedUnder(
+  storage: ImageStorage,
+  ref: string,
+  signal?: AbortSignal
+): Promise<QuarantineEntry[]> {
+  const lower = ref.toLowerCase()
+  if (storage.quarantine === undefined || !/^[0-9a-f]{4,64}$/.test(lower)) return []
+  const found: QuarantineEntry[] = []
+  for await (const entry of storage.quarantine.list({ signal })) if (entry.sha256.startsWith(lower)) found.push(entry)
+  return found
+}
+
+/** Why a prefix names nothing: no object, or (as a whole hash would be told) a repair took it out. */
+async function notStoredHint(storage: ImageStorage, prefix: string, signal?: AbortSignal): Promise<string> {
+  const held = await quarantinedUnder(storage, prefix, signal)
+  const frames = new Set(held.map(entry => entry.sha256))
+  if (frames.size === 1) return quarantinedHint(held.at(-1)!)
+  const none = "no stored object's SHA-256 starts with these digits"
+  if (frames.size === 0) return none
+  return `${none}, but ${frames.size} quarantined frames do (\`sai-images quarantine\` lists them)`
 }
 
 /** `storage`, its ref-taking methods taking a unique prefix too (the CLI's; the library takes whole refs). */

@@ -67,8 +67,11 @@ export interface StorageAdapter<K = string> {
    * that stores as the input streams has `putSource` instead.
    */
   put?: (bytes: Buffer, digest: Digest, options: PutOptions) => Promise<Stored<K>>
-  /** The verified bytes, or `ERR_NOT_FOUND`. */
-  get: (key: K, signal?: AbortSignal) => Promise<Buffer>
+  /**
+   * The verified bytes, or `ERR_NOT_FOUND`. A driver that reads them whole before hashing may hand
+   * them to `onUnverified` first (see `FetchOptions`), and then resolves with that very Buffer.
+   */
+  get: (key: K, signal?: AbortSignal, onUnverified?: (bytes: Buffer) => void) => Promise<Buffer>
   /** Whether an object is stored under the key, damaged or not. */
   has: (key: K, signal?: AbortSignal) => Promise<boolean>
   /**

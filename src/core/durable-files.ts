@@ -4,7 +4,9 @@
  * directory fsync, so that a new name survives a power cut. (The filesystem driver's write path has
  * its directory fsync in drivers/fs/write.ts: a store crosses no helper file for it.)
  */
-import { closeSync, fstatSync, fsync, openSync, read } from 'node:fs'
+import { closeSync, fstatSync, fsync, openSync, read, statSync } from 'node:fs'
+import { mkdir } from 'node:fs/promises'
+import { dirname } from 'node:path'
 import { promisify } from 'node:util'
 
 const readAt = promisify(read)
@@ -51,6 +53,22 @@ export async function fsyncDir(dir: string): Promise<void> {
     await fsyncFd(fd)
   } finally {
     closeSync(fd)
+  }
+}
+
+/**
+ * Makes `dir` and its missing parents, a level at a time, each new name fsynced in its parent (a
+ * `mkdir -p` alone leaves a folder, and what is then written durably in it, to the next journal commit).
+ */
+export async function makeDirDurably(dir: string): Promise<void> {
+  const missing: string[] = []
+  for (let d = dir; d !== dirname(d) && statSync(d, { throwIfNoEntry: false }) === undefined; d = dirname(d))
+    missing.unshift(d)
+  for (const d of missing) {
+    await mkdir(d).catch((err: NodeJS.ErrnoException) => {
+      if (err.code !== 'EEXIST') throw err // (another writer's, made this instant: fsynced here too)
+    })
+    await fsyncDir(dirname(d))
   }
 }
 

@@ -19,6 +19,7 @@ import { parseImageRef } from './ref.js'
 import { traced, tracedIterable } from './tracing.js'
 import type {
   AbortOptions,
+  FetchOptions,
   ImageEntry,
   ImageStat,
   ImageStorage,
@@ -93,11 +94,11 @@ export class StorageFront<K = string> implements ImageStorage {
     })
   }
 
-  async fetch(ref: string, options: AbortOptions = {}): Promise<Buffer> {
+  async fetch(ref: string, options: FetchOptions = {}): Promise<Buffer> {
     return await traced('fetch', { driver: this.driver, ref }, async () => {
       const key = this.key(ref)
       options.signal?.throwIfAborted()
-      return await this.adapter.get(key, options.signal)
+      return await this.adapter.get(key, options.signal, options.onUnverified)
     })
   }
 

@@ -12,6 +12,18 @@ export interface AbortOptions {
   signal?: AbortSignal
 }
 
+/** `fetch`'s options. */
+export interface FetchOptions extends AbortOptions {
+  /**
+   * For work that can overlap the check (a variant's render): called with the bytes as read, before
+   * their SHA-256 is checked, by a driver that reads an object whole before hashing it (the
+   * filesystem; others never call it). They may be wrong: nothing made from them may be used unless
+   * `fetch` then resolves with this very Buffer. Any other outcome (an error, or other bytes: a
+   * replica's after a damaged copy, when it may be called again) means they were not the object's.
+   */
+  onUnverified?: (bytes: Buffer) => void
+}
+
 export interface StoreOptions extends AbortOptions {
   /** Rejects larger input with `ERR_TOO_LARGE`, while it streams. Default: the driver's (50 MB). */
   maxBytes?: number
@@ -107,7 +119,7 @@ export interface ImageStorage {
   /** Resolves only once the bytes are durable. */
   store: (input: ImageInput, options?: StoreOptions) => Promise<StorageResult>
   /** The verified bytes; `ERR_NOT_FOUND` if absent, `ERR_INTEGRITY` if they no longer match the ref. */
-  fetch: (ref: string, options?: AbortOptions) => Promise<Buffer>
+  fetch: (ref: string, options?: FetchOptions) => Promise<Buffer>
   /**
    * A stream of the bytes that errors with `ERR_INTEGRITY` at its end if they do not match; it never delivers all of
    * wrong bytes.

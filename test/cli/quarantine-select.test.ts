@@ -1,6 +1,6 @@
 // quarantine restore and purge by selection: --all, --reason, --older-than, --since (issue 34),
 // on entries of a real filesystem store's quarantine.
-import { rename } from 'node:fs/promises'
+import { rename, writeFile } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { FilesystemDriver } from '../../src/drivers/fs/index.js'
@@ -93,4 +93,48 @@ describe('quarantine restore and purge by selection', () => {
     expect(await storage.quarantine.list().next()).toMatchObject({ value: { id: entry.id } })
     await storage.close()
   })
+
+  it(
+    '--dry-run: restore and purge list what they would do and refuse, with the real exit code; ' + 'nothing changes',
+    async () => {
+      const root = await tempDir()
+      const env = { SAI_IMAGE_STORAGE_PATH: root }
+      const storage = new FilesystemDriver({ root })
+      const frames = await Promise.all([1, 2, 3].map(async i => await storage.store(testJpeg(`dry run ${root} ${i}`))))
+      const [intact, damaged, taken] = await Promise.all(
+        frames.map(async f => (await storage.quarantine.add(f.sha256, 'corrupt'))!)
+      )
+      await writeFile(damaged!.path, Buffer.from('not the frame'))
+      await storage.store(testJpeg(`dry run ${root} 3`)) // stored again: its name is taken
+      const listed = async (): Promise<string[]> =>
+        answer(cli(['quarantine', '--json'], { env })).entries.map((e: { id: string }) => e.id)
+      const before = await listed()
+      expect(before).toHaveLength(3)
+
+      const purge = cli(['quarantine', 'purge', '--all', '--dry-run', '--json'], { env })
+      expect(purge.code).toBe(0)
+      expect(answer(purge)).toMatchObject({ dryRun: true, refused: [] })
+      expect([...answer(purge).wouldPurge].sort()).toEqual([...before].sort())
+      expect(answer(purge).wouldFree).toBeGreaterThan(0)
+      expect(cli(['quarantine', 'purge', '--older-than', '1d', '--dry-run'], { env }).stdout).toContain(
+        'would purge 0 objects (0 B); dry run, nothing changed'
+      )
+
+      const restore = cli(['quarantine', 'restore', '--all', '--dry-run', '--json'], { env })
+      expect(restore.code).toBe(4) // as the real run: the damaged entry is refused without --force
+      expect(answer(restore)).toMatchObject({ dryRun: true, wouldRestore: [intact!.id] })
+      expect([...answer(restore).refused].sort()).toEqual([damaged!.id, taken!.id].sort())
+      const text = cli(['quarantine', 'restore', '--all', '--dry-run'], { env }).stdout
+      expect(text).toContain(`would not be restored: ${damaged!.id} (its bytes do not match its name`)
+      expect(text).toContain(`would not be restored: ${taken!.id} (an object is already stored under its name)`)
+      expect(await listed()).toEqual(before)
+      expect(await storage.exists(intact!.sha256)).toBe(false)
+
+      // the real run does what the dry run said
+      const real = cli(['quarantine', 'restore', '--all', '--json'], { env })
+      expect(real.code).toBe(4)
+      expect(answer(real).restored).toEqual([intact!.id])
+      expect([...answer(real).refused].sort()).toEqual([damaged!.id, taken!.id].sort())
+    }
+  )
 })

@@ -1,6 +1,7 @@
 // Refs on the command line as git takes them: a unique prefix of 4+ hex digits works in fetch,
 // stat, exists, delete and whereis; an ambiguous one is ERR_INVALID_REF naming the candidates.
 import { createHash } from 'node:crypto'
+import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { FilesystemDriver } from '../../src/drivers/fs/index.js'
@@ -87,5 +88,32 @@ describe('a unique prefix of a hash is a ref in the CLI', () => {
       rootExists: false,
       store: root
     })
+  })
+
+  it('a prefix of a quarantined frame gets the quarantine hint and its restore, as the whole hash does', async () => {
+    const root = await tempDir()
+    const env = { SAI_IMAGE_STORAGE_PATH: root }
+    const storage = new FilesystemDriver({ root })
+    const { hash } = await storage.store(testJpeg(`quarantined ${root}`, 4000))
+    await storage.store(testJpeg(`kept ${root}`, 4000))
+    await writeFile(storage.pathOf(hash), testJpeg('other bytes', 4000)) // corrupt: no copy to heal it from
+    expect(answer(cli(['verify', '--repair', '--json'], { env }))).toMatchObject({ quarantined: 1 })
+    const id = answer(cli(['quarantine', '--json'], { env })).entries[0].id
+    for (const ref of [hash, hash.slice(0, 8)]) {
+      for (const args of [
+        ['fetch', ref, '-o', join(root, 'out.jpg')],
+        ['stat', ref]
+      ]) {
+        const run = cli(args, { env })
+        expect({ args, code: run.code }).toEqual({ args, code: 1 })
+        expect(run.stderr).toContain('a repair quarantined it on')
+        expect(run.stderr).toContain(`sai-images quarantine restore ${id}`)
+      }
+      const exists = cli(['exists', ref], { env })
+      expect(exists.code).toBe(1)
+      expect(exists.stdout).toContain(`false (a repair quarantined it on`)
+    }
+    const none = cli(['fetch', 'ffff0000'], { env })
+    expect(none.stderr).toContain("no stored object's SHA-256 starts with these digits")
   })
 })

@@ -1,7 +1,7 @@
 // The CLI's own writes on a replicated store: `store` and `import` copy before they exit (or say
 // how many wait for the service), and a duplicate store of a replicated frame is not queued again.
-import { readdirSync } from 'node:fs'
-import { writeFile } from 'node:fs/promises'
+import { existsSync, readdirSync } from 'node:fs'
+import { rename, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { FilesystemDriver } from '../../src/drivers/fs/index.js'
@@ -66,6 +66,17 @@ describe('store and import on a replicated store', () => {
     expect(run.stderr).toMatch(/replication: 2 pending; `sai-images replicate --watch` \(the service\) copies them/)
     expect(outbox(root)).toHaveLength(2)
     expect(readdirSync(replica.root).filter(name => !name.startsWith('.'))).toEqual([])
+  })
+
+  it('with the replica down, the summary says it is unreachable, and why', async () => {
+    const { root, replica, env, files } = await setup()
+    await rename(replica.root, `${replica.root}.away`)
+    const run = cli(['store', files[0]!], { env })
+    expect(run.code).toBe(0)
+    expect(run.stderr).toMatch(/replication: 1 pending: replica fs unreachable \(ERR_STORAGE_UNAVAILABLE: .+\); /)
+    expect(run.stderr).toContain('`sai-images replicate --watch` (the service) copies it once the replica is back')
+    expect(outbox(root)).toHaveLength(1)
+    expect(existsSync(replica.root)).toBe(false) // never made again in its absence
   })
 
   it('import copies before it exits', async () => {

@@ -6,6 +6,7 @@
 //     rerun the command) on the state in `dir`, and the invariants; returns the violations found.
 // `lib` is the built package under test (its dist/), so that a broken copy can be tested too.
 import {
+  appendFileSync,
   closeSync,
   constants,
   fsyncSync,
@@ -13,6 +14,8 @@ import {
   openSync,
   readdirSync,
   readFileSync,
+  readlinkSync,
+  realpathSync,
   rmSync,
   statSync,
   utimesSync,
@@ -20,6 +23,7 @@ import {
   writeSync
 } from 'node:fs'
 import { dirname, join } from 'node:path'
+import { open } from 'node:fs/promises'
 import { Readable } from 'node:stream'
 import { spawn } from 'node:child_process'
 import { sha256 } from './replay.mjs'
@@ -692,4 +696,256 @@ export function parseAcks(ops) {
 
 export function statOrUndefined(path) {
   return statSync(path, { throwIfNoEntry: false })
+}
+
+// eviction marks a ledger file could lose (review 7). `evict-torn-ledger`: the primary's ledger file ends in a line
+// a power cut tore (a `restored` record, not fsynced), then an eviction marks a frame of that file: the mark must be
+// a line of its own. `evict-mid-compaction`: an eviction marks a frame while a reconcile compacts the mark's file,
+// between its read and its rename: the mark must survive a cut wherever it falls. In both, an evicted frame whose
+// replica copy is then lost must be reported lost.
+workloads['evict-torn-ledger'] = {
+  async setup(src, lib) {
+    const sha = await evictSetup(lib, src)
+    appendFileSync(ledgerFileOf(src, sha), `${sha.slice(0, 2)}${'d'.repeat(62)} 17`)
+  },
+  async run(mnt, lib, ack) {
+    const { storage } = evictPair(lib, mnt, false)
+    const report = await storage.evict({ olderThan: 30 * DAY })
+    if (report.evicted === 1) ack('evict', sha256(evictFrames(lib)[0]), Date.now())
+  },
+  check: evictedLossReported
+}
+
+workloads['evict-mid-compaction'] = {
+  async setup(src, lib) {
+    const sha = await evictSetup(lib, src)
+    appendFileSync(ledgerFileOf(src, sha), `${sha.slice(0, 2)}${'e'.repeat(62)} ${Date.now() - 40 * DAY} restored\n`)
+  },
+  async run(mnt, lib, ack) {
+    const { storage } = evictPair(lib, mnt, false)
+    const sha = sha256(evictFrames(lib)[0])
+    const file = ledgerFileOf(mnt, sha)
+    let evicting
+    // the compaction has read the file (the record above makes it rewrite it): the eviction runs now
+    const restore = await afterFirstRead(file, async () => {
+      evicting = storage.evict({ olderThan: 30 * DAY }).then(report => {
+        if (report.evicted === 1) ack('evict', sha, Date.now())
+      })
+      let settled = false
+      evicting.then(() => (settled = true))
+      while (!settled && !readFileSync(file, 'utf8').includes(`${sha} `)) await new Promise(r => setTimeout(r, 10))
+      await Promise.race([evicting, new Promise(r => setTimeout(r, 2000))]) // it returns, or waits for the compaction
+    })
+    try {
+      await storage.reconcile()
+    } finally {
+      restore()
+    }
+    await evicting
+    ack('reconcile')
+  },
+  check: evictedLossReported
+}
+
+/** A frame on the primary and the replica, 40 days old, about to be evicted; its ledger folder made. */
+async function evictSetup(lib, src) {
+  const { primary, storage } = evictPair(lib, src)
+  const sha = (await storage.store(evictFrames(lib)[0])).sha256
+  await storage.drain()
+  await storage.close()
+  old(primary, sha, 40)
+  mkdirSync(dirname(ledgerFileOf(src, sha)), { recursive: true })
+  return sha
+}
+
+function ledgerFileOf(root, sha) {
+  return join(root, 'primary/.replication/ledger/primary', `${sha.slice(0, 2)}.log`)
+}
+
+/** Each read of `path` whole through a FileHandle (a ledger compaction's) runs `during` once before it returns. */
+async function afterFirstRead(path, during) {
+  const probe = await open(path, 'r')
+  const proto = Object.getPrototypeOf(probe)
+  await probe.close()
+  const original = proto.readFile
+  const real = realpathSync(path)
+  let armed = true
+  proto.readFile = async function (...args) {
+    const bytes = await original.apply(this, args)
+    if (armed && readlinkSync(`/proc/self/fd/${this.fd}`) === real) {
+      armed = false
+      await during()
+    }
+    return bytes
+  }
+  return () => {
+    proto.readFile = original
+  }
+}
+
+/** After a cut: the reconcile rerun, then each evicted frame's replica copy lost; verify must count each lost. */
+async function evictedLossReported(dir, acks, lib) {
+  const violations = []
+  const { primary, replica, storage } = evictPair(lib, dir, false)
+  await storage.reconcile()
+  const gone = []
+  for (const sha of acks.filter(a => a.kind === 'evict').map(a => a.sha256)) {
+    if (await primary.exists(sha)) continue
+    rmSync(join(replica.root, replica.sharding.encode(sha)), { force: true })
+    gone.push(sha)
+  }
+  const report = await storage.verify()
+  if (gone.length > 0 && (report.clean || report.copies.lost < gone.length))
+    violations.push(
+      `${gone.length} evicted frame(s) lost with their replica copy, verify says clean=${report.clean} ` +
+        `lost=${report.copies.lost}: an eviction mark did not survive`
+    )
+  await storage.close()
+  return violations
+}
+
+// Workloads below: fs durability gaps (review7, finding 3 and the misplaced move). Kept at the end of the file.
+
+/** A frame in `x`'s shard folder (`same` 4 hex digits), or in another folder of its `ab` (`same` 2). */
+const siblings = new Map()
+function sibling(lib, x, same) {
+  const fits = sha => sha.slice(0, same) === x.slice(0, same) && (same === 4 || sha.slice(2, 4) !== x.slice(2, 4))
+  for (let i = 0; !siblings.has(`${x}:${same}`); i++) {
+    const bytes = lib.testing.testJpeg(`sibling-${i}`, 5000) // a few thousand tries: about a second
+    if (fits(sha256(bytes))) siblings.set(`${x}:${same}`, bytes)
+  }
+  return siblings.get(`${x}:${same}`)
+}
+
+/** The frames of `foreign-dirs`: one another writer puts, one beside it, one in a new folder of its `ab`. */
+function foreignFrames(lib) {
+  const x = lib.testing.testJpeg('foreign-x', 5000)
+  return { x, beside: sibling(lib, sha256(x), 4), cousin: sibling(lib, sha256(x), 2) }
+}
+
+// another writer (the Python service: plain mkdir and write, never an fsync) makes `ab/cd/` and a frame in it; then
+// the library stores that frame (a duplicate), one beside it, and one in a new folder of the same `ab`. Each is
+// acknowledged: the folders' names must be made durable first (review7, finding 3)
+workloads['foreign-dirs'] = {
+  async setup(src, lib) {
+    const storage = new lib.FilesystemDriver({ root: join(src, 'store') })
+    await storage.store(lib.testing.testJpeg('foreign-before', 4000)) // the store in use, its root durable
+  },
+  async run(mnt, lib, ack) {
+    const { x, beside, cousin } = foreignFrames(lib)
+    const storage = new lib.FilesystemDriver({ root: join(mnt, 'store') })
+    const path = join(storage.root, storage.sharding.encode(sha256(x)))
+    mkdirSync(dirname(path), { recursive: true })
+    writeFileSync(path, x)
+    for (const bytes of [x, beside, cousin]) {
+      const at = Date.now()
+      ack('store', (await storage.store(bytes)).sha256, at)
+    }
+  },
+  async check(dir, acks, lib) {
+    const violations = []
+    const storage = new lib.FilesystemDriver({ root: join(dir, 'store'), createRoot: false })
+    await repairAndWalk(storage, [storage.root], violations)
+    await fetchAll(storage, [...new Set(storesOf(acks).map(a => a.sha256))], violations)
+    return violations
+  }
+}
+
+// verify --repair moving a misplaced frame (intact, under its own name in another shard folder) into place: its
+// only copy. Its new folder's name must be durable before the old name's removal is
+workloads['repair-misplaced'] = {
+  async setup(src, lib) {
+    const storage = new lib.FilesystemDriver({ root: join(src, 'store') })
+    await storage.store(lib.testing.testJpeg('misplaced-neighbour', 4000))
+    const bytes = lib.testing.testJpeg('misplaced', 5000)
+    const wrong = join(storage.root, misplacedFolder(sha256(bytes)), `${sha256(bytes)}.jpg`)
+    mkdirSync(dirname(wrong), { recursive: true })
+    writeFileSync(wrong, bytes)
+  },
+  async run(mnt, lib, ack) {
+    const storage = new lib.FilesystemDriver({ root: join(mnt, 'store'), createRoot: false })
+    const report = await storage.verify({ repair: true, tempMinAgeMs: 0 })
+    if (report.problems.some(p => p.reason === 'misplaced' && p.action === 'moved')) ack('moved')
+  },
+  async check(dir, acks, lib) {
+    const violations = []
+    const storage = new lib.FilesystemDriver({ root: join(dir, 'store'), createRoot: false })
+    const sha = sha256(lib.testing.testJpeg('misplaced', 5000))
+    const holders = allFiles(storage.root).filter(path => sha256(readFileSync(path)) === sha)
+    if (holders.length === 0) violations.push(`the only copy of ${sha.slice(0, 12)} (a misplaced frame) is gone`)
+    await repairAndWalk(storage, [storage.root], violations)
+    await fetchAll(storage, [sha], violations, acks.some(a => a.kind === 'moved') ? 'moved' : 'misplaced')
+    return violations
+  }
+}
+
+/** A shard folder other than the frame's: `ff/ff`, or `00/00` for a frame of `ff`. */
+function misplacedFolder(sha) {
+  return sha.startsWith('ff') ? '00/00' : 'ff/ff'
+}
+
+// a scan's record (verify.json) after a cut: before the run, a frame evicted from the primary, a reconcile (its
+// record: lost 0), then the frame's replica copy lost; the run's verify counts it lost. Once the verify returned,
+// `status` must not fall back to the reconcile's count and say clean; and the recovery's verify leaves no spill file
+// (verify-*.tmp) of the cut one behind
+workloads['scan-records'] = {
+  async setup(src, lib) {
+    const { primary, replica, storage } = evictPair(lib, src)
+    const lost = await storage.store(lib.testing.testJpeg('record-lost', 5000))
+    await storage.store(lib.testing.testJpeg('record-kept', 5000))
+    await storage.drain()
+    old(primary, lost.sha256, 40)
+    await storage.evict({ olderThan: 30 * DAY })
+    await storage.reconcile() // reconcile.json: lost 0
+    rmSync(join(replica.root, replica.sharding.encode(lost.sha256)))
+  },
+  async run(mnt, lib, ack) {
+    const { storage } = evictPair(lib, mnt, false)
+    const report = await storage.verify()
+    ack('verify', String(report.copies.lost)) // (the count in the hash's place)
+  },
+  async check(dir, acks, lib) {
+    const violations = []
+    const { storage } = evictPair(lib, dir, false)
+    const said = acks.find(a => a.kind === 'verify')
+    const { lost } = storage.status()
+    if (said !== undefined && lost !== Number(said.sha256))
+      violations.push(`the verify that returned said lost ${said.sha256}; status after the cut says lost ${lost}`)
+    await storage.verify()
+    const state = join(dir, 'primary/.replication')
+    const spills = readdirSync(state).filter(name => /^verify-.*\.tmp$/.test(name))
+    if (spills.length > 0) violations.push(`after a verify, spill files of the cut one remain: ${spills.join(', ')}`)
+    return violations
+  }
+}
+
+// a primary's identity (host-id) made in a new state folder: once made, a cut must not lose it (a primary that
+// forgot its identity is refused by the replicas it owns)
+workloads['host-id'] = {
+  async setup(src, lib) {
+    evictPair(lib, src) // (the stores' roots; nothing written yet)
+  },
+  async run(mnt, lib, ack) {
+    const { me } = await lib.replicaOwners(hostIdStorage(lib, mnt))
+    ack('identity', me.id)
+  },
+  async check(dir, acks, lib) {
+    const violations = []
+    const said = acks.find(a => a.kind === 'identity')
+    if (said === undefined) return violations
+    const { me } = await lib.replicaOwners(hostIdStorage(lib, dir))
+    if (me.id !== said.sha256) violations.push(`the identity ${said.sha256} was made, and after the cut it is ${me.id}`)
+    return violations
+  }
+}
+
+function hostIdStorage(lib, root) {
+  const { primary, replica } = evictPair(lib, root)
+  const stateDir = join(root, 'state/primary')
+  return lib.createReplicatedStorage({
+    primary,
+    replicas: [{ name: 'r1', storage: replica }],
+    stateDir,
+    background: false
+  })
 }

@@ -22,6 +22,8 @@ const namesIn = (text: string): string[] => [
 
 /** The names of every series the real service exports (a histogram's _bucket, _sum and _count too). */
 let exported: Set<string>
+/** One scrape of it, as Prometheus reads it. */
+let scrape: string
 let service: ChildProcess | undefined
 afterAll(async () => {
   if (service === undefined || service.exitCode !== null) return
@@ -47,6 +49,7 @@ beforeAll(async () => {
   await waitFor('replicate --watch --metrics-port', async () =>
     (text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text()).includes('lost_frames')
   )
+  scrape = text
   exported = new Set()
   for (const [, name, type] of text.matchAll(/^# TYPE (\S+) (\S+)$/gm)) {
     exported.add(name!)
@@ -76,6 +79,12 @@ describe('examples/grafana', () => {
     const run = spawnSync(PROMTOOL, ['test', 'rules', 'sai-images-rules.test.yml'], { cwd: dir, encoding: 'utf8' })
     expect(run.status).toBe(1)
     expect(run.stdout + run.stderr).toContain('SaiImagesReplicationBacklogOld')
+  })
+
+  it('promtool check metrics: the scrape passes the lint (no gauge named like a counter)', () => {
+    const run = spawnSync(PROMTOOL, ['check', 'metrics'], { input: scrape, encoding: 'utf8' })
+    expect({ status: run.status, output: run.stdout + run.stderr }).toEqual({ status: 0, output: '' })
+    expect(scrape).toContain('nodejs_active_handles{') // the counts by type stay
   })
 
   it('the dashboard is valid JSON for Grafana, and each query names metrics the service exports', () => {

@@ -5,6 +5,7 @@ import type { ImageStat, ImageStorage, QuarantineEntry, StorageResult } from '..
 import { existsSync } from 'node:fs'
 import { missingRootLine, storeLine, UsageError, type Command } from '../context.js'
 import { eachOperand, reportOutcomes } from '../operands.js'
+import { quarantinedUnder } from '../refs.js'
 import { copyBeforeExit } from './replication.js'
 
 export const store: Command = {
@@ -163,14 +164,10 @@ export const list: Command = {
 
 /** The newest quarantine entry of `ref`, if a repair took it out of the store. */
 async function quarantined(storage: ImageStorage, ref: string): Promise<QuarantineEntry | undefined> {
-  if (storage.quarantine === undefined) return undefined
-  let sha256: string
+  let sha256: string | undefined
   try {
     sha256 = parseImageRef(ref).sha256
-  } catch {
-    return undefined // a prefix of a hash (refs.ts) that names nothing stored: nothing to look for
-  }
-  let found: QuarantineEntry | undefined
-  for await (const entry of storage.quarantine.list()) if (entry.sha256 === sha256) found = entry
-  return found
+  } catch {} // a prefix of a hash (refs.ts) that names nothing stored: its entries, if one frame's
+  const held = await quarantinedUnder(storage, sha256 ?? ref)
+  return new Set(held.map(entry => entry.sha256)).size === 1 ? held.at(-1) : undefined
 }

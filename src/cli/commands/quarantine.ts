@@ -1,3 +1,6 @@
+import { createHash } from 'node:crypto'
+import { createReadStream, existsSync } from 'node:fs'
+import { isAbsolute } from 'node:path'
 import type { ImageStorage, Quarantine, QuarantineEntry } from '../../core/types.js'
 import { plural, storeLine, UsageError, type Command, type Context } from '../context.js'
 import { DURATION_UNITS, formatBytes, parseDuration } from '../units.js'
@@ -13,7 +16,7 @@ export const quarantine: Command = {
   operands: Infinity,
   usage:
     'quarantine [list] | quarantine restore [--force] <id>... | quarantine purge <id>... | ' +
-    'quarantine restore|purge <selection>',
+    'quarantine restore|purge <selection> [--dry-run]',
   summary: 'what repairs took out of the store: list, restore or purge it',
   help:
     'A repair never deletes a damaged object: it moves it to the quarantine ({root}/.quarantine, or\n' +
@@ -25,13 +28,15 @@ export const quarantine: Command = {
     'Instead of ids, a selection: --all, or entries of --reason R (repeatable:\n' +
     `${REASONS.join(', ')})\n` +
     'and/or quarantined --older-than D or --since D ago (all must hold).\n' +
+    '--dry-run lists what restore or purge would do, and what it would refuse, changing nothing.\n' +
     `Durations: ${DURATION_UNITS}.`,
   options: {
     'older-than': { type: 'string' },
     since: { type: 'string' },
     reason: { type: 'string', multiple: true },
     all: { type: 'boolean' },
-    force: { type: 'boolean' }
+    force: { type: 'boolean' },
+    'dry-run': { type: 'boolean' }
   },
   async run(cli) {
     const storage = cli.storage()
@@ -51,8 +56,62 @@ export const quarantine: Command = {
         `${action} needs the ids that \`sai-images quarantine list\` prints, or a selection: ` +
           '--all, --reason R, --older-than D, --since D'
       )
+    if (cli.flags['dry-run'] === true) return await dryRun(cli, storage, held, action, ids)
     return await restoreOrPurge(cli, storage, held, action, ids)
   }
+}
+
+/** The reasons of damaged bytes: judged by, where the entry cannot be read here (not a local file). */
+const DAMAGED = new Set(['empty', 'truncated', 'corrupt', 'healed'])
+
+/** Whether `restore` would find the entry's bytes matching its name (it reads them, as restore does). */
+async function intact(entry: QuarantineEntry): Promise<boolean> {
+  if (!isAbsolute(entry.path) || !existsSync(entry.path)) return !DAMAGED.has(entry.reason ?? '')
+  const hash = createHash('sha256')
+  for await (const chunk of createReadStream(entry.path)) hash.update(chunk as Buffer)
+  return hash.digest('hex') === entry.sha256
+}
+
+/** What `restore` or `purge` of `ids` would do, and refuse, and its exit code: nothing is changed. */
+async function dryRun(
+  cli: Context,
+  storage: ImageStorage,
+  held: Quarantine,
+  action: 'restore' | 'purge',
+  ids: string[]
+): Promise<number> {
+  const entries = new Map<string, QuarantineEntry>()
+  for await (const entry of held.list()) entries.set(entry.id, entry)
+  const would: QuarantineEntry[] = []
+  const refused = new Map<string, string>()
+  const force = cli.flags.force === true
+  for (const id of ids) {
+    const entry = entries.get(id)
+    if (entry === undefined) refused.set(id, 'no such entry: ids are the names `sai-images quarantine list` prints')
+    else if (action === 'restore' && !force && entry.originalKey === undefined && !(await intact(entry)))
+      refused.set(id, 'its bytes do not match its name: restore --force puts them back anyway')
+    else if (action === 'restore' && entry.originalKey === undefined && (await storage.exists(entry.sha256)))
+      refused.set(id, 'an object is already stored under its name')
+    else would.push(entry)
+  }
+  const verb = action === 'restore' ? 'restored' : 'purged'
+  const bytes = would.reduce((sum, e) => sum + e.size, 0)
+  cli.out(
+    `would ${action} ${plural(would.length, 'object')} (${formatBytes(bytes)}); dry run, nothing changed` +
+      would.map(e => `\n  would ${action}: ${e.id}  ${e.size} bytes  ${e.reason ?? ''}`).join('') +
+      [...refused].map(([id, why]) => `\n  would not be ${verb}: ${id} (${why})`).join('') +
+      `\n${storeLine(storage)}`,
+    {
+      dryRun: true,
+      ...(action === 'restore'
+        ? { wouldRestore: would.map(e => e.id) }
+        : { wouldPurge: would.map(e => e.id), wouldFree: bytes }),
+      refused: [...refused.keys()],
+      store: storage.location
+    }
+  )
+  if ([...refused.values()].some(why => why.includes('--force'))) return 4
+  return refused.size > 0 ? 1 : 0
 }
 
 async function list(cli: Context, storage: ImageStorage, held: Quarantine): Promise<number> {

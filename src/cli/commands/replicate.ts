@@ -1,12 +1,14 @@
 /** `replicate`: the outbox drained and the copies reconciled, once or as a service (`--watch`). */
 import { setTimeout as sleep } from 'node:timers/promises'
 import { foreignWriteCopied } from '../../features/replication/foreign-writes.js'
+import { partsOf } from '../../features/replication/parts.js'
 import {
   PrimaryWatcher,
   readWatchHealth,
   type ReplicatedStorage,
   type WatchHealth
 } from '../../features/replication/index.js'
+import { watcherState } from '../../features/replication/watch-health.js'
 import { plural, storeLine, UsageError, type Command, type Context } from '../context.js'
 import { METRICS_OPTIONS, startMetrics } from '../metrics-server.js'
 import { DURATION_UNITS, parseDuration } from '../units.js'
@@ -30,8 +32,9 @@ export const replicate: Command = {
     'too (exit 0: a service stopped as asked). Exit 1 if something is left, or a frame is lost.\n' +
     'One copier at a time: while another (a --watch service) holds the lock, exit 75 and say which\n' +
     'process, or with --wait wait for it.\n' +
-    '--health answers for a monitor: exit 0 if the watcher passed within 3 --watch-every and can\n' +
-    'read every folder, else 1.\n' +
+    '--health answers for a monitor: exit 0 if the watcher passed within 3 --watch-every + 10 s,\n' +
+    'runs and can read every folder, else 1 (stale; stopped: by SIGTERM or Ctrl-C, or its process\n' +
+    'gone on this host; or failing).\n' +
     '--metrics-port N serves Prometheus metrics at http://127.0.0.1:N/metrics (loopback only);\n' +
     '--metrics-address host:port listens elsewhere (0.0.0.0:9465). Needs prom-client; see\n' +
     'docs/observability.md and examples/grafana.\n' +
@@ -58,12 +61,19 @@ export const replicate: Command = {
     const stop = cli.stopSignal()
     // started before the first reconcile: what lands while it lists is found too
     const watcher = cli.flags.watch === true && storage.root !== undefined ? watcherOf(cli, storage) : undefined
+    // every verified copy this process made: the drains', and the background's of the frames the watcher found
+    let copied = 0
+    const count = (): void => {
+      copied++
+    }
+    partsOf(storage).copier.copied.add(count)
     watcher?.start()
     const done = await copyRounds(cli, storage, { every, stop, metrics })
     await watcher?.stop()
+    partsOf(storage).copier.copied.delete(count)
     await metrics?.close()
     if (done.busy) return busy(cli, storage, done.heldBy)
-    const { copied, lost } = done
+    const { lost } = done
     const status = storage.status()
     const pending = status.replicas.reduce((sum, r) => sum + r.pending, 0)
     cli.out(
@@ -114,11 +124,10 @@ async function copyRounds(
   cli: Context,
   storage: ReplicatedStorage,
   { every, stop, metrics }: Rounds
-): Promise<{ copied: number; lost: number; busy?: false } | { busy: true; heldBy?: number }> {
-  let [lastReconcile, copied, lost] = [0, 0, 0]
+): Promise<{ lost: number; busy?: false } | { busy: true; heldBy?: number }> {
+  let [lastReconcile, lost] = [0, 0]
   for (;;) {
     const drained = await storage.drain({ signal: stop })
-    copied += drained.copied
     if (drained.busy && cli.flags.wait === true && !stop.aborted) {
       await sleep(1000, undefined, { signal: stop }).catch(() => {})
       continue
@@ -131,9 +140,9 @@ async function copyRounds(
       await metrics?.reconciled(lastReconcile - started, stop)
       lost = report.lost
       cli.note(reconcileNote(report))
-      copied += (await storage.drain({ signal: stop })).copied
+      await storage.drain({ signal: stop })
     }
-    if (cli.flags.watch !== true || stop.aborted) return { copied, lost }
+    if (cli.flags.watch !== true || stop.aborted) return { lost }
     await sleep(1000, undefined, { signal: stop }).catch(() => {}) // woken by Ctrl-C or SIGTERM
   }
 }
@@ -162,22 +171,24 @@ function busy(cli: Context, storage: ReplicatedStorage, heldBy: number | undefin
   return 75
 }
 
-/** `replicate --health`: the watcher's last pass, for a monitor (exit 0 recent, 1 stale, failing or none). */
+/** `replicate --health`: the watcher's last pass, for a monitor (exit 0 recent, 1 stale, stopped, failing or none). */
 function health(cli: Context, storage: ReplicatedStorage): number {
   const last = readWatchHealth(storage.stateDir)
   const age = last === undefined ? undefined : Date.now() - Date.parse(last.at)
-  const live = last !== undefined && age! < 3 * last.everyMs + 10_000
+  const state = last === undefined ? undefined : watcherState(last)
+  const live = state === 'live'
+  const said = state === 'stopped' ? `stopped${last!.stoppedAt === undefined ? ' (its process is gone)' : ''}` : state
   cli.out(
     last === undefined
       ? 'watcher: never ran on this store (replicate --watch writes its health after each pass)'
-      : `watcher: ${live ? 'live' : 'STALE'}, last pass ${Math.round(age! / 1000)} s ago ` +
+      : `watcher: ${state === 'stale' ? 'STALE' : said}, last pass ${Math.round(age! / 1000)} s ago ` +
           `(every ${last.everyMs / 1000} s, pid ${last.pid}` +
           `${last.mechanism === undefined ? '' : `, by ${last.mechanism}`}); ` +
           `${plural(last.queued, 'frame')} from other writers queued since it started` +
           failingLine(last.failing),
-    { command: 'replicate', live, watcher: last ?? null }
+    { command: 'replicate', live, state: state ?? null, watcher: last ?? null }
   )
-  return live && last.failing === undefined ? 0 : 1
+  return live && last?.failing === undefined ? 0 : 1
 }
 
 /** A folder the watcher's passes cannot read: its frames are not queued. */

@@ -1,6 +1,6 @@
 /** Replication's commands: whereis, evict (replicate, the service: replicate.ts; status: status.ts). */
 import { ConfigError } from '../../core/errors.js'
-import { ReplicatedStorage } from '../../features/replication/index.js'
+import { type DrainReport, ReplicatedStorage } from '../../features/replication/index.js'
 import { minCopiesProblem } from '../../features/replication/evict.js'
 import type { ImageStorage } from '../../core/types.js'
 import { plural, storeLine, UsageError, type Command, type Context } from '../context.js'
@@ -54,13 +54,26 @@ export const whereis: Command = {
  */
 export async function copyBeforeExit(cli: Context, storage: ImageStorage): Promise<void> {
   if (!(storage instanceof ReplicatedStorage)) return
+  let unavailable: DrainReport['unavailable'] = []
   if (storage.background) {
     await storage.idle() // the copies the stores started
-    await storage.drain()
+    unavailable = (await storage.drain()).unavailable
   }
-  const pending = storage.status().replicas.reduce((sum, r) => sum + r.pending, 0)
-  if (pending === 0) cli.note('replication: every copy made before exit')
-  else cli.note(`replication: ${pending} pending; \`sai-images replicate --watch\` (the service) copies them`)
+  const replicas = storage.status().replicas
+  const pending = replicas.reduce((sum, r) => sum + r.pending, 0)
+  if (pending === 0) return cli.note('replication: every copy made before exit')
+  // a replica that is down is the reason they wait: say so, with the copier's code and message
+  const down = replicas.flatMap(r => {
+    if (r.pending === 0 || r.failing === undefined) return []
+    const failure = unavailable?.find(f => f.replica === r.name)
+    const why = failure === undefined ? '' : `: ${failure.message.replace(/\.$/, '')}`
+    return [`replica ${r.name} unreachable (${failure?.code ?? r.failing.code}${why})`]
+  })
+  cli.note(
+    `replication: ${pending} pending${down.length === 0 ? '' : `: ${down.join('; ')}`}; ` +
+      `\`sai-images replicate --watch\` (the service) copies ${pending === 1 ? 'it' : 'them'}` +
+      (down.length === 0 ? '' : ' once the replica is back')
+  )
 }
 
 export const evict: Command = {

@@ -14,8 +14,9 @@ export const status: Command = {
   help:
     'Exit 0 only when every replica is reachable, nothing in the backlog is older than\n' +
     "--max-backlog-age (default 1h; units s, min, h, d), and the last whole scan (replicate's\n" +
-    'reconcile or verify) found no frame below its wanted copies and none lost. Otherwise, the most\n' +
-    `severe of: ${STATUS_EXIT.backlog} backlog too old, ${STATUS_EXIT.unreachable} a replica unreachable,\n` +
+    'reconcile or verify) found no frame below its wanted copies (or the copies it queued were made\n' +
+    `since) and none lost. Otherwise, the most severe of: ${STATUS_EXIT.backlog} backlog too old,\n` +
+    `${STATUS_EXIT.unreachable} a replica unreachable, ` +
     `${STATUS_EXIT.belowWanted} frames below the wanted copies, ${STATUS_EXIT.lost} frames lost,\n` +
     `${STATUS_EXIT.unreadable} a folder of the primary unreadable (by status, or by the watcher).`,
   options: { 'max-backlog-age': { type: 'string' } },
@@ -42,7 +43,7 @@ export const status: Command = {
         `\nlast reconcile: ${s.lastReconcileAt?.toISOString() ?? 'never'}; last whole scan: ${scan}` +
         (s.belowWantedCopies === undefined
           ? ''
-          : `; ${plural(s.belowWantedCopies, 'frame')} below the wanted copies, ${s.lost ?? 0} lost`) +
+          : `; ${plural(s.belowWantedCopies, 'frame')} below the wanted copies${copiedSince(s)}, ${s.lost ?? 0} lost`) +
         `\nheals: ${s.heals.healed}${s.heals.lastAt === undefined ? '' : ` (last ${s.heals.lastAt.toISOString()})`}` +
         alerts.map(a => `\nALERT (exit ${a.exit}): ${a.message}`).join('') +
         `\n${storeLine(storage)}`,
@@ -105,7 +106,7 @@ function unseenLines(unseen: Unseen | undefined): string {
   const state =
     watcher === null
       ? 'never ran here (replicate --watch)'
-      : `${watcher.live ? 'live' : 'STALE'}, last pass ${watcher.at.toISOString()}` +
+      : `${watcher.state === 'stale' ? 'STALE' : watcher.state}, last pass ${watcher.at.toISOString()}` +
         (watcher.mechanism === undefined ? '' : `, finding frames by ${watcher.mechanism}`)
   const { incomplete } = unseen
   const failing = watcher?.failing
@@ -143,4 +144,9 @@ function unreadableAlerts(unseen: Unseen | undefined): Alert[] {
 /** Which folder, and why (a Node error's message starts with its code already). */
 function unreadable({ folder, code, message }: { folder: string; code: string; message: string }): string {
   return `cannot read the primary's folder ${folder} (${message.startsWith(code) ? message : `${code}: ${message}`})`
+}
+
+/** The reconcile's frames below that the copies it queued made whole since. */
+function copiedSince(s: ReturnType<ReplicatedStorage['status']>): string {
+  return s.copiedSince === undefined ? '' : ` (${s.copiedSince} more at the scan, copied since)`
 }

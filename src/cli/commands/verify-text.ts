@@ -71,9 +71,10 @@ function stormText({ storm }: VerifyReport): string {
 }
 
 function copiesText(report: VerifyReport): string {
-  const copies = (report as { copies?: { belowWanted: number; lost: number } }).copies
+  const copies = (report as { copies?: { belowWanted: number; lost: number; madeWhole?: number } }).copies
   if (copies === undefined) return ''
-  const below = `${plural(copies.belowWanted, 'frame')} below the wanted copies`
+  const whole = copies.madeWhole === undefined ? '' : ` (${copies.madeWhole} more before the repair made them whole)`
+  const below = `${plural(copies.belowWanted, 'frame')} below the wanted copies${whole}`
   return `\ncopies: ${below}, ${copies.lost} lost (no good copy left)`
 }
 

@@ -112,11 +112,15 @@ export class FilesystemAdapter implements StorageAdapter<ObjectFile> {
     return { digest, key: { sha256: digest.sha256, key, path }, isDuplicate, storedAt }
   }
 
-  async get({ sha256, path }: ObjectFile, signal?: AbortSignal): Promise<Buffer> {
+  async get(
+    { sha256, path }: ObjectFile,
+    signal?: AbortSignal,
+    onUnverified?: (bytes: Buffer) => void
+  ): Promise<Buffer> {
     return await this.counted(async () => {
       try {
         signal?.throwIfAborted()
-        return await this.reader.fetch(path, sha256)
+        return await this.reader.fetch(path, sha256, onUnverified)
       } catch (err) {
         throw this.files.readError(err, sha256, path)
       }
@@ -193,7 +197,7 @@ export class FilesystemAdapter implements StorageAdapter<ObjectFile> {
       await this.settle() // this process's temps are gone first
       const { root, sharding, watched, layout } = this.parts
       const rootExists = watched.check() && (layout.checkWhole() ?? true)
-      return { ...(await verifyStore(root, sharding, this.quarantine, options)), rootExists }
+      return { ...(await verifyStore(root, sharding, this.quarantine, this.parts.dirs, options)), rootExists }
     })
   }
 

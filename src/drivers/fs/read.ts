@@ -1,13 +1,14 @@
 /**
  * The read path: every read of an object's bytes goes through here, and through one read strategy
  * that the driver chooses once (`chooseReads`) and injects. A fetch is verified against the
- * content address before it returns: wrong bytes are never returned.
+ * content address before it returns: wrong bytes are never returned. (And a duplicate's renewal,
+ * `renew`, beside the reads that compare it.)
  *
  * Opening, fstat and closing a file being read are synchronous: a lookup takes microseconds on a
  * local disk, a thread-pool round trip 50 to 250 µs (measured: bench/RESULTS.md, 2026-12-01).
  */
 import { createHash } from 'node:crypto'
-import { closeSync, createReadStream, fstatSync, openSync, readSync, type Stats } from 'node:fs'
+import { closeSync, createReadStream, fstatSync, futimesSync, openSync, readSync, type Stats } from 'node:fs'
 import { open, type FileHandle } from 'node:fs/promises'
 import { readUpTo } from '../../core/durable-files.js'
 import { IntegrityError, isMissing } from '../../core/errors.js'
@@ -81,8 +82,11 @@ export class ObjectReader {
     private readonly slices: HashSlices
   ) {}
 
-  /** The whole object at `path`, verified against `sha256` (`IntegrityError` if it holds other bytes). */
-  async fetch(path: string, sha256: string): Promise<Buffer> {
+  /**
+   * The whole object at `path`, verified against `sha256` (`IntegrityError` if it holds other bytes).
+   * `onUnverified` gets the bytes as read, before the check (`FetchOptions`).
+   */
+  async fetch(path: string, sha256: string, onUnverified?: (bytes: Buffer) => void): Promise<Buffer> {
     const fd = openSync(path, 'r')
     let bytes: Buffer
     try {
@@ -91,6 +95,7 @@ export class ObjectReader {
     } finally {
       closeSync(fd)
     }
+    onUnverified?.(bytes)
     const hash = createHash('sha256')
     await this.slices.update(bytes, slice => hash.update(slice))
     const actual = hash.digest('hex')
@@ -142,4 +147,18 @@ export function firstStored(stats: Stats): Date {
   // Never the mtime when a birth time exists, even for a copy that kept an older mtime (migrate):
   // a renewal moves the mtime, and the first store must not move with it.
   return stats.birthtimeMs > 0 ? stats.birthtime : stats.mtime
+}
+
+/** Sets the object's mtime to now (never back). False where it may not (read-only, another user's). */
+export function renew(fd: number, stats: Stats): boolean {
+  // (seconds as a double lose a little on the way to nanoseconds: an mtime set to 376 ms may read
+  // 375.999999, so round up, and add 0.5 ms so that the new one cannot fall back to the old ms)
+  const renewed = (Math.max(Date.now(), Math.ceil(stats.mtimeMs) + 1) + 0.5) / 1000
+  try {
+    futimesSync(fd, stats.atimeMs / 1000, renewed)
+    return true
+  } catch (err) {
+    if (['EROFS', 'EPERM', 'EACCES'].includes((err as NodeJS.ErrnoException).code ?? '')) return false
+    throw err
+  }
 }

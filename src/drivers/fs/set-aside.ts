@@ -19,11 +19,24 @@ import { SPECIAL_DIRS } from '../../core/special-dirs.js'
 import { fsyncDir, type StoreDirs } from './write.js'
 
 export class SetAside {
+  private pruning?: Promise<void>
+
   constructor(
     private readonly root: string,
     private readonly dirs: StoreDirs,
     private readonly fsync: boolean
   ) {}
+
+  /** `{root}/.pruning`, made once with its name durable (before a prune moves an object into it). */
+  private async ensurePruning(): Promise<void> {
+    this.pruning ??= this.dirs.make(join(this.root, SPECIAL_DIRS.pruning), this.root)
+    try {
+      await this.pruning
+    } catch (err) {
+      this.pruning = undefined
+      throw err
+    }
+  }
 
   /** True if `path` was deleted; false if it was gone already or was stored again after `seen`. */
   async deleteIfNotRenewed(path: string, sha256: string, seen: Date): Promise<boolean> {
@@ -31,7 +44,7 @@ export class SetAside {
     try {
       // its name durable before an object moves in: else a power cut may keep the move and lose the
       // folder, and with it a renewed object the prune was putting back (found by test/crash)
-      await this.dirs.ensurePruning()
+      await this.ensurePruning()
       await rename(path, aside)
     } catch (err) {
       if (isMissing(err)) return false // gone already (or no root: the caller checks it)

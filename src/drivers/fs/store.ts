@@ -3,7 +3,7 @@
  * written by write.ts. A name taken by a damaged file is replaced; an intact one: another writer won.
  * And the store's root, watched (`StoreRoot`).
  */
-import { closeSync, fstatSync, fsync, futimes, futimesSync, openSync, statSync, type Stats } from 'node:fs'
+import { closeSync, fstatSync, fsync, futimes, openSync, statSync, type Stats, write } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { promisify } from 'node:util'
 import { isMissing, StorageUnavailableError } from '../../core/errors.js'
@@ -12,20 +12,26 @@ import { ImageHasher, type Digest, type HashSlices } from '../../core/hashing.js
 import type { InputLimits } from '../../core/input.js'
 import type { ShardingStrategy } from '../../core/sharding.js'
 import type { FilesystemDriverInit } from './init.js'
-import { firstStored, hashFile, type ObjectReader } from './read.js'
-import {
-  fitsOneWrite,
-  fsyncDir,
-  linkIntoPlace,
-  removeIfExists,
-  writeAll,
-  writeTemp,
-  type WriteContext
-} from './write.js'
+import { firstStored, hashFile, type ObjectReader, renew } from './read.js'
+import { fsyncDir, isYoung, linkIntoPlace, removeIfExists, writeTemp, type WriteContext } from './write.js'
 
-/** Whether a file was made in the last minute (birth, else its last change). */
-const young = (stats: Stats): boolean =>
-  Date.now() - (stats.birthtimeMs > 0 ? stats.birthtimeMs : stats.ctimeMs) < 60_000
+const writeAt = promisify(write)
+
+/** At most this much per write call: a 5 MB frame does not hold a pool thread (and a core) for its copy. */
+const WRITE_CHUNK_BYTES = 1024 * 1024
+
+/** Whether `size` bytes go to disk in one write call (see `writeAll`). */
+export function fitsOneWrite(size: number): boolean {
+  return size <= WRITE_CHUNK_BYTES
+}
+
+/** Writes all of `bytes` at `position`, at most 1 MiB per call. */
+export async function writeAll(fd: number, bytes: Uint8Array, position = 0): Promise<void> {
+  for (let done = 0; done < bytes.length; ) {
+    const length = Math.min(bytes.length - done, WRITE_CHUNK_BYTES)
+    done += (await writeAt(fd, bytes, done, length, position + done)).bytesWritten
+  }
+}
 
 const futimesAsync = promisify(futimes)
 const fsyncAsync = promisify(fsync)
@@ -158,10 +164,13 @@ export class FrameStore {
       const renewed = renew(fd, stats)
       if (!(await check(fd, stats))) return undefined
       // the new mtime is retention's acknowledgement (lost, a prune by age deletes the frame: test/crash);
-      // a young name, renewed or not (the Python service's), may be a writer's not yet fsynced: made durable
-      const fresh = young(stats)
-      if (this.context.fsync && (renewed || fresh))
-        await Promise.all([fsyncAsync(fd), fresh ? fsyncDir(dirname(path)) : undefined])
+      // a young name, renewed or not (the Python service's), may be a writer's not yet fsynced: made
+      // durable, with its folder's (and their parents') if they are young too
+      const fresh = isYoung(stats)
+      if (this.context.fsync && (renewed || fresh)) {
+        const dir = dirname(path)
+        await Promise.all([fsyncAsync(fd), fresh && fsyncDir(dir), fresh && this.context.dirs.settle(dir)])
+      }
       if (!renewed) return stats
       const now = statSync(path, { throwIfNoEntry: false })
       return now !== undefined && now.ino === stats.ino && now.dev === stats.dev ? stats : undefined
@@ -176,20 +185,6 @@ function openIfThere(path: string): number | undefined {
     return openSync(path, 'r')
   } catch (err) {
     if (['ENOENT', 'ENOTDIR'].includes(String((err as NodeJS.ErrnoException).code))) return undefined
-    throw err
-  }
-}
-
-/** Sets the object's mtime to now (never back). False where it may not (read-only, another user's). */
-function renew(fd: number, stats: Stats): boolean {
-  // (seconds as a double lose a little on the way to nanoseconds: an mtime set to 376 ms may read
-  // 375.999999, so round up, and add 0.5 ms so that the new one cannot fall back to the old ms)
-  const renewed = (Math.max(Date.now(), Math.ceil(stats.mtimeMs) + 1) + 0.5) / 1000
-  try {
-    futimesSync(fd, stats.atimeMs / 1000, renewed)
-    return true
-  } catch (err) {
-    if (['EROFS', 'EPERM', 'EACCES'].includes((err as NodeJS.ErrnoException).code ?? '')) return false
     throw err
   }
 }

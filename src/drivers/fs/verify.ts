@@ -4,9 +4,9 @@
  * bad objects go to the quarantine, strays are removed, set-aside objects are put back.
  */
 import { readdirSync, statSync } from 'node:fs'
-import { link, mkdir, unlink } from 'node:fs/promises'
+import { link, unlink } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
-import { fsyncDir } from './write.js'
+import { fsyncDir, type StoreDirs } from './write.js'
 import { isMissing } from '../../core/errors.js'
 import { hashOfDecodedKey, type ShardingStrategy } from '../../core/sharding.js'
 import { SPECIAL_DIRS } from '../../core/special-dirs.js'
@@ -36,13 +36,15 @@ export async function verifyStore(
   root: string,
   sharding: ShardingStrategy,
   quarantine: FilesystemQuarantine,
+  dirs: StoreDirs,
   options: VerifyOptions = {}
 ): Promise<VerifyReport> {
+  const act = actor(root, sharding, quarantine, dirs)
   if (options.repair !== true || options.force === true)
-    return await pass(root, sharding, quarantine, options, options.repair === true)
+    return await pass(root, sharding, act, quarantine, options, options.repair === true)
   // a repair looks first, and acts only if what it would do is no storm (a wrong layout setting quarantines everything)
   const acts = new Map<Finding, string | undefined>()
-  const seen = await pass(root, sharding, quarantine, options, false, acts)
+  const seen = await pass(root, sharding, act, quarantine, options, false, acts)
   const count = (reason: FindingReason): number => seen.counts[reason] ?? 0
   const harmful = [...HARMFUL].reduce((sum, reason) => sum + count(reason as FindingReason), 0)
   const by = {
@@ -54,9 +56,8 @@ export async function verifyStore(
   const total = Object.values(seen.counts).reduce((a, b) => a + b, 0)
   // more than it listed: a pass that acts as it finds (the look has called onFinding with every finding)
   if (total > seen.problems.length)
-    return await pass(root, sharding, quarantine, { ...options, onFinding: undefined }, true)
+    return await pass(root, sharding, act, quarantine, { ...options, onFinding: undefined }, true)
   const report = { ...seen, ...emptyReport(true), checked: seen.checked, bytes: seen.bytes }
-  const act = actor(root, sharding, quarantine)
   for (const finding of seen.problems) {
     await act(finding, acts.get(finding))
     addFinding(report, finding)
@@ -65,12 +66,10 @@ export async function verifyStore(
   return report
 }
 
+type Act = (finding: Finding, sha256?: string) => Promise<void>
+
 /** What a repair does about one finding (its `action` set). */
-function actor(
-  root: string,
-  sharding: ShardingStrategy,
-  quarantine: FilesystemQuarantine
-): (finding: Finding, sha256?: string) => Promise<void> {
+function actor(root: string, sharding: ShardingStrategy, quarantine: FilesystemQuarantine, dirs: StoreDirs): Act {
   return async (finding, sha256) => {
     if (finding.reason === 'stray-temp') {
       await unlink(finding.path).catch((err: unknown) => {
@@ -83,7 +82,9 @@ function actor(
       finding.action = 'restored'
     } else if (finding.reason === 'misplaced') {
       const target = join(root, sharding.encode(sha256!))
-      finding.action = (await moveIntoPlace(finding.path, target)) ? 'moved' : 'left'
+      finding.action = (await moveIntoPlace(finding.path, target, () => dirs.make(dirname(target), root)))
+        ? 'moved'
+        : 'left'
       if (finding.action === 'moved') finding.movedTo = target
     } else {
       finding.movedTo = await quarantine.take(
@@ -101,6 +102,7 @@ function actor(
 async function pass(
   root: string,
   sharding: ShardingStrategy,
+  act: Act,
   quarantine: FilesystemQuarantine,
   options: VerifyOptions,
   repair: boolean,
@@ -109,7 +111,6 @@ async function pass(
   const { tempMinAgeMs = HOUR_MS } = options
   const report = emptyReport(repair)
   const now = Date.now()
-  const act = actor(root, sharding, quarantine)
   const look: Look = {
     root,
     sharding,
@@ -227,9 +228,10 @@ async function findLeftovers({ root, old, found }: Look): Promise<void> {
 /**
  * Links an intact object where its name puts it, then unlinks the misplaced name; false, and
  * nothing changed, if an object is already there (that copy stays, this one is left for an operator).
+ * Its folder made with its name durable (`made`): the unlink is, and the frame may have no other copy.
  */
-async function moveIntoPlace(from: string, to: string): Promise<boolean> {
-  await mkdir(dirname(to), { recursive: true })
+async function moveIntoPlace(from: string, to: string, made: () => Promise<void>): Promise<boolean> {
+  await made()
   try {
     await link(from, to)
   } catch (err) {

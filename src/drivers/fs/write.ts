@@ -1,13 +1,12 @@
 /**
- * The write path, in cacache's shape: a uniquely named temp file, written, fsynced, linked into
- * place without overwriting, and the directory fsynced; and the folders it writes into (the root,
- * `.tmp`, `.pruning`, the shard folders), each made with its mode and its name made durable.
- * Whether the bytes are new, and what a name already taken means, is the caller's (store.ts).
+ * The write path, in cacache's shape: a unique temp file, written, fsynced, linked into place without
+ * overwriting, the directory fsynced; and the folders it writes into, their names made durable. Whether
+ * the bytes are new, and what a name already taken means, is the caller's (store.ts).
  */
 import { randomUUID } from 'node:crypto'
-import { close, closeSync, constants, fsync, open, openSync, statSync, write } from 'node:fs'
+import { close, closeSync, constants, fsync, open, openSync, type Stats, statSync } from 'node:fs'
 import { chmod, link, mkdir, rename, unlink } from 'node:fs/promises'
-import { dirname, join } from 'node:path'
+import { dirname, join, sep } from 'node:path'
 import { promisify } from 'node:util'
 import { SPECIAL_DIRS } from '../../core/special-dirs.js'
 import type { StoreLayout } from './layout.js'
@@ -15,7 +14,6 @@ import type { StoreRoot } from './store.js'
 
 const openFd = promisify(open)
 const closeFd = promisify(close)
-const writeAt = promisify(write)
 const fsyncFd = promisify(fsync)
 
 export interface WriteContext {
@@ -23,37 +21,17 @@ export interface WriteContext {
   fsync: boolean
   fileMode?: number
   dirs: StoreDirs
-  /**
-   * Runs `work` on without a wait (a close, a temp's removal: calls that change the tree wait for the
-   * journal under fsync load, up to 18 ms, bench/RESULTS.md); a failure is logged as `event`.
-   */
+  /** Runs `work` on without a wait (a close, a temp's removal: up to 18 ms under fsync load); logs a failure. */
   later: (work: Promise<unknown>, event: string, path: string) => void
 }
 
 /** A one-call write that is its own sync (O_DSYNC): one round trip instead of two. */
 const CREATE_DSYNC = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_DSYNC
 
-/** At most this much per write call: a 5 MB frame does not hold a pool thread (and a core) for its whole copy. */
-const WRITE_CHUNK_BYTES = 1024 * 1024
-
-/** Whether `size` bytes go to disk in one write call (see `writeAll`). */
-export function fitsOneWrite(size: number): boolean {
-  return size <= WRITE_CHUNK_BYTES
-}
-
-/** Writes all of `bytes` at `position`, at most 1 MiB per call. */
-export async function writeAll(fd: number, bytes: Uint8Array, position = 0): Promise<void> {
-  for (let done = 0; done < bytes.length; ) {
-    const length = Math.min(bytes.length - done, WRITE_CHUNK_BYTES)
-    done += (await writeAt(fd, bytes, done, length, position + done)).bytesWritten
-  }
-}
-
 /**
- * A complete (and, with fsync, durable) temp file written by `write`, beside `near` (its final
- * name, when its folder exists: writers of different images never share a directory lock), else
- * in `{root}/.tmp` (a stream, whose name is known at its end, or a new shard folder, made
- * meanwhile). `oneWrite`: the bytes go in one call, so O_DSYNC makes them durable with it.
+ * A complete (with fsync, durable) temp file written by `write`, beside `near` (its final name, when its
+ * folder exists: writers of different images share no directory lock), else in `{root}/.tmp` (a stream,
+ * or a new shard folder, made meanwhile). `oneWrite`: one write call, so O_DSYNC makes it durable.
  */
 export async function writeTemp(
   context: WriteContext,
@@ -99,17 +77,16 @@ async function createTemp(
     await removeIfExists(temp).catch(() => {})
     throw err
   }
-  // Nothing waits for the close: the bytes are written (and synced when asked), the link takes
-  // the path, and on a local disk close reports no error that fsync has not (one round trip less).
+  // no wait for the close: the bytes are written (synced when asked), and on a local disk close
+  // reports no error that fsync has not (one round trip less)
   context.later(closeFd(fd), 'fs.close-failed', temp)
   return temp
 }
 
 /**
- * Links the temp to `path` without overwriting, then makes the name durable. If the name is taken,
- * `taken` says what is there: something (returned, and the temp dropped), or undefined for an
- * object to replace (damaged, or pruned meanwhile), which the temp then replaces atomically.
- * `seen`: the caller has just seen (or made) the folder of `path`.
+ * Links the temp to `path` without overwriting, then makes the name durable. If the name is taken, `taken`
+ * says what is there: something (returned, the temp dropped), or undefined for an object to replace
+ * (damaged, or pruned meanwhile) by the temp, atomically. `seen`: the caller just saw the folder.
  */
 export async function linkIntoPlace<T>(
   context: WriteContext,
@@ -128,9 +105,10 @@ export async function linkIntoPlace<T>(
     await removeIfExists(temp).catch(() => {}) // (verify removes a temp left behind)
     throw err
   }
-  // the temp's name goes without a wait: the object is in place (verify removes a temp a crash left)
+  // the temp's name goes without a wait (verify removes one a crash left)
   context.later(removeIfExists(temp), 'fs.temp-remove-failed', temp)
-  if (context.fsync && existing === undefined) await fsyncDir(dirname(path))
+  if (context.fsync && existing === undefined)
+    await Promise.all([fsyncDir(dirname(path)), context.dirs.settle(dirname(path))])
   return existing
 }
 
@@ -152,10 +130,7 @@ export async function removeIfExists(path: string): Promise<void> {
   })
 }
 
-/**
- * Makes a directory's new entries survive a power cut: one round trip, the fsync; its open and close
- * are lookups (microseconds, bench/RESULTS.md 2026-12-01). (core/durable-files.ts has the features'.)
- */
+/** A directory's new entries made to survive a power cut: one round trip (open and close: lookups). */
 export async function fsyncDir(dir: string): Promise<void> {
   const fd = openSync(dir, 'r')
   try {
@@ -164,6 +139,12 @@ export async function fsyncDir(dir: string): Promise<void> {
     closeSync(fd)
   }
 }
+
+/** When a file or folder was made (its birth, else its last change). */
+const bornMs = (stats: Stats): number => (stats.birthtimeMs > 0 ? stats.birthtimeMs : stats.ctimeMs)
+
+/** Whether a file or folder was made in the last minute. */
+export const isYoung = (stats: Stats): boolean => Date.now() - bornMs(stats) < 60_000
 
 /** A synchronous lookup: microseconds against a pool round trip (bench/RESULTS.md, 2026-11-25). */
 export function isDirectory(path: string): boolean {
@@ -174,17 +155,19 @@ export function isDirectory(path: string): boolean {
   }
 }
 
-/** The store's folders: the root (made once, when the library may), `.tmp`, `.pruning`, the shard folders. */
+/** The store's folders: the root (made once, when the library may), `.tmp`, the shard folders. */
 export class StoreDirs {
   private ready?: Promise<void>
-  private pruning?: Promise<void>
+  /** Folders whose names (and parents') this process made durable, by inode; when it began a folder's fsync. */
+  private readonly durable = new Map<string, number>()
+  private readonly synced = new Map<string, number>()
 
   constructor(
     private readonly root: StoreRoot,
     private readonly options: { dirMode?: number; fsync: boolean; layout?: StoreLayout }
   ) {}
 
-  /** The root and its `.tmp` exist (made if the library may), the root is the one it was, its layout the settings'. */
+  /** The root and `.tmp` exist (made if the library may), the root is the one it was, its layout the settings'. */
   async ensureRoot(): Promise<void> {
     this.ready ??= (async () => {
       if (!this.root.check()) await mkdir(dirname(this.root.path), { recursive: true }) // ours to create
@@ -200,21 +183,7 @@ export class StoreDirs {
     }
   }
 
-  /** `{root}/.pruning`, made once with its name durable (before a prune moves an object into it). */
-  async ensurePruning(): Promise<void> {
-    this.pruning ??= this.make(join(this.root.path, SPECIAL_DIRS.pruning), this.root.path)
-    try {
-      await this.pruning
-    } catch (err) {
-      this.pruning = undefined
-      throw err
-    }
-  }
-
-  /**
-   * Runs `work` on a file in a shard directory, making the directory only when it is missing: the
-   * steady state costs no extra call. `seen`: the caller just saw the directory (no lookup first).
-   */
+  /** `work` on a file in a shard directory, made only when missing. `seen`: the caller just saw it. */
   async inShardDir<T>(file: string, work: () => T | Promise<T>, seen = false): Promise<T> {
     const dir = dirname(file)
     if (!seen && !isDirectory(dir)) await this.makeShard(dir) // no failed call first
@@ -235,21 +204,52 @@ export class StoreDirs {
 
   /**
    * Creates `dir` and its parents below `base`, a level at a time (a recursive mkdir says ENOENT where
-   * the disk said EROFS), with the exact mode (mkdir applies the umask), each parent fsynced: the name
-   * survives a power cut. A folder another writer made is that writer's to make durable.
+   * the disk said EROFS), with the exact mode (mkdir applies the umask), each parent fsynced (and a young
+   * one's parents: `settle`), so the name survives a power cut.
    */
   async make(dir: string, base: string): Promise<void> {
     const chain: string[] = []
     for (let d = dir; d !== base && d !== dirname(d) && !isDirectory(d); d = dirname(d)) chain.unshift(d)
+    if (chain.length > 0) await this.settle(dirname(chain[0]!))
     for (const d of chain) {
       try {
         await mkdir(d, { mode: this.options.dirMode ?? 0o777 })
+        if (this.options.dirMode !== undefined) await chmod(d, this.options.dirMode)
       } catch (err) {
-        if ((err as NodeJS.ErrnoException).code === 'EEXIST') continue
-        throw err
+        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err // another's, just made: synced too
       }
-      if (this.options.dirMode !== undefined) await chmod(d, this.options.dirMode)
-      if (this.options.fsync) await fsyncDir(dirname(d))
+      if (!this.options.fsync) continue
+      const began = Date.now()
+      await fsyncDir(dirname(d))
+      this.remember(d, began)
     }
+  }
+
+  /**
+   * The names of `dir` and its young parents up to the root made durable: another writer may have just made
+   * them without an fsync (the Python service never does), and a frame in a folder a power cut loses is
+   * lost (test/crash). An old folder, or one this process made durable, costs a lookup.
+   */
+  async settle(dir: string): Promise<void> {
+    const young: [string, number][] = []
+    for (let d = dir; this.options.fsync && d.startsWith(this.root.path + sep); d = dirname(d)) {
+      const stats = statSync(d, { throwIfNoEntry: false })
+      if (stats === undefined || this.durable.get(d) === stats.ino || !isYoung(stats)) break
+      // made a clock tick before a parent fsync of ours began: durable, as is the chain above (a warm store)
+      if (bornMs(stats) + 10 < (this.synced.get(dirname(d)) ?? 0)) break
+      young.push([d, stats.ino])
+    }
+    const began = Date.now()
+    await Promise.all(young.map(async ([d]) => await fsyncDir(dirname(d))))
+    for (const [d, ino] of young) this.remember(d, began, ino)
+  }
+
+  private remember(dir: string, began: number, ino = statSync(dir).ino): void {
+    if (this.durable.size >= 4096) {
+      this.durable.clear() // (only a folder's first minute needs them)
+      this.synced.clear()
+    }
+    this.durable.set(dir, ino)
+    this.synced.set(dirname(dir), began)
   }
 }

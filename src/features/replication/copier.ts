@@ -18,19 +18,7 @@ import type { DrainLock } from './lock.js'
 import type { Outbox } from './outbox.js'
 import type { ReplicaOwnership } from './owner.js'
 import { writeRecordSync } from './records.js'
-import type { Replica } from './types.js'
-
-export interface DrainReport {
-  copied: number
-  /** Gone from the primary meanwhile (pruned): nothing to copy. */
-  gone: number
-  failed: Array<{ sha256: string; replica: string; code: string; message: string }>
-  /** Left in the outbox (a replica down, or stopped). */
-  pending: number
-  /** Another process held the drain (nothing was copied here), and which (its pid), if known. */
-  busy: boolean
-  heldBy?: number
-}
+import type { DrainReport, Replica } from './types.js'
 
 const MAX_BACKOFF_MS = 5 * 60_000
 
@@ -43,6 +31,8 @@ export class Copier {
   private readonly stopping = new AbortController()
   /** Told of each verified copy, after its outbox entry went (the watcher's latency: watch.ts). */
   readonly copied = new Set<(replica: string, sha256: string) => void>()
+  /** `<replica>/<sha256>` a drain copies now, until done: another drain here waits for it, never copies it too. */
+  private readonly underWay = new Map<string, Promise<void>>()
 
   constructor(
     private readonly primary: ImageStorage,
@@ -104,7 +94,12 @@ export class Copier {
           // each copy in flight listens to it (the SDK, a stream)
           setMaxListeners(4 * this.options.concurrency + 10, both)
           await forEachConcurrent(this.outbox.pending(replica.name), this.options.concurrency, async sha256 => {
-            if (both.aborted) return
+            const key = `${replica.name}/${sha256}`
+            // another drain here (a kick, replicate's loop) copies it (counted there), or did since the listing
+            if (this.underWay.has(key)) return await this.underWay.get(key)
+            if (both.aborted || !this.outbox.has(replica.name, sha256)) return
+            let done!: () => void
+            this.underWay.set(key, new Promise(resolve => (done = resolve)))
             try {
               if ((await this.copy(replica, sha256, undefined, both)) === 'gone') report.gone++
               else {
@@ -125,9 +120,12 @@ export class Copier {
                 { event: 'replication.copy-failed', replica: replica.name, sha256, ...failureFields(err) },
                 `could not copy ${sha256} to ${replica.name}: ${err.message}`
               )
+            } finally {
+              this.underWay.delete(key)
+              done()
             }
           })
-          if (unavailable !== undefined) this.failing(replica.name, unavailable)
+          if (unavailable !== undefined) this.unreached(report, replica.name, unavailable)
           else this.recovered(replica.name, copiedHere > 0)
         })
       )
@@ -193,6 +191,13 @@ export class Copier {
 
   private pendingCount(): number {
     return this.replicas.reduce((sum, replica) => sum + this.outbox.pending(replica.name).length, 0)
+  }
+
+  /** The replica could not be used this round: backed off, and named in the report with why. */
+  private unreached(report: DrainReport, name: string, err: unknown): void {
+    this.failing(name, err)
+    const { code, error: message } = failureFields(err)
+    ;(report.unavailable ??= []).push({ replica: name, code, message })
   }
 
   private failing(name: string, err: unknown): void {

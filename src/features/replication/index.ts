@@ -34,7 +34,6 @@ import { ReplicatedStorage } from './storage.js'
 import type { ReplicatedStorageInit } from './types.js'
 
 export { ReplicatedStorage } from './storage.js'
-export type { DrainReport } from './copier.js'
 export type { EvictOptions, EvictReport } from './evict.js'
 export type { ReplicatedVerifyReport } from './verify.js'
 export type * from './types.js'

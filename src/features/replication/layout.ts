@@ -11,6 +11,8 @@
  * failing/<replica>.json      the replica the copier cannot reach, since when and why (copier.ts)
  * heals.log                   a line per heal of a primary copy (heal.ts)
  * reconcile.json              the last reconcile's report (reconcile.ts)
+ * reconcile-below             the frames it found below their copies for a copy it queued (below.ts),
+ *                             written as `reconcile-below.<pid>[.settle].tmp`, renamed over
  * verify.json                 the last whole verify's counts (verify.ts)
  * watch.json                  the watcher's health after each pass (watch.ts)
  * verify-<pid>-<ms>-<n>.tmp   a verify pass's findings, spilled, removed when it ends (spill.ts)
@@ -18,7 +20,8 @@
  * ```
  *
  * A file rewritten whole is written beside itself as `<name>.tmp` and renamed over (records.ts); a ledger
- * file as `<ab>.log.<pid>.<random>.tmp`, removed by the next compaction if a crash left it.
+ * file as `<ab>.log.<pid>.<random>.tmp`, removed by the next compaction if a crash left it, under its marker
+ * `<ab>.log.compacting` (a lock file naming the compacting process, which durable appends wait out).
  */
 import { join } from 'node:path'
 
@@ -73,6 +76,11 @@ export class StateLayout {
 
   get reconcileReport(): string {
     return join(this.dir, 'reconcile.json')
+  }
+
+  /** The frames the last reconcile queued copies of, still below their wanted copies (below.ts). */
+  get reconcileBelow(): string {
+    return join(this.dir, 'reconcile-below')
   }
 
   get verifyRecord(): string {

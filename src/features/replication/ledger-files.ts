@@ -1,30 +1,94 @@
 /**
- * The ledger's files (ledger.ts): a durable append that follows a rewrite, a file replaced whole, and the temps a
- * crash left.
+ * The ledger's files (ledger.ts): appends that never join a line a power cut tore, a durable append that waits out
+ * a compaction of its file, a file rewritten whole, and the temps a crash left.
  */
 import { randomBytes } from 'node:crypto'
 import { statSync } from 'node:fs'
-import { open, readdir, rename, unlink } from 'node:fs/promises'
+import { type FileHandle, open, readdir, rename, unlink } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
+import { setTimeout as sleep } from 'node:timers/promises'
 import { fsyncDir } from '../../core/durable-files.js'
+import { DrainLock } from './lock.js'
 
-/** Appends `text` and fsyncs it; again to the file now at `path` if a rewrite replaced it meanwhile. */
-export async function appendDurably(path: string, text: string): Promise<void> {
+/** Appends `text` (whole lines) to `path`; `durable`: see `appendDurably`. */
+export async function appendLines(path: string, text: string, durable = false): Promise<void> {
+  if (durable) return await appendDurably(path, text)
+  const handle = await open(path, 'a+')
+  try {
+    await handle.write(await afterTornLine(handle, (await handle.stat()).size, text))
+  } finally {
+    await handle.close()
+  }
+}
+
+/**
+ * Appends `text` and fsyncs it, into the file at `path` once it returns: a compaction of the file that began before
+ * the write (its marker, `compacting`) is waited out, as it may have read the file without it, and the text written
+ * again if the compaction replaced the file.
+ */
+async function appendDurably(path: string, text: string): Promise<void> {
   for (;;) {
-    const handle = await open(path, 'a')
+    const handle = await open(path, 'a+')
     let same: boolean
     try {
-      const made = (await handle.stat()).size === 0
-      await handle.write(text)
+      const mine = await handle.stat() // (before a rename can unlink it: crashfs cannot stat an unlinked file)
+      await handle.write(await afterTornLine(handle, mine.size, text))
       await handle.sync()
-      if (made) await fsyncDir(dirname(path))
+      if (mine.size === 0) await fsyncDir(dirname(path))
+      const marker = compacting(path)
+      while (marker.isHeld()) await sleep(2)
       const now = statSync(path, { throwIfNoEntry: false })
-      const mine = await handle.stat()
       same = now !== undefined && now.ino === mine.ino && now.dev === mine.dev
     } finally {
       await handle.close()
     }
     if (same) return
+  }
+}
+
+/**
+ * `text`, after a newline if the file's last line has none: a power cut tore it, and a line written straight after
+ * would be read as one with it (a lost eviction mark, or a junk record hiding an earlier one).
+ */
+async function afterTornLine(handle: FileHandle, size: number, text: string): Promise<string> {
+  if (size === 0) return text
+  const last = Buffer.alloc(1)
+  await handle.read(last, 0, 1, size - 1)
+  return last[0] === 0x0a ? text : `\n${text}`
+}
+
+/** The marker a compaction of `path` holds while it reads and replaces the file (one holder, a process's lock). */
+export function compacting(path: string): DrainLock {
+  return new DrainLock(`${path}.compacting`, { perHolder: true })
+}
+
+/**
+ * `path` rewritten as `head` and what followed its first `since` bytes; `durable`: fsynced, its rename too, and
+ * under its `compacting` marker, which durable appends wait out (else one written after the read below would reach
+ * the new file only through the late lines appended here, after the rename was durable: a cut between lost it).
+ * Lines appended to the old file after the read are appended to the new one (plainly: a durable one's writer
+ * writes it again itself); one written after that costs a verification.
+ */
+export async function rewriteFile(path: string, head: string, since: number, durable: boolean): Promise<void> {
+  const marker = durable ? compacting(path) : undefined
+  if (marker !== undefined && !(await marker.acquire())) return // another compaction's (not under the lock): left
+  let old: FileHandle | undefined
+  try {
+    old = await open(path, 'r').catch((err: NodeJS.ErrnoException) => {
+      if (err.code !== 'ENOENT') throw err
+      return undefined
+    })
+    const before = old === undefined ? Buffer.alloc(0) : await old.readFile()
+    await replace(path, head + wholeLines(before.subarray(since)), durable)
+    if (old === undefined) return
+    const late = Buffer.alloc(1 << 16)
+    const tail: Buffer[] = []
+    for (let at = before.length, got; (got = (await old.read(late, 0, late.length, at)).bytesRead) > 0; at += got)
+      tail.push(Buffer.from(late.subarray(0, got)))
+    if (tail.length > 0) await appendLines(path, wholeLines(Buffer.concat(tail)))
+  } finally {
+    await old?.close()
+    await marker?.release()
   }
 }
 
@@ -53,12 +117,17 @@ export function wholeLines(bytes: Buffer): string {
   return text === '' || text.endsWith('\n') ? text : `${text}\n`
 }
 
-/** The temps of compactions a crash cut short, in every copy's folder under `ledger` (only a compaction writes one). */
+/**
+ * The temps and markers of compactions a crash cut short, in every copy's folder under `ledger`: only a compaction
+ * writes one, and the caller holds the compaction lock (a marker whose pid a live process took since is not waited
+ * on for longer than this).
+ */
 export async function removeTemps(ledger: string): Promise<void> {
   const copies = await readdir(ledger).catch(() => [])
   for (const copy of copies) {
     const folder = join(ledger, copy)
     const names = await readdir(folder).catch(() => [])
-    for (const name of names.filter(n => n.endsWith('.tmp'))) await unlink(join(folder, name)).catch(() => {})
+    for (const name of names.filter(n => n.endsWith('.tmp') || n.endsWith('.compacting')))
+      await unlink(join(folder, name)).catch(() => {})
   }
 }

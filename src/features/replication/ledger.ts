@@ -11,13 +11,13 @@
  * retention, not the truth.
  */
 import { readFileSync } from 'node:fs'
-import { appendFile, type FileHandle, mkdir, open } from 'node:fs/promises'
+import { mkdir } from 'node:fs/promises'
 import { dirname } from 'node:path'
 import { fsyncDir } from '../../core/durable-files.js'
 import { isMissing } from '../../core/errors.js'
 import type { ImageEntry } from '../../core/types.js'
 import type { StateLayout } from './layout.js'
-import { appendDurably, removeTemps, replace, wholeLines } from './ledger-files.js'
+import { appendLines, removeTemps, rewriteFile } from './ledger-files.js'
 import { DrainLock } from './lock.js'
 
 /** The ledger's name for the primary's copy (a replica's is its own name, which is never this). */
@@ -60,14 +60,15 @@ export class Ledger {
   constructor(private readonly layout: StateLayout) {}
 
   /**
-   * One compaction (a reconcile's `rewrite`s) at a time per state folder: a file lock across processes, a flag
-   * within this one. Two at once could each rewrite a file from what they read, and the later one drop a mark
-   * appended after the earlier one's rename. Resolves to the release, or undefined if another compaction runs.
+   * One compaction (a reconcile's `rewrite`s) at a time per state folder: a file lock of this ledger's own, which
+   * another process and another ledger in this one find held, and a flag for this one. Two at once could each
+   * rewrite a file from what they read, and the later one drop a mark appended after the earlier one's rename.
+   * Resolves to the release, or undefined if another compaction runs.
    */
   async lockCompaction(): Promise<(() => Promise<void>) | undefined> {
     if (this.compacting) return undefined
     this.compacting = true
-    const lock = new DrainLock(this.layout.compactionLock)
+    const lock = new DrainLock(this.layout.compactionLock, { perHolder: true })
     const held = await lock.acquire().catch(() => false)
     if (!held) {
       this.compacting = false
@@ -81,9 +82,9 @@ export class Ledger {
   }
 
   /**
-   * Appends `records`, a line each. `durable`: fsynced (with the folders when new) before it resolves, and written
-   * again if a reconcile replaced the file meanwhile (see `rewrite`): for an `evicted` mark, the only record whose
-   * loss would hide a loss.
+   * Appends `records`, a line each. `durable`: fsynced (with the folders when new) before it resolves, into the
+   * file a reconcile's compaction of it leaves (see `rewrite`): for an `evicted` mark, the only record whose loss
+   * would hide a loss.
    */
   async append(copy: string, records: LedgerRecord[], options: { durable?: boolean } = {}): Promise<void> {
     const byShard = new Map<string, string>()
@@ -91,9 +92,7 @@ export class Ledger {
     await this.folder(copy, options.durable === true)
     await Promise.all(
       [...byShard].map(async ([shard, text]) => {
-        const path = this.layout.ledgerShard(copy, shard)
-        if (options.durable === true) await appendDurably(path, text)
-        else await appendFile(path, text)
+        await appendLines(this.layout.ledgerShard(copy, shard), text, options.durable === true)
       })
     )
   }
@@ -164,40 +163,18 @@ export class Ledger {
 
   /**
    * Rewrites a shard file with only `records` (the reconcile's compaction, under `lockCompaction`), which the
-   * caller chose from the file's first `since` bytes. Lines appended after those (by any process, while the
-   * pass went on) are kept, whether they land before the rename (read here) or on the old file after it
-   * (read from it once renamed); an append that opens the old file and writes after that is written again
-   * by its writer if durable (`append`), and otherwise costs a verification. The primary's file holds the
-   * eviction marks, which must outlive a power cut as their appends did: it is replaced durably (the new
-   * file fsynced before its rename, the folder after, the late lines appended with an fsync).
+   * caller chose from the file's first `since` bytes; the lines appended after those, by any process while the
+   * pass went on, are kept (ledger-files.ts). The primary's file holds the eviction marks, which must outlive a
+   * power cut as their appends did: it is replaced durably, and a durable append waits the rewrite out.
    */
   async rewrite(copy: string, shard: string, records: Iterable<LedgerRecord>, since: number): Promise<void> {
     const path = this.layout.ledgerShard(copy, shard)
     const durable = copy === PRIMARY
     await mkdir(dirname(path), { recursive: true }) // (a ledger folder removed by hand is made again)
     if (durable) await this.folder(copy, true)
-    let old: FileHandle | undefined
-    try {
-      old = await open(path, 'r')
-    } catch (err) {
-      if (!isMissing(err)) throw err
-    }
-    try {
-      const before = old === undefined ? Buffer.alloc(0) : await old.readFile()
-      let text = ''
-      for (const record of records) text += line(record)
-      await replace(path, text + wholeLines(before.subarray(since)), durable)
-      if (old === undefined) return
-      const late = Buffer.alloc(1 << 16)
-      let tail = ''
-      for (let at = before.length, got; (got = (await old.read(late, 0, late.length, at)).bytesRead) > 0; at += got)
-        tail += late.toString('latin1', 0, got)
-      if (tail === '') return
-      if (durable) await appendDurably(path, wholeLines(Buffer.from(tail, 'latin1')))
-      else await appendFile(path, wholeLines(Buffer.from(tail, 'latin1')))
-    } finally {
-      await old?.close()
-    }
+    let text = ''
+    for (const record of records) text += line(record)
+    await rewriteFile(path, text, since, durable)
   }
 }
 
@@ -212,9 +189,14 @@ export function lastRecord(text: string, sha256: string): LedgerRecord | undefin
   return undefined
 }
 
+const HOWS: ReadonlySet<string> = new Set(Object.values(HOW))
+const RECORD = /^[0-9a-f]{64} \d+ [a-z]+( -?\d+)?$/
+
+/** A line's record; undefined for anything else: a torn line, or one a torn line ran into (never a junk `how`). */
 function parse(row: string): LedgerRecord | undefined {
-  const [sha256, at, how, lastStoredAt] = row.split(' ')
-  if (sha256?.length !== 64 || how === undefined) return undefined // a torn last line
+  if (!RECORD.test(row)) return undefined
+  const [sha256, at, how, lastStoredAt] = row.split(' ') as [string, string, string, string?]
+  if (!HOWS.has(how)) return undefined
   return {
     sha256,
     at: Number(at),

@@ -7,7 +7,8 @@
  * Within a process the lock is counted: drains that overlap (a kick, the watcher, an explicit drain)
  * share it, and the file goes when the last of them releases it. The lock also names the boot it was
  * taken in: after a reboot its pid may belong to another live process, and the lock is abandoned all
- * the same.
+ * the same. A lock made `perHolder` (the ledger's compaction) is this object's alone: another one in the same
+ * process (a second storage on the same state folder) finds it held, as another process would.
  */
 import { randomBytes } from 'node:crypto'
 import { readFileSync } from 'node:fs'
@@ -35,7 +36,10 @@ export class DrainLock {
   private holders = 0
   private taking: Promise<boolean> | undefined
 
-  constructor(private readonly path: string) {}
+  constructor(
+    private readonly path: string,
+    private readonly options: { perHolder?: boolean } = {}
+  ) {}
 
   /** True if this process holds the lock now; each true is paired with one release(). */
   async acquire(): Promise<boolean> {
@@ -59,6 +63,12 @@ export class DrainLock {
     }
   }
 
+  /** Whether a live process holds the lock (one that died, or was cut by a power cut or a reboot, holds nothing). */
+  isHeld(): boolean {
+    const pid = this.holder()
+    return pid !== undefined && alive(pid)
+  }
+
   async release(): Promise<void> {
     if (this.holders === 0 || --this.holders > 0) return
     await unlink(this.path).catch(() => {})
@@ -78,7 +88,8 @@ export class DrainLock {
         }
         const holder = this.read()
         if (holder === MISSING) continue // released meanwhile: try again
-        if (holder !== undefined && current(holder) && holder.pid === process.pid) return true // ours, not released
+        const ours = holder !== undefined && current(holder) && holder.pid === process.pid
+        if (ours && this.options.perHolder !== true) return true // this process's, not released: shared
         // a lock without a process in it was cut by a power cut (a live one is made whole before it
         // appears): as abandoned as a dead one's (found by test/crash: else no copier ever drained again);
         // so is one taken before a reboot, whatever process has its pid now

@@ -48,6 +48,8 @@ export async function createReplicationMetrics(storage: ReplicatedStorage): Prom
   const define = definer(prom, registry)
   const series = { ...outboxSeries(define), ...copySeries(define), ...scanSeries(define) }
   prom.collectDefaultMetrics({ register: registry })
+  // gauges named like counters fail `promtool check metrics`; their counts by type stay (nodejs_active_handles{type})
+  for (const name of ['handles', 'requests', 'resources']) registry.removeSingleMetric(`nodejs_active_${name}_total`)
   for (const replica of replicas) {
     // every series from the start: rate() and alerts see them at once
     series.copies.inc({ replica }, 0)
@@ -130,7 +132,10 @@ function copySeries({ counter, histogram }: Define) {
 /** What the last reconcile (and the lost-frame scan) found. */
 function scanSeries({ gauge }: Define) {
   return {
-    below: gauge('below_wanted_copies', 'Objects with fewer copies than wanted, at the last reconcile'),
+    below: gauge(
+      'below_wanted_copies',
+      'Objects with fewer copies than wanted at the last scan, less those copied since'
+    ),
     lost: gauge(
       'lost_frames',
       'Frames quarantined that no copy holds any more (counted at start and after each reconcile)'

@@ -7,33 +7,33 @@
  * `reconcile.json` (layout.ts) for `status`.
  */
 import type { AbortOptions, ImageEntry } from '../../core/types.js'
+import { QueuedBelow } from './below.js'
 import { HOW, type Ledger, type LedgerRecord, PRIMARY } from './ledger.js'
 import { mergeListings } from './merge.js'
 import type { Parts } from './parts.js'
 import { writeRecord } from './records.js'
 import type { ReconcileReport } from './types.js'
 
-/**
- * Eviction marks written this long before the pass began stay too: a mark is written before its delete, which the
- * listings may not have seen yet (a mark dropped while its frame is deleted would hide the frame's loss).
- */
-const LATE_MS = 60_000
-
 type ReconcileParts = Pick<Parts, 'primary' | 'replicas' | 'outbox' | 'ledger' | 'layout'>
 
 export async function reconcile(parts: ReconcileParts, options: AbortOptions = {}): Promise<ReconcileReport> {
   const { primary, replicas, ledger } = parts
   const release = await ledger.lockCompaction() // another reconcile compacting: this one only counts and queues
+  const below = new QueuedBelow(parts.layout)
   try {
-    const pass = new ReconcilePass(parts, release !== undefined)
+    const pass = new ReconcilePass(parts, release !== undefined, below)
     const listings = [primary, ...replicas.map(r => r.storage)].map(s => s.list({ signal: options.signal }))
     // the ledger's eviction marks too: a frame no copy lists any more is still the store's (lost)
     for await (const { sha256, entries } of mergeListings([...listings, ledger.evicted()]))
       await pass.frame(sha256, entries.slice(0, replicas.length + 1))
     await pass.compaction.flush()
     pass.report.interrupted = options.signal?.aborted === true
+    await below.close()
     await writeRecord(parts.layout.reconcileReport, pass.report)
     return pass.report
+  } catch (err) {
+    await below.abandon()
+    throw err
   } finally {
     await release?.()
   }
@@ -53,7 +53,9 @@ class ReconcilePass {
 
   constructor(
     private readonly parts: ReconcileParts,
-    compact: boolean
+    compact: boolean,
+    /** The frames below their copies for copies this pass queued: struck off as they are made (below.ts). */
+    private readonly below: QueuedBelow
   ) {
     const { replicas, ledger } = parts
     this.report = {
@@ -72,16 +74,20 @@ class ReconcilePass {
     await this.compaction.enter(sha256)
     const [ours, ...theirs] = entries
     const mark = this.compaction.before(0, sha256)
-    // an eviction mark stays while the primary has no copy (stored again, the frame is not evicted any more)
     const frame: Frame = { sha256, ours, evicted: ours === undefined && mark?.how === HOW.evicted }
     if (ours !== undefined) this.report.primary++
-    else if (frame.evicted) this.compaction.keep(0, mark!)
+    if (mark?.how === HOW.evicted && !storedAfter(ours, mark)) this.compaction.keep(0, mark)
     let copiesHeld = ours === undefined ? 0 : 1
     for (const [i, copy] of theirs.entries()) {
       if (copy !== undefined) copiesHeld++
       await this.replicaCopy(i, frame, copy)
     }
-    if (copiesHeld < entries.length - (frame.evicted ? 1 : 0)) this.report.belowWantedCopies++
+    if (copiesHeld < entries.length - (frame.evicted ? 1 : 0)) {
+      this.report.belowWantedCopies++
+      // the primary holds it: every copy it lacks is queued now
+      const lacking = this.parts.replicas.filter((_, i) => theirs[i] === undefined).map(r => r.name)
+      if (ours !== undefined) await this.below.add(sha256, lacking)
+    }
     if (copiesHeld === 0) this.report.lost++
   }
 
@@ -155,8 +161,7 @@ class Compaction {
     if (shard === undefined) return
     for (const [i, records] of this.records.entries())
       for (const [sha256, record] of records)
-        if (record.at >= this.began - (record.how === HOW.evicted ? LATE_MS : 0) && !this.kept[i]!.has(sha256))
-          this.keep(i, record)
+        if (record.at >= this.began && !this.kept[i]!.has(sha256)) this.keep(i, record)
     if (!this.compact) return this.clear()
     await Promise.all(
       this.copies.map(async (copy, i) => {
@@ -171,6 +176,17 @@ class Compaction {
   private clear(): void {
     for (const map of this.kept) map.clear()
   }
+}
+
+/**
+ * Whether the primary's copy was stored again after its eviction mark: only then does the mark go. A copy listed
+ * as it was when marked may be one whose delete is under way (slow, or its process stopped), however old the mark:
+ * dropped, its frame would count as an extra copy and its loss go unreported. A mark whose delete never came (a
+ * crash) costs no more than the eviction it was: the copy, if lost, is read from a replica and not healed back.
+ */
+function storedAfter(ours: ImageEntry | undefined, mark: LedgerRecord): boolean {
+  const stored = ours?.lastStoredAt?.getTime()
+  return stored !== undefined && mark.lastStoredAt !== undefined && stored > mark.lastStoredAt
 }
 
 function sameRecords(before: Map<string, LedgerRecord>, after: Map<string, LedgerRecord>): boolean {

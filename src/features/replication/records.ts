@@ -5,16 +5,32 @@
  * `status` and monitors, never the truth a copy depends on).
  */
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs'
-import { mkdir, rename, writeFile } from 'node:fs/promises'
+import { open, rename } from 'node:fs/promises'
 import { dirname } from 'node:path'
+import { fsyncDir, makeDirDurably } from '../../core/durable-files.js'
 
+/**
+ * A scan's record (reconcile.json, verify.json), durably: the temp fsynced before the rename, the folder
+ * after it. Else a power cut can leave an empty file renamed over the last record, which reads as none, and
+ * `status` falls back to an older scan (perhaps one that found nothing lost) and says clean (test/crash).
+ */
 export async function writeRecord(path: string, value: unknown): Promise<void> {
-  await mkdir(dirname(path), { recursive: true })
-  await writeFile(`${path}.tmp`, JSON.stringify(value))
+  await makeDirDurably(dirname(path))
+  const file = await open(`${path}.tmp`, 'w')
+  try {
+    await file.writeFile(JSON.stringify(value))
+    await file.sync()
+  } finally {
+    await file.close()
+  }
   await rename(`${path}.tmp`, path)
+  await fsyncDir(dirname(path))
 }
 
-/** As `writeRecord`, for the synchronous writers: the copier's failing state, the watcher's health. */
+/**
+ * As `writeRecord`, not durable, for the synchronous writers: the copier's failing state, the watcher's
+ * health (written on every pass or failure, so an fsync would stop the event loop; the next one rewrites it).
+ */
 export function writeRecordSync(path: string, value: unknown): void {
   mkdirSync(dirname(path), { recursive: true })
   writeFileSync(`${path}.tmp`, JSON.stringify(value))

@@ -1,7 +1,8 @@
 /** A verify pass's findings, spilled to files as they come: memory stays bounded at any count. */
-import { createReadStream, createWriteStream, type WriteStream } from 'node:fs'
+import { createReadStream, createWriteStream, readdirSync, rmSync, type WriteStream } from 'node:fs'
 import { rm } from 'node:fs/promises'
 import { once } from 'node:events'
+import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import type { FindingReason } from '../../core/verify-report.js'
 import type { StateLayout } from './layout.js'
@@ -13,13 +14,15 @@ export class Spill {
   private readonly paths: string[]
 
   constructor(layout: StateLayout, n: number) {
+    removeStale(layout.dir)
     const tag = `${process.pid}-${Date.now()}`
     this.paths = Array.from({ length: n }, (_, i) => layout.spill(tag, i))
     this.files = this.paths.map(path => createWriteStream(path))
     this.counts = this.paths.map(() => 0)
   }
 
-  async add(i: number, sha256: string, reason: FindingReason): Promise<void> {
+  /** `reason`: why, or (the verify's list of frames below their copies) how many copies they lack. */
+  async add(i: number, sha256: string, reason: FindingReason | number): Promise<void> {
     this.counts[i]!++
     if (!this.files[i]!.write(`${sha256} ${reason}\n`)) await once(this.files[i]!, 'drain')
   }
@@ -37,5 +40,27 @@ export class Spill {
 
   async remove(): Promise<void> {
     await Promise.all(this.paths.map(async path => await rm(path, { force: true })))
+  }
+}
+
+/** The spill files of a verify whose process is gone (killed, or a power cut): nothing else would remove them. */
+function removeStale(dir: string): void {
+  let names: string[] = []
+  try {
+    names = readdirSync(dir)
+  } catch {} // (no state folder yet: nothing left)
+  for (const name of names) {
+    const pid = /^verify-(\d+)-\d+-\d+\.tmp$/.exec(name)?.[1]
+    if (pid !== undefined && !running(Number(pid))) rmSync(join(dir, name), { force: true })
+  }
+}
+
+/** Whether a process of this id runs on this host (one that is not ours to signal runs too). */
+function running(pid: number): boolean {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM'
   }
 }

@@ -51,6 +51,7 @@ export function status(parts: Pick<Parts, 'replicas' | 'outbox' | 'copier' | 'he
     lastReconcileAt: last === undefined ? undefined : new Date(last.at),
     lastVerifyAt: verified === undefined ? undefined : new Date(verified.at),
     belowWantedCopies: scan?.belowWantedCopies,
+    ...(scan?.copiedSince === undefined || scan.copiedSince === 0 ? {} : { copiedSince: scan.copiedSince }),
     lost: scan?.lost,
     countedBy: scan?.by,
     heals: healer.counts()
@@ -61,11 +62,12 @@ export function status(parts: Pick<Parts, 'replicas' | 'outbox' | 'copier' | 'he
 function latestScan(
   last: ReconcileReport | undefined,
   verified: VerifyRecord | undefined
-): { belowWantedCopies: number; lost: number; by: 'verify' | 'reconcile' } | undefined {
+): { belowWantedCopies: number; copiedSince?: number; lost: number; by: 'verify' | 'reconcile' } | undefined {
   if (verified !== undefined && (last === undefined || Date.parse(verified.at) >= new Date(last.at).getTime()))
     return { belowWantedCopies: verified.belowWantedCopies, lost: verified.lost, by: 'verify' }
   if (last === undefined) return undefined
-  return { belowWantedCopies: last.belowWantedCopies, lost: last.lost ?? 0, by: 'reconcile' }
+  const { belowWantedCopies, copiedSince, lost } = last
+  return { belowWantedCopies, copiedSince, lost: lost ?? 0, by: 'reconcile' }
 }
 
 /** The failing state another process (the copier of `replicate --watch`) recorded. */

@@ -11,6 +11,7 @@ import type { ImageInput } from '../../core/input.js'
 import { parseImageRef } from '../../core/ref.js'
 import type {
   AbortOptions,
+  FetchOptions,
   ImageEntry,
   ImageStat,
   ImageStorage,
@@ -20,7 +21,7 @@ import type {
 } from '../../core/types.js'
 import type { VerifyOptions } from '../../core/verify-report.js'
 import { acknowledged } from './ack.js'
-import type { DrainReport } from './copier.js'
+import { BelowSettler, settle } from './below.js'
 import { deleteEverywhere, deleteIfNotRenewed } from './deletes.js'
 import { evict, type EvictOptions, type EvictReport } from './evict.js'
 import { HOW, PRIMARY } from './ledger.js'
@@ -28,7 +29,7 @@ import { listCopies } from './listing.js'
 import { PARTS, type Parts } from './parts.js'
 import { reconcile } from './reconcile.js'
 import { status, whereis } from './status.js'
-import type { ReconcileReport, ReplicatedStorageInit, ReplicationStatus, Whereis } from './types.js'
+import type { DrainReport, ReconcileReport, ReplicatedStorageInit, ReplicationStatus, Whereis } from './types.js'
 import { toQueue } from './unqueued.js'
 import { type ReplicatedVerifyReport, verifyReplicated } from './verify.js'
 
@@ -47,7 +48,10 @@ export class ReplicatedStorage implements ImageStorage {
   ) {
     this.primary = init.primary
     this.replicas = init.replicas
+    this.below = new BelowSettler(parts)
   }
+
+  private readonly below: BelowSettler
 
   /** For this feature's own modules (parts.ts). */
   get [PARTS](): Parts {
@@ -96,8 +100,11 @@ export class ReplicatedStorage implements ImageStorage {
     return result
   }
 
-  /** The verified bytes: a missing or damaged primary copy is read from a replica and healed (reads.ts). */
-  async fetch(ref: string, options: AbortOptions = {}): Promise<Buffer> {
+  /**
+   * The verified bytes: a missing or damaged primary copy is read from a replica and healed (reads.ts).
+   * `onUnverified` is handed to each copy's fetch: called again for a replica's bytes after a damaged copy.
+   */
+  async fetch(ref: string, options: FetchOptions = {}): Promise<Buffer> {
     const { sha256 } = parseImageRef(ref)
     const found = await this.parts.reader.need(sha256, async copy => await copy.fetch(sha256, options), options.signal)
     if (found.primaryFailed !== undefined) await this.healFrom(sha256, found.value, found.from, found.primaryFailed)
@@ -164,7 +171,10 @@ export class ReplicatedStorage implements ImageStorage {
 
   /** Copies what the outbox holds, now (a replica in backoff is tried too). */
   async drain(options: AbortOptions = {}): Promise<DrainReport> {
-    return await this.parts.copier.drain(options.signal, true)
+    const report = await this.parts.copier.drain(options.signal, true)
+    // the last reconcile's count of frames below their copies, less those its queued copies made whole
+    if (!report.busy) await this.below.afterCopies()
+    return report
   }
 
   /** Resolves once no background drain runs here (nor one a store asked for after it). */
@@ -175,7 +185,9 @@ export class ReplicatedStorage implements ImageStorage {
   /** Compares every copy's listing, queues what a replica lacks (reconcile.ts). */
   async reconcile(options: AbortOptions = {}): Promise<ReconcileReport> {
     await this.parts.owner.check()
-    return await reconcile(this.parts, options)
+    const report = await reconcile(this.parts, options)
+    await settle(this.parts) // a drain elsewhere (the watcher) may have made its copies already
+    return report
   }
 
   /** Frees the primary of old frames whose replica copies are verified now (evict.ts). */

@@ -57,9 +57,12 @@ export interface ReplicationStatus {
   lastVerifyAt?: Date
   /**
    * Of the latest whole scan (`countedBy`: a reconcile, or a verify of every frame): frames with
-   * fewer copies than wanted, and frames with no copy left (lost).
+   * fewer copies than wanted, and frames with no copy left (lost). Below: as the copies since left
+   * them (a reconcile's frames struck off once the copies it queued are verified: `copiedSince`).
    */
   belowWantedCopies?: number
+  /** Of the frames a reconcile found below, those its queued copies made whole since (only when some). */
+  copiedSince?: number
   lost?: number
   countedBy?: 'reconcile' | 'verify'
   heals: { healed: number; lastAt?: Date }
@@ -83,8 +86,12 @@ export interface ReconcileReport {
   /** Objects on the primary. */
   primary: number
   replicas: ReconcileReplicaReport[]
-  /** Objects with fewer copies than the primary plus every replica (an evicted frame: every replica). */
+  /**
+   * Objects with fewer copies than the primary plus every replica (an evicted frame: every replica); in
+   * reconcile.json, less those made whole since by the copies the pass queued (`copiedSince`).
+   */
   belowWantedCopies: number
+  copiedSince?: number
   /** Evicted frames no replica lists any more: no copy is left. */
   lost: number
   /** Listing requests would not tell more: no request was made per object. */
@@ -108,4 +115,19 @@ export interface CopyLocation {
 export interface Whereis {
   sha256: string
   copies: CopyLocation[]
+}
+
+/** What a drain of the outbox did (`ReplicatedStorage.drain`). */
+export interface DrainReport {
+  copied: number
+  /** Gone from the primary meanwhile (pruned): nothing to copy. */
+  gone: number
+  failed: Array<{ sha256: string; replica: string; code: string; message: string }>
+  /** Replicas not reached (their copies stopped, not failed), and why. */
+  unavailable?: Array<{ replica: string; code: string; message: string }>
+  /** Left in the outbox (a replica down, or stopped). */
+  pending: number
+  /** Another process held the drain (nothing was copied here), and which (its pid), if known. */
+  busy: boolean
+  heldBy?: number
 }

@@ -11,7 +11,7 @@ import { partsOf } from './parts.js'
 import { readRecord } from './records.js'
 import type { ReplicatedStorage } from './storage.js'
 import { CopyBook, framesIn } from './unqueued.js'
-import { caughtUpTo, type WatchHealth } from './watch-health.js'
+import { caughtUpTo, type WatcherState, type WatchHealth, watcherState } from './watch-health.js'
 import { failureOf } from './watch-progress.js'
 
 export interface Unseen {
@@ -27,13 +27,14 @@ export interface Unseen {
    */
   incomplete: { folder: string; code: string; message: string } | null
   /**
-   * The watcher's last pass, whether it is recent (within 3 passes), and the folder its passes cannot read
-   * (watch.json's `failing`); null if none ever ran here.
+   * The watcher's last pass, its state (`live`: a recent pass, within 3 × `everyMs` + 10 s, by a process still
+   * running), and the folder its passes cannot read (watch.json's `failing`); null if none ever ran here.
    */
   watcher: {
     at: Date
     everyMs: number
     live: boolean
+    state: WatcherState
     mechanism: WatchHealth['mechanism']
     failing?: WatchHealth['failing']
   } | null
@@ -78,7 +79,8 @@ export async function countUnseen(storage: ReplicatedStorage): Promise<Unseen | 
       : {
           at: new Date(health.at),
           everyMs: health.everyMs,
-          live: at.getTime() - Date.parse(health.at) < 3 * health.everyMs + 10_000,
+          live: watcherState(health, at.getTime()) === 'live',
+          state: watcherState(health, at.getTime()),
           mechanism: health.mechanism,
           failing: health.failing
         }

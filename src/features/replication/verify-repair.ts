@@ -15,6 +15,13 @@ import { PRIMARY } from './ledger.js'
 import type { Parts } from './parts.js'
 import type { Spill } from './spill.js'
 
+/** The copies a repair restored, per frame (a frame's are many if it lacked many). */
+export type Made = Map<string, number>
+
+function madeOne(made: Made, sha256: string): void {
+  made.set(sha256, (made.get(sha256) ?? 0) + 1)
+}
+
 /** The findings of a primary's own verify that a replica's copy can heal. */
 export const DAMAGE: ReadonlySet<FindingReason> = new Set(['empty', 'truncated', 'corrupt'])
 
@@ -25,7 +32,8 @@ export async function healPrimary(
   parts: HealParts,
   own: VerifyReport,
   act: boolean,
-  options: VerifyOptions
+  options: VerifyOptions,
+  made: Made
 ): Promise<VerifyReport> {
   if (!act || Object.keys(own.counts).length === 0) return own
   // the storm guard was this pass's: the primary's repair is not to judge it again on its own findings
@@ -40,6 +48,7 @@ export async function healPrimary(
     )
       continue
     finding.action = 'restored'
+    madeOne(made, sha256)
     report.quarantined--
     report.restored++
   }
@@ -55,6 +64,7 @@ export async function healMissing(
   missing: AsyncIterable<{ sha256: string; reason: FindingReason }>,
   act: boolean,
   copies: VerifyReport,
+  made: Made,
   onFinding?: VerifyOptions['onFinding']
 ): Promise<void> {
   const { primary } = parts
@@ -62,6 +72,7 @@ export async function healMissing(
     const finding: Finding = { path: primary.pathOf(sha256), key: primary.keyOf(sha256), reason, copy: PRIMARY }
     onFinding?.({ ...finding })
     if (act) finding.action = (await heal(parts, sha256, 'missing')) ? 'restored' : 'left'
+    if (finding.action === 'restored') madeOne(made, sha256)
     addFinding(copies, finding)
   }
 }
@@ -72,7 +83,8 @@ export async function copyAgain(
   spill: Spill,
   act: boolean,
   copies: VerifyReport,
-  { signal, onFinding }: Pick<VerifyOptions, 'signal' | 'onFinding'>
+  { signal, onFinding }: Pick<VerifyOptions, 'signal' | 'onFinding'>,
+  made: Made
 ): Promise<void> {
   const queued: Array<{ finding: Finding; sha256: string; i: number }> = []
   for (const [i, replica] of replicas.entries()) {
@@ -96,7 +108,9 @@ export async function copyAgain(
       () => false
     )
     finding.action = whole ? 'restored' : 'left'
-    if (whole) copies.restored++
+    if (!whole) continue
+    copies.restored++
+    madeOne(made, sha256)
   }
   copies.clean = copies.problems.every(p => p.action === 'restored')
 }

@@ -29,14 +29,14 @@ import { mergeListings } from './merge.js'
 import type { Parts } from './parts.js'
 import { writeRecord } from './records.js'
 import { Spill } from './spill.js'
-import { copyAgain, DAMAGE, healMissing, healPrimary } from './verify-repair.js'
+import { copyAgain, DAMAGE, healMissing, healPrimary, type Made } from './verify-repair.js'
 
 export type ReplicatedVerifyReport = VerifyReport & {
   /**
    * Frames with fewer good copies than wanted (the primary and every replica; an evicted frame:
-   * every replica), and with none.
+   * every replica), and with none; after a repair, those it left so (`madeWhole`: those it restored, if any).
    */
-  copies: { belowWanted: number; lost: number }
+  copies: { belowWanted: number; lost: number; madeWhole?: number }
 }
 
 /** What `status` reads of the last verify. */
@@ -69,8 +69,8 @@ export async function verifyReplicated(
   const own =
     primary.verify === undefined ? emptyReport(false) : await primary.verify({ ...options, repair: false, onFinding })
   await mkdir(layout.dir, { recursive: true })
-  // 0: missing on the primary; i + 1: what replica i lacks or holds damaged; last: lost frames
-  const spill = new Spill(layout, replicas.length + 2)
+  // 0: missing on the primary; i + 1: what replica i lacks or holds damaged; then lost frames, frames below
+  const spill = new Spill(layout, replicas.length + 3)
   const LOST = replicas.length + 1
   const copies = emptyReport(repair)
   try {
@@ -79,18 +79,22 @@ export async function verifyReplicated(
     const found = { own, damaged: damagedOwn.size, counts: spill.counts, objects: tally.objects }
     const storm = repair ? stormCheck(found, replicas, options) : undefined
     const act = repair && (storm === undefined || options.force === true)
-    const report = await healPrimary(parts, own, act, options)
-    await healMissing(parts, spill.read(0), act, copies, options.onFinding)
-    await copyAgain(parts, spill, act, copies, options)
+    const made: Made = new Map()
+    const report = await healPrimary(parts, own, act, options, made)
+    await healMissing(parts, spill.read(0), act, copies, made, options.onFinding)
+    await copyAgain(parts, spill, act, copies, options, made)
     for await (const { sha256 } of spill.read(LOST)) {
       const finding: Finding = { path: primary.pathOf(sha256), key: primary.keyOf(sha256), reason: 'lost' }
       options.onFinding?.({ ...finding })
       addFinding(copies, repair ? { ...finding, action: 'left' } : finding)
     }
+    const whole = await madeWhole(spill, LOST + 1, made)
+    // what is below after the repair: the counts beside "clean now" are those the repair left
+    tally.belowWanted -= whole
     const merged = {
       ...mergeReports(report, copies),
       repaired: repair,
-      copies: { belowWanted: tally.belowWanted, lost: tally.lost }
+      copies: { belowWanted: tally.belowWanted, lost: tally.lost, ...(whole > 0 ? { madeWhole: whole } : {}) }
     }
     await record(parts, tally, options)
     if (storm === undefined) return merged
@@ -131,7 +135,11 @@ async function scan(parts: VerifyParts, { spill, damagedOwn, copies }: Scan, opt
       if (reason === undefined) good++
       else await spill.add(i + 1, sha256, reason)
     }
-    if (good < replicas.length + (evicted ? 0 : 1)) tally.belowWanted++
+    const wanted = replicas.length + (evicted ? 0 : 1)
+    if (good < wanted) {
+      tally.belowWanted++
+      if (options.repair === true) await spill.add(LOST + 1, sha256, wanted - good)
+    }
     if (good === 0) {
       tally.lost++
       await spill.add(LOST, sha256, 'lost')
@@ -211,6 +219,14 @@ async function judge(
   copies.bytes += copy.size ?? 0
   await ledger.append(replica.name, [{ sha256, at: Date.now(), how: HOW.rehash }])
   return undefined
+}
+
+/** The frames below their copies (spilled as `<sha256> <copies lacking>`) that the repair restored every copy of. */
+async function madeWhole(spill: Spill, below: number, made: Made): Promise<number> {
+  let whole = 0
+  if (made.size > 0)
+    for await (const { sha256, reason } of spill.read(below)) if ((made.get(sha256) ?? 0) >= Number(reason)) whole++
+  return whole
 }
 
 /** The counts of this pass, for `status` (and monitors) in any process. */

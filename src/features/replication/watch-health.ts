@@ -3,7 +3,8 @@
  * health a monitor reads, and where the next watcher (after a restart, even a SIGKILL) or `status`
  * starts looking.
  */
-import { readRecord } from './records.js'
+import { hostname } from 'node:os'
+import { readRecord, writeRecordSync } from './records.js'
 import { StateLayout } from './layout.js'
 import type { ReconcileReport } from './types.js'
 import type { WatchFailing } from './watch-progress.js'
@@ -32,6 +33,37 @@ export interface WatchHealth {
    * error. Frames there are not queued, and `caughtUpTo` stays put, until a pass reads it.
    */
   failing?: WatchFailing
+  /** The host its process runs on: there `status` asks whether the process is still running. */
+  hostname?: string
+  /** When it was stopped (SIGTERM, Ctrl-C: `stop()`); absent while it runs. */
+  stoppedAt?: string
+}
+
+/**
+ * `live`: a pass within 3 × `everyMs` + 10 s (a pass may take a while), by a process still running;
+ * `stale`: none since; `stopped`: it was stopped, or (on this host) its process is gone (a SIGKILL).
+ */
+export type WatcherState = 'live' | 'stale' | 'stopped'
+
+export function watcherState(health: WatchHealth, now = Date.now()): WatcherState {
+  if (health.stoppedAt !== undefined || gone(health)) return 'stopped'
+  return now - Date.parse(health.at) < 3 * health.everyMs + 10_000 ? 'live' : 'stale'
+}
+
+/** Whether the watcher's process is known to have ended: on another host it cannot be asked. */
+function gone({ pid, hostname: host }: WatchHealth): boolean {
+  if (host !== hostname() || pid === process.pid) return false
+  try {
+    process.kill(pid, 0) // signal 0: asks only whether it exists
+    return false
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'ESRCH' // EPERM: it runs, as another user
+  }
+}
+
+/** The watcher's health after a pass (or its stop), with this process's id and host. */
+export function writeWatchHealth(layout: StateLayout, health: Omit<WatchHealth, 'pid' | 'hostname'>): void {
+  writeRecordSync(layout.watchHealth, { pid: process.pid, hostname: hostname(), ...health })
 }
 
 /** The watcher's health in the state folder `stateDir` (a replicated store's `stateDir`); undefined if none. */

@@ -27,11 +27,10 @@ import { FolderWatches, inotifyShare } from './folder-watches.js'
 import { ShardFolders } from './folders.js'
 import { keepWatching, type LayoutWatch, type WatchMechanism } from './inotifywait.js'
 import { partsOf, type Parts } from './parts.js'
-import { writeRecordSync } from './records.js'
 import type { ReplicatedStorage } from './storage.js'
 import { queueFolders } from './unqueued.js'
+import { caughtUpTo, writeWatchHealth } from './watch-health.js'
 import { CopyLatency } from './watch-latency.js'
-import { caughtUpTo, type WatchHealth } from './watch-health.js'
 import type { WatchOptions } from './watch-options.js'
 import { WatchProgress } from './watch-progress.js'
 
@@ -137,7 +136,7 @@ export class PrimaryWatcher {
     this.timer = setTimeout(this.loop!, SETTLE_MS)
   }
 
-  /** Ends the passes, and the latency reports (a watcher only used for `pass()` is stopped too). */
+  /** Ends the passes and the latency reports (a watcher used for `pass()` only too); says "stopped" at once. */
   async stop(): Promise<void> {
     this.stopped = true
     clearTimeout(this.timer)
@@ -145,6 +144,7 @@ export class PrimaryWatcher {
     this.watches?.close()
     this.child?.close()
     this.parts.copier.copied.delete(this.latency.listener)
+    if (this.loop !== undefined) this.writeHealth(new Date().toISOString())
   }
 
   /**
@@ -219,9 +219,8 @@ export class PrimaryWatcher {
     return queued
   }
 
-  private writeHealth(): void {
-    const health: WatchHealth = {
-      pid: process.pid,
+  private writeHealth(stoppedAt?: string): void {
+    writeWatchHealth(this.parts.layout, {
       at: new Date().toISOString(),
       everyMs: this.everyMs,
       caughtUpTo: new Date(this.progress.caughtUp ?? caughtUpTo(this.parts.layout)).toISOString(),
@@ -230,8 +229,8 @@ export class PrimaryWatcher {
       mechanism: this.mechanism,
       watched: this.mechanism === 'inotifywait' ? this.folders.leaves : (this.watches?.size ?? 0),
       queued: this.queued,
-      lastQueuedAt: this.lastQueuedAt === undefined ? undefined : new Date(this.lastQueuedAt).toISOString()
-    }
-    writeRecordSync(this.parts.layout.watchHealth, health)
+      lastQueuedAt: this.lastQueuedAt === undefined ? undefined : new Date(this.lastQueuedAt).toISOString(),
+      stoppedAt
+    })
   }
 }

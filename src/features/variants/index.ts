@@ -24,7 +24,7 @@ import type { VerifyReport } from '../../core/verify-report.js'
 import { VariantCache, type PendingEntry } from './cache.js'
 import { imageSize } from './image-size.js'
 import { DEFAULT_PRESETS, mimeTypeOf, resolvePresets, type ResolvedPreset, type VariantPreset } from './presets.js'
-import { Renderer } from './render.js'
+import { Renderer, renderVerified } from './render.js'
 
 export { DEFAULT_PRESETS, type VariantFormat, type VariantPreset } from './presets.js'
 
@@ -178,18 +178,20 @@ export class Variants {
   }
 
   private async make(ref: string, sha256: string, preset: ResolvedPreset, options: AbortOptions): Promise<Variant> {
-    // The cache's temp file is made while sharp works (once a job slot is free, so that waiting
-    // jobs hold no files). The verified bytes: never a variant of wrong bytes.
+    // The verified bytes only (their check overlaps sharp's work: renderVerified). The cache's temp
+    // file is opened while sharp works, once the source proved right (so that waiting jobs hold no files).
     let pending: Promise<PendingEntry> | undefined
-    const source = async (): Promise<Buffer> => {
-      const bytes = await this.storage.fetch(ref, options)
+    const { signal } = options
+    const fetch = async (onUnverified: (bytes: Buffer) => void): Promise<Buffer> => {
+      const bytes = await this.storage.fetch(ref, { signal, onUnverified })
+      signal?.throwIfAborted()
       pending = this.cache.begin(sha256, preset)
       pending.catch(() => {}) // reported below, once the render is done
       return bytes
     }
     let rendered
     try {
-      rendered = await this.renderer.render(source, preset, options.signal)
+      rendered = await this.renderer.job(preset, signal, async render => await renderVerified(fetch, render))
     } catch (err) {
       await (await pending?.catch(() => undefined))?.abandon()
       throw err

@@ -30,6 +30,17 @@ function expectDurableBeforeUse(ops: Op[], name: string): void {
   expect(synced).toBeLessThan(used)
 }
 
+/** Every folder made before record `until`: its name fsynced in its parent (after the mkdir) before that record. */
+function expectFoldersDurableBy(ops: Op[], until: number): void {
+  const made = ops.slice(0, until).filter(op => op.op === 'mkdir')
+  expect(made.length, 'folders are made before it').toBeGreaterThan(0)
+  for (const folder of made) {
+    const synced = find(ops, op => op.op === 'fsyncdir' && op.ino === folder.dir, ops.indexOf(folder))
+    expect(synced, `the parent of ${folder.name} fsynced before record ${until}`).toBeGreaterThan(ops.indexOf(folder))
+    expect(synced, `the parent of ${folder.name} fsynced before record ${until}`).toBeLessThan(until)
+  }
+}
+
 describe('filesystem driver, under a power cut', () => {
   it("makes a duplicate store's renewal (the new mtime) durable before the store resolves", async () => {
     const { ops } = await record('store', { work: join(work, 'store') })
@@ -49,5 +60,21 @@ describe('filesystem driver, under a power cut', () => {
   it('makes the .quarantine folder durable before it moves an object there', async () => {
     const { ops } = await record('repair', { work: join(work, 'repair') })
     expectDurableBeforeUse(ops, '.quarantine')
+  })
+
+  it("makes another writer's unsynced folders durable up to the root before a store in them resolves", async () => {
+    // the other writer (plain mkdir and write) makes ab/cd and a frame; the library stores that frame, a frame
+    // beside it and one in a new folder of ab: before each store resolves, every folder's name is fsynced
+    const { ops } = await record('foreign-dirs', { work: join(work, 'foreign') })
+    const acks = ops.flatMap((op, i) => (op.op === 'ack' ? [i] : []))
+    expect(acks).toHaveLength(3)
+    for (const acked of acks) expectFoldersDurableBy(ops, acked)
+  })
+
+  it("makes a misplaced frame's new folder durable before verify --repair unlinks its old name", async () => {
+    const { ops } = await record('repair-misplaced', { work: join(work, 'misplaced') })
+    const unlinked = find(ops, op => op.op === 'unlink' && /^[0-9a-f]{64}\.jpg$/.test(op.name ?? ''))
+    expect(unlinked, 'the misplaced name is unlinked').toBeGreaterThan(0)
+    expectFoldersDurableBy(ops, unlinked)
   })
 })

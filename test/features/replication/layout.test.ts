@@ -37,6 +37,7 @@ describe('StateLayout', () => {
       failing: layout.failing('s3'),
       healsLog: layout.healsLog,
       reconcileReport: layout.reconcileReport,
+      reconcileBelow: layout.reconcileBelow,
       verifyRecord: layout.verifyRecord,
       watchHealth: layout.watchHealth,
       hostId: layout.hostId,
@@ -52,6 +53,7 @@ describe('StateLayout', () => {
       failing: '/state/failing/s3.json',
       healsLog: '/state/heals.log',
       reconcileReport: '/state/reconcile.json',
+      reconcileBelow: '/state/reconcile-below',
       verifyRecord: '/state/verify.json',
       watchHealth: '/state/watch.json',
       hostId: '/state/host-id',
@@ -99,9 +101,14 @@ describe('StateLayout', () => {
       if (copies.some(copy => hashes.some(sha256 => path === layout.outboxEntry(copy, sha256)))) return true
       if (copies.some(copy => hashes.some(sha256 => path === layout.ledgerShard(copy, sha256.slice(0, 2))))) return true
       if (copies.some(copy => path === layout.failing(copy))) return true
-      return [layout.healsLog, layout.reconcileReport, layout.verifyRecord, layout.watchHealth, layout.hostId].includes(
-        path
-      )
+      return [
+        layout.healsLog,
+        layout.reconcileReport,
+        layout.reconcileBelow,
+        layout.verifyRecord,
+        layout.watchHealth,
+        layout.hostId
+      ].includes(path)
     }
     const files = await filesUnder(layout.dir)
     expect(files.filter(f => !named(f)).map(f => relative(layout.dir, f))).toEqual([])
@@ -111,6 +118,7 @@ describe('StateLayout', () => {
       'failing/down.json',
       'heals.log',
       'reconcile.json',
+      'reconcile-below',
       'verify.json',
       'watch.json',
       'host-id'

@@ -77,4 +77,21 @@ describe('DrainLock', () => {
     }
     expect(await readdir(dir)).toEqual([])
   })
+
+  it('a lock made per holder is that object’s alone: another in this process finds it held (a shared one does not)', async () => {
+    const dir = await tempDir('sai-lock')
+    const path = join(dir, 'compaction.lock')
+    const [one, two] = [new DrainLock(path, { perHolder: true }), new DrainLock(path, { perHolder: true })]
+    expect(await one.acquire()).toBe(true)
+    expect(await two.acquire()).toBe(false)
+    expect(two.holder()).toBe(process.pid)
+    expect(await one.acquire()).toBe(true) // (counted within the object, as a shared one)
+    await one.release()
+    expect(await two.acquire()).toBe(false)
+    await one.release()
+    expect(await two.acquire()).toBe(true)
+    expect(await new DrainLock(path).acquire()).toBe(true) // a shared lock takes this process's as its own
+    await two.release()
+    expect(await readdir(dir)).toEqual([])
+  })
 })

@@ -1,6 +1,8 @@
 // A verify pass's findings spilled to files (spill.ts): counted as they come, read back in order,
 // the files named by the layout and removed at the end.
-import { readdir } from 'node:fs/promises'
+import { spawnSync } from 'node:child_process'
+import { readdir, writeFile } from 'node:fs/promises'
+import { basename, join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { StateLayout } from '../../../src/features/replication/layout.js'
 import { Spill } from '../../../src/features/replication/spill.js'
@@ -24,5 +26,20 @@ describe('Spill', () => {
     expect(other).toEqual([{ sha256: 'f'.repeat(64), reason: 'corrupt' }])
     await spill.remove()
     expect(await readdir(dir)).toEqual([])
+  })
+})
+
+describe('Spill: what a verify killed mid-pass left', () => {
+  it('a spill file of a process that is gone is removed when the next verify spills; a live one is kept', async () => {
+    const dir = await tempDir('sai-spill-stale')
+    const gone = spawnSync(process.execPath, ['-e', '0']).pid
+    const stale = join(dir, `verify-${gone}-1700000000000-0.tmp`)
+    const live = join(dir, `verify-${process.pid}-1700000000000-0.tmp`)
+    const other = join(dir, 'verify-notes.tmp')
+    for (const path of [stale, live, other]) await writeFile(path, `${'a'.repeat(64)} corrupt\n`)
+    const spill = new Spill(new StateLayout(dir), 1)
+    await spill.close()
+    await spill.remove()
+    expect((await readdir(dir)).sort()).toEqual([basename(live), basename(other)].sort())
   })
 })

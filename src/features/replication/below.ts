@@ -1,0 +1,116 @@
+/**
+ * What a reconcile found below the wanted copies, kept true after the copies it asked for. A frame
+ * a replica lacks, the primary holding it, is queued by the pass, which names it in
+ * `reconcile-below` (layout.ts: `<sha256> <replica>,<replica>` lines), written before
+ * `reconcile.json`. Once the copier has verified those copies (their outbox entries
+ * gone), `settleBelow` strikes the frame off: `status` and the `below_wanted_copies` gauge say what
+ * is still below after the drain, not what the scan found before it (a monitor paged for a day).
+ */
+import { once } from 'node:events'
+import { createReadStream, createWriteStream, mkdirSync, type WriteStream } from 'node:fs'
+import { rename, rm } from 'node:fs/promises'
+import { finished } from 'node:stream/promises'
+import { createInterface } from 'node:readline'
+import { isMissing } from '../../core/errors.js'
+import { failureFields, log } from '../../core/logger.js'
+import type { StateLayout } from './layout.js'
+import type { Outbox } from './outbox.js'
+import type { Parts } from './parts.js'
+import { readRecord, writeRecord } from './records.js'
+import type { ReconcileReport } from './types.js'
+
+/** A pass's list of the frames below their copies for a copy it queued: written as it goes, in place at its end. */
+export class QueuedBelow {
+  private readonly temp: string
+  private readonly file: WriteStream
+
+  constructor(private readonly layout: StateLayout) {
+    mkdirSync(layout.dir, { recursive: true })
+    this.temp = `${layout.reconcileBelow}.${process.pid}.tmp`
+    this.file = createWriteStream(this.temp)
+    this.file.on('error', () => {}) // a full state disk: thrown by close() (finished), never an unhandled event
+  }
+
+  async add(sha256: string, replicas: string[]): Promise<void> {
+    if (!this.file.write(`${sha256} ${replicas.join(',')}\n`)) await once(this.file, 'drain')
+  }
+
+  /** The pass ended: its list replaces the last one (before its record is written). */
+  async close(): Promise<void> {
+    this.file.end()
+    await finished(this.file)
+    await rename(this.temp, this.layout.reconcileBelow)
+  }
+
+  /** The pass failed: its list goes. */
+  async abandon(): Promise<void> {
+    this.file.destroy()
+    await rm(this.temp, { force: true })
+  }
+}
+
+/** As `settleBelow`; a failure is logged, not thrown: the count is a report, the drain or reconcile stands. */
+export async function settle(parts: Pick<Parts, 'layout' | 'outbox' | 'logger'>): Promise<void> {
+  await settleBelow(parts).catch((err: unknown) => {
+    const message = `replication: could not update the count of frames below their copies: ${(err as Error).message}`
+    log(parts.logger, 'warn', { event: 'replication.settle-failed', ...failureFields(err) }, message)
+  })
+}
+
+/**
+ * Strikes off the listed frames whose queued copies are all verified now (none left in the outbox),
+ * and rewrites the record's counts: `belowWantedCopies` less them, `copiedSince` more.
+ */
+export async function settleBelow({ layout, outbox }: { layout: StateLayout; outbox: Outbox }): Promise<void> {
+  const record = readRecord<ReconcileReport>(layout.reconcileReport)
+  if (record === undefined || record.belowWantedCopies === 0) return
+  const temp = `${layout.reconcileBelow}.${process.pid}.settle.tmp`
+  const kept = createWriteStream(temp)
+  kept.on('error', () => {}) // thrown by finished()
+  let [listed, still] = [0, 0]
+  try {
+    const lines = createInterface({ input: createReadStream(layout.reconcileBelow), crlfDelay: Infinity })
+    for await (const line of lines) {
+      const [sha256, names] = line.split(' ')
+      if (sha256 === undefined || names === undefined) continue
+      listed++
+      if (!names.split(',').some(name => outbox.has(name, sha256))) continue
+      still++
+      if (!kept.write(`${line}\n`)) await once(kept, 'drain')
+    }
+    kept.end()
+    await finished(kept)
+  } catch (err) {
+    kept.destroy()
+    await rm(temp, { force: true })
+    if (isMissing(err)) return // the list went (a state folder cleaned by hand): the next reconcile counts again
+    throw err
+  }
+  // nothing copied since, or a reconcile ended meanwhile (its record and its list stay)
+  if (still === listed || readRecord<ReconcileReport>(layout.reconcileReport)?.at !== record.at)
+    return await rm(temp, { force: true })
+  await rename(temp, layout.reconcileBelow)
+  const copied = listed - still
+  await writeRecord(layout.reconcileReport, {
+    ...record,
+    belowWantedCopies: Math.max(0, record.belowWantedCopies - copied),
+    copiedSince: (record.copiedSince ?? 0) + copied
+  })
+}
+
+/** Settles after a drain only once copies were made in this process: a watcher's drain each second reads no list. */
+export class BelowSettler {
+  private copied = false
+
+  constructor(private readonly parts: Pick<Parts, 'layout' | 'outbox' | 'copier' | 'logger'>) {
+    parts.copier.copied.add(() => {
+      this.copied = true
+    })
+  }
+
+  async afterCopies(): Promise<void> {
+    if (!this.copied) return
+    this.copied = false
+    await settle(this.parts)
+  }
+}

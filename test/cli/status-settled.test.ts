@@ -1,0 +1,59 @@
+// `status` after the command it prescribes: the copies a reconcile (or a repair) made since its scan are
+// struck off the count of frames below their wanted copies, so a monitor stops paging once the fix is made
+// (the real CLI, the real filesystem, a filesystem replica).
+import { readFile, rm, writeFile } from 'node:fs/promises'
+import { describe, expect, it } from 'vitest'
+import { FilesystemDriver } from '../../src/drivers/fs/index.js'
+import { testJpeg } from '../../src/testing/index.js'
+import { tempDir } from '../infra/helpers/tmp.js'
+import { answer, cli } from './run.js'
+
+async function replicated(count: number): Promise<{ env: Record<string, string>; copy: string; hashes: string[] }> {
+  const root = await tempDir('sai-primary')
+  const copy = await tempDir('sai-copy')
+  const env = { SAI_IMAGE_STORAGE_PATH: root, SAI_IMAGE_STORAGE_REPLICAS: 'fs', SAI_IMAGE_STORAGE_REPLICA_PATH: copy }
+  const storage = new FilesystemDriver({ root })
+  const hashes = []
+  for (let i = 0; i < count; i++) hashes.push((await storage.store(testJpeg(`settled ${root} ${i}`, 5000))).hash)
+  expect(cli(['replicate'], { env }).code).toBe(0)
+  return { env, copy, hashes }
+}
+
+describe('status after the fix it prescribes', () => {
+  it('a replica copy deleted: verify exits 1, status 12; replicate copies it, then status exits 0', async () => {
+    const { env, copy, hashes } = await replicated(3)
+    const replica = new FilesystemDriver({ root: copy })
+    await rm(replica.pathOf(hashes[1]!))
+    expect(cli(['verify'], { env }).code).toBe(1)
+    expect(cli(['status'], { env }).code).toBe(12)
+    const replicate = cli(['replicate'], { env })
+    expect(replicate.code).toBe(0)
+    expect(replicate.stdout).toContain('1 copy made, 0 pending')
+    expect(await replica.exists(hashes[1]!)).toBe(true)
+    const status = cli(['status', '--json'], { env })
+    expect(answer(status)).toMatchObject({ countedBy: 'reconcile', belowWantedCopies: 0, copiedSince: 1, alerts: [] })
+    expect(status.code).toBe(0)
+    const text = cli(['status'], { env })
+    expect(text.code).toBe(0)
+    expect(text.stdout).toContain('0 frames below the wanted copies (1 more at the scan, copied since), 0 lost')
+    expect(text.stdout).not.toContain('ALERT')
+  })
+
+  it('verify --subset 0/1 --repair of a corrupt replica copy: "clean now" beside 0 below; status exits 0', async () => {
+    const { env, copy, hashes } = await replicated(2)
+    const path = new FilesystemDriver({ root: copy }).pathOf(hashes[0]!)
+    const bytes = await readFile(path)
+    bytes[bytes.length >> 1]! ^= 1
+    await writeFile(path, bytes)
+    const json = cli(['verify', '--subset', '0/1', '--repair', '--json'], { env })
+    expect(json.code).toBe(0)
+    expect(answer(json)).toMatchObject({ clean: true, restored: 1, copies: { belowWanted: 0, lost: 0, madeWhole: 1 } })
+    await writeFile(path, bytes) // damaged again, for the text
+    const text = cli(['verify', '--subset', '0/1', '--repair'], { env })
+    expect(text.stdout).toContain('clean now')
+    expect(text.stdout).toContain('copies: 0 frames below the wanted copies (1 more before the repair made them whole)')
+    const status = cli(['status', '--json'], { env })
+    expect(answer(status)).toMatchObject({ countedBy: 'verify', belowWantedCopies: 0 })
+    expect(status.code).toBe(0)
+  })
+})

@@ -1,0 +1,52 @@
+// The frames a reconcile found below their wanted copies, struck off once the copies it queued are
+// verified (below.ts): by a drain in this store, in another store over the same state folder (the
+// watcher's process), and not while the replica is down.
+import { rename } from 'node:fs/promises'
+import { describe, expect, it } from 'vitest'
+import { createReplicatedStorage } from '../../../src/features/replication/index.js'
+import { testJpeg } from '../../../src/testing/index.js'
+import { pair } from './helpers.js'
+
+describe('below the wanted copies, after the drain', () => {
+  it("a reconcile's count drops as its queued copies are made, not before", async () => {
+    const { storage, primary, replica } = await pair()
+    for (let i = 0; i < 3; i++) await primary.store(testJpeg(`below ${primary.root} ${i}`, 3000))
+    const report = await storage.reconcile()
+    expect(report.belowWantedCopies).toBe(3)
+    expect(storage.status()).toMatchObject({ belowWantedCopies: 3, countedBy: 'reconcile' })
+    expect(storage.status().copiedSince).toBeUndefined()
+    await rename(replica.root, `${replica.root}.away`)
+    const failed = await storage.drain()
+    expect(failed.copied).toBe(0)
+    expect(storage.status()).toMatchObject({ belowWantedCopies: 3 })
+    await rename(`${replica.root}.away`, replica.root)
+    // another store over the same state folder (the watcher's process) drains: it strikes them off
+    const other = createReplicatedStorage({
+      primary,
+      replicas: [{ name: 'copy', storage: replica }],
+      background: false
+    })
+    expect((await other.drain()).copied).toBe(3)
+    expect(storage.status()).toMatchObject({ belowWantedCopies: 0, copiedSince: 3 })
+    // a reconcile now finds nothing below: nothing copied since it
+    await storage.reconcile()
+    expect(storage.status()).toMatchObject({ belowWantedCopies: 0 })
+    expect(storage.status().copiedSince).toBeUndefined()
+    await other.close()
+    await storage.close()
+  })
+
+  it('an evicted frame whose replica copy is gone stays below (no copy can be queued), and lost', async () => {
+    const { storage, primary, replica } = await pair()
+    const { sha256 } = await storage.store(testJpeg(`evicted ${primary.root}`, 3000))
+    await storage.drain()
+    await new Promise(resolve => setTimeout(resolve, 20))
+    expect(await storage.evict({ olderThan: 0 })).toMatchObject({ evicted: 1 })
+    await replica.delete(sha256)
+    await storage.reconcile()
+    await storage.store(testJpeg(`another ${primary.root}`, 3000))
+    await storage.drain() // copies the new frame: the lost one is not struck off
+    expect(storage.status()).toMatchObject({ belowWantedCopies: 1, lost: 1 })
+    await storage.close()
+  })
+})
