@@ -4,7 +4,7 @@ import { plural, storeLine, type Command } from '../context.js'
 import { parseDuration } from '../units.js'
 import { failing, replicated } from './replication.js'
 
-/** `status` exit codes, one per condition (the most severe wins), for monitors: docs/cli.md. */
+/** `status` exit codes, one per condition, for monitors: docs/cli.md. When several hold, `exitOf` picks. */
 export const STATUS_EXIT = { backlog: 10, unreachable: 11, belowWanted: 12, lost: 13, unreadable: 14 } as const
 
 export const status: Command = {
@@ -15,8 +15,8 @@ export const status: Command = {
     'Exit 0 only when every replica is reachable, nothing in the backlog is older than\n' +
     "--max-backlog-age (default 1h; units s, min, h, d), and the last whole scan (replicate's\n" +
     'reconcile or verify) found no frame below its wanted copies (or the copies it queued were made\n' +
-    `since) and none lost. Otherwise, the most severe of: ${STATUS_EXIT.backlog} backlog too old,\n` +
-    `${STATUS_EXIT.unreachable} a replica unreachable, ` +
+    `since) and none lost. Otherwise (${STATUS_EXIT.lost} first when a frame is lost, else the highest):\n` +
+    `${STATUS_EXIT.backlog} backlog too old, ${STATUS_EXIT.unreachable} a replica unreachable, ` +
     `${STATUS_EXIT.belowWanted} frames below the wanted copies, ${STATUS_EXIT.lost} frames lost,\n` +
     `${STATUS_EXIT.unreadable} a folder of the primary unreadable (by status, or by the watcher).`,
   options: { 'max-backlog-age': { type: 'string' } },
@@ -49,8 +49,14 @@ export const status: Command = {
         `\n${storeLine(storage)}`,
       { ...s, unseen: unseen ?? null, alerts, store: storage.location }
     )
-    return Math.max(0, ...alerts.map(a => a.exit))
+    return exitOf(alerts)
   }
+}
+
+/** A known loss outranks every other condition (an unreadable folder's 14 included); then the highest code. */
+export function exitOf(alerts: { exit: number }[]): number {
+  const rank = (exit: number) => (exit === STATUS_EXIT.lost ? Number.POSITIVE_INFINITY : exit)
+  return alerts.reduce((worst, a) => (rank(a.exit) > rank(worst) ? a.exit : worst), 0)
 }
 
 type Alert = { condition: keyof typeof STATUS_EXIT; exit: number; message: string }
