@@ -13,7 +13,7 @@ const COMMON_HELP = `Options for every command:
   -V, --version`
 
 const EXIT_HELP = `Exit codes: 0 done, 1 not found / not clean / some items failed, 2 usage, 3 bad input or ref,
-4 integrity, 5 storage unavailable, 6 configuration, 10-13 status alerts, 70 a bug (please report
+4 integrity, 5 storage unavailable, 6 configuration, 10-14 status alerts, 70 a bug (please report
 it), 75 replicate's lock busy, 130 interrupted.`
 
 /** The usage of `sai-images <command>`, wrapped at the top-level spaces, never inside `[...]`. */

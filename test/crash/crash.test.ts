@@ -97,8 +97,9 @@ describe('crash harness', () => {
   it('catches a build without the directory fsync after the link', async () => {
     const pkg = brokenCopy(
       'no-dir-fsync',
-      /if \(context\.fsync && existing === void 0\) await fsyncDir\(dirname\d*\(path\)\);/g,
-      ''
+      // the link's folder fsync taken out (`settle`, which makes only young parent folders durable, left)
+      /(if \(context\.fsync && existing === void 0\)\s*await Promise\.all\(\[)fsyncDir\(dirname\d*\(path\)\), /g,
+      '$1'
     )
     const recording = await record('store', { pkg, work: join(work, 'no-dir-fsync') })
     const result = await checkStates(recording, { pkg, work: join(work, 'no-dir-fsync'), states: 120 })

@@ -2,7 +2,12 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import { foreignWriteCopied } from '../../features/replication/foreign-writes.js'
 import { partsOf } from '../../features/replication/parts.js'
-import { PrimaryWatcher, readWatchHealth, type ReplicatedStorage } from '../../features/replication/index.js'
+import {
+  PrimaryWatcher,
+  readWatchHealth,
+  type ReplicatedStorage,
+  type WatchHealth
+} from '../../features/replication/index.js'
 import { watcherState } from '../../features/replication/watch-health.js'
 import { plural, storeLine, UsageError, type Command, type Context } from '../context.js'
 import { METRICS_OPTIONS, startMetrics } from '../metrics-server.js'
@@ -27,8 +32,9 @@ export const replicate: Command = {
     'too (exit 0: a service stopped as asked). Exit 1 if something is left, or a frame is lost.\n' +
     'One copier at a time: while another (a --watch service) holds the lock, exit 75 and say which\n' +
     'process, or with --wait wait for it.\n' +
-    '--health answers for a monitor: exit 0 if the watcher passed within 3 --watch-every + 10 s and\n' +
-    'runs, else 1 (stale, or stopped: by SIGTERM or Ctrl-C, or its process gone on this host).\n' +
+    '--health answers for a monitor: exit 0 if the watcher passed within 3 --watch-every + 10 s,\n' +
+    'runs and can read every folder, else 1 (stale; stopped: by SIGTERM or Ctrl-C, or its process\n' +
+    'gone on this host; or failing).\n' +
     '--metrics-port N serves Prometheus metrics at http://127.0.0.1:N/metrics (loopback only);\n' +
     '--metrics-address host:port listens elsewhere (0.0.0.0:9465). Needs prom-client; see\n' +
     'docs/observability.md and examples/grafana.\n' +
@@ -165,7 +171,7 @@ function busy(cli: Context, storage: ReplicatedStorage, heldBy: number | undefin
   return 75
 }
 
-/** `replicate --health`: the watcher's last pass, for a monitor (exit 0 recent, 1 stale, stopped or none). */
+/** `replicate --health`: the watcher's last pass, for a monitor (exit 0 recent, 1 stale, stopped, failing or none). */
 function health(cli: Context, storage: ReplicatedStorage): number {
   const last = readWatchHealth(storage.stateDir)
   const age = last === undefined ? undefined : Date.now() - Date.parse(last.at)
@@ -178,8 +184,17 @@ function health(cli: Context, storage: ReplicatedStorage): number {
       : `watcher: ${state === 'stale' ? 'STALE' : said}, last pass ${Math.round(age! / 1000)} s ago ` +
           `(every ${last.everyMs / 1000} s, pid ${last.pid}` +
           `${last.mechanism === undefined ? '' : `, by ${last.mechanism}`}); ` +
-          `${plural(last.queued, 'frame')} from other writers queued since it started`,
+          `${plural(last.queued, 'frame')} from other writers queued since it started` +
+          failingLine(last.failing),
     { command: 'replicate', live, state: state ?? null, watcher: last ?? null }
   )
-  return live ? 0 : 1
+  return live && last?.failing === undefined ? 0 : 1
+}
+
+/** A folder the watcher's passes cannot read: its frames are not queued. */
+function failingLine(failing: WatchHealth['failing']): string {
+  return failing === undefined
+    ? ''
+    : `\nFAILING since ${failing.since}: cannot read the primary's folder ${failing.folder} (${failing.message}); ` +
+        'frames there are not queued'
 }

@@ -4,8 +4,8 @@ import { plural, storeLine, type Command } from '../context.js'
 import { parseDuration } from '../units.js'
 import { failing, replicated } from './replication.js'
 
-/** `status` exit codes, one per condition (the most severe wins), for monitors: docs/cli.md. */
-export const STATUS_EXIT = { backlog: 10, unreachable: 11, belowWanted: 12, lost: 13 } as const
+/** `status` exit codes, one per condition, for monitors: docs/cli.md. When several hold, `exitOf` picks. */
+export const STATUS_EXIT = { backlog: 10, unreachable: 11, belowWanted: 12, lost: 13, unreadable: 14 } as const
 
 export const status: Command = {
   name: 'status',
@@ -15,16 +15,17 @@ export const status: Command = {
     'Exit 0 only when every replica is reachable, nothing in the backlog is older than\n' +
     "--max-backlog-age (default 1h; units s, min, h, d), and the last whole scan (replicate's\n" +
     'reconcile or verify) found no frame below its wanted copies (or the copies it queued were made\n' +
-    `since) and none lost. Otherwise, the most severe of: ${STATUS_EXIT.backlog} backlog too old,\n` +
-    `${STATUS_EXIT.unreachable} a replica unreachable, ` +
-    `${STATUS_EXIT.belowWanted} frames below the wanted copies, ${STATUS_EXIT.lost} frames lost.`,
+    `since) and none lost. Otherwise (${STATUS_EXIT.lost} first when a frame is lost, else the highest):\n` +
+    `${STATUS_EXIT.backlog} backlog too old, ${STATUS_EXIT.unreachable} a replica unreachable, ` +
+    `${STATUS_EXIT.belowWanted} frames below the wanted copies, ${STATUS_EXIT.lost} frames lost,\n` +
+    `${STATUS_EXIT.unreadable} a folder of the primary unreadable (by status, or by the watcher).`,
   options: { 'max-backlog-age': { type: 'string' } },
   async run(cli) {
     const storage = replicated(cli)
     const maxAge = parseDuration(cli.string('max-backlog-age') ?? '1h', '--max-backlog-age')
     const s = storage.status()
     const unseen = await countUnseen(storage)
-    const alerts = statusAlerts(s, maxAge)
+    const alerts = [...statusAlerts(s, maxAge), ...unreadableAlerts(unseen)]
     const scan =
       s.countedBy === undefined
         ? 'never'
@@ -48,16 +49,21 @@ export const status: Command = {
         `\n${storeLine(storage)}`,
       { ...s, unseen: unseen ?? null, alerts, store: storage.location }
     )
-    return Math.max(0, ...alerts.map(a => a.exit))
+    return exitOf(alerts)
   }
 }
 
+/** A known loss outranks every other condition (an unreadable folder's 14 included); then the highest code. */
+export function exitOf(alerts: { exit: number }[]): number {
+  const rank = (exit: number) => (exit === STATUS_EXIT.lost ? Number.POSITIVE_INFINITY : exit)
+  return alerts.reduce((worst, a) => (rank(a.exit) > rank(worst) ? a.exit : worst), 0)
+}
+
+type Alert = { condition: keyof typeof STATUS_EXIT; exit: number; message: string }
+
 /** What a monitor should hear about, each with its exit code and what to do. */
-function statusAlerts(
-  s: ReturnType<ReplicatedStorage['status']>,
-  maxAge: number
-): Array<{ condition: keyof typeof STATUS_EXIT; exit: number; message: string }> {
-  const alerts: Array<{ condition: keyof typeof STATUS_EXIT; exit: number; message: string }> = []
+function statusAlerts(s: ReturnType<ReplicatedStorage['status']>, maxAge: number): Alert[] {
+  const alerts: Alert[] = []
   const old = s.replicas.filter(
     r => r.oldestPendingAt !== undefined && Date.now() - r.oldestPendingAt.getTime() > maxAge
   )
@@ -108,11 +114,42 @@ function unseenLines(unseen: Unseen | undefined): string {
       ? 'never ran here (replicate --watch)'
       : `${watcher.state === 'stale' ? 'STALE' : watcher.state}, last pass ${watcher.at.toISOString()}` +
         (watcher.mechanism === undefined ? '' : `, finding frames by ${watcher.mechanism}`)
+  const { incomplete } = unseen
+  const failing = watcher?.failing
   return (
-    `\nnot yet queued: ${plural(unseen.frames, 'frame')} on the primary from other writers, in folders changed ` +
-    `${since} (counted ${unseen.at.toISOString()})` +
-    `\nwatcher: ${state}`
+    `\nnot yet queued: ${incomplete === null ? '' : 'at least '}${plural(unseen.frames, 'frame')} on the primary ` +
+    `from other writers, in folders changed ${since} (counted ${unseen.at.toISOString()})` +
+    (incomplete === null ? '' : `; INCOMPLETE: ${unreadable(incomplete)}`) +
+    `\nwatcher: ${state}` +
+    (failing === undefined ? '' : `; FAILING since ${failing.since}: ${unreadable(failing)}`)
   )
+}
+
+/** A folder of the primary that status or a live watcher cannot read: frames there are not counted, or not queued. */
+function unreadableAlerts(unseen: Unseen | undefined): Alert[] {
+  const alerts: Alert[] = []
+  const fix = 'check its permissions (the service and status read every folder) and the disk'
+  const { incomplete, watcher } = unseen ?? {}
+  if (incomplete)
+    alerts.push({
+      condition: 'unreadable',
+      exit: STATUS_EXIT.unreadable,
+      message: `status ${unreadable(incomplete)}: frames there are not counted; ${fix}`
+    })
+  if (watcher?.live === true && watcher.failing !== undefined)
+    alerts.push({
+      condition: 'unreadable',
+      exit: STATUS_EXIT.unreadable,
+      message:
+        `the watcher ${unreadable(watcher.failing)} since ${watcher.failing.since}: ` +
+        `frames there are not queued; ${fix}`
+    })
+  return alerts
+}
+
+/** Which folder, and why (a Node error's message starts with its code already). */
+function unreadable({ folder, code, message }: { folder: string; code: string; message: string }): string {
+  return `cannot read the primary's folder ${folder} (${message.startsWith(code) ? message : `${code}: ${message}`})`
 }
 
 /** The reconcile's frames below that the copies it queued made whole since. */

@@ -6,7 +6,7 @@
  * per frame. With `watches` (folder-watches.ts), the leaves watched by inotify are stat'ed only on a
  * full pass (the safety net for lost events): their events name them instead.
  */
-import { readdirSync, statSync } from 'node:fs'
+import { readdirSync, type Stats, statSync } from 'node:fs'
 import { join } from 'node:path'
 import { setImmediate as yieldToLoop } from 'node:timers/promises'
 import { isMissing } from '../../core/errors.js'
@@ -87,16 +87,27 @@ export class ShardFolders {
     try {
       await this.visit(this.top, 1, out)
     } catch (err) {
-      // a folder that cannot be listed (EACCES, EIO): the folders named so far are still changed, and the
-      // watcher fails the pass once it has queued their frames (`failure`); that folder is listed again next pass
-      this.complete = false
-      this.failure = err
+      this.top.ctime = -1
+      this.failed('', err)
     }
     return [...new Set(out)]
   }
 
-  /** What kept the last pass from visiting every folder (thrown by the watcher after the others' frames). */
-  failure: unknown
+  /**
+   * What kept the last pass from visiting every folder, and which (its key): the first error. The watcher throws it
+   * after queuing the frames of the others; `status` says its count is incomplete.
+   */
+  failure?: { folder: string; error: unknown }
+
+  /**
+   * A folder that cannot be stat'ed or listed (EACCES, EIO): the pass goes on with its siblings, and the caller
+   * forgets the folder's ctime (-1 never matches), so the next pass lists it again. Never taken for empty: the
+   * pass is not complete.
+   */
+  private failed(key: string, error: unknown): void {
+    this.complete = false
+    this.failure ??= { folder: key === '' ? '.' : key, error }
+  }
 
   /** Every folder known at the last pass that stat'ed them: the inotify watches the layout takes. */
   get count(): number {
@@ -121,27 +132,25 @@ export class ShardFolders {
     }
     this.above++
     if (level === this.init.depth) {
-      if (moved || folder.leafNames === undefined) this.listing(folder, () => this.listLeaves(folder))
+      if (moved || folder.leafNames === undefined) this.listLeaves(folder)
       // a leaf made again under the same name is another folder: watched anew, stat'ed now
       this.statLeaves(folder, out, moved)
       await yieldToLoop() // the copier's I/O goes on between folders
       return true
     }
-    if (moved || folder.children === undefined) this.listing(folder, () => (folder.children = this.children(folder)))
+    if (moved || folder.children === undefined) folder.children = this.children(folder)
     const kept: Folder[] = []
-    for (const child of folder.children ?? []) if (await this.visit(child, level + 1, out)) kept.push(child)
+    for (const child of folder.children) {
+      try {
+        if (await this.visit(child, level + 1, out)) kept.push(child)
+      } catch (err) {
+        child.ctime = -1
+        this.failed(child.key, err)
+        kept.push(child) // visited again next pass
+      }
+    }
     folder.children = kept
     return true
-  }
-
-  /** Lists a folder; if that fails, its ctime is forgotten (-1 never matches), so the next pass lists it again. */
-  private listing(folder: Folder, list: () => void): void {
-    try {
-      list()
-    } catch (err) {
-      folder.ctime = -1
-      throw err
-    }
   }
 
   /** Stats the leaves of `folder`, naming those whose ctime moved; drops those that are gone. */
@@ -152,11 +161,19 @@ export class ShardFolders {
     const now = Date.now()
     let gone = 0
     for (let i = 0; i < names.length; i++) {
-      if (watched[i] === 1 && !all && !this.full && !Number.isNaN(ctimes[i]!)) {
+      if (watched[i] === 1 && !all && !this.full && ctimes[i]! >= 0) {
         this.complete = false
         continue // its events name it
       }
-      const stat = statSync(`${folder.path}/${names[i]!}`, NO_THROW)
+      let stat: Stats | undefined
+      try {
+        stat = statSync(`${folder.path}/${names[i]!}`, NO_THROW)
+      } catch (err) {
+        // its parent not searchable (EACCES), EIO: the other leaves still count; this one is stat'ed again next pass
+        ctimes[i] = -1
+        this.failed(this.keyOf(folder, names[i]!), err)
+        continue
+      }
       if (stat === undefined) {
         if (watched[i] === 1) this.init.watches?.drop(this.keyOf(folder, names[i]!))
         names[i] = ''

@@ -13,6 +13,7 @@ import { isMissing } from '../../core/errors.js'
 import type { ShardingStrategy } from '../../core/sharding.js'
 import { type Ledger, type LedgerRecord, lastRecord, VERIFIED } from './ledger.js'
 import type { Outbox } from './outbox.js'
+import type { FolderFailure } from './watch-progress.js'
 
 export class CopyBook {
   /** Per replica, the last shard file read: its name and text. */
@@ -94,8 +95,8 @@ async function sizeDiffers(storage: Replicas, replica: string, sha256: string, s
 interface Queuing {
   root: string
   sharding: ShardingStrategy
-  book: CopyBook
   outbox: Outbox
+  ledger: Ledger
   storage: Replicas
 }
 
@@ -104,20 +105,25 @@ interface Queuing {
  * lacks). A folder that cannot be read (EACCES, EIO) is passed over and named in `failed`, with the first error.
  */
 export async function queueFolders(
-  { root, sharding, book, outbox, storage }: Queuing,
+  { root, sharding, outbox, ledger, storage }: Queuing,
   keys: string[],
   onQueued: (sha256: string, file: Stats, copies: number) => void
-): Promise<{ queued: number; failed: string[]; failure?: unknown }> {
+): Promise<{ queued: number; failed: string[]; failure?: FolderFailure }> {
   let queued = 0
   const failed: string[] = []
-  let failure: unknown
+  let failure: FolderFailure | undefined
+  const book = new CopyBook(
+    outbox,
+    ledger,
+    storage.replicas.map(r => r.name)
+  )
   for (const key of keys) {
     let frames: string[]
     try {
       frames = framesIn(root, key, sharding)
     } catch (err) {
       failed.push(key)
-      failure ??= err
+      failure ??= { folder: key, error: err }
       continue
     }
     for (const sha256 of frames) {

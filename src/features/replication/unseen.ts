@@ -2,7 +2,8 @@
  * What `status` cannot see in the outbox: frames other processes put on the primary that nobody
  * queued yet. The folders changed since the last watcher pass or reconcile (whichever is later)
  * are listed, and their frames that no replica holds verified nor has queued are counted. Without
- * either, every folder is listed once: the count is never a "0 pending" by default.
+ * either, every folder is listed once: the count is never a "0 pending" by default. A folder that cannot be
+ * read (EACCES, EIO) makes the count `incomplete` (the frames of the others are still counted), never smaller.
  */
 import { PrefixSharding, type ShardingStrategy } from '../../core/sharding.js'
 import { ShardFolders } from './folders.js'
@@ -11,6 +12,7 @@ import { readRecord } from './records.js'
 import type { ReplicatedStorage } from './storage.js'
 import { CopyBook, framesIn } from './unqueued.js'
 import { caughtUpTo, type WatcherState, type WatchHealth, watcherState } from './watch-health.js'
+import { failureOf } from './watch-progress.js'
 
 export interface Unseen {
   /** Frames on the primary with no outbox record and no verified replica copy. */
@@ -20,8 +22,13 @@ export interface Unseen {
   /** When this count was made. */
   at: Date
   /**
-   * The watcher's last pass, and its state (`live`: a recent pass, within 3 × `everyMs` + 10 s, by a
-   * process still running); null if none ever ran here.
+   * The first folder that could not be read (`ab/cd`; `.`: the root), and the error: `frames` is then a lower
+   * bound. Null when every folder was read.
+   */
+  incomplete: { folder: string; code: string; message: string } | null
+  /**
+   * The watcher's last pass, its state (`live`: a recent pass, within 3 × `everyMs` + 10 s, by a process still
+   * running), and the folder its passes cannot read (watch.json's `failing`); null if none ever ran here.
    */
   watcher: {
     at: Date
@@ -29,6 +36,7 @@ export interface Unseen {
     live: boolean
     state: WatcherState
     mechanism: WatchHealth['mechanism']
+    failing?: WatchHealth['failing']
   } | null
 }
 
@@ -52,8 +60,17 @@ export async function countUnseen(storage: ReplicatedStorage): Promise<Unseen | 
     storage.replicas.map(r => r.name)
   )
   let frames = 0
-  for (const key of await folders.changed()) {
-    for (const sha256 of framesIn(root, key, sharding)) if (book.lacking(sha256).length > 0) frames++
+  const keys = await folders.changed()
+  let unread = folders.failure
+  for (const key of keys) {
+    let found: string[]
+    try {
+      found = framesIn(root, key, sharding)
+    } catch (error) {
+      unread ??= { folder: key, error }
+      continue // the other folders still count
+    }
+    for (const sha256 of found) if (book.lacking(sha256).length > 0) frames++
   }
   const health = readRecord<WatchHealth>(layout.watchHealth)
   const watcher =
@@ -64,7 +81,9 @@ export async function countUnseen(storage: ReplicatedStorage): Promise<Unseen | 
           everyMs: health.everyMs,
           live: watcherState(health, at.getTime()) === 'live',
           state: watcherState(health, at.getTime()),
-          mechanism: health.mechanism
+          mechanism: health.mechanism,
+          failing: health.failing
         }
-  return { frames, since: since === 0 ? null : new Date(since), at, watcher }
+  const incomplete = unread === undefined ? null : { folder: unread.folder, ...failureOf(unread.error) }
+  return { frames, since: since === 0 ? null : new Date(since), at, incomplete, watcher }
 }

@@ -7,6 +7,7 @@ import { hostname } from 'node:os'
 import { readRecord, writeRecordSync } from './records.js'
 import { StateLayout } from './layout.js'
 import type { ReconcileReport } from './types.js'
+import type { WatchFailing } from './watch-progress.js'
 
 /** `watch.json` in the state folder, rewritten after each pass. */
 export interface WatchHealth {
@@ -27,6 +28,11 @@ export interface WatchHealth {
   /** Frames this watcher queued since it started, and when the last one was. */
   queued: number
   lastQueuedAt?: string
+  /**
+   * While its passes cannot read a shard folder (EACCES, EIO): since when, which (`ab/cd`; `.`: the root), the
+   * error. Frames there are not queued, and `caughtUpTo` stays put, until a pass reads it.
+   */
+  failing?: WatchFailing
   /** The host its process runs on: there `status` asks whether the process is still running. */
   hostname?: string
   /** When it was stopped (SIGTERM, Ctrl-C: `stop()`); absent while it runs. */

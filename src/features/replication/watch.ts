@@ -28,9 +28,11 @@ import { ShardFolders } from './folders.js'
 import { keepWatching, type LayoutWatch, type WatchMechanism } from './inotifywait.js'
 import { partsOf, type Parts } from './parts.js'
 import type { ReplicatedStorage } from './storage.js'
-import { CopyBook, queueFolders } from './unqueued.js'
+import { queueFolders } from './unqueued.js'
 import { caughtUpTo, writeWatchHealth } from './watch-health.js'
+import { CopyLatency } from './watch-latency.js'
 import type { WatchOptions } from './watch-options.js'
+import { WatchProgress } from './watch-progress.js'
 
 export { caughtUpTo, readWatchHealth, type WatchHealth } from './watch-health.js'
 export type { WatchOptions } from './watch-options.js'
@@ -53,8 +55,8 @@ export class PrimaryWatcher {
   private child?: LayoutWatch
   private lastStat = Number.NEGATIVE_INFINITY
   private lastFull = Number.NEGATIVE_INFINITY
-  /** The start of the last pass that stat'ed every folder. */
-  private caughtUp?: number
+  /** How far every frame was seen, and the folder the passes cannot read (watch-progress.ts). */
+  private readonly progress = new WatchProgress()
   /** The folders of a pass that failed before it queued all their frames (a full state disk): the next pass's. */
   private unfinished: string[] = []
   /** An event came since the current pass began: pass again soon. */
@@ -63,14 +65,10 @@ export class PrimaryWatcher {
   private readonly sharding: ShardingStrategy
   private readonly root: string
   private readonly parts: Parts
-  /** Frames found here, until each replica has its copy: when they appeared. */
-  private readonly appeared = new Map<string, { at: number; left: number }>()
   private timer?: NodeJS.Timeout
   private running?: Promise<void>
   private stopped = false
-  private readonly listener = (replica: string, sha256: string): void => {
-    this.copied(replica, sha256)
-  }
+  private readonly latency: CopyLatency
 
   constructor(
     private readonly storage: ReplicatedStorage,
@@ -93,7 +91,8 @@ export class PrimaryWatcher {
       since: caughtUpTo(this.parts.layout) - SLACK_MS,
       watches: this.watches
     })
-    this.parts.copier.copied.add(this.listener) // until stop()
+    this.latency = new CopyLatency(options)
+    this.parts.copier.copied.add(this.latency.listener) // until stop()
   }
 
   /** Passes every `everyMs` (sooner after a watch's event) until stopped; the first at once. */
@@ -144,7 +143,7 @@ export class PrimaryWatcher {
     await this.running
     this.watches?.close()
     this.child?.close()
-    this.parts.copier.copied.delete(this.listener)
+    this.parts.copier.copied.delete(this.latency.listener)
     if (this.loop !== undefined) this.writeHealth(new Date().toISOString())
   }
 
@@ -198,43 +197,34 @@ export class PrimaryWatcher {
     if (mode !== 'events' || live) this.lastStat = started
     if (mode === 'full') this.lastFull = started
     const { outbox, ledger, copier } = this.parts
-    const book = new CopyBook(
-      outbox,
-      ledger,
-      this.storage.replicas.map(r => r.name)
-    )
-    const at = { root: this.root, sharding: this.sharding, book, outbox, storage: this.storage }
+    const at = { root: this.root, sharding: this.sharding, outbox, ledger, storage: this.storage }
     const { queued, failed, failure } = await queueFolders(at, keys, (sha256, file, copies) =>
-      this.appeared.set(sha256, { at: Math.max(file.ctimeMs, file.mtimeMs), left: copies })
+      this.latency.found(sha256, file, copies)
     )
     this.unfinished = failed // first next pass; a failure is logged by the loop
+    const problem = this.folders.failure ?? failure
+    const complete = mode !== 'events' ? this.folders.complete : live && this.child?.live === true
     // the events still on their way when the pass began: a margin (EVENT_LAG_MS)
-    if (failure === undefined && (mode !== 'events' ? this.folders.complete : live && this.child?.live === true))
-      this.caughtUp = mode === 'events' ? started - EVENT_LAG_MS : started
+    if (this.progress.passed(mode, complete, mode === 'events' ? started - EVENT_LAG_MS : started, problem)) {
+      this.child?.close() // started again by the loop, watching the folders readable now (stat passes meanwhile)
+      this.child = undefined
+    }
     if (queued > 0) {
       this.queued += queued
       this.lastQueuedAt = Date.now()
       if (this.storage.background) copier.kick() // else whoever drains (replicate --watch's loop)
     }
     this.writeHealth()
-    if ((failure ?? this.folders.failure) !== undefined) throw failure ?? this.folders.failure
+    if (problem !== undefined) throw problem.error
     return queued
-  }
-
-  private copied(replica: string, sha256: string): void {
-    const seen = this.appeared.get(sha256)
-    if (seen === undefined) return
-    if (--seen.left <= 0) this.appeared.delete(sha256)
-    try {
-      this.options.onCopied?.(sha256, Math.max(0, Date.now() - seen.at) / 1000, replica)
-    } catch {} // a listener that throws is not a failed copy
   }
 
   private writeHealth(stoppedAt?: string): void {
     writeWatchHealth(this.parts.layout, {
       at: new Date().toISOString(),
       everyMs: this.everyMs,
-      caughtUpTo: new Date(this.caughtUp ?? caughtUpTo(this.parts.layout)).toISOString(),
+      caughtUpTo: new Date(this.progress.caughtUp ?? caughtUpTo(this.parts.layout)).toISOString(),
+      failing: this.progress.failing,
       folders: this.folders.leaves,
       mechanism: this.mechanism,
       watched: this.mechanism === 'inotifywait' ? this.folders.leaves : (this.watches?.size ?? 0),
