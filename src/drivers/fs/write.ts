@@ -4,7 +4,7 @@
  * the bytes are new, and what a name already taken means, is the caller's (store.ts).
  */
 import { randomUUID } from 'node:crypto'
-import { close, closeSync, constants, fsync, open, openSync, type Stats, statSync } from 'node:fs'
+import { close, closeSync, constants, fsync, linkSync, open, openSync, type Stats, statSync, unlinkSync } from 'node:fs'
 import { chmod, link, mkdir, rename, unlink } from 'node:fs/promises'
 import { dirname, join, sep } from 'node:path'
 import { promisify } from 'node:util'
@@ -106,7 +106,7 @@ export async function linkIntoPlace<T>(
     throw err
   }
   // the temp's name goes without a wait (verify removes one a crash left)
-  context.later(removeIfExists(temp), 'fs.temp-remove-failed', temp)
+  context.later(removeIfExists(temp, !context.fsync), 'fs.temp-remove-failed', temp)
   if (context.fsync && existing === undefined)
     await Promise.all([fsyncDir(dirname(path)), context.dirs.settle(dirname(path))])
   return existing
@@ -114,8 +114,9 @@ export async function linkIntoPlace<T>(
 
 /** Links the temp to `path` without overwriting: false if the name is taken. */
 async function linkUnlessTaken(context: WriteContext, temp: string, path: string, seen: boolean): Promise<boolean> {
+  const put = async () => (context.fsync ? link(temp, path) : linkSync(temp, path))
   try {
-    await context.dirs.inShardDir(path, async () => await link(temp, path), seen)
+    await context.dirs.inShardDir(path, put, seen)
     return true
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'EEXIST') return false
@@ -123,11 +124,13 @@ async function linkUnlessTaken(context: WriteContext, temp: string, path: string
   }
 }
 
-/** Removes a file that may already be gone. */
-export async function removeIfExists(path: string): Promise<void> {
-  await unlink(path).catch((err: unknown) => {
+/** Removes a file that may already be gone (`sync`: on this thread). */
+export async function removeIfExists(path: string, sync = false): Promise<void> {
+  try {
+    await (sync ? unlinkSync(path) : unlink(path))
+  } catch (err) {
     if (!['ENOENT', 'ENOTDIR'].includes(String((err as NodeJS.ErrnoException)?.code))) throw err
-  })
+  }
 }
 
 /** A directory's new entries made to survive a power cut: one round trip (open and close: lookups). */

@@ -1,4 +1,4 @@
-import { readdirSync } from 'node:fs'
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { FilesystemDriver } from '../../../src/drivers/fs/index.js'
@@ -40,5 +40,39 @@ describe('FilesystemDriver without fsync: the temp written while hashing', () =>
     await storage.close()
     expect(temps(root)).toEqual([])
     expect(readdirSync(join(root, results[0]!.key, '..'))).toEqual([`${results[0]!.hash}.jpg`])
+  })
+
+  it('a store returns with its temp gone (linked and unlinked on the event loop)', async () => {
+    const root = await tempDir()
+    const storage = new FilesystemDriver({ root, fsync: false })
+    await storage.store(testJpeg('no fsync first', 1000)) // the root and its .tmp made, modules loaded
+    let seen = 0
+    for (let i = 0; i < 20; i++) {
+      // one alone, then two at once
+      await storage.store(testJpeg(`no fsync alone ${i}`, 300_000))
+      seen += readdirSync(join(root, '.tmp')).length
+      await Promise.all([1, 2].map(async n => await storage.store(testJpeg(`no fsync pair ${i} ${n}`, 300_000))))
+      seen += readdirSync(join(root, '.tmp')).length
+    }
+    await storage.close()
+    expect(seen).toBe(0)
+    expect(temps(root)).toEqual([])
+  })
+
+  it('a damaged object is replaced by the new bytes, and its temp (moved into place) is not reported', async () => {
+    const root = await tempDir()
+    const warnings: string[] = []
+    const storage = new FilesystemDriver({ root, fsync: false, logger: { warn: f => warnings.push(String(f.event)) } })
+    const frame = testJpeg('no fsync damaged', 300_000)
+    const { path } = await storage.store(frame)
+    const damaged = Buffer.from(frame)
+    damaged[200_000] = damaged[200_000]! ^ 0xff
+    writeFileSync(path, damaged)
+    await new Promise(resolve => setTimeout(resolve, 5)) // a new mtime: the duplicate check reads the bytes
+    expect((await storage.store(frame)).isDuplicate).toBe(false)
+    await storage.close()
+    expect(Buffer.compare(readFileSync(path), frame)).toBe(0)
+    expect(warnings).toEqual([])
+    expect(temps(root)).toEqual([])
   })
 })

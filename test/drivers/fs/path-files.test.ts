@@ -56,5 +56,9 @@ describe('the files one filesystem store crosses', () => {
     expect(crossed.fetch).toContain('core/front.js')
     expect(crossed.newFrame!.length, crossed.newFrame!.join(', ')).toBeLessThanOrEqual(8)
     expect(crossed.newFrameInShard!.length, crossed.newFrameInShard!.join(', ')).toBeLessThanOrEqual(8)
+    // without fsync (its own write path: the temp written while hashing), alone and among others
+    expect(crossed.newFrameNoFsync).toContain('drivers/fs/store.js')
+    expect(crossed.newFrameNoFsync!.length, crossed.newFrameNoFsync!.join(', ')).toBeLessThanOrEqual(8)
+    expect(crossed.newFramesNoFsync!.length, crossed.newFramesNoFsync!.join(', ')).toBeLessThanOrEqual(8)
   }, 30_000)
 })
