@@ -463,13 +463,7 @@ workloads.race = {
     }
     await done
   },
-  async check(dir, acks, lib) {
-    const violations = []
-    const storage = new lib.FilesystemDriver({ root: join(dir, 'store'), createRoot: false })
-    await repairAndWalk(storage, [storage.root], violations)
-    await fetchAll(storage, [...new Set(storesOf(acks).map(a => a.sha256))], violations)
-    return violations
-  }
+  check: storesKept
 }
 
 // the variant cache (no fsync by default: an entry checks itself on every read)
@@ -842,13 +836,7 @@ workloads['foreign-dirs'] = {
       ack('store', (await storage.store(bytes)).sha256, at)
     }
   },
-  async check(dir, acks, lib) {
-    const violations = []
-    const storage = new lib.FilesystemDriver({ root: join(dir, 'store'), createRoot: false })
-    await repairAndWalk(storage, [storage.root], violations)
-    await fetchAll(storage, [...new Set(storesOf(acks).map(a => a.sha256))], violations)
-    return violations
-  }
+  check: storesKept
 }
 
 // verify --repair moving a misplaced frame (intact, under its own name in another shard folder) into place: its
@@ -948,4 +936,13 @@ function hostIdStorage(lib, root) {
     stateDir,
     background: false
   })
+}
+
+/** After a cut: the store at `{dir}/store` repairs and walks clean, and every acknowledged store fetches whole. */
+async function storesKept(dir, acks, lib) {
+  const violations = []
+  const storage = new lib.FilesystemDriver({ root: join(dir, 'store'), createRoot: false })
+  await repairAndWalk(storage, [storage.root], violations)
+  await fetchAll(storage, [...new Set(storesOf(acks).map(a => a.sha256))], violations)
+  return violations
 }

@@ -128,7 +128,8 @@ export class DrainLock {
   }
 }
 
-function alive(pid: number): boolean {
+/** Whether a process of this id runs on this host (one that is not ours to signal runs too). */
+export function alive(pid: number): boolean {
   try {
     process.kill(pid, 0)
     return true

@@ -6,6 +6,7 @@ import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import type { FindingReason } from '../../core/verify-report.js'
 import type { StateLayout } from './layout.js'
+import { alive } from './lock.js'
 
 /** Findings written to files as they come (`<sha256> <reason>` lines), read back once the pass is over. */
 export class Spill {
@@ -51,16 +52,6 @@ function removeStale(dir: string): void {
   } catch {} // (no state folder yet: nothing left)
   for (const name of names) {
     const pid = /^verify-(\d+)-\d+-\d+\.tmp$/.exec(name)?.[1]
-    if (pid !== undefined && !running(Number(pid))) rmSync(join(dir, name), { force: true })
-  }
-}
-
-/** Whether a process of this id runs on this host (one that is not ours to signal runs too). */
-function running(pid: number): boolean {
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM'
+    if (pid !== undefined && !alive(Number(pid))) rmSync(join(dir, name), { force: true })
   }
 }

@@ -4,29 +4,13 @@
 // time, nothing for a folder born before a parent fsync of ours began (a warm store pays once per `ab`).
 import { createHash } from 'node:crypto'
 import { mkdirSync } from 'node:fs'
-import { createHook } from 'node:async_hooks'
 import { dirname, join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { describe, expect, it } from 'vitest'
 import { FilesystemDriver } from '../../../src/drivers/fs/index.js'
 import { testJpeg } from '../../../src/testing/index.js'
+import { roundTrips } from '../../infra/helpers/round-trips.js'
 import { tempDir } from '../../infra/helpers/tmp.js'
-
-async function roundTrips(work: () => Promise<unknown>): Promise<number> {
-  let count = 0
-  const hook = createHook({
-    init(_id, type) {
-      if (type === 'FSREQCALLBACK' || type === 'FSREQPROMISE') count++
-    }
-  })
-  hook.enable()
-  try {
-    await work()
-  } finally {
-    hook.disable()
-  }
-  return count
-}
 
 const sha = (bytes: Buffer): string => createHash('sha256').update(bytes).digest('hex')
 

@@ -5,26 +5,10 @@ import { describe, expect, it } from 'vitest'
 import { FilesystemDriver, type FilesystemDriverInit } from '../../../src/drivers/fs/index.js'
 import { PrefixSharding } from '../../../src/core/sharding.js'
 import { testJpeg } from '../../../src/testing/index.js'
+import { roundTrips } from '../../infra/helpers/round-trips.js'
 import { tempDir } from '../../infra/helpers/tmp.js'
 
 const HOUR_AGO = new Date(Date.now() - 3600_000)
-
-/** How many asynchronous fs calls (each a round trip through libuv's thread pool) `work` makes. */
-async function roundTrips(work: () => Promise<unknown>): Promise<number> {
-  let count = 0
-  const hook = createHook({
-    init(_id, type) {
-      if (type === 'FSREQCALLBACK' || type === 'FSREQPROMISE') count++
-    }
-  })
-  hook.enable()
-  try {
-    await work()
-  } finally {
-    hook.disable()
-  }
-  return count
-}
 
 /** The open flags of every temp file open when `work` starts an asynchronous fs call, as the kernel holds them. */
 async function tempFlags(work: () => Promise<unknown>): Promise<number[]> {
