@@ -7,26 +7,20 @@
  * the same variant at once, one file stays: the same bytes under the same name.
  */
 import { createHash, randomUUID } from 'node:crypto'
-import { renameSync, writeSync } from 'node:fs'
-import { mkdir, open, rename, rm, unlink, type FileHandle } from 'node:fs/promises'
+import { rm, unlink } from 'node:fs/promises'
 import { join } from 'node:path'
 import { Background } from '../../core/background.js'
-import { fsyncDir, readWhole } from '../../core/durable-files.js'
+import { readWhole } from '../../core/durable-files.js'
 import { isMissing } from '../../core/errors.js'
 import { failureFields, log, type Logger } from '../../core/logger.js'
 import { PrefixSharding } from '../../core/sharding.js'
 import { addFinding, emptyReport, type FindingReason, type VerifyReport } from '../../core/verify-report.js'
 import { FolderListings, listDir } from './listings.js'
+import { beginEntry } from './pending.js'
 import type { ResolvedPreset } from './presets.js'
 
 /** Entry names remembered at most (about 1.5 MB). */
 const MAX_KNOWN = 10_000
-/**
- * Entries up to this size, cached without fsync, are written and renamed synchronously: a copy into
- * the page cache and a rename take microseconds, two thread-pool round trips took 0.3 ms of a 20 ms
- * thumbnail (bench/RESULTS-variants.md, 2026-12-05).
- */
-const SYNC_WRITE_BYTES = 64 * 1024
 /** Sharded as the objects are: a frame's first variant creates no folder of its own. */
 const SHARDING = new PrefixSharding()
 
@@ -113,49 +107,21 @@ export class VariantCache {
    */
   async begin(sha256: string, preset: ResolvedPreset): Promise<PendingEntry> {
     const folder = join(this.dir, this.folderOf(sha256))
-    const temp = join(folder, `.${randomUUID()}.tmp`)
-    let handle: FileHandle
-    try {
-      handle = await open(temp, 'wx')
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err
-      await mkdir(folder, { recursive: true }) // the shard's first variant
-      handle = await open(temp, 'wx')
-    }
-    // (a FileHandle closes once: closing it again is a no-op)
-    const abandon = async (): Promise<void> => {
-      await handle.close().catch(() => {}) // a close that fails after a failed write says nothing new
-      await this.removeOrLog(temp, 'variants.temp-remove-failed')
-    }
+    const remove = async (path: string): Promise<boolean> => await this.removeOrLog(path, 'variants.temp-remove-failed')
+    const temp = await beginEntry(folder, join(folder, `.${randomUUID()}.tmp`), {
+      fsync: this.fsync,
+      background: this.background,
+      remove
+    })
     const commit = async (bytes: Buffer): Promise<CacheEntry> => {
       const digest = createHash('sha256').update(bytes).digest('hex')
       const name = `${sha256}.${preset.name}.${preset.id}.${digest}.${preset.format}`
-      try {
-        if (!this.fsync && bytes.length <= SYNC_WRITE_BYTES) {
-          for (let at = 0; at < bytes.length; ) at += writeSync(handle.fd, bytes, at, bytes.length - at)
-          renameSync(temp, join(folder, name)) // (as below)
-        } else {
-          await handle.writeFile(bytes)
-          if (this.fsync) {
-            await handle.sync()
-            await handle.close()
-          }
-          // Another process may have put the same entry there: same name, same bytes, so replacing it is harmless.
-          await rename(temp, join(folder, name))
-        }
-      } catch (err) {
-        await abandon()
-        throw err
-      }
-      // without fsync, the handle is closed in the background: the bytes are in place, and a bad
-      // entry is found by its digest on read
-      if (this.fsync) await fsyncDir(folder)
-      else this.background.add(handle.close(), 'variants.close-failed', { path: temp })
+      await temp.commit(name, bytes)
       this.remember(`${sha256}/${preset.name}.${preset.id}`, name)
       const key = `${this.folderOf(sha256)}/${name}`
       return { path: join(this.dir, key), key, sha256: digest }
     }
-    return { commit, abandon }
+    return { commit, abandon: temp.abandon }
   }
 
   /** Removes every variant of `sha256`; how many there were. */

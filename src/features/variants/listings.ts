@@ -1,9 +1,9 @@
 /**
  * The names in the variant cache's shard folders, for lookups: synchronous (microseconds, no round
  * trip), and a second old at most (another process may add entries). A walk of the store asks for
- * every object of a folder in a row, so the last folder listed is kept; a folder not made yet
- * holds none, as its parent's listing says (one readdir for 256 folders, where most of a young
- * cache's are not made yet, instead of a failed readdir each).
+ * every object of a folder in a row, so the last folder listed is kept; once a folder proves
+ * missing, its parent is listed, and the folders after it in that parent need no readdir to be
+ * found missing (where most of a young cache's are not made yet).
  */
 import { readdirSync } from 'node:fs'
 import { join } from 'node:path'
@@ -19,9 +19,8 @@ export class FolderListings {
 
   /** The names in `folder` (`ab/cd`). */
   names(folder: string): string[] {
-    if (this.folder?.name !== folder || Date.now() - this.folder.at > FRESH_MS) {
-      this.folder = { name: folder, names: this.made(folder) ? listDir(join(this.dir, folder)) : [], at: Date.now() }
-    }
+    if (this.folder?.name !== folder || Date.now() - this.folder.at > FRESH_MS)
+      this.folder = { name: folder, names: this.list(folder), at: Date.now() }
     return this.folder.names
   }
 
@@ -36,20 +35,32 @@ export class FolderListings {
     if (this.folder?.name === folder) this.folder = undefined
   }
 
-  private made(folder: string): boolean {
+  /**
+   * A fresh listing of the parent says whether the folder exists; without one, the folder is listed
+   * at once (one readdir where it exists, as in a cache in use), and its parent if it does not.
+   */
+  private list(folder: string): string[] {
     const parent = folder.slice(0, 2)
-    if (this.parent?.name !== parent || Date.now() - this.parent.at > FRESH_MS)
-      this.parent = { name: parent, children: new Set(listDir(join(this.dir, parent))), at: Date.now() }
-    return this.parent.children.has(folder.slice(3))
+    if (this.parent?.name === parent && Date.now() - this.parent.at <= FRESH_MS)
+      return this.parent.children.has(folder.slice(3)) ? listDir(join(this.dir, folder)) : []
+    const names = namesIn(join(this.dir, folder))
+    if (names !== undefined) return names
+    this.parent = { name: parent, children: new Set(listDir(join(this.dir, parent))), at: Date.now() }
+    return []
   }
 }
 
 /** A folder's names, sorted; none if it does not exist. */
 export function listDir(dir: string): string[] {
+  return namesIn(dir) ?? []
+}
+
+/** A folder's names, sorted; undefined if it does not exist. */
+function namesIn(dir: string): string[] | undefined {
   try {
     return readdirSync(dir).sort()
   } catch (err) {
-    if (isMissing(err)) return []
+    if (isMissing(err)) return undefined
     throw err
   }
 }
