@@ -3,7 +3,6 @@
 // failed), and a folder another writer makes after a lookup found it missing is seen within a second.
 import { readdirSync, readlinkSync } from 'node:fs'
 import { readdir } from 'node:fs/promises'
-import { join } from 'node:path'
 import { beforeAll, describe, expect, it } from 'vitest'
 import { FilesystemDriver } from '../../../src/drivers/fs/index.js'
 import { createVariants } from '../../../src/features/variants/index.js'
