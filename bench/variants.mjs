@@ -16,7 +16,30 @@ const here = new URL('.', import.meta.url).pathname
 const quick = process.argv.includes('--quick')
 // What a profile of one made thumb showed (timestamps in the get, `node --cpu-prof`): kept with the figures.
 const PROFILE = [
-  "## Where a made thumb's time goes (profile, 2026-12-05)",
+  "## Where a made thumb's time goes (profile, 2026-12-05, second round)",
+  '',
+  "Timestamps in `get` (the bench's pattern, sharp alone interleaved in the same process), main at " +
+    '9f392a2 on a quiet machine (07:13): get 20.1 ms against sharp on the bytes in memory 19.2 ms. Before ' +
+    "sharp starts: the call, its trace and the cache lookup 0.13 ms (the lookup's two directory listings " +
+    "0.09), the read of the 544 KB source 0.20 ms. sharp inside `get` 19.4 ms. After it: the entry's " +
+    "commit 0.27-0.32 ms (the variant's digest 0.06, write 0.08, rename 0.07, the FileHandle close's call " +
+    '0.05, the name remembered 0.02: each a cold path right after a 20 ms render, 2-3x its cost in a hot ' +
+    'loop). CPU per op (process.cpuUsage) is about the wall time: libvips runs one thread here ' +
+    "(`sharp.concurrency()` is 1 on glibc without jemalloc) and the source's SHA-256 (0.5 ms, 0.9-1.5 ms " +
+    "in its slices) runs on the other core meanwhile. sharp's own options (timeout, failOn, pixel limit) " +
+    'against none: 20.8 and 20.5 ms, within the spread of 8 interleaved rounds. The entry is not fsynced ' +
+    '(the default) and need not be (docs/durability.md).',
+  '',
+  "Changed since: the entry's temp is a plain descriptor, so a thumb's entry is written, renamed and " +
+    'closed synchronously (no FileHandle promise, no thread-pool close); a lookup in an existing shard ' +
+    'folder lists it once (its parent only once the folder proves missing). Old and new builds side by ' +
+    'side in one process (7 interleaved rounds, 07:56): 25.65 and 25.64 ms against sharp alone 23.63 ms: ' +
+    'no difference shows, because the machine was loaded by other work (sharp alone 23-25 ms, against ' +
+    '19-20 ms at 06:27) and a round moved by 1-3 ms. Three runs of this bench after the change, under ' +
+    'the same load: in memory 0.949, 0.884 and the tables above; file to file 1.001, 0.929 and the tables ' +
+    'above. The in-memory target is not reliably met.',
+  '',
+  "## Where a made thumb's time goes (profile, 2026-12-05, first round)",
   '',
   'Timestamps in `get` over 300 thumbs (the 150 sources, a new preset each round, sharp alone beside it in the ' +
     'same run), main at 89417a5 -> this change: get 19.6 -> 18.9 ms, against sharp on the bytes in memory 18.0 / ' +
