@@ -101,8 +101,6 @@ export class S3Connection {
   private async direct(): Promise<DirectClient> {
     if (this.#direct !== undefined) return await this.#direct
     const given = this.#credentials
-    // the SDK (for a listing, a HEAD) loads while the first uploads wait on the network (errors: at its use)
-    if (given !== undefined) this.connect().catch(() => {})
     const signer: Promise<Signer> =
       given === undefined
         ? this.connect().then(async ({ client }) => (await client.config.signer()) as Signer)
