@@ -62,7 +62,7 @@ describe('examples/grafana', () => {
   it('promtool: the rules are valid, their unit tests pass, the scrape config is valid', async () => {
     expect(promtool('check', 'rules', 'sai-images-rules.yml')).toMatchObject({
       status: 0,
-      output: expect.stringContaining('SUCCESS: 5 rules found')
+      output: expect.stringContaining('SUCCESS: 7 rules found')
     })
     expect(promtool('test', 'rules', 'sai-images-rules.test.yml')).toMatchObject({
       status: 0,

@@ -44,7 +44,7 @@ export const verify: Command = {
     const subset = parseSubset(cli.string('subset'))
     const checkpoint = cli.string('checkpoint')
     if (cli.flags.resume === true && checkpoint === undefined) throw new UsageError('--resume needs --checkpoint F')
-    const after = cli.flags.resume === true ? await readCheckpoint(checkpoint!) : undefined
+    const after = cli.flags.resume === true ? await readCheckpoint(cli, checkpoint!) : undefined
     const report = await verifyWithProgress(cli, storage, { repair, subset, after, checkpoint })
     const variants = await variantsReport(storage, repair, subset === undefined && after === undefined)
     const total = variants === undefined ? report : mergeReports(report, variants)
@@ -118,10 +118,21 @@ function parseSubset(text: string | undefined): Subset | undefined {
   return { index, count }
 }
 
-async function readCheckpoint(path: string): Promise<string | undefined> {
+/**
+ * Where `--resume` goes on: after the checkpoint's hash. The checkpoint is not fsynced (a lost one costs only time),
+ * so after a power cut it may be empty, torn or gone: then the run starts over from the first object, and says so.
+ */
+async function readCheckpoint(cli: Context, path: string): Promise<string | undefined> {
   const text = await readFile(path, 'utf8').catch(() => '')
-  const after = (JSON.parse(text === '' ? '{}' : text) as { after?: unknown }).after
-  return typeof after === 'string' && /^[0-9a-f]{64}$/.test(after) ? after : undefined
+  let after: unknown
+  try {
+    after = (JSON.parse(text) as { after?: unknown }).after
+  } catch {}
+  if (typeof after === 'string' && /^[0-9a-f]{64}$/.test(after)) return after
+  cli.note(
+    `the checkpoint ${path} holds no position (${text === '' ? 'empty or missing' : 'unreadable'}): from the start`
+  )
+  return undefined
 }
 
 async function saveCheckpoint(path: string, after: string): Promise<void> {

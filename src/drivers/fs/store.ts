@@ -72,30 +72,24 @@ export class FrameStore {
     // copy; with fsync it would wait for a synced write (bench/RESULTS-fsync-off.md, 2026-12-05)
     const early = context.fsync ? undefined : writeTemp(context, undefined, write)
     early?.catch(() => {}) // (awaited, or dropped; a failed one removed its temp)
-    const drop = (): void => {
+    const sameBytes: Check = async (fd, stats) => await context.reader.holdsBytes(fd, stats, bytes)
+    let digest: Digest
+    try {
+      digest = await context.slices.digest(bytes, limits)
+    } catch (err) {
       if (early)
         context.later(
           early.then(removeIfExists, () => {}),
           'fs.temp-remove-failed',
           '.tmp'
         )
-    }
-    const sameBytes: Check = async (fd, stats) => await context.reader.holdsBytes(fd, stats, bytes)
-    let digest: Digest
-    let existing: Stats | undefined
-    try {
-      digest = await context.slices.digest(bytes, limits)
-      existing = await this.intact(this.place(digest).path, bytes.length, sameBytes)
-    } catch (err) {
-      drop()
       throw err
     }
     const { key, path } = this.place(digest)
-    if (existing !== undefined) {
-      drop()
-      return { digest, key, path, isDuplicate: true, storedAt: firstStored(existing) }
-    }
+    // without fsync the temp is written: its link finds a taken name (commit), no failing open first
     if (early !== undefined) return await this.commit(await early, digest, key, path, sameBytes, signal)
+    const existing = await this.intact(path, bytes.length, sameBytes)
+    if (existing !== undefined) return { digest, key, path, isDuplicate: true, storedAt: firstStored(existing) }
     signal?.throwIfAborted()
     // O_DSYNC makes the write durable, not a later change of times: those need the fsync
     const temp = await writeTemp(context, path, write, mtime === undefined && fitsOneWrite(bytes.length))

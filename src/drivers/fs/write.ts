@@ -77,9 +77,8 @@ async function createTemp(
     await removeIfExists(temp).catch(() => {})
     throw err
   }
-  // no wait for the close: the bytes are written (synced when asked), and on a local disk close
-  // reports no error that fsync has not (one round trip less)
-  context.later(closeFd(fd), 'fs.close-failed', temp)
+  // no wait for the close (written, synced if asked: it has no error to add); no pool call without fsync
+  context.later(context.fsync ? closeFd(fd) : (async () => closeSync(fd))(), 'fs.close-failed', temp)
   return temp
 }
 

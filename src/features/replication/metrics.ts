@@ -13,10 +13,12 @@ import { TRACING_CHANNELS, type TraceContext } from '../../core/tracing.js'
 import type { AbortOptions } from '../../core/types.js'
 import { FOREIGN_WRITE_CHANNEL, type ForeignWriteCopied } from './foreign-writes.js'
 import type { StateLayout } from './layout.js'
+import { copySeries, definer, outboxSeries, scanSeries, type Series, watchSeries } from './metrics-series.js'
 import { partsOf } from './parts.js'
 import { readRecord } from './records.js'
 import type { ReplicatedStorage } from './storage.js'
 import type { ReplicationStatus } from './types.js'
+import type { WatchHealth } from './watch-health.js'
 
 const loadPromClient = optionalPeer<typeof PromClient>({
   neededBy: 'the metrics of replicate --watch',
@@ -25,7 +27,6 @@ const loadPromClient = optionalPeer<typeof PromClient>({
   load: async () => await import('prom-client')
 })
 
-export const METRICS_PREFIX = 'sai_image_storage_replication_'
 const FINDINGS = ['present', 'missing', 'mismatched', 'evicted', 'extra'] as const
 /** An error code as a label: ours, an OS code, an abort; anything else is ERR_UNKNOWN (bounded). */
 const CODE = /^(ERR_[A-Z0-9_]{1,40}|E[A-Z0-9]{2,20}|ABORT_ERR|TIMEOUT_ERR)$/
@@ -46,7 +47,7 @@ export async function createReplicationMetrics(storage: ReplicatedStorage): Prom
   const registry = new prom.Registry()
   const replicas = new Set(storage.replicas.map(r => r.name))
   const define = definer(prom, registry)
-  const series = { ...outboxSeries(define), ...copySeries(define), ...scanSeries(define) }
+  const series = { ...outboxSeries(define), ...copySeries(define), ...scanSeries(define), ...watchSeries(define) }
   prom.collectDefaultMetrics({ register: registry })
   // gauges named like counters fail `promtool check metrics`; their counts by type stay (nodejs_active_handles{type})
   for (const name of ['handles', 'requests', 'resources']) registry.removeSingleMetric(`nodejs_active_${name}_total`)
@@ -75,82 +76,6 @@ export async function createReplicationMetrics(storage: ReplicatedStorage): Prom
     close: unsubscribe
   }
 }
-
-type Define = ReturnType<typeof definer>
-
-/** Makers of this service's series, in one registry, named with the prefix. */
-function definer(prom: typeof PromClient, registry: PromClient.Registry) {
-  const registers = [registry]
-  return {
-    gauge: (name: string, help: string, labelNames: string[] = []): PromClient.Gauge =>
-      new prom.Gauge({ name: METRICS_PREFIX + name, help, labelNames, registers }),
-    counter: (name: string, help: string, labelNames: string[] = []): PromClient.Counter =>
-      new prom.Counter({ name: METRICS_PREFIX + name, help, labelNames, registers }),
-    histogram: (name: string, help: string, labelNames: string[], buckets: number[]): PromClient.Histogram =>
-      new prom.Histogram({ name: METRICS_PREFIX + name, help, labelNames, buckets, registers })
-  }
-}
-
-/** The outbox and the replicas' failing state (gauges, read at each scrape). */
-function outboxSeries({ gauge }: Define) {
-  return {
-    pending: gauge('pending', 'Objects waiting in the outbox to be copied to the replica', ['replica']),
-    oldest: gauge('oldest_pending_age_seconds', 'Age of the oldest object waiting for the replica (0: none waits)', [
-      'replica'
-    ]),
-    failing: gauge('replica_failing', '1 while the replica cannot be reached (the copier backs off), else 0', [
-      'replica'
-    ]),
-    failingSince: gauge(
-      'replica_failing_since_timestamp_seconds',
-      'Since when the replica fails (no sample while it works)',
-      ['replica']
-    )
-  }
-}
-
-/** This process' copies and every process' heals (counters), and the foreign writes' latency. */
-function copySeries({ counter, histogram }: Define) {
-  return {
-    copies: counter('copies_total', 'Copies made by this process and verified by the replica', ['replica']),
-    failures: counter(
-      'copy_failures_total',
-      'Copies that failed, by stable error code (an unreachable replica: once per round)',
-      ['replica', 'code']
-    ),
-    bytes: counter('copied_bytes_total', 'Bytes of the copies made by this process', ['replica']),
-    heals: counter('heals_total', 'Primary copies rewritten from a good replica copy, by every process (the heal log)'),
-    foreign: histogram(
-      'foreign_write_to_copy_seconds',
-      'From a write by another program on the primary to its first verified copy on the replica',
-      ['replica'],
-      [1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, 3600]
-    )
-  }
-}
-
-/** What the last reconcile (and the lost-frame scan) found. */
-function scanSeries({ gauge }: Define) {
-  return {
-    below: gauge(
-      'below_wanted_copies',
-      'Objects with fewer copies than wanted at the last scan, less those copied since'
-    ),
-    lost: gauge(
-      'lost_frames',
-      'Frames quarantined that no copy holds any more (counted at start and after each reconcile)'
-    ),
-    lastAt: gauge('last_reconcile_timestamp_seconds', 'When the last reconcile (of any process) ended'),
-    lastDuration: gauge('last_reconcile_duration_seconds', 'How long the last reconcile of this process took'),
-    primaryObjects: gauge('last_reconcile_primary_objects', 'Objects on the primary, at the last reconcile'),
-    found: gauge('last_reconcile_objects', 'What the last reconcile found on each replica, by finding', [
-      'replica',
-      'finding'
-    ])
-  }
-}
-
-type Series = ReturnType<typeof copySeries> & ReturnType<typeof outboxSeries> & ReturnType<typeof scanSeries>
 
 /** Counts the copies (the `replicate` tracing channel) and the foreign writes' latency; returns the unsubscribe. */
 function subscribe({ copies, bytes, failures, foreign }: Series, replicas: Set<string>): () => void {
@@ -209,6 +134,19 @@ function refresh(series: Series, status: ReplicationStatus, layout: StateLayout)
   // the primary's object count (status() gives the replicas' findings)
   const primary = readRecord<{ primary?: unknown }>(layout.reconcileReport)?.primary
   if (typeof primary === 'number') primaryObjects.set(primary)
+  refreshWatch(series, readRecord<WatchHealth>(layout.watchHealth))
+}
+
+/** The watcher's series from its last pass (`watch.json`): none until a watcher has written one. */
+function refreshWatch({ watchFailing, watchFailingSince, caughtUp }: Series, health: WatchHealth | undefined): void {
+  watchFailingSince.reset()
+  if (health === undefined) return
+  watchFailing.set(health.failing === undefined ? 0 : 1)
+  const since = Date.parse(health.failing?.since ?? '')
+  const code = health.failing?.code ?? ''
+  if (Number.isFinite(since)) watchFailingSince.set({ code: CODE.test(code) ? code : 'ERR_UNKNOWN' }, since / 1000)
+  const caught = Date.parse(health.caughtUpTo)
+  if (Number.isFinite(caught)) caughtUp.set(caught / 1000)
 }
 
 /**

@@ -4,6 +4,7 @@
  * starts looking.
  */
 import { hostname } from 'node:os'
+import { alive } from './lock.js'
 import { readRecord, writeRecordSync } from './records.js'
 import { StateLayout } from './layout.js'
 import type { ReconcileReport } from './types.js'
@@ -52,13 +53,7 @@ export function watcherState(health: WatchHealth, now = Date.now()): WatcherStat
 
 /** Whether the watcher's process is known to have ended: on another host it cannot be asked. */
 function gone({ pid, hostname: host }: WatchHealth): boolean {
-  if (host !== hostname() || pid === process.pid) return false
-  try {
-    process.kill(pid, 0) // signal 0: asks only whether it exists
-    return false
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'ESRCH' // EPERM: it runs, as another user
-  }
+  return host === hostname() && pid !== process.pid && !alive(pid)
 }
 
 /** The watcher's health after a pass (or its stop), with this process's id and host. */

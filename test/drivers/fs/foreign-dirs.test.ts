@@ -43,8 +43,8 @@ describe("FilesystemDriver: a store in another writer's young folders", () => {
     mkdirSync(dirname(join(plain.root, plain.sharding.encode(sha(d)))), { recursive: true })
     await sleep(30) // more than the clock tick the rule allows for
     // without fsync: the same store, in a folder that is there (the path's own round trips, no fsync)
-    // (+2: without fsync the link and the temp's unlink run on the event loop, with fsync through the pool)
-    const base = (await roundTrips(async () => await plain.store(d))) + 2
+    // (+3: without fsync the close, the link and the temp's unlink run on the event loop, with fsync in the pool)
+    const base = (await roundTrips(async () => await plain.store(d))) + 3
     // a, the first: its folder's name in ab, and ab's in the root (ab was made after our last root fsync)
     expect(await roundTrips(async () => await storage.store(a))).toBe(base + 1 + 2)
     // b, under the same ab, its folder born before a's fsync of ab began: nothing more

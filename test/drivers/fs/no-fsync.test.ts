@@ -1,9 +1,20 @@
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { describe, expect, it } from 'vitest'
+import { describe, expect, it, vi } from 'vitest'
 import { FilesystemDriver } from '../../../src/drivers/fs/index.js'
 import { testJpeg } from '../../../src/testing/index.js'
 import { tempDir } from '../../infra/helpers/tmp.js'
+
+// the real fs, its synchronous opens recorded (the driver's duplicate check opens a final name on the event loop)
+const opened = vi.hoisted(() => [] as string[])
+vi.mock('node:fs', async original => {
+  const fs = await original<typeof import('node:fs')>()
+  const openSync = (...args: Parameters<typeof fs.openSync>): number => {
+    opened.push(String(args[0]))
+    return fs.openSync(...args)
+  }
+  return { ...fs, openSync, default: { ...fs, openSync } }
+})
 
 /** Every file under `root` whose name ends in `.tmp` (not the `.tmp` folder itself). */
 function temps(root: string): string[] {
@@ -56,6 +67,21 @@ describe('FilesystemDriver without fsync: the temp written while hashing', () =>
     }
     await storage.close()
     expect(seen).toBe(0)
+    expect(temps(root)).toEqual([])
+  })
+
+  it('a new frame is linked without a failing open of its name first; a duplicate is still recognised', async () => {
+    const root = await tempDir()
+    const storage = new FilesystemDriver({ root, fsync: false })
+    await storage.store(testJpeg('no fsync opens first', 1000)) // the root and its .tmp made
+    const frame = testJpeg('no fsync opens', 300_000)
+    opened.length = 0
+    const stored = await storage.store(frame)
+    expect(opened.filter(path => path.endsWith('.jpg'))).toEqual([])
+    // a duplicate: the link finds the name taken, then the bytes are compared (opened once)
+    expect((await storage.store(frame)).isDuplicate).toBe(true)
+    expect(opened.filter(path => path.endsWith('.jpg'))).toEqual([stored.path])
+    await storage.close()
     expect(temps(root)).toEqual([])
   })
 
