@@ -8,7 +8,7 @@
 //   node bench/replication-cli.mjs [--quick] [--frames 400,2000]
 import { execFileSync, spawnSync } from 'node:child_process'
 import { existsSync } from 'node:fs'
-import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os'
 import { join } from 'node:path'
 import { FilesystemDriver } from '../dist/drivers/fs.js'
@@ -239,8 +239,12 @@ if (!quick) {
     .join(' ')
   await writeFile(join(here, 'results-replication-cli.json'), JSON.stringify(results, null, 2) + '\n')
   const targetRow = t => `| ${t.name} | ${t.value} | ${t.limit} | ${t.met ? 'yes' : '**no**'} | ${t.note} |`
+  // the hand-written sections below the table (before and after, profiles) are kept from the page as it was
+  const page = join(here, 'RESULTS-replication-cli.md')
+  const before = existsSync(page) ? await readFile(page, 'utf8') : ''
+  const history = before.includes('\n## ') ? before.slice(before.indexOf('\n## ')) : ''
   await writeFile(
-    join(here, 'RESULTS-replication-cli.md'),
+    page,
     `# Replication as an operator runs it
 
 ${results.date}, ${results.machine.cpu} (nproc ${results.machine.nproc}, ${results.machine.memoryGB} GB),
@@ -256,6 +260,6 @@ reconcile: what an operator runs) against \`rclone copy <root> ceph:bucket/prefi
 | target | value | limit | met | note |
 | --- | --- | --- | --- | --- |
 ${results.targets.map(targetRow).join('\n')}
-`
+${history}`
   )
 }

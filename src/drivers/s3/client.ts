@@ -9,6 +9,7 @@ import { NotFoundError, passThrough, serviceUnavailable } from '../../core/error
 import type { Wording } from '../../core/option-names.js'
 import { optionalPeer } from '../../core/optional-peer.js'
 import { bucketBase, DirectClient, type Answer, type Signer } from './direct.js'
+import { StaticSigner } from './sigv4.js'
 
 export type Sdk = typeof import('@aws-sdk/client-s3')
 export type Send = (command: unknown) => Promise<any>
@@ -93,14 +94,21 @@ export class S3Connection {
     return await this.#client
   }
 
-  /** The client of the requests sent without the SDK (direct.ts): PUT and GET of an object. */
+  /**
+   * The client of the requests sent without the SDK (direct.ts): PUT and GET of an object. Signed by
+   * ours for given credentials (sigv4.ts: no SDK to load first), else by the SDK's, its chain's.
+   */
   private async direct(): Promise<DirectClient> {
-    this.#direct ??= this.connect().then(
-      async ({ client }) => {
+    if (this.#direct !== undefined) return await this.#direct
+    const given = this.#credentials
+    const signer: Promise<Signer> =
+      given === undefined
+        ? this.connect().then(async ({ client }) => (await client.config.signer()) as Signer)
+        : Promise.resolve(new StaticSigner(given, this.settings.region))
+    this.#direct = signer.then(
+      signer => {
         const { settings } = this
         const pathStyle = settings.forcePathStyle ?? (settings.endpoint !== undefined || settings.bucket.includes('.'))
-        // the SDK's own SigV4 signer, with the client's credentials (given, or its chain's) and region
-        const signer = (await client.config.signer()) as Signer
         return new DirectClient(bucketBase(this.endpoint, settings.bucket, pathStyle), signer, settings.timeoutMs)
       },
       (err: unknown) => {
