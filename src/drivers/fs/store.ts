@@ -58,6 +58,7 @@ export interface StoreCall {
 }
 
 type Check = (fd: number, stats: Stats) => Promise<boolean>
+type Place = { key: string; path: string }
 
 export class FrameStore {
   constructor(private readonly context: StoreContext) {}
@@ -68,32 +69,41 @@ export class FrameStore {
       await writeAll(fd, bytes)
       if (mtime !== undefined) await futimesAsync(fd, mtime, mtime)
     }
-    // without fsync the temp (in .tmp) is written while the bytes hash: a duplicate wastes a page-cache
-    // copy; with fsync it would wait for a synced write (bench/RESULTS-fsync-off.md, 2026-12-05)
+    // no fsync: the temp (in .tmp) is written while the bytes hash (a duplicate wastes a page-cache copy);
+    // with fsync it would wait for a synced write (bench/RESULTS-fsync-off.md)
     const early = context.fsync ? undefined : writeTemp(context, undefined, write)
     early?.catch(() => {}) // (awaited, or dropped; a failed one removed its temp)
     const sameBytes: Check = async (fd, stats) => await context.reader.holdsBytes(fd, stats, bytes)
-    let digest: Digest
-    try {
-      digest = await context.slices.digest(bytes, limits)
-    } catch (err) {
+    const drop = (): void => {
       if (early)
         context.later(
           early.then(removeIfExists, () => {}),
           'fs.temp-remove-failed',
           '.tmp'
         )
+    }
+    let digest: Digest
+    let place: Place
+    let existing: Stats | undefined
+    try {
+      digest = await context.slices.digest(bytes, limits)
+      place = this.place(digest)
+      // no fsync: a miss costs a lookup (no failing open); a name taken since: the link's EEXIST
+      if (!early || statSync(place.path, { throwIfNoEntry: false }))
+        existing = await this.intact(place.path, bytes.length, sameBytes)
+    } catch (err) {
+      drop()
       throw err
     }
-    const { key, path } = this.place(digest)
-    // without fsync the temp is written: its link finds a taken name (commit), no failing open first
-    if (early !== undefined) return await this.commit(await early, digest, key, path, sameBytes, signal)
-    const existing = await this.intact(path, bytes.length, sameBytes)
-    if (existing !== undefined) return { digest, key, path, isDuplicate: true, storedAt: firstStored(existing) }
+    if (existing !== undefined) {
+      drop()
+      return { digest, ...place, isDuplicate: true, storedAt: firstStored(existing) }
+    }
+    if (early !== undefined) return await this.commit(await early, digest, place, sameBytes, signal)
     signal?.throwIfAborted()
     // O_DSYNC makes the write durable, not a later change of times: those need the fsync
-    const temp = await writeTemp(context, path, write, mtime === undefined && fitsOneWrite(bytes.length))
-    return await this.commit(temp, digest, key, path, sameBytes, signal, true)
+    const temp = await writeTemp(context, place.path, write, mtime === undefined && fitsOneWrite(bytes.length))
+    return await this.commit(temp, digest, place, sameBytes, signal, true)
   }
 
   async storeChunks(chunks: AsyncIterable<Uint8Array>, { limits, signal, mtime }: StoreCall): Promise<Stored> {
@@ -111,12 +121,11 @@ export class FrameStore {
       digest = hasher.digest()
       if (mtime !== undefined) await futimesAsync(fd, mtime, mtime)
     })
-    const { key, path } = this.place(digest)
     const sameHash: Check = async fd => (await hashFile(fd, signal)) === digest.sha256
-    return await this.commit(temp, digest, key, path, sameHash, signal)
+    return await this.commit(temp, digest, this.place(digest), sameHash, signal)
   }
 
-  private place(digest: Digest): { key: string; path: string } {
+  private place(digest: Digest): Place {
     const key = this.context.sharding.encode(digest.sha256)
     return { key, path: join(this.context.root, key) }
   }
@@ -124,8 +133,7 @@ export class FrameStore {
   private async commit(
     temp: string,
     digest: Digest,
-    key: string,
-    path: string,
+    { key, path }: Place,
     check: Check,
     signal?: AbortSignal,
     seen = false
@@ -144,7 +152,7 @@ export class FrameStore {
   /**
    * The stored object's stat if the file at `path` is intact by `check`, else undefined (absent,
    * truncated, corrupt): only an intact object is a duplicate. Open, fstat, renewal and close are
-   * synchronous: microseconds each (under fsync load p99.9 165 µs, bench/RESULTS.md 2026-12-01).
+   * synchronous: microseconds each (bench/RESULTS.md).
    */
   private async intact(path: string, size: number, check: Check): Promise<Stats | undefined> {
     const fd = openIfThere(path)
@@ -171,15 +179,6 @@ export class FrameStore {
     } finally {
       closeSync(fd)
     }
-  }
-}
-
-function openIfThere(path: string): number | undefined {
-  try {
-    return openSync(path, 'r')
-  } catch (err) {
-    if (['ENOENT', 'ENOTDIR'].includes(String((err as NodeJS.ErrnoException).code))) return undefined
-    throw err
   }
 }
 
@@ -248,5 +247,14 @@ export class StoreRoot {
       name => `Image storage unavailable: the root ${this.path} ${said(name)}. Check the mount or set ${name('root')}.`,
       message => new StorageUnavailableError(message, this.path, { cause })
     )
+  }
+}
+
+function openIfThere(path: string): number | undefined {
+  try {
+    return openSync(path, 'r')
+  } catch (err) {
+    if (['ENOENT', 'ENOTDIR'].includes(String((err as NodeJS.ErrnoException).code))) return undefined
+    throw err
   }
 }
