@@ -129,7 +129,9 @@ describe('replicate --watch --metrics-port, two filesystem stores', () => {
       s =>
         s.get(`${P}copies_total{replica="fs"}`) === 1 &&
         (s.get(`${P}copy_failures_total{replica="fs",code="ERR_INTEGRITY"}`) ?? 0) >= 1 &&
-        s.get(`${P}last_reconcile_primary_objects`) === 2
+        s.get(`${P}last_reconcile_primary_objects`) === 2 &&
+        // the report (reconcile.json) is written before the service's reconcile call returns with its duration
+        (s.get(`${P}last_reconcile_duration_seconds`) ?? 0) > 0
     )
     expect(s.get(`${P}copied_bytes_total{replica="fs"}`)).toBe(a.length)
     expect(s.get(`${P}pending{replica="fs"}`)).toBe(1) // c stays queued
