@@ -60,10 +60,16 @@ export function readListing(xml: string): ListPage {
   return truncated ? { objects, next } : { objects }
 }
 
+const ELEMENTS = new Map<string, RegExp>()
+
 /** The text of the first `<name>` in `xml`, entities decoded; undefined if there is none. */
 function element(xml: string, name: string): string | undefined {
-  const match = new RegExp(`<${name}>([^<]*)</${name}>|<${name}\\s*/>`).exec(xml)
-  return match === null ? undefined : entitiesDecoded(match[1] ?? '')
+  let pattern = ELEMENTS.get(name)
+  if (pattern === undefined) ELEMENTS.set(name, (pattern = new RegExp(`<${name}>([^<]*)</${name}>|<${name}\\s*/>`)))
+  const match = pattern.exec(xml)
+  if (match === null) return undefined
+  const text = match[1] ?? ''
+  return text.includes('&') ? entitiesDecoded(text) : text
 }
 
 const NAMED: Record<string, string> = { amp: '&', lt: '<', gt: '>', quot: '"', apos: "'" }
