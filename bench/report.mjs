@@ -46,7 +46,8 @@ export function report(r) {
         'store; the fair durable loop also fsyncs the parents of the directories it makes. Empty: no shard ' +
         'directory exists; warm: they all do. Median of 4 rounds (8 for the durable pair, which swings most); ' +
         'each phase and its Python peer run in turn, in alternating order, each after a `sync` (no writeback ' +
-        'left over from the other).',
+        'left over from the other). Node read + SHA-256: the floor of a verified fetch in Node (readFileSync of ' +
+        'our stored file and its SHA-256), in turn with the fetches; its ratio is to the Python fetch.',
       '',
       table(
         [
@@ -60,6 +61,8 @@ export function report(r) {
           'ratio',
           'python fetch',
           'ours fetch',
+          'ratio',
+          'Node read + SHA-256',
           'ratio',
           'fair durable loop',
           'ours durable',
@@ -77,6 +80,8 @@ export function report(r) {
           x.opsPerSec.pythonFetch,
           x.opsPerSec.fetch,
           x.ratios.fetchVsPython,
+          x.opsPerSec.nodeReadAndHash ?? '',
+          x.ratios.floorVsPython ?? '',
           x.opsPerSec.fairDurable,
           x.opsPerSec.storeDurable,
           x.ratios.durableVsFairLoop
