@@ -96,7 +96,8 @@ export function report(r) {
         'median of 3 rounds)',
       '',
       'Bare: 16 `fs.promises.writeFile` / `readFile` of the same bytes, in alternating rounds: what the ' +
-        'machine adds (the thread pool competes with the loop for 2 cores).',
+        'machine adds (the thread pool competes with the loop for 2 cores). Bare writes + SHA-256: the same ' +
+        'writes with the bytes hashed on the loop beside them, a 256 KiB slice per turn, as a store hashes.',
       '',
       table(
         [
@@ -106,6 +107,7 @@ export function report(r) {
           'p99',
           'max',
           'bare writes: max',
+          'bare writes + SHA-256 on the loop: max',
           'fetches: mean',
           'p99',
           'max',
@@ -118,6 +120,7 @@ export function report(r) {
           x.stores.p99Ms,
           x.stores.maxMs,
           x.bareWrites?.maxMs,
+          x.bareWritesHashed?.maxMs ?? '',
           x.fetches.meanMs,
           x.fetches.p99Ms,
           x.fetches.maxMs,
