@@ -9,6 +9,7 @@ import { IntegrityError, NotFoundError } from '../../core/errors.js'
 import { placed } from '../../core/front.js'
 import type { Digest } from '../../core/hashing.js'
 import { resolveLimits, sniffImageType, UNKNOWN_MIME_TYPE } from '../../core/input.js'
+import { optionalPeer } from '../../core/optional-peer.js'
 import { quarantinedHint } from '../../core/quarantine.js'
 import { SHA256_HEX } from '../../core/ref.js'
 import { PrefixSharding } from '../../core/sharding.js'
@@ -16,12 +17,19 @@ import type { ImageEntry, ListOptions } from '../../core/types.js'
 import { verifiedStream } from '../../core/verified-stream.js'
 import type { VerifyOptions, VerifyReport } from '../../core/verify-report.js'
 import { PruneClaims } from './claim.js'
-import { loadPresigner, S3Connection } from './client.js'
+import { S3Connection } from './client.js'
 import { checkedPlace, DEFAULT_S3_REGION, DEFAULT_S3_TIMEOUT_MS, type S3DriverInit } from './init.js'
 import { s3Marks } from './marks.js'
 import { S3Objects } from './objects.js'
 import { putOnce } from './store.js'
 import { S3Quarantine, verifyBucket } from './verify.js'
+
+const loadPresigner = optionalPeer({
+  neededBy: 'S3 links (url)',
+  option: 'driver',
+  install: '@aws-sdk/s3-request-presigner@3.1169.0',
+  load: async () => await import('@aws-sdk/s3-request-presigner')
+})
 
 export class S3Adapter implements StorageAdapter {
   readonly driver = 's3'

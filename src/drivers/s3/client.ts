@@ -8,7 +8,8 @@ import type { S3Client, S3ClientConfig } from '@aws-sdk/client-s3'
 import { NotFoundError, passThrough, serviceUnavailable } from '../../core/errors.js'
 import type { Wording } from '../../core/option-names.js'
 import { optionalPeer } from '../../core/optional-peer.js'
-import { bucketBase, DirectClient, type Answer, type Signer } from './direct.js'
+import { answerError, bucketBase, DirectClient, type Signer } from './direct.js'
+import { type ListPage, listQuery, type PageOptions, readListing } from './list.js'
 import { StaticSigner } from './sigv4.js'
 
 export type Sdk = typeof import('@aws-sdk/client-s3')
@@ -31,12 +32,6 @@ const loadSdk = optionalPeer({
   option: 'driver',
   install: '@aws-sdk/client-s3@3.1175.0',
   load: async () => await import('@aws-sdk/client-s3')
-})
-export const loadPresigner = optionalPeer({
-  neededBy: 'S3 links (url)',
-  option: 'driver',
-  install: '@aws-sdk/s3-request-presigner@3.1169.0',
-  load: async () => await import('@aws-sdk/s3-request-presigner')
 })
 
 export class S3Connection {
@@ -159,6 +154,18 @@ export class S3Connection {
     }
   }
 
+  /** One page of the keys under `prefix` (ListObjectsV2, sent directly: list.ts); a 404 is `ERR_NOT_FOUND`. */
+  async listPage(prefix: string, options: PageOptions, signal?: AbortSignal): Promise<ListPage> {
+    try {
+      const answer = await (await this.direct()).list(listQuery(prefix, options), signal)
+      if (answer.text !== undefined) return readListing(answer.text)
+      if (answer.status === 404 && answer.code !== 'NoSuchBucket') throw this.notFound(prefix)
+      throw answerError(answer)
+    } catch (err) {
+      throw this.failure(err, 'ListObjectsV2', signal)
+    }
+  }
+
   /** One request with the timeout, its failures made ours; a 404 is `ERR_NOT_FOUND` for `subject` (a hash or a key). */
   async request<T>(name: string, subject: string, signal: AbortSignal | undefined, work: Request<T>): Promise<T>
   /** The same, but the status `tolerated` (404, 412, 416) resolves undefined. */
@@ -259,9 +266,4 @@ export class S3Connection {
       () => {}
     )
   }
-}
-
-/** A server's failure answer as the SDK's errors are shaped (its code as the name), for `failure`. */
-function answerError(answer: Answer): Error {
-  return Object.assign(new Error(answer.message), { name: answer.code, $metadata: { httpStatusCode: answer.status } })
 }

@@ -1,11 +1,12 @@
 /**
- * An object's upload and download without the SDK's middleware stack: one PUT or GET, signed by
- * the SDK's own SigV4 signer (`@smithy/signature-v4`, from the S3 client's config: the SDK's tree,
- * loaded with it), over node:http(s) with kept-alive sockets. A PUT's payload hash is the body's
- * SHA-256, known already, which the server checks. Profiled on a drain of 600 KB frames to a Ceph
- * gateway, the middleware stack cost about 2 ms of CPU per upload, more than hashing the frame
- * (bench/RESULTS-replication.md); on 8 concurrent fetches of 600 KB it was a quarter of the
- * process's CPU (bench/RESULTS.md). Every other request goes through the SDK (client.ts).
+ * An object's upload and download, and a listing's page, without the SDK's middleware stack: one
+ * PUT or GET, signed by ours (sigv4.ts) for given credentials, else by the SDK's own SigV4 signer
+ * (from the S3 client's config), over node:http(s) with kept-alive sockets. A PUT's payload hash
+ * is the body's SHA-256, known already, which the server checks. Profiled on a drain of 600 KB
+ * frames to a Ceph gateway, the middleware stack cost about 2 ms of CPU per upload, more than
+ * hashing the frame (bench/RESULTS-replication.md); on 8 concurrent fetches of 600 KB it was a
+ * quarter of the process's CPU (bench/RESULTS.md). The listing (list.ts) goes this way so that a
+ * replicate with given credentials never loads the SDK. Every other request goes through the SDK (client.ts).
  */
 import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http'
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https'
@@ -98,6 +99,24 @@ export class DirectClient {
     }, signal)
   }
 
+  /**
+   * GETs the bucket with `query` (a ListObjectsV2 page: list.ts): a 200's body as text, or the failure; a server
+   * error is tried once more, as a GET's.
+   */
+  async list(query: Record<string, string>, signal?: AbortSignal): Promise<Answer & { text?: string }> {
+    return await this.retried(async last => {
+      const res = await this.request('GET', '', EMPTY_SHA256, {}, undefined, signal, query)
+      if (res.statusCode !== 200) {
+        const answer = await settle(res)
+        if (answer.status >= 500 && !last) throw Object.assign(new Error(answer.message), { retry: true })
+        return answer
+      }
+      const chunks: Buffer[] = []
+      for await (const chunk of res) chunks.push(chunk as Buffer)
+      return { status: 200, text: Buffer.concat(chunks).toString('utf8') }
+    }, signal)
+  }
+
   /** `attempt`, and once more if it failed on a socket the server had closed (or asked for it). */
   private async retried<T>(attempt: (last: boolean) => Promise<T>, signal?: AbortSignal): Promise<T> {
     for (let tries = 1; ; tries++) {
@@ -117,7 +136,8 @@ export class DirectClient {
     method: string,
     key: string,
     sha256: string,
-    headers: Record<string, string>
+    headers: Record<string, string>,
+    query: Record<string, string>
   ): Promise<{ path: string; headers: Record<string, string> }> {
     const path = `${this.base.pathname}/${key}`.split('/').map(encodeSegment).join('/')
     const signed = await this.signer.sign({
@@ -126,10 +146,12 @@ export class DirectClient {
       hostname: this.base.hostname,
       port: this.base.port === '' ? undefined : Number(this.base.port),
       path,
-      query: {},
+      query,
       headers: { ...headers, host: this.base.host, 'x-amz-content-sha256': sha256 }
     })
-    return { path, headers: signed.headers }
+    // the query as the signer encoded it in its canonical request
+    const search = Object.entries(query).map(([name, value]) => `${encodeSegment(name)}=${encodeSegment(value)}`)
+    return { path: search.length === 0 ? path : `${path}?${search.join('&')}`, headers: signed.headers }
   }
 
   /** The answer once its head arrived; its body is the caller's to read. */
@@ -139,9 +161,10 @@ export class DirectClient {
     sha256: string,
     headers: Record<string, string>,
     body: Buffer | undefined,
-    signal?: AbortSignal
+    signal?: AbortSignal,
+    query: Record<string, string> = {}
   ): Promise<IncomingMessage> {
-    const signed = await this.sign(method, key, sha256, headers)
+    const signed = await this.sign(method, key, sha256, headers, query)
     signal?.throwIfAborted()
     return await new Promise<IncomingMessage>((resolve, reject) => {
       const req = this.send({
@@ -176,6 +199,11 @@ export class DirectClient {
       req.end(body)
     })
   }
+}
+
+/** A server's failure answer as the SDK's errors are shaped (its code as the name), for `failure`. */
+export function answerError(answer: Answer): Error {
+  return Object.assign(new Error(answer.message), { name: answer.code, $metadata: { httpStatusCode: answer.status } })
 }
 
 /** A failure's answer, read: its status, code and message. */

@@ -9,6 +9,7 @@ import { createHash } from 'node:crypto'
 import type { Readable } from 'node:stream'
 import { finished } from 'node:stream/promises'
 import type { S3Connection } from './client.js'
+import type { ListedObject } from './list.js'
 
 export interface StoredObject {
   bytes: Buffer
@@ -22,12 +23,6 @@ export interface ObjectHead {
   size: number
   lastStoredAt: Date
   storedAt?: Date
-}
-
-export interface ListedObject {
-  Key: string
-  Size?: number
-  LastModified?: Date
 }
 
 export class S3Objects {
@@ -202,24 +197,9 @@ export class S3Objects {
   async *list(prefix: string, signal?: AbortSignal, startAfter?: string): AsyncGenerator<ListedObject> {
     let token: string | undefined
     do {
-      const page = await this.connection.request(
-        'ListObjectsV2',
-        prefix,
-        signal,
-        async (sdk, send) =>
-          await send(
-            new sdk.ListObjectsV2Command({
-              Bucket: this.bucket,
-              Prefix: prefix,
-              ContinuationToken: token,
-              StartAfter: token === undefined ? startAfter : undefined
-            })
-          )
-      )
-      for (const object of page.Contents ?? []) {
-        if (object.Key !== undefined) yield { Key: object.Key, Size: object.Size, LastModified: object.LastModified }
-      }
-      token = page.IsTruncated === true ? page.NextContinuationToken : undefined
+      const page = await this.connection.listPage(prefix, { token, startAfter }, signal)
+      yield* page.objects
+      token = page.next
     } while (token !== undefined)
   }
 }
