@@ -46,7 +46,8 @@ export function report(r) {
         'store; the fair durable loop also fsyncs the parents of the directories it makes. Empty: no shard ' +
         'directory exists; warm: they all do. Median of 4 rounds (8 for the durable pair, which swings most); ' +
         'each phase and its Python peer run in turn, in alternating order, each after a `sync` (no writeback ' +
-        'left over from the other).',
+        'left over from the other). Node read + SHA-256: the floor of a verified fetch in Node (readFileSync of ' +
+        'our stored file and its SHA-256), in turn with the fetches; its ratio is to the Python fetch.',
       '',
       table(
         [
@@ -60,6 +61,8 @@ export function report(r) {
           'ratio',
           'python fetch',
           'ours fetch',
+          'ratio',
+          'Node read + SHA-256',
           'ratio',
           'fair durable loop',
           'ours durable',
@@ -77,6 +80,8 @@ export function report(r) {
           x.opsPerSec.pythonFetch,
           x.opsPerSec.fetch,
           x.ratios.fetchVsPython,
+          x.opsPerSec.nodeReadAndHash ?? '',
+          x.ratios.floorVsPython ?? '',
           x.opsPerSec.fairDurable,
           x.opsPerSec.storeDurable,
           x.ratios.durableVsFairLoop
@@ -91,7 +96,8 @@ export function report(r) {
         'median of 3 rounds)',
       '',
       'Bare: 16 `fs.promises.writeFile` / `readFile` of the same bytes, in alternating rounds: what the ' +
-        'machine adds (the thread pool competes with the loop for 2 cores).',
+        'machine adds (the thread pool competes with the loop for 2 cores). Bare writes + SHA-256: the same ' +
+        'writes with the bytes hashed on the loop beside them, a 256 KiB slice per turn, as a store hashes.',
       '',
       table(
         [
@@ -101,6 +107,7 @@ export function report(r) {
           'p99',
           'max',
           'bare writes: max',
+          'bare writes + SHA-256 on the loop: max',
           'fetches: mean',
           'p99',
           'max',
@@ -113,6 +120,7 @@ export function report(r) {
           x.stores.p99Ms,
           x.stores.maxMs,
           x.bareWrites?.maxMs,
+          x.bareWritesHashed?.maxMs ?? '',
           x.fetches.meanMs,
           x.fetches.p99Ms,
           x.fetches.maxMs,

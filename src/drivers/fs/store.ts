@@ -8,7 +8,7 @@ import { dirname, join } from 'node:path'
 import { promisify } from 'node:util'
 import { isMissing, StorageUnavailableError } from '../../core/errors.js'
 import { aboutOption, type Wording } from '../../core/option-names.js'
-import { ImageHasher, type Digest, type HashSlices } from '../../core/hashing.js'
+import { HASH_SLICE, ImageHasher, type Digest, type HashSlices } from '../../core/hashing.js'
 import type { InputLimits } from '../../core/input.js'
 import type { ShardingStrategy } from '../../core/sharding.js'
 import type { FilesystemDriverInit } from './init.js'
@@ -19,11 +19,6 @@ const writeAt = promisify(write)
 
 /** At most this much per write call: a 5 MB frame does not hold a pool thread (and a core) for its copy. */
 const WRITE_CHUNK_BYTES = 1024 * 1024
-
-/** Whether `size` bytes go to disk in one write call (see `writeAll`). */
-export function fitsOneWrite(size: number): boolean {
-  return size <= WRITE_CHUNK_BYTES
-}
 
 /** Writes all of `bytes` at `position`, at most 1 MiB per call. */
 export async function writeAll(fd: number, bytes: Uint8Array, position = 0): Promise<void> {
@@ -69,9 +64,10 @@ export class FrameStore {
       await writeAll(fd, bytes)
       if (mtime !== undefined) await futimesAsync(fd, mtime, mtime)
     }
-    // no fsync: the temp (in .tmp) is written while the bytes hash (a duplicate wastes a page-cache copy);
-    // with fsync it would wait for a synced write (bench/RESULTS-fsync-off.md)
-    const early = context.fsync ? undefined : writeTemp(context, undefined, write)
+    // no fsync, over one hash slice: the temp (in .tmp) is written while the bytes hash (RESULTS-fsync-off.md);
+    // up to a slice, hashed first, written only if new: the overlap saved less than a duplicate's wasted
+    // temp cost (RESULTS-full-run.md, session 9). With fsync a synced write would wait
+    const early = context.fsync || bytes.length <= HASH_SLICE ? undefined : writeTemp(context, undefined, write)
     early?.catch(() => {}) // (awaited, or dropped; a failed one removed its temp)
     const sameBytes: Check = async (fd, stats) => await context.reader.holdsBytes(fd, stats, bytes)
     const drop = (): void => {
@@ -89,7 +85,7 @@ export class FrameStore {
       digest = await context.slices.digest(bytes, limits)
       place = this.place(digest)
       // no fsync: a miss costs a lookup (no failing open); a name taken since: the link's EEXIST
-      if (!early || statSync(place.path, { throwIfNoEntry: false }))
+      if (context.fsync || statSync(place.path, { throwIfNoEntry: false }))
         existing = await this.intact(place.path, bytes.length, sameBytes)
     } catch (err) {
       drop()
@@ -102,7 +98,7 @@ export class FrameStore {
     if (early !== undefined) return await this.commit(await early, digest, place, sameBytes, signal)
     signal?.throwIfAborted()
     // O_DSYNC makes the write durable, not a later change of times: those need the fsync
-    const temp = await writeTemp(context, place.path, write, mtime === undefined && fitsOneWrite(bytes.length))
+    const temp = await writeTemp(context, place.path, write, mtime === undefined && bytes.length <= WRITE_CHUNK_BYTES)
     return await this.commit(temp, digest, place, sameBytes, signal, true)
   }
 

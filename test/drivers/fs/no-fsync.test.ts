@@ -1,19 +1,26 @@
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs'
-import { join } from 'node:path'
+import { dirname, join } from 'node:path'
 import { describe, expect, it, vi } from 'vitest'
+import { HASH_SLICE } from '../../../src/core/hashing.js'
 import { FilesystemDriver } from '../../../src/drivers/fs/index.js'
 import { testJpeg } from '../../../src/testing/index.js'
 import { tempDir } from '../../infra/helpers/tmp.js'
 
-// the real fs, its synchronous opens recorded (the driver's duplicate check opens a final name on the event loop)
+// the real fs, its synchronous opens recorded (the driver's duplicate check opens a final name on the event loop),
+// and its asynchronous ones (a temp file's)
 const opened = vi.hoisted(() => [] as string[])
+const openedAsync = vi.hoisted(() => [] as string[])
 vi.mock('node:fs', async original => {
   const fs = await original<typeof import('node:fs')>()
   const openSync = (...args: Parameters<typeof fs.openSync>): number => {
     opened.push(String(args[0]))
     return fs.openSync(...args)
   }
-  return { ...fs, openSync, default: { ...fs, openSync } }
+  const open = (...args: unknown[]): void => {
+    openedAsync.push(String(args[0]))
+    ;(fs.open as (...a: unknown[]) => void)(...args)
+  }
+  return { ...fs, open, openSync, default: { ...fs, open, openSync } }
 })
 
 /** Every file under `root` whose name ends in `.tmp` (not the `.tmp` folder itself). */
@@ -83,6 +90,27 @@ describe('FilesystemDriver without fsync: the temp written while hashing', () =>
     expect(opened.filter(path => path.endsWith('.jpg'))).toEqual([stored.path])
     await storage.close()
     expect(temps(root)).toEqual([])
+  })
+
+  it('a frame of one hash slice or less is hashed first, so a duplicate writes no temp; larger, early', async () => {
+    const root = await tempDir()
+    const storage = new FilesystemDriver({ root, fsync: false })
+    const small = testJpeg('no fsync small', HASH_SLICE)
+    const stored = await storage.store(small)
+    openedAsync.length = 0
+    expect((await storage.store(small)).isDuplicate).toBe(true)
+    expect(openedAsync).toEqual([]) // (it was a temp in .tmp, written and removed for nothing)
+    // over a slice: the temp is opened in .tmp before the bytes are hashed (its name is not known yet)
+    const large = testJpeg('no fsync large', HASH_SLICE + 1)
+    const first = await storage.store(large)
+    expect(openedAsync.filter(path => path.endsWith('.tmp')).map(path => dirname(path))).toEqual([join(root, '.tmp')])
+    openedAsync.length = 0
+    expect((await storage.store(large)).isDuplicate).toBe(true)
+    expect(openedAsync.filter(path => path.endsWith('.tmp'))).toHaveLength(1)
+    await storage.close()
+    expect(temps(root)).toEqual([])
+    expect(Buffer.compare(await storage.fetch(stored.hash), small)).toBe(0)
+    expect(Buffer.compare(await storage.fetch(first.hash), large)).toBe(0)
   })
 
   it('a damaged object is replaced by the new bytes, and its temp (moved into place) is not reported', async () => {

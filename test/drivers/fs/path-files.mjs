@@ -13,7 +13,7 @@ const prefix = pathToFileURL(build).href + '/'
 const { FilesystemDriver } = await import(pathToFileURL(join(build, 'drivers/fs/index.js')).href)
 
 /** A JPEG head and random bytes: a new frame each call (another SHA-256, another shard folder). */
-const frame = () => Buffer.concat([Buffer.from([0xff, 0xd8, 0xff, 0xe0]), randomBytes(64 * 1024)])
+const frame = (size = 64 * 1024) => Buffer.concat([Buffer.from([0xff, 0xd8, 0xff, 0xe0]), randomBytes(size)])
 
 const session = new Session()
 session.connect()
@@ -51,7 +51,10 @@ const unsynced = new FilesystemDriver({ root: `${root}-no-fsync`, fsync: false }
 await unsynced.store(frame())
 const newFrameNoFsync = await crossed(async () => await unsynced.store(frame()))
 const newFramesNoFsync = await crossed(async () => await Promise.all([1, 2, 3, 4].map(() => unsynced.store(frame()))))
+// over one hash slice (256 KiB) without fsync: its temp written while it hashes
+const largeFrameNoFsync = await crossed(async () => await unsynced.store(frame(300 * 1024)))
 await unsynced.close()
 await session.post('Profiler.stopPreciseCoverage')
 session.disconnect()
-console.log(JSON.stringify({ newFrame, newFrameInShard, duplicate, fetch, newFrameNoFsync, newFramesNoFsync }))
+const all = { newFrame, newFrameInShard, duplicate, fetch, newFrameNoFsync, newFramesNoFsync, largeFrameNoFsync }
+console.log(JSON.stringify(all))

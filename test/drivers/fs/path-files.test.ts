@@ -56,9 +56,12 @@ describe('the files one filesystem store crosses', () => {
     expect(crossed.fetch).toContain('core/front.js')
     expect(crossed.newFrame!.length, crossed.newFrame!.join(', ')).toBeLessThanOrEqual(8)
     expect(crossed.newFrameInShard!.length, crossed.newFrameInShard!.join(', ')).toBeLessThanOrEqual(8)
-    // without fsync (its own write path: the temp written while hashing), alone and among others
+    // without fsync, alone and among others (64 KB: hashed first), and over one hash slice (its own write path:
+    // the temp written while hashing)
     expect(crossed.newFrameNoFsync).toContain('drivers/fs/store.js')
     expect(crossed.newFrameNoFsync!.length, crossed.newFrameNoFsync!.join(', ')).toBeLessThanOrEqual(8)
     expect(crossed.newFramesNoFsync!.length, crossed.newFramesNoFsync!.join(', ')).toBeLessThanOrEqual(8)
+    expect(crossed.largeFrameNoFsync).toContain('drivers/fs/store.js')
+    expect(crossed.largeFrameNoFsync!.length, crossed.largeFrameNoFsync!.join(', ')).toBeLessThanOrEqual(8)
   }, 30_000)
 })
