@@ -16,6 +16,45 @@ const here = new URL('.', import.meta.url).pathname
 const quick = process.argv.includes('--quick')
 // What a profile of one made thumb showed (timestamps in the get, `node --cpu-prof`): kept with the figures.
 const PROFILE = [
+  "## Where a made thumb's time goes (profile, 2026-12-05, third round)",
+  '',
+  'Timestamps in `get` (the bench pattern: 150 sources, a new preset per pass, sharp alone interleaved in the ' +
+    'same process), main at c7caf78, 09:43: get 21.2 ms against sharp on the bytes in memory 19.5 ms. Before ' +
+    "sharp: the call and the lookup 0.14 ms, the front door's fetch and the read of the 544 KB source 0.22 ms. " +
+    "sharp's synchronous part 0.38-0.45 ms (the peer's 0.28-0.33 ms). The source's SHA-256 runs beside the " +
+    "render (0.5 ms in its three slices), then the entry's temp file is opened on the thread pool. After " +
+    "sharp: the entry's commit 0.23-0.28 ms. What is on the request's path, by strace -f -T: the lookup's " +
+    "listing of the shard folder (openat, getdents64, close: one listing; its parent too only on a shard's " +
+    'first variant); the source (openat, statx, one pread64, close); the temp (openat O_CREAT|O_EXCL on a pool ' +
+    'thread while sharp works); the commit (write of 1.7 KB, rename, close). No fsync and no sync of any kind: ' +
+    'the cache is fsynced only with `fsync: true`, and need not be: every read checks the bytes against the ' +
+    'digest in the name and removes a damaged entry, and a torn entry never gets the name (written whole, then ' +
+    'renamed). Each call is slow right after a 20 ms render, when the main thread wakes on a cold core: readdir ' +
+    '135 us (10 hot), stat 84 (1), the 544 KB read into a new buffer 268 (91; 238 into a reused one), the ' +
+    "variant's SHA-256 82 (2), write + rename + close 113 (15); open O_CREAT|O_EXCL is 109 us even hot.",
+  '',
+  'Where the gap comes from (paired medians of 10-12 interleaved rounds in one process, 09:45-10:05): reading ' +
+    'the source into a new buffer and then sharp: +0.22-0.34 ms over sharp on the bytes in memory; plus the ' +
+    'SHA-256 in slices beside the render +0.33 (in one call +0.20, 0.3 ms of busy JavaScript beside it +0.12, ' +
+    'hashing before sharp starts +0.43): what runs beside libvips costs 40-100% of its CPU time on this ' +
+    '2-vCPU machine. Ours over a storage whose fetch skips the hash: +0.63; ours: +1.15. The peer is measured ' +
+    'fairly: the same output (WebP quality 80, 400 px wide, inside, never enlarged), the same sharp defaults ' +
+    '(sequentialRead, shrink-on-load, `sharp.concurrency()` 1 for both: it is global); our options (timeout, ' +
+    "failOn, pixel limit) cost +0.085 ms (16 rounds), the timeout's progress signal most of it, and stay (a " +
+    'documented guarantee). sharp on the same buffer each time against 150 buffers in turn: -0.04 ms (no cache ' +
+    'advantage for the peer).',
+  '',
+  "Changed: a miss's lookup is synchronous (no promise); the entry's name parts are made while sharp works; " +
+    "the variant's digest in one call (`crypto.hash`, Node 20.12+); a small entry's close inline; lookups list " +
+    'a folder unsorted. The commit went from 0.23-0.28 to 0.17-0.20 ms and the lookup from 0.10 to 0.07 ms ' +
+    '(timestamps, 10:16); the old and new builds side by side in one process (24 rounds of 20 gets): new minus ' +
+    'old +0.23 and -0.06 ms in two runs, an old-against-old control -0.02: below what this machine resolves. ' +
+    'Full runs of this bench, old and new builds in turn (10:19-10:38, heavy lock): in memory old 0.927, 0.957, ' +
+    '0.947 (and 0.946 at 09:50), new 0.948, 0.934, 0.927; file to file old 0.987, 1.001, 0.964 (1.032), new ' +
+    '0.978, 0.969, 1.004. The in-memory target is not reliably met: the read (0.18-0.27 ms), the lookup ' +
+    "(0.07), the commit (0.17) and the hash's interference (0.2-0.5) are each the front door's or the cache's " +
+    'guarantees; at 17-18 ms per thumb, 5% is 0.9 ms.',
+  '',
   "## Where a made thumb's time goes (profile, 2026-12-05, second round)",
   '',
   "Timestamps in `get` (the bench's pattern, sharp alone interleaved in the same process), main at " +

@@ -6,6 +6,7 @@
  * of both when asked), so a crash leaves a whole entry or none, and of two processes that write
  * the same variant at once, one file stays: the same bytes under the same name.
  */
+import * as crypto from 'node:crypto'
 import { createHash, randomUUID } from 'node:crypto'
 import { rm, unlink } from 'node:fs/promises'
 import { join } from 'node:path'
@@ -37,6 +38,15 @@ export interface PendingEntry {
   /** Removes the temp file (the variant could not be made). */
   abandon: () => Promise<void>
 }
+
+/**
+ * SHA-256 hex of a variant's bytes in one native call where Node has `crypto.hash` (20.12+): the
+ * digest runs right after a render, when each extra object and call costs most (bench/RESULTS-variants.md).
+ */
+const sha256Hex: (bytes: Buffer) => string =
+  typeof (crypto as { hash?: unknown }).hash === 'function'
+    ? bytes => (crypto as unknown as { hash: (algorithm: string, data: Buffer) => string }).hash('sha256', bytes)
+    : bytes => createHash('sha256').update(bytes).digest('hex')
 
 /** source sha256, preset name, preset id, variant sha256, extension */
 const ENTRY = /^([0-9a-f]{64})\.([a-z0-9_-]+)\.([0-9a-f]{12})\.([0-9a-f]{64})\.([a-z]+)$/
@@ -76,10 +86,21 @@ export class VariantCache {
     )
   }
 
-  /** The verified bytes of the cached variant, or undefined (none, or a damaged one, now removed). */
-  async read(sha256: string, preset: ResolvedPreset): Promise<{ bytes: Buffer; entry: CacheEntry } | undefined> {
+  /** The name of the cached entry, if there is one: a lookup, no read (then `read` it). */
+  lookup(sha256: string, preset: ResolvedPreset): string | undefined {
+    return this.known.get(`${sha256}/${preset.name}.${preset.id}`) ?? this.find(sha256, preset)
+  }
+
+  /**
+   * The verified bytes of the cached variant, or undefined (none, or a damaged one, now removed).
+   * `name`: what `lookup` found, if the caller asked already.
+   */
+  async read(
+    sha256: string,
+    preset: ResolvedPreset,
+    name = this.lookup(sha256, preset)
+  ): Promise<{ bytes: Buffer; entry: CacheEntry } | undefined> {
     const memo = `${sha256}/${preset.name}.${preset.id}`
-    const name = this.known.get(memo) ?? this.find(sha256, preset)
     if (name === undefined) return undefined
     const key = `${this.folderOf(sha256)}/${name}`
     const path = join(this.dir, key)
@@ -92,7 +113,7 @@ export class VariantCache {
       throw err
     }
     const digest = ENTRY.exec(name)![4]!
-    if (createHash('sha256').update(bytes).digest('hex') !== digest) {
+    if (sha256Hex(bytes) !== digest) {
       this.known.delete(memo)
       await this.removeOrLog(path, 'variants.damaged-remove-failed') // damaged: made again by the caller
       return undefined
@@ -113,13 +134,15 @@ export class VariantCache {
       background: this.background,
       remove
     })
+    // what the name needs but the bytes, made while sharp works (the commit runs after a render: cold)
+    const memo = `${sha256}/${preset.name}.${preset.id}`
+    const shard = this.folderOf(sha256)
     const commit = async (bytes: Buffer): Promise<CacheEntry> => {
-      const digest = createHash('sha256').update(bytes).digest('hex')
+      const digest = sha256Hex(bytes)
       const name = `${sha256}.${preset.name}.${preset.id}.${digest}.${preset.format}`
       await temp.commit(name, bytes)
-      this.remember(`${sha256}/${preset.name}.${preset.id}`, name)
-      const key = `${this.folderOf(sha256)}/${name}`
-      return { path: join(this.dir, key), key, sha256: digest }
+      this.remember(memo, name)
+      return { path: join(folder, name), key: `${shard}/${name}`, sha256: digest }
     }
     return { commit, abandon: temp.abandon }
   }

@@ -131,8 +131,9 @@ export class Variants {
 
   private async getVariant(ref: string, presetName: string, options: AbortOptions): Promise<Variant> {
     const preset = this.preset(presetName)
-    const sha256 = await this.sha256Of(ref, options)
-    const cached = await this.cache.read(sha256, preset)
+    const sha256 = asSha256(ref) ?? (await this.sha256Of(ref, options))
+    const name = this.cache.lookup(sha256, preset) // a miss (a new variant) costs no promise here
+    const cached = name === undefined ? undefined : await this.cache.read(sha256, preset, name)
     if (cached !== undefined) return await this.describe(sha256, preset, cached.bytes, cached.entry.key, true)
     const job = `${sha256}/${preset.name}`
     let making = this.making.get(job)

@@ -42,10 +42,10 @@ export class FolderListings {
   private list(folder: string): string[] {
     const parent = folder.slice(0, 2)
     if (this.parent?.name === parent && Date.now() - this.parent.at <= FRESH_MS)
-      return this.parent.children.has(folder.slice(3)) ? listDir(join(this.dir, folder)) : []
-    const names = namesIn(join(this.dir, folder))
+      return this.parent.children.has(folder.slice(3)) ? (namesIn(join(this.dir, folder), false) ?? []) : []
+    const names = namesIn(join(this.dir, folder), false)
     if (names !== undefined) return names
-    this.parent = { name: parent, children: new Set(listDir(join(this.dir, parent))), at: Date.now() }
+    this.parent = { name: parent, children: new Set(namesIn(join(this.dir, parent), false)), at: Date.now() }
     return []
   }
 }
@@ -55,10 +55,11 @@ export function listDir(dir: string): string[] {
   return namesIn(dir) ?? []
 }
 
-/** A folder's names, sorted; undefined if it does not exist. */
-function namesIn(dir: string): string[] | undefined {
+/** A folder's names, sorted (a lookup needs no order); undefined if it does not exist. */
+function namesIn(dir: string, sorted = true): string[] | undefined {
   try {
-    return readdirSync(dir).sort()
+    const names = readdirSync(dir)
+    return sorted ? names.sort() : names
   } catch (err) {
     if (isMissing(err)) return undefined
     throw err

@@ -58,9 +58,14 @@ export async function beginEntry(folder: string, temp: string, files: EntryFiles
     isOpen = false
     await call(done => close(fd, done))
   }
-  const closeNow = async (): Promise<void> => {
+  /** Closes at once; a failure is logged (through `background`), not thrown: the entry is in place. */
+  const closeNow = (): void => {
     isOpen = false
-    closeSync(fd)
+    try {
+      closeSync(fd)
+    } catch (err) {
+      files.background.add(Promise.reject(err), 'variants.close-failed', { path: temp })
+    }
   }
   const abandon = async (): Promise<void> => {
     await closeFd().catch(() => {}) // a close that fails after a failed write says nothing new
@@ -87,10 +92,8 @@ export async function beginEntry(folder: string, temp: string, files: EntryFiles
     // without fsync the close follows the rename: the bytes are in place (a bad entry is found by its
     // digest on read), so a failed close is only logged
     if (files.fsync) await fsyncDir(folder)
-    else
-      files.background.add(bytes.length <= SYNC_WRITE_BYTES ? closeNow() : closeFd(), 'variants.close-failed', {
-        path: temp
-      })
+    else if (bytes.length <= SYNC_WRITE_BYTES) closeNow()
+    else files.background.add(closeFd(), 'variants.close-failed', { path: temp })
   }
   return { commit, abandon }
 }
