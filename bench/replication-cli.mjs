@@ -7,7 +7,7 @@
 // Writes bench/RESULTS-replication-cli.md and bench/results-replication-cli.json.
 //   node bench/replication-cli.mjs [--quick] [--frames 400,2000]
 import { execFileSync, spawnSync } from 'node:child_process'
-import { existsSync } from 'node:fs'
+import { existsSync, readFileSync } from 'node:fs'
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os'
 import { join } from 'node:path'
@@ -26,6 +26,11 @@ const COUNTS = process.argv.includes('--frames')
 const ROUNDS = 3
 const here = new URL('.', import.meta.url).pathname
 const CLI = join(here, '../dist/cli.js')
+// the V8 flags of the CLI's shebang (`#!/usr/bin/env -S node --max-semi-space-size=2 ...`): run as `sai-images` runs
+const NODE_FLAGS = readFileSync(CLI, 'utf8')
+  .split('\n', 1)[0]
+  .split(' ')
+  .filter(word => word.startsWith('--'))
 const log = (...args) => console.log(...args)
 const results = {
   machine: {
@@ -131,7 +136,7 @@ const ours = async (count, prefix) => {
     SAI_S3_SECRET_ACCESS_KEY: secretAccessKey
   }
   execFileSync('sync')
-  return timed(process.execPath, [CLI, 'replicate'], env)
+  return timed(process.execPath, [...NODE_FLAGS, CLI, 'replicate'], env)
 }
 const migrate = async (count, prefix) => {
   const root = await backlog(count, `unused-${prefix}`)
@@ -149,7 +154,7 @@ const migrate = async (count, prefix) => {
   execFileSync('sync')
   return timed(
     process.execPath,
-    [CLI, 'migrate', '--from', 'fs', '--to', 's3', '--mapping', `${root}.migrate.jsonl`],
+    [...NODE_FLAGS, CLI, 'migrate', '--from', 'fs', '--to', 's3', '--mapping', `${root}.migrate.jsonl`],
     env
   )
 }
@@ -254,8 +259,9 @@ machine; load ${results.loadStart.map(v => v.toFixed(2)).join(' ')} at the start
 Method: a filesystem store of N real camera frames of mixed sizes (bench/frames.mjs: 27 JPEGs of 4-530 KB,
 mean 161 KB, each copy made distinct by a comment segment), its outbox holding every frame (as after an outage
 of the replica). Timed from the start of the process to its exit: \`sai-images replicate\` (drain, then
-reconcile: what an operator runs) against \`rclone copy <root> ceph:bucket/prefix --transfers 4 --checkers
-8\`. A \`sync\` before each. Three rounds, alternating which goes first. A ratio above 1 means ours is faster.
+reconcile: what an operator runs; as \`sai-images\` runs, with its shebang's V8 flags
+\`${NODE_FLAGS.join(' ')}\`) against \`rclone copy <root> ceph:bucket/prefix --transfers 4 --checkers 8\`.
+A \`sync\` before each. Three rounds, alternating which goes first. A ratio above 1 means ours is faster.
 
 | target | value | limit | met | note |
 | --- | --- | --- | --- | --- |
