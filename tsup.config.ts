@@ -70,6 +70,9 @@ export default defineConfig([
     sourcemap: true,
     target: 'node20',
     keepNames: true,
-    banner: { js: '#!/usr/bin/env -S node --max-semi-space-size=2 --optimize-for-size' }
+    // a small young generation keeps a 1M-object walk's peak RSS flat (bench/RESULTS-scale.md); not
+    // --optimize-for-size: it cost a drain 2-4% of its time and the scale targets hold without it
+    // (bench/RESULTS-replication-cli.md, 2026-12-05)
+    banner: { js: '#!/usr/bin/env -S node --max-semi-space-size=2' }
   }
 ])
