@@ -111,9 +111,7 @@ export class DirectClient {
         if (answer.status >= 500 && !last) throw Object.assign(new Error(answer.message), { retry: true })
         return answer
       }
-      const chunks: Buffer[] = []
-      for await (const chunk of res) chunks.push(chunk as Buffer)
-      return { status: 200, text: Buffer.concat(chunks).toString('utf8') }
+      return { status: 200, text: await bodyText(res) }
     }, signal)
   }
 
@@ -208,11 +206,9 @@ export function answerError(answer: Answer): Error {
 
 /** A failure's answer, read: its status, code and message. */
 async function settle(res: IncomingMessage): Promise<Answer> {
-  const chunks: Buffer[] = []
-  for await (const chunk of res) chunks.push(chunk as Buffer)
+  const text = await bodyText(res)
   const status = res.statusCode ?? 0
   if (status < 300) return { status }
-  const text = Buffer.concat(chunks).toString('utf8')
   return {
     status,
     code: /<Code>([^<]*)<\/Code>/.exec(text)?.[1] ?? `HTTP${status}`,
@@ -223,4 +219,11 @@ async function settle(res: IncomingMessage): Promise<Answer> {
 /** A path segment as SigV4 wants it: everything but A-Z a-z 0-9 - _ . ~ percent-encoded. */
 function encodeSegment(segment: string): string {
   return encodeURIComponent(segment).replace(/[!'()*]/g, c => `%${c.charCodeAt(0).toString(16).toUpperCase()}`)
+}
+
+/** An answer's whole body, as text. */
+async function bodyText(res: IncomingMessage): Promise<string> {
+  const chunks: Buffer[] = []
+  for await (const chunk of res) chunks.push(chunk as Buffer)
+  return Buffer.concat(chunks).toString('utf8')
 }

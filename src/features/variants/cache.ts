@@ -6,7 +6,6 @@
  * of both when asked), so a crash leaves a whole entry or none, and of two processes that write
  * the same variant at once, one file stays: the same bytes under the same name.
  */
-import * as crypto from 'node:crypto'
 import { createHash, randomUUID } from 'node:crypto'
 import { rm, unlink } from 'node:fs/promises'
 import { join } from 'node:path'
@@ -38,15 +37,6 @@ export interface PendingEntry {
   /** Removes the temp file (the variant could not be made). */
   abandon: () => Promise<void>
 }
-
-/**
- * SHA-256 hex of a variant's bytes in one native call where Node has `crypto.hash` (20.12+): the
- * digest runs right after a render, when each extra object and call costs most (bench/RESULTS-variants.md).
- */
-const sha256Hex: (bytes: Buffer) => string =
-  typeof (crypto as { hash?: unknown }).hash === 'function'
-    ? bytes => (crypto as unknown as { hash: (algorithm: string, data: Buffer) => string }).hash('sha256', bytes)
-    : bytes => createHash('sha256').update(bytes).digest('hex')
 
 /** source sha256, preset name, preset id, variant sha256, extension */
 const ENTRY = /^([0-9a-f]{64})\.([a-z0-9_-]+)\.([0-9a-f]{12})\.([0-9a-f]{64})\.([a-z]+)$/
@@ -113,7 +103,7 @@ export class VariantCache {
       throw err
     }
     const digest = ENTRY.exec(name)![4]!
-    if (sha256Hex(bytes) !== digest) {
+    if (createHash('sha256').update(bytes).digest('hex') !== digest) {
       this.known.delete(memo)
       await this.removeOrLog(path, 'variants.damaged-remove-failed') // damaged: made again by the caller
       return undefined
@@ -138,7 +128,7 @@ export class VariantCache {
     const memo = `${sha256}/${preset.name}.${preset.id}`
     const shard = this.folderOf(sha256)
     const commit = async (bytes: Buffer): Promise<CacheEntry> => {
-      const digest = sha256Hex(bytes)
+      const digest = createHash('sha256').update(bytes).digest('hex')
       const name = `${sha256}.${preset.name}.${preset.id}.${digest}.${preset.format}`
       await temp.commit(name, bytes)
       this.remember(memo, name)
