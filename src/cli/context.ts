@@ -1,12 +1,8 @@
 /** What every `sai-images` command is given: its parsed flags, its output, and the store it works on. */
 import { existsSync } from 'node:fs'
 import type { ParseArgsConfig } from 'node:util'
-import {
-  createImageStorage,
-  DRIVERS,
-  type CreateImageStorageOptions,
-  type FactoryOptions
-} from '../features/factory/index.js'
+import { DRIVERS, type CreateImageStorageOptions, type FactoryOptions } from '../features/factory/create.js'
+import { openImageStorage } from '../features/factory/open.js'
 import { flagNames } from '../features/factory/settings.js'
 import type { ImageStorage } from '../core/types.js'
 import { withRefPrefixes } from './refs.js'
@@ -64,21 +60,22 @@ export class Context {
   }
 
   /** The store named by --driver / --root, else by the environment (replicas too: SAI_IMAGE_STORAGE_REPLICAS). */
-  storage(): ImageStorage {
+  async storage(): Promise<ImageStorage> {
     // refs may be a unique prefix of 4+ hex digits here, as in git (refs.ts)
-    return withRefPrefixes(this.storageFor(this.string('driver'), this.string('root'), true))
+    return withRefPrefixes(await this.storageFor(this.string('driver'), this.string('root'), true))
   }
 
   /**
    * A store of its own (no replicas unless `withReplicas`): a migration's source or target. `flags`:
-   * the flags that gave the driver and the root, for messages (`--from`, `--to-root`).
+   * the flags that gave the driver and the root, for messages (`--from`, `--to-root`). Loads the
+   * drivers it needs then (features/factory/open.ts): a command loads no other.
    */
-  storageFor(
+  async storageFor(
     driver: string | undefined,
     root?: string,
     withReplicas = false,
     flags: { driver: string; root: string } = { driver: '--driver', root: '--root' }
-  ): ImageStorage {
+  ): Promise<ImageStorage> {
     if (driver !== undefined && !(DRIVERS as readonly string[]).includes(driver))
       throw new UsageError(`unknown driver ${driver}: expected ${DRIVERS.join(', ')}`)
     // messages name the flags the operator gave (features/factory/settings.ts)
@@ -93,7 +90,7 @@ export class Context {
       ...(this.flags['allow-non-image'] === true ? { allowNonImage: true } : {}),
       settingNames
     } as CreateImageStorageOptions & FactoryOptions
-    const storage = createImageStorage(withReplicas ? options : { ...options, replicas: false })
+    const storage = await openImageStorage(withReplicas ? options : { ...options, replicas: false })
     const local = storage.root
     if (local !== undefined && !existsSync(local) && process.stderr.isTTY === true) this.rootWatch.push(local)
     this.opened.push(storage)

@@ -27,7 +27,7 @@ export const deleteCommand: Command = {
     if (refs.some(ref => ref.trim() === '')) throw new UsageError('an empty ref names no object')
     const dryRun = cli.flags['dry-run'] === true
     const keep = await keepSet(cli.strings('keep-file'), cli.string('keep-sql'))
-    const storage = cli.storage()
+    const storage = await cli.storage()
     let variants: Variants | undefined
     try {
       variants = createVariants(storage)

@@ -43,7 +43,7 @@ export const fetch: Command = {
         'several refs are written into a folder: -o DIR ' +
           `(${output === undefined ? 'standard output would mix them' : `${output} is not a folder`})`
       )
-    const storage = cli.storage()
+    const storage = await cli.storage()
     if (output === undefined) return await toStdout(cli, storage, refs[0]!)
     // a name ending in / says "a folder": made as mkdir -p does, once, before any ref is looked up
     if (folder && output.endsWith('/'))

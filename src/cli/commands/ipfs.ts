@@ -9,7 +9,7 @@ export const ipfsReindex: Command = {
     "{SAI_IPFS_INDEX_PATH}/ab/cd/<sha256> in the node's MFS. Entries whose object is not pinned are\n" +
     'listed, not removed (exit 1). Safe to rerun and to stop with Ctrl-C.',
   async run(cli) {
-    const store = cli.storageFor(cli.string('driver') ?? 'ipfs')
+    const store = await cli.storageFor(cli.string('driver') ?? 'ipfs')
     if (store.reindex === undefined)
       throw new UsageError(
         `ipfs-reindex works on drivers with an index of their own (ipfs); this one is ${store.driver}`

@@ -38,7 +38,7 @@ export const importCommand: Command = {
   async run(cli) {
     const dir = cli.arg(0, 'dir')
     const mapping = cli.string('mapping') ?? defaultMapping(dir)
-    const storage = cli.storage()
+    const storage = await cli.storage()
     const progress = new Progress('import', 0, cli.progress)
     const summary = await importTree(storage, dir, {
       mapping,
@@ -95,8 +95,8 @@ export const migrate: Command = {
       throw new UsageError(
         '--to memory keeps nothing: the copies would vanish when this command exits (migrate to fs, s3 or ipfs)'
       )
-    const from = cli.storageFor(fromName, cli.string('root'), false, { driver: '--from', root: '--root' })
-    const to = cli.storageFor(toName, cli.string('to-root'), false, { driver: '--to', root: '--to-root' })
+    const from = await cli.storageFor(fromName, cli.string('root'), false, { driver: '--from', root: '--root' })
+    const to = await cli.storageFor(toName, cli.string('to-root'), false, { driver: '--to', root: '--to-root' })
     if (await sameStore(from, to))
       throw new UsageError(
         `the target is the source store (${from.location ?? from.driver}): ` +

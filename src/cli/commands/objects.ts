@@ -21,7 +21,7 @@ export const store: Command = {
     const files = cli.operands('file|-')
     if (files.length > 1 && files.includes('-'))
       throw new UsageError('- (standard input) is stored alone, not beside files')
-    const storage = cli.storage()
+    const storage = await cli.storage()
     const put = async (file: string): Promise<StorageResult> =>
       await storage.store(file === '-' ? process.stdin : { path: file })
     const line = (r: StorageResult): string =>
@@ -50,7 +50,7 @@ export const exists: Command = {
   summary: 'exit 0 if every ref is stored, 1 if one is not',
   async run(cli) {
     const refs = cli.operands('ref')
-    const storage = cli.storage()
+    const storage = await cli.storage()
     if (refs.length === 1) {
       const exists = await storage.exists(refs[0]!)
       // not stored, but a repair took it out: say where it is and how to put it back, as fetch and stat do
@@ -84,7 +84,7 @@ export const stat: Command = {
   summary: 'size, type, times and place of objects',
   async run(cli) {
     const refs = cli.operands('ref')
-    const storage = cli.storage()
+    const storage = await cli.storage()
     if (refs.length === 1) {
       const stat = await storage.stat(refs[0]!)
       cli.out(statRows(stat), { ...stat, store: storage.location })
@@ -130,7 +130,7 @@ export const list: Command = {
     const limit = cli.string('limit') === undefined ? Infinity : Number(cli.string('limit'))
     if (limit !== Infinity && !(Number.isInteger(limit) && limit >= 1))
       throw new UsageError('--limit takes a whole number above 0')
-    const storage = cli.storage()
+    const storage = await cli.storage()
     // a root that is not there (a typo, an unmounted array) is no empty store, unless expected; one
     // the driver may not create is unavailable (exit 5), as the listing itself says
     const missingRoot = (): boolean =>

@@ -54,7 +54,7 @@ export const prune: Command = {
         skipped = text
       }
     })
-    const storage = cli.storage()
+    const storage = await cli.storage()
     const list = cli.string('list') === undefined ? undefined : candidateList(cli.string('list')!)
     const progress = new Progress('prune', 0, cli.progress)
     let report: PruneReport

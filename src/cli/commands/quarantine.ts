@@ -39,7 +39,7 @@ export const quarantine: Command = {
     'dry-run': { type: 'boolean' }
   },
   async run(cli) {
-    const storage = cli.storage()
+    const storage = await cli.storage()
     const held = storage.quarantine
     if (held === undefined) throw new UsageError(`the ${storage.driver} driver keeps no quarantine`)
     const [action = 'list', ...ids] = cli.positionals

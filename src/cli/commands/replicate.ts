@@ -51,7 +51,7 @@ export const replicate: Command = {
   },
   async run(cli) {
     const every = parseDuration(cli.string('reconcile-every') ?? '24h', '--reconcile-every')
-    const storage = replicated(cli)
+    const storage = await replicated(cli)
     if (cli.flags.health === true) return health(cli, storage)
     const metrics = await startMetrics(cli, storage)
     let terminated = false

@@ -7,8 +7,8 @@ import { plural, storeLine, UsageError, type Command, type Context } from '../co
 import { keepSet } from './prune.js'
 import { DURATION_UNITS, formatBytes, parseDuration } from '../units.js'
 
-export function replicated(cli: Context): ReplicatedStorage {
-  const storage: ImageStorage = cli.storage()
+export async function replicated(cli: Context): Promise<ReplicatedStorage> {
+  const storage: ImageStorage = await cli.storage()
   if (!(storage instanceof ReplicatedStorage))
     throw new ConfigError(
       'SAI_IMAGE_STORAGE_REPLICAS',
@@ -30,7 +30,7 @@ export const whereis: Command = {
   usage: 'whereis <ref>',
   summary: 'each copy of an object: present or missing, and when verified',
   async run(cli) {
-    const storage = replicated(cli)
+    const storage = await replicated(cli)
     const where = await storage.whereis(cli.arg(0, 'ref'))
     const rows = where.copies.map(c => {
       const state = c.present
@@ -97,7 +97,7 @@ export const evict: Command = {
     const given = cli.string('older-than')
     if (given === undefined) throw new UsageError('say which primary copies may go: --older-than 30d')
     const olderThan = parseDuration(given, '--older-than')
-    const storage = replicated(cli)
+    const storage = await replicated(cli)
     const keep = await keepSet(cli.strings('keep-file'), undefined, {
       lenient: cli.flags['keep-file-lenient'] === true,
       note: text => {

@@ -18,7 +18,7 @@ export const stats: Command = {
     '(a read per object). A root that does not exist is an error unless --allow-empty.',
   options: { types: { type: 'boolean' }, 'allow-empty': { type: 'boolean' } },
   async run(cli) {
-    const store = cli.storage()
+    const store = await cli.storage()
     const missingRoot = store.root !== undefined && !existsSync(store.root)
     const types = cli.flags.types === true
     const counts = await countObjects(store, types, cli)

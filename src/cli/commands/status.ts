@@ -21,7 +21,7 @@ export const status: Command = {
     `${STATUS_EXIT.unreadable} a folder of the primary unreadable (by status, or by the watcher).`,
   options: { 'max-backlog-age': { type: 'string' } },
   async run(cli) {
-    const storage = replicated(cli)
+    const storage = await replicated(cli)
     const maxAge = parseDuration(cli.string('max-backlog-age') ?? '1h', '--max-backlog-age')
     const s = storage.status()
     const unseen = await countUnseen(storage)

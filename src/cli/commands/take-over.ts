@@ -22,7 +22,7 @@ export const takeOverCommand: Command = {
     'it is still the one read); the other exits 6 naming the winner. Works on fs, S3 and IPFS replicas.',
   options: { from: { type: 'string' } },
   async run(cli) {
-    const storage = replicated(cli)
+    const storage = await replicated(cli)
     const from = cli.string('from')
     if (from === undefined) {
       const { me, replicas } = await replicaOwners(storage)

@@ -18,7 +18,7 @@ export const variants: Command = {
   async run(cli) {
     const names = cli.positionals
     if (names.length === 0) throw new UsageError('name at least one preset, e.g. thumb webp')
-    const storage = cli.storage()
+    const storage = await cli.storage()
     const cache = createVariants(storage)
     for (const name of names)
       if (!cache.presets.has(name))

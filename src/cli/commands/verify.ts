@@ -35,7 +35,7 @@ export const verify: Command = {
     force: { type: 'boolean' }
   },
   async run(cli) {
-    const storage = cli.storage()
+    const storage = await cli.storage()
     if (storage.verify === undefined)
       throw new UsageError(
         `verify works on drivers that can re-hash their objects (fs, s3); this one is ${storage.driver}`
