@@ -5,7 +5,9 @@
 // and median reported. `sai-images migrate --from fs --to s3` of the same kind of tree too. Uses
 // the shared test gateway when SAI_TEST_S3_* are set, else starts one.
 // Writes bench/RESULTS-replication-cli.md and bench/results-replication-cli.json.
-//   node bench/replication-cli.mjs [--quick] [--frames 400,2000]
+//   node bench/replication-cli.mjs [--quick] [--frames 400,2000] [--rounds 3] [--baseline DIST]
+// --baseline DIST: also `replicate` with DIST/cli.js (another build, kept aside) in every round, interleaved: an
+// A/B of two builds against the same gateway and trees (its times are logged, and kept in the JSON).
 import { execFileSync, spawnSync } from 'node:child_process'
 import { existsSync, readFileSync } from 'node:fs'
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
@@ -23,7 +25,9 @@ const COUNTS = process.argv.includes('--frames')
   : quick
     ? [400]
     : [400, 2000]
-const ROUNDS = 3
+const option = name => (process.argv.includes(name) ? process.argv[process.argv.indexOf(name) + 1] : undefined)
+const ROUNDS = Number(option('--rounds') ?? 3)
+const BASELINE = option('--baseline')
 const here = new URL('.', import.meta.url).pathname
 const CLI = join(here, '../dist/cli.js')
 // the V8 flags of the CLI's shebang (`#!/usr/bin/env -S node --max-semi-space-size=2 ...`): run as `sai-images` runs
@@ -121,7 +125,7 @@ function timed(command, args, env) {
   return seconds
 }
 
-const ours = async (count, prefix) => {
+const ours = async (count, prefix, cli = CLI) => {
   const root = await backlog(count, prefix)
   const env = {
     ...process.env,
@@ -136,8 +140,9 @@ const ours = async (count, prefix) => {
     SAI_S3_SECRET_ACCESS_KEY: secretAccessKey
   }
   execFileSync('sync')
-  return timed(process.execPath, [...NODE_FLAGS, CLI, 'replicate'], env)
+  return timed(process.execPath, [...NODE_FLAGS, cli, 'replicate'], env)
 }
+const baseline = async (count, prefix) => await ours(count, prefix, join(BASELINE, 'cli.js'))
 const migrate = async (count, prefix) => {
   const root = await backlog(count, `unused-${prefix}`)
   const env = {
@@ -180,12 +185,13 @@ const rclone = async (count, prefix) => {
 
 try {
   for (const count of COUNTS) {
-    const times = { ours: [], rclone: [], migrate: [] }
+    const times = { ours: [], rclone: [], migrate: [], ...(BASELINE === undefined ? {} : { baseline: [] }) }
     for (let round = 0; round < ROUNDS; round++) {
       const candidates = [
         ['ours', ours],
         ['rclone', rclone],
-        ['migrate', migrate]
+        ['migrate', migrate],
+        ...(BASELINE === undefined ? [] : [['baseline', baseline]])
       ]
       for (const [name, run] of round % 2 === 0 ? candidates : candidates.reverse()) {
         const prefix = `${name}-${count}-${round}/`
@@ -200,6 +206,11 @@ try {
     results.sections[count] = {
       seconds: Object.fromEntries(Object.entries(times).map(([k, list]) => [k, list.map(s => +s.toFixed(2))]))
     }
+    if (BASELINE !== undefined)
+      log(
+        `  ${count} frames, baseline ${BASELINE}: best ${best(times.baseline).toFixed(2)}, median ` +
+          `${median(times.baseline).toFixed(2)} s; ours ${best(times.ours).toFixed(2)}, ${median(times.ours).toFixed(2)} s`
+      )
     const note =
       `ours ${times.ours.map(s => s.toFixed(2)).join(', ')} s; rclone ` +
       `${times.rclone.map(s => s.toFixed(2)).join(', ')} s`

@@ -2,7 +2,7 @@
 import { existsSync } from 'node:fs'
 import type { ParseArgsConfig } from 'node:util'
 import { DRIVERS, type CreateImageStorageOptions, type FactoryOptions } from '../features/factory/create.js'
-import { openImageStorage } from '../features/factory/open.js'
+import { openImageStorage, preloadImageStorage } from '../features/factory/open.js'
 import { flagNames } from '../features/factory/settings.js'
 import type { ImageStorage } from '../core/types.js'
 import { withRefPrefixes } from './refs.js'
@@ -63,6 +63,12 @@ export class Context {
   async storage(): Promise<ImageStorage> {
     // refs may be a unique prefix of 4+ hex digits here, as in git (refs.ts)
     return withRefPrefixes(await this.storageFor(this.string('driver'), this.string('root'), true))
+  }
+
+  /** Starts loading the drivers `storage()` will open, while the command's own module loads (index.ts). */
+  preloadStorage(): void {
+    const driver = this.string('driver')
+    preloadImageStorage((driver === undefined ? {} : { driver }) as CreateImageStorageOptions)
   }
 
   /**

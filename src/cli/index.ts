@@ -7,7 +7,7 @@
 import { readFileSync } from 'node:fs'
 import { parseArgs, type ParseArgsConfig } from 'node:util'
 import { ImageStorageError } from '../core/errors.js'
-import { COMMANDS } from './commands/index.js'
+import { COMMANDS } from './specs/index.js'
 import { answerStream, Context, UsageError, type Command, type Flags } from './context.js'
 import { EXIT } from './exit-codes.js'
 import { commandHelp, overview, usageLines } from './help.js'
@@ -113,6 +113,8 @@ async function main(parsed: Parsed): Promise<number> {
   checkOperands(command, positionals)
   if (flags.verbose === true) traceToStderr()
   const cli = new Context(command, flags, positionals)
+  // the drivers load while the command's module does (both are chunks of the bundle: specs/index.ts)
+  cli.preloadStorage()
   try {
     return await command.run(cli)
   } finally {

@@ -12,8 +12,6 @@ import { createReplicationMetrics } from '../features/replication/metrics.js'
 import { ConfigError } from '../core/errors.js'
 import { UsageError, type Context } from './context.js'
 
-export const METRICS_OPTIONS = { 'metrics-port': { type: 'string' }, 'metrics-address': { type: 'string' } } as const
-
 /** What the service loop tells the metrics, and stops at the end; undefined without --metrics-*. */
 export interface ServedMetrics {
   /** A reconcile of `ms` ended: its duration, and the lost frames counted again. */

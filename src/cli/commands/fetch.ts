@@ -5,7 +5,7 @@ import { join } from 'node:path'
 import { pipeline } from 'node:stream/promises'
 import { ImageStorageError, InvalidInputError } from '../../core/errors.js'
 import type { ImageStorage } from '../../core/types.js'
-import { storeLine, UsageError, type Command } from '../context.js'
+import { storeLine, UsageError, type Context } from '../context.js'
 import { eachOperand, reportOutcomes } from '../operands.js'
 
 /** The file name extension of each type a store sniffs: `DIR/<hash>.<ext>`. */
@@ -20,66 +20,52 @@ const EXTENSIONS: Record<string, string> = {
   'image/avif': 'avif'
 }
 
-export const fetch: Command = {
-  name: 'fetch',
-  operands: Infinity,
-  usage: 'fetch <ref>... [-o FILE|DIR] [--force]',
-  summary: 'write the verified bytes to a file, a folder or standard output',
-  help:
-    'Without -o the bytes go to standard output, which must not be a terminal unless --force;\n' +
-    'there, --json writes its answer to standard error (standard output holds only the bytes).\n' +
-    'With -o FILE, the file is written beside its name and renamed once the bytes are verified.\n' +
-    'With -o DIR (a folder that exists, or a name ending in /, made if missing), each object is\n' +
-    'written there as <hash>.<ext> (jpg, png, webp...; bin for other bytes); several refs need a folder.',
-  options: { output: { type: 'string', short: 'o' }, force: { type: 'boolean' } },
-  writesBytesToStdout: flags => flags.output === undefined,
-  async run(cli) {
-    const output = cli.string('output')
-    const refs = cli.operands('ref')
-    if (output === '') throw new UsageError('-o needs a file or folder name, not an empty one')
-    const folder = output !== undefined && (output.endsWith('/') || isFolder(output))
-    if (refs.length > 1 && !folder)
-      throw new UsageError(
-        'several refs are written into a folder: -o DIR ' +
-          `(${output === undefined ? 'standard output would mix them' : `${output} is not a folder`})`
-      )
-    const storage = await cli.storage()
-    if (output === undefined) return await toStdout(cli, storage, refs[0]!)
-    // a name ending in / says "a folder": made as mkdir -p does, once, before any ref is looked up
-    if (folder && output.endsWith('/'))
-      await mkdir(output, { recursive: true }).catch((err: unknown) => {
-        throw InvalidInputError.unreadable(output, err, 'create')
-      })
-    if (!folder) {
-      const size = await writeVerified(storage, refs[0]!, output)
-      cli.out(`${size} bytes written to ${output}\n${storeLine(storage)}`, {
-        ref: refs[0],
-        size,
-        written: output,
-        store: storage.location
-      })
-      return 0
-    }
-    const outcomes = await eachOperand(refs, async ref => {
-      const { hash, mimeType } = await storage.stat(ref)
-      const file = join(output, `${hash}.${EXTENSIONS[mimeType] ?? 'bin'}`)
-      return { ref, size: await writeVerified(storage, ref, file), written: file }
+export async function fetch(cli: Context): Promise<number> {
+  const output = cli.string('output')
+  const refs = cli.operands('ref')
+  if (output === '') throw new UsageError('-o needs a file or folder name, not an empty one')
+  const folder = output !== undefined && (output.endsWith('/') || isFolder(output))
+  if (refs.length > 1 && !folder)
+    throw new UsageError(
+      'several refs are written into a folder: -o DIR ' +
+        `(${output === undefined ? 'standard output would mix them' : `${output} is not a folder`})`
+    )
+  const storage = await cli.storage()
+  if (output === undefined) return await toStdout(cli, storage, refs[0]!)
+  // a name ending in / says "a folder": made as mkdir -p does, once, before any ref is looked up
+  if (folder && output.endsWith('/'))
+    await mkdir(output, { recursive: true }).catch((err: unknown) => {
+      throw InvalidInputError.unreadable(output, err, 'create')
     })
-    if (refs.length === 1 && 'result' in outcomes[0]!) {
-      const { result } = outcomes[0]
-      cli.out(`${result.size} bytes written to ${result.written}\n${storeLine(storage)}`, {
-        ...result,
-        store: storage.location
-      })
-      return 0
-    }
-    if (refs.length === 1 && 'error' in outcomes[0]!) throw outcomes[0].error
-    return reportOutcomes(cli, storage, outcomes, {
-      verb: 'written',
-      human: r => `${r.size} bytes written to ${r.written}`,
-      json: r => r
+  if (!folder) {
+    const size = await writeVerified(storage, refs[0]!, output)
+    cli.out(`${size} bytes written to ${output}\n${storeLine(storage)}`, {
+      ref: refs[0],
+      size,
+      written: output,
+      store: storage.location
     })
+    return 0
   }
+  const outcomes = await eachOperand(refs, async ref => {
+    const { hash, mimeType } = await storage.stat(ref)
+    const file = join(output, `${hash}.${EXTENSIONS[mimeType] ?? 'bin'}`)
+    return { ref, size: await writeVerified(storage, ref, file), written: file }
+  })
+  if (refs.length === 1 && 'result' in outcomes[0]!) {
+    const { result } = outcomes[0]
+    cli.out(`${result.size} bytes written to ${result.written}\n${storeLine(storage)}`, {
+      ...result,
+      store: storage.location
+    })
+    return 0
+  }
+  if (refs.length === 1 && 'error' in outcomes[0]!) throw outcomes[0].error
+  return reportOutcomes(cli, storage, outcomes, {
+    verb: 'written',
+    human: r => `${r.size} bytes written to ${r.written}`,
+    json: r => r
+  })
 }
 
 function isFolder(path: string): boolean {
@@ -91,7 +77,7 @@ function isFolder(path: string): boolean {
 }
 
 /** A pipe cannot take bytes back: nothing is written until all of them are verified. */
-async function toStdout(cli: Parameters<Command['run']>[0], storage: ImageStorage, ref: string): Promise<number> {
+async function toStdout(cli: Context, storage: ImageStorage, ref: string): Promise<number> {
   if (process.stdout.isTTY === true && cli.flags.force !== true)
     throw new UsageError('refusing to write image bytes to a terminal: use -o FILE, a pipe, or --force')
   const bytes = await storage.fetch(ref)

@@ -11,126 +11,84 @@ import {
   type JobSummary
 } from '../../features/jobs/index.js'
 import { Progress } from '../progress.js'
-import { plural, storeLine, UsageError, type Command, type Context } from '../context.js'
+import { plural, storeLine, UsageError, type Context } from '../context.js'
 import { formatBytes } from '../units.js'
 import { copyBeforeExit } from './replication.js'
 
-export const importCommand: Command = {
-  name: 'import',
-  operands: 1,
-  operandsNote: 'run import once per folder: each has its own mapping',
-  usage: 'import <dir> [--mapping F] [--exclude GLOB]... [--follow-symlinks] [--allow-non-image]',
-  summary: 'store every file below <dir>, resumably; F maps source to hash',
-  help:
-    'The mapping defaults to ./sai-images-import-<dir name>-<8 hex of its absolute path>.jsonl, so that\n' +
-    'the same command run again in the same folder resumes, and two trees never share a mapping.\n' +
-    'A rerun walks the whole tree and stores every file the mapping does not record: the files added\n' +
-    'since, wherever they sort. --exclude leaves out names or paths (*.txt, .DS_Store, thumbs/**;\n' +
-    'repeatable). A file that is not an image is reported once and recorded in F.not-images.jsonl\n' +
-    '(the mapping holds mappings only), not a failure: later runs pass over it. --allow-non-image\n' +
-    'stores such files instead. A file that fails is reported, not recorded: the next run tries it again.',
-  options: {
-    mapping: { type: 'string' },
-    exclude: { type: 'string', multiple: true },
-    'follow-symlinks': { type: 'boolean' },
-    'allow-non-image': { type: 'boolean' }
-  },
-  async run(cli) {
-    const dir = cli.arg(0, 'dir')
-    const mapping = cli.string('mapping') ?? defaultMapping(dir)
-    const storage = await cli.storage()
-    const progress = new Progress('import', 0, cli.progress)
-    const summary = await importTree(storage, dir, {
-      mapping,
-      concurrency: cli.concurrency(),
-      signal: cli.stopSignal(),
-      exclude: cli.strings('exclude'),
-      followSymlinks: cli.flags['follow-symlinks'] === true,
-      allowNonImage: cli.flags['allow-non-image'] === true,
-      onProgress: s => {
-        progress.set(s.done + s.failed.length + s.skipped)
-      }
-    }).finally(() => {
-      progress.stop()
-    })
-    const firstFive = (names: string[]): string => `${names.slice(0, 5).join(', ')}${names.length > 5 ? ', …' : ''}`
-    const notes = [
-      summary.symlinks.length === 0
-        ? ''
-        : `\nskipped ${plural(summary.symlinks.length, 'symbolic link')} (--follow-symlinks follows them): ` +
-          firstFive(summary.symlinks),
-      summary.notImages.length === 0
-        ? ''
-        : `\n${plural(summary.notImages.length, 'file')} not an image ` +
-          `(recorded in ${notImagesFile(mapping)}; later runs pass over them): ${firstFive(summary.notImages)}`,
-      summary.excluded === 0 ? '' : `\nexcluded: ${plural(summary.excluded, 'file')}`
-    ].join('')
-    const code = report(cli, 'import', summary, storage, notes)
-    await copyBeforeExit(cli, storage)
-    return code
-  }
+export async function importCommand(cli: Context): Promise<number> {
+  const dir = cli.arg(0, 'dir')
+  const mapping = cli.string('mapping') ?? defaultMapping(dir)
+  const storage = await cli.storage()
+  const progress = new Progress('import', 0, cli.progress)
+  const summary = await importTree(storage, dir, {
+    mapping,
+    concurrency: cli.concurrency(),
+    signal: cli.stopSignal(),
+    exclude: cli.strings('exclude'),
+    followSymlinks: cli.flags['follow-symlinks'] === true,
+    allowNonImage: cli.flags['allow-non-image'] === true,
+    onProgress: s => {
+      progress.set(s.done + s.failed.length + s.skipped)
+    }
+  }).finally(() => {
+    progress.stop()
+  })
+  const firstFive = (names: string[]): string => `${names.slice(0, 5).join(', ')}${names.length > 5 ? ', …' : ''}`
+  const notes = [
+    summary.symlinks.length === 0
+      ? ''
+      : `\nskipped ${plural(summary.symlinks.length, 'symbolic link')} (--follow-symlinks follows them): ` +
+        firstFive(summary.symlinks),
+    summary.notImages.length === 0
+      ? ''
+      : `\n${plural(summary.notImages.length, 'file')} not an image ` +
+        `(recorded in ${notImagesFile(mapping)}; later runs pass over them): ${firstFive(summary.notImages)}`,
+    summary.excluded === 0 ? '' : `\nexcluded: ${plural(summary.excluded, 'file')}`
+  ].join('')
+  const code = report(cli, 'import', summary, storage, notes)
+  await copyBeforeExit(cli, storage)
+  return code
 }
 
-export const migrate: Command = {
-  name: 'migrate',
-  usage: 'migrate --from D --to D --mapping F [--dry-run] [--to-root DIR]',
-  summary: 'copy every object to another store and check it there; resumable',
-  help:
-    'A rerun (from cron, say) copies every object the mapping does not record: those stored since.\n' +
-    'Each copy keeps its first and last store times where the target can hold them (fs: the last\n' +
-    'store, as the mtime; s3: the first store, as metadata; see docs/cli.md). The memory driver is\n' +
-    'refused as a target: its copies would vanish when the command exits.',
-  options: {
-    from: { type: 'string' },
-    to: { type: 'string' },
-    'to-root': { type: 'string' },
-    mapping: { type: 'string' },
-    'dry-run': { type: 'boolean' }
-  },
-  async run(cli) {
-    const [fromName, toName, mapping] = [cli.string('from'), cli.string('to'), cli.string('mapping')]
-    if (fromName === undefined || toName === undefined || mapping === undefined)
-      throw new UsageError('migrate needs --from, --to and --mapping')
-    if (toName === 'memory')
-      throw new UsageError(
-        '--to memory keeps nothing: the copies would vanish when this command exits (migrate to fs, s3 or ipfs)'
-      )
-    const from = await cli.storageFor(fromName, cli.string('root'), false, { driver: '--from', root: '--root' })
-    const to = await cli.storageFor(toName, cli.string('to-root'), false, { driver: '--to', root: '--to-root' })
-    if (await sameStore(from, to))
-      throw new UsageError(
-        `the target is the source store (${from.location ?? from.driver}): ` +
-          'name another with --to-root, or another driver'
-      )
-    if (cli.flags['dry-run'] === true) {
-      const plan = await planMigration(from, mapping, cli.stopSignal())
-      cli.out(
-        `dry run: would copy ${plural(plan.wouldCopy, 'object')} (${formatBytes(plan.wouldCopyBytes)}); ` +
-          `${plan.alreadyCopied} copied already\nfrom ${from.location ?? from.driver}\nto ${to.location ?? to.driver}`,
-        { command: 'migrate', dryRun: true, ...plan, from: from.location, to: to.location, store: to.location }
-      )
-      return 0
-    }
-    const progress = new Progress('migrate', 0, cli.progress)
-    const summary = await migrateJob(from, to, {
-      mapping,
-      concurrency: cli.concurrency(),
-      signal: cli.stopSignal(),
-      onProgress: s => {
-        progress.set(s.done + s.failed.length + s.skipped)
-      }
-    }).finally(() => {
-      progress.stop()
-    })
-    return report(
-      cli,
-      'migrate',
-      summary,
-      to,
-      `, ${formatBytes(summary.bytes)}\nfrom ${from.location ?? from.driver}`,
-      { from: from.location, to: to.location }
+export async function migrate(cli: Context): Promise<number> {
+  const [fromName, toName, mapping] = [cli.string('from'), cli.string('to'), cli.string('mapping')]
+  if (fromName === undefined || toName === undefined || mapping === undefined)
+    throw new UsageError('migrate needs --from, --to and --mapping')
+  if (toName === 'memory')
+    throw new UsageError(
+      '--to memory keeps nothing: the copies would vanish when this command exits (migrate to fs, s3 or ipfs)'
     )
+  const from = await cli.storageFor(fromName, cli.string('root'), false, { driver: '--from', root: '--root' })
+  const to = await cli.storageFor(toName, cli.string('to-root'), false, { driver: '--to', root: '--to-root' })
+  if (await sameStore(from, to))
+    throw new UsageError(
+      `the target is the source store (${from.location ?? from.driver}): ` +
+        'name another with --to-root, or another driver'
+    )
+  if (cli.flags['dry-run'] === true) {
+    const plan = await planMigration(from, mapping, cli.stopSignal())
+    cli.out(
+      `dry run: would copy ${plural(plan.wouldCopy, 'object')} (${formatBytes(plan.wouldCopyBytes)}); ` +
+        `${plan.alreadyCopied} copied already\nfrom ${from.location ?? from.driver}\nto ${to.location ?? to.driver}`,
+      { command: 'migrate', dryRun: true, ...plan, from: from.location, to: to.location, store: to.location }
+    )
+    return 0
   }
+  const progress = new Progress('migrate', 0, cli.progress)
+  const summary = await migrateJob(from, to, {
+    mapping,
+    concurrency: cli.concurrency(),
+    signal: cli.stopSignal(),
+    onProgress: s => {
+      progress.set(s.done + s.failed.length + s.skipped)
+    }
+  }).finally(() => {
+    progress.stop()
+  })
+  return report(cli, 'migrate', summary, to, `, ${formatBytes(summary.bytes)}\nfrom ${from.location ?? from.driver}`, {
+    from: from.location,
+    to: to.location
+  })
 }
 
 /** The closing lines of a job; its exit code. */

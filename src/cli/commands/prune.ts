@@ -7,89 +7,60 @@ import { createVariants, type Variants } from '../../features/variants/index.js'
 import type { ImageStorage } from '../../core/types.js'
 import { connectDatabase, databaseError } from '../database.js'
 import { Progress } from '../progress.js'
-import { plural, storeLine, UsageError, type Command } from '../context.js'
-import { DURATION_UNITS, formatBytes, parseDuration, parseSize, SIZE_UNITS } from '../units.js'
+import { plural, storeLine, UsageError, type Context } from '../context.js'
+import { formatBytes, parseDuration, parseSize } from '../units.js'
 
-export const prune: Command = {
-  name: 'prune',
-  usage:
-    'prune [--older-than 90d] [--max-bytes 500G] [--keep-file F]... [--keep-file-lenient] [--keep-sql Q] ' +
-    '[--dry-run [--list F]]',
-  summary: 'delete objects last stored long ago, or the oldest over a budget',
-  help:
-    'Age is the time of the last store: a duplicate store makes an object young again. With both\n' +
-    'limits, objects older than --older-than go, then the oldest until at most --max-bytes remain.\n' +
-    '--keep-file F: one ref per line, never deleted (repeatable): a SHA-256 (either case), a key such\n' +
-    'as ab/cd/<sha256>.jpg (any shard depth) or a CID; blank lines and # comments are fine; any other\n' +
-    'line stops the prune before it deletes anything (exit 2), unless --keep-file-lenient skips it.\n' +
-    '--keep-sql QUERY: its first column\n' +
-    'holds refs, run on DATABASE_URL (npm install pg), e.g. the hashes of frames with detections.\n' +
-    'The variants of a deleted object go with it. An object stored\n' +
-    'in the last minute always stays. --dry-run counts what would go; --list F writes it to F, one\n' +
-    '"sha256 size last-stored limit" line each. A store that renews an object while the prune runs\n' +
-    'keeps it; a prune killed midway leaves objects in {root}/.pruning that `verify --repair` puts back.\n' +
-    `Durations: ${DURATION_UNITS}.\nSizes: ${SIZE_UNITS}.`,
-  options: {
-    'older-than': { type: 'string' },
-    'max-bytes': { type: 'string' },
-    'keep-file': { type: 'string', multiple: true },
-    'keep-file-lenient': { type: 'boolean' },
-    'keep-sql': { type: 'string' },
-    'dry-run': { type: 'boolean' },
-    list: { type: 'string' }
-  },
-  async run(cli) {
-    const olderThan =
-      cli.string('older-than') === undefined ? undefined : parseDuration(cli.string('older-than')!, '--older-than')
-    const budgetBytes =
-      cli.string('max-bytes') === undefined ? undefined : parseSize(cli.string('max-bytes')!, '--max-bytes')
-    if (olderThan === undefined && budgetBytes === undefined)
-      throw new UsageError('say what to prune: --older-than, --max-bytes, or both')
-    const dryRun = cli.flags['dry-run'] === true
-    if (cli.string('list') !== undefined && !dryRun) throw new UsageError('--list writes what a --dry-run would delete')
-    let skipped: string | undefined
-    const keep = await keepSet(cli.strings('keep-file'), cli.string('keep-sql'), {
-      lenient: cli.flags['keep-file-lenient'] === true,
-      note: text => {
-        skipped = text
+export async function prune(cli: Context): Promise<number> {
+  const olderThan =
+    cli.string('older-than') === undefined ? undefined : parseDuration(cli.string('older-than')!, '--older-than')
+  const budgetBytes =
+    cli.string('max-bytes') === undefined ? undefined : parseSize(cli.string('max-bytes')!, '--max-bytes')
+  if (olderThan === undefined && budgetBytes === undefined)
+    throw new UsageError('say what to prune: --older-than, --max-bytes, or both')
+  const dryRun = cli.flags['dry-run'] === true
+  if (cli.string('list') !== undefined && !dryRun) throw new UsageError('--list writes what a --dry-run would delete')
+  let skipped: string | undefined
+  const keep = await keepSet(cli.strings('keep-file'), cli.string('keep-sql'), {
+    lenient: cli.flags['keep-file-lenient'] === true,
+    note: text => {
+      skipped = text
+    }
+  })
+  const storage = await cli.storage()
+  const list = cli.string('list') === undefined ? undefined : candidateList(cli.string('list')!)
+  const progress = new Progress('prune', 0, cli.progress)
+  let report: PruneReport
+  try {
+    report = await pruneStore(storage, {
+      olderThan,
+      budgetBytes,
+      keep,
+      dryRun,
+      variants: variantsOf(storage),
+      onCandidate: list?.write,
+      signal: cli.stopSignal(),
+      concurrency: cli.concurrency(),
+      onProgress: p => {
+        progress.set(p.done)
       }
     })
-    const storage = await cli.storage()
-    const list = cli.string('list') === undefined ? undefined : candidateList(cli.string('list')!)
-    const progress = new Progress('prune', 0, cli.progress)
-    let report: PruneReport
-    try {
-      report = await pruneStore(storage, {
-        olderThan,
-        budgetBytes,
-        keep,
-        dryRun,
-        variants: variantsOf(storage),
-        onCandidate: list?.write,
-        signal: cli.stopSignal(),
-        concurrency: cli.concurrency(),
-        onProgress: p => {
-          progress.set(p.done)
-        }
-      })
-    } finally {
-      progress.stop()
-      await list?.end()
-    }
-    cli.out(
-      summary(report, olderThan !== undefined, budgetBytes !== undefined) +
-        (list === undefined ? '' : `\nlisted in ${cli.string('list')}`) +
-        (skipped === undefined ? '' : `\n${skipped}`) +
-        `\n${storeLine(storage)}`,
-      {
-        command: 'prune',
-        ...report,
-        ...(skipped === undefined ? {} : { keepFileSkipped: skipped }),
-        store: storage.location
-      }
-    )
-    return report.interrupted ? 130 : 0
+  } finally {
+    progress.stop()
+    await list?.end()
   }
+  cli.out(
+    summary(report, olderThan !== undefined, budgetBytes !== undefined) +
+      (list === undefined ? '' : `\nlisted in ${cli.string('list')}`) +
+      (skipped === undefined ? '' : `\n${skipped}`) +
+      `\n${storeLine(storage)}`,
+    {
+      command: 'prune',
+      ...report,
+      ...(skipped === undefined ? {} : { keepFileSkipped: skipped }),
+      store: storage.location
+    }
+  )
+  return report.interrupted ? 130 : 0
 }
 
 /** The store's variant cache, whose variants go with their objects; none for a driver without one. */

@@ -2,63 +2,35 @@ import { createHash } from 'node:crypto'
 import { createReadStream, existsSync } from 'node:fs'
 import { isAbsolute } from 'node:path'
 import type { ImageStorage, Quarantine, QuarantineEntry } from '../../core/types.js'
-import { plural, storeLine, UsageError, type Command, type Context } from '../context.js'
-import { DURATION_UNITS, formatBytes, parseDuration } from '../units.js'
+import { plural, storeLine, UsageError, type Context } from '../context.js'
+import { formatBytes, parseDuration } from '../units.js'
+import { REASONS } from '../specs/quarantine.js'
 
 /**
  * The reasons entries carry: verify's findings, and `healed` (the damaged primary copy of a frame a
  * replica healed). An unknown --reason is a typo, refused rather than selecting nothing (exit 0).
  */
-const REASONS = ['empty', 'truncated', 'corrupt', 'misnamed', 'misplaced', 'healed']
 
-export const quarantine: Command = {
-  name: 'quarantine',
-  operands: Infinity,
-  usage:
-    'quarantine [list] | quarantine restore [--force] <id>... | quarantine purge <id>... | ' +
-    'quarantine restore|purge <selection> [--dry-run]',
-  summary: 'what repairs took out of the store: list, restore or purge it',
-  help:
-    'A repair never deletes a damaged object: it moves it to the quarantine ({root}/.quarantine, or\n' +
-    '{prefix}.quarantine/ on S3). `restore` puts an object back under its name (if no object is there\n' +
-    'now); bytes that do not match their name (empty, truncated, corrupt, healed entries) are refused\n' +
-    '(exit 4) unless --force: evidence is never put back as a frame silently. A misnamed file goes\n' +
-    'back under the name it had. `purge` deletes it for good. Ids are the names `list` prints; an id\n' +
-    'that is not there, or whose name holds an object now, is refused (exit 1).\n' +
-    'Instead of ids, a selection: --all, or entries of --reason R (repeatable:\n' +
-    `${REASONS.join(', ')})\n` +
-    'and/or quarantined --older-than D or --since D ago (all must hold).\n' +
-    '--dry-run lists what restore or purge would do, and what it would refuse, changing nothing.\n' +
-    `Durations: ${DURATION_UNITS}.`,
-  options: {
-    'older-than': { type: 'string' },
-    since: { type: 'string' },
-    reason: { type: 'string', multiple: true },
-    all: { type: 'boolean' },
-    force: { type: 'boolean' },
-    'dry-run': { type: 'boolean' }
-  },
-  async run(cli) {
-    const storage = await cli.storage()
-    const held = storage.quarantine
-    if (held === undefined) throw new UsageError(`the ${storage.driver} driver keeps no quarantine`)
-    const [action = 'list', ...ids] = cli.positionals
-    if (action === 'list') return await list(cli, storage, held)
-    if (action !== 'restore' && action !== 'purge')
-      throw new UsageError(`unknown action ${action}: list, restore or purge`)
-    const selected = await selection(cli, held)
-    if (selected !== undefined && ids.length > 0)
-      throw new UsageError(`${action} takes ids or a selection (--all, --reason, --older-than, --since), not both`)
-    if (selected !== undefined) {
-      for await (const entry of held.list()) if (selected(entry)) ids.push(entry.id)
-    } else if (ids.length === 0)
-      throw new UsageError(
-        `${action} needs the ids that \`sai-images quarantine list\` prints, or a selection: ` +
-          '--all, --reason R, --older-than D, --since D'
-      )
-    if (cli.flags['dry-run'] === true) return await dryRun(cli, storage, held, action, ids)
-    return await restoreOrPurge(cli, storage, held, action, ids)
-  }
+export async function quarantine(cli: Context): Promise<number> {
+  const storage = await cli.storage()
+  const held = storage.quarantine
+  if (held === undefined) throw new UsageError(`the ${storage.driver} driver keeps no quarantine`)
+  const [action = 'list', ...ids] = cli.positionals
+  if (action === 'list') return await list(cli, storage, held)
+  if (action !== 'restore' && action !== 'purge')
+    throw new UsageError(`unknown action ${action}: list, restore or purge`)
+  const selected = await selection(cli, held)
+  if (selected !== undefined && ids.length > 0)
+    throw new UsageError(`${action} takes ids or a selection (--all, --reason, --older-than, --since), not both`)
+  if (selected !== undefined) {
+    for await (const entry of held.list()) if (selected(entry)) ids.push(entry.id)
+  } else if (ids.length === 0)
+    throw new UsageError(
+      `${action} needs the ids that \`sai-images quarantine list\` prints, or a selection: ` +
+        '--all, --reason R, --older-than D, --since D'
+    )
+  if (cli.flags['dry-run'] === true) return await dryRun(cli, storage, held, action, ids)
+  return await restoreOrPurge(cli, storage, held, action, ids)
 }
 
 /** The reasons of damaged bytes: judged by, where the entry cannot be read here (not a local file). */

@@ -3,9 +3,9 @@ import { ConfigError } from '../../core/errors.js'
 import { type DrainReport, ReplicatedStorage } from '../../features/replication/index.js'
 import { minCopiesProblem } from '../../features/replication/evict.js'
 import type { ImageStorage } from '../../core/types.js'
-import { plural, storeLine, UsageError, type Command, type Context } from '../context.js'
+import { plural, storeLine, UsageError, type Context } from '../context.js'
 import { keepSet } from './prune.js'
-import { DURATION_UNITS, formatBytes, parseDuration } from '../units.js'
+import { formatBytes, parseDuration } from '../units.js'
 
 export async function replicated(cli: Context): Promise<ReplicatedStorage> {
   const storage: ImageStorage = await cli.storage()
@@ -24,28 +24,18 @@ export function failing(replica: { failing?: { since: Date; code: string } }, se
     : `${separator}failing since ${replica.failing.since.toISOString()} (${replica.failing.code})`
 }
 
-export const whereis: Command = {
-  name: 'whereis',
-  operands: 1,
-  usage: 'whereis <ref>',
-  summary: 'each copy of an object: present or missing, and when verified',
-  async run(cli) {
-    const storage = await replicated(cli)
-    const where = await storage.whereis(cli.arg(0, 'ref'))
-    const rows = where.copies.map(c => {
-      const state = c.present
-        ? 'present'
-        : c.evictedAt !== undefined
-          ? `evicted ${c.evictedAt.toISOString()}`
-          : 'MISSING'
-      // of a copy that is gone: when it was last seen whole, not a verification of its absence
-      const seen = c.present ? 'verified' : 'last verified'
-      const verified = c.verifiedAt === undefined ? '' : `, ${seen} ${c.verifiedAt.toISOString()} (${c.how})`
-      return `  ${c.name.padEnd(10)} ${state}${c.size === undefined ? '' : ` ${c.size} bytes`}${verified}`
-    })
-    cli.out(`${where.sha256}\n${rows.join('\n')}\n${storeLine(storage)}`, { ...where, store: storage.location })
-    return where.copies.some(c => c.present) ? 0 : 1
-  }
+export async function whereis(cli: Context): Promise<number> {
+  const storage = await replicated(cli)
+  const where = await storage.whereis(cli.arg(0, 'ref'))
+  const rows = where.copies.map(c => {
+    const state = c.present ? 'present' : c.evictedAt !== undefined ? `evicted ${c.evictedAt.toISOString()}` : 'MISSING'
+    // of a copy that is gone: when it was last seen whole, not a verification of its absence
+    const seen = c.present ? 'verified' : 'last verified'
+    const verified = c.verifiedAt === undefined ? '' : `, ${seen} ${c.verifiedAt.toISOString()} (${c.how})`
+    return `  ${c.name.padEnd(10)} ${state}${c.size === undefined ? '' : ` ${c.size} bytes`}${verified}`
+  })
+  cli.out(`${where.sha256}\n${rows.join('\n')}\n${storeLine(storage)}`, { ...where, store: storage.location })
+  return where.copies.some(c => c.present) ? 0 : 1
 }
 
 /**
@@ -76,67 +66,49 @@ export async function copyBeforeExit(cli: Context, storage: ImageStorage): Promi
   )
 }
 
-export const evict: Command = {
-  name: 'evict',
-  usage: 'evict --older-than 30d [--min-copies N] [--keep-file F]... [--keep-file-lenient] [--dry-run]',
-  summary: 'free the primary of old frames the replicas verifiably hold',
-  help:
-    'A primary copy goes only once --min-copies (default 1) replica copies were read back and\n' +
-    'hashed in this same run; never the last copy, never one a store renews meanwhile. The frame is\n' +
-    'still served (from a replica). --dry-run counts from the listings alone. Exit 1 if some old\n' +
-    'frame had too few good replica copies (they are kept and queued to be copied again).\n' +
-    `Durations: ${DURATION_UNITS}.`,
-  options: {
-    'older-than': { type: 'string' },
-    'min-copies': { type: 'string' },
-    'keep-file': { type: 'string', multiple: true },
-    'keep-file-lenient': { type: 'boolean' },
-    'dry-run': { type: 'boolean' }
-  },
-  async run(cli) {
-    const given = cli.string('older-than')
-    if (given === undefined) throw new UsageError('say which primary copies may go: --older-than 30d')
-    const olderThan = parseDuration(given, '--older-than')
-    const storage = await replicated(cli)
-    const keep = await keepSet(cli.strings('keep-file'), undefined, {
-      lenient: cli.flags['keep-file-lenient'] === true,
-      note: text => {
-        cli.note(text)
-      }
-    })
-    const minCopies = cli.string('min-copies') === undefined ? undefined : Number(cli.string('min-copies'))
-    const names = storage.replicas.map(r => r.name)
-    if (minCopies !== undefined && !(Number.isInteger(minCopies) && minCopies >= 1 && minCopies <= names.length))
-      throw new UsageError(`--min-copies ${cli.string('min-copies')}: ${minCopiesProblem(minCopies, names)}`)
-    const report = await storage.evict({
-      olderThan,
-      minCopies,
-      keep,
-      dryRun: cli.flags['dry-run'] === true,
-      concurrency: cli.concurrency(),
-      signal: cli.stopSignal()
-    })
-    const head = report.dryRun
-      ? `dry run: would evict ${plural(report.wouldEvict ?? 0, 'primary copy', 'primary copies')} ` +
-        `of ${report.examined}, freeing ${formatBytes(report.wouldFree ?? 0)}; nothing was deleted`
-      : `evict ${report.interrupted ? 'interrupted' : 'complete'}: ` +
-        `${plural(report.evicted, 'primary copy', 'primary copies')} evicted of ${report.examined}, ` +
-        `freed ${formatBytes(report.bytesFreed)}`
-    cli.out(
-      `${head}\nkept: ${report.kept} younger, ${report.protected} protected, ` +
-        `${report.renewed} stored again meanwhile, ${report.unsafe} without enough good replica copies` +
-        report.unsafeObjects
-          .slice(0, 20)
-          .map(
-            u =>
-              `\n  ${u.sha256}: ${Object.entries(u.copies)
-                .map(([name, why]) => `${name} ${why}`)
-                .join(', ')}`
-          )
-          .join('') +
-        `\n${storeLine(storage)}`,
-      { command: 'evict', ...report, store: storage.location }
-    )
-    return report.interrupted ? 130 : report.unsafe > 0 ? 1 : 0
-  }
+export async function evict(cli: Context): Promise<number> {
+  const given = cli.string('older-than')
+  if (given === undefined) throw new UsageError('say which primary copies may go: --older-than 30d')
+  const olderThan = parseDuration(given, '--older-than')
+  const storage = await replicated(cli)
+  const keep = await keepSet(cli.strings('keep-file'), undefined, {
+    lenient: cli.flags['keep-file-lenient'] === true,
+    note: text => {
+      cli.note(text)
+    }
+  })
+  const minCopies = cli.string('min-copies') === undefined ? undefined : Number(cli.string('min-copies'))
+  const names = storage.replicas.map(r => r.name)
+  if (minCopies !== undefined && !(Number.isInteger(minCopies) && minCopies >= 1 && minCopies <= names.length))
+    throw new UsageError(`--min-copies ${cli.string('min-copies')}: ${minCopiesProblem(minCopies, names)}`)
+  const report = await storage.evict({
+    olderThan,
+    minCopies,
+    keep,
+    dryRun: cli.flags['dry-run'] === true,
+    concurrency: cli.concurrency(),
+    signal: cli.stopSignal()
+  })
+  const head = report.dryRun
+    ? `dry run: would evict ${plural(report.wouldEvict ?? 0, 'primary copy', 'primary copies')} ` +
+      `of ${report.examined}, freeing ${formatBytes(report.wouldFree ?? 0)}; nothing was deleted`
+    : `evict ${report.interrupted ? 'interrupted' : 'complete'}: ` +
+      `${plural(report.evicted, 'primary copy', 'primary copies')} evicted of ${report.examined}, ` +
+      `freed ${formatBytes(report.bytesFreed)}`
+  cli.out(
+    `${head}\nkept: ${report.kept} younger, ${report.protected} protected, ` +
+      `${report.renewed} stored again meanwhile, ${report.unsafe} without enough good replica copies` +
+      report.unsafeObjects
+        .slice(0, 20)
+        .map(
+          u =>
+            `\n  ${u.sha256}: ${Object.entries(u.copies)
+              .map(([name, why]) => `${name} ${why}`)
+              .join(', ')}`
+        )
+        .join('') +
+      `\n${storeLine(storage)}`,
+    { command: 'evict', ...report, store: storage.location }
+  )
+  return report.interrupted ? 130 : report.unsafe > 0 ? 1 : 0
 }

@@ -3,52 +3,42 @@ import { forEachConcurrent } from '../../core/concurrency.js'
 import { ConfigError } from '../../core/errors.js'
 import type { ImageEntry, ImageStorage } from '../../core/types.js'
 import { createVariants } from '../../features/variants/index.js'
-import { type Context, missingRootLine, plural, storeLine, type Command } from '../context.js'
+import { type Context, missingRootLine, plural, storeLine } from '../context.js'
 import { formatBytes } from '../units.js'
 
 type Tally = Record<string, { objects: number; bytes: number }>
 
-export const stats: Command = {
-  name: 'stats',
-  usage: 'stats [--types] [--allow-empty]',
-  summary: 'objects and bytes, by month of the last store; the quarantine',
-  help:
-    'Counts from the listing alone (no read per object): objects, bytes, and by month of the last\n' +
-    "store (to choose a retention policy). --types also sniffs each object's type from its first bytes\n" +
-    '(a read per object). A root that does not exist is an error unless --allow-empty.',
-  options: { types: { type: 'boolean' }, 'allow-empty': { type: 'boolean' } },
-  async run(cli) {
-    const store = await cli.storage()
-    const missingRoot = store.root !== undefined && !existsSync(store.root)
-    const types = cli.flags.types === true
-    const counts = await countObjects(store, types, cli)
-    const quarantine = await quarantined(store)
-    const variants = cachedVariants(store)
-    const months = Object.keys(counts.byMonth).sort()
-    cli.out(
-      `${plural(counts.objects, 'object')}, ${formatBytes(counts.bytes)} (${counts.bytes} bytes)` +
-        (types ? rows(counts.byType, Object.keys(counts.byType).sort()) : '') +
-        '\nby month of the last store:' +
-        rows(counts.byMonth, months) +
-        (quarantine === undefined || quarantine.objects === 0
-          ? ''
-          : `\nquarantine: ${plural(quarantine.objects, 'object')}, ${formatBytes(quarantine.bytes)}`) +
-        (variants === undefined ? '' : variantsText(variants)) +
-        (missingRoot ? `\n${missingRootLine(cli)}` : '') +
-        `\n${storeLine(store)}`,
-      {
-        objects: counts.objects,
-        bytes: counts.bytes,
-        ...(types ? { byType: counts.byType } : {}),
-        byMonth: Object.fromEntries(months.map(m => [m, counts.byMonth[m]])),
-        quarantine,
-        variants,
-        store: store.location,
-        rootExists: !missingRoot
-      }
-    )
-    return missingRoot && cli.flags['allow-empty'] !== true ? 1 : 0
-  }
+export async function stats(cli: Context): Promise<number> {
+  const store = await cli.storage()
+  const missingRoot = store.root !== undefined && !existsSync(store.root)
+  const types = cli.flags.types === true
+  const counts = await countObjects(store, types, cli)
+  const quarantine = await quarantined(store)
+  const variants = cachedVariants(store)
+  const months = Object.keys(counts.byMonth).sort()
+  cli.out(
+    `${plural(counts.objects, 'object')}, ${formatBytes(counts.bytes)} (${counts.bytes} bytes)` +
+      (types ? rows(counts.byType, Object.keys(counts.byType).sort()) : '') +
+      '\nby month of the last store:' +
+      rows(counts.byMonth, months) +
+      (quarantine === undefined || quarantine.objects === 0
+        ? ''
+        : `\nquarantine: ${plural(quarantine.objects, 'object')}, ${formatBytes(quarantine.bytes)}`) +
+      (variants === undefined ? '' : variantsText(variants)) +
+      (missingRoot ? `\n${missingRootLine(cli)}` : '') +
+      `\n${storeLine(store)}`,
+    {
+      objects: counts.objects,
+      bytes: counts.bytes,
+      ...(types ? { byType: counts.byType } : {}),
+      byMonth: Object.fromEntries(months.map(m => [m, counts.byMonth[m]])),
+      quarantine,
+      variants,
+      store: store.location,
+      rootExists: !missingRoot
+    }
+  )
+  return missingRoot && cli.flags['allow-empty'] !== true ? 1 : 0
 }
 
 /** Objects and bytes in all, by month of the last store and (with --types) by type. */

@@ -1,56 +1,43 @@
 /** `status`: replication's state for people and for monitors (an exit code per condition). */
 import { countUnseen, type ReplicatedStorage, type Unseen } from '../../features/replication/index.js'
-import { plural, storeLine, type Command } from '../context.js'
+import { plural, storeLine, type Context } from '../context.js'
 import { parseDuration } from '../units.js'
 import { failing, replicated } from './replication.js'
 
-/** `status` exit codes, one per condition, for monitors: docs/cli.md. When several hold, `exitOf` picks. */
-export const STATUS_EXIT = { backlog: 10, unreachable: 11, belowWanted: 12, lost: 13, unreadable: 14 } as const
+import { STATUS_EXIT } from '../specs/status.js'
 
-export const status: Command = {
-  name: 'status',
-  usage: 'status [--max-backlog-age 1h]',
-  summary: 'replication: the backlog, the last scan, heals; exit 0 only if all is well',
-  help:
-    'Exit 0 only when every replica is reachable, nothing in the backlog is older than\n' +
-    "--max-backlog-age (default 1h; units s, min, h, d), and the last whole scan (replicate's\n" +
-    'reconcile or verify) found no frame below its wanted copies (or the copies it queued were made\n' +
-    `since) and none lost. Otherwise (${STATUS_EXIT.lost} first when a frame is lost, else the highest):\n` +
-    `${STATUS_EXIT.backlog} backlog too old, ${STATUS_EXIT.unreachable} a replica unreachable, ` +
-    `${STATUS_EXIT.belowWanted} frames below the wanted copies, ${STATUS_EXIT.lost} frames lost,\n` +
-    `${STATUS_EXIT.unreadable} a folder of the primary unreadable (by status, or by the watcher).`,
-  options: { 'max-backlog-age': { type: 'string' } },
-  async run(cli) {
-    const storage = await replicated(cli)
-    const maxAge = parseDuration(cli.string('max-backlog-age') ?? '1h', '--max-backlog-age')
-    const s = storage.status()
-    const unseen = await countUnseen(storage)
-    const alerts = [...statusAlerts(s, maxAge), ...unreadableAlerts(unseen)]
-    const scan =
-      s.countedBy === undefined
-        ? 'never'
-        : `by ${s.countedBy} at ${(s.countedBy === 'verify' ? s.lastVerifyAt : s.lastReconcileAt)!.toISOString()}`
-    cli.out(
-      s.replicas
-        .map(
-          r =>
-            `${r.name}: ${r.pending} pending` +
-            (r.oldestPendingAt === undefined ? '' : ` (oldest since ${r.oldestPendingAt.toISOString()})`) +
-            `${failing(r, '; ')}`
-        )
-        .join('\n') +
-        unseenLines(unseen) +
-        `\nlast reconcile: ${s.lastReconcileAt?.toISOString() ?? 'never'}; last whole scan: ${scan}` +
-        (s.belowWantedCopies === undefined
-          ? ''
-          : `; ${plural(s.belowWantedCopies, 'frame')} below the wanted copies${copiedSince(s)}, ${s.lost ?? 0} lost`) +
-        `\nheals: ${s.heals.healed}${s.heals.lastAt === undefined ? '' : ` (last ${s.heals.lastAt.toISOString()})`}` +
-        alerts.map(a => `\nALERT (exit ${a.exit}): ${a.message}`).join('') +
-        `\n${storeLine(storage)}`,
-      { ...s, unseen: unseen ?? null, alerts, store: storage.location }
-    )
-    return exitOf(alerts)
-  }
+export { STATUS_EXIT }
+
+export async function status(cli: Context): Promise<number> {
+  const storage = await replicated(cli)
+  const maxAge = parseDuration(cli.string('max-backlog-age') ?? '1h', '--max-backlog-age')
+  const s = storage.status()
+  const unseen = await countUnseen(storage)
+  const alerts = [...statusAlerts(s, maxAge), ...unreadableAlerts(unseen)]
+  const scan =
+    s.countedBy === undefined
+      ? 'never'
+      : `by ${s.countedBy} at ${(s.countedBy === 'verify' ? s.lastVerifyAt : s.lastReconcileAt)!.toISOString()}`
+  cli.out(
+    s.replicas
+      .map(
+        r =>
+          `${r.name}: ${r.pending} pending` +
+          (r.oldestPendingAt === undefined ? '' : ` (oldest since ${r.oldestPendingAt.toISOString()})`) +
+          `${failing(r, '; ')}`
+      )
+      .join('\n') +
+      unseenLines(unseen) +
+      `\nlast reconcile: ${s.lastReconcileAt?.toISOString() ?? 'never'}; last whole scan: ${scan}` +
+      (s.belowWantedCopies === undefined
+        ? ''
+        : `; ${plural(s.belowWantedCopies, 'frame')} below the wanted copies${copiedSince(s)}, ${s.lost ?? 0} lost`) +
+      `\nheals: ${s.heals.healed}${s.heals.lastAt === undefined ? '' : ` (last ${s.heals.lastAt.toISOString()})`}` +
+      alerts.map(a => `\nALERT (exit ${a.exit}): ${a.message}`).join('') +
+      `\n${storeLine(storage)}`,
+    { ...s, unseen: unseen ?? null, alerts, store: storage.location }
+  )
+  return exitOf(alerts)
 }
 
 /** A known loss outranks every other condition (an unreadable folder's 14 included); then the highest code. */

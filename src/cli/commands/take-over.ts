@@ -3,50 +3,34 @@
  * of the replicas its old self owned, to restore from them. Explicit: it names the old host id.
  */
 import { type HostIdentity, type ReplicaOwner, replicaOwners, takeOver } from '../../features/replication/index.js'
-import { storeLine, type Command } from '../context.js'
+import { storeLine, type Context } from '../context.js'
 import { replicated } from './replication.js'
 
-export const takeOverCommand: Command = {
-  name: 'take-over',
-  usage: 'take-over [--from <host id>]',
-  summary: "make this primary its replicas' owner (a rebuilt host)",
-  help:
-    'A replica belongs to one primary (docs/replication.md#one-primary-per-replica): another host\n' +
-    "writing to it gets ERR_CONFIG (exit 6) naming the owner. When the owner's disk died and this\n" +
-    'host replaces it (a new state folder, so a new host id), take its replicas over with --from\n' +
-    'and the old host id that the refusal named; then restore: sai-images verify --repair --force.\n' +
-    'Without --from, says who owns each replica and changes nothing (exit 2 if another host owns\n' +
-    "one). A replica owned by a host other than --from's is left as it is (exit 6). The old host, if\n" +
-    'it comes back, is refused from then on (a running one within a minute). Run it on the new host.\n' +
-    'Two take-overs of one replica at the same moment: exactly one wins (the mark is swapped only if\n' +
-    'it is still the one read); the other exits 6 naming the winner. Works on fs, S3 and IPFS replicas.',
-  options: { from: { type: 'string' } },
-  async run(cli) {
-    const storage = await replicated(cli)
-    const from = cli.string('from')
-    if (from === undefined) {
-      const { me, replicas } = await replicaOwners(storage)
-      const others = replicas.filter(r => r.state === 'other')
-      cli.out(
-        `${ownerLines(replicas, me)}\n` +
-          (others.length === 0
-            ? 'nothing to take over: no other host owns a replica of this store'
-            : `nothing changed: to take ${others.length === 1 ? 'it' : 'them'} over (that host is gone for good), ` +
-              `run sai-images take-over --from ${others[0]!.owner!.id}`) +
-          `\n${storeLine(storage)}`,
-        { command: 'take-over', me, replicas, takenOver: false, store: storage.location }
-      )
-      return others.length === 0 ? 0 : 2
-    }
-    const { me, replicas } = await takeOver(storage, from)
+export async function takeOverCommand(cli: Context): Promise<number> {
+  const storage = await replicated(cli)
+  const from = cli.string('from')
+  if (from === undefined) {
+    const { me, replicas } = await replicaOwners(storage)
+    const others = replicas.filter(r => r.state === 'other')
     cli.out(
-      `${ownerLines(replicas, me, true)}\n` +
-        'restore the frames from the replicas: sai-images verify --repair --force (or let reads heal them)' +
+      `${ownerLines(replicas, me)}\n` +
+        (others.length === 0
+          ? 'nothing to take over: no other host owns a replica of this store'
+          : `nothing changed: to take ${others.length === 1 ? 'it' : 'them'} over (that host is gone for good), ` +
+            `run sai-images take-over --from ${others[0]!.owner!.id}`) +
         `\n${storeLine(storage)}`,
-      { command: 'take-over', me, replicas, takenOver: true, store: storage.location }
+      { command: 'take-over', me, replicas, takenOver: false, store: storage.location }
     )
-    return 0
+    return others.length === 0 ? 0 : 2
   }
+  const { me, replicas } = await takeOver(storage, from)
+  cli.out(
+    `${ownerLines(replicas, me, true)}\n` +
+      'restore the frames from the replicas: sai-images verify --repair --force (or let reads heal them)' +
+      `\n${storeLine(storage)}`,
+    { command: 'take-over', me, replicas, takenOver: true, store: storage.location }
+  )
+  return 0
 }
 
 /** A line per replica, with its owner before (`done`: after a take-over), and one for this primary. */

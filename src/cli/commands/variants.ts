@@ -3,58 +3,47 @@ import { ImageStorageError } from '../../core/errors.js'
 import type { ImageStorage } from '../../core/types.js'
 import { createVariants, type Variants } from '../../features/variants/index.js'
 import { Progress } from '../progress.js'
-import { plural, storeLine, UsageError, type Command } from '../context.js'
+import { plural, storeLine, UsageError, type Context } from '../context.js'
 
-export const variants: Command = {
-  name: 'variants',
-  operands: Infinity,
-  usage: 'variants <preset...> [--dry-run]',
-  summary: 'make the variants (thumb, webp) of every object ahead; resumable',
-  help:
-    'Variants already cached are skipped at the cost of one lookup, so a run stopped with Ctrl-C\n' +
-    'resumes where it stopped. The cache is {root}/.variants on the filesystem driver, else\n' +
-    'SAI_IMAGE_VARIANTS_PATH. Images that cannot be made into a variant are listed (exit 1).',
-  options: { 'dry-run': { type: 'boolean' } },
-  async run(cli) {
-    const names = cli.positionals
-    if (names.length === 0) throw new UsageError('name at least one preset, e.g. thumb webp')
-    const storage = await cli.storage()
-    const cache = createVariants(storage)
-    for (const name of names)
-      if (!cache.presets.has(name))
-        throw new UsageError(`unknown preset ${name}: the presets are ${[...cache.presets.keys()].join(', ')}`)
-    const dryRun = cli.flags['dry-run'] === true
-    const stop = cli.stopSignal()
-    const summary: Summary = { objects: 0, made: 0, cached: 0, failed: [], interrupted: false, dryRun }
-    const progress = new Progress('variants', 0, cli.progress)
-    try {
-      await forEachConcurrent(
-        missing(storage, cache, names, { summary, stop, tick: () => progress.tick() }),
-        cli.concurrency(),
-        async ({ ref, name }) => {
-          try {
-            if ((await cache.get(ref, name)).cached) summary.cached++
-            else summary.made++
-          } catch (err) {
-            failed(summary, ref, name, err)
-          }
+export async function variants(cli: Context): Promise<number> {
+  const names = cli.positionals
+  if (names.length === 0) throw new UsageError('name at least one preset, e.g. thumb webp')
+  const storage = await cli.storage()
+  const cache = createVariants(storage)
+  for (const name of names)
+    if (!cache.presets.has(name))
+      throw new UsageError(`unknown preset ${name}: the presets are ${[...cache.presets.keys()].join(', ')}`)
+  const dryRun = cli.flags['dry-run'] === true
+  const stop = cli.stopSignal()
+  const summary: Summary = { objects: 0, made: 0, cached: 0, failed: [], interrupted: false, dryRun }
+  const progress = new Progress('variants', 0, cli.progress)
+  try {
+    await forEachConcurrent(
+      missing(storage, cache, names, { summary, stop, tick: () => progress.tick() }),
+      cli.concurrency(),
+      async ({ ref, name }) => {
+        try {
+          if ((await cache.get(ref, name)).cached) summary.cached++
+          else summary.made++
+        } catch (err) {
+          failed(summary, ref, name, err)
         }
-      )
-    } finally {
-      progress.stop()
-    }
-    summary.interrupted = stop.aborted
-    cli.out(
-      `variants ${summary.interrupted ? 'interrupted' : 'complete'}: ${plural(summary.objects, 'object')}, ` +
-        `${summary.made} ${dryRun ? 'to make' : 'made'}, ${summary.cached} already cached, ` +
-        `${summary.failed.length} failed` +
-        summary.failed.map(f => `\n  ${f.code} ${f.item} ${f.preset}: ${f.message}`).join('') +
-        `\n${storeLine(storage)}`,
-      { command: 'variants', ...summary, store: storage.location }
+      }
     )
-    if (summary.interrupted) return 130
-    return summary.failed.length > 0 ? 1 : 0
+  } finally {
+    progress.stop()
   }
+  summary.interrupted = stop.aborted
+  cli.out(
+    `variants ${summary.interrupted ? 'interrupted' : 'complete'}: ${plural(summary.objects, 'object')}, ` +
+      `${summary.made} ${dryRun ? 'to make' : 'made'}, ${summary.cached} already cached, ` +
+      `${summary.failed.length} failed` +
+      summary.failed.map(f => `\n  ${f.code} ${f.item} ${f.preset}: ${f.message}`).join('') +
+      `\n${storeLine(storage)}`,
+    { command: 'variants', ...summary, store: storage.location }
+  )
+  if (summary.interrupted) return 130
+  return summary.failed.length > 0 ? 1 : 0
 }
 
 interface Summary {

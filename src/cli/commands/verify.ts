@@ -4,70 +4,42 @@ import type { ImageStorage } from '../../core/types.js'
 import { inSubset, mergeReports, type VerifyReport } from '../../core/verify-report.js'
 import { createVariants } from '../../features/variants/index.js'
 import { Progress } from '../progress.js'
-import { type Context, missingRootLine, storeLine, UsageError, type Command } from '../context.js'
+import { type Context, missingRootLine, storeLine, UsageError } from '../context.js'
 import { type Subset, verifyText } from './verify-text.js'
 
-export const verify: Command = {
-  name: 'verify',
-  usage: 'verify [--repair [--force]] [--subset K/N] [--checkpoint F [--resume]]',
-  summary: 're-hash every object and cached variant; exit 0 only if clean',
-  help:
-    'With --repair: bad objects are quarantined ({root}/.quarantine, or {prefix}.quarantine/ on S3;\n' +
-    "see `sai-images quarantine`), stray temps removed, a killed prune's objects put back, bad\n" +
-    'variants removed. A repair that quarantined a frame is not clean: the frame is lost from the store.\n' +
-    'An intact frame under a wrong name or folder (an upper-case name, another shard) is moved into\n' +
-    'place.\n' +
-    'With replicas (SAI_IMAGE_STORAGE_REPLICAS) a damaged frame is healed from a good copy instead, and\n' +
-    'each replica is checked for a copy of every frame, evicted ones too (the full re-read is the\n' +
-    'subset\'s): a frame with fewer good copies than wanted is a problem, one with none is "lost".\n' +
-    'The storm guard: a repair that would quarantine, move or copy more than 100 objects, or more than\n' +
-    'half the store, changes nothing and says the likely cause (a layout setting, an unmounted root, a\n' +
-    'wrong bucket); --force repairs anyway.\n' +
-    '--subset K/N checks one of N fixed parts of the store (by hash): --subset $((day % 30))/30 reads\n' +
-    'every object once in 30 days. --checkpoint F records progress; --resume continues after it.\n' +
-    'A root that does not exist is an error (a typo, an unmounted array) unless --allow-empty.',
-  options: {
-    repair: { type: 'boolean' },
-    subset: { type: 'string' },
-    checkpoint: { type: 'string' },
-    resume: { type: 'boolean' },
-    'allow-empty': { type: 'boolean' },
-    force: { type: 'boolean' }
-  },
-  async run(cli) {
-    const storage = await cli.storage()
-    if (storage.verify === undefined)
-      throw new UsageError(
-        `verify works on drivers that can re-hash their objects (fs, s3); this one is ${storage.driver}`
-      )
-    const repair = cli.flags.repair === true
-    const subset = parseSubset(cli.string('subset'))
-    const checkpoint = cli.string('checkpoint')
-    if (cli.flags.resume === true && checkpoint === undefined) throw new UsageError('--resume needs --checkpoint F')
-    const after = cli.flags.resume === true ? await readCheckpoint(cli, checkpoint!) : undefined
-    const report = await verifyWithProgress(cli, storage, { repair, subset, after, checkpoint })
-    const variants = await variantsReport(storage, repair, subset === undefined && after === undefined)
-    const total = variants === undefined ? report : mergeReports(report, variants)
-    if (checkpoint !== undefined) await rm(checkpoint, { force: true }) // finished: the next run starts over
-    // a root that is not there (a typo, an unmounted array) is no clean store, unless expected
-    const unexpectedlyEmpty = report.rootExists === false && cli.flags['allow-empty'] !== true
-    const clean = total.clean && !unexpectedlyEmpty
-    cli.out(
-      verifyText({
-        report,
-        total,
-        variants,
-        subset,
-        repair,
-        unexpectedlyEmpty,
-        short: total.storm !== undefined && !cli.json
-      }) +
-        (report.rootExists === false ? `\n${missingRootLine(cli)}` : '') +
-        `\n${storeLine(storage)}`,
-      { ...total, clean, subset, store: storage.location, variants }
+export async function verify(cli: Context): Promise<number> {
+  const storage = await cli.storage()
+  if (storage.verify === undefined)
+    throw new UsageError(
+      `verify works on drivers that can re-hash their objects (fs, s3); this one is ${storage.driver}`
     )
-    return clean ? 0 : 1
-  }
+  const repair = cli.flags.repair === true
+  const subset = parseSubset(cli.string('subset'))
+  const checkpoint = cli.string('checkpoint')
+  if (cli.flags.resume === true && checkpoint === undefined) throw new UsageError('--resume needs --checkpoint F')
+  const after = cli.flags.resume === true ? await readCheckpoint(cli, checkpoint!) : undefined
+  const report = await verifyWithProgress(cli, storage, { repair, subset, after, checkpoint })
+  const variants = await variantsReport(storage, repair, subset === undefined && after === undefined)
+  const total = variants === undefined ? report : mergeReports(report, variants)
+  if (checkpoint !== undefined) await rm(checkpoint, { force: true }) // finished: the next run starts over
+  // a root that is not there (a typo, an unmounted array) is no clean store, unless expected
+  const unexpectedlyEmpty = report.rootExists === false && cli.flags['allow-empty'] !== true
+  const clean = total.clean && !unexpectedlyEmpty
+  cli.out(
+    verifyText({
+      report,
+      total,
+      variants,
+      subset,
+      repair,
+      unexpectedlyEmpty,
+      short: total.storm !== undefined && !cli.json
+    }) +
+      (report.rootExists === false ? `\n${missingRootLine(cli)}` : '') +
+      `\n${storeLine(storage)}`,
+    { ...total, clean, subset, store: storage.location, variants }
+  )
+  return clean ? 0 : 1
 }
 
 /**

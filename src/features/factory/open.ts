@@ -32,6 +32,14 @@ function wanted(options: CreateImageStorageOptions & FactoryOptions, env: Env): 
   return new Set(names.filter(isKnown))
 }
 
+/**
+ * Starts loading what `openImageStorage(options, env)` will, without waiting for it: a caller that will open
+ * the store after loading code of its own loads both at once. A failure is left for `openImageStorage` to throw.
+ */
+export function preloadImageStorage(options: CreateImageStorageOptions & FactoryOptions = {}, env: Env = process.env) {
+  for (const name of wanted(options, env)) LOADERS[name]().catch(() => undefined)
+}
+
 /** The store `createImageStorage(options, env)` makes, its drivers loaded on demand. */
 export async function openImageStorage(
   options: CreateImageStorageOptions & FactoryOptions = {},

@@ -1,4 +1,9 @@
-/** Every `sai-images` command, in the order `--help` lists them. A new command is one file and one line here. */
+/**
+ * Every `sai-images` command, in the order `--help` lists them: what the parser and the help need (name, usage,
+ * flags), here at every start; each command's work (commands/<file>.ts) is imported only when it runs, so a start
+ * parses and compiles one command and the drivers it opens, not all of them (bench/RESULTS-replication-cli.md).
+ * A new command is its spec (specs/<file>.ts), its work (commands/<file>.ts) and one line here.
+ */
 import type { Command } from '../context.js'
 import { backfillHashes } from './backfill.js'
 import { deleteCommand } from './delete.js'

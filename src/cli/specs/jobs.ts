@@ -1,0 +1,44 @@
+/** What the parser and the help know at start; the work (commands/jobs.ts) loads when the command runs. */
+import type { Command } from '../context.js'
+
+export const importCommand: Command = {
+  name: 'import',
+  operands: 1,
+  operandsNote: 'run import once per folder: each has its own mapping',
+  usage: 'import <dir> [--mapping F] [--exclude GLOB]... [--follow-symlinks] [--allow-non-image]',
+  summary: 'store every file below <dir>, resumably; F maps source to hash',
+  help:
+    'The mapping defaults to ./sai-images-import-<dir name>-<8 hex of its absolute path>.jsonl, so that\n' +
+    'the same command run again in the same folder resumes, and two trees never share a mapping.\n' +
+    'A rerun walks the whole tree and stores every file the mapping does not record: the files added\n' +
+    'since, wherever they sort. --exclude leaves out names or paths (*.txt, .DS_Store, thumbs/**;\n' +
+    'repeatable). A file that is not an image is reported once and recorded in F.not-images.jsonl\n' +
+    '(the mapping holds mappings only), not a failure: later runs pass over it. --allow-non-image\n' +
+    'stores such files instead. A file that fails is reported, not recorded: the next run tries it again.',
+  options: {
+    mapping: { type: 'string' },
+    exclude: { type: 'string', multiple: true },
+    'follow-symlinks': { type: 'boolean' },
+    'allow-non-image': { type: 'boolean' }
+  },
+  run: async cli => await (await import('../commands/jobs.js')).importCommand(cli)
+}
+
+export const migrate: Command = {
+  name: 'migrate',
+  usage: 'migrate --from D --to D --mapping F [--dry-run] [--to-root DIR]',
+  summary: 'copy every object to another store and check it there; resumable',
+  help:
+    'A rerun (from cron, say) copies every object the mapping does not record: those stored since.\n' +
+    'Each copy keeps its first and last store times where the target can hold them (fs: the last\n' +
+    'store, as the mtime; s3: the first store, as metadata; see docs/cli.md). The memory driver is\n' +
+    'refused as a target: its copies would vanish when the command exits.',
+  options: {
+    from: { type: 'string' },
+    to: { type: 'string' },
+    'to-root': { type: 'string' },
+    mapping: { type: 'string' },
+    'dry-run': { type: 'boolean' }
+  },
+  run: async cli => await (await import('../commands/jobs.js')).migrate(cli)
+}

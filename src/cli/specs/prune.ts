@@ -1,0 +1,34 @@
+/** What the parser and the help know at start; the work (commands/prune.ts) loads when the command runs. */
+import type { Command } from '../context.js'
+import { DURATION_UNITS, SIZE_UNITS } from '../units.js'
+
+export const prune: Command = {
+  name: 'prune',
+  usage:
+    'prune [--older-than 90d] [--max-bytes 500G] [--keep-file F]... [--keep-file-lenient] [--keep-sql Q] ' +
+    '[--dry-run [--list F]]',
+  summary: 'delete objects last stored long ago, or the oldest over a budget',
+  help:
+    'Age is the time of the last store: a duplicate store makes an object young again. With both\n' +
+    'limits, objects older than --older-than go, then the oldest until at most --max-bytes remain.\n' +
+    '--keep-file F: one ref per line, never deleted (repeatable): a SHA-256 (either case), a key such\n' +
+    'as ab/cd/<sha256>.jpg (any shard depth) or a CID; blank lines and # comments are fine; any other\n' +
+    'line stops the prune before it deletes anything (exit 2), unless --keep-file-lenient skips it.\n' +
+    '--keep-sql QUERY: its first column\n' +
+    'holds refs, run on DATABASE_URL (npm install pg), e.g. the hashes of frames with detections.\n' +
+    'The variants of a deleted object go with it. An object stored\n' +
+    'in the last minute always stays. --dry-run counts what would go; --list F writes it to F, one\n' +
+    '"sha256 size last-stored limit" line each. A store that renews an object while the prune runs\n' +
+    'keeps it; a prune killed midway leaves objects in {root}/.pruning that `verify --repair` puts back.\n' +
+    `Durations: ${DURATION_UNITS}.\nSizes: ${SIZE_UNITS}.`,
+  options: {
+    'older-than': { type: 'string' },
+    'max-bytes': { type: 'string' },
+    'keep-file': { type: 'string', multiple: true },
+    'keep-file-lenient': { type: 'boolean' },
+    'keep-sql': { type: 'string' },
+    'dry-run': { type: 'boolean' },
+    list: { type: 'string' }
+  },
+  run: async cli => await (await import('../commands/prune.js')).prune(cli)
+}

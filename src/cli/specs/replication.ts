@@ -1,0 +1,31 @@
+/** What the parser and the help know at start; the work (commands/replication.ts) loads when the command runs. */
+import type { Command } from '../context.js'
+import { DURATION_UNITS } from '../units.js'
+
+export const whereis: Command = {
+  name: 'whereis',
+  operands: 1,
+  usage: 'whereis <ref>',
+  summary: 'each copy of an object: present or missing, and when verified',
+  run: async cli => await (await import('../commands/replication.js')).whereis(cli)
+}
+
+export const evict: Command = {
+  name: 'evict',
+  usage: 'evict --older-than 30d [--min-copies N] [--keep-file F]... [--keep-file-lenient] [--dry-run]',
+  summary: 'free the primary of old frames the replicas verifiably hold',
+  help:
+    'A primary copy goes only once --min-copies (default 1) replica copies were read back and\n' +
+    'hashed in this same run; never the last copy, never one a store renews meanwhile. The frame is\n' +
+    'still served (from a replica). --dry-run counts from the listings alone. Exit 1 if some old\n' +
+    'frame had too few good replica copies (they are kept and queued to be copied again).\n' +
+    `Durations: ${DURATION_UNITS}.`,
+  options: {
+    'older-than': { type: 'string' },
+    'min-copies': { type: 'string' },
+    'keep-file': { type: 'string', multiple: true },
+    'keep-file-lenient': { type: 'boolean' },
+    'dry-run': { type: 'boolean' }
+  },
+  run: async cli => await (await import('../commands/replication.js')).evict(cli)
+}

@@ -1,0 +1,21 @@
+/** What the parser and the help know at start; the work (commands/status.ts) loads when the command runs. */
+import type { Command } from '../context.js'
+
+/** `status` exit codes, one per condition, for monitors: docs/cli.md. When several hold, `exitOf` picks. */
+export const STATUS_EXIT = { backlog: 10, unreachable: 11, belowWanted: 12, lost: 13, unreadable: 14 } as const
+
+export const status: Command = {
+  name: 'status',
+  usage: 'status [--max-backlog-age 1h]',
+  summary: 'replication: the backlog, the last scan, heals; exit 0 only if all is well',
+  help:
+    'Exit 0 only when every replica is reachable, nothing in the backlog is older than\n' +
+    "--max-backlog-age (default 1h; units s, min, h, d), and the last whole scan (replicate's\n" +
+    'reconcile or verify) found no frame below its wanted copies (or the copies it queued were made\n' +
+    `since) and none lost. Otherwise (${STATUS_EXIT.lost} first when a frame is lost, else the highest):\n` +
+    `${STATUS_EXIT.backlog} backlog too old, ${STATUS_EXIT.unreachable} a replica unreachable, ` +
+    `${STATUS_EXIT.belowWanted} frames below the wanted copies, ${STATUS_EXIT.lost} frames lost,\n` +
+    `${STATUS_EXIT.unreadable} a folder of the primary unreadable (by status, or by the watcher).`,
+  options: { 'max-backlog-age': { type: 'string' } },
+  run: async cli => await (await import('../commands/status.js')).status(cli)
+}
