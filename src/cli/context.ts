@@ -1,8 +1,7 @@
 /** What every `sai-images` command is given: its parsed flags, its output, and the store it works on. */
 import { existsSync } from 'node:fs'
 import type { ParseArgsConfig } from 'node:util'
-import { DRIVERS, type CreateImageStorageOptions, type FactoryOptions } from '../features/factory/create.js'
-import { openImageStorage, preloadImageStorage } from '../features/factory/open.js'
+import type { CreateImageStorageOptions, FactoryOptions } from '../features/factory/index.js'
 import { flagNames } from '../features/factory/settings.js'
 import type { ImageStorage } from '../core/types.js'
 import { withRefPrefixes } from './refs.js'
@@ -65,16 +64,10 @@ export class Context {
     return withRefPrefixes(await this.storageFor(this.string('driver'), this.string('root'), true))
   }
 
-  /** Starts loading the drivers `storage()` will open, while the command's own module loads (index.ts). */
-  preloadStorage(): void {
-    const driver = this.string('driver')
-    preloadImageStorage((driver === undefined ? {} : { driver }) as CreateImageStorageOptions)
-  }
-
   /**
    * A store of its own (no replicas unless `withReplicas`): a migration's source or target. `flags`:
    * the flags that gave the driver and the root, for messages (`--from`, `--to-root`). Loads the
-   * drivers it needs then (features/factory/open.ts): a command loads no other.
+   * factory with the commands' work (commands/index.ts).
    */
   async storageFor(
     driver: string | undefined,
@@ -82,6 +75,8 @@ export class Context {
     withReplicas = false,
     flags: { driver: string; root: string } = { driver: '--driver', root: '--root' }
   ): Promise<ImageStorage> {
+    // the factory and its drivers are in the commands' chunk, loaded by now (specs/index.ts)
+    const { createImageStorage, DRIVERS } = await import('./commands/index.js')
     if (driver !== undefined && !(DRIVERS as readonly string[]).includes(driver))
       throw new UsageError(`unknown driver ${driver}: expected ${DRIVERS.join(', ')}`)
     // messages name the flags the operator gave (features/factory/settings.ts)
@@ -96,7 +91,7 @@ export class Context {
       ...(this.flags['allow-non-image'] === true ? { allowNonImage: true } : {}),
       settingNames
     } as CreateImageStorageOptions & FactoryOptions
-    const storage = await openImageStorage(withReplicas ? options : { ...options, replicas: false })
+    const storage = createImageStorage(withReplicas ? options : { ...options, replicas: false })
     const local = storage.root
     if (local !== undefined && !existsSync(local) && process.stderr.isTTY === true) this.rootWatch.push(local)
     this.opened.push(storage)

@@ -113,8 +113,6 @@ async function main(parsed: Parsed): Promise<number> {
   checkOperands(command, positionals)
   if (flags.verbose === true) traceToStderr()
   const cli = new Context(command, flags, positionals)
-  // the drivers load while the command's module does (both are chunks of the bundle: specs/index.ts)
-  cli.preloadStorage()
   try {
     return await command.run(cli)
   } finally {

@@ -19,5 +19,5 @@ export const backfillHashes: Command = {
     batch: { type: 'string' },
     'dry-run': { type: 'boolean' }
   },
-  run: async cli => await (await import('../commands/backfill.js')).backfillHashes(cli)
+  run: async cli => await (await import('../commands/index.js')).backfillHashes(cli)
 }

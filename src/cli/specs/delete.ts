@@ -16,5 +16,5 @@ export const deleteCommand: Command = {
     'keep-sql': { type: 'string' },
     'dry-run': { type: 'boolean' }
   },
-  run: async cli => await (await import('../commands/delete.js')).deleteCommand(cli)
+  run: async cli => await (await import('../commands/index.js')).deleteCommand(cli)
 }

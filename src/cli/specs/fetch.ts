@@ -14,5 +14,5 @@ export const fetch: Command = {
     'written there as <hash>.<ext> (jpg, png, webp...; bin for other bytes); several refs need a folder.',
   options: { output: { type: 'string', short: 'o' }, force: { type: 'boolean' } },
   writesBytesToStdout: flags => flags.output === undefined,
-  run: async cli => await (await import('../commands/fetch.js')).fetch(cli)
+  run: async cli => await (await import('../commands/index.js')).fetch(cli)
 }

@@ -9,5 +9,5 @@ export const ipfsReindex: Command = {
     'Each pin without an entry is fetched, verified against its CID and hashed, then indexed under\n' +
     "{SAI_IPFS_INDEX_PATH}/ab/cd/<sha256> in the node's MFS. Entries whose object is not pinned are\n" +
     'listed, not removed (exit 1). Safe to rerun and to stop with Ctrl-C.',
-  run: async cli => await (await import('../commands/ipfs.js')).ipfsReindex(cli)
+  run: async cli => await (await import('../commands/index.js')).ipfsReindex(cli)
 }

@@ -21,7 +21,7 @@ export const importCommand: Command = {
     'follow-symlinks': { type: 'boolean' },
     'allow-non-image': { type: 'boolean' }
   },
-  run: async cli => await (await import('../commands/jobs.js')).importCommand(cli)
+  run: async cli => await (await import('../commands/index.js')).importCommand(cli)
 }
 
 export const migrate: Command = {
@@ -40,5 +40,5 @@ export const migrate: Command = {
     mapping: { type: 'string' },
     'dry-run': { type: 'boolean' }
   },
-  run: async cli => await (await import('../commands/jobs.js')).migrate(cli)
+  run: async cli => await (await import('../commands/index.js')).migrate(cli)
 }

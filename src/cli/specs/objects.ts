@@ -10,7 +10,7 @@ export const store: Command = {
     'Several files are stored one by one, each with its own line; the exit code is the worst of\n' +
     'theirs, so `store *.jpg && rm *.jpg` removes nothing that was not stored.',
   options: { 'allow-non-image': { type: 'boolean' } },
-  run: async cli => await (await import('../commands/objects.js')).store(cli)
+  run: async cli => await (await import('../commands/index.js')).store(cli)
 }
 
 export const exists: Command = {
@@ -18,7 +18,7 @@ export const exists: Command = {
   operands: Infinity,
   usage: 'exists <ref>...',
   summary: 'exit 0 if every ref is stored, 1 if one is not',
-  run: async cli => await (await import('../commands/objects.js')).exists(cli)
+  run: async cli => await (await import('../commands/index.js')).exists(cli)
 }
 
 export const stat: Command = {
@@ -26,7 +26,7 @@ export const stat: Command = {
   operands: Infinity,
   usage: 'stat <ref>...',
   summary: 'size, type, times and place of objects',
-  run: async cli => await (await import('../commands/objects.js')).stat(cli)
+  run: async cli => await (await import('../commands/index.js')).stat(cli)
 }
 
 export const list: Command = {
@@ -43,5 +43,5 @@ export const list: Command = {
     limit: { type: 'string' },
     'allow-empty': { type: 'boolean' }
   },
-  run: async cli => await (await import('../commands/objects.js')).list(cli)
+  run: async cli => await (await import('../commands/index.js')).list(cli)
 }

@@ -30,5 +30,5 @@ export const prune: Command = {
     'dry-run': { type: 'boolean' },
     list: { type: 'string' }
   },
-  run: async cli => await (await import('../commands/prune.js')).prune(cli)
+  run: async cli => await (await import('../commands/index.js')).prune(cli)
 }

@@ -31,5 +31,5 @@ export const quarantine: Command = {
     force: { type: 'boolean' },
     'dry-run': { type: 'boolean' }
   },
-  run: async cli => await (await import('../commands/quarantine.js')).quarantine(cli)
+  run: async cli => await (await import('../commands/index.js')).quarantine(cli)
 }

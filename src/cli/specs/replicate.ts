@@ -39,5 +39,5 @@ export const replicate: Command = {
     wait: { type: 'boolean' },
     ...METRICS_OPTIONS
   },
-  run: async cli => await (await import('../commands/replicate.js')).replicate(cli)
+  run: async cli => await (await import('../commands/index.js')).replicate(cli)
 }

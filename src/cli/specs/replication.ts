@@ -7,7 +7,7 @@ export const whereis: Command = {
   operands: 1,
   usage: 'whereis <ref>',
   summary: 'each copy of an object: present or missing, and when verified',
-  run: async cli => await (await import('../commands/replication.js')).whereis(cli)
+  run: async cli => await (await import('../commands/index.js')).whereis(cli)
 }
 
 export const evict: Command = {
@@ -27,5 +27,5 @@ export const evict: Command = {
     'keep-file-lenient': { type: 'boolean' },
     'dry-run': { type: 'boolean' }
   },
-  run: async cli => await (await import('../commands/replication.js')).evict(cli)
+  run: async cli => await (await import('../commands/index.js')).evict(cli)
 }

@@ -10,5 +10,5 @@ export const stats: Command = {
     "store (to choose a retention policy). --types also sniffs each object's type from its first bytes\n" +
     '(a read per object). A root that does not exist is an error unless --allow-empty.',
   options: { types: { type: 'boolean' }, 'allow-empty': { type: 'boolean' } },
-  run: async cli => await (await import('../commands/stats.js')).stats(cli)
+  run: async cli => await (await import('../commands/index.js')).stats(cli)
 }

@@ -17,5 +17,5 @@ export const status: Command = {
     `${STATUS_EXIT.belowWanted} frames below the wanted copies, ${STATUS_EXIT.lost} frames lost,\n` +
     `${STATUS_EXIT.unreadable} a folder of the primary unreadable (by status, or by the watcher).`,
   options: { 'max-backlog-age': { type: 'string' } },
-  run: async cli => await (await import('../commands/status.js')).status(cli)
+  run: async cli => await (await import('../commands/index.js')).status(cli)
 }

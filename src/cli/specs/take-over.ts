@@ -16,5 +16,5 @@ export const takeOverCommand: Command = {
     'Two take-overs of one replica at the same moment: exactly one wins (the mark is swapped only if\n' +
     'it is still the one read); the other exits 6 naming the winner. Works on fs, S3 and IPFS replicas.',
   options: { from: { type: 'string' } },
-  run: async cli => await (await import('../commands/take-over.js')).takeOverCommand(cli)
+  run: async cli => await (await import('../commands/index.js')).takeOverCommand(cli)
 }

@@ -11,5 +11,5 @@ export const variants: Command = {
     'resumes where it stopped. The cache is {root}/.variants on the filesystem driver, else\n' +
     'SAI_IMAGE_VARIANTS_PATH. Images that cannot be made into a variant are listed (exit 1).',
   options: { 'dry-run': { type: 'boolean' } },
-  run: async cli => await (await import('../commands/variants.js')).variants(cli)
+  run: async cli => await (await import('../commands/index.js')).variants(cli)
 }

@@ -28,5 +28,5 @@ export const verify: Command = {
     'allow-empty': { type: 'boolean' },
     force: { type: 'boolean' }
   },
-  run: async cli => await (await import('../commands/verify.js')).verify(cli)
+  run: async cli => await (await import('../commands/index.js')).verify(cli)
 }

@@ -3,20 +3,21 @@
  * commas), each replica configured by its own driver's variables (`SAI_S3_*`, `SAI_IPFS_*`;
  * `SAI_IMAGE_STORAGE_REPLICA_PATH` for a second filesystem), validated (`ERR_CONFIG`).
  */
-import type { S3DriverInit } from '../../drivers/s3/index.js'
+import { FilesystemDriver } from '../../drivers/fs/index.js'
+import { IpfsDriver } from '../../drivers/ipfs/index.js'
+import { S3Driver, type S3DriverInit } from '../../drivers/s3/index.js'
 import { ConfigError } from '../../core/errors.js'
 import { readBoolean, readChoice, readString, type Env } from '../../core/config.js'
 import type { Logger } from '../../core/logger.js'
 import type { ImageStorage } from '../../core/types.js'
-import type { Replica, ReplicatedStorage } from '../replication/index.js'
-import { classOf, type DriverClasses } from './classes.js'
+import { createReplicatedStorage, type Replica, type ReplicatedStorage } from '../replication/index.js'
 import { filesystemConfig, ipfsConfig, limitsConfig, s3Config } from './env.js'
 import { named, replicaNames, withNames } from './settings.js'
 
 const KINDS = ['s3', 'ipfs', 'fs'] as const
 
 /** The replicas `SAI_IMAGE_STORAGE_REPLICAS` names, or undefined when it is unset. */
-export function replicasFromEnv(primary: ImageStorage, env: Env, classes: DriverClasses): Replica[] | undefined {
+export function replicasFromEnv(primary: ImageStorage, env: Env): Replica[] | undefined {
   const names = readString(env, 'SAI_IMAGE_STORAGE_REPLICAS')
     ?.split(',')
     .map(name => name.trim())
@@ -36,33 +37,26 @@ export function replicasFromEnv(primary: ImageStorage, env: Env, classes: Driver
       )
     const settings = replicaNames(name as (typeof KINDS)[number])
     try {
-      return { name, storage: withNames(replicaFromEnv(name, primary, env, limits, classes), settings) }
+      return { name, storage: withNames(replicaFromEnv(name, primary, env, limits), settings) }
     } catch (err) {
       throw named(err, settings) // a wrong option of a replica is named by its variable
     }
   })
 }
 
-function replicaFromEnv(
-  name: string,
-  primary: ImageStorage,
-  env: Env,
-  limits: object,
-  classes: DriverClasses
-): ImageStorage {
+function replicaFromEnv(name: string, primary: ImageStorage, env: Env, limits: object): ImageStorage {
   if (name === 's3') {
     const init = { ...limits, ...s3Config(env) } as Partial<S3DriverInit>
     if (init.bucket === undefined) throw new ConfigError('SAI_S3_BUCKET', 'the s3 replica needs a bucket')
-    return new (classOf(classes, 's3'))(init as S3DriverInit)
+    return new S3Driver(init as S3DriverInit)
   }
-  if (name === 'ipfs') return new (classOf(classes, 'ipfs'))({ ...limits, ...ipfsConfig(env) })
+  if (name === 'ipfs') return new IpfsDriver({ ...limits, ...ipfsConfig(env) })
   const root = readString(env, 'SAI_IMAGE_STORAGE_REPLICA_PATH')
   if (root === undefined)
     throw new ConfigError(
       'SAI_IMAGE_STORAGE_REPLICA_PATH',
       'the fs replica needs its own root (a second disk or a mount)'
     )
-  const FilesystemDriver = classOf(classes, 'fs')
   if (primary.root !== undefined && new FilesystemDriver({ root }).root === primary.root)
     throw new ConfigError('SAI_IMAGE_STORAGE_REPLICA_PATH', 'the fs replica would be the primary itself')
   const { root: _ignored, ...fs } = filesystemConfig(env)
@@ -76,18 +70,9 @@ function replicaFromEnv(
 }
 
 /** The replicated store over `primary` with `replicas`, its other settings from the environment. */
-export function replicated(
-  primary: ImageStorage,
-  replicas: Replica[],
-  env: Env,
-  classes: DriverClasses,
-  logger?: Logger
-): ReplicatedStorage {
+export function replicated(primary: ImageStorage, replicas: Replica[], env: Env, logger?: Logger): ReplicatedStorage {
   const ack = readChoice(env, 'SAI_IMAGE_STORAGE_ACK', ['1', '2'] as const)
-  return classOf(
-    classes,
-    'replicated'
-  )({
+  return createReplicatedStorage({
     primary,
     replicas,
     stateDir: readString(env, 'SAI_IMAGE_STORAGE_REPLICATION_PATH'),

@@ -12,7 +12,7 @@ import type { ImageStorage } from '../../../src/core/types.js'
 import { FilesystemDriver } from '../../../src/drivers/fs/index.js'
 import { IpfsDriver } from '../../../src/drivers/ipfs/index.js'
 import { S3Driver } from '../../../src/drivers/s3/index.js'
-import { ALL_DRIVERS, createImageStorage } from '../../../src/features/factory/index.js'
+import { createImageStorage } from '../../../src/features/factory/index.js'
 import { replicasFromEnv } from '../../../src/features/factory/replicated.js'
 import { testJpeg } from '../../../src/testing/index.js'
 import { freePort } from '../../infra/setup/services.js'
@@ -101,7 +101,7 @@ describe('a missing or wrong root', () => {
     const missing = join(await tempDir(), 'replica-not-mounted')
     const primary = createImageStorage({ driver: 'memory' }, {})
     const env = { SAI_IMAGE_STORAGE_REPLICAS: 'fs', SAI_IMAGE_STORAGE_REPLICA_PATH: missing }
-    const [replica] = replicasFromEnv(primary, env, ALL_DRIVERS)!
+    const [replica] = replicasFromEnv(primary, env)!
     const error = await failure(async () => await replica!.storage.stat(HASH))
     expect(error).toMatchObject({ option: 'root', setting: 'SAI_IMAGE_STORAGE_REPLICA_PATH' })
     expect(error.message).toContain("(an fs replica's root is never created: is the array mounted?)")
