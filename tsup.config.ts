@@ -70,8 +70,8 @@ export default defineConfig([
     sourcemap: true,
     target: 'node20',
     keepNames: true,
-    // each command's work and each driver in chunks of their own (src/cli/specs/index.ts), loaded when a
-    // command runs; in dist/cli/, apart from the library's chunks
+    // the commands' work, with the factory and the drivers, is one chunk imported when a command runs
+    // (src/cli/specs/index.ts); the chunks in dist/cli/, apart from the library's
     esbuildOptions(options) {
       options.chunkNames = 'cli/[name]-[hash]'
     },

@@ -1,8 +1,9 @@
 /**
  * Every `sai-images` command, in the order `--help` lists them: what the parser and the help need (name, usage,
- * flags), here at every start; each command's work (commands/<file>.ts) is imported only when it runs, so a start
- * parses and compiles one command and the drivers it opens, not all of them (bench/RESULTS-replication-cli.md).
- * A new command is its spec (specs/<file>.ts), its work (commands/<file>.ts) and one line here.
+ * flags), loaded at every start. The commands' work (commands/index.ts: with the factory and the drivers) is
+ * imported only when a command runs, so that `--version`, `help` and a mistyped flag load none of it
+ * (bench/RESULTS-replication-cli.md). A new command is its spec (specs/<file>.ts), its work (commands/<file>.ts),
+ * and a line here and in commands/index.ts.
  */
 import type { Command } from '../context.js'
 import { backfillHashes } from './backfill.js'
