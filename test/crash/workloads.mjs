@@ -97,6 +97,13 @@ async function checkRenewals(storage, acks, violations) {
   }
 }
 
+/** A heal that returned is reported: its line in heals.log (what `status` counts) survives the cut. */
+function healReported(dir, sha, violations) {
+  const log = join(dir, 'primary/.replication/heals.log')
+  if (!(statOrUndefined(log) === undefined ? '' : readFileSync(log, 'utf8')).includes(` ${sha} `))
+    violations.push(`the heal of ${sha.slice(0, 12)}, returned before the cut, is not in heals.log`)
+}
+
 function old(storage, sha, days) {
   const seconds = (Date.now() - days * DAY) / 1000
   utimesSync(join(storage.root, storage.sharding.encode(sha)), seconds, seconds)
@@ -358,10 +365,11 @@ export const workloads = {
       }
       ack('quarantine')
     },
-    async check(dir, _acks, lib) {
+    async check(dir, acks, lib) {
       const violations = []
       const storage = replicated(lib, dir)
       const { testJpeg } = lib.testing
+      if (acks.some(a => a.kind === 'verify')) healReported(dir, sha256(testJpeg('x', 6000)), violations)
       const only = sha256(testJpeg('only-here', 5000))
       // nothing deleted unseen: the misnamed file's bytes are somewhere under the primary
       const holders = allFiles(join(dir, 'primary')).filter(path => sha256(readFileSync(path)) === only)
@@ -583,6 +591,7 @@ workloads.heal = {
         () => false
       )
       if (!ok) violations.push(`the primary copy of ${a.sha256.slice(0, 12)}, healed before the cut, is not whole`)
+      healReported(dir, a.sha256, violations)
     }
     await repairAndWalk(storage, [join(dir, 'primary'), join(dir, 'replica')], violations)
     await fetchAll(

@@ -1,15 +1,17 @@
 /**
  * Healing: a primary copy that is missing or damaged is read, verified, from a replica, and
  * written back through the primary's own durable store path, the damaged file quarantined first
- * (kept, never deleted unseen). Every heal is counted in `heals.log` (layout.ts) and told to the logger.
+ * (kept, never deleted unseen). Every heal is counted in `heals.log` (layout.ts), fsynced before the heal
+ * returns, and told to the logger.
  */
-import { appendFile, mkdir } from 'node:fs/promises'
 import { readFileSync } from 'node:fs'
 import { KeyedLock } from '../../core/concurrency.js'
+import { makeDirDurably } from '../../core/durable-files.js'
 import { failureFields, log, type Logger } from '../../core/logger.js'
 import { traced } from '../../core/tracing.js'
 import type { ImageStorage } from '../../core/types.js'
 import type { StateLayout } from './layout.js'
+import { appendLines } from './ledger-files.js'
 
 export class Healer {
   private readonly perObject = new KeyedLock()
@@ -44,8 +46,9 @@ export class Healer {
               )
               return false
             }
-            await mkdir(this.layout.dir, { recursive: true })
-            await appendFile(this.layout.healsLog, `${Date.now()} ${sha256} ${from} ${reason}\n`)
+            // durably, as the heal itself: a heal reported done survives a power cut in `status` (test/crash)
+            await makeDirDurably(this.layout.dir)
+            await appendLines(this.layout.healsLog, `${Date.now()} ${sha256} ${from} ${reason}\n`, true)
             log(
               this.logger,
               'info',
