@@ -105,7 +105,7 @@ export class HashSlices {
       return
     }
     for (let at = 0; at < bytes.length; at += HASH_SLICE) {
-      await this.nextTurn()
+      await this.turn()
       update(bytes.subarray(at, at + HASH_SLICE))
     }
   }
@@ -119,8 +119,11 @@ export class HashSlices {
     return hasher.digest()
   }
 
-  /** Resolves on a later turn of the event loop, one waiter per turn, first come first served. */
-  private async nextTurn(): Promise<void> {
+  /**
+   * Resolves on a later turn of the event loop, one waiter per turn, first come first served: hash
+   * one slice after each (for a caller that feeds its slices as they arrive).
+   */
+  async turn(): Promise<void> {
     await new Promise<void>(resolve => {
       this.waiting.push(resolve)
       if (!this.pumping) {

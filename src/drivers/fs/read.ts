@@ -7,23 +7,39 @@
  * Opening, fstat and closing a file being read are synchronous: a lookup takes microseconds on a
  * local disk, a thread-pool round trip 50 to 250 µs (measured: bench/RESULTS.md, 2026-12-01).
  */
-import { createHash } from 'node:crypto'
-import { closeSync, createReadStream, fstatSync, futimesSync, openSync, readSync, type Stats } from 'node:fs'
+import { createHash, type Hash } from 'node:crypto'
+import { closeSync, createReadStream, fstatSync, futimesSync, openSync, read, readSync, type Stats } from 'node:fs'
 import { open, type FileHandle } from 'node:fs/promises'
+import { promisify } from 'node:util'
 import { readUpTo } from '../../core/durable-files.js'
 import { IntegrityError, isMissing } from '../../core/errors.js'
-import type { HashSlices } from '../../core/hashing.js'
+import { HASH_SLICE, type HashSlices } from '../../core/hashing.js'
+
+const readAt = promisify(read)
 
 /** How the bytes of an open object are read. */
 export interface ReadStrategy {
   /** Up to `length` bytes from the start of an open file whose stats are `stats`. */
   read: (fd: number, stats: Stats, length: number, buffer?: Buffer) => Promise<Buffer>
+  /** Whether a fetch of this file has the pool copy each slice while the loop hashes the one before. */
+  pipelined: (stats: Stats) => boolean
 }
 
 /** Every read through libuv's thread pool: one round trip, and the event loop never waits for a disk. */
 export class ThreadPoolReads implements ReadStrategy {
+  /** `alone`: whether the driver runs one store or fetch now (the driver counts them, adapter.ts). */
+  constructor(protected readonly alone: () => boolean) {}
+
   async read(fd: number, _stats: Stats, length: number, buffer?: Buffer): Promise<Buffer> {
     return await readUpTo(fd, length, buffer)
+  }
+
+  /**
+   * Alone, a fetch gains from the overlap (1.1-1.2x at 600 KB to 5 MB); beside other fetches the pool's
+   * copies overlap their hashing already, and slices cost round trips (0.92-0.98x at 16). Session 10.
+   */
+  pipelined(_stats: Stats): boolean {
+    return this.alone()
   }
 }
 
@@ -39,13 +55,8 @@ const CLOCK_SLACK_MS = 1000
  * synchronously by an operation that runs alone in its driver: no round trip. An older object may
  * have to come from the disk, which must not hold the event loop; and beside other operations the
  * pool's copy overlaps the loop's hashing. Figures in bench/RESULTS.md (2026-12-01, afternoon).
- * `alone`: whether the driver runs one store or fetch now (the driver counts them, adapter.ts).
  */
 export class PageCacheReads extends ThreadPoolReads {
-  constructor(private readonly alone: () => boolean) {
-    super()
-  }
-
   override async read(
     fd: number,
     stats: Stats,
@@ -57,6 +68,11 @@ export class PageCacheReads extends ThreadPoolReads {
     for (let got; done < length && (got = readSync(fd, buffer, done, length - done, done)) > 0; ) done += got
     return buffer.subarray(0, done)
   }
+
+  /** A file read synchronously is read whole: slices through the pool measured no faster (600 KB). */
+  override pipelined(stats: Stats): boolean {
+    return this.alone() && !inPageCache(stats)
+  }
 }
 
 export function inPageCache(stats: Stats, now = Date.now()): boolean {
@@ -66,7 +82,7 @@ export function inPageCache(stats: Stats, now = Date.now()): boolean {
 
 /** The one place the read strategy is chosen: `threadPool` for every read through the pool. */
 export function chooseReads(alone: () => boolean, threadPool = false): ReadStrategy {
-  return threadPool ? new ThreadPoolReads() : new PageCacheReads(alone)
+  return threadPool ? new ThreadPoolReads(alone) : new PageCacheReads(alone)
 }
 
 /** Buffers up to this size are kept for the next duplicate check. */
@@ -88,19 +104,47 @@ export class ObjectReader {
    */
   async fetch(path: string, sha256: string, onUnverified?: (bytes: Buffer) => void): Promise<Buffer> {
     const fd = openSync(path, 'r')
+    const hash = createHash('sha256')
     let bytes: Buffer
+    let hashed = false
     try {
       const stats = fstatSync(fd)
-      bytes = await this.strategy.read(fd, stats, stats.size)
+      // (the caller of `onUnverified` overlaps its own work, a render, with the whole hash: read all first)
+      hashed = onUnverified === undefined && stats.size > HASH_SLICE && this.strategy.pipelined(stats)
+      bytes = hashed ? await this.readHashing(fd, stats, hash) : await this.strategy.read(fd, stats, stats.size)
     } finally {
       closeSync(fd)
     }
-    onUnverified?.(bytes)
-    const hash = createHash('sha256')
-    await this.slices.update(bytes, slice => hash.update(slice))
+    if (!hashed) {
+      onUnverified?.(bytes)
+      await this.slices.update(bytes, slice => hash.update(slice))
+    }
     const actual = hash.digest('hex')
     if (actual !== sha256) throw new IntegrityError(sha256, actual, path)
     return bytes
+  }
+
+  /**
+   * The whole file, hashed into `hash` as it arrives: the first slice through the strategy, each later
+   * one copied by the pool while the loop hashes the one before (a slice's SHA-256 takes about three
+   * times its copy from the page cache: bench/RESULTS-full-run.md, session 10). One slice per turn, as
+   * `HashSlices`. Resolves only when no read is left in flight: the caller closes the fd then.
+   */
+  private async readHashing(fd: number, stats: Stats, hash: Hash): Promise<Buffer> {
+    const size = stats.size
+    const buffer = Buffer.allocUnsafe(size)
+    const first = await this.strategy.read(fd, stats, HASH_SLICE, buffer)
+    let done = 0
+    for (let got = first.length; got > 0; ) {
+      const from = done
+      done += got
+      const next = done < size ? readAt(fd, buffer, done, Math.min(HASH_SLICE, size - done), done) : undefined
+      next?.catch(() => {}) // handled below, once this slice is hashed (not an unhandled rejection meanwhile)
+      await this.slices.turn()
+      hash.update(buffer.subarray(from, done))
+      got = next === undefined ? 0 : (await next).bytesRead
+    }
+    return buffer.subarray(0, done)
   }
 
   /**
