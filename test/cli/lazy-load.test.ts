@@ -5,28 +5,12 @@
  */
 import { spawnSync } from 'node:child_process'
 import { readFileSync, realpathSync } from 'node:fs'
-import { writeFile } from 'node:fs/promises'
 import { dirname, join, resolve } from 'node:path'
-import { fileURLToPath, pathToFileURL } from 'node:url'
+import { fileURLToPath } from 'node:url'
 import { describe, expect, it } from 'vitest'
+import { loadRecorder, recordedLoads } from '../infra/helpers/load-hook.js'
 import { tempDir } from '../infra/helpers/tmp.js'
 import { CLI, PACKAGE } from './run.js'
-
-/** Registers a resolve hook that appends every file the child loads from the package's dist to $LOADED. */
-async function hook(dir: string): Promise<string> {
-  await writeFile(
-    join(dir, 'hooks.mjs'),
-    "import { appendFileSync } from 'node:fs'\n" +
-      'export async function resolve(specifier, context, next) {\n' +
-      '  const resolved = await next(specifier, context)\n' +
-      "  if (resolved.url.startsWith('file:')) appendFileSync(process.env.LOADED, resolved.url + '\\n')\n" +
-      '  return resolved\n' +
-      '}\n'
-  )
-  const register = join(dir, 'register.mjs')
-  await writeFile(register, "import { register } from 'node:module'\nregister('./hooks.mjs', import.meta.url)\n")
-  return pathToFileURL(register).href
-}
 
 /**
  * The files of dist that `sai-images args` loaded, and the source files (src/...) bundled into them, by the
@@ -38,14 +22,13 @@ async function loaded(
 ): Promise<{ files: string[]; sources: string[] }> {
   const dir = await tempDir('lazy-load')
   const list = join(dir, 'loaded.txt')
-  const run = spawnSync(process.execPath, ['--import', await hook(dir), CLI, ...args], {
-    env: { ...process.env, ...env, LOADED: list },
+  const run = spawnSync(process.execPath, ['--import', await loadRecorder(dir), CLI, ...args], {
+    env: { ...process.env, ...env, SAI_LOADED_LIST: list },
     encoding: 'utf8'
   })
   expect({ code: run.status, stderr: run.stderr }).toMatchObject({ code: 0 })
   const dist = realpathSync(join(PACKAGE, 'dist')) // (the tests' build links dist to the folder it built)
-  const files = [...new Set(readFileSync(list, 'utf8').split('\n'))]
-    .filter(url => url !== '')
+  const files = recordedLoads(list)
     .map(url => fileURLToPath(url))
     .filter(file => file.startsWith(dist))
   expect(files).toContain(realpathSync(CLI))
