@@ -278,5 +278,21 @@ export function report(r) {
       )
     )
   }
+  if (r.sections.s3Nagle) {
+    out.push(
+      '',
+      "A second gateway on the same cluster left at Ceph's default, Nagle's algorithm on (the one above has " +
+        '`tcp_nodelay=1`, as docs/drivers/s3.md advises): lone fetches, ms. Not a target: a GET whose last partial ' +
+        "segment waits for the client's delayed ACK takes 40 ms more, at some sizes and not others, for any client.",
+      '',
+      table(
+        ['size', 'driver ops/s', 'mean', 'p50', 'p99', 'bare ops/s', 'mean', 'p50', 'p99'],
+        r.sections.s3Nagle.map(x => [
+          size(x.size),
+          ...['driverFetch', 'bareGet'].flatMap(k => [x[k].opsPerSec, x[k].meanMs, x[k].p50Ms, x[k].p99Ms])
+        ])
+      )
+    )
+  }
   return out.join('\n') + '\n'
 }

@@ -625,7 +625,7 @@ async function s3() {
     return
   }
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true'
-  const { startCeph } = await import('../test/infra/ceph/cluster.mjs')
+  const { startCeph, startGateway } = await import('../test/infra/ceph/cluster.mjs')
   const { S3Driver } = await import('../dist/drivers/s3.js')
   const sdk = await import('@aws-sdk/client-s3')
   // the OSD keeps objects in RAM, about twice their bytes; each row's objects are deleted after it
@@ -634,16 +634,7 @@ async function s3() {
     const { endpoint, region, accessKeyId, secretAccessKey } = cluster.connection
     const credentials = { accessKeyId, secretAccessKey }
     const Bucket = 'bench'
-    // the bare client as the driver configures it, so both send the same requests but for ours
-    const bare = new sdk.S3Client({
-      endpoint,
-      region,
-      credentials,
-      forcePathStyle: true,
-      requestChecksumCalculation: 'WHEN_REQUIRED',
-      responseChecksumValidation: 'WHEN_REQUIRED',
-      maxAttempts: 2
-    })
+    const bare = bareS3(sdk, { endpoint, region, credentials })
     await bare.send(new sdk.CreateBucketCommand({ Bucket }))
     const driver = new S3Driver({ endpoint, region, credentials, bucket: Bucket, prefix: 'driver/' })
     const rows = []
@@ -678,6 +669,9 @@ async function s3() {
           opsPerSec: Object.fromEntries(
             Object.entries({ ...stores, ...fetches }).map(([k, v]) => [k, Math.round(v.opsPerSec)])
           ),
+          p99Ms: Object.fromEntries(
+            Object.entries({ ...stores, ...fetches }).map(([k, v]) => [k, +v.p99Ms.toFixed(2)])
+          ),
           // time per operation, as ratios of throughput measured side by side
           ratios: {
             store: ratio(stores.barePut.opsPerSec, stores.driverStore.opsPerSec),
@@ -694,6 +688,7 @@ async function s3() {
     bare.destroy()
     await driver.close()
     results.sections.s3 = rows
+    results.sections.s3Nagle = await s3Nagle(sdk, S3Driver, cluster.connection, Bucket, startGateway)
     for (const c of [1, 8]) {
       const r = rows.find(row => row.size === 600 * KB && row.concurrency === c)
       target(`S3 driver store time / bare PutObject (600 KB, c${c})`, r.ratios.store, 1.15, '<=')
@@ -703,6 +698,60 @@ async function s3() {
     await cluster.stop()
   }
 }
+
+/**
+ * Not a target: lone fetches through a second gateway left at Ceph's default (Nagle on), where a
+ * GET's last partial segment can wait for the client's delayed ACK (40 ms) at some sizes; the p99s show it.
+ */
+async function s3Nagle(sdk, S3Driver, connection, Bucket, startGateway) {
+  const gateway = await startGateway(connection.conf, { nagle: true })
+  const { region, accessKeyId, secretAccessKey } = connection
+  const credentials = { accessKeyId, secretAccessKey }
+  const bare = bareS3(sdk, { endpoint: gateway.endpoint, region, credentials })
+  const driver = new S3Driver({ endpoint: gateway.endpoint, region, credentials, bucket: Bucket, prefix: 'nagle/' })
+  const rows = []
+  try {
+    for (const size of [64 * KB, 300 * KB, 600 * KB, 1000 * KB]) {
+      const { hash, key } = await driver.store(payloads(size, 1, 'nagle').buffers[0])
+      const fetches = await compare(
+        {
+          driverFetch: async () => driver.fetch(hash),
+          bareGet: async () =>
+            (await bare.send(new sdk.GetObjectCommand({ Bucket, Key: `nagle/${key}` }))).Body.transformToByteArray()
+        },
+        { concurrency: 1, seconds: SECONDS * 2 },
+        5
+      )
+      const row = { size, ...Object.fromEntries(Object.entries(fetches).map(([k, v]) => [k, latency(v)])) }
+      log(`s3, a gateway with Nagle on, ${size / KB} KB c1: ${JSON.stringify(row)}`)
+      rows.push(row)
+    }
+  } finally {
+    bare.destroy()
+    await driver.close()
+    await gateway.stop()
+  }
+  return rows
+}
+
+/** The bare client as the driver configures it, so both send the same requests but for ours. */
+const bareS3 = (sdk, { endpoint, region, credentials }) =>
+  new sdk.S3Client({
+    endpoint,
+    region,
+    credentials,
+    forcePathStyle: true,
+    requestChecksumCalculation: 'WHEN_REQUIRED',
+    responseChecksumValidation: 'WHEN_REQUIRED',
+    maxAttempts: 2
+  })
+
+const latency = r => ({
+  opsPerSec: Math.round(r.opsPerSec),
+  meanMs: +r.meanMs.toFixed(2),
+  p50Ms: +r.p50Ms.toFixed(2),
+  p99Ms: +r.p99Ms.toFixed(2)
+})
 
 try {
   log(`machine: ${JSON.stringify(results.machine)}`)

@@ -10,6 +10,10 @@ import { join } from 'node:path'
 import { promisify } from 'node:util'
 
 const run = promisify(execFile)
+// TCP_NODELAY on the gateway's sockets, as docs/drivers/s3.md advises operators: with Ceph's default
+// (Nagle on), a GET's last partial segment can wait for the client's delayed ACK, 40 ms, for some
+// object sizes and not others (bench/RESULTS.md, 2026-12-05)
+const FRONTEND_OPTIONS = 'tcp_nodelay=1'
 const RGW_POOLS = [
   '.rgw.root',
   'default.rgw.log',
@@ -62,7 +66,7 @@ memstore device bytes = ${memstoreBytes}
 [client]
 ms mon client mode = crc secure
 [client.rgw]
-rgw frontends = beast endpoint=127.0.0.1:${rgwPort}
+rgw frontends = beast endpoint=127.0.0.1:${rgwPort} ${FRONTEND_OPTIONS}
 rgw data = ${dir}/rgw
 `
   )
@@ -161,10 +165,11 @@ async function waitFor(what, ready, ms) {
 
 /**
  * A second RADOS Gateway on the same cluster (the same buckets and users), on a port of its own:
- * a test can stop and start it without touching the gateway every other test uses.
+ * a test can stop and start it without touching the gateway every other test uses. `nagle: true`
+ * leaves out tcp_nodelay (Ceph's default), for the bench's row of a gateway configured so.
  * Resolves { endpoint, stop, start } once it answers.
  */
-export async function startGateway(conf) {
+export async function startGateway(conf, { nagle = false } = {}) {
   const port = await freePort()
   const name = `gw${port}`
   const dir = join(conf, '..')
@@ -178,7 +183,7 @@ export async function startGateway(conf) {
         '-f',
         '-n',
         'client.rgw',
-        `--rgw-frontends=beast endpoint=127.0.0.1:${port}`,
+        `--rgw-frontends=beast endpoint=127.0.0.1:${port}${nagle ? '' : ` ${FRONTEND_OPTIONS}`}`,
         `--admin-socket=${dir}/run/${name}.asok`,
         `--log-file=${dir}/${name}.log`,
         `--pid-file=${dir}/run/${name}.pid`
