@@ -54,7 +54,8 @@ export function scan(job: UnitJob, deps: ScanDeps): { keys: string[]; actual: st
       deps.hash === undefined
         ? (bytes: Buffer) => deps.createHash('sha256').update(bytes).digest('hex')
         : (bytes: Buffer) => deps.hash!('sha256', bytes),
-    scratch: Buffer.allocUnsafe(1 << 20),
+    // only a hashing walk reads files: a listing's 1 MB per unit was 256 MB of garbage for a 400-frame store
+    scratch: Buffer.allocUnsafe(job.hash ? 1 << 20 : 0),
     keys: [],
     actual: [],
     numbers: []

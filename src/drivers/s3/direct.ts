@@ -59,6 +59,8 @@ export function bucketBase(endpoint: string, bucket: string, pathStyle: boolean)
 
 export class DirectClient {
   private readonly agent: HttpAgent
+  /** A listing's pages: a connection each (see `list`). */
+  private readonly pages: HttpAgent
   private readonly send: typeof httpRequest
 
   constructor(
@@ -67,7 +69,9 @@ export class DirectClient {
     private readonly timeoutMs: number
   ) {
     const https = base.protocol === 'https:'
-    this.agent = https ? new HttpsAgent({ keepAlive: true }) : new HttpAgent({ keepAlive: true })
+    const Agent = https ? HttpsAgent : HttpAgent
+    this.agent = new Agent({ keepAlive: true })
+    this.pages = new Agent({ keepAlive: false }) // (an HTTPS one still resumes its TLS sessions)
     this.send = https ? httpsRequest : httpRequest
   }
 
@@ -101,11 +105,14 @@ export class DirectClient {
 
   /**
    * GETs the bucket with `query` (a ListObjectsV2 page: list.ts): a 200's body as text, or the failure; a server
-   * error is tried once more, as a GET's.
+   * error is tried once more, as a GET's. Each page on a new connection: on one the uploads kept alive, the
+   * client's delayed ACK (Linux delays it on a connection that has gone back and forth) met a server with Nagle's
+   * algorithm on (RGW's default), which held the end of a 400-key page until that ACK: 40 ms, in half the
+   * replicates of bench/RESULTS-replication-cli.md. A new connection acknowledges its first answer at once.
    */
   async list(query: Record<string, string>, signal?: AbortSignal): Promise<Answer & { text?: string }> {
     return await this.retried(async last => {
-      const res = await this.request('GET', '', EMPTY_SHA256, {}, undefined, signal, query)
+      const res = await this.request('GET', '', EMPTY_SHA256, {}, undefined, signal, query, this.pages)
       if (res.statusCode !== 200) {
         const answer = await settle(res)
         if (answer.status >= 500 && !last) throw Object.assign(new Error(answer.message), { retry: true })
@@ -128,6 +135,7 @@ export class DirectClient {
 
   destroy(): void {
     this.agent.destroy()
+    this.pages.destroy()
   }
 
   private async sign(
@@ -160,13 +168,14 @@ export class DirectClient {
     headers: Record<string, string>,
     body: Buffer | undefined,
     signal?: AbortSignal,
-    query: Record<string, string> = {}
+    query: Record<string, string> = {},
+    agent = this.agent
   ): Promise<IncomingMessage> {
     const signed = await this.sign(method, key, sha256, headers, query)
     signal?.throwIfAborted()
     return await new Promise<IncomingMessage>((resolve, reject) => {
       const req = this.send({
-        agent: this.agent,
+        agent,
         protocol: this.base.protocol,
         hostname: this.base.hostname,
         port: this.base.port,

@@ -10,7 +10,7 @@
  * crash costs a verification, never a copy: the ledger is a shortcut for whereis, status and
  * retention, not the truth.
  */
-import { readFileSync } from 'node:fs'
+import { existsSync, readFileSync } from 'node:fs'
 import { mkdir } from 'node:fs/promises'
 import { dirname } from 'node:path'
 import { fsyncDir } from '../../core/durable-files.js'
@@ -138,8 +138,11 @@ export class Ledger {
 
   /** One shard file's text, to look hashes up in with `lastRecord` without parsing every line. */
   shardText(copy: string, shard: string): string {
+    const path = this.layout.ledgerShard(copy, shard)
+    // most of a small store's 256 shards have no file: a read that throws ENOENT costs ten times this look
+    if (!existsSync(path)) return ''
     try {
-      return readFileSync(this.layout.ledgerShard(copy, shard), 'utf8')
+      return readFileSync(path, 'utf8')
     } catch (err) {
       if (isMissing(err)) return ''
       throw err

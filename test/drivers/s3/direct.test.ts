@@ -12,7 +12,7 @@ import { bucketBase } from '../../../src/drivers/s3/direct.js'
 import { copyObject } from '../../../src/features/jobs/migrate.js'
 import { testJpeg } from '../../../src/testing/index.js'
 import { tempDir } from '../../infra/helpers/tmp.js'
-import { bucket, forward, raw, s3, sha256, fresh, listen, useBucket, init } from './helpers.js'
+import { all, bucket, forward, raw, s3, sha256, fresh, listen, useBucket, init } from './helpers.js'
 
 useBucket()
 
@@ -165,6 +165,34 @@ describe('direct PUT and GET (direct.ts): signed payloads, retries, addressing',
       }
     }
   )
+
+  it('each listing page goes on a connection of its own; the uploads share kept-alive ones', async () => {
+    // a kept-alive connection's delayed ACK held a page's end 40 ms behind the gateway's Nagle (direct.ts)
+    let opened = 0
+    const ids = new WeakMap<object, number>()
+    const seen: Array<{ listing: boolean; connection: number }> = []
+    const proxy = createServer((req, res) => {
+      seen.push({ listing: req.url!.includes('list-type'), connection: ids.get(req.socket)! })
+      forward(req, res)
+    })
+    proxy.on('connection', socket => ids.set(socket, ++opened))
+    const port = await listen(proxy)
+    try {
+      const storage = fresh({ endpoint: `http://127.0.0.1:${port}`, timeoutMs: 5000 })
+      for (let i = 0; i < 3; i++) await storage.store(testJpeg(`a connection of its own ${i} ${Date.now()}`))
+      expect(await all(storage.list())).toHaveLength(3)
+      await storage.store(testJpeg(`between the listings ${Date.now()}`))
+      expect(await all(storage.list())).toHaveLength(4)
+      await storage.close()
+      const listings = seen.filter(r => r.listing)
+      const others = seen.filter(r => !r.listing)
+      expect(listings).toHaveLength(2)
+      for (const { connection } of listings) expect(seen.filter(r => r.connection === connection)).toHaveLength(1)
+      expect(new Set(others.map(r => r.connection)).size).toBeLessThan(others.length)
+    } finally {
+      proxy.close()
+    }
+  })
 
   it('uploads go path style to an endpoint, virtual-hosted to AWS', () => {
     expect(bucketBase('http://127.0.0.1:7480', 'frames', true).href).toBe('http://127.0.0.1:7480/frames')
