@@ -92,6 +92,8 @@ export interface StorageAdapter<K = string> {
   putSource?: (source: ImageSource, limits: InputLimits, options: PutOptions) => Promise<Stored<K> & { digest: Digest }>
   /** The server checks the SHA-256 on arrival: `storeKnown` puts known bytes without hashing them. */
   checksSha256OnArrival?: boolean
+  /** `put` is handed the SHA-256 of the input's first bytes too (`digest.prefixSha256`), from the same pass. */
+  prefixBytes?: number
   /** A stream that errors with `ERR_INTEGRITY` at its end if the bytes do not match. Default: `get`'s bytes. */
   getStream?: (key: K, signal?: AbortSignal) => Promise<Readable>
   deleteIfNotRenewed?: (key: K, lastStoredAt: Date, signal?: AbortSignal) => Promise<boolean>

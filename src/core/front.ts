@@ -78,7 +78,7 @@ export class StorageFront<K = string> implements ImageStorage {
         const stored = await this.adapter.putSource(source, limits, { signal, keepTimes })
         return this.result(stored.digest, stored)
       }
-      const { bytes, digest } = await readAll(source, limits, signal)
+      const { bytes, digest } = await readAll(source, limits, signal, this.adapter.prefixBytes)
       signal?.throwIfAborted()
       return this.result(digest, await this.adapter.put!(bytes, digest, { signal, keepTimes }))
     })

@@ -19,6 +19,8 @@ export interface Digest {
   sha256: string
   size: number
   mimeType: string
+  /** The SHA-256 of the first `prefixBytes` bytes, where the adapter asks for it and the input reaches that far. */
+  prefixSha256?: Buffer
 }
 
 /**
@@ -29,9 +31,14 @@ export class ImageHasher {
   private readonly hash: Hash = createHash('sha256')
   private head: Buffer = Buffer.alloc(0)
   private mimeType?: string
+  private prefixSha256?: Buffer
   size = 0
 
-  constructor(private readonly limits: InputLimits) {}
+  /** `prefixBytes`: also the SHA-256 of the bytes up to there (a copy of the hash's state, no second pass). */
+  constructor(
+    private readonly limits: InputLimits,
+    private readonly prefixBytes?: number
+  ) {}
 
   update(chunk: Uint8Array): void {
     if (!(chunk instanceof Uint8Array))
@@ -42,14 +49,20 @@ export class ImageHasher {
       this.head = Buffer.concat([this.head, chunk.subarray(0, SNIFF_BYTES)])
       if (this.head.length >= SNIFF_BYTES) this.mimeType = typeOf(this.head, this.limits)
     }
-    this.hash.update(chunk)
+    const cut = this.prefixBytes === undefined ? 0 : this.prefixBytes - (this.size - chunk.byteLength)
+    if (cut > 0 && cut <= chunk.byteLength) {
+      this.hash.update(chunk.subarray(0, cut))
+      this.prefixSha256 = this.hash.copy().digest()
+      this.hash.update(chunk.subarray(cut))
+    } else this.hash.update(chunk)
   }
 
   /** Ends the input: the hex SHA-256, the size and the sniffed type. */
   digest(): Digest {
     if (this.size === 0) throw emptyInput()
     const mimeType = this.mimeType ?? typeOf(this.head, this.limits)
-    return { sha256: this.hash.digest('hex'), size: this.size, mimeType }
+    const digest = { sha256: this.hash.digest('hex'), size: this.size, mimeType }
+    return this.prefixSha256 === undefined ? digest : { ...digest, prefixSha256: this.prefixSha256 }
   }
 }
 
@@ -78,8 +91,8 @@ function typeOf(head: Buffer, limits: InputLimits): string {
 const emptyInput = (): InvalidInputError => new InvalidInputError('Empty input: there is no image to store')
 
 /** Hashes bytes already in memory: the same checks as a stream, in one call. */
-export function digestBytes(bytes: Buffer, limits: InputLimits): Digest {
-  const hasher = new ImageHasher(limits)
+export function digestBytes(bytes: Buffer, limits: InputLimits, prefixBytes?: number): Digest {
+  const hasher = new ImageHasher(limits, prefixBytes)
   hasher.update(bytes)
   return hasher.digest()
 }
@@ -144,10 +157,11 @@ export class HashSlices {
 export async function readAll(
   source: ImageSource,
   limits: InputLimits,
-  signal?: AbortSignal
+  signal?: AbortSignal,
+  prefixBytes?: number
 ): Promise<{ bytes: Buffer; digest: Digest }> {
-  if ('bytes' in source) return { bytes: source.bytes, digest: digestBytes(source.bytes, limits) }
-  const hasher = new ImageHasher(limits)
+  if ('bytes' in source) return { bytes: source.bytes, digest: digestBytes(source.bytes, limits, prefixBytes) }
+  const hasher = new ImageHasher(limits, prefixBytes)
   const chunks: Buffer[] = []
   for await (const chunk of source.chunks) {
     signal?.throwIfAborted()

@@ -70,4 +70,20 @@ describe('ImageHasher', () => {
       expect.objectContaining({ code: 'ERR_INVALID_INPUT' })
     )
   })
+
+  it('hands the SHA-256 of the first bytes too, where asked, whichever piece ends them', () => {
+    const jpeg = testJpeg('prefix', 9000)
+    const sha256 = (bytes: Uint8Array): Buffer => createHash('sha256').update(bytes).digest()
+    for (const prefix of [1, 999, 1000, 1001, 5000, 9000]) {
+      for (const piece of [1000, 333, 9000]) {
+        const hasher = new ImageHasher(limits, prefix)
+        for (let at = 0; at < jpeg.length; at += piece) hasher.update(jpeg.subarray(at, at + piece))
+        const digest = hasher.digest()
+        expect(digest.sha256).toBe(sha256(jpeg).toString('hex'))
+        expect(digest.prefixSha256).toEqual(sha256(jpeg.subarray(0, prefix)))
+      }
+    }
+    expect(digestBytes(jpeg, limits, 9001).prefixSha256).toBeUndefined()
+    expect(digestBytes(jpeg, limits).prefixSha256).toBeUndefined()
+  })
 })

@@ -9,7 +9,7 @@ import { ConfigError, NotFoundError } from '../../core/errors.js'
 import type { Digest } from '../../core/hashing.js'
 import { resolveLimits } from '../../core/input.js'
 import type { ImageEntry, ListOptions } from '../../core/types.js'
-import { cidLater } from './cid.js'
+import { CHUNK_SIZE, cidLater } from './cid.js'
 import { KuboConnection } from './client.js'
 import { warnIfNotPowerCutSafe } from './durability.js'
 import { fetchVerified } from './fetch.js'
@@ -31,6 +31,8 @@ export interface IpfsKey {
 
 export class IpfsAdapter implements StorageAdapter<IpfsKey> {
   readonly driver = 'ipfs'
+  /** The SHA-256 of an image's first chunk comes with its digest: a large image's CID hashes it once (cid.ts). */
+  readonly prefixBytes = CHUNK_SIZE
   /** The API URL with any credentials removed: safe to print. */
   readonly location: string
   readonly rpc: KuboConnection
@@ -77,7 +79,7 @@ export class IpfsAdapter implements StorageAdapter<IpfsKey> {
 
   async put(bytes: Buffer, digest: Digest, options: PutOptions): Promise<Stored<IpfsKey>> {
     const { sha256 } = digest
-    const cidOf = await cidLater(bytes, sha256)
+    const cidOf = await cidLater(bytes, sha256, digest.prefixSha256)
     const store = async (): Promise<Awaited<ReturnType<typeof storeOnNode>>> =>
       await storeOnNode(this.node, bytes, sha256, cidOf, options.signal)
     const { cid, isDuplicate, storedAt } = await this.perSha256.run(sha256, store)

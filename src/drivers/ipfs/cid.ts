@@ -5,8 +5,10 @@
  * beyond, a dag-pb root (`bafybei…`).
  */
 import { createHash } from 'node:crypto'
+import type { BufferImporter } from 'ipfs-unixfs-importer'
 import { CID } from 'multiformats/cid'
 import { base32 } from 'multiformats/bases/base32'
+import { create as multihash } from 'multiformats/hashes/digest'
 import { optionalPeer } from '../../core/optional-peer.js'
 import { sha256ToCid } from '../../core/ref.js'
 
@@ -49,20 +51,29 @@ export function canonicalCid(cid: { toString: () => string } | string): string {
 
 /**
  * The CID of `bytes` as a function to call later: the import of an image over 1 MiB hashes every
- * chunk again, which a store does while the node imports (store.ts). The importer is loaded now, so
- * that a missing peer fails before the node is asked anything.
+ * chunk again but the first (`firstChunk`, its SHA-256 from the input's pass), which a store does
+ * while the node imports (store.ts). The importer is loaded now, so that a missing peer fails before
+ * the node is asked anything.
  */
-export async function cidLater(bytes: Uint8Array, sha256: string): Promise<() => Promise<string>> {
+export async function cidLater(
+  bytes: Uint8Array,
+  sha256: string,
+  firstChunk?: Uint8Array
+): Promise<() => Promise<string>> {
   if (bytes.byteLength <= CHUNK_SIZE) {
     const cid = sha256ToCid(sha256)
     return async () => cid
   }
   await loadImporter()
-  return async () => await cidOf(bytes, sha256)
+  return async () => await cidOf(bytes, sha256, firstChunk)
 }
 
-/** The CID of `bytes`; pass their SHA-256 hex if it is known, so that a small image is hashed once. */
-export async function cidOf(bytes: Uint8Array, sha256?: string): Promise<string> {
+/**
+ * The CID of `bytes`; pass their SHA-256 hex if it is known, so that a small image is hashed once,
+ * and the SHA-256 of their first `CHUNK_SIZE` bytes if it is known, so that a large one's first
+ * chunk is not hashed again.
+ */
+export async function cidOf(bytes: Uint8Array, sha256?: string, firstChunk?: Uint8Array): Promise<string> {
   // one raw leaf: the same digest
   if (bytes.byteLength <= CHUNK_SIZE) return sha256ToCid(sha256 ?? createHash('sha256').update(bytes).digest('hex'))
   const [{ importBytes }, { fixedSize }, { balanced }] = await loadImporter()
@@ -74,8 +85,24 @@ export async function cidOf(bytes: Uint8Array, sha256?: string): Promise<string>
       rawLeaves: true,
       reduceSingleLeafToSelf: true,
       chunker: fixedSize({ chunkSize: CHUNK_SIZE }),
-      layout: balanced({ maxChildrenPerNode: MAX_CHILDREN })
+      layout: balanced({ maxChildrenPerNode: MAX_CHILDREN }),
+      bufferImporter: rawLeaves(firstChunk)
     }
   )
   return canonicalCid(cid)
+}
+
+const RAW = 0x55
+const SHA2_256 = 0x12
+
+/** The importer's raw leaves (its own `rawLeaves`), the first one's SHA-256 given if it is known. */
+function rawLeaves(firstChunk?: Uint8Array): BufferImporter {
+  return async function* (file) {
+    let known = firstChunk
+    for await (const block of file.content) {
+      const digest = known ?? createHash('sha256').update(block).digest()
+      known = undefined
+      yield async () => ({ cid: CID.createV1(RAW, multihash(SHA2_256, digest)), size: BigInt(block.byteLength), block })
+    }
+  }
 }
