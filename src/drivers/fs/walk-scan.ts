@@ -4,7 +4,7 @@
  * functions use nothing but their arguments, the globals and each other.
  */
 import type { createHash } from 'node:crypto'
-import type { closeSync, openSync, readdirSync, readSync, statSync } from 'node:fs'
+import type { closeSync, lstatSync, openSync, readdirSync, readSync } from 'node:fs'
 import type { join } from 'node:path'
 import type { ShardingStrategy } from '../../core/sharding.js'
 import type { UnitJob } from './walk-workers.js'
@@ -12,7 +12,7 @@ import type { UnitJob } from './walk-workers.js'
 /** What `scan` needs: passed in, so that the same function runs inline and, as its source, in a worker. */
 export interface ScanDeps {
   readdirSync: typeof readdirSync
-  statSync: typeof statSync
+  lstatSync: typeof lstatSync
   openSync: typeof openSync
   readSync: typeof readSync
   closeSync: typeof closeSync
@@ -68,13 +68,15 @@ export function scan(job: UnitJob, deps: ScanDeps): { keys: string[]; actual: st
 function scanFolder(state: ScanState, prefix: string, level: number): void {
   const { job, deps } = state
   const { depth, isShardDir } = deps.sharding
-  let entries
-  try {
-    entries = deps.readdirSync(deps.join(job.root, prefix), { withFileTypes: true })
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return // removed while we walked
-    throw err
+  const folder = deps.join(job.root, prefix)
+  if (level === depth && level > 0 && !job.hash) {
+    // a listing's leaf folder: its names only, no Dirent per file (scanFile's lstat tells a file)
+    const names = readFolder(() => deps.readdirSync(folder))
+    for (const name of names.sort())
+      if (fileWanted(state, prefix + name, name.slice(0, 64))) scanFile(state, prefix + name, level)
+    return
   }
+  const entries = readFolder(() => deps.readdirSync(folder, { withFileTypes: true }))
   entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
   for (const entry of entries) {
     const key = prefix + entry.name
@@ -84,6 +86,16 @@ function scanFolder(state: ScanState, prefix: string, level: number): void {
       // a dot-file at the root is the store's own (.sai-layout.json)
       if (fileWanted(state, key, entry.name.slice(0, 64))) scanFile(state, key, level)
     }
+  }
+}
+
+/** A folder's entries, or none if it was removed while we walked. */
+function readFolder<T>(read: () => T[]): T[] {
+  try {
+    return read()
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return []
+    throw err
   }
 }
 
@@ -124,7 +136,8 @@ function scanFile(state: ScanState, key: string, level: number): void {
   // kind 3: its bytes hash to its name, so that a verify makes no string for an intact object (nor is
   // its digest carried: it is the name's), and needs no stat (its size is the bytes read; its mtime unused)
   const kind = level !== depth ? 0 : named === undefined ? 1 : named === digest ? 3 : 2
-  const stats = kind === 3 ? undefined : deps.statSync(path, { throwIfNoEntry: false })
+  // lstat: a symbolic link is not an object (as its Dirent says where there is one)
+  const stats = kind === 3 ? undefined : deps.lstatSync(path, { throwIfNoEntry: false })
   if (kind !== 3 && (stats === undefined || !stats.isFile())) return
   if (digest !== undefined) state.actual.push(kind === 3 ? '' : digest)
   state.keys.push(key)
@@ -169,4 +182,4 @@ function readWhole(state: ScanState, path: string): Buffer | null {
  * The functions `scan` calls, for the worker's source (walk-workers.ts): each written there as a
  * declaration under the name it has here, the name the bundle's calls to it use.
  */
-export const SCAN_PARTS = [scanFolder, folderWanted, fileWanted, inSubset, scanFile, readWhole]
+export const SCAN_PARTS = [scanFolder, readFolder, folderWanted, fileWanted, inSubset, scanFile, readWhole]

@@ -7,7 +7,7 @@
  */
 import * as crypto from 'node:crypto'
 import { createHash } from 'node:crypto'
-import { closeSync, openSync, readdirSync, readSync, statSync } from 'node:fs'
+import { closeSync, lstatSync, openSync, readdirSync, readSync } from 'node:fs'
 import { availableParallelism } from 'node:os'
 import { join } from 'node:path'
 import { hashOfDecodedKey, type ShardingStrategy } from '../../core/sharding.js'
@@ -115,7 +115,7 @@ function afterKey(sharding: ShardingStrategy, after: string | undefined): string
 
 const INLINE_DEPS = {
   readdirSync,
-  statSync,
+  lstatSync,
   openSync,
   readSync,
   closeSync,

@@ -27,11 +27,11 @@ function deps(failing: string, code: string): ScanDeps {
     if (String(path).endsWith(failing)) throw Object.assign(new Error(`${code}: ${path}`), { code })
     return fs.openSync(path, flags ?? 'r')
   }) as typeof fs.openSync
-  const { readdirSync, statSync, readSync, closeSync } = fs
+  const { readdirSync, lstatSync, readSync, closeSync } = fs
   const sharding = new PrefixSharding()
   return {
     readdirSync,
-    statSync,
+    lstatSync,
     openSync,
     readSync,
     closeSync,
