@@ -50,14 +50,15 @@ export interface LimitsInit {
  * in messages (`the store option maxBytes`); one of the driver's is an option the factory may name again.
  */
 export function resolveLimits(init: LimitsInit, options: StoreOptions = {}): InputLimits {
-  const perCall = (option: 'maxBytes' | 'allowNonImage'): string | undefined =>
-    options[option] !== undefined ? `the store option ${option}` : undefined
   return {
     maxBytes: options.maxBytes ?? init.maxBytes ?? DEFAULT_MAX_BYTES,
     allowNonImage: options.allowNonImage ?? init.allowNonImage ?? false,
-    names: { maxBytes: perCall('maxBytes'), allowNonImage: perCall('allowNonImage') }
+    names: { maxBytes: perCall(options, 'maxBytes'), allowNonImage: perCall(options, 'allowNonImage') }
   }
 }
+
+const perCall = (options: StoreOptions, option: 'maxBytes' | 'allowNonImage'): string | undefined =>
+  options[option] !== undefined ? `the store option ${option}` : undefined
 
 /** Files up to this size are read whole: one read, and duplicates need no temp file. */
 const READ_WHOLE_FILE_BYTES = 16 * 1024 * 1024

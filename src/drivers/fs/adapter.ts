@@ -229,12 +229,26 @@ export class FilesystemAdapter implements StorageAdapter<ObjectFile> {
    * Runs `work` on without a wait, logging a failure at warn once (core/background.ts does the same
    * for the features; here it is the driver's own, so that a store's path crosses no helper file).
    */
-  private later(work: Promise<unknown>, event: string, path: string): void {
-    const logged = (err: unknown): void => {
-      log(this.logger, 'warn', { event, path, ...failureFields(err) }, `${event}: ${(err as Error)?.message ?? err}`)
+  private later(work: Promise<unknown> | (() => void), event: string, path: string): void {
+    if (typeof work === 'function') {
+      try {
+        work() // without fsync, a call of microseconds: made now, no promise to track (a file gone is no failure)
+      } catch (err) {
+        if (!isMissing(err)) this.failed(err, event, path)
+      }
+      return
     }
-    const task: Promise<void> = work.then(() => {}, logged).finally(() => this.leftovers.delete(task))
+    const task: Promise<void> = work
+      .then(
+        () => {},
+        err => this.failed(err, event, path)
+      )
+      .finally(() => this.leftovers.delete(task))
     this.leftovers.add(task)
+  }
+
+  private failed(err: unknown, event: string, path: string): void {
+    log(this.logger, 'warn', { event, path, ...failureFields(err) }, `${event}: ${(err as Error)?.message ?? err}`)
   }
 
   private async settle(): Promise<void> {

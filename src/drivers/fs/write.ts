@@ -8,6 +8,7 @@ import { close, closeSync, constants, fsync, linkSync, open, openSync, type Stat
 import { chmod, link, mkdir, rename, unlink } from 'node:fs/promises'
 import { dirname, join, sep } from 'node:path'
 import { promisify } from 'node:util'
+import { isMissing } from '../../core/errors.js'
 import { SPECIAL_DIRS } from '../../core/special-dirs.js'
 import type { StoreLayout } from './layout.js'
 import type { StoreRoot } from './store.js'
@@ -21,8 +22,8 @@ export interface WriteContext {
   fsync: boolean
   fileMode?: number
   dirs: StoreDirs
-  /** Runs `work` on without a wait (a close, a temp's removal: up to 18 ms under fsync load); logs a failure. */
-  later: (work: Promise<unknown>, event: string, path: string) => void
+  /** Runs `work` without a wait (a close, a temp's removal: 18 ms under fsync load), a function now; logs a failure */
+  later: (work: Promise<unknown> | (() => void), event: string, path: string) => void
 }
 
 /** A one-call write that is its own sync (O_DSYNC): one round trip instead of two. */
@@ -47,6 +48,7 @@ export async function writeTemp(
     near !== undefined && made === undefined
       ? `${near}.${randomUUID()}.tmp`
       : join(context.root, SPECIAL_DIRS.temp, `${randomUUID()}.tmp`)
+  if (made === undefined) return await createTemp(context, temp, write, oneWrite)
   const [written, ready] = await Promise.allSettled([createTemp(context, temp, write, oneWrite), made])
   if (ready.status === 'rejected') {
     if (written.status === 'fulfilled') await removeIfExists(written.value).catch(() => {})
@@ -78,7 +80,7 @@ async function createTemp(
     throw err
   }
   // no wait for the close (written, synced if asked: it has no error to add); no pool call without fsync
-  context.later(context.fsync ? closeFd(fd) : (async () => closeSync(fd))(), 'fs.close-failed', temp)
+  context.later(context.fsync ? closeFd(fd) : () => closeSync(fd), 'fs.close-failed', temp)
   return temp
 }
 
@@ -105,7 +107,7 @@ export async function linkIntoPlace<T>(
     throw err
   }
   // the temp's name goes without a wait (verify removes one a crash left)
-  context.later(removeIfExists(temp, !context.fsync), 'fs.temp-remove-failed', temp)
+  context.later(context.fsync ? removeIfExists(temp) : () => unlinkSync(temp), 'fs.temp-remove-failed', temp)
   if (context.fsync && existing === undefined)
     await Promise.all([fsyncDir(dirname(path)), context.dirs.settle(dirname(path))])
   return existing
@@ -113,9 +115,8 @@ export async function linkIntoPlace<T>(
 
 /** Links the temp to `path` without overwriting: false if the name is taken. */
 async function linkUnlessTaken(context: WriteContext, temp: string, path: string, seen: boolean): Promise<boolean> {
-  const put = async () => (context.fsync ? link(temp, path) : linkSync(temp, path))
   try {
-    await context.dirs.inShardDir(path, put, seen)
+    await context.dirs.inShardDir(path, async () => (context.fsync ? link(temp, path) : linkSync(temp, path)), seen)
     return true
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'EEXIST') return false
@@ -123,12 +124,12 @@ async function linkUnlessTaken(context: WriteContext, temp: string, path: string
   }
 }
 
-/** Removes a file that may already be gone (`sync`: on this thread). */
-export async function removeIfExists(path: string, sync = false): Promise<void> {
+/** Removes a file that may already be gone. */
+export async function removeIfExists(path: string): Promise<void> {
   try {
-    await (sync ? unlinkSync(path) : unlink(path))
+    await unlink(path)
   } catch (err) {
-    if (!['ENOENT', 'ENOTDIR'].includes(String((err as NodeJS.ErrnoException)?.code))) throw err
+    if (!isMissing(err)) throw err
   }
 }
 
