@@ -20,6 +20,8 @@ export interface ScanDeps {
   /** `crypto.hash` (Node 20.12 on): a one-shot digest, without a Hash object per file. */
   hash?: (algorithm: string, data: Uint8Array) => string
   join: typeof join
+  /** Set in the walk's workers (walk-workers.ts). */
+  inWorker?: boolean
   /** The sharding: rebuilt from its descriptor in a worker, the strategy itself inline. */
   sharding: Pick<ShardingStrategy, 'depth' | 'isShardDir' | 'decode'>
 }
@@ -55,7 +57,10 @@ export function scan(job: UnitJob, deps: ScanDeps): { keys: string[]; actual: st
         ? (bytes: Buffer) => deps.createHash('sha256').update(bytes).digest('hex')
         : (bytes: Buffer) => deps.hash!('sha256', bytes),
     // only a hashing walk reads files: a listing's 1 MB per unit was 256 MB of garbage for a 400-frame store
-    scratch: Buffer.allocUnsafe(job.hash ? 1 << 20 : 0),
+    // only a hashing walk reads files; inline, a listing's 1 MB per unit was 256 MB of garbage for a small store.
+    // A worker keeps it: its external memory makes the worker's heap collect sooner (without it a listing of
+    // 1,000,000 objects peaked 39 MB above one of 100,000, against 21: bench/RESULTS-full-run.md, session 11)
+    scratch: Buffer.allocUnsafe(job.hash || deps.inWorker === true ? 1 << 20 : 0),
     keys: [],
     actual: [],
     numbers: []

@@ -93,7 +93,7 @@ export function unpack(slot: SharedArrayBuffer, count: number, hash: boolean): U
 const workerSource = (): string => `
 const __name = (f) => f
 const { parentPort } = require('node:worker_threads')
-const deps = { ...require('node:fs'), ...require('node:crypto'), join: require('node:path').join }
+const deps = { ...require('node:fs'), ...require('node:crypto'), join: require('node:path').join, inWorker: true }
 const scan = ${scan.toString()}
 ${SCAN_PARTS.map(part => part.toString()).join('\n')}
 const pack = ${pack.toString()}
