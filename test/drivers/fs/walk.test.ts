@@ -2,7 +2,7 @@
 // in a shared slot used again: a unit larger than a slot's first size, more units than slots, a
 // key that is not ASCII. list() and verify() must say exactly what the files on disk say.
 import { hash as digest } from 'node:crypto'
-import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs'
+import { mkdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { PrefixSharding } from '../../../src/core/sharding.js'
@@ -119,4 +119,29 @@ describe('the walk in worker threads', () => {
     expect(report).toMatchObject({ checked: hashes.length, clean: false })
     expect(report.problems.map(p => [p.key, p.reason])).toEqual([[strayKey, 'misplaced']])
   }, 60_000)
+})
+
+describe('what a listing counts as an object', () => {
+  // a leaf folder is read by name, and each name's lstat tells a file (walk-scan.ts): a stat would
+  // follow the link and list it, and a folder named like an object must not be read as one
+  for (const [walk, big, each] of [
+    ['inline (a small store)', 1, 1],
+    ['in worker threads', 100, 10]
+  ] as const)
+    it(`${walk}: a symbolic link or a folder named like an object is not one`, async () => {
+      const root = await tempDir()
+      const hashes = store(root, big, each)
+      const target = hashes.find(h => h.startsWith('ab'))!
+      const link = digest('sha256', 'a link', 'hex')
+      const folder = digest('sha256', 'a folder', 'hex')
+      for (const name of [link, folder]) mkdirSync(join(root, name.slice(0, 2), name.slice(2, 4)), { recursive: true })
+      symlinkSync(
+        join(root, 'ab', target.slice(2, 4), `${target}.jpg`),
+        join(root, link.slice(0, 2), link.slice(2, 4), `${link}.jpg`)
+      )
+      mkdirSync(join(root, folder.slice(0, 2), folder.slice(2, 4), `${folder}.jpg`))
+      const listed = []
+      for await (const entry of new FilesystemDriver({ root, fsync: false }).list()) listed.push(entry.hash)
+      expect(listed).toEqual(hashes)
+    })
 })
