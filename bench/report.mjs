@@ -40,8 +40,9 @@ export function report(r) {
       '',
       '## Against the Python module we replace (sequential, ops/s)',
       '',
-      "storage.py's algorithm with aiofiles (bench/storage_py_peer.py: SHA-256, exists, aiofiles write to " +
-        '{hash}.tmp, rename; fetch: exists, aiofiles read; no fsync, nothing verified), each phase timed inside ' +
+      `The module that ran: ${r.sections.pythonPeer ?? "storage.py's algorithm, re-implemented"} (bench/storage_py_peer.py; ` +
+        'store: SHA-256, exists, aiofiles write to {hash}.tmp, rename; fetch: exists, aiofiles read; no fsync, ' +
+        'nothing verified), each phase timed inside ' +
         'its process. Ours: store without fsync, duplicate store (compares the bytes), verified fetch, durable ' +
         'store; the fair durable loop also fsyncs the parents of the directories it makes. Empty: no shard ' +
         'directory exists; warm: they all do. Median of 4 rounds (8 for the durable pair, which swings most); ' +

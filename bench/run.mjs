@@ -444,10 +444,13 @@ async function python() {
           if (regime === 'warm')
             for (const hash of hashes) mkdirSync(join(root, hash.slice(0, 2), hash.slice(2, 4)), { recursive: true })
         }
-        const peer = phase =>
-          JSON.parse(
+        const peer = phase => {
+          const out = JSON.parse(
             execFileSync(py, [join(here, 'storage_py_peer.py'), roots.python, phase, framesDir], { encoding: 'utf8' })
-          ).opsPerSec
+          )
+          results.sections.pythonPeer = out.peer
+          return out.opsPerSec
+        }
         const plain = new FilesystemDriver({ root: roots.plain, fsync: false })
         const durable = new FilesystemDriver({ root: roots.durable })
         // Each pair runs in turn order, alternating between rounds, and every phase starts with the

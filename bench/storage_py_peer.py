@@ -1,6 +1,8 @@
-"""The Python module that sai-image-storage replaces, re-implemented from its description for
-`npm run bench` (bench/run.mjs, section "python"): asyncio with aiofiles (Debian's python3-aiofiles).
+"""The Python module that sai-image-storage replaces, for `npm run bench` (bench/run.mjs, section "python").
 
+The inference service's own `storage.py` (../shared/peers/, unchanged: see its README) when it is beside the
+checkout; otherwise this file's re-implementation of it (the algorithm of the module at the time the bench was
+written):
 - store: SHA-256, an exists check, a write to {hash}.tmp with aiofiles, a rename; no fsync, no
   verification;
 - fetch: an exists check and an aiofiles read, unverified.
@@ -8,7 +10,7 @@
 Usage: python3 storage_py_peer.py <root> <phase> <frames dir>
   phase: store (every frame), duplicate (every frame again), fetch (every frame by hash).
 Loads the frames into memory first (not timed), then runs the phase sequentially, timing it alone,
-and prints {"ops", "seconds", "opsPerSec"}.
+and prints {"ops", "seconds", "opsPerSec", "peer"}; `peer` names the module that ran.
 """
 import asyncio
 import hashlib
@@ -48,8 +50,21 @@ class ImageStorage:
             return await f.read()
 
 
+PEERS = Path(__file__).resolve().parent.parent.parent / "shared" / "peers"
+
+
+def module_storage(root):
+    """The service's own ImageStorage when shared/peers is beside the checkout, else the re-implementation."""
+    if not (PEERS / "storage.py").is_file():
+        return ImageStorage(root), "re-implementation (bench/storage_py_peer.py)"
+    sys.path.insert(0, str(PEERS))
+    import storage
+
+    return storage.ImageStorage(base_path=root), "storage.py (shared/peers)"
+
+
 async def main(root, phase, frames_dir):
-    storage = ImageStorage(root)
+    storage, peer = module_storage(root)
     frames = [p.read_bytes() for p in sorted(Path(frames_dir).iterdir())]
     hashes = [hashlib.sha256(f).hexdigest() for f in frames]
     started = time.perf_counter()
@@ -63,7 +78,7 @@ async def main(root, phase, frames_dir):
     else:
         raise SystemExit(f"unknown phase {phase}")
     seconds = time.perf_counter() - started
-    print(json.dumps({"ops": len(frames), "seconds": seconds, "opsPerSec": len(frames) / seconds}))
+    print(json.dumps({"ops": len(frames), "seconds": seconds, "opsPerSec": len(frames) / seconds, "peer": peer}))
 
 
 if __name__ == "__main__":
