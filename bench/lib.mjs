@@ -39,6 +39,16 @@ export async function run(op, { concurrency = 1, seconds = 0.5, minOps = 10, max
  * `options.beforeEach()` runs before every candidate's turn (e.g. a `sync`).
  */
 export async function compare(candidates, options = {}, rounds = 3) {
+  return Object.fromEntries(
+    Object.entries(await compareRounds(candidates, options, rounds)).map(([name, list]) => [name, medianRound(list)])
+  )
+}
+
+/** The median of rounds by ops/s. */
+export const medianRound = list => [...list].sort((a, b) => a.opsPerSec - b.opsPerSec)[Math.floor(list.length / 2)]
+
+/** `compare`'s rounds, every one kept in order (`{ name: [round, ...] }`): for `pairedRatio`. */
+export async function compareRounds(candidates, options = {}, rounds = 3) {
   const results = Object.fromEntries(Object.keys(candidates).map(name => [name, []]))
   const entries = Object.entries(candidates)
   for (let round = 0; round < rounds; round++) {
@@ -48,12 +58,17 @@ export async function compare(candidates, options = {}, rounds = 3) {
       results[name].push(await run(op, options))
     }
   }
-  return Object.fromEntries(
-    Object.entries(results).map(([name, list]) => {
-      list.sort((a, b) => a.opsPerSec - b.opsPerSec)
-      return [name, list[Math.floor(list.length / 2)]]
-    })
-  )
+  return results
+}
+
+/**
+ * Ops/s of `a` over `b`, the median of the rounds' own ratios: each round runs both within seconds, so a
+ * change of the machine's load between rounds cancels (a ratio of two median rounds compares rounds run at
+ * different times).
+ */
+export function pairedRatio(a, b) {
+  const ratios = a.map((round, i) => round.opsPerSec / b[i].opsPerSec).sort((x, y) => x - y)
+  return ratio(ratios[Math.floor(ratios.length / 2)], 1)
 }
 
 /**
