@@ -3,7 +3,7 @@
  * written by write.ts. A name taken by a damaged file is replaced; an intact one: another writer won.
  * And the store's root, watched (`StoreRoot`).
  */
-import { closeSync, fstatSync, fsync, futimes, openSync, statSync, type Stats, write } from 'node:fs'
+import { closeSync, fstatSync, fsync, futimes, openSync, statSync, type Stats } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { promisify } from 'node:util'
 import { isMissing, StorageUnavailableError } from '../../core/errors.js'
@@ -14,17 +14,14 @@ import type { ShardingStrategy } from '../../core/sharding.js'
 import type { FilesystemDriverInit } from './init.js'
 import { firstStored, hashFile, type ObjectReader, renew } from './read.js'
 import { fsyncDir, isYoung, linkIntoPlace, removeIfExists, writeTemp, type WriteContext } from './write.js'
+import { gatedWriteAt, WRITE_CHUNK_BYTES, writeAt } from './write-calls.js'
 
-const writeAt = promisify(write)
-
-/** At most this much per write call: a 5 MB frame does not hold a pool thread (and a core) for its copy. */
-const WRITE_CHUNK_BYTES = 1024 * 1024
-
-/** Writes all of `bytes` at `position`, at most 1 MiB per call. */
-export async function writeAll(fd: number, bytes: Uint8Array, position = 0): Promise<void> {
+/** Writes all of `bytes` at `position`, at most 1 MiB per call; those of a larger input through the gate. */
+async function writeAll(fd: number, bytes: Uint8Array, position = 0): Promise<void> {
+  const writeCall = bytes.length > WRITE_CHUNK_BYTES ? gatedWriteAt : writeAt
   for (let done = 0; done < bytes.length; ) {
     const length = Math.min(bytes.length - done, WRITE_CHUNK_BYTES)
-    done += (await writeAt(fd, bytes, done, length, position + done)).bytesWritten
+    done += (await writeCall(fd, bytes, done, length, position + done)).bytesWritten
   }
 }
 
