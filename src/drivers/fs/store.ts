@@ -17,10 +17,10 @@ import { fsyncDir, isYoung, linkIntoPlace, removeIfExists, writeTemp, type Write
 
 const writeAt = promisify(write)
 
-/** At most this much a write call: a 5 MB frame holds no pool thread (a core) for its whole copy. */
+/** At most this much per write call: a 5 MB frame does not hold a pool thread (and a core) for its copy. */
 const WRITE_CHUNK_BYTES = 1024 * 1024
 
-/** All of `bytes`, at `position`. */
+/** Writes all of `bytes` at `position`, at most 1 MiB per call. */
 export async function writeAll(fd: number, bytes: Uint8Array, position = 0): Promise<void> {
   for (let done = 0; done < bytes.length; ) {
     const length = Math.min(bytes.length - done, WRITE_CHUNK_BYTES)
@@ -64,8 +64,9 @@ export class FrameStore {
       await writeAll(fd, bytes)
       if (mtime !== undefined) await futimesAsync(fd, mtime, mtime)
     }
-    // no fsync, over a hash slice: the temp (in .tmp) written while hashing (RESULTS-fsync-off.md); up to a slice,
-    // written only if new (a duplicate's wasted temp: RESULTS-full-run.md, session 9). With fsync it would wait
+    // no fsync, over one hash slice: the temp (in .tmp) is written while the bytes hash (RESULTS-fsync-off.md);
+    // up to a slice, hashed first, written only if new: the overlap saved less than a duplicate's wasted
+    // temp cost (RESULTS-full-run.md, session 9). With fsync a synced write would wait
     const early = context.fsync || bytes.length <= HASH_SLICE ? undefined : writeTemp(context, undefined, write)
     early?.catch(() => {}) // (awaited, or dropped; a failed one removed its temp)
     const sameBytes: Check = async (fd, stats) => await context.reader.holdsBytes(fd, stats, bytes)
@@ -80,13 +81,11 @@ export class FrameStore {
     let digest: Digest
     let place: Place
     let existing: Stats | undefined
-    let written: string | undefined
     try {
       digest = await context.slices.digest(bytes, limits)
       place = this.place(digest)
-      // a temp written while hashing: its link finds a taken name (EEXIST); else a lookup
-      written = await early?.catch(() => undefined)
-      if (early ? written === undefined : context.fsync || statSync(place.path, { throwIfNoEntry: false }))
+      // no fsync: a miss costs a lookup (no failing open); a name taken since: the link's EEXIST
+      if (context.fsync || statSync(place.path, { throwIfNoEntry: false }))
         existing = await this.intact(place.path, bytes.length, sameBytes)
     } catch (err) {
       drop()
@@ -96,7 +95,7 @@ export class FrameStore {
       drop()
       return { digest, ...place, isDuplicate: true, storedAt: firstStored(existing) }
     }
-    if (early !== undefined) return await this.commit(written ?? (await early), digest, place, sameBytes, signal)
+    if (early !== undefined) return await this.commit(await early, digest, place, sameBytes, signal)
     signal?.throwIfAborted()
     // O_DSYNC makes the write durable, not a later change of times: those need the fsync
     const temp = await writeTemp(context, place.path, write, mtime === undefined && bytes.length <= WRITE_CHUNK_BYTES)

@@ -10,9 +10,6 @@ import { tempDir } from '../../infra/helpers/tmp.js'
 // and its asynchronous ones (a temp file's)
 const opened = vi.hoisted(() => [] as string[])
 const openedAsync = vi.hoisted(() => [] as string[])
-// its lookups (statSync), and the next temp's open made to fail (a full disk) when asked
-const looked = vi.hoisted(() => [] as string[])
-const tempFails = vi.hoisted(() => ({ next: false }))
 vi.mock('node:fs', async original => {
   const fs = await original<typeof import('node:fs')>()
   const openSync = (...args: Parameters<typeof fs.openSync>): number => {
@@ -21,19 +18,9 @@ vi.mock('node:fs', async original => {
   }
   const open = (...args: unknown[]): void => {
     openedAsync.push(String(args[0]))
-    if (tempFails.next && String(args[0]).endsWith('.tmp')) {
-      tempFails.next = false
-      const full = Object.assign(new Error('ENOSPC: no space left on device'), { code: 'ENOSPC', syscall: 'open' })
-      setImmediate(() => (args.at(-1) as (err: Error) => void)(full))
-      return
-    }
     ;(fs.open as (...a: unknown[]) => void)(...args)
   }
-  const statSync = ((path: string, ...rest: unknown[]) => {
-    looked.push(String(path))
-    return (fs.statSync as (...a: unknown[]) => unknown)(path, ...rest)
-  }) as typeof fs.statSync
-  return { ...fs, open, openSync, statSync, default: { ...fs, open, openSync, statSync } }
+  return { ...fs, open, openSync, default: { ...fs, open, openSync } }
 })
 
 /** Every file under `root` whose name ends in `.tmp` (not the `.tmp` folder itself). */
@@ -124,26 +111,6 @@ describe('FilesystemDriver without fsync: the temp written while hashing', () =>
     expect(temps(root)).toEqual([])
     expect(Buffer.compare(await storage.fetch(stored.hash), small)).toBe(0)
     expect(Buffer.compare(await storage.fetch(first.hash), large)).toBe(0)
-  })
-
-  it('over one slice, a new name is not looked up before its link; a duplicate whose temp failed is still found', async () => {
-    const root = await tempDir()
-    const storage = new FilesystemDriver({ root, fsync: false })
-    await storage.store(testJpeg('no fsync lookups first', 1000)) // the root and its .tmp made
-    const frame = testJpeg('no fsync lookups', HASH_SLICE + 1)
-    looked.length = 0
-    const stored = await storage.store(frame)
-    expect(looked.filter(path => path.endsWith('.jpg'))).toEqual([]) // the link alone finds a taken name
-    // the disk full for the temp: a duplicate is found all the same, a new frame fails with the disk's error
-    tempFails.next = true
-    expect(await storage.store(frame)).toMatchObject({ isDuplicate: true, path: stored.path })
-    tempFails.next = true
-    const other = testJpeg('no fsync lookups, disk full', HASH_SLICE + 1)
-    await expect(storage.store(other)).rejects.toMatchObject({ cause: { code: 'ENOSPC' } })
-    await storage.close()
-    expect(temps(root)).toEqual([])
-    expect(await storage.exists(stored.hash)).toBe(true)
-    expect(readdirSync(dirname(stored.path))).toEqual([`${stored.hash}.jpg`])
   })
 
   it('a damaged object is replaced by the new bytes, and its temp (moved into place) is not reported', async () => {
