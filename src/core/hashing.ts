@@ -136,8 +136,8 @@ export class HashSlices {
    * Resolves on a later turn of the event loop, one waiter per turn, first come first served: hash
    * one slice after each (for a caller that feeds its slices as they arrive).
    */
-  async turn(): Promise<void> {
-    await new Promise<void>(resolve => {
+  turn(): Promise<void> {
+    return new Promise<void>(resolve => {
       this.waiting.push(resolve)
       if (!this.pumping) {
         this.pumping = true

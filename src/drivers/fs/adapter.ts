@@ -102,12 +102,9 @@ export class FilesystemAdapter implements StorageAdapter<ObjectFile> {
   async putSource(source: ImageSource, limits: InputLimits, options: PutOptions): Promise<Put> {
     const call = { limits, signal: options.signal, mtime: options.keepTimes?.lastStoredAt }
     const { digest, key, path, isDuplicate, storedAt } = await this.counted(
-      async () =>
-        await this.guard(async () =>
-          'bytes' in source
-            ? await this.frames.storeBytes(source.bytes, call)
-            : await this.frames.storeChunks(source.chunks, call)
-        )
+      () =>
+        'bytes' in source ? this.frames.storeBytes(source.bytes, call) : this.frames.storeChunks(source.chunks, call),
+      true
     )
     return { digest, key: { sha256: digest.sha256, key, path }, isDuplicate, storedAt }
   }
@@ -206,11 +203,13 @@ export class FilesystemAdapter implements StorageAdapter<ObjectFile> {
     await this.settle()
   }
 
-  /** Runs one store or fetch, counted (see `running`). */
-  private async counted<T>(work: () => Promise<T>): Promise<T> {
+  /** Runs one store or fetch, counted (see `running`); `guarded`: as `guard` too (one layer a store, not two). */
+  private async counted<T>(work: () => Promise<T>, guarded = false): Promise<T> {
     this.running++
     try {
       return await work()
+    } catch (err) {
+      throw guarded ? this.unusable(err) : err
     } finally {
       this.running--
     }
@@ -221,8 +220,12 @@ export class FilesystemAdapter implements StorageAdapter<ObjectFile> {
     try {
       return await work()
     } catch (err) {
-      throw isUnavailable(err) ? this.parts.watched.failure(err) : err
+      throw this.unusable(err)
     }
+  }
+
+  private unusable(err: unknown): unknown {
+    return isUnavailable(err) ? this.parts.watched.failure(err) : err
   }
 
   /**

@@ -41,7 +41,7 @@ export async function writeTemp(
   oneWrite = false
 ): Promise<string> {
   const { dirs } = context
-  await dirs.ensureRoot() // the one call of a store: memoised after the first
+  if (!dirs.rooted) await dirs.ensureRoot() // once
   const shard = near === undefined ? undefined : dirname(near)
   const made = shard === undefined || isDirectory(shard) ? undefined : dirs.makeShard(shard)
   const temp =
@@ -68,7 +68,7 @@ async function createTemp(
   const dsync = context.fsync && oneWrite && context.fileMode === undefined
   const flags = dsync ? CREATE_DSYNC : 'wx'
   // its folder was just seen (or is .tmp): made again only if a prune removed it meanwhile
-  const fd = await context.dirs.inShardDir(temp, async () => await openFd(temp, flags, context.fileMode ?? 0o666), true)
+  const fd = await context.dirs.inShardDir(temp, () => openFd(temp, flags, context.fileMode ?? 0o666), true)
   try {
     await write(fd)
     if (context.fileMode !== undefined) await chmod(temp, context.fileMode)
@@ -116,7 +116,7 @@ export async function linkIntoPlace<T>(
 /** Links the temp to `path` without overwriting: false if the name is taken. */
 async function linkUnlessTaken(context: WriteContext, temp: string, path: string, seen: boolean): Promise<boolean> {
   try {
-    await context.dirs.inShardDir(path, async () => (context.fsync ? link(temp, path) : linkSync(temp, path)), seen)
+    await context.dirs.inShardDir(path, () => (context.fsync ? link(temp, path) : linkSync(temp, path)), seen)
     return true
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'EEXIST') return false
@@ -161,6 +161,7 @@ export function isDirectory(path: string): boolean {
 /** The store's folders: the root (made once, when the library may), `.tmp`, the shard folders. */
 export class StoreDirs {
   private ready?: Promise<void>
+  rooted = false
   /** Folders whose names (and parents') this process made durable, by inode; when it began a folder's fsync. */
   private readonly durable = new Map<string, number>()
   private readonly synced = new Map<string, number>()
@@ -180,6 +181,7 @@ export class StoreDirs {
     })()
     try {
       await this.ready
+      this.rooted = true
     } catch (err) {
       this.ready = undefined // the mount may come back
       throw err
