@@ -2,8 +2,9 @@
 // write loop (SHA-256, a temp file in the shard folder, made first only if missing, renamed into
 // place; what any store without fsync must do), in an empty store and in a warm one (every shard
 // folder already there). Five runs; in each, both regimes, 600 KB frames, sequential and 8 at once.
-// Each measurement: a warm-up turn of each candidate (not counted: the first turn after 131,072
-// folders were made meets the journal's work on them), then seven rounds whose order alternates, a
+// Each measurement: a warm-up turn of each candidate (not counted: the first turns after 131,072
+// folders were made meet the journal's work on them; with a warm-up of 100 frames the first counted
+// round was still often the run's lowest, 0.68-0.78 in session 12), then seven rounds whose order alternates, a
 // `sync` before every turn; a run's ratio is the median of its rounds' own ratios (one round's ratio
 // moved from 0.4 to 1.8 on this disk: a median of three was not steady). The target holds only if every run's does.
 // Writes bench/RESULTS-fsync-off.md and bench/results-fsync-off.json.
@@ -22,7 +23,7 @@ const quick = process.argv.includes('--quick')
 const RUNS = quick ? 2 : 5
 const ROUNDS = quick ? 3 : 7
 const FRAMES = quick ? 150 : 250
-const WARMUP = quick ? 50 : 100
+const WARMUP = quick ? 150 : 500
 const here = new URL('.', import.meta.url).pathname
 const log = (...args) => console.log(...args)
 const results = {
