@@ -56,7 +56,6 @@ export function scan(job: UnitJob, deps: ScanDeps): { keys: string[]; actual: st
       deps.hash === undefined
         ? (bytes: Buffer) => deps.createHash('sha256').update(bytes).digest('hex')
         : (bytes: Buffer) => deps.hash!('sha256', bytes),
-    // only a hashing walk reads files: a listing's 1 MB per unit was 256 MB of garbage for a 400-frame store
     // only a hashing walk reads files; inline, a listing's 1 MB per unit was 256 MB of garbage for a small store.
     // A worker keeps it: its external memory makes the worker's heap collect sooner (without it a listing of
     // 1,000,000 objects peaked 39 MB above one of 100,000, against 21: bench/RESULTS-full-run.md, session 11)
