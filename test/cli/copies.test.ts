@@ -78,10 +78,43 @@ describe('a lost last copy is never "clean"', () => {
       expect(fetched.code).toBe(1)
       expect(answer(fetched, 'stderr').error).toMatchObject({
         code: 'ERR_NOT_FOUND',
-        message: expect.stringContaining(
-          'evicted from the primary, and no replica holds it any more: the frame is LOST'
-        )
+        message: expect.stringContaining('evicted from the primary, and no copy holds it any more: the frame is LOST')
       })
+    }
+  )
+
+  it(
+    'a replicated frame removed from every copy by hand: lost in verify, replicate and status at every pass, ' +
+      'until `delete` forgets it; a frame deleted through the store is never lost',
+    async () => {
+      const { env, root, copy, hashes } = await replicated(3)
+      expect(cli(['delete', hashes[1]!], { env }).code).toBe(0) // on purpose, through the store
+      for (const dir of [root, copy]) await rm(new FilesystemDriver({ root: dir }).pathOf(hashes[0]!))
+      for (let pass = 0; pass < 2; pass++) {
+        // each replicate's reconcile compacts the ledger: the record that knows the frame must outlive it
+        const replicate = cli(['replicate', '--json'], { env })
+        expect({ pass, code: replicate.code, lost: answer(replicate).lost }).toEqual({ pass, code: 1, lost: 1 })
+        const run = cli(['verify', '--json'], { env })
+        expect(run.code).toBe(1)
+        expect(answer(run)).toMatchObject({ clean: false, copies: { lost: 1, belowWanted: 1 } })
+        expect(answer(run).problems).toContainEqual(
+          expect.objectContaining({ reason: 'lost', key: expect.stringContaining(hashes[0]!) })
+        )
+        expect(cli(['status'], { env }).code).toBe(13)
+      }
+      const fetched = cli(['fetch', hashes[0]!, '--json'], { env })
+      expect(fetched.code).toBe(1)
+      expect(answer(fetched, 'stderr').error.message).toContain(
+        'once held by fs, and no copy holds it any more: the frame is LOST'
+      )
+      expect(cli(['delete', '--dry-run', hashes[0]!], { env }).code).toBe(1) // a dry run forgets nothing
+      const forgotten = cli(['delete', hashes[0]!, '--json'], { env })
+      expect(forgotten.code).toBe(0)
+      expect(answer(forgotten).results).toEqual([expect.objectContaining({ action: 'forgotten (lost)', size: 0 })])
+      expect(answer(cli(['verify', '--json'], { env }))).toMatchObject({ clean: true, copies: { lost: 0 } })
+      expect(answer(cli(['replicate', '--json'], { env }))).toMatchObject({ lost: 0 })
+      expect(cli(['status'], { env }).code).toBe(0)
+      expect(cli(['delete', hashes[0]!], { env }).code).toBe(1) // forgotten: not found now
     }
   )
 

@@ -47,7 +47,7 @@ export async function replicate(cli: Context): Promise<number> {
       status.replicas.map(r => `\n  ${r.name}: ${r.pending} pending${failing(r, ', ')}`).join('') +
       (lost === 0
         ? ''
-        : `\n${plural(lost, 'frame')} LOST: evicted from the primary and on no replica; ` +
+        : `\n${plural(lost, 'frame')} LOST: known to the ledger and on no copy; ` +
           'run sai-images verify, restore from a backup') +
       `\n${storeLine(storage)}`,
     { command: 'replicate', copied, pending, lost, status, store: storage.location }
@@ -118,7 +118,7 @@ function reconcileNote(report: Awaited<ReturnType<ReplicatedStorage['reconcile']
   const lost =
     report.lost === 0
       ? ''
-      : `; ${plural(report.lost, 'frame')} LOST (evicted, and no replica holds a copy: see sai-images verify)`
+      : `; ${plural(report.lost, 'frame')} LOST (known to the ledger, and no copy holds it: see sai-images verify)`
   return `reconcile: ${report.primary} on the primary; ${replicas.join('; ')}${lost}`
 }
 

@@ -85,7 +85,7 @@ function statusAlerts(s: ReturnType<ReplicatedStorage['status']>, maxAge: number
       exit: STATUS_EXIT.lost,
       message:
         `${plural(s.lost!, 'frame')} LOST at the last scan (no good copy left): ` +
-        '`sai-images verify --json` names them; restore them from a backup'
+        '`sai-images verify --json` names them; restore them from a backup, or `sai-images delete` one to stop reporting it'
     })
   return alerts
 }

@@ -8,12 +8,17 @@ import type { Parts } from './parts.js'
 
 type DeleteParts = Pick<Parts, 'primary' | 'replicas' | 'outbox' | 'ledger'>
 
-/** Deletes every copy; true if any copy was there. */
+/**
+ * Deletes every copy; true if any copy was there, or if the ledger knew the frame (evicted, or held by a replica):
+ * a lost frame's delete is how its loss stops being reported.
+ */
 export async function deleteEverywhere(parts: DeleteParts, sha256: string, options: AbortOptions): Promise<boolean> {
-  const copies = [parts.primary, ...parts.replicas.map(r => r.storage)]
+  const { ledger, replicas } = parts
+  const known = ledger.isEvicted(sha256) || replicas.some(r => ledger.seenOn(r.name, sha256) !== undefined)
+  const copies = [parts.primary, ...replicas.map(r => r.storage)]
   const deleted = await Promise.all(copies.map(async storage => await storage.delete(sha256, options)))
   await forget(parts, sha256)
-  return deleted.some(Boolean)
+  return deleted.some(Boolean) || known
 }
 
 /**

@@ -6,13 +6,14 @@
  *   (`replication.replica-read-failed`) and the next replica is tried;
  * - no copy answered: a damaged copy anywhere makes it `ERR_INTEGRITY` (logged as
  *   `replication.no-good-copy`: the frame is lost unless an operator finds a copy), never
- *   "not found"; an evicted frame whose replicas could not be reached is their error (unavailable);
+ *   "not found"; a frame the ledger knows a replica held (or evicted) whose replicas could not be
+ *   reached is their error (unavailable); one no copy holds any more is lost (`replication.lost`);
  *   otherwise the primary's own error (its "not found" names the quarantine, if it is there).
  */
 import { IntegrityError, NotFoundError } from '../../core/errors.js'
 import { failureFields, log, type Logger } from '../../core/logger.js'
 import type { ImageStorage } from '../../core/types.js'
-import { type How, type Ledger, PRIMARY, VERIFIED } from './ledger.js'
+import { type Ledger, PRIMARY } from './ledger.js'
 import type { Replica } from './types.js'
 
 /** The primary's failures that a replica's copy can answer. */
@@ -76,19 +77,25 @@ export class CopyReader {
     if (failures.some(f => failureFields(f.err).code === 'ERR_INTEGRITY')) throw this.noGoodCopy(sha256, failures)
     // a replica that could not be asked may hold the only copy, of an evicted frame or of one the primary lost: that is
     // the answer when the ledger says the replica held it (a frame never stored stays "not found" during an outage)
-    const held = (copy: string): boolean => VERIFIED.has(this.ledger.lookup(copy, sha256)?.how as How)
-    const unreachable = failures.find(f => f.copy !== PRIMARY && (this.ledger.isEvicted(sha256) || held(f.copy)))
+    const evicted = this.ledger.isEvicted(sha256)
+    const seenOn = this.replicas.filter(r => this.ledger.seenOn(r.name, sha256) !== undefined).map(r => r.name)
+    const unreachable = failures.find(f => f.copy !== PRIMARY && (evicted || seenOn.includes(f.copy)))
     if (unreachable !== undefined) throw unreachable.err
-    if (primaryError !== undefined && this.ledger.isEvicted(sha256)) throw this.lost(sha256, primaryError)
+    if (primaryError !== undefined && (evicted || seenOn.length > 0))
+      throw this.lost(sha256, primaryError, evicted ? 'evicted from the primary' : `once held by ${seenOn.join(', ')}`)
     if (primaryError !== undefined) throw primaryError
     return undefined
   }
 
-  /** An evicted frame that no replica holds any more: lost, and said so (still "not found", exit 1), and logged. */
-  private lost(sha256: string, primaryError: unknown): NotFoundError {
+  /**
+   * A frame the ledger knows (evicted, or once held by a replica) that no copy holds any more: lost, and said so
+   * (still "not found", exit 1), and logged.
+   */
+  private lost(sha256: string, primaryError: unknown, known: string): NotFoundError {
     const hint =
-      'evicted from the primary, and no replica holds it any more: the frame is LOST ' +
-      '(`sai-images whereis` shows every copy; restore it from a backup)'
+      `${known}, and no copy holds it any more: the frame is LOST ` +
+      '(`sai-images whereis` shows every copy; restore it from a backup, ' +
+      'or `sai-images delete` it to stop reporting the loss)'
     const err = new NotFoundError(sha256, (primaryError as { path?: string }).path, hint)
     log(this.logger, 'error', { event: 'replication.lost', sha256 }, err.message)
     return err

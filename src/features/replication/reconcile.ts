@@ -23,8 +23,9 @@ export async function reconcile(parts: ReconcileParts, options: AbortOptions = {
   try {
     const pass = new ReconcilePass(parts, release !== undefined, below)
     const listings = [primary, ...replicas.map(r => r.storage)].map(s => s.list({ signal: options.signal }))
-    // the ledger's eviction marks too: a frame no copy lists any more is still the store's (lost)
-    for await (const { sha256, entries } of mergeListings([...listings, ledger.evicted()]))
+    // the frames the ledger knows of too: one no copy lists any more is still the store's (lost)
+    const known = ledger.known(replicas.map(r => r.name))
+    for await (const { sha256, entries } of mergeListings([...listings, known]))
       await pass.frame(sha256, entries.slice(0, replicas.length + 1))
     await pass.compaction.flush()
     pass.report.interrupted = options.signal?.aborted === true
@@ -88,7 +89,11 @@ class ReconcilePass {
       const lacking = this.parts.replicas.filter((_, i) => theirs[i] === undefined).map(r => r.name)
       if (ours !== undefined) await this.below.add(sha256, lacking)
     }
-    if (copiesHeld === 0) this.report.lost++
+    if (copiesHeld === 0) {
+      this.report.lost++
+      // only the ledger knows it: its records stay, so that every pass reports the loss until it is deleted on purpose
+      for (const [i] of entries.entries()) this.compaction.keepBefore(i, sha256)
+    }
   }
 
   /** Replica `i`'s copy of a frame: counted, queued if it is lacking, its ledger record kept if it is there. */
@@ -154,6 +159,12 @@ class Compaction {
 
   keep(i: number, record: LedgerRecord): void {
     this.kept[i]!.set(record.sha256, record)
+  }
+
+  /** Copy `i`'s record of `sha256` before this pass, if any, kept as it was. */
+  keepBefore(i: number, sha256: string): void {
+    const record = this.before(i, sha256)
+    if (record !== undefined) this.keep(i, record)
   }
 
   async flush(): Promise<void> {

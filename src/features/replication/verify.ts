@@ -1,6 +1,7 @@
 /**
  * The fsck of every copy, of every frame the store is responsible for: those on the primary, and
- * those evicted from it (the ledger's marks and the replicas' listings, merged in step). The
+ * those the ledger knows of (evicted from it, or last seen on a replica: `known`), the listings and
+ * the ledger merged in step, so that a frame every copy lost is still counted. The
  * primary re-hashes its objects (or a subset); the listings side by side find what a copy lacks
  * (the cheap tier, no request per object); the replicas' copies of the subset are read back and
  * hashed, an evicted frame's too (the full tier: `--subset $((day % 30))/30` reads every copy once
@@ -24,7 +25,7 @@ import {
   type VerifyOptions,
   type VerifyReport
 } from '../../core/verify-report.js'
-import { HOW } from './ledger.js'
+import { HOW, type KnownEntry } from './ledger.js'
 import { mergeListings } from './merge.js'
 import type { Parts } from './parts.js'
 import { writeRecord } from './records.js'
@@ -122,9 +123,13 @@ async function scan(parts: VerifyParts, { spill, damagedOwn, copies }: Scan, opt
   const listings: Array<AsyncIterable<ImageEntry>> = [primary, ...replicas.map(r => r.storage)].map(s =>
     s.list({ after: options.after, signal: options.signal })
   )
-  for await (const { sha256, entries } of mergeListings([...listings, ledger.evicted(options.after)])) {
+  const known = ledger.known(
+    replicas.map(r => r.name),
+    options.after
+  )
+  for await (const { sha256, entries } of mergeListings([...listings, known])) {
     const [ours, ...theirs] = entries.slice(0, replicas.length + 1)
-    const evicted = ours === undefined && entries[replicas.length + 1] !== undefined
+    const evicted = ours === undefined && (entries[replicas.length + 1] as KnownEntry | undefined)?.evicted === true
     const checked = inSubset(sha256, options.subset)
     tally.objects++
     if (ours === undefined && !evicted && checked) await spill.add(0, sha256, 'missing')

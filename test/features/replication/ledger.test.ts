@@ -61,21 +61,53 @@ describe('Ledger', () => {
     expect(book.isEvicted(A1)).toBe(false)
   })
 
-  it('evicted() lists the eviction marks in SHA-256 order, after a hash if asked', async () => {
+  it('known() lists the evicted frames and those a replica was last seen holding, in SHA-256 order', async () => {
     const { ledger: book } = await ledger()
+    const B1 = `b1${'0'.repeat(62)}`
+    const D1 = `d1${'0'.repeat(62)}` // on both replicas
     await book.append(PRIMARY, [
       { sha256: C1, at: 1, how: HOW.evicted, lastStoredAt: 0 },
       { sha256: A2, at: 1, how: HOW.evicted, lastStoredAt: 0 },
-      { sha256: A1, at: 1, how: HOW.restored }
+      { sha256: A1, at: 1, how: HOW.restored },
+      { sha256: B1, at: 5, how: HOW.gone } // deleted on purpose after its copy was seen: a delete stopped midway
     ])
-    const hashes = async (after?: string): Promise<Array<string | undefined>> => {
-      const out = []
-      for await (const entry of book.evicted(after)) out.push(entry.sha256)
+    await book.append('s3', [
+      { sha256: A1, at: 2, how: HOW.upload },
+      { sha256: C1, at: 2, how: HOW.listed },
+      { sha256: B1, at: 3, how: HOW.rehash },
+      { sha256: D1, at: 3, how: HOW.upload }
+    ])
+    await book.append('fs', [
+      { sha256: A1, at: 2, how: HOW.upload },
+      { sha256: A1, at: 3, how: HOW.gone }, // deleted from this copy
+      { sha256: B1, at: 6, how: HOW.listed }, // seen again after the delete: stored again since
+      { sha256: C1, at: 2, how: HOW.upload },
+      { sha256: D1, at: 4, how: HOW.listed }
+    ])
+    const known = async (replicas: string[], after?: string): Promise<Array<[string?, boolean?]>> => {
+      const out: Array<[string?, boolean?]> = []
+      for await (const entry of book.known(replicas, after)) out.push([entry.sha256, entry.evicted])
       return out
     }
-    expect(await hashes()).toEqual([A2, C1])
-    expect(await hashes(A2)).toEqual([C1])
-    expect(await hashes(`ce${'0'.repeat(62)}`)).toEqual([])
+    expect(await known(['s3', 'fs'])).toEqual([
+      [A1, false],
+      [A2, true],
+      [B1, false],
+      [C1, true],
+      [D1, false]
+    ])
+    expect(await known(['fs', 's3'])).toEqual(await known(['s3', 'fs']))
+    expect(await known(['fs'])).toEqual([
+      [A2, true],
+      [B1, false],
+      [C1, true],
+      [D1, false]
+    ])
+    expect(await known(['s3'], A2)).toEqual([
+      [C1, true],
+      [D1, false]
+    ])
+    expect(await known(['s3'], `e0${'0'.repeat(62)}`)).toEqual([])
   })
 
   it('lastRecord finds a hash in a shard text as shard() would, parsing only its lines', async () => {

@@ -227,4 +227,19 @@ describe('a damaged last copy is ERR_INTEGRITY on every read path, never "not fo
     expect(await storage.exists(hash)).toBe(false)
     await storage.close()
   })
+
+  it('a frame every copy lost (removed by hand) is LOST on every read path and logged; delete forgets it', async () => {
+    const { storage, primary, replica, logged } = await pair()
+    const { hash } = await storage.store(testJpeg('lost everywhere', 8000))
+    await storage.drain()
+    for (const copy of [primary, replica]) await unlink(copy.pathOf(hash))
+    for (const read of [storage.fetch(hash), storage.stat(hash), storage.fetchStream(hash)])
+      await expect(read).rejects.toMatchObject({ code: 'ERR_NOT_FOUND', message: expect.stringContaining('LOST') })
+    expect(logged.filter(l => l.fields.event === 'replication.lost')).toHaveLength(3)
+    expect(await storage.exists(hash)).toBe(false)
+    expect(await storage.delete(hash)).toBe(true) // the store knew it: its loss is forgotten
+    await expect(storage.fetch(hash)).rejects.toMatchObject({ message: expect.not.stringContaining('LOST') })
+    expect(await storage.delete(hash)).toBe(false)
+    await storage.close()
+  })
 })
