@@ -955,3 +955,37 @@ async function storesKept(dir, acks, lib) {
   await fetchAll(storage, [...new Set(storesOf(acks).map(a => a.sha256))], violations)
   return violations
 }
+
+// a delete through the replicated store, then a reconcile (its compaction drops the deleted frame's ledger
+// records): after a cut anywhere in it, no frame counts as lost. The ledger's records of a frame's replica copy are
+// how a frame that every copy lost is still reported (ledger.ts `known`), so a delete's own records must be as
+// durable as the deletes: else a deleted frame comes back from a power cut as a lost one. An acknowledged delete is
+// durable on every copy, and the other frame stays whole.
+workloads['delete-forget'] = {
+  async setup(src, lib) {
+    const { storage } = evictPair(lib, src)
+    for (const bytes of evictFrames(lib)) await storage.store(bytes)
+    await storage.drain()
+    await storage.reconcile()
+  },
+  async run(mnt, lib, ack) {
+    const { storage } = evictPair(lib, mnt, false)
+    const [a] = evictFrames(lib).map(bytes => sha256(bytes))
+    if (await storage.delete(a)) ack('delete', a, Date.now())
+    await storage.reconcile()
+    ack('reconcile')
+  },
+  async check(dir, acks, lib) {
+    const violations = []
+    const { primary, replica, storage } = evictPair(lib, dir, false)
+    const [a, c] = evictFrames(lib).map(bytes => sha256(bytes))
+    if (acks.some(x => x.kind === 'delete'))
+      for (const [name, copy] of [['primary', primary], ['replica', replica]])
+        if (await copy.exists(a)) violations.push(`the acknowledged delete of ${a.slice(0, 12)} left its ${name} copy`)
+    const report = await storage.verify()
+    if (report.copies.lost > 0)
+      violations.push(`verify says ${report.copies.lost} lost after a delete through the store (a deleted frame?)`)
+    await fetchAll(storage, [c], violations, 'kept')
+    return violations
+  }
+}

@@ -1,6 +1,9 @@
 /**
  * Deleting a frame from a replicated store: every copy goes, and the ledger and the outbox forget
- * it, so that no copy is made again and no eviction mark counts it as lost.
+ * it, so that no copy is made again and no record counts it as lost. The ledger's records of a
+ * replica's copy are how a frame that every copy lost is still reported (ledger.ts `known`), so a
+ * delete's records are durable: the primary's `gone` before any copy goes (a power cut mid-delete
+ * leaves a frame deleted on purpose, never a lost one), the replicas' before the delete resolves.
  */
 import type { AbortOptions } from '../../core/types.js'
 import { HOW, PRIMARY } from './ledger.js'
@@ -15,6 +18,7 @@ type DeleteParts = Pick<Parts, 'primary' | 'replicas' | 'outbox' | 'ledger'>
 export async function deleteEverywhere(parts: DeleteParts, sha256: string, options: AbortOptions): Promise<boolean> {
   const { ledger, replicas } = parts
   const known = ledger.isEvicted(sha256) || replicas.some(r => ledger.seenOn(r.name, sha256) !== undefined)
+  await intend(parts, sha256)
   const copies = [parts.primary, ...replicas.map(r => r.storage)]
   const deleted = await Promise.all(copies.map(async storage => await storage.delete(sha256, options)))
   await forget(parts, sha256)
@@ -31,25 +35,34 @@ export async function deleteIfNotRenewed(
   lastStoredAt: Date,
   options: AbortOptions
 ): Promise<boolean> {
-  const { primary, replicas } = parts
+  const { primary, replicas, ledger } = parts
+  await intend(parts, sha256)
   const deleted =
     primary.deleteIfNotRenewed === undefined
       ? await primary.delete(sha256, options)
       : await primary.deleteIfNotRenewed(sha256, lastStoredAt, options)
-  if (!deleted && (await primary.exists(sha256, options))) return false // stored again: it stays everywhere
+  if (!deleted && (await primary.exists(sha256, options))) {
+    // stored again: it stays everywhere, and the intent is withdrawn
+    await ledger.append(PRIMARY, [{ sha256, at: Date.now(), how: HOW.restored }])
+    return false
+  }
   const removed = await Promise.all(replicas.map(async r => await r.storage.delete(sha256, options)))
   await forget(parts, sha256)
   return deleted || removed.some(Boolean)
 }
 
+/** The primary's record that `sha256` is being deleted on purpose, durable before any copy goes. */
+async function intend({ ledger }: DeleteParts, sha256: string): Promise<void> {
+  await ledger.append(PRIMARY, [{ sha256, at: Date.now(), how: HOW.gone }], { durable: true })
+}
+
 /** The ledger and the outbox forget an object deleted on purpose. */
 async function forget({ replicas, outbox, ledger }: DeleteParts, sha256: string): Promise<void> {
   const at = Date.now()
-  await ledger.append(PRIMARY, [{ sha256, at, how: HOW.gone }]) // (an eviction mark would count it as lost)
   await Promise.all(
     replicas.map(async r => {
       await outbox.done(r.name, sha256)
-      await ledger.append(r.name, [{ sha256, at, how: HOW.gone }])
+      await ledger.append(r.name, [{ sha256, at, how: HOW.gone }], { durable: true })
     })
   )
 }
