@@ -980,7 +980,10 @@ workloads['delete-forget'] = {
     const { primary, replica, storage } = evictPair(lib, dir, false)
     const [a, c] = evictFrames(lib).map(bytes => sha256(bytes))
     if (acks.some(x => x.kind === 'delete'))
-      for (const [name, copy] of [['primary', primary], ['replica', replica]])
+      for (const [name, copy] of [
+        ['primary', primary],
+        ['replica', replica]
+      ])
         if (await copy.exists(a)) violations.push(`the acknowledged delete of ${a.slice(0, 12)} left its ${name} copy`)
     const report = await storage.verify()
     if (report.copies.lost > 0)

@@ -1,23 +1,28 @@
 /**
  * Deleting a frame from a replicated store: every copy goes, and the ledger and the outbox forget
  * it, so that no copy is made again and no record counts it as lost. The ledger's records of a
- * replica's copy are how a frame that every copy lost is still reported (ledger.ts `known`), so a
+ * replica's copy are how a frame that every copy lost is still reported (known.ts), so a
  * delete's records are durable: the primary's `gone` before any copy goes (a power cut mid-delete
  * leaves a frame deleted on purpose, never a lost one), the replicas' before the delete resolves.
  */
 import type { AbortOptions } from '../../core/types.js'
+import { knows } from './known.js'
 import { HOW, PRIMARY } from './ledger.js'
 import type { Parts } from './parts.js'
 
 type DeleteParts = Pick<Parts, 'primary' | 'replicas' | 'outbox' | 'ledger'>
 
 /**
- * Deletes every copy; true if any copy was there, or if the ledger knew the frame (evicted, or held by a replica):
- * a lost frame's delete is how its loss stops being reported.
+ * Deletes every copy; true if any copy was there, or if the ledger knew the frame (`knows`): a lost frame's delete
+ * is how its loss stops being reported.
  */
 export async function deleteEverywhere(parts: DeleteParts, sha256: string, options: AbortOptions): Promise<boolean> {
   const { ledger, replicas } = parts
-  const known = ledger.isEvicted(sha256) || replicas.some(r => ledger.seenOn(r.name, sha256) !== undefined)
+  const known = knows(
+    ledger,
+    sha256,
+    replicas.map(r => r.name)
+  )
   await intend(parts, sha256)
   const copies = [parts.primary, ...replicas.map(r => r.storage)]
   const deleted = await Promise.all(copies.map(async storage => await storage.delete(sha256, options)))

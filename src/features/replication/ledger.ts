@@ -2,7 +2,8 @@
  * The ledger: for each object and copy, when it was last verified and how. `upload` (the replica
  * acknowledged the bytes with a checksum), `rehash` (read back and hashed), `listed` (its listing
  * showed it, of the right size), `gone` (deleted on purpose); for the primary's copy, `evicted`
- * (deleted on purpose, the frame living on in the replicas; with its last store) and `restored`.
+ * (deleted on purpose, the frame living on in the replicas; with its last store), `restored` and
+ * `lost` (gone before any copy was made).
  *
  * One text file per copy and first two hex digits, `ledger/<copy>/<ab>.log` (layout.ts), a line a
  * record: `<sha256> <ms> <how> [<last stored ms>]`, the last line for a hash winning. Any process
@@ -15,7 +16,6 @@ import { mkdir } from 'node:fs/promises'
 import { dirname } from 'node:path'
 import { fsyncDir } from '../../core/durable-files.js'
 import { isMissing } from '../../core/errors.js'
-import type { ImageEntry } from '../../core/types.js'
 import type { StateLayout } from './layout.js'
 import { appendLines, removeTemps, rewriteFile } from './ledger-files.js'
 import { DrainLock } from './lock.js'
@@ -36,18 +36,15 @@ export const HOW = {
   /** The primary's copy, deleted on purpose: the frame lives on in the replicas (evict.ts). */
   evicted: 'evicted',
   /** The primary's copy, stored again. */
-  restored: 'restored'
+  restored: 'restored',
+  /** The primary's copy, gone before any copy of it was made (copier.ts): the frame is lost. */
+  lost: 'lost'
 } as const
 
 export type How = (typeof HOW)[keyof typeof HOW]
 
 /** The records that say a copy was verified. */
 export const VERIFIED: ReadonlySet<How> = new Set([HOW.upload, HOW.rehash, HOW.listed])
-
-/** A frame the ledger knows of (`known`): `evicted` from the primary on purpose, or held by a replica. */
-export interface KnownEntry extends ImageEntry {
-  evicted: boolean
-}
 
 export interface LedgerRecord {
   sha256: string
@@ -125,12 +122,6 @@ export class Ledger {
     return this.lookup(PRIMARY, sha256)?.how === HOW.evicted
   }
 
-  /** `copy`'s record that it holds `sha256` (verified, and not deleted on purpose since), if it has one. */
-  seenOn(copy: string, sha256: string): LedgerRecord | undefined {
-    const record = this.lookup(copy, sha256)
-    return record !== undefined && stillHeld(record, this.lookup(PRIMARY, sha256)) ? record : undefined
-  }
-
   /** Every hash's last record in one shard file (a 256th of the store: bounded memory). */
   shard(copy: string, shard: string): Map<string, LedgerRecord> {
     return this.shardRead(copy, shard).records
@@ -157,28 +148,6 @@ export class Ledger {
     } catch (err) {
       if (isMissing(err)) return ''
       throw err
-    }
-  }
-
-  /**
-   * The frames the ledger knows the store holds, in SHA-256 order: those evicted from the primary, and those a
-   * replica in `replicas` was last seen holding (uploaded, read back or listed, not deleted on purpose since). A
-   * listing to merge with the copies', so that a frame no copy lists any more is still counted (lost), a shard
-   * file at a time.
-   */
-  async *known(replicas: readonly string[], after?: string): AsyncGenerator<KnownEntry> {
-    for (let i = 0; i < 256; i++) {
-      const shard = i.toString(16).padStart(2, '0')
-      if (after !== undefined && shard < after.slice(0, 2)) continue
-      const own = this.shard(PRIMARY, shard)
-      const known = new Map<string, boolean>() // sha256: evicted
-      for (const r of own.values()) if (r.how === HOW.evicted) known.set(r.sha256, true)
-      for (const copy of replicas)
-        for (const r of this.shard(copy, shard).values())
-          if (!known.has(r.sha256) && stillHeld(r, own.get(r.sha256))) known.set(r.sha256, false)
-      for (const sha256 of [...known.keys()].sort())
-        if (after === undefined || sha256 > after)
-          yield { hash: sha256, sha256, key: sha256, path: '', evicted: known.get(sha256)! }
     }
   }
 
@@ -224,14 +193,6 @@ function parse(row: string): LedgerRecord | undefined {
     how: how as How,
     lastStoredAt: lastStoredAt === undefined ? undefined : Number(lastStoredAt)
   }
-}
-
-/**
- * Whether a replica's last record says it holds the frame: verified, and the primary's record (`own`) not a
- * delete on purpose since (one stopped before it reached the replica's record).
- */
-function stillHeld(record: LedgerRecord, own: LedgerRecord | undefined): boolean {
-  return VERIFIED.has(record.how) && !(own?.how === HOW.gone && own.at >= record.at)
 }
 
 function line(r: LedgerRecord): string {

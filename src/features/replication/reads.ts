@@ -13,7 +13,8 @@
 import { IntegrityError, NotFoundError } from '../../core/errors.js'
 import { failureFields, log, type Logger } from '../../core/logger.js'
 import type { ImageStorage } from '../../core/types.js'
-import { type Ledger, PRIMARY } from './ledger.js'
+import { seenOn } from './known.js'
+import { HOW, type Ledger, PRIMARY } from './ledger.js'
 import type { Replica } from './types.js'
 
 /** The primary's failures that a replica's copy can answer. */
@@ -77,19 +78,26 @@ export class CopyReader {
     if (failures.some(f => failureFields(f.err).code === 'ERR_INTEGRITY')) throw this.noGoodCopy(sha256, failures)
     // a replica that could not be asked may hold the only copy, of an evicted frame or of one the primary lost: that is
     // the answer when the ledger says the replica held it (a frame never stored stays "not found" during an outage)
-    const evicted = this.ledger.isEvicted(sha256)
-    const seenOn = this.replicas.filter(r => this.ledger.seenOn(r.name, sha256) !== undefined).map(r => r.name)
-    const unreachable = failures.find(f => f.copy !== PRIMARY && (evicted || seenOn.includes(f.copy)))
+    const own = this.ledger.lookup(PRIMARY, sha256)?.how
+    const evicted = own === HOW.evicted
+    const heldBy = this.replicas.filter(r => seenOn(this.ledger, r.name, sha256) !== undefined).map(r => r.name)
+    const unreachable = failures.find(f => f.copy !== PRIMARY && (evicted || heldBy.includes(f.copy)))
     if (unreachable !== undefined) throw unreachable.err
-    if (primaryError !== undefined && (evicted || seenOn.length > 0))
-      throw this.lost(sha256, primaryError, evicted ? 'evicted from the primary' : `once held by ${seenOn.join(', ')}`)
+    const known = evicted
+      ? 'evicted from the primary'
+      : heldBy.length > 0
+        ? `once held by ${heldBy.join(', ')}`
+        : own === HOW.lost
+          ? 'its primary copy gone before any copy of it was made'
+          : undefined
+    if (primaryError !== undefined && known !== undefined) throw this.lost(sha256, primaryError, known)
     if (primaryError !== undefined) throw primaryError
     return undefined
   }
 
   /**
-   * A frame the ledger knows (evicted, or once held by a replica) that no copy holds any more: lost, and said so
-   * (still "not found", exit 1), and logged.
+   * A frame the ledger knows (evicted, once held by a replica, or lost before any copy) that no copy holds: lost,
+   * and said so (still "not found", exit 1), and logged.
    */
   private lost(sha256: string, primaryError: unknown, known: string): NotFoundError {
     const hint =

@@ -8,6 +8,7 @@
  */
 import type { AbortOptions, ImageEntry } from '../../core/types.js'
 import { QueuedBelow } from './below.js'
+import { known } from './known.js'
 import { HOW, type Ledger, type LedgerRecord, PRIMARY } from './ledger.js'
 import { mergeListings } from './merge.js'
 import type { Parts } from './parts.js'
@@ -24,8 +25,11 @@ export async function reconcile(parts: ReconcileParts, options: AbortOptions = {
     const pass = new ReconcilePass(parts, release !== undefined, below)
     const listings = [primary, ...replicas.map(r => r.storage)].map(s => s.list({ signal: options.signal }))
     // the frames the ledger knows of too: one no copy lists any more is still the store's (lost)
-    const known = ledger.known(replicas.map(r => r.name))
-    for await (const { sha256, entries } of mergeListings([...listings, known]))
+    const byLedger = known(
+      ledger,
+      replicas.map(r => r.name)
+    )
+    for await (const { sha256, entries } of mergeListings([...listings, byLedger]))
       await pass.frame(sha256, entries.slice(0, replicas.length + 1))
     await pass.compaction.flush()
     pass.report.interrupted = options.signal?.aborted === true

@@ -1,6 +1,6 @@
 /**
  * The fsck of every copy, of every frame the store is responsible for: those on the primary, and
- * those the ledger knows of (evicted from it, or last seen on a replica: `known`), the listings and
+ * those the ledger knows of (known.ts: evicted, last seen on a replica, lost before any copy), the listings and
  * the ledger merged in step, so that a frame every copy lost is still counted. The
  * primary re-hashes its objects (or a subset); the listings side by side find what a copy lacks
  * (the cheap tier, no request per object); the replicas' copies of the subset are read back and
@@ -25,7 +25,8 @@ import {
   type VerifyOptions,
   type VerifyReport
 } from '../../core/verify-report.js'
-import { HOW, type KnownEntry } from './ledger.js'
+import { type KnownEntry, known } from './known.js'
+import { HOW } from './ledger.js'
 import { mergeListings } from './merge.js'
 import type { Parts } from './parts.js'
 import { writeRecord } from './records.js'
@@ -123,11 +124,12 @@ async function scan(parts: VerifyParts, { spill, damagedOwn, copies }: Scan, opt
   const listings: Array<AsyncIterable<ImageEntry>> = [primary, ...replicas.map(r => r.storage)].map(s =>
     s.list({ after: options.after, signal: options.signal })
   )
-  const known = ledger.known(
+  const byLedger = known(
+    ledger,
     replicas.map(r => r.name),
     options.after
   )
-  for await (const { sha256, entries } of mergeListings([...listings, known])) {
+  for await (const { sha256, entries } of mergeListings([...listings, byLedger])) {
     const [ours, ...theirs] = entries.slice(0, replicas.length + 1)
     const evicted = ours === undefined && (entries[replicas.length + 1] as KnownEntry | undefined)?.evicted === true
     const checked = inSubset(sha256, options.subset)

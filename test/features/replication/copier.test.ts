@@ -1,5 +1,6 @@
 // The copier (copier.ts) between real filesystem stores: a verified copy clears the outbox entry
-// and tells the ledger; a frame gone from the primary is dropped; an unreachable replica is backed
+// and tells the ledger; a frame gone from the primary is dropped (and recorded lost, unless it was
+// deleted on purpose); an unreachable replica is backed
 // off and its failing state recorded for other processes, cleared once a copy goes through.
 import { readFile, rename, unlink } from 'node:fs/promises'
 import { join } from 'node:path'
@@ -32,13 +33,40 @@ describe('Copier', () => {
     }
   )
 
-  it('a frame gone from the primary (pruned meanwhile) is dropped from the outbox, not copied', async () => {
-    const { storage, primary, replica } = await pair()
-    const { hash, path } = await storage.store(testJpeg('copier gone'))
+  it('a frame deleted on purpose meanwhile (its `gone` recorded first) is dropped from the outbox, not copied', async () => {
+    const { logger, logged } = keepingLogger()
+    const { storage, primary, replica } = await pair({ logger })
+    const { hash, sha256, path } = await storage.store(testJpeg('copier gone'))
+    // a delete through the store, caught between its first step and its last: the intent, then the file
+    await partsOf(storage).ledger.append('primary', [{ sha256, at: Date.now(), how: 'gone' }], { durable: true })
     await unlink(path)
     expect(await storage.drain()).toMatchObject({ copied: 0, gone: 1, pending: 0, failed: [] })
     expect(await replica.exists(hash)).toBe(false)
     expect(await primary.exists(hash)).toBe(false)
+    expect(logged.filter(l => l.fields.event === 'replication.lost')).toEqual([])
+    expect(await storage.reconcile()).toMatchObject({ lost: 0 })
+    await storage.close()
+  })
+
+  it('a frame removed behind the store before any copy was made is recorded lost, reported until deleted', async () => {
+    const { logger, logged } = keepingLogger()
+    const { storage } = await pair({ logger })
+    const { hash, path } = await storage.store(testJpeg('copier lost')) // acknowledged: one copy, the outbox's entry
+    await unlink(path)
+    expect(await storage.drain()).toMatchObject({ copied: 0, gone: 1, pending: 0, failed: [] })
+    expect(logged.filter(l => l.fields.event === 'replication.lost')).toEqual([
+      expect.objectContaining({ level: 'error', fields: { event: 'replication.lost', sha256: hash } })
+    ])
+    for (let pass = 0; pass < 2; pass++) expect(await storage.reconcile()).toMatchObject({ lost: 1 })
+    expect(await storage.verify()).toMatchObject({ clean: false, copies: { lost: 1 } })
+    await expect(storage.fetch(hash)).rejects.toMatchObject({
+      code: 'ERR_NOT_FOUND',
+      message: expect.stringContaining(
+        'gone before any copy of it was made, and no copy holds it any more: the frame is LOST'
+      )
+    })
+    expect(await storage.delete(hash)).toBe(true)
+    expect(await storage.verify()).toMatchObject({ clean: true, copies: { lost: 0 } })
     await storage.close()
   })
 

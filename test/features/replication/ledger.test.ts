@@ -7,6 +7,7 @@ import { appendFile, readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { StateLayout } from '../../../src/features/replication/layout.js'
+import { known } from '../../../src/features/replication/known.js'
 import { HOW, lastRecord, Ledger, PRIMARY, VERIFIED } from '../../../src/features/replication/ledger.js'
 import { tempDir } from '../../infra/helpers/tmp.js'
 
@@ -22,7 +23,7 @@ async function ledger(): Promise<{ ledger: Ledger; state: string }> {
 describe('Ledger', () => {
   it('its names: the primary copy, and how a copy was seen; the verified ones', () => {
     expect(PRIMARY).toBe('primary')
-    expect(Object.values(HOW).sort()).toEqual(['evicted', 'gone', 'listed', 'rehash', 'restored', 'upload'])
+    expect(Object.values(HOW).sort()).toEqual(['evicted', 'gone', 'listed', 'lost', 'rehash', 'restored', 'upload'])
     expect([...VERIFIED].sort()).toEqual(['listed', 'rehash', 'upload'])
   })
 
@@ -61,7 +62,7 @@ describe('Ledger', () => {
     expect(book.isEvicted(A1)).toBe(false)
   })
 
-  it('known() lists the evicted frames and those a replica was last seen holding, in SHA-256 order', async () => {
+  it('known lists the evicted frames and those a replica was last seen holding, in SHA-256 order', async () => {
     const { ledger: book } = await ledger()
     const B1 = `b1${'0'.repeat(62)}`
     const D1 = `d1${'0'.repeat(62)}` // on both replicas
@@ -84,30 +85,30 @@ describe('Ledger', () => {
       { sha256: C1, at: 2, how: HOW.upload },
       { sha256: D1, at: 4, how: HOW.listed }
     ])
-    const known = async (replicas: string[], after?: string): Promise<Array<[string?, boolean?]>> => {
+    const listed = async (replicas: string[], after?: string): Promise<Array<[string?, boolean?]>> => {
       const out: Array<[string?, boolean?]> = []
-      for await (const entry of book.known(replicas, after)) out.push([entry.sha256, entry.evicted])
+      for await (const entry of known(book, replicas, after)) out.push([entry.sha256, entry.evicted])
       return out
     }
-    expect(await known(['s3', 'fs'])).toEqual([
+    expect(await listed(['s3', 'fs'])).toEqual([
       [A1, false],
       [A2, true],
       [B1, false],
       [C1, true],
       [D1, false]
     ])
-    expect(await known(['fs', 's3'])).toEqual(await known(['s3', 'fs']))
-    expect(await known(['fs'])).toEqual([
+    expect(await listed(['fs', 's3'])).toEqual(await listed(['s3', 'fs']))
+    expect(await listed(['fs'])).toEqual([
       [A2, true],
       [B1, false],
       [C1, true],
       [D1, false]
     ])
-    expect(await known(['s3'], A2)).toEqual([
+    expect(await listed(['s3'], A2)).toEqual([
       [C1, true],
       [D1, false]
     ])
-    expect(await known(['s3'], `e0${'0'.repeat(62)}`)).toEqual([])
+    expect(await listed(['s3'], `e0${'0'.repeat(62)}`)).toEqual([])
   })
 
   it('lastRecord finds a hash in a shard text as shard() would, parsing only its lines', async () => {

@@ -1,0 +1,81 @@
+/**
+ * What the ledger knows the store holds, beside what the copies list: a frame evicted from the
+ * primary, one a replica was last seen holding (uploaded, read back or listed, and not deleted on
+ * purpose since), and one whose primary copy was gone before any copy of it was made. A frame the
+ * ledger knows and no copy lists is lost: `verify` and the reconcile merge `known` with the
+ * listings, so that it is counted at every pass until it is stored again or deleted on purpose.
+ */
+import { log, type Logger } from '../../core/logger.js'
+import type { ImageEntry } from '../../core/types.js'
+import { HOW, type Ledger, type LedgerRecord, PRIMARY, VERIFIED } from './ledger.js'
+
+type Named = ReadonlyArray<{ name: string }>
+
+/** A frame the ledger knows of: `evicted` from the primary on purpose, or not. */
+export interface KnownEntry extends ImageEntry {
+  evicted: boolean
+}
+
+/** The frames the ledger knows, in SHA-256 order (after `after`, if given), a shard file at a time. */
+export async function* known(ledger: Ledger, replicas: readonly string[], after?: string): AsyncGenerator<KnownEntry> {
+  for (let i = 0; i < 256; i++) {
+    const shard = i.toString(16).padStart(2, '0')
+    if (after !== undefined && shard < after.slice(0, 2)) continue
+    const own = ledger.shard(PRIMARY, shard)
+    const frames = new Map<string, boolean>() // sha256: evicted
+    for (const r of own.values())
+      if (r.how === HOW.evicted || r.how === HOW.lost) frames.set(r.sha256, r.how === HOW.evicted)
+    for (const copy of replicas)
+      for (const r of ledger.shard(copy, shard).values())
+        if (!frames.has(r.sha256) && stillHeld(r, own.get(r.sha256))) frames.set(r.sha256, false)
+    for (const sha256 of [...frames.keys()].sort())
+      if (after === undefined || sha256 > after)
+        yield { hash: sha256, sha256, key: sha256, path: '', evicted: frames.get(sha256)! }
+  }
+}
+
+/** Whether the ledger knows `sha256` (as `known` would list it), for the replicas named. */
+export function knows(ledger: Ledger, sha256: string, replicas: readonly string[]): boolean {
+  const how = ledger.lookup(PRIMARY, sha256)?.how
+  return how === HOW.evicted || how === HOW.lost || replicas.some(r => seenOn(ledger, r, sha256) !== undefined)
+}
+
+/** `copy`'s record that it holds `sha256` (verified, and not deleted on purpose since), if it has one. */
+export function seenOn(ledger: Ledger, copy: string, sha256: string): LedgerRecord | undefined {
+  const record = ledger.lookup(copy, sha256)
+  return record !== undefined && stillHeld(record, ledger.lookup(PRIMARY, sha256)) ? record : undefined
+}
+
+/**
+ * The copier found the primary's copy of a queued frame gone. Deleted on purpose (a delete through the store
+ * records its `gone` first, durably) or evicted: nothing to copy. Held by another replica: a read or a repair heals
+ * the primary. Else the frame was lost before any copy of it was made (removed behind the store's back, a failing
+ * disk): recorded `lost`, durably, and logged.
+ */
+export async function sourceGone(ledger: Ledger, sha256: string, replicas: Named, logger?: Logger): Promise<void> {
+  if (
+    knows(
+      ledger,
+      sha256,
+      replicas.map(r => r.name)
+    ) ||
+    ledger.lookup(PRIMARY, sha256)?.how === HOW.gone
+  )
+    return
+  await ledger.append(PRIMARY, [{ sha256, at: Date.now(), how: HOW.lost }], { durable: true })
+  log(
+    logger,
+    'error',
+    { event: 'replication.lost', sha256 },
+    `${sha256} is gone from the primary before any copy of it was made: the frame is LOST ` +
+      '(removed behind the store; restore it from a backup, or `sai-images delete` it to stop reporting the loss)'
+  )
+}
+
+/**
+ * Whether a replica's last record says it holds the frame: verified, and the primary's record (`own`) not a
+ * delete on purpose since (one stopped before it reached the replica's record).
+ */
+function stillHeld(record: LedgerRecord, own: LedgerRecord | undefined): boolean {
+  return VERIFIED.has(record.how) && !(own?.how === HOW.gone && own.at >= record.at)
+}
