@@ -18,11 +18,7 @@ type DeleteParts = Pick<Parts, 'primary' | 'replicas' | 'outbox' | 'ledger'>
  */
 export async function deleteEverywhere(parts: DeleteParts, sha256: string, options: AbortOptions): Promise<boolean> {
   const { ledger, replicas } = parts
-  const known = knows(
-    ledger,
-    sha256,
-    replicas.map(r => r.name)
-  )
+  const known = knows(ledger, sha256, replicas)
   await intend(parts, sha256)
   const copies = [parts.primary, ...replicas.map(r => r.storage)]
   const deleted = await Promise.all(copies.map(async storage => await storage.delete(sha256, options)))

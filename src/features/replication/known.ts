@@ -35,9 +35,9 @@ export async function* known(ledger: Ledger, replicas: readonly string[], after?
 }
 
 /** Whether the ledger knows `sha256` (as `known` would list it), for the replicas named. */
-export function knows(ledger: Ledger, sha256: string, replicas: readonly string[]): boolean {
+export function knows(ledger: Ledger, sha256: string, replicas: Named): boolean {
   const how = ledger.lookup(PRIMARY, sha256)?.how
-  return how === HOW.evicted || how === HOW.lost || replicas.some(r => seenOn(ledger, r, sha256) !== undefined)
+  return how === HOW.evicted || how === HOW.lost || replicas.some(r => seenOn(ledger, r.name, sha256) !== undefined)
 }
 
 /** `copy`'s record that it holds `sha256` (verified, and not deleted on purpose since), if it has one. */
@@ -53,15 +53,7 @@ export function seenOn(ledger: Ledger, copy: string, sha256: string): LedgerReco
  * disk): recorded `lost`, durably, and logged.
  */
 export async function sourceGone(ledger: Ledger, sha256: string, replicas: Named, logger?: Logger): Promise<void> {
-  if (
-    knows(
-      ledger,
-      sha256,
-      replicas.map(r => r.name)
-    ) ||
-    ledger.lookup(PRIMARY, sha256)?.how === HOW.gone
-  )
-    return
+  if (knows(ledger, sha256, replicas) || ledger.lookup(PRIMARY, sha256)?.how === HOW.gone) return
   await ledger.append(PRIMARY, [{ sha256, at: Date.now(), how: HOW.lost }], { durable: true })
   log(
     logger,
