@@ -13,7 +13,7 @@ import { failureFields, log, type Logger } from '../../core/logger.js'
 import { traced } from '../../core/tracing.js'
 import type { ImageStorage } from '../../core/types.js'
 import type { StateLayout } from './layout.js'
-import { sourceGone } from './known.js'
+import { sourceUnreadable } from './known.js'
 import { HOW, type Ledger } from './ledger.js'
 import type { DrainLock } from './lock.js'
 import type { Outbox } from './outbox.js'
@@ -55,8 +55,7 @@ export class Copier {
         try {
           source = await this.primary.fetch(sha256, { signal })
         } catch (err) {
-          if ((err as { code?: string }).code !== 'ERR_NOT_FOUND') throw err
-          await sourceGone(this.ledger, sha256, this.replicas, this.options.logger)
+          if (!(await sourceUnreadable(this.ledger, sha256, this.replicas, err, this.options.logger))) throw err
           await this.outbox.done(replica.name, sha256)
           return 'gone'
         }

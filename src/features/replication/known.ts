@@ -47,21 +47,30 @@ export function seenOn(ledger: Ledger, copy: string, sha256: string): LedgerReco
 }
 
 /**
- * The copier found the primary's copy of a queued frame gone. Deleted on purpose (a delete through the store
- * records its `gone` first, durably) or evicted: nothing to copy. Held by another replica: a read or a repair heals
- * the primary. Else the frame was lost before any copy of it was made (removed behind the store's back, a failing
- * disk): recorded `lost`, durably, and logged.
+ * The copier could not read the primary's copy of a queued frame (`err`); whether its outbox entry goes: only when
+ * the copy is gone. Deleted on purpose (a delete through the store records its `gone` first, durably), evicted, or
+ * held by another replica (a read or a repair heals the primary from there): nothing to copy. Else the frame was
+ * lost before any copy of it was made (removed behind the store's back, a failing disk): recorded `lost`, durably,
+ * and logged.
  */
-export async function sourceGone(ledger: Ledger, sha256: string, replicas: Named, logger?: Logger): Promise<void> {
-  if (knows(ledger, sha256, replicas) || ledger.lookup(PRIMARY, sha256)?.how === HOW.gone) return
+export async function sourceUnreadable(
+  ledger: Ledger,
+  sha256: string,
+  replicas: Named,
+  err: unknown,
+  logger?: Logger
+): Promise<boolean> {
+  if ((err as { code?: string }).code !== 'ERR_NOT_FOUND') return false
+  if (knows(ledger, sha256, replicas) || ledger.lookup(PRIMARY, sha256)?.how === HOW.gone) return true
   await ledger.append(PRIMARY, [{ sha256, at: Date.now(), how: HOW.lost }], { durable: true })
   log(
     logger,
     'error',
     { event: 'replication.lost', sha256 },
     `${sha256} is gone from the primary before any copy of it was made: the frame is LOST ` +
-      '(removed behind the store; restore it from a backup, or `sai-images delete` it to stop reporting the loss)'
+      '(restore it from a backup, or `sai-images delete` it to stop reporting the loss)'
   )
+  return true
 }
 
 /**

@@ -233,8 +233,9 @@ describe('a damaged last copy is ERR_INTEGRITY on every read path, never "not fo
     const { hash } = await storage.store(testJpeg('lost everywhere', 8000))
     await storage.drain()
     for (const copy of [primary, replica]) await unlink(copy.pathOf(hash))
-    for (const read of [storage.fetch(hash), storage.stat(hash), storage.fetchStream(hash)])
-      await expect(read).rejects.toMatchObject({ code: 'ERR_NOT_FOUND', message: expect.stringContaining('LOST') })
+    const reads = [async () => await storage.fetch(hash), async () => await storage.stat(hash)]
+    for (const read of [...reads, async () => await storage.fetchStream(hash)])
+      await expect(read()).rejects.toMatchObject({ code: 'ERR_NOT_FOUND', message: expect.stringContaining('LOST') })
     expect(logged.filter(l => l.fields.event === 'replication.lost')).toHaveLength(3)
     expect(await storage.exists(hash)).toBe(false)
     expect(await storage.delete(hash)).toBe(true) // the store knew it: its loss is forgotten
