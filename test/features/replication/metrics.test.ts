@@ -6,7 +6,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { createHash } from 'node:crypto'
 import { mkdirSync, readFileSync } from 'node:fs'
 import { utimes, writeFile } from 'node:fs/promises'
-import { createServer, type Socket } from 'node:net'
+import { createServer } from 'node:net'
 import { dirname, join } from 'node:path'
 import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3'
 import { afterAll, describe, expect, inject, it } from 'vitest'
@@ -16,6 +16,7 @@ import { createReplicatedStorage, type ReplicatedStorage } from '../../../src/fe
 import { testJpeg } from '../../../src/testing/index.js'
 import { ROOT } from '../../infra/helpers/consumer.js'
 import { startPrometheus } from '../../infra/helpers/prometheus.js'
+import { tcpProxy } from '../../infra/helpers/tcp-proxy.js'
 import { tempDir } from '../../infra/helpers/tmp.js'
 import { freePort, waitFor } from '../../infra/setup/services.js'
 
@@ -300,34 +301,7 @@ async function outage(
     }
     return await startGateway(s3.conf)
   }
-  const target = new URL(s3.endpoint)
-  const port = await freePort()
-  const sockets = new Set<Socket>()
-  let server: ReturnType<typeof createServer> | undefined
-  const start = async (): Promise<void> => {
-    const { connect } = await import('node:net')
-    server = createServer(socket => {
-      const upstream = connect(Number(target.port || 80), target.hostname)
-      for (const s of [socket, upstream]) {
-        sockets.add(s)
-        s.on('close', () => sockets.delete(s)).on('error', () => {
-          socket.destroy()
-          upstream.destroy()
-        })
-      }
-      socket.pipe(upstream).pipe(socket)
-    })
-    await new Promise<void>(resolve => server!.listen(port, '127.0.0.1', resolve))
-  }
-  await start()
-  return {
-    endpoint: `http://127.0.0.1:${port}`,
-    start,
-    stop: async () => {
-      for (const socket of sockets) socket.destroy()
-      await new Promise(resolve => server!.close(resolve))
-    }
-  }
+  return await tcpProxy(s3.endpoint)
 }
 
 describe('replicate --watch scraped by a real Prometheus, the replica a real RADOS Gateway', () => {
