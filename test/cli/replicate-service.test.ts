@@ -2,7 +2,7 @@
 // code (Restart=on-failure starts it again, and a monitor sees it down); one that can go on must not end for a replica
 // that is down at its reconcile. Both once left a process up that copied nothing, its scrape and watch.json healthy.
 import { type ChildProcess, spawn } from 'node:child_process'
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { mkdirSync, readFileSync, utimesSync, writeFileSync } from 'node:fs'
 import { dirname } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
 import { FilesystemDriver } from '../../src/drivers/fs/index.js'
@@ -11,7 +11,7 @@ import { env, fresh, s3, sha256, useBucket } from '../drivers/s3/helpers.js'
 import { tcpProxy } from '../infra/helpers/tcp-proxy.js'
 import { tempDir } from '../infra/helpers/tmp.js'
 import { freePort, waitFor } from '../infra/setup/services.js'
-import { CLI, cli } from './run.js'
+import { answer, CLI, cli } from './run.js'
 
 const services: ChildProcess[] = []
 afterAll(() => {
@@ -66,6 +66,40 @@ describe('replicate --watch, a service that cannot go on', () => {
 
     const usage = service(env(owner), ['--watch-folders', 'many', '--metrics-port', String(await freePort())])
     expect(await exitWithin(usage, 20_000)).toBe(2)
+  }, 60_000)
+})
+
+describe('status, while no service runs', () => {
+  it('frames another program wrote, that nobody queued for longer than ' +
+    '--max-backlog-age: exit 10, naming the oldest; 0 once they are copied', async () => {
+    const root = await tempDir('sai-service-unqueued')
+    const env = {
+      SAI_IMAGE_STORAGE_PATH: root,
+      SAI_IMAGE_STORAGE_REPLICAS: 'fs',
+      SAI_IMAGE_STORAGE_REPLICA_PATH: await tempDir('sai-service-unqueued-replica')
+    }
+    expect(cli(['replicate'], { env }).code).toBe(0) // the last reconcile: the frames below come after it
+    const primary = new FilesystemDriver({ root })
+    const written = new Date(Date.now() - 2 * 3_600_000)
+    for (const i of [1, 2]) {
+      const frame = testJpeg(`unqueued ${i} ${Date.now()}`, 5000)
+      const path = primary.pathOf(sha256(frame))
+      mkdirSync(dirname(path), { recursive: true })
+      writeFileSync(path, frame) // storage.py's way: no outbox record
+      if (i === 1) utimesSync(path, written, written) // two hours ago (a folder's ctime still says now)
+    }
+    const run = cli(['status'], { env })
+    expect(run.code).toBe(10)
+    expect(run.stdout).toContain(
+      `ALERT (exit 10): 2 frames from other writers not queued for longer than --max-backlog-age (the oldest written ${written.toISOString()})`
+    )
+    expect(answer(cli(['status', '--json'], { env })).unseen).toMatchObject({
+      frames: 2,
+      oldestAt: written.toISOString()
+    })
+    expect(cli(['status', '--max-backlog-age', '3h'], { env }).code).toBe(0)
+    expect(cli(['replicate'], { env }).code).toBe(0) // its reconcile queues and copies them
+    expect(cli(['status'], { env }).code).toBe(0)
   }, 60_000)
 })
 
