@@ -80,7 +80,7 @@ describe('status, while no service runs', () => {
     }
     expect(cli(['replicate'], { env }).code).toBe(0) // the last reconcile: the frames below come after it
     const primary = new FilesystemDriver({ root })
-    const written = new Date(Date.now() - 2 * 3_600_000)
+    const written = new Date(Math.floor(Date.now() / 1000 - 7200) * 1000) // whole seconds: mtimeMs is a float
     for (const i of [1, 2]) {
       const frame = testJpeg(`unqueued ${i} ${Date.now()}`, 5000)
       const path = primary.pathOf(sha256(frame))
@@ -100,6 +100,31 @@ describe('status, while no service runs', () => {
     expect(cli(['status', '--max-backlog-age', '3h'], { env }).code).toBe(0)
     expect(cli(['replicate'], { env }).code).toBe(0) // its reconcile queues and copies them
     expect(cli(['status'], { env }).code).toBe(0)
+  }, 60_000)
+})
+
+describe('a lost primary restored (docs/replication.md#restoring-a-lost-primary)', () => {
+  it('the frames verify --repair --force brought back are not copied ' +
+    'back to the replica they came from, nor counted as other writers’', async () => {
+    const replica = await tempDir('sai-restore-replica')
+    const env = (root: string) => ({
+      SAI_IMAGE_STORAGE_PATH: root,
+      SAI_IMAGE_STORAGE_REPLICAS: 'fs',
+      SAI_IMAGE_STORAGE_REPLICA_PATH: replica
+    })
+    const old = env(await tempDir('sai-restore-old'))
+    const files = await tempDir('sai-restore-files')
+    for (const i of [1, 2, 3]) writeFileSync(`${files}/${i}.jpg`, testJpeg(`restore ${i} ${Date.now()}`, 6000))
+    expect(cli(['store', `${files}/1.jpg`, `${files}/2.jpg`, `${files}/3.jpg`], { env: old }).code).toBe(0)
+    const oldId = JSON.parse(readFileSync(`${replica}/.marks/owner.json`, 'utf8')).id as string
+
+    const rebuilt = env(await tempDir('sai-restore-new')) // the disk died: an empty root, a new host id
+    expect(cli(['take-over', '--from', oldId], { env: rebuilt }).code).toBe(0)
+    expect(answer(cli(['verify', '--repair', '--force', '--json'], { env: rebuilt }))).toMatchObject({
+      copies: { madeWhole: 3 }
+    })
+    expect(answer(cli(['status', '--json'], { env: rebuilt })).unseen).toMatchObject({ frames: 0 })
+    expect(answer(cli(['replicate', '--json'], { env: rebuilt }))).toMatchObject({ copied: 0, pending: 0 })
   }, 60_000)
 })
 
