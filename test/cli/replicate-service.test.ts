@@ -128,6 +128,30 @@ describe('a lost primary restored (docs/replication.md#restoring-a-lost-primary)
   }, 60_000)
 })
 
+describe('replicate --watch, a replica that stays down', () => {
+  it('is tried with backoff (1 s, 2 s, 4 s …), not at every round of the service', async () => {
+    const root = await tempDir('sai-service-backoff')
+    const down = {
+      SAI_IMAGE_STORAGE_PATH: root,
+      SAI_IMAGE_STORAGE_REPLICAS: 's3',
+      SAI_IMAGE_STORAGE_REPLICATE_IN_BACKGROUND: 'false',
+      SAI_S3_ENDPOINT: `http://127.0.0.1:${await freePort()}`, // nothing listens: refused at once
+      SAI_S3_BUCKET: 'frames',
+      SAI_S3_ACCESS_KEY_ID: 'id',
+      SAI_S3_SECRET_ACCESS_KEY: 'secret'
+    }
+    writeFileSync(`${root}.jpg`, testJpeg(`backoff ${Date.now()}`, 3000))
+    expect(cli(['store', `${root}.jpg`], { env: down }).code).toBe(0) // queued: the copy is the service's
+    const run = service(down, ['--no-reconcile', '--verbose'])
+    await new Promise(resolve => setTimeout(resolve, 7000))
+    run.child.kill('SIGTERM')
+    expect(await exitWithin(run, 20_000)).toBe(0)
+    const tries = run.stderr().match(/replicate s3 \w+ .* failed: ERR_STORAGE_UNAVAILABLE/g) ?? []
+    expect(tries.length).toBeGreaterThanOrEqual(2)
+    expect(tries.length).toBeLessThanOrEqual(4) // at 0, 1, 3 and 7 s; every round (1 s) made it 7 or 8
+  }, 60_000)
+})
+
 describe('replicate --watch, the RADOS Gateway down at its start', () => {
   useBucket()
   it('goes on: the failed reconcile is tried again, the frames another ' +

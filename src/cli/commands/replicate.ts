@@ -99,7 +99,8 @@ async function copyRounds(
 ): Promise<{ lost: number; busy?: false } | { busy: true; heldBy?: number }> {
   let [lastReconcile, lost] = [0, 0]
   for (;;) {
-    const drained = await storage.drain({ signal: stop })
+    // the service's rounds wait out a down replica's backoff; a run by hand tries it now
+    const drained = await storage.drain({ signal: stop, backoff: cli.flags.watch === true })
     if (drained.busy && cli.flags.wait === true && !stop.aborted) {
       await sleep(1000, undefined, { signal: stop }).catch(() => {})
       continue
