@@ -1,5 +1,7 @@
 /** `replicate`: the outbox drained and the copies reconciled, once or as a service (`--watch`). */
 import { setTimeout as sleep } from 'node:timers/promises'
+import { ConfigError } from '../../core/errors.js'
+import { failureFields } from '../../core/logger.js'
 import { foreignWriteCopied } from '../../features/replication/foreign-writes.js'
 import { partsOf } from '../../features/replication/parts.js'
 import {
@@ -18,25 +20,28 @@ export async function replicate(cli: Context): Promise<number> {
   const every = parseDuration(cli.string('reconcile-every') ?? '24h', '--reconcile-every')
   const storage = await replicated(cli)
   if (cli.flags.health === true) return health(cli, storage)
+  // its options checked before the metrics server listens (a usage error must not leave it serving)
+  const watcher = cli.flags.watch === true && storage.root !== undefined ? watcherOf(cli, storage) : undefined
   const metrics = await startMetrics(cli, storage)
   let terminated = false
   process.once('SIGTERM', () => {
     terminated = true
   })
   const stop = cli.stopSignal()
-  // started before the first reconcile: what lands while it lists is found too
-  const watcher = cli.flags.watch === true && storage.root !== undefined ? watcherOf(cli, storage) : undefined
   // every verified copy this process made: the drains', and the background's of the frames the watcher found
   let copied = 0
   const count = (): void => {
     copied++
   }
   partsOf(storage).copier.copied.add(count)
-  watcher?.start()
-  const done = await copyRounds(cli, storage, { every, stop, metrics })
-  await watcher?.stop()
-  partsOf(storage).copier.copied.delete(count)
-  await metrics?.close()
+  watcher?.start() // before the first reconcile: what lands while it lists is found too
+  // whatever ends the rounds (a refusal: exit 6), the watcher's timers and the metrics server end too, else the
+  // process would stay up, copying nothing, with a healthy watch.json and scrape
+  const done = await copyRounds(cli, storage, { every, stop, metrics }).finally(async () => {
+    await watcher?.stop()
+    partsOf(storage).copier.copied.delete(count)
+    await metrics?.close()
+  })
   if (done.busy) return busy(cli, storage, done.heldBy)
   const { lost } = done
   const status = storage.status()
@@ -73,6 +78,9 @@ function watchFolders(value: string | undefined): number | undefined {
   return Number(value)
 }
 
+/** A failed reconcile of the service is tried again this soon (or at `--reconcile-every`, if sooner). */
+const RECONCILE_RETRY_MS = 5 * 60_000
+
 interface Rounds {
   /** Reconcile at most this often (ms). */
   every: number
@@ -91,7 +99,8 @@ async function copyRounds(
 ): Promise<{ lost: number; busy?: false } | { busy: true; heldBy?: number }> {
   let [lastReconcile, lost] = [0, 0]
   for (;;) {
-    const drained = await storage.drain({ signal: stop })
+    // the service's rounds wait out a down replica's backoff; a run by hand tries it now
+    const drained = await storage.drain({ signal: stop, backoff: cli.flags.watch === true })
     if (drained.busy && cli.flags.wait === true && !stop.aborted) {
       await sleep(1000, undefined, { signal: stop }).catch(() => {})
       continue
@@ -99,12 +108,21 @@ async function copyRounds(
     if (drained.busy && cli.flags.watch !== true) return { busy: true, heldBy: drained.heldBy }
     if (cli.flags['no-reconcile'] !== true && Date.now() - lastReconcile >= every && !stop.aborted) {
       const started = Date.now()
-      const report = await storage.reconcile({ signal: stop })
-      lastReconcile = Date.now()
-      await metrics?.reconciled(lastReconcile - started, stop)
-      lost = report.lost
-      cli.note(reconcileNote(report))
-      await storage.drain({ signal: stop })
+      const report = await storage.reconcile({ signal: stop }).catch((err: unknown) => {
+        // a service outlives a replica down at its reconcile (not a refusal): it copies on, and tries again soon
+        if (cli.flags.watch !== true || err instanceof ConfigError || stop.aborted) throw err
+        const retry = Math.min(every, RECONCILE_RETRY_MS)
+        lastReconcile = Date.now() - every + retry
+        const { code, error } = failureFields(err)
+        cli.note(`reconcile failed: ${code}: ${error}; next try in ${Math.round(retry / 1000)} s`)
+      })
+      if (report !== undefined) {
+        lastReconcile = Date.now()
+        await metrics?.reconciled(lastReconcile - started, stop)
+        lost = report.lost
+        cli.note(reconcileNote(report))
+        await storage.drain({ signal: stop })
+      }
     }
     if (cli.flags.watch !== true || stop.aborted) return { lost }
     await sleep(1000, undefined, { signal: stop }).catch(() => {}) // woken by Ctrl-C or SIGTERM

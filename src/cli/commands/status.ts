@@ -13,7 +13,7 @@ export async function status(cli: Context): Promise<number> {
   const maxAge = parseDuration(cli.string('max-backlog-age') ?? '1h', '--max-backlog-age')
   const s = storage.status()
   const unseen = await countUnseen(storage)
-  const alerts = [...statusAlerts(s, maxAge), ...unreadableAlerts(unseen)]
+  const alerts = [...statusAlerts(s, maxAge), ...unqueuedAlerts(unseen, maxAge), ...unreadableAlerts(unseen)]
   const scan =
     s.countedBy === undefined
       ? 'never'
@@ -88,6 +88,21 @@ function statusAlerts(s: ReturnType<ReplicatedStorage['status']>, maxAge: number
         '`sai-images verify --json` names them; restore them from a backup, or `sai-images delete` one to stop reporting it'
     })
   return alerts
+}
+
+/** Frames other writers put on the primary that nobody queued for longer than `maxAge`: no watcher finds them. */
+function unqueuedAlerts(unseen: Unseen | undefined, maxAge: number): Alert[] {
+  const oldest = unseen?.oldestAt
+  if (oldest == null || Date.now() - oldest.getTime() <= maxAge) return []
+  return [
+    {
+      condition: 'backlog',
+      exit: STATUS_EXIT.backlog,
+      message:
+        `${plural(unseen!.frames, 'frame')} from other writers not queued for longer than --max-backlog-age ` +
+        `(the oldest written ${oldest.toISOString()}): is \`sai-images replicate --watch\` running?`
+    }
+  ]
 }
 
 /** Frames other writers put on the primary that no outbox names yet, and the watcher's state. */

@@ -9,10 +9,11 @@ export const status: Command = {
   usage: 'status [--max-backlog-age 1h]',
   summary: 'replication: the backlog, the last scan, heals; exit 0 only if all is well',
   help:
-    'Exit 0 only when every replica is reachable, nothing in the backlog is older than\n' +
-    "--max-backlog-age (default 1h; units s, min, h, d), and the last whole scan (replicate's\n" +
-    'reconcile or verify) found no frame below its wanted copies (or the copies it queued were made\n' +
-    `since) and none lost. Otherwise (${STATUS_EXIT.lost} first when a frame is lost, else the highest):\n` +
+    'Exit 0 only when every replica is reachable, nothing in the backlog (nor a frame of another\n' +
+    'writer not queued yet) is older than --max-backlog-age (default 1h; units s, min, h, d), and\n' +
+    "the last whole scan (replicate's reconcile or verify) found no frame below its wanted copies\n" +
+    '(or the copies it queued were made since) and none lost.\n' +
+    `Otherwise (${STATUS_EXIT.lost} first when a frame is lost, else the highest):\n` +
     `${STATUS_EXIT.backlog} backlog too old, ${STATUS_EXIT.unreachable} a replica unreachable, ` +
     `${STATUS_EXIT.belowWanted} frames below the wanted copies, ${STATUS_EXIT.lost} frames lost,\n` +
     `${STATUS_EXIT.unreadable} a folder of the primary unreadable (by status, or by the watcher).`,

@@ -2,7 +2,8 @@
  * Healing: a primary copy that is missing or damaged is read, verified, from a replica, and
  * written back through the primary's own durable store path, the damaged file quarantined first
  * (kept, never deleted unseen). Every heal is counted in `heals.log` (layout.ts), fsynced before the heal
- * returns, and told to the logger.
+ * returns, and told to the logger. The replica copy it came from was read and hashed: the ledger says so
+ * (`rehash`), so the watcher and `status` do not take a restored frame for another writer's and copy it again.
  */
 import { readFileSync } from 'node:fs'
 import { KeyedLock } from '../../core/concurrency.js'
@@ -11,6 +12,7 @@ import { failureFields, log, type Logger } from '../../core/logger.js'
 import { traced } from '../../core/tracing.js'
 import type { ImageStorage } from '../../core/types.js'
 import type { StateLayout } from './layout.js'
+import { HOW, type Ledger } from './ledger.js'
 import { appendLines } from './ledger-files.js'
 
 export class Healer {
@@ -19,6 +21,7 @@ export class Healer {
   constructor(
     private readonly primary: ImageStorage,
     private readonly layout: StateLayout,
+    private readonly ledger: Ledger,
     private readonly logger?: Logger
   ) {}
 
@@ -49,6 +52,7 @@ export class Healer {
             // durably, as the heal itself: a heal reported done survives a power cut in `status` (test/crash)
             await makeDirDurably(this.layout.dir)
             await appendLines(this.layout.healsLog, `${Date.now()} ${sha256} ${from} ${reason}\n`, true)
+            await this.ledger.append(from, [{ sha256, at: Date.now(), how: HOW.rehash }])
             log(
               this.logger,
               'info',

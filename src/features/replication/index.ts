@@ -56,7 +56,7 @@ export function createReplicatedStorage(init: ReplicatedStorageInit): Replicated
     layout,
     owner
   })
-  const healer = new Healer(primary, layout, logger)
+  const healer = new Healer(primary, layout, ledger, logger)
   const reader = new CopyReader(primary, replicas, ledger, logger)
   const background = new Background(logger)
   return new ReplicatedStorage(init, {

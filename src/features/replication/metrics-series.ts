@@ -68,7 +68,7 @@ export function scanSeries({ gauge }: Define) {
     ),
     lost: gauge(
       'lost_frames',
-      'Frames quarantined that no copy holds any more (counted at start and after each reconcile)'
+      'Frames with no good copy left: at the last whole scan, or quarantined (the larger count)'
     ),
     lastAt: gauge('last_reconcile_timestamp_seconds', 'When the last reconcile (of any process) ended'),
     lastDuration: gauge('last_reconcile_duration_seconds', 'How long the last reconcile of this process took'),

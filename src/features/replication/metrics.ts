@@ -37,7 +37,7 @@ export interface ReplicationMetrics {
   text: () => Promise<string>
   /** A reconcile of this process ended: its duration. */
   reconciled: (seconds: number) => void
-  /** Counts the frames lost (quarantined, and no copy holds them): at start and after each reconcile. */
+  /** Counts the quarantined frames no copy holds: at start and after each reconcile (`lost_frames`: at least these). */
   scanLost: (options?: AbortOptions) => Promise<number>
   close: () => void
 }
@@ -59,19 +59,19 @@ export async function createReplicationMetrics(storage: ReplicatedStorage): Prom
   }
   const unsubscribe = subscribe(series, replicas)
   const { layout } = partsOf(storage)
+  let quarantinedLost = 0
   return {
     contentType: registry.contentType,
     async text() {
-      refresh(series, storage.status(), layout)
+      refresh(series, storage.status(), layout, quarantinedLost)
       return await registry.metrics()
     },
     reconciled(seconds) {
       series.lastDuration.set(seconds)
     },
     async scanLost(options = {}) {
-      const count = await countLost(storage, options.signal)
-      series.lost.set(count)
-      return count
+      quarantinedLost = await countLost(storage, options.signal)
+      return quarantinedLost
     },
     close: unsubscribe
   }
@@ -110,9 +110,13 @@ function subscribe({ copies, bytes, failures, foreign }: Series, replicas: Set<s
   }
 }
 
-/** The gauges set from `status()` (shared by every process) and the last reconcile's report. */
-function refresh(series: Series, status: ReplicationStatus, layout: StateLayout): void {
-  const { pending, oldest, failing, failingSince, found, heals, below, lastAt, primaryObjects } = series
+/**
+ * The gauges set from `status()` (shared by every process) and the last reconcile's report. Lost: those the last
+ * whole scan found (evicted, and no replica lists them) or the quarantined ones no copy holds, whichever is more (a
+ * frame a `verify --repair` quarantined is in both).
+ */
+function refresh(series: Series, status: ReplicationStatus, layout: StateLayout, quarantinedLost: number): void {
+  const { pending, oldest, failing, failingSince, found, heals, below, lost, lastAt, primaryObjects } = series
   const now = Date.now()
   for (const metric of [failingSince, found]) metric.reset()
   for (const r of status.replicas) {
@@ -130,6 +134,7 @@ function refresh(series: Series, status: ReplicationStatus, layout: StateLayout)
   heals.reset()
   heals.inc(status.heals.healed)
   if (status.belowWantedCopies !== undefined) below.set(status.belowWantedCopies)
+  lost.set(Math.max(quarantinedLost, status.lost ?? 0))
   if (status.lastReconcileAt !== undefined) lastAt.set(status.lastReconcileAt.getTime() / 1000)
   // the primary's object count (status() gives the replicas' findings)
   const primary = readRecord<{ primary?: unknown }>(layout.reconcileReport)?.primary

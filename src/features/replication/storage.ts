@@ -169,9 +169,9 @@ export class ReplicatedStorage implements ImageStorage {
     return await verifyReplicated(this.parts, { ...options, stormLimit })
   }
 
-  /** Copies what the outbox holds, now (a replica in backoff is tried too). */
-  async drain(options: AbortOptions = {}): Promise<DrainReport> {
-    const report = await this.parts.copier.drain(options.signal, true)
+  /** Copies what the outbox holds, now; a replica in backoff too, unless `backoff` (a service's rounds). */
+  async drain(options: AbortOptions & { backoff?: boolean } = {}): Promise<DrainReport> {
+    const report = await this.parts.copier.drain(options.signal, options.backoff !== true)
     // the last reconcile's count of frames below their copies, less those its queued copies made whole
     if (!report.busy) await this.below.afterCopies()
     return report

@@ -5,6 +5,8 @@
  * either, every folder is listed once: the count is never a "0 pending" by default. A folder that cannot be
  * read (EACCES, EIO) makes the count `incomplete` (the frames of the others are still counted), never smaller.
  */
+import { statSync } from 'node:fs'
+import { join } from 'node:path'
 import { PrefixSharding, type ShardingStrategy } from '../../core/sharding.js'
 import { ShardFolders } from './folders.js'
 import { partsOf } from './parts.js'
@@ -17,6 +19,8 @@ import { failureOf } from './watch-progress.js'
 export interface Unseen {
   /** Frames on the primary with no outbox record and no verified replica copy. */
   frames: number
+  /** The oldest write (mtime) of those frames: how long one has waited to be queued; null when there are none. */
+  oldestAt: Date | null
   /** Folders changed since this were listed (null: every folder, nothing was caught up yet). */
   since: Date | null
   /** When this count was made. */
@@ -60,6 +64,7 @@ export async function countUnseen(storage: ReplicatedStorage): Promise<Unseen | 
     storage.replicas.map(r => r.name)
   )
   let frames = 0
+  let oldest = Number.POSITIVE_INFINITY
   const keys = await folders.changed()
   let unread = folders.failure
   for (const key of keys) {
@@ -70,7 +75,12 @@ export async function countUnseen(storage: ReplicatedStorage): Promise<Unseen | 
       unread ??= { folder: key, error }
       continue // the other folders still count
     }
-    for (const sha256 of found) if (book.lacking(sha256).length > 0) frames++
+    for (const sha256 of found) {
+      if (book.lacking(sha256).length === 0) continue
+      frames++
+      const file = statSync(join(root, sharding.encode(sha256)), { throwIfNoEntry: false })
+      if (file !== undefined) oldest = Math.min(oldest, file.mtimeMs)
+    }
   }
   const health = readRecord<WatchHealth>(layout.watchHealth)
   const watcher =
@@ -85,5 +95,6 @@ export async function countUnseen(storage: ReplicatedStorage): Promise<Unseen | 
           failing: health.failing
         }
   const incomplete = unread === undefined ? null : { folder: unread.folder, ...failureOf(unread.error) }
-  return { frames, since: since === 0 ? null : new Date(since), at, incomplete, watcher }
+  const oldestAt = Number.isFinite(oldest) ? new Date(oldest) : null
+  return { frames, oldestAt, since: since === 0 ? null : new Date(since), at, incomplete, watcher }
 }

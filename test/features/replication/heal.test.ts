@@ -7,6 +7,7 @@ import { describe, expect, it } from 'vitest'
 import { FilesystemDriver } from '../../../src/drivers/fs/index.js'
 import { Healer } from '../../../src/features/replication/heal.js'
 import { StateLayout } from '../../../src/features/replication/layout.js'
+import { Ledger } from '../../../src/features/replication/ledger.js'
 import { testJpeg } from '../../../src/testing/index.js'
 import { tempDir } from '../../infra/helpers/tmp.js'
 import { flip, keepingLogger } from './helpers.js'
@@ -16,7 +17,9 @@ describe('Healer', () => {
     const primary = new FilesystemDriver({ root: await tempDir('sai-heal') })
     const state = join(primary.root, '.replication')
     const { logger, logged } = keepingLogger()
-    const healer = new Healer(primary, new StateLayout(state), logger)
+    const layout = new StateLayout(state)
+    const ledger = new Ledger(layout)
+    const healer = new Healer(primary, layout, ledger, logger)
     expect(healer.counts()).toEqual({ healed: 0, lastAt: undefined })
     const jpeg = testJpeg('heal me', 20_000)
     const { sha256, path } = await primary.store(jpeg)
@@ -34,12 +37,15 @@ describe('Healer', () => {
     expect(counts.healed).toBe(1)
     expect(counts.lastAt!.getTime()).toBeGreaterThanOrEqual(before)
     expect(logged).toMatchObject([{ level: 'info', fields: { event: 'replication.healed', sha256, from: 's3' } }])
+    // the copy it came from was read and hashed: verified, so nobody copies the frame back to it
+    expect(ledger.lookup('s3', sha256)).toMatchObject({ how: 'rehash' })
   })
 
   it('a write that fails is logged and answered false; nothing is counted', async () => {
     const primary = new FilesystemDriver({ root: join(await tempDir('sai-heal-gone'), 'unmounted'), createRoot: false })
     const { logger, logged } = keepingLogger()
-    const healer = new Healer(primary, new StateLayout(await tempDir('sai-heal-state')), logger)
+    const layout = new StateLayout(await tempDir('sai-heal-state'))
+    const healer = new Healer(primary, layout, new Ledger(layout), logger)
     expect(await healer.writeBack('a'.repeat(64), testJpeg('nowhere'), 'copy', 'missing')).toBe(false)
     expect(healer.counts().healed).toBe(0)
     expect(logged).toMatchObject([{ level: 'error', fields: { event: 'replication.heal-failed', from: 'copy' } }])

@@ -5,8 +5,8 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { createHash } from 'node:crypto'
 import { mkdirSync, readFileSync } from 'node:fs'
-import { writeFile } from 'node:fs/promises'
-import { createServer, type Socket } from 'node:net'
+import { utimes, writeFile } from 'node:fs/promises'
+import { createServer } from 'node:net'
 import { dirname, join } from 'node:path'
 import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3'
 import { afterAll, describe, expect, inject, it } from 'vitest'
@@ -16,6 +16,7 @@ import { createReplicatedStorage, type ReplicatedStorage } from '../../../src/fe
 import { testJpeg } from '../../../src/testing/index.js'
 import { ROOT } from '../../infra/helpers/consumer.js'
 import { startPrometheus } from '../../infra/helpers/prometheus.js'
+import { tcpProxy } from '../../infra/helpers/tcp-proxy.js'
 import { tempDir } from '../../infra/helpers/tmp.js'
 import { freePort, waitFor } from '../../infra/setup/services.js'
 
@@ -97,25 +98,31 @@ function labelValues(text: string): string[] {
   )
 }
 
+/** A filesystem primary and replica in new folders: the library's store of them, and the service's environment. */
+async function twoStores() {
+  const root = await tempDir('sai-metrics-primary')
+  const replicaRoot = await tempDir('sai-metrics-replica')
+  const primary = new FilesystemDriver({ root })
+  const replica = new FilesystemDriver({ root: replicaRoot })
+  const storage: ReplicatedStorage = createReplicatedStorage({
+    primary,
+    replicas: [{ name: 'fs', storage: replica }],
+    background: false
+  })
+  const env = {
+    ...(process.env as Record<string, string>),
+    SAI_IMAGE_STORAGE_PATH: root,
+    SAI_IMAGE_STORAGE_REPLICAS: 'fs',
+    SAI_IMAGE_STORAGE_REPLICA_PATH: replicaRoot,
+    SAI_IMAGE_STORAGE_REPLICATE_IN_BACKGROUND: 'false'
+  }
+  return { root, replicaRoot, primary, replica, storage, env }
+}
+
 describe('replicate --watch --metrics-port, two filesystem stores', () => {
   it('copies, a copy that fails by its code, the backlog, a heal and a ' +
     'lost frame move the series; no path in any label', async () => {
-    const root = await tempDir('sai-metrics-primary')
-    const replicaRoot = await tempDir('sai-metrics-replica')
-    const primary = new FilesystemDriver({ root })
-    const replica = new FilesystemDriver({ root: replicaRoot })
-    const storage: ReplicatedStorage = createReplicatedStorage({
-      primary,
-      replicas: [{ name: 'fs', storage: replica }],
-      background: false
-    })
-    const env = {
-      ...(process.env as Record<string, string>),
-      SAI_IMAGE_STORAGE_PATH: root,
-      SAI_IMAGE_STORAGE_REPLICAS: 'fs',
-      SAI_IMAGE_STORAGE_REPLICA_PATH: replicaRoot,
-      SAI_IMAGE_STORAGE_REPLICATE_IN_BACKGROUND: 'false'
-    }
+    const { root, replicaRoot, primary, replica, storage, env } = await twoStores()
     const a = testJpeg(`metrics a ${Date.now()}`, 30_000)
     const c = testJpeg(`metrics c ${Date.now()}`, 20_000)
     const storedA = await storage.store(a)
@@ -179,6 +186,24 @@ describe('replicate --watch --metrics-port, two filesystem stores', () => {
     expect(await stopChild(service.child)).toBe(0) // stopped by SIGTERM, as a service is stopped: exit 0
     await storage.close()
   }, 120_000)
+
+  it('a frame evicted, then gone from its replica: lost_frames says so ' +
+    "once the service's reconcile finds it, as status does (exit 13)", async () => {
+    const { replica, storage, env } = await twoStores()
+    const stored = await storage.store(testJpeg(`metrics evicted ${Date.now()}`, 10_000))
+    await storage.drain()
+    const old = new Date(Date.now() - 40 * 86_400_000)
+    await utimes(stored.path, old, old)
+    expect(await storage.evict({ olderThan: 30 * 86_400_000 })).toMatchObject({ evicted: 1 })
+    await replica.delete(stored.hash) // the last copy gone (a bucket emptied by hand, a disk lost)
+    await storage.close()
+
+    // the service's reconcile at start (daily after) finds it; status counts it from the same scan
+    const service = await startService(env)
+    await until('the loss the reconcile found', service.scrape, s => s.get(`${P}lost_frames`) === 1)
+    expect(spawnSync(process.execPath, [CLI, 'status'], { env }).status).toBe(13)
+    expect(await stopChild(service.child)).toBe(0)
+  }, 60_000)
 
   it('a foreign write: the watcher finds it, the copy is made, the ' +
     'latency from the write to the verified copy observed', async () => {
@@ -276,34 +301,7 @@ async function outage(
     }
     return await startGateway(s3.conf)
   }
-  const target = new URL(s3.endpoint)
-  const port = await freePort()
-  const sockets = new Set<Socket>()
-  let server: ReturnType<typeof createServer> | undefined
-  const start = async (): Promise<void> => {
-    const { connect } = await import('node:net')
-    server = createServer(socket => {
-      const upstream = connect(Number(target.port || 80), target.hostname)
-      for (const s of [socket, upstream]) {
-        sockets.add(s)
-        s.on('close', () => sockets.delete(s)).on('error', () => {
-          socket.destroy()
-          upstream.destroy()
-        })
-      }
-      socket.pipe(upstream).pipe(socket)
-    })
-    await new Promise<void>(resolve => server!.listen(port, '127.0.0.1', resolve))
-  }
-  await start()
-  return {
-    endpoint: `http://127.0.0.1:${port}`,
-    start,
-    stop: async () => {
-      for (const socket of sockets) socket.destroy()
-      await new Promise(resolve => server!.close(resolve))
-    }
-  }
+  return await tcpProxy(s3.endpoint)
 }
 
 describe('replicate --watch scraped by a real Prometheus, the replica a real RADOS Gateway', () => {
