@@ -1,6 +1,5 @@
-import { createWriteStream } from 'node:fs'
-import { once } from 'node:events'
-import { ConfigError } from '../../core/errors.js'
+import { open } from 'node:fs/promises'
+import { ConfigError, InvalidInputError } from '../../core/errors.js'
 import { parseListLine, readRefFiles, type RefSet } from '../../features/retention/keep.js'
 import { prune as pruneStore, type PruneOptions, type PruneReport } from '../../features/retention/prune.js'
 import { createVariants, type Variants } from '../../features/variants/index.js'
@@ -27,7 +26,7 @@ export async function prune(cli: Context): Promise<number> {
     }
   })
   const storage = await cli.storage()
-  const list = cli.string('list') === undefined ? undefined : candidateList(cli.string('list')!)
+  const list = cli.string('list') === undefined ? undefined : await candidateList(cli.string('list')!)
   const progress = new Progress('prune', 0, cli.progress)
   let report: PruneReport
   try {
@@ -73,16 +72,29 @@ function variantsOf(storage: ImageStorage): Variants | undefined {
   }
 }
 
-/** --list F: a dry run's candidates, one "sha256 size last-stored limit" line each. */
-function candidateList(path: string): { write: NonNullable<PruneOptions['onCandidate']>; end: () => Promise<void> } {
-  const out = createWriteStream(path)
+/** --list F: a dry run's candidates, one "sha256 size last-stored limit" line each; opened before the prune. */
+async function candidateList(
+  path: string
+): Promise<{ write: NonNullable<PruneOptions['onCandidate']>; end: () => Promise<void> }> {
+  const fail = (err: unknown): never => {
+    throw InvalidInputError.unreadable(path, err, 'write')
+  }
+  const out = await open(path, 'w').catch(fail)
+  let lines = '' // written 64 KiB at a time: a million candidates are not a million writes
   return {
     write: async c => {
-      const line = `${c.sha256 ?? c.hash} ${c.size} ${c.lastStoredAt?.toISOString() ?? ''} ${c.chosenBy ?? ''}\n`
-      if (!out.write(line)) await once(out, 'drain')
+      lines += `${c.sha256 ?? c.hash} ${c.size} ${c.lastStoredAt?.toISOString() ?? ''} ${c.chosenBy ?? ''}\n`
+      if (lines.length < 65536) return
+      const chunk = lines
+      lines = ''
+      await out.write(chunk).catch(fail)
     },
     end: async () => {
-      await new Promise<void>(resolve => out.end(resolve))
+      try {
+        await out.write(lines).catch(fail)
+      } finally {
+        await out.close()
+      }
     }
   }
 }

@@ -9,10 +9,13 @@
 import { createReadStream } from 'node:fs'
 import { open, type FileHandle } from 'node:fs/promises'
 import { createInterface } from 'node:readline'
-import { InvalidInputError } from '../../core/errors.js'
+import { InvalidInputError, StorageUnavailableError } from '../../core/errors.js'
 
 export class JsonLines {
-  private constructor(private readonly handle: FileHandle) {}
+  private constructor(
+    private readonly handle: FileHandle,
+    private readonly path: string
+  ) {}
 
   /**
    * Opens (or creates) `path`, calling `read` with each whole line's object (lines that are not
@@ -46,17 +49,28 @@ export class JsonLines {
       await handle.close()
       throw err
     }
-    return new JsonLines(handle)
+    return new JsonLines(handle, path)
   }
 
-  /** One line, in one write: lines never interleave. */
+  /**
+   * One line, in one write: lines never interleave. A file that cannot be written (ENOSPC, EIO) stops
+   * the job: it is no item's failure.
+   */
   async append(entry: Record<string, unknown>): Promise<void> {
-    await this.handle.write(JSON.stringify(entry) + '\n')
+    await this.handle.write(JSON.stringify(entry) + '\n').catch(this.unwritable)
   }
 
   async close(): Promise<void> {
-    await this.handle.sync()
-    await this.handle.close()
+    try {
+      await this.handle.sync().catch(this.unwritable)
+    } finally {
+      await this.handle.close()
+    }
+  }
+
+  private readonly unwritable = (err: unknown): never => {
+    const { message } = InvalidInputError.unreadable(this.path, err, 'write')
+    throw new StorageUnavailableError(message, this.path, { cause: err })
   }
 }
 
