@@ -4,29 +4,31 @@ import type { Subset } from './commands/verify-text.js'
 import type { Context } from './context.js'
 
 /**
- * --checkpoint F: where a run is, saved at most once a second, with the store and the subset it is of:
- * `--resume` goes on after its hash only in a run of the same (a run of another subset or store would
- * skip objects it never checked). Not fsynced (a lost one costs only time), so after a power cut it may
+ * --checkpoint F: where a run is, saved at most once a second, with the store, the subset and the repair it
+ * is of: `--resume` goes on after its hash only in a run of the same (a run of another subset or store
+ * would skip objects it never checked, a repair objects only checked). Not fsynced (a lost one costs only time), so after a power cut it may
  * be empty, torn or gone: then the run starts over from the first object, and says so.
  */
 export class Checkpoint {
   private saved = Date.now()
   private pending: Promise<void> = Promise.resolve()
   private finished = false
-  private readonly of: { store: string | undefined; subset: string | undefined }
+  private readonly of: { store: string | undefined; subset: string | undefined; repair: true | undefined }
 
   constructor(
     private readonly cli: Pick<Context, 'note'>,
     private readonly path: string,
     store: string | undefined,
-    subset: Subset | undefined
+    subset: Subset | undefined,
+    repair = false
   ) {
-    this.of = { store, subset: subset === undefined ? undefined : `${subset.index}/${subset.count}` }
+    const part = subset === undefined ? undefined : `${subset.index}/${subset.count}`
+    this.of = { store, subset: part, repair: repair ? true : undefined }
   }
 
   async read(): Promise<string | undefined> {
     const text = await readFile(this.path, 'utf8').catch(() => '')
-    let saved: { after?: unknown; store?: unknown; subset?: unknown } = {}
+    let saved: { after?: unknown; store?: unknown; subset?: unknown; repair?: unknown } = {}
     try {
       saved = JSON.parse(text) ?? {}
     } catch {}
@@ -34,7 +36,7 @@ export class Checkpoint {
     const why =
       typeof after !== 'string' || !/^[0-9a-f]{64}$/.test(after)
         ? `holds no position (${text === '' ? 'empty or missing' : 'unreadable'})`
-        : saved.store !== this.of.store || saved.subset !== this.of.subset
+        : saved.store !== this.of.store || saved.subset !== this.of.subset || saved.repair !== this.of.repair
           ? `is of another run (${runOf(saved)}, not ${runOf(this.of)})`
           : undefined
     if (why === undefined) return after as string
@@ -65,5 +67,6 @@ export class Checkpoint {
   }
 }
 
-const runOf = ({ store, subset }: { store?: unknown; subset?: unknown }): string =>
-  `store ${typeof store === 'string' ? store : 'unknown'}, ${typeof subset === 'string' ? `subset ${subset}` : 'every object'}`
+const runOf = ({ store, subset, repair }: { store?: unknown; subset?: unknown; repair?: unknown }): string =>
+  `store ${typeof store === 'string' ? store : 'unknown'}, ` +
+  `${typeof subset === 'string' ? `subset ${subset}` : 'every object'}${repair === true ? ', --repair' : ''}`

@@ -55,6 +55,7 @@ describe('verify --resume from the checkpoint of another run', () => {
       ['another subset', { after, store: root, subset: '0/2' }],
       ['no subset (the whole store)', { after, store: root }],
       ['another store', { after, store: '/srv/other', subset: '1/2' }],
+      ['a repair (this run only checks)', { after, store: root, subset: '1/2', repair: true }],
       ['an earlier release (no run named)', { after }]
     ] as const) {
       writeFileSync(checkpoint, JSON.stringify(saved))

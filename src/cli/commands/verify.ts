@@ -17,7 +17,7 @@ export async function verify(cli: Context): Promise<number> {
   const subset = parseSubset(cli.string('subset'))
   const path = cli.string('checkpoint')
   if (cli.flags.resume === true && path === undefined) throw new UsageError('--resume needs --checkpoint F')
-  const checkpoint = path === undefined ? undefined : new Checkpoint(cli, path, storage.location, subset)
+  const checkpoint = path === undefined ? undefined : new Checkpoint(cli, path, storage.location, subset, repair)
   const after = cli.flags.resume === true ? await checkpoint!.read() : undefined
   const report = await verifyWithProgress(cli, storage, { repair, subset, after, checkpoint })
   const variants = await variantsReport(storage, repair, subset === undefined && after === undefined)
