@@ -6,8 +6,9 @@ import type { Context } from './context.js'
 /**
  * --checkpoint F: where a run is, saved at most once a second, with the store, the subset and the
  * repair it is of: `--resume` goes on after its hash only in a run of the same (a run of another
- * subset or store would skip objects it never checked, a repair objects only checked). Not fsynced (a lost one costs only time), so after a power cut it may
- * be empty, torn or gone: then the run starts over from the first object, and says so.
+ * subset or store would skip objects it never checked, a repair objects only checked). Not fsynced
+ * (a lost one costs only time), so after a power cut it may be empty, torn or gone: then the run
+ * starts over from the first object, and says so.
  */
 export class Checkpoint {
   private saved = Date.now()
