@@ -100,7 +100,8 @@ export async function backfillImageHashes(
 
 /**
  * The mapping's lines, as batches of execution id → SHA-256 (an id that comes again with another
- * SHA-256 starts a new batch); lines that name no execution are counted as unusable. A signal ends it, without the last batch.
+ * SHA-256 starts a new batch); lines that name no execution are counted as unusable. A signal ends
+ * it, without the last batch.
  */
 async function* batches(
   mapping: string,
