@@ -65,6 +65,23 @@ describe.skipIf(!isRoot)('a full disk under the files a job writes (real ENOSPC)
   })
 })
 
+describe.skipIf(!isRoot)('a read-only store under the variant cache (real EROFS)', () => {
+  it('variants: ERR_STORAGE_UNAVAILABLE (exit 5), not ERR_INTERNAL "a bug" (exit 70)', async () => {
+    const root = join(await smallTmpfs('4m'), 'images')
+    const storage = new FilesystemDriver({ root })
+    for (let i = 0; i < 3; i++) await storage.store(testJpeg(`read-only ${root} ${i}`, 2000))
+    await storage.close()
+    execFileSync('mount', ['-o', 'remount,ro', join(root, '..')])
+    try {
+      const run = cli(['variants', 'thumb', '--json'], { env: { SAI_IMAGE_STORAGE_PATH: root } })
+      expect(answer(run).error).toMatchObject({ code: 'ERR_STORAGE_UNAVAILABLE' })
+      expect(run.code).toBe(5)
+    } finally {
+      execFileSync('mount', ['-o', 'remount,rw', join(root, '..')])
+    }
+  })
+})
+
 describe('prune --dry-run --list at a path that cannot be opened', () => {
   it('is ERR_INVALID_INPUT (exit 3) before the prune, with one JSON answer (it was an unhandled error event)', async () => {
     const root = await tempDir()
