@@ -123,6 +123,39 @@ describe('import: --exclude, and files that are not images', () => {
     expect(text.stdout).toContain('excluded: 2 files')
   })
 
+  it('--exclude thumbs/ (a trailing slash, as .gitignore writes a folder) leaves out the folder at any depth, not nothing', async () => {
+    const dir = await tree()
+    await mkdir(join(dir, 'original/thumbs'), { recursive: true })
+    await writeFile(join(dir, 'original/thumbs/1001.jpg'), testJpeg(`${dir} deep thumb`))
+    await writeFile(join(dir, 'original/1/thumbs'), testJpeg(`${dir} a file named thumbs`))
+    const [maps, root] = [await tempDir(), await tempDir()]
+    const run = (...exclude: string[]) =>
+      answer(
+        cli(
+          [
+            'import',
+            dir,
+            '--mapping',
+            join(maps, `${exclude.length}.jsonl`),
+            '--json',
+            '--allow-non-image',
+            ...exclude
+          ],
+          {
+            env: { SAI_IMAGE_STORAGE_PATH: root }
+          }
+        )
+      )
+    // the two thumbs folders go; a file called thumbs is no folder and stays
+    expect(run('--exclude', 'thumbs/', '--exclude', '.DS_Store', '--exclude', '*.txt')).toMatchObject({
+      done: 3,
+      excluded: 4,
+      failed: []
+    })
+    // anchored: only the thumbs folder at the top
+    expect(run('--exclude', '/thumbs/')).toMatchObject({ done: 6, excluded: 1 })
+  })
+
   it('a file that is not an image is reported once and recorded; reruns pass over it and exit 0', async () => {
     const dir = await tree()
     const root = await tempDir()

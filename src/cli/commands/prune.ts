@@ -1,7 +1,6 @@
-import { createWriteStream } from 'node:fs'
-import { once } from 'node:events'
-import { ConfigError } from '../../core/errors.js'
-import { readRefFiles, type RefSet } from '../../features/retention/keep.js'
+import { open } from 'node:fs/promises'
+import { ConfigError, InvalidInputError } from '../../core/errors.js'
+import { parseListLine, readRefFiles, type RefSet } from '../../features/retention/keep.js'
 import { prune as pruneStore, type PruneOptions, type PruneReport } from '../../features/retention/prune.js'
 import { createVariants, type Variants } from '../../features/variants/index.js'
 import type { ImageStorage } from '../../core/types.js'
@@ -27,7 +26,7 @@ export async function prune(cli: Context): Promise<number> {
     }
   })
   const storage = await cli.storage()
-  const list = cli.string('list') === undefined ? undefined : candidateList(cli.string('list')!)
+  const list = cli.string('list') === undefined ? undefined : await candidateList(cli.string('list')!)
   const progress = new Progress('prune', 0, cli.progress)
   let report: PruneReport
   try {
@@ -73,16 +72,29 @@ function variantsOf(storage: ImageStorage): Variants | undefined {
   }
 }
 
-/** --list F: a dry run's candidates, one "sha256 size last-stored limit" line each. */
-function candidateList(path: string): { write: NonNullable<PruneOptions['onCandidate']>; end: () => Promise<void> } {
-  const out = createWriteStream(path)
+/** --list F: a dry run's candidates, one "sha256 size last-stored limit" line each; opened before the prune. */
+async function candidateList(
+  path: string
+): Promise<{ write: NonNullable<PruneOptions['onCandidate']>; end: () => Promise<void> }> {
+  const fail = (err: unknown): never => {
+    throw InvalidInputError.unreadable(path, err, 'write')
+  }
+  const out = await open(path, 'w').catch(fail)
+  let lines = '' // written 64 KiB at a time: a million candidates are not a million writes
   return {
     write: async c => {
-      const line = `${c.sha256 ?? c.hash} ${c.size} ${c.lastStoredAt?.toISOString() ?? ''} ${c.chosenBy ?? ''}\n`
-      if (!out.write(line)) await once(out, 'drain')
+      lines += `${c.sha256 ?? c.hash} ${c.size} ${c.lastStoredAt?.toISOString() ?? ''} ${c.chosenBy ?? ''}\n`
+      if (lines.length < 65536) return
+      const chunk = lines
+      lines = ''
+      await out.write(chunk).catch(fail)
     },
     end: async () => {
-      await new Promise<void>(resolve => out.end(resolve))
+      try {
+        await out.write(lines).catch(fail)
+      } finally {
+        await out.close()
+      }
     }
   }
 }
@@ -117,7 +129,8 @@ function summary(report: PruneReport, byAge: boolean, byBudget: boolean): string
 
 /**
  * The refs of every --keep-file and of --keep-sql's first column, in a compact set (millions fit).
- * A keep-file line that names no object stops the command before it deletes anything (exit 2),
+ * Each is read as a keep-file line is (a SHA-256, a key, a CID): a line or a row that names no
+ * object (a NULL, an id, an absolute path) stops the command before it deletes anything (exit 2),
  * unless `lenient`: then it is skipped, and said.
  */
 export async function keepSet(
@@ -126,19 +139,7 @@ export async function keepSet(
   options: { lenient?: boolean; note?: (text: string) => void } = {}
 ): Promise<RefSet> {
   const { set: refs, bad, badLines } = await readRefFiles(files)
-  if (badLines > 0) {
-    const lines =
-      bad.map(b => `\n  ${b.file}:${b.line}: ${JSON.stringify(b.text)}`).join('') +
-      (badLines > bad.length ? `\n  … ${badLines - bad.length} more` : '')
-    if (options.lenient !== true) {
-      throw new UsageError(
-        `${plural(badLines, 'line')} of the keep file name no object (a ref is a SHA-256 in hex, a key such as ` +
-          `ab/cd/<sha256>.jpg, or a CID); nothing was deleted. Fix ${badLines === 1 ? 'it' : 'them'}, ` +
-          `or pass --keep-file-lenient to skip such lines:${lines}`
-      )
-    }
-    options.note?.(`keep file: ${plural(badLines, 'line')} skipped (they name no object, --keep-file-lenient):${lines}`)
-  }
+  let badCount = badLines
   if (sql !== undefined) {
     const db = await connectDatabase()
     try {
@@ -147,10 +148,30 @@ export async function keepSet(
       })
       const first = (result as unknown as { fields: Array<{ name: string }> }).fields[0]?.name
       if (first === undefined) throw new UsageError('--keep-sql must return at least one column (the refs)')
-      for (const row of result.rows) refs.add(String(row[first] ?? ''))
+      result.rows.forEach((row, i) => {
+        const value = row[first]
+        const ref = typeof value === 'string' ? parseListLine(value) : undefined
+        const named = ref?.sha256 ?? ref?.other
+        if (named !== undefined) refs.add(named)
+        else if (badCount++ < 10)
+          bad.push({ file: '--keep-sql row', line: i + 1, text: value == null ? 'NULL' : String(value).slice(0, 100) })
+      })
     } finally {
       await db.end()
     }
+  }
+  if (badCount > 0) {
+    const lines =
+      bad.map(b => `\n  ${b.file}:${b.line}: ${JSON.stringify(b.text)}`).join('') +
+      (badCount > bad.length ? `\n  … ${badCount - bad.length} more` : '')
+    if (options.lenient !== true) {
+      throw new UsageError(
+        `${plural(badCount, 'line')} of the keep file or --keep-sql name no object (a ref is a SHA-256 in hex, a ` +
+          `key such as ab/cd/<sha256>.jpg, or a CID); nothing was deleted. Fix ${badCount === 1 ? 'it' : 'them'}, ` +
+          `or pass --keep-file-lenient to skip such lines:${lines}`
+      )
+    }
+    options.note?.(`keep file: ${plural(badCount, 'line')} skipped (they name no object, --keep-file-lenient):${lines}`)
   }
   return refs
 }

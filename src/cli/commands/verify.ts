@@ -1,8 +1,8 @@
-import { readFile, rm, writeFile, rename } from 'node:fs/promises'
 import { ConfigError } from '../../core/errors.js'
 import type { ImageStorage } from '../../core/types.js'
 import { inSubset, mergeReports, type VerifyReport } from '../../core/verify-report.js'
 import { createVariants } from '../../features/variants/index.js'
+import { Checkpoint } from '../checkpoint.js'
 import { Progress } from '../progress.js'
 import { type Context, missingRootLine, storeLine, UsageError } from '../context.js'
 import { type Subset, verifyText } from './verify-text.js'
@@ -15,13 +15,14 @@ export async function verify(cli: Context): Promise<number> {
     )
   const repair = cli.flags.repair === true
   const subset = parseSubset(cli.string('subset'))
-  const checkpoint = cli.string('checkpoint')
-  if (cli.flags.resume === true && checkpoint === undefined) throw new UsageError('--resume needs --checkpoint F')
-  const after = cli.flags.resume === true ? await readCheckpoint(cli, checkpoint!) : undefined
+  const path = cli.string('checkpoint')
+  if (cli.flags.resume === true && path === undefined) throw new UsageError('--resume needs --checkpoint F')
+  const checkpoint = path === undefined ? undefined : new Checkpoint(cli, path, storage.location, subset, repair)
+  const after = cli.flags.resume === true ? await checkpoint!.read() : undefined
   const report = await verifyWithProgress(cli, storage, { repair, subset, after, checkpoint })
   const variants = await variantsReport(storage, repair, subset === undefined && after === undefined)
   const total = variants === undefined ? report : mergeReports(report, variants)
-  if (checkpoint !== undefined) await rm(checkpoint, { force: true }) // finished: the next run starts over
+  await checkpoint?.finish() // the next run starts over
   // a root that is not there (a typo, an unmounted array) is no clean store, unless expected
   const unexpectedlyEmpty = report.rootExists === false && cli.flags['allow-empty'] !== true
   const clean = total.clean && !unexpectedlyEmpty
@@ -49,7 +50,7 @@ export async function verify(cli: Context): Promise<number> {
 async function verifyWithProgress(
   cli: Context,
   storage: ImageStorage,
-  options: { repair: boolean; subset?: Subset; after?: string; checkpoint?: string }
+  options: { repair: boolean; subset?: Subset; after?: string; checkpoint?: Checkpoint }
 ): Promise<VerifyReport> {
   const { subset, after, checkpoint } = options
   const stop = cli.stopSignal()
@@ -59,7 +60,6 @@ async function verifyWithProgress(
     () => storage.list({ after, signal: stop }),
     entry => entry.sha256 === undefined || inSubset(entry.sha256, subset)
   )
-  let saved = Date.now()
   try {
     return await storage.verify!({
       repair: options.repair,
@@ -70,10 +70,7 @@ async function verifyWithProgress(
       signal: stop,
       onProgress: p => {
         progress.set(p.checked)
-        if (checkpoint !== undefined && p.lastDone !== undefined && Date.now() - saved > 1000) {
-          saved = Date.now()
-          void saveCheckpoint(checkpoint, p.lastDone)
-        }
+        if (p.lastDone !== undefined) checkpoint?.save(p.lastDone)
       }
     })
   } finally {
@@ -88,28 +85,6 @@ function parseSubset(text: string | undefined): Subset | undefined {
   if (!(count >= 1 && count <= 65536 && index >= 0 && index < count))
     throw new UsageError('--subset takes K/N with 0 <= K < N <= 65536, e.g. 3/30')
   return { index, count }
-}
-
-/**
- * Where `--resume` goes on: after the checkpoint's hash. The checkpoint is not fsynced (a lost one costs only time),
- * so after a power cut it may be empty, torn or gone: then the run starts over from the first object, and says so.
- */
-async function readCheckpoint(cli: Context, path: string): Promise<string | undefined> {
-  const text = await readFile(path, 'utf8').catch(() => '')
-  let after: unknown
-  try {
-    after = (JSON.parse(text) as { after?: unknown }).after
-  } catch {}
-  if (typeof after === 'string' && /^[0-9a-f]{64}$/.test(after)) return after
-  cli.note(
-    `the checkpoint ${path} holds no position (${text === '' ? 'empty or missing' : 'unreadable'}): from the start`
-  )
-  return undefined
-}
-
-async function saveCheckpoint(path: string, after: string): Promise<void> {
-  await writeFile(`${path}.tmp`, JSON.stringify({ after, at: new Date().toISOString() }) + '\n')
-  await rename(`${path}.tmp`, path)
 }
 
 /** The variant cache's report, where the store has one (and the whole store is checked). */

@@ -11,10 +11,11 @@ export const importCommand: Command = {
     'The mapping defaults to ./sai-images-import-<dir name>-<8 hex of its absolute path>.jsonl, so that\n' +
     'the same command run again in the same folder resumes, and two trees never share a mapping.\n' +
     'A rerun walks the whole tree and stores every file the mapping does not record: the files added\n' +
-    'since, wherever they sort. --exclude leaves out names or paths (*.txt, .DS_Store, thumbs/**;\n' +
-    'repeatable). A file that is not an image is reported once and recorded in F.not-images.jsonl\n' +
-    '(the mapping holds mappings only), not a failure: later runs pass over it. --allow-non-image\n' +
-    'stores such files instead. A file that fails is reported, not recorded: the next run tries it again.',
+    'since, wherever they sort. --exclude leaves out names, paths or folders (*.txt, .DS_Store,\n' +
+    'thumbs/**, thumbs/; repeatable). A file that is not an image is reported once and recorded\n' +
+    'in F.not-images.jsonl (the mapping holds mappings only), not a failure: later runs pass over it.\n' +
+    '--allow-non-image stores such files instead. A file that fails is reported, not recorded: the\n' +
+    'next run tries it again.',
   options: {
     mapping: { type: 'string' },
     exclude: { type: 'string', multiple: true },

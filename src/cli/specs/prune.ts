@@ -14,9 +14,9 @@ export const prune: Command = {
     '--keep-file F: one ref per line, never deleted (repeatable): a SHA-256 (either case), a key such\n' +
     'as ab/cd/<sha256>.jpg (any shard depth) or a CID; blank lines and # comments are fine; any other\n' +
     'line stops the prune before it deletes anything (exit 2), unless --keep-file-lenient skips it.\n' +
-    '--keep-sql QUERY: its first column\n' +
-    'holds refs, run on DATABASE_URL (npm install pg), e.g. the hashes of frames with detections.\n' +
-    'The variants of a deleted object go with it. An object stored\n' +
+    '--keep-sql QUERY: its first column holds refs, read as those lines are (a NULL or an id stops\n' +
+    'the prune the same way), run on DATABASE_URL (npm install pg), e.g. the hashes of frames with\n' +
+    'detections. The variants of a deleted object go with it. An object stored\n' +
     'in the last minute always stays. --dry-run counts what would go; --list F writes it to F, one\n' +
     '"sha256 size last-stored limit" line each. A store that renews an object while the prune runs\n' +
     'keeps it; a prune killed midway leaves objects in {root}/.pruning that `verify --repair` puts back.\n' +

@@ -99,8 +99,9 @@ export async function backfillImageHashes(
 }
 
 /**
- * The mapping's lines, as batches of execution id → SHA-256 (the last one when an id comes twice);
- * lines that name no execution are counted as unusable. A signal ends it, without the last batch.
+ * The mapping's lines, as batches of execution id → SHA-256 (an id that comes again with another
+ * SHA-256 starts a new batch); lines that name no execution are counted as unusable. A signal ends
+ * it, without the last batch.
  */
 async function* batches(
   mapping: string,
@@ -121,7 +122,16 @@ async function* batches(
       report.lines++
       const entry = parseLine(line)
       if (entry === undefined) report.unusable++
-      else batch.set(entry.executionId, entry.sha256)
+      else {
+        // another file for the same execution (original/ and processed/ both imported): in the next
+        // batch, so the database reports it as a conflict rather than this batch keep the last silently
+        const before = batch.get(entry.executionId)
+        if (before !== undefined && before !== entry.sha256) {
+          yield batch
+          batch = new Map()
+        }
+        batch.set(entry.executionId, entry.sha256)
+      }
       if (batch.size >= batchSize) {
         yield batch
         batch = new Map()

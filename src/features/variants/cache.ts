@@ -11,7 +11,7 @@ import { rm, unlink } from 'node:fs/promises'
 import { join } from 'node:path'
 import { Background } from '../../core/background.js'
 import { readWhole } from '../../core/durable-files.js'
-import { isMissing } from '../../core/errors.js'
+import { isMissing, isUnavailable, StorageUnavailableError } from '../../core/errors.js'
 import { failureFields, log, type Logger } from '../../core/logger.js'
 import { PrefixSharding } from '../../core/sharding.js'
 import { addFinding, emptyReport, type FindingReason, type VerifyReport } from '../../core/verify-report.js'
@@ -123,18 +123,23 @@ export class VariantCache {
       fsync: this.fsync,
       background: this.background,
       remove
-    })
+    }).catch(this.unavailable)
     // what the name needs but the bytes, made while sharp works (the commit runs after a render: cold)
     const memo = `${sha256}/${preset.name}.${preset.id}`
     const shard = this.folderOf(sha256)
     const commit = async (bytes: Buffer): Promise<CacheEntry> => {
       const digest = createHash('sha256').update(bytes).digest('hex')
       const name = `${sha256}.${preset.name}.${preset.id}.${digest}.${preset.format}`
-      await temp.commit(name, bytes)
+      await temp.commit(name, bytes).catch(this.unavailable)
       this.remember(memo, name)
       return { path: join(folder, name), key: `${shard}/${name}`, sha256: digest }
     }
     return { commit, abandon: temp.abandon }
+  }
+
+  /** A cache that cannot be written (EROFS, ENOSPC, EACCES) is a store that cannot be used, not a bug. */
+  private readonly unavailable = (err: unknown): never => {
+    throw isUnavailable(err) ? StorageUnavailableError.fromSystemError(err, this.dir, 'path') : err
   }
 
   /** Removes every variant of `sha256`; how many there were. */

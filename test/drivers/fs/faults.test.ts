@@ -1,28 +1,16 @@
 import { execFileSync } from 'node:child_process'
 import { chmod, readdir } from 'node:fs/promises'
 import { join } from 'node:path'
-import { afterAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { FilesystemDriver } from '../../../src/drivers/fs/index.js'
 import { StorageUnavailableError } from '../../../src/core/errors.js'
 import { testJpeg } from '../../../src/testing/index.js'
 import { startChild } from '../../infra/helpers/child.js'
-import { strayTemps, tempDir } from '../../infra/helpers/tmp.js'
+import { smallTmpfs, strayTemps, tempDir } from '../../infra/helpers/tmp.js'
 
 const isRoot = process.getuid?.() === 0
 const why = 'needs root to mount a tmpfs and to drop to another user; CI runs as root'
 if (!isRoot) console.warn(`skipped: real ENOSPC, EROFS and EACCES tests (${why})`)
-
-const mounts: string[] = []
-afterAll(() => {
-  for (const dir of mounts) execFileSync('umount', [dir])
-})
-
-async function smallTmpfs(size: string): Promise<string> {
-  const dir = await tempDir('sai-tmpfs')
-  execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${size}`, 'tmpfs', dir])
-  mounts.push(dir)
-  return dir
-}
 
 async function leftovers(storage: FilesystemDriver): Promise<string[]> {
   const temps = await strayTemps(storage)

@@ -192,4 +192,26 @@ describe('sai-images backfill-hashes against a real PostgreSQL', () => {
     const all = await hashes(table)
     expect(ids.every(id => all.get(id) === hashOf(id))).toBe(true)
   })
+
+  it('two files for one execution (original/ and processed/ imported together) are a conflict, exit 1: the row kept the last one silently', async () => {
+    const tree = await tempDir('sai-dashboard')
+    const frames = { original: testJpeg('backfill raw 3200', 4000), processed: testJpeg('backfill overlay 3200', 4000) }
+    for (const [folder, bytes] of Object.entries(frames)) {
+      await mkdir(join(tree, folder, '3'), { recursive: true })
+      await writeFile(join(tree, folder, '3', '3200.jpg'), bytes)
+    }
+    const mapping = join(await tempDir(), 'import.jsonl')
+    expect(cli(['import', tree, '--mapping', mapping, '--root', await tempDir()]).code).toBe(0)
+    const table = await dashboardTable([3200])
+    for (let run = 0; run < 2; run++) {
+      const result = cli(['backfill-hashes', '--mapping', mapping, '--migrate', '--table', table, '--json'])
+      expect(result.code, `run ${run}`).toBe(1)
+      const { conflicts } = JSON.parse(result.stdout)
+      expect(conflicts).toHaveLength(1)
+      expect(conflicts[0].executionId).toBe('3200')
+      expect([conflicts[0].inDatabase, conflicts[0].inMapping].sort()).toEqual(
+        [sha256(frames.original), sha256(frames.processed)].sort()
+      )
+    }
+  })
 })

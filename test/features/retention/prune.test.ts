@@ -177,6 +177,63 @@ describe('prune on the filesystem driver', () => {
   )
 
   it(
+    '--keep-sql reads its values as a keep file: the key column protects its frames, and a NULL or an id ' +
+      'stops the prune before it deletes anything (it used to protect nothing, silently)',
+    async () => {
+      const { root, hashes } = await agedStore(4, () => 365, 3000, 'sql')
+      const db = new pg.Client({ connectionString: inject('databaseUrl') })
+      await db.connect()
+      const table = `execution_images_${process.pid}`
+      const env = { ...process.env, SAI_IMAGE_STORAGE_PATH: root, DATABASE_URL: inject('databaseUrl') }
+      const run = (query: string, ...more: string[]): ReturnType<typeof spawnSync> =>
+        spawnSync(process.execPath, [CLI, 'prune', '--older-than', '90d', '--keep-sql', query, ...more, '--json'], {
+          env,
+          encoding: 'utf8'
+        })
+      try {
+        // the README's dashboard ETL keeps the key in original_path
+        await db.query(
+          `CREATE TABLE ${table} (execution_id int, original_path text, image_hash char(64), has_detections bool)`
+        )
+        const key = (h: string): string => `${h.slice(0, 2)}/${h.slice(2, 4)}/${h}.jpg`
+        await db.query(`INSERT INTO ${table} VALUES (1, $1, $2, true), (2, $3, NULL, true), (3, $4, $5, false)`, [
+          key(hashes[0]!),
+          hashes[0],
+          key(hashes[1]!),
+          key(hashes[2]!),
+          hashes[2]
+        ])
+        for (const query of [
+          `SELECT image_hash FROM ${table} WHERE has_detections`, // row 2 has no hash yet
+          `SELECT execution_id FROM ${table} WHERE has_detections`
+        ]) {
+          const refused = run(query)
+          expect(refused.status, query).toBe(2)
+          expect(JSON.parse(String(refused.stdout)).error.message).toContain('nothing was deleted')
+          expect(await present(new FilesystemDriver({ root }), hashes)).toEqual([true, true, true, true])
+        }
+        expect(
+          JSON.parse(String(run(`SELECT image_hash FROM ${table} WHERE has_detections`).stdout)).error.message
+        ).toContain('--keep-sql row:2: "NULL"')
+        const keys = run(`SELECT original_path FROM ${table} WHERE has_detections`, '--dry-run')
+        expect(keys.status).toBe(0)
+        expect(JSON.parse(String(keys.stdout))).toMatchObject({ protected: 2, wouldDelete: 2 })
+        const lenient = run(`SELECT image_hash FROM ${table} WHERE has_detections`, '--keep-file-lenient')
+        expect(lenient.status).toBe(0)
+        expect(JSON.parse(String(lenient.stdout))).toMatchObject({
+          deleted: 3,
+          protected: 1,
+          keepFileSkipped: expect.stringContaining('1 line skipped')
+        })
+        expect(await present(new FilesystemDriver({ root }), hashes)).toEqual([true, false, false, false])
+      } finally {
+        await db.query(`DROP TABLE IF EXISTS ${table}`)
+        await db.end()
+      }
+    }
+  )
+
+  it(
     'processes storing again while a prune runs: no store that resolves during the prune loses its ' +
       'object (many rounds)',
     async () => {

@@ -1,10 +1,13 @@
+import { execFileSync } from 'node:child_process'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll } from 'vitest'
 
 const made: string[] = []
+const mounts: string[] = []
 afterAll(async () => {
+  for (const dir of mounts) execFileSync('umount', [dir])
   await Promise.all(made.map(async dir => await rm(dir, { recursive: true, force: true })))
 })
 
@@ -12,6 +15,14 @@ afterAll(async () => {
 export async function tempDir(label = 'sai'): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), `${label}-`))
   made.push(dir)
+  return dir
+}
+
+/** A tmpfs of `size` (`2m`) on a fresh directory, for a real ENOSPC (needs root); unmounted after the file's tests. */
+export async function smallTmpfs(size: string): Promise<string> {
+  const dir = await tempDir('sai-tmpfs')
+  execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${size}`, 'tmpfs', dir])
+  mounts.push(dir)
   return dir
 }
 
