@@ -66,7 +66,7 @@ export async function migrate(cli: Context): Promise<number> {
         'name another with --to-root, or another driver'
     )
   if (cli.flags['dry-run'] === true) {
-    const plan = await planMigration(from, mapping, cli.stopSignal(), to)
+    const plan = await planMigration(from, mapping, cli.stopSignal())
     cli.out(
       `dry run: would copy ${plural(plan.wouldCopy, 'object')} (${formatBytes(plan.wouldCopyBytes)}); ` +
         `${plan.alreadyCopied} copied already\nfrom ${from.location ?? from.driver}\nto ${to.location ?? to.driver}`,

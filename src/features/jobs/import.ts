@@ -11,7 +11,7 @@ import { InvalidInputError } from '../../core/errors.js'
 import type { ImageStorage } from '../../core/types.js'
 import { globMatcher } from './glob.js'
 import { JsonLines } from './mapping.js'
-import { runJob, storeOf, type JobOptions, type JobSummary } from './runner.js'
+import { runJob, type JobOptions, type JobSummary } from './runner.js'
 
 export interface ImportOptions extends JobOptions {
   /** Follow symbolic links (a folder reached twice, as by a loop, is read once). Default: list them apart. */
@@ -58,7 +58,6 @@ export async function importTree(storage: ImageStorage, dir: string, options: Im
     {
       name: 'import',
       field: 'source',
-      store: storeOf(storage),
       idOf: path => path,
       items: files,
       onNotImage: path => notImage.add(path),

@@ -9,7 +9,7 @@
 import { createReadStream } from 'node:fs'
 import { open, type FileHandle } from 'node:fs/promises'
 import { createInterface } from 'node:readline'
-import { ConfigError, InvalidInputError, StorageUnavailableError } from '../../core/errors.js'
+import { InvalidInputError, StorageUnavailableError } from '../../core/errors.js'
 
 export class JsonLines {
   private constructor(
@@ -75,36 +75,21 @@ export class JsonLines {
 }
 
 /**
- * The ids a mapping records as copied (`field` of each record with a `hash`). Given `store` (where
- * this run puts its items), a mapping whose records name another store is refused: its records say
- * nothing of this store, and every item they name would be passed over as done. Records of earlier
- * releases name no store. Lines of mappings of earlier releases that are not records (`{"checkpoint":…}`,
- * `{…,"failed":…}`) are passed over; their `{…,"notImage":true}` lines are given to `onNotImage`.
+ * The ids a mapping records as copied (`field` of each record with a `hash`). Lines of mappings
+ * of earlier releases that are not records (`{"checkpoint":…}`, `{…,"failed":…}`) are passed over;
+ * their `{…,"notImage":true}` lines are given to `onNotImage`.
  */
 export async function openMapping(
   path: string,
   field: string,
-  store: string | undefined,
   onNotImage?: (id: string) => void
 ): Promise<{ file: JsonLines; copied: Set<string> }> {
   const copied = new Set<string>()
-  let other: string | undefined
   const file = await JsonLines.open(path, entry => {
     const id = entry[field]
     if (typeof id !== 'string') return
-    if (typeof entry.hash === 'string') {
-      copied.add(id)
-      if (store !== undefined && typeof entry.store === 'string' && entry.store !== store) other ??= entry.store
-    } else if (entry.notImage === true) onNotImage?.(id)
+    if (typeof entry.hash === 'string') copied.add(id)
+    else if (entry.notImage === true) onNotImage?.(id)
   })
-  if (other !== undefined) {
-    await file.close()
-    throw new ConfigError(
-      'mapping',
-      `${path} records items stored in ${other}, not in ${store}: each would be passed over as ` +
-        'done. Name another mapping for this store (the items it holds already are found again as duplicates)',
-      'mapping'
-    )
-  }
   return { file, copied }
 }

@@ -9,7 +9,7 @@
 import { IntegrityError } from '../../core/errors.js'
 import type { ImageEntry, ImageStorage } from '../../core/types.js'
 import { openMapping } from './mapping.js'
-import { runJob, storeOf, type JobOptions, type JobSummary } from './runner.js'
+import { runJob, type JobOptions, type JobSummary } from './runner.js'
 
 export interface MigrateSummary extends JobSummary {
   bytes: number
@@ -20,7 +20,6 @@ export async function migrate(from: ImageStorage, to: ImageStorage, options: Job
   const summary = await runJob<ImageEntry>(
     {
       name: 'migrate',
-      store: storeOf(to),
       // recorded by the source's own ref: an IPFS object over 1 MiB may have no SHA-256 in its listing
       field: 'source',
       idOf: entry => entry.hash,
@@ -69,17 +68,13 @@ export async function copyObject(
   }
 }
 
-/**
- * What a migrate would copy (objects and bytes), and what is copied already, from the listing alone;
- * with `to`, a mapping of copies in another store is refused, as `migrate` refuses it.
- */
+/** What a migrate would copy (objects and bytes), and what is copied already, from the listing alone. */
 export async function planMigration(
   from: ImageStorage,
   mappingPath: string,
-  signal?: AbortSignal,
-  to?: ImageStorage
+  signal?: AbortSignal
 ): Promise<{ wouldCopy: number; wouldCopyBytes: number; alreadyCopied: number }> {
-  const { file, copied } = await openMapping(mappingPath, 'source', to === undefined ? undefined : storeOf(to))
+  const { file, copied } = await openMapping(mappingPath, 'source')
   await file.close()
   const plan = { wouldCopy: 0, wouldCopyBytes: 0, alreadyCopied: 0 }
   for await (const entry of from.list({ signal })) {

@@ -8,7 +8,6 @@
 import { forEachConcurrent } from '../../core/concurrency.js'
 import { ImageStorageError } from '../../core/errors.js'
 import { traced } from '../../core/tracing.js'
-import type { ImageStorage } from '../../core/types.js'
 import { openMapping } from './mapping.js'
 
 export interface JobOptions {
@@ -39,11 +38,6 @@ export interface Job<T> {
   /** The mapping record's field that names an item. */
   field: string
   idOf: (item: T) => string
-  /**
-   * Where the work puts the items (`storeOf`), named in each record: a mapping whose records name
-   * another store is refused before any item (its records say nothing of this one).
-   */
-  store: string | undefined
   /** Every item (whatever the mapping holds: the mapping decides what is passed over). */
   items: () => AsyncIterable<T>
   /** Whether an item was finished earlier, beyond the mapping's records (import: not an image). */
@@ -58,9 +52,6 @@ export interface Job<T> {
   /** Called once the mapping is read, before any item: whatever else the job needs open. */
   prepare?: () => Promise<void>
 }
-
-/** A store as a mapping names it: its root (the same with replicas added or not), else its location. */
-export const storeOf = (storage: ImageStorage): string | undefined => storage.root ?? storage.location
 
 export async function runJob<T>(job: Job<T>, options: JobOptions): Promise<JobSummary> {
   const summary = ({ done, failed, skipped, interrupted }: JobSummary): Record<string, unknown> => ({
@@ -77,7 +68,7 @@ export async function runJob<T>(job: Job<T>, options: JobOptions): Promise<JobSu
 }
 
 async function run<T>(job: Job<T>, options: JobOptions): Promise<JobSummary> {
-  const { file, copied } = await openMapping(options.mapping, job.field, job.store, job.onNotImage)
+  const { file, copied } = await openMapping(options.mapping, job.field, job.onNotImage)
   const summary: JobSummary = {
     total: 0,
     skipped: 0,
@@ -104,7 +95,7 @@ async function run<T>(job: Job<T>, options: JobOptions): Promise<JobSummary> {
     await forEachConcurrent(todo(), options.concurrency ?? 4, async item => {
       try {
         const record = await job.work(item)
-        if (record !== undefined) await file.append({ ...record, store: job.store })
+        if (record !== undefined) await file.append(record)
         summary.done++
       } catch (err) {
         // a store that cannot be used stops the job; a bad item is reported, and tried again next run

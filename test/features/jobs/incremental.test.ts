@@ -12,12 +12,6 @@ import { answer, cli } from '../../cli/run.js'
 import { tempDir } from '../../infra/helpers/tmp.js'
 
 const DAY = 86_400_000
-async function count(root: string): Promise<number> {
-  let n = 0
-  for await (const _ of new FilesystemDriver({ root }).list()) n++
-  return n
-}
-
 const records = async (path: string): Promise<any[]> =>
   (await readFile(path, 'utf8'))
     .split('\n')
@@ -147,51 +141,6 @@ async function agedFrames(root: string, count: number, seed: string): Promise<st
   }
   return hashes
 }
-
-describe('a mapping belongs to its store', () => {
-  it('import: the same mapping into another root is refused (exit 6), where it used to report every file done and store none', async () => {
-    const dir = await tempDir('sai-original')
-    await addFrames(dir, ['1/1000.jpg', '1/1001.jpg', '2/2000.jpg'])
-    const mapping = join(await tempDir(), 'import.jsonl')
-    const [wrong, right] = [await tempDir(), await tempDir()]
-    const run = (root: string, more: Record<string, string> = {}, file = mapping) =>
-      cli(['import', dir, '--mapping', file, '--json'], { env: { SAI_IMAGE_STORAGE_PATH: root, ...more } })
-    expect(answer(run(wrong))).toMatchObject({ done: 3 }) // first into the wrong root (a cron job in the wrong folder)
-    const refused = run(right)
-    expect(refused.code).toBe(6)
-    expect(answer(refused).error).toMatchObject({ code: 'ERR_CONFIG', message: expect.stringContaining(wrong) })
-    expect(await count(right)).toBe(0)
-    // a mapping of its own for the right root stores every file there
-    expect(answer(run(right, {}, join(await tempDir(), 'right.jsonl')))).toMatchObject({ done: 3, skipped: 0 })
-    expect(await count(right)).toBe(3)
-    // the same store with a replica added is the same store: its mapping goes on
-    const replicated = { SAI_IMAGE_STORAGE_REPLICAS: 'fs', SAI_IMAGE_STORAGE_REPLICA_PATH: await tempDir() }
-    expect(answer(run(wrong, replicated))).toMatchObject({ done: 0, skipped: 3 })
-    // a mapping of an earlier release (records name no store) is read as before
-    const old = join(await tempDir(), 'old.jsonl')
-    await writeFile(old, (await records(mapping)).map(({ store, ...r }) => JSON.stringify(r) + '\n').join(''))
-    expect(answer(run(right, {}, old))).toMatchObject({ done: 0, skipped: 3 })
-  })
-
-  it('migrate: the same mapping to another target is refused (exit 6), a dry run too', async () => {
-    const root = await tempDir()
-    await agedFrames(root, 3, `targets ${root}`)
-    const mapping = join(await tempDir(), 'm.jsonl')
-    const [first, second] = [await tempDir(), await tempDir()]
-    const run = (target: string, ...more: string[]) =>
-      cli(['migrate', '--from', 'fs', '--to', 'fs', '--to-root', target, '--mapping', mapping, ...more, '--json'], {
-        env: { SAI_IMAGE_STORAGE_PATH: root }
-      })
-    expect(answer(run(first))).toMatchObject({ done: 3 })
-    for (const more of [[], ['--dry-run']]) {
-      const refused = run(second, ...more)
-      expect(refused.code, more.join(' ')).toBe(6)
-      expect(answer(refused).error.message).toContain(first)
-    }
-    expect(await count(second)).toBe(0)
-    expect(answer(run(first))).toMatchObject({ done: 0, skipped: 3 })
-  })
-})
 
 describe('migrate from cron', () => {
   it(
