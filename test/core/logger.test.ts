@@ -194,7 +194,8 @@ describe("the variant cache's logger", () => {
     const folder = join(root, '.variants', shardOf(sha256!))
     await writeFile(join(root, '.variants', made.key), Buffer.from('not the variant'))
     const error = await appendOnly(folder, async () => await variants.get(hash, 'thumb').catch(err => err))
-    expect(error.code).toBe('EPERM') // the remake cannot take the damaged entry's name either
+    // the remake cannot take the damaged entry's name either: a cache that cannot be written, typed
+    expect({ code: error.code, cause: error.cause?.code }).toEqual({ code: 'ERR_STORAGE_UNAVAILABLE', cause: 'EPERM' })
     await variants.close()
     expect(logger.lines.map(l => [l.fields.event, l.fields.code])).toEqual([
       ['variants.damaged-remove-failed', 'EPERM'],
