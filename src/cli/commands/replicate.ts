@@ -109,8 +109,9 @@ async function copyRounds(
     if (cli.flags['no-reconcile'] !== true && Date.now() - lastReconcile >= every && !stop.aborted) {
       const started = Date.now()
       const report = await storage.reconcile({ signal: stop }).catch((err: unknown) => {
+        if (stop.aborted) return // stopped under way (SIGTERM, Ctrl-C): the summary says so, and its exit
         // a service outlives a replica down at its reconcile (not a refusal): it copies on, and tries again soon
-        if (cli.flags.watch !== true || err instanceof ConfigError || stop.aborted) throw err
+        if (cli.flags.watch !== true || err instanceof ConfigError) throw err
         const retry = Math.min(every, RECONCILE_RETRY_MS)
         lastReconcile = Date.now() - every + retry
         const { code, error } = failureFields(err)

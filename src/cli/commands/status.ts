@@ -71,12 +71,14 @@ function statusAlerts(s: ReturnType<ReplicatedStorage['status']>, maxAge: number
         `unreachable: ${down.map(r => `${r.name}${failing(r, ' ')}`).join(', ')}; ` +
         'check it, then `sai-images replicate`'
     })
-  if ((s.belowWantedCopies ?? 0) > 0)
+  // a lost frame is below its copies too, but no copy can be made of it: the next alert speaks of it
+  const recoverable = (s.belowWantedCopies ?? 0) - (s.lost ?? 0)
+  if (recoverable > 0)
     alerts.push({
       condition: 'belowWanted',
       exit: STATUS_EXIT.belowWanted,
       message:
-        `${plural(s.belowWantedCopies!, 'frame')} below the wanted copies at the last scan: ` +
+        `${plural(recoverable, 'frame')} below the wanted copies at the last scan: ` +
         '`sai-images replicate` copies them again'
     })
   if ((s.lost ?? 0) > 0)

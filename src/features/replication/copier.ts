@@ -2,30 +2,27 @@
  * The copier: drains the outbox into the replicas. A copy is the primary's bytes (verified by its
  * fetch) stored on the replica, whose store acknowledges their SHA-256 (S3: the signed payload
  * hash, which the server checks; IPFS: the CID the node computes); only then is the outbox entry removed
- * and the ledger told. A replica that fails is retried with backoff (1 s, doubling, at most 5 min);
+ * and the ledger told. A replica that fails is retried with backoff (failing.ts);
  * it never blocks a store, it only grows the backlog. Several copies at once per replica.
  */
 import { setMaxListeners } from 'node:events'
-import { rmSync } from 'node:fs'
 import { forEachConcurrent } from '../../core/concurrency.js'
 import { ImageStorageError, IntegrityError } from '../../core/errors.js'
 import { failureFields, log, type Logger } from '../../core/logger.js'
 import { traced } from '../../core/tracing.js'
 import type { ImageStorage } from '../../core/types.js'
 import type { StateLayout } from './layout.js'
+import { ReplicaBackoff } from './failing.js'
 import { sourceUnreadable } from './known.js'
 import { HOW, type Ledger } from './ledger.js'
 import type { DrainLock } from './lock.js'
 import type { Outbox } from './outbox.js'
 import type { ReplicaOwnership } from './owner.js'
-import { writeRecordSync } from './records.js'
 import type { DrainReport, Replica } from './types.js'
 
-const MAX_BACKOFF_MS = 5 * 60_000
-
 export class Copier {
-  /** Per replica: when it may be tried again, after failures. */
-  private readonly backoff = new Map<string, { until: number; delay: number; code: string; since: number }>()
+  /** Per replica: when it may be tried again, after failures; the failing state on disk (failing.ts). */
+  private readonly backoff: ReplicaBackoff
   private running?: Promise<DrainReport>
   private again = false
   private timer?: NodeJS.Timeout
@@ -42,7 +39,9 @@ export class Copier {
     private readonly ledger: Ledger,
     private readonly lock: DrainLock,
     private readonly options: { concurrency: number; logger?: Logger; layout: StateLayout; owner?: ReplicaOwnership }
-  ) {}
+  ) {
+    this.backoff = new ReplicaBackoff(options)
+  }
 
   /** Copies one object to one replica, verified; `bytes` are the primary's verified bytes, if at hand. */
   async copy(replica: Replica, sha256: string, bytes?: Buffer, signal?: AbortSignal): Promise<'copied' | 'gone'> {
@@ -86,8 +85,7 @@ export class Copier {
     try {
       await Promise.all(
         this.replicas.map(async replica => {
-          const state = this.backoff.get(replica.name)
-          if (state !== undefined && !ignoreBackoff && Date.now() < state.until) return
+          if (!ignoreBackoff && this.backoff.waiting(replica.name)) return
           let unavailable: unknown
           let copiedHere = 0
           const stop = new AbortController()
@@ -127,7 +125,7 @@ export class Copier {
             }
           })
           if (unavailable !== undefined) this.unreached(report, replica.name, unavailable)
-          else this.recovered(replica.name, copiedHere > 0)
+          else this.backoff.recovered(replica.name, copiedHere > 0)
         })
       )
     } finally {
@@ -156,7 +154,7 @@ export class Copier {
       })
       .then(report => {
         this.running = undefined
-        const retry = Math.min(...[...this.backoff.values()].map(b => b.until - Date.now()))
+        const retry = this.backoff.nextTryInMs()
         if (this.again) {
           this.again = false
           this.kick()
@@ -186,8 +184,7 @@ export class Copier {
 
   /** When a replica started failing, and how (for status). */
   failingSince(name: string): { since: Date; code: string } | undefined {
-    const state = this.backoff.get(name)
-    return state === undefined ? undefined : { since: new Date(state.since), code: state.code }
+    return this.backoff.since(name)
   }
 
   private pendingCount(): number {
@@ -196,45 +193,8 @@ export class Copier {
 
   /** The replica could not be used this round: backed off, and named in the report with why. */
   private unreached(report: DrainReport, name: string, err: unknown): void {
-    this.failing(name, err)
+    this.backoff.failed(name, err)
     const { code, error: message } = failureFields(err)
     ;(report.unavailable ??= []).push({ replica: name, code, message })
-  }
-
-  private failing(name: string, err: unknown): void {
-    const previous = this.backoff.get(name)
-    const delay = Math.min(MAX_BACKOFF_MS, (previous?.delay ?? 500) * 2)
-    const { code } = failureFields(err)
-    this.backoff.set(name, { until: Date.now() + delay, delay, code, since: previous?.since ?? Date.now() })
-    this.writeFailing(name, { since: new Date(previous?.since ?? Date.now()), code, retryInMs: delay })
-    if (previous === undefined)
-      log(
-        this.options.logger,
-        'warn',
-        { event: 'replication.replica-unavailable', replica: name, ...failureFields(err) },
-        `replica ${name} unavailable: ${(err as Error).message}; retrying with backoff`
-      )
-  }
-
-  /** A round without failure: the failing state is cleared, another process's too once a copy went through. */
-  private recovered(name: string, copied: boolean): void {
-    if (!this.backoff.delete(name)) {
-      if (copied) this.writeFailing(name, undefined)
-      return
-    }
-    this.writeFailing(name, undefined)
-    log(
-      this.options.logger,
-      'info',
-      { event: 'replication.replica-recovered', replica: name },
-      `replica ${name} reachable again`
-    )
-  }
-
-  /** The failing state, for `status` in other processes: `failing/<replica>.json` (layout.ts). */
-  private writeFailing(name: string, state: object | undefined): void {
-    const path = this.options.layout.failing(name)
-    if (state === undefined) rmSync(path, { force: true })
-    else writeRecordSync(path, state)
   }
 }

@@ -47,11 +47,12 @@ export function seenOn(ledger: Ledger, copy: string, sha256: string): LedgerReco
 }
 
 /**
- * The copier could not read the primary's copy of a queued frame (`err`); whether its outbox entry goes: only when
- * the copy is gone. Deleted on purpose (a delete through the store records its `gone` first, durably), evicted, or
- * held by another replica (a read or a repair heals the primary from there): nothing to copy. Else the frame was
- * lost before any copy of it was made (removed behind the store's back, a failing disk): recorded `lost`, durably,
- * and logged.
+ * The copier could not read the primary's copy of a queued frame (`err`); whether its outbox entry goes. Gone (not
+ * found): deleted on purpose (a delete through the store records its `gone` first, durably), evicted, or held by
+ * another replica (a read or a repair heals the primary from there): nothing to copy. Damaged, and held by another
+ * replica: it stays (a read or a repair heals the primary, and the copy is made then). Else, gone or damaged, the
+ * frame was lost before any copy of it was made (removed behind the store's back, a write cut short, a failing
+ * disk): recorded `lost`, durably, and logged; the reconcile then counts a damaged copy as none (reconcile.ts).
  */
 export async function sourceUnreadable(
   ledger: Ledger,
@@ -60,14 +61,20 @@ export async function sourceUnreadable(
   err: unknown,
   logger?: Logger
 ): Promise<boolean> {
-  if ((err as { code?: string }).code !== 'ERR_NOT_FOUND') return false
-  if (knows(ledger, sha256, replicas) || ledger.lookup(PRIMARY, sha256)?.how === HOW.gone) return true
+  const { code } = err as { code?: string }
+  if (code !== 'ERR_NOT_FOUND' && code !== 'ERR_INTEGRITY') return false
+  const own = ledger.lookup(PRIMARY, sha256)?.how
+  if (own === HOW.lost) return true // recorded already
+  if (own === HOW.evicted || replicas.some(r => seenOn(ledger, r.name, sha256) !== undefined))
+    return code === 'ERR_NOT_FOUND'
+  if (own === HOW.gone && code === 'ERR_NOT_FOUND') return true
   await ledger.append(PRIMARY, [{ sha256, at: Date.now(), how: HOW.lost }], { durable: true })
+  const what = code === 'ERR_NOT_FOUND' ? 'gone from' : 'damaged on'
   log(
     logger,
     'error',
     { event: 'replication.lost', sha256 },
-    `${sha256} is gone from the primary before any copy of it was made: the frame is LOST ` +
+    `${sha256} is ${what} the primary before any copy of it was made: the frame is LOST ` +
       '(restore it from a backup, or `sai-images delete` it to stop reporting the loss)'
   )
   return true

@@ -77,10 +77,12 @@ class ReconcilePass {
   /** `entries`: the primary's, then each replica's (undefined where a copy is not listed). */
   async frame(sha256: string, entries: Array<ImageEntry | undefined>): Promise<void> {
     await this.compaction.enter(sha256)
-    const [ours, ...theirs] = entries
+    let [ours, ...theirs] = entries
     const mark = this.compaction.before(0, sha256)
-    const frame: Frame = { sha256, ours, evicted: ours === undefined && mark?.how === HOW.evicted }
     if (ours !== undefined) this.report.primary++
+    // the copier found its primary copy damaged before any copy was made: unless it was stored whole since, none
+    if (ours !== undefined && mark?.how === HOW.lost && !(await this.intact(sha256))) ours = undefined
+    const frame: Frame = { sha256, ours, evicted: ours === undefined && mark?.how === HOW.evicted }
     if (mark?.how === HOW.evicted && !storedAfter(ours, mark)) this.compaction.keep(0, mark)
     let copiesHeld = ours === undefined ? 0 : 1
     for (const [i, copy] of theirs.entries()) {
@@ -97,6 +99,17 @@ class ReconcilePass {
       this.report.lost++
       // only the ledger knows it: its records stay, so that every pass reports the loss until it is deleted on purpose
       for (const [i] of entries.entries()) this.compaction.keepBefore(i, sha256)
+    }
+  }
+
+  /** Whether the primary's copy of a frame recorded lost reads whole now (rare: read, not listed). */
+  private async intact(sha256: string): Promise<boolean> {
+    try {
+      await this.parts.primary.fetch(sha256)
+      return true
+    } catch (err) {
+      if (['ERR_INTEGRITY', 'ERR_NOT_FOUND'].includes((err as { code?: string }).code ?? '')) return false
+      throw err
     }
   }
 

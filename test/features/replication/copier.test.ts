@@ -2,7 +2,7 @@
 // and tells the ledger; a frame gone from the primary is dropped (and recorded lost, unless it was
 // deleted on purpose); an unreachable replica is backed
 // off and its failing state recorded for other processes, cleared once a copy goes through.
-import { readFile, rename, unlink } from 'node:fs/promises'
+import { readFile, rename, unlink, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { FilesystemDriver } from '../../../src/drivers/fs/index.js'
@@ -70,6 +70,34 @@ describe('Copier', () => {
     await storage.close()
   })
 
+  it('a frame damaged on the primary before any copy was made (a write cut short) is recorded lost, not retried for ever; stored whole again, it is copied and the loss ends', async () => {
+    const { logger, logged } = keepingLogger()
+    const { storage, replica } = await pair({ logger })
+    const jpeg = testJpeg('copier damaged', 12_000)
+    const { hash, path } = await storage.store(jpeg)
+    await writeFile(path, jpeg.subarray(0, 4096)) // what a power cut leaves of a write never fsynced
+    expect(await storage.drain()).toMatchObject({ copied: 0, gone: 1, pending: 0, failed: [] })
+    expect(logged.filter(l => l.fields.event === 'replication.lost')).toEqual([
+      expect.objectContaining({
+        level: 'error',
+        message: expect.stringContaining('damaged on the primary before any copy')
+      })
+    ])
+    // the reconcile lists the damaged copy: counted as none (lost), never queued again for a copy that must fail
+    for (let pass = 0; pass < 2; pass++) {
+      expect(await storage.reconcile()).toMatchObject({ primary: 1, lost: 1, belowWantedCopies: 1 })
+      expect(await storage.drain()).toMatchObject({ copied: 0, pending: 0, failed: [] })
+    }
+    expect(await storage.verify()).toMatchObject({ clean: false, copies: { lost: 1 } })
+    await expect(storage.fetch(hash)).rejects.toMatchObject({ code: 'ERR_INTEGRITY' })
+    await storage.store(jpeg) // the frame sent again: the damaged copy is replaced, and copied
+    expect(await storage.drain()).toMatchObject({ copied: 1, pending: 0 })
+    expect(Buffer.compare(await replica.fetch(hash), jpeg)).toBe(0)
+    expect(await storage.reconcile()).toMatchObject({ lost: 0, belowWantedCopies: 0 })
+    expect(await storage.verify()).toMatchObject({ clean: true, copies: { lost: 0 } })
+    await storage.close()
+  })
+
   it(
     'an unreachable replica: the round stops, the entries stay, ' + 'the failing state is recorded and then cleared',
     async () => {
@@ -77,12 +105,9 @@ describe('Copier', () => {
       const parent = await tempDir('sai-copier-replica')
       const replica = new FilesystemDriver({ root: join(parent, 'mounted'), createRoot: false })
       const { logger, logged } = keepingLogger()
-      const storage = createReplicatedStorage({
-        primary,
-        replicas: [{ name: 'copy', storage: replica }],
-        background: false,
-        logger
-      })
+      const open = () =>
+        createReplicatedStorage({ primary, replicas: [{ name: 'copy', storage: replica }], background: false, logger })
+      let storage = open()
       const state = storage.stateDir
       const stored = [await storage.store(testJpeg('down 1')), await storage.store(testJpeg('down 2'))]
       const failed = await storage.drain()
@@ -97,6 +122,16 @@ describe('Copier', () => {
       await storage.drain() // still down: backed off longer, told once
       expect(JSON.parse(await readFile(join(state, 'failing', 'copy.json'), 'utf8'))).toMatchObject({ retryInMs: 2000 })
       expect(logged.filter(l => l.fields.event === 'replication.replica-unavailable')).toHaveLength(1)
+      // the service restarted during the outage: still failing since the first failure (an alert's clock not reset)
+      await storage.close()
+      await new Promise(resolve => setTimeout(resolve, 20))
+      storage = open()
+      await storage.drain()
+      expect(JSON.parse(await readFile(join(state, 'failing', 'copy.json'), 'utf8'))).toMatchObject({
+        since: record.since,
+        retryInMs: 1000 // its own backoff starts again
+      })
+      expect(storage.status().replicas[0]!.failing?.since).toEqual(new Date(record.since))
       // mounted again
       const other = await tempDir('sai-copier-mount')
       await rename(other, join(parent, 'mounted'))

@@ -15,6 +15,7 @@ export const DAY = 24 * 3600 * 1000
 export interface Logged {
   level: string
   fields: Record<string, unknown>
+  message?: string
 }
 
 /** A logger that keeps every call. */
@@ -23,8 +24,8 @@ export function keepingLogger(): { logger: Logger; logged: Logged[] } {
   const logger = Object.fromEntries(
     ['debug', 'info', 'warn', 'error'].map(level => [
       level,
-      (fields: Record<string, unknown>) => {
-        logged.push({ level, fields })
+      (fields: Record<string, unknown>, message: string) => {
+        logged.push({ level, fields, message })
       }
     ])
   ) as unknown as Logger

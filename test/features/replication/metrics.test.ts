@@ -120,32 +120,34 @@ async function twoStores() {
 }
 
 describe('replicate --watch --metrics-port, two filesystem stores', () => {
-  it('copies, a copy that fails by its code, the backlog, a heal and a ' +
-    'lost frame move the series; no path in any label', async () => {
+  it('copies, a frame damaged before its copy (lost, not retried), a heal and a ' +
+    'repair move the series; no path in any label', async () => {
     const { root, replicaRoot, primary, replica, storage, env } = await twoStores()
     const a = testJpeg(`metrics a ${Date.now()}`, 30_000)
     const c = testJpeg(`metrics c ${Date.now()}`, 20_000)
     const storedA = await storage.store(a)
     const storedC = await storage.store(c)
-    await writeFile(primary.pathOf(storedC.hash), Buffer.alloc(c.length, 7)) // damaged before any copy: the copy fails
+    await writeFile(primary.pathOf(storedC.hash), Buffer.alloc(c.length, 7)) // damaged before any copy: lost
 
     const service = await startService(env, ['--reconcile-every', '2s'])
     let s = await until(
-      'the copy of a, the failure of c',
+      'the copy of a, the loss of c',
       service.scrape,
       s =>
         s.get(`${P}copies_total{replica="fs"}`) === 1 &&
-        (s.get(`${P}copy_failures_total{replica="fs",code="ERR_INTEGRITY"}`) ?? 0) >= 1 &&
+        s.get(`${P}lost_frames`) === 1 &&
         s.get(`${P}last_reconcile_primary_objects`) === 2 &&
         // the report (reconcile.json) is written before the service's reconcile call returns with its duration
         (s.get(`${P}last_reconcile_duration_seconds`) ?? 0) > 0
     )
     expect(s.get(`${P}copied_bytes_total{replica="fs"}`)).toBe(a.length)
-    expect(s.get(`${P}pending{replica="fs"}`)).toBe(1) // c stays queued
-    expect(s.get(`${P}oldest_pending_age_seconds{replica="fs"}`)).toBeGreaterThan(0)
-    expect(s.get(`${P}replica_failing{replica="fs"}`)).toBe(0) // one object refused is no replica down
+    // c is recorded lost by the copier, and the reconcile counts its damaged copy as none: never queued again
+    expect(s.get(`${P}pending{replica="fs"}`)).toBe(0)
+    expect(s.get(`${P}oldest_pending_age_seconds{replica="fs"}`)).toBe(0)
+    expect(s.get(`${P}copy_failures_total{replica="fs",code="ERR_INTEGRITY"}`)).toBeUndefined()
+    expect(s.get(`${P}below_wanted_copies`)).toBe(1)
+    expect(s.get(`${P}replica_failing{replica="fs"}`)).toBe(0)
     expect(s.get(`${P}heals_total`)).toBe(0)
-    expect(s.get(`${P}lost_frames`)).toBe(0)
     expect(s.get(`${P}last_reconcile_duration_seconds`)).toBeGreaterThan(0)
     expect(s.get(`${P}last_reconcile_timestamp_seconds`)! * 1000).toBeGreaterThan(Date.now() - 60_000)
     expect(s.has('process_resident_memory_bytes')).toBe(true) // the process' default metrics
@@ -168,15 +170,16 @@ describe('replicate --watch --metrics-port, two filesystem stores', () => {
     expect(Buffer.compare(await storage.fetch(storedB.hash), b)).toBe(0)
     await until('the heal', service.scrape, s => s.get(`${P}heals_total`) === 1)
 
-    // a lost frame: c's only copy is damaged; a repair quarantines it, and the next reconcile counts it
+    // c's only copy is damaged: a repair quarantines it, and the loss is still counted (the quarantine's copy)
     const repaired = spawnSync(process.execPath, [CLI, 'verify', '--repair', '--json'], { env, encoding: 'utf8' })
     expect(JSON.parse(repaired.stdout)).toMatchObject({ quarantined: 1 })
     s = await until(
-      'the lost frame',
+      'a reconcile after the repair',
       service.scrape,
-      s => s.get(`${P}lost_frames`) === 1 && s.get(`${P}pending{replica="fs"}`) === 0
+      s => s.get(`${P}last_reconcile_primary_objects`) === 2 // a and b: c is in the quarantine
     )
-    expect(s.get(`${P}oldest_pending_age_seconds{replica="fs"}`)).toBe(0)
+    expect(s.get(`${P}lost_frames`)).toBe(1)
+    expect(s.get(`${P}pending{replica="fs"}`)).toBe(0)
 
     const text = await service.text()
     for (const value of labelValues(text))
