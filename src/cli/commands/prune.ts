@@ -1,10 +1,10 @@
 import { open } from 'node:fs/promises'
 import { ConfigError, InvalidInputError } from '../../core/errors.js'
-import { parseListLine, readRefFiles, type RefSet } from '../../features/retention/keep.js'
+import { RefSet } from '../../features/retention/keep.js'
+import { badLinesText, readRefLists } from '../ref-lists.js'
 import { prune as pruneStore, type PruneOptions, type PruneReport } from '../../features/retention/prune.js'
 import { createVariants, type Variants } from '../../features/variants/index.js'
 import type { ImageStorage } from '../../core/types.js'
-import { connectDatabase, databaseError } from '../database.js'
 import { Progress } from '../progress.js'
 import { plural, storeLine, UsageError, type Context } from '../context.js'
 import { formatBytes, parseDuration, parseSize } from '../units.js'
@@ -138,40 +138,18 @@ export async function keepSet(
   sql: string | undefined,
   options: { lenient?: boolean; note?: (text: string) => void } = {}
 ): Promise<RefSet> {
-  const { set: refs, bad, badLines } = await readRefFiles(files)
-  let badCount = badLines
-  if (sql !== undefined) {
-    const db = await connectDatabase()
-    try {
-      const result = await db.query(sql).catch((err: unknown) => {
-        throw databaseError(err, 'check the query', '--keep-sql')
-      })
-      const first = (result as unknown as { fields: Array<{ name: string }> }).fields[0]?.name
-      if (first === undefined) throw new UsageError('--keep-sql must return at least one column (the refs)')
-      result.rows.forEach((row, i) => {
-        const value = row[first]
-        const ref = typeof value === 'string' ? parseListLine(value) : undefined
-        const named = ref?.sha256 ?? ref?.other
-        if (named !== undefined) refs.add(named)
-        else if (badCount++ < 10)
-          bad.push({ file: '--keep-sql row', line: i + 1, text: value == null ? 'NULL' : String(value).slice(0, 100) })
-      })
-    } finally {
-      await db.end()
-    }
-  }
-  if (badCount > 0) {
-    const lines =
-      bad.map(b => `\n  ${b.file}:${b.line}: ${JSON.stringify(b.text)}`).join('') +
-      (badCount > bad.length ? `\n  … ${badCount - bad.length} more` : '')
+  const refs = new RefSet()
+  const { bad, badLines } = await readRefLists(files, { query: sql, option: '--keep-sql' }, ref => refs.add(ref))
+  if (badLines > 0) {
+    const lines = badLinesText(bad, badLines)
     if (options.lenient !== true) {
       throw new UsageError(
-        `${plural(badCount, 'line')} of the keep file or --keep-sql name no object (a ref is a SHA-256 in hex, a ` +
-          `key such as ab/cd/<sha256>.jpg, or a CID); nothing was deleted. Fix ${badCount === 1 ? 'it' : 'them'}, ` +
+        `${plural(badLines, 'line')} of the keep file or --keep-sql name no object (a ref is a SHA-256 in hex, a ` +
+          `key such as ab/cd/<sha256>.jpg, or a CID); nothing was deleted. Fix ${badLines === 1 ? 'it' : 'them'}, ` +
           `or pass --keep-file-lenient to skip such lines:${lines}`
       )
     }
-    options.note?.(`keep file: ${plural(badCount, 'line')} skipped (they name no object, --keep-file-lenient):${lines}`)
+    options.note?.(`keep file: ${plural(badLines, 'line')} skipped (they name no object, --keep-file-lenient):${lines}`)
   }
   return refs
 }

@@ -19,6 +19,8 @@ export interface VerifyOutcome {
   unexpectedlyEmpty: boolean
   /** List the first 20 problems only (a storm, without --json). */
   short: boolean
+  /** --expect-file / --expect-sql: the frames named, and how many the store does not hold. */
+  expected?: { frames: number; missing: number }
 }
 
 export function verifyText(outcome: VerifyOutcome): string {
@@ -37,6 +39,7 @@ export function verifyText(outcome: VerifyOutcome): string {
     more +
     stormText(total) +
     copiesText(report) +
+    expectedText(outcome.expected) +
     quarantineText(report)
   )
 }
@@ -76,6 +79,12 @@ function copiesText(report: VerifyReport): string {
   const whole = copies.madeWhole === undefined ? '' : ` (${copies.madeWhole} more before the repair made them whole)`
   const below = `${plural(copies.belowWanted, 'frame')} below the wanted copies${whole}`
   return `\ncopies: ${below}, ${copies.lost} lost (no good copy left)`
+}
+
+function expectedText(expected: VerifyOutcome['expected']): string {
+  if (expected === undefined) return ''
+  const missing = expected.missing === 0 ? 'every one is in the store' : `${expected.missing} not in the store (LOST)`
+  return `\nexpected: ${plural(expected.frames, 'frame')} named by --expect-file/--expect-sql, ${missing}`
 }
 
 function quarantineText({ quarantine }: VerifyReport): string {

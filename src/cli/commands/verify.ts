@@ -1,8 +1,9 @@
 import { ConfigError } from '../../core/errors.js'
 import type { ImageStorage } from '../../core/types.js'
-import { inSubset, mergeReports, type VerifyReport } from '../../core/verify-report.js'
+import { addFinding, inSubset, mergeReports, type VerifyReport } from '../../core/verify-report.js'
 import { createVariants } from '../../features/variants/index.js'
 import { Checkpoint } from '../checkpoint.js'
+import { expectedMissing } from '../expected.js'
 import { Progress } from '../progress.js'
 import { type Context, missingRootLine, storeLine, UsageError } from '../context.js'
 import { type Subset, verifyText } from './verify-text.js'
@@ -20,6 +21,7 @@ export async function verify(cli: Context): Promise<number> {
   const checkpoint = path === undefined ? undefined : new Checkpoint(cli, path, storage.location, subset, repair)
   const after = cli.flags.resume === true ? await checkpoint!.read() : undefined
   const report = await verifyWithProgress(cli, storage, { repair, subset, after, checkpoint })
+  const expected = await expectedCheck(cli, storage, report, subset)
   const variants = await variantsReport(storage, repair, subset === undefined && after === undefined)
   const total = variants === undefined ? report : mergeReports(report, variants)
   await checkpoint?.finish() // the next run starts over
@@ -34,13 +36,31 @@ export async function verify(cli: Context): Promise<number> {
       subset,
       repair,
       unexpectedlyEmpty,
-      short: total.storm !== undefined && !cli.json
+      short: total.storm !== undefined && !cli.json,
+      expected
     }) +
       (report.rootExists === false ? `\n${missingRootLine(cli)}` : '') +
       `\n${storeLine(storage)}`,
-    { ...total, clean, subset, store: storage.location, variants }
+    { ...total, clean, subset, expected, store: storage.location, variants }
   )
   return clean ? 0 : 1
+}
+
+/** `--expect-file` / `--expect-sql`: each expected frame the store does not hold is a `lost` finding. */
+async function expectedCheck(
+  cli: Context,
+  storage: ImageStorage,
+  report: VerifyReport,
+  subset: Subset | undefined
+): Promise<{ frames: number; missing: number } | undefined> {
+  const files = cli.strings('expect-file')
+  const sql = cli.string('expect-sql')
+  if (files.length === 0 && sql === undefined) return undefined
+  const { frames, missing } = await expectedMissing(storage, { files, sql }, { subset, signal: cli.stopSignal() })
+  const reported = new Set(report.problems.filter(p => p.reason === 'lost').map(p => p.key))
+  for (const ref of missing)
+    if (![...reported].some(key => key.includes(ref))) addFinding(report, { reason: 'lost', key: ref, path: ref })
+  return { frames, missing: missing.length }
 }
 
 /**

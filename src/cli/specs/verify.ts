@@ -3,7 +3,7 @@ import type { Command } from '../context.js'
 
 export const verify: Command = {
   name: 'verify',
-  usage: 'verify [--repair [--force]] [--subset K/N] [--checkpoint F [--resume]]',
+  usage: 'verify [--repair [--force]] [--subset K/N] [--checkpoint F [--resume]] [--expect-file F]... [--expect-sql Q]',
   summary: 're-hash every object and cached variant; exit 0 only if clean',
   help:
     'With --repair: bad objects are quarantined ({root}/.quarantine, or {prefix}.quarantine/ on S3;\n' +
@@ -19,14 +19,20 @@ export const verify: Command = {
     'wrong bucket); --force repairs anyway.\n' +
     '--subset K/N checks one of N fixed parts of the store (by hash): --subset $((day % 30))/30 reads\n' +
     'every object once in 30 days. --checkpoint F records progress; --resume continues after it.\n' +
-    'A root that does not exist is an error (a typo, an unmounted array) unless --allow-empty.',
+    'A root that does not exist is an error (a typo, an unmounted array) unless --allow-empty.\n' +
+    '--expect-file F (repeatable) / --expect-sql QUERY (DATABASE_URL; its first column): the frames\n' +
+    'another record says the store holds, one ref per line (a SHA-256, a key, a CID), as in keep files.\n' +
+    'Each one the store does not hold is "lost" (exit 1): without replicas, the only way a frame\n' +
+    'removed by hand or lost with a disk is reported. A line that names no object stops it (exit 2).',
   options: {
     repair: { type: 'boolean' },
     subset: { type: 'string' },
     checkpoint: { type: 'string' },
     resume: { type: 'boolean' },
     'allow-empty': { type: 'boolean' },
-    force: { type: 'boolean' }
+    force: { type: 'boolean' },
+    'expect-file': { type: 'string', multiple: true },
+    'expect-sql': { type: 'string' }
   },
   run: async cli => await (await import('../commands/index.js')).verify(cli)
 }

@@ -97,10 +97,10 @@ function keyHash(text: string): string | undefined {
  * lines and `#` comments skipped) to `set`. A line that names no object is returned in `bad`
  * (the first 10; `badLines` counts them all) and protects nothing: the caller decides whether to go on.
  */
-export async function readRefFiles(
+export async function readRefFiles<S extends { add: (ref: string) => void } = RefSet>(
   files: string[],
-  set = new RefSet()
-): Promise<{ set: RefSet; bad: BadLine[]; badLines: number }> {
+  set: S = new RefSet() as unknown as S
+): Promise<{ set: S; bad: BadLine[]; badLines: number }> {
   const bad: BadLine[] = []
   let badLines = 0
   for (const file of files) {
