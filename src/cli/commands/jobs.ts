@@ -19,7 +19,7 @@ import { copyBeforeExit } from './replication.js'
 export async function importCommand(cli: Context): Promise<number> {
   const dir = cli.arg(0, 'dir')
   const mapping = cli.string('mapping') ?? defaultMapping(dir)
-  const storage = await cli.storage()
+  const storage = await cli.storageToWrite()
   const progress = new Progress('import', 0, cli.progress)
   const tree = { exclude: cli.strings('exclude'), followSymlinks: cli.flags['follow-symlinks'] === true }
   // the files to take, counted beside the job (names only): the bar's total and its ETA
