@@ -3,6 +3,7 @@ import { existsSync } from 'node:fs'
 import type { ParseArgsConfig } from 'node:util'
 import type { CreateImageStorageOptions, FactoryOptions } from '../features/factory/index.js'
 import { flagNames } from '../features/factory/settings.js'
+import { ConfigError } from '../core/errors.js'
 import type { ImageStorage } from '../core/types.js'
 import { withRefPrefixes } from './refs.js'
 
@@ -62,6 +63,18 @@ export class Context {
   async storage(): Promise<ImageStorage> {
     // refs may be a unique prefix of 4+ hex digits here, as in git (refs.ts)
     return withRefPrefixes(await this.storageFor(this.string('driver'), this.string('root'), true))
+  }
+
+  /**
+   * The store a command writes frames into (`store`, `import`): never the memory driver, whose objects
+   * vanish when the command exits, so that "stored" or "done" (and a mapping's records) would be false.
+   */
+  async storageToWrite(): Promise<ImageStorage> {
+    const storage = await this.storage()
+    if (((storage as { primary?: ImageStorage }).primary ?? storage).driver !== 'memory') return storage
+    const reason = `keeps nothing: its frames would vanish when ${this.command.name} exits (use fs, s3 or ipfs)`
+    if (this.string('driver') !== undefined) throw new UsageError(`--driver memory ${reason}`)
+    throw new ConfigError('SAI_IMAGE_STORAGE_DRIVER', `memory ${reason}`)
   }
 
   /**

@@ -294,6 +294,21 @@ describe('the --json answers that docs/cli.md documents', () => {
     120_000
   )
 
+  it("import's example counts what its scenario prints, and adds up: total = done + skipped + failed", async () => {
+    const counts = (a: any) => ({
+      total: a.total,
+      done: a.done,
+      skipped: a.skipped,
+      failed: a.failed.length,
+      notImages: a.notImages,
+      symlinks: a.symlinks,
+      excluded: a.excluded
+    })
+    const real = counts(await SCENARIOS.import!())
+    expect(counts(documented.import)).toEqual(real)
+    expect(real.total).toBe(real.done + real.skipped + real.failed)
+  })
+
   it('the comparison can fail: a missing, an extra and a retyped field are each found', () => {
     expect(differences({ a: 1, b: { c: 'x' } }, { a: 1, b: { c: 'x' } })).toEqual([])
     expect(differences({ a: 1, b: 2 }, { a: 1 })).toEqual(['$.b: documented, not printed'])

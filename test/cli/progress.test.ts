@@ -1,8 +1,8 @@
-// The progress bar on a terminal: with the total counted beside the work, verify shows the share
-// done and an ETA (before, a count and a rate only, though docs/cli.md promised an ETA).
+// The progress bar on a terminal: with the total counted beside the work, verify, import and migrate
+// show the share done and an ETA (before, a count and a rate only, though docs/cli.md promised an ETA).
 import { createHash } from 'node:crypto'
-import { mkdirSync, writeFileSync } from 'node:fs'
-import { dirname } from 'node:path'
+import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs'
+import { dirname, join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { FilesystemDriver } from '../../src/drivers/fs/index.js'
 import { formatEta } from '../../src/cli/progress.js'
@@ -34,6 +34,30 @@ describe('progress', () => {
     const subset = onTerminal(['verify', '--subset', '1/2'], { env: { SAI_IMAGE_STORAGE_PATH: root } })
     expect(subset.output).toContain(`verify: ${inSubset} objects checked`)
     for (const [, total] of subset.output.matchAll(/ \d+\/(\d+) \d+%/g)) expect(Number(total)).toBe(inSubset)
+  }, 120_000)
+
+  it('import and migrate on a terminal show done/total, the share and an ETA (they showed a count and a rate only)', async () => {
+    const dir = await tempDir('sai-tree')
+    for (let i = 0; i < 300; i++) {
+      mkdirSync(join(dir, String(i % 7)), { recursive: true })
+      writeFileSync(join(dir, String(i % 7), `${i}.jpg`), testJpeg(`progress import ${i}`, 2048))
+    }
+    writeFileSync(join(dir, 'notes.txt'), 'not an image: taken, and counted') // 301 files to take
+    writeFileSync(join(dir, 'Thumbs.db'), 'excluded: not counted')
+    symlinkSync(join(dir, '0/0.jpg'), join(dir, 'latest.jpg')) // not followed: not counted
+    const root = await tempDir()
+    const mapping = join(await tempDir(), 'import.jsonl')
+    const run = onTerminal(['import', dir, '--mapping', mapping, '--exclude', 'Thumbs.db'], {
+      env: { SAI_IMAGE_STORAGE_PATH: root }
+    })
+    expect(run.code).toBe(0)
+    expect(run.output).toMatch(/import \[#{30}\] 301\/301 100% \d+\/s ETA 0s/)
+    const migrated = onTerminal(
+      ['migrate', '--from', 'fs', '--to', 'fs', '--to-root', await tempDir(), '--mapping', `${mapping}.migrate`],
+      { env: { SAI_IMAGE_STORAGE_PATH: root } }
+    )
+    expect(migrated.code).toBe(0)
+    expect(migrated.output).toMatch(/migrate \[#{30}\] 300\/300 100% \d+\/s ETA 0s/)
   }, 120_000)
 
   it('an ETA reads as time: seconds, minutes, hours, days, rounded up', () => {

@@ -10,6 +10,7 @@ import {
   planMigration,
   type JobSummary
 } from '../../features/jobs/index.js'
+import { importFiles } from '../../features/jobs/import.js'
 import { Progress } from '../progress.js'
 import { plural, storeLine, UsageError, type Context } from '../context.js'
 import { formatBytes } from '../units.js'
@@ -18,14 +19,16 @@ import { copyBeforeExit } from './replication.js'
 export async function importCommand(cli: Context): Promise<number> {
   const dir = cli.arg(0, 'dir')
   const mapping = cli.string('mapping') ?? defaultMapping(dir)
-  const storage = await cli.storage()
+  const storage = await cli.storageToWrite()
   const progress = new Progress('import', 0, cli.progress)
+  const tree = { exclude: cli.strings('exclude'), followSymlinks: cli.flags['follow-symlinks'] === true }
+  // the files to take, counted beside the job (names only): the bar's total and its ETA
+  progress.countTotal(() => importFiles(dir, tree))
   const summary = await importTree(storage, dir, {
     mapping,
     concurrency: cli.concurrency(),
     signal: cli.stopSignal(),
-    exclude: cli.strings('exclude'),
-    followSymlinks: cli.flags['follow-symlinks'] === true,
+    ...tree,
     allowNonImage: cli.flags['allow-non-image'] === true,
     onProgress: s => {
       progress.set(s.done + s.failed.length + s.skipped)
@@ -75,10 +78,12 @@ export async function migrate(cli: Context): Promise<number> {
     return 0
   }
   const progress = new Progress('migrate', 0, cli.progress)
+  const stop = cli.stopSignal()
+  progress.countTotal(() => from.list({ signal: stop })) // the source's objects, counted beside the copies
   const summary = await migrateJob(from, to, {
     mapping,
     concurrency: cli.concurrency(),
-    signal: cli.stopSignal(),
+    signal: stop,
     onProgress: s => {
       progress.set(s.done + s.failed.length + s.skipped)
     }

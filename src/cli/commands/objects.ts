@@ -12,7 +12,7 @@ export async function store(cli: Context): Promise<number> {
   const files = cli.operands('file|-')
   if (files.length > 1 && files.includes('-'))
     throw new UsageError('- (standard input) is stored alone, not beside files')
-  const storage = await cli.storage()
+  const storage = await cli.storageToWrite()
   const put = async (file: string): Promise<StorageResult> =>
     await storage.store(file === '-' ? process.stdin : { path: file })
   const line = (r: StorageResult): string =>

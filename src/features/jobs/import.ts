@@ -37,19 +37,10 @@ export const notImagesFile = (mapping: string): string => `${mapping}.not-images
 /** Stores every file below `dir`; the mapping says source → hash, key, size, duplicate. */
 export async function importTree(storage: ImageStorage, dir: string, options: ImportOptions): Promise<ImportSummary> {
   const extra = { symlinks: [] as string[], notImages: [] as string[], excluded: 0 }
-  const excluded = globMatcher(options.exclude ?? [])
   try {
     if (!(await stat(dir)).isDirectory()) throw Object.assign(new Error('not a directory'), { code: 'ENOTDIR' })
   } catch (err) {
     throw InvalidInputError.unreadable(dir, err, 'import the directory')
-  }
-  async function* files(): AsyncGenerator<string> {
-    for await (const { path, symlink } of walk(dir, options.followSymlinks === true)) {
-      if (excluded(path)) extra.excluded++
-      else if (symlink) {
-        if (extra.symlinks.length < 100) extra.symlinks.push(path)
-      } else yield path
-    }
   }
   // files recorded as not images: passed over, until non-images are to be stored
   const notImage = new Set<string>()
@@ -59,7 +50,7 @@ export async function importTree(storage: ImageStorage, dir: string, options: Im
       name: 'import',
       field: 'source',
       idOf: path => path,
-      items: files,
+      items: () => importFiles(dir, options, extra),
       onNotImage: path => notImage.add(path),
       finishedElsewhere: path => options.allowNonImage !== true && notImage.has(path),
       prepare: async () => {
@@ -92,6 +83,25 @@ export async function importTree(storage: ImageStorage, dir: string, options: Im
   })
   // found in the order the concurrent work ended: reported sorted, the same in every run
   return { ...summary, ...extra, notImages: extra.notImages.sort(), symlinks: extra.symlinks.sort() }
+}
+
+/**
+ * The files `importTree` takes from `dir`, in its order (a progress bar counts them for its total); those
+ * left out (excluded, symbolic links not followed) are counted into `left` when given.
+ */
+export async function* importFiles(
+  dir: string,
+  options: Pick<ImportOptions, 'exclude' | 'followSymlinks'>,
+  left?: { symlinks: string[]; excluded: number }
+): AsyncGenerator<string> {
+  const excluded = globMatcher(options.exclude ?? [])
+  for await (const { path, symlink } of walk(dir, options.followSymlinks === true)) {
+    if (excluded(path)) {
+      if (left !== undefined) left.excluded++
+    } else if (symlink) {
+      if (left !== undefined && left.symlinks.length < 100) left.symlinks.push(path)
+    } else yield path
+  }
 }
 
 /** Every regular file below `dir` (and each symbolic link, unfollowed), relative to it, in walk order. */
