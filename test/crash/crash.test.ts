@@ -94,6 +94,23 @@ describe('crash harness', () => {
     ])
   })
 
+  it('samples cut points over the whole workload when its budget of states is smaller than their number', async () => {
+    // CI's share of a workload is about 54 states; `replicated` has over 130 cut points, its copier's drain, reconcile
+    // and eviction after the first 80: states at its first cut points only would never check them
+    const recording = await record('replicated', { work: join(work, 'sampled') })
+    const drained = recording.ops.findIndex(op => op.op === 'ack' && op.label === 'drain')
+    const cuts: number[] = []
+    const result = await checkStates(recording, {
+      work: join(work, 'sampled'),
+      states: 30,
+      onState: (_checked, cut) => cuts.push(cut)
+    })
+    expect(result.cuts).toBeGreaterThan(100)
+    expect(new Set(cuts).size, 'each a cut point of its own').toBe(30)
+    expect(Math.max(...cuts), 'a state cut after the drain').toBeGreaterThan(drained)
+    expect(result.violations.map(explain)).toEqual([])
+  }, 120_000)
+
   it('catches a build without the directory fsync after the link', async () => {
     const pkg = brokenCopy(
       'no-dir-fsync',

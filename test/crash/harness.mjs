@@ -167,8 +167,9 @@ export async function record(name, { pkg = PACKAGE, work, killAfterMs }) {
 /**
  * Checks up to `states` crash states of a recording: at every cut point first the state with only
  * what was durable, then the one with everything (a SIGKILL's), then seeded states between, round
- * by round until the budget is spent. Resolves with what was checked and each violation, with the
- * seed and cut that rebuild its state.
+ * by round until the budget is spent. Each round visits the cut points in a seeded order, so that a
+ * budget smaller than their number samples the whole workload, not its first steps. Resolves with
+ * what was checked and each violation, with the seed and cut that rebuild its state.
  */
 export async function checkStates(recording, { pkg = PACKAGE, work, seed = 1, states = 100, onState } = {}) {
   const lib = await loadLib(pkg)
@@ -178,7 +179,7 @@ export async function checkStates(recording, { pkg = PACKAGE, work, seed = 1, st
   const violations = []
   let checked = 0
   for (let round = 0; checked < states && round < 10_000; round++) {
-    for (const cut of cuts) {
+    for (const cut of shuffled(cuts, rnd)) {
       if (checked >= states) break
       const mode = round === 0 ? 'durable' : round === 1 ? 'all' : 'random'
       const stateSeed = Math.floor(rnd() * 2 ** 31)
@@ -195,10 +196,20 @@ export async function checkStates(recording, { pkg = PACKAGE, work, seed = 1, st
         violations.push({ workload: name, cut, mode, stateSeed, message, before: ops[cut - 1], after: ops[cut] })
       rmSync(dir, { recursive: true, force: true })
       checked++
-      onState?.(checked)
+      onState?.(checked, cut)
     }
   }
   return { checked, cuts: cuts.length, ops: ops.length, violations }
+}
+
+/** A copy of `items` in a seeded order (Fisher–Yates). */
+function shuffled(items, rnd) {
+  const copy = [...items]
+  for (let i = copy.length - 1; i > 0; i--) {
+    const j = Math.floor(rnd() * (i + 1))
+    ;[copy[i], copy[j]] = [copy[j], copy[i]]
+  }
+  return copy
 }
 
 /**
