@@ -15,7 +15,7 @@ import { spawnSync } from 'node:child_process'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
-import { checkStates, describe as explain, liveCuts, record, REPO, run } from './harness.mjs'
+import { checkStates, describe as explain, liveCuts, record, REPO, replayDifferences, run } from './harness.mjs'
 
 const SEED = Number(process.env.SAI_CRASH_SEED ?? 1)
 const STATES = Number(process.env.SAI_CRASH_STATES ?? 1200)
@@ -111,6 +111,21 @@ describe('crash harness', () => {
     expect(result.violations.map(explain)).toEqual([])
   }, 120_000)
 
+  it('tells a log that does not rebuild the folder the workload left (what each live cut checks first)', async () => {
+    const { initial, ops } = await record('probe', { work: join(work, 'replayed') })
+    const rebuilt = (log: typeof ops, as: string) =>
+      replayDifferences({ initial, ops: log }, join(work, 'replayed/src'), join(work, `replayed/${as}`))
+    expect(rebuilt(ops, 'whole')).toEqual([])
+    const lastWrite = ops.findLastIndex(op => op.op === 'write')
+    expect(rebuilt([...ops.slice(0, lastWrite), ...ops.slice(lastWrite + 1)], 'write-missing')).toEqual(['d/g'])
+    expect(
+      rebuilt(
+        ops.filter(op => op.op !== 'mkdir'),
+        'mkdir-missing'
+      )
+    ).toEqual(['d', 'd/f', 'd/g'])
+  })
+
   it('catches a build without the directory fsync after the link', async () => {
     const pkg = brokenCopy(
       'no-dir-fsync',
@@ -121,6 +136,19 @@ describe('crash harness', () => {
     const recording = await record('store', { pkg, work: join(work, 'no-dir-fsync') })
     const result = await checkStates(recording, { pkg, work: join(work, 'no-dir-fsync'), states: 120 })
     expect(result.violations.map(explain).join('\n')).toMatch(/acknowledged frame \w+ lost/)
+  }, 120_000)
+
+  it('catches a build whose replicated store resolves before its outbox record is written', async () => {
+    const pkg = brokenCopy(
+      'outbox-late',
+      /if \(queue\.length > 0\) await this\.parts\.outbox\.add\(/g,
+      'if (queue.length > 0) void this.parts.outbox.add('
+    )
+    const recording = await record('replicated', { pkg, work: join(work, 'outbox-late') })
+    const result = await checkStates(recording, { pkg, work: join(work, 'outbox-late'), states: 120 })
+    expect(result.violations.map(explain).join('\n')).toMatch(
+      /frame \w+ has neither an outbox record nor a replica copy/
+    )
   }, 120_000)
 
   it('catches a build whose duplicate store does not make its renewal durable', async () => {

@@ -61,4 +61,5 @@ export function run(options?: {
   recoveryShare?: number
   log?: (line: string) => void
 }): Promise<Array<StatesResult & { name: string; recoveryStates: number }>>
+export function replayDifferences(recording: Pick<Recording, 'initial' | 'ops'>, src: string, work: string): string[]
 export function describe(violation: Violation): string

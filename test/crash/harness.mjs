@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { ensureCrashfs } from '../infra/crashfs/install.mjs'
 import { loadLib } from './lib.mjs'
-import { crashState, cutPoints, materialize, random, readLog, snapshot } from './replay.mjs'
+import { crashState, cutPoints, differences, materialize, random, readLog, snapshot } from './replay.mjs'
 import { parseAcks, workloads } from './workloads.mjs'
 
 const HERE = new URL('.', import.meta.url).pathname
@@ -215,7 +215,8 @@ function shuffled(items, rnd) {
 /**
  * Live cuts: each workload killed with SIGKILL at a seeded moment while it runs (timed once first),
  * then the power cut at that moment: the state with only what was durable, and `variants` seeded
- * states of what the layer held unsynced, each recovered and checked.
+ * states of what the layer held unsynced, each recovered and checked. First, end to end, the log
+ * replayed whole must rebuild the folder as the kill left it.
  */
 export async function liveCuts({
   names = Object.keys(workloads).filter(name => !workloads[name].hidden),
@@ -243,6 +244,17 @@ export async function liveCuts({
         const work = join(root, `${name}-${round}`)
         const killAfterMs = Math.floor(rnd() * took[name])
         const { initial, ops } = await record(name, { pkg, work, killAfterMs })
+        // end to end: the log, replayed whole, rebuilds the folder the kill left (else its states are of another run)
+        const unrecorded = replayDifferences({ initial, ops }, join(work, 'src'), join(work, 'all'))
+        if (unrecorded.length > 0)
+          violations.push({
+            workload: name,
+            cut: ops.length,
+            mode: `live cut at ${killAfterMs} ms (${ops.length} records)`,
+            stateSeed: 0,
+            message: `the log does not rebuild the folder the kill left, at ${unrecorded.slice(0, 5).join(', ')}`,
+            before: ops.at(-1)
+          })
         for (let v = 0; v <= variants; v++) {
           const stateSeed = Math.floor(rnd() * 2 ** 31)
           const dir = join(work, `state-${v}`)
@@ -268,6 +280,11 @@ export async function liveCuts({
     rmSync(root, { recursive: true, force: true })
   }
   return { checked, violations }
+}
+
+/** Where the log of `recording`, replayed whole into `work`, does not rebuild the folder `src` (paths). */
+export function replayDifferences({ initial, ops }, src, work) {
+  return differences(crashState(initial, ops, ops.length, 'all'), src, work)
 }
 
 /** Records each workload and checks `states` states in all, shared among them. */
