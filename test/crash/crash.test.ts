@@ -15,7 +15,7 @@ import { spawnSync } from 'node:child_process'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
-import { checkStates, describe as explain, liveCuts, record, REPO, run } from './harness.mjs'
+import { checkStates, describe as explain, liveCuts, record, REPO, replayDifferences, run } from './harness.mjs'
 
 const SEED = Number(process.env.SAI_CRASH_SEED ?? 1)
 const STATES = Number(process.env.SAI_CRASH_STATES ?? 1200)
@@ -94,6 +94,38 @@ describe('crash harness', () => {
     ])
   })
 
+  it('samples cut points over the whole workload when its budget of states is smaller than their number', async () => {
+    // CI's share of a workload is about 54 states; `replicated` has over 130 cut points, its copier's drain, reconcile
+    // and eviction after the first 80: states at its first cut points only would never check them
+    const recording = await record('replicated', { work: join(work, 'sampled') })
+    const drained = recording.ops.findIndex(op => op.op === 'ack' && op.label === 'drain')
+    const cuts: number[] = []
+    const result = await checkStates(recording, {
+      work: join(work, 'sampled'),
+      states: 30,
+      onState: (_checked, cut) => cuts.push(cut)
+    })
+    expect(result.cuts).toBeGreaterThan(100)
+    expect(new Set(cuts).size, 'each a cut point of its own').toBe(30)
+    expect(Math.max(...cuts), 'a state cut after the drain').toBeGreaterThan(drained)
+    expect(result.violations.map(explain)).toEqual([])
+  }, 120_000)
+
+  it('tells a log that does not rebuild the folder the workload left (what each live cut checks first)', async () => {
+    const { initial, ops } = await record('probe', { work: join(work, 'replayed') })
+    const rebuilt = (log: typeof ops, as: string) =>
+      replayDifferences({ initial, ops: log }, join(work, 'replayed/src'), join(work, `replayed/${as}`))
+    expect(rebuilt(ops, 'whole')).toEqual([])
+    const lastWrite = ops.findLastIndex(op => op.op === 'write')
+    expect(rebuilt([...ops.slice(0, lastWrite), ...ops.slice(lastWrite + 1)], 'write-missing')).toEqual(['d/g'])
+    expect(
+      rebuilt(
+        ops.filter(op => op.op !== 'mkdir'),
+        'mkdir-missing'
+      )
+    ).toEqual(['d', 'd/f', 'd/g'])
+  })
+
   it('catches a build without the directory fsync after the link', async () => {
     const pkg = brokenCopy(
       'no-dir-fsync',
@@ -104,6 +136,19 @@ describe('crash harness', () => {
     const recording = await record('store', { pkg, work: join(work, 'no-dir-fsync') })
     const result = await checkStates(recording, { pkg, work: join(work, 'no-dir-fsync'), states: 120 })
     expect(result.violations.map(explain).join('\n')).toMatch(/acknowledged frame \w+ lost/)
+  }, 120_000)
+
+  it('catches a build whose replicated store resolves before its outbox record is written', async () => {
+    const pkg = brokenCopy(
+      'outbox-late',
+      /if \(queue\.length > 0\) await this\.parts\.outbox\.add\(/g,
+      'if (queue.length > 0) void this.parts.outbox.add('
+    )
+    const recording = await record('replicated', { pkg, work: join(work, 'outbox-late') })
+    const result = await checkStates(recording, { pkg, work: join(work, 'outbox-late'), states: 120 })
+    expect(result.violations.map(explain).join('\n')).toMatch(
+      /frame \w+ has neither an outbox record nor a replica copy/
+    )
   }, 120_000)
 
   it('catches a build whose duplicate store does not make its renewal durable', async () => {

@@ -9,6 +9,7 @@ export interface LogRecord {
   mtime?: number
   label?: string
   sync?: boolean
+  bytes?: Buffer
 }
 export interface Recording {
   name: string
@@ -36,7 +37,13 @@ export function requireFuse(): void
 export function record(name: string, options: { pkg?: string; work: string; killAfterMs?: number }): Promise<Recording>
 export function checkStates(
   recording: Recording,
-  options: { pkg?: string; work: string; seed?: number; states?: number }
+  options: {
+    pkg?: string
+    work: string
+    seed?: number
+    states?: number
+    onState?: (checked: number, cut: number) => void
+  }
 ): Promise<StatesResult>
 export function liveCuts(options?: {
   names?: string[]
@@ -54,4 +61,5 @@ export function run(options?: {
   recoveryShare?: number
   log?: (line: string) => void
 }): Promise<Array<StatesResult & { name: string; recoveryStates: number }>>
+export function replayDifferences(recording: Pick<Recording, 'initial' | 'ops'>, src: string, work: string): string[]
 export function describe(violation: Violation): string

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { ensureCrashfs } from '../infra/crashfs/install.mjs'
 import { loadLib } from './lib.mjs'
-import { crashState, cutPoints, materialize, random, readLog, snapshot } from './replay.mjs'
+import { crashState, cutPoints, differences, materialize, random, readLog, snapshot } from './replay.mjs'
 import { parseAcks, workloads } from './workloads.mjs'
 
 const HERE = new URL('.', import.meta.url).pathname
@@ -167,8 +167,9 @@ export async function record(name, { pkg = PACKAGE, work, killAfterMs }) {
 /**
  * Checks up to `states` crash states of a recording: at every cut point first the state with only
  * what was durable, then the one with everything (a SIGKILL's), then seeded states between, round
- * by round until the budget is spent. Resolves with what was checked and each violation, with the
- * seed and cut that rebuild its state.
+ * by round until the budget is spent. Each round visits the cut points in a seeded order, so that a
+ * budget smaller than their number samples the whole workload, not its first steps. Resolves with
+ * what was checked and each violation, with the seed and cut that rebuild its state.
  */
 export async function checkStates(recording, { pkg = PACKAGE, work, seed = 1, states = 100, onState } = {}) {
   const lib = await loadLib(pkg)
@@ -178,7 +179,7 @@ export async function checkStates(recording, { pkg = PACKAGE, work, seed = 1, st
   const violations = []
   let checked = 0
   for (let round = 0; checked < states && round < 10_000; round++) {
-    for (const cut of cuts) {
+    for (const cut of shuffled(cuts, rnd)) {
       if (checked >= states) break
       const mode = round === 0 ? 'durable' : round === 1 ? 'all' : 'random'
       const stateSeed = Math.floor(rnd() * 2 ** 31)
@@ -195,16 +196,27 @@ export async function checkStates(recording, { pkg = PACKAGE, work, seed = 1, st
         violations.push({ workload: name, cut, mode, stateSeed, message, before: ops[cut - 1], after: ops[cut] })
       rmSync(dir, { recursive: true, force: true })
       checked++
-      onState?.(checked)
+      onState?.(checked, cut)
     }
   }
   return { checked, cuts: cuts.length, ops: ops.length, violations }
 }
 
+/** A copy of `items` in a seeded order (Fisher–Yates). */
+function shuffled(items, rnd) {
+  const copy = [...items]
+  for (let i = copy.length - 1; i > 0; i--) {
+    const j = Math.floor(rnd() * (i + 1))
+    ;[copy[i], copy[j]] = [copy[j], copy[i]]
+  }
+  return copy
+}
+
 /**
  * Live cuts: each workload killed with SIGKILL at a seeded moment while it runs (timed once first),
  * then the power cut at that moment: the state with only what was durable, and `variants` seeded
- * states of what the layer held unsynced, each recovered and checked.
+ * states of what the layer held unsynced, each recovered and checked. First, end to end, the log
+ * replayed whole must rebuild the folder as the kill left it.
  */
 export async function liveCuts({
   names = Object.keys(workloads).filter(name => !workloads[name].hidden),
@@ -232,6 +244,17 @@ export async function liveCuts({
         const work = join(root, `${name}-${round}`)
         const killAfterMs = Math.floor(rnd() * took[name])
         const { initial, ops } = await record(name, { pkg, work, killAfterMs })
+        // end to end: the log, replayed whole, rebuilds the folder the kill left (else its states are of another run)
+        const unrecorded = replayDifferences({ initial, ops }, join(work, 'src'), join(work, 'all'))
+        if (unrecorded.length > 0)
+          violations.push({
+            workload: name,
+            cut: ops.length,
+            mode: `live cut at ${killAfterMs} ms (${ops.length} records)`,
+            stateSeed: 0,
+            message: `the log does not rebuild the folder the kill left, at ${unrecorded.slice(0, 5).join(', ')}`,
+            before: ops.at(-1)
+          })
         for (let v = 0; v <= variants; v++) {
           const stateSeed = Math.floor(rnd() * 2 ** 31)
           const dir = join(work, `state-${v}`)
@@ -257,6 +280,11 @@ export async function liveCuts({
     rmSync(root, { recursive: true, force: true })
   }
   return { checked, violations }
+}
+
+/** Where the log of `recording`, replayed whole into `work`, does not rebuild the folder `src` (paths). */
+export function replayDifferences({ initial, ops }, src, work) {
+  return differences(crashState(initial, ops, ops.length, 'all'), src, work)
 }
 
 /** Records each workload and checks `states` states in all, shared among them. */

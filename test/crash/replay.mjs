@@ -212,6 +212,24 @@ export function materialize(state, dir) {
   visit(state.root, dir, 0)
 }
 
+/**
+ * The paths where the tree under `dir` and the state `state` differ (a name only one has, or other bytes): none when
+ * the log rebuilds what really happened. mtimes are not compared.
+ */
+export function differences(state, dir, work) {
+  materialize(state, work)
+  const digest = root => {
+    const found = new Map()
+    for (const entry of readdirSync(root, { withFileTypes: true, recursive: true })) {
+      const path = join(entry.parentPath, entry.name)
+      found.set(path.slice(root.length + 1), entry.isDirectory() ? 'a folder' : sha256(readFileSync(path)))
+    }
+    return found
+  }
+  const [real, replayed] = [digest(dir), digest(work)]
+  return [...new Set([...real.keys(), ...replayed.keys()])].filter(path => real.get(path) !== replayed.get(path)).sort()
+}
+
 /** SHA-256 hex of bytes. */
 export function sha256(bytes) {
   return createHash('sha256').update(bytes).digest('hex')
