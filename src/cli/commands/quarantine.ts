@@ -12,10 +12,12 @@ import { REASONS } from '../specs/quarantine.js'
  */
 
 export async function quarantine(cli: Context): Promise<number> {
+  const [action = 'list', ...ids] = cli.positionals
+  if (action === 'list' && ids.length > 0)
+    throw new UsageError(`quarantine list takes no operands, not ${ids.join(' ')}`)
   const storage = await cli.storage()
   const held = storage.quarantine
   if (held === undefined) throw new UsageError(`the ${storage.driver} driver keeps no quarantine`)
-  const [action = 'list', ...ids] = cli.positionals
   if (action === 'list') return await list(cli, storage, held)
   if (action !== 'restore' && action !== 'purge')
     throw new UsageError(`unknown action ${action}: list, restore or purge`)
