@@ -4,7 +4,8 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync, appendFileSync } from 'n
 import { randomBytes } from 'node:crypto'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { FilesystemDriver, migrate } from '../dist/index.js'
+import { FilesystemDriver } from '../dist/drivers/fs.js'
+import { migrate } from '../dist/jobs.js'
 
 async function run(n) {
   const base = mkdtempSync(join(tmpdir(), 'sai-bench-jobs-'))
