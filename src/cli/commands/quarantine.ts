@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto'
 import { createReadStream, existsSync } from 'node:fs'
 import { isAbsolute } from 'node:path'
+import { DAMAGED_REASONS } from '../../core/quarantine.js'
 import type { ImageStorage, Quarantine, QuarantineEntry } from '../../core/types.js'
 import { plural, storeLine, UsageError, type Context } from '../context.js'
 import { formatBytes, parseDuration } from '../units.js'
@@ -35,12 +36,9 @@ export async function quarantine(cli: Context): Promise<number> {
   return await restoreOrPurge(cli, storage, held, action, ids)
 }
 
-/** The reasons of damaged bytes: judged by, where the entry cannot be read here (not a local file). */
-const DAMAGED = new Set(['empty', 'truncated', 'corrupt', 'healed'])
-
 /** Whether `restore` would find the entry's bytes matching its name (it reads them, as restore does). */
 async function intact(entry: QuarantineEntry): Promise<boolean> {
-  if (!isAbsolute(entry.path) || !existsSync(entry.path)) return !DAMAGED.has(entry.reason ?? '')
+  if (!isAbsolute(entry.path) || !existsSync(entry.path)) return !DAMAGED_REASONS.has(entry.reason ?? '') // not a local file: judged by its reason
   const hash = createHash('sha256')
   for await (const chunk of createReadStream(entry.path)) hash.update(chunk as Buffer)
   return hash.digest('hex') === entry.sha256
