@@ -36,9 +36,12 @@ export async function quarantine(cli: Context): Promise<number> {
   return await restoreOrPurge(cli, storage, held, action, ids)
 }
 
-/** Whether `restore` would find the entry's bytes matching its name (it reads them, as restore does). */
+/**
+ * Whether `restore` would find the entry's bytes matching its name (it reads them, as restore does);
+ * an entry that is not a local file is judged by its reason.
+ */
 async function intact(entry: QuarantineEntry): Promise<boolean> {
-  if (!isAbsolute(entry.path) || !existsSync(entry.path)) return !DAMAGED_REASONS.has(entry.reason ?? '') // not a local file: judged by its reason
+  if (!isAbsolute(entry.path) || !existsSync(entry.path)) return !DAMAGED_REASONS.has(entry.reason ?? '')
   const hash = createHash('sha256')
   for await (const chunk of createReadStream(entry.path)) hash.update(chunk as Buffer)
   return hash.digest('hex') === entry.sha256
