@@ -1,10 +1,17 @@
-// A migrate rerun that finds nothing new, against a listing of both sides, at sizes 10x apart.
-// Usage: node bench/jobs-rerun.mjs [N...]   (after npm run build)
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync, appendFileSync } from 'node:fs'
+// A rerun that finds nothing new, against a listing of both sides, at sizes 10x apart: `migrate`
+// fs -> fs (the source store and the target store), or with --import an `import` of a folder tree
+// into a store (the tree's walk and the store's listing).
+// Usage: node bench/jobs-rerun.mjs [--import] [N...]   (after npm run build)
+import { appendFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { readdir } from 'node:fs/promises'
 import { randomBytes } from 'node:crypto'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { FilesystemDriver, migrate } from '../dist/index.js'
+import { FilesystemDriver } from '../dist/drivers/fs.js'
+import { importTree, migrate } from '../dist/jobs.js'
+
+const args = process.argv.slice(2)
+const job = args.includes('--import') ? 'import' : 'migrate'
 
 async function run(n) {
   const base = mkdtempSync(join(tmpdir(), 'sai-bench-jobs-'))
@@ -13,11 +20,17 @@ async function run(n) {
   for (let i = 0; i < n; i++) {
     const hash = randomBytes(32).toString('hex')
     const key = `${hash.slice(0, 2)}/${hash.slice(2, 4)}/${hash}.jpg`
-    for (const root of [from, to]) {
-      mkdirSync(join(root, key, '..'), { recursive: true })
-      writeFileSync(join(root, key), 'x') // the listing reads names and sizes, never bytes
+    // import: the dashboard's original/{p}/{id}.jpg, a thousand files a folder
+    const source = job === 'import' ? `${Math.floor(i / 1000)}/${i}.jpg` : key
+    for (const [root, name] of [
+      [from, source],
+      [to, key]
+    ]) {
+      mkdirSync(join(root, name, '..'), { recursive: true })
+      writeFileSync(join(root, name), 'x') // the listing reads names and sizes, never bytes
     }
-    lines += JSON.stringify({ sha256: hash, source: hash, hash, path: join(to, key), key, size: 1 }) + '\n'
+    const record = { sha256: hash, source: job === 'import' ? source : hash, hash, path: join(to, key), key, size: 1 }
+    lines += JSON.stringify(record) + '\n'
     if (lines.length > 1 << 20) {
       appendFileSync(mapping, lines)
       lines = ''
@@ -35,15 +48,17 @@ async function run(n) {
     for await (const _ of storage.list()) c++
     return c
   }
+  const walk = async () => (await readdir(from, { recursive: true, withFileTypes: true })).filter(e => e.isFile())
   const rounds = []
   for (let r = 0; r < 3; r++) {
     const listing = await time(async () => {
-      await count(source)
+      await (job === 'import' ? walk() : count(source))
       await count(target)
     })
     let summary
     const rerun = await time(async () => {
-      summary = await migrate(source, target, { mapping })
+      summary =
+        job === 'import' ? await importTree(target, from, { mapping }) : await migrate(source, target, { mapping })
     })
     if (summary.done !== 0 || summary.skipped !== n) throw new Error(`rerun copied ${summary.done}`)
     rounds.push({ listing, rerun })
@@ -52,6 +67,7 @@ async function run(n) {
   const rss = process.memoryUsage().rss
   console.log(
     JSON.stringify({
+      job,
       n,
       listingBothMs: Math.round(best('listing')),
       rerunMs: Math.round(best('rerun')),
@@ -62,5 +78,5 @@ async function run(n) {
   rmSync(base, { recursive: true, force: true })
 }
 
-for (const n of process.argv.slice(2).map(Number).length > 0 ? process.argv.slice(2).map(Number) : [10_000, 100_000])
-  await run(n)
+const sizes = args.filter(a => a !== '--import').map(Number)
+for (const n of sizes.length > 0 ? sizes : [10_000, 100_000]) await run(n)

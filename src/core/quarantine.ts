@@ -27,7 +27,16 @@ export function quarantineEntry(id: string, path: string, size: number): Quarant
   return entry
 }
 
+/** The reasons of bytes that do not match their name: `restore` refuses them unless forced. */
+export const DAMAGED_REASONS = new Set(['empty', 'truncated', 'corrupt', 'healed'])
+
 /** The hint a `NotFoundError` gives for a quarantined object. */
 export function quarantinedHint(entry: QuarantineEntry): string {
-  return `a repair quarantined it on ${entry.quarantinedAt.toISOString()} (${entry.reason ?? 'damaged'}): ${entry.path}; \`sai-images quarantine restore ${entry.id}\` puts it back`
+  const restore = `\`sai-images quarantine restore ${entry.id}\``
+  return (
+    `a repair quarantined it on ${entry.quarantinedAt.toISOString()} (${entry.reason ?? 'damaged'}): ${entry.path}; ` +
+    (DAMAGED_REASONS.has(entry.reason ?? '')
+      ? `${restore} refuses its damaged bytes (--force puts them back anyway)`
+      : `${restore} puts it back`)
+  )
 }

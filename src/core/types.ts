@@ -31,10 +31,8 @@ export interface StoreOptions extends AbortOptions {
   allowNonImage?: boolean
   /**
    * A copy's history (`migrate`): a new object keeps the times it had in its first store, where the
-   * driver can hold them; a duplicate keeps its own. fs: `lastStoredAt` (the mtime), not `storedAt`
-   * (the file's birth time, which cannot be set: the copy's first store reads as the migration); s3: `storedAt`
-   * (metadata), not
-   * `lastStoredAt` (Last-Modified is the server's); memory: both; ipfs: neither.
+   * driver can hold them; a duplicate keeps its own. fs: `lastStoredAt` (the mtime; a birth time cannot
+   * be set); s3: `storedAt` (Last-Modified is the server's); memory and ipfs (its markers): both.
    */
   keepTimes?: { storedAt?: Date; lastStoredAt?: Date }
 }

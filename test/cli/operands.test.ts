@@ -119,7 +119,8 @@ describe('several operands', () => {
       ['verify', 'now'],
       ['stats', 'x'],
       ['prune', '--older-than', '1d', 'x'],
-      ['whereis', '0'.repeat(64), 'x']
+      ['whereis', '0'.repeat(64), 'x'],
+      ['quarantine', 'list', 'x']
     ]) {
       const run = cli([...args, '--json'], { env })
       expect(run.code, args.join(' ')).toBe(2)

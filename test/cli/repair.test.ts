@@ -94,7 +94,8 @@ describe('verify --repair is honest about what it took out of the store', () => 
     expect(error.code).toBe('ERR_NOT_FOUND')
     expect(error.message).toMatch(
       new RegExp(
-        `a repair quarantined it on .* \\(corrupt\\).*sai-images quarantine restore ${frames[0]!.hash}\\.\\d+\\.corrupt`
+        `a repair quarantined it on .* \\(corrupt\\).*sai-images quarantine restore ${frames[0]!.hash}\\.\\d+\\.corrupt\` ` +
+          'refuses its damaged bytes \\(--force puts them back anyway\\)'
       )
     )
     expect(cli(['stat', frames[0]!.hash], { env }).stderr).toContain('a repair quarantined it')

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto'
 import { createReadStream, existsSync } from 'node:fs'
 import { isAbsolute } from 'node:path'
+import { DAMAGED_REASONS } from '../../core/quarantine.js'
 import type { ImageStorage, Quarantine, QuarantineEntry } from '../../core/types.js'
 import { plural, storeLine, UsageError, type Context } from '../context.js'
 import { formatBytes, parseDuration } from '../units.js'
@@ -12,10 +13,12 @@ import { REASONS } from '../specs/quarantine.js'
  */
 
 export async function quarantine(cli: Context): Promise<number> {
+  const [action = 'list', ...ids] = cli.positionals
+  if (action === 'list' && ids.length > 0)
+    throw new UsageError(`quarantine list takes no operands, not ${ids.join(' ')}`)
   const storage = await cli.storage()
   const held = storage.quarantine
   if (held === undefined) throw new UsageError(`the ${storage.driver} driver keeps no quarantine`)
-  const [action = 'list', ...ids] = cli.positionals
   if (action === 'list') return await list(cli, storage, held)
   if (action !== 'restore' && action !== 'purge')
     throw new UsageError(`unknown action ${action}: list, restore or purge`)
@@ -33,12 +36,12 @@ export async function quarantine(cli: Context): Promise<number> {
   return await restoreOrPurge(cli, storage, held, action, ids)
 }
 
-/** The reasons of damaged bytes: judged by, where the entry cannot be read here (not a local file). */
-const DAMAGED = new Set(['empty', 'truncated', 'corrupt', 'healed'])
-
-/** Whether `restore` would find the entry's bytes matching its name (it reads them, as restore does). */
+/**
+ * Whether `restore` would find the entry's bytes matching its name (it reads them, as restore does);
+ * an entry that is not a local file is judged by its reason.
+ */
 async function intact(entry: QuarantineEntry): Promise<boolean> {
-  if (!isAbsolute(entry.path) || !existsSync(entry.path)) return !DAMAGED.has(entry.reason ?? '')
+  if (!isAbsolute(entry.path) || !existsSync(entry.path)) return !DAMAGED_REASONS.has(entry.reason ?? '')
   const hash = createHash('sha256')
   for await (const chunk of createReadStream(entry.path)) hash.update(chunk as Buffer)
   return hash.digest('hex') === entry.sha256

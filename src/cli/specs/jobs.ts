@@ -32,8 +32,9 @@ export const migrate: Command = {
   help:
     'A rerun (from cron, say) copies every object the mapping does not record: those stored since.\n' +
     'Each copy keeps its first and last store times where the target can hold them (fs: the last\n' +
-    'store, as the mtime; s3: the first store, as metadata; see docs/cli.md). The memory driver is\n' +
-    'refused as a target: its copies would vanish when the command exits.',
+    'store, as the mtime; s3: the first store, as metadata; ipfs: both, as its time markers; see\n' +
+    'docs/cli.md). The memory driver is refused as a target: its copies would vanish when the\n' +
+    'command exits.',
   options: {
     from: { type: 'string' },
     to: { type: 'string' },

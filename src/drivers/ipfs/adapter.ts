@@ -84,7 +84,10 @@ export class IpfsAdapter implements StorageAdapter<IpfsKey> {
       await storeOnNode(this.node, bytes, sha256, cidOf, options.signal)
     const { cid, isDuplicate, storedAt } = await this.perSha256.run(sha256, store)
     if (isDuplicate) this.background.add(this.index.dropMarkersBefore(sha256, storedAt.getTime()), 'ipfs.markers')
-    return { key: { cid, fromSha256: false }, isDuplicate, storedAt }
+    const kept = isDuplicate ? undefined : options.keepTimes // a new copy's history (migrate)
+    const first =
+      kept === undefined ? storedAt : await this.index.backdate(sha256, storedAt.getTime(), kept, options.signal)
+    return { key: { cid, fromSha256: false }, isDuplicate, storedAt: first }
   }
 
   async get({ cid, fromSha256, sha256 }: IpfsKey, signal?: AbortSignal): Promise<Buffer> {

@@ -156,6 +156,26 @@ export class MfsIndex {
   }
 
   /**
+   * A new copy's history (migrate): markers at its first and last store (the first never after the
+   * last), flushed, then the marker of the store at `now` goes: a cut leaves the copy younger (kept
+   * by a prune), never without a time. The first store's time (`stat().storedAt`).
+   */
+  async backdate(
+    sha256: string,
+    now: number,
+    kept: { storedAt?: Date; lastStoredAt?: Date },
+    signal?: AbortSignal
+  ): Promise<Date> {
+    const last = Math.min(kept.lastStoredAt?.getTime() ?? now, now)
+    const first = Math.min(kept.storedAt?.getTime() ?? last, last)
+    if (first === now) return new Date(now)
+    for (const at of new Set([first, last])) if (at < now) await this.renew(sha256, at, signal)
+    await this.flush(sha256, signal)
+    if (last < now) await this.rm([`${sha256}.${now}`], signal)
+    return new Date(first)
+  }
+
+  /**
    * `files/mkdir -p` of the shard folder. Two requests that create the same missing parent race,
    * and the loser is told `file already exists`: the folder is there then, so it asks again.
    */

@@ -4,8 +4,7 @@
  * file the mapping records (or `{mapping}.not-images.jsonl` beside it) is passed over by a lookup,
  * so a rerun over a growing tree stores every file added since, wherever its name sorts.
  */
-import { opendir, realpath, stat } from 'node:fs/promises'
-import type { Dirent } from 'node:fs'
+import { readdir, realpath, stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import { InvalidInputError } from '../../core/errors.js'
 import type { ImageStorage } from '../../core/types.js'
@@ -111,8 +110,7 @@ async function* walk(dir: string, follow: boolean): AsyncGenerator<{ path: strin
     const real = await realpath(join(dir, prefix))
     if (seen.has(real)) return
     seen.add(real)
-    const entries: Dirent[] = []
-    for await (const entry of await opendir(join(dir, prefix))) entries.push(entry)
+    const entries = await readdir(join(dir, prefix), { withFileTypes: true })
     entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
     for (const entry of entries) {
       const path = prefix === '' ? entry.name : `${prefix}/${entry.name}`

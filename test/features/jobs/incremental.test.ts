@@ -6,7 +6,10 @@ import { join } from 'node:path'
 import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3'
 import { beforeAll, describe, expect, inject, it } from 'vitest'
 import { FilesystemDriver } from '../../../src/drivers/fs/index.js'
+import { IpfsDriver } from '../../../src/drivers/ipfs/index.js'
+import { MemoryDriver } from '../../../src/drivers/memory/index.js'
 import { S3Driver } from '../../../src/drivers/s3/index.js'
+import { migrate } from '../../../src/features/jobs/index.js'
 import { testJpeg } from '../../../src/testing/index.js'
 import { answer, cli } from '../../cli/run.js'
 import { tempDir } from '../../infra/helpers/tmp.js'
@@ -193,6 +196,41 @@ describe('migrate from cron', () => {
     expect(run.code).toBe(2)
     expect(answer(run).error.message).toMatch(/--to memory keeps nothing/)
     await expect(readFile(mapping)).rejects.toMatchObject({ code: 'ENOENT' })
+  })
+
+  it('fs -> IPFS (Kubo): each copy keeps its first and last store times (the node time markers)', async () => {
+    const root = await tempDir()
+    const mapping = join(await tempDir(), 'm.jsonl')
+    const env = {
+      SAI_IMAGE_STORAGE_PATH: root,
+      SAI_IPFS_API_URL: inject('ipfsApiUrl'),
+      SAI_IPFS_INDEX_PATH: `/sai-jobs-${process.pid}-${Date.now()}`
+    }
+    const run = (): any =>
+      answer(cli(['migrate', '--from', 'fs', '--to', 'ipfs', '--mapping', mapping, '--json'], { env }))
+    const first = await agedFrames(root, 2, `ipfs ${root} a`)
+    expect(run()).toMatchObject({ total: 2, done: 2, skipped: 0, failed: [] })
+    const added = await agedFrames(root, 1, `ipfs ${root} b`)
+    expect(run()).toMatchObject({ total: 3, done: 1, skipped: 2, failed: [] })
+    const source = new FilesystemDriver({ root })
+    for (const hash of [...first, ...added]) {
+      const [there, here] = [
+        answer(cli(['stat', hash, '--driver', 'ipfs', '--json'], { env })),
+        await source.stat(hash)
+      ]
+      // the fs source's first store (a birth time) is younger than its mtime here: never after the last
+      expect({ storedAt: there.storedAt, lastStoredAt: there.lastStoredAt }).toEqual({
+        storedAt: here.lastStoredAt!.toISOString(),
+        lastStoredAt: here.lastStoredAt!.toISOString()
+      })
+    }
+    // a source that holds both (memory): both kept
+    const memory = new MemoryDriver()
+    const times = { storedAt: new Date(Date.now() - 200 * DAY), lastStoredAt: new Date(Date.now() - 100 * DAY) }
+    const { hash } = await memory.store(testJpeg(`ipfs memory ${root}`), { keepTimes: times })
+    const ipfs = new IpfsDriver({ url: env.SAI_IPFS_API_URL, indexPath: env.SAI_IPFS_INDEX_PATH })
+    expect(await migrate(memory, ipfs, { mapping: join(await tempDir(), 'm.jsonl') })).toMatchObject({ done: 1 })
+    expect(await ipfs.stat(hash)).toMatchObject(times)
   })
 
   describe('fs -> S3 (Ceph)', () => {
