@@ -120,7 +120,7 @@ describe('a lost last copy is never "clean"', () => {
 
   it(
     'evicted, then its replica copy flipped: verify --subset re-hashes it and says lost; fetch is ' +
-      'ERR_INTEGRITY (exit 4)',
+      'ERR_INTEGRITY (exit 4); the damage is kept: a plain verify, whereis and status say so',
     async () => {
       const { env, root, copy, hashes } = await replicated(2)
       await evictFirst(env, root, hashes[0]!)
@@ -134,8 +134,30 @@ describe('a lost last copy is never "clean"', () => {
       const fetched = cli(['fetch', hashes[0]!, '-o', join(await tempDir('sai-out'), `${hashes[0]}.out`)], { env })
       expect(fetched.code).toBe(4)
       expect(fetched.stderr).toContain('no good copy')
+      // the damage found is kept (the ledger's `damaged`): a plain verify, which reads no replica copy back,
+      // still counts the frame lost, whereis names the copy DAMAGED, and status exits 13
+      const plain = cli(['verify', '--json'], { env })
+      expect(plain.code).toBe(1)
+      expect(answer(plain)).toMatchObject({ clean: false, copies: { lost: 1 } })
+      const where = cli(['whereis', hashes[0]!], { env })
+      expect(where.code).toBe(1)
+      expect(where.stdout).toMatch(/fs\s+DAMAGED/)
+      expect(cli(['status'], { env }).code).toBe(13)
     }
   )
+
+  it('a replica copy a subset found damaged is no good copy until a repair copies it again', async () => {
+    const { env, copy, hashes } = await replicated(1)
+    await flip(new FilesystemDriver({ root: copy }).pathOf(hashes[0]!))
+    expect(cli(['verify', '--subset', '0/1'], { env }).code).toBe(1)
+    const plain = cli(['verify', '--json'], { env })
+    expect(plain.code).toBe(1)
+    expect(answer(plain).problems).toContainEqual(expect.objectContaining({ reason: 'corrupt', copy: 'fs' }))
+    expect(cli(['whereis', hashes[0]!], { env }).stdout).toMatch(/fs\s+DAMAGED/)
+    expect(answer(cli(['verify', '--repair', '--json'], { env }))).toMatchObject({ clean: true, restored: 1 })
+    expect(cli(['whereis', hashes[0]!], { env }).stdout).toMatch(/fs\s+present .*\(upload\)/)
+    expect(cli(['verify', '--subset', '0/1'], { env }).code).toBe(0)
+  })
 })
 
 describe('repairs that cannot do harm', () => {

@@ -115,6 +115,14 @@ export async function copyAgain(
   copies.clean = copies.problems.every(p => p.action === 'restored')
 }
 
+/** The frames below their copies (spilled as `<sha256> <copies lacking>`) that the repair restored every copy of. */
+export async function madeWhole(spill: Spill, below: number, made: Made): Promise<number> {
+  let whole = 0
+  if (made.size > 0)
+    for await (const { sha256, reason } of spill.read(below)) if ((made.get(sha256) ?? 0) >= Number(reason)) whole++
+  return whole
+}
+
 /** Heals one primary copy from the replicas: true once it is written and reads back whole. */
 async function heal({ primary, reader, healer }: HealParts, sha256: string, reason: string): Promise<boolean> {
   // the replicas only (the primary's copy is what is being healed), by the one read policy (reads.ts)

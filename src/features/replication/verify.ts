@@ -1,14 +1,14 @@
 /**
- * The fsck of every copy, of every frame the store is responsible for: those on the primary, and
- * those the ledger knows of (known.ts: evicted, last seen on a replica, lost before any copy), the listings and
- * the ledger merged in step, so that a frame every copy lost is still counted. The
- * primary re-hashes its objects (or a subset); the listings side by side find what a copy lacks
- * (the cheap tier, no request per object); the replicas' copies of the subset are read back and
- * hashed, an evicted frame's too (the full tier: `--subset $((day % 30))/30` reads every copy once
- * in 30 days). A frame with fewer good copies than wanted is named; one with none is `lost`. A
- * repair heals the primary from a good copy and copies again what a replica lacks (verify-repair.ts),
- * unless the storm guard (storm.ts) says the pass would do too much. The counts go to `verify.json`
- * (layout.ts) for `status`. Findings are spilled to files, not held.
+ * The fsck of every copy, of every frame the store is responsible for: those on the primary, and those the
+ * ledger knows of (known.ts: evicted, last seen on a replica, lost before any copy), the listings and the
+ * ledger merged in step, so that a frame every copy lost is still counted. The primary re-hashes its objects
+ * (or a subset); the listings side by side find what a copy lacks (the cheap tier, no request per object);
+ * the replicas' copies of the subset are read back and hashed, an evicted frame's too (the full tier:
+ * `--subset $((day % 30))/30` reads every copy once in 30 days; a copy found damaged stays so in the ledger
+ * until copied or read whole again). A frame with fewer good copies than wanted is named; one with none is
+ * `lost`. A repair heals the primary from a good copy and copies again what a replica lacks
+ * (verify-repair.ts), unless the storm guard (storm.ts) says the pass would do too much. The counts go to
+ * `verify.json` (layout.ts) for `status`. Findings are spilled to files, not held.
  */
 import { mkdir } from 'node:fs/promises'
 import { StorageUnavailableError } from '../../core/errors.js'
@@ -25,13 +25,13 @@ import {
   type VerifyOptions,
   type VerifyReport
 } from '../../core/verify-report.js'
-import { type KnownEntry, known } from './known.js'
+import { DamagedCopies, type KnownEntry, known } from './known.js'
 import { HOW } from './ledger.js'
 import { mergeListings } from './merge.js'
 import type { Parts } from './parts.js'
 import { writeRecord } from './records.js'
 import { Spill } from './spill.js'
-import { copyAgain, DAMAGE, healMissing, healPrimary, type Made } from './verify-repair.js'
+import { copyAgain, DAMAGE, healMissing, healPrimary, type Made, madeWhole } from './verify-repair.js'
 
 export type ReplicatedVerifyReport = VerifyReport & {
   /**
@@ -62,7 +62,7 @@ export async function verifyReplicated(
 ): Promise<ReplicatedVerifyReport> {
   const { primary, replicas, layout } = parts
   const repair = options.repair === true
-  // every damaged primary copy, past the report's listed findings: one hash per damaged frame in memory
+  // every damaged primary copy (past the listed findings): a hash per damaged frame in memory
   const damagedOwn = new Set<string | undefined>()
   const onFinding = (finding: Readonly<Finding>): void => {
     if (DAMAGE.has(finding.reason)) damagedOwn.add(/[0-9a-f]{64}/.exec(finding.key)?.[0])
@@ -124,11 +124,9 @@ async function scan(parts: VerifyParts, { spill, damagedOwn, copies }: Scan, opt
   const listings: Array<AsyncIterable<ImageEntry>> = [primary, ...replicas.map(r => r.storage)].map(s =>
     s.list({ after: options.after, signal: options.signal })
   )
-  const byLedger = known(
-    ledger,
-    replicas.map(r => r.name),
-    options.after
-  )
+  const names = replicas.map(r => r.name)
+  const byLedger = known(ledger, names, options.after)
+  const damaged = new DamagedCopies(ledger, names)
   for await (const { sha256, entries } of mergeListings([...listings, byLedger])) {
     const [ours, ...theirs] = entries.slice(0, replicas.length + 1)
     const evicted = ours === undefined && (entries[replicas.length + 1] as KnownEntry | undefined)?.evicted === true
@@ -137,7 +135,7 @@ async function scan(parts: VerifyParts, { spill, damagedOwn, copies }: Scan, opt
     if (ours === undefined && !evicted && checked) await spill.add(0, sha256, 'missing')
     let good = ours !== undefined && !damagedOwn.has(sha256) ? 1 : 0
     for (const [i, copy] of theirs.entries()) {
-      const seen = { copy, ours, primaryDamaged: damagedOwn.has(sha256), checked }
+      const seen = { copy, ours, primaryDamaged: damagedOwn.has(sha256), checked, damaged: damaged.has(i, sha256) }
       const reason = await judge(parts, i, sha256, seen, options, copies)
       if (reason === undefined) good++
       else await spill.add(i + 1, sha256, reason)
@@ -185,6 +183,8 @@ interface Seen {
   primaryDamaged: boolean
   /** In the subset (or no subset). */
   checked: boolean
+  /** Last found damaged by a read-back (the ledger's `damaged`). */
+  damaged: boolean
 }
 
 /**
@@ -195,7 +195,7 @@ async function judge(
   { replicas, ledger }: VerifyParts,
   i: number,
   sha256: string,
-  { copy, ours, primaryDamaged, checked }: Seen,
+  { copy, ours, primaryDamaged, checked, damaged }: Seen,
   options: VerifyOptions,
   copies: VerifyReport
 ): Promise<FindingReason | undefined> {
@@ -205,14 +205,17 @@ async function judge(
     // a damaged primary copy is the one to heal: its own report names it
     return primaryDamaged ? undefined : 'corrupt'
   }
-  if (options.subset === undefined || !checked) return undefined
+  if (options.subset === undefined || !checked) return damaged ? 'corrupt' : undefined
   // the full tier: the copy read back and hashed (the replica's fetch verifies it)
   const error = await replica.storage.fetch(sha256, { signal: options.signal }).then(
     () => undefined,
     (err: unknown) => err
   )
   const failed = error === undefined ? undefined : failureFields(error).code
-  if (failed === 'ERR_INTEGRITY') return 'corrupt'
+  if (failed === 'ERR_INTEGRITY') {
+    await ledger.append(replica.name, [{ sha256, at: Date.now(), how: HOW.damaged }])
+    return 'corrupt'
+  }
   if (failed === 'ERR_NOT_FOUND') return 'missing'
   if (options.signal?.aborted === true) throw options.signal.reason
   if (error !== undefined)
@@ -226,14 +229,6 @@ async function judge(
   copies.bytes += copy.size ?? 0
   await ledger.append(replica.name, [{ sha256, at: Date.now(), how: HOW.rehash }])
   return undefined
-}
-
-/** The frames below their copies (spilled as `<sha256> <copies lacking>`) that the repair restored every copy of. */
-async function madeWhole(spill: Spill, below: number, made: Made): Promise<number> {
-  let whole = 0
-  if (made.size > 0)
-    for await (const { sha256, reason } of spill.read(below)) if ((made.get(sha256) ?? 0) >= Number(reason)) whole++
-  return whole
 }
 
 /** The counts of this pass, for `status` (and monitors) in any process. */
