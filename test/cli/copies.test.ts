@@ -3,8 +3,8 @@
 // whereis), a repair with a wrong layout or an empty root changes nothing, a repair claims only
 // the restores it made, status exits non-zero per condition, and a second copier says who holds the lock.
 import { spawn } from 'node:child_process'
-import { mkdir, readdir, readFile, rm, utimes, writeFile } from 'node:fs/promises'
-import { join } from 'node:path'
+import { mkdir, readdir, readFile, rename, rm, utimes, writeFile } from 'node:fs/promises'
+import { dirname, join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { FilesystemDriver } from '../../src/drivers/fs/index.js'
 import { testJpeg } from '../../src/testing/index.js'
@@ -213,6 +213,25 @@ describe('repairs that cannot do harm', () => {
     expect(run.stdout + run.stderr).toContain('an array that is not mounted?')
     // no frame restored into the empty folder (only the state folder, with this host's new id)
     expect((await readdir(root)).filter(name => !name.startsWith('.'))).toEqual([])
+  })
+
+  it('an intact frame in another shard folder, or under an upper-case name, in a replicated store: moved into place, not healed', async () => {
+    const { env, root, hashes } = await replicated(2)
+    const [moved, upper] = hashes.map(h => new FilesystemDriver({ root }).pathOf(h)) as [string, string]
+    await mkdir(join(root, 'aa', 'bb'), { recursive: true })
+    await rename(moved, join(root, 'aa', 'bb', `${hashes[0]}.jpg`))
+    await rename(upper, join(dirname(upper), `${hashes[1]!.toUpperCase()}.jpg`))
+    const run = cli(['verify', '--repair', '--json'], { env })
+    expect(run.code).toBe(0)
+    const report = answer(run)
+    expect(report.problems.map((p: { reason: string; action: string }) => [p.reason, p.action])).toEqual([
+      ['misplaced', 'moved'],
+      ['misplaced', 'moved']
+    ])
+    expect(report).toMatchObject({ clean: true, copies: { belowWanted: 0, madeWhole: 2 } })
+    // nothing healed over the moved copies: no quarantine entry of their intact bytes
+    expect(answer(cli(['quarantine', '--json'], { env }))).toMatchObject({ objects: 0 })
+    expect(answer(cli(['verify', '--json'], { env }))).toMatchObject({ clean: true, checked: 2 })
   })
 
   it('bytes that match no good source: a repair quarantines them and claims no restore', async () => {

@@ -13,7 +13,6 @@
 import { mkdir } from 'node:fs/promises'
 import { StorageUnavailableError } from '../../core/errors.js'
 import { failureFields } from '../../core/logger.js'
-import { type Storm, stormOf } from '../../core/storm.js'
 import type { ImageEntry } from '../../core/types.js'
 import {
   addFinding,
@@ -31,7 +30,7 @@ import { mergeListings } from './merge.js'
 import type { Parts } from './parts.js'
 import { writeRecord } from './records.js'
 import { Spill } from './spill.js'
-import { copyAgain, DAMAGE, healMissing, healPrimary, type Made, madeWhole } from './verify-repair.js'
+import { copyAgain, DAMAGE, healMissing, healPrimary, type Made, madeWhole, stormCheck } from './verify-repair.js'
 
 export type ReplicatedVerifyReport = VerifyReport & {
   /**
@@ -62,10 +61,13 @@ export async function verifyReplicated(
 ): Promise<ReplicatedVerifyReport> {
   const { primary, replicas, layout } = parts
   const repair = options.repair === true
-  // every damaged primary copy (past the listed findings): a hash per damaged frame in memory
+  // every damaged or misplaced primary copy (past the listed findings): a hash per such frame in memory
   const damagedOwn = new Set<string | undefined>()
+  const misplacedOwn = new Set<string | undefined>()
   const onFinding = (finding: Readonly<Finding>): void => {
-    if (DAMAGE.has(finding.reason)) damagedOwn.add(/[0-9a-f]{64}/.exec(finding.key)?.[0])
+    const sha256 = /[0-9a-f]{64}/i.exec(finding.key)?.[0]?.toLowerCase()
+    if (DAMAGE.has(finding.reason)) damagedOwn.add(sha256)
+    if (finding.reason === 'misplaced') misplacedOwn.add(sha256)
     options.onFinding?.(finding)
   }
   const own =
@@ -76,7 +78,7 @@ export async function verifyReplicated(
   const LOST = replicas.length + 1
   const copies = emptyReport(repair)
   try {
-    const tally = await scan(parts, { spill, damagedOwn, copies }, options)
+    const tally = await scan(parts, { spill, damagedOwn, misplacedOwn, copies }, options)
     await spill.close()
     const found = { own, damaged: damagedOwn.size, counts: spill.counts, objects: tally.objects }
     const storm = repair ? stormCheck(found, replicas, options) : undefined
@@ -112,12 +114,15 @@ interface Scan {
   spill: Spill
   /** The frames whose primary copy its own verify found damaged. */
   damagedOwn: Set<string | undefined>
+  /** Those whose intact primary copy is under a wrong name or folder: the repair moves it, no heal. */
+  misplacedOwn: Set<string | undefined>
   /** Counts the replica copies read back. */
   copies: VerifyReport
 }
 
 /** Every frame's copies judged, the listings (and the eviction marks) side by side; the findings spilled. */
-async function scan(parts: VerifyParts, { spill, damagedOwn, copies }: Scan, options: VerifyOptions): Promise<Tally> {
+async function scan(parts: VerifyParts, scanned: Scan, options: VerifyOptions): Promise<Tally> {
+  const { spill, damagedOwn, misplacedOwn, copies } = scanned
   const { primary, replicas, ledger } = parts
   const LOST = replicas.length + 1
   const tally: Tally = { objects: 0, belowWanted: 0, lost: 0 }
@@ -132,7 +137,7 @@ async function scan(parts: VerifyParts, { spill, damagedOwn, copies }: Scan, opt
     const evicted = ours === undefined && (entries[replicas.length + 1] as KnownEntry | undefined)?.evicted === true
     const checked = inSubset(sha256, options.subset)
     tally.objects++
-    if (ours === undefined && !evicted && checked) await spill.add(0, sha256, 'missing')
+    if (ours === undefined && !evicted && checked && !misplacedOwn.has(sha256)) await spill.add(0, sha256, 'missing')
     let good = ours !== undefined && !damagedOwn.has(sha256) ? 1 : 0
     for (const [i, copy] of theirs.entries()) {
       const seen = { copy, ours, primaryDamaged: damagedOwn.has(sha256), checked, damaged: damaged.has(i, sha256) }
@@ -151,29 +156,6 @@ async function scan(parts: VerifyParts, { spill, damagedOwn, copies }: Scan, opt
     }
   }
   return tally
-}
-
-/** What the scan found, for the storm guard. */
-interface Found {
-  /** The primary's own verify, and how many of its frames it found damaged. */
-  own: VerifyReport
-  damaged: number
-  /** The spill's counts: missing on the primary, then per replica, then lost. */
-  counts: number[]
-  objects: number
-}
-
-/** Whether a repair of these findings would be a storm (storm.ts): too much to do in one pass. */
-function stormCheck(found: Found, replicas: Parts['replicas'], options: VerifyOptions): Storm | undefined {
-  const ownCount = (reason: FindingReason): number => found.own.counts[reason] ?? 0
-  const by = {
-    misnamed: ownCount('misnamed') + ownCount('misplaced'),
-    damaged: found.damaged,
-    missing: found.counts[0]!,
-    missingOn: Object.fromEntries(replicas.map((r, i) => [r.name, found.counts[i + 1]!]))
-  }
-  const all = by.misnamed + by.damaged + found.counts.slice(0, replicas.length + 1).reduce((a, b) => a + b, 0)
-  return stormOf(all, found.objects + by.misnamed, by, options.stormLimit)
 }
 
 /** Whether replica `i`'s copy of a frame is good; what the scan knows of it. */
