@@ -27,7 +27,7 @@ export function quarantineEntry(id: string, path: string, size: number): Quarant
   return entry
 }
 
-/** The hint a `NotFoundError` gives for a quarantined object. */
+/** The hint a `NotFoundError` gives for a quarantined object (restore refuses damaged bytes unless forced). */
 export function quarantinedHint(entry: QuarantineEntry): string {
-  return `a repair quarantined it on ${entry.quarantinedAt.toISOString()} (${entry.reason ?? 'damaged'}): ${entry.path}; \`sai-images quarantine restore ${entry.id}\` puts it back`
+  return `a repair quarantined it on ${entry.quarantinedAt.toISOString()} (${entry.reason ?? 'damaged'}): ${entry.path}; \`sai-images quarantine restore ${entry.id}\` puts it back if its bytes are whole (restore checks them); if they are damaged, restore the frame from a replica or a backup`
 }

@@ -97,6 +97,8 @@ describe('verify --repair is honest about what it took out of the store', () => 
         `a repair quarantined it on .* \\(corrupt\\).*sai-images quarantine restore ${frames[0]!.hash}\\.\\d+\\.corrupt`
       )
     )
+    // its bytes are damaged: restore refuses them, and the hint says what else to do
+    expect(error.message).toContain('if they are damaged, restore the frame from a replica or a backup')
     expect(cli(['stat', frames[0]!.hash], { env }).stderr).toContain('a repair quarantined it')
     const exists = cli(['exists', frames[0]!.hash], { env })
     expect(exists.code).toBe(1)
