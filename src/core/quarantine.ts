@@ -36,7 +36,7 @@ export function quarantinedHint(entry: QuarantineEntry): string {
   return (
     `a repair quarantined it on ${entry.quarantinedAt.toISOString()} (${entry.reason ?? 'damaged'}): ${entry.path}; ` +
     (DAMAGED_REASONS.has(entry.reason ?? '')
-      ? `${restore} refuses its damaged bytes (--force puts them back anyway)`
+      ? `${restore} refuses its damaged bytes (--force puts them back anyway): restore the frame from a replica or a backup`
       : `${restore} puts it back`)
   )
 }

@@ -3,8 +3,8 @@
 // whereis), a repair with a wrong layout or an empty root changes nothing, a repair claims only
 // the restores it made, status exits non-zero per condition, and a second copier says who holds the lock.
 import { spawn } from 'node:child_process'
-import { mkdir, readdir, readFile, rm, utimes, writeFile } from 'node:fs/promises'
-import { join } from 'node:path'
+import { mkdir, readdir, readFile, rename, rm, utimes, writeFile } from 'node:fs/promises'
+import { dirname, join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { FilesystemDriver } from '../../src/drivers/fs/index.js'
 import { testJpeg } from '../../src/testing/index.js'
@@ -118,7 +118,7 @@ describe('a lost last copy is never "clean"', () => {
 
   it(
     'evicted, then its replica copy flipped: verify --subset re-hashes it and says lost; fetch is ' +
-      'ERR_INTEGRITY (exit 4)',
+      'ERR_INTEGRITY (exit 4); the damage is kept: a plain verify, whereis and status say so',
     async () => {
       const { env, root, copy, hashes } = await replicated(2)
       await evictFirst(env, root, hashes[0]!)
@@ -132,44 +132,70 @@ describe('a lost last copy is never "clean"', () => {
       const fetched = cli(['fetch', hashes[0]!, '-o', join(await tempDir('sai-out'), `${hashes[0]}.out`)], { env })
       expect(fetched.code).toBe(4)
       expect(fetched.stderr).toContain('no good copy')
+      // the damage found is kept (the ledger's `damaged`): a plain verify, which reads no replica copy back,
+      // still counts the frame lost, whereis names the copy DAMAGED, and status exits 13
+      const plain = cli(['verify', '--json'], { env })
+      expect(plain.code).toBe(1)
+      expect(answer(plain)).toMatchObject({ clean: false, copies: { lost: 1 } })
+      const where = cli(['whereis', hashes[0]!], { env })
+      expect(where.code).toBe(1)
+      expect(where.stdout).toMatch(/fs\s+DAMAGED/)
+      expect(cli(['status'], { env }).code).toBe(13)
     }
   )
+
+  it('a replica copy a subset found damaged is no good copy until a repair copies it again', async () => {
+    const { env, copy, hashes } = await replicated(1)
+    await flip(new FilesystemDriver({ root: copy }).pathOf(hashes[0]!))
+    expect(cli(['verify', '--subset', '0/1'], { env }).code).toBe(1)
+    const plain = cli(['verify', '--json'], { env })
+    expect(plain.code).toBe(1)
+    expect(answer(plain).problems).toContainEqual(expect.objectContaining({ reason: 'corrupt', copy: 'fs' }))
+    expect(cli(['whereis', hashes[0]!], { env }).stdout).toMatch(/fs\s+DAMAGED/)
+    expect(answer(cli(['verify', '--repair', '--json'], { env }))).toMatchObject({ clean: true, restored: 1 })
+    expect(cli(['whereis', hashes[0]!], { env }).stdout).toMatch(/fs\s+present .*\(upload\)/)
+    expect(cli(['verify', '--subset', '0/1'], { env }).code).toBe(0)
+  })
 })
 
 describe('repairs that cannot do harm', () => {
   it(
-    'a wrong SAI_IMAGE_STORAGE_SHARD_DEPTH: verify --repair changes nothing, says why in text and JSON, ' +
-      'exit 1; --force is in help',
+    'a wrong SAI_IMAGE_STORAGE_SHARD_DEPTH: verify --repair changes nothing and says why in text and JSON, ' +
+      'with and without replicas, with and without the layout record; --force is in help',
     async () => {
-      for (const withReplica of [false, true]) {
-        const { env: base, hashes } = withReplica
-          ? await replicated(21)
-          : await (async () => {
-              const root = await tempDir()
-              const storage = new FilesystemDriver({ root })
-              const hashes = []
-              for (let i = 0; i < 21; i++)
-                hashes.push((await storage.store(testJpeg(`layout ${root} ${i}`, 3000))).hash)
-              return { env: { SAI_IMAGE_STORAGE_PATH: root } as Record<string, string>, root, hashes }
-            })()
-        const env = { ...base, SAI_IMAGE_STORAGE_SHARD_DEPTH: '3' }
-        const json = cli(['verify', '--repair', '--json'], { env })
-        if (json.code === 6) continue // the store's layout marker refuses the setting outright (ERR_CONFIG): safe too
-        expect({ withReplica, code: json.code }).toEqual({ withReplica, code: 1 })
-        expect(answer(json)).toMatchObject({
-          clean: false,
-          quarantined: 0,
-          restored: 0,
-          storm: { cause: expect.stringContaining('SAI_IMAGE_STORAGE_SHARD_DEPTH') }
-        })
-        const text = cli(['verify', '--repair'], { env })
-        expect(text.stdout).toMatch(/REPAIR REFUSED, nothing was changed/)
-        expect(text.stdout).toContain('SAI_IMAGE_STORAGE_SHARD_DEPTH')
-        expect(text.stdout.split('\n').length).toBeLessThan(40) // not a line per object
-        const listed = cli(['list', '--json'], { env: base })
-        expect(listed.stdout.trim().split('\n')).toHaveLength(hashes.length)
-        expect(cli(['quarantine', '--json'], { env: base }).stdout).toContain('"objects":0')
-      }
+      for (const withReplica of [false, true])
+        for (const withRecord of [true, false]) {
+          const {
+            env: base,
+            root,
+            hashes
+          } = withReplica
+            ? await replicated(21)
+            : await (async () => {
+                const root = await tempDir()
+                const storage = new FilesystemDriver({ root })
+                const hashes = []
+                for (let i = 0; i < 21; i++)
+                  hashes.push((await storage.store(testJpeg(`layout ${root} ${i}`, 3000))).hash)
+                return { env: { SAI_IMAGE_STORAGE_PATH: root } as Record<string, string>, root, hashes }
+              })()
+          // a store of storage.py's has no record: its first shard folders tell its layout
+          if (!withRecord) await rm(join(root, '.sai-layout.json'))
+          const env = { ...base, SAI_IMAGE_STORAGE_SHARD_DEPTH: '3' }
+          const json = cli(['verify', '--repair', '--json'], { env })
+          const at = { withReplica, withRecord }
+          // the store's layout refuses the setting outright (ERR_CONFIG), before any repair: the storm guard's
+          // own wrong-layout case is the library's (test/drivers/fs/verify.test.ts)
+          expect({ ...at, code: json.code }).toEqual({ ...at, code: 6 })
+          expect(answer(json).error).toMatchObject({
+            code: 'ERR_CONFIG',
+            message: expect.stringContaining('SAI_IMAGE_STORAGE_SHARD_DEPTH')
+          })
+          expect(cli(['verify', '--repair'], { env }).stderr).toMatch(/shard depth 2 .* the settings say depth 3/)
+          const listed = cli(['list', '--json'], { env: base })
+          expect(listed.stdout.trim().split('\n')).toHaveLength(hashes.length)
+          expect(cli(['quarantine', '--json'], { env: base }).stdout).toContain('"objects":0')
+        }
       expect(cli(['help', 'verify']).stdout).toContain('--force')
     }
   )
@@ -185,6 +211,25 @@ describe('repairs that cannot do harm', () => {
     expect(run.stdout + run.stderr).toContain('an array that is not mounted?')
     // no frame restored into the empty folder (only the state folder, with this host's new id)
     expect((await readdir(root)).filter(name => !name.startsWith('.'))).toEqual([])
+  })
+
+  it('an intact frame in another shard folder, or under an upper-case name, in a replicated store: moved into place, not healed', async () => {
+    const { env, root, hashes } = await replicated(2)
+    const [moved, upper] = hashes.map(h => new FilesystemDriver({ root }).pathOf(h)) as [string, string]
+    await mkdir(join(root, 'aa', 'bb'), { recursive: true })
+    await rename(moved, join(root, 'aa', 'bb', `${hashes[0]}.jpg`))
+    await rename(upper, join(dirname(upper), `${hashes[1]!.toUpperCase()}.jpg`))
+    const run = cli(['verify', '--repair', '--json'], { env })
+    expect(run.code).toBe(0)
+    const report = answer(run)
+    expect(report.problems.map((p: { reason: string; action: string }) => [p.reason, p.action])).toEqual([
+      ['misplaced', 'moved'],
+      ['misplaced', 'moved']
+    ])
+    expect(report).toMatchObject({ clean: true, copies: { belowWanted: 0, madeWhole: 2 } })
+    // nothing healed over the moved copies: no quarantine entry of their intact bytes
+    expect(answer(cli(['quarantine', '--json'], { env }))).toMatchObject({ objects: 0 })
+    expect(answer(cli(['verify', '--json'], { env }))).toMatchObject({ clean: true, checked: 2 })
   })
 
   it('bytes that match no good source: a repair quarantines them and claims no restore', async () => {

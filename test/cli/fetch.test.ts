@@ -1,6 +1,6 @@
 // fetch: nothing but the image's bytes goes where the bytes go; its answer (and its errors, with
 // --json) goes elsewhere; and it does not pour binary onto a terminal unless told to.
-import { readdir, readFile, writeFile } from 'node:fs/promises'
+import { readdir, readFile, rm, truncate, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { FilesystemDriver } from '../../src/drivers/fs/index.js'
@@ -110,5 +110,35 @@ describe('fetch -o file', () => {
     expect(run.code).toBe(4)
     expect(answer(run).error.code).toBe('ERR_INTEGRITY')
     expect(await readdir(dir)).toEqual([])
+  })
+})
+
+describe('fetch -o heals a replicated store', () => {
+  it('a flipped, truncated or deleted primary copy: -o writes the exact bytes and the primary is whole again', async () => {
+    const { env: plain, root, hash, bytes } = await oneFrame()
+    const env = {
+      ...plain,
+      SAI_IMAGE_STORAGE_REPLICAS: 'fs',
+      SAI_IMAGE_STORAGE_REPLICA_PATH: await tempDir('sai-copy')
+    }
+    expect(cli(['replicate'], { env }).code).toBe(0)
+    const path = new FilesystemDriver({ root }).pathOf(hash)
+    const damage = {
+      flipped: async () => {
+        const flipped = Buffer.from(bytes)
+        flipped[100] = flipped[100]! ^ 1
+        await writeFile(path, flipped)
+      },
+      truncated: async () => await truncate(path, 1000),
+      deleted: async () => await rm(path)
+    }
+    for (const [how, harm] of Object.entries(damage)) {
+      await harm()
+      const out = join(await tempDir('sai-out'), 'frame.jpg')
+      const run = cli(['fetch', hash, '-o', out], { env })
+      expect({ how, code: run.code }).toEqual({ how, code: 0 })
+      expect(Buffer.compare(await readFile(out), bytes)).toBe(0)
+      expect({ how, healed: Buffer.compare(await readFile(path), bytes) }).toEqual({ how, healed: 0 })
+    }
   })
 })

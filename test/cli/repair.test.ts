@@ -98,6 +98,8 @@ describe('verify --repair is honest about what it took out of the store', () => 
           'refuses its damaged bytes \\(--force puts them back anyway\\)'
       )
     )
+    // its bytes are damaged: restore refuses them, and the hint says what else to do
+    expect(error.message).toContain('(--force puts them back anyway): restore the frame from a replica or a backup')
     expect(cli(['stat', frames[0]!.hash], { env }).stderr).toContain('a repair quarantined it')
     const exists = cli(['exists', frames[0]!.hash], { env })
     expect(exists.code).toBe(1)

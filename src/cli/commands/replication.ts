@@ -28,14 +28,21 @@ export async function whereis(cli: Context): Promise<number> {
   const storage = await replicated(cli)
   const where = await storage.whereis(cli.arg(0, 'ref'))
   const rows = where.copies.map(c => {
-    const state = c.present ? 'present' : c.evictedAt !== undefined ? `evicted ${c.evictedAt.toISOString()}` : 'MISSING'
+    const state =
+      c.damagedAt !== undefined
+        ? `DAMAGED (a verify read it back on ${c.damagedAt.toISOString()})`
+        : c.present
+          ? 'present'
+          : c.evictedAt !== undefined
+            ? `evicted ${c.evictedAt.toISOString()}`
+            : 'MISSING'
     // of a copy that is gone: when it was last seen whole, not a verification of its absence
     const seen = c.present ? 'verified' : 'last verified'
     const verified = c.verifiedAt === undefined ? '' : `, ${seen} ${c.verifiedAt.toISOString()} (${c.how})`
     return `  ${c.name.padEnd(10)} ${state}${c.size === undefined ? '' : ` ${c.size} bytes`}${verified}`
   })
   cli.out(`${where.sha256}\n${rows.join('\n')}\n${storeLine(storage)}`, { ...where, store: storage.location })
-  return where.copies.some(c => c.present) ? 0 : 1
+  return where.copies.some(c => c.present && c.damagedAt === undefined) ? 0 : 1
 }
 
 /**

@@ -7,6 +7,9 @@ export const whereis: Command = {
   operands: 1,
   usage: 'whereis <ref>',
   summary: 'each copy of an object: present or missing, and when verified',
+  help:
+    'A copy that a verify read back and found damaged is DAMAGED until it is copied again or read\n' +
+    'back whole. Exit 1 if no copy is present and undamaged.',
   run: async cli => await (await import('../commands/index.js')).whereis(cli)
 }
 

@@ -87,3 +87,32 @@ export async function sourceUnreadable(
 function stillHeld(record: LedgerRecord, own: LedgerRecord | undefined): boolean {
   return VERIFIED.has(record.how) && !(own?.how === HOW.gone && own.at >= record.at)
 }
+
+/**
+ * The replica copies whose last record says a read-back found them damaged (`damaged`), asked in SHA-256 order (a
+ * verify's scan): a shard file of each replica is read at a time. Such a copy is no good copy until it is uploaded or
+ * read back whole again, though its listing shows it at the right size.
+ */
+export class DamagedCopies {
+  private shard: string | undefined
+  private damaged: Array<Set<string>> = []
+
+  constructor(
+    private readonly ledger: Ledger,
+    private readonly replicas: readonly string[]
+  ) {}
+
+  /** Whether replica `i`'s copy of `sha256` was last found damaged. */
+  has(i: number, sha256: string): boolean {
+    const shard = sha256.slice(0, 2)
+    if (shard !== this.shard) {
+      this.shard = shard
+      this.damaged = this.replicas.map(copy => {
+        const found = new Set<string>()
+        for (const r of this.ledger.shard(copy, shard).values()) if (r.how === HOW.damaged) found.add(r.sha256)
+        return found
+      })
+    }
+    return this.damaged[i]!.has(sha256)
+  }
+}

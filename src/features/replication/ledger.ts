@@ -1,9 +1,9 @@
 /**
  * The ledger: for each object and copy, when it was last verified and how. `upload` (the replica
  * acknowledged the bytes with a checksum), `rehash` (read back and hashed), `listed` (its listing
- * showed it, of the right size), `gone` (deleted on purpose); for the primary's copy, `evicted`
- * (deleted on purpose, the frame living on in the replicas; with its last store), `restored` and
- * `lost` (gone before any copy was made).
+ * showed it, of the right size), `gone` (deleted on purpose), `damaged` (read back and found
+ * damaged); for the primary's copy, `evicted` (deleted on purpose, the frame living on in the
+ * replicas; with its last store), `restored` and `lost` (gone before any copy was made).
  *
  * One text file per copy and first two hex digits, `ledger/<copy>/<ab>.log` (layout.ts), a line a
  * record: `<sha256> <ms> <how> [<last stored ms>]`, the last line for a hash winning. Any process
@@ -38,7 +38,12 @@ export const HOW = {
   /** The primary's copy, stored again. */
   restored: 'restored',
   /** The primary's copy, gone before any copy of it was made (copier.ts): the frame is lost. */
-  lost: 'lost'
+  lost: 'lost',
+  /**
+   * Read back and found damaged (verify.ts): no good copy until it is uploaded or read back whole again, whatever
+   * its listing says (a flipped byte keeps the size), so that a pass that does not re-read it still counts it.
+   */
+  damaged: 'damaged'
 } as const
 
 export type How = (typeof HOW)[keyof typeof HOW]

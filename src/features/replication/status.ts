@@ -1,7 +1,7 @@
 /** What an operator asks of replication: where a frame's copies are, and how far behind each replica is. */
 import { parseImageRef } from '../../core/ref.js'
 import type { AbortOptions, ImageStorage } from '../../core/types.js'
-import { type LedgerRecord, PRIMARY, VERIFIED } from './ledger.js'
+import { HOW, type LedgerRecord, PRIMARY, VERIFIED } from './ledger.js'
 import type { Parts } from './parts.js'
 import { readRecord } from './records.js'
 import type { CopyLocation, ReconcileReport, ReplicationStatus, Whereis } from './types.js'
@@ -26,6 +26,7 @@ export async function whereis(
     }
     if (record !== undefined && VERIFIED.has(record.how))
       Object.assign(location, { verifiedAt: new Date(record.at), how: record.how })
+    if (stat !== undefined && record?.how === HOW.damaged) location.damagedAt = new Date(record.at)
     return location
   }
   const own = await locate(PRIMARY, primary)

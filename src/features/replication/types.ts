@@ -110,6 +110,8 @@ export interface CopyLocation {
   how?: 'upload' | 'rehash' | 'listed'
   /** The primary's copy was evicted on purpose (the frame lives on in the replicas). */
   evictedAt?: Date
+  /** A verify read this copy back and found it damaged (it is no good copy until copied or read whole again). */
+  damagedAt?: Date
 }
 
 export interface Whereis {

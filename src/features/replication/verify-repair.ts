@@ -1,8 +1,9 @@
 /**
- * What a verify's repair does (verify.ts decides whether it acts): the primary's damaged and
+ * What a verify's repair does (verify.ts decides whether it acts, by `stormCheck`): the primary's damaged and
  * missing copies healed from a good replica copy, and what a replica lacks or holds damaged
  * copied to it again; each finding `restored` only once the copy reads back whole.
  */
+import { type Storm, stormOf } from '../../core/storm.js'
 import type { ImageStorage } from '../../core/types.js'
 import {
   addFinding,
@@ -14,6 +15,29 @@ import {
 import { PRIMARY } from './ledger.js'
 import type { Parts } from './parts.js'
 import type { Spill } from './spill.js'
+
+/** What the scan found, for the storm guard. */
+export interface Found {
+  /** The primary's own verify, and how many of its frames it found damaged. */
+  own: VerifyReport
+  damaged: number
+  /** The spill's counts: missing on the primary, then per replica, then lost. */
+  counts: number[]
+  objects: number
+}
+
+/** Whether a repair of these findings would be a storm (storm.ts): too much to do in one pass. */
+export function stormCheck(found: Found, replicas: Parts['replicas'], options: VerifyOptions): Storm | undefined {
+  const ownCount = (reason: FindingReason): number => found.own.counts[reason] ?? 0
+  const by = {
+    misnamed: ownCount('misnamed') + ownCount('misplaced'),
+    damaged: found.damaged,
+    missing: found.counts[0]!,
+    missingOn: Object.fromEntries(replicas.map((r, i) => [r.name, found.counts[i + 1]!]))
+  }
+  const all = by.misnamed + by.damaged + found.counts.slice(0, replicas.length + 1).reduce((a, b) => a + b, 0)
+  return stormOf(all, found.objects + by.misnamed, by, options.stormLimit)
+}
 
 /** The copies a repair restored, per frame (a frame's are many if it lacked many). */
 export type Made = Map<string, number>
@@ -39,7 +63,8 @@ export async function healPrimary(
   // the storm guard was this pass's: the primary's repair is not to judge it again on its own findings
   const report = await parts.primary.verify!({ ...options, repair: true, force: true, onFinding: undefined })
   for (const finding of report.problems) {
-    const sha256 = /[0-9a-f]{64}/.exec(finding.key)?.[0]
+    const sha256 = /[0-9a-f]{64}/i.exec(finding.key)?.[0]?.toLowerCase()
+    if (sha256 !== undefined && finding.reason === 'misplaced' && finding.action === 'moved') madeOne(made, sha256)
     if (
       sha256 === undefined ||
       !DAMAGE.has(finding.reason) ||
@@ -113,6 +138,14 @@ export async function copyAgain(
     madeOne(made, sha256)
   }
   copies.clean = copies.problems.every(p => p.action === 'restored')
+}
+
+/** The frames below their copies (spilled as `<sha256> <copies lacking>`) that the repair restored every copy of. */
+export async function madeWhole(spill: Spill, below: number, made: Made): Promise<number> {
+  let whole = 0
+  if (made.size > 0)
+    for await (const { sha256, reason } of spill.read(below)) if ((made.get(sha256) ?? 0) >= Number(reason)) whole++
+  return whole
 }
 
 /** Heals one primary copy from the replicas: true once it is written and reads back whole. */

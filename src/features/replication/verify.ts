@@ -1,19 +1,18 @@
 /**
- * The fsck of every copy, of every frame the store is responsible for: those on the primary, and
- * those the ledger knows of (known.ts: evicted, last seen on a replica, lost before any copy), the listings and
- * the ledger merged in step, so that a frame every copy lost is still counted. The
- * primary re-hashes its objects (or a subset); the listings side by side find what a copy lacks
- * (the cheap tier, no request per object); the replicas' copies of the subset are read back and
- * hashed, an evicted frame's too (the full tier: `--subset $((day % 30))/30` reads every copy once
- * in 30 days). A frame with fewer good copies than wanted is named; one with none is `lost`. A
- * repair heals the primary from a good copy and copies again what a replica lacks (verify-repair.ts),
- * unless the storm guard (storm.ts) says the pass would do too much. The counts go to `verify.json`
- * (layout.ts) for `status`. Findings are spilled to files, not held.
+ * The fsck of every copy, of every frame the store is responsible for: those on the primary, and those the
+ * ledger knows of (known.ts: evicted, last seen on a replica, lost before any copy), the listings and the
+ * ledger merged in step, so that a frame every copy lost is still counted. The primary re-hashes its objects
+ * (or a subset); the listings side by side find what a copy lacks (the cheap tier, no request per object);
+ * the replicas' copies of the subset are read back and hashed, an evicted frame's too (the full tier:
+ * `--subset $((day % 30))/30` reads every copy once in 30 days; a copy found damaged stays so in the ledger
+ * until copied or read whole again). A frame with fewer good copies than wanted is named; one with none is
+ * `lost`. A repair heals the primary from a good copy and copies again what a replica lacks
+ * (verify-repair.ts), unless the storm guard (storm.ts) says the pass would do too much. The counts go to
+ * `verify.json` (layout.ts) for `status`. Findings are spilled to files, not held.
  */
 import { mkdir } from 'node:fs/promises'
 import { StorageUnavailableError } from '../../core/errors.js'
 import { failureFields } from '../../core/logger.js'
-import { type Storm, stormOf } from '../../core/storm.js'
 import type { ImageEntry } from '../../core/types.js'
 import {
   addFinding,
@@ -25,13 +24,13 @@ import {
   type VerifyOptions,
   type VerifyReport
 } from '../../core/verify-report.js'
-import { type KnownEntry, known } from './known.js'
+import { DamagedCopies, type KnownEntry, known } from './known.js'
 import { HOW } from './ledger.js'
 import { mergeListings } from './merge.js'
 import type { Parts } from './parts.js'
 import { writeRecord } from './records.js'
 import { Spill } from './spill.js'
-import { copyAgain, DAMAGE, healMissing, healPrimary, type Made } from './verify-repair.js'
+import { copyAgain, DAMAGE, healMissing, healPrimary, type Made, madeWhole, stormCheck } from './verify-repair.js'
 
 export type ReplicatedVerifyReport = VerifyReport & {
   /**
@@ -62,10 +61,13 @@ export async function verifyReplicated(
 ): Promise<ReplicatedVerifyReport> {
   const { primary, replicas, layout } = parts
   const repair = options.repair === true
-  // every damaged primary copy, past the report's listed findings: one hash per damaged frame in memory
+  // every damaged or misplaced primary copy (past the listed findings): a hash per such frame in memory
   const damagedOwn = new Set<string | undefined>()
+  const misplacedOwn = new Set<string | undefined>()
   const onFinding = (finding: Readonly<Finding>): void => {
-    if (DAMAGE.has(finding.reason)) damagedOwn.add(/[0-9a-f]{64}/.exec(finding.key)?.[0])
+    const sha256 = /[0-9a-f]{64}/i.exec(finding.key)?.[0]?.toLowerCase()
+    if (DAMAGE.has(finding.reason)) damagedOwn.add(sha256)
+    if (finding.reason === 'misplaced') misplacedOwn.add(sha256)
     options.onFinding?.(finding)
   }
   const own =
@@ -76,7 +78,7 @@ export async function verifyReplicated(
   const LOST = replicas.length + 1
   const copies = emptyReport(repair)
   try {
-    const tally = await scan(parts, { spill, damagedOwn, copies }, options)
+    const tally = await scan(parts, { spill, damagedOwn, misplacedOwn, copies }, options)
     await spill.close()
     const found = { own, damaged: damagedOwn.size, counts: spill.counts, objects: tally.objects }
     const storm = repair ? stormCheck(found, replicas, options) : undefined
@@ -112,32 +114,33 @@ interface Scan {
   spill: Spill
   /** The frames whose primary copy its own verify found damaged. */
   damagedOwn: Set<string | undefined>
+  /** Those whose intact primary copy is under a wrong name or folder: the repair moves it, no heal. */
+  misplacedOwn: Set<string | undefined>
   /** Counts the replica copies read back. */
   copies: VerifyReport
 }
 
 /** Every frame's copies judged, the listings (and the eviction marks) side by side; the findings spilled. */
-async function scan(parts: VerifyParts, { spill, damagedOwn, copies }: Scan, options: VerifyOptions): Promise<Tally> {
+async function scan(parts: VerifyParts, scanned: Scan, options: VerifyOptions): Promise<Tally> {
+  const { spill, damagedOwn, misplacedOwn, copies } = scanned
   const { primary, replicas, ledger } = parts
   const LOST = replicas.length + 1
   const tally: Tally = { objects: 0, belowWanted: 0, lost: 0 }
   const listings: Array<AsyncIterable<ImageEntry>> = [primary, ...replicas.map(r => r.storage)].map(s =>
     s.list({ after: options.after, signal: options.signal })
   )
-  const byLedger = known(
-    ledger,
-    replicas.map(r => r.name),
-    options.after
-  )
+  const names = replicas.map(r => r.name)
+  const byLedger = known(ledger, names, options.after)
+  const damaged = new DamagedCopies(ledger, names)
   for await (const { sha256, entries } of mergeListings([...listings, byLedger])) {
     const [ours, ...theirs] = entries.slice(0, replicas.length + 1)
     const evicted = ours === undefined && (entries[replicas.length + 1] as KnownEntry | undefined)?.evicted === true
     const checked = inSubset(sha256, options.subset)
     tally.objects++
-    if (ours === undefined && !evicted && checked) await spill.add(0, sha256, 'missing')
+    if (ours === undefined && !evicted && checked && !misplacedOwn.has(sha256)) await spill.add(0, sha256, 'missing')
     let good = ours !== undefined && !damagedOwn.has(sha256) ? 1 : 0
     for (const [i, copy] of theirs.entries()) {
-      const seen = { copy, ours, primaryDamaged: damagedOwn.has(sha256), checked }
+      const seen = { copy, ours, primaryDamaged: damagedOwn.has(sha256), checked, damaged: damaged.has(i, sha256) }
       const reason = await judge(parts, i, sha256, seen, options, copies)
       if (reason === undefined) good++
       else await spill.add(i + 1, sha256, reason)
@@ -155,29 +158,6 @@ async function scan(parts: VerifyParts, { spill, damagedOwn, copies }: Scan, opt
   return tally
 }
 
-/** What the scan found, for the storm guard. */
-interface Found {
-  /** The primary's own verify, and how many of its frames it found damaged. */
-  own: VerifyReport
-  damaged: number
-  /** The spill's counts: missing on the primary, then per replica, then lost. */
-  counts: number[]
-  objects: number
-}
-
-/** Whether a repair of these findings would be a storm (storm.ts): too much to do in one pass. */
-function stormCheck(found: Found, replicas: Parts['replicas'], options: VerifyOptions): Storm | undefined {
-  const ownCount = (reason: FindingReason): number => found.own.counts[reason] ?? 0
-  const by = {
-    misnamed: ownCount('misnamed') + ownCount('misplaced'),
-    damaged: found.damaged,
-    missing: found.counts[0]!,
-    missingOn: Object.fromEntries(replicas.map((r, i) => [r.name, found.counts[i + 1]!]))
-  }
-  const all = by.misnamed + by.damaged + found.counts.slice(0, replicas.length + 1).reduce((a, b) => a + b, 0)
-  return stormOf(all, found.objects + by.misnamed, by, options.stormLimit)
-}
-
 /** Whether replica `i`'s copy of a frame is good; what the scan knows of it. */
 interface Seen {
   copy?: ImageEntry
@@ -185,6 +165,8 @@ interface Seen {
   primaryDamaged: boolean
   /** In the subset (or no subset). */
   checked: boolean
+  /** Last found damaged by a read-back (the ledger's `damaged`). */
+  damaged: boolean
 }
 
 /**
@@ -195,7 +177,7 @@ async function judge(
   { replicas, ledger }: VerifyParts,
   i: number,
   sha256: string,
-  { copy, ours, primaryDamaged, checked }: Seen,
+  { copy, ours, primaryDamaged, checked, damaged }: Seen,
   options: VerifyOptions,
   copies: VerifyReport
 ): Promise<FindingReason | undefined> {
@@ -205,14 +187,17 @@ async function judge(
     // a damaged primary copy is the one to heal: its own report names it
     return primaryDamaged ? undefined : 'corrupt'
   }
-  if (options.subset === undefined || !checked) return undefined
+  if (options.subset === undefined || !checked) return damaged ? 'corrupt' : undefined
   // the full tier: the copy read back and hashed (the replica's fetch verifies it)
   const error = await replica.storage.fetch(sha256, { signal: options.signal }).then(
     () => undefined,
     (err: unknown) => err
   )
   const failed = error === undefined ? undefined : failureFields(error).code
-  if (failed === 'ERR_INTEGRITY') return 'corrupt'
+  if (failed === 'ERR_INTEGRITY') {
+    await ledger.append(replica.name, [{ sha256, at: Date.now(), how: HOW.damaged }])
+    return 'corrupt'
+  }
   if (failed === 'ERR_NOT_FOUND') return 'missing'
   if (options.signal?.aborted === true) throw options.signal.reason
   if (error !== undefined)
@@ -226,14 +211,6 @@ async function judge(
   copies.bytes += copy.size ?? 0
   await ledger.append(replica.name, [{ sha256, at: Date.now(), how: HOW.rehash }])
   return undefined
-}
-
-/** The frames below their copies (spilled as `<sha256> <copies lacking>`) that the repair restored every copy of. */
-async function madeWhole(spill: Spill, below: number, made: Made): Promise<number> {
-  let whole = 0
-  if (made.size > 0)
-    for await (const { sha256, reason } of spill.read(below)) if ((made.get(sha256) ?? 0) >= Number(reason)) whole++
-  return whole
 }
 
 /** The counts of this pass, for `status` (and monitors) in any process. */

@@ -23,7 +23,16 @@ async function ledger(): Promise<{ ledger: Ledger; state: string }> {
 describe('Ledger', () => {
   it('its names: the primary copy, and how a copy was seen; the verified ones', () => {
     expect(PRIMARY).toBe('primary')
-    expect(Object.values(HOW).sort()).toEqual(['evicted', 'gone', 'listed', 'lost', 'rehash', 'restored', 'upload'])
+    expect(Object.values(HOW).sort()).toEqual([
+      'damaged',
+      'evicted',
+      'gone',
+      'listed',
+      'lost',
+      'rehash',
+      'restored',
+      'upload'
+    ])
     expect([...VERIFIED].sort()).toEqual(['listed', 'rehash', 'upload'])
   })
 

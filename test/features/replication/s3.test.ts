@@ -188,6 +188,39 @@ describe('replication to a real RADOS Gateway', () => {
     }
   )
 
+  it('a lost and a damaged last copy on S3 (evicted, then its S3 copy deleted or rewritten by a raw client): ' +
+    'verify --subset, verify, whereis and status say so', async () => {
+    const { replica, storage, env } = await setup()
+    const frames = [0, 1].map(i => testJpeg(`last copy ${Date.now()} ${i}`, 20_000))
+    const stored = []
+    for (const frame of frames) stored.push(await storage.store(frame))
+    await storage.drain()
+    for (const s of stored) await utimes(s.path, new Date(Date.now() - 60 * DAY), new Date(Date.now() - 60 * DAY))
+    expect(await storage.evict({ olderThan: 30 * DAY })).toMatchObject({ evicted: 2 })
+    await storage.close()
+    const [damaged, deleted] = stored.map(s => s.hash) as [string, string]
+    const flipped = Buffer.from(frames[0]!)
+    flipped[10_000] ^= 0x01 // the same size: only a hash tells
+    await raw.send(
+      new PutObjectCommand({ Bucket: bucket, Key: replica.prefix + replica.keyOf(damaged), Body: flipped })
+    )
+    await raw.send(new DeleteObjectCommand({ Bucket: bucket, Key: replica.prefix + replica.keyOf(deleted) }))
+    const run = (...args: string[]) => spawnSync(process.execPath, [CLI, ...args], { env, encoding: 'utf8' })
+    for (const args of [
+      ['verify', '--subset', '0/1', '--json'],
+      ['verify', '--json']
+    ]) {
+      const verify = run(...args)
+      expect({ args, code: verify.status }).toEqual({ args, code: 1 })
+      expect(JSON.parse(verify.stdout)).toMatchObject({ clean: false, copies: { lost: 2 } })
+    }
+    const where = { damaged: run('whereis', damaged), deleted: run('whereis', deleted) }
+    expect([where.damaged.status, where.deleted.status]).toEqual([1, 1])
+    expect(where.damaged.stdout).toMatch(/s3\s+DAMAGED/)
+    expect(where.deleted.stdout).toMatch(/s3\s+MISSING/)
+    expect(run('status').status).toBe(13)
+  }, 60_000)
+
   it('stores racing replication and eviction in other processes: ' +
     'every store that resolves keeps its primary copy', async () => {
     const { root, env } = await setup()
