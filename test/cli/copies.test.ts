@@ -141,6 +141,13 @@ describe('a lost last copy is never "clean"', () => {
       expect(where.code).toBe(1)
       expect(where.stdout).toMatch(/fs\s+DAMAGED/)
       expect(cli(['status'], { env }).code).toBe(13)
+      // the reconcile (replicate's, the service's), which goes by listings, counts the damaged copy as none: its
+      // newer scan never tells status "0 lost"
+      for (let pass = 0; pass < 2; pass++) {
+        const replicate = cli(['replicate', '--json'], { env })
+        expect({ pass, code: replicate.code, lost: answer(replicate).lost }).toEqual({ pass, code: 1, lost: 1 })
+        expect(cli(['status'], { env }).code).toBe(13)
+      }
     }
   )
 
@@ -155,6 +162,20 @@ describe('a lost last copy is never "clean"', () => {
     expect(answer(cli(['verify', '--repair', '--json'], { env }))).toMatchObject({ clean: true, restored: 1 })
     expect(cli(['whereis', hashes[0]!], { env }).stdout).toMatch(/fs\s+present .*\(upload\)/)
     expect(cli(['verify', '--subset', '0/1'], { env }).code).toBe(0)
+  })
+})
+
+describe('a damaged replica copy and the reconcile', () => {
+  it('replicate counts a copy a verify found damaged as none, and copies it again', async () => {
+    const { env, copy, hashes } = await replicated(1)
+    const path = new FilesystemDriver({ root: copy }).pathOf(hashes[0]!)
+    await flip(path)
+    expect(cli(['verify', '--subset', '0/1'], { env }).code).toBe(1)
+    const replicate = cli(['replicate', '--json'], { env })
+    expect(replicate.code).toBe(0)
+    expect(answer(replicate)).toMatchObject({ copied: 1, pending: 0, lost: 0 })
+    expect(cli(['whereis', hashes[0]!], { env }).stdout).toMatch(/fs\s+present .*\(upload\)/)
+    expect(cli(['verify', '--subset', '0/1'], { env }).code).toBe(0) // the copy is whole again
   })
 })
 

@@ -85,7 +85,11 @@ class ReconcilePass {
     const frame: Frame = { sha256, ours, evicted: ours === undefined && mark?.how === HOW.evicted }
     if (mark?.how === HOW.evicted && !storedAfter(ours, mark)) this.compaction.keep(0, mark)
     let copiesHeld = ours === undefined ? 0 : 1
-    for (const [i, copy] of theirs.entries()) {
+    for (const [i, listed] of theirs.entries()) {
+      // a copy a verify read back damaged is none, whatever its listing says (a flipped byte keeps the size)
+      const damaged = listed !== undefined && this.compaction.before(i + 1, sha256)?.how === HOW.damaged
+      if (damaged) this.compaction.keepBefore(i + 1, sha256)
+      const copy = damaged ? undefined : listed
       if (copy !== undefined) copiesHeld++
       await this.replicaCopy(i, frame, copy)
     }
