@@ -14,6 +14,8 @@ export class Checkpoint {
   private saved = Date.now()
   private pending: Promise<void> = Promise.resolve()
   private finished = false
+  /** Where the first finding is, in the pass's SHA-256 order. */
+  private cap: string | undefined
   private readonly of: { store: string | undefined; subset: string | undefined; repair: true | undefined }
 
   constructor(
@@ -45,9 +47,23 @@ export class Checkpoint {
     return undefined
   }
 
-  /** Records `after`, at most once a second; one write at a time, none once the run finished. */
-  save(after: string): void {
-    if (this.finished || Date.now() - this.saved <= 1000) return
+  /**
+   * A finding of the pass: no checkpoint goes past it. The pass reports its findings, and a repair acts on them,
+   * only at its end (after the storm guard): a run resumed after a finding it never reported nor repaired would
+   * skip it and say clean (found by the crash workload `verify-checkpoint`).
+   */
+  found(key: string): void {
+    const position = positionOf(key)
+    if (position !== undefined && (this.cap === undefined || position < this.cap)) this.cap = position
+  }
+
+  /**
+   * Records `done` (or just before the first finding), at most once a second; one write at a time, none once the
+   * run finished.
+   */
+  save(done: string): void {
+    const after = this.cap === undefined || done < this.cap ? done : before(this.cap)
+    if (after === undefined || this.finished || Date.now() - this.saved <= 1000) return
     this.saved = Date.now()
     const text = JSON.stringify({ after, ...this.of, at: new Date().toISOString() }) + '\n'
     this.pending = this.pending
@@ -71,3 +87,21 @@ export class Checkpoint {
 const runOf = ({ store, subset, repair }: { store?: unknown; subset?: unknown; repair?: unknown }): string =>
   `store ${typeof store === 'string' ? store : 'unknown'}, ` +
   `${typeof subset === 'string' ? `subset ${subset}` : 'every object'}${repair === true ? ', --repair' : ''}`
+
+/**
+ * Where a finding's key is in the pass's order: its shard folders' hex (a misnamed or misplaced file is met in its
+ * folder, whatever its name says), else the SHA-256 it names; undefined for a leftover outside the shard folders
+ * (every pass, resumed too, looks at those).
+ */
+function positionOf(key: string): string | undefined {
+  const folders = key.split('/').slice(0, -1)
+  if (folders.length > 0 && folders.every(f => /^[0-9a-f]+$/i.test(f)))
+    return folders.join('').toLowerCase().padEnd(64, '0')
+  return /[0-9a-f]{64}/i.exec(key)?.[0].toLowerCase()
+}
+
+/** The SHA-256 just before `sha256` (a resume goes on after it), or undefined before the first. */
+function before(sha256: string): string | undefined {
+  const n = BigInt(`0x${sha256}`)
+  return n === 0n ? undefined : (n - 1n).toString(16).padStart(64, '0')
+}

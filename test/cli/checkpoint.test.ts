@@ -1,6 +1,6 @@
 // verify --checkpoint F --resume after a power cut: the checkpoint is not fsynced (a lost one costs only time), so it
 // may come back empty or torn. The resumed run must then check every object, and say why, not stop on a JSON error.
-import { existsSync, writeFileSync } from 'node:fs'
+import { existsSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, it, vi } from 'vitest'
 import { Checkpoint } from '../../src/cli/checkpoint.js'
@@ -98,6 +98,37 @@ describe('Checkpoint', () => {
       checkpoint.save('cd'.repeat(32)) // late progress after the end: nothing written
       expect(existsSync(path)).toBe(false)
     }
+  })
+
+  it('never goes past a finding: the pass reports and repairs its findings at its end, so a resume after one would skip it (crash workload verify-checkpoint)', async () => {
+    const path = join(await tempDir(), 'verify.checkpoint')
+    let later = 0
+    const saved = async (checkpoint: Checkpoint, done: string) => {
+      writeFileSync(path, '')
+      later += 2000 // each save a while after the last one (a save is at most once a second)
+      vi.useFakeTimers({ toFake: ['Date'] })
+      try {
+        vi.setSystemTime(Date.now() + later)
+        checkpoint.save(done)
+      } finally {
+        vi.useRealTimers()
+      }
+      await new Promise(resolve => setTimeout(resolve, 50))
+      const text = readFileSync(path, 'utf8')
+      return text === '' ? undefined : (JSON.parse(text).after as string)
+    }
+    const damaged = `40${'7'.repeat(62)}`
+    const checkpoint = new Checkpoint({ note: () => {} }, path, '/srv/images', undefined, true)
+    checkpoint.found(`40/77/${damaged}.jpg`) // a corrupt object: met in its folder 40/77
+    checkpoint.found('.tmp/abc.tmp') // a leftover outside the shard folders: every pass looks at those
+    expect(await saved(checkpoint, '3'.repeat(64))).toBe('3'.repeat(64)) // before it: as the pass says
+    expect(await saved(checkpoint, 'c'.repeat(64))).toBe(`4076${'f'.repeat(60)}`) // past it: just before its folder
+    const misnamed = new Checkpoint({ note: () => {} }, path, '/srv/images', undefined, true)
+    misnamed.found('0a/0b/photo.jpg') // no hash in its name: its folder's place
+    expect(await saved(misnamed, 'c'.repeat(64))).toBe(`0a0a${'f'.repeat(60)}`)
+    const first = new Checkpoint({ note: () => {} }, path, '/srv/images', undefined, true)
+    first.found(`00/00/${'0'.repeat(64)}.jpg`) // nothing comes before it: no position is saved
+    expect(await saved(first, 'c'.repeat(64))).toBeUndefined()
   })
 
   it('a checkpoint that cannot be written is said once per failed save, not an unhandled rejection', async () => {

@@ -14,5 +14,6 @@ export async function loadLib(pkg) {
   for (const entry of ENTRIES)
     if (file(entry) !== undefined) Object.assign(lib, await import(pathToFileURL(join(pkg, file(entry))).href))
   lib.testing = await import(pathToFileURL(join(pkg, file('./testing'))).href)
+  lib.packageDir = pkg // for a workload that runs the CLI
   return lib
 }

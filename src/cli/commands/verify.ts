@@ -88,6 +88,7 @@ async function verifyWithProgress(
       force: cli.flags.force === true,
       concurrency: cli.flags.concurrency === undefined ? undefined : cli.concurrency(),
       signal: stop,
+      onFinding: finding => checkpoint?.found(finding.key),
       onProgress: p => {
         progress.set(p.checked)
         if (p.lastDone !== undefined) checkpoint?.save(p.lastDone)
