@@ -182,6 +182,11 @@ export class Copier {
     await this.running
   }
 
+  /** Resolves once no copy of `sha256` is under way here (deletes.ts waits for them). */
+  async settled(sha256: string): Promise<void> {
+    await Promise.all(this.replicas.map(async r => await this.underWay.get(`${r.name}/${sha256}`)))
+  }
+
   /** When a replica started failing, and how (for status). */
   failingSince(name: string): { since: Date; code: string } | undefined {
     return this.backoff.since(name)

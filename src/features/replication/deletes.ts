@@ -10,7 +10,7 @@ import { knows } from './known.js'
 import { HOW, PRIMARY } from './ledger.js'
 import type { Parts } from './parts.js'
 
-type DeleteParts = Pick<Parts, 'primary' | 'replicas' | 'outbox' | 'ledger'>
+type DeleteParts = Pick<Parts, 'primary' | 'replicas' | 'outbox' | 'ledger' | 'copier'>
 
 /**
  * Deletes every copy; true if any copy was there, or if the ledger knew the frame (`knows`): a lost frame's delete
@@ -52,9 +52,15 @@ export async function deleteIfNotRenewed(
   return deleted || removed.some(Boolean)
 }
 
-/** The primary's record that `sha256` is being deleted on purpose, durable before any copy goes. */
-async function intend({ ledger }: DeleteParts, sha256: string): Promise<void> {
+/**
+ * The primary's record that `sha256` is being deleted on purpose, durable before any copy goes; then no copy of it
+ * is started (its outbox entries go), and those under way are waited for: one that ended after the replica's delete
+ * would bring the frame back there (a store's background copy, then an at once delete).
+ */
+async function intend({ ledger, replicas, outbox, copier }: DeleteParts, sha256: string): Promise<void> {
   await ledger.append(PRIMARY, [{ sha256, at: Date.now(), how: HOW.gone }], { durable: true })
+  await Promise.all(replicas.map(async r => await outbox.done(r.name, sha256)))
+  await copier.settled(sha256)
 }
 
 /** The ledger and the outbox forget an object deleted on purpose. */
