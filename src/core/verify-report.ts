@@ -26,6 +26,11 @@ export interface VerifyOptions extends AbortOptions {
   stormLimit?: StormLimit
   /** A temp file younger than this may belong to a live writer and is left alone. Default 1 hour. */
   tempMinAgeMs?: number
+  /**
+   * Only what crashes leave beside the objects (stray temps, a prune's set-aside objects or claims): no object is
+   * read. A replicated store's `verify --repair` sweeps its replicas so.
+   */
+  leftoversOnly?: boolean
   /** Called after each object; `lastDone` is the highest SHA-256 below which every object is checked (a checkpoint). */
   onProgress?: (progress: { checked: number; bytes: number; lastDone?: string }) => void
   /**

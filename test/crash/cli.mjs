@@ -31,7 +31,10 @@ const live =
   Number(values.live) > 0
     ? await liveCuts({ names, seed, rounds: Number(values.live), pkg: values.package })
     : { checked: 0, violations: [] }
-if (live.checked > 0) process.stderr.write(`live cuts: ${live.checked} states, ${live.violations.length} violations\n`)
+if (live.checked > 0)
+  process.stderr.write(
+    `live cuts: ${live.checked} states (${live.ended} end states compared), ${live.violations.length} violations\n`
+  )
 const violations = [...results.flatMap(r => r.violations), ...live.violations]
 for (const v of violations) console.log(describe(v))
 const states = results.reduce((sum, r) => sum + r.checked, 0) + live.checked

@@ -27,6 +27,8 @@ export interface Violation {
 }
 export interface StatesResult {
   checked: number
+  /** States whose end state was compared with the uncut run's (invariant 4). */
+  ended: number
   cuts: number
   ops: number
   violations: Violation[]
@@ -43,6 +45,7 @@ export function checkStates(
     seed?: number
     states?: number
     onState?: (checked: number, cut: number) => void
+    uncut?: string[]
   }
 ): Promise<StatesResult>
 export function liveCuts(options?: {
@@ -52,7 +55,7 @@ export function liveCuts(options?: {
   rounds?: number
   maxMs?: number
   variants?: number
-}): Promise<{ checked: number; violations: Violation[] }>
+}): Promise<{ checked: number; ended: number; violations: Violation[] }>
 export function run(options?: {
   names?: string[]
   pkg?: string

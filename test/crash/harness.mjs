@@ -2,13 +2,13 @@
 // may leave at each cut point (replay.mjs), runs the recovery on each and checks the invariants
 // (workloads.mjs). See docs/durability.md.
 import { execFileSync, spawn } from 'node:child_process'
-import { existsSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { ensureCrashfs } from '../infra/crashfs/install.mjs'
 import { loadLib } from './lib.mjs'
 import { crashState, cutPoints, differences, materialize, random, readLog, snapshot } from './replay.mjs'
-import { parseAcks, workloads } from './workloads.mjs'
+import { endState, parseAcks, workloads } from './workloads.mjs'
 
 const HERE = new URL('.', import.meta.url).pathname
 export const REPO = join(HERE, '../..')
@@ -92,11 +92,45 @@ async function runChild(name, args, killAfterMs) {
 }
 
 /**
+ * The workload's recovery and checks on the state in `dir` (workloads.mjs, `check`). Invariant 4 too: where the
+ * workload names its end state and its command had begun (`endState.begun`), the recovery (the command rerun) must
+ * leave the end state `uncut`, the one it leaves after the uncut run.
+ */
+export async function recover(name, dir, acks, lib, uncut) {
+  const { check, endState: end } = workloads[name]
+  let found
+  try {
+    found = await check(dir, acks, lib)
+  } catch (err) {
+    return { found: [`recovery failed: ${err.stack ?? err}`], compared: false }
+  }
+  if (!uncut || !end.begun(acks)) return { found, compared: false }
+  const got = endState(dir, end.roots)
+  const differs = [
+    ...uncut.filter(line => !got.includes(line)).map(line => `without ${line}`),
+    ...got.filter(line => !uncut.includes(line)).map(line => `with ${line}`)
+  ]
+  if (differs.length > 0)
+    found.push(`the command rerun after the cut ends elsewhere than the uncut run: ${differs.join('; ')}`)
+  return { found, compared: true }
+}
+
+/** Invariant 4's reference: the end state the recovery leaves after the whole run (undefined: none is named). */
+export async function uncutEnd({ name, initial, ops }, lib, dir) {
+  if (workloads[name].endState === undefined) return undefined
+  materialize(crashState(initial, ops, ops.length, 'all'), dir)
+  await workloads[name].check(dir, parseAcks(ops), lib)
+  const end = endState(dir, workloads[name].endState.roots)
+  rmSync(dir, { recursive: true, force: true })
+  return end
+}
+
+/**
  * Invariant 6: the recovery itself cut. The recovery (the workload's check: verify --repair and the
  * reruns) runs through crashfs on the crash state `state`; then at seeded cut points of that run
  * (`states` of them), the state it leaves is recovered again and checked, with the acknowledgements `acks`.
  */
-export async function checkRecoveryCuts(name, state, acks, { pkg = PACKAGE, work, seed = 1, states = 20 }) {
+export async function checkRecoveryCuts(name, state, acks, { pkg = PACKAGE, work, seed = 1, states = 20, uncut }) {
   const binary = ensureCrashfs()
   const src = join(work, 'rsrc')
   const mnt = join(work, 'rmnt')
@@ -118,13 +152,15 @@ export async function checkRecoveryCuts(name, state, acks, { pkg = PACKAGE, work
   const cuts = cutPoints(ops)
   const violations = []
   let checked = 0
+  let ended = 0
   for (let i = 0; i < states; i++) {
     const cut = cuts[Math.floor(rnd() * cuts.length)]
     const mode = i % 2 === 0 ? 'durable' : 'random'
     const stateSeed = Math.floor(rnd() * 2 ** 31)
     const dir = join(work, `rstate-${i}`)
     materialize(crashState(initial, ops, cut, mode, stateSeed), dir)
-    const found = await workloads[name].check(dir, acks, lib).catch(err => [`recovery failed: ${err.stack ?? err}`])
+    const { found, compared } = await recover(name, dir, acks, lib, uncut)
+    if (compared) ended++
     for (const message of found)
       violations.push({
         workload: `${name} (its recovery cut)`,
@@ -139,7 +175,7 @@ export async function checkRecoveryCuts(name, state, acks, { pkg = PACKAGE, work
     checked++
   }
   rmSync(work, { recursive: true, force: true })
-  return { checked, violations }
+  return { checked, ended, violations }
 }
 
 /**
@@ -171,13 +207,15 @@ export async function record(name, { pkg = PACKAGE, work, killAfterMs }) {
  * budget smaller than their number samples the whole workload, not its first steps. Resolves with
  * what was checked and each violation, with the seed and cut that rebuild its state.
  */
-export async function checkStates(recording, { pkg = PACKAGE, work, seed = 1, states = 100, onState } = {}) {
+export async function checkStates(recording, { pkg = PACKAGE, work, seed = 1, states = 100, onState, uncut } = {}) {
   const lib = await loadLib(pkg)
   const { name, initial, ops } = recording
+  const end = uncut ?? (await uncutEnd(recording, lib, join(work, 'uncut')))
   const cuts = cutPoints(ops)
   const rnd = random(seed)
   const violations = []
   let checked = 0
+  let ended = 0 // states whose end state was compared with the uncut run's (invariant 4)
   for (let round = 0; checked < states && round < 10_000; round++) {
     for (const cut of shuffled(cuts, rnd)) {
       if (checked >= states) break
@@ -186,12 +224,8 @@ export async function checkStates(recording, { pkg = PACKAGE, work, seed = 1, st
       const dir = join(work, `state-${checked}`)
       materialize(crashState(initial, ops, cut, mode, stateSeed), dir)
       const acks = parseAcks(ops.slice(0, cut))
-      let found
-      try {
-        found = await workloads[name].check(dir, acks, lib)
-      } catch (err) {
-        found = [`recovery failed: ${err.stack ?? err}`]
-      }
+      const { found, compared } = await recover(name, dir, acks, lib, end)
+      if (compared) ended++
       for (const message of found)
         violations.push({ workload: name, cut, mode, stateSeed, message, before: ops[cut - 1], after: ops[cut] })
       rmSync(dir, { recursive: true, force: true })
@@ -199,7 +233,7 @@ export async function checkStates(recording, { pkg = PACKAGE, work, seed = 1, st
       onState?.(checked, cut)
     }
   }
-  return { checked, cuts: cuts.length, ops: ops.length, violations }
+  return { checked, ended, cuts: cuts.length, ops: ops.length, violations }
 }
 
 /** A copy of `items` in a seeded order (Fisher–Yates). */
@@ -213,10 +247,12 @@ function shuffled(items, rnd) {
 }
 
 /**
- * Live cuts: each workload killed with SIGKILL at a seeded moment while it runs (timed once first),
- * then the power cut at that moment: the state with only what was durable, and `variants` seeded
- * states of what the layer held unsynced, each recovered and checked. First, end to end, the log
- * replayed whole must rebuild the folder as the kill left it.
+ * Live cuts, end to end: each workload killed with SIGKILL at a seeded moment while it runs (timed once first), then
+ * the power cut. First the log, replayed whole, must rebuild the folder as the kill left it (else the states are of
+ * another run). Then, `variants` + 1 times, the folder under the layer loses what the layer held unsynced (the state
+ * with only what was durable, then seeded states that keep part of the rest), the layer mounts it again at the same
+ * place, and the recovery runs there, as on the host after a reboot. Every other time the recovery is itself cut
+ * first: killed at a seeded moment, the power cut again, remounted, recovered again.
  */
 export async function liveCuts({
   names = Object.keys(workloads).filter(name => !workloads[name].hidden),
@@ -226,51 +262,78 @@ export async function liveCuts({
   maxMs = 1500,
   variants = 3
 } = {}) {
+  const binary = ensureCrashfs()
   const root = mkdtempSync(join(tmpdir(), 'sai-crash-live-'))
   const rnd = random(seed)
   const lib = await loadLib(pkg)
   const violations = []
   let checked = 0
+  let ended = 0
   try {
-    // how long each workload's process runs here, start-up included: the kills fall within it
+    // how long each workload's process runs here, start-up included: the kills fall within it; and the end state
+    // the recovery leaves after the uncut run (invariant 4)
     const took = {}
+    const uncut = {}
     for (const name of names) {
       const started = Date.now()
-      await record(name, { pkg, work: join(root, `${name}-timing`) })
+      const recording = await record(name, { pkg, work: join(root, `${name}-timing`) })
       took[name] = Math.min(maxMs, Date.now() - started)
+      uncut[name] = await uncutEnd(recording, lib, join(root, `${name}-uncut`))
+      rmSync(join(root, `${name}-timing`), { recursive: true, force: true })
     }
     for (let round = 0; round < rounds; round++) {
       for (const name of names) {
         const work = join(root, `${name}-${round}`)
+        const [src, mnt, acksFile, uncutFile, resultFile] = [
+          'src',
+          'mnt',
+          'acks.json',
+          'uncut.json',
+          'result.json'
+        ].map(part => join(work, part))
         const killAfterMs = Math.floor(rnd() * took[name])
         const { initial, ops } = await record(name, { pkg, work, killAfterMs })
-        // end to end: the log, replayed whole, rebuilds the folder the kill left (else its states are of another run)
-        const unrecorded = replayDifferences({ initial, ops }, join(work, 'src'), join(work, 'all'))
-        if (unrecorded.length > 0)
+        const at = `live cut at ${killAfterMs} ms (${ops.length} records)`
+        const report = (message, how, stateSeed) =>
           violations.push({
             workload: name,
             cut: ops.length,
-            mode: `live cut at ${killAfterMs} ms (${ops.length} records)`,
-            stateSeed: 0,
-            message: `the log does not rebuild the folder the kill left, at ${unrecorded.slice(0, 5).join(', ')}`,
+            mode: `${at}${how}`,
+            stateSeed,
+            message,
             before: ops.at(-1)
           })
+        const unrecorded = replayDifferences({ initial, ops }, src, join(work, 'all'))
+        if (unrecorded.length > 0)
+          report(`the log does not rebuild the folder the kill left, at ${unrecorded.slice(0, 5).join(', ')}`, '', 0)
+        writeFileSync(acksFile, JSON.stringify(parseAcks(ops)))
+        writeFileSync(uncutFile, JSON.stringify(uncut[name] ?? null))
         for (let v = 0; v <= variants; v++) {
           const stateSeed = Math.floor(rnd() * 2 ** 31)
-          const dir = join(work, `state-${v}`)
-          materialize(crashState(initial, ops, ops.length, v === 0 ? 'durable' : 'random', stateSeed), dir)
-          const found = await workloads[name]
-            .check(dir, parseAcks(ops), lib)
-            .catch(err => [`recovery failed: ${err.stack ?? err}`])
-          for (const message of found)
-            violations.push({
-              workload: name,
-              cut: ops.length,
-              mode: `live cut at ${killAfterMs} ms (${ops.length} records), ${v === 0 ? 'durable' : 'random'}`,
-              stateSeed,
-              message,
-              before: ops.at(-1)
-            })
+          const how = `, ${v === 0 ? 'durable' : 'random'}${v % 2 === 1 ? ', its recovery cut too' : ''}, remounted`
+          powerCut(src, crashState(initial, ops, ops.length, v === 0 ? 'durable' : 'random', stateSeed))
+          if (v % 2 === 1) {
+            const before = snapshot(src)
+            const log = join(work, `recovery-${v}.log`)
+            const stop = await mount(binary, src, mnt, log)
+            try {
+              await runChild(name, ['--recover', name, mnt, pkg, acksFile], Math.floor(rnd() * took[name]))
+            } finally {
+              await stop()
+            }
+            const cut = readLog(log)
+            powerCut(src, crashState(before, cut, cut.length, 'durable'))
+          }
+          // the recovery in a process of its own, as an operator's: none of its files stays open in the mount
+          const stop = await mount(binary, src, mnt, join(work, `check-${v}.log`))
+          try {
+            await runChild(name, ['--recover', name, mnt, pkg, acksFile, uncutFile, resultFile])
+          } finally {
+            await stop()
+          }
+          const result = JSON.parse(readFileSync(resultFile, 'utf8'))
+          if (result.compared) ended++
+          for (const message of result.found) report(message, how, stateSeed)
           checked++
         }
         rmSync(work, { recursive: true, force: true })
@@ -279,7 +342,13 @@ export async function liveCuts({
   } finally {
     rmSync(root, { recursive: true, force: true })
   }
-  return { checked, violations }
+  return { checked, ended, violations }
+}
+
+/** The power cut under the layer: the folder `src` keeps only the crash state `state` (unmounted meanwhile). */
+function powerCut(src, state) {
+  rmSync(src, { recursive: true, force: true })
+  materialize(state, src)
 }
 
 /** Where the log of `recording`, replayed whole into `work`, does not rebuild the folder `src` (paths). */
@@ -302,12 +371,14 @@ export async function run({
     for (const [i, name] of names.entries()) {
       const work = join(root, name)
       const recording = await record(name, { pkg, work })
+      const uncut = await uncutEnd(recording, await loadLib(pkg), join(work, 'uncut'))
       const share = Math.floor(states / names.length) + (i < states % names.length ? 1 : 0)
       const result = await checkStates(recording, {
         pkg,
         work,
         seed: seed + i,
-        states: share - Math.floor(share * recoveryShare)
+        states: share - Math.floor(share * recoveryShare),
+        uncut
       })
       // the rest of the share: the recovery itself cut, from the durable state at seeded cut points
       const rnd = random(seed + 1000 + i)
@@ -321,14 +392,16 @@ export async function run({
           pkg,
           work: join(work, `recovery-${n}`),
           seed: seed + n,
-          states: Math.min(25, share - result.checked)
+          states: Math.min(25, share - result.checked),
+          uncut
         })
         result.checked += again.checked
+        result.ended += again.ended
         result.recoveryStates += again.checked
         result.violations.push(...again.violations)
       }
       log(
-        `${name}: ${recording.ops.length} records, ${result.cuts} cut points, ${result.checked} states (${result.recoveryStates} after a cut recovery), ${result.violations.length} violations\n`
+        `${name}: ${recording.ops.length} records, ${result.cuts} cut points, ${result.checked} states (${result.recoveryStates} after a cut recovery, ${result.ended} end states compared), ${result.violations.length} violations\n`
       )
       results.push({ name, ...result })
     }

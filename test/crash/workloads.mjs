@@ -3,7 +3,9 @@
 //   run (mnt, lib, ack): the workload, in a child process, on the crashfs mount; `ack(label)` ties
 //     each acknowledgement (a store resolved, a command returned) to the log;
 //   check (dir, acks, lib): after a cut, the recovery an operator runs (open, verify --repair,
-//     rerun the command) on the state in `dir`, and the invariants; returns the violations found.
+//     rerun the command) on the state in `dir`, and the invariants; returns the violations found;
+//   endState (optional, invariant 4): { roots, begun(acks) }: once `begun` says the cut came after the command's own
+//     inputs were acknowledged, the recovery must leave the folders `roots` as it leaves the uncut run's (endState()).
 // `lib` is the built package under test (its dist/), so that a broken copy can be tested too.
 import {
   appendFileSync,
@@ -22,7 +24,7 @@ import {
   writeFileSync,
   writeSync
 } from 'node:fs'
-import { dirname, join } from 'node:path'
+import { dirname, join, relative } from 'node:path'
 import { open } from 'node:fs/promises'
 import { Readable } from 'node:stream'
 import { spawn } from 'node:child_process'
@@ -52,6 +54,30 @@ export function walkObjects(root) {
   }
   visit(root)
   return found
+}
+
+/**
+ * Invariant 4's end state of the folders `roots` of `dir`: each file under a content name (where it is, and whether
+ * its bytes hash to its name), each quarantine entry (the name it claimed, the hash of its bytes), and how many files
+ * are left in the folders for writes under way and frames set aside by a prune; sorted.
+ */
+export function endState(dir, roots) {
+  const lines = []
+  for (const root of roots) {
+    for (const o of walkObjects(join(dir, root))) lines.push(`${relative(dir, o.path)}${o.intact ? '' : ' (damaged)'}`)
+    for (const leftovers of ['.tmp', '.pruning']) {
+      const count =
+        statOrUndefined(join(dir, root, leftovers)) === undefined ? 0 : allFiles(join(dir, root, leftovers)).length
+      if (count > 0) lines.push(`${root}/${leftovers}: ${count} files left`)
+    }
+    const quarantine = join(dir, root, '.quarantine')
+    if (statOrUndefined(quarantine) === undefined) continue
+    for (const path of allFiles(quarantine)) {
+      const claimed = /^([0-9a-f]{64})\.\d+\./.exec(path.slice(path.lastIndexOf('/') + 1))
+      if (claimed !== null) lines.push(`${root} quarantine: ${claimed[1]} holding ${sha256(readFileSync(path))}`)
+    }
+  }
+  return lines.sort()
 }
 
 function storesOf(acks) {
@@ -172,7 +198,9 @@ export const workloads = {
         violations
       )
       return violations
-    }
+    },
+    // the prune rerun after the cut ends where the uncut prune did, once every store before it was acknowledged
+    endState: { roots: ['store'], begun: acks => storesOf(acks).length === 5 }
   },
   // a duplicate store that renews a frame while a prune by age, having chosen it, sets it aside:
   // the prune must put it back (set-aside.ts), durably
@@ -211,7 +239,8 @@ export const workloads = {
         violations
       )
       return violations
-    }
+    },
+    endState: { roots: ['store'], begun: acks => acks.some(a => a.kind === 'renew') }
   },
   // replication: new frames and the duplicate of a frame stored before replication was set up
   // (its outbox record too), the copier, the reconcile (which compacts the ledger), an eviction
@@ -275,7 +304,8 @@ export const workloads = {
       }
       await fetchAll(storage, all, violations, 'kept')
       return violations
-    }
+    },
+    endState: { roots: ['primary', 'replica'], begun: acks => storesOf(acks).length === 3 }
   },
   // eviction marks through a ledger compaction: an eviction, a reconcile that rewrites the mark's ledger file (a
   // record of a frame no copy holds is dropped), then an eviction into a new ledger file (its folder fsynced, which
@@ -353,16 +383,7 @@ export const workloads = {
       const storage = replicated(lib, mnt)
       await storage.verify({ repair: true, tempMinAgeMs: 0 })
       ack('verify')
-      const entries = []
-      for await (const entry of storage.quarantine.list()) entries.push(entry)
-      for (const entry of entries) {
-        // a restore refuses bytes that do not match their name (ERR_INTEGRITY): those stay
-        const restored = await storage.quarantine.restore(entry.id).catch(err => {
-          if (err.code !== 'ERR_INTEGRITY') throw err
-        })
-        if (restored === true) ack('restored')
-        else if (restored === false && (await storage.quarantine.purge(entry.id))) ack('purged') // healed meanwhile
-      }
+      await settleQuarantine(storage, ack)
       ack('quarantine')
     },
     async check(dir, acks, lib) {
@@ -375,6 +396,7 @@ export const workloads = {
       const holders = allFiles(join(dir, 'primary')).filter(path => sha256(readFileSync(path)) === only)
       if (holders.length === 0) violations.push(`the only copy of ${only.slice(0, 12)} (a misnamed file) is gone`)
       await repairAndWalk(storage, [join(dir, 'primary'), join(dir, 'replica')], violations)
+      await settleQuarantine(storage) // the rest of the command, rerun
       await fetchAll(
         storage,
         ['x', 'y'].map(seed => sha256(testJpeg(seed, 6000))),
@@ -382,7 +404,22 @@ export const workloads = {
         'kept'
       )
       return violations
-    }
+    },
+    endState: { roots: ['primary', 'replica'], begun: () => true }
+  }
+}
+
+/** The repair's second step: each quarantine entry restored, or purged where the frame was healed meanwhile. */
+async function settleQuarantine(storage, ack = () => {}) {
+  const entries = []
+  for await (const entry of storage.quarantine.list()) entries.push(entry)
+  for (const entry of entries) {
+    // a restore refuses bytes that do not match their name (ERR_INTEGRITY): those stay
+    const restored = await storage.quarantine.restore(entry.id).catch(err => {
+      if (err.code !== 'ERR_INTEGRITY') throw err
+    })
+    if (restored === true) ack('restored')
+    else if (restored === false && (await storage.quarantine.purge(entry.id))) ack('purged') // healed meanwhile
   }
 }
 
@@ -432,7 +469,8 @@ workloads.import = {
     await lib.importTree(storage, join(dir, 'photos'), { mapping: join(dir, 'map.jsonl') })
     await fetchAll(storage, [...sources.values()], violations, 'imported after the resume')
     return violations
-  }
+  },
+  endState: { roots: ['store'], begun: () => true }
 }
 
 // two processes storing the same new frames at once, in opposite orders: each acknowledges its own
@@ -546,7 +584,8 @@ workloads.budget = {
     const again = await lib.prune(storage, { budgetBytes: BUDGET, minAgeMs: 0 })
     if (again.deleted !== 0) violations.push(`a second rerun of the prune deleted ${again.deleted} more`)
     return violations
-  }
+  },
+  endState: { roots: ['store'], begun: acks => storesOf(acks).length === 2 }
 }
 
 // heal-on-fetch: a primary copy lost, another damaged; each fetch heals it from the replica
@@ -604,7 +643,8 @@ workloads.heal = {
       'kept'
     )
     return violations
-  }
+  },
+  endState: { roots: ['primary', 'replica'], begun: () => true }
 }
 
 // migrate between two stores with its mapping and checkpoint (cursor: the SHA-256), resumed after the cut
@@ -644,7 +684,8 @@ workloads.migrate = {
     await lib.migrate(from, to, { mapping: join(dir, 'migrate.jsonl') })
     await fetchAll(to, all, violations, 'migrated after the resume')
     return violations
-  }
+  },
+  endState: { roots: ['old', 'new'], begun: () => true }
 }
 
 function replicated(lib, root) {
@@ -873,7 +914,8 @@ workloads['repair-misplaced'] = {
     await repairAndWalk(storage, [storage.root], violations)
     await fetchAll(storage, [sha], violations, acks.some(a => a.kind === 'moved') ? 'moved' : 'misplaced')
     return violations
-  }
+  },
+  endState: { roots: ['store'], begun: () => true }
 }
 
 /** A shard folder other than the frame's: `ff/ff`, or `00/00` for a frame of `ff`. */
@@ -1053,5 +1095,6 @@ workloads['verify-checkpoint'] = {
     if (intact !== CHECKPOINTED.objects - CHECKPOINTED.damaged)
       violations.push(`${intact} intact objects after the repair, not ${CHECKPOINTED.objects - CHECKPOINTED.damaged}`)
     return violations
-  }
+  },
+  endState: { roots: ['store'], begun: () => true }
 }

@@ -9,7 +9,8 @@
  * If the store's check finds the file in place, the prune's rename came after the store's mtime
  * update, so the prune reads the new mtime and puts the object back. If the check finds the name
  * empty, the store writes the object again. A SIGKILL between the steps leaves the object in
- * place, gone, or in .pruning, where `verify({ repair: true })` puts it back.
+ * place, gone, or in .pruning, where `verify({ repair: true })` puts it back (as it moves a
+ * misplaced object into place: `moveIntoPlace`).
  */
 import { randomUUID } from 'node:crypto'
 import { link, rename, stat, unlink } from 'node:fs/promises'
@@ -69,4 +70,26 @@ export async function putBack(aside: string, path: string, fsync: boolean): Prom
     if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err // stored anew meanwhile: that copy stays
   }
   await unlink(aside)
+}
+
+/**
+ * Links an intact object where its name puts it, then unlinks the misplaced name; false, and
+ * nothing changed, if another object is already there (that copy stays, this one is left for an
+ * operator). The same file there is a move a power cut stopped between its link and its unlink: it
+ * is finished. Its folder made with its name durable (`made`): the unlink is, and the frame may
+ * have no other copy.
+ */
+export async function moveIntoPlace(from: string, to: string, made: () => Promise<void>): Promise<boolean> {
+  await made()
+  try {
+    await link(from, to)
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err
+    const [a, b] = await Promise.all([stat(from), stat(to)])
+    if (a.ino !== b.ino || a.dev !== b.dev) return false
+  }
+  await fsyncDir(dirname(to))
+  await unlink(from)
+  await fsyncDir(dirname(from))
+  return true
 }

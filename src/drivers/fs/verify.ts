@@ -4,9 +4,9 @@
  * bad objects go to the quarantine, strays are removed, set-aside objects are put back.
  */
 import { readdirSync, statSync } from 'node:fs'
-import { link, unlink } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
-import { fsyncDir, type StoreDirs } from './write.js'
+import { unlink } from 'node:fs/promises'
+import type { StoreDirs } from './write.js'
 import { isMissing } from '../../core/errors.js'
 import { hashOfDecodedKey, type ShardingStrategy } from '../../core/sharding.js'
 import { SPECIAL_DIRS } from '../../core/special-dirs.js'
@@ -21,7 +21,7 @@ import {
 } from '../../core/verify-report.js'
 import type { FilesystemQuarantine } from './quarantine.js'
 import { sha256OfKey } from './listing.js'
-import { putBack } from './set-aside.js'
+import { moveIntoPlace, putBack } from './set-aside.js'
 import type { UnitResult } from './walk-workers.js'
 import { walkUnits } from './walk.js'
 
@@ -125,7 +125,7 @@ async function pass(
       if (acts !== undefined && report.problems.at(-1) === finding) acts.set(finding, sha256)
     }
   }
-  await checkObjects(look, options)
+  if (options.leftoversOnly !== true) await checkObjects(look, options)
   await findLeftovers(look)
   report.quarantine = quarantine.totals()
   return report
@@ -223,25 +223,6 @@ async function findLeftovers({ root, old, found }: Look): Promise<void> {
       await found({ path, key: `${SPECIAL_DIRS.pruning}/${name}`, reason: 'set-aside' }, name.slice(0, 64))
     }
   }
-}
-
-/**
- * Links an intact object where its name puts it, then unlinks the misplaced name; false, and
- * nothing changed, if an object is already there (that copy stays, this one is left for an operator).
- * Its folder made with its name durable (`made`): the unlink is, and the frame may have no other copy.
- */
-async function moveIntoPlace(from: string, to: string, made: () => Promise<void>): Promise<boolean> {
-  await made()
-  try {
-    await link(from, to)
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'EEXIST') return false
-    throw err
-  }
-  await fsyncDir(dirname(to))
-  await unlink(from)
-  await fsyncDir(dirname(from))
-  return true
 }
 
 /** The SHA-256 a misnamed file's name claims (in any case), if it claims one. */

@@ -176,6 +176,7 @@ async function checkBucket(
   const report = emptyReport(false)
   const startAfter = options.after === undefined ? undefined : prefix + sharding.encode(options.after)
   async function* objectsToCheck(): AsyncGenerator<{ key: string; sha256: string }> {
+    if (options.leftoversOnly === true) return
     for await (const { Key } of objects.list(prefix, signal, startAfter)) {
       const sha256 = sharding.decode(Key.slice(prefix.length))
       if (sha256 !== undefined && inSubset(sha256, options.subset)) yield { key: Key, sha256 }

@@ -87,6 +87,7 @@ export async function verifyReplicated(
     const report = await healPrimary(parts, own, act, options, made)
     await healMissing(parts, spill.read(0), act, copies, made, options.onFinding)
     await copyAgain(parts, spill, act, copies, options, made)
+    if (act) await sweepReplicas(parts, copies, options)
     for await (const { sha256 } of spill.read(LOST)) {
       const finding: Finding = { path: primary.pathOf(sha256), key: primary.keyOf(sha256), reason: 'lost' }
       options.onFinding?.({ ...finding })
@@ -219,4 +220,16 @@ async function record({ layout }: Pick<Parts, 'layout'>, tally: Tally, options: 
   if (options.after !== undefined || options.signal?.aborted === true || (options.subset?.count ?? 1) > 1) return
   const value: VerifyRecord = { at: new Date().toISOString(), belowWantedCopies: tally.belowWanted, lost: tally.lost }
   await writeRecord(layout.verifyRecord, value)
+}
+
+/** A repair sweeps what crashes left beside each replica's objects (a copier's temps): each replica's own finding. */
+async function sweepReplicas(parts: VerifyParts, copies: VerifyReport, options: VerifyOptions): Promise<void> {
+  for (const { storage } of parts.replicas) {
+    const { tempMinAgeMs, signal } = options
+    const swept = await storage.verify?.({ repair: true, leftoversOnly: true, tempMinAgeMs, signal })
+    for (const finding of swept?.problems ?? []) {
+      options.onFinding?.({ ...finding })
+      addFinding(copies, finding)
+    }
+  }
 }

@@ -1,4 +1,4 @@
-import { mkdir, readdir, readFile, rename, stat, truncate, utimes, writeFile } from 'node:fs/promises'
+import { link, mkdir, readdir, readFile, rename, stat, truncate, utimes, writeFile } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { FilesystemDriver } from '../../../src/drivers/fs/index.js'
@@ -158,6 +158,26 @@ describe('FilesystemDriver.verify: repairs that cannot do harm', () => {
     })
     expect(await storage.exists(hashes[0]!)).toBe(true)
     await expect(stat(upper)).rejects.toMatchObject({ code: 'ENOENT' })
+  })
+
+  it('finishes a move into place that a power cut stopped between its link and its unlink (crash harness)', async () => {
+    // the state the crash harness's repair-misplaced workload found: the frame linked in place, its misplaced name
+    // still there (the same file). The rerun left both, so every later verify reported it and none was clean
+    const { root, hashes } = await store(2)
+    const storage = new FilesystemDriver({ root })
+    const path = storage.pathOf(hashes[0]!)
+    const upper = join(dirname(path), `${hashes[0]!.toUpperCase()}.jpg`)
+    await link(path, upper)
+    const report = await storage.verify({ repair: true })
+    expect(report).toMatchObject({ problems: [{ reason: 'misplaced', action: 'moved', movedTo: path }] })
+    await expect(stat(upper)).rejects.toMatchObject({ code: 'ENOENT' })
+    expect(await storage.verify()).toMatchObject({ clean: true, problems: [] })
+    // another file in place (not the same one) is still left for an operator
+    await writeFile(upper, await readFile(path))
+    expect(await storage.verify({ repair: true })).toMatchObject({
+      problems: [{ reason: 'misplaced', action: 'left' }]
+    })
+    expect(await readFile(upper)).toEqual(await readFile(path))
   })
 
   it('a misnamed file is quarantined with its original name, and restore puts it back there', async () => {

@@ -1,7 +1,7 @@
 // The fsck of every copy (verify.ts, verify-repair.ts) over two real filesystem stores: what each
 // copy lacks or holds damaged, the full tier that reads replica copies back, a repair that heals the
 // primary and copies again what a replica lacks, the storm guard, and the counts kept for status.
-import { readFile, rm, truncate, unlink, writeFile } from 'node:fs/promises'
+import { mkdir, readFile, rm, truncate, unlink, utimes, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { FilesystemDriver } from '../../../src/drivers/fs/index.js'
@@ -35,6 +35,29 @@ describe('verify over the copies', () => {
       await storage.close()
     }
   )
+
+  it("verify --repair sweeps what a crash left in a replica's own folders (the copier's temps), and only old ones", async () => {
+    // the crash harness's replicated workload found them: a copier cut mid-copy left temps in the replica's .tmp,
+    // and no verify --repair through the replicated store ever removed them (only a verify of the replica itself)
+    const { storage, replica } = await pair()
+    await storage.store(testJpeg('sweep', 10_000))
+    await storage.drain()
+    const temps = join(replica.root, '.tmp')
+    await mkdir(temps, { recursive: true })
+    const [stale, live] = [join(temps, 'copied.1234.abcd.tmp'), join(temps, 'copying.5678.ef01.tmp')]
+    await writeFile(stale, 'half a frame')
+    await writeFile(live, 'a frame being copied')
+    const hourAgo = new Date(Date.now() - 2 * 3_600_000)
+    await utimes(stale, hourAgo, hourAgo)
+    expect((await storage.verify()).clean).toBe(true) // a look changes nothing
+    expect(await namesIn(temps)).toEqual(['copied.1234.abcd.tmp', 'copying.5678.ef01.tmp'])
+    const repaired = await storage.verify({ repair: true })
+    expect(repaired.problems).toMatchObject([{ reason: 'stray-temp', action: 'removed', path: stale }])
+    expect(await namesIn(temps), "a temp younger than an hour may be a live copier's").toEqual([
+      'copying.5678.ef01.tmp'
+    ])
+    await storage.close()
+  })
 
   it(
     'without a good copy, a repair quarantines the frame and is ' + 'not clean: the frame is lost from the store',
