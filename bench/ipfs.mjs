@@ -13,6 +13,7 @@ import { Agent, request } from 'node:http'
 import { cpus, loadavg, totalmem } from 'node:os'
 import { startKubo } from '../test/infra/kubo/node.mjs'
 import { KUBO_VERSION } from '../test/infra/kubo/install.mjs'
+import { keptHistory } from './lib.mjs'
 
 const quick = process.argv.includes('--quick')
 const before = process.argv.includes('--before') ? process.argv[process.argv.indexOf('--before') + 1] : undefined
@@ -125,6 +126,20 @@ function freshHot(size) {
   }
 }
 
+/**
+ * The floor with the store's time in it: the add (pin, `to-files` into `folder`) and, beside it, an unflushed marker
+ * in the same folder (`files/cp` of nothing, as the driver's), then one flush. The durable promise includes the
+ * time (a store's `storedAt` survives a kill -9 of the node), so this is the least that promise costs; it leaves
+ * out the driver's order (the marker before the pin, for a concurrent prune), which is the driver's own cost.
+ */
+async function addMarkFlush(url, folder, name, bytes) {
+  await Promise.all([
+    bare(url, 'files/cp', { arg: ['/ipfs/bafkqaaa', `${folder}/${name}.${Date.now()}`], flush: false }),
+    bare(url, 'add', { ...PARAMS, 'to-files': `${folder}/${name}` }, bytes)
+  ])
+  await bare(url, 'files/flush', { arg: folder })
+}
+
 /** Interleaved rounds of OPS calls per candidate (order alternating); each keeps its median round's mean. */
 async function compare(candidates) {
   const rounds = Object.fromEntries(Object.keys(candidates).map(name => [name, []]))
@@ -171,7 +186,10 @@ async function section(label, nodeOptions) {
       // driver's shard folders: a flush re-encodes the folder, and one that grew all run would flatter us
       for (let round = 0; round < ROUNDS; round++)
         await bare(node.url, 'files/mkdir', { arg: `/bench-floor-${size}-${round}`, parents: true })
+      for (let round = 0; round < ROUNDS; round++)
+        await bare(node.url, 'files/mkdir', { arg: `/bench-marked-${size}-${round}`, parents: true })
       let floorCalls = 0
+      let markedCalls = 0
       const stores = await compare({
         driverStore: async () => await driver.store(fresh(size)),
         bareAdd: async () => await bare(node.url, 'add', PARAMS, fresh(size)),
@@ -186,6 +204,13 @@ async function section(label, nodeOptions) {
           )
           await bare(node.url, 'files/flush', { arg: folder })
         },
+        floorMarked: async () =>
+          await addMarkFlush(
+            node.url,
+            `/bench-marked-${size}-${Math.floor(markedCalls++ / OPS)}`,
+            randomBytes(32).toString('hex'),
+            fresh(size)
+          ),
         clientAdd: async () => await client.add(fresh(size), CLIENT),
         ...(old === undefined ? {} : { beforeStore: async () => await old.store(fresh(size)) })
       })
@@ -224,6 +249,8 @@ async function section(label, nodeOptions) {
           store: ratio(stores.driverStore, stores.bareAdd),
           floor: ratio(stores.floorAdd, stores.bareAdd),
           storeVsFloor: ratio(stores.driverStore, stores.floorAdd),
+          markedVsFloor: ratio(stores.floorMarked, stores.floorAdd),
+          storeVsMarked: ratio(stores.driverStore, stores.floorMarked),
           storeVsClient: ratio(stores.driverStore, stores.clientAdd),
           fetch: ratio(fetches.driverFetch, fetches.bareCat),
           fetchVsClient: ratio(fetches.driverFetch, fetches.clientCat),
@@ -232,6 +259,7 @@ async function section(label, nodeOptions) {
             ? {}
             : {
                 deepStoreVsDeepFloor: ratio(atDepth.deepStore, atDepth.deepFloor),
+                deepStoreVsDeepMarked: ratio(atDepth.deepStore, atDepth.deepMarked),
                 deepFloorVsFloor: ratio(atDepth.deepFloor, atDepth.deepFloorNew),
                 deepStoreVsBare: ratio(atDepth.deepStore, stores.bareAdd)
               }),
@@ -257,7 +285,7 @@ async function section(label, nodeOptions) {
 async function storesAtDepth(url, deep, size) {
   // made before, for both: the driver's are drawn (not timed)
   const ready = Array.from({ length: ROUNDS * OPS }, () => freshHot(size))
-  const plain = Array.from({ length: 2 * ROUNDS * OPS }, () => fresh(size))
+  const plain = Array.from({ length: 3 * ROUNDS * OPS }, () => fresh(size))
   // the issue's floor again, its bytes made before too, in these rounds: the ratio of the two floors is like for like
   for (let round = 0; round < ROUNDS; round++)
     await bare(url, 'files/mkdir', { arg: `/deep-floor-new-${size}-${round}`, parents: true })
@@ -273,7 +301,14 @@ async function storesAtDepth(url, deep, size) {
       const folder = `/deep/${shard(Math.floor(Math.random() * HOT * 256))}`
       await bare(url, 'add', { ...PARAMS, 'to-files': `${folder}/${randomBytes(32).toString('hex')}` }, plain.pop())
       await bare(url, 'files/flush', { arg: folder })
-    }
+    },
+    deepMarked: async () =>
+      await addMarkFlush(
+        url,
+        `/deep/${shard(Math.floor(Math.random() * HOT * 256))}`,
+        randomBytes(32).toString('hex'),
+        plain.pop()
+      )
   })
 }
 
@@ -327,22 +362,23 @@ const lines = [
   `${results.date}, ${machine.cpu} (${machine.cores} cores), Node ${machine.node}, Kubo ${machine.kubo}, ` +
     `${machine.filesystem ?? '?'}; load ${machine.loadAtStart.join(' ')} at the start, ` +
     `${machine.loadAtEnd.join(' ')} at the end.`,
-  `Mean ms per call, the median of ${ROUNDS} interleaved rounds of ${OPS} calls (order alternating). \`bare\` is the RPC call over node:http with keep-alive and the driver's parameters; \`add + flush\` is a bare add that links the object into MFS (\`to-files\`) and one \`files/flush\`, the least that an index entry surviving a kill -9 of the node costs (in a new folder every turn, at most ${OPS} entries, like the driver's shard folders); \`cat + pin/ls + SHA-256\` is the least a fetch that checks the pin and the bytes costs; \`client\` is kubo-rpc-client.${before ? ' `before`: the build given with --before, in the same rounds.' : ''}`,
+  `Mean ms per call, the median of ${ROUNDS} interleaved rounds of ${OPS} calls (order alternating). \`bare\` is the RPC call over node:http with keep-alive and the driver's parameters; \`add + flush\` is a bare add that links the object into MFS (\`to-files\`) and one \`files/flush\`, the least that an index entry surviving a kill -9 of the node costs (in a new folder every turn, at most ${OPS} entries, like the driver's shard folders); \`add + marker + flush\` is that floor with the store's time in it (an unflushed marker, \`files/cp\` of nothing into the same folder, beside the add: the durable promise includes the time, but not the driver's order, the marker before the pin); \`cat + pin/ls + SHA-256\` is the least a fetch that checks the pin and the bytes costs; \`client\` is kubo-rpc-client.${before ? ' `before`: the build given with --before, in the same rounds.' : ''}`,
   ''
 ]
 for (const { label, rows } of sections) {
   lines.push(
     `## ${label}`,
     '',
-    '| size | driver store | bare add | add + flush | client add | store / bare | add + flush / bare | store / (add + flush) | driver fetch | bare cat | client cat | fetch / bare | cat + pin/ls + SHA-256 | fetch / that | duplicate store | fetch by SHA-256 | exists |' +
+    '| size | driver store | bare add | add + flush | client add | store / bare | add + flush / bare | store / (add + flush) | add + marker + flush | that / (add + flush) | store / that | driver fetch | bare cat | client cat | fetch / bare | cat + pin/ls + SHA-256 | fetch / that | duplicate store | fetch by SHA-256 | exists |' +
       (before ? ' before: store / bare | before: store / (add + flush) | before: fetch / bare |' : ''),
-    '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |' +
+    '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |' +
       (before ? ' --- | --- | --- |' : '')
   )
   for (const { size, meanMs: m, ratios: r } of rows) {
     lines.push(
       `| ${kb(size)} | ${m.driverStore} | ${m.bareAdd} | ${m.floorAdd} | ${m.clientAdd} | **${r.store}** | ` +
-        `${r.floor} | **${r.storeVsFloor}** | ${m.driverFetch} | ${m.bareCat} | ${m.clientCat} | **${r.fetch}** | ${m.verifiedCat} | ${r.fetchVsVerified} | ` +
+        `${r.floor} | **${r.storeVsFloor}** | ${m.floorMarked} | ${r.markedVsFloor} | **${r.storeVsMarked}** | ` +
+        `${m.driverFetch} | ${m.bareCat} | ${m.clientCat} | **${r.fetch}** | ${m.verifiedCat} | ${r.fetchVsVerified} | ` +
         `${m.duplicateStore} | ${m.fetchBySha256} | ${m.exists} |` +
         (before ? ` ${r.beforeStore} | ${r.beforeVsFloor} | ${r.beforeFetch} |` : '')
     )
@@ -356,16 +392,18 @@ if (deepRows.length > 0)
     '',
     `Every one of the 65,536 shard folders exists under folders of 256 entries, the first ${HOT} x 256 hold ` +
       `${NAMES} names each (1.8M frames a year); the driver stores bytes whose SHA-256 names one of those, and the ` +
-      "fair floor links each add into one of them (at the same depth) and flushes that folder; the issue's floor " +
+      'fair floor links each add into one of them (at the same depth) and flushes that folder, once without and once ' +
+      "with a marker beside the add (as above); the issue's floor " +
       '(a new folder under the root every turn) again in the same rounds. The bytes of all three are made before ' +
       "the rounds (in the tables above, each call makes its own). Beside the issue's floor, not instead of it.",
     '',
-    '| size | driver store | add + flush at depth | store / that | add + flush, new folder | that / this | ' +
-      'store / bare add |',
-    '| --- | --- | --- | --- | --- | --- | --- |',
+    '| size | driver store | add + flush at depth | store / that | add + marker + flush at depth | store / that | ' +
+      'add + flush, new folder | at depth / new folder | store / bare add |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- | --- |',
     ...deepRows.map(
       ({ size, meanMs: m, ratios: r }) =>
-        `| ${kb(size)} | ${m.deepStore} | ${m.deepFloor} | **${r.deepStoreVsDeepFloor}** | ${m.deepFloorNew} | ` +
+        `| ${kb(size)} | ${m.deepStore} | ${m.deepFloor} | **${r.deepStoreVsDeepFloor}** | ${m.deepMarked} | ` +
+        `**${r.deepStoreVsDeepMarked}** | ${m.deepFloorNew} | ` +
         `${r.deepFloorVsFloor} | ` +
         `${r.deepStoreVsBare} |`
     ),
@@ -377,5 +415,5 @@ lines.push(
   ...targets.map(t => `- ${t.met ? 'MET' : 'MISSED'}: ${t.name} = ${t.value} (${t.limit})`),
   ''
 )
-writeFileSync(`${here}RESULTS-ipfs.md`, lines.join('\n'))
+writeFileSync(`${here}RESULTS-ipfs.md`, lines.join('\n') + keptHistory(`${here}RESULTS-ipfs.md`))
 process.exit(0)
