@@ -53,7 +53,11 @@ function multipart(files) {
   pieces.push(Buffer.from(`--${BOUNDARY}--\r\n`))
   return Buffer.concat(pieces)
 }
-/** One RPC call over keep-alive; the body's last byte waits for `gate` if given. Rejects on any error. */
+/**
+ * One RPC call over keep-alive; the last file's last byte waits for `gate` if given (as the driver's: a held byte of
+ * the closing boundary would not hold the pin, since Kubo ends the file, imports and pins it once it has read the
+ * boundary). Rejects on any error.
+ */
 function call(url, command, params, files, gate) {
   const body = files === undefined ? undefined : multipart(files)
   return new Promise((resolve, reject) => {
@@ -74,8 +78,9 @@ function call(url, command, params, files, gate) {
     if (body === undefined) req.end()
     else if (gate === undefined) req.end(body)
     else {
-      req.write(body.subarray(0, -1))
-      gate.then(() => req.end(body.subarray(-1)), reject)
+      const held = body.length - Buffer.byteLength(`\r\n--${BOUNDARY}--\r\n`) - 1
+      req.write(body.subarray(0, held))
+      gate.then(() => req.end(body.subarray(held)), reject)
     }
   })
 }

@@ -3,8 +3,8 @@
 //   npm run build && nice node bench/ipfs.mjs [--quick] [--before path/to/old/dist/drivers/ipfs.js]
 // "Bare" is the RPC call itself over node:http with keep-alive (what `curl -F file=@f …/add`
 // sends), with the driver's own parameters, and kubo-rpc-client's add and cat beside it. Every
-// ratio compares candidates measured in the same run, in interleaved rounds whose order
-// alternates, each candidate keeping its median round: a noisy neighbour slows all alike.
+// ratio compares candidates measured in the same run, in interleaved rounds (one call of each
+// candidate in turn), each keeping its median round: a noisy neighbour slows all alike.
 // --before adds another build of the driver (e.g. the last release) to the same rounds.
 import { execFileSync } from 'node:child_process'
 import { createHash, randomBytes } from 'node:crypto'
@@ -13,6 +13,7 @@ import { Agent, request } from 'node:http'
 import { cpus, loadavg, totalmem } from 'node:os'
 import { startKubo } from '../test/infra/kubo/node.mjs'
 import { KUBO_VERSION } from '../test/infra/kubo/install.mjs'
+import { keptHistory } from './lib.mjs'
 
 const quick = process.argv.includes('--quick')
 const before = process.argv.includes('--before') ? process.argv[process.argv.indexOf('--before') + 1] : undefined
@@ -125,21 +126,41 @@ function freshHot(size) {
   }
 }
 
-/** Interleaved rounds of OPS calls per candidate (order alternating); each keeps its median round's mean. */
+/**
+ * The floor with what the store's promise names in it: the SHA-256 of the bytes (the entry's name: the index is by
+ * content), the add (pin, `to-files` into `folder`) and, beside it, an unflushed marker in the same folder
+ * (`files/cp` of nothing, as the driver's: a store's `storedAt` survives a kill -9 of the node), then one flush. It
+ * leaves out the driver's own costs: the order (the marker before the pin, for a concurrent prune) and the check
+ * of the node's CID against the client's.
+ */
+async function addMarkFlush(url, folder, bytes) {
+  const name = createHash('sha256').update(bytes).digest('hex')
+  await Promise.all([
+    bare(url, 'files/cp', { arg: ['/ipfs/bafkqaaa', `${folder}/${name}.${Date.now()}`], flush: false }),
+    bare(url, 'add', { ...PARAMS, 'to-files': `${folder}/${name}` }, bytes)
+  ])
+  await bare(url, 'files/flush', { arg: folder })
+}
+
+/**
+ * Interleaved rounds: in each, OPS calls per candidate, one call of each in turn (the order rotating), so that a
+ * burst of load from the machine's other users falls on every candidate alike; each keeps its median round's mean.
+ */
 async function compare(candidates) {
-  const rounds = Object.fromEntries(Object.keys(candidates).map(name => [name, []]))
+  const names = Object.keys(candidates)
+  const rounds = Object.fromEntries(names.map(name => [name, []]))
   for (let round = 0; round < ROUNDS; round++) {
-    const order = Object.entries(candidates)
-    if (round % 2 === 1) order.reverse()
-    for (const [name, op] of order) {
-      const times = []
-      for (let i = 0; i < OPS; i++) {
+    const sums = Object.fromEntries(names.map(name => [name, 0]))
+    for (let i = 0; i < OPS; i++) {
+      const order = names.map((_, j) => names[(i + j) % names.length])
+      if ((round + i) % 2 === 1) order.reverse()
+      for (const name of order) {
         const started = performance.now()
-        await op(i)
-        times.push(performance.now() - started)
+        await candidates[name](i)
+        sums[name] += performance.now() - started
       }
-      rounds[name].push(times.reduce((a, b) => a + b, 0) / times.length)
     }
+    for (const name of names) rounds[name].push(sums[name] / OPS)
   }
   return Object.fromEntries(
     Object.entries(rounds).map(([name, means]) => [
@@ -171,7 +192,10 @@ async function section(label, nodeOptions) {
       // driver's shard folders: a flush re-encodes the folder, and one that grew all run would flatter us
       for (let round = 0; round < ROUNDS; round++)
         await bare(node.url, 'files/mkdir', { arg: `/bench-floor-${size}-${round}`, parents: true })
+      for (let round = 0; round < ROUNDS; round++)
+        await bare(node.url, 'files/mkdir', { arg: `/bench-marked-${size}-${round}`, parents: true })
       let floorCalls = 0
+      let markedCalls = 0
       const stores = await compare({
         driverStore: async () => await driver.store(fresh(size)),
         bareAdd: async () => await bare(node.url, 'add', PARAMS, fresh(size)),
@@ -186,6 +210,8 @@ async function section(label, nodeOptions) {
           )
           await bare(node.url, 'files/flush', { arg: folder })
         },
+        floorMarked: async () =>
+          await addMarkFlush(node.url, `/bench-marked-${size}-${Math.floor(markedCalls++ / OPS)}`, fresh(size)),
         clientAdd: async () => await client.add(fresh(size), CLIENT),
         ...(old === undefined ? {} : { beforeStore: async () => await old.store(fresh(size)) })
       })
@@ -224,6 +250,8 @@ async function section(label, nodeOptions) {
           store: ratio(stores.driverStore, stores.bareAdd),
           floor: ratio(stores.floorAdd, stores.bareAdd),
           storeVsFloor: ratio(stores.driverStore, stores.floorAdd),
+          markedVsFloor: ratio(stores.floorMarked, stores.floorAdd),
+          storeVsMarked: ratio(stores.driverStore, stores.floorMarked),
           storeVsClient: ratio(stores.driverStore, stores.clientAdd),
           fetch: ratio(fetches.driverFetch, fetches.bareCat),
           fetchVsClient: ratio(fetches.driverFetch, fetches.clientCat),
@@ -232,6 +260,7 @@ async function section(label, nodeOptions) {
             ? {}
             : {
                 deepStoreVsDeepFloor: ratio(atDepth.deepStore, atDepth.deepFloor),
+                deepStoreVsDeepMarked: ratio(atDepth.deepStore, atDepth.deepMarked),
                 deepFloorVsFloor: ratio(atDepth.deepFloor, atDepth.deepFloorNew),
                 deepStoreVsBare: ratio(atDepth.deepStore, stores.bareAdd)
               }),
@@ -257,7 +286,7 @@ async function section(label, nodeOptions) {
 async function storesAtDepth(url, deep, size) {
   // made before, for both: the driver's are drawn (not timed)
   const ready = Array.from({ length: ROUNDS * OPS }, () => freshHot(size))
-  const plain = Array.from({ length: 2 * ROUNDS * OPS }, () => fresh(size))
+  const plain = Array.from({ length: 3 * ROUNDS * OPS }, () => fresh(size))
   // the issue's floor again, its bytes made before too, in these rounds: the ratio of the two floors is like for like
   for (let round = 0; round < ROUNDS; round++)
     await bare(url, 'files/mkdir', { arg: `/deep-floor-new-${size}-${round}`, parents: true })
@@ -273,7 +302,9 @@ async function storesAtDepth(url, deep, size) {
       const folder = `/deep/${shard(Math.floor(Math.random() * HOT * 256))}`
       await bare(url, 'add', { ...PARAMS, 'to-files': `${folder}/${randomBytes(32).toString('hex')}` }, plain.pop())
       await bare(url, 'files/flush', { arg: folder })
-    }
+    },
+    deepMarked: async () =>
+      await addMarkFlush(url, `/deep/${shard(Math.floor(Math.random() * HOT * 256))}`, plain.pop())
   })
 }
 
@@ -327,22 +358,23 @@ const lines = [
   `${results.date}, ${machine.cpu} (${machine.cores} cores), Node ${machine.node}, Kubo ${machine.kubo}, ` +
     `${machine.filesystem ?? '?'}; load ${machine.loadAtStart.join(' ')} at the start, ` +
     `${machine.loadAtEnd.join(' ')} at the end.`,
-  `Mean ms per call, the median of ${ROUNDS} interleaved rounds of ${OPS} calls (order alternating). \`bare\` is the RPC call over node:http with keep-alive and the driver's parameters; \`add + flush\` is a bare add that links the object into MFS (\`to-files\`) and one \`files/flush\`, the least that an index entry surviving a kill -9 of the node costs (in a new folder every turn, at most ${OPS} entries, like the driver's shard folders); \`cat + pin/ls + SHA-256\` is the least a fetch that checks the pin and the bytes costs; \`client\` is kubo-rpc-client.${before ? ' `before`: the build given with --before, in the same rounds.' : ''}`,
+  `Mean ms per call, the median of ${ROUNDS} interleaved rounds of ${OPS} calls each (one call of each candidate in turn, the order rotating). \`bare\` is the RPC call over node:http with keep-alive and the driver's parameters; \`add + flush\` is a bare add that links the object into MFS (\`to-files\`) and one \`files/flush\`, the least that an index entry surviving a kill -9 of the node costs (in a new folder every turn, at most ${OPS} entries, like the driver's shard folders); \`SHA-256, add + marker + flush\` is that floor with what a store's promise names in it: the SHA-256 of the bytes first (the entry's name), and the store's time (an unflushed marker, \`files/cp\` of nothing into the same folder, beside the add), but not the driver's own costs (the marker before the pin, the CID checked); \`cat + pin/ls + SHA-256\` is the least a fetch that checks the pin and the bytes costs; \`client\` is kubo-rpc-client.${before ? ' `before`: the build given with --before, in the same rounds.' : ''}`,
   ''
 ]
 for (const { label, rows } of sections) {
   lines.push(
     `## ${label}`,
     '',
-    '| size | driver store | bare add | add + flush | client add | store / bare | add + flush / bare | store / (add + flush) | driver fetch | bare cat | client cat | fetch / bare | cat + pin/ls + SHA-256 | fetch / that | duplicate store | fetch by SHA-256 | exists |' +
+    '| size | driver store | bare add | add + flush | client add | store / bare | add + flush / bare | store / (add + flush) | SHA-256, add + marker + flush | that / (add + flush) | store / that | driver fetch | bare cat | client cat | fetch / bare | cat + pin/ls + SHA-256 | fetch / that | duplicate store | fetch by SHA-256 | exists |' +
       (before ? ' before: store / bare | before: store / (add + flush) | before: fetch / bare |' : ''),
-    '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |' +
+    '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |' +
       (before ? ' --- | --- | --- |' : '')
   )
   for (const { size, meanMs: m, ratios: r } of rows) {
     lines.push(
       `| ${kb(size)} | ${m.driverStore} | ${m.bareAdd} | ${m.floorAdd} | ${m.clientAdd} | **${r.store}** | ` +
-        `${r.floor} | **${r.storeVsFloor}** | ${m.driverFetch} | ${m.bareCat} | ${m.clientCat} | **${r.fetch}** | ${m.verifiedCat} | ${r.fetchVsVerified} | ` +
+        `${r.floor} | **${r.storeVsFloor}** | ${m.floorMarked} | ${r.markedVsFloor} | **${r.storeVsMarked}** | ` +
+        `${m.driverFetch} | ${m.bareCat} | ${m.clientCat} | **${r.fetch}** | ${m.verifiedCat} | ${r.fetchVsVerified} | ` +
         `${m.duplicateStore} | ${m.fetchBySha256} | ${m.exists} |` +
         (before ? ` ${r.beforeStore} | ${r.beforeVsFloor} | ${r.beforeFetch} |` : '')
     )
@@ -356,16 +388,18 @@ if (deepRows.length > 0)
     '',
     `Every one of the 65,536 shard folders exists under folders of 256 entries, the first ${HOT} x 256 hold ` +
       `${NAMES} names each (1.8M frames a year); the driver stores bytes whose SHA-256 names one of those, and the ` +
-      "fair floor links each add into one of them (at the same depth) and flushes that folder; the issue's floor " +
+      'fair floor links each add into one of them (at the same depth) and flushes that folder, once without and once ' +
+      "with a marker beside the add (as above); the issue's floor " +
       '(a new folder under the root every turn) again in the same rounds. The bytes of all three are made before ' +
       "the rounds (in the tables above, each call makes its own). Beside the issue's floor, not instead of it.",
     '',
-    '| size | driver store | add + flush at depth | store / that | add + flush, new folder | that / this | ' +
-      'store / bare add |',
-    '| --- | --- | --- | --- | --- | --- | --- |',
+    '| size | driver store | add + flush at depth | store / that | SHA-256, add + marker + flush at depth | store / that | ' +
+      'add + flush, new folder | at depth / new folder | store / bare add |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- | --- |',
     ...deepRows.map(
       ({ size, meanMs: m, ratios: r }) =>
-        `| ${kb(size)} | ${m.deepStore} | ${m.deepFloor} | **${r.deepStoreVsDeepFloor}** | ${m.deepFloorNew} | ` +
+        `| ${kb(size)} | ${m.deepStore} | ${m.deepFloor} | **${r.deepStoreVsDeepFloor}** | ${m.deepMarked} | ` +
+        `**${r.deepStoreVsDeepMarked}** | ${m.deepFloorNew} | ` +
         `${r.deepFloorVsFloor} | ` +
         `${r.deepStoreVsBare} |`
     ),
@@ -377,5 +411,5 @@ lines.push(
   ...targets.map(t => `- ${t.met ? 'MET' : 'MISSED'}: ${t.name} = ${t.value} (${t.limit})`),
   ''
 )
-writeFileSync(`${here}RESULTS-ipfs.md`, lines.join('\n'))
+writeFileSync(`${here}RESULTS-ipfs.md`, lines.join('\n') + keptHistory(`${here}RESULTS-ipfs.md`))
 process.exit(0)

@@ -1,6 +1,7 @@
 // Timing helpers. Every ratio compares figures taken side by side in the same run: candidates are
 // measured in interleaved rounds (a, b, a, b, ...) and each keeps its median round, so a noisy
 // neighbour slows both alike.
+import { readFileSync } from 'node:fs'
 import { testJpeg } from '../dist/testing.js'
 
 export const KB = 1024
@@ -91,3 +92,16 @@ export function payloads(size, count, seed = 'bench') {
 }
 
 export const ratio = (a, b) => Math.round((a / b) * 1000) / 1000
+
+/**
+ * What a RESULTS page holds from its first `## Earlier runs` heading on (written by hand): a bench that
+ * regenerates the page puts it back after the tables it writes, so the history is not lost.
+ */
+export function keptHistory(path) {
+  let text = ''
+  try {
+    text = readFileSync(path, 'utf8')
+  } catch {}
+  const at = text.search(/^## Earlier runs/m)
+  return at === -1 ? '' : `\n${text.slice(at)}`
+}
