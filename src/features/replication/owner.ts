@@ -80,7 +80,8 @@ export class ReplicaOwnership {
    * `unreachableOk` (a store, which never fails for a replica that is down) skipped: the copier
    * asks again for that replica before it copies there.
    */
-  async check(options: { replica?: string; unreachableOk?: boolean } = {}): Promise<void> {
+  async check(options: { replica?: string; unreachableOk?: boolean; signal?: AbortSignal } = {}): Promise<void> {
+    const { signal } = options
     const due = (): Replica[] =>
       this.replicas.filter(
         r =>
@@ -89,12 +90,16 @@ export class ReplicaOwnership {
           !(Date.now() - (this.fresh.get(r.name) ?? Number.NEGATIVE_INFINITY) < RECHECK_MS)
       )
     if (due().length === 0) return
-    if (options.replica !== undefined) return await this.claim(due(), options.unreachableOk === true)
+    if (options.replica !== undefined) return await this.claim(due(), options.unreachableOk === true, signal)
+    // a caller that must know reads at once (a replica down: one timeout, not the shared read's and then its own)
+    if (options.unreachableOk !== true && this.checking === undefined) return await this.claim(due(), false, signal)
+    // one read for every caller at that moment, stopped by none of their signals; each stops waiting at its own
+    // (a replica that never answers must not hold a SIGTERM for its timeout; the read ends there, or at close)
     this.checking ??= this.claim(due(), true).finally(() => {
       this.checking = undefined
     })
-    await this.checking
-    if (options.unreachableOk !== true && due().length > 0) await this.claim(due(), false)
+    await untilAborted(this.checking, signal)
+    if (options.unreachableOk !== true && due().length > 0) await this.claim(due(), false, signal)
   }
 
   /**
@@ -149,22 +154,26 @@ export class ReplicaOwnership {
     return before.map(({ text: _, ...o }) => o)
   }
 
-  private async ownerOf({ name, storage }: Replica, me: HostIdentity): Promise<ReplicaOwner & { text?: string }> {
+  private async ownerOf(
+    { name, storage }: Replica,
+    me: HostIdentity,
+    signal?: AbortSignal
+  ): Promise<ReplicaOwner & { text?: string }> {
     const marks = storage.marks
     if (marks === undefined) return { replica: name, location: storage.location ?? storage.driver, state: 'unchecked' }
-    const text = await marks.read(OWNER_MARK)
+    const text = await marks.read(OWNER_MARK, { signal })
     const owner = text === undefined ? undefined : parseOwner(text, marks.location)
     const state = owner === undefined ? 'none' : owner.id === me.id ? 'mine' : 'other'
     return { replica: name, location: marks.location, state, owner, text }
   }
 
   /** Reads every mark first, so that a refusal comes before any mark is written; then marks the unowned. */
-  private async claim(replicas: Replica[], unreachableOk: boolean): Promise<void> {
+  private async claim(replicas: Replica[], unreachableOk: boolean, signal?: AbortSignal): Promise<void> {
     const me = await this.identity()
     const read = await Promise.all(
       replicas.map(async replica => {
         try {
-          return await this.ownerOf(replica, me)
+          return await this.ownerOf(replica, me, signal)
         } catch (err) {
           if (unreachableOk && (err as { code?: string }).code === 'ERR_STORAGE_UNAVAILABLE') return undefined
           throw err
@@ -178,10 +187,10 @@ export class ReplicaOwnership {
       const marks = this.replicas.find(r => r.name === o.replica)!.storage.marks!
       if (
         o.state === 'none' &&
-        !(await marks.create(OWNER_MARK, JSON.stringify({ ...me, since: new Date().toISOString() })))
+        !(await marks.create(OWNER_MARK, JSON.stringify({ ...me, since: new Date().toISOString() }), { signal }))
       ) {
         // another primary marked it in the same moment: whoever's mark is there owns it
-        const owner = parseOwner((await marks.read(OWNER_MARK)) ?? '', marks.location)
+        const owner = parseOwner((await marks.read(OWNER_MARK, { signal })) ?? '', marks.location)
         if (owner.id !== me.id) throw refused({ ...o, state: 'other', owner }, me)
       }
       this.fresh.set(o.replica, Date.now())
@@ -203,6 +212,23 @@ export class ReplicaOwnership {
     }
     if (await createText(path, `${JSON.stringify(made)}\n`)) return made
     return parseOwner(await readFile(path, 'utf8'), path) // another process made it first
+  }
+}
+
+/** `promise`, or the signal's reason as soon as it aborts (the work goes on; its failure is then nobody's). */
+async function untilAborted<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (signal === undefined) return await promise
+  signal.throwIfAborted()
+  promise.catch(() => {})
+  let onAbort!: () => void
+  const aborted = new Promise<never>((_, reject) => {
+    onAbort = () => reject(signal.reason)
+    signal.addEventListener('abort', onAbort, { once: true })
+  })
+  try {
+    return await Promise.race([promise, aborted])
+  } finally {
+    signal.removeEventListener('abort', onAbort)
   }
 }
 
