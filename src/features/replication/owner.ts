@@ -12,12 +12,9 @@
  * index path: the node is the replica); a replica whose driver keeps none (memory) is not checked.
  * See docs/replication.md#one-primary-per-replica.
  */
-import { randomUUID } from 'node:crypto'
-import { readFile } from 'node:fs/promises'
-import { hostname } from 'node:os'
-import { createText } from '../../core/durable-text.js'
-import { ConfigError, isMissing } from '../../core/errors.js'
-import { StateLayout } from './layout.js'
+import { untilAborted } from '../../core/concurrency.js'
+import { ConfigError } from '../../core/errors.js'
+import { readOrMakeIdentity } from './host-id.js'
 import { parseOwner, refusal, refused, TakeOverConflictError } from './owner-messages.js'
 import { partsOf } from './parts.js'
 import type { ReplicatedStorage } from './storage.js'
@@ -66,7 +63,7 @@ export class ReplicaOwnership {
 
   /** This primary's identity, made durably at its first use (a lost one would lock it out of its own replicas). */
   async identity(): Promise<HostIdentity> {
-    this.me ??= this.readOrMakeIdentity()
+    this.me ??= readOrMakeIdentity(this.stateDir)
     this.me.catch(() => {
       this.me = undefined // a disk error: asked again next time
     })
@@ -91,10 +88,9 @@ export class ReplicaOwnership {
       )
     if (due().length === 0) return
     if (options.replica !== undefined) return await this.claim(due(), options.unreachableOk === true, signal)
-    // a caller that must know reads at once (a replica down: one timeout, not the shared read's and then its own)
+    // a caller that must know reads at once: a replica down costs one timeout, not two
     if (options.unreachableOk !== true && this.checking === undefined) return await this.claim(due(), false, signal)
-    // one read for every caller at that moment, stopped by none of their signals; each stops waiting at its own
-    // (a replica that never answers must not hold a SIGTERM for its timeout; the read ends there, or at close)
+    // one read for all callers, stopped by no one's signal; each stops waiting at its own (a SIGTERM at once)
     this.checking ??= this.claim(due(), true).finally(() => {
       this.checking = undefined
     })
@@ -195,40 +191,6 @@ export class ReplicaOwnership {
       }
       this.fresh.set(o.replica, Date.now())
     }
-  }
-
-  private async readOrMakeIdentity(): Promise<HostIdentity> {
-    const path = new StateLayout(this.stateDir).hostId
-    const made: HostIdentity = {
-      id: randomUUID(),
-      hostname: hostname(),
-      stateDir: this.stateDir,
-      since: new Date().toISOString()
-    }
-    try {
-      return parseOwner(await readFile(path, 'utf8'), path)
-    } catch (err) {
-      if (!isMissing(err)) throw err
-    }
-    if (await createText(path, `${JSON.stringify(made)}\n`)) return made
-    return parseOwner(await readFile(path, 'utf8'), path) // another process made it first
-  }
-}
-
-/** `promise`, or the signal's reason as soon as it aborts (the work goes on; its failure is then nobody's). */
-async function untilAborted<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
-  if (signal === undefined) return await promise
-  signal.throwIfAborted()
-  promise.catch(() => {})
-  let onAbort!: () => void
-  const aborted = new Promise<never>((_, reject) => {
-    onAbort = () => reject(signal.reason)
-    signal.addEventListener('abort', onAbort, { once: true })
-  })
-  try {
-    return await Promise.race([promise, aborted])
-  } finally {
-    signal.removeEventListener('abort', onAbort)
   }
 }
 
