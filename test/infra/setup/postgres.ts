@@ -4,7 +4,7 @@
  * user, on a free loopback port, and removed afterwards. Tests read the URL with inject('databaseUrl').
  * A vitest killed (SIGKILL, an OOM) leaves no server behind: a detached watchdog stops it once vitest's
  * pid is gone. Manual check: `npx vitest run test/infra/postgres.test.ts &`, `kill -9` the vitest
- * process once `pgrep -f sai-pg-` shows the server, then within 2 s `pgrep -f sai-pg-` finds nothing.
+ * process once `pgrep -f sai-pg-` shows the server, then within 5 s `pgrep -f sai-pg-` finds nothing.
  */
 import { execFileSync, spawn, spawnSync } from 'node:child_process'
 import { chownSync, mkdtempSync, readdirSync, rmSync } from 'node:fs'
