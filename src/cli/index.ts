@@ -33,6 +33,8 @@ interface Parsed {
   flags: Flags
   positionals: string[]
   tokens: NonNullable<ReturnType<typeof parseArgs>['tokens']>
+  /** Asked as `sai-images help <command>`: a word after the topic is a mistake. */
+  helpWord?: boolean
 }
 
 function version(): string {
@@ -56,11 +58,12 @@ function read(argv: string[]): Parsed {
   })
   let [name, ...rest] = positionals
   const flags = values as Flags
-  if (name === 'help') {
+  const helpWord = name === 'help'
+  if (helpWord) {
     ;[name, ...rest] = rest
     flags.help = true
   }
-  return { command: COMMANDS.find(c => c.name === name), name, flags, positionals: rest, tokens }
+  return { command: COMMANDS.find(c => c.name === name), name, flags, positionals: rest, tokens, helpWord }
 }
 
 /** Each flag checked against the command's own: a wrong one gets our message (not Node's). */
@@ -108,6 +111,8 @@ async function main(parsed: Parsed): Promise<number> {
     return print(overview(COMMANDS), { help: overview(COMMANDS), commands: COMMANDS.map(c => c.name) }, flags)
   }
   if (command === undefined) throw new UsageError(`unknown command ${name}`)
+  if (parsed.helpWord === true && positionals.length > 0)
+    throw new UsageError(`help takes one command: ${positionals.join(' ')} would be left out`)
   if (flags.help === true)
     return print(commandHelp(command), { help: commandHelp(command), usage: usageLines(command, '') }, flags)
   checkOperands(command, positionals)

@@ -15,12 +15,13 @@ const TIME: Record<string, number> = {
   w: 7 * DAY,
   mo: 30 * DAY,
   month: 30 * DAY,
+  months: 30 * DAY,
   y: 365 * DAY
 }
 const SIZE: Record<string, number> = { B: 1, K: 2 ** 10, M: 2 ** 20, G: 2 ** 30, T: 2 ** 40 }
 
 /** The units, for every help text that takes a duration. */
-export const DURATION_UNITS = 'units: s, min, h, d, w, mo (30 days), y (365 days); a bare m is refused'
+export const DURATION_UNITS = 'units: s, min, h, d, w, mo or month(s) (30 days), y (365 days); a bare m is refused'
 
 export function parseDuration(text: string, option: string): number {
   const match = /^(\d+(?:\.\d+)?)\s*([a-z]+)$/.exec(text.trim())

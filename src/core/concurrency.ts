@@ -1,6 +1,6 @@
 /**
  * Concurrency limits: `p-limit` runs the work, at most `concurrency` at a time; a stream is pulled
- * only as fast as the work starts, so memory stays flat however long it is.
+ * only as fast as the work starts, so memory stays flat however long it is. And a wait that ends at a signal.
  */
 import pLimit from 'p-limit'
 
@@ -50,5 +50,22 @@ export class KeyedLock {
     } finally {
       this.running.delete(key)
     }
+  }
+}
+
+/** `promise`, or the signal's reason as soon as it aborts (the work goes on; its failure is then nobody's). */
+export async function untilAborted<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (signal === undefined) return await promise
+  signal.throwIfAborted()
+  promise.catch(() => {})
+  let onAbort!: () => void
+  const aborted = new Promise<never>((_, reject) => {
+    onAbort = () => reject(signal.reason)
+    signal.addEventListener('abort', onAbort, { once: true })
+  })
+  try {
+    return await Promise.race([promise, aborted])
+  } finally {
+    signal.removeEventListener('abort', onAbort)
   }
 }

@@ -175,7 +175,7 @@ const OS_ERRORS: Record<string, { file: string; store?: string }> = {
   ENOENT: { file: 'no such file or directory', store: 'directory does not exist' },
   ENOTDIR: { file: 'a part of the path is not a directory', store: 'not a directory' },
   EIO: { file: 'input/output error', store: 'input/output error' },
-  EISDIR: { file: 'is a directory' },
+  EISDIR: { file: 'is a directory', store: 'a folder stands where a file should be (move it aside)' },
   ELOOP: { file: 'too many symbolic links' },
   ENAMETOOLONG: { file: 'name too long' },
   EMFILE: { file: 'too many open files' },

@@ -44,6 +44,7 @@ describe('durations', () => {
       answer(cli(['prune', '--older-than', older, '--dry-run', '--json'], { env })).wouldDelete
     expect(chosen('7mo')).toBe(1) // 210 days: only the frame of 400 days
     expect(chosen('6month')).toBe(2) // 180 days
+    expect(chosen('6months')).toBe(2) // as help and docs/cli.md say
     expect(chosen('1y')).toBe(1)
     expect(chosen('2y')).toBe(0)
     expect(chosen('90min')).toBe(3)
@@ -56,7 +57,7 @@ describe('durations', () => {
   it('the help of every command that takes a duration lists the units', () => {
     for (const command of ['prune', 'evict', 'replicate', 'quarantine']) {
       const help = cli(['help', command]).stdout
-      expect(help, command).toContain('s, min, h, d, w, mo (30 days), y (365 days); a bare m is refused')
+      expect(help, command).toContain('s, min, h, d, w, mo or month(s) (30 days), y (365 days); a bare m is refused')
     }
   })
 

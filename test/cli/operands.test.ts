@@ -127,6 +127,14 @@ describe('several operands', () => {
       expect(answer(run).error.code).toBe('ERR_USAGE')
     }
   })
+
+  it('help takes one command: a word after it is refused (exit 2), as for every command', () => {
+    const run = cli(['help', 'prune', 'extra', '--json'])
+    expect(run.code).toBe(2)
+    expect(answer(run).error.message).toMatch(/^help takes one command: extra would be left out/)
+    expect(cli(['help', 'prune']).code).toBe(0)
+    expect(cli(['prune', '--help']).code).toBe(0)
+  })
 })
 
 describe('delete', () => {

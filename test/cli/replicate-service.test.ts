@@ -3,6 +3,7 @@
 // that is down at its reconcile. Both once left a process up that copied nothing, its scrape and watch.json healthy.
 import { type ChildProcess, spawn } from 'node:child_process'
 import { mkdirSync, readFileSync, utimesSync, writeFileSync } from 'node:fs'
+import { createServer, type Socket } from 'node:net'
 import { dirname } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
 import { FilesystemDriver } from '../../src/drivers/fs/index.js'
@@ -221,4 +222,86 @@ describe('replicate --watch, the RADOS Gateway down at its start', () => {
     run.child.kill('SIGTERM')
     expect(await exitWithin(run, 20_000)).toBe(0)
   }, 90_000)
+})
+
+describe('replicate, an S3 endpoint that accepts and never answers (a wrong port, a hung gateway)', () => {
+  /** A listener that takes every connection and says nothing; `connections` counts them. */
+  async function silentEndpoint() {
+    const sockets: Socket[] = []
+    const server = createServer(socket => {
+      socket.on('error', () => {})
+      sockets.push(socket)
+    })
+    await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
+    const close = async (): Promise<void> => {
+      for (const socket of sockets) socket.destroy()
+      await new Promise(resolve => server.close(resolve))
+    }
+    return { url: `http://127.0.0.1:${(server.address() as { port: number }).port}`, sockets, close }
+  }
+  const silentEnv = async (endpoint: string) => ({
+    SAI_IMAGE_STORAGE_PATH: await tempDir('sai-service-silent'),
+    SAI_IMAGE_STORAGE_REPLICAS: 's3',
+    SAI_S3_ENDPOINT: endpoint,
+    SAI_S3_BUCKET: 'frames',
+    SAI_S3_ACCESS_KEY_ID: 'id',
+    SAI_S3_SECRET_ACCESS_KEY: 'secret'
+  })
+
+  // it once waited out the request's timeout (SAI_S3_TIMEOUT_MS, 30 s) at start: the owner mark's read took no signal
+  it.each([
+    ['SIGTERM', 0],
+    ['SIGINT', 130]
+  ] as const)(
+    '--watch stops on %s while its first request waits (exit %i), long before the timeout',
+    async (signal, code) => {
+      const endpoint = await silentEndpoint()
+      try {
+        const run = service(await silentEnv(endpoint.url), [])
+        await waitFor('a request to the silent endpoint', () => endpoint.sockets.length > 0, 20_000)
+        await new Promise(resolve => setTimeout(resolve, 300)) // its handlers are installed by now
+        const sent = Date.now()
+        run.child.kill(signal)
+        expect(await exitWithin(run, 5000)).toBe(code)
+        expect(Date.now() - sent).toBeLessThan(5000)
+      } finally {
+        await endpoint.close()
+      }
+    },
+    60_000
+  )
+
+  it('--watch says the typed timeout, naming SAI_S3_TIMEOUT_MS, within a few timeouts, and goes on', async () => {
+    const endpoint = await silentEndpoint()
+    try {
+      const env = { ...(await silentEnv(endpoint.url)), SAI_S3_TIMEOUT_MS: '500' }
+      const started = Date.now()
+      const run = service(env, []) // --watch: the failed reconcile is said, and the service goes on
+      await waitFor(`the reconcile to fail (${run.stderr()})`, () => run.stderr().includes('reconcile failed'), 20_000)
+      expect(run.stderr()).toMatch(/ERR_STORAGE_UNAVAILABLE: .*no answer within 500 ms \(SAI_S3_TIMEOUT_MS\)/)
+      expect(Date.now() - started).toBeLessThan(10_000)
+      run.child.kill('SIGTERM')
+      expect(await exitWithin(run, 5000)).toBe(0)
+    } finally {
+      await endpoint.close()
+    }
+  }, 60_000)
+
+  it('verify asks the owner mark once before its typed timeout (it once waited a shared read out, then its own)', async () => {
+    const endpoint = await silentEndpoint()
+    try {
+      const env = { ...(await silentEnv(endpoint.url)), SAI_S3_TIMEOUT_MS: '500' }
+      const child = spawn(process.execPath, [CLI, 'verify'], { env: { ...process.env, ...env } })
+      let stderr = ''
+      child.stderr.on('data', (chunk: Buffer) => {
+        stderr += chunk.toString()
+      })
+      const code = await new Promise(resolve => child.once('exit', resolve))
+      expect(code).toBe(5)
+      expect(stderr).toContain('no answer within 500 ms (SAI_S3_TIMEOUT_MS)')
+      expect(endpoint.sockets).toHaveLength(1)
+    } finally {
+      await endpoint.close()
+    }
+  }, 60_000)
 })

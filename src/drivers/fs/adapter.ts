@@ -148,6 +148,8 @@ export class FilesystemAdapter implements StorageAdapter<ObjectFile> {
       const { buffer: head, bytesRead } = await handle.read(Buffer.alloc(SNIFF_BYTES), 0, SNIFF_BYTES, 0)
       const mimeType = sniffImageType(head.subarray(0, bytesRead)) ?? UNKNOWN_MIME_TYPE
       return { sha256, size: stats.size, storedAt: firstStored(stats), lastStoredAt: stats.mtime, mimeType }
+    } catch (err) {
+      throw this.files.readError(err, sha256, path) // (a folder under the name: EISDIR)
     } finally {
       await handle.close()
     }
@@ -225,7 +227,12 @@ export class FilesystemAdapter implements StorageAdapter<ObjectFile> {
   }
 
   private unusable(err: unknown): unknown {
-    return isUnavailable(err) ? this.parts.watched.failure(err) : err
+    if (!isUnavailable(err)) return err
+    // a folder named as a frame: that entry is what to fix, not the root
+    return this.parts.watched.failure(
+      err,
+      err.code === 'EISDIR' ? ((err as { dest?: string }).dest ?? err.path) : undefined
+    )
   }
 
   /**

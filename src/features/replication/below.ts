@@ -8,7 +8,7 @@
  */
 import { once } from 'node:events'
 import { createReadStream, createWriteStream, mkdirSync, type WriteStream } from 'node:fs'
-import { rename, rm } from 'node:fs/promises'
+import { rm } from 'node:fs/promises'
 import { finished } from 'node:stream/promises'
 import { createInterface } from 'node:readline'
 import { isMissing } from '../../core/errors.js'
@@ -16,7 +16,7 @@ import { failureFields, log } from '../../core/logger.js'
 import type { StateLayout } from './layout.js'
 import type { Outbox } from './outbox.js'
 import type { Parts } from './parts.js'
-import { readRecord, writeRecord } from './records.js'
+import { placeDurably, readRecord, writeRecord } from './records.js'
 import type { ReconcileReport } from './types.js'
 
 /** A pass's list of the frames below their copies for a copy it queued: written as it goes, in place at its end. */
@@ -39,7 +39,8 @@ export class QueuedBelow {
   async close(): Promise<void> {
     this.file.end()
     await finished(this.file)
-    await rename(this.temp, this.layout.reconcileBelow)
+    // durable before the record that counts it is (a power cut must not leave reconcile.json beside a list lost)
+    await placeDurably(this.temp, this.layout.reconcileBelow)
   }
 
   /** The pass failed: its list goes. */
@@ -89,7 +90,7 @@ export async function settleBelow({ layout, outbox }: { layout: StateLayout; out
   // nothing copied since, or a reconcile ended meanwhile (its record and its list stay)
   if (still === listed || readRecord<ReconcileReport>(layout.reconcileReport)?.at !== record.at)
     return await rm(temp, { force: true })
-  await rename(temp, layout.reconcileBelow)
+  await placeDurably(temp, layout.reconcileBelow)
   const copied = listed - still
   await writeRecord(layout.reconcileReport, {
     ...record,

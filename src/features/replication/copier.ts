@@ -48,7 +48,7 @@ export class Copier {
     let size: number | undefined // for the trace's result: the metrics count the bytes copied
     const summary = (outcome: 'copied' | 'gone'): Record<string, unknown> => ({ outcome, size })
     return await traced('replicate', { driver: replica.name, ref: sha256, summary }, async () => {
-      await this.options.owner?.check({ replica: replica.name }) // a Map lookup, once checked (owner.ts)
+      await this.options.owner?.check({ replica: replica.name, signal }) // a Map lookup, once checked (owner.ts)
       let source = bytes
       if (source === undefined) {
         try {
@@ -79,7 +79,9 @@ export class Copier {
   async drain(signal?: AbortSignal, ignoreBackoff = false): Promise<DrainReport> {
     const report: DrainReport = { copied: 0, gone: 0, failed: [], pending: 0, busy: false }
     // a replica another primary owns: ERR_CONFIG, nothing copied (one that is down: asked again in copy)
-    await this.options.owner?.check({ unreachableOk: true })
+    await this.options.owner?.check({ unreachableOk: true, signal }).catch((err: unknown) => {
+      if (signal?.aborted !== true) throw err // stopped: nothing copied, as when stopped under way
+    })
     if (!(await this.lock.acquire()))
       return { ...report, busy: true, heldBy: this.lock.holder(), pending: this.pendingCount() }
     try {

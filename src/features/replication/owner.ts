@@ -12,12 +12,9 @@
  * index path: the node is the replica); a replica whose driver keeps none (memory) is not checked.
  * See docs/replication.md#one-primary-per-replica.
  */
-import { randomUUID } from 'node:crypto'
-import { readFile } from 'node:fs/promises'
-import { hostname } from 'node:os'
-import { createText } from '../../core/durable-text.js'
-import { ConfigError, isMissing } from '../../core/errors.js'
-import { StateLayout } from './layout.js'
+import { untilAborted } from '../../core/concurrency.js'
+import { ConfigError } from '../../core/errors.js'
+import { readOrMakeIdentity } from './host-id.js'
 import { parseOwner, refusal, refused, TakeOverConflictError } from './owner-messages.js'
 import { partsOf } from './parts.js'
 import type { ReplicatedStorage } from './storage.js'
@@ -66,7 +63,7 @@ export class ReplicaOwnership {
 
   /** This primary's identity, made durably at its first use (a lost one would lock it out of its own replicas). */
   async identity(): Promise<HostIdentity> {
-    this.me ??= this.readOrMakeIdentity()
+    this.me ??= readOrMakeIdentity(this.stateDir)
     this.me.catch(() => {
       this.me = undefined // a disk error: asked again next time
     })
@@ -80,7 +77,8 @@ export class ReplicaOwnership {
    * `unreachableOk` (a store, which never fails for a replica that is down) skipped: the copier
    * asks again for that replica before it copies there.
    */
-  async check(options: { replica?: string; unreachableOk?: boolean } = {}): Promise<void> {
+  async check(options: { replica?: string; unreachableOk?: boolean; signal?: AbortSignal } = {}): Promise<void> {
+    const { signal } = options
     const due = (): Replica[] =>
       this.replicas.filter(
         r =>
@@ -89,12 +87,15 @@ export class ReplicaOwnership {
           !(Date.now() - (this.fresh.get(r.name) ?? Number.NEGATIVE_INFINITY) < RECHECK_MS)
       )
     if (due().length === 0) return
-    if (options.replica !== undefined) return await this.claim(due(), options.unreachableOk === true)
+    if (options.replica !== undefined) return await this.claim(due(), options.unreachableOk === true, signal)
+    // a caller that must know reads at once: a replica down costs one timeout, not two
+    if (options.unreachableOk !== true && this.checking === undefined) return await this.claim(due(), false, signal)
+    // one read for all callers, stopped by no one's signal; each stops waiting at its own (a SIGTERM at once)
     this.checking ??= this.claim(due(), true).finally(() => {
       this.checking = undefined
     })
-    await this.checking
-    if (options.unreachableOk !== true && due().length > 0) await this.claim(due(), false)
+    await untilAborted(this.checking, signal)
+    if (options.unreachableOk !== true && due().length > 0) await this.claim(due(), false, signal)
   }
 
   /**
@@ -149,22 +150,26 @@ export class ReplicaOwnership {
     return before.map(({ text: _, ...o }) => o)
   }
 
-  private async ownerOf({ name, storage }: Replica, me: HostIdentity): Promise<ReplicaOwner & { text?: string }> {
+  private async ownerOf(
+    { name, storage }: Replica,
+    me: HostIdentity,
+    signal?: AbortSignal
+  ): Promise<ReplicaOwner & { text?: string }> {
     const marks = storage.marks
     if (marks === undefined) return { replica: name, location: storage.location ?? storage.driver, state: 'unchecked' }
-    const text = await marks.read(OWNER_MARK)
+    const text = await marks.read(OWNER_MARK, { signal })
     const owner = text === undefined ? undefined : parseOwner(text, marks.location)
     const state = owner === undefined ? 'none' : owner.id === me.id ? 'mine' : 'other'
     return { replica: name, location: marks.location, state, owner, text }
   }
 
   /** Reads every mark first, so that a refusal comes before any mark is written; then marks the unowned. */
-  private async claim(replicas: Replica[], unreachableOk: boolean): Promise<void> {
+  private async claim(replicas: Replica[], unreachableOk: boolean, signal?: AbortSignal): Promise<void> {
     const me = await this.identity()
     const read = await Promise.all(
       replicas.map(async replica => {
         try {
-          return await this.ownerOf(replica, me)
+          return await this.ownerOf(replica, me, signal)
         } catch (err) {
           if (unreachableOk && (err as { code?: string }).code === 'ERR_STORAGE_UNAVAILABLE') return undefined
           throw err
@@ -178,31 +183,14 @@ export class ReplicaOwnership {
       const marks = this.replicas.find(r => r.name === o.replica)!.storage.marks!
       if (
         o.state === 'none' &&
-        !(await marks.create(OWNER_MARK, JSON.stringify({ ...me, since: new Date().toISOString() })))
+        !(await marks.create(OWNER_MARK, JSON.stringify({ ...me, since: new Date().toISOString() }), { signal }))
       ) {
         // another primary marked it in the same moment: whoever's mark is there owns it
-        const owner = parseOwner((await marks.read(OWNER_MARK)) ?? '', marks.location)
+        const owner = parseOwner((await marks.read(OWNER_MARK, { signal })) ?? '', marks.location)
         if (owner.id !== me.id) throw refused({ ...o, state: 'other', owner }, me)
       }
       this.fresh.set(o.replica, Date.now())
     }
-  }
-
-  private async readOrMakeIdentity(): Promise<HostIdentity> {
-    const path = new StateLayout(this.stateDir).hostId
-    const made: HostIdentity = {
-      id: randomUUID(),
-      hostname: hostname(),
-      stateDir: this.stateDir,
-      since: new Date().toISOString()
-    }
-    try {
-      return parseOwner(await readFile(path, 'utf8'), path)
-    } catch (err) {
-      if (!isMissing(err)) throw err
-    }
-    if (await createText(path, `${JSON.stringify(made)}\n`)) return made
-    return parseOwner(await readFile(path, 'utf8'), path) // another process made it first
   }
 }
 

@@ -5,7 +5,7 @@
  * `status` and monitors, never the truth a copy depends on).
  */
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs'
-import { open, rename } from 'node:fs/promises'
+import { open, rename, writeFile } from 'node:fs/promises'
 import { dirname } from 'node:path'
 import { fsyncDir, makeDirDurably } from '../../core/durable-files.js'
 
@@ -16,14 +16,22 @@ import { fsyncDir, makeDirDurably } from '../../core/durable-files.js'
  */
 export async function writeRecord(path: string, value: unknown): Promise<void> {
   await makeDirDurably(dirname(path))
-  const file = await open(`${path}.tmp`, 'w')
+  await writeFile(`${path}.tmp`, JSON.stringify(value))
+  await placeDurably(`${path}.tmp`, path)
+}
+
+/**
+ * A file written whole at `temp` (a record, reconcile-below's list) put in place at `path` durably, as
+ * `writeRecord` does: fsynced before the rename, the folder after it.
+ */
+export async function placeDurably(temp: string, path: string): Promise<void> {
+  const file = await open(temp, 'r')
   try {
-    await file.writeFile(JSON.stringify(value))
     await file.sync()
   } finally {
     await file.close()
   }
-  await rename(`${path}.tmp`, path)
+  await rename(temp, path)
   await fsyncDir(dirname(path))
 }
 

@@ -82,7 +82,7 @@ export class ReplicatedStorage implements ImageStorage {
   }
 
   async store(input: ImageInput, options: StoreOptions = {}): Promise<StorageResult> {
-    await this.parts.owner.check({ unreachableOk: true }) // a replica down never fails a store
+    await this.parts.owner.check({ unreachableOk: true, signal: options.signal }) // a replica down never fails a store
     const result = await this.primary.store(input, options)
     const queue = toQueue(this.parts, this.replicas, result) // a duplicate: the replicas without a verified copy
     if (queue.length > 0) await this.parts.outbox.add(result.sha256, queue)
@@ -147,13 +147,13 @@ export class ReplicatedStorage implements ImageStorage {
 
   /** Deletes every copy (deletes.ts). */
   async delete(ref: string, options: AbortOptions = {}): Promise<boolean> {
-    await this.parts.owner.check()
+    await this.parts.owner.check(options)
     return await deleteEverywhere(this.parts, parseImageRef(ref).sha256, options)
   }
 
   /** Deletes every copy, unless a store renewed the object after `lastStoredAt` (deletes.ts). */
   async deleteIfNotRenewed(ref: string, lastStoredAt: Date, options: AbortOptions = {}): Promise<boolean> {
-    await this.parts.owner.check()
+    await this.parts.owner.check(options)
     return await deleteIfNotRenewed(this.parts, parseImageRef(ref).sha256, lastStoredAt, options)
   }
 
@@ -164,7 +164,7 @@ export class ReplicatedStorage implements ImageStorage {
 
   /** Every copy checked; a repair heals from the replicas (verify.ts). */
   async verify(options: VerifyOptions = {}): Promise<ReplicatedVerifyReport> {
-    await this.parts.owner.check() // another host's frames would read as missing here
+    await this.parts.owner.check(options) // another host's frames would read as missing here
     const stormLimit = options.stormLimit ?? { count: this.init.stormLimit }
     return await verifyReplicated(this.parts, { ...options, stormLimit })
   }
@@ -184,7 +184,7 @@ export class ReplicatedStorage implements ImageStorage {
 
   /** Compares every copy's listing, queues what a replica lacks (reconcile.ts). */
   async reconcile(options: AbortOptions = {}): Promise<ReconcileReport> {
-    await this.parts.owner.check()
+    await this.parts.owner.check(options)
     const report = await reconcile(this.parts, options)
     await settle(this.parts) // a drain elsewhere (the watcher) may have made its copies already
     return report
@@ -192,7 +192,7 @@ export class ReplicatedStorage implements ImageStorage {
 
   /** Frees the primary of old frames whose replica copies are verified now (evict.ts). */
   async evict(options: EvictOptions): Promise<EvictReport> {
-    await this.parts.owner.check()
+    await this.parts.owner.check(options)
     return await evict(this.parts, options)
   }
 

@@ -1,5 +1,6 @@
 import { execFileSync } from 'node:child_process'
-import { chmod, readdir } from 'node:fs/promises'
+import { statSync } from 'node:fs'
+import { chmod, mkdir, readdir } from 'node:fs/promises'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { FilesystemDriver } from '../../../src/drivers/fs/index.js'
@@ -90,5 +91,31 @@ describe('FilesystemDriver root', () => {
       path: root
     })
     await expect(readdir(root)).rejects.toMatchObject({ code: 'ENOENT' })
+  })
+})
+
+describe('FilesystemDriver: a folder where a frame should be (a mistaken mkdir, a sync tool)', () => {
+  it('store, fetch, stat and delete fail typed (ERR_STORAGE_UNAVAILABLE), naming that entry', async () => {
+    const storage = new FilesystemDriver({ root: await tempDir('sai-eisdir') })
+    const bytes = testJpeg('a folder in its place')
+    const { sha256, path } = await storage.store(bytes)
+    await storage.delete(sha256)
+    await mkdir(path) // `<sha>.jpg` as a folder
+    const calls = {
+      store: async () => await storage.store(bytes),
+      fetch: async () => await storage.fetch(sha256),
+      stat: async () => await storage.stat(sha256),
+      delete: async () => await storage.delete(sha256)
+    }
+    for (const [name, call] of Object.entries(calls)) {
+      const err = await call().then(
+        () => undefined,
+        (e: unknown) => e
+      )
+      expect(err, name).toBeInstanceOf(StorageUnavailableError)
+      expect((err as StorageUnavailableError).code, name).toBe('ERR_STORAGE_UNAVAILABLE')
+      expect((err as Error).message, name).toContain(`${path}: a folder stands where a file should be`)
+    }
+    expect(statSync(path).isDirectory()).toBe(true) // left as found
   })
 })

@@ -16,6 +16,16 @@ function find(ops: Op[], match: (op: Op) => boolean, from = 0): number {
   return -1
 }
 
+/** The file made at `made` fsynced before its rename at `renamed`; its folder fsynced after that, before `by`. */
+function placedDurably(ops: Op[], made: number, renamed: number, by: number): void {
+  const synced = find(ops, op => op.op === 'fsync' && op.ino === ops[made]!.ino, made)
+  expect(synced, `${ops[made]!.name} fsynced before its rename`).toBeGreaterThan(made)
+  expect(synced).toBeLessThan(renamed)
+  const folder = find(ops, op => op.op === 'fsyncdir' && op.ino === ops[made]!.dir, renamed)
+  expect(folder, `its folder fsynced after the rename, before what relies on it (op ${by})`).toBeGreaterThan(renamed)
+  expect(folder).toBeLessThan(by)
+}
+
 describe('replication state, under a power cut', () => {
   it("writes a verify's record durably: the temp fsynced before the rename, the folder after it", async () => {
     const { ops } = await record('scan-records', { work: join(work, 'records') })
@@ -24,12 +34,7 @@ describe('replication state, under a power cut', () => {
     const acked = find(ops, op => op.op === 'ack' && op.label!.startsWith('verify.'), renamed)
     expect(made, 'the record is written beside').toBeGreaterThan(0)
     expect(acked, 'the verify returns after the rename').toBeGreaterThan(renamed)
-    const synced = find(ops, op => op.op === 'fsync' && op.ino === ops[made]!.ino, made)
-    expect(synced, 'the temp fsynced before the rename').toBeGreaterThan(made)
-    expect(synced).toBeLessThan(renamed)
-    const folder = find(ops, op => op.op === 'fsyncdir' && op.ino === ops[made]!.dir, renamed)
-    expect(folder, 'the folder fsynced after the rename, before the verify returns').toBeGreaterThan(renamed)
-    expect(folder).toBeLessThan(acked)
+    placedDurably(ops, made, renamed, acked)
   })
 
   it("makes each heal's line in heals.log durable before the heal returns", async () => {
@@ -71,6 +76,19 @@ describe('replication state, under a power cut', () => {
       expect(folder, `the folder of ${renamed.newName} fsynced after the rename`).toBeGreaterThan(at)
       expect(folder, 'before the reconcile returns').toBeLessThan(reconciled)
     }
+  })
+
+  it("writes a reconcile's below-copies list (reconcile-below) durably, before the record that counts it", async () => {
+    const { ops } = await record('evict-compact', { work: join(work, 'below') })
+    const reconciled = find(ops, op => op.op === 'ack' && op.label === 'reconcile')
+    const made = find(ops, op => op.op === 'create' && /^reconcile-below\..+\.tmp$/.test(op.name!))
+    expect(made, 'the list is written beside').toBeGreaterThan(0)
+    const renamed = find(ops, op => op.op === 'rename' && op.name === ops[made]!.name, made)
+    const record_ = find(ops, op => op.op === 'rename' && op.name === 'reconcile.json.tmp', made)
+    expect(renamed, 'the list is put in place').toBeGreaterThan(made)
+    expect(record_, 'before reconcile.json').toBeGreaterThan(renamed)
+    expect(reconciled, 'the reconcile returns after both').toBeGreaterThan(record_)
+    placedDurably(ops, made, renamed, record_)
   })
 
   it("makes a delete's gone records durable: the primary's before any copy goes, the replica's before it returns", async () => {

@@ -2,8 +2,11 @@
  * A real PostgreSQL for the tests that need one: SAI_TEST_DATABASE_URL (yours), or a throwaway
  * cluster of Debian's PostgreSQL, made with initdb in a temp dir as the unprivileged `postgres`
  * user, on a free loopback port, and removed afterwards. Tests read the URL with inject('databaseUrl').
+ * A vitest killed (SIGKILL, an OOM) leaves no server behind: a detached watchdog stops it once vitest's
+ * pid is gone. Manual check: `npx vitest run test/infra/postgres.test.ts &`, `kill -9` the vitest
+ * process once `pgrep -f sai-pg-` shows the server, then within 5 s `pgrep -f sai-pg-` finds nothing.
  */
-import { execFileSync, spawnSync } from 'node:child_process'
+import { execFileSync, spawn, spawnSync } from 'node:child_process'
 import { chownSync, mkdtempSync, readdirSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -30,9 +33,11 @@ export default async function setup(project: TestProject): Promise<(() => Promis
   const dir = mkdtempSync(join(tmpdir(), 'sai-pg-'))
   if (asRoot) chownSync(dir, uid('postgres'), gid('postgres'))
   const data = join(dir, 'data')
+  const as = (tool: string, args: string[]): string[] =>
+    asRoot ? ['runuser', '-u', 'postgres', '--', join(bin, tool), ...args] : [join(bin, tool), ...args]
   const run = (tool: string, args: string[]): void => {
-    const command = asRoot ? ['runuser', '-u', 'postgres', '--', join(bin, tool), ...args] : [join(bin, tool), ...args]
-    execFileSync(command[0], command.slice(1), { stdio: ['ignore', 'ignore', 'pipe'], cwd: dir })
+    const command = as(tool, args)
+    execFileSync(command[0]!, command.slice(1), { stdio: ['ignore', 'ignore', 'pipe'], cwd: dir })
   }
   run('initdb', ['-D', data, '-A', 'trust', '-U', 'sai', '--no-sync', '-E', 'UTF8', '--locale=C'])
   const port = await freePort()
@@ -46,6 +51,14 @@ export default async function setup(project: TestProject): Promise<(() => Promis
     `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off -c full_page_writes=off`,
     'start'
   ])
+  // pg_ctl's server outlives a vitest killed before its teardown: a watchdog stops it when this process is gone
+  const stop = as('pg_ctl', ['-D', data, '-m', 'immediate', '-w', 'stop']).join(' ') // (temp paths: no spaces)
+  const watchdog = spawn(
+    'sh',
+    ['-c', `while kill -0 ${process.pid} 2>/dev/null; do sleep 1; done; ${stop} >/dev/null 2>&1; rm -rf ${dir}`],
+    { detached: true, stdio: 'ignore', cwd: tmpdir() }
+  )
+  watchdog.unref()
   const url = `postgres://sai@127.0.0.1:${port}/postgres`
   await waitFor(
     'PostgreSQL',
@@ -53,6 +66,7 @@ export default async function setup(project: TestProject): Promise<(() => Promis
   )
   project.provide('databaseUrl', url)
   return async () => {
+    watchdog.kill()
     try {
       run('pg_ctl', ['-D', data, '-m', 'immediate', '-w', 'stop'])
     } finally {
