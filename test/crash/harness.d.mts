@@ -66,3 +66,4 @@ export function run(options?: {
 }): Promise<Array<StatesResult & { name: string; recoveryStates: number }>>
 export function replayDifferences(recording: Pick<Recording, 'initial' | 'ops'>, src: string, work: string): string[]
 export function describe(violation: Violation): string
+export function unmountLeftovers(): void

@@ -423,3 +423,13 @@ export function describe(violation) {
 export function isMounted(dir) {
   return statSync(dir).dev !== statSync(join(dir, '..')).dev
 }
+
+/** Unmounts every crashfs mount a run of this harness left under the temp folder (a test timed out mid-run). */
+export function unmountLeftovers() {
+  const mounts = readFileSync('/proc/mounts', 'utf8').split('\n')
+  for (const [, path, type] of mounts.map(line => line.split(' ')))
+    if (type === 'fuse.crashfs' && path.startsWith(join(tmpdir(), 'sai-crash')))
+      try {
+        execFileSync('umount', ['-l', path])
+      } catch {} // gone meanwhile
+}
