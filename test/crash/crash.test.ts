@@ -23,12 +23,17 @@ import {
   REPO,
   replayDifferences,
   run,
-  unmountLeftovers
+  unmountLeftovers,
+  WORKLOAD_NAMES
 } from './harness.mjs'
 
 const SEED = Number(process.env.SAI_CRASH_SEED ?? 1)
-// sized for CI, where other test files share the 2 cores: 1,200 states took 242 s there (the budget: 4 minutes)
-const STATES = Number(process.env.SAI_CRASH_STATES ?? 800)
+// sized for CI, where other test files share the 2 cores (there 1,200 states took 242 s, then 800 over 240 s, most of
+// them verify-checkpoint's, about 2 s each alone: its 1,500-object store is rebuilt and walked for each state); the
+// issue's budget: at least 300 states within 4 minutes. `npm run crash` runs any number
+const STATES = Number(process.env.SAI_CRASH_STATES ?? 500)
+const CHECKPOINT_STATES = Number(process.env.SAI_CRASH_CHECKPOINT_STATES ?? 20)
+const CHEAP = WORKLOAD_NAMES.filter(name => name !== 'verify-checkpoint')
 const work = mkdtempSync(join(tmpdir(), 'sai-crash-test-'))
 afterAll(() => {
   unmountLeftovers() // a test that timed out leaves its mount behind
@@ -59,8 +64,9 @@ function brokenCopy(name: string, from: string | RegExp, to: string): string {
 }
 
 describe('crash harness', () => {
-  it(`finds no violation in ${STATES} crash states of every workload (seed ${SEED})`, async () => {
-    const results = await run({ seed: SEED, states: STATES, log: (line: string) => process.stderr.write(line) })
+  it(`finds no violation in ${STATES} crash states of every workload but verify-checkpoint (seed ${SEED})`, async () => {
+    const log = (line: string) => process.stderr.write(line)
+    const results = await run({ names: CHEAP, seed: SEED, states: STATES, log })
     const violations = results.flatMap(r => r.violations)
     const checked = results.reduce((sum, r) => sum + r.checked, 0)
     expect(checked).toBeGreaterThanOrEqual(300)
@@ -73,10 +79,18 @@ describe('crash harness', () => {
     ).toEqual([])
   }, 240_000)
 
+  it(`finds no violation in ${CHECKPOINT_STATES} crash states of verify-checkpoint (seed ${SEED})`, async () => {
+    const [result] = await run({ names: ['verify-checkpoint'], seed: SEED, states: CHECKPOINT_STATES })
+    expect(result!.checked).toBe(CHECKPOINT_STATES)
+    expect(result!.ended, 'end states compared').toBeGreaterThan(0)
+    expect(result!.violations.map(explain), `seed ${SEED}: npm run crash -- --workload verify-checkpoint`).toEqual([])
+  }, 240_000)
+
   it('survives live cuts: each workload SIGKILLed at a seeded moment, its unsynced changes dropped, remounted', async () => {
     // a kill per workload, its state remounted twice: only what was durable; a seeded subset, its recovery cut too
-    const { checked, ended, violations } = await liveCuts({ seed: SEED, rounds: 1, variants: 1 })
-    expect(checked).toBeGreaterThanOrEqual(38)
+    // (verify-checkpoint apart: through FUSE its store costs most of the round; npm run crash -- --live N has it)
+    const { checked, ended, violations } = await liveCuts({ names: CHEAP, seed: SEED, rounds: 1, variants: 1 })
+    expect(checked).toBeGreaterThanOrEqual(36)
     expect(ended, 'end states compared with the uncut run (invariant 4)').toBeGreaterThan(0)
     expect(violations.map(explain), `seed ${SEED}`).toEqual([])
   }, 240_000)
@@ -111,7 +125,7 @@ describe('crash harness', () => {
   })
 
   it('samples cut points over the whole workload when its budget of states is smaller than their number', async () => {
-    // CI's share of a workload is about 42 states; `replicated` has over 130 cut points, its copier's drain, reconcile
+    // CI's share of a workload is about 28 states; `replicated` has over 130 cut points, its copier's drain, reconcile
     // and eviction after the first 80: states at its first cut points only would never check them
     const recording = await record('replicated', { work: join(work, 'sampled') })
     const drained = recording.ops.findIndex(op => op.op === 'ack' && op.label === 'drain')

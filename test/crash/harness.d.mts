@@ -34,6 +34,7 @@ export interface StatesResult {
   violations: Violation[]
 }
 export const REPO: string
+export const WORKLOAD_NAMES: string[]
 export const PACKAGE: string
 export function requireFuse(): void
 export function record(name: string, options: { pkg?: string; work: string; killAfterMs?: number }): Promise<Recording>

@@ -15,6 +15,9 @@ export const REPO = join(HERE, '../..')
 /** The package the workloads run: this checkout's build, or another's (as the CLI's tests take it). */
 export const PACKAGE = process.env.PACKAGE_UNDER_TEST || REPO
 
+/** Every workload's name (`probe` apart: the recorder's own). */
+export const WORKLOAD_NAMES = Object.keys(workloads).filter(name => !workloads[name].hidden)
+
 /** Fails, saying what to install, where FUSE cannot mount: never a silent skip. */
 export function requireFuse() {
   if (!existsSync('/dev/fuse'))
