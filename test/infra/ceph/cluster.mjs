@@ -8,6 +8,7 @@ import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
+import { watchdog } from '../watchdog.mjs'
 
 const run = promisify(execFile)
 // TCP_NODELAY on the gateway's sockets, as docs/drivers/s3.md advises operators: with Ceph's default
@@ -34,6 +35,9 @@ export async function startCeph({ memstoreBytes = 2 * 2 ** 30 } = {}) {
   const [monPort, rgwPort] = [await freePort(), await freePort()]
   const fsid = randomUUID()
   const conf = join(dir, 'ceph.conf')
+  // every daemon of this cluster, second gateways too, names its conf on its command line (the pattern is
+  // put together in the shell: written out whole, the watchdog's own command line would match it)
+  const cancelWatchdog = watchdog(`c='-c ${dir}'; pkill -KILL -f -- "$c/ceph.conf "; rm -rf ${dir}`)
   for (const sub of ['run', 'mon', 'osd']) mkdirSync(join(dir, sub))
   writeFileSync(
     conf,
@@ -81,6 +85,7 @@ rgw data = ${dir}/rgw
   // radosgw first, then the OSD, then the mon
   const stop = async () => {
     for (const child of daemons.reverse()) await terminate(child)
+    cancelWatchdog()
     rmSync(dir, { recursive: true, force: true })
   }
   try {

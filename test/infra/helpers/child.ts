@@ -23,3 +23,13 @@ export function startChild(
       .map(line => JSON.parse(line))
   return { child, lines, done }
 }
+
+/** Whether process `pid` exists (a zombie not yet reaped counts). */
+export function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch {
+    return false
+  }
+}

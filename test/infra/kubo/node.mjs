@@ -7,6 +7,7 @@ import { existsSync } from 'node:fs'
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { watchdog } from '../watchdog.mjs'
 import { ensureKubo } from './install.mjs'
 
 /**
@@ -44,6 +45,7 @@ export async function startKubo(options = {}) {
   const node = { binary, repo, url: '', gatewayUrl: '', pid: 0, log: '' }
   let daemon
   let exited
+  let cancelWatchdog = () => {}
   const launch = async () => {
     const [command, ...prefix] = [...(options.command ?? []), binary]
     daemon = spawn(command, [...prefix, 'daemon', ...(options.offline ? ['--offline'] : [])], {
@@ -51,6 +53,8 @@ export async function startKubo(options = {}) {
       stdio: ['ignore', 'pipe', 'pipe']
     })
     node.pid = daemon.pid
+    cancelWatchdog()
+    cancelWatchdog = watchdog(`kill -9 ${daemon.pid}; rm -rf ${repo}`)
     daemon.stdout.on('data', d => {
       node.log += d
     })
@@ -113,6 +117,7 @@ export async function startKubo(options = {}) {
     },
     async stop() {
       await halt()
+      cancelWatchdog()
       await rm(repo, { recursive: true, force: true })
     }
   })

@@ -9,6 +9,7 @@ import {
   symlinkSync,
   writeFileSync
 } from 'node:fs'
+import { alive } from '../helpers/child.js'
 
 /**
  * Child-process and consumer tests run the built package: built once, fresh, before them, into a
@@ -53,14 +54,5 @@ function withLock(path: string, work: () => void): void {
     work()
   } finally {
     rmSync(path, { recursive: true, force: true })
-  }
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch {
-    return false
   }
 }

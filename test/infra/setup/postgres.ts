@@ -6,11 +6,12 @@
  * pid is gone. Manual check: `npx vitest run test/infra/postgres.test.ts &`, `kill -9` the vitest
  * process once `pgrep -f sai-pg-` shows the server, then within 5 s `pgrep -f sai-pg-` finds nothing.
  */
-import { execFileSync, spawn, spawnSync } from 'node:child_process'
+import { execFileSync, spawnSync } from 'node:child_process'
 import { chownSync, mkdtempSync, readdirSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { TestProject } from 'vitest/node'
+import { watchdog } from '../watchdog.mjs'
 import { ensureDebianPackages, freePort, waitFor } from './services.js'
 
 declare module 'vitest' {
@@ -53,12 +54,7 @@ export default async function setup(project: TestProject): Promise<(() => Promis
   ])
   // pg_ctl's server outlives a vitest killed before its teardown: a watchdog stops it when this process is gone
   const stop = as('pg_ctl', ['-D', data, '-m', 'immediate', '-w', 'stop']).join(' ') // (temp paths: no spaces)
-  const watchdog = spawn(
-    'sh',
-    ['-c', `while kill -0 ${process.pid} 2>/dev/null; do sleep 1; done; ${stop} >/dev/null 2>&1; rm -rf ${dir}`],
-    { detached: true, stdio: 'ignore', cwd: tmpdir() }
-  )
-  watchdog.unref()
+  const cancelWatchdog = watchdog(`${stop} >/dev/null 2>&1; rm -rf ${dir}`)
   const url = `postgres://sai@127.0.0.1:${port}/postgres`
   await waitFor(
     'PostgreSQL',
@@ -66,7 +62,7 @@ export default async function setup(project: TestProject): Promise<(() => Promis
   )
   project.provide('databaseUrl', url)
   return async () => {
-    watchdog.kill()
+    cancelWatchdog()
     try {
       run('pg_ctl', ['-D', data, '-m', 'immediate', '-w', 'stop'])
     } finally {

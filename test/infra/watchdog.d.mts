@@ -1,0 +1,1 @@
+export function watchdog(cleanup: string, owner?: number): () => void
