@@ -74,7 +74,7 @@ class Sought {
     let unique = 0
     for (let i = 0; i < sorted.length; i++)
       if (i === 0 || sorted[i] !== sorted[unique - 1]) sorted[unique++] = sorted[i]!
-    this.prefixes = sorted.slice(0, unique)
+    this.prefixes = sorted.subarray(0, unique) // no copy: 8 MB less at a million frames
     this.seen = new Uint8Array(unique)
     return unique + this.others.size
   }
