@@ -5,11 +5,11 @@
 // the real Ceph RADOS Gateway.
 import { readFile, rename, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3'
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { FilesystemDriver } from '../../src/drivers/fs/index.js'
 import { S3Driver } from '../../src/drivers/s3/index.js'
 import { testJpeg } from '../../src/testing/index.js'
+import { bucket, init, s3, env as s3env, useBucket } from '../drivers/s3/helpers.js'
 import { tempDir } from '../infra/helpers/tmp.js'
 import { answer, cli } from './run.js'
 
@@ -114,20 +114,8 @@ describe('migrate: a mapping belongs to its target', () => {
     const from = await source(3)
     const [c, d] = [await tempDir(), await tempDir()]
     const mapping = join(await tempDir(), 'migrate.jsonl')
-    const args = (to: string): string[] => [
-      'migrate',
-      '--from',
-      'fs',
-      '--to',
-      'fs',
-      '--root',
-      from,
-      '--to-root',
-      to,
-      '--mapping',
-      mapping,
-      '--json'
-    ]
+    const fsToFs = ['migrate', '--from', 'fs', '--to', 'fs', '--root', from, '--mapping', mapping]
+    const args = (to: string): string[] => [...fsToFs, '--to-root', to, '--json']
     expect(answer(cli(args(c)))).toMatchObject({ done: 3 })
     for (const extra of [[], ['--dry-run']]) {
       const run = cli([...args(d), ...extra])
@@ -169,24 +157,11 @@ describe('migrate: a mapping belongs to its target', () => {
 })
 
 describe('migrate to S3 on the Ceph RADOS Gateway', () => {
-  const s3 = inject('s3')
-  const credentials = { accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey }
-  const bucket = `sai-mapping-${Date.now().toString(36)}`
-  const raw = new S3Client({ endpoint: s3.endpoint, region: s3.region, credentials, forcePathStyle: true })
-  beforeAll(async () => {
-    await raw.send(new CreateBucketCommand({ Bucket: bucket }))
-  })
-  afterAll(() => {
-    raw.destroy()
-  })
+  useBucket()
   const env = (prefix: string): Record<string, string> => ({
-    SAI_S3_ENDPOINT: s3.endpoint,
-    SAI_S3_REGION: s3.region,
-    SAI_S3_BUCKET: bucket,
+    ...s3env,
     SAI_S3_PREFIX: prefix,
     SAI_S3_FORCE_PATH_STYLE: 'true',
-    SAI_S3_ACCESS_KEY_ID: s3.accessKeyId,
-    SAI_S3_SECRET_ACCESS_KEY: s3.secretAccessKey,
     SAI_S3_TIMEOUT_MS: '10000'
   })
 
@@ -202,9 +177,8 @@ describe('migrate to S3 on the Ceph RADOS Gateway', () => {
     expect(error.code).toBe('ERR_CONFIG')
     expect(error.message).toContain(`migrate into s3 s3://${bucket}/${a} at ${s3.endpoint}`)
     expect(error.message).toContain(`not into s3 s3://${bucket}/${b}`)
-    const place = { endpoint: s3.endpoint, region: s3.region, bucket, forcePathStyle: true, credentials }
     let there = 0
-    for await (const _ of new S3Driver({ ...place, prefix: b }).list()) there++
+    for await (const _ of new S3Driver({ ...init, prefix: b }).list()) there++
     expect(there).toBe(0)
     for (const text of [run.stdout, run.stderr, await readFile(mapping, 'utf8')])
       expect(text).not.toContain(s3.secretAccessKey)
