@@ -3,7 +3,9 @@
  * records passed over (a lookup in memory), the rest worked on at most `concurrency` at a time,
  * each recorded once its work is durable; failures of single items collected (not recorded: the
  * next run tries them again, and reports them once); and a clean stop: work under way finishes,
- * no new work starts. Memory: the recorded ids, one string each (about 100 MB at a million).
+ * no new work starts. Before any item, a mapping of another target is refused (stores.ts). Memory:
+ * the recorded ids, one string each and its target hash where that differs (about 100 MB at a
+ * million); a rerun that checks the target holds its listed names too while it compares.
  */
 import { forEachConcurrent } from '../../core/concurrency.js'
 import { ImageStorageError } from '../../core/errors.js'
