@@ -28,9 +28,11 @@ async function dashboardTree(count: number): Promise<{ dir: string; files: Map<s
 
 const lines = async (path: string): Promise<string[]> =>
   (await readFile(path, 'utf8').catch(() => '')).split('\n').filter(l => l !== '')
-/** The lines of a mapping that record an item (not its checkpoints). */
+/** The lines of a mapping that record an item (not its own line, which names its stores, nor checkpoints). */
 const items = async (path: string): Promise<any[]> =>
-  (await lines(path)).map(line => JSON.parse(line)).filter(entry => entry.checkpoint === undefined)
+  (await lines(path))
+    .map(line => JSON.parse(line))
+    .filter(entry => entry.checkpoint === undefined && entry.mapping === undefined)
 
 /** Starts a long job and sends `signal` once its mapping has at least `after` lines. */
 async function interrupt(

@@ -168,7 +168,7 @@ describe('import: --exclude, and files that are not images', () => {
       failed: [],
       notImages: ['original/1/.DS_Store', 'original/notes.txt']
     })
-    // recorded beside the mapping, which holds mappings only (every line has a hash)
+    // recorded beside the mapping, which holds its own first line and mappings only (each with a hash)
     const recorded = (await readFile(`${mapping}.not-images.jsonl`, 'utf8'))
       .trim()
       .split('\n')
@@ -178,7 +178,8 @@ describe('import: --exclude, and files that are not images', () => {
       .trim()
       .split('\n')
       .map(line => JSON.parse(line))
-    expect(mapped.map(line => typeof line.hash)).toEqual(['string', 'string'])
+    expect(Object.keys(mapped[0])).toEqual(['mapping'])
+    expect(mapped.slice(1).map(line => typeof line.hash)).toEqual(['string', 'string'])
     const second = cli(['import', dir, '--mapping', mapping, '--exclude', 'thumbs/**', '--json'], { env })
     expect(second.code).toBe(0)
     expect(answer(second)).toMatchObject({ total: 4, skipped: 4, done: 0, failed: [], notImages: [] })

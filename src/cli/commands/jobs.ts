@@ -69,10 +69,10 @@ export async function migrate(cli: Context): Promise<number> {
         'name another with --to-root, or another driver'
     )
   if (cli.flags['dry-run'] === true) {
-    const plan = await planMigration(from, mapping, cli.stopSignal())
+    const plan = await planMigration(from, mapping, cli.stopSignal(), to)
     cli.out(
       `dry run: would copy ${plural(plan.wouldCopy, 'object')} (${formatBytes(plan.wouldCopyBytes)}); ` +
-        `${plan.alreadyCopied} copied already\nfrom ${from.location ?? from.driver}\nto ${to.location ?? to.driver}`,
+        `${plan.alreadyCopied} copied already${missing(plan.missingOnTarget, 'would be copied')}\nfrom ${from.location ?? from.driver}\nto ${to.location ?? to.driver}`,
       { command: 'migrate', dryRun: true, ...plan, from: from.location, to: to.location, store: to.location }
     )
     return 0
@@ -90,11 +90,16 @@ export async function migrate(cli: Context): Promise<number> {
   }).finally(() => {
     progress.stop()
   })
-  return report(cli, 'migrate', summary, to, `, ${formatBytes(summary.bytes)}\nfrom ${from.location ?? from.driver}`, {
+  const notes = `, ${formatBytes(summary.bytes)}${missing(summary.missingOnTarget ?? 0, 'copied')}`
+  return report(cli, 'migrate', summary, to, `${notes}\nfrom ${from.location ?? from.driver}`, {
     from: from.location,
     to: to.location
   })
 }
+
+/** The objects a mapping records that the target lost since: said, since it is a loss on the target. */
+const missing = (count: number, verb: string): string =>
+  count === 0 ? '' : `\n${plural(count, 'object')} the mapping records missing from the target (${verb} again)`
 
 /** The closing lines of a job; its exit code. */
 function report(

@@ -15,7 +15,8 @@ export const importCommand: Command = {
     'thumbs/**, thumbs/; repeatable). A file that is not an image is reported once and recorded\n' +
     'in F.not-images.jsonl (the mapping holds mappings only), not a failure: later runs pass over it.\n' +
     '--allow-non-image stores such files instead. A file that fails is reported, not recorded: the\n' +
-    'next run tries it again.',
+    'next run tries it again. F belongs to the store it was first run into (its first line names it):\n' +
+    'into another store it is refused (exit 6); give each store its own mapping.',
   options: {
     mapping: { type: 'string' },
     exclude: { type: 'string', multiple: true },
@@ -30,7 +31,9 @@ export const migrate: Command = {
   usage: 'migrate --from D --to D --mapping F [--dry-run] [--to-root DIR]',
   summary: 'copy every object to another store and check it there; resumable',
   help:
-    'A rerun (from cron, say) copies every object the mapping does not record: those stored since.\n' +
+    'A rerun (from cron, say) copies every object the mapping does not record: those stored since,\n' +
+    'and those the target lost since (one listing of it). F belongs to its target: a run to another\n' +
+    'bucket, prefix or root with it is refused (exit 6).\n' +
     'Each copy keeps its first and last store times where the target can hold them (fs: the last\n' +
     'store, as the mtime; s3: the first store, as metadata; ipfs: both, as its time markers; see\n' +
     'docs/cli.md). The memory driver is refused as a target: its copies would vanish when the\n' +

@@ -117,8 +117,9 @@ async function* batches(
         report.interrupted = true
         return
       }
-      // what mappings of earlier releases also held: a job's checkpoint, a file that is not an image, a failure
-      if (line.trim() === '' || /^\{"checkpoint":|"notImage":true|"failed":"ERR_/.test(line)) continue
+      // the mapping's own line (the stores it is for); what mappings of earlier releases also held: a
+      // job's checkpoint, a file that is not an image, a failure
+      if (line.trim() === '' || /^\{"(mapping|checkpoint)":|"notImage":true|"failed":"ERR_/.test(line)) continue
       report.lines++
       const entry = parseLine(line)
       if (entry === undefined) report.unusable++

@@ -11,6 +11,7 @@ import type { ImageStorage } from '../../core/types.js'
 import { globMatcher } from './glob.js'
 import { JsonLines } from './mapping.js'
 import { runJob, type JobOptions, type JobSummary } from './runner.js'
+import { folderOf, placeOf } from './stores.js'
 
 export interface ImportOptions extends JobOptions {
   /** Follow symbolic links (a folder reached twice, as by a loop, is read once). Default: list them apart. */
@@ -49,6 +50,7 @@ export async function importTree(storage: ImageStorage, dir: string, options: Im
       name: 'import',
       field: 'source',
       idOf: path => path,
+      mappingOf: async bind => ({ job: 'import', from: folderOf(dir), to: await placeOf(storage, bind) }),
       items: () => importFiles(dir, options, extra),
       onNotImage: path => notImage.add(path),
       finishedElsewhere: path => options.allowNonImage !== true && notImage.has(path),

@@ -10,6 +10,7 @@ import { createReadStream } from 'node:fs'
 import { open, type FileHandle } from 'node:fs/promises'
 import { createInterface } from 'node:readline'
 import { InvalidInputError, StorageUnavailableError } from '../../core/errors.js'
+import { mappingOfLine, type MappingOf } from './stores.js'
 
 export class JsonLines {
   private constructor(
@@ -75,21 +76,26 @@ export class JsonLines {
 }
 
 /**
- * The ids a mapping records as copied (`field` of each record with a `hash`). Lines of mappings
- * of earlier releases that are not records (`{"checkpoint":…}`, `{…,"failed":…}`) are passed over;
- * their `{…,"notImage":true}` lines are given to `onNotImage`.
+ * The ids a mapping records as copied (`field` of each record with a `hash`), each with that hash
+ * (where its object is), and its `{"mapping":…}` lines (stores.ts). Lines of mappings of earlier
+ * releases that are not records (`{"checkpoint":…}`, `{…,"failed":…}`) are passed over; their
+ * `{…,"notImage":true}` lines are given to `onNotImage`.
  */
 export async function openMapping(
   path: string,
   field: string,
   onNotImage?: (id: string) => void
-): Promise<{ file: JsonLines; copied: Set<string> }> {
-  const copied = new Set<string>()
+): Promise<{ file: JsonLines; copied: Map<string, string>; of: MappingOf[] }> {
+  const copied = new Map<string, string>()
+  const of: MappingOf[] = []
   const file = await JsonLines.open(path, entry => {
     const id = entry[field]
+    const mapping = mappingOfLine(entry)
+    if (mapping !== undefined) of.push(mapping)
     if (typeof id !== 'string') return
-    if (typeof entry.hash === 'string') copied.add(id)
+    // (a migrate's source and target are mostly one SHA-256: one string held, not two)
+    if (typeof entry.hash === 'string') copied.set(id, entry.hash === id ? id : entry.hash)
     else if (entry.notImage === true) onNotImage?.(id)
   })
-  return { file, copied }
+  return { file, copied, of }
 }

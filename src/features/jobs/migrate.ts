@@ -9,7 +9,8 @@
 import { IntegrityError } from '../../core/errors.js'
 import type { ImageEntry, ImageStorage } from '../../core/types.js'
 import { openMapping } from './mapping.js'
-import { runJob, type JobOptions, type JobSummary } from './runner.js'
+import { forgetMissing, runJob, type JobOptions, type JobSummary } from './runner.js'
+import { checkMappingOf, placeOf, type MappingOf } from './stores.js'
 
 export interface MigrateSummary extends JobSummary {
   bytes: number
@@ -23,6 +24,9 @@ export async function migrate(from: ImageStorage, to: ImageStorage, options: Job
       // recorded by the source's own ref: an IPFS object over 1 MiB may have no SHA-256 in its listing
       field: 'source',
       idOf: entry => entry.hash,
+      mappingOf: async bind => await mappingOf(from, to, bind),
+      // a rerun copies again what the target lost since: one listing of it, names only
+      present: () => hashes(to.list({ signal: options.signal })),
       // no signal below: a stop lets the copies under way finish (the runner starts no new one)
       items: () => from.list(),
       work: async entry => {
@@ -68,15 +72,24 @@ export async function copyObject(
   }
 }
 
-/** What a migrate would copy (objects and bytes), and what is copied already, from the listing alone. */
+/**
+ * What a migrate would copy (objects and bytes), and what is copied already, from the listings alone.
+ * With `to`, as `migrate` would: a mapping of another target is refused, and the objects it records
+ * that `to` no longer holds are counted (`missingOnTarget`) among those it would copy.
+ */
 export async function planMigration(
   from: ImageStorage,
   mappingPath: string,
-  signal?: AbortSignal
-): Promise<{ wouldCopy: number; wouldCopyBytes: number; alreadyCopied: number }> {
-  const { file, copied } = await openMapping(mappingPath, 'source')
+  signal?: AbortSignal,
+  to?: ImageStorage
+): Promise<{ wouldCopy: number; wouldCopyBytes: number; alreadyCopied: number; missingOnTarget: number }> {
+  const { file, copied, of } = await openMapping(mappingPath, 'source')
   await file.close()
-  const plan = { wouldCopy: 0, wouldCopyBytes: 0, alreadyCopied: 0 }
+  const plan = { wouldCopy: 0, wouldCopyBytes: 0, alreadyCopied: 0, missingOnTarget: 0 }
+  if (to !== undefined) {
+    checkMappingOf(mappingPath, of, await mappingOf(from, to, false))
+    if (copied.size > 0) plan.missingOnTarget = await forgetMissing(copied, hashes(to.list({ signal })))
+  }
   for await (const entry of from.list({ signal })) {
     if (copied.has(entry.hash)) plan.alreadyCopied++
     else {
@@ -85,4 +98,13 @@ export async function planMigration(
     }
   }
   return plan
+}
+
+async function mappingOf(from: ImageStorage, to: ImageStorage, bind: boolean): Promise<MappingOf> {
+  // the source is never written to (it may be read-only): its id only if it has one
+  return { job: 'migrate', from: await placeOf(from, false), to: await placeOf(to, bind) }
+}
+
+async function* hashes(entries: AsyncIterable<ImageEntry>): AsyncGenerator<string> {
+  for await (const entry of entries) yield entry.hash
 }

@@ -3,12 +3,15 @@
  * records passed over (a lookup in memory), the rest worked on at most `concurrency` at a time,
  * each recorded once its work is durable; failures of single items collected (not recorded: the
  * next run tries them again, and reports them once); and a clean stop: work under way finishes,
- * no new work starts. Memory: the recorded ids, one string each (about 100 MB at a million).
+ * no new work starts. Before any item, a mapping of another target is refused (stores.ts). Memory:
+ * the recorded ids, one string each and its target hash where that differs (about 100 MB at a
+ * million); a rerun that checks the target holds its listed names too while it compares.
  */
 import { forEachConcurrent } from '../../core/concurrency.js'
 import { ImageStorageError } from '../../core/errors.js'
 import { traced } from '../../core/tracing.js'
-import { openMapping } from './mapping.js'
+import { openMapping, type JsonLines } from './mapping.js'
+import { checkMappingOf, type MappingOf } from './stores.js'
 
 export interface JobOptions {
   /** The JSONL mapping: one record per item copied; a rerun passes over the items it records. */
@@ -31,6 +34,11 @@ export interface JobSummary {
   failed: Array<{ item: string; code: string; message: string }>
   interrupted: boolean
   mapping: string
+  /**
+   * Items the mapping records whose object the target no longer holds (deleted, pruned, a disk
+   * swapped): worked on again, and counted in `done` (migrate only).
+   */
+  missingOnTarget?: number
 }
 
 export interface Job<T> {
@@ -38,6 +46,13 @@ export interface Job<T> {
   /** The mapping record's field that names an item. */
   field: string
   idOf: (item: T) => string
+  /**
+   * What the mapping is for (stores.ts): a mapping of another target is refused before any item.
+   * `bind`: the mapping names no store yet (new, or of an earlier release), and this run names it.
+   */
+  mappingOf: (bind: boolean) => Promise<MappingOf>
+  /** The hashes of the target's objects: a record whose object is not among them is worked on again. */
+  present?: () => AsyncIterable<string>
   /** Every item (whatever the mapping holds: the mapping decides what is passed over). */
   items: () => AsyncIterable<T>
   /** Whether an item was finished earlier, beyond the mapping's records (import: not an image). */
@@ -68,7 +83,7 @@ export async function runJob<T>(job: Job<T>, options: JobOptions): Promise<JobSu
 }
 
 async function run<T>(job: Job<T>, options: JobOptions): Promise<JobSummary> {
-  const { file, copied } = await openMapping(options.mapping, job.field, job.onNotImage)
+  const { file, copied, of } = await openMapping(options.mapping, job.field, job.onNotImage)
   const summary: JobSummary = {
     total: 0,
     skipped: 0,
@@ -77,6 +92,44 @@ async function run<T>(job: Job<T>, options: JobOptions): Promise<JobSummary> {
     interrupted: false,
     mapping: options.mapping
   }
+  try {
+    const here = await job.mappingOf(of.length === 0)
+    checkMappingOf(options.mapping, of, here)
+    if (of.length === 0) await file.append({ mapping: here })
+    if (job.present !== undefined)
+      summary.missingOnTarget = copied.size === 0 ? 0 : await forgetMissing(copied, job.present())
+    await work(job, options, copied, file, summary)
+  } finally {
+    await file.close()
+  }
+  summary.interrupted = options.signal?.aborted === true
+  return summary
+}
+
+/**
+ * Forgets each record whose object `listed` does not hold (one listing of the target, its names held
+ * while they are compared): the item is worked on again. How many.
+ */
+export async function forgetMissing(copied: Map<string, string>, listed: AsyncIterable<string>): Promise<number> {
+  const there = new Set<string>()
+  for await (const hash of listed) there.add(hash)
+  let missing = 0
+  for (const [id, hash] of copied) {
+    if (!there.has(hash)) {
+      copied.delete(id)
+      missing++
+    }
+  }
+  return missing
+}
+
+async function work<T>(
+  job: Job<T>,
+  options: JobOptions,
+  copied: Map<string, string>,
+  file: JsonLines,
+  summary: JobSummary
+): Promise<void> {
   async function* todo(): AsyncGenerator<T> {
     for await (const item of job.items()) {
       if (options.signal?.aborted === true) return
@@ -90,25 +143,19 @@ async function run<T>(job: Job<T>, options: JobOptions): Promise<JobSummary> {
       yield item
     }
   }
-  try {
-    await job.prepare?.()
-    await forEachConcurrent(todo(), options.concurrency ?? 4, async item => {
-      try {
-        const record = await job.work(item)
-        if (record !== undefined) await file.append(record)
-        summary.done++
-      } catch (err) {
-        // a store that cannot be used stops the job; a bad item is reported, and tried again next run
-        if (!(err instanceof ImageStorageError) || err.code === 'ERR_STORAGE_UNAVAILABLE' || err.code === 'ERR_CONFIG')
-          throw err
-        summary.failed.push({ item: job.idOf(item), code: err.code, message: err.message })
-      } finally {
-        options.onProgress?.(summary)
-      }
-    })
-  } finally {
-    await file.close()
-  }
-  summary.interrupted = options.signal?.aborted === true
-  return summary
+  await job.prepare?.()
+  await forEachConcurrent(todo(), options.concurrency ?? 4, async item => {
+    try {
+      const record = await job.work(item)
+      if (record !== undefined) await file.append(record)
+      summary.done++
+    } catch (err) {
+      // a store that cannot be used stops the job; a bad item is reported, and tried again next run
+      if (!(err instanceof ImageStorageError) || err.code === 'ERR_STORAGE_UNAVAILABLE' || err.code === 'ERR_CONFIG')
+        throw err
+      summary.failed.push({ item: job.idOf(item), code: err.code, message: err.message })
+    } finally {
+      options.onProgress?.(summary)
+    }
+  })
 }

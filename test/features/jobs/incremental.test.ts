@@ -15,11 +15,13 @@ import { answer, cli } from '../../cli/run.js'
 import { tempDir } from '../../infra/helpers/tmp.js'
 
 const DAY = 86_400_000
+/** A job file's lines, less a mapping's own line, which names its stores (test/cli/mapping-stores.test.ts). */
 const records = async (path: string): Promise<any[]> =>
   (await readFile(path, 'utf8'))
     .split('\n')
     .filter(Boolean)
     .map(line => JSON.parse(line))
+    .filter(line => line.mapping === undefined)
 
 async function addFrames(dir: string, paths: string[]): Promise<void> {
   for (const path of paths) {
