@@ -23,7 +23,10 @@ export interface S3DriverInit extends LimitsInit {
   timeoutMs?: number
 }
 
-/** The bucket and the prefix checked (`ERR_CONFIG`, naming the setting); the prefix ends with `/` unless empty. */
+/**
+ * The bucket, the prefix and the endpoint checked (`ERR_CONFIG`, naming the setting); the prefix ends with `/` unless
+ * empty.
+ */
 export function checkedPlace(init: S3DriverInit): { bucket: string; prefix: string } {
   if (typeof init?.bucket !== 'string' || !/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(init.bucket))
     throw ConfigError.forOption(
@@ -35,6 +38,13 @@ export function checkedPlace(init: S3DriverInit): { bucket: string; prefix: stri
     throw ConfigError.forOption(
       'prefix',
       `expected a key prefix such as frames/ (letters, digits, _ . - /; no leading /), got ${JSON.stringify(prefix)}`
+    )
+  // S3 signs with keys, never a URL's user: such an endpoint would be printed, secret and all, in every message
+  if (init.endpoint !== undefined && /^[a-z][a-z0-9+.-]*:\/\/[^/?#]*@/i.test(String(init.endpoint)))
+    throw ConfigError.forOption(
+      'endpoint',
+      'holds a user name or password: give the S3 keys as credentials (SAI_S3_ACCESS_KEY_ID and ' +
+        'SAI_S3_SECRET_ACCESS_KEY); the value is not shown'
     )
   return { bucket: init.bucket, prefix: prefix === '' || prefix.endsWith('/') ? prefix : `${prefix}/` }
 }

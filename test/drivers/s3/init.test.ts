@@ -37,6 +37,21 @@ describe('the S3 driver options (init.ts)', () => {
     }
   })
 
+  it('an endpoint with a user or password in it is ERR_CONFIG that shows neither (S3 signs with keys)', () => {
+    for (const endpoint of ['http://AKIAEXAMPLE:hunter2secret@127.0.0.1:9', 'https://hunter2secret@s3.example.org']) {
+      let thrown: unknown
+      try {
+        new S3Driver({ endpoint, bucket: 'frames' })
+      } catch (err) {
+        thrown = err
+      }
+      expect(thrown, endpoint).toMatchObject({ code: 'ERR_CONFIG', option: 'endpoint' })
+      expect(`${(thrown as Error).message} ${JSON.stringify(thrown)}`).not.toMatch(/hunter2secret|AKIAEXAMPLE/)
+    }
+    // an @ in the path is no user
+    expect(new S3Driver({ endpoint: 'http://127.0.0.1:9/gw@1', bucket: 'frames' }).location).toContain('gw@1')
+  })
+
   it('the error names the option (`option` for the factory and the CLI to name it as the user set it)', () => {
     expect(() => checkedPlace({ bucket: 'x' })).toThrow(
       expect.objectContaining({ code: 'ERR_CONFIG', option: 'bucket', setting: 'the bucket option' })
