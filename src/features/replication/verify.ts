@@ -87,7 +87,7 @@ export async function verifyReplicated(
     const report = await healPrimary(parts, own, act, options, made)
     await healMissing(parts, spill.read(0), act, copies, made, options.onFinding)
     await copyAgain(parts, spill, act, copies, options, made)
-    if (act) await sweepReplicas(parts, copies, options)
+    await sweepReplicas(parts, copies, options, act)
     for await (const { sha256 } of spill.read(LOST)) {
       const finding: Finding = { path: primary.pathOf(sha256), key: primary.keyOf(sha256), reason: 'lost' }
       options.onFinding?.({ ...finding })
@@ -222,14 +222,23 @@ async function record({ layout }: Pick<Parts, 'layout'>, tally: Tally, options: 
   await writeRecord(layout.verifyRecord, value)
 }
 
-/** A repair sweeps what crashes left beside each replica's objects (a copier's temps): each replica's own finding. */
-async function sweepReplicas(parts: VerifyParts, copies: VerifyReport, options: VerifyOptions): Promise<void> {
-  for (const { storage } of parts.replicas) {
+/**
+ * What crashes left beside each replica's objects (a copier's temps, a prune's leftovers), each
+ * replica's own finding: reported by every verify (no object is read: an fs replica's `.tmp` and
+ * `.pruning` listed), swept by a repair.
+ */
+async function sweepReplicas(
+  parts: VerifyParts,
+  copies: VerifyReport,
+  options: VerifyOptions,
+  repair: boolean
+): Promise<void> {
+  for (const { name, storage } of parts.replicas) {
     const { tempMinAgeMs, signal } = options
-    const swept = await storage.verify?.({ repair: true, leftoversOnly: true, tempMinAgeMs, signal })
+    const swept = await storage.verify?.({ repair, leftoversOnly: true, tempMinAgeMs, signal })
     for (const finding of swept?.problems ?? []) {
-      options.onFinding?.({ ...finding })
-      addFinding(copies, finding)
+      options.onFinding?.({ ...finding, copy: name })
+      addFinding(copies, { ...finding, copy: name })
     }
   }
 }
