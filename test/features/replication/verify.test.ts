@@ -75,6 +75,21 @@ describe('verify over the copies', () => {
     await storage.close()
   })
 
+  it("a folder under a frame's name on the primary: a repair leaves it and its contents, heals nothing there", async () => {
+    const { storage, primary } = await pair()
+    const { path } = await storage.store(testJpeg('a folder in its place', 10_000))
+    await storage.drain()
+    await unlink(path)
+    await mkdir(path)
+    await writeFile(join(path, 'keep.txt'), 'an operator put this here')
+    const repaired = await storage.verify({ repair: true })
+    expect(repaired.problems.map(p => [p.reason, p.action])).toEqual([['folder', 'left']])
+    expect(repaired).toMatchObject({ clean: false, copies: { belowWanted: 1, lost: 0 } })
+    expect(await readFile(join(path, 'keep.txt'), 'utf8')).toBe('an operator put this here')
+    expect(await namesIn(join(primary.root, '.quarantine'))).toEqual([])
+    await storage.close()
+  })
+
   it(
     'without a good copy, a repair quarantines the frame and is ' + 'not clean: the frame is lost from the store',
     async () => {
