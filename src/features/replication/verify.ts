@@ -67,7 +67,7 @@ export async function verifyReplicated(
   const onFinding = (finding: Readonly<Finding>): void => {
     const sha256 = /[0-9a-f]{64}/i.exec(finding.key)?.[0]?.toLowerCase()
     if (DAMAGE.has(finding.reason)) damagedOwn.add(sha256)
-    // a misplaced copy is moved by the repair; a folder under its name is the operator's (never taken for a heal)
+    // a misplaced copy is moved by the repair; a folder under its name is the operator's, never healed over
     if (finding.reason === 'misplaced' || finding.reason === 'folder') unhealedOwn.add(sha256)
     options.onFinding?.(finding)
   }
@@ -223,11 +223,7 @@ async function record({ layout }: Pick<Parts, 'layout'>, tally: Tally, options: 
   await writeRecord(layout.verifyRecord, value)
 }
 
-/**
- * What crashes left beside each replica's objects (a copier's temps, a prune's leftovers), each
- * replica's own finding: reported by every verify (no object is read: an fs replica's `.tmp` and
- * `.pruning` listed), swept by a repair.
- */
+/** What crashes left beside each replica's objects (a copier's temps, a prune's): reported; a repair sweeps it. */
 async function sweepReplicas(
   parts: VerifyParts,
   copies: VerifyReport,
