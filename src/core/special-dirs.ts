@@ -16,3 +16,6 @@ export const SPECIAL_DIRS = {
   /** Small named texts beside the objects (`ImageStorage.marks`): a replica's owner. */
   marks: '.marks'
 } as const
+
+/** The record of a store's layout at its root (drivers/fs/layout.ts), `{"depth":2,"width":2}`. */
+export const LAYOUT_FILE = '.sai-layout.json'

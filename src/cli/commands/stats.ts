@@ -4,6 +4,7 @@ import { ConfigError } from '../../core/errors.js'
 import type { ImageEntry, ImageStorage } from '../../core/types.js'
 import { createVariants } from '../../features/variants/index.js'
 import { type Context, missingRootLine, plural, storeLine } from '../context.js'
+import { allowEmptyHint, notFramesAt, notFramesLine } from '../not-a-store.js'
 import { formatBytes } from '../units.js'
 
 type Tally = Record<string, { objects: number; bytes: number }>
@@ -15,6 +16,8 @@ export async function stats(cli: Context): Promise<number> {
   const counts = await countObjects(store, types, cli)
   const quarantine = await quarantined(store)
   const variants = cachedVariants(store)
+  const notFrames = counts.objects === 0 ? notFramesAt(store.root) : undefined
+  const allowEmpty = cli.flags['allow-empty'] === true
   const months = Object.keys(counts.byMonth).sort()
   cli.out(
     `${plural(counts.objects, 'object')}, ${formatBytes(counts.bytes)} (${counts.bytes} bytes)` +
@@ -26,6 +29,7 @@ export async function stats(cli: Context): Promise<number> {
         : `\nquarantine: ${plural(quarantine.objects, 'object')}, ${formatBytes(quarantine.bytes)}`) +
       (variants === undefined ? '' : variantsText(variants)) +
       (missingRoot ? `\n${missingRootLine(cli)}` : '') +
+      (notFrames === undefined ? '' : `\n${notFramesLine(notFrames, allowEmptyHint(allowEmpty))}`) +
       `\n${storeLine(store)}`,
     {
       objects: counts.objects,
@@ -35,10 +39,11 @@ export async function stats(cli: Context): Promise<number> {
       quarantine,
       variants,
       store: store.location,
-      rootExists: !missingRoot
+      rootExists: !missingRoot,
+      ...(notFrames === undefined ? {} : { notFrames })
     }
   )
-  return missingRoot && cli.flags['allow-empty'] !== true ? 1 : 0
+  return (missingRoot || notFrames !== undefined) && !allowEmpty ? 1 : 0
 }
 
 /** Objects and bytes in all, by month of the last store and (with --types) by type. */

@@ -1,6 +1,7 @@
 /** `status`: replication's state for people and for monitors (an exit code per condition). */
 import { countUnseen, type ReplicatedStorage, type Unseen } from '../../features/replication/index.js'
 import { plural, storeLine, type Context } from '../context.js'
+import { notFramesAt, notFramesLine } from '../not-a-store.js'
 import { parseDuration } from '../units.js'
 import { failing, replicated } from './replication.js'
 
@@ -13,7 +14,25 @@ export async function status(cli: Context): Promise<number> {
   const maxAge = parseDuration(cli.string('max-backlog-age') ?? '1h', '--max-backlog-age')
   const s = storage.status()
   const unseen = await countUnseen(storage)
-  const alerts = [...statusAlerts(s, maxAge), ...unqueuedAlerts(unseen, maxAge), ...unreadableAlerts(unseen)]
+  const notFrames = notFramesAt(storage.root)
+  const alerts = [
+    ...statusAlerts(s, maxAge),
+    ...unqueuedAlerts(unseen, maxAge),
+    ...unreadableAlerts(unseen),
+    ...(notFrames === undefined
+      ? []
+      : [
+          {
+            condition: 'notAStore' as const,
+            exit: STATUS_EXIT.notAStore,
+            message: notFramesLine(
+              notFrames,
+              ' (check --root or SAI_IMAGE_STORAGE_PATH)',
+              `the primary's root ${storage.root}`
+            )
+          }
+        ])
+  ]
   const scan =
     s.countedBy === undefined
       ? 'never'
@@ -35,7 +54,7 @@ export async function status(cli: Context): Promise<number> {
       `\nheals: ${s.heals.healed}${s.heals.lastAt === undefined ? '' : ` (last ${s.heals.lastAt.toISOString()})`}` +
       alerts.map(a => `\nALERT (exit ${a.exit}): ${a.message}`).join('') +
       `\n${storeLine(storage)}`,
-    { ...s, unseen: unseen ?? null, alerts, store: storage.location }
+    { ...s, unseen: unseen ?? null, alerts, store: storage.location, ...(notFrames === undefined ? {} : { notFrames }) }
   )
   return exitOf(alerts)
 }

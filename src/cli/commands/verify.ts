@@ -3,6 +3,7 @@ import type { ImageStorage } from '../../core/types.js'
 import { addFinding, inSubset, mergeReports, type VerifyReport } from '../../core/verify-report.js'
 import { createVariants } from '../../features/variants/index.js'
 import { Checkpoint } from '../checkpoint.js'
+import { allowEmptyHint, notFramesAt, notFramesLine } from '../not-a-store.js'
 import { expectedMissing } from '../expected.js'
 import { Progress } from '../progress.js'
 import { type Context, missingRootLine, storeLine, UsageError } from '../context.js'
@@ -25,8 +26,10 @@ export async function verify(cli: Context): Promise<number> {
   const variants = await variantsReport(storage, repair, subset === undefined && after === undefined)
   const total = variants === undefined ? report : mergeReports(report, variants)
   await checkpoint?.finish() // the next run starts over
-  // a root that is not there (a typo, an unmounted array) is no clean store, unless expected
-  const unexpectedlyEmpty = report.rootExists === false && cli.flags['allow-empty'] !== true
+  // a root that is not there (a typo, an unmounted array), or holds no store, is no clean store, unless expected
+  const allowEmpty = cli.flags['allow-empty'] === true
+  const notFrames = report.checked === 0 ? notFramesAt(storage.root) : undefined
+  const unexpectedlyEmpty = (report.rootExists === false || notFrames !== undefined) && !allowEmpty
   const clean = total.clean && !unexpectedlyEmpty
   cli.out(
     verifyText({
@@ -40,8 +43,17 @@ export async function verify(cli: Context): Promise<number> {
       expected
     }) +
       (report.rootExists === false ? `\n${missingRootLine(cli)}` : '') +
+      (notFrames === undefined ? '' : `\n${notFramesLine(notFrames, allowEmptyHint(allowEmpty))}`) +
       `\n${storeLine(storage)}`,
-    { ...total, clean, subset, expected, store: storage.location, variants }
+    {
+      ...total,
+      clean,
+      subset,
+      expected,
+      store: storage.location,
+      variants,
+      ...(notFrames === undefined ? {} : { notFrames })
+    }
   )
   return clean ? 0 : 1
 }

@@ -2,7 +2,14 @@
 import type { Command } from '../context.js'
 
 /** `status` exit codes, one per condition, for monitors: docs/cli.md. When several hold, `exitOf` picks. */
-export const STATUS_EXIT = { backlog: 10, unreachable: 11, belowWanted: 12, lost: 13, unreadable: 14 } as const
+export const STATUS_EXIT = {
+  backlog: 10,
+  unreachable: 11,
+  belowWanted: 12,
+  lost: 13,
+  unreadable: 14,
+  notAStore: 15
+} as const
 
 export const status: Command = {
   name: 'status',
@@ -16,7 +23,8 @@ export const status: Command = {
     `Otherwise (${STATUS_EXIT.lost} first when a frame is lost, else the highest):\n` +
     `${STATUS_EXIT.backlog} backlog too old, ${STATUS_EXIT.unreachable} a replica unreachable, ` +
     `${STATUS_EXIT.belowWanted} frames below the wanted copies, ${STATUS_EXIT.lost} frames lost,\n` +
-    `${STATUS_EXIT.unreadable} a folder of the primary unreadable (by status, or by the watcher).`,
+    `${STATUS_EXIT.unreadable} a folder of the primary unreadable (by status, or by the watcher),\n` +
+    `${STATUS_EXIT.notAStore} the primary's root holds no store but other entries (a mistyped root?).`,
   options: { 'max-backlog-age': { type: 'string' } },
   run: async cli => await (await import('../commands/index.js')).status(cli)
 }

@@ -21,7 +21,7 @@ import type { VerifyOptions, VerifyReport } from '../../core/verify-report.js'
 import { fsyncDir, type StoreDirs } from './write.js'
 import type { FilesystemDriverInit } from './init.js'
 import { listEntries } from './listing.js'
-import { ObjectFiles } from './objects.js'
+import { folderError, ObjectFiles } from './objects.js'
 import type { FilesystemQuarantine } from './quarantine.js'
 import type { StoreLayout } from './layout.js'
 import { chooseReads, firstStored, ObjectReader, type ReadStrategy } from './read.js'
@@ -130,10 +130,15 @@ export class FilesystemAdapter implements StorageAdapter<ObjectFile> {
     return signal === undefined ? verify : addAbortSignal(signal, verify)
   }
 
-  /** Whether a file is under the name (damaged or not: `fetch` and `verify` judge the bytes). */
+  /**
+   * Whether a file is under the name (damaged or not: `fetch` and `verify` judge the bytes). A folder
+   * there is no answer: `ERR_STORAGE_UNAVAILABLE` naming it, as `fetch` says.
+   */
   async has({ sha256, path }: ObjectFile): Promise<boolean> {
     try {
-      return statSync(path).isFile()
+      const stats = statSync(path)
+      if (stats.isDirectory()) throw folderError(path)
+      return stats.isFile()
     } catch (err) {
       if (!isMissing(err)) throw this.files.readError(err, sha256, path)
       this.parts.watched.check() // an unmounted store is unavailable, not empty

@@ -12,10 +12,10 @@ import { open } from 'node:fs/promises'
 import { join } from 'node:path'
 import { ConfigError } from '../../core/errors.js'
 import type { ShardingStrategy } from '../../core/sharding.js'
-import { SPECIAL_DIRS } from '../../core/special-dirs.js'
+import { LAYOUT_FILE, SPECIAL_DIRS } from '../../core/special-dirs.js'
 import { fsyncDir, removeIfExists } from './write.js'
 
-export const LAYOUT_FILE = '.sai-layout.json'
+export { LAYOUT_FILE }
 
 const OBJECT = /^[0-9a-f]{64}\.jpg$/
 

@@ -3,6 +3,7 @@
  * while the root is the one it was (an unmounted store is unavailable), and says so if a repair
  * quarantined the object; an OS error that means the store cannot be used is unavailable.
  */
+import { fstatSync } from 'node:fs'
 import type { FileHandle } from 'node:fs/promises'
 import { join } from 'node:path'
 import { InvalidInputError, isMissing, isUnavailable, NotFoundError, passThrough } from '../../core/errors.js'
@@ -38,6 +39,11 @@ export class ObjectFiles {
     }
     if (handle === undefined)
       throw this.readError(Object.assign(new Error('missing'), { code: 'ENOENT' }), sha256, path)
+    // a folder opens, and fails only at its first read: a stream would have begun (fstat: microseconds)
+    if (fstatSync(handle.fd).isDirectory()) {
+      await handle.close()
+      throw this.readError(folderError(path), sha256, path)
+    }
     return handle
   }
 
@@ -52,4 +58,12 @@ export class ObjectFiles {
     }
     return isUnavailable(err) ? this.watched.failure(err, path) : InvalidInputError.unreadable(path, err)
   }
+}
+
+/** The error a read of a folder under an object's name gives (EISDIR), for the checks that find one before a read. */
+export function folderError(path: string): NodeJS.ErrnoException {
+  return Object.assign(new Error(`EISDIR: illegal operation on a directory, read '${path}'`), {
+    code: 'EISDIR',
+    path
+  })
 }

@@ -71,7 +71,10 @@ type Act = (finding: Finding, sha256?: string) => Promise<void>
 /** What a repair does about one finding (its `action` set). */
 function actor(root: string, sharding: ShardingStrategy, quarantine: FilesystemQuarantine, dirs: StoreDirs): Act {
   return async (finding, sha256) => {
-    if (finding.reason === 'stray-temp') {
+    if (finding.reason === 'folder') {
+      // what a folder holds is not the store's to delete or move: the operator moves it aside
+      finding.action = 'left'
+    } else if (finding.reason === 'stray-temp') {
       await unlink(finding.path).catch((err: unknown) => {
         if (!isMissing(err)) throw err
       })
@@ -176,9 +179,9 @@ interface Found {
 }
 
 /**
- * The unit's file `i`: a stray temp, a misnamed or misplaced file, or an object checked. For an
- * intact object its index (one the walk found intact) or SHA-256; what was found for any other;
- * undefined for a file that is neither.
+ * The unit's file `i`: a stray temp, a misnamed or misplaced file, a folder named as an object, or
+ * an object checked. For an intact object its index (one the walk found intact) or SHA-256; what
+ * was found for any other; undefined for a file that is neither.
  */
 function checkFile(look: Look, unit: UnitResult, i: number, prefix: string): number | string | Found | undefined {
   const { report } = look
@@ -190,6 +193,10 @@ function checkFile(look: Look, unit: UnitResult, i: number, prefix: string): num
     return i
   }
   const key = unit.key(i)
+  if (kind === 4)
+    return look.sharding.decode(key) === undefined
+      ? undefined
+      : { finding: { path: prefix + key, key, reason: 'folder' }, object: false }
   if (key.endsWith('.tmp'))
     return look.old(mtimeMs) ? { finding: { path: prefix + key, key, reason: 'stray-temp' }, object: false } : undefined
   const sha256 = sha256OfKey(key, kind, look.sharding)

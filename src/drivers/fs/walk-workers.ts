@@ -25,7 +25,8 @@ export interface UnitJob {
  * The files of a unit, read by index: their keys, digests (hashed units) and per file five numbers
  * (size, mtime, kind, first and last two bytes); kind 0 is a file above the objects' depth, 1 one
  * at that depth, 2 one whose key the walk decoded (a described sharding's: `hashOfDecodedKey`), 3
- * one decoded whose bytes (a hashed unit's) hash to that name (its digest is not carried: the name's).
+ * one decoded whose bytes (a hashed unit's) hash to that name (its digest is not carried: the name's),
+ * 4 a folder at that depth (hashed units only: no digest, size or mtime).
  * A worker's unit is read in its slot (`unpack`): valid until the next unit is asked for.
  */
 export interface UnitResult {

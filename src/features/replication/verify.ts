@@ -63,11 +63,12 @@ export async function verifyReplicated(
   const repair = options.repair === true
   // every damaged or misplaced primary copy (past the listed findings): a hash per such frame in memory
   const damagedOwn = new Set<string | undefined>()
-  const misplacedOwn = new Set<string | undefined>()
+  const unhealedOwn = new Set<string | undefined>()
   const onFinding = (finding: Readonly<Finding>): void => {
     const sha256 = /[0-9a-f]{64}/i.exec(finding.key)?.[0]?.toLowerCase()
     if (DAMAGE.has(finding.reason)) damagedOwn.add(sha256)
-    if (finding.reason === 'misplaced') misplacedOwn.add(sha256)
+    // a misplaced copy is moved by the repair; a folder under its name is the operator's, never healed over
+    if (finding.reason === 'misplaced' || finding.reason === 'folder') unhealedOwn.add(sha256)
     options.onFinding?.(finding)
   }
   const own =
@@ -78,7 +79,7 @@ export async function verifyReplicated(
   const LOST = replicas.length + 1
   const copies = emptyReport(repair)
   try {
-    const tally = await scan(parts, { spill, damagedOwn, misplacedOwn, copies }, options)
+    const tally = await scan(parts, { spill, damagedOwn, unhealedOwn, copies }, options)
     await spill.close()
     const found = { own, damaged: damagedOwn.size, counts: spill.counts, objects: tally.objects }
     const storm = repair ? stormCheck(found, replicas, options) : undefined
@@ -87,7 +88,7 @@ export async function verifyReplicated(
     const report = await healPrimary(parts, own, act, options, made)
     await healMissing(parts, spill.read(0), act, copies, made, options.onFinding)
     await copyAgain(parts, spill, act, copies, options, made)
-    if (act) await sweepReplicas(parts, copies, options)
+    await sweepReplicas(parts, copies, options, act)
     for await (const { sha256 } of spill.read(LOST)) {
       const finding: Finding = { path: primary.pathOf(sha256), key: primary.keyOf(sha256), reason: 'lost' }
       options.onFinding?.({ ...finding })
@@ -115,15 +116,15 @@ interface Scan {
   spill: Spill
   /** The frames whose primary copy its own verify found damaged. */
   damagedOwn: Set<string | undefined>
-  /** Those whose intact primary copy is under a wrong name or folder: the repair moves it, no heal. */
-  misplacedOwn: Set<string | undefined>
+  /** Not missing on the primary, healed by none: an intact copy under a wrong name, a folder under its name. */
+  unhealedOwn: Set<string | undefined>
   /** Counts the replica copies read back. */
   copies: VerifyReport
 }
 
 /** Every frame's copies judged, the listings (and the eviction marks) side by side; the findings spilled. */
 async function scan(parts: VerifyParts, scanned: Scan, options: VerifyOptions): Promise<Tally> {
-  const { spill, damagedOwn, misplacedOwn, copies } = scanned
+  const { spill, damagedOwn, unhealedOwn, copies } = scanned
   const { primary, replicas, ledger } = parts
   const LOST = replicas.length + 1
   const tally: Tally = { objects: 0, belowWanted: 0, lost: 0 }
@@ -138,7 +139,7 @@ async function scan(parts: VerifyParts, scanned: Scan, options: VerifyOptions): 
     const evicted = ours === undefined && (entries[replicas.length + 1] as KnownEntry | undefined)?.evicted === true
     const checked = inSubset(sha256, options.subset)
     tally.objects++
-    if (ours === undefined && !evicted && checked && !misplacedOwn.has(sha256)) await spill.add(0, sha256, 'missing')
+    if (ours === undefined && !evicted && checked && !unhealedOwn.has(sha256)) await spill.add(0, sha256, 'missing')
     let good = ours !== undefined && !damagedOwn.has(sha256) ? 1 : 0
     for (const [i, copy] of theirs.entries()) {
       const seen = { copy, ours, primaryDamaged: damagedOwn.has(sha256), checked, damaged: damaged.has(i, sha256) }
@@ -222,14 +223,19 @@ async function record({ layout }: Pick<Parts, 'layout'>, tally: Tally, options: 
   await writeRecord(layout.verifyRecord, value)
 }
 
-/** A repair sweeps what crashes left beside each replica's objects (a copier's temps): each replica's own finding. */
-async function sweepReplicas(parts: VerifyParts, copies: VerifyReport, options: VerifyOptions): Promise<void> {
-  for (const { storage } of parts.replicas) {
+/** What crashes left beside each replica's objects (a copier's temps, a prune's): reported; a repair sweeps it. */
+async function sweepReplicas(
+  parts: VerifyParts,
+  copies: VerifyReport,
+  options: VerifyOptions,
+  repair: boolean
+): Promise<void> {
+  for (const { name, storage } of parts.replicas) {
     const { tempMinAgeMs, signal } = options
-    const swept = await storage.verify?.({ repair: true, leftoversOnly: true, tempMinAgeMs, signal })
+    const swept = await storage.verify?.({ repair, leftoversOnly: true, tempMinAgeMs, signal })
     for (const finding of swept?.problems ?? []) {
-      options.onFinding?.({ ...finding })
-      addFinding(copies, finding)
+      options.onFinding?.({ ...finding, copy: name })
+      addFinding(copies, { ...finding, copy: name })
     }
   }
 }

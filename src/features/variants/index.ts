@@ -175,7 +175,12 @@ export class Variants {
    * (they are made again on the next request).
    */
   async verify(options: AbortOptions & { repair?: boolean } = {}): Promise<VerifyReport> {
-    return await this.cache.verify(async source => await this.storage.exists(source, options), options)
+    // a source whose place cannot be read (a folder under its name: the store's verify names it) is not gone
+    const isStored = async (source: string): Promise<boolean> =>
+      await this.storage
+        .exists(source, options)
+        .catch((err: unknown) => (err as { code?: string }).code === 'ERR_STORAGE_UNAVAILABLE' || Promise.reject(err))
+    return await this.cache.verify(isStored, options)
   }
 
   private async make(ref: string, sha256: string, preset: ResolvedPreset, options: AbortOptions): Promise<Variant> {

@@ -1,5 +1,6 @@
 import { execFileSync } from 'node:child_process'
-import { statSync } from 'node:fs'
+import { hash as digest } from 'node:crypto'
+import { mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { chmod, mkdir, readdir } from 'node:fs/promises'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
@@ -117,5 +118,55 @@ describe('FilesystemDriver: a folder where a frame should be (a mistaken mkdir, 
       expect((err as Error).message, name).toContain(`${path}: a folder stands where a file should be`)
     }
     expect(statSync(path).isDirectory()).toBe(true) // left as found
+  })
+
+  it('fetchStream rejects before a byte is streamed, and exists says so too', async () => {
+    const storage = new FilesystemDriver({ root: await tempDir('sai-eisdir') })
+    const { sha256, path } = await storage.store(testJpeg('a folder in its place'))
+    await storage.delete(sha256)
+    await mkdir(path)
+    for (const [name, call] of Object.entries({
+      fetchStream: async () => await storage.fetchStream(sha256),
+      exists: async () => await storage.exists(sha256)
+    })) {
+      const err = await call().then(
+        () => undefined,
+        (e: unknown) => e
+      )
+      expect(err, name).toBeInstanceOf(StorageUnavailableError)
+      expect((err as Error).message, name).toContain(`${path}: a folder stands where a file should be`)
+    }
+  })
+
+  it("verify reports it (`folder`, not clean), inline and in the walk's workers; a repair leaves it", async () => {
+    // 16 folders of 10 objects: the first eight are walked inline, the rest by workers (walk.ts)
+    const root = await tempDir('sai-eisdir')
+    const hashes: string[] = []
+    for (let i = 0; hashes.length < 160; i++) {
+      const hash = digest('sha256', `frame ${i}`, 'hex')
+      if (hash >= '10' || hashes.filter(h => h.startsWith(hash.slice(0, 2))).length >= 10) continue
+      mkdirSync(join(root, hash.slice(0, 2), hash.slice(2, 4)), { recursive: true })
+      writeFileSync(join(root, hash.slice(0, 2), hash.slice(2, 4), `${hash}.jpg`), `frame ${i}`)
+      hashes.push(hash)
+    }
+    const folders = [hashes.find(h => h.startsWith('00'))!, hashes.find(h => h.startsWith('0f'))!].map(hash => {
+      const path = join(root, hash.slice(0, 2), hash.slice(2, 4), `${hash}.jpg`)
+      rmSync(path)
+      mkdirSync(path)
+      writeFileSync(join(path, 'notes.txt'), "someone else's")
+      return path
+    })
+    mkdirSync(join(root, '0f', 'ff', 'not-a-frame'), { recursive: true }) // under no object's name: not ours
+    const storage = new FilesystemDriver({ root, fsync: false })
+    const report = await storage.verify()
+    expect(report.problems).toEqual(folders.map(path => ({ path, key: path.slice(root.length + 1), reason: 'folder' })))
+    expect(report).toMatchObject({ checked: 158, clean: false, counts: { folder: 2 } })
+    const repaired = await storage.verify({ repair: true })
+    expect(repaired.problems.map(p => [p.reason, p.action])).toEqual([
+      ['folder', 'left'],
+      ['folder', 'left']
+    ])
+    expect(repaired).toMatchObject({ clean: false, quarantined: 0, removed: 0, restored: 0 })
+    for (const path of folders) expect(readFileSync(join(path, 'notes.txt'), 'utf8')).toBe("someone else's")
   })
 })

@@ -36,7 +36,7 @@ describe('verify over the copies', () => {
     }
   )
 
-  it("verify --repair sweeps what a crash left in a replica's own folders (the copier's temps), and only old ones", async () => {
+  it("verify reports what a crash left in a replica's own folders (the copier's temps); --repair sweeps the old ones", async () => {
     // the crash harness's replicated workload found them: a copier cut mid-copy left temps in the replica's .tmp,
     // and no verify --repair through the replicated store ever removed them (only a verify of the replica itself)
     const { storage, replica } = await pair()
@@ -49,13 +49,44 @@ describe('verify over the copies', () => {
     await writeFile(live, 'a frame being copied')
     const hourAgo = new Date(Date.now() - 2 * 3_600_000)
     await utimes(stale, hourAgo, hourAgo)
-    expect((await storage.verify()).clean).toBe(true) // a look changes nothing
+    // a look reports the old one (and changes nothing): as the primary's own leftovers, not only after a repair
+    const look = await storage.verify()
+    expect(look.problems).toEqual([
+      { reason: 'stray-temp', key: '.tmp/copied.1234.abcd.tmp', path: stale, copy: 'copy' }
+    ])
+    expect(look).toMatchObject({ clean: false, counts: { 'stray-temp': 1 }, removed: 0 })
     expect(await namesIn(temps)).toEqual(['copied.1234.abcd.tmp', 'copying.5678.ef01.tmp'])
     const repaired = await storage.verify({ repair: true })
-    expect(repaired.problems).toMatchObject([{ reason: 'stray-temp', action: 'removed', path: stale }])
+    expect(repaired.problems).toMatchObject([{ reason: 'stray-temp', action: 'removed', path: stale, copy: 'copy' }])
     expect(await namesIn(temps), "a temp younger than an hour may be a live copier's").toEqual([
       'copying.5678.ef01.tmp'
     ])
+    // a killed prune's set-aside object on the replica: a look reports it too, and leaves it (tempMinAgeMs 0: its
+    // ctime cannot be set back; the young temp is then taken too)
+    const setAside = join(replica.root, '.pruning', `${'ab'.repeat(32)}.1764583200000`)
+    await mkdir(join(replica.root, '.pruning'), { recursive: true })
+    await writeFile(setAside, 'a frame a prune set aside')
+    const older = await storage.verify({ tempMinAgeMs: 0 })
+    expect(older.problems.map(p => [p.reason, p.copy, p.action])).toEqual([
+      ['stray-temp', 'copy', undefined],
+      ['set-aside', 'copy', undefined]
+    ])
+    expect(await namesIn(join(replica.root, '.pruning'))).toEqual([`${'ab'.repeat(32)}.1764583200000`])
+    await storage.close()
+  })
+
+  it("a folder under a frame's name on the primary: a repair leaves it and its contents, heals nothing there", async () => {
+    const { storage, primary } = await pair()
+    const { path } = await storage.store(testJpeg('a folder in its place', 10_000))
+    await storage.drain()
+    await unlink(path)
+    await mkdir(path)
+    await writeFile(join(path, 'keep.txt'), 'an operator put this here')
+    const repaired = await storage.verify({ repair: true })
+    expect(repaired.problems.map(p => [p.reason, p.action])).toEqual([['folder', 'left']])
+    expect(repaired).toMatchObject({ clean: false, copies: { belowWanted: 1, lost: 0 } })
+    expect(await readFile(join(path, 'keep.txt'), 'utf8')).toBe('an operator put this here')
+    expect(await namesIn(join(primary.root, '.quarantine'))).toEqual([])
     await storage.close()
   })
 

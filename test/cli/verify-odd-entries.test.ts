@@ -1,0 +1,100 @@
+// What `verify`, `stats`, `status` and the object commands say of odd entries, as an operator runs them: a folder
+// where a frame's file should be, and a root that is a folder but no store (a mistyped `--root /srv`).
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { describe, expect, it } from 'vitest'
+// @ts-expect-error a plain ES module without types
+import { cameraFrame } from '../../examples/frames.mjs'
+import { FilesystemDriver } from '../../src/drivers/fs/index.js'
+import { createVariants } from '../../src/features/variants/index.js'
+import { tempDir } from '../infra/helpers/tmp.js'
+import { answer, cli } from './run.js'
+
+describe('a folder where a frame should be', () => {
+  it('verify names it and exits 1; --repair leaves it and its contents; exists and fetch -o fail typed', async () => {
+    const dir = await tempDir()
+    const root = join(dir, 'store')
+    const storage = new FilesystemDriver({ root })
+    const { sha256, path } = await storage.store(Buffer.from(cameraFrame(1)))
+    await createVariants(storage).get(sha256, 'thumb') // its cached variant: verify must not call it an orphan
+    rmSync(path)
+    mkdirSync(path)
+    writeFileSync(join(path, 'keep.txt'), 'an operator put this here')
+    const env = { SAI_IMAGE_STORAGE_PATH: root }
+
+    const look = cli(['verify'], { env })
+    expect(look.code).toBe(1)
+    expect(look.stdout).toContain(`folder     ${path} (a folder where a frame should be: move it aside`)
+    const repair = answer(cli(['verify', '--repair', '--json'], { env }))
+    expect(repair.problems).toEqual([{ path, key: path.slice(root.length + 1), reason: 'folder', action: 'left' }])
+    expect(repair).toMatchObject({ clean: false, counts: { folder: 1 }, variants: { counts: {}, checked: 1 } })
+    expect(readFileSync(join(path, 'keep.txt'), 'utf8')).toBe('an operator put this here')
+
+    for (const args of [
+      ['exists', sha256],
+      ['fetch', sha256, '-o', join(dir, 'out.jpg')],
+      ['stat', sha256]
+    ]) {
+      const run = cli(args, { env })
+      expect({ args, code: run.code }).toEqual({ args, code: 5 })
+      expect(run.stderr).toContain(`ERR_STORAGE_UNAVAILABLE: Image storage unavailable at ${path}: a folder stands`)
+    }
+    expect(existsSync(join(dir, 'out.jpg')) || existsSync(join(dir, 'out.jpg.partial'))).toBe(false)
+  })
+})
+
+describe('a root that is a folder but no store (a mistyped --root /srv)', () => {
+  it('verify and stats say what it holds and exit 1 unless --allow-empty; status alerts (exit 15)', async () => {
+    const srv = await tempDir()
+    mkdirSync(join(srv, 'www'))
+    mkdirSync(join(srv, 'lost+found')) // a filesystem's own: not counted
+    writeFileSync(join(srv, 'notes.txt'), 'not a frame')
+    writeFileSync(join(srv, '.profile'), 'a dot-file: not counted')
+    const env = { SAI_IMAGE_STORAGE_PATH: srv }
+    const line = 'this folder holds 2 entries that are not frames: is it the store?'
+
+    const verify = cli(['verify'], { env })
+    expect(verify.code).toBe(1)
+    expect(verify.stdout).toContain('0 objects checked (0 B), 0 variants: nothing to check')
+    expect(verify.stdout).toContain(`${line} (a typo? --allow-empty if this is expected)`)
+    expect(answer(cli(['verify', '--json'], { env }))).toMatchObject({ checked: 0, clean: false, notFrames: 2 })
+    const allowed = cli(['verify', '--allow-empty', '--json'], { env })
+    expect(allowed.code).toBe(0)
+    expect(answer(allowed)).toMatchObject({ clean: true, notFrames: 2 })
+
+    const stats = cli(['stats'], { env })
+    expect(stats.code).toBe(1)
+    expect(stats.stdout).toContain(line)
+    expect(answer(cli(['stats', '--json'], { env }))).toMatchObject({ objects: 0, notFrames: 2 })
+    expect(cli(['stats', '--allow-empty'], { env }).code).toBe(0)
+
+    const replica = await tempDir()
+    const replicated = { ...env, SAI_IMAGE_STORAGE_REPLICAS: 'fs', SAI_IMAGE_STORAGE_REPLICA_PATH: replica }
+    const status = cli(['status'], { env: replicated })
+    expect(status.code).toBe(15)
+    expect(status.stdout).toContain(`ALERT (exit 15): the primary's root ${srv} holds 2 entries that are not frames`)
+    expect(answer(cli(['status', '--json'], { env: replicated }))).toMatchObject({
+      notFrames: 2,
+      alerts: [{ condition: 'notAStore', exit: 15 }]
+    })
+    expect(existsSync(join(srv, '.sai-layout.json'))).toBe(false) // nothing written there
+  })
+
+  it('an empty new store, and one that holds frames beside other entries, stay clean (exit 0)', async () => {
+    const empty = await tempDir()
+    for (const args of [['verify'], ['stats']]) {
+      const run = cli(args, { env: { SAI_IMAGE_STORAGE_PATH: empty } })
+      expect({ args, code: run.code, warned: run.stdout.includes('not frames') }).toEqual({
+        args,
+        code: 0,
+        warned: false
+      })
+    }
+    const root = await tempDir()
+    await new FilesystemDriver({ root }).store(Buffer.from(cameraFrame(2)))
+    writeFileSync(join(root, 'README.txt'), "the operator's notes")
+    const run = cli(['verify', '--json'], { env: { SAI_IMAGE_STORAGE_PATH: root } })
+    expect(run.code).toBe(0)
+    expect(answer(run)).not.toHaveProperty('notFrames')
+  })
+})
