@@ -97,4 +97,27 @@ describe('a root that is a folder but no store (a mistyped --root /srv)', () => 
     expect(run.code).toBe(0)
     expect(answer(run)).not.toHaveProperty('notFrames')
   })
+
+  it('status on a primary root that does not exist alerts (exit 15) unless --allow-empty; an empty one does not', async () => {
+    // a monitor pointed at a mistyped path, or at an array that is not mounted, must not say all is well
+    const base = await tempDir()
+    const env = {
+      SAI_IMAGE_STORAGE_PATH: join(base, 'images'),
+      SAI_IMAGE_STORAGE_REPLICAS: 'fs',
+      SAI_IMAGE_STORAGE_REPLICA_PATH: await tempDir()
+    }
+    const missing = cli(['status'], { env })
+    expect(missing.code).toBe(15)
+    expect(missing.stdout).toContain(`ALERT (exit 15): the primary's root ${join(base, 'images')} does not exist`)
+    expect(answer(cli(['status', '--json'], { env }))).toMatchObject({
+      rootExists: false,
+      alerts: [{ condition: 'notAStore', exit: 15 }]
+    })
+    expect(existsSync(join(base, 'images')), 'status made no root').toBe(false)
+    expect(cli(['status', '--allow-empty'], { env }).code).toBe(0)
+    mkdirSync(join(base, 'images'))
+    const empty = cli(['status', '--json'], { env })
+    expect(empty.code).toBe(0)
+    expect(answer(empty)).not.toHaveProperty('rootExists')
+  })
 })

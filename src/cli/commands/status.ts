@@ -1,4 +1,5 @@
 /** `status`: replication's state for people and for monitors (an exit code per condition). */
+import { existsSync } from 'node:fs'
 import { countUnseen, type ReplicatedStorage, type Unseen } from '../../features/replication/index.js'
 import { plural, storeLine, type Context } from '../context.js'
 import { notFramesAt, notFramesLine } from '../not-a-store.js'
@@ -11,6 +12,7 @@ export { STATUS_EXIT }
 
 export async function status(cli: Context): Promise<number> {
   const storage = await replicated(cli)
+  const rootExists = storage.root === undefined || existsSync(storage.root)
   const maxAge = parseDuration(cli.string('max-backlog-age') ?? '1h', '--max-backlog-age')
   const s = storage.status()
   const unseen = await countUnseen(storage)
@@ -19,19 +21,7 @@ export async function status(cli: Context): Promise<number> {
     ...statusAlerts(s, maxAge),
     ...unqueuedAlerts(unseen, maxAge),
     ...unreadableAlerts(unseen),
-    ...(notFrames === undefined
-      ? []
-      : [
-          {
-            condition: 'notAStore' as const,
-            exit: STATUS_EXIT.notAStore,
-            message: notFramesLine(
-              notFrames,
-              ' (check --root or SAI_IMAGE_STORAGE_PATH)',
-              `the primary's root ${storage.root}`
-            )
-          }
-        ])
+    ...rootAlerts(storage.root, rootExists ? notFrames : 0, cli.flags['allow-empty'] === true)
   ]
   const scan =
     s.countedBy === undefined
@@ -54,7 +44,14 @@ export async function status(cli: Context): Promise<number> {
       `\nheals: ${s.heals.healed}${s.heals.lastAt === undefined ? '' : ` (last ${s.heals.lastAt.toISOString()})`}` +
       alerts.map(a => `\nALERT (exit ${a.exit}): ${a.message}`).join('') +
       `\n${storeLine(storage)}`,
-    { ...s, unseen: unseen ?? null, alerts, store: storage.location, ...(notFrames === undefined ? {} : { notFrames }) }
+    {
+      ...s,
+      unseen: unseen ?? null,
+      alerts,
+      store: storage.location,
+      ...(rootExists ? {} : { rootExists }),
+      ...(notFrames === undefined ? {} : { notFrames })
+    }
   )
   return exitOf(alerts)
 }
@@ -178,4 +175,19 @@ function unreadable({ folder, code, message }: { folder: string; code: string; m
 /** The reconcile's frames below that the copies it queued made whole since. */
 function copiedSince(s: ReturnType<ReplicatedStorage['status']>): string {
   return s.copiedSince === undefined ? '' : ` (${s.copiedSince} more at the scan, copied since)`
+}
+
+/**
+ * The primary's root: one that does not exist (a typo, an unmounted array; `notFrames` 0), or that holds no store but
+ * other entries (a mistyped root), is no store to report on, unless `allowEmpty` (a new deployment).
+ */
+function rootAlerts(root: string | undefined, notFrames: number | undefined, allowEmpty: boolean) {
+  if (root === undefined || notFrames === undefined || (notFrames === 0 && allowEmpty)) return []
+  const hint = ' (check --root or SAI_IMAGE_STORAGE_PATH)'
+  const message =
+    notFrames === 0
+      ? `the primary's root ${root} does not exist: nothing was ever stored there (a typo? an unmounted array? ` +
+        '--allow-empty if this is expected)'
+      : notFramesLine(notFrames, hint, `the primary's root ${root}`)
+  return [{ condition: 'notAStore' as const, exit: STATUS_EXIT.notAStore, message }]
 }

@@ -13,7 +13,7 @@ export const STATUS_EXIT = {
 
 export const status: Command = {
   name: 'status',
-  usage: 'status [--max-backlog-age 1h]',
+  usage: 'status [--max-backlog-age 1h] [--allow-empty]',
   summary: 'replication: the backlog, the last scan, heals; exit 0 only if all is well',
   help:
     'Exit 0 only when every replica is reachable, nothing in the backlog (nor a frame of another\n' +
@@ -24,7 +24,8 @@ export const status: Command = {
     `${STATUS_EXIT.backlog} backlog too old, ${STATUS_EXIT.unreachable} a replica unreachable, ` +
     `${STATUS_EXIT.belowWanted} frames below the wanted copies, ${STATUS_EXIT.lost} frames lost,\n` +
     `${STATUS_EXIT.unreadable} a folder of the primary unreadable (by status, or by the watcher),\n` +
-    `${STATUS_EXIT.notAStore} the primary's root holds no store but other entries (a mistyped root?).`,
-  options: { 'max-backlog-age': { type: 'string' } },
+    `${STATUS_EXIT.notAStore} the primary's root does not exist (unless --allow-empty: a new deployment), or holds no\n` +
+    'store but other entries (a mistyped root?).',
+  options: { 'max-backlog-age': { type: 'string' }, 'allow-empty': { type: 'boolean' } },
   run: async cli => await (await import('../commands/index.js')).status(cli)
 }
