@@ -6,6 +6,7 @@
  * SHA-256, sorted); the refs are read a second time only to name the ones missing, and each of those
  * is asked for once more (an evicted frame a replica holds, one stored since the listing: not lost).
  */
+import { CompactNames } from '../core/compact-names.js'
 import { asSha256 } from '../core/ref.js'
 import type { ImageStorage } from '../core/types.js'
 import { inSubset } from '../core/verify-report.js'
@@ -46,71 +47,36 @@ async function read(expected: Expected, onRef: (ref: string) => void): Promise<v
     )
 }
 
-/** The expected frames: SHA-256 prefixes, sorted in a typed array, each marked when listed; CIDs as strings. */
+/** The expected frames (CompactNames: 8 bytes a SHA-256), each marked when listed. */
 class Sought {
-  private prefixes = new Float64Array(1024)
-  private count = 0
+  private readonly names = new CompactNames()
   private seen = new Uint8Array(0)
-  private readonly others = new Map<string, boolean>()
 
   add(ref: string, subset: { index: number; count: number } | undefined): void {
     const sha256 = asSha256(ref)
-    if (sha256 === undefined) {
-      this.others.set(ref, false)
-      return
-    }
-    if (!inSubset(sha256, subset)) return
-    if (this.count === this.prefixes.length) {
-      const grown = new Float64Array(this.count * 2)
-      grown.set(this.prefixes)
-      this.prefixes = grown
-    }
-    this.prefixes[this.count++] = prefixOf(sha256)
+    if (sha256 === undefined || inSubset(sha256, subset)) this.names.add(sha256 ?? ref)
   }
 
-  /** Sorted, each frame once: how many frames are expected. */
+  /** Each frame once: how many frames are expected. */
   seal(): number {
-    const sorted = this.prefixes.subarray(0, this.count).sort()
-    let unique = 0
-    for (let i = 0; i < sorted.length; i++)
-      if (i === 0 || sorted[i] !== sorted[unique - 1]) sorted[unique++] = sorted[i]!
-    this.prefixes = sorted.subarray(0, unique) // no copy: 8 MB less at a million frames
-    this.seen = new Uint8Array(unique)
-    return unique + this.others.size
+    const count = this.names.seal()
+    this.seen = new Uint8Array(count)
+    return count
   }
 
   found(hash: string, sha256: string | undefined): void {
-    if (this.others.has(hash)) this.others.set(hash, true)
-    if (sha256 === undefined) return
-    const i = this.indexOf(prefixOf(sha256))
-    if (i >= 0) this.seen[i] = 1
+    for (const name of sha256 === undefined || sha256 === hash ? [hash] : [hash, sha256]) {
+      const i = this.names.indexOf(name)
+      if (i >= 0) this.seen[i] = 1
+    }
   }
 
   anyMissing(): boolean {
-    return this.seen.includes(0) || [...this.others.values()].includes(false)
+    return this.seen.includes(0)
   }
 
   isMissing(ref: string): boolean {
-    const sha256 = asSha256(ref)
-    if (sha256 === undefined) return this.others.get(ref) === false
-    const i = this.indexOf(prefixOf(sha256))
+    const i = this.names.indexOf(asSha256(ref) ?? ref)
     return i >= 0 && this.seen[i] === 0
   }
-
-  private indexOf(prefix: number): number {
-    let [low, high] = [0, this.prefixes.length - 1]
-    while (low <= high) {
-      const mid = (low + high) >>> 1
-      const value = this.prefixes[mid]!
-      if (value === prefix) return mid
-      if (value < prefix) low = mid + 1
-      else high = mid - 1
-    }
-    return -1
-  }
-}
-
-/** The first 52 bits of a SHA-256 (hex), exact in a double: two frames share them once in 2^52. */
-function prefixOf(sha256: string): number {
-  return parseInt(sha256.slice(0, 13), 16)
 }
