@@ -46,7 +46,7 @@ export type FindingReason =
   | 'corrupt'
   | 'misnamed' // objects
   | 'misplaced' // intact bytes under a wrong name or folder (a case, a shard): moved into place
-  | 'folder' // a folder stands where an object's file should be: a repair leaves it (its contents are not ours)
+  | 'not-a-file' // a folder or a link stands where an object's file should be: a repair leaves it (not ours)
   | 'lost' // no good copy of the frame is left anywhere
   | 'stray-temp'
   | 'set-aside'

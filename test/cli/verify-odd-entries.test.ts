@@ -24,10 +24,10 @@ describe('a folder where a frame should be', () => {
 
     const look = cli(['verify'], { env })
     expect(look.code).toBe(1)
-    expect(look.stdout).toContain(`folder     ${path} (a folder where a frame should be: move it aside`)
+    expect(look.stdout).toContain(`not-a-file ${path} (a folder or a link where a frame should be: move it aside`)
     const repair = answer(cli(['verify', '--repair', '--json'], { env }))
-    expect(repair.problems).toEqual([{ path, key: path.slice(root.length + 1), reason: 'folder', action: 'left' }])
-    expect(repair).toMatchObject({ clean: false, counts: { folder: 1 }, variants: { counts: {}, checked: 1 } })
+    expect(repair.problems).toEqual([{ path, key: path.slice(root.length + 1), reason: 'not-a-file', action: 'left' }])
+    expect(repair).toMatchObject({ clean: false, counts: { 'not-a-file': 1 }, variants: { counts: {}, checked: 1 } })
     expect(readFileSync(join(path, 'keep.txt'), 'utf8')).toBe('an operator put this here')
 
     for (const args of [

@@ -61,7 +61,8 @@ function outcomeText({ total, repair, unexpectedlyEmpty }: VerifyOutcome): strin
 function problemLine(p: VerifyReport['problems'][number]): string {
   const copy = p.copy === undefined || p.copy === 'primary' ? '' : `${p.copy}: `
   const action = p.action === undefined ? '' : ` ${p.action}`
-  const why = p.reason === 'folder' ? ' (a folder where a frame should be: move it aside; a repair leaves it)' : ''
+  const why =
+    p.reason === 'not-a-file' ? ' (a folder or a link where a frame should be: move it aside; a repair leaves it)' : ''
   return `\n  ${p.reason.padEnd(10)} ${copy}${p.path}${action}${p.movedTo === undefined ? '' : ` -> ${p.movedTo}`}${why}`
 }
 

@@ -21,7 +21,7 @@ export const verify: Command = {
     'every object once in 30 days. --checkpoint F records progress; --resume continues after it.\n' +
     'A root that does not exist is an error (a typo, an unmounted array) unless --allow-empty; so is\n' +
     'one that holds no store but other entries (a mistyped --root /srv: "is it the store?").\n' +
-    'A folder where a frame\'s file should be is a problem ("folder"); --repair leaves it to you.\n' +
+    'A folder or a link where a frame\'s file should be is a problem ("not-a-file"); --repair leaves it.\n' +
     '--expect-file F (repeatable) / --expect-sql QUERY (DATABASE_URL; its first column): the frames\n' +
     'another record says the store holds, one ref per line (a SHA-256, a key, a CID), as in keep files.\n' +
     'Each one the store does not hold is "lost" (exit 1): without replicas, the only way a frame\n' +

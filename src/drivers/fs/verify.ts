@@ -71,7 +71,7 @@ type Act = (finding: Finding, sha256?: string) => Promise<void>
 /** What a repair does about one finding (its `action` set). */
 function actor(root: string, sharding: ShardingStrategy, quarantine: FilesystemQuarantine, dirs: StoreDirs): Act {
   return async (finding, sha256) => {
-    if (finding.reason === 'folder') {
+    if (finding.reason === 'not-a-file') {
       // what a folder holds is not the store's to delete or move: the operator moves it aside
       finding.action = 'left'
     } else if (finding.reason === 'stray-temp') {
@@ -196,7 +196,7 @@ function checkFile(look: Look, unit: UnitResult, i: number, prefix: string): num
   if (kind === 4)
     return look.sharding.decode(key) === undefined
       ? undefined
-      : { finding: { path: prefix + key, key, reason: 'folder' }, object: false }
+      : { finding: { path: prefix + key, key, reason: 'not-a-file' }, object: false }
   if (key.endsWith('.tmp'))
     return look.old(mtimeMs) ? { finding: { path: prefix + key, key, reason: 'stray-temp' }, object: false } : undefined
   const sha256 = sha256OfKey(key, kind, look.sharding)

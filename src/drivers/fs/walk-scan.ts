@@ -89,8 +89,9 @@ function scanFolder(state: ScanState, prefix: string, level: number): void {
     } else if (entry.isFile() && (level > 0 || (depth === 0 && !entry.name.startsWith('.')))) {
       // a dot-file at the root is the store's own (.sai-layout.json)
       if (fileWanted(state, key, entry.name.slice(0, 64))) scanFile(state, key, level)
-    } else if (entry.isDirectory() && level === depth && job.hash && (level > 0 || !entry.name.startsWith('.'))) {
-      // a folder where an object's file may belong: kind 4, for verify to judge by its name (nothing is read)
+    } else if (level === depth && job.hash && (level > 0 || !entry.name.startsWith('.'))) {
+      // a folder or a link where an object's file may belong (no regular file: the store does not hold its bytes,
+      // which a listing and a walk never read): kind 4, for verify to judge by its name (nothing is read)
       if (fileWanted(state, key, entry.name.slice(0, 64))) {
         state.keys.push(key)
         state.actual.push('')

@@ -68,7 +68,7 @@ export async function verifyReplicated(
     const sha256 = /[0-9a-f]{64}/i.exec(finding.key)?.[0]?.toLowerCase()
     if (DAMAGE.has(finding.reason)) damagedOwn.add(sha256)
     // a misplaced copy is moved by the repair; a folder under its name is the operator's, never healed over
-    if (finding.reason === 'misplaced' || finding.reason === 'folder') unhealedOwn.add(sha256)
+    if (finding.reason === 'misplaced' || finding.reason === 'not-a-file') unhealedOwn.add(sha256)
     options.onFinding?.(finding)
   }
   const own =

@@ -1,6 +1,6 @@
 import { execFileSync } from 'node:child_process'
 import { hash as digest } from 'node:crypto'
-import { mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import { lstatSync, mkdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs'
 import { chmod, mkdir, readdir } from 'node:fs/promises'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
@@ -138,7 +138,7 @@ describe('FilesystemDriver: a folder where a frame should be (a mistaken mkdir, 
     }
   })
 
-  it("verify reports it (`folder`, not clean), inline and in the walk's workers; a repair leaves it", async () => {
+  it("verify reports it (`not-a-file`, not clean), inline and in the walk's workers; a repair leaves it", async () => {
     // 16 folders of 10 objects: the first eight are walked inline, the rest by workers (walk.ts)
     const root = await tempDir('sai-eisdir')
     const hashes: string[] = []
@@ -159,14 +159,42 @@ describe('FilesystemDriver: a folder where a frame should be (a mistaken mkdir, 
     mkdirSync(join(root, '0f', 'ff', 'not-a-frame'), { recursive: true }) // under no object's name: not ours
     const storage = new FilesystemDriver({ root, fsync: false })
     const report = await storage.verify()
-    expect(report.problems).toEqual(folders.map(path => ({ path, key: path.slice(root.length + 1), reason: 'folder' })))
-    expect(report).toMatchObject({ checked: 158, clean: false, counts: { folder: 2 } })
+    expect(report.problems).toEqual(
+      folders.map(path => ({ path, key: path.slice(root.length + 1), reason: 'not-a-file' }))
+    )
+    expect(report).toMatchObject({ checked: 158, clean: false, counts: { 'not-a-file': 2 } })
     const repaired = await storage.verify({ repair: true })
     expect(repaired.problems.map(p => [p.reason, p.action])).toEqual([
-      ['folder', 'left'],
-      ['folder', 'left']
+      ['not-a-file', 'left'],
+      ['not-a-file', 'left']
     ])
     expect(repaired).toMatchObject({ clean: false, quarantined: 0, removed: 0, restored: 0 })
     for (const path of folders) expect(readFileSync(join(path, 'notes.txt'), 'utf8')).toBe("someone else's")
+  })
+
+  it('a symbolic link named as an object, dangling or to a damaged file, is `not-a-file` too; a repair leaves it', async () => {
+    // the store does not hold those bytes, and no walk reads them: before, verify said clean while fetch failed
+    const root = await tempDir('sai-symlink')
+    const storage = new FilesystemDriver({ root, fsync: false })
+    const dangling = await storage.store(testJpeg('its file is gone'))
+    const damaged = await storage.store(testJpeg('its file elsewhere is damaged'))
+    const elsewhere = join(await tempDir('sai-symlink-target'), 'frame.jpg')
+    writeFileSync(elsewhere, 'not the bytes')
+    rmSync(dangling.path)
+    symlinkSync(join(root, 'gone.jpg'), dangling.path)
+    rmSync(damaged.path)
+    symlinkSync(elsewhere, damaged.path)
+    await expect(storage.fetch(damaged.sha256)).rejects.toMatchObject({ code: 'ERR_INTEGRITY' })
+    const report = await storage.verify()
+    expect(report.problems.map(p => [p.path, p.reason]).sort()).toEqual(
+      [
+        [dangling.path, 'not-a-file'],
+        [damaged.path, 'not-a-file']
+      ].sort()
+    )
+    expect(report.clean).toBe(false)
+    const repaired = await storage.verify({ repair: true })
+    expect(repaired.problems.map(p => p.action)).toEqual(['left', 'left'])
+    expect(lstatSync(damaged.path).isSymbolicLink() && lstatSync(dangling.path).isSymbolicLink()).toBe(true)
   })
 })

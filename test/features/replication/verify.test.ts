@@ -83,7 +83,7 @@ describe('verify over the copies', () => {
     await mkdir(path)
     await writeFile(join(path, 'keep.txt'), 'an operator put this here')
     const repaired = await storage.verify({ repair: true })
-    expect(repaired.problems.map(p => [p.reason, p.action])).toEqual([['folder', 'left']])
+    expect(repaired.problems.map(p => [p.reason, p.action])).toEqual([['not-a-file', 'left']])
     expect(repaired).toMatchObject({ clean: false, copies: { belowWanted: 1, lost: 0 } })
     expect(await readFile(join(path, 'keep.txt'), 'utf8')).toBe('an operator put this here')
     expect(await namesIn(join(primary.root, '.quarantine'))).toEqual([])
