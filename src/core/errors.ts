@@ -117,11 +117,12 @@ export class StorageUnavailableError extends ImageStorageError {
 
   /** Wraps an OS error met at `path`, naming the option that moves the store (`root`). */
   static fromSystemError(err: NodeJS.ErrnoException, path: string, option: string): StorageUnavailableError {
-    const why = OS_ERRORS[err.code ?? '']?.store ?? err.message
+    const { store: why = err.message, hint } = OS_ERRORS[err.code ?? ''] ?? {}
     return aboutOption(
       option,
       name =>
-        `Image storage unavailable at ${path}: ${why} (${err.code ?? 'error'}). Check the mount or set ${name(option)}.`,
+        `Image storage unavailable at ${path}: ${why} (${err.code ?? 'error'}). ` +
+        (hint ?? `Check the mount or set ${name(option)}.`),
       message => new StorageUnavailableError(message, path, { cause: err })
     )
   }
@@ -164,9 +165,10 @@ export class ConfigError extends ImageStorageError {
 
 /**
  * The OS errors this library meets, said once: as a reason about a store (`store`, and then the
- * store cannot be used: ERR_STORAGE_UNAVAILABLE), or about a file the user named (`file`).
+ * store cannot be used: ERR_STORAGE_UNAVAILABLE; `hint` if the usual one, the mount or the root, is not it), or about
+ * a file the user named (`file`).
  */
-const OS_ERRORS: Record<string, { file: string; store?: string }> = {
+const OS_ERRORS: Record<string, { file: string; store?: string; hint?: string }> = {
   EACCES: { file: 'permission denied', store: 'permission denied' },
   EPERM: { file: 'operation not permitted', store: 'operation not permitted' },
   EROFS: { file: 'read-only file system', store: 'read-only file system' },
@@ -175,7 +177,11 @@ const OS_ERRORS: Record<string, { file: string; store?: string }> = {
   ENOENT: { file: 'no such file or directory', store: 'directory does not exist' },
   ENOTDIR: { file: 'a part of the path is not a directory', store: 'not a directory' },
   EIO: { file: 'input/output error', store: 'input/output error' },
-  EISDIR: { file: 'is a directory', store: 'a folder stands where a file should be (move it aside)' },
+  EISDIR: {
+    file: 'is a directory',
+    store: 'a folder stands where a file should be',
+    hint: "Move it aside (it is not the store's), then store the frame again or restore it from a copy."
+  },
   ELOOP: { file: 'too many symbolic links' },
   ENAMETOOLONG: { file: 'name too long' },
   EMFILE: { file: 'too many open files' },

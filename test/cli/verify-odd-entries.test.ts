@@ -38,6 +38,8 @@ describe('a folder where a frame should be', () => {
       const run = cli(args, { env })
       expect({ args, code: run.code }).toEqual({ args, code: 5 })
       expect(run.stderr).toContain(`ERR_STORAGE_UNAVAILABLE: Image storage unavailable at ${path}: a folder stands`)
+      expect(run.stderr).toContain('Move it aside') // what to do about one entry, not the advice about a root
+      expect(run.stderr).not.toContain('Check the mount')
     }
     expect(existsSync(join(dir, 'out.jpg')) || existsSync(join(dir, 'out.jpg.partial'))).toBe(false)
   })
