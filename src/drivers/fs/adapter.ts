@@ -125,7 +125,7 @@ export class FilesystemAdapter implements StorageAdapter<ObjectFile> {
   }
 
   async getStream({ sha256, path }: ObjectFile, signal?: AbortSignal): Promise<Readable> {
-    const handle = await this.files.open(sha256, path)
+    const { handle } = await this.files.open(sha256, path)
     const verify = verifiedStream(handle.createReadStream(), sha256, path)
     return signal === undefined ? verify : addAbortSignal(signal, verify)
   }
@@ -147,9 +147,8 @@ export class FilesystemAdapter implements StorageAdapter<ObjectFile> {
   }
 
   async stat({ sha256, path }: ObjectFile): Promise<StatFields<ObjectFile>> {
-    const handle = await this.files.open(sha256, path)
+    const { handle, stats } = await this.files.open(sha256, path)
     try {
-      const stats = await handle.stat()
       const { buffer: head, bytesRead } = await handle.read(Buffer.alloc(SNIFF_BYTES), 0, SNIFF_BYTES, 0)
       const mimeType = sniffImageType(head.subarray(0, bytesRead)) ?? UNKNOWN_MIME_TYPE
       return { sha256, size: stats.size, storedAt: firstStored(stats), lastStoredAt: stats.mtime, mimeType }

@@ -3,7 +3,7 @@
  * while the root is the one it was (an unmounted store is unavailable), and says so if a repair
  * quarantined the object; an OS error that means the store cannot be used is unavailable.
  */
-import { fstatSync } from 'node:fs'
+import { fstatSync, type Stats } from 'node:fs'
 import type { FileHandle } from 'node:fs/promises'
 import { join } from 'node:path'
 import { InvalidInputError, isMissing, isUnavailable, NotFoundError, passThrough } from '../../core/errors.js'
@@ -30,7 +30,8 @@ export class ObjectFiles {
     return { sha256, path: join(this.root, this.sharding.encode(sha256)) }
   }
 
-  async open(sha256: string, path: string): Promise<FileHandle> {
+  /** The object's file, open for reading, and its stats (taken once: a folder there fails here). */
+  async open(sha256: string, path: string): Promise<{ handle: FileHandle; stats: Stats }> {
     let handle
     try {
       handle = await openIfExists(path)
@@ -40,11 +41,15 @@ export class ObjectFiles {
     if (handle === undefined)
       throw this.readError(Object.assign(new Error('missing'), { code: 'ENOENT' }), sha256, path)
     // a folder opens, and fails only at its first read: a stream would have begun (fstat: microseconds)
-    if (fstatSync(handle.fd).isDirectory()) {
+    let stats: Stats
+    try {
+      stats = fstatSync(handle.fd)
+      if (stats.isDirectory()) throw folderError(path)
+    } catch (err) {
       await handle.close()
-      throw this.readError(folderError(path), sha256, path)
+      throw this.readError(err, sha256, path)
     }
-    return handle
+    return { handle, stats }
   }
 
   /** A read's failure as ours. */
