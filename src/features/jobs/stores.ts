@@ -43,8 +43,8 @@ export async function placeOf(storage: ImageStorage, bind: boolean): Promise<Sto
     await marks.create(STORE_ID, randomUUID())
     id = await marks.read(STORE_ID) // the id of whichever job made it first
   }
-  // (a location never carries a credential; a URL's user and password are cut out all the same)
-  const location = (own.location ?? own.driver).replace(/\/\/[^/@\s]*@/g, '//')
+  // (a location never carries a credential: S3 refuses an endpoint with a user in it, IPFS cuts it out)
+  const location = own.location ?? own.driver
   return { driver: own.driver, location, ...(id === undefined ? {} : { id: id.trim() }) }
 }
 
