@@ -17,7 +17,7 @@ import { cpus, loadavg, tmpdir, totalmem } from 'node:os'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { FilesystemDriver } from '../dist/drivers/fs.js'
-import { KB, payloads, ratio } from './lib.mjs'
+import { KB, keptHistory, payloads, ratio } from './lib.mjs'
 
 const quick = process.argv.includes('--quick')
 const RUNS = quick ? 2 : 5
@@ -200,6 +200,6 @@ Rounds (ours / plain in each counted round): ${results.runs
 | target | value | limit | met | note |
 | --- | --- | --- | --- | --- |
 ${results.targets.map(targetRow).join('\n')}
-`
+${keptHistory(join(here, 'RESULTS-fsync-off.md'))}`
   )
 }

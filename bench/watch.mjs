@@ -20,6 +20,7 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
+import { keptHistory } from './lib.mjs'
 
 const arg = (name, fallback) =>
   process.argv.includes(`--${name}`) ? process.argv[process.argv.indexOf(`--${name}`) + 1] : fallback
@@ -350,5 +351,5 @@ ${results.targets.map(t => `- ${t.met ? 'MET' : 'MISSED'}: ${t.name} = ${t.value
 ## History (earlier runs' targets)
 
 ${history.join('\n')}
-`
+${keptHistory(join(here, 'RESULTS-watch.md'))}`
 )
