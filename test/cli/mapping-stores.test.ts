@@ -101,11 +101,32 @@ describe('import: a mapping belongs to the store it was run into', () => {
     const old = (await lines(mapping)).filter(line => line.mapping === undefined)
     await writeFile(mapping, old.map(line => `${JSON.stringify(line)}\n`).join(''))
     const next = cli(['import', dir, '--mapping', mapping, '--json'], { env: { SAI_IMAGE_STORAGE_PATH: a } })
-    expect(answer(next)).toMatchObject({ skipped: 2, done: 0 })
+    expect(answer(next)).toMatchObject({ skipped: 2, done: 0, missingOnTarget: 0 })
     const after = await lines(mapping)
     expect(after.slice(0, 2)).toEqual(old)
     expect(after[2].mapping.to).toMatchObject({ driver: 'fs', location: a })
     expect(cli(['import', dir, '--mapping', mapping], { env: { SAI_IMAGE_STORAGE_PATH: b } }).code).toBe(6)
+  })
+
+  it('a mapping of an earlier release run first into another store: what that store lacks is imported, said', async () => {
+    const dir = await tree(3)
+    const [a, b] = [await tempDir(), await tempDir()]
+    const mapping = join(await tempDir(), 'import.jsonl')
+    expect(cli(['import', dir, '--mapping', mapping], { env: { SAI_IMAGE_STORAGE_PATH: a } }).code).toBe(0)
+    const old = (await lines(mapping)).filter(line => line.mapping === undefined)
+    await writeFile(mapping, old.map(line => `${JSON.stringify(line)}\n`).join(''))
+    // b holds one of the three already (stored by another job): two are imported, none passed over unseen
+    await new FilesystemDriver({ root: b }).store(await readFile(join(dir, '1.jpg')))
+    const run = cli(['import', dir, '--mapping', mapping], { env: { SAI_IMAGE_STORAGE_PATH: b } })
+    expect(run.code).toBe(0)
+    expect(run.stdout).toContain('2 objects the mapping records missing from the target (imported again)')
+    expect(run.stdout).toContain('2 done, 1 already done earlier')
+    expect(await count(b)).toBe(3)
+    expect((await lines(mapping)).at(-3)?.mapping?.to).toMatchObject({ driver: 'fs', location: b })
+    // bound to b now: a rerun there lists nothing, passes over all three
+    const again = cli(['import', dir, '--mapping', mapping, '--json'], { env: { SAI_IMAGE_STORAGE_PATH: b } })
+    expect(answer(again)).toMatchObject({ skipped: 3, done: 0 })
+    expect(answer(again).missingOnTarget).toBeUndefined()
   })
 })
 

@@ -46,7 +46,8 @@ export async function importCommand(cli: Context): Promise<number> {
       ? ''
       : `\n${plural(summary.notImages.length, 'file')} not an image ` +
         `(recorded in ${notImagesFile(mapping)}; later runs pass over them): ${firstFive(summary.notImages)}`,
-    summary.excluded === 0 ? '' : `\nexcluded: ${plural(summary.excluded, 'file')}`
+    summary.excluded === 0 ? '' : `\nexcluded: ${plural(summary.excluded, 'file')}`,
+    missing(summary.missingOnTarget ?? 0, 'imported') // (an earlier release's mapping, checked once)
   ].join('')
   const code = report(cli, 'import', summary, storage, notes)
   await copyBeforeExit(cli, storage)

@@ -61,9 +61,9 @@ export class FrameStore {
       await writeAll(fd, bytes)
       if (mtime !== undefined) await futimesAsync(fd, mtime, mtime)
     }
-    // no fsync, over one hash slice: the temp (in .tmp) is written while the bytes hash; up to a slice, hashed
-    // first, written only if new (the overlap saved less than a duplicate's wasted temp, RESULTS-full-run.md).
-    // With fsync a synced write would wait
+    // no fsync, over one hash slice: the temp (in .tmp) is written while the bytes hash (RESULTS-fsync-off.md);
+    // up to a slice, hashed first, written only if new: the overlap saved less than a duplicate's wasted
+    // temp cost (RESULTS-full-run.md, session 9). With fsync a synced write would wait
     const early = context.fsync || bytes.length <= HASH_SLICE ? undefined : writeTemp(context, undefined, write)
     early?.catch(() => {}) // (awaited, or dropped; a failed one removed its temp)
     const sameBytes: Check = async (fd, stats) => await context.reader.holdsBytes(fd, stats, bytes)
@@ -81,9 +81,8 @@ export class FrameStore {
     try {
       digest = await context.slices.digest(bytes, limits)
       place = this.place(digest)
-      // written early: the link's EEXIST and ENOENT are the lookups (RESULTS-fsync-off.md). Else, no fsync: a miss
-      // costs a lookup (no failing open); a name taken since: the link's
-      if (early === undefined && (context.fsync || statSync(place.path, { throwIfNoEntry: false })))
+      // no fsync: a miss costs a lookup (no failing open); a name taken since: the link's EEXIST
+      if (context.fsync || statSync(place.path, { throwIfNoEntry: false }))
         existing = await this.intact(place.path, bytes.length, sameBytes)
     } catch (err) {
       drop()
@@ -93,7 +92,7 @@ export class FrameStore {
       drop()
       return { digest, ...place, isDuplicate: true, storedAt: firstStored(existing) }
     }
-    if (early !== undefined) return await this.commit(await early, digest, place, sameBytes, signal, true)
+    if (early !== undefined) return await this.commit(await early, digest, place, sameBytes, signal)
     signal?.throwIfAborted()
     // O_DSYNC makes the write durable, not a later change of times: those need the fsync
     const temp = await writeTemp(context, place.path, write, mtime === undefined && bytes.length <= WRITE_CHUNK_BYTES)
@@ -145,7 +144,8 @@ export class FrameStore {
 
   /**
    * The stored object's stat if the file at `path` is intact by `check`, else undefined (absent,
-   * truncated, corrupt): only an intact object is a duplicate. Synchronous calls: microseconds each.
+   * truncated, corrupt): only an intact object is a duplicate. Open, fstat, renewal and close are
+   * synchronous: microseconds each (bench/RESULTS.md).
    */
   private async intact(path: string, size: number, check: Check): Promise<Stats | undefined> {
     const fd = openIfThere(path)
@@ -153,8 +153,9 @@ export class FrameStore {
     try {
       const stats = fstatSync(fd)
       if (!(stats.isFile() && stats.size === size)) return undefined
-      // A duplicate store is a store: the object is young again (retention ages by mtime). Renew, then re-check
-      // (deleteIfNotRenewed: a prune puts back a candidate it sees renewed); else the caller writes anew.
+      // A duplicate store is a store: the object is young again (retention ages by mtime). Renew,
+      // then re-check (ImageStorage.deleteIfNotRenewed: a prune puts back a candidate it sees renewed);
+      // a name empty now, or a damaged object, is written anew by the caller.
       const renewed = renew(fd, stats)
       if (!(await check(fd, stats))) return undefined
       // the new mtime is retention's acknowledgement (lost, a prune by age deletes the frame: test/crash);

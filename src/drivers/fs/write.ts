@@ -87,7 +87,7 @@ async function createTemp(
 /**
  * Links the temp to `path` without overwriting, then makes the name durable. If the name is taken, `taken`
  * says what is there: something (returned, the temp dropped), or undefined for an object to replace
- * (damaged, or pruned meanwhile) by the temp, atomically. `seen`: no lookup of the folder (the link's ENOENT is one).
+ * (damaged, or pruned meanwhile) by the temp, atomically. `seen`: the caller just saw the folder.
  */
 export async function linkIntoPlace<T>(
   context: WriteContext,

@@ -10,7 +10,7 @@ import { InvalidInputError } from '../../core/errors.js'
 import type { ImageStorage } from '../../core/types.js'
 import { globMatcher } from './glob.js'
 import { JsonLines } from './mapping.js'
-import { runJob, type JobOptions, type JobSummary } from './runner.js'
+import { hashesOf, runJob, type JobOptions, type JobSummary } from './runner.js'
 import { folderOf, placeOf } from './stores.js'
 
 export interface ImportOptions extends JobOptions {
@@ -51,6 +51,9 @@ export async function importTree(storage: ImageStorage, dir: string, options: Im
       field: 'source',
       idOf: path => path,
       mappingOf: async bind => ({ job: 'import', from: folderOf(dir), to: await placeOf(storage, bind) }),
+      // an earlier release's mapping is checked once against this store: its lost or other store's frames again
+      present: () => hashesOf(storage.list({ signal: options.signal })),
+      presentOnlyWhenBinding: true,
       items: () => importFiles(dir, options, extra),
       onNotImage: path => notImage.add(path),
       finishedElsewhere: path => options.allowNonImage !== true && notImage.has(path),

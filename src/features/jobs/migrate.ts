@@ -9,7 +9,7 @@
 import { IntegrityError } from '../../core/errors.js'
 import type { ImageEntry, ImageStorage } from '../../core/types.js'
 import { openMapping } from './mapping.js'
-import { forgetMissing, runJob, type JobOptions, type JobSummary } from './runner.js'
+import { forgetMissing, hashesOf, runJob, type JobOptions, type JobSummary } from './runner.js'
 import { checkMappingOf, placeOf, type MappingOf } from './stores.js'
 
 export interface MigrateSummary extends JobSummary {
@@ -26,7 +26,7 @@ export async function migrate(from: ImageStorage, to: ImageStorage, options: Job
       idOf: entry => entry.hash,
       mappingOf: async bind => await mappingOf(from, to, bind),
       // a rerun copies again what the target lost since: one listing of it, names only
-      present: () => hashes(to.list({ signal: options.signal })),
+      present: () => hashesOf(to.list({ signal: options.signal })),
       // no signal below: a stop lets the copies under way finish (the runner starts no new one)
       items: () => from.list(),
       work: async entry => {
@@ -88,7 +88,7 @@ export async function planMigration(
   const plan = { wouldCopy: 0, wouldCopyBytes: 0, alreadyCopied: 0, missingOnTarget: 0 }
   if (to !== undefined) {
     checkMappingOf(mappingPath, of, await mappingOf(from, to, false))
-    if (copied.size > 0) plan.missingOnTarget = await forgetMissing(copied, hashes(to.list({ signal })))
+    if (copied.size > 0) plan.missingOnTarget = await forgetMissing(copied, hashesOf(to.list({ signal })))
   }
   for await (const entry of from.list({ signal })) {
     if (copied.has(entry.hash)) plan.alreadyCopied++
@@ -103,8 +103,4 @@ export async function planMigration(
 async function mappingOf(from: ImageStorage, to: ImageStorage, bind: boolean): Promise<MappingOf> {
   // the source is never written to (it may be read-only): its id only if it has one
   return { job: 'migrate', from: await placeOf(from, false), to: await placeOf(to, bind) }
-}
-
-async function* hashes(entries: AsyncIterable<ImageEntry>): AsyncGenerator<string> {
-  for await (const entry of entries) yield entry.hash
 }

@@ -54,6 +54,12 @@ export interface Job<T> {
   mappingOf: (bind: boolean) => Promise<MappingOf>
   /** The hashes of the target's objects: a record whose object is not among them is worked on again. */
   present?: () => AsyncIterable<string>
+  /**
+   * `present` asked only of a mapping that names no store yet and holds records (an earlier release's): the
+   * store this run names is checked once, before the mapping is bound to it (import: its target is the live
+   * store, which may be ten times the import, listed on every rerun otherwise).
+   */
+  presentOnlyWhenBinding?: boolean
   /** Every item (whatever the mapping holds: the mapping decides what is passed over). */
   items: () => AsyncIterable<T>
   /** Whether an item was finished earlier, beyond the mapping's records (import: not an image). */
@@ -97,14 +103,19 @@ async function run<T>(job: Job<T>, options: JobOptions): Promise<JobSummary> {
     const here = await job.mappingOf(of.length === 0)
     checkMappingOf(options.mapping, of, here)
     if (of.length === 0) await file.append({ mapping: here })
-    if (job.present !== undefined)
-      summary.missingOnTarget = copied.size === 0 ? 0 : await forgetMissing(copied, job.present())
+    const check = job.present !== undefined && (of.length === 0 || job.presentOnlyWhenBinding !== true)
+    if (check) summary.missingOnTarget = copied.size === 0 ? 0 : await forgetMissing(copied, job.present!())
     await work(job, options, copied, file, summary)
   } finally {
     await file.close()
   }
   summary.interrupted = options.signal?.aborted === true
   return summary
+}
+
+/** The hashes of a listing's entries (what `Job.present` gives). */
+export async function* hashesOf(entries: AsyncIterable<{ hash: string }>): AsyncGenerator<string> {
+  for await (const entry of entries) yield entry.hash
 }
 
 /**

@@ -1,5 +1,4 @@
-import { createHash } from 'node:crypto'
-import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { describe, expect, it, vi } from 'vitest'
 import { HASH_SLICE } from '../../../src/core/hashing.js'
@@ -11,13 +10,8 @@ import { tempDir } from '../../infra/helpers/tmp.js'
 // and its asynchronous ones (a temp file's)
 const opened = vi.hoisted(() => [] as string[])
 const openedAsync = vi.hoisted(() => [] as string[])
-const looked = vi.hoisted(() => [] as string[])
 vi.mock('node:fs', async original => {
   const fs = await original<typeof import('node:fs')>()
-  const statSync = ((...args: Parameters<typeof fs.statSync>) => {
-    looked.push(String(args[0]))
-    return fs.statSync(...args)
-  }) as typeof fs.statSync
   const openSync = (...args: Parameters<typeof fs.openSync>): number => {
     opened.push(String(args[0]))
     return fs.openSync(...args)
@@ -26,10 +20,8 @@ vi.mock('node:fs', async original => {
     openedAsync.push(String(args[0]))
     ;(fs.open as (...a: unknown[]) => void)(...args)
   }
-  return { ...fs, open, openSync, statSync, default: { ...fs, open, openSync, statSync } }
+  return { ...fs, open, openSync, default: { ...fs, open, openSync } }
 })
-
-const sha256 = (bytes: Buffer): string => createHash('sha256').update(bytes).digest('hex')
 
 /** Every file under `root` whose name ends in `.tmp` (not the `.tmp` folder itself). */
 function temps(root: string): string[] {
@@ -98,26 +90,6 @@ describe('FilesystemDriver without fsync: the temp written while hashing', () =>
     expect(opened.filter(path => path.endsWith('.jpg'))).toEqual([stored.path])
     await storage.close()
     expect(temps(root)).toEqual([])
-  })
-
-  it('a frame written while it hashes is linked with no lookup of its name or folder first, whether the folder is there or not', async () => {
-    const root = await tempDir()
-    const storage = new FilesystemDriver({ root, fsync: false })
-    const frames = [1, 2].map(n => testJpeg(`no fsync lookups ${n}`, HASH_SLICE * 2))
-    await storage.store(testJpeg('no fsync lookups first', 1000)) // the root and its .tmp made
-    looked.length = 0
-    const made = await storage.store(frames[0]!) // its folder is new: the link's ENOENT makes it
-    const name = sha256(frames[1]!)
-    mkdirSync(join(root, name.slice(0, 2), name.slice(2, 4)), { recursive: true }) // the layout's folder
-    const warm = await storage.store(frames[1]!) // its folder is there: one link
-    const places = [made, warm].flatMap(({ path }) => [path, dirname(path)])
-    expect(looked.filter(path => places.includes(path))).toEqual([dirname(made.path)]) // (the folder's making)
-    // a duplicate: the link's EEXIST, then the bytes compared
-    expect((await storage.store(frames[1]!)).isDuplicate).toBe(true)
-    await storage.close()
-    expect(temps(root)).toEqual([])
-    for (const [i, { hash }] of [made, warm].entries())
-      expect(Buffer.compare(await storage.fetch(hash), frames[i]!)).toBe(0)
   })
 
   it('a frame of one hash slice or less is hashed first, so a duplicate writes no temp; larger, early', async () => {
