@@ -40,6 +40,15 @@ const count = async (root: string): Promise<number> => {
   return n
 }
 
+/** `dir` imported into `root` with a mapping as an earlier release wrote it (records only, no line naming the store). */
+async function earlierReleaseMapping(dir: string, root: string): Promise<{ mapping: string; old: any[] }> {
+  const mapping = join(await tempDir(), 'import.jsonl')
+  expect(cli(['import', dir, '--mapping', mapping], { env: { SAI_IMAGE_STORAGE_PATH: root } }).code).toBe(0)
+  const old = (await lines(mapping)).filter(line => line.mapping === undefined)
+  await writeFile(mapping, old.map(line => `${JSON.stringify(line)}\n`).join(''))
+  return { mapping, old }
+}
+
 describe('import: a mapping belongs to the store it was run into', () => {
   it('into another root: refused, exit 6, naming the store it is for; that root gets nothing', async () => {
     const dir = await tree(3)
@@ -96,10 +105,7 @@ describe('import: a mapping belongs to the store it was run into', () => {
   it('a mapping of an earlier release (no such line) is named on its next run, then refused elsewhere', async () => {
     const dir = await tree(2)
     const [a, b] = [await tempDir(), await tempDir()]
-    const mapping = join(await tempDir(), 'import.jsonl')
-    expect(cli(['import', dir, '--mapping', mapping], { env: { SAI_IMAGE_STORAGE_PATH: a } }).code).toBe(0)
-    const old = (await lines(mapping)).filter(line => line.mapping === undefined)
-    await writeFile(mapping, old.map(line => `${JSON.stringify(line)}\n`).join(''))
+    const { mapping, old } = await earlierReleaseMapping(dir, a)
     const next = cli(['import', dir, '--mapping', mapping, '--json'], { env: { SAI_IMAGE_STORAGE_PATH: a } })
     expect(answer(next)).toMatchObject({ skipped: 2, done: 0, missingOnTarget: 0 })
     const after = await lines(mapping)
@@ -111,10 +117,7 @@ describe('import: a mapping belongs to the store it was run into', () => {
   it('a mapping of an earlier release run first into another store: what that store lacks is imported, said', async () => {
     const dir = await tree(3)
     const [a, b] = [await tempDir(), await tempDir()]
-    const mapping = join(await tempDir(), 'import.jsonl')
-    expect(cli(['import', dir, '--mapping', mapping], { env: { SAI_IMAGE_STORAGE_PATH: a } }).code).toBe(0)
-    const old = (await lines(mapping)).filter(line => line.mapping === undefined)
-    await writeFile(mapping, old.map(line => `${JSON.stringify(line)}\n`).join(''))
+    const { mapping } = await earlierReleaseMapping(dir, a)
     // b holds one of the three already (stored by another job): two are imported, none passed over unseen
     await new FilesystemDriver({ root: b }).store(await readFile(join(dir, '1.jpg')))
     const run = cli(['import', dir, '--mapping', mapping], { env: { SAI_IMAGE_STORAGE_PATH: b } })
