@@ -1,5 +1,6 @@
 /** What `sai-images help` prints, in lines of at most 100 columns (a test runs every command's help). */
 import type { Command } from './context.js'
+import { STATUS_EXIT } from './specs/status.js'
 
 export const WIDTH = 100
 
@@ -13,7 +14,7 @@ const COMMON_HELP = `Options for every command:
   -V, --version`
 
 const EXIT_HELP = `Exit codes: 0 done, 1 not found / not clean / some items failed, 2 usage, 3 bad input or ref,
-4 integrity, 5 storage unavailable, 6 configuration, 10-14 status alerts, 70 a bug (please report
+4 integrity, 5 storage unavailable, 6 configuration, ${STATUS_EXIT.backlog}-${Math.max(...Object.values(STATUS_EXIT))} status alerts, 70 a bug (please report
 it), 75 replicate's lock busy, 130 interrupted.`
 
 /** The usage of `sai-images <command>`, wrapped at the top-level spaces, never inside `[...]`. */
