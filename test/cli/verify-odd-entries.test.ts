@@ -1,6 +1,6 @@
 // What `verify`, `stats`, `status` and the object commands say of odd entries, as an operator runs them: a folder
-// where a frame's file should be, and a root that is a folder but no store (a mistyped `--root /srv`).
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+// or a link where a frame's file should be, and a root that is a folder but no store (a mistyped `--root /srv`).
+import { existsSync, lstatSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 // @ts-expect-error a plain ES module without types
@@ -42,6 +42,40 @@ describe('a folder where a frame should be', () => {
       expect(run.stderr).not.toContain('Check the mount')
     }
     expect(existsSync(join(dir, 'out.jpg')) || existsSync(join(dir, 'out.jpg.partial'))).toBe(false)
+  })
+})
+
+describe('a symbolic link where a frame should be', () => {
+  it('to an intact copy: verify names it; exists, fetch -o, stat and delete fail typed and leave it', async () => {
+    // verify never reads through a link: so no command may serve, count or delete the bytes it points to
+    const dir = await tempDir()
+    const root = join(dir, 'store')
+    const bytes = Buffer.from(cameraFrame(3))
+    const { sha256, path } = await new FilesystemDriver({ root }).store(bytes)
+    writeFileSync(join(dir, 'copy.jpg'), bytes)
+    rmSync(path)
+    symlinkSync(join(dir, 'copy.jpg'), path)
+    const env = { SAI_IMAGE_STORAGE_PATH: root }
+
+    const look = cli(['verify'], { env })
+    expect(look.code).toBe(1)
+    expect(look.stdout).toContain(`not-a-file ${path}`)
+    for (const args of [
+      ['exists', sha256],
+      ['fetch', sha256, '-o', join(dir, 'out.jpg')],
+      ['stat', sha256],
+      ['delete', sha256]
+    ]) {
+      const run = cli(args, { env })
+      expect({ args, code: run.code }).toEqual({ args, code: 5 })
+      expect(run.stderr).toContain(
+        `Image storage unavailable at ${path}: a symbolic link stands where a file should be`
+      )
+      expect(run.stderr).toContain('Move it aside')
+    }
+    expect(existsSync(join(dir, 'out.jpg')) || existsSync(join(dir, 'out.jpg.partial'))).toBe(false)
+    expect(lstatSync(path).isSymbolicLink()).toBe(true)
+    expect(readFileSync(join(dir, 'copy.jpg')).equals(bytes)).toBe(true)
   })
 })
 
