@@ -51,8 +51,9 @@ export class SetAside {
       if (isMissing(err)) return false // gone already (or no root: the caller checks it)
       throw err
     }
-    // lstat: a link moved aside is put back, never deleted by its target's mtime (verify reports it)
-    if ((await lstat(aside)).mtime.getTime() === seen.getTime()) {
+    // a link moved aside (lstat: not followed) is no object: put back, never deleted (verify reports it)
+    const moved = await lstat(aside)
+    if (moved.isFile() && moved.mtime.getTime() === seen.getTime()) {
       await unlink(aside)
       if (this.fsync) await fsyncDir(dirname(path))
       return true
