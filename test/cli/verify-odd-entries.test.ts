@@ -1,6 +1,15 @@
 // What `verify`, `stats`, `status` and the object commands say of odd entries, as an operator runs them: a folder
 // or a link where a frame's file should be, and a root that is a folder but no store (a mistyped `--root /srv`).
-import { existsSync, lstatSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
+import {
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync
+} from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 // @ts-expect-error a plain ES module without types
@@ -114,6 +123,35 @@ describe('a root that is a folder but no store (a mistyped --root /srv)', () => 
       alerts: [{ condition: 'notAStore', exit: 15 }]
     })
     expect(existsSync(join(srv, '.sai-layout.json'))).toBe(false) // nothing written there
+  })
+
+  it('with replicas, verify says the same and writes nothing: no state folder, no root, no claim on a replica', async () => {
+    // before, the replicated verify made {root}/.replication (and a missing root), marked the replica as this
+    // mistyped root's, and called a missing root clean
+    const base = await tempDir()
+    const srv = join(base, 'srv')
+    mkdirSync(join(srv, 'www'), { recursive: true })
+    writeFileSync(join(srv, 'notes.txt'), 'not a frame')
+    const replica = join(base, 'replica')
+    mkdirSync(replica)
+    for (const [root, line] of [
+      [srv, 'this folder holds 2 entries that are not frames: is it the store?'],
+      [join(base, 'images'), 'the root does not exist']
+    ] as const) {
+      const env = {
+        SAI_IMAGE_STORAGE_PATH: root,
+        SAI_IMAGE_STORAGE_REPLICAS: 'fs',
+        SAI_IMAGE_STORAGE_REPLICA_PATH: replica
+      }
+      const verify = cli(['verify'], { env })
+      expect({ root, code: verify.code }).toEqual({ root, code: 1 })
+      expect(verify.stdout).toContain(line)
+      expect(answer(cli(['verify', '--json', '--allow-empty'], { env }))).toMatchObject({ clean: true })
+      for (const args of [['stats'], ['status'], ['list']]) cli(args, { env })
+    }
+    expect(readdirSync(base).sort()).toEqual(['replica', 'srv'])
+    expect(readdirSync(srv).sort()).toEqual(['notes.txt', 'www'])
+    expect(readdirSync(replica)).toEqual([])
   })
 
   it('an empty new store, and one that holds frames beside other entries, stay clean (exit 0)', async () => {
