@@ -168,6 +168,7 @@ export class ConfigError extends ImageStorageError {
  * store cannot be used: ERR_STORAGE_UNAVAILABLE; `hint` if the usual one, the mount or the root, is not it), or about
  * a file the user named (`file`).
  */
+const MOVE_ASIDE = "Move it aside (it is not the store's), then store the frame again or restore it from a copy."
 const OS_ERRORS: Record<string, { file: string; store?: string; hint?: string }> = {
   EACCES: { file: 'permission denied', store: 'permission denied' },
   EPERM: { file: 'operation not permitted', store: 'operation not permitted' },
@@ -177,12 +178,9 @@ const OS_ERRORS: Record<string, { file: string; store?: string; hint?: string }>
   ENOENT: { file: 'no such file or directory', store: 'directory does not exist' },
   ENOTDIR: { file: 'a part of the path is not a directory', store: 'not a directory' },
   EIO: { file: 'input/output error', store: 'input/output error' },
-  EISDIR: {
-    file: 'is a directory',
-    store: 'a folder stands where a file should be',
-    hint: "Move it aside (it is not the store's), then store the frame again or restore it from a copy."
-  },
-  ELOOP: { file: 'too many symbolic links' },
+  EISDIR: { file: 'is a directory', store: 'a folder stands where a file should be', hint: MOVE_ASIDE },
+  // an object's name is opened without following a link (O_NOFOLLOW): what a fetch serves is what verify checked
+  ELOOP: { file: 'too many symbolic links', store: 'a symbolic link stands where a file should be', hint: MOVE_ASIDE },
   ENAMETOOLONG: { file: 'name too long' },
   EMFILE: { file: 'too many open files' },
   ENFILE: { file: 'too many open files in the system' },

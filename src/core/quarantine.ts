@@ -35,8 +35,10 @@ export function quarantinedHint(entry: QuarantineEntry): string {
   const restore = `\`sai-images quarantine restore ${entry.id}\``
   return (
     `a repair quarantined it on ${entry.quarantinedAt.toISOString()} (${entry.reason ?? 'damaged'}): ${entry.path}; ` +
-    (DAMAGED_REASONS.has(entry.reason ?? '')
-      ? `${restore} refuses its damaged bytes (--force puts them back anyway): restore the frame from a replica or a backup`
-      : `${restore} puts it back`)
+    (entry.folder === true
+      ? 'a folder stood under its name, and is there with what it held: restore the frame from a replica or a backup'
+      : DAMAGED_REASONS.has(entry.reason ?? '')
+        ? `${restore} refuses its damaged bytes (--force puts them back anyway): restore the frame from a replica or a backup`
+        : `${restore} puts it back`)
   )
 }

@@ -198,6 +198,8 @@ export interface QuarantineEntry {
   reason?: string
   /** A misnamed file's key before it was taken out (`restore` puts it back there). */
   originalKey?: string
+  /** A folder an older repair moved here (`size`: its files' bytes): never restored. */
+  folder?: true
 }
 
 export interface RestoreOptions extends AbortOptions {
@@ -212,10 +214,10 @@ export interface Quarantine {
   add: (ref: string, reason: string, options?: AbortOptions) => Promise<QuarantineEntry | undefined>
   /**
    * Puts the object back under its name if no object is there; false if one is (the quarantined
-   * copy stays). Bytes that do not match their name are `ERR_INTEGRITY`, unless `force`.
+   * copy stays). Bytes that do not match their name are `ERR_INTEGRITY`, unless `force`; a folder: `ERR_INVALID_INPUT`.
    */
   restore: (id: string, options?: RestoreOptions) => Promise<boolean>
-  /** Deletes it for good: true if it was there. */
+  /** Deletes it for good (a folder, whole): true if it was there. */
   purge: (id: string, options?: AbortOptions) => Promise<boolean>
 }
 

@@ -1,6 +1,15 @@
 // What `verify`, `stats`, `status` and the object commands say of odd entries, as an operator runs them: a folder
-// where a frame's file should be, and a root that is a folder but no store (a mistyped `--root /srv`).
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+// or a link where a frame's file should be, and a root that is a folder but no store (a mistyped `--root /srv`).
+import {
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync
+} from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 // @ts-expect-error a plain ES module without types
@@ -45,6 +54,40 @@ describe('a folder where a frame should be', () => {
   })
 })
 
+describe('a symbolic link where a frame should be', () => {
+  it('to an intact copy: verify names it; exists, fetch -o, stat and delete fail typed and leave it', async () => {
+    // verify never reads through a link: so no command may serve, count or delete the bytes it points to
+    const dir = await tempDir()
+    const root = join(dir, 'store')
+    const bytes = Buffer.from(cameraFrame(3))
+    const { sha256, path } = await new FilesystemDriver({ root }).store(bytes)
+    writeFileSync(join(dir, 'copy.jpg'), bytes)
+    rmSync(path)
+    symlinkSync(join(dir, 'copy.jpg'), path)
+    const env = { SAI_IMAGE_STORAGE_PATH: root }
+
+    const look = cli(['verify'], { env })
+    expect(look.code).toBe(1)
+    expect(look.stdout).toContain(`not-a-file ${path}`)
+    for (const args of [
+      ['exists', sha256],
+      ['fetch', sha256, '-o', join(dir, 'out.jpg')],
+      ['stat', sha256],
+      ['delete', sha256]
+    ]) {
+      const run = cli(args, { env })
+      expect({ args, code: run.code }).toEqual({ args, code: 5 })
+      expect(run.stderr).toContain(
+        `Image storage unavailable at ${path}: a symbolic link stands where a file should be`
+      )
+      expect(run.stderr).toContain('Move it aside')
+    }
+    expect(existsSync(join(dir, 'out.jpg')) || existsSync(join(dir, 'out.jpg.partial'))).toBe(false)
+    expect(lstatSync(path).isSymbolicLink()).toBe(true)
+    expect(readFileSync(join(dir, 'copy.jpg')).equals(bytes)).toBe(true)
+  })
+})
+
 describe('a root that is a folder but no store (a mistyped --root /srv)', () => {
   it('verify and stats say what it holds and exit 1 unless --allow-empty; status alerts (exit 15)', async () => {
     const srv = await tempDir()
@@ -80,6 +123,35 @@ describe('a root that is a folder but no store (a mistyped --root /srv)', () => 
       alerts: [{ condition: 'notAStore', exit: 15 }]
     })
     expect(existsSync(join(srv, '.sai-layout.json'))).toBe(false) // nothing written there
+  })
+
+  it('with replicas, verify says the same and writes nothing: no state folder, no root, no claim on a replica', async () => {
+    // before, the replicated verify made {root}/.replication (and a missing root), marked the replica as this
+    // mistyped root's, and called a missing root clean
+    const base = await tempDir()
+    const srv = join(base, 'srv')
+    mkdirSync(join(srv, 'www'), { recursive: true })
+    writeFileSync(join(srv, 'notes.txt'), 'not a frame')
+    const replica = join(base, 'replica')
+    mkdirSync(replica)
+    for (const [root, line] of [
+      [srv, 'this folder holds 2 entries that are not frames: is it the store?'],
+      [join(base, 'images'), 'the root does not exist']
+    ] as const) {
+      const env = {
+        SAI_IMAGE_STORAGE_PATH: root,
+        SAI_IMAGE_STORAGE_REPLICAS: 'fs',
+        SAI_IMAGE_STORAGE_REPLICA_PATH: replica
+      }
+      const verify = cli(['verify'], { env })
+      expect({ root, code: verify.code }).toEqual({ root, code: 1 })
+      expect(verify.stdout).toContain(line)
+      expect(answer(cli(['verify', '--json', '--allow-empty'], { env }))).toMatchObject({ clean: true })
+      for (const args of [['stats'], ['status'], ['list']]) cli(args, { env })
+    }
+    expect(readdirSync(base).sort()).toEqual(['replica', 'srv'])
+    expect(readdirSync(srv).sort()).toEqual(['notes.txt', 'www'])
+    expect(readdirSync(replica)).toEqual([])
   })
 
   it('an empty new store, and one that holds frames beside other entries, stay clean (exit 0)', async () => {

@@ -25,15 +25,18 @@ export async function quarantine(cli: Context): Promise<number> {
   const selected = await selection(cli, held)
   if (selected !== undefined && ids.length > 0)
     throw new UsageError(`${action} takes ids or a selection (--all, --reason, --older-than, --since), not both`)
+  // a folder (an older release's repair moved it here, with what it held) is purged by its id, never by a selection
+  const kept: string[] = []
   if (selected !== undefined) {
-    for await (const entry of held.list()) if (selected(entry)) ids.push(entry.id)
+    for await (const entry of held.list())
+      if (selected(entry)) (entry.folder === true && action === 'purge' ? kept : ids).push(entry.id)
   } else if (ids.length === 0)
     throw new UsageError(
       `${action} needs the ids that \`sai-images quarantine list\` prints, or a selection: ` +
         '--all, --reason R, --older-than D, --since D'
     )
-  if (cli.flags['dry-run'] === true) return await dryRun(cli, storage, held, action, ids)
-  return await restoreOrPurge(cli, storage, held, action, ids)
+  if (cli.flags['dry-run'] === true) return await dryRun(cli, storage, held, action, ids, kept)
+  return await restoreOrPurge(cli, storage, held, action, ids, kept)
 }
 
 /**
@@ -53,16 +56,18 @@ async function dryRun(
   storage: ImageStorage,
   held: Quarantine,
   action: 'restore' | 'purge',
-  ids: string[]
+  ids: string[],
+  kept: string[]
 ): Promise<number> {
   const entries = new Map<string, QuarantineEntry>()
   for await (const entry of held.list()) entries.set(entry.id, entry)
   const would: QuarantineEntry[] = []
-  const refused = new Map<string, string>()
+  const refused = new Map<string, string>(kept.map(id => [id, FOLDER_KEPT]))
   const force = cli.flags.force === true
   for (const id of ids) {
     const entry = entries.get(id)
     if (entry === undefined) refused.set(id, 'no such entry: ids are the names `sai-images quarantine list` prints')
+    else if (action === 'restore' && entry.folder === true) refused.set(id, FOLDER_RESTORE)
     else if (action === 'restore' && !force && entry.originalKey === undefined && !(await intact(entry)))
       refused.set(id, 'its bytes do not match its name: restore --force puts them back anyway')
     else if (action === 'restore' && entry.originalKey === undefined && (await storage.exists(entry.sha256)))
@@ -89,6 +94,9 @@ async function dryRun(
   return refused.size > 0 ? 1 : 0
 }
 
+const FOLDER_KEPT = 'a folder, with what it holds: a selection never purges one; purge it by its id'
+const FOLDER_RESTORE = "a folder, not a frame's file: restore refuses it; move what you keep out of it by hand"
+
 async function list(cli: Context, storage: ImageStorage, held: Quarantine): Promise<number> {
   const entries = []
   let bytes = 0
@@ -97,7 +105,8 @@ async function list(cli: Context, storage: ImageStorage, held: Quarantine): Prom
     bytes += entry.size
   }
   const line = (e: QuarantineEntry): string =>
-    `\n  ${e.id}  ${e.size} bytes  ${e.reason ?? ''}${e.originalKey === undefined ? '' : ` (was ${e.originalKey})`}`
+    `\n  ${e.id}  ${e.size} bytes  ${e.reason ?? ''}${e.originalKey === undefined ? '' : ` (was ${e.originalKey})`}` +
+    (e.folder === true ? ` (${FOLDER_RESTORE})` : '')
   cli.out(
     `${plural(entries.length, 'object')} in quarantine, ${formatBytes(bytes)}` +
       entries.map(line).join('') +
@@ -112,17 +121,21 @@ async function restoreOrPurge(
   storage: ImageStorage,
   held: Quarantine,
   action: 'restore' | 'purge',
-  ids: string[]
+  ids: string[],
+  kept: string[]
 ): Promise<number> {
   const done: string[] = []
-  const refused: string[] = []
-  const why = new Map<string, string>()
+  const refused: string[] = [...kept]
+  const why = new Map<string, string>(kept.map(id => [id, FOLDER_KEPT]))
   const force = cli.flags.force === true
+  let damaged = false
   for (const id of ids) {
     try {
       ;((await (action === 'restore' ? held.restore(id, { force }) : held.purge(id))) ? done : refused).push(id)
     } catch (err) {
-      if ((err as { code?: string }).code !== 'ERR_INTEGRITY') throw err
+      const { code } = err as { code?: string }
+      if (code !== 'ERR_INTEGRITY' && code !== 'ERR_INVALID_INPUT') throw err // (invalid: a folder, never restored)
+      damaged ||= code === 'ERR_INTEGRITY'
       refused.push(id)
       why.set(id, (err as Error).message)
     }
@@ -147,7 +160,7 @@ async function restoreOrPurge(
       store: storage.location
     }
   )
-  if (why.size > 0) return 4
+  if (damaged) return 4
   return refused.length > 0 ? 1 : 0
 }
 

@@ -4,7 +4,6 @@
  * of a new frame crosses front, input and hashing, this file, store.ts, sharding and write.ts:
  * test/drivers/fs/path-files.test.ts measures it.
  */
-import { statSync } from 'node:fs'
 import { unlink } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
 import { addAbortSignal, type Readable } from 'node:stream'
@@ -21,7 +20,7 @@ import type { VerifyOptions, VerifyReport } from '../../core/verify-report.js'
 import { fsyncDir, type StoreDirs } from './write.js'
 import type { FilesystemDriverInit } from './init.js'
 import { listEntries } from './listing.js'
-import { folderError, ObjectFiles } from './objects.js'
+import { ObjectFiles } from './objects.js'
 import type { FilesystemQuarantine } from './quarantine.js'
 import type { StoreLayout } from './layout.js'
 import { chooseReads, firstStored, ObjectReader, type ReadStrategy } from './read.js'
@@ -130,20 +129,9 @@ export class FilesystemAdapter implements StorageAdapter<ObjectFile> {
     return signal === undefined ? verify : addAbortSignal(signal, verify)
   }
 
-  /**
-   * Whether a file is under the name (damaged or not: `fetch` and `verify` judge the bytes). A folder
-   * there is no answer: `ERR_STORAGE_UNAVAILABLE` naming it, as `fetch` says.
-   */
+  /** Whether a file is under the name (damaged or not: `fetch` and `verify` judge the bytes): `ObjectFiles.entry`. */
   async has({ sha256, path }: ObjectFile): Promise<boolean> {
-    try {
-      const stats = statSync(path)
-      if (stats.isDirectory()) throw folderError(path)
-      return stats.isFile()
-    } catch (err) {
-      if (!isMissing(err)) throw this.files.readError(err, sha256, path)
-      this.parts.watched.check() // an unmounted store is unavailable, not empty
-      return false
-    }
+    return this.files.entry(sha256, path)?.isFile() === true
   }
 
   async stat({ sha256, path }: ObjectFile): Promise<StatFields<ObjectFile>> {
@@ -153,15 +141,16 @@ export class FilesystemAdapter implements StorageAdapter<ObjectFile> {
       const mimeType = sniffImageType(head.subarray(0, bytesRead)) ?? UNKNOWN_MIME_TYPE
       return { sha256, size: stats.size, storedAt: firstStored(stats), lastStoredAt: stats.mtime, mimeType }
     } catch (err) {
-      throw this.files.readError(err, sha256, path) // (a folder under the name: EISDIR)
+      throw this.files.readError(err, sha256, path)
     } finally {
       await handle.close()
     }
   }
 
-  async delete({ path }: ObjectFile): Promise<boolean> {
+  async delete({ sha256, path }: ObjectFile): Promise<boolean> {
     return await this.guard(async () => {
       try {
+        if (this.files.entry(sha256, path) === undefined) return false // (a folder or a link there: not ours to delete)
         await unlink(path)
       } catch (err) {
         if (!isMissing(err)) throw err

@@ -3,7 +3,7 @@
  * while the root is the one it was (an unmounted store is unavailable), and says so if a repair
  * quarantined the object; an OS error that means the store cannot be used is unavailable.
  */
-import { fstatSync, type Stats } from 'node:fs'
+import { fstatSync, lstatSync, type Stats } from 'node:fs'
 import type { FileHandle } from 'node:fs/promises'
 import { join } from 'node:path'
 import { InvalidInputError, isMissing, isUnavailable, NotFoundError, passThrough } from '../../core/errors.js'
@@ -30,7 +30,7 @@ export class ObjectFiles {
     return { sha256, path: join(this.root, this.sharding.encode(sha256)) }
   }
 
-  /** The object's file, open for reading, and its stats (taken once: a folder there fails here). */
+  /** The object's file, open for reading, and its stats (taken once: a folder there fails here, a link at the open). */
   async open(sha256: string, path: string): Promise<{ handle: FileHandle; stats: Stats }> {
     let handle
     try {
@@ -44,12 +44,30 @@ export class ObjectFiles {
     let stats: Stats
     try {
       stats = fstatSync(handle.fd)
-      if (stats.isDirectory()) throw folderError(path)
+      const notAFile = notAFileError(path, stats)
+      if (notAFile !== undefined) throw notAFile
     } catch (err) {
       await handle.close()
       throw this.readError(err, sha256, path)
     }
     return { handle, stats }
+  }
+
+  /**
+   * The entry under an object's name (lstat: the cost of a stat), or undefined if there is none. A folder or a
+   * link there is no answer: `ERR_STORAGE_UNAVAILABLE` naming it, as a read says (`open`).
+   */
+  entry(sha256: string, path: string): Stats | undefined {
+    try {
+      const stats = lstatSync(path)
+      const notAFile = notAFileError(path, stats)
+      if (notAFile !== undefined) throw notAFile
+      return stats
+    } catch (err) {
+      if (!isMissing(err)) throw this.readError(err, sha256, path)
+      this.watched.check() // an unmounted store is unavailable, not empty
+      return undefined
+    }
   }
 
   /** A read's failure as ours. */
@@ -65,10 +83,15 @@ export class ObjectFiles {
   }
 }
 
-/** The error a read of a folder under an object's name gives (EISDIR), for the checks that find one before a read. */
-export function folderError(path: string): NodeJS.ErrnoException {
-  return Object.assign(new Error(`EISDIR: illegal operation on a directory, read '${path}'`), {
-    code: 'EISDIR',
-    path
-  })
+/**
+ * The error a read gives where a folder (EISDIR) or a symbolic link (ELOOP: reads do not follow one, read.ts)
+ * stands under an object's name, for the checks that find one before a read; undefined for anything else.
+ */
+export function notAFileError(path: string, stats: Stats): NodeJS.ErrnoException | undefined {
+  const [code, what] = stats.isDirectory()
+    ? ['EISDIR', 'illegal operation on a directory']
+    : stats.isSymbolicLink()
+      ? ['ELOOP', 'too many symbolic links encountered']
+      : []
+  return code === undefined ? undefined : Object.assign(new Error(`${code}: ${what}, open '${path}'`), { code, path })
 }

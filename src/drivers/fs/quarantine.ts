@@ -4,10 +4,10 @@
  * taken out, and why, so that a fetch of a missing object can say that it sits here.
  */
 import { createHash } from 'node:crypto'
-import { createReadStream, readdirSync, statSync } from 'node:fs'
-import { link, rename, unlink } from 'node:fs/promises'
+import { createReadStream, lstatSync, readdirSync } from 'node:fs'
+import { link, rename, rm, unlink } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
-import { IntegrityError, isMissing } from '../../core/errors.js'
+import { IntegrityError, InvalidInputError, isMissing } from '../../core/errors.js'
 import { quarantineEntry, quarantineName } from '../../core/quarantine.js'
 import { parseImageRef } from '../../core/ref.js'
 import type { ShardingStrategy } from '../../core/sharding.js'
@@ -76,6 +76,7 @@ export class FilesystemQuarantine implements Quarantine {
     options.signal?.throwIfAborted()
     const entry = this.entryOf(id)
     if (entry === undefined) return false
+    if (entry.folder) throw folderEntry(entry)
     const target = join(this.root, entry.originalKey ?? this.sharding.encode(entry.sha256))
     if (entry.originalKey === undefined && options.force !== true) {
       const actual = await sha256OfFile(entry.path)
@@ -108,9 +109,10 @@ export class FilesystemQuarantine implements Quarantine {
 
   async purge(id: string, options: AbortOptions = {}): Promise<boolean> {
     options.signal?.throwIfAborted()
-    if (this.entryOf(id) === undefined) return false
+    const entry = this.entryOf(id)
+    if (entry === undefined) return false
     try {
-      await unlink(join(this.dir, id))
+      await (entry.folder ? rm(entry.path, { recursive: true }) : unlink(entry.path)) // (named: what it holds goes too)
     } catch (err) {
       if (isMissing(err)) return false
       throw err
@@ -152,9 +154,26 @@ export class FilesystemQuarantine implements Quarantine {
 
   private entryOf(id: string): QuarantineEntry | undefined {
     const path = join(this.dir, id)
-    const stats = quarantineEntry(id, path, 0) === undefined ? undefined : statSync(path, { throwIfNoEntry: false })
+    const stats = quarantineEntry(id, path, 0) === undefined ? undefined : lstatSync(path, { throwIfNoEntry: false })
+    if (stats?.isDirectory() === true) return { ...quarantineEntry(id, path, bytesIn(path))!, folder: true }
     return stats === undefined ? undefined : quarantineEntry(id, path, stats.size)
   }
+}
+
+/** What the files under a folder hold, in bytes. */
+function bytesIn(dir: string): number {
+  return readdirSync(dir, { recursive: true, withFileTypes: true })
+    .filter(entry => entry.isFile())
+    .reduce((sum, entry) => sum + lstatSync(join(entry.parentPath, entry.name)).size, 0)
+}
+
+/** A folder in the quarantine (an older release's repair moved it here) is no frame's file: never restored. */
+function folderEntry(entry: QuarantineEntry): InvalidInputError {
+  return new InvalidInputError(
+    `Cannot restore ${entry.id}: it is a folder (${entry.path}), not a frame's file: an older release's repair ` +
+      "moved a folder that stood under the frame's name here, with what it holds. Move what you keep out of it by " +
+      `hand; \`sai-images quarantine purge ${entry.id}\` deletes it with all it holds`
+  )
 }
 
 async function sha256OfFile(path: string): Promise<string> {

@@ -8,7 +8,17 @@
  * local disk, a thread-pool round trip 50 to 250 µs (measured: bench/RESULTS.md, 2026-12-01).
  */
 import { createHash, type Hash } from 'node:crypto'
-import { closeSync, createReadStream, fstatSync, futimesSync, openSync, read, readSync, type Stats } from 'node:fs'
+import {
+  closeSync,
+  constants,
+  createReadStream,
+  fstatSync,
+  futimesSync,
+  openSync,
+  read,
+  readSync,
+  type Stats
+} from 'node:fs'
 import { open, type FileHandle } from 'node:fs/promises'
 import { promisify } from 'node:util'
 import { readUpTo } from '../../core/durable-files.js'
@@ -16,6 +26,12 @@ import { IntegrityError, isMissing } from '../../core/errors.js'
 import { HASH_SLICE, type HashSlices } from '../../core/hashing.js'
 
 const readAt = promisify(read)
+
+/**
+ * How an object's name is opened for a read: never through a symbolic link (ELOOP, a flag: no syscall more).
+ * A link is no object: verify reports it (`not-a-file`), and a read must not serve bytes verify never checked.
+ */
+export const OBJECT_READ = constants.O_RDONLY | constants.O_NOFOLLOW
 
 /** How the bytes of an open object are read. */
 export interface ReadStrategy {
@@ -103,7 +119,7 @@ export class ObjectReader {
    * `onUnverified` gets the bytes as read, before the check (`FetchOptions`).
    */
   async fetch(path: string, sha256: string, onUnverified?: (bytes: Buffer) => void): Promise<Buffer> {
-    const fd = openSync(path, 'r')
+    const fd = openSync(path, OBJECT_READ)
     const hash = createHash('sha256')
     let bytes: Buffer
     let hashed = false
@@ -176,10 +192,10 @@ export async function hashFile(file: FileHandle | number, signal?: AbortSignal):
   return hash.digest('hex')
 }
 
-/** Opens `path` for reading, or undefined if nothing is there. */
+/** Opens an object's `path` for reading (not through a link: `OBJECT_READ`), or undefined if nothing is there. */
 export async function openIfExists(path: string): Promise<FileHandle | undefined> {
   try {
-    return await open(path, 'r')
+    return await open(path, OBJECT_READ)
   } catch (err) {
     if (isMissing(err)) return undefined
     throw err

@@ -13,7 +13,7 @@
  * misplaced object into place: `moveIntoPlace`).
  */
 import { randomUUID } from 'node:crypto'
-import { link, rename, stat, unlink } from 'node:fs/promises'
+import { link, lstat, rename, stat, unlink } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
 import { isMissing } from '../../core/errors.js'
 import { SPECIAL_DIRS } from '../../core/special-dirs.js'
@@ -51,7 +51,9 @@ export class SetAside {
       if (isMissing(err)) return false // gone already (or no root: the caller checks it)
       throw err
     }
-    if ((await stat(aside)).mtime.getTime() === seen.getTime()) {
+    // a link moved aside (lstat: not followed) is no object: put back, never deleted (verify reports it)
+    const moved = await lstat(aside)
+    if (moved.isFile() && moved.mtime.getTime() === seen.getTime()) {
       await unlink(aside)
       if (this.fsync) await fsyncDir(dirname(path))
       return true

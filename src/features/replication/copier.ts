@@ -109,7 +109,7 @@ export class Copier {
               }
             } catch (err) {
               if (both.aborted) return
-              if (!(err instanceof ImageStorageError) || err.code === 'ERR_STORAGE_UNAVAILABLE') {
+              if (!(err instanceof ImageStorageError) || unusable(err, sha256, [this.primary, replica.storage])) {
                 unavailable ??= err // the replica (or the primary) cannot be used: this round stops
                 stop.abort()
                 return
@@ -204,4 +204,14 @@ export class Copier {
     const { code, error: message } = failureFields(err)
     ;(report.unavailable ??= []).push({ replica: name, code, message })
   }
+}
+
+/**
+ * Whether a copy's failure means a store cannot be used: its replica's round stops. A folder or a link under one
+ * frame's name (`ERR_STORAGE_UNAVAILABLE` naming that frame's place, on the primary or on the replica) fails that
+ * frame alone: it stays pending, reported, and the other frames are still copied.
+ */
+function unusable(err: ImageStorageError, sha256: string, stores: ImageStorage[]): boolean {
+  const { path } = err as { path?: string }
+  return err.code === 'ERR_STORAGE_UNAVAILABLE' && !stores.some(store => store.pathOf(sha256) === path)
 }

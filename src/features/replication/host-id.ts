@@ -13,6 +13,8 @@ import type { HostIdentity } from './owner.js'
 
 /** Read, or made now if there is none (of two processes making it at once, the first's stands). */
 export async function readOrMakeIdentity(stateDir: string): Promise<HostIdentity> {
+  const found = await readIdentity(stateDir)
+  if (found !== undefined) return found
   const path = new StateLayout(stateDir).hostId
   const made: HostIdentity = {
     id: randomUUID(),
@@ -20,11 +22,22 @@ export async function readOrMakeIdentity(stateDir: string): Promise<HostIdentity
     stateDir,
     since: new Date().toISOString()
   }
+  if (await createText(path, `${JSON.stringify(made)}\n`)) return made
+  return parseOwner(await readFile(path, 'utf8'), path) // another process made it first
+}
+
+/** Read, or undefined if there is none yet (nothing is made). */
+export async function readIdentity(stateDir: string): Promise<HostIdentity | undefined> {
+  const path = new StateLayout(stateDir).hostId
   try {
     return parseOwner(await readFile(path, 'utf8'), path)
   } catch (err) {
     if (!isMissing(err)) throw err
+    return undefined
   }
-  if (await createText(path, `${JSON.stringify(made)}\n`)) return made
-  return parseOwner(await readFile(path, 'utf8'), path) // another process made it first
+}
+
+/** This host before its identity is made (for a refusal's message): `none yet`. */
+export function unmadeIdentity(stateDir: string): HostIdentity {
+  return { id: 'none yet', hostname: hostname(), stateDir, since: '' }
 }

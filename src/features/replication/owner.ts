@@ -14,7 +14,7 @@
  */
 import { untilAborted } from '../../core/concurrency.js'
 import { ConfigError } from '../../core/errors.js'
-import { readOrMakeIdentity } from './host-id.js'
+import { readIdentity, readOrMakeIdentity, unmadeIdentity } from './host-id.js'
 import { parseOwner, refusal, refused, TakeOverConflictError } from './owner-messages.js'
 import { partsOf } from './parts.js'
 import type { ReplicatedStorage } from './storage.js'
@@ -75,10 +75,19 @@ export class ReplicaOwnership {
    * nobody owns yet; `ERR_CONFIG` naming the owner otherwise, before anything of this primary's is
    * written there. A replica that cannot be reached is `ERR_STORAGE_UNAVAILABLE`, or with
    * `unreachableOk` (a store, which never fails for a replica that is down) skipped: the copier
-   * asks again for that replica before it copies there.
+   * asks again for that replica before it copies there. `readOnly`: writes nothing (a verify without repair: its
+   * root may be no store).
    */
-  async check(options: { replica?: string; unreachableOk?: boolean; signal?: AbortSignal } = {}): Promise<void> {
+  async check(
+    options: { replica?: string; unreachableOk?: boolean; readOnly?: boolean; signal?: AbortSignal } = {}
+  ): Promise<void> {
     const { signal } = options
+    if (options.readOnly === true) {
+      const me = (await readIdentity(this.stateDir)) ?? unmadeIdentity(this.stateDir)
+      for (const found of await Promise.all(this.replicas.map(async r => await this.ownerOf(r, me, signal))))
+        if (found.state === 'other') throw refused(found, me)
+      return
+    }
     const due = (): Replica[] =>
       this.replicas.filter(
         r =>

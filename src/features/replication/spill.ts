@@ -1,11 +1,12 @@
 /** A verify pass's findings, spilled to files as they come: memory stays bounded at any count. */
-import { createReadStream, createWriteStream, readdirSync, rmSync, type WriteStream } from 'node:fs'
-import { rm } from 'node:fs/promises'
+import { createReadStream, createWriteStream, existsSync, readdirSync, rmSync, type WriteStream } from 'node:fs'
+import { mkdir, mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
 import { once } from 'node:events'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import type { FindingReason } from '../../core/verify-report.js'
-import type { StateLayout } from './layout.js'
+import { StateLayout } from './layout.js'
 import { alive } from './lock.js'
 
 /** Findings written to files as they come (`<sha256> <reason>` lines), read back once the pass is over. */
@@ -14,7 +15,23 @@ export class Spill {
   private readonly files: WriteStream[]
   private readonly paths: string[]
 
-  constructor(layout: StateLayout, n: number) {
+  /**
+   * In the state folder, made if need be; or, unless `makeState`, where it is not there, in a temporary folder
+   * (`aside`, removed with the files): a verify without repair makes nothing on a root that may be no store.
+   */
+  static async open(layout: StateLayout, n: number, makeState: boolean): Promise<Spill> {
+    if (makeState || existsSync(layout.dir)) {
+      await mkdir(layout.dir, { recursive: true })
+      return new Spill(layout, n)
+    }
+    return new Spill(new StateLayout(await mkdtemp(join(tmpdir(), 'sai-verify-'))), n, true)
+  }
+
+  constructor(
+    private readonly layout: StateLayout,
+    n: number,
+    readonly aside = false
+  ) {
     removeStale(layout.dir)
     const tag = `${process.pid}-${Date.now()}`
     this.paths = Array.from({ length: n }, (_, i) => layout.spill(tag, i))
@@ -41,6 +58,7 @@ export class Spill {
 
   async remove(): Promise<void> {
     await Promise.all(this.paths.map(async path => await rm(path, { force: true })))
+    if (this.aside) await rm(this.layout.dir, { recursive: true, force: true })
   }
 }
 

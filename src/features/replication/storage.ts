@@ -164,7 +164,7 @@ export class ReplicatedStorage implements ImageStorage {
 
   /** Every copy checked; a repair heals from the replicas (verify.ts). */
   async verify(options: VerifyOptions = {}): Promise<ReplicatedVerifyReport> {
-    await this.parts.owner.check(options) // another host's frames would read as missing here
+    await this.parts.owner.check({ ...options, readOnly: options.repair !== true }) // others' frames: read missing
     const stormLimit = options.stormLimit ?? { count: this.init.stormLimit }
     return await verifyReplicated(this.parts, { ...options, stormLimit })
   }

@@ -10,7 +10,6 @@
  * (verify-repair.ts), unless the storm guard (storm.ts) says the pass would do too much. The counts go to
  * `verify.json` (layout.ts) for `status`. Findings are spilled to files, not held.
  */
-import { mkdir } from 'node:fs/promises'
 import { StorageUnavailableError } from '../../core/errors.js'
 import { failureFields } from '../../core/logger.js'
 import type { ImageEntry } from '../../core/types.js'
@@ -73,9 +72,9 @@ export async function verifyReplicated(
   }
   const own =
     primary.verify === undefined ? emptyReport(false) : await primary.verify({ ...options, repair: false, onFinding })
-  await mkdir(layout.dir, { recursive: true })
-  // 0: missing on the primary; i + 1: what replica i lacks or holds damaged; then lost frames, frames below
-  const spill = new Spill(layout, replicas.length + 3)
+  // 0: missing on the primary; i + 1: what replica i lacks or holds damaged; then lost frames, frames below.
+  // Without repair, no state folder is made (the root may be no store: a typo, an unmounted array)
+  const spill = await Spill.open(layout, replicas.length + 3, repair)
   const LOST = replicas.length + 1
   const copies = emptyReport(repair)
   try {
@@ -102,7 +101,7 @@ export async function verifyReplicated(
       repaired: repair,
       copies: { belowWanted: tally.belowWanted, lost: tally.lost, ...(whole > 0 ? { madeWhole: whole } : {}) }
     }
-    await record(parts, tally, options)
+    if (!spill.aside) await record(parts, tally, options)
     if (storm === undefined) return merged
     return act ? { ...merged, storm: { ...storm, refused: false } } : { ...merged, clean: false, storm }
   } finally {

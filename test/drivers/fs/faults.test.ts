@@ -1,7 +1,7 @@
 import { execFileSync } from 'node:child_process'
 import { hash as digest } from 'node:crypto'
-import { lstatSync, mkdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs'
-import { chmod, mkdir, readdir } from 'node:fs/promises'
+import { lstatSync, lutimesSync, mkdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs'
+import { chmod, mkdir, readdir, readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { FilesystemDriver } from '../../../src/drivers/fs/index.js'
@@ -184,7 +184,6 @@ describe('FilesystemDriver: a folder where a frame should be (a mistaken mkdir, 
     symlinkSync(join(root, 'gone.jpg'), dangling.path)
     rmSync(damaged.path)
     symlinkSync(elsewhere, damaged.path)
-    await expect(storage.fetch(damaged.sha256)).rejects.toMatchObject({ code: 'ERR_INTEGRITY' })
     const report = await storage.verify()
     expect(report.problems.map(p => [p.path, p.reason]).sort()).toEqual(
       [
@@ -196,5 +195,61 @@ describe('FilesystemDriver: a folder where a frame should be (a mistaken mkdir, 
     const repaired = await storage.verify({ repair: true })
     expect(repaired.problems.map(p => p.action)).toEqual(['left', 'left'])
     expect(lstatSync(damaged.path).isSymbolicLink() && lstatSync(dangling.path).isSymbolicLink()).toBe(true)
+  })
+})
+
+describe('FilesystemDriver: a symbolic link where a frame should be (an operator, a sync tool)', () => {
+  // what a read serves must be what verify checked: verify calls any link `not-a-file`, so every call answers one as
+  // it answers a folder, before a byte; its target, here an intact copy, is not the store's to read, renew or delete
+  it('fetch, fetchStream, stat, exists, delete: ERR_STORAGE_UNAVAILABLE naming it, whatever it points to', async () => {
+    const root = await tempDir('sai-symlink')
+    const storage = new FilesystemDriver({ root })
+    const elsewhere = await tempDir('sai-symlink-target')
+    const bytes = testJpeg('a link in its place')
+    const targets = {
+      'an intact copy': async () => await writeFile(join(elsewhere, 'copy.jpg'), bytes),
+      'other bytes': async () => await writeFile(join(elsewhere, 'copy.jpg'), testJpeg('another frame')),
+      'nothing (dangling)': async () => rmSync(join(elsewhere, 'copy.jpg'), { force: true })
+    }
+    const { sha256, path } = await storage.store(bytes)
+    rmSync(path)
+    symlinkSync(join(elsewhere, 'copy.jpg'), path)
+    for (const [target, make] of Object.entries(targets)) {
+      await make()
+      const before = lstatSync(join(elsewhere, 'copy.jpg'), { throwIfNoEntry: false })?.mtimeMs
+      for (const [name, call] of Object.entries({
+        fetch: async () => await storage.fetch(sha256),
+        fetchStream: async () => await storage.fetchStream(sha256),
+        stat: async () => await storage.stat(sha256),
+        exists: async () => await storage.exists(sha256),
+        delete: async () => await storage.delete(sha256)
+      })) {
+        const err = await call().then(
+          () => undefined,
+          (e: unknown) => e
+        )
+        const at = `${target}: ${name}`
+        expect(err, at).toBeInstanceOf(StorageUnavailableError)
+        expect((err as Error).message, at).toContain(`${path}: a symbolic link stands where a file should be (ELOOP)`)
+        expect((err as Error).message, at).toContain('Move it aside')
+      }
+      expect(lstatSync(path).isSymbolicLink(), target).toBe(true) // left as found, and its target too
+      expect(lstatSync(join(elsewhere, 'copy.jpg'), { throwIfNoEntry: false })?.mtimeMs, target).toBe(before)
+    }
+  })
+
+  it("a prune never deletes one, even by its target's time (it is put back)", async () => {
+    const root = await tempDir('sai-symlink')
+    const storage = new FilesystemDriver({ root })
+    const { sha256, path } = await storage.store(testJpeg('a link pruned'))
+    const copy = join(await tempDir('sai-symlink-target'), 'copy.jpg')
+    await writeFile(copy, await readFile(path))
+    rmSync(path)
+    symlinkSync(copy, path)
+    const seen = statSync(copy).mtime
+    lutimesSync(path, seen, seen) // the link's own time too: neither time may make it a candidate
+    expect(await storage.deleteIfNotRenewed(sha256, seen)).toBe(false)
+    expect(lstatSync(path).isSymbolicLink()).toBe(true)
+    expect(await readdir(join(root, '.pruning'))).toEqual([])
   })
 })

@@ -1,4 +1,4 @@
-import { readFile, writeFile } from 'node:fs/promises'
+import { readFile, rm, symlink, writeFile } from 'node:fs/promises'
 import { createServer, type Server } from 'node:http'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { FilesystemDriver } from '../../../src/drivers/fs/index.js'
@@ -163,6 +163,31 @@ describe('createImageHandler over real HTTP', () => {
     // with node:http alone, the handler answers 503 itself
     const plain = await listen(createServer(createImageHandler(gone, { onError: () => {} })))
     expect((await fetch(`${plain}/images/${hash}`)).status).toBe(503)
+  })
+
+  it("a symbolic link under a frame's name is a 503 with no image bytes, whatever it points to", async () => {
+    // verify calls it `not-a-file`: the handler must not serve bytes verify never checked, nor hide it as a 404
+    const linked = await storage.store(testJpeg('http link', 100_000))
+    const copy = `${await tempDir()}/copy.jpg`
+    await writeFile(copy, await readFile(linked.path))
+    await rm(linked.path)
+    await symlink(copy, linked.path)
+    const reported: string[] = []
+    const url = await listen(
+      createServer(createImageHandler(storage, { onError: err => reported.push((err as { code: string }).code) }))
+    )
+    for (const [target, method] of [
+      ['an intact copy', 'GET'],
+      ['an intact copy', 'HEAD'],
+      ['nothing', 'GET']
+    ]) {
+      if (target === 'nothing') await rm(copy)
+      const response = await fetch(`${url}/images/${linked.hash}`, { method })
+      expect({ target, method, status: response.status }).toEqual({ target, method, status: 503 })
+      expect(response.headers.get('content-type')).toBe('text/plain')
+      expect(await response.text()).toBe(method === 'GET' ? 'Service Unavailable\n' : '')
+    }
+    expect(reported).toEqual(['ERR_STORAGE_UNAVAILABLE', 'ERR_STORAGE_UNAVAILABLE', 'ERR_STORAGE_UNAVAILABLE'])
   })
 
   it('works as Express-style middleware: the ref from req.params, other errors to next()', async () => {

@@ -2,7 +2,8 @@
 // and tells the ledger; a frame gone from the primary is dropped (and recorded lost, unless it was
 // deleted on purpose); an unreachable replica is backed
 // off and its failing state recorded for other processes, cleared once a copy goes through.
-import { readFile, rename, unlink, writeFile } from 'node:fs/promises'
+import { lstatSync } from 'node:fs'
+import { mkdir, readFile, rename, symlink, unlink, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { FilesystemDriver } from '../../../src/drivers/fs/index.js'
@@ -143,6 +144,43 @@ describe('Copier', () => {
       await storage.close()
     }
   )
+
+  it("a folder or a link under one frame's name, on the primary or the replica, fails that frame alone", async () => {
+    // each is ERR_STORAGE_UNAVAILABLE naming that entry (fs driver): the other frames are copied, no replica backed off
+    const { logger, logged } = keepingLogger()
+    const { storage, replica } = await pair({ logger })
+    const stored = []
+    for (let i = 0; i < 5; i++) stored.push(await storage.store(testJpeg(`copier odd entry ${i}`)))
+    const [linked, folder, onReplica] = [stored[0]!, stored[1]!, stored[2]!]
+    const copy = join(await tempDir('sai-copier-link'), 'copy.jpg')
+    await writeFile(copy, await readFile(linked.path))
+    await unlink(linked.path)
+    await symlink(copy, linked.path)
+    await unlink(folder.path)
+    await mkdir(folder.path)
+    await mkdir(replica.pathOf(onReplica.hash), { recursive: true })
+    const report = await storage.drain()
+    expect(report).toMatchObject({ copied: 2, gone: 0, pending: 3 })
+    expect(report.unavailable).toBeUndefined()
+    const link = 'a symbolic link stands where a file should be (ELOOP). Move it aside'
+    const dir = 'a folder stands where a file should be (EISDIR). Move it aside'
+    const failure = (sha256: string, path: string, why: string): object => ({
+      sha256,
+      replica: 'copy',
+      code: 'ERR_STORAGE_UNAVAILABLE',
+      message: expect.stringContaining(`at ${path}: ${why}`)
+    })
+    expect(Object.fromEntries(report.failed.map(f => [f.sha256, f]))).toEqual({
+      [linked.sha256]: failure(linked.sha256, linked.path, link),
+      [folder.sha256]: failure(folder.sha256, folder.path, dir),
+      [onReplica.sha256]: failure(onReplica.sha256, replica.pathOf(onReplica.hash), dir)
+    })
+    expect(logged.filter(l => l.fields.event === 'replication.copy-failed')).toHaveLength(3)
+    expect(storage.status().replicas[0]!.failing).toBeUndefined()
+    for (const { hash } of stored.slice(3)) expect(await replica.exists(hash)).toBe(true)
+    expect(lstatSync(linked.path).isSymbolicLink()).toBe(true) // left as found
+    await storage.close()
+  })
 
   it('in the background, a store kicks a drain, and idle waits for it', async () => {
     const { storage, replica } = await pair({ background: true })

@@ -166,6 +166,7 @@ describe.each(MEDIA)('two primaries on %s', (_name, makeMedium) => {
     await expect(b.storage.drain()).rejects.toMatchObject(refusal)
     await expect(b.storage.reconcile()).rejects.toMatchObject(refusal)
     await expect(b.storage.verify({ repair: true, force: true })).rejects.toMatchObject(refusal)
+    await expect(b.storage.verify()).rejects.toMatchObject(refusal) // a read-only verify too (it writes nothing)
     await expect(b.storage.evict({ olderThan: 0 })).rejects.toMatchObject(refusal)
     await expect(b.storage.delete(sha256(frames[1]!))).rejects.toMatchObject(refusal)
     // a prune of B's union (A's frames, listed from the replica): refused before it deletes
