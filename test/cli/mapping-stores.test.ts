@@ -40,7 +40,7 @@ const count = async (root: string): Promise<number> => {
   return n
 }
 
-/** `dir` imported into `root` with a mapping as an earlier release wrote it (records only, no line naming the store). */
+/** `dir` imported into `root`, its mapping as an earlier release wrote it (records, no line naming the store). */
 async function earlierReleaseMapping(dir: string, root: string): Promise<{ mapping: string; old: any[] }> {
   const mapping = join(await tempDir(), 'import.jsonl')
   expect(cli(['import', dir, '--mapping', mapping], { env: { SAI_IMAGE_STORAGE_PATH: root } }).code).toBe(0)

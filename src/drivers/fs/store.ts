@@ -12,7 +12,7 @@ import { HASH_SLICE, ImageHasher, type Digest, type HashSlices } from '../../cor
 import type { InputLimits } from '../../core/input.js'
 import type { ShardingStrategy } from '../../core/sharding.js'
 import type { FilesystemDriverInit } from './init.js'
-import { firstStored, hashFile, type ObjectReader, renew } from './read.js'
+import { firstStored, hashFile, OBJECT_READ, type ObjectReader, renew } from './read.js'
 import { fsyncDir, isYoung, linkIntoPlace, removeIfExists, writeTemp, type WriteContext } from './write.js'
 import { gatedWriteAt, WRITE_CHUNK_BYTES, writeAt } from './write-calls.js'
 
@@ -61,9 +61,8 @@ export class FrameStore {
       await writeAll(fd, bytes)
       if (mtime !== undefined) await futimesAsync(fd, mtime, mtime)
     }
-    // no fsync, over one hash slice: the temp (in .tmp) is written while the bytes hash (RESULTS-fsync-off.md);
-    // up to a slice, hashed first, written only if new: the overlap saved less than a duplicate's wasted
-    // temp cost (RESULTS-full-run.md, session 9). With fsync a synced write would wait
+    // no fsync, over a hash slice: the temp (in .tmp) written while the bytes hash; up to a slice, hashed first,
+    // written only if new (RESULTS-full-run.md, session 9). With fsync a synced write would wait
     const early = context.fsync || bytes.length <= HASH_SLICE ? undefined : writeTemp(context, undefined, write)
     early?.catch(() => {}) // (awaited, or dropped; a failed one removed its temp)
     const sameBytes: Check = async (fd, stats) => await context.reader.holdsBytes(fd, stats, bytes)
@@ -153,9 +152,8 @@ export class FrameStore {
     try {
       const stats = fstatSync(fd)
       if (!(stats.isFile() && stats.size === size)) return undefined
-      // A duplicate store is a store: the object is young again (retention ages by mtime). Renew,
-      // then re-check (ImageStorage.deleteIfNotRenewed: a prune puts back a candidate it sees renewed);
-      // a name empty now, or a damaged object, is written anew by the caller.
+      // A duplicate store is a store: the object is young again (retention ages by mtime). Renew, then re-check
+      // (deleteIfNotRenewed: a prune puts back a candidate it sees renewed); else the caller writes anew.
       const renewed = renew(fd, stats)
       if (!(await check(fd, stats))) return undefined
       // the new mtime is retention's acknowledgement (lost, a prune by age deletes the frame: test/crash);
@@ -243,11 +241,12 @@ export class StoreRoot {
   }
 }
 
+/** The object's file, open (not through a link), or undefined: none, or a link (no object: the store replaces it). */
 function openIfThere(path: string): number | undefined {
   try {
-    return openSync(path, 'r')
+    return openSync(path, OBJECT_READ)
   } catch (err) {
-    if (['ENOENT', 'ENOTDIR'].includes(String((err as NodeJS.ErrnoException).code))) return undefined
+    if (['ENOENT', 'ENOTDIR', 'ELOOP'].includes(String((err as NodeJS.ErrnoException).code))) return undefined
     throw err
   }
 }

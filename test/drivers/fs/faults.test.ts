@@ -238,6 +238,36 @@ describe('FilesystemDriver: a symbolic link where a frame should be (an operator
     }
   })
 
+  it('a store of its frame replaces it with the file, whatever it points to; the target is left as it was', async () => {
+    // never a "duplicate" of bytes the store does not hold (nor a renewal of another's file): the frame is written
+    const root = await tempDir('sai-symlink')
+    const elsewhere = await tempDir('sai-symlink-target')
+    for (const [target, fsync] of [
+      ['an intact copy', true],
+      ['an intact copy', false],
+      ['other bytes', true],
+      ['nothing (dangling)', true]
+    ] as const) {
+      const storage = new FilesystemDriver({ root, fsync })
+      const bytes = testJpeg(`a link replaced: ${target}, fsync ${fsync}`)
+      const copy = join(elsewhere, `${digest('sha256', bytes, 'hex')}.jpg`)
+      if (target !== 'nothing (dangling)') await writeFile(copy, target === 'other bytes' ? testJpeg('other') : bytes)
+      const path = storage.pathOf(digest('sha256', bytes, 'hex'))
+      mkdirSync(join(path, '..'), { recursive: true })
+      symlinkSync(copy, path)
+      const before = lstatSync(copy, { throwIfNoEntry: false })?.mtimeMs
+      const stored = await storage.store(bytes)
+      expect({ target, fsync, isDuplicate: stored.isDuplicate, file: lstatSync(path).isFile() }).toEqual({
+        target,
+        fsync,
+        isDuplicate: false,
+        file: true
+      })
+      expect((await storage.fetch(stored.sha256)).equals(bytes)).toBe(true)
+      expect(lstatSync(copy, { throwIfNoEntry: false })?.mtimeMs, target).toBe(before)
+    }
+  })
+
   it("a prune never deletes one, even by its target's time (it is put back)", async () => {
     const root = await tempDir('sai-symlink')
     const storage = new FilesystemDriver({ root })
