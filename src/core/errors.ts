@@ -193,6 +193,16 @@ export function isUnavailable(err: unknown): err is NodeJS.ErrnoException {
   return typeof code === 'string' && OS_ERRORS[code]?.store !== undefined
 }
 
+/**
+ * Whether `err` is about one frame's place alone (a folder or a link under its name: `ERR_STORAGE_UNAVAILABLE`
+ * naming exactly where `store` keeps that frame), not about the store: that frame fails, the others go on.
+ */
+export function inOneFramesPlace(err: unknown, store: { pathOf: (ref: string) => string }): boolean {
+  const { code, path } = err as { code?: string; path?: string }
+  const sha256 = /[0-9a-f]{64}/.exec(path ?? '')?.[0]
+  return code === 'ERR_STORAGE_UNAVAILABLE' && sha256 !== undefined && store.pathOf(sha256) === path
+}
+
 /** Nothing at the path (or a part of it is a file): ENOENT, ENOTDIR. */
 export function isMissing(err: unknown): boolean {
   const code = (err as NodeJS.ErrnoException)?.code

@@ -3,6 +3,7 @@
 // whereis), a repair with a wrong layout or an empty root changes nothing, a repair claims only
 // the restores it made, status exits non-zero per condition, and a second copier says who holds the lock.
 import { spawn } from 'node:child_process'
+import { createHash } from 'node:crypto'
 import { mkdir, readdir, readFile, rename, rm, utimes, writeFile } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
 import { describe, expect, it } from 'vitest'
@@ -281,6 +282,24 @@ describe('status and replicate for machines', () => {
     const after = cli(['status', '--json'], { env })
     expect(answer(after).replicas[0].failing).toBeUndefined()
     expect(after.code).toBe(0)
+  })
+
+  it("a folder in one frame's place on the replica: replicate copies the others and names that frame, exit 1", async () => {
+    const { env, root, copy } = await replicated(1)
+    const frames = [1, 2].map(n => testJpeg(`one bad place ${root} ${n}`, 5000))
+    const blocked = new FilesystemDriver({ root: copy }).pathOf(createHash('sha256').update(frames[0]!).digest('hex'))
+    await mkdir(blocked, { recursive: true }) // a folder where the replica's copy would go
+    // stored into the primary alone: the reconcile finds them, the drain copies what it can
+    const [bad, good] = await Promise.all(frames.map(async f => await new FilesystemDriver({ root }).store(f)))
+    const run = cli(['replicate'], { env })
+    expect(run.code).toBe(1)
+    expect(run.stdout).toContain('1 copy made, 1 pending')
+    expect(run.stdout).toContain(`copy to fs failed: ${bad!.hash}: ERR_STORAGE_UNAVAILABLE: `)
+    expect(await new FilesystemDriver({ root: copy }).exists(good!.hash)).toBe(true)
+    const json = answer(cli(['replicate', '--json'], { env }))
+    expect(json.failed).toEqual([
+      expect.objectContaining({ sha256: bad!.hash, replica: 'fs', code: 'ERR_STORAGE_UNAVAILABLE' })
+    ])
   })
 
   it('an empty lock (its pid lost to a power cut) is taken over: the copier drains', async () => {

@@ -10,6 +10,7 @@ import {
   symlinkSync,
   writeFileSync
 } from 'node:fs'
+import { createHash } from 'node:crypto'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 // @ts-expect-error a plain ES module without types
@@ -51,6 +52,26 @@ describe('a folder where a frame should be', () => {
       expect(run.stderr).not.toContain('Check the mount')
     }
     expect(existsSync(join(dir, 'out.jpg')) || existsSync(join(dir, 'out.jpg.partial'))).toBe(false)
+  })
+
+  it("import: the file whose frame's place is a folder fails alone (exit 1); the others are imported", async () => {
+    const dir = await tempDir()
+    const [from, root] = [join(dir, 'from'), join(dir, 'store')]
+    mkdirSync(from)
+    const frames = [1, 2, 3].map(n => Buffer.from(cameraFrame(n)))
+    for (const [i, frame] of frames.entries()) writeFileSync(join(from, `${i}.jpg`), frame)
+    const storage = new FilesystemDriver({ root })
+    await storage.store(frames[0]!) // the store made
+    const blocked = storage.pathOf(createHash('sha256').update(frames[1]!).digest('hex'))
+    mkdirSync(blocked, { recursive: true })
+    const run = cli(['import', from, '--mapping', join(dir, 'm.jsonl'), '--json'], {
+      env: { SAI_IMAGE_STORAGE_PATH: root }
+    })
+    expect(run.code).toBe(1)
+    expect(answer(run)).toMatchObject({ done: 2, failed: [{ item: '1.jpg', code: 'ERR_STORAGE_UNAVAILABLE' }] })
+    expect(answer(run).failed[0].message).toContain(blocked)
+    expect(lstatSync(blocked).isDirectory()).toBe(true)
+    expect(await storage.exists(createHash('sha256').update(frames[2]!).digest('hex'))).toBe(true)
   })
 })
 

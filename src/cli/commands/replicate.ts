@@ -11,6 +11,7 @@ import {
   type WatchHealth
 } from '../../features/replication/index.js'
 import { watcherState } from '../../features/replication/watch-health.js'
+import type { DrainReport } from '../../features/replication/types.js'
 import { plural, storeLine, UsageError, type Context } from '../context.js'
 import { startMetrics } from '../metrics-server.js'
 import { parseDuration } from '../units.js'
@@ -43,19 +44,24 @@ export async function replicate(cli: Context): Promise<number> {
     await metrics?.close()
   })
   if (done.busy) return busy(cli, storage, done.heldBy)
-  const { lost } = done
+  const { lost, failed } = done
   const status = storage.status()
   const pending = status.replicas.reduce((sum, r) => sum + r.pending, 0)
   cli.out(
     `replicate ${stop.aborted ? 'stopped' : 'complete'}: ` +
       `${plural(copied, 'copy', 'copies')} made, ${pending} pending` +
       status.replicas.map(r => `\n  ${r.name}: ${r.pending} pending${failing(r, ', ')}`).join('') +
+      failed
+        .slice(0, 5)
+        .map(f => `\n  copy to ${f.replica} failed: ${f.sha256}: ${f.code}: ${f.message}`)
+        .join('') +
+      (failed.length > 5 ? `\n  … ${failed.length - 5} more copies failed (--json lists them)` : '') +
       (lost === 0
         ? ''
         : `\n${plural(lost, 'frame')} LOST: known to the ledger and on no copy; ` +
           'run sai-images verify, restore from a backup') +
       `\n${storeLine(storage)}`,
-    { command: 'replicate', copied, pending, lost, status, store: storage.location }
+    { command: 'replicate', copied, pending, lost, failed, status, store: storage.location }
   )
   if (stop.aborted) return terminated ? 0 : 130
   return pending > 0 || lost > 0 ? 1 : 0
@@ -81,6 +87,9 @@ function watchFolders(value: string | undefined): number | undefined {
 /** A failed reconcile of the service is tried again this soon (or at `--reconcile-every`, if sooner). */
 const RECONCILE_RETRY_MS = 5 * 60_000
 
+/** Copies that failed for one frame (a bad entry under its name): it stays pending, the others are copied. */
+type Failed = DrainReport['failed']
+
 interface Rounds {
   /** Reconcile at most this often (ms). */
   every: number
@@ -96,11 +105,13 @@ async function copyRounds(
   cli: Context,
   storage: ReplicatedStorage,
   { every, stop, metrics }: Rounds
-): Promise<{ lost: number; busy?: false } | { busy: true; heldBy?: number }> {
+): Promise<{ lost: number; failed: Failed; busy?: false } | { busy: true; heldBy?: number }> {
   let [lastReconcile, lost] = [0, 0]
+  let failed: Failed = [] // the last round's: the frames whose copy failed and still pend
   for (;;) {
     // the service's rounds wait out a down replica's backoff; a run by hand tries it now
     const drained = await storage.drain({ signal: stop, backoff: cli.flags.watch === true })
+    failed = drained.failed
     if (drained.busy && cli.flags.wait === true && !stop.aborted) {
       await sleep(1000, undefined, { signal: stop }).catch(() => {})
       continue
@@ -122,10 +133,11 @@ async function copyRounds(
         await metrics?.reconciled(lastReconcile - started, stop)
         lost = report.lost
         cli.note(reconcileNote(report))
-        await storage.drain({ signal: stop })
+        const again = (await storage.drain({ signal: stop })).failed // (a frame failed in both drains: said once)
+        failed = [...failed.filter(f => !again.some(a => a.sha256 === f.sha256 && a.replica === f.replica)), ...again]
       }
     }
-    if (cli.flags.watch !== true || stop.aborted) return { lost }
+    if (cli.flags.watch !== true || stop.aborted) return { lost, failed }
     await sleep(1000, undefined, { signal: stop }).catch(() => {}) // woken by Ctrl-C or SIGTERM
   }
 }

@@ -54,6 +54,7 @@ export async function importTree(storage: ImageStorage, dir: string, options: Im
       // an earlier release's mapping is checked once against this store: its lost or other store's frames again
       present: () => hashesOf(storage.list({ signal: options.signal })),
       presentOnlyWhenBinding: true,
+      stores: [storage],
       items: () => importFiles(dir, options, extra),
       onNotImage: path => notImage.add(path),
       finishedElsewhere: path => options.allowNonImage !== true && notImage.has(path),

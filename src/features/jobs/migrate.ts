@@ -27,6 +27,7 @@ export async function migrate(from: ImageStorage, to: ImageStorage, options: Job
       mappingOf: async bind => await mappingOf(from, to, bind),
       // a rerun copies again what the target lost since: one listing of it, names only
       present: () => hashesOf(to.list({ signal: options.signal })),
+      stores: [from, to],
       // no signal below: a stop lets the copies under way finish (the runner starts no new one)
       items: () => from.list(),
       work: async entry => {

@@ -9,7 +9,8 @@
  */
 import { CompactNames } from '../../core/compact-names.js'
 import { forEachConcurrent } from '../../core/concurrency.js'
-import { ImageStorageError } from '../../core/errors.js'
+import { ImageStorageError, inOneFramesPlace } from '../../core/errors.js'
+import type { ImageStorage } from '../../core/types.js'
 import { traced } from '../../core/tracing.js'
 import { openMapping, type JsonLines } from './mapping.js'
 import { checkMappingOf, type MappingOf } from './stores.js'
@@ -71,6 +72,8 @@ export interface Job<T> {
    * (bad input) is collected.
    */
   work: (item: T) => Promise<Record<string, unknown> | undefined>
+  /** The stores it reads and writes: a folder or a link in one frame's place there fails that item alone. */
+  stores: ImageStorage[]
   /** Called once the mapping is read, before any item: whatever else the job needs open. */
   prepare?: () => Promise<void>
 }
@@ -103,8 +106,9 @@ async function run<T>(job: Job<T>, options: JobOptions): Promise<JobSummary> {
     const here = await job.mappingOf(of.length === 0)
     checkMappingOf(options.mapping, of, here)
     if (of.length === 0) await file.append({ mapping: here })
-    const check = job.present !== undefined && (of.length === 0 || job.presentOnlyWhenBinding !== true)
-    if (check) summary.missingOnTarget = copied.size === 0 ? 0 : await forgetMissing(copied, job.present!())
+    const adopting = of.length === 0 && copied.size > 0 // an earlier release's mapping, bound by this run
+    if (job.present !== undefined && (adopting || job.presentOnlyWhenBinding !== true))
+      summary.missingOnTarget = copied.size === 0 ? 0 : await forgetMissing(copied, job.present())
     await work(job, options, copied, file, summary)
   } finally {
     await file.close()
@@ -163,9 +167,9 @@ async function work<T>(
       if (record !== undefined) await file.append(record)
       summary.done++
     } catch (err) {
-      // a store that cannot be used stops the job; a bad item is reported, and tried again next run
-      if (!(err instanceof ImageStorageError) || err.code === 'ERR_STORAGE_UNAVAILABLE' || err.code === 'ERR_CONFIG')
-        throw err
+      // a store that cannot be used stops the job; a bad item (or one frame's place) is reported, tried again next run
+      if (!(err instanceof ImageStorageError) || err.code === 'ERR_CONFIG') throw err
+      if (err.code === 'ERR_STORAGE_UNAVAILABLE' && !job.stores.some(store => inOneFramesPlace(err, store))) throw err
       summary.failed.push({ item: job.idOf(item), code: err.code, message: err.message })
     } finally {
       options.onProgress?.(summary)

@@ -7,7 +7,7 @@
  */
 import { setMaxListeners } from 'node:events'
 import { forEachConcurrent } from '../../core/concurrency.js'
-import { ImageStorageError, IntegrityError } from '../../core/errors.js'
+import { ImageStorageError, inOneFramesPlace, IntegrityError } from '../../core/errors.js'
 import { failureFields, log, type Logger } from '../../core/logger.js'
 import { traced } from '../../core/tracing.js'
 import type { ImageStorage } from '../../core/types.js'
@@ -109,7 +109,7 @@ export class Copier {
               }
             } catch (err) {
               if (both.aborted) return
-              if (!(err instanceof ImageStorageError) || unusable(err, sha256, [this.primary, replica.storage])) {
+              if (!(err instanceof ImageStorageError) || unusable(err, [this.primary, replica.storage])) {
                 unavailable ??= err // the replica (or the primary) cannot be used: this round stops
                 stop.abort()
                 return
@@ -211,7 +211,6 @@ export class Copier {
  * frame's name (`ERR_STORAGE_UNAVAILABLE` naming that frame's place, on the primary or on the replica) fails that
  * frame alone: it stays pending, reported, and the other frames are still copied.
  */
-function unusable(err: ImageStorageError, sha256: string, stores: ImageStorage[]): boolean {
-  const { path } = err as { path?: string }
-  return err.code === 'ERR_STORAGE_UNAVAILABLE' && !stores.some(store => store.pathOf(sha256) === path)
+function unusable(err: ImageStorageError, stores: ImageStorage[]): boolean {
+  return err.code === 'ERR_STORAGE_UNAVAILABLE' && !stores.some(store => inOneFramesPlace(err, store))
 }

@@ -51,9 +51,11 @@ describe("a killed prune's claim on an S3 replica", () => {
 
     // both younger than STALE_CLAIM_MS: a live prune's, maybe
     expect((await storage.verify()).problems).toEqual([])
-    // the clock half a second past the first one's staleness: the second is still young
+    // HEAD's Last-Modified has whole seconds, a listing's milliseconds (the first claim was made up to 999 ms after
+    // oldAt, the second at least 1 s after it): the clock 999 ms past oldAt's staleness makes the first stale and
+    // leaves the second young whatever those milliseconds were (at 500 ms past, CI met a first claim still young)
     vi.useFakeTimers({ toFake: ['Date'] })
-    vi.setSystemTime(oldAt + STALE_CLAIM_MS + 500)
+    vi.setSystemTime(oldAt + STALE_CLAIM_MS + 999)
     const look = await storage.verify()
     expect(look.problems).toEqual([expect.objectContaining(report)])
     expect(look).toMatchObject({ clean: false, counts: { 'stale-claim': 1 } })
