@@ -175,6 +175,22 @@ describe('a root that is a folder but no store (a mistyped --root /srv)', () => 
     expect(readdirSync(replica)).toEqual([])
   })
 
+  it('a store of frames with no state folder yet (written by the Python service alone): verify records its scan', async () => {
+    const root = await tempDir()
+    await new FilesystemDriver({ root }).store(Buffer.from(cameraFrame(4)))
+    const replica = await tempDir()
+    const env = {
+      SAI_IMAGE_STORAGE_PATH: root,
+      SAI_IMAGE_STORAGE_REPLICAS: 'fs',
+      SAI_IMAGE_STORAGE_REPLICA_PATH: replica
+    }
+    expect(existsSync(join(root, '.replication'))).toBe(false)
+    expect(answer(cli(['verify', '--json'], { env }))).toMatchObject({ clean: false, copies: { belowWanted: 1 } })
+    // the scan `status` reads: a frame below its copies, found by this verify
+    expect(existsSync(join(root, '.replication', 'verify.json'))).toBe(true)
+    expect(answer(cli(['status', '--json'], { env }))).toMatchObject({ belowWantedCopies: 1 })
+  })
+
   it('an empty new store, and one that holds frames beside other entries, stay clean (exit 0)', async () => {
     const empty = await tempDir()
     for (const args of [['verify'], ['stats']]) {

@@ -73,8 +73,8 @@ export async function verifyReplicated(
   const own =
     primary.verify === undefined ? emptyReport(false) : await primary.verify({ ...options, repair: false, onFinding })
   // 0: missing on the primary; i + 1: what replica i lacks or holds damaged; then lost frames, frames below.
-  // Without repair, no state folder is made (the root may be no store: a typo, an unmounted array)
-  const spill = await Spill.open(layout, replicas.length + 3, repair)
+  // Without repair and with no frame on the primary, no state folder made (a typo, an unmounted array)
+  const spill = await Spill.open(layout, replicas.length + 3, repair || own.checked > 0)
   const LOST = replicas.length + 1
   const copies = emptyReport(repair)
   try {
