@@ -1,8 +1,8 @@
 // npm run bench: every bench in turn, then the summary of every target (bench/summary.mjs). Each starts once the
-// machine is quiet: the bench before it can leave work behind for a minute (a Ceph or Kubo shutting down,
-// writeback, the kernel reclaiming gigabytes), which the next one's first rounds would measure (2026-12-06: the
-// IPFS bench started at load 6.8 after the replication bench's Ceph; bench/RESULTS-full-run.md). Prints how long
-// each bench and each wait took; stops at the first bench that fails, as `a && b` would.
+// CPUs are quiet, a guard against what the bench before it may leave running (a Ceph or Kubo shutting down,
+// writeback): a 1-minute load average cannot tell, since it still counts the bench before (2026-12-06, one quiet
+// machine: every wait was 4 s; bench/RESULTS-full-run.md). Prints how long each bench and each wait took; stops at
+// the first bench that fails, as `a && b` would.
 //   node bench/all.mjs [--only NAME,NAME]   (NAME as the file: run, http, …; the summary runs in any case)
 import { spawnSync } from 'node:child_process'
 import { readFileSync } from 'node:fs'
