@@ -300,6 +300,25 @@ describe('status and replicate for machines', () => {
     expect(json.failed).toEqual([
       expect.objectContaining({ sha256: bad!.hash, replica: 'fs', code: 'ERR_STORAGE_UNAVAILABLE' })
     ])
+    // a monitor hears of it at once (the reconcile counted it below its copies), and again once its copy waits longer
+    // than --max-backlog-age; each alert says where to look
+    const status = cli(['status'], { env })
+    expect(status.code).toBe(12)
+    expect(status.stdout).toContain(
+      'ALERT (exit 12): 1 frame below the wanted copies at the last scan: `sai-images replicate` copies them again ' +
+        '(and names each frame whose copy fails)'
+    )
+    await new Promise(resolve => setTimeout(resolve, 1100))
+    const later = cli(['status', '--max-backlog-age', '1s'], { env })
+    expect(later.code).toBe(12)
+    expect(later.stdout).toContain(
+      'ALERT (exit 10): copies waiting longer than --max-backlog-age for fs: is `sai-images replicate --watch` ' +
+        'running? (`sai-images replicate` names each frame whose copy fails)'
+    )
+    await rm(blocked, { recursive: true }) // moved aside: the next round copies it
+    expect(cli(['replicate'], { env }).code).toBe(0)
+    expect(await new FilesystemDriver({ root: copy }).exists(bad!.hash)).toBe(true)
+    expect(cli(['status', '--max-backlog-age', '1s'], { env }).code).toBe(0)
   })
 
   it('an empty lock (its pid lost to a power cut) is taken over: the copier drains', async () => {

@@ -76,7 +76,7 @@ function statusAlerts(s: ReturnType<ReplicatedStorage['status']>, maxAge: number
       exit: STATUS_EXIT.backlog,
       message:
         `copies waiting longer than --max-backlog-age for ${old.map(r => r.name).join(', ')}: ` +
-        'is `sai-images replicate --watch` running?'
+        'is `sai-images replicate --watch` running? (`sai-images replicate` names each frame whose copy fails)'
     })
   const down = s.replicas.filter(r => r.failing !== undefined)
   if (down.length > 0)
@@ -95,7 +95,7 @@ function statusAlerts(s: ReturnType<ReplicatedStorage['status']>, maxAge: number
       exit: STATUS_EXIT.belowWanted,
       message:
         `${plural(recoverable, 'frame')} below the wanted copies at the last scan: ` +
-        '`sai-images replicate` copies them again'
+        '`sai-images replicate` copies them again (and names each frame whose copy fails)'
     })
   if ((s.lost ?? 0) > 0)
     alerts.push({
