@@ -321,6 +321,18 @@ describe('status and replicate for machines', () => {
     expect(cli(['status', '--max-backlog-age', '1s'], { env }).code).toBe(0)
   })
 
+  it("store: a copy that fails for one frame's place on the replica is named before exit; the frame is stored", async () => {
+    const { env, root, copy } = await replicated(1)
+    const frame = testJpeg(`store one bad place ${root}`, 5000)
+    const hash = createHash('sha256').update(frame).digest('hex')
+    await mkdir(new FilesystemDriver({ root: copy }).pathOf(hash), { recursive: true })
+    const run = cli(['store', '-'], { env, input: frame })
+    expect(run.code).toBe(0) // acknowledged on the primary; its copy waits
+    expect(run.stderr).toContain('replication: 1 pending')
+    expect(run.stderr).toContain(`copy to fs failed: ${hash}: ERR_STORAGE_UNAVAILABLE: `)
+    expect(await new FilesystemDriver({ root }).exists(hash)).toBe(true)
+  })
+
   it('an empty lock (its pid lost to a power cut) is taken over: the copier drains', async () => {
     const { env, root, copy } = await replicated(1)
     const { hash } = await new FilesystemDriver({ root }).store(testJpeg(`after the cut ${root}`, 5000))

@@ -15,7 +15,7 @@ import type { DrainReport } from '../../features/replication/types.js'
 import { plural, storeLine, UsageError, type Context } from '../context.js'
 import { startMetrics } from '../metrics-server.js'
 import { parseDuration } from '../units.js'
-import { failing, replicated } from './replication.js'
+import { failedCopies, failing, replicated } from './replication.js'
 
 export async function replicate(cli: Context): Promise<number> {
   const every = parseDuration(cli.string('reconcile-every') ?? '24h', '--reconcile-every')
@@ -51,11 +51,7 @@ export async function replicate(cli: Context): Promise<number> {
     `replicate ${stop.aborted ? 'stopped' : 'complete'}: ` +
       `${plural(copied, 'copy', 'copies')} made, ${pending} pending` +
       status.replicas.map(r => `\n  ${r.name}: ${r.pending} pending${failing(r, ', ')}`).join('') +
-      failed
-        .slice(0, 5)
-        .map(f => `\n  copy to ${f.replica} failed: ${f.sha256}: ${f.code}: ${f.message}`)
-        .join('') +
-      (failed.length > 5 ? `\n  … ${failed.length - 5} more copies failed (--json lists them)` : '') +
+      failedCopies(failed) +
       (lost === 0
         ? ''
         : `\n${plural(lost, 'frame')} LOST: known to the ledger and on no copy; ` +

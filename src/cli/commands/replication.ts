@@ -51,11 +51,12 @@ export async function whereis(cli: Context): Promise<number> {
  */
 export async function copyBeforeExit(cli: Context, storage: ImageStorage): Promise<void> {
   if (!(storage instanceof ReplicatedStorage)) return
-  let unavailable: DrainReport['unavailable'] = []
+  let drained: Pick<DrainReport, 'unavailable' | 'failed'> = { unavailable: [], failed: [] }
   if (storage.background) {
     await storage.idle() // the copies the stores started
-    unavailable = (await storage.drain()).unavailable
+    drained = await storage.drain()
   }
+  const { unavailable, failed } = drained
   const replicas = storage.status().replicas
   const pending = replicas.reduce((sum, r) => sum + r.pending, 0)
   if (pending === 0) return cli.note('replication: every copy made before exit')
@@ -69,7 +70,21 @@ export async function copyBeforeExit(cli: Context, storage: ImageStorage): Promi
   cli.note(
     `replication: ${pending} pending${down.length === 0 ? '' : `: ${down.join('; ')}`}; ` +
       `\`sai-images replicate --watch\` (the service) copies ${pending === 1 ? 'it' : 'them'}` +
-      (down.length === 0 ? '' : ' once the replica is back')
+      (down.length === 0 ? '' : ' once the replica is back') +
+      failedCopies(failed)
+  )
+}
+
+/** The copies that failed for one frame each (a bad entry under its name), the first five: one line each. */
+export function failedCopies(failed: DrainReport['failed']): string {
+  return (
+    failed
+      .slice(0, 5)
+      .map(f => `\n  copy to ${f.replica} failed: ${f.sha256}: ${f.code}: ${f.message}`)
+      .join('') +
+    (failed.length > 5
+      ? `\n  … ${failed.length - 5} more copies failed (\`sai-images replicate --json\` lists them)`
+      : '')
   )
 }
 
