@@ -1,17 +1,66 @@
 // A rerun that finds nothing new, against a listing of both sides, at sizes 10x apart: `migrate`
 // fs -> fs (the source store and the target store), or with --import an `import` of a folder tree
-// into a store (the tree's walk and the store's listing).
-// Usage: node bench/jobs-rerun.mjs [--import] [N...]   (after npm run build)
-import { appendFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+// into a store (the tree's walk and the store's listing). Each listing and each rerun runs in a
+// child process of its own, timed inside it, with its own peak RSS (VmHWM) and heap after a GC:
+// what the rerun holds, not the making of the trees. `--before <dist>`: an older build's rerun in the
+// same rounds (the order rotating), for a before/after.
+// `--keep`: the trees and the mapping are left in place (their folder printed), to profile a child on them.
+// Usage: node bench/jobs-rerun.mjs [--import] [--before <dist>] [--rounds R] [--keep] [N...]   (after npm run build)
+import { execFileSync } from 'node:child_process'
+import { appendFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { readdir } from 'node:fs/promises'
 import { randomBytes } from 'node:crypto'
 import { tmpdir } from 'node:os'
-import { join } from 'node:path'
-import { FilesystemDriver } from '../dist/drivers/fs.js'
-import { importTree, migrate } from '../dist/jobs.js'
+import { join, resolve } from 'node:path'
+import { pathToFileURL } from 'node:url'
 
 const args = process.argv.slice(2)
+const option = name => {
+  const at = args.indexOf(name)
+  return at < 0 ? undefined : args.splice(at, 2)[1]
+}
+
+if (args[0] === '--child') {
+  const [, what, dist, job, from, to, mapping, n] = args
+  const { FilesystemDriver } = await import(pathToFileURL(join(dist, 'drivers/fs.js')).href)
+  const { importTree, migrate } = await import(pathToFileURL(join(dist, 'jobs.js')).href)
+  const [source, target] = [new FilesystemDriver({ root: from }), new FilesystemDriver({ root: to })]
+  const count = async storage => {
+    let c = 0
+    for await (const _ of storage.list()) c++
+    return c
+  }
+  const t = process.hrtime.bigint()
+  if (what === 'listing') {
+    if (job === 'import') await readdir(from, { recursive: true, withFileTypes: true })
+    else await count(source)
+    await count(target)
+  } else {
+    const summary =
+      job === 'import' ? await importTree(target, from, { mapping }) : await migrate(source, target, { mapping })
+    if (summary.done !== 0 || summary.skipped !== Number(n)) throw new Error(`rerun copied ${summary.done}`)
+  }
+  const ms = Number(process.hrtime.bigint() - t) / 1e6
+  global.gc()
+  const hwm = Number(/VmHWM:\s+(\d+)/.exec(readFileSync('/proc/self/status', 'utf8'))[1]) * 1024
+  console.log(JSON.stringify({ ms, peakRss: hwm, heap: process.memoryUsage().heapUsed }))
+  process.exit(0)
+}
+
 const job = args.includes('--import') ? 'import' : 'migrate'
+const before = option('--before')
+const rounds = Number(option('--rounds') ?? 3)
+const here = resolve(import.meta.dirname, '../dist')
+const MB = bytes => Math.round(bytes / 2 ** 20)
+
+function child(what, dist, paths, n) {
+  const out = execFileSync(
+    process.execPath,
+    ['--expose-gc', import.meta.filename, '--child', what, dist, job, ...paths, String(n)],
+    { encoding: 'utf8', maxBuffer: 1 << 20 }
+  )
+  return JSON.parse(out.trim().split('\n').pop())
+}
 
 async function run(n) {
   const base = mkdtempSync(join(tmpdir(), 'sai-bench-jobs-'))
@@ -37,46 +86,33 @@ async function run(n) {
     }
   }
   appendFileSync(mapping, lines)
-  const [source, target] = [new FilesystemDriver({ root: from }), new FilesystemDriver({ root: to })]
-  const time = async work => {
-    const t = process.hrtime.bigint()
-    await work()
-    return Number(process.hrtime.bigint() - t) / 1e6
+  const paths = [from, to, mapping]
+  const candidates = [['listing', here], ['rerun', here], ...(before === undefined ? [] : [['before', before]])]
+  const results = Object.fromEntries(candidates.map(([name]) => [name, []]))
+  for (let r = 0; r < rounds; r++) {
+    for (let k = 0; k < candidates.length; k++) {
+      const [name, dist] = candidates[(r + k) % candidates.length]
+      results[name].push(child(name === 'listing' ? 'listing' : 'rerun', dist, paths, n))
+    }
   }
-  const count = async storage => {
-    let c = 0
-    for await (const _ of storage.list()) c++
-    return c
+  const best = name => results[name].reduce((a, b) => (a.ms <= b.ms ? a : b))
+  const listing = best('listing')
+  const row = name => {
+    const { ms, peakRss, heap } = best(name)
+    return { ms: Math.round(ms), ratio: +(ms / listing.ms).toFixed(2), peakRssMB: MB(peakRss), heapMB: MB(heap) }
   }
-  const walk = async () => (await readdir(from, { recursive: true, withFileTypes: true })).filter(e => e.isFile())
-  const rounds = []
-  for (let r = 0; r < 3; r++) {
-    const listing = await time(async () => {
-      await (job === 'import' ? walk() : count(source))
-      await count(target)
-    })
-    let summary
-    const rerun = await time(async () => {
-      summary =
-        job === 'import' ? await importTree(target, from, { mapping }) : await migrate(source, target, { mapping })
-    })
-    if (summary.done !== 0 || summary.skipped !== n) throw new Error(`rerun copied ${summary.done}`)
-    rounds.push({ listing, rerun })
+  const report = {
+    job,
+    n,
+    listingBothMs: Math.round(listing.ms),
+    listingPeakRssMB: MB(listing.peakRss),
+    rerun: row('rerun')
   }
-  const best = key => Math.min(...rounds.map(r => r[key]))
-  const rss = process.memoryUsage().rss
-  console.log(
-    JSON.stringify({
-      job,
-      n,
-      listingBothMs: Math.round(best('listing')),
-      rerunMs: Math.round(best('rerun')),
-      ratio: +(best('rerun') / best('listing')).toFixed(2),
-      rssMB: Math.round(rss / 2 ** 20)
-    })
-  )
-  rmSync(base, { recursive: true, force: true })
+  if (before !== undefined) report.before = row('before')
+  console.log(JSON.stringify(report))
+  if (args.includes('--keep')) console.log(`kept: ${base} (child: --child rerun <dist> ${job} ${paths.join(' ')} ${n})`)
+  else rmSync(base, { recursive: true, force: true })
 }
 
-const sizes = args.filter(a => a !== '--import').map(Number)
+const sizes = args.filter(a => !a.startsWith('--')).map(Number)
 for (const n of sizes.length > 0 ? sizes : [10_000, 100_000]) await run(n)

@@ -41,7 +41,19 @@ export class CompactNames {
   indexOf(name: string): number {
     const sha256 = asSha256(name)
     if (sha256 === undefined) return this.others.get(name) ?? -1
-    const prefix = prefixOf(sha256)
+    return this.placeOf(prefixOf(sha256))
+  }
+
+  has(name: string): boolean {
+    return this.indexOf(name) >= 0
+  }
+
+  /** Whether the SHA-256 whose first 64 bits are `first` and `second` (the words of its first 16 hex digits) is one. */
+  hasSha256Words(first: number, second: number): boolean {
+    return this.placeOf((first >>> 0) * 2 ** 20 + (second >>> 12)) >= 0
+  }
+
+  private placeOf(prefix: number): number {
     let [low, high] = [0, this.prefixes.length - 1]
     while (low <= high) {
       const mid = (low + high) >>> 1
@@ -51,10 +63,6 @@ export class CompactNames {
       else high = mid - 1
     }
     return -1
-  }
-
-  has(name: string): boolean {
-    return this.indexOf(name) >= 0
   }
 }
 

@@ -19,6 +19,12 @@ describe('CompactNames: many object names in 8 bytes each', () => {
     const places = new Set([...Array.from({ length: 5000 }, (_, i) => names.indexOf(sha(i)))])
     places.add(names.indexOf('bafkreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy'))
     expect([places.size, Math.min(...places), Math.max(...places)]).toEqual([5001, 0, 5000])
+    // asked with a SHA-256's first two words
+    const words = (hex: string): [number, number] => [
+      parseInt(hex.slice(0, 8), 16) | 0,
+      parseInt(hex.slice(8, 16), 16) | 0
+    ]
+    expect([names.hasSha256Words(...words(sha(4))), names.hasSha256Words(...words(sha(5001)))]).toEqual([true, false])
   })
 
   it('an empty set knows nothing', () => {

@@ -6,10 +6,9 @@
  * whole lines only. No checkpoint: a rerun walks every item and skips those recorded, so an item
  * that appears anywhere in the order (a folder `10/` added before `2/`) is never passed over.
  */
-import { createReadStream } from 'node:fs'
 import { open, type FileHandle } from 'node:fs/promises'
-import { createInterface } from 'node:readline'
 import { InvalidInputError, StorageUnavailableError } from '../../core/errors.js'
+import { RecordedItems } from './recorded.js'
 import { mappingOfLine, type MappingOf } from './stores.js'
 
 export class JsonLines {
@@ -28,24 +27,16 @@ export class JsonLines {
     })
     try {
       const { size } = await handle.stat()
-      let whole = 0
-      const lines = createInterface({
-        input: createReadStream('', { fd: handle.fd, autoClose: false, start: 0, end: Math.max(0, size - 1) }),
-        crlfDelay: Infinity
-      })
-      for await (const line of size === 0 ? [] : lines) {
-        const length = Buffer.byteLength(line) + 1
-        if (whole + length > size) break // the last line, torn: no newline after it
-        whole += length
+      const whole = await eachLine(handle, size, line => {
         let entry: unknown
         try {
           entry = JSON.parse(line)
         } catch {
-          continue
+          return
         }
         if (typeof entry === 'object' && entry !== null) read(entry as Record<string, unknown>)
-      }
-      if (whole !== size) await handle.truncate(whole)
+      })
+      if (whole !== size) await handle.truncate(whole) // the last line, torn: no newline after it
     } catch (err) {
       await handle.close()
       throw err
@@ -76,6 +67,32 @@ export class JsonLines {
 }
 
 /**
+ * Calls `onLine` with each line of the first `size` bytes that a newline ends (without it), read a
+ * MiB at a time: how many bytes those lines take.
+ */
+async function eachLine(handle: FileHandle, size: number, onLine: (line: string) => void): Promise<number> {
+  const chunk = Buffer.allocUnsafe(Math.min(size, 1 << 20))
+  let carry = Buffer.alloc(0) // the start of a line the chunk before ended in
+  let position = 0
+  let whole = 0
+  while (position < size) {
+    const { bytesRead } = await handle.read(chunk, 0, Math.min(chunk.length, size - position), position)
+    if (bytesRead === 0) break
+    position += bytesRead
+    const bytes =
+      carry.length === 0 ? chunk.subarray(0, bytesRead) : Buffer.concat([carry, chunk.subarray(0, bytesRead)])
+    let start = 0
+    for (let end = bytes.indexOf(10); end >= 0; end = bytes.indexOf(10, start)) {
+      onLine(bytes.toString('utf8', start, end))
+      start = end + 1
+    }
+    whole = position - (bytes.length - start)
+    carry = Buffer.from(bytes.subarray(start)) // a copy: the chunk is read into again
+  }
+  return whole
+}
+
+/**
  * The ids a mapping records as copied (`field` of each record with a `hash`), each with that hash
  * (where its object is), and its `{"mapping":…}` lines (stores.ts). Lines of mappings of earlier
  * releases that are not records (`{"checkpoint":…}`, `{…,"failed":…}`) are passed over; their
@@ -85,16 +102,15 @@ export async function openMapping(
   path: string,
   field: string,
   onNotImage?: (id: string) => void
-): Promise<{ file: JsonLines; copied: Map<string, string>; of: MappingOf[] }> {
-  const copied = new Map<string, string>()
+): Promise<{ file: JsonLines; copied: RecordedItems; of: MappingOf[] }> {
+  const copied = new RecordedItems()
   const of: MappingOf[] = []
   const file = await JsonLines.open(path, entry => {
     const id = entry[field]
     const mapping = mappingOfLine(entry)
     if (mapping !== undefined) of.push(mapping)
     if (typeof id !== 'string') return
-    // (a migrate's source and target are mostly one SHA-256: one string held, not two)
-    if (typeof entry.hash === 'string') copied.set(id, entry.hash === id ? id : entry.hash)
+    if (typeof entry.hash === 'string') copied.set(id, entry.hash)
     else if (entry.notImage === true) onNotImage?.(id)
   })
   return { file, copied, of }
