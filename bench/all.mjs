@@ -8,7 +8,18 @@ import { spawnSync } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import { setTimeout as sleep } from 'node:timers/promises'
 
-const BENCHES = ['run', 'http', 'variants', 'scale', 'jobs-rerun', 'replication', 'ipfs', 'replication-cli', 'fsync-off', 'watch']
+const BENCHES = [
+  'run',
+  'http',
+  'variants',
+  'scale',
+  'jobs-rerun',
+  'replication',
+  'ipfs',
+  'replication-cli',
+  'fsync-off',
+  'watch'
+]
 const here = new URL('.', import.meta.url).pathname
 const only = process.argv.includes('--only') ? process.argv[process.argv.indexOf('--only') + 1].split(',') : BENCHES
 const unknown = only.filter(name => !BENCHES.includes(name))
