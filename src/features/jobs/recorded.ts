@@ -20,8 +20,8 @@ export class RecordedItems {
   private slots = new Uint32Array(2048)
   /** A record's hash where it is not its id (a target addressed otherwise, such as IPFS). */
   private readonly hashes = new Map<number, string>()
-  private forgotten?: Uint8Array
-  private forgottenCount = 0
+  /** Records whose object the target no longer holds (few, as a rule). */
+  private readonly forgotten = new Set<number>()
   /** Any other id (an import's path, a CID): its hash's number in `otherHashes` if a SHA-256, else the hash. */
   private readonly others = new Map<string, number | string>()
   private otherHashes = new Int32Array(WORDS * 1024)
@@ -30,7 +30,7 @@ export class RecordedItems {
   private readonly scratch = new Int32Array(WORDS)
 
   get size(): number {
-    return this.count - this.forgottenCount + this.others.size
+    return this.count - this.forgotten.size + this.others.size
   }
 
   set(id: string, hash: string): void {
@@ -46,10 +46,7 @@ export class RecordedItems {
       this.keys.set(this.scratch, record * WORDS)
       this.slots[slot] = record + 1
       if (this.count * 2 > this.slots.length) this.rehash()
-    } else if (this.forgotten?.[record] === 1) {
-      this.forgotten[record] = 0
-      this.forgottenCount--
-    }
+    } else this.forgotten.delete(record)
     if (hash === id) this.hashes.delete(record)
     else this.hashes.set(record, hash)
   }
@@ -57,33 +54,26 @@ export class RecordedItems {
   has(id: string): boolean {
     if (!this.packable(id)) return this.others.has(id)
     const record = this.slots[this.probe()]! - 1
-    return record >= 0 && this.forgotten?.[record] !== 1
+    return record >= 0 && !this.forgotten.has(record)
   }
 
   /** Forgets every record whose object `there` (the target's listing) does not hold: how many. */
   forgetAbsent(there: CompactNames): number {
-    let forgotten = 0
+    const before = this.size
     for (let record = 0; record < this.count; record++) {
-      if (this.forgotten?.[record] === 1) continue
+      if (this.forgotten.has(record)) continue
       const hash = this.hashes.get(record)
       const at = record * WORDS
       if (hash === undefined ? there.hasSha256Words(this.keys[at]!, this.keys[at + 1]!) : there.has(hash)) continue
-      if ((this.forgotten?.length ?? 0) < this.count) {
-        const flags = new Uint8Array(this.count)
-        if (this.forgotten !== undefined) flags.set(this.forgotten)
-        this.forgotten = flags
-      }
-      this.forgotten![record] = 1
-      this.forgottenCount++
-      forgotten++
+      this.forgotten.add(record)
     }
     for (const [id, hash] of this.others) {
-      const words = typeof hash === 'number' ? this.otherHashes.subarray(hash * WORDS) : undefined
-      if (words === undefined ? there.has(hash as string) : there.hasSha256Words(words[0]!, words[1]!)) continue
+      const at = typeof hash === 'number' ? hash * WORDS : -1
+      if (at < 0 ? there.has(hash as string) : there.hasSha256Words(this.otherHashes[at]!, this.otherHashes[at + 1]!))
+        continue
       this.others.delete(id)
-      forgotten++
     }
-    return forgotten
+    return before - this.size
   }
 
   private setOther(id: string, hash: string): void {
