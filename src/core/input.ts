@@ -3,8 +3,10 @@
  * stream of chunks that drivers hash while they write it; the limits it is held to, and its image
  * type, sniffed from its first bytes (hashing.ts checks both as the bytes pass).
  */
-import { open } from 'node:fs/promises'
+import type { BigIntStats } from 'node:fs'
+import { type FileHandle, open } from 'node:fs/promises'
 import { ImageStorageError, InvalidInputError, TooLargeError } from './errors.js'
+import { fileIdentity } from './file-identity.js'
 import { aboutOption, type Wording } from './option-names.js'
 import type { StoreOptions } from './types.js'
 
@@ -83,19 +85,23 @@ export async function readInput(input: ImageInput, limits: InputLimits): Promise
 
 async function readFileInput(path: string, limits: InputLimits): Promise<ImageSource> {
   const unreadable = (err: unknown): InvalidInputError => InvalidInputError.unreadable(path, err)
-  let handle
+  let handle: FileHandle
   try {
     handle = await open(path, 'r')
   } catch (err) {
     throw unreadable(err)
   }
+  let before: BigIntStats
   try {
-    const stats = await handle.stat()
-    if (!stats.isFile())
-      throw new InvalidInputError(`Input ${path} is not a regular file${stats.isDirectory() ? ' but a directory' : ''}`)
-    if (stats.size > limits.maxBytes) throw tooLarge(limits)
-    if (stats.size <= READ_WHOLE_FILE_BYTES) {
+    before = await handle.stat({ bigint: true })
+    if (!before.isFile())
+      throw new InvalidInputError(
+        `Input ${path} is not a regular file${before.isDirectory() ? ' but a directory' : ''}`
+      )
+    if (before.size > limits.maxBytes) throw tooLarge(limits)
+    if (before.size <= READ_WHOLE_FILE_BYTES) {
       const bytes = await handle.readFile()
+      await unchanged(handle, before, path)
       await handle.close()
       return { bytes }
     }
@@ -103,19 +109,38 @@ async function readFileInput(path: string, limits: InputLimits): Promise<ImageSo
     await handle.close()
     throw err instanceof ImageStorageError ? err : unreadable(err)
   }
-  return { chunks: rethrowAs(handle.createReadStream(), unreadable) }
+  return { chunks: readChecked(handle, before, path, unreadable) }
 }
 
-/** The chunks of `source`, its read errors made typed. */
-async function* rethrowAs(
-  source: AsyncIterable<Uint8Array>,
-  wrap: (err: unknown) => Error
+/**
+ * A large file's chunks, its read errors made typed; once read, the file is checked unchanged (before the last
+ * chunk's consumer ends: a driver commits only after that).
+ */
+async function* readChecked(
+  handle: FileHandle,
+  before: BigIntStats,
+  path: string,
+  unreadable: (err: unknown) => Error
 ): AsyncGenerator<Uint8Array> {
   try {
-    yield* source
+    yield* handle.createReadStream({ autoClose: false })
+    await unchanged(handle, before, path)
   } catch (err) {
-    throw wrap(err)
+    throw err instanceof ImageStorageError ? err : unreadable(err)
+  } finally {
+    await handle.close()
   }
+}
+
+/**
+ * Refuses bytes read from a file that changed while they were read (a writer still at work: Node's `writeFile`
+ * writes 512 KiB at a time, so a reader can meet a prefix): they are neither the file before nor after.
+ */
+async function unchanged(handle: FileHandle, before: BigIntStats, path: string): Promise<void> {
+  if (fileIdentity(await handle.stat({ bigint: true })) === fileIdentity(before)) return
+  throw new InvalidInputError(
+    `Input ${path} changed while it was read (is it still being written?): nothing was stored; store it once it is complete`
+  )
 }
 
 /** A base64 string or a `data:…;base64,` URL, decoded strictly (Node's decoder skips bad characters). */

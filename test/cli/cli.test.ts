@@ -212,19 +212,34 @@ describe('sai-images CLI (the built binary)', () => {
       const { dir, files } = await dashboardTree(12)
       const root = await tempDir()
       const cwd = await tempDir()
-      const first = cli(['import', join(dir, 'original')], { SAI_IMAGE_STORAGE_PATH: root }, undefined, cwd)
+      const first = cli(
+        ['import', '--min-age', '0s', join(dir, 'original')],
+        { SAI_IMAGE_STORAGE_PATH: root },
+        undefined,
+        cwd
+      )
       expect(first.code).toBe(0)
       const named = /mapping: (\S+)/.exec(first.stdout)?.[1]
       expect(named).toMatch(/^sai-images-import-original-[0-9a-f]{8}\.jsonl$/)
       expect(await items(join(cwd, named!))).toHaveLength(files.size)
       const second = JSON.parse(
-        cli(['import', join(dir, 'original'), '--json'], { SAI_IMAGE_STORAGE_PATH: root }, undefined, cwd).stdout
+        cli(
+          ['import', '--min-age', '0s', join(dir, 'original'), '--json'],
+          { SAI_IMAGE_STORAGE_PATH: root },
+          undefined,
+          cwd
+        ).stdout
       )
       expect(second).toMatchObject({ total: files.size, done: 0, skipped: files.size, mapping: named })
       // another tree of the same name gets a mapping of its own, so nothing of it is skipped
       const other = await dashboardTree(3)
       const third = JSON.parse(
-        cli(['import', join(other.dir, 'original'), '--json'], { SAI_IMAGE_STORAGE_PATH: root }, undefined, cwd).stdout
+        cli(
+          ['import', '--min-age', '0s', join(other.dir, 'original'), '--json'],
+          { SAI_IMAGE_STORAGE_PATH: root },
+          undefined,
+          cwd
+        ).stdout
       )
       expect(third.mapping).not.toBe(named)
       expect(third).toMatchObject({ total: 3, skipped: 0 })
@@ -235,7 +250,7 @@ describe('sai-images CLI (the built binary)', () => {
     const { dir, files } = await dashboardTree(60)
     const root = await tempDir()
     const mapping = join(await tempDir(), 'map.jsonl')
-    const first = cli(['import', dir, '--mapping', mapping, '--json', '--concurrency', '8'], {
+    const first = cli(['import', '--min-age', '0s', dir, '--mapping', mapping, '--json', '--concurrency', '8'], {
       SAI_IMAGE_STORAGE_PATH: root
     })
     expect(first.code).toBe(0)
@@ -244,7 +259,7 @@ describe('sai-images CLI (the built binary)', () => {
     const duplicates = (await lines(mapping)).map(l => JSON.parse(l)).filter(e => e.duplicate)
     expect(duplicates.length).toBeGreaterThan(0) // frames sent twice are stored once
     const second = JSON.parse(
-      cli(['import', dir, '--mapping', mapping, '--json'], { SAI_IMAGE_STORAGE_PATH: root }).stdout
+      cli(['import', '--min-age', '0s', dir, '--mapping', mapping, '--json'], { SAI_IMAGE_STORAGE_PATH: root }).stdout
     )
     expect(second).toMatchObject({ total: 60, done: 0, skipped: 60 })
     expect(await items(mapping)).toHaveLength(60)
@@ -258,7 +273,7 @@ describe('sai-images CLI (the built binary)', () => {
       const mapping = join(await tempDir(), 'map.jsonl')
       const env = { SAI_IMAGE_STORAGE_PATH: root }
       const stopped = await interrupt(
-        ['import', dir, '--mapping', mapping, '--json', '--concurrency', '2'],
+        ['import', '--min-age', '0s', dir, '--mapping', mapping, '--json', '--concurrency', '2'],
         env,
         mapping,
         100,
@@ -276,7 +291,7 @@ describe('sai-images CLI (the built binary)', () => {
       }
       // every line written is whole and names a stored object
       for (const line of await lines(mapping)) expect(() => JSON.parse(line)).not.toThrow()
-      const resumed = cli(['import', dir, '--mapping', mapping, '--json', '--concurrency', '8'], env)
+      const resumed = cli(['import', '--min-age', '0s', dir, '--mapping', mapping, '--json', '--concurrency', '8'], env)
       expect(resumed.code).toBe(0)
       const summary = JSON.parse(resumed.stdout)
       expect(summary.skipped).toBeGreaterThanOrEqual(100)
@@ -290,11 +305,11 @@ describe('sai-images CLI (the built binary)', () => {
     const { dir, files } = await dashboardTree(20)
     const root = await tempDir()
     const mapping = join(await tempDir(), 'map.jsonl')
-    expect(cli(['import', dir, '--mapping', mapping], { SAI_IMAGE_STORAGE_PATH: root }).code).toBe(0)
+    expect(cli(['import', '--min-age', '0s', dir, '--mapping', mapping], { SAI_IMAGE_STORAGE_PATH: root }).code).toBe(0)
     const text = await readFile(mapping, 'utf8')
     const kept = text.split('\n').slice(0, 10).join('\n') + '\n'
     await writeFile(mapping, kept + text.split('\n')[10]!.slice(0, 25)) // ten whole lines and a torn one
-    expect(cli(['import', dir, '--mapping', mapping], { SAI_IMAGE_STORAGE_PATH: root }).code).toBe(0)
+    expect(cli(['import', '--min-age', '0s', dir, '--mapping', mapping], { SAI_IMAGE_STORAGE_PATH: root }).code).toBe(0)
     await expectCompleteImport(files, mapping, root)
   })
 
@@ -306,7 +321,9 @@ describe('sai-images CLI (the built binary)', () => {
       const to = await tempDir()
       const mapping = join(await tempDir(), 'migrate.jsonl')
       expect(
-        cli(['import', dir, '--mapping', join(await tempDir(), 'import.jsonl')], { SAI_IMAGE_STORAGE_PATH: from }).code
+        cli(['import', '--min-age', '0s', dir, '--mapping', join(await tempDir(), 'import.jsonl')], {
+          SAI_IMAGE_STORAGE_PATH: from
+        }).code
       ).toBe(0)
       const source = new FilesystemDriver({ root: from })
       const hashes = new Set<string>()
@@ -368,7 +385,7 @@ describe("sai-images on an operator's mistakes: a documented exit code and one l
       [['store', dir], 3, /ERR_INVALID_INPUT.*not a regular file but a directory/],
       [['import', missing], 3, /ERR_INVALID_INPUT.*no such file or directory/],
       [['import', file], 3, /ERR_INVALID_INPUT.*a part of the path is not a directory|ENOTDIR/],
-      [['import', dir, '--mapping', join(missing, 'map.jsonl')], 3, /ERR_INVALID_INPUT.*mapping/],
+      [['import', '--min-age', '0s', dir, '--mapping', join(missing, 'map.jsonl')], 3, /ERR_INVALID_INPUT.*mapping/],
       [
         [
           'fetch',
@@ -452,14 +469,27 @@ describe("sai-images on an operator's mistakes: a documented exit code and one l
     await symlink(join(dir, 'original'), join(dir, 'original', 'loop')) // a loop: read once
     const root = await tempDir()
     const skipped = JSON.parse(
-      cli(['import', dir, '--mapping', join(await tempDir(), 'a.jsonl'), '--json'], { SAI_IMAGE_STORAGE_PATH: root })
-        .stdout
+      cli(['import', '--min-age', '0s', dir, '--mapping', join(await tempDir(), 'a.jsonl'), '--json'], {
+        SAI_IMAGE_STORAGE_PATH: root
+      }).stdout
     )
     expect(skipped).toMatchObject({ total: files.size, symlinks: ['original/link.jpg', 'original/loop'] })
     const followed = JSON.parse(
-      cli(['import', dir, '--mapping', join(await tempDir(), 'b.jsonl'), '--json', '--follow-symlinks'], {
-        SAI_IMAGE_STORAGE_PATH: root
-      }).stdout
+      cli(
+        [
+          'import',
+          '--min-age',
+          '0s',
+          dir,
+          '--mapping',
+          join(await tempDir(), 'b.jsonl'),
+          '--json',
+          '--follow-symlinks'
+        ],
+        {
+          SAI_IMAGE_STORAGE_PATH: root
+        }
+      ).stdout
     )
     expect(followed).toMatchObject({ total: files.size + 1, symlinks: [], failed: [] })
   })

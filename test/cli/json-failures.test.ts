@@ -102,7 +102,7 @@ beforeAll(async () => {
     usage('import'),
     { args: ['import', missing], exit: 3, code: 'ERR_INVALID_INPUT' },
     {
-      args: ['import', join(dir, 'tree'), '--mapping', join(missing, 'map.jsonl')],
+      args: ['import', '--min-age', '0s', join(dir, 'tree'), '--mapping', join(missing, 'map.jsonl')],
       exit: 3,
       code: 'ERR_INVALID_INPUT'
     },

@@ -157,9 +157,22 @@ const SCENARIOS: Record<string, () => Promise<unknown>> = {
     await symlink(join(dir, '2/3200.jpg'), join(dir, '2/latest.jpg'))
     const env = { SAI_IMAGE_STORAGE_PATH: await tempDir(), SAI_IMAGE_STORAGE_MAX_BYTES: '10000' }
     return answer(
-      cli(['import', dir, '--mapping', join(await tempDir(), 'import.jsonl'), '--exclude', 'Thumbs.db', '--json'], {
-        env
-      })
+      cli(
+        [
+          'import',
+          '--min-age',
+          '0s',
+          dir,
+          '--mapping',
+          join(await tempDir(), 'import.jsonl'),
+          '--exclude',
+          'Thumbs.db',
+          '--json'
+        ],
+        {
+          env
+        }
+      )
     )
   },
   migrate: async () =>
@@ -216,7 +229,7 @@ const SCENARIOS: Record<string, () => Promise<unknown>> = {
     await writeFile(join(tree, '3/3200.jpg'), testJpeg(`json backfill ${tree} 1`))
     await writeFile(join(tree, '3/3201.jpg'), testJpeg(`json backfill ${tree} 2`))
     const mapping = join(await tempDir(), 'import.jsonl')
-    cli(['import', tree, '--mapping', mapping], { env: { SAI_IMAGE_STORAGE_PATH: await tempDir() } })
+    cli(['import', '--min-age', '0s', tree, '--mapping', mapping], { env: { SAI_IMAGE_STORAGE_PATH: await tempDir() } })
     const table = `sai_json_${process.pid}_${Date.now()}`
     const db = new pg.Client({ connectionString: inject('databaseUrl') })
     await db.connect()

@@ -101,6 +101,8 @@ describe('import: --exclude, and files that are not images', () => {
     const run = cli(
       [
         'import',
+        '--min-age',
+        '0s',
         dir,
         '--mapping',
         join(await tempDir(), 'map.jsonl'),
@@ -117,7 +119,18 @@ describe('import: --exclude, and files that are not images', () => {
     expect(run.code).toBe(0)
     expect(answer(run)).toMatchObject({ total: 2, done: 2, excluded: 3, notImages: [], failed: [] })
     const text = cli(
-      ['import', dir, '--mapping', join(await tempDir(), 'm.jsonl'), '--exclude', '.DS_Store', '--exclude', '*.txt'],
+      [
+        'import',
+        '--min-age',
+        '0s',
+        dir,
+        '--mapping',
+        join(await tempDir(), 'm.jsonl'),
+        '--exclude',
+        '.DS_Store',
+        '--exclude',
+        '*.txt'
+      ],
       { env: { SAI_IMAGE_STORAGE_PATH: root } }
     )
     expect(text.stdout).toContain('excluded: 2 files')
@@ -134,6 +147,8 @@ describe('import: --exclude, and files that are not images', () => {
         cli(
           [
             'import',
+            '--min-age',
+            '0s',
             dir,
             '--mapping',
             join(maps, `${exclude.length}.jsonl`),
@@ -161,7 +176,9 @@ describe('import: --exclude, and files that are not images', () => {
     const root = await tempDir()
     const mapping = join(await tempDir(), 'map.jsonl')
     const env = { SAI_IMAGE_STORAGE_PATH: root }
-    const first = cli(['import', dir, '--mapping', mapping, '--exclude', 'thumbs/**', '--json'], { env })
+    const first = cli(['import', '--min-age', '0s', dir, '--mapping', mapping, '--exclude', 'thumbs/**', '--json'], {
+      env
+    })
     expect(first.code).toBe(0)
     expect(answer(first)).toMatchObject({
       total: 4,
@@ -180,10 +197,12 @@ describe('import: --exclude, and files that are not images', () => {
       .map(line => JSON.parse(line))
     expect(Object.keys(mapped[0])).toEqual(['mapping'])
     expect(mapped.slice(1).map(line => typeof line.hash)).toEqual(['string', 'string'])
-    const second = cli(['import', dir, '--mapping', mapping, '--exclude', 'thumbs/**', '--json'], { env })
+    const second = cli(['import', '--min-age', '0s', dir, '--mapping', mapping, '--exclude', 'thumbs/**', '--json'], {
+      env
+    })
     expect(second.code).toBe(0)
     expect(answer(second)).toMatchObject({ total: 4, skipped: 4, done: 0, failed: [], notImages: [] })
-    const text = cli(['import', dir, '--mapping', mapping, '--exclude', 'thumbs/**'], { env })
+    const text = cli(['import', '--min-age', '0s', dir, '--mapping', mapping, '--exclude', 'thumbs/**'], { env })
     expect(text.code).toBe(0)
     expect(text.stdout).not.toContain('not an image')
     // the frames were stored, the notes were not
@@ -198,6 +217,8 @@ describe('import: --exclude, and files that are not images', () => {
     const run = cli(
       [
         'import',
+        '--min-age',
+        '0s',
         dir,
         '--mapping',
         join(await tempDir(), 'map.jsonl'),

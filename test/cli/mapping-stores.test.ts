@@ -43,7 +43,9 @@ const count = async (root: string): Promise<number> => {
 /** `dir` imported into `root`, its mapping as an earlier release wrote it (records, no line naming the store). */
 async function earlierReleaseMapping(dir: string, root: string): Promise<{ mapping: string; old: any[] }> {
   const mapping = join(await tempDir(), 'import.jsonl')
-  expect(cli(['import', dir, '--mapping', mapping], { env: { SAI_IMAGE_STORAGE_PATH: root } }).code).toBe(0)
+  expect(
+    cli(['import', '--min-age', '0s', dir, '--mapping', mapping], { env: { SAI_IMAGE_STORAGE_PATH: root } }).code
+  ).toBe(0)
   const old = (await lines(mapping)).filter(line => line.mapping === undefined)
   await writeFile(mapping, old.map(line => `${JSON.stringify(line)}\n`).join(''))
   return { mapping, old }
@@ -54,9 +56,13 @@ describe('import: a mapping belongs to the store it was run into', () => {
     const dir = await tree(3)
     const [a, b] = [await tempDir(), await tempDir()]
     const mapping = join(await tempDir(), 'import.jsonl')
-    expect(cli(['import', dir, '--mapping', mapping], { env: { SAI_IMAGE_STORAGE_PATH: a } }).code).toBe(0)
+    expect(
+      cli(['import', '--min-age', '0s', dir, '--mapping', mapping], { env: { SAI_IMAGE_STORAGE_PATH: a } }).code
+    ).toBe(0)
     const before = await readFile(mapping, 'utf8')
-    const run = cli(['import', dir, '--mapping', mapping, '--json'], { env: { SAI_IMAGE_STORAGE_PATH: b } })
+    const run = cli(['import', '--min-age', '0s', dir, '--mapping', mapping, '--json'], {
+      env: { SAI_IMAGE_STORAGE_PATH: b }
+    })
     expect(run.code).toBe(6)
     const { error } = answer(run)
     expect(error.code).toBe('ERR_CONFIG')
@@ -67,7 +73,9 @@ describe('import: a mapping belongs to the store it was run into', () => {
     expect(await readFile(mapping, 'utf8')).toBe(before)
     // another mapping for it: every file stored there
     const own = join(await tempDir(), 'b.jsonl')
-    const there = cli(['import', dir, '--mapping', own, '--json'], { env: { SAI_IMAGE_STORAGE_PATH: b } })
+    const there = cli(['import', '--min-age', '0s', dir, '--mapping', own, '--json'], {
+      env: { SAI_IMAGE_STORAGE_PATH: b }
+    })
     expect(answer(there)).toMatchObject({ done: 3, skipped: 0 })
     expect(await count(b)).toBe(3)
   })
@@ -76,7 +84,9 @@ describe('import: a mapping belongs to the store it was run into', () => {
     const dir = await tree(2)
     const root = await tempDir()
     const mapping = join(await tempDir(), 'import.jsonl')
-    expect(cli(['import', dir, '--mapping', mapping], { env: { SAI_IMAGE_STORAGE_PATH: root } }).code).toBe(0)
+    expect(
+      cli(['import', '--min-age', '0s', dir, '--mapping', mapping], { env: { SAI_IMAGE_STORAGE_PATH: root } }).code
+    ).toBe(0)
     const [first, ...records] = await lines(mapping)
     expect(first).toEqual({
       mapping: {
@@ -92,11 +102,15 @@ describe('import: a mapping belongs to the store it was run into', () => {
     const dir = await tree(3)
     const root = await tempDir()
     const mapping = join(await tempDir(), 'import.jsonl')
-    expect(cli(['import', dir, '--mapping', mapping], { env: { SAI_IMAGE_STORAGE_PATH: root } }).code).toBe(0)
+    expect(
+      cli(['import', '--min-age', '0s', dir, '--mapping', mapping], { env: { SAI_IMAGE_STORAGE_PATH: root } }).code
+    ).toBe(0)
     const moved = `${root}-moved`
     await rename(root, moved)
     await writeFile(join(dir, 'new.jpg'), testJpeg(`mapping stores new ${dir}`, 3000))
-    const run = cli(['import', dir, '--mapping', mapping, '--json'], { env: { SAI_IMAGE_STORAGE_PATH: moved } })
+    const run = cli(['import', '--min-age', '0s', dir, '--mapping', mapping, '--json'], {
+      env: { SAI_IMAGE_STORAGE_PATH: moved }
+    })
     expect(run.code).toBe(0)
     expect(answer(run)).toMatchObject({ total: 4, skipped: 3, done: 1 })
     expect(await count(moved)).toBe(4)
@@ -106,12 +120,16 @@ describe('import: a mapping belongs to the store it was run into', () => {
     const dir = await tree(2)
     const [a, b] = [await tempDir(), await tempDir()]
     const { mapping, old } = await earlierReleaseMapping(dir, a)
-    const next = cli(['import', dir, '--mapping', mapping, '--json'], { env: { SAI_IMAGE_STORAGE_PATH: a } })
+    const next = cli(['import', '--min-age', '0s', dir, '--mapping', mapping, '--json'], {
+      env: { SAI_IMAGE_STORAGE_PATH: a }
+    })
     expect(answer(next)).toMatchObject({ skipped: 2, done: 0, missingOnTarget: 0 })
     const after = await lines(mapping)
     expect(after.slice(0, 2)).toEqual(old)
     expect(after[2].mapping.to).toMatchObject({ driver: 'fs', location: a })
-    expect(cli(['import', dir, '--mapping', mapping], { env: { SAI_IMAGE_STORAGE_PATH: b } }).code).toBe(6)
+    expect(
+      cli(['import', '--min-age', '0s', dir, '--mapping', mapping], { env: { SAI_IMAGE_STORAGE_PATH: b } }).code
+    ).toBe(6)
   })
 
   it('a mapping of an earlier release run first into another store: what that store lacks is imported, said', async () => {
@@ -120,14 +138,16 @@ describe('import: a mapping belongs to the store it was run into', () => {
     const { mapping } = await earlierReleaseMapping(dir, a)
     // b holds one of the three already (stored by another job): two are imported, none passed over unseen
     await new FilesystemDriver({ root: b }).store(await readFile(join(dir, '1.jpg')))
-    const run = cli(['import', dir, '--mapping', mapping], { env: { SAI_IMAGE_STORAGE_PATH: b } })
+    const run = cli(['import', '--min-age', '0s', dir, '--mapping', mapping], { env: { SAI_IMAGE_STORAGE_PATH: b } })
     expect(run.code).toBe(0)
     expect(run.stdout).toContain('2 objects the mapping records missing from the target (imported again)')
     expect(run.stdout).toContain('2 done, 1 already done earlier')
     expect(await count(b)).toBe(3)
     expect((await lines(mapping)).at(-3)?.mapping?.to).toMatchObject({ driver: 'fs', location: b })
     // bound to b now: a rerun there lists nothing, passes over all three
-    const again = cli(['import', dir, '--mapping', mapping, '--json'], { env: { SAI_IMAGE_STORAGE_PATH: b } })
+    const again = cli(['import', '--min-age', '0s', dir, '--mapping', mapping, '--json'], {
+      env: { SAI_IMAGE_STORAGE_PATH: b }
+    })
     expect(answer(again)).toMatchObject({ skipped: 3, done: 0 })
     expect(answer(again).missingOnTarget).toBeUndefined()
   })

@@ -13,12 +13,12 @@ describe('the memory driver in the CLI', () => {
     const dir = await tempDir('sai-tree')
     await writeFile(join(dir, 'a.jpg'), testJpeg(`memory ${dir}`))
     const mapping = join(await tempDir(), 'import.jsonl')
-    const byFlag = cli(['import', dir, '--mapping', mapping, '--driver', 'memory', '--json'])
+    const byFlag = cli(['import', '--min-age', '0s', dir, '--mapping', mapping, '--driver', 'memory', '--json'])
     expect(byFlag.code).toBe(2)
     expect(answer(byFlag).error.message).toContain(
       '--driver memory keeps nothing: its frames would vanish when import exits (use fs, s3 or ipfs)'
     )
-    const byVariable = cli(['import', dir, '--mapping', mapping, '--json'], {
+    const byVariable = cli(['import', '--min-age', '0s', dir, '--mapping', mapping, '--json'], {
       env: { SAI_IMAGE_STORAGE_DRIVER: 'memory' }
     })
     expect(byVariable.code).toBe(6)

@@ -47,7 +47,7 @@ describe('progress', () => {
     symlinkSync(join(dir, '0/0.jpg'), join(dir, 'latest.jpg')) // not followed: not counted
     const root = await tempDir()
     const mapping = join(await tempDir(), 'import.jsonl')
-    const run = onTerminal(['import', dir, '--mapping', mapping, '--exclude', 'Thumbs.db'], {
+    const run = onTerminal(['import', '--min-age', '0s', dir, '--mapping', mapping, '--exclude', 'Thumbs.db'], {
       env: { SAI_IMAGE_STORAGE_PATH: root }
     })
     expect(run.code).toBe(0)

@@ -82,7 +82,7 @@ describe('store and import on a replicated store', () => {
   it('import copies before it exits', async () => {
     const { root, replica, env, files } = await setup()
     const mapping = join(await tempDir('sai-cli-mapping'), 'mapping.jsonl')
-    const run = cli(['import', join(files[0]!, '..'), '--mapping', mapping], { env })
+    const run = cli(['import', '--min-age', '0s', join(files[0]!, '..'), '--mapping', mapping], { env })
     expect(run.code, run.stderr).toBe(0)
     expect(run.stderr).toMatch(/replication: every copy made before exit/)
     expect(outbox(root)).toEqual([])

@@ -25,7 +25,18 @@ describe('the store a command works on', () => {
       ['stats'],
       ['quarantine'],
       ['prune', '--older-than', '90d', '--dry-run'],
-      ['import', cwd, '--exclude', 'data/**', '--exclude', '*.jsonl', '--mapping', join(cwd, 'm.jsonl')]
+      [
+        'import',
+        '--min-age',
+        '0s',
+        cwd,
+        '--exclude',
+        'data/**',
+        '--exclude',
+        '*.jsonl',
+        '--mapping',
+        join(cwd, 'm.jsonl')
+      ]
     ]
     for (const args of summaries) {
       const run = cli(args, { env: unset, cwd })

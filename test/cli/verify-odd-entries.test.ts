@@ -64,7 +64,7 @@ describe('a folder where a frame should be', () => {
     await storage.store(frames[0]!) // the store made
     const blocked = storage.pathOf(createHash('sha256').update(frames[1]!).digest('hex'))
     mkdirSync(blocked, { recursive: true })
-    const run = cli(['import', from, '--mapping', join(dir, 'm.jsonl'), '--json'], {
+    const run = cli(['import', '--min-age', '0s', from, '--mapping', join(dir, 'm.jsonl'), '--json'], {
       env: { SAI_IMAGE_STORAGE_PATH: root }
     })
     expect(run.code).toBe(1)

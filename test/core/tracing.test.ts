@@ -538,7 +538,7 @@ describe("the features' channels", () => {
     for (let i = 0; i < 3; i++) await writeFile(join(dir, 'frames', `${i}.jpg`), testJpeg(`import ${i} ${Date.now()}`))
     const storage = new MemoryDriver()
     const { spans } = await trace(
-      async () => await importTree(storage, join(dir, 'frames'), { mapping: join(dir, 'mapping.jsonl') })
+      async () => await importTree(storage, join(dir, 'frames'), { mapping: join(dir, 'mapping.jsonl'), minAgeMs: 0 })
     )
     const span = only(spans, 'job')
     expect(span.started).toMatchObject({ driver: 'import', fields: { job: 'import' } })
@@ -546,7 +546,7 @@ describe("the features' channels", () => {
     expect(spans.filter(s => s.op === 'store')).toHaveLength(3)
     await rm(join(dir, 'frames'), { recursive: true })
     const { error, spans: none } = await trace(
-      async () => await importTree(storage, join(dir, 'frames'), { mapping: join(dir, 'again.jsonl') })
+      async () => await importTree(storage, join(dir, 'frames'), { mapping: join(dir, 'again.jsonl'), minAgeMs: 0 })
     )
     expect(error.code).toBe('ERR_INVALID_INPUT')
     expect(none).toEqual([]) // refused before the job starts: no span
@@ -608,7 +608,7 @@ describe('without a subscriber', () => {
       await prune(new MemoryDriver(), { olderThan: 0 })
       await mkdir(join(root, 'import'))
       await writeFile(join(root, 'import', 'a.jpg'), testJpeg(`quiet import ${Date.now()}`))
-      await importTree(fs, join(root, 'import'), { mapping: join(root, 'mapping.jsonl') })
+      await importTree(fs, join(root, 'import'), { mapping: join(root, 'mapping.jsonl'), minAgeMs: 0 })
       expect(tracingStats.contexts - before).toBe(0)
       expect(publishes.count()).toBe(0)
 

@@ -435,7 +435,7 @@ workloads.import = {
   },
   async run(mnt, lib, ack) {
     const storage = new lib.FilesystemDriver({ root: join(mnt, 'store') })
-    await lib.importTree(storage, join(mnt, 'photos'), { mapping: join(mnt, 'map.jsonl'), concurrency: 2 })
+    await lib.importTree(storage, join(mnt, 'photos'), { mapping: join(mnt, 'map.jsonl'), concurrency: 2, minAgeMs: 0 })
     ack('import')
   },
   async check(dir, acks, lib) {
@@ -466,7 +466,7 @@ workloads.import = {
     await fetchAll(storage, [...new Set(claimed)], violations, 'mapped')
     if (acks.some(a => a.kind === 'import')) await fetchAll(storage, [...sources.values()], violations, 'imported')
     // resumed: then every source frame is stored
-    await lib.importTree(storage, join(dir, 'photos'), { mapping: join(dir, 'map.jsonl') })
+    await lib.importTree(storage, join(dir, 'photos'), { mapping: join(dir, 'map.jsonl'), minAgeMs: 0 })
     await fetchAll(storage, [...sources.values()], violations, 'imported after the resume')
     return violations
   },

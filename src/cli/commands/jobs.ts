@@ -13,12 +13,14 @@ import {
 import { importFiles } from '../../features/jobs/import.js'
 import { Progress } from '../progress.js'
 import { plural, storeLine, UsageError, type Context } from '../context.js'
-import { formatBytes } from '../units.js'
+import { formatBytes, parseDuration } from '../units.js'
 import { copyBeforeExit } from './replication.js'
 
 export async function importCommand(cli: Context): Promise<number> {
   const dir = cli.arg(0, 'dir')
   const mapping = cli.string('mapping') ?? defaultMapping(dir)
+  const minAge = cli.string('min-age')
+  const minAgeMs = minAge === undefined ? undefined : parseDuration(minAge, '--min-age')
   const storage = await cli.storageToWrite()
   const progress = new Progress('import', 0, cli.progress)
   const tree = { exclude: cli.strings('exclude'), followSymlinks: cli.flags['follow-symlinks'] === true }
@@ -30,6 +32,7 @@ export async function importCommand(cli: Context): Promise<number> {
     signal: cli.stopSignal(),
     ...tree,
     allowNonImage: cli.flags['allow-non-image'] === true,
+    minAgeMs,
     onProgress: s => {
       progress.set(s.done + s.failed.length + s.skipped)
     }

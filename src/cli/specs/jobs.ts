@@ -1,11 +1,12 @@
 /** What the parser and the help know at start; the work (commands/jobs.ts) loads when the command runs. */
 import type { Command } from '../context.js'
+import { DURATION_UNITS } from '../units.js'
 
 export const importCommand: Command = {
   name: 'import',
   operands: 1,
   operandsNote: 'run import once per folder: each has its own mapping',
-  usage: 'import <dir> [--mapping F] [--exclude GLOB]... [--follow-symlinks] [--allow-non-image]',
+  usage: 'import <dir> [--mapping F] [--exclude GLOB]... [--follow-symlinks] [--allow-non-image] [--min-age 2s]',
   summary: 'store every file below <dir>, resumably; F maps source to hash',
   help:
     'The mapping defaults to ./sai-images-import-<dir name>-<8 hex of its absolute path>.jsonl, so that\n' +
@@ -16,9 +17,13 @@ export const importCommand: Command = {
     'in F.not-images.jsonl (the mapping holds mappings only), not a failure: later runs pass over it.\n' +
     '--allow-non-image stores such files instead. A file that fails is reported, not recorded: the\n' +
     'next run tries it again. F belongs to the store it was first run into (its first line names it):\n' +
-    'into another store it is refused (exit 6); give each store its own mapping.',
+    'into another store it is refused (exit 6); give each store its own mapping.\n' +
+    'A file is taken once it has rested --min-age (default 2s: no write, truncation or touch), so that a\n' +
+    'frame still being written is not stored as its first part; a younger one is waited for.\n' +
+    `--min-age 0s takes files as they are found.\nDurations: ${DURATION_UNITS}.`,
   options: {
     mapping: { type: 'string' },
+    'min-age': { type: 'string' },
     exclude: { type: 'string', multiple: true },
     'follow-symlinks': { type: 'boolean' },
     'allow-non-image': { type: 'boolean' }

@@ -5,7 +5,7 @@
 import { createHash } from 'node:crypto'
 import { close, createReadStream, fstatSync, open, read } from 'node:fs'
 import type { Readable } from 'node:stream'
-import { identity } from './verified.js'
+import { fileIdentity } from '../../core/file-identity.js'
 
 /** An open object file and its identity when opened. */
 export interface LocalFile {
@@ -20,7 +20,7 @@ export async function openLocal(path: string): Promise<LocalFile> {
   })
   try {
     const stats = fstatSync(fd, { bigint: true }) // of an open file: no lookup, no disk
-    return { fd, id: identity(stats), size: Number(stats.size) }
+    return { fd, id: fileIdentity(stats), size: Number(stats.size) }
   } catch (err) {
     closeLocal({ fd, id: '', size: 0 })
     throw err
@@ -33,7 +33,7 @@ export function closeLocal(file: LocalFile): void {
 
 /** Whether the file is as it was when opened (nothing wrote, truncated or touched it since). */
 export function unchanged(file: LocalFile): boolean {
-  return identity(fstatSync(file.fd, { bigint: true })) === file.id
+  return fileIdentity(fstatSync(file.fd, { bigint: true })) === file.id
 }
 
 async function readAt(fd: number, buffer: Buffer, position: number): Promise<number> {

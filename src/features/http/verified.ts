@@ -9,8 +9,6 @@
  * bytes are hashed again. What it cannot see: damage below the filesystem (a bad sector, a write
  * to the block device) within that time; a scrub (`verify`) or the next hash finds it.
  */
-import type { BigIntStats } from 'node:fs'
-
 export interface VerifiedRecordOptions {
   /** How many files are remembered at most (the oldest verification is forgotten first). Default 4096. */
   maxEntries?: number
@@ -26,14 +24,9 @@ export interface Verified {
   size: number
   mimeType: string
   lastModified?: Date
-  /** `identity(stats)` of the file when it was hashed. */
+  /** `fileIdentity(stats)` of the file when it was hashed. */
   identity: string
   at: number
-}
-
-/** The file's identity as the record compares it: any change to the file changes it. */
-export function identity(stats: BigIntStats): string {
-  return `${stats.dev}:${stats.ino}:${stats.size}:${stats.mtimeNs}:${stats.ctimeNs}`
 }
 
 export class VerifiedRecord {

@@ -10,7 +10,8 @@ import { InvalidInputError } from '../../core/errors.js'
 import type { ImageStorage } from '../../core/types.js'
 import { globMatcher } from './glob.js'
 import { JsonLines } from './mapping.js'
-import { hashesOf, runJob, type JobOptions, type JobSummary } from './runner.js'
+import { hashesOf, LEFT_FOR_NEXT_RUN, runJob, type JobOptions, type JobSummary } from './runner.js'
+import { identityOf, settled } from './settle.js'
 import { folderOf, placeOf } from './stores.js'
 
 export interface ImportOptions extends JobOptions {
@@ -20,6 +21,12 @@ export interface ImportOptions extends JobOptions {
   exclude?: string[]
   /** Store files that are not images as well (`application/octet-stream`). */
   allowNonImage?: boolean
+  /**
+   * How long a file must have rested (no write, truncation or `utimes`) before it is taken; a younger one is waited
+   * for, in its turn (settle.ts). Default 2000: a frame still being written would be stored, and recorded, as a
+   * prefix of itself. 0 takes every file as it is found.
+   */
+  minAgeMs?: number
 }
 
 export interface ImportSummary extends JobSummary {
@@ -30,6 +37,9 @@ export interface ImportSummary extends JobSummary {
   /** Files left out by `exclude`. */
   excluded: number
 }
+
+/** How long a file must have rested before an import takes it, by default (`ImportOptions.minAgeMs`). */
+export const DEFAULT_MIN_AGE_MS = 2000
 
 /** Where `import` records the files that are not images: beside the mapping, which holds only mappings. */
 export const notImagesFile = (mapping: string): string => `${mapping}.not-images.jsonl`
@@ -65,15 +75,7 @@ export async function importTree(storage: ImageStorage, dir: string, options: Im
       },
       work: async file => {
         try {
-          const result = await storage.store({ path: join(dir, file) }, { allowNonImage: options.allowNonImage })
-          return {
-            source: file,
-            hash: result.hash,
-            sha256: result.sha256,
-            key: result.key,
-            size: result.size,
-            duplicate: result.isDuplicate
-          }
+          return await storeRested(storage, dir, file, options)
         } catch (err) {
           if (!(err instanceof InvalidInputError) || !/^Input is not an image/.test(err.message)) throw err
           if (extra.notImages.length < 100) extra.notImages.push(file)
@@ -88,6 +90,24 @@ export async function importTree(storage: ImageStorage, dir: string, options: Im
   })
   // found in the order the concurrent work ended: reported sorted, the same in every run
   return { ...summary, ...extra, notImages: extra.notImages.sort(), symlinks: extra.symlinks.sort() }
+}
+
+/** Stores `file` once it has rested (settle.ts): its mapping record, or `LEFT_FOR_NEXT_RUN` if the run stopped. */
+async function storeRested(
+  storage: ImageStorage,
+  dir: string,
+  file: string,
+  options: ImportOptions
+): Promise<Record<string, unknown> | typeof LEFT_FOR_NEXT_RUN> {
+  const path = join(dir, file)
+  const rested = await settled(path, options.minAgeMs ?? DEFAULT_MIN_AGE_MS, options.signal)
+  if (rested === undefined) return LEFT_FOR_NEXT_RUN
+  const result = await storage.store({ path }, { allowNonImage: options.allowNonImage })
+  // changed since it rested (rewritten, replaced): what was read may be neither version; the next run takes it
+  if ((await identityOf(path)) !== rested)
+    throw new InvalidInputError(`${path} changed while it was imported: not recorded; the next run takes it again`)
+  const { hash, sha256, key, size, isDuplicate } = result
+  return { source: file, hash, sha256, key, size, duplicate: isDuplicate }
 }
 
 /**

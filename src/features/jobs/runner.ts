@@ -70,15 +70,18 @@ export interface Job<T> {
   /** Called with each legacy `notImage` line of the mapping (mappings of earlier releases kept them there). */
   onNotImage?: (id: string) => void
   /**
-   * The work: the mapping record to append, or undefined to record nothing there. A per-item error
-   * (bad input) is collected.
+   * The work: the mapping record to append, or undefined to record nothing there; `LEFT_FOR_NEXT_RUN` when the run
+   * was stopped before the item's work began (neither done nor failed). A per-item error (bad input) is collected.
    */
-  work: (item: T) => Promise<Record<string, unknown> | undefined>
+  work: (item: T) => Promise<Record<string, unknown> | undefined | typeof LEFT_FOR_NEXT_RUN>
   /** The stores it reads and writes: a folder or a link in one frame's place there fails that item alone. */
   stores: ImageStorage[]
   /** Called once the mapping is read, before any item: whatever else the job needs open. */
   prepare?: () => Promise<void>
 }
+
+/** What `Job.work` returns for an item it did not begin because the run was stopped (import: while it waited). */
+export const LEFT_FOR_NEXT_RUN = Symbol('left for the next run')
 
 export async function runJob<T>(job: Job<T>, options: JobOptions): Promise<JobSummary> {
   const summary = ({ done, failed, skipped, interrupted }: JobSummary): Record<string, unknown> => ({
@@ -159,6 +162,7 @@ async function work<T>(
   await forEachConcurrent(todo(), options.concurrency ?? 4, async item => {
     try {
       const record = await job.work(item)
+      if (record === LEFT_FOR_NEXT_RUN) return
       if (record !== undefined) await file.append(record)
       summary.done++
     } catch (err) {

@@ -37,7 +37,8 @@ describe('import over a growing tree', () => {
       const dir = await tempDir('sai-original')
       const env = { SAI_IMAGE_STORAGE_PATH: await tempDir() }
       const mapping = join(await tempDir(), 'import.jsonl')
-      const run = (): any => answer(cli(['import', dir, '--mapping', mapping, '--concurrency', '2', '--json'], { env }))
+      const run = (): any =>
+        answer(cli(['import', '--min-age', '0s', dir, '--mapping', mapping, '--concurrency', '2', '--json'], { env }))
       await addFrames(dir, ['3/3000.jpg', '20/20000.jpg', '100/100000.jpg'])
       expect(run()).toMatchObject({ total: 3, done: 3, skipped: 0, failed: [] })
       // 100/ sorts first and 3/ last: new files before, between and after what was imported
@@ -78,7 +79,7 @@ describe('import over a growing tree', () => {
       const mapping = join(await tempDir(), 'import.jsonl')
       const sizes = []
       for (let i = 0; i < 4; i++) {
-        const run = cli(['import', dir, '--mapping', mapping, '--json'], { env })
+        const run = cli(['import', '--min-age', '0s', dir, '--mapping', mapping, '--json'], { env })
         expect(run.code).toBe(1)
         const summary = answer(run)
         expect(summary.failed.map((f: { item: string }) => f.item)).toEqual(['empty.jpg'])
@@ -97,7 +98,7 @@ describe('import over a growing tree', () => {
         hash: expect.stringMatching(/^[0-9a-f]{64}$/)
       })
       expect(await records(`${mapping}.not-images.jsonl`)).toEqual([{ source: 'notes.txt', notImage: true }])
-      const text = cli(['import', dir, '--mapping', mapping], { env }).stdout
+      const text = cli(['import', '--min-age', '0s', dir, '--mapping', mapping], { env }).stdout
       expect(text).toMatch(/import complete: 0 done, 2 already done earlier, 1 failed, of 3/)
     }
   )
@@ -123,7 +124,7 @@ describe('import over a growing tree', () => {
           .join('')
       )
       // 10/ sorts before the checkpoint's 2/2000.jpg: an earlier release passed over it for good
-      expect(answer(cli(['import', dir, '--mapping', mapping, '--json'], { env }))).toMatchObject({
+      expect(answer(cli(['import', '--min-age', '0s', dir, '--mapping', mapping, '--json'], { env }))).toMatchObject({
         total: 3,
         done: 1,
         skipped: 2,
