@@ -258,15 +258,20 @@ async function countingProxy(to) {
     const what = req.url.includes('list-type=2') ? '?list-type=2' : req.url.includes('.marks/') ? 'mark' : 'object'
     const kind = `${req.method} ${what}`
     requests[kind] = (requests[kind] ?? 0) + 1
-    req.pipe(
-      request(
-        { host: target.hostname, port: target.port, method: req.method, path: req.url, headers: req.headers },
-        answer => {
-          res.writeHead(answer.statusCode, answer.headers)
-          answer.pipe(res)
-        }
-      )
+    const upstream = request(
+      { host: target.hostname, port: target.port, method: req.method, path: req.url, headers: req.headers },
+      answer => {
+        res.writeHead(answer.statusCode, answer.headers)
+        answer.pipe(res)
+      }
     )
+    // the gateway closed a kept-alive socket as it was reused (ECONNRESET, "socket hang up"): the driver is told
+    // 502 and asks again, as it would the gateway itself (an unhandled error here ended the bench on 2026-12-06)
+    upstream.on('error', err => {
+      if (res.headersSent) res.destroy(err)
+      else res.writeHead(502).end(String(err.code ?? err.message))
+    })
+    req.pipe(upstream)
   })
   await new Promise(resolve => server.listen(0, '127.0.0.1', resolve))
   return {

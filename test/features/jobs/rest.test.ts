@@ -105,9 +105,9 @@ describe('import waits for a file still being written', () => {
     const mapping = join(await tempDir(), 'import.jsonl')
     const storage = new MemoryDriver()
     const frame = testJpeg('written slowly', 300 * 1024)
-    const live = await writer(join(dir, 'slow.jpg'), frame, Array(50).fill(6 * 1024), 100) // 5 s of writes, 100 ms apart
+    const live = await writer(join(dir, 'slow.jpg'), frame, Array(75).fill(4 * 1024), 100) // 7.5 s of writes, 100 ms apart
     await live.wrote(1)
-    const first = await importTree(storage, dir, { mapping, minAgeMs: 400 }) // gives up after 10 waits of <= 400 ms
+    const first = await importTree(storage, dir, { mapping, minAgeMs: 600 }) // gives up after 10 waits of <= 600 ms
     expect(first.done).toBe(0)
     expect(first.failed).toEqual([
       expect.objectContaining({
@@ -119,7 +119,7 @@ describe('import waits for a file still being written', () => {
     expect(await records(mapping)).toEqual([])
     expect(await stored(storage)).toEqual([]) // nothing stored
     await live.done
-    const second = await importTree(storage, dir, { mapping, minAgeMs: 400 })
+    const second = await importTree(storage, dir, { mapping, minAgeMs: 600 })
     expect(second).toMatchObject({ done: 1, failed: [] })
     expect(await records(mapping)).toEqual([expect.objectContaining({ source: 'slow.jpg', hash: sha256(frame) })])
   })
