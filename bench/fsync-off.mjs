@@ -5,13 +5,14 @@
 // Each measurement: a warm-up turn of each candidate (not counted: the first turns after 131,072
 // folders were made meet the journal's work on them; with a warm-up of 100 frames the first counted
 // round was still often the run's lowest, 0.68-0.78 in session 12), then seven rounds whose order alternates, a
-// `sync` before every turn; a run's ratio is the median of its rounds' own ratios (one round's ratio
-// moved from 0.4 to 1.8 on this disk: a median of three was not steady). The target holds only if every run's does.
+// `sync` before every turn, its files removed after it; a run's ratio is the median of its rounds' own ratios
+// (one round's ratio moved from 0.4 to 1.8 on this disk: a median of three was not steady). The target holds only
+// if every run's does.
 // Writes bench/RESULTS-fsync-off.md and bench/results-fsync-off.json.
 //   node bench/fsync-off.mjs [--quick]
 import { execFileSync } from 'node:child_process'
 import { createHash, randomUUID } from 'node:crypto'
-import { close, mkdirSync, open, write } from 'node:fs'
+import { close, mkdirSync, open, unlinkSync, write } from 'node:fs'
 import { mkdir, mkdtemp, rename, rm, writeFile } from 'node:fs/promises'
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os'
 import { join } from 'node:path'
@@ -65,18 +66,28 @@ async function plainLoop(root, bytes) {
   }
   for (let done = 0; done < bytes.length; ) done += (await writeFd(fd, bytes, done)).bytesWritten
   await closeFd(fd)
-  await rename(temp, join(dir, `${name}.jpg`))
+  const path = join(dir, `${name}.jpg`)
+  await rename(temp, path)
+  return path
 }
 
+/**
+ * Frames per second; the turn's files are removed after it (not timed): the page cache a turn filled is given
+ * back, so that the next turn's writes reuse it. Kept, the cache grew by ~150 MB a turn into memory this VM had
+ * not touched yet, and a turn's pace fell 2-3x whenever it met that, whichever candidate ran (session 21).
+ */
 async function timed(concurrency, frames, data, store) {
   let next = 0
+  const written = []
   const started = performance.now()
   await Promise.all(
     Array.from({ length: concurrency }, async (_, w) => {
-      while (next++ < frames) await store(data.fresh(w))
+      while (next++ < frames) written.push(await store(data.fresh(w)))
     })
   )
-  return frames / ((performance.now() - started) / 1000)
+  const rate = frames / ((performance.now() - started) / 1000)
+  for (const path of written) unlinkSync(path)
+  return rate
 }
 
 const median = values => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]
@@ -93,7 +104,7 @@ async function measure(run, regime, concurrency) {
   }
   const storage = new FilesystemDriver({ root: roots.ours, fsync: false })
   const candidates = {
-    ours: async bytes => await storage.store(bytes),
+    ours: async bytes => (await storage.store(bytes)).path,
     plain: async bytes => await plainLoop(roots.plain, bytes)
   }
   const data = payloads(600 * KB, concurrency, `nofsync ${run} ${regime} ${concurrency}`)
@@ -169,7 +180,8 @@ Method: new 600 KB frames; the plain loop is SHA-256, a temp file opened in the 
 only when the open finds it missing), written in one call, renamed into place: the callback fs API, no call it
 could skip. Empty: a new root; warm: all 65,536 shard folders made first (in both roots). Per measurement a
 warm-up turn of ${WARMUP} frames each (not counted), then ${ROUNDS} rounds of ${FRAMES} frames per candidate,
-the order alternating, a \`sync\` before every turn; each keeps its median round. ${RUNS} runs; load
+the order alternating, a \`sync\` before every turn and the turn's files removed after it (since 2026-12-06
+evening: the page cache they held is reused, not new memory); each keeps its median round. ${RUNS} runs; load
 ${results.machine.loadAtStart.join(' ')} at the start, ${results.machine.loadAtEnd.join(' ')} at the end.
 Ratio: the median of the rounds' own ratios ours / plain (each round runs both back to back, so a change of the
 disk's pace between rounds cancels); in brackets the median rounds' frames per second (ours / plain), whose ratio

@@ -97,15 +97,23 @@ export function digestBytes(bytes: Buffer, limits: InputLimits, prefixBytes?: nu
   return hasher.digest()
 }
 
-/** Slices hashed between two turns of the event loop: about 150 µs of SHA-256 each. */
+/** Bytes up to this are hashed at once, without a turn; a read from disk is hashed a slice of it at a time. */
 export const HASH_SLICE = 256 * 1024
+
+/**
+ * Bytes in memory are hashed, after a first slice of 256 KiB, in slices of up to this, one per turn: about 0.6 ms
+ * of SHA-256 each; a typical frame (600 KB) in two turns where slices of 256 KiB took three. Each turn is a pass
+ * of the event loop (a poll): at 8 stores at once, the third cost ~50 µs of the loop's time a frame, which is
+ * what 8 stores at once wait for (bench/RESULTS-fsync-off.md, session 21).
+ */
+export const MEMORY_SLICE = 1024 * 1024
 
 /**
  * Hashes large inputs a slice at a time, in turns: one slice per turn of the event loop across every
  * input its owner (a driver) hashes at once, so that however many 5 MB frames are hashed together,
- * timers and I/O wait for one slice (about 150 µs), never for several frames' worth of SHA-256.
- * Bytes of one slice or less are hashed at once. The queue is the owner's: no state is shared
- * between instances.
+ * timers and I/O wait for one slice (at most 1 MiB in memory, ~0.6 ms; 256 KiB read from disk), never for
+ * several frames' worth of SHA-256. Bytes of 256 KiB or less are hashed at once. The queue is the owner's: no
+ * state is shared between instances.
  */
 export class HashSlices {
   private readonly waiting: Array<() => void> = []
@@ -117,9 +125,11 @@ export class HashSlices {
       update(bytes)
       return
     }
-    for (let at = 0; at < bytes.length; at += HASH_SLICE) {
+    // a small first slice: the turn after it runs what the caller began beside the hash (a store's temp write,
+    // which then copies while the rest hashes; all in one piece, a store alone was 0.85-0.87x as fast)
+    for (let at = 0, slice = HASH_SLICE; at < bytes.length; at += slice, slice = MEMORY_SLICE) {
       await this.turn()
-      update(bytes.subarray(at, at + HASH_SLICE))
+      update(bytes.subarray(at, at + slice))
     }
   }
 

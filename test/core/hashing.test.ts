@@ -1,12 +1,13 @@
 import { createHash } from 'node:crypto'
 import { describe, expect, it } from 'vitest'
-import { digestBytes, HASH_SLICE, HashSlices, ImageHasher } from '../../src/core/hashing.js'
+import { digestBytes, HASH_SLICE, HashSlices, ImageHasher, MEMORY_SLICE } from '../../src/core/hashing.js'
 import { testJpeg } from '../../src/testing/index.js'
 
 describe('hashing in slices', () => {
   it('concurrent large inputs hash correctly, one slice per turn of the event loop across all calls', async () => {
     const inputs = Array.from({ length: 6 }, (_, i) => testJpeg(`slices ${i}`, 1_500_000 + i * 70_000))
-    const slices = inputs.reduce((sum, bytes) => sum + Math.ceil(bytes.length / HASH_SLICE), 0)
+    // a first slice of HASH_SLICE, then up to MEMORY_SLICE each
+    const slices = inputs.reduce((sum, bytes) => sum + 1 + Math.ceil((bytes.length - HASH_SLICE) / MEMORY_SLICE), 0)
     // counts the turns of the event loop while they are hashed: an immediate that re-arms itself
     let turns = 0
     let counting = true
@@ -35,6 +36,21 @@ describe('hashing in slices', () => {
     await slicer.update(testJpeg('slices small', 100_000), () => {})
     clearImmediate(immediate)
     expect(smallTurns).toBe(0)
+  })
+
+  it('a frame of 600 KB in two slices (two turns, not three); 5 MB in slices of at most 1 MiB', async () => {
+    const slicer = new HashSlices()
+    const sizes = async (length: number): Promise<number[]> => {
+      const seen: number[] = []
+      await slicer.update(Buffer.alloc(length), slice => seen.push(slice.length))
+      return seen
+    }
+    expect(await sizes(614_400)).toEqual([HASH_SLICE, 614_400 - HASH_SLICE])
+    const large = await sizes(5_242_880)
+    expect(large[0]).toBe(HASH_SLICE)
+    expect(Math.max(...large)).toBe(MEMORY_SLICE)
+    expect(large.reduce((a, b) => a + b, 0)).toBe(5_242_880)
+    expect(large).toHaveLength(1 + Math.ceil((5_242_880 - HASH_SLICE) / MEMORY_SLICE))
   })
 })
 
