@@ -101,10 +101,10 @@ export function digestBytes(bytes: Buffer, limits: InputLimits, prefixBytes?: nu
 export const HASH_SLICE = 256 * 1024
 
 /**
- * Bytes in memory are hashed, after a first slice of 256 KiB, in slices of up to this, one per turn: about 0.6 ms
- * of SHA-256 each; a typical frame (600 KB) in two turns where slices of 256 KiB took three. Each turn is a pass
- * of the event loop (a poll): at 8 stores at once, the third cost ~50 µs of the loop's time a frame, which is
- * what 8 stores at once wait for (bench/RESULTS-fsync-off.md, session 21).
+ * Bytes in memory are hashed a first slice of 256 KiB, then slices of up to this, one per turn (~0.6 ms of SHA-256
+ * each): a 600 KB frame in two turns, where 256 KiB slices took three. A turn is a pass of the event loop; at 8
+ * stores at once the third cost ~50 µs of the loop a frame, and the loop is what they wait for
+ * (bench/RESULTS-fsync-off.md, session 21).
  */
 export const MEMORY_SLICE = 1024 * 1024
 
