@@ -26,6 +26,7 @@ import type { StoreLayout } from './layout.js'
 import { chooseReads, firstStored, ObjectReader, type ReadStrategy } from './read.js'
 import { SetAside } from './set-aside.js'
 import { FrameStore, type StoreRoot } from './store.js'
+import { storeChunks } from './stream.js'
 import { verifyStore } from './verify.js'
 
 /** An object's file: its SHA-256, its key under the root and its absolute path. */
@@ -102,7 +103,7 @@ export class FilesystemAdapter implements StorageAdapter<ObjectFile> {
     const call = { limits, signal: options.signal, mtime: options.keepTimes?.lastStoredAt }
     const { digest, key, path, isDuplicate, storedAt } = await this.counted(
       () =>
-        'bytes' in source ? this.frames.storeBytes(source.bytes, call) : this.frames.storeChunks(source.chunks, call),
+        'bytes' in source ? this.frames.storeBytes(source.bytes, call) : storeChunks(this.frames, source.chunks, call),
       true
     )
     return { digest, key: { sha256: digest.sha256, key, path }, isDuplicate, storedAt }

@@ -8,16 +8,16 @@ import { dirname, join } from 'node:path'
 import { promisify } from 'node:util'
 import { isMissing, StorageUnavailableError } from '../../core/errors.js'
 import { aboutOption, type Wording } from '../../core/option-names.js'
-import { HASH_SLICE, ImageHasher, type Digest, type HashSlices } from '../../core/hashing.js'
+import { HASH_SLICE, type Digest, type HashSlices } from '../../core/hashing.js'
 import type { InputLimits } from '../../core/input.js'
 import type { ShardingStrategy } from '../../core/sharding.js'
 import type { FilesystemDriverInit } from './init.js'
-import { firstStored, hashFile, OBJECT_READ, type ObjectReader, renew } from './read.js'
+import { firstStored, OBJECT_READ, type ObjectReader, renew } from './read.js'
 import { fsyncDir, isYoung, linkIntoPlace, removeIfExists, writeTemp, type WriteContext } from './write.js'
 import { gatedWriteAt, WRITE_CHUNK_BYTES, writeAt } from './write-calls.js'
 
 /** Writes all of `bytes` at `position`, at most 1 MiB per call; those of a larger input through the gate. */
-async function writeAll(fd: number, bytes: Uint8Array, position = 0): Promise<void> {
+export async function writeAll(fd: number, bytes: Uint8Array, position = 0): Promise<void> {
   const writeCall = bytes.length > WRITE_CHUNK_BYTES ? gatedWriteAt : writeAt
   for (let done = 0; done < bytes.length; ) {
     const length = Math.min(bytes.length - done, WRITE_CHUNK_BYTES)
@@ -25,7 +25,7 @@ async function writeAll(fd: number, bytes: Uint8Array, position = 0): Promise<vo
   }
 }
 
-const futimesAsync = promisify(futimes)
+export const futimesAsync = promisify(futimes)
 const fsyncAsync = promisify(fsync)
 
 export interface Stored {
@@ -49,11 +49,18 @@ export interface StoreCall {
   mtime?: Date
 }
 
-type Check = (fd: number, stats: Stats) => Promise<boolean>
+export type Check = (fd: number, stats: Stats) => Promise<boolean>
 type Place = { key: string; path: string }
 
+/** An early temp goes in the folder of one of the last this many frames stored. */
+const LENDERS = 16
+
 export class FrameStore {
-  constructor(private readonly context: StoreContext) {}
+  /** The folders of the last frames stored, in order, and how many early temps they took. */
+  private readonly recent: string[] = []
+  private lent = 0
+
+  constructor(readonly context: StoreContext) {}
 
   async storeBytes(bytes: Buffer, { limits, signal, mtime }: StoreCall): Promise<Stored> {
     const { context } = this
@@ -61,9 +68,12 @@ export class FrameStore {
       await writeAll(fd, bytes)
       if (mtime !== undefined) await futimesAsync(fd, mtime, mtime)
     }
-    // no fsync, over a hash slice: the temp (in .tmp) written while the bytes hash; up to a slice, hashed first,
-    // written only if new (RESULTS-full-run.md, session 9). With fsync a synced write would wait
-    const early = context.fsync || bytes.length <= HASH_SLICE ? undefined : writeTemp(context, undefined, write)
+    // no fsync, over a hash slice: the temp written while the bytes hash (RESULTS-full-run.md, session 9), each in
+    // a recent frame's folder, not all in .tmp: one lock for 8 writers, one ext4 block group for all their inodes
+    // (RESULTS-fsync-off.md, session 22); up to a slice, hashed first, written only if new. A synced write would wait
+    const folder = this.recent[this.lent++ % this.recent.length] // (undefined: .tmp)
+    const early =
+      context.fsync || bytes.length <= HASH_SLICE ? undefined : writeTemp(context, undefined, write, { folder })
     early?.catch(() => {}) // (awaited, or dropped; a failed one removed its temp)
     const sameBytes: Check = async (fd, stats) => await context.reader.holdsBytes(fd, stats, bytes)
     const drop = (): void => {
@@ -71,7 +81,7 @@ export class FrameStore {
         context.later(
           early.then(removeIfExists, () => {}),
           'fs.temp-remove-failed',
-          '.tmp'
+          folder ?? '.tmp'
         )
     }
     let digest: Digest
@@ -94,35 +104,18 @@ export class FrameStore {
     if (early !== undefined) return await this.commit(await early, digest, place, sameBytes, signal)
     signal?.throwIfAborted()
     // O_DSYNC makes the write durable, not a later change of times: those need the fsync
-    const temp = await writeTemp(context, place.path, write, mtime === undefined && bytes.length <= WRITE_CHUNK_BYTES)
+    const oneWrite = mtime === undefined && bytes.length <= WRITE_CHUNK_BYTES
+    const temp = await writeTemp(context, place.path, write, { oneWrite })
     return await this.commit(temp, digest, place, sameBytes, signal, true)
   }
 
-  async storeChunks(chunks: AsyncIterable<Uint8Array>, { limits, signal, mtime }: StoreCall): Promise<Stored> {
-    const hasher = new ImageHasher(limits)
-    let digest!: Digest
-    // the name is known only at the end: staged in {root}/.tmp, on the same filesystem
-    const temp = await writeTemp(this.context, undefined, async fd => {
-      let position = 0
-      for await (const chunk of chunks) {
-        signal?.throwIfAborted()
-        hasher.update(chunk)
-        await writeAll(fd, chunk, position)
-        position += chunk.byteLength
-      }
-      digest = hasher.digest()
-      if (mtime !== undefined) await futimesAsync(fd, mtime, mtime)
-    })
-    const sameHash: Check = async fd => (await hashFile(fd, signal)) === digest.sha256
-    return await this.commit(temp, digest, this.place(digest), sameHash, signal)
-  }
-
-  private place(digest: Digest): Place {
+  /** Where the frame goes (and, below, its commit): a stream's store (stream.ts) uses both. */
+  place(digest: Digest): Place {
     const key = this.context.sharding.encode(digest.sha256)
     return { key, path: join(this.context.root, key) }
   }
 
-  private async commit(
+  async commit(
     temp: string,
     digest: Digest,
     { key, path }: Place,
@@ -136,6 +129,7 @@ export class FrameStore {
     }
     const taken = async (): Promise<Stats | undefined> => await this.intact(path, digest.size, check)
     const existing = await linkIntoPlace(this.context, temp, path, taken, seen)
+    if (this.recent.push(dirname(path)) > LENDERS) this.recent.shift()
     return existing === undefined
       ? { digest, key, path, isDuplicate: false, storedAt: new Date() }
       : { digest, key, path, isDuplicate: true, storedAt: firstStored(existing) }

@@ -31,23 +31,21 @@ const CREATE_DSYNC = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL |
 
 /**
  * A complete (with fsync, durable) temp file written by `write`, beside `near` (its final name, when its
- * folder exists: writers of different images share no directory lock), else in `{root}/.tmp` (a stream,
- * or a new shard folder, made meanwhile). `oneWrite`: one write call, so O_DSYNC makes it durable.
+ * folder exists: writers of different images share no folder lock), else in `folder` (default `{root}/.tmp`;
+ * a new shard folder is made meanwhile). `oneWrite`: one write call, so O_DSYNC makes it durable.
  */
 export async function writeTemp(
   context: WriteContext,
   near: string | undefined,
   write: (fd: number) => Promise<void>,
-  oneWrite = false
+  { oneWrite = false, folder = join(context.root, SPECIAL_DIRS.temp) } = {}
 ): Promise<string> {
   const { dirs } = context
   if (!dirs.rooted) await dirs.ensureRoot() // once
   const shard = near === undefined ? undefined : dirname(near)
   const made = shard === undefined || isDirectory(shard) ? undefined : dirs.makeShard(shard)
   const temp =
-    near !== undefined && made === undefined
-      ? `${near}.${randomUUID()}.tmp`
-      : join(context.root, SPECIAL_DIRS.temp, `${randomUUID()}.tmp`)
+    near !== undefined && made === undefined ? `${near}.${randomUUID()}.tmp` : join(folder, `${randomUUID()}.tmp`)
   if (made === undefined) return await createTemp(context, temp, write, oneWrite)
   const [written, ready] = await Promise.allSettled([createTemp(context, temp, write, oneWrite), made])
   if (ready.status === 'rejected') {

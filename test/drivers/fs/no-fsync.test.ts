@@ -1,4 +1,5 @@
-import { readdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { randomUUID } from 'node:crypto'
+import { readdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { describe, expect, it, vi } from 'vitest'
 import { HASH_SLICE } from '../../../src/core/hashing.js'
@@ -30,8 +31,9 @@ function temps(root: string): string[] {
   )
 }
 
-// without fsync a store writes its temp (in {root}/.tmp) while it hashes the bytes: a duplicate or a
-// rejected input must drop that temp, and racing writers must still make one object, one creator
+// without fsync a store writes its temp (in a recent frame's folder, the first in {root}/.tmp) while it hashes the
+// bytes: a duplicate or a rejected input must drop that temp, and racing writers must still make one object, one
+// creator
 describe('FilesystemDriver without fsync: the temp written while hashing', () => {
   it('a new frame, its duplicate and a rejected input leave one object and no temp', async () => {
     const root = await tempDir()
@@ -100,10 +102,11 @@ describe('FilesystemDriver without fsync: the temp written while hashing', () =>
     openedAsync.length = 0
     expect((await storage.store(small)).isDuplicate).toBe(true)
     expect(openedAsync).toEqual([]) // (it was a temp in .tmp, written and removed for nothing)
-    // over a slice: the temp is opened in .tmp before the bytes are hashed (its name is not known yet)
+    // over a slice: the temp is opened before the bytes are hashed (its name is not known yet), in the folder of the
+    // frame stored last
     const large = testJpeg('no fsync large', HASH_SLICE + 1)
     const first = await storage.store(large)
-    expect(openedAsync.filter(path => path.endsWith('.tmp')).map(path => dirname(path))).toEqual([join(root, '.tmp')])
+    expect(openedAsync.filter(path => path.endsWith('.tmp')).map(path => dirname(path))).toEqual([dirname(stored.path)])
     openedAsync.length = 0
     expect((await storage.store(large)).isDuplicate).toBe(true)
     expect(openedAsync.filter(path => path.endsWith('.tmp'))).toHaveLength(1)
@@ -111,6 +114,58 @@ describe('FilesystemDriver without fsync: the temp written while hashing', () =>
     expect(temps(root)).toEqual([])
     expect(Buffer.compare(await storage.fetch(stored.hash), small)).toBe(0)
     expect(Buffer.compare(await storage.fetch(first.hash), large)).toBe(0)
+  })
+
+  it('early temps go in the folders of the last 16 frames stored, in turn, not all in one folder', async () => {
+    const root = await tempDir()
+    const storage = new FilesystemDriver({ root, fsync: false })
+    const folderOf = (path: string): string => dirname(path)
+    openedAsync.length = 0
+    const first = await storage.store(testJpeg('no fsync lenders 0', 300_000))
+    // the first store of a process has no recent folder: .tmp
+    expect(openedAsync.filter(path => path.endsWith('.tmp')).map(folderOf)).toEqual([join(root, '.tmp')])
+    const earlier = [first]
+    for (let i = 1; i < 20; i++) earlier.push(await storage.store(testJpeg(`no fsync lenders ${i}`, 300_000)))
+    openedAsync.length = 0
+    const frames = Array.from({ length: 8 }, (_, i) => testJpeg(`no fsync lenders at once ${i}`, 300_000))
+    const stored = await Promise.all(frames.map(async frame => await storage.store(frame)))
+    const folders = openedAsync.filter(path => path.endsWith('.tmp')).map(folderOf)
+    // 8 at once: 8 different folders, each one a frame among the last 16 stored before them went into
+    const lenders = new Set(earlier.slice(-16).map(s => folderOf(s.path)))
+    expect(folders).toHaveLength(8)
+    expect(new Set(folders).size).toBe(8)
+    for (const folder of folders) expect(lenders.has(folder)).toBe(true)
+    await storage.close()
+    expect(temps(root)).toEqual([])
+    for (const [i, s] of stored.entries()) expect(Buffer.compare(await storage.fetch(s.hash), frames[i]!)).toBe(0)
+  })
+
+  it('a lent folder removed meanwhile (a prune of an empty shard folder) is made again for the temp', async () => {
+    const root = await tempDir()
+    const storage = new FilesystemDriver({ root, fsync: false })
+    const first = await storage.store(testJpeg('no fsync lender gone 0', 300_000))
+    await storage.delete(first.hash)
+    rmSync(dirname(first.path), { recursive: true }) // (retention removes a shard folder it emptied)
+    const frame = testJpeg('no fsync lender gone 1', 300_000)
+    const stored = await storage.store(frame)
+    await storage.close()
+    expect(stored.isDuplicate).toBe(false)
+    expect(Buffer.compare(await storage.fetch(stored.hash), frame)).toBe(0)
+    expect(temps(root)).toEqual([])
+  })
+
+  it('an early temp a crash left in a shard folder is a stray temp: verify --repair removes it', async () => {
+    const root = await tempDir()
+    const storage = new FilesystemDriver({ root, fsync: false })
+    const { path } = await storage.store(testJpeg('no fsync lender crash', 300_000))
+    const left = join(dirname(path), `${randomUUID()}.tmp`) // (the name an early temp has there)
+    writeFileSync(left, Buffer.alloc(100_000))
+    const old = new Date(Date.now() - 2 * 3600_000)
+    utimesSync(left, old, old)
+    expect((await storage.verify()).problems).toMatchObject([{ path: left, reason: 'stray-temp' }])
+    expect((await storage.verify({ repair: true })).problems).toMatchObject([{ path: left, action: 'removed' }])
+    expect(temps(root)).toEqual([])
+    await storage.close()
   })
 
   it('a damaged object is replaced by the new bytes, and its temp (moved into place) is not reported', async () => {
