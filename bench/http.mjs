@@ -106,7 +106,13 @@ const HISTORY = [
     'read 12.4%, close 8.6%, open (FileHandle) 6.9%, fstat 3.1%.',
   '2026-12-04, after (the record of verified files; one open, fstat, read, close per answer, no FileHandle): ' +
     'ours about equal to bare, 0.88-1.06x; p99 1.2-1.8x; RSS 1.05-1.14x. Profile: writev 31%, close 14.5%, read ' +
-    '12.7%, open 10.6%, fstat 4.7%, no hashing: the same system calls as the bare server.'
+    '12.7%, open 10.6%, fstat 4.7%, no hashing: the same system calls as the bare server.',
+  '2026-12-07 (session 23): `npm run bench` whole measured 0.839x the bare server (rounds 0.784, 0.934,' +
+    " 0.898, 0.697, 0.839; 0.964 in session 20's whole run). The handler's code is unchanged since " +
+    '2026-12-06 17:46; to see whether the hashing and store changes since that run (c0f7c61, 08df233) ' +
+    "moved it, the same bench with a third server from f536074's build (the code session 20 measured) in " +
+    '6 rotating rounds (03:34-03:37): ours / the older build 0.864, 1.382, 0.954, 0.998, 1.058, 0.897 (median ' +
+    "0.976), ours / bare 1.048 median (rounds 0.856-1.177). Not a regression: the rounds' spread."
 ]
 
 log(`HTTP: ${hashes.length} frames, wrk -c32 -t1, ${ROUNDS} rounds of ${SECONDS} s each, alternating`)
