@@ -5,19 +5,40 @@ import { parseArgs } from 'node:util'
 import { describe, liveCuts, run } from './harness.mjs'
 import { workloads } from './workloads.mjs'
 
-const { values } = parseArgs({
-  options: {
-    seed: { type: 'string', default: String(Date.now() % 100_000) },
-    states: { type: 'string', default: '300' },
-    workload: { type: 'string', multiple: true },
-    package: { type: 'string' },
-    live: { type: 'string', default: '0' }
+const usage = `npm run crash -- [--seed S] [--states N] [--live ROUNDS] [--workload NAME ...] [--package DIR]
+  --seed S          rebuilds the same crash states (default: from the clock, printed)
+  --states N        crash states checked, shared among the workloads (default 300)
+  --live ROUNDS     also SIGKILL each workload mid-run ROUNDS times through a live crashfs
+  --workload NAME   only these workloads (repeatable; default all): ${Object.keys(workloads)
+    .filter(name => !workloads[name].hidden)
+    .join(', ')}
+  --package DIR     the package to test (default: this checkout's dist)
+`
+const { values } = (() => {
+  try {
+    return parseArgs({
+      options: {
+        help: { type: 'boolean', short: 'h' },
+        seed: { type: 'string', default: String(Date.now() % 100_000) },
+        states: { type: 'string', default: '300' },
+        workload: { type: 'string', multiple: true },
+        package: { type: 'string' },
+        live: { type: 'string', default: '0' }
+      }
+    })
+  } catch (err) {
+    fail(err.message)
   }
-})
+})()
+if (values.help) {
+  process.stdout.write(usage)
+  process.exit(0)
+}
 const seed = Number(values.seed)
 const names = values.workload ?? Object.keys(workloads).filter(name => !workloads[name].hidden)
-for (const name of names)
-  if (workloads[name] === undefined) throw new Error(`no workload ${name}: ${Object.keys(workloads).join(', ')}`)
+for (const name of names) if (workloads[name] === undefined) fail(`no workload ${name}`)
+for (const option of ['seed', 'states', 'live'])
+  if (!/^\d+$/.test(values[option])) fail(`--${option} takes a whole number, not ${values[option]}`)
 const started = Date.now()
 process.stderr.write(`crash: seed ${seed}, ${values.states} states over ${names.join(', ')}\n`)
 const results = await run({
@@ -42,3 +63,9 @@ console.log(
   `${states} crash states in ${Math.round((Date.now() - started) / 1000)} s, ${violations.length} violations (seed ${seed})`
 )
 process.exitCode = violations.length === 0 ? 0 : 1
+
+/** A bad argument: the reason and the usage, exit 2 (no stack). */
+function fail(reason) {
+  process.stderr.write(`crash: ${reason}\n${usage}`)
+  process.exit(2)
+}

@@ -207,3 +207,23 @@ describe('crash harness', () => {
     expect(result.violations.map(explain).join('\n')).toMatch(/renewal of \w+ lost/)
   }, 120_000)
 })
+
+describe('npm run crash', () => {
+  it('answers --help, and a bad argument with the reason and the usage, exit 2, before any mount', () => {
+    const cli = join(REPO, 'test/crash/cli.mjs')
+    const help = spawnSync(process.execPath, [cli, '--help'], { encoding: 'utf8' })
+    expect(help.status).toBe(0)
+    expect(help.stdout).toMatch(/--states N/)
+    for (const [args, reason] of [
+      [['--bogus'], /Unknown option '--bogus'/],
+      [['--workload', 'nope'], /no workload nope/],
+      [['--states', '1x'], /--states takes a whole number, not 1x/]
+    ] as const) {
+      const bad = spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8' })
+      expect(bad.status).toBe(2)
+      expect(bad.stderr).toMatch(reason)
+      expect(bad.stderr).toMatch(/usage|npm run crash --/)
+      expect(bad.stderr).not.toMatch(/ at /) // no stack
+    }
+  })
+})
