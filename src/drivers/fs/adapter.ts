@@ -4,6 +4,7 @@
  * of a new frame crosses front, input and hashing, this file, store.ts, sharding and write.ts:
  * test/drivers/fs/path-files.test.ts measures it.
  */
+import { closeSync, createReadStream, readSync } from 'node:fs'
 import { unlink } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
 import { addAbortSignal, type Readable } from 'node:stream'
@@ -125,8 +126,8 @@ export class FilesystemAdapter implements StorageAdapter<ObjectFile> {
   }
 
   async getStream({ sha256, path }: ObjectFile, signal?: AbortSignal): Promise<Readable> {
-    const { handle } = await this.files.open(sha256, path)
-    const verify = verifiedStream(handle.createReadStream(), sha256, path)
+    const { fd } = this.files.open(sha256, path)
+    const verify = verifiedStream(createReadStream('', { fd, start: 0 }), sha256, path)
     return signal === undefined ? verify : addAbortSignal(signal, verify)
   }
 
@@ -136,15 +137,15 @@ export class FilesystemAdapter implements StorageAdapter<ObjectFile> {
   }
 
   async stat({ sha256, path }: ObjectFile): Promise<StatFields<ObjectFile>> {
-    const { handle, stats } = await this.files.open(sha256, path)
+    const { fd, stats } = this.files.open(sha256, path)
     try {
-      const { buffer: head, bytesRead } = await handle.read(Buffer.alloc(SNIFF_BYTES), 0, SNIFF_BYTES, 0)
-      const mimeType = sniffImageType(head.subarray(0, bytesRead)) ?? UNKNOWN_MIME_TYPE
+      const head = Buffer.alloc(SNIFF_BYTES)
+      const mimeType = sniffImageType(head.subarray(0, readSync(fd, head, 0, SNIFF_BYTES, 0))) ?? UNKNOWN_MIME_TYPE
       return { sha256, size: stats.size, storedAt: firstStored(stats), lastStoredAt: stats.mtime, mimeType }
     } catch (err) {
       throw this.files.readError(err, sha256, path)
     } finally {
-      await handle.close()
+      closeSync(fd)
     }
   }
 

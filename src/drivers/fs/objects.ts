@@ -3,8 +3,7 @@
  * while the root is the one it was (an unmounted store is unavailable), and says so if a repair
  * quarantined the object; an OS error that means the store cannot be used is unavailable.
  */
-import { fstatSync, lstatSync, type Stats } from 'node:fs'
-import type { FileHandle } from 'node:fs/promises'
+import { closeSync, fstatSync, lstatSync, type Stats } from 'node:fs'
 import { join } from 'node:path'
 import { InvalidInputError, isMissing, isUnavailable, NotFoundError, passThrough } from '../../core/errors.js'
 import { quarantinedHint } from '../../core/quarantine.js'
@@ -30,27 +29,28 @@ export class ObjectFiles {
     return { sha256, path: join(this.root, this.sharding.encode(sha256)) }
   }
 
-  /** The object's file, open for reading, and its stats (taken once: a folder there fails here, a link at the open). */
-  async open(sha256: string, path: string): Promise<{ handle: FileHandle; stats: Stats }> {
-    let handle
+  /**
+   * The object's file, open for reading (the caller closes `fd`), and its stats (taken once: a folder there fails
+   * here, a link at the open). Synchronous, as a fetch's open (read.ts).
+   */
+  open(sha256: string, path: string): { fd: number; stats: Stats } {
+    let fd
     try {
-      handle = await openIfExists(path)
+      fd = openIfExists(path)
     } catch (err) {
       throw this.readError(err, sha256, path)
     }
-    if (handle === undefined)
-      throw this.readError(Object.assign(new Error('missing'), { code: 'ENOENT' }), sha256, path)
-    // a folder opens, and fails only at its first read: a stream would have begun (fstat: microseconds)
-    let stats: Stats
+    if (fd === undefined) throw this.readError(Object.assign(new Error('missing'), { code: 'ENOENT' }), sha256, path)
+    // a folder opens, and fails only at its first read: a stream would have begun
     try {
-      stats = fstatSync(handle.fd)
+      const stats = fstatSync(fd)
       const notAFile = notAFileError(path, stats)
       if (notAFile !== undefined) throw notAFile
+      return { fd, stats }
     } catch (err) {
-      await handle.close()
+      closeSync(fd)
       throw this.readError(err, sha256, path)
     }
-    return { handle, stats }
   }
 
   /**

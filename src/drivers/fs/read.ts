@@ -19,7 +19,7 @@ import {
   readSync,
   type Stats
 } from 'node:fs'
-import { open, type FileHandle } from 'node:fs/promises'
+import type { FileHandle } from 'node:fs/promises'
 import { promisify } from 'node:util'
 import { readUpTo } from '../../core/durable-files.js'
 import { IntegrityError, isMissing } from '../../core/errors.js'
@@ -193,9 +193,9 @@ export async function hashFile(file: FileHandle | number, signal?: AbortSignal):
 }
 
 /** Opens an object's `path` for reading (not through a link: `OBJECT_READ`), or undefined if nothing is there. */
-export async function openIfExists(path: string): Promise<FileHandle | undefined> {
+export function openIfExists(path: string): number | undefined {
   try {
-    return await open(path, OBJECT_READ)
+    return openSync(path, OBJECT_READ)
   } catch (err) {
     if (isMissing(err)) return undefined
     throw err

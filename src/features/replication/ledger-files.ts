@@ -3,21 +3,25 @@
  * a compaction of its file, a file rewritten whole, and the temps a crash left.
  */
 import { randomBytes } from 'node:crypto'
-import { statSync } from 'node:fs'
+import { closeSync, fstatSync, openSync, readSync, statSync, writeSync } from 'node:fs'
 import { type FileHandle, open, readdir, rename, unlink } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { fsyncDir } from '../../core/durable-files.js'
 import { DrainLock } from './lock.js'
 
-/** Appends `text` (whole lines) to `path`; `durable`: see `appendDurably`. */
+/**
+ * Appends `text` (whole lines) to `path`; `durable`: see `appendDurably`. A plain append's five small calls are
+ * made synchronously: through the thread pool each costs the main thread more than the call itself (a drain appends
+ * once per copy: 400 appends, 62 ms of CPU against 8; bench/RESULTS-replication-cli.md).
+ */
 export async function appendLines(path: string, text: string, durable = false): Promise<void> {
   if (durable) return await appendDurably(path, text)
-  const handle = await open(path, 'a+')
+  const fd = openSync(path, 'a+')
   try {
-    await handle.write(await afterTornLine(handle, (await handle.stat()).size, text))
+    writeSync(fd, afterTornLine(fd, fstatSync(fd).size, text))
   } finally {
-    await handle.close()
+    closeSync(fd)
   }
 }
 
@@ -32,7 +36,7 @@ async function appendDurably(path: string, text: string): Promise<void> {
     let same: boolean
     try {
       const mine = await handle.stat() // (before a rename can unlink it: crashfs cannot stat an unlinked file)
-      await handle.write(await afterTornLine(handle, mine.size, text))
+      await handle.write(afterTornLine(handle.fd, mine.size, text))
       await handle.sync()
       if (mine.size === 0) await fsyncDir(dirname(path))
       const marker = compacting(path)
@@ -50,10 +54,10 @@ async function appendDurably(path: string, text: string): Promise<void> {
  * `text`, after a newline if the file's last line has none: a power cut tore it, and a line written straight after
  * would be read as one with it (a lost eviction mark, or a junk record hiding an earlier one).
  */
-async function afterTornLine(handle: FileHandle, size: number, text: string): Promise<string> {
+function afterTornLine(fd: number, size: number, text: string): string {
   if (size === 0) return text
   const last = Buffer.alloc(1)
-  await handle.read(last, 0, 1, size - 1)
+  readSync(fd, last, 0, 1, size - 1)
   return last[0] === 0x0a ? text : `\n${text}`
 }
 

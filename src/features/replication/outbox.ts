@@ -6,8 +6,8 @@
  * and the copier removes it once the copy is verified. It is a shortcut, not the truth: a lost
  * outbox costs the reconcile's time (reconcile.ts finds what is missing), never a copy.
  */
-import { existsSync, readdirSync, statSync } from 'node:fs'
-import { mkdir, open, unlink } from 'node:fs/promises'
+import { existsSync, readdirSync, statSync, unlinkSync } from 'node:fs'
+import { mkdir, open } from 'node:fs/promises'
 import { dirname } from 'node:path'
 import { fsyncDir, SharedDirSync } from '../../core/durable-files.js'
 import { isMissing, passThrough, StorageUnavailableError } from '../../core/errors.js'
@@ -51,10 +51,13 @@ export class Outbox {
   }
 
   /** The copy is verified: the entry goes (no fsync: an entry a crash brings back is copied again, harmlessly). */
+  /** A metadata call, made synchronously as the ledger's plain append (ledger-files.ts), once per copy. */
   async done(replica: string, sha256: string): Promise<void> {
-    await unlink(this.layout.outboxEntry(replica, sha256)).catch((err: unknown) => {
+    try {
+      unlinkSync(this.layout.outboxEntry(replica, sha256))
+    } catch (err) {
       if (!isMissing(err)) throw err
-    })
+    }
   }
 
   /** Whether `sha256` waits for `replica`. */

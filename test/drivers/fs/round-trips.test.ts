@@ -169,4 +169,16 @@ describe('FilesystemDriver: what a duplicate and a fetch cost in thread-pool rou
     ).toBe(8) // alone: a slice (256 KiB) per read, hashed while the next one is read
     await storage.close()
   })
+
+  it('a stat opens, reads the type and closes on the event loop: no round trip (a drain or an HTTP answer takes one each)', async () => {
+    const storage = new FilesystemDriver({ root: await tempDir() })
+    const frame = testJpeg('stat round trips', 200_000)
+    const { hash } = await storage.store(frame)
+    const stats = await roundTrips(async () => {
+      const stat = await storage.stat(hash)
+      expect([stat.size, stat.mimeType]).toEqual([frame.length, 'image/jpeg'])
+    })
+    expect(stats).toBe(0) // 2 until session 24 (the open and the read of its first bytes; the close besides)
+    await storage.close()
+  })
 })
