@@ -112,7 +112,11 @@ const HISTORY = [
     '2026-12-06 17:46; to see whether the hashing and store changes since that run (c0f7c61, 08df233) ' +
     "moved it, the same bench with a third server from f536074's build (the code session 20 measured) in " +
     '6 rotating rounds (03:34-03:37): ours / the older build 0.864, 1.382, 0.954, 0.998, 1.058, 0.897 (median ' +
-    "0.976), ours / bare 1.048 median (rounds 0.856-1.177). Not a regression: the rounds' spread."
+    "0.976), ours / bare 1.048 median (rounds 0.856-1.177). Not a regression: the rounds' spread.",
+  '2026-12-07 (session 24): a stat (the handler asks one per answer) opens, reads its first bytes and closes on the ' +
+    'event loop (no thread-pool round trip). `node bench/http.mjs` alone at 06:21: 0.968x bare (rounds 0.931, ' +
+    '1.009, 1.13, 0.9, 0.968), p99 1.274x, RSS 1.039x; three --quick pairs against the build before: ours / bare ' +
+    '0.957, 1.058, 1.291 against 0.907, 0.961, 1.204.'
 ]
 
 log(`HTTP: ${hashes.length} frames, wrk -c32 -t1, ${ROUNDS} rounds of ${SECONDS} s each, alternating`)
