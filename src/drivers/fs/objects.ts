@@ -3,13 +3,13 @@
  * while the root is the one it was (an unmounted store is unavailable), and says so if a repair
  * quarantined the object; an OS error that means the store cannot be used is unavailable.
  */
-import { closeSync, fstatSync, lstatSync, type Stats } from 'node:fs'
+import { closeSync, fstatSync, lstatSync, openSync, type Stats } from 'node:fs'
 import { join } from 'node:path'
 import { InvalidInputError, isMissing, isUnavailable, NotFoundError, passThrough } from '../../core/errors.js'
 import { quarantinedHint } from '../../core/quarantine.js'
 import { parseImageRef } from '../../core/ref.js'
 import type { ShardingStrategy } from '../../core/sharding.js'
-import { openIfExists } from './read.js'
+import { OBJECT_READ } from './read.js'
 import type { StoreLayout } from './layout.js'
 import type { FilesystemQuarantine } from './quarantine.js'
 import type { StoreRoot } from './store.js'
@@ -34,13 +34,12 @@ export class ObjectFiles {
    * here, a link at the open). Synchronous, as a fetch's open (read.ts).
    */
   open(sha256: string, path: string): { fd: number; stats: Stats } {
-    let fd
+    let fd: number
     try {
-      fd = openIfExists(path)
+      fd = openSync(path, OBJECT_READ)
     } catch (err) {
-      throw this.readError(err, sha256, path)
+      throw this.readError(err, sha256, path) // a miss: not found (or unavailable, the root gone)
     }
-    if (fd === undefined) throw this.readError(Object.assign(new Error('missing'), { code: 'ENOENT' }), sha256, path)
     // a folder opens, and fails only at its first read: a stream would have begun
     try {
       const stats = fstatSync(fd)

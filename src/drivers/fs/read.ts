@@ -22,7 +22,7 @@ import {
 import type { FileHandle } from 'node:fs/promises'
 import { promisify } from 'node:util'
 import { readUpTo } from '../../core/durable-files.js'
-import { IntegrityError, isMissing } from '../../core/errors.js'
+import { IntegrityError } from '../../core/errors.js'
 import { HASH_SLICE, type HashSlices } from '../../core/hashing.js'
 
 const readAt = promisify(read)
@@ -190,16 +190,6 @@ export async function hashFile(file: FileHandle | number, signal?: AbortSignal):
       : file.createReadStream({ autoClose: false, start: 0, signal })
   for await (const chunk of stream) hash.update(chunk as Buffer)
   return hash.digest('hex')
-}
-
-/** Opens an object's `path` for reading (not through a link: `OBJECT_READ`), or undefined if nothing is there. */
-export function openIfExists(path: string): number | undefined {
-  try {
-    return openSync(path, OBJECT_READ)
-  } catch (err) {
-    if (isMissing(err)) return undefined
-    throw err
-  }
 }
 
 /** When the object was first stored: its birth time where the filesystem keeps one, else its mtime. */
