@@ -791,6 +791,39 @@ workloads['evict-mid-compaction'] = {
   check: evictedLossReported
 }
 
+// `evict-new-ledger-file`: the eviction's mark goes into a primary ledger file that this run made (the plain record
+// of the frame's first store): its name is durable only once its folder is fsynced, so the durable mark must see to
+// it before the frame goes.
+workloads['evict-new-ledger-file'] = {
+  async setup(src, lib) {
+    const { storage } = evictPair(lib, src)
+    await storage.store(evictFrames(lib)[1]) // the state and ledger folders made; the run's frame in another file
+    await storage.drain()
+    await storage.close()
+  },
+  async run(mnt, lib, ack) {
+    const { primary, storage } = evictPair(lib, mnt, false)
+    const { sha256: sha } = await storage.store(evictFrames(lib)[0])
+    await storage.drain()
+    old(primary, sha, 40)
+    const report = await storage.evict({ olderThan: 30 * DAY })
+    if (report.evicted === 1) ack('evict', sha, Date.now())
+    await storage.close()
+  },
+  async check(dir, acks, lib) {
+    const violations = []
+    const { primary, storage } = evictPair(lib, dir, false)
+    for (const { sha256: sha } of acks.filter(a => a.kind === 'evict')) {
+      if (await primary.exists(sha)) continue
+      const [own] = (await storage.whereis(sha)).copies
+      if (own?.evictedAt === undefined)
+        violations.push(`${sha} evicted and acknowledged, but its eviction mark is gone`)
+    }
+    await storage.close()
+    return [...violations, ...(await evictedLossReported(dir, acks, lib))]
+  }
+}
+
 /** A frame on the primary and the replica, 40 days old, about to be evicted; its ledger folder made. */
 async function evictSetup(lib, src) {
   const { primary, storage } = evictPair(lib, src)

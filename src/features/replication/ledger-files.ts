@@ -26,6 +26,13 @@ export async function appendLines(path: string, text: string, durable = false): 
 }
 
 /**
+ * Each path's file (device and inode) whose name this process made durable, its folder fsynced after a durable
+ * append: a file a plain append made (a store's `restored` record) has a name no fsync has reached, and a durable
+ * mark needs one.
+ */
+const named = new Map<string, string>()
+
+/**
  * Appends `text` and fsyncs it, into the file at `path` once it returns: a compaction of the file that began before
  * the write (its marker, `compacting`) is waited out, as it may have read the file without it, and the text written
  * again if the compaction replaced the file.
@@ -38,7 +45,9 @@ async function appendDurably(path: string, text: string): Promise<void> {
       const mine = await handle.stat() // (before a rename can unlink it: crashfs cannot stat an unlinked file)
       await handle.write(afterTornLine(handle.fd, mine.size, text))
       await handle.sync()
-      if (mine.size === 0) await fsyncDir(dirname(path))
+      const file = `${mine.dev}:${mine.ino}`
+      if (mine.size === 0 || named.get(path) !== file) await fsyncDir(dirname(path))
+      named.set(path, file)
       const marker = compacting(path)
       while (marker.isHeld()) await sleep(2)
       const now = statSync(path, { throwIfNoEntry: false })

@@ -50,8 +50,10 @@ export class Outbox {
     )
   }
 
-  /** The copy is verified: the entry goes (no fsync: an entry a crash brings back is copied again, harmlessly). */
-  /** A metadata call, made synchronously as the ledger's plain append (ledger-files.ts), once per copy. */
+  /**
+   * The copy is verified: the entry goes (no fsync: an entry a crash brings back is copied again, harmlessly). A
+   * metadata call, made synchronously as the ledger's plain append (ledger-files.ts), once per copy.
+   */
   async done(replica: string, sha256: string): Promise<void> {
     try {
       unlinkSync(this.layout.outboxEntry(replica, sha256))

@@ -22,10 +22,10 @@ import type { Replica } from './types.js'
 
 /** The replica's mark that names its primary. */
 export const OWNER_MARK = 'owner.json'
-/** This primary's identity, in its state folder. */
 /** A running primary reads the marks again after this long: a take-over elsewhere stops it within a minute. */
 const RECHECK_MS = 60_000
 
+/** This primary's identity, in its state folder. */
 export interface HostIdentity {
   /** Random, made once per state folder. */
   id: string

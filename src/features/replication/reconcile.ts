@@ -85,18 +85,19 @@ class ReconcilePass {
     const frame: Frame = { sha256, ours, evicted: ours === undefined && mark?.how === HOW.evicted }
     if (mark?.how === HOW.evicted && !storedAfter(ours, mark)) this.compaction.keep(0, mark)
     let copiesHeld = ours === undefined ? 0 : 1
+    const lacking: string[] = []
     for (const [i, listed] of theirs.entries()) {
       // a copy a verify read back damaged is none, whatever its listing says (a flipped byte keeps the size)
       const damaged = listed !== undefined && this.compaction.before(i + 1, sha256)?.how === HOW.damaged
       if (damaged) this.compaction.keepBefore(i + 1, sha256)
       const copy = damaged ? undefined : listed
       if (copy !== undefined) copiesHeld++
+      else lacking.push(this.parts.replicas[i]!.name)
       await this.replicaCopy(i, frame, copy)
     }
     if (copiesHeld < entries.length - (frame.evicted ? 1 : 0)) {
       this.report.belowWantedCopies++
-      // the primary holds it: every copy it lacks is queued now
-      const lacking = this.parts.replicas.filter((_, i) => theirs[i] === undefined).map(r => r.name)
+      // the primary holds it: every copy it lacks (a damaged one too) is queued now, and struck off once made
       if (ours !== undefined) await this.below.add(sha256, lacking)
     }
     if (copiesHeld === 0) {

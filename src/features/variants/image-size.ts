@@ -1,4 +1,5 @@
 /** A variant's width and height, read from its header: a cached variant is never decoded to be described. */
+
 /** Width and height from a WebP, JPEG or AVIF header, without decoding. */
 export function imageSize(bytes: Buffer): { width: number; height: number } {
   if (bytes.toString('latin1', 0, 4) === 'RIFF' && bytes.toString('latin1', 8, 12) === 'WEBP') {

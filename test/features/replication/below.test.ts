@@ -5,7 +5,7 @@ import { rename } from 'node:fs/promises'
 import { describe, expect, it } from 'vitest'
 import { createReplicatedStorage } from '../../../src/features/replication/index.js'
 import { testJpeg } from '../../../src/testing/index.js'
-import { pair } from './helpers.js'
+import { flip, pair } from './helpers.js'
 
 describe('below the wanted copies, after the drain', () => {
   it("a reconcile's count drops as its queued copies are made, not before", async () => {
@@ -33,6 +33,25 @@ describe('below the wanted copies, after the drain', () => {
     expect(storage.status()).toMatchObject({ belowWantedCopies: 0 })
     expect(storage.status().copiedSince).toBeUndefined()
     await other.close()
+    await storage.close()
+  })
+
+  it('a replica copy a read-back found damaged stays below until its new copy is made, not struck off at once', async () => {
+    const { storage, primary, replica } = await pair()
+    const { sha256, hash } = await storage.store(testJpeg(`damaged copy ${primary.root}`, 3000))
+    await storage.drain()
+    await flip(replica.pathOf(hash)) // the same size: only a read-back sees it
+    await storage.verify({ subset: { index: 0, count: 1 } }) // records the copy damaged
+    expect(await storage.reconcile()).toMatchObject({ belowWantedCopies: 1, lost: 0 })
+    expect(storage.status()).toMatchObject({ belowWantedCopies: 1 })
+    await rename(replica.root, `${replica.root}.away`) // the replica down: the copy cannot be made yet
+    expect((await storage.drain()).copied).toBe(0)
+    expect(storage.status()).toMatchObject({ belowWantedCopies: 1 })
+    expect(storage.status().copiedSince).toBeUndefined()
+    await rename(`${replica.root}.away`, replica.root)
+    expect((await storage.drain()).copied).toBe(1) // the damaged copy replaced
+    expect(storage.status()).toMatchObject({ belowWantedCopies: 0, copiedSince: 1 })
+    expect(await replica.fetch(sha256)).toEqual(await primary.fetch(sha256))
     await storage.close()
   })
 
