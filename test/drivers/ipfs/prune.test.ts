@@ -128,6 +128,72 @@ describe('prune on the IPFS driver (Kubo)', () => {
     })
   })
 
+  describe('a prune that fails or is stopped after its unpin, a store having renewed the object meanwhile', () => {
+    /** A proxy for the prune whose first unpin waits for a store of `image` (the renewal) to resolve. */
+    const renewedAtUnpin = async (
+      image: Buffer,
+      hooks: Parameters<typeof proxy>[1]
+    ): Promise<{ url: string; renewal: () => Promise<StorageResult>; close: () => Promise<void> }> => {
+      let renewal: Promise<StorageResult> | undefined
+      const server = await proxy(node.url, {
+        ...hooks,
+        before: path => {
+          if (path !== '/api/v0/pin/rm') return undefined
+          renewal ??= new IpfsDriver({ url: node.url }).store(image) // once (a CID is unpinned by each spelling)
+          return renewal
+        }
+      })
+      return { url: server.url, renewal: async () => await renewal!, close: server.close }
+    }
+    /** The renewal acknowledged, and its object stored: pinned again, its bytes, its time. */
+    const stands = async (image: Buffer, again: StorageResult): Promise<void> => {
+      const storage = new IpfsDriver({ url: node.url })
+      expect(await storage.exists(again.hash)).toBe(true) // pinned again
+      expect(Buffer.compare(await storage.fetch(again.sha256), image)).toBe(0)
+      expect((await storage.stat(again.sha256)).lastStoredAt).toEqual(again.storedAt)
+    }
+
+    it('stopped by its caller right after the unpin: the object is put back', async () => {
+      const image = testJpeg(`stopped after unpin ${Date.now()}`, 20_000)
+      const first = await new IpfsDriver({ url: node.url }).store(image)
+      const stop = new AbortController()
+      const pruning = await renewedAtUnpin(image, {
+        after: path => {
+          if (path === '/api/v0/pin/rm') stop.abort(new Error('the prune was stopped'))
+          return undefined
+        }
+      })
+      const pruned = new IpfsDriver({ url: pruning.url }).deleteIfNotRenewed(first.sha256, first.storedAt, {
+        signal: stop.signal
+      })
+      await expect(pruned).rejects.toThrow('the prune was stopped')
+      expect((await pruning.renewal()).isDuplicate).toBe(true) // acknowledged: it must stand
+      await stands(image, await pruning.renewal())
+      await pruning.close()
+    })
+
+    it('its next look answered by something that is not Kubo: the object is put back', async () => {
+      const image = testJpeg(`failed after unpin ${Date.now()}`, MiB + 21)
+      const first = await new IpfsDriver({ url: node.url }).store(image)
+      let unpinned = false
+      const pruning = await renewedAtUnpin(image, {
+        after: path => {
+          if (path === '/api/v0/pin/rm') unpinned = true
+          return undefined
+        },
+        rewrite: (path, body) => {
+          if (!unpinned || path !== '/api/v0/files/ls') return body
+          unpinned = false
+          return Buffer.from('<html>bad gateway</html>')
+        }
+      })
+      const pruned = new IpfsDriver({ url: pruning.url }).deleteIfNotRenewed(first.sha256, first.storedAt)
+      await expect(pruned).rejects.toMatchObject({ code: 'ERR_STORAGE_UNAVAILABLE' })
+      await stands(image, await pruning.renewal())
+      await pruning.close()
+    })
+  })
+
   it('deleteIfNotRenewed racing a store of the same bytes, 30 rounds: the store always stands (pinned and indexed)', async () => {
     const pruner = new IpfsDriver({ url: node.url })
     const storer = new IpfsDriver({ url: node.url })
