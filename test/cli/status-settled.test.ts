@@ -4,6 +4,7 @@
 import { readFile, rm, writeFile } from 'node:fs/promises'
 import { describe, expect, it } from 'vitest'
 import { FilesystemDriver } from '../../src/drivers/fs/index.js'
+import { createReplicatedStorage } from '../../src/features/replication/index.js'
 import { testJpeg } from '../../src/testing/index.js'
 import { tempDir } from '../infra/helpers/tmp.js'
 import { answer, cli } from './run.js'
@@ -37,6 +38,47 @@ describe('status after the fix it prescribes', () => {
     expect(text.code).toBe(0)
     expect(text.stdout).toContain('0 frames below the wanted copies (1 more at the scan, copied since), 0 lost')
     expect(text.stdout).not.toContain('ALERT')
+  })
+
+  it('a frame the copier finds lost after the scan (a watcher): status exits 13 at once, and it is not "copied since"', async () => {
+    const { env, copy } = await replicated(1)
+    const primary = new FilesystemDriver({ root: env.SAI_IMAGE_STORAGE_PATH! })
+    const replica = new FilesystemDriver({ root: copy })
+    // the watcher's process: a new frame, queued; a reconcile finds it below; its only copy damaged before the drain
+    const storage = createReplicatedStorage({
+      primary,
+      replicas: [{ name: 'fs', storage: replica }],
+      background: false
+    })
+    const jpeg = testJpeg(`lost after the scan ${copy}`, 12_000)
+    const { path, sha256 } = await storage.store(jpeg)
+    expect(await storage.reconcile()).toMatchObject({ belowWantedCopies: 1, lost: 0 })
+    await writeFile(path, jpeg.subarray(0, 4096)) // what a power cut leaves of a write never fsynced
+    expect(await storage.drain()).toMatchObject({ copied: 0, gone: 1 })
+    await storage.close()
+    const status = cli(['status', '--json'], { env })
+    expect(status.code).toBe(13)
+    expect(answer(status)).toMatchObject({ belowWantedCopies: 1, lost: 0, lostSince: 1 })
+    expect(answer(status).copiedSince).toBeUndefined()
+    const text = cli(['status'], { env })
+    expect(text.code).toBe(13)
+    expect(text.stdout).toContain('1 frame found lost by the copier since')
+    expect(text.stdout).toContain('ALERT (exit 13): 1 frame LOST since (the copier found it before any copy was made)')
+    // the next scan counts it, as the scan's: said once
+    const scanned = cli(['replicate'], { env })
+    expect(scanned.code).toBe(1) // its reconcile found a frame lost
+    expect(scanned.stdout).toContain('1 frame LOST')
+    expect(answer(cli(['status', '--json'], { env }))).toMatchObject({ lost: 1 })
+    expect(answer(cli(['status', '--json'], { env })).lostSince).toBeUndefined()
+    // sent again whole: copied, and the loss ends
+    const again = createReplicatedStorage({ primary, replicas: [{ name: 'fs', storage: replica }], background: false })
+    expect((await again.store(jpeg)).sha256).toBe(sha256)
+    await again.close()
+    expect(cli(['replicate'], { env }).code).toBe(0)
+    expect(await replica.exists(sha256)).toBe(true)
+    const whole = cli(['status', '--json'], { env })
+    expect(answer(whole)).toMatchObject({ belowWantedCopies: 0, lost: 0, alerts: [] })
+    expect(whole.code).toBe(0)
   })
 
   it('verify --subset 0/1 --repair of a corrupt replica copy: "clean now" beside 0 below; status exits 0', async () => {

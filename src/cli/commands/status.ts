@@ -41,6 +41,7 @@ export async function status(cli: Context): Promise<number> {
       (s.belowWantedCopies === undefined
         ? ''
         : `; ${plural(s.belowWantedCopies, 'frame')} below the wanted copies${copiedSince(s)}, ${s.lost ?? 0} lost`) +
+      (s.lostSince === undefined ? '' : `; ${plural(s.lostSince, 'frame')} found lost by the copier since`) +
       `\nheals: ${s.heals.healed}${s.heals.lastAt === undefined ? '' : ` (last ${s.heals.lastAt.toISOString()})`}` +
       alerts.map(a => `\nALERT (exit ${a.exit}): ${a.message}`).join('') +
       `\n${storeLine(storage)}`,
@@ -97,12 +98,13 @@ function statusAlerts(s: ReturnType<ReplicatedStorage['status']>, maxAge: number
         `${plural(recoverable, 'frame')} below the wanted copies at the last scan: ` +
         '`sai-images replicate` copies them again (and names each frame whose copy fails)'
     })
-  if ((s.lost ?? 0) > 0)
+  if ((s.lost ?? 0) + (s.lostSince ?? 0) > 0)
     alerts.push({
       condition: 'lost',
       exit: STATUS_EXIT.lost,
       message:
-        `${plural(s.lost!, 'frame')} LOST at the last scan (no good copy left): ` +
+        lostWhen(s) +
+        ' (no good copy left): ' +
         '`sai-images verify --json` names them; restore them from a backup, or `sai-images delete` one to stop reporting it'
     })
   return alerts
@@ -190,4 +192,11 @@ function rootAlerts(root: string | undefined, notFrames: number | undefined, all
         '--allow-empty if this is expected)'
       : notFramesLine(notFrames, hint, `the primary's root ${root}`)
   return [{ condition: 'notAStore' as const, exit: STATUS_EXIT.notAStore, message }]
+}
+
+/** The frames lost at the last scan, and those the copier found lost since (no copy was made before the loss). */
+function lostWhen({ lost = 0, lostSince = 0 }: ReturnType<ReplicatedStorage['status']>): string {
+  const since = `${plural(lostSince, 'frame')} LOST since (the copier found it before any copy was made)`
+  if (lost === 0) return since
+  return `${plural(lost, 'frame')} LOST at the last scan${lostSince === 0 ? '' : `, and ${since}`}`
 }

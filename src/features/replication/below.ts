@@ -14,7 +14,7 @@ import { createInterface } from 'node:readline'
 import { isMissing } from '../../core/errors.js'
 import { failureFields, log } from '../../core/logger.js'
 import type { StateLayout } from './layout.js'
-import type { Outbox } from './outbox.js'
+import { HOW, PRIMARY } from './ledger.js'
 import type { Parts } from './parts.js'
 import { placeDurably, readRecord, writeRecord } from './records.js'
 import type { ReconcileReport } from './types.js'
@@ -51,7 +51,7 @@ export class QueuedBelow {
 }
 
 /** As `settleBelow`; a failure is logged, not thrown: the count is a report, the drain or reconcile stands. */
-export async function settle(parts: Pick<Parts, 'layout' | 'outbox' | 'logger'>): Promise<void> {
+export async function settle(parts: Pick<Parts, 'layout' | 'outbox' | 'ledger' | 'logger'>): Promise<void> {
   await settleBelow(parts).catch((err: unknown) => {
     const message = `replication: could not update the count of frames below their copies: ${(err as Error).message}`
     log(parts.logger, 'warn', { event: 'replication.settle-failed', ...failureFields(err) }, message)
@@ -60,9 +60,10 @@ export async function settle(parts: Pick<Parts, 'layout' | 'outbox' | 'logger'>)
 
 /**
  * Strikes off the listed frames whose queued copies are all verified now (none left in the outbox),
- * and rewrites the record's counts: `belowWantedCopies` less them, `copiedSince` more.
+ * and rewrites the record's counts: `belowWantedCopies` less them, `copiedSince` more. A frame whose
+ * entries went because the copier found it lost (known.ts) stays: no copy was made.
  */
-export async function settleBelow({ layout, outbox }: { layout: StateLayout; outbox: Outbox }): Promise<void> {
+export async function settleBelow({ layout, outbox, ledger }: Pick<Parts, 'layout' | 'outbox' | 'ledger'>) {
   const record = readRecord<ReconcileReport>(layout.reconcileReport)
   if (record === undefined || record.belowWantedCopies === 0) return
   const temp = `${layout.reconcileBelow}.${process.pid}.settle.tmp`
@@ -75,7 +76,8 @@ export async function settleBelow({ layout, outbox }: { layout: StateLayout; out
       const [sha256, names] = line.split(' ')
       if (sha256 === undefined || names === undefined) continue
       listed++
-      if (!names.split(',').some(name => outbox.has(name, sha256))) continue
+      const waiting = names.split(',').some(name => outbox.has(name, sha256))
+      if (!waiting && ledger.lookup(PRIMARY, sha256)?.how !== HOW.lost) continue
       still++
       if (!kept.write(`${line}\n`)) await once(kept, 'drain')
     }
@@ -103,7 +105,7 @@ export async function settleBelow({ layout, outbox }: { layout: StateLayout; out
 export class BelowSettler {
   private copied = false
 
-  constructor(private readonly parts: Pick<Parts, 'layout' | 'outbox' | 'copier' | 'logger'>) {
+  constructor(private readonly parts: Pick<Parts, 'layout' | 'outbox' | 'ledger' | 'copier' | 'logger'>) {
     parts.copier.copied.add(() => {
       this.copied = true
     })

@@ -54,7 +54,17 @@ export class Copier {
         try {
           source = await this.primary.fetch(sha256, { signal })
         } catch (err) {
-          if (!(await sourceUnreadable(this.ledger, sha256, this.replicas, err, this.options.logger))) throw err
+          if (
+            !(await sourceUnreadable(
+              this.ledger,
+              sha256,
+              this.replicas,
+              err,
+              this.options.logger,
+              this.options.layout.lossesLog
+            ))
+          )
+            throw err
           await this.outbox.done(replica.name, sha256)
           return 'gone'
         }

@@ -8,6 +8,7 @@
 import { log, type Logger } from '../../core/logger.js'
 import type { ImageEntry } from '../../core/types.js'
 import { HOW, type Ledger, type LedgerRecord, PRIMARY, VERIFIED } from './ledger.js'
+import { appendLines } from './ledger-files.js'
 
 type Named = ReadonlyArray<{ name: string }>
 
@@ -59,7 +60,8 @@ export async function sourceUnreadable(
   sha256: string,
   replicas: Named,
   err: unknown,
-  logger?: Logger
+  logger?: Logger,
+  lossesLog?: string
 ): Promise<boolean> {
   const { code } = err as { code?: string }
   if (code !== 'ERR_NOT_FOUND' && code !== 'ERR_INTEGRITY') return false
@@ -68,7 +70,10 @@ export async function sourceUnreadable(
   if (own === HOW.evicted || replicas.some(r => seenOn(ledger, r.name, sha256) !== undefined))
     return code === 'ERR_NOT_FOUND'
   if (own === HOW.gone && code === 'ERR_NOT_FOUND') return true
-  await ledger.append(PRIMARY, [{ sha256, at: Date.now(), how: HOW.lost }], { durable: true })
+  const at = Date.now()
+  await ledger.append(PRIMARY, [{ sha256, at, how: HOW.lost }], { durable: true })
+  // what `status` says until a scan counts it (a watcher's scan may be a day away)
+  if (lossesLog !== undefined) await appendLines(lossesLog, `${at} ${sha256}\n`, true)
   const what = code === 'ERR_NOT_FOUND' ? 'gone from' : 'damaged on'
   log(
     logger,

@@ -10,6 +10,7 @@
  * compaction.lock             the reconcile's ledger compaction's lock, the same kind (ledger.ts)
  * failing/<replica>.json      the replica the copier cannot reach, since when and why (copier.ts)
  * heals.log                   a line per heal of a primary copy (heal.ts)
+ * losses.log                  a line per frame the copier found lost, for `status` until a scan counts it (known.ts)
  * reconcile.json              the last reconcile's report (reconcile.ts)
  * reconcile-below             the frames it found below their copies for a copy it queued (below.ts),
  *                             written as `reconcile-below.<pid>[.settle].tmp`, renamed over
@@ -72,6 +73,10 @@ export class StateLayout {
 
   get healsLog(): string {
     return join(this.dir, 'heals.log')
+  }
+
+  get lossesLog(): string {
+    return join(this.dir, 'losses.log')
   }
 
   get reconcileReport(): string {

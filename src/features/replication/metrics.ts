@@ -112,8 +112,8 @@ function subscribe({ copies, bytes, failures, foreign }: Series, replicas: Set<s
 
 /**
  * The gauges set from `status()` (shared by every process) and the last reconcile's report. Lost: those the last
- * whole scan found (evicted, and no replica lists them) or the quarantined ones no copy holds, whichever is more (a
- * frame a `verify --repair` quarantined is in both).
+ * whole scan found (evicted, and no replica lists them) with those the copier found lost since, or the quarantined
+ * ones no copy holds, whichever is more (a frame a `verify --repair` quarantined is in both).
  */
 function refresh(series: Series, status: ReplicationStatus, layout: StateLayout, quarantinedLost: number): void {
   const { pending, oldest, failing, failingSince, found, heals, below, lost, lastAt, primaryObjects } = series
@@ -134,7 +134,7 @@ function refresh(series: Series, status: ReplicationStatus, layout: StateLayout,
   heals.reset()
   heals.inc(status.heals.healed)
   if (status.belowWantedCopies !== undefined) below.set(status.belowWantedCopies)
-  lost.set(Math.max(quarantinedLost, status.lost ?? 0))
+  lost.set(Math.max(quarantinedLost, (status.lost ?? 0) + (status.lostSince ?? 0)))
   if (status.lastReconcileAt !== undefined) lastAt.set(status.lastReconcileAt.getTime() / 1000)
   // the primary's object count (status() gives the replicas' findings)
   const primary = readRecord<{ primary?: unknown }>(layout.reconcileReport)?.primary

@@ -1,11 +1,12 @@
 /** What an operator asks of replication: where a frame's copies are, and how far behind each replica is. */
+import { readFileSync } from 'node:fs'
+import { isMissing } from '../../core/errors.js'
 import { parseImageRef } from '../../core/ref.js'
 import type { AbortOptions, ImageStorage } from '../../core/types.js'
 import { HOW, type LedgerRecord, PRIMARY, VERIFIED } from './ledger.js'
 import type { Parts } from './parts.js'
 import { readRecord } from './records.js'
-import type { CopyLocation, ReconcileReport, ReplicationStatus, Whereis } from './types.js'
-import type { VerifyRecord } from './verify.js'
+import type { CopyLocation, ReconcileReport, ReplicationStatus, VerifyRecord, Whereis } from './types.js'
 
 export async function whereis(
   { primary, replicas, ledger }: Pick<Parts, 'primary' | 'replicas' | 'ledger'>,
@@ -37,7 +38,9 @@ export async function whereis(
   return { sha256, copies: [own, ...theirs] }
 }
 
-export function status(parts: Pick<Parts, 'replicas' | 'outbox' | 'copier' | 'healer' | 'layout'>): ReplicationStatus {
+export function status(
+  parts: Pick<Parts, 'replicas' | 'outbox' | 'copier' | 'healer' | 'layout' | 'ledger'>
+): ReplicationStatus {
   const { replicas, outbox, copier, healer, layout } = parts
   const last = readRecord<ReconcileReport>(layout.reconcileReport)
   const verified = readRecord<VerifyRecord>(layout.verifyRecord)
@@ -54,6 +57,7 @@ export function status(parts: Pick<Parts, 'replicas' | 'outbox' | 'copier' | 'he
     belowWantedCopies: scan?.belowWantedCopies,
     ...(scan?.copiedSince === undefined || scan.copiedSince === 0 ? {} : { copiedSince: scan.copiedSince }),
     lost: scan?.lost,
+    ...lostSinceField(parts, scan?.at),
     countedBy: scan?.by,
     heals: healer.counts()
   }
@@ -63,12 +67,40 @@ export function status(parts: Pick<Parts, 'replicas' | 'outbox' | 'copier' | 'he
 function latestScan(
   last: ReconcileReport | undefined,
   verified: VerifyRecord | undefined
-): { belowWantedCopies: number; copiedSince?: number; lost: number; by: 'verify' | 'reconcile' } | undefined {
+):
+  | { belowWantedCopies: number; copiedSince?: number; lost: number; by: 'verify' | 'reconcile'; at: number }
+  | undefined {
   if (verified !== undefined && (last === undefined || Date.parse(verified.at) >= new Date(last.at).getTime()))
-    return { belowWantedCopies: verified.belowWantedCopies, lost: verified.lost, by: 'verify' }
+    return {
+      belowWantedCopies: verified.belowWantedCopies,
+      lost: verified.lost,
+      by: 'verify',
+      at: Date.parse(verified.began ?? verified.at)
+    }
   if (last === undefined) return undefined
   const { belowWantedCopies, copiedSince, lost } = last
-  return { belowWantedCopies, copiedSince, lost: lost ?? 0, by: 'reconcile' }
+  return { belowWantedCopies, copiedSince, lost: lost ?? 0, by: 'reconcile', at: new Date(last.at).getTime() }
+}
+
+/**
+ * The frames the copier found lost since the latest scan began (`losses.log`), and still lost (not stored whole again
+ * since): the next scan counts them; until then `status` says so beside its count. Only when some.
+ */
+function lostSinceField(parts: Pick<Parts, 'layout' | 'ledger'>, scanAt = 0): { lostSince?: number } {
+  let text: string
+  try {
+    text = readFileSync(parts.layout.lossesLog, 'utf8')
+  } catch (err) {
+    if (isMissing(err)) return {}
+    throw err
+  }
+  const lost = new Set<string>()
+  for (const line of text.split('\n')) {
+    const [at, sha256] = line.split(' ')
+    if (sha256 === undefined || !(Number(at) >= scanAt)) continue
+    if (parts.ledger.lookup(PRIMARY, sha256)?.how === HOW.lost) lost.add(sha256)
+  }
+  return lost.size === 0 ? {} : { lostSince: lost.size }
 }
 
 /** The failing state another process (the copier of `replicate --watch`) recorded. */

@@ -64,6 +64,11 @@ export interface ReplicationStatus {
   /** Of the frames a reconcile found below, those its queued copies made whole since (only when some). */
   copiedSince?: number
   lost?: number
+  /**
+   * Frames the copier found lost (no copy made before the primary's was gone or damaged) since the latest scan
+   * began, and still lost: the next scan counts them in `lost`. Only when some.
+   */
+  lostSince?: number
   countedBy?: 'reconcile' | 'verify'
   heals: { healed: number; lastAt?: Date }
 }
@@ -132,4 +137,13 @@ export interface DrainReport {
   /** Another process held the drain (nothing was copied here), and which (its pid), if known. */
   busy: boolean
   heldBy?: number
+}
+
+/** What `status` reads of the last whole verify (verify.json): when it ended, and when it began. */
+export interface VerifyRecord {
+  at: string
+  /** A frame the copier found lost after this may be missing from the counts (status.ts: `lostSince`). */
+  began?: string
+  belowWantedCopies: number
+  lost: number
 }

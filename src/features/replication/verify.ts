@@ -8,7 +8,7 @@
  * until copied or read whole again). A frame with fewer good copies than wanted is named; one with none is
  * `lost`. A repair heals the primary from a good copy and copies again what a replica lacks
  * (verify-repair.ts), unless the storm guard (storm.ts) says the pass would do too much. The counts go to
- * `verify.json` (layout.ts) for `status`. Findings are spilled to files, not held.
+ * `verify.json` (layout.ts) for `status`. Findings are spilled to files.
  */
 import { StorageUnavailableError } from '../../core/errors.js'
 import { failureFields } from '../../core/logger.js'
@@ -28,6 +28,7 @@ import { HOW } from './ledger.js'
 import { mergeListings } from './merge.js'
 import type { Parts } from './parts.js'
 import { writeRecord } from './records.js'
+import type { VerifyRecord } from './types.js'
 import { Spill } from './spill.js'
 import { copyAgain, DAMAGE, healMissing, healPrimary, type Made, madeWhole, stormCheck } from './verify-repair.js'
 
@@ -37,13 +38,6 @@ export type ReplicatedVerifyReport = VerifyReport & {
    * every replica), and with none; after a repair, those it left so (`madeWhole`: those it restored, if any).
    */
   copies: { belowWanted: number; lost: number; madeWhole?: number }
-}
-
-/** What `status` reads of the last verify. */
-export interface VerifyRecord {
-  at: string
-  belowWantedCopies: number
-  lost: number
 }
 
 type VerifyParts = Pick<Parts, 'primary' | 'replicas' | 'layout' | 'ledger' | 'outbox' | 'copier' | 'healer' | 'reader'>
@@ -59,7 +53,7 @@ export async function verifyReplicated(
   options: VerifyOptions = {}
 ): Promise<ReplicatedVerifyReport> {
   const { primary, replicas, layout } = parts
-  const repair = options.repair === true
+  const [repair, began] = [options.repair === true, new Date()]
   // every damaged or misplaced primary copy (past the listed findings): a hash per such frame in memory
   const damagedOwn = new Set<string | undefined>()
   const unhealedOwn = new Set<string | undefined>()
@@ -101,7 +95,7 @@ export async function verifyReplicated(
       repaired: repair,
       copies: { belowWanted: tally.belowWanted, lost: tally.lost, ...(whole > 0 ? { madeWhole: whole } : {}) }
     }
-    if (!spill.aside) await record(parts, tally, options)
+    if (!spill.aside) await record(parts, tally, options, began)
     if (storm === undefined) return merged
     return act ? { ...merged, storm: { ...storm, refused: false } } : { ...merged, clean: false, storm }
   } finally {
@@ -215,10 +209,16 @@ async function judge(
 }
 
 /** The counts of this pass, for `status` (and monitors) in any process. */
-async function record({ layout }: Pick<Parts, 'layout'>, tally: Tally, options: VerifyOptions): Promise<void> {
+async function record({ layout }: Pick<Parts, 'layout'>, tally: Tally, options: VerifyOptions, began: Date) {
   // a part of the store does not give the store's counts
   if (options.after !== undefined || options.signal?.aborted === true || (options.subset?.count ?? 1) > 1) return
-  const value: VerifyRecord = { at: new Date().toISOString(), belowWantedCopies: tally.belowWanted, lost: tally.lost }
+  const { belowWanted, lost } = tally
+  const value: VerifyRecord = {
+    at: new Date().toISOString(),
+    began: began.toISOString(),
+    belowWantedCopies: belowWanted,
+    lost
+  }
   await writeRecord(layout.verifyRecord, value)
 }
 

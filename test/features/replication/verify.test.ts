@@ -181,7 +181,8 @@ describe('verify over the copies', () => {
       expect(storage.status().lastVerifyAt).toBeUndefined()
       await storage.verify()
       const record = JSON.parse(await readFile(join(state, 'verify.json'), 'utf8'))
-      expect(record).toEqual({ at: expect.any(String), belowWantedCopies: 1, lost: 0 })
+      expect(record).toEqual({ at: expect.any(String), began: expect.any(String), belowWantedCopies: 1, lost: 0 })
+      expect(Date.parse(record.began)).toBeLessThanOrEqual(Date.parse(record.at)) // status counts later losses from it
       expect(storage.status()).toMatchObject({ belowWantedCopies: 1, lost: 0, countedBy: 'verify' })
       expect((await namesIn(state)).filter(name => name.startsWith('verify-'))).toEqual([]) // the spill is gone
       await storage.close()
