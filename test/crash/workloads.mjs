@@ -824,6 +824,38 @@ workloads['evict-new-ledger-file'] = {
   }
 }
 
+// `verify-damaged-copy`: a verify of a subset reads a replica copy back and finds it damaged (a flipped byte, the size
+// kept: no listing sees it); once it returned, the damage must be known after a cut (the record is all that says so
+// until that subset is read again, a month later with `--subset $((day % 30))/30`).
+workloads['verify-damaged-copy'] = {
+  async setup(src, lib) {
+    const { replica, storage } = evictPair(lib, src)
+    const { sha256: sha } = await storage.store(evictFrames(lib)[0])
+    await storage.drain()
+    await storage.close()
+    const path = join(replica.root, replica.sharding.encode(sha))
+    const bytes = readFileSync(path)
+    bytes[bytes.length >> 1] ^= 0x20
+    writeFileSync(path, bytes)
+  },
+  async run(mnt, lib, ack) {
+    const { storage } = evictPair(lib, mnt, false)
+    const report = await storage.verify({ subset: { index: 0, count: 1 } })
+    if (report.copies.belowWanted === 1) ack('damaged', sha256(evictFrames(lib)[0]))
+    await storage.close()
+  },
+  async check(dir, acks, lib) {
+    const violations = []
+    const { storage } = evictPair(lib, dir, false)
+    for (const { sha256: sha } of acks.filter(a => a.kind === 'damaged')) {
+      const copy = (await storage.whereis(sha)).copies[1]
+      if (copy?.damagedAt === undefined) violations.push(`${sha}: a verify found its replica copy damaged, now unknown`)
+    }
+    await storage.close()
+    return violations
+  }
+}
+
 /** A frame on the primary and the replica, 40 days old, about to be evicted; its ledger folder made. */
 async function evictSetup(lib, src) {
   const { primary, storage } = evictPair(lib, src)

@@ -35,7 +35,7 @@ import type { ReplicatedStorageInit } from './types.js'
 
 export { ReplicatedStorage } from './storage.js'
 export type { EvictOptions, EvictReport } from './evict.js'
-export type { ReplicatedVerifyReport } from './verify.js'
+export type { ReplicatedVerifyReport } from './types.js'
 export type * from './types.js'
 export { PrimaryWatcher, readWatchHealth, type WatchHealth, type WatchOptions } from './watch.js'
 export { countUnseen, type Unseen } from './unseen.js'

@@ -29,9 +29,16 @@ import { listCopies } from './listing.js'
 import { PARTS, type Parts } from './parts.js'
 import { reconcile } from './reconcile.js'
 import { status, whereis } from './status.js'
-import type { DrainReport, ReconcileReport, ReplicatedStorageInit, ReplicationStatus, Whereis } from './types.js'
+import type {
+  DrainReport,
+  ReconcileReport,
+  ReplicatedStorageInit,
+  ReplicatedVerifyReport,
+  ReplicationStatus,
+  Whereis
+} from './types.js'
 import { toQueue } from './unqueued.js'
-import { type ReplicatedVerifyReport, verifyReplicated } from './verify.js'
+import { verifyReplicated } from './verify.js'
 
 export class ReplicatedStorage implements ImageStorage {
   readonly driver = 'replicated'

@@ -1,6 +1,7 @@
 /** What replication is given and what it tells. */
 import type { Logger } from '../../core/logger.js'
 import type { ImageStorage } from '../../core/types.js'
+import type { VerifyReport } from '../../core/verify-report.js'
 
 export interface Replica {
   /** A short name, for the state folder, the ledger and messages: `s3`, `ipfs`, `offsite`. */
@@ -146,4 +147,12 @@ export interface VerifyRecord {
   began?: string
   belowWantedCopies: number
   lost: number
+}
+
+export type ReplicatedVerifyReport = VerifyReport & {
+  /**
+   * Frames with fewer good copies than wanted (the primary and every replica; an evicted frame:
+   * every replica), and with none; after a repair, those it left so (`madeWhole`: those it restored, if any).
+   */
+  copies: { belowWanted: number; lost: number; madeWhole?: number }
 }

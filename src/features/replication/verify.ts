@@ -28,17 +28,9 @@ import { HOW } from './ledger.js'
 import { mergeListings } from './merge.js'
 import type { Parts } from './parts.js'
 import { writeRecord } from './records.js'
-import type { VerifyRecord } from './types.js'
+import type { ReplicatedVerifyReport, VerifyRecord } from './types.js'
 import { Spill } from './spill.js'
 import { copyAgain, DAMAGE, healMissing, healPrimary, type Made, madeWhole, stormCheck } from './verify-repair.js'
-
-export type ReplicatedVerifyReport = VerifyReport & {
-  /**
-   * Frames with fewer good copies than wanted (the primary and every replica; an evicted frame:
-   * every replica), and with none; after a repair, those it left so (`madeWhole`: those it restored, if any).
-   */
-  copies: { belowWanted: number; lost: number; madeWhole?: number }
-}
 
 type VerifyParts = Pick<Parts, 'primary' | 'replicas' | 'layout' | 'ledger' | 'outbox' | 'copier' | 'healer' | 'reader'>
 
@@ -190,7 +182,8 @@ async function judge(
   )
   const failed = error === undefined ? undefined : failureFields(error).code
   if (failed === 'ERR_INTEGRITY') {
-    await ledger.append(replica.name, [{ sha256, at: Date.now(), how: HOW.damaged }])
+    // durable: once the pass ends, only this record says so, until the subset comes round again (a month)
+    await ledger.append(replica.name, [{ sha256, at: Date.now(), how: HOW.damaged }], { durable: true })
     return 'corrupt'
   }
   if (failed === 'ERR_NOT_FOUND') return 'missing'
