@@ -14,7 +14,7 @@ import { createInterface } from 'node:readline'
 import { isMissing } from '../../core/errors.js'
 import { failureFields, log } from '../../core/logger.js'
 import type { StateLayout } from './layout.js'
-import { HOW, PRIMARY } from './ledger.js'
+import { lostSince } from './known.js'
 import type { Parts } from './parts.js'
 import { placeDurably, readRecord, writeRecord } from './records.js'
 import type { ReconcileReport } from './types.js'
@@ -70,14 +70,14 @@ export async function settleBelow({ layout, outbox, ledger }: Pick<Parts, 'layou
   const kept = createWriteStream(temp)
   kept.on('error', () => {}) // thrown by finished()
   let [listed, still] = [0, 0]
+  const lost = lostSince({ layout, ledger }, new Date(record.at).getTime()) // entries gone with no copy made
   try {
     const lines = createInterface({ input: createReadStream(layout.reconcileBelow), crlfDelay: Infinity })
     for await (const line of lines) {
       const [sha256, names] = line.split(' ')
       if (sha256 === undefined || names === undefined) continue
       listed++
-      const waiting = names.split(',').some(name => outbox.has(name, sha256))
-      if (!waiting && ledger.lookup(PRIMARY, sha256)?.how !== HOW.lost) continue
+      if (!names.split(',').some(name => outbox.has(name, sha256)) && !lost.has(sha256)) continue
       still++
       if (!kept.write(`${line}\n`)) await once(kept, 'drain')
     }

@@ -5,10 +5,13 @@
  * ledger knows and no copy lists is lost: `verify` and the reconcile merge `known` with the
  * listings, so that it is counted at every pass until it is stored again or deleted on purpose.
  */
+import { readFileSync } from 'node:fs'
+import { isMissing } from '../../core/errors.js'
 import { log, type Logger } from '../../core/logger.js'
 import type { ImageEntry } from '../../core/types.js'
 import { HOW, type Ledger, type LedgerRecord, PRIMARY, VERIFIED } from './ledger.js'
 import { appendLines } from './ledger-files.js'
+import type { StateLayout } from './layout.js'
 
 type Named = ReadonlyArray<{ name: string }>
 
@@ -120,4 +123,32 @@ export class DamagedCopies {
     }
     return this.damaged[i]!.has(sha256)
   }
+}
+
+/**
+ * The frames the copier found lost (`losses.log`, written above) at or after `at`, still lost: not stored whole
+ * again since. What `status` says until a scan counts them, and what a settle must not strike off as copied.
+ */
+export function lostSince({ layout, ledger }: { layout: StateLayout; ledger: Ledger }, at: number): Set<string> {
+  const lost = new Set<string>()
+  let text: string
+  try {
+    text = readFileSync(layout.lossesLog, 'utf8')
+  } catch (err) {
+    if (isMissing(err)) return lost
+    throw err
+  }
+  const found = new Map<string, string[]>() // by shard: a shard file read once, however many of its frames were lost
+  for (const line of text.split('\n')) {
+    const [when, sha256] = line.split(' ')
+    if (sha256 === undefined || !(Number(when) >= at)) continue
+    const frames = found.get(sha256.slice(0, 2)) ?? []
+    frames.push(sha256)
+    found.set(sha256.slice(0, 2), frames)
+  }
+  for (const [shard, frames] of found) {
+    const records = ledger.shard(PRIMARY, shard)
+    for (const sha256 of frames) if (records.get(sha256)?.how === HOW.lost) lost.add(sha256)
+  }
+  return lost
 }

@@ -1,8 +1,7 @@
 /** What an operator asks of replication: where a frame's copies are, and how far behind each replica is. */
-import { readFileSync } from 'node:fs'
-import { isMissing } from '../../core/errors.js'
 import { parseImageRef } from '../../core/ref.js'
 import type { AbortOptions, ImageStorage } from '../../core/types.js'
+import { lostSince } from './known.js'
 import { HOW, type LedgerRecord, PRIMARY, VERIFIED } from './ledger.js'
 import type { Parts } from './parts.js'
 import { readRecord } from './records.js'
@@ -82,24 +81,9 @@ function latestScan(
   return { belowWantedCopies, copiedSince, lost: lost ?? 0, by: 'reconcile', at: new Date(last.at).getTime() }
 }
 
-/**
- * The frames the copier found lost since the latest scan began (`losses.log`), and still lost (not stored whole again
- * since): the next scan counts them; until then `status` says so beside its count. Only when some.
- */
+/** The frames the copier found lost since the latest scan began, still lost (known.ts: the next scan counts them). */
 function lostSinceField(parts: Pick<Parts, 'layout' | 'ledger'>, scanAt = 0): { lostSince?: number } {
-  let text: string
-  try {
-    text = readFileSync(parts.layout.lossesLog, 'utf8')
-  } catch (err) {
-    if (isMissing(err)) return {}
-    throw err
-  }
-  const lost = new Set<string>()
-  for (const line of text.split('\n')) {
-    const [at, sha256] = line.split(' ')
-    if (sha256 === undefined || !(Number(at) >= scanAt)) continue
-    if (parts.ledger.lookup(PRIMARY, sha256)?.how === HOW.lost) lost.add(sha256)
-  }
+  const lost = lostSince(parts, scanAt)
   return lost.size === 0 ? {} : { lostSince: lost.size }
 }
 
