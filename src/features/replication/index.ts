@@ -18,6 +18,7 @@
  * await storage.evict({ olderThan: 30 * 86_400_000 }) // only copies S3 verifiably holds
  * ```
  */
+import { statSync } from 'node:fs'
 import { join } from 'node:path'
 import { Background } from '../../core/background.js'
 import { ConfigError } from '../../core/errors.js'
@@ -43,7 +44,7 @@ export { replicaOwners, takeOver, type HostIdentity, type ReplicaOwner } from '.
 export { TakeOverConflictError } from './owner-messages.js'
 
 export function createReplicatedStorage(init: ReplicatedStorageInit): ReplicatedStorage {
-  checkReplicas(init.replicas)
+  checkReplicas(init.replicas, init.primary.root)
   const layout = new StateLayout(stateDirOf(init))
   const { primary, replicas, logger } = init
   const outbox = new Outbox(layout)
@@ -74,8 +75,21 @@ export function createReplicatedStorage(init: ReplicatedStorageInit): Replicated
   })
 }
 
-function checkReplicas(replicas: ReplicatedStorageInit['replicas']): void {
+function checkReplicas(replicas: ReplicatedStorageInit['replicas'], primaryRoot?: string): void {
   if (replicas.length === 0) throw new ConfigError('replicas', 'name at least one replica')
+  const folder = (root?: string) => {
+    try {
+      return root === undefined ? undefined : statSync(root, { throwIfNoEntry: false })
+    } catch {} // unreadable: its own error comes with its first use
+  }
+  const primary = folder(primaryRoot)
+  // the same folder by another path (a symbolic link, a bind mount): its "copy" is the primary's own file, and an
+  // evict that proved it would delete the only one
+  for (const { name, storage } of replicas) {
+    const replica = folder(storage.root)
+    if (primary !== undefined && replica?.ino === primary.ino && replica.dev === primary.dev)
+      throw new ConfigError('replicas', `the replica ${name} is the primary's own folder (${storage.root})`)
+  }
   const names = replicas.map(r => r.name)
   for (const name of names)
     if (!/^[a-z0-9][a-z0-9_-]{0,31}$/.test(name) || name === PRIMARY)

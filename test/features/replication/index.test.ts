@@ -1,5 +1,6 @@
 // createReplicatedStorage (index.ts): the replicas and the state folder checked before anything
 // is made, each refusal a ConfigError naming the setting.
+import { mkdir, symlink } from 'node:fs/promises'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { FilesystemDriver } from '../../../src/drivers/fs/index.js'
@@ -39,6 +40,30 @@ describe('createReplicatedStorage', () => {
       variable: 'replicas',
       message: 'replicas: two replicas are called the same: s3, s3'
     })
+  })
+
+  it("refuses a filesystem replica that is the primary's own folder by another path (a symbolic link)", async () => {
+    const root = await tempDir('sai-index')
+    const primary = new FilesystemDriver({ root })
+    const link = join(await tempDir('sai-index-link'), 'replica')
+    await symlink(root, link)
+    const replica = new FilesystemDriver({ root: link })
+    expect(replica.root).not.toBe(primary.root) // not the same path: only the folder tells
+    expect(() => createReplicatedStorage({ primary, replicas: [{ name: 'copy', storage: replica }] })).toThrow(
+      expect.objectContaining({
+        code: 'ERR_CONFIG',
+        variable: 'replicas',
+        message: `replicas: the replica copy is the primary's own folder (${link})`
+      })
+    )
+    // another folder is accepted, and so is a replica root not made yet (its own error comes with its first use)
+    const other = join(await tempDir('sai-index-other'), 'images')
+    await mkdir(other)
+    for (const elsewhere of [other, join(other, 'missing')])
+      await createReplicatedStorage({
+        primary,
+        replicas: [{ name: 'copy', storage: new FilesystemDriver({ root: elsewhere, createRoot: false }) }]
+      }).close()
   })
 
   it('keeps its state under the primary root, or in stateDir; a primary without a root needs stateDir', async () => {
