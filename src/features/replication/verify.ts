@@ -170,10 +170,9 @@ async function judge(
 ): Promise<FindingReason | undefined> {
   const replica = replicas[i]!
   if (copy === undefined) return 'missing'
-  if (copy.size !== undefined && ours?.size !== undefined && copy.size !== ours.size) {
-    // a damaged primary copy is the one to heal: its own report names it
-    return primaryDamaged ? undefined : 'corrupt'
-  }
+  // of another size than a damaged primary copy (the one to heal: its own report names it), it is judged as any
+  if (copy.size !== undefined && ours?.size !== undefined && copy.size !== ours.size && !primaryDamaged)
+    return 'corrupt'
   if (options.subset === undefined || !checked) return damaged ? 'corrupt' : undefined
   // the full tier: the copy read back and hashed (the replica's fetch verifies it)
   const error = await replica.storage.fetch(sha256, { signal: options.signal }).then(

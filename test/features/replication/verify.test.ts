@@ -168,6 +168,21 @@ describe('verify over the copies', () => {
     await storage.close()
   })
 
+  it('both copies damaged, the primary cut short: the full tier reads the replica copy back too, and the frame is lost', async () => {
+    const { storage, primary, replica } = await pair()
+    const { hash } = await storage.store(testJpeg('verify both damaged', 20_000))
+    await storage.drain()
+    await truncate(primary.pathOf(hash), 4096) // a write cut short: another size than the replica's copy
+    await flip(replica.pathOf(hash)) // and that copy damaged in place
+    const full = await storage.verify({ subset: { index: 0, count: 1 } })
+    expect(full.copies).toEqual({ belowWanted: 1, lost: 1 })
+    expect(full.clean).toBe(false)
+    expect(partsOf(storage).ledger.lookup('copy', hash)?.how).toBe('damaged')
+    // the cheap tier reads nothing back: the ledger's record of the read-back keeps the frame lost
+    expect((await storage.verify()).copies.lost).toBe(1)
+    await storage.close()
+  })
+
   it(
     'a whole pass keeps its counts for status (verify.json); a ' + 'part of the store (a subset, after) does not',
     async () => {
