@@ -196,7 +196,7 @@ function rootAlerts(root: string | undefined, notFrames: number | undefined, all
 
 /** The frames lost at the last scan, and those the copier found lost since (no copy was made before the loss). */
 function lostWhen({ lost = 0, lostSince = 0 }: ReturnType<ReplicatedStorage['status']>): string {
-  const since = `${plural(lostSince, 'frame')} LOST since (the copier found it before any copy was made)`
+  const since = `${plural(lostSince, 'frame')} LOST since (found by the copier before any copy was made)`
   if (lost === 0) return since
   return `${plural(lost, 'frame')} LOST at the last scan${lostSince === 0 ? '' : `, and ${since}`}`
 }

@@ -54,17 +54,9 @@ export class Copier {
         try {
           source = await this.primary.fetch(sha256, { signal })
         } catch (err) {
-          if (
-            !(await sourceUnreadable(
-              this.ledger,
-              sha256,
-              this.replicas,
-              err,
-              this.options.logger,
-              this.options.layout.lossesLog
-            ))
-          )
-            throw err
+          const { logger, layout } = this.options
+          const known = { ledger: this.ledger, replicas: this.replicas, logger, lossesLog: layout.lossesLog }
+          if (!(await sourceUnreadable(known, sha256, err))) throw err
           await this.outbox.done(replica.name, sha256)
           return 'gone'
         }

@@ -59,12 +59,9 @@ export function seenOn(ledger: Ledger, copy: string, sha256: string): LedgerReco
  * disk): recorded `lost`, durably, and logged; the reconcile then counts a damaged copy as none (reconcile.ts).
  */
 export async function sourceUnreadable(
-  ledger: Ledger,
+  { ledger, replicas, logger, lossesLog }: { ledger: Ledger; replicas: Named; logger?: Logger; lossesLog?: string },
   sha256: string,
-  replicas: Named,
-  err: unknown,
-  logger?: Logger,
-  lossesLog?: string
+  err: unknown
 ): Promise<boolean> {
   const { code } = err as { code?: string }
   if (code !== 'ERR_NOT_FOUND' && code !== 'ERR_INTEGRITY') return false
