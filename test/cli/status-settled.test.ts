@@ -63,7 +63,9 @@ describe('status after the fix it prescribes', () => {
     const text = cli(['status'], { env })
     expect(text.code).toBe(13)
     expect(text.stdout).toContain('1 frame found lost by the copier since')
-    expect(text.stdout).toContain('ALERT (exit 13): 1 frame LOST since (found by the copier before any copy was made)')
+    expect(text.stdout).toContain(
+      'ALERT (exit 13): 1 frame LOST since the last scan (gone or damaged on the primary before any copy was made): '
+    )
     // the next scan counts it, as the scan's: said once
     const scanned = cli(['replicate'], { env })
     expect(scanned.code).toBe(1) // its reconcile found a frame lost

@@ -104,8 +104,7 @@ function statusAlerts(s: ReturnType<ReplicatedStorage['status']>, maxAge: number
       exit: STATUS_EXIT.lost,
       message:
         lostWhen(s) +
-        ' (no good copy left): ' +
-        '`sai-images verify --json` names them; restore them from a backup, or `sai-images delete` one to stop reporting it'
+        ': `sai-images verify --json` names them; restore them from a backup, or `sai-images delete` one to stop reporting it'
     })
   return alerts
 }
@@ -196,7 +195,8 @@ function rootAlerts(root: string | undefined, notFrames: number | undefined, all
 
 /** The frames lost at the last scan, and those the copier found lost since (no copy was made before the loss). */
 function lostWhen({ lost = 0, lostSince = 0 }: ReturnType<ReplicatedStorage['status']>): string {
-  const since = `${plural(lostSince, 'frame')} LOST since (found by the copier before any copy was made)`
-  if (lost === 0) return since
-  return `${plural(lost, 'frame')} LOST at the last scan${lostSince === 0 ? '' : `, and ${since}`}`
+  const why = 'gone or damaged on the primary before any copy was made'
+  if (lostSince === 0) return `${plural(lost, 'frame')} LOST at the last scan (no good copy left)`
+  if (lost === 0) return `${plural(lostSince, 'frame')} LOST since the last scan (${why})`
+  return `${plural(lost, 'frame')} LOST at the last scan (no good copy left), and ${lostSince} since (${why})`
 }
