@@ -4,7 +4,8 @@
  */
 import { createHash } from 'node:crypto'
 import { close, createReadStream, fstatSync, open, read } from 'node:fs'
-import type { Readable } from 'node:stream'
+import { pipeline, type Readable, Transform } from 'node:stream'
+import { IntegrityError } from '../../core/errors.js'
 import { fileIdentity } from '../../core/file-identity.js'
 
 /** An open object file and its identity when opened. */
@@ -80,7 +81,23 @@ export async function verifyLocal(
   return { ok: unchanged(file) && hash.digest('hex') === sha256 }
 }
 
-/** Bytes `start`..`end` (inclusive) of the open file; closes it when done. */
-export function streamLocal(file: LocalFile, start: number, end: number): Readable {
-  return createReadStream('', { fd: file.fd, start, end, autoClose: true })
+/**
+ * Bytes `start`..`end` (inclusive) of the open file of `sha256`; closes it when done. The last chunk goes out only
+ * if the file is still as it was opened (as `readWhole` checks): a write while the bytes went out (after their hash,
+ * or the record's check) fails the stream, so the answer is cut short of its length, never whole with other bytes.
+ */
+export function streamLocal(file: LocalFile, sha256: string, start: number, end: number): Readable {
+  let held: Buffer | undefined
+  const checked = new Transform({
+    transform(chunk: Buffer, _encoding, done) {
+      const out = held
+      held = chunk
+      done(null, out)
+    },
+    flush(done) {
+      if (unchanged(file)) done(null, held)
+      else done(new IntegrityError(sha256, 'other bytes: its file changed while they were sent'))
+    }
+  })
+  return pipeline(createReadStream('', { fd: file.fd, start, end, autoClose: false }), checked, () => closeLocal(file))
 }

@@ -5,7 +5,8 @@
  */
 import type { ServerResponse } from 'node:http'
 import { join } from 'node:path'
-import { pipeline, type Readable } from 'node:stream'
+import { pipeline, type Readable, Transform } from 'node:stream'
+import { IntegrityError } from '../../core/errors.js'
 import { parseImageRef } from '../../core/ref.js'
 import type { ImageStat } from '../../core/types.js'
 import { notModified, rangeOf, type ByteRange } from './conditional.js'
@@ -122,7 +123,7 @@ async function sendLocal(
       const range = rangeOf(req.headers, facts.size, `"${facts.hash}"`, facts.lastModified)
       if (range === 'unsatisfiable') return sendUnsatisfiable(ctx, res, facts)
       handedOver = true
-      const stream = streamLocal(file, range?.start ?? 0, range?.end ?? facts.size - 1)
+      const stream = streamLocal(file, facts.hash, range?.start ?? 0, range?.end ?? facts.size - 1)
       return await sendStream(ctx, res, facts, range, stream)
     }
     const body = bytes ?? (await readWhole(file))
@@ -185,14 +186,15 @@ async function sendStream(
   stream: Readable,
   ranges = true
 ): Promise<void> {
+  const length = range === undefined ? facts.size : range.end - range.start + 1
   res.writeHead(range === undefined ? 200 : 206, {
     ...headersOf(ctx, facts),
     ...(ranges ? { 'Accept-Ranges': 'bytes' } : {}),
-    'Content-Length': range === undefined ? facts.size : range.end - range.start + 1,
+    'Content-Length': length,
     ...(range === undefined ? {} : { 'Content-Range': contentRange(range, facts.size) })
   })
   await new Promise<void>((resolve, reject) => {
-    pipeline(stream, res, err => {
+    pipeline(stream, exactly(length, facts.hash), res, err => {
       if (err == null) resolve()
       else reject(err)
     })
@@ -231,4 +233,25 @@ function contentRange(range: ByteRange, size: number): string {
 function isLocalFile(ctx: Context, stat: ImageStat): boolean {
   const root = ctx.storage.root
   return root !== undefined && stat.sha256 !== undefined && stat.path === join(root, stat.key)
+}
+
+/**
+ * Passes `length` bytes, no more, no fewer, or fails the answer: a stream of another length than the `Content-Length`
+ * sent (a replicated store's copy read from a replica, where the primary's damaged copy, which `stat` saw, has another
+ * size) is cut short, never sent as a whole body that is not the object.
+ */
+function exactly(length: number, sha256: string): Transform {
+  let seen = 0
+  const wrong = (): IntegrityError =>
+    new IntegrityError(sha256, `bytes of another length than the ${length} announced: the answer was cut short`)
+  return new Transform({
+    transform(chunk: Buffer, _encoding, done) {
+      seen += chunk.length
+      if (seen > length) done(wrong())
+      else done(null, chunk)
+    },
+    flush(done) {
+      done(seen === length ? null : wrong())
+    }
+  })
 }

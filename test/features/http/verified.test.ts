@@ -1,4 +1,5 @@
-import { createServer, type Server } from 'node:http'
+import { open } from 'node:fs/promises'
+import { createServer, get, type Server } from 'node:http'
 import { afterAll, describe, expect, it } from 'vitest'
 import { FilesystemDriver } from '../../../src/drivers/fs/index.js'
 import { createImageHandler, type ImageHandlerOptions } from '../../../src/features/http/index.js'
@@ -95,3 +96,47 @@ describe('a file put back as it was is served again', () => {
     expect(Buffer.from(await res.arrayBuffer()).equals(bytes.subarray(10, 20))).toBe(true)
   })
 })
+
+// the bytes of a large file go out after its check (the record's, or the hash of a range's first answer): a write in
+// place while they go out must cut the answer short of its length, never end it whole with other bytes
+describe('a large file written in place while it is sent', () => {
+  it('cuts the answer short (a whole GET from the record, and a first Range), never a whole body of other bytes', async () => {
+    const MiB = 1024 * 1024
+    const storage = new FilesystemDriver({ root: await tempDir() })
+    const bytes = testJpeg('written while sent', 24 * MiB) // more than loopback's socket buffers hold
+    const { hash, path } = await storage.store(bytes)
+    const sent = async (base: string, range?: string): Promise<{ status: number; length: number; complete: boolean }> =>
+      await new Promise((resolve, reject) => {
+        const req = get(`${base}/${hash}`, { headers: range === undefined ? {} : { range } }, res => {
+          res.pause()
+          let length = 0
+          res.on('data', (chunk: Buffer) => (length += chunk.length))
+          res.on('close', () => resolve({ status: res.statusCode!, length, complete: res.complete }))
+          // the headers are out: the file's last MiB is written in place, the same size, then the body is read
+          writeAt(path, Buffer.alloc(MiB, 7), bytes.length - MiB).then(() => res.resume(), reject)
+        })
+        req.on('error', reject)
+      })
+    const recorded = await listen(storage, { verifyBeforeSendBytes: 1024 })
+    expect((await fetch(`${recorded}/${hash}`, { headers: { range: 'bytes=0-0' } })).status).toBe(206) // recorded
+    for (const [base, range] of [
+      [recorded, undefined],
+      [await listen(storage, { verifyBeforeSendBytes: 1024 }), 'bytes=0-']
+    ]) {
+      await writeAt(path, bytes.subarray(bytes.length - MiB), bytes.length - MiB) // the frame whole again
+      const answer = await sent(base!, range)
+      expect(answer.status).toBe(range === undefined ? 200 : 206)
+      expect(answer.complete).toBe(false)
+      expect(answer.length).toBeLessThan(bytes.length)
+    }
+  })
+})
+
+async function writeAt(path: string, bytes: Buffer, position: number): Promise<void> {
+  const file = await open(path, 'r+')
+  try {
+    await file.write(bytes, 0, bytes.length, position)
+  } finally {
+    await file.close()
+  }
+}

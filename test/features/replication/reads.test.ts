@@ -3,7 +3,7 @@
 // copy, and a damaged last copy is ERR_INTEGRITY everywhere (a 500 from the handler), never "not found".
 import { createServer, type Server } from 'node:http'
 import { join } from 'node:path'
-import { readFile, rename, truncate, unlink, utimes, writeFile } from 'node:fs/promises'
+import { appendFile, readFile, rename, truncate, unlink, utimes, writeFile } from 'node:fs/promises'
 import { describe, expect, it } from 'vitest'
 import { FilesystemDriver } from '../../../src/drivers/fs/index.js'
 import { createImageHandler } from '../../../src/features/http/index.js'
@@ -151,6 +151,38 @@ describe('every read path heals the primary from a verified replica copy', () =>
     expect(Buffer.compare(await primary.fetch(hash), bytes)).toBe(0)
     await storage.close()
   })
+})
+
+describe('a damaged primary copy of another size, streamed (the length the answer announces is the stat of it)', () => {
+  it.each([
+    ['shorter', async (path: string) => await truncate(path, 1000)],
+    ['longer', async (path: string) => await appendFile(path, Buffer.alloc(5000))]
+  ])(
+    '%s: the first answer is cut short or exact, never a whole body of other bytes; the next is exact',
+    async (what, damage) => {
+      const { storage, primary } = await pair()
+      const bytes = testJpeg(`handler ${what}`, 40_000)
+      const { hash, path } = await storage.store(bytes)
+      await storage.drain()
+      await damage(path)
+      const server = createServer(createImageHandler(storage, { verifyBeforeSendBytes: 0 }))
+      try {
+        const url = (await listen(server)) + hash
+        // a whole body is the frame's bytes, or the answer fails: cut short of the length it announced
+        const first = await fetch(url)
+          .then(async response => Buffer.from(await response.arrayBuffer()))
+          .catch(() => 'cut' as const)
+        if (first !== 'cut') expect(first.equals(bytes)).toBe(true)
+        const next = await fetch(url)
+        expect(next.status).toBe(200)
+        expect(Buffer.from(await next.arrayBuffer()).equals(bytes)).toBe(true)
+      } finally {
+        server.close()
+      }
+      expect((await primary.fetch(hash)).equals(bytes)).toBe(true) // healed by the first answer's read
+      await storage.close()
+    }
+  )
 })
 
 describe('a damaged last copy is ERR_INTEGRITY on every read path, never "not found"', () => {
