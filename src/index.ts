@@ -23,7 +23,7 @@ export {
   s3Config,
   type CreateImageStorageOptions
 } from './features/factory/index.js'
-export { toInferenceFields } from './core/types.js'
+export { toInferenceFields } from './core/inference-fields.js'
 export type {
   AbortOptions,
   ImageEntry,

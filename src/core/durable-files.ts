@@ -6,7 +6,7 @@
  */
 import { closeSync, fstatSync, fsync, openSync, read, statSync } from 'node:fs'
 import { mkdir } from 'node:fs/promises'
-import { dirname } from 'node:path'
+import { dirname, join } from 'node:path'
 import { promisify } from 'node:util'
 
 const readAt = promisify(read)
@@ -54,6 +54,16 @@ export async function fsyncDir(dir: string): Promise<void> {
   } finally {
     closeSync(fd)
   }
+}
+
+/**
+ * Makes the file `{root}/{key}` survive a power cut, whoever wrote it and however: its bytes, and its name in each
+ * folder from its own up to `root`. A file and folders already on the disk cost an fsync that writes nothing.
+ */
+export async function syncUnder(root: string, key: string): Promise<void> {
+  let path = join(root, key)
+  await fsyncDir(path) // a read-only descriptor's fsync syncs a file's bytes as well as a folder's names
+  while (path !== root && path !== dirname(path)) await fsyncDir((path = dirname(path)))
 }
 
 /**

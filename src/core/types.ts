@@ -41,10 +41,7 @@ export interface StoreOptions extends AbortOptions {
 export interface StorageResult {
   /** The driver's address: SHA-256 hex for fs, s3 and memory, the CID for IPFS. */
   hash: string
-  /**
-   * The file's absolute path (fs). Where the object is not a local file, the same as `url`: that
-   * `path` is deprecated and goes in 0.3 (read `url`).
-   */
+  /** The file's absolute path (fs). Elsewhere the same as `url`: that `path` is deprecated, gone in 0.3. */
   path: string
   /** The object's URL where it is not a local file (`s3://bucket/key`, `ipfs://<cid>`, `memory://key`). */
   url?: string
@@ -70,10 +67,7 @@ export interface ImageStat {
   /** As `StorageResult.url`: where the object is not a local file. */
   url?: string
   key: string
-  /**
-   * What is stored under the name; a damaged object (empty, truncated) is still there: `fetch` and `verify` judge the
-   * bytes.
-   */
+  /** What is stored under the name, damaged (empty, truncated) or not: `fetch` and `verify` judge the bytes. */
   size: number
   /** When the object was first stored; undefined where the driver does not know. */
   storedAt?: Date
@@ -182,6 +176,8 @@ export interface ImageStorage {
   reindex?: (options?: AbortOptions & { onProgress?: (report: ReindexReport) => void }) => Promise<ReindexReport>
   /** Small named texts kept beside the objects, never listed as objects (a replica's owner: core/marks.ts). */
   readonly marks?: StoreMarks
+  /** Whether what it acknowledged survives a power cut (IPFS: the node's setup); `evict` counts no copy where not. */
+  durability?: (options?: AbortOptions) => Promise<{ powerCutSafe: boolean | undefined; advice?: string }>
 }
 
 export interface QuarantineEntry {
@@ -228,16 +224,4 @@ export interface ReindexReport {
   alreadyIndexed: number
   /** Index entries whose object is not stored: listed, left alone. */
   unpinnedEntries: Array<{ sha256: string; cid: string }>
-}
-
-/**
- * The two fields the inference service adds to its response: `image_hash` is always the SHA-256
- * hex of the bytes (the dashboard accepts exactly 64 hex characters), whatever the driver's own
- * address; `image_path` is the driver's path (absolute on fs, `ipfs://<cid>` on IPFS).
- */
-export function toInferenceFields(result: Pick<StorageResult, 'sha256' | 'path' | 'url'>): {
-  image_hash: string
-  image_path: string
-} {
-  return { image_hash: result.sha256, image_path: result.url ?? result.path }
 }

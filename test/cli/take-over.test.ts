@@ -29,7 +29,9 @@ beforeAll(async () => {
 afterAll(() => {
   raw.destroy()
 })
-const node = useKubo() // a node of this file's own: an IPFS replica is the whole node (its listing holds every pin)
+// a node of this file's own: an IPFS replica is the whole node (its listing holds every pin); its flatfs syncs, as
+// a replica's must for an eviction to count its copies
+const node = useKubo({ flatfsSync: true })
 const sha256 = (bytes: Buffer): string => createHash('sha256').update(bytes).digest('hex')
 
 /** A replica of its own, and the environment that names it for the CLI. */

@@ -856,6 +856,38 @@ workloads['verify-damaged-copy'] = {
   }
 }
 
+// `evict-unsynced-replica`: an old frame copied to a replica that stores without fsync (`fsync: false`, as
+// SAI_IMAGE_STORAGE_FSYNC=false gives both), then evicted from the primary at once. The copy is the proof that lets
+// the primary's copy go: after any cut, the frame must still be whole on one side.
+workloads['evict-unsynced-replica'] = {
+  async setup(src, lib) {
+    const primary = new lib.FilesystemDriver({ root: join(src, 'primary') })
+    old(primary, (await primary.store(evictFrames(lib)[0])).sha256, 40)
+    mkdirSync(join(src, 'replica'))
+  },
+  async run(mnt, lib, ack) {
+    const storage = unsyncedPair(lib, mnt)
+    await storage.reconcile()
+    await storage.drain()
+    const report = await storage.evict({ olderThan: 30 * DAY })
+    if (report.evicted === 1) ack('evict', sha256(evictFrames(lib)[0]), Date.now())
+    await storage.close()
+  },
+  async check(dir, acks, lib) {
+    const sha = sha256(evictFrames(lib)[0])
+    const whole = ['primary', 'replica'].flatMap(side => walkObjects(join(dir, side)))
+    if (whole.some(o => o.sha256 === sha && o.intact)) return []
+    const evicted = acks.some(a => a.kind === 'evict')
+    return [`frame ${sha.slice(0, 12)} stored before the run is whole on neither side (evict acknowledged: ${evicted})`]
+  }
+}
+
+function unsyncedPair(lib, root) {
+  const primary = new lib.FilesystemDriver({ root: join(root, 'primary'), createRoot: false })
+  const replica = new lib.FilesystemDriver({ root: join(root, 'replica'), createRoot: false, fsync: false })
+  return lib.createReplicatedStorage({ primary, replicas: [{ name: 'r1', storage: replica }], background: false })
+}
+
 /** A frame on the primary and the replica, 40 days old, about to be evicted; its ledger folder made. */
 async function evictSetup(lib, src) {
   const { primary, storage } = evictPair(lib, src)

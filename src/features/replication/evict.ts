@@ -8,12 +8,14 @@
  */
 import { forEachConcurrent } from '../../core/concurrency.js'
 import { ConfigError } from '../../core/errors.js'
+import { syncUnder } from '../../core/durable-files.js'
 import { failureFields } from '../../core/logger.js'
 import type { AbortOptions } from '../../core/types.js'
 import { keeper, type Keep } from '../retention/keep.js'
 import { HOW, PRIMARY } from './ledger.js'
 import { mergeListings } from './merge.js'
 import type { Parts } from './parts.js'
+import type { Replica } from './types.js'
 
 export interface EvictOptions extends AbortOptions {
   /** Primary copies last stored longer ago than this many milliseconds go. */
@@ -66,6 +68,8 @@ interface Candidate {
 
 interface Pass {
   minCopies: number
+  /** Per replica: whether its copies can prove a frame (proving). */
+  provers: boolean[]
   dryRun: boolean
   signal?: AbortSignal
   report: EvictReport
@@ -75,7 +79,8 @@ export async function evict(parts: EvictParts, options: EvictOptions): Promise<E
   const minCopies = checked(parts, options)
   const isKept = await keeper(options.keep)
   const dryRun = options.dryRun === true
-  const pass: Pass = { minCopies, dryRun, signal: options.signal, report: emptyReport(dryRun) }
+  const provers = await proving(parts, minCopies, options.signal)
+  const pass: Pass = { minCopies, provers, dryRun, signal: options.signal, report: emptyReport(dryRun) }
   await forEachConcurrent(candidates(parts, options, isKept, pass.report), options.concurrency ?? 4, async c => {
     await evictOne(parts, c, pass)
     options.onProgress?.(pass.report)
@@ -183,16 +188,17 @@ async function evictOne(parts: EvictParts, candidate: Candidate, pass: Pass): Pr
 async function proveCopies(
   { replicas, ledger }: EvictParts,
   { sha256, listed }: Candidate,
-  { dryRun, signal }: Pass
+  { dryRun, signal, provers }: Pass
 ): Promise<{ good: number; copies: Record<string, string> }> {
   const copies: Record<string, string> = {}
   let good = 0
   for (const [i, replica] of replicas.entries()) {
     if (!listed[i]!) copies[replica.name] = 'missing'
+    // its copies prove nothing (proving): not read, not queued
+    else if (!provers[i]!) continue
     else if (dryRun) good++
     else {
-      // verified in this same operation: read back and hashed (the replica's fetch checks the bytes)
-      const failed = await replica.storage.fetch(sha256, { signal }).then(
+      const failed = await proveCopy(replica, sha256, signal).then(
         () => undefined,
         (err: unknown) => failureFields(err).code
       )
@@ -203,6 +209,40 @@ async function proveCopies(
     }
   }
   return { good, copies }
+}
+
+/**
+ * A replica copy proved in this same operation: read back and hashed (the replica's fetch checks the bytes), and on
+ * a local disk made durable (its file and the folders that name it fsynced): a copy stored without fsync
+ * (SAI_IMAGE_STORAGE_FSYNC=false) or by another writer may not be on the disk yet, and the primary's is about to go.
+ */
+async function proveCopy({ storage }: Replica, sha256: string, signal?: AbortSignal): Promise<void> {
+  await storage.fetch(sha256, { signal })
+  if (storage.root !== undefined) await syncUnder(storage.root, storage.keyOf(sha256))
+}
+
+/**
+ * Whose copies can prove a frame: not a replica whose store says that what it acknowledges does not survive a power
+ * cut (an IPFS node whose flatfs does not sync): a copy made a moment ago, before the cut, would be gone with the
+ * primary's. A store that cannot tell (no `durability`, or it fails) is trusted, as its stores are.
+ */
+async function proving({ replicas }: EvictParts, minCopies: number, signal?: AbortSignal): Promise<boolean[]> {
+  const unsafe: string[] = []
+  const provers = await Promise.all(
+    replicas.map(async ({ name, storage }) => {
+      const found = await storage.durability?.({ signal }).catch(() => undefined)
+      if (found?.powerCutSafe !== false) return true
+      unsafe.push(`${name} would not keep its copies through a power cut${found.advice ? `: ${found.advice}` : ''}`)
+      return false
+    })
+  )
+  if (provers.filter(Boolean).length < minCopies)
+    throw new ConfigError(
+      'replicas',
+      `evict counts a copy only on a replica that keeps it through a power cut, and needs ${minCopies}; ` +
+        unsafe.join('; ')
+    )
+  return provers
 }
 
 /** What is wrong with `minCopies`, in words: the copies can only be on the replicas there are. */

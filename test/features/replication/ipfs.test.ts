@@ -5,18 +5,20 @@ import { randomUUID } from 'node:crypto'
 import { createServer, request } from 'node:http'
 import { readFile, rm, unlink, utimes, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { describe, expect, it } from 'vitest'
+import { describe, expect, inject, it } from 'vitest'
 import { FilesystemDriver } from '../../../src/drivers/fs/index.js'
 import { IpfsDriver } from '../../../src/drivers/ipfs/index.js'
 import { createReplicatedStorage, type ReplicatedStorage } from '../../../src/features/replication/index.js'
 import { testJpeg } from '../../../src/testing/index.js'
 import { tempDir } from '../../infra/helpers/tmp.js'
 import { useKubo } from '../../drivers/ipfs/helpers.js'
+import { startKubo } from '../../infra/kubo/node.mjs'
 import { asHost } from './helpers.js'
 
 const DAY = 24 * 3600 * 1000
-// a node of its own: a replica's listing holds every pin on the node, and other files' would be extra copies
-const node = useKubo()
+// a node of its own: a replica's listing holds every pin on the node, and other files' would be extra copies; its
+// flatfs syncs, as a replica's must for an eviction to count its copies
+const node = useKubo({ flatfsSync: true })
 let made = 0
 // every pair's primary is one host: the node's owner mark is the node's, and each test makes a new primary
 const HOST = randomUUID()
@@ -145,6 +147,26 @@ describe('replication to a real Kubo node', () => {
       await storage.close()
     }
   )
+
+  it("evict refuses, reading and deleting nothing, when the node's flatfs does not sync (Kubo's default): a copy it just made would not survive a power cut, and the primary's would be gone", async () => {
+    const unsynced = await startKubo({ binary: inject('kuboBinary') })
+    try {
+      const { storage, primary } = await pair(unsynced.url)
+      const { sha256, path } = await storage.store(testJpeg('kubo evict unsynced'))
+      await storage.drain()
+      const old = new Date(Date.now() - 40 * DAY)
+      await utimes(path, old, old)
+      for (const dryRun of [true, false]) {
+        const refused = storage.evict({ olderThan: 30 * DAY, dryRun })
+        await expect(refused).rejects.toMatchObject({ code: 'ERR_CONFIG', setting: 'replicas' })
+        await expect(refused).rejects.toThrow(/kubo would not keep its copies through a power cut: set "sync": true/)
+      }
+      expect(await primary.exists(sha256)).toBe(true)
+      await storage.close()
+    } finally {
+      await unsynced.stop()
+    }
+  })
 
   it("reconcile lists the node's index, reading no object: what the outbox lost is found and copied", async () => {
     // the raw pins the earlier tests left on the node (outside this pair's index) are listed as extra copies

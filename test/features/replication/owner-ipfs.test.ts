@@ -17,7 +17,7 @@ import { testJpeg } from '../../../src/testing/index.js'
 import { rpc, useKubo } from '../../drivers/ipfs/helpers.js'
 import { tempDir } from '../../infra/helpers/tmp.js'
 
-const node = useKubo() // a node of this file's own: each test empties it first
+const node = useKubo({ flatfsSync: true }) // a node of this file's own: each test empties it first
 const sha256 = (bytes: Buffer): string => createHash('sha256').update(bytes).digest('hex')
 
 interface Host {

@@ -31,7 +31,7 @@ beforeAll(async () => {
 afterAll(() => {
   raw.destroy()
 })
-const node = useKubo() // a node of this file's own: every pin on it is one of these replicas'
+const node = useKubo({ flatfsSync: true }) // a node of this file's own: every pin on it is one of these replicas'
 const sha256 = (bytes: Buffer): string => createHash('sha256').update(bytes).digest('hex')
 
 /**
