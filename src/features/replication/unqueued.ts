@@ -102,7 +102,8 @@ interface Queuing {
 
 /**
  * Queues the frames in the shard folders `keys` that a replica lacks (`onQueued` for each, with how many copies it
- * lacks). A folder that cannot be read (EACCES, EIO) is passed over and named in `failed`, with the first error.
+ * lacks). A folder that cannot be read (EACCES, EIO), or holds an entry that cannot be stat'ed, is passed over and named
+ * in `failed`, with the first error.
  */
 export async function queueFolders(
   { root, sharding, outbox, ledger, storage }: Queuing,
@@ -127,7 +128,15 @@ export async function queueFolders(
       continue
     }
     for (const sha256 of frames) {
-      const file = statSync(join(root, sharding.encode(sha256)), { throwIfNoEntry: false })
+      let file: Stats | undefined
+      try {
+        file = statSync(join(root, sharding.encode(sha256)), { throwIfNoEntry: false })
+      } catch (err) {
+        // an entry that cannot be stat'ed (ELOOP: a link loop under a frame's name; EIO) holds up no other frame
+        if (failed.at(-1) !== key) failed.push(key)
+        failure ??= { folder: key, error: err }
+        continue
+      }
       if (file === undefined) continue // deleted meanwhile: nothing to copy
       const lacking = await lackingCopies(book, storage, sha256, file)
       if (lacking.length === 0) continue

@@ -78,8 +78,12 @@ export async function countUnseen(storage: ReplicatedStorage): Promise<Unseen | 
     for (const sha256 of found) {
       if (book.lacking(sha256).length === 0) continue
       frames++
-      const file = statSync(join(root, sharding.encode(sha256)), { throwIfNoEntry: false })
-      if (file !== undefined) oldest = Math.min(oldest, file.mtimeMs)
+      try {
+        const file = statSync(join(root, sharding.encode(sha256)), { throwIfNoEntry: false })
+        if (file !== undefined) oldest = Math.min(oldest, file.mtimeMs)
+      } catch (error) {
+        unread ??= { folder: key, error } // (ELOOP, EIO): counted, and named
+      }
     }
   }
   const health = readRecord<WatchHealth>(layout.watchHealth)

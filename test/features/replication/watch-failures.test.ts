@@ -1,7 +1,7 @@
 // A watcher pass that fails before it has queued every frame it found (the state disk full, a file where the
 // outbox folder goes) must not count those frames as seen: the next pass queues them, and status counts them
 // until it has. Real filesystem stores; the failure is a real one (ENOTDIR from the outbox).
-import { mkdir, rm, writeFile } from 'node:fs/promises'
+import { mkdir, rm, symlink, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { FilesystemDriver } from '../../../src/drivers/fs/index.js'
@@ -36,6 +36,30 @@ describe('a watcher pass that fails', () => {
     expect(partsOf(storage).outbox.pending('copy').sort()).toEqual(frames.map(f => f.sha256).sort())
     expect((await countUnseen(storage))?.frames).toBe(0)
     await watcher.stop()
+    await storage.close()
+  })
+
+  it("an entry under a frame's name that cannot be stat'ed (a link loop: ELOOP) holds up no other frame, on every pass; status counts it", async () => {
+    const root = await tempDir('sai-watch-eloop')
+    const other = new FilesystemDriver({ root }) // another writer: no outbox record
+    const first = await other.store(testJpeg('beside a loop 1'))
+    const loop = `ab/cd/abcd${'0'.repeat(60)}.jpg` // a name of the layout, a link to itself
+    await mkdir(join(root, 'ab/cd'), { recursive: true })
+    await symlink(loop.slice(6), join(root, loop))
+    const storage = createReplicatedStorage({
+      primary: new FilesystemDriver({ root }),
+      replicas: [{ name: 'copy', storage: new FilesystemDriver({ root: await tempDir('sai-watch-eloop-replica') }) }],
+      background: false
+    })
+    const watcher = new PrimaryWatcher(storage, { inotifywait: false })
+    await expect(watcher.pass('full')).rejects.toMatchObject({ code: 'ELOOP' }) // loud
+    const second = await other.store(testJpeg('beside a loop 2')) // a frame in another folder, after the failure
+    await expect(watcher.pass('full')).rejects.toMatchObject({ code: 'ELOOP' })
+    const pending = partsOf(storage).outbox.pending('copy').sort()
+    expect(pending).toEqual([first.sha256, second.sha256].sort())
+    expect(await countUnseen(storage)).toMatchObject({ frames: 1, incomplete: { folder: 'ab/cd', code: 'ELOOP' } })
+    await watcher.stop()
+    await other.close()
     await storage.close()
   })
 })
