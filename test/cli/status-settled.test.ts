@@ -1,7 +1,7 @@
 // `status` after the command it prescribes: the copies a reconcile (or a repair) made since its scan are
 // struck off the count of frames below their wanted copies, so a monitor stops paging once the fix is made
 // (the real CLI, the real filesystem, a filesystem replica).
-import { readFile, rm, writeFile } from 'node:fs/promises'
+import { readFile, rm, utimes, writeFile } from 'node:fs/promises'
 import { describe, expect, it } from 'vitest'
 import { FilesystemDriver } from '../../src/drivers/fs/index.js'
 import { createReplicatedStorage } from '../../src/features/replication/index.js'
@@ -54,6 +54,8 @@ describe('status after the fix it prescribes', () => {
     const { path, sha256 } = await storage.store(jpeg)
     expect(await storage.reconcile()).toMatchObject({ belowWantedCopies: 1, lost: 0 })
     await writeFile(path, jpeg.subarray(0, 4096)) // what a power cut leaves of a write never fsynced
+    const beforeTheCut = new Date(Date.now() - 120_000) // its last change, before the cut and the reboot
+    await utimes(path, beforeTheCut, beforeTheCut)
     expect(await storage.drain()).toMatchObject({ copied: 0, gone: 1 })
     await storage.close()
     const status = cli(['status', '--json'], { env })

@@ -13,7 +13,7 @@ import { traced } from '../../core/tracing.js'
 import type { ImageStorage } from '../../core/types.js'
 import type { StateLayout } from './layout.js'
 import { ReplicaBackoff } from './failing.js'
-import { sourceUnreadable } from './known.js'
+import { sourceUnreadable, throwIfBeingWritten } from './known.js'
 import { HOW, type Ledger } from './ledger.js'
 import type { DrainLock } from './lock.js'
 import type { Outbox } from './outbox.js'
@@ -54,6 +54,7 @@ export class Copier {
         try {
           source = await this.primary.fetch(sha256, { signal })
         } catch (err) {
+          await throwIfBeingWritten(this.primary, sha256, err)
           const { logger, layout } = this.options
           const known = { ledger: this.ledger, replicas: this.replicas, logger, lossesLog: layout.lossesLog }
           if (!(await sourceUnreadable(known, sha256, err))) throw err

@@ -6,9 +6,9 @@
  * listings, so that it is counted at every pass until it is stored again or deleted on purpose.
  */
 import { readFileSync } from 'node:fs'
-import { isMissing } from '../../core/errors.js'
+import { IntegrityError, isMissing } from '../../core/errors.js'
 import { log, type Logger } from '../../core/logger.js'
-import type { ImageEntry } from '../../core/types.js'
+import type { ImageEntry, ImageStorage } from '../../core/types.js'
 import { HOW, type Ledger, type LedgerRecord, PRIMARY, VERIFIED } from './ledger.js'
 import { appendLines } from './ledger-files.js'
 import type { StateLayout } from './layout.js'
@@ -83,6 +83,23 @@ export async function sourceUnreadable(
       '(restore it from a backup, or `sai-images delete` it to stop reporting the loss)'
   )
   return true
+}
+
+/** How long after its last change a damaged primary copy may still be a frame being written (throwIfBeingWritten). */
+const WRITING_MS = 60_000
+
+/**
+ * A damaged primary copy that changed less than `WRITING_MS` ago is taken as one another writer is still writing in
+ * place (`cp`, `scp` or `curl -o` to the frame's own name; storage.py renames a whole file in), not as a loss: the
+ * copy fails (thrown again, with the hint) and stays queued, tried at the next drain. Whole, it is copied; still
+ * damaged `WRITING_MS` after its last change, it is recorded lost (sourceUnreadable).
+ */
+export async function throwIfBeingWritten(primary: ImageStorage, sha256: string, err: unknown): Promise<void> {
+  if (!(err instanceof IntegrityError)) return
+  const changed = (await primary.stat(sha256).catch(() => undefined))?.lastStoredAt?.getTime()
+  const ago = Date.now() - (changed ?? Number.NEGATIVE_INFINITY)
+  if (ago < WRITING_MS)
+    throw new IntegrityError(err.expected, err.actual, err.path, `changed ${ago} ms ago: copied once it is whole`)
 }
 
 /**

@@ -3,15 +3,15 @@
 // deleted on purpose); an unreachable replica is backed
 // off and its failing state recorded for other processes, cleared once a copy goes through.
 import { lstatSync } from 'node:fs'
-import { mkdir, readFile, rename, symlink, unlink, writeFile } from 'node:fs/promises'
-import { join } from 'node:path'
+import { appendFile, mkdir, readFile, rename, symlink, unlink, utimes, writeFile } from 'node:fs/promises'
+import { dirname, join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { FilesystemDriver } from '../../../src/drivers/fs/index.js'
 import { createReplicatedStorage } from '../../../src/features/replication/index.js'
 import { partsOf } from '../../../src/features/replication/parts.js'
 import { testJpeg } from '../../../src/testing/index.js'
 import { tempDir } from '../../infra/helpers/tmp.js'
-import { keepingLogger, namesIn, pair } from './helpers.js'
+import { keepingLogger, namesIn, pair, sha256Of } from './helpers.js'
 
 describe('Copier', () => {
   it(
@@ -77,6 +77,8 @@ describe('Copier', () => {
     const jpeg = testJpeg('copier damaged', 12_000)
     const { hash, path } = await storage.store(jpeg)
     await writeFile(path, jpeg.subarray(0, 4096)) // what a power cut leaves of a write never fsynced
+    const beforeTheCut = new Date(Date.now() - 120_000) // its last change, before the cut and the reboot
+    await utimes(path, beforeTheCut, beforeTheCut)
     expect(await storage.drain()).toMatchObject({ copied: 0, gone: 1, pending: 0, failed: [] })
     expect(logged.filter(l => l.fields.event === 'replication.lost')).toEqual([
       expect.objectContaining({
@@ -96,6 +98,29 @@ describe('Copier', () => {
     expect(Buffer.compare(await replica.fetch(hash), jpeg)).toBe(0)
     expect(await storage.reconcile()).toMatchObject({ lost: 0, belowWantedCopies: 0 })
     expect(await storage.verify()).toMatchObject({ clean: true, copies: { lost: 0 } })
+    await storage.close()
+  })
+
+  it('a frame another writer still writes in place (cp to its name) is not LOST: its copy fails and waits, and is made once it is whole', async () => {
+    const { logger, logged } = keepingLogger()
+    const { storage, primary, replica } = await pair({ logger })
+    const jpeg = testJpeg('copier written in place', 200_000)
+    const sha256 = sha256Of(jpeg)
+    const path = join(primary.root, primary.sharding.encode(sha256))
+    await mkdir(dirname(path), { recursive: true })
+    await writeFile(path, jpeg.subarray(0, 100_000)) // half of it written
+    await partsOf(storage).outbox.add(sha256, ['copy']) // as the watcher queues it when the name appears
+    const first = await storage.drain()
+    expect(first).toMatchObject({ copied: 0, gone: 0, pending: 1 })
+    expect(first.failed).toEqual([
+      expect.objectContaining({ sha256, code: 'ERR_INTEGRITY', message: expect.stringContaining('once it is whole') })
+    ])
+    expect(logged.filter(l => l.fields.event === 'replication.lost')).toEqual([])
+    expect(partsOf(storage).ledger.lookup('primary', sha256)).toBeUndefined()
+    await appendFile(path, jpeg.subarray(100_000))
+    expect(await storage.drain()).toMatchObject({ copied: 1, gone: 0, pending: 0, failed: [] })
+    expect((await replica.fetch(sha256)).equals(jpeg)).toBe(true)
+    expect(await storage.reconcile()).toMatchObject({ lost: 0, belowWantedCopies: 0 })
     await storage.close()
   })
 

@@ -128,6 +128,8 @@ describe('replicate --watch --metrics-port, two filesystem stores', () => {
     const storedA = await storage.store(a)
     const storedC = await storage.store(c)
     await writeFile(primary.pathOf(storedC.hash), Buffer.alloc(c.length, 7)) // damaged before any copy: lost
+    const damagedAt = new Date(Date.now() - 120_000) // a minute and more ago: no writer is still at it
+    await utimes(primary.pathOf(storedC.hash), damagedAt, damagedAt)
 
     const service = await startService(env, ['--reconcile-every', '2s'])
     let s = await until(
