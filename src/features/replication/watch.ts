@@ -41,8 +41,6 @@ export type { WatchOptions } from './watch-options.js'
 const SLACK_MS = 2000
 /** From a watch's event to the pass that lists its folder: a writer's temporary file is renamed by then. */
 const SETTLE_MS = 500
-/** How long an inotify event may take from the kernel to the pass (inotifywait, the pipe). */
-const EVENT_LAG_MS = 1000
 
 export class PrimaryWatcher {
   readonly everyMs: number
@@ -203,9 +201,10 @@ export class PrimaryWatcher {
     )
     this.unfinished = failed // first next pass; a failure is logged by the loop
     const problem = this.folders.failure ?? failure
-    const complete = mode !== 'events' ? this.folders.complete : live && this.child?.live === true
-    // the events still on their way when the pass began: a margin (EVENT_LAG_MS)
-    if (this.progress.passed(mode, complete, mode === 'events' ? started - EVENT_LAG_MS : started, problem)) {
+    // caught up only by a pass that stat'ed every folder: inotifywait's events can miss a frame and not say so (a
+    // child stalled, a folder made before its watch), and a watcher started again lists only what changed since
+    const complete = mode !== 'events' && this.folders.complete
+    if (this.progress.passed(mode, complete, started, problem)) {
       this.child?.close() // started again by the loop, watching the folders readable now (stat passes meanwhile)
       this.child = undefined
     }

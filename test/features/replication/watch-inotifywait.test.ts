@@ -12,6 +12,7 @@ import { describe, expect, it } from 'vitest'
 import { FilesystemDriver } from '../../../src/drivers/fs/index.js'
 import { createReplicatedStorage, PrimaryWatcher, readWatchHealth } from '../../../src/features/replication/index.js'
 import { keepWatching } from '../../../src/features/replication/inotifywait.js'
+import { partsOf } from '../../../src/features/replication/parts.js'
 import { testJpeg } from '../../../src/testing/index.js'
 import { answer, CLI, cli } from '../../cli/run.js'
 import { ROOT } from '../../infra/helpers/consumer.js'
@@ -205,6 +206,27 @@ describe('the inotifywait child in the library', () => {
     expect(await until(() => watcher.queued === 2, 10_000)).toBe(true)
     await watcher.stop()
     expect(await storage.drain()).toMatchObject({ copied: 2, pending: 0 })
+    await storage.close()
+  }, 60_000)
+
+  it("a frame its events never named (the child stalled, alive) is found by a watcher started again: only a pass that stat'ed every folder moves caughtUpTo", async () => {
+    const { primary, storage } = await library()
+    const watcher = new PrimaryWatcher(storage, { everyMs: 500, fullEveryMs: 600_000 })
+    watcher.start()
+    expect(await until(() => watcher.mechanism === 'inotifywait', 10_000)).toBe(true)
+    await sleep(1500) // the full pass that follows the setup of its watches
+    const [child] = children(process.pid, 'inotifywait')
+    process.kill(child!, 'SIGSTOP') // alive, its events held back
+    const frame = await renameIn(primary.root, frameWhere('never named'))
+    await sleep(4000) // events passes every 500 ms meanwhile, none with an event to take
+    expect(watcher.queued).toBe(0)
+    await watcher.stop()
+    process.kill(child!, 'SIGKILL')
+    expect(Date.parse(readWatchHealth(join(primary.root, '.replication'))!.caughtUpTo)).toBeLessThan(Date.now() - 4000)
+    const again = new PrimaryWatcher(storage, { inotifywait: false }) // lists the folders changed since caughtUpTo
+    expect(await again.pass('stat')).toBe(1)
+    expect(partsOf(storage).outbox.pending('copy')).toEqual([frame])
+    await again.stop()
     await storage.close()
   }, 60_000)
 

@@ -41,7 +41,7 @@ describe('a started watcher over a folder it cannot read', () => {
       const first = watcherAsNobody(root, replica, { everyMs: 200 })
       try {
         first.start()
-        // events passes for a while after its full pass failed (each would have moved caughtUpTo to its start - 1 s)
+        // events passes for a while after its full pass failed (none moves caughtUpTo)
         await until(
           () => watchHealth(root)?.mechanism === 'inotifywait' && Date.parse(watchHealth(root)!.at) > started + 2500
         )
