@@ -102,8 +102,8 @@ interface Queuing {
 
 /**
  * Queues the frames in the shard folders `keys` that a replica lacks (`onQueued` for each, with how many copies it
- * lacks). A folder that cannot be read (EACCES, EIO), or holds an entry that cannot be stat'ed, is passed over and named
- * in `failed`, with the first error.
+ * lacks). A folder that cannot be read (EACCES, EIO), or holds an entry that cannot be stat'ed, is passed over and
+ * named in `failed`, with the first error.
  */
 export async function queueFolders(
   { root, sharding, outbox, ledger, storage }: Queuing,
