@@ -14,7 +14,7 @@ import { createInterface } from 'node:readline'
 import { isMissing } from '../../core/errors.js'
 import { failureFields, log } from '../../core/logger.js'
 import type { StateLayout } from './layout.js'
-import { lostSince } from './known.js'
+import { holdings, lostSince } from './known.js'
 import type { Parts } from './parts.js'
 import { placeDurably, readRecord, writeRecord } from './records.js'
 import type { ReconcileReport } from './types.js'
@@ -61,7 +61,7 @@ export async function settle(parts: Pick<Parts, 'layout' | 'outbox' | 'ledger' |
 /**
  * Strikes off the listed frames whose queued copies are all verified now (none left in the outbox),
  * and rewrites the record's counts: `belowWantedCopies` less them, `copiedSince` more. A frame whose
- * entries went because the copier found it lost (known.ts) stays: no copy was made.
+ * entries went with no copy made (the copier found it lost, or gone while another replica holds it: known.ts) stays.
  */
 export async function settleBelow({ layout, outbox, ledger }: Pick<Parts, 'layout' | 'outbox' | 'ledger'>) {
   const record = readRecord<ReconcileReport>(layout.reconcileReport)
@@ -71,13 +71,18 @@ export async function settleBelow({ layout, outbox, ledger }: Pick<Parts, 'layou
   kept.on('error', () => {}) // thrown by finished()
   let [listed, still] = [0, 0]
   const lost = lostSince({ layout, ledger }, new Date(record.at).getTime()) // entries gone with no copy made
+  const held = holdings(ledger)
   try {
     const lines = createInterface({ input: createReadStream(layout.reconcileBelow), crlfDelay: Infinity })
     for await (const line of lines) {
       const [sha256, names] = line.split(' ')
       if (sha256 === undefined || names === undefined) continue
       listed++
-      if (!names.split(',').some(name => outbox.has(name, sha256)) && !lost.has(sha256)) continue
+      const queued = names.split(',')
+      // struck off once each copy it lacked is made: not when an entry went with no copy made (the copier found the
+      // frame lost, or gone from the primary while another replica holds it)
+      if (!queued.some(name => outbox.has(name, sha256)) && !lost.has(sha256) && queued.every(c => held(c, sha256)))
+        continue
       still++
       if (!kept.write(`${line}\n`)) await once(kept, 'drain')
     }

@@ -103,6 +103,24 @@ export async function throwIfBeingWritten(primary: ImageStorage, sha256: string,
 }
 
 /**
+ * `seenOn` for frames asked in SHA-256 order (a reconcile's below-list): one shard file of each copy read at a time.
+ * A frame deleted on purpose (the primary's `gone`) counts as held: it is wanted no more.
+ */
+export function holdings(ledger: Ledger): (copy: string, sha256: string) => boolean {
+  const read = new Map<string, { shard: string; records: Map<string, LedgerRecord> }>()
+  const recordOf = (copy: string, sha256: string): LedgerRecord | undefined => {
+    const shard = sha256.slice(0, 2)
+    let found = read.get(copy)
+    if (found?.shard !== shard) read.set(copy, (found = { shard, records: ledger.shard(copy, shard) }))
+    return found.records.get(sha256)
+  }
+  return (copy, sha256) => {
+    const [record, own] = [recordOf(copy, sha256), recordOf(PRIMARY, sha256)]
+    return own?.how === HOW.gone || (record !== undefined && stillHeld(record, own))
+  }
+}
+
+/**
  * Whether a replica's last record says it holds the frame: verified, and the primary's record (`own`) not a
  * delete on purpose since (one stopped before it reached the replica's record).
  */

@@ -1,10 +1,12 @@
 // The frames a reconcile found below their wanted copies, struck off once the copies it queued are
 // verified (below.ts): by a drain in this store, in another store over the same state folder (the
 // watcher's process), and not while the replica is down.
-import { rename } from 'node:fs/promises'
+import { rename, unlink } from 'node:fs/promises'
 import { describe, expect, it } from 'vitest'
+import { FilesystemDriver } from '../../../src/drivers/fs/index.js'
 import { createReplicatedStorage } from '../../../src/features/replication/index.js'
 import { testJpeg } from '../../../src/testing/index.js'
+import { tempDir } from '../../infra/helpers/tmp.js'
 import { flip, pair } from './helpers.js'
 
 describe('below the wanted copies, after the drain', () => {
@@ -66,6 +68,33 @@ describe('below the wanted copies, after the drain', () => {
     await storage.store(testJpeg(`another ${primary.root}`, 3000))
     await storage.drain() // copies the new frame: the lost one is not struck off
     expect(storage.status()).toMatchObject({ belowWantedCopies: 1, lost: 1 })
+    await storage.close()
+  })
+
+  it('a frame whose queued copy could not be made (gone from the primary, another replica holds it) stays below', async () => {
+    const [primary, a, b] = await Promise.all(
+      ['sai-below-primary', 'sai-below-a', 'sai-below-b'].map(
+        async name => new FilesystemDriver({ root: await tempDir(name) })
+      )
+    )
+    const storage = createReplicatedStorage({
+      primary: primary!,
+      replicas: [
+        { name: 'a', storage: a! },
+        { name: 'b', storage: b! }
+      ],
+      background: false
+    })
+    const [h, c] = [
+      await storage.store(testJpeg('below gone h', 3000)),
+      await storage.store(testJpeg('below gone c', 3000))
+    ]
+    await storage.drain()
+    for (const frame of [h, c]) await b!.delete(frame.sha256) // replica b loses both
+    expect(await storage.reconcile()).toMatchObject({ belowWantedCopies: 2 })
+    await unlink(h.path) // and the primary h, behind the store's back: only a holds it now
+    expect(await storage.drain()).toMatchObject({ copied: 1, gone: 1 })
+    expect(storage.status()).toMatchObject({ belowWantedCopies: 1, copiedSince: 1 })
     await storage.close()
   })
 })
