@@ -55,6 +55,16 @@ export class FilesystemQuarantine implements Quarantine {
     return target
   }
 
+  /**
+   * `take` for an object a scan found damaged some time ago: once here, its bytes are hashed again, and put back if
+   * they match their name now (a store, storage.py or a heal put a whole copy in place since the scan); undefined then.
+   */
+  async takeDamaged(path: string, sha256: string, reason: string): Promise<string | undefined> {
+    const target = await this.take(path, sha256, reason)
+    if ((await sha256OfFile(target)) !== sha256) return target
+    return (await this.restore(target.slice(this.dir.length + 1))) ? undefined : target
+  }
+
   async add(ref: string, reason: string, options: AbortOptions = {}): Promise<QuarantineEntry | undefined> {
     options.signal?.throwIfAborted()
     const { sha256 } = parseImageRef(ref)

@@ -89,14 +89,14 @@ function actor(root: string, sharding: ShardingStrategy, quarantine: FilesystemQ
         ? 'moved'
         : 'left'
       if (finding.action === 'moved') finding.movedTo = target
-    } else {
-      finding.movedTo = await quarantine.take(
-        finding.path,
-        sha256!,
-        finding.reason,
-        finding.reason === 'misnamed' ? finding.key : undefined
-      )
+    } else if (finding.reason === 'misnamed') {
+      finding.movedTo = await quarantine.take(finding.path, sha256!, finding.reason, finding.key)
       finding.action = 'quarantined'
+    } else {
+      // damaged when the scan read it, maybe whole now (a repair acts after its whole look): put back if so
+      const moved = await quarantine.takeDamaged(finding.path, sha256!, finding.reason)
+      finding.action = moved === undefined ? 'restored' : 'quarantined'
+      finding.movedTo = moved ?? finding.path
     }
   }
 }

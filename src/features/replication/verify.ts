@@ -173,8 +173,8 @@ async function judge(
   // of another size than a damaged primary copy (the one to heal: its own report names it), it is judged as any
   if (copy.size !== undefined && ours?.size !== undefined && copy.size !== ours.size && !primaryDamaged)
     return 'corrupt'
-  if (options.subset === undefined || !checked) return damaged ? 'corrupt' : undefined
-  // the full tier: the copy read back and hashed (the replica's fetch verifies it)
+  if ((options.subset === undefined || !checked) && !primaryDamaged) return damaged ? 'corrupt' : undefined
+  // the full tier (and any copy of a frame whose primary copy is damaged): read back, hashed by the replica's fetch
   const error = await replica.storage.fetch(sha256, { signal: options.signal }).then(
     () => undefined,
     (err: unknown) => err

@@ -1,4 +1,5 @@
 import { link, mkdir, readdir, readFile, rename, stat, truncate, utimes, writeFile } from 'node:fs/promises'
+import { renameSync, writeFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { FilesystemDriver } from '../../../src/drivers/fs/index.js'
@@ -129,6 +130,30 @@ describe('FilesystemDriver.verify: repairs that cannot do harm', () => {
     const report = await storage.verify({ repair: true })
     expect(report).toMatchObject({ quarantined: 3 })
     expect(report.storm).toBeUndefined()
+  })
+
+  it('a damaged frame made whole while the repair looked (a store, storage.py) is put back, not quarantined', async () => {
+    const { root, hashes } = await store(30)
+    const storage = new FilesystemDriver({ root })
+    const [mended, damaged] = hashes as [string, string]
+    const whole = await readFile(storage.pathOf(mended))
+    for (const hash of [mended, damaged]) await truncate(storage.pathOf(hash), 100)
+    const report = await storage.verify({
+      repair: true,
+      // the repair looks over the whole store first, then acts: meanwhile a writer renames a whole copy in
+      onFinding: finding => {
+        if (!finding.key.includes(mended)) return
+        writeFileSync(`${finding.path}.part`, whole)
+        renameSync(`${finding.path}.part`, finding.path)
+      }
+    })
+    expect(report).toMatchObject({ quarantined: 1, restored: 1 })
+    expect(report.problems.find(p => p.key.includes(mended))).toMatchObject({ action: 'restored' })
+    expect((await storage.fetch(mended)).equals(whole)).toBe(true)
+    await expect(storage.fetch(damaged)).rejects.toMatchObject({ code: 'ERR_NOT_FOUND' })
+    const left = []
+    for await (const entry of storage.quarantine.list()) left.push(entry.sha256)
+    expect(left).toEqual([damaged])
   })
 
   it('over the count limit of the store, a storm too; --force repairs', async () => {

@@ -183,6 +183,22 @@ describe('verify over the copies', () => {
     await storage.close()
   })
 
+  it('both copies damaged in place (the same size), no subset: the replica copy of a damaged primary is read back, and the frame is lost, repair or not', async () => {
+    const { storage, primary, replica } = await pair()
+    const { hash, sha256 } = await storage.store(testJpeg('verify both flipped', 20_000))
+    await storage.drain()
+    await flip(primary.pathOf(hash))
+    await flip(replica.pathOf(hash))
+    for (const repair of [false, true]) {
+      const report = await storage.verify({ repair })
+      expect(report.copies).toEqual({ belowWanted: 1, lost: 1 })
+      expect(report.clean).toBe(false)
+      expect(partsOf(storage).ledger.lookup('copy', sha256)?.how).toBe('damaged')
+      expect(storage.status()).toMatchObject({ lost: 1 })
+    }
+    await storage.close()
+  })
+
   it(
     'a whole pass keeps its counts for status (verify.json); a ' + 'part of the store (a subset, after) does not',
     async () => {
