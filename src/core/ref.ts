@@ -72,6 +72,19 @@ export function isCid(text: string): boolean {
   }
 }
 
+/**
+ * One spelling for a CID of any kind: the SHA-256 hex that a raw sha2-256 CIDv1 names, else the CIDv1 in base32
+ * (as the IPFS driver lists its objects: a `Qm…` CIDv0 and a `z…` base58 CIDv1 name the same object); undefined if
+ * `text` is no CID.
+ */
+export function canonicalRef(text: string): string | undefined {
+  if (!isCid(text)) return undefined
+  const cid = CID.parse(text)
+  if (cid.version === 1 && cid.code === RAW_CODEC && cid.multihash.code === SHA2_256 && cid.multihash.size === 32)
+    return Buffer.from(cid.multihash.digest).toString('hex')
+  return cid.toV1().toString(base32)
+}
+
 /** CIDv1 (raw, sha2-256) in base32 for a SHA-256 hex digest. */
 export function sha256ToCid(sha256: string): string {
   return CID.createV1(RAW_CODEC, createDigest(SHA2_256, Buffer.from(sha256, 'hex'))).toString(base32)

@@ -4,6 +4,9 @@ import { readFile, utimes, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { FilesystemDriver } from '../../src/drivers/fs/index.js'
+import { base58btc } from 'multiformats/bases/base58'
+import { CID } from 'multiformats/cid'
+import { sha256ToCid } from '../../src/core/ref.js'
 import { testJpeg } from '../../src/testing/index.js'
 import { tempDir } from '../infra/helpers/tmp.js'
 import { answer, cli } from './run.js'
@@ -160,6 +163,30 @@ describe('keep files are strict', () => {
       })
     })
   }
+
+  it('a CID of the frame protects it on a filesystem store: its raw CIDv1 in base32, and the same in base58', async () => {
+    const { env, root, frames } = await agedStore()
+    const keep = join(await tempDir('sai-out'), 'keep-cids.txt')
+    const [first, second] = frames.map(f => CID.parse(sha256ToCid(f.hash)))
+    await writeFile(keep, `${first!.toString()}\n${second!.toString(base58btc)}\n`)
+    const run = cli(['prune', '--older-than', '5d', '--keep-file', keep, '--json'], { env })
+    expect(run.code).toBe(0)
+    expect(answer(run)).toMatchObject({ deleted: 2, protected: 2 })
+    expect(await count(root)).toBe(2)
+  })
+
+  it('a keep file or query that names no object at all stops the prune (exit 2), unless --allow-empty-keep', async () => {
+    const { env, root } = await agedStore()
+    const empty = join(await tempDir('sai-out'), 'keep-empty.txt')
+    await writeFile(empty, '# an export that failed after its header\n')
+    const run = cli(['prune', '--older-than', '5d', '--keep-file', empty], { env })
+    expect(run.code).toBe(2)
+    expect(run.stderr).toContain('--allow-empty-keep')
+    expect(await count(root)).toBe(4)
+    const allowed = cli(['prune', '--older-than', '5d', '--keep-file', empty, '--allow-empty-keep', '--json'], { env })
+    expect(allowed.code).toBe(0)
+    expect(answer(allowed)).toMatchObject({ deleted: 4, protected: 0 })
+  })
 
   it('evict takes the same keep files, as strictly', async () => {
     const root = await tempDir()

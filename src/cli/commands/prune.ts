@@ -21,6 +21,7 @@ export async function prune(cli: Context): Promise<number> {
   let skipped: string | undefined
   const keep = await keepSet(cli.strings('keep-file'), cli.string('keep-sql'), {
     lenient: cli.flags['keep-file-lenient'] === true,
+    refuseEmpty: cli.flags['allow-empty-keep'] !== true,
     note: text => {
       skipped = text
     }
@@ -136,7 +137,7 @@ function summary(report: PruneReport, byAge: boolean, byBudget: boolean): string
 export async function keepSet(
   files: string[],
   sql: string | undefined,
-  options: { lenient?: boolean; note?: (text: string) => void } = {}
+  options: { lenient?: boolean; note?: (text: string) => void; refuseEmpty?: boolean } = {}
 ): Promise<RefSet> {
   const refs = new RefSet()
   const { bad, badLines } = await readRefLists(files, { query: sql, option: '--keep-sql' }, ref => refs.add(ref))
@@ -151,5 +152,10 @@ export async function keepSet(
     }
     options.note?.(`keep file: ${plural(badLines, 'line')} skipped (they name no object, --keep-file-lenient):${lines}`)
   }
+  if (options.refuseEmpty === true && refs.size === 0 && (files.length > 0 || sql !== undefined))
+    throw new UsageError(
+      'the keep file and --keep-sql name no object at all (an empty file, an export that failed, a query that ' +
+        'matched no row): the prune would protect nothing; nothing was deleted. Pass --allow-empty-keep if that is right'
+    )
   return refs
 }

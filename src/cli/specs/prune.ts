@@ -6,7 +6,7 @@ export const prune: Command = {
   name: 'prune',
   usage:
     'prune [--older-than 90d] [--max-bytes 500G] [--keep-file F]... [--keep-file-lenient] [--keep-sql Q] ' +
-    '[--dry-run [--list F]]',
+    '[--allow-empty-keep] [--dry-run [--list F]]',
   summary: 'delete objects last stored long ago, or the oldest over a budget',
   help:
     'Age is the time of the last store: a duplicate store makes an object young again. With both\n' +
@@ -16,10 +16,12 @@ export const prune: Command = {
     'line stops the prune before it deletes anything (exit 2), unless --keep-file-lenient skips it.\n' +
     '--keep-sql QUERY: its first column holds refs, read as those lines are (a NULL or an id stops\n' +
     'the prune the same way), run on DATABASE_URL (npm install pg), e.g. the hashes of frames with\n' +
-    'detections. The variants of a deleted object go with it. An object stored\n' +
-    'in the last minute always stays. --dry-run counts what would go; --list F writes it to F, one\n' +
-    '"sha256 size last-stored limit" line each. A store that renews an object while the prune runs\n' +
-    'keeps it; a prune killed midway leaves objects in {root}/.pruning that `verify --repair` puts back.\n' +
+    'detections. A keep file or query that names no object at all (empty, a failed export, no row)\n' +
+    'stops the prune too (exit 2), unless --allow-empty-keep. The variants of a deleted object go\n' +
+    'with it. An object stored in the last minute always stays. --dry-run counts what would go;\n' +
+    '--list F writes it to F, one "sha256 size last-stored limit" line each. A store that renews an\n' +
+    'object while the prune runs keeps it; a prune killed midway leaves objects in {root}/.pruning\n' +
+    'that `verify --repair` puts back.\n' +
     `Durations: ${DURATION_UNITS}.\nSizes: ${SIZE_UNITS}.`,
   options: {
     'older-than': { type: 'string' },
@@ -27,6 +29,7 @@ export const prune: Command = {
     'keep-file': { type: 'string', multiple: true },
     'keep-file-lenient': { type: 'boolean' },
     'keep-sql': { type: 'string' },
+    'allow-empty-keep': { type: 'boolean' },
     'dry-run': { type: 'boolean' },
     list: { type: 'string' }
   },

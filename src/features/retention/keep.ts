@@ -7,7 +7,7 @@
 import { createReadStream } from 'node:fs'
 import { createInterface } from 'node:readline'
 import { InvalidInputError } from '../../core/errors.js'
-import { asSha256, isCid } from '../../core/ref.js'
+import { asSha256, canonicalRef, isCid } from '../../core/ref.js'
 
 export interface KeepCandidate {
   hash: string
@@ -26,14 +26,16 @@ export class RefSet {
   private readonly digests = new Set<number>()
   private readonly others = new Set<string>()
 
+  /** A SHA-256 (either case), or a CID: a raw sha2-256 one as its SHA-256, any other in the spelling IPFS lists. */
   add(ref: string): void {
     const text = ref.trim()
     if (text === '' || text.startsWith('#')) return
-    const sha256 = asSha256(text)
-    if (sha256 === undefined) this.others.add(text)
+    const sha256 = asSha256(text) ?? asSha256(canonicalRef(text) ?? '')
+    if (sha256 === undefined) this.others.add(canonicalRef(text) ?? text)
     else this.digests.add(prefixOf(sha256))
   }
 
+  /** Whether the set holds `ref`: a SHA-256, or a driver's hash as its listing spells it. */
   has(ref: string | undefined): boolean {
     if (ref === undefined) return false
     const sha256 = asSha256(ref)
@@ -53,7 +55,7 @@ function prefixOf(sha256: string): number {
 export async function keeper(keep: Keep | undefined): Promise<(object: KeepCandidate) => boolean | Promise<boolean>> {
   if (keep === undefined) return () => false
   if (typeof keep === 'function') return keep
-  let refs = keep
+  let refs = typeof keep === 'string' ? [keep] : keep // one ref, not its characters
   if (!(refs instanceof RefSet)) {
     const set = new RefSet()
     for await (const ref of refs) set.add(ref)

@@ -7,6 +7,7 @@ import { FilesystemDriver } from '../../../src/drivers/fs/index.js'
 import { MemoryDriver } from '../../../src/drivers/memory/index.js'
 import { prune } from '../../../src/features/retention/prune.js'
 import { createVariants } from '../../../src/features/variants/index.js'
+import { sha256ToCid } from '../../../src/core/ref.js'
 import { testJpeg } from '../../../src/testing/index.js'
 import { startChild } from '../../infra/helpers/child.js'
 import { ROOT } from '../../infra/helpers/consumer.js'
@@ -66,6 +67,15 @@ describe('prune on the filesystem driver', () => {
       expect((await storage.verify()).clean).toBe(true)
     }
   )
+
+  it('keep: a single string is one ref (not its characters), a raw CIDv1 the frame of its SHA-256', async () => {
+    const { storage, hashes } = await agedStore(3, () => 200)
+    const report = await prune(storage, { olderThan: 90 * DAY, keep: hashes[0]!, dryRun: true })
+    expect(report).toMatchObject({ protected: 1, wouldDelete: 2 })
+    const byCid = await prune(storage, { olderThan: 90 * DAY, keep: [sha256ToCid(hashes[1]!)] })
+    expect(byCid).toMatchObject({ protected: 1, deleted: 2 })
+    expect(await present(storage, hashes)).toEqual([false, true, false])
+  })
 
   it('a byte budget deletes the oldest first until it is met; protected objects can leave it unmet', async () => {
     const { storage, hashes } = await agedStore(10, i => 100 - i) // 0 is the oldest
@@ -218,6 +228,12 @@ describe('prune on the filesystem driver', () => {
         const keys = run(`SELECT original_path FROM ${table} WHERE has_detections`, '--dry-run')
         expect(keys.status).toBe(0)
         expect(JSON.parse(String(keys.stdout))).toMatchObject({ protected: 2, wouldDelete: 2 })
+        // no row at all (the wrong database, one just restored): it would protect nothing
+        const none = run(`SELECT image_hash FROM ${table} WHERE false`)
+        expect(none.status).toBe(2)
+        expect(JSON.parse(String(none.stdout)).error.message).toContain('--allow-empty-keep')
+        const allowed = run(`SELECT image_hash FROM ${table} WHERE false`, '--allow-empty-keep', '--dry-run')
+        expect(JSON.parse(String(allowed.stdout))).toMatchObject({ protected: 0, wouldDelete: 4 })
         const lenient = run(`SELECT image_hash FROM ${table} WHERE has_detections`, '--keep-file-lenient')
         expect(lenient.status).toBe(0)
         expect(JSON.parse(String(lenient.stdout))).toMatchObject({
