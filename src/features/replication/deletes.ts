@@ -23,6 +23,7 @@ export async function deleteEverywhere(parts: DeleteParts, sha256: string, optio
   const copies = [parts.primary, ...replicas.map(r => r.storage)]
   const deleted = await Promise.all(copies.map(async storage => await storage.delete(sha256, options)))
   await forget(parts, sha256)
+  await keepIfStoredAgain(parts, sha256, options)
   return deleted.some(Boolean) || known
 }
 
@@ -36,31 +37,54 @@ export async function deleteIfNotRenewed(
   lastStoredAt: Date,
   options: AbortOptions
 ): Promise<boolean> {
-  const { primary, replicas, ledger } = parts
-  await intend(parts, sha256)
+  const { primary, replicas } = parts
+  const queued = await intend(parts, sha256)
   const deleted =
     primary.deleteIfNotRenewed === undefined
       ? await primary.delete(sha256, options)
       : await primary.deleteIfNotRenewed(sha256, lastStoredAt, options)
   if (!deleted && (await primary.exists(sha256, options))) {
-    // stored again: it stays everywhere, and the intent is withdrawn
-    await ledger.append(PRIMARY, [{ sha256, at: Date.now(), how: HOW.restored }])
+    // stored again: it stays everywhere, the intent withdrawn, and the copies it was waiting for queued again
+    await withdraw(parts, sha256, queued)
     return false
   }
   const removed = await Promise.all(replicas.map(async r => await r.storage.delete(sha256, options)))
   await forget(parts, sha256)
+  await keepIfStoredAgain(parts, sha256, options)
   return deleted || removed.some(Boolean)
+}
+
+/**
+ * A store of the same bytes that came while the copies went (its new primary copy made after the primary's delete,
+ * its outbox entry gone with `forget`): the frame was acknowledged, so it stays, and is queued for every replica.
+ */
+async function keepIfStoredAgain(parts: DeleteParts, sha256: string, options: AbortOptions): Promise<void> {
+  if (await parts.primary.exists(sha256, options))
+    await withdraw(
+      parts,
+      sha256,
+      parts.replicas.map(r => r.name)
+    )
+}
+
+/** The intent withdrawn, durably (else a cut leaves the frame deleted on purpose), and `names` queued again. */
+async function withdraw({ ledger, outbox }: DeleteParts, sha256: string, names: string[]): Promise<void> {
+  await ledger.append(PRIMARY, [{ sha256, at: Date.now(), how: HOW.restored }], { durable: true })
+  if (names.length > 0) await outbox.add(sha256, names)
 }
 
 /**
  * The primary's record that `sha256` is being deleted on purpose, durable before any copy goes; then no copy of it
  * is started (its outbox entries go), and those under way are waited for: one that ended after the replica's delete
- * would bring the frame back there (a store's background copy, then an at once delete).
+ * would bring the frame back there (a store's background copy, then an at once delete). The replicas whose entry
+ * went, for a withdrawal.
  */
-async function intend({ ledger, replicas, outbox, copier }: DeleteParts, sha256: string): Promise<void> {
+async function intend({ ledger, replicas, outbox, copier }: DeleteParts, sha256: string): Promise<string[]> {
   await ledger.append(PRIMARY, [{ sha256, at: Date.now(), how: HOW.gone }], { durable: true })
+  const queued = replicas.map(r => r.name).filter(name => outbox.has(name, sha256))
   await Promise.all(replicas.map(async r => await outbox.done(r.name, sha256)))
   await copier.settled(sha256)
+  return queued
 }
 
 /** The ledger and the outbox forget an object deleted on purpose. */

@@ -14,6 +14,7 @@ import { createReplicatedStorage, type ReplicatedStorage } from '../../../src/fe
 import { PRIMARY } from '../../../src/features/replication/ledger.js'
 import { partsOf } from '../../../src/features/replication/parts.js'
 import { describeImageStorage, testJpeg } from '../../../src/testing/index.js'
+import { tempDir } from '../../infra/helpers/tmp.js'
 import { DAY, namesIn, pair } from './helpers.js'
 
 /** The same replicated store, its primary and replica opened with another layout setting (a wrong SHARD_DEPTH). */
@@ -121,6 +122,54 @@ describe('ReplicatedStorage: stores and deletes', () => {
       await storage.close()
     }
   )
+
+  it('a prune that finds the frame renewed leaves its copy queued: the copy the store was waiting for is still made', async () => {
+    const { storage, replica } = await pair()
+    const { hash } = await storage.store(testJpeg('renewed while queued')) // acknowledged, not copied yet
+    expect(await storage.deleteIfNotRenewed!(hash, new Date(Date.now() - DAY))).toBe(false) // stored since
+    expect(storage.status().replicas[0]!.pending).toBe(1)
+    expect(await storage.drain()).toMatchObject({ copied: 1 })
+    expect(await replica.exists(hash)).toBe(true)
+    await storage.close()
+  })
+
+  it('a store of the same bytes while a delete takes the copies away: the new copy stays, queued again, and is copied', async () => {
+    const primary = new FilesystemDriver({ root: await tempDir('sai-primary') })
+    const replica = new FilesystemDriver({ root: await tempDir('sai-replica') })
+    const jpeg = testJpeg('stored again mid-delete')
+    let during: (() => Promise<void>) | undefined
+    // the replica's delete runs once the primary's copy went: the camera sends the frame again right then
+    const slow = new Proxy(replica, {
+      get(target, name) {
+        if (name === 'delete')
+          return async (ref: string, options?: { signal?: AbortSignal }) => {
+            await during?.()
+            return await target.delete(ref, options)
+          }
+        const value = Reflect.get(target, name) as unknown
+        return typeof value === 'function' ? value.bind(target) : value
+      }
+    })
+    const storage = createReplicatedStorage({ primary, replicas: [{ name: 'copy', storage: slow }], background: false })
+    for (const remove of [
+      async (hash: string) => await storage.delete(hash),
+      async (hash: string) => await storage.deleteIfNotRenewed!(hash, (await primary.stat(hash)).lastStoredAt!)
+    ]) {
+      const { hash } = await storage.store(jpeg)
+      await storage.drain()
+      during = async () => {
+        during = undefined
+        expect((await storage.store(jpeg)).isDuplicate).toBe(false) // acknowledged
+      }
+      expect(await remove(hash)).toBe(true)
+      expect(await primary.exists(hash)).toBe(true)
+      expect(storage.status().replicas[0]!.pending).toBe(1)
+      expect(await storage.drain()).toMatchObject({ copied: 1 })
+      expect(await replica.exists(hash)).toBe(true)
+      expect(partsOf(storage).ledger.lookup('primary', hash)?.how).toBe('restored')
+    }
+    await storage.close()
+  })
 
   it('a delete at once after a store waits for its background copy: no copy comes back on the replica (a conformance flake in CI)', async () => {
     const { storage, replica } = await pair({ background: true })
