@@ -2,7 +2,7 @@
  * A store on S3: one `PutObject` with `If-None-Match: *`, so that of writers racing on one new
  * image, on any host, exactly one writes it. The loser (412) reads what is there: the same bytes
  * make a duplicate (renewed, then checked against a prune: claim.ts), anything else (empty,
- * damaged) is replaced.
+ * damaged) is replaced, and checked the same way.
  */
 import { StorageUnavailableError } from '../../core/errors.js'
 import type { Digest } from '../../core/hashing.js'
@@ -27,9 +27,11 @@ export async function putOnce(
     const existing = await objects.read(key, signal)
     if (existing === undefined) continue // deleted since: try again
     if (!existing.bytes.equals(bytes)) {
-      // empty or damaged: replaced, as the filesystem driver does
+      // empty or damaged: replaced, as the filesystem driver does; then checked against a prune as a renewal is (one
+      // that read the damaged object's time before the replacement would delete the new one): taken, tried again
       await objects.put(key, sha256, bytes, mimeType, now, false, signal)
-      return { isDuplicate: false, storedAt: now }
+      if (await claims.waitForPrune(key, sha256, signal)) return { isDuplicate: false, storedAt: now }
+      continue
     }
     // Renew, then re-check: a duplicate makes the object young again (retention ages by it), then
     // makes sure no prune took it

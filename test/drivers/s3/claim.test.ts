@@ -2,11 +2,12 @@
  * A prune's claims (claim.ts): renewal against a racing prune, against a real Ceph RADOS Gateway (or the S3
  * that SAI_TEST_S3_* names).
  */
-import { describe, expect, it } from 'vitest'
+import { createServer, type Server } from 'node:http'
+import { afterAll, describe, expect, it } from 'vitest'
 import { prune } from '../../../src/features/retention/prune.js'
 import { testJpeg } from '../../../src/testing/index.js'
 import { startChild } from '../../infra/helpers/child.js'
-import { sha256, fresh, useBucket, init } from './helpers.js'
+import { all, damage, forward, fresh, init, listen, sha256, useBucket } from './helpers.js'
 
 useBucket()
 
@@ -75,4 +76,38 @@ describe("a prune's claims (claim.ts): renewal against a racing prune", () => {
       expect(await storage.deleteIfNotRenewed(first.hash, after)).toBe(true)
     }
   )
+
+  it('a store that replaces a damaged object while a prune of it is under way keeps the new object', async () => {
+    const storer = fresh()
+    const jpeg = testJpeg(`replaced under a prune ${Date.now()}`, 20_000)
+    const { hash } = await storer.store(jpeg)
+    await damage(storer, hash, 100)
+    await new Promise(resolve => setTimeout(resolve, 1100)) // the damaged object's second is over
+    const [listed] = await all(storer.list())
+    // a proxy that holds the prune's delete of the object (not of its claim) until the test lets it go
+    let held: (() => void) | undefined
+    let reached!: () => void
+    const deleting = new Promise<void>(resolve => (reached = resolve))
+    const proxy = createServer((req, res) => {
+      if (req.method === 'DELETE' && req.url?.includes('.jpg') === true && !req.url.includes('.pruning')) {
+        held = () => forward(req, res)
+        reached()
+      } else forward(req, res)
+    })
+    servers.push(proxy)
+    const pruner = fresh({ endpoint: `http://127.0.0.1:${await listen(proxy)}`, prefix: storer.prefix })
+    const pruning = pruner.deleteIfNotRenewed(hash, listed!.lastStoredAt!)
+    await deleting // the prune has claimed it and read its time: the damaged object's
+    const storing = storer.store(jpeg) // replaces the damaged object, then finds the claim and waits
+    await new Promise(resolve => setTimeout(resolve, 300))
+    held!()
+    expect(await pruning).toBe(true) // it deleted what it saw as the damaged object
+    expect((await storing).isDuplicate).toBe(false)
+    expect((await storer.fetch(hash)).equals(jpeg)).toBe(true)
+  })
+})
+
+const servers: Server[] = []
+afterAll(() => {
+  for (const server of servers) server.close()
 })
