@@ -71,7 +71,8 @@ export class Healer {
     try {
       text = readFileSync(this.layout.healsLog, 'utf8')
     } catch {}
-    const lines = text.split('\n').filter(line => line !== '')
+    // whole lines only: a power cut can leave a torn or zero-filled tail, no heal of its own
+    const lines = text.split('\n').filter(line => /^\d+ [0-9a-f]{64} /.test(line))
     const last = lines.length === 0 ? undefined : Number(lines[lines.length - 1]!.split(' ')[0])
     return { healed: lines.length, lastAt: last === undefined ? undefined : new Date(last) }
   }

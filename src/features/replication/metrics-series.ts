@@ -70,7 +70,7 @@ export function scanSeries({ gauge }: Define) {
       'lost_frames',
       'Frames with no good copy left: at the last whole scan, or quarantined (the larger count)'
     ),
-    lastAt: gauge('last_reconcile_timestamp_seconds', 'When the last reconcile (of any process) ended'),
+    lastAt: gauge('last_reconcile_timestamp_seconds', 'When the last reconcile (of any process) began; 0 before one'),
     lastDuration: gauge('last_reconcile_duration_seconds', 'How long the last reconcile of this process took'),
     primaryObjects: gauge('last_reconcile_primary_objects', 'Objects on the primary, at the last reconcile'),
     found: gauge('last_reconcile_objects', 'What the last reconcile found on each replica, by finding', [

@@ -30,7 +30,10 @@ export async function whereis(
     return location
   }
   const own = await locate(PRIMARY, primary)
-  if (!own.present && ledger.isEvicted(sha256)) own.evictedAt = new Date(ledger.lookup(PRIMARY, sha256)!.at)
+  const mark = ledger.lookup(PRIMARY, sha256)
+  if (!own.present && ledger.isEvicted(sha256)) own.evictedAt = new Date(mark!.at)
+  // there, and recorded lost by the copier: damaged (a frame stored whole again is `restored` since)
+  if (own.present && mark?.how === HOW.lost) own.damagedAt = new Date(mark.at)
   const theirs = await Promise.all(
     replicas.map(async r => await locate(r.name, r.storage, ledger.lookup(r.name, sha256)))
   )
@@ -69,7 +72,9 @@ function latestScan(
 ):
   | { belowWantedCopies: number; copiedSince?: number; lost: number; by: 'verify' | 'reconcile'; at: number }
   | undefined {
-  if (verified !== undefined && (last === undefined || Date.parse(verified.at) >= new Date(last.at).getTime()))
+  // the scan that began last (a reconcile's `at` is its start): a long verify ends after a reconcile it began before
+  const verifyBegan = verified === undefined ? Number.NaN : Date.parse(verified.began ?? verified.at)
+  if (verified !== undefined && (last === undefined || verifyBegan >= new Date(last.at).getTime()))
     return {
       belowWantedCopies: verified.belowWantedCopies,
       lost: verified.lost,

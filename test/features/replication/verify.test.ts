@@ -200,16 +200,18 @@ describe('verify over the copies', () => {
   })
 
   it(
-    'a whole pass keeps its counts for status (verify.json); a ' + 'part of the store (a subset, after) does not',
+    'a whole pass and a subset (every frame counted, a part read back) keep their counts for status (verify.json); ' +
+      'a part of the store (after) does not',
     async () => {
       const { storage, replica, state } = await pair()
       const { hash } = await storage.store(testJpeg('counted', 10_000))
       await storage.drain()
       await replica.delete(hash)
-      await storage.verify({ subset: { index: 0, count: 2 } })
       await storage.verify({ after: '0'.repeat(64) })
       expect(await namesIn(state)).not.toContain('verify.json')
       expect(storage.status().lastVerifyAt).toBeUndefined()
+      await storage.verify({ subset: { index: 1, count: 2 } })
+      expect(storage.status()).toMatchObject({ belowWantedCopies: 1, lost: 0, countedBy: 'verify' })
       await storage.verify()
       const record = JSON.parse(await readFile(join(state, 'verify.json'), 'utf8'))
       expect(record).toEqual({ at: expect.any(String), began: expect.any(String), belowWantedCopies: 1, lost: 0 })
