@@ -102,4 +102,16 @@ describe('status after the fix it prescribes', () => {
     expect(answer(status)).toMatchObject({ countedBy: 'verify', belowWantedCopies: 0 })
     expect(status.code).toBe(0)
   })
+
+  it('a whole scan older than --max-scan-age (a reconcile that keeps failing): exit 16, and 0 with a longer age', async () => {
+    const { env } = await replicated(1)
+    const record = `${env.SAI_IMAGE_STORAGE_PATH}/.replication/reconcile.json`
+    const reconcile = JSON.parse(await readFile(record, 'utf8'))
+    await writeFile(record, JSON.stringify({ ...reconcile, at: new Date(Date.now() - 3 * 86_400_000).toISOString() }))
+    const stale = cli(['status', '--json'], { env })
+    expect(stale.code).toBe(16)
+    expect(answer(stale).alerts).toEqual([expect.objectContaining({ condition: 'staleScan', exit: 16 })])
+    expect(cli(['status'], { env }).stdout).toContain('longer ago than --max-scan-age')
+    expect(cli(['status', '--max-scan-age', '4d'], { env }).code).toBe(0)
+  })
 })

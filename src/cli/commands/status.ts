@@ -17,8 +17,10 @@ export async function status(cli: Context): Promise<number> {
   const s = storage.status()
   const unseen = await countUnseen(storage)
   const notFrames = notFramesAt(storage.root)
+  const maxScanAge = parseDuration(cli.string('max-scan-age') ?? '2d', '--max-scan-age')
   const alerts = [
     ...statusAlerts(s, maxAge),
+    ...staleScanAlerts(s, maxScanAge),
     ...unqueuedAlerts(unseen, maxAge),
     ...unreadableAlerts(unseen),
     ...rootAlerts(storage.root, rootExists ? notFrames : 0, cli.flags['allow-empty'] === true)
@@ -107,6 +109,24 @@ function statusAlerts(s: ReturnType<ReplicatedStorage['status']>, maxAge: number
         ': `sai-images verify --json` names them; restore them from a backup, or `sai-images delete` one to stop reporting it'
     })
   return alerts
+}
+
+/**
+ * The last whole scan older than `maxAge` (none yet: a new store, not said): its counts are that old, and a reconcile
+ * that keeps failing (a listing refused, pages timing out) leaves a loss since unheard, as the copies still work.
+ */
+function staleScanAlerts(s: ReturnType<ReplicatedStorage['status']>, maxAge: number): Alert[] {
+  const last = Math.max(s.lastReconcileAt?.getTime() ?? 0, s.lastVerifyAt?.getTime() ?? 0)
+  if (last === 0 || Date.now() - last <= maxAge) return []
+  return [
+    {
+      condition: 'staleScan',
+      exit: STATUS_EXIT.staleScan,
+      message:
+        `the last whole scan was at ${new Date(last).toISOString()}, longer ago than --max-scan-age: its counts ` +
+        'are that old. Is `sai-images replicate --watch` reconciling? (its log says why a reconcile fails)'
+    }
+  ]
 }
 
 /** Frames other writers put on the primary that nobody queued for longer than `maxAge`: no watcher finds them. */

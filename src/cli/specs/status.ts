@@ -8,24 +8,30 @@ export const STATUS_EXIT = {
   belowWanted: 12,
   lost: 13,
   unreadable: 14,
-  notAStore: 15
+  notAStore: 15,
+  staleScan: 16
 } as const
 
 export const status: Command = {
   name: 'status',
-  usage: 'status [--max-backlog-age 1h] [--allow-empty]',
+  usage: 'status [--max-backlog-age 1h] [--max-scan-age 2d] [--allow-empty]',
   summary: 'replication: the backlog, the last scan, heals; exit 0 only if all is well',
   help:
     'Exit 0 only when every replica is reachable, nothing in the backlog (nor a frame of another\n' +
     'writer not queued yet) is older than --max-backlog-age (default 1h; units s, min, h, d), and\n' +
     "the last whole scan (replicate's reconcile or verify) found no frame below its wanted copies\n" +
-    '(or the copies it queued were made since) and none lost.\n' +
+    '(or the copies it queued were made since) and none lost, and is younger than --max-scan-age\n' +
+    '(default 2d; a scan that keeps failing would leave its counts, and a loss since, unheard).\n' +
     `Otherwise (${STATUS_EXIT.lost} first when a frame is lost, else the highest):\n` +
     `${STATUS_EXIT.backlog} backlog too old, ${STATUS_EXIT.unreachable} a replica unreachable, ` +
     `${STATUS_EXIT.belowWanted} frames below the wanted copies, ${STATUS_EXIT.lost} frames lost,\n` +
     `${STATUS_EXIT.unreadable} a folder of the primary unreadable (by status, or by the watcher),\n` +
     `${STATUS_EXIT.notAStore} the primary's root does not exist (unless --allow-empty: a new deployment), or holds no\n` +
-    'store but other entries (a mistyped root?).',
-  options: { 'max-backlog-age': { type: 'string' }, 'allow-empty': { type: 'boolean' } },
+    `store but other entries (a mistyped root?), ${STATUS_EXIT.staleScan} the last whole scan older than --max-scan-age.`,
+  options: {
+    'max-backlog-age': { type: 'string' },
+    'max-scan-age': { type: 'string' },
+    'allow-empty': { type: 'boolean' }
+  },
   run: async cli => await (await import('../commands/index.js')).status(cli)
 }
