@@ -106,7 +106,8 @@ function statusAlerts(s: ReturnType<ReplicatedStorage['status']>, maxAge: number
       exit: STATUS_EXIT.lost,
       message:
         lostWhen(s) +
-        ': `sai-images verify --json` names them; restore them from a backup, or `sai-images delete` one to stop reporting it'
+        ': `sai-images verify --json` names them; restore them from a backup, ' +
+        'or `sai-images delete` one to stop reporting it'
     })
   return alerts
 }

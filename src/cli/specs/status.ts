@@ -26,8 +26,9 @@ export const status: Command = {
     `${STATUS_EXIT.backlog} backlog too old, ${STATUS_EXIT.unreachable} a replica unreachable, ` +
     `${STATUS_EXIT.belowWanted} frames below the wanted copies, ${STATUS_EXIT.lost} frames lost,\n` +
     `${STATUS_EXIT.unreadable} a folder of the primary unreadable (by status, or by the watcher),\n` +
-    `${STATUS_EXIT.notAStore} the primary's root does not exist (unless --allow-empty: a new deployment), or holds no\n` +
-    `store but other entries (a mistyped root?), ${STATUS_EXIT.staleScan} the last whole scan older than --max-scan-age.`,
+    `${STATUS_EXIT.notAStore} the primary's root does not exist (unless --allow-empty: a new deployment),\n` +
+    'or holds no store but other entries (a mistyped root?),\n' +
+    `${STATUS_EXIT.staleScan} the last whole scan older than --max-scan-age.`,
   options: {
     'max-backlog-age': { type: 'string' },
     'max-scan-age': { type: 'string' },
