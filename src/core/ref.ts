@@ -63,12 +63,15 @@ export function parseImageRef(ref: unknown): ImageRef {
 
 /** Whether `text` is a CID of any kind (a driver's own hash, as IPFS gives for old objects). */
 export function isCid(text: string): boolean {
-  if (text.length > MAX_REF_LENGTH || !/^[a-zA-Z0-9]+$/.test(text)) return false
+  return cidOf(text) !== undefined
+}
+
+function cidOf(text: string): CID | undefined {
+  if (text.length > MAX_REF_LENGTH || !/^[a-zA-Z0-9]+$/.test(text)) return undefined
   try {
-    CID.parse(text)
-    return true
+    return CID.parse(text)
   } catch {
-    return false
+    return undefined
   }
 }
 
@@ -78,8 +81,8 @@ export function isCid(text: string): boolean {
  * `text` is no CID.
  */
 export function canonicalRef(text: string): string | undefined {
-  if (!isCid(text)) return undefined
-  const cid = CID.parse(text)
+  const cid = cidOf(text)
+  if (cid === undefined) return undefined
   if (cid.version === 1 && cid.code === RAW_CODEC && cid.multihash.code === SHA2_256 && cid.multihash.size === 32)
     return Buffer.from(cid.multihash.digest).toString('hex')
   return cid.toV1().toString(base32)

@@ -14,7 +14,7 @@ import { createInterface } from 'node:readline'
 import { isMissing } from '../../core/errors.js'
 import { failureFields, log } from '../../core/logger.js'
 import type { StateLayout } from './layout.js'
-import { holdings, lostSince } from './known.js'
+import { lostSince, RecordsInOrder } from './known.js'
 import type { Parts } from './parts.js'
 import { placeDurably, readRecord, writeRecord } from './records.js'
 import type { ReconcileReport } from './types.js'
@@ -71,7 +71,7 @@ export async function settleBelow({ layout, outbox, ledger }: Pick<Parts, 'layou
   kept.on('error', () => {}) // thrown by finished()
   let [listed, still] = [0, 0]
   const lost = lostSince({ layout, ledger }, new Date(record.at).getTime()) // entries gone with no copy made
-  const held = holdings(ledger)
+  const records = new RecordsInOrder(ledger)
   try {
     const lines = createInterface({ input: createReadStream(layout.reconcileBelow), crlfDelay: Infinity })
     for await (const line of lines) {
@@ -81,8 +81,8 @@ export async function settleBelow({ layout, outbox, ledger }: Pick<Parts, 'layou
       const queued = names.split(',')
       // struck off once each copy it lacked is made: not when an entry went with no copy made (the copier found the
       // frame lost, or gone from the primary while another replica holds it)
-      if (!queued.some(name => outbox.has(name, sha256)) && !lost.has(sha256) && queued.every(c => held(c, sha256)))
-        continue
+      const made = queued.every(copy => !outbox.has(copy, sha256) && records.heldOrGone(copy, sha256))
+      if (made && !lost.has(sha256)) continue
       still++
       if (!kept.write(`${line}\n`)) await once(kept, 'drain')
     }

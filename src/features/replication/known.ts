@@ -103,24 +103,6 @@ export async function throwIfBeingWritten(primary: ImageStorage, sha256: string,
 }
 
 /**
- * `seenOn` for frames asked in SHA-256 order (a reconcile's below-list): one shard file of each copy read at a time.
- * A frame deleted on purpose (the primary's `gone`) counts as held: it is wanted no more.
- */
-export function holdings(ledger: Ledger): (copy: string, sha256: string) => boolean {
-  const read = new Map<string, { shard: string; records: Map<string, LedgerRecord> }>()
-  const recordOf = (copy: string, sha256: string): LedgerRecord | undefined => {
-    const shard = sha256.slice(0, 2)
-    let found = read.get(copy)
-    if (found?.shard !== shard) read.set(copy, (found = { shard, records: ledger.shard(copy, shard) }))
-    return found.records.get(sha256)
-  }
-  return (copy, sha256) => {
-    const [record, own] = [recordOf(copy, sha256), recordOf(PRIMARY, sha256)]
-    return own?.how === HOW.gone || (record !== undefined && stillHeld(record, own))
-  }
-}
-
-/**
  * Whether a replica's last record says it holds the frame: verified, and the primary's record (`own`) not a
  * delete on purpose since (one stopped before it reached the replica's record).
  */
@@ -129,31 +111,38 @@ function stillHeld(record: LedgerRecord, own: LedgerRecord | undefined): boolean
 }
 
 /**
- * The replica copies whose last record says a read-back found them damaged (`damaged`), asked in SHA-256 order (a
- * verify's scan): a shard file of each replica is read at a time. Such a copy is no good copy until it is uploaded or
- * read back whole again, though its listing shows it at the right size.
+ * Each copy's last record of frames asked in SHA-256 order (a verify's scan, a reconcile's below-list): one shard
+ * file of each copy read at a time, however many of its frames are asked.
  */
-export class DamagedCopies {
+export class RecordsInOrder {
   private shard: string | undefined
-  private damaged: Array<Set<string>> = []
+  private readonly read = new Map<string, Map<string, LedgerRecord>>()
 
-  constructor(
-    private readonly ledger: Ledger,
-    private readonly replicas: readonly string[]
-  ) {}
+  constructor(private readonly ledger: Ledger) {}
 
-  /** Whether replica `i`'s copy of `sha256` was last found damaged. */
-  has(i: number, sha256: string): boolean {
+  of(copy: string, sha256: string): LedgerRecord | undefined {
     const shard = sha256.slice(0, 2)
     if (shard !== this.shard) {
       this.shard = shard
-      this.damaged = this.replicas.map(copy => {
-        const found = new Set<string>()
-        for (const r of this.ledger.shard(copy, shard).values()) if (r.how === HOW.damaged) found.add(r.sha256)
-        return found
-      })
+      this.read.clear()
     }
-    return this.damaged[i]!.has(sha256)
+    let records = this.read.get(copy)
+    if (records === undefined) this.read.set(copy, (records = this.ledger.shard(copy, shard)))
+    return records.get(sha256)
+  }
+
+  /**
+   * Whether a read-back last found `copy`'s copy damaged: no good copy until it is uploaded or read back whole again,
+   * though its listing shows it at the right size.
+   */
+  damaged(copy: string, sha256: string): boolean {
+    return this.of(copy, sha256)?.how === HOW.damaged
+  }
+
+  /** `seenOn`, or the frame deleted on purpose (the primary's `gone`): wanted no more. */
+  heldOrGone(copy: string, sha256: string): boolean {
+    const [record, own] = [this.of(copy, sha256), this.of(PRIMARY, sha256)]
+    return own?.how === HOW.gone || (record !== undefined && stillHeld(record, own))
   }
 }
 

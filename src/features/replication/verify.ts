@@ -23,7 +23,7 @@ import {
   type VerifyOptions,
   type VerifyReport
 } from '../../core/verify-report.js'
-import { DamagedCopies, type KnownEntry, known } from './known.js'
+import { type KnownEntry, known, RecordsInOrder } from './known.js'
 import { HOW } from './ledger.js'
 import { mergeListings } from './merge.js'
 import type { Parts } from './parts.js'
@@ -118,7 +118,7 @@ async function scan(parts: VerifyParts, scanned: Scan, options: VerifyOptions): 
   )
   const names = replicas.map(r => r.name)
   const byLedger = known(ledger, names, options.after)
-  const damaged = new DamagedCopies(ledger, names)
+  const records = new RecordsInOrder(ledger)
   for await (const { sha256, entries } of mergeListings([...listings, byLedger])) {
     const [ours, ...theirs] = entries.slice(0, replicas.length + 1)
     const evicted = ours === undefined && (entries[replicas.length + 1] as KnownEntry | undefined)?.evicted === true
@@ -127,7 +127,13 @@ async function scan(parts: VerifyParts, scanned: Scan, options: VerifyOptions): 
     if (ours === undefined && !evicted && checked && !unhealedOwn.has(sha256)) await spill.add(0, sha256, 'missing')
     let good = ours !== undefined && !damagedOwn.has(sha256) ? 1 : 0
     for (const [i, copy] of theirs.entries()) {
-      const seen = { copy, ours, primaryDamaged: damagedOwn.has(sha256), checked, damaged: damaged.has(i, sha256) }
+      const seen = {
+        copy,
+        ours,
+        primaryDamaged: damagedOwn.has(sha256),
+        checked,
+        damaged: records.damaged(names[i]!, sha256)
+      }
       const reason = await judge(parts, i, sha256, seen, options, copies)
       if (reason === undefined) good++
       else await spill.add(i + 1, sha256, reason)

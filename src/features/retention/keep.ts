@@ -30,8 +30,9 @@ export class RefSet {
   add(ref: string): void {
     const text = ref.trim()
     if (text === '' || text.startsWith('#')) return
-    const sha256 = asSha256(text) ?? asSha256(canonicalRef(text) ?? '')
-    if (sha256 === undefined) this.others.add(canonicalRef(text) ?? text)
+    const spelled = asSha256(text) ?? canonicalRef(text) ?? text
+    const sha256 = asSha256(spelled)
+    if (sha256 === undefined) this.others.add(spelled)
     else this.digests.add(prefixOf(sha256))
   }
 
@@ -86,7 +87,7 @@ export function parseListLine(line: string): { sha256?: string; other?: string }
   return undefined
 }
 
-/** The hash a key path names in a prefix layout of any depth (`ab/cd/abcd….jpg`, `abcd….jpg`, `abc/abcd….jpg`). */
+/** The hash a key path names in a prefix layout of any depth: `ab/cd/abcd….jpg`, `abcd….jpg`, `abc/abcd….jpg`. */
 function keyHash(text: string): string | undefined {
   const match = /^((?:[0-9a-fA-F]+\/)*)([0-9a-fA-F]{64})\.jpg$/i.exec(text)
   if (match === null) return undefined
