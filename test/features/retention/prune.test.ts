@@ -5,6 +5,10 @@ import pg from 'pg'
 import { describe, expect, inject, it } from 'vitest'
 import { FilesystemDriver } from '../../../src/drivers/fs/index.js'
 import { MemoryDriver } from '../../../src/drivers/memory/index.js'
+import { base32 } from 'multiformats/bases/base32'
+import { CID } from 'multiformats/cid'
+import { create as createDigest } from 'multiformats/hashes/digest'
+import { RefSet } from '../../../src/features/retention/keep.js'
 import { prune } from '../../../src/features/retention/prune.js'
 import { createVariants } from '../../../src/features/variants/index.js'
 import { sha256ToCid } from '../../../src/core/ref.js'
@@ -75,6 +79,22 @@ describe('prune on the filesystem driver', () => {
     const byCid = await prune(storage, { olderThan: 90 * DAY, keep: [sha256ToCid(hashes[1]!)] })
     expect(byCid).toMatchObject({ protected: 1, deleted: 2 })
     expect(await present(storage, hashes)).toEqual([false, true, false])
+  })
+
+  it('a keep list spells any CID as IPFS lists it: a CIDv0 (Qm…) protects the object listed as its CIDv1', () => {
+    const digest = createDigest(0x12, Buffer.alloc(32, 7)) // sha2-256 of a dag-pb node
+    const v0 = CID.createV0(digest)
+    const set = new RefSet()
+    set.add(v0.toString())
+    expect(v0.toString()).toMatch(/^Qm/)
+    expect(set.has(v0.toV1().toString(base32))).toBe(true)
+    expect(
+      set.has(
+        CID.createV0(createDigest(0x12, Buffer.alloc(32, 8)))
+          .toV1()
+          .toString(base32)
+      )
+    ).toBe(false)
   })
 
   it('a byte budget deletes the oldest first until it is met; protected objects can leave it unmet', async () => {
