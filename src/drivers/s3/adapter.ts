@@ -128,7 +128,7 @@ export class S3Adapter implements StorageAdapter {
   /** Re-hashes every object (or a subset); with `repair`, damaged ones go to the quarantine, stale claims away. */
   async verify(options: VerifyOptions): Promise<VerifyReport> {
     const uri = (key: string): string => this.uri(key)
-    return await verifyBucket(this.objects, this.prefix, this.sharding, this.quarantine, uri, options)
+    return await verifyBucket(this.objects, this.claims, this.prefix, this.sharding, this.quarantine, uri, options)
   }
 
   /** A presigned GET link, valid for `expiresIn` seconds (default 900): for a browser or a redirect. */

@@ -3,13 +3,13 @@
  * every failure made ours. The credentials live in a true private field: neither JSON.stringify
  * nor util.inspect (so no logger) shows them, and no message or cause carries them.
  */
-import type { IncomingMessage } from 'node:http'
+import type { IncomingHttpHeaders, IncomingMessage } from 'node:http'
 import type { S3Client, S3ClientConfig } from '@aws-sdk/client-s3'
 import { NotFoundError, passThrough, serviceUnavailable } from '../../core/errors.js'
-import type { Wording } from '../../core/option-names.js'
 import { optionalPeer } from '../../core/optional-peer.js'
 import { answerError, bucketBase, DirectClient, type Signer } from './direct.js'
 import { type ListPage, listQuery, type PageOptions, readListing } from './list.js'
+import { reasonOf } from './reason.js'
 import { StaticSigner } from './sigv4.js'
 
 export type Sdk = typeof import('@aws-sdk/client-s3')
@@ -90,7 +90,7 @@ export class S3Connection {
   }
 
   /**
-   * The client of the requests sent without the SDK (direct.ts): PUT and GET of an object. Signed by
+   * The client of the requests sent without the SDK (direct.ts): PUT, GET and HEAD of an object. Signed by
    * ours for given credentials (sigv4.ts: no SDK to load first), else by the SDK's, its chain's.
    */
   private async direct(): Promise<DirectClient> {
@@ -126,43 +126,51 @@ export class S3Connection {
     ifAbsent: boolean,
     signal?: AbortSignal
   ): Promise<boolean> {
-    try {
-      const answer = await (await this.direct()).put(
-        key,
-        bytes,
-        sha256,
-        ifAbsent ? { ...headers, 'if-none-match': '*' } : headers,
-        signal
-      )
+    return await this.directly('PutObject', signal, async direct => {
+      const condition = ifAbsent ? { ...headers, 'if-none-match': '*' } : headers
+      const answer = await direct.put(key, bytes, sha256, condition, signal)
       if (answer.status < 300) return true
       if (answer.status === 412 && ifAbsent) return false
       throw answerError(answer)
-    } catch (err) {
-      throw this.failure(err, 'PutObject', signal)
-    }
+    })
   }
 
   /** A GET of `key`: the answer with its body to read, or undefined if there is no such object. */
   async download(key: string, signal?: AbortSignal): Promise<IncomingMessage | undefined> {
-    try {
-      const answer = await (await this.direct()).get(key, signal)
+    return await this.directly('GetObject', signal, async direct => {
+      const answer = await direct.get(key, signal)
       if (answer.body !== undefined) return answer.body
       if (answer.status === 404 && answer.code !== 'NoSuchBucket') return undefined
       throw answerError(answer)
-    } catch (err) {
-      throw this.failure(err, 'GetObject', signal)
-    }
+    })
+  }
+
+  /** A HEAD of `key`: the answer's headers, or undefined if there is no such object (or bucket: `confirmBucket`). */
+  async headers(key: string, signal?: AbortSignal): Promise<IncomingHttpHeaders | undefined> {
+    return await this.directly('HeadObject', signal, async direct => {
+      const answer = await direct.head(key, signal)
+      if (answer.status < 300) return answer.headers
+      if (answer.status === 404) return undefined
+      throw answerError(answer)
+    })
   }
 
   /** One page of the keys under `prefix` (ListObjectsV2, sent directly: list.ts); a 404 is `ERR_NOT_FOUND`. */
   async listPage(prefix: string, options: PageOptions, signal?: AbortSignal): Promise<ListPage> {
-    try {
-      const answer = await (await this.direct()).list(listQuery(prefix, options), signal)
+    return await this.directly('ListObjectsV2', signal, async direct => {
+      const answer = await direct.list(listQuery(prefix, options), signal)
       if (answer.text !== undefined) return readListing(answer.text)
       if (answer.status === 404 && answer.code !== 'NoSuchBucket') throw this.notFound(prefix)
       throw answerError(answer)
+    })
+  }
+
+  /** `work` on the direct client, its failures made ours. */
+  private async directly<T>(name: string, signal: AbortSignal | undefined, work: (direct: DirectClient) => Promise<T>) {
+    try {
+      return await work(await this.direct())
     } catch (err) {
-      throw this.failure(err, 'ListObjectsV2', signal)
+      throw this.failure(err, name, signal)
     }
   }
 
@@ -229,24 +237,7 @@ export class S3Connection {
     if (signal?.aborted === true) return signal.reason
     // ours already (an SDK abort is its timeout)
     if ((err as Error)?.name !== 'AbortError' && passThrough(err) !== undefined) return err
-    const error = err as Error & { $metadata?: { httpStatusCode?: number }; code?: string }
-    const status = error.$metadata?.httpStatusCode
-    // the option a failure is about, named as code gives it (the factory and the CLI name it again)
-    let option: string | undefined
-    let why: string | Wording
-    if (error.name === 'TimeoutError' || error.name === 'AbortError') {
-      option = 'timeoutMs'
-      why = name => `no answer within ${this.settings.timeoutMs} ms (${name('timeoutMs')})`
-    } else if (error.name === 'NoSuchBucket') {
-      option = 'bucket'
-      why = name => `the bucket does not exist: create it (aws s3 mb) or set ${name('bucket')}`
-    } else if (status === 403 || status === 401) {
-      option = 'credentials'
-      why = name => `access denied (${error.name}): check ${name('credentials')}, or the credentials the SDK found`
-    } else if (error.name === 'BadDigest' || error.name === 'XAmzContentSHA256Mismatch')
-      why = `the server received other bytes than were sent (${error.name}); nothing was stored`
-    else
-      why = `${error.name}${status === undefined ? '' : ` (HTTP ${status})`}: ${error.message ?? ''}${error.code === undefined ? '' : ` ${error.code}`}`
+    const { why, option } = reasonOf(err, this.settings.timeoutMs)
     const secrets = [this.#credentials?.secretAccessKey ?? '', this.#credentials?.sessionToken ?? '']
     return serviceUnavailable(err, { service: 'S3', where: this.where, operation: name, why, secrets, option })
   }

@@ -1,6 +1,6 @@
 /**
  * An object's upload and download, and a listing's page, without the SDK's middleware stack: one
- * PUT or GET, signed by ours (sigv4.ts) for given credentials, else by the SDK's own SigV4 signer
+ * PUT, GET or HEAD, signed by ours (sigv4.ts) for given credentials, else by the SDK's own SigV4 signer
  * (from the S3 client's config), over node:http(s) with kept-alive sockets. A PUT's payload hash
  * is the body's SHA-256, known already, which the server checks. Profiled on a drain of 600 KB
  * frames to a Ceph gateway, the middleware stack cost about 2 ms of CPU per upload, more than
@@ -8,7 +8,7 @@
  * quarter of the process's CPU (bench/RESULTS.md). The listing (list.ts) goes this way so that a
  * replicate with given credentials never loads the SDK. Every other request goes through the SDK (client.ts).
  */
-import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http'
+import { Agent as HttpAgent, request as httpRequest, type IncomingHttpHeaders, type IncomingMessage } from 'node:http'
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https'
 
 /** A request as the signer takes it (an `HttpRequest` of `@smithy/types`). */
@@ -100,6 +100,17 @@ export class DirectClient {
       const answer = await settle(res)
       if (answer.status >= 500 && !last) throw Object.assign(new Error(answer.message), { retry: true })
       return answer
+    }, signal)
+  }
+
+  /** HEADs `key`: the answer's status and headers (a HEAD's failure has no body); a server error is tried once more. */
+  async head(key: string, signal?: AbortSignal): Promise<Answer & { headers: IncomingHttpHeaders }> {
+    return await this.retried(async last => {
+      const res = await this.request('HEAD', key, EMPTY_SHA256, {}, undefined, signal)
+      res.resume()
+      const status = res.statusCode ?? 0
+      if (status >= 500 && !last) throw Object.assign(new Error(`HTTP${status}`), { retry: true })
+      return status < 300 ? { status, headers: res.headers } : { status, code: `HTTP${status}`, headers: res.headers }
     }, signal)
   }
 

@@ -23,6 +23,8 @@ export interface ObjectHead {
   size: number
   lastStoredAt: Date
   storedAt?: Date
+  /** The server's clock when it answered (a HEAD's Date), if it said. */
+  answeredAt?: Date
 }
 
 export class S3Objects {
@@ -121,10 +123,7 @@ export class S3Objects {
     try {
       return {
         ...(await receive(answer, length)),
-        ...timesOf(
-          { 'stored-at': header(answer.headers['x-amz-meta-stored-at']) },
-          modified === undefined ? undefined : new Date(modified)
-        )
+        ...timesOf({ 'stored-at': header(answer.headers['x-amz-meta-stored-at']) }, dateOf(modified))
       }
     } catch (err) {
       throw this.connection.failure(err, 'GetObject', signal)
@@ -158,19 +157,19 @@ export class S3Objects {
     return { head, size, ...timesOf(answer.Metadata, answer.LastModified) }
   }
 
+  /** Sent without the SDK (direct.ts), for the answer's Date: the server's clock (claim.ts). */
   async head(key: string, signal?: AbortSignal): Promise<ObjectHead | undefined> {
-    const answer = await this.connection.request(
-      'HeadObject',
-      key,
-      signal,
-      async (sdk, send) => await send(new sdk.HeadObjectCommand({ Bucket: this.bucket, Key: key })),
-      404
-    )
-    if (answer === undefined) {
+    const headers = await this.connection.headers(key, signal)
+    if (headers === undefined) {
       await this.connection.confirmBucket(signal)
       return undefined
     }
-    return { size: answer.ContentLength ?? 0, ...timesOf(answer.Metadata, answer.LastModified) }
+    const { date, 'last-modified': modified } = headers
+    return {
+      size: Number(headers['content-length'] ?? 0),
+      ...timesOf({ 'stored-at': header(headers['x-amz-meta-stored-at']) }, dateOf(modified)),
+      answeredAt: dateOf(date)
+    }
   }
 
   async remove(key: string, signal?: AbortSignal): Promise<void> {
@@ -218,6 +217,11 @@ function timesOf(
     storedAt: stored === undefined || Number.isNaN(Date.parse(stored)) ? undefined : new Date(stored),
     lastStoredAt: lastModified ?? new Date(0)
   }
+}
+
+function dateOf(value: string | undefined): Date | undefined {
+  const ms = value === undefined ? Number.NaN : Date.parse(value)
+  return Number.isNaN(ms) ? undefined : new Date(ms)
 }
 
 function header(value: string | string[] | undefined): string | undefined {

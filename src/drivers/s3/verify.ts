@@ -20,7 +20,7 @@ import {
   type VerifyOptions,
   type VerifyReport
 } from '../../core/verify-report.js'
-import { STALE_CLAIM_MS } from './claim.js'
+import type { PruneClaims } from './claim.js'
 import type { S3Objects } from './objects.js'
 
 export class S3Quarantine implements Quarantine {
@@ -117,6 +117,7 @@ export class S3Quarantine implements Quarantine {
 
 export async function verifyBucket(
   objects: S3Objects,
+  claims: PruneClaims,
   prefix: string,
   sharding: PrefixSharding,
   quarantine: S3Quarantine,
@@ -126,7 +127,7 @@ export async function verifyBucket(
   const { repair = false, signal } = options
   // a repair looks first and acts only if what it would quarantine is no storm (storm.ts): mass
   // "damage" is a wrong bucket or endpoint, a proxy that alters bytes, never bit rot
-  const report = await checkBucket(objects, prefix, sharding, uri, { ...options, repair: false })
+  const report = await checkBucket(objects, claims, prefix, sharding, uri, { ...options, repair: false })
   if (!repair) return { ...report, quarantine: await quarantine.totals(signal) }
   const damaged = report.problems.filter(p => p.reason !== 'stale-claim').length
   const storm = options.force === true ? undefined : stormOf(damaged, report.checked, { damaged }, options.stormLimit)
@@ -139,13 +140,14 @@ export async function verifyBucket(
       finding.movedTo = uri(await quarantine.take(key, sha256, finding.reason, signal))
       finding.action = 'quarantined'
     }
-    const again = await checkBucket(objects, prefix, sharding, uri, { ...options, onFinding: undefined }, take)
+    const again = await checkBucket(objects, claims, prefix, sharding, uri, { ...options, onFinding: undefined }, take)
     return { ...again, repaired: true, quarantine: await quarantine.totals(signal) }
   }
   const repaired = { ...emptyReport(true), checked: report.checked, bytes: report.bytes }
   for (const finding of report.problems) {
     const key = prefix + finding.key
     if (finding.reason === 'stale-claim') {
+      if (!(await claims.isStale(key, signal))) continue // a new prune's since
       await objects.remove(key, signal)
       addFinding(repaired, { ...finding, action: 'removed' })
       continue
@@ -166,6 +168,7 @@ export async function verifyBucket(
 /** Every object (or a subset) read back and re-hashed, several at once, and the claims of killed prunes. */
 async function checkBucket(
   objects: S3Objects,
+  claims: PruneClaims,
   prefix: string,
   sharding: PrefixSharding,
   uri: (key: string) => string,
@@ -202,8 +205,8 @@ async function checkBucket(
     await act?.(key, sha256, finding)
     addFinding(report, finding)
   })
-  for await (const { Key, LastModified } of objects.list(`${prefix}${SPECIAL_DIRS.pruning}/`, signal)) {
-    if (Date.now() - (LastModified?.getTime() ?? 0) < STALE_CLAIM_MS) continue
+  for await (const { Key } of objects.list(`${prefix}${SPECIAL_DIRS.pruning}/`, signal)) {
+    if (!(await claims.isStale(Key, signal))) continue // judged by the server's clock
     const finding: Finding = { reason: 'stale-claim', key: Key.slice(prefix.length), path: uri(Key) }
     options.onFinding?.({ ...finding })
     if (act !== undefined) await objects.remove(Key, signal)

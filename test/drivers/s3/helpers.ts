@@ -8,7 +8,9 @@ import type { Server as NetServer } from 'node:net'
 import { CreateBucketCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3'
 import { afterAll, beforeAll, inject } from 'vitest'
 import type { ImageStorage } from '../../../src/core/types.js'
+import { PruneClaims } from '../../../src/drivers/s3/claim.js'
 import { S3Driver, type S3DriverInit } from '../../../src/drivers/s3/index.js'
+import type { S3Objects } from '../../../src/drivers/s3/objects.js'
 
 export const s3 = inject('s3')
 export const credentials = { accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey }
@@ -96,4 +98,14 @@ export function forward(
   )
   if (body === undefined) req.pipe(out)
   else out.end(body)
+}
+
+/**
+ * The driver's prune claims with a window of `ms` instead of a minute: a claim's age is the gateway's clock, which a
+ * test cannot move, so a test that needs a stale claim waits `ms` for it.
+ */
+export function claimWindow(driver: S3Driver, ms: number): PruneClaims {
+  const inside = (driver as unknown as { adapter: { objects: S3Objects; claims: PruneClaims } }).adapter
+  inside.claims = new PruneClaims(inside.objects, driver.prefix, ms)
+  return inside.claims
 }
