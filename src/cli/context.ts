@@ -92,6 +92,9 @@ export class Context {
     const { createImageStorage, DRIVERS } = await import('./commands/index.js')
     if (driver !== undefined && !(DRIVERS as readonly string[]).includes(driver))
       throw new UsageError(`unknown driver ${driver}: expected ${DRIVERS.join(', ')}`)
+    const named = driver ?? (process.env.SAI_IMAGE_STORAGE_DRIVER || 'fs')
+    if (root !== undefined && named !== 'fs')
+      throw new UsageError(`${flags.root} is an fs store's; the driver is ${named}`)
     // messages name the flags the operator gave (features/factory/settings.ts)
     const settingNames = flagNames({
       driver: driver === undefined ? undefined : flags.driver,
@@ -99,6 +102,10 @@ export class Context {
       allowNonImage: this.flags['allow-non-image'] === true
     })
     const options = {
+      // a replicated store's drain: as many copies at once as the command was given (replicate)
+      ...(withReplicas && this.command.options?.concurrency !== undefined
+        ? { copyConcurrency: this.concurrency() }
+        : {}),
       ...(driver === undefined ? {} : { driver }),
       ...(root === undefined ? {} : { root }),
       ...(this.flags['allow-non-image'] === true ? { allowNonImage: true } : {}),
@@ -146,7 +153,7 @@ export class Context {
   }
 
   concurrency(): number {
-    const n = Number(this.flags.concurrency ?? '4')
+    const n = wholeNumber(this.string('concurrency') ?? '4')
     if (!Number.isInteger(n) || n < 1 || n > 256)
       throw new UsageError('--concurrency takes a whole number from 1 to 256')
     return n
@@ -170,6 +177,11 @@ export class Context {
     })
     return controller.signal
   }
+}
+
+/** A whole number written in digits only: `1e3`, `0x10`, `1.0`, `10abc` are NaN (Number() takes the first three). */
+export function wholeNumber(text: string): number {
+  return /^\d{1,15}$/.test(text) ? Number(text) : Number.NaN
 }
 
 /** "1 object", "2 objects"; "1 entry", "2 entries" with the plural given. */

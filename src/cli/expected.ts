@@ -18,15 +18,22 @@ export interface Expected {
   sql?: string
 }
 
-/** The expected frames (in `subset`, if given) and the refs of those the store does not hold. */
+/** The expected frames (in `subset`, if given), read before anything is checked: a bad line stops the command. */
+export async function expectedFrames(expected: Expected, subset?: { index: number; count: number }): Promise<Sought> {
+  const sought = new Sought()
+  await read(expected, ref => sought.add(ref, subset))
+  sought.seal()
+  return sought
+}
+
+/** The number of expected frames, and the refs of those the store does not hold. */
 export async function expectedMissing(
   storage: ImageStorage,
   expected: Expected,
-  options: { subset?: { index: number; count: number }; signal?: AbortSignal }
+  sought: Sought,
+  options: { signal?: AbortSignal }
 ): Promise<{ frames: number; missing: string[] }> {
-  const sought = new Sought()
-  await read(expected, ref => sought.add(ref, options.subset))
-  const frames = sought.seal()
+  const frames = sought.count
   for await (const entry of storage.list({ signal: options.signal })) sought.found(entry.hash, entry.sha256)
   if (!sought.anyMissing()) return { frames, missing: [] }
   const candidates = new Set<string>()
@@ -39,7 +46,11 @@ export async function expectedMissing(
 }
 
 async function read(expected: Expected, onRef: (ref: string) => void): Promise<void> {
-  const { bad, badLines } = await readRefLists(expected.files, { query: expected.sql, option: '--expect-sql' }, onRef)
+  const { bad, badLines } = await readRefLists(
+    expected.files,
+    { query: expected.sql, option: '--expect-sql', files: 'the --expect-file' },
+    onRef
+  )
   if (badLines > 0)
     throw new UsageError(
       `${plural(badLines, 'line')} of --expect-file or --expect-sql name no object (a ref is a SHA-256 in hex, a ` +
@@ -48,9 +59,10 @@ async function read(expected: Expected, onRef: (ref: string) => void): Promise<v
 }
 
 /** The expected frames (CompactNames: 8 bytes a SHA-256), each marked when listed. */
-class Sought {
+export class Sought {
   private readonly names = new CompactNames()
   private seen = new Uint8Array(0)
+  count = 0
 
   add(ref: string, subset: { index: number; count: number } | undefined): void {
     const sha256 = asSha256(ref)
@@ -58,10 +70,9 @@ class Sought {
   }
 
   /** Each frame once: how many frames are expected. */
-  seal(): number {
-    const count = this.names.seal()
-    this.seen = new Uint8Array(count)
-    return count
+  seal(): void {
+    this.count = this.names.seal()
+    this.seen = new Uint8Array(this.count)
   }
 
   found(hash: string, sha256: string | undefined): void {

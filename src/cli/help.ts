@@ -7,11 +7,13 @@ export const WIDTH = 100
 const COMMON_HELP = `Options for every command:
   --driver fs|s3|ipfs|memory   default: SAI_IMAGE_STORAGE_DRIVER, or fs
   --root DIR                   the filesystem store (default: SAI_IMAGE_STORAGE_PATH, ./data/images)
-  --concurrency N              for commands over many objects; default 4
   --json                       one JSON object on stdout for every outcome (list: one per line)
   --verbose                    each operation as it runs, with its time; the full error on failure
   -h, --help                   help; 'sai-images help <command>' for one command
   -V, --version`
+
+/** Only for the commands over many objects, which take it. */
+const CONCURRENCY_HELP = '  --concurrency N              objects at once; default 4'
 
 const EXIT_HELP = `Exit codes: 0 done, 1 not found / not clean / some items failed, 2 usage, 3 bad input or ref,
 4 integrity, 5 storage unavailable, 6 configuration, ${STATUS_EXIT.backlog}-${Math.max(...Object.values(STATUS_EXIT))} status alerts, 70 a bug (please report
@@ -50,10 +52,13 @@ function splitTopLevel(text: string): string[] {
 
 export function overview(commands: Command[]): string {
   const rows = commands.map(c => `  ${c.name.padEnd(16)} ${c.summary}`)
-  return `${usageLines(undefined)}\n\nCommands:\n${rows.join('\n')}\n\n${COMMON_HELP}\n\n${EXIT_HELP}`
+  const many = commands.filter(c => c.options?.concurrency !== undefined).map(c => c.name)
+  const concurrency = `${CONCURRENCY_HELP}, for:\n${' '.repeat(31)}${many.join(', ')}`
+  return `${usageLines(undefined)}\n\nCommands:\n${rows.join('\n')}\n\n${COMMON_HELP}\n${concurrency}\n\n${EXIT_HELP}`
 }
 
 export function commandHelp(command: Command): string {
   const help = command.help === undefined ? '' : `\n\n${command.help}`
-  return `${usageLines(command)}\n\n${command.summary}${help}\n\n${COMMON_HELP}\n\n${EXIT_HELP}`
+  const many = command.options?.concurrency === undefined ? '' : `\n${CONCURRENCY_HELP}`
+  return `${usageLines(command)}\n\n${command.summary}${help}\n\n${COMMON_HELP}${many}\n\n${EXIT_HELP}`
 }

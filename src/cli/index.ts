@@ -20,7 +20,6 @@ process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true'
 const COMMON: NonNullable<ParseArgsConfig['options']> = {
   driver: { type: 'string' },
   root: { type: 'string' },
-  concurrency: { type: 'string' },
   json: { type: 'boolean' },
   verbose: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
@@ -69,6 +68,7 @@ function read(argv: string[]): Parsed {
 /** Each flag checked against the command's own: a wrong one gets our message (not Node's). */
 function check({ command, tokens }: Parsed): void {
   const known = { ...COMMON, ...command?.options }
+  const given = new Map<string, string>()
   for (const token of tokens) {
     if (token.kind !== 'option') continue
     const option = known[token.name]
@@ -76,6 +76,13 @@ function check({ command, tokens }: Parsed): void {
     if (option === undefined)
       throw new UsageError(`${command === undefined ? 'sai-images' : command.name} takes no ${flag}`)
     if (option.type === 'string' && token.value === undefined) throw new UsageError(`${flag} needs a value`)
+    // an unset variable (`--root "$ROOT"`) is no value: an empty root would be the working folder
+    if (option.type === 'string' && token.value === '') throw new UsageError(`${flag} needs a value, not an empty one`)
+    // the last of two would win silently: `--older-than 5m --older-than 1d`
+    const before = given.get(token.name)
+    if (option.type === 'string' && option.multiple !== true && before !== undefined)
+      throw new UsageError(`--${token.name} is given twice (${before}, then ${token.value}): give it once`)
+    given.set(token.name, token.value ?? '')
     // `--root --json` is a forgotten value, not a root named --json (a value may start with - as --root=-x)
     if (option.type === 'string' && token.inlineValue === false && /^-./.test(token.value ?? ''))
       throw new UsageError(`${flag} needs a value: ${token.value} is an option (or write ${flag}=${token.value})`)

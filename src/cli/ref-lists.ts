@@ -11,10 +11,10 @@ import { connectDatabase, databaseError } from './database.js'
 /** Each ref of `files` (through `readRefFiles`) and of `sql`'s first column, in their order; bad lines as `bad`. */
 export async function readRefLists(
   files: string[],
-  sql: { query?: string; option: string },
+  sql: { query?: string; option: string; files?: string },
   onRef: (ref: string) => void
 ): Promise<{ bad: BadLine[]; badLines: number }> {
-  const read = await readRefFiles(files, { add: onRef })
+  const read = await readRefFiles(files, { add: onRef }, sql.files)
   const { bad } = read
   let { badLines } = read
   if (sql.query === undefined) return { bad, badLines }

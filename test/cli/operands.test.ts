@@ -97,7 +97,7 @@ describe('several operands', () => {
       }
       const empty = cli(['fetch', hashes[0]!, '-o', '', '--json'], { env })
       expect(empty.code).toBe(2)
-      expect(answer(empty).error.message).toMatch(/-o needs a file or folder name/)
+      expect(answer(empty).error.message).toMatch(/-o needs a value, not an empty one/)
     }
   )
 

@@ -1195,3 +1195,49 @@ workloads['verify-checkpoint'] = {
   },
   endState: { roots: ['store'], begun: () => true }
 }
+
+// A loss the reconcile reported must stay reported: frame A, gone from both copies before the run, is known by its
+// replica's ledger record alone. The run deletes frame D of the same shard through the store (so the reconcile
+// compacts that replica ledger file), reconciles, then deletes frame E of another shard (a durable append in the same
+// replica ledger folder: its fsync makes the compacted file's rename durable). A compacted file whose rename
+// survived a cut and whose data did not would clear the loss (invariant 4).
+function lostKeptFrames(lib) {
+  const frames = Array.from({ length: 64 }, (_, i) => lib.testing.testJpeg(`lost-kept ${i}`, 3000))
+  const shard = bytes => sha256(bytes).slice(0, 2)
+  for (const [i, a] of frames.entries()) {
+    const d = frames.slice(i + 1).find(f => shard(f) === shard(a))
+    const e = frames.find(f => shard(f) !== shard(a))
+    if (d !== undefined && e !== undefined) return { a, d, e }
+  }
+  throw new Error('no two of 64 frames share a shard')
+}
+
+workloads['lost-kept'] = {
+  async setup(src, lib) {
+    const { storage, primary, replica } = evictPair(lib, src)
+    const { a, d, e } = lostKeptFrames(lib)
+    for (const bytes of [a, d, e]) await storage.store(bytes)
+    await storage.drain()
+    await storage.reconcile()
+    for (const copy of [primary, replica]) rmSync(copy.pathOf(sha256(a))) // lost, by hand, from both copies
+    const report = await storage.reconcile()
+    if (report.lost !== 1) throw new Error(`the setup's reconcile counted ${report.lost} lost, not 1`)
+  },
+  async run(mnt, lib, ack) {
+    const { storage } = evictPair(lib, mnt, false)
+    const { d, e } = lostKeptFrames(lib)
+    await storage.delete(sha256(d))
+    await storage.reconcile()
+    ack('reconcile')
+    await storage.delete(sha256(e))
+    ack('delete')
+  },
+  async check(dir, acks, lib) {
+    const violations = []
+    const { storage } = evictPair(lib, dir, false)
+    const report = await storage.verify()
+    if (report.copies.lost < 1)
+      violations.push(`frame ${sha256(lostKeptFrames(lib).a).slice(0, 12)} lost before the run is no longer reported`)
+    return violations
+  }
+}

@@ -1,11 +1,11 @@
 import { addImageHashColumn, backfillImageHashes } from '../../features/dashboard/backfill.js'
 import { connectDatabase, databaseError } from '../database.js'
-import { plural, UsageError, type Context } from '../context.js'
+import { plural, UsageError, wholeNumber, type Context } from '../context.js'
 
 export async function backfillHashes(cli: Context): Promise<number> {
   const mapping = cli.string('mapping')
   if (mapping === undefined) throw new UsageError('backfill-hashes needs --mapping FILE (written by sai-images import)')
-  const batchSize = Number(cli.string('batch') ?? '1000')
+  const batchSize = wholeNumber(cli.string('batch') ?? '1000')
   if (!Number.isInteger(batchSize) || batchSize < 1 || batchSize > 100_000)
     throw new UsageError('--batch takes a whole number from 1 to 100000')
   const table = cli.string('table') ?? 'execution_images'

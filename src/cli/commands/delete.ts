@@ -12,7 +12,9 @@ export async function deleteCommand(cli: Context): Promise<number> {
   const refs = cli.operands('ref')
   if (refs.some(ref => ref.trim() === '')) throw new UsageError('an empty ref names no object')
   const dryRun = cli.flags['dry-run'] === true
-  const keep = await keepSet(cli.strings('keep-file'), cli.string('keep-sql'))
+  const keep = await keepSet(cli.strings('keep-file'), cli.string('keep-sql'), {
+    refuseEmpty: cli.flags['allow-empty-keep'] !== true
+  })
   const storage = await cli.storage()
   let variants: Variants | undefined
   try {

@@ -23,7 +23,6 @@ const EXTENSIONS: Record<string, string> = {
 export async function fetch(cli: Context): Promise<number> {
   const output = cli.string('output')
   const refs = cli.operands('ref')
-  if (output === '') throw new UsageError('-o needs a file or folder name, not an empty one')
   const folder = output !== undefined && (output.endsWith('/') || isFolder(output))
   if (refs.length > 1 && !folder)
     throw new UsageError(

@@ -61,6 +61,7 @@ export async function migrate(cli: Context): Promise<number> {
   const [fromName, toName, mapping] = [cli.string('from'), cli.string('to'), cli.string('mapping')]
   if (fromName === undefined || toName === undefined || mapping === undefined)
     throw new UsageError('migrate needs --from, --to and --mapping')
+  if (cli.string('driver') !== undefined) throw new UsageError('migrate takes --from and --to, not --driver')
   if (toName === 'memory')
     throw new UsageError(
       '--to memory keeps nothing: the copies would vanish when this command exits (migrate to fs, s3 or ipfs)'

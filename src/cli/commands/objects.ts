@@ -3,7 +3,7 @@ import { quarantinedHint } from '../../core/quarantine.js'
 import { parseImageRef } from '../../core/ref.js'
 import type { ImageStat, ImageStorage, QuarantineEntry, StorageResult } from '../../core/types.js'
 import { existsSync } from 'node:fs'
-import { missingRootLine, storeLine, UsageError, type Context } from '../context.js'
+import { missingRootLine, storeLine, UsageError, wholeNumber, type Context } from '../context.js'
 import { eachOperand, reportOutcomes } from '../operands.js'
 import { quarantinedUnder } from '../refs.js'
 import { copyBeforeExit } from './replication.js'
@@ -91,7 +91,7 @@ export async function list(cli: Context): Promise<number> {
   const after = cli.string('after')?.toLowerCase()
   if (prefix !== undefined && !/^[0-9a-f]{1,64}$/.test(prefix)) throw new UsageError('--prefix takes hex digits')
   if (after !== undefined && !/^[0-9a-f]{64}$/.test(after)) throw new UsageError('--after takes a SHA-256 hex')
-  const limit = cli.string('limit') === undefined ? Infinity : Number(cli.string('limit'))
+  const limit = cli.string('limit') === undefined ? Infinity : wholeNumber(cli.string('limit')!)
   if (limit !== Infinity && !(Number.isInteger(limit) && limit >= 1))
     throw new UsageError('--limit takes a whole number above 0')
   const storage = await cli.storage()

@@ -155,7 +155,7 @@ export async function keepSet(
   if (options.refuseEmpty === true && refs.size === 0 && (files.length > 0 || sql !== undefined))
     throw new UsageError(
       'the keep file and --keep-sql name no object at all (an empty file, an export that failed, a query that ' +
-        'matched no row): the prune would protect nothing; nothing was deleted. ' +
+        'matched no row): it would protect nothing; nothing was deleted. ' +
         'Pass --allow-empty-keep if that is right'
     )
   return refs

@@ -16,6 +16,14 @@ export async function quarantine(cli: Context): Promise<number> {
   const [action = 'list', ...ids] = cli.positionals
   if (action === 'list' && ids.length > 0)
     throw new UsageError(`quarantine list takes no operands, not ${ids.join(' ')}`)
+  // a flag of restore or purge given to list (or --force to purge) would be dropped without a word
+  const unused = (action === 'list' ? ['all', 'reason', 'older-than', 'since', 'force', 'dry-run'] : ['force'])
+    .filter(flag => cli.flags[flag] !== undefined)
+    .map(flag => `--${flag}`)
+  if (unused.length > 0 && action !== 'restore') {
+    const why = action === 'list' ? 'restore and purge take a selection' : 'only restore puts bytes back'
+    throw new UsageError(`quarantine ${action} takes no ${unused.join(', ')} (${why})`)
+  }
   const storage = await cli.storage()
   const held = storage.quarantine
   if (held === undefined) throw new UsageError(`the ${storage.driver} driver keeps no quarantine`)

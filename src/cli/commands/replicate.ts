@@ -19,7 +19,9 @@ import { failedCopies, failing, replicated } from './replication.js'
 
 export async function replicate(cli: Context): Promise<number> {
   const every = parseDuration(cli.string('reconcile-every') ?? '24h', '--reconcile-every')
+  if (every < 1000) throw new UsageError('--reconcile-every takes 1s or more: each reconcile lists every copy')
   const storage = await replicated(cli)
+  refuseUnused(cli, storage.root !== undefined)
   if (cli.flags.health === true) return health(cli, storage)
   // its options checked before the metrics server listens (a usage error must not leave it serving)
   const watcher = cli.flags.watch === true && storage.root !== undefined ? watcherOf(cli, storage) : undefined
@@ -63,9 +65,28 @@ export async function replicate(cli: Context): Promise<number> {
   return pending > 0 || lost > 0 ? 1 : 0
 }
 
+/** Flags that would do nothing here are refused: the service's without --watch, anything beside --health. */
+function refuseUnused(cli: Context, localPrimary: boolean): void {
+  const given = (names: string[]): string[] => names.filter(name => cli.flags[name] !== undefined).map(n => `--${n}`)
+  const service = given(['reconcile-every', 'watch-every', 'watch-folders']) // (metrics-server.ts says its own)
+  const beside = given(['watch', 'wait', 'no-reconcile', 'concurrency', 'metrics-port', 'metrics-address'])
+  if (cli.flags.health === true && service.length + beside.length > 0)
+    throw new UsageError(
+      `--health reads the service's state and does nothing else: not with ${[...beside, ...service]}`
+    )
+  if (cli.flags.watch !== true && service.length > 0) throw new UsageError(`${service.join(', ')} need --watch`)
+  if (cli.flags['no-reconcile'] === true && cli.flags['reconcile-every'] !== undefined)
+    throw new UsageError('--reconcile-every and --no-reconcile contradict each other')
+  const folders = given(['watch-every', 'watch-folders'])
+  if (!localPrimary && folders.length > 0)
+    throw new UsageError(`${folders.join(', ')} watch a filesystem primary's folders; this primary has none`)
+}
+
 function watcherOf(cli: Context, storage: ReplicatedStorage): PrimaryWatcher {
+  const everyMs = parseDuration(cli.string('watch-every') ?? '5s', '--watch-every')
+  if (everyMs < 100) throw new UsageError('--watch-every takes 0.1s or more: each pass stats every shard folder')
   return new PrimaryWatcher(storage, {
-    everyMs: parseDuration(cli.string('watch-every') ?? '5s', '--watch-every'),
+    everyMs,
     maxWatches: watchFolders(cli.string('watch-folders')),
     // a foreign write's first verified copy: the metrics' histogram (free without --metrics-*)
     onCopied: (_sha256, seconds, replica) => {

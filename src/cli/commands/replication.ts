@@ -3,7 +3,7 @@ import { ConfigError } from '../../core/errors.js'
 import { type DrainReport, ReplicatedStorage } from '../../features/replication/index.js'
 import { minCopiesProblem } from '../../features/replication/evict.js'
 import type { ImageStorage } from '../../core/types.js'
-import { plural, storeLine, UsageError, type Context } from '../context.js'
+import { plural, storeLine, UsageError, wholeNumber, type Context } from '../context.js'
 import { keepSet } from './prune.js'
 import { formatBytes, parseDuration } from '../units.js'
 
@@ -95,11 +95,12 @@ export async function evict(cli: Context): Promise<number> {
   const storage = await replicated(cli)
   const keep = await keepSet(cli.strings('keep-file'), undefined, {
     lenient: cli.flags['keep-file-lenient'] === true,
+    refuseEmpty: cli.flags['allow-empty-keep'] !== true,
     note: text => {
       cli.note(text)
     }
   })
-  const minCopies = cli.string('min-copies') === undefined ? undefined : Number(cli.string('min-copies'))
+  const minCopies = cli.string('min-copies') === undefined ? undefined : wholeNumber(cli.string('min-copies')!)
   const names = storage.replicas.map(r => r.name)
   if (minCopies !== undefined && !(Number.isInteger(minCopies) && minCopies >= 1 && minCopies <= names.length))
     throw new UsageError(`--min-copies ${cli.string('min-copies')}: ${minCopiesProblem(minCopies, names)}`)

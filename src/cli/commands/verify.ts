@@ -4,7 +4,7 @@ import { addFinding, inSubset, mergeReports, type VerifyReport } from '../../cor
 import { createVariants } from '../../features/variants/index.js'
 import { Checkpoint } from '../checkpoint.js'
 import { allowEmptyHint, notFramesAt, notFramesLine } from '../not-a-store.js'
-import { expectedMissing } from '../expected.js'
+import { type Expected, expectedFrames, expectedMissing, type Sought } from '../expected.js'
 import { Progress } from '../progress.js'
 import { type Context, missingRootLine, storeLine, UsageError } from '../context.js'
 import { type Subset, verifyText } from './verify-text.js'
@@ -21,8 +21,12 @@ export async function verify(cli: Context): Promise<number> {
   if (cli.flags.resume === true && path === undefined) throw new UsageError('--resume needs --checkpoint F')
   const checkpoint = path === undefined ? undefined : new Checkpoint(cli, path, storage.location, subset, repair)
   const after = cli.flags.resume === true ? await checkpoint!.read() : undefined
+  const expecting = { files: cli.strings('expect-file'), sql: cli.string('expect-sql') }
+  // read first: a bad line (or query) stops the command before anything is checked or repaired
+  const sought =
+    expecting.files.length === 0 && expecting.sql === undefined ? undefined : await expectedFrames(expecting, subset)
   const report = await verifyWithProgress(cli, storage, { repair, subset, after, checkpoint })
-  const expected = await expectedCheck(cli, storage, report, subset)
+  const expected = sought === undefined ? undefined : await expectedCheck(cli, storage, report, expecting, sought)
   const variants = await variantsReport(storage, repair, subset === undefined && after === undefined)
   const total = variants === undefined ? report : mergeReports(report, variants)
   await checkpoint?.finish() // the next run starts over
@@ -63,12 +67,10 @@ async function expectedCheck(
   cli: Context,
   storage: ImageStorage,
   report: VerifyReport,
-  subset: Subset | undefined
-): Promise<{ frames: number; missing: number } | undefined> {
-  const files = cli.strings('expect-file')
-  const sql = cli.string('expect-sql')
-  if (files.length === 0 && sql === undefined) return undefined
-  const { frames, missing } = await expectedMissing(storage, { files, sql }, { subset, signal: cli.stopSignal() })
+  expecting: Expected,
+  sought: Sought
+): Promise<{ frames: number; missing: number }> {
+  const { frames, missing } = await expectedMissing(storage, expecting, sought, { signal: cli.stopSignal() })
   const reported = new Set(report.problems.filter(p => p.reason === 'lost').map(p => p.key))
   for (const ref of missing)
     if (![...reported].some(key => key.includes(ref))) addFinding(report, { reason: 'lost', key: ref, path: ref })

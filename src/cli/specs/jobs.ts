@@ -22,6 +22,7 @@ export const importCommand: Command = {
     'frame still being written is not stored as its first part; a younger one is waited for.\n' +
     `--min-age 0s takes files as they are found.\nDurations: ${DURATION_UNITS}.`,
   options: {
+    concurrency: { type: 'string' },
     mapping: { type: 'string' },
     'min-age': { type: 'string' },
     exclude: { type: 'string', multiple: true },
@@ -44,6 +45,7 @@ export const migrate: Command = {
     'docs/cli.md). The memory driver is refused as a target: its copies would vanish when the\n' +
     'command exits.',
   options: {
+    concurrency: { type: 'string' },
     from: { type: 'string' },
     to: { type: 'string' },
     'to-root': { type: 'string' },

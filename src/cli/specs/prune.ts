@@ -24,6 +24,7 @@ export const prune: Command = {
     'that `verify --repair` puts back.\n' +
     `Durations: ${DURATION_UNITS}.\nSizes: ${SIZE_UNITS}.`,
   options: {
+    concurrency: { type: 'string' },
     'older-than': { type: 'string' },
     'max-bytes': { type: 'string' },
     'keep-file': { type: 'string', multiple: true },

@@ -30,6 +30,7 @@ export const replicate: Command = {
     'docs/observability.md and examples/grafana.\n' +
     `Durations: ${DURATION_UNITS}.`,
   options: {
+    concurrency: { type: 'string' },
     watch: { type: 'boolean' },
     'reconcile-every': { type: 'string' },
     'no-reconcile': { type: 'boolean' },

@@ -9,6 +9,6 @@ export const stats: Command = {
     'Counts from the listing alone (no read per object): objects, bytes, and by month of the last\n' +
     "store (to choose a retention policy). --types also sniffs each object's type from its first bytes\n" +
     '(a read per object). A root that does not exist is an error unless --allow-empty.',
-  options: { types: { type: 'boolean' }, 'allow-empty': { type: 'boolean' } },
+  options: { concurrency: { type: 'string' }, types: { type: 'boolean' }, 'allow-empty': { type: 'boolean' } },
   run: async cli => await (await import('../commands/index.js')).stats(cli)
 }

@@ -10,6 +10,6 @@ export const variants: Command = {
     'Variants already cached are skipped at the cost of one lookup, so a run stopped with Ctrl-C\n' +
     'resumes where it stopped. The cache is {root}/.variants on the filesystem driver, else\n' +
     'SAI_IMAGE_VARIANTS_PATH. Images that cannot be made into a variant are listed (exit 1).',
-  options: { 'dry-run': { type: 'boolean' } },
+  options: { concurrency: { type: 'string' }, 'dry-run': { type: 'boolean' } },
   run: async cli => await (await import('../commands/index.js')).variants(cli)
 }

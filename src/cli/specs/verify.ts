@@ -27,6 +27,7 @@ export const verify: Command = {
     'Each one the store does not hold is "lost" (exit 1): without replicas, the only way a frame\n' +
     'removed by hand or lost with a disk is reported. A line that names no object stops it (exit 2).',
   options: {
+    concurrency: { type: 'string' },
     repair: { type: 'boolean' },
     subset: { type: 'string' },
     checkpoint: { type: 'string' },

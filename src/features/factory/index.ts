@@ -46,6 +46,8 @@ export interface FactoryOptions {
    * one from the environment by its variable (features/factory/settings.ts).
    */
   settingNames?: SettingNames
+  /** Copies at once in a replicated store's drain (`ReplicatedStorageInit.concurrency`); default 4. */
+  copyConcurrency?: number
 }
 
 /**
@@ -56,7 +58,7 @@ export function createImageStorage(
   options: CreateImageStorageOptions & FactoryOptions = {},
   env: Env = process.env
 ): ImageStorage {
-  const { replicas, logger, settingNames, ...driverOptions } = options
+  const { replicas, logger, settingNames, copyConcurrency, ...driverOptions } = options
   const primary = createDriver(driverOptions as CreateImageStorageOptions, env, logger, settingNames)
   const copies = replicas === false ? undefined : (replicas ?? replicasFromEnv(primary, env))
   // two acknowledged copies with one store would be a promise nobody keeps
@@ -71,7 +73,7 @@ export function createImageStorage(
         'name one with SAI_IMAGE_STORAGE_REPLICAS, or set it to 1'
     )
   }
-  return copies === undefined ? primary : replicated(primary, copies, env, logger)
+  return copies === undefined ? primary : replicated(primary, copies, env, logger, copyConcurrency)
 }
 
 function createDriver(

@@ -70,7 +70,13 @@ function replicaFromEnv(name: string, primary: ImageStorage, env: Env, limits: o
 }
 
 /** The replicated store over `primary` with `replicas`, its other settings from the environment. */
-export function replicated(primary: ImageStorage, replicas: Replica[], env: Env, logger?: Logger): ReplicatedStorage {
+export function replicated(
+  primary: ImageStorage,
+  replicas: Replica[],
+  env: Env,
+  logger?: Logger,
+  concurrency?: number
+): ReplicatedStorage {
   const ack = readChoice(env, 'SAI_IMAGE_STORAGE_ACK', ['1', '2'] as const)
   return createReplicatedStorage({
     primary,
@@ -78,6 +84,7 @@ export function replicated(primary: ImageStorage, replicas: Replica[], env: Env,
     stateDir: readString(env, 'SAI_IMAGE_STORAGE_REPLICATION_PATH'),
     ack: ack === undefined ? undefined : (Number(ack) as 1 | 2),
     background: readBoolean(env, 'SAI_IMAGE_STORAGE_REPLICATE_IN_BACKGROUND'),
-    logger
+    logger,
+    concurrency
   })
 }

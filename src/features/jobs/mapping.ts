@@ -22,8 +22,12 @@ export class JsonLines {
    * Opens (or creates) `path`, calling `read` with each whole line's object (lines that are not
    * JSON are passed over).
    */
-  static async open(path: string, read: (entry: Record<string, unknown>) => void): Promise<JsonLines> {
-    const handle = await open(path, 'a+').catch((err: unknown) => {
+  static async open(
+    path: string,
+    read: (entry: Record<string, unknown>) => void,
+    readOnly = false
+  ): Promise<JsonLines> {
+    const handle = await open(path, readOnly ? 'r' : 'a+').catch((err: unknown) => {
       throw InvalidInputError.unreadable(path, err, 'open the mapping')
     })
     try {
@@ -37,7 +41,7 @@ export class JsonLines {
         }
         if (typeof entry === 'object' && entry !== null) read(entry as Record<string, unknown>)
       })
-      if (whole !== size) await handle.truncate(whole) // the last line, torn: no newline after it
+      if (whole !== size && !readOnly) await handle.truncate(whole) // the last line, torn: no newline after it
     } catch (err) {
       await handle.close()
       throw err
@@ -109,17 +113,22 @@ async function eachLine(handle: FileHandle, size: number, onLine: (line: string)
 export async function openMapping(
   path: string,
   field: string,
-  onNotImage?: (id: string) => void
+  onNotImage?: (id: string) => void,
+  readOnly = false
 ): Promise<{ file: JsonLines; copied: RecordedItems; of: MappingOf[] }> {
   const copied = new RecordedItems()
   const of: MappingOf[] = []
-  const file = await JsonLines.open(path, entry => {
-    const id = entry[field]
-    const mapping = mappingOfLine(entry)
-    if (mapping !== undefined) of.push(mapping)
-    if (typeof id !== 'string') return
-    if (typeof entry.hash === 'string') copied.set(id, entry.hash)
-    else if (entry.notImage === true) onNotImage?.(id)
-  })
+  const file = await JsonLines.open(
+    path,
+    entry => {
+      const id = entry[field]
+      const mapping = mappingOfLine(entry)
+      if (mapping !== undefined) of.push(mapping)
+      if (typeof id !== 'string') return
+      if (typeof entry.hash === 'string') copied.set(id, entry.hash)
+      else if (entry.notImage === true) onNotImage?.(id)
+    },
+    readOnly
+  )
   return { file, copied, of }
 }

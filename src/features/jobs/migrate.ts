@@ -6,9 +6,11 @@
  * how one object is copied (`copyObject`, with its first and last store times where the target can
  * hold them: see `StoreOptions.keepTimes`).
  */
+import { existsSync } from 'node:fs'
 import { IntegrityError } from '../../core/errors.js'
 import type { ImageEntry, ImageStorage } from '../../core/types.js'
 import { openMapping } from './mapping.js'
+import { RecordedItems } from './recorded.js'
 import { forgetMissing, hashesOf, runJob, type JobOptions, type JobSummary } from './runner.js'
 import { checkMappingOf, placeOf, type MappingOf } from './stores.js'
 
@@ -84,8 +86,11 @@ export async function planMigration(
   signal?: AbortSignal,
   to?: ImageStorage
 ): Promise<{ wouldCopy: number; wouldCopyBytes: number; alreadyCopied: number; missingOnTarget: number }> {
-  const { file, copied, of } = await openMapping(mappingPath, 'source')
-  await file.close()
+  // a dry run writes nothing: no mapping made, no torn line dropped
+  const { file, copied, of } = existsSync(mappingPath)
+    ? await openMapping(mappingPath, 'source', undefined, true)
+    : { file: undefined, copied: new RecordedItems(), of: [] }
+  await file?.close()
   const plan = { wouldCopy: 0, wouldCopyBytes: 0, alreadyCopied: 0, missingOnTarget: 0 }
   if (to !== undefined) {
     checkMappingOf(mappingPath, of, await mappingOf(from, to, false))

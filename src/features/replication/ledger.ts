@@ -159,17 +159,18 @@ export class Ledger {
   /**
    * Rewrites a shard file with only `records` (the reconcile's compaction, under `lockCompaction`), which the
    * caller chose from the file's first `since` bytes; the lines appended after those, by any process while the
-   * pass went on, are kept (ledger-files.ts). The primary's file holds the eviction marks, which must outlive a
-   * power cut as their appends did: it is replaced durably, and a durable append waits the rewrite out.
+   * pass went on, are kept (ledger-files.ts). Every file is replaced durably, and a durable append waits the
+   * rewrite out: the primary's holds the eviction marks, a replica's the only records of some losses (a frame
+   * gone from every copy is known by its replica record; a damaged copy by its `damaged` one), which must outlive
+   * a power cut as their appends did. A rewritten file's data lost while its rename survived would clear a loss.
    */
   async rewrite(copy: string, shard: string, records: Iterable<LedgerRecord>, since: number): Promise<void> {
     const path = this.layout.ledgerShard(copy, shard)
-    const durable = copy === PRIMARY
     await mkdir(dirname(path), { recursive: true }) // (a ledger folder removed by hand is made again)
-    if (durable) await this.folder(copy, true)
+    await this.folder(copy, true)
     let text = ''
     for (const record of records) text += line(record)
-    await rewriteFile(path, text, since, durable)
+    await rewriteFile(path, text, since, true)
   }
 }
 

@@ -102,7 +102,8 @@ function keyHash(text: string): string | undefined {
  */
 export async function readRefFiles<S extends { add: (ref: string) => void } = RefSet>(
   files: string[],
-  set: S = new RefSet() as unknown as S
+  set: S = new RefSet() as unknown as S,
+  what = 'the keep file'
 ): Promise<{ set: S; bad: BadLine[]; badLines: number }> {
   const bad: BadLine[] = []
   let badLines = 0
@@ -118,7 +119,7 @@ export async function readRefFiles<S extends { add: (ref: string) => void } = Re
         } else if (ref.sha256 !== undefined || ref.other !== undefined) set.add(ref.sha256 ?? ref.other!)
       }
     } catch (err) {
-      throw InvalidInputError.unreadable(file, err, 'read the keep file')
+      throw InvalidInputError.unreadable(file, err, `read ${what}`)
     }
   }
   return { set, bad, badLines }
