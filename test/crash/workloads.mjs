@@ -1232,7 +1232,7 @@ workloads['lost-kept'] = {
     await storage.delete(sha256(e))
     ack('delete')
   },
-  async check(dir, acks, lib) {
+  async check(dir, _acks, lib) {
     const violations = []
     const { storage } = evictPair(lib, dir, false)
     const report = await storage.verify()
