@@ -1241,3 +1241,23 @@ workloads['lost-kept'] = {
     return violations
   }
 }
+
+// A store without fsync (`fsync: false`: frames may be lost to a power cut) must still be usable after one: its
+// first store records the layout, and a record torn by the cut would refuse every later call with ERR_CONFIG.
+workloads['layout-unsynced'] = {
+  async setup() {},
+  async run(mnt, lib, ack) {
+    const storage = new lib.FilesystemDriver({ root: join(mnt, 'store'), fsync: false })
+    await storage.store(lib.testing.testJpeg('layout 0', 3000))
+    ack('store')
+  },
+  async check(dir, _acks, lib) {
+    const storage = new lib.FilesystemDriver({ root: join(dir, 'store'), fsync: false })
+    try {
+      await storage.store(lib.testing.testJpeg('after the cut', 3000))
+      return []
+    } catch (err) {
+      return [`the store cannot be used after the cut: ${err.code}: ${err.message}`]
+    }
+  }
+}

@@ -62,9 +62,10 @@ export class StoreLayout {
    * Before the first write into a root (made, if the library may, by the caller): records the
    * layout if the store is empty, else checks the folders it holds. Crash-safe: written in
    * `.tmp`, fsynced, linked into place without overwriting (a writer that raced us wins, and its
-   * record is checked), and the root fsynced.
+   * record is checked), and the root fsynced; even with `fsync: false`, which loses frames to a power
+   * cut, not the store: a record torn by one would refuse every later call (once per store, it costs nothing).
    */
-  async record(fsync: boolean): Promise<void> {
+  async record(): Promise<void> {
     this.checked = false // read again: another process may have made the store since
     this.check()
     if (this.hasRecord || this.wanted === undefined) return
@@ -76,7 +77,7 @@ export class StoreLayout {
     const handle = await open(temp, 'wx', 0o644)
     try {
       await handle.writeFile(JSON.stringify(this.wanted) + '\n')
-      if (fsync) await handle.sync()
+      await handle.sync()
     } finally {
       await handle.close()
     }
@@ -87,7 +88,7 @@ export class StoreLayout {
     } finally {
       await removeIfExists(temp)
     }
-    if (fsync) await fsyncDir(this.root)
+    await fsyncDir(this.root)
     this.checked = false
     this.check() // ours, or the record of a writer that raced us
   }

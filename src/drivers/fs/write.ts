@@ -175,7 +175,7 @@ export class StoreDirs {
       if (!this.root.check()) await mkdir(dirname(this.root.path), { recursive: true }) // ours to create
       await this.make(join(this.root.path, SPECIAL_DIRS.temp), dirname(this.root.path))
       this.root.require()
-      await this.options.layout?.record(this.options.fsync) // an empty store records its layout
+      await this.options.layout?.record() // an empty store records its layout
     })()
     try {
       await this.ready

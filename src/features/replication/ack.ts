@@ -3,6 +3,7 @@
  * in turn; none taking it within the timeout fails the store, its primary copy staying queued.
  */
 import { StorageUnavailableError } from '../../core/errors.js'
+import { HOW } from './ledger.js'
 import type { Parts } from './parts.js'
 
 export interface AckOptions {
@@ -37,4 +38,19 @@ export async function acknowledged(
     `stored on the primary and queued for replication, but no replica acknowledged a copy (ack: 2): ${why}`,
     primary.pathOf(sha256)
   )
+}
+
+/**
+ * Whether a replica holds a copy of `sha256` that was checked when it was made (acknowledged with its checksum, or
+ * read back), and none is queued there: a duplicate store under `ack: 2` resolves at once only then. A copy only
+ * listed, or queued (a store retried after its ack timed out), is none: the store waits for one as a new one does.
+ */
+export function copiedBefore(
+  { outbox, ledger, replicas }: Pick<Parts, 'outbox' | 'ledger' | 'replicas'>,
+  sha256: string
+) {
+  return replicas.some(({ name }) => {
+    const how = ledger.lookup(name, sha256)?.how
+    return (how === HOW.upload || how === HOW.rehash) && !outbox.has(name, sha256)
+  })
 }

@@ -20,7 +20,7 @@ import type {
   StoreOptions
 } from '../../core/types.js'
 import type { VerifyOptions } from '../../core/verify-report.js'
-import { acknowledged } from './ack.js'
+import { acknowledged, copiedBefore } from './ack.js'
 import { BelowSettler, settle } from './below.js'
 import { deleteEverywhere, deleteIfNotRenewed } from './deletes.js'
 import { evict, type EvictOptions, type EvictReport } from './evict.js'
@@ -99,11 +99,11 @@ export class ReplicatedStorage implements ImageStorage {
         this.parts.ledger.append(PRIMARY, [{ sha256: result.sha256, at: Date.now(), how: HOW.restored }]),
         'replication.ledger-failed'
       )
-    if (queue.length === 0) return result // every replica holds it, verified: nothing to wait for
-    if (this.init.ack === 2) {
+    // ack 2: a duplicate waits too unless a replica's copy was checked (queued, or only listed, is no copy)
+    if (this.init.ack === 2 && !(result.isDuplicate && copiedBefore(this.parts, result.sha256))) {
       const timeoutMs = this.init.ackTimeoutMs ?? 30_000
       await acknowledged(this.parts, result.sha256, { timeoutMs, background: this.background, signal: options.signal })
-    } else if (this.background) this.parts.copier.kick()
+    } else if (queue.length > 0 && this.background) this.parts.copier.kick()
     return result
   }
 

@@ -3,7 +3,7 @@
 // copy (deletes.ts). Reads: reads.test.ts; the commands: evict, reconcile, status, verify.test.ts.
 // (S3 and IPFS replicas: s3.test.ts, ipfs.test.ts.)
 import { createHash } from 'node:crypto'
-import { readdir, utimes } from 'node:fs/promises'
+import { mkdir, readdir, utimes } from 'node:fs/promises'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { PrefixSharding } from '../../../src/core/sharding.js'
@@ -97,6 +97,28 @@ describe('ReplicatedStorage: stores and deletes', () => {
       await broken.close()
     }
   )
+
+  it('ack: 2: a store retried after its ack timed out waits for a copy again, and resolves only once one is made', async () => {
+    const { primary, replica } = await pair({ ack: 2 })
+    const root = join(replica.root, 'later')
+    const storage = createReplicatedStorage({
+      primary,
+      replicas: [{ name: 'copy', storage: new FilesystemDriver({ root, createRoot: false }) }],
+      ack: 2,
+      ackTimeoutMs: 1000,
+      background: false
+    })
+    const jpeg = testJpeg('ack 2, retried')
+    const sha256 = createHash('sha256').update(jpeg).digest('hex')
+    await expect(storage.store(jpeg)).rejects.toMatchObject({ code: 'ERR_STORAGE_UNAVAILABLE' })
+    // the retry is a duplicate on the primary, its replica copy only queued: no copy, so no acknowledgement
+    await expect(storage.store(jpeg)).rejects.toMatchObject({ code: 'ERR_STORAGE_UNAVAILABLE' })
+    await mkdir(root)
+    expect(await storage.store(jpeg)).toMatchObject({ sha256, isDuplicate: true })
+    expect((await new FilesystemDriver({ root }).fetch(sha256)).equals(jpeg)).toBe(true)
+    expect(storage.status().replicas[0]!.pending).toBe(0)
+    await storage.close()
+  })
 
   it(
     'prune over the copies deletes every copy; an evicted frame ' + 'is pruned by its last store on the primary',
