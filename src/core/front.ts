@@ -12,6 +12,7 @@
  */
 import { Readable } from 'node:stream'
 import type { Place, Stored, StorageAdapter } from './adapter.js'
+import { ConfigError } from './errors.js'
 import type { StoreMarks } from './marks.js'
 import { digestKnown, readAll, type Digest } from './hashing.js'
 import { readInput, resolveLimits, type ImageInput, type LimitsInit } from './input.js'
@@ -54,7 +55,11 @@ export class StorageFront<K = string> implements ImageStorage {
 
   constructor(adapter: StorageAdapter<K>, limits: LimitsInit) {
     this.adapter = adapter
-    this.limits = { maxBytes: limits.maxBytes, allowNonImage: limits.allowNonImage }
+    const { maxBytes } = limits
+    // NaN would lift the limit, 0 or -1 refuse every store: a mistake, said where it is made
+    if (maxBytes !== undefined && !(Number.isSafeInteger(maxBytes) && maxBytes >= 1))
+      throw ConfigError.forOption('maxBytes', `expected a whole number of bytes, 1 or more, got ${maxBytes}`)
+    this.limits = { maxBytes, allowNonImage: limits.allowNonImage }
     this.driver = adapter.driver
     this.location = adapter.location
     this.key = adapter.key?.bind(adapter) ?? (ref => parseImageRef(ref).sha256 as unknown as K)

@@ -78,3 +78,47 @@ export function s3Config(env: Env = process.env): Partial<S3DriverInit> {
     timeoutMs: readInteger(env, 'SAI_S3_TIMEOUT_MS', 1)
   })
 }
+
+/** Every `SAI_IMAGE_STORAGE_*` variable the library reads. */
+export const STORAGE_VARIABLES = [
+  'DRIVER',
+  'PATH',
+  'SHARD_DEPTH',
+  'SHARD_WIDTH',
+  'FILE_MODE',
+  'DIR_MODE',
+  'FSYNC',
+  'CREATE_ROOT',
+  'MAX_BYTES',
+  'ALLOW_NON_IMAGE',
+  'REPLICAS',
+  'REPLICA_PATH',
+  'REPLICATION_PATH',
+  'REPLICATE_IN_BACKGROUND',
+  'ACK'
+].map(name => `SAI_IMAGE_STORAGE_${name}`)
+
+/**
+ * A `SAI_IMAGE_STORAGE_*` variable the library does not read is a typo (`SAI_IMAGE_STORAGE_FSNYC=true`): refused,
+ * naming the closest one, rather than its setting left at the default without a word.
+ */
+export function refuseUnknownVariables(env: Env): void {
+  for (const name of Object.keys(env)) {
+    if (!name.startsWith('SAI_IMAGE_STORAGE_') || STORAGE_VARIABLES.includes(name)) continue
+    const closest = STORAGE_VARIABLES.map(known => ({ known, d: distance(name, known) })).sort((a, b) => a.d - b.d)[0]!
+    const hint = closest.d <= 3 ? `: did you mean ${closest.known}?` : ''
+    throw new ConfigError(name, `is no setting of sai-image-storage${hint} (the README's Environment lists them)`)
+  }
+}
+
+/** Levenshtein's distance between two names. */
+function distance(a: string, b: string): number {
+  let row = Array.from({ length: b.length + 1 }, (_, j) => j)
+  for (let i = 1; i <= a.length; i++) {
+    const next = [i]
+    for (let j = 1; j <= b.length; j++)
+      next[j] = Math.min(row[j]! + 1, next[j - 1]! + 1, row[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1))
+    row = next
+  }
+  return row[b.length]!
+}

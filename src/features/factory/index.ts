@@ -13,11 +13,11 @@ import { IpfsDriver, type IpfsDriverInit } from '../../drivers/ipfs/index.js'
 import { MemoryDriver, type MemoryDriverInit } from '../../drivers/memory/index.js'
 import { S3Driver, type S3DriverInit } from '../../drivers/s3/index.js'
 import { ConfigError } from '../../core/errors.js'
-import { readChoice, readString, type Env } from '../../core/config.js'
+import { readChoice, type Env } from '../../core/config.js'
 import type { Logger } from '../../core/logger.js'
 import type { ImageStorage } from '../../core/types.js'
 import type { Replica } from '../replication/index.js'
-import { filesystemConfig, ipfsConfig, limitsConfig, s3Config } from './env.js'
+import { filesystemConfig, ipfsConfig, limitsConfig, refuseUnknownVariables, s3Config } from './env.js'
 import { replicasFromEnv, replicated } from './replicated.js'
 import { named, settingNamesFor, withNames, type SettingNames } from './settings.js'
 
@@ -58,15 +58,14 @@ export function createImageStorage(
   options: CreateImageStorageOptions & FactoryOptions = {},
   env: Env = process.env
 ): ImageStorage {
+  refuseUnknownVariables(env)
+  // checked whether replicas are named or not: `SAI_IMAGE_STORAGE_ACK=two` is a mistake either way
+  const ack = readChoice(env, 'SAI_IMAGE_STORAGE_ACK', ['1', '2'] as const)
   const { replicas, logger, settingNames, copyConcurrency, ...driverOptions } = options
   const primary = createDriver(driverOptions as CreateImageStorageOptions, env, logger, settingNames)
   const copies = replicas === false ? undefined : (replicas ?? replicasFromEnv(primary, env))
   // two acknowledged copies with one store would be a promise nobody keeps
-  if (
-    replicas !== false &&
-    (copies === undefined || copies.length === 0) &&
-    readString(env, 'SAI_IMAGE_STORAGE_ACK') === '2'
-  ) {
+  if (replicas !== false && (copies === undefined || copies.length === 0) && ack === '2') {
     throw new ConfigError(
       'SAI_IMAGE_STORAGE_ACK',
       "is 2 (a store waits for a replica's copy), but no replica is configured: " +

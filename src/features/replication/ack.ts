@@ -54,3 +54,18 @@ export function copiedBefore(
     return (how === HOW.upload || how === HOW.rehash) && !outbox.has(name, sha256)
   })
 }
+
+/**
+ * After a store, its copies: with `ack: 2`, waited for (a duplicate too, unless a replica's copy was checked: one
+ * queued, or only listed, is none); else the background copier woken if anything was queued.
+ */
+export async function afterStore(
+  parts: Pick<Parts, 'primary' | 'replicas' | 'copier' | 'outbox' | 'ledger'>,
+  result: { sha256: string; isDuplicate: boolean },
+  queued: string[],
+  options: AckOptions & { ack?: 1 | 2 }
+): Promise<void> {
+  if (options.ack === 2 && !(result.isDuplicate && copiedBefore(parts, result.sha256)))
+    await acknowledged(parts, result.sha256, options)
+  else if (queued.length > 0 && options.background) parts.copier.kick()
+}

@@ -168,7 +168,8 @@ async function evictOne(parts: EvictParts, candidate: Candidate, pass: Pass): Pr
     // the mark is durable before the delete: a frame deleted without it would count as an extra copy, and the loss of
     // its last copy would go unreported (a mark left by a crash before the delete stays until the copy is stored again
     // or evicted again: at worst that copy, if lost, is read from a replica and not healed back, as evicted)
-    const mark = { sha256, at: Date.now(), how: HOW.evicted, lastStoredAt: lastStoredAt.getTime() }
+    const mark = { sha256, at: Date.now(), how: HOW.evicted, lastStoredAt: lastStoredAt.getTime(), size }
+    if (size === 0) delete (mark as { size?: number }).size // not listed: unknown
     await parts.ledger.append(PRIMARY, [mark], { durable: true })
     if (await parts.primary.deleteIfNotRenewed!(sha256, lastStoredAt)) {
       report.evicted++

@@ -26,15 +26,16 @@ export async function* known(ledger: Ledger, replicas: readonly string[], after?
     const shard = i.toString(16).padStart(2, '0')
     if (after !== undefined && shard < after.slice(0, 2)) continue
     const own = ledger.shard(PRIMARY, shard)
-    const frames = new Map<string, boolean>() // sha256: evicted
+    // an evicted frame's entry has the evicted copy's size, if its mark kept it
+    const frames = new Map<string, { evicted: boolean; size?: number }>()
     for (const r of own.values())
-      if (r.how === HOW.evicted || r.how === HOW.lost) frames.set(r.sha256, r.how === HOW.evicted)
+      if (r.how === HOW.evicted || r.how === HOW.lost)
+        frames.set(r.sha256, { evicted: r.how === HOW.evicted, size: r.size })
     for (const copy of replicas)
       for (const r of ledger.shard(copy, shard).values())
-        if (!frames.has(r.sha256) && stillHeld(r, own.get(r.sha256))) frames.set(r.sha256, false)
-    for (const sha256 of [...frames.keys()].sort())
-      if (after === undefined || sha256 > after)
-        yield { hash: sha256, sha256, key: sha256, path: '', evicted: frames.get(sha256)! }
+        if (!frames.has(r.sha256) && stillHeld(r, own.get(r.sha256))) frames.set(r.sha256, { evicted: false })
+    for (const [sha256, { evicted, size }] of [...frames].sort(([a], [b]) => (a < b ? -1 : 1)))
+      if (after === undefined || sha256 > after) yield { hash: sha256, sha256, key: sha256, path: '', evicted, size }
   }
 }
 

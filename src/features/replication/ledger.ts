@@ -57,6 +57,8 @@ export interface LedgerRecord {
   how: How
   /** For `evicted`: the primary copy's last store. */
   lastStoredAt?: number
+  /** For `evicted`: the primary copy's size (a replica copy listed at another size is no copy of it). */
+  size?: number
 }
 
 export class Ledger {
@@ -186,21 +188,23 @@ export function lastRecord(text: string, sha256: string): LedgerRecord | undefin
 }
 
 const HOWS: ReadonlySet<string> = new Set(Object.values(HOW))
-const RECORD = /^[0-9a-f]{64} \d+ [a-z]+( -?\d+)?$/
+const RECORD = /^[0-9a-f]{64} \d+ [a-z]+( -?\d+( \d+)?)?$/
 
 /** A line's record; undefined for anything else: a torn line, or one a torn line ran into (never a junk `how`). */
 function parse(row: string): LedgerRecord | undefined {
   if (!RECORD.test(row)) return undefined
-  const [sha256, at, how, lastStoredAt] = row.split(' ') as [string, string, string, string?]
+  const [sha256, at, how, lastStoredAt, size] = row.split(' ') as [string, string, string, string?, string?]
   if (!HOWS.has(how)) return undefined
   return {
     sha256,
     at: Number(at),
     how: how as How,
-    lastStoredAt: lastStoredAt === undefined ? undefined : Number(lastStoredAt)
+    lastStoredAt: lastStoredAt === undefined ? undefined : Number(lastStoredAt),
+    ...(size === undefined ? {} : { size: Number(size) })
   }
 }
 
 function line(r: LedgerRecord): string {
-  return `${r.sha256} ${r.at} ${r.how}${r.lastStoredAt === undefined ? '' : ` ${r.lastStoredAt}`}\n`
+  const size = r.size === undefined ? '' : ` ${r.size}`
+  return `${r.sha256} ${r.at} ${r.how}${r.lastStoredAt === undefined ? '' : ` ${r.lastStoredAt}${size}`}\n`
 }

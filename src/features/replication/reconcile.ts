@@ -87,10 +87,13 @@ class ReconcilePass {
     let copiesHeld = ours === undefined ? 0 : 1
     const lacking: string[] = []
     for (const [i, listed] of theirs.entries()) {
-      // a copy a verify read back damaged is none, whatever its listing says (a flipped byte keeps the size)
+      // a copy a verify read back damaged is none, whatever its listing says (a flipped byte keeps the size); nor
+      // is a copy of an evicted frame listed at another size than the evicted one (truncated, emptied by a tool)
       const damaged = listed !== undefined && this.compaction.before(i + 1, sha256)?.how === HOW.damaged
       if (damaged) this.compaction.keepBefore(i + 1, sha256)
-      const copy = damaged ? undefined : listed
+      const resized =
+        frame.evicted && mark?.size !== undefined && listed?.size !== undefined && listed.size !== mark.size
+      const copy = damaged || resized ? undefined : listed
       if (copy !== undefined) copiesHeld++
       else lacking.push(this.parts.replicas[i]!.name)
       await this.replicaCopy(i, frame, copy)

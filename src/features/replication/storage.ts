@@ -20,7 +20,7 @@ import type {
   StoreOptions
 } from '../../core/types.js'
 import type { VerifyOptions } from '../../core/verify-report.js'
-import { acknowledged, copiedBefore } from './ack.js'
+import { afterStore } from './ack.js'
 import { BelowSettler, settle } from './below.js'
 import { deleteEverywhere, deleteIfNotRenewed } from './deletes.js'
 import { evict, type EvictOptions, type EvictReport } from './evict.js'
@@ -99,11 +99,8 @@ export class ReplicatedStorage implements ImageStorage {
         this.parts.ledger.append(PRIMARY, [{ sha256: result.sha256, at: Date.now(), how: HOW.restored }]),
         'replication.ledger-failed'
       )
-    // ack 2: a duplicate waits too unless a replica's copy was checked (queued, or only listed, is no copy)
-    if (this.init.ack === 2 && !(result.isDuplicate && copiedBefore(this.parts, result.sha256))) {
-      const timeoutMs = this.init.ackTimeoutMs ?? 30_000
-      await acknowledged(this.parts, result.sha256, { timeoutMs, background: this.background, signal: options.signal })
-    } else if (queue.length > 0 && this.background) this.parts.copier.kick()
+    const { ack, ackTimeoutMs: timeoutMs = 30_000 } = this.init
+    await afterStore(this.parts, result, queue, { ack, timeoutMs, background: this.background, signal: options.signal })
     return result
   }
 

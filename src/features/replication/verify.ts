@@ -4,11 +4,11 @@
  * ledger merged in step, so that a frame every copy lost is still counted. The primary re-hashes its objects
  * (or a subset); the listings side by side find what a copy lacks (the cheap tier, no request per object);
  * the replicas' copies of the subset are read back and hashed, an evicted frame's too (the full tier:
- * `--subset $((day % 30))/30` reads every copy once in 30 days; a copy found damaged stays so in the ledger
- * until copied or read whole again). A frame with fewer good copies than wanted is named; one with none is
- * `lost`. A repair heals the primary from a good copy and copies again what a replica lacks
- * (verify-repair.ts), unless the storm guard (storm.ts) says the pass would do too much. The counts go to
- * `verify.json` (layout.ts) for `status`. Findings are spilled to files.
+ * `--subset $((day % 30))/30` reads every copy once in 30 days; a damaged copy stays so in the ledger until
+ * copied or read whole again). A frame with fewer good copies than wanted is named; with none, `lost`. A
+ * repair heals the primary from a good copy and copies again what a replica lacks (verify-repair.ts), unless
+ * the storm guard (storm.ts) says the pass would do too much. The counts go to `verify.json` (layout.ts) for
+ * `status`. Findings are spilled to files.
  */
 import { StorageUnavailableError } from '../../core/errors.js'
 import { failureFields } from '../../core/logger.js'
@@ -101,9 +101,9 @@ interface Scan {
   spill: Spill
   /** The frames whose primary copy its own verify found damaged. */
   damagedOwn: Set<string | undefined>
-  /** Not missing on the primary, healed by none: an intact copy under a wrong name, a folder under its name. */
+  /** Healed by none though not missing: an intact copy under a wrong name, a folder under its name. */
   unhealedOwn: Set<string | undefined>
-  /** Counts the replica copies read back. */
+  /** The replica copies read back. */
   copies: VerifyReport
 }
 
@@ -121,7 +121,8 @@ async function scan(parts: VerifyParts, scanned: Scan, options: VerifyOptions): 
   const records = new RecordsInOrder(ledger)
   for await (const { sha256, entries } of mergeListings([...listings, byLedger])) {
     const [ours, ...theirs] = entries.slice(0, replicas.length + 1)
-    const evicted = ours === undefined && (entries[replicas.length + 1] as KnownEntry | undefined)?.evicted === true
+    const mark = entries[replicas.length + 1] as KnownEntry | undefined
+    const evicted = ours === undefined && mark?.evicted === true
     const checked = inSubset(sha256, options.subset)
     tally.objects++
     if (ours === undefined && !evicted && checked && !unhealedOwn.has(sha256)) await spill.add(0, sha256, 'missing')
@@ -129,7 +130,7 @@ async function scan(parts: VerifyParts, scanned: Scan, options: VerifyOptions): 
     for (const [i, copy] of theirs.entries()) {
       const seen = {
         copy,
-        ours,
+        ours: evicted ? mark : ours, // an evicted copy's size: a copy of another is damaged
         primaryDamaged: damagedOwn.has(sha256),
         checked,
         damaged: records.damaged(names[i]!, sha256)
@@ -210,13 +211,8 @@ async function judge(
 async function record({ layout }: Pick<Parts, 'layout'>, tally: Tally, options: VerifyOptions, began: Date) {
   // a part of the store gives no store's counts; a subset does (every frame counted, a part read back)
   if (options.after !== undefined || options.signal?.aborted === true) return
-  const { belowWanted, lost } = tally
-  const value: VerifyRecord = {
-    at: new Date().toISOString(),
-    began: began.toISOString(),
-    belowWantedCopies: belowWanted,
-    lost
-  }
+  const { belowWanted: belowWantedCopies, lost } = tally
+  const value: VerifyRecord = { at: new Date().toISOString(), began: began.toISOString(), belowWantedCopies, lost }
   await writeRecord(layout.verifyRecord, value)
 }
 

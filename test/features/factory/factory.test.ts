@@ -76,6 +76,32 @@ describe('createImageStorage', () => {
     )
   })
 
+  it('refuses a SAI_IMAGE_STORAGE_* variable it does not read (a typo), naming the closest one', () => {
+    const typo = () => createImageStorage({ driver: 'memory' }, { SAI_IMAGE_STORAGE_FSNYC: 'false' })
+    expect(typo).toThrow(ConfigError)
+    expect(typo).toThrow(
+      'SAI_IMAGE_STORAGE_FSNYC: is no setting of sai-image-storage: did you mean SAI_IMAGE_STORAGE_FSYNC?'
+    )
+    expect(() => createImageStorage({}, { SAI_IMAGE_STORAGE_SHARD_DEPHT: '3' })).toThrow(
+      /did you mean SAI_IMAGE_STORAGE_SHARD_DEPTH/
+    )
+    expect(() => createImageStorage({}, { SAI_IMAGE_STORAGE_COLOUR: 'blue' })).toThrow(
+      /^SAI_IMAGE_STORAGE_COLOUR: is no setting/
+    )
+  })
+
+  it('refuses SAI_IMAGE_STORAGE_ACK other than 1 or 2 with replicas or without', () => {
+    expect(() => createImageStorage({ driver: 'memory' }, { SAI_IMAGE_STORAGE_ACK: '3' })).toThrow(
+      /SAI_IMAGE_STORAGE_ACK: expected one of 1, 2/
+    )
+  })
+
+  it.each([Number.NaN, 0, -1, 1.5])('refuses maxBytes %s when the store is made, not at its first store', maxBytes => {
+    expect(() => createImageStorage({ driver: 'memory', maxBytes })).toThrow(
+      /maxBytes.*expected a whole number of bytes/
+    )
+  })
+
   it('touches no disk until the first call', async () => {
     const root = join(await tempDir(), 'lazy')
     createImageStorage({}, { SAI_IMAGE_STORAGE_PATH: root })
