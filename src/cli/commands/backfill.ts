@@ -20,17 +20,23 @@ export async function backfillHashes(cli: Context): Promise<number> {
       signal: cli.stopSignal()
     })
     const verb = cli.flags['dry-run'] === true ? 'would set' : 'set'
+    // every line's row names another file: the mapping of processed/, or of another camera's tree
+    const wrongMapping = report.otherFile > 0 && report.updated + report.alreadySet === 0
     cli.out(
       `backfill ${report.interrupted ? 'interrupted' : 'complete'}: ${verb} ${plural(report.updated, 'row')}, ` +
         `${report.alreadySet} already set, ${report.conflicts.length} held another hash, ` +
-        `${report.noRow} with no row, ${report.unusable} unusable lines, of ${plural(report.lines, 'line')}` +
+        `${report.noRow} with no row, ${report.otherFile} naming another file than their row's original_path, ` +
+        `${report.unusable} unusable lines, of ${plural(report.lines, 'line')}` +
+        (wrongMapping
+          ? '\nno line names the file of its row (original_path): is this the mapping of the original/ tree?'
+          : '') +
         report.conflicts
           .map(c => `\n  execution ${c.executionId}: database ${c.inDatabase}, mapping ${c.inMapping}`)
           .join(''),
       { command: 'backfill-hashes', dryRun: cli.flags['dry-run'] === true, ...report }
     )
     if (report.interrupted) return 130
-    return report.conflicts.length > 0 ? 1 : 0
+    return report.conflicts.length > 0 || wrongMapping ? 1 : 0
   } catch (err) {
     throw databaseError(err, `run with --migrate to add image_hash to ${table}, or name the table with --table`)
   } finally {

@@ -11,10 +11,8 @@
  * const report = await backfillImageHashes(client, 'sai-images-import-original-1a2b3c4d.jsonl')
  * ```
  */
-import { createReadStream } from 'node:fs'
-import { basename } from 'node:path'
-import { createInterface } from 'node:readline'
 import { ConfigError } from '../../core/errors.js'
+import { batches, type Entry } from './mapping-lines.js'
 
 /** What the back-fill needs of a database client: `pg.Client` and `pg.Pool` have it. */
 export interface Queryable {
@@ -45,12 +43,16 @@ export interface BackfillReport {
   conflicts: Array<{ executionId: string; inDatabase: string; inMapping: string }>
   /** Mapping lines whose execution id has no row. */
   noRow: number
+  /**
+   * Mapping lines whose execution's row names another file (`original_path`, where the table has it): left alone.
+   * A mapping of `processed/` names no row's file; one of the whole image tree names both.
+   */
+  otherFile: number
   /** Mapping lines that name no execution id (`{id}.jpg`) or no SHA-256. */
   unusable: number
   interrupted: boolean
 }
 
-const HEX64 = /^[0-9a-f]{64}$/
 const IDENTIFIER = /^[a-z_][a-z0-9_]*(\.[a-z_][a-z0-9_]*)?$/
 
 /**
@@ -81,82 +83,59 @@ export async function backfillImageHashes(
 ): Promise<BackfillReport> {
   const table = identifier(options.table ?? 'execution_images', 'table')
   const id = identifier(options.idColumn ?? 'execution_id', 'idColumn')
-  const statement = batchStatement(table, id, options.dryRun === true)
+  const withPath = await hasOriginalPath(db, table)
+  const statement = batchStatement(table, id, options.dryRun === true, withPath)
   const report: BackfillReport = {
     lines: 0,
     updated: 0,
     alreadySet: 0,
     conflicts: [],
     noRow: 0,
+    otherFile: 0,
     unusable: 0,
     interrupted: false
   }
+  // a dry run writes nothing, so a later batch cannot see what an earlier one would have set: it is told
+  const wouldSet = new Map<string, string>()
   for await (const batch of batches(mapping, options.batchSize ?? 1000, report, options.signal)) {
-    await writeBatch(db, statement, batch, report)
+    await writeBatch(db, statement, batch, report, options.dryRun === true ? wouldSet : undefined)
     options.onProgress?.(report)
   }
   return report
 }
 
-/**
- * The mapping's lines, as batches of execution id → SHA-256 (an id that comes again with another
- * SHA-256 starts a new batch); lines that name no execution are counted as unusable. A signal ends
- * it, without the last batch.
- */
-async function* batches(
-  mapping: string,
-  batchSize: number,
-  report: BackfillReport,
-  signal: AbortSignal | undefined
-): AsyncGenerator<Map<string, string>> {
-  let batch = new Map<string, string>()
-  const lines = createInterface({ input: createReadStream(mapping), crlfDelay: Infinity })
-  try {
-    for await (const line of lines) {
-      if (signal?.aborted === true) {
-        report.interrupted = true
-        return
-      }
-      // the mapping's own line (the stores it is for); what mappings of earlier releases also held: a
-      // job's checkpoint, a file that is not an image, a failure
-      if (line.trim() === '' || /^\{"(mapping|checkpoint)":|"notImage":true|"failed":"ERR_/.test(line)) continue
-      report.lines++
-      const entry = parseLine(line)
-      if (entry === undefined) report.unusable++
-      else {
-        // another file for the same execution (original/ and processed/ both imported): in the next
-        // batch, so the database reports it as a conflict rather than this batch keep the last silently
-        const before = batch.get(entry.executionId)
-        if (before !== undefined && before !== entry.sha256) {
-          yield batch
-          batch = new Map()
-        }
-        batch.set(entry.executionId, entry.sha256)
-      }
-      if (batch.size >= batchSize) {
-        yield batch
-        batch = new Map()
-      }
-    }
-  } finally {
-    lines.close()
-  }
-  if (batch.size > 0) yield batch
+/** Whether rows name their file (`original_path`, the dashboard's): a line then sets only the row of its own file. */
+async function hasOriginalPath(db: Queryable, table: string): Promise<boolean> {
+  const [schema, name] = table.includes('.') ? table.split('.') : [undefined, table]
+  const found = await db.query(
+    `SELECT 1 FROM information_schema.columns WHERE table_name = $1 AND column_name = 'original_path'
+       AND table_schema = coalesce($2, current_schema())`,
+    [name, schema ?? null]
+  )
+  return (found.rowCount ?? 0) > 0
 }
 
 /**
  * One statement: what each id holds now, and the update of those that hold nothing (none in a dry
  * run). $1 holds the ids, $2 their hashes.
  */
-function batchStatement(table: string, id: string, dryRun: boolean): string {
+function batchStatement(table: string, id: string, dryRun: boolean, withPath: boolean): string {
+  // the row's file and the line's are one when either path ends with the other at a folder's boundary (a row's
+  // `original/410/410000.jpg` and a line's `original/410/410000.jpg`, or `images/original/…` of a wider import)
+  const same = withPath
+    ? `(t.original_path = v.path OR right(v.path, length(t.original_path) + 1) = '/' || t.original_path
+        OR right(t.original_path, length(v.path) + 1) = '/' || v.path)`
+    : 'true'
   const update = dryRun
     ? 'SELECT NULL::bigint AS id WHERE false'
     : `UPDATE ${table} t SET image_hash = c.hash FROM current c WHERE t.${id} = c.id AND t.image_hash IS NULL ` +
-      `RETURNING t.${id} AS id`
-  return `WITH v AS (SELECT * FROM unnest($1::bigint[], $2::text[]) AS v(id, hash)),
-              current AS (SELECT v.id, v.hash, t.image_hash AS held FROM v JOIN ${table} t ON t.${id} = v.id),
+      `AND c.same RETURNING t.${id} AS id`
+  // a real run's row is set if its update says so: one another writer filled meanwhile is not (its snapshot lied)
+  return `WITH v AS (SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[]) AS v(id, hash, path)),
+              current AS (SELECT v.id, v.hash, t.image_hash AS held, coalesce(${same}, false) AS same
+                          FROM v JOIN ${table} t ON t.${id} = v.id),
               updated AS (${update})
-         SELECT c.id::text, c.hash, c.held, (u.id IS NOT NULL OR c.held IS NULL) AS set_now
+         SELECT c.id::text, c.hash, c.held, c.same, ${dryRun ? 'c.held IS NULL' : 'u.id IS NOT NULL'} AS set_now
          FROM current c LEFT JOIN updated u ON u.id = c.id`
 }
 
@@ -164,14 +143,16 @@ function batchStatement(table: string, id: string, dryRun: boolean): string {
 async function writeBatch(
   db: Queryable,
   statement: string,
-  batch: Map<string, string>,
-  report: BackfillReport
+  batch: Map<string, Entry>,
+  report: BackfillReport,
+  wouldSet?: Map<string, string>
 ): Promise<void> {
   const ids = [...batch.keys()]
+  const entries = ids.map(i => batch.get(i)!)
   await db.query('BEGIN')
-  let rows: Array<{ id: string; hash: string; held: string | null; set_now: boolean }>
+  let rows: Array<{ id: string; hash: string; held: string | null; same: boolean; set_now: boolean }>
   try {
-    rows = (await db.query(statement, [ids, ids.map(i => batch.get(i)!)])).rows
+    rows = (await db.query(statement, [ids, entries.map(e => e.sha256), entries.map(e => e.path)])).rows
     await db.query('COMMIT')
   } catch (err) {
     await db.query('ROLLBACK').catch(() => {})
@@ -179,26 +160,19 @@ async function writeBatch(
   }
   report.noRow += ids.length - new Set(rows.map(r => r.id)).size
   for (const row of rows) {
-    if (row.set_now === true) report.updated++
-    else if (row.held === row.hash) report.alreadySet++
+    const held = row.held ?? wouldSet?.get(row.id) ?? null // (a dry run's earlier batch)
+    if (!row.same) report.otherFile++
+    else if (row.set_now === true && held === null) {
+      report.updated++
+      wouldSet?.set(row.id, row.hash)
+    } else if (held === row.hash) report.alreadySet++
     else if (report.conflicts.length < 100)
-      report.conflicts.push({ executionId: row.id, inDatabase: row.held!, inMapping: row.hash })
+      report.conflicts.push({
+        executionId: row.id,
+        inDatabase: held ?? '(set by another writer meanwhile)',
+        inMapping: row.hash
+      })
   }
-}
-
-/** `{"source":"original/410/410000.jpg","sha256":"…"}` → execution 410000. */
-function parseLine(line: string): { executionId: string; sha256: string } | undefined {
-  let entry: { source?: unknown; sha256?: unknown; hash?: unknown }
-  try {
-    entry = JSON.parse(line)
-  } catch {
-    return undefined // a torn last line of an interrupted import
-  }
-  // mappings before 0.2 had only `hash` (fs: the SHA-256)
-  const sha256 = typeof entry.sha256 === 'string' ? entry.sha256 : entry.hash
-  const match = typeof entry.source === 'string' ? /^(\d{1,18})\.[a-z]+$/i.exec(basename(entry.source)) : null
-  if (match === null || typeof sha256 !== 'string' || !HEX64.test(sha256)) return undefined
-  return { executionId: match[1]!.replace(/^0+(?=\d)/, ''), sha256 }
 }
 
 function identifier(name: string, option: string): string {

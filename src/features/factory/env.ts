@@ -99,7 +99,7 @@ export const STORAGE_VARIABLES = [
 ].map(name => `SAI_IMAGE_STORAGE_${name}`)
 
 /**
- * A `SAI_IMAGE_STORAGE_*` variable the library does not read is a typo (`SAI_IMAGE_STORAGE_FSNYC=true`): refused,
+ * A `SAI_IMAGE_STORAGE_*` variable the library does not read is a typo (FSYNC spelt FSNYC): refused,
  * naming the closest one, rather than its setting left at the default without a word.
  */
 export function refuseUnknownVariables(env: Env): void {

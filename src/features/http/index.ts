@@ -42,12 +42,16 @@ async function serve(ctx: Context, req: Request, res: ServerResponse): Promise<v
 const STATUS: Partial<Record<string, number>> = {
   ERR_INVALID_REF: 400,
   ERR_NOT_FOUND: 404,
+  // a variant of a source that cannot be rendered (not decodable, too many pixels): the source's fault, not ours
+  ERR_INVALID_INPUT: 422,
+  ERR_TOO_LARGE: 422,
   ERR_INTEGRITY: 500,
   ERR_STORAGE_UNAVAILABLE: 503
 }
 const TEXT: Record<number, string> = {
   400: 'Bad Request: not an image ref\n',
   404: 'Not Found\n',
+  422: 'Unprocessable Entity: the image cannot be rendered as this variant\n',
   500: 'Internal Server Error\n',
   503: 'Service Unavailable\n'
 }

@@ -9,8 +9,8 @@ export type Request = IncomingMessage & { params?: Record<string, string | undef
  * image, `/…/<ref>/<preset>` its variant (when the segment before the last is a ref).
  */
 export function route(req: Request, withVariants: boolean): { ref: string; preset?: string } {
-  if (req.params?.ref !== undefined)
-    return { ref: req.params.ref, preset: withVariants ? req.params.preset : undefined }
+  // Express names the preset itself: kept with or without variants (without, it is a 404, not the original)
+  if (req.params?.ref !== undefined) return { ref: req.params.ref, preset: req.params.preset }
   const segments = (req.url ?? '').split('?')[0]!.split('/').map(decode)
   const last = segments[segments.length - 1] ?? ''
   const before = segments[segments.length - 2]

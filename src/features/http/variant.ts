@@ -13,7 +13,9 @@ export async function serveVariant(
   name: string
 ): Promise<void> {
   const { storage, options } = ctx
-  const variants = options.variants!
+  const { variants } = options
+  // an Express route with a :preset on a handler without variants: never the original under a variant's URL
+  if (variants === undefined) throw new NotFoundError(`${ref}/${name}`)
   const preset = variants.preset(name) // 404 for an unknown preset
   const stat = await storage.stat(ref)
   if (stat.sha256 === undefined) throw new NotFoundError(ref)

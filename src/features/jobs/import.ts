@@ -4,6 +4,7 @@
  * file the mapping records (or `{mapping}.not-images.jsonl` beside it) is passed over by a lookup,
  * so a rerun over a growing tree stores every file added since, wherever its name sorts.
  */
+import type { Dirent } from 'node:fs'
 import { readdir, realpath, stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import { InvalidInputError } from '../../core/errors.js'
@@ -11,7 +12,7 @@ import type { ImageStorage } from '../../core/types.js'
 import { globMatcher } from './glob.js'
 import { JsonLines } from './mapping.js'
 import { hashesOf, LEFT_FOR_NEXT_RUN, runJob, type JobOptions, type JobSummary } from './runner.js'
-import { identityOf, settled } from './settle.js'
+import { identityOf, refuseUnfinishedJpeg, settled } from './settle.js'
 import { folderOf, placeOf } from './stores.js'
 
 export interface ImportOptions extends JobOptions {
@@ -46,7 +47,7 @@ export const notImagesFile = (mapping: string): string => `${mapping}.not-images
 
 /** Stores every file below `dir`; the mapping says source → hash, key, size, duplicate. */
 export async function importTree(storage: ImageStorage, dir: string, options: ImportOptions): Promise<ImportSummary> {
-  const extra = { symlinks: [] as string[], notImages: [] as string[], excluded: 0 }
+  const extra = { symlinks: [] as string[], notImages: [] as string[], excluded: 0, unreadable: [] as Unreadable[] }
   try {
     if (!(await stat(dir)).isDirectory()) throw Object.assign(new Error('not a directory'), { code: 'ENOTDIR' })
   } catch (err) {
@@ -88,8 +89,11 @@ export async function importTree(storage: ImageStorage, dir: string, options: Im
   ).finally(async () => {
     await notImages?.close()
   })
+  // a folder that could not be read failed as an item does (exit 1), and its files wait for the next run
+  const { unreadable, ...left } = extra
+  summary.failed.push(...unreadable)
   // found in the order the concurrent work ended: reported sorted, the same in every run
-  return { ...summary, ...extra, notImages: extra.notImages.sort(), symlinks: extra.symlinks.sort() }
+  return { ...summary, ...left, notImages: extra.notImages.sort(), symlinks: extra.symlinks.sort() }
 }
 
 /** Stores `file` once it has rested (settle.ts): its mapping record, or `LEFT_FOR_NEXT_RUN` if the run stopped. */
@@ -102,6 +106,7 @@ async function storeRested(
   const path = join(dir, file)
   const rested = await settled(path, options.minAgeMs ?? DEFAULT_MIN_AGE_MS, options.signal)
   if (rested === undefined) return LEFT_FOR_NEXT_RUN
+  await refuseUnfinishedJpeg(path)
   const result = await storage.store({ path }, { allowNonImage: options.allowNonImage })
   // changed since it rested (rewritten, replaced): what was read may be neither version; the next run takes it
   if ((await identityOf(path)) !== rested)
@@ -117,10 +122,10 @@ async function storeRested(
 export async function* importFiles(
   dir: string,
   options: Pick<ImportOptions, 'exclude' | 'followSymlinks'>,
-  left?: { symlinks: string[]; excluded: number }
+  left?: { symlinks: string[]; excluded: number; unreadable?: Unreadable[] }
 ): AsyncGenerator<string> {
   const excluded = globMatcher(options.exclude ?? [])
-  for await (const { path, symlink } of walk(dir, options.followSymlinks === true)) {
+  for await (const { path, symlink } of walk(dir, options.followSymlinks === true, left?.unreadable)) {
     if (excluded(path)) {
       if (left !== undefined) left.excluded++
     } else if (symlink) {
@@ -129,14 +134,33 @@ export async function* importFiles(
   }
 }
 
-/** Every regular file below `dir` (and each symbolic link, unfollowed), relative to it, in walk order. */
-async function* walk(dir: string, follow: boolean): AsyncGenerator<{ path: string; symlink: boolean }> {
+/** A folder below the imported one that could not be read (EACCES, EIO, gone meanwhile), as a failed item. */
+type Unreadable = { item: string; code: string; message: string }
+
+/**
+ * Every regular file below `dir` (and each symbolic link, unfollowed), relative to it, in walk order. A folder below
+ * it that cannot be read goes into `unreadable` (the walk goes on: the folders after it are not left for it).
+ */
+async function* walk(
+  dir: string,
+  follow: boolean,
+  unreadable?: Unreadable[]
+): AsyncGenerator<{ path: string; symlink: boolean }> {
   const seen = new Set<string>()
   async function* visit(prefix: string): AsyncGenerator<{ path: string; symlink: boolean }> {
-    const real = await realpath(join(dir, prefix))
+    let real: string
+    let entries: Dirent[]
+    try {
+      real = await realpath(join(dir, prefix))
+      entries = seen.has(real) ? [] : await readdir(join(dir, prefix), { withFileTypes: true })
+    } catch (err) {
+      if (prefix === '' || unreadable === undefined) throw err
+      const { code = 'EIO', message } = err as NodeJS.ErrnoException
+      unreadable.push({ item: `${prefix}/`, code: 'ERR_STORAGE_UNAVAILABLE', message: `${code}: ${message}` })
+      return
+    }
     if (seen.has(real)) return
     seen.add(real)
-    const entries = await readdir(join(dir, prefix), { withFileTypes: true })
     entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
     for (const entry of entries) {
       const path = prefix === '' ? entry.name : `${prefix}/${entry.name}`

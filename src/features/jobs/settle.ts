@@ -4,7 +4,7 @@
  * run would pass over the whole frame as done.
  */
 import type { BigIntStats } from 'node:fs'
-import { stat } from 'node:fs/promises'
+import { open, stat } from 'node:fs/promises'
 import { InvalidInputError } from '../../core/errors.js'
 import { changedAtMs, fileIdentity } from '../../core/file-identity.js'
 
@@ -60,4 +60,32 @@ async function sleep(ms: number, signal?: AbortSignal): Promise<boolean> {
     const timer = setTimeout(() => done(true), ms)
     signal?.addEventListener('abort', stop, { once: true })
   })
+}
+
+/** A JPEG without its end marker that changed this recently is taken as still being written (a writer stalled). */
+export const UNFINISHED_JPEG_MS = 10 * 60_000
+
+/**
+ * `ERR_INVALID_INPUT` if `path` is a JPEG (FF D8) whose last bytes are not its end marker (FF D9) and that changed
+ * less than `UNFINISHED_JPEG_MS` ago: a writer that stalled longer than the rest an import waits for, mid-frame.
+ * Recorded, the prefix would be the mapping's frame for good (a recorded path is not read again). A frame cut for
+ * good (or with bytes after its end) is taken once it has not changed for that long.
+ */
+export async function refuseUnfinishedJpeg(path: string): Promise<void> {
+  const file = await open(path, 'r').catch(() => undefined)
+  if (file === undefined) return // (the store says why)
+  try {
+    const stats = await file.stat({ bigint: true })
+    if (Date.now() - changedAtMs(stats) >= UNFINISHED_JPEG_MS || stats.size < 4n) return
+    const [head, tail] = [Buffer.alloc(2), Buffer.alloc(2)]
+    await file.read(head, 0, 2, 0)
+    await file.read(tail, 0, 2, Number(stats.size) - 2)
+    if (head.readUInt16BE(0) === 0xffd8 && tail.readUInt16BE(0) !== 0xffd9)
+      throw new InvalidInputError(
+        `${path} is a JPEG without its end marker that changed less than ${UNFINISHED_JPEG_MS / 60_000} min ago: ` +
+          'still being written? Not recorded; a later run takes it (as it is, once it has not changed for that long)'
+      )
+  } finally {
+    await file.close()
+  }
 }

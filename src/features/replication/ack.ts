@@ -1,6 +1,8 @@
 /**
  * `ack: 2`: a store resolves once one replica holds a verified copy too. The replicas are tried
- * in turn; none taking it within the timeout fails the store, its primary copy staying queued.
+ * in turn; none taking it within the timeout fails the store, its primary copy staying queued. A
+ * replica whose store says that what it acknowledges does not survive a power cut (an IPFS node whose
+ * flatfs does not sync) is no second copy: the frame would be lost with the primary in one cut.
  */
 import { StorageUnavailableError } from '../../core/errors.js'
 import { HOW } from './ledger.js'
@@ -23,6 +25,11 @@ export async function acknowledged(
   const both = signal === undefined ? timeout : AbortSignal.any([signal, timeout])
   const failures: string[] = []
   for (const replica of replicas) {
+    const unsafe = await unsafeBecause(replica)
+    if (unsafe !== undefined) {
+      failures.push(unsafe)
+      continue
+    }
     try {
       if ((await copier.copy(replica, sha256, undefined, both)) === 'copied') {
         if (options.background) copier.kick() // the other replicas
@@ -65,7 +72,35 @@ export async function afterStore(
   queued: string[],
   options: AckOptions & { ack?: 1 | 2 }
 ): Promise<void> {
-  if (options.ack === 2 && !(result.isDuplicate && copiedBefore(parts, result.sha256)))
+  if (options.ack !== 2) {
+    if (queued.length > 0 && options.background) parts.copier.kick()
+    return
+  }
+  const unsafe = await Promise.all(parts.replicas.map(unsafeBecause))
+  const safe = parts.replicas.filter((_, i) => unsafe[i] === undefined)
+  if (!(result.isDuplicate && copiedBefore({ ...parts, replicas: safe }, result.sha256)))
     await acknowledged(parts, result.sha256, options)
-  else if (queued.length > 0 && options.background) parts.copier.kick()
+}
+
+/** Each replica store's answer, asked once per process: its node's settings do not change under it. */
+const SAFETY = new WeakMap<object, Promise<string | undefined>>()
+
+/** Why `replica` would not keep an acknowledged copy through a power cut (its store says so); else undefined. */
+async function unsafeBecause({ name, storage }: Parts['replicas'][number]): Promise<string | undefined> {
+  let answer = SAFETY.get(storage)
+  if (answer === undefined) {
+    // a store that cannot tell (no `durability`, or it fails) is trusted, as its stores are (evict.ts)
+    answer = (storage.durability?.() ?? Promise.resolve(undefined)).then(
+      found =>
+        found?.powerCutSafe === false
+          ? `${name} would not keep its copy through a power cut${found.advice ? `: ${found.advice}` : ''}`
+          : undefined,
+      () => {
+        SAFETY.delete(storage) // asked again next time
+        return undefined
+      }
+    )
+    SAFETY.set(storage, answer)
+  }
+  return await answer
 }

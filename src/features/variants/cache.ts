@@ -7,6 +7,7 @@
  * the same variant at once, one file stays: the same bytes under the same name.
  */
 import { createHash, randomUUID } from 'node:crypto'
+import { statSync } from 'node:fs'
 import { rm, unlink } from 'node:fs/promises'
 import { join } from 'node:path'
 import { Background } from '../../core/background.js'
@@ -182,9 +183,16 @@ export class VariantCache {
     for (const file of this.files()) {
       options.signal?.throwIfAborted()
       let reason: FindingReason | undefined
-      if (file.entry === undefined) reason = 'stray'
-      else {
-        const bytes = await readWhole(file.path)
+      if (file.entry === undefined) {
+        // a temp a process is writing now (its rename would fail): stray once it has been left an hour
+        if (changedWithin(file.path, 3_600_000)) continue
+        reason = 'stray'
+      } else {
+        const bytes = await readWhole(file.path).catch((err: unknown) => {
+          if (isMissing(err)) return undefined // removed since the folder was listed (a repair, a delete)
+          throw err
+        })
+        if (bytes === undefined) continue
         report.checked++
         report.bytes += bytes.length
         if (createHash('sha256').update(bytes).digest('hex') !== file.entry.sha256) reason = 'corrupt'
@@ -235,4 +243,10 @@ export class VariantCache {
     if (this.known.size > MAX_KNOWN) this.known.delete(this.known.keys().next().value!)
     this.listings.added(`${memo.slice(0, 2)}/${memo.slice(2, 4)}`, name)
   }
+}
+
+/** Whether the file at `path` was written less than `ms` ago (its mtime, as the store's temps are judged). */
+function changedWithin(path: string, ms: number): boolean {
+  const stats = statSync(path, { throwIfNoEntry: false })
+  return stats !== undefined && Date.now() - stats.mtimeMs < ms
 }

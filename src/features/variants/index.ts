@@ -13,6 +13,7 @@
  */
 import { availableParallelism } from 'node:os'
 import { join } from 'node:path'
+import { untilAborted } from '../../core/concurrency.js'
 import { readInteger, readString } from '../../core/config.js'
 import { ConfigError, InvalidRefError, NotFoundError } from '../../core/errors.js'
 import type { Logger } from '../../core/logger.js'
@@ -137,12 +138,14 @@ export class Variants {
     if (cached !== undefined) return await this.describe(sha256, preset, cached.bytes, cached.entry.key, true)
     const job = `${sha256}/${preset.name}`
     let making = this.making.get(job)
+    const started = making === undefined
     if (making === undefined) {
-      making = this.make(ref, sha256, preset, options).finally(() => this.making.delete(job))
+      // shared by every caller: no one caller's signal ends it (each stops waiting on its own)
+      making = this.make(ref, sha256, preset, {}).finally(() => this.making.delete(job))
       this.making.set(job, making)
-      return await making
     }
-    return { ...(await making), cached: true } // made by the call that started it
+    const made = await untilAborted(making, options.signal)
+    return started ? made : { ...made, cached: true } // made by the call that started it
   }
 
   /**

@@ -25,10 +25,15 @@ function cli(
 let db: pg.Client
 let schemas = 0
 
-/** The dashboard's execution_images, before the migration, in a schema of its own. */
-async function dashboardTable(ids: number[]): Promise<string> {
+/** The dashboard's execution_images, before the migration, in a schema of its own (`withPath`: its original_path). */
+async function dashboardTable(ids: number[], withPath = true): Promise<string> {
   const table = `backfill_${process.pid}_${++schemas}.execution_images`
   await db.query(`CREATE SCHEMA ${table.split('.')[0]}`)
+  if (!withPath) {
+    await db.query(`CREATE TABLE ${table} (execution_id bigint PRIMARY KEY)`)
+    await db.query(`INSERT INTO ${table} SELECT id FROM unnest($1::bigint[]) AS id`, [ids])
+    return table
+  }
   await db.query(
     `CREATE TABLE ${table} (execution_id bigint PRIMARY KEY, original_path text CHECK (original_path NOT LIKE '/%'))`
   )
@@ -37,6 +42,17 @@ async function dashboardTable(ids: number[]): Promise<string> {
     [ids]
   )
   return table
+}
+
+/** The dashboard's image tree with execution 3200's frame in original/ and its overlay in processed/. */
+async function twoTrees(): Promise<{ tree: string; mapping: string; frames: Record<string, Buffer> }> {
+  const tree = await tempDir('sai-dashboard')
+  const frames = { original: testJpeg('backfill raw 3200', 4000), processed: testJpeg('backfill overlay 3200', 4000) }
+  for (const [folder, bytes] of Object.entries(frames)) {
+    await mkdir(join(tree, folder, '3'), { recursive: true })
+    await writeFile(join(tree, folder, '3', '3200.jpg'), bytes)
+  }
+  return { tree, mapping: join(await tempDir(), 'import.jsonl'), frames }
 }
 
 const hashes = async (table: string): Promise<Map<number, string | null>> =>
@@ -193,25 +209,79 @@ describe('sai-images backfill-hashes against a real PostgreSQL', () => {
     expect(ids.every(id => all.get(id) === hashOf(id))).toBe(true)
   })
 
-  it('two files for one execution (original/ and processed/ imported together) are a conflict, exit 1: the row kept the last one silently', async () => {
-    const tree = await tempDir('sai-dashboard')
-    const frames = { original: testJpeg('backfill raw 3200', 4000), processed: testJpeg('backfill overlay 3200', 4000) }
-    for (const [folder, bytes] of Object.entries(frames)) {
-      await mkdir(join(tree, folder, '3'), { recursive: true })
-      await writeFile(join(tree, folder, '3', '3200.jpg'), bytes)
-    }
-    const mapping = join(await tempDir(), 'import.jsonl')
+  it("the whole image tree imported (original/ and processed/): each row gets its own file's hash, by original_path", async () => {
+    const { tree, mapping, frames } = await twoTrees()
     expect(cli(['import', tree, '--mapping', mapping, '--root', await tempDir()]).code).toBe(0)
     const table = await dashboardTable([3200])
     for (let run = 0; run < 2; run++) {
       const result = cli(['backfill-hashes', '--mapping', mapping, '--migrate', '--table', table, '--json'])
-      expect(result.code, `run ${run}`).toBe(1)
+      expect(result.code, `run ${run}`).toBe(0)
+      expect(JSON.parse(result.stdout)).toMatchObject({
+        otherFile: 1,
+        conflicts: [],
+        updated: 1 - run,
+        alreadySet: run
+      })
+      expect((await hashes(table)).get(3200)).toBe(sha256(frames.original)) // never the processed frame's
+    }
+  })
+
+  it("a mapping of processed/ sets no row (its files are no row's original_path): exit 1, saying so", async () => {
+    const { tree, mapping } = await twoTrees()
+    expect(cli(['import', join(tree, 'processed'), '--mapping', mapping, '--root', await tempDir()]).code).toBe(0)
+    const table = await dashboardTable([3200])
+    await db.query(`ALTER TABLE ${table} ADD COLUMN image_hash char(64)`) // (a dry run adds nothing)
+    for (const dry of [['--dry-run'], []]) {
+      const result = cli(['backfill-hashes', '--mapping', mapping, '--table', table, ...dry])
+      expect(result.code).toBe(1)
+      expect(result.stdout).toContain('no line names the file of its row (original_path)')
+    }
+    expect((await hashes(table)).get(3200)).toBe(null)
+  })
+
+  it('a table without original_path: two files for one execution are a conflict, in a dry run too', async () => {
+    const { tree, mapping, frames } = await twoTrees()
+    expect(cli(['import', tree, '--mapping', mapping, '--root', await tempDir()]).code).toBe(0)
+    const table = await dashboardTable([3200], false)
+    await db.query(`ALTER TABLE ${table} ADD COLUMN image_hash char(64)`) // (a dry run adds nothing)
+    for (const dry of [['--dry-run'], [], []]) {
+      const result = cli(['backfill-hashes', '--mapping', mapping, '--table', table, '--json', ...dry])
+      expect(result.code, dry.join(' ')).toBe(1)
       const { conflicts } = JSON.parse(result.stdout)
       expect(conflicts).toHaveLength(1)
-      expect(conflicts[0].executionId).toBe('3200')
       expect([conflicts[0].inDatabase, conflicts[0].inMapping].sort()).toEqual(
         [sha256(frames.original), sha256(frames.processed)].sort()
       )
     }
+  })
+
+  it('a row another writer fills while the back-fill waits for it is a conflict, not counted as set', async () => {
+    const { tree, mapping } = await twoTrees()
+    expect(cli(['import', join(tree, 'original'), '--mapping', mapping, '--root', await tempDir()]).code).toBe(0)
+    const table = await dashboardTable([3200])
+    await db.query(`ALTER TABLE ${table} ADD COLUMN image_hash char(64)`)
+    const other = new pg.Client({ connectionString: inject('databaseUrl') })
+    await other.connect()
+    try {
+      await other.query('BEGIN')
+      await other.query(`UPDATE ${table} SET image_hash = $1 WHERE execution_id = 3200`, ['f'.repeat(64)])
+      const args = ['backfill-hashes', '--mapping', mapping, '--table', table, '--json']
+      const child = spawn(process.execPath, [CLI, ...args], {
+        env: { ...process.env, DATABASE_URL: inject('databaseUrl') }
+      })
+      let out = ''
+      child.stdout.on('data', (d: Buffer) => (out += d.toString()))
+      const exited = new Promise<number | null>(resolve => child.on('close', resolve))
+      await new Promise(resolve => setTimeout(resolve, 1500)) // it waits for the row
+      await other.query('COMMIT')
+      expect(await exited).toBe(1)
+      expect(JSON.parse(out)).toMatchObject({
+        updated: 0,
+        conflicts: [expect.objectContaining({ executionId: '3200' })]
+      })
+    } finally {
+      await other.end()
+    }
+    expect((await hashes(table)).get(3200)).toBe('f'.repeat(64))
   })
 })

@@ -1,7 +1,7 @@
 // Replication from a filesystem primary to a real Kubo node: copies addressed by SHA-256 on both
 // sides, healing from the node, eviction that checks the node's copy first, and a reconcile that
 // lists the node's index (a few requests, none per object).
-import { randomUUID } from 'node:crypto'
+import { createHash, randomUUID } from 'node:crypto'
 import { createServer, request } from 'node:http'
 import { readFile, rm, unlink, utimes, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
@@ -162,6 +162,33 @@ describe('replication to a real Kubo node', () => {
         await expect(refused).rejects.toThrow(/kubo would not keep its copies through a power cut: set "sync": true/)
       }
       expect(await primary.exists(sha256)).toBe(true)
+      await storage.close()
+    } finally {
+      await unsynced.stop()
+    }
+  })
+
+  it('ack: 2 counts no copy on a node whose flatfs does not sync: the store fails, its frame queued on the primary', async () => {
+    const unsynced = await startKubo({ binary: inject('kuboBinary') })
+    try {
+      const primary = new FilesystemDriver({ root: await tempDir('sai-primary') })
+      await asHost(primary.root, HOST)
+      const replica = new IpfsDriver({ url: unsynced.url, indexPath: `/sai-replication-${made++}` })
+      const storage = createReplicatedStorage({
+        primary,
+        replicas: [{ name: 'kubo', storage: replica }],
+        background: false,
+        ack: 2,
+        ackTimeoutMs: 5000
+      })
+      const jpeg = testJpeg('ack 2 on an unsynced node')
+      for (let attempt = 0; attempt < 2; attempt++) {
+        const refused = storage.store(jpeg) // the second: a duplicate, refused alike
+        await expect(refused).rejects.toMatchObject({ code: 'ERR_STORAGE_UNAVAILABLE' })
+        await expect(refused).rejects.toThrow(/kubo would not keep its copy through a power cut: set "sync": true/)
+      }
+      expect(storage.status().replicas[0]!.pending).toBe(1)
+      expect(await replica.exists(createHash('sha256').update(jpeg).digest('hex'))).toBe(false) // not even tried
       await storage.close()
     } finally {
       await unsynced.stop()

@@ -1,5 +1,5 @@
 import { execFileSync, spawn, spawnSync } from 'node:child_process'
-import { readdir, readFile, writeFile } from 'node:fs/promises'
+import { readdir, readFile, utimes, writeFile } from 'node:fs/promises'
 import { createServer, type Server } from 'node:http'
 import { join } from 'node:path'
 import { createDeflate } from 'node:zlib'
@@ -170,7 +170,10 @@ describe('variants of real camera frames', () => {
     const other = await storage.store(frames[1]!)
     await createVariants(storage).get(other.hash, 'thumb')
     await storage.delete(other.hash)
-    await writeFile(join(root, '.variants', hash.slice(0, 2), hash.slice(2, 4), '.crashed.tmp'), 'x')
+    const crashed = join(root, '.variants', hash.slice(0, 2), hash.slice(2, 4), '.crashed.tmp')
+    await writeFile(crashed, 'x')
+    const hoursAgo = new Date(Date.now() - 2 * 3_600_000) // (a temp younger than an hour may be a render's under way)
+    await utimes(crashed, hoursAgo, hoursAgo)
     const found = JSON.parse(cli(['verify', '--json']).stdout)
     expect(found.variants.problems.map((p: { reason: string }) => p.reason).sort()).toEqual(['orphan', 'stray'])
     expect(cli(['verify', '--repair']).code).toBe(0)
