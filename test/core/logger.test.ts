@@ -6,7 +6,7 @@
  */
 import { execFile, execFileSync } from 'node:child_process'
 import { close as closeCallback } from 'node:fs'
-import { mkdir, readdir, writeFile } from 'node:fs/promises'
+import { mkdir, readdir, utimes, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { describe, expect, it } from 'vitest'
@@ -210,6 +210,8 @@ describe("the variant cache's logger", () => {
     await variants.get(hash, 'thumb')
     const folder = join(root, '.variants', shardOf(sha256!))
     await writeFile(join(folder, 'stray.bin'), 'left by someone')
+    const hoursAgo = new Date(Date.now() - 2 * 3_600_000) // (a younger file may be a render's temp under way)
+    await utimes(join(folder, 'stray.bin'), hoursAgo, hoursAgo)
     const report = await appendOnly(folder, async () => await variants.verify({ repair: true }))
     expect(report.problems).toEqual([
       expect.objectContaining({ key: `${shardOf(sha256!)}/stray.bin`, reason: 'stray', action: 'left' })
