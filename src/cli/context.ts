@@ -92,7 +92,7 @@ export class Context {
     const { createImageStorage, DRIVERS } = await import('./commands/index.js')
     if (driver !== undefined && !(DRIVERS as readonly string[]).includes(driver))
       throw new UsageError(`unknown driver ${driver}: expected ${DRIVERS.join(', ')}`)
-    const named = driver ?? (process.env.SAI_IMAGE_STORAGE_DRIVER || 'fs')
+    const named = driver ?? (process.env.SAI_IMAGE_STORAGE_DRIVER?.trim() || 'fs')
     if (root !== undefined && named !== 'fs')
       throw new UsageError(`${flags.root} is an fs store's; the driver is ${named}`)
     // messages name the flags the operator gave (features/factory/settings.ts)

@@ -55,6 +55,12 @@ describe('a flag that would be dropped or misread is refused', () => {
     refused([...args], message)
   })
 
+  it('backfill-hashes --id-column Bad is a usage error named by its flag, before it connects', () => {
+    refused(['backfill-hashes', '--mapping', '/tmp/none.jsonl', '--id-column', 'Bad'], /--id-column takes a plain/, {
+      DATABASE_URL: 'postgres://nobody@127.0.0.1:1/none'
+    })
+  })
+
   it('backfill-hashes --batch 1e3 is refused before it connects', () => {
     refused(['backfill-hashes', '--mapping', '/tmp/none.jsonl', '--batch', '1e3'], /--batch takes a whole number/, {
       DATABASE_URL: 'postgres://nobody@127.0.0.1:1/none'

@@ -1,4 +1,4 @@
-import { addImageHashColumn, backfillImageHashes } from '../../features/dashboard/backfill.js'
+import { addImageHashColumn, backfillImageHashes, SQL_NAME } from '../../features/dashboard/backfill.js'
 import { connectDatabase, databaseError } from '../database.js'
 import { plural, UsageError, wholeNumber, type Context } from '../context.js'
 
@@ -9,6 +9,15 @@ export async function backfillHashes(cli: Context): Promise<number> {
   if (!Number.isInteger(batchSize) || batchSize < 1 || batchSize > 100_000)
     throw new UsageError('--batch takes a whole number from 1 to 100000')
   const table = cli.string('table') ?? 'execution_images'
+  // named as the operator wrote them, and before the database is asked anything
+  for (const [flag, name] of [
+    ['--table', table],
+    ['--id-column', cli.string('id-column')]
+  ] as const)
+    if (name !== undefined && !SQL_NAME.test(name))
+      throw new UsageError(
+        `${flag} takes a plain lower-case SQL name (schema.table for --table), not ${JSON.stringify(name)}`
+      )
   const db = await connectDatabase()
   try {
     if (cli.flags.migrate === true && cli.flags['dry-run'] !== true) await addImageHashColumn(db, table)

@@ -53,7 +53,8 @@ export interface BackfillReport {
   interrupted: boolean
 }
 
-const IDENTIFIER = /^[a-z_][a-z0-9_]*(\.[a-z_][a-z0-9_]*)?$/
+/** A table (`schema.table`) or column name the statements take as they are: plain lower-case SQL names only. */
+export const SQL_NAME = /^[a-z_][a-z0-9_]*(\.[a-z_][a-z0-9_]*)?$/
 
 /**
  * Adds `image_hash` (64 lower-case hex characters, or NULL until back-filled), its CHECK and an
@@ -176,7 +177,7 @@ async function writeBatch(
 }
 
 function identifier(name: string, option: string): string {
-  if (!IDENTIFIER.test(name))
+  if (!SQL_NAME.test(name))
     throw new ConfigError(option, `not a plain lower-case SQL identifier: ${JSON.stringify(name)}`)
   return name
 }
