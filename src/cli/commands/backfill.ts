@@ -1,4 +1,5 @@
-import { addImageHashColumn, backfillImageHashes, SQL_NAME } from '../../features/dashboard/backfill.js'
+import { addImageHashColumn, backfillImageHashes } from '../../features/dashboard/backfill.js'
+import { SQL_NAME } from '../../features/dashboard/sql-name.js'
 import { connectDatabase, databaseError } from '../database.js'
 import { plural, UsageError, wholeNumber, type Context } from '../context.js'
 

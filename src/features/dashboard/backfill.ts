@@ -13,6 +13,7 @@
  */
 import { ConfigError } from '../../core/errors.js'
 import { batches, type Entry } from './mapping-lines.js'
+import { SQL_NAME } from './sql-name.js'
 
 /** What the back-fill needs of a database client: `pg.Client` and `pg.Pool` have it. */
 export interface Queryable {
@@ -52,9 +53,6 @@ export interface BackfillReport {
   unusable: number
   interrupted: boolean
 }
-
-/** A table (`schema.table`) or column name the statements take as they are: plain lower-case SQL names only. */
-export const SQL_NAME = /^[a-z_][a-z0-9_]*(\.[a-z_][a-z0-9_]*)?$/
 
 /**
  * Adds `image_hash` (64 lower-case hex characters, or NULL until back-filled), its CHECK and an
