@@ -76,15 +76,15 @@ export function compacting(path: string): DrainLock {
 }
 
 /**
- * `path` rewritten as `head` and what followed its first `since` bytes; `durable`: fsynced, its rename too, and
+ * `path` rewritten as `head` and what followed its first `since` bytes, durably (fsynced, its rename too), and
  * under its `compacting` marker, which durable appends wait out (else one written after the read below would reach
  * the new file only through the late lines appended here, after the rename was durable: a cut between lost it).
  * Lines appended to the old file after the read are appended to the new one (plainly: a durable one's writer
  * writes it again itself); one written after that costs a verification.
  */
-export async function rewriteFile(path: string, head: string, since: number, durable: boolean): Promise<void> {
-  const marker = durable ? compacting(path) : undefined
-  if (marker !== undefined && !(await marker.acquire())) return // another compaction's (not under the lock): left
+export async function rewriteFile(path: string, head: string, since: number): Promise<void> {
+  const marker = compacting(path)
+  if (!(await marker.acquire())) return // another compaction's (not under the lock): left
   let old: FileHandle | undefined
   try {
     old = await open(path, 'r').catch((err: NodeJS.ErrnoException) => {
@@ -92,7 +92,7 @@ export async function rewriteFile(path: string, head: string, since: number, dur
       return undefined
     })
     const before = old === undefined ? Buffer.alloc(0) : await old.readFile()
-    await replace(path, head + wholeLines(before.subarray(since)), durable)
+    await replace(path, head + wholeLines(before.subarray(since)), true)
     if (old === undefined) return
     const late = Buffer.alloc(1 << 16)
     const tail: Buffer[] = []
@@ -101,7 +101,7 @@ export async function rewriteFile(path: string, head: string, since: number, dur
     if (tail.length > 0) await appendLines(path, wholeLines(Buffer.concat(tail)))
   } finally {
     await old?.close()
-    await marker?.release()
+    await marker.release()
   }
 }
 

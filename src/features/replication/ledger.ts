@@ -172,7 +172,7 @@ export class Ledger {
     await this.folder(copy, true)
     let text = ''
     for (const record of records) text += line(record)
-    await rewriteFile(path, text, since, true)
+    await rewriteFile(path, text, since)
   }
 }
 
