@@ -45,7 +45,17 @@ const commonjsEntries: Plugin = {
 // `err.name` and in stack traces
 export default defineConfig([
   // ESM: one file per entry point, shared chunks, so each class exists once.
-  { entry, format: 'esm', dts: true, splitting: true, sourcemap: true, target: 'node20', keepNames: true },
+  // __COMMONJS__: which way the optional peers load (src/core/optional-peer.ts)
+  {
+    entry,
+    format: 'esm',
+    dts: true,
+    splitting: true,
+    sourcemap: true,
+    target: 'node20',
+    keepNames: true,
+    define: { __COMMONJS__: 'false' }
+  },
   // CommonJS: one bundle, and per entry point a one-line file and its types. Not split into chunks
   // instead: tsup's CJS splitting rewrites the import() that loads the ESM-only kubo-rpc-client
   // into a require() that Node 20 refuses. multiformats and p-limit (with its yocto-queue) are
@@ -59,6 +69,7 @@ export default defineConfig([
     target: 'node20',
     keepNames: true,
     noExternal: [/^multiformats/, /^p-limit$/, /^yocto-queue$/],
+    define: { __COMMONJS__: 'true' },
     esbuildPlugins: [commonjsEntries]
   },
   // the sai-images command; a young generation of 2 MB semi-spaces (16 by default) keeps a walk of
@@ -80,6 +91,7 @@ export default defineConfig([
     // a small young generation keeps a 1M-object walk's peak RSS flat (bench/RESULTS-scale.md); not
     // --optimize-for-size: it cost a drain 2-4% of its time and the scale targets hold without it
     // (bench/RESULTS-replication-cli.md, 2026-12-05)
-    banner: { js: '#!/usr/bin/env -S node --max-semi-space-size=2' }
+    banner: { js: '#!/usr/bin/env -S node --max-semi-space-size=2' },
+    define: { __COMMONJS__: 'false' }
   }
 ])

@@ -11,7 +11,8 @@ const loadPg = optionalPeer({
   neededBy: 'this command',
   setting: 'DATABASE_URL',
   install: 'pg',
-  load: async () => (await import('pg')).default
+  load: async () => (await import('pg')).default,
+  require: () => require('pg')
 })
 
 export async function connectDatabase(url = process.env.DATABASE_URL): Promise<Database> {

@@ -28,7 +28,8 @@ const loadPresigner = optionalPeer({
   neededBy: 'S3 links (url)',
   option: 'driver',
   install: '@aws-sdk/s3-request-presigner@3.1169.0',
-  load: async () => await import('@aws-sdk/s3-request-presigner')
+  load: async () => await import('@aws-sdk/s3-request-presigner'),
+  require: () => require('@aws-sdk/s3-request-presigner')
 })
 
 export class S3Adapter implements StorageAdapter {

@@ -31,7 +31,8 @@ const loadSdk = optionalPeer({
   neededBy: 'the S3 driver',
   option: 'driver',
   install: '@aws-sdk/client-s3@3.1175.0',
-  load: async () => await import('@aws-sdk/client-s3')
+  load: async () => await import('@aws-sdk/client-s3'),
+  require: () => require('@aws-sdk/client-s3')
 })
 
 export class S3Connection {

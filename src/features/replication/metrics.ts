@@ -24,7 +24,8 @@ const loadPromClient = optionalPeer<typeof PromClient>({
   neededBy: 'the metrics of replicate --watch',
   setting: '--metrics-port',
   install: 'prom-client@15',
-  load: async () => await import('prom-client')
+  load: async () => await import('prom-client'),
+  require: () => require('prom-client')
 })
 
 const FINDINGS = ['present', 'missing', 'mismatched', 'evicted', 'extra'] as const

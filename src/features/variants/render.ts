@@ -16,7 +16,8 @@ const loadSharp = optionalPeer({
   neededBy: 'variants',
   setting: 'variants',
   install: 'sharp',
-  load: async () => (await import('sharp')).default
+  load: async () => (await import('sharp')).default,
+  require: () => require('sharp')
 })
 type Sharp = Awaited<ReturnType<typeof loadSharp>>
 
