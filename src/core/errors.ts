@@ -237,9 +237,7 @@ export function serviceUnavailable(
     option?: string
   }
 ): StorageUnavailableError {
-  // (a secret of a few characters would be cut out of every word: no real credential is that short)
-  const hide = (text: string): string =>
-    (context.secrets ?? []).filter(s => s.length >= 4).reduce((t, secret) => t.split(secret).join('[redacted]'), text)
+  const hide = (text: string): string => redact(text, context.secrets)
   const error = err as Error
   const cause = err instanceof Error ? new Error(hide(`${error.name}: ${error.message}`)) : undefined
   const operation = context.operation === undefined ? '' : ` (${context.operation})`
@@ -255,6 +253,12 @@ export function serviceUnavailable(
   const make = (message: string): StorageUnavailableError =>
     new StorageUnavailableError(message, context.where, { cause })
   return context.option === undefined ? make(wording(optionName)) : aboutOption(context.option, wording, make)
+}
+
+/** `text` with every secret in it replaced by `[redacted]`; before any cut, so that no part of one shows. */
+export function redact(text: string, secrets: string[] = []): string {
+  // (a secret of a few characters would be cut out of every word: no real credential is that short)
+  return secrets.filter(s => s.length >= 4).reduce((t, secret) => t.split(secret).join('[redacted]'), text)
 }
 
 function describe(ref: unknown): string {

@@ -12,8 +12,9 @@
 import { randomUUID } from 'node:crypto'
 import { Agent, request, type IncomingMessage } from 'node:http'
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https'
-import { passThrough, serviceUnavailable } from '../../core/errors.js'
+import { passThrough, redact, serviceUnavailable } from '../../core/errors.js'
 import type { Wording } from '../../core/option-names.js'
+import { checkedUrl } from './init.js'
 import { atLeast, basic, bounded, closedUnder, collect, eachChunk, parts, query, withCode, writeBody } from './wire.js'
 
 export type Params = Record<string, string | number | boolean | string[] | undefined>
@@ -58,7 +59,7 @@ export class KuboConnection {
     auth: string | undefined,
     private readonly timeoutMs: number
   ) {
-    const parsed = new URL(url)
+    const parsed = checkedUrl(url)
     if (parsed.username !== '' || parsed.password !== '') {
       this.#authorization = basic(`${decodeURIComponent(parsed.username)}:${decodeURIComponent(parsed.password)}`)
       parsed.username = parsed.password = ''
@@ -104,7 +105,7 @@ export class KuboConnection {
     try {
       return JSON.parse(text === '' ? 'null' : text)
     } catch {
-      throw this.unavailable(answer.command, `not a Kubo RPC answer: ${JSON.stringify(text.slice(0, 80))}`)
+      throw this.unavailable(answer.command, `not a Kubo RPC answer: ${this.shown(text)}`)
     }
   }
 
@@ -118,10 +119,7 @@ export class KuboConnection {
     return answer
   }
 
-  /**
-   * `ERR_STORAGE_UNAVAILABLE` for this node, e.g. for a refusal the caller did not expect: about the
-   * `url` option (or `timeoutMs`, for no answer in time), named as code gives it.
-   */
+  /** `ERR_STORAGE_UNAVAILABLE` for this node: about its `url` (or `timeoutMs`, for no answer in time). */
   unavailable(command: string, why: string | Wording, cause?: unknown, option = 'url'): Error {
     return serviceUnavailable(cause ?? new Error(typeof why === 'string' ? why : why(o => o)), {
       service: 'IPFS node',
@@ -203,7 +201,7 @@ export class KuboConnection {
       const text = (await collect(res, 200)).toString().trim()
       throw this.unavailable(
         command,
-        `answered HTTP ${String(res.statusCode)} (${type === '' ? 'no type' : type}) ${JSON.stringify(text.slice(0, 80))}: not the Kubo RPC API (a gateway, a proxy's path, or another server)`
+        `answered HTTP ${String(res.statusCode)} (${type === '' ? 'no type' : type}) ${this.shown(text)}: not the Kubo RPC API (a gateway, a proxy's path, or another server)`
       )
     }
     if (!kuboError && options.onChunk !== undefined) {
@@ -219,7 +217,7 @@ export class KuboConnection {
     if (typeof message !== 'string')
       throw this.unavailable(
         command,
-        `answered HTTP ${String(res.statusCode)} without a Kubo error: ${JSON.stringify(body.toString().slice(0, 80))}`
+        `answered HTTP ${String(res.statusCode)} without a Kubo error: ${this.shown(body.toString())}`
       )
     return { command, body, refusal: message }
   }
@@ -243,6 +241,13 @@ export class KuboConnection {
     const token = this.#authorization.split(' ')[1]!
     if (!this.#authorization.startsWith('Basic ')) return [token]
     const decoded = Buffer.from(token, 'base64').toString()
-    return [token, decoded, decoded.slice(decoded.indexOf(':') + 1)]
+    const [user, password] = [decoded.slice(0, decoded.indexOf(':')), decoded.slice(decoded.indexOf(':') + 1)]
+    // a token as the user (`http://TOKEN@host`)
+    return [token, decoded, password, ...(password === '' ? [user] : [])]
+  }
+
+  /** What the node or a proxy said, for a message: redacted, then cut. */
+  private shown(text: string): string {
+    return JSON.stringify(redact(text, this.secrets()).slice(0, 80))
   }
 }

@@ -61,6 +61,15 @@ export class IpfsDriver extends StorageFront<IpfsKey> {
     return await reindex(this.index, entries, pinned, async cid => await this.fetch(cid, options), options)
   }
 
+  /** Shown by `util.inspect` (and so by loggers): never the credentials, nor the gateway's URL (it may hold some). */
+  [Symbol.for('nodejs.util.inspect.custom')](): string {
+    return `IpfsDriver { apiUrl: '${this.apiUrl}' }`
+  }
+
+  toJSON(): object {
+    return { driver: this.driver, apiUrl: this.apiUrl }
+  }
+
   /** Whether a resolved store survives a power cut on this node (durability.ts). */
   async durability(options: AbortOptions = {}): Promise<NodeDurability> {
     return await durabilityOf(this.node.rpc, options.signal)

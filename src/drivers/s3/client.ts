@@ -239,7 +239,8 @@ export class S3Connection {
     // ours already (an SDK abort is its timeout)
     if ((err as Error)?.name !== 'AbortError' && passThrough(err) !== undefined) return err
     const { why, option } = reasonOf(err, this.settings.timeoutMs)
-    const secrets = [this.#credentials?.secretAccessKey ?? '', this.#credentials?.sessionToken ?? '']
+    const { accessKeyId = '', secretAccessKey = '', sessionToken = '' } = this.#credentials ?? {}
+    const secrets = [secretAccessKey, sessionToken, accessKeyId]
     return serviceUnavailable(err, { service: 'S3', where: this.where, operation: name, why, secrets, option })
   }
 

@@ -39,12 +39,26 @@ export function checkedPlace(init: S3DriverInit): { bucket: string; prefix: stri
       'prefix',
       `expected a key prefix such as frames/ (letters, digits, _ . - /; no leading /), got ${JSON.stringify(prefix)}`
     )
-  // S3 signs with keys, never a URL's user: such an endpoint would be printed, secret and all, in every message
-  if (init.endpoint !== undefined && /^[a-z][a-z0-9+.-]*:\/\/[^/?#]*@/i.test(String(init.endpoint)))
-    throw ConfigError.forOption(
-      'endpoint',
-      'holds a user name or password: give the S3 keys as credentials (SAI_S3_ACCESS_KEY_ID and ' +
-        'SAI_S3_SECRET_ACCESS_KEY); the value is not shown'
-    )
+  if (init.endpoint !== undefined) checkEndpoint(init.endpoint)
   return { bucket: init.bucket, prefix: prefix === '' || prefix.endsWith('/') ? prefix : `${prefix}/` }
+}
+
+/**
+ * An http(s) URL with nothing a request does not send. S3 signs with keys, never a URL's user, and sends no query of
+ * the endpoint's: either would be printed, secret and all, in every message. Read as the URL standard reads it
+ * (`http:user:pass@host` has a user), and never shown.
+ */
+function checkEndpoint(endpoint: string | URL): void {
+  let url: URL | undefined
+  try {
+    url = new URL(String(endpoint))
+  } catch {}
+  const refuse = (why: string): ConfigError => ConfigError.forOption('endpoint', `${why}; the value is not shown`)
+  if (url === undefined || (url.protocol !== 'http:' && url.protocol !== 'https:'))
+    throw refuse('expected an http or https URL such as http://127.0.0.1:7480')
+  if (url.username !== '' || url.password !== '')
+    throw refuse(
+      'holds a user name or password: give the S3 keys as credentials (SAI_S3_ACCESS_KEY_ID and SAI_S3_SECRET_ACCESS_KEY)'
+    )
+  if (url.search !== '' || url.hash !== '') throw refuse('holds a query string or fragment, which no request sends')
 }

@@ -77,7 +77,9 @@ function answerError(
       next(err)
       return
     }
-    if (onError === undefined) console.error(`sai-image-storage: ${req.method ?? 'GET'} ${req.url ?? ''}: ${text(err)}`)
+    // the path without its query: an <img> link's token (`?token=…`) stays out of the log
+    const path = (req.url ?? '').split('?')[0]
+    if (onError === undefined) console.error(`sai-image-storage: ${req.method ?? 'GET'} ${path}: ${text(err)}`)
   }
   if (res.headersSent) return void res.destroy()
   res.writeHead(status, { 'Content-Type': 'text/plain', 'X-Content-Type-Options': 'nosniff' })
