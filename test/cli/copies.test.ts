@@ -41,6 +41,19 @@ async function flip(path: string): Promise<void> {
   await writeFile(path, bytes)
 }
 
+describe('migrate of a replicated store', () => {
+  it('takes the frames evicted from the primary from its replica: every frame reaches the target', async () => {
+    const { env, root, hashes } = await replicated(3)
+    await evictFirst(env, root, hashes[0]!)
+    const target = await tempDir('sai-target')
+    const mapping = join(await tempDir(), 'migrate.jsonl')
+    const run = cli(['migrate', '--from', 'fs', '--to', 'fs', '--to-root', target, '--mapping', mapping], { env })
+    expect(run.code).toBe(0)
+    const moved = new FilesystemDriver({ root: target })
+    for (const hash of hashes) expect({ hash, there: await moved.exists(hash) }).toEqual({ hash, there: true })
+  })
+})
+
 describe('a lost last copy is never "clean"', () => {
   it(
     'evicted, then its replica copy deleted: verify, verify --subset, replicate and status say lost, ' +

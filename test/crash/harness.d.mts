@@ -37,6 +37,7 @@ export const REPO: string
 export const WORKLOAD_NAMES: string[]
 export const PACKAGE: string
 export function requireFuse(): void
+export function mountCrashfs(src: string, mnt: string, log: string): Promise<() => Promise<void>>
 export function record(name: string, options: { pkg?: string; work: string; killAfterMs?: number }): Promise<Recording>
 export function checkStates(
   recording: Recording,

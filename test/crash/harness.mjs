@@ -35,6 +35,15 @@ export function requireFuse() {
   }
 }
 
+/**
+ * crashfs over `src` at `mnt`, recording to `log`, for a test of its own (a file made unreadable: main.go); resolves
+ * with a stop function once mounted.
+ */
+export async function mountCrashfs(src, mnt, log) {
+  requireFuse()
+  return await mount(ensureCrashfs(), src, mnt, log)
+}
+
 /** Mounts crashfs over `src` at `mnt`, recording to `log`; resolves with a stop function once mounted. */
 async function mount(binary, src, mnt, log) {
   const child = spawn(binary, [src, mnt, log], { stdio: ['ignore', 'pipe', 'pipe'] })

@@ -66,7 +66,11 @@ export async function migrate(cli: Context): Promise<number> {
     throw new UsageError(
       '--to memory keeps nothing: the copies would vanish when this command exits (migrate to fs, s3 or ipfs)'
     )
-  const from = await cli.storageFor(fromName, cli.string('root'), false, { driver: '--from', root: '--root' })
+  // the environment's store, with its replicas (if any): the frames evicted from its primary are read from them, and
+  // a damaged primary copy is answered (and healed) by one, as every read does; another store is read as it is
+  const root = cli.string('root')
+  const own = root === undefined && fromName === (process.env.SAI_IMAGE_STORAGE_DRIVER?.trim() || 'fs')
+  const from = await cli.storageFor(fromName, root, own, { driver: '--from', root: '--root' })
   const to = await cli.storageFor(toName, cli.string('to-root'), false, { driver: '--to', root: '--to-root' })
   if (await sameStore(from, to))
     throw new UsageError(

@@ -73,7 +73,7 @@ async function fromRecord(ctx: Context, ref: string): Promise<Hit | undefined> {
   return undefined
 }
 
-/** Hashes the local file, records it and answers from it; false if it is damaged, changed or gone. */
+/** Hashes the local file, records it and answers from it; false if it is damaged, unreadable, changed or gone. */
 async function serveVerifiedLocal(
   ctx: Context,
   req: Request,
@@ -84,13 +84,8 @@ async function serveVerifiedLocal(
   const file = await openLocal(stat.path).catch(() => undefined)
   if (file === undefined) return false
   const small = file.size <= ctx.verifyBeforeSend
-  let verified: { ok: boolean; bytes?: Buffer }
-  try {
-    verified = await verifyLocal(file, stat.sha256!, small)
-  } catch (err) {
-    closeLocal(file)
-    throw err
-  }
+  // a file that cannot be read (EIO: a failing disk) is as a damaged one: the storage answers (a copy heals it)
+  const verified = await verifyLocal(file, stat.sha256!, small).catch(() => ({ ok: false, bytes: undefined }))
   if (!verified.ok) {
     closeLocal(file)
     return false

@@ -12,7 +12,7 @@ import { failureFields, log, type Logger } from '../../core/logger.js'
 import { traced } from '../../core/tracing.js'
 import type { ImageStorage } from '../../core/types.js'
 import type { StateLayout } from './layout.js'
-import { HOW, type Ledger } from './ledger.js'
+import { HOW, type Ledger, PRIMARY } from './ledger.js'
 import { appendLines } from './ledger-files.js'
 
 export class Healer {
@@ -27,7 +27,10 @@ export class Healer {
 
   /**
    * Writes `bytes` back to the primary (the damaged copy, if any, quarantined first); true once the
-   * primary copy is whole again. A failure is logged, not thrown: the caller has the bytes.
+   * primary copy is whole again. A failure is logged, not thrown: the caller has the bytes. Not for a frame
+   * evicted on purpose (a missing copy), nor one being (or that was) deleted: a heal in a delete's window, between
+   * the primary's copy and the replicas', would bring the frame back. A copy another heal made whole meanwhile
+   * (two reads of one damaged frame) stays as it is: quarantining it would count a heal twice.
    */
   async writeBack(sha256: string, bytes: Buffer, from: string, reason: string): Promise<boolean> {
     return await this.perObject.run(
@@ -37,6 +40,15 @@ export class Healer {
           'heal',
           { driver: this.primary.driver, ref: sha256, summary: healed => ({ healed, from, reason }) },
           async () => {
+            const own = this.ledger.lookup(PRIMARY, sha256)?.how
+            if (own === HOW.gone || (reason === 'missing' && own === HOW.evicted)) return false
+            if (
+              await this.primary.fetch(sha256).then(
+                () => true,
+                () => false
+              )
+            )
+              return true
             try {
               await this.primary.quarantine?.add(sha256, 'healed')
               await this.primary.store(bytes, { allowNonImage: true })
@@ -49,10 +61,16 @@ export class Healer {
               )
               return false
             }
-            // durably, as the heal itself: a heal reported done survives a power cut in `status` (test/crash)
-            await makeDirDurably(this.layout.dir)
-            await appendLines(this.layout.healsLog, `${Date.now()} ${sha256} ${from} ${reason}\n`, true)
-            await this.ledger.append(from, [{ sha256, at: Date.now(), how: HOW.rehash }])
+            // durably, as the heal itself: a heal reported done survives a power cut in `status` (test/crash); a
+            // record that cannot be written (a full disk) is logged, and the read still has its verified bytes
+            await this.record(sha256, from, reason).catch((err: unknown) =>
+              log(
+                this.logger,
+                'error',
+                { event: 'replication.heal-unrecorded', sha256, from, ...failureFields(err) },
+                `healed ${sha256} from ${from}, but could not record it: ${(err as Error).message}`
+              )
+            )
             log(
               this.logger,
               'info',
@@ -63,6 +81,12 @@ export class Healer {
           }
         )
     )
+  }
+
+  private async record(sha256: string, from: string, reason: string): Promise<void> {
+    await makeDirDurably(this.layout.dir)
+    await appendLines(this.layout.healsLog, `${Date.now()} ${sha256} ${from} ${reason}\n`, true)
+    await this.ledger.append(from, [{ sha256, at: Date.now(), how: HOW.rehash }])
   }
 
   /** How many heals `heals.log` holds, and the last one's time. */

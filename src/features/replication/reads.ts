@@ -1,14 +1,16 @@
 /**
  * Reading from the copies, with one policy for every read method of `ReplicatedStorage`:
- * - the primary is asked first; its `ERR_NOT_FOUND` and `ERR_INTEGRITY` mean "try a replica",
- *   any other failure (a bad ref, an unmounted root) is the caller's answer;
+ * - the primary is asked first; its `ERR_NOT_FOUND`, `ERR_INTEGRITY` and a failed read of the frame's own
+ *   file (`ERR_STORAGE_UNAVAILABLE` naming it: EIO from a failing disk) mean "try a replica"; any other failure
+ *   (a bad ref, an unmounted root) is the caller's answer;
  * - each replica in turn: `ERR_NOT_FOUND` means "not here" (quiet), any other failure is logged
- *   (`replication.replica-read-failed`) and the next replica is tried;
- * - no copy answered: a damaged copy anywhere makes it `ERR_INTEGRITY` (logged as
- *   `replication.no-good-copy`: the frame is lost unless an operator finds a copy), never
- *   "not found"; a frame the ledger knows a replica held (or evicted) whose replicas could not be
- *   reached is their error (unavailable); one no copy holds any more is lost (`replication.lost`);
- *   otherwise the primary's own error (its "not found" names the quarantine, if it is there).
+ *   (`replication.replica-read-failed`) and the next replica is tried; a damaged copy is recorded so in the
+ *   ledger (durably, as verify does), so that `status` reports it at once;
+ * - no copy answered: a replica that could not be asked may hold a good copy: its error (unavailable); else a
+ *   damaged copy anywhere makes it `ERR_INTEGRITY` (logged as `replication.no-good-copy`: the frame is lost
+ *   unless an operator finds a copy), never "not found"; a frame the ledger knows a replica held (or evicted)
+ *   whose replicas could not be reached is their error (unavailable); one no copy holds any more is lost
+ *   (`replication.lost`); otherwise the primary's own error (its "not found" names the quarantine, if there).
  */
 import { IntegrityError, NotFoundError } from '../../core/errors.js'
 import { failureFields, log, type Logger } from '../../core/logger.js'
@@ -17,8 +19,12 @@ import { seenOn } from './known.js'
 import { HOW, type Ledger, PRIMARY } from './ledger.js'
 import type { Replica } from './types.js'
 
-/** The primary's failures that a replica's copy can answer. */
-const TRY_A_REPLICA = new Set(['ERR_NOT_FOUND', 'ERR_INTEGRITY'])
+/** The primary's failures that a replica's copy can answer: missing, damaged, or its own file unreadable. */
+function replicaMayAnswer(err: unknown, sha256: string): boolean {
+  const { code } = failureFields(err)
+  if (code === 'ERR_NOT_FOUND' || code === 'ERR_INTEGRITY') return true
+  return code === 'ERR_STORAGE_UNAVAILABLE' && String((err as { path?: unknown }).path ?? '').includes(sha256)
+}
 
 export interface CopyRead<T> {
   value: T
@@ -49,7 +55,7 @@ export class CopyReader {
       const value = await read(this.primary, PRIMARY)
       if (value !== undefined) return { value, from: PRIMARY }
     } catch (err) {
-      if (!TRY_A_REPLICA.has(failureFields(err).code)) throw err
+      if (!replicaMayAnswer(err, sha256)) throw err
       primaryError = err
     }
     const failures: Array<{ copy: string; err: unknown }> =
@@ -67,6 +73,10 @@ export class CopyReader {
         if (signal?.aborted === true) throw err
         if (failureFields(err).code === 'ERR_NOT_FOUND') continue
         failures.push({ copy: replica.name, err })
+        if (failureFields(err).code === 'ERR_INTEGRITY')
+          await this.ledger
+            .append(replica.name, [{ sha256, at: Date.now(), how: HOW.damaged }], { durable: true })
+            .catch(() => undefined) // (the read goes on: the next verify records it)
         log(
           this.logger,
           'warn',
@@ -75,7 +85,12 @@ export class CopyReader {
         )
       }
     }
-    if (failures.some(f => failureFields(f.err).code === 'ERR_INTEGRITY')) throw this.noGoodCopy(sha256, failures)
+    const codes = failures.map(f => failureFields(f.err).code)
+    // a damaged copy, and a replica that could not be asked: it may hold a good one (unavailable, not lost)
+    const unasked = failures.find((f, i) => f.copy !== PRIMARY && codes[i] !== 'ERR_INTEGRITY')
+    if (codes.includes('ERR_INTEGRITY')) throw unasked?.err ?? this.noGoodCopy(sha256, failures)
+    // the primary's own file unreadable, and no replica holds the frame: that error, not a loss (the file is there)
+    if (primaryError !== undefined && codes[0] === 'ERR_STORAGE_UNAVAILABLE') throw primaryError
     // a replica that could not be asked may hold the only copy, of an evicted frame or of one the primary lost: that is
     // the answer when the ledger says the replica held it (a frame never stored stays "not found" during an outage)
     const own = this.ledger.lookup(PRIMARY, sha256)?.how

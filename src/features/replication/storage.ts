@@ -40,6 +40,9 @@ import type {
 import { toQueue } from './unqueued.js'
 import { verifyReplicated } from './verify.js'
 
+/** A heal's reason, by the primary's failure (reads.ts). */
+const REASONS: Record<string, string> = { ERR_INTEGRITY: 'damaged', ERR_STORAGE_UNAVAILABLE: 'unreadable' }
+
 export class ReplicatedStorage implements ImageStorage {
   readonly driver = 'replicated'
   readonly primary: ImageStorage
@@ -239,11 +242,9 @@ export class ReplicatedStorage implements ImageStorage {
     await Promise.all([this.primary, ...this.replicas.map(r => r.storage)].map(async storage => await storage.close()))
   }
 
-  /** Heals the primary from a replica's verified bytes, unless its copy was evicted on purpose. */
+  /** Heals the primary from a replica's verified bytes (heal.ts says when it does not). */
   private async healFrom(sha256: string, bytes: Buffer, from: string, primaryFailed: string): Promise<void> {
-    const damaged = primaryFailed === 'ERR_INTEGRITY'
-    if (!damaged && this.parts.ledger.isEvicted(sha256)) return
     if (await this.parts.owner.ownedByAnother(from).catch(() => true)) return // (unread: the next read heals)
-    await this.parts.healer.writeBack(sha256, bytes, from, damaged ? 'damaged' : 'missing')
+    await this.parts.healer.writeBack(sha256, bytes, from, REASONS[primaryFailed] ?? 'missing')
   }
 }

@@ -3,7 +3,9 @@
 // and appends one JSON line per change to LOG, with a sequence number, the bytes of each write in
 // LOG.data. fsync and fsyncdir are recorded, not performed: durability is the harness's model,
 // not the disk's. A lookup of `.crashfs-ack-<label>` in the mount's root records an acknowledgement
-// (the workload's `store` resolved) in order with the changes, and answers ENOENT.
+// (the workload's `store` resolved) in order with the changes, and answers ENOENT. A lookup of
+// `.crashfs-unreadable-<inode>` makes that file unreadable, as a failing disk's sectors are: opened
+// with direct I/O (no page cache answers for it), every read of it answers EIO. Answers ENOENT too.
 //
 //	crashfs SOURCE MOUNT LOG
 //
@@ -18,6 +20,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -27,6 +30,10 @@ import (
 )
 
 const ackPrefix = ".crashfs-ack-"
+const unreadablePrefix = ".crashfs-unreadable-"
+
+// unreadable: the inodes whose reads answer EIO.
+var unreadable sync.Map
 
 // recorder serializes each change with its record: the log's order is the order the changes took effect.
 type recorder struct {
@@ -95,7 +102,18 @@ func (n *node) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*fs
 		rec.mu.Unlock()
 		return nil, syscall.ENOENT
 	}
+	if n.IsRoot() && strings.HasPrefix(name, unreadablePrefix) {
+		if ino, err := strconv.ParseUint(strings.TrimPrefix(name, unreadablePrefix), 10, 64); err == nil {
+			unreadable.Store(ino, true)
+		}
+		return nil, syscall.ENOENT
+	}
 	return n.LoopbackNode.Lookup(ctx, name, out)
+}
+
+func isUnreadable(ino uint64) bool {
+	_, ok := unreadable.Load(ino)
+	return ok
 }
 
 func (n *node) Mkdir(ctx context.Context, name string, mode uint32, out *fuse.EntryOut) (*fs.Inode, syscall.Errno) {
@@ -130,6 +148,9 @@ func (n *node) Open(ctx context.Context, flags uint32) (fs.FileHandle, uint32, s
 	path := n.under("")
 	if flags&syscall.O_TRUNC != 0 && flags&syscall.O_ACCMODE != syscall.O_RDONLY {
 		rec.add(record{"op": "truncate", "ino": n.ino(), "size": 0, "mt": mtimeOf(path)})
+	}
+	if isUnreadable(n.ino()) {
+		fuseFlags |= fuse.FOPEN_DIRECT_IO
 	}
 	return wrapFile(fh, n.ino(), flags, path), fuseFlags, 0
 }
@@ -258,6 +279,9 @@ func (f *file) Fsync(ctx context.Context, flags uint32) syscall.Errno {
 }
 
 func (f *file) Read(ctx context.Context, dest []byte, off int64) (fuse.ReadResult, syscall.Errno) {
+	if isUnreadable(f.ino) {
+		return nil, syscall.EIO
+	}
 	return f.inner.(fs.FileReader).Read(ctx, dest, off)
 }
 
