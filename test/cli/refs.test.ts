@@ -50,12 +50,12 @@ describe('a unique prefix of a hash is a ref in the CLI', () => {
     expect(answer(cli(['stat', none, '--json'], { env }))).toMatchObject({ error: { code: 'ERR_NOT_FOUND' } })
 
     const ambiguous = cli(['fetch', ha.slice(0, 4), '--json'], { env })
-    expect(ambiguous.code).not.toBe(0)
+    expect(ambiguous.code).toBe(3) // ERR_INVALID_REF
     const error = answer(ambiguous, 'stderr').error
     expect(error.code).toBe('ERR_INVALID_REF')
     expect(error.message).toContain('ambiguous: 2 stored objects start with it')
     for (const hash of [ha, hb]) expect(error.message).toContain(hash)
-    expect(cli(['delete', ha.slice(0, 4)], { env }).code).not.toBe(0) // nothing deleted on an ambiguous prefix
+    expect(cli(['delete', ha.slice(0, 4)], { env }).code).toBe(3) // nothing deleted on an ambiguous prefix
     expect((await storage.exists(ha)) && (await storage.exists(hb))).toBe(true)
     expect(answer(cli(['exists', ha.slice(0, 3), '--json'], { env }))).toMatchObject({
       error: { code: 'ERR_INVALID_REF', message: expect.stringContaining('give 4 or more hex digits') }

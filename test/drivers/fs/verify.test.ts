@@ -3,7 +3,7 @@ import { renameSync, writeFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { FilesystemDriver } from '../../../src/drivers/fs/index.js'
-import { PrefixSharding } from '../../../src/core/sharding.js'
+import { PrefixSharding, prefixKeys } from '../../../src/core/sharding.js'
 import { testJpeg } from '../../../src/testing/index.js'
 import { tempDir } from '../../infra/helpers/tmp.js'
 
@@ -105,16 +105,23 @@ describe('FilesystemDriver.verify: repairs that cannot do harm', () => {
     return { root, hashes }
   }
 
-  it('a wrong shard depth is a storm: the repair changes nothing, names the layout setting, and --force is the way on', async () => {
+  it('a wrong shard depth on a store that records its layout is refused before the repair changes anything', async () => {
     const { root, hashes } = await store(21)
     const wrong = new FilesystemDriver({ root, sharding: new PrefixSharding({ depth: 3 }) })
-    let report
-    try {
-      report = await wrong.verify({ repair: true })
-    } catch (err) {
-      expect(err).toMatchObject({ code: 'ERR_CONFIG' }) // a store that records its layout refuses the setting outright
-      return
-    }
+    await expect(wrong.verify({ repair: true })).rejects.toMatchObject({
+      code: 'ERR_CONFIG',
+      message: expect.stringContaining('.sai-layout.json')
+    })
+    const right = new FilesystemDriver({ root })
+    for (const hash of hashes) expect(await right.exists(hash)).toBe(true)
+    expect(await readdir(join(root, '.quarantine')).catch(() => [])).toEqual([])
+  })
+
+  it('a wrong shard depth that no record can refuse is a storm: the repair changes nothing, names the setting and --force', async () => {
+    // a sharding of the caller's own has no descriptor, so nothing is recorded or checked: only the storm guards
+    const { root, hashes } = await store(21)
+    const wrong = new FilesystemDriver({ root, sharding: prefixKeys({ kind: 'prefix', depth: 3, width: 2 }) })
+    const report = await wrong.verify({ repair: true })
     expect(report).toMatchObject({ clean: false, quarantined: 0, restored: 0, storm: { found: 21, objects: 21 } })
     expect(report.storm!.cause).toMatch(/SAI_IMAGE_STORAGE_SHARD_DEPTH/)
     expect(report.storm!.cause).toMatch(/--force/)

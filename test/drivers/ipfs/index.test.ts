@@ -31,7 +31,7 @@ describe('isDuplicate across processes, on Kubo', () => {
       expect(results).toHaveLength(6)
       expect(new Set(results.map(r => r.hash)).size).toBe(1)
       expect({ round, fresh: results.filter(r => r.isDuplicate === false).length }).toEqual({ round, fresh: 1 })
-      expect(await entryCid(ipfsIndexPath, results[0].sha256)).toBeDefined()
+      expect(await entryCid(ipfsIndexPath, results[0].sha256)).toBe(results[0].hash)
       expect(
         Buffer.compare(
           await new IpfsDriver({ url: node.url, indexPath: ipfsIndexPath }).fetch(results[0].sha256),

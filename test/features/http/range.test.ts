@@ -103,7 +103,6 @@ describe.each(setups)('Range and conditional requests (%s)', (_, setup) => {
     expect(first.status).toBe(200)
     expect(first.headers.get('accept-ranges')).toBe('bytes')
     const lastModified = first.headers.get('last-modified')
-    if (setup === setups[3]![1]) return // the memory driver does not know when a frame was stored
     expect(lastModified).not.toBeNull()
     expect(Math.abs(Date.parse(lastModified!) - Date.now())).toBeLessThan(120_000)
     expect((await get({ 'If-Modified-Since': lastModified! })).status).toBe(304)

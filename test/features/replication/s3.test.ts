@@ -123,41 +123,44 @@ describe('replication to a real RADOS Gateway', () => {
     console.log(`replication kill test: ${kills} kills, ${stored.length} frames`)
   }, 240_000)
 
-  it('a gateway stopped while 500 stores run: every store resolves, ' +
-    'status shows the backlog, and after a restart it drains', async () => {
-    const { startGateway } = (await import('../../infra/ceph/cluster.mjs' as string)) as {
-      startGateway: (
-        conf: string
-      ) => Promise<{ endpoint: string; stop: () => Promise<void>; start: () => Promise<void> }>
-    }
-    if (s3.conf === undefined) return console.log('skipped: an external S3 (SAI_TEST_S3_*) cannot be stopped here')
-    const gateway = await startGateway(s3.conf)
-    const root = await tempDir()
-    const replica = new S3Driver({ ...base, endpoint: gateway.endpoint, prefix: prefix(), timeoutMs: 2000 })
-    const storage = createReplicatedStorage({
-      primary: new FilesystemDriver({ root }),
-      replicas: [{ name: 's3', storage: replica }]
-    })
-    await storage.store(testJpeg(`gateway up ${Date.now()}`))
-    await gateway.stop()
-    const frames = Array.from({ length: 500 }, (_, i) => testJpeg(`gateway down ${Date.now()} ${i}`, 5000))
-    const started = Date.now()
-    const results = await Promise.all(frames.map(async frame => await storage.store(frame)))
-    expect(results).toHaveLength(500)
-    expect(Date.now() - started).toBeLessThan(30_000) // never blocked by the replica
-    for (let wait = 0; wait < 50 && storage.status().replicas[0]!.failing === undefined; wait++)
-      await new Promise(resolve => setTimeout(resolve, 100))
-    const down = storage.status().replicas[0]!
-    expect(down.pending).toBeGreaterThanOrEqual(500)
-    expect(down.failing).toMatchObject({ code: 'ERR_STORAGE_UNAVAILABLE' })
-    await gateway.start()
-    const drained = await storage.drain()
-    expect(drained).toMatchObject({ failed: [], pending: 0 })
-    expect(storage.status().replicas[0]).toMatchObject({ pending: 0, failing: undefined })
-    for (const result of results.slice(0, 50)) expect(sha256(await replica.fetch(result.hash))).toBe(result.sha256)
-    await storage.close()
-    await gateway.stop()
-  }, 180_000)
+  // an external S3 (SAI_TEST_S3_*) cannot be stopped here: skipped, and counted so
+  it.skipIf(s3.conf === undefined)(
+    'a gateway stopped while 500 stores run: every store resolves, ' +
+      'status shows the backlog, and after a restart it drains',
+    async () => {
+      const { startGateway } = (await import('../../infra/ceph/cluster.mjs' as string)) as {
+        startGateway: (
+          conf: string
+        ) => Promise<{ endpoint: string; stop: () => Promise<void>; start: () => Promise<void> }>
+      }
+      const gateway = await startGateway(s3.conf!)
+      const root = await tempDir()
+      const replica = new S3Driver({ ...base, endpoint: gateway.endpoint, prefix: prefix(), timeoutMs: 2000 })
+      const storage = createReplicatedStorage({
+        primary: new FilesystemDriver({ root }),
+        replicas: [{ name: 's3', storage: replica }]
+      })
+      await storage.store(testJpeg(`gateway up ${Date.now()}`))
+      await gateway.stop()
+      const frames = Array.from({ length: 500 }, (_, i) => testJpeg(`gateway down ${Date.now()} ${i}`, 5000))
+      // every store resolves with the gateway down: none waits for its copy (all 500 are still pending below)
+      const results = await Promise.all(frames.map(async frame => await storage.store(frame)))
+      expect(results).toHaveLength(500)
+      for (let wait = 0; wait < 50 && storage.status().replicas[0]!.failing === undefined; wait++)
+        await new Promise(resolve => setTimeout(resolve, 100))
+      const down = storage.status().replicas[0]!
+      expect(down.pending).toBeGreaterThanOrEqual(500)
+      expect(down.failing).toMatchObject({ code: 'ERR_STORAGE_UNAVAILABLE' })
+      await gateway.start()
+      const drained = await storage.drain()
+      expect(drained).toMatchObject({ failed: [], pending: 0 })
+      expect(storage.status().replicas[0]).toMatchObject({ pending: 0, failing: undefined })
+      for (const result of results.slice(0, 50)) expect(sha256(await replica.fetch(result.hash))).toBe(result.sha256)
+      await storage.close()
+      await gateway.stop()
+    },
+    180_000
+  )
 
   it(
     'eviction never removes a primary copy whose S3 copy was ' + 'tampered with (a raw client, just before) or deleted',
@@ -237,6 +240,9 @@ describe('replication to a real RADOS Gateway', () => {
     const primary = new FilesystemDriver({ root })
     for await (const entry of primary.list())
       await utimes(entry.path, new Date(Date.now() - 60 * DAY), new Date(Date.now() - 60 * DAY))
+    // the race happened: frames evicted while stores resolved (else every check below passes on nothing)
+    let evictedInAll = 0
+    let resolvedInAll = 0
     for (let round = 0; round < 3; round++) {
       const startAt = Date.now() + 400
       const storers = [0, 1].map(i =>
@@ -255,6 +261,7 @@ describe('replication to a real RADOS Gateway', () => {
         encoding: 'utf8'
       })
       expect([0, 1]).toContain(evicted.status)
+      evictedInAll += (JSON.parse(evicted.stdout) as { evicted: number }).evicted
       expect(await Promise.all(storers.map(async s => await s.done))).toEqual([0, 0])
       replicator.kill('SIGTERM')
       await new Promise(resolve => replicator.once('close', resolve))
@@ -266,9 +273,12 @@ describe('replication to a real RADOS Gateway', () => {
       )
       for (const hash of resolvedDuring)
         expect({ round, hash, primary: await primary.exists(hash) }).toEqual({ round, hash, primary: true })
+      resolvedInAll += resolvedDuring.size
       for await (const entry of primary.list())
         await utimes(entry.path, new Date(Date.now() - 60 * DAY), new Date(Date.now() - 60 * DAY))
     }
+    expect(evictedInAll).toBeGreaterThan(0)
+    expect(resolvedInAll).toBeGreaterThan(0)
   }, 120_000)
 
   it(

@@ -2,7 +2,6 @@
 // unreadable: the events passes must not say "caught up" past the pass that could not read it, or a watcher started
 // again (which lists the leaves changed since caughtUpTo - 2 s) would never list that folder's older frames once it
 // is readable. The watchers run as `nobody` in real child processes, with the real inotifywait; --health too.
-import { spawnSync } from 'node:child_process'
 import { createHash } from 'node:crypto'
 import { chmodSync } from 'node:fs'
 import { mkdir, rename, writeFile } from 'node:fs/promises'
@@ -11,8 +10,6 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { describe, expect, it } from 'vitest'
 import { testJpeg } from '../../../src/testing/index.js'
 import { asRoot, cliAsNobody, closeFolder, foreignFrames, outbox, watcherAsNobody, watchHealth } from './as-nobody.js'
-
-const inotifywait = spawnSync('inotifywait', ['--help']).error === undefined
 
 /** A frame whose hash starts with `upper`. */
 function frameIn(upper: string): { jpeg: Buffer; hash: string } {
@@ -30,7 +27,7 @@ async function until(done: () => boolean, ms = 20_000): Promise<void> {
 }
 
 describe('a started watcher over a folder it cannot read', () => {
-  it.skipIf(!asRoot || !inotifywait)(
+  it.skipIf(!asRoot)(
     'stays behind the failed pass, says FAILING to --health, and once restarted queues the folder it could not read',
     async () => {
       const { root, replica, frames } = await foreignFrames(3)
@@ -80,7 +77,7 @@ describe('a started watcher over a folder it cannot read', () => {
     60_000
   )
 
-  it.skipIf(!asRoot || !inotifywait)(
+  it.skipIf(!asRoot)(
     'once it can read the folder, watches it anew: caughtUpTo never passes a frame renamed in there unqueued',
     async () => {
       const { root, replica, frames } = await foreignFrames(2)
