@@ -1,5 +1,6 @@
 /** A PostgreSQL connection for the commands that need one, from DATABASE_URL; `pg` is an optional peer. */
-import { ConfigError, serviceUnavailable } from '../core/errors.js'
+import { ConfigError } from '../core/errors.js'
+import { serviceUnavailable } from '../core/unavailable.js'
 import { optionalPeer } from '../core/optional-peer.js'
 import type { Queryable } from '../features/dashboard/backfill.js'
 

@@ -10,7 +10,7 @@
  * }
  * ```
  */
-import { aboutOption, optionName, type Naming, type Wording } from './option-names.js'
+import { aboutOption, optionName } from './option-names.js'
 
 export type ErrorCode =
   | 'ERR_INVALID_REF'
@@ -20,6 +20,9 @@ export type ErrorCode =
   | 'ERR_INTEGRITY'
   | 'ERR_STORAGE_UNAVAILABLE'
   | 'ERR_CONFIG'
+
+/** Marks an error of ours in either build: the ESM and the CommonJS builds each have their own classes. */
+const OURS = Symbol.for('sai-image-storage.error')
 
 export abstract class ImageStorageError extends Error {
   abstract readonly code: ErrorCode
@@ -35,8 +38,23 @@ export abstract class ImageStorageError extends Error {
     super(message, options)
     // (the bundle keeps class names: tsup's keepNames; a test checks both builds)
     this.name = new.target.name
+    Object.defineProperty(this, OURS, { value: true })
   }
 }
+
+/**
+ * `instanceof` holds across the two builds loaded in one process (`require` here, `import` there): an error of the
+ * other build's class of the same name (or a subclass of it) is an instance of this one. Subclasses inherit it.
+ */
+Object.defineProperty(ImageStorageError, Symbol.hasInstance, {
+  value: function ours(this: abstract new (...args: never[]) => unknown, value: unknown): boolean {
+    if (Function.prototype[Symbol.hasInstance].call(this, value)) return true
+    if (typeof value !== 'object' || value === null || !(OURS in value)) return false
+    for (let proto = Object.getPrototypeOf(value); proto !== null; proto = Object.getPrototypeOf(proto))
+      if (proto.constructor?.name === this.name) return true
+    return false
+  }
+})
 
 export class InvalidRefError extends ImageStorageError {
   readonly code = 'ERR_INVALID_REF'
@@ -217,48 +235,6 @@ export function passThrough(err: unknown, signal?: AbortSignal): unknown {
   if (signal?.aborted === true) return signal.reason
   if (err instanceof ImageStorageError || (err as Error)?.name === 'AbortError') return err
   return undefined
-}
-
-/**
- * A service (an S3 endpoint, an IPFS node, a database) that failed, said one way everywhere:
- * `{service} unavailable at {where} ({operation}): {why}. {advice}`; the cause keeps only the
- * name and message, with every secret removed (SDK errors carry requests and headers). With
- * `option`, `why` and `advice` may name options (a `Wording`): the error is about that option.
- */
-export function serviceUnavailable(
-  err: unknown,
-  context: {
-    service: string
-    where: string
-    operation?: string
-    why: string | Wording
-    advice?: string | Wording
-    secrets?: string[]
-    option?: string
-  }
-): StorageUnavailableError {
-  const hide = (text: string): string => redact(text, context.secrets)
-  const error = err as Error
-  const cause = err instanceof Error ? new Error(hide(`${error.name}: ${error.message}`)) : undefined
-  const operation = context.operation === undefined ? '' : ` (${context.operation})`
-  const said = (text: string | Wording | undefined, name: Naming): string | undefined =>
-    typeof text === 'function' ? text(name) : text
-  const wording: Wording = name => {
-    const advice = said(context.advice, name)
-    return (
-      hide(`${context.service} unavailable at ${context.where}${operation}: ${said(context.why, name)}`) +
-      (advice === undefined ? '' : hide(`. ${advice}`))
-    )
-  }
-  const make = (message: string): StorageUnavailableError =>
-    new StorageUnavailableError(message, context.where, { cause })
-  return context.option === undefined ? make(wording(optionName)) : aboutOption(context.option, wording, make)
-}
-
-/** `text` with every secret in it replaced by `[redacted]`; before any cut, so that no part of one shows. */
-export function redact(text: string, secrets: string[] = []): string {
-  // (a secret of a few characters would be cut out of every word: no real credential is that short)
-  return secrets.filter(s => s.length >= 4).reduce((t, secret) => t.split(secret).join('[redacted]'), text)
 }
 
 function describe(ref: unknown): string {

@@ -7,7 +7,7 @@ import { consumerApp, ROOT } from '../infra/helpers/consumer.js'
 describe('consumers of the built package', () => {
   let app: string
   beforeAll(async () => {
-    app = await consumerApp(['consumer.cjs', 'consumer.mjs'])
+    app = await consumerApp(['consumer.cjs', 'consumer.mjs', 'consumer-mixed.mjs'])
   })
 
   it('a CommonJS script requires it, stores and fetches', async () => {
@@ -17,6 +17,14 @@ describe('consumers of the built package', () => {
 
   it('an ES module imports it, stores and fetches', async () => {
     const out = execFileSync(process.execPath, ['consumer.mjs', join(app, 'store-esm')], { cwd: app, encoding: 'utf8' })
+    expect(JSON.parse(out)).toMatchObject({ ok: true })
+  })
+
+  it("both builds in one process: an error of one is an instance of the other's class (the handler's 404)", async () => {
+    const out = execFileSync(process.execPath, ['consumer-mixed.mjs', join(app, 'store-mixed')], {
+      cwd: app,
+      encoding: 'utf8'
+    })
     expect(JSON.parse(out)).toMatchObject({ ok: true })
   })
 

@@ -56,10 +56,14 @@ export class FilesystemQuarantine implements Quarantine {
   }
 
   /**
-   * `take` for an object a scan found damaged some time ago: once here, its bytes are hashed again, and put back if
-   * they match their name now (a store, storage.py or a heal put a whole copy in place since the scan); undefined then.
+   * `take` for an object a scan found damaged some time ago, unless its bytes match their name now (a store,
+   * storage.py or a heal put a whole copy in place since the scan): undefined then. Hashed again once here, and put
+   * back if they match (a copy put in place between the two hashes).
    */
   async takeDamaged(path: string, sha256: string, reason: string): Promise<string | undefined> {
+    // hashed where it is first: a whole copy put in place since the scan (hours ago, on a large store) never leaves
+    // its name, where a fetch would miss it for a moment, and a power cut could leave it only here
+    if ((await sha256OfFile(path).catch(() => undefined)) === sha256) return undefined
     const target = await this.take(path, sha256, reason)
     if ((await sha256OfFile(target)) !== sha256) return target
     return (await this.restore(target.slice(this.dir.length + 1))) ? undefined : target

@@ -199,16 +199,27 @@ export function firstStored(stats: Stats): Date {
   return stats.birthtimeMs > 0 ? stats.birthtime : stats.mtime
 }
 
-/** Sets the object's mtime to now (never back). False where it may not (read-only, another user's). */
-export function renew(fd: number, stats: Stats): boolean {
+/**
+ * Sets the object's mtime to now (never back): `renewed`; `read-only` on a read-only filesystem; `not-ours` for
+ * another user's file (only its owner may set its times: the Python service's, in a group-writable store).
+ */
+export function renew(fd: number, stats: Stats): 'renewed' | 'read-only' | 'not-ours' {
   // (seconds as a double lose a little on the way to nanoseconds: an mtime set to 376 ms may read
   // 375.999999, so round up, and add 0.5 ms so that the new one cannot fall back to the old ms)
   const renewed = (Math.max(Date.now(), Math.ceil(stats.mtimeMs) + 1) + 0.5) / 1000
   try {
     futimesSync(fd, stats.atimeMs / 1000, renewed)
-    return true
+    return 'renewed'
   } catch (err) {
-    if (['EROFS', 'EPERM', 'EACCES'].includes((err as NodeJS.ErrnoException).code ?? '')) return false
+    const { code } = err as NodeJS.ErrnoException
+    if (code === 'EROFS') return 'read-only'
+    if (code === 'EPERM' || code === 'EACCES') return 'not-ours'
     throw err
   }
+}
+
+/** A copy that cannot be read (EIO: a failing disk) is a damaged one: a store replaces it (its frame alone). */
+export function unreadable(err: unknown): false {
+  if ((err as NodeJS.ErrnoException)?.code === 'EIO') return false
+  throw err
 }

@@ -1,6 +1,6 @@
 /**
  * A store: the input hashed, named once, a duplicate recognised by its bytes (and renewed), else
- * written by write.ts. A name taken by a damaged file is replaced; an intact one: another writer won.
+ * written by write.ts. A name taken by a damaged or unreadable file is replaced; an intact one: another's won.
  * And the store's root, watched (`StoreRoot`).
  */
 import { closeSync, fstatSync, fsync, futimes, openSync, statSync, type Stats } from 'node:fs'
@@ -12,7 +12,7 @@ import { HASH_SLICE, type Digest, type HashSlices } from '../../core/hashing.js'
 import type { InputLimits } from '../../core/input.js'
 import type { ShardingStrategy } from '../../core/sharding.js'
 import type { FilesystemDriverInit } from './init.js'
-import { firstStored, OBJECT_READ, type ObjectReader, renew } from './read.js'
+import { firstStored, OBJECT_READ, type ObjectReader, renew, unreadable } from './read.js'
 import { fsyncDir, isYoung, linkIntoPlace, removeIfExists, writeTemp, type WriteContext } from './write.js'
 import { gatedWriteAt, WRITE_CHUNK_BYTES, writeAt } from './write-calls.js'
 
@@ -136,9 +136,8 @@ export class FrameStore {
   }
 
   /**
-   * The stored object's stat if the file at `path` is intact by `check`, else undefined (absent,
-   * truncated, corrupt): only an intact object is a duplicate. Open, fstat, renewal and close are
-   * synchronous: microseconds each (bench/RESULTS.md).
+   * The stored object's stat if the file at `path` is intact by `check` and renewed (or on a read-only
+   * filesystem), else undefined. Open, fstat, renewal and close are synchronous (µs).
    */
   private async intact(path: string, size: number, check: Check): Promise<Stats | undefined> {
     const fd = openIfThere(path)
@@ -147,9 +146,12 @@ export class FrameStore {
       const stats = fstatSync(fd)
       if (!(stats.isFile() && stats.size === size)) return undefined
       // A duplicate store is a store: the object is young again (retention ages by mtime). Renew, then re-check
-      // (deleteIfNotRenewed: a prune puts back a candidate it sees renewed); else the caller writes anew.
-      const renewed = renew(fd, stats)
-      if (!(await check(fd, stats))) return undefined
+      // (deleteIfNotRenewed: a prune puts back one it sees renewed); else the caller writes anew, as for another
+      // user's file, whose time only its owner may set (unrenewed, a prune takes it)
+      const renewal = renew(fd, stats)
+      if (renewal === 'not-ours') return undefined
+      const renewed = renewal === 'renewed'
+      if (!(await check(fd, stats).catch(unreadable))) return undefined
       // the new mtime is retention's acknowledgement (lost, a prune by age deletes the frame: test/crash);
       // a young name, renewed or not (the Python service's), may be a writer's not yet fsynced: made
       // durable, with its folder's (and their parents') if they are young too

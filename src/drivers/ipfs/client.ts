@@ -12,7 +12,8 @@
 import { randomUUID } from 'node:crypto'
 import { Agent, request, type IncomingMessage } from 'node:http'
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https'
-import { passThrough, redact, serviceUnavailable } from '../../core/errors.js'
+import { passThrough } from '../../core/errors.js'
+import { redact, serviceUnavailable } from '../../core/unavailable.js'
 import type { Wording } from '../../core/option-names.js'
 import { checkedUrl } from './init.js'
 import { atLeast, basic, bounded, closedUnder, collect, eachChunk, parts, query, withCode, writeBody } from './wire.js'
@@ -246,7 +247,7 @@ export class KuboConnection {
     return [token, decoded, password, ...(password === '' ? [user] : [])]
   }
 
-  /** What the node or a proxy said, for a message: redacted, then cut. */
+  /** What the node or a proxy said: redacted, then cut. */
   private shown(text: string): string {
     return JSON.stringify(redact(text, this.secrets()).slice(0, 80))
   }

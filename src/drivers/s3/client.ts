@@ -5,7 +5,8 @@
  */
 import type { IncomingHttpHeaders, IncomingMessage } from 'node:http'
 import type { S3Client, S3ClientConfig } from '@aws-sdk/client-s3'
-import { NotFoundError, passThrough, serviceUnavailable } from '../../core/errors.js'
+import { NotFoundError, passThrough } from '../../core/errors.js'
+import { serviceUnavailable } from '../../core/unavailable.js'
 import { optionalPeer } from '../../core/optional-peer.js'
 import { answerError, bucketBase, DirectClient, type Signer } from './direct.js'
 import { type ListPage, listQuery, type PageOptions, readListing } from './list.js'

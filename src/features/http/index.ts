@@ -64,10 +64,16 @@ function answerError(
   err: unknown,
   next?: (err?: unknown) => void
 ): void {
+  // the client went away mid-answer: no failure of ours to report
+  if (res.headersSent && (err as { code?: unknown })?.code === 'ERR_STREAM_PREMATURE_CLOSE') return void res.destroy()
   const status = err instanceof ImageStorageError ? (STATUS[err.code] ?? 500) : 500
   const { onError } = ctx.options
   if (status >= 500) {
-    onError?.(err, req)
+    try {
+      onError?.(err, req)
+    } catch (thrown) {
+      console.error(`sai-image-storage: the handler's onError threw: ${text(thrown)}`) // never the process's end
+    }
     if (next !== undefined) {
       if (res.headersSent) res.destroy()
       // Express's error handlers read the status from the error

@@ -33,8 +33,9 @@ export async function serveObject(ctx: Context, req: Request, res: ServerRespons
     try {
       return await sendLocal(ctx, req, res, hit.facts, hit.file)
     } catch (err) {
-      if (!(err instanceof Changed)) throw err
+      // changed or unreadable (EIO) since: answered as if never known, unless the answer began
       ctx.record.forget(hit.sha256)
+      if (!(err instanceof Changed) && res.headersSent) throw err
     }
   }
   const stat = await ctx.storage.stat(ref) // validates the ref: ERR_INVALID_REF before any lookup
@@ -84,14 +85,14 @@ async function serveVerifiedLocal(
   const file = await openLocal(stat.path).catch(() => undefined)
   if (file === undefined) return false
   const small = file.size <= ctx.verifyBeforeSend
-  // a file that cannot be read (EIO: a failing disk) is as a damaged one: the storage answers (a copy heals it)
+  // a file that cannot be read (EIO) is as a damaged one: the storage answers (a copy heals it)
   const verified = await verifyLocal(file, stat.sha256!, small).catch(() => ({ ok: false, bytes: undefined }))
   if (!verified.ok) {
     closeLocal(file)
     return false
   }
   const known = { ...facts, size: file.size }
-  ctx.record.set(stat.sha256!, { ...known, path: stat.path, identity: file.id, at: Date.now() })
+  ctx.record.set(stat.sha256!, { ...known, path: stat.path, identity: file.id, at: performance.now() })
   await sendLocal(ctx, req, res, known, file, verified.bytes)
   return true
 }
@@ -197,7 +198,9 @@ async function sendStream(
 }
 
 function sendUnsatisfiable(ctx: Context, res: ServerResponse, facts: Facts): void {
-  res.writeHead(416, { ...headersOf(ctx, facts), 'Content-Range': `bytes */${facts.size}`, 'Content-Length': 0 }).end()
+  // no-store: a cache keys by URL, not Range (a 416 kept would answer every later request)
+  const headers = { 'Content-Range': `bytes */${facts.size}`, 'Content-Length': 0, 'Cache-Control': 'no-store' }
+  res.writeHead(416, { ...headersOf(ctx, facts), ...headers }).end()
 }
 
 function sendHeaders(

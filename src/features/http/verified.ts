@@ -9,6 +9,8 @@
  * bytes are hashed again. What it cannot see: damage below the filesystem (a bad sector, a write
  * to the block device) within that time; a scrub (`verify`) or the next hash finds it.
  */
+import { ConfigError } from '../../core/errors.js'
+
 export interface VerifiedRecordOptions {
   /** How many files are remembered at most (the oldest verification is forgotten first). Default 4096. */
   maxEntries?: number
@@ -26,6 +28,7 @@ export interface Verified {
   lastModified?: Date
   /** `fileIdentity(stats)` of the file when it was hashed. */
   identity: string
+  /** When it was hashed, by the monotonic clock (`performance.now()`: a clock stepped back extends no trust). */
   at: number
 }
 
@@ -35,12 +38,12 @@ export class VerifiedRecord {
   private readonly maxAgeMs: number
 
   constructor(options: VerifiedRecordOptions = {}) {
-    this.maxEntries = Math.max(0, options.maxEntries ?? 4096)
-    this.maxAgeMs = Math.max(0, options.maxAgeMs ?? 30_000)
+    this.maxEntries = atLeastZero('verified.maxEntries', options.maxEntries ?? 4096)
+    this.maxAgeMs = atLeastZero('verified.maxAgeMs', options.maxAgeMs ?? 30_000)
   }
 
   /** The record for `sha256` if it is younger than `maxAgeMs`. */
-  get(sha256: string, now = Date.now()): Verified | undefined {
+  get(sha256: string, now = performance.now()): Verified | undefined {
     const entry = this.entries.get(sha256)
     if (entry === undefined) return undefined
     if (now - entry.at < this.maxAgeMs) return entry
@@ -62,4 +65,11 @@ export class VerifiedRecord {
   get size(): number {
     return this.entries.size
   }
+}
+
+/** A count or a period, checked: `NaN` (a variable read as a number) would keep every entry, for ever. */
+function atLeastZero(option: string, value: number): number {
+  if (!Number.isFinite(value) || value < 0)
+    throw ConfigError.forOption(option, `expected a number of 0 or more, got ${String(value)}`)
+  return value
 }

@@ -119,8 +119,8 @@ export class ReplicatedStorage implements ImageStorage {
   }
 
   /**
-   * The verified bytes as a stream. The frame is read whole and verified before the first byte goes
-   * out, so that a damaged primary copy is answered from a replica (and healed) instead of cut off.
+   * The verified bytes as a stream, read whole and verified before the first byte goes out: a damaged
+   * primary copy is answered from a replica (and healed), not cut off.
    */
   async fetchStream(ref: string, options: AbortOptions = {}): Promise<Readable> {
     return Readable.from([await this.fetch(ref, options)], { objectMode: false })
@@ -217,8 +217,13 @@ export class ReplicatedStorage implements ImageStorage {
    */
   async url(ref: string, options: { expiresIn?: number } = {}): Promise<string> {
     const { sha256 } = parseImageRef(ref)
-    const link = async (copy: ImageStorage): Promise<string | undefined> =>
-      copy.url !== undefined && (await copy.exists(sha256)) ? await copy.url(sha256, options) : undefined
+    // never to a copy found damaged (the client takes its bytes unverified)
+    const link = async (copy: ImageStorage, name: string): Promise<string | undefined> =>
+      copy.url !== undefined &&
+      this.parts.ledger.lookup(name, sha256)?.how !== HOW.damaged &&
+      (await copy.exists(sha256))
+        ? await copy.url(sha256, options)
+        : undefined
     const found = await this.parts.reader.read(sha256, link)
     if (found !== undefined) return found.value
     const drivers = this.replicas.map(r => r.storage.driver).join(', ')

@@ -1,10 +1,12 @@
-import { rename, rm, stat, utimes } from 'node:fs/promises'
+import { execFileSync } from 'node:child_process'
+import { chmod, rename, rm, stat, utimes } from 'node:fs/promises'
 import { join } from 'node:path'
 import { Readable } from 'node:stream'
 import { describe, expect, it } from 'vitest'
 import { FilesystemDriver } from '../../../src/drivers/fs/index.js'
 import { MemoryDriver } from '../../../src/drivers/memory/index.js'
 import { testJpeg } from '../../../src/testing/index.js'
+import { startChild } from '../../infra/helpers/child.js'
 import { tempDir } from '../../infra/helpers/tmp.js'
 
 const YEAR_AGO = new Date(Date.now() - 365 * 24 * 3600 * 1000)
@@ -47,6 +49,29 @@ describe('age: a duplicate store renews the last store, storedAt stays the first
     expect(await storage.store(jpeg)).toMatchObject({ isDuplicate: false })
     expect(Buffer.compare(await storage.fetch(hash), jpeg)).toBe(0)
   })
+
+  it.skipIf(process.getuid?.() !== 0)(
+    "fs: a duplicate store of another user's file (storage.py's, in a shared store) writes it anew: " +
+      'young again, so no prune by age takes the frame just acknowledged',
+    async () => {
+      const root = await tempDir()
+      const storage = new FilesystemDriver({ root })
+      const jpeg = testJpeg('not ours', 20_000)
+      const { path, hash } = await storage.store(jpeg) // root's file, as the Python service's is its user's
+      execFileSync('chmod', ['-R', 'a+rwX', root]) // the store shared (a group in production)
+      await chmod(path, 0o644)
+      await utimes(path, YEAR_AGO, YEAR_AGO)
+      const before = Date.now()
+      const nobody = ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups']
+      const run = startChild('store', { root, seed: 'not ours', size: 20_000 }, nobody)
+      expect(await run.done).toBe(0)
+      const after = await stat(path)
+      expect(after.mtimeMs).toBeGreaterThanOrEqual(before) // only the owner may set a file's times: written anew
+      expect(after.uid).toBe(65534)
+      expect(await storage.fetch(hash)).toEqual(jpeg)
+      expect(await storage.deleteIfNotRenewed(hash, YEAR_AGO)).toBe(false)
+    }
+  )
 
   it('fs: deleteIfNotRenewed keeps a renewed object and deletes one that was not', async () => {
     const root = await tempDir()

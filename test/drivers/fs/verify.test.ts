@@ -130,6 +130,17 @@ describe('FilesystemDriver.verify: repairs that cannot do harm', () => {
     expect(await readdir(join(root, '.quarantine')).catch(() => [])).toEqual([])
   })
 
+  it('a frame found damaged, whole again by the time the repair acts (a store replaced it), never leaves its name', async () => {
+    const storage = new FilesystemDriver({ root: await tempDir() })
+    const { hash, path } = await storage.store(testJpeg('whole again', 30_000))
+    const before = await stat(path)
+    // what the repair calls for each damaged finding, hours after its scan on a large store
+    expect(await storage.quarantine.takeDamaged(path, hash, 'corrupt')).toBeUndefined()
+    const after = await stat(path)
+    expect({ ino: after.ino, ctime: after.ctimeMs }).toEqual({ ino: before.ino, ctime: before.ctimeMs }) // never moved
+    expect(await readdir(join(storage.root, '.quarantine')).catch(() => [])).toEqual([])
+  })
+
   it('a few damaged frames in a store are no storm: the repair quarantines them', async () => {
     const { root, hashes } = await store(30)
     const storage = new FilesystemDriver({ root })

@@ -80,12 +80,25 @@ describe.each(setups)('Range and conditional requests (%s)', (_, setup) => {
           range,
           status: res.status,
           contentRange: res.headers.get('content-range'),
-          body: res.body.length
-        }).toEqual({ range, status: 416, contentRange: 'bytes */100000', body: 0 })
+          body: res.body.length,
+          // a cache keys by URL, not Range: a 416 kept would answer every later request
+          cache: res.headers.get('cache-control')
+        }).toEqual({ range, status: 416, contentRange: 'bytes */100000', body: 0, cache: 'no-store' })
       }
-      for (const range of ['bytes=0-1,5-9', 'items=0-9', 'bytes=9-1']) {
+      // spaces: served as the range; a header of spaces that once made the pattern backtrack for minutes, the whole
+      const spaced = await get({ Range: 'bytes = 10 - 19' })
+      expect({ status: spaced.status, body: spaced.body.equals(jpeg.subarray(10, 20)) }).toEqual({
+        status: 206,
+        body: true
+      })
+      for (const range of [
+        'bytes=0-1,5-9',
+        'items=0-9',
+        'bytes=9-1',
+        `bytes=${' '.repeat(5000)}-${' '.repeat(10_000)}x`
+      ]) {
         const res = await get({ Range: range })
-        expect({ range, status: res.status }).toEqual({ range, status: 200 })
+        expect({ range: range.slice(0, 20), status: res.status }).toEqual({ range: range.slice(0, 20), status: 200 })
         expect(res.body.equals(jpeg)).toBe(true)
       }
     }

@@ -37,6 +37,11 @@ describe('the record of verified files', () => {
       expect(off.get('a', 0)).toBeUndefined()
     }
   })
+
+  it('refuses a bound that is no number of 0 or more (NaN kept every entry, for ever)', () => {
+    for (const verified of [{ maxEntries: Number.NaN }, { maxAgeMs: -1 }, { maxAgeMs: Number.POSITIVE_INFINITY }])
+      expect(() => new VerifiedRecord(verified)).toThrow(expect.objectContaining({ code: 'ERR_CONFIG' }))
+  })
 })
 
 // a file verified and recorded, then changed by another process: hashed again, and a 500

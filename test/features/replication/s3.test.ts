@@ -248,14 +248,25 @@ describe('replication to a real RADOS Gateway', () => {
       const storers = [0, 1].map(i =>
         startChild(
           'restore',
-          { fromEnv: true, seeds: seeds.filter((_, j) => j % 2 === i), size: 8000, startAt, until: startAt + 1200 },
+          // each frame renewed about once a second: the eviction meets old frames, and renewals under way
+          {
+            fromEnv: true,
+            seeds: seeds.filter((_, j) => j % 2 === i),
+            size: 8000,
+            startAt,
+            until: startAt + 3000,
+            delayMs: 60
+          },
           [],
           env
         )
       )
       const replicator = spawn(process.execPath, [CLI, 'replicate', '--watch'], { env: envOnly, stdio: 'ignore' })
-      await new Promise(resolve => setTimeout(resolve, startAt - Date.now() + 100))
+      // the eviction once both storers store: a loaded machine can take a second to start each
+      while (storers.some(s => s.lines().length === 0) && Date.now() < startAt + 2500)
+        await new Promise(resolve => setTimeout(resolve, 20))
       const evictStarted = Date.now()
+      expect(evictStarted).toBeLessThan(startAt + 2500)
       const evicted = spawnSync(process.execPath, [CLI, 'evict', '--older-than', '30d', '--json'], {
         env: envOnly,
         encoding: 'utf8'
@@ -316,6 +327,13 @@ describe('replication to a real RADOS Gateway', () => {
       expect(location).toContain(bucket)
       expect(Buffer.compare(Buffer.from(await (await fetch(location)).arrayBuffer()), jpeg)).toBe(0)
       expect(await storage.primary.exists(hash)).toBe(false) // served, not written back
+      // its S3 copy damaged, met by a read: no link to it (the client would take its bytes unverified)
+      const replica = storage.replicas[0]!.storage as S3Driver
+      const key = replica.prefix + replica.keyOf(hash)
+      await raw.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: jpeg.subarray(0, 1000) }))
+      await expect(storage.fetch(hash)).rejects.toMatchObject({ code: 'ERR_INTEGRITY' })
+      expect((await serve({ redirect: { expiresIn: 60 } })).status).not.toBe(302)
+      await expect(storage.url(hash)).rejects.toMatchObject({ code: 'ERR_STORAGE_UNAVAILABLE' })
       await storage.close()
     }
   )

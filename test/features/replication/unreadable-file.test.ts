@@ -69,6 +69,32 @@ describe.skipIf(!asRoot)('a primary file that cannot be read (EIO)', () => {
     expect(readFileSync(path)).toEqual(bytes)
   })
 
+  it("a file the handler verified and recorded, unreadable since: not a 500 until the record's age runs out", async () => {
+    const bytes = testJpeg('eio recorded', 90_000)
+    const { hash, path } = await storage.store(bytes)
+    await storage.drain()
+    const server: Server = createServer(createImageHandler(storage, { onError: () => {} }))
+    await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
+    const url = `http://127.0.0.1:${(server.address() as { port: number }).port}/images/${hash}`
+    try {
+      expect((await fetch(url)).status).toBe(200) // verified, and recorded
+      existsSync(join(mnt, `.crashfs-unreadable-${statSync(path).ino}`))
+      const again = await fetch(url)
+      expect(again.status).toBe(200)
+      expect(Buffer.from(await again.arrayBuffer())).toEqual(bytes)
+    } finally {
+      server.close()
+    }
+  })
+
+  it('a store of a frame whose file cannot be read replaces it: a frame of its own, not an unavailable store', async () => {
+    const bytes = testJpeg('eio store again', 40_000)
+    const { hash, path } = await unreadable(bytes, false)
+    expect(await primary.store(bytes)).toMatchObject({ hash })
+    expect(readFileSync(path)).toEqual(bytes) // another inode, readable
+    expect(await primary.fetch(hash)).toEqual(bytes)
+  })
+
   it('with no replica copy, a read is unavailable (the file is there), not "not found" and not a loss', async () => {
     const { hash } = await unreadable(testJpeg('eio alone', 50_000), false)
     await expect(storage.fetch(hash)).rejects.toMatchObject({ code: 'ERR_STORAGE_UNAVAILABLE' })
