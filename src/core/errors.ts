@@ -196,6 +196,11 @@ const OS_ERRORS: Record<string, { file: string; store?: string; hint?: string }>
   ENOENT: { file: 'no such file or directory', store: 'directory does not exist' },
   ENOTDIR: { file: 'a part of the path is not a directory', store: 'not a directory' },
   EIO: { file: 'input/output error', store: 'input/output error' },
+  // a folder of the store (its .tmp) mounted from another filesystem: no link or rename crosses it
+  EXDEV: {
+    file: 'not on the same filesystem',
+    store: 'a folder of it is another filesystem (a mount inside the root?)'
+  },
   EISDIR: { file: 'is a directory', store: 'a folder stands where a file should be', hint: MOVE_ASIDE },
   // an object's name is opened without following a link (O_NOFOLLOW): what a fetch serves is what verify checked
   ELOOP: { file: 'too many symbolic links', store: 'a symbolic link stands where a file should be', hint: MOVE_ASIDE },

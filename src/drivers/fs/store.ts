@@ -68,9 +68,9 @@ export class FrameStore {
       await writeAll(fd, bytes)
       if (mtime !== undefined) await futimesAsync(fd, mtime, mtime)
     }
-    // no fsync, over a hash slice: the temp written while the bytes hash (RESULTS-full-run.md, session 9), each in
-    // a recent frame's folder, not all in .tmp: one lock for 8 writers, one ext4 block group for all their inodes
-    // (RESULTS-fsync-off.md, session 22); up to a slice, hashed first, written only if new. A synced write would wait
+    // no fsync, over a hash slice: the temp written while the bytes hash (RESULTS-full-run.md), each in a recent
+    // frame's folder, not all in .tmp: one lock for 8 writers, one ext4 block group for all their inodes
+    // (RESULTS-fsync-off.md); up to a slice, hashed first, written only if new. A synced write would wait
     const folder = this.recent[this.lent++ % this.recent.length] // (undefined: .tmp)
     const early =
       context.fsync || bytes.length <= HASH_SLICE ? undefined : writeTemp(context, undefined, write, { folder })
@@ -136,7 +136,7 @@ export class FrameStore {
   }
 
   /**
-   * The stored object's stat if the file at `path` is intact by `check` and renewed (or on a read-only
+   * The object's stat if the file at `path` is intact by `check` and renewed (or on a read-only
    * filesystem), else undefined. Open, fstat, renewal and close are synchronous (µs).
    */
   private async intact(path: string, size: number, check: Check): Promise<Stats | undefined> {
@@ -152,10 +152,9 @@ export class FrameStore {
       if (renewal === 'not-ours') return undefined
       const renewed = renewal === 'renewed'
       if (!(await check(fd, stats).catch(unreadable))) return undefined
-      // the new mtime is retention's acknowledgement (lost, a prune by age deletes the frame: test/crash);
-      // a young name, renewed or not (the Python service's), may be a writer's not yet fsynced: made
-      // durable, with its folder's (and their parents') if they are young too
-      const fresh = isYoung(stats)
+      // the new mtime is retention's acknowledgement (lost, a prune by age deletes it: test/crash); a young name
+      // (by birth, or change: a prune's put back) may be a writer's not yet fsynced: made durable, with its folder
+      const fresh = isYoung(stats) || Date.now() - stats.ctimeMs < 60_000
       if (this.context.fsync && (renewed || fresh)) {
         const dir = dirname(path)
         await Promise.all([fsyncAsync(fd), fresh && fsyncDir(dir), fresh && this.context.dirs.settle(dir)])

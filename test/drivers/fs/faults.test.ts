@@ -47,6 +47,22 @@ describe.skipIf(!isRoot)('FilesystemDriver on a failing disk (real faults)', () 
     expect(Buffer.compare(await storage.fetch(retried.hash), big)).toBe(0)
   })
 
+  it('EXDEV: a .tmp mounted from another filesystem fails typed, naming the cause; no object, no temp left', async () => {
+    const root = await tempDir()
+    const storage = new FilesystemDriver({ root })
+    const first = await storage.store(testJpeg('exdev first'))
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=4m', 'tmpfs', join(root, '.tmp')])
+    try {
+      const error = await storage.store(testJpeg('exdev', 50_000)).catch(err => err)
+      expect(error).toMatchObject({ code: 'ERR_STORAGE_UNAVAILABLE', cause: { code: 'EXDEV' } })
+      expect(error.message).toContain('another filesystem')
+      expect(await readdir(join(root, '.tmp'))).toEqual([])
+      expect(await leftovers(storage)).toEqual([first.key])
+    } finally {
+      execFileSync('umount', [join(root, '.tmp')])
+    }
+  })
+
   it('EROFS: writes fail typed, reads go on', async () => {
     const root = await smallTmpfs('4m')
     const storage = new FilesystemDriver({ root })
