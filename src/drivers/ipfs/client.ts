@@ -1,13 +1,12 @@
 /**
  * Kubo's RPC API over node:http: `POST /api/v0/<command>?arg=…`, credentials kept in a true
  * private field and out of every message, each call bounded by the driver's timeout, a read made
- * once more when its kept-alive connection was closed under it.
+ * once more when its kept-alive connection was closed under it (before a streamed answer began).
  *
  * It reads what a general client hides: the `X-Stream-Error` trailer (an error after the body
- * started, e.g. a failed pin after `add` sent its Hash line), and whether an answer is Kubo's at
- * all. Kubo refuses a command with 500 (or 400) and a JSON `{"Message":…}`; anything else (a
- * proxy's or a gateway's `404 page not found`, 403, 405, an HTML page) is not Kubo speaking, so
- * it is `ERR_STORAGE_UNAVAILABLE`, never read as "not found".
+ * started: a failed pin after `add` sent its Hash line), and whether an answer is Kubo's. Kubo
+ * refuses with 500 (or 400) and a JSON `{"Message":…}`; anything else (a proxy's `404 page not
+ * found`, 403, 405, HTML) is `ERR_STORAGE_UNAVAILABLE`, never "not found".
  */
 import { randomUUID } from 'node:crypto'
 import { Agent, request, type IncomingMessage } from 'node:http'
@@ -17,6 +16,7 @@ import { redact, serviceUnavailable } from '../../core/unavailable.js'
 import type { Wording } from '../../core/option-names.js'
 import { checkedUrl } from './init.js'
 import { atLeast, basic, bounded, closedUnder, collect, eachChunk, parts, query, withCode, writeBody } from './wire.js'
+import { watched } from './wire.js'
 
 export type Params = Record<string, string | number | boolean | string[] | undefined>
 
@@ -83,18 +83,17 @@ export class KuboConnection {
     this.#agents = { upload: agent(), call: agent() }
   }
 
-  /**
-   * One command. Resolves with Kubo's answer, its refusal included; rejects with the caller's
-   * abort reason, or `ERR_STORAGE_UNAVAILABLE` (no answer in time, no connection, not Kubo).
-   */
+  /** One command: Kubo's answer (a refusal too), or the abort's reason, or `ERR_STORAGE_UNAVAILABLE`. */
   async send(command: string, params: Params, options: SendOptions = {}): Promise<Answer> {
     const { signal } = options
     signal?.throwIfAborted()
+    const chunks = watched(options.onChunk)
     for (let attempt = 1; ; attempt++) {
       try {
-        return await this.exchange(command, params, options)
+        return await this.exchange(command, params, { ...options, onChunk: chunks.onChunk })
       } catch (err) {
-        if (attempt === 1 && READS.has(command) && closedUnder(err) && signal?.aborted !== true) continue
+        if (attempt === 1 && !chunks.began() && READS.has(command) && closedUnder(err) && signal?.aborted !== true)
+          continue
         throw this.failure(err, command, signal)
       }
     }

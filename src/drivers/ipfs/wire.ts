@@ -40,6 +40,22 @@ export async function eachChunk(res: IncomingMessage, onChunk: (chunk: Buffer) =
   })
 }
 
+/**
+ * `onChunk`, and whether it was called: a streamed answer cut after it began is never sent again (its caller took a
+ * part, and a second answer would follow it: a whole frame read as damaged).
+ */
+export function watched(onChunk?: (chunk: Buffer) => void): {
+  onChunk?: (chunk: Buffer) => void
+  began: () => boolean
+} {
+  let began = false
+  const seen = (chunk: Buffer): void => {
+    began = true
+    onChunk!(chunk)
+  }
+  return { onChunk: onChunk === undefined ? undefined : seen, began: () => began }
+}
+
 export function parts(bytes: Uint8Array): {
   head: Buffer
   bytes: Buffer

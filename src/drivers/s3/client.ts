@@ -142,7 +142,8 @@ export class S3Connection {
     return await this.directly('GetObject', signal, async direct => {
       const answer = await direct.get(key, signal)
       if (answer.body !== undefined) return answer.body
-      if (answer.status === 404 && answer.code !== 'NoSuchBucket') return undefined
+      // S3's own "no such object" only: a proxy's or a wrong path's 404 page is no answer about the object
+      if (answer.status === 404 && answer.code === 'NoSuchKey') return undefined
       throw answerError(answer)
     })
   }
@@ -157,12 +158,11 @@ export class S3Connection {
     })
   }
 
-  /** One page of the keys under `prefix` (ListObjectsV2, sent directly: list.ts); a 404 is `ERR_NOT_FOUND`. */
+  /** One page of the keys under `prefix` (ListObjectsV2, sent directly: list.ts); a 404 is no listing: unavailable. */
   async listPage(prefix: string, options: PageOptions, signal?: AbortSignal): Promise<ListPage> {
     return await this.directly('ListObjectsV2', signal, async direct => {
       const answer = await direct.list(listQuery(prefix, options), signal)
       if (answer.text !== undefined) return readListing(answer.text)
-      if (answer.status === 404 && answer.code !== 'NoSuchBucket') throw this.notFound(prefix)
       throw answerError(answer)
     })
   }

@@ -57,6 +57,14 @@ export function bucketBase(endpoint: string, bucket: string, pathStyle: boolean)
   return base
 }
 
+/**
+ * The request path of `key` under `base`, encoded as SigV4 signs it. A virtual-hosted base's path is `/`, which
+ * is no folder: `/key`, not `//key` (S3 keeps both slashes, and the key would be another).
+ */
+export function objectPath(base: URL, key: string): string {
+  return `${base.pathname.replace(/\/$/, '')}/${key}`.split('/').map(encodeSegment).join('/')
+}
+
 export class DirectClient {
   private readonly agent: HttpAgent
   /** A listing's pages: a connection each (see `list`). */
@@ -156,7 +164,7 @@ export class DirectClient {
     headers: Record<string, string>,
     query: Record<string, string>
   ): Promise<{ path: string; headers: Record<string, string> }> {
-    const path = `${this.base.pathname}/${key}`.split('/').map(encodeSegment).join('/')
+    const path = objectPath(this.base, key)
     const signed = await this.signer.sign({
       method,
       protocol: this.base.protocol,

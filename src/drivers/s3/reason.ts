@@ -16,6 +16,12 @@ export function reasonOf(err: unknown, timeoutMs: number): { why: string | Wordi
       `access denied (${error.name}): check ${name('credentials')}, or the credentials the SDK found`
     return { option: 'credentials', why }
   }
+  if (status === 404)
+    return {
+      option: 'endpoint',
+      why: name =>
+        `answered HTTP 404 without S3's NoSuchKey (${error.name}): a proxy's page, or ${name('endpoint')} names a wrong path`
+    }
   if (error.name === 'BadDigest' || error.name === 'XAmzContentSHA256Mismatch')
     return { why: `the server received other bytes than were sent (${error.name}); nothing was stored` }
   const http = status === undefined ? '' : ` (HTTP ${status})`

@@ -240,6 +240,17 @@ describe('IpfsDriver faults on Kubo', () => {
     ).rejects.toMatchObject({ name: 'AbortError' })
   })
 
+  it('a cat cut part-way (a reset) is unavailable, never damage: no second answer is appended to the first part', async () => {
+    const jpeg = testJpeg(`cut ${Date.now()}`, 400_000)
+    const { hash } = await new IpfsDriver({ url: node.url }).store(jpeg)
+    let cuts = 0
+    const cutting = await via({ cut: path => (path === '/api/v0/cat' && cuts++ === 0 ? 100_000 : undefined) })
+    const driver = new IpfsDriver({ url: cutting.url })
+    await expect(driver.fetch(hash)).rejects.toMatchObject({ code: 'ERR_STORAGE_UNAVAILABLE' })
+    expect(cuts).toBe(1) // not sent again
+    expect(await driver.fetch(hash)).toEqual(jpeg)
+  })
+
   it('sends the Authorization header, and never prints it', async () => {
     const watched = await via({})
     const token = 'secret-token-123'

@@ -75,6 +75,8 @@ export async function proxy(
     before?: (path: string) => Promise<unknown> | undefined
     /** Holds an answer until the promise settles, after the node gave it. */
     after?: (path: string) => Promise<unknown> | undefined
+    /** Cuts an answer after this many bytes of its body: the connection reset, as a proxy or node restart does. */
+    cut?: (path: string) => number | undefined
   } = {}
 ): Promise<{ url: string; server: Server; seen: IncomingMessage[]; close: () => Promise<void> }> {
   const seen: IncomingMessage[] = []
@@ -113,6 +115,12 @@ export async function proxy(
             const trailers = hooks.trailers?.(url.pathname, response.trailers) ?? {}
             if (Object.keys(trailers).length > 0) headers.trailer = Object.keys(trailers).join(', ')
             res.writeHead(response.statusCode!, headers)
+            const cutAt = hooks.cut?.(url.pathname)
+            if (cutAt !== undefined) {
+              res.write(body.subarray(0, cutAt))
+              setTimeout(() => res.socket?.destroy(), 50)
+              return
+            }
             res.write(body)
             res.addTrailers(trailers)
             res.end()

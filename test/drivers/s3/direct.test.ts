@@ -8,7 +8,7 @@ import { HeadObjectCommand } from '@aws-sdk/client-s3'
 import { describe, expect, it } from 'vitest'
 import { FilesystemDriver } from '../../../src/drivers/fs/index.js'
 import { S3Driver } from '../../../src/drivers/s3/index.js'
-import { bucketBase } from '../../../src/drivers/s3/direct.js'
+import { bucketBase, objectPath } from '../../../src/drivers/s3/direct.js'
 import { copyObject } from '../../../src/features/jobs/migrate.js'
 import { testJpeg } from '../../../src/testing/index.js'
 import { tempDir } from '../../infra/helpers/tmp.js'
@@ -200,5 +200,16 @@ describe('direct PUT and GET (direct.ts): signed payloads, retries, addressing',
     expect(bucketBase('https://s3.eu-west-1.amazonaws.com', 'frames', false).href).toBe(
       'https://frames.s3.eu-west-1.amazonaws.com/'
     )
+  })
+
+  it("an object's request path: under the bucket path style, at the root virtual-hosted (never `//key`)", () => {
+    const key = 'ab/cd/x y.jpg'
+    const paths = [
+      objectPath(bucketBase('http://127.0.0.1:7480', 'frames', true), key),
+      objectPath(bucketBase('http://gw.lan/s3/', 'frames', true), key),
+      objectPath(bucketBase('https://s3.eu-west-1.amazonaws.com', 'frames', false), key),
+      objectPath(bucketBase('https://s3.eu-west-1.amazonaws.com', 'frames', false), '')
+    ]
+    expect(paths).toEqual(['/frames/ab/cd/x%20y.jpg', '/s3/frames/ab/cd/x%20y.jpg', '/ab/cd/x%20y.jpg', '/'])
   })
 })
