@@ -42,13 +42,8 @@ export class Healer {
           async () => {
             const own = this.ledger.lookup(PRIMARY, sha256)?.how
             if (own === HOW.gone || (reason === 'missing' && own === HOW.evicted)) return false
-            if (
-              await this.primary.fetch(sha256).then(
-                () => true,
-                () => false
-              )
-            )
-              return true
+            // healed meanwhile (another read's heal): whole, and left as it is
+            if ((await this.primary.fetch(sha256).catch(() => undefined)) !== undefined) return true
             try {
               await this.primary.quarantine?.add(sha256, 'healed')
               await this.primary.store(bytes, { allowNonImage: true })
