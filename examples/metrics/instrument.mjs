@@ -91,8 +91,8 @@ export function instrumentImageStorage({ registry, storage, prefix = 'sai_image_
 }
 
 /**
- * Gauges from `status()`: `{ replicas: [{ name, pending, oldestPendingAt?, lastReconcileAt?,
- * belowWantedCopies? }], lastReconcileAt?, belowWantedCopies?, heals?: { healed, failed? } }`.
+ * Gauges from `status()`: `{ replicas: [{ name, pending, oldestPendingAt? }], lastReconcileAt?,
+ * belowWantedCopies?, heals?: { healed } }` (a failed heal is logged: `replication.heal-failed`).
  * A field that is absent gives no sample; a status() that fails gives none (and counts the failure).
  */
 function replicationGauges({ registry, storage, prefix }) {
@@ -106,15 +106,15 @@ function replicationGauges({ registry, storage, prefix }) {
   )
   const lastReconcile = gauge(
     'replication_last_reconcile_timestamp_seconds',
-    'When the last reconcile ended (replica "*": for all)'
+    'When the last reconcile ended (replica "*": the store\'s)'
   )
   const below = gauge(
     'replication_below_wanted_copies',
-    'Objects with fewer copies than wanted at the last reconcile (replica "*": for all)'
+    'Objects with fewer copies than wanted at the last reconcile (replica "*": the store\'s)'
   )
   const heals = gauge(
     'replication_heals',
-    'Objects healed from a good copy, and heals that failed, since the state was made',
+    'Objects healed from a good copy since the state was made (outcome "healed")',
     ['outcome']
   )
   const failures = new Counter({
@@ -153,13 +153,10 @@ function replicationGauges({ registry, storage, prefix }) {
               ? Math.max(0, now - seconds(replica.oldestPendingAt))
               : 0
           )
-        set(lastReconcile, labels, seconds(replica.lastReconcileAt))
-        set(below, labels, count(replica.belowWantedCopies))
       }
       set(lastReconcile, { replica: '*' }, seconds(status?.lastReconcileAt))
       set(below, { replica: '*' }, count(status?.belowWantedCopies))
       set(heals, { outcome: 'healed' }, count(status?.heals?.healed))
-      set(heals, { outcome: 'failed' }, count(status?.heals?.failed))
     })().finally(() => {
       setImmediate(() => {
         scrape = undefined

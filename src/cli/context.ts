@@ -6,6 +6,7 @@ import { flagNames } from '../features/factory/settings.js'
 import { ConfigError } from '../core/errors.js'
 import type { ImageStorage } from '../core/types.js'
 import { withRefPrefixes } from './refs.js'
+import { stderrLogger } from './verbose.js'
 
 export type Flags = Record<string, string | boolean | string[] | undefined>
 
@@ -109,6 +110,8 @@ export class Context {
       ...(driver === undefined ? {} : { driver }),
       ...(root === undefined ? {} : { root }),
       ...(this.flags['allow-non-image'] === true ? { allowNonImage: true } : {}),
+      // (not where stderr carries the answer: `fetch` to standard output, whose --json object is alone there)
+      ...(answerStream(this.command, this.flags) === process.stderr ? {} : { logger: stderrLogger }),
       settingNames
     } as CreateImageStorageOptions & FactoryOptions
     const storage = createImageStorage(withReplicas ? options : { ...options, replicas: false })

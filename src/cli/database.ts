@@ -56,7 +56,8 @@ function password(url: string): string {
 /** A PostgreSQL error as ours: a missing table or column is the operator's to fix (ERR_CONFIG). */
 export function databaseError(err: unknown, hint: string, option = '--table'): unknown {
   const code = (err as { code?: unknown })?.code
-  if (typeof code !== 'string' || !/^[0-9A-Z]{5}$/.test(code)) return err
+  // a SQLSTATE is 5 digits or capitals (42P01, 08006, XX000); an errno such as EPERM or EROFS is not one
+  if (typeof code !== 'string' || !/^[0-9A-Z]{5}$/.test(code) || /^E[A-Z]+$/.test(code)) return err
   const message = (err as Error).message
   if (code === '42P01' || code === '42703') return new ConfigError(option, `${message}: ${hint}`)
   return serviceUnavailable(err, {

@@ -12,7 +12,7 @@
  */
 import { Readable } from 'node:stream'
 import type { Place, Stored, StorageAdapter } from './adapter.js'
-import { ConfigError } from './errors.js'
+import { checkSubset, checkWhole, listPrefix } from './checks.js'
 import type { StoreMarks } from './marks.js'
 import { digestKnown, readAll, type Digest } from './hashing.js'
 import { readInput, resolveLimits, type ImageInput, type LimitsInit } from './input.js'
@@ -56,9 +56,7 @@ export class StorageFront<K = string> implements ImageStorage {
   constructor(adapter: StorageAdapter<K>, limits: LimitsInit) {
     this.adapter = adapter
     const { maxBytes } = limits
-    // NaN would lift the limit, 0 or -1 refuse every store: a mistake, said where it is made
-    if (maxBytes !== undefined && !(Number.isSafeInteger(maxBytes) && maxBytes >= 1))
-      throw ConfigError.forOption('maxBytes', `expected a whole number of bytes, 1 or more, got ${maxBytes}`)
+    checkWhole('maxBytes', maxBytes, { of: 'bytes' }) // NaN would lift the limit, 0 or -1 refuse every store
     this.limits = { maxBytes, allowNonImage: limits.allowNonImage }
     this.driver = adapter.driver
     this.location = adapter.location
@@ -151,10 +149,18 @@ export class StorageFront<K = string> implements ImageStorage {
   }
 
   list(options: ListOptions = {}): AsyncGenerator<ImageEntry> {
-    return tracedIterable('list', this.driver, this.adapter.list(options), options)
+    let prefix: string | undefined
+    try {
+      prefix = listPrefix(options.prefix)
+    } catch (err) {
+      return failing(err) // at the first step, as any listing's failure: not when list() is called
+    }
+    const listed = prefix === options.prefix ? options : { ...options, prefix }
+    return tracedIterable('list', this.driver, this.adapter.list(listed), options)
   }
 
   private async check(options: VerifyOptions = {}): Promise<VerifyReport> {
+    checkSubset(options.subset)
     const fields = { repair: options.repair === true }
     return await traced('verify', { driver: this.driver, fields }, async () => await this.adapter.verify!(options))
   }
@@ -180,4 +186,9 @@ export class StorageFront<K = string> implements ImageStorage {
     const where = url === undefined ? { key, path } : { key, path, url }
     return { hash, sha256, ...where, size, isDuplicate, storedAt, mimeType }
   }
+}
+
+// biome-ignore lint/correctness/useYield: a listing that fails at its first step, and yields nothing
+async function* failing(err: unknown): AsyncGenerator<never> {
+  throw err
 }

@@ -5,6 +5,7 @@
  */
 import type { BigIntStats } from 'node:fs'
 import { type FileHandle, open } from 'node:fs/promises'
+import { checkDate, checkWhole } from './checks.js'
 import { ImageStorageError, InvalidInputError, TooLargeError } from './errors.js'
 import { fileIdentity } from './file-identity.js'
 import { aboutOption, type Wording } from './option-names.js'
@@ -48,10 +49,14 @@ export interface LimitsInit {
 }
 
 /**
- * A driver's limits, overridden per call by `store` options. A limit set per call is named as such
+ * A driver's limits, overridden per call by `store` options (checked, with the kept times, before any write).
+ * A limit set per call is named as such
  * in messages (`the store option maxBytes`); one of the driver's is an option the factory may name again.
  */
 export function resolveLimits(init: LimitsInit, options: StoreOptions = {}): InputLimits {
+  checkWhole('maxBytes', options.maxBytes, { of: 'bytes' }) // NaN would lift the limit: a stream read whole into memory
+  checkDate('keepTimes.storedAt', options.keepTimes?.storedAt)
+  checkDate('keepTimes.lastStoredAt', options.keepTimes?.lastStoredAt)
   return {
     maxBytes: options.maxBytes ?? init.maxBytes ?? DEFAULT_MAX_BYTES,
     allowNonImage: options.allowNonImage ?? init.allowNonImage ?? false,
@@ -74,13 +79,29 @@ export async function readInput(input: ImageInput, limits: InputLimits): Promise
     return { bytes: Buffer.from(await input.arrayBuffer()) }
   }
   if (input != null && typeof (input as AsyncIterable<Uint8Array>)[Symbol.asyncIterator] === 'function') {
-    return { chunks: input as AsyncIterable<Uint8Array> }
+    // a stream that fails before its first read (a missing file's) is no uncaught 'error': its read throws it
+    ;(input as { on?: (event: string, listener: () => void) => void }).on?.('error', () => {})
+    return { chunks: fromCaller(input as AsyncIterable<Uint8Array>) }
   }
   if (input != null && typeof (input as { path?: unknown }).path === 'string')
     return await readFileInput((input as { path: string }).path, limits)
   throw new InvalidInputError(
     'Unsupported input: expected bytes, a base64 string, a data URL, a stream, a Blob or { path }'
   )
+}
+
+/**
+ * The caller's stream, its own failure told as bad input: a `createReadStream` of a missing file (ENOENT), a client
+ * that went (ECONNRESET). Not the store's failure ("unavailable at the root"), nor a raw error a job stops on.
+ */
+async function* fromCaller(chunks: AsyncIterable<Uint8Array>): AsyncGenerator<Uint8Array> {
+  try {
+    yield* chunks
+  } catch (err) {
+    if (err instanceof ImageStorageError || (err as Error)?.name === 'AbortError') throw err // (a signal's reason)
+    const path = (err as { path?: unknown })?.path
+    throw InvalidInputError.unreadable(typeof path === 'string' ? path : 'the input stream', err)
+  }
 }
 
 async function readFileInput(path: string, limits: InputLimits): Promise<ImageSource> {

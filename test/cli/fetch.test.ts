@@ -139,6 +139,12 @@ describe('fetch -o heals a replicated store', () => {
       expect({ how, code: run.code }).toEqual({ how, code: 0 })
       expect(Buffer.compare(await readFile(out), bytes)).toBe(0)
       expect({ how, healed: Buffer.compare(await readFile(path), bytes) }).toEqual({ how, healed: 0 })
+      // the heal is said on stderr (the journal, under systemd), not only counted
+      const reason = how === 'deleted' ? 'missing' : 'damaged'
+      expect({ how, said: run.stderr }).toEqual({
+        how,
+        said: `sai-images: info replication.healed: healed ${hash} (${reason}) from fs\n`
+      })
     }
   })
 })

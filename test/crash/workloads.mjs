@@ -242,6 +242,43 @@ export const workloads = {
     },
     endState: { roots: ['store'], begun: acks => acks.some(a => a.kind === 'renew') }
   },
+  // a store of a frame whose file is damaged (a flipped byte, a truncation): the store replaces the file, renamed
+  // over it from a durable temp (write.ts `linkIntoPlace`), and acknowledges the whole frame
+  'store-over': {
+    async setup(src, lib) {
+      const storage = new lib.FilesystemDriver({ root: join(src, 'store') })
+      const { testJpeg } = lib.testing
+      const flipped = await storage.store(testJpeg('over-flipped', 8000))
+      const bytes = readFileSync(flipped.path)
+      bytes[4000] ^= 1
+      writeFileSync(flipped.path, bytes)
+      const truncated = await storage.store(testJpeg('over-truncated', 9000))
+      writeFileSync(truncated.path, readFileSync(truncated.path).subarray(0, 3000))
+    },
+    async run(mnt, lib, ack) {
+      const storage = new lib.FilesystemDriver({ root: join(mnt, 'store') })
+      const { testJpeg } = lib.testing
+      for (const [seed, size] of [
+        ['over-flipped', 8000],
+        ['over-truncated', 9000]
+      ]) {
+        const at = Date.now()
+        const result = await storage.store(testJpeg(seed, size))
+        ack('store', result.sha256, at)
+      }
+    },
+    async check(dir, acks, lib) {
+      const violations = []
+      const storage = new lib.FilesystemDriver({ root: join(dir, 'store'), createRoot: false })
+      await repairAndWalk(storage, [storage.root], violations)
+      await fetchAll(
+        storage,
+        storesOf(acks).map(a => a.sha256),
+        violations
+      )
+      return violations
+    }
+  },
   // replication: new frames and the duplicate of a frame stored before replication was set up
   // (its outbox record too), the copier, the reconcile (which compacts the ledger), an eviction
   replicated: {
@@ -879,6 +916,29 @@ workloads['evict-unsynced-replica'] = {
     if (whole.some(o => o.sha256 === sha && o.intact)) return []
     const evicted = acks.some(a => a.kind === 'evict')
     return [`frame ${sha.slice(0, 12)} stored before the run is whole on neither side (evict acknowledged: ${evicted})`]
+  }
+}
+
+// `ack2-unsynced-replica`: `ack: 2` with a replica that stores without fsync. The acknowledgement promises a second
+// copy that survives a power cut (the primary's disk may go with it): after the ack, the replica's copy is whole.
+workloads['ack2-unsynced-replica'] = {
+  async setup(src) {
+    for (const side of ['primary', 'replica']) mkdirSync(join(src, side))
+  },
+  async run(mnt, lib, ack) {
+    const primary = new lib.FilesystemDriver({ root: join(mnt, 'primary'), createRoot: false })
+    const replica = new lib.FilesystemDriver({ root: join(mnt, 'replica'), createRoot: false, fsync: false })
+    const replicas = [{ name: 'r1', storage: replica }]
+    const storage = lib.createReplicatedStorage({ primary, replicas, ack: 2, background: false })
+    const { sha256: sha } = await storage.store(evictFrames(lib)[0])
+    ack('ack2', sha, Date.now())
+    await storage.close()
+  },
+  async check(dir, acks, lib) {
+    const sha = sha256(evictFrames(lib)[0])
+    if (!acks.some(a => a.kind === 'ack2')) return []
+    if (walkObjects(join(dir, 'replica')).some(o => o.sha256 === sha && o.intact)) return []
+    return [`frame ${sha.slice(0, 12)} acknowledged with ack: 2 is not whole on the replica after the cut`]
   }
 }
 

@@ -179,7 +179,7 @@ export class FilesystemAdapter implements StorageAdapter<ObjectFile> {
       await this.settle() // this process's temps are gone first
       return this.parts.watched.check() && (this.parts.layout.checkWhole() ?? true)
     }
-    return listEntries(this.root, this.parts.sharding, options, ready)
+    return listEntries(this.root, this.parts.sharding, options, ready, err => this.unusable(err))
   }
 
   /**

@@ -11,6 +11,8 @@
  * ```
  */
 import { resolve } from 'node:path'
+import { shown } from '../../core/checks.js'
+import { ConfigError } from '../../core/errors.js'
 import { StorageFront } from '../../core/front.js'
 import type { StoreMarks } from '../../core/marks.js'
 import { PrefixSharding, type ShardingStrategy } from '../../core/sharding.js'
@@ -36,6 +38,8 @@ export class FilesystemDriver extends StorageFront<ObjectFile> {
   readonly marks: StoreMarks
 
   constructor(init: FilesystemDriverInit = {}) {
+    if (init.root !== undefined && (typeof init.root !== 'string' || init.root === ''))
+      throw ConfigError.forOption('root', `expected a folder, got ${shown(init.root)}`) // '' is the working folder
     const root = resolve(init.root ?? DEFAULT_ROOT)
     const sharding = init.sharding ?? new PrefixSharding()
     const fsync = init.fsync ?? true

@@ -17,24 +17,30 @@ export async function* listEntries(
   root: string,
   sharding: ShardingStrategy,
   options: ListOptions,
-  ready: () => Promise<boolean>
+  ready: () => Promise<boolean>,
+  /** A folder the walk cannot read (EACCES, EIO) as the store's error: unavailable, not the OS's own. */
+  unusable: (err: unknown) => unknown
 ): AsyncGenerator<ImageEntry> {
   if (!(await ready())) return
   const prefix = join(root, '/')
-  for await (const { count, key: keyOf, numbers } of walkUnits(root, sharding, options)) {
-    for (let i = 0; i < count; i++) {
-      const key = keyOf(i)
-      const sha256 = sha256OfKey(key, numbers[i * 5 + 2]!, sharding)
-      // lastStoredAt rounded as fs.Stats rounds the mtime: `deleteIfNotRenewed` compares the two
-      if (sha256 !== undefined)
-        yield {
-          hash: sha256,
-          sha256,
-          key,
-          path: prefix + key,
-          size: numbers[i * 5]!,
-          lastStoredAt: new Date(Math.round(numbers[i * 5 + 1]!))
-        }
+  try {
+    for await (const { count, key: keyOf, numbers } of walkUnits(root, sharding, options)) {
+      for (let i = 0; i < count; i++) {
+        const key = keyOf(i)
+        const sha256 = sha256OfKey(key, numbers[i * 5 + 2]!, sharding)
+        // lastStoredAt rounded as fs.Stats rounds the mtime: `deleteIfNotRenewed` compares the two
+        if (sha256 !== undefined)
+          yield {
+            hash: sha256,
+            sha256,
+            key,
+            path: prefix + key,
+            size: numbers[i * 5]!,
+            lastStoredAt: new Date(Math.round(numbers[i * 5 + 1]!))
+          }
+      }
     }
+  } catch (err) {
+    throw unusable(err)
   }
 }

@@ -16,8 +16,15 @@ import { randomUUID } from 'node:crypto'
 import { link, lstat, rename, stat, unlink } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
 import { isMissing } from '../../core/errors.js'
+import { SELF } from '../../core/process-identity.js'
 import { SPECIAL_DIRS } from '../../core/special-dirs.js'
 import { fsyncDir, type StoreDirs } from './write.js'
+
+/**
+ * Whose a set-aside object is, in its name (`<sha256>.p<pid>_<boot>.<uuid>`, the boot id's first 8 characters): a
+ * repair puts back a dead prune's at once (after a power cut, every one), and leaves a live one's to it.
+ */
+export const SET_ASIDE_BY = `p${SELF.pid}_${SELF.boot.slice(0, 8)}`
 
 export class SetAside {
   private pruning?: Promise<void>
@@ -41,7 +48,7 @@ export class SetAside {
 
   /** True if `path` was deleted; false if it was gone already or was stored again after `seen`. */
   async deleteIfNotRenewed(path: string, sha256: string, seen: Date): Promise<boolean> {
-    const aside = join(this.root, SPECIAL_DIRS.pruning, `${sha256}.${randomUUID()}`)
+    const aside = join(this.root, SPECIAL_DIRS.pruning, `${sha256}.${SET_ASIDE_BY}.${randomUUID()}`)
     try {
       // its name durable before an object moves in: else a power cut may keep the move and lose the
       // folder, and with it a renewed object the prune was putting back (found by test/crash)

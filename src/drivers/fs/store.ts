@@ -64,16 +64,17 @@ export class FrameStore {
 
   async storeBytes(bytes: Buffer, { limits, signal, mtime }: StoreCall): Promise<Stored> {
     const { context } = this
+    const keptTimes = mtime !== undefined
     const write = async (fd: number): Promise<void> => {
       await writeAll(fd, bytes)
-      if (mtime !== undefined) await futimesAsync(fd, mtime, mtime)
+      if (keptTimes) await futimesAsync(fd, mtime, mtime)
     }
-    // no fsync, over a hash slice: the temp written while the bytes hash (RESULTS-full-run.md), each in a recent
-    // frame's folder, not all in .tmp: one lock for 8 writers, one ext4 block group for all their inodes
-    // (RESULTS-fsync-off.md); up to a slice, hashed first, written only if new. A synced write would wait
+    // no fsync, over a hash slice: the temp written while the bytes hash, each in a recent frame's folder, not all
+    // in .tmp: one lock for 8 writers, one ext4 block group for their inodes (RESULTS-fsync-off.md); up to a
+    // slice, hashed first, written only if new. A synced write would wait
     const folder = this.recent[this.lent++ % this.recent.length] // (undefined: .tmp)
-    const early =
-      context.fsync || bytes.length <= HASH_SLICE ? undefined : writeTemp(context, undefined, write, { folder })
+    const hashFirst = context.fsync || bytes.length <= HASH_SLICE
+    const early = hashFirst ? undefined : writeTemp(context, undefined, write, { folder, keptTimes })
     early?.catch(() => {}) // (awaited, or dropped; a failed one removed its temp)
     const sameBytes: Check = async (fd, stats) => await context.reader.holdsBytes(fd, stats, bytes)
     const drop = (): void => {
@@ -104,8 +105,8 @@ export class FrameStore {
     if (early !== undefined) return await this.commit(await early, digest, place, sameBytes, signal)
     signal?.throwIfAborted()
     // O_DSYNC makes the write durable, not a later change of times: those need the fsync
-    const oneWrite = mtime === undefined && bytes.length <= WRITE_CHUNK_BYTES
-    const temp = await writeTemp(context, place.path, write, { oneWrite })
+    const oneWrite = !keptTimes && bytes.length <= WRITE_CHUNK_BYTES
+    const temp = await writeTemp(context, place.path, write, { oneWrite, keptTimes })
     return await this.commit(temp, digest, place, sameBytes, signal, true)
   }
 

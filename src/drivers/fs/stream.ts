@@ -14,17 +14,22 @@ export async function storeChunks(
 ): Promise<Stored> {
   const hasher = new ImageHasher(limits)
   let digest!: Digest
-  const temp = await writeTemp(frames.context, undefined, async fd => {
-    let position = 0
-    for await (const chunk of chunks) {
-      signal?.throwIfAborted()
-      hasher.update(chunk)
-      await writeAll(fd, chunk, position)
-      position += chunk.byteLength
-    }
-    digest = hasher.digest()
-    if (mtime !== undefined) await futimesAsync(fd, mtime, mtime)
-  })
+  const temp = await writeTemp(
+    frames.context,
+    undefined,
+    async fd => {
+      let position = 0
+      for await (const chunk of chunks) {
+        signal?.throwIfAborted()
+        hasher.update(chunk)
+        await writeAll(fd, chunk, position)
+        position += chunk.byteLength
+      }
+      digest = hasher.digest()
+      if (mtime !== undefined) await futimesAsync(fd, mtime, mtime)
+    },
+    { keptTimes: mtime !== undefined }
+  )
   const sameHash: Check = async fd => (await hashFile(fd, signal)) === digest.sha256
   return await frames.commit(temp, digest, frames.place(digest), sameHash, signal)
 }

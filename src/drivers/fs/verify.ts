@@ -3,13 +3,12 @@
  * by the walk's workers), stray temps and a killed prune's set-aside objects found. With `repair`:
  * bad objects go to the quarantine, strays are removed, set-aside objects are put back.
  */
-import { readdirSync, statSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { unlink } from 'node:fs/promises'
 import type { StoreDirs } from './write.js'
+import { findLeftovers, tempAge } from './leftovers.js'
 import { isMissing } from '../../core/errors.js'
 import { hashOfDecodedKey, type ShardingStrategy } from '../../core/sharding.js'
-import { SPECIAL_DIRS } from '../../core/special-dirs.js'
 import { stormOf } from '../../core/storm.js'
 import {
   addFinding,
@@ -129,7 +128,7 @@ async function pass(
     }
   }
   if (options.leftoversOnly !== true) await checkObjects(look, options)
-  await findLeftovers(look)
+  await findLeftovers(look.root, look.old, look.found)
   report.quarantine = quarantine.totals()
   return report
 }
@@ -198,7 +197,9 @@ function checkFile(look: Look, unit: UnitResult, i: number, prefix: string): num
       ? undefined
       : { finding: { path: prefix + key, key, reason: 'not-a-file' }, object: false }
   if (key.endsWith('.tmp'))
-    return look.old(mtimeMs) ? { finding: { path: prefix + key, key, reason: 'stray-temp' }, object: false } : undefined
+    return look.old(tempAge(prefix + key, mtimeMs))
+      ? { finding: { path: prefix + key, key, reason: 'stray-temp' }, object: false }
+      : undefined
   const sha256 = sha256OfKey(key, kind, look.sharding)
   const actual = unit.actual(i)
   if (actual === '') return undefined // removed while we walked
@@ -214,35 +215,8 @@ function checkFile(look: Look, unit: UnitResult, i: number, prefix: string): num
   return { finding: { path: prefix + key, key, reason }, sha256, object: true }
 }
 
-/** Stray temps in `.tmp`, and a killed prune's set-aside objects in `.pruning`, old enough to be no live one's. */
-async function findLeftovers({ root, old, found }: Look): Promise<void> {
-  for (const name of names(join(root, SPECIAL_DIRS.temp))) {
-    const path = join(root, SPECIAL_DIRS.temp, name)
-    const stats = statSync(path, { throwIfNoEntry: false })
-    if (stats?.isFile() === true && old(stats.mtimeMs))
-      await found({ path, key: `${SPECIAL_DIRS.temp}/${name}`, reason: 'stray-temp' })
-  }
-  // a prune's set-aside objects; a live prune's (changed, by its rename, less than tempMinAgeMs ago) are its own
-  for (const name of names(join(root, SPECIAL_DIRS.pruning))) {
-    const path = join(root, SPECIAL_DIRS.pruning, name)
-    const stats = statSync(path, { throwIfNoEntry: false })
-    if (stats?.isFile() === true && /^[0-9a-f]{64}\./.test(name) && old(stats.ctimeMs)) {
-      await found({ path, key: `${SPECIAL_DIRS.pruning}/${name}`, reason: 'set-aside' }, name.slice(0, 64))
-    }
-  }
-}
-
 /** The SHA-256 a misnamed file's name claims (in any case), if it claims one. */
 function nameHash(key: string): string | undefined {
   const name = key.slice(key.lastIndexOf('/') + 1)
   return /^[0-9a-f]{64}/i.test(name) ? name.slice(0, 64).toLowerCase() : undefined
-}
-
-function names(dir: string): string[] {
-  try {
-    return readdirSync(dir)
-  } catch (err) {
-    if (isMissing(err)) return []
-    throw err
-  }
 }

@@ -3,6 +3,7 @@
  * overwriting, the directory fsynced; and the folders it writes into, their names made durable. Whether
  * the bytes are new, and what a name already taken means, is the caller's (store.ts).
  */
+import { KEPT_TEMP } from './leftovers.js'
 import { randomUUID } from 'node:crypto'
 import { close, closeSync, constants, fsync, linkSync, open, openSync, type Stats, statSync, unlinkSync } from 'node:fs'
 import { chmod, link, mkdir, rename, unlink } from 'node:fs/promises'
@@ -22,11 +23,11 @@ export interface WriteContext {
   fsync: boolean
   fileMode?: number
   dirs: StoreDirs
-  /** Runs `work` without a wait (a close, a temp's removal: 18 ms under fsync load), a function now; logs a failure */
+  /** Runs `work` without a wait (a close, a temp's removal), a function now; logs a failure */
   later: (work: Promise<unknown> | (() => void), event: string, path: string) => void
 }
 
-/** A one-call write that is its own sync (O_DSYNC): one round trip instead of two. */
+/** A one-call write that is its own sync (O_DSYNC): one round trip. */
 const CREATE_DSYNC = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_DSYNC
 
 /**
@@ -38,14 +39,14 @@ export async function writeTemp(
   context: WriteContext,
   near: string | undefined,
   write: (fd: number) => Promise<void>,
-  { oneWrite = false, folder = join(context.root, SPECIAL_DIRS.temp) } = {}
+  { oneWrite = false, folder = join(context.root, SPECIAL_DIRS.temp), keptTimes = false } = {}
 ): Promise<string> {
   const { dirs } = context
   if (!dirs.rooted) await dirs.ensureRoot() // once
   const shard = near === undefined ? undefined : dirname(near)
   const made = shard === undefined || isDirectory(shard) ? undefined : dirs.makeShard(shard)
-  const temp =
-    near !== undefined && made === undefined ? `${near}.${randomUUID()}.tmp` : join(folder, `${randomUUID()}.tmp`)
+  const name = `${randomUUID()}${keptTimes ? KEPT_TEMP : '.tmp'}`
+  const temp = near !== undefined && made === undefined ? `${near}.${name}` : join(folder, name)
   if (made === undefined) return await createTemp(context, temp, write, oneWrite)
   const [written, ready] = await Promise.allSettled([createTemp(context, temp, write, oneWrite), made])
   if (ready.status === 'rejected') {
@@ -65,19 +66,19 @@ async function createTemp(
   // with an exact mode, the chmod after the write is synced by fsync as before
   const dsync = context.fsync && oneWrite && context.fileMode === undefined
   const flags = dsync ? CREATE_DSYNC : 'wx'
-  // its folder was just seen (or is .tmp): made again only if a prune removed it meanwhile
+  // its folder was just seen (or is .tmp): made again only if a prune removed it since
   const fd = await context.dirs.inShardDir(temp, () => openFd(temp, flags, context.fileMode ?? 0o666), true)
   try {
     await write(fd)
     if (context.fileMode !== undefined) await chmod(temp, context.fileMode)
     if (context.fsync && !dsync) await fsyncFd(fd)
   } catch (err) {
-    // the cleanup's own failure (EROFS after ENOSPC, say) must not hide why the write failed
+    // the cleanup's own failure (EROFS after ENOSPC) must not hide why the write failed
     await closeFd(fd).catch(() => {})
     await removeIfExists(temp).catch(() => {})
     throw err
   }
-  // no wait for the close (written, synced if asked: it has no error to add); no pool call without fsync
+  // no wait for the close (it has no error to add); no pool call without fsync
   context.later(context.fsync ? closeFd(fd) : () => closeSync(fd), 'fs.close-failed', temp)
   return temp
 }
@@ -150,7 +151,7 @@ export const isYoung = (stats: Stats): boolean => Date.now() - bornMs(stats) < 6
 /** A synchronous lookup: microseconds against a pool round trip (bench/RESULTS.md, 2026-11-25). */
 export function isDirectory(path: string): boolean {
   try {
-    return statSync(path, { throwIfNoEntry: false })?.isDirectory() === true // (no error made for a miss)
+    return statSync(path, { throwIfNoEntry: false })?.isDirectory() === true // (no error for a miss)
   } catch {
     return false
   }

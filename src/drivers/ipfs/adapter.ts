@@ -4,6 +4,7 @@
  */
 import type { PutOptions, StatFields, Stored, StorageAdapter } from '../../core/adapter.js'
 import { Background } from '../../core/background.js'
+import { checkWhole } from '../../core/checks.js'
 import { KeyedLock } from '../../core/concurrency.js'
 import { ConfigError, NotFoundError } from '../../core/errors.js'
 import type { Digest } from '../../core/hashing.js'
@@ -50,6 +51,7 @@ export class IpfsAdapter implements StorageAdapter<IpfsKey> {
     const { maxBytes, allowNonImage, gatewayUrl } = init
     this.init = { maxBytes, allowNonImage, gatewayUrl }
     const url = init.url ?? DEFAULT_IPFS_API_URL
+    checkWhole('timeoutMs', init.timeoutMs, { of: 'ms' }) // NaN or 0: every call would fail at once
     this.rpc = new KuboConnection(url, init.auth, init.timeoutMs ?? DEFAULT_IPFS_TIMEOUT_MS)
     this.location = this.rpc.apiUrl
     const indexPath = init.indexPath ?? DEFAULT_INDEX_PATH

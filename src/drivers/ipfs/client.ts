@@ -1,6 +1,6 @@
 /**
  * Kubo's RPC API over node:http: `POST /api/v0/<command>?arg=…`, credentials kept in a true
- * private field and out of every message, each call bounded by the driver's timeout, a read made
+ * private field and out of every message, each call's silence bounded by the timeout, a read made
  * once more when its kept-alive connection was closed under it (before a streamed answer began).
  *
  * It reads what a general client hides: the `X-Stream-Error` trailer (an error after the body
@@ -15,8 +15,8 @@ import { passThrough } from '../../core/errors.js'
 import { redact, serviceUnavailable } from '../../core/unavailable.js'
 import type { Wording } from '../../core/option-names.js'
 import { checkedUrl } from './init.js'
-import { atLeast, basic, bounded, closedUnder, collect, eachChunk, parts, query, withCode, writeBody } from './wire.js'
-import { watched } from './wire.js'
+import { atLeast, basic, bounded, closedUnder, collect, eachChunk, parts, query, watched } from './wire.js'
+import { withCode, writeBody } from './wire.js'
 
 export type Params = Record<string, string | number | boolean | string[] | undefined>
 
@@ -46,10 +46,7 @@ export class KuboConnection {
   /** The API URL with any credentials removed: safe to print. */
   readonly apiUrl: string
   readonly #authorization?: string
-  /**
-   * Uploads apart from the other calls: an add may wait for a marker (store.ts), which must not wait for a socket
-   * behind it.
-   */
+  /** Uploads apart: an add may wait for a marker (store.ts), which must not wait for a socket behind it. */
   readonly #agents: { upload: Agent; call: Agent }
   #trailers?: Promise<boolean>
   readonly #target: { protocol: string; hostname: string; port: string; path: string }
@@ -185,6 +182,7 @@ export class KuboConnection {
       req.once('error', fail)
       req.once('response', (res: IncomingMessage) => {
         res.once('error', fail)
+        res.on('data', bounds.heard)
         this.read(command, res, options).then(answer => {
           bounds.settle()
           resolve(answer)

@@ -10,7 +10,7 @@ export interface IpfsDriverInit extends LimitsInit {
   url?: string | URL
   /** The `Authorization` header for a node behind `API.Authorizations`: `Bearer …`, `Basic …`, or `user:password`. */
   auth?: string
-  /** Each call to the node is aborted after this long. Default 30 s. */
+  /** A call is aborted when it hears nothing for this long (a streaming answer goes on). Default 30 s. */
   timeoutMs?: number
   /** A gateway for `url(ref)`, e.g. `https://ipfs.example.org`. */
   gatewayUrl?: string | URL
@@ -29,5 +29,10 @@ export function checkedUrl(url: string | URL): URL {
     throw refuse('expected an http or https URL such as http://127.0.0.1:5001')
   if (parsed.search !== '' || parsed.hash !== '')
     throw refuse('holds a query string or fragment, which no call sends: give a token with the auth option')
+  try {
+    for (const part of [parsed.username, parsed.password]) decodeURIComponent(part) // (client.ts: Basic auth)
+  } catch {
+    throw refuse('holds a % that is no escape (%25 is a %) in its user or password')
+  }
   return parsed
 }

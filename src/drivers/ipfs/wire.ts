@@ -90,11 +90,16 @@ export function query(params: Record<string, string | number | boolean | string[
 }
 
 /**
- * Ends `req` at `timeoutMs` or on the caller's abort: one timer and one listener (AbortSignal.timeout and
- * AbortSignal.any cost weak references and GC work on every request). `settle` drops both once the exchange has
- * ended, and returns the reason `req` was stopped for, if it was.
+ * Ends `req` after `timeoutMs` of silence or on the caller's abort: one timer and one listener (AbortSignal.timeout
+ * and AbortSignal.any cost weak references and GC work on every request). `heard` starts the silence again (each
+ * chunk of the answer: a listing of millions of pins may stream for minutes). `settle` drops both once the exchange
+ * has ended, and returns the reason `req` was stopped for, if it was.
  */
-export function bounded(req: ClientRequest, timeoutMs: number, signal?: AbortSignal): { settle: () => unknown } {
+export function bounded(
+  req: ClientRequest,
+  timeoutMs: number,
+  signal?: AbortSignal
+): { settle: () => unknown; heard: () => void } {
   let stopped: unknown
   const stop = (reason: unknown): void => {
     stopped ??= reason
@@ -104,6 +109,7 @@ export function bounded(req: ClientRequest, timeoutMs: number, signal?: AbortSig
   const onAbort = (): void => stop(signal!.reason)
   signal?.addEventListener('abort', onAbort, { once: true })
   return {
+    heard: () => timer.refresh(),
     settle: () => {
       clearTimeout(timer)
       signal?.removeEventListener('abort', onAbort)

@@ -5,6 +5,7 @@
 import type { StoreMarks } from '../../core/marks.js'
 import type { Readable } from 'node:stream'
 import type { PutOptions, StatFields, Stored, StorageAdapter } from '../../core/adapter.js'
+import { checkWhole } from '../../core/checks.js'
 import { IntegrityError, NotFoundError } from '../../core/errors.js'
 import { placed } from '../../core/front.js'
 import type { Digest } from '../../core/hashing.js'
@@ -48,6 +49,7 @@ export class S3Adapter implements StorageAdapter {
 
   constructor(init: S3DriverInit) {
     const { bucket, prefix } = checkedPlace(init)
+    checkWhole('timeoutMs', init.timeoutMs, { of: 'ms' }) // NaN throws in every request; 0 waits for ever
     this.bucket = bucket
     this.prefix = prefix
     this.connection = new S3Connection({
@@ -134,6 +136,7 @@ export class S3Adapter implements StorageAdapter {
 
   /** A presigned GET link, valid for `expiresIn` seconds (default 900): for a browser or a redirect. */
   async url(sha256: string, options: { expiresIn?: number }): Promise<string> {
+    checkWhole('expiresIn', options.expiresIn, { max: 604_800, of: 'seconds' }) // SigV4: 7 days at most
     const [{ client, sdk }, { getSignedUrl }] = await Promise.all([this.connection.connect(), loadPresigner()])
     const command = new sdk.GetObjectCommand({ Bucket: this.bucket, Key: this.objectKey(sha256) })
     return await getSignedUrl(client, command, { expiresIn: options.expiresIn ?? 900 })

@@ -5,6 +5,7 @@
 import { createReadStream } from 'node:fs'
 import { basename } from 'node:path'
 import { createInterface } from 'node:readline'
+import { InvalidInputError } from '../../core/errors.js'
 import type { BackfillReport } from './backfill.js'
 
 const HEX64 = /^[0-9a-f]{64}$/
@@ -83,6 +84,11 @@ export async function* batches(
         batch = new Map()
       }
     }
+  } catch (err) {
+    // the file's own failure (ENOENT, EACCES, EISDIR): the caller's input, typed, not "a bug"
+    if (typeof (err as NodeJS.ErrnoException)?.code === 'string' && (err as NodeJS.ErrnoException).syscall)
+      throw InvalidInputError.unreadable(mapping, err, 'read the mapping')
+    throw err
   } finally {
     lines.close()
   }

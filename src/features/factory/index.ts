@@ -12,6 +12,7 @@ import { FilesystemDriver, type FilesystemDriverInit } from '../../drivers/fs/in
 import { IpfsDriver, type IpfsDriverInit } from '../../drivers/ipfs/index.js'
 import { MemoryDriver, type MemoryDriverInit } from '../../drivers/memory/index.js'
 import { S3Driver, type S3DriverInit } from '../../drivers/s3/index.js'
+import { checkChoice, checkWhole } from '../../core/checks.js'
 import { ConfigError } from '../../core/errors.js'
 import { readChoice, type Env } from '../../core/config.js'
 import type { Logger } from '../../core/logger.js'
@@ -62,6 +63,7 @@ export function createImageStorage(
   // checked whether replicas are named or not: `SAI_IMAGE_STORAGE_ACK=two` is a mistake either way
   const ack = readChoice(env, 'SAI_IMAGE_STORAGE_ACK', ['1', '2'] as const)
   const { replicas, logger, settingNames, copyConcurrency, ...driverOptions } = options
+  checkWhole('copyConcurrency', copyConcurrency)
   const primary = createDriver(driverOptions as CreateImageStorageOptions, env, logger, settingNames)
   const copies = replicas === false ? undefined : (replicas ?? replicasFromEnv(primary, env))
   // two acknowledged copies with one store would be a promise nobody keeps
@@ -81,6 +83,7 @@ function createDriver(
   logger?: Logger,
   callerNames?: SettingNames
 ): ImageStorage {
+  checkChoice('driver', options.driver, DRIVERS) // from JavaScript or a config file: 'S3' is no filesystem
   const driver = options.driver ?? readChoice(env, 'SAI_IMAGE_STORAGE_DRIVER', DRIVERS) ?? 'fs'
   // (a driver's settingNames, deprecated: the caller's names, until the option goes)
   const { settingNames: deprecated, ...inCode } = options

@@ -6,7 +6,7 @@
 import type { ServerResponse } from 'node:http'
 import { join } from 'node:path'
 import { pipeline, type Readable, Transform } from 'node:stream'
-import { IntegrityError } from '../../core/errors.js'
+import { ConfigError, IntegrityError } from '../../core/errors.js'
 import { parseImageRef } from '../../core/ref.js'
 import type { ImageStat } from '../../core/types.js'
 import { notModified, rangeOf, type ByteRange } from './conditional.js'
@@ -134,10 +134,8 @@ async function sendLocal(
 async function serveStored(ctx: Context, req: Request, res: ServerResponse, ref: string, facts: Facts): Promise<void> {
   const { storage, options } = ctx
   if (options.redirect !== undefined) {
-    if (storage.url === undefined) {
-      const needs = "the handler's redirect option needs a driver with url(ref, { expiresIn }) (S3)"
-      throw new TypeError(`${needs}; this one is ${storage.driver}`)
-    }
+    if (storage.url === undefined)
+      throw ConfigError.forOption('redirect', `needs a driver with url(ref) (S3); this one is ${storage.driver}`)
     const expiresIn = options.redirect.expiresIn ?? 900
     const location = await storage.url(ref, { expiresIn })
     const cache = `private, max-age=${Math.floor(expiresIn / 2)}`

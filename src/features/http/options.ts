@@ -1,4 +1,5 @@
 /** The handler's options, and what it works with: the options resolved once, with their defaults. */
+import { checkWhole } from '../../core/checks.js'
 import type { ImageStorage } from '../../core/types.js'
 import type { Variants } from '../variants/index.js'
 import { VerifiedRecord, type VerifiedRecordOptions } from './verified.js'
@@ -56,6 +57,9 @@ export interface Context {
 }
 
 export function contextOf(storage: ImageStorage, options: ImageHandlerOptions): Context {
+  // said when the handler is made, not as a 500 on every GET; SigV4 links last 7 days at most. (Whether the driver
+  // makes links is asked per request: the lazy default store, `imageStorage`, is not made until then.)
+  checkWhole('redirect.expiresIn', options.redirect?.expiresIn, { max: 604_800, of: 'seconds' })
   return {
     storage,
     options,

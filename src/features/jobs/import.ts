@@ -154,7 +154,8 @@ async function* walk(
       real = await realpath(join(dir, prefix))
       entries = seen.has(real) ? [] : await readdir(join(dir, prefix), { withFileTypes: true })
     } catch (err) {
-      if (prefix === '' || unreadable === undefined) throw err
+      if (prefix === '') throw InvalidInputError.unreadable(dir, err, 'import the directory') // (EACCES: 0700)
+      if (unreadable === undefined) throw err
       const { code = 'EIO', message } = err as NodeJS.ErrnoException
       unreadable.push({ item: `${prefix}/`, code: 'ERR_STORAGE_UNAVAILABLE', message: `${code}: ${message}` })
       return

@@ -20,6 +20,9 @@ import type { Outbox } from './outbox.js'
 import type { ReplicaOwnership } from './owner.js'
 import type { DrainReport, Replica } from './types.js'
 
+/** How soon a background drain that failed as a whole is tried again. */
+const FAILED_DRAIN_RETRY_MS = 30_000
+
 export class Copier {
   /** Per replica: when it may be tried again, after failures; the failing state on disk (failing.ts). */
   private readonly backoff: ReplicaBackoff
@@ -163,12 +166,15 @@ export class Copier {
         if (this.again) {
           this.again = false
           this.kick()
-        } else if (report !== undefined && report.pending > 0 && Number.isFinite(retry)) {
+        } else if (report === undefined || (report.pending > 0 && Number.isFinite(retry))) {
+          // a drain that failed as a whole (its lock's folder unwritable, the outbox unreadable) is tried again too:
+          // with no store to kick it, its frames would wait for a restart
+          const wait = report === undefined ? FAILED_DRAIN_RETRY_MS : retry
           this.timer = setTimeout(
             () => {
               this.kick()
             },
-            Math.max(0, retry)
+            Math.max(0, wait)
           ).unref()
         }
         return report ?? { copied: 0, gone: 0, failed: [], pending: 0, busy: false }

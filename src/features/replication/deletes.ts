@@ -10,7 +10,7 @@ import { knows } from './known.js'
 import { HOW, PRIMARY } from './ledger.js'
 import type { Parts } from './parts.js'
 
-type DeleteParts = Pick<Parts, 'primary' | 'replicas' | 'outbox' | 'ledger' | 'copier'>
+type DeleteParts = Pick<Parts, 'primary' | 'replicas' | 'outbox' | 'ledger' | 'copier' | 'healer'>
 
 /**
  * Deletes every copy; true if any copy was there, or if the ledger knew the frame (`knows`): a lost frame's delete
@@ -74,13 +74,15 @@ async function withdraw({ ledger, outbox }: DeleteParts, sha256: string, names: 
 }
 
 /**
- * The primary's record that `sha256` is being deleted on purpose, durable before any copy goes; then no copy of it
- * is started (its outbox entries go), and those under way are waited for: one that ended after the replica's delete
- * would bring the frame back there (a store's background copy, then an at once delete). The replicas whose entry
- * went, for a withdrawal.
+ * The primary's record that `sha256` is being deleted on purpose, durable before any copy goes; then no copy (or
+ * heal) of it is started (its outbox entries go), and those under way are waited for: one that ended after the
+ * replica's delete would bring the frame back there (a store's background copy, then an at once delete). The
+ * replicas whose entry went, for a withdrawal.
  */
-async function intend({ ledger, replicas, outbox, copier }: DeleteParts, sha256: string): Promise<string[]> {
+async function intend({ ledger, replicas, outbox, copier, healer }: DeleteParts, sha256: string): Promise<string[]> {
   await ledger.append(PRIMARY, [{ sha256, at: Date.now(), how: HOW.gone }], { durable: true })
+  // a read's heal that began before the record writes its copy back before any copy goes (a later one sees `gone`)
+  await healer.settled(sha256)
   const queued = replicas.map(r => r.name).filter(name => outbox.has(name, sha256))
   await Promise.all(replicas.map(async r => await outbox.done(r.name, sha256)))
   await copier.settled(sha256)

@@ -78,6 +78,11 @@ export class Healer {
     )
   }
 
+  /** Once a heal of `sha256` under way (if any) has ended: a delete's, which must not be undone by one. */
+  async settled(sha256: string): Promise<void> {
+    await this.perObject.run(sha256, async () => {})
+  }
+
   private async record(sha256: string, from: string, reason: string): Promise<void> {
     await makeDirDurably(this.layout.dir)
     await appendLines(this.layout.healsLog, `${Date.now()} ${sha256} ${from} ${reason}\n`, true)

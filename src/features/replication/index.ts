@@ -21,6 +21,7 @@
 import { statSync } from 'node:fs'
 import { join } from 'node:path'
 import { Background } from '../../core/background.js'
+import { checkChoice, checkWhole } from '../../core/checks.js'
 import { ConfigError } from '../../core/errors.js'
 import { SPECIAL_DIRS } from '../../core/special-dirs.js'
 import { Copier } from './copier.js'
@@ -45,6 +46,10 @@ export { TakeOverConflictError } from './owner-messages.js'
 
 export function createReplicatedStorage(init: ReplicatedStorageInit): ReplicatedStorage {
   checkReplicas(init.replicas, init.primary.root)
+  // from JavaScript or JSON: a concurrency of 0 copies nothing, ever; ack '2' would be ack 1
+  checkWhole('concurrency', init.concurrency)
+  checkChoice('ack', init.ack, [1, 2])
+  checkWhole('ackTimeoutMs', init.ackTimeoutMs, { min: 0, of: 'ms' })
   const layout = new StateLayout(stateDirOf(init))
   const { primary, replicas, logger } = init
   const outbox = new Outbox(layout)

@@ -20,8 +20,16 @@ export interface KnownEntry extends ImageEntry {
   evicted: boolean
 }
 
-/** The frames the ledger knows, in SHA-256 order (after `after`, if given), a shard file at a time. */
-export async function* known(ledger: Ledger, replicas: readonly string[], after?: string): AsyncGenerator<KnownEntry> {
+/**
+ * The frames the ledger knows, in SHA-256 order (after `after`, if given), a shard file at a time. A frame known
+ * only by copies recorded at `since` or later (stored and copied during a whole pass) is left out: the pass's
+ * listings may have gone past its folder before it came, and it would count as lost. The next pass judges it.
+ */
+export async function* known(
+  ledger: Ledger,
+  replicas: readonly string[],
+  { after, since = Infinity }: { after?: string; since?: number } = {}
+): AsyncGenerator<KnownEntry> {
   for (let i = 0; i < 256; i++) {
     const shard = i.toString(16).padStart(2, '0')
     if (after !== undefined && shard < after.slice(0, 2)) continue
@@ -33,7 +41,8 @@ export async function* known(ledger: Ledger, replicas: readonly string[], after?
         frames.set(r.sha256, { evicted: r.how === HOW.evicted, size: r.size })
     for (const copy of replicas)
       for (const r of ledger.shard(copy, shard).values())
-        if (!frames.has(r.sha256) && stillHeld(r, own.get(r.sha256))) frames.set(r.sha256, { evicted: false })
+        if (!frames.has(r.sha256) && r.at < since && stillHeld(r, own.get(r.sha256)))
+          frames.set(r.sha256, { evicted: false })
     for (const [sha256, { evicted, size }] of [...frames].sort(([a], [b]) => (a < b ? -1 : 1)))
       if (after === undefined || sha256 > after) yield { hash: sha256, sha256, key: sha256, path: '', evicted, size }
   }

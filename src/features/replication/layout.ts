@@ -20,7 +20,7 @@
  * host-id                     this primary's identity, made once (owner.ts)
  * ```
  *
- * A file rewritten whole is written beside itself as `<name>.tmp` and renamed over (records.ts); a ledger
+ * A file rewritten whole is written beside itself as `<name>.<pid>.<n>.tmp` and renamed over (records.ts); a ledger
  * file as `<ab>.log.<pid>.<random>.tmp`, removed by the next compaction if a crash left it, under its marker
  * `<ab>.log.compacting` (a lock file naming the compacting process, which durable appends wait out).
  */

@@ -7,30 +7,23 @@
  * Within a process the lock is counted: drains that overlap (a kick, the watcher, an explicit drain)
  * share it, and the file goes when the last of them releases it. The lock also names the boot it was
  * taken in: after a reboot its pid may belong to another live process, and the lock is abandoned all
- * the same. A lock made `perHolder` (the ledger's compaction) is this object's alone: another one in the same
- * process (a second storage on the same state folder) finds it held, as another process would.
+ * the same; so is one whose pid a process that started after the lock was made has now. A lock made `perHolder` (the
+ * ledger's compaction) is this object's alone: another one in the same process (a second storage on the same state
+ * folder) finds it held, as another process would.
  */
 import { randomBytes } from 'node:crypto'
-import { readFileSync } from 'node:fs'
+import { readFileSync, statSync } from 'node:fs'
+import { BOOT, type ProcessId, SELF, stillRunning, thisBoot } from '../../core/process-identity.js'
 import { link, mkdir, rename, unlink, writeFile } from 'node:fs/promises'
 import { dirname } from 'node:path'
 
 const MISSING = Symbol('missing')
 
-/** This boot's id (Linux); '' where there is none, and only the pid tells. */
-const BOOT = (() => {
-  try {
-    return readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim()
-  } catch {
-    return ''
-  }
-})()
+/** What a lock names: `pid boot` (`pid` where there is no boot id). */
+const MINE = BOOT === '' ? String(SELF.pid) : `${SELF.pid} ${BOOT}`
 
-/** Who holds a lock: a pid, and the boot it lives in ('' for a lock written before boots were named). */
-interface Holder {
-  pid: number
-  boot: string
-}
+/** Who holds a lock (boot '': a lock written before boots were named), and when the lock was made (its mtime). */
+type Holder = ProcessId & { at?: number }
 
 export class DrainLock {
   private holders = 0
@@ -57,7 +50,7 @@ export class DrainLock {
   holder(): number | undefined {
     try {
       const holder = this.read()
-      return holder === MISSING || holder === undefined || !current(holder) ? undefined : holder.pid
+      return holder === MISSING || holder === undefined || !thisBoot(holder.boot) ? undefined : holder.pid
     } catch {
       return undefined
     }
@@ -65,8 +58,12 @@ export class DrainLock {
 
   /** Whether a live process holds the lock (one that died, or was cut by a power cut or a reboot, holds nothing). */
   isHeld(): boolean {
-    const pid = this.holder()
-    return pid !== undefined && alive(pid)
+    try {
+      const holder = this.read()
+      return holder !== MISSING && holder !== undefined && stillRunning(holder, holder.at)
+    } catch {
+      return false
+    }
   }
 
   async release(): Promise<void> {
@@ -77,7 +74,7 @@ export class DrainLock {
   private async take(): Promise<boolean> {
     await mkdir(dirname(this.path), { recursive: true })
     const mine = `${this.path}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`
-    await writeFile(mine, BOOT === '' ? String(process.pid) : `${process.pid} ${BOOT}`)
+    await writeFile(mine, MINE)
     try {
       for (let attempt = 0; attempt < 3; attempt++) {
         try {
@@ -88,12 +85,12 @@ export class DrainLock {
         }
         const holder = this.read()
         if (holder === MISSING) continue // released meanwhile: try again
-        const ours = holder !== undefined && current(holder) && holder.pid === process.pid
+        const ours = holder !== undefined && thisBoot(holder.boot) && holder.pid === process.pid
         if (ours && this.options.perHolder !== true) return true // this process's, not released: shared
         // a lock without a process in it was cut by a power cut (a live one is made whole before it
         // appears): as abandoned as a dead one's (found by test/crash: else no copier ever drained again);
         // so is one taken before a reboot, whatever process has its pid now
-        if (holder !== undefined && current(holder) && alive(holder.pid)) return false
+        if (holder !== undefined && stillRunning(holder, holder.at)) return false
         if (!(await this.takeOver(holder))) return false
       }
       return false
@@ -105,7 +102,8 @@ export class DrainLock {
   /** Who the lock names, undefined for an empty or torn lock, MISSING if there is none. */
   private read(): Holder | undefined | typeof MISSING {
     try {
-      return holderIn(readFileSync(this.path, 'utf8'))
+      const text = readFileSync(this.path, 'utf8')
+      return holderIn(text, statSync(this.path, { throwIfNoEntry: false })?.mtimeMs)
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return MISSING
       throw err
@@ -128,24 +126,9 @@ export class DrainLock {
   }
 }
 
-/** Whether a process of this id runs on this host (one that is not ours to signal runs too). */
-export function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM'
-  }
-}
-
-/** Whether a holder's pid means a process of this boot. */
-function current(holder: Holder): boolean {
-  return holder.boot === '' || BOOT === '' || holder.boot === BOOT
-}
-
 /** The holder a lock file names (`pid` or `pid boot`), or undefined for an empty or torn one. */
-function holderIn(text: string): Holder | undefined {
+function holderIn(text: string, at?: number): Holder | undefined {
   const [first = '', boot = '', ...rest] = text.trim().split(' ')
   const pid = Number(first)
-  return first !== '' && Number.isInteger(pid) && pid > 0 && rest.length === 0 ? { pid, boot } : undefined
+  return first !== '' && Number.isInteger(pid) && pid > 0 && rest.length === 0 ? { pid, boot, at } : undefined
 }

@@ -27,7 +27,8 @@ export async function reconcile(parts: ReconcileParts, options: AbortOptions = {
     // the frames the ledger knows of too: one no copy lists any more is still the store's (lost)
     const byLedger = known(
       ledger,
-      replicas.map(r => r.name)
+      replicas.map(r => r.name),
+      { since: pass.report.at.getTime() }
     )
     for await (const { sha256, entries } of mergeListings([...listings, byLedger]))
       await pass.frame(sha256, entries.slice(0, replicas.length + 1))

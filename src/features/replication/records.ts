@@ -1,11 +1,11 @@
 /**
  * The state folder's whole-file records (reconcile.json, verify.json, watch.json, failing/*.json):
- * written to `<name>.tmp` and renamed over, so that a reader sees the last record or the one
+ * written to `<name>.<pid>.<n>.tmp` and renamed over, so that a reader sees the last record or the one
  * before, never half of one; read as "none" when absent or unreadable (a record is a report for
  * `status` and monitors, never the truth a copy depends on).
  */
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs'
-import { open, rename, writeFile } from 'node:fs/promises'
+import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs'
+import { open, rename, rm, writeFile } from 'node:fs/promises'
 import { dirname } from 'node:path'
 import { fsyncDir, makeDirDurably } from '../../core/durable-files.js'
 
@@ -16,8 +16,24 @@ import { fsyncDir, makeDirDurably } from '../../core/durable-files.js'
  */
 export async function writeRecord(path: string, value: unknown): Promise<void> {
   await makeDirDurably(dirname(path))
-  await writeFile(`${path}.tmp`, JSON.stringify(value))
-  await placeDurably(`${path}.tmp`, path)
+  const temp = tempOf(path)
+  try {
+    await writeFile(temp, JSON.stringify(value))
+    await placeDurably(temp, path)
+  } catch (err) {
+    await rm(temp, { force: true }).catch(() => {}) // (a full disk: no temp left per try)
+    throw err
+  }
+}
+
+let temps = 0
+
+/**
+ * A temp of this write's own: two writers of one record (a reconcile and another process's settle, two watchers)
+ * each rename theirs; one temp name for all let one rename the other's half-written file, or fail on ENOENT.
+ */
+function tempOf(path: string): string {
+  return `${path}.${process.pid}.${++temps}.tmp`
 }
 
 /**
@@ -41,8 +57,14 @@ export async function placeDurably(temp: string, path: string): Promise<void> {
  */
 export function writeRecordSync(path: string, value: unknown): void {
   mkdirSync(dirname(path), { recursive: true })
-  writeFileSync(`${path}.tmp`, JSON.stringify(value))
-  renameSync(`${path}.tmp`, path)
+  const temp = tempOf(path)
+  try {
+    writeFileSync(temp, JSON.stringify(value))
+    renameSync(temp, path)
+  } catch (err) {
+    rmSync(temp, { force: true })
+    throw err
+  }
 }
 
 export function readRecord<T>(path: string): T | undefined {

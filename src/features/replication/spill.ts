@@ -7,7 +7,7 @@ import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import type { FindingReason } from '../../core/verify-report.js'
 import { StateLayout } from './layout.js'
-import { alive } from './lock.js'
+import { alive } from '../../core/process-identity.js'
 
 /** Findings written to files as they come (`<sha256> <reason>` lines), read back once the pass is over. */
 export class Spill {

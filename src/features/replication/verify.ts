@@ -1,15 +1,14 @@
 /**
- * The fsck of every copy, of every frame the store is responsible for: those on the primary, and those the
- * ledger knows of (known.ts: evicted, last seen on a replica, lost before any copy), the listings and the
- * ledger merged in step, so that a frame every copy lost is still counted. The primary re-hashes its objects
- * (or a subset); the listings side by side find what a copy lacks (the cheap tier, no request per object);
- * the replicas' copies of the subset are read back and hashed, an evicted frame's too (the full tier:
- * `--subset $((day % 30))/30` reads every copy once in 30 days; a damaged copy stays so in the ledger until
- * copied or read whole again). A frame with fewer good copies than wanted is named; with none, `lost`. A
- * repair heals the primary from a good copy and copies again what a replica lacks (verify-repair.ts), unless
- * the storm guard (storm.ts) says the pass would do too much. The counts go to `verify.json` (layout.ts) for
- * `status`. Findings are spilled to files.
+ * The fsck of every copy, of every frame the store is responsible for: on the primary, and those the ledger knows
+ * (known.ts), the listings and the ledger merged in step, so that a frame every copy lost is still counted. The
+ * primary re-hashes its objects (or a subset); the listings side by side find what a copy lacks (no request per
+ * object); the replicas' copies of the subset are read back and hashed, an evicted frame's too (`--subset
+ * $((day % 30))/30` reads every copy once in 30 days; a damaged copy stays so in the ledger until copied or read
+ * whole again). A frame with fewer good copies than wanted is named; with none, `lost`. A repair heals the primary
+ * and copies again what a replica lacks (verify-repair.ts), unless the storm guard says the pass would do too much.
+ * The counts go to `verify.json` for `status`. Findings are spilled to files.
  */
+import { checkSubset } from '../../core/checks.js'
 import { StorageUnavailableError } from '../../core/errors.js'
 import { failureFields } from '../../core/logger.js'
 import type { ImageEntry } from '../../core/types.js'
@@ -44,6 +43,7 @@ export async function verifyReplicated(
   parts: VerifyParts,
   options: VerifyOptions = {}
 ): Promise<ReplicatedVerifyReport> {
+  checkSubset(options.subset)
   const { primary, replicas, layout } = parts
   const [repair, began] = [options.repair === true, new Date()]
   // every damaged or misplaced primary copy (past the listed findings): a hash per such frame in memory
@@ -113,11 +113,12 @@ async function scan(parts: VerifyParts, scanned: Scan, options: VerifyOptions): 
   const { primary, replicas, ledger } = parts
   const LOST = replicas.length + 1
   const tally: Tally = { objects: 0, belowWanted: 0, lost: 0 }
+  const began = Date.now()
   const listings: Array<AsyncIterable<ImageEntry>> = [primary, ...replicas.map(r => r.storage)].map(s =>
     s.list({ after: options.after, signal: options.signal })
   )
   const names = replicas.map(r => r.name)
-  const byLedger = known(ledger, names, options.after)
+  const byLedger = known(ledger, names, { after: options.after, since: began })
   const records = new RecordsInOrder(ledger)
   for await (const { sha256, entries } of mergeListings([...listings, byLedger])) {
     const [ours, ...theirs] = entries.slice(0, replicas.length + 1)

@@ -4,7 +4,7 @@
  * starts looking.
  */
 import { hostname } from 'node:os'
-import { alive } from './lock.js'
+import { alive } from '../../core/process-identity.js'
 import { readRecord, writeRecordSync } from './records.js'
 import { StateLayout } from './layout.js'
 import type { ReconcileReport } from './types.js'

@@ -101,19 +101,17 @@ export class PrimaryWatcher {
       this.running = this.pass(this.nextMode())
         .then(
           () => {},
-          (err: unknown) => {
-            log(
-              this.options.logger ?? this.parts.logger,
-              'error',
-              { event: 'replication.watch-failed', ...failureFields(err) },
-              `watch: ${(err as Error).message}`
-            )
-          }
+          (err: unknown) => this.failed(err)
         )
         .finally(() => {
           this.running = undefined
           if (this.stopped) return
-          this.watchLayout() // once the first pass counted the folders
+          try {
+            this.watchLayout() // once the first pass counted the folders
+          } catch (err) {
+            // (out of file handles, inotifywait's pipes not made): the passes go on, the service stays up
+            this.failed(err)
+          }
           const due = this.wake ? SETTLE_MS : this.lastStat + this.everyMs - Date.now()
           this.dueAt = Date.now() + Math.max(0, due)
           this.timer = setTimeout(loop, Math.max(0, due))
@@ -121,6 +119,11 @@ export class PrimaryWatcher {
     }
     this.loop = loop
     loop()
+  }
+
+  private failed(err: unknown): void {
+    const fields = { event: 'replication.watch-failed', ...failureFields(err) }
+    log(this.options.logger ?? this.parts.logger, 'error', fields, `watch: ${(err as Error).message}`)
   }
 
   private loop?: () => void

@@ -8,6 +8,7 @@ import { createReadStream } from 'node:fs'
 import { createInterface } from 'node:readline'
 import { InvalidInputError } from '../../core/errors.js'
 import { asSha256, canonicalRef, isCid } from '../../core/ref.js'
+import { shown } from '../../core/checks.js'
 
 export interface KeepCandidate {
   hash: string
@@ -26,14 +27,20 @@ export class RefSet {
   private readonly digests = new Set<number>()
   private readonly others = new Set<string>()
 
-  /** A SHA-256 (either case), or a CID: a raw sha2-256 one as its SHA-256, any other in the spelling IPFS lists. */
+  /**
+   * A SHA-256 (either case), a key path (`ab/cd/{sha256}.jpg`, a store result's `key`), or a CID: a raw sha2-256
+   * one as its SHA-256, any other in the spelling IPFS lists. Anything else is ERR_INVALID_INPUT: a ref that
+   * matched nothing would protect nothing, and the prune would delete what the caller meant to keep.
+   */
   add(ref: string): void {
-    const text = ref.trim()
-    if (text === '' || text.startsWith('#')) return
-    const spelled = asSha256(text) ?? canonicalRef(text) ?? text
-    const sha256 = asSha256(spelled)
-    if (sha256 === undefined) this.others.add(spelled)
-    else this.digests.add(prefixOf(sha256))
+    const text = typeof ref === 'string' ? ref.trim() : ''
+    if (typeof ref === 'string' && (text === '' || text.startsWith('#'))) return
+    const sha256 = asSha256(text) ?? keyHash(text) ?? canonicalRef(text)
+    if (sha256 === undefined)
+      throw new InvalidInputError(`keep: ${shown(ref)} names no object (expected a SHA-256, a key path or a CID)`)
+    const digest = asSha256(sha256)
+    if (digest === undefined) this.others.add(sha256)
+    else this.digests.add(prefixOf(digest))
   }
 
   /** Whether the set holds `ref`: a SHA-256, or a driver's hash as its listing spells it. */

@@ -41,6 +41,11 @@ export async function prune(storage: ImageStorage, options: PruneOptions = {}): 
     throw new ConfigError('olderThan', 'expected milliseconds, 0 or more')
   if (budgetBytes !== undefined && !(budgetBytes >= 0))
     throw new ConfigError('budgetBytes', 'expected bytes, 0 or more')
+  // NaN would protect nothing recent; a number for `now` would fail midway
+  if (options.minAgeMs !== undefined && !(options.minAgeMs >= 0))
+    throw new ConfigError('minAgeMs', 'expected milliseconds, 0 or more')
+  if (options.now !== undefined && !(options.now instanceof Date && Number.isFinite(options.now.getTime())))
+    throw new ConfigError('now', 'expected a Date that holds a time')
   const summary = ({ deleted, bytesFreed, dryRun }: PruneReport): Record<string, unknown> => ({
     deleted,
     bytesFreed,

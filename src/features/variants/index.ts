@@ -13,6 +13,7 @@
  */
 import { availableParallelism } from 'node:os'
 import { join } from 'node:path'
+import { checkWhole } from '../../core/checks.js'
 import { untilAborted } from '../../core/concurrency.js'
 import { readInteger, readString } from '../../core/config.js'
 import { ConfigError, InvalidRefError, NotFoundError } from '../../core/errors.js'
@@ -32,7 +33,7 @@ export { DEFAULT_PRESETS, type VariantFormat, type VariantPreset } from './prese
 export interface VariantsInit {
   /** More presets, or other settings for `thumb` and `webp`. */
   presets?: Record<string, VariantPreset>
-  /** The cache's folder. Default: `{root}/.variants` on the filesystem driver, else `SAI_IMAGE_VARIANTS_PATH`. */
+  /** The cache's folder. Default: `SAI_IMAGE_VARIANTS_PATH`, else `{root}/.variants` on the filesystem driver. */
   path?: string
   /** Sources with more pixels are refused (`ERR_TOO_LARGE`) from their header. Default 100 megapixels. */
   maxInputPixels?: number
@@ -78,6 +79,10 @@ export class Variants {
     env: NodeJS.ProcessEnv = process.env
   ) {
     this.presets = resolvePresets({ ...DEFAULT_PRESETS, ...init.presets })
+    // from JavaScript: a concurrency of 0 would hold every get for ever; sharp refuses a timeout over an hour
+    checkWhole('concurrency', init.concurrency)
+    checkWhole('timeoutSeconds', init.timeoutSeconds, { min: 0, max: 3600, of: 'seconds' })
+    checkWhole('maxInputPixels', init.maxInputPixels, { of: 'pixels' })
     const dir =
       init.path ??
       readString(env, 'SAI_IMAGE_VARIANTS_PATH') ??

@@ -239,6 +239,19 @@ describe('sai-images backfill-hashes against a real PostgreSQL', () => {
     expect((await hashes(table)).get(3200)).toBe(null)
   })
 
+  it('a mapping that cannot be read is bad input (exit 3), not a bug (70); the table is untouched', async () => {
+    const table = await dashboardTable([3200])
+    await db.query(`ALTER TABLE ${table} ADD COLUMN image_hash char(64)`)
+    const missing = join(await tempDir(), 'no-such.jsonl')
+    const result = cli(['backfill-hashes', '--mapping', missing, '--table', table, '--json'])
+    expect(result.code).toBe(3)
+    expect(JSON.parse(result.stdout).error).toMatchObject({
+      code: 'ERR_INVALID_INPUT',
+      message: expect.stringContaining(`Cannot read the mapping ${missing}`)
+    })
+    expect((await hashes(table)).get(3200)).toBe(null)
+  })
+
   it('a table without original_path: two files for one execution are a conflict, in a dry run too', async () => {
     const { tree, mapping, frames } = await twoTrees()
     expect(cli(['import', tree, '--mapping', mapping, '--root', await tempDir()]).code).toBe(0)

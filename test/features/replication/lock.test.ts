@@ -3,7 +3,7 @@
 // process's lock is respected, a dead or torn one is taken over.
 import { spawn } from 'node:child_process'
 import { existsSync } from 'node:fs'
-import { readdir, readFile, writeFile } from 'node:fs/promises'
+import { readdir, readFile, utimes, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { readFileSync } from 'node:fs'
 import { describe, expect, it } from 'vitest'
@@ -68,6 +68,30 @@ describe('DrainLock', () => {
       expect(await lock.acquire()).toBe(false)
       await writeFile(path, `${live.pid} 00000000-0000-0000-0000-000000000000`) // another boot
       expect(lock.holder()).toBeUndefined()
+      expect(await lock.acquire()).toBe(true)
+      expect(await readFile(path, 'utf8')).toBe(MINE)
+      await lock.release()
+    } finally {
+      live.kill('SIGKILL')
+      await new Promise(resolve => live.on('exit', resolve))
+    }
+    expect(await readdir(dir)).toEqual([])
+  })
+
+  it('a lock whose pid a process that started after it was made has now is abandoned, and never waited on', async () => {
+    // a container's PID 1 is always alive: after a restart, a lock its killed predecessor left names a live pid
+    const dir = await tempDir('sai-lock')
+    const path = join(dir, 'compaction.lock')
+    const lock = new DrainLock(path)
+    const live = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 10000)'])
+    try {
+      await new Promise(resolve => live.once('spawn', resolve))
+      await writeFile(path, `${live.pid} ${BOOT}`) // made now, by that very process: held
+      expect(lock.isHeld()).toBe(true)
+      expect(await lock.acquire()).toBe(false)
+      const before = new Date(Date.now() - 60_000) // made a minute before that process started: another's
+      await utimes(path, before, before)
+      expect(lock.isHeld()).toBe(false)
       expect(await lock.acquire()).toBe(true)
       expect(await readFile(path, 'utf8')).toBe(MINE)
       await lock.release()

@@ -29,8 +29,8 @@ function placedDurably(ops: Op[], made: number, renamed: number, by: number): vo
 describe('replication state, under a power cut', () => {
   it("writes a verify's record durably: the temp fsynced before the rename, the folder after it", async () => {
     const { ops } = await record('scan-records', { work: join(work, 'records') })
-    const made = find(ops, op => op.op === 'create' && op.name === 'verify.json.tmp')
-    const renamed = find(ops, op => op.op === 'rename' && op.name === 'verify.json.tmp', made)
+    const made = find(ops, op => op.op === 'create' && /^verify\.json\.\d+\.\d+\.tmp$/.test(op.name!))
+    const renamed = find(ops, op => op.op === 'rename' && op.name === ops[made]!.name, made)
     const acked = find(ops, op => op.op === 'ack' && op.label!.startsWith('verify.'), renamed)
     expect(made, 'the record is written beside').toBeGreaterThan(0)
     expect(acked, 'the verify returns after the rename').toBeGreaterThan(renamed)
@@ -84,7 +84,7 @@ describe('replication state, under a power cut', () => {
     const made = find(ops, op => op.op === 'create' && /^reconcile-below\..+\.tmp$/.test(op.name!))
     expect(made, 'the list is written beside').toBeGreaterThan(0)
     const renamed = find(ops, op => op.op === 'rename' && op.name === ops[made]!.name, made)
-    const record_ = find(ops, op => op.op === 'rename' && op.name === 'reconcile.json.tmp', made)
+    const record_ = find(ops, op => op.op === 'rename' && /^reconcile\.json\.\d+\.\d+\.tmp$/.test(op.name!), made)
     expect(renamed, 'the list is put in place').toBeGreaterThan(made)
     expect(record_, 'before reconcile.json').toBeGreaterThan(renamed)
     expect(reconciled, 'the reconcile returns after both').toBeGreaterThan(record_)

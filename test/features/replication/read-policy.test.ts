@@ -1,7 +1,7 @@
 // The one read policy (reads.ts) at its edges: a heal never brings back a frame a delete is removing, two reads of
 // one damaged frame heal it once, a damaged primary copy with a replica that cannot be asked is "unavailable" (not
 // "no good copy left"), and a damaged replica copy met by a read is recorded at once.
-import { rename } from 'node:fs/promises'
+import { rename, unlink } from 'node:fs/promises'
 import { describe, expect, it } from 'vitest'
 import { FilesystemDriver } from '../../../src/drivers/fs/index.js'
 import { createReplicatedStorage } from '../../../src/features/replication/index.js'
@@ -9,30 +9,36 @@ import { testJpeg } from '../../../src/testing/index.js'
 import { tempDir } from '../../infra/helpers/tmp.js'
 import { flip, keepingLogger, namesIn, pair } from './helpers.js'
 
+/** `target`, its `method` held (while `armed`) until `release()`; `reached` resolves when a call gets there. */
+function holding<T extends object>(target: T, method: string, armed = () => true) {
+  let release!: () => void
+  const gate = new Promise<void>(resolve => {
+    release = resolve
+  })
+  let reach!: () => void
+  const reached = new Promise<void>(resolve => {
+    reach = resolve
+  })
+  const proxy = new Proxy(target, {
+    get(real, name) {
+      const value = Reflect.get(real, name, real)
+      if (name === method && armed())
+        return async (...args: unknown[]) => {
+          reach()
+          await gate
+          return await (value as (...a: unknown[]) => Promise<unknown>).apply(real, args)
+        }
+      return typeof value === 'function' ? value.bind(real) : value
+    }
+  })
+  return { proxy, reached, release }
+}
+
 describe('the read policy at its edges', () => {
   it("a read in a delete's window (the primary's copy gone, the replica's not yet) serves it, and heals nothing back", async () => {
     const { primary, replica } = await pair()
-    let release!: () => void
-    const gate = new Promise<void>(resolve => {
-      release = resolve
-    })
-    let deleting!: () => void
-    const reachedReplica = new Promise<void>(resolve => {
-      deleting = resolve
-    })
     // the real replica, its delete held until the read is done: the window a slow replica (S3) opens
-    const slow = new Proxy(replica, {
-      get(target, name) {
-        if (name === 'delete')
-          return async (ref: string, options?: object) => {
-            deleting()
-            await gate
-            return await target.delete(ref, options)
-          }
-        const value = Reflect.get(target, name, target)
-        return typeof value === 'function' ? value.bind(target) : value
-      }
-    })
+    const { proxy: slow, reached: reachedReplica, release } = holding(replica, 'delete')
     const storage = createReplicatedStorage({ primary, replicas: [{ name: 'copy', storage: slow }], background: false })
     const bytes = testJpeg('delete window', 40_000)
     const { hash } = await storage.store(bytes)
@@ -50,6 +56,35 @@ describe('the read policy at its edges', () => {
     expect(await storage.exists(hash)).toBe(false)
     expect(storage.status().heals.healed).toBe(0)
     expect(await namesIn(`${primary.root}/.quarantine`)).toEqual([])
+    await storage.close()
+  })
+
+  it('a heal already past its check when a delete begins is waited for, then deleted: the delete is never undone', async () => {
+    const { primary, replica } = await pair()
+    let held = false
+    // the real primary, the heal's write-back held once it has passed its `gone` check
+    const { proxy: slow, reached: reachedStore, release } = holding(primary, 'store', () => held)
+    const storage = createReplicatedStorage({ primary: slow, replicas: [{ name: 'copy', storage: replica }] })
+    const bytes = testJpeg('heal then delete', 40_000)
+    const { hash, path } = await storage.store(bytes)
+    await storage.drain()
+    await unlink(path)
+    held = true
+    const read = storage.fetch(hash)
+    await reachedStore
+    const deleted = storage.delete(hash)
+    await new Promise(resolve => setTimeout(resolve, 200)) // time for a delete that does not wait to end
+    release()
+    expect(await read).toEqual(bytes)
+    expect(await deleted).toBe(true)
+    expect({ primary: await primary.exists(hash), replica: await replica.exists(hash) }).toEqual({
+      primary: false,
+      replica: false
+    })
+    expect(await storage.exists(hash)).toBe(false)
+    await storage.reconcile()
+    expect((await storage.drain()).copied).toBe(0) // nothing queued: the frame is copied out nowhere
+    expect(await replica.exists(hash)).toBe(false)
     await storage.close()
   })
 
