@@ -54,9 +54,13 @@ export interface LimitsInit {
  * in messages (`the store option maxBytes`); one of the driver's is an option the factory may name again.
  */
 export function resolveLimits(init: LimitsInit, options: StoreOptions = {}): InputLimits {
-  checkWhole('maxBytes', options.maxBytes, { of: 'bytes' }) // NaN would lift the limit: a stream read whole into memory
-  checkDate('keepTimes.storedAt', options.keepTimes?.storedAt)
-  checkDate('keepTimes.lastStoredAt', options.keepTimes?.lastStoredAt)
+  // (only when given: a plain store's path crosses no more files; test/drivers/fs/path-files.test.ts)
+  if (options.maxBytes !== undefined) checkWhole('maxBytes', options.maxBytes, { of: 'bytes' }) // NaN: no limit
+  const kept = options.keepTimes
+  if (kept !== undefined) {
+    checkDate('keepTimes.storedAt', kept.storedAt)
+    checkDate('keepTimes.lastStoredAt', kept.lastStoredAt)
+  }
   return {
     maxBytes: options.maxBytes ?? init.maxBytes ?? DEFAULT_MAX_BYTES,
     allowNonImage: options.allowNonImage ?? init.allowNonImage ?? false,
