@@ -66,6 +66,11 @@ export async function syncUnder(root: string, key: string): Promise<void> {
   while (path !== root && path !== dirname(path)) await fsyncDir((path = dirname(path)))
 }
 
+/** A store's copy of `sha256` made durable by `syncUnder` where the store is a local folder (elsewhere: its own). */
+export async function syncCopy(store: { root?: string; keyOf: (ref: string) => string }, sha256: string) {
+  if (store.root !== undefined) await syncUnder(store.root, store.keyOf(sha256))
+}
+
 /**
  * Makes `dir` and its missing parents, a level at a time, each new name fsynced in its parent (a
  * `mkdir -p` alone leaves a folder, and what is then written durably in it, to the next journal commit).

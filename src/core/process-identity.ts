@@ -44,6 +44,8 @@ export interface ProcessId {
   pid: number
   /** The boot's id, or a prefix of it; '' where unknown (a record written before boots were named): trusted. */
   boot: string
+  /** When the record naming it was made (its file's time), if known: its process started before. */
+  at?: number
 }
 
 export const SELF: ProcessId = { pid: process.pid, boot: BOOT }
@@ -64,11 +66,11 @@ export function thisBoot(boot: string): boolean {
 }
 
 /**
- * Whether the process `id` names still runs: this boot, its pid alive, and (given when the record was made, its
- * file's time) started before it, give or take the clocks' steps (a second).
+ * Whether the process `id` names still runs: this boot, its pid alive, and (where the record's time is known)
+ * started before the record was made, give or take the clocks' steps (a second).
  */
-export function stillRunning(id: ProcessId, recordedAt?: number): boolean {
-  if (!thisBoot(id.boot) || !alive(id.pid)) return false
-  const started = recordedAt === undefined ? undefined : startedAt(id.pid)
-  return started === undefined || started <= recordedAt! + 1000
+export function stillRunning({ pid, boot, at }: ProcessId): boolean {
+  if (!thisBoot(boot) || !alive(pid)) return false
+  const started = at === undefined ? undefined : startedAt(pid)
+  return started === undefined || started <= at! + 1000
 }

@@ -54,7 +54,7 @@ export function tempAge(path: string, mtimeMs: number, ctimeMs?: number): number
  */
 function setAsideByLive(name: string, ctimeMs: number): boolean | undefined {
   const match = /^[0-9a-f]{64}\.p(\d+)_([0-9a-f-]{0,8})\./.exec(name)
-  return match === null ? undefined : stillRunning({ pid: Number(match[1]), boot: match[2]! }, ctimeMs)
+  return match === null ? undefined : stillRunning({ pid: Number(match[1]), boot: match[2]!, at: ctimeMs })
 }
 
 function names(dir: string): string[] {

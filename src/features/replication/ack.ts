@@ -4,7 +4,7 @@
  * replica whose store says that what it acknowledges does not survive a power cut (an IPFS node whose
  * flatfs does not sync) is no second copy: the frame would be lost with the primary in one cut.
  */
-import { syncUnder } from '../../core/durable-files.js'
+import { syncCopy } from '../../core/durable-files.js'
 import { StorageUnavailableError } from '../../core/errors.js'
 import { HOW } from './ledger.js'
 import type { Parts } from './parts.js'
@@ -35,8 +35,7 @@ export async function acknowledged(
       if ((await copier.copy(replica, sha256, undefined, both)) === 'copied') {
         // a copy on a local disk stored without fsync (SAI_IMAGE_STORAGE_FSYNC=false) is made durable first, as an
         // eviction's proof is (evict.ts): the acknowledgement promises a second copy through a power cut
-        const { storage } = replica
-        if (storage.root !== undefined) await syncUnder(storage.root, storage.keyOf(sha256))
+        await syncCopy(replica.storage, sha256)
         if (options.background) copier.kick() // the other replicas
         return
       }

@@ -8,7 +8,7 @@
  */
 import { forEachConcurrent } from '../../core/concurrency.js'
 import { ConfigError } from '../../core/errors.js'
-import { syncUnder } from '../../core/durable-files.js'
+import { syncCopy } from '../../core/durable-files.js'
 import { failureFields } from '../../core/logger.js'
 import type { AbortOptions } from '../../core/types.js'
 import { keeper, type Keep } from '../retention/keep.js'
@@ -219,7 +219,7 @@ async function proveCopies(
  */
 async function proveCopy({ storage }: Replica, sha256: string, signal?: AbortSignal): Promise<void> {
   await storage.fetch(sha256, { signal })
-  if (storage.root !== undefined) await syncUnder(storage.root, storage.keyOf(sha256))
+  await syncCopy(storage, sha256)
 }
 
 /**

@@ -22,8 +22,8 @@ const MISSING = Symbol('missing')
 /** What a lock names: `pid boot` (`pid` where there is no boot id). */
 const MINE = BOOT === '' ? String(SELF.pid) : `${SELF.pid} ${BOOT}`
 
-/** Who holds a lock (boot '': a lock written before boots were named), and when the lock was made (its mtime). */
-type Holder = ProcessId & { at?: number }
+/** Who holds a lock (boot '': a lock written before boots were named); `at`: when the lock was made (its mtime). */
+type Holder = ProcessId
 
 export class DrainLock {
   private holders = 0
@@ -60,7 +60,7 @@ export class DrainLock {
   isHeld(): boolean {
     try {
       const holder = this.read()
-      return holder !== MISSING && holder !== undefined && stillRunning(holder, holder.at)
+      return holder !== MISSING && holder !== undefined && stillRunning(holder)
     } catch {
       return false
     }
@@ -90,7 +90,7 @@ export class DrainLock {
         // a lock without a process in it was cut by a power cut (a live one is made whole before it
         // appears): as abandoned as a dead one's (found by test/crash: else no copier ever drained again);
         // so is one taken before a reboot, whatever process has its pid now
-        if (holder !== undefined && stillRunning(holder, holder.at)) return false
+        if (holder !== undefined && stillRunning(holder)) return false
         if (!(await this.takeOver(holder))) return false
       }
       return false
