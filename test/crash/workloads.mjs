@@ -1321,3 +1321,61 @@ workloads['layout-unsynced'] = {
     }
   }
 }
+
+// a replicated prune by age: each old frame's primary `gone` mark, its primary copy's delete, its replica copy's,
+// the replica's mark. A cut between the two deletes leaves the replica's copy: the passes after the cut (two
+// reconciles, the first compacting the ledger) must not count it as the store's. A read must not heal the deleted
+// frame back to the primary (where it would be young again, out of the prune's reach), and the prune's rerun
+// must delete it everywhere. New frames, and the young one, are kept
+workloads['prune-replicated'] = {
+  async setup(src, lib) {
+    const { primary, replica, storage } = evictPair(lib, src)
+    for (const [seed, size] of PRUNED) await storage.store(lib.testing.testJpeg(seed, size))
+    await storage.store(lib.testing.testJpeg('prune-young', 5000))
+    await storage.drain()
+    // copied as they were stored (the copier's drain follows a store within seconds): both copies 40 days old
+    for (const [seed, size] of PRUNED)
+      for (const copy of [primary, replica]) old(copy, sha256(lib.testing.testJpeg(seed, size)), 40)
+  },
+  async run(mnt, lib, ack) {
+    const { storage } = evictPair(lib, mnt, false)
+    const at = Date.now()
+    ack('store', (await storage.store(lib.testing.testJpeg('prune-new', 4000))).sha256, at)
+    await lib.prune(storage, { olderThan: 30 * DAY, minAgeMs: 0, concurrency: 1 })
+    ack('prune')
+  },
+  async check(dir, acks, lib) {
+    const violations = []
+    const { primary, replica, storage } = evictPair(lib, dir, false)
+    await repairAndWalk(storage, [primary.root, replica.root], violations)
+    const pruned = PRUNED.map(([seed, size]) => sha256(lib.testing.testJpeg(seed, size)))
+    const deleted = pruned.filter(
+      sha => statOrUndefined(join(primary.root, primary.sharding.encode(sha))) === undefined
+    )
+    for (let pass = 0; pass < 2; pass++) {
+      const report = await storage.reconcile()
+      if (report.lost > 0) violations.push(`reconcile pass ${pass + 1} after the cut counts ${report.lost} lost`)
+    }
+    for (const sha of deleted) {
+      await storage.fetch(sha).catch(() => undefined)
+      if (statOrUndefined(join(primary.root, primary.sharding.encode(sha))) !== undefined)
+        violations.push(`a read healed ${sha.slice(0, 12)}, whose prune had deleted its primary copy, back`)
+    }
+    await lib.prune(storage, { olderThan: 30 * DAY, minAgeMs: 0 })
+    for (const sha of pruned)
+      for (const copy of [primary, replica])
+        if (statOrUndefined(join(copy.root, copy.sharding.encode(sha))) !== undefined)
+          violations.push(`${sha.slice(0, 12)} is still on ${copy === primary ? 'the primary' : 'the replica'}`)
+    const young = sha256(lib.testing.testJpeg('prune-young', 5000))
+    await fetchAll(storage, [young, ...storesOf(acks).map(a => a.sha256)], violations)
+    const report = await storage.reconcile()
+    if (report.lost > 0) violations.push(`the reconcile after the prune's rerun counts ${report.lost} lost`)
+    return violations
+  },
+  endState: { roots: ['primary', 'replica'], begun: acks => storesOf(acks).length > 0 }
+}
+
+const PRUNED = [
+  ['prune-old-a', 6000],
+  ['prune-old-b', 7000]
+]

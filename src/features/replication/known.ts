@@ -112,6 +112,11 @@ export async function throwIfBeingWritten(primary: ImageStorage, sha256: string,
     throw new IntegrityError(err.expected, err.actual, err.path, `changed ${ago} ms ago: copied once it is whole`)
 }
 
+/** Whether a replica's `record` says its copy was made or seen after `mark` (the primary's `gone`): kept. */
+export function heldSince(record: LedgerRecord | undefined, mark: LedgerRecord): boolean {
+  return record !== undefined && stillHeld(record, mark)
+}
+
 /**
  * Whether a replica's last record says it holds the frame: verified, and the primary's record (`own`) not a
  * delete on purpose since (one stopped before it reached the replica's record).
@@ -147,6 +152,15 @@ export class RecordsInOrder {
    */
   damaged(copy: string, sha256: string): boolean {
     return this.of(copy, sha256)?.how === HOW.damaged
+  }
+
+  /**
+   * Whether the frame was deleted on purpose (the primary's `gone`) and no copy recorded since: a copy a replica
+   * still lists is one the delete did not reach (the replica down, a power cut), not the store's (reconcile.ts).
+   */
+  leftByDelete(copies: readonly string[], sha256: string): boolean {
+    const own = this.of(PRIMARY, sha256)
+    return own?.how === HOW.gone && !copies.some(copy => heldSince(this.of(copy, sha256), own))
   }
 
   /** `seenOn`, or the frame deleted on purpose (the primary's `gone`): wanted no more. */

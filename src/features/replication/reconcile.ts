@@ -8,8 +8,9 @@
  */
 import type { AbortOptions, ImageEntry } from '../../core/types.js'
 import { QueuedBelow } from './below.js'
-import { known } from './known.js'
-import { HOW, type Ledger, type LedgerRecord, PRIMARY } from './ledger.js'
+import { heldSince, known } from './known.js'
+import { Compaction } from './compaction.js'
+import { HOW, type LedgerRecord, PRIMARY } from './ledger.js'
 import { mergeListings } from './merge.js'
 import type { Parts } from './parts.js'
 import { writeRecord } from './records.js'
@@ -87,6 +88,10 @@ class ReconcilePass {
     if (mark?.how === HOW.evicted && !storedAfter(ours, mark)) this.compaction.keep(0, mark)
     let copiesHeld = ours === undefined ? 0 : 1
     const lacking: string[] = []
+    // deleted on purpose, the primary's copy with it: a replica copy from before the delete is one it did not reach
+    // (the replica down, a power cut); the mark stays while such a copy does, so that the copy never counts as the
+    // store's (its loss LOST, a read's heal bringing the frame back). A prune's rerun deletes it.
+    const deleted = ours === undefined && mark?.how === HOW.gone ? mark : undefined
     for (const [i, listed] of theirs.entries()) {
       // a copy a verify read back damaged is none, whatever its listing says (a flipped byte keeps the size); nor
       // is a copy of an evicted frame listed at another size than the evicted one (truncated, emptied by a tool)
@@ -95,10 +100,16 @@ class ReconcilePass {
       const resized =
         frame.evicted && mark?.size !== undefined && listed?.size !== undefined && listed.size !== mark.size
       const copy = damaged || resized ? undefined : listed
+      if (deleted !== undefined && copy !== undefined && !heldSince(this.compaction.before(i + 1, sha256), deleted)) {
+        this.report.replicas[i]!.extra++
+        this.compaction.keep(0, deleted)
+        continue
+      }
       if (copy !== undefined) copiesHeld++
       else lacking.push(this.parts.replicas[i]!.name)
       await this.replicaCopy(i, frame, copy)
     }
+    if (deleted !== undefined && copiesHeld === 0) return // wanted no more: neither below its copies nor lost
     if (copiesHeld < entries.length - (frame.evicted ? 1 : 0)) {
       this.report.belowWantedCopies++
       // the primary holds it: every copy it lacks (a damaged one too) is queued now, and struck off once made
@@ -146,76 +157,6 @@ class ReconcilePass {
 }
 
 /**
- * The ledger compacted as the pass goes, a shard at a time: each shard's file is rewritten with
- * the records this pass kept (those of hashes no copy holds go), per copy.
- */
-class Compaction {
-  private shard: string | undefined
-  private records: Array<Map<string, LedgerRecord>> = []
-  /** How many bytes of each copy's shard file `records` came from. */
-  private lengths: number[] = []
-  private readonly kept: Array<Map<string, LedgerRecord>>
-
-  constructor(
-    private readonly ledger: Ledger,
-    private readonly copies: string[],
-    /** When the pass began: a record written since is newer than the listings it judges by, and stays. */
-    private readonly began: number,
-    /** Whether this pass holds the compaction lock and rewrites the files (else it reads them only). */
-    private readonly compact: boolean
-  ) {
-    this.kept = copies.map(() => new Map())
-  }
-
-  /** The pass reached `sha256`: a new shard's records are read, the last one's written. */
-  async enter(sha256: string): Promise<void> {
-    if (sha256.slice(0, 2) === this.shard) return
-    await this.flush()
-    const shard = sha256.slice(0, 2)
-    this.shard = shard
-    const read = this.copies.map(copy => this.ledger.shardRead(copy, shard))
-    this.records = read.map(r => r.records)
-    this.lengths = read.map(r => r.length)
-  }
-
-  /** Copy `i`'s record of `sha256` before this pass. */
-  before(i: number, sha256: string): LedgerRecord | undefined {
-    return this.records[i]!.get(sha256)
-  }
-
-  keep(i: number, record: LedgerRecord): void {
-    this.kept[i]!.set(record.sha256, record)
-  }
-
-  /** Copy `i`'s record of `sha256` before this pass, if any, kept as it was. */
-  keepBefore(i: number, sha256: string): void {
-    const record = this.before(i, sha256)
-    if (record !== undefined) this.keep(i, record)
-  }
-
-  async flush(): Promise<void> {
-    const shard = this.shard
-    if (shard === undefined) return
-    for (const [i, records] of this.records.entries())
-      for (const [sha256, record] of records)
-        if (record.at >= this.began && !this.kept[i]!.has(sha256)) this.keep(i, record)
-    if (!this.compact) return this.clear()
-    await Promise.all(
-      this.copies.map(async (copy, i) => {
-        // most shards are as the drain left them: rewriting 512 files for nothing was most of a pass over a small store
-        if (!sameRecords(this.records[i]!, this.kept[i]!))
-          await this.ledger.rewrite(copy, shard, this.kept[i]!.values(), this.lengths[i]!)
-      })
-    )
-    this.clear()
-  }
-
-  private clear(): void {
-    for (const map of this.kept) map.clear()
-  }
-}
-
-/**
  * Whether the primary's copy was stored again after its eviction mark: only then does the mark go. A copy listed
  * as it was when marked may be one whose delete is under way (slow, or its process stopped), however old the mark:
  * dropped, its frame would count as an extra copy and its loss go unreported. A mark whose delete never came (a
@@ -224,13 +165,4 @@ class Compaction {
 function storedAfter(ours: ImageEntry | undefined, mark: LedgerRecord): boolean {
   const stored = ours?.lastStoredAt?.getTime()
   return stored !== undefined && mark.lastStoredAt !== undefined && stored > mark.lastStoredAt
-}
-
-function sameRecords(before: Map<string, LedgerRecord>, after: Map<string, LedgerRecord>): boolean {
-  if (before.size !== after.size) return false
-  for (const [sha256, b] of after) {
-    const a = before.get(sha256)
-    if (a === undefined || a.at !== b.at || a.how !== b.how || a.lastStoredAt !== b.lastStoredAt) return false
-  }
-  return true
 }

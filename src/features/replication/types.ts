@@ -82,7 +82,10 @@ export interface ReconcileReplicaReport {
   missing: number
   /** On both, of another size (queued: the copy is replaced). */
   mismatched: number
-  /** On the replica only: evicted from the primary (kept on purpose), or of unknown origin (left alone). */
+  /**
+   * On the replica only: evicted from the primary (kept on purpose), or of unknown origin or left by a delete
+   * that did not reach the replica (left alone: a prune's rerun deletes the latter).
+   */
   evicted: number
   extra: number
 }

@@ -160,3 +160,20 @@ async function heal({ primary, reader, healer }: HealParts, sha256: string, reas
     () => false
   )
 }
+
+/** What crashes left beside each replica's objects (a copier's temps, a prune's): reported; a repair sweeps it. */
+export async function sweepReplicas(
+  parts: Pick<Parts, 'replicas'>,
+  copies: VerifyReport,
+  options: VerifyOptions,
+  repair: boolean
+): Promise<void> {
+  for (const { name, storage } of parts.replicas) {
+    const { tempMinAgeMs, signal } = options
+    const swept = await storage.verify?.({ repair, leftoversOnly: true, tempMinAgeMs, signal })
+    for (const finding of swept?.problems ?? []) {
+      options.onFinding?.({ ...finding, copy: name })
+      addFinding(copies, { ...finding, copy: name })
+    }
+  }
+}

@@ -3,10 +3,10 @@
  * (known.ts), the listings and the ledger merged in step, so that a frame every copy lost is still counted. The
  * primary re-hashes its objects (or a subset); the listings side by side find what a copy lacks (no request per
  * object); the replicas' copies of the subset are read back and hashed, an evicted frame's too (`--subset
- * $((day % 30))/30` reads every copy once in 30 days; a damaged copy stays so in the ledger until copied or read
- * whole again). A frame with fewer good copies than wanted is named; with none, `lost`. A repair heals the primary
- * and copies again what a replica lacks (verify-repair.ts), unless the storm guard says the pass would do too much.
- * The counts go to `verify.json` for `status`. Findings are spilled to files.
+ * $((day % 30))/30` reads each copy once in 30 days; a damaged copy stays so in the ledger until made whole). A
+ * frame with fewer good copies than wanted is named; with none, `lost`. A repair heals the primary and copies
+ * again what a replica lacks (verify-repair.ts), unless the storm guard says the pass would do too much. The
+ * counts go to `verify.json` for `status`. Findings are spilled to files.
  */
 import { checkSubset } from '../../core/checks.js'
 import { StorageUnavailableError } from '../../core/errors.js'
@@ -29,7 +29,16 @@ import type { Parts } from './parts.js'
 import { writeRecord } from './records.js'
 import type { ReplicatedVerifyReport, VerifyRecord } from './types.js'
 import { Spill } from './spill.js'
-import { copyAgain, DAMAGE, healMissing, healPrimary, type Made, madeWhole, stormCheck } from './verify-repair.js'
+import {
+  copyAgain,
+  DAMAGE,
+  healMissing,
+  healPrimary,
+  type Made,
+  madeWhole,
+  stormCheck,
+  sweepReplicas
+} from './verify-repair.js'
 
 type VerifyParts = Pick<Parts, 'primary' | 'replicas' | 'layout' | 'ledger' | 'outbox' | 'copier' | 'healer' | 'reader'>
 
@@ -46,20 +55,20 @@ export async function verifyReplicated(
   checkSubset(options.subset)
   const { primary, replicas, layout } = parts
   const [repair, began] = [options.repair === true, new Date()]
-  // every damaged or misplaced primary copy (past the listed findings): a hash per such frame in memory
+  // every damaged or misplaced primary copy (past the listed findings): a hash per frame in memory
   const damagedOwn = new Set<string | undefined>()
   const unhealedOwn = new Set<string | undefined>()
   const onFinding = (finding: Readonly<Finding>): void => {
     const sha256 = /[0-9a-f]{64}/i.exec(finding.key)?.[0]?.toLowerCase()
     if (DAMAGE.has(finding.reason)) damagedOwn.add(sha256)
-    // a misplaced copy is moved by the repair; a folder under its name is the operator's, never healed over
+    // a misplaced copy is moved by the repair; a folder under its name is the operator's: never healed over
     if (finding.reason === 'misplaced' || finding.reason === 'not-a-file') unhealedOwn.add(sha256)
     options.onFinding?.(finding)
   }
   const own =
     primary.verify === undefined ? emptyReport(false) : await primary.verify({ ...options, repair: false, onFinding })
   // 0: missing on the primary; i + 1: what replica i lacks or holds damaged; then lost frames, frames below.
-  // Without repair and with no frame on the primary, no state folder made (a typo, an unmounted array)
+  // Without repair and no frame on the primary, no state folder made (a typo, an unmounted array)
   const spill = await Spill.open(layout, replicas.length + 3, repair || own.checked > 0)
   const LOST = replicas.length + 1
   const copies = emptyReport(repair)
@@ -80,7 +89,7 @@ export async function verifyReplicated(
       addFinding(copies, repair ? { ...finding, action: 'left' } : finding)
     }
     const whole = await madeWhole(spill, LOST + 1, made)
-    // what is below after the repair: the counts beside "clean now" are those the repair left
+    // what is below after the repair: the counts beside "clean now" are what the repair left
     tally.belowWanted -= whole
     const merged = {
       ...mergeReports(report, copies),
@@ -123,6 +132,7 @@ async function scan(parts: VerifyParts, scanned: Scan, options: VerifyOptions): 
   for await (const { sha256, entries } of mergeListings([...listings, byLedger])) {
     const [ours, ...theirs] = entries.slice(0, replicas.length + 1)
     const mark = entries[replicas.length + 1] as KnownEntry | undefined
+    if (ours === undefined && records.leftByDelete(names, sha256)) continue // deleted on purpose
     const evicted = ours === undefined && mark?.evicted === true
     const checked = inSubset(sha256, options.subset)
     tally.objects++
@@ -189,7 +199,7 @@ async function judge(
   )
   const failed = error === undefined ? undefined : failureFields(error).code
   if (failed === 'ERR_INTEGRITY') {
-    // durable: once the pass ends, only this record says so, until the subset comes round again (a month)
+    // durable: once the pass ends, only this record says so, until the subset comes round again
     await ledger.append(replica.name, [{ sha256, at: Date.now(), how: HOW.damaged }], { durable: true })
     return 'corrupt'
   }
@@ -210,26 +220,9 @@ async function judge(
 
 /** The counts of this pass, for `status` (and monitors) in any process. */
 async function record({ layout }: Pick<Parts, 'layout'>, tally: Tally, options: VerifyOptions, began: Date) {
-  // a part of the store gives no store's counts; a subset does (every frame counted, a part read back)
+  // a part of the store gives no store's counts; a subset does (all counted, a part read back)
   if (options.after !== undefined || options.signal?.aborted === true) return
   const { belowWanted: belowWantedCopies, lost } = tally
   const value: VerifyRecord = { at: new Date().toISOString(), began: began.toISOString(), belowWantedCopies, lost }
   await writeRecord(layout.verifyRecord, value)
-}
-
-/** What crashes left beside each replica's objects (a copier's temps, a prune's): reported; a repair sweeps it. */
-async function sweepReplicas(
-  parts: VerifyParts,
-  copies: VerifyReport,
-  options: VerifyOptions,
-  repair: boolean
-): Promise<void> {
-  for (const { name, storage } of parts.replicas) {
-    const { tempMinAgeMs, signal } = options
-    const swept = await storage.verify?.({ repair, leftoversOnly: true, tempMinAgeMs, signal })
-    for (const finding of swept?.problems ?? []) {
-      options.onFinding?.({ ...finding, copy: name })
-      addFinding(copies, { ...finding, copy: name })
-    }
-  }
 }

@@ -1,0 +1,74 @@
+// A replicated prune whose replica delete failed (a real read-only replica: EROFS; a power cut between the two
+// deletes leaves the same files): the primary's copy is gone, the replica's is left. The reconcile keeps the
+// primary's `gone` mark while that copy is there, so that the copy never counts as the store's: a read does not
+// heal the deleted frame back, and the copy's loss is no LOST. A prune's rerun deletes it.
+import { execFileSync } from 'node:child_process'
+import { rm, utimes } from 'node:fs/promises'
+import { describe, expect, it } from 'vitest'
+import { FilesystemDriver } from '../../../src/drivers/fs/index.js'
+import { prune } from '../../../src/features/retention/prune.js'
+import { createReplicatedStorage } from '../../../src/features/replication/index.js'
+import { HOW, PRIMARY } from '../../../src/features/replication/ledger.js'
+import { partsOf } from '../../../src/features/replication/parts.js'
+import { testJpeg } from '../../../src/testing/index.js'
+import { smallTmpfs, tempDir } from '../../infra/helpers/tmp.js'
+import { DAY } from './helpers.js'
+
+describe('a delete that did not reach a replica', () => {
+  it('its copy there is no copy of the store: not healed back on a read, not lost when it goes; a rerun deletes it', async () => {
+    const primary = new FilesystemDriver({ root: await tempDir('sai-primary') })
+    const replicaRoot = await smallTmpfs('8m')
+    const replica = new FilesystemDriver({ root: replicaRoot })
+    const storage = createReplicatedStorage({
+      primary,
+      replicas: [{ name: 'copy', storage: replica }],
+      background: false
+    })
+    const old = await storage.store(testJpeg('pruned while its replica was read-only'))
+    const kept = await storage.store(testJpeg('young, kept'))
+    await storage.drain()
+    const when = new Date(Date.now() - 100 * DAY)
+    await utimes(old.path, when, when)
+    execFileSync('mount', ['-o', 'remount,ro', replicaRoot])
+    try {
+      await expect(prune(storage, { olderThan: 80 * DAY })).rejects.toMatchObject({ code: 'ERR_STORAGE_UNAVAILABLE' })
+    } finally {
+      execFileSync('mount', ['-o', 'remount,rw', replicaRoot])
+    }
+    expect(await primary.exists(old.hash)).toBe(false)
+    expect(await replica.exists(old.hash)).toBe(true)
+    // the first pass compacts the ledger: the mark survives it, and the second pass judges the same
+    for (let pass = 0; pass < 2; pass++)
+      expect(await storage.reconcile()).toMatchObject({
+        primary: 1,
+        lost: 0,
+        belowWantedCopies: 0,
+        replicas: [{ present: 1, extra: 1 }]
+      })
+    expect(partsOf(storage).ledger.lookup(PRIMARY, old.sha256)?.how).toBe(HOW.gone)
+    // verify judges it so too: no finding (the primary's copy is not missing), nothing for a repair to heal
+    const verified = await storage.verify({ repair: true })
+    expect(verified).toMatchObject({ clean: true, copies: { belowWanted: 0, lost: 0 } })
+    expect(verified.problems).toEqual([])
+    expect(await primary.exists(old.hash)).toBe(false)
+    // a read finds the replica's verified bytes, and does not write the deleted frame back to the primary
+    expect((await storage.fetch(old.hash)).length).toBe(old.size)
+    expect(await primary.exists(old.hash)).toBe(false)
+    expect(await storage.drain()).toMatchObject({ copied: 0 })
+
+    // the replica's copy removed by its own tools: a deleted frame, not a lost one
+    const bytes = await replica.fetch(old.hash)
+    await rm(replica.pathOf(old.hash))
+    expect(await storage.reconcile()).toMatchObject({ lost: 0, belowWantedCopies: 0, replicas: [{ extra: 0 }] })
+    expect(storage.status()).toMatchObject({ lost: 0, belowWantedCopies: 0 })
+
+    // a copy made at the store (as the drain makes it), left by the failed delete: the rerun deletes it
+    await replica.store(bytes)
+    await utimes(replica.pathOf(old.hash), when, when)
+    expect(await prune(storage, { olderThan: 80 * DAY })).toMatchObject({ deleted: 1 })
+    expect(await replica.exists(old.hash)).toBe(false)
+    expect(await storage.reconcile()).toMatchObject({ lost: 0, belowWantedCopies: 0, replicas: [{ extra: 0 }] })
+    expect(await storage.exists(kept.hash)).toBe(true)
+    await storage.close()
+  })
+})
