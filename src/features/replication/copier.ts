@@ -11,6 +11,7 @@ import { ImageStorageError, inOneFramesPlace, IntegrityError } from '../../core/
 import { failureFields, log, type Logger } from '../../core/logger.js'
 import { traced } from '../../core/tracing.js'
 import type { ImageStorage } from '../../core/types.js'
+import { deletedMeanwhile } from './deletes.js'
 import type { StateLayout } from './layout.js'
 import { ReplicaBackoff } from './failing.js'
 import { sourceUnreadable, throwIfBeingWritten } from './known.js'
@@ -74,6 +75,10 @@ export class Copier {
           : await storage.store(source, options)
       if (stored.sha256 !== sha256) throw new IntegrityError(sha256, stored.sha256, stored.path)
       size = source.length
+      if (await deletedMeanwhile(this.primary, this.ledger, sha256)) {
+        await this.outbox.done(replica.name, sha256)
+        return 'gone'
+      }
       await this.ledger.append(replica.name, [{ sha256, at: Date.now(), how: HOW.upload }])
       await this.outbox.done(replica.name, sha256)
       for (const listener of this.copied) listener(replica.name, sha256)

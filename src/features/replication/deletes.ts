@@ -5,9 +5,9 @@
  * delete's records are durable: the primary's `gone` before any copy goes (a power cut mid-delete
  * leaves a frame deleted on purpose, never a lost one), the replicas' before the delete resolves.
  */
-import type { AbortOptions } from '../../core/types.js'
+import type { AbortOptions, ImageStorage } from '../../core/types.js'
 import { knows } from './known.js'
-import { HOW, PRIMARY } from './ledger.js'
+import { HOW, type Ledger, PRIMARY } from './ledger.js'
 import type { Parts } from './parts.js'
 
 type DeleteParts = Pick<Parts, 'primary' | 'replicas' | 'outbox' | 'ledger' | 'copier' | 'healer'>
@@ -98,4 +98,13 @@ async function forget({ replicas, outbox, ledger }: DeleteParts, sha256: string)
       await ledger.append(r.name, [{ sha256, at, how: HOW.gone }], { durable: true })
     })
   )
+}
+
+/**
+ * Whether a copy just made of `sha256` came after a delete by another process (its `gone`, then the primary's copy
+ * gone; `copier.settled` waits for this process's copies only). The copier then records no copy: the replica's
+ * copy counts as one the delete did not reach (reconcile.ts), never as the store's, which a read would heal back.
+ */
+export async function deletedMeanwhile(primary: ImageStorage, ledger: Ledger, sha256: string): Promise<boolean> {
+  return !(await primary.exists(sha256)) && ledger.lookup(PRIMARY, sha256)?.how === HOW.gone
 }

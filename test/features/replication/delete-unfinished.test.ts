@@ -71,4 +71,45 @@ describe('a delete that did not reach a replica', () => {
     expect(await storage.exists(kept.hash)).toBe(true)
     await storage.close()
   })
+
+  it('a copy by another process that lands after a delete is one the delete did not reach, never the store copy', async () => {
+    const primary = new FilesystemDriver({ root: await tempDir('sai-primary') })
+    const replica = new FilesystemDriver({ root: await tempDir('sai-replica') })
+    let landed: () => void = () => {}
+    const deleted = new Promise<void>(resolve => {
+      landed = resolve
+    })
+    // the service's copy is under way (its PUT slow) when the CLI's delete runs: it lands after the delete
+    const slow = new Proxy(replica, {
+      get(target, name) {
+        if (name === 'store')
+          return async (...args: Parameters<FilesystemDriver['store']>) => {
+            await deleted
+            return await target.store(...args)
+          }
+        const value = Reflect.get(target, name) as unknown
+        return typeof value === 'function' ? value.bind(target) : value
+      }
+    })
+    const service = createReplicatedStorage({ primary, replicas: [{ name: 'copy', storage: slow }], background: false })
+    const cli = createReplicatedStorage({ primary, replicas: [{ name: 'copy', storage: replica }], background: false })
+    const { hash } = await service.store(testJpeg('copied while the CLI deletes it'))
+    const draining = service.drain()
+    expect(await cli.delete(hash)).toBe(true)
+    landed()
+    expect(await draining).toMatchObject({ copied: 0, gone: 1 })
+    expect(await replica.exists(hash)).toBe(true) // the stray copy, left (a prune's rerun deletes it)
+    for (let pass = 0; pass < 2; pass++)
+      expect(await service.reconcile()).toMatchObject({
+        primary: 0,
+        lost: 0,
+        belowWantedCopies: 0,
+        replicas: [{ extra: 1 }]
+      })
+    await service.fetch(hash).catch(() => undefined)
+    expect(await primary.exists(hash)).toBe(false) // not healed back
+    await rm(replica.pathOf(hash))
+    expect(await service.reconcile()).toMatchObject({ lost: 0, replicas: [{ extra: 0 }] })
+    await Promise.all([service.close(), cli.close()])
+  })
 })
