@@ -139,7 +139,11 @@ export class S3Adapter implements StorageAdapter {
     checkWhole('expiresIn', options.expiresIn, { max: 604_800, of: 'seconds' }) // SigV4: 7 days at most
     const [{ client, sdk }, { getSignedUrl }] = await Promise.all([this.connection.connect(), loadPresigner()])
     const command = new sdk.GetObjectCommand({ Bucket: this.bucket, Key: this.objectKey(sha256) })
-    return await getSignedUrl(client, command, { expiresIn: options.expiresIn ?? 900 })
+    try {
+      return await getSignedUrl(client, command, { expiresIn: options.expiresIn ?? 900 })
+    } catch (err) {
+      throw this.connection.failure(err, 'presign') // the SDK's chain found no credentials, say
+    }
   }
 
   async close(): Promise<void> {

@@ -11,6 +11,11 @@ export function reasonOf(err: unknown, timeoutMs: number): { why: string | Wordi
       option: 'bucket',
       why: name => `the bucket does not exist: create it (aws s3 mb) or set ${name('bucket')}`
     }
+  if (error.name === 'CredentialsProviderError')
+    return {
+      option: 'credentials',
+      why: name => `no credentials: give ${name('credentials')}, or put them where the SDK's chain looks (AWS_*)`
+    }
   if (status === 403 || status === 401) {
     const why: Wording = name =>
       `access denied (${error.name}): check ${name('credentials')}, or the credentials the SDK found`

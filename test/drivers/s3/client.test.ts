@@ -151,4 +151,24 @@ describe('the connection (client.ts): timeouts, credentials, secrets kept out', 
       expect(wrong.stdout + wrong.stderr).not.toContain('not-the-secret-0123456789')
     }
   )
+
+  it('url() when the SDK chain finds no credentials: ERR_STORAGE_UNAVAILABLE naming them, not the raw SDK error', async () => {
+    const dir = await tempDir('s3-none')
+    const saved = { ...process.env }
+    for (const name of Object.keys(process.env)) if (name.startsWith('AWS_')) delete process.env[name]
+    Object.assign(process.env, {
+      AWS_CONFIG_FILE: join(dir, 'none'),
+      AWS_SHARED_CREDENTIALS_FILE: join(dir, 'none'),
+      AWS_EC2_METADATA_DISABLED: 'true'
+    })
+    try {
+      const { credentials: _given, ...withoutKeys } = init
+      const error = await new S3Driver(withoutKeys).url(sha256(testJpeg('no keys')), {}).catch((err: unknown) => err)
+      expect(error).toMatchObject({ code: 'ERR_STORAGE_UNAVAILABLE', option: 'credentials' })
+      expect((error as Error).message).toContain('no credentials')
+    } finally {
+      for (const name of Object.keys(process.env)) if (!(name in saved)) delete process.env[name]
+      Object.assign(process.env, saved)
+    }
+  })
 })
