@@ -11,13 +11,18 @@ import { createReadStream, createWriteStream, mkdirSync, type WriteStream } from
 import { rm } from 'node:fs/promises'
 import { finished } from 'node:stream/promises'
 import { createInterface } from 'node:readline'
+import { setTimeout as delay } from 'node:timers/promises'
 import { isMissing } from '../../core/errors.js'
 import { failureFields, log } from '../../core/logger.js'
 import type { StateLayout } from './layout.js'
 import { lostSince, RecordsInOrder } from './known.js'
+import { DrainLock } from './lock.js'
 import type { Parts } from './parts.js'
 import { placeDurably, readRecord, writeRecord } from './records.js'
 import type { ReconcileReport } from './types.js'
+
+/** How often a writer of the list and the record looks again at the lock another holds. */
+const BELOW_WAIT_MS = 50
 
 /** A pass's list of the frames below their copies for a copy it queued: written as it goes, in place at its end. */
 export class QueuedBelow {
@@ -35,12 +40,19 @@ export class QueuedBelow {
     if (!this.file.write(`${sha256} ${replicas.join(',')}\n`)) await once(this.file, 'drain')
   }
 
-  /** The pass ended: its list replaces the last one (before its record is written). */
-  async close(): Promise<void> {
+  /**
+   * The pass ended: its list replaces the last one, then `report` the last record, under the lock a settle holds
+   * while it rewrites them (else a settle that read the last pass's record could write it back over this one's,
+   * and a loss this pass found would go unsaid until the next pass).
+   */
+  async close(report: ReconcileReport): Promise<void> {
     this.file.end()
     await finished(this.file)
-    // durable before the record that counts it is (a power cut must not leave reconcile.json beside a list lost)
-    await placeDurably(this.temp, this.layout.reconcileBelow)
+    await holdingBelow(this.layout, async () => {
+      // durable before the record that counts it is (a power cut must not leave reconcile.json beside a list lost)
+      await placeDurably(this.temp, this.layout.reconcileBelow)
+      await writeRecord(this.layout.reconcileReport, report)
+    })
   }
 
   /** The pass failed: its list goes. */
@@ -63,7 +75,27 @@ export async function settle(parts: Pick<Parts, 'layout' | 'outbox' | 'ledger' |
  * and rewrites the record's counts: `belowWantedCopies` less them, `copiedSince` more. A frame whose
  * entries went with no copy made (the copier found it lost, or gone while another replica holds it: known.ts) stays.
  */
-export async function settleBelow({ layout, outbox, ledger }: Pick<Parts, 'layout' | 'outbox' | 'ledger'>) {
+export async function settleBelow(parts: Pick<Parts, 'layout' | 'outbox' | 'ledger'>): Promise<void> {
+  await holdingBelow(parts.layout, async () => {
+    await settleHeld(parts)
+  })
+}
+
+/**
+ * `work` under the lock of the list and the record, across processes and within one: a reconcile writing both, or a
+ * settle rewriting them, waits for the other (each holds it for a moment: one list read, two files placed).
+ */
+async function holdingBelow(layout: StateLayout, work: () => Promise<void>): Promise<void> {
+  const lock = new DrainLock(layout.belowLock, { perHolder: true })
+  while (!(await lock.acquire())) await delay(BELOW_WAIT_MS)
+  try {
+    await work()
+  } finally {
+    await lock.release()
+  }
+}
+
+async function settleHeld({ layout, outbox, ledger }: Pick<Parts, 'layout' | 'outbox' | 'ledger'>): Promise<void> {
   const record = readRecord<ReconcileReport>(layout.reconcileReport)
   if (record === undefined || record.belowWantedCopies === 0) return
   const temp = `${layout.reconcileBelow}.${process.pid}.settle.tmp`

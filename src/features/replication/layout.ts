@@ -14,6 +14,7 @@
  * reconcile.json              the last reconcile's report (reconcile.ts)
  * reconcile-below             the frames it found below their copies for a copy it queued (below.ts),
  *                             written as `reconcile-below.<pid>[.settle].tmp`, renamed over
+ * below.lock                  held while reconcile-below and reconcile.json are written (below.ts)
  * verify.json                 the last whole verify's counts (verify.ts)
  * watch.json                  the watcher's health after each pass (watch.ts)
  * verify-<pid>-<ms>-<n>.tmp   a verify pass's findings, spilled, removed when it ends (spill.ts)
@@ -86,6 +87,11 @@ export class StateLayout {
   /** The frames the last reconcile queued copies of, still below their wanted copies (below.ts). */
   get reconcileBelow(): string {
     return join(this.dir, 'reconcile-below')
+  }
+
+  /** Held by a reconcile writing its list and report, and by a settle rewriting them (below.ts). */
+  get belowLock(): string {
+    return join(this.dir, 'below.lock')
   }
 
   get verifyRecord(): string {

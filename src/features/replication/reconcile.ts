@@ -13,7 +13,6 @@ import { Compaction } from './compaction.js'
 import { HOW, type LedgerRecord, PRIMARY } from './ledger.js'
 import { mergeListings } from './merge.js'
 import type { Parts } from './parts.js'
-import { writeRecord } from './records.js'
 import type { ReconcileReport } from './types.js'
 
 type ReconcileParts = Pick<Parts, 'primary' | 'replicas' | 'outbox' | 'ledger' | 'layout'>
@@ -35,8 +34,7 @@ export async function reconcile(parts: ReconcileParts, options: AbortOptions = {
       await pass.frame(sha256, entries.slice(0, replicas.length + 1))
     await pass.compaction.flush()
     pass.report.interrupted = options.signal?.aborted === true
-    await below.close()
-    await writeRecord(parts.layout.reconcileReport, pass.report)
+    await below.close(pass.report)
     return pass.report
   } catch (err) {
     await below.abandon()

@@ -1,7 +1,10 @@
 // The frames a reconcile found below their wanted copies, struck off once the copies it queued are
 // verified (below.ts): by a drain in this store, in another store over the same state folder (the
 // watcher's process), and not while the replica is down.
-import { rename, unlink } from 'node:fs/promises'
+import { spawn } from 'node:child_process'
+import { readFile, rename, unlink, writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { setTimeout as delay } from 'node:timers/promises'
 import { describe, expect, it } from 'vitest'
 import { FilesystemDriver } from '../../../src/drivers/fs/index.js'
 import { createReplicatedStorage } from '../../../src/features/replication/index.js'
@@ -95,6 +98,32 @@ describe('below the wanted copies, after the drain', () => {
     await unlink(h.path) // and the primary h, behind the store's back: only a holds it now
     expect(await storage.drain()).toMatchObject({ copied: 1, gone: 1 })
     expect(storage.status()).toMatchObject({ belowWantedCopies: 1, copiedSince: 1 })
+    await storage.close()
+  })
+
+  it("a reconcile writes its list and record only once another process's settle of them is over", async () => {
+    const { storage, primary, state } = await pair()
+    await primary.store(testJpeg('below while a settle runs', 3000)) // not queued: the pass finds it below
+    await storage.reconcile()
+    // another process (the watcher's drain) settles the list and record: it holds their lock meanwhile
+    const settler = spawn('sleep', ['60'])
+    const boot = (await readFile('/proc/sys/kernel/random/boot_id', 'utf8')).trim()
+    await writeFile(join(state, 'below.lock'), `${settler.pid} ${boot}`)
+    const before = await readFile(join(state, 'reconcile.json'), 'utf8')
+    let ended = false
+    const pass = storage.reconcile().finally(() => {
+      ended = true
+    })
+    await delay(400)
+    expect(ended).toBe(false)
+    // the settle's record stays until it is over: the pass's is written after it, never under it
+    expect(await readFile(join(state, 'reconcile.json'), 'utf8')).toBe(before)
+    settler.kill('SIGKILL') // gone without releasing: its lock is abandoned
+    const report = await pass
+    expect(JSON.parse(await readFile(join(state, 'reconcile.json'), 'utf8'))).toMatchObject({
+      at: report.at.toISOString(),
+      belowWantedCopies: 1
+    })
     await storage.close()
   })
 })
