@@ -75,11 +75,11 @@ export class Copier {
           : await storage.store(source, options)
       if (stored.sha256 !== sha256) throw new IntegrityError(sha256, stored.sha256, stored.path)
       size = source.length
-      if (await deletedMeanwhile(this.primary, this.ledger, sha256)) {
-        await this.outbox.done(replica.name, sha256)
-        return 'gone'
-      }
       await this.ledger.append(replica.name, [{ sha256, at: Date.now(), how: HOW.upload }])
+      if (await deletedMeanwhile(this.primary, this.ledger, sha256)) {
+        await this.ledger.append(replica.name, [{ sha256, at: Date.now(), how: HOW.gone }], { durable: true })
+        return 'gone' // (an outbox entry left is a renewal's: copied again)
+      }
       await this.outbox.done(replica.name, sha256)
       for (const listener of this.copied) listener(replica.name, sha256)
       return 'copied'

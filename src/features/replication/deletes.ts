@@ -101,9 +101,12 @@ async function forget({ replicas, outbox, ledger }: DeleteParts, sha256: string)
 }
 
 /**
- * Whether a copy just made of `sha256` came after a delete by another process (its `gone`, then the primary's copy
- * gone; `copier.settled` waits for this process's copies only). The copier then records no copy: the replica's
- * copy counts as one the delete did not reach (reconcile.ts), never as the store's, which a read would heal back.
+ * Whether a copy just made (and recorded) of `sha256` raced a delete by another process (its `gone`, then the
+ * primary's copy gone; `copier.settled` waits for this process's copies only). The copier then records the replica's
+ * copy gone after its upload, so that it counts as one the delete did not reach (reconcile.ts), never as the store's,
+ * which a read would heal back. Checked after the upload record: a delete that ran whole before it wrote its own
+ * `gone` earlier. A renewal (a prune that found the frame stored again) looks the same for a moment: its withdrawal
+ * queues the copy again.
  */
 export async function deletedMeanwhile(primary: ImageStorage, ledger: Ledger, sha256: string): Promise<boolean> {
   return !(await primary.exists(sha256)) && ledger.lookup(PRIMARY, sha256)?.how === HOW.gone

@@ -86,10 +86,13 @@ class ReconcilePass {
     if (mark?.how === HOW.evicted && !storedAfter(ours, mark)) this.compaction.keep(0, mark)
     let copiesHeld = ours === undefined ? 0 : 1
     const lacking: string[] = []
-    // deleted on purpose, the primary's copy with it: a replica copy from before the delete is one it did not reach
-    // (the replica down, a power cut); the mark stays while such a copy does, so that the copy never counts as the
-    // store's (its loss LOST, a read's heal bringing the frame back). A prune's rerun deletes it.
-    const deleted = ours === undefined && mark?.how === HOW.gone ? mark : undefined
+    // deleted on purpose, the primary's copy with it, and no copy recorded since: a replica copy listed is one the
+    // delete did not reach (the replica down, a power cut, a copy landing after it); the mark stays while such a
+    // copy does, so that it never counts as the store's (its loss LOST, a read's heal bringing the frame back)
+    const deleted =
+      ours === undefined && mark?.how === HOW.gone && !theirs.some((_, i) => heldSince(this.before(i, sha256), mark))
+        ? mark
+        : undefined
     for (const [i, listed] of theirs.entries()) {
       // a copy a verify read back damaged is none, whatever its listing says (a flipped byte keeps the size); nor
       // is a copy of an evicted frame listed at another size than the evicted one (truncated, emptied by a tool)
@@ -98,9 +101,10 @@ class ReconcilePass {
       const resized =
         frame.evicted && mark?.size !== undefined && listed?.size !== undefined && listed.size !== mark.size
       const copy = damaged || resized ? undefined : listed
-      if (deleted !== undefined && copy !== undefined && !heldSince(this.compaction.before(i + 1, sha256), deleted)) {
+      if (deleted !== undefined && listed !== undefined) {
         this.report.replicas[i]!.extra++
         this.compaction.keep(0, deleted)
+        this.compaction.keepBefore(i + 1, sha256) // (should the frame prove stored again: a renewal's prune)
         continue
       }
       if (copy !== undefined) copiesHeld++
@@ -118,6 +122,11 @@ class ReconcilePass {
       // only the ledger knows it: its records stay, so that every pass reports the loss until it is deleted on purpose
       for (const [i] of entries.entries()) this.compaction.keepBefore(i, sha256)
     }
+  }
+
+  /** Replica `i`'s record of `sha256` before this pass. */
+  private before(i: number, sha256: string): LedgerRecord | undefined {
+    return this.compaction.before(i + 1, sha256)
   }
 
   /** Whether the primary's copy of a frame recorded lost reads whole now (rare: read, not listed). */

@@ -82,11 +82,12 @@ export interface ReconcileReplicaReport {
   missing: number
   /** On both, of another size (queued: the copy is replaced). */
   mismatched: number
-  /**
-   * On the replica only: evicted from the primary (kept on purpose), or of unknown origin or left by a delete
-   * that did not reach the replica (left alone: a prune's rerun deletes the latter).
-   */
+  /** On the replica only: evicted from the primary (kept on purpose). */
   evicted: number
+  /**
+   * On the replica only, left alone: of unknown origin, or left by a delete that did not reach the replica (the
+   * primary's `gone` mark kept meanwhile; a prune's rerun deletes it once the copy's time is past its cut-off).
+   */
   extra: number
 }
 

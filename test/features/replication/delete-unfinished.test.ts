@@ -12,31 +12,38 @@ import { HOW, PRIMARY } from '../../../src/features/replication/ledger.js'
 import { partsOf } from '../../../src/features/replication/parts.js'
 import { testJpeg } from '../../../src/testing/index.js'
 import { smallTmpfs, tempDir } from '../../infra/helpers/tmp.js'
-import { DAY } from './helpers.js'
+import { DAY, flip, sha256Of } from './helpers.js'
+
+/** A replicated store whose prune of one old frame could not reach its read-only replica: the leftover state. */
+async function leftover(seed: string) {
+  const primary = new FilesystemDriver({ root: await tempDir('sai-primary') })
+  const replicaRoot = await smallTmpfs('8m')
+  const replica = new FilesystemDriver({ root: replicaRoot })
+  const storage = createReplicatedStorage({
+    primary,
+    replicas: [{ name: 'copy', storage: replica }],
+    background: false
+  })
+  const old = await storage.store(testJpeg(seed))
+  await storage.drain()
+  const when = new Date(Date.now() - 100 * DAY)
+  await utimes(old.path, when, when)
+  execFileSync('mount', ['-o', 'remount,ro', replicaRoot])
+  try {
+    await expect(prune(storage, { olderThan: 80 * DAY })).rejects.toMatchObject({ code: 'ERR_STORAGE_UNAVAILABLE' })
+  } finally {
+    execFileSync('mount', ['-o', 'remount,rw', replicaRoot])
+  }
+  expect(await primary.exists(old.hash)).toBe(false)
+  expect(await replica.exists(old.hash)).toBe(true)
+  return { primary, replica, storage, old, when }
+}
 
 describe('a delete that did not reach a replica', () => {
   it('its copy there is no copy of the store: not healed back on a read, not lost when it goes; a rerun deletes it', async () => {
-    const primary = new FilesystemDriver({ root: await tempDir('sai-primary') })
-    const replicaRoot = await smallTmpfs('8m')
-    const replica = new FilesystemDriver({ root: replicaRoot })
-    const storage = createReplicatedStorage({
-      primary,
-      replicas: [{ name: 'copy', storage: replica }],
-      background: false
-    })
-    const old = await storage.store(testJpeg('pruned while its replica was read-only'))
+    const { primary, replica, storage, old, when } = await leftover('pruned while its replica was read-only')
     const kept = await storage.store(testJpeg('young, kept'))
     await storage.drain()
-    const when = new Date(Date.now() - 100 * DAY)
-    await utimes(old.path, when, when)
-    execFileSync('mount', ['-o', 'remount,ro', replicaRoot])
-    try {
-      await expect(prune(storage, { olderThan: 80 * DAY })).rejects.toMatchObject({ code: 'ERR_STORAGE_UNAVAILABLE' })
-    } finally {
-      execFileSync('mount', ['-o', 'remount,rw', replicaRoot])
-    }
-    expect(await primary.exists(old.hash)).toBe(false)
-    expect(await replica.exists(old.hash)).toBe(true)
     // the first pass compacts the ledger: the mark survives it, and the second pass judges the same
     for (let pass = 0; pass < 2; pass++)
       expect(await storage.reconcile()).toMatchObject({
@@ -99,6 +106,7 @@ describe('a delete that did not reach a replica', () => {
     landed()
     expect(await draining).toMatchObject({ copied: 0, gone: 1 })
     expect(await replica.exists(hash)).toBe(true) // the stray copy, left (a prune's rerun deletes it)
+    expect(partsOf(service).ledger.lookup('copy', sha256Of(await replica.fetch(hash)))?.how).toBe(HOW.gone)
     for (let pass = 0; pass < 2; pass++)
       expect(await service.reconcile()).toMatchObject({
         primary: 0,
@@ -110,6 +118,59 @@ describe('a delete that did not reach a replica', () => {
     expect(await primary.exists(hash)).toBe(false) // not healed back
     await rm(replica.pathOf(hash))
     expect(await service.reconcile()).toMatchObject({ lost: 0, replicas: [{ extra: 0 }] })
+    await Promise.all([service.close(), cli.close()])
+  })
+
+  it('a leftover copy a read found damaged is not lost either: the mark stays through the passes', async () => {
+    const { primary, replica, storage, old } = await leftover('pruned, its leftover then damaged')
+    await flip(replica.pathOf(old.hash))
+    await expect(storage.fetch(old.hash)).rejects.toMatchObject({ code: 'ERR_INTEGRITY' }) // recorded damaged
+    for (let pass = 0; pass < 2; pass++)
+      expect(await storage.reconcile()).toMatchObject({ lost: 0, belowWantedCopies: 0, replicas: [{ extra: 1 }] })
+    expect(partsOf(storage).ledger.lookup(PRIMARY, old.sha256)?.how).toBe(HOW.gone)
+    expect(await storage.verify()).toMatchObject({ copies: { belowWanted: 0, lost: 0 } })
+    expect(await primary.exists(old.hash)).toBe(false)
+    await storage.close()
+  })
+
+  it('a delete by another process that runs whole between the copy and its record: no copy counted, no loss', async () => {
+    const primary = new FilesystemDriver({ root: await tempDir('sai-primary') })
+    const replica = new FilesystemDriver({ root: await tempDir('sai-replica') })
+    let during: (() => Promise<unknown>) | undefined
+    // the service's copier looks at the primary once its copy is made: the CLI's delete runs whole right then
+    const watched = new Proxy(primary, {
+      get(target, name) {
+        if (name === 'exists')
+          return async (ref: string) => {
+            const answer = await target.exists(ref)
+            await during?.()
+            return answer
+          }
+        const value = Reflect.get(target, name) as unknown
+        return typeof value === 'function' ? value.bind(target) : value
+      }
+    })
+    const service = createReplicatedStorage({
+      primary: watched,
+      replicas: [{ name: 'copy', storage: replica }],
+      background: false
+    })
+    const cli = createReplicatedStorage({ primary, replicas: [{ name: 'copy', storage: replica }], background: false })
+    const { hash, sha256 } = await service.store(testJpeg('deleted between its copy and its record'))
+    await service.drain()
+    const other = testJpeg('stored, copied, then deleted between')
+    const { hash: deleted } = await service.store(other)
+    during = async () => {
+      during = undefined
+      return await cli.delete(deleted)
+    }
+    await service.drain()
+    expect(during).toBeUndefined() // the delete ran, inside the copier's look
+    expect(await replica.exists(deleted)).toBe(false)
+    expect(partsOf(service).ledger.lookup('copy', sha256Of(other))?.how).toBe(HOW.gone)
+    expect(await service.reconcile()).toMatchObject({ lost: 0, belowWantedCopies: 0, replicas: [{ present: 1 }] })
+    expect(await service.exists(hash)).toBe(true)
+    expect(partsOf(service).ledger.lookup('copy', sha256)?.how).toBe(HOW.upload)
     await Promise.all([service.close(), cli.close()])
   })
 })
