@@ -21,8 +21,9 @@ import type { Parts } from './parts.js'
 import { placeDurably, readRecord, writeRecord } from './records.js'
 import type { ReconcileReport } from './types.js'
 
-/** How often a writer of the list and the record looks again at the lock another holds. */
+/** How often a writer of the list and the record looks again at the lock another holds, and for how long at most. */
 const BELOW_WAIT_MS = 50
+const BELOW_WAIT_LIMIT_MS = 60_000
 
 /** A pass's list of the frames below their copies for a copy it queued: written as it goes, in place at its end. */
 export class QueuedBelow {
@@ -48,7 +49,8 @@ export class QueuedBelow {
   async close(report: ReconcileReport): Promise<void> {
     this.file.end()
     await finished(this.file)
-    await holdingBelow(this.layout, async () => {
+    // (a holder stuck for a minute, alive: the pass's record is written all the same, never lost waiting)
+    await holdingBelow(this.layout, true, async () => {
       // durable before the record that counts it is (a power cut must not leave reconcile.json beside a list lost)
       await placeDurably(this.temp, this.layout.reconcileBelow)
       await writeRecord(this.layout.reconcileReport, report)
@@ -76,22 +78,26 @@ export async function settle(parts: Pick<Parts, 'layout' | 'outbox' | 'ledger' |
  * entries went with no copy made (the copier found it lost, or gone while another replica holds it: known.ts) stays.
  */
 export async function settleBelow(parts: Pick<Parts, 'layout' | 'outbox' | 'ledger'>): Promise<void> {
-  await holdingBelow(parts.layout, async () => {
+  await holdingBelow(parts.layout, false, async () => {
     await settleHeld(parts)
   })
 }
 
 /**
  * `work` under the lock of the list and the record, across processes and within one: a reconcile writing both, or a
- * settle rewriting them, waits for the other (each holds it for a moment: one list read, two files placed).
+ * settle rewriting them, waits for the other (each holds it for a moment: one list read, two files placed). After a
+ * minute of a live holder, `anyway` does the work without the lock; else it is not done.
  */
-async function holdingBelow(layout: StateLayout, work: () => Promise<void>): Promise<void> {
+async function holdingBelow(layout: StateLayout, anyway: boolean, work: () => Promise<void>): Promise<void> {
   const lock = new DrainLock(layout.belowLock, { perHolder: true })
-  while (!(await lock.acquire())) await delay(BELOW_WAIT_MS)
+  let held = false
+  for (const until = Date.now() + BELOW_WAIT_LIMIT_MS; !(held = await lock.acquire()) && Date.now() < until; )
+    await delay(BELOW_WAIT_MS)
+  if (!held && !anyway) return // a settle: the next drain's settles them
   try {
     await work()
   } finally {
-    await lock.release()
+    if (held) await lock.release()
   }
 }
 
