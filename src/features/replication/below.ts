@@ -21,9 +21,13 @@ import type { Parts } from './parts.js'
 import { placeDurably, readRecord, writeRecord } from './records.js'
 import type { ReconcileReport } from './types.js'
 
-/** How often a writer of the list and the record looks again at the lock another holds, and for how long at most. */
+/**
+ * How often a writer of the list and the record looks again at the lock another process holds, and for how long at
+ * most: a reconcile a minute (then it writes all the same), a settle five seconds (then it is left to the next drain).
+ */
 const BELOW_WAIT_MS = 50
-const BELOW_WAIT_LIMIT_MS = 60_000
+const RECONCILE_WAIT_MS = 60_000
+const SETTLE_WAIT_MS = 5000
 
 /** A pass's list of the frames below their copies for a copy it queued: written as it goes, in place at its end. */
 export class QueuedBelow {
@@ -50,7 +54,7 @@ export class QueuedBelow {
     this.file.end()
     await finished(this.file)
     // (a holder stuck for a minute, alive: the pass's record is written all the same, never lost waiting)
-    await holdingBelow(this.layout, true, async () => {
+    await holdingBelow(this.layout, RECONCILE_WAIT_MS, true, async () => {
       // durable before the record that counts it is (a power cut must not leave reconcile.json beside a list lost)
       await placeDurably(this.temp, this.layout.reconcileBelow)
       await writeRecord(this.layout.reconcileReport, report)
@@ -64,11 +68,15 @@ export class QueuedBelow {
   }
 }
 
-/** As `settleBelow`; a failure is logged, not thrown: the count is a report, the drain or reconcile stands. */
-export async function settle(parts: Pick<Parts, 'layout' | 'outbox' | 'ledger' | 'logger'>): Promise<void> {
-  await settleBelow(parts).catch((err: unknown) => {
+/**
+ * As `settleBelow`; a failure is logged, not thrown: the count is a report, the drain or reconcile stands. False if
+ * it did not run (failed, or the lock held elsewhere): to try again.
+ */
+export async function settle(parts: Pick<Parts, 'layout' | 'outbox' | 'ledger' | 'logger'>): Promise<boolean> {
+  return await settleBelow(parts).catch((err: unknown) => {
     const message = `replication: could not update the count of frames below their copies: ${(err as Error).message}`
     log(parts.logger, 'warn', { event: 'replication.settle-failed', ...failureFields(err) }, message)
+    return false
   })
 }
 
@@ -77,28 +85,46 @@ export async function settle(parts: Pick<Parts, 'layout' | 'outbox' | 'ledger' |
  * and rewrites the record's counts: `belowWantedCopies` less them, `copiedSince` more. A frame whose
  * entries went with no copy made (the copier found it lost, or gone while another replica holds it: known.ts) stays.
  */
-export async function settleBelow(parts: Pick<Parts, 'layout' | 'outbox' | 'ledger'>): Promise<void> {
-  await holdingBelow(parts.layout, false, async () => {
+export async function settleBelow(parts: Pick<Parts, 'layout' | 'outbox' | 'ledger'>): Promise<boolean> {
+  return await holdingBelow(parts.layout, SETTLE_WAIT_MS, false, async () => {
     await settleHeld(parts)
   })
 }
 
+/** Per lock file, the last of this process's writers of the list and the record: each waits for the one before. */
+const writers = new Map<string, Promise<unknown>>()
+
 /**
- * `work` under the lock of the list and the record, across processes and within one: a reconcile writing both, or a
- * settle rewriting them, waits for the other (each holds it for a moment: one list read, two files placed). After a
- * minute of a live holder, `anyway` does the work without the lock; else it is not done.
+ * `work` under the lock of the list and the record: a reconcile writing both, or a settle rewriting them, waits for
+ * the other (each holds it for a moment: one list read, two files placed). Within a process, in turn; across
+ * processes, by the lock file (this process's own, left by a release that failed, is no one else's). After `waitMs`
+ * of another live process holding it, `anyway` does the work without the lock; else it is not done (false).
  */
-async function holdingBelow(layout: StateLayout, anyway: boolean, work: () => Promise<void>): Promise<void> {
-  const lock = new DrainLock(layout.belowLock, { perHolder: true })
-  let held = false
-  for (const until = Date.now() + BELOW_WAIT_LIMIT_MS; !(held = await lock.acquire()) && Date.now() < until; )
-    await delay(BELOW_WAIT_MS)
-  if (!held && !anyway) return // a settle: the next drain's settles them
-  try {
-    await work()
-  } finally {
-    if (held) await lock.release()
-  }
+async function holdingBelow(
+  layout: StateLayout,
+  waitMs: number,
+  anyway: boolean,
+  work: () => Promise<void>
+): Promise<boolean> {
+  const path = layout.belowLock
+  const turn = (writers.get(path) ?? Promise.resolve()).then(async () => {
+    const lock = new DrainLock(path)
+    let held = false
+    for (const until = Date.now() + waitMs; !(held = await lock.acquire()) && Date.now() < until; )
+      await delay(BELOW_WAIT_MS)
+    if (!held && !anyway) return false
+    try {
+      await work()
+      return true
+    } finally {
+      if (held) await lock.release()
+    }
+  })
+  writers.set(
+    path,
+    turn.catch(() => {})
+  )
+  return await turn
 }
 
 async function settleHeld({ layout, outbox, ledger }: Pick<Parts, 'layout' | 'outbox' | 'ledger'>): Promise<void> {
@@ -157,6 +183,6 @@ export class BelowSettler {
   async afterCopies(): Promise<void> {
     if (!this.copied) return
     this.copied = false
-    await settle(this.parts)
+    if (!(await settle(this.parts))) this.copied = true // left: after the next drain, copies or none
   }
 }

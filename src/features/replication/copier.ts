@@ -1,9 +1,8 @@
 /**
- * The copier: drains the outbox into the replicas. A copy is the primary's bytes (verified by its
- * fetch) stored on the replica, whose store acknowledges their SHA-256 (S3: the signed payload
- * hash, which the server checks; IPFS: the CID the node computes); only then is the outbox entry removed
- * and the ledger told. A replica that fails is retried with backoff (failing.ts);
- * it never blocks a store, it only grows the backlog. Several copies at once per replica.
+ * The copier: drains the outbox into the replicas. A copy is the primary's bytes (verified by its fetch) stored on
+ * the replica, whose store acknowledges their SHA-256 (S3: the signed payload hash, which the server checks; IPFS:
+ * the CID the node computes); only then is the ledger told and the outbox entry removed. A replica that fails is
+ * retried with backoff (failing.ts); it never blocks a store, only grows the backlog. Several copies at once.
  */
 import { setMaxListeners } from 'node:events'
 import { forEachConcurrent } from '../../core/concurrency.js'
@@ -68,7 +67,7 @@ export class Copier {
       }
       const { storage } = replica
       const options = { allowNonImage: true, signal }
-      // verified already: a replica whose server checks the SHA-256 (S3) is not made to hash it again
+      // verified already: a replica whose server checks the SHA-256 (S3) does not hash it again
       const stored =
         storage.storeKnown !== undefined
           ? await storage.storeKnown(source, sha256, options)
@@ -76,9 +75,10 @@ export class Copier {
       if (stored.sha256 !== sha256) throw new IntegrityError(sha256, stored.sha256, stored.path)
       size = source.length
       await this.ledger.append(replica.name, [{ sha256, at: Date.now(), how: HOW.upload }])
-      if (await deletedMeanwhile(this.primary, this.ledger, sha256)) {
+      // (a delete takes the entry first)
+      if (!this.outbox.has(replica.name, sha256) && (await deletedMeanwhile(this.primary, this.ledger, sha256))) {
         await this.ledger.append(replica.name, [{ sha256, at: Date.now(), how: HOW.gone }], { durable: true })
-        return 'gone' // (an outbox entry left is a renewal's: copied again)
+        return 'gone' // (an entry left is a renewal's: copied again)
       }
       await this.outbox.done(replica.name, sha256)
       for (const listener of this.copied) listener(replica.name, sha256)
@@ -89,7 +89,7 @@ export class Copier {
   /** Drains what is pending now, every replica side by side; a replica in backoff waits its turn. */
   async drain(signal?: AbortSignal, ignoreBackoff = false): Promise<DrainReport> {
     const report: DrainReport = { copied: 0, gone: 0, failed: [], pending: 0, busy: false }
-    // a replica another primary owns: ERR_CONFIG, nothing copied (one that is down: asked again in copy)
+    // a replica another primary owns: ERR_CONFIG, nothing copied (one down: asked again in copy)
     await this.options.owner?.check({ unreachableOk: true, signal }).catch((err: unknown) => {
       if (signal?.aborted !== true) throw err // stopped: nothing copied, as when stopped under way
     })
@@ -172,8 +172,8 @@ export class Copier {
           this.again = false
           this.kick()
         } else if (report === undefined || (report.pending > 0 && Number.isFinite(retry))) {
-          // a drain that failed as a whole (its lock's folder unwritable, the outbox unreadable) is tried again too:
-          // with no store to kick it, its frames would wait for a restart
+          // a drain that failed as a whole (its lock's folder unwritable) is tried again too: with no store to
+          // kick it, its frames would wait for a restart
           const wait = report === undefined ? FAILED_DRAIN_RETRY_MS : retry
           this.timer = setTimeout(
             () => {

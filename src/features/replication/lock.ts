@@ -74,8 +74,8 @@ export class DrainLock {
   private async take(): Promise<boolean> {
     await mkdir(dirname(this.path), { recursive: true })
     const mine = `${this.path}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`
-    await writeFile(mine, MINE)
     try {
+      await writeFile(mine, MINE) // (in the try: a write a full disk cut short leaves no temp)
       for (let attempt = 0; attempt < 3; attempt++) {
         try {
           await link(mine, this.path)

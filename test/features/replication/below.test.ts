@@ -126,4 +126,19 @@ describe('below the wanted copies, after the drain', () => {
     })
     await storage.close()
   })
+
+  it('a lock this process left (a release whose unlink failed) holds none of its own writers up', async () => {
+    const { storage, primary, state } = await pair()
+    await primary.store(testJpeg('below, a lock of our own left', 3000))
+    await storage.reconcile()
+    const boot = (await readFile('/proc/sys/kernel/random/boot_id', 'utf8')).trim()
+    await writeFile(join(state, 'below.lock'), `${process.pid} ${boot}`)
+    const started = Date.now()
+    const report = await storage.reconcile() // its record, then a settle: both under the lock
+    expect(Date.now() - started).toBeLessThan(3000) // not the minute a live holder in another process is waited
+    expect(JSON.parse(await readFile(join(state, 'reconcile.json'), 'utf8'))).toMatchObject({
+      at: report.at.toISOString()
+    })
+    await storage.close()
+  })
 })

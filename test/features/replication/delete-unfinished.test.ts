@@ -137,22 +137,22 @@ describe('a delete that did not reach a replica', () => {
     const primary = new FilesystemDriver({ root: await tempDir('sai-primary') })
     const replica = new FilesystemDriver({ root: await tempDir('sai-replica') })
     let during: (() => Promise<unknown>) | undefined
-    // the service's copier looks at the primary once its copy is made: the CLI's delete runs whole right then
-    const watched = new Proxy(primary, {
+    // the service's copy has landed on the replica, not yet recorded: the CLI's delete runs whole right then
+    const landing = new Proxy(replica, {
       get(target, name) {
-        if (name === 'exists')
-          return async (ref: string) => {
-            const answer = await target.exists(ref)
+        if (name === 'store')
+          return async (...args: Parameters<FilesystemDriver['store']>) => {
+            const stored = await target.store(...args)
             await during?.()
-            return answer
+            return stored
           }
         const value = Reflect.get(target, name) as unknown
         return typeof value === 'function' ? value.bind(target) : value
       }
     })
     const service = createReplicatedStorage({
-      primary: watched,
-      replicas: [{ name: 'copy', storage: replica }],
+      primary,
+      replicas: [{ name: 'copy', storage: landing }],
       background: false
     })
     const cli = createReplicatedStorage({ primary, replicas: [{ name: 'copy', storage: replica }], background: false })
@@ -165,7 +165,7 @@ describe('a delete that did not reach a replica', () => {
       return await cli.delete(deleted)
     }
     await service.drain()
-    expect(during).toBeUndefined() // the delete ran, inside the copier's look
+    expect(during).toBeUndefined() // the delete ran, between the copy and its record
     expect(await replica.exists(deleted)).toBe(false)
     expect(partsOf(service).ledger.lookup('copy', sha256Of(other))?.how).toBe(HOW.gone)
     expect(await service.reconcile()).toMatchObject({ lost: 0, belowWantedCopies: 0, replicas: [{ present: 1 }] })
