@@ -7,12 +7,22 @@ import { rm, utimes } from 'node:fs/promises'
 import { describe, expect, it } from 'vitest'
 import { FilesystemDriver } from '../../../src/drivers/fs/index.js'
 import { prune } from '../../../src/features/retention/prune.js'
-import { createReplicatedStorage } from '../../../src/features/replication/index.js'
+import { createReplicatedStorage, type ReplicatedStorage } from '../../../src/features/replication/index.js'
 import { HOW, PRIMARY } from '../../../src/features/replication/ledger.js'
 import { partsOf } from '../../../src/features/replication/parts.js'
 import { testJpeg } from '../../../src/testing/index.js'
 import { smallTmpfs, tempDir } from '../../infra/helpers/tmp.js'
 import { DAY, flip, sha256Of } from './helpers.js'
+
+/** A prune by age (80 days) while the replica at `root` is read-only: its delete there fails, the prune with it. */
+async function pruneReadOnly(storage: ReplicatedStorage, root: string): Promise<void> {
+  execFileSync('mount', ['-o', 'remount,ro', root])
+  try {
+    await expect(prune(storage, { olderThan: 80 * DAY })).rejects.toMatchObject({ code: 'ERR_STORAGE_UNAVAILABLE' })
+  } finally {
+    execFileSync('mount', ['-o', 'remount,rw', root])
+  }
+}
 
 /** A replicated store whose prune of one old frame could not reach its read-only replica: the leftover state. */
 async function leftover(seed: string) {
@@ -28,12 +38,7 @@ async function leftover(seed: string) {
   await storage.drain()
   const when = new Date(Date.now() - 100 * DAY)
   await utimes(old.path, when, when)
-  execFileSync('mount', ['-o', 'remount,ro', replicaRoot])
-  try {
-    await expect(prune(storage, { olderThan: 80 * DAY })).rejects.toMatchObject({ code: 'ERR_STORAGE_UNAVAILABLE' })
-  } finally {
-    execFileSync('mount', ['-o', 'remount,rw', replicaRoot])
-  }
+  await pruneReadOnly(storage, replicaRoot)
   expect(await primary.exists(old.hash)).toBe(false)
   expect(await replica.exists(old.hash)).toBe(true)
   return { primary, replica, storage, old, when }
@@ -172,5 +177,35 @@ describe('a delete that did not reach a replica', () => {
     expect(await service.exists(hash)).toBe(true)
     expect(partsOf(service).ledger.lookup('copy', sha256)?.how).toBe(HOW.upload)
     await Promise.all([service.close(), cli.close()])
+  })
+
+  it('a leftover beside a copy recorded after the delete (a store again, its primary copy lost): the store keeps it', async () => {
+    const primary = new FilesystemDriver({ root: await tempDir('sai-primary') })
+    const leftRoot = await smallTmpfs('8m')
+    const [left, later] = [new FilesystemDriver({ root: leftRoot }), new FilesystemDriver({ root: await tempDir('b') })]
+    const replicas = [
+      { name: 'left', storage: left },
+      { name: 'later', storage: later }
+    ]
+    const storage = createReplicatedStorage({ primary, replicas, background: false })
+    const bytes = testJpeg('a leftover and a later copy')
+    const old = await storage.store(bytes)
+    await storage.drain()
+    const when = new Date(Date.now() - 100 * DAY)
+    await utimes(old.path, when, when)
+    await pruneReadOnly(storage, leftRoot)
+    expect({ left: await left.exists(old.hash), later: await later.exists(old.hash) }).toEqual({
+      left: true,
+      later: false
+    })
+    // stored again and copied after the delete, as the copier records a copy; then its primary copy lost
+    await later.store(bytes)
+    await partsOf(storage).ledger.append('later', [{ sha256: old.sha256, at: Date.now(), how: HOW.upload }])
+    for (let pass = 0; pass < 2; pass++)
+      expect(await storage.reconcile()).toMatchObject({ lost: 0, belowWantedCopies: 1 })
+    expect(partsOf(storage).ledger.lookup(PRIMARY, old.sha256)?.how).not.toBe(HOW.gone)
+    expect((await storage.fetch(old.hash)).equals(bytes)).toBe(true)
+    expect(await primary.exists(old.hash)).toBe(true) // healed: the frame is the store's
+    await storage.close()
   })
 })
