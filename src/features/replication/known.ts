@@ -112,9 +112,16 @@ export async function throwIfBeingWritten(primary: ImageStorage, sha256: string,
     throw new IntegrityError(err.expected, err.actual, err.path, `changed ${ago} ms ago: copied once it is whole`)
 }
 
-/** Whether a replica's `record` says its copy was made or seen after `mark` (the primary's `gone`): kept. */
-export function heldSince(record: LedgerRecord | undefined, mark: LedgerRecord): boolean {
-  return record !== undefined && stillHeld(record, mark)
+/**
+ * Whether the frame was deleted on purpose (`own`, the primary's last record, is `gone`) and no copy's last record
+ * (`copies`) says it was made or seen since: a copy a replica still lists is then one the delete did not reach (the
+ * replica down, a power cut, a copy landing after it), not the store's (reconcile.ts).
+ */
+export function deletedAndLeft(
+  own: LedgerRecord | undefined,
+  copies: ReadonlyArray<LedgerRecord | undefined>
+): own is LedgerRecord {
+  return own?.how === HOW.gone && !copies.some(record => record !== undefined && stillHeld(record, own))
 }
 
 /**
@@ -154,13 +161,12 @@ export class RecordsInOrder {
     return this.of(copy, sha256)?.how === HOW.damaged
   }
 
-  /**
-   * Whether the frame was deleted on purpose (the primary's `gone`) and no copy recorded since: a copy a replica
-   * still lists is one the delete did not reach (the replica down, a power cut), not the store's (reconcile.ts).
-   */
+  /** `deletedAndLeft`, by these copies' records. */
   leftByDelete(copies: readonly string[], sha256: string): boolean {
-    const own = this.of(PRIMARY, sha256)
-    return own?.how === HOW.gone && !copies.some(copy => heldSince(this.of(copy, sha256), own))
+    return deletedAndLeft(
+      this.of(PRIMARY, sha256),
+      copies.map(copy => this.of(copy, sha256))
+    )
   }
 
   /** `seenOn`, or the frame deleted on purpose (the primary's `gone`): wanted no more. */

@@ -8,7 +8,7 @@
  */
 import type { AbortOptions, ImageEntry } from '../../core/types.js'
 import { QueuedBelow } from './below.js'
-import { heldSince, known } from './known.js'
+import { deletedAndLeft, known } from './known.js'
 import { Compaction } from './compaction.js'
 import { HOW, type LedgerRecord, PRIMARY } from './ledger.js'
 import { mergeListings } from './merge.js'
@@ -86,17 +86,15 @@ class ReconcilePass {
     if (mark?.how === HOW.evicted && !storedAfter(ours, mark)) this.compaction.keep(0, mark)
     let copiesHeld = ours === undefined ? 0 : 1
     const lacking: string[] = []
-    // deleted on purpose, the primary's copy with it, and no copy recorded since: a replica copy listed is one the
-    // delete did not reach (the replica down, a power cut, a copy landing after it); the mark stays while such a
-    // copy does, so that it never counts as the store's (its loss LOST, a read's heal bringing the frame back)
-    const deleted =
-      ours === undefined && mark?.how === HOW.gone && !theirs.some((_, i) => heldSince(this.before(i, sha256), mark))
-        ? mark
-        : undefined
+    // deleted on purpose, the primary's copy with it, and no copy recorded since (known.ts): the mark stays while a
+    // copy the delete did not reach is listed, so that it never counts as the store's (its loss LOST, a read's heal
+    // bringing the frame back)
+    const records = theirs.map((_, i) => this.compaction.before(i + 1, sha256))
+    const deleted = ours === undefined && deletedAndLeft(mark, records) ? mark : undefined
     for (const [i, listed] of theirs.entries()) {
       // a copy a verify read back damaged is none, whatever its listing says (a flipped byte keeps the size); nor
       // is a copy of an evicted frame listed at another size than the evicted one (truncated, emptied by a tool)
-      const damaged = listed !== undefined && this.compaction.before(i + 1, sha256)?.how === HOW.damaged
+      const damaged = listed !== undefined && records[i]?.how === HOW.damaged
       if (damaged) this.compaction.keepBefore(i + 1, sha256)
       const resized =
         frame.evicted && mark?.size !== undefined && listed?.size !== undefined && listed.size !== mark.size
@@ -111,7 +109,7 @@ class ReconcilePass {
       else lacking.push(this.parts.replicas[i]!.name)
       await this.replicaCopy(i, frame, copy)
     }
-    if (deleted !== undefined && copiesHeld === 0) return // wanted no more: neither below its copies nor lost
+    if (deleted !== undefined) return // every listed copy a leftover: neither below its copies nor lost
     if (copiesHeld < entries.length - (frame.evicted ? 1 : 0)) {
       this.report.belowWantedCopies++
       // the primary holds it: every copy it lacks (a damaged one too) is queued now, and struck off once made
@@ -122,11 +120,6 @@ class ReconcilePass {
       // only the ledger knows it: its records stay, so that every pass reports the loss until it is deleted on purpose
       for (const [i] of entries.entries()) this.compaction.keepBefore(i, sha256)
     }
-  }
-
-  /** Replica `i`'s record of `sha256` before this pass. */
-  private before(i: number, sha256: string): LedgerRecord | undefined {
-    return this.compaction.before(i + 1, sha256)
   }
 
   /** Whether the primary's copy of a frame recorded lost reads whole now (rare: read, not listed). */
